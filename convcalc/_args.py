@@ -1,0 +1,161 @@
+"""Checking and normalising arguments: integers of three kinds, and per-axis tuples.
+
+A scalar argument applies to every axis; a tuple gives one value per axis. The
+number of axes comes from whichever arguments are tuples, and they must agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from convcalc._backend import is_array, is_symbolic, numpy
+from convcalc._errors import ConvCalcError, SpecError
+
+__all__ = ["Axes", "describe", "integer", "received"]
+
+# int64 arrays are exact only while intermediate sums stay far from 2**63.
+_ARRAY_LIMIT = 2**40
+
+
+def describe(value: Any) -> str:
+    """A short repr for messages: arrays by shape and dtype, the rest by repr."""
+    if is_array(value) and getattr(value, "ndim", 0):
+        return f"array(shape={tuple(value.shape)}, dtype={value.dtype})"
+    if is_array(value):
+        return repr(value.item()) if hasattr(value, "item") else repr(value)
+    return repr(value)
+
+
+def received(args: Mapping[str, Any]) -> str:
+    """The ``Received: a=1, b=2`` tail every message ends with."""
+    return "Received: " + ", ".join(f"{k}={describe(v)}" for k, v in args.items())
+
+
+def integer(
+    value: Any,
+    name: str,
+    *,
+    minimum: int | None = None,
+    error: type[ConvCalcError] = SpecError,
+    symbolic: bool = False,
+) -> Any:
+    """Return ``value`` as an int, an int64 array or (with ``symbolic``) a symbolic size.
+
+    Bools, floats, strings and non-integer symbols are rejected, as is any value
+    provably below ``minimum``. Symbols are accepted only where ``symbolic`` is
+    set (sizes and channel counts), not for kernels, strides and paddings.
+    """
+    kind = type(value)
+    if kind is int:
+        result: Any = value
+    elif kind is bool or value is None or isinstance(value, (float, complex, str, bytes)):
+        raise error(f"{name} must be an integer. {received({name: value})}")
+    elif is_array(value):
+        result = _array_integer(value, name, error)
+    elif is_symbolic(value):
+        if not symbolic:
+            raise error(f"{name} must be a concrete integer; symbols stand for sizes only. {received({name: value})}")
+        result = _symbolic_integer(value, name, error)
+    elif isinstance(value, int):  # int subclasses such as IntEnum
+        result = int(value)
+    else:
+        raise error(f"{name} must be an integer. {received({name: value})}")
+    if minimum is not None:
+        _at_least(result, minimum, name, error)
+    return result
+
+
+def _array_integer(value: Any, name: str, error: type[ConvCalcError]) -> Any:
+    np = numpy()
+    if isinstance(value, np.bool_) or (isinstance(value, np.ndarray) and value.dtype.kind == "b"):
+        raise error(f"{name} must be an integer, not a boolean. {received({name: value})}")
+    if isinstance(value, np.integer):
+        return int(value)
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "iu":
+        dtype = getattr(value, "dtype", type(value).__name__)
+        raise error(f"{name} must be an integer array; got dtype {dtype}. {received({name: value})}")
+    if value.size and int(np.abs(value).max(initial=0)) >= _ARRAY_LIMIT:
+        raise error(
+            f"{name} holds values of 2**40 or more, beyond what int64 arrays compute exactly; "
+            f"pass Python ints for sizes that large. {received({name: value})}"
+        )
+    return value.astype(np.int64, copy=False)
+
+
+def _symbolic_integer(value: Any, name: str, error: type[ConvCalcError]) -> Any:
+    from convcalc._symbolic import as_integer_expr
+
+    try:
+        return as_integer_expr(value)
+    except (TypeError, ValueError) as exc:
+        raise error(f"{name}: {exc}. {received({name: value})}") from None
+
+
+def _at_least(value: Any, minimum: int, name: str, error: type[ConvCalcError]) -> None:
+    if type(value) is int:
+        if value < minimum:
+            raise error(f"{name} must be at least {minimum}. {received({name: value})}")
+        return
+    if is_array(value):
+        np = numpy()
+        if value.size and int(value.min()) < minimum:
+            flat = int(np.argmin(value.ravel()))
+            raise error(
+                f"{name} must be at least {minimum}; entry {flat} is {int(value.ravel()[flat])}. "
+                f"{received({name: value})}"
+            )
+        return
+    # symbolic: reject only what is provably too small for every value of the symbols
+    if value.__ge__(minimum) is False or _sympy_false(value, minimum):
+        raise error(f"{name} must be at least {minimum}. {received({name: value})}")
+
+
+def _sympy_false(value: Any, minimum: int) -> bool:
+    if not is_symbolic(value):
+        return False
+    from convcalc._backend import sympy
+
+    return bool(sympy().Ge(value, minimum) == sympy().false)
+
+
+class Axes:
+    """Arguments broadcast to a common number of spatial axes.
+
+    ``Axes(size=(32, 64), kernel_size=3)`` has ``ndim == 2`` and
+    ``values["kernel_size"] == (3, 3)``. ``tuple_result`` tells whether the
+    caller should return a tuple (any argument was a tuple) or a scalar.
+    """
+
+    __slots__ = ("ndim", "tuple_result", "values")
+
+    def __init__(self, args: Mapping[str, Any], *, ndim: int | None = None) -> None:
+        lengths: dict[str, int] = {}
+        for name, value in args.items():
+            if isinstance(value, (tuple, list)):
+                lengths[name] = len(value)
+        self.tuple_result = bool(lengths) or ndim is not None
+        found = set(lengths.values())
+        if ndim is not None:
+            found.add(ndim)
+        if len(found) > 1:
+            detail = ", ".join(f"{n} has {length}" for n, length in lengths.items())
+            raise SpecError(
+                f"per-axis tuples must have one value per spatial axis and agree in length "
+                f"({detail}{', expected ' + str(ndim) if ndim is not None else ''}). {received(args)}"
+            )
+        self.ndim = found.pop() if found else 1
+        if self.ndim == 0:
+            raise SpecError(f"a per-axis tuple must not be empty. {received(args)}")
+        self.values: dict[str, tuple[Any, ...]] = {}
+        for name, value in args.items():
+            if isinstance(value, (tuple, list)):
+                self.values[name] = tuple(value)
+            else:
+                self.values[name] = (value,) * self.ndim
+
+    def wrap(self, results: Iterable[Any]) -> Any:
+        from convcalc._symbolic import to_sympy
+
+        out = to_sympy(tuple(results))
+        return out if self.tuple_result else out[0]

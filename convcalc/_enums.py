@@ -1,0 +1,40 @@
+"""Closed vocabularies: each is a StrEnum whose parse lists the allowed values."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from convcalc._errors import SpecError
+
+__all__ = ["Convention", "PaddingMode"]
+
+
+class _Vocabulary(StrEnum):
+    @classmethod
+    def parse(cls, value: object, name: str, *, case_sensitive: bool = True) -> Self:
+        """Return the member named by ``value`` or raise a SpecError listing the choices."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            key = value if case_sensitive else value.lower()
+            for member in cls:
+                if member.value == key:
+                    return member
+        allowed = ", ".join(repr(m.value) for m in cls)
+        raise SpecError(f"{name} must be one of {allowed}. Received: {name}={value!r}")
+
+
+class Convention(_Vocabulary):
+    """Whose rules a size follows."""
+
+    TORCH = "torch"
+    KERAS = "keras"
+
+
+class PaddingMode(_Vocabulary):
+    """Padding given by name instead of by number."""
+
+    SAME = "same"
+    VALID = "valid"
+    CAUSAL = "causal"

@@ -1,0 +1,292 @@
+"""Symbolic sizes: positive integer symbols, and checks on user expressions.
+
+sympy is imported here, and only when a symbol is used.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from convcalc._errors import SpecError
+
+__all__ = ["FloorForm", "Undecided", "as_integer_expr", "symbols", "to_sympy"]
+
+
+def symbols(names: str) -> Any:
+    """Make positive integer sympy symbols for input sizes.
+
+    Args:
+        names: symbol names separated by spaces or commas, as in ``sympy.symbols``.
+
+    Returns:
+        One symbol for one name, else a tuple of symbols.
+
+    Raises:
+        SpecError: when ``names`` is not a non-empty string of valid names.
+
+    >>> import convcalc
+    >>> H, W = convcalc.symbols("H W")
+    >>> convcalc.conv_output_size(H, 3, 2, 1)
+    floor((H - 1)/2) + 1
+    >>> H.is_positive, H.is_integer
+    (True, True)
+    >>> convcalc.symbols("")
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.SpecError: symbols() needs at least one name such as "H W". Received: names=''
+    """
+    if not isinstance(names, str) or not names.replace(",", " ").split():
+        raise SpecError(f'symbols() needs at least one name such as "H W". Received: names={names!r}')
+    for name in names.replace(",", " ").split():
+        if not name.isidentifier():
+            raise SpecError(f"symbol names must be identifiers; {name!r} is not. Received: names={names!r}")
+    import sympy
+
+    return sympy.symbols(names, integer=True, positive=True)
+
+
+def as_integer_expr(value: Any) -> Any:
+    """Return a size from a sympy value: an int, a FloorForm, or an integer sympy expression.
+
+    Raises ``ValueError`` with the reason when the value cannot be a size.
+    """
+    import sympy
+
+    if isinstance(value, sympy.Integer):
+        return int(value)
+    if not isinstance(value, sympy.Expr):
+        raise ValueError(f"{type(value).__name__} is not a sympy expression")
+    if value.is_integer is not True or any(s.is_positive is not True for s in value.free_symbols):
+        raise ValueError(
+            "symbolic sizes must be integer-valued in positive integer symbols; "
+            "make symbols with convcalc.symbols('H W')"
+        )
+    form = FloorForm.parse(value)
+    return value if form is None else form
+
+
+class Undecided:
+    """A condition on a symbolic size that holds for some sizes and not others.
+
+    ``form >= value`` returns True or False when that is so for every positive
+    size, and an ``Undecided`` (kept by the planner as a constraint) otherwise.
+    """
+
+    __slots__ = ("form", "op", "value")
+
+    def __init__(self, form: FloorForm, op: str, value: int) -> None:
+        self.form, self.op, self.value = form, op, value
+
+    def __repr__(self) -> str:
+        return f"{self.form.to_sympy()} {self.op} {self.value}"
+
+
+def _floor_div(a: int, b: int) -> int:
+    return a // b
+
+
+class FloorForm:
+    """``m * floor((a*x + b) / c) + e`` for one positive integer symbol ``x``.
+
+    This is the exact form every size takes along a chain of convolutions,
+    poolings and transposed convolutions with integer hyperparameters. Floors fold
+    as the chain grows (``floor((floor((a*x + b)/c) + e)/f) = floor((a*x + b +
+    e*c)/(c*f))``), so each operation costs O(1) and a deep network's size stays
+    one floor per axis. Whatever the form cannot hold falls back to sympy.
+    A linear size ``a*x + e`` is stored with ``m = 1, b = 0, c = 1``.
+    """
+
+    __slots__ = ("a", "b", "c", "e", "m", "x")
+
+    def __init__(self, x: Any, m: int, a: int, b: int, c: int, e: int) -> None:
+        g = math.gcd(a, b, c)
+        if g > 1:
+            a, b, c = a // g, b // g, c // g
+        if c == 1:  # no floor left: m*(a*x + b) + e is linear
+            a, e, m, b = m * a, m * b + e, 1, 0
+        if m == 0 or a == 0:  # constant
+            value = m * _floor_div(b, c) + e
+            a, b, c, e, m = 0, 0, 1, value, 1
+        self.x, self.m, self.a, self.b, self.c, self.e = x, m, a, b, c, e
+
+    # -- construction and conversion ------------------------------------- #
+
+    @classmethod
+    def linear(cls, x: Any, a: int = 1, e: int = 0) -> FloorForm:
+        return cls(x, 1, a, 0, 1, e)
+
+    @classmethod
+    def parse(cls, expr: Any) -> FloorForm | None:
+        """The form of a sympy expression, or None when it has no such form."""
+        import sympy
+
+        symbols = expr.free_symbols
+        if len(symbols) != 1:
+            return None
+        (x,) = symbols
+        constant, terms = expr.as_coeff_add()
+        if not constant.is_Integer:
+            return None
+        e = int(constant)
+        if len(terms) != 1:
+            return None
+        (term,) = terms
+        coeff, rest = term.as_coeff_Mul()
+        if not coeff.is_Integer:
+            return None
+        m = int(coeff)
+        if rest == x:
+            return cls.linear(x, m, e)
+        if not isinstance(rest, sympy.floor):
+            return None
+        num, den = sympy.together(rest.args[0]).as_numer_denom()
+        if not den.is_Integer or int(den) < 1:
+            return None
+        poly = sympy.Poly(num, x)
+        if poly.degree() != 1 or not all(c.is_Integer for c in poly.all_coeffs()):
+            return None
+        a, b = (int(c) for c in poly.all_coeffs())
+        return cls(x, m, a, b, int(den), e)
+
+    def to_sympy(self) -> Any:
+        import sympy
+
+        if self.c == 1:
+            return self.a * self.x + self.e
+        inner = sympy.Mul(self.a * self.x + self.b, sympy.Pow(self.c, -1, evaluate=False), evaluate=False)
+        return self.m * sympy.floor(inner) + self.e
+
+    def __call__(self, value: int) -> int:
+        """The size at ``x = value``, exactly."""
+        return self.m * ((self.a * value + self.b) // self.c) + self.e
+
+    @property
+    def is_constant(self) -> bool:
+        return self.a == 0
+
+    @property
+    def slope_sign(self) -> int:
+        s = self.m * self.a
+        return (s > 0) - (s < 0)
+
+    def __repr__(self) -> str:
+        return str(self.to_sympy())
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.x, self.m, self.a, self.b, self.c, self.e)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FloorForm) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    # -- arithmetic ------------------------------------------------------ #
+
+    def __add__(self, other: Any) -> Any:
+        if type(other) is int:
+            return FloorForm(self.x, self.m, self.a, self.b, self.c, self.e + other)
+        if isinstance(other, FloorForm) and other.x == self.x and other.c == 1 and self.c == 1:
+            return FloorForm.linear(self.x, self.a + other.a, self.e + other.e)
+        if isinstance(other, FloorForm) and other.is_constant:
+            return self + other.e
+        if isinstance(other, FloorForm) and self.is_constant:
+            return other + self.e
+        return self.to_sympy() + _sympy_of(other)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> FloorForm:
+        return FloorForm(self.x, -self.m, self.a, self.b, self.c, -self.e)
+
+    def __sub__(self, other: Any) -> Any:
+        return self + (-other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return (-self) + other
+
+    def __mul__(self, other: Any) -> Any:
+        if type(other) is int:
+            return FloorForm(self.x, self.m * other, self.a, self.b, self.c, self.e * other)
+        if isinstance(other, FloorForm) and other.is_constant:
+            return self * other.e
+        if isinstance(other, FloorForm) and self.is_constant:
+            return other * self.e
+        return self.to_sympy() * _sympy_of(other)
+
+    __rmul__ = __mul__
+
+    def __floordiv__(self, other: Any) -> Any:
+        if isinstance(other, FloorForm) and other.is_constant:
+            other = other.e
+        if type(other) is not int or other < 1:
+            import sympy
+
+            return sympy.floor(self.to_sympy() / _sympy_of(other))
+        s = other
+        if s == 1:
+            return self
+        if self.is_constant:
+            return FloorForm(self.x, 1, 0, 0, 1, self.e // s)
+        # floor((m*n + e) / s) with n = floor((a*x + b)/c): divide out g = gcd(m, s)
+        g = math.gcd(self.m, s)
+        m, s, e = self.m // g, s // g, self.e // g
+        if s == 1:
+            return FloorForm(self.x, m, self.a, self.b, self.c, e)
+        if m == 1:  # floor((n + e)/s) = floor((a*x + b + e*c) / (c*s))
+            return FloorForm(self.x, 1, self.a, self.b + e * self.c, self.c * s, 0)
+        if m == -1:  # floor((-n + e)/s) = -floor((n - e + s - 1)/s)
+            return FloorForm(self.x, -1, self.a, self.b + (s - 1 - e) * self.c, self.c * s, 0)
+        import sympy
+
+        return sympy.floor(self.to_sympy() / other)
+
+    def __mod__(self, other: Any) -> Any:
+        return self - (self // other) * other
+
+    # -- comparisons with an int: True/False when decided for every x >= 1 -- #
+
+    def _compare(self, op: str, value: Any) -> Any:
+        if isinstance(value, FloorForm) and value.is_constant:
+            value = value.e
+        if type(value) is not int:
+            return Undecided(self, op, 0)
+        first = self(1)
+        holds_at_1 = {">=": first >= value, ">": first > value, "<=": first <= value, "<": first < value}[op]
+        sign = self.slope_sign
+        if sign == 0:
+            return holds_at_1
+        grows_into = op in (">=", ">") if sign > 0 else op in ("<=", "<")
+        if grows_into and holds_at_1:
+            return True  # monotone towards the condition: true from x = 1 on
+        if not grows_into and not holds_at_1:
+            return False  # monotone away from it: false from x = 1 on
+        return Undecided(self, op, value)
+
+    def __ge__(self, value: Any) -> Any:
+        return self._compare(">=", value)
+
+    def __gt__(self, value: Any) -> Any:
+        return self._compare(">", value)
+
+    def __le__(self, value: Any) -> Any:
+        return self._compare("<=", value)
+
+    def __lt__(self, value: Any) -> Any:
+        return self._compare("<", value)
+
+
+def _sympy_of(value: Any) -> Any:
+    return value.to_sympy() if isinstance(value, FloorForm) else value
+
+
+def to_sympy(value: Any) -> Any:
+    """Convert FloorForms (also inside tuples) to sympy; leave everything else."""
+    if isinstance(value, FloorForm):
+        return value.to_sympy()
+    if isinstance(value, tuple):
+        return tuple(to_sympy(v) for v in value)
+    if isinstance(value, list):
+        return [to_sympy(v) for v in value]
+    return value

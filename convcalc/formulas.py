@@ -1,0 +1,780 @@
+"""Output sizes: convolution, pooling, transposed convolution, adaptive pooling,
+interpolation and im2col.
+
+Each public function checks its arguments, broadcasts them over the spatial axes
+and calls one per-axis rule written with ``+ - * //`` only, so the same body
+serves Python ints (exact at any size), numpy integer arrays (vectorised) and
+sympy expressions (closed forms). The per-axis rules are also what the planner
+calls, once its layer specs have checked their own arguments.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from convcalc._args import Axes, integer, received
+from convcalc._backend import Pick, check, is_array, is_symbolic, numpy, smax, smin, sympy
+from convcalc._symbolic import FloorForm, to_sympy
+from convcalc._enums import Convention, PaddingMode, _Vocabulary
+from convcalc._errors import ShapeError, SpecError
+
+__all__ = [
+    "adaptive_pool_output_size",
+    "adaptive_pool_windows",
+    "conv_output_size",
+    "conv_transpose_output_size",
+    "im2col_memory",
+    "im2col_shape",
+    "pool_output_size",
+    "same_padding",
+    "upsample_output_size",
+]
+
+
+class Im2ColLayout(_Vocabulary):
+    """How the column matrix is laid out."""
+
+    ROWS = "rows"  # (N * out positions, C * kernel): Caffe / the im2col of textbooks
+    UNFOLD = "unfold"  # (N, C * kernel, out positions): torch.nn.Unfold
+
+
+# --------------------------------------------------------------------------- #
+# Per-axis rules (no checks: callers have validated the arguments)
+# --------------------------------------------------------------------------- #
+
+
+def kernel_extent(k: Any, d: Any) -> Any:
+    """Span of a dilated kernel: ``d * (k - 1) + 1``."""
+    return d * (k - 1) + 1
+
+
+def window_count(i: Any, pad_before: Any, pad_after: Any, extent: Any, s: Any) -> Any:
+    """Number of window starts: ``(i + pl + pr - dk) // s + 1`` (floor)."""
+    return (i + pad_before + pad_after - extent) // s + 1
+
+
+def ceil_div(a: Any, b: Any) -> Any:
+    """``ceil(a / b)`` for integer ``a`` and positive ``b``, without floats."""
+    return (a + b - 1) // b
+
+
+def ceil_window_count(i: Any, p: Any, extent: Any, s: Any) -> Any:
+    """torch's ``ceil_mode`` count: ceil, but no window may start in the right padding.
+
+    torch computes ``A = ceil((i + 2p - dk) / s)`` and drops the last window when
+    ``A * s >= i + p``. With ``p <= dk / 2`` (which torch enforces) that equals
+    ``min(A, ceil((i + p) / s) - 1) + 1``, a form without a branch that also
+    holds for arrays and symbols. When ``s + p <= dk`` the second term can
+    never be smaller, and it is left out so closed forms stay short.
+    """
+    a = (i + 2 * p - extent + s - 1) // s
+    if type(s) is int and type(p) is int and type(extent) is int and s + p <= extent:
+        return a + 1
+    return smin(a, (i + p - 1) // s) + 1
+
+
+def transpose_count(i: Any, s: Any, pad_total: Any, extent: Any, op: Any) -> Any:
+    """Transposed convolution: ``(i - 1) * s - (pl + pr) + dk + op``."""
+    return (i - 1) * s - pad_total + extent + op
+
+
+# --------------------------------------------------------------------------- #
+# Helpers for the public functions
+# --------------------------------------------------------------------------- #
+
+
+def _axis_name(j: int, ndim: int) -> str:
+    return f" on axis {j}" if ndim > 1 else ""
+
+
+def _padding_mode(padding: Any, convention: Convention) -> PaddingMode | None:
+    """The named padding mode, or None when padding is numeric."""
+    if not isinstance(padding, str):
+        return None
+    return PaddingMode.parse(padding, "padding", case_sensitive=convention is Convention.TORCH)
+
+
+def _flag(value: Any, name: str) -> bool:
+    if type(value) is not bool:
+        raise SpecError(f"{name} must be True or False. {received({name: value})}")
+    return value
+
+
+# --------------------------------------------------------------------------- #
+# Convolution
+# --------------------------------------------------------------------------- #
+
+
+def conv_output_size(
+    size: Any,
+    kernel_size: Any,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    *,
+    convention: str = "torch",
+    strict: bool = False,
+) -> Any:
+    """Output size of a convolution along each spatial axis.
+
+    ``out = floor((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``.
+
+    Args:
+        size: input size: an int, a tuple (one per axis), a sympy expression or a
+            numpy integer array (one entry per configuration).
+        kernel_size, stride, dilation: an int or a per-axis tuple (arrays and
+            symbols work too).
+        padding: an int, a per-axis tuple, ``"same"`` or ``"valid"``
+            (``"causal"`` for 1-D under Keras).
+        convention: ``"torch"`` follows PyTorch and its errors (``"same"`` needs
+            stride 1); ``"keras"`` follows Keras/TensorFlow (``"same"`` gives
+            ``ceil(size / stride)`` for any stride, no explicit padding).
+        strict: the textbook rule: raise when ``size - kernel + 2 * padding`` is
+            not divisible by the stride, and say what would fit.
+
+    Returns:
+        The output size, of the same kind as ``size`` (a tuple for tuples).
+
+    Raises:
+        SpecError: an invalid argument (non-positive kernel, stride or dilation,
+            negative padding, unknown padding string, tuples of different lengths,
+            ``"same"`` with stride > 1 under torch).
+        ShapeError: the dilated kernel is larger than the padded input, or,
+            with ``strict=True``, the stride does not divide evenly.
+
+    >>> conv_output_size(227, 11, stride=4)
+    55
+    >>> conv_output_size((32, 64), 5)
+    (28, 60)
+    >>> conv_output_size(7, 3, stride=2, padding="same", convention="keras")
+    4
+    >>> import convcalc
+    >>> H = convcalc.symbols("H")
+    >>> conv_output_size(H, 3, 2, 1)
+    floor((H - 1)/2) + 1
+    >>> conv_output_size(64, 7, stride=2, strict=True)
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.ShapeError: (W - F + 2P) / S = (64 - 7 + 2*0) / 2 = 57/2 is not an integer: the stride does not divide evenly, and a floor would drop 1 row/column of the input. Input sizes that fit: 63 or 65; no symmetric padding fits (W - F is odd and 2P is even). Received: size=64, kernel_size=7, stride=2, padding=0, dilation=1
+    """
+    conv = Convention.parse(convention, "convention")
+    strict = _flag(strict, "strict")
+    mode = _padding_mode(padding, conv)
+    args = {"size": size, "kernel_size": kernel_size, "stride": stride, "padding": padding, "dilation": dilation}
+    shape_args = dict(args) if mode is None else {k: v for k, v in args.items() if k != "padding"}
+    axes = Axes(shape_args)
+    if mode is PaddingMode.CAUSAL and (conv is Convention.TORCH or axes.ndim != 1):
+        raise SpecError(
+            "padding='causal' exists only for 1-D Keras convolutions (convention='keras'). " + received(args)
+        )
+    outs = []
+    for j in range(axes.ndim):
+        i = integer(axes.values["size"][j], "size", minimum=1, error=ShapeError, symbolic=True)
+        k = integer(axes.values["kernel_size"][j], "kernel_size", minimum=1)
+        s = integer(axes.values["stride"][j], "stride", minimum=1)
+        d = integer(axes.values["dilation"][j], "dilation", minimum=1)
+        p = 0 if mode is not None else integer(axes.values["padding"][j], "padding", minimum=0)
+        outs.append(_conv_axis(i, k, s, p, d, mode, conv, strict, args, _axis_name(j, axes.ndim)))
+    return axes.wrap(outs)
+
+
+def _conv_axis(
+    i: Any,
+    k: Any,
+    s: Any,
+    p: Any,
+    d: Any,
+    mode: PaddingMode | None,
+    conv: Convention,
+    strict: bool,
+    args: dict[str, Any],
+    axis: str,
+) -> Any:
+    extent = kernel_extent(k, d)
+    if conv is Convention.KERAS:
+        check(
+            (s == 1) | (d == 1) if is_array(s) or is_array(d) else (s == 1 or d == 1),
+            lambda pick: (
+                "Keras does not support strides > 1 together with dilation_rate > 1"
+                f"{axis}: use stride 1 or dilation 1. {received(args)}"
+            ),
+            SpecError,
+        )
+        if mode is None:
+            check(
+                p == 0,
+                lambda pick: (
+                    "Keras convolutions take padding='valid' or 'same', not a number; "
+                    f"explicit padding is a ZeroPadding layer (or use convention='torch'). {received(args)}"
+                ),
+                SpecError,
+            )
+        if mode is PaddingMode.SAME or mode is PaddingMode.CAUSAL:
+            return ceil_div(i, s)
+        out = (i - extent) // s + 1
+        check(
+            out >= 1,
+            lambda pick: (
+                f"computed output size would be zero or negative{axis}: kernel_size={pick(k)}"
+                f"{_dilated(pick(k), pick(d))} does not fit an unpadded input of {pick(i)}; "
+                f"an input of at least {kernel_extent(pick(k), pick(d))} fits, or padding='same'. {received(args)}"
+            ),
+        )
+        if strict:
+            _strict_check(i, k, s, 0, d, args, axis)
+        return out
+    # torch
+    if mode is PaddingMode.SAME:
+        check(
+            s == 1,
+            lambda pick: (
+                f"padding='same' is not supported for strided convolutions in torch (stride={pick(s)}{axis}). "
+                f"Use an explicit padding such as padding={pick(d) * (pick(k) - 1) // 2}, "
+                f"or convention='keras' for TensorFlow's 'same'. {received(args)}"
+            ),
+            SpecError,
+        )
+        return i
+    check(
+        i + 2 * p >= extent,
+        lambda pick: _too_small(pick(i), pick(k), pick(p), pick(d), axis, args),
+    )
+    if strict:
+        _strict_check(i, k, s, p, d, args, axis)
+    return window_count(i, p, p, extent, s)
+
+
+def _dilated(k: Any, d: Any) -> str:
+    return "" if d == 1 else f" (dilation {d}: spans {kernel_extent(k, d)})"
+
+
+def _too_small(i: Any, k: Any, p: Any, d: Any, axis: str, args: dict[str, Any]) -> str:
+    extent = kernel_extent(k, d)
+    need_pad = ceil_div(extent - i, 2)
+    return (
+        f"kernel_size={k}{_dilated(k, d)} is larger than the padded input {i} + 2*{p} = {i + 2 * p}{axis}. "
+        f"An input of at least {extent - 2 * p} fits, or padding >= {need_pad}. {received(args)}"
+    )
+
+
+def _strict_check(i: Any, k: Any, s: Any, p: Any, d: Any, args: dict[str, Any], axis: str) -> None:
+    if isinstance(i, FloorForm) or is_symbolic(i):
+        return  # the planner records divisibility of symbolic sizes as a constraint
+    extent = kernel_extent(k, d)
+
+    def message(pick: Pick) -> str:
+        ii, kk, ss, pp, dd = pick(i), pick(k), pick(s), pick(p), pick(d)
+        ext = kernel_extent(kk, dd)
+        span = ii - ext + 2 * pp
+        rem = span % ss
+        lower, upper = ii - rem, ii + (ss - rem)
+        sizes = f"{lower} or {upper}" if lower >= ext - 2 * pp else f"{upper}"
+        pads = [q for q in range(0, ss) if (ii - ext + 2 * q) % ss == 0 and q + pp < ss + pp + ext]
+        if pads:
+            pad_text = f"padding={pads[0]}" + (f" or {pads[1]}" if len(pads) > 1 else "") + " fits"
+        else:
+            pad_text = "no symmetric padding fits (W - F is odd and 2P is even)"
+        f_text = f"{kk}" if dd == 1 else f"{ext}"
+        return (
+            f"(W - F + 2P) / S = ({ii} - {f_text} + 2*{pp}) / {ss} = {span}/{ss} is not an integer{axis}: "
+            f"the stride does not divide evenly, and a floor would drop {rem} row/column of the input. "
+            f"Input sizes that fit: {sizes}; {pad_text}. {received(args)}"
+        )
+
+    check((i - extent + 2 * p) % s == 0, message)
+
+
+# --------------------------------------------------------------------------- #
+# Pooling
+# --------------------------------------------------------------------------- #
+
+
+def pool_output_size(
+    size: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+    *,
+    convention: str = "torch",
+) -> Any:
+    """Output size of max or average pooling along each spatial axis.
+
+    ``stride=None`` means ``stride = kernel_size``, as in torch and Keras. Under
+    torch, ``ceil_mode=True`` rounds up but drops a last window that would start
+    in the right padding, and padding may be at most half the kernel.
+
+    Args:
+        size: input size (int, tuple, sympy expression or numpy array).
+        kernel_size, stride, padding, dilation: int or per-axis tuple.
+        ceil_mode: torch's ceil mode.
+        convention: ``"torch"``, or ``"keras"`` (padding ``"valid"``/``"same"``, no
+            dilation, no ceil mode).
+
+    Returns:
+        The output size, of the same kind as ``size``.
+
+    Raises:
+        SpecError: an invalid argument (padding above half the kernel in torch,
+            zero stride, a string padding in torch, ...).
+        ShapeError: the window does not fit the (padded) input.
+
+    >>> pool_output_size(28, 2)
+    14
+    >>> pool_output_size(7, 2, padding=1)
+    4
+    >>> pool_output_size(5, 2, 2, padding=1, ceil_mode=True)
+    3
+    >>> pool_output_size(7, 2, padding="same", convention="keras")
+    4
+    >>> import convcalc
+    >>> pool_output_size(convcalc.symbols("H"), 3, 2, 1)
+    floor((H - 1)/2) + 1
+    >>> pool_output_size(8, 3, padding=2)
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.SpecError: padding=2 is more than half of kernel_size=3: torch allows padding <= 1. Received: size=8, kernel_size=3, stride=None, padding=2, dilation=1, ceil_mode=False
+    """
+    conv = Convention.parse(convention, "convention")
+    ceil_mode = _flag(ceil_mode, "ceil_mode")
+    args = {
+        "size": size,
+        "kernel_size": kernel_size,
+        "stride": stride,
+        "padding": padding,
+        "dilation": dilation,
+        "ceil_mode": ceil_mode,
+    }
+    mode = _padding_mode(padding, conv)
+    if conv is Convention.TORCH and mode is not None:
+        raise SpecError(f"torch pooling takes a numeric padding, not {padding!r}. {received(args)}")
+    if conv is Convention.KERAS and ceil_mode:
+        raise SpecError(f"Keras pooling has no ceil_mode; use padding='same'. {received(args)}")
+    shape_args = {"size": size, "kernel_size": kernel_size, "dilation": dilation}
+    if stride is not None:
+        shape_args["stride"] = stride
+    if mode is None:
+        shape_args["padding"] = padding
+    axes = Axes(shape_args)
+    outs = []
+    for j in range(axes.ndim):
+        axis = _axis_name(j, axes.ndim)
+        i = integer(axes.values["size"][j], "size", minimum=1, error=ShapeError, symbolic=True)
+        k = integer(axes.values["kernel_size"][j], "kernel_size", minimum=1)
+        s = k if stride is None else integer(axes.values["stride"][j], "stride", minimum=1)
+        d = integer(axes.values["dilation"][j], "dilation", minimum=1)
+        p = 0 if mode is not None else integer(axes.values["padding"][j], "padding", minimum=0)
+        if conv is Convention.KERAS:
+            outs.append(_keras_pool_axis(i, k, s, p, d, mode, args, axis))
+        else:
+            outs.append(_torch_pool_axis(i, k, s, p, d, ceil_mode, args, axis))
+    return axes.wrap(outs)
+
+
+def _torch_pool_axis(i: Any, k: Any, s: Any, p: Any, d: Any, ceil_mode: bool, args: dict[str, Any], axis: str) -> Any:
+    check(
+        p <= k // 2,
+        lambda pick: (
+            f"padding={pick(p)} is more than half of kernel_size={pick(k)}{axis}: torch allows padding <= "
+            f"{pick(k) // 2}. {received(args)}"
+        ),
+        SpecError,
+    )
+    extent = kernel_extent(k, d)
+    out = ceil_window_count(i, p, extent, s) if ceil_mode else window_count(i, p, p, extent, s)
+    check(
+        out >= 1,
+        lambda pick: _too_small(pick(i), pick(k), pick(p), pick(d), axis, args),
+    )
+    return out
+
+
+def _keras_pool_axis(
+    i: Any, k: Any, s: Any, p: Any, d: Any, mode: PaddingMode | None, args: dict[str, Any], axis: str
+) -> Any:
+    check(d == 1, lambda pick: f"Keras pooling has no dilation. {received(args)}", SpecError)
+    check(
+        p == 0,
+        lambda pick: f"Keras pooling takes padding='valid' or 'same', not a number. {received(args)}",
+        SpecError,
+    )
+    if mode is PaddingMode.CAUSAL:
+        raise SpecError(f"Keras pooling takes padding='valid' or 'same'. {received(args)}")
+    if mode is PaddingMode.SAME:
+        return ceil_div(i, s)
+    out = (i - k) // s + 1
+    check(
+        out >= 1,
+        lambda pick: (
+            f"computed output size would be zero or negative{axis}: pool_size={pick(k)} does not fit an "
+            f"input of {pick(i)}; an input of at least {pick(k)} fits, or padding='same'. {received(args)}"
+        ),
+    )
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# Transposed convolution
+# --------------------------------------------------------------------------- #
+
+
+def conv_transpose_output_size(
+    size: Any,
+    kernel_size: Any,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = None,
+    dilation: Any = 1,
+    *,
+    convention: str = "torch",
+) -> Any:
+    """Output size of a transposed convolution along each spatial axis.
+
+    torch: ``out = (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1)
+    + output_padding + 1``, where ``output_padding`` (default 0) must be smaller
+    than the stride or the dilation. Keras: padding ``"valid"`` or ``"same"``; with
+    ``output_padding=None``, ``"same"`` gives ``size * stride`` and ``"valid"``
+    gives ``(size - 1) * stride + max(kernel extent, stride)``.
+
+    >>> conv_transpose_output_size(4, 3, stride=2, padding=1, output_padding=1)
+    8
+    >>> conv_transpose_output_size(4, 3, stride=2, padding="same", convention="keras")
+    8
+    >>> conv_transpose_output_size(4, 2, stride=3, padding="valid", convention="keras")
+    12
+    >>> import convcalc
+    >>> conv_transpose_output_size(convcalc.symbols("H"), 2, stride=2)
+    2*H
+    >>> conv_transpose_output_size(4, 3, stride=2, output_padding=2)
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.SpecError: output_padding=2 must be smaller than either stride=2 or dilation=1. Received: size=4, kernel_size=3, stride=2, padding=0, output_padding=2, dilation=1
+    """
+    conv = Convention.parse(convention, "convention")
+    args = {
+        "size": size,
+        "kernel_size": kernel_size,
+        "stride": stride,
+        "padding": padding,
+        "output_padding": output_padding,
+        "dilation": dilation,
+    }
+    mode = _padding_mode(padding, conv)
+    if conv is Convention.TORCH and mode is not None:
+        raise SpecError(f"torch transposed convolutions take a numeric padding, not {padding!r}. {received(args)}")
+    if mode is PaddingMode.CAUSAL:
+        raise SpecError(f"transposed convolutions take padding='valid' or 'same'. {received(args)}")
+    shape_args = {"size": size, "kernel_size": kernel_size, "stride": stride, "dilation": dilation}
+    if mode is None:
+        shape_args["padding"] = padding
+    if output_padding is not None:
+        shape_args["output_padding"] = output_padding
+    axes = Axes(shape_args)
+    outs = []
+    for j in range(axes.ndim):
+        axis = _axis_name(j, axes.ndim)
+        i = integer(axes.values["size"][j], "size", minimum=1, error=ShapeError, symbolic=True)
+        k = integer(axes.values["kernel_size"][j], "kernel_size", minimum=1)
+        s = integer(axes.values["stride"][j], "stride", minimum=1)
+        d = integer(axes.values["dilation"][j], "dilation", minimum=1)
+        p = 0 if mode is not None else integer(axes.values["padding"][j], "padding", minimum=0)
+        op = None if output_padding is None else integer(axes.values["output_padding"][j], "output_padding", minimum=0)
+        extent = kernel_extent(k, d)
+        if conv is Convention.KERAS:
+            check(p == 0, lambda pick: f"Keras takes padding='valid' or 'same'. {received(args)}", SpecError)
+            out = _keras_transpose_axis(i, k, s, d, op, mode, args, axis)
+        else:
+            op = 0 if op is None else op
+            check(
+                (op < s) | (op < d) if is_array(op) or is_array(s) or is_array(d) else (op < s or op < d),
+                lambda pick: (
+                    f"output_padding={pick(op)} must be smaller than either stride={pick(s)} or "
+                    f"dilation={pick(d)}{axis}. {received(args)}"
+                ),
+                SpecError,
+            )
+            out = transpose_count(i, s, 2 * p, extent, op)
+        check(
+            out >= 1,
+            lambda pick: (
+                f"output size would be {transpose_count(pick(i), pick(s), 2 * pick(p), kernel_extent(pick(k), pick(d)), 0)}"
+                f"{axis}, too small: reduce padding below {pick(p)}. {received(args)}"
+            ),
+        )
+        outs.append(out)
+    return axes.wrap(outs)
+
+
+def _keras_transpose_axis(
+    i: Any, k: Any, s: Any, d: Any, op: Any, mode: PaddingMode | None, args: dict[str, Any], axis: str
+) -> Any:
+    extent = kernel_extent(k, d)
+    if op is not None:
+        check(
+            op < s,
+            lambda pick: (
+                f"output_padding={pick(op)} must be strictly less than strides={pick(s)}{axis} (Keras). "
+                f"{received(args)}"
+            ),
+            SpecError,
+        )
+    if mode is PaddingMode.SAME:
+        return i * s if op is None else (i - 1) * s + extent % 2 + op
+    if op is None:
+        return (i - 1) * s + smax(extent, s)
+    return (i - 1) * s + extent + op
+
+
+# --------------------------------------------------------------------------- #
+# 'same' padding
+# --------------------------------------------------------------------------- #
+
+
+def same_padding(
+    size: Any,
+    kernel_size: Any,
+    stride: Any = 1,
+    dilation: Any = 1,
+    *,
+    convention: str = "torch",
+) -> Any:
+    """The ``(before, after)`` padding that ``padding="same"`` applies on each axis.
+
+    Both torch and Keras/TensorFlow put the odd extra pixel at the end
+    (right/bottom). torch allows ``"same"`` only at stride 1, where the total is
+    ``dilation * (kernel_size - 1)``; Keras pads to ``ceil(size / stride)``
+    outputs, so its padding depends on the input size when the stride is > 1.
+
+    >>> same_padding(28, 3)
+    (1, 1)
+    >>> same_padding(5, 4)
+    (1, 2)
+    >>> same_padding((7, 6), 3, stride=2, convention="keras")
+    ((1, 1), (0, 1))
+    >>> same_padding(7, 3, stride=2)
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.SpecError: padding='same' is not supported for strided convolutions in torch (stride=2). Use convention='keras' for TensorFlow's rule. Received: size=7, kernel_size=3, stride=2, dilation=1
+    """
+    conv = Convention.parse(convention, "convention")
+    args = {"size": size, "kernel_size": kernel_size, "stride": stride, "dilation": dilation}
+    axes = Axes(args)
+    pads = []
+    for j in range(axes.ndim):
+        axis = _axis_name(j, axes.ndim)
+        i = integer(axes.values["size"][j], "size", minimum=1, error=ShapeError, symbolic=True)
+        k = integer(axes.values["kernel_size"][j], "kernel_size", minimum=1)
+        s = integer(axes.values["stride"][j], "stride", minimum=1)
+        d = integer(axes.values["dilation"][j], "dilation", minimum=1)
+        extent = kernel_extent(k, d)
+        if conv is Convention.TORCH:
+            check(
+                s == 1,
+                lambda pick: (
+                    f"padding='same' is not supported for strided convolutions in torch (stride={pick(s)}{axis}). "
+                    f"Use convention='keras' for TensorFlow's rule. {received(args)}"
+                ),
+                SpecError,
+            )
+            total = extent - 1
+        else:
+            total = smax((ceil_div(i, s) - 1) * s + extent - i, 0)
+        pads.append((total // 2, total - total // 2))
+    return axes.wrap(pads)
+
+
+# --------------------------------------------------------------------------- #
+# Adaptive pooling
+# --------------------------------------------------------------------------- #
+
+
+def _adaptive_axes(size: Any, output_size: Any) -> tuple[Axes, list[int], list[int | None]]:
+    args = {"size": size, "output_size": output_size}
+    axes = Axes(args)
+    sizes = [integer(v, "size", minimum=1, error=ShapeError) for v in axes.values["size"]]
+    outs = [None if v is None else integer(v, "output_size", minimum=0) for v in axes.values["output_size"]]
+    return axes, sizes, outs
+
+
+def adaptive_pool_output_size(size: Any, output_size: Any) -> Any:
+    """Output size of torch's adaptive pooling: the requested size; ``None`` keeps the input's.
+
+    >>> adaptive_pool_output_size((13, 17), (6, None))
+    (6, 17)
+    >>> adaptive_pool_output_size(5, -1)
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.SpecError: output_size must be at least 0. Received: output_size=-1
+    """
+    axes, sizes, outs = _adaptive_axes(size, output_size)
+    return axes.wrap(i if o is None else o for i, o in zip(sizes, outs, strict=True))
+
+
+def adaptive_pool_windows(size: Any, output_size: Any) -> Any:
+    """The ``[start, end)`` input window of every output position of adaptive pooling.
+
+    ``start = floor(j * I / O)`` and ``end = ceil((j + 1) * I / O)``, as in torch
+    (windows may differ in size and overlap). Concrete ints only.
+
+    >>> adaptive_pool_windows(10, 4)
+    [(0, 3), (2, 5), (5, 8), (7, 10)]
+    >>> adaptive_pool_windows((5, 2), (3, 1))
+    ([(0, 2), (1, 4), (3, 5)], [(0, 2)])
+    """
+    axes, sizes, outs = _adaptive_axes(size, output_size)
+    windows = []
+    for i, o in zip(sizes, outs, strict=True):
+        if type(i) is not int or not (o is None or type(o) is int):
+            raise SpecError(f"adaptive pooling windows need concrete int sizes. {received({'size': size})}")
+        o = i if o is None else o
+        windows.append([((j * i) // o, ceil_div((j + 1) * i, o)) for j in range(o)])
+    return axes.wrap(windows)
+
+
+# --------------------------------------------------------------------------- #
+# Upsampling / interpolation
+# --------------------------------------------------------------------------- #
+
+
+def upsample_output_size(
+    size: Any,
+    *,
+    output_size: Any = None,
+    scale_factor: Any = None,
+    convention: str = "torch",
+) -> Any:
+    """Output size of ``nn.Upsample`` / ``F.interpolate`` (or Keras ``UpSampling``).
+
+    Exactly one of ``output_size`` and ``scale_factor`` is given. torch computes
+    ``floor(size * scale_factor)`` in double precision, so convcalc does too for a
+    float factor (``100 * 0.29`` gives 28, as in torch); an int factor is exact.
+    Keras takes integer factors only.
+
+    >>> upsample_output_size(7, scale_factor=2.5)
+    17
+    >>> upsample_output_size(100, scale_factor=0.29)
+    28
+    >>> upsample_output_size((4, 5), scale_factor=(2, 3), convention="keras")
+    (8, 15)
+    >>> upsample_output_size(3, scale_factor=0.2)
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.ShapeError: output size would be 0 (floor(3 * 0.2)); torch needs at least 1. Received: size=3, output_size=None, scale_factor=0.2
+    """
+    conv = Convention.parse(convention, "convention")
+    args = {"size": size, "output_size": output_size, "scale_factor": scale_factor}
+    if (output_size is None) == (scale_factor is None):
+        raise SpecError(f"give exactly one of output_size and scale_factor. {received(args)}")
+    if output_size is not None:
+        if conv is Convention.KERAS:
+            raise SpecError(f"Keras UpSampling takes integer factors (size=...), not an output size. {received(args)}")
+        axes = Axes({"size": size, "output_size": output_size})
+        for v in axes.values["size"]:
+            integer(v, "size", minimum=1, error=ShapeError, symbolic=True)
+        return axes.wrap(integer(v, "output_size", minimum=1) for v in axes.values["output_size"])
+    axes = Axes({"size": size, "scale_factor": scale_factor})
+    outs = []
+    for i_raw, f in zip(axes.values["size"], axes.values["scale_factor"], strict=True):
+        i = integer(i_raw, "size", minimum=1, error=ShapeError, symbolic=True)
+        if type(f) is int or (conv is Convention.KERAS):
+            factor = integer(f, "scale_factor", minimum=1)
+            outs.append(i * factor)
+            continue
+        if type(f) is not float or not math.isfinite(f) or f <= 0:
+            raise SpecError(f"scale_factor must be a positive finite number. {received(args)}")
+        if type(i) is int:
+            out: Any = math.floor(float(i) * f)
+        elif is_array(i):
+            np = numpy()
+            out = np.floor(i.astype(np.float64) * f).astype(np.int64)
+        else:
+            sp = sympy()
+            out = sp.floor(to_sympy(i) * sp.Rational(f))
+        check(
+            out >= 1,
+            lambda pick, i=i, f=f: (
+                f"output size would be 0 (floor({pick(i)} * {f})); torch needs at least 1. {received(args)}"
+            ),
+        )
+        outs.append(out)
+    return axes.wrap(outs)
+
+
+# --------------------------------------------------------------------------- #
+# im2col
+# --------------------------------------------------------------------------- #
+
+
+def _im2col_dims(
+    input_shape: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, layout: Any
+) -> tuple[Any, Any, Any, Im2ColLayout]:
+    form = Im2ColLayout.parse(layout, "layout")
+    if not isinstance(input_shape, Sequence) or isinstance(input_shape, str) or len(input_shape) < 3:
+        raise ShapeError(
+            f"input_shape must be (N, C, *spatial), e.g. (1, 3, 7, 7). {received({'input_shape': input_shape})}"
+        )
+    n = integer(input_shape[0], "input_shape[0] (batch)", minimum=1, error=ShapeError)
+    c = integer(input_shape[1], "input_shape[1] (channels)", minimum=1, error=ShapeError)
+    spatial = tuple(input_shape[2:])
+    if form is Im2ColLayout.UNFOLD and len(spatial) != 2:
+        raise ShapeError(
+            f"torch.nn.Unfold takes 4-D input (N, C, H, W). {received({'input_shape': input_shape})}"
+        )
+    axes = Axes({"kernel_size": kernel_size}, ndim=len(spatial))
+    outs = conv_output_size(spatial, kernel_size, stride, padding, dilation)
+    kernel = math.prod(integer(k, "kernel_size", minimum=1) for k in axes.values["kernel_size"])
+    positions = math.prod(outs)
+    return n, c * kernel, positions, form
+
+
+def im2col_shape(
+    input_shape: Any,
+    kernel_size: Any,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    *,
+    layout: str = "rows",
+) -> tuple[Any, ...]:
+    """Shape of the column matrix that im2col builds for a convolution.
+
+    ``layout="rows"`` is the textbook/Caffe matrix ``(N * out positions, C * kernel)``;
+    ``layout="unfold"`` is ``torch.nn.Unfold``'s ``(N, C * kernel, out positions)``.
+
+    >>> im2col_shape((1, 3, 7, 7), 5)
+    (9, 75)
+    >>> im2col_shape((10, 3, 7, 7), 5)
+    (90, 75)
+    >>> im2col_shape((1, 3, 10, 12), 3, stride=2, padding=1, layout="unfold")
+    (1, 27, 30)
+    >>> im2col_shape((1, 3, 4, 4), 5)
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.ShapeError: kernel_size=5 is larger than the padded input 4 + 2*0 = 4 on axis 0. An input of at least 5 fits, or padding >= 1. Received: size=(4, 4), kernel_size=5, stride=1, padding=0, dilation=1
+    """
+    n, cols, positions, form = _im2col_dims(input_shape, kernel_size, stride, padding, dilation, layout)
+    if form is Im2ColLayout.UNFOLD:
+        return (n, cols, positions)
+    return (n * positions, cols)
+
+
+def im2col_memory(
+    input_shape: Any,
+    kernel_size: Any,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    *,
+    itemsize: int = 4,
+) -> Any:
+    """Bytes of the im2col matrix (``itemsize`` bytes per element; 4 for float32).
+
+    >>> im2col_memory((10, 3, 7, 7), 5)
+    27000
+    """
+    size = integer(itemsize, "itemsize", minimum=1)
+    n, cols, positions, _ = _im2col_dims(input_shape, kernel_size, stride, padding, dilation, "rows")
+    return n * positions * cols * size

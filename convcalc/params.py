@@ -1,0 +1,236 @@
+"""Parameter counts of layers, in torch's and Keras' sense."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+from convcalc._args import Axes, integer, received
+from convcalc._backend import check
+from convcalc._enums import Convention
+from convcalc._errors import SpecError
+
+__all__ = [
+    "ParamCount",
+    "batchnorm_params",
+    "conv_params",
+    "conv_transpose_params",
+    "groupnorm_params",
+    "layernorm_params",
+    "linear_params",
+    "separable_conv_params",
+]
+
+
+class ParamCount(NamedTuple):
+    """Parameters split as a framework reports them.
+
+    ``trainable`` and ``non_trainable`` are Keras' weights (torch's parameters are
+    all trainable); ``buffers`` are torch buffers such as BatchNorm's running
+    statistics, which torch does not count as parameters.
+    """
+
+    trainable: Any
+    non_trainable: Any = 0
+    buffers: Any = 0
+
+    @property
+    def total(self) -> Any:
+        """Trainable plus non-trainable weights (what ``count_params()`` / torchinfo call total)."""
+        return self.trainable + self.non_trainable
+
+
+def _flag(value: Any, name: str) -> bool:
+    if type(value) is not bool:
+        raise SpecError(f"{name} must be True or False. {received({name: value})}")
+    return value
+
+
+def _kernel_volume(kernel_size: Any, ndim: Any) -> Any:
+    dims = integer(ndim, "ndim", minimum=1)
+    axes = Axes({"kernel_size": kernel_size}, ndim=None if isinstance(kernel_size, (tuple, list)) else dims)
+    return math.prod(integer(k, "kernel_size", minimum=1) for k in axes.values["kernel_size"])
+
+
+def _groups(channels: dict[str, Any], groups: Any, args: dict[str, Any]) -> Any:
+    g = integer(groups, "groups", minimum=1)
+    for name, value in channels.items():
+        check(
+            value % g == 0,
+            lambda pick, name=name, value=value: (
+                f"{name} must be divisible by groups: {pick(value)} % {pick(g)} = {pick(value) % pick(g)}. "
+                f"{received(args)}"
+            ),
+            SpecError,
+        )
+    return g
+
+
+def conv_params(
+    in_channels: Any,
+    out_channels: Any,
+    kernel_size: Any,
+    *,
+    groups: Any = 1,
+    bias: bool = True,
+    ndim: int = 2,
+) -> Any:
+    """Parameters of a convolution: ``out * (in / groups) * prod(kernel) (+ out)``.
+
+    An int ``kernel_size`` is a square (cube, ...) kernel over ``ndim`` axes.
+    Depthwise convolution is ``groups=in_channels``.
+
+    >>> conv_params(3, 4, 5, bias=False)
+    300
+    >>> conv_params(1, 75, 3)
+    750
+    >>> conv_params(32, 32, 3, groups=32)
+    320
+    >>> conv_params(6, 4, 3, groups=4)
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.SpecError: in_channels must be divisible by groups: 6 % 4 = 2. Received: in_channels=6, out_channels=4, kernel_size=3, groups=4
+    """
+    args = {"in_channels": in_channels, "out_channels": out_channels, "kernel_size": kernel_size, "groups": groups}
+    cin = integer(in_channels, "in_channels", minimum=1)
+    cout = integer(out_channels, "out_channels", minimum=1)
+    g = _groups({"in_channels": cin, "out_channels": cout}, groups, args)
+    volume = _kernel_volume(kernel_size, ndim)
+    return cout * (cin // g) * volume + (cout if _flag(bias, "bias") else 0)
+
+
+def conv_transpose_params(
+    in_channels: Any,
+    out_channels: Any,
+    kernel_size: Any,
+    *,
+    groups: Any = 1,
+    bias: bool = True,
+    ndim: int = 2,
+) -> Any:
+    """Parameters of a transposed convolution: ``in * (out / groups) * prod(kernel) (+ out)``.
+
+    >>> conv_transpose_params(128, 64, 2)
+    32832
+    >>> conv_transpose_params(3, 3, 2, groups=2)
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.SpecError: in_channels must be divisible by groups: 3 % 2 = 1. Received: in_channels=3, out_channels=3, kernel_size=2, groups=2
+    """
+    args = {"in_channels": in_channels, "out_channels": out_channels, "kernel_size": kernel_size, "groups": groups}
+    cin = integer(in_channels, "in_channels", minimum=1)
+    cout = integer(out_channels, "out_channels", minimum=1)
+    g = _groups({"in_channels": cin, "out_channels": cout}, groups, args)
+    volume = _kernel_volume(kernel_size, ndim)
+    return cin * (cout // g) * volume + (cout if _flag(bias, "bias") else 0)
+
+
+def separable_conv_params(
+    in_channels: Any,
+    filters: Any,
+    kernel_size: Any,
+    *,
+    depth_multiplier: Any = 1,
+    bias: bool = True,
+    ndim: int = 2,
+) -> Any:
+    """Parameters of Keras ``SeparableConv``: depthwise ``prod(k) * in * dm``, pointwise
+    ``in * dm * filters``, and ``filters`` biases.
+
+    >>> separable_conv_params(32, 64, 3)
+    2400
+    """
+    cin = integer(in_channels, "in_channels", minimum=1)
+    out = integer(filters, "filters", minimum=1)
+    dm = integer(depth_multiplier, "depth_multiplier", minimum=1)
+    volume = _kernel_volume(kernel_size, ndim)
+    return volume * cin * dm + cin * dm * out + (out if _flag(bias, "bias") else 0)
+
+
+def linear_params(in_features: Any, out_features: Any, *, bias: bool = True) -> Any:
+    """Parameters of ``Linear`` / ``Dense``: ``in * out (+ out)``.
+
+    >>> linear_params(400, 512)
+    205312
+    >>> linear_params(0, 10)
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.SpecError: in_features must be at least 1. Received: in_features=0
+    """
+    fin = integer(in_features, "in_features", minimum=1)
+    fout = integer(out_features, "out_features", minimum=1)
+    return fin * fout + (fout if _flag(bias, "bias") else 0)
+
+
+def batchnorm_params(
+    num_features: Any,
+    *,
+    affine: bool = True,
+    track_running_stats: bool = True,
+    convention: str = "torch",
+) -> ParamCount:
+    """Parameters of batch normalisation over ``num_features`` channels.
+
+    torch: ``2C`` trainable (weight, bias) when ``affine``, and ``2C + 1`` buffer
+    elements (running mean, running variance, ``num_batches_tracked``) when
+    ``track_running_stats``. Keras: ``2C`` trainable (gamma, beta; ``affine`` stands
+    for ``center``/``scale``) and ``2C`` non-trainable (moving mean and variance).
+
+    >>> batchnorm_params(64)
+    ParamCount(trainable=128, non_trainable=0, buffers=129)
+    >>> batchnorm_params(75, convention="keras").total
+    300
+    >>> batchnorm_params(-1)
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.SpecError: num_features must be at least 1. Received: num_features=-1
+    """
+    conv = Convention.parse(convention, "convention")
+    c = integer(num_features, "num_features", minimum=1)
+    trainable = 2 * c if _flag(affine, "affine") else 0
+    tracked = _flag(track_running_stats, "track_running_stats")
+    if conv is Convention.KERAS:
+        return ParamCount(trainable, 2 * c, 0)
+    return ParamCount(trainable, 0, 2 * c + 1 if tracked else 0)
+
+
+def groupnorm_params(num_groups: Any, num_channels: Any, *, affine: bool = True) -> Any:
+    """Parameters of ``GroupNorm``: ``2C`` when affine; ``C`` must divide into the groups.
+
+    >>> groupnorm_params(32, 256)
+    512
+    >>> groupnorm_params(8, 60)
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.SpecError: num_channels must be divisible by num_groups: 60 % 8 = 4. Received: num_groups=8, num_channels=60
+    """
+    args = {"num_groups": num_groups, "num_channels": num_channels}
+    g = integer(num_groups, "num_groups", minimum=1)
+    c = integer(num_channels, "num_channels", minimum=1)
+    check(
+        c % g == 0,
+        lambda pick: (
+            f"num_channels must be divisible by num_groups: {pick(c)} % {pick(g)} = {pick(c) % pick(g)}. "
+            f"{received(args)}"
+        ),
+        SpecError,
+    )
+    return 2 * c if _flag(affine, "affine") else 0
+
+
+def layernorm_params(normalized_shape: Any, *, elementwise_affine: bool = True, bias: bool = True) -> Any:
+    """Parameters of ``LayerNorm(normalized_shape)``: ``2 * prod(shape)``, or one
+    ``prod(shape)`` without bias, or 0 without affine.
+
+    >>> layernorm_params((64, 7, 7))
+    6272
+    >>> layernorm_params(512, bias=False)
+    512
+    """
+    shape = normalized_shape if isinstance(normalized_shape, (tuple, list)) else (normalized_shape,)
+    if not shape:
+        raise SpecError(f"normalized_shape must not be empty. {received({'normalized_shape': normalized_shape})}")
+    n = math.prod(integer(v, "normalized_shape", minimum=1) for v in shape)
+    if not _flag(elementwise_affine, "elementwise_affine"):
+        return 0
+    return 2 * n if _flag(bias, "bias") else n
