@@ -1,0 +1,222 @@
+"""The result of planning: plain frozen data, rendered elsewhere."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from convcalc._symbolic import FloorForm, to_sympy
+
+__all__ = ["Constraint", "Plan", "ReceptiveField", "Row"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReceptiveField:
+    """Receptive field of one output position along one axis (Araujo et al., tf-slim).
+
+    ``size`` input pixels are seen; neighbouring outputs are ``jump`` input pixels
+    apart; the first output's window starts at input index ``start`` (negative
+    inside the padding; ``-start`` is tf-slim's effective padding).
+    """
+
+    size: int
+    jump: int
+    start: int
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One layer of a plan."""
+
+    name: str
+    kind: str
+    input_shape: tuple[Any, ...]
+    output_shape: tuple[Any, ...]
+    trainable: Any = 0
+    non_trainable: Any = 0
+    buffers: Any = 0
+    macs: Any = 0
+    activations: Any = 0
+    activation_bytes: Any = 0
+    receptive_field: tuple[ReceptiveField, ...] | None = None
+    depth: int = 0
+
+    @property
+    def params(self) -> Any:
+        """Trainable plus non-trainable parameters."""
+        return self.trainable + self.non_trainable
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """A condition the symbolic input must meet for the plan to hold.
+
+    ``kind`` is ``">="`` (``form >= value``) or ``"divides"`` (``form`` is a
+    multiple of ``value``); ``form`` is the size at ``layer`` on ``axis`` as a
+    function of one input symbol.
+    """
+
+    layer: str
+    axis: int
+    form: FloorForm
+    kind: str
+    value: int
+    reason: str
+
+    def holds(self, x: int) -> bool:
+        v = self.form(x)
+        return v >= self.value if self.kind == ">=" else v % self.value == 0
+
+    @property
+    def symbol(self) -> Any:
+        return self.form.x
+
+    def __str__(self) -> str:
+        expr = self.form.to_sympy()
+        rule = f"{expr} >= {self.value}" if self.kind == ">=" else f"{expr} divisible by {self.value}"
+        return f"{self.layer} (axis {self.axis}): {rule} ({self.reason})"
+
+
+def _total(values: Any) -> Any:
+    total: Any = 0
+    for v in values:
+        total = total + v
+    return total
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a network does to a shape, layer by layer, with totals.
+
+    Build one with :func:`convcalc.plan`. Rows are plain data; ``summary`` and
+    the ``to_*`` methods render them.
+    """
+
+    rows: tuple[Row, ...]
+    input_shape: tuple[Any, ...]
+    output_shape: tuple[Any, ...]
+    convention: str
+    mac_convention: str
+    constraints: tuple[Constraint, ...] = ()
+    itemsize: int = 4
+    layout: str = "channels_first"
+    _extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def trainable_params(self) -> Any:
+        return _total(r.trainable for r in self.rows)
+
+    @property
+    def non_trainable_params(self) -> Any:
+        return _total(r.non_trainable for r in self.rows)
+
+    @property
+    def total_params(self) -> Any:
+        return self.trainable_params + self.non_trainable_params
+
+    @property
+    def buffers(self) -> Any:
+        return _total(r.buffers for r in self.rows)
+
+    @property
+    def macs(self) -> Any:
+        return _total(r.macs for r in self.rows)
+
+    @property
+    def activations(self) -> Any:
+        return _total(r.activations for r in self.rows)
+
+    @property
+    def receptive_field(self) -> tuple[ReceptiveField, ...] | None:
+        """Receptive field of the last layer that still has spatial axes."""
+        for row in reversed(self.rows):
+            if row.receptive_field is not None:
+                return row.receptive_field
+        return None
+
+    def row(self, name: str) -> Row:
+        """The row of the layer at path ``name``."""
+        for r in self.rows:
+            if r.name == name:
+                return r
+        from convcalc._errors import SpecError
+
+        names = ", ".join(r.name for r in self.rows[:8])
+        raise SpecError(f"no layer named {name!r} in this plan; layers include {names}. Received: name={name!r}")
+
+    @property
+    def symbols(self) -> tuple[Any, ...]:
+        found: dict[Any, None] = {}
+        for dim in self.input_shape:
+            if isinstance(dim, FloorForm):
+                found[dim.x] = None
+            elif hasattr(dim, "free_symbols"):
+                for s in sorted(dim.free_symbols, key=str):
+                    found[s] = None
+        return tuple(found)
+
+    # -- rendering (see convcalc._render) ---------------------------------- #
+
+    def summary(self, style: str = "table") -> str:
+        """The plan as text: ``"table"``, ``"torchinfo"`` or ``"keras"`` layout."""
+        from convcalc._render import render_summary
+
+        return render_summary(self, style)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-ready: symbolic values become strings)."""
+        from convcalc._render import plan_to_dict
+
+        return plan_to_dict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        import json
+
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def to_csv(self) -> str:
+        from convcalc._render import plan_to_csv
+
+        return plan_to_csv(self)
+
+    def to_markdown(self) -> str:
+        from convcalc._render import plan_to_markdown
+
+        return plan_to_markdown(self)
+
+    def to_latex(self) -> str:
+        from convcalc._render import plan_to_latex
+
+        return plan_to_latex(self)
+
+    def _repr_html_(self) -> str:
+        from convcalc._render import plan_to_html
+
+        return plan_to_html(self)
+
+    # -- solving for sizes ------------------------------------------------- #
+
+    def valid_sizes(self, symbol: Any = None) -> Any:
+        """Which values of an input symbol make every layer fit (see :class:`Solution`)."""
+        from convcalc._solve import solve_sizes
+
+        return solve_sizes(self, symbol)
+
+    def inputs_for(self, output: int, symbol: Any = None, axis: int | None = None) -> list[int]:
+        """The valid input sizes whose output size along the symbol's axis is ``output``."""
+        from convcalc._solve import inputs_for
+
+        return inputs_for(self, output, symbol, axis)
+
+
+def shape_numel(shape: tuple[Any, ...]) -> Any:
+    if all(type(d) is int for d in shape):
+        return math.prod(shape)
+    out: Any = 1
+    for d in shape:
+        out = out * to_sympy(d)
+    return out

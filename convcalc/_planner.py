@@ -1,0 +1,243 @@
+"""The planner: walks layer specs, calls the formulas, collects one row per layer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from convcalc._args import received
+from convcalc._enums import Convention, _Vocabulary
+from convcalc._errors import ShapeError, SpecError
+from convcalc._plan import Constraint, Plan, ReceptiveField, Row, shape_numel
+from convcalc._symbolic import FloorForm, Undecided
+
+__all__ = ["Context", "Flow", "MacConvention", "plan"]
+
+#: What flows along an edge of the network: the shape and its receptive field per spatial axis.
+Flow = tuple[tuple[Any, ...], tuple[ReceptiveField, ...] | None]
+
+
+class MacConvention(_Vocabulary):
+    """How multiply-accumulates are counted.
+
+    ``macs``: multiply-accumulates of convolutions (transposed too) and linear
+    layers, bias excluded, per sample: torchvision's ``_ops``, fvcore, the papers'
+    "mult-adds". ``macs+bias``: the same plus one addition per output of a layer
+    with a bias. ``flops``: 2 x ``macs``, as ``torch.utils.flop_counter`` counts.
+    """
+
+    MACS = "macs"
+    MACS_BIAS = "macs+bias"
+    FLOPS = "flops"
+
+
+class Context:
+    """State of one planning walk."""
+
+    __slots__ = (
+        "constraints",
+        "convention",
+        "flatten_source",
+        "groups",
+        "itemsize",
+        "mac_convention",
+        "rows",
+        "strict",
+    )
+
+    def __init__(self, convention: Convention, strict: bool, macs: MacConvention, itemsize: int) -> None:
+        self.convention = convention
+        self.strict = strict
+        self.mac_convention = macs
+        self.itemsize = itemsize
+        self.rows: list[Row] = []
+        self.constraints: list[Constraint] = []
+        self.flatten_source: tuple[str, tuple[Any, ...]] | None = None
+        self.groups: list[tuple[int, str, str, tuple[Any, ...]]] = []
+
+    # -- checks on sizes ---------------------------------------------------- #
+
+    def at_least(self, value: Any, minimum: int, path: str, axis: int, message: Callable[[], str], reason: str) -> None:
+        """Require ``value >= minimum``: raise for numbers, record a constraint for symbols."""
+        ok = value >= minimum
+        if ok is True:
+            return
+        if ok is False:
+            raise ShapeError(message())
+        if isinstance(ok, Undecided):
+            self.constraints.append(Constraint(path, axis, ok.form, ">=", minimum, reason))
+
+    def divides(self, value: Any, divisor: int, path: str, axis: int, message: Callable[[], str], reason: str) -> None:
+        """Require ``value % divisor == 0`` (strict mode)."""
+        if divisor == 1:
+            return
+        if type(value) is int:
+            if value % divisor:
+                raise ShapeError(message())
+            return
+        if isinstance(value, FloorForm):
+            if value.is_constant:
+                if value.e % divisor:
+                    raise ShapeError(message())
+                return
+            self.constraints.append(Constraint(path, axis, value, "divides", divisor, reason))
+
+    def macs(self, macs: Any, bias_adds: Any) -> Any:
+        kind = self.mac_convention
+        if kind is MacConvention.MACS:
+            return macs
+        if kind is MacConvention.MACS_BIAS:
+            return macs + bias_adds
+        return 2 * macs
+
+    def add_row(
+        self,
+        path: str,
+        kind: str,
+        input_shape: tuple[Any, ...],
+        output_shape: tuple[Any, ...],
+        *,
+        trainable: Any = 0,
+        non_trainable: Any = 0,
+        buffers: Any = 0,
+        macs: Any = 0,
+        bias_adds: Any = 0,
+        receptive_field: tuple[ReceptiveField, ...] | None = None,
+    ) -> None:
+        elements = shape_numel(output_shape)
+        self.rows.append(
+            Row(
+                path,
+                kind,
+                input_shape,
+                output_shape,
+                trainable,
+                non_trainable,
+                buffers,
+                self.macs(macs, bias_adds) if macs or bias_adds else 0,
+                elements,
+                elements * self.itemsize,
+                receptive_field,
+                path.count(".") if path else 0,
+            )
+        )
+
+
+def _input_shape(input_shape: Any) -> tuple[Any, ...]:
+    from convcalc._args import integer
+    from convcalc._backend import is_symbolic
+
+    if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
+        raise ShapeError(f"input_shape must be a tuple such as (1, 3, 224, 224). {received({'input_shape': input_shape})}")
+    dims = tuple(input_shape)
+    if not dims:
+        raise ShapeError(f"input_shape must not be empty. {received({'input_shape': input_shape})}")
+    out = []
+    for j, d in enumerate(dims):
+        v = integer(d, f"input_shape[{j}]", minimum=1, error=ShapeError, symbolic=True)
+        if is_symbolic(v):
+            raise ShapeError(
+                f"input_shape[{j}]={d} is not a size convcalc can follow exactly; use one symbol per axis "
+                f"(or a linear expression such as 2*H + 1). {received({'input_shape': input_shape})}"
+            )
+        out.append(v)
+    return tuple(out)
+
+
+def plan(
+    model: Any,
+    input_shape: Any = None,
+    *,
+    convention: str | None = None,
+    strict: bool = False,
+    macs: str = "macs",
+    itemsize: int = 4,
+) -> Plan:
+    """Plan a network: the shape, parameters, MACs and receptive field of every layer.
+
+    Args:
+        model: a ``convcalc.nn`` or ``convcalc.keras`` model or layer, or a
+            ``torch.nn.Module`` (read without running it).
+        input_shape: the input, batch first: ``(1, 3, 224, 224)`` for
+            ``convcalc.nn`` and torch (channels first), ``(1, 28, 28, 1)`` for
+            ``convcalc.keras`` (channels last; may be left out when the model
+            starts with ``keras.Input``). Sizes may be symbols.
+        convention: ``"torch"`` or ``"keras"``; by default the model's own.
+        strict: require every strided window to divide its input exactly (the
+            textbook rule); symbolic plans record it as a constraint.
+        macs: the MAC counting convention (``"macs"``, ``"macs+bias"``, ``"flops"``).
+        itemsize: bytes per activation element (4 for float32).
+
+    Returns:
+        A :class:`Plan`.
+
+    Raises:
+        ShapeError: a layer does not fit what reaches it; the message names the
+            layer's path and what would fit.
+        SpecError: the model or an argument is invalid.
+
+    >>> import convcalc
+    >>> from convcalc import nn
+    >>> net = nn.Sequential(nn.Conv2d(1, 5, 5), nn.MaxPool2d(2))
+    >>> convcalc.plan(net, (1, 1, 28, 28)).output_shape
+    (1, 5, 12, 12)
+    >>> H = convcalc.symbols("H")
+    >>> convcalc.plan(net, (1, 1, H, H)).output_shape
+    (1, 5, floor((H - 6)/2) + 1, floor((H - 6)/2) + 1)
+    >>> bad = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Flatten(), nn.Linear(100, 10))
+    >>> convcalc.plan(bad, (1, 3, 8, 8))
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.ShapeError: 2 (Linear): Linear(in_features=100) receives 288 features (Flatten of 8 x 6 x 6 = 288): use in_features=288. Received: input_shape=(1, 288)
+    """
+    from convcalc._backend import is_symbolic  # noqa: F401 - keeps the import graph explicit
+    from convcalc.params import ParamCount  # noqa: F401
+
+    model = _as_model(model)
+    default = getattr(model, "_convention", Convention.TORCH)
+    conv = default if convention is None else Convention.parse(convention, "convention")
+    if type(strict) is not bool:
+        raise SpecError(f"strict must be True or False. {received({'strict': strict})}")
+    if type(itemsize) is not int or itemsize < 1:
+        raise SpecError(f"itemsize must be a positive int. {received({'itemsize': itemsize})}")
+    ctx = Context(conv, strict, MacConvention.parse(macs, "macs"), itemsize)
+    if input_shape is None:
+        input_shape = getattr(model, "_default_input_shape", None)
+        if input_shape is None:
+            raise ShapeError("plan() needs an input_shape such as (1, 3, 224, 224). Received: input_shape=None")
+    shape = _input_shape(input_shape)
+    rf = tuple(ReceptiveField(1, 1, 0) for _ in range(max(len(shape) - 2, 0)))
+    out_shape, _ = model._plan((shape, rf or None), ctx, "")
+    from convcalc._symbolic import to_sympy
+
+    return Plan(
+        tuple(ctx.rows),
+        tuple(to_sympy(d) for d in shape),
+        tuple(to_sympy(d) for d in out_shape),
+        conv.value,
+        ctx.mac_convention.value,
+        tuple(ctx.constraints),
+        itemsize,
+        getattr(model, "_layout", "channels_first"),
+        {"groups": ctx.groups, "name": getattr(model, "name", None) or type(model).__name__},
+    )
+
+
+def _as_model(model: Any) -> Any:
+    if hasattr(model, "_plan"):
+        return model
+    if type(model).__module__.partition(".")[0] == "torch" or _is_torch_module(model):
+        from convcalc.torch_bridge import from_torch
+
+        return from_torch(model)
+    raise SpecError(
+        f"plan() takes a convcalc.nn / convcalc.keras model or a torch.nn.Module; got {type(model).__name__}. "
+        f"{received({'model': model})}"
+    )
+
+
+def _is_torch_module(model: Any) -> bool:
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(model, torch.nn.Module)

@@ -1,0 +1,677 @@
+"""Layer specs with Keras 3's names, arguments and rules, for planning.
+
+Channels last, batch first (``(None, 28, 28, 1)`` is written ``(1, 28, 28, 1)`` or
+given by ``Input``). ``'same'`` padding is ``ceil(size / strides)`` for any
+stride; BatchNormalization has 2C trainable and 2C non-trainable weights.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+from convcalc._args import integer, received
+from convcalc._enums import Convention, PaddingMode
+from convcalc._errors import ShapeError, SpecError
+from convcalc._plan import ReceptiveField
+from convcalc._planner import Context, Flow
+from convcalc.formulas import ceil_div, kernel_extent, smax
+
+__all__ = [
+    "Activation",
+    "AveragePooling2D",
+    "BatchNormalization",
+    "Conv1D",
+    "Conv2D",
+    "Conv2DTranspose",
+    "Conv3D",
+    "Dense",
+    "DepthwiseConv2D",
+    "Dropout",
+    "Flatten",
+    "GlobalAveragePooling2D",
+    "Input",
+    "Layer",
+    "MaxPooling2D",
+    "SeparableConv2D",
+    "Sequential",
+    "ZeroPadding2D",
+]
+
+_COUNTERS: dict[str, int] = {}
+
+
+def _auto_name(base: str) -> str:
+    n = _COUNTERS.get(base, 0)
+    _COUNTERS[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def _args(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj) if f.init and f.name != "name"}
+
+
+def _tuple(value: Any, name: str, nd: int, args: dict[str, Any], minimum: int) -> tuple[int, ...]:
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * nd
+    if len(items) != nd:
+        raise SpecError(f"{name} must be an int or a tuple of {nd} ints. {received(args)}")
+    return tuple(integer(v, name, minimum=minimum) for v in items)
+
+
+def _padding(value: Any, args: dict[str, Any], *, causal: bool = False) -> PaddingMode:
+    mode = PaddingMode.parse(value, "padding", case_sensitive=False)
+    if mode is PaddingMode.CAUSAL and not causal:
+        raise SpecError(f"padding='causal' exists only for Conv1D. {received(args)}")
+    return mode
+
+
+class Layer:
+    """Base of the convcalc.keras specs."""
+
+    __slots__ = ()
+    _convention: ClassVar[Convention] = Convention.KERAS
+    _layout: ClassVar[str] = "channels_last"
+    _base: ClassVar[str] = "layer"
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def _name(self) -> str:
+        return getattr(self, "name", None) or self._base
+
+    def _where(self, path: str) -> str:
+        return f"{path} ({self.kind})"
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        raise NotImplementedError  # pragma: no cover
+
+
+def _named(self: Any) -> None:
+    if getattr(self, "name", None) is None:
+        object.__setattr__(self, "name", _auto_name(self._base))
+    elif not isinstance(self.name, str) or not self.name:
+        raise SpecError(f"name must be a non-empty string. Received: name={self.name!r}")
+
+
+def _channels_last(layer: Layer, shape: tuple[Any, ...], nd: int, path: str) -> None:
+    if len(shape) != nd + 2:
+        raise ShapeError(f"{layer._where(path)}: expects a {nd + 2}-D input (batch, *spatial, channels) but receives "
+                         f"{len(shape)}-D {shape}. Received: input_shape={shape}")
+
+
+def _rf(rf: tuple[ReceptiveField, ...] | None, k: tuple[int, ...], s: tuple[int, ...], p: tuple[int, ...] | None
+        ) -> tuple[ReceptiveField, ...] | None:
+    if rf is None or p is None:
+        return None
+    return tuple(ReceptiveField(r.size + (kk - 1) * r.jump, r.jump * ss, r.start - pp * r.jump)
+                 for r, kk, ss, pp in zip(rf, k, s, p, strict=True))
+
+
+def _window_axes(layer: Layer, shape: tuple[Any, ...], ctx: Context, path: str, k: tuple[int, ...],
+                 s: tuple[int, ...], d: tuple[int, ...], mode: PaddingMode) -> tuple[list[Any], tuple[int, ...] | None]:
+    outs = []
+    lefts: list[int] | None = []
+    for j, (i, kk, ss, dd) in enumerate(zip(shape[1:-1], k, s, d, strict=True)):
+        extent = kernel_extent(kk, dd)
+        if mode is PaddingMode.VALID:
+            out = (i - extent) // ss + 1
+            ctx.at_least(
+                out, 1, path, j,
+                lambda i=i, extent=extent, j=j: (
+                    f"{layer._where(path)}: computed output size would be zero or negative on spatial axis {j}: "
+                    f"the window spans {extent} but the input is {i}; the input must be at least {extent} there, "
+                    f"or use padding='same'. Received: input_shape={shape}"
+                ),
+                f"window {extent} fits",
+            )
+            if lefts is not None:
+                lefts.append(0)
+        else:
+            out = ceil_div(i, ss)
+            if mode is PaddingMode.CAUSAL and lefts is not None:
+                lefts.append(extent - 1)
+            elif ss == 1 and lefts is not None:
+                lefts.append((extent - 1) // 2)
+            elif type(i) is int and lefts is not None:
+                lefts.append(max((out - 1) * ss + extent - i, 0) // 2)
+            else:
+                lefts = None  # TF 'same' with stride > 1 pads by input size: no fixed receptive-field offset
+        outs.append(out)
+    return outs, (None if lefts is None else tuple(lefts))
+
+
+@dataclass(frozen=True, slots=True)
+class Input(Layer):
+    """``keras.Input(shape)``: the per-sample shape (channels last); batch 1 is assumed."""
+
+    shape: tuple[Any, ...]
+    batch_size: int | None = None
+    name: str | None = None
+    _base: ClassVar[str] = "input_layer"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.shape, (tuple, list)) or not self.shape:
+            raise SpecError(f"shape must be a tuple such as (28, 28, 1). Received: shape={self.shape!r}")
+        _named(self)
+
+
+@dataclass(frozen=True, slots=True)
+class _Conv(Layer):
+    filters: int
+    kernel_size: Any
+    strides: Any = 1
+    padding: str = "valid"
+    data_format: str | None = None
+    dilation_rate: Any = 1
+    groups: int = 1
+    activation: Any = None
+    use_bias: bool = True
+    name: str | None = None
+    input_shape: tuple[Any, ...] | None = None
+    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _mode: PaddingMode = field(init=False, repr=False, compare=False)
+    _nd: ClassVar[int] = 2
+    _base: ClassVar[str] = "conv2d"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        integer(self.filters, "filters", minimum=1)
+        g = integer(self.groups, "groups", minimum=1)
+        if self.filters % g:
+            raise SpecError(f"filters must be divisible by groups ({self.filters} % {g} != 0). {received(args)}")
+        if self.data_format not in (None, "channels_last"):
+            raise SpecError(f"convcalc.keras plans channels_last models only. {received(args)}")
+        k = _tuple(self.kernel_size, "kernel_size", self._nd, args, 1)
+        s = _tuple(self.strides, "strides", self._nd, args, 1)
+        d = _tuple(self.dilation_rate, "dilation_rate", self._nd, args, 1)
+        if any(v > 1 for v in s) and any(v > 1 for v in d):
+            raise SpecError(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. {received(args)}")
+        mode = _padding(self.padding, args, causal=self._nd == 1)
+        if type(self.use_bias) is not bool:
+            raise SpecError(f"use_bias must be True or False. {received(args)}")
+        for name, value in (("_k", k), ("_s", s), ("_d", d), ("_mode", mode)):
+            object.__setattr__(self, name, value)
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        _channels_last(self, shape, self._nd, path)
+        cin = shape[-1]
+        if type(cin) is int and cin % self.groups:
+            raise ShapeError(f"{self._where(path)}: {cin} input channels are not divisible by groups={self.groups}. "
+                             f"Received: input_shape={shape}")
+        outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, self._d, self._mode)
+        out_shape = (shape[0], *outs, self.filters)
+        weights = math.prod(self._k) * (cin // self.groups) * self.filters
+        positions = _product(outs)
+        ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
+        new_rf = _rf(rf, ext, self._s, lefts)
+        ctx.add_row(path, self.kind, shape, out_shape, trainable=weights + (self.filters if self.use_bias else 0),
+                    macs=positions * weights, bias_adds=positions * self.filters if self.use_bias else 0,
+                    receptive_field=new_rf)
+        return out_shape, new_rf
+
+
+def _product(values: Any) -> Any:
+    from convcalc._symbolic import to_sympy
+
+    out: Any = 1
+    for v in values:
+        out = out * to_sympy(v)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Conv1D(_Conv):
+    """``keras.layers.Conv1D`` spec (padding 'valid', 'same' or 'causal')."""
+
+    _nd: ClassVar[int] = 1
+    _base: ClassVar[str] = "conv1d"
+
+
+@dataclass(frozen=True, slots=True)
+class Conv2D(_Conv):
+    """``keras.layers.Conv2D`` spec.
+
+    >>> import convcalc
+    >>> convcalc.plan(Sequential([Input((28, 28, 1)), Conv2D(75, 3, padding="same")])).rows[0].params
+    750
+    """
+
+    _nd: ClassVar[int] = 2
+    _base: ClassVar[str] = "conv2d"
+
+
+@dataclass(frozen=True, slots=True)
+class Conv3D(_Conv):
+    """``keras.layers.Conv3D`` spec."""
+
+    _nd: ClassVar[int] = 3
+    _base: ClassVar[str] = "conv3d"
+
+
+@dataclass(frozen=True, slots=True)
+class DepthwiseConv2D(Layer):
+    """``keras.layers.DepthwiseConv2D`` spec: ``prod(k) * C * depth_multiplier`` (+ bias) weights."""
+
+    kernel_size: Any
+    strides: Any = 1
+    padding: str = "valid"
+    depth_multiplier: int = 1
+    data_format: str | None = None
+    dilation_rate: Any = 1
+    activation: Any = None
+    use_bias: bool = True
+    name: str | None = None
+    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _mode: PaddingMode = field(init=False, repr=False, compare=False)
+    _base: ClassVar[str] = "depthwise_conv2d"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        integer(self.depth_multiplier, "depth_multiplier", minimum=1)
+        k = _tuple(self.kernel_size, "kernel_size", 2, args, 1)
+        s = _tuple(self.strides, "strides", 2, args, 1)
+        d = _tuple(self.dilation_rate, "dilation_rate", 2, args, 1)
+        if any(v > 1 for v in s) and any(v > 1 for v in d):
+            raise SpecError(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. {received(args)}")
+        for name, value in (("_k", k), ("_s", s), ("_d", d), ("_mode", _padding(self.padding, args))):
+            object.__setattr__(self, name, value)
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        _channels_last(self, shape, 2, path)
+        outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, self._d, self._mode)
+        cout = shape[-1] * self.depth_multiplier
+        out_shape = (shape[0], *outs, cout)
+        weights = math.prod(self._k) * cout
+        positions = _product(outs)
+        ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
+        new_rf = _rf(rf, ext, self._s, lefts)
+        ctx.add_row(path, self.kind, shape, out_shape, trainable=weights + (cout if self.use_bias else 0),
+                    macs=positions * weights, bias_adds=positions * cout if self.use_bias else 0,
+                    receptive_field=new_rf)
+        return out_shape, new_rf
+
+
+@dataclass(frozen=True, slots=True)
+class SeparableConv2D(Layer):
+    """``keras.layers.SeparableConv2D`` spec: depthwise then pointwise."""
+
+    filters: int
+    kernel_size: Any
+    strides: Any = 1
+    padding: str = "valid"
+    data_format: str | None = None
+    dilation_rate: Any = 1
+    depth_multiplier: int = 1
+    activation: Any = None
+    use_bias: bool = True
+    name: str | None = None
+    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _mode: PaddingMode = field(init=False, repr=False, compare=False)
+    _base: ClassVar[str] = "separable_conv2d"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        integer(self.filters, "filters", minimum=1)
+        integer(self.depth_multiplier, "depth_multiplier", minimum=1)
+        k = _tuple(self.kernel_size, "kernel_size", 2, args, 1)
+        s = _tuple(self.strides, "strides", 2, args, 1)
+        d = _tuple(self.dilation_rate, "dilation_rate", 2, args, 1)
+        if any(v > 1 for v in s) and any(v > 1 for v in d):
+            raise SpecError(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. {received(args)}")
+        for name, value in (("_k", k), ("_s", s), ("_d", d), ("_mode", _padding(self.padding, args))):
+            object.__setattr__(self, name, value)
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        _channels_last(self, shape, 2, path)
+        outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, self._d, self._mode)
+        cin = shape[-1]
+        mid = cin * self.depth_multiplier
+        out_shape = (shape[0], *outs, self.filters)
+        depthwise = math.prod(self._k) * mid
+        pointwise = mid * self.filters
+        positions = _product(outs)
+        ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
+        new_rf = _rf(rf, ext, self._s, lefts)
+        ctx.add_row(path, self.kind, shape, out_shape,
+                    trainable=depthwise + pointwise + (self.filters if self.use_bias else 0),
+                    macs=positions * (depthwise + pointwise),
+                    bias_adds=positions * self.filters if self.use_bias else 0, receptive_field=new_rf)
+        return out_shape, new_rf
+
+
+@dataclass(frozen=True, slots=True)
+class Conv2DTranspose(Layer):
+    """``keras.layers.Conv2DTranspose`` spec (Keras' output-size rules)."""
+
+    filters: int
+    kernel_size: Any
+    strides: Any = 1
+    padding: str = "valid"
+    output_padding: Any = None
+    data_format: str | None = None
+    dilation_rate: Any = 1
+    activation: Any = None
+    use_bias: bool = True
+    name: str | None = None
+    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _op: tuple[int, ...] | None = field(init=False, repr=False, compare=False)
+    _mode: PaddingMode = field(init=False, repr=False, compare=False)
+    _base: ClassVar[str] = "conv2d_transpose"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        integer(self.filters, "filters", minimum=1)
+        k = _tuple(self.kernel_size, "kernel_size", 2, args, 1)
+        s = _tuple(self.strides, "strides", 2, args, 1)
+        d = _tuple(self.dilation_rate, "dilation_rate", 2, args, 1)
+        op = None if self.output_padding is None else _tuple(self.output_padding, "output_padding", 2, args, 0)
+        if op is not None and any(o >= ss for o, ss in zip(op, s, strict=True)):
+            raise SpecError(f"`output_padding` must be strictly less than `strides`. {received(args)}")
+        for name, value in (("_k", k), ("_s", s), ("_d", d), ("_op", op), ("_mode", _padding(self.padding, args))):
+            object.__setattr__(self, name, value)
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, _ = flow
+        _channels_last(self, shape, 2, path)
+        outs = []
+        for j, (i, k, s, d) in enumerate(zip(shape[1:-1], self._k, self._s, self._d, strict=True)):
+            ext = kernel_extent(k, d)
+            op = None if self._op is None else self._op[j]
+            if self._mode is PaddingMode.SAME:
+                out = i * s if op is None else (i - 1) * s + ext % 2 + op
+            else:
+                out = (i - 1) * s + smax(ext, s) if op is None else (i - 1) * s + ext + op
+            outs.append(out)
+        cin = shape[-1]
+        out_shape = (shape[0], *outs, self.filters)
+        weights = math.prod(self._k) * self.filters * cin
+        ctx.add_row(path, self.kind, shape, out_shape, trainable=weights + (self.filters if self.use_bias else 0),
+                    macs=_product(shape[1:-1]) * weights,
+                    bias_adds=_product(outs) * self.filters if self.use_bias else 0)
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class _Pooling2D(Layer):
+    pool_size: Any = 2
+    strides: Any = None
+    padding: str = "valid"
+    data_format: str | None = None
+    name: str | None = None
+    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _mode: PaddingMode = field(init=False, repr=False, compare=False)
+    _base: ClassVar[str] = "max_pooling2d"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        k = _tuple(self.pool_size, "pool_size", 2, args, 1)
+        s = k if self.strides is None else _tuple(self.strides, "strides", 2, args, 1)
+        for name, value in (("_k", k), ("_s", s), ("_mode", _padding(self.padding, args))):
+            object.__setattr__(self, name, value)
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        _channels_last(self, shape, 2, path)
+        outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, (1, 1), self._mode)
+        out_shape = (shape[0], *outs, shape[-1])
+        new_rf = _rf(rf, self._k, self._s, lefts)
+        ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
+        return out_shape, new_rf
+
+
+@dataclass(frozen=True, slots=True)
+class MaxPooling2D(_Pooling2D):
+    """``keras.layers.MaxPooling2D`` spec (``strides=None`` means ``pool_size``)."""
+
+    _base: ClassVar[str] = "max_pooling2d"
+
+
+@dataclass(frozen=True, slots=True)
+class AveragePooling2D(_Pooling2D):
+    """``keras.layers.AveragePooling2D`` spec."""
+
+    _base: ClassVar[str] = "average_pooling2d"
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalAveragePooling2D(Layer):
+    """``keras.layers.GlobalAveragePooling2D``: (N, H, W, C) -> (N, C), or (N, 1, 1, C) with keepdims."""
+
+    data_format: str | None = None
+    keepdims: bool = False
+    name: str | None = None
+    _base: ClassVar[str] = "global_average_pooling2d"
+
+    def __post_init__(self) -> None:
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, _ = flow
+        _channels_last(self, shape, 2, path)
+        out_shape = (shape[0], 1, 1, shape[-1]) if self.keepdims else (shape[0], shape[-1])
+        ctx.add_row(path, self.kind, shape, out_shape)
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchNormalization(Layer):
+    """``keras.layers.BatchNormalization``: gamma, beta trainable; moving mean and variance not.
+
+    >>> import convcalc
+    >>> row = convcalc.plan(BatchNormalization(), (1, 28, 28, 75)).rows[0]
+    >>> row.trainable, row.non_trainable
+    (150, 150)
+    """
+
+    axis: int = -1
+    momentum: float = 0.99
+    epsilon: float = 0.001
+    center: bool = True
+    scale: bool = True
+    name: str | None = None
+    _base: ClassVar[str] = "batch_normalization"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        for flag in ("center", "scale"):
+            if type(getattr(self, flag)) is not bool:
+                raise SpecError(f"{flag} must be True or False. {received(args)}")
+        integer(self.axis, "axis")
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        axis = self.axis + len(shape) if self.axis < 0 else self.axis
+        if not 0 < axis < len(shape):
+            raise ShapeError(f"{self._where(path)}: axis={self.axis} is out of range for {shape}. "
+                             f"Received: input_shape={shape}")
+        c = shape[axis]
+        ctx.add_row(path, self.kind, shape, shape, trainable=c * (int(self.center) + int(self.scale)),
+                    non_trainable=2 * c, receptive_field=rf)
+        return shape, rf
+
+
+@dataclass(frozen=True, slots=True)
+class Dense(Layer):
+    """``keras.layers.Dense`` spec: acts on the last axis."""
+
+    units: int
+    activation: Any = None
+    use_bias: bool = True
+    name: str | None = None
+    _base: ClassVar[str] = "dense"
+
+    def __post_init__(self) -> None:
+        integer(self.units, "units", minimum=1)
+        if type(self.use_bias) is not bool:
+            raise SpecError(f"use_bias must be True or False. {received(_args(self))}")
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, _ = flow
+        fin = shape[-1]
+        out_shape = (*shape[:-1], self.units)
+        rows = _product(shape[1:-1])
+        from convcalc._symbolic import to_sympy
+
+        fin = to_sympy(fin)
+        ctx.add_row(path, self.kind, shape, out_shape, trainable=fin * self.units + (self.units if self.use_bias else 0),
+                    macs=rows * fin * self.units, bias_adds=rows * self.units if self.use_bias else 0)
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class Flatten(Layer):
+    """``keras.layers.Flatten``: (N, ...) -> (N, prod(...))."""
+
+    data_format: str | None = None
+    name: str | None = None
+    _base: ClassVar[str] = "flatten"
+
+    def __post_init__(self) -> None:
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, _ = flow
+        from convcalc._symbolic import as_integer_expr
+
+        merged = _product(shape[1:])
+        merged = merged if type(merged) is int else as_integer_expr(merged)
+        out_shape = (shape[0], merged)
+        ctx.add_row(path, self.kind, shape, out_shape)
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class Dropout(Layer):
+    """``keras.layers.Dropout`` spec."""
+
+    rate: float
+    name: str | None = None
+    _base: ClassVar[str] = "dropout"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rate, bool) or not isinstance(self.rate, (int, float)) or not 0 <= self.rate <= 1:
+            raise SpecError(f"rate must be between 0 and 1. Received: rate={self.rate!r}")
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        ctx.add_row(path, self.kind, flow[0], flow[0], receptive_field=flow[1])
+        return flow
+
+
+@dataclass(frozen=True, slots=True)
+class Activation(Layer):
+    """``keras.layers.Activation`` spec."""
+
+    activation: Any
+    name: str | None = None
+    _base: ClassVar[str] = "activation"
+
+    def __post_init__(self) -> None:
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        ctx.add_row(path, self.kind, flow[0], flow[0], receptive_field=flow[1])
+        return flow
+
+
+@dataclass(frozen=True, slots=True)
+class ZeroPadding2D(Layer):
+    """``keras.layers.ZeroPadding2D``: padding int, (sym_h, sym_w) or ((top, bottom), (left, right))."""
+
+    padding: Any = (1, 1)
+    data_format: str | None = None
+    name: str | None = None
+    _pads: tuple[tuple[int, int], tuple[int, int]] = field(init=False, repr=False, compare=False)
+    _base: ClassVar[str] = "zero_padding2d"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        p = self.padding
+        if isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(v, (tuple, list)) for v in p):
+            pads = tuple(tuple(integer(v, "padding", minimum=0) for v in pair) for pair in p)
+            if any(len(pair) != 2 for pair in pads):
+                raise SpecError(f"padding pairs must have 2 values. {received(args)}")
+        elif isinstance(p, (tuple, list)) and len(p) == 2:
+            h, w = (integer(v, "padding", minimum=0) for v in p)
+            pads = ((h, h), (w, w))
+        elif not isinstance(p, (tuple, list)):
+            v = integer(p, "padding", minimum=0)
+            pads = ((v, v), (v, v))
+        else:
+            raise SpecError(f"padding must be an int, a pair, or a pair of pairs. {received(args)}")
+        object.__setattr__(self, "_pads", pads)
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        _channels_last(self, shape, 2, path)
+        (t, b), (le, r) = self._pads
+        out_shape = (shape[0], shape[1] + t + b, shape[2] + le + r, shape[3])
+        new_rf = None if rf is None else (ReceptiveField(rf[0].size, rf[0].jump, rf[0].start - t * rf[0].jump),
+                                          ReceptiveField(rf[1].size, rf[1].jump, rf[1].start - le * rf[1].jump))
+        ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
+        return out_shape, new_rf
+
+
+class Sequential(Layer):
+    """``keras.Sequential([...])``: an optional ``Input`` first, then layers.
+
+    >>> import convcalc
+    >>> model = Sequential([Input((28, 28, 1)), Conv2D(8, 3), Flatten(), Dense(10)])
+    >>> convcalc.plan(model).output_shape
+    (1, 10)
+    """
+
+    __slots__ = ("_default_input_shape", "layers", "name")
+
+    def __init__(self, layers: Any = None, name: str | None = None) -> None:
+        items = list(layers or [])
+        shape = None
+        if items and isinstance(items[0], Input):
+            first = items.pop(0)
+            shape = (first.batch_size or 1, *first.shape)
+        elif items and getattr(items[0], "input_shape", None) is not None:
+            shape = (1, *items[0].input_shape)
+        for j, layer in enumerate(items):
+            if not isinstance(layer, Layer) or isinstance(layer, Input):
+                raise SpecError(f"Sequential takes convcalc.keras layers (Input only first); item {j} is "
+                                f"{type(layer).__name__}. Received: layers[{j}]={layer!r}")
+        names = [layer._name() for layer in items]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise SpecError(f"layer names must be unique; repeated: {sorted(dup)}. Received: names={names}")
+        object.__setattr__(self, "layers", tuple(items))
+        object.__setattr__(self, "name", name or _auto_name("sequential"))
+        object.__setattr__(self, "_default_input_shape", shape)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Sequential is immutable")
+
+    def __repr__(self) -> str:
+        return f"Sequential({list(self.layers)!r}, name={self.name!r})"
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        for layer in self.layers:
+            flow = layer._plan(flow, ctx, layer._name())
+        return flow

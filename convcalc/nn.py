@@ -1,0 +1,1446 @@
+"""Layer specs with torch.nn's names, arguments and defaults, for planning.
+
+``convcalc.nn.Conv2d(3, 64, 3, padding=1)`` is a frozen description of
+``torch.nn.Conv2d(3, 64, 3, padding=1)``: it checks its arguments as torch does,
+and the planner asks it what it does to a shape. ``to_torch()`` builds the real
+module. Channels first, batch first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+from convcalc._args import Axes, integer, received
+from convcalc._backend import is_array
+from convcalc._enums import Convention, PaddingMode
+from convcalc._errors import ShapeError, SpecError
+from convcalc._plan import ReceptiveField
+from convcalc._planner import Context, Flow
+from convcalc._symbolic import FloorForm
+from convcalc.formulas import ceil_window_count, kernel_extent, transpose_count, window_count
+
+__all__ = [
+    "GELU",
+    "Add",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "Concat",
+    "ConstantPad2d",
+    "Conv1d",
+    "Conv2d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
+    "Dropout",
+    "Dropout2d",
+    "Flatten",
+    "GroupNorm",
+    "Hardswish",
+    "Identity",
+    "InstanceNorm2d",
+    "LayerNorm",
+    "LazyConv2d",
+    "LazyLinear",
+    "LeakyReLU",
+    "Linear",
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+    "Module",
+    "ReLU",
+    "ReLU6",
+    "SiLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "Unflatten",
+    "Upsample",
+    "ZeroPad2d",
+]
+
+
+def _fmt(shape: tuple[Any, ...]) -> str:
+    return " x ".join(str(d) for d in shape)
+
+
+def _concrete(value: Any) -> bool:
+    return type(value) is int
+
+
+class Module:
+    """Base of every convcalc.nn spec."""
+
+    __slots__ = ()
+    _convention: ClassVar[Convention] = Convention.TORCH
+    _layout: ClassVar[str] = "channels_first"
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        raise NotImplementedError  # pragma: no cover
+
+    def children(self) -> Iterator[tuple[str, Module]]:
+        """Named direct sub-layers (none for a leaf)."""
+        return iter(())
+
+    def to_torch(self) -> Any:
+        """Build the equivalent ``torch.nn.Module`` (needs torch)."""
+        from convcalc.torch_bridge import to_torch
+
+        return to_torch(self)
+
+    def _where(self, path: str) -> str:
+        return f"{path or '<model>'} ({self.kind})"
+
+
+# --------------------------------------------------------------------------- #
+# Helpers shared by the leaves
+# --------------------------------------------------------------------------- #
+
+
+def _per_axis(value: Any, name: str, ndim: int, args: dict[str, Any], *, minimum: int) -> tuple[int, ...]:
+    if isinstance(value, (tuple, list)):
+        if len(value) != ndim:
+            raise SpecError(f"{name} must be an int or a tuple of {ndim} ints. {received(args)}")
+        items = tuple(value)
+    else:
+        items = (value,) * ndim
+    out = []
+    for v in items:
+        got = integer(v, name, minimum=minimum)
+        if is_array(got):
+            raise SpecError(f"{name} must be an int, not an array. {received(args)}")
+        out.append(got)
+    return tuple(out)
+
+
+def _flag(value: Any, name: str, args: dict[str, Any]) -> bool:
+    if type(value) is not bool:
+        raise SpecError(f"{name} must be True or False. {received(args)}")
+    return value
+
+
+def _args(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj) if f.init}
+
+
+def _spatial_check(layer: Module, shape: tuple[Any, ...], ndim: int, path: str) -> None:
+    if len(shape) != ndim + 2:
+        dims = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[ndim]
+        raise ShapeError(
+            f"{layer._where(path)}: expects a {ndim + 2}-D input {dims} but receives {len(shape)}-D "
+            f"{shape}. Received: input_shape={shape}"
+        )
+
+
+def _channel_check(layer: Module, shape: tuple[Any, ...], expected: int, name: str, path: str) -> None:
+    got = shape[1]
+    if got != expected:
+        raise ShapeError(
+            f"{layer._where(path)}: {name}={expected} but the input has {got} channels: "
+            f"use {name}={got} (or make the previous layer output {expected}). Received: input_shape={shape}"
+        )
+
+
+def _rf_update(
+    rf: tuple[ReceptiveField, ...] | None, kernel: tuple[int, ...], stride: tuple[int, ...], pad: tuple[int, ...]
+) -> tuple[ReceptiveField, ...] | None:
+    if rf is None:
+        return None
+    return tuple(
+        ReceptiveField(r.size + (k - 1) * r.jump, r.jump * s, r.start - p * r.jump)
+        for r, k, s, p in zip(rf, kernel, stride, pad, strict=True)
+    )
+
+
+def _too_small_message(layer: Module, path: str, shape: tuple[Any, ...], axis: int, need: int) -> str:
+    return (
+        f"{layer._where(path)}: the input is too small on spatial axis {axis}: size {shape[axis + 2]} "
+        f"but the window needs {need} (after padding). Received: input_shape={shape}"
+    )
+
+
+def _product(values: Any) -> Any:
+    out: Any = 1
+    for v in values:
+        out = out * (v.to_sympy() if isinstance(v, FloorForm) else v)
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# Convolutions
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True, slots=True)
+class _ConvNd(Module):
+    in_channels: int
+    out_channels: int
+    kernel_size: Any
+    stride: Any = 1
+    padding: Any = 0
+    dilation: Any = 1
+    groups: int = 1
+    bias: bool = True
+    padding_mode: str = "zeros"
+    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _p: tuple[int, ...] | None = field(init=False, repr=False, compare=False)
+    _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _ndim: ClassVar[int] = 2
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        nd = self._ndim
+        integer(self.in_channels, "in_channels", minimum=1)
+        integer(self.out_channels, "out_channels", minimum=1)
+        g = integer(self.groups, "groups", minimum=1)
+        if self.in_channels % g:
+            raise SpecError(f"in_channels must be divisible by groups ({self.in_channels} % {g} != 0). {received(args)}")
+        if self.out_channels % g:
+            raise SpecError(f"out_channels must be divisible by groups ({self.out_channels} % {g} != 0). {received(args)}")
+        _flag(self.bias, "bias", args)
+        if self.padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise SpecError(
+                f"padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular'. {received(args)}"
+            )
+        k = _per_axis(self.kernel_size, "kernel_size", nd, args, minimum=1)
+        s = _per_axis(self.stride, "stride", nd, args, minimum=1)
+        d = _per_axis(self.dilation, "dilation", nd, args, minimum=1)
+        p: tuple[int, ...] | None
+        if isinstance(self.padding, str):
+            mode = PaddingMode.parse(self.padding, "padding")
+            if mode is PaddingMode.CAUSAL:
+                raise SpecError(f"torch convolutions take padding 'same' or 'valid'. {received(args)}")
+            if mode is PaddingMode.SAME and any(v != 1 for v in s):
+                raise SpecError(
+                    f"padding='same' is not supported for strided convolutions in torch (stride={self.stride}): "
+                    f"use padding={tuple(dd * (kk - 1) // 2 for kk, dd in zip(k, d, strict=True))} or stride 1. "
+                    f"{received(args)}"
+                )
+            p = None if mode is PaddingMode.SAME else (0,) * nd
+        else:
+            p = _per_axis(self.padding, "padding", nd, args, minimum=0)
+        object.__setattr__(self, "_k", k)
+        object.__setattr__(self, "_s", s)
+        object.__setattr__(self, "_p", p)
+        object.__setattr__(self, "_d", d)
+
+    def _pads(self) -> tuple[tuple[int, int], ...]:
+        if self._p is None:  # 'same': extra pixel at the end, as torch does
+            totals = [d * (k - 1) for k, d in zip(self._k, self._d, strict=True)]
+            return tuple((t // 2, t - t // 2) for t in totals)
+        return tuple((p, p) for p in self._p)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        _spatial_check(self, shape, self._ndim, path)
+        _channel_check(self, shape, self.in_channels, "in_channels", path)
+        pads = self._pads()
+        spatial = []
+        for j, (i, k, s, (pl, pr), d) in enumerate(zip(shape[2:], self._k, self._s, pads, self._d, strict=True)):
+            extent = kernel_extent(k, d)
+            ctx.at_least(
+                i + pl + pr,
+                extent,
+                path,
+                j,
+                lambda i=i, pl=pl, pr=pr, extent=extent, j=j: _conv_too_small(self, path, shape, j, i, pl, pr, extent),
+                f"kernel {extent} fits the padded input",
+            )
+            if ctx.strict and s > 1:
+                ctx.divides(
+                    i + pl + pr - extent,
+                    s,
+                    path,
+                    j,
+                    lambda i=i, pl=pl, pr=pr, extent=extent, s=s, j=j: _not_exact(self, path, shape, j, i, pl + pr, extent, s),
+                    f"stride {s} divides evenly",
+                )
+            spatial.append(window_count(i, pl, pr, extent, s))
+        out_shape = (shape[0], self.out_channels, *spatial)
+        positions = _product(spatial)
+        weights = self.out_channels * (self.in_channels // self.groups) * math.prod(self._k)
+        ctx.add_row(
+            path,
+            self.kind,
+            shape,
+            out_shape,
+            trainable=weights + (self.out_channels if self.bias else 0),
+            macs=positions * weights,
+            bias_adds=positions * self.out_channels if self.bias else 0,
+            receptive_field=_rf_update(
+                rf, tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True)), self._s,
+                tuple(p[0] for p in pads),
+            ),
+        )
+        return out_shape, _rf_update(
+            rf, tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True)), self._s,
+            tuple(p[0] for p in pads),
+        )
+
+
+def _conv_too_small(layer: Module, path: str, shape: tuple[Any, ...], axis: int, i: Any, pl: int, pr: int, extent: int) -> str:
+    return (
+        f"{layer._where(path)}: the kernel spans {extent} but the padded input is {i} + {pl + pr} = {i + pl + pr} "
+        f"on spatial axis {axis}; the input to this layer must be at least {extent - pl - pr} there. "
+        f"Received: input_shape={shape}"
+    )
+
+
+def _not_exact(layer: Module, path: str, shape: tuple[Any, ...], axis: int, i: Any, pad: int, extent: int, s: int) -> str:
+    span = i + pad - extent
+    return (
+        f"{layer._where(path)}: (W - F + 2P) = {i} - {extent} + {pad} = {span} is not divisible by the stride {s} "
+        f"on spatial axis {axis} (strict mode): sizes {i - span % s} or {i + s - span % s} fit. "
+        f"Received: input_shape={shape}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Conv1d(_ConvNd):
+    """``torch.nn.Conv1d`` spec."""
+
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Conv2d(_ConvNd):
+    """``torch.nn.Conv2d`` spec.
+
+    >>> import convcalc
+    >>> convcalc.plan(Conv2d(1, 1, 11, stride=4), (1, 1, 227, 227)).output_shape
+    (1, 1, 55, 55)
+    >>> Conv2d(1, 32, 3, stride=2, padding="same")
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.SpecError: padding='same' is not supported for strided convolutions in torch (stride=2): use padding=(1, 1) or stride 1. Received: in_channels=1, out_channels=32, kernel_size=3, stride=2, padding='same', dilation=1, groups=1, bias=True, padding_mode='zeros'
+    """
+
+    _ndim: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Conv3d(_ConvNd):
+    """``torch.nn.Conv3d`` spec."""
+
+    _ndim: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, slots=True)
+class LazyConv2d(Module):
+    """``torch.nn.LazyConv2d``: ``in_channels`` is taken from the input when planned."""
+
+    out_channels: int
+    kernel_size: Any
+    stride: Any = 1
+    padding: Any = 0
+    dilation: Any = 1
+    groups: int = 1
+    bias: bool = True
+    padding_mode: str = "zeros"
+
+    def __post_init__(self) -> None:
+        Conv2d(self.groups, self.out_channels, self.kernel_size, self.stride, self.padding, self.dilation,
+               self.groups, self.bias, self.padding_mode)
+
+    def materialize(self, in_channels: int) -> Conv2d:
+        return Conv2d(in_channels, self.out_channels, self.kernel_size, self.stride, self.padding, self.dilation,
+                      self.groups, self.bias, self.padding_mode)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape = flow[0]
+        _spatial_check(self, shape, 2, path)
+        cin = shape[1]
+        if type(cin) is not int or cin % self.groups:
+            raise ShapeError(f"{self._where(path)}: {cin} input channels do not divide into groups={self.groups}. "
+                             f"Received: input_shape={shape}")
+        out = self.materialize(cin)._plan(flow, ctx, path)
+        row = ctx.rows[-1]
+        ctx.rows[-1] = type(row)(**{**{f: getattr(row, f) for f in row.__slots__}, "kind": self.kind})
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _ConvTransposeNd(Module):
+    in_channels: int
+    out_channels: int
+    kernel_size: Any
+    stride: Any = 1
+    padding: Any = 0
+    output_padding: Any = 0
+    groups: int = 1
+    bias: bool = True
+    dilation: Any = 1
+    padding_mode: str = "zeros"
+    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _p: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _op: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _ndim: ClassVar[int] = 2
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        nd = self._ndim
+        integer(self.in_channels, "in_channels", minimum=1)
+        integer(self.out_channels, "out_channels", minimum=1)
+        g = integer(self.groups, "groups", minimum=1)
+        if self.in_channels % g:
+            raise SpecError(f"in_channels must be divisible by groups ({self.in_channels} % {g} != 0). {received(args)}")
+        if self.out_channels % g:
+            raise SpecError(f"out_channels must be divisible by groups ({self.out_channels} % {g} != 0). {received(args)}")
+        _flag(self.bias, "bias", args)
+        if self.padding_mode != "zeros":
+            raise SpecError(f'Only "zeros" padding mode is supported for {self.kind}. {received(args)}')
+        if isinstance(self.padding, str):
+            raise SpecError(f"{self.kind} takes a numeric padding, not {self.padding!r}. {received(args)}")
+        k = _per_axis(self.kernel_size, "kernel_size", nd, args, minimum=1)
+        s = _per_axis(self.stride, "stride", nd, args, minimum=1)
+        p = _per_axis(self.padding, "padding", nd, args, minimum=0)
+        op = _per_axis(self.output_padding, "output_padding", nd, args, minimum=0)
+        d = _per_axis(self.dilation, "dilation", nd, args, minimum=1)
+        for o, ss, dd in zip(op, s, d, strict=True):
+            if not (o < ss or o < dd):
+                raise SpecError(
+                    f"output_padding={self.output_padding} must be smaller than either stride={self.stride} or "
+                    f"dilation={self.dilation}: use output_padding <= {max(ss, dd) - 1}. {received(args)}"
+                )
+        for name, value in (("_k", k), ("_s", s), ("_p", p), ("_op", op), ("_d", d)):
+            object.__setattr__(self, name, value)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, _ = flow
+        _spatial_check(self, shape, self._ndim, path)
+        _channel_check(self, shape, self.in_channels, "in_channels", path)
+        spatial = []
+        for j, (i, k, s, p, op, d) in enumerate(zip(shape[2:], self._k, self._s, self._p, self._op, self._d, strict=True)):
+            out = transpose_count(i, s, 2 * p, kernel_extent(k, d), op)
+            ctx.at_least(
+                out, 1, path, j,
+                lambda out=out, j=j, p=p: (
+                    f"{self._where(path)}: output size would be {out} on spatial axis {j}, too small: "
+                    f"reduce padding below {p} or give a larger input. Received: input_shape={shape}"
+                ),
+                "output at least 1",
+            )
+            spatial.append(out)
+        out_shape = (shape[0], self.out_channels, *spatial)
+        weights = self.in_channels * (self.out_channels // self.groups) * math.prod(self._k)
+        ctx.add_row(
+            path, self.kind, shape, out_shape,
+            trainable=weights + (self.out_channels if self.bias else 0),
+            macs=_product(shape[2:]) * weights,
+            bias_adds=_product(spatial) * self.out_channels if self.bias else 0,
+        )
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class ConvTranspose1d(_ConvTransposeNd):
+    """``torch.nn.ConvTranspose1d`` spec."""
+
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ConvTranspose2d(_ConvTransposeNd):
+    """``torch.nn.ConvTranspose2d`` spec."""
+
+    _ndim: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ConvTranspose3d(_ConvTransposeNd):
+    """``torch.nn.ConvTranspose3d`` spec."""
+
+    _ndim: ClassVar[int] = 3
+
+
+# --------------------------------------------------------------------------- #
+# Pooling
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True, slots=True)
+class _PoolNd(Module):
+    kernel_size: Any
+    stride: Any = None
+    padding: Any = 0
+    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _p: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _ndim: ClassVar[int] = 2
+
+    def _setup(self, dilation: Any, ceil_mode: Any) -> None:
+        args = _args(self)
+        nd = self._ndim
+        if isinstance(self.padding, str):
+            raise SpecError(f"torch pooling takes a numeric padding, not {self.padding!r}. {received(args)}")
+        k = _per_axis(self.kernel_size, "kernel_size", nd, args, minimum=1)
+        s = k if self.stride is None else _per_axis(self.stride, "stride", nd, args, minimum=1)
+        p = _per_axis(self.padding, "padding", nd, args, minimum=0)
+        _per_axis(dilation, "dilation", nd, args, minimum=1)
+        _flag(ceil_mode, "ceil_mode", args)
+        for pp, kk in zip(p, k, strict=True):
+            if pp > kk // 2:
+                raise SpecError(
+                    f"padding={self.padding} is more than half of kernel_size={self.kernel_size}: torch allows "
+                    f"padding <= {kk // 2}. {received(args)}"
+                )
+        object.__setattr__(self, "_k", k)
+        object.__setattr__(self, "_s", s)
+        object.__setattr__(self, "_p", p)
+
+    def _pool(self, flow: Flow, ctx: Context, path: str, dilation: tuple[int, ...], ceil_mode: bool) -> Flow:
+        shape, rf = flow
+        _spatial_check(self, shape, self._ndim, path)
+        spatial = []
+        for j, (i, k, s, p, d) in enumerate(zip(shape[2:], self._k, self._s, self._p, dilation, strict=True)):
+            extent = kernel_extent(k, d)
+            out = ceil_window_count(i, p, extent, s) if ceil_mode else window_count(i, p, p, extent, s)
+            ctx.at_least(
+                out, 1, path, j,
+                lambda i=i, p=p, extent=extent, j=j: _conv_too_small(self, path, shape, j, i, p, p, extent),
+                f"window {extent} fits the padded input",
+            )
+            if ctx.strict and s > 1:
+                ctx.divides(
+                    i + 2 * p - extent, s, path, j,
+                    lambda i=i, p=p, extent=extent, s=s, j=j: _not_exact(self, path, shape, j, i, 2 * p, extent, s),
+                    f"stride {s} divides evenly",
+                )
+            spatial.append(out)
+        out_shape = (shape[0], shape[1], *spatial)
+        new_rf = _rf_update(rf, tuple(kernel_extent(k, d) for k, d in zip(self._k, dilation, strict=True)), self._s, self._p)
+        ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
+        return out_shape, new_rf
+
+
+@dataclass(frozen=True, slots=True)
+class _MaxPoolNd(_PoolNd):
+    dilation: Any = 1
+    return_indices: bool = False
+    ceil_mode: bool = False
+    _dil: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._setup(self.dilation, self.ceil_mode)
+        object.__setattr__(self, "_dil", _per_axis(self.dilation, "dilation", self._ndim, _args(self), minimum=1))
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        return self._pool(flow, ctx, path, self._dil, self.ceil_mode)
+
+
+@dataclass(frozen=True, slots=True)
+class MaxPool1d(_MaxPoolNd):
+    """``torch.nn.MaxPool1d`` spec."""
+
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class MaxPool2d(_MaxPoolNd):
+    """``torch.nn.MaxPool2d`` spec (``stride=None`` means ``stride=kernel_size``).
+
+    >>> import convcalc
+    >>> convcalc.plan(MaxPool2d(2, padding=1), (1, 128, 7, 7)).output_shape
+    (1, 128, 4, 4)
+    """
+
+    _ndim: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class MaxPool3d(_MaxPoolNd):
+    """``torch.nn.MaxPool3d`` spec."""
+
+    _ndim: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _AvgPoolNd(_PoolNd):
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+
+    def __post_init__(self) -> None:
+        self._setup(1, self.ceil_mode)
+        _flag(self.count_include_pad, "count_include_pad", _args(self))
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        return self._pool(flow, ctx, path, (1,) * self._ndim, self.ceil_mode)
+
+
+@dataclass(frozen=True, slots=True)
+class AvgPool1d(_AvgPoolNd):
+    """``torch.nn.AvgPool1d`` spec."""
+
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AvgPool2d(_AvgPoolNd):
+    """``torch.nn.AvgPool2d`` spec."""
+
+    divisor_override: int | None = None
+    _ndim: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AvgPool3d(_AvgPoolNd):
+    """``torch.nn.AvgPool3d`` spec (torch also requires input >= kernel on every axis)."""
+
+    divisor_override: int | None = None
+    _ndim: ClassVar[int] = 3
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape = flow[0]
+        _spatial_check(self, shape, 3, path)
+        for j, (i, k) in enumerate(zip(shape[2:], self._k, strict=True)):
+            ctx.at_least(
+                i, k, path, j,
+                lambda i=i, k=k, j=j: (
+                    f"{self._where(path)}: input size {i} on spatial axis {j} is smaller than kernel size {k} "
+                    f"(torch's avg_pool3d needs input >= kernel whatever the padding). Received: input_shape={shape}"
+                ),
+                "avg_pool3d input at least the kernel",
+            )
+        return self._pool(flow, ctx, path, (1, 1, 1), self.ceil_mode)
+
+
+@dataclass(frozen=True, slots=True)
+class _AdaptivePoolNd(Module):
+    output_size: Any
+    _out: tuple[int | None, ...] = field(init=False, repr=False, compare=False)
+    _ndim: ClassVar[int] = 2
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        nd = self._ndim
+        values = self.output_size if isinstance(self.output_size, (tuple, list)) else (self.output_size,) * nd
+        if len(values) != nd:
+            raise SpecError(f"output_size must be an int or a tuple of {nd}. {received(args)}")
+        out = tuple(None if v is None else integer(v, "output_size", minimum=0) for v in values)
+        object.__setattr__(self, "_out", out)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, _ = flow
+        if len(shape) not in (self._ndim + 1, self._ndim + 2):
+            _spatial_check(self, shape, self._ndim, path)
+        lead = shape[: len(shape) - self._ndim]
+        spatial = tuple(i if o is None else o for i, o in zip(shape[len(lead):], self._out, strict=True))
+        out_shape = (*lead, *spatial)
+        ctx.add_row(path, self.kind, shape, out_shape)
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveAvgPool1d(_AdaptivePoolNd):
+    """``torch.nn.AdaptiveAvgPool1d`` spec."""
+
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveAvgPool2d(_AdaptivePoolNd):
+    """``torch.nn.AdaptiveAvgPool2d`` spec: the requested size, ``None`` keeps the input's."""
+
+    _ndim: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveAvgPool3d(_AdaptivePoolNd):
+    """``torch.nn.AdaptiveAvgPool3d`` spec."""
+
+    _ndim: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveMaxPool1d(_AdaptivePoolNd):
+    """``torch.nn.AdaptiveMaxPool1d`` spec."""
+
+    return_indices: bool = False
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveMaxPool2d(_AdaptivePoolNd):
+    """``torch.nn.AdaptiveMaxPool2d`` spec."""
+
+    return_indices: bool = False
+    _ndim: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveMaxPool3d(_AdaptivePoolNd):
+    """``torch.nn.AdaptiveMaxPool3d`` spec."""
+
+    return_indices: bool = False
+    _ndim: ClassVar[int] = 3
+
+
+# --------------------------------------------------------------------------- #
+# Normalisation
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True, slots=True)
+class _BatchNormNd(Module):
+    num_features: int
+    eps: float = 1e-5
+    momentum: float | None = 0.1
+    affine: bool = True
+    track_running_stats: bool = True
+    _ranks: ClassVar[tuple[int, ...]] = (4,)
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        integer(self.num_features, "num_features", minimum=1)
+        _flag(self.affine, "affine", args)
+        _flag(self.track_running_stats, "track_running_stats", args)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        if len(shape) not in self._ranks:
+            want = " or ".join(f"{r}-D" for r in self._ranks)
+            raise ShapeError(f"{self._where(path)}: expects {want} input, got {len(shape)}-D {shape}. "
+                             f"Received: input_shape={shape}")
+        _channel_check(self, shape, self.num_features, "num_features", path)
+        c = self.num_features
+        ctx.add_row(
+            path, self.kind, shape, shape,
+            trainable=2 * c if self.affine else 0,
+            buffers=2 * c + 1 if self.track_running_stats else 0,
+            receptive_field=rf,
+        )
+        return shape, rf
+
+
+@dataclass(frozen=True, slots=True)
+class BatchNorm1d(_BatchNormNd):
+    """``torch.nn.BatchNorm1d`` spec ((N, C) or (N, C, L) input)."""
+
+    _ranks: ClassVar[tuple[int, ...]] = (2, 3)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchNorm2d(_BatchNormNd):
+    """``torch.nn.BatchNorm2d`` spec: 2C parameters, 2C + 1 buffer elements.
+
+    >>> import convcalc
+    >>> row = convcalc.plan(BatchNorm2d(64), (1, 64, 8, 8)).rows[0]
+    >>> row.trainable, row.buffers
+    (128, 129)
+    """
+
+    _ranks: ClassVar[tuple[int, ...]] = (4,)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchNorm3d(_BatchNormNd):
+    """``torch.nn.BatchNorm3d`` spec."""
+
+    _ranks: ClassVar[tuple[int, ...]] = (5,)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceNorm2d(Module):
+    """``torch.nn.InstanceNorm2d`` spec (no parameters by default)."""
+
+    num_features: int
+    eps: float = 1e-5
+    momentum: float | None = 0.1
+    affine: bool = False
+    track_running_stats: bool = False
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        integer(self.num_features, "num_features", minimum=1)
+        _flag(self.affine, "affine", args)
+        _flag(self.track_running_stats, "track_running_stats", args)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        if len(shape) not in (3, 4):
+            raise ShapeError(f"{self._where(path)}: expects (N, C, H, W) or (C, H, W). Received: input_shape={shape}")
+        c = self.num_features
+        ctx.add_row(path, self.kind, shape, shape, trainable=2 * c if self.affine else 0,
+                    buffers=2 * c + 1 if self.track_running_stats else 0, receptive_field=rf)
+        return shape, rf
+
+
+@dataclass(frozen=True, slots=True)
+class GroupNorm(Module):
+    """``torch.nn.GroupNorm`` spec: 2C parameters when affine."""
+
+    num_groups: int
+    num_channels: int
+    eps: float = 1e-5
+    affine: bool = True
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        g = integer(self.num_groups, "num_groups", minimum=1)
+        c = integer(self.num_channels, "num_channels", minimum=1)
+        if c % g:
+            raise SpecError(f"num_channels ({c}) must be divisible by num_groups ({g}). {received(args)}")
+        _flag(self.affine, "affine", args)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        if len(shape) < 2:
+            raise ShapeError(f"{self._where(path)}: expects (N, C, *). Received: input_shape={shape}")
+        _channel_check(self, shape, self.num_channels, "num_channels", path)
+        ctx.add_row(path, self.kind, shape, shape, trainable=2 * self.num_channels if self.affine else 0,
+                    receptive_field=rf)
+        return shape, rf
+
+
+@dataclass(frozen=True, slots=True)
+class LayerNorm(Module):
+    """``torch.nn.LayerNorm`` spec: normalises the trailing ``normalized_shape`` dims."""
+
+    normalized_shape: Any
+    eps: float = 1e-5
+    elementwise_affine: bool = True
+    bias: bool = True
+    _shape: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        dims = self.normalized_shape if isinstance(self.normalized_shape, (tuple, list)) else (self.normalized_shape,)
+        if not dims:
+            raise SpecError(f"normalized_shape must not be empty. {received(args)}")
+        object.__setattr__(self, "_shape", tuple(integer(d, "normalized_shape", minimum=1) for d in dims))
+        _flag(self.elementwise_affine, "elementwise_affine", args)
+        _flag(self.bias, "bias", args)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        tail = tuple(shape[len(shape) - len(self._shape):])
+        if len(shape) < len(self._shape) or tail != self._shape:
+            raise ShapeError(
+                f"{self._where(path)}: normalized_shape={self._shape} must match the last dims of the input "
+                f"{shape}: use normalized_shape={tuple(shape[-len(self._shape):]) if len(shape) >= len(self._shape) else shape[1:]}. "
+                f"Received: input_shape={shape}"
+            )
+        n = math.prod(self._shape)
+        params = 0 if not self.elementwise_affine else (2 * n if self.bias else n)
+        ctx.add_row(path, self.kind, shape, shape, trainable=params, receptive_field=rf)
+        return shape, rf
+
+
+# --------------------------------------------------------------------------- #
+# Shape-preserving layers: activations and dropout
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True, slots=True)
+class _Elementwise(Module):
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        ctx.add_row(path, self.kind, shape, shape, receptive_field=rf)
+        return flow
+
+
+@dataclass(frozen=True, slots=True)
+class Identity(_Elementwise):
+    """``torch.nn.Identity`` spec."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReLU(_Elementwise):
+    """``torch.nn.ReLU`` spec."""
+
+    inplace: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReLU6(_Elementwise):
+    """``torch.nn.ReLU6`` spec."""
+
+    inplace: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LeakyReLU(_Elementwise):
+    """``torch.nn.LeakyReLU`` spec."""
+
+    negative_slope: float = 0.01
+    inplace: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GELU(_Elementwise):
+    """``torch.nn.GELU`` spec."""
+
+    approximate: str = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class SiLU(_Elementwise):
+    """``torch.nn.SiLU`` spec."""
+
+    inplace: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Sigmoid(_Elementwise):
+    """``torch.nn.Sigmoid`` spec."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tanh(_Elementwise):
+    """``torch.nn.Tanh`` spec."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hardswish(_Elementwise):
+    """``torch.nn.Hardswish`` spec."""
+
+    inplace: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Softmax(_Elementwise):
+    """``torch.nn.Softmax`` spec."""
+
+    dim: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dropout(_Elementwise):
+    """``torch.nn.Dropout`` spec."""
+
+    p: float = 0.5
+    inplace: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.p, bool) or not isinstance(self.p, (int, float)) or not 0 <= self.p <= 1:
+            raise SpecError(f"dropout probability has to be between 0 and 1. Received: p={self.p!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Dropout2d(Dropout):
+    """``torch.nn.Dropout2d`` spec."""
+
+
+# --------------------------------------------------------------------------- #
+# Reshaping, linear, padding, upsampling
+# --------------------------------------------------------------------------- #
+
+
+def _dim_index(dim: int, rank: int, name: str, layer: Module, path: str, shape: tuple[Any, ...]) -> int:
+    j = dim + rank if dim < 0 else dim
+    if not 0 <= j < rank:
+        raise ShapeError(
+            f"{layer._where(path)}: {name}={dim} is out of range for a {rank}-D input {shape}. "
+            f"Received: input_shape={shape}"
+        )
+    return j
+
+
+@dataclass(frozen=True, slots=True)
+class Flatten(Module):
+    """``torch.nn.Flatten`` spec (``start_dim=1``: keeps the batch)."""
+
+    start_dim: int = 1
+    end_dim: int = -1
+
+    def __post_init__(self) -> None:
+        integer(self.start_dim, "start_dim")
+        integer(self.end_dim, "end_dim")
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, _ = flow
+        rank = len(shape)
+        a = _dim_index(self.start_dim, rank, "start_dim", self, path, shape)
+        b = _dim_index(self.end_dim, rank, "end_dim", self, path, shape)
+        if a > b:
+            raise ShapeError(f"{self._where(path)}: start_dim={self.start_dim} comes after end_dim={self.end_dim}. "
+                             f"Received: input_shape={shape}")
+        merged = _product(shape[a : b + 1])
+        from convcalc._backend import is_symbolic
+
+        if is_symbolic(merged):
+            from convcalc._symbolic import as_integer_expr
+
+            merged = as_integer_expr(merged)
+        out_shape = (*shape[:a], merged, *shape[b + 1 :])
+        ctx.add_row(path, self.kind, shape, out_shape)
+        ctx.flatten_source = (path, tuple(shape[a : b + 1]))
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class Unflatten(Module):
+    """``torch.nn.Unflatten`` spec."""
+
+    dim: int
+    unflattened_size: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        integer(self.dim, "dim")
+        for v in self.unflattened_size:
+            integer(v, "unflattened_size", minimum=1)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, _ = flow
+        j = _dim_index(self.dim, len(shape), "dim", self, path, shape)
+        size = math.prod(self.unflattened_size)
+        if shape[j] != size:
+            raise ShapeError(
+                f"{self._where(path)}: unflattened_size={tuple(self.unflattened_size)} holds {size} elements but "
+                f"dim {self.dim} has {shape[j]}. Received: input_shape={shape}"
+            )
+        out_shape = (*shape[:j], *self.unflattened_size, *shape[j + 1 :])
+        ctx.add_row(path, self.kind, shape, out_shape)
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class Linear(Module):
+    """``torch.nn.Linear`` spec: acts on the last dimension.
+
+    >>> import convcalc
+    >>> net = Sequential(Flatten(), Linear(2048, 256))
+    >>> convcalc.plan(net, (1, 128, 6, 6))
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.ShapeError: 1 (Linear): Linear(in_features=2048) receives 4608 features (Flatten of 128 x 6 x 6 = 4608): use in_features=4608, or make the feature map 4 x 4 before Flatten (128 * 4 * 4 = 2048), e.g. with AdaptiveAvgPool2d((4, 4)). Received: input_shape=(1, 4608)
+    """
+
+    in_features: int
+    out_features: int
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        integer(self.in_features, "in_features", minimum=1)
+        integer(self.out_features, "out_features", minimum=1)
+        _flag(self.bias, "bias", _args(self))
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, _ = flow
+        if len(shape) < 1 or shape[-1] != self.in_features:
+            raise ShapeError(_linear_mismatch(self, path, shape, ctx))
+        out_shape = (*shape[:-1], self.out_features)
+        rows = _product(shape[1:-1])
+        ctx.add_row(
+            path, self.kind, shape, out_shape,
+            trainable=self.in_features * self.out_features + (self.out_features if self.bias else 0),
+            macs=rows * self.in_features * self.out_features,
+            bias_adds=rows * self.out_features if self.bias else 0,
+        )
+        return out_shape, None
+
+
+def _linear_mismatch(layer: Linear, path: str, shape: tuple[Any, ...], ctx: Context) -> str:
+    got = shape[-1] if shape else None
+    head = f"{layer._where(path)}: Linear(in_features={layer.in_features}) receives {got} features"
+    source = ctx.flatten_source
+    fix = f"use in_features={got}"
+    if source is not None and len(shape) == 2:
+        dims = source[1]
+        head += f" (Flatten of {_fmt(dims)} = {got})"
+        if len(dims) >= 2 and all(type(d) is int for d in dims) and layer.in_features % dims[0] == 0:
+            per_channel = layer.in_features // dims[0]
+            spatial = len(dims) - 1
+            side = round(per_channel ** (1 / spatial))
+            if side**spatial == per_channel:
+                target = " x ".join([str(side)] * spatial)
+                pool = f"AdaptiveAvgPool{spatial}d(({', '.join([str(side)] * spatial)}))"
+                made = " * ".join([str(dims[0])] + [str(side)] * spatial)
+                fix += (f", or make the feature map {target} before Flatten ({made} = {layer.in_features}), "
+                        f"e.g. with {pool}")
+    return f"{head}: {fix}. Received: input_shape={shape}"
+
+
+@dataclass(frozen=True, slots=True)
+class LazyLinear(Module):
+    """``torch.nn.LazyLinear``: ``in_features`` is taken from the input when planned."""
+
+    out_features: int
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        integer(self.out_features, "out_features", minimum=1)
+        _flag(self.bias, "bias", _args(self))
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape = flow[0]
+        fin = shape[-1]
+        if type(fin) is not int:
+            fin = fin.to_sympy() if isinstance(fin, FloorForm) else fin
+            rows = _product(shape[1:-1])
+            out_shape = (*shape[:-1], self.out_features)
+            ctx.add_row(path, self.kind, shape, out_shape,
+                        trainable=fin * self.out_features + (self.out_features if self.bias else 0),
+                        macs=rows * fin * self.out_features)
+            return out_shape, None
+        out = Linear(fin, self.out_features, self.bias)._plan(flow, ctx, path)
+        row = ctx.rows[-1]
+        ctx.rows[-1] = type(row)(**{**{f: getattr(row, f) for f in row.__slots__}, "kind": self.kind})
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Pad2d(Module):
+    padding: Any
+    _pads: tuple[int, int, int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        if isinstance(self.padding, (tuple, list)):
+            if len(self.padding) != 4:
+                raise SpecError(f"padding must be an int or a 4-tuple (left, right, top, bottom). {received(args)}")
+            pads = tuple(integer(v, "padding") for v in self.padding)
+        else:
+            pads = (integer(self.padding, "padding"),) * 4
+        object.__setattr__(self, "_pads", pads)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        if len(shape) not in (3, 4):
+            raise ShapeError(f"{self._where(path)}: expects (N, C, H, W) or (C, H, W). Received: input_shape={shape}")
+        left, right, top, bottom = self._pads
+        h, w = shape[-2] + top + bottom, shape[-1] + left + right
+        for j, v in enumerate((h, w)):
+            ctx.at_least(v, 1, path, j, lambda v=v: (f"{self._where(path)}: padding leaves a size of {v}. "
+                                                     f"Received: input_shape={shape}"), "size at least 1")
+        out_shape = (*shape[:-2], h, w)
+        new_rf = None if rf is None else (
+            ReceptiveField(rf[0].size, rf[0].jump, rf[0].start - top * rf[0].jump),
+            ReceptiveField(rf[1].size, rf[1].jump, rf[1].start - left * rf[1].jump),
+        )
+        ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
+        return out_shape, new_rf
+
+
+@dataclass(frozen=True, slots=True)
+class ZeroPad2d(_Pad2d):
+    """``torch.nn.ZeroPad2d`` spec: padding (left, right, top, bottom); negative crops."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConstantPad2d(_Pad2d):
+    """``torch.nn.ConstantPad2d`` spec."""
+
+    value: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Upsample(Module):
+    """``torch.nn.Upsample`` spec: ``size`` or ``scale_factor`` (floor of the double product)."""
+
+    size: Any = None
+    scale_factor: Any = None
+    mode: str = "nearest"
+    align_corners: bool | None = None
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        if (self.size is None) == (self.scale_factor is None):
+            raise SpecError(f"give exactly one of size and scale_factor. {received(args)}")
+        modes = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
+        if self.mode not in modes:
+            raise SpecError(f"mode must be one of {', '.join(map(repr, modes))}. {received(args)}")
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        from convcalc.formulas import upsample_output_size
+
+        shape, _ = flow
+        rank = len(shape)
+        need = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}.get(self.mode)
+        if rank < 3 or (need is not None and rank != need):
+            raise ShapeError(f"{self._where(path)}: mode={self.mode!r} needs {need or '3-D to 5-D'} input, got "
+                             f"{rank}-D. Received: input_shape={shape}")
+        spatial = shape[2:]
+        nd = len(spatial)
+        value = self.size if self.size is not None else self.scale_factor
+        per = tuple(value) if isinstance(value, (tuple, list)) else (value,) * nd
+        if len(per) != nd:
+            raise ShapeError(f"{self._where(path)}: {nd} spatial dims but {len(per)} values given. "
+                             f"Received: input_shape={shape}")
+        try:
+            if self.size is not None:
+                out = tuple(upsample_output_size(_sym(i), output_size=v) for i, v in zip(spatial, per, strict=True))
+            else:
+                out = tuple(upsample_output_size(_sym(i), scale_factor=v) for i, v in zip(spatial, per, strict=True))
+        except (ShapeError, SpecError) as exc:
+            raise type(exc)(f"{self._where(path)}: {exc}") from None
+        out = tuple(_unsym(v) for v in out)
+        out_shape = (shape[0], shape[1], *out)
+        ctx.add_row(path, self.kind, shape, out_shape)
+        return out_shape, None
+
+
+def _sym(value: Any) -> Any:
+    return value.to_sympy() if isinstance(value, FloorForm) else value
+
+
+def _unsym(value: Any) -> Any:
+    from convcalc._backend import is_symbolic
+
+    if is_symbolic(value):
+        from convcalc._symbolic import as_integer_expr
+
+        return as_integer_expr(value)
+    return value
+
+
+# --------------------------------------------------------------------------- #
+# Containers
+# --------------------------------------------------------------------------- #
+
+
+class _Container(Module):
+    __slots__ = ("_items",)
+    _items: tuple[tuple[str, Module], ...]
+
+    def __init__(self, *modules: Any) -> None:
+        if len(modules) == 1 and isinstance(modules[0], (OrderedDict, dict)):
+            items = tuple((str(k), v) for k, v in modules[0].items())
+        else:
+            items = tuple((str(i), m) for i, m in enumerate(modules))
+        for name, m in items:
+            if not isinstance(m, Module):
+                raise SpecError(
+                    f"{type(self).__name__} takes convcalc.nn layers; item {name!r} is {type(m).__name__}. "
+                    f"Received: {name}={m!r}"
+                )
+            if not name or "." in name:
+                raise SpecError(f"layer names must be non-empty and without dots. Received: name={name!r}")
+        object.__setattr__(self, "_items", items)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def children(self) -> Iterator[tuple[str, Module]]:
+        return iter(self._items)
+
+    def __iter__(self) -> Iterator[Module]:
+        return (m for _, m in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, key: int | str) -> Module:
+        if isinstance(key, str):
+            for name, m in self._items:
+                if name == key:
+                    return m
+            raise KeyError(key)
+        return self._items[key][1]
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other._items == self._items  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._items))
+
+    def _inner_repr(self) -> str:
+        named = any(name != str(i) for i, (name, _) in enumerate(self._items))
+        lines = [f"({name}): {m!r}" if named else repr(m) for name, m in self._items]
+        body = ",\n".join("  " + line.replace("\n", "\n  ") for line in lines)
+        return f"\n{body}\n" if lines else ""
+
+
+def _child_path(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+class Sequential(_Container):
+    """``torch.nn.Sequential`` spec: layers applied in order (positional, or an OrderedDict of names).
+
+    >>> import convcalc
+    >>> net = Sequential(Conv2d(1, 32, 3, padding="same"), ReLU(), MaxPool2d(2))
+    >>> [r.name for r in convcalc.plan(net, (1, 1, 28, 28)).rows]
+    ['0', '1', '2']
+    """
+
+    __slots__ = ()
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        start = len(ctx.rows)
+        for name, m in self._items:
+            flow = m._plan(flow, ctx, _child_path(path, name))
+        if path:
+            ctx.groups.append((start, path, self.kind, flow[0]))
+        return flow
+
+    def __repr__(self) -> str:
+        return f"Sequential({self._inner_repr()})"
+
+
+def _branch_names(items: tuple[tuple[str, Module], ...]) -> list[str]:
+    return [name for name, _ in items]
+
+
+class Add(_Container):
+    """Residual sum: every branch is applied to the same input and the outputs are added.
+
+    Use ``Identity()`` for the skip branch. Shapes must be equal (no broadcasting).
+
+    >>> import convcalc
+    >>> block = Add(Sequential(Conv2d(64, 64, 3, padding=1), ReLU()), Identity())
+    >>> convcalc.plan(block, (1, 64, 56, 56)).output_shape
+    (1, 64, 56, 56)
+    >>> convcalc.plan(Add(Conv2d(64, 128, 3, stride=2, padding=1), Identity()), (1, 64, 56, 56))
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.ShapeError: <model> (Add): branch 1 gives 1 x 64 x 56 x 56 but branch 0 gives 1 x 128 x 28 x 28: the channels differ (64 vs 128) and the sizes differ (56 x 56 vs 28 x 28); give branch 1 a projection such as Conv2d(64, 128, kernel_size=1, stride=2). Received: input_shape=(1, 64, 56, 56)
+    """
+
+    __slots__ = ()
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        if not self._items:
+            raise SpecError(f"{self._where(path)}: Add needs at least one branch. Received: branches=()")
+        outs = [m._plan(flow, ctx, _child_path(path, name)) for name, m in self._items]
+        first_shape = outs[0][0]
+        for (name, _), (shape, _) in zip(self._items[1:], outs[1:], strict=True):
+            if tuple(shape) != tuple(first_shape):
+                raise ShapeError(_add_mismatch(self, path, name, shape, first_shape, flow[0]))
+        out_shape = first_shape
+        rf = _merge_rf([o[1] for o in outs])
+        ctx.add_row(path or "add", self.kind, flow[0], out_shape, receptive_field=rf)
+        return out_shape, rf
+
+    def __repr__(self) -> str:
+        return f"Add({self._inner_repr()})"
+
+
+def _add_mismatch(layer: Module, path: str, name: str, shape: tuple[Any, ...], first: tuple[Any, ...],
+                  given: tuple[Any, ...]) -> str:
+    parts = []
+    fix = ""
+    if len(shape) == len(first) and len(shape) >= 2:
+        if shape[1] != first[1]:
+            parts.append(f"the channels differ ({shape[1]} vs {first[1]})")
+        if shape[2:] != first[2:]:
+            parts.append(f"the sizes differ ({_fmt(shape[2:])} vs {_fmt(first[2:])})")
+        stride = None
+        if shape[2:] != first[2:] and all(type(a) is int and type(b) is int and b and a % b == 0
+                                          for a, b in zip(shape[2:], first[2:], strict=True)):
+            ratios = {a // b for a, b in zip(shape[2:], first[2:], strict=True)}
+            stride = ratios.pop() if len(ratios) == 1 else None
+        if len(shape) == 4:
+            fix = (f"; give branch {name} a projection such as Conv2d({shape[1]}, {first[1]}, kernel_size=1"
+                   f"{f', stride={stride}' if stride and stride > 1 else ''})")
+    detail = " and ".join(parts) or "the ranks differ"
+    return (f"{layer._where(path)}: branch {name} gives {_fmt(shape)} but branch 0 gives {_fmt(first)}: "
+            f"{detail}{fix}. Received: input_shape={given}")
+
+
+def _merge_rf(rfs: list[tuple[ReceptiveField, ...] | None]) -> tuple[ReceptiveField, ...] | None:
+    if any(r is None for r in rfs):
+        return None
+    known = [r for r in rfs if r is not None]
+    merged = []
+    for axis in zip(*known, strict=True):
+        if len({f.jump for f in axis}) != 1:
+            return None
+        merged.append(max(axis, key=lambda f: f.size))
+    return tuple(merged)
+
+
+class Concat(_Container):
+    """Concatenation along ``dim`` (channels by default) of branches applied to the same input.
+
+    ``crop=True`` centre-crops every branch to the smallest spatial size first, as the
+    2015 U-Net does with its skip connections.
+
+    >>> import convcalc
+    >>> block = Concat(Conv2d(192, 64, 1), Conv2d(192, 32, 3, padding=1))
+    >>> convcalc.plan(block, (1, 192, 28, 28)).output_shape
+    (1, 96, 28, 28)
+    """
+
+    __slots__ = ("crop", "dim")
+
+    def __init__(self, *branches: Any, dim: int = 1, crop: bool = False) -> None:
+        super().__init__(*branches)
+        integer(dim, "dim")
+        if type(crop) is not bool:
+            raise SpecError(f"crop must be True or False. Received: crop={crop!r}")
+        object.__setattr__(self, "dim", dim)
+        object.__setattr__(self, "crop", crop)
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other) and (self.dim, self.crop) == (other.dim, other.crop)  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((super().__hash__(), self.dim, self.crop))
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        if not self._items:
+            raise SpecError(f"{self._where(path)}: Concat needs at least one branch. Received: branches=()")
+        outs = [m._plan(flow, ctx, _child_path(path, name)) for name, m in self._items]
+        shapes = [tuple(o[0]) for o in outs]
+        rank = len(shapes[0])
+        dim = _dim_index(self.dim, rank, "dim", self, path, shapes[0])
+        if self.crop:
+            shapes = self._cropped(shapes, dim, ctx, path)
+        for (name, _), shape in zip(self._items[1:], shapes[1:], strict=True):
+            others = [d for j, d in enumerate(shape) if j != dim]
+            ref = [d for j, d in enumerate(shapes[0]) if j != dim]
+            if len(shape) != rank or others != ref:
+                hint = " (or crop=True to centre-crop to the smallest)" if not self.crop else ""
+                raise ShapeError(
+                    f"{self._where(path)}: branch {name} gives {_fmt(shape)} but branch 0 gives {_fmt(shapes[0])}; "
+                    f"all dims except dim={self.dim} must match{hint}. Received: input_shape={flow[0]}"
+                )
+        total: Any = 0
+        for shape in shapes:
+            total = total + shape[dim]
+        out_shape = (*shapes[0][:dim], total, *shapes[0][dim + 1 :])
+        ctx.add_row(path or "concat", self.kind, flow[0], out_shape)
+        return out_shape, None
+
+    def _cropped(self, shapes: list[tuple[Any, ...]], dim: int, ctx: Context, path: str) -> list[tuple[Any, ...]]:
+        rank = len(shapes[0])
+        result = [list(s) for s in shapes]
+        for j in range(2, rank):
+            if j == dim:
+                continue
+            sizes = [s[j] for s in shapes]
+            smallest = sizes[0]
+            for v in sizes[1:]:
+                smaller = v < smallest
+                if smaller is True:
+                    smallest = v
+                elif smaller is not False:  # symbolic and undecided: keep the last branch's (the upsampled path)
+                    smallest = v
+            for b, v in enumerate(sizes):
+                ctx.at_least(v - smallest, 0, path, j - 2,
+                             lambda v=v: f"{self._where(path)}: branch sizes cannot be cropped to {smallest}.",
+                             "crop source at least the target")
+                result[b][j] = smallest
+        return [tuple(r) for r in result]
+
+    def __repr__(self) -> str:
+        extra = []
+        if self.dim != 1:
+            extra.append(f"dim={self.dim}")
+        if self.crop:
+            extra.append("crop=True")
+        tail = (", " + ", ".join(extra)) if extra else ""
+        return f"Concat({self._inner_repr()}{tail})"

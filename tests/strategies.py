@@ -1,0 +1,274 @@
+"""Hypothesis strategies shared by the property tests.
+
+Bounds are small so that building and running a real torch layer per example
+stays cheap: spatial sizes 1..40 for 1-D and 2-D inputs and 1..12 for 3-D,
+channels 1..4, kernels 1..7, strides 1..4, dilations 1..3, paddings 0..4.
+
+Invalid configurations are generated on purpose (inputs smaller than the
+kernel, pooling padding above half the kernel, ``output_padding`` not below the
+stride nor the dilation, ``padding="same"`` with a stride above 1, channel counts
+that groups do not divide, upsampling to size 0): the tests check that convcalc
+raises exactly where torch does.
+
+Per-axis arguments are drawn either as one int (torch and convcalc broadcast it)
+or as a tuple with one entry per spatial axis. Every config is a frozen
+dataclass, so a failing example prints readably.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+
+MAX_SIZE = {1: 40, 2: 40, 3: 12}
+CHANNELS = st.integers(1, 4)
+KERNELS = st.integers(1, 7)
+STRIDES = st.integers(1, 4)
+DILATIONS = st.integers(1, 3)
+PADDINGS = st.integers(0, 4)
+
+PerAxis = int | tuple[int, ...]
+
+
+def per_axis(elements: st.SearchStrategy[int], ndim: int) -> st.SearchStrategy[PerAxis]:
+    """One value for every axis, or a tuple with one value per axis."""
+    return st.one_of(elements, st.tuples(*[elements] * ndim))
+
+
+def expand(value: Any, ndim: int) -> tuple[Any, ...]:
+    """A per-axis argument as a tuple of ``ndim`` values."""
+    return tuple(value) if isinstance(value, tuple) else (value,) * ndim
+
+
+def sizes(ndim: int, minimum: int = 1) -> st.SearchStrategy[tuple[int, ...]]:
+    """Spatial input sizes, one per axis."""
+    return st.tuples(*[st.integers(minimum, MAX_SIZE[ndim])] * ndim)
+
+
+# Mostly 1 (dense), otherwise 1..4, which often does not divide the channels.
+GROUPS = st.one_of(st.just(1), st.integers(1, 4))
+
+
+# --------------------------------------------------------------------------- #
+# Convolution
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class ConvConfig:
+    ndim: int
+    in_channels: int
+    out_channels: int
+    size: tuple[int, ...]
+    kernel_size: PerAxis
+    stride: PerAxis
+    padding: PerAxis | str
+    dilation: PerAxis
+    groups: int
+    bias: bool
+
+
+@st.composite
+def conv_configs(draw: st.DrawFn, ndim: int) -> ConvConfig:
+    """``nn.ConvNd`` arguments: int/tuple/'same'/'valid' padding, dilation, groups, bias."""
+    return ConvConfig(
+        ndim=ndim,
+        in_channels=draw(CHANNELS),
+        out_channels=draw(CHANNELS),
+        size=draw(sizes(ndim)),
+        kernel_size=draw(per_axis(KERNELS, ndim)),
+        # stride 1 often, so that padding="same" is valid in a fair share of examples
+        stride=draw(st.one_of(st.just(1), per_axis(STRIDES, ndim))),
+        padding=draw(st.one_of(per_axis(PADDINGS, ndim), st.sampled_from(["same", "valid"]))),
+        dilation=draw(per_axis(DILATIONS, ndim)),
+        groups=draw(GROUPS),
+        bias=draw(st.booleans()),
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Transposed convolution
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class TransposeConfig:
+    ndim: int
+    in_channels: int
+    out_channels: int
+    size: tuple[int, ...]
+    kernel_size: PerAxis
+    stride: PerAxis
+    padding: PerAxis
+    output_padding: PerAxis
+    dilation: PerAxis
+    groups: int
+    bias: bool
+
+
+@st.composite
+def transpose_configs(draw: st.DrawFn, ndim: int) -> TransposeConfig:
+    """``nn.ConvTransposeNd`` arguments; ``output_padding`` 0..4 is often >= both stride and dilation."""
+    return TransposeConfig(
+        ndim=ndim,
+        in_channels=draw(CHANNELS),
+        out_channels=draw(CHANNELS),
+        size=draw(sizes(ndim)),
+        kernel_size=draw(per_axis(KERNELS, ndim)),
+        stride=draw(per_axis(STRIDES, ndim)),
+        padding=draw(per_axis(PADDINGS, ndim)),
+        output_padding=draw(st.one_of(st.just(0), per_axis(st.integers(0, 4), ndim))),
+        dilation=draw(per_axis(DILATIONS, ndim)),
+        groups=draw(GROUPS),
+        bias=draw(st.booleans()),
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Pooling
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    ndim: int
+    channels: int
+    size: tuple[int, ...]
+    kernel_size: PerAxis
+    stride: PerAxis | None
+    padding: PerAxis
+    dilation: PerAxis  # always 1 for average pooling, which has no dilation
+    ceil_mode: bool
+    count_include_pad: bool  # average pooling only; no effect on the shape
+
+
+@st.composite
+def pool_configs(draw: st.DrawFn, ndim: int, kind: str = "max", input_at_least_kernel: bool = False) -> PoolConfig:
+    """``nn.MaxPoolNd`` (``kind="max"``, with dilation) or ``nn.AvgPoolNd`` (``kind="avg"``) arguments.
+
+    Padding 0..4 is often more than half the kernel (an error in torch).
+    ``input_at_least_kernel`` draws every input size >= the kernel on its axis.
+    """
+    kernel = draw(per_axis(KERNELS, ndim))
+    if input_at_least_kernel:
+        size = tuple(draw(st.integers(k, MAX_SIZE[ndim])) for k in expand(kernel, ndim))
+    else:
+        size = draw(sizes(ndim))
+    return PoolConfig(
+        ndim=ndim,
+        channels=draw(CHANNELS),
+        size=size,
+        kernel_size=kernel,
+        stride=draw(st.one_of(st.none(), per_axis(STRIDES, ndim))),
+        padding=draw(st.one_of(st.just(0), per_axis(PADDINGS, ndim))),
+        dilation=draw(per_axis(DILATIONS, ndim)) if kind == "max" else 1,
+        ceil_mode=draw(st.booleans()),
+        count_include_pad=draw(st.booleans()),
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Adaptive pooling
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class AdaptiveConfig:
+    ndim: int
+    channels: int
+    size: tuple[int, ...]
+    output_size: int | tuple[int | None, ...]
+
+
+@st.composite
+def adaptive_configs(draw: st.DrawFn, ndim: int) -> AdaptiveConfig:
+    """Adaptive pooling to 0..(max size + 8) per axis (0 is legal: an empty output).
+
+    ``None`` entries (keep that input size) appear for 2-D and 3-D; torch's 1-D
+    adaptive pools take an int only.
+    """
+    out = st.integers(0, MAX_SIZE[ndim] + 8)
+    entry = out if ndim == 1 else st.one_of(out, st.none())
+    return AdaptiveConfig(
+        ndim=ndim,
+        channels=draw(CHANNELS),
+        size=draw(sizes(ndim)),
+        output_size=draw(st.one_of(out, st.tuples(*[entry] * ndim))),
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Upsampling
+# --------------------------------------------------------------------------- #
+
+UPSAMPLE_MODES = {1: ["nearest", "linear"], 2: ["nearest", "bilinear"], 3: ["nearest", "trilinear"]}
+
+# Factors whose product with the size lands just below an integer in double precision
+# (100 * 0.29 == 28.999999999999996), and plain ones.
+TRICKY_FACTORS = [0.29, 0.07, 1 / 3, 2 / 3, 0.1, 0.7, 1.1, 1.5, 2.5, 0.5, 0.25, 2.0, 3.0]
+
+
+def scale_factors() -> st.SearchStrategy[int | float]:
+    """Int factors 1..4 and float factors in [0.05, 4]; small ones give size 0 (an error)."""
+    return st.one_of(
+        st.integers(1, 4),
+        st.sampled_from(TRICKY_FACTORS),
+        st.floats(0.05, 4.0, allow_nan=False, allow_infinity=False),
+    )
+
+
+@dataclass(frozen=True)
+class UpsampleConfig:
+    ndim: int
+    channels: int
+    size: tuple[int, ...]
+    output_size: PerAxis | None
+    scale_factor: int | float | tuple[int | float, ...] | None
+    mode: str
+
+
+@st.composite
+def upsample_configs(draw: st.DrawFn, ndim: int) -> UpsampleConfig:
+    """``nn.Upsample`` with ``size=`` (0 included, an error) or ``scale_factor=`` (int or float)."""
+    by_size = draw(st.booleans())
+    limit = 2 * MAX_SIZE[ndim]
+    return UpsampleConfig(
+        ndim=ndim,
+        channels=draw(CHANNELS),
+        size=draw(sizes(ndim)),
+        output_size=draw(per_axis(st.integers(0, limit), ndim)) if by_size else None,
+        scale_factor=None if by_size else draw(per_axis(scale_factors(), ndim)),
+        mode=draw(st.sampled_from(UPSAMPLE_MODES[ndim])),
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Unfold (im2col)
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class UnfoldConfig:
+    batch: int
+    channels: int
+    size: tuple[int, int]
+    kernel_size: PerAxis
+    stride: PerAxis
+    padding: PerAxis
+    dilation: PerAxis
+
+
+@st.composite
+def unfold_configs(draw: st.DrawFn) -> UnfoldConfig:
+    """``nn.Unfold`` arguments on an (N, C, H, W) input."""
+    return UnfoldConfig(
+        batch=draw(st.integers(1, 2)),
+        channels=draw(CHANNELS),
+        size=draw(sizes(2)),
+        kernel_size=draw(per_axis(KERNELS, 2)),
+        stride=draw(per_axis(STRIDES, 2)),
+        padding=draw(per_axis(PADDINGS, 2)),
+        dilation=draw(per_axis(DILATIONS, 2)),
+    )
