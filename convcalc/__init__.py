@@ -56,8 +56,8 @@ __all__ = [
     "upsample_output_size",
 ]
 
-from convcalc._plan import Constraint, Plan, ReceptiveField, Row  # noqa: E402
-from convcalc._planner import MacConvention, plan  # noqa: E402
+from convcalc._plan import Constraint, Plan, ReceptiveField, Row
+from convcalc._planner import MacConvention, plan
 
 __all__ += ["Constraint", "MacConvention", "Plan", "ReceptiveField", "Row", "plan"]
 from convcalc._solve import Solution  # noqa: E402

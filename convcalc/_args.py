@@ -20,7 +20,7 @@ _ARRAY_LIMIT = 2**40
 
 def describe(value: Any) -> str:
     """A short repr for messages: arrays by shape and dtype, the rest by repr."""
-    if is_array(value) and getattr(value, "ndim", 0):
+    if is_array(value) and int(getattr(value, "ndim", 0)) > 0:
         return f"array(shape={tuple(value.shape)}, dtype={value.dtype})"
     if is_array(value):
         return repr(value.item()) if hasattr(value, "item") else repr(value)
@@ -46,27 +46,28 @@ def integer(
     provably below ``minimum``. Symbols are accepted only where ``symbolic`` is
     set (sizes and channel counts), not for kernels, strides and paddings.
     """
+    # a value of the wrong type is an invalid argument (SpecError) whatever it stands for;
+    # ``error`` is for a well-typed value that is too small
     kind = type(value)
     if kind is int:
         result: Any = value
     elif kind is bool or value is None or isinstance(value, (float, complex, str, bytes)):
-        raise error(f"{name} must be an integer. {received({name: value})}")
+        raise SpecError(f"{name} must be an integer. {received({name: value})}")
     elif is_array(value):
-        result = _array_integer(value, name, error)
+        result = _array_integer(value, name)
     elif is_symbolic(value):
-        if not symbolic:
-            raise error(f"{name} must be a concrete integer; symbols stand for sizes only. {received({name: value})}")
-        result = _symbolic_integer(value, name, error)
+        result = _symbolic_integer(value, name, symbolic)
     elif isinstance(value, int):  # int subclasses such as IntEnum
         result = int(value)
     else:
-        raise error(f"{name} must be an integer. {received({name: value})}")
+        raise SpecError(f"{name} must be an integer. {received({name: value})}")
     if minimum is not None:
         _at_least(result, minimum, name, error)
     return result
 
 
-def _array_integer(value: Any, name: str, error: type[ConvCalcError]) -> Any:
+def _array_integer(value: Any, name: str) -> Any:
+    error = SpecError
     np = numpy()
     if isinstance(value, np.bool_) or (isinstance(value, np.ndarray) and value.dtype.kind == "b"):
         raise error(f"{name} must be an integer, not a boolean. {received({name: value})}")
@@ -83,13 +84,19 @@ def _array_integer(value: Any, name: str, error: type[ConvCalcError]) -> Any:
     return value.astype(np.int64, copy=False)
 
 
-def _symbolic_integer(value: Any, name: str, error: type[ConvCalcError]) -> Any:
+def _symbolic_integer(value: Any, name: str, symbolic: bool) -> Any:
+    from convcalc._backend import sympy
+
+    if isinstance(value, sympy().Integer):
+        return int(value)
+    if not symbolic:
+        raise SpecError(f"{name} must be a concrete integer; symbols stand for sizes only. {received({name: value})}")
     from convcalc._symbolic import as_integer_expr
 
     try:
         return as_integer_expr(value)
     except (TypeError, ValueError) as exc:
-        raise error(f"{name}: {exc}. {received({name: value})}") from None
+        raise SpecError(f"{name}: {exc}. {received({name: value})}") from None
 
 
 def _at_least(value: Any, minimum: int, name: str, error: type[ConvCalcError]) -> None:

@@ -47,7 +47,8 @@ def sympy() -> ModuleType:
     """Return sympy; import it on first use (only symbolic inputs get here)."""
     import sympy as sp
 
-    return sp
+    module: ModuleType = sp
+    return module
 
 
 def _root_module(value: Any) -> str:

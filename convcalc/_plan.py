@@ -52,29 +52,37 @@ class Row:
 class Constraint:
     """A condition the symbolic input must meet for the plan to hold.
 
-    ``kind`` is ``">="`` (``form >= value``) or ``"divides"`` (``form`` is a
-    multiple of ``value``); ``form`` is the size at ``layer`` on ``axis`` as a
-    function of one input symbol.
+    ``kind`` is ``">="`` (``form >= value``), ``"divides"`` (``form`` is a
+    multiple of ``value``) or ``"=="``; ``form`` is the size at ``layer`` on
+    ``axis`` as a function of the input symbols: a FloorForm of one symbol, or
+    a sympy expression where no such form exists.
     """
 
     layer: str
     axis: int
-    form: FloorForm
+    form: Any
     kind: str
     value: int
     reason: str
 
     def holds(self, x: int) -> bool:
-        v = self.form(x)
-        return v >= self.value if self.kind == ">=" else v % self.value == 0
+        v = self.form(x) if isinstance(self.form, FloorForm) else int(self.form.subs(self.symbol, x))
+        if self.kind == ">=":
+            return v >= self.value
+        if self.kind == "==":
+            return v == self.value
+        return v % self.value == 0
 
     @property
     def symbol(self) -> Any:
-        return self.form.x
+        if isinstance(self.form, FloorForm):
+            return self.form.x
+        symbols = sorted(self.form.free_symbols, key=str)
+        return symbols[0] if len(symbols) == 1 else None
 
     def __str__(self) -> str:
-        expr = self.form.to_sympy()
-        rule = f"{expr} >= {self.value}" if self.kind == ">=" else f"{expr} divisible by {self.value}"
+        expr = to_sympy(self.form)
+        rule = f"{expr} divisible by {self.value}" if self.kind == "divides" else f"{expr} {self.kind} {self.value}"
         return f"{self.layer} (axis {self.axis}): {rule} ({self.reason})"
 
 

@@ -63,9 +63,44 @@ class Context:
         if ok is True:
             return
         if ok is False:
-            raise ShapeError(message())
+            error = ShapeError(message())
+            error.layer, error.axis = path, axis  # type: ignore[attr-defined]
+            raise error
         if isinstance(ok, Undecided):
             self.constraints.append(Constraint(path, axis, ok.form, ">=", minimum, reason))
+            return
+        self._sympy_condition(ok, value, ">=", minimum, path, axis, message, reason)
+
+    def _sympy_condition(
+        self, ok: Any, value: Any, kind: str, target: int, path: str, axis: int, message: Callable[[], str], reason: str
+    ) -> None:
+        from convcalc._backend import is_symbolic, sympy
+
+        if not is_symbolic(ok):
+            return
+        if ok == sympy().true:
+            return
+        if ok == sympy().false:
+            error = ShapeError(message())
+            error.layer, error.axis = path, axis  # type: ignore[attr-defined]
+            raise error
+        self.constraints.append(Constraint(path, axis, value, kind, target, reason))
+
+    def equals(self, value: Any, target: int, path: str, axis: int, message: Callable[[], str], reason: str) -> None:
+        """Require ``value == target``: raise for numbers, record a constraint for symbols."""
+        from convcalc._backend import is_symbolic, sympy
+        from convcalc._symbolic import to_sympy
+
+        if type(value) is int:
+            if value != target:
+                raise ShapeError(message())
+            return
+        expr = to_sympy(value)
+        if not is_symbolic(expr):
+            if expr != target:
+                raise ShapeError(message())
+            return
+        self._sympy_condition(sympy().Eq(expr, target), expr, "==", target, path, axis, message, reason)
 
     def divides(self, value: Any, divisor: int, path: str, axis: int, message: Callable[[], str], reason: str) -> None:
         """Require ``value % divisor == 0`` (strict mode)."""
@@ -128,7 +163,9 @@ def _input_shape(input_shape: Any) -> tuple[Any, ...]:
     from convcalc._backend import is_symbolic
 
     if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
-        raise ShapeError(f"input_shape must be a tuple such as (1, 3, 224, 224). {received({'input_shape': input_shape})}")
+        raise ShapeError(
+            f"input_shape must be a tuple such as (1, 3, 224, 224). {received({'input_shape': input_shape})}"
+        )
     dims = tuple(input_shape)
     if not dims:
         raise ShapeError(f"input_shape must not be empty. {received({'input_shape': input_shape})}")
@@ -206,12 +243,23 @@ def plan(
         if input_shape is None:
             raise ShapeError("plan() needs an input_shape such as (1, 3, 224, 224). Received: input_shape=None")
     shape = _input_shape(input_shape)
-    rf = tuple(ReceptiveField(1, 1, 0) for _ in range(max(len(shape) - 2, 0)))
-    out_shape, _ = model._plan((shape, rf or None), ctx, "")
+    try:
+        out_shape = _walk(model, shape, ctx)
+    except ShapeError as exc:
+        layer = getattr(exc, "layer", None)
+        if layer is None:
+            raise
+        hint = _smallest_input(model, shape, conv, strict, layer, exc.axis)  # type: ignore[attr-defined]
+        text = str(exc)
+        head, sep, tail = text.rpartition(" Received:")
+        raise ShapeError(f"{head}{hint}{sep}{tail}" if sep else f"{text}{hint}") from None
     from convcalc._symbolic import to_sympy
 
+    rows = tuple(ctx.rows)
+    if not all(type(d) is int for d in shape):
+        rows = tuple(_sympy_row(r) for r in rows)
     return Plan(
-        tuple(ctx.rows),
+        rows,
         tuple(to_sympy(d) for d in shape),
         tuple(to_sympy(d) for d in out_shape),
         conv.value,
@@ -221,6 +269,63 @@ def plan(
         getattr(model, "_layout", "channels_first"),
         {"groups": ctx.groups, "name": getattr(model, "name", None) or type(model).__name__},
     )
+
+
+def _sympy_row(row: Row) -> Row:
+    from convcalc._symbolic import to_sympy
+
+    return Row(
+        row.name,
+        row.kind,
+        to_sympy(row.input_shape),
+        to_sympy(row.output_shape),
+        to_sympy(row.trainable),
+        to_sympy(row.non_trainable),
+        to_sympy(row.buffers),
+        to_sympy(row.macs),
+        to_sympy(row.activations),
+        to_sympy(row.activation_bytes),
+        row.receptive_field,
+        row.depth,
+    )
+
+
+def _walk(model: Any, shape: tuple[Any, ...], ctx: Context) -> tuple[Any, ...]:
+    rf = tuple(ReceptiveField(1, 1, 0) for _ in range(max(len(shape) - 2, 0)))
+    out_shape, _ = model._plan((shape, rf or None), ctx, "")
+    return tuple(out_shape)
+
+
+def _smallest_input(model: Any, shape: tuple[Any, ...], conv: Convention, strict: bool, layer: str, axis: int) -> str:
+    """The smallest size of the failing input axis that gets past ``layer``, as a sentence."""
+    first = 1 if getattr(model, "_layout", "channels_first") == "channels_last" else 2
+    index = first + axis
+    if index >= len(shape) or type(shape[index]) is not int:
+        return ""
+
+    def passes(size: int) -> bool:
+        trial = (*shape[:index], size, *shape[index + 1 :])
+        try:
+            _walk(model, trial, Context(conv, strict, MacConvention.MACS, 4))
+        except ShapeError as exc:
+            return (getattr(exc, "layer", None), getattr(exc, "axis", None)) != (layer, axis)
+        except Exception:
+            return True
+        return True
+
+    low, high = shape[index], shape[index] * 2
+    while not passes(high):
+        low, high = high, high * 2
+        if high > 2**24:
+            return ""
+    while low + 1 < high:
+        mid = (low + high) // 2
+        if passes(mid):
+            high = mid
+        else:
+            low = mid
+    trial = (*shape[:index], high, *shape[index + 1 :])
+    return f" The smallest network input that gets past {layer} has size {high} on that axis: input_shape={trial}."
 
 
 def _as_model(model: Any) -> Any:

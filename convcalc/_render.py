@@ -10,8 +10,15 @@ from typing import Any
 from convcalc._enums import _Vocabulary
 from convcalc._plan import Plan, Row
 
-__all__ = ["SummaryStyle", "plan_to_csv", "plan_to_dict", "plan_to_html", "plan_to_latex", "plan_to_markdown",
-           "render_summary"]
+__all__ = [
+    "SummaryStyle",
+    "plan_to_csv",
+    "plan_to_dict",
+    "plan_to_html",
+    "plan_to_latex",
+    "plan_to_markdown",
+    "render_summary",
+]
 
 
 class SummaryStyle(_Vocabulary):
@@ -72,16 +79,15 @@ def _columns(header: list[str], body: list[list[str]], right: set[int]) -> list[
 
 def _table(plan: Plan) -> str:
     header = ["Layer", "Kind", "Output shape", "Params", "MACs", "RF size/jump/pad"]
-    body = [
-        [r.name, r.kind, _shape(r.output_shape), _num(r.params), _num(r.macs), _rf(r)]
-        for r in plan.rows
-    ]
+    body = [[r.name, r.kind, _shape(r.output_shape), _num(r.params), _num(r.macs), _rf(r)] for r in plan.rows]
     lines = _columns(header, body, {3, 4})
     rule = "-" * max(len(line) for line in lines)
     out = [lines[0], rule, *lines[1:], rule]
     out.append(f"Input: {_shape(plan.input_shape)}  Output: {_shape(plan.output_shape)}")
-    out.append(f"Params: {_num(plan.total_params)} (trainable {_num(plan.trainable_params)}, "
-               f"non-trainable {_num(plan.non_trainable_params)}); buffers: {_num(plan.buffers)}")
+    out.append(
+        f"Params: {_num(plan.total_params)} (trainable {_num(plan.trainable_params)}, "
+        f"non-trainable {_num(plan.non_trainable_params)}); buffers: {_num(plan.buffers)}"
+    )
     out.append(f"{_mac_line(plan)}: {_num(plan.macs)}")
     if plan.constraints:
         out.append("Constraints:")
@@ -197,8 +203,19 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     }
 
 
-_FLAT = ["name", "kind", "input_shape", "output_shape", "params", "trainable", "non_trainable", "buffers", "macs",
-         "activations", "activation_bytes"]
+_FLAT = [
+    "name",
+    "kind",
+    "input_shape",
+    "output_shape",
+    "params",
+    "trainable",
+    "non_trainable",
+    "buffers",
+    "macs",
+    "activations",
+    "activation_bytes",
+]
 
 
 def plan_to_csv(plan: Plan) -> str:
@@ -213,29 +230,41 @@ def plan_to_csv(plan: Plan) -> str:
 
 def plan_to_markdown(plan: Plan) -> str:
     header = "| Layer | Kind | Output shape | Params | MACs |\n|---|---|---|--:|--:|"
-    body = [f"| `{r.name}` | {r.kind} | {_shape(r.output_shape)} | {_num(r.params)} | {_num(r.macs)} |"
-            for r in plan.rows]
+    body = [
+        f"| `{r.name}` | {r.kind} | {_shape(r.output_shape)} | {_num(r.params)} | {_num(r.macs)} |" for r in plan.rows
+    ]
     foot = f"| **Total** | | {_shape(plan.output_shape)} | **{_num(plan.total_params)}** | **{_num(plan.macs)}** |"
     return "\n".join([header, *body, foot]) + f"\n\n{_mac_line(plan)}.\n"
 
 
 def _tex(text: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("&", r"\&"), ("%", r"\%"), ("#", r"\#"),
-                 ("{", r"\{"), ("}", r"\}"), ("$", r"\$")):
-        if a == "\\":
-            text = text.replace(a, "\0")
-        else:
-            text = text.replace(a, b)
+    for a, b in (
+        ("\\", r"\textbackslash{}"),
+        ("_", r"\_"),
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("#", r"\#"),
+        ("{", r"\{"),
+        ("}", r"\}"),
+        ("$", r"\$"),
+    ):
+        text = text.replace(a, "\x00") if a == "\\" else text.replace(a, b)
     return text.replace("\0", r"\textbackslash{}")
 
 
 def plan_to_latex(plan: Plan) -> str:
     lines = [r"\begin{tabular}{llrrr}", r"\hline", r"Layer & Kind & Output shape & Params & MACs \\", r"\hline"]
     for r in plan.rows:
-        lines.append(f"{_tex(r.name)} & {_tex(r.kind)} & {_tex(_shape(r.output_shape))} & "
-                     f"{_tex(_num(r.params))} & {_tex(_num(r.macs))} \\\\")
-    lines += [r"\hline", f"Total & & {_tex(_shape(plan.output_shape))} & {_tex(_num(plan.total_params))} & "
-              f"{_tex(_num(plan.macs))} \\\\", r"\hline", r"\end{tabular}"]
+        lines.append(
+            f"{_tex(r.name)} & {_tex(r.kind)} & {_tex(_shape(r.output_shape))} & "
+            f"{_tex(_num(r.params))} & {_tex(_num(r.macs))} \\\\"
+        )
+    lines += [
+        r"\hline",
+        f"Total & & {_tex(_shape(plan.output_shape))} & {_tex(_num(plan.total_params))} & {_tex(_num(plan.macs))} \\\\",
+        r"\hline",
+        r"\end{tabular}",
+    ]
     return "\n".join(lines) + "\n"
 
 

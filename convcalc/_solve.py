@@ -59,8 +59,10 @@ def _pick_symbol(plan: Plan, symbol: Any) -> Any:
     for s in symbols:
         if s == symbol or str(s) == str(symbol):
             return s
-    raise SpecError(f"symbol {symbol} is not an input of this plan; it has {', '.join(map(str, symbols))}. "
-                    f"Received: symbol={symbol!r}")
+    raise SpecError(
+        f"symbol {symbol} is not an input of this plan; it has {', '.join(map(str, symbols))}. "
+        f"Received: symbol={symbol!r}"
+    )
 
 
 def _threshold(c: Constraint) -> int:
@@ -84,18 +86,28 @@ def _threshold(c: Constraint) -> int:
 def solve_sizes(plan: Plan, symbol: Any = None) -> Solution:
     x = _pick_symbol(plan, symbol)
     relevant = [c for c in plan.constraints if c.symbol == x]
+    fixed = [c for c in relevant if c.kind == "=="]
+    if fixed:
+        raise SpecError(
+            f"{fixed[0]}: this layer fixes the input size, which convcalc's solver (growing sizes with "
+            f"divisibility) does not handle; plan concrete sizes, or put an adaptive pooling before it. "
+            f"Received: symbol={x}"
+        )
+    relevant = [c for c in relevant if isinstance(c.form, FloorForm)]
     for c in relevant:
         if c.kind == ">=" and c.form.slope_sign < 0:
-            raise ShapeError(f"constraint {c} shrinks as {x} grows; convcalc solves growing sizes only. "
-                             f"Received: constraint={c}")
+            raise ShapeError(
+                f"constraint {c} shrinks as {x} grows; convcalc solves growing sizes only. Received: constraint={c}"
+            )
     start = max([_threshold(c) for c in relevant], default=1)
     period = 1
     for c in relevant:
         period = math.lcm(period, c.form.c * (c.value if c.kind == "divides" else 1))
     residues = sorted({v % period for v in range(start, start + period) if all(c.holds(v) for c in relevant)})
     if not residues:
-        raise ShapeError(f"no value of {x} satisfies every layer: {'; '.join(map(str, relevant))}. "
-                         f"Received: symbol={x}")
+        raise ShapeError(
+            f"no value of {x} satisfies every layer: {'; '.join(map(str, relevant))}. Received: symbol={x}"
+        )
     smallest = next(v for v in range(start, start + period) if v % period in residues)
     return Solution(x, smallest, period, tuple(residues))
 
@@ -112,8 +124,9 @@ def inputs_for(plan: Plan, output: int, symbol: Any = None, axis: int | None = N
         raise SpecError(f"the output shape {plan.output_shape} does not depend on {x}. Received: symbol={x}")
     form = FloorForm.parse(plan.output_shape[dims[0]])
     if form is None or form.slope_sign <= 0:
-        raise SpecError(f"output size {plan.output_shape[dims[0]]} is not a growing closed form in {x}. "
-                        f"Received: output={output}")
+        raise SpecError(
+            f"output size {plan.output_shape[dims[0]]} is not a growing closed form in {x}. Received: output={output}"
+        )
     # the smallest x with form(x) >= output, then scan while form(x) == output
     lo, hi = solution.smallest, solution.smallest
     while form(hi) < output:

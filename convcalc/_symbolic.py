@@ -141,9 +141,12 @@ class FloorForm:
         if not isinstance(rest, sympy.floor):
             return None
         num, den = sympy.together(rest.args[0]).as_numer_denom()
-        if not den.is_Integer or int(den) < 1:
+        if not den.is_Integer or int(den) < 1 or num.has(sympy.floor, sympy.ceiling):
             return None
-        poly = sympy.Poly(num, x)
+        try:
+            poly = sympy.Poly(num, x)
+        except sympy.PolynomialError:
+            return None
         if poly.degree() != 1 or not all(c.is_Integer for c in poly.all_coeffs()):
             return None
         a, b = (int(c) for c in poly.all_coeffs())

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from convcalc._args import Axes, integer, received
-from convcalc._backend import Pick, check, is_array, is_symbolic, numpy, smax, smin, sympy
-from convcalc._symbolic import FloorForm, to_sympy
+from convcalc._backend import Pick, check, is_array, is_symbolic, numpy, smax, smin
 from convcalc._enums import Convention, PaddingMode, _Vocabulary
 from convcalc._errors import ShapeError, SpecError
+from convcalc._symbolic import FloorForm
 
 __all__ = [
     "adaptive_pool_output_size",
@@ -271,7 +271,7 @@ def _strict_check(i: Any, k: Any, s: Any, p: Any, d: Any, args: dict[str, Any], 
         rem = span % ss
         lower, upper = ii - rem, ii + (ss - rem)
         sizes = f"{lower} or {upper}" if lower >= ext - 2 * pp else f"{upper}"
-        pads = [q for q in range(0, ss) if (ii - ext + 2 * q) % ss == 0 and q + pp < ss + pp + ext]
+        pads = [q for q in range(ss) if (ii - ext + 2 * q) % ss == 0 and q + pp < ss + pp + ext]
         if pads:
             pad_text = f"padding={pads[0]}" + (f" or {pads[1]}" if len(pads) > 1 else "") + " fits"
         else:
@@ -691,11 +691,14 @@ def upsample_output_size(
             np = numpy()
             out = np.floor(i.astype(np.float64) * f).astype(np.int64)
         else:
-            sp = sympy()
-            out = sp.floor(to_sympy(i) * sp.Rational(f))
+            raise SpecError(
+                "a float scale_factor is applied in double precision by torch (floor of the rounded product), "
+                "which no closed form in a symbol reproduces exactly; use an int factor or output_size for "
+                f"symbolic sizes. {received(args)}"
+            )
         check(
             out >= 1,
-            lambda pick, i=i, f=f: (
+            lambda pick: (
                 f"output size would be 0 (floor({pick(i)} * {f})); torch needs at least 1. {received(args)}"
             ),
         )
@@ -720,9 +723,7 @@ def _im2col_dims(
     c = integer(input_shape[1], "input_shape[1] (channels)", minimum=1, error=ShapeError)
     spatial = tuple(input_shape[2:])
     if form is Im2ColLayout.UNFOLD and len(spatial) != 2:
-        raise ShapeError(
-            f"torch.nn.Unfold takes 4-D input (N, C, H, W). {received({'input_shape': input_shape})}"
-        )
+        raise ShapeError(f"torch.nn.Unfold takes 4-D input (N, C, H, W). {received({'input_shape': input_shape})}")
     axes = Axes({"kernel_size": kernel_size}, ndim=len(spatial))
     outs = conv_output_size(spatial, kernel_size, stride, padding, dilation)
     kernel = math.prod(integer(k, "kernel_size", minimum=1) for k in axes.values["kernel_size"])

@@ -16,7 +16,8 @@ from convcalc._enums import Convention, PaddingMode
 from convcalc._errors import ShapeError, SpecError
 from convcalc._plan import ReceptiveField
 from convcalc._planner import Context, Flow
-from convcalc.formulas import ceil_div, kernel_extent, smax
+from convcalc._backend import smax
+from convcalc.formulas import ceil_div, kernel_extent
 
 __all__ = [
     "Activation",
@@ -97,20 +98,33 @@ def _named(self: Any) -> None:
 
 def _channels_last(layer: Layer, shape: tuple[Any, ...], nd: int, path: str) -> None:
     if len(shape) != nd + 2:
-        raise ShapeError(f"{layer._where(path)}: expects a {nd + 2}-D input (batch, *spatial, channels) but receives "
-                         f"{len(shape)}-D {shape}. Received: input_shape={shape}")
+        raise ShapeError(
+            f"{layer._where(path)}: expects a {nd + 2}-D input (batch, *spatial, channels) but receives "
+            f"{len(shape)}-D {shape}. Received: input_shape={shape}"
+        )
 
 
-def _rf(rf: tuple[ReceptiveField, ...] | None, k: tuple[int, ...], s: tuple[int, ...], p: tuple[int, ...] | None
-        ) -> tuple[ReceptiveField, ...] | None:
+def _rf(
+    rf: tuple[ReceptiveField, ...] | None, k: tuple[int, ...], s: tuple[int, ...], p: tuple[int, ...] | None
+) -> tuple[ReceptiveField, ...] | None:
     if rf is None or p is None:
         return None
-    return tuple(ReceptiveField(r.size + (kk - 1) * r.jump, r.jump * ss, r.start - pp * r.jump)
-                 for r, kk, ss, pp in zip(rf, k, s, p, strict=True))
+    return tuple(
+        ReceptiveField(r.size + (kk - 1) * r.jump, r.jump * ss, r.start - pp * r.jump)
+        for r, kk, ss, pp in zip(rf, k, s, p, strict=True)
+    )
 
 
-def _window_axes(layer: Layer, shape: tuple[Any, ...], ctx: Context, path: str, k: tuple[int, ...],
-                 s: tuple[int, ...], d: tuple[int, ...], mode: PaddingMode) -> tuple[list[Any], tuple[int, ...] | None]:
+def _window_axes(
+    layer: Layer,
+    shape: tuple[Any, ...],
+    ctx: Context,
+    path: str,
+    k: tuple[int, ...],
+    s: tuple[int, ...],
+    d: tuple[int, ...],
+    mode: PaddingMode,
+) -> tuple[list[Any], tuple[int, ...] | None]:
     outs = []
     lefts: list[int] | None = []
     for j, (i, kk, ss, dd) in enumerate(zip(shape[1:-1], k, s, d, strict=True)):
@@ -118,8 +132,11 @@ def _window_axes(layer: Layer, shape: tuple[Any, ...], ctx: Context, path: str, 
         if mode is PaddingMode.VALID:
             out = (i - extent) // ss + 1
             ctx.at_least(
-                out, 1, path, j,
-                lambda i=i, extent=extent, j=j: (
+                out,
+                1,
+                path,
+                j,
+                lambda: (
                     f"{layer._where(path)}: computed output size would be zero or negative on spatial axis {j}: "
                     f"the window spans {extent} but the input is {i}; the input must be at least {extent} there, "
                     f"or use padding='same'. Received: input_shape={shape}"
@@ -202,17 +219,26 @@ class _Conv(Layer):
         _channels_last(self, shape, self._nd, path)
         cin = shape[-1]
         if type(cin) is int and cin % self.groups:
-            raise ShapeError(f"{self._where(path)}: {cin} input channels are not divisible by groups={self.groups}. "
-                             f"Received: input_shape={shape}")
+            raise ShapeError(
+                f"{self._where(path)}: {cin} input channels are not divisible by groups={self.groups}. "
+                f"Received: input_shape={shape}"
+            )
         outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, self._d, self._mode)
         out_shape = (shape[0], *outs, self.filters)
         weights = math.prod(self._k) * (cin // self.groups) * self.filters
         positions = _product(outs)
         ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
         new_rf = _rf(rf, ext, self._s, lefts)
-        ctx.add_row(path, self.kind, shape, out_shape, trainable=weights + (self.filters if self.use_bias else 0),
-                    macs=positions * weights, bias_adds=positions * self.filters if self.use_bias else 0,
-                    receptive_field=new_rf)
+        ctx.add_row(
+            path,
+            self.kind,
+            shape,
+            out_shape,
+            trainable=weights + (self.filters if self.use_bias else 0),
+            macs=positions * weights,
+            bias_adds=positions * self.filters if self.use_bias else 0,
+            receptive_field=new_rf,
+        )
         return out_shape, new_rf
 
 
@@ -295,9 +321,16 @@ class DepthwiseConv2D(Layer):
         positions = _product(outs)
         ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
         new_rf = _rf(rf, ext, self._s, lefts)
-        ctx.add_row(path, self.kind, shape, out_shape, trainable=weights + (cout if self.use_bias else 0),
-                    macs=positions * weights, bias_adds=positions * cout if self.use_bias else 0,
-                    receptive_field=new_rf)
+        ctx.add_row(
+            path,
+            self.kind,
+            shape,
+            out_shape,
+            trainable=weights + (cout if self.use_bias else 0),
+            macs=positions * weights,
+            bias_adds=positions * cout if self.use_bias else 0,
+            receptive_field=new_rf,
+        )
         return out_shape, new_rf
 
 
@@ -346,10 +379,16 @@ class SeparableConv2D(Layer):
         positions = _product(outs)
         ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
         new_rf = _rf(rf, ext, self._s, lefts)
-        ctx.add_row(path, self.kind, shape, out_shape,
-                    trainable=depthwise + pointwise + (self.filters if self.use_bias else 0),
-                    macs=positions * (depthwise + pointwise),
-                    bias_adds=positions * self.filters if self.use_bias else 0, receptive_field=new_rf)
+        ctx.add_row(
+            path,
+            self.kind,
+            shape,
+            out_shape,
+            trainable=depthwise + pointwise + (self.filters if self.use_bias else 0),
+            macs=positions * (depthwise + pointwise),
+            bias_adds=positions * self.filters if self.use_bias else 0,
+            receptive_field=new_rf,
+        )
         return out_shape, new_rf
 
 
@@ -402,9 +441,15 @@ class Conv2DTranspose(Layer):
         cin = shape[-1]
         out_shape = (shape[0], *outs, self.filters)
         weights = math.prod(self._k) * self.filters * cin
-        ctx.add_row(path, self.kind, shape, out_shape, trainable=weights + (self.filters if self.use_bias else 0),
-                    macs=_product(shape[1:-1]) * weights,
-                    bias_adds=_product(outs) * self.filters if self.use_bias else 0)
+        ctx.add_row(
+            path,
+            self.kind,
+            shape,
+            out_shape,
+            trainable=weights + (self.filters if self.use_bias else 0),
+            macs=_product(shape[1:-1]) * weights,
+            bias_adds=_product(outs) * self.filters if self.use_bias else 0,
+        )
         return out_shape, None
 
 
@@ -502,11 +547,19 @@ class BatchNormalization(Layer):
         shape, rf = flow
         axis = self.axis + len(shape) if self.axis < 0 else self.axis
         if not 0 < axis < len(shape):
-            raise ShapeError(f"{self._where(path)}: axis={self.axis} is out of range for {shape}. "
-                             f"Received: input_shape={shape}")
+            raise ShapeError(
+                f"{self._where(path)}: axis={self.axis} is out of range for {shape}. Received: input_shape={shape}"
+            )
         c = shape[axis]
-        ctx.add_row(path, self.kind, shape, shape, trainable=c * (int(self.center) + int(self.scale)),
-                    non_trainable=2 * c, receptive_field=rf)
+        ctx.add_row(
+            path,
+            self.kind,
+            shape,
+            shape,
+            trainable=c * (int(self.center) + int(self.scale)),
+            non_trainable=2 * c,
+            receptive_field=rf,
+        )
         return shape, rf
 
 
@@ -534,8 +587,15 @@ class Dense(Layer):
         from convcalc._symbolic import to_sympy
 
         fin = to_sympy(fin)
-        ctx.add_row(path, self.kind, shape, out_shape, trainable=fin * self.units + (self.units if self.use_bias else 0),
-                    macs=rows * fin * self.units, bias_adds=rows * self.units if self.use_bias else 0)
+        ctx.add_row(
+            path,
+            self.kind,
+            shape,
+            out_shape,
+            trainable=fin * self.units + (self.units if self.use_bias else 0),
+            macs=rows * fin * self.units,
+            bias_adds=rows * self.units if self.use_bias else 0,
+        )
         return out_shape, None
 
 
@@ -628,8 +688,14 @@ class ZeroPadding2D(Layer):
         _channels_last(self, shape, 2, path)
         (t, b), (le, r) = self._pads
         out_shape = (shape[0], shape[1] + t + b, shape[2] + le + r, shape[3])
-        new_rf = None if rf is None else (ReceptiveField(rf[0].size, rf[0].jump, rf[0].start - t * rf[0].jump),
-                                          ReceptiveField(rf[1].size, rf[1].jump, rf[1].start - le * rf[1].jump))
+        new_rf = (
+            None
+            if rf is None
+            else (
+                ReceptiveField(rf[0].size, rf[0].jump, rf[0].start - t * rf[0].jump),
+                ReceptiveField(rf[1].size, rf[1].jump, rf[1].start - le * rf[1].jump),
+            )
+        )
         ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
         return out_shape, new_rf
 
@@ -644,6 +710,9 @@ class Sequential(Layer):
     """
 
     __slots__ = ("_default_input_shape", "layers", "name")
+    layers: tuple[Layer, ...]
+    name: str
+    _default_input_shape: tuple[Any, ...] | None
 
     def __init__(self, layers: Any = None, name: str | None = None) -> None:
         items = list(layers or [])
@@ -655,8 +724,10 @@ class Sequential(Layer):
             shape = (1, *items[0].input_shape)
         for j, layer in enumerate(items):
             if not isinstance(layer, Layer) or isinstance(layer, Input):
-                raise SpecError(f"Sequential takes convcalc.keras layers (Input only first); item {j} is "
-                                f"{type(layer).__name__}. Received: layers[{j}]={layer!r}")
+                raise SpecError(
+                    f"Sequential takes convcalc.keras layers (Input only first); item {j} is "
+                    f"{type(layer).__name__}. Received: layers[{j}]={layer!r}"
+                )
         names = [layer._name() for layer in items]
         dup = {n for n in names if names.count(n) > 1}
         if dup:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from convcalc._args import Axes, integer, received
+from convcalc._args import integer, received
 from convcalc._backend import is_array
 from convcalc._enums import Convention, PaddingMode
 from convcalc._errors import ShapeError, SpecError
@@ -25,13 +25,13 @@ from convcalc.formulas import ceil_window_count, kernel_extent, transpose_count,
 
 __all__ = [
     "GELU",
-    "Add",
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
     "AdaptiveAvgPool3d",
     "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
     "AdaptiveMaxPool3d",
+    "Add",
     "AvgPool1d",
     "AvgPool2d",
     "AvgPool3d",
@@ -64,8 +64,8 @@ __all__ = [
     "Module",
     "ReLU",
     "ReLU6",
-    "SiLU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "Softmax",
     "Tanh",
@@ -214,14 +214,16 @@ class _ConvNd(Module):
         integer(self.out_channels, "out_channels", minimum=1)
         g = integer(self.groups, "groups", minimum=1)
         if self.in_channels % g:
-            raise SpecError(f"in_channels must be divisible by groups ({self.in_channels} % {g} != 0). {received(args)}")
+            raise SpecError(
+                f"in_channels must be divisible by groups ({self.in_channels} % {g} != 0). {received(args)}"
+            )
         if self.out_channels % g:
-            raise SpecError(f"out_channels must be divisible by groups ({self.out_channels} % {g} != 0). {received(args)}")
+            raise SpecError(
+                f"out_channels must be divisible by groups ({self.out_channels} % {g} != 0). {received(args)}"
+            )
         _flag(self.bias, "bias", args)
         if self.padding_mode not in ("zeros", "reflect", "replicate", "circular"):
-            raise SpecError(
-                f"padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular'. {received(args)}"
-            )
+            raise SpecError(f"padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular'. {received(args)}")
         k = _per_axis(self.kernel_size, "kernel_size", nd, args, minimum=1)
         s = _per_axis(self.stride, "stride", nd, args, minimum=1)
         d = _per_axis(self.dilation, "dilation", nd, args, minimum=1)
@@ -263,7 +265,7 @@ class _ConvNd(Module):
                 extent,
                 path,
                 j,
-                lambda i=i, pl=pl, pr=pr, extent=extent, j=j: _conv_too_small(self, path, shape, j, i, pl, pr, extent),
+                lambda: _conv_too_small(self, path, shape, j, i, pl, pr, extent),
                 f"kernel {extent} fits the padded input",
             )
             if ctx.strict and s > 1:
@@ -272,7 +274,9 @@ class _ConvNd(Module):
                     s,
                     path,
                     j,
-                    lambda i=i, pl=pl, pr=pr, extent=extent, s=s, j=j: _not_exact(self, path, shape, j, i, pl + pr, extent, s),
+                    lambda: _not_exact(
+                        self, path, shape, j, i, pl + pr, extent, s
+                    ),
                     f"stride {s} divides evenly",
                 )
             spatial.append(window_count(i, pl, pr, extent, s))
@@ -288,17 +292,23 @@ class _ConvNd(Module):
             macs=positions * weights,
             bias_adds=positions * self.out_channels if self.bias else 0,
             receptive_field=_rf_update(
-                rf, tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True)), self._s,
+                rf,
+                tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True)),
+                self._s,
                 tuple(p[0] for p in pads),
             ),
         )
         return out_shape, _rf_update(
-            rf, tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True)), self._s,
+            rf,
+            tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True)),
+            self._s,
             tuple(p[0] for p in pads),
         )
 
 
-def _conv_too_small(layer: Module, path: str, shape: tuple[Any, ...], axis: int, i: Any, pl: int, pr: int, extent: int) -> str:
+def _conv_too_small(
+    layer: Module, path: str, shape: tuple[Any, ...], axis: int, i: Any, pl: int, pr: int, extent: int
+) -> str:
     return (
         f"{layer._where(path)}: the kernel spans {extent} but the padded input is {i} + {pl + pr} = {i + pl + pr} "
         f"on spatial axis {axis}; the input to this layer must be at least {extent - pl - pr} there. "
@@ -306,7 +316,9 @@ def _conv_too_small(layer: Module, path: str, shape: tuple[Any, ...], axis: int,
     )
 
 
-def _not_exact(layer: Module, path: str, shape: tuple[Any, ...], axis: int, i: Any, pad: int, extent: int, s: int) -> str:
+def _not_exact(
+    layer: Module, path: str, shape: tuple[Any, ...], axis: int, i: Any, pad: int, extent: int, s: int
+) -> str:
     span = i + pad - extent
     return (
         f"{layer._where(path)}: (W - F + 2P) = {i} - {extent} + {pad} = {span} is not divisible by the stride {s} "
@@ -359,20 +371,40 @@ class LazyConv2d(Module):
     padding_mode: str = "zeros"
 
     def __post_init__(self) -> None:
-        Conv2d(self.groups, self.out_channels, self.kernel_size, self.stride, self.padding, self.dilation,
-               self.groups, self.bias, self.padding_mode)
+        Conv2d(
+            self.groups,
+            self.out_channels,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+            self.bias,
+            self.padding_mode,
+        )
 
     def materialize(self, in_channels: int) -> Conv2d:
-        return Conv2d(in_channels, self.out_channels, self.kernel_size, self.stride, self.padding, self.dilation,
-                      self.groups, self.bias, self.padding_mode)
+        return Conv2d(
+            in_channels,
+            self.out_channels,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+            self.bias,
+            self.padding_mode,
+        )
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = flow[0]
         _spatial_check(self, shape, 2, path)
         cin = shape[1]
         if type(cin) is not int or cin % self.groups:
-            raise ShapeError(f"{self._where(path)}: {cin} input channels do not divide into groups={self.groups}. "
-                             f"Received: input_shape={shape}")
+            raise ShapeError(
+                f"{self._where(path)}: {cin} input channels do not divide into groups={self.groups}. "
+                f"Received: input_shape={shape}"
+            )
         out = self.materialize(cin)._plan(flow, ctx, path)
         row = ctx.rows[-1]
         ctx.rows[-1] = type(row)(**{**{f: getattr(row, f) for f in row.__slots__}, "kind": self.kind})
@@ -405,9 +437,13 @@ class _ConvTransposeNd(Module):
         integer(self.out_channels, "out_channels", minimum=1)
         g = integer(self.groups, "groups", minimum=1)
         if self.in_channels % g:
-            raise SpecError(f"in_channels must be divisible by groups ({self.in_channels} % {g} != 0). {received(args)}")
+            raise SpecError(
+                f"in_channels must be divisible by groups ({self.in_channels} % {g} != 0). {received(args)}"
+            )
         if self.out_channels % g:
-            raise SpecError(f"out_channels must be divisible by groups ({self.out_channels} % {g} != 0). {received(args)}")
+            raise SpecError(
+                f"out_channels must be divisible by groups ({self.out_channels} % {g} != 0). {received(args)}"
+            )
         _flag(self.bias, "bias", args)
         if self.padding_mode != "zeros":
             raise SpecError(f'Only "zeros" padding mode is supported for {self.kind}. {received(args)}')
@@ -432,11 +468,16 @@ class _ConvTransposeNd(Module):
         _spatial_check(self, shape, self._ndim, path)
         _channel_check(self, shape, self.in_channels, "in_channels", path)
         spatial = []
-        for j, (i, k, s, p, op, d) in enumerate(zip(shape[2:], self._k, self._s, self._p, self._op, self._d, strict=True)):
+        for j, (i, k, s, p, op, d) in enumerate(
+            zip(shape[2:], self._k, self._s, self._p, self._op, self._d, strict=True)
+        ):
             out = transpose_count(i, s, 2 * p, kernel_extent(k, d), op)
             ctx.at_least(
-                out, 1, path, j,
-                lambda out=out, j=j, p=p: (
+                out,
+                1,
+                path,
+                j,
+                lambda: (
                     f"{self._where(path)}: output size would be {out} on spatial axis {j}, too small: "
                     f"reduce padding below {p} or give a larger input. Received: input_shape={shape}"
                 ),
@@ -446,7 +487,10 @@ class _ConvTransposeNd(Module):
         out_shape = (shape[0], self.out_channels, *spatial)
         weights = self.in_channels * (self.out_channels // self.groups) * math.prod(self._k)
         ctx.add_row(
-            path, self.kind, shape, out_shape,
+            path,
+            self.kind,
+            shape,
+            out_shape,
             trainable=weights + (self.out_channels if self.bias else 0),
             macs=_product(shape[2:]) * weights,
             bias_adds=_product(spatial) * self.out_channels if self.bias else 0,
@@ -518,19 +562,27 @@ class _PoolNd(Module):
             extent = kernel_extent(k, d)
             out = ceil_window_count(i, p, extent, s) if ceil_mode else window_count(i, p, p, extent, s)
             ctx.at_least(
-                out, 1, path, j,
-                lambda i=i, p=p, extent=extent, j=j: _conv_too_small(self, path, shape, j, i, p, p, extent),
+                out,
+                1,
+                path,
+                j,
+                lambda: _conv_too_small(self, path, shape, j, i, p, p, extent),
                 f"window {extent} fits the padded input",
             )
             if ctx.strict and s > 1:
                 ctx.divides(
-                    i + 2 * p - extent, s, path, j,
-                    lambda i=i, p=p, extent=extent, s=s, j=j: _not_exact(self, path, shape, j, i, 2 * p, extent, s),
+                    i + 2 * p - extent,
+                    s,
+                    path,
+                    j,
+                    lambda: _not_exact(self, path, shape, j, i, 2 * p, extent, s),
                     f"stride {s} divides evenly",
                 )
             spatial.append(out)
         out_shape = (shape[0], shape[1], *spatial)
-        new_rf = _rf_update(rf, tuple(kernel_extent(k, d) for k, d in zip(self._k, dilation, strict=True)), self._s, self._p)
+        new_rf = _rf_update(
+            rf, tuple(kernel_extent(k, d) for k, d in zip(self._k, dilation, strict=True)), self._s, self._p
+        )
         ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
         return out_shape, new_rf
 
@@ -616,8 +668,11 @@ class AvgPool3d(_AvgPoolNd):
         _spatial_check(self, shape, 3, path)
         for j, (i, k) in enumerate(zip(shape[2:], self._k, strict=True)):
             ctx.at_least(
-                i, k, path, j,
-                lambda i=i, k=k, j=j: (
+                i,
+                k,
+                path,
+                j,
+                lambda: (
                     f"{self._where(path)}: input size {i} on spatial axis {j} is smaller than kernel size {k} "
                     f"(torch's avg_pool3d needs input >= kernel whatever the padding). Received: input_shape={shape}"
                 ),
@@ -646,7 +701,7 @@ class _AdaptivePoolNd(Module):
         if len(shape) not in (self._ndim + 1, self._ndim + 2):
             _spatial_check(self, shape, self._ndim, path)
         lead = shape[: len(shape) - self._ndim]
-        spatial = tuple(i if o is None else o for i, o in zip(shape[len(lead):], self._out, strict=True))
+        spatial = tuple(i if o is None else o for i, o in zip(shape[len(lead) :], self._out, strict=True))
         out_shape = (*lead, *spatial)
         ctx.add_row(path, self.kind, shape, out_shape)
         return out_shape, None
@@ -721,12 +776,16 @@ class _BatchNormNd(Module):
         shape, rf = flow
         if len(shape) not in self._ranks:
             want = " or ".join(f"{r}-D" for r in self._ranks)
-            raise ShapeError(f"{self._where(path)}: expects {want} input, got {len(shape)}-D {shape}. "
-                             f"Received: input_shape={shape}")
+            raise ShapeError(
+                f"{self._where(path)}: expects {want} input, got {len(shape)}-D {shape}. Received: input_shape={shape}"
+            )
         _channel_check(self, shape, self.num_features, "num_features", path)
         c = self.num_features
         ctx.add_row(
-            path, self.kind, shape, shape,
+            path,
+            self.kind,
+            shape,
+            shape,
             trainable=2 * c if self.affine else 0,
             buffers=2 * c + 1 if self.track_running_stats else 0,
             receptive_field=rf,
@@ -782,8 +841,15 @@ class InstanceNorm2d(Module):
         if len(shape) not in (3, 4):
             raise ShapeError(f"{self._where(path)}: expects (N, C, H, W) or (C, H, W). Received: input_shape={shape}")
         c = self.num_features
-        ctx.add_row(path, self.kind, shape, shape, trainable=2 * c if self.affine else 0,
-                    buffers=2 * c + 1 if self.track_running_stats else 0, receptive_field=rf)
+        ctx.add_row(
+            path,
+            self.kind,
+            shape,
+            shape,
+            trainable=2 * c if self.affine else 0,
+            buffers=2 * c + 1 if self.track_running_stats else 0,
+            receptive_field=rf,
+        )
         return shape, rf
 
 
@@ -809,8 +875,9 @@ class GroupNorm(Module):
         if len(shape) < 2:
             raise ShapeError(f"{self._where(path)}: expects (N, C, *). Received: input_shape={shape}")
         _channel_check(self, shape, self.num_channels, "num_channels", path)
-        ctx.add_row(path, self.kind, shape, shape, trainable=2 * self.num_channels if self.affine else 0,
-                    receptive_field=rf)
+        ctx.add_row(
+            path, self.kind, shape, shape, trainable=2 * self.num_channels if self.affine else 0, receptive_field=rf
+        )
         return shape, rf
 
 
@@ -835,11 +902,11 @@ class LayerNorm(Module):
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
-        tail = tuple(shape[len(shape) - len(self._shape):])
+        tail = tuple(shape[len(shape) - len(self._shape) :])
         if len(shape) < len(self._shape) or tail != self._shape:
             raise ShapeError(
                 f"{self._where(path)}: normalized_shape={self._shape} must match the last dims of the input "
-                f"{shape}: use normalized_shape={tuple(shape[-len(self._shape):]) if len(shape) >= len(self._shape) else shape[1:]}. "
+                f"{shape}: use normalized_shape={tuple(shape[-len(self._shape) :]) if len(shape) >= len(self._shape) else shape[1:]}. "
                 f"Received: input_shape={shape}"
             )
         n = math.prod(self._shape)
@@ -975,8 +1042,10 @@ class Flatten(Module):
         a = _dim_index(self.start_dim, rank, "start_dim", self, path, shape)
         b = _dim_index(self.end_dim, rank, "end_dim", self, path, shape)
         if a > b:
-            raise ShapeError(f"{self._where(path)}: start_dim={self.start_dim} comes after end_dim={self.end_dim}. "
-                             f"Received: input_shape={shape}")
+            raise ShapeError(
+                f"{self._where(path)}: start_dim={self.start_dim} comes after end_dim={self.end_dim}. "
+                f"Received: input_shape={shape}"
+            )
         merged = _product(shape[a : b + 1])
         from convcalc._backend import is_symbolic
 
@@ -1039,12 +1108,23 @@ class Linear(Module):
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, _ = flow
-        if len(shape) < 1 or shape[-1] != self.in_features:
+        if len(shape) < 2:
             raise ShapeError(_linear_mismatch(self, path, shape, ctx))
+        ctx.equals(
+            shape[-1],
+            self.in_features,
+            path,
+            len(shape) - 1,
+            lambda: _linear_mismatch(self, path, shape, ctx),
+            f"in_features={self.in_features}",
+        )
         out_shape = (*shape[:-1], self.out_features)
         rows = _product(shape[1:-1])
         ctx.add_row(
-            path, self.kind, shape, out_shape,
+            path,
+            self.kind,
+            shape,
+            out_shape,
             trainable=self.in_features * self.out_features + (self.out_features if self.bias else 0),
             macs=rows * self.in_features * self.out_features,
             bias_adds=rows * self.out_features if self.bias else 0,
@@ -1068,8 +1148,10 @@ def _linear_mismatch(layer: Linear, path: str, shape: tuple[Any, ...], ctx: Cont
                 target = " x ".join([str(side)] * spatial)
                 pool = f"AdaptiveAvgPool{spatial}d(({', '.join([str(side)] * spatial)}))"
                 made = " * ".join([str(dims[0])] + [str(side)] * spatial)
-                fix += (f", or make the feature map {target} before Flatten ({made} = {layer.in_features}), "
-                        f"e.g. with {pool}")
+                fix += (
+                    f", or make the feature map {target} before Flatten ({made} = {layer.in_features}), "
+                    f"e.g. with {pool}"
+                )
     return f"{head}: {fix}. Received: input_shape={shape}"
 
 
@@ -1091,9 +1173,14 @@ class LazyLinear(Module):
             fin = fin.to_sympy() if isinstance(fin, FloorForm) else fin
             rows = _product(shape[1:-1])
             out_shape = (*shape[:-1], self.out_features)
-            ctx.add_row(path, self.kind, shape, out_shape,
-                        trainable=fin * self.out_features + (self.out_features if self.bias else 0),
-                        macs=rows * fin * self.out_features)
+            ctx.add_row(
+                path,
+                self.kind,
+                shape,
+                out_shape,
+                trainable=fin * self.out_features + (self.out_features if self.bias else 0),
+                macs=rows * fin * self.out_features,
+            )
             return out_shape, None
         out = Linear(fin, self.out_features, self.bias)._plan(flow, ctx, path)
         row = ctx.rows[-1]
@@ -1123,12 +1210,22 @@ class _Pad2d(Module):
         left, right, top, bottom = self._pads
         h, w = shape[-2] + top + bottom, shape[-1] + left + right
         for j, v in enumerate((h, w)):
-            ctx.at_least(v, 1, path, j, lambda v=v: (f"{self._where(path)}: padding leaves a size of {v}. "
-                                                     f"Received: input_shape={shape}"), "size at least 1")
+            ctx.at_least(
+                v,
+                1,
+                path,
+                j,
+                lambda: f"{self._where(path)}: padding leaves a size of {v}. Received: input_shape={shape}",
+                "size at least 1",
+            )
         out_shape = (*shape[:-2], h, w)
-        new_rf = None if rf is None else (
-            ReceptiveField(rf[0].size, rf[0].jump, rf[0].start - top * rf[0].jump),
-            ReceptiveField(rf[1].size, rf[1].jump, rf[1].start - left * rf[1].jump),
+        new_rf = (
+            None
+            if rf is None
+            else (
+                ReceptiveField(rf[0].size, rf[0].jump, rf[0].start - top * rf[0].jump),
+                ReceptiveField(rf[1].size, rf[1].jump, rf[1].start - left * rf[1].jump),
+            )
         )
         ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
         return out_shape, new_rf
@@ -1170,15 +1267,18 @@ class Upsample(Module):
         rank = len(shape)
         need = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}.get(self.mode)
         if rank < 3 or (need is not None and rank != need):
-            raise ShapeError(f"{self._where(path)}: mode={self.mode!r} needs {need or '3-D to 5-D'} input, got "
-                             f"{rank}-D. Received: input_shape={shape}")
+            raise ShapeError(
+                f"{self._where(path)}: mode={self.mode!r} needs {need or '3-D to 5-D'} input, got "
+                f"{rank}-D. Received: input_shape={shape}"
+            )
         spatial = shape[2:]
         nd = len(spatial)
         value = self.size if self.size is not None else self.scale_factor
         per = tuple(value) if isinstance(value, (tuple, list)) else (value,) * nd
         if len(per) != nd:
-            raise ShapeError(f"{self._where(path)}: {nd} spatial dims but {len(per)} values given. "
-                             f"Received: input_shape={shape}")
+            raise ShapeError(
+                f"{self._where(path)}: {nd} spatial dims but {len(per)} values given. Received: input_shape={shape}"
+            )
         try:
             if self.size is not None:
                 out = tuple(upsample_output_size(_sym(i), output_size=v) for i, v in zip(spatial, per, strict=True))
@@ -1251,7 +1351,7 @@ class _Container(Module):
         return self._items[key][1]
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._items == self._items  # type: ignore[attr-defined]
+        return isinstance(other, _Container) and type(other) is type(self) and other._items == self._items
 
     def __hash__(self) -> int:
         return hash((type(self), self._items))
@@ -1328,8 +1428,9 @@ class Add(_Container):
         return f"Add({self._inner_repr()})"
 
 
-def _add_mismatch(layer: Module, path: str, name: str, shape: tuple[Any, ...], first: tuple[Any, ...],
-                  given: tuple[Any, ...]) -> str:
+def _add_mismatch(
+    layer: Module, path: str, name: str, shape: tuple[Any, ...], first: tuple[Any, ...], given: tuple[Any, ...]
+) -> str:
     parts = []
     fix = ""
     if len(shape) == len(first) and len(shape) >= 2:
@@ -1338,16 +1439,21 @@ def _add_mismatch(layer: Module, path: str, name: str, shape: tuple[Any, ...], f
         if shape[2:] != first[2:]:
             parts.append(f"the sizes differ ({_fmt(shape[2:])} vs {_fmt(first[2:])})")
         stride = None
-        if shape[2:] != first[2:] and all(type(a) is int and type(b) is int and b and a % b == 0
-                                          for a, b in zip(shape[2:], first[2:], strict=True)):
+        if shape[2:] != first[2:] and all(
+            type(a) is int and type(b) is int and b and a % b == 0 for a, b in zip(shape[2:], first[2:], strict=True)
+        ):
             ratios = {a // b for a, b in zip(shape[2:], first[2:], strict=True)}
             stride = ratios.pop() if len(ratios) == 1 else None
         if len(shape) == 4:
-            fix = (f"; give branch {name} a projection such as Conv2d({shape[1]}, {first[1]}, kernel_size=1"
-                   f"{f', stride={stride}' if stride and stride > 1 else ''})")
+            fix = (
+                f"; give branch {name} a projection such as Conv2d({shape[1]}, {first[1]}, kernel_size=1"
+                f"{f', stride={stride}' if stride and stride > 1 else ''})"
+            )
     detail = " and ".join(parts) or "the ranks differ"
-    return (f"{layer._where(path)}: branch {name} gives {_fmt(shape)} but branch 0 gives {_fmt(first)}: "
-            f"{detail}{fix}. Received: input_shape={given}")
+    return (
+        f"{layer._where(path)}: branch {name} gives {_fmt(shape)} but branch 0 gives {_fmt(first)}: "
+        f"{detail}{fix}. Received: input_shape={given}"
+    )
 
 
 def _merge_rf(rfs: list[tuple[ReceptiveField, ...] | None]) -> tuple[ReceptiveField, ...] | None:
@@ -1375,6 +1481,8 @@ class Concat(_Container):
     """
 
     __slots__ = ("crop", "dim")
+    crop: bool
+    dim: int
 
     def __init__(self, *branches: Any, dim: int = 1, crop: bool = False) -> None:
         super().__init__(*branches)
@@ -1425,14 +1533,17 @@ class Concat(_Container):
             smallest = sizes[0]
             for v in sizes[1:]:
                 smaller = v < smallest
-                if smaller is True:
-                    smallest = v
-                elif smaller is not False:  # symbolic and undecided: keep the last branch's (the upsampled path)
+                if smaller is True or smaller is not False:
                     smallest = v
             for b, v in enumerate(sizes):
-                ctx.at_least(v - smallest, 0, path, j - 2,
-                             lambda v=v: f"{self._where(path)}: branch sizes cannot be cropped to {smallest}.",
-                             "crop source at least the target")
+                ctx.at_least(
+                    v - smallest,
+                    0,
+                    path,
+                    j - 2,
+                    lambda: f"{self._where(path)}: branch sizes cannot be cropped to {smallest}.",
+                    "crop source at least the target",
+                )
                 result[b][j] = smallest
         return [tuple(r) for r in result]
 

@@ -57,7 +57,7 @@ def _groups(channels: dict[str, Any], groups: Any, args: dict[str, Any]) -> Any:
     for name, value in channels.items():
         check(
             value % g == 0,
-            lambda pick, name=name, value=value: (
+            lambda pick: (
                 f"{name} must be divisible by groups: {pick(value)} % {pick(g)} = {pick(value) % pick(g)}. "
                 f"{received(args)}"
             ),

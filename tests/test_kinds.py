@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -214,6 +215,93 @@ def test_symbolic_chain_matches_numeric(chain):
         assert at(expr, H=n) == numeric, (n, expr)
         checked += 1
     assert checked > 100
+
+
+def upsample_by_3_then_downsample(size):
+    """stride-2 conv, x3 transposed conv (a 3x upsampling), 2x2 pool, then a 1x1 conv."""
+    size = conv_output_size(size, 3, stride=2, padding=1)
+    size = conv_transpose_output_size(size, 1, stride=3)
+    size = pool_output_size(size, 2)
+    return conv_output_size(size, 1)
+
+
+def test_symbolic_chain_through_a_x3_upsampling():
+    # floor((3*floor((H - 1)/2) + 1) / 2) does not fold into one floor; the next layer must
+    # still accept it (a sympy error escaping the public API is a bug).
+    expr = upsample_by_3_then_downsample(H)
+    for n in range(3, 200):  # n <= 2 leaves a 1-pixel input for the 2x2 pool, which torch rejects
+        assert at(expr, H=n) == upsample_by_3_then_downsample(n), n
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda size: conv_output_size(size, 3, 2, 1),
+        lambda size: pool_output_size(size, 2, ceil_mode=True),
+        lambda size: conv_transpose_output_size(size, 3, 2),
+    ],
+    ids=["conv", "pool-ceil", "transpose"],
+)
+def test_symbolic_nested_floor_is_a_valid_size(layer):
+    size = sympy.floor(sympy.floor(H / 2) / 3) + 1  # an integer-valued size in H
+    expr = layer(size)
+    for n in range(1, 100):
+        assert at(expr, H=n) == layer(n // 2 // 3 + 1), n
+
+
+def random_chain(rng):
+    layers = []
+    for _ in range(rng.randint(2, 6)):
+        kind = rng.choice(["conv", "pool", "pool_ceil", "transpose", "keras_same_conv", "keras_same_pool"])
+        k, s, d = rng.randint(1, 5), rng.randint(1, 3), rng.randint(1, 2)
+        layers.append((kind, k, s, rng.randint(0, k // 2), d))
+    return layers
+
+
+def run_chain(layers, size):
+    for kind, k, s, p, d in layers:
+        if kind == "conv":
+            size = conv_output_size(size, k, s, p, d)
+        elif kind == "pool":
+            size = pool_output_size(size, k, s, p, d)
+        elif kind == "pool_ceil":
+            size = pool_output_size(size, k, s, p, d, ceil_mode=True)
+        elif kind == "transpose":
+            size = conv_transpose_output_size(size, k, s, p, max(s, d) - 1, d)
+        elif kind == "keras_same_conv":
+            size = conv_output_size(size, k, s, "same", convention="keras")
+        else:
+            size = pool_output_size(size, k, s, "same", convention="keras")
+    return size
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_symbolic_random_chains_match_numeric(seed):
+    rng = random.Random(seed)
+    for _ in range(5):
+        layers = random_chain(rng)
+        expr = run_chain(layers, H)
+        for n in range(1, 100):
+            numeric = numeric_or_none(run_chain, layers, n)
+            if numeric is not None:
+                assert at(expr, H=n) == numeric, (layers, n, expr)
+
+
+@pytest.mark.parametrize("factor", [1 / 3, 0.29, 0.7, 0.07, 1.5, 2.5])
+def test_symbolic_upsample_float_factor_never_disagrees_with_numeric(factor):
+    # torch computes floor(size * factor) in double precision: 3 * (1/3) -> 1, 100 * 0.29 -> 28
+    # (semantics.md section 6), and convcalc's numeric path does the same. A closed form may be
+    # refused, but one that is returned must give the numeric size at every input size.
+    assert upsample_output_size(3, scale_factor=1 / 3) == 1
+    assert upsample_output_size(100, scale_factor=0.29) == 28
+    try:
+        expr = upsample_output_size(H, scale_factor=factor)
+    except ConvCalcError:
+        return
+    for n in range(1, 1001):
+        numeric = numeric_or_none(upsample_output_size, n, scale_factor=factor)
+        if numeric is not None:
+            assert at(expr, H=n) == numeric, (factor, n, expr)
 
 
 # --------------------------------------------------------------------------- #
