@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -245,6 +246,11 @@ def plan(
     shape = _input_shape(input_shape)
     try:
         out_shape = _walk(model, shape, ctx)
+    except RecursionError:
+        raise SpecError(
+            "the model is nested too deep for Python's recursion limit; flatten nested Sequential "
+            f"containers (sys.getrecursionlimit() is {sys.getrecursionlimit()}). Received: model={type(model).__name__}"
+        ) from None
     except ShapeError as exc:
         layer = getattr(exc, "layer", None)
         if layer is None:

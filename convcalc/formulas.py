@@ -33,6 +33,9 @@ __all__ = [
 ]
 
 
+_MAX_WINDOWS = 10**6
+
+
 class Im2ColLayout(_Vocabulary):
     """How the column matrix is laid out."""
 
@@ -630,6 +633,10 @@ def adaptive_pool_windows(size: Any, output_size: Any) -> Any:
         if type(i) is not int or not (o is None or type(o) is int):
             raise SpecError(f"adaptive pooling windows need concrete int sizes. {received({'size': size})}")
         o = i if o is None else o
+        if o > _MAX_WINDOWS:
+            raise SpecError(
+                f"output_size={o} would list more than {_MAX_WINDOWS:,} windows. {received({'output_size': output_size})}"
+            )
         windows.append([((j * i) // o, ceil_div((j + 1) * i, o)) for j in range(o)])
     return axes.wrap(windows)
 
@@ -686,6 +693,10 @@ def upsample_output_size(
         if type(f) is not float or not math.isfinite(f) or f <= 0:
             raise SpecError(f"scale_factor must be a positive finite number. {received(args)}")
         if type(i) is int:
+            if i >= 2**53:
+                raise SpecError(
+                    f"a float scale_factor is applied in double precision, exact only for sizes below 2**53. {received(args)}"
+                )
             out: Any = math.floor(float(i) * f)
         elif is_array(i):
             np = numpy()
@@ -698,9 +709,7 @@ def upsample_output_size(
             )
         check(
             out >= 1,
-            lambda pick: (
-                f"output size would be 0 (floor({pick(i)} * {f})); torch needs at least 1. {received(args)}"
-            ),
+            lambda pick: f"output size would be 0 (floor({pick(i)} * {f})); torch needs at least 1. {received(args)}",
         )
         outs.append(out)
     return axes.wrap(outs)

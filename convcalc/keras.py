@@ -715,6 +715,10 @@ class Sequential(Layer):
     _default_input_shape: tuple[Any, ...] | None
 
     def __init__(self, layers: Any = None, name: str | None = None) -> None:
+        if layers is not None and not isinstance(layers, (list, tuple)):
+            raise SpecError(f"Sequential takes a list of layers. Received: layers={layers!r}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise SpecError(f"name must be a non-empty string. Received: name={name!r}")
         items = list(layers or [])
         shape = None
         if items and isinstance(items[0], Input):

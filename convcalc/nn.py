@@ -274,9 +274,7 @@ class _ConvNd(Module):
                     s,
                     path,
                     j,
-                    lambda: _not_exact(
-                        self, path, shape, j, i, pl + pr, extent, s
-                    ),
+                    lambda: _not_exact(self, path, shape, j, i, pl + pr, extent, s),
                     f"stride {s} divides evenly",
                 )
             spatial.append(window_count(i, pl, pr, extent, s))
@@ -1068,6 +1066,8 @@ class Unflatten(Module):
 
     def __post_init__(self) -> None:
         integer(self.dim, "dim")
+        if not isinstance(self.unflattened_size, (tuple, list)) or not self.unflattened_size:
+            raise SpecError(f"unflattened_size must be a non-empty tuple of ints. {received(_args(self))}")
         for v in self.unflattened_size:
             integer(v, "unflattened_size", minimum=1)
 
