@@ -12,11 +12,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from convcalc._args import integer, received
+from convcalc._backend import smax
 from convcalc._enums import Convention, PaddingMode
 from convcalc._errors import ShapeError, SpecError
 from convcalc._plan import ReceptiveField
 from convcalc._planner import Context, Flow
-from convcalc._backend import smax
 from convcalc.formulas import ceil_div, kernel_extent
 
 __all__ = [

@@ -9,6 +9,7 @@ nothing may hang.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from typing import Any
 
@@ -111,7 +112,7 @@ def _call(fn: Any, data: st.DataObject) -> None:
     count, keywords = _signature(fn)
     args = data.draw(st.lists(values, min_size=0, max_size=max(count, 1) + 1), label="args")
     chosen = data.draw(st.lists(st.sampled_from(keywords), unique=True, max_size=3), label="kwargs") if keywords else []
-    kwargs = {k: data.draw(values, label=k) for k in chosen if k not in {p for p in keywords[: len(args)]}}
+    kwargs = {k: data.draw(values, label=k) for k in chosen if k not in set(keywords[: len(args)])}
     try:
         fn(*args, **kwargs)
     except convcalc.ConvCalcError:
@@ -140,10 +141,8 @@ def test_layer_constructors_raise_only_convcalc_errors(layer: Any, data: st.Data
 @given(shape=values)
 def test_plan_input_shapes(shape: Any) -> None:
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
-    try:
+    with contextlib.suppress(convcalc.ConvCalcError):
         convcalc.plan(net, shape)
-    except convcalc.ConvCalcError:
-        pass
 
 
 @given(
@@ -152,22 +151,19 @@ def test_plan_input_shapes(shape: Any) -> None:
     )
 )
 def test_plan_options(options: dict[str, Any]) -> None:
-    try:
+    with contextlib.suppress(convcalc.ConvCalcError):
         convcalc.plan(nn.Conv2d(3, 4, 3), (1, 3, 8, 8), **options)
-    except convcalc.ConvCalcError:
-        pass
 
 
 def test_deep_nesting_does_not_escape_as_recursion_error() -> None:
     model: nn.Module = nn.ReLU()
-    for _ in range(5000):
+    for _ in range(300):  # hundreds deep plans fine
         model = nn.Sequential(model)
-    try:
-        plan = convcalc.plan(model, (1, 3, 8, 8))
-    except convcalc.ConvCalcError as exc:
-        assert "deep" in str(exc)
-    else:
-        assert plan.output_shape == (1, 3, 8, 8)
+    assert convcalc.plan(model, (1, 3, 8, 8)).output_shape == (1, 3, 8, 8)
+    for _ in range(5000):  # past the recursion limit: a SpecError that says why
+        model = nn.Sequential(model)
+    with pytest.raises(convcalc.SpecError, match="nested too deep"):
+        convcalc.plan(model, (1, 3, 8, 8))
 
 
 def test_huge_integers_stay_exact() -> None:
