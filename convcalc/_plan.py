@@ -222,7 +222,10 @@ class Plan:
 
 
 def shape_numel(shape: tuple[Any, ...]) -> Any:
-    if all(type(d) is int for d in shape):
+    for d in shape:
+        if type(d) is not int:
+            break
+    else:
         return math.prod(shape)
     out: Any = 1
     for d in shape:

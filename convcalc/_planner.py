@@ -141,6 +141,8 @@ class Context:
         receptive_field: tuple[ReceptiveField, ...] | None = None,
     ) -> None:
         elements = shape_numel(output_shape)
+        if self.mac_convention is not MacConvention.MACS:
+            macs = self.macs(macs, bias_adds)
         self.rows.append(
             Row(
                 path,
@@ -150,11 +152,11 @@ class Context:
                 trainable,
                 non_trainable,
                 buffers,
-                self.macs(macs, bias_adds) if macs or bias_adds else 0,
+                macs,
                 elements,
                 elements * self.itemsize,
                 receptive_field,
-                path.count(".") if path else 0,
+                path.count("."),
             )
         )
 

@@ -179,6 +179,8 @@ def _too_small_message(layer: Module, path: str, shape: tuple[Any, ...], axis: i
 
 
 def _product(values: Any) -> Any:
+    if all(type(v) is int for v in values):
+        return math.prod(values)
     out: Any = 1
     for v in values:
         out = out * (v.to_sympy() if isinstance(v, FloorForm) else v)
@@ -205,9 +207,24 @@ class _ConvNd(Module):
     _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _p: tuple[int, ...] | None = field(init=False, repr=False, compare=False)
     _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _geometry: tuple[tuple[int, int, int, int], ...] = field(init=False, repr=False, compare=False)
+    _extents: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _lefts: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _weights: int = field(init=False, repr=False, compare=False)
     _ndim: ClassVar[int] = 2
 
     def __post_init__(self) -> None:
+        self._check()
+        pads = self._pads()
+        extents = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
+        geometry = tuple((s, pl, pr, e) for s, (pl, pr), e in zip(self._s, pads, extents, strict=True))
+        object.__setattr__(self, "_geometry", geometry)
+        object.__setattr__(self, "_extents", extents)
+        object.__setattr__(self, "_lefts", tuple(pl for pl, _ in pads))
+        weights = self.out_channels * (self.in_channels // self.groups) * math.prod(self._k)
+        object.__setattr__(self, "_weights", weights)
+
+    def _check(self) -> None:
         args = _args(self)
         nd = self._ndim
         integer(self.in_channels, "in_channels", minimum=1)
@@ -254,33 +271,36 @@ class _ConvNd(Module):
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
-        _spatial_check(self, shape, self._ndim, path)
-        _channel_check(self, shape, self.in_channels, "in_channels", path)
-        pads = self._pads()
+        if len(shape) != self._ndim + 2:
+            _spatial_check(self, shape, self._ndim, path)
+        if shape[1] != self.in_channels:
+            _channel_check(self, shape, self.in_channels, "in_channels", path)
         spatial = []
-        for j, (i, k, s, (pl, pr), d) in enumerate(zip(shape[2:], self._k, self._s, pads, self._d, strict=True)):
-            extent = kernel_extent(k, d)
-            ctx.at_least(
-                i + pl + pr,
-                extent,
-                path,
-                j,
-                lambda: _conv_too_small(self, path, shape, j, i, pl, pr, extent),
-                f"kernel {extent} fits the padded input",
-            )
+        for j, (i, (s, pl, pr, extent)) in enumerate(zip(shape[2:], self._geometry, strict=True)):
+            span = i + pl + pr - extent
+            if type(span) is not int or span < 0:
+                ctx.at_least(
+                    span,
+                    0,
+                    path,
+                    j,
+                    lambda: _conv_too_small(self, path, shape, j, i, pl, pr, extent),
+                    f"kernel {extent} fits the padded input",
+                )
             if ctx.strict and s > 1:
                 ctx.divides(
-                    i + pl + pr - extent,
+                    span,
                     s,
                     path,
                     j,
                     lambda: _not_exact(self, path, shape, j, i, pl + pr, extent, s),
                     f"stride {s} divides evenly",
                 )
-            spatial.append(window_count(i, pl, pr, extent, s))
+            spatial.append(span // s + 1)
         out_shape = (shape[0], self.out_channels, *spatial)
         positions = _product(spatial)
-        weights = self.out_channels * (self.in_channels // self.groups) * math.prod(self._k)
+        weights = self._weights
+        new_rf = _rf_update(rf, self._extents, self._s, self._lefts)
         ctx.add_row(
             path,
             self.kind,
@@ -289,19 +309,9 @@ class _ConvNd(Module):
             trainable=weights + (self.out_channels if self.bias else 0),
             macs=positions * weights,
             bias_adds=positions * self.out_channels if self.bias else 0,
-            receptive_field=_rf_update(
-                rf,
-                tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True)),
-                self._s,
-                tuple(p[0] for p in pads),
-            ),
+            receptive_field=new_rf,
         )
-        return out_shape, _rf_update(
-            rf,
-            tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True)),
-            self._s,
-            tuple(p[0] for p in pads),
-        )
+        return out_shape, new_rf
 
 
 def _conv_too_small(
