@@ -71,8 +71,10 @@ def _array_integer(value: Any, name: str) -> Any:
     np = numpy()
     if isinstance(value, np.bool_) or (isinstance(value, np.ndarray) and value.dtype.kind == "b"):
         raise error(f"{name} must be an integer, not a boolean. {received({name: value})}")
-    if isinstance(value, np.integer):
-        return int(value)
+    if isinstance(value, np.integer) or (
+        isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu"
+    ):
+        return int(value)  # a numpy scalar is a plain number: exact as a Python int
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "iu":
         dtype = getattr(value, "dtype", type(value).__name__)
         raise error(f"{name} must be an integer array; got dtype {dtype}. {received({name: value})}")

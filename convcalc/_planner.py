@@ -25,11 +25,35 @@ class MacConvention(_Vocabulary):
     layers, bias excluded, per sample: torchvision's ``_ops``, fvcore, the papers'
     "mult-adds". ``macs+bias``: the same plus one addition per output of a layer
     with a bias. ``flops``: 2 x ``macs``, as ``torch.utils.flop_counter`` counts.
+    ``torchinfo``: torchinfo's "mult-adds": for a layer whose type name contains
+    "Conv", its parameters (weights and bias) times its output positions; for
+    any other layer with parameters (Linear, BatchNorm, ...), its parameter count.
     """
 
     MACS = "macs"
     MACS_BIAS = "macs+bias"
     FLOPS = "flops"
+    TORCHINFO = "torchinfo"
+
+
+def torchinfo_mult_adds(kind: str, params: Any, output_shape: tuple[Any, ...]) -> Any:
+    """torchinfo's count for one layer, per sample."""
+    if not params:
+        return 0
+    if "Conv" in kind:
+        positions: Any = 1
+        for d in output_shape[2:]:
+            positions = positions * d
+        return params * positions
+    return params
+
+
+def torchinfo_macs(rows: Any) -> Any:
+    """torchinfo's total over leaf rows, per sample."""
+    total: Any = 0
+    for r in rows:
+        total = total + torchinfo_mult_adds(r.kind, r.trainable + r.non_trainable, r.output_shape)
+    return total
 
 
 class Context:
@@ -124,7 +148,7 @@ class Context:
             return macs
         if kind is MacConvention.MACS_BIAS:
             return macs + bias_adds
-        return 2 * macs
+        return 2 * macs  # FLOPS (torchinfo's count is made in add_row, from the row itself)
 
     def add_row(
         self,
@@ -141,11 +165,13 @@ class Context:
         receptive_field: tuple[ReceptiveField, ...] | None = None,
     ) -> None:
         elements = shape_numel(output_shape)
-        if self.mac_convention is not MacConvention.MACS:
+        if self.mac_convention is MacConvention.TORCHINFO:
+            macs = torchinfo_mult_adds(kind, trainable + non_trainable, output_shape)
+        elif self.mac_convention is not MacConvention.MACS:
             macs = self.macs(macs, bias_adds)
         self.rows.append(
             Row(
-                path,
+                path or kind,
                 kind,
                 input_shape,
                 output_shape,
@@ -300,7 +326,9 @@ def _sympy_row(row: Row) -> Row:
 
 def _walk(model: Any, shape: tuple[Any, ...], ctx: Context) -> tuple[Any, ...]:
     rf = tuple(ReceptiveField(1, 1, 0) for _ in range(max(len(shape) - 2, 0)))
-    out_shape, _ = model._plan((shape, rf or None), ctx, "")
+    # a bare Keras layer keeps its own name; everything else starts from the empty path
+    root = model._name() if hasattr(model, "_name") and not hasattr(model, "layers") else ""
+    out_shape, _ = model._plan((shape, rf or None), ctx, root)
     return tuple(out_shape)
 
 
@@ -333,7 +361,8 @@ def _smallest_input(model: Any, shape: tuple[Any, ...], conv: Convention, strict
         else:
             low = mid
     trial = (*shape[:index], high, *shape[index + 1 :])
-    return f" The smallest network input that gets past {layer} has size {high} on that axis: input_shape={trial}."
+    where = layer or "this layer"
+    return f" The smallest network input that gets past {where} has size {high} on that axis: input_shape={trial}."
 
 
 def _as_model(model: Any) -> Any:

@@ -55,6 +55,7 @@ def _mac_line(plan: Plan) -> str:
         "macs": "MACs: conv + linear multiply-accumulates, bias excluded, per sample",
         "macs+bias": "MACs: conv + linear multiply-accumulates plus bias additions, per sample",
         "flops": "FLOPs: 2 x conv + linear multiply-accumulates, bias excluded, per sample",
+        "torchinfo": "mult-adds as torchinfo counts them (every weight and bias, per output position for convolutions), per sample",
     }
     return names.get(plan.mac_convention, plan.mac_convention)
 
@@ -115,49 +116,81 @@ def _keras(plan: Plan) -> str:
     return "\n".join(out)
 
 
-def _mb(value: Any) -> str:
-    return f"{value / 1e6:.2f}" if type(value) is int else str(value)
+def _readable(value: Any) -> str:
+    """torchinfo's number format: ``(M): 12.34`` / ``(G): 4.09``."""
+    if type(value) is not int:
+        return f": {value}"
+    for limit, unit in ((1e12, "T"), (1e9, "G")):
+        if value >= limit:
+            return f" ({unit}): {value / limit:,.2f}"
+    scaled = value / 1e6
+    return f" (M): {int(scaled):,d}" if scaled.is_integer() else f" (M): {scaled:,.2f}"
 
 
 def _torchinfo(plan: Plan) -> str:
-    width = 90
+    """The layout of ``torchinfo.summary``: a tree of modules, then totals and memory."""
+    from convcalc._planner import torchinfo_macs
+
     groups: list[tuple[int, str, str, tuple[Any, ...]]] = plan._extra.get("groups", [])
-    lines = ["=" * width, f"{'Layer (type:depth-idx)':<45}{'Output Shape':<30}{'Param #':<15}", "=" * width]
-    counters: dict[int, int] = {}
-
-    def emit(depth: int, kind: str, shape: tuple[Any, ...], params: str) -> None:
-        counters[depth] = counters.get(depth, 0) + 1
-        prefix = "" if depth == 0 else "│    " * (depth - 1) + "└─"
-        label = f"{prefix}{kind}: {depth}-{counters[depth]}" if depth else kind
-        lines.append(f"{label:<45}{_shape(shape):<30}{params:<15}".rstrip())
-
-    emit(0, plan._extra.get("name", "Model"), plan.output_shape, "--")
     by_index: dict[int, list[tuple[str, str, tuple[Any, ...]]]] = {}
     for index, path, kind, shape in groups:
         by_index.setdefault(index, []).append((path, kind, shape))
+    entries: list[tuple[int, str, tuple[Any, ...], str]] = [
+        (0, plan._extra.get("name", "Model"), plan.output_shape, "--")
+    ]
     for j, r in enumerate(plan.rows):
         for path, kind, shape in by_index.get(j, []):
-            emit(path.count(".") + 1, kind, shape, "--")
-        emit(r.name.count(".") + 1, r.kind, r.output_shape, _num(r.params) if r.params else "--")
+            entries.append((path.count(".") + 1, kind, shape, "--"))
+        entries.append(
+            (r.name.count(".") + 1 if r.name else 1, r.kind, r.output_shape, _num(r.params) if r.params else "--")
+        )
+    counters: dict[int, int] = {}
+    titles = []
+    for depth, kind, shape, params in entries:
+        counters[depth] = counters.get(depth, 0) + 1
+        if depth == 0:
+            title = kind
+        else:
+            prefix = "├─" if depth == 1 else "│    " * (depth - 1) + "└─"
+            title = f"{prefix}{kind}: {depth}-{counters[depth]}"
+        titles.append((title, _shape(shape), params))
+    name_width = max(40, -(-max(len(t) + 1 for t, _, _ in titles) // 5) * 5)
+    col = 25
+    width = name_width + 2 * col
+
+    def line(a: str, b: str, c: str) -> str:
+        return f"{a:<{name_width}} {b:<{col}} {c:<{col}}".rstrip()
+
+    out = ["=" * width, line("Layer (type:depth-idx)", "Output Shape", "Param #"), "=" * width]
+    out += [line(*t) for t in titles]
     batch = plan.input_shape[0] if plan.input_shape else 1
-    macs = plan.macs * batch
-    inputs = 1
+    inputs: Any = 1
     for d in plan.input_shape:
         inputs = inputs * d
-    lines += [
+    forward: Any = 0
+    for r in plan.rows:
+        if r.params:
+            forward = forward + 2 * r.activation_bytes
+    total_bytes = inputs * plan.itemsize + forward + plan.total_params * plan.itemsize
+    out += [
         "=" * width,
         f"Total params: {_num(plan.total_params)}",
         f"Trainable params: {_num(plan.trainable_params)}",
         f"Non-trainable params: {_num(plan.non_trainable_params)}",
-        f"Total mult-adds (M): {macs / 1e6:.2f}" if type(macs) is int else f"Total mult-adds: {macs}",
+        f"Total mult-adds{_readable(torchinfo_macs(plan.rows) * batch)}",
         "=" * width,
         f"Input size (MB): {_mb(inputs * plan.itemsize)}",
-        f"Forward/backward pass size (MB): {_mb(2 * plan.activations * plan.itemsize)}",
+        f"Forward/backward pass size (MB): {_mb(forward)}",
         f"Params size (MB): {_mb(plan.total_params * plan.itemsize)}",
+        f"Estimated Total Size (MB): {_mb(total_bytes)}",
         "=" * width,
         f"{_mac_line(plan)}: {_num(plan.macs)}",
     ]
-    return "\n".join(lines)
+    return "\n".join(out)
+
+
+def _mb(value: Any) -> str:
+    return f"{value / 1e6:.2f}" if type(value) is int else str(value)
 
 
 def _jsonable(value: Any) -> Any:

@@ -109,7 +109,17 @@ def solve_sizes(plan: Plan, symbol: Any = None) -> Solution:
             f"no value of {x} satisfies every layer: {'; '.join(map(str, relevant))}. Received: symbol={x}"
         )
     smallest = next(v for v in range(start, start + period) if v % period in residues)
+    period, residues = _reduce_period(period, residues)
     return Solution(x, smallest, period, tuple(residues))
+
+
+def _reduce_period(period: int, residues: list[int]) -> tuple[int, list[int]]:
+    """The shortest period under which the same residues repeat (all residues: period 1)."""
+    valid = set(residues)
+    for d in range(1, period + 1):
+        if period % d == 0 and all((r in valid) == (r % d in valid) for r in range(period)):
+            return d, sorted({r % d for r in valid})
+    return period, residues  # pragma: no cover - d = period always qualifies
 
 
 def inputs_for(plan: Plan, output: int, symbol: Any = None, axis: int | None = None) -> list[int]:

@@ -83,7 +83,7 @@ class Layer:
         return getattr(self, "name", None) or self._base
 
     def _where(self, path: str) -> str:
-        return f"{path} ({self.kind})"
+        return f"{path or self._name()} ({self.kind})"
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         raise NotImplementedError  # pragma: no cover

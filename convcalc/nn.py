@@ -155,7 +155,7 @@ def _channel_check(layer: Module, shape: tuple[Any, ...], expected: int, name: s
     got = shape[1]
     if got != expected:
         raise ShapeError(
-            f"{layer._where(path)}: {name}={expected} but the input has {got} channels: "
+            f"{layer._where(path)}: {name}={expected} but the input has {got} channel{'' if got == 1 else 's'}: "
             f"use {name}={got} (or make the previous layer output {expected}). Received: input_shape={shape}"
         )
 
@@ -1058,9 +1058,10 @@ class Flatten(Module):
         from convcalc._backend import is_symbolic
 
         if is_symbolic(merged):
+            from convcalc._backend import sympy
             from convcalc._symbolic import as_integer_expr
 
-            merged = as_integer_expr(merged)
+            merged = as_integer_expr(sympy().factor(merged))
         out_shape = (*shape[:a], merged, *shape[b + 1 :])
         ctx.add_row(path, self.kind, shape, out_shape)
         ctx.flatten_source = (path, tuple(shape[a : b + 1]))
@@ -1352,13 +1353,19 @@ class _Container(Module):
     def __len__(self) -> int:
         return len(self._items)
 
-    def __getitem__(self, key: int | str) -> Module:
+    def __getitem__(self, key: int | str | slice) -> Any:
+        if isinstance(key, slice):
+            return type(self)(OrderedDict(self._items[key]))
         if isinstance(key, str):
             for name, m in self._items:
                 if name == key:
                     return m
-            raise KeyError(key)
-        return self._items[key][1]
+        elif type(key) is int and -len(self._items) <= key < len(self._items):
+            return self._items[key][1]
+        names = ", ".join(name for name, _ in self._items[:10])
+        raise SpecError(
+            f"{type(self).__name__} has {len(self._items)} layers ({names}); no layer {key!r}. Received: key={key!r}"
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Container) and type(other) is type(self) and other._items == self._items
@@ -1431,7 +1438,7 @@ class Add(_Container):
                 raise ShapeError(_add_mismatch(self, path, name, shape, first_shape, flow[0]))
         out_shape = first_shape
         rf = _merge_rf([o[1] for o in outs])
-        ctx.add_row(path or "add", self.kind, flow[0], out_shape, receptive_field=rf)
+        ctx.add_row(path, self.kind, flow[0], out_shape, receptive_field=rf)
         return out_shape, rf
 
     def __repr__(self) -> str:
@@ -1530,7 +1537,7 @@ class Concat(_Container):
         for shape in shapes:
             total = total + shape[dim]
         out_shape = (*shapes[0][:dim], total, *shapes[0][dim + 1 :])
-        ctx.add_row(path or "concat", self.kind, flow[0], out_shape)
+        ctx.add_row(path, self.kind, flow[0], out_shape)
         return out_shape, None
 
     def _cropped(self, shapes: list[tuple[Any, ...]], dim: int, ctx: Context, path: str) -> list[tuple[Any, ...]]:
