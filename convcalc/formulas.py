@@ -503,8 +503,7 @@ def conv_transpose_output_size(
         check(
             out >= 1,
             lambda pick: (
-                f"output size would be {transpose_count(pick(i), pick(s), 2 * pick(p), kernel_extent(pick(k), pick(d)), 0)}"
-                f"{axis}, too small: reduce padding below {pick(p)}. {received(args)}"
+                f"output size would be {pick(out)}{axis}, too small: reduce padding below {pick(p)}. {received(args)}"
             ),
         )
         outs.append(out)

@@ -23,18 +23,6 @@ torch = pytest.importorskip("torch")
 
 from hypothesis import event, given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-from convcalc import (  # noqa: E402
-    ConvCalcError,
-    adaptive_pool_output_size,
-    conv_output_size,
-    conv_params,
-    conv_transpose_output_size,
-    conv_transpose_params,
-    im2col_shape,
-    pool_output_size,
-    upsample_output_size,
-)
 from strategies import (  # noqa: E402
     AdaptiveConfig,
     ConvConfig,
@@ -48,6 +36,18 @@ from strategies import (  # noqa: E402
     transpose_configs,
     unfold_configs,
     upsample_configs,
+)
+
+from convcalc import (  # noqa: E402
+    ConvCalcError,
+    adaptive_pool_output_size,
+    conv_output_size,
+    conv_params,
+    conv_transpose_output_size,
+    conv_transpose_params,
+    im2col_shape,
+    pool_output_size,
+    upsample_output_size,
 )
 
 nn = torch.nn
@@ -74,9 +74,7 @@ def native_cpu_kernels() -> Iterator[None]:
         torch.backends.mkldnn.enabled = saved
 
 
-def run_torch(
-    make_layer: Callable[[], Any], input_shape: tuple[int, ...], *, native: bool = False
-) -> tuple[Any, Any]:
+def run_torch(make_layer: Callable[[], Any], input_shape: tuple[int, ...], *, native: bool = False) -> tuple[Any, Any]:
     """``(layer, output shape)``, or ``(None, error)`` when torch rejects the configuration.
 
     ``native`` runs torch's own CPU kernels rather than oneDNN (see ``native_cpu_kernels``).
@@ -197,9 +195,7 @@ def test_max_pool_matches_torch(ndim: int, data: st.DataObject) -> None:
         ),
         (1, c.channels, *c.size),
     )
-    got = run_convcalc(
-        lambda: pool_output_size(c.size, c.kernel_size, c.stride, c.padding, c.dilation, c.ceil_mode)
-    )
+    got = run_convcalc(lambda: pool_output_size(c.size, c.kernel_size, c.stride, c.padding, c.dilation, c.ceil_mode))
     assert_agree(c, shape if layer is None else shape[2:], got)
 
 
@@ -258,7 +254,7 @@ def test_upsample_matches_torch(ndim: int, data: st.DataObject) -> None:
 @given(c=unfold_configs())
 def test_unfold_matches_im2col_shape(c: UnfoldConfig) -> None:
     input_shape = (c.batch, c.channels, *c.size)
-    layer, shape = run_torch(
+    _, shape = run_torch(
         lambda: nn.Unfold(c.kernel_size, dilation=c.dilation, padding=c.padding, stride=c.stride),
         input_shape,
     )
