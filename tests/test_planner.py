@@ -396,13 +396,13 @@ def test_add_branch_mismatch_says_which_branch_and_fix() -> None:
 
 
 def test_strict_plan_rejects_inexact_division() -> None:
-    with pytest.raises(convcalc.ShapeError, match="not divisible by the stride 2.*strict"):
+    with pytest.raises(convcalc.ShapeError, match=r"not divisible by the stride 2.*strict"):
         convcalc.plan(nn.MaxPool2d(2), (1, 1, 7, 8), strict=True)
     assert convcalc.plan(nn.MaxPool2d(2), (1, 1, 7, 8)).output_shape == (1, 1, 3, 4)
 
 
 def test_bad_models_and_shapes() -> None:
-    with pytest.raises(convcalc.SpecError, match="plan\\(\\) takes a convcalc.nn"):
+    with pytest.raises(convcalc.SpecError, match=r"plan\(\) takes a convcalc\.nn"):
         convcalc.plan(object(), (1, 3, 8, 8))
     with pytest.raises(convcalc.ShapeError, match="input_shape must be a tuple"):
         convcalc.plan(nn.ReLU(), "1x3x8x8")

@@ -1,0 +1,689 @@
+"""The ``convcalc`` command line: sizes, parameters, plans, solving, verifying, exercises.
+
+``main(argv)`` parses, runs one subcommand and returns the exit status: 0 on
+success, 1 when a check fails (a verification mismatch, a wrong exercise answer,
+no input giving a wanted output), 2 on bad input, which prints one line
+``convcalc: error: <message>`` on stderr and no traceback.
+
+The numeric subcommands (``size``, ``pool``, ``tconv``, ``params``) import
+neither sympy nor numpy nor torch; the planner's model zoo, spec files, the torch
+bridge and the exercises are imported inside the subcommands that use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from convcalc._errors import ConvCalcError, SpecError
+
+__all__ = ["main"]
+
+PROG = "convcalc"
+
+EPILOG = """\
+examples:
+  convcalc size 227 -k 11 -s 4                   output size of a convolution: 55
+  convcalc size 64 -k 7 -s 2 --steps             the worked calculation, with its floor
+  convcalc size 32x64 -k 5                       non-square: 28x60
+  convcalc size 7 -k 3 -s 2 --same --convention keras
+  convcalc pool 28 -k 2                          max/avg pooling: 14
+  convcalc tconv 4 -k 3 -s 2 -p 1 --output-padding 1
+  convcalc params conv 3 4 -k 5 --no-bias        parameters of a convolution: 300
+  convcalc params linear 400 512                 205312
+  convcalc params bn 64 --convention keras       trainable / non-trainable / buffers
+  convcalc plan net.toml                         a layer-by-layer table of a spec file
+  convcalc plan zoo:resnet50 --style torchinfo
+  convcalc plan zoo:unet --input 1x1xHxH --format json
+  convcalc solve zoo:unet --input 1x1xHxH --strict
+                                                 valid sizes: H >= 188 and H ≡ 12 (mod 16)
+  convcalc solve zoo:unet --input 1x1xHxH --strict --output 388
+  convcalc verify net.toml --input 1x1x28x28     compare with a real torch forward pass
+  convcalc exercise --count 5 --seed 3 --lang ko exercises with answers and worked solutions
+  convcalc exercise --seed 3 --no-answers        the handout alone
+  convcalc exercise check --kind size --seed 3 --index 1 "27 x 27"
+
+MODEL is a spec file (.toml, .json, .yaml; see convcalc.specfile), zoo:NAME, or
+module.path:callable returning a convcalc or torch model. Sizes are written
+227, 32x64 or 1x3x224x224; a name such as H is a symbol.
+exit status: 0 ok, 1 a check failed (verify, exercise check, solve --output), 2 bad input.
+"""
+
+
+class _UsageError(Exception):
+    """An argparse error, re-raised so that main prints it as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog.removeprefix(PROG + ' ')}: {message}" if self.prog != PROG else message)
+
+
+# --------------------------------------------------------------------------- #
+# Reading sizes
+# --------------------------------------------------------------------------- #
+
+_SPLIT = re.compile(r"\s*[x×,*]\s*")
+
+
+def _parts(text: str, name: str) -> list[str]:
+    body = text.strip().strip("()[]").strip()
+    parts = _SPLIT.split(body) if body else []
+    if not parts or any(not p for p in parts):
+        raise SpecError(f"{name} must be a number or numbers joined by x, such as 32x64. Received: {name}={text!r}")
+    return parts
+
+
+def _int(part: str, name: str, text: str) -> int:
+    if not re.fullmatch(r"[+-]?\d+", part):
+        raise SpecError(f"{name} must be an integer or integers joined by x. Received: {name}={text!r}")
+    return int(part)
+
+
+def _ints(text: str, name: str) -> int | tuple[int, ...]:
+    """``"3"`` -> 3, ``"3x5"`` -> (3, 5)."""
+    parts = _parts(text, name)
+    values = tuple(_int(p, name, text) for p in parts)
+    return values[0] if len(values) == 1 else values
+
+
+def _sizes(text: str, name: str) -> Any:
+    """A spatial size: ints, or symbols for names (which import sympy)."""
+    parts = _parts(text, name)
+    if all(re.fullmatch(r"[+-]?\d+", p) for p in parts):
+        return _ints(text, name)
+    values = _with_symbols(parts, name, text)
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+def _with_symbols(parts: list[str], name: str, text: str) -> list[Any]:
+    names = [p for p in parts if not re.fullmatch(r"[+-]?\d+", p)]
+    for p in names:
+        if not p.isidentifier():
+            raise SpecError(f"{name}: {p!r} is neither a number nor a symbol name such as H. Received: {name}={text!r}")
+    table: dict[str, Any] = {}
+    if names:
+        from convcalc._symbolic import symbols
+
+        unique = list(dict.fromkeys(names))
+        made = symbols(" ".join(unique))
+        table = dict(zip(unique, made if isinstance(made, tuple) else (made,), strict=True))
+    return [table[p] if p in table else int(p) for p in parts]
+
+
+def _shape(text: str) -> tuple[Any, ...]:
+    """``--input 1x3x224x224`` (or ``1,3,H,W``)."""
+    return tuple(_with_symbols(_parts(text, "--input"), "--input", text))
+
+
+def _padding(text: str) -> Any:
+    lowered = text.strip().lower()
+    if lowered in ("same", "valid", "causal"):
+        return lowered
+    return _ints(text, "padding")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "x".join(str(v) for v in value)
+    return str(value)
+
+
+def _is_numeric(*values: Any) -> bool:
+    def plain(v: Any) -> bool:
+        return type(v) is int or (isinstance(v, tuple) and all(type(x) is int for x in v))
+
+    return all(plain(v) for v in values)
+
+
+# --------------------------------------------------------------------------- #
+# size / pool / tconv
+# --------------------------------------------------------------------------- #
+
+
+def _window_options(p: argparse.ArgumentParser, *, pool: bool = False) -> None:
+    p.add_argument("size", help="input size: 227, 32x64 (one per axis), or a symbol such as H")
+    p.add_argument("-k", "--kernel-size", required=True, help="kernel size: 3 or 3x5")
+    p.add_argument(
+        "-s",
+        "--stride",
+        default=None if pool else "1",
+        help="stride (default: the kernel size)" if pool else "stride (default 1)",
+    )
+    p.add_argument("-p", "--padding", default="0", help="padding: 1, 1x2, 'same' or 'valid' (default 0)")
+    p.add_argument("-d", "--dilation", default="1", help="dilation (default 1)")
+    p.add_argument(
+        "--convention",
+        choices=["torch", "keras"],
+        default="torch",
+        help="whose rules: torch (default) or keras ('same' at any stride)",
+    )
+    p.add_argument("--steps", action="store_true", help="print the worked calculation")
+    modes = p.add_mutually_exclusive_group()
+    modes.add_argument("--same", dest="mode", action="store_const", const="same", help="padding='same'")
+    modes.add_argument("--valid", dest="mode", action="store_const", const="valid", help="padding='valid'")
+
+
+def _window_args(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, Any]:
+    size = _sizes(args.size, "size")
+    kernel = _ints(args.kernel_size, "kernel_size")
+    stride = None if args.stride is None else _ints(args.stride, "stride")
+    padding = args.mode if args.mode else _padding(args.padding)
+    dilation = _ints(args.dilation, "dilation")
+    return size, kernel, stride, padding, dilation
+
+
+def _cmd_size(args: argparse.Namespace) -> int:
+    from convcalc.formulas import conv_output_size
+
+    size, kernel, stride, padding, dilation = _window_args(args)
+    out = conv_output_size(size, kernel, stride, padding, dilation, convention=args.convention, strict=args.strict)
+    if args.steps and not _is_numeric(size):
+        print("out = floor((W - D*(F - 1) - 1 + 2P)/S) + 1")
+        print(f"out = {_show(out)}")
+        return 0
+    if args.steps:
+        from convcalc.exercises import conv_steps
+
+        lines = conv_steps(size, kernel, stride, padding, dilation, convention=args.convention)
+        return _print_steps(lines, out)
+    print(_show(out))
+    return 0
+
+
+def _cmd_pool(args: argparse.Namespace) -> int:
+    from convcalc.formulas import pool_output_size
+
+    size, kernel, stride, padding, dilation = _window_args(args)
+    out = pool_output_size(size, kernel, stride, padding, dilation, args.ceil, convention=args.convention)
+    if args.steps and _is_numeric(size):
+        from convcalc.exercises import pool_steps
+
+        lines = pool_steps(size, kernel, stride, padding, dilation, args.ceil, convention=args.convention)
+        return _print_steps(lines, out)
+    print(_show(out))
+    return 0
+
+
+def _cmd_tconv(args: argparse.Namespace) -> int:
+    from convcalc.formulas import conv_transpose_output_size
+
+    size, kernel, stride, padding, dilation = _window_args(args)
+    op = None if args.output_padding is None else _ints(args.output_padding, "output_padding")
+    out = conv_transpose_output_size(size, kernel, stride, padding, op, dilation, convention=args.convention)
+    if args.steps and _is_numeric(size) and args.convention == "torch":
+        from convcalc.exercises import conv_transpose_steps
+
+        lines = conv_transpose_steps(size, kernel, stride, padding, 0 if op is None else op, dilation)
+        return _print_steps(lines, out)
+    print(_show(out))
+    return 0
+
+
+def _print_steps(lines: list[str], out: Any) -> int:
+    """The worked steps, ending with the answer (added when the last step does not show it whole)."""
+    for line in lines:
+        print(line)
+    answer = _show(out)
+    if not lines or not lines[-1].endswith(f"= {answer}"):
+        print(f"out = {answer}")
+    return 0
+
+
+# --------------------------------------------------------------------------- #
+# params
+# --------------------------------------------------------------------------- #
+
+
+def _cmd_params(args: argparse.Namespace) -> int:
+    from convcalc import params
+
+    layer = args.layer
+    if layer in ("conv", "tconv"):
+        kernel = _ints(args.kernel_size, "kernel_size")
+        groups = args.groups
+        count = (params.conv_params if layer == "conv" else params.conv_transpose_params)(
+            args.in_channels, args.out_channels, kernel, groups=groups, bias=args.bias, ndim=args.ndim
+        )
+        if args.steps:
+            ks = kernel if isinstance(kernel, tuple) else (kernel,) * args.ndim
+            first, second = (
+                (args.out_channels, args.in_channels) if layer == "conv" else (args.in_channels, args.out_channels)
+            )
+            per = f"({second}/{groups})" if groups != 1 else f"{second}"
+            formula = (
+                "C_out * (C_in / groups) * prod(kernel)"
+                if layer == "conv"
+                else "C_in * (C_out / groups) * prod(kernel)"
+            )
+            print(formula + (" + C_out (bias)" if args.bias else ""))
+            print(
+                f"{first} * {per} * {' * '.join(map(str, ks))}"
+                + (f" + {args.out_channels}" if args.bias else "")
+                + f" = {count}"
+            )
+            return 0
+        print(count)
+        return 0
+    if layer == "linear":
+        count = params.linear_params(args.in_features, args.out_features, bias=args.bias)
+        if args.steps:
+            print("in_features * out_features" + (" + out_features (bias)" if args.bias else ""))
+            print(
+                f"{args.in_features} * {args.out_features}"
+                + (f" + {args.out_features}" if args.bias else "")
+                + f" = {count}"
+            )
+            return 0
+        print(count)
+        return 0
+    bn = params.batchnorm_params(args.num_features, affine=args.affine, convention=args.convention)
+    print(f"trainable: {bn.trainable}")
+    print(f"non-trainable: {bn.non_trainable}")
+    print(f"buffers: {bn.buffers}")
+    print(f"total: {bn.total}")
+    return 0
+
+
+# --------------------------------------------------------------------------- #
+# Models: spec files, zoo:NAME, module:callable
+# --------------------------------------------------------------------------- #
+
+_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+
+
+def _load_model(ref: str) -> tuple[Any, tuple[Any, ...] | None]:
+    """The model named on the command line, and its default input shape if it has one."""
+    if ref.startswith("zoo:"):
+        return _zoo_model(ref[4:])
+    if os.path.exists(ref):
+        from convcalc.specfile import load_spec
+
+        return load_spec(ref)
+    if _IMPORT_PATH.fullmatch(ref):
+        return _imported_model(ref), None
+    from convcalc.specfile import SUFFIXES
+
+    if os.path.splitext(ref)[1].lower() in SUFFIXES:
+        raise SpecError(f"no such spec file: {ref}")
+    raise SpecError(f"MODEL must be a spec file, zoo:NAME or module.path:callable. Received: MODEL={ref!r}")
+
+
+def _zoo_model(name: str) -> tuple[Any, tuple[Any, ...] | None]:
+    try:
+        from convcalc import zoo
+    except ImportError:
+        raise SpecError("the model zoo (convcalc.zoo) is not part of this install") from None
+    model = zoo.get(name)
+    shapes = getattr(zoo, "INPUT_SHAPES", {})
+    return model, shapes.get(name) if isinstance(shapes, dict) else None
+
+
+def _imported_model(ref: str) -> Any:
+    module_name, _, attr = ref.partition(":")
+    import importlib
+
+    if os.getcwd() not in sys.path:  # `convcalc` as a script: let it find modules where it is run
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SpecError(f"cannot import {module_name!r}: {exc}. Received: MODEL={ref!r}") from None
+    except Exception as exc:  # user code: report whatever it raises in one line
+        raise SpecError(f"importing {module_name!r} failed: {type(exc).__name__}: {exc}") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise SpecError(f"{module_name!r} has no attribute {attr!r}. Received: MODEL={ref!r}")
+        obj = getattr(obj, part)
+    if callable(obj) and not hasattr(obj, "_plan") and not _is_torch_module(obj):
+        try:
+            obj = obj()
+        except ConvCalcError:
+            raise
+        except Exception as exc:  # user code: report whatever it raises in one line
+            raise SpecError(f"calling {ref} failed: {type(exc).__name__}: {exc}") from None
+    return obj
+
+
+def _is_torch_module(obj: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _model_and_shape(args: argparse.Namespace) -> tuple[Any, tuple[Any, ...] | None]:
+    model, default = _load_model(args.model)
+    shape = _shape(args.input) if args.input else default
+    return model, shape
+
+
+def _plan(args: argparse.Namespace, model: Any, shape: Any, **options: Any) -> Any:
+    from convcalc import plan
+
+    if shape is None and getattr(model, "_default_input_shape", None) is None:
+        raise SpecError(f"{args.model} has no input shape: give one with --input, e.g. --input 1x3x224x224")
+    return plan(model, shape, strict=args.strict, **options)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    if args.style is not None and args.format != "text":
+        raise SpecError(f"--style applies to --format text only. Received: --style {args.style} --format {args.format}")
+    model, shape = _model_and_shape(args)
+    result = _plan(args, model, shape, macs=args.macs)
+    if args.format == "text":
+        text = result.summary(style=args.style or "table")
+    else:
+        text = {"json": result.to_json, "csv": result.to_csv, "md": result.to_markdown, "latex": result.to_latex}[
+            args.format
+        ]()
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def _cmd_solve(args: argparse.Namespace) -> int:
+    model, shape = _model_and_shape(args)
+    result = _plan(args, model, shape)
+    symbols = result.symbols
+    if not symbols:
+        raise SpecError("solve needs a symbolic input size, such as --input 1x1xHxH")
+    status = 0
+    for symbol in symbols:
+        solution = result.valid_sizes(symbol)
+        print(solution)
+        print(f"smallest {symbol}: {solution.smallest}")
+        if args.output is not None:
+            found = result.inputs_for(args.output, symbol)
+            if found:
+                print(f"{symbol} giving output {args.output}: {', '.join(map(str, found))}")
+            else:
+                print(f"no valid {symbol} gives output {args.output}")
+                status = 1
+    return status
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    verify = _verify_function()
+    model, shape = _model_and_shape(args)
+    if shape is None:
+        shape = getattr(model, "_default_input_shape", None)
+    if shape is None:
+        raise SpecError(f"{args.model} has no input shape: give one with --input, e.g. --input 1x3x224x224")
+    options = {"device": args.device} if args.device else {}
+    report = verify(model, shape, **options)
+    print(report)
+    ok = getattr(report, "ok", True)
+    return 0 if ok else 1
+
+
+def _verify_function() -> Any:
+    try:
+        from convcalc import torch_bridge
+    except ImportError as exc:
+        if exc.name == "torch":
+            raise SpecError("verify needs torch: pip install 'convcalc[torch]'") from None
+        raise SpecError("verify needs convcalc.torch_bridge, which is not part of this install") from None
+    verify = getattr(torch_bridge, "verify", None)
+    if verify is None:
+        raise SpecError("convcalc.torch_bridge has no verify() in this install")
+    return verify
+
+
+# --------------------------------------------------------------------------- #
+# exercise
+# --------------------------------------------------------------------------- #
+
+_KINDS = ["size", "padding", "params", "pool", "network", "receptive-field", "im2col", "mixed"]
+
+
+def _cmd_exercise(args: argparse.Namespace) -> int:
+    from convcalc import exercises
+
+    if getattr(args, "check", False):
+        if args.index > 1000:
+            raise SpecError(f"--index must be at most 1000 (a sheet's size). Received: --index {args.index}")
+        items = exercises.generate(args.index, args.seed, kind=args.kind, difficulty=args.difficulty, lang=args.lang)
+        feedback = exercises.check_answer(items[args.index - 1], args.answer)
+        print(feedback.message)
+        return 0 if feedback.correct else 1
+    items = exercises.generate(args.count, args.seed, kind=args.kind, difficulty=args.difficulty, lang=args.lang)
+    sys.stdout.write(exercises.render_sheet(items, fmt=args.format, answers=args.answers))
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    if not re.fullmatch(r"\d+", text.strip()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return int(text)
+
+
+def _any_int(text: str) -> int:
+    if not re.fullmatch(r"[+-]?\d+", text.strip()):
+        raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}")
+    return int(text)
+
+
+# --------------------------------------------------------------------------- #
+# The parser
+# --------------------------------------------------------------------------- #
+
+
+def _parser() -> _Parser:
+    parser = _Parser(
+        prog=PROG,
+        description="Exact output sizes, parameters, MACs and receptive fields of convolutional networks.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from convcalc import __version__
+
+    parser.add_argument("--version", action="version", version=f"convcalc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def command(name: str, help_text: str, examples: str) -> _Parser:
+        p: _Parser = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog="examples:\n" + examples,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        return p
+
+    p = command(
+        "size",
+        "output size of a convolution",
+        "  convcalc size 227 -k 11 -s 4\n  convcalc size 64 -k 7 -s 2 --steps\n  convcalc size 32x64 -k 5\n"
+        "  convcalc size H -k 3 -s 2 -p 1\n",
+    )
+    _window_options(p)
+    p.add_argument("--strict", action="store_true", help="require (W - F + 2P) to divide by the stride")
+    p.set_defaults(func=_cmd_size)
+
+    p = command(
+        "pool",
+        "output size of max or average pooling",
+        "  convcalc pool 28 -k 2\n  convcalc pool 5 -k 2 -p 1 --ceil --steps\n",
+    )
+    _window_options(p, pool=True)
+    p.add_argument("--ceil", action="store_true", help="ceil_mode=True (torch)")
+    p.set_defaults(func=_cmd_pool)
+
+    p = command(
+        "tconv",
+        "output size of a transposed convolution",
+        "  convcalc tconv 4 -k 3 -s 2 -p 1 --output-padding 1\n  convcalc tconv 4 -k 2 -s 2 --steps\n",
+    )
+    _window_options(p)
+    p.add_argument("--output-padding", default=None, help="output_padding (default 0)")
+    p.set_defaults(func=_cmd_tconv)
+
+    p = command(
+        "params",
+        "parameters of a layer",
+        "  convcalc params conv 3 4 -k 5 --no-bias\n  convcalc params linear 400 512\n"
+        "  convcalc params bn 64 --convention keras\n",
+    )
+    layers = p.add_subparsers(dest="layer", metavar="LAYER", parser_class=_Parser)
+    layers.required = True
+    for name, text in (("conv", "a convolution"), ("tconv", "a transposed convolution")):
+        q = layers.add_parser(name, help=text)
+        q.add_argument("in_channels", type=_positive_int)
+        q.add_argument("out_channels", type=_positive_int)
+        q.add_argument("-k", "--kernel-size", required=True, help="kernel size: 5 or 3x5")
+        q.add_argument("-g", "--groups", type=_positive_int, default=1)
+        q.add_argument("--ndim", type=_positive_int, default=2, help="spatial axes of a square kernel (default 2)")
+        q.add_argument("--no-bias", dest="bias", action="store_false")
+        q.add_argument("--steps", action="store_true", help="print the calculation")
+    q = layers.add_parser("linear", help="a fully connected layer")
+    q.add_argument("in_features", type=_positive_int)
+    q.add_argument("out_features", type=_positive_int)
+    q.add_argument("--no-bias", dest="bias", action="store_false")
+    q.add_argument("--steps", action="store_true", help="print the calculation")
+    q = layers.add_parser("bn", help="batch normalisation")
+    q.add_argument("num_features", type=_positive_int)
+    q.add_argument("--convention", choices=["torch", "keras"], default="torch")
+    q.add_argument("--no-affine", dest="affine", action="store_false")
+    p.set_defaults(func=_cmd_params)
+
+    p = command(
+        "plan",
+        "shape, parameters and MACs of every layer of a model",
+        "  convcalc plan net.toml --input 1x1x28x28\n  convcalc plan zoo:resnet50 --style torchinfo\n"
+        "  convcalc plan zoo:unet --input 1x1xHxH --format md\n",
+    )
+    _model_options(p)
+    p.add_argument("--style", choices=["table", "torchinfo", "keras"], default=None, help="text layout (default table)")
+    p.add_argument("--format", choices=["text", "json", "csv", "md", "latex"], default="text")
+    p.add_argument("--macs", choices=["macs", "macs+bias", "flops"], default="macs", help="MAC counting convention")
+    p.set_defaults(func=_cmd_plan)
+
+    p = command(
+        "solve",
+        "which symbolic input sizes a model accepts",
+        "  convcalc solve zoo:unet --input 1x1xHxH --strict\n  convcalc solve zoo:unet --input 1x1xHxH --strict --output 388\n",
+    )
+    _model_options(p)
+    p.add_argument("--output", type=_positive_int, default=None, help="list the inputs that give this output size")
+    p.set_defaults(func=_cmd_solve)
+
+    p = command(
+        "verify",
+        "check a plan against a real torch forward pass",
+        "  convcalc verify net.toml --input 1x1x28x28\n  convcalc verify zoo:resnet18 --device cpu\n",
+    )
+    _model_options(p, strict=False)
+    p.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
+    p.set_defaults(func=_cmd_verify, strict=False)
+
+    p = command(
+        "exercise",
+        "exercise sheets with worked solutions (and marking)",
+        "  convcalc exercise --count 5 --seed 3 --lang ko\n"
+        "  convcalc exercise --kind im2col --difficulty 2 --format latex --no-answers\n"
+        '  convcalc exercise check --kind size --seed 3 --index 1 "27 x 27"\n',
+    )
+    _exercise_options(p, suppress=False)
+    p.add_argument("--count", type=_positive_int, default=5, help="how many exercises (default 5)")
+    p.add_argument("--format", choices=["md", "latex"], default="md")
+    p.add_argument(
+        "--answers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="follow the exercises with the answers and worked solutions (default); --no-answers for a handout",
+    )
+    checks = p.add_subparsers(dest="action", metavar="check", parser_class=_Parser)
+    c = checks.add_parser(
+        "check",
+        help="mark an answer to exercise INDEX of a sheet",
+        description="Mark an answer: exit status 0 when right, 1 when wrong.",
+    )
+    _exercise_options(c, suppress=True)
+    c.add_argument("--index", type=_positive_int, required=True, help="the exercise's number on the sheet (from 1)")
+    c.add_argument("answer", help='the answer, e.g. 55, "28 x 60", "(9, 75)"')
+    c.set_defaults(check=True)
+    p.set_defaults(func=_cmd_exercise)
+    return parser
+
+
+def _model_options(p: argparse.ArgumentParser, *, strict: bool = True) -> None:
+    p.add_argument("model", metavar="MODEL", help="a spec file, zoo:NAME or module.path:callable")
+    p.add_argument("--input", default=None, help="input shape, batch first: 1x3x224x224, or 1x3xHxW with symbols")
+    if strict:
+        p.add_argument("--strict", action="store_true", help="require every strided window to divide exactly")
+
+
+def _exercise_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The options that pick a sheet; under ``check`` they default to the parent's (SUPPRESS keeps those)."""
+
+    def value(v: Any) -> Any:
+        return argparse.SUPPRESS if suppress else v
+
+    p.add_argument("--seed", type=_any_int, default=value(0), help="the sheet's seed (default 0)")
+    p.add_argument("--lang", choices=["en", "ko"], default=value("en"))
+    p.add_argument("--kind", choices=_KINDS, default=value("mixed"))
+    p.add_argument("--difficulty", type=int, choices=[1, 2, 3], default=value(1))
+
+
+# --------------------------------------------------------------------------- #
+# Entry point
+# --------------------------------------------------------------------------- #
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``convcalc`` command line; return the exit status.
+
+    >>> main(["size", "227", "-k", "11", "-s", "4"])
+    55
+    0
+    >>> main(["params", "conv", "3", "4", "-k", "5", "--no-bias"])
+    300
+    0
+    >>> main(["size", "4", "-k", "5"])  # the message goes to stderr
+    2
+    """
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = _parser().parse_args(args_list)
+        status: int = args.func(args)
+        sys.stdout.flush()
+        return status
+    except _UsageError as exc:
+        return _fail(f"{exc} (see convcalc --help)")
+    except ConvCalcError as exc:
+        return _fail(str(exc))
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("CONVCALC_DEBUG"):
+            raise
+        return _fail(f"internal error: {type(exc).__name__}: {exc} (set CONVCALC_DEBUG=1 for the traceback)")
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {_one_line(message)}", file=sys.stderr)
+    return 2
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
