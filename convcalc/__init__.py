@@ -63,3 +63,19 @@ __all__ += ["Constraint", "MacConvention", "Plan", "ReceptiveField", "Row", "pla
 from convcalc._solve import Solution  # noqa: E402
 
 __all__ += ["Solution"]
+__all__ += ["VerifyReport", "from_torch", "register", "verify"]
+
+_BRIDGE = frozenset({"VerifyReport", "from_torch", "register", "verify"})
+
+
+def __getattr__(name: str) -> object:
+    """The torch bridge's names, imported on first use so ``import convcalc`` stays light."""
+    if name in _BRIDGE:
+        from convcalc import torch_bridge
+
+        return getattr(torch_bridge, name)
+    if name in ("nn", "keras", "zoo", "exercises"):
+        import importlib
+
+        return importlib.import_module(f"convcalc.{name}")
+    raise AttributeError(f"module 'convcalc' has no attribute {name!r}")

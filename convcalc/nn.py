@@ -1344,6 +1344,9 @@ class _Container(Module):
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (OrderedDict(self._items),))
+
     def children(self) -> Iterator[tuple[str, Module]]:
         return iter(self._items)
 
@@ -1509,6 +1512,11 @@ class Concat(_Container):
         object.__setattr__(self, "dim", dim)
         object.__setattr__(self, "crop", crop)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        import functools
+
+        return (functools.partial(Concat, dim=self.dim, crop=self.crop), (OrderedDict(self._items),))
+
     def __eq__(self, other: object) -> bool:
         return super().__eq__(other) and (self.dim, self.crop) == (other.dim, other.crop)  # type: ignore[attr-defined]
 
@@ -1537,8 +1545,10 @@ class Concat(_Container):
         for shape in shapes:
             total = total + shape[dim]
         out_shape = (*shapes[0][:dim], total, *shapes[0][dim + 1 :])
-        ctx.add_row(path, self.kind, flow[0], out_shape)
-        return out_shape, None
+        # channels joined side by side keep their receptive fields; a crop or another dim does not
+        rf = _merge_rf([o[1] for o in outs]) if dim == 1 and not self.crop else None
+        ctx.add_row(path, self.kind, flow[0], out_shape, receptive_field=rf)
+        return out_shape, rf
 
     def _cropped(self, shapes: list[tuple[Any, ...]], dim: int, ctx: Context, path: str) -> list[tuple[Any, ...]]:
         rank = len(shapes[0])
@@ -1558,7 +1568,10 @@ class Concat(_Container):
                     0,
                     path,
                     j - 2,
-                    lambda: f"{self._where(path)}: branch sizes cannot be cropped to {smallest}.",
+                    lambda: (
+                        f"{self._where(path)}: branch sizes {sizes} cannot all be cropped to {smallest}. "
+                        f"Received: input_shape={shapes[0]}"
+                    ),
                     "crop source at least the target",
                 )
                 result[b][j] = smallest

@@ -272,3 +272,75 @@ def unfold_configs(draw: st.DrawFn) -> UnfoldConfig:
         padding=draw(per_axis(PADDINGS, 2)),
         dilation=draw(per_axis(DILATIONS, 2)),
     )
+
+
+# --------------------------------------------------------------------------- #
+# Random convcalc.nn networks (chains and DAGs), valid and invalid
+# --------------------------------------------------------------------------- #
+
+
+@st.composite
+def nn_layers(draw: st.DrawFn, channels: int, depth: int = 0) -> tuple[list[Any], int]:
+    """A list of convcalc.nn layers starting from ``channels`` channels, and the channels it ends with.
+
+    Most layers fit; some get a wrong ``in_channels`` or a kernel too large for the input on
+    purpose, so that invalid networks are drawn too.
+    """
+    from convcalc import nn
+
+    layers: list[Any] = []
+    c = channels
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["conv", "conv", "pool", "avgpool", "bn", "act", "tconv", "pad", "add", "concat"]))
+        if kind == "conv":
+            cout = draw(st.integers(1, 6))
+            k = draw(st.integers(1, 5))
+            cin = c if draw(st.integers(0, 19)) else c + 1  # 1 in 20: a channel mismatch
+            layers.append(nn.Conv2d(cin, cout, k, stride=draw(st.integers(1, 3)), padding=draw(st.integers(0, k // 2 + 1)),
+                                    dilation=draw(st.integers(1, 2)), bias=draw(st.booleans())))
+            c = cout
+        elif kind == "pool":
+            k = draw(st.integers(1, 4))
+            layers.append(nn.MaxPool2d(k, stride=draw(st.none() | st.integers(1, 3)), padding=draw(st.integers(0, k // 2)),
+                                       dilation=draw(st.integers(1, 2)), ceil_mode=draw(st.booleans())))
+        elif kind == "avgpool":
+            k = draw(st.integers(1, 4))
+            layers.append(nn.AvgPool2d(k, stride=draw(st.none() | st.integers(1, 3)), padding=draw(st.integers(0, k // 2)),
+                                       ceil_mode=draw(st.booleans())))
+        elif kind == "bn":
+            layers.append(nn.BatchNorm2d(c))
+        elif kind == "act":
+            layers.append(draw(st.sampled_from([nn.ReLU(), nn.GELU(), nn.SiLU(), nn.Identity(), nn.Dropout2d(0.1)])))
+        elif kind == "tconv":
+            cout = draw(st.integers(1, 6))
+            s = draw(st.integers(1, 3))
+            layers.append(nn.ConvTranspose2d(c, cout, draw(st.integers(1, 4)), stride=s, padding=draw(st.integers(0, 2)),
+                                             output_padding=draw(st.integers(0, s - 1))))
+            c = cout
+        elif kind == "pad":
+            layers.append(nn.ZeroPad2d(tuple(draw(st.integers(0, 2)) for _ in range(4))))
+        elif kind == "add" and depth < 2:
+            branch, cb = draw(nn_layers(c, depth + 1))
+            if cb != c:
+                branch.append(nn.Conv2d(cb, c, 1))
+            layers.append(nn.Add(nn.Sequential(*branch), nn.Identity()))
+        elif kind == "concat" and depth < 2:
+            first, c1 = draw(nn_layers(c, depth + 1))
+            second, c2 = draw(nn_layers(c, depth + 1))
+            layers.append(nn.Concat(nn.Sequential(*first), nn.Sequential(*second), crop=draw(st.booleans())))
+            c = c1 + c2
+    return layers, c
+
+
+@st.composite
+def nn_networks(draw: st.DrawFn) -> tuple[Any, tuple[int, int, int, int]]:
+    """A random convcalc.nn network and an input shape (N, C, H, W)."""
+    from convcalc import nn
+
+    channels = draw(st.integers(1, 4))
+    layers, _ = draw(nn_layers(channels))
+    if draw(st.booleans()):
+        layers += [nn.AdaptiveAvgPool2d(draw(st.integers(1, 3))), nn.Flatten()]
+        layers.append(nn.LazyLinear(draw(st.integers(1, 5))))
+    shape = (draw(st.integers(1, 2)), channels, draw(st.integers(1, 24)), draw(st.integers(1, 24)))
+    return nn.Sequential(*layers), shape

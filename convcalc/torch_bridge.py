@@ -1,0 +1,2461 @@
+"""The torch bridge: convcalc specs to torch modules and back, and a check against a real forward pass.
+
+Four public functions, each importing torch only when called (``import convcalc``
+never imports torch):
+
+- :func:`to_torch` builds the ``torch.nn.Module`` a ``convcalc.nn`` model
+  describes: the same arguments, the same child names (so ``named_modules()``
+  paths are the plan's row names) and the same parameter count.
+- :func:`from_torch` reads a ``torch.nn.Module`` into a ``convcalc.nn`` model
+  without running it on data: layers with a ``convcalc.nn`` spec map to that
+  spec, ``nn.Sequential`` to ``Sequential``, and any other module's ``forward``
+  is read with ``torch.fx`` into a :class:`Graph` whose nodes are its children
+  and the tensor operations between them (residual ``+``, ``torch.cat``,
+  ``view``/``flatten``, functional pooling, channel shuffles, squeeze-and-
+  excitation products, ...). :func:`register` teaches it a module type it
+  cannot read.
+- :func:`verify` runs one forward pass and compares every layer with the plan.
+
+Row names are torch's module paths (``layer1.0.conv1``). Tensor operations
+written in a ``forward`` get rows too, named after the fx node inside the
+module that runs them (``layer1.0.add``, ``flatten``), with the operation's
+name as kind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import operator
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from convcalc._args import received
+from convcalc._errors import ConvCalcError, ShapeError, SpecError
+
+# Also public, made on first use (see __getattr__): Elementwise, Graph (specs);
+# AddBranches, ConcatBranches, TracedGraph (torch modules).
+__all__ = [
+    "Node",
+    "Ref",
+    "VerifyReport",
+    "VerifyRow",
+    "from_torch",
+    "register",
+    "to_torch",
+    "verify",
+]
+
+# Classes that subclass convcalc.nn.Module or torch.nn.Module are made on first
+# use (importing convcalc.nn costs tens of milliseconds and torch far more), and
+# are reachable as attributes of this module, so pickle and imports find them.
+_LAZY_SPECS = ("Elementwise", "Graph")
+_LAZY_TORCH = ("AddBranches", "ConcatBranches", "TracedGraph")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SPECS:
+        return getattr(_spec_types(), name)
+    if name in _LAZY_TORCH:
+        return getattr(_torch_types(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - the test environment has torch
+        raise SpecError("the torch bridge needs PyTorch: pip install torch. Received: torch=None") from None
+    return torch
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+# --------------------------------------------------------------------------- #
+# Rules for module types from_torch cannot read by itself
+# --------------------------------------------------------------------------- #
+
+_RULES: dict[type, Callable[[Any], Any]] = {}
+
+
+def register(torch_type: type, rule: Callable[[Any], Any] | None = None) -> Any:
+    """Teach :func:`from_torch` (and so ``plan`` and ``verify``) a torch module type.
+
+    ``rule(module)`` receives the torch module and returns the ``convcalc.nn``
+    model that does to shapes what it does. A rule wins over everything
+    ``from_torch`` would otherwise do for that type and its subclasses, so it
+    also serves modules whose ``forward`` torch.fx cannot trace (data-dependent
+    control flow, shape asserts, unsupported functions). Its layers are planned
+    under the module's path: a rule returning ``Sequential(OrderedDict(conv=...))``
+    for ``block`` gives a row ``block.conv``.
+
+    Args:
+        torch_type: a ``torch.nn.Module`` subclass.
+        rule: a function from a module of that type to a ``convcalc.nn`` model;
+            leave it out to use ``register`` as a decorator.
+
+    Returns:
+        ``rule`` (or, as a decorator, a function that registers and returns it).
+
+    Raises:
+        SpecError: ``torch_type`` is not a class or ``rule`` is not callable.
+
+    >>> import torch, convcalc
+    >>> from convcalc import nn
+    >>> class Halve(torch.nn.Module):
+    ...     def forward(self, x):
+    ...         if x.shape[-1] % 2:  # data-dependent control flow: torch.fx cannot trace this
+    ...             x = x[..., :-1, :-1]
+    ...         return torch.nn.functional.avg_pool2d(x, 2)
+    >>> convcalc.plan(Halve(), (1, 3, 8, 8))
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.SpecError: <model> (Halve): torch.fx cannot trace its forward (TraceError: symbolically traced variables cannot be used as inputs to control flow), so convcalc cannot read it without running it. Describe it with convcalc.nn layers: convcalc.register(Halve, lambda module: convcalc.nn.Sequential(...)). Received: module=Halve
+    >>> @convcalc.register(Halve)
+    ... def halve(module):
+    ...     return nn.AvgPool2d(2)
+    >>> convcalc.plan(Halve(), (1, 3, 8, 8)).output_shape
+    (1, 3, 4, 4)
+    >>> convcalc.register(Halve, "not callable")
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.SpecError: a rule must be callable: rule(module) returns a convcalc.nn model. Received: rule='not callable'
+    >>> _ = convcalc.torch_bridge._RULES.pop(Halve)
+    """
+    if not isinstance(torch_type, type):
+        raise SpecError(
+            f"register() takes a torch.nn.Module subclass as its first argument. {received({'torch_type': torch_type})}"
+        )
+
+    def add(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        if not callable(function):
+            raise SpecError(
+                f"a rule must be callable: rule(module) returns a convcalc.nn model. {received({'rule': function})}"
+            )
+        _RULES[torch_type] = function
+        return function
+
+    return add if rule is None else add(rule)
+
+
+def _rule_for(cls: type) -> Callable[[Any], Any] | None:
+    for base in cls.__mro__:
+        rule = _RULES.get(base)
+        if rule is not None:
+            return rule
+    return None
+
+
+# --------------------------------------------------------------------------- #
+# Graph nodes: plain, torch-free data read from a torch.fx graph
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """An argument that is the value of an earlier node."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Slice:
+    start: Any
+    stop: Any
+    step: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One step of a traced ``forward``.
+
+    ``op`` is torch.fx's opcode (``placeholder``, ``call_module``,
+    ``call_function``, ``call_method``, ``get_attr``, ``output``); ``target`` the
+    child's path, the function as ``"module:name"`` or the method's name;
+    ``kind`` the operation convcalc plans (``"add"``, ``"view"``, ``"max_pool2d"``).
+    """
+
+    name: str
+    op: str
+    target: str
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    kind: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Attr:
+    target: str
+    shape: tuple[int, ...]
+    category: str  # "parameter", "buffer" or "constant"
+    trainable: bool
+
+
+# --------------------------------------------------------------------------- #
+# Specs defined here: Elementwise (torch layers that keep the shape) and Graph
+# --------------------------------------------------------------------------- #
+
+
+class _SpecTypes:
+    Elementwise: Any
+    Graph: Any
+
+
+@functools.cache
+def _spec_types() -> _SpecTypes:
+    from convcalc import nn
+    from convcalc._planner import Context, Flow
+
+    @dataclass(frozen=True, slots=True)
+    class Elementwise(nn.Module):
+        """A torch layer without a ``convcalc.nn`` spec that keeps the shape (``ELU``, ``PReLU``, ...).
+
+        ``torch_kind`` is the ``torch.nn`` class name, ``torch_args`` its
+        constructor arguments; the parameter counts are the module's own.
+        """
+
+        torch_kind: str
+        trainable: int = 0
+        non_trainable: int = 0
+        buffers: int = 0
+        torch_args: tuple[tuple[str, Any], ...] = ()
+
+        @property
+        def kind(self) -> str:
+            return self.torch_kind
+
+        def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+            shape, rf = flow
+            ctx.add_row(
+                path,
+                self.kind,
+                shape,
+                shape,
+                trainable=self.trainable,
+                non_trainable=self.non_trainable,
+                buffers=self.buffers,
+                receptive_field=rf,
+            )
+            return flow
+
+    @dataclass(frozen=True, eq=True)
+    class Graph(nn.Module):
+        """A torch module's ``forward`` read with torch.fx: its nodes, planned in order.
+
+        ``modules`` maps each called child's path (relative to the module) to
+        its spec; ``attrs`` are the tensors the forward reads from the module
+        itself (``self.gamma``). Children are planned under their torch paths,
+        operations under the fx node's name; the module's own parameters get a
+        row each where the forward first reads them.
+        """
+
+        torch_type: str
+        nodes: tuple[Node, ...]
+        modules: tuple[tuple[str, Any], ...] = ()
+        attrs: tuple[_Attr, ...] = ()
+
+        @property
+        def kind(self) -> str:
+            return self.torch_type
+
+        def children(self) -> Iterator[tuple[str, Any]]:
+            return iter(self.modules)
+
+        def __hash__(self) -> int:
+            return hash((self.torch_type, tuple(n.name for n in self.nodes)))
+
+        def __repr__(self) -> str:
+            layers = [f"({name}): {spec!r}".replace("\n", "\n  ") for name, spec in self.modules]
+            inputs = ", ".join(n.name for n in self.nodes if n.op == "placeholder")
+            code = [_node_repr(n) for n in self.nodes if n.op != "placeholder"]
+            body = "".join(f"\n  {line}" for line in layers) + f"\n  forward({inputs}):"
+            body += "".join(f"\n    {line}" for line in code)
+            return f"Graph({self.torch_type},{body}\n)"
+
+        def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+            start = len(ctx.rows)
+            out = _run_graph(self, [_Tensor(tuple(flow[0]), flow[1])], ctx, path)
+            if not isinstance(out, _Tensor):
+                raise SpecError(
+                    f"{self._where(path)}: forward returns {_describe_value(out)}, not one tensor; convcalc plans "
+                    f"one output (call .eval() if training mode adds outputs, or register a rule). "
+                    f"Received: module={self.torch_type}"
+                )
+            if path:
+                ctx.groups.append((start, path, self.kind, out.shape))
+            result: Flow = _flow_of(out)
+            return result
+
+    for cls in (Elementwise, Graph):
+        cls.__module__ = __name__
+        cls.__qualname__ = cls.__name__
+    types = _SpecTypes()
+    types.Elementwise = Elementwise
+    types.Graph = Graph
+    return types
+
+
+def _node_repr(node: Node) -> str:
+    def show(value: Any) -> str:
+        if isinstance(value, Ref):
+            return value.name
+        if isinstance(value, tuple):
+            return "(" + ", ".join(show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+        if isinstance(value, _Slice):
+            return ":".join("" if v is None else show(v) for v in (value.start, value.stop, value.step)).rstrip(":")
+        return repr(value)
+
+    args = [show(a) for a in node.args] + [f"{k}={show(v)}" for k, v in node.kwargs]
+    if node.op == "output":
+        return f"return {args[0] if args else 'None'}"
+    if node.op == "call_module":
+        return f"{node.name} = self.{node.target}({', '.join(args)})"
+    if node.op == "get_attr":
+        return f"{node.name} = self.{node.target}"
+    if node.op == "call_method":
+        return f"{node.name} = {args[0]}.{node.target}({', '.join(args[1:])})"
+    return f"{node.name} = {node.target.rpartition(':')[2]}({', '.join(args)})"
+
+
+# --------------------------------------------------------------------------- #
+# torch modules defined here: AddBranches, ConcatBranches, TracedGraph
+# --------------------------------------------------------------------------- #
+
+
+class _TorchTypes:
+    AddBranches: Any
+    ConcatBranches: Any
+    TracedGraph: Any
+
+
+@functools.cache
+def _torch_types() -> _TorchTypes:
+    torch = _torch()
+    base: Any = torch.nn.Module
+
+    class AddBranches(base):  # type: ignore[misc]
+        """``convcalc.nn.Add`` as a torch module: the sum of its branches applied to one input."""
+
+        def __init__(self, branches: OrderedDict[str, Any]) -> None:
+            super().__init__()
+            for name, module in branches.items():
+                self.add_module(name, module)
+
+        def forward(self, x: Any) -> Any:
+            outputs = [branch(x) for branch in self.children()]
+            total = outputs[0]
+            for j, out in enumerate(outputs[1:], start=1):
+                # convcalc.nn.Add adds equal shapes only; a broadcast here would hide a wrong branch
+                if out.shape != total.shape:
+                    raise RuntimeError(
+                        f"Add: branch {j} gives {tuple(out.shape)} but branch 0 gives {tuple(total.shape)}"
+                    )
+                total = total + out
+            return total
+
+    class ConcatBranches(base):  # type: ignore[misc]
+        """``convcalc.nn.Concat`` as a torch module: its branches concatenated along ``dim``.
+
+        ``crop=True`` first centre-crops every branch to the smallest spatial
+        size, as the 2015 U-Net does: offset ``(size - target) // 2``.
+        """
+
+        def __init__(self, branches: OrderedDict[str, Any], dim: int = 1, crop: bool = False) -> None:
+            super().__init__()
+            for name, module in branches.items():
+                self.add_module(name, module)
+            self.dim = dim
+            self.crop = crop
+
+        def forward(self, x: Any) -> Any:
+            outputs = [branch(x) for branch in self.children()]
+            if self.crop:
+                rank = outputs[0].dim()
+                dim = self.dim % rank
+                for axis in range(2, rank):
+                    if axis == dim:
+                        continue
+                    target = min(int(out.shape[axis]) for out in outputs)
+                    outputs = [out.narrow(axis, (int(out.shape[axis]) - target) // 2, target) for out in outputs]
+            return torch.cat(outputs, dim=self.dim)
+
+        def extra_repr(self) -> str:
+            return f"dim={self.dim}, crop={self.crop}"
+
+    class TracedGraph(base):  # type: ignore[misc]
+        """A :class:`Graph` spec as a torch module: runs the recorded nodes with real tensors."""
+
+        def __init__(self, torch_type: str, nodes: tuple[Node, ...]) -> None:
+            super().__init__()
+            self.torch_type = torch_type
+            self.nodes = nodes
+
+        def extra_repr(self) -> str:
+            return f"traced {self.torch_type}"
+
+        def forward(self, *inputs: Any) -> Any:
+            env: dict[str, Any] = {}
+            supplied = list(inputs)
+            for node in self.nodes:
+                if node.op == "placeholder":
+                    env[node.name] = supplied.pop(0) if supplied else (node.args[0] if node.args else None)
+                    continue
+                args = _substitute(node.args, env)
+                kwargs = {k: _substitute(v, env) for k, v in node.kwargs}
+                if node.op == "output":
+                    return args[0]
+                if node.op == "get_attr":
+                    env[node.name] = operator.attrgetter(node.target)(self)
+                elif node.op == "call_module":
+                    env[node.name] = self.get_submodule(node.target)(*args, **kwargs)
+                elif node.op == "call_method":
+                    env[node.name] = getattr(args[0], node.target)(*args[1:], **kwargs)
+                else:
+                    env[node.name] = _resolve_function(node.target)(*args, **kwargs)
+            return None
+
+    for cls in (AddBranches, ConcatBranches, TracedGraph):
+        cls.__module__ = __name__
+        cls.__qualname__ = cls.__name__
+    types = _TorchTypes()
+    types.AddBranches = AddBranches
+    types.ConcatBranches = ConcatBranches
+    types.TracedGraph = TracedGraph
+    return types
+
+
+def _resolve_function(target: str) -> Any:
+    import importlib
+
+    module_name, _, name = target.partition(":")
+    value: Any = importlib.import_module(module_name)
+    for part in name.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _substitute(value: Any, env: dict[str, Any]) -> Any:
+    if isinstance(value, Ref):
+        return env[value.name]
+    if isinstance(value, tuple):
+        return tuple(_substitute(v, env) for v in value)
+    if isinstance(value, _Slice):
+        parts = (_substitute(v, env) for v in (value.start, value.stop, value.step))
+        return slice(*parts)
+    return value
+
+
+# --------------------------------------------------------------------------- #
+# to_torch
+# --------------------------------------------------------------------------- #
+
+
+def to_torch(model: Any) -> Any:
+    """Build the ``torch.nn.Module`` a ``convcalc.nn`` model describes.
+
+    Every spec becomes the ``torch.nn`` class of the same name with the same
+    arguments; ``Sequential`` keeps its child names, ``Add`` and ``Concat``
+    become :class:`AddBranches` and :class:`ConcatBranches` (children named as
+    the branches), so ``named_modules()`` paths are the plan's row names and the
+    parameter counts are the plan's.
+
+    Args:
+        model: a ``convcalc.nn`` model or layer.
+
+    Returns:
+        A new ``torch.nn.Module`` (freshly initialised weights).
+
+    Raises:
+        SpecError: a layer has no torch equivalent (a ``convcalc.keras`` layer).
+
+    >>> import convcalc
+    >>> from convcalc import nn
+    >>> net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(10))
+    >>> module = net.to_torch()
+    >>> [name for name, _ in module.named_modules()]
+    ['', '0', '1', '2', '3']
+    >>> sum(p.numel() for p in module[0].parameters()) == convcalc.plan(net, (1, 3, 8, 8)).rows[0].params
+    True
+    >>> from convcalc import keras
+    >>> to_torch(keras.Dense(10))
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.SpecError: <model> (Dense): this layer has no torch.nn equivalent to build. Received: layer=Dense
+    """
+    _torch()
+    return _build(model, "")
+
+
+def _build(spec: Any, path: str) -> Any:
+    torch = _torch()
+    from convcalc import nn
+
+    types = _spec_types()
+    kind = type(spec).__name__
+    where = f"{path or '<model>'} ({kind})"
+    if isinstance(spec, nn.Sequential):
+        return torch.nn.Sequential(OrderedDict((name, _build(m, _join(path, name))) for name, m in spec.children()))
+    if isinstance(spec, nn.Add):
+        return _torch_types().AddBranches(
+            OrderedDict((name, _build(m, _join(path, name))) for name, m in spec.children())
+        )
+    if isinstance(spec, nn.Concat):
+        return _torch_types().ConcatBranches(
+            OrderedDict((name, _build(m, _join(path, name))) for name, m in spec.children()), spec.dim, spec.crop
+        )
+    if isinstance(spec, types.Graph):
+        return _build_graph(spec, path)
+    if isinstance(spec, types.Elementwise):
+        return getattr(torch.nn, spec.torch_kind)(**dict(spec.torch_args))
+    cls = getattr(torch.nn, kind, None)
+    if not isinstance(spec, nn.Module) or not dataclasses.is_dataclass(spec) or not isinstance(cls, type):
+        raise SpecError(f"{where}: this layer has no torch.nn equivalent to build. Received: layer={kind}")
+    kwargs = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.init}
+    try:
+        return cls(**kwargs)
+    except Exception as exc:  # torch rejects an argument convcalc accepted
+        raise SpecError(
+            f"{where}: torch.nn.{kind} rejects these arguments ({type(exc).__name__}: {exc}). {received(kwargs)}"
+        ) from None
+
+
+def _build_graph(spec: Any, path: str) -> Any:
+    torch = _torch()
+    module = _torch_types().TracedGraph(spec.torch_type, spec.nodes)
+    for target, child in sorted(spec.modules, key=lambda item: item[0].count(".")):
+        if _has_submodule(module, target):
+            continue
+        owner, _, name = target.rpartition(".")
+        _container(module, owner).add_module(name, _build(child, _join(path, target)))
+    for attr in spec.attrs:
+        owner_path, _, name = attr.target.rpartition(".")
+        owner = _container(module, owner_path)
+        if hasattr(owner, name):
+            continue
+        value = torch.zeros(attr.shape)
+        if attr.category == "parameter":
+            owner.register_parameter(name, torch.nn.Parameter(value, requires_grad=attr.trainable))
+        else:
+            owner.register_buffer(name, value)
+    return module
+
+
+def _has_submodule(module: Any, target: str) -> bool:
+    try:
+        module.get_submodule(target)
+    except AttributeError:
+        return False
+    return True
+
+
+def _container(module: Any, path: str) -> Any:
+    torch = _torch()
+    current = module
+    for part in path.split(".") if path else ():
+        if not hasattr(current, part):
+            current.add_module(part, torch.nn.Module())
+        current = getattr(current, part)
+    return current
+
+
+# --------------------------------------------------------------------------- #
+# from_torch
+# --------------------------------------------------------------------------- #
+
+# torch.nn layers without a convcalc.nn spec that keep the input's shape.
+_SHAPE_KEEPING = frozenset(
+    {
+        "ELU",
+        "SELU",
+        "CELU",
+        "PReLU",
+        "RReLU",
+        "Hardsigmoid",
+        "Hardtanh",
+        "Hardshrink",
+        "Softshrink",
+        "Tanhshrink",
+        "Softplus",
+        "Softsign",
+        "Mish",
+        "LogSigmoid",
+        "Threshold",
+        "LogSoftmax",
+        "Softmin",
+        "Softmax2d",
+        "AlphaDropout",
+        "FeatureAlphaDropout",
+        "Dropout1d",
+        "Dropout3d",
+        "InstanceNorm1d",
+        "InstanceNorm3d",
+        "LocalResponseNorm",
+        "CrossMapLRN2d",
+        "SyncBatchNorm",
+        "RMSNorm",
+        "ChannelShuffle",
+    }
+)
+
+
+def from_torch(module: Any) -> Any:
+    """Read a ``torch.nn.Module`` into a ``convcalc.nn`` model, without running it on data.
+
+    Layers with a ``convcalc.nn`` spec (``Conv2d``, ``BatchNorm2d``, ``Linear``,
+    ...) map to it with the module's arguments; other shape-keeping torch layers
+    (``ELU``, ``PReLU``, ...) to :class:`Elementwise`; ``nn.Sequential`` to
+    ``Sequential`` with the same names. Any other module's ``forward`` is read
+    with ``torch.fx`` (its children are not entered): a plain chain of children
+    becomes a ``Sequential``, anything else a :class:`Graph` that plans each
+    child under its torch path and each tensor operation (``+``, ``torch.cat``,
+    ``view``, ``flatten``, ``F.relu``, ``F.max_pool2d``, ``mean``, ``chunk``,
+    ``transpose``, ``x * s``, ...) under the name of its fx node. Types with a
+    rule from :func:`register` use the rule.
+
+    Args:
+        module: a ``torch.nn.Module``.
+
+    Returns:
+        A ``convcalc.nn`` model; ``convcalc.plan`` calls this for torch modules.
+
+    Raises:
+        SpecError: a module's forward cannot be traced, or uses an operation
+            convcalc cannot follow; the message names the module's path and says
+            how to register a rule.
+
+    >>> import torch, convcalc
+    >>> class Net(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.conv = torch.nn.Conv2d(1, 8, 3)
+    ...         self.fc = torch.nn.Linear(8 * 13 * 13, 10)
+    ...     def forward(self, x):
+    ...         x = torch.nn.functional.max_pool2d(torch.relu(self.conv(x)), 2)
+    ...         return self.fc(x.view(x.size(0), -1))
+    >>> [(r.name, r.kind, r.output_shape) for r in convcalc.plan(Net(), (4, 1, 28, 28)).rows]
+    [('conv', 'Conv2d', (4, 8, 26, 26)), ('relu', 'relu', (4, 8, 26, 26)), ('max_pool2d', 'max_pool2d', (4, 8, 13, 13)), ('view', 'view', (4, 1352)), ('fc', 'Linear', (4, 10))]
+    >>> from_torch("conv")
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.SpecError: from_torch() takes a torch.nn.Module. Received: module='conv'
+    """
+    torch = _torch()
+    if not isinstance(module, torch.nn.Module):
+        raise SpecError(f"from_torch() takes a torch.nn.Module. {received({'module': module})}")
+    return _Reader().convert(module, "")
+
+
+class _Reader:
+    """One conversion: remembers modules already read (shared modules are read once)."""
+
+    def __init__(self) -> None:
+        self.done: dict[int, Any] = {}
+        self.traced: dict[tuple[Any, ...], tuple[Node, ...]] = {}
+
+    def convert(self, module: Any, path: str) -> Any:
+        key = id(module)
+        if key not in self.done:
+            self.done[key] = self._convert(module, path)
+        return self.done[key]
+
+    def _convert(self, module: Any, path: str) -> Any:
+        torch = _torch()
+        from convcalc import nn
+
+        cls = type(module)
+        where = f"{path or '<model>'} ({cls.__name__})"
+        rule = _rule_for(cls)
+        if rule is not None:
+            return _apply_rule(rule, module, where, cls)
+        bridge = _torch_types()
+        if isinstance(module, bridge.AddBranches):
+            return nn.Add(OrderedDict(self._children(module, path)))
+        if isinstance(module, bridge.ConcatBranches):
+            return nn.Concat(OrderedDict(self._children(module, path)), dim=module.dim, crop=module.crop)
+        if isinstance(module, bridge.TracedGraph):
+            return self._reread(module, path)
+        if isinstance(module, torch.nn.Sequential) and cls.forward is torch.nn.Sequential.forward:
+            return nn.Sequential(OrderedDict(self._children(module, path)))
+        spec = _leaf_spec(module, where)
+        if spec is not None:
+            return spec
+        key = _trace_key(module)
+        nodes = self.traced.get(key) if key is not None else None
+        if nodes is None:
+            try:
+                graph = _trace(module)
+            except Exception as exc:  # the user's forward may raise anything on proxies
+                if isinstance(module, torch.nn.Sequential):  # a Sequential subclass: read as the chain it holds
+                    return nn.Sequential(OrderedDict(self._children(module, path)))
+                message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                raise SpecError(
+                    f"{where}: torch.fx cannot trace its forward ({type(exc).__name__}: {message.rstrip('. ')}), so "
+                    f"convcalc cannot read it without running it. Describe it with convcalc.nn layers: "
+                    f"convcalc.register({cls.__name__}, lambda module: convcalc.nn.Sequential(...)). "
+                    f"Received: module={cls.__name__}"
+                ) from None
+            nodes = tuple(_node_of(fx_node, where) for fx_node in graph.nodes)
+            if key is not None:
+                self.traced[key] = nodes
+        return self._from_nodes(module, nodes, path)
+
+    def _children(self, module: Any, path: str) -> Iterator[tuple[str, Any]]:
+        for name, child in module.named_children():
+            yield name, self.convert(child, _join(path, name))
+
+    def _reread(self, module: Any, path: str) -> Any:
+        targets = dict.fromkeys(n.target for n in module.nodes if n.op == "call_module")
+        modules = tuple((t, self.convert(module.get_submodule(t), _join(path, t))) for t in targets)
+        attrs = tuple(_attr_of(module, t) for t in dict.fromkeys(n.target for n in module.nodes if n.op == "get_attr"))
+        return _spec_types().Graph(module.torch_type, module.nodes, modules, attrs)
+
+    def _from_nodes(self, module: Any, nodes: tuple[Node, ...], path: str) -> Any:
+        from convcalc import nn
+
+        modules: dict[str, Any] = {}
+        attrs: dict[str, _Attr] = {}
+        for node in nodes:
+            if node.op == "call_module" and node.target not in modules:
+                modules[node.target] = self.convert(module.get_submodule(node.target), _join(path, node.target))
+            elif node.op == "get_attr" and node.target not in attrs:
+                attrs[node.target] = _attr_of(module, node.target)
+        chain = _as_chain(nodes)
+        if chain is not None:
+            return nn.Sequential(OrderedDict((t, modules[t]) for t in chain))
+        return _spec_types().Graph(type(module).__name__, nodes, tuple(modules.items()), tuple(attrs.values()))
+
+
+# nn.Module's own bookkeeping, which a forward does not branch on.
+_MODULE_INTERNALS = frozenset(
+    {
+        "_parameters",
+        "_buffers",
+        "_modules",
+        "_non_persistent_buffers_set",
+        "_backward_pre_hooks",
+        "_backward_hooks",
+        "_is_full_backward_hook",
+        "_forward_hooks",
+        "_forward_hooks_with_kwargs",
+        "_forward_hooks_always_called",
+        "_forward_pre_hooks",
+        "_forward_pre_hooks_with_kwargs",
+        "_state_dict_hooks",
+        "_state_dict_pre_hooks",
+        "_load_state_dict_pre_hooks",
+        "_load_state_dict_post_hooks",
+    }
+)
+
+
+def _trace_key(module: Any) -> tuple[Any, ...] | None:
+    """What a traced forward can depend on, or None when that is not plain data.
+
+    Two modules with equal keys (ResNet's repeated blocks) trace to the same
+    graph, so one conversion traces each kind of block once. The key holds the
+    type, every attribute that is plain data (a forward branches on those:
+    ``self.downsample is not None``, ``self.use_res_connect``), the children's
+    names and types, and the parameters' and buffers' names and shapes; an
+    attribute that is not plain data (a function, a list of modules) disables
+    the sharing for that module.
+    """
+    state = []
+    for name, value in vars(module).items():
+        if name in _MODULE_INTERNALS:
+            continue
+        frozen = _plain_value(value)
+        if frozen is _NOT_PLAIN:
+            return None
+        state.append((name, frozen))
+    children = tuple((name, type(child)) for name, child in module._modules.items())
+    tensors = tuple(
+        (name, None if t is None else (tuple(t.shape), t.requires_grad))
+        for name, t in (*module._parameters.items(), *module._buffers.items())
+    )
+    return (type(module), tuple(state), children, tensors)
+
+
+_NOT_PLAIN = object()
+
+
+def _plain_value(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return (type(value), value)
+    if isinstance(value, (tuple, list)):
+        items = tuple(_plain_value(v) for v in value)
+        return _NOT_PLAIN if any(v is _NOT_PLAIN for v in items) else (type(value), items)
+    return _NOT_PLAIN
+
+
+def _apply_rule(rule: Callable[[Any], Any], module: Any, where: str, cls: type) -> Any:
+    from convcalc import nn
+
+    try:
+        spec = rule(module)
+    except ConvCalcError:
+        raise
+    except Exception as exc:
+        raise SpecError(
+            f"{where}: the rule registered for {cls.__name__} raised {type(exc).__name__}: {exc}. "
+            f"Received: module={cls.__name__}"
+        ) from None
+    if not isinstance(spec, nn.Module):
+        raise SpecError(
+            f"{where}: the rule registered for {cls.__name__} must return a convcalc.nn model, "
+            f"not {type(spec).__name__}. Received: result={spec!r}"
+        )
+    return spec
+
+
+def _torch_base(cls: type) -> type | None:
+    """The torch.nn class a module type is (its forward not overridden), or None."""
+    for base in cls.__mro__:
+        if base.__module__.startswith("torch.nn.modules.") and base.__name__[0] != "_":
+            return base if getattr(cls, "forward", None) is getattr(base, "forward", None) else None
+    return None
+
+
+def _leaf_spec(module: Any, where: str) -> Any:
+    from convcalc import nn
+
+    base = _torch_base(type(module))
+    if base is None:
+        return None
+    name = base.__name__
+    spec_cls: Any = getattr(nn, name, None) if name in nn.__all__ else None
+    is_spec = isinstance(spec_cls, type) and dataclasses.is_dataclass(spec_cls)
+    if is_spec:
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(spec_cls):
+            if not f.init or not hasattr(module, f.name):
+                continue
+            value = getattr(module, f.name)
+            if f.name == "bias" and not isinstance(value, bool):
+                value = value is not None
+            kwargs[f.name] = value
+        try:
+            return spec_cls(**kwargs)
+        except ConvCalcError as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+    if name in _SHAPE_KEEPING:
+        return _elementwise(module, base)
+    return None
+
+
+def _elementwise(module: Any, base: type) -> Any:
+    import inspect
+
+    trainable = non_trainable = 0
+    for p in module.parameters():
+        if p.requires_grad:
+            trainable += p.numel()
+        else:
+            non_trainable += p.numel()
+    buffers = sum(b.numel() for b in module.buffers())
+    names = [p for p in inspect.signature(base).parameters if p not in ("self", "device", "dtype")]
+    args = tuple((p, getattr(module, p)) for p in names if hasattr(module, p) and _plain(getattr(module, p)))
+    return _spec_types().Elementwise(base.__name__, trainable, non_trainable, buffers, args)
+
+
+def _plain(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    return isinstance(value, tuple) and all(_plain(v) for v in value)
+
+
+def _attr_of(module: Any, target: str) -> _Attr:
+    torch = _torch()
+    owner_path, _, name = target.rpartition(".")
+    owner = module.get_submodule(owner_path) if owner_path else module
+    value = getattr(owner, name)
+    shape = tuple(int(d) for d in value.shape) if isinstance(value, torch.Tensor) else ()
+    if isinstance(value, torch.nn.Parameter):
+        return _Attr(target, shape, "parameter", bool(value.requires_grad))
+    if name in dict(owner.named_buffers(recurse=False)):
+        return _Attr(target, shape, "buffer", False)
+    return _Attr(target, shape, "constant", False)
+
+
+@functools.cache
+def _tracer_type() -> Any:
+    """A torch.fx tracer that reads one module's forward and keeps every submodule as a leaf."""
+    import torch.fx
+
+    class ChildrenAsLeaves(torch.fx.Tracer):
+        def is_leaf_module(self, m: Any, module_qualified_name: str) -> bool:
+            return True
+
+    return ChildrenAsLeaves
+
+
+def _trace(module: Any) -> Any:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _tracer_type()().trace(module)
+
+
+def _as_chain(nodes: tuple[Node, ...]) -> list[str] | None:
+    """The children's names when the forward only calls its children, one after another."""
+    inputs = [n for n in nodes if n.op == "placeholder"]
+    if len(inputs) != 1 or inputs[0].args:
+        return None
+    previous = inputs[0].name
+    chain: list[str] = []
+    for node in nodes[1:]:
+        if node.op == "output":
+            return chain if node.args == (Ref(previous),) and chain else None
+        if node.op != "call_module" or "." in node.target or node.target in chain:
+            return None
+        if node.args != (Ref(previous),) or node.kwargs:
+            return None
+        chain.append(node.target)
+        previous = node.name
+    return None
+
+
+# Functions a forward may call, by where they live.
+def _namespaces() -> list[tuple[str, Any]]:
+    import builtins
+
+    torch = _torch()
+    return [
+        ("operator", operator),
+        ("builtins", builtins),
+        ("torch.nn.functional", torch.nn.functional),
+        ("torch", torch),
+        ("math", math),
+    ]
+
+
+_ALIASES = {
+    "iadd": "add",
+    "isub": "sub",
+    "imul": "mul",
+    "itruediv": "truediv",
+    "ifloordiv": "floordiv",
+    "div": "truediv",
+    "true_divide": "truediv",
+    "divide": "truediv",
+    "multiply": "mul",
+    "subtract": "sub",
+    "floor_divide": "floordiv",
+    "concat": "cat",
+    "concatenate": "cat",
+    "swapaxes": "transpose",
+    "swapdims": "transpose",
+    "clip": "clamp",
+    "upsample": "interpolate",
+    "remainder": "mod",
+    "fmod": "mod",
+    "imod": "mod",
+    "ndimension": "dim",
+    "max_pool1d_with_indices": "max_pool1d",
+    "max_pool2d_with_indices": "max_pool2d",
+    "max_pool3d_with_indices": "max_pool3d",
+    "adaptive_max_pool1d_with_indices": "adaptive_max_pool1d",
+    "adaptive_max_pool2d_with_indices": "adaptive_max_pool2d",
+    "adaptive_max_pool3d_with_indices": "adaptive_max_pool3d",
+}
+
+
+def _canonical(name: str) -> str:
+    if name.endswith("_") and not name.startswith("_"):
+        name = name[:-1]  # in-place variants: relu_, add_, mul_
+    return _ALIASES.get(name, name)
+
+
+def _node_of(fx_node: Any, where: str) -> Node:
+    try:
+        args = _freeze(fx_node.args)
+        kwargs = tuple((k, _freeze(v)) for k, v in fx_node.kwargs.items())
+    except SpecError as exc:
+        raise SpecError(f"{where}: {exc}") from None
+    op = fx_node.op
+    if op in ("placeholder", "output", "call_module", "get_attr"):
+        return Node(fx_node.name, op, str(fx_node.target), args, kwargs)
+    if op == "call_method":
+        target = str(fx_node.target)
+        kind = _canonical(target)
+        if kind not in _HANDLERS:
+            raise _unsupported(where, f"the tensor method .{target}()", f"Tensor.{target}", fx_node)
+        return Node(fx_node.name, op, target, args, kwargs, kind)
+    function = fx_node.target
+    name = getattr(function, "__name__", "")
+    for label, namespace in _namespaces():
+        if name and getattr(namespace, name, None) is function:
+            if label == "math":
+                return Node(fx_node.name, op, f"{label}:{name}", args, kwargs, f"math.{name}")
+            kind = _canonical(name)
+            if kind not in _HANDLERS:
+                raise _unsupported(where, f"{label}.{name}", f"{label}.{name}", fx_node)
+            return Node(fx_node.name, op, f"{label}:{name}", args, kwargs, kind)
+    what = getattr(function, "__qualname__", repr(function))
+    raise _unsupported(where, what, what, fx_node)
+
+
+def _unsupported(where: str, what: str, op: str, fx_node: Any) -> SpecError:
+    cls = where.rpartition("(")[2].rstrip(")")
+    return SpecError(
+        f"{where}: convcalc cannot follow {what} in its forward (fx node {fx_node.name!r}); write the step as a "
+        f"torch.nn layer, or describe the module with convcalc.nn layers: convcalc.register({cls}, "
+        f"lambda module: convcalc.nn.Sequential(...)). Received: op={op}"
+    )
+
+
+def _freeze(value: Any) -> Any:
+    import torch.fx
+
+    if isinstance(value, torch.fx.Node):
+        return Ref(value.name)
+    if isinstance(value, (tuple, list)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, slice):
+        return _Slice(_freeze(value.start), _freeze(value.stop), _freeze(value.step))
+    if isinstance(value, dict):
+        raise SpecError(f"convcalc cannot follow a dict passed as an argument. Received: argument={value!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- #
+# Planning a Graph: every node evaluated on shapes
+# --------------------------------------------------------------------------- #
+
+
+class _Tensor:
+    """A tensor during planning: its shape, and the receptive field of its trailing axes.
+
+    ``rf`` applies to the last ``len(rf)`` dims (so it survives a channel
+    shuffle's reshapes); ``const`` marks tensors read from the module
+    (parameters), which do not depend on the input.
+    """
+
+    __slots__ = ("const", "rf", "shape")
+
+    def __init__(self, shape: tuple[Any, ...], rf: tuple[Any, ...] | None = None, const: bool = False) -> None:
+        self.shape, self.rf, self.const = shape, rf, const
+
+
+class _Opaque:
+    """A value convcalc does not track (a dtype, a device): passed along untouched."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+
+class _Pair(tuple[Any, ...]):
+    """``(values, indices)`` of ``torch.max(x, dim)`` and friends."""
+
+    @property
+    def values(self) -> Any:
+        return self[0]
+
+    @property
+    def indices(self) -> Any:
+        return self[1]
+
+
+def _flow_of(t: _Tensor) -> Any:
+    rf = t.rf if t.rf is not None and len(t.rf) == len(t.shape) - 2 else None
+    return (t.shape, rf)
+
+
+def _describe_value(value: Any) -> str:
+    if isinstance(value, _Tensor):
+        return f"a tensor of shape {value.shape}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return type(value).__name__
+
+
+class _Call:
+    """One operation being planned: where it is, and how it reports rows and errors."""
+
+    __slots__ = ("ctx", "kind", "name")
+
+    def __init__(self, ctx: Any, name: str, kind: str) -> None:
+        self.ctx, self.name, self.kind = ctx, name, kind
+
+    @property
+    def where(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    def row(self, input_shape: tuple[Any, ...], out: _Tensor) -> _Tensor:
+        rf = out.rf if out.rf is not None and len(out.rf) == len(out.shape) - 2 else None
+        self.ctx.add_row(self.name, self.kind, tuple(input_shape), tuple(out.shape), receptive_field=rf)
+        return out
+
+    def shape_error(self, message: str, shape: Any) -> ShapeError:
+        return ShapeError(f"{self.where}: {message}. Received: input_shape={tuple(shape)}")
+
+    def spec_error(self, message: str, **args: Any) -> SpecError:
+        return SpecError(f"{self.where}: {message}. {received(args)}")
+
+    def require_equal(self, a: Any, b: Any, axis: int, message: Callable[[], str]) -> None:
+        same = _same(a, b)
+        if same is True:
+            return
+        if same is False:
+            raise ShapeError(message())
+        from convcalc._symbolic import to_sympy
+
+        equals = getattr(self.ctx, "equals", None)
+        if equals is not None:
+            equals(to_sympy(a) - to_sympy(b), 0, self.name, axis, message, "sizes equal")
+
+
+def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str) -> Any:
+    modules = dict(graph.modules)
+    attrs = {a.target: a for a in graph.attrs}
+    env: dict[str, Any] = {}
+    supplied = list(inputs)
+    called: set[str] = set()
+    read: set[str] = set()
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            if supplied:
+                env[node.name] = supplied.pop(0)
+            elif node.args:
+                env[node.name] = node.args[0]
+            else:
+                raise SpecError(
+                    f"{path or '<model>'} ({graph.torch_type}): forward takes an input {node.name!r} that convcalc "
+                    f"does not have; a plan follows one input tensor (register a rule for this module). "
+                    f"Received: input={node.name}"
+                )
+            continue
+        args = _substitute(node.args, env)
+        kwargs = {k: _substitute(v, env) for k, v in node.kwargs}
+        if node.op == "output":
+            return args[0]
+        if node.op == "get_attr":
+            attr = attrs[node.target]
+            env[node.name] = _Tensor(attr.shape, None, const=True)
+            if "." not in attr.target and attr.target not in read and attr.category != "constant":
+                read.add(attr.target)
+                _attr_row(ctx, _join(path, attr.target), attr)
+        elif node.op == "call_module":
+            env[node.name] = _call_module(modules[node.target], node, args, kwargs, ctx, path, node.target in called)
+            called.add(node.target)
+        else:
+            call = _Call(ctx, _join(path, node.name), node.kind)
+            if node.kind.startswith("math."):
+                env[node.name] = _math(call, node, args, kwargs)
+            else:
+                env[node.name] = _HANDLERS[node.kind](call, args, kwargs)
+    return None  # pragma: no cover - an fx graph always ends with an output node
+
+
+def _attr_row(ctx: Any, name: str, attr: _Attr) -> None:
+    numel = math.prod(attr.shape)
+    kind = "Parameter" if attr.category == "parameter" else "Buffer"
+    ctx.add_row(
+        name,
+        kind,
+        (),
+        attr.shape,
+        trainable=numel if attr.category == "parameter" and attr.trainable else 0,
+        non_trainable=numel if attr.category == "parameter" and not attr.trainable else 0,
+        buffers=numel if attr.category == "buffer" else 0,
+    )
+    ctx.rows[-1] = dataclasses.replace(ctx.rows[-1], activations=0, activation_bytes=0)
+
+
+def _call_module(
+    spec: Any, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any, path: str, again: bool
+) -> Any:
+    types = _spec_types()
+    child_path = _join(path, node.target)
+    start = len(ctx.rows)
+    tensors = [a for a in args if isinstance(a, _Tensor)]
+    if isinstance(spec, types.Graph) and not kwargs:
+        out = _run_graph(spec, list(args), ctx, child_path)
+        if isinstance(out, _Tensor):
+            ctx.groups.append((start, child_path, spec.kind, out.shape))
+    else:
+        if len(args) != 1 or len(tensors) != 1 or kwargs:
+            raise SpecError(
+                f"{child_path} ({spec.kind}): is called with {len(args) + len(kwargs)} arguments; a convcalc layer "
+                f"takes one tensor. Received: arguments={len(args) + len(kwargs)}"
+            )
+        shape, rf = spec._plan(_flow_of(tensors[0]), ctx, child_path)
+        out = _Tensor(tuple(shape), rf)
+    if again:  # a module called twice owns its parameters once
+        for j in range(start, len(ctx.rows)):
+            ctx.rows[j] = dataclasses.replace(ctx.rows[j], trainable=0, non_trainable=0, buffers=0)
+    return out
+
+
+def _math(call: _Call, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    function = _resolve_function(node.target)
+    try:
+        return function(*args, **kwargs)
+    except TypeError:
+        raise call.spec_error("convcalc follows math functions of concrete numbers only", arguments=args) from None
+
+
+# -- small helpers on sizes ------------------------------------------------- #
+
+
+def _same(a: Any, b: Any) -> bool | None:
+    """Whether two sizes are equal: True, False, or None when it depends on the input."""
+    if type(a) is int and type(b) is int:
+        return a == b
+    from convcalc._backend import is_symbolic
+    from convcalc._symbolic import FloorForm, to_sympy
+
+    if isinstance(a, FloorForm) and isinstance(b, FloorForm) and a == b:
+        return True
+    a = a.e if isinstance(a, FloorForm) and a.is_constant else a
+    b = b.e if isinstance(b, FloorForm) and b.is_constant else b
+    if type(a) is int and type(b) is int:
+        return a == b
+    if (isinstance(a, FloorForm) and type(b) is int) or (isinstance(b, FloorForm) and type(a) is int):
+        return None  # a size that varies with the input against a number: equal for some inputs at most
+    try:
+        diff = to_sympy(a) - to_sympy(b)
+    except TypeError:
+        return None
+    if not is_symbolic(diff):
+        return bool(diff == 0)
+    if diff == 0:
+        return True
+    if diff.is_zero is not None:
+        return bool(diff.is_zero)
+    import sympy
+
+    return True if sympy.simplify(diff) == 0 else None
+
+
+def _size(value: Any) -> Any:
+    """A size in the planner's preferred form: an int, a FloorForm, or a sympy expression."""
+    from convcalc._backend import is_symbolic
+
+    if type(value) is int:
+        return value
+    if is_symbolic(value):
+        import sympy
+
+        if isinstance(value, sympy.Integer):
+            return int(value)
+        from convcalc._symbolic import as_integer_expr
+
+        try:
+            return as_integer_expr(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _prod(dims: Any) -> Any:
+    dims = tuple(dims)
+    if all(type(d) is int for d in dims):
+        return math.prod(dims)
+    from convcalc._symbolic import to_sympy
+
+    out: Any = 1
+    for d in dims:
+        out = out * to_sympy(d)
+    return _size(out)
+
+
+def _sum(dims: Any) -> Any:
+    total: Any = 0
+    for d in dims:
+        total = total + d
+    return _size(total) if type(total) is not int else total
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _index(call: _Call, dim: Any, rank: int, shape: tuple[Any, ...], name: str = "dim") -> int:
+    if not _is_int(dim):
+        raise call.spec_error(f"{name} must be an int", **{name: dim})
+    j = int(dim) + rank if dim < 0 else int(dim)
+    if not 0 <= j < rank:
+        raise call.shape_error(f"{name}={dim} is out of range for a {rank}-D input {tuple(shape)}", shape)
+    return j
+
+
+def _bind(
+    call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any], names: tuple[str, ...], defaults: dict[str, Any]
+) -> dict[str, Any]:
+    if len(args) > len(names):
+        raise call.spec_error(f"takes at most {len(names)} arguments here", arguments=len(args))
+    bound = dict(zip(names, args, strict=False))
+    for key, value in kwargs.items():
+        key = {"self": "input", "axis": "dim"}.get(key, key)
+        bound[key] = value
+    for key in names:
+        if key not in bound:
+            if key not in defaults:
+                raise call.spec_error(f"needs the argument {key!r}", arguments=len(args))
+            bound[key] = defaults[key]
+    return bound
+
+
+def _tensor_arg(call: _Call, value: Any) -> _Tensor:
+    if not isinstance(value, _Tensor):
+        raise call.spec_error("expects a tensor", argument=_describe_value(value))
+    return value
+
+
+def _merge_rf(tensors: list[_Tensor], rank: int) -> tuple[Any, ...] | None:
+    """The receptive field of a value combining tensors position by position (the widest path wins)."""
+    live = [t for t in tensors if not t.const]
+    if not live or any(t.rf is None for t in live):
+        return None
+    sizes = {len(t.rf) for t in live if t.rf is not None}
+    if len(sizes) != 1:
+        return None
+    merged = []
+    for axis in zip(*[t.rf for t in live if t.rf is not None], strict=True):
+        if len({f.jump for f in axis}) != 1:
+            return None
+        merged.append(max(axis, key=lambda f: f.size))
+    return tuple(merged)
+
+
+def _keep_tail(rf: tuple[Any, ...] | None, old: tuple[Any, ...], new: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """Keep a receptive field across a reshape that leaves the trailing (spatial) axes alone."""
+    if rf is None:
+        return None
+    k = len(rf)
+    if k == 0 or len(new) < k or len(old) < k:
+        return None
+    if all(_same(a, b) is True for a, b in zip(old[-k:], new[-k:], strict=True)):
+        return rf
+    return None
+
+
+_HANDLERS: dict[str, Callable[[_Call, tuple[Any, ...], dict[str, Any]], Any]] = {}
+
+
+def _handles(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def add(function: Callable[..., Any]) -> Callable[..., Any]:
+        for name in names:
+            _HANDLERS[name] = function
+        return function
+
+    return add
+
+
+# -- values passed through ---------------------------------------------------- #
+
+
+@_handles(
+    "contiguous",
+    "clone",
+    "detach",
+    "float",
+    "double",
+    "half",
+    "bfloat16",
+    "to",
+    "type",
+    "type_as",
+    "cpu",
+    "cuda",
+    "requires_grad",
+)
+def _passthrough(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return args[0] if args else kwargs.get("input")
+
+
+@_handles("zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like")
+def _like(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    return _Tensor(t.shape, None, const=True)
+
+
+# -- elementwise ---------------------------------------------------------------- #
+
+
+@_handles(
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "celu",
+    "gelu",
+    "silu",
+    "mish",
+    "hardswish",
+    "hardsigmoid",
+    "hardtanh",
+    "sigmoid",
+    "tanh",
+    "softplus",
+    "softsign",
+    "logsigmoid",
+    "tanhshrink",
+    "hardshrink",
+    "softshrink",
+    "threshold",
+    "rrelu",
+    "prelu",
+    "softmax",
+    "log_softmax",
+    "softmin",
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+    "alpha_dropout",
+    "feature_alpha_dropout",
+    "clamp",
+    "clamp_min",
+    "clamp_max",
+    "abs",
+    "exp",
+    "log",
+    "sqrt",
+    "rsqrt",
+    "square",
+    "reciprocal",
+    "sign",
+    "erf",
+    "sin",
+    "cos",
+    "normalize",
+    "local_response_norm",
+    "layer_norm",
+    "group_norm",
+    "batch_norm",
+    "instance_norm",
+    "channel_shuffle",
+    "native_channel_shuffle",
+)
+def _pointwise(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    return call.row(t.shape, _Tensor(t.shape, t.rf, t.const))
+
+
+_SCALAR_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "truediv": operator.truediv,
+    "floordiv": operator.floordiv,
+    "mod": operator.mod,
+    "pow": operator.pow,
+    "rsub": lambda a, b: b - a,
+    "maximum": max,
+    "minimum": min,
+    "matmul": operator.matmul,
+    "gt": operator.gt,
+    "lt": operator.lt,
+    "ge": operator.ge,
+    "le": operator.le,
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "and": operator.and_,
+    "or": operator.or_,
+    "xor": operator.xor,
+}
+
+
+@_handles("neg")
+def _neg(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    value: Any = args[0] if args else kwargs.get("input")
+    if not isinstance(value, _Tensor):
+        return -value
+    return _pointwise(call, args, kwargs)
+
+
+@_handles(
+    "add",
+    "sub",
+    "mul",
+    "truediv",
+    "floordiv",
+    "mod",
+    "pow",
+    "rsub",
+    "maximum",
+    "minimum",
+    "where",
+    "gt",
+    "lt",
+    "ge",
+    "le",
+    "eq",
+    "ne",
+    "greater",
+    "less",
+    "and",
+    "or",
+    "xor",
+    "logical_and",
+    "logical_or",
+    "logical_xor",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+)
+def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if call.kind == "where":
+        operands = list(args) + [kwargs[k] for k in ("condition", "input", "other") if k in kwargs]
+    else:
+        operands = list(args[:2]) + [kwargs[k] for k in ("input", "other") if k in kwargs]
+    tensors = [v for v in operands if isinstance(v, _Tensor)]
+    if not tensors:
+        if len(operands) != 2 or call.kind not in _SCALAR_OPS:
+            raise call.spec_error("cannot follow this operation on non-tensors", arguments=tuple(operands))
+        try:
+            result = _SCALAR_OPS[call.kind](operands[0], operands[1])
+        except TypeError:
+            raise call.spec_error("cannot follow this arithmetic on sizes", arguments=tuple(operands)) from None
+        return _size(result)
+    shape = _broadcast(call, [t.shape for t in tensors])
+    rf = _merge_rf(tensors, len(shape))
+    out = _Tensor(shape, rf, all(t.const for t in tensors))
+    return call.row(tensors[0].shape, out)
+
+
+def _broadcast(call: _Call, shapes: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    rank = max(len(s) for s in shapes)
+    out = []
+    for j in range(rank):
+        dims = [s[len(s) - rank + j] for s in shapes if len(s) - rank + j >= 0]
+        wide = [d for d in dims if _same(d, 1) is not True]
+        if not wide:
+            out.append(1)
+            continue
+        first = wide[0]
+        for d in wide[1:]:
+            call.require_equal(first, d, j, functools.partial(_broadcast_message, call, shapes, j))
+        out.append(first)
+    return tuple(out)
+
+
+def _broadcast_message(call: _Call, shapes: list[tuple[Any, ...]], axis: int) -> str:
+    a, b = shapes[0], shapes[1] if len(shapes) > 1 else shapes[0]
+    text = f"{call.where}: the operands have shapes {tuple(a)} and {tuple(b)}, which do not broadcast"
+    if len(a) == len(b) == 4 and call.kind in ("add", "sub"):
+        parts = []
+        if _same(a[1], b[1]) is False:
+            parts.append(f"the channels differ ({a[1]} vs {b[1]})")
+        if any(_same(x, y) is False for x, y in zip(a[2:], b[2:], strict=True)):
+            parts.append(f"the sizes differ ({a[2]} x {a[3]} vs {b[2]} x {b[3]})")
+        stride = ""
+        if all(
+            type(x) is int and type(y) is int and x and y and max(x, y) % min(x, y) == 0
+            for x, y in zip(a[2:], b[2:], strict=True)
+        ):
+            ratios = {max(x, y) // min(x, y) for x, y in zip(a[2:], b[2:], strict=True)}
+            if len(ratios) == 1 and (r := ratios.pop()) > 1:
+                stride = f", stride={r}"
+        small, large = (a, b) if type(a[1]) is int and type(b[1]) is int and a[1] <= b[1] else (b, a)
+        text += (
+            f": {' and '.join(parts) or 'the shapes differ'}; give the shortcut a projection such as "
+            f"Conv2d({small[1]}, {large[1]}, kernel_size=1{stride})"
+        )
+    else:
+        text += f" (axis {axis}: sizes must be equal or 1)"
+    return f"{text}. Received: input_shape={tuple(a)}"
+
+
+@_handles("matmul", "bmm", "mm")
+def _matmul(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    a = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    b = _tensor_arg(call, args[1] if len(args) > 1 else kwargs.get("other", kwargs.get("mat2")))
+    if len(a.shape) < 2 or len(b.shape) < 2:
+        raise call.spec_error(
+            "convcalc follows matrix products of tensors with 2 or more dims", shapes=(a.shape, b.shape)
+        )
+    call.require_equal(
+        a.shape[-1],
+        b.shape[-2],
+        len(a.shape) - 1,
+        lambda: (
+            call.where + (f": the inner sizes differ ({a.shape[-1]} vs {b.shape[-2]}). Received: input_shape={a.shape}")
+        ),
+    )
+    batch = _broadcast(call, [a.shape[:-2], b.shape[:-2]]) if len(a.shape) > 2 or len(b.shape) > 2 else ()
+    return call.row(a.shape, _Tensor((*batch, a.shape[-2], b.shape[-1])))
+
+
+# -- reductions ---------------------------------------------------------------- #
+
+
+@_handles(
+    "mean",
+    "sum",
+    "amax",
+    "amin",
+    "max",
+    "min",
+    "std",
+    "var",
+    "prod",
+    "logsumexp",
+    "argmax",
+    "argmin",
+    "all",
+    "any",
+    "norm",
+    "nansum",
+    "nanmean",
+)
+def _reduce(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    first = args[0] if args else kwargs.get("input")
+    if call.kind in ("max", "min") and ((len(args) > 1 and isinstance(args[1], _Tensor)) or "other" in kwargs):
+        return _binary(_Call(call.ctx, call.name, "maximum" if call.kind == "max" else "minimum"), args, kwargs)
+    t = _tensor_arg(call, first)
+    rest = list(args[1:])
+    if call.kind == "norm":  # norm(input, p='fro', dim=None, keepdim=False)
+        rest = rest[1:]
+    dim = kwargs.get("dim", kwargs.get("axis", rest[0] if rest else None))
+    position = 2 if call.kind in ("std", "var") else 1  # std(input, dim, unbiased, keepdim)
+    keepdim = kwargs.get("keepdim", rest[position] if len(rest) > position else False)
+    rank = len(t.shape)
+    if dim is None or dim == ():
+        if dim is None and call.kind in ("logsumexp",):
+            raise call.spec_error("needs dim", dim=dim)
+        reduced = set(range(rank))
+    else:
+        dims = dim if isinstance(dim, tuple) else (dim,)
+        reduced = {_index(call, d, rank, t.shape) for d in dims}
+    shape = tuple(1 if j in reduced else d for j, d in enumerate(t.shape) if keepdim or j not in reduced)
+    k = len(t.rf) if t.rf is not None else 0
+    rf = t.rf if k and not any(j >= rank - k for j in reduced) else None
+    out = call.row(t.shape, _Tensor(shape, rf, t.const))
+    if call.kind in ("max", "min") and dim is not None and dim != ():
+        return _Pair((out, _Tensor(shape, rf, t.const)))
+    return out
+
+
+# -- shape queries ------------------------------------------------------------- #
+
+
+@_handles("size")
+def _size_of(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0])
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    if dim is None:
+        return tuple(t.shape)
+    return t.shape[_index(call, dim, len(t.shape), t.shape)]
+
+
+@_handles("dim")
+def _rank(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return len(_tensor_arg(call, args[0]).shape)
+
+
+@_handles("numel")
+def _numel(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return _prod(_tensor_arg(call, args[0]).shape)
+
+
+@_handles("getattr")
+def _getattr(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    value, name = args[0], args[1]
+    if isinstance(value, _Tensor):
+        if name == "shape":
+            return tuple(value.shape)
+        if name == "ndim":
+            return len(value.shape)
+        if name == "data":
+            return value
+        return _Opaque(f"tensor.{name}")
+    if isinstance(value, _Pair) and name in ("values", "indices"):
+        return getattr(value, name)
+    try:
+        return getattr(value, name)
+    except AttributeError:
+        raise call.spec_error(f"{_describe_value(value)} has no attribute {name!r}", attribute=name) from None
+
+
+@_handles("getitem")
+def _getitem(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    value, index = args[0], args[1]
+    if not isinstance(value, _Tensor):
+        try:
+            return value[index]
+        except (TypeError, IndexError, KeyError) as exc:
+            raise call.spec_error(f"cannot index {_describe_value(value)} ({exc})", index=index) from None
+    return _slice_tensor(call, value, index if isinstance(index, tuple) else (index,))
+
+
+def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
+    rank = len(t.shape)
+    used = sum(1 for i in index if i is not None and i is not Ellipsis)
+    if used > rank:
+        raise call.shape_error(f"too many indices ({used}) for a {rank}-D tensor", t.shape)
+    expanded: list[Any] = []
+    for i in index:
+        if i is Ellipsis:
+            expanded.extend([slice(None)] * (rank - used))
+        else:
+            expanded.append(i)
+    if Ellipsis not in index:
+        expanded.extend([slice(None)] * (rank - used))
+    shape: list[Any] = []
+    axis = 0
+    trailing_ok = True
+    k = len(t.rf) if t.rf is not None else 0
+    for item in expanded:
+        if item is None:
+            shape.append(1)
+            if axis > rank - k:
+                trailing_ok = False
+            continue
+        size = t.shape[axis]
+        if isinstance(item, slice):
+            full = item.start is None and item.stop is None and item.step in (None, 1)
+            shape.append(size if full else _slice_length(call, size, item, axis, t.shape))
+            if not full and axis >= rank - k:
+                trailing_ok = False
+        elif _is_int(item):
+            if axis >= rank - k:
+                trailing_ok = False
+        else:
+            raise call.spec_error(
+                "convcalc follows indexing with ints, slices, None and ... only", index=_describe_value(item)
+            )
+        axis += 1
+    rf = t.rf if k and trailing_ok else None
+    return call.row(t.shape, _Tensor(tuple(shape), rf, t.const))
+
+
+def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: tuple[Any, ...]) -> Any:
+    step = 1 if item.step is None else item.step
+    if not _is_int(step) or step < 1:
+        raise call.spec_error("slices need a positive int step", step=step)
+    if type(size) is int and all(v is None or _is_int(v) for v in (item.start, item.stop)):
+        return len(range(size)[slice(item.start, item.stop, step)])
+
+    def resolve(v: Any, default: Any) -> Any:
+        if v is None:
+            return default
+        return size + v if _is_int(v) and v < 0 else v
+
+    start, stop = resolve(item.start, 0), resolve(item.stop, size)
+    gap = size - stop
+    call.ctx.at_least(
+        gap if type(gap) is int else _size(gap),
+        0,
+        call.name,
+        axis,
+        lambda: call.where + f": the slice ends after the axis. Received: input_shape={shape}",
+        "slice inside the axis",
+    )
+    length = -((start - stop) // step)
+    return _size(length) if type(length) is not int else length
+
+
+# -- reshapes ------------------------------------------------------------------ #
+
+
+def _sizes_arg(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    if len(values) == 1 and isinstance(values[0], tuple):
+        return values[0]
+    return values
+
+
+@_handles("view", "reshape")
+def _reshape(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    if "shape" in kwargs or "size" in kwargs:
+        sizes = tuple(kwargs.get("shape", kwargs.get("size", ())))
+    else:
+        sizes = _sizes_arg(tuple(args[1:]))
+    if any(isinstance(s, _Opaque) for s in sizes):  # view(dtype)
+        return t
+    shape = _infer_shape(call, t.shape, sizes)
+    if len(shape) == 2 and len(t.shape) > 2 and _same(shape[0], t.shape[0]) is True:
+        call.ctx.flatten_source = (call.name, tuple(t.shape[1:]))
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
+
+
+def _infer_shape(call: _Call, old: tuple[Any, ...], sizes: tuple[Any, ...]) -> tuple[Any, ...]:
+    numel = _prod(old)
+    unknown = [j for j, s in enumerate(sizes) if _is_int(s) and s == -1]
+    if len(unknown) > 1:
+        raise call.spec_error("only one dimension can be inferred (-1)", shape=sizes)
+    known = _prod(s for j, s in enumerate(sizes) if j not in unknown)
+    if unknown:
+        inferred = _exact_div(call, numel, known, old, sizes)
+        return tuple(inferred if j in unknown else s for j, s in enumerate(sizes))
+    call.require_equal(
+        numel,
+        known,
+        0,
+        lambda: (
+            call.where
+            + (
+                f": shape {tuple(sizes)} is invalid for an input of {numel} elements. Received: input_shape={tuple(old)}"
+            )
+        ),
+    )
+    return tuple(sizes)
+
+
+def _exact_div(call: _Call, numel: Any, known: Any, old: tuple[Any, ...], sizes: tuple[Any, ...]) -> Any:
+    message = f"shape {tuple(sizes)} is invalid for an input of {numel} elements ({' x '.join(str(d) for d in old)})"
+    if type(numel) is int and type(known) is int:
+        if known == 0 or numel % known:
+            raise call.shape_error(message, old)
+        return numel // known
+    import sympy
+
+    from convcalc._symbolic import to_sympy
+
+    quotient = sympy.cancel(to_sympy(numel) / to_sympy(known))
+    if quotient.is_integer is False:
+        raise call.shape_error(message, old)
+    return _size(quotient)
+
+
+@_handles("flatten")
+def _flatten(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from convcalc import nn
+
+    bound = _bind(call, args, kwargs, ("input", "start_dim", "end_dim"), {"start_dim": 0, "end_dim": -1})
+    t = _tensor_arg(call, bound["input"])
+    if not t.shape:
+        return call.row(t.shape, _Tensor((1,)))
+    try:
+        spec = nn.Flatten(bound["start_dim"], bound["end_dim"])
+    except ConvCalcError as exc:
+        raise type(exc)(f"{call.where}: {exc}") from None
+    shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
+    _rekind(call)
+    out = tuple(shape)
+    return _Tensor(out, _keep_tail(t.rf, t.shape, out), t.const)
+
+
+def _rekind(call: _Call) -> None:
+    call.ctx.rows[-1] = dataclasses.replace(call.ctx.rows[-1], kind=call.kind)
+
+
+@_handles("unflatten")
+def _unflatten(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    bound = _bind(call, args, kwargs, ("input", "dim", "sizes"), {})
+    t = _tensor_arg(call, bound["input"])
+    j = _index(call, bound["dim"], len(t.shape), t.shape)
+    part = _infer_shape(call, (t.shape[j],), tuple(bound["sizes"]))
+    shape = (*t.shape[:j], *part, *t.shape[j + 1 :])
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
+
+
+@_handles("squeeze")
+def _squeeze(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    rank = len(t.shape)
+    if dim is None:
+        drop = {j for j, d in enumerate(t.shape) if _same(d, 1) is True}
+    else:
+        dims = dim if isinstance(dim, tuple) else (dim,)
+        drop = {j for j in (_index(call, d, rank, t.shape) for d in dims) if _same(t.shape[j], 1) is True}
+    shape = tuple(d for j, d in enumerate(t.shape) if j not in drop)
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
+
+
+@_handles("unsqueeze")
+def _unsqueeze(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    bound = _bind(call, args, kwargs, ("input", "dim"), {})
+    t = _tensor_arg(call, bound["input"])
+    j = _index(call, bound["dim"], len(t.shape) + 1, t.shape)
+    shape = (*t.shape[:j], 1, *t.shape[j:])
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
+
+
+@_handles("transpose", "permute", "t", "movedim")
+def _permute(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    rank = len(t.shape)
+    order = list(range(rank))
+    if call.kind == "transpose" or (call.kind == "t" and rank == 2):
+        d0 = args[1] if len(args) > 1 else kwargs.get("dim0", 0)
+        d1 = args[2] if len(args) > 2 else kwargs.get("dim1", 1)
+        a, b = _index(call, d0, rank, t.shape), _index(call, d1, rank, t.shape)
+        order[a], order[b] = order[b], order[a]
+    elif call.kind == "permute":
+        dims = _sizes_arg(tuple(args[1:])) if len(args) > 1 else tuple(kwargs.get("dims", ()))
+        order = [_index(call, d, rank, t.shape) for d in dims]
+        if sorted(order) != list(range(rank)):
+            raise call.shape_error(f"permute needs each of the {rank} dims once, got {tuple(dims)}", t.shape)
+    elif call.kind == "movedim":
+        source = _index(call, args[1] if len(args) > 1 else kwargs["source"], rank, t.shape)
+        dest = _index(call, args[2] if len(args) > 2 else kwargs["destination"], rank, t.shape)
+        order.remove(source)
+        order.insert(dest, source)
+    shape = tuple(t.shape[j] for j in order)
+    k = len(t.rf) if t.rf is not None else 0
+    rf = t.rf if k and order[rank - k :] == list(range(rank - k, rank)) else None
+    return call.row(t.shape, _Tensor(shape, rf, t.const))
+
+
+@_handles("expand", "expand_as", "view_as", "reshape_as", "repeat")
+def _expand(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    if call.kind in ("expand_as", "view_as", "reshape_as"):
+        other = _tensor_arg(call, args[1] if len(args) > 1 else kwargs.get("other"))
+        shape = tuple(other.shape)
+        if call.kind != "expand_as":
+            shape = _infer_shape(call, t.shape, shape)
+        else:
+            _broadcast(call, [t.shape, shape])
+        return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape) or other.rf, t.const))
+    sizes = _sizes_arg(tuple(args[1:])) if len(args) > 1 else tuple(kwargs.get("size", kwargs.get("sizes", ())))
+    lead = len(sizes) - len(t.shape)
+    if lead < 0:
+        raise call.shape_error(f"needs at least {len(t.shape)} sizes, got {tuple(sizes)}", t.shape)
+    if call.kind == "repeat":
+        shape = tuple(
+            _size(s * (t.shape[j - lead] if j >= lead else 1)) if type(s) is int else s for j, s in enumerate(sizes)
+        )
+    else:
+        shape = tuple(t.shape[j - lead] if j >= lead and _is_int(s) and s == -1 else s for j, s in enumerate(sizes))
+        _broadcast(call, [t.shape, shape])
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
+
+
+@_handles("chunk", "split", "unbind", "tensor_split")
+def _split(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    rank = len(t.shape)
+    if call.kind == "unbind":
+        dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+    else:
+        dim = args[2] if len(args) > 2 else kwargs.get("dim", 0)
+    j = _index(call, dim, rank, t.shape)
+    n = t.shape[j]
+    if type(n) is not int:
+        raise call.shape_error(f"cannot {call.kind} along axis {j}, whose size {n} depends on the input", t.shape)
+    how: Any
+    pieces: list[Any]
+    if call.kind == "unbind":
+        pieces = [None] * n
+    else:
+        how = (
+            args[1]
+            if len(args) > 1
+            else kwargs.get("chunks", kwargs.get("split_size_or_sections", kwargs.get("split_size")))
+        )
+        if call.kind == "chunk":
+            if not _is_int(how) or how < 1:
+                raise call.spec_error("chunks must be a positive int", chunks=how)
+            size = -(-n // how) if n else 0
+            pieces = [min(size, n - s) for s in range(0, n, size)] if size else [0]
+        elif isinstance(how, tuple):
+            if sum(how) != n:
+                raise call.shape_error(f"split sizes {how} add up to {sum(how)}, not the axis size {n}", t.shape)
+            pieces = list(how)
+        elif call.kind == "tensor_split" and _is_int(how):
+            base, extra = divmod(n, how)
+            pieces = [base + (1 if i < extra else 0) for i in range(how)]
+        else:
+            if not _is_int(how) or how < 1:
+                raise call.spec_error("split_size must be a positive int", split_size=how)
+            pieces = [min(how, n - s) for s in range(0, n, how)]
+    k = len(t.rf) if t.rf is not None else 0
+    inside = j >= rank - k
+    outs = []
+    rf = t.rf if k and not inside else None
+    for size in pieces:
+        shape = (*t.shape[:j], *t.shape[j + 1 :]) if size is None else (*t.shape[:j], size, *t.shape[j + 1 :])
+        outs.append(_Tensor(shape, rf, t.const))
+    return tuple(outs)
+
+
+@_handles("narrow")
+def _narrow(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    bound = _bind(call, args, kwargs, ("input", "dim", "start", "length"), {})
+    t = _tensor_arg(call, bound["input"])
+    j = _index(call, bound["dim"], len(t.shape), t.shape)
+    shape = (*t.shape[:j], bound["length"], *t.shape[j + 1 :])
+    k = len(t.rf) if t.rf is not None else 0
+    return call.row(t.shape, _Tensor(shape, t.rf if k and j < len(t.shape) - k else None, t.const))
+
+
+@_handles("cat", "stack")
+def _cat(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    bound = _bind(call, args, kwargs, ("tensors", "dim"), {"dim": 0})
+    tensors = [_tensor_arg(call, v) for v in bound["tensors"]]
+    if not tensors:
+        raise call.spec_error("needs at least one tensor", tensors=())
+    first = tensors[0].shape
+    rank = len(first)
+    stack = call.kind == "stack"
+    j = _index(call, bound["dim"], rank + 1 if stack else rank, first)
+    for n, t in enumerate(tensors[1:], start=1):
+        if len(t.shape) != rank:
+            raise call.shape_error(f"tensor {n} has {len(t.shape)} dims but tensor 0 has {rank}", first)
+        for axis, (a, b) in enumerate(zip(first, t.shape, strict=True)):
+            if axis == j and not stack:
+                continue
+            call.require_equal(a, b, axis, functools.partial(_cat_message, call, n, t.shape, first, bound["dim"]))
+    if stack:
+        shape = (*first[:j], len(tensors), *first[j:])
+        k = len(tensors[0].rf) if tensors[0].rf is not None else 0
+        rf = _merge_rf(tensors, rank) if k and j <= rank - k else None
+    else:
+        shape = (*first[:j], _sum(t.shape[j] for t in tensors), *first[j + 1 :])
+        k = len(tensors[0].rf) if tensors[0].rf is not None else 0
+        rf = _merge_rf(tensors, rank) if k and j < rank - k else None
+    return call.row(first, _Tensor(shape, rf, all(t.const for t in tensors)))
+
+
+def _cat_message(call: _Call, n: int, shape: tuple[Any, ...], first: tuple[Any, ...], dim: Any) -> str:
+    return (
+        f"{call.where}: tensor {n} has shape {tuple(shape)} but tensor 0 has {tuple(first)}; all dims except "
+        f"dim={dim} must match. Received: input_shape={tuple(first)}"
+    )
+
+
+# -- padding, resizing, pooling ------------------------------------------------ #
+
+
+@_handles("pad")
+def _pad(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from convcalc._plan import ReceptiveField
+
+    bound = _bind(call, args, kwargs, ("input", "pad", "mode", "value"), {"mode": "constant", "value": None})
+    t = _tensor_arg(call, bound["input"])
+    pads = tuple(bound["pad"])
+    rank = len(t.shape)
+    if len(pads) % 2 or len(pads) // 2 > rank:
+        raise call.spec_error(f"pad needs pairs (left, right) for at most {rank} dims", pad=pads)
+    shape = list(t.shape)
+    rf = list(t.rf) if t.rf is not None else None
+    k = len(rf) if rf is not None else 0
+    for i in range(len(pads) // 2):
+        axis = rank - 1 - i
+        left, right = pads[2 * i], pads[2 * i + 1]
+        size = shape[axis] + left + right
+        call.ctx.at_least(
+            size,
+            1,
+            call.name,
+            axis,
+            lambda size=size: (
+                call.where + (f": padding leaves a size of {size}. Received: input_shape={tuple(t.shape)}")
+            ),
+            "size at least 1",
+        )
+        shape[axis] = size if type(size) is int else _size(size)
+        if rf is not None and axis >= rank - k:
+            r = rf[axis - (rank - k)]
+            rf[axis - (rank - k)] = ReceptiveField(r.size, r.jump, r.start - left * r.jump)
+    return call.row(t.shape, _Tensor(tuple(shape), tuple(rf) if rf is not None else None, t.const))
+
+
+@_handles("interpolate", "upsample_nearest", "upsample_bilinear")
+def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from convcalc import nn
+
+    bound = _bind(
+        call,
+        args,
+        kwargs,
+        ("input", "size", "scale_factor", "mode", "align_corners"),
+        {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None},
+    )
+    if call.kind == "upsample_bilinear":
+        bound["mode"], bound["align_corners"] = "bilinear", True
+    t = _tensor_arg(call, bound["input"])
+    size, scale = bound["size"], bound["scale_factor"]
+    if (size is None) == (scale is None):
+        raise call.spec_error("give exactly one of size and scale_factor", size=size, scale_factor=scale)
+    rank = len(t.shape)
+    if size is not None and not all(type(v) is int for v in (size if isinstance(size, tuple) else (size,))):
+        need = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}.get(bound["mode"])
+        sizes = size if isinstance(size, tuple) else (size,) * (rank - 2)
+        if rank < 3 or (need is not None and rank != need) or len(sizes) != rank - 2:
+            raise call.shape_error(f"size={size} does not fit a {rank}-D input in mode {bound['mode']!r}", t.shape)
+        return call.row(t.shape, _Tensor((t.shape[0], t.shape[1], *sizes)))
+    try:
+        spec = nn.Upsample(size=size, scale_factor=scale, mode=bound["mode"], align_corners=bound["align_corners"])
+    except ConvCalcError as exc:
+        raise type(exc)(f"{call.where}: {exc}") from None
+    shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
+    _rekind(call)
+    return _Tensor(tuple(shape))
+
+
+@_handles("pixel_shuffle", "pixel_unshuffle")
+def _pixel_shuffle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    r: Any = args[1] if len(args) > 1 else kwargs.get("upscale_factor", kwargs.get("downscale_factor"))
+    if not _is_int(r) or r < 1:
+        raise call.spec_error("the factor must be a positive int", factor=r)
+    if len(t.shape) < 3:
+        raise call.shape_error("needs at least 3 dims (C, H, W)", t.shape)
+    *lead, c, h, w = t.shape
+    if call.kind == "pixel_shuffle":
+        if type(c) is int and c % (r * r):
+            raise call.shape_error(f"{c} channels are not divisible by upscale_factor**2 = {r * r}", t.shape)
+        shape = (*lead, c // (r * r), _size(h * r), _size(w * r))
+    else:
+        for axis, v in ((len(t.shape) - 2, h), (len(t.shape) - 1, w)):
+            if type(v) is int and v % r:
+                raise call.shape_error(f"size {v} is not divisible by downscale_factor={r}", t.shape)
+            call.ctx.divides(
+                v,
+                r,
+                call.name,
+                axis - 2,
+                lambda v=v: (
+                    call.where
+                    + (f": size {v} is not divisible by downscale_factor={r}. Received: input_shape={tuple(t.shape)}")
+                ),
+                f"divisible by {r}",
+            )
+        shape = (*lead, c * r * r, _size(h // r), _size(w // r))
+    return call.row(t.shape, _Tensor(tuple(shape)))
+
+
+_POOL_ARGS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "max_pool": (
+        ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+        {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False},
+    ),
+    "avg_pool": (
+        ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
+        {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True, "divisor_override": None},
+    ),
+    "adaptive_avg_pool": (("input", "output_size"), {}),
+    "adaptive_max_pool": (("input", "output_size", "return_indices"), {"return_indices": False}),
+}
+_POOL_SPECS = {
+    "max_pool": "MaxPool",
+    "avg_pool": "AvgPool",
+    "adaptive_avg_pool": "AdaptiveAvgPool",
+    "adaptive_max_pool": "AdaptiveMaxPool",
+}
+
+
+@_handles(*(f"{family}{n}d" for family in _POOL_ARGS for n in (1, 2, 3)))
+def _pool(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from convcalc import nn
+
+    family, ndim = call.kind[:-2], call.kind[-2]
+    names, defaults = _POOL_ARGS[family]
+    bound = _bind(call, args, kwargs, names, defaults)
+    t = _tensor_arg(call, bound.pop("input"))
+    indices = bound.pop("return_indices", False)
+    if bound.get("stride") in ((), []):
+        bound["stride"] = None
+    if family == "avg_pool" and ndim == "1":
+        bound.pop("divisor_override", None)
+    if family.startswith("adaptive"):
+        bound = {"output_size": bound["output_size"]}
+    try:
+        spec = getattr(nn, f"{_POOL_SPECS[family]}{ndim}d")(**bound)
+    except ConvCalcError as exc:
+        raise type(exc)(f"{call.where}: {exc}") from None
+    shape, rf = spec._plan(_flow_of(t), call.ctx, call.name)
+    _rekind(call)
+    out = _Tensor(tuple(shape), rf)
+    return _Pair((out, _Tensor(tuple(shape), rf))) if indices else out
+
+
+# --------------------------------------------------------------------------- #
+# verify
+# --------------------------------------------------------------------------- #
+
+
+class VerifyRow(NamedTuple):
+    """One compared layer.
+
+    ``match`` is None where torch has no module of that name (a tensor
+    operation of a traced forward) or the forward pass stopped before it.
+    """
+
+    name: str
+    planned_shape: tuple[Any, ...] | None
+    actual_shape: tuple[int, ...] | None
+    planned_params: Any
+    actual_params: int | None
+    match: bool | None
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What :func:`verify` found: one row per planned layer, and whether all agree with torch.
+
+    ``ok`` is True when convcalc and torch both accept the input and every layer
+    torch can show (by its module path) has the planned output shape and
+    parameter count. ``error`` holds torch's exception if the forward pass
+    failed, ``plan_error`` convcalc's if planning failed.
+    """
+
+    ok: bool
+    rows: tuple[VerifyRow, ...]
+    input_shape: tuple[int, ...]
+    device: str
+    error: str | None = None
+    plan_error: str | None = None
+
+    @property
+    def mismatches(self) -> tuple[VerifyRow, ...]:
+        return tuple(r for r in self.rows if r.match is False)
+
+    def __str__(self) -> str:
+        checked = sum(1 for r in self.rows if r.match is not None)
+        head = f"verify on {self.device}, input {self.input_shape}: "
+        if self.ok:
+            head += f"OK ({checked} layers match torch, {len(self.rows) - checked} operations not checked)"
+        else:
+            head += f"MISMATCH ({len(self.mismatches)} of {checked} layers differ)"
+        lines = [head]
+        if self.plan_error:
+            lines.append(f"convcalc: {self.plan_error}")
+        if self.error:
+            lines.append(f"torch: {self.error}")
+        table = [("layer", "planned shape", "torch shape", "planned params", "torch params", "")]
+        for r in self.rows:
+            mark = "-" if r.match is None else ("ok" if r.match else "MISMATCH")
+            table.append(
+                (
+                    r.name,
+                    _text(r.planned_shape),
+                    _text(r.actual_shape),
+                    _count(r.planned_params),
+                    _count(r.actual_params),
+                    mark,
+                )
+            )
+        if len(table) > 1:
+            widths = [max(len(row[j]) for row in table) for j in range(6)]
+            for row in table:
+                cells = [row[j].rjust(widths[j]) if j in (3, 4) else row[j].ljust(widths[j]) for j in range(6)]
+                lines.append("  ".join(cells).rstrip())
+        return "\n".join(lines)
+
+
+def _text(value: Any) -> str:
+    return "-" if value is None else str(tuple(value))
+
+
+def _count(value: Any) -> str:
+    return "-" if value is None else (f"{value:,}" if type(value) is int else str(value))
+
+
+def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_mismatch: bool = False) -> VerifyReport:
+    """Run one real forward pass and compare every layer with ``convcalc.plan``.
+
+    Builds the torch module (``to_torch`` for a ``convcalc.nn`` model; a torch
+    module is used as it is, in eval mode, on a copy if it must move device),
+    runs it once on ``torch.randn(input_shape)`` under ``torch.no_grad()``,
+    records each module's output shape with forward hooks, and compares them
+    and each module's own parameter count with the plan's rows of the same
+    name.
+
+    Args:
+        model: a ``convcalc.nn`` model or a ``torch.nn.Module``.
+        input_shape: concrete sizes, batch first, such as ``(1, 3, 224, 224)``.
+        device: where to run; ``"cuda"`` when available, else ``"cpu"``.
+        raise_on_mismatch: raise instead of returning a failed report.
+
+    Returns:
+        A :class:`VerifyReport`; ``print(report)`` shows the table.
+
+    Raises:
+        ShapeError: with ``raise_on_mismatch``, naming the first layer that
+            differs, or with torch's message when its forward pass fails.
+        SpecError: the model cannot be built or read.
+
+    >>> import convcalc
+    >>> from convcalc import nn
+    >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
+    >>> report = convcalc.verify(net, (2, 1, 28, 28), device="cpu")
+    >>> report.ok
+    True
+    >>> print(report)  # doctest: +NORMALIZE_WHITESPACE
+    verify on cpu, input (2, 1, 28, 28): OK (4 layers match torch, 0 operations not checked)
+    layer  planned shape    torch shape      planned params  torch params
+    0      (2, 4, 26, 26)   (2, 4, 26, 26)               40            40  ok
+    1      (2, 4, 26, 26)   (2, 4, 26, 26)                0             0  ok
+    2      (2, 2704)        (2, 2704)                     0             0  ok
+    3      (2, 10)          (2, 10)                  27,050        27,050  ok
+    >>> convcalc.verify(net, (2, 1, 30, 30), device="cpu", raise_on_mismatch=True)
+    Traceback (most recent call last):
+    ...
+    convcalc._errors.ShapeError: verify: convcalc and torch both reject this input. torch: RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x3136 and 2704x10). Received: input_shape=(2, 1, 30, 30)
+    """
+    torch = _torch()
+    from convcalc._planner import plan
+
+    is_torch = isinstance(model, torch.nn.Module)
+    if not is_torch and not hasattr(model, "_plan"):
+        raise SpecError(f"verify() takes a convcalc.nn model or a torch.nn.Module. {received({'model': model})}")
+    if (
+        isinstance(input_shape, (str, bytes))
+        or not hasattr(input_shape, "__iter__")
+        or not all(type(d) is int and d >= 1 for d in input_shape)
+        or not tuple(input_shape)
+    ):
+        raise ShapeError(
+            f"verify() runs torch, so input_shape must be positive ints such as (1, 3, 224, 224). "
+            f"{received({'input_shape': input_shape})}"
+        )
+    shape = tuple(input_shape)
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    built = model if is_torch else to_torch(model)
+    try:
+        module = _module_on(built, device)
+    except Exception as exc:  # no such device, or not available
+        raise SpecError(
+            f"verify() cannot use device {device!r} ({type(exc).__name__}: {exc}); use 'cpu', or 'cuda' where "
+            f"torch.cuda.is_available(). {received({'device': device})}"
+        ) from None
+    was_training = module.training
+    module.eval()
+    try:
+        spec = from_torch(module) if is_torch else model
+        plan_error: str | None = None
+        planned = None
+        try:
+            planned = plan(spec, shape)
+        except ConvCalcError as exc:
+            plan_error = str(exc)
+        outputs, params, error = _run_hooked(torch, module, shape, device)
+    finally:
+        module.train(was_training)
+    from convcalc import nn
+
+    # A root that is a layer, an Add or a Concat plans its own row last, under a name of its own.
+    root_row = not isinstance(spec, (nn.Sequential, _spec_types().Graph))
+    rows = _compare(planned, outputs, params, error is not None, root_row)
+    ok = plan_error is None and error is None and all(r.match is not False for r in rows)
+    report = VerifyReport(ok, tuple(rows), shape, str(device), error, plan_error)
+    if raise_on_mismatch and not ok:
+        raise ShapeError(_failure(report))
+    return report
+
+
+def _module_on(module: Any, device: str) -> Any:
+    """The module on ``device``: itself when it is there already, else a moved copy (the caller's stays put)."""
+    import copy
+
+    torch = _torch()
+    torch.empty(0, device=device)  # fails early for a device that does not exist
+    for tensor in (*module.parameters(), *module.buffers()):
+        if isinstance(tensor, torch.nn.parameter.UninitializedTensorMixin):
+            continue
+        wanted = torch.device(device)
+        if tensor.device.type != wanted.type or (wanted.index is not None and tensor.device.index != wanted.index):
+            return copy.deepcopy(module).to(device)
+    return module
+
+
+def _run_hooked(
+    torch: Any, module: Any, shape: tuple[int, ...], device: str
+) -> tuple[dict[str, list[tuple[int, ...]]], dict[str, tuple[int, bool]], str | None]:
+    """Output shapes per module path, and per module (own parameter count, is a leaf), and torch's error."""
+    outputs: dict[str, list[tuple[int, ...]]] = {}
+    handles = []
+
+    def recorder(name: str) -> Callable[..., None]:
+        def hook(_module: Any, _inputs: Any, output: Any) -> None:
+            found = _first_tensor(torch, output)
+            if found is not None:
+                outputs.setdefault(name, []).append(tuple(int(d) for d in found.shape))
+
+        return hook
+
+    named = list(module.named_modules())
+    for name, sub in named:
+        handles.append(sub.register_forward_hook(recorder(name)))
+    error = None
+    try:
+        with torch.no_grad():
+            module(torch.randn(shape, device=device))
+    except Exception as exc:  # torch's own error is the finding
+        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    finally:
+        for handle in handles:
+            handle.remove()
+    params: dict[str, tuple[int, bool]] = {}
+    for name, sub in named:
+        leaf = not any(True for _ in sub.children())
+        try:
+            params[name] = (sum(p.numel() for p in sub.parameters(recurse=False)), leaf)
+        except ValueError:  # an uninitialised lazy parameter: the forward failed before it
+            params[name] = (0, leaf)
+    return outputs, params, error
+
+
+def _first_tensor(torch: Any, value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (tuple, list)):
+        for item in value:
+            found = _first_tensor(torch, item)
+            if found is not None:
+                return found
+    return None
+
+
+def _compare(
+    planned: Any,
+    outputs: dict[str, list[tuple[int, ...]]],
+    params: dict[str, tuple[int, bool]],
+    stopped: bool,
+    root_row: bool,
+) -> list[VerifyRow]:
+    rows: list[VerifyRow] = []
+    aliases = {}
+    if planned is not None and root_row and planned.rows and planned.rows[-1].name not in params:
+        aliases[planned.rows[-1].name] = ""
+    seen: Counter[str] = Counter()
+    planned_names = set()
+    for r in planned.rows if planned is not None else ():
+        name = r.name if r.name in params else aliases.get(r.name, r.name)
+        planned_names.add(name)
+        planned_shape = tuple(r.output_shape)
+        if name not in params:
+            rows.append(VerifyRow(r.name, planned_shape, None, r.params, None, None))
+            continue
+        occurrence = seen[name]
+        seen[name] += 1
+        calls = outputs.get(name, [])
+        actual = calls[occurrence] if occurrence < len(calls) else None
+        actual_params = params[name][0] if occurrence == 0 else 0
+        if actual is None:  # not reached (torch failed earlier) or called fewer times than planned
+            rows.append(VerifyRow(r.name, planned_shape, None, r.params, actual_params, None if stopped else False))
+            continue
+        match = planned_shape == actual and r.params == actual_params
+        rows.append(VerifyRow(r.name, planned_shape, actual, r.params, actual_params, match))
+    if planned is not None:
+        for name, calls in outputs.items():
+            if not params[name][1] or name in planned_names:
+                continue  # a container, or planned
+            if any(n.startswith(f"{name}.") or not name for n in planned_names):
+                continue  # a traced leaf module: its operations have rows under its path
+            rows.append(VerifyRow(name, None, calls[0], None, params[name][0], False))
+    return rows
+
+
+def _failure(report: VerifyReport) -> str:
+    tail = f"Received: input_shape={report.input_shape}"
+    if report.error and report.plan_error:
+        return f"verify: convcalc and torch both reject this input. torch: {report.error}. {tail}"
+    if report.error:
+        return f"verify: torch raises during the forward pass, but convcalc planned it: {report.error}. {tail}"
+    if report.plan_error:
+        head, _, _ = report.plan_error.rpartition(" Received:")
+        return f"verify: torch runs this input, but convcalc rejects it: {head or report.plan_error}. {tail}"
+    first = report.mismatches[0]
+    return (
+        f"verify: layer {first.name!r} differs from torch: planned output {_text(first.planned_shape)} with "
+        f"{_count(first.planned_params)} parameters, torch gives {_text(first.actual_shape)} with "
+        f"{_count(first.actual_params)}. {tail}"
+    )

@@ -1,0 +1,1118 @@
+"""The torch bridge against real torch: to_torch, from_torch (torch.fx, no forward pass) and verify.
+
+Every planned shape here is compared with what torch computes: module outputs
+through forward hooks, and the tensor operations written inside a ``forward``
+through ``torch.fx``'s ShapeProp run on real tensors, layer by layer.
+"""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import torch.nn.functional as F  # noqa: E402
+from torch import fx  # noqa: E402
+from torch import nn as tnn  # noqa: E402
+from torch.fx.passes.shape_prop import ShapeProp  # noqa: E402
+
+import convcalc  # noqa: E402
+from convcalc import ShapeError, SpecError, nn  # noqa: E402
+from convcalc import torch_bridge as tb  # noqa: E402
+
+# --------------------------------------------------------------------------- #
+# What torch does, recorded independently of convcalc
+# --------------------------------------------------------------------------- #
+
+
+class _ChildrenAsLeaves(fx.Tracer):
+    def is_leaf_module(self, m: Any, qualname: str) -> bool:
+        return True
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def torch_shapes(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, list[tuple[int, ...]]], tuple[int, ...]]:
+    """Output shapes torch computes, by row name: every module (hooks) and every op of a traced forward (ShapeProp)."""
+    shapes: dict[str, list[tuple[int, ...]]] = defaultdict(list)
+    inputs: dict[str, tuple[Any, ...]] = {}
+    handles = []
+    for name, m in module.named_modules():
+        def hook(mod: Any, args: Any, out: Any, name: str = name) -> None:
+            if isinstance(out, torch.Tensor):
+                shapes[name].append(tuple(out.shape))
+            inputs.setdefault(name, args)
+
+        handles.append(m.register_forward_hook(hook))
+    module.eval()
+    with torch.no_grad():
+        out = module(torch.randn(shape))
+    for handle in handles:
+        handle.remove()
+    for name, m in module.named_modules():
+        if name not in inputs or isinstance(m, tnn.Sequential) or type(m).__module__.startswith("convcalc"):
+            continue
+        try:
+            gm = fx.GraphModule(m, _ChildrenAsLeaves().trace(m))
+            with torch.no_grad():
+                ShapeProp(gm).propagate(*inputs[name])
+        except Exception:
+            if type(m).__module__.startswith("torch."):
+                continue  # some of torch's own layers check shapes with Python control flow
+            raise
+        for node in gm.graph.nodes:
+            meta = node.meta.get("tensor_meta")
+            if not hasattr(meta, "shape") and isinstance(meta, (tuple, list)) and meta:  # (values, indices)
+                meta = meta[0]
+            if node.op in ("call_function", "call_method") and hasattr(meta, "shape"):
+                shapes[_join(name, node.name)].append(tuple(meta.shape))
+    return shapes, tuple(out.shape)
+
+
+def own_params(module: Any) -> dict[str, int]:
+    return {name: sum(p.numel() for p in m.parameters(recurse=False)) for name, m in module.named_modules()}
+
+
+def assert_plan_is_torch(plan: Any, module: Any, shape: tuple[int, ...]) -> None:
+    """Every row's output shape is the shape torch computes at that name; leaf parameter counts agree too."""
+    shapes, out = torch_shapes(module, shape)
+    params = own_params(module)
+    leaves = {name for name, m in module.named_modules() if not any(True for _ in m.children())}
+    seen: dict[str, int] = defaultdict(int)
+    unchecked = []
+    for row in plan.rows:
+        name = row.name
+        if row.kind in ("Parameter", "Buffer"):
+            continue
+        if name not in shapes and row is plan.rows[-1] and "" in shapes:
+            name = ""  # a root layer, Add or Concat plans its own row, named by its kind
+        if name not in shapes:
+            unchecked.append(name)
+            continue
+        k = seen[name]
+        seen[name] += 1
+        assert tuple(row.output_shape) == shapes[name][k], (name, row.output_shape, shapes[name][k])
+        if name in leaves and k == 0:
+            assert row.params == params[name], (name, row.params, params[name])
+    assert not unchecked, f"rows torch has no shape for: {unchecked}"
+    assert tuple(plan.output_shape) == out
+    assert plan.total_params == sum(p.numel() for p in module.parameters())
+
+
+# --------------------------------------------------------------------------- #
+# to_torch: every convcalc.nn layer
+# --------------------------------------------------------------------------- #
+
+LAYERS: dict[str, tuple[Any, tuple[int, ...]]] = {
+    "Conv1d": (nn.Conv1d(3, 4, 3, stride=2, padding=1), (2, 3, 17)),
+    "Conv2d": (nn.Conv2d(3, 8, (3, 5), stride=(2, 1), padding=(1, 2), dilation=(1, 2), bias=False), (2, 3, 15, 16)),
+    "Conv3d": (nn.Conv3d(2, 4, 3, padding="same", groups=2), (1, 2, 5, 6, 7)),
+    "ConvTranspose1d": (nn.ConvTranspose1d(3, 4, 3, stride=2, padding=1, output_padding=1), (1, 3, 9)),
+    "ConvTranspose2d": (nn.ConvTranspose2d(4, 6, 4, stride=2, padding=1, groups=2), (1, 4, 7, 8)),
+    "ConvTranspose3d": (nn.ConvTranspose3d(2, 2, 3, stride=2, bias=False), (1, 2, 3, 4, 5)),
+    "LazyConv2d": (nn.LazyConv2d(4, 3, padding=1), (1, 3, 6, 6)),
+    "MaxPool1d": (nn.MaxPool1d(3, 2, 1, ceil_mode=True), (1, 2, 10)),
+    "MaxPool2d": (nn.MaxPool2d(3, 2, 1, ceil_mode=True), (1, 3, 15, 16)),
+    "MaxPool3d": (nn.MaxPool3d(2), (1, 2, 5, 6, 7)),
+    "AvgPool1d": (nn.AvgPool1d(3, 2, 1), (1, 2, 10)),
+    "AvgPool2d": (nn.AvgPool2d(2, padding=1, ceil_mode=True, count_include_pad=False), (1, 3, 7, 9)),
+    "AvgPool3d": (nn.AvgPool3d(2, stride=1), (1, 2, 4, 5, 6)),
+    "AdaptiveAvgPool1d": (nn.AdaptiveAvgPool1d(4), (1, 2, 10)),
+    "AdaptiveAvgPool2d": (nn.AdaptiveAvgPool2d((None, 3)), (1, 2, 5, 7)),
+    "AdaptiveAvgPool3d": (nn.AdaptiveAvgPool3d(2), (1, 2, 5, 6, 7)),
+    "AdaptiveMaxPool1d": (nn.AdaptiveMaxPool1d(3), (1, 2, 10)),
+    "AdaptiveMaxPool2d": (nn.AdaptiveMaxPool2d((2, 3)), (1, 2, 5, 7)),
+    "AdaptiveMaxPool3d": (nn.AdaptiveMaxPool3d(1), (1, 2, 5, 6, 7)),
+    "BatchNorm1d": (nn.BatchNorm1d(6), (2, 6, 5)),
+    "BatchNorm2d": (nn.BatchNorm2d(3, affine=False), (2, 3, 4, 4)),
+    "BatchNorm3d": (nn.BatchNorm3d(2, track_running_stats=False), (2, 2, 3, 3, 3)),
+    "GroupNorm": (nn.GroupNorm(2, 6), (2, 6, 4, 4)),
+    "LayerNorm": (nn.LayerNorm((4, 4), bias=False), (2, 3, 4, 4)),
+    "InstanceNorm2d": (nn.InstanceNorm2d(3, affine=True), (2, 3, 4, 4)),
+    "Dropout": (nn.Dropout(0.2), (2, 3, 4)),
+    "Dropout2d": (nn.Dropout2d(0.1), (2, 3, 4, 4)),
+    "ReLU": (nn.ReLU(), (2, 3, 4, 4)),
+    "ReLU6": (nn.ReLU6(inplace=True), (2, 3, 4, 4)),
+    "LeakyReLU": (nn.LeakyReLU(0.2), (2, 3, 4, 4)),
+    "GELU": (nn.GELU(approximate="tanh"), (2, 3, 4, 4)),
+    "SiLU": (nn.SiLU(), (2, 3, 4, 4)),
+    "Sigmoid": (nn.Sigmoid(), (2, 3, 4, 4)),
+    "Tanh": (nn.Tanh(), (2, 3, 4, 4)),
+    "Hardswish": (nn.Hardswish(), (2, 3, 4, 4)),
+    "Softmax": (nn.Softmax(dim=1), (2, 3, 4, 4)),
+    "Identity": (nn.Identity(), (2, 3, 4, 4)),
+    "Flatten": (nn.Flatten(1, 2), (2, 3, 4, 5)),
+    "Unflatten": (nn.Unflatten(1, (2, 6)), (2, 12, 5)),
+    "Linear": (nn.Linear(5, 7), (2, 3, 5)),
+    "LazyLinear": (nn.LazyLinear(7, bias=False), (2, 5)),
+    "Upsample": (nn.Upsample(scale_factor=1.5, mode="bilinear"), (1, 2, 5, 7)),
+    "ZeroPad2d": (nn.ZeroPad2d((1, 2, 0, 3)), (1, 2, 4, 4)),
+    "ConstantPad2d": (nn.ConstantPad2d(2, 0.5), (1, 2, 4, 4)),
+    "Sequential": (nn.Sequential(OrderedDict(conv=nn.Conv2d(3, 4, 3), act=nn.ReLU(), pool=nn.MaxPool2d(2))),
+                   (1, 3, 10, 10)),
+    "Add": (nn.Add(nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4)), nn.Identity()), (2, 4, 6, 6)),
+    "Concat": (nn.Concat(nn.Conv2d(4, 2, 1), nn.Sequential(nn.Conv2d(4, 3, 3), nn.Conv2d(3, 5, 3)), crop=True),
+               (1, 4, 9, 11)),
+}
+
+
+def test_the_table_covers_every_convcalc_nn_layer() -> None:
+    missing = set(nn.__all__) - {"Module"} - set(LAYERS)
+    assert not missing, f"add these convcalc.nn layers to LAYERS: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_to_torch_builds_the_same_layer(name: str) -> None:
+    spec, shape = LAYERS[name]
+    module = convcalc.nn.Module.to_torch(spec)
+    assert isinstance(module, tnn.Module)
+    assert type(module).__name__ == {"Add": "AddBranches", "Concat": "ConcatBranches"}.get(name, name)
+    plan = convcalc.plan(spec, shape)
+    shapes, out = torch_shapes(module, shape)
+    assert tuple(plan.output_shape) == out
+    params = own_params(module)
+    for row in plan.rows:
+        torch_name = row.name if row.name in params else ""  # the root's own row, named by its kind
+        assert row.name in params or row is plan.rows[-1]
+        assert tuple(row.output_shape) == shapes[torch_name][0], row.name
+        assert row.params == params[torch_name], row.name
+    names = {row.name for row in plan.rows}
+    leaves = {n for n, m in module.named_modules() if not any(True for _ in m.children())}
+    assert leaves <= names | {""}
+    assert {n for n, _ in module.named_modules()} - {""} <= names | {n for n in params if n not in leaves}
+    assert plan.total_params == sum(p.numel() for p in module.parameters())
+
+
+def test_to_torch_keeps_arguments() -> None:
+    module = tb.to_torch(nn.Conv2d(3, 8, 3, stride=2, padding=1, dilation=2, groups=1, bias=False,
+                                   padding_mode="reflect"))
+    assert (module.kernel_size, module.stride, module.padding, module.dilation) == ((3, 3), (2, 2), (1, 1), (2, 2))
+    assert module.bias is None
+    assert module.padding_mode == "reflect"
+    pool = tb.to_torch(nn.MaxPool2d(3, 2, 1, ceil_mode=True))
+    assert (pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode) == (3, 2, 1, True)
+
+
+def test_to_torch_of_a_named_nested_model_keeps_the_paths() -> None:
+    model = nn.Sequential(OrderedDict(
+        stem=nn.Sequential(OrderedDict(conv=nn.Conv2d(3, 8, 3, padding=1), bn=nn.BatchNorm2d(8), act=nn.ReLU())),
+        block=nn.Add(nn.Sequential(OrderedDict(conv=nn.Conv2d(8, 8, 3, padding=1), bn=nn.BatchNorm2d(8))),
+                     nn.Identity()),
+        head=nn.Sequential(OrderedDict(pool=nn.AdaptiveAvgPool2d(1), flat=nn.Flatten(), fc=nn.Linear(8, 10))),
+    ))
+    module = model.to_torch()
+    plan = convcalc.plan(model, (2, 3, 16, 16))
+    modules = {n for n, _ in module.named_modules()}
+    assert [r.name for r in plan.rows] == [
+        "stem.conv", "stem.bn", "stem.act", "block.0.conv", "block.0.bn", "block.1", "block", "head.pool",
+        "head.flat", "head.fc",
+    ]
+    assert {r.name for r in plan.rows} <= modules
+    assert_plan_is_torch(plan, module, (2, 3, 16, 16))
+
+
+def test_concat_crop_centre_crops_like_the_2015_unet() -> None:
+    spec = nn.Concat(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3)), nn.Identity(), crop=True)
+    module = spec.to_torch()
+    x = torch.arange(81.0).reshape(1, 1, 9, 9)
+    with torch.no_grad():
+        out = module(x)
+    assert tuple(out.shape) == (1, 2, 5, 5)
+    assert torch.equal(out[0, 1], x[0, 0, 2:7, 2:7])  # offset (9 - 5) // 2 = 2
+    assert tuple(out.shape) == convcalc.plan(spec, (1, 1, 9, 9)).output_shape
+
+
+def test_to_torch_rejects_what_torch_cannot_build() -> None:
+    from convcalc import keras
+
+    with pytest.raises(SpecError, match=r"^<model> \(Dense\): this layer has no torch.nn equivalent.*Received:"):
+        tb.to_torch(keras.Dense(10))
+
+    class Squash(nn.Module):  # a user's own spec, with no torch.nn class of that name
+        def _plan(self, flow: Any, ctx: Any, path: str) -> Any:
+            return flow
+
+    with pytest.raises(SpecError, match=r"^head\.1 \(Squash\): this layer has no torch.nn equivalent"):
+        tb.to_torch(nn.Sequential(OrderedDict(head=nn.Sequential(nn.Flatten(), Squash()))))
+
+
+def test_torch_modules_made_here_pickle() -> None:
+    spec, shape = LAYERS["Concat"]
+    module = pickle.loads(pickle.dumps(spec.to_torch()))
+    assert type(module) is tb.ConcatBranches
+    assert convcalc.plan(module, shape) == convcalc.plan(spec, shape)
+
+
+# --------------------------------------------------------------------------- #
+# Round trips
+# --------------------------------------------------------------------------- #
+
+ROUND_TRIPS = {
+    "mnist": (nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2, padding=1),
+        nn.Flatten(), nn.Linear(64 * 8 * 8, 128), nn.Dropout(0.5), nn.Linear(128, 10),
+    ), (4, 1, 28, 28)),
+    "residual": (nn.Sequential(OrderedDict(
+        stem=nn.Conv2d(3, 16, 3, padding=1),
+        block=nn.Add(nn.Sequential(nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.BatchNorm2d(32), nn.ReLU()),
+                     nn.Sequential(nn.Conv2d(16, 32, 1, stride=2, bias=False), nn.BatchNorm2d(32))),
+        pool=nn.AdaptiveAvgPool2d(1), flat=nn.Flatten(), fc=nn.LazyLinear(10),
+    )), (2, 3, 32, 32)),
+    "inception": (nn.Concat(
+        nn.Conv2d(192, 64, 1),
+        nn.Sequential(nn.Conv2d(192, 96, 1), nn.ReLU(), nn.Conv2d(96, 128, 3, padding=1)),
+        nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(192, 32, 1)),
+    ), (1, 192, 28, 28)),
+    "unet_crop": (nn.Sequential(
+        nn.Conv2d(1, 8, 3), nn.ReLU(),
+        nn.Concat(nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(8, 16, 3), nn.ConvTranspose2d(16, 8, 2, stride=2)),
+                  nn.Identity(), crop=True),
+        nn.Conv2d(16, 2, 1),
+    ), (1, 1, 30, 30)),
+    "norms_and_pads": (nn.Sequential(
+        nn.ZeroPad2d((1, 0, 2, 1)), nn.Conv2d(3, 6, 3), nn.GroupNorm(3, 6), nn.GELU(),
+        nn.Upsample(size=(8, 8)), nn.InstanceNorm2d(6), nn.Flatten(), nn.Unflatten(1, (6, 64)),
+        nn.LayerNorm(64), nn.Softmax(dim=-1),
+    ), (2, 3, 5, 6)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROUND_TRIPS))
+def test_from_torch_of_to_torch_plans_the_same(name: str) -> None:
+    model, shape = ROUND_TRIPS[name]
+    module = model.to_torch()
+    again = tb.from_torch(module)
+    assert convcalc.plan(again, shape) == convcalc.plan(model, shape)
+    assert convcalc.plan(module, shape) == convcalc.plan(model, shape)
+    assert_plan_is_torch(convcalc.plan(model, shape), module, shape)
+
+
+def _structure(spec: Any) -> Any:
+    return (spec.kind, [(name, _structure(child)) for name, child in spec.children()])
+
+
+def test_from_torch_of_to_torch_gives_the_same_model_back() -> None:
+    model, _ = ROUND_TRIPS["residual"]
+    again = tb.from_torch(model.to_torch())
+    assert _structure(again) == _structure(model)
+    assert again["block"][1][0] == nn.Conv2d(16, 32, (1, 1), stride=(2, 2), padding=(0, 0), dilation=(1, 1),
+                                             bias=False)
+
+
+def test_symbolic_plans_agree_after_a_round_trip() -> None:
+    H, W = convcalc.symbols("H W")
+    model, _ = ROUND_TRIPS["residual"]
+    assert convcalc.plan(model.to_torch(), (1, 3, H, W)) == convcalc.plan(model, (1, 3, H, W))
+
+
+# --------------------------------------------------------------------------- #
+# Hand-written torch models, in the styles people write them
+# --------------------------------------------------------------------------- #
+
+
+class BasicBlock(tnn.Module):
+    """torchvision's ResNet BasicBlock: ``out += identity``, one ReLU module used twice."""
+
+    def __init__(self, inplanes: int, planes: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = tnn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = tnn.BatchNorm2d(planes)
+        self.relu = tnn.ReLU(inplace=True)
+        self.conv2 = tnn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = tnn.BatchNorm2d(planes)
+        self.downsample = None
+        if stride != 1 or inplanes != planes:
+            self.downsample = tnn.Sequential(tnn.Conv2d(inplanes, planes, 1, stride, bias=False),
+                                             tnn.BatchNorm2d(planes))
+
+    def forward(self, x: Any) -> Any:
+        identity = x
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class TinyResNet(tnn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = tnn.Conv2d(3, 16, 7, 2, 3, bias=False)
+        self.bn1 = tnn.BatchNorm2d(16)
+        self.relu = tnn.ReLU(inplace=True)
+        self.maxpool = tnn.MaxPool2d(3, 2, 1)
+        self.layer1 = tnn.Sequential(BasicBlock(16, 16), BasicBlock(16, 16))
+        self.layer2 = tnn.Sequential(BasicBlock(16, 32, 2), BasicBlock(32, 32))
+        self.avgpool = tnn.AdaptiveAvgPool2d((1, 1))
+        self.fc = tnn.Linear(32, 10)
+
+    def forward(self, x: Any) -> Any:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer2(self.layer1(x))
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.fc(x)
+
+
+class Inception(tnn.Module):
+    """GoogLeNet's Inception block: four branches joined with torch.cat."""
+
+    def __init__(self, cin: int = 32) -> None:
+        super().__init__()
+        self.branch1 = tnn.Conv2d(cin, 16, 1)
+        self.branch2 = tnn.Sequential(tnn.Conv2d(cin, 8, 1), tnn.ReLU(), tnn.Conv2d(8, 24, 3, padding=1))
+        self.branch3 = tnn.Sequential(tnn.Conv2d(cin, 4, 1), tnn.ReLU(), tnn.Conv2d(4, 8, 5, padding=2))
+        self.branch4 = tnn.Sequential(tnn.MaxPool2d(3, stride=1, padding=1), tnn.Conv2d(cin, 8, 1))
+
+    def forward(self, x: Any) -> Any:
+        outputs = [self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)]
+        return torch.cat(outputs, 1)
+
+
+class MnistNet(tnn.Module):
+    """The PyTorch examples' MNIST CNN: F.relu, F.max_pool2d, x.view(x.size(0), -1), F.log_softmax."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = tnn.Conv2d(1, 32, 3, 1)
+        self.conv2 = tnn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = tnn.Dropout(0.25)
+        self.fc1 = tnn.Linear(9216, 128)
+        self.fc2 = tnn.Linear(128, 10)
+
+    def forward(self, x: Any) -> Any:
+        x = F.relu(self.conv1(x))
+        x = F.relu(self.conv2(x))
+        x = F.max_pool2d(x, 2)
+        x = self.dropout1(x)
+        x = x.view(x.size(0), -1)
+        x = F.relu(self.fc1(x))
+        x = F.dropout(x, 0.5, self.training)
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+def channel_shuffle(x: Any, groups: int) -> Any:
+    batchsize, num_channels, height, width = x.size()
+    channels_per_group = num_channels // groups
+    x = x.view(batchsize, groups, channels_per_group, height, width)
+    x = torch.transpose(x, 1, 2).contiguous()
+    return x.view(batchsize, -1, height, width)
+
+
+class ShuffleUnit(tnn.Module):
+    """ShuffleNet V2's unit: chunk, a branch, cat, channel shuffle."""
+
+    def __init__(self, channels: int = 16) -> None:
+        super().__init__()
+        half = channels // 2
+        self.branch2 = tnn.Sequential(
+            tnn.Conv2d(half, half, 1, bias=False), tnn.BatchNorm2d(half), tnn.ReLU(inplace=True),
+            tnn.Conv2d(half, half, 3, 1, 1, groups=half, bias=False), tnn.BatchNorm2d(half),
+            tnn.Conv2d(half, half, 1, bias=False), tnn.BatchNorm2d(half), tnn.ReLU(inplace=True),
+        )
+
+    def forward(self, x: Any) -> Any:
+        x1, x2 = x.chunk(2, dim=1)
+        out = torch.cat((x1, self.branch2(x2)), dim=1)
+        return channel_shuffle(out, 2)
+
+
+class SqueezeExcite(tnn.Module):
+    """Squeeze-and-excitation: x * s with s of shape (N, C, 1, 1)."""
+
+    def __init__(self, channels: int = 16, reduction: int = 4) -> None:
+        super().__init__()
+        self.fc1 = tnn.Linear(channels, channels // reduction)
+        self.fc2 = tnn.Linear(channels // reduction, channels)
+
+    def forward(self, x: Any) -> Any:
+        b, c, _, _ = x.shape
+        s = x.mean((2, 3))
+        s = torch.sigmoid(self.fc2(F.relu(self.fc1(s))))
+        return x * s.view(b, c, 1, 1)
+
+
+class SEConvBlock(tnn.Module):
+    """Conv then squeeze-and-excitation written with modules (AdaptiveAvgPool2d, 1x1 convs), as MobileNetV3."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = tnn.Conv2d(3, 16, 3, stride=2, padding=1)
+        self.se = SqueezeExcite(16)
+        self.pool = tnn.AdaptiveAvgPool2d(1)
+        self.fc1 = tnn.Conv2d(16, 4, 1)
+        self.fc2 = tnn.Conv2d(4, 16, 1)
+        self.head = tnn.Linear(16, 5)
+
+    def forward(self, x: Any) -> Any:
+        x = self.se(self.conv(x))
+        scale = F.hardsigmoid(self.fc2(F.relu(self.fc1(self.pool(x)))))
+        x = x * scale
+        x = x.mean([2, 3])
+        return self.head(x)
+
+
+class FlattenNet(tnn.Module):
+    """A VGG-like net: features, AdaptiveAvgPool2d, torch.flatten(x, 1), classifier."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = tnn.Sequential(
+            tnn.Conv2d(3, 8, 3, padding=1), tnn.ReLU(inplace=True), tnn.MaxPool2d(2, 2),
+            tnn.Conv2d(8, 16, 3, padding=1), tnn.ReLU(inplace=True), tnn.MaxPool2d(2, 2),
+        )
+        self.avgpool = tnn.AdaptiveAvgPool2d((3, 3))
+        self.classifier = tnn.Sequential(tnn.Linear(16 * 3 * 3, 32), tnn.ReLU(True), tnn.Dropout(), tnn.Linear(32, 4))
+
+    def forward(self, x: Any) -> Any:
+        x = self.features(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.classifier(x)
+
+
+class UpBlock(tnn.Module):
+    """A U-Net decoder step: upsample to the skip's size, pad, cat, conv; and a residual scale parameter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = tnn.Sequential(tnn.Conv2d(3, 8, 3, padding=1), tnn.MaxPool2d(2))
+        self.reduce = tnn.Conv2d(3, 8, 1)
+        self.fuse = tnn.Conv2d(16, 4, 3, padding=1)
+        self.gamma = tnn.Parameter(torch.ones(1, 4, 1, 1))
+
+    def forward(self, x: Any) -> Any:
+        skip = self.reduce(x)
+        low = self.down(x)
+        up = F.interpolate(low, size=skip.shape[2:], mode="bilinear", align_corners=False)
+        up = F.pad(up[:, :, 1:, 1:], (1, 0, 1, 0))
+        y = self.fuse(torch.cat([skip, up], dim=1))
+        return y * self.gamma + F.avg_pool2d(F.pad(y, (1, 1, 1, 1)), 3, stride=1)
+
+
+class Stem(tnn.Module):
+    """A plain chain of children: read as a Sequential."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = tnn.Conv2d(3, 8, 3)
+        self.bn = tnn.BatchNorm2d(8)
+        self.act = tnn.ELU(alpha=0.5)
+
+    def forward(self, x: Any) -> Any:
+        return self.act(self.bn(self.conv(x)))
+
+
+class DenseBlock(tnn.Module):
+    """DenseNet-style: a ModuleList in a loop, torch.cat of a growing list, then a ModuleDict."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = tnn.ModuleList(
+            tnn.Sequential(tnn.BatchNorm2d(8 + 4 * i), tnn.ReLU(), tnn.Conv2d(8 + 4 * i, 4, 3, padding=1))
+            for i in range(3)
+        )
+        self.transition = tnn.ModuleDict({"conv": tnn.Conv2d(20, 8, 1), "pool": tnn.AvgPool2d(2)})
+
+    def forward(self, x: Any) -> Any:
+        features = [x]
+        for layer in self.layers:
+            features.append(layer(torch.cat(features, 1)))
+        x = torch.cat(features, 1)
+        for block in self.transition.values():
+            x = block(x)
+        return x
+
+
+class InvertedResidual(tnn.Module):
+    """MobileNetV2's block: the residual depends on a plain attribute."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.use_res_connect = stride == 1 and cin == cout
+        self.conv = tnn.Sequential(
+            tnn.Conv2d(cin, 4 * cin, 1, bias=False), tnn.BatchNorm2d(4 * cin), tnn.ReLU6(inplace=True),
+            tnn.Conv2d(4 * cin, 4 * cin, 3, stride, 1, groups=4 * cin, bias=False), tnn.BatchNorm2d(4 * cin),
+            tnn.ReLU6(inplace=True), tnn.Conv2d(4 * cin, cout, 1, bias=False), tnn.BatchNorm2d(cout),
+        )
+
+    def forward(self, x: Any) -> Any:
+        if self.use_res_connect:
+            return x + self.conv(x)
+        return self.conv(x)
+
+
+class MobileNetish(tnn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = tnn.Sequential(
+            InvertedResidual(8, 8, 1), InvertedResidual(8, 16, 2), InvertedResidual(16, 16, 1),
+            InvertedResidual(16, 16, 2),
+        )
+
+    def forward(self, x: Any) -> Any:
+        return tnn.functional.adaptive_avg_pool2d(self.features(x), 1).reshape(x.shape[0], -1)
+
+
+class PatchEmbed(tnn.Module):
+    """ViT-style: conv patches, flatten(2).transpose(1, 2), a class token, position embedding, attention matmuls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = tnn.Conv2d(3, 16, 4, 4)
+        self.cls_token = tnn.Parameter(torch.zeros(1, 1, 16))
+        self.pos_embed = tnn.Parameter(torch.zeros(1, 17, 16))
+        self.norm = tnn.LayerNorm(16)
+        self.head = tnn.Linear(16, 10)
+
+    def forward(self, x: Any) -> Any:
+        b = x.shape[0]
+        x = self.proj(x).flatten(2).transpose(1, 2)
+        x = torch.cat((self.cls_token.expand(b, -1, -1), x), dim=1)
+        x = self.norm(x + self.pos_embed)
+        attention = (x @ x.transpose(-2, -1)).softmax(dim=-1)
+        return self.head((attention @ x)[:, 0])
+
+
+class TensorOps(tnn.Module):
+    """Reductions, splits, stacks, slicing, permutes and reshapes on a conv's output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = tnn.Conv2d(3, 8, 3, padding=1)
+
+    def forward(self, x: Any) -> Any:
+        y = self.conv(x)
+        top = torch.max(y, 1)[0].unsqueeze(1)
+        values = torch.max(y, dim=1).values.unsqueeze(1)
+        a, b = torch.split(y, [3, 5], dim=1)
+        stacked = torch.stack([a.mean(1), b.amax(1)], 1)
+        crop = y[:, :4, 1:-1, ::2]
+        pooled = F.adaptive_max_pool2d(y, (2, 2)).reshape(x.shape[0], -1)
+        unshuffled = F.pixel_unshuffle(y, 2)
+        rows = y.permute(0, 2, 3, 1).contiguous().view(-1, 8)
+        _ = (crop, pooled, unshuffled, rows)
+        return torch.cat([top, values, stacked], 1) * 2.0 + 1
+
+
+class PadUNet(tnn.Module):
+    """The common U-Net up step: pad the upsampled map by the size difference, then cat."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc = tnn.Conv2d(1, 4, 3, padding=1)
+        self.down = tnn.MaxPool2d(2)
+        self.mid = tnn.Conv2d(4, 4, 3, padding=1)
+        self.up = tnn.ConvTranspose2d(4, 4, 2, stride=2)
+        self.out = tnn.Conv2d(8, 2, 1)
+
+    def forward(self, x: Any) -> Any:
+        e = self.enc(x)
+        u = self.up(self.mid(self.down(e)))
+        dy, dx = e.size(2) - u.size(2), e.size(3) - u.size(3)
+        u = F.pad(u, [dx // 2, dx - dx // 2, dy // 2, dy - dy // 2])
+        return self.out(torch.cat([e, u], dim=1))
+
+
+HAND_WRITTEN = {
+    "dense": (DenseBlock, (2, 8, 16, 16)),
+    "mobilenet": (MobileNetish, (2, 8, 32, 32)),
+    "vit": (PatchEmbed, (2, 3, 16, 16)),
+    "tensor_ops": (TensorOps, (2, 3, 8, 8)),
+    "pad_unet": (PadUNet, (1, 1, 17, 20)),
+    "resnet": (TinyResNet, (2, 3, 64, 64)),
+    "inception": (Inception, (2, 32, 14, 14)),
+    "mnist": (MnistNet, (4, 1, 28, 28)),
+    "shuffle": (ShuffleUnit, (2, 16, 10, 10)),
+    "se": (SEConvBlock, (2, 3, 32, 32)),
+    "flatten": (FlattenNet, (2, 3, 32, 32)),
+    "unet_up": (UpBlock, (1, 3, 17, 20)),
+    "stem": (Stem, (1, 3, 12, 12)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HAND_WRITTEN))
+def test_plan_of_a_torch_module_is_what_torch_computes(name: str) -> None:
+    make, shape = HAND_WRITTEN[name]
+    module = make()
+    plan = convcalc.plan(module, shape)
+    assert_plan_is_torch(plan, module, shape)
+
+
+@pytest.mark.parametrize("name", sorted(HAND_WRITTEN))
+def test_verify_agrees_on_hand_written_models(name: str) -> None:
+    make, shape = HAND_WRITTEN[name]
+    report = convcalc.verify(make(), shape, device="cpu")
+    assert report.ok, str(report)
+    assert any(r.match for r in report.rows)
+
+
+@pytest.mark.parametrize("name", sorted(HAND_WRITTEN))
+def test_to_torch_of_from_torch_runs_and_plans_the_same(name: str) -> None:
+    make, shape = HAND_WRITTEN[name]
+    module = make()
+    spec = tb.from_torch(module)
+    rebuilt = tb.to_torch(spec)
+    assert convcalc.plan(rebuilt, shape) == convcalc.plan(module, shape)
+    assert {n for n, _ in rebuilt.named_modules()} <= {n for n, _ in module.named_modules()}
+    assert sum(p.numel() for p in rebuilt.parameters()) == sum(p.numel() for p in module.parameters())
+    assert convcalc.verify(spec, shape, device="cpu").ok
+
+
+def test_row_names_are_torch_paths() -> None:
+    plan = convcalc.plan(TinyResNet(), (1, 3, 64, 64))
+    names = [r.name for r in plan.rows]
+    assert names[:4] == ["conv1", "bn1", "relu", "maxpool"]
+    assert names[4:11] == ["layer1.0.conv1", "layer1.0.bn1", "layer1.0.relu", "layer1.0.conv2", "layer1.0.bn2",
+                           "layer1.0.add", "layer1.0.relu"]
+    assert "layer2.0.downsample.0" in names
+    assert names[-2:] == ["flatten", "fc"]
+    assert plan.row("layer1.0.add").kind == "add"
+    assert plan.row("flatten").kind == "flatten"
+
+
+def test_receptive_field_follows_residuals_and_shuffles() -> None:
+    plan = convcalc.plan(TinyResNet(), (1, 3, 64, 64))
+    assert plan.row("layer1.0.add").receptive_field == plan.row("layer1.0.bn2").receptive_field
+    assert plan.row("maxpool").receptive_field[0].size == 11
+    shuffle = convcalc.plan(ShuffleUnit(), (1, 16, 10, 10))
+    assert shuffle.rows[-1].receptive_field is not None  # kept through view / transpose / view
+    assert shuffle.rows[-1].receptive_field[0].size == 3
+
+
+def test_torch_model_with_symbolic_sizes() -> None:
+    H, W = convcalc.symbols("H W")
+    model = nn.Sequential(
+        nn.Conv2d(3, 16, 7, 2, 3, bias=False), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
+    )
+    symbolic = convcalc.plan(TinyResNet(), (1, 3, H, W))
+    assert symbolic.row("maxpool").output_shape == convcalc.plan(model, (1, 3, H, W)).output_shape
+    assert symbolic.output_shape == (1, 10)
+    for size in (32, 57, 64):
+        numeric = convcalc.plan(TinyResNet(), (1, 3, size, size))
+        for sym_row, row in zip(symbolic.rows, numeric.rows, strict=True):
+            got = tuple(d.subs({H: size, W: size}) if hasattr(d, "subs") else d for d in sym_row.output_shape)
+            assert got == row.output_shape, row.name
+
+
+def test_shuffle_with_symbolic_sizes() -> None:
+    H = convcalc.symbols("H")
+    plan = convcalc.plan(ShuffleUnit(), (2, 16, H, 2 * H))
+    assert plan.output_shape == (2, 16, H, 2 * H)
+
+
+def test_padded_unet_keeps_any_size_and_an_unpadded_one_records_a_constraint() -> None:
+    H, W = convcalc.symbols("H W")
+    assert convcalc.plan(PadUNet(), (1, 1, H, W)).output_shape == (1, 2, H, W)
+
+    class Unpadded(PadUNet):
+        def forward(self, x: Any) -> Any:
+            e = self.enc(x)
+            return self.out(torch.cat([e, self.up(self.mid(self.down(e)))], dim=1))
+
+    plan = convcalc.plan(Unpadded(), (1, 1, H, 16))
+    (constraint,) = [c for c in plan.constraints if c.layer == "cat"]
+    assert constraint.kind == "=="
+    assert [h for h in range(8, 16) if constraint.holds(h)] == [8, 10, 12, 14]
+    with pytest.raises(ShapeError, match=r"^cat \(cat\): tensor 1 has shape \(1, 4, 16, 16\) but tensor 0 has "
+                                         r"\(1, 4, 17, 16\); all dims except dim=1 must match"):
+        convcalc.plan(Unpadded(), (1, 1, 17, 16))
+
+
+def test_blocks_that_differ_in_an_attribute_are_read_apart() -> None:
+    """Blocks of one class are traced once per distinct plain-data state (use_res_connect here)."""
+    plan = convcalc.plan(MobileNetish(), (1, 8, 32, 32))
+    assert [r.name for r in plan.rows if r.kind == "add"] == ["features.0.add", "features.2.add"]
+
+
+# --------------------------------------------------------------------------- #
+# No forward pass
+# --------------------------------------------------------------------------- #
+
+
+class RefusesData(tnn.Module):
+    """Raises if its forward ever sees a real tensor; torch.fx hands it a Proxy, which is no Tensor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = tnn.Conv2d(3, 8, 3)
+        self.fc = tnn.Linear(8, 2)
+
+    def forward(self, x: Any) -> Any:
+        if isinstance(x, torch.Tensor):
+            raise AssertionError("the forward pass ran on data")
+        x = F.adaptive_avg_pool2d(F.relu(self.conv(x)), 1)
+        return self.fc(torch.flatten(x, 1))
+
+
+@pytest.fixture
+def forward_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Counts every forward of torch's own layers called on real tensors."""
+    calls: list[str] = []
+    for cls in (tnn.Conv2d, tnn.BatchNorm2d, tnn.Linear, tnn.ReLU, tnn.MaxPool2d, tnn.AdaptiveAvgPool2d,
+                tnn.Dropout):
+        original = cls.forward
+
+        def counting(self: Any, *args: Any, original: Any = original, **kwargs: Any) -> Any:
+            calls.append(type(self).__name__)
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "forward", counting)
+    return calls
+
+
+def test_plan_of_a_torch_module_runs_no_forward_pass(forward_calls: list[str]) -> None:
+    with pytest.raises(AssertionError, match="ran on data"):
+        RefusesData()(torch.randn(1, 3, 8, 8))
+    forward_calls.clear()
+    plan = convcalc.plan(RefusesData(), (1024, 3, 224, 224))
+    assert plan.output_shape == (1024, 2)
+    for make, shape in HAND_WRITTEN.values():
+        convcalc.plan(make(), (512, *shape[1:]))
+    assert forward_calls == []
+
+
+def test_plan_of_a_torch_module_computes_with_no_tensor() -> None:
+    """No torch function runs on a real tensor while planning (a TorchFunctionMode sees every call)."""
+    from torch.overrides import TorchFunctionMode
+
+    seen: list[str] = []
+
+    class Watch(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            leaves = [a for a in (*args, *(kwargs or {}).values()) if isinstance(a, torch.Tensor)]
+            if any(not isinstance(a, tnn.Parameter) for a in leaves) and "__get__" not in repr(func):
+                seen.append(getattr(func, "__name__", repr(func)))
+            return func(*args, **(kwargs or {}))
+
+    modules = [make() for make, _ in HAND_WRITTEN.values()]
+    with Watch():
+        for module, (_, shape) in zip(modules, HAND_WRITTEN.values(), strict=True):
+            convcalc.plan(module, shape)
+    assert seen == []
+
+
+# --------------------------------------------------------------------------- #
+# verify
+# --------------------------------------------------------------------------- #
+
+
+def test_verify_happy_path_on_a_convcalc_model() -> None:
+    model, shape = ROUND_TRIPS["residual"]
+    report = convcalc.verify(model, shape)
+    assert report.ok
+    assert report.device in ("cpu", "cuda")
+    assert report.error is None
+    assert report.plan_error is None
+    assert [r.name for r in report.rows] == [r.name for r in convcalc.plan(model, shape).rows]
+    assert all(r.match for r in report.rows)
+    row = report.rows[0]
+    assert row == (row.name, row.planned_shape, row.actual_shape, row.planned_params, row.actual_params, True)
+    text = str(report)
+    assert text.splitlines()[0].startswith(f"verify on {report.device}, input (2, 3, 32, 32): OK")
+    assert "block.0.0" in text
+    assert "ok" in text
+
+
+def test_verify_reports_a_layer_the_plan_gets_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    import convcalc._planner
+
+    real_plan = convcalc._planner.plan
+
+    def wrong_plan(model: Any, shape: Any, **kwargs: Any) -> Any:
+        result = real_plan(model, shape, **kwargs)
+        rows = list(result.rows)
+        rows[1] = dataclasses.replace(rows[1], output_shape=(4, 32, 13, 13))
+        return dataclasses.replace(result, rows=tuple(rows))
+
+    monkeypatch.setattr(convcalc._planner, "plan", wrong_plan)
+    model, shape = ROUND_TRIPS["mnist"]
+    report = convcalc.verify(model, shape, device="cpu")
+    assert not report.ok
+    assert [r.name for r in report.mismatches] == ["1"]
+    assert report.mismatches[0].actual_shape == (4, 32, 28, 28)
+    assert "MISMATCH" in str(report)
+    with pytest.raises(ShapeError, match=r"^verify: layer '1' differs from torch: planned output \(4, 32, 13, 13\) "
+                                         r"with 0 parameters, torch gives \(4, 32, 28, 28\) with 0\. "
+                                         r"Received: input_shape=\(4, 1, 28, 28\)$"):
+        convcalc.verify(model, shape, device="cpu", raise_on_mismatch=True)
+
+
+def test_verify_catches_a_wrong_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Shrink(tnn.Module):
+        def forward(self, x: Any) -> Any:
+            return x[:, :, ::2, ::2] if x.shape[-1] > 1 else x  # data-dependent: needs a rule
+
+    monkeypatch.setitem(tb._RULES, Shrink, lambda m: nn.Identity())  # a wrong rule: Shrink halves the size
+    model = tnn.Sequential(tnn.Conv2d(1, 2, 3, padding=1), Shrink())
+    report = convcalc.verify(model, (1, 1, 8, 8), device="cpu")
+    assert not report.ok
+    (bad,) = report.mismatches
+    assert (bad.name, bad.planned_shape, bad.actual_shape) == ("1", (1, 2, 8, 8), (1, 2, 4, 4))
+
+
+def test_verify_when_torch_raises() -> None:
+    class WrongLinear(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = tnn.Conv2d(1, 4, 3)
+            self.fc = tnn.Linear(100, 10)  # the flattened map has 4 * 6 * 6 = 144 features
+
+        def forward(self, x: Any) -> Any:
+            return self.fc(torch.flatten(self.conv(x), 1))
+
+    report = convcalc.verify(WrongLinear(), (2, 1, 8, 8), device="cpu")
+    assert not report.ok
+    assert report.error is not None
+    assert "mat1 and mat2 shapes cannot be multiplied" in report.error
+    assert report.plan_error is not None
+    assert "use in_features=144" in report.plan_error
+    assert "torch: RuntimeError" in str(report)
+    with pytest.raises(ShapeError, match=r"^verify: convcalc and torch both reject this input\. torch: RuntimeError: "
+                                         r"mat1 and mat2 shapes cannot be multiplied.*Received: input_shape="):
+        convcalc.verify(WrongLinear(), (2, 1, 8, 8), device="cpu", raise_on_mismatch=True)
+
+
+def test_verify_when_only_convcalc_rejects(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Pool(tnn.Module):
+        def forward(self, x: Any) -> Any:
+            return F.avg_pool2d(x, 2)
+
+    monkeypatch.setitem(tb._RULES, Pool, lambda m: nn.Conv2d(5, 1, 1))  # a rule that does not fit
+    report = convcalc.verify(Pool(), (1, 3, 4, 4), device="cpu")
+    assert not report.ok
+    assert report.error is None
+    assert report.plan_error is not None
+    assert "in_channels=5" in report.plan_error
+    with pytest.raises(ShapeError, match=r"^verify: torch runs this input, but convcalc rejects it: .*in_channels=5"):
+        convcalc.verify(Pool(), (1, 3, 4, 4), device="cpu", raise_on_mismatch=True)
+
+
+def test_verify_leaves_the_torch_module_as_it_was() -> None:
+    module = TinyResNet()
+    module.train()
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    assert convcalc.verify(module, (2, 3, 32, 32), device="cpu").ok
+    assert module.training
+    assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
+
+
+def test_verify_rejects_symbolic_or_bad_input() -> None:
+    H = convcalc.symbols("H")
+    model, _ = ROUND_TRIPS["mnist"]
+    with pytest.raises(ShapeError, match=r"input_shape must be positive ints.*Received: input_shape=\(1, 1, H, H\)"):
+        convcalc.verify(model, (1, 1, H, H))
+    with pytest.raises(SpecError, match=r"verify\(\) takes a convcalc.nn model or a torch.nn.Module"):
+        convcalc.verify("resnet", (1, 3, 8, 8))
+
+
+# --------------------------------------------------------------------------- #
+# Errors, rules and the Graph spec
+# --------------------------------------------------------------------------- #
+
+
+class DataDependent(tnn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = tnn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x: Any) -> Any:
+        if x.abs().sum() >= 0:  # always true, but torch.fx cannot know that
+            return self.conv(x)
+        return x
+
+
+def test_untraceable_module_names_the_path_and_how_to_register() -> None:
+    model = tnn.Sequential(OrderedDict(stem=tnn.Conv2d(3, 3, 1), gate=DataDependent()))
+    with pytest.raises(SpecError) as info:
+        convcalc.plan(model, (1, 3, 8, 8))
+    message = str(info.value)
+    assert message.startswith("gate (DataDependent): torch.fx cannot trace its forward (TraceError: ")
+    assert "convcalc.register(DataDependent, lambda module: convcalc.nn.Sequential(...))" in message
+    assert message.endswith("Received: module=DataDependent")
+
+
+def test_register_a_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tb, "_RULES", {})
+    rule = lambda m: nn.Sequential(OrderedDict(conv=nn.Conv2d(3, 3, 3, padding=1)))  # noqa: E731
+    returned = convcalc.register(DataDependent, rule)
+    assert callable(returned)
+    model = tnn.Sequential(OrderedDict(stem=tnn.Conv2d(3, 3, 1), gate=DataDependent()))
+    plan = convcalc.plan(model, (1, 3, 8, 8))
+    assert [r.name for r in plan.rows] == ["stem", "gate.conv"]
+    assert convcalc.verify(model, (1, 3, 8, 8), device="cpu").ok
+
+    class Sub(DataDependent):
+        pass
+
+    assert convcalc.plan(Sub(), (1, 3, 8, 8)).rows[0].name == "conv"  # subclasses use the rule too
+
+    @convcalc.register(MnistNet)
+    def as_identity(module: Any) -> Any:
+        return nn.Identity()
+
+    assert as_identity(None) == nn.Identity()
+    assert convcalc.plan(MnistNet(), (1, 1, 28, 28)).output_shape == (1, 1, 28, 28)
+
+
+def test_register_rejects_bad_arguments_and_bad_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tb, "_RULES", {})
+    with pytest.raises(SpecError, match=r"torch.nn.Module subclass.*Received: torch_type='Conv2d'"):
+        convcalc.register("Conv2d", lambda m: nn.Identity())
+    with pytest.raises(SpecError, match=r"a rule must be callable.*Received: rule=3"):
+        convcalc.register(DataDependent, 3)  # type: ignore[arg-type]
+    convcalc.register(DataDependent, lambda m: "not a model")
+    with pytest.raises(SpecError, match=r"^<model> \(DataDependent\): the rule registered for DataDependent must "
+                                         r"return a convcalc.nn model, not str\. Received: result='not a model'$"):
+        convcalc.plan(DataDependent(), (1, 3, 8, 8))
+    convcalc.register(DataDependent, lambda m: 1 / 0)
+    with pytest.raises(SpecError, match=r"the rule registered for DataDependent raised ZeroDivisionError"):
+        convcalc.plan(DataDependent(), (1, 3, 8, 8))
+
+
+def test_unsupported_operation_names_it() -> None:
+    class Functional(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = tnn.Parameter(torch.randn(4, 3, 3, 3))
+
+        def forward(self, x: Any) -> Any:
+            return F.conv2d(x, self.weight)
+
+    with pytest.raises(SpecError) as info:
+        tb.from_torch(tnn.Sequential(OrderedDict(body=Functional())))
+    message = str(info.value)
+    assert message.startswith("body (Functional): convcalc cannot follow torch.nn.functional.conv2d in its forward")
+    assert "convcalc.register(Functional," in message
+    assert message.endswith("Received: op=torch.nn.functional.conv2d")
+
+
+def test_residual_mismatch_suggests_a_projection() -> None:
+    class NoProjection(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = tnn.Conv2d(64, 128, 3, stride=2, padding=1)
+
+        def forward(self, x: Any) -> Any:
+            return self.conv(x) + x
+
+    with pytest.raises(ShapeError) as info:
+        convcalc.plan(NoProjection(), (1, 64, 56, 56))
+    assert str(info.value) == (
+        "add (add): the operands have shapes (1, 128, 28, 28) and (1, 64, 56, 56), which do not broadcast: the "
+        "channels differ (128 vs 64) and the sizes differ (28 x 28 vs 56 x 56); give the shortcut a projection "
+        "such as Conv2d(64, 128, kernel_size=1, stride=2). Received: input_shape=(1, 128, 28, 28)"
+    )
+
+
+def test_linear_after_view_says_what_to_use() -> None:
+    class Net(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = tnn.Conv2d(1, 8, 3)
+            self.fc = tnn.Linear(100, 10)
+
+        def forward(self, x: Any) -> Any:
+            x = self.conv(x)
+            return self.fc(x.view(x.size(0), -1))
+
+    with pytest.raises(ShapeError, match=r"^fc \(Linear\): Linear\(in_features=100\) receives 200 features "
+                                         r"\(Flatten of 8 x 5 x 5 = 200\): use in_features=200"):
+        convcalc.plan(Net(), (1, 1, 7, 7))
+
+
+def test_bad_view_is_a_shape_error() -> None:
+    class Bad(tnn.Module):
+        def forward(self, x: Any) -> Any:
+            return x.view(x.size(0), 7, -1)
+
+    with pytest.raises(ShapeError, match=r"^view \(view\): shape \(2, 7, -1\) is invalid for an input of 96 elements"):
+        convcalc.plan(Bad(), (2, 3, 4, 4))
+
+
+def test_from_torch_rejects_what_is_not_a_module() -> None:
+    with pytest.raises(SpecError, match=r"^from_torch\(\) takes a torch.nn.Module\. Received: module=3$"):
+        tb.from_torch(3)
+
+
+def test_forward_with_two_inputs_is_a_spec_error() -> None:
+    class Two(tnn.Module):
+        def forward(self, x: Any, y: Any) -> Any:
+            return x + y
+
+    with pytest.raises(SpecError, match=r"forward takes an input 'y' that convcalc does not have"):
+        convcalc.plan(Two(), (1, 3, 4, 4))
+
+
+def test_graph_children_with_two_inputs_and_own_parameters() -> None:
+    class Fuse(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.scale = tnn.Parameter(torch.ones(8, 1, 1))
+
+        def forward(self, a: Any, b: Any) -> Any:
+            return torch.cat([a, b], 1) * self.scale
+
+    class Net(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.left = tnn.Conv2d(3, 4, 3, padding=1)
+            self.right = tnn.Conv2d(3, 4, 1)
+            self.fuse = Fuse()
+
+        def forward(self, x: Any) -> Any:
+            return self.fuse(self.left(x), self.right(x))
+
+    plan = convcalc.plan(Net(), (1, 3, 6, 6))
+    assert [r.name for r in plan.rows] == ["left", "right", "fuse.cat", "fuse.scale", "fuse.mul"]
+    assert plan.row("fuse.scale").params == 8
+    assert plan.row("fuse.scale").activations == 0
+    assert plan.total_params == sum(p.numel() for p in Net().parameters())
+    assert_plan_is_torch(plan, Net(), (1, 3, 6, 6))
+    assert convcalc.verify(tb.from_torch(Net()), (1, 3, 6, 6), device="cpu").ok
+
+
+def test_shape_keeping_torch_layers_without_a_spec() -> None:
+    module = tnn.Sequential(tnn.Conv2d(3, 4, 3), tnn.PReLU(4), tnn.ELU(), tnn.Hardsigmoid(), tnn.Mish(),
+                            tnn.PixelShuffle(2), tnn.ChannelShuffle(1), tnn.Upsample(scale_factor=2))
+    plan = convcalc.plan(module, (1, 3, 8, 8))
+    assert plan.row("1").kind == "PReLU"
+    assert plan.row("1").params == 4
+    assert plan.output_shape == (1, 1, 24, 24)
+    assert_plan_is_torch(plan, module, (1, 3, 8, 8))
+    assert tb.to_torch(tb.from_torch(module))[1].num_parameters == 4
+
+
+def test_graph_repr_reads_like_code() -> None:
+    text = repr(tb.from_torch(BasicBlock(4, 4)))
+    assert text.startswith("Graph(BasicBlock,\n  (conv1): Conv2d(in_channels=4")
+    assert "    add = add(bn2, x)\n    relu_1 = self.relu(add)\n    return relu_1\n)" in text
+
+
+def test_a_chain_of_children_reads_as_sequential() -> None:
+    spec = tb.from_torch(Stem())
+    assert isinstance(spec, nn.Sequential)
+    assert [name for name, _ in spec.children()] == ["conv", "bn", "act"]
+    assert spec["act"].kind == "ELU"
+
+
+def test_import_convcalc_does_not_import_torch() -> None:
+    code = "import sys, convcalc; convcalc.verify; convcalc.from_torch; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
