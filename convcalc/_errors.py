@@ -19,3 +19,8 @@ class ShapeError(ConvCalcError):
 
 class SpecError(ConvCalcError):
     """A layer, an argument or an option is invalid whatever the input."""
+
+
+# Tracebacks name them as users import them: convcalc.ShapeError, not convcalc.ShapeError.
+for _cls in (ConvCalcError, ShapeError, SpecError):
+    _cls.__module__ = "convcalc"

@@ -256,7 +256,7 @@ def plan(
     >>> convcalc.plan(bad, (1, 3, 8, 8))
     Traceback (most recent call last):
     ...
-    convcalc._errors.ShapeError: 2 (Linear): Linear(in_features=100) receives 288 features (Flatten of 8 x 6 x 6 = 288): use in_features=288. Received: input_shape=(1, 288)
+    convcalc.ShapeError: 2 (Linear): Linear(in_features=100) receives 288 features (Flatten of 8 x 6 x 6 = 288): use in_features=288. Received: input_shape=(1, 288)
     """
     from convcalc._backend import is_symbolic  # noqa: F401 - keeps the import graph explicit
     from convcalc.params import ParamCount  # noqa: F401

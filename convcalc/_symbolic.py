@@ -34,7 +34,7 @@ def symbols(names: str) -> Any:
     >>> convcalc.symbols("")
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: symbols() needs at least one name such as "H W". Received: names=''
+    convcalc.SpecError: symbols() needs at least one name such as "H W". Received: names=''
     """
     if not isinstance(names, str) or not names.replace(",", " ").split():
         raise SpecError(f'symbols() needs at least one name such as "H W". Received: names={names!r}')

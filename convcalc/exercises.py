@@ -266,7 +266,7 @@ def conv_steps(
     >>> conv_steps(4, 5)
     Traceback (most recent call last):
     ...
-    convcalc._errors.ShapeError: kernel_size=5 is larger than the padded input 4 + 2*0 = 4. An input of at least 5 fits, or padding >= 1. Received: size=4, kernel_size=5, stride=1, padding=0, dilation=1
+    convcalc.ShapeError: kernel_size=5 is larger than the padded input 4 + 2*0 = 4. An input of at least 5 fits, or padding >= 1. Received: size=4, kernel_size=5, stride=1, padding=0, dilation=1
     """
     result = conv_output_size(size, kernel_size, stride, padding, dilation, convention=convention)
     n = _ndim(size, kernel_size, stride, padding, dilation)
@@ -1030,7 +1030,7 @@ def generate(
     >>> generate(1, seed=3, kind="sizes")
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: kind must be one of 'size', 'padding', 'params', 'pool', 'network', 'receptive-field', 'im2col', 'mixed'. Received: kind='sizes'
+    convcalc.SpecError: kind must be one of 'size', 'padding', 'params', 'pool', 'network', 'receptive-field', 'im2col', 'mixed'. Received: kind='sizes'
     """
     count = _positive(count, "count", 1, 1000)
     if type(seed) is not int:
@@ -1100,7 +1100,7 @@ def check_answer(exercise: Exercise, student_answer: str | int) -> Feedback:
     >>> check_answer(ex, "seventeen")
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: the answer must contain a number such as 55 or 28 x 60. Received: student_answer='seventeen'
+    convcalc.SpecError: the answer must contain a number such as 55 or 28 x 60. Received: student_answer='seventeen'
     """
     if not isinstance(exercise, Exercise):
         raise SpecError(f"check_answer takes an Exercise from generate(). {received({'exercise': exercise})}")
@@ -1178,7 +1178,7 @@ def render_sheet(exercises: Sequence[Exercise], fmt: str = "md", answers: bool =
     >>> render_sheet([], fmt="pdf")
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: fmt must be one of 'md', 'latex'. Received: fmt='pdf'
+    convcalc.SpecError: fmt must be one of 'md', 'latex'. Received: fmt='pdf'
     """
     form = SheetFormat.parse(fmt, "fmt")
     if type(answers) is not bool:

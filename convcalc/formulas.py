@@ -160,7 +160,7 @@ def conv_output_size(
     >>> conv_output_size(64, 7, stride=2, strict=True)
     Traceback (most recent call last):
     ...
-    convcalc._errors.ShapeError: (W - F + 2P) / S = (64 - 7 + 2*0) / 2 = 57/2 is not an integer: the stride does not divide evenly, and a floor would drop 1 row/column of the input. Input sizes that fit: 63 or 65; no symmetric padding fits (W - F is odd and 2P is even). Received: size=64, kernel_size=7, stride=2, padding=0, dilation=1
+    convcalc.ShapeError: (W - F + 2P) / S = (64 - 7 + 2*0) / 2 = 57/2 is not an integer: the stride does not divide evenly, and a floor would drop 1 row/column of the input. Input sizes that fit: 63 or 65; no symmetric padding fits (W - F is odd and 2P is even). Received: size=64, kernel_size=7, stride=2, padding=0, dilation=1
     """
     conv = Convention.parse(convention, "convention")
     strict = _flag(strict, "strict")
@@ -339,7 +339,7 @@ def pool_output_size(
     >>> pool_output_size(8, 3, padding=2)
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: padding=2 is more than half of kernel_size=3: torch allows padding <= 1. Received: size=8, kernel_size=3, stride=None, padding=2, dilation=1, ceil_mode=False
+    convcalc.SpecError: padding=2 is more than half of kernel_size=3: torch allows padding <= 1. Received: size=8, kernel_size=3, stride=None, padding=2, dilation=1, ceil_mode=False
     """
     conv = Convention.parse(convention, "convention")
     ceil_mode = _flag(ceil_mode, "ceil_mode")
@@ -454,7 +454,7 @@ def conv_transpose_output_size(
     >>> conv_transpose_output_size(4, 3, stride=2, output_padding=2)
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: output_padding=2 must be smaller than either stride=2 or dilation=1. Received: size=4, kernel_size=3, stride=2, padding=0, output_padding=2, dilation=1
+    convcalc.SpecError: output_padding=2 must be smaller than either stride=2 or dilation=1. Received: size=4, kernel_size=3, stride=2, padding=0, output_padding=2, dilation=1
     """
     conv = Convention.parse(convention, "convention")
     args = {
@@ -559,7 +559,7 @@ def same_padding(
     >>> same_padding(7, 3, stride=2)
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: padding='same' is not supported for strided convolutions in torch (stride=2). Use convention='keras' for TensorFlow's rule. Received: size=7, kernel_size=3, stride=2, dilation=1
+    convcalc.SpecError: padding='same' is not supported for strided convolutions in torch (stride=2). Use convention='keras' for TensorFlow's rule. Received: size=7, kernel_size=3, stride=2, dilation=1
     """
     conv = Convention.parse(convention, "convention")
     args = {"size": size, "kernel_size": kernel_size, "stride": stride, "dilation": dilation}
@@ -609,7 +609,7 @@ def adaptive_pool_output_size(size: Any, output_size: Any) -> Any:
     >>> adaptive_pool_output_size(5, -1)
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: output_size must be at least 0. Received: output_size=-1
+    convcalc.SpecError: output_size must be at least 0. Received: output_size=-1
     """
     axes, sizes, outs = _adaptive_axes(size, output_size)
     return axes.wrap(i if o is None else o for i, o in zip(sizes, outs, strict=True))
@@ -668,7 +668,7 @@ def upsample_output_size(
     >>> upsample_output_size(3, scale_factor=0.2)
     Traceback (most recent call last):
     ...
-    convcalc._errors.ShapeError: output size would be 0 (floor(3 * 0.2)); torch needs at least 1. Received: size=3, output_size=None, scale_factor=0.2
+    convcalc.ShapeError: output size would be 0 (floor(3 * 0.2)); torch needs at least 1. Received: size=3, output_size=None, scale_factor=0.2
     """
     conv = Convention.parse(convention, "convention")
     args = {"size": size, "output_size": output_size, "scale_factor": scale_factor}
@@ -762,7 +762,7 @@ def im2col_shape(
     >>> im2col_shape((1, 3, 4, 4), 5)
     Traceback (most recent call last):
     ...
-    convcalc._errors.ShapeError: kernel_size=5 is larger than the padded input 4 + 2*0 = 4 on axis 0. An input of at least 5 fits, or padding >= 1. Received: size=(4, 4), kernel_size=5, stride=1, padding=0, dilation=1
+    convcalc.ShapeError: kernel_size=5 is larger than the padded input 4 + 2*0 = 4 on axis 0. An input of at least 5 fits, or padding >= 1. Received: size=(4, 4), kernel_size=5, stride=1, padding=0, dilation=1
     """
     n, cols, positions, form = _im2col_dims(input_shape, kernel_size, stride, padding, dilation, layout)
     if form is Im2ColLayout.UNFOLD:

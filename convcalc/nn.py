@@ -352,7 +352,7 @@ class Conv2d(_ConvNd):
     >>> Conv2d(1, 32, 3, stride=2, padding="same")
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: padding='same' is not supported for strided convolutions in torch (stride=2): use padding=(1, 1) or stride 1. Received: in_channels=1, out_channels=32, kernel_size=3, stride=2, padding='same', dilation=1, groups=1, bias=True, padding_mode='zeros'
+    convcalc.SpecError: padding='same' is not supported for strided convolutions in torch (stride=2): use padding=(1, 1) or stride 1. Received: in_channels=1, out_channels=32, kernel_size=3, stride=2, padding='same', dilation=1, groups=1, bias=True, padding_mode='zeros'
     """
 
     _ndim: ClassVar[int] = 2
@@ -1105,7 +1105,7 @@ class Linear(Module):
     >>> convcalc.plan(net, (1, 128, 6, 6))
     Traceback (most recent call last):
     ...
-    convcalc._errors.ShapeError: 1 (Linear): Linear(in_features=2048) receives 4608 features (Flatten of 128 x 6 x 6 = 4608): use in_features=4608, or make the feature map 4 x 4 before Flatten (128 * 4 * 4 = 2048), e.g. with AdaptiveAvgPool2d((4, 4)). Received: input_shape=(1, 4608)
+    convcalc.ShapeError: 1 (Linear): Linear(in_features=2048) receives 4608 features (Flatten of 128 x 6 x 6 = 4608): use in_features=4608, or make the feature map 4 x 4 before Flatten (128 * 4 * 4 = 2048), e.g. with AdaptiveAvgPool2d((4, 4)). Received: input_shape=(1, 4608)
     """
 
     in_features: int
@@ -1426,7 +1426,7 @@ class Add(_Container):
     >>> convcalc.plan(Add(Conv2d(64, 128, 3, stride=2, padding=1), Identity()), (1, 64, 56, 56))
     Traceback (most recent call last):
     ...
-    convcalc._errors.ShapeError: <model> (Add): branch 1 gives 1 x 64 x 56 x 56 but branch 0 gives 1 x 128 x 28 x 28: the channels differ (64 vs 128) and the sizes differ (56 x 56 vs 28 x 28); give branch 1 a projection such as Conv2d(64, 128, kernel_size=1, stride=2). Received: input_shape=(1, 64, 56, 56)
+    convcalc.ShapeError: <model> (Add): branch 1 gives 1 x 64 x 56 x 56 but branch 0 gives 1 x 128 x 28 x 28: the channels differ (64 vs 128) and the sizes differ (56 x 56 vs 28 x 28); give branch 1 a projection such as Conv2d(64, 128, kernel_size=1, stride=2). Received: input_shape=(1, 64, 56, 56)
     """
 
     __slots__ = ()

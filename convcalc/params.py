@@ -89,7 +89,7 @@ def conv_params(
     >>> conv_params(6, 4, 3, groups=4)
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: in_channels must be divisible by groups: 6 % 4 = 2. Received: in_channels=6, out_channels=4, kernel_size=3, groups=4
+    convcalc.SpecError: in_channels must be divisible by groups: 6 % 4 = 2. Received: in_channels=6, out_channels=4, kernel_size=3, groups=4
     """
     args = {"in_channels": in_channels, "out_channels": out_channels, "kernel_size": kernel_size, "groups": groups}
     cin = integer(in_channels, "in_channels", minimum=1)
@@ -115,7 +115,7 @@ def conv_transpose_params(
     >>> conv_transpose_params(3, 3, 2, groups=2)
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: in_channels must be divisible by groups: 3 % 2 = 1. Received: in_channels=3, out_channels=3, kernel_size=2, groups=2
+    convcalc.SpecError: in_channels must be divisible by groups: 3 % 2 = 1. Received: in_channels=3, out_channels=3, kernel_size=2, groups=2
     """
     args = {"in_channels": in_channels, "out_channels": out_channels, "kernel_size": kernel_size, "groups": groups}
     cin = integer(in_channels, "in_channels", minimum=1)
@@ -155,7 +155,7 @@ def linear_params(in_features: Any, out_features: Any, *, bias: bool = True) -> 
     >>> linear_params(0, 10)
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: in_features must be at least 1. Received: in_features=0
+    convcalc.SpecError: in_features must be at least 1. Received: in_features=0
     """
     fin = integer(in_features, "in_features", minimum=1)
     fout = integer(out_features, "out_features", minimum=1)
@@ -183,7 +183,7 @@ def batchnorm_params(
     >>> batchnorm_params(-1)
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: num_features must be at least 1. Received: num_features=-1
+    convcalc.SpecError: num_features must be at least 1. Received: num_features=-1
     """
     conv = Convention.parse(convention, "convention")
     c = integer(num_features, "num_features", minimum=1)
@@ -202,7 +202,7 @@ def groupnorm_params(num_groups: Any, num_channels: Any, *, affine: bool = True)
     >>> groupnorm_params(8, 60)
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: num_channels must be divisible by num_groups: 60 % 8 = 4. Received: num_groups=8, num_channels=60
+    convcalc.SpecError: num_channels must be divisible by num_groups: 60 % 8 = 4. Received: num_groups=8, num_channels=60
     """
     args = {"num_groups": num_groups, "num_channels": num_channels}
     g = integer(num_groups, "num_groups", minimum=1)

@@ -126,7 +126,7 @@ def load_spec(path: str | Path) -> tuple[Any, tuple[Any, ...] | None]:
     >>> load_spec(spec)
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: .../net.toml: layers[0].kwargs.stride: Conv2d: stride must be at least 1. Received: stride=0
+    convcalc.SpecError: .../net.toml: layers[0].kwargs.stride: Conv2d: stride must be at least 1. Received: stride=0
     """
     source = str(path)
     p = Path(path)
@@ -162,11 +162,11 @@ def loads_spec(text: str, *, syntax: str = "toml", source: str = "<spec>") -> tu
     >>> loads_spec('[[layers]]\\ntype = "Conv2D"\\nargs = [1, 5, 5]\\n')
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: <spec>: layers[0].type: unknown layer type 'Conv2D' for framework 'torch'; did you mean 'Conv2d'?
+    convcalc.SpecError: <spec>: layers[0].type: unknown layer type 'Conv2D' for framework 'torch'; did you mean 'Conv2d'?
     >>> loads_spec('input = [1, 1, 28 28]')
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: <spec>: line 1, column 19: TOML syntax error: Unclosed array
+    convcalc.SpecError: <spec>: line 1, column 19: TOML syntax error: Unclosed array
     """
     if not isinstance(text, str):
         raise SpecError(f"{source}: spec text must be a str. Received: text={type(text).__name__}")
@@ -736,7 +736,7 @@ def dump_spec(model: Any, input_shape: Any = None) -> str:
     >>> dump_spec(object())
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: dump_spec takes a convcalc.nn or convcalc.keras model; got object. Received: model=<object object at ...>
+    convcalc.SpecError: dump_spec takes a convcalc.nn or convcalc.keras model; got object. Received: model=<object object at ...>
     """
     from convcalc import keras, nn
 

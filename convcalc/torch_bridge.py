@@ -115,7 +115,7 @@ def register(torch_type: type, rule: Callable[[Any], Any] | None = None) -> Any:
     >>> convcalc.plan(Halve(), (1, 3, 8, 8))
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: <model> (Halve): torch.fx cannot trace its forward (TraceError: symbolically traced variables cannot be used as inputs to control flow), so convcalc cannot read it without running it. Describe it with convcalc.nn layers: convcalc.register(Halve, lambda module: convcalc.nn.Sequential(...)). Received: module=Halve
+    convcalc.SpecError: <model> (Halve): torch.fx cannot trace its forward (TraceError: symbolically traced variables cannot be used as inputs to control flow), so convcalc cannot read it without running it. Describe it with convcalc.nn layers: convcalc.register(Halve, lambda module: convcalc.nn.Sequential(...)). Received: module=Halve
     >>> @convcalc.register(Halve)
     ... def halve(module):
     ...     return nn.AvgPool2d(2)
@@ -124,7 +124,7 @@ def register(torch_type: type, rule: Callable[[Any], Any] | None = None) -> Any:
     >>> convcalc.register(Halve, "not callable")
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: a rule must be callable: rule(module) returns a convcalc.nn model. Received: rule='not callable'
+    convcalc.SpecError: a rule must be callable: rule(module) returns a convcalc.nn model. Received: rule='not callable'
     >>> _ = convcalc.torch_bridge._RULES.pop(Halve)
     """
     if not isinstance(torch_type, type):
@@ -485,7 +485,7 @@ def to_torch(model: Any) -> Any:
     >>> to_torch(keras.Dense(10))
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: <model> (Dense): this layer has no torch.nn equivalent to build. Received: layer=Dense
+    convcalc.SpecError: <model> (Dense): this layer has no torch.nn equivalent to build. Received: layer=Dense
     """
     _torch()
     return _build(model, "")
@@ -642,7 +642,7 @@ def from_torch(module: Any) -> Any:
     >>> from_torch("conv")
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: from_torch() takes a torch.nn.Module. Received: module='conv'
+    convcalc.SpecError: from_torch() takes a torch.nn.Module. Received: module='conv'
     """
     torch = _torch()
     if not isinstance(module, torch.nn.Module):
@@ -2287,7 +2287,7 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
     >>> convcalc.verify(net, (2, 1, 30, 30), device="cpu", raise_on_mismatch=True)
     Traceback (most recent call last):
     ...
-    convcalc._errors.ShapeError: verify: convcalc and torch both reject this input. torch: RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x3136 and 2704x10). Received: input_shape=(2, 1, 30, 30)
+    convcalc.ShapeError: verify: convcalc and torch both reject this input. torch: RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x3136 and 2704x10). Received: input_shape=(2, 1, 30, 30)
     """
     torch = _torch()
     from convcalc._planner import plan

@@ -105,7 +105,7 @@ def lenet5(num_classes: int = 10) -> nn.Sequential:
     >>> convcalc.plan(lenet5(), (1, 1, 28, 28))
     Traceback (most recent call last):
     ...
-    convcalc._errors.ShapeError: c5 (Conv2d): the kernel spans 5 but the padded input is 4 + 0 = 4 on spatial axis 0; ...
+    convcalc.ShapeError: c5 (Conv2d): the kernel spans 5 but the padded input is 4 + 0 = 4 on spatial axis 0; ...
     """
     return _seq(
         c1=nn.Conv2d(1, 6, 5),
@@ -198,7 +198,7 @@ def alexnet2012(num_classes: int = 1000) -> nn.Sequential:
     >>> convcalc.plan(alexnet2012(), (1, 3, 224, 224))
     Traceback (most recent call last):
     ...
-    convcalc._errors.ShapeError: classifier.1 (Linear): Linear(in_features=9216) receives 6400 features ...: use in_features=6400...
+    convcalc.ShapeError: classifier.1 (Linear): Linear(in_features=9216) receives 6400 features ...: use in_features=6400...
     """
     features = _indexed(
         [
@@ -700,7 +700,7 @@ def seed000_cnn(
     >>> convcalc.plan(seed000_cnn(xdim=(1, 30, 30), ksize=4), (1, 1, 30, 30))
     Traceback (most recent call last):
     ...
-    convcalc._errors.ShapeError: net.linear_09 (Linear): Linear(in_features=3136) receives 4096 features ...: use in_features=4096...
+    convcalc.ShapeError: net.linear_09 (Linear): Linear(in_features=3136) receives 4096 features ...: use in_features=4096...
     """
     layers: list[nn.Module] = []
     prev_cdim = xdim[0]
@@ -813,7 +813,7 @@ def get(name: str, **kwargs: Any) -> Any:
     >>> get("resnet51")
     Traceback (most recent call last):
     ...
-    convcalc._errors.SpecError: no zoo model named 'resnet51'; available: alexnet, alexnet2012, lenet5, mnist_cnn, mobilenet_v2, resnet101, resnet152, resnet18, resnet34, resnet50, seed000_cnn, seed002_keras, unet, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn. Received: name='resnet51'
+    convcalc.SpecError: no zoo model named 'resnet51'; available: alexnet, alexnet2012, lenet5, mnist_cnn, mobilenet_v2, resnet101, resnet152, resnet18, resnet34, resnet50, seed000_cnn, seed002_keras, unet, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn. Received: name='resnet51'
     """
     builder = MODELS.get(name) if isinstance(name, str) else None
     if builder is None:
