@@ -74,7 +74,7 @@ def __getattr__(name: str) -> object:
         from convcalc import torch_bridge
 
         return getattr(torch_bridge, name)
-    if name in ("nn", "keras", "zoo", "exercises"):
+    if name in ("nn", "keras", "zoo", "exercises", "figures", "specfile"):
         import importlib
 
         return importlib.import_module(f"convcalc.{name}")

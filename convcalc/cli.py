@@ -46,6 +46,8 @@ examples:
   convcalc exercise --count 5 --seed 3 --lang ko exercises with answers and worked solutions
   convcalc exercise --seed 3 --no-answers        the handout alone
   convcalc exercise check --kind size --seed 3 --index 1 "27 x 27"
+  convcalc figure conv 5 -k 3 -s 2 -p 1 -o step.svg  one convolution step as an SVG
+  convcalc figure plan zoo:lenet5 -o lenet.svg    the shapes of a network as an SVG
 
 MODEL is a spec file (.toml, .json, .yaml; see convcalc.specfile), zoo:NAME, or
 module.path:callable returning a convcalc or torch model. Sizes are written
@@ -466,6 +468,44 @@ def _any_int(text: str) -> int:
 
 
 # --------------------------------------------------------------------------- #
+# figure
+# --------------------------------------------------------------------------- #
+
+
+def _cmd_figure(args: argparse.Namespace) -> int:
+    from convcalc import figures
+
+    if args.figure == "conv":
+        kernel = _ints(args.kernel_size, "kernel_size")
+        default = kernel if args.pool else 1  # as `convcalc pool`: a window moves by its own size
+        stride = default if args.stride is None else _ints(args.stride, "stride")
+        svg = figures.conv_step_svg(
+            _ints(args.size, "size"),
+            kernel,
+            stride,
+            _ints(args.padding, "padding"),
+            _ints(args.dilation, "dilation"),
+            step=args.step,
+            kind="pool" if args.pool else "conv",
+        )
+    else:
+        model, shape = _model_and_shape(args)
+        result = _plan(args, model, shape)
+        svg = figures.plan_svg(
+            result, max_layers=args.max_layers, title=args.title, skip_elementwise=not args.all_layers
+        )
+    if args.output is None:
+        sys.stdout.write(svg)
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(svg)
+    except OSError as exc:
+        raise SpecError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    return 0
+
+
+# --------------------------------------------------------------------------- #
 # The parser
 # --------------------------------------------------------------------------- #
 
@@ -606,6 +646,43 @@ def _parser() -> _Parser:
     c.add_argument("answer", help='the answer, e.g. 55, "28 x 60", "(9, 75)"')
     c.set_defaults(check=True)
     p.set_defaults(func=_cmd_exercise)
+
+    p = command(
+        "figure",
+        "SVG figures: one convolution step, or a model's shapes",
+        "  convcalc figure conv 5 -k 3 -s 2 -p 1 --step 4 -o step.svg\n"
+        "  convcalc figure conv 4 -k 2 --pool\n"
+        "  convcalc figure plan zoo:lenet5 -o lenet5.svg\n"
+        "  convcalc figure plan zoo:unet --input 1x1xHxH --title U-Net > unet.svg\n",
+    )
+    figures = p.add_subparsers(dest="figure", metavar="FIGURE", parser_class=_Parser)
+    figures.required = True
+    q = figures.add_parser(
+        "conv",
+        help="one step of a convolution or pooling: input grid, padding, kernel window, output grid",
+        description="One step of a convolution or pooling, after Dumoulin & Visin's convolution arithmetic.",
+    )
+    q.add_argument("size", help="input size: 5 or 5x7 (at most 64 cells per side with the padding)")
+    q.add_argument("-k", "--kernel-size", required=True, help="kernel size: 3 or 3x5")
+    q.add_argument("-s", "--stride", default=None, help="stride (default 1; with --pool, the kernel size)")
+    q.add_argument("-p", "--padding", default="0", help="padding: 1 or 1x2 (default 0)")
+    q.add_argument("-d", "--dilation", default="1", help="dilation (default 1)")
+    q.add_argument("--step", type=_any_int, default=0, help="the output position drawn, row by row from 0")
+    q.add_argument("--pool", action="store_true", help="a pooling window (torch's rules) instead of a kernel")
+    q.add_argument("-o", "--output", default=None, help="write the SVG to this file (default: standard output)")
+    q = figures.add_parser(
+        "plan",
+        help="a model's shapes layer by layer, as boxes sized by their feature maps",
+        description="A model's shapes layer by layer, as boxes sized by their feature maps.",
+    )
+    _model_options(q)
+    q.add_argument("--title", default=None, help="a heading for the figure")
+    q.add_argument("--max-layers", type=_positive_int, default=60, help="the most layers drawn (default 60)")
+    q.add_argument(
+        "--all-layers", action="store_true", help="draw activations, norms and other shape-keeping layers too"
+    )
+    q.add_argument("-o", "--output", default=None, help="write the SVG to this file (default: standard output)")
+    p.set_defaults(func=_cmd_figure)
     return parser
 
 
