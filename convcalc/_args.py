@@ -6,16 +6,36 @@ number of axes comes from whichever arguments are tuples, and they must agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ParamSpec, TypeVar
 
 from convcalc._backend import is_array, is_symbolic, numpy
 from convcalc._errors import ConvCalcError, SpecError
 
-__all__ = ["Axes", "describe", "integer", "received"]
+__all__ = ["Axes", "describe", "exact_arrays", "integer", "received"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # int64 arrays are exact only while intermediate sums stay far from 2**63.
 _ARRAY_LIMIT = 2**40
+
+
+def exact_arrays(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn numpy's overflow, when a Python int too large for int64 meets an array, into a SpecError."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except OverflowError:
+            raise SpecError(
+                f"{fn.__name__}: an int of 2**40 or more cannot be combined with numpy arrays, which compute in "
+                f"int64; pass Python ints (or smaller values). Received: {', '.join(map(describe, args))}"
+            ) from None
+
+    return wrapper
 
 
 def describe(value: Any) -> str:

@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from convcalc._args import Axes, integer, received
+from convcalc._args import Axes, exact_arrays, integer, received
 from convcalc._backend import Pick, check, is_array, is_symbolic, numpy, smax, smin
 from convcalc._enums import Convention, PaddingMode, _Vocabulary
 from convcalc._errors import ShapeError, SpecError
@@ -110,6 +110,7 @@ def _flag(value: Any, name: str) -> bool:
 # --------------------------------------------------------------------------- #
 
 
+@exact_arrays
 def conv_output_size(
     size: Any,
     kernel_size: Any,
@@ -294,6 +295,7 @@ def _strict_check(i: Any, k: Any, s: Any, p: Any, d: Any, args: dict[str, Any], 
 # --------------------------------------------------------------------------- #
 
 
+@exact_arrays
 def pool_output_size(
     size: Any,
     kernel_size: Any,
@@ -424,6 +426,7 @@ def _keras_pool_axis(
 # --------------------------------------------------------------------------- #
 
 
+@exact_arrays
 def conv_transpose_output_size(
     size: Any,
     kernel_size: Any,
@@ -535,6 +538,7 @@ def _keras_transpose_axis(
 # --------------------------------------------------------------------------- #
 
 
+@exact_arrays
 def same_padding(
     size: Any,
     kernel_size: Any,
@@ -601,6 +605,7 @@ def _adaptive_axes(size: Any, output_size: Any) -> tuple[Axes, list[int], list[i
     return axes, sizes, outs
 
 
+@exact_arrays
 def adaptive_pool_output_size(size: Any, output_size: Any) -> Any:
     """Output size of torch's adaptive pooling: the requested size; ``None`` keeps the input's.
 
@@ -615,6 +620,7 @@ def adaptive_pool_output_size(size: Any, output_size: Any) -> Any:
     return axes.wrap(i if o is None else o for i, o in zip(sizes, outs, strict=True))
 
 
+@exact_arrays
 def adaptive_pool_windows(size: Any, output_size: Any) -> Any:
     """The ``[start, end)`` input window of every output position of adaptive pooling.
 
@@ -645,6 +651,7 @@ def adaptive_pool_windows(size: Any, output_size: Any) -> Any:
 # --------------------------------------------------------------------------- #
 
 
+@exact_arrays
 def upsample_output_size(
     size: Any,
     *,
@@ -739,6 +746,7 @@ def _im2col_dims(
     return n, c * kernel, positions, form
 
 
+@exact_arrays
 def im2col_shape(
     input_shape: Any,
     kernel_size: Any,
@@ -770,6 +778,7 @@ def im2col_shape(
     return (n * positions, cols)
 
 
+@exact_arrays
 def im2col_memory(
     input_shape: Any,
     kernel_size: Any,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from convcalc._args import Axes, integer, received
+from convcalc._args import Axes, exact_arrays, integer, received
 from convcalc._backend import check
 from convcalc._enums import Convention
 from convcalc._errors import SpecError
@@ -66,6 +66,7 @@ def _groups(channels: dict[str, Any], groups: Any, args: dict[str, Any]) -> Any:
     return g
 
 
+@exact_arrays
 def conv_params(
     in_channels: Any,
     out_channels: Any,
@@ -99,6 +100,7 @@ def conv_params(
     return cout * (cin // g) * volume + (cout if _flag(bias, "bias") else 0)
 
 
+@exact_arrays
 def conv_transpose_params(
     in_channels: Any,
     out_channels: Any,
@@ -125,6 +127,7 @@ def conv_transpose_params(
     return cin * (cout // g) * volume + (cout if _flag(bias, "bias") else 0)
 
 
+@exact_arrays
 def separable_conv_params(
     in_channels: Any,
     filters: Any,
@@ -147,6 +150,7 @@ def separable_conv_params(
     return volume * cin * dm + cin * dm * out + (out if _flag(bias, "bias") else 0)
 
 
+@exact_arrays
 def linear_params(in_features: Any, out_features: Any, *, bias: bool = True) -> Any:
     """Parameters of ``Linear`` / ``Dense``: ``in * out (+ out)``.
 
@@ -162,6 +166,7 @@ def linear_params(in_features: Any, out_features: Any, *, bias: bool = True) -> 
     return fin * fout + (fout if _flag(bias, "bias") else 0)
 
 
+@exact_arrays
 def batchnorm_params(
     num_features: Any,
     *,
@@ -194,6 +199,7 @@ def batchnorm_params(
     return ParamCount(trainable, 0, 2 * c + 1 if tracked else 0)
 
 
+@exact_arrays
 def groupnorm_params(num_groups: Any, num_channels: Any, *, affine: bool = True) -> Any:
     """Parameters of ``GroupNorm``: ``2C`` when affine; ``C`` must divide into the groups.
 
@@ -218,6 +224,7 @@ def groupnorm_params(num_groups: Any, num_channels: Any, *, affine: bool = True)
     return 2 * c if _flag(affine, "affine") else 0
 
 
+@exact_arrays
 def layernorm_params(normalized_shape: Any, *, elementwise_affine: bool = True, bias: bool = True) -> Any:
     """Parameters of ``LayerNorm(normalized_shape)``: ``2 * prod(shape)``, or one
     ``prod(shape)`` without bias, or 0 without affine.
