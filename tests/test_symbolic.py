@@ -1,0 +1,197 @@
+"""The folded floor form of symbolic sizes, checked against integer arithmetic at many values."""
+
+from __future__ import annotations
+
+import pytest
+import sympy
+from hypothesis import given
+from hypothesis import strategies as st
+
+import convcalc
+from convcalc._symbolic import FloorForm, Undecided, as_integer_expr, to_sympy
+
+H = convcalc.symbols("H")
+XS = range(1, 200)
+
+# an operation on a size, applied the same way to a FloorForm and to a plain int
+ops = st.one_of(
+    st.tuples(st.just("add"), st.integers(-20, 20)),
+    st.tuples(st.just("mul"), st.integers(-4, 4)),
+    st.tuples(st.just("floordiv"), st.integers(1, 6)),
+    st.tuples(st.just("neg"), st.just(0)),
+    st.tuples(st.just("rsub"), st.integers(-20, 20)),
+    st.tuples(st.just("mod"), st.integers(1, 5)),
+)
+
+
+def apply(value: object, op: tuple[str, int]) -> object:
+    name, n = op
+    if name == "add":
+        return value + n  # type: ignore[operator]
+    if name == "mul":
+        return value * n  # type: ignore[operator]
+    if name == "floordiv":
+        return value // n  # type: ignore[operator]
+    if name == "neg":
+        return -value  # type: ignore[operator]
+    if name == "rsub":
+        return n - value  # type: ignore[operator]
+    return value % n  # type: ignore[operator]
+
+
+def at(value: object, x: int) -> int:
+    if isinstance(value, FloorForm):
+        return value(x)
+    if isinstance(value, int):
+        return value
+    return int(to_sympy(value).subs(H, x))  # type: ignore[union-attr]
+
+
+@given(st.lists(ops, min_size=1, max_size=6))
+def test_form_arithmetic_equals_integer_arithmetic(sequence: list[tuple[str, int]]) -> None:
+    form: object = FloorForm.linear(H)
+    for op in sequence:
+        form = apply(form, op)
+    for x in range(1, 60):
+        expected: object = x
+        for op in sequence:
+            expected = apply(expected, op)
+        assert at(form, x) == expected, (sequence, x)
+
+
+def test_floors_fold_into_one() -> None:
+    size = FloorForm.linear(H)
+    for _ in range(5):
+        size = (size + 2 - 3) // 2 + 1  # conv 3x3, stride 2, padding 1
+    assert str(size) == "floor((H - 1)/32) + 1"
+    assert [size(x) for x in (1, 32, 33, 224)] == [1, 1, 2, 7]
+
+
+def test_negative_multiplier_folds() -> None:
+    form = (-(FloorForm.linear(H) // 2) + 5) // 3  # floor((5 - floor(H/2))/3) = -floor((floor(H/2) - 3)/3)
+    assert isinstance(form, FloorForm)
+    assert form.m == -1
+    assert all(form(x) == (5 - x // 2) // 3 for x in XS)
+
+
+def test_multiplier_that_cannot_fold_falls_back_to_sympy() -> None:
+    value = (FloorForm.linear(H) // 2) * 3 // 2  # floor(3*floor(H/2)/2): no single floor holds it
+    assert not isinstance(value, FloorForm)
+    assert all(at(value, x) == 3 * (x // 2) // 2 for x in XS)
+
+
+def test_constants_and_mixing_forms() -> None:
+    constant = FloorForm(H, 1, 0, 5, 2, 1)  # floor(5/2) + 1
+    assert constant.is_constant
+    assert constant.e == 3
+    assert (FloorForm.linear(H) + constant)(10) == 13
+    assert (constant + FloorForm.linear(H))(10) == 13
+    assert (FloorForm.linear(H) * constant)(10) == 30
+    assert (constant * FloorForm.linear(H))(10) == 30
+    assert (FloorForm.linear(H) // constant)(10) == 3
+    assert (FloorForm.linear(H) + FloorForm.linear(H, 2, 1))(10) == 31
+    assert (constant // 2).e == 1
+    halves = FloorForm.linear(H) // 2
+    assert (halves + constant)(9) == 7
+    assert (constant + halves)(9) == 7
+    assert ((halves * 4) // 2)(9) == 8  # the multiplier divides the divisor: no new floor
+    product = FloorForm.linear(H) * FloorForm.linear(H)
+    assert product == H**2
+    assert at(FloorForm.linear(H) + sympy.Integer(3), 4) == 7
+
+
+def test_floor_division_by_a_symbol_is_sympy() -> None:
+    W = convcalc.symbols("W")
+    value = FloorForm.linear(H) // W
+    assert value == sympy.floor(H / W)
+
+
+def test_comparisons_decide_when_they_can() -> None:
+    size = FloorForm.linear(H, 1, -4)  # H - 4
+    assert (size >= -3) is True
+    assert (size > -4) is True
+    assert isinstance(size >= 1, Undecided)
+    assert (-size <= 3) is True  # 4 - H <= 3 for every H >= 1
+    assert (-size > 3) is False
+    assert (-size < 4) is True
+    assert isinstance(size <= 10, Undecided)
+    assert (FloorForm(H, 1, 0, 0, 1, 7) < 8) is True  # a constant
+    assert (FloorForm(H, 1, 0, 0, 1, 7) >= 8) is False
+    assert isinstance(size >= FloorForm.linear(H), Undecided)
+    assert (size >= FloorForm(H, 1, 0, 0, 1, -3)) is True
+    undecided = size >= 1
+    assert isinstance(undecided, Undecided)
+    assert repr(undecided) == "H - 4 >= 1"
+
+
+def test_equality_and_hash_are_structural() -> None:
+    a = (FloorForm.linear(H) - 1) // 2 + 1
+    b = (FloorForm.linear(H) - 1) // 2 + 1
+    assert a == b
+    assert hash(a) == hash(b)
+    assert a != (FloorForm.linear(H) + 1) // 2
+    assert a != "floor((H - 1)/2) + 1"
+
+
+@pytest.mark.parametrize(
+    ("expr", "form"),
+    [
+        (H, "H"),
+        (3 * H - 2, "3*H - 2"),
+        (sympy.floor((H - 1) / 2) + 1, "floor((H - 1)/2) + 1"),
+        (2 * sympy.floor((H + 3) / 4) - 1, "2*floor((H + 3)/4) - 1"),
+        (sympy.floor(H / 2 + sympy.Rational(1, 3)), "floor((3*H + 2)/6)"),
+    ],
+)
+def test_parse_reads_the_forms_it_writes(expr: object, form: str) -> None:
+    parsed = FloorForm.parse(expr)
+    assert parsed is not None
+    assert str(parsed) == form
+    assert all(parsed(x) == int(sympy.sympify(expr).subs(H, x)) for x in XS)
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        H**2,
+        sympy.floor(H / 2) * sympy.floor(H / 3),
+        sympy.floor(sympy.floor(H / 2) / 3),
+        sympy.Rational(1, 2) + sympy.floor(H / 2),
+        sympy.floor(H**2 / 2),
+        sympy.Rational(3, 2) * sympy.floor(H / 2),
+        sympy.floor(H / 2) + sympy.floor(H / 3),
+        sympy.floor(sympy.sqrt(H)),
+        sympy.Integer(4),
+        H + convcalc.symbols("W"),
+    ],
+)
+def test_parse_declines_what_it_cannot_hold(expr: object) -> None:
+    assert FloorForm.parse(expr) is None
+
+
+def test_as_integer_expr() -> None:
+    assert as_integer_expr(sympy.Integer(7)) == 7
+    assert isinstance(as_integer_expr(H + 1), FloorForm)
+    assert as_integer_expr(H**2) == H**2
+    with pytest.raises(ValueError, match="not a sympy expression"):
+        as_integer_expr(sympy.Eq(H, 1))
+    with pytest.raises(ValueError, match="integer-valued in positive integer symbols"):
+        as_integer_expr(H / 2)
+    with pytest.raises(ValueError, match="integer-valued in positive integer symbols"):
+        as_integer_expr(sympy.Symbol("n", integer=True))
+
+
+def test_symbols() -> None:
+    h = convcalc.symbols("h")
+    assert h.is_positive
+    assert h.is_integer
+    a, b = convcalc.symbols("a, b")
+    assert (str(a), str(b)) == ("a", "b")
+    with pytest.raises(convcalc.SpecError, match="symbol names must be identifiers; '2x' is not"):
+        convcalc.symbols("H 2x")
+    with pytest.raises(convcalc.SpecError, match="needs at least one name"):
+        convcalc.symbols(3)  # type: ignore[arg-type]
+
+
+def test_to_sympy_walks_containers() -> None:
+    assert to_sympy([FloorForm.linear(H), (FloorForm.linear(H, 2), 3)]) == [H, (2 * H, 3)]
