@@ -99,10 +99,8 @@ class Context:
     def _sympy_condition(
         self, ok: Any, value: Any, kind: str, target: int, path: str, axis: int, message: Callable[[], str], reason: str
     ) -> None:
-        from convcalc._backend import is_symbolic, sympy
+        from convcalc._backend import sympy
 
-        if not is_symbolic(ok):
-            return
         if ok == sympy().true:
             return
         if ok == sympy().false:
@@ -113,40 +111,32 @@ class Context:
 
     def equals(self, value: Any, target: int, path: str, axis: int, message: Callable[[], str], reason: str) -> None:
         """Require ``value == target``: raise for numbers, record a constraint for symbols."""
-        from convcalc._backend import is_symbolic, sympy
+        from convcalc._backend import sympy
         from convcalc._symbolic import to_sympy
 
+        if isinstance(value, FloorForm) and value.is_constant:
+            value = value.e
         if type(value) is int:
             if value != target:
                 raise ShapeError(message())
             return
         expr = to_sympy(value)
-        if not is_symbolic(expr):
-            if expr != target:
-                raise ShapeError(message())
-            return
         self._sympy_condition(sympy().Eq(expr, target), expr, "==", target, path, axis, message, reason)
 
     def divides(self, value: Any, divisor: int, path: str, axis: int, message: Callable[[], str], reason: str) -> None:
-        """Require ``value % divisor == 0`` (strict mode)."""
+        """Require ``value % divisor == 0`` (strict mode): raise for numbers, record a constraint for symbols."""
         if divisor == 1:
             return
+        if isinstance(value, FloorForm) and value.is_constant:
+            value = value.e
         if type(value) is int:
             if value % divisor:
                 raise ShapeError(message())
             return
-        if isinstance(value, FloorForm):
-            if value.is_constant:
-                if value.e % divisor:
-                    raise ShapeError(message())
-                return
-            self.constraints.append(Constraint(path, axis, value, "divides", divisor, reason))
+        self.constraints.append(Constraint(path, axis, value, "divides", divisor, reason))
 
-    def macs(self, macs: Any, bias_adds: Any) -> Any:
-        kind = self.mac_convention
-        if kind is MacConvention.MACS:
-            return macs
-        if kind is MacConvention.MACS_BIAS:
+    def _convention_macs(self, macs: Any, bias_adds: Any) -> Any:
+        if self.mac_convention is MacConvention.MACS_BIAS:
             return macs + bias_adds
         return 2 * macs  # FLOPS (torchinfo's count is made in add_row, from the row itself)
 
@@ -168,7 +158,7 @@ class Context:
         if self.mac_convention is MacConvention.TORCHINFO:
             macs = torchinfo_mult_adds(kind, trainable + non_trainable, output_shape)
         elif self.mac_convention is not MacConvention.MACS:
-            macs = self.macs(macs, bias_adds)
+            macs = self._convention_macs(macs, bias_adds)
         self.rows.append(
             Row(
                 path or kind,
@@ -342,13 +332,17 @@ def _smallest_input(model: Any, shape: tuple[Any, ...], conv: Convention, strict
         return ""
 
     def passes(size: int) -> bool:
+        """Whether planning with this size gets past ``layer`` (its row is written once it fits)."""
         trial = (*shape[:index], size, *shape[index + 1 :])
+        ctx = Context(conv, strict, MacConvention.MACS, 4)
         try:
-            _walk(model, trial, Context(conv, strict, MacConvention.MACS, 4))
+            _walk(model, trial, ctx)
         except ShapeError as exc:
-            return (getattr(exc, "layer", None), getattr(exc, "axis", None)) != (layer, axis)
-        except Exception:
-            return True
+            if (getattr(exc, "layer", None), getattr(exc, "axis", None)) == (layer, axis):
+                return False
+            if getattr(exc, "layer", None) == layer:
+                return True  # this axis fits now; another axis of the same layer does not
+            return any(r.name == layer for r in ctx.rows) if layer else bool(ctx.rows)
         return True
 
     low, high = shape[index], shape[index] * 2

@@ -1,0 +1,137 @@
+"""Planner edges: odd inputs, symbolic sizes outside the folded form, and the smallest-input hint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+
+import convcalc
+from convcalc import nn
+
+H = convcalc.symbols("H")
+
+
+def test_input_shape_must_be_a_sequence_of_sizes() -> None:
+    with pytest.raises(convcalc.ShapeError, match="input_shape must be a tuple"):
+        convcalc.plan(nn.ReLU(), np.array(5))
+    with pytest.raises(convcalc.ShapeError, match="input_shape must be a tuple"):
+        convcalc.plan(nn.ReLU(), {"N": 1})
+    with pytest.raises(convcalc.ShapeError, match="must not be empty"):
+        convcalc.plan(nn.ReLU(), ())
+    with pytest.raises(convcalc.ShapeError, match=r"input_shape\[2\]=H\*\*2 is not a size convcalc can follow exactly"):
+        convcalc.plan(nn.ReLU(), (1, 1, H**2, 4))
+    with pytest.raises(convcalc.ShapeError, match=r"plan\(\) needs an input_shape"):
+        convcalc.plan(nn.ReLU())
+
+
+def test_numpy_integers_are_plain_sizes() -> None:
+    plan = convcalc.plan(nn.Conv2d(1, 2, 3), (np.int64(1), 1, np.int32(8), 8))
+    assert plan.output_shape == (1, 2, 6, 6)
+    assert type(plan.output_shape[2]) is int
+
+
+def test_linear_expression_input() -> None:
+    plan = convcalc.plan(nn.Conv2d(1, 1, 3, stride=2), (1, 1, 2 * H + 1, 9))
+    assert str(plan.output_shape[2]) == "H"
+
+
+def test_sizes_outside_the_folded_form_become_sympy_constraints() -> None:
+    # a x3 upsampling followed by a stride-2 pool leaves floor(3*floor(...)/2): sympy from there on
+    net = nn.Sequential(nn.MaxPool2d(2), nn.ConvTranspose2d(1, 1, 1, stride=3), nn.MaxPool2d(2), nn.Conv2d(1, 1, 5))
+    plan = convcalc.plan(net, (1, 1, H, 16))
+    size = plan.output_shape[2]
+    for x in range(8, 60):
+        assert int(size.subs(H, x)) == convcalc.plan(net, (1, 1, x, 16)).output_shape[2]
+    general = [c for c in plan.constraints if not isinstance(c.form, convcalc._symbolic.FloorForm)]
+    assert general, plan.constraints
+    assert general[0].symbol == H
+    assert general[0].holds(40) is True
+    assert general[0].holds(2) is False
+    assert str(general[0]).startswith("2 (axis 0): floor(3*floor(")
+
+
+def test_symbolic_flatten_to_linear_is_an_equality_constraint() -> None:
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 6 * 6, 10))
+    plan = convcalc.plan(net, (1, 1, H, H))
+    (fixed,) = [c for c in plan.constraints if c.kind == "=="]
+    assert fixed.holds(8) is True
+    assert fixed.holds(9) is False
+    assert str(fixed.form) == "2*(H - 2)**2"
+    with pytest.raises(convcalc.SpecError, match="this layer fixes the input size"):
+        plan.valid_sizes()
+
+
+def test_strict_symbolic_divisibility_and_constant_sizes() -> None:
+    plan = convcalc.plan(nn.Sequential(nn.Conv2d(1, 1, 3, stride=2), nn.MaxPool2d(2)), (1, 1, H, 9), strict=True)
+    kinds = sorted({c.kind for c in plan.constraints})
+    assert kinds == [">=", "divides"]
+    solution = plan.valid_sizes()
+    assert (solution.smallest, solution.modulus, solution.residues) == (5, 4, (1,))
+    with pytest.raises(convcalc.ShapeError, match="not divisible by the stride 2"):
+        convcalc.plan(nn.Sequential(nn.Conv2d(1, 1, 3, stride=2), nn.MaxPool2d(2)), (1, 1, H, 8), strict=True)
+
+
+def test_smallest_input_hint_only_when_growing_helps() -> None:
+    # after an adaptive pool the size no longer depends on the input: no hint to give
+    net = nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.ZeroPad2d(-1))
+    with pytest.raises(convcalc.ShapeError) as info:
+        convcalc.plan(net, (1, 1, 8, 8))
+    assert "smallest network input" not in str(info.value)
+    assert str(info.value).startswith("1 (ZeroPad2d): padding leaves a size of 0")
+
+
+def test_smallest_input_hint_does_not_skip_an_earlier_failure() -> None:
+    # growing H breaks the Unflatten before the Conv3d is reached: no size gets past the Conv3d
+    net = nn.Sequential(nn.Flatten(2), nn.Unflatten(2, (2, 4, 8)), nn.Conv3d(1, 1, 3))
+    with pytest.raises(convcalc.ShapeError) as info:
+        convcalc.plan(net, (1, 1, 8, 8))
+    assert str(info.value).startswith("2 (Conv3d)")
+    assert "smallest network input" not in str(info.value)
+
+
+def test_single_layer_names() -> None:
+    plan = convcalc.plan(nn.Conv2d(1, 1, 3), (1, 1, 5, 5))
+    assert [r.name for r in plan.rows] == ["Conv2d"]
+    with pytest.raises(convcalc.ShapeError, match=r"^<model> \(Conv2d\): .* gets past this layer has size 3"):
+        convcalc.plan(nn.Conv2d(1, 1, 3), (1, 1, 2, 5))
+
+
+def test_plan_row_lookup() -> None:
+    plan = convcalc.plan(nn.Sequential(nn.Conv2d(1, 1, 3), nn.ReLU()), (1, 1, 5, 5))
+    assert plan.row("1").kind == "ReLU"
+    with pytest.raises(convcalc.SpecError, match="no layer named 'x'"):
+        plan.row("x")
+    assert "Conv2d" in str(plan)
+
+
+def test_mac_conventions_on_transposed_convolutions() -> None:
+    net = nn.ConvTranspose2d(4, 2, 3, stride=2)
+    base = convcalc.plan(net, (1, 4, 5, 5))
+    assert base.macs == 4 * 25 * 2 * 9  # over input positions
+    with_bias = convcalc.plan(net, (1, 4, 5, 5), macs="macs+bias")
+    assert with_bias.macs == base.macs + 2 * 11 * 11
+    info = convcalc.plan(net, (1, 4, 5, 5), macs="torchinfo")
+    assert info.macs == (4 * 2 * 9 + 2) * 11 * 11  # torchinfo: parameters times output positions
+
+
+def test_symbolic_sympy_condition_that_is_false_raises() -> None:
+    net = nn.Sequential(nn.MaxPool2d(2), nn.ConvTranspose2d(1, 1, 1, stride=3), nn.MaxPool2d(2), nn.Conv2d(1, 1, 5))
+    with pytest.raises(convcalc.ShapeError):
+        convcalc.plan(net, (1, 1, H, 2))
+    assert sympy.Symbol("H", integer=True, positive=True) == H
+
+
+def test_context_records_or_raises_for_sympy_sizes() -> None:
+    from convcalc._enums import Convention
+    from convcalc._planner import Context, MacConvention
+
+    ctx = Context(Convention.TORCH, True, MacConvention.MACS, 4)
+    ctx.at_least(H**2 - 3, 1, "a", 0, lambda: "never", "test")  # undecided: kept
+    with pytest.raises(convcalc.ShapeError, match="too small"):
+        ctx.at_least(-sympy.floor(H**2 / 2), 1, "b", 0, lambda: "too small", "test")  # false for every H
+    ctx.at_least(H**2, 1, "c", 0, lambda: "never", "test")  # true for every H: nothing kept
+    ctx.divides(H**2, 1, "d", 0, lambda: "never", "test")  # dividing by 1 always holds
+    ctx.divides(H**2 + H, 2, "e", 0, lambda: "never", "test")
+    assert [(c.layer, c.kind) for c in ctx.constraints] == [("a", ">="), ("e", "divides")]
+    assert ctx.constraints[1].holds(3) is True
