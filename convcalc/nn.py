@@ -79,10 +79,6 @@ def _fmt(shape: tuple[Any, ...]) -> str:
     return " x ".join(str(d) for d in shape)
 
 
-def _concrete(value: Any) -> bool:
-    return type(value) is int
-
-
 class Module:
     """Base of every convcalc.nn spec."""
 
@@ -168,13 +164,6 @@ def _rf_update(
     return tuple(
         ReceptiveField(r.size + (k - 1) * r.jump, r.jump * s, r.start - p * r.jump)
         for r, k, s, p in zip(rf, kernel, stride, pad, strict=True)
-    )
-
-
-def _too_small_message(layer: Module, path: str, shape: tuple[Any, ...], axis: int, need: int) -> str:
-    return (
-        f"{layer._where(path)}: the input is too small on spatial axis {axis}: size {shape[axis + 2]} "
-        f"but the window needs {need} (after padding). Received: input_shape={shape}"
     )
 
 
@@ -1119,7 +1108,7 @@ class Linear(Module):
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, _ = flow
-        if len(shape) < 2:
+        if not shape:
             raise ShapeError(_linear_mismatch(self, path, shape, ctx))
         ctx.equals(
             shape[-1],
@@ -1130,7 +1119,7 @@ class Linear(Module):
             f"in_features={self.in_features}",
         )
         out_shape = (*shape[:-1], self.out_features)
-        rows = _product(shape[1:-1])
+        rows = _product(shape[1:-1])  # per sample: a 1-D (unbatched) input is one row
         ctx.add_row(
             path,
             self.kind,
@@ -1232,7 +1221,7 @@ class _Pad2d(Module):
         out_shape = (*shape[:-2], h, w)
         new_rf = (
             None
-            if rf is None
+            if rf is None or len(rf) != 2  # an unbatched (C, H, W) input carries no 2-D receptive field here
             else (
                 ReceptiveField(rf[0].size, rf[0].jump, rf[0].start - top * rf[0].jump),
                 ReceptiveField(rf[1].size, rf[1].jump, rf[1].start - left * rf[1].jump),
@@ -1408,10 +1397,6 @@ class Sequential(_Container):
 
     def __repr__(self) -> str:
         return f"Sequential({self._inner_repr()})"
-
-
-def _branch_names(items: tuple[tuple[str, Module], ...]) -> list[str]:
-    return [name for name, _ in items]
 
 
 class Add(_Container):
