@@ -60,6 +60,11 @@ def _tuple(value: Any, name: str, nd: int, args: dict[str, Any], minimum: int) -
     return tuple(integer(v, name, minimum=minimum) for v in items)
 
 
+def _channels_last_only(data_format: Any, args: dict[str, Any]) -> None:
+    if data_format is not None and not (isinstance(data_format, str) and data_format == "channels_last"):
+        raise SpecError(f"convcalc.keras plans channels_last models only. {received(args)}")
+
+
 def _padding(value: Any, args: dict[str, Any], *, causal: bool = False) -> PaddingMode:
     mode = PaddingMode.parse(value, "padding", case_sensitive=False)
     if mode is PaddingMode.CAUSAL and not causal:
@@ -126,7 +131,8 @@ def _window_axes(
     mode: PaddingMode,
 ) -> tuple[list[Any], tuple[int, ...] | None]:
     outs = []
-    lefts: list[int] | None = []
+    lefts: list[int] = []
+    fixed = True  # False once TF 'same' with stride > 1 meets a symbolic size: the padding depends on it
     for j, (i, kk, ss, dd) in enumerate(zip(shape[1:-1], k, s, d, strict=True)):
         extent = kernel_extent(kk, dd)
         if mode is PaddingMode.VALID:
@@ -143,20 +149,19 @@ def _window_axes(
                 ),
                 f"window {extent} fits",
             )
-            if lefts is not None:
-                lefts.append(0)
+            lefts.append(0)
         else:
             out = ceil_div(i, ss)
-            if mode is PaddingMode.CAUSAL and lefts is not None:
+            if mode is PaddingMode.CAUSAL:
                 lefts.append(extent - 1)
-            elif ss == 1 and lefts is not None:
+            elif ss == 1:
                 lefts.append((extent - 1) // 2)
-            elif type(i) is int and lefts is not None:
+            elif type(i) is int:
                 lefts.append(max((out - 1) * ss + extent - i, 0) // 2)
             else:
-                lefts = None  # TF 'same' with stride > 1 pads by input size: no fixed receptive-field offset
+                fixed = False
         outs.append(out)
-    return outs, (None if lefts is None else tuple(lefts))
+    return outs, (tuple(lefts) if fixed else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,8 +205,7 @@ class _Conv(Layer):
         g = integer(self.groups, "groups", minimum=1)
         if self.filters % g:
             raise SpecError(f"filters must be divisible by groups ({self.filters} % {g} != 0). {received(args)}")
-        if self.data_format not in (None, "channels_last"):
-            raise SpecError(f"convcalc.keras plans channels_last models only. {received(args)}")
+        _channels_last_only(self.data_format, args)
         k = _tuple(self.kernel_size, "kernel_size", self._nd, args, 1)
         s = _tuple(self.strides, "strides", self._nd, args, 1)
         d = _tuple(self.dilation_rate, "dilation_rate", self._nd, args, 1)
@@ -301,6 +305,7 @@ class DepthwiseConv2D(Layer):
 
     def __post_init__(self) -> None:
         args = _args(self)
+        _channels_last_only(self.data_format, args)
         integer(self.depth_multiplier, "depth_multiplier", minimum=1)
         k = _tuple(self.kernel_size, "kernel_size", 2, args, 1)
         s = _tuple(self.strides, "strides", 2, args, 1)
@@ -356,6 +361,7 @@ class SeparableConv2D(Layer):
 
     def __post_init__(self) -> None:
         args = _args(self)
+        _channels_last_only(self.data_format, args)
         integer(self.filters, "filters", minimum=1)
         integer(self.depth_multiplier, "depth_multiplier", minimum=1)
         k = _tuple(self.kernel_size, "kernel_size", 2, args, 1)
@@ -415,6 +421,7 @@ class Conv2DTranspose(Layer):
 
     def __post_init__(self) -> None:
         args = _args(self)
+        _channels_last_only(self.data_format, args)
         integer(self.filters, "filters", minimum=1)
         k = _tuple(self.kernel_size, "kernel_size", 2, args, 1)
         s = _tuple(self.strides, "strides", 2, args, 1)
@@ -467,6 +474,7 @@ class _Pooling2D(Layer):
 
     def __post_init__(self) -> None:
         args = _args(self)
+        _channels_last_only(self.data_format, args)
         k = _tuple(self.pool_size, "pool_size", 2, args, 1)
         s = k if self.strides is None else _tuple(self.strides, "strides", 2, args, 1)
         for name, value in (("_k", k), ("_s", s), ("_mode", _padding(self.padding, args))):
@@ -507,6 +515,7 @@ class GlobalAveragePooling2D(Layer):
     _base: ClassVar[str] = "global_average_pooling2d"
 
     def __post_init__(self) -> None:
+        _channels_last_only(self.data_format, _args(self))
         _named(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
@@ -581,6 +590,11 @@ class Dense(Layer):
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, _ = flow
+        if len(shape) < 2:
+            raise ShapeError(
+                f"{self._where(path)}: expects an input of at least 2 dims (batch, ..., features) but receives "
+                f"{len(shape)}-D {shape}. Received: input_shape={shape}"
+            )
         fin = shape[-1]
         out_shape = (*shape[:-1], self.units)
         rows = _product(shape[1:-1])
@@ -667,6 +681,7 @@ class ZeroPadding2D(Layer):
 
     def __post_init__(self) -> None:
         args = _args(self)
+        _channels_last_only(self.data_format, args)
         p = self.padding
         if isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(v, (tuple, list)) for v in p):
             pads = tuple(tuple(integer(v, "padding", minimum=0) for v in pair) for pair in p)

@@ -1068,19 +1068,27 @@ class Unflatten(Module):
         integer(self.dim, "dim")
         if not isinstance(self.unflattened_size, (tuple, list)) or not self.unflattened_size:
             raise SpecError(f"unflattened_size must be a non-empty tuple of ints. {received(_args(self))}")
-        for v in self.unflattened_size:
-            integer(v, "unflattened_size", minimum=1)
+        sizes = [integer(v, "unflattened_size", minimum=-1) for v in self.unflattened_size]
+        if any(type(v) is not int for v in sizes) or 0 in sizes or sizes.count(-1) > 1:
+            raise SpecError(
+                f"unflattened_size takes positive sizes and at most one -1 (inferred), as torch does. "
+                f"{received(_args(self))}"
+            )
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, _ = flow
         j = _dim_index(self.dim, len(shape), "dim", self, path, shape)
-        size = math.prod(self.unflattened_size)
-        if shape[j] != size:
+        known = math.prod(v for v in self.unflattened_size if v != -1)
+        sizes = tuple(self.unflattened_size)
+        if -1 in sizes and type(shape[j]) is int and shape[j] % known == 0:
+            sizes = tuple(shape[j] // known if v == -1 else v for v in sizes)
+        if -1 in sizes or shape[j] != math.prod(sizes):
             raise ShapeError(
-                f"{self._where(path)}: unflattened_size={tuple(self.unflattened_size)} holds {size} elements but "
-                f"dim {self.dim} has {shape[j]}. Received: input_shape={shape}"
+                f"{self._where(path)}: unflattened_size={tuple(self.unflattened_size)} holds "
+                f"{'a multiple of ' if -1 in sizes else ''}{known} elements but dim {self.dim} has {shape[j]}. "
+                f"Received: input_shape={shape}"
             )
-        out_shape = (*shape[:j], *self.unflattened_size, *shape[j + 1 :])
+        out_shape = (*shape[:j], *sizes, *shape[j + 1 :])
         ctx.add_row(path, self.kind, shape, out_shape)
         return out_shape, None
 

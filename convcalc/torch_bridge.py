@@ -307,7 +307,8 @@ def _node_repr(node: Node) -> str:
         if isinstance(value, tuple):
             return "(" + ", ".join(show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
         if isinstance(value, _Slice):
-            return ":".join("" if v is None else show(v) for v in (value.start, value.stop, value.step)).rstrip(":")
+            parts = ["" if v is None else show(v) for v in (value.start, value.stop, value.step)]
+            return ":".join(parts if parts[2] else parts[:2])
         return repr(value)
 
     args = [show(a) for a in node.args] + [f"{k}={show(v)}" for k, v in node.kwargs]
@@ -956,12 +957,6 @@ _ALIASES = {
     "fmod": "mod",
     "imod": "mod",
     "ndimension": "dim",
-    "max_pool1d_with_indices": "max_pool1d",
-    "max_pool2d_with_indices": "max_pool2d",
-    "max_pool3d_with_indices": "max_pool3d",
-    "adaptive_max_pool1d_with_indices": "adaptive_max_pool1d",
-    "adaptive_max_pool2d_with_indices": "adaptive_max_pool2d",
-    "adaptive_max_pool3d_with_indices": "adaptive_max_pool3d",
 }
 
 
@@ -1188,8 +1183,10 @@ def _call_module(
             )
         shape, rf = spec._plan(_flow_of(tensors[0]), ctx, child_path)
         out = _Tensor(tuple(shape), rf)
-    if again:  # a module called twice owns its parameters once
-        for j in range(start, len(ctx.rows)):
+    # a module called twice owns its parameters once, whichever path (child, grandchild) reached it
+    owned = {r.name for r in ctx.rows[:start]}
+    for j in range(start, len(ctx.rows)):
+        if again or ctx.rows[j].name in owned:
             ctx.rows[j] = dataclasses.replace(ctx.rows[j], trainable=0, non_trainable=0, buffers=0)
     return out
 
@@ -1743,6 +1740,14 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: tuple[A
         return size + v if _is_int(v) and v < 0 else v
 
     start, stop = resolve(item.start, 0), resolve(item.stop, size)
+    call.ctx.at_least(
+        start if type(start) is int else _size(start),
+        0,
+        call.name,
+        axis,
+        lambda: call.where + f": the slice starts before the axis. Received: input_shape={shape}",
+        "slice starts inside the axis",
+    )
     gap = size - stop
     call.ctx.at_least(
         gap if type(gap) is int else _size(gap),
@@ -1753,7 +1758,16 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: tuple[A
         "slice inside the axis",
     )
     length = -((start - stop) // step)
-    return _size(length) if type(length) is not int else length
+    length = _size(length) if type(length) is not int else length
+    call.ctx.at_least(
+        length,
+        0,
+        call.name,
+        axis,
+        lambda: call.where + f": the slice starts after it ends. Received: input_shape={shape}",
+        "slice not reversed",
+    )
+    return length
 
 
 # -- reshapes ------------------------------------------------------------------ #
@@ -1780,7 +1794,16 @@ def _reshape(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
 
 
+def _check_sizes(call: _Call, sizes: tuple[Any, ...], name: str = "shape") -> None:
+    from convcalc._backend import is_symbolic
+    from convcalc._symbolic import FloorForm
+
+    if not all(_is_int(s) or is_symbolic(s) or isinstance(s, FloorForm) for s in sizes):
+        raise call.spec_error(f"{name} must be ints", **{name: tuple(sizes)})
+
+
 def _infer_shape(call: _Call, old: tuple[Any, ...], sizes: tuple[Any, ...]) -> tuple[Any, ...]:
+    _check_sizes(call, sizes)
     numel = _prod(old)
     unknown = [j for j, s in enumerate(sizes) if _is_int(s) and s == -1]
     if len(unknown) > 1:
@@ -1912,6 +1935,7 @@ def _expand(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             _broadcast(call, [t.shape, shape])
         return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape) or other.rf, t.const))
     sizes = _sizes_arg(tuple(args[1:])) if len(args) > 1 else tuple(kwargs.get("size", kwargs.get("sizes", ())))
+    _check_sizes(call, sizes)
     lead = len(sizes) - len(t.shape)
     if lead < 0:
         raise call.shape_error(f"needs at least {len(t.shape)} sizes, got {tuple(sizes)}", t.shape)
@@ -1978,6 +2002,7 @@ def _narrow(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     bound = _bind(call, args, kwargs, ("input", "dim", "start", "length"), {})
     t = _tensor_arg(call, bound["input"])
     j = _index(call, bound["dim"], len(t.shape), t.shape)
+    _check_sizes(call, (bound["length"],), "length")
     shape = (*t.shape[:j], bound["length"], *t.shape[j + 1 :])
     k = len(t.rf) if t.rf is not None else 0
     return call.row(t.shape, _Tensor(shape, t.rf if k and j < len(t.shape) - k else None, t.const))
@@ -2028,6 +2053,7 @@ def _pad(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     bound = _bind(call, args, kwargs, ("input", "pad", "mode", "value"), {"mode": "constant", "value": None})
     t = _tensor_arg(call, bound["input"])
     pads = tuple(bound["pad"])
+    _check_sizes(call, pads, "pad")
     rank = len(t.shape)
     if len(pads) % 2 or len(pads) // 2 > rank:
         raise call.spec_error(f"pad needs pairs (left, right) for at most {rank} dims", pad=pads)
@@ -2076,6 +2102,7 @@ def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     if size is not None and not all(type(v) is int for v in (size if isinstance(size, tuple) else (size,))):
         need = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}.get(bound["mode"])
         sizes = size if isinstance(size, tuple) else (size,) * (rank - 2)
+        _check_sizes(call, sizes)
         if rank < 3 or (need is not None and rank != need) or len(sizes) != rank - 2:
             raise call.shape_error(f"size={size} does not fit a {rank}-D input in mode {bound['mode']!r}", t.shape)
         return call.row(t.shape, _Tensor((t.shape[0], t.shape[1], *sizes)))
@@ -2140,15 +2167,21 @@ _POOL_SPECS = {
 }
 
 
-@_handles(*(f"{family}{n}d" for family in _POOL_ARGS for n in (1, 2, 3)))
+@_handles(
+    *(f"{family}{n}d" for family in _POOL_ARGS for n in (1, 2, 3)),
+    *(f"{family}{n}d_with_indices" for family in ("max_pool", "adaptive_max_pool") for n in (1, 2, 3)),
+)
 def _pool(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     from convcalc import nn
 
-    family, ndim = call.kind[:-2], call.kind[-2]
+    kind = call.kind.removesuffix("_with_indices")
+    always_pair = kind != call.kind  # the *_with_indices functions return (values, indices) whatever the flag
+    call = _Call(call.ctx, call.name, kind)
+    family, ndim = kind[:-2], kind[-2]
     names, defaults = _POOL_ARGS[family]
     bound = _bind(call, args, kwargs, names, defaults)
     t = _tensor_arg(call, bound.pop("input"))
-    indices = bound.pop("return_indices", False)
+    indices = bound.pop("return_indices", False) or always_pair
     if bound.get("stride") in ((), []):
         bound["stride"] = None
     if family == "avg_pool" and ndim == "1":

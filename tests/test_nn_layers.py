@@ -145,6 +145,11 @@ def test_flatten_unflatten() -> None:
     with pytest.raises(convcalc.ShapeError, match="start_dim=5 is out of range for a 3-D input"):
         convcalc.plan(nn.Flatten(5), (2, 3, 4))
     assert out(nn.Unflatten(1, (2, 6)), (4, 12)) == (4, 2, 6)
+    assert out(nn.Unflatten(1, (-1, 3)), (4, 12)) == (4, 4, 3)
+    with pytest.raises(convcalc.ShapeError, match="holds a multiple of 5 elements but dim 1 has 12"):
+        convcalc.plan(nn.Unflatten(1, (-1, 5)), (4, 12))
+    with pytest.raises(convcalc.SpecError, match="at most one -1"):
+        nn.Unflatten(1, (-1, -1))
     with pytest.raises(convcalc.ShapeError, match="holds 10 elements but dim 1 has 12"):
         convcalc.plan(nn.Unflatten(1, (2, 5)), (4, 12))
     assert str(out(nn.Flatten(), (1, 8, H, H))[1]) == "8*H**2"
