@@ -5,6 +5,7 @@ sympy is imported here, and only when a symbol is used.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -153,12 +154,7 @@ class FloorForm:
         return cls(x, m, a, b, int(den), e)
 
     def to_sympy(self) -> Any:
-        import sympy
-
-        if self.c == 1:
-            return self.a * self.x + self.e
-        inner = sympy.Mul(self.a * self.x + self.b, sympy.Pow(self.c, -1, evaluate=False), evaluate=False)
-        return self.m * sympy.floor(inner) + self.e
+        return _form_to_sympy(self.x, self.m, self.a, self.b, self.c, self.e)
 
     def __call__(self, value: int) -> int:
         """The size at ``x = value``, exactly."""
@@ -278,6 +274,17 @@ class FloorForm:
 
     def __lt__(self, value: Any) -> Any:
         return self._compare("<", value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _form_to_sympy(x: Any, m: int, a: int, b: int, c: int, e: int) -> Any:
+    """The sympy expression of a form; cached, since a plan repeats the same sizes row after row."""
+    import sympy
+
+    if c == 1:
+        return a * x + e
+    inner = sympy.Mul(a * x + b, sympy.Pow(c, -1, evaluate=False), evaluate=False)
+    return m * sympy.floor(inner) + e
 
 
 def _sympy_of(value: Any) -> Any:

@@ -1,0 +1,1 @@
+"""Benchmarks: convcalc's planning speed against tools that run the model (see docs/benchmarks.md)."""
