@@ -28,12 +28,47 @@ class MacConvention(_Vocabulary):
     ``torchinfo``: torchinfo's "mult-adds": for a layer whose type name contains
     "Conv", its parameters (weights and bias) times its output positions; for
     any other layer with parameters (Linear, BatchNorm, ...), its parameter count.
+    ``fvcore``: fvcore's FlopCountAnalysis: ``macs`` plus 2 per BatchNorm output
+    element plus 1 per adaptive-average-pool input element (ReLU, max pooling and
+    additions are not counted). ``ptflops``: ptflops' default count: ``macs`` plus
+    bias additions, 2 per BatchNorm output element, ReLU6 outputs once, and ReLU
+    outputs and max- and adaptive-average-pool inputs twice (its module hook and
+    its patched functional call both fire; a forward that calls the functional
+    form directly is counted once); residual additions are not counted. Every
+    convention is per sample (torchinfo's summary multiplies by the batch).
     """
 
     MACS = "macs"
     MACS_BIAS = "macs+bias"
     FLOPS = "flops"
     TORCHINFO = "torchinfo"
+    FVCORE = "fvcore"
+    PTFLOPS = "ptflops"
+
+
+def _per_sample(shape: tuple[Any, ...]) -> Any:
+    total: Any = 1
+    for d in shape[1:]:
+        total = total * d
+    return total
+
+
+def peer_extras(
+    convention: MacConvention, kind: str, input_shape: tuple[Any, ...], output_shape: tuple[Any, ...]
+) -> Any:
+    """What fvcore or ptflops add, for one layer, to the multiply-accumulates of convolutions and linear layers."""
+    if kind.startswith("BatchNorm"):
+        return 2 * _per_sample(output_shape)
+    if kind.startswith("AdaptiveAvgPool"):
+        return (1 if convention is MacConvention.FVCORE else 2) * _per_sample(input_shape)
+    if convention is MacConvention.PTFLOPS:
+        if kind == "ReLU":  # ptflops' module hook and its patched F.relu both count
+            return 2 * _per_sample(output_shape)
+        if kind == "ReLU6":  # counted by the module hook only
+            return _per_sample(output_shape)
+        if kind.startswith("MaxPool"):
+            return 2 * _per_sample(input_shape)
+    return 0
 
 
 def torchinfo_mult_adds(kind: str, params: Any, output_shape: tuple[Any, ...]) -> Any:
@@ -155,9 +190,14 @@ class Context:
         receptive_field: tuple[ReceptiveField, ...] | None = None,
     ) -> None:
         elements = shape_numel(output_shape)
-        if self.mac_convention is MacConvention.TORCHINFO:
+        convention = self.mac_convention
+        if convention is MacConvention.TORCHINFO:
             macs = torchinfo_mult_adds(kind, trainable + non_trainable, output_shape)
-        elif self.mac_convention is not MacConvention.MACS:
+        elif convention is MacConvention.FVCORE:
+            macs = macs + peer_extras(convention, kind, input_shape, output_shape)
+        elif convention is MacConvention.PTFLOPS:
+            macs = macs + bias_adds + peer_extras(convention, kind, input_shape, output_shape)
+        elif convention is not MacConvention.MACS:
             macs = self._convention_macs(macs, bias_adds)
         self.rows.append(
             Row(

@@ -56,6 +56,8 @@ def _mac_line(plan: Plan) -> str:
         "macs+bias": "MACs: conv + linear multiply-accumulates plus bias additions, per sample",
         "flops": "FLOPs: 2 x conv + linear multiply-accumulates, bias excluded, per sample",
         "torchinfo": "mult-adds as torchinfo counts them (every weight and bias, per output position for convolutions), per sample",
+        "fvcore": "fvcore's count: conv + linear MACs, 2 per BatchNorm element, 1 per adaptive-pool input, per sample",
+        "ptflops": "ptflops' count: MACs, bias adds, BatchNorm, and ReLU and pooling counted twice, per sample",
     }
     return names.get(plan.mac_convention, plan.mac_convention)
 

@@ -1,0 +1,84 @@
+"""The named MAC conventions reproduce what the peers print for the same torch network."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import warnings
+from typing import Any
+
+import pytest
+
+import convcalc
+from convcalc import zoo
+
+torch = pytest.importorskip("torch")
+zoo_reference = pytest.importorskip("zoo_reference")
+
+VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+NETWORKS = [
+    ("resnet18", lambda: zoo_reference.ResNet(zoo_reference.BasicBlock, [2, 2, 2, 2]), zoo.resnet18, (1, 3, 64, 64)),
+    ("mobilenet_v2", zoo_reference.MobileNetV2, zoo.mobilenet_v2, (1, 3, 64, 64)),
+    ("vgg16", lambda: zoo_reference.VGG(VGG16), zoo.vgg16, (1, 3, 32, 32)),
+]
+
+
+def _quiet(fn: Any) -> Any:
+    with (
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
+        warnings.simplefilter("ignore")
+        return fn()
+
+
+@pytest.mark.parametrize(("name", "torch_net", "ours", "shape"), NETWORKS, ids=[n[0] for n in NETWORKS])
+def test_flop_counter_is_twice_the_macs(name: str, torch_net: Any, ours: Any, shape: tuple[int, ...]) -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = torch_net().eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.zeros(shape))
+    assert convcalc.plan(ours(), shape, macs="flops").macs == counter.get_total_flops()
+
+
+@pytest.mark.parametrize(("name", "torch_net", "ours", "shape"), NETWORKS, ids=[n[0] for n in NETWORKS])
+def test_fvcore_convention(name: str, torch_net: Any, ours: Any, shape: tuple[int, ...]) -> None:
+    fvcore_nn = pytest.importorskip("fvcore.nn")
+    model = torch_net().eval()
+    total = _quiet(lambda: fvcore_nn.FlopCountAnalysis(model, torch.zeros(shape)).total())
+    assert convcalc.plan(ours(), shape, macs="fvcore").macs == total
+
+
+@pytest.mark.parametrize(("name", "torch_net", "ours", "shape"), NETWORKS, ids=[n[0] for n in NETWORKS])
+def test_ptflops_convention(name: str, torch_net: Any, ours: Any, shape: tuple[int, ...]) -> None:
+    ptflops = pytest.importorskip("ptflops")
+    model = torch_net().eval()
+    macs, params = _quiet(
+        lambda: ptflops.get_model_complexity_info(
+            model, shape[1:], as_strings=False, print_per_layer_stat=False, backend="pytorch"
+        )
+    )
+    plan = convcalc.plan(ours(), shape, macs="ptflops")
+    assert plan.total_params == params
+    if name == "mobilenet_v2":
+        # torchvision's forward calls F.adaptive_avg_pool2d, which ptflops counts once; convcalc's
+        # AdaptiveAvgPool2d module is counted twice (hook + patched functional), like torch's module
+        assert plan.macs - macs == 1280 * 2 * 2
+    else:
+        assert plan.macs == macs
+
+
+def test_torchinfo_convention_is_torchinfos_total() -> None:
+    torchinfo = pytest.importorskip("torchinfo")
+    stats = torchinfo.summary(zoo_reference.ResNet(zoo_reference.BasicBlock, [2, 2, 2, 2]), (2, 3, 64, 64), verbose=0)
+    assert convcalc.plan(zoo.resnet18(), (2, 3, 64, 64), macs="torchinfo").macs * 2 == stats.total_mult_adds
+
+
+def test_conventions_are_named_in_summaries() -> None:
+    plan = convcalc.plan(zoo.lenet5(), (1, 1, 32, 32), macs="ptflops")
+    assert "ptflops' count" in plan.summary()
+    assert sys.modules.get("convcalc") is convcalc
