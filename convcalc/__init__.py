@@ -1,10 +1,13 @@
 """convcalc: exact shapes, parameters, MACs and receptive fields of convolutional networks.
 
-Importing convcalc is light: sympy, numpy and torch are imported only when a
+Importing convcalc is light: the formulas are loaded at once; the planner, the
+torch bridge and the submodules on first use; sympy, numpy and torch only when a
 symbol, an array or a torch module is used.
 """
 
 from __future__ import annotations
+
+import importlib
 
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
 from convcalc._symbolic import symbols
@@ -30,13 +33,27 @@ from convcalc.params import (
     separable_conv_params,
 )
 
+TYPE_CHECKING = False  # typing itself is not imported: it would slow the numeric path's start-up
+if TYPE_CHECKING:  # for type checkers; at run time these come from __getattr__ below
+    from convcalc._plan import Constraint, Plan, ReceptiveField, Row
+    from convcalc._planner import MacConvention, plan
+    from convcalc._solve import Solution
+    from convcalc.torch_bridge import VerifyReport, from_torch, register, verify
+
 __version__ = "0.1.0"
 
 __all__ = [
+    "Constraint",
     "ConvCalcError",
+    "MacConvention",
     "ParamCount",
+    "Plan",
+    "ReceptiveField",
+    "Row",
     "ShapeError",
+    "Solution",
     "SpecError",
+    "VerifyReport",
     "adaptive_pool_output_size",
     "adaptive_pool_windows",
     "batchnorm_params",
@@ -44,38 +61,49 @@ __all__ = [
     "conv_params",
     "conv_transpose_output_size",
     "conv_transpose_params",
+    "from_torch",
     "groupnorm_params",
     "im2col_memory",
     "im2col_shape",
     "layernorm_params",
     "linear_params",
+    "plan",
     "pool_output_size",
+    "register",
     "same_padding",
     "separable_conv_params",
     "symbols",
     "upsample_output_size",
+    "verify",
 ]
 
-from convcalc._plan import Constraint, Plan, ReceptiveField, Row
-from convcalc._planner import MacConvention, plan
-
-__all__ += ["Constraint", "MacConvention", "Plan", "ReceptiveField", "Row", "plan"]
-from convcalc._solve import Solution  # noqa: E402
-
-__all__ += ["Solution"]
-__all__ += ["VerifyReport", "from_torch", "register", "verify"]
-
-_BRIDGE = frozenset({"VerifyReport", "from_torch", "register", "verify"})
+# name -> the module that defines it, imported on first use
+_LAZY = {
+    "Constraint": "convcalc._plan",
+    "Plan": "convcalc._plan",
+    "ReceptiveField": "convcalc._plan",
+    "Row": "convcalc._plan",
+    "MacConvention": "convcalc._planner",
+    "plan": "convcalc._planner",
+    "Solution": "convcalc._solve",
+    "VerifyReport": "convcalc.torch_bridge",
+    "from_torch": "convcalc.torch_bridge",
+    "register": "convcalc.torch_bridge",
+    "verify": "convcalc.torch_bridge",
+}
+_SUBMODULES = frozenset({"nn", "keras", "zoo", "exercises", "figures", "specfile", "torch_bridge", "cli"})
 
 
 def __getattr__(name: str) -> object:
-    """The torch bridge's names, imported on first use so ``import convcalc`` stays light."""
-    if name in _BRIDGE:
-        from convcalc import torch_bridge
-
-        return getattr(torch_bridge, name)
-    if name in ("nn", "keras", "zoo", "exercises", "figures", "specfile"):
-        import importlib
-
+    """Load the planner, the torch bridge and the submodules when first asked for."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
         return importlib.import_module(f"convcalc.{name}")
     raise AttributeError(f"module 'convcalc' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBMODULES})

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ParamSpec, TypeVar
 
 from convcalc._backend import is_array, is_symbolic, numpy
 from convcalc._errors import ConvCalcError, SpecError
 
-__all__ = ["Axes", "describe", "exact_arrays", "integer", "received"]
+# typing is only for type checkers: not importing it keeps the numeric path's start-up short
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ParamSpec, TypeVar
 
-P = ParamSpec("P")
-R = TypeVar("R")
+    P = ParamSpec("P")
+    R = TypeVar("R")
+
+__all__ = ["Axes", "describe", "exact_arrays", "integer", "received"]
 
 # int64 arrays are exact only while intermediate sums stay far from 2**63.
 _ARRAY_LIMIT = 2**40

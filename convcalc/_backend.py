@@ -12,13 +12,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
 
 from convcalc._errors import ConvCalcError, ShapeError
 from convcalc._symbolic import FloorForm, Undecided
 
+# typing is only for type checkers: not importing it keeps the numeric path's start-up short
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    #: Picks the scalar value of one argument at a failing entry (arrays) or returns it.
+    Pick = Callable[[Any], Any]
+
 __all__ = [
-    "Pick",
     "check",
     "is_array",
     "is_symbolic",
@@ -27,9 +33,6 @@ __all__ = [
     "smin",
     "sympy",
 ]
-
-#: Picks the scalar value of one argument at a failing entry (arrays) or returns it.
-Pick = Callable[[Any], Any]
 
 
 def _identity(value: Any) -> Any:

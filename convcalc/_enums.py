@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self
 
 from convcalc._errors import SpecError
+
+# typing is only for type checkers: not importing it keeps the numeric path's start-up short
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Self
 
 __all__ = ["Convention", "PaddingMode"]
 

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any
 
 from convcalc._errors import SpecError
+
+# typing is only for type checkers: not importing it keeps the numeric path's start-up short
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["FloorForm", "Undecided", "as_integer_expr", "symbols", "to_sympy"]
 

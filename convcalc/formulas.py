@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 from convcalc._args import Axes, exact_arrays, integer, received
-from convcalc._backend import Pick, check, is_array, is_symbolic, numpy, smax, smin
+from convcalc._backend import check, is_array, is_symbolic, numpy, smax, smin
 from convcalc._enums import Convention, PaddingMode, _Vocabulary
 from convcalc._errors import ShapeError, SpecError
 from convcalc._symbolic import FloorForm
+
+# typing is only for type checkers: not importing it keeps the numeric path's start-up short
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from convcalc._backend import Pick
 
 __all__ = [
     "adaptive_pool_output_size",

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from collections import namedtuple
 
 from convcalc._args import Axes, exact_arrays, integer, received
 from convcalc._backend import check
 from convcalc._enums import Convention
 from convcalc._errors import SpecError
+
+# typing is only for type checkers: not importing it keeps the numeric path's start-up short
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "ParamCount",
@@ -22,7 +27,7 @@ __all__ = [
 ]
 
 
-class ParamCount(NamedTuple):
+class ParamCount(namedtuple("ParamCount", ["trainable", "non_trainable", "buffers"], defaults=(0, 0))):
     """Parameters split as a framework reports them.
 
     ``trainable`` and ``non_trainable`` are Keras' weights (torch's parameters are
@@ -30,9 +35,10 @@ class ParamCount(NamedTuple):
     statistics, which torch does not count as parameters.
     """
 
+    __slots__ = ()
     trainable: Any
-    non_trainable: Any = 0
-    buffers: Any = 0
+    non_trainable: Any
+    buffers: Any
 
     @property
     def total(self) -> Any:
