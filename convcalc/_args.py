@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     P = ParamSpec("P")
     R = TypeVar("R")
 
-__all__ = ["Axes", "describe", "exact_arrays", "integer", "received"]
+__all__ = ["Axes", "describe", "exact_arrays", "integer", "received", "whole"]
 
 # int64 arrays are exact only while intermediate sums stay far from 2**63.
 _ARRAY_LIMIT = 2**40
@@ -87,6 +87,14 @@ def integer(
         raise SpecError(f"{name} must be an integer. {received({name: value})}")
     if minimum is not None:
         _at_least(result, minimum, name, error)
+    return result
+
+
+def whole(value: Any, name: str, *, minimum: int | None = None) -> int:
+    """A layer argument: one concrete Python int (numpy integer scalars accepted), never an array or a symbol."""
+    result = integer(value, name, minimum=minimum)
+    if type(result) is not int:
+        raise SpecError(f"{name} must be a single int, not an array. {received({name: value})}")
     return result
 
 

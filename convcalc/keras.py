@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from convcalc._args import integer, received
+from convcalc._args import received, whole
 from convcalc._backend import smax
 from convcalc._enums import Convention, PaddingMode
 from convcalc._errors import ShapeError, SpecError
@@ -57,7 +57,7 @@ def _tuple(value: Any, name: str, nd: int, args: dict[str, Any], minimum: int) -
     items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * nd
     if len(items) != nd:
         raise SpecError(f"{name} must be an int or a tuple of {nd} ints. {received(args)}")
-    return tuple(integer(v, name, minimum=minimum) for v in items)
+    return tuple(whole(v, name, minimum=minimum) for v in items)
 
 
 def _channels_last_only(data_format: Any, args: dict[str, Any]) -> None:
@@ -201,8 +201,8 @@ class _Conv(Layer):
 
     def __post_init__(self) -> None:
         args = _args(self)
-        integer(self.filters, "filters", minimum=1)
-        g = integer(self.groups, "groups", minimum=1)
+        whole(self.filters, "filters", minimum=1)
+        g = whole(self.groups, "groups", minimum=1)
         if self.filters % g:
             raise SpecError(f"filters must be divisible by groups ({self.filters} % {g} != 0). {received(args)}")
         _channels_last_only(self.data_format, args)
@@ -306,7 +306,7 @@ class DepthwiseConv2D(Layer):
     def __post_init__(self) -> None:
         args = _args(self)
         _channels_last_only(self.data_format, args)
-        integer(self.depth_multiplier, "depth_multiplier", minimum=1)
+        whole(self.depth_multiplier, "depth_multiplier", minimum=1)
         k = _tuple(self.kernel_size, "kernel_size", 2, args, 1)
         s = _tuple(self.strides, "strides", 2, args, 1)
         d = _tuple(self.dilation_rate, "dilation_rate", 2, args, 1)
@@ -362,8 +362,8 @@ class SeparableConv2D(Layer):
     def __post_init__(self) -> None:
         args = _args(self)
         _channels_last_only(self.data_format, args)
-        integer(self.filters, "filters", minimum=1)
-        integer(self.depth_multiplier, "depth_multiplier", minimum=1)
+        whole(self.filters, "filters", minimum=1)
+        whole(self.depth_multiplier, "depth_multiplier", minimum=1)
         k = _tuple(self.kernel_size, "kernel_size", 2, args, 1)
         s = _tuple(self.strides, "strides", 2, args, 1)
         d = _tuple(self.dilation_rate, "dilation_rate", 2, args, 1)
@@ -422,7 +422,7 @@ class Conv2DTranspose(Layer):
     def __post_init__(self) -> None:
         args = _args(self)
         _channels_last_only(self.data_format, args)
-        integer(self.filters, "filters", minimum=1)
+        whole(self.filters, "filters", minimum=1)
         k = _tuple(self.kernel_size, "kernel_size", 2, args, 1)
         s = _tuple(self.strides, "strides", 2, args, 1)
         d = _tuple(self.dilation_rate, "dilation_rate", 2, args, 1)
@@ -549,7 +549,7 @@ class BatchNormalization(Layer):
         for flag in ("center", "scale"):
             if type(getattr(self, flag)) is not bool:
                 raise SpecError(f"{flag} must be True or False. {received(args)}")
-        integer(self.axis, "axis")
+        whole(self.axis, "axis")
         _named(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
@@ -583,7 +583,7 @@ class Dense(Layer):
     _base: ClassVar[str] = "dense"
 
     def __post_init__(self) -> None:
-        integer(self.units, "units", minimum=1)
+        whole(self.units, "units", minimum=1)
         if type(self.use_bias) is not bool:
             raise SpecError(f"use_bias must be True or False. {received(_args(self))}")
         _named(self)
@@ -684,14 +684,14 @@ class ZeroPadding2D(Layer):
         _channels_last_only(self.data_format, args)
         p = self.padding
         if isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(v, (tuple, list)) for v in p):
-            pads = tuple(tuple(integer(v, "padding", minimum=0) for v in pair) for pair in p)
+            pads = tuple(tuple(whole(v, "padding", minimum=0) for v in pair) for pair in p)
             if any(len(pair) != 2 for pair in pads):
                 raise SpecError(f"padding pairs must have 2 values. {received(args)}")
         elif isinstance(p, (tuple, list)) and len(p) == 2:
-            h, w = (integer(v, "padding", minimum=0) for v in p)
+            h, w = (whole(v, "padding", minimum=0) for v in p)
             pads = ((h, h), (w, w))
         elif not isinstance(p, (tuple, list)):
-            v = integer(p, "padding", minimum=0)
+            v = whole(p, "padding", minimum=0)
             pads = ((v, v), (v, v))
         else:
             raise SpecError(f"padding must be an int, a pair, or a pair of pairs. {received(args)}")

@@ -14,8 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from convcalc._args import integer, received
-from convcalc._backend import is_array
+from convcalc._args import received, whole
 from convcalc._enums import Convention, PaddingMode
 from convcalc._errors import ShapeError, SpecError
 from convcalc._plan import ReceptiveField
@@ -119,13 +118,7 @@ def _per_axis(value: Any, name: str, ndim: int, args: dict[str, Any], *, minimum
         items = tuple(value)
     else:
         items = (value,) * ndim
-    out = []
-    for v in items:
-        got = integer(v, name, minimum=minimum)
-        if is_array(got):
-            raise SpecError(f"{name} must be an int, not an array. {received(args)}")
-        out.append(got)
-    return tuple(out)
+    return tuple(whole(v, name, minimum=minimum) for v in items)
 
 
 def _flag(value: Any, name: str, args: dict[str, Any]) -> bool:
@@ -216,9 +209,9 @@ class _ConvNd(Module):
     def _check(self) -> None:
         args = _args(self)
         nd = self._ndim
-        integer(self.in_channels, "in_channels", minimum=1)
-        integer(self.out_channels, "out_channels", minimum=1)
-        g = integer(self.groups, "groups", minimum=1)
+        whole(self.in_channels, "in_channels", minimum=1)
+        whole(self.out_channels, "out_channels", minimum=1)
+        g = whole(self.groups, "groups", minimum=1)
         if self.in_channels % g:
             raise SpecError(
                 f"in_channels must be divisible by groups ({self.in_channels} % {g} != 0). {received(args)}"
@@ -430,9 +423,9 @@ class _ConvTransposeNd(Module):
     def __post_init__(self) -> None:
         args = _args(self)
         nd = self._ndim
-        integer(self.in_channels, "in_channels", minimum=1)
-        integer(self.out_channels, "out_channels", minimum=1)
-        g = integer(self.groups, "groups", minimum=1)
+        whole(self.in_channels, "in_channels", minimum=1)
+        whole(self.out_channels, "out_channels", minimum=1)
+        g = whole(self.groups, "groups", minimum=1)
         if self.in_channels % g:
             raise SpecError(
                 f"in_channels must be divisible by groups ({self.in_channels} % {g} != 0). {received(args)}"
@@ -690,7 +683,7 @@ class _AdaptivePoolNd(Module):
         values = self.output_size if isinstance(self.output_size, (tuple, list)) else (self.output_size,) * nd
         if len(values) != nd:
             raise SpecError(f"output_size must be an int or a tuple of {nd}. {received(args)}")
-        out = tuple(None if v is None else integer(v, "output_size", minimum=0) for v in values)
+        out = tuple(None if v is None else whole(v, "output_size", minimum=0) for v in values)
         object.__setattr__(self, "_out", out)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
@@ -765,7 +758,7 @@ class _BatchNormNd(Module):
 
     def __post_init__(self) -> None:
         args = _args(self)
-        integer(self.num_features, "num_features", minimum=1)
+        whole(self.num_features, "num_features", minimum=1)
         _flag(self.affine, "affine", args)
         _flag(self.track_running_stats, "track_running_stats", args)
 
@@ -829,7 +822,7 @@ class InstanceNorm2d(Module):
 
     def __post_init__(self) -> None:
         args = _args(self)
-        integer(self.num_features, "num_features", minimum=1)
+        whole(self.num_features, "num_features", minimum=1)
         _flag(self.affine, "affine", args)
         _flag(self.track_running_stats, "track_running_stats", args)
 
@@ -861,8 +854,8 @@ class GroupNorm(Module):
 
     def __post_init__(self) -> None:
         args = _args(self)
-        g = integer(self.num_groups, "num_groups", minimum=1)
-        c = integer(self.num_channels, "num_channels", minimum=1)
+        g = whole(self.num_groups, "num_groups", minimum=1)
+        c = whole(self.num_channels, "num_channels", minimum=1)
         if c % g:
             raise SpecError(f"num_channels ({c}) must be divisible by num_groups ({g}). {received(args)}")
         _flag(self.affine, "affine", args)
@@ -893,7 +886,7 @@ class LayerNorm(Module):
         dims = self.normalized_shape if isinstance(self.normalized_shape, (tuple, list)) else (self.normalized_shape,)
         if not dims:
             raise SpecError(f"normalized_shape must not be empty. {received(args)}")
-        object.__setattr__(self, "_shape", tuple(integer(d, "normalized_shape", minimum=1) for d in dims))
+        object.__setattr__(self, "_shape", tuple(whole(d, "normalized_shape", minimum=1) for d in dims))
         _flag(self.elementwise_affine, "elementwise_affine", args)
         _flag(self.bias, "bias", args)
 
@@ -1030,8 +1023,8 @@ class Flatten(Module):
     end_dim: int = -1
 
     def __post_init__(self) -> None:
-        integer(self.start_dim, "start_dim")
-        integer(self.end_dim, "end_dim")
+        whole(self.start_dim, "start_dim")
+        whole(self.end_dim, "end_dim")
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, _ = flow
@@ -1065,10 +1058,10 @@ class Unflatten(Module):
     unflattened_size: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        integer(self.dim, "dim")
+        whole(self.dim, "dim")
         if not isinstance(self.unflattened_size, (tuple, list)) or not self.unflattened_size:
             raise SpecError(f"unflattened_size must be a non-empty tuple of ints. {received(_args(self))}")
-        sizes = [integer(v, "unflattened_size", minimum=-1) for v in self.unflattened_size]
+        sizes = [whole(v, "unflattened_size", minimum=-1) for v in self.unflattened_size]
         if any(type(v) is not int for v in sizes) or 0 in sizes or sizes.count(-1) > 1:
             raise SpecError(
                 f"unflattened_size takes positive sizes and at most one -1 (inferred), as torch does. "
@@ -1110,8 +1103,8 @@ class Linear(Module):
     bias: bool = True
 
     def __post_init__(self) -> None:
-        integer(self.in_features, "in_features", minimum=1)
-        integer(self.out_features, "out_features", minimum=1)
+        whole(self.in_features, "in_features", minimum=1)
+        whole(self.out_features, "out_features", minimum=1)
         _flag(self.bias, "bias", _args(self))
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
@@ -1171,7 +1164,7 @@ class LazyLinear(Module):
     bias: bool = True
 
     def __post_init__(self) -> None:
-        integer(self.out_features, "out_features", minimum=1)
+        whole(self.out_features, "out_features", minimum=1)
         _flag(self.bias, "bias", _args(self))
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
@@ -1206,9 +1199,9 @@ class _Pad2d(Module):
         if isinstance(self.padding, (tuple, list)):
             if len(self.padding) != 4:
                 raise SpecError(f"padding must be an int or a 4-tuple (left, right, top, bottom). {received(args)}")
-            pads = tuple(integer(v, "padding") for v in self.padding)
+            pads = tuple(whole(v, "padding") for v in self.padding)
         else:
-            pads = (integer(self.padding, "padding"),) * 4
+            pads = (whole(self.padding, "padding"),) * 4
         object.__setattr__(self, "_pads", pads)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
@@ -1499,7 +1492,7 @@ class Concat(_Container):
 
     def __init__(self, *branches: Any, dim: int = 1, crop: bool = False) -> None:
         super().__init__(*branches)
-        integer(dim, "dim")
+        whole(dim, "dim")
         if type(crop) is not bool:
             raise SpecError(f"crop must be True or False. Received: crop={crop!r}")
         object.__setattr__(self, "dim", dim)

@@ -26,7 +26,7 @@ def out(layer: nn.Module, shape: tuple[object, ...]) -> tuple[object, ...]:
 @pytest.mark.parametrize(
     ("build", "fragment"),
     [
-        (lambda: nn.Conv2d(3, 8, np.array([3, 3])), "kernel_size must be an int, not an array"),
+        (lambda: nn.Conv2d(3, 8, np.array([3, 3])), "kernel_size must be a single int, not an array"),
         (lambda: nn.Conv2d(3, 8, (3, 3, 3)), "kernel_size must be an int or a tuple of 2 ints"),
         (lambda: nn.Conv2d(3, 8, 3, bias=1), "bias must be True or False"),
         (lambda: nn.Conv2d(3, 8, 3, groups=2), "in_channels must be divisible by groups"),

@@ -36,7 +36,11 @@ def apply(value: object, op: tuple[str, int]) -> object:
         return -value  # type: ignore[operator]
     if name == "rsub":
         return n - value  # type: ignore[operator]
-    return value % n  # type: ignore[operator]
+    if isinstance(value, (int, FloorForm)):
+        return value % n
+    # once a size has left the folded form it is plain sympy, whose Mod is not used here: sympy 1.14
+    # simplifies Mod(2*Mod(H, 3), 3) to 2*Mod(H, 3), which is 4 at H = 2
+    return value - n * sympy.floor(value / n)  # type: ignore[operator]
 
 
 def at(value: object, x: int) -> int:
