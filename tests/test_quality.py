@@ -39,3 +39,12 @@ def test_ruff_format() -> None:
 def test_mypy_strict() -> None:
     result = _run([*_tool("mypy"), "convcalc"])
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    fence = readme.index("```bash")
+    install_and_run, install_and_test = readme[fence + 1], readme[fence + 2]
+    assert "convcalc size" in install_and_run
+    assert ci[-1] == install_and_test
