@@ -65,6 +65,17 @@ def _channels_last_only(data_format: Any, args: dict[str, Any]) -> None:
         raise SpecError(f"convcalc.keras plans channels_last models only. {received(args)}")
 
 
+def _set_window(layer: Any, args: dict[str, Any], nd: int, *, causal: bool = False) -> None:
+    """Check and store a windowed layer's kernel, strides, dilation and padding (``_k, _s, _d, _mode``)."""
+    k = _tuple(layer.kernel_size, "kernel_size", nd, args, 1)
+    s = _tuple(layer.strides, "strides", nd, args, 1)
+    d = _tuple(layer.dilation_rate, "dilation_rate", nd, args, 1)
+    if any(v > 1 for v in s) and any(v > 1 for v in d):
+        raise SpecError(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. {received(args)}")
+    for name, value in (("_k", k), ("_s", s), ("_d", d), ("_mode", _padding(layer.padding, args, causal=causal))):
+        object.__setattr__(layer, name, value)
+
+
 def _padding(value: Any, args: dict[str, Any], *, causal: bool = False) -> PaddingMode:
     mode = PaddingMode.parse(value, "padding", case_sensitive=False)
     if mode is PaddingMode.CAUSAL and not causal:
@@ -206,16 +217,9 @@ class _Conv(Layer):
         if self.filters % g:
             raise SpecError(f"filters must be divisible by groups ({self.filters} % {g} != 0). {received(args)}")
         _channels_last_only(self.data_format, args)
-        k = _tuple(self.kernel_size, "kernel_size", self._nd, args, 1)
-        s = _tuple(self.strides, "strides", self._nd, args, 1)
-        d = _tuple(self.dilation_rate, "dilation_rate", self._nd, args, 1)
-        if any(v > 1 for v in s) and any(v > 1 for v in d):
-            raise SpecError(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. {received(args)}")
-        mode = _padding(self.padding, args, causal=self._nd == 1)
+        _set_window(self, args, self._nd, causal=self._nd == 1)
         if type(self.use_bias) is not bool:
             raise SpecError(f"use_bias must be True or False. {received(args)}")
-        for name, value in (("_k", k), ("_s", s), ("_d", d), ("_mode", mode)):
-            object.__setattr__(self, name, value)
         _named(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
@@ -307,13 +311,7 @@ class DepthwiseConv2D(Layer):
         args = _args(self)
         _channels_last_only(self.data_format, args)
         whole(self.depth_multiplier, "depth_multiplier", minimum=1)
-        k = _tuple(self.kernel_size, "kernel_size", 2, args, 1)
-        s = _tuple(self.strides, "strides", 2, args, 1)
-        d = _tuple(self.dilation_rate, "dilation_rate", 2, args, 1)
-        if any(v > 1 for v in s) and any(v > 1 for v in d):
-            raise SpecError(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. {received(args)}")
-        for name, value in (("_k", k), ("_s", s), ("_d", d), ("_mode", _padding(self.padding, args))):
-            object.__setattr__(self, name, value)
+        _set_window(self, args, 2)
         _named(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
@@ -364,13 +362,7 @@ class SeparableConv2D(Layer):
         _channels_last_only(self.data_format, args)
         whole(self.filters, "filters", minimum=1)
         whole(self.depth_multiplier, "depth_multiplier", minimum=1)
-        k = _tuple(self.kernel_size, "kernel_size", 2, args, 1)
-        s = _tuple(self.strides, "strides", 2, args, 1)
-        d = _tuple(self.dilation_rate, "dilation_rate", 2, args, 1)
-        if any(v > 1 for v in s) and any(v > 1 for v in d):
-            raise SpecError(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. {received(args)}")
-        for name, value in (("_k", k), ("_s", s), ("_d", d), ("_mode", _padding(self.padding, args))):
-            object.__setattr__(self, name, value)
+        _set_window(self, args, 2)
         _named(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
