@@ -72,6 +72,17 @@ def _groups(channels: dict[str, Any], groups: Any, args: dict[str, Any]) -> Any:
     return g
 
 
+def _grouped_conv_params(
+    in_channels: Any, out_channels: Any, kernel_size: Any, groups: Any, bias: bool, ndim: int
+) -> Any:
+    args = {"in_channels": in_channels, "out_channels": out_channels, "kernel_size": kernel_size, "groups": groups}
+    cin = integer(in_channels, "in_channels", minimum=1)
+    cout = integer(out_channels, "out_channels", minimum=1)
+    g = _groups({"in_channels": cin, "out_channels": cout}, groups, args)
+    volume = _kernel_volume(kernel_size, ndim)
+    return cout * (cin // g) * volume + (cout if _flag(bias, "bias") else 0)
+
+
 @exact_arrays
 def conv_params(
     in_channels: Any,
@@ -98,12 +109,7 @@ def conv_params(
     ...
     convcalc.SpecError: in_channels must be divisible by groups: 6 % 4 = 2. Received: in_channels=6, out_channels=4, kernel_size=3, groups=4
     """
-    args = {"in_channels": in_channels, "out_channels": out_channels, "kernel_size": kernel_size, "groups": groups}
-    cin = integer(in_channels, "in_channels", minimum=1)
-    cout = integer(out_channels, "out_channels", minimum=1)
-    g = _groups({"in_channels": cin, "out_channels": cout}, groups, args)
-    volume = _kernel_volume(kernel_size, ndim)
-    return cout * (cin // g) * volume + (cout if _flag(bias, "bias") else 0)
+    return _grouped_conv_params(in_channels, out_channels, kernel_size, groups, bias, ndim)
 
 
 @exact_arrays
@@ -125,12 +131,9 @@ def conv_transpose_params(
     ...
     convcalc.SpecError: in_channels must be divisible by groups: 3 % 2 = 1. Received: in_channels=3, out_channels=3, kernel_size=2, groups=2
     """
-    args = {"in_channels": in_channels, "out_channels": out_channels, "kernel_size": kernel_size, "groups": groups}
-    cin = integer(in_channels, "in_channels", minimum=1)
-    cout = integer(out_channels, "out_channels", minimum=1)
-    g = _groups({"in_channels": cin, "out_channels": cout}, groups, args)
-    volume = _kernel_volume(kernel_size, ndim)
-    return cin * (cout // g) * volume + (cout if _flag(bias, "bias") else 0)
+    # the weight is (in, out / groups, *kernel) here, (out, in / groups, *kernel) for a convolution:
+    # the same count, since groups divides both
+    return _grouped_conv_params(in_channels, out_channels, kernel_size, groups, bias, ndim)
 
 
 @exact_arrays
