@@ -71,9 +71,9 @@ def _threshold(c: Constraint) -> int:
         return 1
     lo, hi = 1, 1
     while not c.holds(hi):
-        lo, hi = hi, hi * 2
-        if hi > _SEARCH_LIMIT:
+        if hi >= _SEARCH_LIMIT:
             raise ShapeError(f"no input size up to {_SEARCH_LIMIT} satisfies {c}. Received: constraint={c}")
+        lo, hi = hi, min(hi * 2, _SEARCH_LIMIT)
     while lo < hi:
         mid = (lo + hi) // 2
         if c.holds(mid):
@@ -140,9 +140,9 @@ def inputs_for(plan: Plan, output: int, symbol: Any = None, axis: int | None = N
     # the smallest x with form(x) >= output, then scan while form(x) == output
     lo, hi = solution.smallest, solution.smallest
     while form(hi) < output:
-        lo, hi = hi, hi * 2
-        if hi > _SEARCH_LIMIT:
+        if hi >= _SEARCH_LIMIT:
             return []
+        lo, hi = hi, min(hi * 2, _SEARCH_LIMIT)
     while lo < hi:
         mid = (lo + hi) // 2
         if form(mid) >= output:
