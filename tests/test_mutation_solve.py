@@ -1,0 +1,234 @@
+"""Solving for symbolic input sizes: exact answers and messages (written to kill mutants; see docs/mutation.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+import convcalc
+from convcalc import ShapeError, Solution, SpecError, nn
+
+H, W = convcalc.symbols("H W")
+
+
+def plan_of(*layers: nn.Module, shape: tuple = (1, 1, H, H), strict: bool = False) -> convcalc.Plan:
+    return convcalc.plan(nn.Sequential(*layers), shape, strict=strict)
+
+
+def parts(solution: Solution) -> tuple:
+    return (str(solution.symbol), solution.smallest, solution.modulus, solution.residues)
+
+
+# --------------------------------------------------------------------------- #
+# Which symbol
+# --------------------------------------------------------------------------- #
+
+
+def test_each_symbol_is_solved_on_its_own_axis() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, (3, 5), stride=(2, 3)), shape=(1, 1, H, W), strict=True)
+    assert parts(plan.valid_sizes()) == ("H", 3, 2, (1,))
+    assert parts(plan.valid_sizes(H)) == ("H", 3, 2, (1,))
+    assert parts(plan.valid_sizes(W)) == ("W", 5, 3, (2,))
+    assert parts(plan.valid_sizes("W")) == ("W", 5, 3, (2,))
+    assert plan.inputs_for(4) == [9]
+    assert plan.inputs_for(4, W) == [14]
+    assert plan.inputs_for(4, "W") == [14]
+
+
+def test_unknown_symbol_names_the_plans_symbols() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, 3), shape=(1, 1, H, W))
+    with pytest.raises(SpecError) as info:
+        plan.valid_sizes("Z")
+    assert str(info.value) == "symbol Z is not an input of this plan; it has H, W. Received: symbol='Z'"
+
+
+def test_a_plan_without_symbols_cannot_be_solved() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, 3), shape=(1, 1, 8, 8))
+    with pytest.raises(SpecError) as info:
+        plan.valid_sizes()
+    assert str(info.value) == (
+        "this plan has no symbolic input size: plan with convcalc.symbols('H W'). Received: symbols=()"
+    )
+
+
+# --------------------------------------------------------------------------- #
+# The valid set
+# --------------------------------------------------------------------------- #
+
+
+def test_no_constraint_means_every_size_from_1() -> None:
+    solution = plan_of(nn.ReLU()).valid_sizes()
+    assert parts(solution) == ("H", 1, 1, (0,))
+    assert str(solution) == "H >= 1"
+    assert solution.values(4) == [1, 2, 3, 4]
+
+
+def test_divisibility_alone_allows_size_1() -> None:
+    # only "H - 1 divisible by 2" is recorded: 1 itself is valid
+    solution = plan_of(nn.Conv2d(1, 1, 1, stride=2), strict=True).valid_sizes()
+    assert parts(solution) == ("H", 1, 2, (1,))
+    assert str(solution) == "H >= 1 and H ≡ 1 (mod 2)"
+    assert 1 in solution
+    assert solution.values(9) == [1, 3, 5, 7, 9]
+
+
+def test_periods_of_different_axes_combine() -> None:
+    # axis 0 needs H ≡ 0 (mod 3) after the kernel, axis 1 H ≡ 1 (mod 2): together H ≡ 3 (mod 6)
+    solution = plan_of(nn.Conv2d(1, 1, 3, stride=(3, 2)), strict=True).valid_sizes()
+    assert parts(solution) == ("H", 3, 6, (3,))
+    assert solution.values(20) == [3, 9, 15]
+
+
+def test_divisibility_that_no_power_of_two_meets() -> None:
+    # H ≡ 3 (mod 4): the threshold search (which doubles) must not be used for divisibility
+    solution = plan_of(nn.Conv2d(1, 1, 3, stride=4), strict=True).valid_sizes()
+    assert parts(solution) == ("H", 3, 4, (3,))
+    assert str(solution) == "H >= 3 and H ≡ 3 (mod 4)"
+
+
+def test_a_period_that_every_residue_meets_reduces_to_1() -> None:
+    # the second conv's size has a floor with denominator 2, but every H >= 7 fits
+    solution = plan_of(nn.Conv2d(1, 1, 3, stride=2), nn.Conv2d(1, 1, 3, stride=2)).valid_sizes()
+    assert parts(solution) == ("H", 7, 1, (0,))
+    assert str(solution) == "H >= 7"
+
+
+def test_smallest_size_is_in_the_solution_and_one_below_is_not() -> None:
+    solution = plan_of(nn.Conv2d(1, 1, 5)).valid_sizes()
+    assert parts(solution) == ("H", 5, 1, (0,))
+    assert 5 in solution
+    assert 4 not in solution
+    assert 5.0 not in solution
+    assert solution.values(7) == [5, 6, 7]
+    assert solution.values(4) == []
+
+
+def test_solution_text_with_several_residues() -> None:
+    assert str(Solution(H, 3, 4, (0, 1))) == "H >= 3 and H mod 4 in {0, 1}"
+    assert str(Solution(H, 3, 2, (1,))) == "H >= 3 and H ≡ 1 (mod 2)"
+    assert str(Solution(H, 3, 1, (0,))) == "H >= 3"
+
+
+def test_contradicting_axes_have_no_solution() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, 3, stride=2), shape=(1, 1, H, H + 1), strict=True)
+    with pytest.raises(ShapeError) as info:
+        plan.valid_sizes()
+    assert str(info.value) == (
+        "no value of H satisfies every layer: 0 (axis 0): H - 3 >= 0 (kernel 3 fits the padded input); "
+        "0 (axis 0): H - 3 divisible by 2 (stride 2 divides evenly); "
+        "0 (axis 1): H - 2 >= 0 (kernel 3 fits the padded input); "
+        "0 (axis 1): H - 2 divisible by 2 (stride 2 divides evenly). Received: symbol=H"
+    )
+
+
+def test_a_layer_that_fixes_the_size_is_refused() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, 3), nn.Flatten(), nn.Linear(36, 10), shape=(1, 1, H, 8))
+    with pytest.raises(SpecError) as info:
+        plan.valid_sizes()
+    assert str(info.value) == (
+        "2 (axis 1): 6*(H - 2) == 36 (in_features=36): this layer fixes the input size, which convcalc's "
+        "solver (growing sizes with divisibility) does not handle; plan concrete sizes, or put an adaptive "
+        "pooling before it. Received: symbol=H"
+    )
+
+
+def test_a_shrinking_size_is_refused() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, 3), shape=(1, 1, 100 - H, 8))
+    with pytest.raises(ShapeError) as info:
+        plan.valid_sizes()
+    assert str(info.value) == (
+        "constraint 0 (axis 0): 97 - H >= 0 (kernel 3 fits the padded input) shrinks as H grows; "
+        "convcalc solves growing sizes only. Received: constraint=0 (axis 0): 97 - H >= 0 (kernel 3 fits the "
+        "padded input)"
+    )
+
+
+def test_a_shrinking_size_is_refused_before_its_divisibility() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, 3, stride=2), shape=(1, 1, 100 - H, 9), strict=True)
+    with pytest.raises(ShapeError, match=r"^constraint 0 \(axis 0\): 97 - H >= 0 "):
+        plan.valid_sizes()
+
+
+def test_no_size_up_to_the_search_limit() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, (2 * 10**12, 1)), shape=(1, 1, H, 4))
+    with pytest.raises(ShapeError) as info:
+        plan.valid_sizes()
+    constraint = "0 (axis 0): H - 2000000000000 >= 0 (kernel 2000000000000 fits the padded input)"
+    assert (
+        str(info.value)
+        == f"no input size up to 1000000000000 satisfies {constraint}. Received: constraint={constraint}"
+    )
+
+
+def test_a_threshold_below_the_search_limit_is_found() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, (600_000_000_000, 1)), shape=(1, 1, H, 4))
+    assert plan.valid_sizes().smallest == 600_000_000_000
+
+
+# --------------------------------------------------------------------------- #
+# inputs_for
+# --------------------------------------------------------------------------- #
+
+
+def test_inputs_for_lists_every_input_of_a_flat_run() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, 3, stride=8))
+    assert plan.inputs_for(1) == [3, 4, 5, 6, 7, 8, 9, 10]
+    assert plan.inputs_for(2) == [11, 12, 13, 14, 15, 16, 17, 18]
+
+
+def test_inputs_for_keeps_only_valid_inputs() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, 3, stride=2), nn.Conv2d(1, 1, 1, stride=2), strict=True)
+    assert str(plan.valid_sizes()) == "H >= 3 and H ≡ 3 (mod 4)"
+    assert plan.inputs_for(1) == [3]
+    assert plan.inputs_for(3) == [11]
+
+
+def test_inputs_for_picks_the_axis() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, (3, 5)))
+    assert plan.output_shape == (1, 1, H - 2, H - 4)
+    assert plan.inputs_for(4) == [6]
+    assert plan.inputs_for(4, axis=2) == [6]
+    assert plan.inputs_for(4, axis=3) == [8]
+
+
+def test_inputs_for_an_axis_without_the_symbol() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, (3, 5)))
+    with pytest.raises(SpecError) as info:
+        plan.inputs_for(4, axis=1)
+    assert str(info.value) == "the output shape (1, 1, H - 2, H - 4) does not depend on H. Received: symbol=H"
+
+
+def test_inputs_for_a_flattened_output() -> None:
+    plan = plan_of(nn.Conv2d(1, 2, 3), nn.Flatten(), shape=(1, 1, H, W))
+    with pytest.raises(SpecError) as info:
+        plan.inputs_for(4)
+    assert str(info.value) == ("output size 2*(H - 2)*(W - 2) is not a growing closed form in H. Received: output=4")
+
+
+@pytest.mark.parametrize("output", [0, -1, 2.0, "3"])
+def test_inputs_for_needs_a_positive_int(output: object) -> None:
+    plan = plan_of(nn.Conv2d(1, 1, 3))
+    with pytest.raises(SpecError) as info:
+        plan.inputs_for(output)  # type: ignore[arg-type]
+    assert str(info.value) == f"output must be a positive int. Received: output={output!r}"
+
+
+def test_inputs_for_output_1() -> None:
+    assert plan_of(nn.Conv2d(1, 1, 3)).inputs_for(1) == [3]
+
+
+def test_inputs_for_finds_an_input_at_the_search_limit() -> None:
+    # the doubling search reaches 244140625 * 2**12 = 10**12 exactly: still searched
+    kernel = 244_140_625
+    plan = plan_of(nn.Conv2d(1, 1, (kernel, 1)), shape=(1, 1, H, 4))
+    assert plan.valid_sizes().smallest == kernel
+    assert plan.inputs_for(10**12 - kernel + 1) == [10**12]
+
+
+def test_inputs_for_beyond_the_search_limit_is_empty() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, 1), shape=(1, 1, H, 4))
+    assert plan.inputs_for(2 * 10**12) == []
+
+
+def test_inputs_for_below_the_search_limit_is_found() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, 1), shape=(1, 1, H, 4))
+    assert plan.inputs_for(600_000_000_000) == [600_000_000_000]
