@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 import pytest
+import sympy
 
 import convcalc
 from convcalc import ReceptiveField, Row, ShapeError, SpecError, nn
@@ -76,18 +77,22 @@ def test_torchinfo_counts_conv_layers_by_type_name() -> None:
 
 def test_symbolic_rows_are_sympy() -> None:
     plan = convcalc.plan(nn.Conv2d(3, 4, 3, padding=1), (1, 3, H, H), macs="macs+bias")
-    (row,) = plan.rows
-    assert row.name == "Conv2d"
-    assert row.depth == 0
-    assert row.output_shape == (1, 4, H, H)
-    assert row.macs == 112 * H**2
-    assert row.activations == 4 * H**2
-    assert row.activation_bytes == 16 * H**2
-    assert (row.trainable, row.non_trainable, row.buffers) == (112, 0, 0)
-    assert row.receptive_field == RF3
+    assert plan.rows == (
+        Row("Conv2d", "Conv2d", (1, 3, H, H), (1, 4, H, H), 112, 0, 0, 112 * H**2, 4 * H**2, 16 * H**2, RF3, 0),
+    )
     assert plan.input_shape == (1, 3, H, H)
     assert plan.output_shape == (1, 4, H, H)
-    assert not any(type(d).__name__ == "FloorForm" for d in (*row.input_shape, *row.output_shape))
+    assert all(isinstance(d, (int, sympy.Expr)) for d in (*plan.rows[0].input_shape, *plan.rows[0].output_shape))
+
+
+def test_an_input_of_symbols_only() -> None:
+    B = convcalc.symbols("B")
+    plan = convcalc.plan(nn.ReLU(), (B, H))
+    (row,) = plan.rows
+    assert row.output_shape == (B, H)
+    assert all(isinstance(d, sympy.Symbol) for d in (*row.input_shape, *row.output_shape, *plan.output_shape))
+    assert row.activations == B * H
+    assert row.activation_bytes == 4 * B * H
 
 
 def test_symbolic_rows_with_floors_are_sympy() -> None:
@@ -387,4 +392,17 @@ def test_a_linear_without_a_flatten_before_it() -> None:
         convcalc.plan(nn.Linear(7, 2), (1, 8))
     assert str(info.value) == (
         "<model> (Linear): Linear(in_features=7) receives 8 features: use in_features=8. Received: input_shape=(1, 8)"
+    )
+
+
+def test_hint_goes_before_the_last_received() -> None:
+    # a Keras layer name may itself contain " Received:"
+    model = K.Sequential([K.Input((8, 6, 1)), K.Conv2D(2, 3), K.Conv2D(2, 5, name="odd Received: name")])
+    with pytest.raises(ShapeError) as info:
+        convcalc.plan(model)
+    assert str(info.value) == (
+        "odd Received: name (Conv2D): computed output size would be zero or negative on spatial axis 1: the window "
+        "spans 5 but the input is 4; the input must be at least 5 there, or use padding='same'. The smallest "
+        "network input that gets past odd Received: name has size 7 on that axis: input_shape=(1, 8, 7, 1). "
+        "Received: input_shape=(1, 6, 4, 2)"
     )
