@@ -406,3 +406,99 @@ def test_hint_goes_before_the_last_received() -> None:
         "network input that gets past odd Received: name has size 7 on that axis: input_shape=(1, 8, 7, 1). "
         "Received: input_shape=(1, 6, 4, 2)"
     )
+
+
+def peer_net() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.ReLU6(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(4, 5),
+    )
+
+
+@pytest.mark.parametrize(
+    ("macs", "per_row"),
+    [
+        # fvcore: 2 per BatchNorm output (4*8*8), 1 per adaptive-average-pool input (4*4*4)
+        ("fvcore", [6912, 512, 0, 0, 0, 64, 0, 20]),
+        # ptflops: bias additions too, BatchNorm outputs twice, ReLU outputs twice, max-pool inputs twice,
+        # ReLU6 outputs once, adaptive-average-pool inputs twice
+        ("ptflops", [6912 + 256, 512, 2 * 256, 2 * 256, 64, 2 * 64, 0, 20 + 5]),
+    ],
+)
+def test_peer_conventions_per_layer(macs: str, per_row: list[int]) -> None:
+    plan = convcalc.plan(peer_net(), (2, 3, 8, 8), macs=macs)
+    assert [r.macs for r in plan.rows] == per_row
+    assert plan.macs == sum(per_row)
+
+
+@pytest.mark.parametrize(("macs", "per_row"), [("fvcore", [0, 0, 0, 0, 32]), ("ptflops", [0, 0, 2 * 16, 0, 32])])
+def test_peer_conventions_on_near_miss_layers(macs: str, per_row: list[int]) -> None:
+    # adaptive max pooling and LeakyReLU are not counted; BatchNorm1d is a BatchNorm
+    net = nn.Sequential(nn.AdaptiveMaxPool2d(2), nn.LeakyReLU(), nn.MaxPool2d(1), nn.Flatten(), nn.BatchNorm1d(16))
+    assert [r.macs for r in convcalc.plan(net, (1, 4, 5, 5), macs=macs).rows] == per_row
+
+
+def test_peer_conventions_per_sample_on_symbolic_sizes() -> None:
+    net = nn.Sequential(nn.BatchNorm2d(4), nn.AdaptiveAvgPool2d(1))
+    plan = convcalc.plan(net, (3, 4, H, H), macs="ptflops")
+    assert [r.macs for r in plan.rows] == [8 * H**2, 8 * H**2]
+
+
+def test_a_torch_object_that_is_not_a_module() -> None:
+    torch = pytest.importorskip("torch")
+    with pytest.raises(SpecError, match=r"^from_torch\(\) takes a torch\.nn\.Module\. Received: module=tensor"):
+        convcalc.plan(torch.zeros(3), (1, 3))
+
+
+def test_symbolic_rows_keep_their_depth() -> None:
+    plan = convcalc.plan(nn.Sequential(nn.Sequential(nn.Conv2d(1, 1, 3))), (1, 1, H, H))
+    assert [(r.name, r.depth) for r in plan.rows] == [("0.0", 1)]
+    assert plan.rows[0].output_shape == (1, 1, H - 2, H - 2)
+
+
+def test_no_receptive_field_without_spatial_axes() -> None:
+    assert convcalc.plan(nn.Linear(8, 4), (2, 8)).rows[0].receptive_field is None
+    assert convcalc.plan(nn.ReLU(), (2, 8)).receptive_field is None
+
+
+def test_keras_rows_are_named_after_their_layers_and_the_model_after_itself() -> None:
+    model = K.Sequential([K.Input((8, 8, 1)), K.Conv2D(2, 3)])
+    plan = convcalc.plan(model)
+    assert [r.name for r in plan.rows] == [model.layers[0].name]
+    assert plan.summary("torchinfo").splitlines()[3].split()[0] == model.name
+    assert (
+        convcalc.plan(nn.Sequential(nn.ReLU()), (1, 1, 2, 2))
+        .summary("torchinfo")
+        .splitlines()[3]
+        .startswith("Sequential ")
+    )
+
+
+def test_general_symbolic_constraints_keep_their_reason() -> None:
+    # a x3 upsampling between two stride-2 poolings leaves sizes outside the folded form: sympy constraints
+    net = nn.Sequential(nn.MaxPool2d(2), nn.ConvTranspose2d(1, 1, 1, stride=3), nn.MaxPool2d(2), nn.Conv2d(1, 1, 5))
+    plan = convcalc.plan(net, (1, 1, H, 16))
+    assert [str(c) for c in plan.constraints] == [
+        "0 (axis 0): floor((H - 2)/2) + 1 >= 1 (window 2 fits the padded input)",
+        "1 (axis 0): 3*floor((H - 2)/2) + 1 >= 1 (output at least 1)",
+        "2 (axis 0): floor(3*floor((H - 2)/2)/2 - 1/2) + 1 >= 1 (window 2 fits the padded input)",
+        "3 (axis 0): floor(3*floor((H - 2)/2)/2 - 1/2) - 4 >= 0 (kernel 5 fits the padded input)",
+    ]
+
+
+def test_a_linear_mismatch_has_no_size_hint() -> None:
+    # the features match at H = 2, but a wrong in_features is not a size problem of one axis
+    net = nn.Sequential(nn.Conv2d(1, 1, 1), nn.Flatten(), nn.Linear(16, 2))
+    with pytest.raises(ShapeError) as info:
+        convcalc.plan(net, (1, 1, 1, 8))
+    assert str(info.value) == (
+        "2 (Linear): Linear(in_features=16) receives 8 features (Flatten of 1 x 1 x 8 = 8): use in_features=8, or "
+        "make the feature map 4 x 4 before Flatten (1 * 4 * 4 = 16), e.g. with AdaptiveAvgPool2d((4, 4)). "
+        "Received: input_shape=(1, 8)"
+    )
