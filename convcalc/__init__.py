@@ -7,8 +7,6 @@ symbol, an array or a torch module is used.
 
 from __future__ import annotations
 
-import importlib
-
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
 from convcalc._symbolic import symbols
 from convcalc.formulas import (
@@ -96,6 +94,8 @@ _SUBMODULES = frozenset({"nn", "keras", "zoo", "exercises", "figures", "specfile
 
 def __getattr__(name: str) -> object:
     """Load the planner, the torch bridge and the submodules when first asked for."""
+    import importlib  # here, not at the top: the numeric path's start-up does without it
+
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value

@@ -534,63 +534,25 @@ def _cmd_figure(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- #
 
 
-def _parser() -> _Parser:
-    parser = _Parser(
-        prog=PROG,
-        description="Exact output sizes, parameters, MACs and receptive fields of convolutional networks.",
-        epilog=EPILOG,
-        formatter_class=_Formatter,
-    )
-    from convcalc import __version__
-
-    parser.add_argument("--version", action="version", version=f"convcalc {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-
-    def command(name: str, help_text: str, examples: str) -> _Parser:
-        p: _Parser = sub.add_parser(
-            name,
-            help=help_text,
-            description=help_text,
-            epilog="examples:\n" + examples,
-            formatter_class=_Formatter,
-        )
-        return p
-
-    p = command(
-        "size",
-        "output size of a convolution",
-        "  convcalc size 227 -k 11 -s 4\n  convcalc size 64 -k 7 -s 2 --steps\n  convcalc size 32x64 -k 5\n"
-        "  convcalc size H -k 3 -s 2 -p 1\n",
-    )
+def _size_options(p: _Parser) -> None:
     _window_options(p)
     p.add_argument("--strict", action="store_true", help="require (W - F + 2P) to divide by the stride")
     p.set_defaults(func=_cmd_size)
 
-    p = command(
-        "pool",
-        "output size of max or average pooling",
-        "  convcalc pool 28 -k 2\n  convcalc pool 5 -k 2 -p 1 --ceil --steps\n",
-    )
+
+def _pool_options(p: _Parser) -> None:
     _window_options(p, pool=True)
     p.add_argument("--ceil", action="store_true", help="ceil_mode=True (torch)")
     p.set_defaults(func=_cmd_pool)
 
-    p = command(
-        "tconv",
-        "output size of a transposed convolution",
-        "  convcalc tconv 4 -k 3 -s 2 -p 1 --output-padding 1\n  convcalc tconv 4 -k 2 -s 2 --steps\n",
-    )
+
+def _tconv_options(p: _Parser) -> None:
     _window_options(p)
     p.add_argument("--output-padding", default=None, help="output_padding (default 0)")
     p.set_defaults(func=_cmd_tconv)
 
-    p = command(
-        "params",
-        "parameters of a layer",
-        "  convcalc params conv 3 4 -k 5 --no-bias\n  convcalc params linear 400 512\n"
-        "  convcalc params bn 64 --convention keras\n",
-    )
+
+def _params_options(p: _Parser) -> None:
     layers = p.add_subparsers(dest="layer", metavar="LAYER", parser_class=_Parser)
     layers.required = True
     for name, text in (("conv", "a convolution"), ("tconv", "a transposed convolution")):
@@ -613,43 +575,28 @@ def _parser() -> _Parser:
     q.add_argument("--no-affine", dest="affine", action="store_false")
     p.set_defaults(func=_cmd_params)
 
-    p = command(
-        "plan",
-        "shape, parameters and MACs of every layer of a model",
-        "  convcalc plan net.toml --input 1x1x28x28\n  convcalc plan zoo:resnet50 --style torchinfo\n"
-        "  convcalc plan zoo:unet --input 1x1xHxH --format md\n",
-    )
+
+def _plan_options(p: _Parser) -> None:
     _model_options(p)
     p.add_argument("--style", choices=["table", "torchinfo", "keras"], default=None, help="text layout (default table)")
     p.add_argument("--format", choices=["text", "json", "csv", "md", "latex"], default="text")
     p.add_argument("--macs", choices=["macs", "macs+bias", "flops"], default="macs", help="MAC counting convention")
     p.set_defaults(func=_cmd_plan)
 
-    p = command(
-        "solve",
-        "which symbolic input sizes a model accepts",
-        "  convcalc solve zoo:unet --input 1x1xHxH --strict\n  convcalc solve zoo:unet --input 1x1xHxH --strict --output 388\n",
-    )
+
+def _solve_options(p: _Parser) -> None:
     _model_options(p)
     p.add_argument("--output", type=_positive_int, default=None, help="list the inputs that give this output size")
     p.set_defaults(func=_cmd_solve)
 
-    p = command(
-        "verify",
-        "check a plan against a real torch forward pass",
-        "  convcalc verify net.toml --input 1x1x28x28\n  convcalc verify zoo:resnet18 --device cpu\n",
-    )
+
+def _verify_options(p: _Parser) -> None:
     _model_options(p, strict=False)
     p.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
     p.set_defaults(func=_cmd_verify, strict=False)
 
-    p = command(
-        "exercise",
-        "exercise sheets with worked solutions (and marking)",
-        "  convcalc exercise --count 5 --seed 3 --lang ko\n"
-        "  convcalc exercise --kind im2col --difficulty 2 --format latex --no-answers\n"
-        '  convcalc exercise check --kind size --seed 3 --index 1 "27 x 27"\n',
-    )
+
+def _exercise_command_options(p: _Parser) -> None:
     _exercise_options(p, suppress=False)
     p.add_argument("--count", type=_positive_int, default=5, help="how many exercises (default 5)")
     p.add_argument("--format", choices=["md", "latex"], default="md")
@@ -671,14 +618,8 @@ def _parser() -> _Parser:
     c.set_defaults(check=True)
     p.set_defaults(func=_cmd_exercise)
 
-    p = command(
-        "figure",
-        "SVG figures: one convolution step, or a model's shapes",
-        "  convcalc figure conv 5 -k 3 -s 2 -p 1 --step 4 -o step.svg\n"
-        "  convcalc figure conv 4 -k 2 --pool\n"
-        "  convcalc figure plan zoo:lenet5 -o lenet5.svg\n"
-        "  convcalc figure plan zoo:unet --input 1x1xHxH --title U-Net > unet.svg\n",
-    )
+
+def _figure_options(p: _Parser) -> None:
     figures = p.add_subparsers(dest="figure", metavar="FIGURE", parser_class=_Parser)
     figures.required = True
     q = figures.add_parser(
@@ -707,6 +648,102 @@ def _parser() -> _Parser:
     )
     q.add_argument("-o", "--output", default=None, help="write the SVG to this file (default: standard output)")
     p.set_defaults(func=_cmd_figure)
+
+
+#: The sub-commands: name, one line of help, examples, and the function that adds the options.
+_COMMANDS = (
+    (
+        "size",
+        "output size of a convolution",
+        "  convcalc size 227 -k 11 -s 4\n  convcalc size 64 -k 7 -s 2 --steps\n  convcalc size 32x64 -k 5\n"
+        "  convcalc size H -k 3 -s 2 -p 1\n",
+        _size_options,
+    ),
+    (
+        "pool",
+        "output size of max or average pooling",
+        "  convcalc pool 28 -k 2\n  convcalc pool 5 -k 2 -p 1 --ceil --steps\n",
+        _pool_options,
+    ),
+    (
+        "tconv",
+        "output size of a transposed convolution",
+        "  convcalc tconv 4 -k 3 -s 2 -p 1 --output-padding 1\n  convcalc tconv 4 -k 2 -s 2 --steps\n",
+        _tconv_options,
+    ),
+    (
+        "params",
+        "parameters of a layer",
+        "  convcalc params conv 3 4 -k 5 --no-bias\n  convcalc params linear 400 512\n"
+        "  convcalc params bn 64 --convention keras\n",
+        _params_options,
+    ),
+    (
+        "plan",
+        "shape, parameters and MACs of every layer of a model",
+        "  convcalc plan net.toml --input 1x1x28x28\n  convcalc plan zoo:resnet50 --style torchinfo\n"
+        "  convcalc plan zoo:unet --input 1x1xHxH --format md\n",
+        _plan_options,
+    ),
+    (
+        "solve",
+        "which symbolic input sizes a model accepts",
+        "  convcalc solve zoo:unet --input 1x1xHxH --strict\n  convcalc solve zoo:unet --input 1x1xHxH --strict --output 388\n",
+        _solve_options,
+    ),
+    (
+        "verify",
+        "check a plan against a real torch forward pass",
+        "  convcalc verify net.toml --input 1x1x28x28\n  convcalc verify zoo:resnet18 --device cpu\n",
+        _verify_options,
+    ),
+    (
+        "exercise",
+        "exercise sheets with worked solutions (and marking)",
+        "  convcalc exercise --count 5 --seed 3 --lang ko\n"
+        "  convcalc exercise --kind im2col --difficulty 2 --format latex --no-answers\n"
+        '  convcalc exercise check --kind size --seed 3 --index 1 "27 x 27"\n',
+        _exercise_command_options,
+    ),
+    (
+        "figure",
+        "SVG figures: one convolution step, or a model's shapes",
+        "  convcalc figure conv 5 -k 3 -s 2 -p 1 --step 4 -o step.svg\n"
+        "  convcalc figure conv 4 -k 2 --pool\n"
+        "  convcalc figure plan zoo:lenet5 -o lenet5.svg\n"
+        "  convcalc figure plan zoo:unet --input 1x1xHxH --title U-Net > unet.svg\n",
+        _figure_options,
+    ),
+)
+
+
+_COMMAND_NAMES = frozenset(name for name, *_ in _COMMANDS)
+
+
+def _parser(command: str | None = None) -> _Parser:
+    """The command line's parser; with *command*, a parser for that sub-command alone.
+
+    ``main`` builds only the sub-command that ``argv[0]`` names: building all of them costs more
+    than a quick command's own work. An argv that starts with a sub-command's name never reaches
+    the others, so it reads the same either way (a test checks that).
+    """
+    parser = _Parser(
+        prog=PROG,
+        description="Exact output sizes, parameters, MACs and receptive fields of convolutional networks.",
+        epilog=EPILOG,
+        formatter_class=_Formatter,
+    )
+    from convcalc import __version__
+
+    parser.add_argument("--version", action="version", version=f"convcalc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, help_text, examples, add_options in _COMMANDS:
+        if command is None or command == name:
+            p: _Parser = sub.add_parser(
+                name, help=help_text, description=help_text, epilog="examples:\n" + examples, formatter_class=_Formatter
+            )
+            add_options(p)
     return parser
 
 
@@ -752,7 +789,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = _parser().parse_args(args_list)
+        command = args_list[0] if args_list and args_list[0] in _COMMAND_NAMES else None
+        args = _parser(command).parse_args(args_list)
         status: int = args.func(args)
         sys.stdout.flush()
         return status

@@ -296,17 +296,39 @@ def nn_layers(draw: st.DrawFn, channels: int, depth: int = 0) -> tuple[list[Any]
             cout = draw(st.integers(1, 6))
             k = draw(st.integers(1, 5))
             cin = c if draw(st.integers(0, 19)) else c + 1  # 1 in 20: a channel mismatch
-            layers.append(nn.Conv2d(cin, cout, k, stride=draw(st.integers(1, 3)), padding=draw(st.integers(0, k // 2 + 1)),
-                                    dilation=draw(st.integers(1, 2)), bias=draw(st.booleans())))
+            layers.append(
+                nn.Conv2d(
+                    cin,
+                    cout,
+                    k,
+                    stride=draw(st.integers(1, 3)),
+                    padding=draw(st.integers(0, k // 2 + 1)),
+                    dilation=draw(st.integers(1, 2)),
+                    bias=draw(st.booleans()),
+                )
+            )
             c = cout
         elif kind == "pool":
             k = draw(st.integers(1, 4))
-            layers.append(nn.MaxPool2d(k, stride=draw(st.none() | st.integers(1, 3)), padding=draw(st.integers(0, k // 2)),
-                                       dilation=draw(st.integers(1, 2)), ceil_mode=draw(st.booleans())))
+            layers.append(
+                nn.MaxPool2d(
+                    k,
+                    stride=draw(st.none() | st.integers(1, 3)),
+                    padding=draw(st.integers(0, k // 2)),
+                    dilation=draw(st.integers(1, 2)),
+                    ceil_mode=draw(st.booleans()),
+                )
+            )
         elif kind == "avgpool":
             k = draw(st.integers(1, 4))
-            layers.append(nn.AvgPool2d(k, stride=draw(st.none() | st.integers(1, 3)), padding=draw(st.integers(0, k // 2)),
-                                       ceil_mode=draw(st.booleans())))
+            layers.append(
+                nn.AvgPool2d(
+                    k,
+                    stride=draw(st.none() | st.integers(1, 3)),
+                    padding=draw(st.integers(0, k // 2)),
+                    ceil_mode=draw(st.booleans()),
+                )
+            )
         elif kind == "bn":
             layers.append(nn.BatchNorm2d(c))
         elif kind == "act":
@@ -314,8 +336,16 @@ def nn_layers(draw: st.DrawFn, channels: int, depth: int = 0) -> tuple[list[Any]
         elif kind == "tconv":
             cout = draw(st.integers(1, 6))
             s = draw(st.integers(1, 3))
-            layers.append(nn.ConvTranspose2d(c, cout, draw(st.integers(1, 4)), stride=s, padding=draw(st.integers(0, 2)),
-                                             output_padding=draw(st.integers(0, s - 1))))
+            layers.append(
+                nn.ConvTranspose2d(
+                    c,
+                    cout,
+                    draw(st.integers(1, 4)),
+                    stride=s,
+                    padding=draw(st.integers(0, 2)),
+                    output_padding=draw(st.integers(0, s - 1)),
+                )
+            )
             c = cout
         elif kind == "pad":
             layers.append(nn.ZeroPad2d(tuple(draw(st.integers(0, 2)) for _ in range(4))))
@@ -344,3 +374,85 @@ def nn_networks(draw: st.DrawFn) -> tuple[Any, tuple[int, int, int, int]]:
         layers.append(nn.LazyLinear(draw(st.integers(1, 5))))
     shape = (draw(st.integers(1, 2)), channels, draw(st.integers(1, 24)), draw(st.integers(1, 24)))
     return nn.Sequential(*layers), shape
+
+
+# --------------------------------------------------------------------------- #
+# Command lines: a sub-command followed by tokens that mean something to some sub-command
+# --------------------------------------------------------------------------- #
+
+CLI_COMMANDS = ["size", "pool", "tconv", "params", "plan", "solve", "exercise", "figure", "verify"]
+CLI_TOKENS = [
+    "conv",
+    "linear",
+    "bn",
+    "tconv",
+    "check",
+    "-k",
+    "-s",
+    "-p",
+    "-d",
+    "--same",
+    "--valid",
+    "--strict",
+    "--steps",
+    "--ceil",
+    "--convention",
+    "keras",
+    "torch",
+    "--output-padding",
+    "--no-bias",
+    "--input",
+    "1x3x32x32",
+    "1x1xHxH",
+    "1x3xHxW",
+    "--style",
+    "table",
+    "torchinfo",
+    "--format",
+    "json",
+    "csv",
+    "md",
+    "latex",
+    "--macs",
+    "flops",
+    "--output",
+    "--count",
+    "--seed",
+    "--lang",
+    "ko",
+    "en",
+    "--kind",
+    "mixed",
+    "im2col",
+    "--difficulty",
+    "--index",
+    "zoo:lenet5",
+    "zoo:nope",
+    "32x64",
+    "3x5",
+    "0",
+    "-1",
+    "1",
+    "2",
+    "3",
+    "7",
+    "227",
+    "11",
+    "1e3",
+    "nan",
+    "H",
+    "x",
+    "",
+    "--help",
+    "same",
+    "valid",
+    "10" * 12,
+]
+
+
+def cli_argv(max_tokens: int = 8) -> st.SearchStrategy[list[str]]:
+    """A sub-command (or, now and then, a top-level option) and up to *max_tokens* tokens."""
+    first = st.sampled_from([*CLI_COMMANDS, "--version", "--help", "sizes"])
+    return st.builds(
+        lambda head, rest: [head, *rest], first, st.lists(st.sampled_from(CLI_TOKENS), max_size=max_tokens)
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -10,8 +13,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from strategies import cli_argv
 
-from convcalc.cli import main
+from convcalc.cli import _COMMAND_NAMES, _parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = Path(__file__).parent / "specs"
@@ -234,6 +239,48 @@ def test_size_process_imports_no_heavy_module() -> None:
     assert result.stdout == "55\n"
     imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines() if "|" in line}
     assert not imported & {"sympy", "numpy", "torch"}
+
+
+@given(argv=cli_argv(max_tokens=10))
+def test_the_parser_of_one_command_reads_argv_as_the_whole_parser_does(argv: list[str]) -> None:
+    # main() builds only the options of the sub-command it runs; argv must mean the same as with all of them
+    def parse(parser: argparse.ArgumentParser) -> tuple[str, object]:
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                return "parsed", vars(parser.parse_args(argv))
+        except SystemExit as exc:  # --help, --version
+            return "exit", (exc.code, out.getvalue(), err.getvalue())
+        except Exception as exc:
+            return type(exc).__name__, str(exc)
+
+    one = _parser(argv[0]) if argv[0] in _COMMAND_NAMES else _parser()  # as main() picks it
+    assert parse(one) == parse(_parser())
+
+
+def test_help_of_each_command_is_the_same_from_either_parser() -> None:
+    def help_of(parser: argparse.ArgumentParser, name: str) -> str:
+        return str(parser._subparsers._group_actions[0].choices[name].format_help())  # type: ignore[union-attr,index]
+
+    for name in _COMMAND_NAMES:
+        assert help_of(_parser(name), name) == help_of(_parser(), name)
+
+
+def test_console_script_imports_only_what_the_command_needs() -> None:
+    if not SCRIPT.exists():
+        pytest.skip(f"the convcalc script is not installed next to {sys.executable} (pip install -e .)")
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", str(SCRIPT), "size", "227", "-k", "11", "-s", "4"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=ENV,
+        timeout=120,
+    )
+    assert result.stdout == "55\n"
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    heavy = {"sympy", "numpy", "torch", "typing", "dataclasses", "shutil", "importlib", "inspect", "textwrap"}
+    assert not {name.split(".")[0] for name in imported} & heavy
 
 
 # --------------------------------------------------------------------------- #
