@@ -404,7 +404,7 @@ def _smallest_input(model: Any, shape: tuple[Any, ...], conv: Convention, strict
 def _as_model(model: Any) -> Any:
     if hasattr(model, "_plan"):
         return model
-    if type(model).__module__.partition(".")[0] == "torch" or _is_torch_module(model):
+    if _is_torch_module(model):
         from convcalc.torch_bridge import from_torch
 
         return from_torch(model)

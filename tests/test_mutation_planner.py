@@ -452,7 +452,10 @@ def test_peer_conventions_per_sample_on_symbolic_sizes() -> None:
 
 def test_a_torch_object_that_is_not_a_module() -> None:
     torch = pytest.importorskip("torch")
-    with pytest.raises(SpecError, match=r"^from_torch\(\) takes a torch\.nn\.Module\. Received: module=tensor"):
+    with pytest.raises(
+        SpecError,
+        match=r"^plan\(\) takes a convcalc\.nn / convcalc\.keras model or a torch\.nn\.Module; got Tensor\. Received: model=tensor",
+    ):
         convcalc.plan(torch.zeros(3), (1, 3))
 
 
