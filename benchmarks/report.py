@@ -163,9 +163,11 @@ def misc(runs: list[dict[str, Any]]) -> str:
             + " / ".join(f"{s['python_pass']['min_s'] * 1e3:.0f} ms" for s in sts)
             + "; `import convcalc` adds " + " / ".join(f"{s['import_overhead_s'] * 1e3:.0f} ms" for s in sts)
             + " (`-X importtime`: " + " / ".join(f"{(s['importtime_cumulative_s'] or 0) * 1e3:.0f} ms" for s in sts)
-            + "); `python -m convcalc size 227 -k 11 -s 4` adds "
-            + " / ".join(f"{s['cli_overhead_s'] * 1e3:.0f} ms" if s.get("cli_overhead_s") is not None else "n/a"
-                         for s in sts)
+            + f"); `{sts[0].get('cli_command', 'python -m convcalc')} size 227 -k 11 -s 4` adds "
+            + " / ".join(f"{s['cli_overhead_s'] * 1e3:.0f} ms (x{s['cli_over_pass']:.2f} of `python -c pass`)"
+                         if s.get("cli_overhead_s") is not None else "n/a" for s in sts)
+            + "; `python -c \"import re\"` (what a console script imports first): "
+            + " / ".join(f"x{s['import_re_over_pass']:.2f}" for s in sts)
         )
     lines.append("- Modules loaded by `import convcalc` among sympy, numpy, torch: "
                  + (", ".join(runs[0]["startup"]["heavy_modules_after_import"]) or "none"))
