@@ -215,7 +215,11 @@ class Plan:
         return solve_sizes(self, symbol)
 
     def inputs_for(self, output: int, symbol: Any = None, axis: int | None = None) -> list[int]:
-        """The valid input sizes whose output size along the symbol's axis is ``output``."""
+        """The valid input sizes whose output size along the symbol's axis is ``output``.
+
+        Searched up to 10**12; an output that more than 10**6 sizes give is a SpecError (valid_sizes
+        describes such a run).
+        """
         from convcalc._solve import inputs_for
 
         return inputs_for(self, output, symbol, axis)

@@ -10,6 +10,7 @@ threshold.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from convcalc._symbolic import FloorForm
 __all__ = ["Solution", "inputs_for", "solve_sizes"]
 
 _SEARCH_LIMIT = 10**12
+_MAX_LISTED = 10**6  # the most input sizes inputs_for() scans and lists
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class Solution:
 
     def values(self, limit: int) -> list[int]:
         """The valid values up to ``limit``."""
-        return [x for x in range(self.smallest, limit + 1) if x in self]
+        return [x for x in range(self.smallest, limit + 1) if x % self.modulus in self.residues]
 
     def __str__(self) -> str:
         head = f"{self.symbol} >= {self.smallest}"
@@ -65,22 +67,32 @@ def _pick_symbol(plan: Plan, symbol: Any) -> Any:
     )
 
 
-def _threshold(c: Constraint) -> int:
-    """Smallest x from which ``c`` can hold, for monotone increasing forms (1 otherwise)."""
-    if c.kind != ">=" or c.form.slope_sign <= 0:
-        return 1
-    lo, hi = 1, 1
-    while not c.holds(hi):
-        if hi >= _SEARCH_LIMIT:
-            raise ShapeError(f"no input size up to {_SEARCH_LIMIT} satisfies {c}. Received: constraint={c}")
-        lo, hi = hi, min(hi * 2, _SEARCH_LIMIT)
+def _first(holds: Callable[[int], bool], start: int, limit: int = _SEARCH_LIMIT) -> int | None:
+    """The smallest ``x`` in ``start..limit`` with ``holds(x)``, for a condition that stays true once
+    true; None when there is none. Doubling, then bisection: O(log x) calls."""
+    lo = hi = start
+    while not holds(hi):
+        if hi >= limit:
+            return None
+        lo, hi = hi + 1, min(hi * 2, limit)
     while lo < hi:
         mid = (lo + hi) // 2
-        if c.holds(mid):
+        if holds(mid):
             hi = mid
         else:
             lo = mid + 1
     return lo
+
+
+def _threshold(c: Constraint) -> int:
+    """Smallest x from which ``c`` can hold (1 for divisibility). solve_sizes refuses shrinking
+    forms first, and a constant condition is never a constraint: a ``>=`` here grows with x."""
+    if c.kind != ">=":
+        return 1
+    x = _first(c.holds, 1)
+    if x is None:
+        raise ShapeError(f"no input size up to {_SEARCH_LIMIT} satisfies {c}. Received: constraint={c}")
+    return x
 
 
 def solve_sizes(plan: Plan, symbol: Any = None) -> Solution:
@@ -137,22 +149,14 @@ def inputs_for(plan: Plan, output: int, symbol: Any = None, axis: int | None = N
         raise SpecError(
             f"output size {plan.output_shape[dims[0]]} is not a growing closed form in {x}. Received: output={output}"
         )
-    # the smallest x with form(x) >= output, then scan while form(x) == output
-    lo, hi = solution.smallest, solution.smallest
-    while form(hi) < output:
-        if hi >= _SEARCH_LIMIT:
-            return []
-        lo, hi = hi, min(hi * 2, _SEARCH_LIMIT)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if form(mid) >= output:
-            hi = mid
-        else:
-            lo = mid + 1
-    found = []
-    v = lo
-    while form(v) == output and v - lo <= 10 * solution.modulus * max(form.c, 1):
-        if v in solution:
-            found.append(v)
-        v += 1
-    return found
+    # the run of x with form(x) == output: from the first x with form(x) >= output to the first with more
+    first = _first(lambda v: form(v) >= output, solution.smallest)
+    if first is None or form(first) != output:
+        return []
+    beyond = _first(lambda v: form(v) > output, first, limit=first + _MAX_LISTED)
+    if beyond is None:
+        raise SpecError(
+            f"output {output} comes from more than {_MAX_LISTED} sizes of {x}, from {first} on: too many to list; "
+            f"valid_sizes() says which sizes are valid. Received: output={output}"
+        )
+    return [v for v in range(first, beyond) if v in solution]

@@ -232,3 +232,39 @@ def test_inputs_for_beyond_the_search_limit_is_empty() -> None:
 def test_inputs_for_below_the_search_limit_is_found() -> None:
     plan = plan_of(nn.Conv2d(1, 1, 1), shape=(1, 1, H, 4))
     assert plan.inputs_for(600_000_000_000) == [600_000_000_000]
+
+
+def test_inputs_for_lists_a_run_of_a_million_sizes() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, 1, stride=10**6), shape=(1, 1, H, 4))
+    found = plan.inputs_for(1)
+    assert (len(found), found[0], found[-1]) == (10**6, 1, 10**6)
+    assert plan.inputs_for(2) == list(range(10**6 + 1, 2 * 10**6 + 1))
+
+
+def test_inputs_for_refuses_to_list_more_than_a_million_sizes() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, 1, stride=10**6 + 1), shape=(1, 1, H, 4))
+    with pytest.raises(SpecError) as info:
+        plan.inputs_for(1)
+    assert str(info.value) == (
+        "output 1 comes from more than 1000000 sizes of H, from 1 on: too many to list; valid_sizes() says which "
+        "sizes are valid. Received: output=1"
+    )
+
+
+def test_inputs_for_a_run_past_the_search_limit_is_refused_too() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, 1, stride=10**13), shape=(1, 1, H, 4))
+    with pytest.raises(SpecError, match=r"^output 1 comes from more than 1000000 sizes of H, from 1 on"):
+        plan.inputs_for(1)
+
+
+def test_inputs_for_an_output_the_floors_skip() -> None:
+    # H -> 3 * floor((H - 1)/2) + 3 after an upsampling: outputs 3, 6, 9, ... only
+    plan = plan_of(nn.Conv2d(1, 1, 1, stride=2), nn.Upsample(scale_factor=3))
+    assert plan.inputs_for(6) == [3, 4]
+    assert plan.inputs_for(7) == []
+
+
+def test_values_start_at_the_smallest_valid_size() -> None:
+    solution = Solution(H, 188, 16, (12,))
+    assert solution.values(220) == [188, 204, 220]
+    assert Solution(H, 5, 1, (0,)).values(6) == [5, 6]
