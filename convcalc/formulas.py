@@ -64,6 +64,14 @@ def window_count(i: Any, pad_before: Any, pad_after: Any, extent: Any, s: Any) -
     return (i + pad_before + pad_after - extent) // s + 1
 
 
+def exact_sizes(i: int, pad: int, extent: int, s: int) -> str:
+    """The input sizes next to ``i`` that a stride-``s`` window of ``extent`` covers exactly, with
+    ``pad`` cells of padding in all: ``"53 or 57"``, or only the upper one when the lower is too small."""
+    rem = (i + pad - extent) % s
+    lower, upper = i - rem, i + s - rem
+    return f"{lower} or {upper}" if lower >= max(1, extent - pad) else str(upper)
+
+
 def ceil_div(a: Any, b: Any) -> Any:
     """``ceil(a / b)`` for integer ``a`` and positive ``b``, without floats."""
     return (a + b - 1) // b
@@ -279,9 +287,9 @@ def _strict_check(i: Any, k: Any, s: Any, p: Any, d: Any, args: dict[str, Any], 
         ext = kernel_extent(kk, dd)
         span = ii - ext + 2 * pp
         rem = span % ss
-        lower, upper = ii - rem, ii + (ss - rem)
-        sizes = f"{lower} or {upper}" if lower >= ext - 2 * pp else f"{upper}"
-        pads = [q for q in range(ss) if (ii - ext + 2 * q) % ss == 0 and q + pp < ss + pp + ext]
+        sizes = exact_sizes(ii, 2 * pp, ext, ss)
+        fits = max(0, ceil_div(ext - ii, 2))  # the least padding with which the kernel fits
+        pads = [q for q in range(fits, fits + ss) if (ii - ext + 2 * q) % ss == 0]
         if pads:
             pad_text = f"padding={pads[0]}" + (f" or {pads[1]}" if len(pads) > 1 else "") + " fits"
         else:
@@ -747,7 +755,7 @@ def _im2col_dims(
         raise ShapeError(f"torch.nn.Unfold takes 4-D input (N, C, H, W). {received({'input_shape': input_shape})}")
     axes = Axes({"kernel_size": kernel_size}, ndim=len(spatial))
     outs = conv_output_size(spatial, kernel_size, stride, padding, dilation)
-    kernel = math.prod(integer(k, "kernel_size", minimum=1) for k in axes.values["kernel_size"])
+    kernel = math.prod(axes.values["kernel_size"])  # checked by conv_output_size above
     positions = math.prod(outs)
     return n, c * kernel, positions, form
 

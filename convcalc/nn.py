@@ -20,7 +20,7 @@ from convcalc._errors import ShapeError, SpecError
 from convcalc._plan import ReceptiveField
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import FloorForm
-from convcalc.formulas import ceil_window_count, kernel_extent, transpose_count, window_count
+from convcalc.formulas import ceil_window_count, exact_sizes, kernel_extent, transpose_count, window_count
 
 __all__ = [
     "GELU",
@@ -312,7 +312,7 @@ def _not_exact(
     span = i + pad - extent
     return (
         f"{layer._where(path)}: (W - F + 2P) = {i} - {extent} + {pad} = {span} is not divisible by the stride {s} "
-        f"on spatial axis {axis} (strict mode): sizes {i - span % s} or {i + s - span % s} fit. "
+        f"on spatial axis {axis} (strict mode); input sizes that fit: {exact_sizes(i, pad, extent, s)}. "
         f"Received: input_shape={shape}"
     )
 

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 import sympy
+from hypothesis import given
+from hypothesis import strategies as st
 
 import convcalc
 from convcalc import (
@@ -855,3 +857,70 @@ def test_adaptive_windows_up_to_the_limit() -> None:
     windows = adaptive_pool_windows(1, 10**6)
     assert len(windows) == 10**6
     assert windows[0] == windows[-1] == (0, 1)
+
+
+# --------------------------------------------------------------------------- #
+# What a strict-mode message suggests must itself fit
+# --------------------------------------------------------------------------- #
+
+
+def _suggested(message: str, before: str, after: str) -> list[int]:
+    text = message.split(before, 1)[1].split(after, 1)[0]
+    return [int(word) for word in text.replace("padding=", "").split() if word.isdigit()]
+
+
+@given(
+    size=st.integers(1, 40),
+    kernel=st.integers(1, 9),
+    stride=st.integers(2, 6),
+    padding=st.integers(0, 5),
+    dilation=st.integers(1, 3),
+)
+def test_every_size_and_padding_a_strict_message_suggests_fits(
+    size: int, kernel: int, stride: int, padding: int, dilation: int
+) -> None:
+    def exact(i: int, p: int) -> bool:
+        try:
+            conv_output_size(i, kernel, stride, p, dilation, strict=True)
+        except ShapeError:
+            return False
+        return True
+
+    try:
+        conv_output_size(size, kernel, stride, padding, dilation, strict=True)
+    except ShapeError as exc:
+        message = str(exc)
+    else:
+        return
+    if "larger than the padded input" in message:
+        return
+    sizes = _suggested(message, "Input sizes that fit: ", ";")
+    assert sizes, message
+    assert all(exact(i, padding) for i in sizes), message
+    # the nearest sizes: nothing between them fits
+    assert not any(exact(i, padding) for i in range(max(sizes[0] - stride + 1, 1), sizes[-1]) if i not in sizes)
+    pads = _suggested(message, "; ", " fits.") if " fits." in message else []
+    assert all(exact(size, p) for p in pads), message
+    if "no symmetric padding fits" in message:
+        assert not any(exact(size, p) for p in range(2 * stride + kernel * dilation))
+
+
+def test_strict_sizes_never_suggest_an_input_below_1() -> None:
+    with pytest.raises(ShapeError) as info:
+        conv_output_size(1, 1, stride=4, padding=1, strict=True)
+    assert "Input sizes that fit: 3; padding=0 or 2 fits." in str(info.value)
+
+
+def test_strict_paddings_are_ones_with_which_the_kernel_fits() -> None:
+    with pytest.raises(ShapeError) as info:
+        conv_output_size(2, 9, stride=3, padding=4, strict=True)
+    assert "Input sizes that fit: 1 or 4; padding=5 fits." in str(info.value)
+
+
+def test_strict_message_of_a_planned_layer() -> None:
+    with pytest.raises(ShapeError) as info:
+        convcalc.plan(convcalc.nn.Conv2d(1, 1, 1, stride=4, padding=1), (1, 1, 1, 6), strict=True)
+    assert str(info.value) == (
+        "<model> (Conv2d): (W - F + 2P) = 1 - 1 + 2 = 2 is not divisible by the stride 4 on spatial axis 0 "
+        "(strict mode); input sizes that fit: 3. Received: input_shape=(1, 1, 1, 6)"
+    )
