@@ -96,7 +96,6 @@ class Context:
 
     __slots__ = (
         "constraints",
-        "convention",
         "flatten_source",
         "groups",
         "itemsize",
@@ -105,8 +104,7 @@ class Context:
         "strict",
     )
 
-    def __init__(self, convention: Convention, strict: bool, macs: MacConvention, itemsize: int) -> None:
-        self.convention = convention
+    def __init__(self, strict: bool, macs: MacConvention, itemsize: int) -> None:
         self.strict = strict
         self.mac_convention = macs
         self.itemsize = itemsize
@@ -298,7 +296,7 @@ def plan(
         raise SpecError(f"strict must be True or False. {received({'strict': strict})}")
     if type(itemsize) is not int or itemsize < 1:
         raise SpecError(f"itemsize must be a positive int. {received({'itemsize': itemsize})}")
-    ctx = Context(conv, strict, MacConvention.parse(macs, "macs"), itemsize)
+    ctx = Context(strict, MacConvention.parse(macs, "macs"), itemsize)
     if input_shape is None:
         input_shape = getattr(model, "_default_input_shape", None)
         if input_shape is None:
@@ -315,7 +313,7 @@ def plan(
         layer = getattr(exc, "layer", None)
         if layer is None:
             raise
-        hint = _smallest_input(model, shape, conv, strict, layer, exc.axis)  # type: ignore[attr-defined]
+        hint = _smallest_input(model, shape, strict, layer, exc.axis)  # type: ignore[attr-defined]
         text = str(exc)
         head, sep, tail = text.rpartition(" Received:")
         raise ShapeError(f"{head}{hint}{sep}{tail}" if sep else f"{text}{hint}") from None
@@ -364,9 +362,12 @@ def _walk(model: Any, shape: tuple[Any, ...], ctx: Context) -> tuple[Any, ...]:
     return tuple(out_shape)
 
 
-def _smallest_input(model: Any, shape: tuple[Any, ...], conv: Convention, strict: bool, layer: str, axis: int) -> str:
-    """The smallest size of the failing input axis that gets past ``layer``, as a sentence."""
-    first = 1 if getattr(model, "_layout", "channels_first") == "channels_last" else 2
+def _smallest_input(model: Any, shape: tuple[Any, ...], strict: bool, layer: str, axis: int) -> str:
+    """The smallest size of the failing input axis that gets past ``layer``, as a sentence.
+
+    Each trial plans with MACs and itemsize left at their defaults: they do not decide what fits.
+    """
+    first = 1 if getattr(model, "_layout", None) == "channels_last" else 2
     index = first + axis
     if index >= len(shape) or type(shape[index]) is not int:
         return ""
@@ -374,7 +375,7 @@ def _smallest_input(model: Any, shape: tuple[Any, ...], conv: Convention, strict
     def passes(size: int) -> bool:
         """Whether planning with this size gets past ``layer`` (its row is written once it fits)."""
         trial = (*shape[:index], size, *shape[index + 1 :])
-        ctx = Context(conv, strict, MacConvention.MACS, 4)
+        ctx = Context(strict, MacConvention.MACS, 4)
         try:
             _walk(model, trial, ctx)
         except ShapeError as exc:
@@ -382,7 +383,7 @@ def _smallest_input(model: Any, shape: tuple[Any, ...], conv: Convention, strict
                 return False
             if getattr(exc, "layer", None) == layer:
                 return True  # this axis fits now; another axis of the same layer does not
-            return any(r.name == layer for r in ctx.rows) if layer else bool(ctx.rows)
+            return any(r.name == layer for r in ctx.rows)  # a later layer failed: did this one fit?
         return True
 
     low, high = shape[index], shape[index] * 2

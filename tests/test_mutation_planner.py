@@ -286,7 +286,7 @@ def test_strict_errors_carry_no_hint() -> None:
         convcalc.plan(net, (1, 1, 9, 10), strict=True)
     assert str(info.value) == (
         "0 (Conv2d): (W - F + 2P) = 10 - 3 + 0 = 7 is not divisible by the stride 2 on spatial axis 1 (strict "
-        "mode): sizes 9 or 11 fit. Received: input_shape=(1, 1, 9, 10)"
+        "mode); input sizes that fit: 9 or 11. Received: input_shape=(1, 1, 9, 10)"
     )
 
 

@@ -123,10 +123,9 @@ def test_symbolic_sympy_condition_that_is_false_raises() -> None:
 
 
 def test_context_records_or_raises_for_sympy_sizes() -> None:
-    from convcalc._enums import Convention
     from convcalc._planner import Context, MacConvention
 
-    ctx = Context(Convention.TORCH, True, MacConvention.MACS, 4)
+    ctx = Context(True, MacConvention.MACS, 4)
     ctx.at_least(H**2 - 3, 1, "a", 0, lambda: "never", "test")  # undecided: kept
     with pytest.raises(convcalc.ShapeError, match="too small"):
         ctx.at_least(-sympy.floor(H**2 / 2), 1, "b", 0, lambda: "too small", "test")  # false for every H
@@ -135,3 +134,31 @@ def test_context_records_or_raises_for_sympy_sizes() -> None:
     ctx.divides(H**2 + H, 2, "e", 0, lambda: "never", "test")
     assert [(c.layer, c.kind) for c in ctx.constraints] == [("a", ">="), ("e", "divides")]
     assert ctx.constraints[1].holds(3) is True
+
+
+def test_context_treats_a_constant_form_as_its_number() -> None:
+    from convcalc._planner import Context, MacConvention
+    from convcalc._symbolic import FloorForm
+
+    seven = FloorForm(H, 0, 1, 0, 1, 7)  # m = 0: the constant 7
+    assert seven.is_constant
+    ctx = Context(True, MacConvention.MACS, 4)
+    ctx.equals(seven, 7, "a", 0, lambda: "never", "test")
+    ctx.divides(seven, 7, "b", 0, lambda: "never", "test")
+    with pytest.raises(convcalc.ShapeError, match="^not 8$"):
+        ctx.equals(seven, 8, "c", 0, lambda: "not 8", "test")
+    with pytest.raises(convcalc.ShapeError, match="^not even$"):
+        ctx.divides(seven, 2, "d", 0, lambda: "not even", "test")
+    assert ctx.constraints == []
+
+
+def test_a_numeric_size_that_does_not_fit_never_consults_sympy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import convcalc._backend
+
+    def no_sympy() -> None:
+        raise AssertionError("sympy was asked about plain numbers")
+
+    monkeypatch.setattr(convcalc._backend, "sympy", no_sympy)
+    with pytest.raises(convcalc.ShapeError) as info:
+        convcalc.plan(nn.Conv2d(1, 1, 5), (1, 1, 4, 9))
+    assert "has size 5 on that axis: input_shape=(1, 1, 5, 9)" in str(info.value)
