@@ -290,8 +290,7 @@ def plan(
     from convcalc.params import ParamCount  # noqa: F401
 
     model = _as_model(model)
-    default = getattr(model, "_convention", Convention.TORCH)
-    conv = default if convention is None else Convention.parse(convention, "convention")
+    conv = model._convention if convention is None else Convention.parse(convention, "convention")
     if type(strict) is not bool:
         raise SpecError(f"strict must be True or False. {received({'strict': strict})}")
     if type(itemsize) is not int or itemsize < 1:
@@ -330,7 +329,7 @@ def plan(
         ctx.mac_convention.value,
         tuple(ctx.constraints),
         itemsize,
-        getattr(model, "_layout", "channels_first"),
+        model._layout,
         {"groups": ctx.groups, "name": getattr(model, "name", None) or type(model).__name__},
     )
 
@@ -356,8 +355,9 @@ def _sympy_row(row: Row) -> Row:
 
 def _walk(model: Any, shape: tuple[Any, ...], ctx: Context) -> tuple[Any, ...]:
     rf = tuple(ReceptiveField(1, 1, 0) for _ in range(max(len(shape) - 2, 0)))
-    # a bare Keras layer keeps its own name; everything else starts from the empty path
-    root = model._name() if hasattr(model, "_name") and not hasattr(model, "layers") else ""
+    # a Keras layer keeps its own name (a Keras Sequential names its layers itself); torch-style models
+    # start from the empty path
+    root = model._name() if hasattr(model, "_name") else ""
     out_shape, _ = model._plan((shape, rf or None), ctx, root)
     return tuple(out_shape)
 
@@ -367,7 +367,7 @@ def _smallest_input(model: Any, shape: tuple[Any, ...], strict: bool, layer: str
 
     Each trial plans with MACs and itemsize left at their defaults: they do not decide what fits.
     """
-    first = 1 if getattr(model, "_layout", None) == "channels_last" else 2
+    first = 1 if model._layout == "channels_last" else 2
     index = first + axis
     if index >= len(shape) or type(shape[index]) is not int:
         return ""
