@@ -924,3 +924,14 @@ def test_strict_message_of_a_planned_layer() -> None:
         "<model> (Conv2d): (W - F + 2P) = 1 - 1 + 2 = 2 is not divisible by the stride 4 on spatial axis 0 "
         "(strict mode); input sizes that fit: 3. Received: input_shape=(1, 1, 1, 6)"
     )
+
+
+def test_upsample_to_an_output_size_takes_a_symbolic_input() -> None:
+    assert upsample_output_size(H, output_size=7) == 7
+    assert upsample_output_size((H, 5), output_size=(7, 8)) == (7, 8)
+
+
+def test_upsample_of_an_array_by_a_float_gives_integers() -> None:
+    out = upsample_output_size(np.array([5, 7]), scale_factor=1.5)
+    assert out.dtype == np.int64
+    assert out.tolist() == [7, 10]
