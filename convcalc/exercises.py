@@ -202,9 +202,7 @@ def _window_line(w: int, f: int, s: int, pl: int, pr: int, *, ceil: bool = False
     """One axis of the textbook formula, shown with its rounding: (text, value)."""
     span = w - f + pl + pr
     inner = f"{w} - {f} + {_pads_text(pl, pr)}"
-    if s == 1:
-        return f"({inner}) + 1 = {span + 1}", span + 1
-    if span % s == 0:
+    if span % s == 0:  # shown for stride 1 too, as the formula above it writes "/ stride"
         return f"({inner})/{s} + 1 = {span // s + 1}", span // s + 1
     value = -(-span // s) + 1 if ceil else span // s + 1
     name = "ceil" if ceil else "floor"
@@ -260,8 +258,8 @@ def conv_steps(
     floor((64 - 7 + 2*0)/2) + 1 = floor(28.5) + 1 = 29
     >>> print("\\n".join(conv_steps((32, 64), 5)))
     out = (W - F + 2P)/S + 1
-    H: (32 - 5 + 2*0) + 1 = 28
-    W: (64 - 5 + 2*0) + 1 = 60
+    H: (32 - 5 + 2*0)/1 + 1 = 28
+    W: (64 - 5 + 2*0)/1 + 1 = 60
     out = 28x60
     >>> conv_steps(4, 5)
     Traceback (most recent call last):
@@ -1173,7 +1171,7 @@ def render_sheet(exercises: Sequence[Exercise], fmt: str = "md", answers: bool =
     2. **23 x 23**
     <BLANKLINE>
            output size = (input size - filter size + 2 * padding) / stride + 1
-           (27 - 5 + 2*0) + 1 = 23
+           (27 - 5 + 2*0)/1 + 1 = 23
     <BLANKLINE>
     >>> render_sheet([], fmt="pdf")
     Traceback (most recent call last):

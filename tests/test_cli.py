@@ -98,15 +98,15 @@ def test_steps() -> None:
         == "floor((64 - 7 + 2*0)/2) + 1 = floor(28.5) + 1 = 29"
     )
     assert ok("size", "32x64", "-k", "5", "--steps").splitlines()[1:] == [
-        "H: (32 - 5 + 2*0) + 1 = 28",
-        "W: (64 - 5 + 2*0) + 1 = 60",
+        "H: (32 - 5 + 2*0)/1 + 1 = 28",
+        "W: (64 - 5 + 2*0)/1 + 1 = 60",
         "out = 28x60",
     ]
     assert ok("size", "32x32", "-k", "5", "--steps").splitlines()[-1] == "out = 28x28"
     assert "F' = D*(F - 1) + 1 = 2*(3 - 1) + 1 = 5 (dilated kernel)" in ok(
         "size", "32", "-k", "3", "-d", "2", "--steps"
     )
-    assert "(32 - 4 + 1 + 2) + 1 = 32" in ok("size", "32", "-k", "4", "--same", "--steps")
+    assert "(32 - 4 + 1 + 2)/1 + 1 = 32" in ok("size", "32", "-k", "4", "--same", "--steps")
     assert ok("pool", "5", "-k", "2", "-s", "2", "-p", "1", "--ceil", "--steps").splitlines()[-1] == (
         "the last window would start in the right padding, so torch drops it: out = 3"
     )

@@ -211,7 +211,8 @@ def test_seed003_examples_2_and_4() -> None:
         "ko",
     )
     assert wide.answer == "28 x 60"
-    assert wide.steps[-2:] == ("H: (32 - 5 + 2*0) + 1 = 28", "W: (64 - 5 + 2*0) + 1 = 60")
+    # the post writes the division by the stride 1 too: \frac{(32,64)-5+2\times0}{1} + 1
+    assert wide.steps[-2:] == ("H: (32 - 5 + 2*0)/1 + 1 = 28", "W: (64 - 5 + 2*0)/1 + 1 = 60")
 
 
 def test_seed004_im2col_example() -> None:
@@ -396,7 +397,7 @@ def test_render_sheet_rejects_other_things() -> None:
     [  # the five exercises of seed 003
         (227, 11, 4, 0, "(227 - 11 + 2*0)/4 + 1 = 55"),
         (64, 7, 2, 0, "floor((64 - 7 + 2*0)/2) + 1 = floor(28.5) + 1 = 29"),
-        (32, 5, 1, 2, "(32 - 5 + 2*2) + 1 = 32"),
+        (32, 5, 1, 2, "(32 - 5 + 2*2)/1 + 1 = 32"),
         ((32, 64), 5, 1, 0, "out = 28x60"),
         ((64, 32), 3, 1, 1, "out = 64x32"),
     ],
