@@ -21,9 +21,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import torch.nn.functional as F  # noqa: E402
-from torch import fx  # noqa: E402
 from torch import nn as tnn  # noqa: E402
-from torch.fx.passes.shape_prop import ShapeProp  # noqa: E402
+from torch_shapes import torch_shapes  # noqa: E402
 
 import convcalc  # noqa: E402
 from convcalc import ReceptiveField, ShapeError, SpecError, nn  # noqa: E402
@@ -45,48 +44,6 @@ class Fn(tnn.Module):
 
     def forward(self, x: Any) -> Any:
         return self.fn(self, x)
-
-
-class _Leaves(fx.Tracer):
-    def is_leaf_module(self, m: Any, qualname: str) -> bool:
-        return True
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
-
-
-def torch_shapes(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, list[tuple[int, ...]]], Any]:
-    """Output shapes by row name: every module through hooks, every traced operation through ShapeProp."""
-    shapes: dict[str, list[tuple[int, ...]]] = defaultdict(list)
-    inputs: dict[str, tuple[Any, ...]] = {}
-    handles = []
-    for name, m in module.named_modules():
-
-        def hook(mod: Any, args: Any, out: Any, name: str = name) -> None:
-            if isinstance(out, torch.Tensor):
-                shapes[name].append(tuple(out.shape))
-            inputs.setdefault(name, args)
-
-        handles.append(m.register_forward_hook(hook))
-    module.eval()
-    with torch.no_grad():
-        out = module(torch.randn(shape))
-    for handle in handles:
-        handle.remove()
-    for name, m in module.named_modules():
-        if name not in inputs or type(m).__module__.startswith("torch."):
-            continue
-        gm = fx.GraphModule(m, _Leaves().trace(m))
-        with torch.no_grad():
-            ShapeProp(gm).propagate(*inputs[name])
-        for node in gm.graph.nodes:
-            meta = node.meta.get("tensor_meta")
-            if not hasattr(meta, "shape") and isinstance(meta, (tuple, list)) and meta:
-                meta = meta[0]  # (values, indices)
-            if node.op in ("call_function", "call_method") and hasattr(meta, "shape"):
-                shapes[_join(name, node.name)].append(tuple(meta.shape))
-    return shapes, out
 
 
 def assert_plan_is_torch(module: Any, shape: tuple[int, ...]) -> Any:

@@ -145,9 +145,9 @@ def test_context_treats_a_constant_form_as_its_number() -> None:
     ctx = Context(True, MacConvention.MACS, 4)
     ctx.equals(seven, 7, "a", 0, lambda: "never", "test")
     ctx.divides(seven, 7, "b", 0, lambda: "never", "test")
-    with pytest.raises(convcalc.ShapeError, match="^not 8$"):
+    with pytest.raises(convcalc.ShapeError, match=r"^not 8$"):
         ctx.equals(seven, 8, "c", 0, lambda: "not 8", "test")
-    with pytest.raises(convcalc.ShapeError, match="^not even$"):
+    with pytest.raises(convcalc.ShapeError, match=r"^not even$"):
         ctx.divides(seven, 2, "d", 0, lambda: "not even", "test")
     assert ctx.constraints == []
 

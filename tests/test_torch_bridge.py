@@ -19,9 +19,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import torch.nn.functional as F  # noqa: E402
-from torch import fx  # noqa: E402
 from torch import nn as tnn  # noqa: E402
-from torch.fx.passes.shape_prop import ShapeProp  # noqa: E402
+from torch_shapes import own_params, torch_shapes  # noqa: E402
 
 import convcalc  # noqa: E402
 from convcalc import ShapeError, SpecError, nn  # noqa: E402
@@ -30,56 +29,6 @@ from convcalc import torch_bridge as tb  # noqa: E402
 # --------------------------------------------------------------------------- #
 # What torch does, recorded independently of convcalc
 # --------------------------------------------------------------------------- #
-
-
-class _ChildrenAsLeaves(fx.Tracer):
-    def is_leaf_module(self, m: Any, qualname: str) -> bool:
-        return True
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
-
-
-def torch_shapes(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, list[tuple[int, ...]]], tuple[int, ...]]:
-    """Output shapes torch computes, by row name: every module (hooks) and every op of a traced forward (ShapeProp)."""
-    shapes: dict[str, list[tuple[int, ...]]] = defaultdict(list)
-    inputs: dict[str, tuple[Any, ...]] = {}
-    handles = []
-    for name, m in module.named_modules():
-        def hook(mod: Any, args: Any, out: Any, name: str = name) -> None:
-            if isinstance(out, torch.Tensor):
-                shapes[name].append(tuple(out.shape))
-            inputs.setdefault(name, args)
-
-        handles.append(m.register_forward_hook(hook))
-    module.eval()
-    with torch.no_grad():
-        out = module(torch.randn(shape))
-    for handle in handles:
-        handle.remove()
-    for name, m in module.named_modules():
-        if name not in inputs or isinstance(m, tnn.Sequential) or type(m).__module__.startswith("convcalc"):
-            continue
-        try:
-            gm = fx.GraphModule(m, _ChildrenAsLeaves().trace(m))
-            with torch.no_grad():
-                ShapeProp(gm).propagate(*inputs[name])
-        except Exception:
-            if type(m).__module__.startswith("torch."):
-                continue  # some of torch's own layers check shapes with Python control flow
-            raise
-        for node in gm.graph.nodes:
-            meta = node.meta.get("tensor_meta")
-            if not hasattr(meta, "shape") and isinstance(meta, (tuple, list)) and meta:  # (values, indices)
-                meta = meta[0]
-            if node.op in ("call_function", "call_method") and hasattr(meta, "shape"):
-                shapes[_join(name, node.name)].append(tuple(meta.shape))
-    return shapes, tuple(out.shape)
-
-
-def own_params(module: Any) -> dict[str, int]:
-    return {name: sum(p.numel() for p in m.parameters(recurse=False)) for name, m in module.named_modules()}
 
 
 def assert_plan_is_torch(plan: Any, module: Any, shape: tuple[int, ...]) -> None:
@@ -104,7 +53,7 @@ def assert_plan_is_torch(plan: Any, module: Any, shape: tuple[int, ...]) -> None
         if name in leaves and k == 0:
             assert row.params == params[name], (name, row.params, params[name])
     assert not unchecked, f"rows torch has no shape for: {unchecked}"
-    assert tuple(plan.output_shape) == out
+    assert tuple(plan.output_shape) == tuple(out.shape)
     assert plan.total_params == sum(p.numel() for p in module.parameters())
 
 
@@ -178,7 +127,7 @@ def test_to_torch_builds_the_same_layer(name: str) -> None:
     assert type(module).__name__ == {"Add": "AddBranches", "Concat": "ConcatBranches"}.get(name, name)
     plan = convcalc.plan(spec, shape)
     shapes, out = torch_shapes(module, shape)
-    assert tuple(plan.output_shape) == out
+    assert tuple(plan.output_shape) == tuple(out.shape)
     params = own_params(module)
     for row in plan.rows:
         torch_name = row.name if row.name in params else ""  # the root's own row, named by its kind
