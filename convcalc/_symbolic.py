@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 
 from convcalc._errors import SpecError
 
@@ -69,6 +70,9 @@ def as_integer_expr(value: Any) -> Any:
         )
     form = FloorForm.parse(value)
     return value if form is None else form
+
+
+_COMPARISONS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 
 
 class Undecided:
@@ -146,11 +150,11 @@ class FloorForm:
         if not isinstance(rest, sympy.floor):
             return None
         num, den = sympy.together(rest.args[0]).as_numer_denom()
-        if not den.is_Integer or int(den) < 1 or num.has(sympy.floor, sympy.ceiling):
+        if not den.is_Integer or int(den) < 1:
             return None
         try:
             poly = sympy.Poly(num, x)
-        except sympy.PolynomialError:
+        except sympy.PolynomialError:  # a floor or ceiling of x inside
             return None
         if poly.degree() != 1 or not all(c.is_Integer for c in poly.all_coeffs()):
             return None
@@ -253,10 +257,9 @@ class FloorForm:
     def _compare(self, op: str, value: Any) -> Any:
         if isinstance(value, FloorForm) and value.is_constant:
             value = value.e
-        if type(value) is not int:
-            return Undecided(self, op, 0)
-        first = self(1)
-        holds_at_1 = {">=": first >= value, ">": first > value, "<=": first <= value, "<": first < value}[op]
+        if type(value) is not int:  # another size or a sympy expression: a sympy relation (or sympy's verdict)
+            return _COMPARISONS[op](self.to_sympy(), _sympy_of(value))
+        holds_at_1 = _COMPARISONS[op](self(1), value)
         sign = self.slope_sign
         if sign == 0:
             return holds_at_1

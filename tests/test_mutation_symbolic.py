@@ -344,8 +344,31 @@ def test_comparison_with_a_constant_form_and_a_symbol() -> None:
     assert (form >= FloorForm.linear(H, 0, 0)) is True
     assert isinstance(form >= FloorForm.linear(H, 0, 3), Undecided)
     assert (form >= FloorForm.linear(H, 0, 3)).value == 3
-    undecided = form >= H
-    assert isinstance(undecided, Undecided)
-    assert (undecided.op, undecided.value) == (">=", 0)
+    assert (form >= H) == sympy.Ge(form.to_sympy(), H)  # a symbol is not a number: sympy keeps the relation
     assert (FloorForm.linear(H, 0, 5) >= 5) is True
     assert (FloorForm.linear(H, 0, 5) > 5) is False
+
+
+def test_a_form_compared_with_another_size_is_a_sympy_relation() -> None:
+    W = convcalc.symbols("W")
+    h = FloorForm.linear(H)
+    assert (h >= FloorForm.linear(W)) == sympy.Ge(H, W)
+    assert (h > FloorForm.linear(W)) == sympy.Gt(H, W)
+    assert (h <= W) == sympy.Le(H, W)
+    assert (h < W + 1) == sympy.Lt(H, W + 1)
+    assert (h >= H - 1) is sympy.true
+    assert (h + 1 > H) is sympy.true
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        sympy.floor(1 / H),  # H in the denominator
+        sympy.floor((H + 1) / H),
+        sympy.floor(sympy.floor(H / 2) / 3),  # a floor inside the floor
+        sympy.floor((H + sympy.floor(H / 2)) / 3),
+        sympy.floor((H + sympy.ceiling(H / 2)) / 3),
+    ],
+)
+def test_forms_that_parse_refuses(expr: Any) -> None:
+    assert FloorForm.parse(expr) is None
