@@ -395,7 +395,7 @@ def pool_output_size(
 
 def _torch_pool_axis(i: Any, k: Any, s: Any, p: Any, d: Any, ceil_mode: bool, args: dict[str, Any], axis: str) -> Any:
     check(
-        p <= k // 2,
+        2 * p <= k,
         lambda pick: (
             f"padding={pick(p)} is more than half of kernel_size={pick(k)}{axis}: torch allows padding <= "
             f"{pick(k) // 2}. {received(args)}"
@@ -509,7 +509,7 @@ def conv_transpose_output_size(
         else:
             op = 0 if op is None else op
             check(
-                (op < s) | (op < d) if is_array(op) or is_array(s) or is_array(d) else (op < s or op < d),
+                (op < s) | (op < d),  # bools or boolean arrays
                 lambda pick: (
                     f"output_padding={pick(op)} must be smaller than either stride={pick(s)} or "
                     f"dilation={pick(d)}{axis}. {received(args)}"

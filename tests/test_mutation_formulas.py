@@ -935,3 +935,54 @@ def test_upsample_of_an_array_by_a_float_gives_integers() -> None:
     out = upsample_output_size(np.array([5, 7]), scale_factor=1.5)
     assert out.dtype == np.int64
     assert out.tolist() == [7, 10]
+
+
+def test_ceil_mode_after_a_size_outside_the_folded_form_keeps_one_floor() -> None:
+    # a x3 upsampling between stride-2 poolings leaves a general sympy size; where no window can start in
+    # the right padding (stride + padding <= kernel) the ceil-mode count needs no Min
+    base = [convcalc.nn.MaxPool2d(2), convcalc.nn.ConvTranspose2d(1, 1, 1, stride=3)]
+    plain = convcalc.nn.Sequential(*base, convcalc.nn.MaxPool2d(3, 2, ceil_mode=True))
+    padded = convcalc.nn.Sequential(*base, convcalc.nn.MaxPool2d(3, 2, 1, ceil_mode=True))
+    assert str(convcalc.plan(plain, (1, 1, H, 16)).output_shape[2]) == "floor(3*floor((H - 2)/2)/2 - 1/2) + 1"
+    assert str(convcalc.plan(padded, (1, 1, H, 16)).output_shape[2]) == "floor(3*floor((H - 2)/2)/2 + 1/2) + 1"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"size": 0}, ShapeError, "size must be at least 1. Received: size=0"),
+        ({"size": True}, SpecError, "size must be an integer. Received: size=True"),
+        ({"kernel_size": 0}, SpecError, "kernel_size must be at least 1. Received: kernel_size=0"),
+        ({"stride": 0}, SpecError, "stride must be at least 1. Received: stride=0"),
+        ({"dilation": 0}, SpecError, "dilation must be at least 1. Received: dilation=0"),
+        ({"padding": -1}, SpecError, "padding must be at least 0. Received: padding=-1"),
+        ({"output_padding": -1}, SpecError, "output_padding must be at least 0. Received: output_padding=-1"),
+        (
+            {"padding": "SAME"},
+            SpecError,
+            "padding must be one of 'same', 'valid', 'causal'. Received: padding='SAME'",
+        ),
+    ],
+)
+def test_transposed_conv_argument_messages(kwargs: dict[str, Any], error: type, message: str) -> None:
+    args = {"size": 4, "kernel_size": 3, **kwargs}
+    with pytest.raises(error) as info:
+        conv_transpose_output_size(**args)
+    assert type(info.value) is error
+    assert str(info.value) == message
+
+
+def test_transposed_conv_output_padding_against_arrays_of_strides_and_dilations() -> None:
+    out = conv_transpose_output_size(4, 3, stride=np.array([2, 1]), output_padding=1, dilation=np.array([1, 2]))
+    assert out.tolist() == [10, 9]
+    with pytest.raises(SpecError, match=r"^output_padding=1 must be smaller than either stride=1 or dilation=1\. Received: "):
+        conv_transpose_output_size(4, 3, stride=np.array([2, 1]), output_padding=1, dilation=np.array([1, 1]))
+
+
+@pytest.mark.parametrize(("kernel", "padding", "fits"), [(4, 2, True), (5, 2, True), (5, 3, False), (4, 3, False)])
+def test_torch_pool_padding_at_most_half_the_kernel(kernel: int, padding: int, fits: bool) -> None:
+    if fits:
+        assert pool_output_size(8, kernel, padding=padding) >= 1
+    else:
+        with pytest.raises(SpecError, match=rf"^padding={padding} is more than half of kernel_size={kernel}"):
+            pool_output_size(8, kernel, padding=padding)
