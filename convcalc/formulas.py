@@ -213,7 +213,7 @@ def _conv_axis(
     extent = kernel_extent(k, d)
     if conv is Convention.KERAS:
         check(
-            (s == 1) | (d == 1) if is_array(s) or is_array(d) else (s == 1 or d == 1),
+            (s == 1) | (d == 1),  # bools or boolean arrays
             lambda pick: (
                 "Keras does not support strides > 1 together with dilation_rate > 1"
                 f"{axis}: use stride 1 or dilation 1. {received(args)}"

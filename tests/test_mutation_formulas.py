@@ -975,7 +975,9 @@ def test_transposed_conv_argument_messages(kwargs: dict[str, Any], error: type, 
 def test_transposed_conv_output_padding_against_arrays_of_strides_and_dilations() -> None:
     out = conv_transpose_output_size(4, 3, stride=np.array([2, 1]), output_padding=1, dilation=np.array([1, 2]))
     assert out.tolist() == [10, 9]
-    with pytest.raises(SpecError, match=r"^output_padding=1 must be smaller than either stride=1 or dilation=1\. Received: "):
+    with pytest.raises(
+        SpecError, match=r"^output_padding=1 must be smaller than either stride=1 or dilation=1\. Received: "
+    ):
         conv_transpose_output_size(4, 3, stride=np.array([2, 1]), output_padding=1, dilation=np.array([1, 1]))
 
 
@@ -986,3 +988,15 @@ def test_torch_pool_padding_at_most_half_the_kernel(kernel: int, padding: int, f
     else:
         with pytest.raises(SpecError, match=rf"^padding={padding} is more than half of kernel_size={kernel}"):
             pool_output_size(8, kernel, padding=padding)
+
+
+def test_keras_valid_convolution_down_to_one() -> None:
+    assert conv_output_size(3, 3, convention="keras") == 1
+    assert conv_output_size(np.array([3, 4]), 3, convention="keras").tolist() == [1, 2]
+
+
+def test_keras_strides_with_dilation_per_entry_of_an_array() -> None:
+    ok = conv_output_size(9, 3, stride=np.array([1, 2, 1]), dilation=np.array([2, 1, 1]), convention="keras")
+    assert ok.tolist() == [5, 4, 7]
+    with pytest.raises(SpecError, match=r"^Keras does not support strides > 1 together with dilation_rate > 1"):
+        conv_output_size(9, 3, stride=np.array([1, 2]), dilation=np.array([2, 2]), convention="keras")
