@@ -1000,3 +1000,22 @@ def test_keras_strides_with_dilation_per_entry_of_an_array() -> None:
     assert ok.tolist() == [5, 4, 7]
     with pytest.raises(SpecError, match=r"^Keras does not support strides > 1 together with dilation_rate > 1"):
         conv_output_size(9, 3, stride=np.array([1, 2]), dilation=np.array([2, 2]), convention="keras")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"convention": "tf"}, "convention must be one of 'torch', 'keras'. Received: convention='tf'"),
+        # torch spells padding modes in lower case; Keras takes any case
+        ({"padding": "SAME"}, "padding must be one of 'same', 'valid', 'causal'. Received: padding='SAME'"),
+        ({"dilation": 0}, "dilation must be at least 1. Received: dilation=0"),
+    ],
+)
+def test_pool_argument_messages(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        pool_output_size(8, 2, **kwargs)
+    assert str(info.value) == message
+
+
+def test_keras_pool_padding_modes_in_any_case() -> None:
+    assert pool_output_size(7, 2, padding="SAME", convention="keras") == 4
