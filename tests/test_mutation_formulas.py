@@ -915,6 +915,10 @@ def test_strict_paddings_are_ones_with_which_the_kernel_fits() -> None:
     with pytest.raises(ShapeError) as info:
         conv_output_size(2, 9, stride=3, padding=4, strict=True)
     assert "Input sizes that fit: 1 or 4; padding=5 fits." in str(info.value)
+    # padding 4 divides too (1 - 12 + 8 = -3), but the kernel of 12 does not fit 1 + 2*4
+    with pytest.raises(ShapeError) as info:
+        conv_output_size(1, 12, stride=3, padding=6, strict=True)
+    assert "Input sizes that fit: 3; padding=7 fits." in str(info.value)
 
 
 def test_strict_message_of_a_planned_layer() -> None:
