@@ -46,28 +46,21 @@ class MacConvention(_Vocabulary):
     PTFLOPS = "ptflops"
 
 
-def _per_sample(shape: tuple[Any, ...]) -> Any:
-    total: Any = 1
-    for d in shape[1:]:
-        total = total * d
-    return total
-
-
 def peer_extras(
     convention: MacConvention, kind: str, input_shape: tuple[Any, ...], output_shape: tuple[Any, ...]
 ) -> Any:
     """What fvcore or ptflops add, for one layer, to the multiply-accumulates of convolutions and linear layers."""
     if kind.startswith("BatchNorm"):
-        return 2 * _per_sample(output_shape)
+        return 2 * shape_numel(output_shape[1:])
     if kind.startswith("AdaptiveAvgPool"):
-        return (1 if convention is MacConvention.FVCORE else 2) * _per_sample(input_shape)
+        return (1 if convention is MacConvention.FVCORE else 2) * shape_numel(input_shape[1:])
     if convention is MacConvention.PTFLOPS:
         if kind == "ReLU":  # ptflops' module hook and its patched F.relu both count
-            return 2 * _per_sample(output_shape)
+            return 2 * shape_numel(output_shape[1:])
         if kind == "ReLU6":  # counted by the module hook only
-            return _per_sample(output_shape)
+            return shape_numel(output_shape[1:])
         if kind.startswith("MaxPool"):
-            return 2 * _per_sample(input_shape)
+            return 2 * shape_numel(input_shape[1:])
     return 0
 
 
