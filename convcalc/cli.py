@@ -731,7 +731,6 @@ def _parser(command: str | None = None) -> _Parser:
         prog=PROG,
         description="Exact output sizes, parameters, MACs and receptive fields of convolutional networks.",
         epilog=EPILOG,
-        formatter_class=_Formatter,
     )
     from convcalc import __version__
 
@@ -740,9 +739,7 @@ def _parser(command: str | None = None) -> _Parser:
     sub.required = True
     for name, help_text, examples, add_options in _COMMANDS:
         if command is None or command == name:
-            p: _Parser = sub.add_parser(
-                name, help=help_text, description=help_text, epilog="examples:\n" + examples, formatter_class=_Formatter
-            )
+            p: _Parser = sub.add_parser(name, help=help_text, description=help_text, epilog="examples:\n" + examples)
             add_options(p)
     return parser
 
