@@ -398,18 +398,12 @@ def _smallest_input(model: Any, shape: tuple[Any, ...], strict: bool, layer: str
 def _as_model(model: Any) -> Any:
     if hasattr(model, "_plan"):
         return model
-    if _is_torch_module(model):
-        from convcalc.torch_bridge import from_torch
+    from convcalc._readers import read_model
 
-        return from_torch(model)
+    spec = read_model(model)
+    if spec is not None:
+        return spec
     raise SpecError(
         f"plan() takes a convcalc.nn / convcalc.keras model or a torch.nn.Module; got {type(model).__name__}. "
         f"{received({'model': model})}"
     )
-
-
-def _is_torch_module(model: Any) -> bool:
-    import sys
-
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(model, torch.nn.Module)
