@@ -103,7 +103,7 @@ def load_spec(path: str | Path) -> tuple[Any, tuple[Any, ...] | None]:
     """Read a spec file and build its model.
 
     The syntax follows the suffix: ``.toml``, ``.json``, ``.yaml`` / ``.yml`` (YAML
-    needs PyYAML, read with ``safe_load``).
+    needs PyYAML, which the ``yaml`` extra installs; it is read with ``safe_load``).
 
     Args:
         path: the spec file.
@@ -226,7 +226,8 @@ def _parse_yaml(text: str, source: str) -> Any:
         import yaml
     except ImportError:
         raise SpecError(
-            f"{source}: reading YAML needs PyYAML (pip install pyyaml); TOML and JSON need nothing"
+            f"{source}: reading YAML needs PyYAML, which the 'yaml' extra installs: pip install 'convcalc[yaml]' "
+            f"(or pip install pyyaml); TOML and JSON spec files need nothing more"
         ) from None
     try:
         return yaml.safe_load(text)
