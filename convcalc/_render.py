@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import functools
 import html
 import io
 from typing import Any
 
 from convcalc._enums import _Vocabulary
 from convcalc._plan import Plan, Row
+from convcalc._symbolic import to_sympy
 
 __all__ = [
     "SummaryStyle",
@@ -99,12 +101,23 @@ def _table(plan: Plan) -> str:
 
 
 def _keras(plan: Plan) -> str:
-    width = 65
     name = plan._extra.get("name", "sequential")
-    out = [f'Model: "{name}"', "_" * width, f"{'Layer (type)':<29}{'Output Shape':<26}{'Param #':<10}", "=" * width]
-    for j, r in enumerate(plan.rows):
-        label = f"{r.name} ({r.kind})"[:28]
-        out.append(f"{label:<29}{_shape(r.output_shape, keras=True):<26}{r.params!s:<10}".rstrip())
+    # Keras' sequential layout: columns end at 45%, 85% and 100% of 65 characters. The label is cut to its
+    # column, as Keras 2 cut it; a shape or a count that does not fit widens its column (with one space before
+    # the next), so that long symbolic shapes never run into the parameter count.
+    labels = [f"{r.name} ({r.kind})"[:28] for r in plan.rows]
+    shapes = [_shape(r.output_shape, keras=True) for r in plan.rows]
+    params = [str(r.params) for r in plan.rows]
+    shape_width = max([26, *(len(s) + 1 for s in shapes)])
+    param_width = max([10, *(len(p) + 1 for p in params)])
+    width = 29 + shape_width + param_width
+
+    def line(label: str, shape: str, count: str) -> str:
+        return f"{label:<29}{shape:<{shape_width}}{count:<{param_width}}"
+
+    out = [f'Model: "{name}"', "_" * width, line("Layer (type)", "Output Shape", "Param #"), "=" * width]
+    for j, (label, shape, count) in enumerate(zip(labels, shapes, params, strict=True)):
+        out.append(line(label, shape, count).rstrip())
         out.append("=" * width if j == len(plan.rows) - 1 else "_" * width)
     if not plan.rows:
         out.append("=" * width)
@@ -253,22 +266,75 @@ _FLAT = [
 ]
 
 
+def _csv_shape(dims: list[Any], *, listed: bool) -> str:
+    return "[" + ", ".join(map(str, dims)) + "]" if listed else "x".join(map(str, dims))
+
+
 def plan_to_csv(plan: Plan) -> str:
+    """The rows as CSV. Shapes are written ``1x8x28x28`` when every size is a number; in a plan with a symbolic
+    size they are lists, ``[1, 8, floor((H - 3)/2) + 1, ...]``, that ``sympy.sympify`` reads back (an expression
+    may hold products of its own), as are the symbolic counts."""
+    listed = any(type(d) is not int for r in plan.rows for d in (*r.input_shape, *r.output_shape))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([*_FLAT, "receptive_field"])
     for r in plan.rows:
         d = _row_dict(r)
-        writer.writerow([*("x".join(map(str, d[k])) if isinstance(d[k], list) else d[k] for k in _FLAT), _rf(r)])
+        writer.writerow([*(_csv_shape(d[k], listed=listed) if isinstance(d[k], list) else d[k] for k in _FLAT), _rf(r)])
     return buf.getvalue()
+
+
+_MD_SPECIAL = frozenset("\\`*_[]<>|~!&#")
+
+
+def _md_text(text: str) -> str:
+    """Plain text in a Markdown table cell: every character that could start markup is escaped."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
+
+
+def _md_code(text: str) -> str:
+    """``text`` as a code span in a table cell: exact, whatever it holds."""
+    text = text.replace("|", "\\|")
+    run = max((len(m) for m in _backtick_runs(text)), default=0)
+    fence = "`" * (run + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _backtick_runs(text: str) -> list[str]:
+    runs, current = [], ""
+    for ch in text:
+        if ch == "`":
+            current += ch
+        elif current:
+            runs.append(current)
+            current = ""
+    return [*runs, current] if current else runs
+
+
+def _md_value(value: Any, *, strong: bool = False) -> str:
+    """A count as Markdown: digits with commas (bold in the total row); a symbolic count as an exact code span,
+    since its ``*`` and ``**`` would otherwise be read as emphasis."""
+    text = f"{value:,}" if type(value) is int else _md_code(str(value))
+    return f"**{text}**" if strong else text
+
+
+def _md_shape(shape: tuple[Any, ...]) -> str:
+    text = _shape(shape)
+    return text if all(type(d) is int for d in shape) else _md_code(text)
 
 
 def plan_to_markdown(plan: Plan) -> str:
     header = "| Layer | Kind | Output shape | Params | MACs |\n|---|---|---|--:|--:|"
     body = [
-        f"| `{r.name}` | {r.kind} | {_shape(r.output_shape)} | {_num(r.params)} | {_num(r.macs)} |" for r in plan.rows
+        f"| {_md_code(r.name)} | {_md_text(r.kind)} | {_md_shape(r.output_shape)} | {_md_value(r.params)} "
+        f"| {_md_value(r.macs)} |"
+        for r in plan.rows
     ]
-    foot = f"| **Total** | | {_shape(plan.output_shape)} | **{_num(plan.total_params)}** | **{_num(plan.macs)}** |"
+    foot = (
+        f"| **Total** | | {_md_shape(plan.output_shape)} | {_md_value(plan.total_params, strong=True)} "
+        f"| {_md_value(plan.macs, strong=True)} |"
+    )
     return "\n".join([header, *body, foot]) + f"\n\n{_mac_line(plan)}.\n"
 
 
@@ -282,37 +348,121 @@ def _tex(text: str) -> str:
         ("{", r"\{"),
         ("}", r"\}"),
         ("$", r"\$"),
+        ("~", r"\textasciitilde{}"),
+        ("^", r"\textasciicircum{}"),
     ):
         text = text.replace(a, "\x00") if a == "\\" else text.replace(a, b)
     return text.replace("\0", r"\textbackslash{}")
+
+
+def _latex_math(value: Any) -> str:
+    """A symbolic size or count as LaTeX math (``\\left\\lfloor ... \\right\\rfloor``, ``^{2}``)."""
+    from convcalc._backend import sympy
+
+    return str(sympy().latex(to_sympy(value)))
+
+
+def _latex_value(value: Any) -> str:
+    return _tex(_num(value)) if type(value) is int else f"${_latex_math(value)}$"
+
+
+def _latex_shape(shape: tuple[Any, ...]) -> str:
+    if all(type(d) is int for d in shape):
+        return _tex(_shape(shape))
+    return "$[" + ", ".join(str(d) if type(d) is int else _latex_math(d) for d in shape) + "]$"
 
 
 def plan_to_latex(plan: Plan) -> str:
     lines = [r"\begin{tabular}{llrrr}", r"\hline", r"Layer & Kind & Output shape & Params & MACs \\", r"\hline"]
     for r in plan.rows:
         lines.append(
-            f"{_tex(r.name)} & {_tex(r.kind)} & {_tex(_shape(r.output_shape))} & "
-            f"{_tex(_num(r.params))} & {_tex(_num(r.macs))} \\\\"
+            f"{_tex(r.name)} & {_tex(r.kind)} & {_latex_shape(r.output_shape)} & "
+            f"{_latex_value(r.params)} & {_latex_value(r.macs)} \\\\"
         )
     lines += [
         r"\hline",
-        f"Total & & {_tex(_shape(plan.output_shape))} & {_tex(_num(plan.total_params))} & {_tex(_num(plan.macs))} \\\\",
+        f"Total & & {_latex_shape(plan.output_shape)} & {_latex_value(plan.total_params)} & "
+        f"{_latex_value(plan.macs)} \\\\",
         r"\hline",
         r"\end{tabular}",
     ]
     return "\n".join(lines) + "\n"
 
 
+@functools.cache
+def _html_printer() -> Any:
+    """A sympy printer for HTML: ``x<sup>2</sup>``, ``⌊x⌋``, ``⌈x⌉``, ``·`` for products, escaped names."""
+    from convcalc._backend import sympy
+
+    printing = sympy().printing
+    precedence = printing.precedence.precedence
+
+    class HtmlPrinter(printing.str.StrPrinter):  # type: ignore[misc,name-defined]
+        def _print_Symbol(self, expr: Any) -> str:  # noqa: N802 (sympy dispatches on the class name)
+            return html.escape(str(expr.name))
+
+        def _print_floor(self, expr: Any) -> str:
+            return "⌊" + str(self._print(expr.args[0])) + "⌋"
+
+        def _print_ceiling(self, expr: Any) -> str:
+            return "⌈" + str(self._print(expr.args[0])) + "⌉"
+
+        def _print_Pow(self, expr: Any, rational: bool = False) -> str:  # noqa: N802
+            base, exponent = expr.args
+            if exponent.is_Integer and exponent > 1:
+                return f"{self.parenthesize(base, precedence(expr), strict=False)}<sup>{exponent}</sup>"
+            return str(super()._print_Pow(expr, rational)).replace("**", "^")
+
+    return HtmlPrinter()
+
+
+def _html_value(value: Any) -> str:
+    """A size or count as HTML: digits with commas, or the expression typeset (HTML-escaped)."""
+    if type(value) is int:
+        return f"{value:,}"
+    if type(value) is str:
+        return html.escape(value)
+    text = str(_html_printer().doprint(to_sympy(value)))
+    return text.replace("*", "·")
+
+
+def _html_shape(shape: tuple[Any, ...]) -> str:
+    return "[" + ", ".join(_html_value(d) for d in shape) + "]"
+
+
+_HTML_RULES = {">=": "≥", "==": "=", "divides": "divisible by"}
+
+
 def plan_to_html(plan: Plan) -> str:
+    """The plan as an HTML fragment (the notebook view): the layer table, then the input and output shapes,
+    the parameter counts, the MAC convention and, for a symbolic plan, the constraints on the input."""
+    right = " style='text-align:right'"
     cells = "".join(
         f"<tr><td><code>{html.escape(r.name)}</code></td><td>{html.escape(r.kind)}</td>"
-        f"<td>{html.escape(_shape(r.output_shape))}</td><td style='text-align:right'>{html.escape(_num(r.params))}</td>"
-        f"<td style='text-align:right'>{html.escape(_num(r.macs))}</td></tr>"
+        f"<td>{_html_shape(r.output_shape)}</td><td{right}>{_html_value(r.params)}</td>"
+        f"<td{right}>{_html_value(r.macs)}</td></tr>"
         for r in plan.rows
     )
-    return (
+    table = (
         "<table><thead><tr><th>Layer</th><th>Kind</th><th>Output shape</th><th>Params</th><th>MACs</th></tr></thead>"
         f"<tbody>{cells}</tbody><tfoot><tr><th colspan='3'>Total ({html.escape(_mac_line(plan))})</th>"
-        f"<th style='text-align:right'>{html.escape(_num(plan.total_params))}</th>"
-        f"<th style='text-align:right'>{html.escape(_num(plan.macs))}</th></tr></tfoot></table>"
+        f"<th{right}>{_html_value(plan.total_params)}</th>"
+        f"<th{right}>{_html_value(plan.macs)}</th></tr></tfoot></table>"
     )
+    facts = [
+        ("Input shape", _html_shape(plan.input_shape)),
+        ("Output shape", _html_shape(plan.output_shape)),
+        ("Trainable params", _html_value(plan.trainable_params)),
+        ("Non-trainable params", _html_value(plan.non_trainable_params)),
+        ("Buffers", _html_value(plan.buffers)),
+        ("MAC convention", f"<code>{html.escape(plan.mac_convention)}</code>: {html.escape(_mac_line(plan))}"),
+    ]
+    info = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in facts)
+    if plan.constraints:
+        items = "".join(
+            f"<li><code>{html.escape(c.layer)}</code> (axis {c.axis}): {_html_value(c.form)} "
+            f"{_HTML_RULES.get(c.kind, html.escape(c.kind))} {_html_value(c.value)} ({html.escape(c.reason)})</li>"
+            for c in plan.constraints
+        )
+        info += f"<dt>Constraints</dt><dd><ul class='constraints'>{items}</ul></dd>"
+    return f"<div class='convcalc-plan'>{table}<dl>{info}</dl></div>"

@@ -1196,8 +1196,12 @@ def render_sheet(exercises: Sequence[Exercise], fmt: str = "md", answers: bool =
     if answers:
         lines += ["", f"## {answer_title}", ""]
         for e in items:
-            lines += [f"{e.index}. **{e.answer}**", ""]
-            lines += [f"       {step}" for step in e.steps]
+            marker = f"{e.index}. "
+            lines += [f"{marker}**{e.answer}**", ""]
+            # CommonMark: an indented code block inside a list item starts 4 columns past the item's content,
+            # which begins after the marker ("1. " is 3 wide, "10. " 4); a fixed indent falls short from item 10 on
+            code = " " * (len(marker) + 4)
+            lines += [f"{code}{step}" for step in e.steps]
             lines.append("")
     else:
         lines.append("")

@@ -512,11 +512,89 @@ def _category(kind: str) -> str:
 
 
 def _is_elementwise(row: Row) -> bool:
-    """A layer that keeps its input's shape and does no multiply-accumulates (activation, norm, dropout)."""
+    """An activation, normalisation, dropout or identity that keeps its input's shape and does no
+    multiply-accumulates. A pooling or a merge that happens to keep the shape is structure: it is drawn."""
+    if _category(row.kind) not in ("elementwise", "norm"):
+        return False
     try:
         return bool(row.input_shape == row.output_shape) and bool(row.macs == 0)
     except TypeError:  # an exotic value that does not compare: draw it
         return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Fold:
+    """The layers the marker stands for: how many, which kinds, and the shape before and after them."""
+
+    rows: tuple[Row, ...]
+
+    def kinds(self) -> list[tuple[str, int]]:
+        counts: dict[str, int] = {}
+        for row in self.rows:
+            counts[row.kind] = counts.get(row.kind, 0) + 1
+        return list(counts.items())
+
+    def lines(self) -> tuple[str, ...]:
+        n = len(self.rows)
+        kinds = [f"{count} {kind}" for kind, count in self.kinds()]
+        shown = kinds if len(kinds) <= 4 else [*kinds[:3], f"+{len(kinds) - 3} kinds"]
+        return (f"{n} {'layer' if n == 1 else 'layers'} folded", *shown)
+
+    def summary(self) -> str:
+        kinds = ", ".join(f"{count} x {kind}" for kind, count in self.kinds())
+        shapes = f"{_shape_plain(self.rows[0].input_shape)} -> {_shape_plain(self.rows[-1].output_shape)}"
+        return f"{len(self.rows)} layers folded ({kinds}): {shapes}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Skip:
+    """A connection drawn as an arc: from node ``source`` (a branch point or a branch's end) to node ``target``."""
+
+    source: int
+    target: int
+    label: str
+
+
+def _structure(rows: Sequence[Row], node_of: Sequence[int], boxed: Sequence[bool]) -> tuple[list[_Skip], set[int]]:
+    """The skips and branches of merges (``Add``, ``Concat``, ...) whose branches are the rows below them
+    (``block.add.main.conv1``, ``block.add.identity``): arcs from the branch point to each branch that does not
+    follow the previous box, and to the merge for a branch with nothing drawn (an identity skip); and the nodes
+    whose plain arrow from the previous box is wrong (they start a second branch).
+
+    ``node_of[j]`` is the node that stands for row ``j`` (its own box, the fold marker, or the box before an
+    element-wise row that is not drawn); node 0 is the input. ``boxed[j]`` says whether that node is row ``j``'s
+    own box or the marker (rather than a box it passes through undrawn).
+    """
+    skips: list[_Skip] = []
+    not_from_previous: set[int] = set()
+    for m, merge in enumerate(rows):
+        if _category(merge.kind) != "merge" or not merge.name:
+            continue
+        prefix = merge.name + "."
+        inside = [j for j in range(m) if rows[j].name.startswith(prefix)]
+        if not inside:
+            continue
+        point = node_of[inside[0] - 1] if inside[0] > 0 else 0
+        target = node_of[m]
+        branches: dict[str, list[int]] = {}
+        for j in inside:
+            branches.setdefault(rows[j].name[len(prefix) :].split(".")[0], []).append(j)
+        previous_end: int | None = None
+        for label, members in branches.items():
+            drawn = sorted({node_of[j] for j in members if boxed[j]} - {point})
+            own = [k for k in drawn if k != target]
+            if not own:
+                if point != target:
+                    skips.append(_Skip(point, target, label))
+                continue
+            if previous_end is not None:
+                if own[0] != previous_end:
+                    skips.append(_Skip(point, own[0], label))
+                    not_from_previous.add(own[0])
+                if previous_end != target:
+                    skips.append(_Skip(previous_end, target, ""))
+            previous_end = own[-1]
+    return skips, not_from_previous
 
 
 def _is_int(value: Any) -> bool:
@@ -604,8 +682,22 @@ class _PlanFigure:
     map_width = (6.0, 42.0)
     symbolic_box = (60.0, 18.0)
 
-    def __init__(self, plan: Plan, rows: Sequence[Row | None], title: str | None, hidden: int, skipped: int) -> None:
-        self.plan, self.title, self.hidden, self.skipped = plan, title, hidden, skipped
+    lane = 40.0  # room above a line of boxes for the arcs of skips and branches
+
+    def __init__(
+        self,
+        plan: Plan,
+        rows: Sequence[Row | None],
+        title: str | None,
+        fold: _Fold | None,
+        skipped: int,
+        skips: Sequence[_Skip] = (),
+        not_from_previous: set[int] | None = None,
+    ) -> None:
+        self.plan, self.title, self.fold, self.skipped = plan, title, fold, skipped
+        self.hidden = len(fold.rows) if fold is not None else 0
+        self.skips = list(skips)
+        self.not_from_previous = not_from_previous or set()
         self.channels_last = plan.layout == "channels_last"
         raw: list[tuple[str, str, tuple[Any, ...], tuple[Any, ...] | None]] = [
             ("input", "Input", tuple(plan.input_shape), None)
@@ -648,9 +740,10 @@ class _PlanFigure:
         input_shape: tuple[Any, ...] | None,
         dims: tuple[int, int, int] | None,
     ) -> _Node:
-        if not kind:  # the "layers omitted" marker
-            lines: tuple[str, ...] = (f"{self.hidden} more", "layer" if self.hidden == 1 else "layers")
-            return _Node("", "", (), None, "omitted", "gap", 40.0, 64.0, 0.0, 0.0, lines, 72.0)
+        if not kind:  # the marker of the folded middle
+            lines: tuple[str, ...] = self.fold.lines() if self.fold is not None else ()
+            width = max(64.0, max(_sans_width(len(t), 11) for t in lines) + 12)
+            return _Node("", "", (), None, "omitted", "gap", 13.0 * len(lines) + 14, width, 0.0, 0.0, lines, width + 8)
         category = "input" if input_shape is None else _category(kind)
         lines = (
             _middle_ellipsis(name, self.label_chars),
@@ -701,7 +794,11 @@ class _PlanFigure:
         width = 0.0
         previous: tuple[_Node, float, float, float] | None = None  # node, right x, centre y, column right
         turn_y: float | None = None  # where the arrow to the next line runs back to the left
-        for line in self._lines():
+        anchors: list[tuple[float, float, int, float]] = []  # per node: centre x, top y, line, lane y
+        lane = self.lane if self.skips else 0.0
+        for number, line in enumerate(self._lines()):
+            lane_y = y + lane * 0.45
+            y += lane
             band = max(n.depth_y for n in line) + max(n.height for n in line)
             centre = y + max(n.depth_y for n in line) + max(n.height for n in line) / 2
             label_top = y + band + 16
@@ -709,7 +806,10 @@ class _PlanFigure:
             x = m
             for j, node in enumerate(line):
                 left = x + (node.column - node.width - node.depth_x) / 2
-                if previous is not None:
+                anchors.append((left + node.width / 2, centre - node.height / 2 - node.depth_y, number, lane_y))
+                if previous is not None and len(anchors) - 1 in self.not_from_previous:
+                    pass  # a second branch starts here: its arc comes from the branch point
+                elif previous is not None:
                     prev_node, prev_mid, prev_y, prev_right = previous
                     dashed = self._branch(prev_node, node)
                     if j == 0 and turn_y is not None:
@@ -731,9 +831,11 @@ class _PlanFigure:
             y = label_top + label_rows * 13 + 14
             turn_y = y + 6
             y += 18
-        legend, legend_width = self._legend(m, y)
-        body += arrows + boxes + legend
-        y += 38
+        arcs, right = self._arcs(anchors, width)
+        legend, legend_width, legend_height = self._legend(m, y)
+        body += arrows + arcs + boxes + legend
+        y += legend_height
+        width = max(width, right + m)
         height = y + m - 14
         label = self.title or f"shapes through a network: input {_shape_plain(self.plan.input_shape)}"
         return _document(max(width, legend_width + 2 * m), height, body, label=label, defs=[_ARROW_HEAD])
@@ -755,12 +857,16 @@ class _PlanFigure:
     def _draw(self, node: _Node, left: float, centre: float, column_x: float, label_top: float) -> str:
         if node.form == "gap":
             frame = {"x": left, "y": centre - node.height / 2, "width": node.width, "height": node.height, "rx": 6}
-            parts = ['<g class="omitted">', f"<title>{_text(' '.join(node.lines))} not drawn</title>"]
+            fold = self.fold
+            kinds = ",".join(f"{kind}:{count}" for kind, count in fold.kinds()) if fold is not None else ""
+            group = {"class": "omitted", "data-folded": self.hidden, "data-kinds": kinds}
+            summary = fold.summary() if fold is not None else ""
+            parts = [_element("g", group)[:-2] + ">", f"<title>{_text(summary)}</title>"]
             parts.append(_element("rect", {**frame, "fill": "#ffffff", "stroke": "#888888", "stroke-dasharray": "4 3"}))
             parts += [
                 _label(
                     left + node.width / 2,
-                    centre - 3 + 13 * j,
+                    centre - node.height / 2 + 17 + 13 * j,
                     text,
                     size=11,
                     attrs={"fill": _MUTED, "text-anchor": "middle"},
@@ -799,7 +905,41 @@ class _PlanFigure:
         parts.append("</g>")
         return "\n".join(parts)
 
-    def _legend(self, x: float, y: float) -> tuple[list[str], float]:
+    def _arcs(self, anchors: Sequence[tuple[float, float, int, float]], width: float) -> tuple[list[str], float]:
+        """Each skip as an arc over the boxes, labelled; one that changes lines runs down the right margin."""
+        out: list[str] = []
+        right = 0.0
+        for j, skip in enumerate(self.skips):
+            x1, y1, line1, lane1 = anchors[skip.source]
+            x2, y2, line2, lane2 = anchors[skip.target]
+            if line1 == line2:
+                rise = min(self.lane - 6, 14 + 3 * (skip.target - skip.source))
+                top = min(y1, y2) - rise
+                d = f"M {_num(x1)} {_num(y1)} C {_num(x1)} {_num(top)}, {_num(x2)} {_num(top)}, {_num(x2)} {_num(y2)}"
+                label_x, label_y, anchor = (x1 + x2) / 2, min(y1, y2) - rise * 0.75 - 3, "middle"
+            else:
+                edge = width + 8 + 6 * (j % 4)
+                right = max(right, edge)
+                points = [(x1, y1), (x1, lane1), (edge, lane1), (edge, lane2), (x2, lane2), (x2, y2)]
+                d = "M " + " L ".join(f"{_num(a)} {_num(b)}" for a, b in points)
+                label_x, label_y, anchor = x1 + 4, lane1 - 3, "start"
+            attrs: dict[str, object] = {
+                "class": "skip",
+                "data-from": self.nodes[skip.source].name or "(folded)",
+                "data-to": self.nodes[skip.target].name or "(folded)",
+                "d": d,
+                "fill": "none",
+                "stroke": "#7a5cc7",
+                "stroke-width": 1.3,
+                "marker-end": "url(#arrow)",
+            }
+            out.append(_element("path", attrs))
+            if skip.label:
+                text_attrs = {"class": "skip-label", "fill": "#7a5cc7", "text-anchor": anchor}
+                out.append(_label(label_x, label_y, skip.label, size=10, mono=True, attrs=text_attrs))
+        return out, right
+
+    def _legend(self, x: float, y: float) -> tuple[list[str], float, float]:
         used = [c for c in _CATEGORIES if any(n.category == c for n in self.nodes)]
         out = ['<g class="legend" font-size="11">']
         start = x
@@ -816,16 +956,22 @@ class _PlanFigure:
         if any(n.form == "map" and not self._numeric(n) for n in self.nodes):
             note += "; symbolic sizes: boxes of one size"
         left_out = [f"{self.skipped} element-wise"] if self.skipped else []
-        left_out += [f"{self.hidden} at the marker"] if self.hidden else []
+        left_out += [f"{self.hidden} folded at the marker"] if self.hidden else []
         if left_out:
             note += f"; layers not drawn: {', '.join(left_out)}"
         out.append(_label(start, y + 20, note, size=11, attrs={"fill": _MUTED}))
+        notes = []
         if any(self._branch(a, b) for a, b in itertools.pairwise(self.nodes)):
-            out.append(
-                _label(start, y + 35, "dashed arrow: the layer reads a branch's input", size=11, attrs={"fill": _MUTED})
+            notes.append("dashed arrow: the layer reads a branch's input")
+        if self.skips:
+            notes.append(
+                "curved arrow: a skip or a branch, from where the branches split to the merge (labelled by branch)"
             )
+        for j, text in enumerate(notes):
+            out.append(_label(start, y + 35 + 15 * j, text, size=11, attrs={"fill": _MUTED}))
         out.append("</g>")
-        return out, max(x - start, _sans_width(len(note), 11))
+        widest = max([len(note), *(len(t) for t in notes)])
+        return out, max(x - start, _sans_width(widest, 11)), 38.0 + 15 * max(0, len(notes) - 1)
 
 
 _ARROW_HEAD = (
@@ -873,13 +1019,16 @@ def plan_svg(
     vector (after a flatten) is a bar; symbolic maps are cuboids of one fixed
     size, and 1-D and 3-D maps plain boxes, with their sizes in the label.
     Arrows join the layers in plan order, dashed where a layer reads something
-    other than the previous box's output (a branch). Long flows wrap onto more
+    other than the previous box's output (a branch); a labelled arc runs from
+    where the branches of an ``Add`` or ``Concat`` split to where they join
+    (identity and U-Net skips, second branches). Long flows wrap onto more
     lines; each layer is one ``<g class="layer">`` with a ``<title>`` tooltip.
 
     Args:
         plan: a :class:`~convcalc.Plan` from :func:`convcalc.plan`.
-        max_layers: the most layers drawn; beyond it the first ``max_layers - 1``
-            and the last are drawn with a marker for those left out between.
+        max_layers: the most layers drawn; beyond it the middle is folded: the
+            first and the last half are drawn, with a marker between them that
+            names how many layers of which kinds it stands for.
         title: a heading for the figure (none by default).
         skip_elementwise: leave out layers that keep their input's shape and do
             no multiply-accumulates (activations, normalisation, dropout,
@@ -918,10 +1067,27 @@ def plan_svg(
         raise SpecError(f"title must be a string or None. {received({'title': title})}")
     if type(skip_elementwise) is not bool:
         raise SpecError(f"skip_elementwise must be True or False. {received({'skip_elementwise': skip_elementwise})}")
-    rows: list[Row | None] = [r for r in plan.rows if not (skip_elementwise and _is_elementwise(r))]
-    skipped = len(plan.rows) - len(rows)
-    hidden = 0
-    if len(rows) > max_layers:
-        hidden = len(rows) - max_layers
-        rows = [*rows[: max_layers - 1], None, rows[-1]]
-    return _PlanFigure(plan, rows, title, hidden, skipped).render()
+    all_rows = list(plan.rows)
+    keep = [j for j, r in enumerate(all_rows) if not (skip_elementwise and _is_elementwise(r))]
+    skipped = len(all_rows) - len(keep)
+    fold: _Fold | None = None
+    folded: set[int] = set()
+    drawn: list[int | None] = list(keep)
+    if len(keep) > max_layers:  # fold the middle: the first half and the last half stay
+        tail = max_layers // 2
+        head = max_layers - tail
+        folded = set(keep[head : len(keep) - tail])
+        fold = _Fold(tuple(all_rows[j] for j in sorted(folded)))
+        drawn = [*keep[:head], None, *keep[len(keep) - tail :]]
+    index_of = {j: k + 1 for k, j in enumerate(drawn) if j is not None}
+    mark = drawn.index(None) + 1 if fold is not None else 0
+    node_of: list[int] = []
+    current = 0  # a row that is not drawn stands at the box before it (or at the fold marker)
+    for j in range(len(all_rows)):
+        current = index_of.get(j, mark if j in folded else current)
+        node_of.append(current)
+    skips, not_from_previous = _structure(
+        all_rows, node_of, [j in index_of or j in folded for j in range(len(all_rows))]
+    )
+    rows: list[Row | None] = [None if j is None else all_rows[j] for j in drawn]
+    return _PlanFigure(plan, rows, title, fold, skipped, skips, not_from_previous).render()

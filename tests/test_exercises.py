@@ -374,6 +374,51 @@ def test_markdown_sheet() -> None:
         assert f"{e.index}. **{e.answer}**" in answered
 
 
+def _commonmark(text: str) -> Any:
+    from markdown_it import MarkdownIt
+    from markdown_it.tree import SyntaxTreeNode
+
+    return SyntaxTreeNode(MarkdownIt("commonmark").parse(text))
+
+
+def _plain(inline: Any) -> str:
+    """The text of an inline node that holds nothing but text (no emphasis, code or links)."""
+    assert [c.type for c in inline.children] == ["text"], inline.children
+    return str(inline.children[0].content)
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_markdown_sheet_parses_as_commonmark_lists(lang: str) -> None:
+    """Read by a CommonMark parser, a sheet of 1..25 exercises is one ordered list of the questions and, with
+    answers, a second list whose items each hold the answer in bold and the worked steps as one code block."""
+    for count in range(1, 26):
+        items = generate(count, seed=count, kind="mixed", difficulty=1 + count % 3, lang=lang)
+        for answers in (False, True):
+            tree = _commonmark(render_sheet(items, answers=answers))
+            blocks = tree.children
+            assert [b.type for b in blocks] == ["heading", "paragraph", "ordered_list"] + (
+                ["heading", "ordered_list"] if answers else []
+            )
+            questions = blocks[2]
+            assert [i.type for i in questions.children] == ["list_item"] * count
+            assert [i.info for i in questions.children] == [str(k) for k in range(1, count + 1)]
+            for item, e in zip(questions.children, items, strict=True):
+                assert [c.type for c in item.children] == ["paragraph"]
+                assert _plain(item.children[0].children[0]) == e.question
+            if not answers:
+                continue
+            assert blocks[3].tag == "h2"
+            solutions = blocks[4]
+            assert [i.info for i in solutions.children] == [str(k) for k in range(1, count + 1)]
+            for item, e in zip(solutions.children, items, strict=True):
+                assert [c.type for c in item.children] == ["paragraph", "code_block"], (count, e.index)
+                inline = item.children[0].children[0].children
+                strong = [c for c in inline if not (c.type == "text" and c.content == "")]
+                assert [c.type for c in strong] == ["strong"]
+                assert _plain(strong[0]) == e.answer
+                assert item.children[1].content == "\n".join(e.steps) + "\n"
+
+
 def test_latex_sheet_is_a_balanced_document() -> None:
     for lang in ("en", "ko"):
         tex = render_sheet(generate(10, 4, kind="mixed", difficulty=3, lang=lang), fmt="latex", answers=True)

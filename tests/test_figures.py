@@ -306,12 +306,86 @@ def test_other_ranks_are_labelled_boxes(net: nn.Module, shape: tuple[int, ...], 
     assert "rx" in with_class(group, "box")[0].attrib
 
 
-def test_max_layers_keeps_the_head_and_the_last() -> None:
+def test_max_layers_folds_the_middle() -> None:
     net = nn.Sequential(*[nn.Conv2d(4, 4, 3, padding=1) for _ in range(10)])
     root = parse(plan_svg(convcalc.plan(net, (1, 4, 16, 16)), max_layers=4))
-    assert [g.attrib["data-name"] for g in layers(root)] == ["0", "1", "2", "9"]
+    assert [g.attrib["data-name"] for g in layers(root)] == ["0", "1", "8", "9"]
     (omitted,) = with_class(root, "omitted", tag="g")
-    assert group_texts(omitted) == ["6 more", "layers"]
+    assert group_texts(omitted) == ["6 layers folded", "6 Conv2d"]
+    assert omitted.attrib["data-folded"] == "6"
+
+
+def skip_paths(root: ET.Element) -> list[tuple[str, str]]:
+    return [(p.attrib["data-from"], p.attrib["data-to"]) for p in with_class(root, "skip", tag="path")]
+
+
+def test_identity_skip_and_shape_keeping_pool_are_drawn() -> None:
+    block = nn.Add(
+        OrderedDict([("main", nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU())), ("identity", nn.Identity())])
+    )
+    net = nn.Sequential(
+        OrderedDict(
+            [("stem", nn.Conv2d(3, 8, 3, padding=1)), ("pool", nn.MaxPool2d(3, stride=1, padding=1)), ("block", block)]
+        )
+    )
+    root = parse(plan_svg(convcalc.plan(net, (1, 3, 16, 16))))
+    assert [g.attrib["data-name"] for g in layers(root)] == ["stem", "pool", "block.main.0", "block"]
+    # the identity branch leaves the block's input (the pool's output) and joins at the Add
+    assert skip_paths(root) == [("pool", "block")]
+    assert "identity" in texts(root)
+
+
+def test_resnet_skips_run_from_the_branch_point_to_the_add() -> None:
+    from convcalc import zoo
+
+    root = parse(plan_svg(convcalc.plan(zoo.resnet18(), (1, 3, 64, 64))))
+    paths = skip_paths(root)
+    assert ("maxpool", "layer1.0.add") in paths  # identity skip of the first block
+    assert ("layer1.1.add", "layer2.0.add.downsample.0") in paths  # the projection branch starts at the split
+    assert ("layer2.0.add.main.conv2", "layer2.0.add") in paths  # and the main branch joins the Add
+    adds = [g.attrib["data-name"] for g in layers(root) if g.attrib["data-kind"] == "Add"]
+    assert len(adds) == 8
+    assert {to for _, to in paths} >= set(adds)
+
+
+def test_unet_skips_reach_their_concats() -> None:
+    from convcalc import zoo
+
+    root = parse(plan_svg(convcalc.plan(zoo.unet(), (1, 1, 572, 572))))
+    paths = skip_paths(root)
+    concats = [g.attrib["data-name"] for g in layers(root) if g.attrib["data-kind"] == "Concat"]
+    assert len(concats) == 4
+    assert ("enc1.conv2", "cat1") in paths  # the first skip leaves the first encoder and joins the last concat
+    assert sorted(to for _, to in paths) == sorted(concats)
+    assert [t for t in texts(root) if t == "skip"] == ["skip"] * 4
+
+
+@pytest.mark.parametrize("max_layers", [2, 5, 12, 30])
+def test_fold_mark_sits_between_the_halves_and_counts_the_rest(max_layers: int) -> None:
+    from convcalc import zoo
+
+    plan = convcalc.plan(zoo.resnet18(), (1, 3, 64, 64))
+    for skip_elementwise in (True, False):
+        root = parse(plan_svg(plan, max_layers=max_layers, skip_elementwise=skip_elementwise))
+        shown = [g.attrib["data-name"] for g in layers(root)]
+        (mark,) = with_class(root, "omitted", tag="g")
+        folded = int(mark.attrib["data-folded"])
+        not_drawn = (
+            sum(1 for r in plan.rows if r.kind in ("BatchNorm2d", "ReLU", "Identity")) if skip_elementwise else 0
+        )
+        assert len(shown) == max_layers
+        assert len(shown) + folded + not_drawn == len(plan.rows)
+        # the mark's box lies right of the last shown box of the first half (or below it, on a later line)
+        order = [e for e in root.iter() if e.attrib.get("class") in ("layer", "omitted")]
+        position = order.index(mark)
+        assert position == max_layers - max_layers // 2
+        kinds = dict(item.split(":") for item in mark.attrib["data-kinds"].split(","))
+        assert sum(map(int, kinds.values())) == folded
+        names = [r.name for r in plan.rows]
+        hidden = names[names.index(shown[position - 1]) + 1 : names.index(shown[position])]
+        hidden_kinds = [r.kind for r in plan.rows if r.name in hidden]
+        assert {k: hidden_kinds.count(k) for k in kinds} == {k: int(v) for k, v in kinds.items()}
+        assert group_texts(mark)[0] == f"{folded} layers folded"
 
 
 def test_wide_plans_wrap_onto_more_lines() -> None:
