@@ -8,7 +8,7 @@ from typing import Any
 
 from convcalc._args import received
 from convcalc._enums import Convention, _Vocabulary
-from convcalc._errors import ShapeError, SpecError
+from convcalc._errors import ConvCalcError, ShapeError, SpecError
 from convcalc._plan import Constraint, Plan, ReceptiveField, Row, shape_numel
 from convcalc._symbolic import FloorForm, Undecided
 
@@ -157,7 +157,9 @@ class Context:
             value = value.e
         if type(value) is int:
             if value % divisor:
-                raise ShapeError(message())
+                error = ShapeError(message())
+                error.layer, error.axis, error.strict = path, axis, True  # type: ignore[attr-defined]
+                raise error
             return
         self.constraints.append(Constraint(path, axis, value, "divides", divisor, reason))
 
@@ -305,7 +307,10 @@ def plan(
         layer = getattr(exc, "layer", None)
         if layer is None:
             raise
-        hint = _smallest_input(model, shape, strict, layer, exc.axis)  # type: ignore[attr-defined]
+        if getattr(exc, "strict", False):
+            hint = _strict_inputs(model, shape, conv, exc.axis)  # type: ignore[attr-defined]
+        else:
+            hint = _smallest_input(model, shape, strict, layer, exc.axis)  # type: ignore[attr-defined]
         text = str(exc)
         head, sep, tail = text.rpartition(" Received:")
         raise ShapeError(f"{head}{hint}{sep}{tail}" if sep else f"{text}{hint}") from None
@@ -353,6 +358,44 @@ def _walk(model: Any, shape: tuple[Any, ...], ctx: Context) -> tuple[Any, ...]:
     root = model._name() if hasattr(model, "_name") else ""
     out_shape, _ = model._plan((shape, rf or None), ctx, root)
     return tuple(out_shape)
+
+
+_hinting = False  # set while _strict_inputs plans the model again, so that the inner plan gives no hint
+
+
+def _strict_inputs(model: Any, shape: tuple[Any, ...], convention: Convention, axis: int) -> str:
+    """The network inputs nearest the failing one that divide evenly at every layer, as a sentence.
+
+    The model is planned again with a symbol for the failing axis (and every spatial axis of the same
+    size, so that a square input stays square), and the solver says which sizes of it are valid.
+    Nothing is said when the solver cannot tell (a layer that fixes the size, such as a Linear after
+    a Flatten) or no size fits.
+    """
+    global _hinting
+    first = 1 if model._layout == "channels_last" else 2
+    index = first + axis
+    if _hinting or index >= len(shape) or type(shape[index]) is not int:
+        return ""
+    from convcalc._symbolic import symbols
+
+    value, x = shape[index], symbols("x")
+    spatial = range(first, first + len(shape) - 2)
+    trial = tuple(x if j in spatial and d == value else d for j, d in enumerate(shape))
+    _hinting = True
+    try:
+        solution = plan(model, trial, convention=convention.value, strict=True).valid_sizes(x)
+    except ConvCalcError:
+        return ""
+    finally:
+        _hinting = False
+    step = solution.modulus
+    below = next((v for v in range(value - 1, max(solution.smallest, value - step) - 1, -1) if v in solution), None)
+    start = max(value + 1, solution.smallest)
+    above = next((v for v in range(start, start + step) if v in solution), None)
+    fits = " or ".join(str(v) for v in (below, above) if v is not None)
+    if not fits:
+        return ""
+    return f" Network inputs that fit every layer: use an input of {fits} instead of {value} on that axis."
 
 
 def _smallest_input(model: Any, shape: tuple[Any, ...], strict: bool, layer: str, axis: int) -> str:

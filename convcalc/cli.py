@@ -13,6 +13,7 @@ bridge and the exercises are imported inside the subcommands that use them.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
@@ -88,6 +89,29 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise _UsageError(f"{self.prog.removeprefix(PROG + ' ')}: {message}" if self.prog != PROG else message)
 
+    def _parse_optional(self, arg_string: str) -> Any:
+        """-inf, -nan and -1e400 are values (which the commands then refuse with a reason), not options."""
+        if arg_string.startswith("-") and not arg_string.startswith("--"):
+            try:
+                float(arg_string)
+            except ValueError:
+                pass
+            else:
+                return None
+        return super()._parse_optional(arg_string)
+
+
+class _Refused(argparse.Action):
+    """An option that another command takes and this one does not: using it says why, instead of
+    argparse's bare "unrecognized arguments"."""
+
+    def __init__(self, option_strings: list[str], dest: str, reason: str = "", **kwargs: Any) -> None:
+        self.reason = reason
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        parser.error(f"{option_string} does not apply here: {self.reason}")
+
 
 # --------------------------------------------------------------------------- #
 # Reading sizes
@@ -126,9 +150,32 @@ def _sizes(text: str, name: str) -> Any:
     return values[0] if len(values) == 1 else tuple(values)
 
 
+#: Names that read as numbers that are not sizes: sympy prints a symbol called nan as "nan".
+_NOT_SIZES = frozenset({"nan", "inf", "infinity", "oo", "zoo"})
+
+
+def _not_a_number(p: str, name: str, text: str) -> None:
+    """Refuse what reads as a number but is not a whole one (nan, inf, 1e400, 6.5), naming the argument."""
+    bare = p.lower().lstrip("+-")
+    if bare == "nan":
+        why = "is not a number"
+    elif bare in _NOT_SIZES:
+        why = "is infinite"
+    else:
+        try:
+            float(p)
+        except ValueError:
+            return
+        why = "is not a whole number written out"
+    raise SpecError(
+        f"{name}: {p!r} {why}; sizes are whole numbers such as 224 (or symbols such as H). Received: {name}={text!r}"
+    )
+
+
 def _with_symbols(parts: list[str], name: str, text: str) -> list[Any]:
     names = [p for p in parts if not re.fullmatch(r"[+-]?\d+", p)]
     for p in names:
+        _not_a_number(p, name, text)
         if not p.isidentifier():
             raise SpecError(f"{name}: {p!r} is neither a number nor a symbol name such as H. Received: {name}={text!r}")
     table: dict[str, Any] = {}
@@ -155,7 +202,8 @@ def _padding(text: str) -> Any:
 
 def _show(value: Any) -> str:
     if isinstance(value, tuple):
-        return "x".join(str(v) for v in value)
+        # a closed form such as floor((H - 1)/2) + 1 needs spaces around the x that joins it to the next axis
+        return ("x" if all(type(v) is int for v in value) else " x ").join(str(v) for v in value)
     return str(value)
 
 
@@ -180,7 +228,7 @@ def _window_options(p: argparse.ArgumentParser, *, pool: bool = False) -> None:
         default=None if pool else "1",
         help="stride (default: the kernel size)" if pool else "stride (default 1)",
     )
-    p.add_argument("-p", "--padding", default="0", help="padding: 1, 1x2, 'same' or 'valid' (default 0)")
+    p.add_argument("-p", "--padding", default=None, help="padding: 1, 1x2, 'same' or 'valid' (default 0)")
     p.add_argument("-d", "--dilation", default="1", help="dilation (default 1)")
     p.add_argument(
         "--convention",
@@ -189,6 +237,7 @@ def _window_options(p: argparse.ArgumentParser, *, pool: bool = False) -> None:
         help="whose rules: torch (default) or keras ('same' at any stride)",
     )
     p.add_argument("--steps", action="store_true", help="print the worked calculation")
+    p.add_argument("--lang", choices=["en", "ko"], default="en", help="the language of --steps (default en)")
     modes = p.add_mutually_exclusive_group()
     modes.add_argument("--same", dest="mode", action="store_const", const="same", help="padding='same'")
     modes.add_argument("--valid", dest="mode", action="store_const", const="valid", help="padding='valid'")
@@ -198,9 +247,72 @@ def _window_args(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, Any]:
     size = _sizes(args.size, "size")
     kernel = _ints(args.kernel_size, "kernel_size")
     stride = None if args.stride is None else _ints(args.stride, "stride")
-    padding = args.mode if args.mode else _padding(args.padding)
+    if args.mode and args.padding is not None:
+        raise SpecError(
+            f"--{args.mode} sets the padding, and so does --padding: give one of them. "
+            f"Received: --{args.mode} --padding {args.padding}"
+        )
+    padding = args.mode if args.mode else _padding("0" if args.padding is None else args.padding)
     dilation = _ints(args.dilation, "dilation")
     return size, kernel, stride, padding, dilation
+
+
+def _symbolic_steps(formula: str, out: Any) -> int:
+    """The worked steps of a symbolic size: the rule, then the closed form."""
+    print(formula)
+    print(f"out = {_show(out)}")
+    return 0
+
+
+def _window_formula(padding: Any, convention: str, *, ceil: bool = False) -> str:
+    if convention == "keras" and padding in ("same", "causal"):
+        return "out = ceil(W/S)"
+    if convention == "keras" or padding == "valid":
+        return "out = floor((W - D*(F - 1) - 1)/S) + 1"
+    if ceil:
+        return "out = ceil((W - D*(F - 1) - 1 + 2P)/S) + 1, less a last window that would start in the padding"
+    return "out = floor((W - D*(F - 1) - 1 + 2P)/S) + 1"
+
+
+def _strict_condition(size: Any, kernel: Any, stride: Any, padding: Any, dilation: Any, convention: str) -> list[str]:
+    """What --strict asks of a symbolic size: ``H ≡ r (mod S)`` per symbol, from (W - F + 2P) divisible by S.
+
+    The numbers in a size are checked by the library itself; a symbol cannot be, so the condition is
+    printed (an impossible one, such as two axes of one symbol that need different remainders, is an error).
+    """
+    if padding == "same" or (convention == "keras" and padding == "causal"):
+        return []  # 'same' has no remainder to drop: Keras rounds up, torch needs stride 1
+    n = next((len(v) for v in (size, kernel, stride, padding, dilation) if isinstance(v, tuple)), 1)
+
+    def axis(value: Any, j: int) -> Any:
+        return value[j] if isinstance(value, tuple) else value
+
+    wanted: dict[Any, list[tuple[int, int]]] = {}
+    for j in range(n):
+        x = axis(size, j)
+        if type(x) is int:
+            continue
+        s = axis(stride, j)
+        p = 0 if isinstance(padding, str) else axis(padding, j)
+        extent = axis(dilation, j) * (axis(kernel, j) - 1) + 1
+        wanted.setdefault(x, []).append((s, (extent - 2 * p) % s))
+    lines = []
+    for x, conditions in wanted.items():
+        period = 1
+        for s, _ in conditions:
+            period = math.lcm(period, s)
+        residues = [v for v in range(period) if all(v % s == r for s, r in conditions)]
+        if not residues:
+            raise SpecError(
+                f"--strict: no size {x} divides evenly on every axis: "
+                + "; ".join(f"{x} ≡ {r} (mod {s})" for s, r in conditions)
+                + f". Received: size={_show(size)}"
+            )
+        if period == 1:
+            lines.append(f"strict: every {x} divides evenly (stride 1)")
+        else:
+            lines.append(f"strict: {x} ≡ {residues[0]} (mod {period}), so that (W - F + 2P) divides by the stride")
+    return lines
 
 
 def _cmd_size(args: argparse.Namespace) -> int:
@@ -208,14 +320,19 @@ def _cmd_size(args: argparse.Namespace) -> int:
 
     size, kernel, stride, padding, dilation = _window_args(args)
     out = conv_output_size(size, kernel, stride, padding, dilation, convention=args.convention, strict=args.strict)
-    if args.steps and not _is_numeric(size):
-        print("out = floor((W - D*(F - 1) - 1 + 2P)/S) + 1")
-        print(f"out = {_show(out)}")
+    if not _is_numeric(size):
+        conditions = _strict_condition(size, kernel, stride, padding, dilation, args.convention) if args.strict else []
+        if args.steps:
+            _symbolic_steps(_window_formula(padding, args.convention), out)
+        else:
+            print(_show(out))
+        for line in conditions:
+            print(line)
         return 0
     if args.steps:
         from convcalc.exercises import conv_steps
 
-        lines = conv_steps(size, kernel, stride, padding, dilation, convention=args.convention)
+        lines = conv_steps(size, kernel, stride, padding, dilation, convention=args.convention, lang=args.lang)
         return _print_steps(lines, out)
     print(_show(out))
     return 0
@@ -225,11 +342,21 @@ def _cmd_pool(args: argparse.Namespace) -> int:
     from convcalc.formulas import pool_output_size
 
     size, kernel, stride, padding, dilation = _window_args(args)
-    out = pool_output_size(size, kernel, stride, padding, dilation, args.ceil, convention=args.convention)
-    if args.steps and _is_numeric(size):
+    strict = {"strict": True} if args.strict else {}  # pool_output_size(strict=...): the textbook check
+    if strict:  # a library older than pool_output_size(strict=...) refuses the option instead of failing
+        import inspect
+
+        if "strict" not in inspect.signature(pool_output_size).parameters:
+            raise SpecError("--strict needs pool_output_size(strict=True), which this convcalc does not have yet")
+    out = pool_output_size(size, kernel, stride, padding, dilation, args.ceil, convention=args.convention, **strict)
+    if args.steps and not _is_numeric(size):
+        return _symbolic_steps(_window_formula(padding, args.convention, ceil=args.ceil), out)
+    if args.steps:
         from convcalc.exercises import pool_steps
 
-        lines = pool_steps(size, kernel, stride, padding, dilation, args.ceil, convention=args.convention)
+        lines = pool_steps(
+            size, kernel, stride, padding, dilation, args.ceil, convention=args.convention, lang=args.lang
+        )
         return _print_steps(lines, out)
     print(_show(out))
     return 0
@@ -241,10 +368,17 @@ def _cmd_tconv(args: argparse.Namespace) -> int:
     size, kernel, stride, padding, dilation = _window_args(args)
     op = None if args.output_padding is None else _ints(args.output_padding, "output_padding")
     out = conv_transpose_output_size(size, kernel, stride, padding, op, dilation, convention=args.convention)
-    if args.steps and _is_numeric(size) and args.convention == "torch":
+    if args.steps and args.convention == "keras":
+        raise SpecError(
+            "--steps works through torch's rule for transposed convolutions; Keras's rule has no worked steps: "
+            "drop --steps or --convention keras. Received: --steps --convention keras"
+        )
+    if args.steps and not _is_numeric(size):
+        return _symbolic_steps("out = (W - 1)*S - 2P + D*(F - 1) + OP + 1", out)
+    if args.steps:
         from convcalc.exercises import conv_transpose_steps
 
-        lines = conv_transpose_steps(size, kernel, stride, padding, 0 if op is None else op, dilation)
+        lines = conv_transpose_steps(size, kernel, stride, padding, 0 if op is None else op, dilation, lang=args.lang)
         return _print_steps(lines, out)
     print(_show(out))
     return 0
@@ -308,11 +442,45 @@ def _cmd_params(args: argparse.Namespace) -> int:
         print(count)
         return 0
     bn = params.batchnorm_params(args.num_features, affine=args.affine, convention=args.convention)
+    if args.steps:
+        for line in _batchnorm_steps(args.num_features, bn, args.convention, args.lang):
+            print(line)
+        return 0
     print(f"trainable: {bn.trainable}")
     print(f"non-trainable: {bn.non_trainable}")
     print(f"buffers: {bn.buffers}")
     print(f"total: {bn.total}")
     return 0
+
+
+_BN_WORDS = {
+    "en": ("trainable", "non-trainable", "buffers", "total", "not counted in the total"),
+    "ko": ("학습 파라미터", "학습되지 않는 파라미터", "버퍼", "합계", "합계에는 넣지 않음"),
+}
+
+
+def _batchnorm_steps(c: int, bn: Any, convention: str, lang: str) -> list[str]:
+    """The batch-norm count worked out: 2C per pair of per-channel vectors (and torch's step counter)."""
+    trainable, non_trainable, buffers, total, not_counted = _BN_WORDS[lang]
+    keras = convention == "keras"
+    learned, affine = bn.trainable, bn.trainable > 0
+    lines = [
+        f"{trainable} = 2 * C = 2 * {c} = {learned} ({'gamma, beta' if keras else 'weight, bias'})"
+        if affine
+        else f"{trainable} = 0 ({'center=False, scale=False' if keras else 'affine=False'})"
+    ]
+    if keras:
+        lines.append(f"{non_trainable} = 2 * C = 2 * {c} = {bn.non_trainable} (moving_mean, moving_variance)")
+        lines.append(f"{buffers} = 0")
+        lines.append(f"{total} = {learned} + {bn.non_trainable} = {bn.total}")
+    else:
+        lines.append(f"{non_trainable} = 0")
+        lines.append(
+            f"{buffers} = 2 * C + 1 = 2 * {c} + 1 = {bn.buffers} "
+            f"(running_mean, running_var, num_batches_tracked; {not_counted})"
+        )
+        lines.append(f"{total} = {bn.total}")
+    return lines
 
 
 # --------------------------------------------------------------------------- #
@@ -391,7 +559,7 @@ def _plan(args: argparse.Namespace, model: Any, shape: Any, **options: Any) -> A
 
     if shape is None and getattr(model, "_default_input_shape", None) is None:
         raise SpecError(f"{args.model} has no input shape: give one with --input, e.g. --input 1x3x224x224")
-    return plan(model, shape, strict=args.strict, **options)
+    return plan(model, shape, strict=args.strict, convention=getattr(args, "convention", None), **options)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -468,6 +636,8 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
     from convcalc import exercises
 
     if getattr(args, "check", False):
+        if args.sheet is not None:
+            _settings_of_sheet(args, exercises.sheet_settings(_read_sheet(args.sheet)))
         if args.index > 1000:
             raise SpecError(f"--index must be at most 1000 (a sheet's size). Received: --index {args.index}")
         items = exercises.generate(args.index, args.seed, kind=args.kind, difficulty=args.difficulty, lang=args.lang)
@@ -477,6 +647,34 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
     items = exercises.generate(args.count, args.seed, kind=args.kind, difficulty=args.difficulty, lang=args.lang)
     sys.stdout.write(exercises.render_sheet(items, fmt=args.format, answers=args.answers))
     return 0
+
+
+def _read_sheet(path: str) -> str:
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise SpecError(f"cannot read the sheet {path}: {reason}. Received: --sheet {path}") from None
+
+
+def _settings_of_sheet(args: argparse.Namespace, settings: dict[str, Any]) -> None:
+    """Take the sheet's seed, kind, difficulty and language; an option given as well must agree with it."""
+    for key in ("seed", "kind", "difficulty", "lang"):
+        given = getattr(args, f"given_{key}", None)
+        if given is not None and given != settings[key]:
+            raise SpecError(
+                f"--{key} {given} differs from the sheet, which was drawn with {key} {settings[key]}: "
+                f"leave --{key} out to mark an answer to the sheet. Received: --sheet {args.sheet} --{key} {given}"
+            )
+        setattr(args, key, settings[key])
+    if args.index > settings["count"]:
+        raise SpecError(
+            f"the sheet has {settings['count']} exercises: --index must be at most {settings['count']}. "
+            f"Received: --index {args.index}"
+        )
 
 
 def _positive_int(text: str) -> int:
@@ -543,6 +741,7 @@ def _size_options(p: _Parser) -> None:
 def _pool_options(p: _Parser) -> None:
     _window_options(p, pool=True)
     p.add_argument("--ceil", action="store_true", help="ceil_mode=True (torch)")
+    p.add_argument("--strict", action="store_true", help="require (W - F + 2P) to divide by the stride")
     p.set_defaults(func=_cmd_pool)
 
 
@@ -561,26 +760,58 @@ def _params_options(p: _Parser) -> None:
         q.add_argument("out_channels", type=_positive_int)
         q.add_argument("-k", "--kernel-size", required=True, help="kernel size: 5 or 3x5")
         q.add_argument("-g", "--groups", type=_positive_int, default=1)
-        q.add_argument("--ndim", type=_positive_int, default=2, help="spatial axes of a square kernel (default 2)")
+        q.add_argument(
+            "--ndim",
+            type=_axis_count,
+            default=2,
+            help=f"spatial axes of a square kernel (default 2, at most {_MAX_NDIM})",
+        )
         q.add_argument("--no-bias", dest="bias", action="store_false")
-        q.add_argument("--steps", action="store_true", help="print the calculation")
+        _params_common(q, convention_help="the same count under both (default torch)")
     q = layers.add_parser("linear", help="a fully connected layer")
     q.add_argument("in_features", type=_positive_int)
     q.add_argument("out_features", type=_positive_int)
     q.add_argument("--no-bias", dest="bias", action="store_false")
-    q.add_argument("--steps", action="store_true", help="print the calculation")
+    _params_common(q, convention_help="the same count under both (default torch)")
     q = layers.add_parser("bn", help="batch normalisation")
     q.add_argument("num_features", type=_positive_int)
-    q.add_argument("--convention", choices=["torch", "keras"], default="torch")
     q.add_argument("--no-affine", dest="affine", action="store_false")
+    _params_common(q, convention_help="torch (default: buffers) or keras (non-trainable moving statistics)")
     p.set_defaults(func=_cmd_params)
+
+
+def _params_common(q: argparse.ArgumentParser, *, convention_help: str) -> None:
+    q.add_argument("--convention", choices=["torch", "keras"], default="torch", help=convention_help)
+    q.add_argument("--steps", action="store_true", help="print the calculation")
+    q.add_argument("--lang", choices=["en", "ko"], default="en", help="the language of --steps (default en)")
+
+
+#: The most spatial axes `params --ndim` takes. torch and Keras convolve over 1 to 3 axes; the count
+#: grows as kernel**ndim, so an absurd --ndim (100000) asks for a number of tens of thousands of digits
+#: that no layer has: refused with the reason instead of printed.
+_MAX_NDIM = 16
+
+
+def _axis_count(text: str) -> int:
+    value = _positive_int(text)
+    if value > _MAX_NDIM:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {_MAX_NDIM}, not {text!r}: it counts the spatial axes of a square kernel "
+            "(torch and Keras convolve over 1 to 3); give a per-axis kernel with -k for anything else"
+        )
+    return value
 
 
 def _plan_options(p: _Parser) -> None:
     _model_options(p)
     p.add_argument("--style", choices=["table", "torchinfo", "keras"], default=None, help="text layout (default table)")
     p.add_argument("--format", choices=["text", "json", "csv", "md", "latex"], default="text")
-    p.add_argument("--macs", choices=["macs", "macs+bias", "flops"], default="macs", help="MAC counting convention")
+    p.add_argument(
+        "--macs",
+        choices=list(_MAC_CONVENTIONS),
+        default="macs",
+        help="MAC counting convention: " + ", ".join(_MAC_CONVENTIONS) + " (see convcalc.MacConvention)",
+    )
     p.set_defaults(func=_cmd_plan)
 
 
@@ -613,6 +844,13 @@ def _exercise_command_options(p: _Parser) -> None:
         description="Mark an answer: exit status 0 when right, 1 when wrong.",
     )
     _exercise_options(c, suppress=True)
+    c.add_argument(
+        "--sheet",
+        default=None,
+        metavar="FILE",
+        help="the sheet (Markdown or LaTeX, - for standard input): its header gives the seed, kind, difficulty and "
+        "language, so they need not be repeated",
+    )
     c.add_argument("--index", type=_positive_int, required=True, help="the exercise's number on the sheet (from 1)")
     c.add_argument("answer", help='the answer, e.g. 55, "28 x 60", "(9, 75)"')
     c.set_defaults(check=True)
@@ -741,7 +979,81 @@ def _parser(command: str | None = None) -> _Parser:
         if command is None or command == name:
             p: _Parser = sub.add_parser(name, help=help_text, description=help_text, epilog="examples:\n" + examples)
             add_options(p)
+            _refuse_the_others(p, name)
     return parser
+
+
+#: Options that several commands take: (whether it takes a value, where it applies). Every command
+#: either takes each of them or refuses it with this reason (or a reason of its own, in _WHY_NOT).
+COMMON_OPTIONS: dict[str, tuple[bool, str]] = {
+    "--steps": (False, "the worked calculation is printed by size, pool, tconv and params"),
+    "--strict": (
+        False,
+        "the divisibility check (W - F + 2P) % S == 0 is made by size, pool, plan, solve and figure plan",
+    ),
+    "--lang": (True, "Korean is for worked steps (size, pool, tconv, params) and exercises"),
+    "--convention": (
+        True,
+        "torch's or Keras's rules are chosen for size, pool, tconv, params, plan, solve and figure plan",
+    ),
+    "--format": (True, "output formats are for plan (text, json, csv, md, latex) and exercise sheets (md, latex)"),
+    "--input": (True, "a model's input shape is given to plan, solve, verify and figure plan"),
+    "--same": (False, "padding='same' is for size, pool and tconv (figure conv takes -p numbers)"),
+    "--valid": (False, "padding='valid' is for size, pool and tconv (figure conv takes -p numbers)"),
+    "--macs": (True, "MAC counting conventions are for plan"),
+}
+
+#: Reasons of one command's own for refusing a common option.
+_WHY_NOT: dict[tuple[str, str], str] = {
+    ("size", "--input"): "size takes the input size as its first argument: convcalc size 224 -k 3",
+    ("pool", "--input"): "pool takes the input size as its first argument: convcalc pool 28 -k 2",
+    ("tconv", "--input"): "tconv takes the input size as its first argument: convcalc tconv 4 -k 3",
+    ("figure conv", "--input"): "figure conv takes the input size as its first argument: convcalc figure conv 5 -k 3",
+    ("tconv", "--strict"): "a transposed convolution drops nothing: every input size gives a whole output size",
+    (
+        "verify",
+        "--strict",
+    ): "verify compares with torch's forward pass, which floors; plan --strict is the textbook check",
+    ("verify", "--convention"): "verify runs torch itself, so the rules are torch's",
+    ("exercise", "--steps"): "a sheet shows the worked solutions with --answers (the default)",
+    ("exercise check", "--steps"): "the feedback on a wrong answer shows the worked solution",
+    ("exercise", "--strict"): "exercises are built to divide exactly, or say in the question to round down",
+    ("exercise check", "--strict"): "exercises are built to divide exactly, or say in the question to round down",
+    ("exercise", "--convention"): "exercises use the textbook formula, which is torch's rule",
+    ("exercise check", "--convention"): "exercises use the textbook formula, which is torch's rule",
+    ("exercise check", "--format"): "an answer is marked the same whatever the sheet's format",
+    ("figure conv", "--convention"): "the figure draws torch's windows",
+    ("figure conv", "--strict"): "the figure draws any window, dividing evenly or not; size --strict checks it",
+    ("figure conv", "--steps"): "the figure shows one step; size --steps writes the calculation out",
+    ("figure plan", "--format"): "a figure is an SVG; plan --format gives the other formats",
+    ("solve", "--format"): "solve prints the valid sizes as text; plan --format gives a plan's formats",
+}
+
+
+def _refuse_the_others(p: argparse.ArgumentParser, name: str) -> None:
+    """Give *p*, and every command under it, a reasoned refusal of each common option it does not take."""
+    subcommands = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+    for action in subcommands:
+        for sub_name, sub in action.choices.items():
+            _refuse_the_others(sub, f"{name} {sub_name}")
+    if any(a.required for a in subcommands):
+        return  # params and figure: the options belong to the layer or figure named next
+    for option, (takes_value, where) in COMMON_OPTIONS.items():
+        if option in p._option_string_actions:
+            continue
+        p.add_argument(
+            option,
+            action=_Refused,
+            nargs="?" if takes_value else 0,
+            default=argparse.SUPPRESS,
+            help=argparse.SUPPRESS,
+            reason=_WHY_NOT.get((name, option), where),
+        )
+
+
+#: convcalc.MacConvention's values, written out so that the parser does not import the planner
+#: (a test checks that they are the same).
+_MAC_CONVENTIONS = ("macs", "macs+bias", "flops", "torchinfo", "fvcore", "ptflops")
 
 
 def _model_options(p: argparse.ArgumentParser, *, strict: bool = True) -> None:
@@ -749,6 +1061,12 @@ def _model_options(p: argparse.ArgumentParser, *, strict: bool = True) -> None:
     p.add_argument("--input", default=None, help="input shape, batch first: 1x3x224x224, or 1x3xHxW with symbols")
     if strict:
         p.add_argument("--strict", action="store_true", help="require every strided window to divide exactly")
+        p.add_argument(
+            "--convention",
+            choices=["torch", "keras"],
+            default=None,
+            help="whose rules the layers follow (default: the model's own)",
+        )
 
 
 def _exercise_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -757,10 +1075,19 @@ def _exercise_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     def value(v: Any) -> Any:
         return argparse.SUPPRESS if suppress else v
 
-    p.add_argument("--seed", type=_any_int, default=value(0), help="the sheet's seed (default 0)")
-    p.add_argument("--lang", choices=["en", "ko"], default=value("en"))
-    p.add_argument("--kind", choices=_KINDS, default=value("mixed"))
-    p.add_argument("--difficulty", type=int, choices=[1, 2, 3], default=value(1))
+    p.add_argument("--seed", type=_any_int, default=value(0), action=_Given, help="the sheet's seed (default 0)")
+    p.add_argument("--lang", choices=["en", "ko"], default=value("en"), action=_Given)
+    p.add_argument("--kind", choices=_KINDS, default=value("mixed"), action=_Given)
+    p.add_argument("--difficulty", type=int, choices=[1, 2, 3], default=value(1), action=_Given)
+
+
+class _Given(argparse._StoreAction):
+    """A store that also records that the option was written out (``given_<dest>``), as opposed to
+    defaulted: ``exercise check --sheet`` takes the sheet's settings unless they are written out."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        super().__call__(parser, namespace, values, option_string)
+        setattr(namespace, f"given_{self.dest}", values)
 
 
 # --------------------------------------------------------------------------- #
@@ -785,6 +1112,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     2
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
+    # Python refuses int <-> str conversions of more than 4300 digits (a guard for servers that parse
+    # untrusted text). convcalc's answers are exact whatever their size, and the numbers here are the
+    # caller's own, so the command runs without that limit, and puts it back afterwards.
+    digits = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        return _run(args_list)
+    finally:
+        sys.set_int_max_str_digits(digits)
+
+
+def _run(args_list: list[str]) -> int:
     try:
         command = args_list[0] if args_list and args_list[0] in _COMMAND_NAMES else None
         args = _parser(command).parse_args(args_list)

@@ -43,6 +43,7 @@ __all__ = [
     "generate",
     "pool_steps",
     "render_sheet",
+    "sheet_settings",
 ]
 
 
@@ -81,57 +82,57 @@ MISTAKES: dict[str, tuple[str, str]] = {
     ),
     "single_padding": (
         "you added the padding once (P); it is added on both sides (2P)",
-        "padding을 한 번(P)만 더했습니다. padding은 양쪽에 붙으므로 2P입니다",
+        "padding을 한 번(P)만 더한 것 같습니다. padding은 양쪽에 붙으므로 2P입니다",
     ),
     "ceil_instead_of_floor": (
         "you rounded up; the output size rounds down (floor)",
-        "올림을 했습니다. 나누어떨어지지 않으면 소수점은 버립니다(floor)",
+        "올림을 한 것 같습니다. 나누어떨어지지 않으면 소수점은 버립니다(floor)",
     ),
     "forgot_plus_one": (
         "you forgot the + 1 (the first window's position)",
-        "+ 1을 빠뜨렸습니다 (첫 번째 필터 위치)",
+        "+ 1을 빠뜨린 것 같습니다 (첫 번째 필터 위치)",
     ),
     "precedence": (
         "you divided only the kernel size by the stride, as in int(1 + H + 2*pad - FH / stride): "
         "the whole (W - F + 2P) is divided by S",
-        "필터 크기만 stride로 나누었습니다 (int(1 + H + 2*pad - FH / stride)의 연산자 우선순위 실수). "
+        "필터 크기만 stride로 나눈 것 같습니다 (int(1 + H + 2*pad - FH / stride)의 연산자 우선순위 실수). "
         "(W - F + 2P) 전체를 stride로 나눠야 합니다",
     ),
     "ignored_stride": (
         "you did not divide by the stride",
-        "stride로 나누지 않았습니다",
+        "stride로 나누지 않은 것 같습니다",
     ),
     "stride_default": (
-        "a pooling layer's stride defaults to its kernel size, not to 1",
-        "pooling 층의 stride 기본값은 1이 아니라 kernel_size입니다",
+        "you used stride 1: a pooling layer's stride defaults to its kernel size",
+        "stride를 1로 둔 것 같습니다. pooling 층의 stride 기본값은 1이 아니라 kernel_size입니다",
     ),
     "forgot_dilation": (
         "you used the kernel size without dilation: a dilated kernel spans D*(F - 1) + 1",
-        "dilation을 적용하지 않았습니다. dilation이 있으면 필터가 차지하는 크기는 D*(F - 1) + 1입니다",
+        "dilation을 적용하지 않은 것 같습니다. dilation이 있으면 필터가 차지하는 크기는 D*(F - 1) + 1입니다",
     ),
     "forgot_bias": (
         "you forgot the bias: one per output channel",
-        "bias를 빠뜨렸습니다. 출력 채널마다 1개씩 있습니다",
+        "bias를 빠뜨린 것 같습니다. 출력 채널마다 1개씩 있습니다",
     ),
     "forgot_input_channels": (
         "you forgot the input channels: each filter spans every input channel",
-        "입력 채널 수를 곱하지 않았습니다. 필터 하나는 입력 채널 전체에 걸쳐 있습니다",
+        "입력 채널 수를 곱하지 않은 것 같습니다. 필터 하나는 입력 채널 전체에 걸쳐 있습니다",
     ),
     "ignored_groups": (
         "you ignored groups: each filter sees only C_in / groups channels",
-        "groups를 무시했습니다. 필터 하나는 C_in / groups개 채널만 봅니다",
+        "groups를 무시한 것 같습니다. 필터 하나는 C_in / groups개 채널만 봅니다",
     ),
     "forgot_batch": (
         "you left out the batch size N: the matrix has one row per window of every sample",
-        "배치 크기 N을 곱하지 않았습니다. 모든 데이터의 필터 위치마다 한 행씩 있습니다",
+        "배치 크기 N을 곱하지 않은 것 같습니다. 모든 데이터의 필터 위치마다 한 행씩 있습니다",
     ),
     "forgot_channels": (
         "you forgot to multiply by the number of channels",
-        "채널 수를 곱하지 않았습니다",
+        "채널 수를 곱하지 않은 것 같습니다",
     ),
     "ignored_strides": (
         "you added the kernel sizes without scaling each by the strides of the layers before it",
-        "앞선 층들의 stride를 곱하지 않고 필터 크기만 더했습니다",
+        "앞선 층들의 stride를 곱하지 않고 필터 크기만 더한 것 같습니다",
     ),
 }
 
@@ -142,7 +143,8 @@ class Exercise:
 
     ``value`` is the answer as integers (``(55, 55)`` for a 55 x 55 output);
     ``data`` holds the problem's numbers so the answer can be checked
-    independently; ``index`` is its 1-based position on the sheet.
+    independently; ``index`` is its 1-based position on the sheet;
+    ``sheet_kind`` is the kind the sheet was drawn with (``"mixed"`` for a mix).
     """
 
     kind: str
@@ -155,6 +157,7 @@ class Exercise:
     steps: tuple[str, ...]
     value: tuple[int, ...]
     data: Mapping[str, Any] = field(repr=False)
+    sheet_kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -244,11 +247,13 @@ def conv_steps(
     dilation: Any = 1,
     *,
     convention: str = "torch",
+    lang: str = "en",
 ) -> list[str]:
     """The worked calculation of a convolution's output size, one line per step.
 
     Numbers only (per-axis tuples allowed); the result is checked against
-    :func:`convcalc.conv_output_size`, whose errors it raises.
+    :func:`convcalc.conv_output_size`, whose errors it raises. ``lang="ko"``
+    writes the words of the steps in Korean (the formulas stay as they are).
 
     >>> for line in conv_steps(227, 11, 4):
     ...     print(line)
@@ -261,11 +266,18 @@ def conv_steps(
     H: (32 - 5 + 2*0)/1 + 1 = 28
     W: (64 - 5 + 2*0)/1 + 1 = 60
     out = 28x60
+    >>> print(conv_steps(32, 3, dilation=2, lang="ko")[0])
+    F' = D*(F - 1) + 1 = 2*(3 - 1) + 1 = 5 (dilation을 적용한 필터 크기)
     >>> conv_steps(4, 5)
     Traceback (most recent call last):
     ...
     convcalc.ShapeError: kernel_size=5 is larger than the padded input 4 + 2*0 = 4. An input of at least 5 fits, or padding >= 1. Received: size=4, kernel_size=5, stride=1, padding=0, dilation=1
     """
+    language = Language.parse(lang, "lang")
+    return _localise(_conv_steps(size, kernel_size, stride, padding, dilation, convention), language)
+
+
+def _conv_steps(size: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, convention: str) -> list[str]:
     result = conv_output_size(size, kernel_size, stride, padding, dilation, convention=convention)
     n = _ndim(size, kernel_size, stride, padding, dilation)
     ws, ks, ss, ds = (_axes(v, n) for v in (size, kernel_size, stride, dilation))
@@ -325,8 +337,9 @@ def pool_steps(
     ceil_mode: bool = False,
     *,
     convention: str = "torch",
+    lang: str = "en",
 ) -> list[str]:
-    """The worked calculation of a pooling layer's output size.
+    """The worked calculation of a pooling layer's output size (``lang="ko"``: in Korean).
 
     >>> print("\\n".join(pool_steps(28, 2)))
     stride = kernel_size = 2 (the default)
@@ -337,6 +350,14 @@ def pool_steps(
     ceil((5 - 2 + 2*1)/2) + 1 = ceil(2.5) + 1 = 4
     the last window would start in the right padding, so torch drops it: out = 3
     """
+    language = Language.parse(lang, "lang")
+    lines = _pool_steps(size, kernel_size, stride, padding, dilation, ceil_mode, convention)
+    return _localise(lines, language)
+
+
+def _pool_steps(
+    size: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool, convention: str
+) -> list[str]:
     result = pool_output_size(size, kernel_size, stride, padding, dilation, ceil_mode, convention=convention)
     n = _ndim(size, kernel_size, stride, padding, dilation)
     ws, ks, ds = (_axes(v, n) for v in (size, kernel_size, dilation))
@@ -372,13 +393,17 @@ def conv_transpose_steps(
     padding: Any = 0,
     output_padding: Any = 0,
     dilation: Any = 1,
+    *,
+    lang: str = "en",
 ) -> list[str]:
-    """The worked calculation of a transposed convolution's output size (torch's rule).
+    """The worked calculation of a transposed convolution's output size (torch's rule;
+    ``lang="ko"``: in Korean).
 
     >>> print("\\n".join(conv_transpose_steps(4, 3, 2, 1, 1)))
     out = (W - 1)*S - 2P + D*(F - 1) + OP + 1
     (4 - 1)*2 - 2*1 + 1*(3 - 1) + 1 + 1 = 8
     """
+    language = Language.parse(lang, "lang")
     result = conv_transpose_output_size(size, kernel_size, stride, padding, output_padding, dilation)
     n = _ndim(size, kernel_size, stride, padding, output_padding, dilation)
     ws, ks, ss, ps, ops, ds = (_axes(v, n) for v in (size, kernel_size, stride, padding, output_padding, dilation))
@@ -388,7 +413,32 @@ def conv_transpose_steps(
         value = (w - 1) * s - 2 * p + d * (k - 1) + op + 1
         per.append((f"({w} - 1)*{s} - 2*{p} + {d}*({k} - 1) + {op} + 1 = {value}", value))
     lines += _per_axis_lines(per, _axis_labels(n))
-    return _closing(lines, per, result, n)
+    return _localise(_closing(lines, per, result, n), language)
+
+
+#: The words of the worked steps in Korean; the formulas and numbers stay as they are.
+_STEP_WORDS_KO = (
+    (" (dilated kernel)", " (dilation을 적용한 필터 크기)"),
+    (" (dilated window)", " (dilation을 적용한 window 크기)"),
+    (" (the default)", " (기본값)"),
+    ("total padding D*(F - 1), the odd pixel at the end", "전체 padding은 D*(F - 1), 홀수이면 남는 1픽셀은 뒤쪽"),
+    (" per axis", " (축마다)"),
+    (
+        "the last window would start in the right padding, so torch drops it:",
+        "마지막 window가 오른쪽 padding에서 시작하므로 torch는 그 window를 버립니다:",
+    ),
+)
+
+
+def _localise(lines: list[str], lang: Language) -> list[str]:
+    if lang is not Language.KO:
+        return lines
+    out = []
+    for line in lines:
+        for english, korean in _STEP_WORDS_KO:
+            line = line.replace(english, korean)
+        out.append(re.sub(r"^axis (\d+):", r"축 \1:", line))
+    return out
 
 
 # --------------------------------------------------------------------------- #
@@ -1047,26 +1097,50 @@ def generate(
             if key not in seen:
                 break
         seen.append(key)
-        out.append(_build(this, data, j + 1, seed, difficulty, language.value))
+        out.append(_build(this, data, j + 1, seed, difficulty, language.value, chosen.value))
     return out
 
 
-def _build(kind: str, data: dict[str, Any], index: int, seed: int, difficulty: int, lang: str) -> Exercise:
+def _build(
+    kind: str, data: dict[str, Any], index: int, seed: int, difficulty: int, lang: str, sheet_kind: str = ""
+) -> Exercise:
     value = _solve(kind, data)
     question, steps = _TEXT[kind](data, lang)
-    return Exercise(
-        kind, index, seed, difficulty, lang, question, _answer_text(kind, data, value), tuple(steps), value, data
-    )
+    answer = _answer_text(kind, data, value)
+    return Exercise(kind, index, seed, difficulty, lang, question, answer, tuple(steps), value, data, sheet_kind)
 
 
-_NUMBER = re.compile(r"-?\d+")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+#: What an answer of each kind counts, to say why it must be a whole number: (English, Korean).
+_WHOLE_NUMBERS: dict[str, tuple[str, str]] = {
+    "size": ("output sizes are integers (the floor is taken)", "출력 크기는 정수입니다 (소수점 아래는 버립니다)"),
+    "pool": ("output sizes are integers (the floor is taken)", "출력 크기는 정수입니다 (소수점 아래는 버립니다)"),
+    "network": ("output sizes are integers (the floor is taken)", "출력 크기는 정수입니다 (소수점 아래는 버립니다)"),
+    "im2col": (
+        "matrix sizes are integers (the output sizes in them are floored)",
+        "행렬 크기는 정수입니다 (출력 크기의 소수점 아래는 버립니다)",
+    ),
+    "padding": ("a padding is a whole number of pixels", "padding은 정수 개의 픽셀입니다"),
+    "params": ("a parameter count is a whole number", "파라미터 수는 정수입니다"),
+    "receptive-field": ("a receptive field is a whole number of pixels", "receptive field는 정수 개의 픽셀입니다"),
+}
 
 
-def _read(answer: str, expected: tuple[int, ...]) -> tuple[int, ...]:
+def _read(answer: str, expected: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """The integers of an answer (``6.0`` and ``6.00`` read as 6), and the numbers that are not whole."""
     text = answer
     if len(expected) == 1:
         text = re.sub(r"(?<=\d)[,_ ](?=\d{3}(?!\d))", "", text)  # 205,312 and 205 312 are one number
-    return tuple(int(v) for v in _NUMBER.findall(text))
+    values: list[int] = []
+    fractions: list[str] = []
+    for token in _NUMBER.findall(text):
+        whole, _, decimals = token.partition(".")
+        if decimals.strip("0"):
+            fractions.append(token)
+        else:
+            values.append(int(whole))
+    return tuple(values), tuple(fractions)
 
 
 def _same_answer(got: tuple[int, ...], want: tuple[int, ...]) -> bool:
@@ -1081,20 +1155,25 @@ def check_answer(exercise: Exercise, student_answer: str | int) -> Feedback:
     """Mark an answer; when it is wrong, name the likely mistake.
 
     The answer may be written freely: ``"55"``, ``"55 x 55"``, ``"(9, 75)"``,
-    ``"205,312"``. A wrong answer is recomputed with each common mistake of the
-    exercise's kind (see :data:`MISTAKES`); those that reproduce it are reported.
+    ``"205,312"``, ``"27.0"``. A wrong answer is recomputed with each common
+    mistake of the exercise's kind (see :data:`MISTAKES`); those that reproduce
+    it are reported, each on its own line when there are several. An answer
+    that is not a whole number (``"27.5"``) is not correct, and the feedback
+    says why sizes are integers.
 
     Raises:
         SpecError: the answer holds no number.
 
     >>> ex = generate(1, seed=3, kind="size")[0]
-    >>> check_answer(ex, "27").correct
-    True
+    >>> check_answer(ex, "27").correct, check_answer(ex, "27.0").correct
+    (True, True)
     >>> fb = check_answer(ex, "26 x 26")
     >>> fb.mistakes
     ('forgot_plus_one',)
     >>> print(fb)
     Not quite: the answer is 27 x 27 (you wrote 26 x 26). It looks like you forgot the + 1 (the first window's position).
+    >>> print(check_answer(ex, "27.5"))
+    27.5 is not a whole number: output sizes are integers (the floor is taken).
     >>> check_answer(ex, "seventeen")
     Traceback (most recent call last):
     ...
@@ -1106,12 +1185,17 @@ def check_answer(exercise: Exercise, student_answer: str | int) -> Feedback:
         student_answer = str(student_answer)
     if not isinstance(student_answer, str):
         raise SpecError(f"the answer must be a string or an int. {received({'student_answer': student_answer})}")
-    got = _read(student_answer, exercise.value)
-    if not got:
+    got, fractions = _read(student_answer, exercise.value)
+    if not got and not fractions:
         raise SpecError(
             f"the answer must contain a number such as 55 or 28 x 60. {received({'student_answer': student_answer})}"
         )
     ko = exercise.lang == "ko"
+    if fractions:
+        why = _WHOLE_NUMBERS[exercise.kind][1 if ko else 0]
+        shown = ", ".join(fractions)
+        message = f"{shown}은(는) 정수가 아닙니다. {why}." if ko else f"{shown} is not a whole number: {why}."
+        return Feedback(False, exercise.answer, (), message)
     if _same_answer(got, exercise.value):
         return Feedback(
             True, exercise.answer, (), f"정답입니다: {exercise.answer}" if ko else f"Correct: {exercise.answer}."
@@ -1122,20 +1206,23 @@ def check_answer(exercise: Exercise, student_answer: str | int) -> Feedback:
         if wrong is not None and wrong != exercise.value and _same_answer(got, wrong):
             found.append(mistake)
     shown = _by(got)
+    hints = [MISTAKES[m][1 if ko else 0] for m in found]
     if ko:
         head = f"틀렸습니다. 정답은 {exercise.answer}입니다 (제출한 답: {shown})."
-        tail = (
-            (" " + " 또는 ".join(MISTAKES[m][1] for m in found) + ".")
-            if found
-            else " 풀이: " + " / ".join(exercise.steps)
-        )
+        if len(hints) == 1:
+            tail = f" {hints[0]}."
+        elif hints:
+            tail = " 다음 실수 중 하나일 수 있습니다:" + "".join(f"\n- {hint}." for hint in hints)
+        else:
+            tail = " 풀이:" + "".join(f"\n    {step}" for step in exercise.steps)
     else:
         head = f"Not quite: the answer is {exercise.answer} (you wrote {shown})."
-        tail = (
-            (" It looks like " + ", or ".join(MISTAKES[m][0] for m in found) + ".")
-            if found
-            else " Worked solution: " + " / ".join(exercise.steps)
-        )
+        if len(hints) == 1:
+            tail = f" It looks like {hints[0]}."
+        elif hints:
+            tail = " It may be one of these mistakes:" + "".join(f"\n- It looks like {hint}." for hint in hints)
+        else:
+            tail = " Worked solution:" + "".join(f"\n    {step}" for step in exercise.steps)
     return Feedback(False, exercise.answer, tuple(found), head + tail)
 
 
@@ -1144,9 +1231,76 @@ def check_answer(exercise: Exercise, student_answer: str | int) -> Feedback:
 # --------------------------------------------------------------------------- #
 
 _TITLES = {
-    "en": ("Convolution exercises", "Answers", "seed {seed}, difficulty {difficulty}"),
-    "ko": ("합성곱 연습 문제", "정답 및 풀이", "seed {seed}, 난이도 {difficulty}"),
+    "en": (
+        "Convolution exercises",
+        "Answers",
+        "seed {seed}, difficulty {difficulty}, kind {kind}, count {count}, lang {lang}",
+    ),
+    "ko": (
+        "합성곱 연습 문제",
+        "정답 및 풀이",
+        "seed {seed}, 난이도 {difficulty}, 종류 {kind}, 문제 수 {count}, 언어 {lang}",
+    ),
 }
+
+#: The header line in either language: everything generate() needs to draw the sheet again.
+_HEADER = re.compile(
+    r"seed (?P<seed>-?\d+), (?:difficulty|난이도) (?P<difficulty>\d+), (?:kind|종류) (?P<kind>[a-z-]+), "
+    r"(?:count|문제 수) (?P<count>\d+), (?:lang|언어) (?P<lang>[a-z]+)"
+)
+
+
+def _header(items: Sequence[Exercise]) -> str:
+    if not items:
+        return ""
+    first = items[0]
+    return _TITLES[first.lang][2].format(
+        seed=first.seed,
+        difficulty=first.difficulty,
+        kind=first.sheet_kind or first.kind,
+        count=max(e.index for e in items),
+        lang=first.lang,
+    )
+
+
+def sheet_settings(text: str) -> dict[str, Any]:
+    """The settings a sheet was drawn with, read from its header: ``generate(**settings)`` draws it again.
+
+    Works on Markdown and LaTeX sheets in either language (the header line is
+    ``seed 3, difficulty 1, kind size, count 2, lang en``).
+
+    Raises:
+        SpecError: the text has no sheet header.
+
+    >>> sheet = render_sheet(generate(2, seed=3, kind="pool", lang="ko"))
+    >>> settings = sheet_settings(sheet)
+    >>> settings
+    {'seed': 3, 'difficulty': 1, 'kind': 'pool', 'count': 2, 'lang': 'ko'}
+    >>> generate(**settings) == generate(2, seed=3, kind="pool", lang="ko")
+    True
+    >>> sheet_settings("# Homework")
+    Traceback (most recent call last):
+    ...
+    convcalc.SpecError: no sheet header such as 'seed 3, difficulty 1, kind size, count 5, lang en' in the text: give a sheet that convcalc exercise printed. Received: text='# Homework'
+    """
+    if not isinstance(text, str):
+        raise SpecError(f"sheet_settings takes the text of a sheet. {received({'text': text})}")
+    found = _HEADER.search(text)
+    if found is None:
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise SpecError(
+            "no sheet header such as 'seed 3, difficulty 1, kind size, count 5, lang en' in the text: "
+            f"give a sheet that convcalc exercise printed. {received({'text': shown})}"
+        )
+    values = found.groupdict()
+    settings: dict[str, Any] = {
+        "seed": int(values["seed"]),
+        "difficulty": int(values["difficulty"]),
+        "kind": ExerciseKind.parse(values["kind"], "kind").value,
+        "count": int(values["count"]),
+        "lang": Language.parse(values["lang"], "lang").value,
+    }
+    return settings
 
 
 def render_sheet(exercises: Sequence[Exercise], fmt: str = "md", answers: bool = False) -> str:
@@ -1156,7 +1310,7 @@ def render_sheet(exercises: Sequence[Exercise], fmt: str = "md", answers: bool =
     >>> print(render_sheet(generate(2, seed=3, kind="size"), answers=True))
     # Convolution exercises
     <BLANKLINE>
-    seed 3, difficulty 1
+    seed 3, difficulty 1, kind size, count 2, lang en
     <BLANKLINE>
     1. Input image size: 55 x 55, filter size: 3x3, stride = 2, padding = 0. What is the output image size?
     2. Input image size: 27 x 27, filter size: 5x5, stride = 1, padding = 0. What is the output image size?
@@ -1185,8 +1339,8 @@ def render_sheet(exercises: Sequence[Exercise], fmt: str = "md", answers: bool =
     if not all(isinstance(e, Exercise) for e in items):
         raise SpecError("render_sheet takes Exercises from generate(). Received: exercises=...")
     lang = items[0].lang if items else "en"
-    title, answer_title, meta = _TITLES[lang]
-    info = meta.format(seed=items[0].seed, difficulty=items[0].difficulty) if items else ""
+    title, answer_title, _ = _TITLES[lang]
+    info = _header(items)
     if form is SheetFormat.LATEX:
         return _latex(items, lang, title, answer_title, info, answers)
     lines = [f"# {title}", ""]

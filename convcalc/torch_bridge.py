@@ -696,8 +696,7 @@ class _Reader:
                 message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 raise SpecError(
                     f"{where}: torch.fx cannot trace its forward ({type(exc).__name__}: {message.rstrip('. ')}), so "
-                    f"convcalc cannot read it without running it. Describe it with convcalc.nn layers: "
-                    f"convcalc.register({cls.__name__}, lambda module: convcalc.nn.Sequential(...)). "
+                    f"convcalc cannot read it without running it. {_describe_with_nn(cls)} "
                     f"Received: module={cls.__name__}"
                 ) from None
             nodes = tuple(_node_of(fx_node, where) for fx_node in graph.nodes)
@@ -993,6 +992,34 @@ def _node_of(fx_node: Any, where: str) -> Node:
             return Node(fx_node.name, op, f"{label}:{name}", args, kwargs, kind)
     what = getattr(function, "__qualname__", repr(function))
     raise _unsupported(where, what, what, fx_node)
+
+
+def _describe_with_nn(cls: type) -> str:
+    """How to describe a module convcalc cannot trace, naming only layers that convcalc.nn has now.
+
+    A torch layer with a namesake in convcalc.nn is registered as that layer. A torch layer without
+    one (LSTM, MultiheadAttention, ... when convcalc.nn lacks them) cannot be described exactly: the
+    suggestion is a stand-in with the same output shape, built from layers that exist, and says that
+    its parameters and MACs are not the layer's.
+    """
+    from convcalc import nn
+
+    name = cls.__name__
+    if isinstance(getattr(nn, name, None), type) and issubclass(getattr(nn, name), nn.Module):
+        return f"Describe it as convcalc.nn.{name}: convcalc.register({name}, lambda module: convcalc.nn.{name}(...))."
+    if not cls.__module__.startswith("torch."):
+        return (
+            "Describe it with convcalc.nn layers: "
+            f"convcalc.register({name}, lambda module: convcalc.nn.Sequential(...))."
+        )
+    stand_ins = [layer for layer in ("Linear", "Identity", "Conv1d") if hasattr(nn, layer)]
+    shown = ", ".join(f"convcalc.nn.{layer}" for layer in stand_ins)
+    return (
+        f"convcalc.nn has no {name} layer, so no description is exact; to plan the rest of the model, register "
+        f"a stand-in with the same output shape built from layers convcalc.nn has ({shown}, ...), e.g. "
+        f"convcalc.register({name}, lambda module: convcalc.nn.Sequential(...)), knowing that its parameters and "
+        f"MACs are the stand-in's, not {name}'s."
+    )
 
 
 def _unsupported(where: str, what: str, op: str, fx_node: Any) -> SpecError:

@@ -447,6 +447,24 @@ CLI_TOKENS = [
     "same",
     "valid",
     "10" * 12,
+    # options and values that reached a gap once: peer MAC conventions, a sheet, an absurd --ndim,
+    # decimals, NaN and infinities, and an int too long for Python's default int/str limit
+    "--sheet",
+    "tests/specs/mnist.toml",
+    "--ndim",
+    "100000",
+    "--no-affine",
+    "torchinfo",
+    "fvcore",
+    "ptflops",
+    "6.0",
+    "6.5",
+    "inf",
+    "-inf",
+    "Infinity",
+    "-1e400",
+    "1x3xnanx32",
+    "9" * 5000,
 ]
 
 

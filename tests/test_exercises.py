@@ -19,6 +19,7 @@ from convcalc.exercises import (
     generate,
     pool_steps,
     render_sheet,
+    sheet_settings,
 )
 
 KINDS = ["size", "padding", "params", "pool", "network", "receptive-field", "im2col"]
@@ -228,7 +229,7 @@ def test_korean_feedback_is_korean() -> None:
     assert check_answer(ex, "27").message == "정답입니다: 27 x 27"
     wrong = check_answer(ex, "26")
     assert wrong.message.startswith("틀렸습니다. 정답은 27 x 27입니다")
-    assert "+ 1을 빠뜨렸습니다" in wrong.message
+    assert wrong.message.endswith(" + 1을 빠뜨린 것 같습니다 (첫 번째 필터 위치).")
 
 
 # --------------------------------------------------------------------------- #
@@ -337,8 +338,80 @@ def test_network_answer_may_include_the_batch() -> None:
 def test_unexplained_wrong_answer_gets_the_solution() -> None:
     feedback = check_answer(_seed003(), "7")
     assert feedback.mistakes == ()
-    assert "Worked solution: " in feedback.message
-    assert "= 55" in feedback.message
+    # one step a line: " / " between steps would read as a division
+    assert feedback.message.splitlines() == [
+        "Not quite: the answer is 55 x 55 (you wrote 7). Worked solution:",
+        "    output size = (input size - filter size + 2 * padding) / stride + 1",
+        "    (227 - 11 + 2*0)/4 + 1 = 55",
+    ]
+
+
+def _pool_without_stride(lang: str) -> Exercise:
+    data = {"size": (28, 28), "kernel": 2, "stride": 2, "padding": 0, "op": "max", "stride_given": False}
+    return _build("pool", {**data, "floor": False}, 1, 0, 2, lang)
+
+
+def test_several_possible_mistakes_each_on_a_line_and_hedged() -> None:
+    # MaxPool2d(2) on 28: 14 (stride 2 by default); with stride 1 instead, (28 - 2)/1 + 1 = 27, which is both
+    # "stride 1 by default" and "no division by the stride"
+    english = check_answer(_pool_without_stride("en"), "27 x 27").message.splitlines()
+    assert english == [
+        "Not quite: the answer is 14 x 14 (you wrote 27 x 27). It may be one of these mistakes:",
+        "- It looks like you used stride 1: a pooling layer's stride defaults to its kernel size.",
+        "- It looks like you did not divide by the stride.",
+    ]
+    korean = check_answer(_pool_without_stride("ko"), "27 x 27").message.splitlines()
+    assert korean == [
+        "틀렸습니다. 정답은 14 x 14입니다 (제출한 답: 27 x 27). 다음 실수 중 하나일 수 있습니다:",
+        "- stride를 1로 둔 것 같습니다. pooling 층의 stride 기본값은 1이 아니라 kernel_size입니다.",
+        "- stride로 나누지 않은 것 같습니다.",
+    ]
+    assert " 또는 " not in "\n".join(korean)
+
+
+def test_every_korean_hint_hedges_as_the_first_does() -> None:
+    for code, (_, korean) in MISTAKES.items():
+        assert "것 같습니다" in korean.split(". ")[0], code
+
+
+@pytest.mark.parametrize("written", ["6.0", "6.00", "6", "6.0 x 6.0", "(6.0, 6)"])
+def test_decimals_that_are_integers_read_as_the_integer(written: str) -> None:
+    exercise = _seed003(s=1, size=8, k=3)  # (8 - 3)/1 + 1 = 6
+    assert exercise.value == (6, 6)
+    assert check_answer(exercise, written).correct
+
+
+def test_an_answer_that_is_not_a_whole_number_says_so() -> None:
+    exercise = _seed003(s=2, size=8, k=3)  # (8 - 3)/2 + 1 = 3.5, floored to 3
+    feedback = check_answer(exercise, "3.5")
+    assert not feedback.correct
+    assert feedback.message == "3.5 is not a whole number: output sizes are integers (the floor is taken)."
+    assert check_answer(exercise, "3.50 x 3").message.startswith("3.50 is not a whole number")
+    korean = _build("size", dict(exercise.data), 1, 0, 1, "ko")
+    assert (
+        check_answer(korean, "3.5").message
+        == "3.5은(는) 정수가 아닙니다. 출력 크기는 정수입니다 (소수점 아래는 버립니다)."
+    )
+    params = _build("params", {"layer": "linear", "in": 4, "out": 2, "bias": True}, 1, 0, 1, "en")
+    assert check_answer(params, "10.5").message == "10.5 is not a whole number: a parameter count is a whole number."
+
+
+@pytest.mark.parametrize("fmt", ["md", "latex"])
+@pytest.mark.parametrize("lang", ["en", "ko"])
+@pytest.mark.parametrize("kind", ["pool", "mixed", "receptive-field"])
+def test_sheet_header_gives_back_every_setting(fmt: str, lang: str, kind: str) -> None:
+    items = generate(4, seed=-7, kind=kind, difficulty=3, lang=lang)
+    sheet = render_sheet(items, fmt=fmt, answers=False)
+    settings = sheet_settings(sheet)
+    assert settings == {"seed": -7, "difficulty": 3, "kind": kind, "count": 4, "lang": lang}
+    assert generate(**settings) == items
+
+
+def test_sheet_settings_of_something_else() -> None:
+    with pytest.raises(SpecError, match="no sheet header"):
+        sheet_settings("# Homework\n\n1. What is 2 + 2?")
+    with pytest.raises(SpecError, match="kind must be one of"):
+        sheet_settings("seed 1, difficulty 1, kind sizes, count 2, lang en")
 
 
 def test_bad_answers_and_arguments() -> None:

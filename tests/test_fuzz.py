@@ -206,5 +206,6 @@ def test_cli_argv_gives_an_exit_status(argv: list[str]) -> None:
     assert status in (0, 1, 2)
     text = err.getvalue()
     assert "Traceback" not in text
+    assert "internal error" not in text
     if status == 2 and text:
         assert text.startswith(("convcalc: error: ", "usage:")), text
