@@ -146,6 +146,9 @@ def test_cli_page_lists_every_option_of(command: str) -> None:
     documented = _documented_options(section)
     parser = COMMANDS[command]
     actions = [a for a in parser._actions if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction))]
+    # a common option that a command refuses with a reason is registered hidden (help=SUPPRESS); the page documents
+    # those once, in its section on common options (checked below)
+    actions = [a for a in actions if a.help is not argparse.SUPPRESS]
     options = {flag: a for a in actions for flag in a.option_strings}
     missing = [flag for flag in options if flag not in documented]
     assert not missing, f"docs/cli.md does not document {name} {', '.join(missing)}"
@@ -159,3 +162,13 @@ def test_cli_page_lists_every_option_of(command: str) -> None:
         if not action.option_strings:
             metavar = str(action.metavar or action.dest).upper()
             assert metavar in usage, f"docs/cli.md: {name}: the usage line does not show {metavar}: {usage}"
+
+
+def test_cli_page_explains_every_common_option() -> None:
+    """The options a command refuses with a reason are hidden from its table, so the page lists them once."""
+    from convcalc.cli import COMMON_OPTIONS
+
+    text = CLI_PAGE.read_text(encoding="utf-8")
+    section = text.partition("## Options across commands")[2].partition("\n## ")[0]
+    missing = [option for option in COMMON_OPTIONS if f"`{option}`" not in section]
+    assert not missing, f"docs/cli.md, 'Options across commands', does not name {', '.join(missing)}"
