@@ -27,7 +27,13 @@ class ReceptiveField:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One layer of a plan."""
+    """One layer of a plan (for a model read from torch: one call of a leaf module, or one tensor operation).
+
+    ``recursive`` marks a call whose parameters were counted at an earlier row
+    (a module called again, or one whose weights another module holds: tied
+    weights); the row then counts only the tensors seen here for the first time,
+    so the plan's totals count each tensor once.
+    """
 
     name: str
     kind: str
@@ -41,6 +47,7 @@ class Row:
     activation_bytes: Any = 0
     receptive_field: tuple[ReceptiveField, ...] | None = None
     depth: int = 0
+    recursive: bool = False
 
     @property
     def params(self) -> Any:
@@ -98,7 +105,10 @@ class Plan:
     """What a network does to a shape, layer by layer, with totals.
 
     Build one with :func:`convcalc.plan`. Rows are plain data; ``summary`` and
-    the ``to_*`` methods render them.
+    the ``to_*`` methods render them. ``uncalled`` lists, for a model read from
+    torch, the modules (and module parameters) its forward never uses, with the
+    parameters and buffers they hold: the totals count them, as
+    ``model.parameters()`` does; their MACs and activations are zero.
     """
 
     rows: tuple[Row, ...]
@@ -110,14 +120,15 @@ class Plan:
     itemsize: int = 4
     layout: str = "channels_first"
     _extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    uncalled: tuple[Row, ...] = ()
 
     @property
     def trainable_params(self) -> Any:
-        return _total(r.trainable for r in self.rows)
+        return _total(r.trainable for r in (*self.rows, *self.uncalled))
 
     @property
     def non_trainable_params(self) -> Any:
-        return _total(r.non_trainable for r in self.rows)
+        return _total(r.non_trainable for r in (*self.rows, *self.uncalled))
 
     @property
     def total_params(self) -> Any:
@@ -125,7 +136,7 @@ class Plan:
 
     @property
     def buffers(self) -> Any:
-        return _total(r.buffers for r in self.rows)
+        return _total(r.buffers for r in (*self.rows, *self.uncalled))
 
     @property
     def macs(self) -> Any:

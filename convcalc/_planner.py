@@ -89,12 +89,15 @@ class Context:
 
     __slots__ = (
         "constraints",
+        "counted",
         "flatten_source",
         "groups",
         "itemsize",
         "mac_convention",
+        "owner",
         "rows",
         "strict",
+        "uncalled",
     )
 
     def __init__(self, strict: bool, macs: MacConvention, itemsize: int) -> None:
@@ -105,6 +108,12 @@ class Context:
         self.constraints: list[Constraint] = []
         self.flatten_source: tuple[str, tuple[Any, ...]] | None = None
         self.groups: list[tuple[int, str, str, tuple[Any, ...]]] = []
+        # Set by a reader whose layers hold real tensors (torch): owner(path) gives the row's name and the
+        # tensors the layer at that path holds, as (key, numel, trainable, is_buffer), or None where the spec's
+        # own counts stand; with ``described`` True the spec's counts stand but the tensors count as seen.
+        self.owner: Callable[[str], tuple[str, tuple[tuple[Any, int, bool, bool], ...], bool] | None] | None = None
+        self.counted: set[Any] = set()
+        self.uncalled: list[Row] = []
 
     # -- checks on sizes ---------------------------------------------------- #
 
@@ -181,11 +190,22 @@ class Context:
         macs: Any = 0,
         bias_adds: Any = 0,
         receptive_field: tuple[ReceptiveField, ...] | None = None,
+        lookup: bool = True,
     ) -> None:
+        """Append one row. ``lookup=False``: the row is no layer's call (a tensor operation), whatever its path."""
         elements = shape_numel(output_shape)
         convention = self.mac_convention
+        recursive = False
+        held = trainable + non_trainable
+        if self.owner is not None and lookup:
+            found = self.owner(path)
+            if found is not None:
+                path, tensors, described = found
+                trainable, non_trainable, buffers, recursive, held = self._count(
+                    path, tensors, described, (trainable, non_trainable, buffers)
+                )
         if convention is MacConvention.TORCHINFO:
-            macs = torchinfo_mult_adds(kind, trainable + non_trainable, output_shape)
+            macs = torchinfo_mult_adds(kind, held, output_shape)
         elif convention is MacConvention.FVCORE:
             macs = macs + peer_extras(convention, kind, input_shape, output_shape)
         elif convention is MacConvention.PTFLOPS:
@@ -206,8 +226,38 @@ class Context:
                 elements * self.itemsize,
                 receptive_field,
                 path.count("."),
+                recursive,
             )
         )
+
+    def _count(
+        self, name: str, tensors: tuple[tuple[Any, int, bool, bool], ...], described: bool, own: tuple[Any, Any, Any]
+    ) -> tuple[Any, Any, Any, bool, Any]:
+        """(trainable, non-trainable, buffers) first counted at this call, whether some were counted before, and
+        all the parameters the layer holds. A tensor counts at its first use; ``described``: the layer's own
+        counts stand, once per row name."""
+        counted = self.counted
+        seen = False
+        trainable = non_trainable = buffers = held = 0
+        for key, numel, grad, is_buffer in tensors:
+            held += 0 if is_buffer else numel
+            if key in counted:
+                seen = True
+                continue
+            counted.add(key)
+            if is_buffer:
+                buffers += numel
+            elif grad:
+                trainable += numel
+            else:
+                non_trainable += numel
+        if not described:
+            return trainable, non_trainable, buffers, seen, held
+        key = ("row", name)
+        if key in counted:
+            return 0, 0, 0, True, own[0] + own[1]
+        counted.add(key)
+        return own[0], own[1], own[2], False, own[0] + own[1]
 
 
 def _input_shape(input_shape: Any) -> tuple[Any, ...]:
@@ -316,9 +366,10 @@ def plan(
         raise ShapeError(f"{head}{hint}{sep}{tail}" if sep else f"{text}{hint}") from None
     from convcalc._symbolic import to_sympy
 
-    rows = tuple(ctx.rows)
+    rows, uncalled = tuple(ctx.rows), tuple(ctx.uncalled)
     if not all(type(d) is int for d in shape):
         rows = tuple(_sympy_row(r) for r in rows)
+        uncalled = tuple(_sympy_row(r) for r in uncalled)
     return Plan(
         rows,
         tuple(to_sympy(d) for d in shape),
@@ -329,6 +380,7 @@ def plan(
         itemsize,
         model._layout,
         {"groups": ctx.groups, "name": getattr(model, "name", None) or type(model).__name__},
+        uncalled,
     )
 
 
@@ -348,6 +400,7 @@ def _sympy_row(row: Row) -> Row:
         to_sympy(row.activation_bytes),
         row.receptive_field,
         row.depth,
+        row.recursive,
     )
 
 

@@ -82,4 +82,4 @@ def suffix_test(*suffixes: str) -> Callable[[Any], bool]:
     return accepts
 
 
-register_reader("torch", instance_test("torch", "nn.Module"), "convcalc.torch_bridge:from_torch")
+register_reader("torch", instance_test("torch", "nn.Module"), "convcalc.torch_bridge:_read")

@@ -94,6 +94,9 @@ def _table(plan: Plan) -> str:
         f"non-trainable {_num(plan.non_trainable_params)}); buffers: {_num(plan.buffers)}"
     )
     out.append(f"{_mac_line(plan)}: {_num(plan.macs)}")
+    if plan.uncalled:
+        out.append("Never called (their parameters and buffers count in the totals):")
+        out.extend(f"  {r.name} ({r.kind}): {_num(r.params)} params, {_num(r.buffers)} buffers" for r in plan.uncalled)
     if plan.constraints:
         out.append("Constraints:")
         out.extend(f"  {c}" for c in plan.constraints)
@@ -157,7 +160,12 @@ def _torchinfo(plan: Plan) -> str:
         for path, kind, shape in by_index.get(j, []):
             entries.append((path.count(".") + 1, kind, shape, "--"))
         entries.append(
-            (r.name.count(".") + 1 if r.name else 1, r.kind, r.output_shape, _num(r.params) if r.params else "--")
+            (
+                r.name.count(".") + 1 if r.name else 1,
+                r.kind,
+                r.output_shape,
+                "(recursive)" if r.recursive and not r.params else _num(r.params) if r.params else "--",
+            )
         )
     counters: dict[int, int] = {}
     titles = []
@@ -232,11 +240,12 @@ def _row_dict(r: Row) -> dict[str, Any]:
         "receptive_field": None
         if r.receptive_field is None
         else [{"size": f.size, "jump": f.jump, "start": f.start} for f in r.receptive_field],
+        **({"recursive": True} if r.recursive else {}),
     }
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "input_shape": _jsonable(plan.input_shape),
         "output_shape": _jsonable(plan.output_shape),
         "convention": plan.convention,
@@ -249,6 +258,9 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "rows": [_row_dict(r) for r in plan.rows],
         "constraints": [str(c) for c in plan.constraints],
     }
+    if plan.uncalled:
+        out["uncalled"] = [_row_dict(r) for r in plan.uncalled]
+    return out
 
 
 _FLAT = [

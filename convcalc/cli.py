@@ -608,7 +608,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     options = {"device": args.device} if args.device else {}
     report = verify(model, shape, **options)
     print(report)
-    ok = getattr(report, "ok", True)
+    ok = getattr(report, "agree", getattr(report, "ok", True))  # both rejecting at the same layer is agreement
     return 0 if ok else 1
 
 

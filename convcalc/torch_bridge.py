@@ -31,6 +31,7 @@ import operator
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import FunctionType
 from typing import Any, NamedTuple
 
 from convcalc._args import received
@@ -618,6 +619,13 @@ def from_torch(module: Any) -> Any:
     ``transpose``, ``x * s``, ...) under the name of its fx node. Types with a
     rule from :func:`register` use the rule.
 
+    The spec counts each layer's parameters from its arguments. ``convcalc.plan``
+    of the torch module itself counts the module's own tensors: a module called
+    twice gives two rows under its path (the second marked ``recursive``), a
+    shared or tied tensor counts once, ``requires_grad`` decides trainable,
+    weight_norm / spectral_norm parametrizations count as ``parameters()``
+    does, and modules the forward never calls go to ``Plan.uncalled``.
+
     Args:
         module: a ``torch.nn.Module``.
 
@@ -651,12 +659,208 @@ def from_torch(module: Any) -> Any:
     return _Reader().convert(module, "")
 
 
+def _read(module: Any) -> _TorchModel:
+    """The module read for planning: its spec, and what its layers hold (``convcalc.plan`` of a torch module)."""
+    reader = _Reader()
+    spec = reader.convert(module, "")
+    return _TorchModel(spec, _Book(module, reader))
+
+
+class _TorchModel:
+    """A torch module read for planning: the spec :func:`from_torch` gives, planned per call with torch's tensors.
+
+    Each row of a layer counts the parameter and buffer tensors the torch module
+    holds (``requires_grad`` decides trainable) that no earlier row counted; a
+    module called again is planned again under its own path; the tensors of
+    modules the forward never calls go to ``Plan.uncalled``.
+    """
+
+    __slots__ = ("book", "spec")
+
+    def __init__(self, spec: Any, book: _Book) -> None:
+        self.spec, self.book = spec, book
+
+    @property
+    def _convention(self) -> Any:
+        return self.spec._convention
+
+    @property
+    def _layout(self) -> str:
+        layout: str = self.spec._layout
+        return layout
+
+    @property
+    def name(self) -> str:
+        return getattr(self.spec, "name", None) or type(self.spec).__name__
+
+    def _plan(self, flow: Any, ctx: Any, path: str) -> Any:
+        ctx.owner, ctx.counted = self.book.owner, set()
+        try:
+            out = self.spec._plan(flow, ctx, path)
+        finally:
+            ctx.owner = None
+        ctx.groups[:] = [(j, self.book.canonical(where), kind, shape) for j, where, kind, shape in ctx.groups]
+        ctx.uncalled.extend(self.book.uncalled(ctx))
+        return out
+
+
+_MISSING = object()
+_Tensors = tuple[tuple[Any, int, bool, bool], ...]
+
+
+class _Book:
+    """Which torch module (and which tensors) each planned path is: the planner's ``Context.owner``."""
+
+    def __init__(self, root: Any, reader: _Reader) -> None:
+        self.root = root
+        self.leaves, self.ruled = reader.leaves, reader.ruled
+        self.names = {id(m): name for name, m in root.named_modules()}  # a module's path: its first name
+        self.found: dict[str, Any] = {}
+        self.held: dict[int, _Tensors | None] = {}
+
+    def owner(self, path: str) -> tuple[str, _Tensors, bool] | None:
+        found = self.found.get(path, _MISSING)
+        if found is _MISSING:
+            found = self.found[path] = self._resolve(path)
+        return found  # type: ignore[no-any-return]
+
+    def _walk(self, path: str) -> tuple[Any, list[str]]:
+        """The deepest module along ``path`` (a module is a leaf, read by a rule, or has no such child) and the rest."""
+        module = self.root
+        parts = path.split(".") if path else []
+        for j, part in enumerate(parts):
+            ident = id(module)
+            child = module._modules.get(part)
+            if ident in self.leaves or ident in self.ruled or child is None:
+                return module, parts[j:]
+            module = child
+        return module, []
+
+    def canonical(self, path: str) -> str:
+        """``path`` with its module part spelled as torch names the module (its first path)."""
+        module, rest = self._walk(path)
+        name = self.names.get(id(module))
+        return path if name is None else ".".join([name, *rest]) if name else ".".join(rest)
+
+    def _resolve(self, path: str) -> tuple[str, _Tensors, bool] | None:
+        module, rest = self._walk(path)
+        ident = id(module)
+        name = self.names.get(ident)
+        if name is None:
+            return None
+        if ident in self.ruled:
+            tensors = self.tensors(module)
+            return None if tensors is None else (".".join([name, *rest]) if name else ".".join(rest), tensors, True)
+        if ident in self.leaves:
+            if rest:
+                return None
+            tensors = self.tensors(module)
+            return None if tensors is None else (name, tensors, False)
+        if len(rest) == 1:  # a parameter or buffer the module's forward reads: a row of its own
+            tensor = module._parameters.get(rest[0])
+            if tensor is None:
+                tensor = module._buffers.get(rest[0])
+            if tensor is not None and not _uninitialised(tensor):
+                is_buffer = rest[0] in module._buffers
+                return (
+                    _join(name, rest[0]),
+                    ((id(tensor), math.prod(tensor.shape), tensor.requires_grad, is_buffer),),
+                    False,
+                )
+        return None
+
+    def tensors(self, module: Any) -> _Tensors | None:
+        """Every parameter and buffer the module holds (its parametrizations' too), or None for lazy ones."""
+        ident = id(module)
+        if ident not in self.held:
+            found: list[tuple[Any, int, bool, bool]] = []
+            for tensor in module.parameters():
+                if _uninitialised(tensor):
+                    self.held[ident] = None
+                    return None
+                found.append((id(tensor), math.prod(tensor.shape), bool(tensor.requires_grad), False))
+            for tensor in module.buffers():
+                if not _uninitialised(tensor):
+                    found.append((id(tensor), math.prod(tensor.shape), False, True))
+            self.held[ident] = tuple(found)
+        return self.held[ident]
+
+    def uncalled(self, ctx: Any) -> list[Any]:
+        """Rows for the modules (and modules' own tensors) the plan never reached, holding tensors not yet counted."""
+        from convcalc._plan import Row
+
+        reached = {id(self.root)}
+        for where in [r.name for r in ctx.rows] + [g[1] for g in ctx.groups]:
+            module = self.root
+            for part in where.split(".") if where else ():
+                module = module._modules.get(part)
+                if module is None:
+                    break
+                reached.add(id(module))
+        counted: set[Any] = ctx.counted
+        rows: list[Any] = []
+
+        def take(tensors: Any) -> tuple[int, int, int]:
+            trainable = non_trainable = buffers = 0
+            for key, numel, grad, is_buffer in tensors:
+                if key in counted:
+                    continue
+                counted.add(key)
+                if is_buffer:
+                    buffers += numel
+                elif grad:
+                    trainable += numel
+                else:
+                    non_trainable += numel
+            return trainable, non_trainable, buffers
+
+        def add(name: str, kind: str, shape: tuple[int, ...], tensors: Any) -> None:
+            trainable, non_trainable, buffers = take(tensors)
+            if trainable or non_trainable or buffers:
+                rows.append(Row(name, kind, (), shape, trainable, non_trainable, buffers, depth=name.count(".")))
+
+        visited: set[int] = set()
+
+        def visit(module: Any, path: str) -> None:
+            visited.add(id(module))
+            if id(module) not in reached:
+                tensors = [t for t in self._all(module) if t is not None]
+                add(path or type(module).__name__, type(module).__name__, (), tensors)
+                return
+            for kind, table in (("Parameter", module._parameters), ("Buffer", module._buffers)):
+                for name, tensor in table.items():
+                    if tensor is not None and not _uninitialised(tensor):
+                        entry = (id(tensor), math.prod(tensor.shape), bool(tensor.requires_grad), kind == "Buffer")
+                        add(_join(path, name), kind, tuple(tensor.shape), (entry,))
+            for name, child in module._modules.items():
+                if child is not None and id(child) not in visited:
+                    visit(child, _join(path, name))
+
+        visit(self.root, "")
+        return rows
+
+    @staticmethod
+    def _all(module: Any) -> Iterator[tuple[Any, int, bool, bool] | None]:
+        for tensor in module.parameters():
+            if not _uninitialised(tensor):
+                yield (id(tensor), math.prod(tensor.shape), bool(tensor.requires_grad), False)
+        for tensor in module.buffers():
+            if not _uninitialised(tensor):
+                yield (id(tensor), math.prod(tensor.shape), False, True)
+
+
+def _uninitialised(tensor: Any) -> bool:
+    return isinstance(tensor, _torch().nn.parameter.UninitializedTensorMixin)
+
+
 class _Reader:
     """One conversion: remembers modules already read (shared modules are read once)."""
 
     def __init__(self) -> None:
         self.done: dict[int, Any] = {}
-        self.traced: dict[tuple[Any, ...], tuple[Node, ...]] = {}
+        self.keys: dict[int, tuple[Any, ...] | None] = {}
+        self.leaves: set[int] = set()  # modules read as one layer: a row per call holds their tensors
+        self.ruled: set[int] = set()  # modules read by a registered rule: its layers count their own parameters
 
     def convert(self, module: Any, path: str) -> Any:
         key = id(module)
@@ -672,6 +876,7 @@ class _Reader:
         where = f"{path or '<model>'} ({cls.__name__})"
         rule = _rule_for(cls)
         if rule is not None:
+            self.ruled.add(id(module))
             return _apply_rule(rule, module, where, cls)
         bridge = _torch_types()
         if isinstance(module, bridge.AddBranches):
@@ -684,9 +889,11 @@ class _Reader:
             return nn.Sequential(OrderedDict(self._children(module, path)))
         spec = _leaf_spec(module, where)
         if spec is not None:
+            self.leaves.add(id(module))
             return spec
-        key = _trace_key(module)
-        nodes = self.traced.get(key) if key is not None else None
+        state = _trace_key(module, self.keys)
+        key = None if state is None else (state, _code_of(cls))
+        nodes = _TRACED.get(key) if key is not None else None
         if nodes is None:
             try:
                 graph = _trace(module)
@@ -701,12 +908,16 @@ class _Reader:
                 ) from None
             nodes = tuple(_node_of(fx_node, where) for fx_node in graph.nodes)
             if key is not None:
-                self.traced[key] = nodes
+                _TRACED[key] = nodes
+                while len(_TRACED) > _TRACED_MAX:
+                    del _TRACED[next(iter(_TRACED))]
         return self._from_nodes(module, nodes, path)
 
     def _children(self, module: Any, path: str) -> Iterator[tuple[str, Any]]:
-        for name, child in module.named_children():
-            yield name, self.convert(child, _join(path, name))
+        # every entry, as forward iterates them: named_children() would skip a module held twice
+        for name, child in module._modules.items():
+            if child is not None:
+                yield name, self.convert(child, _join(path, name))
 
     def _reread(self, module: Any, path: str) -> Any:
         targets = dict.fromkeys(n.target for n in module.nodes if n.op == "call_module")
@@ -729,6 +940,11 @@ class _Reader:
             return nn.Sequential(OrderedDict((t, modules[t]) for t in chain))
         return _spec_types().Graph(type(module).__name__, nodes, tuple(modules.items()), tuple(attrs.values()))
 
+
+# Traced forwards by _trace_key, across conversions (a key holds the code and everything plain the trace can read),
+# oldest first.
+_TRACED: dict[tuple[Any, ...], tuple[Node, ...]] = {}
+_TRACED_MAX = 512
 
 # nn.Module's own bookkeeping, which a forward does not branch on.
 _MODULE_INTERNALS = frozenset(
@@ -753,17 +969,31 @@ _MODULE_INTERNALS = frozenset(
 )
 
 
-def _trace_key(module: Any) -> tuple[Any, ...] | None:
+def _trace_key(module: Any, memo: dict[int, tuple[Any, ...] | None] | None = None) -> tuple[Any, ...] | None:
     """What a traced forward can depend on, or None when that is not plain data.
 
     Two modules with equal keys (ResNet's repeated blocks) trace to the same
     graph, so one conversion traces each kind of block once. The key holds the
     type, every attribute that is plain data (a forward branches on those:
-    ``self.downsample is not None``, ``self.use_res_connect``), the children's
-    names and types, and the parameters' and buffers' names and shapes; an
-    attribute that is not plain data (a function, a list of modules) disables
-    the sharing for that module.
+    ``self.downsample is not None``, ``self.use_res_connect``), the parameters'
+    and buffers' names and shapes, and each child's name and own key, recursively
+    (a forward loops over a ``ModuleList`` of its length, reads a child's
+    ``in_features``), with a child held twice marked as such (torch.fx names
+    both calls after the first name); an attribute that is not plain data (a
+    function, a dict) anywhere below disables the sharing for that module.
     """
+    if memo is None:
+        memo = {}
+    ident = id(module)
+    if ident in memo:
+        return memo[ident]
+    memo[ident] = None  # a module holding itself is not plain data
+    key = _key_of(module, memo)
+    memo[ident] = key
+    return key
+
+
+def _key_of(module: Any, memo: dict[int, tuple[Any, ...] | None]) -> tuple[Any, ...] | None:
     state = []
     for name, value in vars(module).items():
         if name in _MODULE_INTERNALS:
@@ -772,12 +1002,36 @@ def _trace_key(module: Any) -> tuple[Any, ...] | None:
         if frozen is _NOT_PLAIN:
             return None
         state.append((name, frozen))
-    children = tuple((name, type(child)) for name, child in module._modules.items())
+    children: list[tuple[str, Any]] = []
+    first: dict[int, str] = {}
+    for name, child in module._modules.items():
+        if child is None:
+            children.append((name, None))
+        elif id(child) in first:
+            children.append((name, ("same as", first[id(child)])))
+        else:
+            first[id(child)] = name
+            child_key = _trace_key(child, memo)
+            if child_key is None:
+                return None
+            children.append((name, child_key))
     tensors = tuple(
         (name, None if t is None else (tuple(t.shape), t.requires_grad))
         for name, t in (*module._parameters.items(), *module._buffers.items())
     )
-    return (type(module), tuple(state), children, tensors)
+    return (type(module), tuple(state), tuple(children), tensors)
+
+
+def _code_of(cls: type) -> tuple[Any, ...]:
+    """The functions a class defines along its MRO (below nn.Module): a forward patched or redefined is a new key."""
+    torch = _torch()
+    return tuple(
+        value
+        for base in cls.__mro__
+        if base not in (torch.nn.Module, object)
+        for value in vars(base).values()
+        if isinstance(value, (FunctionType, staticmethod, classmethod, property))
+    )
 
 
 _NOT_PLAIN = object()
@@ -1112,7 +1366,7 @@ class _Call:
 
     def row(self, input_shape: tuple[Any, ...], out: _Tensor) -> _Tensor:
         rf = out.rf if out.rf is not None and len(out.rf) == len(out.shape) - 2 else None
-        self.ctx.add_row(self.name, self.kind, tuple(input_shape), tuple(out.shape), receptive_field=rf)
+        self.ctx.add_row(self.name, self.kind, tuple(input_shape), tuple(out.shape), receptive_field=rf, lookup=False)
         return out
 
     def shape_error(self, message: str, shape: Any) -> ShapeError:
@@ -1210,11 +1464,11 @@ def _call_module(
             )
         shape, rf = spec._plan(_flow_of(tensors[0]), ctx, child_path)
         out = _Tensor(tuple(shape), rf)
-    # a module called twice owns its parameters once, whichever path (child, grandchild) reached it
-    owned = {r.name for r in ctx.rows[:start]}
-    for j in range(start, len(ctx.rows)):
-        if again or ctx.rows[j].name in owned:
-            ctx.rows[j] = dataclasses.replace(ctx.rows[j], trainable=0, non_trainable=0, buffers=0)
+    if getattr(ctx, "owner", None) is None:  # a spec planned alone: a module called again owns nothing more
+        owned = {r.name for r in ctx.rows[:start]}
+        for j in range(start, len(ctx.rows)):
+            if again or ctx.rows[j].name in owned:
+                ctx.rows[j] = dataclasses.replace(ctx.rows[j], trainable=0, non_trainable=0, buffers=0, recursive=True)
     return out
 
 
@@ -2247,12 +2501,15 @@ class VerifyRow(NamedTuple):
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """What :func:`verify` found: one row per planned layer, and whether all agree with torch.
+    """What :func:`verify` found: one row per planned call, and whether all agree with torch.
 
-    ``ok`` is True when convcalc and torch both accept the input and every layer
+    ``ok`` is True when convcalc and torch both accept the input and every call
     torch can show (by its module path) has the planned output shape and
     parameter count. ``error`` holds torch's exception if the forward pass
-    failed, ``plan_error`` convcalc's if planning failed.
+    failed, ``plan_error`` convcalc's if planning failed; ``torch_layer`` and
+    ``plan_layer`` name the layer each stopped at (``""`` for the model itself).
+    ``agree`` is True when ``ok``, or when both reject the input at the same
+    layer with every call before it matching.
     """
 
     ok: bool
@@ -2261,16 +2518,42 @@ class VerifyReport:
     device: str
     error: str | None = None
     plan_error: str | None = None
+    torch_layer: str | None = None
+    plan_layer: str | None = None
 
     @property
     def mismatches(self) -> tuple[VerifyRow, ...]:
         return tuple(r for r in self.rows if r.match is False)
+
+    @property
+    def agree(self) -> bool:
+        """Whether convcalc predicted what torch does: every call matches, or both reject at the same layer."""
+        if self.ok:
+            return True
+        return (
+            self.error is not None
+            and self.plan_error is not None
+            and self.torch_layer is not None
+            and self.torch_layer == self.plan_layer
+            and not self.mismatches
+        )
 
     def __str__(self) -> str:
         checked = sum(1 for r in self.rows if r.match is not None)
         head = f"verify on {self.device}, input {self.input_shape}: "
         if self.ok:
             head += f"OK ({checked} layers match torch, {len(self.rows) - checked} operations not checked)"
+        elif self.agree:
+            head += f"both reject, at the same layer ({self.plan_layer or '<model>'})"
+        elif self.error is not None and self.plan_error is not None and not self.mismatches:
+            head += (
+                f"MISMATCH (both reject, at different layers: convcalc at {_layer(self.plan_layer)}, "
+                f"torch at {_layer(self.torch_layer)})"
+            )
+        elif self.error is not None and not self.mismatches:
+            head += f"MISMATCH (torch raises at {_layer(self.torch_layer)}; convcalc planned this input)"
+        elif self.plan_error is not None and not self.mismatches:
+            head += f"MISMATCH (convcalc rejects at {_layer(self.plan_layer)}; torch runs this input)"
         else:
             head += f"MISMATCH ({len(self.mismatches)} of {checked} layers differ)"
         lines = [head]
@@ -2299,6 +2582,10 @@ class VerifyReport:
         return "\n".join(lines)
 
 
+def _layer(name: str | None) -> str:
+    return "an unknown layer" if name is None else (name or "<model>")
+
+
 def _text(value: Any) -> str:
     return "-" if value is None else str(tuple(value))
 
@@ -2313,9 +2600,11 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
     Builds the torch module (``to_torch`` for a ``convcalc.nn`` model; a torch
     module is used as it is, in eval mode, on a copy if it must move device),
     runs it once on ``torch.randn(input_shape)`` under ``torch.no_grad()``,
-    records each module's output shape with forward hooks, and compares them
-    and each module's own parameter count with the plan's rows of the same
-    name.
+    records each module's output shape, call by call, with forward hooks, and
+    compares them and the parameters each call holds for the first time
+    (``parameters()`` of the module, its parametrizations included) with the
+    plan's rows of the same name, in order. When both reject the input, the
+    report says whether they stop at the same layer (``agree``).
 
     Args:
         model: a ``convcalc.nn`` model or a ``torch.nn.Module``.
@@ -2344,10 +2633,15 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
     1      (2, 4, 26, 26)   (2, 4, 26, 26)                0             0  ok
     2      (2, 2704)        (2, 2704)                     0             0  ok
     3      (2, 10)          (2, 10)                  27,050        27,050  ok
+    >>> report = convcalc.verify(net, (2, 1, 30, 30), device="cpu")
+    >>> report.ok, report.agree, report.plan_layer, report.torch_layer
+    (False, True, '3', '3')
+    >>> print(str(report).splitlines()[0])
+    verify on cpu, input (2, 1, 30, 30): both reject, at the same layer (3)
     >>> convcalc.verify(net, (2, 1, 30, 30), device="cpu", raise_on_mismatch=True)
     Traceback (most recent call last):
     ...
-    convcalc.ShapeError: verify: convcalc and torch both reject this input. torch: RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x3136 and 2704x10). Received: input_shape=(2, 1, 30, 30)
+    convcalc.ShapeError: verify: convcalc and torch both reject this input. torch: RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x3136 and 2704x10); both stop at the same layer, 3. Received: input_shape=(2, 1, 30, 30)
     """
     torch = _torch()
     from convcalc._planner import plan
@@ -2379,14 +2673,16 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
     was_training = module.training
     module.eval()
     try:
-        spec = from_torch(module) if is_torch else model
+        read = _read(module) if is_torch else None
+        spec = read.spec if read is not None else model
         plan_error: str | None = None
+        plan_layer: str | None = None
         planned = None
         try:
-            planned = plan(spec, shape)
+            planned = plan(read if read is not None else model, shape)
         except ConvCalcError as exc:
-            plan_error = str(exc)
-        outputs, params, error = _run_hooked(torch, module, shape, device)
+            plan_error, plan_layer = str(exc), _rejecting_layer(exc)
+        outputs, params, error, torch_layer = _run_hooked(torch, module, shape, device)
     finally:
         module.train(was_training)
     from convcalc import nn
@@ -2394,11 +2690,33 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
     # A root that is a layer, an Add or a Concat plans its own row last, under a name of its own.
     root_row = not isinstance(spec, (nn.Sequential, _spec_types().Graph))
     rows = _compare(planned, outputs, params, error is not None, root_row)
+    if plan_layer is not None and torch_layer is not None:
+        plan_layer = _owning_module(plan_layer, params)
     ok = plan_error is None and error is None and all(r.match is not False for r in rows)
-    report = VerifyReport(ok, tuple(rows), shape, str(device), error, plan_error)
+    report = VerifyReport(ok, tuple(rows), shape, str(device), error, plan_error, torch_layer, plan_layer)
     if raise_on_mismatch and not ok:
         raise ShapeError(_failure(report))
     return report
+
+
+def _rejecting_layer(exc: ConvCalcError) -> str | None:
+    """The path of the layer a planning error names (``""`` for the model itself), or None."""
+    layer = getattr(exc, "layer", None)
+    if isinstance(layer, str):
+        return layer
+    head = str(exc).partition(": ")[0]
+    if not head.endswith(")") or " (" not in head:
+        return None
+    path = head.rpartition(" (")[0]
+    return "" if path == "<model>" else path
+
+
+def _owning_module(path: str, params: dict[str, Any]) -> str:
+    """The torch module a planned path belongs to: itself, or the module whose forward runs that operation."""
+    parts = path.split(".") if path else []
+    while parts and ".".join(parts) not in params:
+        parts.pop()
+    return ".".join(parts)
 
 
 def _module_on(module: Any, device: str) -> Any:
@@ -2418,13 +2736,25 @@ def _module_on(module: Any, device: str) -> Any:
 
 def _run_hooked(
     torch: Any, module: Any, shape: tuple[int, ...], device: str
-) -> tuple[dict[str, list[tuple[int, ...]]], dict[str, tuple[int, bool]], str | None]:
-    """Output shapes per module path, and per module (own parameter count, is a leaf), and torch's error."""
+) -> tuple[
+    dict[str, list[tuple[int, ...]]], dict[str, tuple[tuple[tuple[int, int], ...], bool]], str | None, str | None
+]:
+    """Output shapes per module path (one per call); per module, the tensors (id, numel) of the parameters a row
+    of it holds and whether a plan shows it as a layer; torch's error, and the innermost module it stopped in."""
     outputs: dict[str, list[tuple[int, ...]]] = {}
+    running: list[str] = []
     handles = []
+
+    def starter(name: str) -> Callable[..., None]:
+        def hook(_module: Any, _inputs: Any) -> None:
+            running.append(name)
+
+        return hook
 
     def recorder(name: str) -> Callable[..., None]:
         def hook(_module: Any, _inputs: Any, output: Any) -> None:
+            if running and running[-1] == name:
+                running.pop()
             found = _first_tensor(torch, output)
             if found is not None:
                 outputs.setdefault(name, []).append(tuple(int(d) for d in found.shape))
@@ -2433,24 +2763,34 @@ def _run_hooked(
 
     named = list(module.named_modules())
     for name, sub in named:
+        handles.append(sub.register_forward_pre_hook(starter(name)))
         handles.append(sub.register_forward_hook(recorder(name)))
-    error = None
+    error = failed_in = None
     try:
         with torch.no_grad():
             module(torch.randn(shape, device=device))
     except Exception as exc:  # torch's own error is the finding
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        failed_in = running[-1] if running else ""
     finally:
         for handle in handles:
             handle.remove()
-    params: dict[str, tuple[int, bool]] = {}
+    params: dict[str, tuple[tuple[tuple[int, int], ...], bool]] = {}
     for name, sub in named:
-        leaf = not any(True for _ in sub.children())
-        try:
-            params[name] = (sum(p.numel() for p in sub.parameters(recurse=False)), leaf)
-        except ValueError:  # an uninitialised lazy parameter: the forward failed before it
-            params[name] = (0, leaf)
-    return outputs, params, error
+        children = [child for child_name, child in sub.named_children() if child_name != "parametrizations"]
+        # an empty Sequential (a shortcut that passes its input on) is planned as nothing
+        layer = not children and not (isinstance(sub, torch.nn.Sequential) and len(sub) == 0)
+        tensors = [*sub.parameters(recurse=False)]
+        if "parametrizations" in sub._modules:  # weight_norm, spectral_norm: the originals are the layer's
+            tensors += [*sub._modules["parametrizations"].parameters()]
+        counted = []
+        for tensor in tensors:
+            try:
+                counted.append((id(tensor), tensor.numel()))
+            except ValueError:  # an uninitialised lazy parameter: the forward failed before it
+                continue
+        params[name] = (tuple(dict.fromkeys(counted)), layer)
+    return outputs, params, error, failed_in
 
 
 def _first_tensor(torch: Any, value: Any) -> Any:
@@ -2467,7 +2807,7 @@ def _first_tensor(torch: Any, value: Any) -> Any:
 def _compare(
     planned: Any,
     outputs: dict[str, list[tuple[int, ...]]],
-    params: dict[str, tuple[int, bool]],
+    params: dict[str, tuple[tuple[tuple[int, int], ...], bool]],
     stopped: bool,
     root_row: bool,
 ) -> list[VerifyRow]:
@@ -2476,6 +2816,7 @@ def _compare(
     if planned is not None and root_row and planned.rows and planned.rows[-1].name not in params:
         aliases[planned.rows[-1].name] = ""
     seen: Counter[str] = Counter()
+    counted: set[int] = set()  # torch's tally: a parameter counts at the first row that holds it
     planned_names = set()
     for r in planned.rows if planned is not None else ():
         name = r.name if r.name in params else aliases.get(r.name, r.name)
@@ -2488,26 +2829,42 @@ def _compare(
         seen[name] += 1
         calls = outputs.get(name, [])
         actual = calls[occurrence] if occurrence < len(calls) else None
-        actual_params = params[name][0] if occurrence == 0 else 0
+        actual_params = 0
+        for key, numel in params[name][0]:
+            if key not in counted:
+                counted.add(key)
+                actual_params += numel
         if actual is None:  # not reached (torch failed earlier) or called fewer times than planned
             rows.append(VerifyRow(r.name, planned_shape, None, r.params, actual_params, None if stopped else False))
             continue
         match = planned_shape == actual and r.params == actual_params
         rows.append(VerifyRow(r.name, planned_shape, actual, r.params, actual_params, match))
     if planned is not None:
+        layers = [n for n in planned_names if n in params and params[n][1]]
         for name, calls in outputs.items():
-            if not params[name][1] or name in planned_names:
-                continue  # a container, or planned
+            if name in planned_names:
+                for extra in calls[seen[name] :]:  # torch called it more often than planned
+                    rows.append(VerifyRow(name, None, extra, None, 0, False))
+                continue
+            if not params[name][1]:
+                continue  # a container, or an empty Sequential
             if any(n.startswith(f"{name}.") or not name for n in planned_names):
                 continue  # a traced leaf module: its operations have rows under its path
-            rows.append(VerifyRow(name, None, calls[0], None, params[name][0], False))
+            if any(name.startswith(f"{n}.") for n in layers):
+                continue  # runs inside a planned layer (a parametrization computing its weight)
+            rows.append(VerifyRow(name, None, calls[0], None, sum(n for _, n in params[name][0]), False))
     return rows
 
 
 def _failure(report: VerifyReport) -> str:
     tail = f"Received: input_shape={report.input_shape}"
     if report.error and report.plan_error:
-        return f"verify: convcalc and torch both reject this input. torch: {report.error}. {tail}"
+        where = (
+            f"both stop at the same layer, {_layer(report.plan_layer)}"
+            if report.agree
+            else f"convcalc stops at {_layer(report.plan_layer)}, torch at {_layer(report.torch_layer)}"
+        )
+        return f"verify: convcalc and torch both reject this input. torch: {report.error}; {where}. {tail}"
     if report.error:
         return f"verify: torch raises during the forward pass, but convcalc planned it: {report.error}. {tail}"
     if report.plan_error:

@@ -1199,7 +1199,7 @@ def test_verify_reads_the_first_tensor_of_a_tuple_output() -> None:
 
     assert tb._first_tensor(torch, (None, [torch.zeros(2), 3])).shape == (2,)
     assert tb._first_tensor(torch, (None, 3)) is None
-    outputs, _, error = tb._run_hooked(torch, Net().eval(), (1, 2), "cpu")
+    outputs, _, error, _ = tb._run_hooked(torch, Net().eval(), (1, 2), "cpu")
     assert error is None
     assert outputs["r"] == [(1, 2)]
     assert "n" not in outputs  # no tensor to record
