@@ -327,6 +327,21 @@ def _axis(call: _Call, axis: Any, rank: int, what: str = "axis") -> int:
     return axis % rank
 
 
+def _arr(k: _K) -> Any:
+    """The constant as a numpy object array, or None when its values or shape are not known."""
+    import numpy as np
+
+    if k.values is None or not all(type(d) is int for d in k.shape) or len(k.values) != math.prod(k.shape):
+        return None
+    out = np.empty(len(k.values), dtype=object)
+    out[:] = list(k.values)
+    return out.reshape(k.shape)
+
+
+def _from_arr(a: Any) -> _K:
+    return _K(tuple(int(d) for d in a.shape), tuple(a.reshape(-1).tolist()))
+
+
 def _const_out(values: list[Any] | tuple[Any, ...], shape: tuple[Any, ...] | None = None) -> _K:
     vals = tuple(values)
     return _K((len(vals),) if shape is None else shape, vals)
@@ -577,15 +592,17 @@ def _binary(call: _Call, args: list[Any]) -> Any:
     if all(isinstance(a, _K) for a in present):
         shape = _broadcast(call, [a.shape for a in present])
         fn = _div if call.node.op == "Div" else _ARITH.get(call.node.op)
-        if fn is not None and len(present) == 2 and all(a.values is not None for a in present):
-            a, b = present
-            n = _prod(shape) if all(type(d) is int for d in shape) else None
-            if n is not None and len(a.values) in (1, n) and len(b.values) in (1, n):
-                av = a.values * n if len(a.values) == 1 else a.values
-                bv = b.values * n if len(b.values) == 1 else b.values
-                vals = tuple(fn(p, q) for p, q in zip(av, bv, strict=True))
-                if all(v is not None for v in vals):
-                    return _K(shape, vals)
+        arrays = [_arr(a) for a in present]
+        if fn is not None and len(present) == 2 and all(a is not None for a in arrays):
+            import numpy as np
+
+            try:
+                result = np.frompyfunc(fn, 2, 1)(arrays[0], arrays[1])
+            except (TypeError, ValueError, ZeroDivisionError):
+                return _K(shape, None)
+            result = np.asarray(result, dtype=object).reshape(np.broadcast_shapes(arrays[0].shape, arrays[1].shape))
+            if all(v is not None for v in result.reshape(-1).tolist()):
+                return _from_arr(result)
         return _K(shape, None)
     tensors = [a for a in present if isinstance(a, _T)]
     shape = _broadcast(call, [a.shape for a in present])
@@ -711,7 +728,8 @@ def _transpose(call: _Call, args: list[Any]) -> Any:
         raise call.spec_error(f"perm must be a permutation of 0..{rank - 1}", perm=perm)
     dims = tuple(x.shape[p] for p in perm)
     if isinstance(x, _K):
-        return _K(dims, x.values if rank <= 1 else None)
+        a = _arr(x)
+        return _K(dims, None) if a is None else _from_arr(a.transpose(perm))
     keep = x.rf if perm[:2] == (0, 1) and perm[2:] == tuple(range(2, rank)) else None
     return call.row(x.shape, _T(dims, keep))
 
@@ -770,8 +788,11 @@ def _concat(call: _Call, args: list[Any]) -> Any:
         total = total + a.shape[axis]
     dims = tuple(total if j == axis else d for j, d in enumerate(present[0].shape))
     if all(isinstance(a, _K) for a in present):
-        if rank == 1 and all(a.values is not None for a in present):
-            return _K(dims, tuple(v for a in present for v in a.values))
+        arrays = [_arr(a) for a in present]
+        if all(a is not None for a in arrays):
+            import numpy as np
+
+            return _from_arr(np.concatenate(arrays, axis=axis))
         return _K(dims, None)
     tensors = [a for a in present if isinstance(a, _T)]
     rf = _merge_rf([t.rf for t in tensors]) if axis < 2 else None
@@ -823,10 +844,11 @@ def _slice(call: _Call, args: list[Any]) -> Any:
         dims[a] = _slice_len(call, x.shape[a], st, en, sp, a, x.shape)
         picks[a] = (st, en, sp)
     if isinstance(x, _K):
-        if rank == 1 and x.values is not None and 0 in picks and type(x.shape[0]) is int:
-            st, en, sp = picks[0]
-            return _K(tuple(dims), tuple(x.values[slice(st, None if en >= 2**62 else en, sp)]))
-        return _K(tuple(dims), None)
+        a = _arr(x)
+        if a is None:
+            return _K(tuple(dims), None)
+        index = tuple(slice(*picks[j]) if j in picks else slice(None) for j in range(rank))
+        return _from_arr(a[index])
     return call.row(x.shape, _T(tuple(dims), x.rf if all(a < 2 for a in picks) else None))
 
 
@@ -882,10 +904,13 @@ def _gather(call: _Call, args: list[Any]) -> Any:
         raise call.spec_error("Gather indices must be constant", indices="a computed tensor")
     dims = (*x.shape[:axis], *idx.shape, *x.shape[axis + 1 :])
     if isinstance(x, _K):
-        if rank == 1 and x.values is not None and idx.values is not None:
-            n = len(x.values)
-            return _K(dims, tuple(x.values[int(i) % n] for i in idx.values))
-        return _K(dims, None)
+        a, i = _arr(x), _arr(idx)
+        if a is None or i is None:
+            return _K(dims, None)
+        import numpy as np
+
+        n = a.shape[axis]
+        return _from_arr(np.take(a, np.asarray([int(v) % n for v in i.reshape(-1).tolist()]).reshape(i.shape), axis=axis))
     return call.row(x.shape, _T(dims))
 
 
@@ -1122,10 +1147,21 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
             f"convcalc plans ONNX models with one input; this one has {len(inputs)} "
             f"({', '.join(n for n, _ in inputs)}). Received: inputs={len(inputs)}"
         )
+    # an Identity of an initializer (exporters write them without constant folding) is that initializer
+    alias: dict[str, str] = {}
+    kept = []
+    for node in graph.node:
+        if node.op_type == "Identity" and node.domain in ("", "ai.onnx") and len(node.input) == 1:
+            source = alias.get(node.input[0], node.input[0])
+            if source in inits:
+                alias[node.output[0]] = source
+                continue
+        kept.append(node)
     # which initializers are parameters, and which node counts each first
     uses: dict[str, list[tuple[int, str]]] = {}
-    for n, node in enumerate(graph.node):
-        for k, name in enumerate(node.input):
+    for n, node in enumerate(kept):
+        for k, raw in enumerate(node.input):
+            name = alias.get(raw, raw)
             if name in inits:
                 role = "shape" if k in _SHAPE_INPUTS.get(node.op_type, ()) else (
                     "buffer" if k in _BUFFER_INPUTS.get(node.op_type, ()) else "param")
@@ -1141,7 +1177,7 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
         slot[1 if roles <= {"buffer", "shape"} else 0] += math.prod(init.shape)
     nodes = []
     seen: set[str] = set()
-    for n, node in enumerate(graph.node):
+    for n, node in enumerate(kept):
         name = node.name or f"{node.op_type}_{n}"
         while name in seen:
             name = f"{name}_{n}"
@@ -1153,8 +1189,9 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
             )
         attrs = tuple((a.name, _attr_value(onnx, a)) for a in node.attribute)
         trainable, buffers = owner.get(n, (0, 0))
-        nodes.append(_ONode(name, node.op_type, tuple(node.input), tuple(node.output), attrs, trainable, buffers))
-    outputs = tuple(o.name for o in graph.output)
+        node_inputs = tuple(alias.get(i, i) for i in node.input)
+        nodes.append(_ONode(name, node.op_type, node_inputs, tuple(node.output), attrs, trainable, buffers))
+    outputs = tuple(alias.get(o.name, o.name) for o in graph.output)
     if not outputs:
         raise SpecError(f"the ONNX graph {graph.name!r} has no output. Received: outputs=0")
     return OnnxGraph(graph.name or "onnx", int(opset), tuple(inputs), outputs, tuple(nodes), tuple(inits.values()))
