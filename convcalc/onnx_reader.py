@@ -298,7 +298,9 @@ def _prod(dims: Any) -> Any:
 def _tensor(call: _Call, value: Any, what: str = "input") -> _T:
     if isinstance(value, _T):
         return value
-    raise call.spec_error(f"{what} must depend on the model input; convcalc plans data tensors here", **{what: "a constant"})
+    raise call.spec_error(
+        f"{what} must depend on the model input; convcalc plans data tensors here", **{what: "a constant"}
+    )
 
 
 def _consts(call: _Call, value: Any, what: str) -> tuple[Any, ...]:
@@ -349,7 +351,9 @@ def _const_out(values: list[Any] | tuple[Any, ...], shape: tuple[Any, ...] | Non
 
 def _spatial(call: _Call, x: _T, minimum: int = 3) -> None:
     if len(x.shape) < minimum:
-        raise call.shape_error(f"needs a batch, channel and spatial axes ({minimum}-D or more), got {len(x.shape)}-D", x.shape)
+        raise call.shape_error(
+            f"needs a batch, channel and spatial axes ({minimum}-D or more), got {len(x.shape)}-D", x.shape
+        )
 
 
 def _rf_step(rf: Any, extents: Any, strides: Any, begins: Any) -> Any:
@@ -377,7 +381,12 @@ def _window_geometry(call: _Call, x: _T, kernel: tuple[int, ...], transpose: boo
         if len(value) != count:
             raise call.spec_error(f"{name} needs {count} values for {nd} spatial axes", **{name: value})
     if any(s < 1 for s in strides) or any(d < 1 for d in dilations) or any(k < 1 for k in kernel):
-        raise call.spec_error("strides, dilations and kernel_shape must be positive", strides=strides, dilations=dilations, kernel_shape=kernel)
+        raise call.spec_error(
+            "strides, dilations and kernel_shape must be positive",
+            strides=strides,
+            dilations=dilations,
+            kernel_shape=kernel,
+        )
     if auto_pad not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"):
         raise call.spec_error("auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID", auto_pad=auto_pad)
     return strides, dilations, pads[:nd], pads[nd:], auto_pad
@@ -454,7 +463,13 @@ def _conv(call: _Call, args: list[Any]) -> Any:
     kernel = tuple(call.node.attr("kernel_shape") or w.shape[2:])
     if type(groups) is not int or groups < 1 or cout % groups:
         raise call.spec_error("group must divide the weight's output channels", group=groups, weight=w.shape)
-    call.equal(x.shape[1], cin_g * groups, 1, f"weight {w.shape} with group={groups} needs {cin_g * groups} input channels, got {x.shape[1]}", x.shape)
+    call.equal(
+        x.shape[1],
+        cin_g * groups,
+        1,
+        f"weight {w.shape} with group={groups} needs {cin_g * groups} input channels, got {x.shape[1]}",
+        x.shape,
+    )
     spatial, rf = _sliding(call, x, kernel)
     out = _T((x.shape[0], cout, *spatial), rf)
     weights = cout * cin_g * math.prod(kernel)
@@ -478,12 +493,21 @@ def _conv_transpose(call: _Call, args: list[Any]) -> Any:
     op = tuple(node.attr("output_padding") or (0,) * nd)
     output_shape = node.attr("output_shape")
     spatial: list[Any] = []
-    for j, (i, k, s, d, pb, pe, o) in enumerate(zip(x.shape[2:], kernel, strides, dilations, begins, ends, op, strict=True)):
+    for j, (i, k, s, d, pb, pe, o) in enumerate(
+        zip(x.shape[2:], kernel, strides, dilations, begins, ends, op, strict=True)
+    ):
         extent = kernel_extent(k, d)
         if output_shape:
             target = tuple(output_shape)[-nd:][j]
             total = s * (i - 1) + o + extent - target
-            call.at_least(total, 0, j, f"output_shape {target} is larger than the full output on spatial axis {j}", "output_shape fits", x.shape)
+            call.at_least(
+                total,
+                0,
+                j,
+                f"output_shape {target} is larger than the full output on spatial axis {j}",
+                "output_shape fits",
+                x.shape,
+            )
             spatial.append(target)
         elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
             spatial.append(i * s)
@@ -491,12 +515,16 @@ def _conv_transpose(call: _Call, args: list[Any]) -> Any:
             if auto_pad == "VALID":
                 pb = pe = 0
             out = s * (i - 1) + o + extent - pb - pe
-            call.at_least(out, 1, j, f"output size would be {out} on spatial axis {j}; reduce pads", "output at least 1", x.shape)
+            call.at_least(
+                out, 1, j, f"output size would be {out} on spatial axis {j}; reduce pads", "output at least 1", x.shape
+            )
             spatial.append(out)
     out_t = _T((x.shape[0], cout_g * groups, *spatial))
     weights = cin * cout_g * math.prod(kernel)
     bias = len(args) > 2 and args[2] is not None
-    return call.row(x.shape, out_t, macs=_prod(x.shape[2:]) * weights, bias_adds=_prod(spatial) * cout_g * groups if bias else 0)
+    return call.row(
+        x.shape, out_t, macs=_prod(x.shape[2:]) * weights, bias_adds=_prod(spatial) * cout_g * groups if bias else 0
+    )
 
 
 @_handles("MaxPool", "AveragePool", "LpPool")
@@ -564,7 +592,13 @@ def _broadcast(call: _Call, shapes: list[tuple[Any, ...]]) -> tuple[Any, ...]:
             if type(chosen) is int and chosen == 1:
                 chosen = d
                 continue
-            call.equal(chosen, d, j, f"shapes {' and '.join(str(tuple(s)) for s in shapes)} do not broadcast on axis {j}", shapes[0])
+            call.equal(
+                chosen,
+                d,
+                j,
+                f"shapes {' and '.join(str(tuple(s)) for s in shapes)} do not broadcast on axis {j}",
+                shapes[0],
+            )
         out.append(chosen)
     return tuple(out)
 
@@ -624,7 +658,13 @@ def _gemm(call: _Call, args: list[Any]) -> Any:
         raise call.shape_error(f"Gemm takes 2-D A and B, got {len(a.shape)}-D and {len(b.shape)}-D", a.shape)
     m, k = (a.shape[1], a.shape[0]) if call.node.attr("transA", 0) else a.shape
     kb, n = (b.shape[1], b.shape[0]) if call.node.attr("transB", 0) else b.shape
-    call.equal(k, kb, 1, f"Gemm needs {kb} features from A (B is {b.shape}, transB={call.node.attr('transB', 0)}), got {k}", a.shape)
+    call.equal(
+        k,
+        kb,
+        1,
+        f"Gemm needs {kb} features from A (B is {b.shape}, transB={call.node.attr('transB', 0)}), got {k}",
+        a.shape,
+    )
     macs = kb * n if isinstance(b, _K) else 0
     bias = len(args) > 2 and args[2] is not None
     return call.row(a.shape, _T((m, n)), macs=macs, bias_adds=n if bias and isinstance(b, _K) else 0)
@@ -656,7 +696,9 @@ def _matmul(call: _Call, args: list[Any]) -> Any:
 
 def _reshape_dims(call: _Call, old: tuple[Any, ...], sizes: tuple[Any, ...]) -> tuple[Any, ...]:
     allowzero = call.node.attr("allowzero", 0)
-    dims = [old[j] if (type(s) is int and s == 0 and not allowzero and j < len(old)) else s for j, s in enumerate(sizes)]
+    dims = [
+        old[j] if (type(s) is int and s == 0 and not allowzero and j < len(old)) else s for j, s in enumerate(sizes)
+    ]
     holes = [j for j, s in enumerate(dims) if type(s) is int and s == -1]
     if len(holes) > 1:
         raise call.spec_error("Reshape takes at most one -1", shape=sizes)
@@ -665,14 +707,18 @@ def _reshape_dims(call: _Call, old: tuple[Any, ...], sizes: tuple[Any, ...]) -> 
         known = _prod(d for j, d in enumerate(dims) if j != holes[0])
         dims[holes[0]] = _exact_div(call, numel, known, old, sizes)
     else:
-        call.equal(_prod(dims), numel, 0, f"Reshape to {tuple(sizes)} needs {_prod(dims)} elements, the input has {numel}", old)
+        call.equal(
+            _prod(dims), numel, 0, f"Reshape to {tuple(sizes)} needs {_prod(dims)} elements, the input has {numel}", old
+        )
     return tuple(dims)
 
 
 def _exact_div(call: _Call, numel: Any, known: Any, old: tuple[Any, ...], sizes: tuple[Any, ...]) -> Any:
     if type(numel) is int and type(known) is int:
         if known == 0 or numel % known:
-            raise call.shape_error(f"Reshape to {tuple(sizes)}: {numel} elements do not split into parts of {known}", old)
+            raise call.shape_error(
+                f"Reshape to {tuple(sizes)}: {numel} elements do not split into parts of {known}", old
+            )
         return numel // known
     from convcalc._backend import sympy
     from convcalc._symbolic import FloorForm, to_sympy
@@ -782,7 +828,13 @@ def _concat(call: _Call, args: list[Any]) -> Any:
             raise call.shape_error(f"Concat of tensors of rank {rank} and {len(a.shape)}", a.shape)
         for j in range(rank):
             if j != axis:
-                call.equal(present[0].shape[j], a.shape[j], j, f"Concat on axis {axis}: shapes {present[0].shape} and {a.shape} differ on axis {j}", a.shape)
+                call.equal(
+                    present[0].shape[j],
+                    a.shape[j],
+                    j,
+                    f"Concat on axis {axis}: shapes {present[0].shape} and {a.shape} differ on axis {j}",
+                    a.shape,
+                )
     total: Any = 0
     for a in present:
         total = total + a.shape[axis]
@@ -817,7 +869,9 @@ def _slice_len(call: _Call, size: Any, start: Any, end: Any, step: Any, axis: in
         out = hi - lo
         if type(start) is int and start < 0 and end >= big // 2:
             return -start
-        call.at_least(out, 0, axis, f"Slice [{start}:{end}] leaves no elements on axis {axis}", "slice non-empty", shape)
+        call.at_least(
+            out, 0, axis, f"Slice [{start}:{end}] leaves no elements on axis {axis}", "slice non-empty", shape
+        )
         return out
     raise call.spec_error("convcalc follows a Slice of a symbolic size with step 1 only", steps=step)
 
@@ -910,7 +964,9 @@ def _gather(call: _Call, args: list[Any]) -> Any:
         import numpy as np
 
         n = a.shape[axis]
-        return _from_arr(np.take(a, np.asarray([int(v) % n for v in i.reshape(-1).tolist()]).reshape(i.shape), axis=axis))
+        return _from_arr(
+            np.take(a, np.asarray([int(v) % n for v in i.reshape(-1).tolist()]).reshape(i.shape), axis=axis)
+        )
     return call.row(x.shape, _T(dims))
 
 
@@ -927,7 +983,10 @@ def _constant(call: _Call, args: list[Any]) -> Any:
         v = call.node.attr(key)
         if v is not None:
             return _K((len(v),), tuple(v))
-    raise call.spec_error("convcalc reads Constant nodes with value, value_int(s) or value_float(s)", attributes=[k for k, _ in call.node.attrs])
+    raise call.spec_error(
+        "convcalc reads Constant nodes with value, value_int(s) or value_float(s)",
+        attributes=[k for k, _ in call.node.attrs],
+    )
 
 
 @_handles("ConstantOfShape")
@@ -992,7 +1051,9 @@ def _reduce(call: _Call, args: list[Any]) -> Any:
 def _pad(call: _Call, args: list[Any]) -> Any:
     x = _tensor(call, args[0])
     rank = len(x.shape)
-    pads = _ints(call, args[1], "pads") if len(args) > 1 and args[1] is not None else tuple(call.node.attr("pads") or ())
+    pads = (
+        _ints(call, args[1], "pads") if len(args) > 1 and args[1] is not None else tuple(call.node.attr("pads") or ())
+    )
     axes = _ints(call, args[3], "axes") if len(args) > 3 and args[3] is not None else tuple(range(rank))
     axes = tuple(_axis(call, a, rank, "axes") for a in axes)
     if len(pads) != 2 * len(axes):
@@ -1017,7 +1078,7 @@ def _scaled(call: _Call, size: Any, scale: Any, axis: int, shape: tuple[Any, ...
     elif type(size) is int:
         import numpy as np  # ORT multiplies in float32
 
-        out = int(math.floor(float(np.float32(scale)) * size)) if frac != Fraction(scale) else math.floor(size * frac)
+        out = math.floor(float(np.float32(scale)) * size) if frac != Fraction(scale) else math.floor(size * frac)
     else:
         out = (size * frac.numerator) // frac.denominator
     call.at_least(out, 1, axis, f"scale {scale} leaves no element on axis {axis}", "size at least 1", shape)
@@ -1029,10 +1090,14 @@ def _resize(call: _Call, args: list[Any]) -> Any:
     x = _tensor(call, args[0])
     rank = len(x.shape)
     if call.node.op == "Upsample" or (call.opset < 11 and len(args) == 2):
-        scales: tuple[Any, ...] | None = _consts(call, args[1], "scales") if len(args) > 1 else tuple(call.node.attr("scales"))
+        scales: tuple[Any, ...] | None = (
+            _consts(call, args[1], "scales") if len(args) > 1 else tuple(call.node.attr("scales"))
+        )
         sizes = None
     else:
-        scales = _consts(call, args[2], "scales") if len(args) > 2 and args[2] is not None and _nonempty(args[2]) else None
+        scales = (
+            _consts(call, args[2], "scales") if len(args) > 2 and args[2] is not None and _nonempty(args[2]) else None
+        )
         sizes = _ints(call, args[3], "sizes") if len(args) > 3 and args[3] is not None and _nonempty(args[3]) else None
     axes = tuple(_axis(call, a, rank, "axes") for a in (call.node.attr("axes") or range(rank)))
     dims = list(x.shape)
@@ -1098,11 +1163,15 @@ def from_onnx(model: Any) -> OnnxGraph:
         try:
             proto = onnx.load(os.fspath(model), load_external_data=False)
         except Exception as exc:  # onnx raises protobuf DecodeError, OSError, ...
-            raise SpecError(f"cannot read the ONNX file ({type(exc).__name__}: {str(exc).strip()[:200]}). {received({'model': model})}") from None
+            raise SpecError(
+                f"cannot read the ONNX file ({type(exc).__name__}: {str(exc).strip()[:200]}). {received({'model': model})}"
+            ) from None
     elif isinstance(model, onnx.ModelProto):
         proto = model
     else:
-        raise SpecError(f"from_onnx() takes a path to an .onnx file or an onnx.ModelProto. {received({'model': model})}")
+        raise SpecError(
+            f"from_onnx() takes a path to an .onnx file or an onnx.ModelProto. {received({'model': model})}"
+        )
     return _read(onnx, proto)
 
 
@@ -1110,7 +1179,9 @@ def _onnx() -> Any:
     try:
         import onnx
     except ImportError:
-        raise SpecError('reading ONNX models needs the onnx package: pip install "convcalc[onnx]". Received: onnx=None') from None
+        raise SpecError(
+            'reading ONNX models needs the onnx package: pip install "convcalc[onnx]". Received: onnx=None'
+        ) from None
     return onnx
 
 
@@ -1163,8 +1234,11 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
         for k, raw in enumerate(node.input):
             name = alias.get(raw, raw)
             if name in inits:
-                role = "shape" if k in _SHAPE_INPUTS.get(node.op_type, ()) else (
-                    "buffer" if k in _BUFFER_INPUTS.get(node.op_type, ()) else "param")
+                role = (
+                    "shape"
+                    if k in _SHAPE_INPUTS.get(node.op_type, ())
+                    else ("buffer" if k in _BUFFER_INPUTS.get(node.op_type, ()) else "param")
+                )
                 uses.setdefault(name, []).append((n, role))
     owner: dict[int, list[int]] = {}
     for name, use in uses.items():

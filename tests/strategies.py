@@ -385,7 +385,9 @@ def onnx_networks(draw: st.DrawFn) -> tuple[Any, tuple[int, int, int, int]]:
     layers, _ = draw(nn_layers(channels))
     if draw(st.booleans()):
         at = draw(st.integers(0, len(layers)))
-        layers.insert(at, nn.Upsample(scale_factor=draw(st.integers(1, 3)), mode=draw(st.sampled_from(["nearest", "bilinear"]))))
+        layers.insert(
+            at, nn.Upsample(scale_factor=draw(st.integers(1, 3)), mode=draw(st.sampled_from(["nearest", "bilinear"])))
+        )
     if draw(st.booleans()):
         layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.LazyLinear(draw(st.integers(1, 5)))]
     shape = (draw(st.integers(1, 2)), channels, draw(st.integers(4, 24)), draw(st.integers(4, 24)))
@@ -399,8 +401,12 @@ def onnx_auto_pad_nodes(draw: st.DrawFn) -> dict[str, Any]:
     auto_pad = draw(st.sampled_from(["SAME_UPPER", "SAME_LOWER", "VALID", "NOTSET"]))
     k = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
     s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    if op == "ConvTranspose" and auto_pad.startswith("SAME"):
+        # ORT crops the full output instead of padding it to i * s when the kernel is smaller than the stride
+        k = tuple(max(kk, ss) for kk, ss in zip(k, s, strict=True))
     attrs: dict[str, Any] = {"kernel_shape": list(k), "strides": list(s), "auto_pad": auto_pad}
-    if op != "AveragePool":
+    # ORT's pools pad auto_pad SAME for the undilated kernel, against the ONNX spec: dilated SAME pools are left out
+    if op != "AveragePool" and auto_pad in ("VALID", "NOTSET"):
         attrs["dilations"] = [draw(st.integers(1, 2)), draw(st.integers(1, 2))]
     if auto_pad == "NOTSET":
         attrs["pads"] = [draw(st.integers(0, kk - 1)) for kk in k + k]
