@@ -66,19 +66,19 @@ def _ort_shape(session: Any, shape: tuple[int, ...]) -> tuple[int, ...] | None:
         if "padding values must be non-negative" in str(exc):
             # ORT's pools refuse auto_pad SAME where the window is smaller than the stride and the
             # padding ONNX computes, (out - 1) * s + k - i, is negative; the ONNX spec still gives ceil(i / s)
-            raise _NegativeSamePad from None
+            raise _NegativeSamePadError from None
         return None
     return tuple(int(d) for d in out.shape)
 
 
-class _NegativeSamePad(Exception):
+class _NegativeSamePadError(Exception):
     pass
 
 
 def _check_size(model: Any, session: Any, shape: tuple[int, ...]) -> tuple[int, ...] | None:
     try:
         expected = _ort_shape(session, shape)
-    except _NegativeSamePad:
+    except _NegativeSamePadError:
         node = model.graph.node[0]
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         assert node.op_type in ("MaxPool", "AveragePool")
