@@ -22,6 +22,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
+from collections.abc import Callable
 from typing import Any
 
 from convcalc._args import received
@@ -274,8 +275,8 @@ class _Call:
 _HANDLERS: dict[str, Any] = {}
 
 
-def _handles(*ops: str) -> Any:
-    def deco(fn: Any) -> Any:
+def _handles(*ops: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         for op in ops:
             _HANDLERS[op] = fn
         return fn
@@ -397,7 +398,7 @@ def _window_geometry(call: _Call, x: _T, kernel: tuple[int, ...], transpose: boo
 # --------------------------------------------------------------------------- #
 
 
-def _same_pads(i: Any, s: int, extent: int, upper: bool) -> tuple[Any, Any, Any]:
+def _same_pads(i: Any, s: int, extent: int, upper: bool) -> tuple[Any, tuple[Any, Any]]:
     """``(out, begin, end)`` of ``auto_pad`` SAME: ``out = ceil(i / s)``, the odd pixel at the end (UPPER)."""
     out = ceil_div(i, s)
     if type(i) is int:
