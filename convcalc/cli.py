@@ -494,6 +494,11 @@ def _load_model(ref: str) -> tuple[Any, tuple[Any, ...] | None]:
     """The model named on the command line, and its default input shape if it has one."""
     if ref.startswith("zoo:"):
         return _zoo_model(ref[4:])
+    if os.path.exists(ref) and ref.lower().endswith(".onnx"):
+        from convcalc.onnx_reader import from_onnx
+
+        model = from_onnx(ref)
+        return model, model._default_input_shape
     if os.path.exists(ref):
         from convcalc.specfile import load_spec
 

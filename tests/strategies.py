@@ -376,6 +376,49 @@ def nn_networks(draw: st.DrawFn) -> tuple[Any, tuple[int, int, int, int]]:
     return nn.Sequential(*layers), shape
 
 
+@st.composite
+def onnx_networks(draw: st.DrawFn) -> tuple[Any, tuple[int, int, int, int]]:
+    """A random convcalc.nn network (chains and DAGs) for export to ONNX, with a resize somewhere, and an input."""
+    from convcalc import nn
+
+    channels = draw(st.integers(1, 4))
+    layers, _ = draw(nn_layers(channels))
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(layers)))
+        layers.insert(
+            at, nn.Upsample(scale_factor=draw(st.integers(1, 3)), mode=draw(st.sampled_from(["nearest", "bilinear"])))
+        )
+    if draw(st.booleans()):
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.LazyLinear(draw(st.integers(1, 5)))]
+    shape = (draw(st.integers(1, 2)), channels, draw(st.integers(4, 24)), draw(st.integers(4, 24)))
+    return nn.Sequential(*layers), shape
+
+
+@st.composite
+def onnx_auto_pad_nodes(draw: st.DrawFn) -> dict[str, Any]:
+    """One Conv, ConvTranspose, MaxPool or AveragePool node's attributes with ``auto_pad`` (or asymmetric pads)."""
+    op = draw(st.sampled_from(["Conv", "Conv", "MaxPool", "AveragePool", "ConvTranspose"]))
+    auto_pad = draw(st.sampled_from(["SAME_UPPER", "SAME_LOWER", "VALID", "NOTSET"]))
+    k = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    if op == "ConvTranspose" and auto_pad.startswith("SAME"):
+        # ORT crops the full output instead of padding it to i * s when the kernel is smaller than the stride
+        k = tuple(max(kk, ss) for kk, ss in zip(k, s, strict=True))
+    attrs: dict[str, Any] = {"kernel_shape": list(k), "strides": list(s), "auto_pad": auto_pad}
+    # ORT's pools pad auto_pad SAME for the undilated kernel, against the ONNX spec: dilated SAME pools are left out
+    if op != "AveragePool" and auto_pad in ("VALID", "NOTSET"):
+        attrs["dilations"] = [draw(st.integers(1, 2)), draw(st.integers(1, 2))]
+    if auto_pad == "NOTSET":
+        attrs["pads"] = [draw(st.integers(0, kk - 1)) for kk in k + k]
+    if op == "ConvTranspose" and auto_pad == "NOTSET":
+        attrs["output_padding"] = [draw(st.integers(0, ss - 1)) for ss in s]
+    if op in ("MaxPool", "AveragePool") and auto_pad == "NOTSET":
+        attrs["ceil_mode"] = draw(st.integers(0, 1))
+    if op == "Conv":
+        attrs["group"] = draw(st.sampled_from([1, 2]))
+    return {"op": op, "attrs": attrs, "cin": 2, "cout": draw(st.sampled_from([2, 4]))}
+
+
 # --------------------------------------------------------------------------- #
 # Command lines: a sub-command followed by tokens that mean something to some sub-command
 # --------------------------------------------------------------------------- #

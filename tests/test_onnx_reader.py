@@ -1,0 +1,328 @@
+"""ONNX models read by convcalc, checked against ONNX Runtime's actual output shapes and torch's parameter counts."""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+torch = pytest.importorskip("torch")
+
+import numpy as np  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
+
+import convcalc  # noqa: E402
+from convcalc import ConvCalcError, ShapeError, SpecError, nn  # noqa: E402
+from tests.strategies import onnx_auto_pad_nodes, onnx_networks  # noqa: E402
+
+CI = os.environ.get("CI") == "true"
+# 1,000 ONNX models per CI run in all: 500 exported from torch (about 0.4 s each), 500 written with onnx.helper
+EXPORTED = 500 if CI else 30
+HANDWRITTEN = 500 if CI else 60
+
+ort.set_default_logger_severity(4)
+_SESSION = ort.SessionOptions()
+_SESSION.log_severity_level = 4
+_SESSION.intra_op_num_threads = 1
+_SESSION.inter_op_num_threads = 1
+
+
+def _export(module: Any, shape: tuple[int, ...], dynamic: bool) -> bytes:
+    """The module exported with the TorchScript exporter, weights not folded (BatchNorm stays a node)."""
+    buffer = io.BytesIO()
+    axes = {"x": {0: "N", 2: "H", 3: "W"}} if dynamic else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            (torch.zeros(shape),),
+            buffer,
+            dynamo=False,
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes=axes,
+            do_constant_folding=False,
+            opset_version=17,
+        )
+    return buffer.getvalue()
+
+
+def _session(model: bytes) -> Any:
+    return ort.InferenceSession(model, _SESSION, providers=["CPUExecutionProvider"])
+
+
+def _ort_shape(session: Any, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """ONNX Runtime's output shape at this input, or None where it refuses the input."""
+    try:
+        out = session.run(None, {session.get_inputs()[0].name: np.zeros(shape, np.float32)})[0]
+    except Exception as exc:  # ORT raises its own error types for inputs that do not fit
+        if "padding values must be non-negative" in str(exc):
+            # ORT's pools refuse auto_pad SAME where the window is smaller than the stride and the
+            # padding ONNX computes, (out - 1) * s + k - i, is negative; the ONNX spec still gives ceil(i / s)
+            raise _NegativeSamePadError from None
+        return None
+    return tuple(int(d) for d in out.shape)
+
+
+class _NegativeSamePadError(Exception):
+    pass
+
+
+def _check_size(model: Any, session: Any, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    try:
+        expected = _ort_shape(session, shape)
+    except _NegativeSamePadError:
+        node = model.graph.node[0]
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        assert node.op_type in ("MaxPool", "AveragePool")
+        assert attrs["auto_pad"] in (b"SAME_UPPER", b"SAME_LOWER")
+        assert any(k < s for k, s in zip(attrs["kernel_shape"], attrs["strides"], strict=True))
+        out = convcalc.plan(model, shape).output_shape
+        assert out[2:] == tuple(-(-i // s) for i, s in zip(shape[2:], attrs["strides"], strict=True))
+        return None
+    try:
+        got = convcalc.plan(model, shape)
+    except ShapeError as exc:
+        # ORT's pools divide with C++ truncation: a window larger than the padded input gives 1, not
+        # ONNX's floor (the reference evaluator and shape inference give 0); convcalc follows ONNX there
+        truncated = "Pool)" in str(exc) and "does not fit" in str(exc)
+        assert expected is None or 0 in expected or truncated, (shape, expected)
+        return None
+    assert expected is not None, (shape, got.output_shape)
+    assert got.output_shape == expected, shape
+    return expected
+
+
+def _subs(expr: Any, values: dict[str, int]) -> int:
+    if isinstance(expr, int):
+        return expr
+    return int(expr.subs({s: values[s.name] for s in expr.free_symbols}))
+
+
+# --------------------------------------------------------------------------- #
+# exported convcalc.nn networks
+# --------------------------------------------------------------------------- #
+
+
+@settings(max_examples=EXPORTED, deadline=None, suppress_health_check=list(HealthCheck))
+@given(onnx_networks(), st.booleans(), st.data())
+def test_exported_networks_plan_as_onnx_runtime_runs_them(drawn: Any, dynamic: bool, data: Any) -> None:
+    net, shape = drawn
+    try:
+        reference = convcalc.plan(net, shape)
+    except ConvCalcError:
+        assume(False)
+    module = net.to_torch().eval()
+    with torch.no_grad():
+        module(torch.zeros(shape))  # materialises LazyLinear
+        for parameter in module.parameters():  # distinct values: the exporter merges equal initializers
+            parameter.normal_()
+    model = onnx.load_from_string(_export(module, shape, dynamic))
+    got = convcalc.plan(model, shape)
+    assert got.output_shape == reference.output_shape
+    assert got.trainable_params == sum(p.numel() for p in module.parameters())
+    assert got.macs == reference.macs
+    session = _session(model.SerializeToString())
+    assert _check_size(model, session, shape) == reference.output_shape
+    if not dynamic:
+        return
+    symbolic = convcalc.plan(model)
+    for _ in range(3):
+        size = (data.draw(st.integers(1, 3)), shape[1], data.draw(st.integers(1, 40)), data.draw(st.integers(1, 40)))
+        expected = _check_size(model, session, size)
+        if expected is not None:
+            values = dict(zip(("N", "H", "W"), (size[0], size[2], size[3]), strict=True))
+            assert tuple(_subs(d, values) for d in symbolic.output_shape) == expected
+
+
+# --------------------------------------------------------------------------- #
+# auto_pad and asymmetric pads, written with onnx.helper
+# --------------------------------------------------------------------------- #
+
+
+def _single_node(spec: dict[str, Any], opset: int = 17) -> Any:
+    op, attrs, cin, cout = spec["op"], dict(spec["attrs"]), spec["cin"], spec["cout"]
+    initializers = []
+    inputs = ["x"]
+    if op in ("Conv", "ConvTranspose"):
+        k = attrs["kernel_shape"]
+        group = attrs.get("group", 1)
+        dims = [cout, cin // group, *k] if op == "Conv" else [cin, cout, *k]
+        initializers.append(helper.make_tensor("w", TensorProto.FLOAT, dims, [0.5] * int(np.prod(dims))))
+        initializers.append(helper.make_tensor("b", TensorProto.FLOAT, [cout], [0.0] * cout))
+        inputs += ["w", "b"]
+    node = helper.make_node(op, inputs, ["y"], name="node", **attrs)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cin, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializers,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+@settings(max_examples=HANDWRITTEN, deadline=None, suppress_health_check=list(HealthCheck))
+@given(onnx_auto_pad_nodes(), st.lists(st.tuples(st.integers(1, 30), st.integers(1, 30)), min_size=3, max_size=5))
+def test_auto_pad_nodes_plan_as_onnx_runtime_runs_them(spec: dict[str, Any], sizes: list[tuple[int, int]]) -> None:
+    model = _single_node(spec)
+    session = _session(model.SerializeToString())
+    symbolic = convcalc.plan(model)
+    weights = list(model.graph.initializer)
+    assert symbolic.total_params == sum(int(np.prod(t.dims)) for t in weights)
+    for h, w in sizes:
+        expected = _check_size(model, session, (1, spec["cin"], h, w))
+        if expected is not None and 0 not in expected:
+            assert tuple(_subs(d, {"H": h, "W": w}) for d in symbolic.output_shape) == expected
+
+
+@pytest.mark.parametrize(
+    ("auto_pad", "expected"),
+    # MaxPool k3 s2 on 0..5 (semantics of ONNX: the odd padding pixel at the end for SAME_UPPER)
+    [("SAME_UPPER", [2.0, 4.0, 5.0]), ("SAME_LOWER", [1.0, 3.0, 5.0])],
+)
+def test_same_upper_and_lower_put_the_extra_pixel_at_opposite_ends(auto_pad: str, expected: list[float]) -> None:
+    node = helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3], strides=[2], auto_pad=auto_pad)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    out = _session(model.SerializeToString()).run(None, {"x": np.arange(6, dtype=np.float32).reshape(1, 1, 6)})[0]
+    assert out.reshape(-1).tolist() == expected
+    p = convcalc.plan(model)
+    assert p.output_shape == (1, 1, 3)
+    # the receptive field of the first output starts where ONNX's padding puts it
+    assert p.rows[0].receptive_field[0].start == (-1 if auto_pad == "SAME_LOWER" else 0)
+
+
+# --------------------------------------------------------------------------- #
+# valid sizes of exported models, against ONNX Runtime over a range
+# --------------------------------------------------------------------------- #
+
+
+def _encoder_decoder() -> Any:
+    down = nn.Sequential(nn.Conv2d(2, 4, 3, stride=2, padding=1), nn.Conv2d(4, 4, 3, stride=2, padding=1))
+    up = nn.Sequential(nn.Upsample(scale_factor=2), nn.Upsample(scale_factor=2), nn.Conv2d(4, 2, 1))
+    return nn.Add(nn.Sequential(down, up), nn.Identity()), 2, 16
+
+
+def _pooled_head() -> Any:
+    body = nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2, ceil_mode=True), nn.Conv2d(2, 2, 5), nn.Flatten())
+    return nn.Sequential(body, nn.Linear(2 * 3 * 3, 4)), 1, 16
+
+
+def _valid_chain() -> Any:
+    net = nn.Sequential(nn.Conv2d(1, 2, 5, dilation=2), nn.AvgPool2d(3, stride=2), nn.ConvTranspose2d(2, 2, 3, 2))
+    return net, 1, 20
+
+
+def _concat_skip() -> Any:
+    branch = nn.Sequential(nn.MaxPool2d(2), nn.Upsample(scale_factor=2))
+    return nn.Sequential(nn.Concat(branch, nn.Identity()), nn.Conv2d(4, 2, 3, padding=1)), 2, 12
+
+
+MODELS = {
+    "encoder_decoder": _encoder_decoder,
+    "pooled_head": _pooled_head,
+    "valid_chain": _valid_chain,
+    "concat_skip": _concat_skip,
+}
+
+
+@pytest.fixture(scope="module")
+def exported() -> dict[str, tuple[Any, int, Any]]:
+    out = {}
+    for name, build in MODELS.items():
+        net, channels, size = build()
+        module = net.to_torch().eval()
+        out[name] = (onnx.load_from_string(_export(module, (1, channels, size, size), True)), channels, net)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_exported_models_plan_back_to_the_convcalc_nn_plan(exported: Any, name: str) -> None:
+    model, channels, net = exported[name]
+    shape = (2, channels, *(MODELS[name]()[2],) * 2)
+    ours, theirs = convcalc.plan(model, shape), convcalc.plan(net, shape)
+    assert (ours.output_shape, ours.trainable_params, ours.macs) == (
+        theirs.output_shape,
+        theirs.trainable_params,
+        theirs.macs,
+    )
+
+
+def _unknown_dims(model: Any) -> tuple[int, int]:
+    inferred = onnx.shape_inference.infer_shapes(model)
+    dims = inferred.graph.output[0].type.tensor_type.shape.dim
+    unknown = sum(1 for d in dims if not d.HasField("dim_value") and not d.dim_param)
+    return unknown, len(dims)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_shape_inference_leaves_dims_unknown_where_convcalc_has_closed_forms(exported: Any, name: str) -> None:
+    model, _, _ = exported[name]
+    inferred = onnx.shape_inference.infer_shapes(model).graph.output[0].type.tensor_type.shape.dim
+    ours = convcalc.plan(model).output_shape
+    assert len(inferred) in (0, len(ours))
+    for d, mine in zip(inferred, ours, strict=False):
+        if d.HasField("dim_value"):
+            assert mine == d.dim_value
+        elif d.dim_param in ("N", "H", "W"):
+            assert str(mine) == d.dim_param
+    assert all(not isinstance(d, type(None)) for d in ours)
+
+
+# --------------------------------------------------------------------------- #
+# errors, the registry and the CLI
+# --------------------------------------------------------------------------- #
+
+
+def test_an_unknown_operator_names_the_node_the_operator_and_the_opset() -> None:
+    node = helper.make_node("NonMaxSuppression", ["x"], ["y"], name="nms")
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    with pytest.raises(SpecError, match=r"nms \(NonMaxSuppression\).*opset 13"):
+        convcalc.plan(model, (1, 4))
+
+
+def test_a_file_that_is_not_onnx_is_a_spec_error(tmp_path: Any) -> None:
+    path = tmp_path / "broken.onnx"
+    path.write_bytes(b"not a model")
+    with pytest.raises(SpecError, match="cannot read the ONNX file"):
+        convcalc.plan(str(path), (1, 3, 8, 8))
+    with pytest.raises(SpecError, match="from_onnx"):
+        convcalc.from_onnx(42)
+
+
+def test_a_fixed_input_size_is_kept(tmp_path: Any) -> None:
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    path = tmp_path / "fixed.onnx"
+    path.write_bytes(_export(net.to_torch().eval(), (1, 3, 10, 10), False))
+    assert convcalc.plan(path).output_shape == (1, 4, 8, 8)
+    with pytest.raises(ShapeError, match="fixed size"):
+        convcalc.plan(path, (1, 3, 12, 12))
+
+
+def test_the_cli_plans_and_solves_onnx_files(tmp_path: Any, capsys: Any) -> None:
+    from convcalc.cli import main
+
+    net, channels, size = _encoder_decoder()
+    path = tmp_path / "net.onnx"
+    path.write_bytes(_export(net.to_torch().eval(), (1, channels, size, size), True))
+    assert main(["plan", str(path), "--input", "1x2xHxW"]) == 0
+    assert "Conv" in capsys.readouterr().out
