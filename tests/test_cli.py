@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from goldens import golden
 from hypothesis import given
 from strategies import cli_argv
 
@@ -20,7 +21,6 @@ from convcalc.cli import _COMMAND_NAMES, _parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = Path(__file__).parent / "specs"
-GOLDEN = Path(__file__).parent / "golden"
 SCRIPT = Path(sys.executable).parent / "convcalc"
 ENV = {**os.environ, "PYTHONUTF8": "1", "PYTHONIOENCODING": "utf-8"}
 ENV.pop("CONVCALC_DEBUG", None)
@@ -36,13 +36,6 @@ def ok(*args: str) -> str:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     return result.stdout
-
-
-def golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("CONVCALC_UPDATE_GOLDEN") == "1" or not path.exists():
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs; rerun with CONVCALC_UPDATE_GOLDEN=1 if intended"
 
 
 # --------------------------------------------------------------------------- #

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import pytest
+from goldens import golden, updating
 
 import convcalc
 from convcalc import keras, nn
@@ -24,10 +25,8 @@ from convcalc.cli import main
 from convcalc.figures import MAX_GRID_CELLS, conv_step_svg, plan_svg
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = Path(__file__).parent / "golden"
 DOC_PAGE = ROOT / "docs" / "howto" / "figures.md"
 SVG = "{http://www.w3.org/2000/svg}"
-UPDATE = os.environ.get("CONVCALC_UPDATE_GOLDEN") == "1"
 
 
 def parse(svg: str) -> ET.Element:
@@ -47,13 +46,6 @@ def with_class(root: ET.Element, *classes: str, tag: str = "rect") -> list[ET.El
 
 def texts(root: ET.Element) -> list[str]:
     return ["".join(e.itertext()) for e in root.iter(f"{SVG}text")]
-
-
-def golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if UPDATE or not path.exists():
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs; rerun with CONVCALC_UPDATE_GOLDEN=1 if intended"
 
 
 # --------------------------------------------------------------------------- #
@@ -469,7 +461,7 @@ def test_doc_page_figure_is_current() -> None:
     match = DOC_FIGURE.search(page)
     assert match is not None, "docs/howto/figures.md lost its embedded figure"
     svg = conv_step_svg(5, 3, stride=2, padding=1, step=4)
-    if UPDATE and match.group(2) != svg:
+    if updating() and match.group(2) != svg:
         DOC_PAGE.write_text(page[: match.start(2)] + svg + page[match.end(2) :], encoding="utf-8")
         return
     assert match.group(2) == svg, "docs/howto/figures.md shows an old figure; rerun with CONVCALC_UPDATE_GOLDEN=1"

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import OrderedDict
 from pathlib import Path
 
 import pytest
+from goldens import golden
 
 import convcalc
 from convcalc import keras as K
 from convcalc import nn
 
-GOLDEN = Path(__file__).parent / "golden"
 DATA = Path(__file__).parent / "data"
-
-
-def golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("CONVCALC_UPDATE_GOLDEN") == "1" or not path.exists():
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs; rerun with CONVCALC_UPDATE_GOLDEN=1 if intended"
 
 
 def mnist_cnn() -> nn.Sequential:
