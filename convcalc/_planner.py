@@ -104,7 +104,18 @@ class Context:
         self.rows: list[Row] = []
         self.constraints: list[Constraint] = []
         self.flatten_source: tuple[str, tuple[Any, ...]] | None = None
-        self.groups: list[tuple[int, str, str, tuple[Any, ...]]] = []
+        # containers (Sequential, a torch module's forward, Add, Concat) in the order they are entered: a slot is
+        # taken on entry with open_group and filled with (first row, path, kind, output shape) on exit
+        self.groups: list[tuple[int, str, str, tuple[Any, ...]] | None] = []
+
+    def open_group(self) -> int:
+        """Take the next container slot (containers are listed where they are entered, before their layers)."""
+        self.groups.append(None)
+        return len(self.groups) - 1
+
+    def close_group(self, slot: int, start: int, path: str, kind: str, shape: tuple[Any, ...]) -> None:
+        """Fill a container's slot once its output shape is known."""
+        self.groups[slot] = (start, path, kind, tuple(shape))
 
     # -- checks on sizes ---------------------------------------------------- #
 
@@ -282,6 +293,7 @@ def plan(
     from convcalc._backend import is_symbolic  # noqa: F401 - keeps the import graph explicit
     from convcalc.params import ParamCount  # noqa: F401
 
+    source = model
     model = _as_model(model)
     conv = model._convention if convention is None else Convention.parse(convention, "convention")
     if type(strict) is not bool:
@@ -323,8 +335,34 @@ def plan(
         tuple(ctx.constraints),
         itemsize,
         model._layout,
-        {"groups": ctx.groups, "name": getattr(model, "name", None) or type(model).__name__},
+        {"groups": ctx.groups, **_module_tree(source, model)},
     )
+
+
+#: torch module classes that ``to_torch`` builds for convcalc containers whose torch class has another name
+_TORCH_CLASS = {"Add": "AddBranches", "Concat": "ConcatBranches"}
+
+
+def _module_tree(source: Any, model: Any) -> dict[str, Any]:
+    """The model's name and its module classes by path (``""`` for the model), for the torchinfo layout.
+
+    A torch module gives its own ``named_modules()``; a ``convcalc.nn`` model the modules ``to_torch()``
+    builds; a Keras model its name and no tree (its layers are listed flat).
+    """
+    if _is_torch_module(source):
+        from convcalc.torch_bridge import module_classes
+
+        classes = module_classes(source)
+        return {"name": classes[""], "modules": classes}
+    if model._convention is not Convention.TORCH:
+        return {"name": getattr(model, "name", None) or type(model).__name__}
+    classes = {}
+    stack = [("", model)]
+    while stack:
+        path, spec = stack.pop()
+        classes[path] = _TORCH_CLASS.get(spec.kind, spec.kind)
+        stack.extend((f"{path}.{name}" if path else name, child) for name, child in spec.children())
+    return {"name": classes[""], "modules": classes}
 
 
 def _sympy_row(row: Row) -> Row:

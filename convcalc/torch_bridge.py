@@ -279,6 +279,7 @@ def _spec_types() -> _SpecTypes:
 
         def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
             start = len(ctx.rows)
+            slot = ctx.open_group() if path else -1
             out = _run_graph(self, [_Tensor(tuple(flow[0]), flow[1])], ctx, path)
             if not isinstance(out, _Tensor):
                 raise SpecError(
@@ -287,7 +288,7 @@ def _spec_types() -> _SpecTypes:
                     f"Received: module={self.torch_type}"
                 )
             if path:
-                ctx.groups.append((start, path, self.kind, out.shape))
+                ctx.close_group(slot, start, path, self.kind, out.shape)
             result: Flow = _flow_of(out)
             return result
 
@@ -649,6 +650,11 @@ def from_torch(module: Any) -> Any:
     if not isinstance(module, torch.nn.Module):
         raise SpecError(f"from_torch() takes a torch.nn.Module. {received({'module': module})}")
     return _Reader().convert(module, "")
+
+
+def module_classes(module: Any) -> dict[str, str]:
+    """The class name of every submodule by path (``""`` for the module itself), as ``named_modules()`` lists them."""
+    return {path: type(child).__name__ for path, child in module.named_modules()}
 
 
 class _Reader:
@@ -1172,9 +1178,10 @@ def _call_module(
     start = len(ctx.rows)
     tensors = [a for a in args if isinstance(a, _Tensor)]
     if isinstance(spec, types.Graph) and not kwargs:
+        slot = ctx.open_group()
         out = _run_graph(spec, list(args), ctx, child_path)
         if isinstance(out, _Tensor):
-            ctx.groups.append((start, child_path, spec.kind, out.shape))
+            ctx.close_group(slot, start, child_path, spec.kind, out.shape)
     else:
         if len(args) != 1 or len(tensors) != 1 or kwargs:
             raise SpecError(
