@@ -320,7 +320,7 @@ def _bytes(plan: Plan) -> Any:
 
 def _torchinfo(plan: Plan, depth: int = 3) -> str:
     """The layout of ``torchinfo.summary`` (1.8) down to ``depth``: a tree of modules, then totals and memory."""
-    from convcalc._planner import torchinfo_macs
+    from convcalc._planner import torchinfo_mult_adds
 
     layers = _torchinfo_layers(plan)
     longest = max(len(layer.title()) + layer.depth * 5 + 1 for layer in layers)
@@ -345,17 +345,20 @@ def _torchinfo(plan: Plan, depth: int = 3) -> str:
         inputs = inputs * d
     # torchinfo's forward/backward size: twice the output of every call of a module without children that has
     # parameters
+    # and its mult-adds: torchinfo's count of every call of a module without children, a repeated call too
     forward: Any = 0
+    mult_adds: Any = 0
     for layer in layers:
         if layer.leaf and layer.row is not None and layer.params:
             forward = forward + 2 * layer.row.activation_bytes
+            mult_adds = mult_adds + torchinfo_mult_adds(layer.kind, layer.params, layer.row.output_shape)
     total_bytes = inputs * plan.itemsize + forward + plan.total_params * plan.itemsize
     out += [
         "=" * width,
         f"Total params: {_num(plan.total_params)}",
         f"Trainable params: {_num(plan.trainable_params)}",
         f"Non-trainable params: {_num(plan.non_trainable_params)}",
-        f"Total mult-adds{_readable(torchinfo_macs(plan.rows) * batch)}",
+        f"Total mult-adds{_readable(mult_adds * batch)}",
         "=" * width,
         f"Input size (MB): {_mb(inputs * plan.itemsize)}",
         f"Forward/backward pass size (MB): {_mb(forward)}",

@@ -766,8 +766,9 @@ def _trace_key(module: Any) -> tuple[Any, ...] | None:
     Two modules with equal keys (ResNet's repeated blocks) trace to the same
     graph, so one conversion traces each kind of block once. The key holds the
     type, every attribute that is plain data (a forward branches on those:
-    ``self.downsample is not None``, ``self.use_res_connect``), the children's
-    names and types, and the parameters' and buffers' names and shapes; an
+    ``self.downsample is not None``, ``self.use_res_connect``), the names and
+    types of all its descendants (a loop over a ``ModuleList`` child unrolls to
+    one call per item), and the parameters' and buffers' names and shapes; an
     attribute that is not plain data (a function, a list of modules) disables
     the sharing for that module.
     """
@@ -779,7 +780,8 @@ def _trace_key(module: Any) -> tuple[Any, ...] | None:
         if frozen is _NOT_PLAIN:
             return None
         state.append((name, frozen))
-    children = tuple((name, type(child)) for name, child in module._modules.items())
+    # every descendant, not only the children: a forward that loops over a ModuleList traces one call per item
+    children = tuple((name, type(child)) for name, child in module.named_modules() if name)
     tensors = tuple(
         (name, None if t is None else (tuple(t.shape), t.requires_grad))
         for name, t in (*module._parameters.items(), *module._buffers.items())
