@@ -27,7 +27,10 @@ class MacConvention(_Vocabulary):
     with a bias. ``flops``: 2 x ``macs``, as ``torch.utils.flop_counter`` counts.
     ``torchinfo``: torchinfo's "mult-adds": for a layer whose type name contains
     "Conv", its parameters (weights and bias) times its output positions; for
-    any other layer with parameters (Linear, BatchNorm, ...), its parameter count.
+    any other layer with parameters (Linear, BatchNorm, ...), its parameter count;
+    this is torchinfo 1.8.0, the release on PyPI (torchinfo's main branch charges
+    a Linear on an input of more than two dimensions once per position of all
+    leading dimensions, so its later releases count more on such layers).
     ``fvcore``: fvcore's FlopCountAnalysis: ``macs`` plus 2 per BatchNorm output
     element plus 1 per adaptive-average-pool input element (ReLU, max pooling and
     additions are not counted). ``ptflops``: ptflops' default count: ``macs`` plus

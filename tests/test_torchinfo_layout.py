@@ -113,7 +113,7 @@ def test_zoo_matches_torchinfo(name: str) -> None:
 
 
 def test_the_keras_zoo_model_has_no_torch_module() -> None:
-    with pytest.raises(convcalc.SpecError, match="no torch.nn equivalent"):
+    with pytest.raises(convcalc.SpecError, match=r"no torch\.nn equivalent"):
         to_torch(zoo.get("seed002_keras"))
 
 
@@ -220,6 +220,29 @@ class Twice(nn.Module):
 
     def forward(self, x: Any) -> Any:
         return self.conv(self.body(self.conv(x)))
+
+
+HAND_WRITTEN_ZOO = {
+    "lenet5": (lambda zr: zr.LeNet5(), (1, 1, 32, 32)),
+    "alexnet": (lambda zr: zr.AlexNet(num_classes=10), (1, 3, 64, 64)),
+    "vgg16_bn": (lambda zr: zr.VGG(zr.VGG16_CFG, batch_norm=True, num_classes=10), (1, 3, 32, 32)),
+    "resnet18": (lambda zr: zr.ResNet(zr.BasicBlock, [2, 2, 2, 2], num_classes=10), (2, 3, 32, 32)),
+    "resnet50": (lambda zr: zr.ResNet(zr.Bottleneck, [3, 4, 6, 3], num_classes=10), (1, 3, 32, 32)),
+    "mobilenet_v2": (lambda zr: zr.MobileNetV2(num_classes=10), (1, 3, 32, 32)),
+    "unet": (lambda zr: zr.UNet(), (1, 1, 188, 188)),
+    "mnist_cnn": (lambda zr: zr.MnistCNNModel(0.5), (2, 1, 28, 28)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HAND_WRITTEN_ZOO))
+def test_torchvision_style_models_match_torchinfo(name: str) -> None:
+    """The classic networks as torchvision and the tutorials write them, in tests/zoo_reference.py."""
+    zoo_reference = pytest.importorskip("zoo_reference")
+    build, shape = HAND_WRITTEN_ZOO[name]
+    with torch.device("meta"):  # shapes, not values: skip initialising the weights
+        module = build(zoo_reference)
+    module = module.to_empty(device="cpu")
+    assert_same(module, module, shape, (1, 2, 3, 4))
 
 
 def test_hand_written_net_matches_torchinfo() -> None:
