@@ -338,7 +338,7 @@ def plan(
         tuple(ctx.constraints),
         itemsize,
         model._layout,
-        {"groups": ctx.groups, **_module_tree(source, model)},
+        {"groups": [g for g in ctx.groups if g is not None], **_module_tree(source, model)},
     )
 
 

@@ -182,7 +182,7 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
     (``add_missing_container_layers``). A module listed a second time is marked ``(recursive)``.
     """
     tree: dict[str, str] | None = plan._extra.get("modules")
-    groups = [g for g in plan._extra.get("groups", ()) if g is not None]
+    groups = plan._extra.get("groups", [])
     group_paths = {g[1] for g in groups}
     has_children = {p.rpartition(".")[0] for p in tree if p} if tree is not None else {""}
     # parameters of each module: its rows' and its descendants' (a repeated call's rows count at the first call)
