@@ -384,7 +384,7 @@ def nn_networks(draw: st.DrawFn) -> tuple[Any, tuple[int, int, int, int]]:
 NESTING_LEAVES = ("conv3", "conv1", "bn", "relu", "identity", "dropout")
 
 
-def torch_nestings(max_leaves: int = 10) -> st.SearchStrategy[Any]:
+def torch_nestings(max_leaves: int = 8) -> st.SearchStrategy[Any]:
     """Recipes of nested torch models, built by :func:`build_nesting`.
 
     A recipe is a leaf name from ``NESTING_LEAVES`` or a tuple: ``("seq", [r, ...])`` (``nn.Sequential``),
