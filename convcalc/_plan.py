@@ -177,11 +177,36 @@ class Plan:
 
     # -- rendering (see convcalc._render) ---------------------------------- #
 
-    def summary(self, style: str = "table") -> str:
-        """The plan as text: ``"table"``, ``"torchinfo"`` or ``"keras"`` layout."""
+    def summary(self, style: str = "table", *, depth: int | None = None) -> str:
+        """The plan as text: ``"table"``, ``"torchinfo"`` or ``"keras"`` layout.
+
+        ``style="torchinfo"`` prints what ``torchinfo.summary(model, input_size, depth=depth,
+        col_names=("output_size", "num_params"))`` (torchinfo 1.8.0) prints for the torch module, line for
+        line: modules in the order they are called, containers before their layers, modules nested deeper
+        than ``depth`` (3 by default, as in torchinfo) left out, a container at ``depth`` showing all its
+        parameters; then the totals, and one more line with convcalc's own MAC count.
+
+        >>> import convcalc
+        >>> from convcalc import nn
+        >>> net = nn.Sequential(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU()), nn.Flatten())
+        >>> print(convcalc.plan(net, (1, 1, 5, 5)).summary("torchinfo", depth=1))  # doctest: +ELLIPSIS
+        ==========================================================================================
+        Layer (type:depth-idx)                   Output Shape              Param #
+        ==========================================================================================
+        Sequential                               [1, 36]                   --
+        ├─Sequential: 1-1                        [1, 4, 3, 3]              40
+        ├─Flatten: 1-2                           [1, 36]                   --
+        ==========================================================================================
+        Total params: 40
+        ...
+        >>> convcalc.plan(net, (1, 1, 5, 5)).summary("table", depth=1)
+        Traceback (most recent call last):
+        ...
+        convcalc.SpecError: depth applies to style='torchinfo' only. Received: style='table', depth=1
+        """
         from convcalc._render import render_summary
 
-        return render_summary(self, style)
+        return render_summary(self, style, depth)
 
     def __str__(self) -> str:
         return self.summary()

@@ -27,7 +27,10 @@ class MacConvention(_Vocabulary):
     with a bias. ``flops``: 2 x ``macs``, as ``torch.utils.flop_counter`` counts.
     ``torchinfo``: torchinfo's "mult-adds": for a layer whose type name contains
     "Conv", its parameters (weights and bias) times its output positions; for
-    any other layer with parameters (Linear, BatchNorm, ...), its parameter count.
+    any other layer with parameters (Linear, BatchNorm, ...), its parameter count;
+    this is torchinfo 1.8.0, the release on PyPI (torchinfo's main branch charges
+    a Linear on an input of more than two dimensions once per position of all
+    leading dimensions, so its later releases count more on such layers).
     ``fvcore``: fvcore's FlopCountAnalysis: ``macs`` plus 2 per BatchNorm output
     element plus 1 per adaptive-average-pool input element (ReLU, max pooling and
     additions are not counted). ``ptflops``: ptflops' default count: ``macs`` plus
@@ -107,13 +110,24 @@ class Context:
         self.rows: list[Row] = []
         self.constraints: list[Constraint] = []
         self.flatten_source: tuple[str, tuple[Any, ...]] | None = None
-        self.groups: list[tuple[int, str, str, tuple[Any, ...]]] = []
+        # containers (Sequential, a torch module's forward, Add, Concat) in the order they are entered: a slot is
+        # taken on entry with open_group and filled with (first row, path, kind, output shape) on exit
+        self.groups: list[tuple[int, str, str, tuple[Any, ...]] | None] = []
         # Set by a reader whose layers hold real tensors (torch): owner(path) gives the row's name and the
         # tensors the layer at that path holds, as (key, numel, trainable, is_buffer), or None where the spec's
         # own counts stand; with ``described`` True the spec's counts stand but the tensors count as seen.
         self.owner: Callable[[str], tuple[str, tuple[tuple[Any, int, bool, bool], ...], bool] | None] | None = None
         self.counted: set[Any] = set()
         self.uncalled: list[Row] = []
+
+    def open_group(self) -> int:
+        """Take the next container slot (containers are listed where they are entered, before their layers)."""
+        self.groups.append(None)
+        return len(self.groups) - 1
+
+    def close_group(self, slot: int, start: int, path: str, kind: str, shape: tuple[Any, ...]) -> None:
+        """Fill a container's slot once its output shape is known."""
+        self.groups[slot] = (start, path, kind, tuple(shape))
 
     # -- checks on sizes ---------------------------------------------------- #
 
@@ -334,6 +348,7 @@ def plan(
     from convcalc._backend import is_symbolic  # noqa: F401 - keeps the import graph explicit
     from convcalc.params import ParamCount  # noqa: F401
 
+    source = model
     model = _as_model(model)
     conv = model._convention if convention is None else Convention.parse(convention, "convention")
     if type(strict) is not bool:
@@ -379,9 +394,41 @@ def plan(
         tuple(ctx.constraints),
         itemsize,
         model._layout,
-        {"groups": ctx.groups, "name": getattr(model, "name", None) or type(model).__name__},
+        {"groups": [g for g in ctx.groups if g is not None], **_module_tree(source, model)},
         uncalled,
     )
+
+
+#: torch module classes that ``to_torch`` builds for convcalc containers whose torch class has another name
+_TORCH_CLASS = {"Add": "AddBranches", "Concat": "ConcatBranches"}
+
+
+def _module_tree(source: Any, model: Any) -> dict[str, Any]:
+    """The model's name and its module classes by path (``""`` for the model), for the torchinfo layout.
+
+    A torch module gives its own ``named_modules()``; a ``convcalc.nn`` model the modules ``to_torch()``
+    builds; a Keras model its name and no tree (its layers are listed flat).
+    """
+    from convcalc._readers import find_reader
+
+    book = getattr(source, "book", None)  # a torch module already read (verify plans what it read)
+    if book is not None:
+        source = book.root
+    reader = find_reader(source) if not hasattr(source, "_plan") else None
+    if reader is not None and reader.name == "torch":
+        from convcalc.torch_bridge import module_classes
+
+        classes = module_classes(source)
+        return {"name": classes[""], "modules": classes}
+    if reader is not None or model._convention is not Convention.TORCH:
+        return {"name": getattr(model, "name", None) or type(model).__name__}
+    classes = {}
+    stack = [("", model)]
+    while stack:
+        path, spec = stack.pop()
+        classes[path] = _TORCH_CLASS.get(spec.kind, spec.kind)
+        stack.extend((f"{path}.{name}" if path else name, child) for name, child in spec.children())
+    return {"name": classes[""], "modules": classes}
 
 
 def _sympy_row(row: Row) -> Row:

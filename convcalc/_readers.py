@@ -84,5 +84,7 @@ def suffix_test(*suffixes: str) -> Callable[[Any], bool]:
 
 register_reader("torch", instance_test("torch", "nn.Module"), "convcalc.torch_bridge:_read")
 register_reader(
-    "onnx", lambda m: suffix_test(".onnx")(m) or instance_test("onnx", "ModelProto")(m), "convcalc.onnx_reader:from_onnx"
+    "onnx",
+    lambda m: suffix_test(".onnx")(m) or instance_test("onnx", "ModelProto")(m),
+    "convcalc.onnx_reader:from_onnx",
 )

@@ -9,6 +9,7 @@ import io
 from typing import Any
 
 from convcalc._enums import _Vocabulary
+from convcalc._errors import SpecError
 from convcalc._plan import Plan, Row
 from convcalc._symbolic import to_sympy
 
@@ -64,12 +65,18 @@ def _mac_line(plan: Plan) -> str:
     return names.get(plan.mac_convention, plan.mac_convention)
 
 
-def render_summary(plan: Plan, style: str) -> str:
+def render_summary(plan: Plan, style: str, depth: int | None = None) -> str:
     form = SummaryStyle.parse(style, "style")
+    if depth is not None and form is not SummaryStyle.TORCHINFO:
+        raise SpecError(f"depth applies to style='torchinfo' only. Received: style={style!r}, depth={depth!r}")
     if form is SummaryStyle.KERAS:
         return _keras(plan)
     if form is SummaryStyle.TORCHINFO:
-        return _torchinfo(plan)
+        if depth is None:
+            depth = 3
+        if type(depth) is not int or depth < 0:
+            raise SpecError(f"depth must be an int >= 0 (torchinfo's default is 3). Received: depth={depth!r}")
+        return _torchinfo(plan, depth)
     return _table(plan)
 
 
@@ -145,62 +152,229 @@ def _readable(value: Any) -> str:
     return f" (M): {int(scaled):,d}" if scaled.is_integer() else f" (M): {scaled:,.2f}"
 
 
-def _torchinfo(plan: Plan) -> str:
-    """The layout of ``torchinfo.summary``: a tree of modules, then totals and memory."""
-    from convcalc._planner import torchinfo_macs
+class _Layer:
+    """One line of torchinfo's layer list (its ``LayerInfo``): a module call, or a container never called itself."""
 
-    groups: list[tuple[int, str, str, tuple[Any, ...]]] = plan._extra.get("groups", [])
-    by_index: dict[int, list[tuple[str, str, tuple[Any, ...]]]] = {}
-    for index, path, kind, shape in groups:
-        by_index.setdefault(index, []).append((path, kind, shape))
-    entries: list[tuple[int, str, tuple[Any, ...], str]] = [
-        (0, plan._extra.get("name", "Model"), plan.output_shape, "--")
-    ]
-    for j, r in enumerate(plan.rows):
-        for path, kind, shape in by_index.get(j, []):
-            entries.append((path.count(".") + 1, kind, shape, "--"))
-        entries.append(
-            (
-                r.name.count(".") + 1 if r.name else 1,
-                r.kind,
-                r.output_shape,
-                "(recursive)" if r.recursive and not r.params else _num(r.params) if r.params else "--",
-            )
-        )
+    __slots__ = (
+        "children",
+        "depth",
+        "depth_index",
+        "kind",
+        "leaf",
+        "output",
+        "params",
+        "parent",
+        "path",
+        "recursive",
+        "row",
+        "trainable",
+    )
+
+    def __init__(self, path: str, kind: str, depth: int, parent: _Layer | None, leaf: bool) -> None:
+        self.path = path
+        self.kind = kind
+        self.depth = depth
+        self.parent = parent
+        self.leaf = leaf
+        self.output = "--"
+        self.row: Row | None = None
+        self.recursive = False
+        self.params: Any = 0
+        self.trainable: Any = 0
+        self.depth_index = 0
+        self.children: list[_Layer] = []
+
+    def title(self) -> str:
+        return f"{self.kind}: {self.depth}-{self.depth_index}" if self.depth else self.kind
+
+
+def _torchinfo_layers(plan: Plan) -> list[_Layer]:
+    """torchinfo 1.8's layer list, built from the plan as torchinfo builds it from its hooks.
+
+    torchinfo lists each module when it is called (a container before what it calls), at its depth in the
+    module tree; functional operations (``x + y``, ``F.relu``) and a module's own tensors are not listed.
+    Afterwards it inserts the containers that were never called themselves (a ``ModuleList`` looped over in a
+    forward) before their first listed descendant, and again after another branch of the tree was listed
+    (``add_missing_container_layers``). A module listed a second time is marked ``(recursive)``.
+    """
+    tree: dict[str, str] | None = plan._extra.get("modules")
+    groups = plan._extra.get("groups", [])
+    group_paths = {g[1] for g in groups}
+    has_children = {p.rpartition(".")[0] for p in tree if p} if tree is not None else {""}
+    # parameters of each module: its rows' and its descendants' (a repeated call's rows count at the first call)
+    params: dict[str, Any] = {}
+    trainable: dict[str, Any] = {}
+    for r in plan.rows:
+        if r.recursive:
+            continue
+        parts = r.name.split(".") if tree is not None else [r.name]
+        for j in range(len(parts) + 1):
+            key = ".".join(parts[:j])
+            params[key] = params.get(key, 0) + r.params
+            trainable[key] = trainable.get(key, 0) + r.trainable
+
+    fallbacks: dict[str, _Layer] = {}
+
+    def depth_of(path: str) -> int:
+        return 0 if not path else (path.count(".") + 1 if tree is not None else 1)
+
+    def make(path: str, kind: str) -> _Layer:
+        parent = (fallback(path.rpartition(".")[0]) if tree is not None else fallback("")) if path else None
+        layer = _Layer(path, kind, depth_of(path), parent, path not in has_children)
+        layer.params, layer.trainable = params.get(path, 0), trainable.get(path, 0)
+        return layer
+
+    def fallback(path: str) -> _Layer:
+        """The one entry torchinfo keeps for a module that was not called (shared by all its insertions)."""
+        if path not in fallbacks:
+            kind = tree.get(path, "Module") if tree is not None else str(plan._extra.get("name", "Model"))
+            fallbacks[path] = make(path, kind)
+        return fallbacks[path]
+
+    root = make("", str(plan._extra.get("name", "Model")))
+    root.output = _shape(plan.output_shape)
+    if root.leaf:
+        root.row = Row("", root.kind, plan.input_shape, plan.output_shape, activation_bytes=_bytes(plan))
+    layers = [root]
+    seen: set[str] = set()
+    g = 0
+    for j in range(len(plan.rows) + 1):
+        while g < len(groups) and groups[g][0] <= j:
+            _, path, kind, shape = groups[g]
+            g += 1
+            layer = make(path, tree.get(path, kind) if tree is not None else kind)
+            layer.output, layer.recursive = _shape(shape), path in seen
+            seen.add(path)
+            layers.append(layer)
+        if j == len(plan.rows):
+            break
+        r = plan.rows[j]
+        if tree is not None and (r.name not in tree or r.name in group_paths or not r.name):
+            continue  # a functional operation, a module's own tensor, or a container's own sum
+        layer = make(r.name, tree[r.name] if tree is not None else r.kind)
+        layer.output, layer.row = _shape(r.output_shape), r
+        layer.recursive = r.recursive or r.name in seen
+        seen.add(r.name)
+        layers.append(layer)
+    _add_missing_containers(layers)
     counters: dict[int, int] = {}
-    titles = []
-    for depth, kind, shape, params in entries:
-        counters[depth] = counters.get(depth, 0) + 1
-        if depth == 0:
-            title = kind
-        else:
-            prefix = "├─" if depth == 1 else "│    " * (depth - 1) + "└─"
-            title = f"{prefix}{kind}: {depth}-{counters[depth]}"
-        titles.append((title, _shape(shape), params))
-    name_width = max(40, -(-max(len(t) + 1 for t, _, _ in titles) // 5) * 5)
+    for i, layer in enumerate(layers):
+        counters[layer.depth] = counters.get(layer.depth, 0) + 1
+        layer.depth_index = counters[layer.depth]
+        end = i + 1
+        while end < len(layers) and layers[end].depth > layer.depth:
+            end += 1
+        layer.children = layers[i + 1 : end]
+    return layers
+
+
+def _add_missing_containers(layers: list[_Layer]) -> None:
+    """torchinfo 1.8's ``add_missing_container_layers``, step for step (it inserts into the list it walks)."""
+    listed = {layer.path for layer in layers}
+    current: dict[int, _Layer] = {}
+    idx = 0
+    while idx < len(layers):
+        layer = layers[idx]
+        rel = 0
+        hierarchy: dict[int, _Layer] = {}
+        parent = layer.parent
+        while parent is not None and parent.depth > 0:
+            hierarchy[parent.depth] = parent
+            parent = parent.parent
+        for d in range(1, layer.depth):
+            if (d not in current or current[d].path != hierarchy[d].path) and hierarchy[d] is not layers[idx + rel - 1]:
+                container = hierarchy[d]
+                container.recursive = container.recursive or container.path in listed
+                layers.insert(idx + rel, container)
+                listed.add(container.path)
+                current[d] = container
+                rel += 1
+        current[layer.depth] = layer
+        d = layer.depth + 1
+        while d in current:
+            del current[d]
+            d += 1
+        idx += 1
+
+
+def _leftover(layer: _Layer, memo: dict[int, Any]) -> Any:
+    """A container's parameters that none of the layers listed under it shows (torchinfo's ``leftover_params``)."""
+    if id(layer) not in memo:
+        shown: Any = 0
+        for child in layer.children:
+            if not child.recursive:
+                shown = shown + (child.params if child.leaf else _leftover(child, memo))
+        memo[id(layer)] = layer.params - shown
+    return memo[id(layer)]
+
+
+def _params_cell(layer: _Layer, at_max_depth: bool, memo: dict[int, Any]) -> str:
+    """torchinfo's Param # cell: ``--``, ``(recursive)``, a count, ``(count)`` when none is trainable."""
+    if not layer.params:
+        return "--"
+    if layer.recursive:
+        return "(recursive)"
+    if at_max_depth or layer.leaf:
+        return _num(layer.params) if layer.trainable else f"({_num(layer.params)})"
+    left = _leftover(layer, memo)
+    return _num(left) if left > 0 else "--"
+
+
+def _branch(depth: int) -> str:
+    """torchinfo's tree drawing before a title at ``depth``."""
+    if depth == 0:
+        return ""
+    return "├─" if depth == 1 else "│    " * (depth - 1) + "└─"
+
+
+def _bytes(plan: Plan) -> Any:
+    out: Any = plan.itemsize
+    for d in plan.output_shape:
+        out = out * d
+    return out
+
+
+def _torchinfo(plan: Plan, depth: int = 3) -> str:
+    """The layout of ``torchinfo.summary`` (1.8) down to ``depth``: a tree of modules, then totals and memory."""
+    from convcalc._planner import torchinfo_mult_adds
+
+    layers = _torchinfo_layers(plan)
+    longest = max(len(layer.title()) + layer.depth * 5 + 1 for layer in layers)
+    name_width = 40 if longest < 40 else -(-longest // 5) * 5
     col = 25
     width = name_width + 2 * col
 
     def line(a: str, b: str, c: str) -> str:
         return f"{a:<{name_width}} {b:<{col}} {c:<{col}}".rstrip()
 
+    memo: dict[int, Any] = {}
     out = ["=" * width, line("Layer (type:depth-idx)", "Output Shape", "Param #"), "=" * width]
-    out += [line(*t) for t in titles]
+    for layer in layers:
+        if layer.depth > depth:
+            continue
+        out.append(
+            line(_branch(layer.depth) + layer.title(), layer.output, _params_cell(layer, layer.depth == depth, memo))
+        )
     batch = plan.input_shape[0] if plan.input_shape else 1
     inputs: Any = 1
     for d in plan.input_shape:
         inputs = inputs * d
+    # torchinfo's forward/backward size: twice the output of every call of a module without children that has
+    # parameters
+    # and its mult-adds: torchinfo's count of every call of a module without children, a repeated call too
     forward: Any = 0
-    for r in plan.rows:
-        if r.params:
-            forward = forward + 2 * r.activation_bytes
+    mult_adds: Any = 0
+    for layer in layers:
+        if layer.leaf and layer.row is not None and layer.params:
+            forward = forward + 2 * layer.row.activation_bytes
+            mult_adds = mult_adds + torchinfo_mult_adds(layer.kind, layer.params, layer.row.output_shape)
     total_bytes = inputs * plan.itemsize + forward + plan.total_params * plan.itemsize
     out += [
         "=" * width,
         f"Total params: {_num(plan.total_params)}",
         f"Trainable params: {_num(plan.trainable_params)}",
         f"Non-trainable params: {_num(plan.non_trainable_params)}",
-        f"Total mult-adds{_readable(torchinfo_macs(plan.rows) * batch)}",
+        f"Total mult-adds{_readable(mult_adds * batch)}",
         "=" * width,
         f"Input size (MB): {_mb(inputs * plan.itemsize)}",
         f"Forward/backward pass size (MB): {_mb(forward)}",

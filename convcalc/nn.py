@@ -1390,10 +1390,11 @@ class Sequential(_Container):
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         start = len(ctx.rows)
+        slot = ctx.open_group() if path else -1
         for name, m in self._items:
             flow = m._plan(flow, ctx, _child_path(path, name))
         if path:
-            ctx.groups.append((start, path, self.kind, flow[0]))
+            ctx.close_group(slot, start, path, self.kind, flow[0])
         return flow
 
     def __repr__(self) -> str:
@@ -1420,6 +1421,8 @@ class Add(_Container):
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         if not self._items:
             raise SpecError(f"{self._where(path)}: Add needs at least one branch. Received: branches=()")
+        start = len(ctx.rows)
+        slot = ctx.open_group() if path else -1
         outs = [m._plan(flow, ctx, _child_path(path, name)) for name, m in self._items]
         first_shape = outs[0][0]
         for (name, _), (shape, _) in zip(self._items[1:], outs[1:], strict=True):
@@ -1428,6 +1431,8 @@ class Add(_Container):
         out_shape = first_shape
         rf = _merge_rf([o[1] for o in outs])
         ctx.add_row(path, self.kind, flow[0], out_shape, receptive_field=rf)
+        if path:
+            ctx.close_group(slot, start, path, self.kind, out_shape)
         return out_shape, rf
 
     def __repr__(self) -> str:
@@ -1512,6 +1517,8 @@ class Concat(_Container):
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         if not self._items:
             raise SpecError(f"{self._where(path)}: Concat needs at least one branch. Received: branches=()")
+        start = len(ctx.rows)
+        slot = ctx.open_group() if path else -1
         outs = [m._plan(flow, ctx, _child_path(path, name)) for name, m in self._items]
         shapes = [tuple(o[0]) for o in outs]
         rank = len(shapes[0])
@@ -1534,6 +1541,8 @@ class Concat(_Container):
         # channels joined side by side keep their receptive fields; a crop or another dim does not
         rf = _merge_rf([o[1] for o in outs]) if dim == 1 and not self.crop else None
         ctx.add_row(path, self.kind, flow[0], out_shape, receptive_field=rf)
+        if path:
+            ctx.close_group(slot, start, path, self.kind, out_shape)
         return out_shape, rf
 
     def _cropped(self, shapes: list[tuple[Any, ...]], dim: int, ctx: Context, path: str) -> list[tuple[Any, ...]]:

@@ -280,6 +280,7 @@ def _spec_types() -> _SpecTypes:
 
         def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
             start = len(ctx.rows)
+            slot = ctx.open_group() if path else -1
             out = _run_graph(self, [_Tensor(tuple(flow[0]), flow[1])], ctx, path)
             if not isinstance(out, _Tensor):
                 raise SpecError(
@@ -288,7 +289,7 @@ def _spec_types() -> _SpecTypes:
                     f"Received: module={self.torch_type}"
                 )
             if path:
-                ctx.groups.append((start, path, self.kind, out.shape))
+                ctx.close_group(slot, start, path, self.kind, out.shape)
             result: Flow = _flow_of(out)
             return result
 
@@ -699,7 +700,7 @@ class _TorchModel:
             out = self.spec._plan(flow, ctx, path)
         finally:
             ctx.owner = None
-        ctx.groups[:] = [(j, self.book.canonical(where), kind, shape) for j, where, kind, shape in ctx.groups]
+        ctx.groups[:] = [g if g is None else (g[0], self.book.canonical(g[1]), *g[2:]) for g in ctx.groups]
         ctx.uncalled.extend(self.book.uncalled(ctx))
         return out
 
@@ -790,7 +791,7 @@ class _Book:
         from convcalc._plan import Row
 
         reached = {id(self.root)}
-        for where in [r.name for r in ctx.rows] + [g[1] for g in ctx.groups]:
+        for where in [r.name for r in ctx.rows] + [g[1] for g in ctx.groups if g is not None]:
             module = self.root
             for part in where.split(".") if where else ():
                 module = module._modules.get(part)
@@ -851,6 +852,11 @@ class _Book:
 
 def _uninitialised(tensor: Any) -> bool:
     return isinstance(tensor, _torch().nn.parameter.UninitializedTensorMixin)
+
+
+def module_classes(module: Any) -> dict[str, str]:
+    """The class name of every submodule by path (``""`` for the module itself), as ``named_modules()`` lists them."""
+    return {path: type(child).__name__ for path, child in module.named_modules()}
 
 
 class _Reader:
@@ -1453,9 +1459,10 @@ def _call_module(
     start = len(ctx.rows)
     tensors = [a for a in args if isinstance(a, _Tensor)]
     if isinstance(spec, types.Graph) and not kwargs:
+        slot = ctx.open_group()
         out = _run_graph(spec, list(args), ctx, child_path)
         if isinstance(out, _Tensor):
-            ctx.groups.append((start, child_path, spec.kind, out.shape))
+            ctx.close_group(slot, start, child_path, spec.kind, out.shape)
     else:
         if len(args) != 1 or len(tensors) != 1 or kwargs:
             raise SpecError(

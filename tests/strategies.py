@@ -420,6 +420,128 @@ def onnx_auto_pad_nodes(draw: st.DrawFn) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- #
+# Nested torch modules: Sequential in Sequential, ModuleList / ModuleDict loops, custom blocks, residuals
+# --------------------------------------------------------------------------- #
+
+#: Leaves of a nested torch model; every one keeps a (N, 3, H, W) input's shape.
+NESTING_LEAVES = ("conv3", "conv1", "bn", "relu", "identity", "dropout")
+
+
+def torch_nestings(max_leaves: int = 8) -> st.SearchStrategy[Any]:
+    """Recipes of nested torch models, built by :func:`build_nesting`.
+
+    A recipe is a leaf name from ``NESTING_LEAVES`` or a tuple: ``("seq", [r, ...])`` (``nn.Sequential``),
+    ``("loop", [r, ...])`` (an ``nn.ModuleList`` looped over in a custom forward), ``("dict", [r, ...])``
+    (an ``nn.ModuleDict`` looped over), ``("zip", [(r, r), ...])`` (two ModuleLists called in turn, as
+    ``for a, b in zip(...)``), ``("block", [r, ...])`` (a custom module calling its children with
+    ``torch.relu`` after each), ``("res", body, shortcut_or_None)`` (``body(x) + shortcut(x)`` or ``+ x``).
+    Every module is called exactly once.
+    """
+    leaf = st.sampled_from(NESTING_LEAVES)
+
+    def extend(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        some = st.lists(children, min_size=1, max_size=3)
+        return st.one_of(
+            st.tuples(st.just("seq"), some),
+            st.tuples(st.just("loop"), some),
+            st.tuples(st.just("dict"), some),
+            st.tuples(st.just("zip"), st.lists(st.tuples(children, children), min_size=1, max_size=2)),
+            st.tuples(st.just("block"), some),
+            st.tuples(st.just("res"), children, st.none() | children),
+        )
+
+    return st.recursive(leaf, extend, max_leaves=max_leaves)
+
+
+def _nesting_types() -> dict[str, Any]:
+    import torch
+
+    class Loop(torch.nn.Module):
+        def __init__(self, layers: list[Any]) -> None:
+            super().__init__()
+            self.layers = torch.nn.ModuleList(layers)
+
+        def forward(self, x: Any) -> Any:
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+    class DictLoop(torch.nn.Module):
+        def __init__(self, layers: list[Any]) -> None:
+            super().__init__()
+            self.stages = torch.nn.ModuleDict({f"s{j}": m for j, m in enumerate(layers)})
+
+        def forward(self, x: Any) -> Any:
+            for stage in self.stages.values():
+                x = stage(x)
+            return x
+
+    class Zip(torch.nn.Module):
+        def __init__(self, pairs: list[tuple[Any, Any]]) -> None:
+            super().__init__()
+            self.first = torch.nn.ModuleList(a for a, _ in pairs)
+            self.second = torch.nn.ModuleList(b for _, b in pairs)
+
+        def forward(self, x: Any) -> Any:
+            for a, b in zip(self.first, self.second, strict=True):
+                x = b(a(x))
+            return x
+
+    class Block(torch.nn.Module):
+        def __init__(self, layers: list[Any]) -> None:
+            super().__init__()
+            for j, m in enumerate(layers):
+                self.add_module(f"part{j}", m)
+
+        def forward(self, x: Any) -> Any:
+            for m in self.children():
+                x = torch.relu(m(x))
+            return x
+
+    class Residual(torch.nn.Module):
+        def __init__(self, body: Any, shortcut: Any) -> None:
+            super().__init__()
+            self.body = body
+            self.shortcut = shortcut
+
+        def forward(self, x: Any) -> Any:
+            out = self.body(x)
+            return out + (x if self.shortcut is None else self.shortcut(x))
+
+    return {"loop": Loop, "dict": DictLoop, "zip": Zip, "block": Block, "res": Residual}
+
+
+_NESTING_TYPES: dict[str, Any] = {}
+
+
+def build_nesting(recipe: Any) -> Any:
+    """The torch module a :func:`torch_nestings` recipe describes (3 channels in and out)."""
+    import torch
+
+    if not _NESTING_TYPES:
+        _NESTING_TYPES.update(_nesting_types())
+    nn = torch.nn
+    if isinstance(recipe, str):
+        leaves = {
+            "conv3": lambda: nn.Conv2d(3, 3, 3, padding=1),
+            "conv1": lambda: nn.Conv2d(3, 3, 1, bias=False),
+            "bn": lambda: nn.BatchNorm2d(3),
+            "relu": nn.ReLU,
+            "identity": nn.Identity,
+            "dropout": lambda: nn.Dropout(0.1),
+        }
+        return leaves[recipe]()
+    kind = recipe[0]
+    if kind == "seq":
+        return nn.Sequential(*(build_nesting(r) for r in recipe[1]))
+    if kind == "zip":
+        return _NESTING_TYPES["zip"]([(build_nesting(a), build_nesting(b)) for a, b in recipe[1]])
+    if kind == "res":
+        return _NESTING_TYPES["res"](build_nesting(recipe[1]), None if recipe[2] is None else build_nesting(recipe[2]))
+    return _NESTING_TYPES[kind]([build_nesting(r) for r in recipe[1]])
+
+
+# --------------------------------------------------------------------------- #
 # Command lines: a sub-command followed by tokens that mean something to some sub-command
 # --------------------------------------------------------------------------- #
 
