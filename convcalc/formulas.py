@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from convcalc._args import Axes, exact_arrays, integer, received
+from convcalc._args import Axes, exact_arrays, integer, received, show
 from convcalc._backend import check, is_array, is_symbolic, numpy, smax, smin
-from convcalc._enums import Convention, PaddingMode, _Vocabulary
+from convcalc._enums import Convention, PaddingMode, PoolKind, _Vocabulary
 from convcalc._errors import ShapeError, SpecError
 from convcalc._symbolic import FloorForm
 
@@ -69,7 +69,7 @@ def exact_sizes(i: int, pad: int, extent: int, s: int) -> str:
     ``pad`` cells of padding in all: ``"53 or 57"``, or only the upper one when the lower is too small."""
     rem = (i + pad - extent) % s
     lower, upper = i - rem, i + s - rem
-    return f"{lower} or {upper}" if lower >= max(1, extent - pad) else str(upper)
+    return f"{show(lower)} or {show(upper)}" if lower >= max(1, extent - pad) else show(upper)
 
 
 def ceil_div(a: Any, b: Any) -> Any:
@@ -235,8 +235,8 @@ def _conv_axis(
         check(
             out >= 1,
             lambda pick: (
-                f"computed output size would be zero or negative{axis}: kernel_size={pick(k)}"
-                f"{_dilated(pick(k), pick(d))} does not fit an unpadded input of {pick(i)}; "
+                f"computed output size would be zero or negative{axis}: kernel_size={show(pick(k))}"
+                f"{_dilated(pick(k), pick(d))} does not fit an unpadded input of {show(pick(i))}; "
                 f"an input of at least {kernel_extent(pick(k), pick(d))} fits, or padding='same'. {received(args)}"
             ),
         )
@@ -248,8 +248,8 @@ def _conv_axis(
         check(
             s == 1,
             lambda pick: (
-                f"padding='same' is not supported for strided convolutions in torch (stride={pick(s)}{axis}). "
-                f"Use an explicit padding such as padding={pick(d) * (pick(k) - 1) // 2}, "
+                f"padding='same' is not supported for strided convolutions in torch (stride={show(pick(s))}{axis}). "
+                f"Use an explicit padding such as padding={show(pick(d) * (pick(k) - 1) // 2)}, "
                 f"or convention='keras' for TensorFlow's 'same'. {received(args)}"
             ),
             SpecError,
@@ -265,16 +265,29 @@ def _conv_axis(
 
 
 def _dilated(k: Any, d: Any) -> str:
-    return "" if d == 1 else f" (dilation {d}: spans {kernel_extent(k, d)})"
+    return "" if d == 1 else f" (dilation {show(d)}: spans {show(kernel_extent(k, d))})"
 
 
 def _too_small(i: Any, k: Any, p: Any, d: Any, axis: str, args: dict[str, Any]) -> str:
     extent = kernel_extent(k, d)
     need_pad = ceil_div(extent - i, 2)
     return (
-        f"kernel_size={k}{_dilated(k, d)} is larger than the padded input {i} + 2*{p} = {i + 2 * p}{axis}. "
-        f"An input of at least {extent - 2 * p} fits, or padding >= {need_pad}. {received(args)}"
+        f"kernel_size={show(k)}{_dilated(k, d)} is larger than the padded input {show(i)} + 2*{show(p)} = {show(i + 2 * p)}{axis}. "
+        f"An input of at least {show(extent - 2 * p)} fits, or padding >= {show(need_pad)}. {received(args)}"
     )
+
+
+def _fitting_paddings(i: int, extent: int, s: int, least: int) -> list[int]:
+    """The paddings ``q`` in ``[least, least + s)`` with ``(i - extent + 2q) % s == 0``, found by
+    solving ``2q = extent - i (mod s)`` rather than by trying all ``s`` of them (the stride may be huge)."""
+    if s % 2:
+        step, target = s, (extent - i) * pow(2, -1, s) % s
+    elif (extent - i) % 2:
+        return []  # 2q is even, extent - i is odd, and an even modulus keeps the parity
+    else:
+        step, target = s // 2, (extent - i) // 2 % (s // 2)
+    first = least + (target - least) % step
+    return [first] if step == s else [first, first + step]
 
 
 def _strict_check(i: Any, k: Any, s: Any, p: Any, d: Any, args: dict[str, Any], axis: str) -> None:
@@ -289,15 +302,15 @@ def _strict_check(i: Any, k: Any, s: Any, p: Any, d: Any, args: dict[str, Any], 
         rem = span % ss
         sizes = exact_sizes(ii, 2 * pp, ext, ss)
         fits = max(0, ceil_div(ext - ii, 2))  # the least padding with which the kernel fits
-        pads = [q for q in range(fits, fits + ss) if (ii - ext + 2 * q) % ss == 0]
+        pads = _fitting_paddings(ii, ext, ss, fits)
         if pads:
-            pad_text = f"padding={pads[0]}" + (f" or {pads[1]}" if len(pads) > 1 else "") + " fits"
+            pad_text = f"padding={show(pads[0])}" + (f" or {show(pads[1])}" if len(pads) > 1 else "") + " fits"
         else:
             pad_text = "no symmetric padding fits (W - F is odd and 2P is even)"
-        f_text = f"{kk}" if dd == 1 else f"{ext}"
+        f_text = show(kk) if dd == 1 else show(ext)
         return (
-            f"(W - F + 2P) / S = ({ii} - {f_text} + 2*{pp}) / {ss} = {span}/{ss} is not an integer{axis}: "
-            f"the stride does not divide evenly, and a floor would drop {rem} row/column of the input. "
+            f"(W - F + 2P) / S = ({show(ii)} - {f_text} + 2*{show(pp)}) / {show(ss)} = {show(span)}/{show(ss)} is not an integer{axis}: "
+            f"the stride does not divide evenly, and a floor would drop {show(rem)} row/column of the input. "
             f"Input sizes that fit: {sizes}; {pad_text}. {received(args)}"
         )
 
@@ -319,12 +332,16 @@ def pool_output_size(
     ceil_mode: bool = False,
     *,
     convention: str = "torch",
+    kind: str = "max",
+    strict: bool = False,
 ) -> Any:
     """Output size of max or average pooling along each spatial axis.
 
     ``stride=None`` means ``stride = kernel_size``, as in torch and Keras. Under
     torch, ``ceil_mode=True`` rounds up but drops a last window that would start
-    in the right padding, and padding may be at most half the kernel.
+    in the right padding, and padding may be at most half the kernel; torch's
+    3-D average pooling (``kind="avg"`` with three axes) also needs an input at
+    least as large as the kernel on every axis, whatever the padding.
 
     Args:
         size: input size (int, tuple, sympy expression or numpy array).
@@ -332,6 +349,9 @@ def pool_output_size(
         ceil_mode: torch's ceil mode.
         convention: ``"torch"``, or ``"keras"`` (padding ``"valid"``/``"same"``, no
             dilation, no ceil mode).
+        kind: ``"max"`` or ``"avg"``: which pooling (average pooling has no dilation).
+        strict: the textbook rule: raise when ``size - kernel + 2 * padding`` is
+            not divisible by the stride, and say what would fit.
 
     Returns:
         The output size, of the same kind as ``size``.
@@ -339,7 +359,8 @@ def pool_output_size(
     Raises:
         SpecError: an invalid argument (padding above half the kernel in torch,
             zero stride, a string padding in torch, ...).
-        ShapeError: the window does not fit the (padded) input.
+        ShapeError: the window does not fit the (padded) input, or, with
+            ``strict=True``, the stride does not divide evenly.
 
     >>> pool_output_size(28, 2)
     14
@@ -352,13 +373,21 @@ def pool_output_size(
     >>> import convcalc
     >>> pool_output_size(convcalc.symbols("H"), 3, 2, 1)
     floor((H - 1)/2) + 1
+    >>> pool_output_size((2, 8, 8), 3, 1, 1)
+    (2, 8, 8)
+    >>> pool_output_size((2, 8, 8), 3, 1, 1, kind="avg")
+    Traceback (most recent call last):
+    ...
+    convcalc.ShapeError: input size 2 on axis 0 is smaller than kernel_size=3: torch's avg_pool3d needs an input at least as large as the kernel on every axis, whatever the padding; an input of at least 3 fits. Received: size=(2, 8, 8), kernel_size=3, stride=1, padding=1, dilation=1, ceil_mode=False
     >>> pool_output_size(8, 3, padding=2)
     Traceback (most recent call last):
     ...
     convcalc.SpecError: padding=2 is more than half of kernel_size=3: torch allows padding <= 1. Received: size=8, kernel_size=3, stride=None, padding=2, dilation=1, ceil_mode=False
     """
     conv = Convention.parse(convention, "convention")
+    pool_kind = PoolKind.parse(kind, "kind")
     ceil_mode = _flag(ceil_mode, "ceil_mode")
+    strict = _flag(strict, "strict")
     args = {
         "size": size,
         "kernel_size": kernel_size,
@@ -389,16 +418,37 @@ def pool_output_size(
         if conv is Convention.KERAS:
             outs.append(_keras_pool_axis(i, k, s, p, d, mode, args, axis))
         else:
+            if pool_kind is PoolKind.AVG:
+                check(d == 1, lambda pick: f"average pooling has no dilation. {received(args)}", SpecError)
+            least = pool_min_input(pool_kind, axes.ndim, k)
+            if least is not None:
+                check(
+                    i >= least,
+                    lambda pick: (
+                        f"input size {show(pick(i))}{axis} is smaller than kernel_size={show(pick(k))}: "
+                        "torch's avg_pool3d needs an input at least as large as the kernel on every axis, "
+                        f"whatever the padding; an input of at least {show(pick(k))} fits. {received(args)}"
+                    ),
+                )
             outs.append(_torch_pool_axis(i, k, s, p, d, ceil_mode, args, axis))
+        if strict and (mode is None or mode is PaddingMode.VALID):
+            _strict_check(i, k, s, p, d, args, axis)
     return axes.wrap(outs)
+
+
+def pool_min_input(kind: PoolKind, ndim: int, k: Any) -> Any:
+    """The least input size torch's pooling of ``kind`` over ``ndim`` axes accepts whatever the padding,
+    beyond the window fitting the padded input: the kernel for 3-D average pooling (``avg_pool3d`` checks
+    ``input >= kernel``), else None. Max pooling and 1-D/2-D average pooling have no such rule."""
+    return k if kind is PoolKind.AVG and ndim == 3 else None
 
 
 def _torch_pool_axis(i: Any, k: Any, s: Any, p: Any, d: Any, ceil_mode: bool, args: dict[str, Any], axis: str) -> Any:
     check(
         2 * p <= k,
         lambda pick: (
-            f"padding={pick(p)} is more than half of kernel_size={pick(k)}{axis}: torch allows padding <= "
-            f"{pick(k) // 2}. {received(args)}"
+            f"padding={show(pick(p))} is more than half of kernel_size={show(pick(k))}{axis}: torch allows padding <= "
+            f"{show(pick(k) // 2)}. {received(args)}"
         ),
         SpecError,
     )
@@ -428,8 +478,8 @@ def _keras_pool_axis(
     check(
         out >= 1,
         lambda pick: (
-            f"computed output size would be zero or negative{axis}: pool_size={pick(k)} does not fit an "
-            f"input of {pick(i)}; an input of at least {pick(k)} fits, or padding='same'. {received(args)}"
+            f"computed output size would be zero or negative{axis}: pool_size={show(pick(k))} does not fit an "
+            f"input of {show(pick(i))}; an input of at least {show(pick(k))} fits, or padding='same'. {received(args)}"
         ),
     )
     return out
@@ -511,8 +561,8 @@ def conv_transpose_output_size(
             check(
                 (op < s) | (op < d),  # bools or boolean arrays
                 lambda pick: (
-                    f"output_padding={pick(op)} must be smaller than either stride={pick(s)} or "
-                    f"dilation={pick(d)}{axis}. {received(args)}"
+                    f"output_padding={show(pick(op))} must be smaller than either stride={show(pick(s))} or "
+                    f"dilation={show(pick(d))}{axis}. {received(args)}"
                 ),
                 SpecError,
             )
@@ -520,7 +570,7 @@ def conv_transpose_output_size(
         check(
             out >= 1,
             lambda pick: (
-                f"output size would be {pick(out)}{axis}, too small: reduce padding below {pick(p)}. {received(args)}"
+                f"output size would be {show(pick(out))}{axis}, too small: reduce padding below {show(pick(p))}. {received(args)}"
             ),
         )
         outs.append(out)
@@ -535,7 +585,7 @@ def _keras_transpose_axis(
         check(
             op < s,
             lambda pick: (
-                f"output_padding={pick(op)} must be strictly less than strides={pick(s)}{axis} (Keras). "
+                f"output_padding={show(pick(op))} must be strictly less than strides={show(pick(s))}{axis} (Keras). "
                 f"{received(args)}"
             ),
             SpecError,
@@ -594,7 +644,7 @@ def same_padding(
             check(
                 s == 1,
                 lambda pick: (
-                    f"padding='same' is not supported for strided convolutions in torch (stride={pick(s)}{axis}). "
+                    f"padding='same' is not supported for strided convolutions in torch (stride={show(pick(s))}{axis}). "
                     f"Use convention='keras' for TensorFlow's rule. {received(args)}"
                 ),
                 SpecError,
@@ -654,7 +704,7 @@ def adaptive_pool_windows(size: Any, output_size: Any) -> Any:
         o = i if o is None else o
         if o > _MAX_WINDOWS:
             raise SpecError(
-                f"output_size={o} would list more than {_MAX_WINDOWS:,} windows. {received({'output_size': output_size})}"
+                f"output_size={show(o)} would list more than {_MAX_WINDOWS:,} windows. {received({'output_size': output_size})}"
             )
         windows.append([((j * i) // o, ceil_div((j + 1) * i, o)) for j in range(o)])
     return axes.wrap(windows)
@@ -729,7 +779,9 @@ def upsample_output_size(
             )
         check(
             out >= 1,
-            lambda pick: f"output size would be 0 (floor({pick(i)} * {f})); torch needs at least 1. {received(args)}",
+            lambda pick: (
+                f"output size would be 0 (floor({show(pick(i))} * {f})); torch needs at least 1. {received(args)}"
+            ),
         )
         outs.append(out)
     return axes.wrap(outs)

@@ -15,12 +15,19 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from convcalc._args import received, whole
-from convcalc._enums import Convention, PaddingMode
+from convcalc._enums import Convention, PaddingMode, PoolKind
 from convcalc._errors import ShapeError, SpecError
 from convcalc._plan import ReceptiveField
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import FloorForm
-from convcalc.formulas import ceil_window_count, exact_sizes, kernel_extent, transpose_count, window_count
+from convcalc.formulas import (
+    ceil_window_count,
+    exact_sizes,
+    kernel_extent,
+    pool_min_input,
+    transpose_count,
+    window_count,
+)
 
 __all__ = [
     "GELU",
@@ -523,6 +530,7 @@ class _PoolNd(Module):
     _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _p: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _ndim: ClassVar[int] = 2
+    _kind: ClassVar[PoolKind] = PoolKind.MAX
 
     def _setup(self, dilation: Any, ceil_mode: Any) -> None:
         args = _args(self)
@@ -549,6 +557,19 @@ class _PoolNd(Module):
         _spatial_check(self, shape, self._ndim, path)
         spatial = []
         for j, (i, k, s, p, d) in enumerate(zip(shape[2:], self._k, self._s, self._p, dilation, strict=True)):
+            least = pool_min_input(self._kind, self._ndim, k)
+            if least is not None:
+                ctx.at_least(
+                    i,
+                    least,
+                    path,
+                    j,
+                    lambda: (
+                        f"{self._where(path)}: input size {i} on spatial axis {j} is smaller than kernel size {k} "
+                        f"(torch's avg_pool3d needs input >= kernel whatever the padding). Received: input_shape={shape}"
+                    ),
+                    "avg_pool3d input at least the kernel",
+                )
             extent = kernel_extent(k, d)
             out = ceil_window_count(i, p, extent, s) if ceil_mode else window_count(i, p, p, extent, s)
             ctx.at_least(
@@ -622,6 +643,7 @@ class MaxPool3d(_MaxPoolNd):
 class _AvgPoolNd(_PoolNd):
     ceil_mode: bool = False
     count_include_pad: bool = True
+    _kind: ClassVar[PoolKind] = PoolKind.AVG
 
     def __post_init__(self) -> None:
         self._setup(1, self.ceil_mode)
@@ -652,23 +674,6 @@ class AvgPool3d(_AvgPoolNd):
 
     divisor_override: int | None = None
     _ndim: ClassVar[int] = 3
-
-    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        shape = flow[0]
-        _spatial_check(self, shape, 3, path)
-        for j, (i, k) in enumerate(zip(shape[2:], self._k, strict=True)):
-            ctx.at_least(
-                i,
-                k,
-                path,
-                j,
-                lambda: (
-                    f"{self._where(path)}: input size {i} on spatial axis {j} is smaller than kernel size {k} "
-                    f"(torch's avg_pool3d needs input >= kernel whatever the padding). Received: input_shape={shape}"
-                ),
-                "avg_pool3d input at least the kernel",
-            )
-        return self._pool(flow, ctx, path, (1, 1, 1), self.ceil_mode)
 
 
 @dataclass(frozen=True, slots=True)
