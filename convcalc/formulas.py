@@ -187,6 +187,12 @@ def conv_output_size(
         raise SpecError(
             "padding='causal' exists only for 1-D Keras convolutions (convention='keras'). " + received(args)
         )
+    if conv is Convention.KERAS:
+        keras_stride_dilation_check(
+            [integer(v, "stride", minimum=1) for v in axes.values["stride"]],
+            [integer(v, "dilation", minimum=1) for v in axes.values["dilation"]],
+            args,
+        )
     outs = []
     for j in range(axes.ndim):
         i = integer(axes.values["size"][j], "size", minimum=1, error=ShapeError, symbolic=True)
@@ -196,6 +202,27 @@ def conv_output_size(
         p = 0 if mode is not None else integer(axes.values["padding"][j], "padding", minimum=0)
         outs.append(_conv_axis(i, k, s, p, d, mode, conv, strict, args, _axis_name(j, axes.ndim)))
     return axes.wrap(outs)
+
+
+def keras_stride_dilation_check(strides: Sequence[Any], dilations: Sequence[Any], args: dict[str, Any]) -> None:
+    """Keras' rule: no stride > 1 together with a dilation > 1, on any axes (``max(strides) > 1 and
+    max(dilation_rate) > 1`` in ``base_conv.py``, even when they are on different axes). Strides and
+    dilations are ints or int arrays (one configuration per entry)."""
+    strided: Any = False
+    dilated: Any = False
+    for v in strides:
+        strided = strided | (v > 1)
+    for v in dilations:
+        dilated = dilated | (v > 1)
+    check(
+        ~(strided & dilated) if is_array(strided & dilated) else not (strided and dilated),
+        lambda pick: (
+            "`strides > 1` not supported in conjunction with `dilation_rate > 1` (Keras: any stride above 1 "
+            "together with any dilation above 1, even on different axes): use strides 1 or dilation_rate 1 "
+            f"on every axis. {received(args)}"
+        ),
+        SpecError,
+    )
 
 
 def _conv_axis(
@@ -212,14 +239,6 @@ def _conv_axis(
 ) -> Any:
     extent = kernel_extent(k, d)
     if conv is Convention.KERAS:
-        check(
-            (s == 1) | (d == 1),  # bools or boolean arrays
-            lambda pick: (
-                "Keras does not support strides > 1 together with dilation_rate > 1"
-                f"{axis}: use stride 1 or dilation 1. {received(args)}"
-            ),
-            SpecError,
-        )
         if mode is None:
             check(
                 p == 0,
@@ -543,6 +562,12 @@ def conv_transpose_output_size(
     if output_padding is not None:
         shape_args["output_padding"] = output_padding
     axes = Axes(shape_args)
+    if conv is Convention.KERAS:
+        keras_stride_dilation_check(
+            [integer(v, "stride", minimum=1) for v in axes.values["stride"]],
+            [integer(v, "dilation", minimum=1) for v in axes.values["dilation"]],
+            args,
+        )
     outs = []
     for j in range(axes.ndim):
         axis = _axis_name(j, axes.ndim)
