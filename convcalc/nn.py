@@ -1254,19 +1254,41 @@ def plan_padding(
                     f"{mode.value} padding fits",
                 )
         out[axis] = i + left + right
+    if mode in (PadMode.REFLECT, PadMode.REPLICATE):
+        _one_dim_left(ctx, where, path, shape, out[rank - n :], rank - n)
     if mode is PadMode.CIRCULAR and any(type(v) is not int or v < 0 for v in pads):
-        sizes = [shape[rank - 1 - a] for a in range(n)]
         if not all(type(v) is int for v in (*shape, *pads)):
             raise SpecError(
                 f"{where}: circular padding with negative values (cropping) follows torch's copy rules only for "
                 f"concrete sizes, not symbolic ones. Received: input_shape={shape}, padding={pads}"
             )
-        if circular_copy_fails(sizes, [(pads[2 * a], pads[2 * a + 1]) for a in range(n)], min(shape) > 0):
+        if circular_copy_fails(shape, [(pads[2 * (n - 1 - a)], pads[2 * (n - 1 - a) + 1]) for a in range(n)]):
             raise ShapeError(
                 f"{where}: circular padding {pads} with cropping makes torch copy slices that differ in size or "
                 f"overlap (torch raises); crop less or pad less. {received_shape}"
             )
     return tuple(out)
+
+
+def _one_dim_left(ctx: Context, where: str, path: str, shape: tuple[Any, ...], outs: list[Any], first: int) -> None:
+    """torch's reflect and replicate padding need an output of at least 1 on one of the padded dims (only one).
+
+    For symbolic sizes the constraint is put on every symbolic dim, which asks for more than torch when
+    cropping could empty one of several symbolic dims."""
+    if any(type(o) is int and o >= 1 for o in outs):
+        return
+    for j, o in enumerate(outs):
+        ctx.at_least(
+            o,
+            1,
+            path,
+            j,
+            lambda: (
+                f"{where}: input {shape[first:]} is too small: the padding leaves {tuple(outs)} (torch needs a size "
+                f"of at least 1 on one of the padded dims). Received: input_shape={shape}"
+            ),
+            "padding leaves a size on one dim",
+        )
 
 
 @dataclass(frozen=True, slots=True)
