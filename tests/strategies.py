@@ -506,3 +506,8 @@ def pad_configs(draw: st.DrawFn) -> PadConfig:
         padding=padding,
         kernel_size=draw(st.integers(1, 3)),
     )
+
+
+# Ints beyond Python's 4300-digit limit for int -> str, mixed with small ones.
+HUGE_INTS = st.integers(4000, 6000).map(lambda digits: 10**digits)
+SMALL_OR_HUGE = st.one_of(st.integers(-2, 9), HUGE_INTS, HUGE_INTS.map(lambda v: v + 1), HUGE_INTS.map(lambda v: -v))

@@ -40,10 +40,8 @@ def _torch_shape(c: PadConfig) -> Any:
     try:
         x = torch.zeros(c.input_shape)
         with torch.no_grad():
-            if c.via == "functional":
-                out = torch.nn.functional.pad(x, _pads(c), mode=c.mode)
-            else:
-                out = _torch_module(c)(x)
+            functional = c.via == "functional"
+            out = torch.nn.functional.pad(x, _pads(c), mode=c.mode) if functional else _torch_module(c)(x)
     except (RuntimeError, ValueError, NotImplementedError) as exc:
         event("torch raised")
         return exc
