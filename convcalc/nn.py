@@ -1245,14 +1245,8 @@ def plan_padding(
                 continue  # the same condition on both sides: one constraint
             checked.add((str(value), minimum))
             if type(value) is not int or value < minimum:
-                ctx.at_least(
-                    value,
-                    minimum,
-                    path,
-                    axis - (rank - n),
-                    lambda text=text, axis=axis: f"{where}: {text} on dim {axis}. {received_shape}",
-                    f"{mode.value} padding fits",
-                )
+                message = f"{where}: {text} on dim {axis}. {received_shape}"  # at_least raises at once or not at all
+                ctx.at_least(value, minimum, path, axis - (rank - n), lambda: message, f"{mode.value} padding fits")
         out[axis] = i + left + right
     if mode in (PadMode.REFLECT, PadMode.REPLICATE):
         _one_dim_left(ctx, where, path, shape, out[rank - n :], rank - n)
@@ -1388,7 +1382,7 @@ class ReflectionPad2d(_PadNd):
     >>> convcalc.plan(ReflectionPad2d(2), (1, 3, 2, 4))
     Traceback (most recent call last):
     ...
-    convcalc.ShapeError: <model> (ReflectionPad2d): reflect padding (2, 2) must be less than the input size 2 (torch: Padding size should be less than the corresponding input dimension) on dim 2. Received: input_shape=(1, 3, 2, 4)
+    convcalc.ShapeError: <model> (ReflectionPad2d): reflect padding (2, 2) must be less than the input size 2 (torch: Padding size should be less than the corresponding input dimension) on dim 2. The smallest network input that gets past this layer has size 3 on that axis: input_shape=(1, 3, 3, 4). Received: input_shape=(1, 3, 2, 4)
     """
 
     _mode: ClassVar[PadMode] = PadMode.REFLECT
