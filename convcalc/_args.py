@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     P = ParamSpec("P")
     R = TypeVar("R")
 
-__all__ = ["Axes", "describe", "exact_arrays", "integer", "received", "whole"]
+__all__ = ["Axes", "describe", "exact_arrays", "integer", "received", "show", "whole"]
 
 # int64 arrays are exact only while intermediate sums stay far from 2**63.
 _ARRAY_LIMIT = 2**40
@@ -42,13 +42,48 @@ def exact_arrays(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+# Python refuses to turn an int of more than 4300 digits into a string; messages name such ints by
+# their number of digits from this size on.
+_SHOWN_DIGITS = 1000
+
+
+def show(value: Any) -> str:
+    """``str(value)`` for messages, with an int too large to print named by its digits.
+
+    >>> show(12)
+    '12'
+    >>> show(-(10**5000))
+    'minus a 5001-digit number'
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3 * _SHOWN_DIGITS:
+        magnitude = abs(value)
+        digits = int(magnitude.bit_length() * 0.30102999566398120)  # log10(2): at most one too small
+        if magnitude >= 10**digits:
+            digits += 1
+        return f"{'minus ' if value < 0 else ''}a {digits}-digit number"
+    if isinstance(value, (tuple, list)) and _huge(value):
+        inner = ", ".join(show(v) for v in value)
+        if isinstance(value, list):
+            return f"[{inner}]"
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return str(value)
+
+
 def describe(value: Any) -> str:
-    """A short repr for messages: arrays by shape and dtype, the rest by repr."""
+    """A short repr for messages: arrays by shape and dtype, huge ints by their digits, the rest by repr."""
+    if _huge(value):
+        return show(value)
     if is_array(value) and int(getattr(value, "ndim", 0)) > 0:
         return f"array(shape={tuple(value.shape)}, dtype={value.dtype})"
     if is_array(value):
         return repr(value.item()) if hasattr(value, "item") else repr(value)
     return repr(value)
+
+
+def _huge(value: Any) -> bool:
+    if isinstance(value, (tuple, list)):
+        return any(_huge(v) for v in value)
+    return isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3 * _SHOWN_DIGITS
 
 
 def received(args: Mapping[str, Any]) -> str:

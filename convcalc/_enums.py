@@ -11,7 +11,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Self
 
-__all__ = ["Convention", "PaddingMode"]
+__all__ = ["Convention", "PadMode", "PaddingMode", "PoolKind"]
 
 
 class _Vocabulary(StrEnum):
@@ -42,3 +42,20 @@ class PaddingMode(_Vocabulary):
     SAME = "same"
     VALID = "valid"
     CAUSAL = "causal"
+
+
+class PoolKind(_Vocabulary):
+    """Which pooling a window computes (the shape rules differ: torch's avg_pool3d needs input >= kernel)."""
+
+    MAX = "max"
+    AVG = "avg"
+
+
+class PadMode(_Vocabulary):
+    """How torch fills explicit padding (``F.pad``'s ``mode``; a convolution's ``padding_mode`` ``'zeros'``
+    is ``'constant'``)."""
+
+    CONSTANT = "constant"
+    REFLECT = "reflect"
+    REPLICATE = "replicate"
+    CIRCULAR = "circular"

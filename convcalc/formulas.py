@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from convcalc._args import Axes, exact_arrays, integer, received
+from convcalc._args import Axes, exact_arrays, integer, received, show
 from convcalc._backend import check, is_array, is_symbolic, numpy, smax, smin
-from convcalc._enums import Convention, PaddingMode, _Vocabulary
+from convcalc._enums import Convention, PaddingMode, PadMode, PoolKind, _Vocabulary
 from convcalc._errors import ShapeError, SpecError
 from convcalc._symbolic import FloorForm
 
@@ -69,7 +69,7 @@ def exact_sizes(i: int, pad: int, extent: int, s: int) -> str:
     ``pad`` cells of padding in all: ``"53 or 57"``, or only the upper one when the lower is too small."""
     rem = (i + pad - extent) % s
     lower, upper = i - rem, i + s - rem
-    return f"{lower} or {upper}" if lower >= max(1, extent - pad) else str(upper)
+    return f"{show(lower)} or {show(upper)}" if lower >= max(1, extent - pad) else show(upper)
 
 
 def ceil_div(a: Any, b: Any) -> Any:
@@ -95,6 +95,97 @@ def ceil_window_count(i: Any, p: Any, extent: Any, s: Any) -> Any:
 def transpose_count(i: Any, s: Any, pad_total: Any, extent: Any, op: Any) -> Any:
     """Transposed convolution: ``(i - 1) * s - (pl + pr) + dk + op``."""
     return (i - 1) * s - pad_total + extent + op
+
+
+def pad_requirements(i: Any, left: Any, right: Any, mode: PadMode) -> list[tuple[Any, int, str]]:
+    """torch's conditions for padding an axis of size ``i`` by ``(left, right)`` (negative crops) in
+    ``mode``, as ``(value, minimum, what torch says)`` triples that hold when ``value >= minimum``.
+
+    constant: cropping first may not remove more than the input (``narrow()``), so the output may be 0;
+    reflect: each padding below the input size; replicate: a non-empty input; both: output at least 0 here, and
+    at least 1 on one of the padded dims (checked across dims by the caller);
+    circular: each padding at most the input size (it wraps around once), output at least 0. Circular
+    cropping has further rules on concrete sizes (:func:`circular_copy_fails`). Checked on torch 2.13.
+    """
+    out = i + left + right
+    shown = f"({show(left)}, {show(right)})"
+    if mode is PadMode.CONSTANT:
+        if type(left) is not int or type(right) is not int:  # symbolic padding: torch's check of the result
+            return [(out, 0, f"padding {shown} leaves a size of {show(out)}")]
+        kept = i + min(left, 0) + min(right, 0)
+        if type(kept) is int and type(out) is int and kept == out:
+            return [(kept, 0, f"padding leaves a size of {show(kept)}")]
+        crop = f"cropping {shown} leaves a size of {show(kept)} before padding (torch: narrow(): length must be non-negative)"
+        return [(kept, 0, crop)]
+    # torch checks that reflect and replicate padding leave a size of at least 1 on at least one of the
+    # padded dims (plan_padding applies that across dims); on each dim the size may not be negative
+    too_small = f"input ({show(i)}) is too small: padding {shown} gives an output of {show(out)}"
+    if mode is PadMode.REFLECT:
+        wide = f"reflect padding {shown} must be less than the input size {show(i)} (torch: Padding size should be less than the corresponding input dimension)"
+        return [
+            (i, 1, f"reflect padding needs a non-empty input, got {show(i)}"),
+            (i - left, 1, wide),
+            (i - right, 1, wide),
+            (out, 0, too_small),
+        ]
+    if mode is PadMode.REPLICATE:
+        return [(i, 1, f"replicate padding needs a non-empty input, got {show(i)}"), (out, 0, too_small)]
+    wraps = f"circular padding {shown} must be at most the input size {show(i)} (torch: Padding value causes wrapping around more than once)"
+    return [
+        (i - left, 0, wraps),
+        (i - right, 0, wraps),
+        (
+            out,
+            0,
+            f"circular padding {shown} leaves a size of {show(out)} (torch: Negative padding value is resulting in an empty dimension)",
+        ),
+    ]
+
+
+def _slice(n: int, start: int, end: int) -> tuple[int, int]:
+    """``[start, end)`` of aten's ``slice`` on a dim of length ``n`` (negative ends count from the back, then clamp)."""
+    start, end = start + n if start < 0 else start, end + n if end < 0 else end
+    start = min(max(start, 0), n)
+    return start, min(max(end, start), n)
+
+
+def circular_copy_fails(shape: Sequence[int], pads: Sequence[tuple[int, int]]) -> bool:
+    """Whether torch's circular padding (``_pad_circular``), once :func:`pad_requirements` hold, still fails
+    with concrete sizes. ``shape`` is the whole input shape, ``pads`` the (left, right) of its last dims.
+
+    With negative padding the slices torch copies can differ in length (a shape error) or overlap in part;
+    torch detects the overlap (and raises) only when the output is not empty and the slices are dense in
+    memory, which a slice of a contiguous tensor is when every dim before the sliced one has size 1.
+    """
+    first = len(shape) - len(pads)
+    sizes = shape[first:]
+    outs = [i + left + right for i, (left, right) in zip(sizes, pads, strict=True)]
+    full = [*shape[:first], *outs]
+    nonempty = all(o > 0 for o in full)
+
+    def copy_fails(dst: tuple[int, int], src: tuple[int, int], same_tensor: bool, dense: bool) -> bool:
+        if same_tensor and dst == src:
+            return False  # copy_ of a view onto itself returns at once
+        dst_len, src_len = dst[1] - dst[0], src[1] - src[0]
+        if src_len not in (dst_len, 1):
+            return True  # the source cannot broadcast to the destination
+        overlap = dst[0] < src[1] and src[0] < dst[1]
+        return same_tensor and dense and nonempty and dst_len > 0 and src_len > 0 and overlap
+
+    for a, (i, (left, right), out) in enumerate(zip(sizes, pads, outs, strict=True)):
+        dense = math.prod(full[: first + a]) == 1
+        inner = _slice(out, max(left, 0), out - max(right, 0))
+        if copy_fails(inner, _slice(i, max(-left, 0), i - max(-right, 0)), False, dense):
+            return True
+        if left > 0 and copy_fails(
+            _slice(out, 0, left), _slice(out, out - left - max(right, 0), out - max(right, 0)), True, dense
+        ):
+            return True
+        if right > 0 and copy_fails(
+            _slice(out, out - right, out), _slice(out, max(left, 0), max(left, 0) + right), True, dense
+        ):
+            return True
+    return False
 
 
 # --------------------------------------------------------------------------- #
@@ -187,6 +278,12 @@ def conv_output_size(
         raise SpecError(
             "padding='causal' exists only for 1-D Keras convolutions (convention='keras'). " + received(args)
         )
+    if conv is Convention.KERAS:
+        keras_stride_dilation_check(
+            [integer(v, "stride", minimum=1) for v in axes.values["stride"]],
+            [integer(v, "dilation", minimum=1) for v in axes.values["dilation"]],
+            args,
+        )
     outs = []
     for j in range(axes.ndim):
         i = integer(axes.values["size"][j], "size", minimum=1, error=ShapeError, symbolic=True)
@@ -196,6 +293,27 @@ def conv_output_size(
         p = 0 if mode is not None else integer(axes.values["padding"][j], "padding", minimum=0)
         outs.append(_conv_axis(i, k, s, p, d, mode, conv, strict, args, _axis_name(j, axes.ndim)))
     return axes.wrap(outs)
+
+
+def keras_stride_dilation_check(strides: Sequence[Any], dilations: Sequence[Any], args: dict[str, Any]) -> None:
+    """Keras' rule: no stride > 1 together with a dilation > 1, on any axes (``max(strides) > 1 and
+    max(dilation_rate) > 1`` in ``base_conv.py``, even when they are on different axes). Strides and
+    dilations are ints or int arrays (one configuration per entry)."""
+    strided: Any = False
+    dilated: Any = False
+    for v in strides:
+        strided = strided | (v > 1)
+    for v in dilations:
+        dilated = dilated | (v > 1)
+    check(
+        ~(strided & dilated) if is_array(strided & dilated) else not (strided and dilated),
+        lambda pick: (
+            "`strides > 1` not supported in conjunction with `dilation_rate > 1` (Keras: any stride above 1 "
+            "together with any dilation above 1, even on different axes): use strides 1 or dilation_rate 1 "
+            f"on every axis. {received(args)}"
+        ),
+        SpecError,
+    )
 
 
 def _conv_axis(
@@ -212,14 +330,6 @@ def _conv_axis(
 ) -> Any:
     extent = kernel_extent(k, d)
     if conv is Convention.KERAS:
-        check(
-            (s == 1) | (d == 1),  # bools or boolean arrays
-            lambda pick: (
-                "Keras does not support strides > 1 together with dilation_rate > 1"
-                f"{axis}: use stride 1 or dilation 1. {received(args)}"
-            ),
-            SpecError,
-        )
         if mode is None:
             check(
                 p == 0,
@@ -235,8 +345,8 @@ def _conv_axis(
         check(
             out >= 1,
             lambda pick: (
-                f"computed output size would be zero or negative{axis}: kernel_size={pick(k)}"
-                f"{_dilated(pick(k), pick(d))} does not fit an unpadded input of {pick(i)}; "
+                f"computed output size would be zero or negative{axis}: kernel_size={show(pick(k))}"
+                f"{_dilated(pick(k), pick(d))} does not fit an unpadded input of {show(pick(i))}; "
                 f"an input of at least {kernel_extent(pick(k), pick(d))} fits, or padding='same'. {received(args)}"
             ),
         )
@@ -248,8 +358,8 @@ def _conv_axis(
         check(
             s == 1,
             lambda pick: (
-                f"padding='same' is not supported for strided convolutions in torch (stride={pick(s)}{axis}). "
-                f"Use an explicit padding such as padding={pick(d) * (pick(k) - 1) // 2}, "
+                f"padding='same' is not supported for strided convolutions in torch (stride={show(pick(s))}{axis}). "
+                f"Use an explicit padding such as padding={show(pick(d) * (pick(k) - 1) // 2)}, "
                 f"or convention='keras' for TensorFlow's 'same'. {received(args)}"
             ),
             SpecError,
@@ -265,16 +375,29 @@ def _conv_axis(
 
 
 def _dilated(k: Any, d: Any) -> str:
-    return "" if d == 1 else f" (dilation {d}: spans {kernel_extent(k, d)})"
+    return "" if d == 1 else f" (dilation {show(d)}: spans {show(kernel_extent(k, d))})"
 
 
 def _too_small(i: Any, k: Any, p: Any, d: Any, axis: str, args: dict[str, Any]) -> str:
     extent = kernel_extent(k, d)
     need_pad = ceil_div(extent - i, 2)
     return (
-        f"kernel_size={k}{_dilated(k, d)} is larger than the padded input {i} + 2*{p} = {i + 2 * p}{axis}. "
-        f"An input of at least {extent - 2 * p} fits, or padding >= {need_pad}. {received(args)}"
+        f"kernel_size={show(k)}{_dilated(k, d)} is larger than the padded input {show(i)} + 2*{show(p)} = {show(i + 2 * p)}{axis}. "
+        f"An input of at least {show(extent - 2 * p)} fits, or padding >= {show(need_pad)}. {received(args)}"
     )
+
+
+def _fitting_paddings(i: int, extent: int, s: int, least: int) -> list[int]:
+    """The paddings ``q`` in ``[least, least + s)`` with ``(i - extent + 2q) % s == 0``, found by
+    solving ``2q = extent - i (mod s)`` rather than by trying all ``s`` of them (the stride may be huge)."""
+    if s % 2:
+        step, target = s, (extent - i) * pow(2, -1, s) % s
+    elif (extent - i) % 2:
+        return []  # 2q is even, extent - i is odd, and an even modulus keeps the parity
+    else:
+        step, target = s // 2, (extent - i) // 2 % (s // 2)
+    first = least + (target - least) % step
+    return [first] if step == s else [first, first + step]
 
 
 def _strict_check(i: Any, k: Any, s: Any, p: Any, d: Any, args: dict[str, Any], axis: str) -> None:
@@ -289,15 +412,15 @@ def _strict_check(i: Any, k: Any, s: Any, p: Any, d: Any, args: dict[str, Any], 
         rem = span % ss
         sizes = exact_sizes(ii, 2 * pp, ext, ss)
         fits = max(0, ceil_div(ext - ii, 2))  # the least padding with which the kernel fits
-        pads = [q for q in range(fits, fits + ss) if (ii - ext + 2 * q) % ss == 0]
+        pads = _fitting_paddings(ii, ext, ss, fits)
         if pads:
-            pad_text = f"padding={pads[0]}" + (f" or {pads[1]}" if len(pads) > 1 else "") + " fits"
+            pad_text = f"padding={show(pads[0])}" + (f" or {show(pads[1])}" if len(pads) > 1 else "") + " fits"
         else:
             pad_text = "no symmetric padding fits (W - F is odd and 2P is even)"
-        f_text = f"{kk}" if dd == 1 else f"{ext}"
+        f_text = show(kk) if dd == 1 else show(ext)
         return (
-            f"(W - F + 2P) / S = ({ii} - {f_text} + 2*{pp}) / {ss} = {span}/{ss} is not an integer{axis}: "
-            f"the stride does not divide evenly, and a floor would drop {rem} row/column of the input. "
+            f"(W - F + 2P) / S = ({show(ii)} - {f_text} + 2*{show(pp)}) / {show(ss)} = {show(span)}/{show(ss)} is not an integer{axis}: "
+            f"the stride does not divide evenly, and a floor would drop {show(rem)} row/column of the input. "
             f"Input sizes that fit: {sizes}; {pad_text}. {received(args)}"
         )
 
@@ -319,12 +442,16 @@ def pool_output_size(
     ceil_mode: bool = False,
     *,
     convention: str = "torch",
+    kind: str = "max",
+    strict: bool = False,
 ) -> Any:
     """Output size of max or average pooling along each spatial axis.
 
     ``stride=None`` means ``stride = kernel_size``, as in torch and Keras. Under
     torch, ``ceil_mode=True`` rounds up but drops a last window that would start
-    in the right padding, and padding may be at most half the kernel.
+    in the right padding, and padding may be at most half the kernel; torch's
+    3-D average pooling (``kind="avg"`` with three axes) also needs an input at
+    least as large as the kernel on every axis, whatever the padding.
 
     Args:
         size: input size (int, tuple, sympy expression or numpy array).
@@ -332,6 +459,9 @@ def pool_output_size(
         ceil_mode: torch's ceil mode.
         convention: ``"torch"``, or ``"keras"`` (padding ``"valid"``/``"same"``, no
             dilation, no ceil mode).
+        kind: ``"max"`` or ``"avg"``: which pooling (average pooling has no dilation).
+        strict: the textbook rule: raise when ``size - kernel + 2 * padding`` is
+            not divisible by the stride, and say what would fit.
 
     Returns:
         The output size, of the same kind as ``size``.
@@ -339,7 +469,8 @@ def pool_output_size(
     Raises:
         SpecError: an invalid argument (padding above half the kernel in torch,
             zero stride, a string padding in torch, ...).
-        ShapeError: the window does not fit the (padded) input.
+        ShapeError: the window does not fit the (padded) input, or, with
+            ``strict=True``, the stride does not divide evenly.
 
     >>> pool_output_size(28, 2)
     14
@@ -352,13 +483,21 @@ def pool_output_size(
     >>> import convcalc
     >>> pool_output_size(convcalc.symbols("H"), 3, 2, 1)
     floor((H - 1)/2) + 1
+    >>> pool_output_size((2, 8, 8), 3, 1, 1)
+    (2, 8, 8)
+    >>> pool_output_size((2, 8, 8), 3, 1, 1, kind="avg")
+    Traceback (most recent call last):
+    ...
+    convcalc.ShapeError: input size 2 on axis 0 is smaller than kernel_size=3: torch's avg_pool3d needs an input at least as large as the kernel on every axis, whatever the padding; an input of at least 3 fits. Received: size=(2, 8, 8), kernel_size=3, stride=1, padding=1, dilation=1, ceil_mode=False
     >>> pool_output_size(8, 3, padding=2)
     Traceback (most recent call last):
     ...
     convcalc.SpecError: padding=2 is more than half of kernel_size=3: torch allows padding <= 1. Received: size=8, kernel_size=3, stride=None, padding=2, dilation=1, ceil_mode=False
     """
     conv = Convention.parse(convention, "convention")
+    pool_kind = PoolKind.parse(kind, "kind")
     ceil_mode = _flag(ceil_mode, "ceil_mode")
+    strict = _flag(strict, "strict")
     args = {
         "size": size,
         "kernel_size": kernel_size,
@@ -389,16 +528,37 @@ def pool_output_size(
         if conv is Convention.KERAS:
             outs.append(_keras_pool_axis(i, k, s, p, d, mode, args, axis))
         else:
+            if pool_kind is PoolKind.AVG:
+                check(d == 1, lambda pick: f"average pooling has no dilation. {received(args)}", SpecError)
+            least = pool_min_input(pool_kind, axes.ndim, k)
+            if least is not None:
+                check(
+                    i >= least,
+                    lambda pick: (
+                        f"input size {show(pick(i))}{axis} is smaller than kernel_size={show(pick(k))}: "
+                        "torch's avg_pool3d needs an input at least as large as the kernel on every axis, "
+                        f"whatever the padding; an input of at least {show(pick(k))} fits. {received(args)}"
+                    ),
+                )
             outs.append(_torch_pool_axis(i, k, s, p, d, ceil_mode, args, axis))
+        if strict and (mode is None or mode is PaddingMode.VALID):
+            _strict_check(i, k, s, p, d, args, axis)
     return axes.wrap(outs)
+
+
+def pool_min_input(kind: PoolKind, ndim: int, k: Any) -> Any:
+    """The least input size torch's pooling of ``kind`` over ``ndim`` axes accepts whatever the padding,
+    beyond the window fitting the padded input: the kernel for 3-D average pooling (``avg_pool3d`` checks
+    ``input >= kernel``), else None. Max pooling and 1-D/2-D average pooling have no such rule."""
+    return k if kind is PoolKind.AVG and ndim == 3 else None
 
 
 def _torch_pool_axis(i: Any, k: Any, s: Any, p: Any, d: Any, ceil_mode: bool, args: dict[str, Any], axis: str) -> Any:
     check(
         2 * p <= k,
         lambda pick: (
-            f"padding={pick(p)} is more than half of kernel_size={pick(k)}{axis}: torch allows padding <= "
-            f"{pick(k) // 2}. {received(args)}"
+            f"padding={show(pick(p))} is more than half of kernel_size={show(pick(k))}{axis}: torch allows padding <= "
+            f"{show(pick(k) // 2)}. {received(args)}"
         ),
         SpecError,
     )
@@ -428,8 +588,8 @@ def _keras_pool_axis(
     check(
         out >= 1,
         lambda pick: (
-            f"computed output size would be zero or negative{axis}: pool_size={pick(k)} does not fit an "
-            f"input of {pick(i)}; an input of at least {pick(k)} fits, or padding='same'. {received(args)}"
+            f"computed output size would be zero or negative{axis}: pool_size={show(pick(k))} does not fit an "
+            f"input of {show(pick(i))}; an input of at least {show(pick(k))} fits, or padding='same'. {received(args)}"
         ),
     )
     return out
@@ -493,6 +653,12 @@ def conv_transpose_output_size(
     if output_padding is not None:
         shape_args["output_padding"] = output_padding
     axes = Axes(shape_args)
+    if conv is Convention.KERAS:
+        keras_stride_dilation_check(
+            [integer(v, "stride", minimum=1) for v in axes.values["stride"]],
+            [integer(v, "dilation", minimum=1) for v in axes.values["dilation"]],
+            args,
+        )
     outs = []
     for j in range(axes.ndim):
         axis = _axis_name(j, axes.ndim)
@@ -511,8 +677,8 @@ def conv_transpose_output_size(
             check(
                 (op < s) | (op < d),  # bools or boolean arrays
                 lambda pick: (
-                    f"output_padding={pick(op)} must be smaller than either stride={pick(s)} or "
-                    f"dilation={pick(d)}{axis}. {received(args)}"
+                    f"output_padding={show(pick(op))} must be smaller than either stride={show(pick(s))} or "
+                    f"dilation={show(pick(d))}{axis}. {received(args)}"
                 ),
                 SpecError,
             )
@@ -520,7 +686,7 @@ def conv_transpose_output_size(
         check(
             out >= 1,
             lambda pick: (
-                f"output size would be {pick(out)}{axis}, too small: reduce padding below {pick(p)}. {received(args)}"
+                f"output size would be {show(pick(out))}{axis}, too small: reduce padding below {show(pick(p))}. {received(args)}"
             ),
         )
         outs.append(out)
@@ -535,7 +701,7 @@ def _keras_transpose_axis(
         check(
             op < s,
             lambda pick: (
-                f"output_padding={pick(op)} must be strictly less than strides={pick(s)}{axis} (Keras). "
+                f"output_padding={show(pick(op))} must be strictly less than strides={show(pick(s))}{axis} (Keras). "
                 f"{received(args)}"
             ),
             SpecError,
@@ -594,7 +760,7 @@ def same_padding(
             check(
                 s == 1,
                 lambda pick: (
-                    f"padding='same' is not supported for strided convolutions in torch (stride={pick(s)}{axis}). "
+                    f"padding='same' is not supported for strided convolutions in torch (stride={show(pick(s))}{axis}). "
                     f"Use convention='keras' for TensorFlow's rule. {received(args)}"
                 ),
                 SpecError,
@@ -654,7 +820,7 @@ def adaptive_pool_windows(size: Any, output_size: Any) -> Any:
         o = i if o is None else o
         if o > _MAX_WINDOWS:
             raise SpecError(
-                f"output_size={o} would list more than {_MAX_WINDOWS:,} windows. {received({'output_size': output_size})}"
+                f"output_size={show(o)} would list more than {_MAX_WINDOWS:,} windows. {received({'output_size': output_size})}"
             )
         windows.append([((j * i) // o, ceil_div((j + 1) * i, o)) for j in range(o)])
     return axes.wrap(windows)
@@ -729,7 +895,9 @@ def upsample_output_size(
             )
         check(
             out >= 1,
-            lambda pick: f"output size would be 0 (floor({pick(i)} * {f})); torch needs at least 1. {received(args)}",
+            lambda pick: (
+                f"output size would be 0 (floor({show(pick(i))} * {f})); torch needs at least 1. {received(args)}"
+            ),
         )
         outs.append(out)
     return axes.wrap(outs)

@@ -17,7 +17,7 @@ from convcalc._enums import Convention, PaddingMode
 from convcalc._errors import ShapeError, SpecError
 from convcalc._plan import ReceptiveField
 from convcalc._planner import Context, Flow
-from convcalc.formulas import ceil_div, kernel_extent
+from convcalc.formulas import ceil_div, keras_stride_dilation_check, kernel_extent
 
 __all__ = [
     "Activation",
@@ -70,8 +70,7 @@ def _set_window(layer: Any, args: dict[str, Any], nd: int, *, causal: bool = Fal
     k = _tuple(layer.kernel_size, "kernel_size", nd, args, 1)
     s = _tuple(layer.strides, "strides", nd, args, 1)
     d = _tuple(layer.dilation_rate, "dilation_rate", nd, args, 1)
-    if any(v > 1 for v in s) and any(v > 1 for v in d):
-        raise SpecError(f"`strides > 1` not supported in conjunction with `dilation_rate > 1`. {received(args)}")
+    keras_stride_dilation_check(s, d, args)
     for name, value in (("_k", k), ("_s", s), ("_d", d), ("_mode", _padding(layer.padding, args, causal=causal))):
         object.__setattr__(layer, name, value)
 
@@ -418,6 +417,7 @@ class Conv2DTranspose(Layer):
         k = _tuple(self.kernel_size, "kernel_size", 2, args, 1)
         s = _tuple(self.strides, "strides", 2, args, 1)
         d = _tuple(self.dilation_rate, "dilation_rate", 2, args, 1)
+        keras_stride_dilation_check(s, d, args)
         op = None if self.output_padding is None else _tuple(self.output_padding, "output_padding", 2, args, 0)
         if op is not None and any(o >= ss for o, ss in zip(op, s, strict=True)):
             raise SpecError(f"`output_padding` must be strictly less than `strides`. {received(args)}")

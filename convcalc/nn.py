@@ -15,12 +15,21 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from convcalc._args import received, whole
-from convcalc._enums import Convention, PaddingMode
+from convcalc._enums import Convention, PaddingMode, PadMode, PoolKind
 from convcalc._errors import ShapeError, SpecError
 from convcalc._plan import ReceptiveField
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import FloorForm
-from convcalc.formulas import ceil_window_count, exact_sizes, kernel_extent, transpose_count, window_count
+from convcalc.formulas import (
+    ceil_window_count,
+    circular_copy_fails,
+    exact_sizes,
+    kernel_extent,
+    pad_requirements,
+    pool_min_input,
+    transpose_count,
+    window_count,
+)
 
 __all__ = [
     "GELU",
@@ -37,8 +46,13 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
+    "CircularPad1d",
+    "CircularPad2d",
+    "CircularPad3d",
     "Concat",
+    "ConstantPad1d",
     "ConstantPad2d",
+    "ConstantPad3d",
     "Conv1d",
     "Conv2d",
     "Conv3d",
@@ -63,6 +77,12 @@ __all__ = [
     "Module",
     "ReLU",
     "ReLU6",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReflectionPad3d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "ReplicationPad3d",
     "Sequential",
     "SiLU",
     "Sigmoid",
@@ -70,7 +90,9 @@ __all__ = [
     "Tanh",
     "Unflatten",
     "Upsample",
+    "ZeroPad1d",
     "ZeroPad2d",
+    "ZeroPad3d",
 ]
 
 
@@ -193,10 +215,13 @@ class _ConvNd(Module):
     _extents: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _lefts: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _weights: int = field(init=False, repr=False, compare=False)
+    _fill: PadMode | None = field(init=False, repr=False, compare=False)
     _ndim: ClassVar[int] = 2
 
     def __post_init__(self) -> None:
         self._check()
+        # torch pads with F.pad(x, pads, mode=padding_mode) before a non-'zeros' convolution
+        object.__setattr__(self, "_fill", None if self.padding_mode == "zeros" else PadMode(self.padding_mode))
         pads = self._pads()
         extents = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
         geometry = tuple((s, pl, pr, e) for s, (pl, pr), e in zip(self._s, pads, extents, strict=True))
@@ -257,6 +282,9 @@ class _ConvNd(Module):
             _spatial_check(self, shape, self._ndim, path)
         if shape[1] != self.in_channels:
             _channel_check(self, shape, self.in_channels, "in_channels", path)
+        if self._fill is not None:
+            pads = tuple(v for _, pl, pr, _ in reversed(self._geometry) for v in (pl, pr))
+            plan_padding(ctx, self._where(path), path, shape, pads, self._fill)
         spatial = []
         for j, (i, (s, pl, pr, extent)) in enumerate(zip(shape[2:], self._geometry, strict=True)):
             span = i + pl + pr - extent
@@ -523,6 +551,7 @@ class _PoolNd(Module):
     _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _p: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _ndim: ClassVar[int] = 2
+    _kind: ClassVar[PoolKind] = PoolKind.MAX
 
     def _setup(self, dilation: Any, ceil_mode: Any) -> None:
         args = _args(self)
@@ -549,6 +578,19 @@ class _PoolNd(Module):
         _spatial_check(self, shape, self._ndim, path)
         spatial = []
         for j, (i, k, s, p, d) in enumerate(zip(shape[2:], self._k, self._s, self._p, dilation, strict=True)):
+            least = pool_min_input(self._kind, self._ndim, k)
+            if least is not None:
+                ctx.at_least(
+                    i,
+                    least,
+                    path,
+                    j,
+                    lambda: (
+                        f"{self._where(path)}: input size {i} on spatial axis {j} is smaller than kernel size {k} "
+                        f"(torch's avg_pool3d needs input >= kernel whatever the padding). Received: input_shape={shape}"
+                    ),
+                    "avg_pool3d input at least the kernel",
+                )
             extent = kernel_extent(k, d)
             out = ceil_window_count(i, p, extent, s) if ceil_mode else window_count(i, p, p, extent, s)
             ctx.at_least(
@@ -622,6 +664,7 @@ class MaxPool3d(_MaxPoolNd):
 class _AvgPoolNd(_PoolNd):
     ceil_mode: bool = False
     count_include_pad: bool = True
+    _kind: ClassVar[PoolKind] = PoolKind.AVG
 
     def __post_init__(self) -> None:
         self._setup(1, self.ceil_mode)
@@ -652,23 +695,6 @@ class AvgPool3d(_AvgPoolNd):
 
     divisor_override: int | None = None
     _ndim: ClassVar[int] = 3
-
-    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        shape = flow[0]
-        _spatial_check(self, shape, 3, path)
-        for j, (i, k) in enumerate(zip(shape[2:], self._k, strict=True)):
-            ctx.at_least(
-                i,
-                k,
-                path,
-                j,
-                lambda: (
-                    f"{self._where(path)}: input size {i} on spatial axis {j} is smaller than kernel size {k} "
-                    f"(torch's avg_pool3d needs input >= kernel whatever the padding). Received: input_shape={shape}"
-                ),
-                "avg_pool3d input at least the kernel",
-            )
-        return self._pool(flow, ctx, path, (1, 1, 1), self.ceil_mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1189,59 +1215,231 @@ class LazyLinear(Module):
         return out
 
 
+def plan_padding(
+    ctx: Context, where: str, path: str, shape: tuple[Any, ...], pads: tuple[Any, ...], mode: PadMode
+) -> tuple[Any, ...]:
+    """The shape ``F.pad(x, pads, mode)`` gives (pads in torch's order: last dim first, (left, right) each),
+    with torch's rules on ranks and sizes; symbolic sizes get constraints."""
+    rank, n = len(shape), len(pads) // 2
+    received_shape = f"Received: input_shape={shape}"
+    if len(pads) % 2:
+        raise SpecError(
+            f"{where}: padding length must be divisible by 2 (one (left, right) pair per dim). {received_shape}"
+        )
+    if n > rank:
+        raise ShapeError(
+            f"{where}: {len(pads)} padding values pad {n} dims but the input has only {rank}. {received_shape}"
+        )
+    if mode is not PadMode.CONSTANT and rank not in (n + 1, n + 2):
+        raise ShapeError(
+            f"{where}: {mode.value} padding of {n} dim{'s' if n > 1 else ''} takes a {n + 1}-D or {n + 2}-D input "
+            f"(torch: Padding size {len(pads)} is not supported for {rank}D input tensor). {received_shape}"
+        )
+    out = list(shape)
+    for a in range(n):
+        axis = rank - 1 - a
+        left, right, i = pads[2 * a], pads[2 * a + 1], shape[axis]
+        checked: set[tuple[str, int]] = set()
+        for value, minimum, text in pad_requirements(i, left, right, mode):
+            if type(value) is not int and (str(value), minimum) in checked:
+                continue  # the same condition on both sides: one constraint
+            checked.add((str(value), minimum))
+            if type(value) is not int or value < minimum:
+                message = f"{where}: {text} on dim {axis}. {received_shape}"  # at_least raises at once or not at all
+                ctx.at_least(value, minimum, path, axis - (rank - n), lambda: message, f"{mode.value} padding fits")
+        out[axis] = i + left + right
+    if mode in (PadMode.REFLECT, PadMode.REPLICATE):
+        _one_dim_left(ctx, where, path, shape, out[rank - n :], rank - n)
+    if mode is PadMode.CIRCULAR and any(type(v) is not int or v < 0 for v in pads):
+        if not all(type(v) is int for v in (*shape, *pads)):
+            raise SpecError(
+                f"{where}: circular padding with negative values (cropping) follows torch's copy rules only for "
+                f"concrete sizes, not symbolic ones. Received: input_shape={shape}, padding={pads}"
+            )
+        if circular_copy_fails(shape, [(pads[2 * (n - 1 - a)], pads[2 * (n - 1 - a) + 1]) for a in range(n)]):
+            raise ShapeError(
+                f"{where}: circular padding {pads} with cropping makes torch copy slices that differ in size or "
+                f"overlap (torch raises); crop less or pad less. {received_shape}"
+            )
+    return tuple(out)
+
+
+def _one_dim_left(ctx: Context, where: str, path: str, shape: tuple[Any, ...], outs: list[Any], first: int) -> None:
+    """torch's reflect and replicate padding need an output of at least 1 on one of the padded dims (only one).
+
+    For symbolic sizes the constraint is put on every symbolic dim, which asks for more than torch when
+    cropping could empty one of several symbolic dims."""
+    if any(type(o) is int and o >= 1 for o in outs):
+        return
+    for j, o in enumerate(outs):
+        ctx.at_least(
+            o,
+            1,
+            path,
+            j,
+            lambda: (
+                f"{where}: input {shape[first:]} is too small: the padding leaves {tuple(outs)} (torch needs a size "
+                f"of at least 1 on one of the padded dims). Received: input_shape={shape}"
+            ),
+            "padding leaves a size on one dim",
+        )
+
+
 @dataclass(frozen=True, slots=True)
-class _Pad2d(Module):
+class _PadNd(Module):
     padding: Any
-    _pads: tuple[int, int, int, int] = field(init=False, repr=False, compare=False)
+    _pads: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _ndim: ClassVar[int] = 2
+    _mode: ClassVar[PadMode] = PadMode.CONSTANT
 
     def __post_init__(self) -> None:
         args = _args(self)
+        count = 2 * self._ndim
         if isinstance(self.padding, (tuple, list)):
-            if len(self.padding) != 4:
-                raise SpecError(f"padding must be an int or a 4-tuple (left, right, top, bottom). {received(args)}")
+            if len(self.padding) != count:
+                sides = {
+                    1: "(left, right)",
+                    2: "(left, right, top, bottom)",
+                    3: "(left, right, top, bottom, front, back)",
+                }
+                raise SpecError(f"padding must be an int or a {count}-tuple {sides[self._ndim]}. {received(args)}")
             pads = tuple(whole(v, "padding") for v in self.padding)
         else:
-            pads = (whole(self.padding, "padding"),) * 4
+            pads = (whole(self.padding, "padding"),) * count
         object.__setattr__(self, "_pads", pads)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
-        if len(shape) not in (3, 4):
-            raise ShapeError(f"{self._where(path)}: expects (N, C, H, W) or (C, H, W). Received: input_shape={shape}")
-        left, right, top, bottom = self._pads
-        h, w = shape[-2] + top + bottom, shape[-1] + left + right
-        for j, v in enumerate((h, w)):
-            ctx.at_least(
-                v,
-                1,
-                path,
-                j,
-                lambda: f"{self._where(path)}: padding leaves a size of {v}. Received: input_shape={shape}",
-                "size at least 1",
+        out_shape = plan_padding(ctx, self._where(path), path, shape, self._pads, self._mode)
+        nd = self._ndim
+        new_rf = None
+        if rf is not None and len(rf) == nd:  # the receptive field of the padded (last nd) axes
+            lefts = [self._pads[2 * (nd - 1 - j)] for j in range(nd)]
+            new_rf = tuple(
+                ReceptiveField(r.size, r.jump, r.start - left * r.jump) for r, left in zip(rf, lefts, strict=True)
             )
-        out_shape = (*shape[:-2], h, w)
-        new_rf = (
-            None
-            if rf is None or len(rf) != 2  # an unbatched (C, H, W) input carries no 2-D receptive field here
-            else (
-                ReceptiveField(rf[0].size, rf[0].jump, rf[0].start - top * rf[0].jump),
-                ReceptiveField(rf[1].size, rf[1].jump, rf[1].start - left * rf[1].jump),
-            )
-        )
         ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
         return out_shape, new_rf
 
 
 @dataclass(frozen=True, slots=True)
-class ZeroPad2d(_Pad2d):
+class ZeroPad1d(_PadNd):
+    """``torch.nn.ZeroPad1d`` spec: padding (left, right); negative crops."""
+
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ZeroPad2d(_PadNd):
     """``torch.nn.ZeroPad2d`` spec: padding (left, right, top, bottom); negative crops."""
 
 
 @dataclass(frozen=True, slots=True)
-class ConstantPad2d(_Pad2d):
+class ZeroPad3d(_PadNd):
+    """``torch.nn.ZeroPad3d`` spec: padding (left, right, top, bottom, front, back); negative crops."""
+
+    _ndim: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ConstantPad1d(_PadNd):
+    """``torch.nn.ConstantPad1d`` spec."""
+
+    value: float = 0.0
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ConstantPad2d(_PadNd):
     """``torch.nn.ConstantPad2d`` spec."""
 
     value: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ConstantPad3d(_PadNd):
+    """``torch.nn.ConstantPad3d`` spec."""
+
+    value: float = 0.0
+    _ndim: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ReflectionPad1d(_PadNd):
+    """``torch.nn.ReflectionPad1d`` spec: each padding must be less than the input size."""
+
+    _ndim: ClassVar[int] = 1
+    _mode: ClassVar[PadMode] = PadMode.REFLECT
+
+
+@dataclass(frozen=True, slots=True)
+class ReflectionPad2d(_PadNd):
+    """``torch.nn.ReflectionPad2d`` spec: each padding must be less than the input size.
+
+    >>> import convcalc
+    >>> convcalc.plan(ReflectionPad2d(2), (1, 3, 4, 4)).output_shape
+    (1, 3, 8, 8)
+    >>> convcalc.plan(ReflectionPad2d(2), (1, 3, 2, 4))
+    Traceback (most recent call last):
+    ...
+    convcalc.ShapeError: <model> (ReflectionPad2d): reflect padding (2, 2) must be less than the input size 2 (torch: Padding size should be less than the corresponding input dimension) on dim 2. The smallest network input that gets past this layer has size 3 on that axis: input_shape=(1, 3, 3, 4). Received: input_shape=(1, 3, 2, 4)
+    """
+
+    _mode: ClassVar[PadMode] = PadMode.REFLECT
+
+
+@dataclass(frozen=True, slots=True)
+class ReflectionPad3d(_PadNd):
+    """``torch.nn.ReflectionPad3d`` spec: each padding must be less than the input size."""
+
+    _ndim: ClassVar[int] = 3
+    _mode: ClassVar[PadMode] = PadMode.REFLECT
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationPad1d(_PadNd):
+    """``torch.nn.ReplicationPad1d`` spec."""
+
+    _ndim: ClassVar[int] = 1
+    _mode: ClassVar[PadMode] = PadMode.REPLICATE
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationPad2d(_PadNd):
+    """``torch.nn.ReplicationPad2d`` spec."""
+
+    _mode: ClassVar[PadMode] = PadMode.REPLICATE
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationPad3d(_PadNd):
+    """``torch.nn.ReplicationPad3d`` spec."""
+
+    _ndim: ClassVar[int] = 3
+    _mode: ClassVar[PadMode] = PadMode.REPLICATE
+
+
+@dataclass(frozen=True, slots=True)
+class CircularPad1d(_PadNd):
+    """``torch.nn.CircularPad1d`` spec: each padding at most the input size (it wraps around once)."""
+
+    _ndim: ClassVar[int] = 1
+    _mode: ClassVar[PadMode] = PadMode.CIRCULAR
+
+
+@dataclass(frozen=True, slots=True)
+class CircularPad2d(_PadNd):
+    """``torch.nn.CircularPad2d`` spec: each padding at most the input size (it wraps around once)."""
+
+    _mode: ClassVar[PadMode] = PadMode.CIRCULAR
+
+
+@dataclass(frozen=True, slots=True)
+class CircularPad3d(_PadNd):
+    """``torch.nn.CircularPad3d`` spec: each padding at most the input size (it wraps around once)."""
+
+    _ndim: ClassVar[int] = 3
+    _mode: ClassVar[PadMode] = PadMode.CIRCULAR
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
-from convcalc._args import Axes, exact_arrays, integer, received
+from convcalc._args import Axes, exact_arrays, integer, received, show
 from convcalc._backend import check
 from convcalc._enums import Convention
 from convcalc._errors import SpecError
@@ -64,7 +64,7 @@ def _groups(channels: dict[str, Any], groups: Any, args: dict[str, Any]) -> Any:
         check(
             value % g == 0,
             lambda pick: (
-                f"{name} must be divisible by groups: {pick(value)} % {pick(g)} = {pick(value) % pick(g)}. "
+                f"{name} must be divisible by groups: {show(pick(value))} % {show(pick(g))} = {show(pick(value) % pick(g))}. "
                 f"{received(args)}"
             ),
             SpecError,
@@ -225,7 +225,7 @@ def groupnorm_params(num_groups: Any, num_channels: Any, *, affine: bool = True)
     check(
         c % g == 0,
         lambda pick: (
-            f"num_channels must be divisible by num_groups: {pick(c)} % {pick(g)} = {pick(c) % pick(g)}. "
+            f"num_channels must be divisible by num_groups: {show(pick(c))} % {show(pick(g))} = {show(pick(c) % pick(g))}. "
             f"{received(args)}"
         ),
         SpecError,

@@ -2336,36 +2336,31 @@ def _cat_message(call: _Call, n: int, shape: tuple[Any, ...], first: tuple[Any, 
 
 @_handles("pad")
 def _pad(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from convcalc._enums import PadMode
     from convcalc._plan import ReceptiveField
+    from convcalc.nn import plan_padding
 
     bound = _bind(call, args, kwargs, ("input", "pad", "mode", "value"), {"mode": "constant", "value": None})
     t = _tensor_arg(call, bound["input"])
     pads = tuple(bound["pad"])
     _check_sizes(call, pads, "pad")
+    try:
+        mode = PadMode.parse(bound["mode"], "mode")
+    except ConvCalcError as exc:
+        raise type(exc)(f"{call.where}: {exc}") from None
     rank = len(t.shape)
     if len(pads) % 2 or len(pads) // 2 > rank:
         raise call.spec_error(f"pad needs pairs (left, right) for at most {rank} dims", pad=pads)
-    shape = list(t.shape)
+    shape = list(plan_padding(call.ctx, call.where, call.name, tuple(t.shape), pads, mode))
     rf = list(t.rf) if t.rf is not None else None
     k = len(rf) if rf is not None else 0
     for i in range(len(pads) // 2):
         axis = rank - 1 - i
-        left, right = pads[2 * i], pads[2 * i + 1]
-        size = shape[axis] + left + right
-        call.ctx.at_least(
-            size,
-            1,
-            call.name,
-            axis,
-            lambda size=size: (
-                call.where + (f": padding leaves a size of {size}. Received: input_shape={tuple(t.shape)}")
-            ),
-            "size at least 1",
-        )
-        shape[axis] = size if type(size) is int else _size(size)
+        if type(shape[axis]) is not int:
+            shape[axis] = _size(shape[axis])
         if rf is not None and axis >= rank - k:
             r = rf[axis - (rank - k)]
-            rf[axis - (rank - k)] = ReceptiveField(r.size, r.jump, r.start - left * r.jump)
+            rf[axis - (rank - k)] = ReceptiveField(r.size, r.jump, r.start - pads[2 * i] * r.jump)
     return call.row(t.shape, _Tensor(tuple(shape), tuple(rf) if rf is not None else None, t.const))
 
 

@@ -639,3 +639,58 @@ def cli_argv(max_tokens: int = 8) -> st.SearchStrategy[list[str]]:
     return st.builds(
         lambda head, rest: [head, *rest], first, st.lists(st.sampled_from(CLI_TOKENS), max_size=max_tokens)
     )
+
+
+# --------------------------------------------------------------------------- #
+# Padding modes
+# --------------------------------------------------------------------------- #
+
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+PAD_LAYERS = {
+    "constant": "ConstantPad",
+    "reflect": "ReflectionPad",
+    "replicate": "ReplicationPad",
+    "circular": "CircularPad",
+}
+
+
+@dataclass(frozen=True)
+class PadConfig:
+    ndim: int
+    mode: str  # F.pad's mode; a convolution's padding_mode calls constant 'zeros'
+    via: str  # "layer" (nn.*PadNd), "conv" (ConvNd with padding_mode) or "functional" (F.pad)
+    input_shape: tuple[int, ...]
+    padding: PerAxis  # per side for "layer"/"functional" (left, right, top, ...), per axis for "conv"
+    kernel_size: int
+
+
+@st.composite
+def pad_configs(draw: st.DrawFn) -> PadConfig:
+    """A pad layer, ``F.pad`` or a convolution with ``padding_mode``, on inputs often too small for it.
+
+    Pad layers get an int or one value per side (asymmetric, negative values crop); convolutions a
+    padding 0..4 per axis. Inputs are batched or not, sizes 1..5, so padding is often as large as the input.
+    """
+    ndim = draw(st.integers(1, 3))
+    mode = draw(st.sampled_from(PAD_MODES))
+    via = draw(st.sampled_from(("layer", "conv", "functional")))
+    batched = via == "conv" or draw(st.booleans())  # convcalc's convolutions take batched input only
+    spatial = tuple(draw(st.integers(1, 5)) for _ in range(ndim))
+    if via == "conv":
+        padding: PerAxis = draw(per_axis(st.integers(0, 4), ndim))
+    else:
+        sides = st.integers(-3, 6)
+        padding = draw(st.one_of(sides, st.tuples(*[sides] * (2 * ndim))))
+    return PadConfig(
+        ndim=ndim,
+        mode=mode,
+        via=via,
+        input_shape=((1,) if batched else ()) + (draw(CHANNELS), *spatial),
+        padding=padding,
+        kernel_size=draw(st.integers(1, 3)),
+    )
+
+
+# Ints beyond Python's 4300-digit limit for int -> str, mixed with small ones.
+HUGE_INTS = st.integers(4000, 6000).map(lambda digits: 10**digits)
+SMALL_OR_HUGE = st.one_of(st.integers(-2, 9), HUGE_INTS, HUGE_INTS.map(lambda v: v + 1), HUGE_INTS.map(lambda v: -v))

@@ -699,7 +699,7 @@ OPERATION_ERRORS: list[tuple[str, Any, tuple[int, ...], type[Exception], str, bo
         lambda m, x: F.pad(x, (-6, -6)),
         X4,
         ShapeError,
-        r"^pad \(pad\): padding leaves a size of -2\. Received: input_shape=\(2, 6, 8, 10\)",
+        r"^pad \(pad\): padding leaves a size of -2 on dim 3\. Received: input_shape=\(2, 6, 8, 10\)",
         True,
     ),
     (

@@ -192,13 +192,13 @@ CASES = [
         "keras-stride-with-dilation",
         lambda: conv_output_size(8, 3, stride=2, dilation=2, convention="keras"),
         SpecError,
-        r"Keras does not support strides > 1 together with dilation_rate > 1",
+        r"`strides > 1` not supported in conjunction with `dilation_rate > 1` \(Keras: any stride above 1",
     ),
     case(
         "keras-same-stride-with-dilation",
         lambda: conv_output_size(8, 3, stride=2, padding="same", dilation=2, convention="keras"),
         SpecError,
-        r"strides > 1 together with dilation_rate > 1",
+        r"`strides > 1` not supported in conjunction with `dilation_rate > 1`",
     ),
     case(
         "keras-numeric-padding",

@@ -254,6 +254,7 @@ def test_conv2d_transpose_matches_torch_where_torch_can_express_it(
     k: int, s: int, d: int, i: int, padding: str, op: Any
 ) -> None:
     assume(op is None or op < s)
+    assume(s == 1 or d == 1)  # Keras rejects strides > 1 with dilation_rate > 1 (tested on its own)
     dk = d * (k - 1) + 1
     if padding == "valid":  # nothing cropped; op None pads up to max(dk, s)
         torch_pad, torch_op = 0, (max(dk, s) - dk if op is None else op)
@@ -629,7 +630,8 @@ ARGUMENT_ERRORS = [
     ),
     (
         lambda: K.Conv2D(3, 3, strides=2, dilation_rate=2),
-        r"^`strides > 1` not supported in conjunction with `dilation_rate > 1`\. Received: ",
+        r"^`strides > 1` not supported in conjunction with `dilation_rate > 1` \(Keras: any stride above 1 "
+        r"together with any dilation above 1, even on different axes\).* Received: .*strides=2, ",
     ),
     (lambda: K.Conv3D(3, 3, strides=(1, 1, 2), dilation_rate=(2, 1, 1)), r"^`strides > 1` not supported"),
     (lambda: K.Conv2D(3, 3, padding="causal"), r"^padding='causal' exists only for Conv1D\. Received: "),
@@ -774,3 +776,26 @@ def test_dense_needs_a_feature_axis() -> None:
     """Keras' Dense has min_ndim=2: on a 1-D input convcalc would take the batch axis for the features."""
     with pytest.raises(ShapeError, match=r"^d \(Dense\): .*Received: input_shape=\(5,\)$"):
         convcalc.plan(K.Sequential([K.Dense(3, name="d")]), (5,))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: convcalc.conv_output_size((10, 10), 2, stride=(2, 1), dilation=(1, 2), convention="keras"),
+        lambda: convcalc.conv_transpose_output_size((4, 4), 3, stride=(1, 2), dilation=(2, 1), convention="keras"),
+        lambda: K.Conv2DTranspose(4, 3, strides=2, dilation_rate=(2, 1)),
+        lambda: K.Conv2DTranspose(4, 3, strides=(1, 2), dilation_rate=(2, 1)),
+        lambda: K.Conv2D(4, 2, strides=(2, 1), dilation_rate=(1, 2)),
+    ],
+)
+def test_keras_refuses_a_stride_and_a_dilation_above_1_even_on_different_axes(make: Any) -> None:
+    # Keras' base_conv: `if max(strides) > 1 and max(dilation_rate) > 1: raise ValueError(...)`
+    with pytest.raises(SpecError, match=r"^`strides > 1` not supported in conjunction with `dilation_rate > 1`"):
+        make()
+
+
+def test_keras_accepts_a_dilation_when_every_stride_is_1() -> None:
+    # by hand: dilated extents 2 and 3 on an unpadded 10 x 10 input at stride 1
+    assert convcalc.conv_output_size((10, 10), (2, 2), dilation=(1, 2), convention="keras") == (9, 8)
+    # by hand, Keras' transposed 'valid' rule (i - 1) * s + max(dk, s): 3 * 1 + 5 = 8 and 3 * 1 + 3 = 6
+    assert convcalc.conv_transpose_output_size((4, 4), 3, dilation=(2, 1), convention="keras") == (8, 6)

@@ -103,13 +103,13 @@ ERRORS = [
     pytest.param(
         lambda: conv_output_size(9, 3, stride=2, dilation=2, convention="keras"),
         SpecError,
-        "Keras does not support strides > 1 together with dilation_rate > 1: use stride 1 or dilation 1. Received: size=9, kernel_size=3, stride=2, padding=0, dilation=2",
+        "`strides > 1` not supported in conjunction with `dilation_rate > 1` (Keras: any stride above 1 together with any dilation above 1, even on different axes): use strides 1 or dilation_rate 1 on every axis. Received: size=9, kernel_size=3, stride=2, padding=0, dilation=2",
         id="conv_output_size(9, 3, stride=2, dilation=2, convention='keras')",
     ),
     pytest.param(
         lambda: conv_output_size((9, 9), 3, stride=(1, 2), dilation=2, convention="keras"),
         SpecError,
-        "Keras does not support strides > 1 together with dilation_rate > 1 on axis 1: use stride 1 or dilation 1. Received: size=(9, 9), kernel_size=3, stride=(1, 2), padding=0, dilation=2",
+        "`strides > 1` not supported in conjunction with `dilation_rate > 1` (Keras: any stride above 1 together with any dilation above 1, even on different axes): use strides 1 or dilation_rate 1 on every axis. Received: size=(9, 9), kernel_size=3, stride=(1, 2), padding=0, dilation=2",
         id="conv_output_size((9, 9), 3, stride=(1, 2), dilation=2, convention='keras')",
     ),
     pytest.param(
@@ -730,9 +730,9 @@ VALUES = [
         id="conv_transpose_output_size(4, 3, 2, padding='valid', convention='keras')",
     ),
     pytest.param(
-        lambda: conv_transpose_output_size(4, 3, 2, padding="valid", dilation=2, convention="keras"),
-        11,
-        id="conv_transpose_output_size(4, 3, 2, padding='valid', dilation=2, convention='keras')",
+        lambda: conv_transpose_output_size(4, 3, 1, padding="valid", dilation=2, convention="keras"),
+        8,  # (4 - 1) * 1 + max(5, 1); Keras refuses this dilation with stride 2
+        id="conv_transpose_output_size(4, 3, 1, padding='valid', dilation=2, convention='keras')",
     ),
     pytest.param(
         lambda: conv_transpose_output_size(4, 3, 2, padding="same", convention="keras"),
@@ -1002,7 +1002,7 @@ def test_keras_valid_convolution_down_to_one() -> None:
 def test_keras_strides_with_dilation_per_entry_of_an_array() -> None:
     ok = conv_output_size(9, 3, stride=np.array([1, 2, 1]), dilation=np.array([2, 1, 1]), convention="keras")
     assert ok.tolist() == [5, 4, 7]
-    with pytest.raises(SpecError, match=r"^Keras does not support strides > 1 together with dilation_rate > 1"):
+    with pytest.raises(SpecError, match=r"^`strides > 1` not supported in conjunction with `dilation_rate > 1`"):
         conv_output_size(9, 3, stride=np.array([1, 2]), dilation=np.array([2, 2]), convention="keras")
 
 

@@ -170,8 +170,10 @@ def test_linear_layers() -> None:
 def test_padding_and_upsampling() -> None:
     assert out(nn.ZeroPad2d((1, 2, 3, 4)), (1, 1, 4, 5)) == (1, 1, 11, 8)
     assert out(nn.ConstantPad2d(1, 0.5), (1, 4, 5)) == (1, 6, 7)
-    with pytest.raises(convcalc.ShapeError, match=r"expects \(N, C, H, W\) or \(C, H, W\)"):
-        convcalc.plan(nn.ZeroPad2d(1), (1, 1, 1, 4, 5))
+    # torch: F.pad in constant mode pads the last dims of any rank; the other modes take (N, C, ...) or (C, ...)
+    assert out(nn.ZeroPad2d(1), (1, 1, 1, 4, 5)) == (1, 1, 1, 6, 7)
+    with pytest.raises(convcalc.ShapeError, match=r"reflect padding of 2 dims takes a 3-D or 4-D input"):
+        convcalc.plan(nn.ReflectionPad2d(1), (1, 1, 1, 4, 5))
     assert out(nn.Upsample(scale_factor=2.5), (1, 1, 7)) == (1, 1, 17)
     assert out(nn.Upsample(size=(4, 6), mode="bilinear"), (1, 1, 2, 2)) == (1, 1, 4, 6)
     assert out(nn.Upsample(scale_factor=2), (1, 1, H)) == (1, 1, 2 * H)

@@ -38,6 +38,7 @@ from strategies import (  # noqa: E402
     upsample_configs,
 )
 
+import convcalc  # noqa: E402
 from convcalc import (  # noqa: E402
     ConvCalcError,
     adaptive_pool_output_size,
@@ -49,6 +50,7 @@ from convcalc import (  # noqa: E402
     pool_output_size,
     upsample_output_size,
 )
+from convcalc import nn as cnn  # noqa: E402
 
 nn = torch.nn
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -195,17 +197,29 @@ def test_max_pool_matches_torch(ndim: int, data: st.DataObject) -> None:
         ),
         (1, c.channels, *c.size),
     )
-    got = run_convcalc(lambda: pool_output_size(c.size, c.kernel_size, c.stride, c.padding, c.dilation, c.ceil_mode))
+    got = run_convcalc(
+        lambda: pool_output_size(c.size, c.kernel_size, c.stride, c.padding, c.dilation, c.ceil_mode, kind="max")
+    )
     assert_agree(c, shape if layer is None else shape[2:], got)
+    planned = run_convcalc(
+        lambda: (
+            convcalc.plan(
+                getattr(cnn, f"MaxPool{ndim}d")(
+                    c.kernel_size, stride=c.stride, padding=c.padding, dilation=c.dilation, ceil_mode=c.ceil_mode
+                ),
+                (1, c.channels, *c.size),
+            ).output_shape
+        )
+    )
+    assert_agree(c, shape, planned)
 
 
 @NDIMS
 @given(data=st.data())
 def test_avg_pool_matches_torch(ndim: int, data: st.DataObject) -> None:
-    # avg_pool3d alone also requires input >= kernel on every axis whatever the padding
-    # (semantics.md section 4: i=2, k=3, p=1 raises). pool_output_size does not implement
-    # that extra 3-D rule, so for AvgPool3d the strategy draws only inputs >= the kernel.
-    c: PoolConfig = data.draw(pool_configs(ndim, "avg", input_at_least_kernel=ndim == 3), label="config")
+    # avg_pool3d alone also requires input >= kernel on every axis whatever the padding, which
+    # kind="avg" applies; inputs smaller than the kernel are drawn for every ndim
+    c: PoolConfig = data.draw(pool_configs(ndim, "avg"), label="config")
     layer, shape = run_torch(
         lambda: getattr(nn, f"AvgPool{ndim}d")(
             c.kernel_size,
@@ -216,8 +230,19 @@ def test_avg_pool_matches_torch(ndim: int, data: st.DataObject) -> None:
         ),
         (1, c.channels, *c.size),
     )
-    got = run_convcalc(lambda: pool_output_size(c.size, c.kernel_size, c.stride, c.padding, 1, c.ceil_mode))
+    got = run_convcalc(lambda: pool_output_size(c.size, c.kernel_size, c.stride, c.padding, 1, c.ceil_mode, kind="avg"))
     assert_agree(c, shape if layer is None else shape[2:], got)
+    planned = run_convcalc(
+        lambda: (
+            convcalc.plan(
+                getattr(cnn, f"AvgPool{ndim}d")(
+                    c.kernel_size, stride=c.stride, padding=c.padding, ceil_mode=c.ceil_mode
+                ),
+                (1, c.channels, *c.size),
+            ).output_shape
+        )
+    )
+    assert_agree(c, shape, planned)
 
 
 @pytest.mark.parametrize(
