@@ -342,13 +342,9 @@ def _cmd_pool(args: argparse.Namespace) -> int:
     from convcalc.formulas import pool_output_size
 
     size, kernel, stride, padding, dilation = _window_args(args)
-    strict = {"strict": True} if args.strict else {}  # pool_output_size(strict=...): the textbook check
-    if strict:  # a library older than pool_output_size(strict=...) refuses the option instead of failing
-        import inspect
-
-        if "strict" not in inspect.signature(pool_output_size).parameters:
-            raise SpecError("--strict needs pool_output_size(strict=True), which this convcalc does not have yet")
-    out = pool_output_size(size, kernel, stride, padding, dilation, args.ceil, convention=args.convention, **strict)
+    out = pool_output_size(
+        size, kernel, stride, padding, dilation, args.ceil, convention=args.convention, strict=args.strict
+    )
     if args.steps and not _is_numeric(size):
         return _symbolic_steps(_window_formula(padding, args.convention, ceil=args.ceil), out)
     if args.steps:
