@@ -1055,7 +1055,8 @@ class Functional(Layer):
     earlier call (one name, or a tuple of names for a merge layer). A call is named
     after its layer; a layer called again (shared weights) is named ``name:1``,
     ``name:2``, ... and its weights count once, at its first call. ``output`` names
-    the call whose result the model returns (the last one by default).
+    the call whose result the model returns (the last one by default); as in Keras,
+    calls it does not depend on are left out.
 
     >>> import convcalc
     >>> x = Input((16, 16, 3), name="x")
@@ -1114,8 +1115,12 @@ class Functional(Layer):
         target = out[-1][0] if output is None else output
         if target not in known:
             raise SpecError(f"output must name a call. Received: output={output!r}")
+        needed = {target}  # as in Keras, the model holds only the calls its output depends on
+        for call_name, _, names, _ in reversed(out):
+            if call_name in needed:
+                needed.update(names)
         object.__setattr__(self, "input", input)
-        object.__setattr__(self, "calls", tuple(out))
+        object.__setattr__(self, "calls", tuple(c for c in out if c[0] in needed))
         object.__setattr__(self, "output", target)
         object.__setattr__(self, "name", name or _auto_name("functional"))
         object.__setattr__(self, "_default_input_shape", (input.batch_size or 1, *input.shape))
