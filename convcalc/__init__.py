@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # for type checkers; at run time these come from __getattr__ 
     from convcalc._plan import Constraint, Plan, ReceptiveField, Row
     from convcalc._planner import MacConvention, plan
     from convcalc._solve import Solution
+    from convcalc.keras_reader import from_keras
     from convcalc.onnx_reader import from_onnx
     from convcalc.torch_bridge import VerifyReport, from_torch, register, verify
 
@@ -60,6 +61,7 @@ __all__ = [
     "conv_params",
     "conv_transpose_output_size",
     "conv_transpose_params",
+    "from_keras",
     "from_onnx",
     "from_torch",
     "groupnorm_params",
@@ -86,6 +88,7 @@ _LAZY = {
     "MacConvention": "convcalc._planner",
     "plan": "convcalc._planner",
     "Solution": "convcalc._solve",
+    "from_keras": "convcalc.keras_reader",
     "VerifyReport": "convcalc.torch_bridge",
     "from_onnx": "convcalc.onnx_reader",
     "from_torch": "convcalc.torch_bridge",

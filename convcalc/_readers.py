@@ -82,6 +82,12 @@ def suffix_test(*suffixes: str) -> Callable[[Any], bool]:
     return accepts
 
 
+# before torch: with the torch backend a keras.Model is a torch.nn.Module too
+register_reader(
+    "keras",
+    lambda m: suffix_test(".keras")(m) or instance_test("keras", "Model")(m),
+    "convcalc.keras_reader:from_keras",
+)
 register_reader("torch", instance_test("torch", "nn.Module"), "convcalc.torch_bridge:_read")
 register_reader(
     "onnx",

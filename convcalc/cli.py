@@ -54,7 +54,7 @@ examples:
   convcalc figure conv 5 -k 3 -s 2 -p 1 -o step.svg  one convolution step as an SVG
   convcalc figure plan zoo:lenet5 -o lenet.svg    the shapes of a network as an SVG
 
-MODEL is a spec file (.toml, .json, .yaml; see convcalc.specfile), zoo:NAME, or
+MODEL is a spec file (.toml, .json, .yaml; see convcalc.specfile), a saved .keras model, zoo:NAME, or
 module.path:callable returning a convcalc or torch model. Sizes are written
 227, 32x64 or 1x3x224x224; a name such as H is a symbol.
 exit status: 0 ok, 1 a check failed (verify, exercise check, solve --output), 2 bad input.
@@ -495,6 +495,11 @@ def _load_model(ref: str) -> tuple[Any, tuple[Any, ...] | None]:
 
         model = from_onnx(ref)
         return model, model._default_input_shape
+    if ref.lower().endswith(".keras"):  # a saved Keras model, read without Keras
+        from convcalc.keras_reader import from_keras
+
+        keras_model = from_keras(ref)
+        return keras_model, keras_model._default_input_shape
     if os.path.exists(ref):
         from convcalc.specfile import load_spec
 

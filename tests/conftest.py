@@ -6,6 +6,9 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# Keras 3 needs a backend; torch is the one the test extra installs (set before any test imports keras)
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
 # CI is thorough and reproducible: the same 2,000 examples per test on every run (derandomize), so a red CI run
 # is the same red run on any machine; locally the examples are random and few.
 settings.register_profile(

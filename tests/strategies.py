@@ -694,3 +694,165 @@ def pad_configs(draw: st.DrawFn) -> PadConfig:
 # Ints beyond Python's 4300-digit limit for int -> str, mixed with small ones.
 HUGE_INTS = st.integers(4000, 6000).map(lambda digits: 10**digits)
 SMALL_OR_HUGE = st.one_of(st.integers(-2, 9), HUGE_INTS, HUGE_INTS.map(lambda v: v + 1), HUGE_INTS.map(lambda v: -v))
+# convcalc.keras models, for building as real Keras models
+# --------------------------------------------------------------------------- #
+
+
+@st.composite
+def keras_spatial_layer(draw: st.DrawFn, name: str, channels: int) -> tuple[Any, int]:
+    """One convcalc.keras layer on (N, H, W, C) input with ``channels`` channels, and its output channels.
+
+    Windows may not fit the input (Keras and convcalc then both refuse); a
+    stride above 1 is never drawn with a dilation above 1 (both refuse that at
+    construction, before any shape is known).
+    """
+    from convcalc import keras as ks
+
+    kind = draw(
+        st.sampled_from(
+            [
+                "conv",
+                "conv",
+                "conv",
+                "depthwise",
+                "separable",
+                "transpose",
+                "maxpool",
+                "avgpool",
+                "bn",
+                "act",
+                "relu",
+                "dropout",
+                "zeropad",
+                "upsample",
+            ]
+        )
+    )
+    padding = draw(st.sampled_from(["valid", "same"]))
+    kernel = draw(st.one_of(st.integers(1, 4), st.tuples(st.integers(1, 4), st.integers(1, 4))))
+    strides = draw(st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    dilation: Any = 1 if strides not in (1, (1, 1)) else draw(st.integers(1, 2))
+    if kind == "conv":
+        divisors = [g for g in range(1, channels + 1) if channels % g == 0]
+        groups = draw(st.sampled_from(divisors))
+        filters = groups * draw(st.integers(1, 3))
+        use_bias = draw(st.booleans())
+        layer: Any = ks.Conv2D(
+            filters, kernel, strides, padding, dilation_rate=dilation, groups=groups, use_bias=use_bias, name=name
+        )
+        out = filters
+    elif kind == "depthwise":
+        multiplier = draw(st.integers(1, 2))
+        layer = ks.DepthwiseConv2D(kernel, strides, padding, multiplier, dilation_rate=dilation, name=name)
+        out = channels * multiplier
+    elif kind == "separable":
+        filters = draw(st.integers(1, 4))
+        layer = ks.SeparableConv2D(
+            filters,
+            kernel,
+            strides,
+            padding,
+            dilation_rate=dilation,
+            depth_multiplier=draw(st.integers(1, 2)),
+            name=name,
+        )
+        out = filters
+    elif kind == "transpose":
+        filters = draw(st.integers(1, 4))
+        layer = ks.Conv2DTranspose(filters, kernel, strides, padding, name=name)
+        out = filters
+    elif kind in ("maxpool", "avgpool"):
+        cls = ks.MaxPooling2D if kind == "maxpool" else ks.AveragePooling2D
+        pool_strides = draw(st.one_of(st.none(), st.integers(1, 3)))
+        layer = cls(draw(st.integers(1, 3)), pool_strides, padding, name=name)
+        out = channels
+    elif kind == "bn":
+        layer = ks.BatchNormalization(center=draw(st.booleans()), scale=draw(st.booleans()), name=name)
+        out = channels
+    elif kind == "act":
+        layer = ks.Activation(draw(st.sampled_from(["relu", "sigmoid", "tanh"])), name=name)
+        out = channels
+    elif kind == "relu":
+        layer = ks.Passthrough(draw(st.sampled_from(["ReLU", "LeakyReLU", "SpatialDropout2D"])), name=name)
+        out = channels
+    elif kind == "dropout":
+        layer = ks.Dropout(0.25, name=name)
+        out = channels
+    elif kind == "zeropad":
+        layer = ks.ZeroPadding2D(
+            draw(st.one_of(st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2)))), name=name
+        )
+        out = channels
+    else:
+        layer = ks.UpSampling2D(
+            draw(st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 2), st.integers(1, 3)))), name=name
+        )
+        out = channels
+    if draw(st.integers(0, 4)) == 0:
+        layer = ks.Frozen(layer)
+    return layer, out
+
+
+@st.composite
+def keras_head(draw: st.DrawFn, start: int) -> list[Any]:
+    """An optional classifier head: Flatten or global pooling, then Dense layers (some frozen)."""
+    from convcalc import keras as ks
+
+    layers: list[Any] = []
+    pick = draw(st.sampled_from(["none", "flatten", "gap", "gmp", "dense4d"]))
+    if pick == "none":
+        return layers
+    if pick == "flatten":
+        layers.append(ks.Flatten(name=f"l{start}"))
+    elif pick in ("gap", "gmp"):
+        cls = ks.GlobalAveragePooling2D if pick == "gap" else ks.GlobalMaxPooling2D
+        layers.append(cls(keepdims=draw(st.booleans()), name=f"l{start}"))
+    for j in range(draw(st.integers(1, 2))):
+        dense: Any = ks.Dense(draw(st.integers(1, 12)), use_bias=draw(st.booleans()), name=f"l{start + 1 + j}")
+        layers.append(ks.Frozen(dense) if draw(st.integers(0, 3)) == 0 else dense)
+    return layers
+
+
+@st.composite
+def keras_models(draw: st.DrawFn) -> Any:
+    """A convcalc.keras ``Sequential`` or ``Functional`` (branches joined by ``Add`` / ``Concatenate``).
+
+    Input sizes 3..24 and channels 1..4; the layers need not fit (then both Keras
+    and convcalc must refuse the model).
+    """
+    from convcalc import keras as ks
+
+    height, width = draw(st.integers(3, 24)), draw(st.integers(3, 24))
+    channels = draw(CHANNELS)
+    inp = ks.Input((height, width, channels), name="x")
+    steps = draw(st.integers(1, 5))
+    if draw(st.booleans()):
+        layers = []
+        c = channels
+        for j in range(steps):
+            layer, c = draw(keras_spatial_layer(f"l{j}", c))
+            layers.append(layer)
+        layers += draw(keras_head(steps))
+        return ks.Sequential([inp, *layers], name="seq")
+    tensors: list[tuple[str, int]] = [("x", channels)]  # (name, channels) of every value so far
+    calls: list[tuple[Any, Any]] = []
+    for j in range(steps):
+        name = f"l{j}"
+        if len(tensors) > 1 and draw(st.integers(0, 2)) == 0:
+            a, b = draw(st.lists(st.sampled_from(tensors), min_size=2, max_size=2, unique=True))
+            if draw(st.booleans()):
+                calls.append((ks.Add(name=name), (a[0], b[0])))
+                tensors.append((name, a[1]))
+            else:
+                calls.append((ks.Concatenate(name=name), (a[0], b[0])))
+                tensors.append((name, a[1] + b[1]))
+            continue
+        source = draw(st.sampled_from(tensors[-2:]))
+        layer, c = draw(keras_spatial_layer(name, source[1]))
+        calls.append((layer, source[0]))
+        tensors.append((name, c))
+    last = tensors[-1][0]
+    for layer in draw(keras_head(steps)):
+        calls.append((layer, last))
+        last = layer._name()
+    return ks.Functional(inp, calls, name="net")

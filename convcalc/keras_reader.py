@@ -1,0 +1,424 @@
+"""Read Keras 3 models and saved ``.keras`` files into ``convcalc.keras`` specs.
+
+A live ``keras.Model`` is read through its serialized configuration (what
+``model.save`` writes); a ``.keras`` file is a zip archive whose ``config.json``
+holds that configuration, so a file is read with ``zipfile`` and ``json`` only:
+Keras need not be installed. Weights are never read: parameter counts follow
+from the layers' arguments and the shapes that reach them.
+
+The model's input comes from its ``Input`` layer: a ``None`` batch becomes 1 and
+every other ``None`` size a positive integer symbol (``H`` and ``W`` for images,
+``L`` for sequences, ``D H W`` for volumes, ``C`` for channels). ``plan(model,
+input_shape)`` replaces that default with sizes of your own (ints or symbols).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+from convcalc import keras as ks
+from convcalc._args import received
+from convcalc._errors import ConvCalcError, SpecError
+
+__all__ = ["from_keras"]
+
+
+def from_keras(model: Any) -> Any:
+    """Read a Keras 3 model, or a saved ``.keras`` file without Keras, into a ``convcalc.keras`` model.
+
+    ``Sequential`` models become :class:`convcalc.keras.Sequential`, functional
+    models (branches, ``Add``, ``Concatenate``, shared layers) a
+    :class:`convcalc.keras.Functional`; a layer with ``trainable=False`` is wrapped
+    in :class:`convcalc.keras.Frozen`. ``convcalc.plan`` calls this for Keras
+    models and ``.keras`` paths.
+
+    Args:
+        model: a ``keras.Model`` (``Sequential`` or functional), or the path of a
+            ``.keras`` file.
+
+    Returns:
+        A ``convcalc.keras`` model whose default input comes from the model's
+        ``Input`` (batch 1; unknown sizes become symbols).
+
+    Raises:
+        SpecError: the file cannot be read, the model is subclassed (no layer
+            graph in its configuration), has several inputs or outputs, or uses a
+            layer convcalc does not know (the message names the layer, its class
+            and the supported classes).
+
+    >>> import json, os, tempfile, zipfile, convcalc
+    >>> config = {"class_name": "Sequential", "config": {"name": "net", "layers": [
+    ...     {"class_name": "InputLayer", "config": {"batch_shape": [None, 28, 28, 1], "name": "input_layer"}},
+    ...     {"class_name": "Conv2D", "config": {"name": "conv", "filters": 8, "kernel_size": [3, 3]}},
+    ...     {"class_name": "Flatten", "config": {"name": "flatten"}},
+    ...     {"class_name": "Dense", "config": {"name": "dense", "units": 10}}]}}
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.keras")
+    >>> with zipfile.ZipFile(path, "w") as archive:
+    ...     archive.writestr("config.json", json.dumps(config))
+    >>> p = convcalc.plan(path)
+    >>> p.output_shape, p.total_params
+    ((1, 10), 54170)
+    >>> from_keras("missing.keras")
+    Traceback (most recent call last):
+    ...
+    convcalc.SpecError: cannot read the Keras file 'missing.keras': no such file. Received: model='missing.keras'
+    """
+    config = _read_file(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else _serialize(model)
+    return _Reader().model(config, "")
+
+
+def _read_file(path: str) -> Any:
+    def fail(why: str) -> SpecError:
+        return SpecError(f"cannot read the Keras file {path!r}: {why}. {received({'model': path})}")
+
+    if not os.path.isfile(path):
+        raise fail("no such file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            text = archive.read("config.json")
+    except zipfile.BadZipFile:
+        raise fail("it is not a zip archive (a .keras file is one; .h5 files are not read)") from None
+    except KeyError:
+        raise fail("the archive holds no config.json") from None
+    except OSError as exc:
+        raise fail(str(exc)) from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise fail(f"config.json is not JSON ({exc})") from None
+
+
+def _serialize(model: Any) -> Any:
+    keras = sys.modules.get("keras")
+    if keras is None or not isinstance(model, keras.Model):
+        raise SpecError(f"from_keras() takes a keras.Model or the path of a .keras file. {received({'model': model})}")
+    try:
+        config = keras.saving.serialize_keras_object(model)
+    except Exception as exc:  # a subclassed model's get_config may raise anything
+        raise SpecError(
+            f"{model.name} ({type(model).__name__}): Keras cannot serialize this model ({type(exc).__name__}: {exc}); "
+            f"convcalc reads Sequential and functional models. {received({'model': type(model).__name__})}"
+        ) from None
+    # round-trip through JSON: tuples become lists, as in a saved file
+    return json.loads(json.dumps(config, default=str))
+
+
+# --------------------------------------------------------------------------- #
+# Layer configurations -> convcalc.keras specs
+# --------------------------------------------------------------------------- #
+
+
+def _pick(*names: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def args(config: dict[str, Any]) -> dict[str, Any]:
+        return {n: _plain(config[n]) for n in names if n in config}
+
+    return args
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+_CONV = (
+    "filters",
+    "kernel_size",
+    "strides",
+    "padding",
+    "data_format",
+    "dilation_rate",
+    "groups",
+    "activation",
+    "use_bias",
+)
+_WINDOW = ("pool_size", "strides", "padding", "data_format")
+
+#: Keras class name -> (spec class, the configuration keys it takes)
+_LAYERS: dict[str, tuple[Callable[..., Any], Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    "Conv1D": (ks.Conv1D, _pick(*_CONV)),
+    "Conv2D": (ks.Conv2D, _pick(*_CONV)),
+    "Conv3D": (ks.Conv3D, _pick(*_CONV)),
+    "Conv2DTranspose": (
+        ks.Conv2DTranspose,
+        _pick(
+            "filters",
+            "kernel_size",
+            "strides",
+            "padding",
+            "output_padding",
+            "data_format",
+            "dilation_rate",
+            "activation",
+            "use_bias",
+        ),
+    ),
+    "DepthwiseConv2D": (
+        ks.DepthwiseConv2D,
+        _pick(
+            "kernel_size",
+            "strides",
+            "padding",
+            "depth_multiplier",
+            "data_format",
+            "dilation_rate",
+            "activation",
+            "use_bias",
+        ),
+    ),
+    "SeparableConv2D": (
+        ks.SeparableConv2D,
+        _pick(
+            "filters",
+            "kernel_size",
+            "strides",
+            "padding",
+            "data_format",
+            "dilation_rate",
+            "depth_multiplier",
+            "activation",
+            "use_bias",
+        ),
+    ),
+    "MaxPooling2D": (ks.MaxPooling2D, _pick(*_WINDOW)),
+    "AveragePooling2D": (ks.AveragePooling2D, _pick(*_WINDOW)),
+    "GlobalAveragePooling2D": (ks.GlobalAveragePooling2D, _pick("data_format", "keepdims")),
+    "GlobalMaxPooling2D": (ks.GlobalMaxPooling2D, _pick("data_format", "keepdims")),
+    "BatchNormalization": (ks.BatchNormalization, _pick("axis", "momentum", "epsilon", "center", "scale")),
+    "Dense": (ks.Dense, _pick("units", "activation", "use_bias")),
+    "Flatten": (ks.Flatten, _pick("data_format")),
+    "Dropout": (ks.Dropout, _pick("rate")),
+    "Activation": (ks.Activation, _pick("activation")),
+    "ZeroPadding2D": (ks.ZeroPadding2D, _pick("padding", "data_format")),
+    "UpSampling2D": (ks.UpSampling2D, _pick("size", "data_format", "interpolation")),
+    "Add": (ks.Add, _pick()),
+    "Subtract": (ks.Subtract, _pick()),
+    "Multiply": (ks.Multiply, _pick()),
+    "Average": (ks.Average, _pick()),
+    "Maximum": (ks.Maximum, _pick()),
+    "Minimum": (ks.Minimum, _pick()),
+    "Concatenate": (ks.Concatenate, _pick("axis")),
+}
+
+#: Keras layers without weights that keep the shape
+_PASSTHROUGH = frozenset(
+    {
+        "ReLU",
+        "LeakyReLU",
+        "ELU",
+        "Softmax",
+        "Identity",
+        "SpatialDropout1D",
+        "SpatialDropout2D",
+        "SpatialDropout3D",
+        "GaussianNoise",
+        "GaussianDropout",
+        "AlphaDropout",
+        "ActivityRegularization",
+        "Rescaling",
+    }
+)
+
+_MODELS = ("Sequential", "Functional", "Model")
+
+
+def supported_layers() -> list[str]:
+    """The Keras layer classes ``from_keras`` reads."""
+    return sorted({*_LAYERS, *_PASSTHROUGH, "InputLayer", *_MODELS})
+
+
+class _Reader:
+    """One conversion: Keras layer names stay the spec names."""
+
+    def model(self, item: Any, path: str) -> Any:
+        if not isinstance(item, dict) or not isinstance(item.get("config"), dict):
+            raise SpecError(f"{path or 'model'}: not a Keras model configuration. {received({'model': item})}")
+        cls = item.get("class_name")
+        config = item["config"]
+        name = config.get("name") or path or "model"
+        if cls == "Sequential" or (isinstance(config.get("layers"), list) and "input_layers" not in config):
+            return self._sequential(config, name)
+        if isinstance(config.get("layers"), list) and "input_layers" in config:
+            return self._functional(config, name)
+        raise SpecError(
+            f"{name} ({cls}): a subclassed model keeps no layer graph in its configuration; convcalc reads "
+            f"Sequential and functional models. {received({'model': cls})}"
+        )
+
+    def _sequential(self, config: dict[str, Any], name: str) -> Any:
+        items = [layer for layer in config["layers"] if isinstance(layer, dict)]
+        specs: list[Any] = []
+        for item in items:
+            if item.get("class_name") == "InputLayer":
+                if specs:
+                    raise SpecError(f"{name}: an InputLayer after other layers. {received({'layers': _names(items)})}")
+                specs.append(self._input(item))
+                continue
+            specs.append(self.layer(item))
+        if not (specs and isinstance(specs[0], ks.Input)):
+            shape = config.get("build_input_shape")
+            if isinstance(shape, list) and shape:
+                specs.insert(0, _input_spec(shape, f"{name}_input"))
+        return _build(lambda: ks.Sequential(specs, name=name), name, "Sequential")
+
+    def _functional(self, config: dict[str, Any], name: str) -> Any:
+        inputs, outputs = _refs(config.get("input_layers")), _refs(config.get("output_layers"))
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise SpecError(
+                f"{name} (Functional): convcalc plans models with one input and one output; this one has "
+                f"{len(inputs)} and {len(outputs)}. {received({'inputs': inputs, 'outputs': outputs})}"
+            )
+        items = {item["config"].get("name", item.get("name")): item for item in config["layers"]}
+        layers: dict[str, Any] = {}
+        # a tensor is (layer name, call index, output index); the k-th call of a layer is named name or name:k
+        tensor_names: dict[tuple[str, int], str] = {}
+        input_spec = None
+        calls: list[tuple[Any, Any]] = []
+        pending = [
+            (lname, k, node) for lname, item in items.items() for k, node in enumerate(item.get("inbound_nodes") or [])
+        ]
+        for lname, item in items.items():
+            if item.get("class_name") == "InputLayer":
+                if (lname, 0) != (inputs[0][0], 0) or input_spec is not None:
+                    raise SpecError(
+                        f"{name} (Functional): convcalc plans models with one input. Received: input={lname}"
+                    )
+                input_spec = self._input(item)
+                tensor_names[(lname, 0)] = input_spec.name
+        if input_spec is None:
+            raise SpecError(f"{name} (Functional): no InputLayer named {inputs[0][0]!r}. Received: inputs={inputs}")
+        # calls in an order where every input is ready (the file lists layers in that order; be safe anyway)
+        while pending:
+            progressed = False
+            for entry in list(pending):
+                lname, k, node = entry
+                sources = _node_inputs(node, name, lname)
+                if not all((s[0], s[1]) in tensor_names for s in sources):
+                    continue
+                if any(s[2] != 0 for s in sources):
+                    raise SpecError(
+                        f"{lname}: reads output {max(s[2] for s in sources)} of a layer with several outputs; "
+                        f"convcalc follows one output per layer. Received: inputs={sources}"
+                    )
+                if lname not in layers:
+                    layers[lname] = self.layer(items[lname])
+                layer = layers[lname]
+                args = tuple(tensor_names[(s[0], s[1])] for s in sources)
+                multi = isinstance(layer, ks._Merge) or isinstance(getattr(layer, "layer", None), ks._Merge)
+                calls.append((layer, args if multi else args[0]))
+                tensor_names[(lname, k)] = lname if k == 0 else f"{lname}:{k}"
+                pending.remove(entry)
+                progressed = True
+            if not progressed:
+                raise SpecError(
+                    f"{name} (Functional): the layer graph has a cycle or a missing layer. "
+                    f"{received({'layers': [p[0] for p in pending]})}"
+                )
+        out = tensor_names.get((outputs[0][0], outputs[0][1]))
+        if out is None or not calls:
+            raise SpecError(f"{name} (Functional): the output {outputs[0][0]!r} is not computed from the input.")
+        return _build(lambda: ks.Functional(input_spec, calls, output=out, name=name), name, "Functional")
+
+    def _input(self, item: dict[str, Any]) -> Any:
+        config = item["config"]
+        shape = config.get("batch_shape", config.get("batch_input_shape"))
+        lname = config.get("name", "input_layer")
+        if not isinstance(shape, list) or len(shape) < 2:
+            raise SpecError(
+                f"{lname} (InputLayer): batch_shape must list the batch and per-sample sizes. "
+                f"{received({'batch_shape': shape})}"
+            )
+        return _input_spec(shape, lname)
+
+    def layer(self, item: dict[str, Any]) -> Any:
+        cls = item.get("class_name")
+        raw = item.get("config")
+        config: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        lname = config.get("name") or item.get("name") or str(cls)
+        if cls in _MODELS or (isinstance(config.get("layers"), list)):
+            spec = self.model(item, lname)
+        elif cls in _PASSTHROUGH:
+            spec = _build(lambda: ks.Passthrough(cls, name=lname), lname, str(cls))
+        elif cls in _LAYERS:
+            make, pick = _LAYERS[cls]
+            args = pick(config)
+            spec = _build(lambda: make(**args, name=lname), lname, str(cls))
+        else:
+            raise SpecError(
+                f"{lname} ({cls}): convcalc cannot read this Keras layer. Supported: {', '.join(supported_layers())}. "
+                f"{received({'layer': cls})}"
+            )
+        if config.get("trainable") is False:
+            spec = ks.Frozen(spec)
+        return spec
+
+
+def _build(make: Callable[[], Any], name: str, cls: str) -> Any:
+    try:
+        return make()
+    except ConvCalcError as exc:
+        message = str(exc)
+        if message.startswith(f"{name} ("):
+            raise
+        raise type(exc)(f"{name} ({cls}): {message}") from None
+
+
+def _names(items: list[dict[str, Any]]) -> list[Any]:
+    return [item.get("config", {}).get("name") for item in items]
+
+
+def _refs(value: Any) -> list[tuple[str, int, int]]:
+    """``input_layers`` / ``output_layers``: one ``[name, node, tensor]`` or a list of them."""
+    if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
+        return [(value[0], int(value[1]), int(value[2]))]
+    if isinstance(value, list):
+        return [(v[0], int(v[1]), int(v[2])) for v in value if isinstance(v, list) and len(v) == 3]
+    return []
+
+
+def _node_inputs(node: Any, model: str, layer: str) -> list[tuple[str, int, int]]:
+    """The tensors one call of a layer reads: every ``keras_history`` in its positional arguments."""
+    found: list[tuple[str, int, int]] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            history = (
+                value.get("config", {}).get("keras_history") if value.get("class_name") == "__keras_tensor__" else None
+            )
+            if isinstance(history, list) and len(history) == 3:
+                found.append((history[0], int(history[1]), int(history[2])))
+                return
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(node.get("args") if isinstance(node, dict) else node)
+    if not found:
+        raise SpecError(f"{model}: call of {layer} reads no tensor convcalc can follow. Received: node={node!r}")
+    return found
+
+
+_SYMBOL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def _input_spec(batch_shape: list[Any], name: str) -> Any:
+    """An ``Input``: batch None -> 1, other None sizes -> positive integer symbols."""
+    dims = list(batch_shape[1:])
+    spatial = _SYMBOL_NAMES.get(len(dims) - 1, ())
+    shape: list[Any] = []
+    for j, d in enumerate(dims):
+        if d is None:
+            from convcalc import symbols
+
+            label = spatial[j] if j < len(spatial) else ("C" if j == len(dims) - 1 and spatial else f"d{j + 1}")
+            d = symbols(label)
+        shape.append(d)
+    batch = batch_shape[0]
+    return _build(lambda: ks.Input(tuple(shape), batch_size=batch, name=name), name, "InputLayer")

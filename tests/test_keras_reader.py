@@ -1,0 +1,240 @@
+"""The Keras reader against real Keras 3: random models built as real Keras models and read back.
+
+Every expected value comes from Keras itself: each layer's ``output.shape``,
+``count_params()`` and the sizes of its ``trainable_weights``; where Keras
+refuses to build a model, convcalc must refuse to plan it. The same models are
+planned straight from their ``convcalc.keras`` specs (the round trip), and a
+saved ``.keras`` file is planned in a subprocess that never imports Keras.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import zipfile
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sympy
+from hypothesis import given, settings
+
+import convcalc
+from convcalc import ConvCalcError, ShapeError, SpecError
+from convcalc import keras as ks
+from tests.strategies import keras_models
+
+keras = pytest.importorskip("keras")
+
+EXAMPLES = 300 if os.environ.get("CI") else 40
+
+
+# --------------------------------------------------------------------------- #
+# convcalc.keras spec -> real Keras model (the test's own builder)
+# --------------------------------------------------------------------------- #
+
+
+def keras_layer(spec: Any) -> Any:
+    """The real Keras layer a convcalc.keras spec describes, with the same name and arguments."""
+    if isinstance(spec, ks.Frozen):
+        layer = keras_layer(spec.layer)
+        layer.trainable = False
+        return layer
+    if isinstance(spec, ks.Passthrough):
+        extra = {"rate": 0.5} if spec.keras_kind.startswith("SpatialDropout") else {}
+        return getattr(keras.layers, spec.keras_kind)(name=spec.name, **extra)
+    args = {f.name: getattr(spec, f.name) for f in fields(spec) if f.init and not f.name.startswith("_")}
+    args = {k: v for k, v in args.items() if not (k == "input_shape" and v is None)}
+    return getattr(keras.layers, type(spec).__name__)(**args)
+
+
+def to_keras(model: Any) -> Any:
+    """Build a convcalc.keras Sequential or Functional as a real Keras model (Keras raises where it refuses)."""
+    if isinstance(model, ks.Sequential):
+        shape = model._default_input_shape[1:]
+        return keras.Sequential([keras.Input(shape, name="x"), *(keras_layer(s) for s in model.layers)])
+    x = keras.Input(model.input.shape, name=model.input.name)
+    values = {model.input.name: x}
+    made: dict[int, Any] = {}
+    for call_name, spec, names, _ in model.calls:
+        layer = made.setdefault(id(spec), keras_layer(spec))
+        inputs = [values[n] for n in names]
+        merge = isinstance(spec, ks._Merge) or isinstance(getattr(spec, "layer", None), ks._Merge)
+        values[call_name] = layer(inputs if merge else inputs[0])
+    return keras.Model(x, values[model.output])
+
+
+def weights(variables: Any) -> int:
+    return sum(math.prod(w.shape) for w in variables)
+
+
+def expected_rows(model: Any) -> list[tuple[str, tuple[int, ...], int, int]]:
+    """(name, output shape with batch 1, trainable, non-trainable) of every layer, from Keras."""
+    rows = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        shape = tuple(1 if d is None else d for d in layer.output.shape)
+        trainable = weights(layer.trainable_weights)
+        rows.append((layer.name, shape, trainable, layer.count_params() - trainable))
+    return rows
+
+
+# --------------------------------------------------------------------------- #
+# Random models: Keras' shapes, counts and refusals
+# --------------------------------------------------------------------------- #
+
+
+@settings(max_examples=EXAMPLES)
+@given(keras_models())
+def test_random_models_match_keras(spec: Any) -> None:
+    try:
+        model = to_keras(spec)
+    except (ValueError, RuntimeError):  # Keras refuses the model: convcalc must refuse it too
+        with pytest.raises(ConvCalcError):
+            convcalc.plan(spec)
+        return
+    plan = convcalc.plan(model)
+    got = [(r.name, r.output_shape, r.trainable, r.non_trainable) for r in plan.rows]
+    assert got == expected_rows(model)
+    assert plan.output_shape == tuple(1 if d is None else d for d in model.layers[-1].output.shape)
+    assert plan.total_params == model.count_params()
+    assert plan.trainable_params == weights(model.trainable_weights)
+    assert plan.non_trainable_params == weights(model.non_trainable_weights)
+    # the round trip: the spec planned directly gives the same rows (Keras may order independent branches
+    # differently from the order the spec calls them in)
+    direct = convcalc.plan(spec)
+    assert sorted(direct.rows, key=lambda r: r.name) == sorted(plan.rows, key=lambda r: r.name)
+    assert (direct.output_shape, direct.total_params, direct.macs) == (plan.output_shape, plan.total_params, plan.macs)
+
+
+def test_shared_layer_counts_its_weights_once() -> None:
+    x = keras.Input((8, 8, 4), name="x")
+    conv = keras.layers.Conv2D(4, 3, padding="same", name="conv")
+    y = conv(conv(x))
+    model = keras.Model(x, keras.layers.Add(name="add")([x, y]))
+    plan = convcalc.plan(model)
+    assert [(r.name, r.output_shape) for r in plan.rows] == [
+        ("conv", (1, 8, 8, 4)),
+        ("conv:1", (1, 8, 8, 4)),
+        ("add", (1, 8, 8, 4)),
+    ]
+    assert plan.total_params == model.count_params() == 3 * 3 * 4 * 4 + 4
+
+
+def test_none_sizes_become_symbols_and_input_shape_fills_them() -> None:
+    x = keras.Input((None, None, 3))
+    y = keras.layers.Conv2D(8, 3, strides=2, padding="same")(x)
+    y = keras.layers.MaxPooling2D()(y)
+    model = keras.Model(x, keras.layers.GlobalAveragePooling2D()(y))
+    H, W = convcalc.symbols("H W")
+    plan = convcalc.plan(model)
+    assert plan.rows[0].input_shape == (1, H, W, 3)
+    for height, width in ((7, 8), (32, 33), (4, 5)):
+        numeric = convcalc.plan(model, (2, height, width, 3))
+        shape: Any = (2, height, width, 3)
+        for layer, row, symbolic in zip(model.layers[1:], numeric.rows, plan.rows, strict=True):
+            shape = tuple(layer.compute_output_shape(shape))
+            assert row.output_shape == shape
+            assert tuple(sympy.sympify(d).subs({H: height, W: width}) for d in symbolic.output_shape[1:]) == shape[1:]
+
+
+def test_sequential_without_input_needs_an_input_shape() -> None:
+    model = keras.Sequential([keras.layers.Conv2D(4, 3), keras.layers.Flatten(), keras.layers.Dense(2)])
+    with pytest.raises(ShapeError, match="needs an input_shape"):
+        convcalc.plan(model)
+    model.build((None, 9, 9, 3))
+    assert convcalc.plan(model).output_shape == (1, 2) == (1, *model.output_shape[1:])
+    assert convcalc.plan(model, (5, 9, 9, 3)).total_params == model.count_params()
+
+
+def test_unsupported_layer_is_named() -> None:
+    model = keras.Sequential([keras.Input((10, 3)), keras.layers.LSTM(4, name="rnn")])
+    with pytest.raises(SpecError, match=r"rnn \(LSTM\): convcalc cannot read this Keras layer\. Supported: .*Conv2D"):
+        convcalc.plan(model)
+
+
+def test_two_inputs_are_refused() -> None:
+    a, b = keras.Input((4, 4, 1), name="a"), keras.Input((4, 4, 1), name="b")
+    model = keras.Model([a, b], keras.layers.Add()([a, b]))
+    with pytest.raises(SpecError, match="one input and one output; this one has 2 and 1"):
+        convcalc.from_keras(model)
+
+
+def test_from_keras_refuses_other_objects(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"takes a keras\.Model or the path"):
+        convcalc.from_keras(42)
+    bad = tmp_path / "bad.keras"
+    bad.write_text("not a zip")
+    with pytest.raises(SpecError, match="not a zip archive"):
+        convcalc.plan(bad)
+    empty = tmp_path / "empty.keras"
+    with zipfile.ZipFile(empty, "w") as archive:
+        archive.writestr("metadata.json", "{}")
+    with pytest.raises(SpecError, match=r"no config\.json"):
+        convcalc.plan(str(empty))
+
+
+# --------------------------------------------------------------------------- #
+# Saved .keras files, read without Keras
+# --------------------------------------------------------------------------- #
+
+
+def small_model() -> Any:
+    x = keras.Input((32, 32, 3), name="image")
+    a = keras.layers.Conv2D(16, 3, strides=2, padding="same", name="stem")(x)
+    b = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(a)
+    b = keras.layers.BatchNormalization(name="bn", trainable=False)(b)
+    y = keras.layers.Add(name="skip")([a, b])
+    y = keras.layers.Concatenate(name="cat")([y, keras.layers.Conv2D(8, 1, name="proj")(a)])
+    y = keras.layers.GlobalAveragePooling2D(name="gap")(y)
+    return keras.Model(x, keras.layers.Dense(10, name="head")(y))
+
+
+def test_saved_file_is_planned_without_importing_keras(tmp_path: Path) -> None:
+    model = small_model()
+    path = tmp_path / "small.keras"
+    model.save(path)
+    code = (
+        "import json, sys, convcalc\n"
+        f"p = convcalc.plan({str(path)!r})\n"
+        "rows = [[r.name, list(r.output_shape), r.trainable, r.non_trainable] for r in p.rows]\n"
+        "print(json.dumps([rows, 'keras' in sys.modules]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    rows, imported = json.loads(done.stdout)
+    assert imported is False
+    assert [tuple(r) for r in rows] == [(n, list(s), t, nt) for n, s, t, nt in expected_rows(model)]
+
+
+def test_cli_plans_a_keras_file(tmp_path: Path) -> None:
+    model = small_model()
+    path = tmp_path / "small.keras"
+    model.save(path)
+    done = subprocess.run(
+        [sys.executable, "-m", "convcalc", "plan", str(path)], capture_output=True, text=True, check=True
+    )
+    assert f"{model.count_params():,}" in done.stdout
+    assert "[1, 10]" in done.stdout
+
+
+def test_cli_solves_a_keras_file_with_unknown_sizes(tmp_path: Path) -> None:
+    x = keras.Input((None, None, 3))
+    y = keras.layers.MaxPooling2D(3)(keras.layers.Conv2D(8, 5, strides=2)(x))
+    model = keras.Model(x, keras.layers.GlobalAveragePooling2D()(y))
+    path = tmp_path / "dynamic.keras"
+    model.save(path)
+    done = subprocess.run(
+        [sys.executable, "-m", "convcalc", "solve", str(path)], capture_output=True, text=True, check=True
+    )
+    # by hand: conv (H - 5) // 2 + 1 must be at least the pool's 3, so H >= 9; Keras agrees at 9 and refuses 8
+    assert "smallest H: 9" in done.stdout
+    assert "smallest W: 9" in done.stdout
+    assert model.layers[-2].compute_output_shape(model.layers[1].compute_output_shape((1, 9, 9, 3)))[1] == 1
+    with pytest.raises(ValueError, match="zero or negative"):
+        model.layers[-2].compute_output_shape(model.layers[1].compute_output_shape((1, 8, 9, 3)))
