@@ -1333,6 +1333,15 @@ def _said(text: str) -> Callable[[], str]:
     return lambda: text
 
 
+def _peer_count(ctx: Context, **counts: Any) -> None:
+    """Replace the last row's MACs with a peer's own count for this layer, under that peer's convention."""
+    value = counts.get(ctx.mac_convention.value)
+    if value is not None:
+        import dataclasses
+
+        ctx.rows[-1] = dataclasses.replace(ctx.rows[-1], macs=value)
+
+
 class _Shape(tuple[Any, ...]):
     """The shape of one tensor among a layer's inputs or outputs (a plain tuple is a tuple of values)."""
 
@@ -1474,6 +1483,8 @@ class _RNNBase(_MultiOutput):
             macs=steps * macs,
             bias_adds=steps * biases,
         )
+        # torchinfo counts every RNN weight and bias once per time step; fvcore has no count for aten::lstm & co.
+        _peer_count(ctx, torchinfo=steps * (weights + biases), fvcore=0)
         if self._gates == 4:
             return (out, (h_n, c_n))
         return (out, h_n)
@@ -1493,6 +1504,10 @@ class RNN(_RNNBase):
     (+ ``proj_size * H`` for LSTM's projection) over layers and directions:
     the matrix products only, not the gates' element-wise products.
     ``macs+bias`` adds ``2 * G * H`` per step, layer and direction (b_ih and b_hh).
+    ``torchinfo``: ``L`` x all parameters, as torchinfo counts RNN weights;
+    ``fvcore``: 0 (fvcore has no count for recurrent ops); ``ptflops``: ``macs+bias``
+    (ptflops' own RNN rule adds element-wise gate operations and reads the batch
+    from dim 0, so it differs).
 
     >>> import convcalc
     >>> convcalc.plan(RNN(10, 20, num_layers=2), (5, 3, 10)).rows[0].output_shape
@@ -1567,6 +1582,9 @@ class MultiheadAttention(_MultiOutput):
     projection ``E * E + E``, ``2E`` for ``add_bias_kv``. MACs (``macs``) per
     sample: projections ``L*E*E + S*kdim*E + S*vdim*E + L*E*E``, scores
     ``L*S'*E`` and weighted sum ``L*S'*E``; ``macs+bias`` adds ``2*L*E + 2*S*E``.
+    ``fvcore`` equals ``macs`` (it counts the projections and batched products);
+    ``torchinfo`` 0 (torchinfo 1.8 reports none for this layer); ``ptflops`` is
+    ``macs+bias`` (ptflops' own attention rule counts scaling and softmax too).
 
     >>> import convcalc
     >>> convcalc.plan(MultiheadAttention(16, 4), (7, 2, 16)).rows[0].trainable
@@ -1672,6 +1690,7 @@ class MultiheadAttention(_MultiOutput):
             macs=macs,
             bias_adds=(2 * length * e + 2 * source * e) if self.bias else 0,
         )
+        _peer_count(ctx, torchinfo=0)  # torchinfo 1.8 reports no mult-adds for MultiheadAttention
         return (out, weights)
 
 
