@@ -1213,6 +1213,8 @@ def _call_module(
             )
         shape, rf = spec._plan(_flow_of(tensors[0]), ctx, child_path)
         out = _Tensor(tuple(shape), rf)
+        if getattr(spec, "return_indices", False) is True:  # MaxPool2d(return_indices=True): (values, indices)
+            out = _Pair((out, _Tensor(tuple(shape), rf)))
     # a module called twice owns its parameters once, whichever path (child, grandchild) reached it
     owned = {r.name for r in ctx.rows[:start]}
     for j in range(start, len(ctx.rows)):
