@@ -1858,7 +1858,7 @@ class _MaxUnpoolNd(_MultiOutput):
             raise ShapeError(f"{where}: indices must have the input's shape {shape}. Received: indices={indices!r}")
         spatial = shape[-n:]
         default = tuple((i - 1) * st - 2 * pd + kk for i, st, pd, kk in zip(spatial, s, p, k, strict=True))
-        for j, v in enumerate(default):
+        for j, v in enumerate(default if size is None else ()):
             ctx.at_least(
                 v,
                 1,
