@@ -313,3 +313,25 @@ def test_reader_rejects_lstm_input_size_mismatch() -> None:
         convcalc.plan(model, (5, 1, 6))
     with pytest.raises(RuntimeError):
         model(torch.randn(5, 1, 6))
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        nn.LSTM(5, 6, num_layers=2, bias=False, batch_first=True, dropout=0.5, bidirectional=True, proj_size=2),
+        nn.GRU(3, 4),
+        nn.RNN(3, 4, nonlinearity="relu"),
+        nn.MultiheadAttention(8, 2, bias=False, add_bias_kv=True, kdim=3, vdim=5),
+        nn.Embedding(10, 3, padding_idx=-1),
+        nn.MaxUnpool2d(3, stride=2, padding=1),
+    ],
+)
+def test_to_torch_and_back(spec: Any) -> None:
+    module = spec.to_torch()
+    assert type(module).__name__ == spec.kind
+    again = convcalc.from_torch(module)
+    assert type(again) is type(spec)
+    if hasattr(spec, "padding_idx"):  # torch keeps a negative padding_idx as its positive equivalent
+        assert again.padding_idx == module.padding_idx == 9
+    else:
+        assert again == spec or isinstance(spec, nn.MaxUnpool2d)
