@@ -909,7 +909,7 @@ class _Reader:
                 message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 raise SpecError(
                     f"{where}: torch.fx cannot trace its forward ({type(exc).__name__}: {message.rstrip('. ')}), so "
-                    f"convcalc cannot read it without running it. {_describe_with_nn(cls)} "
+                    f"convcalc cannot read it without running it. {_describe_with_nn(cls).rstrip('.')}{_related(cls)}. "
                     f"Received: module={cls.__name__}"
                 ) from None
             nodes = tuple(_node_of(fx_node, where) for fx_node in graph.nodes)
@@ -1080,6 +1080,31 @@ def _torch_base(cls: type) -> type | None:
     return None
 
 
+# convcalc.nn layers a rule for a torch layer of this family is likely built from.
+_RELATED_LAYERS = (
+    (("RNN", "LSTM", "GRU"), "LSTM, GRU, RNN"),
+    (("Attention", "Transformer"), "MultiheadAttention, Linear, LayerNorm"),
+    (("Embedding",), "Embedding"),
+    (("Unpool",), "MaxUnpool1d, MaxUnpool2d, MaxUnpool3d"),
+    (("Fold",), "Fold, Unfold"),
+    (("Shuffle",), "PixelShuffle, PixelUnshuffle"),
+)
+
+
+def _related(cls: type) -> str:
+    """A hint naming the convcalc.nn layers of the torch layer's family, or nothing."""
+    for words, layers in _RELATED_LAYERS:
+        if any(w in cls.__name__ for w in words):
+            return f" (convcalc.nn has {layers})"
+    return ""
+
+
+# Constructor arguments a torch layer keeps only as the presence of a tensor.
+_TORCH_ONLY_ARGS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "MultiheadAttention": lambda m: {"bias": m.in_proj_bias is not None, "add_bias_kv": m.bias_k is not None},
+}
+
+
 def _leaf_spec(module: Any, where: str) -> Any:
     from convcalc import nn
 
@@ -1098,6 +1123,7 @@ def _leaf_spec(module: Any, where: str) -> Any:
             if f.name == "bias" and not isinstance(value, bool):
                 value = value is not None
             kwargs[f.name] = value
+        kwargs.update(_TORCH_ONLY_ARGS.get(name, lambda m: {})(module))
         try:
             return spec_cls(**kwargs)
         except ConvCalcError as exc:
@@ -1463,6 +1489,10 @@ def _call_module(
         out = _run_graph(spec, list(args), ctx, child_path)
         if isinstance(out, _Tensor):
             ctx.close_group(slot, start, child_path, spec.kind, out.shape)
+    elif isinstance(spec, _multi_output()):
+        options = {k: _as_shapes(v) for k, v in kwargs.items()}
+        multi: Any = spec
+        out = _as_tensors(multi._outputs(_as_shapes(args), options, ctx, child_path))
     else:
         if len(args) != 1 or len(tensors) != 1 or kwargs:
             raise SpecError(
@@ -1471,12 +1501,41 @@ def _call_module(
             )
         shape, rf = spec._plan(_flow_of(tensors[0]), ctx, child_path)
         out = _Tensor(tuple(shape), rf)
+        if getattr(spec, "return_indices", False) is True:  # MaxPool2d(return_indices=True): (values, indices)
+            out = _Pair((out, _Tensor(tuple(shape), rf)))
     if getattr(ctx, "owner", None) is None:  # a spec planned alone: a module called again owns nothing more
         owned = {r.name for r in ctx.rows[:start]}
         for j in range(start, len(ctx.rows)):
             if again or ctx.rows[j].name in owned:
                 ctx.rows[j] = dataclasses.replace(ctx.rows[j], trainable=0, non_trainable=0, buffers=0, recursive=True)
     return out
+
+
+def _multi_output() -> type:
+    from convcalc import nn
+
+    return nn._MultiOutput
+
+
+def _as_shapes(value: Any) -> Any:
+    """Tensors as ``convcalc.nn`` shapes, for a layer that takes several tensors or returns several."""
+    from convcalc import nn
+
+    if isinstance(value, _Tensor):
+        return nn._Shape(value.shape)
+    if isinstance(value, (tuple, list)):
+        return tuple(_as_shapes(v) for v in value)
+    return value
+
+
+def _as_tensors(value: Any) -> Any:
+    from convcalc import nn
+
+    if isinstance(value, nn._Shape):
+        return _Tensor(tuple(value))
+    if isinstance(value, tuple):
+        return tuple(_as_tensors(v) for v in value)
+    return value
 
 
 def _math(call: _Call, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -2428,6 +2487,152 @@ def _pixel_shuffle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -
             )
         shape = (*lead, c * r * r, _size(h // r), _size(w // r))
     return call.row(t.shape, _Tensor(tuple(shape)))
+
+
+# -- einsum and attention ------------------------------------------------------ #
+
+
+def _said(text: str) -> Callable[[], str]:
+    return lambda: text
+
+
+def _einsum_terms(call: _Call, equation: str, count: int) -> tuple[list[str], str | None]:
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    for term in [*terms, *([rhs] if arrow else [])]:
+        body = term.replace("...", "", 1)
+        if not all(c.isascii() and c.isalpha() for c in body):
+            raise call.spec_error("the equation takes letters and at most one '...' per operand", equation=equation)
+    if len(terms) != count:
+        raise call.spec_error(f"the equation names {len(terms)} operands but {count} are given", equation=equation)
+    return terms, (rhs if arrow else None)
+
+
+@_handles("einsum")
+def _einsum(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``torch.einsum``: sizes from the equation, ``...`` broadcast; MACs the product of all index sizes."""
+    equation = args[0] if args else kwargs.get("equation")
+    operands = tuple(args[1:]) or tuple(kwargs.get("operands", ()))
+    if len(operands) == 1 and isinstance(operands[0], (tuple, list)):
+        operands = tuple(operands[0])
+    if not isinstance(equation, str):
+        raise call.spec_error("the equation must be a string", equation=equation)
+    tensors = [_tensor_arg(call, t) for t in operands]
+    terms, rhs = _einsum_terms(call, equation, len(tensors))
+    sizes: dict[str, Any] = {}
+    ellipses: list[tuple[Any, ...]] = []
+    for j, (term, t) in enumerate(zip(terms, tensors, strict=True)):
+        head, dots, tail = term.partition("...")
+        rank = len(t.shape)
+        if (dots and len(head) + len(tail) > rank) or (not dots and len(term) != rank):
+            raise call.shape_error(
+                f"operand {j} has {rank} dims but the equation gives it {len(head) + len(tail)} subscripts "
+                f"{term!r}{' (plus ...)' if dots else ''}",
+                t.shape,
+            )
+        labelled = list(zip(head, t.shape[: len(head)], strict=True))
+        labelled += list(zip(tail, t.shape[rank - len(tail) :], strict=True))
+        if dots:
+            ellipses.append(tuple(t.shape[len(head) : rank - len(tail)]))
+        own: dict[str, Any] = {}
+        for label, size in labelled:
+            if label in own and _same(own[label], size) is not True:
+                raise call.shape_error(
+                    f"subscript {label} is repeated for operand {j} but the sizes differ ({own[label]} vs {size})",
+                    t.shape,
+                )
+            own[label] = size
+            known = sizes.get(label)
+            if known is None or _same(known, 1) is True:
+                sizes[label] = size
+            elif _same(size, 1) is not True:
+                call.require_equal(
+                    known,
+                    size,
+                    j,
+                    _said(
+                        f"{call.where}: subscript {label} has size {known} in one operand and {size} in operand "
+                        f"{j} (sizes must be equal or 1). Received: input_shape={tuple(t.shape)}"
+                    ),
+                )
+    batch_dims = _broadcast(call, ellipses) if ellipses else ()
+    if rhs is None:
+        counts: dict[str, int] = {}
+        for term in terms:
+            for c in term.replace("...", ""):
+                counts[c] = counts.get(c, 0) + 1
+        rhs = ("..." if ellipses else "") + "".join(sorted(c for c, n in counts.items() if n == 1))
+    head, dots, tail = rhs.partition("...")
+    out: list[Any] = []
+    for label in head + tail:
+        if label not in sizes or (head + tail).count(label) > 1:
+            raise call.spec_error(
+                f"output subscript {label} must appear once in the output and in an operand", equation=equation
+            )
+    out = [sizes[c] for c in head] + (list(batch_dims) if dots else []) + [sizes[c] for c in tail]
+    macs: Any = 0
+    if len(tensors) > 1:
+        every = [*sizes.values(), *batch_dims]
+        firsts = {term[:3] if term.startswith("...") else term[:1] for term in [*terms, rhs]}
+        if len(firsts) == 1 and firsts != {""}:  # one leading batch index everywhere: count per sample
+            first = firsts.pop()
+            if first == "...":
+                every = [*sizes.values(), *batch_dims[1:]]
+            else:
+                every = [v for k, v in sizes.items() if k != first] + list(batch_dims)
+        macs = _prod(every)
+    shape = tuple(out)
+    call.ctx.add_row(call.name, call.kind, tuple(tensors[0].shape), shape, macs=macs)
+    return _Tensor(shape)
+
+
+@_handles("scaled_dot_product_attention")
+def _sdpa(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``F.scaled_dot_product_attention``: ``(..., L, E)``, ``(..., S, E)``, ``(..., S, Ev) -> (..., L, Ev)``."""
+    names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
+    bound = _bind(
+        call,
+        args,
+        kwargs,
+        names,
+        {"attn_mask": None, "dropout_p": 0.0, "is_causal": False, "scale": None, "enable_gqa": False},
+    )
+    q, k, v = (_tensor_arg(call, bound[n]) for n in names[:3])
+    if len(q.shape) < 2 or len(k.shape) < 2 or len(v.shape) < 2:
+        raise call.shape_error("query, key and value need at least 2 dims (L, E)", q.shape)
+    call.require_equal(
+        q.shape[-1],
+        k.shape[-1],
+        len(q.shape) - 1,
+        lambda: (
+            f"{call.where}: the query has {q.shape[-1]} features but the key {k.shape[-1]}; they must be equal. "
+            f"Received: input_shape={tuple(q.shape)}"
+        ),
+    )
+    call.require_equal(
+        k.shape[-2],
+        v.shape[-2],
+        len(k.shape) - 2,
+        lambda: (
+            f"{call.where}: the key has length {k.shape[-2]} but the value {v.shape[-2]}; they must be equal. "
+            f"Received: input_shape={tuple(q.shape)}"
+        ),
+    )
+    leads = [q.shape[:-2], k.shape[:-2], v.shape[:-2]]
+    if bound["enable_gqa"] is True and all(len(s) >= 1 for s in leads):
+        heads = q.shape[-3]
+        for s in leads[1:]:
+            if _is_int(heads) and _is_int(s[-1]) and heads % s[-1]:
+                raise call.shape_error(f"{heads} query heads are not a multiple of {s[-1]} key/value heads", q.shape)
+        leads = [leads[0], *((*s[:-1], heads) for s in leads[1:])]
+    batch = _broadcast(call, leads)
+    length, source = q.shape[-2], k.shape[-2]
+    per_sample = _prod(batch[1:]) if len(batch) > 0 else 1
+    macs = per_sample * length * source * (q.shape[-1] + v.shape[-1])
+    shape = (*batch, length, v.shape[-1])
+    call.ctx.add_row(call.name, call.kind, tuple(q.shape), shape, macs=macs)
+    return _Tensor(shape)
 
 
 _POOL_ARGS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {

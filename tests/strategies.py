@@ -856,3 +856,168 @@ def keras_models(draw: st.DrawFn) -> Any:
         calls.append((layer, last))
         last = layer._name()
     return ks.Functional(inp, calls, name="net")
+# Sequence, attention, embedding and rearranging layers (tests/test_nn_sequence_layers.py)
+#
+# Feature sizes are drawn near the layer's own so that mismatches (which both torch
+# and convcalc must reject) come up often; sizes stay tiny so a torch forward is cheap.
+# --------------------------------------------------------------------------- #
+
+SEQ = st.integers(1, 5)
+
+
+@dataclass(frozen=True)
+class RNNConfig:
+    kind: str
+    args: dict[str, Any]
+    shape: tuple[int, ...]
+
+
+@st.composite
+def rnn_configs(draw: st.DrawFn) -> RNNConfig:
+    kind = draw(st.sampled_from(["RNN", "GRU", "LSTM"]))
+    hidden = draw(st.integers(1, 6))
+    args: dict[str, Any] = {
+        "input_size": draw(st.integers(1, 6)),
+        "hidden_size": hidden,
+        "num_layers": draw(st.integers(1, 3)),
+        "bias": draw(st.booleans()),
+        "batch_first": draw(st.booleans()),
+        "bidirectional": draw(st.booleans()),
+    }
+    if kind == "LSTM":
+        args["proj_size"] = draw(st.integers(0, hidden))  # proj_size == hidden_size is invalid in both
+    if kind == "RNN":
+        args["nonlinearity"] = draw(st.sampled_from(["tanh", "relu"]))
+    rank = draw(st.sampled_from([1, 2, 3, 3, 3, 4]))
+    features = draw(st.one_of(st.just(args["input_size"]), st.integers(1, 6)))
+    shape = (*draw(st.tuples(*[SEQ] * (rank - 1))), features)
+    return RNNConfig(kind, args, shape)
+
+
+@dataclass(frozen=True)
+class MHAConfig:
+    args: dict[str, Any]
+    query: tuple[int, ...]
+    key: tuple[int, ...]
+    value: tuple[int, ...]
+    need_weights: bool
+    average_attn_weights: bool
+
+
+@st.composite
+def mha_configs(draw: st.DrawFn) -> MHAConfig:
+    heads = draw(st.integers(1, 3))
+    embed = draw(st.one_of(st.integers(1, 4).map(lambda m: m * heads), st.integers(1, 9)))
+    args: dict[str, Any] = {
+        "embed_dim": embed,
+        "num_heads": heads,
+        "bias": draw(st.booleans()),
+        "add_bias_kv": draw(st.booleans()),
+        "add_zero_attn": draw(st.booleans()),
+        "kdim": draw(st.one_of(st.none(), st.integers(1, 5))),
+        "vdim": draw(st.one_of(st.none(), st.integers(1, 5))),
+        "batch_first": draw(st.booleans()),
+    }
+    kdim, vdim = args["kdim"] or embed, args["vdim"] or embed
+
+    def near(size: int) -> st.SearchStrategy[int]:
+        return st.one_of(st.just(size), st.just(size), st.integers(1, 6))
+
+    batched = draw(st.booleans())
+    length, source, batch = draw(SEQ), draw(SEQ), draw(st.integers(1, 3))
+    lead_q = (batch, length) if args["batch_first"] else (length, batch)
+    lead_k = (batch, source) if args["batch_first"] else (source, batch)
+    if not batched:
+        lead_q, lead_k = (length,), (source,)
+    lead_v = lead_k
+    if draw(st.integers(0, 9)) == 0:  # a wrong batch size or value length now and then
+        lead_v = tuple(draw(SEQ) for _ in lead_k)
+    query = (*lead_q, draw(near(embed)))
+    key = (*lead_k, draw(near(kdim)))
+    value = (*lead_v, draw(near(vdim)))
+    if draw(st.integers(0, 19)) == 0:  # ranks that do not agree
+        key = key[1:] if len(key) == 3 else (1, *key)
+    return MHAConfig(args, query, key, value, draw(st.booleans()), draw(st.booleans()))
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    args: dict[str, Any]
+    shape: tuple[int, ...]
+
+
+@st.composite
+def embedding_configs(draw: st.DrawFn) -> EmbeddingConfig:
+    num = draw(st.integers(1, 20))
+    args = {
+        "num_embeddings": num,
+        "embedding_dim": draw(st.integers(1, 8)),
+        "padding_idx": draw(st.one_of(st.none(), st.integers(-num - 2, num + 1))),
+    }
+    shape = draw(st.lists(SEQ, min_size=1, max_size=3).map(tuple))
+    return EmbeddingConfig(args, shape)
+
+
+@dataclass(frozen=True)
+class RearrangeConfig:
+    kind: str
+    args: dict[str, Any]
+    shape: tuple[int, ...]
+    output_size: tuple[int, ...] | None = None
+
+
+@st.composite
+def pixel_shuffle_configs(draw: st.DrawFn) -> RearrangeConfig:
+    kind = draw(st.sampled_from(["PixelShuffle", "PixelUnshuffle"]))
+    r = draw(st.integers(1, 3))
+    name = "upscale_factor" if kind == "PixelShuffle" else "downscale_factor"
+    rank = draw(st.sampled_from([2, 3, 4, 4, 5]))
+    channels = draw(st.one_of(st.integers(1, 4).map(lambda c: c * r * r), st.integers(1, 18)))
+    spatial = draw(st.tuples(*[st.one_of(st.integers(1, 4).map(lambda s: s * r), st.integers(1, 9))] * 2))
+    shape = (*draw(st.tuples(*[st.integers(1, 2)] * max(rank - 3, 0))), channels, *spatial)[-rank:]
+    return RearrangeConfig(kind, {name: r}, shape)
+
+
+@st.composite
+def unpool_configs(draw: st.DrawFn) -> RearrangeConfig:
+    ndim = draw(st.integers(1, 3))
+    k = draw(per_axis(st.integers(1, 4), ndim))
+    args = {
+        "kernel_size": k,
+        "stride": draw(st.one_of(st.none(), per_axis(st.integers(1, 3), ndim))),
+        "padding": draw(per_axis(st.integers(0, 3), ndim)),
+    }
+    rank = draw(st.sampled_from([ndim, ndim + 1, ndim + 2, ndim + 2]))
+    shape = draw(st.tuples(*[st.integers(1, 3)] * (rank - ndim), *[st.integers(1, 5)] * ndim))
+    output_size = None
+    if draw(st.booleans()):
+        output_size = draw(st.tuples(*[st.integers(1, 14)] * ndim))
+    return RearrangeConfig(f"MaxUnpool{ndim}d", args, shape, output_size)
+
+
+@st.composite
+def fold_configs(draw: st.DrawFn) -> RearrangeConfig:
+    kind = draw(st.sampled_from(["Fold", "Unfold"]))
+    args: dict[str, Any] = {
+        "kernel_size": draw(per_axis(st.integers(1, 4), 2)),
+        "dilation": draw(per_axis(st.integers(1, 2), 2)),
+        "padding": draw(per_axis(st.integers(0, 2), 2)),
+        "stride": draw(per_axis(st.integers(1, 3), 2)),
+    }
+    if kind == "Unfold":
+        rank = draw(st.sampled_from([2, 3, 4, 4, 5]))
+        shape = draw(st.tuples(*[st.integers(1, 3)] * (rank - 2), st.integers(1, 9), st.integers(1, 9)))
+        return RearrangeConfig(kind, args, shape)
+    size = draw(st.tuples(st.integers(1, 9), st.integers(1, 9)))
+    kh, kw = expand(args["kernel_size"], 2)
+    dh, dw = expand(args["dilation"], 2)
+    ph, pw = expand(args["padding"], 2)
+    sh, sw = expand(args["stride"], 2)
+    blocks = max((size[0] + 2 * ph - dh * (kh - 1) - 1) // sh + 1, 0) * max(
+        (size[1] + 2 * pw - dw * (kw - 1) - 1) // sw + 1, 0
+    )
+    channels = draw(st.one_of(st.integers(1, 3).map(lambda c: c * kh * kw), st.integers(1, 20)))
+    length = draw(st.one_of(st.just(max(blocks, 1)), st.integers(1, 30)))
+    rank = draw(st.sampled_from([1, 2, 3, 3, 4]))
+    shape = (*draw(st.tuples(*[st.integers(1, 2)] * max(rank - 2, 0))), channels, length)[-rank:]
+    return RearrangeConfig(kind, {"output_size": size, **args}, shape)
