@@ -45,6 +45,19 @@ class Solution:
     finite set has no ``residues``. Where a layer ties several symbols (a Linear after
     Flatten fixes ``C*h(H)*w(W)``), ``symbol`` is the tuple of those symbols and
     ``points`` the finite tuple of their valid values, one tuple per point.
+
+    >>> import convcalc
+    >>> from convcalc import nn
+    >>> H, W = convcalc.symbols("H W")
+    >>> net = nn.Sequential(nn.MaxPool1d(3), nn.ConvTranspose1d(2, 2, 3, stride=3), nn.MaxPool1d(4))
+    >>> print(convcalc.plan(net, (1, 2, H)).valid_sizes())
+    H >= 6
+    >>> head = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(64, 10))
+    >>> print(convcalc.plan(head, (1, 1, H, W)).valid_sizes())
+    (H, W) in {(3, 18), (4, 10), (6, 6), (10, 4), (18, 3)}
+    >>> down_up = nn.Sequential(nn.MaxPool1d(2), nn.ConvTranspose1d(1, 1, 2, stride=2))
+    >>> print(convcalc.plan(nn.Add(nn.Identity(), down_up), (1, 1, H)).valid_sizes())
+    H >= 2 and H ≡ 0 (mod 2)
     """
 
     symbol: Any
