@@ -1,10 +1,16 @@
 """Which symbolic input sizes make a plan valid, and which give a wanted output.
 
-Every constraint is ``form >= v`` or ``form divisible by v`` where ``form`` is
-``m * floor((a*x + b)/c) + e``; such a condition is periodic in ``x`` (period
-``c * v``) once ``x`` is past its threshold. So the valid set is ``{x >= x0 :
-x mod L in R}``, found exactly by checking one period past the largest
-threshold.
+Every constraint is ``form >= v``, ``form == v`` or ``form divisible by v``. When every
+form is a growing ``m * floor((a*x + b)/c) + e``, the condition is periodic in ``x``
+(period ``c * v``) once ``x`` is past its threshold, found by bisection.
+
+Any other form of one symbol built from integers, ``+``, ``*`` and floors (a floor of a
+floor after a transposed convolution, the difference of two branches before a crop) is a
+quasi-polynomial: one polynomial per residue of ``x`` modulo a period. Past a bound on the
+roots of those polynomials each condition is periodic again, so checking every ``x`` up to
+that bound plus one period decides it exactly. A product of sizes of different symbols fixed
+by a Linear layer (``C*h(H)*w(W) == F``) has finitely many solutions, listed as points.
+Anything else is refused with a SpecError that names the layer, the constraint and the symbols.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from convcalc._errors import ShapeError, SpecError
@@ -22,6 +29,9 @@ __all__ = ["Solution", "inputs_for", "solve_sizes"]
 
 _SEARCH_LIMIT = 10**12
 _MAX_LISTED = 10**6  # the most input sizes inputs_for() scans and lists
+_MAX_WINDOW = 2 * 10**6  # the most sizes the quasi-polynomial check evaluates
+_MAX_POINTS = 10**5  # the most points of coupled symbols listed
+_CROP = "crop source at least the target"
 
 
 @dataclass(frozen=True)
@@ -29,27 +39,89 @@ class Solution:
     """The valid values of one input symbol: ``x >= smallest`` and ``x mod modulus in residues``.
 
     ``str(solution)`` reads ``H >= 188 and H ≡ 12 (mod 16)``.
+
+    Where the valid set is not one periodic run, ``extra`` lists the valid values before
+    ``start``, from which the periodic run holds (``start`` None: from ``smallest``); a
+    finite set has no ``residues``. Where a layer ties several symbols (a Linear after
+    Flatten fixes ``C*h(H)*w(W)``), ``symbol`` is the tuple of those symbols and
+    ``points`` the finite tuple of their valid values, one tuple per point.
+
+    >>> import convcalc
+    >>> from convcalc import nn
+    >>> H, W = convcalc.symbols("H W")
+    >>> net = nn.Sequential(nn.MaxPool1d(3), nn.ConvTranspose1d(2, 2, 3, stride=3), nn.MaxPool1d(4))
+    >>> print(convcalc.plan(net, (1, 2, H)).valid_sizes())
+    H >= 6
+    >>> head = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(64, 10))
+    >>> print(convcalc.plan(head, (1, 1, H, W)).valid_sizes())
+    (H, W) in {(3, 18), (4, 10), (6, 6), (10, 4), (18, 3)}
+    >>> down_up = nn.Sequential(nn.MaxPool1d(2), nn.ConvTranspose1d(1, 1, 2, stride=2))
+    >>> print(convcalc.plan(nn.Add(nn.Identity(), down_up), (1, 1, H)).valid_sizes())
+    H >= 2 and H ≡ 0 (mod 2)
     """
 
     symbol: Any
     smallest: int
     modulus: int
     residues: tuple[int, ...]
+    extra: tuple[int, ...] = ()
+    start: int | None = None
+    points: tuple[tuple[int, ...], ...] | None = None
+
+    @property
+    def _from(self) -> int:
+        return self.smallest if self.start is None else self.start
 
     def __contains__(self, value: object) -> bool:
-        return type(value) is int and value >= self.smallest and value % self.modulus in self.residues
+        if self.points is not None:
+            return isinstance(value, tuple) and value in self.points
+        if type(value) is not int:
+            return False
+        if value < self._from:
+            return value in self.extra
+        return value % self.modulus in self.residues
 
-    def values(self, limit: int) -> list[int]:
-        """The valid values up to ``limit``."""
-        return [x for x in range(self.smallest, limit + 1) if x % self.modulus in self.residues]
+    def values(self, limit: int) -> list[Any]:
+        """The valid values up to ``limit`` (points: those with every value up to ``limit``)."""
+        if self.points is not None:
+            return [p for p in self.points if max(p) <= limit]
+        periodic = [x for x in range(self._from, limit + 1) if x % self.modulus in self.residues]
+        return [x for x in self.extra if x <= limit] + periodic
 
     def __str__(self) -> str:
-        head = f"{self.symbol} >= {self.smallest}"
-        if self.modulus == 1:
-            return head
-        if len(self.residues) == 1:
-            return f"{head} and {self.symbol} ≡ {self.residues[0]} (mod {self.modulus})"
-        return f"{head} and {self.symbol} mod {self.modulus} in {{{', '.join(map(str, self.residues))}}}"
+        if self.points is not None:
+            names = ", ".join(map(str, self.symbol))
+            return f"({names}) in {{{', '.join('(' + ', '.join(map(str, p)) + ')' for p in self.points)}}}"
+        parts = []
+        runs = _runs(self.extra)
+        if len(runs) == 1 and runs[0][0] == runs[0][1]:
+            parts.append(f"{self.symbol} = {runs[0][0]}")
+        elif len(runs) == 1:
+            parts.append(f"{runs[0][0]} <= {self.symbol} <= {runs[0][1]}")
+        elif runs:
+            items = (f"{lo}" if lo == hi else f"{lo}, {hi}" if hi == lo + 1 else f"{lo}..{hi}" for lo, hi in runs)
+            parts.append(f"{self.symbol} in {{{', '.join(items)}}}")
+        if self.residues:
+            head = f"{self.symbol} >= {self._from}"
+            if self.modulus == 1:
+                run = head
+            elif len(self.residues) == 1:
+                run = f"{head} and {self.symbol} ≡ {self.residues[0]} (mod {self.modulus})"
+            else:
+                run = f"{head} and {self.symbol} mod {self.modulus} in {{{', '.join(map(str, self.residues))}}}"
+            parts.append(f"({run})" if self.extra else run)
+        return " or ".join(parts)
+
+
+def _runs(values: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Sorted values as runs of consecutive ones: (first, last) each."""
+    runs: list[tuple[int, int]] = []
+    for v in values:
+        if runs and runs[-1][1] == v - 1:
+            runs[-1] = (runs[-1][0], v)
+        else:
+            runs.append((v, v))
+    return runs
 
 
 def _pick_symbol(plan: Plan, symbol: Any) -> Any:
@@ -85,8 +157,7 @@ def _first(holds: Callable[[int], bool], start: int, limit: int = _SEARCH_LIMIT)
 
 
 def _threshold(c: Constraint) -> int:
-    """Smallest x from which ``c`` can hold (1 for divisibility). solve_sizes refuses shrinking
-    forms first, and a constant condition is never a constraint: a ``>=`` here grows with x."""
+    """Smallest x from which ``c`` can hold (1 for divisibility), for a growing floor form."""
     if c.kind != ">=":
         return 1
     x = _first(c.holds, 1)
@@ -95,22 +166,37 @@ def _threshold(c: Constraint) -> int:
     return x
 
 
+def _symbols_of(c: Constraint) -> set[Any]:
+    if isinstance(c.form, FloorForm):
+        return set() if c.form.is_constant else {c.form.x}
+    return set(getattr(c.form, "free_symbols", ()))
+
+
+def _refuse(c: Constraint, symbols: Any, why: str) -> SpecError:
+    names = ", ".join(sorted(map(str, symbols)))
+    return SpecError(
+        f"cannot decide which sizes of {names} satisfy {c}: {why}; plan concrete sizes to check them. "
+        f"Received: constraint={c}"
+    )
+
+
 def solve_sizes(plan: Plan, symbol: Any = None) -> Solution:
     x = _pick_symbol(plan, symbol)
-    relevant = [c for c in plan.constraints if c.symbol == x]
-    fixed = [c for c in relevant if c.kind == "=="]
-    if fixed:
-        raise SpecError(
-            f"{fixed[0]}: this layer fixes the input size, which convcalc's solver (growing sizes with "
-            f"divisibility) does not handle; plan concrete sizes, or put an adaptive pooling before it. "
-            f"Received: symbol={x}"
-        )
-    relevant = [c for c in relevant if isinstance(c.form, FloorForm)]
-    for c in relevant:
-        if c.kind == ">=" and c.form.slope_sign < 0:
-            raise ShapeError(
-                f"constraint {c} shrinks as {x} grows; convcalc solves growing sizes only. Received: constraint={c}"
-            )
+    relevant = [c for c in plan.constraints if x in _symbols_of(c)]
+    coupled = [c for c in relevant if len(_symbols_of(c)) > 1]
+    if coupled:
+        return _solve_coupled(plan, x, coupled)
+    return _solve_one(x, relevant)
+
+
+def _solve_one(x: Any, relevant: list[Constraint]) -> Solution:
+    """The exact valid set of one symbol under constraints that involve only that symbol."""
+    fast = all(
+        isinstance(c.form, FloorForm) and c.kind != "==" and c.form.slope_sign > 0 and c.reason != _CROP
+        for c in relevant
+    )
+    if not fast:
+        return _solve_quasi(x, relevant)
     start = max([_threshold(c) for c in relevant], default=1)
     period = 1
     for c in relevant:
@@ -134,21 +220,334 @@ def _reduce_period(period: int, residues: list[int]) -> tuple[int, list[int]]:
     return period, residues  # pragma: no cover - d = period always qualifies
 
 
+# --------------------------------------------------------------------------- #
+# Quasi-polynomials: one polynomial in x per residue of x modulo a period
+# --------------------------------------------------------------------------- #
+
+_Poly = tuple[Fraction, ...]  # coefficients, lowest degree first, no trailing zeros
+
+
+def _trim(p: list[Fraction]) -> _Poly:
+    while p and p[-1] == 0:
+        p.pop()
+    return tuple(p)
+
+
+def _padd(p: _Poly, q: _Poly) -> _Poly:
+    n = max(len(p), len(q))
+    return _trim([(p[i] if i < len(p) else 0) + (q[i] if i < len(q) else 0) for i in range(n)])  # type: ignore[misc]
+
+
+def _pmul(p: _Poly, q: _Poly) -> _Poly:
+    if not p or not q:
+        return ()
+    out = [Fraction(0)] * (len(p) + len(q) - 1)
+    for i, a in enumerate(p):
+        for j, b in enumerate(q):
+            out[i + j] += a * b
+    return _trim(out)
+
+
+class _PeriodTooLongError(Exception):
+    """The period of a quasi-polynomial grew past _MAX_WINDOW."""
+
+
+class _Quasi:
+    __slots__ = ("period", "polys")
+
+    def __init__(self, period: int, polys: list[_Poly]) -> None:
+        if period > _MAX_WINDOW:
+            raise _PeriodTooLongError
+        self.period, self.polys = period, polys
+
+    @classmethod
+    def constant(cls, value: Fraction) -> _Quasi:
+        return cls(1, [_trim([Fraction(value)])])
+
+    def refined(self, period: int) -> list[_Poly]:
+        if period > _MAX_WINDOW:
+            raise _PeriodTooLongError
+        return [self.polys[r % self.period] for r in range(period)]
+
+    def combine(self, other: _Quasi, op: Callable[[_Poly, _Poly], _Poly]) -> _Quasi:
+        period = math.lcm(self.period, other.period)
+        return _Quasi(period, [op(p, q) for p, q in zip(self.refined(period), other.refined(period), strict=True)])
+
+    def floor(self) -> _Quasi | None:
+        """``floor`` of a quasi-linear function; None for a higher degree."""
+        if any(len(p) > 2 for p in self.polys):
+            return None
+        period = self.period
+        for p in self.polys:
+            if len(p) == 2:
+                period = math.lcm(period, p[1].denominator)
+        polys: list[_Poly] = []
+        for r, p in enumerate(self.refined(period)):
+            slope = p[1] if len(p) == 2 else Fraction(0)
+            # x = r + period*t: slope*period is an integer, so the floor moves with x exactly
+            base = math.floor(slope * r + (p[0] if p else 0))
+            polys.append(_trim([base - slope * r, slope]))
+        return _Quasi(period, polys)
+
+
+def _quasi(expr: Any, x: Any) -> _Quasi | None:
+    """The quasi-polynomial of a size in one symbol; None when it has none."""
+    if isinstance(expr, FloorForm):
+        if expr.c == 1:
+            return _Quasi(1, [_trim([Fraction(expr.e), Fraction(expr.a)])])
+        m, a, b, c, e = expr.m, expr.a, expr.b, expr.c, expr.e
+        return _Quasi(
+            c, [_trim([m * ((a * r + b) // c) + e - Fraction(m * a * r, c), Fraction(m * a, c)]) for r in range(c)]
+        )
+    if type(expr) is int:
+        return _Quasi.constant(Fraction(expr))
+    import sympy
+
+    if expr == x:
+        return _Quasi(1, [(Fraction(0), Fraction(1))])
+    if not getattr(expr, "free_symbols", True):
+        value = sympy.sympify(expr).doit()  # an unevaluated constant such as Pow(3, -1)
+        return _Quasi.constant(Fraction(int(value.p), int(value.q))) if value.is_Rational else None
+    if isinstance(expr, (sympy.Add, sympy.Mul)):
+        parts = [_quasi(arg, x) for arg in expr.args]
+        known = [p for p in parts if p is not None]
+        if len(known) < len(parts):
+            return None
+        result = known[0]
+        for p in known[1:]:
+            result = result.combine(p, _padd if isinstance(expr, sympy.Add) else _pmul)
+        return result
+    if isinstance(expr, sympy.Pow) and expr.exp.is_Integer and 0 <= int(expr.exp) <= 8:
+        base = _quasi(expr.base, x)
+        if base is None:
+            return None
+        result = _Quasi.constant(Fraction(1))
+        for _ in range(int(expr.exp)):
+            result = result.combine(base, _pmul)
+        return result
+    if isinstance(expr, (sympy.floor, sympy.ceiling)):
+        inner = _quasi(expr.args[0], x)
+        if inner is None:
+            return None
+        if isinstance(expr, sympy.ceiling):  # ceil(u) = -floor(-u)
+            negated = inner.combine(_Quasi.constant(Fraction(-1)), _pmul).floor()
+            return None if negated is None else negated.combine(_Quasi.constant(Fraction(-1)), _pmul)
+        return inner.floor()
+    if isinstance(expr, sympy.Mod) and expr.args[1].is_Integer and int(expr.args[1]) > 0:
+        q = int(expr.args[1])
+        return _quasi(expr.args[0] - q * sympy.floor(expr.args[0] / q), x)
+    return None
+
+
+class _Check:
+    """One constraint as integer arithmetic: per residue class, numerator coefficients and a denominator."""
+
+    __slots__ = ("constraint", "kind", "period", "rows", "threshold", "truth_period", "value")
+
+    def __init__(self, constraint: Constraint, q: _Quasi) -> None:
+        self.constraint, self.kind, self.value, self.period = constraint, constraint.kind, constraint.value, q.period
+        self.rows: list[tuple[tuple[int, ...], int]] = []
+        bound = 1
+        degree = 0
+        for p in q.polys:
+            den = math.lcm(1, *(c.denominator for c in p))
+            self.rows.append((tuple(int(c * den) for c in p), den))
+            degree = max(degree, len(p) - 1)
+            shifted = list(p) or [Fraction(0)]
+            if constraint.kind != "divides":
+                shifted[0] -= constraint.value
+            shifted_t = _trim(shifted)
+            if len(shifted_t) > 1:  # past its root bound a polynomial keeps its sign (Cauchy)
+                lead = abs(shifted_t[-1])
+                bound = max(bound, 2 + math.ceil(max(abs(c) for c in shifted_t[:-1]) / lead))
+        self.threshold = bound if constraint.kind != "divides" else 1
+        # an integer-valued polynomial of degree d repeats modulo v every v * d! steps of its class
+        self.truth_period = self.period * (constraint.value * math.factorial(degree) if self.kind == "divides" else 1)
+
+    def holds(self, v: int) -> bool:
+        coeffs, den = self.rows[v % self.period]
+        num = 0
+        for c in reversed(coeffs):
+            num = num * v + c
+        if self.kind == ">=":
+            return num >= self.value * den
+        if self.kind == "==":
+            return num == self.value * den
+        return num % (self.value * den) == 0
+
+
+def _checks(x: Any, relevant: list[Constraint]) -> list[_Check]:
+    checks = []
+    for c in relevant:
+        try:
+            q = _quasi(c.form, x)
+        except _PeriodTooLongError:
+            raise _refuse(c, [x], f"its floors repeat only every more than {_MAX_WINDOW} sizes") from None
+        if q is None:
+            raise _refuse(c, [x], "the size is not built from integers, sums, products and floors of the symbol")
+        if c.kind == "divides" and (q.polys and max(len(p) for p in q.polys) > 4):
+            raise _refuse(c, [x], "divisibility of a polynomial of degree above 3")
+        checks.append(_Check(c, q))
+    return checks
+
+
+def _solve_quasi(x: Any, relevant: list[Constraint]) -> Solution:
+    checks = _checks(x, relevant)
+    start = max([k.threshold for k in checks], default=1)
+    period = 1
+    for k in checks:
+        period = math.lcm(period, k.truth_period)
+    if start + period > _MAX_WINDOW:
+        c = max(checks, key=lambda k: k.threshold + k.truth_period).constraint
+        raise _refuse(c, [x], f"deciding it needs more than {_MAX_WINDOW} sizes checked")
+    valid: list[int] = []
+    for v in range(1, start + period):
+        for k in checks:
+            if not k.holds(v):
+                if k.constraint.reason == _CROP:
+                    # every earlier layer fits, but the branch the plan crops to is not the smallest:
+                    # torch crops to another one, which the plan does not follow
+                    raise _refuse(
+                        k.constraint,
+                        [x],
+                        f"at {x} = {v} another branch is the smallest, which the plan does not follow",
+                    )
+                break
+        else:
+            valid.append(v)
+    return _as_solution(x, valid, start, period, relevant)
+
+
+def _as_solution(x: Any, valid: list[int], start: int, period: int, relevant: list[Constraint]) -> Solution:
+    """The Solution of a set given by its values below ``start + period``, periodic from ``start``."""
+    if not valid:
+        raise ShapeError(
+            f"no value of {x} satisfies every layer: {'; '.join(map(str, relevant))}. Received: symbol={x}"
+        )
+    found = set(valid)
+    residues = sorted({v % period for v in range(start, start + period) if v in found})
+    if not residues:  # a finite set
+        return Solution(x, valid[0], 1, (), tuple(valid), valid[-1] + 1)
+    period, residues = _reduce_period(period, residues)
+    keep = set(residues)
+    while start > 1 and ((start - 1) in found) == ((start - 1) % period in keep):
+        start -= 1
+    extra = tuple(v for v in valid if v < start)
+    first = next(v for v in range(start, start + period) if v % period in keep)
+    if extra:
+        return Solution(x, extra[0], period, tuple(residues), extra, first)
+    return Solution(x, first, period, tuple(residues))
+
+
+# --------------------------------------------------------------------------- #
+# Symbols tied by a product: finitely many points
+# --------------------------------------------------------------------------- #
+
+
+def _factors(c: Constraint) -> tuple[int, dict[Any, Any]] | None:
+    """``form == k * prod(f_s(s))``: k and one factor per symbol, or None."""
+    import sympy
+
+    expr = sympy.factor_terms(c.form)
+    k = 1
+    factors: dict[Any, Any] = {}
+    for arg in sympy.Mul.make_args(expr):
+        symbols = arg.free_symbols
+        if not symbols:
+            if not arg.is_Integer:
+                return None
+            k *= int(arg)
+        elif len(symbols) == 1:
+            (s,) = symbols
+            factors[s] = factors.get(s, 1) * arg
+        else:
+            return None
+    return k, factors
+
+
+def _solve_coupled(plan: Plan, x: Any, coupled: list[Constraint]) -> Solution:
+    tie = next((c for c in coupled if c.kind == "=="), None)
+    if tie is None:
+        c = coupled[0]
+        raise _refuse(c, _symbols_of(c), "it ties several symbols and fixes none of them")
+    split = _factors(tie)
+    symbols = _symbols_of(tie)
+    if split is None or split[0] == 0 or tie.value % split[0]:
+        raise _refuse(tie, symbols, "it is not a product of sizes of one symbol each")
+    k, factors = split
+    target = tie.value // k
+    ordered = [s for s in plan.symbols if s in factors]
+    candidates: list[list[int]] = []
+    for s in ordered:
+        own = [c for c in plan.constraints if _symbols_of(c) == {s}]
+        solution = _solve_one(s, own)
+        q = _quasi(factors[s], s)
+        if q is None or any(len(p) < 2 or p[-1] < 0 for p in q.polys):
+            raise _refuse(tie, symbols, f"the factor {factors[s]} of {s} does not grow with {s}")
+        check = _Check(Constraint(tie.layer, tie.axis, factors[s], ">=", abs(target) + 1, tie.reason), q)
+        bound = max(check.threshold, solution.smallest) + q.period
+        if bound > _MAX_WINDOW:
+            raise _refuse(tie, symbols, f"more than {_MAX_WINDOW} sizes of {s} to check")
+        values = []
+        for v in range(1, bound):
+            if v in solution:
+                coeffs, den = check.rows[v % q.period]
+                num = 0
+                for co in reversed(coeffs):
+                    num = num * v + co
+                if num % den == 0 and num != 0 and target % (num // den) == 0:
+                    values.append(v)
+        candidates.append(values)
+    if math.prod(len(c) for c in candidates) > _MAX_POINTS:
+        raise _refuse(tie, symbols, f"more than {_MAX_POINTS} combinations of sizes to check")
+    others = [c for c in coupled if c is not tie]
+    for c in others:
+        if not _symbols_of(c) <= set(ordered):
+            raise _refuse(c, _symbols_of(c), "it ties symbols that no Linear layer fixes")
+    import itertools
+
+    points = []
+    for combo in itertools.product(*candidates):
+        at = dict(zip(ordered, combo, strict=True))
+        if all(_holds_at(c, at) for c in [tie, *others]):
+            points.append(combo)
+    if not points:
+        raise ShapeError(
+            f"no values of {', '.join(map(str, ordered))} satisfy every layer: {tie}. Received: symbol={x}"
+        )
+    first = min(p[ordered.index(x)] for p in points)
+    return Solution(tuple(ordered), first, 1, (), points=tuple(sorted(points)))
+
+
+def _holds_at(c: Constraint, values: dict[Any, int]) -> bool:
+    v = int(c.form.subs(values))
+    if c.kind == ">=":
+        return v >= c.value
+    if c.kind == "==":
+        return v == c.value
+    return v % c.value == 0
+
+
 def inputs_for(plan: Plan, output: int, symbol: Any = None, axis: int | None = None) -> list[int]:
     if type(output) is not int or output < 1:
         raise SpecError(f"output must be a positive int. Received: output={output!r}")
     solution = solve_sizes(plan, symbol)
+    if solution.points is not None:
+        names = ", ".join(map(str, solution.symbol))
+        raise SpecError(
+            f"{names} are tied by a layer: valid_sizes() lists their valid values {solution}; inputs_for() "
+            f"solves one symbol at a time. Received: symbol={symbol}"
+        )
     x = solution.symbol
     dims = [j for j, d in enumerate(plan.output_shape) if getattr(d, "free_symbols", None) and x in d.free_symbols]
     if axis is not None:
         dims = [axis] if axis in dims else []
     if not dims:
         raise SpecError(f"the output shape {plan.output_shape} does not depend on {x}. Received: symbol={x}")
-    form = FloorForm.parse(plan.output_shape[dims[0]])
+    expr = plan.output_shape[dims[0]]
+    form = FloorForm.parse(expr)
     if form is None or form.slope_sign <= 0:
-        raise SpecError(
-            f"output size {plan.output_shape[dims[0]]} is not a growing closed form in {x}. Received: output={output}"
-        )
+        return _inputs_by_quasi(expr, x, output, solution)
     # the run of x with form(x) == output: from the first x with form(x) >= output to the first with more
     first = _first(lambda v: form(v) >= output, solution.smallest)
     if first is None or form(first) != output:
@@ -160,3 +559,22 @@ def inputs_for(plan: Plan, output: int, symbol: Any = None, axis: int | None = N
             f"valid_sizes() says which sizes are valid. Received: output={output}"
         )
     return [v for v in range(first, beyond) if v in solution]
+
+
+def _inputs_by_quasi(expr: Any, x: Any, output: int, solution: Solution) -> list[int]:
+    """Every valid x with ``expr(x) == output``, for a size that grows past every bound on each residue class."""
+    try:
+        q = _quasi(expr, x)
+    except _PeriodTooLongError:
+        q = None
+    if q is None or any(len(p) < 2 or p[-1] < 0 for p in q.polys):
+        raise SpecError(f"output size {expr} is not a growing closed form in {x}. Received: output={output}")
+    check = _Check(Constraint("", 0, expr, ">=", output + 1, ""), q)
+    bound = check.threshold + q.period
+    if bound > _MAX_LISTED:
+        raise SpecError(
+            f"output {output} needs more than {_MAX_LISTED} sizes of {x} checked: too many; "
+            f"valid_sizes() says which sizes are valid. Received: output={output}"
+        )
+    same = _Check(Constraint("", 0, expr, "==", output, ""), q)
+    return [v for v in range(1, bound) if same.holds(v) and v in solution]

@@ -2364,7 +2364,18 @@ class Add(_Container):
         first_shape = outs[0][0]
         for (name, _), (shape, _) in zip(self._items[1:], outs[1:], strict=True):
             if tuple(shape) != tuple(first_shape):
-                raise ShapeError(_add_mismatch(self, path, name, shape, first_shape, flow[0]))
+                if len(shape) != len(first_shape) or shape[:2] != first_shape[:2]:
+                    raise ShapeError(_add_mismatch(self, path, name, shape, first_shape, flow[0]))
+                for j, (a, b) in enumerate(zip(shape, first_shape, strict=True)):
+                    if j >= 2 and a != b:  # symbolic sizes that differ in form: equal for some inputs only
+                        ctx.equals(
+                            a - b,
+                            0,
+                            path,
+                            j - 2,
+                            lambda: _add_mismatch(self, path, name, shape, first_shape, flow[0]),
+                            f"branch {name} matches branch {self._items[0][0]}",
+                        )
         out_shape = first_shape
         rf = _merge_rf([o[1] for o in outs])
         ctx.add_row(path, self.kind, flow[0], out_shape, receptive_field=rf)

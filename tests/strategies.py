@@ -695,6 +695,9 @@ def pad_configs(draw: st.DrawFn) -> PadConfig:
 HUGE_INTS = st.integers(4000, 6000).map(lambda digits: 10**digits)
 SMALL_OR_HUGE = st.one_of(st.integers(-2, 9), HUGE_INTS, HUGE_INTS.map(lambda v: v + 1), HUGE_INTS.map(lambda v: -v))
 # convcalc.keras models, for building as real Keras models
+
+# Networks for the input-size solver: 1-D and 2-D chains and branches whose valid
+# input sizes are checked against torch by brute force (tiny channels, small sizes)
 # --------------------------------------------------------------------------- #
 
 
@@ -856,6 +859,8 @@ def keras_models(draw: st.DrawFn) -> Any:
         calls.append((layer, last))
         last = layer._name()
     return ks.Functional(inp, calls, name="net")
+
+
 # Sequence, attention, embedding and rearranging layers (tests/test_nn_sequence_layers.py)
 #
 # Feature sizes are drawn near the layer's own so that mismatches (which both torch
@@ -1021,3 +1026,125 @@ def fold_configs(draw: st.DrawFn) -> RearrangeConfig:
     rank = draw(st.sampled_from([1, 2, 3, 3, 4]))
     shape = (*draw(st.tuples(*[st.integers(1, 2)] * max(rank - 2, 0))), channels, length)[-rank:]
     return RearrangeConfig(kind, {"output_size": size, **args}, shape)
+
+
+def solver_layers(draw: st.DrawFn, ndim: int, channels: int, depth: int = 0) -> tuple[list[Any], int]:
+    """Shape-changing ``convcalc.nn`` layers on ``ndim`` spatial axes: pools (max/avg, ceil_mode,
+    padding, dilation), strided/dilated convs, transposed convs, residual Adds and Concats (crop
+    or not); returns the layers and the channels they end with."""
+    from convcalc import nn
+
+    conv = {1: nn.Conv1d, 2: nn.Conv2d}[ndim]
+    tconv = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d}[ndim]
+    maxpool = {1: nn.MaxPool1d, 2: nn.MaxPool2d}[ndim]
+    avgpool = {1: nn.AvgPool1d, 2: nn.AvgPool2d}[ndim]
+    layers: list[Any] = []
+    c = channels
+    ups = 0
+    for _ in range(draw(st.integers(1, 4 if depth == 0 else 2))):
+        kind = draw(st.sampled_from(["conv", "pool", "avgpool", "tconv", "tconv", "add", "concat", "unet"]))
+        if kind == "tconv" and ups >= (2 if ndim == 1 else 1):
+            kind = "conv"  # few upsamplings, so that torch's tensors stay small
+        if kind == "conv":
+            cout = draw(st.integers(1, 2))
+            k = draw(st.integers(1, 5))
+            layers.append(
+                conv(
+                    c,
+                    cout,
+                    k,
+                    stride=draw(st.integers(1, 4)),
+                    padding=draw(st.integers(0, 2)),
+                    dilation=draw(st.integers(1, 3)),
+                )
+            )
+            c = cout
+        elif kind == "pool":
+            k = draw(st.integers(1, 5))
+            layers.append(
+                maxpool(
+                    k,
+                    stride=draw(st.none() | st.integers(1, 4)),
+                    padding=draw(st.integers(0, k // 2)),
+                    dilation=draw(st.integers(1, 2)),
+                    ceil_mode=draw(st.booleans()),
+                )
+            )
+        elif kind == "avgpool":
+            k = draw(st.integers(1, 5))
+            layers.append(
+                avgpool(
+                    k,
+                    stride=draw(st.none() | st.integers(1, 4)),
+                    padding=draw(st.integers(0, k // 2)),
+                    ceil_mode=draw(st.booleans()),
+                )
+            )
+        elif kind == "tconv":
+            cout = draw(st.integers(1, 2))
+            s = draw(st.integers(1, 4 if ndim == 1 else 3))
+            d = draw(st.integers(1, 2))
+            ups += 1
+            layers.append(
+                tconv(
+                    c,
+                    cout,
+                    draw(st.integers(1, 4)),
+                    stride=s,
+                    padding=draw(st.integers(0, 3)),
+                    output_padding=draw(st.integers(0, max(s, d) - 1)),
+                    dilation=d,
+                )
+            )
+            c = cout
+        elif kind == "add" and depth < 2:
+            if draw(st.booleans()):  # a block that keeps the size: conv k = 2p + 1, padding p
+                p = draw(st.integers(0, 2))
+                branch: list[Any] = [conv(c, c, 2 * p + 1, padding=p)]
+            else:
+                branch, cb = draw(solver_layers(ndim, c, depth + 1))
+                if cb != c:
+                    branch.append(conv(cb, c, 1))
+            layers.append(nn.Add(nn.Sequential(*branch), nn.Identity()))
+        elif kind == "concat" and depth < 2:
+            first, c1 = draw(solver_layers(ndim, c, depth + 1))
+            second, c2 = draw(solver_layers(ndim, c, depth + 1))
+            layers.append(nn.Concat(nn.Sequential(*first), nn.Sequential(*second), crop=draw(st.booleans())))
+            c = c1 + c2
+        elif kind == "unet" and depth < 2:  # the 2015 U-Net skip: pool, inner layers, up, crop the skip
+            s = draw(st.integers(2, 3))
+            inner, ci = draw(solver_layers(ndim, c, depth + 1))
+            up = tconv(ci, c, s, stride=s)
+            layers.append(nn.Concat(nn.Identity(), nn.Sequential(maxpool(s), *inner, up), crop=True))
+            c = 2 * c
+    return layers, c
+
+
+@dataclass(frozen=True)
+class SolverCase:
+    """A network for the solver check: ``symbols`` is ``"H"`` (1-D), ``"HH"`` (square 2-D),
+    ``"H7"`` (2-D with a fixed width) or ``"HW"`` (2-D, two symbols)."""
+
+    network: Any
+    channels: int
+    ndim: int
+    symbols: str
+    head: int | None  # Linear in_features after Flatten, or None
+
+
+@st.composite
+def solver_cases(draw: st.DrawFn) -> SolverCase:
+    """A random network for checking ``Plan.valid_sizes`` against torch, sometimes with a
+    Flatten + Linear head whose ``in_features`` is the flattened size at a drawn input."""
+    from convcalc import nn
+
+    ndim = draw(st.sampled_from([1, 1, 2]))
+    symbols = "H" if ndim == 1 else draw(st.sampled_from(["HH", "H7", "HW"]))
+    channels = draw(st.integers(1, 2))
+    layers, c = draw(solver_layers(ndim, channels))
+    head = None
+    if draw(st.integers(0, 3)) == 0:
+        features = c * draw(st.integers(1, 12)) * (draw(st.integers(1, 12)) if ndim == 2 else 1)
+        layers += [nn.Flatten(), nn.Linear(features, 2)]
+        head = features
+    return SolverCase(nn.Sequential(*layers), channels, ndim, symbols, head)

@@ -120,32 +120,34 @@ def test_contradicting_axes_have_no_solution() -> None:
     )
 
 
-def test_a_layer_that_fixes_the_size_is_refused() -> None:
+def test_a_layer_that_fixes_the_size_has_one_value() -> None:
+    # 6 * (H - 2) == 36 by hand: H = 8 only
     plan = plan_of(nn.Conv2d(1, 1, 3), nn.Flatten(), nn.Linear(36, 10), shape=(1, 1, H, 8))
-    with pytest.raises(SpecError) as info:
-        plan.valid_sizes()
-    assert str(info.value) == (
-        "2 (axis 1): 6*(H - 2) == 36 (in_features=36): this layer fixes the input size, which convcalc's "
-        "solver (growing sizes with divisibility) does not handle; plan concrete sizes, or put an adaptive "
-        "pooling before it. Received: symbol=H"
-    )
+    solution = plan.valid_sizes()
+    assert str(solution) == "H = 8"
+    assert solution.values(100) == [8]
+    assert (8 in solution, 7 in solution, 9 in solution) == (True, False, False)
 
 
-def test_a_shrinking_size_is_refused() -> None:
+def test_a_shrinking_size_is_a_finite_run() -> None:
+    # 100 - H >= 3 by hand: H = 1 .. 97
     plan = plan_of(nn.Conv2d(1, 1, 3), shape=(1, 1, 100 - H, 8))
-    with pytest.raises(ShapeError) as info:
-        plan.valid_sizes()
-    assert str(info.value) == (
-        "constraint 0 (axis 0): 97 - H >= 0 (kernel 3 fits the padded input) shrinks as H grows; "
-        "convcalc solves growing sizes only. Received: constraint=0 (axis 0): 97 - H >= 0 (kernel 3 fits the "
-        "padded input)"
-    )
+    solution = plan.valid_sizes()
+    assert str(solution) == "1 <= H <= 97"
+    assert solution.values(1000) == list(range(1, 98))
+    assert 98 not in solution
 
 
-def test_a_shrinking_size_is_refused_before_its_divisibility() -> None:
+def test_a_shrinking_size_with_its_divisibility() -> None:
+    # 97 - H >= 0 and even: the odd H up to 97
     plan = plan_of(nn.Conv2d(1, 1, 3, stride=2), shape=(1, 1, 100 - H, 9), strict=True)
-    with pytest.raises(ShapeError, match=r"^constraint 0 \(axis 0\): 97 - H >= 0 "):
-        plan.valid_sizes()
+    assert plan.valid_sizes().values(1000) == list(range(1, 98, 2))
+
+
+def test_solution_text_with_values_before_the_periodic_run() -> None:
+    assert str(Solution(H, 1, 4, (1,), (1, 2, 3, 5, 6), 9)) == "H in {1..3, 5, 6} or (H >= 9 and H ≡ 1 (mod 4))"
+    assert str(Solution(H, 2, 1, (), (2, 4), 5)) == "H in {2, 4}"
+    assert str(Solution((H, W), 3, 1, (), points=((3, 18), (4, 10)))) == "(H, W) in {(3, 18), (4, 10)}"
 
 
 def test_no_size_up_to_the_search_limit() -> None:
