@@ -743,6 +743,8 @@ def _real_conv(draw: st.DrawFn, cin: int, features: frozenset[str], cout: int | 
     mode = "zeros"
     if "padding_modes" in features:
         mode = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
+        if mode != "zeros" and padding != "same":
+            padding = draw(st.integers(0, 4))  # up to the input size and past it
     return tnn.Conv2d(
         cin,
         cout,
