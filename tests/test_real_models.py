@@ -51,6 +51,7 @@ from strategies import (  # noqa: E402
     Tied,
     Twice,
     TwoBranches,
+    one_thread,
     real_models,
 )
 
@@ -105,7 +106,7 @@ def run_torch(model: Any, shape: tuple[int, ...]) -> tuple[list[Call], tuple[int
 
     handles = [m.register_forward_hook(hook(path)) for path, m in model.named_modules() if is_layer(path, m)]
     try:
-        with torch.no_grad(), native_cpu_kernels():
+        with torch.no_grad(), native_cpu_kernels(), one_thread():
             out = model(torch.zeros(shape, device=DEVICE))
         return calls, tuple(out.shape), None
     except Exception as exc:  # torch's rejection is the expected answer
