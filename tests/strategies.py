@@ -514,7 +514,9 @@ REAL_FEATURES = frozenset(
 )
 
 #: Features convcalc is known to get wrong at the time of writing (see tests/test_real_models.py).
-KNOWN_DEFECT_FEATURES = frozenset({"reuse", "loops", "unused", "frozen", "weight_norm", "padding_modes", "pad_layers"})
+KNOWN_DEFECT_FEATURES = frozenset(
+    {"reuse", "loops", "unused", "frozen", "tied", "weight_norm", "padding_modes", "pad_layers"}
+)
 
 
 class ConvBNAct(_Module):
