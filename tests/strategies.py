@@ -17,9 +17,13 @@ dataclass, so a failing example prints readably.
 
 from __future__ import annotations
 
+import contextlib
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
 MAX_SIZE = {1: 40, 2: 40, 3: 12}
@@ -1148,3 +1152,567 @@ def solver_cases(draw: st.DrawFn) -> SolverCase:
         layers += [nn.Flatten(), nn.Linear(features, 2)]
         head = features
     return SolverCase(nn.Sequential(*layers), channels, ndim, symbols, head)
+
+
+# Real torch models, written the way people write them
+# --------------------------------------------------------------------------- #
+#
+# ``real_models()`` draws ``(model, input_shape)``: a ``torch.nn.Module`` built from the
+# module-level classes below (torch.fx traces a forward by class, so they cannot be made per
+# example), with hand-written forwards that use what real code uses: residual additions with
+# ``out += self.shortcut(x)``, ModuleList and ModuleDict loops, a module called twice, tied
+# weights, frozen parameters, submodules that are never called, parametrizations, every
+# padding mode, functional calls, and heads whose ``in_features`` does not always fit.
+#
+# Every feature has a name in REAL_FEATURES and can be left out:
+# ``real_models(features=REAL_FEATURES - {"reuse"})``. Channels stay <= 8 and spatial sizes
+# <= 40, so that one forward pass takes a few milliseconds.
+
+try:
+    import torch
+    from torch import nn as tnn
+    from torch.nn import functional as F
+
+    _Module: Any = tnn.Module
+except ImportError:  # the torch-free tests import this file too
+    torch = None
+    _Module = object
+
+REAL_FEATURES = frozenset(
+    {
+        "residual",  # residual blocks, `out += self.shortcut(x)` with a projection or no module
+        "empty_shortcut",  # the shortcut is nn.Sequential() or nn.Identity()
+        "mixed_blocks",  # several blocks of one class, with different configurations, in one model
+        "loops",  # ModuleList / ModuleDict loops (of different lengths once "mixed_blocks" is on)
+        "reuse",  # one module instance called twice (or registered under two names)
+        "tied",  # `b.weight = a.weight`
+        "frozen",  # requires_grad_(False) on some modules or parameters
+        "unused",  # submodules created in __init__ and never called
+        "weight_norm",  # torch.nn.utils.parametrizations.weight_norm
+        "spectral_norm",  # torch.nn.utils.parametrizations.spectral_norm
+        "padding_modes",  # Conv2d padding_mode reflect / replicate / circular
+        "pad_layers",  # ReflectionPad2d, ReplicationPad2d, ZeroPad2d (negative too), CircularPad2d
+        "nested",  # Sequential in Sequential, ModuleList of Sequentials
+        "functional",  # F.relu, F.max_pool2d, F.avg_pool2d, F.adaptive_avg_pool2d in forward
+        "branches",  # torch.cat of branches
+        "strided",  # strides, dilations, groups, padding="same"
+        "transposed",  # ConvTranspose2d
+        "pooling",  # MaxPool2d / AvgPool2d, ceil_mode
+        "batchnorm",  # BatchNorm2d
+        "bad_head",  # Linear heads whose in_features does not fit
+        "small_input",  # inputs too small for the network, and wrong channel counts
+    }
+)
+
+#: Features convcalc is known to get wrong at the time of writing (see tests/test_real_models.py).
+KNOWN_DEFECT_FEATURES = frozenset(
+    {"reuse", "loops", "unused", "frozen", "tied", "weight_norm", "padding_modes", "pad_layers"}
+)
+
+
+class ConvBNAct(_Module):
+    """conv -> optional BatchNorm -> activation (module, functional or none), branching on plain attributes."""
+
+    def __init__(self, conv: Any, bn: bool, act: str) -> None:
+        super().__init__()
+        self.conv = conv
+        self.bn = tnn.BatchNorm2d(conv.out_channels) if bn else None
+        self.act = act
+        if act == "module":
+            self.relu = tnn.ReLU(inplace=True)
+
+    def forward(self, x: Any) -> Any:
+        x = self.conv(x)
+        if self.bn is not None:
+            x = self.bn(x)
+        if self.act == "module":
+            x = self.relu(x)
+        elif self.act == "functional":
+            x = F.relu(x)
+        return x
+
+
+class BasicBlock(_Module):
+    """A ResNet basic block: ``out += self.shortcut(x)``; the shortcut is a projection, nn.Identity,
+    an empty nn.Sequential, or missing (``self.shortcut is None`` adds ``x`` itself)."""
+
+    def __init__(self, cin: int, cout: int, stride: int, shortcut: str, bn: bool) -> None:
+        super().__init__()
+        self.conv1 = tnn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=not bn)
+        self.bn1 = tnn.BatchNorm2d(cout) if bn else tnn.Identity()
+        self.conv2 = tnn.Conv2d(cout, cout, 3, padding=1, bias=not bn)
+        self.bn2 = tnn.BatchNorm2d(cout) if bn else tnn.Identity()
+        if shortcut == "projection":
+            self.shortcut = tnn.Sequential(tnn.Conv2d(cin, cout, 1, stride=stride, bias=False), tnn.BatchNorm2d(cout))
+        elif shortcut == "identity":
+            self.shortcut = tnn.Identity()
+        elif shortcut == "empty":
+            self.shortcut = tnn.Sequential()
+        else:
+            self.shortcut = None
+
+    def forward(self, x: Any) -> Any:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.shortcut is None:
+            out += x
+        else:
+            out += self.shortcut(x)
+        return F.relu(out)
+
+
+class Stack(_Module):
+    """A ModuleList run in a loop."""
+
+    def __init__(self, layers: list[Any]) -> None:
+        super().__init__()
+        self.layers = tnn.ModuleList(layers)
+
+    def forward(self, x: Any) -> Any:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class DictStack(_Module):
+    """A ModuleDict run in a loop over its keys."""
+
+    def __init__(self, layers: list[Any]) -> None:
+        super().__init__()
+        self.steps = tnn.ModuleDict({f"step{j}": layer for j, layer in enumerate(layers)})
+
+    def forward(self, x: Any) -> Any:
+        for name in self.steps:
+            x = self.steps[name](x)
+        return x
+
+
+class Branches(_Module):
+    """Branches (a ModuleList of Sequentials) concatenated along the channels."""
+
+    def __init__(self, branches: list[Any]) -> None:
+        super().__init__()
+        self.branches = tnn.ModuleList(branches)
+
+    def forward(self, x: Any) -> Any:
+        return torch.cat([branch(x) for branch in self.branches], 1)
+
+
+class TwoBranches(_Module):
+    """Two named branches concatenated: ``torch.cat([self.left(x), self.right(x)], dim=1)``."""
+
+    def __init__(self, left: Any, right: Any) -> None:
+        super().__init__()
+        self.left = left
+        self.right = right
+
+    def forward(self, x: Any) -> Any:
+        return torch.cat([self.left(x), self.right(x)], dim=1)
+
+
+class Twice(_Module):
+    """One conv and one ReLU instance, each called twice."""
+
+    def __init__(self, conv: Any) -> None:
+        super().__init__()
+        self.conv = conv
+        self.act = tnn.ReLU()
+
+    def forward(self, x: Any) -> Any:
+        x = self.act(self.conv(x))
+        return self.act(self.conv(x))
+
+
+class Alias(_Module):
+    """One conv registered under two names (``self.second = self.first``), both called."""
+
+    def __init__(self, conv: Any) -> None:
+        super().__init__()
+        self.first = conv
+        self.second = conv
+
+    def forward(self, x: Any) -> Any:
+        return self.second(F.relu(self.first(x)))
+
+
+class Tied(_Module):
+    """Two convs of one shape whose weights are tied: ``self.b.weight = self.a.weight``."""
+
+    def __init__(self, channels: int, kernel: int, bias: bool) -> None:
+        super().__init__()
+        self.a = tnn.Conv2d(channels, channels, kernel, padding=kernel // 2, bias=bias)
+        self.b = tnn.Conv2d(channels, channels, kernel, padding=kernel // 2, bias=bias)
+        self.b.weight = self.a.weight
+
+    def forward(self, x: Any) -> Any:
+        return self.b(F.relu(self.a(x)))
+
+
+class Spare(_Module):
+    """A body plus submodules made in __init__ and never called (an auxiliary head, a spare conv)."""
+
+    def __init__(self, body: Any, spare: Any) -> None:
+        super().__init__()
+        self.body = body
+        self.aux = spare
+
+    def forward(self, x: Any) -> Any:
+        return self.body(x)
+
+
+class FuncPool(_Module):
+    """Functional pooling in forward, with its arguments as plain attributes."""
+
+    def __init__(self, kind: str, kernel: int, stride: int, padding: int, ceil_mode: bool) -> None:
+        super().__init__()
+        self.kind, self.kernel, self.stride, self.padding, self.ceil_mode = kind, kernel, stride, padding, ceil_mode
+
+    def forward(self, x: Any) -> Any:
+        if self.kind == "max":
+            return F.max_pool2d(x, self.kernel, self.stride, self.padding, ceil_mode=self.ceil_mode)
+        return F.avg_pool2d(x, self.kernel, self.stride, self.padding, ceil_mode=self.ceil_mode)
+
+
+class Net(_Module):
+    """A classifier: ``self.features``, then global pooling and flattening as drawn, then ``self.fc``."""
+
+    def __init__(self, features: Any, fc: Any, pool: str, flatten: str) -> None:
+        super().__init__()
+        self.features = features
+        self.pool, self.flatten = pool, flatten
+        if pool == "module":
+            self.gap = tnn.AdaptiveAvgPool2d(1)
+        if flatten == "module":
+            self.flat = tnn.Flatten()
+        self.fc = fc
+
+    def forward(self, x: Any) -> Any:
+        x = self.features(x)
+        if self.pool == "module":
+            x = self.gap(x)
+        elif self.pool == "functional":
+            x = F.adaptive_avg_pool2d(x, 1)
+        if self.flatten == "module":
+            x = self.flat(x)
+        elif self.flatten == "view":
+            x = x.view(x.size(0), -1)
+        else:
+            x = torch.flatten(x, 1)
+        return self.fc(x)
+
+
+class LoopNet(_Module):
+    """A stem, stages in a ModuleList loop, no head."""
+
+    def __init__(self, stem: Any, stages: list[Any]) -> None:
+        super().__init__()
+        self.stem = stem
+        self.stages = tnn.ModuleList(stages)
+
+    def forward(self, x: Any) -> Any:
+        x = self.stem(x)
+        for stage in self.stages:
+            x = stage(x)
+        return x
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@st.composite
+def _real_conv(draw: st.DrawFn, cin: int, features: frozenset[str], cout: int | None = None) -> Any:
+    """A Conv2d from ``cin`` channels: strided, dilated, grouped, padded in any mode, as the features allow."""
+    cout = draw(st.integers(1, 8)) if cout is None else cout
+    k = draw(st.one_of(st.sampled_from([1, 3, 3, 5]), st.tuples(st.integers(1, 5), st.integers(1, 5))))
+    stride: Any = 1
+    dilation: Any = 1
+    groups = 1
+    padding: Any = draw(st.integers(0, 2))
+    if "strided" in features:
+        stride = draw(st.sampled_from([1, 1, 1, 2, 2, 3]))
+        dilation = draw(st.sampled_from([1, 1, 1, 2]))
+        groups = draw(st.sampled_from(_divisors(math.gcd(cin, cout))))
+        if stride == 1 and draw(st.integers(0, 5)) == 0:
+            padding = "same"
+    mode = "zeros"
+    if "padding_modes" in features:
+        mode = draw(st.sampled_from(["zeros", "reflect", "replicate", "circular"]))
+        if mode != "zeros" and padding != "same":
+            padding = draw(st.integers(0, 4))  # up to the input size and past it
+    return tnn.Conv2d(
+        cin,
+        cout,
+        k,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=groups,
+        bias=draw(st.booleans()),
+        padding_mode=mode,
+    )
+
+
+@st.composite
+def _real_layer(draw: st.DrawFn, cin: int, features: frozenset[str]) -> tuple[Any, int]:
+    """One plain torch layer (as Sequentials hold them) and the channels it gives."""
+    kinds = ["conv", "conv", "act"]
+    kinds += [k for k in ("pooling", "batchnorm", "transposed", "pad_layers") if k in features]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "conv":
+        conv = draw(_real_conv(cin, features))
+        return conv, conv.out_channels
+    if kind == "act":
+        return draw(
+            st.sampled_from([tnn.ReLU(), tnn.ReLU(inplace=True), tnn.GELU(), tnn.Identity(), tnn.Dropout(0.1)])
+        ), cin
+    if kind == "batchnorm":
+        return tnn.BatchNorm2d(cin), cin
+    if kind == "pooling":
+        k = draw(st.integers(1, 4))
+        stride = draw(st.none() | st.integers(1, 3))
+        padding = draw(st.integers(0, k // 2 + (1 if "small_input" in features else 0)))
+        ceil_mode = draw(st.booleans())
+        if draw(st.booleans()):
+            return tnn.MaxPool2d(
+                k, stride, padding, dilation=draw(st.sampled_from([1, 1, 2])), ceil_mode=ceil_mode
+            ), cin
+        return tnn.AvgPool2d(k, stride, padding, ceil_mode=ceil_mode, count_include_pad=draw(st.booleans())), cin
+    if kind == "transposed":
+        cout = draw(st.integers(1, 8))
+        s = draw(st.sampled_from([1, 1, 2, 3]))
+        d = draw(st.sampled_from([1, 1, 2]))
+        groups = draw(st.sampled_from(_divisors(math.gcd(cin, cout)))) if "strided" in features else 1
+        tconv = tnn.ConvTranspose2d(
+            cin,
+            cout,
+            draw(st.integers(1, 4)),
+            stride=s,
+            padding=draw(st.integers(0, 2)),
+            output_padding=draw(st.integers(0, max(s, d) - 1)),
+            groups=groups,
+            dilation=d,
+            bias=draw(st.booleans()),
+        )
+        return tconv, cout
+    pad_kind = draw(st.sampled_from(["reflect", "replicate", "zero", "circular"]))
+    low = -2 if pad_kind == "zero" else 0
+    amount = draw(st.one_of(st.integers(0, 3), st.tuples(*[st.integers(low, 3)] * 4)))
+    cls = {
+        "reflect": tnn.ReflectionPad2d,
+        "replicate": tnn.ReplicationPad2d,
+        "zero": tnn.ZeroPad2d,
+        "circular": tnn.CircularPad2d,
+    }[pad_kind]
+    return cls(amount), cin
+
+
+@st.composite
+def _real_sequential(draw: st.DrawFn, cin: int, features: frozenset[str], depth: int = 0) -> tuple[Any, int]:
+    """An nn.Sequential of plain layers (nested once now and then) and the channels it gives.
+
+    With "reuse", one ReLU instance may stand at several places: ``act = nn.ReLU();
+    nn.Sequential(conv1, act, conv2, act)``.
+    """
+    layers = []
+    c = cin
+    shared = tnn.ReLU()
+    for _ in range(draw(st.integers(1, 3))):
+        if "nested" in features and depth < 2 and draw(st.integers(0, 4)) == 0:
+            inner, c = draw(_real_sequential(c, features, depth + 1))
+            layers.append(inner)
+        else:
+            layer, c = draw(_real_layer(c, features))
+            layers.append(layer)
+        if "reuse" in features and draw(st.integers(0, 2)) == 0:
+            layers.append(shared)
+    return tnn.Sequential(*layers), c
+
+
+BLOCK_KINDS = ("convbnact", "sequential", "residual", "loop", "branches", "twice", "alias", "tied", "pool", "spare")
+
+
+@st.composite
+def _real_block(draw: st.DrawFn, kind: str, cin: int, features: frozenset[str]) -> tuple[Any, int]:
+    """One block of class ``kind`` from ``cin`` channels, and the channels it gives."""
+    if kind == "convbnact":
+        conv = draw(_real_conv(cin, features))
+        bn = "batchnorm" in features and draw(st.booleans())
+        acts = ["module", "none", *(["functional"] if "functional" in features else [])]
+        return ConvBNAct(conv, bn, draw(st.sampled_from(acts))), conv.out_channels
+    if kind == "sequential":
+        return draw(_real_sequential(cin, features))
+    if kind == "residual":
+        shortcuts = ["projection", "none"] + (["identity", "empty"] if "empty_shortcut" in features else [])
+        shortcut = draw(st.sampled_from(shortcuts))
+        stride = draw(st.sampled_from([1, 1, 2])) if "strided" in features else 1
+        cout = draw(st.integers(1, 8))
+        if shortcut != "projection" and draw(st.integers(0, 4)):
+            cout, stride = cin, 1  # mostly fits; otherwise the addition fails in torch
+        bn = "batchnorm" in features and draw(st.booleans())
+        return BasicBlock(cin, cout, stride, shortcut, bn), cout
+    if kind == "loop":
+        layers = []
+        c = cin
+        for _ in range(draw(st.integers(1, 3))):
+            if "nested" in features and draw(st.booleans()):
+                layer, c = draw(_real_sequential(c, features))
+            else:
+                conv = draw(_real_conv(c, features))
+                layer, c = (
+                    ConvBNAct(conv, False, "functional" if "functional" in features else "module"),
+                    conv.out_channels,
+                )
+            layers.append(layer)
+        cls = draw(st.sampled_from([Stack, DictStack]))
+        return cls(layers), c
+    if kind == "branches":
+        branches = []
+        total = 0
+        for _ in range(draw(st.integers(1, 3) if "loops" in features else st.just(2))):
+            branch, c = draw(_real_sequential(cin, features))
+            branches.append(branch)
+            total += c
+        if "loops" in features and draw(st.booleans()):
+            return Branches(branches), total
+        while len(branches) < 2:
+            branch, c = draw(_real_sequential(cin, features))
+            branches.append(branch)
+            total += c
+        return TwoBranches(branches[0], branches[1]), total
+    if kind in ("twice", "alias"):
+        # channels kept, so that the second call fits (mostly: a stride or a small padding shrinks the input)
+        conv = draw(_real_conv(cin, features, cout=cin))
+        return (Twice(conv) if kind == "twice" else Alias(conv)), cin
+    if kind == "tied":
+        return Tied(cin, draw(st.sampled_from([1, 3, 5])), draw(st.booleans())), cin
+    if kind == "pool":
+        k = draw(st.integers(1, 3))
+        padding = draw(st.integers(0, k // 2))
+        return FuncPool(
+            draw(st.sampled_from(["max", "avg"])), k, draw(st.integers(1, 2)), padding, draw(st.booleans())
+        ), cin
+    # spare: a body and a submodule that is never called
+    body, c = draw(_real_block("convbnact", cin, features))
+    spare = draw(
+        st.sampled_from([tnn.Linear(7, 3), tnn.Conv2d(c, 4, 3), tnn.Sequential(tnn.Conv2d(2, 2, 1), tnn.ReLU())])
+    )
+    return Spare(body, spare), c
+
+
+def _block_kinds(features: frozenset[str]) -> list[str]:
+    wanted = {
+        "residual": "residual",
+        "loops": "loop",
+        "branches": "branches",
+        "reuse": "twice",
+        "tied": "tied",
+        "functional": "pool",
+        "unused": "spare",
+    }
+    kinds = ["convbnact", "sequential"]
+    kinds += [kind for feature, kind in wanted.items() if feature in features]
+    if "reuse" in features:
+        kinds.append("alias")
+    return kinds
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """torch on one thread: on a busy machine its thread pool costs more than these small layers save."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _forward_shape(module: Any, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The output shape torch gives, or None when it raises (used to size a fitting head)."""
+    try:
+        with torch.no_grad(), one_thread():
+            return tuple(module.eval()(torch.zeros(shape)).shape)
+    except Exception:  # torch rejects the input: any head will do
+        return None
+
+
+@st.composite
+def real_models(draw: st.DrawFn, features: frozenset[str] = REAL_FEATURES) -> tuple[Any, tuple[int, int, int, int]]:
+    """A real-style ``torch.nn.Module`` and an input shape ``(N, C, H, W)``.
+
+    ``features`` (a subset of REAL_FEATURES) says which constructs may appear. The model is in
+    eval mode (BatchNorm uses its running statistics, so a batch of one fits).
+    """
+    unknown = set(features) - REAL_FEATURES
+    if unknown:
+        raise ValueError(f"unknown features {sorted(unknown)}; choose from {sorted(REAL_FEATURES)}")
+    channels = draw(st.integers(1, 4))
+    kinds = _block_kinds(features)
+    blocks = []
+    c = channels
+    used: set[str] = set()
+    last = ""
+    for _ in range(draw(st.integers(1, 4))):
+        choices = kinds if "mixed_blocks" in features else [k for k in kinds if k not in used or k == "sequential"]
+        kind = draw(st.sampled_from(choices or ["sequential"]))
+        if "mixed_blocks" in features and blocks and draw(st.integers(0, 2)) == 0:
+            kind = last  # a stage of blocks of one class, each with its own configuration
+        last = kind
+        if kind != "sequential":
+            used.add(kind)
+        block, c = draw(_real_block(kind, c, features))
+        blocks.append(block)
+    small = "small_input" in features and draw(st.integers(0, 5)) == 0
+    height = draw(st.integers(1, 12) if small else st.integers(12, 40))
+    width = draw(st.integers(1, 12) if small else st.integers(12, 40))
+    in_channels = channels + 1 if "small_input" in features and draw(st.integers(0, 29)) == 0 else channels
+    shape = (draw(st.integers(1, 2)), in_channels, height, width)
+
+    features_part = tnn.Sequential(*blocks)
+    out = _forward_shape(features_part, shape)
+    # transposed convs in a row can grow the maps past what a quick example should compute
+    assume(out is None or math.prod(out) <= 50_000)
+    top = draw(
+        st.sampled_from(["net", "net", "sequential", "loopnet"] if "loops" in features else ["net", "sequential"])
+    )
+    if top == "loopnet":
+        model: Any = LoopNet(blocks[0], blocks[1:])
+    else:
+        pool = draw(st.sampled_from(["module", "none"] + (["functional"] if "functional" in features else [])))
+        flatten = draw(st.sampled_from(["module", "view", "flatten"] if "functional" in features else ["module"]))
+        if out is None:
+            fin = draw(st.integers(1, 64))
+        else:
+            fin = c if pool != "none" else c * out[2] * out[3]
+            if "bad_head" in features and draw(st.integers(0, 9)) == 0:
+                fin = draw(st.integers(1, 64).filter(lambda v, fits=fin: v != fits))
+        fc = tnn.Linear(fin, draw(st.integers(1, 10)), bias=draw(st.booleans()))
+        if top == "net":
+            model = Net(features_part, fc, pool, flatten)
+        else:
+            tail = [tnn.AdaptiveAvgPool2d(1)] if pool != "none" else []
+            model = tnn.Sequential(*blocks, *tail, tnn.Flatten(), fc)
+
+    norms = [n for n in ("weight_norm", "spectral_norm") if n in features]
+    if norms:
+        counts: dict[int, int] = {}
+        for _, p in model.named_parameters(remove_duplicate=False):
+            counts[id(p)] = counts.get(id(p), 0) + 1
+        layers = [
+            m
+            for m in model.modules()
+            if isinstance(m, (tnn.Conv2d, tnn.ConvTranspose2d, tnn.Linear)) and counts.get(id(m.weight)) == 1
+        ]
+        for j in sorted(draw(st.sets(st.integers(0, max(len(layers) - 1, 0)), max_size=2))) if layers else ():
+            norm = getattr(tnn.utils.parametrizations, draw(st.sampled_from(norms)))
+            norm(layers[j])
+    if "frozen" in features and draw(st.booleans()):
+        modules = list(model.modules())
+        for j in sorted(draw(st.sets(st.integers(0, len(modules) - 1), min_size=1, max_size=3))):
+            params = list(modules[j].parameters(recurse=False))
+            if params and draw(st.booleans()):
+                params[draw(st.integers(0, len(params) - 1))].requires_grad_(False)
+            else:
+                modules[j].requires_grad_(False)
+    return model.eval(), shape
