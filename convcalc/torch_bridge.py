@@ -1172,9 +1172,29 @@ def _tracer_type() -> Any:
     """A torch.fx tracer that reads one module's forward and keeps every submodule as a leaf."""
     import torch.fx
 
+    def in_place(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        def method(self: Any, other: Any) -> Any:
+            # named as fx names the out-of-place node (``add``, ``add_1``), so rows keep their names
+            return self.tracer.create_proxy("call_function", op, (self, other), {}, name=op.__name__[1:])
+
+        return method
+
+    class InPlaceProxy(torch.fx.Proxy):
+        """A proxy that records ``x += y`` as ``operator.iadd`` (fx's own falls back to ``add``): an in-place
+        operation keeps its first operand's shape, so ``out += shortcut(x)`` fails in torch where ``out + ...``
+        would broadcast."""
+
+        __iadd__ = in_place(operator.iadd)
+        __isub__ = in_place(operator.isub)
+        __imul__ = in_place(operator.imul)
+        __itruediv__ = in_place(operator.itruediv)
+
     class ChildrenAsLeaves(torch.fx.Tracer):
         def is_leaf_module(self, m: Any, module_qualified_name: str) -> bool:
             return True
+
+        def proxy(self, node: Any) -> Any:
+            return InPlaceProxy(node, self)
 
     return ChildrenAsLeaves
 
@@ -1249,6 +1269,14 @@ def _canonical(name: str) -> str:
     if name.endswith("_") and not name.startswith("_"):
         name = name[:-1]  # in-place variants: relu_, add_, mul_
     return _ALIASES.get(name, name)
+
+
+def _is_inplace(node: Node) -> bool:
+    """``x += y``, ``x.add_(y)``: the result is written into the first operand, so it keeps that shape."""
+    name = node.target.rpartition(":")[2]
+    if node.op == "call_method":
+        return name.endswith("_") and not name.startswith("_")
+    return node.target.startswith("operator:i") and name in {"iadd", "isub", "imul", "itruediv", "ifloordiv"}
 
 
 def _node_of(fx_node: Any, where: str) -> Node:
@@ -1387,10 +1415,10 @@ def _describe_value(value: Any) -> str:
 class _Call:
     """One operation being planned: where it is, and how it reports rows and errors."""
 
-    __slots__ = ("ctx", "kind", "name")
+    __slots__ = ("ctx", "inplace", "kind", "name")
 
-    def __init__(self, ctx: Any, name: str, kind: str) -> None:
-        self.ctx, self.name, self.kind = ctx, name, kind
+    def __init__(self, ctx: Any, name: str, kind: str, inplace: bool = False) -> None:
+        self.ctx, self.name, self.kind, self.inplace = ctx, name, kind, inplace
 
     @property
     def where(self) -> str:
@@ -1454,7 +1482,7 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str) -> Any:
             env[node.name] = _call_module(modules[node.target], node, args, kwargs, ctx, path, node.target in called)
             called.add(node.target)
         else:
-            call = _Call(ctx, _join(path, node.name), node.kind)
+            call = _Call(ctx, _join(path, node.name), node.kind, _is_inplace(node))
             if node.kind.startswith("math."):
                 env[node.name] = _math(call, node, args, kwargs)
             else:
@@ -1863,9 +1891,28 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             raise call.spec_error("cannot follow this arithmetic on sizes", arguments=tuple(operands)) from None
         return _size(result)
     shape = _broadcast(call, [t.shape for t in tensors])
+    if call.inplace and isinstance(operands[0], _Tensor):
+        _written_into(call, operands[0].shape, shape)
     rf = _merge_rf(tensors, len(shape))
     out = _Tensor(shape, rf, all(t.const for t in tensors))
     return call.row(tensors[0].shape, out)
+
+
+def _written_into(call: _Call, target: tuple[Any, ...], shape: tuple[Any, ...]) -> None:
+    """An in-place operation keeps its first operand's shape: the broadcast shape must be that shape."""
+
+    def message() -> str:
+        return (
+            f"{call.where}: an in-place operation writes into its first operand of shape {tuple(target)}, but the "
+            f"operands broadcast to {tuple(shape)} (torch: output with shape {list(target)} doesn't match the "
+            f"broadcast shape {list(shape)}); write it out of place (x = x + y) or make the shapes equal. "
+            f"Received: shapes={tuple(target)} and {tuple(shape)}"
+        )
+
+    if len(target) != len(shape):
+        raise ShapeError(message())
+    for axis, (a, b) in enumerate(zip(target, shape, strict=True)):
+        call.require_equal(a, b, axis, message)
 
 
 def _broadcast(call: _Call, shapes: list[tuple[Any, ...]]) -> tuple[Any, ...]:

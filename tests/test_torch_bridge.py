@@ -1070,7 +1070,7 @@ def test_shape_keeping_torch_layers_without_a_spec() -> None:
 def test_graph_repr_reads_like_code() -> None:
     text = repr(tb.from_torch(BasicBlock(4, 4)))
     assert text.startswith("Graph(BasicBlock,\n  (conv1): Conv2d(in_channels=4")
-    assert "    add = add(bn2, x)\n    relu_1 = self.relu(add)\n    return relu_1\n)" in text
+    assert "    add = iadd(bn2, x)\n    relu_1 = self.relu(add)\n    return relu_1\n)" in text
 
 
 def test_a_chain_of_children_reads_as_sequential() -> None:

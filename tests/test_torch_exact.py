@@ -442,3 +442,32 @@ def test_cli_verify_exits_0_when_both_reject_at_the_same_layer(capsys: pytest.Ca
 
     assert main(["verify", "tests/specs/seed003_cnn.toml", "--device", "cpu", "--input", "1x1x3x3"]) == 0
     assert "both reject, at the same layer" in capsys.readouterr().out
+
+
+class _InPlaceShortcut(tnn.Module):
+    """``out += x`` where ``x`` has more channels: ``out + x`` would broadcast, the in-place form cannot."""
+
+    def __init__(self, inplace: bool) -> None:
+        super().__init__()
+        self.conv = tnn.Conv2d(2, 1, 3, padding=1)
+        self.inplace = inplace
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv(x)
+        if self.inplace:
+            out += x
+        else:
+            out = out + x
+        return out
+
+
+def test_an_in_place_add_keeps_its_first_operand_shape() -> None:
+    x = torch.zeros(1, 2, 5, 5)
+    with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
+        _InPlaceShortcut(inplace=True)(x)
+    with pytest.raises(
+        convcalc.ShapeError, match=r"in-place operation writes into its first operand of shape \(1, 1, 5, 5\)"
+    ):
+        convcalc.plan(_InPlaceShortcut(inplace=True), (1, 2, 5, 5))
+    assert _InPlaceShortcut(inplace=False)(x).shape == (1, 2, 5, 5)
+    assert convcalc.plan(_InPlaceShortcut(inplace=False), (1, 2, 5, 5)).output_shape == (1, 2, 5, 5)
