@@ -3215,7 +3215,7 @@ def _torch_call(
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise SpecError(
             f"{where}: {reason}, and torch cannot run it on meta tensors of these shapes either "
-            f"({type(exc).__name__}: {message.rstrip('. ')}). Received: input_shape="
+            f"({type(exc).__name__}: {message.rstrip('. ')}). {_describe_with_nn(type(module))} Received: input_shape="
             f"{shapes[0] if len(shapes) == 1 else tuple(shapes)}"
         ) from None
     finally:
