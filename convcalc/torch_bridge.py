@@ -808,7 +808,7 @@ class _Book:
         parts = path.split(".") if path else []
         for j, part in enumerate(parts):
             ident = id(module)
-            child = module._modules.get(part)
+            child = dict(module._modules.items()).get(part) if ident not in self.leaves else None
             if ident in self.leaves or ident in self.ruled or child is None:
                 return module, parts[j:]
             module = child
@@ -871,7 +871,7 @@ class _Book:
         for where in [r.name for r in ctx.rows] + [g[1] for g in ctx.groups]:
             module = self.root
             for part in where.split(".") if where else ():
-                module = module._modules.get(part)
+                module = dict(module._modules.items()).get(part)
                 if module is None:
                     break
                 reached.add(id(module))

@@ -294,8 +294,15 @@ class ScriptDepthNet(nn.Module):
 
 # --- EfficientNet's static same padding ---------------------------------------------------------------------------
 class Conv2dStaticSamePadding(nn.Conv2d):
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, image_size: int = 16,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        image_size: int = 16,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, **kwargs)
         self.stride = self.stride if len(self.stride) == 2 else [self.stride[0]] * 2
         ih = iw = image_size
@@ -521,8 +528,12 @@ class DoubleConv(nn.Module):
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.double_conv = nn.Sequential(
-            nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-            nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+            nn.Conv2d(cin, cout, 3, padding=1),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, padding=1),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -566,9 +577,14 @@ class InvertedResidual(nn.Module):
         hidden = inp * expand_ratio
         self.use_res_connect = stride == 1 and inp == oup
         self.conv = nn.Sequential(
-            nn.Conv2d(inp, hidden, 1, 1, 0, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True),
-            nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False), nn.BatchNorm2d(hidden),
-            nn.ReLU6(inplace=True), nn.Conv2d(hidden, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup),
+            nn.Conv2d(inp, hidden, 1, 1, 0, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(hidden, oup, 1, 1, 0, bias=False),
+            nn.BatchNorm2d(oup),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
