@@ -113,10 +113,12 @@ def register(torch_type: type, rule: Callable[[Any], Any] | None = None) -> Any:
     ...         if x.shape[-1] % 2:  # data-dependent control flow: torch.fx cannot trace this
     ...             x = x[..., :-1, :-1]
     ...         return torch.nn.functional.avg_pool2d(x, 2)
-    >>> convcalc.plan(Halve(), (1, 3, 8, 8))
+    >>> [(r.name, r.source) for r in convcalc.plan(Halve(), (1, 3, 8, 8)).rows]  # torch's meta pass answers
+    [('avg_pool2d', 'torch')]
+    >>> convcalc.plan(Halve(), (1, 3, convcalc.symbols("H"), 8))
     Traceback (most recent call last):
     ...
-    convcalc.SpecError: <model> (Halve): torch.fx cannot trace its forward (TraceError: symbolically traced variables cannot be used as inputs to control flow), so convcalc cannot read it without running it. Describe it with convcalc.nn layers: convcalc.register(Halve, lambda module: convcalc.nn.Sequential(...)). Received: module=Halve
+    convcalc.SpecError: <model> (Halve): torch.fx cannot trace its forward (TraceError: symbolically traced variables cannot be used as inputs to control flow); convcalc can plan this module only with torch's shape machinery, which needs concrete sizes, not symbols. Plan with numbers, or register a rule for Halve. Received: input_shape=(1, 3, H, 8)
     >>> @convcalc.register(Halve)
     ... def halve(module):
     ...     return nn.AvgPool2d(2)
@@ -3140,8 +3142,7 @@ class _Run:
             self.leaf[ident] = (
                 _rule_for(cls) is not None
                 or isinstance(module, torch.jit.ScriptModule)
-                or base is not None
-                and base.__name__ not in ("Sequential", "ModuleList", "ModuleDict", "Module")
+                or (base is not None and base.__name__ not in ("Sequential", "ModuleList", "ModuleDict", "Module"))
             )
         return self.leaf[ident]
 
@@ -3216,7 +3217,7 @@ def _torch_call(
         raise SpecError(
             f"{where}: {reason}, and torch cannot run it on meta tensors of these shapes either "
             f"({type(exc).__name__}: {message.rstrip('. ')}). {_describe_with_nn(type(module))} Received: input_shape="
-            f"{shapes[0] if len(shapes) == 1 else tuple(shapes)}"
+            f"{shapes[0] if len(shapes) == 1 else tuple(shapes)}, module={kind}"
         ) from None
     finally:
         run.active = False

@@ -131,8 +131,9 @@ class YoloUpsample(nn.Module):
         stride = self.stride
         assert x.data.dim() == 4
         b, c, h, w = x.data.size()
-        x = x.view(b, c, h, 1, w, 1).expand(b, c, h, stride, w, stride).contiguous().view(b, c, h * stride, w * stride)
-        return x
+        return (
+            x.view(b, c, h, 1, w, 1).expand(b, c, h, stride, w, stride).contiguous().view(b, c, h * stride, w * stride)
+        )
 
 
 class YoloHead(nn.Module):
