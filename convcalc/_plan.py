@@ -33,6 +33,12 @@ class Row:
     (a module called again, or one whose weights another module holds: tied
     weights); the row then counts only the tensors seen here for the first time,
     so the plan's totals count each tensor once.
+
+    ``source`` says how the row's shapes were obtained: ``"rule"`` when convcalc
+    read the forward and applied its own rules, ``"torch"`` when the forward
+    could not be read and torch's shape machinery ran it on the meta device (no
+    data); the row's parameters, MACs, memory and receptive field are convcalc's
+    rules applied to the shapes torch gave at that call.
     """
 
     name: str
@@ -48,6 +54,7 @@ class Row:
     receptive_field: tuple[ReceptiveField, ...] | None = None
     depth: int = 0
     recursive: bool = False
+    source: str = "rule"
 
     @property
     def params(self) -> Any:
@@ -121,6 +128,22 @@ class Plan:
     layout: str = "channels_first"
     _extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     uncalled: tuple[Row, ...] = ()
+
+    @property
+    def input_shapes(self) -> Any:
+        """Every input's shape: a tuple of shapes (positional inputs) or a dict (keyword inputs)."""
+        return self._extra.get("inputs", (self.input_shape,))
+
+    @property
+    def output_shapes(self) -> Any:
+        """Every output's shape, nested as the forward returns them: a tuple of shapes (one for a single
+        output), or a dict for a forward that returns a dict; ``output_shape`` is the first one."""
+        return self._extra.get("outputs", (self.output_shape,))
+
+    @property
+    def fallback_rows(self) -> tuple[Row, ...]:
+        """The rows whose shapes torch's shape machinery gave (``source == "torch"``)."""
+        return tuple(r for r in self.rows if r.source == "torch")
 
     @property
     def trainable_params(self) -> Any:

@@ -360,9 +360,31 @@ def plan(
         input_shape = getattr(model, "_default_input_shape", None)
         if input_shape is None:
             raise ShapeError("plan() needs an input_shape such as (1, 3, 224, 224). Received: input_shape=None")
-    shape = _input_shape(input_shape)
+    inputs, keywords = _several_inputs(input_shape)
+    if inputs is None:
+        shape = _input_shape(input_shape)
+        inputs = (shape,)
+    else:
+        if not hasattr(model, "_plan_call"):
+            raise ShapeError(
+                f"this model takes one input: give input_shape as one tuple such as (1, 3, 224, 224); a list of "
+                f"shapes or a dict of shapes is for torch modules whose forward takes several inputs. "
+                f"{received({'input_shape': input_shape})}"
+            )
+        shape = (*inputs, *keywords.values())[0]
+    outputs: Any = None
     try:
-        out_shape = _walk(model, shape, ctx)
+        if hasattr(model, "_plan_call"):
+
+            def flow(s: tuple[Any, ...]) -> Flow:
+                return s, tuple(ReceptiveField(1, 1, 0) for _ in range(max(len(s) - 2, 0))) or None
+
+            flows = tuple(flow(s) for s in inputs)
+            named = {k: flow(s) for k, s in keywords.items()}
+            (out_shape, _), outputs = model._plan_call(flows, named, ctx, "")
+            out_shape = tuple(out_shape)
+        else:
+            out_shape = _walk(model, shape, ctx)
     except RecursionError:
         raise SpecError(
             "the model is nested too deep for Python's recursion limit; flatten nested Sequential "
@@ -385,6 +407,14 @@ def plan(
     if not all(type(d) is int for d in shape):
         rows = tuple(_sympy_row(r) for r in rows)
         uncalled = tuple(_sympy_row(r) for r in uncalled)
+    extra: dict[str, Any] = {"groups": [g for g in ctx.groups if g is not None], **_module_tree(source, model)}
+    several = len(inputs) + len(keywords) > 1 or keywords
+    if several:
+        extra["inputs"] = _sympy_tree(dict(keywords) if keywords and not inputs else (*inputs, *keywords.values()))
+    if outputs is not None and not (
+        isinstance(outputs, tuple) and outputs and not isinstance(outputs[0], (tuple, dict))
+    ):
+        extra["outputs"] = _sympy_tree(outputs)
     return Plan(
         rows,
         tuple(to_sympy(d) for d in shape),
@@ -394,7 +424,7 @@ def plan(
         tuple(ctx.constraints),
         itemsize,
         model._layout,
-        {"groups": [g for g in ctx.groups if g is not None], **_module_tree(source, model)},
+        extra,
         uncalled,
     )
 
@@ -431,6 +461,35 @@ def _module_tree(source: Any, model: Any) -> dict[str, Any]:
     return {"name": classes[""], "modules": classes}
 
 
+def _sympy_tree(value: Any) -> Any:
+    from convcalc._symbolic import to_sympy
+
+    if isinstance(value, dict):
+        return {k: _sympy_tree(v) for k, v in value.items()}
+    if isinstance(value, tuple) and value and isinstance(value[0], (tuple, dict)):
+        return tuple(_sympy_tree(v) for v in value)
+    return tuple(to_sympy(d) for d in value)
+
+
+def _several_inputs(input_shape: Any) -> tuple[tuple[Any, ...] | None, dict[str, Any]]:
+    """``[shape_a, shape_b]`` (positional inputs) or ``{"x": shape, ...}`` (keyword inputs): the shapes, checked;
+    ``(None, {})`` for one shape."""
+    if isinstance(input_shape, dict):
+        if not input_shape:
+            raise ShapeError(f"input_shape must not be empty. {received({'input_shape': input_shape})}")
+        for key in input_shape:
+            if not isinstance(key, str):
+                raise ShapeError(f"keyword inputs are named by strings. {received({'input_shape': input_shape})}")
+        return (), {k: _input_shape(v) for k, v in input_shape.items()}
+    if (
+        isinstance(input_shape, (list, tuple))
+        and input_shape
+        and all(isinstance(v, (list, tuple)) for v in input_shape)
+    ):
+        return tuple(_input_shape(v) for v in input_shape), {}
+    return None, {}
+
+
 def _sympy_row(row: Row) -> Row:
     from convcalc._symbolic import to_sympy
 
@@ -448,6 +507,7 @@ def _sympy_row(row: Row) -> Row:
         row.receptive_field,
         row.depth,
         row.recursive,
+        row.source,
     )
 
 

@@ -91,7 +91,17 @@ def _columns(header: list[str], body: list[list[str]], right: set[int]) -> list[
 
 def _table(plan: Plan) -> str:
     header = ["Layer", "Kind", "Output shape", "Params", "MACs", "RF size/jump/pad"]
-    body = [[r.name, r.kind, _shape(r.output_shape), _num(r.params), _num(r.macs), _rf(r)] for r in plan.rows]
+    body = [
+        [
+            r.name + (" *" if r.source == "torch" else ""),
+            r.kind,
+            _shape(r.output_shape),
+            _num(r.params),
+            _num(r.macs),
+            _rf(r),
+        ]
+        for r in plan.rows
+    ]
     lines = _columns(header, body, {3, 4})
     rule = "-" * max(len(line) for line in lines)
     out = [lines[0], rule, *lines[1:], rule]
@@ -101,6 +111,12 @@ def _table(plan: Plan) -> str:
         f"non-trainable {_num(plan.non_trainable_params)}); buffers: {_num(plan.buffers)}"
     )
     out.append(f"{_mac_line(plan)}: {_num(plan.macs)}")
+    fallback = sum(r.source == "torch" for r in plan.rows)
+    if fallback:
+        out.append(
+            f"* {fallback} row(s) whose shapes torch gave (a meta-device pass: their forward cannot be read); "
+            "their counts are convcalc's rules"
+        )
     if plan.uncalled:
         out.append("Never called (their parameters and buffers count in the totals):")
         out.extend(f"  {r.name} ({r.kind}): {_num(r.params)} params, {_num(r.buffers)} buffers" for r in plan.uncalled)
@@ -395,6 +411,8 @@ def _jsonable(value: Any) -> Any:
         return value
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
     return str(value)
 
 
@@ -415,6 +433,7 @@ def _row_dict(r: Row) -> dict[str, Any]:
         if r.receptive_field is None
         else [{"size": f.size, "jump": f.jump, "start": f.start} for f in r.receptive_field],
         **({"recursive": True} if r.recursive else {}),
+        **({"source": r.source} if r.source != "rule" else {}),  # where the shape came from, when not the rules
     }
 
 
@@ -434,6 +453,10 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     }
     if plan.uncalled:
         out["uncalled"] = [_row_dict(r) for r in plan.uncalled]
+    if "outputs" in plan._extra:
+        out["output_shapes"] = _jsonable(plan.output_shapes)
+    if "inputs" in plan._extra:
+        out["input_shapes"] = _jsonable(plan.input_shapes)
     return out
 
 

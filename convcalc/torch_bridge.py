@@ -53,7 +53,7 @@ __all__ = [
 # Classes that subclass convcalc.nn.Module or torch.nn.Module are made on first
 # use (importing convcalc.nn costs tens of milliseconds and torch far more), and
 # are reachable as attributes of this module, so pickle and imports find them.
-_LAZY_SPECS = ("Elementwise", "Graph")
+_LAZY_SPECS = ("Elementwise", "Graph", "TorchCall")
 _LAZY_TORCH = ("AddBranches", "ConcatBranches", "TracedGraph")
 
 
@@ -113,10 +113,12 @@ def register(torch_type: type, rule: Callable[[Any], Any] | None = None) -> Any:
     ...         if x.shape[-1] % 2:  # data-dependent control flow: torch.fx cannot trace this
     ...             x = x[..., :-1, :-1]
     ...         return torch.nn.functional.avg_pool2d(x, 2)
-    >>> convcalc.plan(Halve(), (1, 3, 8, 8))
+    >>> [(r.name, r.source) for r in convcalc.plan(Halve(), (1, 3, 8, 8)).rows]  # torch's meta pass answers
+    [('avg_pool2d', 'torch')]
+    >>> convcalc.plan(Halve(), (1, 3, convcalc.symbols("H"), 8))
     Traceback (most recent call last):
     ...
-    convcalc.SpecError: <model> (Halve): torch.fx cannot trace its forward (TraceError: symbolically traced variables cannot be used as inputs to control flow), so convcalc cannot read it without running it. Describe it with convcalc.nn layers: convcalc.register(Halve, lambda module: convcalc.nn.Sequential(...)). Received: module=Halve
+    convcalc.SpecError: <model> (Halve): torch.fx cannot trace its forward (TraceError: symbolically traced variables cannot be used as inputs to control flow); convcalc can plan this module only with torch's shape machinery, which needs concrete sizes, not symbols. Plan with numbers, or register a rule for Halve. Received: input_shape=(1, 3, H, 8)
     >>> @convcalc.register(Halve)
     ... def halve(module):
     ...     return nn.AvgPool2d(2)
@@ -205,6 +207,7 @@ class _Attr:
 class _SpecTypes:
     Elementwise: Any
     Graph: Any
+    TorchCall: Any
 
 
 @functools.cache
@@ -259,6 +262,7 @@ def _spec_types() -> _SpecTypes:
         nodes: tuple[Node, ...]
         modules: tuple[tuple[str, Any], ...] = ()
         attrs: tuple[_Attr, ...] = ()
+        torch_module: Any = dataclasses.field(default=None, compare=False, repr=False)
 
         @property
         def kind(self) -> str:
@@ -281,7 +285,7 @@ def _spec_types() -> _SpecTypes:
         def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
             start = len(ctx.rows)
             slot = ctx.open_group() if path else -1
-            out = _run_graph(self, [_Tensor(tuple(flow[0]), flow[1])], ctx, path)
+            out = _graph_call(self, (_Tensor(tuple(flow[0]), flow[1]),), {}, ctx, path)
             if not isinstance(out, _Tensor):
                 raise SpecError(
                     f"{self._where(path)}: forward returns {_describe_value(out)}, not one tensor; convcalc plans "
@@ -293,12 +297,51 @@ def _spec_types() -> _SpecTypes:
             result: Flow = _flow_of(out)
             return result
 
-    for cls in (Elementwise, Graph):
+    @dataclass(frozen=True, eq=False)
+    class TorchCall(nn.Module):
+        """A torch module whose ``forward`` convcalc cannot read (``reason`` says why).
+
+        Planned by running a meta-device copy of it on the shapes that reach it
+        (no data, nothing changed on the module), with every layer call and
+        tensor function inside it planned by convcalc's rules on the shapes
+        torch gives; its rows are marked ``source="torch"``. Needs concrete
+        sizes: a symbolic plan raises a SpecError naming the module and reason.
+        """
+
+        torch_type: str
+        reason: str
+        torch_module: Any = dataclasses.field(default=None, repr=False)
+
+        @property
+        def kind(self) -> str:
+            return self.torch_type
+
+        def children(self) -> Iterator[tuple[str, Any]]:
+            return iter(())
+
+        def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+            start = len(ctx.rows)
+            slot = ctx.open_group() if path else -1
+            out = _torch_call(
+                self.torch_module, (_Tensor(tuple(flow[0]), flow[1]),), {}, ctx, path, self.kind, self.reason
+            )
+            if not isinstance(out, _Tensor):
+                raise SpecError(
+                    f"{path or '<model>'} ({self.kind}): forward returns {_describe_value(out)}, not one tensor; "
+                    f"a convcalc layer passes one tensor on. Received: module={self.kind}"
+                )
+            if path:
+                ctx.close_group(slot, start, path, self.kind, out.shape)
+            result: Flow = _flow_of(out)
+            return result
+
+    for cls in (Elementwise, Graph, TorchCall):
         cls.__module__ = __name__
         cls.__qualname__ = cls.__name__
     types = _SpecTypes()
     types.Elementwise = Elementwise
     types.Graph = Graph
+    types.TorchCall = TorchCall
     return types
 
 
@@ -692,17 +735,55 @@ class _TorchModel:
 
     @property
     def name(self) -> str:
-        return getattr(self.spec, "name", None) or type(self.spec).__name__
+        return type(self.book.root).__name__  # the torch class, as the user wrote it
 
     def _plan(self, flow: Any, ctx: Any, path: str) -> Any:
+        return self._plan_call((flow,), {}, ctx, path)[0]
+
+    def _plan_call(self, inputs: tuple[Any, ...], keywords: dict[str, Any], ctx: Any, path: str) -> Any:
+        """Plan a call with inputs (flows) by position and by name: ``(flow of the first output, outputs)``,
+        the outputs a shape, or a tuple / dict of shapes as the forward returns them."""
+        types = _spec_types()
         ctx.owner, ctx.counted = self.book.owner, set()
+        spec = self.spec
         try:
-            out = self.spec._plan(flow, ctx, path)
+            if isinstance(spec, (types.Graph, types.TorchCall)):
+                args = tuple(_Tensor(tuple(f[0]), f[1]) for f in inputs)
+                kwargs = {k: _Tensor(tuple(f[0]), f[1]) for k, f in keywords.items()}
+                if isinstance(spec, types.Graph):
+                    value = _graph_call(spec, args, kwargs, ctx, path)
+                else:
+                    value = _torch_call(spec.torch_module, args, kwargs, ctx, path, spec.kind, spec.reason)
+                tree = _shapes_tree(value, self.name)
+                first = _leaves((value,))[0]
+                out = _flow_of(first)
+            elif len(inputs) == 1 and not keywords:
+                out = spec._plan(inputs[0], ctx, path)
+                tree = tuple(out[0])
+            else:
+                raise SpecError(
+                    f"<model> ({self.name}): takes one input tensor; received {len(inputs) + len(keywords)} "
+                    f"inputs. Received: inputs={len(inputs) + len(keywords)}"
+                )
         finally:
             ctx.owner = None
         ctx.groups[:] = [g if g is None else (g[0], self.book.canonical(g[1]), *g[2:]) for g in ctx.groups]
         ctx.uncalled.extend(self.book.uncalled(ctx))
-        return out
+        return out, tree
+
+
+def _shapes_tree(value: Any, name: str) -> Any:
+    """A forward's outputs as shapes: a tuple / dict of shapes, nested as returned."""
+    if isinstance(value, _Tensor):
+        return tuple(value.shape)
+    if isinstance(value, dict):
+        return {k: _shapes_tree(v, name) for k, v in value.items()}
+    if isinstance(value, (tuple, list)) and value:
+        return tuple(_shapes_tree(v, name) for v in value)
+    raise SpecError(
+        f"<model> ({name}): forward returns {_describe_value(value)}, which holds no tensor convcalc can plan. "
+        f"Received: output={_describe_value(value)}"
+    )
 
 
 _MISSING = object()
@@ -731,7 +812,7 @@ class _Book:
         parts = path.split(".") if path else []
         for j, part in enumerate(parts):
             ident = id(module)
-            child = module._modules.get(part)
+            child = dict(module._modules.items()).get(part) if ident not in self.leaves else None
             if ident in self.leaves or ident in self.ruled or child is None:
                 return module, parts[j:]
             module = child
@@ -794,7 +875,7 @@ class _Book:
         for where in [r.name for r in ctx.rows] + [g[1] for g in ctx.groups if g is not None]:
             module = self.root
             for part in where.split(".") if where else ():
-                module = module._modules.get(part)
+                module = dict(module._modules.items()).get(part)
                 if module is None:
                     break
                 reached.add(id(module))
@@ -907,17 +988,23 @@ class _Reader:
                 if isinstance(module, torch.nn.Sequential):  # a Sequential subclass: read as the chain it holds
                     return nn.Sequential(OrderedDict(self._children(module, path)))
                 message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                raise SpecError(
-                    f"{where}: torch.fx cannot trace its forward ({type(exc).__name__}: {message.rstrip('. ')}), so "
-                    f"convcalc cannot read it without running it. {_describe_with_nn(cls).rstrip('.')}{_related(cls)}. "
-                    f"Received: module={cls.__name__}"
-                ) from None
-            nodes = tuple(_node_of(fx_node, where) for fx_node in graph.nodes)
+                return self._fallback(
+                    module, f"torch.fx cannot trace its forward ({type(exc).__name__}: {message.rstrip('. ')})"
+                )
+            try:
+                nodes = tuple(_node_of(fx_node, where) for fx_node in graph.nodes)
+            except SpecError as exc:
+                return self._fallback(module, str(exc).split(": ", 1)[-1].split(" (fx node")[0])
             if key is not None:
                 _TRACED[key] = nodes
                 while len(_TRACED) > _TRACED_MAX:
                     del _TRACED[next(iter(_TRACED))]
         return self._from_nodes(module, nodes, path)
+
+    def _fallback(self, module: Any, reason: str) -> Any:
+        """A module whose forward convcalc cannot read: planned by running it on the meta device."""
+        self.ruled.add(id(module))  # its rows are named by the paths torch gives them
+        return _spec_types().TorchCall(type(module).__name__, reason, module)
 
     def _children(self, module: Any, path: str) -> Iterator[tuple[str, Any]]:
         # every entry, as forward iterates them: named_children() would skip a module held twice
@@ -944,7 +1031,9 @@ class _Reader:
         chain = _as_chain(nodes)
         if chain is not None:
             return nn.Sequential(OrderedDict((t, modules[t]) for t in chain))
-        return _spec_types().Graph(type(module).__name__, nodes, tuple(modules.items()), tuple(attrs.values()))
+        return _spec_types().Graph(
+            type(module).__name__, nodes, tuple(modules.items()), tuple(attrs.values()), torch_module=module
+        )
 
 
 # Traced forwards by _trace_key, across conversions (a key holds the code and everything plain the trace can read),
@@ -1448,17 +1537,20 @@ class _Call:
             equals(to_sympy(a) - to_sympy(b), 0, self.name, axis, message, "sizes equal")
 
 
-def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str) -> Any:
+def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dict[str, Any] | None = None) -> Any:
     modules = dict(graph.modules)
     attrs = {a.target: a for a in graph.attrs}
     env: dict[str, Any] = {}
     supplied = list(inputs)
+    named = dict(keywords or {})
     called: set[str] = set()
     read: set[str] = set()
     for node in graph.nodes:
         if node.op == "placeholder":
             if supplied:
                 env[node.name] = supplied.pop(0)
+            elif node.target in named:
+                env[node.name] = named.pop(node.target)
             elif node.args:
                 env[node.name] = node.args[0]
             else:
@@ -1479,7 +1571,9 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str) -> Any:
                 read.add(attr.target)
                 _attr_row(ctx, _join(path, attr.target), attr)
         elif node.op == "call_module":
-            env[node.name] = _call_module(modules[node.target], node, args, kwargs, ctx, path, node.target in called)
+            env[node.name] = _call_module(
+                modules[node.target], node, args, kwargs, ctx, path, node.target in called, graph.torch_module
+            )
             called.add(node.target)
         else:
             call = _Call(ctx, _join(path, node.name), node.kind, _is_inplace(node))
@@ -1505,28 +1599,83 @@ def _attr_row(ctx: Any, name: str, attr: _Attr) -> None:
     ctx.rows[-1] = dataclasses.replace(ctx.rows[-1], activations=0, activation_bytes=0)
 
 
+def _child_module(parent: Any, target: str) -> Any:
+    if parent is None:
+        return None
+    try:
+        return parent.get_submodule(target)
+    except AttributeError:
+        return None
+
+
+def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any, path: str) -> Any:
+    """Plan a Graph with convcalc's rules; where they cannot follow the forward (a SpecError, not a misfit),
+    plan the module with torch's shape machinery instead, after undoing what the attempt planned."""
+    if graph.torch_module is None:
+        return _run_graph(graph, list(args), ctx, path, kwargs)
+    state = (len(ctx.rows), len(ctx.groups), len(ctx.constraints), set(ctx.counted))
+    try:
+        return _run_graph(graph, list(args), ctx, path, kwargs)
+    except SpecError as exc:
+        if any(not isinstance(t, _Tensor) or any(type(d) is not int for d in t.shape) for t in _leaves(args)):
+            raise
+        del ctx.rows[state[0] :], ctx.groups[state[1] :], ctx.constraints[state[2] :]
+        ctx.counted.clear()
+        ctx.counted.update(state[3])
+        reason = str(exc).split(": ", 1)[-1].split(". Received")[0]
+        try:
+            return _torch_call(graph.torch_module, args, kwargs, ctx, path, graph.kind, reason)
+        except _TorchRejectsError:
+            raise exc from None  # torch cannot run it either: the rule's own message names the operation
+
+
+class _TorchRejectsError(SpecError):
+    """torch itself cannot run the forward on meta tensors of these shapes."""
+
+
 def _call_module(
-    spec: Any, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any, path: str, again: bool
+    spec: Any,
+    node: Node,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    ctx: Any,
+    path: str,
+    again: bool,
+    parent: Any = None,
 ) -> Any:
     types = _spec_types()
     child_path = _join(path, node.target)
     start = len(ctx.rows)
     tensors = [a for a in args if isinstance(a, _Tensor)]
-    if isinstance(spec, types.Graph) and not kwargs:
+    torch_child = _child_module(parent, node.target)
+    if isinstance(spec, types.Graph):
         slot = ctx.open_group()
-        out = _run_graph(spec, list(args), ctx, child_path)
+        out = _graph_call(spec, args, kwargs, ctx, child_path)
         if isinstance(out, _Tensor):
             ctx.close_group(slot, start, child_path, spec.kind, out.shape)
     elif isinstance(spec, _multi_output()):
         options = {k: _as_shapes(v) for k, v in kwargs.items()}
         multi: Any = spec
         out = _as_tensors(multi._outputs(_as_shapes(args), options, ctx, child_path))
+    elif isinstance(spec, types.TorchCall) or (
+        torch_child is not None and (len(args) != 1 or len(tensors) != 1 or kwargs)
+    ):
+        module = spec.torch_module if isinstance(spec, types.TorchCall) else torch_child
+        reason = (
+            spec.reason
+            if isinstance(spec, types.TorchCall)
+            else f"it is called with {len(args) + len(kwargs)} arguments ({_describe_value(args[0]) if args else 'keywords'}), "
+            "which its convcalc layer, taking one tensor, cannot follow"
+        )
+        try:
+            out = _torch_call(module, args, kwargs, ctx, child_path, spec.kind, reason)
+        except _TorchRejectsError:
+            if isinstance(spec, types.TorchCall):
+                raise
+            raise _one_tensor_error(child_path, spec.kind, len(args) + len(kwargs)) from None
     else:
         if len(args) != 1 or len(tensors) != 1 or kwargs:
-            raise SpecError(
-                f"{child_path} ({spec.kind}): is called with {len(args) + len(kwargs)} arguments; a convcalc layer "
-                f"takes one tensor. Received: arguments={len(args) + len(kwargs)}"
-            )
+            raise _one_tensor_error(child_path, spec.kind, len(args) + len(kwargs))
         shape, rf = spec._plan(_flow_of(tensors[0]), ctx, child_path)
         out = _Tensor(tuple(shape), rf)
         if getattr(spec, "return_indices", False) is True:  # MaxPool2d(return_indices=True): (values, indices)
@@ -1537,6 +1686,12 @@ def _call_module(
             if again or ctx.rows[j].name in owned:
                 ctx.rows[j] = dataclasses.replace(ctx.rows[j], trainable=0, non_trainable=0, buffers=0, recursive=True)
     return out
+
+
+def _one_tensor_error(path: str, kind: str, count: int) -> SpecError:
+    return SpecError(
+        f"{path} ({kind}): is called with {count} arguments; a convcalc layer takes one tensor. Received: arguments={count}"
+    )
 
 
 def _multi_output() -> type:
@@ -2694,6 +2849,57 @@ _POOL_ARGS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "adaptive_avg_pool": (("input", "output_size"), {}),
     "adaptive_max_pool": (("input", "output_size", "return_indices"), {"return_indices": False}),
 }
+
+
+@_handles("conv1d", "conv2d", "conv3d", "linear")
+def _functional_layer(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``F.conv2d(x, self.weight, self.bias, ...)`` and ``F.linear``: the layer's rule on the weight's shape; the
+    weight and bias count where the forward reads them, not here."""
+    from convcalc import nn
+
+    linear = call.kind == "linear"
+    names = (
+        ("input", "weight", "bias")
+        if linear
+        else ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+    )
+    bound = dict(zip(names, args, strict=False))
+    bound.update(kwargs)
+    x, w, b = bound.get("input"), bound.get("weight"), bound.get("bias")
+    if not isinstance(x, _Tensor) or not isinstance(w, _Tensor) or not all(_is_int(d) for d in w.shape):
+        raise call.spec_error("convcalc follows this call with a tensor input and a weight of known shape", weight=w)
+    if linear:
+        spec: Any = nn.Linear(w.shape[-1], w.shape[0], bias=isinstance(b, _Tensor))
+    else:
+        groups = bound.get("groups", 1)
+        padding = bound.get("padding", 0)
+        layer = getattr(nn, "Conv" + call.kind[4:])
+        spec = layer(
+            w.shape[1] * groups,
+            w.shape[0],
+            tuple(w.shape[2:]),
+            stride=bound.get("stride", 1),
+            padding=padding,
+            dilation=bound.get("dilation", 1),
+            groups=groups,
+            bias=isinstance(b, _Tensor),
+        )
+    start = len(call.ctx.rows)
+    owner = getattr(call.ctx, "owner", None)
+    call.ctx.owner = None
+    try:
+        shape, rf = spec._plan(_flow_of(x), call.ctx, call.name)
+    except ConvCalcError as exc:
+        raise type(exc)(f"{call.where}: {str(exc).split(': ', 1)[-1]}") from None
+    finally:
+        call.ctx.owner = owner
+    for j in range(start, len(call.ctx.rows)):
+        call.ctx.rows[j] = dataclasses.replace(
+            call.ctx.rows[j], kind=call.kind, trainable=0, non_trainable=0, buffers=0
+        )
+    return _Tensor(tuple(shape), rf)
+
+
 _POOL_SPECS = {
     "max_pool": "MaxPool",
     "avg_pool": "AvgPool",
@@ -3130,3 +3336,389 @@ def _failure(report: VerifyReport) -> str:
         f"{_count(first.planned_params)} parameters, torch gives {_text(first.actual_shape)} with "
         f"{_count(first.actual_params)}. {tail}"
     )
+
+
+# --------------------------------------------------------------------------- #
+# The fallback: a forward convcalc cannot read, run by torch on the meta device
+# --------------------------------------------------------------------------- #
+
+# Functions that multiply and accumulate: without a convcalc rule for a call, its MACs would be unknown.
+_MAC_FUNCTIONS = frozenset(
+    {
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+        "linear",
+        "bilinear",
+        "matmul",
+        "mm",
+        "bmm",
+        "addmm",
+        "baddbmm",
+        "addbmm",
+        "einsum",
+        "tensordot",
+        "scaled_dot_product_attention",
+        "multi_head_attention_forward",
+        "lstm",
+        "gru",
+        "rnn_tanh",
+        "rnn_relu",
+    }
+)
+
+
+def _meta_copy(module: Any) -> Any:
+    """A deep copy of ``module`` whose parameters and buffers are meta tensors (no data is copied or moved)."""
+    import copy
+
+    torch = _torch()
+    memo: dict[int, Any] = {}
+    for tensor in (*module.parameters(), *module.buffers()):
+        if _uninitialised(tensor) or id(tensor) in memo:
+            continue
+        meta = torch.empty_like(tensor, device="meta")
+        if isinstance(tensor, torch.nn.Parameter):
+            meta = torch.nn.Parameter(meta, requires_grad=tensor.requires_grad)
+        memo[id(tensor)] = meta
+    return copy.deepcopy(module, memo)
+
+
+class _Run:
+    """What one meta-device pass saw: each call of a module convcalc has a rule for, and each tensor function
+    called outside such a module, in the order they finished."""
+
+    def __init__(self, root: Any, path: str) -> None:
+        self.root, self.path = root, path
+        self.names = {id(m): _join(path, name) for name, m in root.named_modules(remove_duplicate=False)}
+        for name, m in root.named_modules():  # a module held twice: its first name
+            self.names[id(m)] = _join(path, name)
+        self.stack: list[Any] = []
+        self.events: list[tuple[Any, ...]] = []
+        self.leaf: dict[int, bool] = {}
+        self.active = False
+
+    def is_leaf(self, module: Any) -> bool:
+        ident = id(module)
+        if ident not in self.leaf:
+            torch = _torch()
+            cls = type(module)
+            base = _torch_base(cls)
+            self.leaf[ident] = (
+                _rule_for(cls) is not None
+                or isinstance(module, torch.jit.ScriptModule)
+                or (base is not None and base.__name__ not in ("Sequential", "ModuleList", "ModuleDict", "Module"))
+            )
+        return self.leaf[ident]
+
+    def inside_leaf(self) -> bool:
+        return any(self.is_leaf(m) for m in self.stack)
+
+    def pre(self, module: Any, args: Any) -> None:
+        if self.active:
+            self.events.append(("enter", module))
+            self.stack.append(module)
+
+    def post(self, module: Any, args: Any, output: Any) -> None:
+        if self.active and self.stack and self.stack[-1] is module:
+            self.stack.pop()
+            self.events.append(("exit", module, args, output))
+
+
+def _torch_call(
+    module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any, path: str, kind: str, reason: str
+) -> Any:
+    """Plan one call of ``module`` with torch's shape machinery: a meta copy runs on meta tensors of the shapes
+    planned so far, and every module call and tensor function it makes is planned with convcalc's rules on the
+    shapes torch gives there. Rows added here are marked ``source="torch"``."""
+    torch = _torch()
+    where = f"{path or '<model>'} ({kind})"
+    shapes = [t.shape for t in _leaves(args) + _leaves(tuple(kwargs.values()))]
+    if any(type(d) is not int for shape in shapes for d in shape):
+        raise SpecError(
+            f"{where}: {reason}; convcalc can plan this module only with torch's shape machinery, which needs "
+            f"concrete sizes, not symbols. Plan with numbers, or register a rule for {kind}. "
+            f"Received: input_shape={shapes[0] if len(shapes) == 1 else tuple(shapes)}"
+        )
+    copy = _meta_copy(module)
+    run = _Run(copy, path)
+    known: dict[int, Any] = {}  # id of a meta tensor -> its receptive field
+    alive: list[Any] = []
+
+    def meta(value: Any) -> Any:
+        if isinstance(value, _Tensor):
+            tensor = torch.empty(value.shape, device="meta")
+            known[id(tensor)] = value.rf
+            alive.append(tensor)
+            return tensor
+        if isinstance(value, tuple):
+            return type(value)(meta(v) for v in value) if type(value) is tuple else tuple(meta(v) for v in value)
+        if isinstance(value, dict):
+            return {k: meta(v) for k, v in value.items()}
+        return value
+
+    from torch.overrides import TorchFunctionMode
+
+    class Functions(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, f_args: Any = (), f_kwargs: Any = None) -> Any:
+            out = func(*f_args, **(f_kwargs or {}))
+            if run.active and not run.inside_leaf() and _holds_tensor(out):
+                run.events.append(("function", func, f_args, f_kwargs or {}, out))
+            return out
+
+    from torch.nn.modules import module as torch_module
+
+    pre = torch_module.register_module_forward_pre_hook(run.pre)
+    post = torch_module.register_module_forward_hook(run.post)
+    try:
+        m_args, m_kwargs = meta(args), meta(kwargs)
+        run.active = True
+        with torch.no_grad(), Functions():
+            output = copy(*m_args, **m_kwargs)
+    except ConvCalcError:
+        raise
+    except Exception as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise _TorchRejectsError(
+            f"{where}: {reason}, and torch cannot run it on meta tensors of these shapes either "
+            f"({type(exc).__name__}: {message.rstrip('. ')}). {_describe_with_nn(type(module))} Received: input_shape="
+            f"{shapes[0] if len(shapes) == 1 else tuple(shapes)}, module={kind}"
+        ) from None
+    finally:
+        run.active = False
+        pre.remove()
+        post.remove()
+    start = len(ctx.rows)
+    _replay(run, ctx, path, known)
+    for j in range(start, len(ctx.rows)):
+        ctx.rows[j] = dataclasses.replace(ctx.rows[j], source="torch")
+    return _from_meta(output, known, where)
+
+
+def _leaves(value: Any) -> list[_Tensor]:
+    if isinstance(value, _Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _leaves(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _leaves(v)]
+    return []
+
+
+def _holds_tensor(value: Any) -> bool:
+    torch = _torch()
+    if isinstance(value, torch.Tensor):
+        return not isinstance(value, torch.nn.Parameter)
+    if isinstance(value, (tuple, list)):
+        return any(_holds_tensor(v) for v in value)
+    return False
+
+
+def _from_meta(value: Any, known: dict[int, Any], where: str) -> Any:
+    torch = _torch()
+    if isinstance(value, torch.Tensor):
+        return _Tensor(tuple(int(d) for d in value.shape), known.get(id(value)))
+    if isinstance(value, (tuple, list)):
+        items = tuple(_from_meta(v, known, where) for v in value)
+        return _Pair(items) if type(value).__module__ == "torch.return_types" else items
+    if isinstance(value, dict):
+        return {k: _from_meta(v, known, where) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return _Opaque(type(value).__name__)
+
+
+def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any]) -> None:
+    """Plan, with convcalc's rules, each call the meta pass made, on the shapes torch gave."""
+    torch = _torch()
+    starts: list[int] = []
+    slots: list[int] = []  # a container's place in the torchinfo layout, taken when it is entered
+    counts: Counter[str] = Counter()
+    depth = 0
+    for event in run.events:
+        if event[0] == "enter":
+            module = event[1]
+            if depth == 0:
+                starts.append(len(ctx.rows))
+                slots.append(-1 if run.is_leaf(module) else ctx.open_group())
+            if run.is_leaf(module) or depth:
+                depth += 1
+            continue
+        if event[0] == "exit":
+            module, args, output = event[1], event[2], event[3]
+            if depth:
+                depth -= 1
+                if depth:
+                    continue
+                _replay_module(run, module, args, output, ctx, known)
+            else:
+                start = starts.pop() if starts else len(ctx.rows)
+                slot = slots.pop() if slots else -1
+                name = run.names.get(id(module))
+                if name and isinstance(output, torch.Tensor):
+                    if slot >= 0:
+                        ctx.close_group(slot, start, name, type(module).__name__, tuple(int(d) for d in output.shape))
+                    _own_tensors(module, name, ctx)
+                continue
+            if starts:
+                starts.pop()
+                slots.pop()
+            continue
+        _, func, f_args, f_kwargs, out = event
+        _replay_function(run, func, f_args, f_kwargs, out, ctx, known, counts)
+
+
+def _own_tensors(module: Any, name: str, ctx: Any) -> None:
+    """Rows for the parameters and buffers a module holds itself and its forward uses (``F.conv2d(x, self.weight)``)."""
+    for table, category in ((module._parameters, "parameter"), (module._buffers, "buffer")):
+        for key, tensor in table.items():
+            if tensor is None or _uninitialised(tensor):
+                continue
+            row = _join(name, key)
+            if any(r.name == row for r in ctx.rows):
+                continue
+            attr = _Attr(key, tuple(int(d) for d in tensor.shape), category, bool(tensor.requires_grad))
+            _attr_row(ctx, row, attr)
+
+
+def _replay_module(run: _Run, module: Any, args: Any, output: Any, ctx: Any, known: dict[int, Any]) -> None:
+    torch = _torch()
+    cls = type(module)
+    name = run.names.get(id(module))
+    made_in_forward = name is None
+    if name is None:
+        parent = next((run.names[id(m)] for m in reversed(run.stack) if id(m) in run.names), run.path)
+        name = _join(parent, cls.__name__.lower())
+    where = f"{name} ({cls.__name__})"
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    out_shape = tuple(int(d) for d in output.shape) if isinstance(output, torch.Tensor) else None
+    spec = None
+    if _rule_for(cls) is not None:
+        spec = _apply_rule(_rule_for(cls), module, where, cls)  # type: ignore[arg-type]
+    elif not isinstance(module, torch.jit.ScriptModule):
+        spec = _leaf_spec(module, where)
+    start = len(ctx.rows)
+    if spec is not None and len(tensors) == 1 and len(args) == 1 and out_shape is not None:
+        in_shape = tuple(int(d) for d in tensors[0].shape)
+        shape, rf = spec._plan((in_shape, known.get(id(tensors[0]))), ctx, name)
+        if tuple(shape) != out_shape:
+            raise SpecError(
+                f"{where}: convcalc's rule gives {tuple(shape)} but torch gives {out_shape}; convcalc cannot "
+                f"plan this call. Received: input_shape={in_shape}"
+            )
+        known[id(output)] = rf
+    else:
+        macs_layers = [m for m in module.modules() if _mac_layer(m)]
+        if macs_layers or cls.__name__ in ("LSTM", "GRU", "RNN", "MultiheadAttention", "Transformer"):
+            raise SpecError(
+                f"{where}: convcalc has no rule for this layer's multiply-accumulates as torch runs it here "
+                f"(a {'TorchScript module' if isinstance(module, torch.jit.ScriptModule) else 'layer'} holding "
+                f"{type(macs_layers[0]).__name__ if macs_layers else cls.__name__}), so its MACs would be unknown. "
+                f"Register a rule: convcalc.register({cls.__name__}, lambda module: convcalc.nn.Sequential(...)). "
+                f"Received: module={cls.__name__}"
+            )
+        in_shape = tuple(int(d) for d in tensors[0].shape) if tensors else ()
+        _book_leaf(ctx, module, run)
+        value = _from_meta(output, known, where)
+        first = _leaves((value,))
+        ctx.add_row(name, cls.__name__, in_shape, first[0].shape if first else ())
+    if made_in_forward:  # a module made in forward: its tensors are not the model's
+        for j in range(start, len(ctx.rows)):
+            ctx.rows[j] = dataclasses.replace(ctx.rows[j], trainable=0, non_trainable=0, buffers=0)
+
+
+def _mac_layer(module: Any) -> bool:
+    name = getattr(module, "original_name", type(module).__name__)
+    return any(part in name for part in ("Conv", "Linear", "Bilinear", "LSTM", "GRU", "RNN", "Attention"))
+
+
+def _book_leaf(ctx: Any, module: Any, run: _Run) -> None:
+    """Make the book count the tensors of a module read as one layer only here (a TorchScript module)."""
+    book = getattr(ctx.owner, "__self__", None)
+    if isinstance(book, _Book):
+        rel = run.names.get(id(module), "")
+        original = book._walk(rel)[0] if rel else None
+        if original is not None:
+            book.leaves.add(id(original))
+            book.found.pop(rel, None)
+
+
+def _replay_function(
+    run: _Run,
+    func: Any,
+    f_args: Any,
+    f_kwargs: dict[str, Any],
+    out: Any,
+    ctx: Any,
+    known: dict[int, Any],
+    counts: Counter[str],
+) -> None:
+    torch = _torch()
+    raw = getattr(func, "__name__", "") or str(func)
+    kind = _canonical(raw.strip("_") if raw.startswith("__") and raw not in ("__getitem__",) else raw)
+    kind = {"getitem": "getitem", "get": "", "set": ""}.get(kind, kind)
+    if not kind:
+        return
+    owner = run.names.get(id(run.stack[-1])) if run.stack else run.path
+    counts[_join(owner or "", kind)] += 1
+    n = counts[_join(owner or "", kind)]
+    name = _join(owner or "", kind if n == 1 else f"{kind}_{n - 1}")
+    where = f"{name} ({kind})"
+
+    def shaped(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return _Tensor(
+                tuple(int(d) for d in value.shape), known.get(id(value)), isinstance(value, torch.nn.Parameter)
+            )
+        if isinstance(value, torch.Size):
+            return tuple(int(d) for d in value)
+        if isinstance(value, (tuple, list)):
+            return tuple(shaped(v) for v in value)
+        if isinstance(value, (torch.dtype, torch.device)):
+            return _Opaque(str(value))
+        return value
+
+    expected = _from_meta(out, {}, where)
+    handler = _HANDLERS.get(kind)
+    if handler is not None:
+        start = len(ctx.rows)
+        try:
+            value = handler(_Call(ctx, name, kind), shaped(tuple(f_args)), {k: shaped(v) for k, v in f_kwargs.items()})
+        except ConvCalcError:
+            del ctx.rows[start:]
+            value = None
+        if value is not None and _shapes_of(value) == _shapes_of(expected):
+            for meta_t, planned in zip(_flat_tensors(out), _leaves((value,)), strict=False):
+                known[id(meta_t)] = planned.rf
+            return
+        del ctx.rows[start:]
+    if kind in _MAC_FUNCTIONS:
+        raise SpecError(
+            f"{where}: convcalc has no rule for {kind} called this way, so its multiply-accumulates would be "
+            f"unknown; write it as a torch.nn layer or register a rule for the module. Received: op={raw}"
+        )
+    first = _leaves((expected,))
+    inputs = [a for a in _flat_tensors(tuple(f_args)) if not isinstance(a, torch.nn.Parameter)]
+    if first:
+        in_shape = tuple(int(d) for d in inputs[0].shape) if inputs else ()
+        _Call(ctx, name, kind).row(in_shape, _Tensor(first[0].shape))
+
+
+def _flat_tensors(value: Any) -> list[Any]:
+    torch = _torch()
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _flat_tensors(v)]
+    return []
+
+
+def _shapes_of(value: Any) -> Any:
+    if isinstance(value, _Tensor):
+        return tuple(value.shape)
+    if isinstance(value, (tuple, list)):
+        return tuple(_shapes_of(v) for v in value)
+    return None
