@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from typing import Any
 
@@ -96,7 +97,11 @@ def _check_size(model: Any, session: Any, shape: tuple[int, ...]) -> tuple[int, 
         # ORT's pools divide with C++ truncation: a window larger than the padded input gives 1, not
         # ONNX's floor (the reference evaluator and shape inference give 0); convcalc follows ONNX there
         truncated = "Pool)" in str(exc) and "does not fit" in str(exc)
-        assert expected is None or 0 in expected or truncated, (shape, expected)
+        # ORT's Concat skips the check of the other dims for an empty input (ONNX and its reference evaluator
+        # refuse it): a crop that the exporter traced with constant offsets empties a branch at small sizes
+        shapes = re.findall(r"\(([\d, ]+)\)", str(exc).split("Received")[0])
+        empty_concat = "(Concat)" in str(exc) and any(0 in {int(d) for d in t.split(",")} for t in shapes)
+        assert expected is None or 0 in expected or truncated or empty_concat, (shape, expected)
         return None
     assert expected is not None, (shape, got.output_shape)
     assert got.output_shape == expected, shape
