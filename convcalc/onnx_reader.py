@@ -872,8 +872,11 @@ def _slice_len(call: _Call, size: Any, start: Any, end: Any, step: Any, axis: in
         return max(0, ceil_div(s - e, -step))
     # symbolic size: starts/ends counted from the front within the size, or from the back
     if step == 1:
-        lo = start if start >= 0 else size + start
-        hi = size if end >= big // 2 else (end if end >= 0 else size + end)
+        from convcalc._backend import smin
+
+        # ONNX clamps starts and ends to the size: a constant one counts only up to the size
+        lo = (smin(start, size) if start > 0 else start) if start >= 0 else size + start
+        hi = size if end >= big // 2 else (smin(end, size) if end >= 0 else size + end)
         out = hi - lo
         if type(start) is int and start < 0 and end >= big // 2:
             return -start
