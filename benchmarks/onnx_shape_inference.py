@@ -15,10 +15,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 
 from tests.strategies import onnx_networks
+from tests.test_onnx_reader import _exported_dynamic, _left_unknown, _spatial_dims
 from tests.test_onnx_reader import (
     test_every_node_closed_form_is_onnx_runtime_where_shape_inference_leaves_dims_unknown as check_against_ort,
 )
-from tests.test_onnx_reader import _exported_dynamic, _left_unknown, _spatial_dims
 
 
 def main(count: int) -> None:

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from collections.abc import Callable
 from typing import Any
 
 from convcalc._args import received
