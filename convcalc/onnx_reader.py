@@ -436,7 +436,7 @@ def _sliding(call: _Call, x: _T, kernel: tuple[int, ...], *, ceil_mode: bool = F
             if type(out) is int:
                 if (out - 1) * s >= i + pb:
                     out -= 1
-            elif not (type(pb) is int and s + pb <= extent):
+            elif not (type(pe) is int and s + pe <= extent):  # the last window starts before the end pads
                 from convcalc._backend import smin
 
                 out = smin(out - 1, (i + pb - 1) // s) + 1
