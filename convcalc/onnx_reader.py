@@ -255,21 +255,26 @@ class _Call:
             reason,
         )
 
-    def equal(self, a: Any, b: Any, axis: int, message: str, shape: tuple[Any, ...]) -> None:
+    def equal(
+        self, a: Any, b: Any, axis: int, message: str, shape: tuple[Any, ...], reason: str = "sizes equal"
+    ) -> None:
+        """Require ``a == b`` as convcalc.nn's layers do: ``Context.equals(size, number)`` where one side is a
+        number (a Linear's ``in_features``), ``Context.equals(a - b, 0)`` where both are sizes (the two inputs
+        of an Add or a Concat), so the solver reads ONNX files and convcalc.nn models alike."""
         if type(a) is int and type(b) is int:
             if a != b:
                 raise self.shape_error(message, shape)
             return
         if type(b) is int:
-            self.ctx.equals(a, b, self.name, axis, lambda: f"{self.where()}: {message}", "sizes equal")
+            self.ctx.equals(a, b, self.name, axis, lambda: f"{self.where()}: {message}", reason)
         elif type(a) is int:
-            self.ctx.equals(b, a, self.name, axis, lambda: f"{self.where()}: {message}", "sizes equal")
+            self.ctx.equals(b, a, self.name, axis, lambda: f"{self.where()}: {message}", reason)
         else:
             from convcalc._symbolic import to_sympy
 
             diff = to_sympy(a) - to_sympy(b)
             if diff != 0:
-                self.ctx.equals(diff, 0, self.name, axis, lambda: f"{self.where()}: {message}", "sizes equal")
+                self.ctx.equals(diff, 0, self.name, axis, lambda: f"{self.where()}: {message}", reason)
 
 
 _HANDLERS: dict[str, Any] = {}
@@ -431,7 +436,7 @@ def _sliding(call: _Call, x: _T, kernel: tuple[int, ...], *, ceil_mode: bool = F
             if type(out) is int:
                 if (out - 1) * s >= i + pb:
                     out -= 1
-            elif not (type(pb) is int and s + pb <= extent):
+            elif not (type(pe) is int and s + pe <= extent):  # the last window starts before the end pads
                 from convcalc._backend import smin
 
                 out = smin(out - 1, (i + pb - 1) // s) + 1
@@ -665,6 +670,7 @@ def _gemm(call: _Call, args: list[Any]) -> Any:
         1,
         f"Gemm needs {kb} features from A (B is {b.shape}, transB={call.node.attr('transB', 0)}), got {k}",
         a.shape,
+        reason=f"in_features={kb}",
     )
     macs = kb * n if isinstance(b, _K) else 0
     bias = len(args) > 2 and args[2] is not None
@@ -681,7 +687,8 @@ def _matmul(call: _Call, args: list[Any]) -> Any:
         raise call.shape_error("MatMul takes tensors of rank 1 or more", sa)
     ka = sa[-1]
     kb = sb[0] if len(sb) == 1 else sb[-2]
-    call.equal(ka, kb, len(sa) - 1, f"MatMul of {sa} and {sb}: inner sizes {ka} and {kb} differ", sa)
+    reason = f"in_features={kb}" if isinstance(b, _K) else "sizes equal"
+    call.equal(ka, kb, len(sa) - 1, f"MatMul of {sa} and {sb}: inner sizes {ka} and {kb} differ", sa, reason=reason)
     batch = _broadcast(call, [sa[:-2], sb[:-2]]) if len(sa) > 2 or len(sb) > 2 else ()
     out = (*batch, *(sa[-2:-1] if len(sa) >= 2 else ()), *(sb[-1:] if len(sb) >= 2 else ()))
     macs: Any = 0
@@ -865,8 +872,11 @@ def _slice_len(call: _Call, size: Any, start: Any, end: Any, step: Any, axis: in
         return max(0, ceil_div(s - e, -step))
     # symbolic size: starts/ends counted from the front within the size, or from the back
     if step == 1:
-        lo = start if start >= 0 else size + start
-        hi = size if end >= big // 2 else (end if end >= 0 else size + end)
+        from convcalc._backend import smin
+
+        # ONNX clamps starts and ends to the size: a constant one counts only up to the size
+        lo = (smin(start, size) if start > 0 else start) if start >= 0 else size + start
+        hi = size if end >= big // 2 else (smin(end, size) if end >= 0 else size + end)
         out = hi - lo
         if type(start) is int and start < 0 and end >= big // 2:
             return -start

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 onnx = pytest.importorskip("onnx")
@@ -23,9 +24,12 @@ from convcalc import ConvCalcError, ShapeError, SpecError, nn  # noqa: E402
 from tests.strategies import onnx_auto_pad_nodes, onnx_networks  # noqa: E402
 
 CI = os.environ.get("CI") == "true"
-# 1,000 ONNX models per CI run in all: 500 exported from torch (about 0.4 s each), 500 written with onnx.helper
+# ONNX models compared with ONNX Runtime per CI run: 500 exported from torch (about 0.4 s each), 500 written with
+# onnx.helper, and the exported models with dynamic H and W of the shape-inference and valid-sizes tests
 EXPORTED = 500 if CI else 30
 HANDWRITTEN = 500 if CI else 60
+NODE_BY_NODE = 100 if CI else 10
+VALID_SIZES = 100 if CI else 10
 
 ort.set_default_logger_severity(4)
 _SESSION = ort.SessionOptions()
@@ -93,7 +97,11 @@ def _check_size(model: Any, session: Any, shape: tuple[int, ...]) -> tuple[int, 
         # ORT's pools divide with C++ truncation: a window larger than the padded input gives 1, not
         # ONNX's floor (the reference evaluator and shape inference give 0); convcalc follows ONNX there
         truncated = "Pool)" in str(exc) and "does not fit" in str(exc)
-        assert expected is None or 0 in expected or truncated, (shape, expected)
+        # ORT's Concat skips the check of the other dims for an empty input (ONNX and its reference evaluator
+        # refuse it): a crop that the exporter traced with constant offsets empties a branch at small sizes
+        shapes = re.findall(r"\(([\d, ]+)\)", str(exc).split("Received")[0])
+        empty_concat = "(Concat)" in str(exc) and any(0 in {int(d) for d in t.split(",")} for t in shapes)
+        assert expected is None or 0 in expected or truncated or empty_concat, (shape, expected)
         return None
     assert expected is not None, (shape, got.output_shape)
     assert got.output_shape == expected, shape
@@ -318,7 +326,7 @@ def test_a_fixed_input_size_is_kept(tmp_path: Any) -> None:
         convcalc.plan(path, (1, 3, 12, 12))
 
 
-def test_the_cli_plans_and_solves_onnx_files(tmp_path: Any, capsys: Any) -> None:
+def test_the_cli_plans_onnx_files(tmp_path: Any, capsys: Any) -> None:
     from convcalc.cli import main
 
     net, channels, size = _encoder_decoder()
@@ -326,3 +334,137 @@ def test_the_cli_plans_and_solves_onnx_files(tmp_path: Any, capsys: Any) -> None
     path.write_bytes(_export(net.to_torch().eval(), (1, channels, size, size), True))
     assert main(["plan", str(path), "--input", "1x2xHxW"]) == 0
     assert "Conv" in capsys.readouterr().out
+
+
+def test_the_cli_solves_an_onnx_file_with_dynamic_axes(tmp_path: Any, capsys: Any) -> None:
+    from convcalc.cli import main
+
+    net, channels, size = _valid_chain()
+    path = tmp_path / "chain.onnx"
+    path.write_bytes(_export(net.to_torch().eval(), (1, channels, size, size), True))
+    assert main(["solve", str(path), "--input", "1x1xHxH"]) == 0
+    # by hand: the dilated kernel spans 9 (H - 8 >= 1), then AvgPool k3 s2 needs H - 8 >= 3
+    assert capsys.readouterr().out.splitlines()[0] == "H >= 11"
+    module = net.to_torch().eval()
+    with pytest.raises(RuntimeError):  # torch refuses 10 (ONNX Runtime truncates the pool window to 1 there)
+        module(torch.zeros(1, 1, 10, 10))
+    assert tuple(module(torch.zeros(1, 1, 11, 11)).shape) == (1, 2, 3, 3)
+    assert _ort_shape(_session(path.read_bytes()), (1, 1, 11, 11)) == (1, 2, 3, 3)
+
+
+def test_the_cli_solves_or_refuses_an_onnx_add_of_a_branch_and_its_input(tmp_path: Any, capsys: Any) -> None:
+    from convcalc.cli import main
+
+    net, channels, size = _encoder_decoder()
+    path = tmp_path / "skip.onnx"
+    path.write_bytes(_export(net.to_torch().eval(), (1, channels, size, size), True))
+    status = main(["solve", str(path), "--input", "1x2xHxH"])
+    captured = capsys.readouterr()
+    H = convcalc.symbols("H")
+    plan = convcalc.plan(path, (1, 2, H, H))
+    session = _session(path.read_bytes())
+    if status == 2:  # the solver refuses the equality the Add records, naming it
+        assert "/Add" in captured.err
+        with pytest.raises(ConvCalcError):
+            plan.valid_sizes(H)
+        return
+    assert status == 0
+    solution = plan.valid_sizes(H)
+    assert captured.out.splitlines()[0] == str(solution)
+    for h in range(1, 41):
+        assert (h in solution) == (_ort_shape(session, (1, 2, h, h)) is not None), h
+
+
+# --------------------------------------------------------------------------- #
+# exported models with dynamic H and W: every node's closed form, shape inference, valid sizes
+# --------------------------------------------------------------------------- #
+
+
+def _exported_dynamic(drawn: Any) -> tuple[Any, Any, tuple[int, ...]]:
+    """The drawn network exported with dynamic N, H and W, and its torch module; assume() away unplannable draws."""
+    net, shape = drawn
+    try:
+        convcalc.plan(net, shape)
+    except ConvCalcError:
+        assume(False)
+    module = net.to_torch().eval()
+    with torch.no_grad():
+        module(torch.zeros(shape))  # materialises LazyLinear
+    return onnx.load_from_string(_export(module, shape, True)), module, shape
+
+
+def _spatial_dims(model: Any) -> list[tuple[str, int, Any, Any]]:
+    """(node output, axis, convcalc's closed form, infer_shapes' dim) of every node output dim that depends on H or W."""
+    H, W = convcalc.symbols("H W")
+    plan = convcalc.plan(model)
+    first_output = {node.name: node.output[0] for node in model.graph.node}
+    inferred = onnx.shape_inference.infer_shapes(model).graph
+    known = {vi.name: vi.type.tensor_type.shape.dim for vi in [*inferred.value_info, *inferred.output]}
+    dims = []
+    for row in plan.rows:
+        name = first_output[row.name]
+        theirs = known.get(name)
+        for axis, form in enumerate(row.output_shape):
+            if {H, W} & set(getattr(form, "free_symbols", ())):
+                their = theirs[axis] if theirs is not None and len(theirs) == len(row.output_shape) else None
+                dims.append((name, axis, form, their))
+    return dims
+
+
+def _left_unknown(form: Any, theirs: Any) -> bool:
+    """infer_shapes leaves a dim unknown: no dim at all, no value, or a dim_param that is not convcalc's symbol."""
+    if theirs is None or theirs.HasField("dim_value"):
+        return theirs is None
+    return theirs.dim_param != str(form)
+
+
+@settings(max_examples=NODE_BY_NODE, deadline=None, suppress_health_check=list(HealthCheck))
+@given(onnx_networks(), st.data())
+def test_every_node_closed_form_is_onnx_runtime_where_shape_inference_leaves_dims_unknown(
+    drawn: Any, data: Any
+) -> None:
+    model, _, shape = _exported_dynamic(drawn)
+    dims = _spatial_dims(model)
+    unknown = sum(_left_unknown(form, theirs) for _, _, form, theirs in dims)
+    event(f"infer_shapes leaves unknown: {'none' if unknown == 0 else 'all' if unknown == len(dims) else 'some'}")
+    for _, _, _, theirs in dims:  # where infer_shapes knows a number, it must be a size that does not depend on H, W
+        assert theirs is None or not theirs.HasField("dim_value")
+    # every node output becomes a graph output, so ONNX Runtime reports the shape of each
+    names = list(dict.fromkeys(name for name, _, _, _ in dims))
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    present = {o.name for o in probe.graph.output}
+    probe.graph.output.extend(
+        helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in names if n not in present
+    )
+    session = _session(probe.SerializeToString())
+    outputs = [o.name for o in session.get_outputs()]
+    for _ in range(3):
+        size = (data.draw(st.integers(1, 3)), shape[1], data.draw(st.integers(1, 40)), data.draw(st.integers(1, 40)))
+        if _check_size(model, session, size) is None:  # the model does not take this size (ONNX Runtime agrees)
+            continue
+        got = session.run(None, {"x": np.zeros(size, np.float32)})
+        shapes = {n: tuple(int(d) for d in g.shape) for n, g in zip(outputs, got, strict=True)}
+        values = {"N": size[0], "H": size[2], "W": size[3]}
+        for name, axis, form, _ in dims:
+            assert _subs(form, values) == shapes[name][axis], (name, axis, form, size)
+
+
+@settings(max_examples=VALID_SIZES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(onnx_networks())
+def test_valid_sizes_of_exported_models_are_the_sizes_onnx_runtime_runs(drawn: Any) -> None:
+    model, _, shape = _exported_dynamic(drawn)
+    session = _session(model.SerializeToString())
+    H = convcalc.symbols("H")
+    runs = {h: _check_size(model, session, (1, shape[1], h, h)) is not None for h in range(1, 49)}
+    try:
+        solution = convcalc.plan(model, (1, shape[1], H, H)).valid_sizes(H)
+    except ShapeError:  # no H at all fits: ONNX Runtime runs none either
+        event("no valid size")
+        assert not any(runs.values())
+        return
+    except ConvCalcError:
+        event("the solver refuses")  # each size planned alone still matched ONNX Runtime in _check_size
+        return
+    event("solved")
+    assert {h for h, ok in runs.items() if ok} == {h for h in runs if h in solution}
