@@ -277,6 +277,20 @@ class _Call:
                 self.ctx.equals(diff, 0, self.name, axis, lambda: f"{self.where()}: {message}", reason)
 
 
+    def broadcast(self, a: Any, b: Any, axis: int, message: str) -> Any:
+        """Two symbolic sizes broadcast (ONNX's numpy rule) when they are equal or either is 1: the constraint
+        ``(a - b)(a - 1)(b - 1) == 0`` says exactly that, and the size is ``max(a, b)`` under it."""
+        from sympy import Max
+
+        from convcalc._symbolic import to_sympy
+
+        x, y = to_sympy(a), to_sympy(b)
+        self.ctx.equals(
+            (x - y) * (x - 1) * (y - 1), 0, self.name, axis, lambda: f"{self.where()}: {message}", "sizes broadcast"
+        )
+        return Max(x, y)
+
+
 _HANDLERS: dict[str, Any] = {}
 
 
@@ -598,15 +612,19 @@ def _broadcast(call: _Call, shapes: list[tuple[Any, ...]]) -> tuple[Any, ...]:
             if type(chosen) is int and chosen == 1:
                 chosen = d
                 continue
-            call.equal(
-                chosen,
-                d,
-                j,
-                f"shapes {' and '.join(str(tuple(s)) for s in shapes)} do not broadcast on axis {j}",
-                shapes[0],
-            )
+            message = f"shapes {' and '.join(str(tuple(s)) for s in shapes)} do not broadcast on axis {j}"
+            if type(chosen) is int and type(d) is int or _same(chosen, d):
+                call.equal(chosen, d, j, message, shapes[0])
+            else:
+                chosen = call.broadcast(chosen, d, j, message)
         out.append(chosen)
     return tuple(out)
+
+
+def _same(a: Any, b: Any) -> bool:
+    from convcalc._symbolic import to_sympy
+
+    return bool(to_sympy(a) - to_sympy(b) == 0)
 
 
 _ARITH = {
