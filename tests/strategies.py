@@ -428,7 +428,7 @@ def onnx_auto_pad_nodes(draw: st.DrawFn) -> dict[str, Any]:
 # --------------------------------------------------------------------------- #
 
 #: Leaves of a nested torch model; every one keeps a (N, 3, H, W) input's shape.
-NESTING_LEAVES = ("conv3", "conv1", "bn", "relu", "identity", "dropout")
+NESTING_LEAVES = ("conv3", "conv1", "frozen_conv", "bn", "relu", "identity", "dropout")
 
 
 def torch_nestings(max_leaves: int = 8) -> st.SearchStrategy[Any]:
@@ -529,6 +529,7 @@ def build_nesting(recipe: Any) -> Any:
         leaves = {
             "conv3": lambda: nn.Conv2d(3, 3, 3, padding=1),
             "conv1": lambda: nn.Conv2d(3, 3, 1, bias=False),
+            "frozen_conv": lambda: nn.Conv2d(3, 3, 3, padding=1).requires_grad_(False),  # torchinfo prints (84)
             "bn": lambda: nn.BatchNorm2d(3),
             "relu": nn.ReLU,
             "identity": nn.Identity,
@@ -1202,11 +1203,6 @@ REAL_FEATURES = frozenset(
         "bad_head",  # Linear heads whose in_features does not fit
         "small_input",  # inputs too small for the network, and wrong channel counts
     }
-)
-
-#: Features convcalc is known to get wrong at the time of writing (see tests/test_real_models.py).
-KNOWN_DEFECT_FEATURES = frozenset(
-    {"reuse", "loops", "unused", "frozen", "tied", "weight_norm", "padding_modes", "pad_layers"}
 )
 
 
