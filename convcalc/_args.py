@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     P = ParamSpec("P")
     R = TypeVar("R")
 
-__all__ = ["Axes", "describe", "exact_arrays", "integer", "received", "show", "whole"]
+__all__ = ["Axes", "describe", "exact_arrays", "flag", "integer", "per_axis", "received", "show", "whole"]
 
 # int64 arrays are exact only while intermediate sums stay far from 2**63.
 _ARRAY_LIMIT = 2**40
@@ -235,3 +235,21 @@ class Axes:
 
         out = to_sympy(tuple(results))
         return out if self.tuple_result else out[0]
+
+
+def flag(value: Any, name: str, args: Mapping[str, Any] | None = None) -> bool:
+    """``value`` when it is a bool; a SpecError naming ``args`` (or the flag alone) otherwise."""
+    if type(value) is not bool:
+        raise SpecError(f"{name} must be True or False. {received({name: value} if args is None else args)}")
+    return value
+
+
+def per_axis(value: Any, name: str, ndim: int, args: Mapping[str, Any], *, minimum: int) -> tuple[int, ...]:
+    """A layer argument given as an int or a tuple of ``ndim`` ints, as ``ndim`` checked ints."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != ndim:
+            raise SpecError(f"{name} must be an int or a tuple of {ndim} ints. {received(args)}")
+        items = tuple(value)
+    else:
+        items = (value,) * ndim
+    return tuple(whole(v, name, minimum=minimum) for v in items)

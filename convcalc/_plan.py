@@ -8,7 +8,7 @@ from typing import Any
 
 from convcalc._symbolic import FloorForm, to_sympy
 
-__all__ = ["Constraint", "Plan", "ReceptiveField", "Row"]
+__all__ = ["Constraint", "Plan", "ReceptiveField", "Row", "merge_rf", "rf_update"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,3 +294,33 @@ def shape_numel(shape: tuple[Any, ...]) -> Any:
     for d in shape:
         out = out * to_sympy(d)
     return out
+
+
+def rf_update(
+    rf: tuple[ReceptiveField, ...] | None,
+    extent: tuple[int, ...],
+    stride: tuple[int, ...],
+    pad: tuple[int, ...] | None,
+) -> tuple[ReceptiveField, ...] | None:
+    """The receptive field after a window of ``extent`` (dilation included), ``stride`` and left ``pad``
+    on each axis; None when the field or the padding is unknown."""
+    if rf is None or pad is None:
+        return None
+    return tuple(
+        ReceptiveField(r.size + (k - 1) * r.jump, r.jump * s, r.start - p * r.jump)
+        for r, k, s, p in zip(rf, extent, stride, pad, strict=True)
+    )
+
+
+def merge_rf(rfs: list[tuple[ReceptiveField, ...] | None]) -> tuple[ReceptiveField, ...] | None:
+    """The receptive field where branches meet: the largest per axis, None when any is unknown or the
+    jumps differ."""
+    if any(r is None for r in rfs):
+        return None
+    known = [r for r in rfs if r is not None]
+    merged = []
+    for axis in zip(*known, strict=True):
+        if len({f.jump for f in axis}) != 1:
+            return None
+        merged.append(max(axis, key=lambda f: f.size))
+    return tuple(merged)

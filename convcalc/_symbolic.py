@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["FloorForm", "Undecided", "as_integer_expr", "symbols", "to_sympy"]
+__all__ = ["FloorForm", "Undecided", "as_integer_expr", "product", "symbols", "to_sympy"]
 
 
 def symbols(names: str) -> Any:
@@ -307,3 +307,13 @@ def to_sympy(value: Any) -> Any:
     if isinstance(value, list):
         return [to_sympy(v) for v in value]
     return value
+
+
+def product(values: Any) -> Any:
+    """The product of sizes: an int for ints, a sympy expression once one is symbolic."""
+    if all(type(v) is int for v in values):
+        return math.prod(values)
+    out: Any = 1
+    for v in values:
+        out = out * to_sympy(v)
+    return out

@@ -11,9 +11,9 @@ calls, once its layer specs have checked their own arguments.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from convcalc._args import Axes, exact_arrays, integer, received, show
+from convcalc._args import Axes, exact_arrays, flag, integer, received, show
 from convcalc._backend import check, is_array, is_symbolic, numpy, smax, smin
 from convcalc._enums import Convention, PaddingMode, PadMode, PoolKind, _Vocabulary
 from convcalc._errors import ShapeError, SpecError
@@ -189,6 +189,70 @@ def circular_copy_fails(shape: Sequence[int], pads: Sequence[tuple[int, int]]) -
 
 
 # --------------------------------------------------------------------------- #
+# Argument rules, stated once: the public functions below and the layer specs
+# (convcalc.nn, convcalc.keras) call them, one axis at a time
+# --------------------------------------------------------------------------- #
+
+
+def torch_same_rule(s: Any, args: dict[str, Any], axis: str, remedy: Callable[[Pick], str]) -> None:
+    """torch allows ``padding='same'`` only at stride 1; ``remedy`` says what the caller can do instead."""
+    check(
+        s == 1,
+        lambda pick: (
+            f"padding='same' is not supported for strided convolutions in torch (stride={show(pick(s))}{axis})"
+            f"{remedy(pick)} {received(args)}"
+        ),
+        SpecError,
+    )
+
+
+def torch_pool_padding_rule(k: Any, p: Any, args: dict[str, Any], axis: str) -> None:
+    """torch pooling pads at most half the kernel: ``2 * padding <= kernel_size``."""
+    check(
+        2 * p <= k,
+        lambda pick: (
+            f"padding={show(pick(p))} is more than half of kernel_size={show(pick(k))}{axis}: torch allows padding <= "
+            f"{show(pick(k) // 2)}. {received(args)}"
+        ),
+        SpecError,
+    )
+
+
+def torch_output_padding_rule(op: Any, s: Any, d: Any, args: dict[str, Any], axis: str) -> None:
+    """torch's transposed convolution: ``output_padding`` below the stride or the dilation."""
+    check(
+        (op < s) | (op < d),  # bools or boolean arrays
+        lambda pick: (
+            f"output_padding={show(pick(op))} must be smaller than either stride={show(pick(s))} or "
+            f"dilation={show(pick(d))}{axis}: use output_padding <= {show(max(pick(s), pick(d)) - 1)}. "
+            f"{received(args)}"
+        ),
+        SpecError,
+    )
+
+
+def keras_output_padding_rule(op: Any, s: Any, args: dict[str, Any], axis: str) -> None:
+    """Keras' transposed convolution: ``output_padding`` strictly below the stride."""
+    check(
+        op < s,
+        lambda pick: (
+            f"output_padding={show(pick(op))} must be strictly less than strides={show(pick(s))}{axis} (Keras). "
+            f"{received(args)}"
+        ),
+        SpecError,
+    )
+
+
+def keras_transpose_count(i: Any, s: Any, extent: Any, op: Any, mode: PaddingMode | None) -> Any:
+    """Keras' transposed output size on one axis (``op`` None: Keras' default output padding)."""
+    if mode is PaddingMode.SAME:
+        return i * s if op is None else (i - 1) * s + extent % 2 + op
+    if op is None:
+        return (i - 1) * s + smax(extent, s)
+    return (i - 1) * s + extent + op
+
+
+# --------------------------------------------------------------------------- #
 # Helpers for the public functions
 # --------------------------------------------------------------------------- #
 
@@ -203,11 +267,6 @@ def _padding_mode(padding: Any, convention: Convention) -> PaddingMode | None:
         return None
     return PaddingMode.parse(padding, "padding", case_sensitive=convention is Convention.TORCH)
 
-
-def _flag(value: Any, name: str) -> bool:
-    if type(value) is not bool:
-        raise SpecError(f"{name} must be True or False. {received({name: value})}")
-    return value
 
 
 # --------------------------------------------------------------------------- #
@@ -269,7 +328,7 @@ def conv_output_size(
     convcalc.ShapeError: (W - F + 2P) / S = (64 - 7 + 2*0) / 2 = 57/2 is not an integer: the stride does not divide evenly, and a floor would drop 1 row/column of the input. Input sizes that fit: 63 or 65; no symmetric padding fits (W - F is odd and 2P is even). Received: size=64, kernel_size=7, stride=2, padding=0, dilation=1
     """
     conv = Convention.parse(convention, "convention")
-    strict = _flag(strict, "strict")
+    strict = flag(strict, "strict")
     mode = _padding_mode(padding, conv)
     args = {"size": size, "kernel_size": kernel_size, "stride": stride, "padding": padding, "dilation": dilation}
     shape_args = dict(args) if mode is None else {k: v for k, v in args.items() if k != "padding"}
@@ -341,7 +400,7 @@ def _conv_axis(
             )
         if mode is PaddingMode.SAME or mode is PaddingMode.CAUSAL:
             return ceil_div(i, s)
-        out = (i - extent) // s + 1
+        out = window_count(i, 0, 0, extent, s)  # Keras 'valid'
         check(
             out >= 1,
             lambda pick: (
@@ -355,14 +414,14 @@ def _conv_axis(
         return out
     # torch
     if mode is PaddingMode.SAME:
-        check(
-            s == 1,
+        torch_same_rule(
+            s,
+            args,
+            axis,
             lambda pick: (
-                f"padding='same' is not supported for strided convolutions in torch (stride={show(pick(s))}{axis}). "
-                f"Use an explicit padding such as padding={show(pick(d) * (pick(k) - 1) // 2)}, "
-                f"or convention='keras' for TensorFlow's 'same'. {received(args)}"
+                f". Use an explicit padding such as padding={show(pick(d) * (pick(k) - 1) // 2)}, "
+                "or convention='keras' for TensorFlow's 'same'."
             ),
-            SpecError,
         )
         return i
     check(
@@ -496,8 +555,8 @@ def pool_output_size(
     """
     conv = Convention.parse(convention, "convention")
     pool_kind = PoolKind.parse(kind, "kind")
-    ceil_mode = _flag(ceil_mode, "ceil_mode")
-    strict = _flag(strict, "strict")
+    ceil_mode = flag(ceil_mode, "ceil_mode")
+    strict = flag(strict, "strict")
     args = {
         "size": size,
         "kernel_size": kernel_size,
@@ -554,14 +613,7 @@ def pool_min_input(kind: PoolKind, ndim: int, k: Any) -> Any:
 
 
 def _torch_pool_axis(i: Any, k: Any, s: Any, p: Any, d: Any, ceil_mode: bool, args: dict[str, Any], axis: str) -> Any:
-    check(
-        2 * p <= k,
-        lambda pick: (
-            f"padding={show(pick(p))} is more than half of kernel_size={show(pick(k))}{axis}: torch allows padding <= "
-            f"{show(pick(k) // 2)}. {received(args)}"
-        ),
-        SpecError,
-    )
+    torch_pool_padding_rule(k, p, args, axis)
     extent = kernel_extent(k, d)
     out = ceil_window_count(i, p, extent, s) if ceil_mode else window_count(i, p, p, extent, s)
     check(
@@ -584,7 +636,7 @@ def _keras_pool_axis(
         raise SpecError(f"Keras pooling takes padding='valid' or 'same'. {received(args)}")
     if mode is PaddingMode.SAME:
         return ceil_div(i, s)
-    out = (i - k) // s + 1
+    out = window_count(i, 0, 0, k, s)  # Keras 'valid'
     check(
         out >= 1,
         lambda pick: (
@@ -631,7 +683,7 @@ def conv_transpose_output_size(
     >>> conv_transpose_output_size(4, 3, stride=2, output_padding=2)
     Traceback (most recent call last):
     ...
-    convcalc.SpecError: output_padding=2 must be smaller than either stride=2 or dilation=1. Received: size=4, kernel_size=3, stride=2, padding=0, output_padding=2, dilation=1
+    convcalc.SpecError: output_padding=2 must be smaller than either stride=2 or dilation=1: use output_padding <= 1. Received: size=4, kernel_size=3, stride=2, padding=0, output_padding=2, dilation=1
     """
     conv = Convention.parse(convention, "convention")
     args = {
@@ -674,14 +726,7 @@ def conv_transpose_output_size(
             out = _keras_transpose_axis(i, k, s, d, op, mode, args, axis)
         else:
             op = 0 if op is None else op
-            check(
-                (op < s) | (op < d),  # bools or boolean arrays
-                lambda pick: (
-                    f"output_padding={show(pick(op))} must be smaller than either stride={show(pick(s))} or "
-                    f"dilation={show(pick(d))}{axis}. {received(args)}"
-                ),
-                SpecError,
-            )
+            torch_output_padding_rule(op, s, d, args, axis)
             out = transpose_count(i, s, 2 * p, extent, op)
         check(
             out >= 1,
@@ -696,21 +741,9 @@ def conv_transpose_output_size(
 def _keras_transpose_axis(
     i: Any, k: Any, s: Any, d: Any, op: Any, mode: PaddingMode | None, args: dict[str, Any], axis: str
 ) -> Any:
-    extent = kernel_extent(k, d)
     if op is not None:
-        check(
-            op < s,
-            lambda pick: (
-                f"output_padding={show(pick(op))} must be strictly less than strides={show(pick(s))}{axis} (Keras). "
-                f"{received(args)}"
-            ),
-            SpecError,
-        )
-    if mode is PaddingMode.SAME:
-        return i * s if op is None else (i - 1) * s + extent % 2 + op
-    if op is None:
-        return (i - 1) * s + smax(extent, s)
-    return (i - 1) * s + extent + op
+        keras_output_padding_rule(op, s, args, axis)
+    return keras_transpose_count(i, s, kernel_extent(k, d), op, mode)
 
 
 # --------------------------------------------------------------------------- #
@@ -757,14 +790,7 @@ def same_padding(
         d = integer(axes.values["dilation"][j], "dilation", minimum=1)
         extent = kernel_extent(k, d)
         if conv is Convention.TORCH:
-            check(
-                s == 1,
-                lambda pick: (
-                    f"padding='same' is not supported for strided convolutions in torch (stride={show(pick(s))}{axis}). "
-                    f"Use convention='keras' for TensorFlow's rule. {received(args)}"
-                ),
-                SpecError,
-            )
+            torch_same_rule(s, args, axis, lambda pick: ". Use convention='keras' for TensorFlow's rule.")
             total = extent - 1
         else:
             total = smax((ceil_div(i, s) - 1) * s + extent - i, 0)

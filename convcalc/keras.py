@@ -11,13 +11,20 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from convcalc._args import received, whole
-from convcalc._backend import smax
+from convcalc._args import flag, per_axis, received, whole
 from convcalc._enums import Convention, PaddingMode
 from convcalc._errors import ShapeError, SpecError
-from convcalc._plan import ReceptiveField
+from convcalc._plan import ReceptiveField, rf_update
 from convcalc._planner import Context, Flow
-from convcalc.formulas import ceil_div, keras_stride_dilation_check, kernel_extent
+from convcalc._symbolic import product
+from convcalc.formulas import (
+    ceil_div,
+    keras_output_padding_rule,
+    keras_stride_dilation_check,
+    keras_transpose_count,
+    kernel_extent,
+    window_count,
+)
 
 __all__ = [
     "Activation",
@@ -53,11 +60,9 @@ def _args(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in fields(obj) if f.init and f.name != "name"}
 
 
-def _tuple(value: Any, name: str, nd: int, args: dict[str, Any], minimum: int) -> tuple[int, ...]:
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * nd
-    if len(items) != nd:
-        raise SpecError(f"{name} must be an int or a tuple of {nd} ints. {received(args)}")
-    return tuple(whole(v, name, minimum=minimum) for v in items)
+def _axis_label(j: int, *given: Any) -> str:
+    """ " on axis j" when an argument of the rule was given per axis (a tuple), as the formulas say it."""
+    return f" on axis {j}" if any(isinstance(v, (tuple, list)) for v in given) else ""
 
 
 def _channels_last_only(data_format: Any, args: dict[str, Any]) -> None:
@@ -67,9 +72,9 @@ def _channels_last_only(data_format: Any, args: dict[str, Any]) -> None:
 
 def _set_window(layer: Any, args: dict[str, Any], nd: int, *, causal: bool = False) -> None:
     """Check and store a windowed layer's kernel, strides, dilation and padding (``_k, _s, _d, _mode``)."""
-    k = _tuple(layer.kernel_size, "kernel_size", nd, args, 1)
-    s = _tuple(layer.strides, "strides", nd, args, 1)
-    d = _tuple(layer.dilation_rate, "dilation_rate", nd, args, 1)
+    k = per_axis(layer.kernel_size, "kernel_size", nd, args, minimum=1)
+    s = per_axis(layer.strides, "strides", nd, args, minimum=1)
+    d = per_axis(layer.dilation_rate, "dilation_rate", nd, args, minimum=1)
     keras_stride_dilation_check(s, d, args)
     for name, value in (("_k", k), ("_s", s), ("_d", d), ("_mode", _padding(layer.padding, args, causal=causal))):
         object.__setattr__(layer, name, value)
@@ -119,17 +124,6 @@ def _channels_last(layer: Layer, shape: tuple[Any, ...], nd: int, path: str) -> 
         )
 
 
-def _rf(
-    rf: tuple[ReceptiveField, ...] | None, k: tuple[int, ...], s: tuple[int, ...], p: tuple[int, ...] | None
-) -> tuple[ReceptiveField, ...] | None:
-    if rf is None or p is None:
-        return None
-    return tuple(
-        ReceptiveField(r.size + (kk - 1) * r.jump, r.jump * ss, r.start - pp * r.jump)
-        for r, kk, ss, pp in zip(rf, k, s, p, strict=True)
-    )
-
-
 def _window_axes(
     layer: Layer,
     shape: tuple[Any, ...],
@@ -146,7 +140,7 @@ def _window_axes(
     for j, (i, kk, ss, dd) in enumerate(zip(shape[1:-1], k, s, d, strict=True)):
         extent = kernel_extent(kk, dd)
         if mode is PaddingMode.VALID:
-            out = (i - extent) // ss + 1
+            out = window_count(i, 0, 0, extent, ss)
             ctx.at_least(
                 out,
                 1,
@@ -217,8 +211,7 @@ class _Conv(Layer):
             raise SpecError(f"filters must be divisible by groups ({self.filters} % {g} != 0). {received(args)}")
         _channels_last_only(self.data_format, args)
         _set_window(self, args, self._nd, causal=self._nd == 1)
-        if type(self.use_bias) is not bool:
-            raise SpecError(f"use_bias must be True or False. {received(args)}")
+        flag(self.use_bias, "use_bias", args)
         _named(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
@@ -233,9 +226,9 @@ class _Conv(Layer):
         outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, self._d, self._mode)
         out_shape = (shape[0], *outs, self.filters)
         weights = math.prod(self._k) * (cin // self.groups) * self.filters
-        positions = _product(outs)
+        positions = product(outs)
         ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
-        new_rf = _rf(rf, ext, self._s, lefts)
+        new_rf = rf_update(rf, ext, self._s, lefts)
         ctx.add_row(
             path,
             self.kind,
@@ -247,15 +240,6 @@ class _Conv(Layer):
             receptive_field=new_rf,
         )
         return out_shape, new_rf
-
-
-def _product(values: Any) -> Any:
-    from convcalc._symbolic import to_sympy
-
-    out: Any = 1
-    for v in values:
-        out = out * to_sympy(v)
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,9 +304,9 @@ class DepthwiseConv2D(Layer):
         cout = shape[-1] * self.depth_multiplier
         out_shape = (shape[0], *outs, cout)
         weights = math.prod(self._k) * cout
-        positions = _product(outs)
+        positions = product(outs)
         ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
-        new_rf = _rf(rf, ext, self._s, lefts)
+        new_rf = rf_update(rf, ext, self._s, lefts)
         ctx.add_row(
             path,
             self.kind,
@@ -373,9 +357,9 @@ class SeparableConv2D(Layer):
         out_shape = (shape[0], *outs, self.filters)
         depthwise = math.prod(self._k) * mid
         pointwise = mid * self.filters
-        positions = _product(outs)
+        positions = product(outs)
         ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
-        new_rf = _rf(rf, ext, self._s, lefts)
+        new_rf = rf_update(rf, ext, self._s, lefts)
         ctx.add_row(
             path,
             self.kind,
@@ -414,13 +398,15 @@ class Conv2DTranspose(Layer):
         args = _args(self)
         _channels_last_only(self.data_format, args)
         whole(self.filters, "filters", minimum=1)
-        k = _tuple(self.kernel_size, "kernel_size", 2, args, 1)
-        s = _tuple(self.strides, "strides", 2, args, 1)
-        d = _tuple(self.dilation_rate, "dilation_rate", 2, args, 1)
+        k = per_axis(self.kernel_size, "kernel_size", 2, args, minimum=1)
+        s = per_axis(self.strides, "strides", 2, args, minimum=1)
+        d = per_axis(self.dilation_rate, "dilation_rate", 2, args, minimum=1)
         keras_stride_dilation_check(s, d, args)
-        op = None if self.output_padding is None else _tuple(self.output_padding, "output_padding", 2, args, 0)
-        if op is not None and any(o >= ss for o, ss in zip(op, s, strict=True)):
-            raise SpecError(f"`output_padding` must be strictly less than `strides`. {received(args)}")
+        op = (
+            None if self.output_padding is None else per_axis(self.output_padding, "output_padding", 2, args, minimum=0)
+        )
+        for j, (o, ss) in enumerate(zip(op or (), s, strict=False)):
+            keras_output_padding_rule(o, ss, args, _axis_label(j, self.output_padding, self.strides))
         for name, value in (("_k", k), ("_s", s), ("_d", d), ("_op", op), ("_mode", _padding(self.padding, args))):
             object.__setattr__(self, name, value)
         _named(self)
@@ -430,13 +416,8 @@ class Conv2DTranspose(Layer):
         _channels_last(self, shape, 2, path)
         outs = []
         for j, (i, k, s, d) in enumerate(zip(shape[1:-1], self._k, self._s, self._d, strict=True)):
-            ext = kernel_extent(k, d)
             op = None if self._op is None else self._op[j]
-            if self._mode is PaddingMode.SAME:
-                out = i * s if op is None else (i - 1) * s + ext % 2 + op
-            else:
-                out = (i - 1) * s + smax(ext, s) if op is None else (i - 1) * s + ext + op
-            outs.append(out)
+            outs.append(keras_transpose_count(i, s, kernel_extent(k, d), op, self._mode))
         cin = shape[-1]
         out_shape = (shape[0], *outs, self.filters)
         weights = math.prod(self._k) * self.filters * cin
@@ -446,8 +427,8 @@ class Conv2DTranspose(Layer):
             shape,
             out_shape,
             trainable=weights + (self.filters if self.use_bias else 0),
-            macs=_product(shape[1:-1]) * weights,
-            bias_adds=_product(outs) * self.filters if self.use_bias else 0,
+            macs=product(shape[1:-1]) * weights,
+            bias_adds=product(outs) * self.filters if self.use_bias else 0,
         )
         return out_shape, None
 
@@ -467,8 +448,8 @@ class _Pooling2D(Layer):
     def __post_init__(self) -> None:
         args = _args(self)
         _channels_last_only(self.data_format, args)
-        k = _tuple(self.pool_size, "pool_size", 2, args, 1)
-        s = k if self.strides is None else _tuple(self.strides, "strides", 2, args, 1)
+        k = per_axis(self.pool_size, "pool_size", 2, args, minimum=1)
+        s = k if self.strides is None else per_axis(self.strides, "strides", 2, args, minimum=1)
         for name, value in (("_k", k), ("_s", s), ("_mode", _padding(self.padding, args))):
             object.__setattr__(self, name, value)
         _named(self)
@@ -478,7 +459,7 @@ class _Pooling2D(Layer):
         _channels_last(self, shape, 2, path)
         outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, (1, 1), self._mode)
         out_shape = (shape[0], *outs, shape[-1])
-        new_rf = _rf(rf, self._k, self._s, lefts)
+        new_rf = rf_update(rf, self._k, self._s, lefts)
         ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
         return out_shape, new_rf
 
@@ -538,9 +519,8 @@ class BatchNormalization(Layer):
 
     def __post_init__(self) -> None:
         args = _args(self)
-        for flag in ("center", "scale"):
-            if type(getattr(self, flag)) is not bool:
-                raise SpecError(f"{flag} must be True or False. {received(args)}")
+        for name in ("center", "scale"):
+            flag(getattr(self, name), name, args)
         whole(self.axis, "axis")
         _named(self)
 
@@ -589,7 +569,7 @@ class Dense(Layer):
             )
         fin = shape[-1]
         out_shape = (*shape[:-1], self.units)
-        rows = _product(shape[1:-1])
+        rows = product(shape[1:-1])
         from convcalc._symbolic import to_sympy
 
         fin = to_sympy(fin)
@@ -620,7 +600,7 @@ class Flatten(Layer):
         shape, _ = flow
         from convcalc._symbolic import as_integer_expr
 
-        merged = _product(shape[1:])
+        merged = product(shape[1:])
         merged = merged if type(merged) is int else as_integer_expr(merged)
         out_shape = (shape[0], merged)
         ctx.add_row(path, self.kind, shape, out_shape)
@@ -805,7 +785,7 @@ class UpSampling2D(Layer):
     def __post_init__(self) -> None:
         args = _args(self)
         _channels_last_only(self.data_format, args)
-        object.__setattr__(self, "_size", _tuple(self.size, "size", 2, args, 1))
+        object.__setattr__(self, "_size", per_axis(self.size, "size", 2, args, minimum=1))
         _named(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, cast
 
-from convcalc._args import received, whole
+from convcalc._args import flag, per_axis, received, whole
 from convcalc._enums import Convention, PaddingMode, PadMode, PoolKind
 from convcalc._errors import ShapeError, SpecError
-from convcalc._plan import ReceptiveField
+from convcalc._plan import ReceptiveField, merge_rf, rf_update
 from convcalc._planner import Context, Flow
-from convcalc._symbolic import FloorForm
+from convcalc._symbolic import FloorForm, product
 from convcalc.formulas import (
     ceil_window_count,
     circular_copy_fails,
@@ -27,8 +27,19 @@ from convcalc.formulas import (
     kernel_extent,
     pad_requirements,
     pool_min_input,
+    torch_output_padding_rule,
+    torch_pool_padding_rule,
+    torch_same_rule,
     transpose_count,
     window_count,
+)
+from convcalc.params import (
+    batchnorm_params,
+    conv_params,
+    conv_transpose_params,
+    groupnorm_params,
+    layernorm_params,
+    linear_params,
 )
 
 __all__ = [
@@ -145,24 +156,13 @@ class Module:
 # --------------------------------------------------------------------------- #
 
 
-def _per_axis(value: Any, name: str, ndim: int, args: dict[str, Any], *, minimum: int) -> tuple[int, ...]:
-    if isinstance(value, (tuple, list)):
-        if len(value) != ndim:
-            raise SpecError(f"{name} must be an int or a tuple of {ndim} ints. {received(args)}")
-        items = tuple(value)
-    else:
-        items = (value,) * ndim
-    return tuple(whole(v, name, minimum=minimum) for v in items)
-
-
-def _flag(value: Any, name: str, args: dict[str, Any]) -> bool:
-    if type(value) is not bool:
-        raise SpecError(f"{name} must be True or False. {received(args)}")
-    return value
-
-
 def _args(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in fields(obj) if f.init}
+
+
+def _axis_label(j: int, *given: Any) -> str:
+    """ " on axis j" when an argument of the rule was given per axis (a tuple), as the formulas say it."""
+    return f" on axis {j}" if any(isinstance(v, (tuple, list)) for v in given) else ""
 
 
 def _spatial_check(layer: Module, shape: tuple[Any, ...], ndim: int, path: str) -> None:
@@ -181,26 +181,6 @@ def _channel_check(layer: Module, shape: tuple[Any, ...], expected: int, name: s
             f"{layer._where(path)}: {name}={expected} but the input has {got} channel{'' if got == 1 else 's'}: "
             f"use {name}={got} (or make the previous layer output {expected}). Received: input_shape={shape}"
         )
-
-
-def _rf_update(
-    rf: tuple[ReceptiveField, ...] | None, kernel: tuple[int, ...], stride: tuple[int, ...], pad: tuple[int, ...]
-) -> tuple[ReceptiveField, ...] | None:
-    if rf is None:
-        return None
-    return tuple(
-        ReceptiveField(r.size + (k - 1) * r.jump, r.jump * s, r.start - p * r.jump)
-        for r, k, s, p in zip(rf, kernel, stride, pad, strict=True)
-    )
-
-
-def _product(values: Any) -> Any:
-    if all(type(v) is int for v in values):
-        return math.prod(values)
-    out: Any = 1
-    for v in values:
-        out = out * (v.to_sympy() if isinstance(v, FloorForm) else v)
-    return out
 
 
 # --------------------------------------------------------------------------- #
@@ -240,7 +220,9 @@ class _ConvNd(Module):
         object.__setattr__(self, "_geometry", geometry)
         object.__setattr__(self, "_extents", extents)
         object.__setattr__(self, "_lefts", tuple(pl for pl, _ in pads))
-        weights = self.out_channels * (self.in_channels // self.groups) * math.prod(self._k)
+        weights = conv_params(
+            self.in_channels, self.out_channels, self._k, groups=self.groups, bias=False, ndim=self._ndim
+        )
         object.__setattr__(self, "_weights", weights)
 
     def _check(self) -> None:
@@ -257,26 +239,26 @@ class _ConvNd(Module):
             raise SpecError(
                 f"out_channels must be divisible by groups ({self.out_channels} % {g} != 0). {received(args)}"
             )
-        _flag(self.bias, "bias", args)
+        flag(self.bias, "bias", args)
         if self.padding_mode not in ("zeros", "reflect", "replicate", "circular"):
             raise SpecError(f"padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular'. {received(args)}")
-        k = _per_axis(self.kernel_size, "kernel_size", nd, args, minimum=1)
-        s = _per_axis(self.stride, "stride", nd, args, minimum=1)
-        d = _per_axis(self.dilation, "dilation", nd, args, minimum=1)
+        k = per_axis(self.kernel_size, "kernel_size", nd, args, minimum=1)
+        s = per_axis(self.stride, "stride", nd, args, minimum=1)
+        d = per_axis(self.dilation, "dilation", nd, args, minimum=1)
         p: tuple[int, ...] | None
         if isinstance(self.padding, str):
             mode = PaddingMode.parse(self.padding, "padding")
             if mode is PaddingMode.CAUSAL:
                 raise SpecError(f"torch convolutions take padding 'same' or 'valid'. {received(args)}")
-            if mode is PaddingMode.SAME and any(v != 1 for v in s):
-                raise SpecError(
-                    f"padding='same' is not supported for strided convolutions in torch (stride={self.stride}): "
-                    f"use padding={tuple(dd * (kk - 1) // 2 for kk, dd in zip(k, d, strict=True))} or stride 1. "
-                    f"{received(args)}"
-                )
+            if mode is PaddingMode.SAME:
+                fits = tuple(dd * (kk - 1) // 2 for kk, dd in zip(k, d, strict=True))
+                for j, v in enumerate(s):
+                    torch_same_rule(
+                        v, args, _axis_label(j, self.stride), lambda pick: f": use padding={fits} or stride 1."
+                    )
             p = None if mode is PaddingMode.SAME else (0,) * nd
         else:
-            p = _per_axis(self.padding, "padding", nd, args, minimum=0)
+            p = per_axis(self.padding, "padding", nd, args, minimum=0)
         object.__setattr__(self, "_k", k)
         object.__setattr__(self, "_s", s)
         object.__setattr__(self, "_p", p)
@@ -320,9 +302,9 @@ class _ConvNd(Module):
                 )
             spatial.append(span // s + 1)
         out_shape = (shape[0], self.out_channels, *spatial)
-        positions = _product(spatial)
+        positions = product(spatial)
         weights = self._weights
-        new_rf = _rf_update(rf, self._extents, self._s, self._lefts)
+        new_rf = rf_update(rf, self._extents, self._s, self._lefts)
         ctx.add_row(
             path,
             self.kind,
@@ -474,22 +456,18 @@ class _ConvTransposeNd(Module):
             raise SpecError(
                 f"out_channels must be divisible by groups ({self.out_channels} % {g} != 0). {received(args)}"
             )
-        _flag(self.bias, "bias", args)
+        flag(self.bias, "bias", args)
         if self.padding_mode != "zeros":
             raise SpecError(f'Only "zeros" padding mode is supported for {self.kind}. {received(args)}')
         if isinstance(self.padding, str):
             raise SpecError(f"{self.kind} takes a numeric padding, not {self.padding!r}. {received(args)}")
-        k = _per_axis(self.kernel_size, "kernel_size", nd, args, minimum=1)
-        s = _per_axis(self.stride, "stride", nd, args, minimum=1)
-        p = _per_axis(self.padding, "padding", nd, args, minimum=0)
-        op = _per_axis(self.output_padding, "output_padding", nd, args, minimum=0)
-        d = _per_axis(self.dilation, "dilation", nd, args, minimum=1)
-        for o, ss, dd in zip(op, s, d, strict=True):
-            if not (o < ss or o < dd):
-                raise SpecError(
-                    f"output_padding={self.output_padding} must be smaller than either stride={self.stride} or "
-                    f"dilation={self.dilation}: use output_padding <= {max(ss, dd) - 1}. {received(args)}"
-                )
+        k = per_axis(self.kernel_size, "kernel_size", nd, args, minimum=1)
+        s = per_axis(self.stride, "stride", nd, args, minimum=1)
+        p = per_axis(self.padding, "padding", nd, args, minimum=0)
+        op = per_axis(self.output_padding, "output_padding", nd, args, minimum=0)
+        d = per_axis(self.dilation, "dilation", nd, args, minimum=1)
+        for j, (o, ss, dd) in enumerate(zip(op, s, d, strict=True)):
+            torch_output_padding_rule(o, ss, dd, args, _axis_label(j, self.output_padding, self.stride, self.dilation))
         for name, value in (("_k", k), ("_s", s), ("_p", p), ("_op", op), ("_d", d)):
             object.__setattr__(self, name, value)
 
@@ -515,15 +493,17 @@ class _ConvTransposeNd(Module):
             )
             spatial.append(out)
         out_shape = (shape[0], self.out_channels, *spatial)
-        weights = self.in_channels * (self.out_channels // self.groups) * math.prod(self._k)
+        weights = conv_transpose_params(
+            self.in_channels, self.out_channels, self._k, groups=self.groups, bias=False, ndim=self._ndim
+        )
         ctx.add_row(
             path,
             self.kind,
             shape,
             out_shape,
             trainable=weights + (self.out_channels if self.bias else 0),
-            macs=_product(shape[2:]) * weights,
-            bias_adds=_product(spatial) * self.out_channels if self.bias else 0,
+            macs=product(shape[2:]) * weights,
+            bias_adds=product(spatial) * self.out_channels if self.bias else 0,
         )
         return out_shape, None
 
@@ -570,17 +550,13 @@ class _PoolNd(Module):
         nd = self._ndim
         if isinstance(self.padding, str):
             raise SpecError(f"torch pooling takes a numeric padding, not {self.padding!r}. {received(args)}")
-        k = _per_axis(self.kernel_size, "kernel_size", nd, args, minimum=1)
-        s = k if self.stride is None else _per_axis(self.stride, "stride", nd, args, minimum=1)
-        p = _per_axis(self.padding, "padding", nd, args, minimum=0)
-        _per_axis(dilation, "dilation", nd, args, minimum=1)
-        _flag(ceil_mode, "ceil_mode", args)
-        for pp, kk in zip(p, k, strict=True):
-            if pp > kk // 2:
-                raise SpecError(
-                    f"padding={self.padding} is more than half of kernel_size={self.kernel_size}: torch allows "
-                    f"padding <= {kk // 2}. {received(args)}"
-                )
+        k = per_axis(self.kernel_size, "kernel_size", nd, args, minimum=1)
+        s = k if self.stride is None else per_axis(self.stride, "stride", nd, args, minimum=1)
+        p = per_axis(self.padding, "padding", nd, args, minimum=0)
+        per_axis(dilation, "dilation", nd, args, minimum=1)
+        flag(ceil_mode, "ceil_mode", args)
+        for j, (pp, kk) in enumerate(zip(p, k, strict=True)):
+            torch_pool_padding_rule(kk, pp, args, _axis_label(j, self.padding, self.kernel_size))
         object.__setattr__(self, "_k", k)
         object.__setattr__(self, "_s", s)
         object.__setattr__(self, "_p", p)
@@ -624,7 +600,7 @@ class _PoolNd(Module):
                 )
             spatial.append(out)
         out_shape = (shape[0], shape[1], *spatial)
-        new_rf = _rf_update(
+        new_rf = rf_update(
             rf, tuple(kernel_extent(k, d) for k, d in zip(self._k, dilation, strict=True)), self._s, self._p
         )
         ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
@@ -640,7 +616,7 @@ class _MaxPoolNd(_PoolNd):
 
     def __post_init__(self) -> None:
         self._setup(self.dilation, self.ceil_mode)
-        object.__setattr__(self, "_dil", _per_axis(self.dilation, "dilation", self._ndim, _args(self), minimum=1))
+        object.__setattr__(self, "_dil", per_axis(self.dilation, "dilation", self._ndim, _args(self), minimum=1))
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         return self._pool(flow, ctx, path, self._dil, self.ceil_mode)
@@ -680,7 +656,7 @@ class _AvgPoolNd(_PoolNd):
 
     def __post_init__(self) -> None:
         self._setup(1, self.ceil_mode)
-        _flag(self.count_include_pad, "count_include_pad", _args(self))
+        flag(self.count_include_pad, "count_include_pad", _args(self))
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         return self._pool(flow, ctx, path, (1,) * self._ndim, self.ceil_mode)
@@ -797,8 +773,8 @@ class _BatchNormNd(Module):
     def __post_init__(self) -> None:
         args = _args(self)
         whole(self.num_features, "num_features", minimum=1)
-        _flag(self.affine, "affine", args)
-        _flag(self.track_running_stats, "track_running_stats", args)
+        flag(self.affine, "affine", args)
+        flag(self.track_running_stats, "track_running_stats", args)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
@@ -808,14 +784,14 @@ class _BatchNormNd(Module):
                 f"{self._where(path)}: expects {want} input, got {len(shape)}-D {shape}. Received: input_shape={shape}"
             )
         _channel_check(self, shape, self.num_features, "num_features", path)
-        c = self.num_features
+        count = batchnorm_params(self.num_features, affine=self.affine, track_running_stats=self.track_running_stats)
         ctx.add_row(
             path,
             self.kind,
             shape,
             shape,
-            trainable=2 * c if self.affine else 0,
-            buffers=2 * c + 1 if self.track_running_stats else 0,
+            trainable=count.trainable,
+            buffers=count.buffers,
             receptive_field=rf,
         )
         return shape, rf
@@ -861,21 +837,21 @@ class InstanceNorm2d(Module):
     def __post_init__(self) -> None:
         args = _args(self)
         whole(self.num_features, "num_features", minimum=1)
-        _flag(self.affine, "affine", args)
-        _flag(self.track_running_stats, "track_running_stats", args)
+        flag(self.affine, "affine", args)
+        flag(self.track_running_stats, "track_running_stats", args)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
         if len(shape) not in (3, 4):
             raise ShapeError(f"{self._where(path)}: expects (N, C, H, W) or (C, H, W). Received: input_shape={shape}")
-        c = self.num_features
+        count = batchnorm_params(self.num_features, affine=self.affine, track_running_stats=self.track_running_stats)
         ctx.add_row(
             path,
             self.kind,
             shape,
             shape,
-            trainable=2 * c if self.affine else 0,
-            buffers=2 * c + 1 if self.track_running_stats else 0,
+            trainable=count.trainable,
+            buffers=count.buffers,
             receptive_field=rf,
         )
         return shape, rf
@@ -896,7 +872,7 @@ class GroupNorm(Module):
         c = whole(self.num_channels, "num_channels", minimum=1)
         if c % g:
             raise SpecError(f"num_channels ({c}) must be divisible by num_groups ({g}). {received(args)}")
-        _flag(self.affine, "affine", args)
+        flag(self.affine, "affine", args)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
@@ -904,7 +880,12 @@ class GroupNorm(Module):
             raise ShapeError(f"{self._where(path)}: expects (N, C, *). Received: input_shape={shape}")
         _channel_check(self, shape, self.num_channels, "num_channels", path)
         ctx.add_row(
-            path, self.kind, shape, shape, trainable=2 * self.num_channels if self.affine else 0, receptive_field=rf
+            path,
+            self.kind,
+            shape,
+            shape,
+            trainable=groupnorm_params(self.num_groups, self.num_channels, affine=self.affine),
+            receptive_field=rf,
         )
         return shape, rf
 
@@ -925,8 +906,8 @@ class LayerNorm(Module):
         if not dims:
             raise SpecError(f"normalized_shape must not be empty. {received(args)}")
         object.__setattr__(self, "_shape", tuple(whole(d, "normalized_shape", minimum=1) for d in dims))
-        _flag(self.elementwise_affine, "elementwise_affine", args)
-        _flag(self.bias, "bias", args)
+        flag(self.elementwise_affine, "elementwise_affine", args)
+        flag(self.bias, "bias", args)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
@@ -937,8 +918,7 @@ class LayerNorm(Module):
                 f"{shape}: use normalized_shape={tuple(shape[-len(self._shape) :]) if len(shape) >= len(self._shape) else shape[1:]}. "
                 f"Received: input_shape={shape}"
             )
-        n = math.prod(self._shape)
-        params = 0 if not self.elementwise_affine else (2 * n if self.bias else n)
+        params = layernorm_params(self._shape, elementwise_affine=self.elementwise_affine, bias=self.bias)
         ctx.add_row(path, self.kind, shape, shape, trainable=params, receptive_field=rf)
         return shape, rf
 
@@ -1074,7 +1054,7 @@ class Flatten(Module):
                 f"{self._where(path)}: start_dim={self.start_dim} comes after end_dim={self.end_dim}. "
                 f"Received: input_shape={shape}"
             )
-        merged = _product(shape[a : b + 1])
+        merged = product(shape[a : b + 1])
         from convcalc._backend import is_symbolic
 
         if is_symbolic(merged):
@@ -1143,7 +1123,7 @@ class Linear(Module):
     def __post_init__(self) -> None:
         whole(self.in_features, "in_features", minimum=1)
         whole(self.out_features, "out_features", minimum=1)
-        _flag(self.bias, "bias", _args(self))
+        flag(self.bias, "bias", _args(self))
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, _ = flow
@@ -1158,13 +1138,13 @@ class Linear(Module):
             f"in_features={self.in_features}",
         )
         out_shape = (*shape[:-1], self.out_features)
-        rows = _product(shape[1:-1])  # per sample: a 1-D (unbatched) input is one row
+        rows = product(shape[1:-1])  # per sample: a 1-D (unbatched) input is one row
         ctx.add_row(
             path,
             self.kind,
             shape,
             out_shape,
-            trainable=self.in_features * self.out_features + (self.out_features if self.bias else 0),
+            trainable=linear_params(self.in_features, self.out_features, bias=self.bias),
             macs=rows * self.in_features * self.out_features,
             bias_adds=rows * self.out_features if self.bias else 0,
         )
@@ -1203,14 +1183,14 @@ class LazyLinear(Module):
 
     def __post_init__(self) -> None:
         whole(self.out_features, "out_features", minimum=1)
-        _flag(self.bias, "bias", _args(self))
+        flag(self.bias, "bias", _args(self))
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = flow[0]
         fin = shape[-1]
         if type(fin) is not int:
             fin = fin.to_sympy() if isinstance(fin, FloorForm) else fin
-            rows = _product(shape[1:-1])
+            rows = product(shape[1:-1])
             out_shape = (*shape[:-1], self.out_features)
             ctx.add_row(
                 path,
@@ -1599,7 +1579,7 @@ class _RNNBase(_MultiOutput):
         whole(self.hidden_size, "hidden_size", minimum=1)
         whole(self.num_layers, "num_layers", minimum=1)
         for name in ("bias", "batch_first", "bidirectional"):
-            _flag(getattr(self, name), name, args)
+            flag(getattr(self, name), name, args)
         if type(self.dropout) not in (int, float) or not 0 <= self.dropout <= 1:
             raise SpecError(f"dropout must be a number between 0 and 1. {received(args)}")
 
@@ -1804,7 +1784,7 @@ class MultiheadAttention(_MultiOutput):
         whole(self.embed_dim, "embed_dim", minimum=1)
         whole(self.num_heads, "num_heads", minimum=1)
         for name in ("bias", "add_bias_kv", "add_zero_attn", "batch_first"):
-            _flag(getattr(self, name), name, args)
+            flag(getattr(self, name), name, args)
         for name in ("kdim", "vdim"):
             if getattr(self, name) is not None:
                 whole(getattr(self, name), name, minimum=1)
@@ -1926,7 +1906,7 @@ class Embedding(Module):
                     f"{self.num_embeddings - 1}. {received(args)}"
                 )
         for name in ("scale_grad_by_freq", "sparse"):
-            _flag(getattr(self, name), name, args)
+            flag(getattr(self, name), name, args)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = tuple(flow[0])
@@ -2031,17 +2011,17 @@ class _MaxUnpoolNd(_MultiOutput):
 
     def __post_init__(self) -> None:
         args = _args(self)
-        _per_axis(self.kernel_size, "kernel_size", self._ndim, args, minimum=1)
+        per_axis(self.kernel_size, "kernel_size", self._ndim, args, minimum=1)
         if self.stride is not None:
-            _per_axis(self.stride, "stride", self._ndim, args, minimum=1)
-        _per_axis(self.padding, "padding", self._ndim, args, minimum=0)
+            per_axis(self.stride, "stride", self._ndim, args, minimum=1)
+        per_axis(self.padding, "padding", self._ndim, args, minimum=0)
 
     def _outputs(self, inputs: tuple[Any, ...], options: dict[str, Any], ctx: Context, path: str) -> Any:
         n = self._ndim
         args = _args(self)
-        k = _per_axis(self.kernel_size, "kernel_size", n, args, minimum=1)
-        s = k if self.stride is None else _per_axis(self.stride, "stride", n, args, minimum=1)
-        p = _per_axis(self.padding, "padding", n, args, minimum=0)
+        k = per_axis(self.kernel_size, "kernel_size", n, args, minimum=1)
+        s = k if self.stride is None else per_axis(self.stride, "stride", n, args, minimum=1)
+        p = per_axis(self.padding, "padding", n, args, minimum=0)
         indices = inputs[1] if len(inputs) > 1 else options.pop("indices", None)
         size = inputs[2] if len(inputs) > 2 else options.pop("output_size", None)
         _no_extra(self, path, inputs[:3], options, 3)
@@ -2124,10 +2104,10 @@ def _fold_blocks(
 ) -> Any:
     args = _args(layer)
     k2, d2, p2, s2 = (
-        _per_axis(k, "kernel_size", 2, args, minimum=1),
-        _per_axis(d, "dilation", 2, args, minimum=1),
-        _per_axis(p, "padding", 2, args, minimum=0),
-        _per_axis(s, "stride", 2, args, minimum=1),
+        per_axis(k, "kernel_size", 2, args, minimum=1),
+        per_axis(d, "dilation", 2, args, minimum=1),
+        per_axis(p, "padding", 2, args, minimum=0),
+        per_axis(s, "stride", 2, args, minimum=1),
     )
     blocks = []
     for j, size in enumerate(sizes):
@@ -2169,9 +2149,9 @@ class Fold(Module):
 
     def __post_init__(self) -> None:
         args = _args(self)
-        _per_axis(self.output_size, "output_size", 2, args, minimum=1)
+        per_axis(self.output_size, "output_size", 2, args, minimum=1)
         for name, low in (("kernel_size", 1), ("dilation", 1), ("padding", 0), ("stride", 1)):
-            _per_axis(getattr(self, name), name, 2, args, minimum=low)
+            per_axis(getattr(self, name), name, 2, args, minimum=low)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = tuple(flow[0])
@@ -2181,7 +2161,7 @@ class Fold(Module):
                 f"{where}: expects a 3-D input (N, C * kh * kw, L) or an unbatched 2-D one, but receives "
                 f"{len(shape)}-D. Received: input_shape={shape}"
             )
-        size = _per_axis(self.output_size, "output_size", 2, _args(self), minimum=1)
+        size = per_axis(self.output_size, "output_size", 2, _args(self), minimum=1)
         k, blocks = _fold_blocks(
             self, size, self.kernel_size, self.dilation, self.padding, self.stride, ctx, path, shape
         )
@@ -2227,7 +2207,7 @@ class Unfold(Module):
     def __post_init__(self) -> None:
         args = _args(self)
         for name, low in (("kernel_size", 1), ("dilation", 1), ("padding", 0), ("stride", 1)):
-            _per_axis(getattr(self, name), name, 2, args, minimum=low)
+            per_axis(getattr(self, name), name, 2, args, minimum=low)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = tuple(flow[0])
@@ -2239,7 +2219,7 @@ class Unfold(Module):
         k, blocks = _fold_blocks(
             self, shape[-2:], self.kernel_size, self.dilation, self.padding, self.stride, ctx, path, shape
         )
-        out_shape = (*shape[:-3], shape[-3] * k[0] * k[1], _product(blocks))
+        out_shape = (*shape[:-3], shape[-3] * k[0] * k[1], product(blocks))
         ctx.add_row(path, self.kind, shape, out_shape)
         return out_shape, None
 
@@ -2377,7 +2357,7 @@ class Add(_Container):
                             f"branch {name} matches branch {self._items[0][0]}",
                         )
         out_shape = first_shape
-        rf = _merge_rf([o[1] for o in outs])
+        rf = merge_rf([o[1] for o in outs])
         ctx.add_row(path, self.kind, flow[0], out_shape, receptive_field=rf)
         if path:
             ctx.close_group(slot, start, path, self.kind, out_shape)
@@ -2415,16 +2395,7 @@ def _add_mismatch(
     )
 
 
-def _merge_rf(rfs: list[tuple[ReceptiveField, ...] | None]) -> tuple[ReceptiveField, ...] | None:
-    if any(r is None for r in rfs):
-        return None
-    known = [r for r in rfs if r is not None]
-    merged = []
-    for axis in zip(*known, strict=True):
-        if len({f.jump for f in axis}) != 1:
-            return None
-        merged.append(max(axis, key=lambda f: f.size))
-    return tuple(merged)
+_merge_rf = merge_rf  # the ONNX reader merges branches with the same rule
 
 
 class Concat(_Container):
@@ -2487,7 +2458,7 @@ class Concat(_Container):
             total = total + shape[dim]
         out_shape = (*shapes[0][:dim], total, *shapes[0][dim + 1 :])
         # channels joined side by side keep their receptive fields; a crop or another dim does not
-        rf = _merge_rf([o[1] for o in outs]) if dim == 1 and not self.crop else None
+        rf = merge_rf([o[1] for o in outs]) if dim == 1 and not self.crop else None
         ctx.add_row(path, self.kind, flow[0], out_shape, receptive_field=rf)
         if path:
             ctx.close_group(slot, start, path, self.kind, out_shape)

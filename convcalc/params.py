@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
-from convcalc._args import Axes, exact_arrays, integer, received, show
+from convcalc._args import Axes, exact_arrays, flag, integer, received, show
 from convcalc._backend import check
 from convcalc._enums import Convention
 from convcalc._errors import SpecError
@@ -46,11 +46,6 @@ class ParamCount(namedtuple("ParamCount", ["trainable", "non_trainable", "buffer
         return self.trainable + self.non_trainable
 
 
-def _flag(value: Any, name: str) -> bool:
-    if type(value) is not bool:
-        raise SpecError(f"{name} must be True or False. {received({name: value})}")
-    return value
-
 
 def _kernel_volume(kernel_size: Any, ndim: Any) -> Any:
     dims = integer(ndim, "ndim", minimum=1)
@@ -80,7 +75,7 @@ def _grouped_conv_params(
     cout = integer(out_channels, "out_channels", minimum=1)
     g = _groups({"in_channels": cin, "out_channels": cout}, groups, args)
     volume = _kernel_volume(kernel_size, ndim)
-    return cout * (cin // g) * volume + (cout if _flag(bias, "bias") else 0)
+    return cout * (cin // g) * volume + (cout if flag(bias, "bias") else 0)
 
 
 @exact_arrays
@@ -156,7 +151,7 @@ def separable_conv_params(
     out = integer(filters, "filters", minimum=1)
     dm = integer(depth_multiplier, "depth_multiplier", minimum=1)
     volume = _kernel_volume(kernel_size, ndim)
-    return volume * cin * dm + cin * dm * out + (out if _flag(bias, "bias") else 0)
+    return volume * cin * dm + cin * dm * out + (out if flag(bias, "bias") else 0)
 
 
 @exact_arrays
@@ -172,7 +167,7 @@ def linear_params(in_features: Any, out_features: Any, *, bias: bool = True) -> 
     """
     fin = integer(in_features, "in_features", minimum=1)
     fout = integer(out_features, "out_features", minimum=1)
-    return fin * fout + (fout if _flag(bias, "bias") else 0)
+    return fin * fout + (fout if flag(bias, "bias") else 0)
 
 
 @exact_arrays
@@ -201,8 +196,8 @@ def batchnorm_params(
     """
     conv = Convention.parse(convention, "convention")
     c = integer(num_features, "num_features", minimum=1)
-    trainable = 2 * c if _flag(affine, "affine") else 0
-    tracked = _flag(track_running_stats, "track_running_stats")
+    trainable = 2 * c if flag(affine, "affine") else 0
+    tracked = flag(track_running_stats, "track_running_stats")
     if conv is Convention.KERAS:
         return ParamCount(trainable, 2 * c, 0)
     return ParamCount(trainable, 0, 2 * c + 1 if tracked else 0)
@@ -230,7 +225,7 @@ def groupnorm_params(num_groups: Any, num_channels: Any, *, affine: bool = True)
         ),
         SpecError,
     )
-    return 2 * c if _flag(affine, "affine") else 0
+    return 2 * c if flag(affine, "affine") else 0
 
 
 @exact_arrays
@@ -247,6 +242,6 @@ def layernorm_params(normalized_shape: Any, *, elementwise_affine: bool = True, 
     if not shape:
         raise SpecError(f"normalized_shape must not be empty. {received({'normalized_shape': normalized_shape})}")
     n = math.prod(integer(v, "normalized_shape", minimum=1) for v in shape)
-    if not _flag(elementwise_affine, "elementwise_affine"):
+    if not flag(elementwise_affine, "elementwise_affine"):
         return 0
-    return 2 * n if _flag(bias, "bias") else n
+    return 2 * n if flag(bias, "bias") else n

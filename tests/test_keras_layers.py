@@ -650,10 +650,13 @@ ARGUMENT_ERRORS = [
     (lambda: K.SeparableConv2D(4, 3, depth_multiplier=0), r"^depth_multiplier must be at least 1\."),
     (
         lambda: K.Conv2DTranspose(4, 3, strides=2, output_padding=2),
-        r"^`output_padding` must be strictly less than `strides`\. Received: filters=4, kernel_size=3, strides=2, "
+        r"^output_padding=2 must be strictly less than strides=2 \(Keras\)\. Received: filters=4, kernel_size=3, strides=2, "
         r"padding='valid', output_padding=2",
     ),
-    (lambda: K.Conv2DTranspose(4, 3, output_padding=(0, 1)), r"^`output_padding` must be strictly less than"),
+    (
+        lambda: K.Conv2DTranspose(4, 3, output_padding=(0, 1)),
+        r"^output_padding=1 must be strictly less than strides=1 on axis 1 \(Keras\)",
+    ),
     (lambda: K.Conv2DTranspose(4, 3, output_padding=-1), r"^output_padding must be at least 0\."),
     (lambda: K.Conv2DTranspose(4, 3, padding="causal"), r"^padding='causal' exists only for Conv1D\."),
     (lambda: K.MaxPooling2D((2, 2, 2)), r"^pool_size must be an int or a tuple of 2 ints\."),

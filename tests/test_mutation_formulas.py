@@ -313,13 +313,13 @@ ERRORS = [
     pytest.param(
         lambda: conv_transpose_output_size(5, 3, stride=2, output_padding=2),
         SpecError,
-        "output_padding=2 must be smaller than either stride=2 or dilation=1. Received: size=5, kernel_size=3, stride=2, padding=0, output_padding=2, dilation=1",
+        "output_padding=2 must be smaller than either stride=2 or dilation=1: use output_padding <= 1. Received: size=5, kernel_size=3, stride=2, padding=0, output_padding=2, dilation=1",
         id="conv_transpose_output_size(5, 3, stride=2, output_padding=2)",
     ),
     pytest.param(
         lambda: conv_transpose_output_size((5, 5), 3, stride=(2, 1), output_padding=(1, 1)),
         SpecError,
-        "output_padding=1 must be smaller than either stride=1 or dilation=1 on axis 1. Received: size=(5, 5), kernel_size=3, stride=(2, 1), padding=0, output_padding=(1, 1), dilation=1",
+        "output_padding=1 must be smaller than either stride=1 or dilation=1 on axis 1: use output_padding <= 0. Received: size=(5, 5), kernel_size=3, stride=(2, 1), padding=0, output_padding=(1, 1), dilation=1",
         id="conv_transpose_output_size((5, 5), 3, stride=(2, 1), output_padding=(1, 1))",
     ),
     pytest.param(
@@ -980,7 +980,7 @@ def test_transposed_conv_output_padding_against_arrays_of_strides_and_dilations(
     out = conv_transpose_output_size(4, 3, stride=np.array([2, 1]), output_padding=1, dilation=np.array([1, 2]))
     assert out.tolist() == [10, 9]
     with pytest.raises(
-        SpecError, match=r"^output_padding=1 must be smaller than either stride=1 or dilation=1\. Received: "
+        SpecError, match=r"^output_padding=1 must be smaller than either stride=1 or dilation=1: use output_padding <= 0\. Received: "
     ):
         conv_transpose_output_size(4, 3, stride=np.array([2, 1]), output_padding=1, dilation=np.array([1, 1]))
 
