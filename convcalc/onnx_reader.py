@@ -613,7 +613,7 @@ def _broadcast(call: _Call, shapes: list[tuple[Any, ...]]) -> tuple[Any, ...]:
                 chosen = d
                 continue
             message = f"shapes {' and '.join(str(tuple(s)) for s in shapes)} do not broadcast on axis {j}"
-            if type(chosen) is int and type(d) is int or _same(chosen, d):
+            if (type(chosen) is int and type(d) is int) or _same(chosen, d):
                 call.equal(chosen, d, j, message, shapes[0])
             else:
                 chosen = call.broadcast(chosen, d, j, message)
