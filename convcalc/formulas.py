@@ -268,7 +268,6 @@ def _padding_mode(padding: Any, convention: Convention) -> PaddingMode | None:
     return PaddingMode.parse(padding, "padding", case_sensitive=convention is Convention.TORCH)
 
 
-
 # --------------------------------------------------------------------------- #
 # Convolution
 # --------------------------------------------------------------------------- #

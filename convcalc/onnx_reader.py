@@ -276,7 +276,6 @@ class _Call:
             if diff != 0:
                 self.ctx.equals(diff, 0, self.name, axis, lambda: f"{self.where()}: {message}", reason)
 
-
     def broadcast(self, a: Any, b: Any, axis: int, message: str) -> Any:
         """Two symbolic sizes broadcast (ONNX's numpy rule) when they are equal or either is 1: the constraint
         ``(a - b)(a - 1)(b - 1) == 0`` says exactly that, and the size is ``max(a, b)`` under it."""

@@ -46,7 +46,6 @@ class ParamCount(namedtuple("ParamCount", ["trainable", "non_trainable", "buffer
         return self.trainable + self.non_trainable
 
 
-
 def _kernel_volume(kernel_size: Any, ndim: Any) -> Any:
     dims = integer(ndim, "ndim", minimum=1)
     axes = Axes({"kernel_size": kernel_size}, ndim=None if isinstance(kernel_size, (tuple, list)) else dims)
