@@ -198,7 +198,7 @@ class _Layer:
         self.parent = parent
         self.leaf = leaf
         self.output = "--"
-        self.input = "--"  # the first input's shape where the module is called (torchinfo's input_size)
+        self.input: tuple[Any, ...] | None = None  # the first input's shape at this call (torchinfo's input_size)
         self.kernel = "--"  # the module's kernel_size, set by convcalc.summary (the plan does not keep it)
         self.macs: Any = 0  # torchinfo's mult-adds of this call, batch included
         self.called = False  # a call of the module (a fallback container, inserted after the pass, is not)
@@ -268,7 +268,7 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
     root = make("", str(plan._extra.get("name", "Model")))
     root.var_name = root.kind  # torchinfo names the model by its class
     root.output = _shape(plan.output_shape)
-    root.input = _shape(_first_shape(plan.input_shapes))
+    root.input = _first_shape(plan.input_shapes)
     root.called = True
     if root.leaf:
         root.row = Row("", root.kind, plan.input_shape, plan.output_shape, activation_bytes=_bytes(plan))
@@ -283,7 +283,7 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
             layer.output, layer.recursive = _shape(shape), path in seen
             layer.called = True
             if j < len(plan.rows):  # the container's first operation reads what it was called with
-                layer.input = _shape(plan.rows[j].input_shape)
+                layer.input = plan.rows[j].input_shape
             seen.add(path)
             layers.append(layer)
         if j == len(plan.rows):
@@ -292,7 +292,7 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
         if tree is not None and (r.name not in tree or r.name in group_paths or not r.name):
             continue  # a functional operation, a module's own tensor, or a container's own sum
         layer = make(r.name, tree[r.name] if tree is not None else r.kind)
-        layer.output, layer.row, layer.input, layer.called = _shape(r.output_shape), r, _shape(r.input_shape), True
+        layer.output, layer.row, layer.input, layer.called = _shape(r.output_shape), r, r.input_shape, True
         layer.recursive = r.recursive or r.name in seen
         seen.add(r.name)
         layers.append(layer)
@@ -466,7 +466,7 @@ def torchinfo_table(
         at_max = layer.depth == depth
         cells = {
             "kernel_size": layer.kernel,
-            "input_size": layer.input,
+            "input_size": _shape(layer.input) if layer.input else "--",
             "output_size": layer.output,
             "num_params": _params_cell(layer, at_max, memo),
             "params_percent": _percent(layer, at_max, total_params, memo),
