@@ -510,7 +510,9 @@ def torchinfo_totals(
 def torchinfo_forward_bytes(layers: list[_Layer]) -> Any:
     """torchinfo's forward/backward size: twice the output of every call of a module without children that
     has parameters."""
-    return _total(2 * layer.row.activation_bytes for layer in layers if layer.leaf and layer.row is not None and layer.params)
+    return _total(
+        2 * layer.row.activation_bytes for layer in layers if layer.leaf and layer.row is not None and layer.params
+    )
 
 
 def _torchinfo(plan: Plan, depth: int = 3) -> str:

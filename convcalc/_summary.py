@@ -176,7 +176,7 @@ def summary(
     from convcalc._render import _torchinfo_layers, torchinfo_forward_bytes
 
     layers = _torchinfo_layers(result)
-    kernels = _kernel_sizes(model) if "kernel_size" in columns else {}
+    kernels = _kernel_sizes(model)
     for layer in layers:
         if kernels.get(layer.path) is not None:
             layer.kernel = str(kernels[layer.path])
@@ -341,9 +341,9 @@ def _kernel_sizes(model: Any) -> dict[str, Any]:
         to_torch = getattr(model, "to_torch", None)
         if to_torch is None:
             return {}
-        import torch
+        import torch as torch_module  # a convcalc.nn model builds its torch modules to show their kernels
 
-        with torch.device("meta"):  # the modules' attributes, not their weights
+        with torch_module.device("meta"):  # the modules' attributes, not their weights
             model = to_torch()
     out: dict[str, Any] = {}
     for path, module in model.named_modules():
