@@ -49,7 +49,7 @@ class LayerSummary:
         return "True" if self.trainable_params == self.num_params else "Partial"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ModelSummary:
     """What :func:`summary` returns: torchinfo's ``ModelStatistics`` totals, its rows, and its table as ``str()``.
 
@@ -74,6 +74,8 @@ class ModelSummary:
 
     def __str__(self) -> str:
         return self._text
+
+    __repr__ = __str__  # as torchinfo's ModelStatistics: a notebook cell shows the table
 
 
 def summary(
@@ -125,7 +127,7 @@ def summary(
     >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
     >>> stats = convcalc.summary(net, input_size=(1, 1, 28, 28), verbose=0)
     >>> stats.total_params, stats.total_mult_adds
-    (27090, 54120)
+    (27090, 54090)
     >>> print(stats)  # doctest: +ELLIPSIS
     ==========================================================================================
     Layer (type:depth-idx)                   Output Shape              Param #

@@ -231,7 +231,7 @@ class Depthwise(nn.Module):
 HAND_WRITTEN = {
     "resnetish": (ResNetish, (2, 3, 16, 16)),
     "frozen": (Frozen, (1, 3, 16, 16)),
-    "shared": (Shared, (1, 4, 5, 5)),
+    "called_thrice": (Shared, (1, 4, 5, 5)),
     "interleaved": (Interleaved, (1, 4, 6, 6)),
     "conv1d": (Conv1dNet, (2, 2, 32)),
     "decoder": (Decoder, (1, 8, 4, 4)),
