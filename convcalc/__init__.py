@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # for type checkers; at run time these come from __getattr__ 
     from convcalc._plan import Constraint, Plan, ReceptiveField, Row
     from convcalc._planner import MacConvention, plan
     from convcalc._solve import Solution
+    from convcalc._summary import LayerSummary, ModelSummary, summary
     from convcalc.keras_reader import from_keras
     from convcalc.onnx_reader import from_onnx
     from convcalc.torch_bridge import VerifyReport, from_torch, register, verify
@@ -45,7 +46,9 @@ __version__ = "0.1.0"
 __all__ = [
     "Constraint",
     "ConvCalcError",
+    "LayerSummary",
     "MacConvention",
+    "ModelSummary",
     "ParamCount",
     "Plan",
     "ReceptiveField",
@@ -74,6 +77,7 @@ __all__ = [
     "register",
     "same_padding",
     "separable_conv_params",
+    "summary",
     "symbols",
     "upsample_output_size",
     "verify",
@@ -88,6 +92,9 @@ _LAZY = {
     "MacConvention": "convcalc._planner",
     "plan": "convcalc._planner",
     "Solution": "convcalc._solve",
+    "LayerSummary": "convcalc._summary",
+    "ModelSummary": "convcalc._summary",
+    "summary": "convcalc._summary",
     "from_keras": "convcalc.keras_reader",
     "VerifyReport": "convcalc.torch_bridge",
     "from_onnx": "convcalc.onnx_reader",

@@ -172,11 +172,15 @@ class _Layer:
     """One line of torchinfo's layer list (its ``LayerInfo``): a module call, or a container never called itself."""
 
     __slots__ = (
+        "called",
         "children",
         "depth",
         "depth_index",
+        "input",
+        "kernel",
         "kind",
         "leaf",
+        "macs",
         "output",
         "params",
         "parent",
@@ -184,6 +188,7 @@ class _Layer:
         "recursive",
         "row",
         "trainable",
+        "var_name",
     )
 
     def __init__(self, path: str, kind: str, depth: int, parent: _Layer | None, leaf: bool) -> None:
@@ -193,6 +198,11 @@ class _Layer:
         self.parent = parent
         self.leaf = leaf
         self.output = "--"
+        self.input: tuple[Any, ...] | None = None  # the first input's shape at this call (torchinfo's input_size)
+        self.kernel = "--"  # the module's kernel_size, set by convcalc.summary (the plan does not keep it)
+        self.macs: Any = 0  # torchinfo's mult-adds of this call, batch included
+        self.called = False  # a call of the module (a fallback container, inserted after the pass, is not)
+        self.var_name = path.rpartition(".")[2]
         self.row: Row | None = None
         self.recursive = False
         self.params: Any = 0
@@ -200,8 +210,14 @@ class _Layer:
         self.depth_index = 0
         self.children: list[_Layer] = []
 
-    def title(self) -> str:
-        return f"{self.kind}: {self.depth}-{self.depth_index}" if self.depth else self.kind
+    def title(self, var_names: bool = False, depth: bool = True) -> str:
+        """torchinfo's ``get_layer_name``: the class, `` (var_name)``, ``: depth-index``."""
+        title = self.kind
+        if var_names and self.var_name:
+            title += f" ({self.var_name})"
+        if depth and self.depth:
+            title += f": {self.depth}-{self.depth_index}"
+        return title
 
 
 def _torchinfo_layers(plan: Plan) -> list[_Layer]:
@@ -213,6 +229,8 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
     forward) before their first listed descendant, and again after another branch of the tree was listed
     (``add_missing_container_layers``). A module listed a second time is marked ``(recursive)``.
     """
+    from convcalc._planner import torchinfo_mult_adds
+
     tree: dict[str, str] | None = plan._extra.get("modules")
     groups = plan._extra.get("groups", [])
     group_paths = {g[1] for g in groups}
@@ -248,7 +266,10 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
         return fallbacks[path]
 
     root = make("", str(plan._extra.get("name", "Model")))
+    root.var_name = root.kind  # torchinfo names the model by its class
     root.output = _shape(plan.output_shape)
+    root.input = _first_shape(plan.input_shapes)
+    root.called = True
     if root.leaf:
         root.row = Row("", root.kind, plan.input_shape, plan.output_shape, activation_bytes=_bytes(plan))
     layers = [root]
@@ -260,6 +281,9 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
             g += 1
             layer = make(path, tree.get(path, kind) if tree is not None else kind)
             layer.output, layer.recursive = _shape(shape), path in seen
+            layer.called = True
+            if j < len(plan.rows):  # the container's first operation reads what it was called with
+                layer.input = plan.rows[j].input_shape
             seen.add(path)
             layers.append(layer)
         if j == len(plan.rows):
@@ -268,11 +292,15 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
         if tree is not None and (r.name not in tree or r.name in group_paths or not r.name):
             continue  # a functional operation, a module's own tensor, or a container's own sum
         layer = make(r.name, tree[r.name] if tree is not None else r.kind)
-        layer.output, layer.row = _shape(r.output_shape), r
+        layer.output, layer.row, layer.input, layer.called = _shape(r.output_shape), r, r.input_shape, True
         layer.recursive = r.recursive or r.name in seen
         seen.add(r.name)
         layers.append(layer)
     _add_missing_containers(layers)
+    for layer in layers:
+        shape = layer.row.output_shape if layer.row is not None else None
+        if layer.leaf and shape:  # torchinfo counts with the output's first size: the batch
+            layer.macs = torchinfo_mult_adds(layer.kind, layer.params, shape) * shape[0]
     counters: dict[int, int] = {}
     for i, layer in enumerate(layers):
         counters[layer.depth] = counters.get(layer.depth, 0) + 1
@@ -336,11 +364,21 @@ def _params_cell(layer: _Layer, at_max_depth: bool, memo: dict[int, Any]) -> str
     return _num(left) if left > 0 else "--"
 
 
-def _branch(depth: int) -> str:
-    """torchinfo's tree drawing before a title at ``depth``."""
+def _branch(depth: int, ascii_only: bool = False) -> str:
+    """torchinfo's tree drawing before a title at ``depth`` (``get_start_str``)."""
     if depth == 0:
         return ""
-    return "├─" if depth == 1 else "│    " * (depth - 1) + "└─"
+    last = "+ " if ascii_only else "└─"
+    if depth == 1:
+        return "+ " if ascii_only else "├─"
+    return ("|    " if ascii_only else "│    ") * (depth - 1) + last
+
+
+def _first_shape(shapes: Any) -> tuple[Any, ...]:
+    """The first shape in a nest of shapes (a tuple of shapes, a dict of them, or one shape)."""
+    while isinstance(shapes, dict) or (isinstance(shapes, tuple) and shapes and isinstance(shapes[0], (tuple, dict))):
+        shapes = next(iter(shapes.values())) if isinstance(shapes, dict) else shapes[0]
+    return tuple(shapes)
 
 
 def _bytes(plan: Plan) -> Any:
@@ -350,56 +388,159 @@ def _bytes(plan: Plan) -> Any:
     return out
 
 
+TORCHINFO_COLUMNS = {
+    "kernel_size": "Kernel Shape",
+    "input_size": "Input Shape",
+    "output_size": "Output Shape",
+    "num_params": "Param #",
+    "params_percent": "Param %",
+    "mult_adds": "Mult-Adds",
+    "trainable": "Trainable",
+}
+TORCHINFO_ROW_SETTINGS = ("ascii_only", "depth", "hide_recursive_layers", "var_names")
+
+
+def _percent(layer: _Layer, at_max_depth: bool, total: Any, memo: dict[int, Any]) -> str:
+    """torchinfo's Param % cell (``params_percent``)."""
+    if not total:
+        return "     --"
+    if layer.recursive:
+        return "(recursive)"
+    params = layer.params if at_max_depth or layer.leaf else _leftover(layer, memo)
+    if not params:
+        return "     --"
+    return f"{params / total:>7.2%}"
+
+
+def _mult_adds_cell(layer: _Layer, at_max_depth: bool) -> str:
+    """torchinfo's Mult-Adds cell: a call's count; a called container with weights, at the deepest level
+    shown, the sum of its leaves'."""
+    if layer.leaf:
+        return _num(layer.macs) if layer.macs else "--"
+    if at_max_depth and layer.called and layer.params and layer.output != "--":
+        return _num(_total(child.macs for child in layer.children if child.leaf))
+    return "--"
+
+
+def _trainable_cell(layer: _Layer) -> str:
+    if not layer.params:
+        return "--"
+    if not layer.trainable:
+        return "False"
+    return "True" if layer.trainable == layer.params else "Partial"
+
+
+def _total(values: Any) -> Any:
+    total: Any = 0
+    for v in values:
+        total = total + v
+    return total
+
+
+def torchinfo_table(
+    layers: list[_Layer],
+    *,
+    depth: int = 3,
+    columns: tuple[str, ...] = ("output_size", "num_params"),
+    col_width: int = 25,
+    row_settings: frozenset[str] = frozenset({"depth"}),
+    total_params: Any = 0,
+) -> list[str]:
+    """torchinfo 1.8's table of layers (``FormattingOptions``), from the header to the rule under the last
+    layer: ``columns`` among :data:`TORCHINFO_COLUMNS`, ``row_settings`` among :data:`TORCHINFO_ROW_SETTINGS`."""
+    var_names, show_depth = "var_names" in row_settings, "depth" in row_settings
+    ascii_only, hide_recursive = "ascii_only" in row_settings, "hide_recursive_layers" in row_settings
+    longest = max(len(layer.title(var_names, show_depth)) + layer.depth * 5 + 1 for layer in layers)
+    name_width = 40 if longest < 40 else -(-longest // 5) * 5
+    width = name_width + len(columns) * col_width
+
+    def line(name: str, cells: dict[str, str]) -> str:
+        return (f"{name:<{name_width}} " + "".join(f"{cells.get(c, ''):<{col_width}} " for c in columns)).rstrip()
+
+    header = "Layer (type" + (" (var_name)" if var_names else "") + (":depth-idx" if show_depth else "") + ")"
+    out = ["=" * width, line(header, TORCHINFO_COLUMNS), "=" * width]
+    memo: dict[int, Any] = {}
+    for layer in layers:
+        if layer.depth > depth or (hide_recursive and layer.recursive):
+            continue
+        at_max = layer.depth == depth
+        cells = {
+            "kernel_size": layer.kernel,
+            "input_size": _shape(layer.input) if layer.input else "--",
+            "output_size": layer.output,
+            "num_params": _params_cell(layer, at_max, memo),
+            "params_percent": _percent(layer, at_max, total_params, memo),
+            "mult_adds": _mult_adds_cell(layer, at_max),
+            "trainable": _trainable_cell(layer),
+        }
+        out.append(line(_branch(layer.depth, ascii_only) + layer.title(var_names, show_depth), cells))
+    out.append("=" * width)
+    return out
+
+
+def torchinfo_totals(
+    width: int,
+    *,
+    total_params: Any,
+    trainable_params: Any,
+    mult_adds: Any = None,
+    input_bytes: Any = 0,
+    forward_bytes: Any = 0,
+    param_bytes: Any = 0,
+) -> list[str]:
+    """torchinfo 1.8's totals under the table: the parameter counts, then (where there was an input) the
+    mult-adds and the memory estimate; ``mult_adds=None`` for no input."""
+    out = [
+        f"Total params: {_num(total_params)}",
+        f"Trainable params: {_num(trainable_params)}",
+        f"Non-trainable params: {_num(total_params - trainable_params)}",
+    ]
+    if mult_adds is not None:
+        out += [
+            f"Total mult-adds{_readable(mult_adds)}",
+            "=" * width,
+            f"Input size (MB): {_mb(input_bytes)}",
+            f"Forward/backward pass size (MB): {_mb(forward_bytes)}",
+            f"Params size (MB): {_mb(param_bytes)}",
+            f"Estimated Total Size (MB): {_mb(input_bytes + forward_bytes + param_bytes)}",
+        ]
+    return [*out, "=" * width]
+
+
+def torchinfo_forward_bytes(layers: list[_Layer]) -> Any:
+    """torchinfo's forward/backward size: twice the output of every call of a module without children that
+    has parameters."""
+    return _total(
+        2 * layer.row.activation_bytes for layer in layers if layer.leaf and layer.row is not None and layer.params
+    )
+
+
 def _torchinfo(plan: Plan, depth: int = 3) -> str:
     """The layout of ``torchinfo.summary`` (1.8) down to ``depth``: a tree of modules, then totals and memory."""
     from convcalc._planner import torchinfo_mult_adds
 
     layers = _torchinfo_layers(plan)
-    longest = max(len(layer.title()) + layer.depth * 5 + 1 for layer in layers)
-    name_width = 40 if longest < 40 else -(-longest // 5) * 5
-    col = 25
-    width = name_width + 2 * col
-
-    def line(a: str, b: str, c: str) -> str:
-        return f"{a:<{name_width}} {b:<{col}} {c:<{col}}".rstrip()
-
-    memo: dict[int, Any] = {}
-    out = ["=" * width, line("Layer (type:depth-idx)", "Output Shape", "Param #"), "=" * width]
-    for layer in layers:
-        if layer.depth > depth:
-            continue
-        out.append(
-            line(_branch(layer.depth) + layer.title(), layer.output, _params_cell(layer, layer.depth == depth, memo))
-        )
+    table = torchinfo_table(layers, depth=depth, total_params=plan.total_params)
     batch = plan.input_shape[0] if plan.input_shape else 1
     inputs: Any = 1
     for d in plan.input_shape:
         inputs = inputs * d
-    # torchinfo's forward/backward size: twice the output of every call of a module without children that has
-    # parameters
-    # and its mult-adds: torchinfo's count of every call of a module without children, a repeated call too
-    forward: Any = 0
-    mult_adds: Any = 0
-    for layer in layers:
-        if layer.leaf and layer.row is not None and layer.params:
-            forward = forward + 2 * layer.row.activation_bytes
-            mult_adds = mult_adds + torchinfo_mult_adds(layer.kind, layer.params, layer.row.output_shape)
-    total_bytes = inputs * plan.itemsize + forward + plan.total_params * plan.itemsize
-    out += [
-        "=" * width,
-        f"Total params: {_num(plan.total_params)}",
-        f"Trainable params: {_num(plan.trainable_params)}",
-        f"Non-trainable params: {_num(plan.non_trainable_params)}",
-        f"Total mult-adds{_readable(mult_adds * batch)}",
-        "=" * width,
-        f"Input size (MB): {_mb(inputs * plan.itemsize)}",
-        f"Forward/backward pass size (MB): {_mb(forward)}",
-        f"Params size (MB): {_mb(plan.total_params * plan.itemsize)}",
-        f"Estimated Total Size (MB): {_mb(total_bytes)}",
-        "=" * width,
-        f"{_mac_line(plan)}: {_num(plan.macs)}",
-    ]
-    return "\n".join(out)
+    # torchinfo's mult-adds: its count of every call of a module without children, a repeated call too
+    mult_adds = _total(
+        torchinfo_mult_adds(layer.kind, layer.params, layer.row.output_shape)
+        for layer in layers
+        if layer.leaf and layer.row is not None and layer.params
+    )
+    totals = torchinfo_totals(
+        len(table[0]),
+        total_params=plan.total_params,
+        trainable_params=plan.trainable_params,
+        mult_adds=mult_adds * batch,
+        input_bytes=inputs * plan.itemsize,
+        forward_bytes=torchinfo_forward_bytes(layers),
+        param_bytes=plan.total_params * plan.itemsize,
+    )
+    return "\n".join([*table, *totals, f"{_mac_line(plan)}: {_num(plan.macs)}"])
 
 
 def _mb(value: Any) -> str:

@@ -1,0 +1,355 @@
+"""``convcalc.summary``: torchinfo 1.8's ``summary`` (its arguments, its table, its totals) without a forward pass.
+
+The model is planned (:func:`convcalc.plan`, read from its code, never run); the rows become torchinfo's layer
+list (``convcalc._render``), and the numbers are gathered here before anything is formatted.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from convcalc._args import received
+from convcalc._errors import SpecError
+from convcalc._plan import Plan
+
+__all__ = ["LayerSummary", "ModelSummary", "summary"]
+
+
+@dataclass(frozen=True, slots=True)
+class LayerSummary:
+    """One line of the table, named as torchinfo's ``LayerInfo`` names it.
+
+    ``input_size`` and ``output_size`` are ``[]`` for a container that is never called itself (a
+    ``ModuleList`` looped over); ``kernel_size`` is ``None`` for a module without one; ``macs`` is the
+    mult-adds of this call, batch included, for a module without children (``0`` for a container).
+    """
+
+    class_name: str
+    var_name: str
+    depth: int
+    depth_index: int
+    input_size: list[Any]
+    output_size: list[Any]
+    kernel_size: Any
+    num_params: Any
+    trainable_params: Any
+    macs: Any
+    is_recursive: bool
+    is_leaf_layer: bool
+
+    @property
+    def trainable(self) -> str:
+        """``"True"``, ``"False"``, ``"Partial"`` or ``"--"`` (no parameters), as torchinfo says it."""
+        if not self.num_params:
+            return "--"
+        if not self.trainable_params:
+            return "False"
+        return "True" if self.trainable_params == self.num_params else "Partial"
+
+
+@dataclass(frozen=True, repr=False)
+class ModelSummary:
+    """What :func:`summary` returns: torchinfo's ``ModelStatistics`` totals, its rows, and its table as ``str()``.
+
+    Byte counts are torchinfo's: ``total_input`` (the input tensors with their storage objects),
+    ``total_output_bytes`` (twice the output of every call of a module without children that has parameters),
+    ``total_param_bytes`` (the parameters of those modules). ``plan`` is the :class:`convcalc.Plan` behind it.
+    """
+
+    summary_list: list[LayerSummary]
+    total_params: Any
+    trainable_params: Any
+    total_mult_adds: Any
+    total_input: Any
+    total_output_bytes: Any
+    total_param_bytes: Any
+    plan: Plan = field(repr=False)
+    _text: str = field(repr=False)
+
+    @property
+    def non_trainable_params(self) -> Any:
+        return self.total_params - self.trainable_params
+
+    def __str__(self) -> str:
+        return self._text
+
+    __repr__ = __str__  # as torchinfo's ModelStatistics: a notebook cell shows the table
+
+
+def summary(
+    model: Any,
+    input_size: Any = None,
+    input_data: Any = None,
+    batch_dim: int | None = None,
+    cache_forward_pass: bool | None = None,
+    col_names: Any = None,
+    col_width: int = 25,
+    depth: int = 3,
+    device: Any = None,
+    dtypes: Any = None,
+    mode: str | None = None,
+    row_settings: Any = None,
+    verbose: int | None = None,
+    **kwargs: Any,
+) -> ModelSummary:
+    """torchinfo 1.8's ``summary``, with its arguments and table, computed from a plan: the model is not run.
+
+    A torchinfo user changes the import (``from convcalc import summary``); the table prints as torchinfo
+    prints it. ``input_data`` gives shapes and dtypes only; ``device``, ``mode`` and ``cache_forward_pass``
+    are accepted and have nothing to do (there is no forward pass to place, switch or cache).
+
+    Args:
+        model: a ``torch.nn.Module`` (or a ``convcalc.nn`` model).
+        input_size: the input's shape, batch included (or a list of shapes for several inputs).
+        input_data: tensors (or arrays) instead of ``input_size``: one, a list, or a dict of keyword inputs.
+        batch_dim: where to insert a batch of 1 into each ``input_size`` shape.
+        col_names: among ``"input_size"``, ``"output_size"``, ``"num_params"``, ``"params_percent"``,
+            ``"kernel_size"``, ``"mult_adds"``, ``"trainable"``; default ``("output_size", "num_params")``.
+        col_width: the width of each column (25).
+        depth: the deepest level of the module tree listed (3).
+        dtypes: the dtype of each ``input_size`` input (float32 by default): it sizes the input in memory.
+        row_settings: among ``"depth"``, ``"var_names"``, ``"ascii_only"``, ``"hide_recursive_layers"``;
+            default ``("depth",)``.
+        verbose: 1 prints the table, 0 does not; by default 1 (0 in an interactive interpreter, as torchinfo).
+
+    Returns:
+        A :class:`ModelSummary`: ``print`` it for the table; ``total_params``, ``trainable_params``,
+        ``total_mult_adds`` and ``summary_list`` hold the numbers.
+
+    Raises:
+        SpecError: an argument torchinfo would refuse, ``verbose=2`` (weight-by-weight rows), or no input.
+        ShapeError: the model does not fit the input (the message names the layer and what would fit).
+
+    >>> import convcalc
+    >>> from convcalc import nn
+    >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
+    >>> stats = convcalc.summary(net, input_size=(1, 1, 28, 28), verbose=0)
+    >>> stats.total_params, stats.total_mult_adds
+    (27090, 54090)
+    >>> print(stats)  # doctest: +ELLIPSIS
+    ==========================================================================================
+    Layer (type:depth-idx)                   Output Shape              Param #
+    ==========================================================================================
+    Sequential                               [1, 10]                   --
+    ├─Conv2d: 1-1                            [1, 4, 26, 26]            40
+    ├─ReLU: 1-2                              [1, 4, 26, 26]            --
+    ├─Flatten: 1-3                           [1, 2704]                 --
+    ├─Linear: 1-4                            [1, 10]                   27,050
+    ...
+    >>> convcalc.summary(net, verbose=0)
+    Traceback (most recent call last):
+    ...
+    convcalc.SpecError: convcalc.summary plans the model for an input: give input_size (batch included, such as (1, 3, 224, 224)) or input_data. Received: input_size=None, input_data=None
+    """
+    from convcalc._planner import plan
+    from convcalc._render import TORCHINFO_COLUMNS, TORCHINFO_ROW_SETTINGS, torchinfo_table, torchinfo_totals
+
+    columns = _choices(col_names, ("output_size", "num_params"), TORCHINFO_COLUMNS, "col_names")
+    rows = frozenset(_choices(row_settings, ("depth",), TORCHINFO_ROW_SETTINGS, "row_settings"))
+    if mode is not None and mode not in ("train", "eval"):
+        raise SpecError(f"mode must be 'train' or 'eval' (or None). {received({'mode': mode})}")
+    if verbose is None:
+        verbose = 0 if getattr(sys, "ps1", None) else 1
+    if verbose == 2:
+        raise SpecError(
+            "verbose=2 lists each weight tensor under its layer, which convcalc.summary does not: use 0 or 1. "
+            f"{received({'verbose': verbose})}"
+        )
+    if verbose not in (0, 1) or type(verbose) is bool:
+        raise SpecError(f"verbose must be 0 (quiet) or 1 (print). {received({'verbose': verbose})}")
+    if type(col_width) is not int or col_width <= 0:
+        raise SpecError(f"col_width must be an int > 0. {received({'col_width': col_width})}")
+    if type(depth) is not int or depth < 0:
+        raise SpecError(f"depth must be an int >= 0 (torchinfo's default is 3). {received({'depth': depth})}")
+    if batch_dim is not None and (type(batch_dim) is not int or batch_dim < 0):
+        raise SpecError(f"batch_dim must be an int >= 0 or None. {received({'batch_dim': batch_dim})}")
+    tensors = sorted(k for k, v in kwargs.items() if _is_array(v))
+    if tensors:
+        raise SpecError(
+            "tensors passed to forward as keywords are inputs: give them in input_data as a dict. "
+            f"{received({'kwargs': tensors})}"
+        )
+    del cache_forward_pass, device  # no forward pass to cache or to place
+
+    shapes, input_bytes = _inputs(input_size, input_data, batch_dim, dtypes)
+    result = plan(model, shapes, macs="torchinfo", itemsize=_param_itemsize(model))
+    from convcalc._render import _torchinfo_layers, torchinfo_forward_bytes
+
+    layers = _torchinfo_layers(result)
+    kernels = _kernel_sizes(model)
+    for layer in layers:
+        if kernels.get(layer.path) is not None:
+            layer.kernel = str(kernels[layer.path])
+        if input_data is not None and batch_dim is not None and layer.input and batch_dim < len(layer.input):
+            # torchinfo shows a 1 at batch_dim in every input size (not in the output sizes)
+            layer.input = (*layer.input[:batch_dim], 1, *layer.input[batch_dim + 1 :])
+    table = torchinfo_table(
+        layers, depth=depth, columns=columns, col_width=col_width, row_settings=rows, total_params=result.total_params
+    )
+    mult_adds = _sum(layer.macs for layer in layers if layer.leaf)
+    forward_bytes = torchinfo_forward_bytes(layers)
+    param_bytes = _sum(layer.params for layer in layers if layer.leaf and not layer.recursive) * result.itemsize
+    totals = torchinfo_totals(
+        len(table[0]),
+        total_params=result.total_params,
+        trainable_params=result.trainable_params,
+        mult_adds=mult_adds,
+        input_bytes=input_bytes,
+        forward_bytes=forward_bytes,
+        param_bytes=param_bytes,
+    )
+    summary_list = [
+        LayerSummary(
+            class_name=layer.kind,
+            var_name=layer.var_name,
+            depth=layer.depth,
+            depth_index=layer.depth_index,
+            input_size=list(layer.input or ()),
+            output_size=list(layer.row.output_shape if layer.row is not None else _parse_shape(layer.output)),
+            kernel_size=kernels.get(layer.path),
+            num_params=layer.params,
+            trainable_params=layer.trainable,
+            macs=layer.macs,
+            is_recursive=layer.recursive,
+            is_leaf_layer=layer.leaf,
+        )
+        for layer in layers
+    ]
+    stats = ModelSummary(
+        summary_list,
+        result.total_params,
+        result.trainable_params,
+        mult_adds,
+        input_bytes,
+        forward_bytes,
+        param_bytes,
+        result,
+        "\n".join([*table, *totals]),
+    )
+    if verbose:
+        print(stats)
+    return stats
+
+
+def _choices(values: Any, default: tuple[str, ...], allowed: Any, name: str) -> tuple[str, ...]:
+    if values is None:
+        return default
+    if isinstance(values, str):
+        values = (values,)
+    chosen = tuple(getattr(v, "value", v) for v in values)  # torchinfo's enums are str enums
+    bad = [v for v in chosen if v not in allowed]
+    if bad:
+        raise SpecError(f"{name} must be among {', '.join(map(repr, allowed))}. {received({name: bad[0]})}")
+    return chosen
+
+
+def _is_array(value: Any) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def _sum(values: Any) -> Any:
+    total: Any = 0
+    for v in values:
+        total = total + v
+    return total
+
+
+def _parse_shape(text: str) -> list[Any]:
+    return [] if text == "--" else [int(d) if d.strip().isdigit() else d.strip() for d in text[1:-1].split(",")]
+
+
+def _storage_overhead() -> int:
+    """What ``sys.getsizeof`` adds to a storage's bytes (torchinfo sizes its inputs with it); 0 without torch."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return 0
+    return int(sys.getsizeof(torch.empty(0).untyped_storage()))
+
+
+def _itemsize(dtype: Any) -> int:
+    size = getattr(dtype, "itemsize", None)
+    if type(size) is not int:
+        raise SpecError(f"dtypes must be torch dtypes such as torch.float32. {received({'dtypes': dtype})}")
+    return size
+
+
+def _inputs(input_size: Any, input_data: Any, batch_dim: int | None, dtypes: Any) -> tuple[Any, int]:
+    """The shapes to plan (one shape, a list of them, or a dict for keyword inputs) and torchinfo's input bytes."""
+    if input_size is not None and input_data is not None:
+        raise SpecError(
+            "give one of input_size and input_data, not both. "
+            f"{received({'input_size': input_size, 'input_data': type(input_data).__name__})}"
+        )
+    if input_size is None and input_data is None:
+        raise SpecError(
+            "convcalc.summary plans the model for an input: give input_size (batch included, such as "
+            f"(1, 3, 224, 224)) or input_data. {received({'input_size': None, 'input_data': None})}"
+        )
+    if input_data is not None:
+        return _data_shapes(input_data)
+    if not isinstance(input_size, (list, tuple)) or not input_size:
+        raise SpecError(f"input_size must be a shape such as (1, 3, 224, 224). {received({'input_size': input_size})}")
+    several = not all(type(d) is int for d in input_size)  # torchinfo's get_correct_input_sizes
+    shapes = [tuple(s) for s in input_size] if several else [tuple(input_size)]
+    if batch_dim is not None:
+        shapes = [(*s[:batch_dim], 1, *s[batch_dim:]) for s in shapes]
+    sizes = [4] * len(shapes) if dtypes is None else [_itemsize(d) for d in dtypes]
+    overhead = _storage_overhead()
+    total = 0
+    for s, size in zip(shapes, sizes, strict=False):
+        n = 1
+        for d in s:
+            n *= d
+        total += n * size + overhead
+    return (shapes if several else shapes[0]), total
+
+
+def _data_shapes(data: Any) -> tuple[Any, int]:
+    def one(x: Any) -> tuple[tuple[int, ...], int]:
+        if not _is_array(x):
+            raise SpecError(f"input_data holds tensors or arrays. {received({'input_data': type(x).__name__})}")
+        storage = getattr(x, "untyped_storage", None)
+        size = int(sys.getsizeof(storage())) if storage is not None else int(x.nbytes) + _storage_overhead()
+        return tuple(int(d) for d in x.shape), size
+
+    if _is_array(data):
+        shape, size = one(data)
+        return shape, size
+    if isinstance(data, dict):
+        found = {k: one(v) for k, v in data.items()}
+        return {k: s for k, (s, _) in found.items()}, sum(b for _, b in found.values())
+    if isinstance(data, (list, tuple)) and data:
+        listed = [one(v) for v in data]
+        shapes = [s for s, _ in listed]
+        return (shapes if len(shapes) > 1 else shapes[0]), sum(b for _, b in listed)
+    raise SpecError(f"input_data must be a tensor, a list or a dict of them. {received({'input_data': data})}")
+
+
+def _param_itemsize(model: Any) -> int:
+    """Bytes per parameter (and activation) element: the model's first parameter's, else 4 (float32)."""
+    parameters = getattr(model, "parameters", None)
+    if callable(parameters) and "torch" in sys.modules and isinstance(model, sys.modules["torch"].nn.Module):
+        for p in parameters():
+            return int(p.element_size())
+    return 4
+
+
+def _kernel_sizes(model: Any) -> dict[str, Any]:
+    """Each module's ``kernel_size`` by path, as torchinfo shows it (a list, or an int)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(model, torch.nn.Module):
+        to_torch = getattr(model, "to_torch", None)
+        if to_torch is None:
+            return {}
+        import torch as torch_module  # a convcalc.nn model builds its torch modules to show their kernels
+
+        with torch_module.device("meta"):  # the modules' attributes, not their weights
+            model = to_torch()
+    out: dict[str, Any] = {}
+    for path, module in model.named_modules():
+        k = getattr(module, "kernel_size", None)
+        if k is not None:
+            out[path] = list(k) if isinstance(k, (tuple, list)) else k
+    return out

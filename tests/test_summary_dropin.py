@@ -1,0 +1,357 @@
+"""convcalc.summary against the real torchinfo 1.8 summary: same table, same totals, no forward pass.
+
+Every expected table is printed by ``torchinfo.summary`` with the same arguments, which runs the module.
+One difference is normalised, and only this one: torchinfo 1.8.0 on Python 3.11+ prints its unit enum in the
+mult-adds line (``Total mult-adds (Units.MEGABYTES): 1.23``); convcalc prints the ``(M)`` torchinfo means (and
+prints on Python 3.10). The memory lines are compared as printed: convcalc sizes the input as torchinfo does
+(``sys.getsizeof`` of the input's storage: its bytes plus the storage object).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import build_nesting, torch_nestings
+
+import convcalc
+from convcalc import zoo
+
+torch = pytest.importorskip("torch")
+torchinfo = pytest.importorskip("torchinfo")
+nn = torch.nn
+F = torch.nn.functional
+
+UNITS = {"(Units.TERABYTES)": "(T)", "(Units.GIGABYTES)": "(G)", "(Units.MEGABYTES)": "(M)"}
+ALL_COLUMNS = ("input_size", "output_size", "num_params", "params_percent", "kernel_size", "mult_adds", "trainable")
+OPTIONS: list[dict[str, Any]] = [
+    {},
+    {"col_names": ALL_COLUMNS},
+    {"col_names": ALL_COLUMNS, "depth": 1, "row_settings": ("var_names", "ascii_only")},
+    {"col_names": ("kernel_size", "mult_adds", "trainable"), "depth": 2, "row_settings": ("var_names", "depth")},
+    {"col_names": ("input_size", "params_percent"), "depth": 10, "row_settings": (), "col_width": 18},
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Any:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def their_text(stats: Any) -> list[str]:
+    text = str(stats)
+    for enum, unit in UNITS.items():
+        text = text.replace(enum, unit)
+    return text.splitlines()
+
+
+def assert_same(module: Any, options: list[dict[str, Any]] = OPTIONS, **inputs: Any) -> None:
+    """The whole table, line by line, and the totals and rows, for each set of options."""
+    for kw in options:
+        theirs = torchinfo.summary(module, verbose=0, **inputs, **kw)
+        ours = convcalc.summary(module, verbose=0, **inputs, **kw)
+        assert str(ours).splitlines() == their_text(theirs), kw
+        assert ours.total_params == theirs.total_params
+        assert ours.trainable_params == theirs.trainable_params
+        assert ours.total_mult_adds == theirs.total_mult_adds
+        assert ours.total_input == theirs.total_input
+        assert ours.total_output_bytes == theirs.total_output_bytes
+        assert ours.total_param_bytes == theirs.total_param_bytes
+        assert [
+            (r.class_name, r.var_name, r.depth, r.depth_index, r.is_recursive, r.is_leaf_layer)
+            for r in ours.summary_list
+        ] == [
+            (r.class_name, r.var_name, r.depth, r.depth_index, r.is_recursive, r.is_leaf_layer)
+            for r in theirs.summary_list
+        ]
+        for a, b in zip(ours.summary_list, theirs.summary_list, strict=True):
+            assert (a.num_params, a.trainable_params, a.output_size, a.trainable) == (
+                b.num_params,
+                b.trainable_params,
+                b.output_size,
+                b.trainable,
+            ), a
+            if a.is_leaf_layer:
+                assert (a.macs, a.input_size, a.kernel_size) == (b.macs, b.input_size, b.kernel_size), a
+
+
+# --------------------------------------------------------------------------- #
+# the zoo, built as torch modules
+# --------------------------------------------------------------------------- #
+
+SMALL_INPUTS = {
+    "lenet5": (1, 1, 32, 32),
+    "mnist_cnn": (2, 1, 28, 28),
+    "seed000_cnn": (1, 1, 28, 28),
+    "alexnet": (1, 3, 64, 64),
+    "alexnet2012": (1, 3, 227, 227),
+    "unet": (1, 1, 188, 188),
+}
+TORCH_ZOO = sorted(name for name in zoo.MODELS if name != "seed002_keras")
+
+
+@pytest.mark.parametrize("name", TORCH_ZOO)
+def test_zoo_matches_torchinfo(name: str) -> None:
+    with torch.device("meta"):  # shapes, not values: skip initialising millions of weights
+        module = zoo.get(name).to_torch()
+    module = module.to_empty(device="cpu")
+    assert_same(module, OPTIONS[:2], input_size=SMALL_INPUTS.get(name, (1, 3, 32, 32)))
+
+
+# --------------------------------------------------------------------------- #
+# models written by hand: the ways people write torch modules
+# --------------------------------------------------------------------------- #
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: Any) -> Any:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + identity)
+
+
+class ResNetish(nn.Module):
+    """A stem, a ModuleList of blocks looped in forward, a ModuleDict head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU())
+        self.blocks = nn.ModuleList([BasicBlock(8, 8, 1), BasicBlock(8, 16, 2)])
+        self.head = nn.ModuleDict({"pool": nn.AdaptiveAvgPool2d(1), "drop": nn.Dropout(0.2)})
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x: Any) -> Any:
+        x = self.stem(x)
+        for block in self.blocks:
+            x = block(x)
+        return self.fc(torch.flatten(self.head["drop"](self.head["pool"](x)), 1))
+
+
+class Frozen(nn.Module):
+    """A frozen backbone (non-trainable parameters) and a partly frozen head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 8, 3, stride=2))
+        self.head = nn.Linear(8 * 2 * 2, 5)
+        for p in self.backbone.parameters():
+            p.requires_grad_(False)
+        self.head.bias.requires_grad_(False)
+
+    def forward(self, x: Any) -> Any:
+        return self.head(self.backbone(x).flatten(1))
+
+
+class Shared(nn.Module):
+    """One convolution called three times: the later calls are ``(recursive)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.act = nn.ReLU()
+
+    def forward(self, x: Any) -> Any:
+        for _ in range(3):
+            x = self.act(self.conv(x))
+        return x
+
+
+class Interleaved(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(4, 4, 3, padding=1) for _ in range(3))
+        self.norms = nn.ModuleList(nn.BatchNorm2d(4) for _ in range(3))
+
+    def forward(self, x: Any) -> Any:
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            x = torch.relu(norm(conv(x)))
+        return x
+
+
+class Conv1dNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv1d(2, 8, 5, padding=2), nn.BatchNorm1d(8), nn.ReLU(), nn.MaxPool1d(2))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(8 * 16, 3))
+
+    def forward(self, x: Any) -> Any:
+        return self.classifier(self.features(x))
+
+
+class Decoder(nn.Module):
+    """Transposed convolutions and an upsample: the kernel column shows ints and lists."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(8, 4, 2, stride=2), nn.ReLU(), nn.Upsample(scale_factor=2), nn.Conv2d(4, 1, 1)
+        )
+        self.pool = nn.AvgPool2d(3, stride=1, padding=1)
+
+    def forward(self, x: Any) -> Any:
+        return self.pool(self.up(x))
+
+
+class TwoInputs(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(1, 4, 3, padding=1)
+
+    def forward(self, x: Any, y: Any) -> Any:
+        return self.a(x) + self.b(y)
+
+
+class Depthwise(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False)
+        self.pw = nn.Conv2d(8, 16, 1)
+        self.bn = nn.BatchNorm2d(16)
+
+    def forward(self, x: Any) -> Any:
+        return F.relu6(self.bn(self.pw(self.dw(x))))
+
+
+HAND_WRITTEN = {
+    "resnetish": (ResNetish, (2, 3, 16, 16)),
+    "frozen": (Frozen, (1, 3, 16, 16)),
+    "called_thrice": (Shared, (1, 4, 5, 5)),
+    "interleaved": (Interleaved, (1, 4, 6, 6)),
+    "conv1d": (Conv1dNet, (2, 2, 32)),
+    "decoder": (Decoder, (1, 8, 4, 4)),
+    "depthwise": (Depthwise, (1, 8, 8, 8)),
+    "single_conv": (lambda: nn.Conv2d(3, 4, 3), (1, 3, 7, 7)),
+    "sequential": (
+        lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.Sequential(nn.ReLU(), nn.Conv2d(2, 2, 3))),
+        (1, 1, 9, 9),
+    ),
+    "mlp": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 8), nn.GELU(), nn.Linear(8, 2)), (4, 3, 2, 2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HAND_WRITTEN))
+def test_hand_written_models_match_torchinfo(name: str) -> None:
+    build, shape = HAND_WRITTEN[name]
+    torch.manual_seed(0)
+    assert_same(build(), input_size=shape)
+
+
+@settings(max_examples=15, deadline=None)
+@given(recipe=torch_nestings(), depth=st.integers(0, 5), columns=st.sets(st.sampled_from(ALL_COLUMNS), min_size=1))
+def test_random_nestings_match_torchinfo(recipe: Any, depth: int, columns: set[str]) -> None:
+    module = build_nesting(recipe)
+    cols = tuple(sorted(columns))
+    assert_same(
+        module, [{"depth": depth, "col_names": cols, "row_settings": ("depth", "var_names")}], input_size=(1, 3, 4, 4)
+    )
+
+
+# --------------------------------------------------------------------------- #
+# the arguments: input_data, several inputs, batch_dim, dtypes, verbose
+# --------------------------------------------------------------------------- #
+
+
+def test_input_data_uses_only_shapes_and_dtypes() -> None:
+    module = Depthwise()
+    data = torch.randn(2, 8, 8, 8)
+    assert_same(module, OPTIONS[:2], input_data=data)
+    assert_same(module, OPTIONS[:1], input_data=[data])
+
+
+def test_several_inputs() -> None:
+    module = TwoInputs()
+    assert_same(module, OPTIONS[:2], input_size=[(1, 3, 6, 6), (1, 1, 6, 6)])
+    assert_same(module, OPTIONS[:1], input_data=[torch.randn(2, 3, 6, 6), torch.randn(2, 1, 6, 6)])
+
+
+def test_batch_dim() -> None:
+    module = Depthwise()
+    assert_same(module, OPTIONS[:2], input_size=(8, 8, 8), batch_dim=0)
+    assert_same(module, OPTIONS[1:2], input_data=torch.randn(3, 8, 8, 8), batch_dim=0)
+
+
+def test_dtypes_size_the_input() -> None:
+    module = nn.Sequential(nn.Embedding(20, 6), nn.Flatten(), nn.Linear(30, 2))
+    assert_same(module, OPTIONS[:2], input_size=(2, 5), dtypes=[torch.long])
+
+
+def test_the_model_is_not_run() -> None:
+    class Exploding(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.conv.register_forward_hook(lambda *_: pytest.fail("the model ran"))
+
+        def forward(self, x: Any) -> Any:
+            return self.conv(x)
+
+    stats = convcalc.summary(Exploding(), input_size=(1, 3, 8, 8), verbose=0)
+    assert stats.total_params == 112
+    assert stats.total_mult_adds == 112 * 36
+
+
+def test_verbose_prints_and_quiet_does_not(capsys: Any) -> None:
+    stats = convcalc.summary(Depthwise(), input_size=(1, 8, 8, 8))
+    assert capsys.readouterr().out == f"{stats}\n"
+    convcalc.summary(Depthwise(), input_size=(1, 8, 8, 8), verbose=0)
+    assert capsys.readouterr().out == ""
+
+
+def test_convcalc_nn_models_are_summarised_like_their_torch_modules() -> None:
+    spec = zoo.lenet5()
+    with torch.device("meta"):
+        module = spec.to_torch()
+    module = module.to_empty(device="cpu")
+    kw = {"input_size": (1, 1, 32, 32), "col_names": ALL_COLUMNS, "verbose": 0}
+    assert str(convcalc.summary(spec, **kw)) == str(convcalc.summary(module, **kw))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, r"give input_size .* or input_data"),
+        ({"input_size": (1, 3, 8, 8), "input_data": torch.zeros(1, 3, 8, 8)}, "not both"),
+        (
+            {"input_size": (1, 3, 8, 8), "col_names": ("params",)},
+            r"col_names must be among .*Received: col_names='params'",
+        ),
+        ({"input_size": (1, 3, 8, 8), "row_settings": ("tree",)}, r"row_settings must be among"),
+        ({"input_size": (1, 3, 8, 8), "verbose": 2}, r"verbose=2 lists each weight tensor"),
+        ({"input_size": (1, 3, 8, 8), "verbose": 3}, r"verbose must be 0 \(quiet\) or 1"),
+        ({"input_size": (1, 3, 8, 8), "col_width": 0}, r"col_width must be an int > 0"),
+        ({"input_size": (1, 3, 8, 8), "depth": -1}, r"depth must be an int >= 0"),
+        ({"input_size": (1, 3, 8, 8), "mode": "test"}, r"mode must be 'train' or 'eval'"),
+        ({"input_size": (1, 3, 8, 8), "mask": torch.zeros(1)}, r"tensors passed to forward as keywords"),
+        ({"input_size": (1, 3, 8, 8), "batch_dim": -1}, r"batch_dim must be an int >= 0"),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(convcalc.SpecError, match=message):
+        convcalc.summary(nn.Conv2d(3, 4, 3), **{"verbose": 0, **kwargs})
+
+
+def test_torchinfo_enum_values_are_accepted() -> None:
+    from torchinfo.enums import ColumnSettings, RowSettings
+
+    module = Depthwise()
+    kw = {
+        "col_names": (ColumnSettings.KERNEL_SIZE, ColumnSettings.NUM_PARAMS),
+        "row_settings": (RowSettings.VAR_NAMES,),
+    }
+    assert_same(module, [kw], input_size=(1, 8, 8, 8))
