@@ -39,7 +39,9 @@ if TYPE_CHECKING:  # for type checkers; at run time these come from __getattr__ 
     from convcalc._summary import LayerSummary, ModelSummary, summary
     from convcalc.keras_reader import from_keras
     from convcalc.onnx_reader import from_onnx
-    from convcalc.torch_bridge import VerifyReport, from_torch, register, verify
+    from convcalc.torch.read import from_torch
+    from convcalc.torch.trace import register
+    from convcalc.torch.verify import VerifyReport, verify
 
 __version__ = "0.1.0"
 
@@ -96,11 +98,11 @@ _LAZY = {
     "ModelSummary": "convcalc._summary",
     "summary": "convcalc._summary",
     "from_keras": "convcalc.keras_reader",
-    "VerifyReport": "convcalc.torch_bridge",
+    "VerifyReport": "convcalc.torch.verify",
     "from_onnx": "convcalc.onnx_reader",
-    "from_torch": "convcalc.torch_bridge",
-    "register": "convcalc.torch_bridge",
-    "verify": "convcalc.torch_bridge",
+    "from_torch": "convcalc.torch.read",
+    "register": "convcalc.torch.trace",
+    "verify": "convcalc.torch.verify",
 }
 _SUBMODULES = frozenset({"nn", "keras", "zoo", "exercises", "figures", "specfile", "torch_bridge", "cli"})
 

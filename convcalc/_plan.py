@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from convcalc._late import late
 from convcalc._symbolic import FloorForm, to_sympy
 
 __all__ = ["Constraint", "Plan", "ReceptiveField", "Row", "merge_rf", "rf_update"]
@@ -227,18 +228,16 @@ class Plan:
         ...
         convcalc.SpecError: depth applies to style='torchinfo' only. Received: style='table', depth=1
         """
-        from convcalc._render import render_summary
-
-        return render_summary(self, style, depth)
+        text: str = late("convcalc._render:render_summary")(self, style, depth)
+        return text
 
     def __str__(self) -> str:
         return self.summary()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready: symbolic values become strings)."""
-        from convcalc._render import plan_to_dict
-
-        return plan_to_dict(self)
+        out: dict[str, Any] = late("convcalc._render:plan_to_dict")(self)
+        return out
 
     def to_json(self, indent: int | None = 2) -> str:
         import json
@@ -246,32 +245,26 @@ class Plan:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     def to_csv(self) -> str:
-        from convcalc._render import plan_to_csv
-
-        return plan_to_csv(self)
+        out: str = late("convcalc._render:plan_to_csv")(self)
+        return out
 
     def to_markdown(self) -> str:
-        from convcalc._render import plan_to_markdown
-
-        return plan_to_markdown(self)
+        out: str = late("convcalc._render:plan_to_markdown")(self)
+        return out
 
     def to_latex(self) -> str:
-        from convcalc._render import plan_to_latex
-
-        return plan_to_latex(self)
+        out: str = late("convcalc._render:plan_to_latex")(self)
+        return out
 
     def _repr_html_(self) -> str:
-        from convcalc._render import plan_to_html
-
-        return plan_to_html(self)
+        out: str = late("convcalc._render:plan_to_html")(self)
+        return out
 
     # -- solving for sizes ------------------------------------------------- #
 
     def valid_sizes(self, symbol: Any = None) -> Any:
         """Which values of an input symbol make every layer fit (see :class:`Solution`)."""
-        from convcalc._solve import solve_sizes
-
-        return solve_sizes(self, symbol)
+        return late("convcalc._solve:solve_sizes")(self, symbol)
 
     def inputs_for(self, output: int, symbol: Any = None, axis: int | None = None) -> list[int]:
         """The valid input sizes whose output size along the symbol's axis is ``output``.
@@ -279,9 +272,8 @@ class Plan:
         Searched up to 10**12; an output that more than 10**6 sizes give is a SpecError (valid_sizes
         describes such a run).
         """
-        from convcalc._solve import inputs_for
-
-        return inputs_for(self, output, symbol, axis)
+        sizes: list[int] = late("convcalc._solve:inputs_for")(self, output, symbol, axis)
+        return sizes
 
 
 def shape_numel(shape: tuple[Any, ...]) -> Any:

@@ -446,9 +446,9 @@ def _module_tree(source: Any, model: Any) -> dict[str, Any]:
         source = book.root
     reader = find_reader(source) if not hasattr(source, "_plan") else None
     if reader is not None and reader.name == "torch":
-        from convcalc.torch_bridge import module_classes
+        from convcalc._late import late  # the planner imports no reader
 
-        classes = module_classes(source)
+        classes = late("convcalc.torch.read:module_classes")(source)
         return {"name": classes[""], "modules": classes}
     if reader is not None or model._convention is not Convention.TORCH:
         return {"name": getattr(model, "name", None) or type(model).__name__}

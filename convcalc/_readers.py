@@ -47,10 +47,9 @@ def read_model(model: Any) -> Any:
     reader = find_reader(model)
     if reader is None:
         return None
-    import importlib
+    from convcalc._late import late
 
-    module_name, _, function = reader.target.partition(":")
-    return getattr(importlib.import_module(module_name), function)(model)
+    return late(reader.target)(model)
 
 
 def instance_test(module_name: str, *class_path: str) -> Callable[[Any], bool]:
@@ -88,7 +87,7 @@ register_reader(
     lambda m: suffix_test(".keras")(m) or instance_test("keras", "Model")(m),
     "convcalc.keras_reader:from_keras",
 )
-register_reader("torch", instance_test("torch", "nn.Module"), "convcalc.torch_bridge:_read")
+register_reader("torch", instance_test("torch", "nn.Module"), "convcalc.torch.read:_read")
 register_reader(
     "onnx",
     lambda m: suffix_test(".onnx")(m) or instance_test("onnx", "ModelProto")(m),

@@ -415,7 +415,7 @@ def _input_spec(batch_shape: list[Any], name: str) -> Any:
     shape: list[Any] = []
     for j, d in enumerate(dims):
         if d is None:
-            from convcalc import symbols
+            from convcalc._symbolic import symbols
 
             label = spatial[j] if j < len(spatial) else ("C" if j == len(dims) - 1 and spatial else f"d{j + 1}")
             d = symbols(label)

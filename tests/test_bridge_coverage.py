@@ -27,6 +27,9 @@ from torch_shapes import torch_shapes  # noqa: E402
 import convcalc  # noqa: E402
 from convcalc import ReceptiveField, ShapeError, SpecError, nn  # noqa: E402
 from convcalc import torch_bridge as tb  # noqa: E402
+from convcalc.torch.nodes import _node_repr  # noqa: E402
+from convcalc.torch.trace import _RULES, _trace_key  # noqa: E402
+from convcalc.torch.verify import _first_tensor, _run_hooked  # noqa: E402
 
 # --------------------------------------------------------------------------- #
 # What torch does
@@ -200,7 +203,7 @@ def test_max_with_dim_gives_values_and_indices_rows() -> None:
 
 def test_a_module_with_a_function_attribute_is_traced_each_time() -> None:
     # a function attribute is not plain data, so two such modules are never assumed to trace alike
-    assert tb._trace_key(Fn(lambda m, x: x)) is None
+    assert _trace_key(Fn(lambda m, x: x)) is None
     first, second = Fn(lambda m, x: x + 1), Fn(lambda m, x: x[:, :2])
     model = tnn.Sequential(first, second)
     assert rows(convcalc.plan(model, X4)) == [("0.add", "add", X4), ("1.getitem", "getitem", (2, 2, 8, 10))]
@@ -215,10 +218,10 @@ def test_plain_attributes_key_the_trace_cache() -> None:
         def forward(self, x: Any) -> Any:
             return x.view(x.size(0), *self.sizes)
 
-    assert tb._trace_key(Scaled([6, 80])) != tb._trace_key(Scaled((6, 80)))  # list and tuple are told apart
-    assert tb._trace_key(Scaled((6, 80))) == tb._trace_key(Scaled((6, 80)))
-    assert tb._trace_key(Scaled((6, {"h": 80}))) is None
-    assert tb._trace_key(Scaled({"h": 80})) is None
+    assert _trace_key(Scaled([6, 80])) != _trace_key(Scaled((6, 80)))  # list and tuple are told apart
+    assert _trace_key(Scaled((6, 80))) == _trace_key(Scaled((6, 80)))
+    assert _trace_key(Scaled((6, {"h": 80}))) is None
+    assert _trace_key(Scaled({"h": 80})) is None
     model = tnn.Sequential(Scaled([480]), Scaled((6, 80)), Scaled((6, 8, 10)))
     plan = assert_plan_is_torch(model, X4)
     assert [r.output_shape for r in plan.rows] == [(2, 480), (2, 6, 80), (2, 6, 8, 10)]
@@ -999,7 +1002,7 @@ def test_graph_repr_writes_slices_as_python_does() -> None:
 
 
 def test_node_repr_of_an_empty_output() -> None:
-    assert tb._node_repr(tb.Node("output", "output", "output")) == "return None"
+    assert _node_repr(tb.Node("output", "output", "output")) == "return None"
 
 
 # --------------------------------------------------------------------------- #
@@ -1056,7 +1059,7 @@ def test_a_rule_raising_a_convcalc_error_passes_it_through(monkeypatch: pytest.M
     def rule(module: Any) -> Any:
         return nn.Conv2d(0, 4, 3)  # the rule's own mistake, reported as convcalc reports it
 
-    monkeypatch.setitem(tb._RULES, Custom, rule)
+    monkeypatch.setitem(_RULES, Custom, rule)
     with pytest.raises(SpecError, match=r"^in_channels must be at least 1\. Received: in_channels=0$"):
         tb.from_torch(Custom())
 
@@ -1141,7 +1144,7 @@ def test_verify_when_torch_fails_after_the_plan_succeeds(monkeypatch: pytest.Mon
         def forward(self, x: Any) -> Any:
             raise RuntimeError("boom")
 
-    monkeypatch.setitem(tb._RULES, Boom, lambda m: nn.Identity())
+    monkeypatch.setitem(_RULES, Boom, lambda m: nn.Identity())
     module = tnn.Sequential(tnn.Conv2d(1, 2, 3), Boom(), tnn.ReLU())
     report = convcalc.verify(module, (1, 1, 5, 5), device="cpu")
     assert not report.ok
@@ -1165,7 +1168,7 @@ def test_verify_flags_a_torch_layer_the_plan_does_not_have(monkeypatch: pytest.M
         def forward(self, x: Any) -> Any:
             return self.inner(x)
 
-    monkeypatch.setitem(tb._RULES, Wrapped, lambda m: nn.Conv2d(2, 2, 3, padding=1))  # planned as one row
+    monkeypatch.setitem(_RULES, Wrapped, lambda m: nn.Conv2d(2, 2, 3, padding=1))  # planned as one row
     module = tnn.Sequential(OrderedDict(w=Wrapped()))
     report = convcalc.verify(module, (1, 2, 4, 4), device="cpu")
     assert not report.ok
@@ -1199,9 +1202,9 @@ def test_verify_reads_the_first_tensor_of_a_tuple_output() -> None:
         def forward(self, x: Any) -> Any:
             return None
 
-    assert tb._first_tensor(torch, (None, [torch.zeros(2), 3])).shape == (2,)
-    assert tb._first_tensor(torch, (None, 3)) is None
-    outputs, _, error, _ = tb._run_hooked(torch, Net().eval(), (1, 2), "cpu")
+    assert _first_tensor(torch, (None, [torch.zeros(2), 3])).shape == (2,)
+    assert _first_tensor(torch, (None, 3)) is None
+    outputs, _, error, _ = _run_hooked(torch, Net().eval(), (1, 2), "cpu")
     assert error is None
     assert outputs["r"] == [(1, 2)]
     assert "n" not in outputs  # no tensor to record

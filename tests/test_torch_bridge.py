@@ -25,6 +25,8 @@ from torch_shapes import own_params, torch_shapes  # noqa: E402
 import convcalc  # noqa: E402
 from convcalc import ShapeError, SpecError, nn  # noqa: E402
 from convcalc import torch_bridge as tb  # noqa: E402
+from convcalc.torch import trace  # noqa: E402
+from convcalc.torch.trace import _RULES  # noqa: E402
 
 # --------------------------------------------------------------------------- #
 # What torch does, recorded independently of convcalc
@@ -913,7 +915,7 @@ def test_verify_catches_a_wrong_rule(monkeypatch: pytest.MonkeyPatch) -> None:
         def forward(self, x: Any) -> Any:
             return x[:, :, ::2, ::2] if x.shape[-1] > 1 else x  # data-dependent: needs a rule
 
-    monkeypatch.setitem(tb._RULES, Shrink, lambda m: nn.Identity())  # a wrong rule: Shrink halves the size
+    monkeypatch.setitem(_RULES, Shrink, lambda m: nn.Identity())  # a wrong rule: Shrink halves the size
     model = tnn.Sequential(tnn.Conv2d(1, 2, 3, padding=1), Shrink())
     report = convcalc.verify(model, (1, 1, 8, 8), device="cpu")
     assert not report.ok
@@ -951,7 +953,7 @@ def test_verify_when_only_convcalc_rejects(monkeypatch: pytest.MonkeyPatch) -> N
         def forward(self, x: Any) -> Any:
             return F.avg_pool2d(x, 2)
 
-    monkeypatch.setitem(tb._RULES, Pool, lambda m: nn.Conv2d(5, 1, 1))  # a rule that does not fit
+    monkeypatch.setitem(_RULES, Pool, lambda m: nn.Conv2d(5, 1, 1))  # a rule that does not fit
     report = convcalc.verify(Pool(), (1, 3, 4, 4), device="cpu")
     assert not report.ok
     assert report.error is None
@@ -1007,7 +1009,7 @@ def test_untraceable_module_names_the_path_and_how_to_register() -> None:
 
 
 def test_register_a_rule(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tb, "_RULES", {})
+    monkeypatch.setattr(trace, "_RULES", {})
     rule = lambda m: nn.Sequential(OrderedDict(conv=nn.Conv2d(3, 3, 3, padding=1)))  # noqa: E731
     returned = convcalc.register(DataDependent, rule)
     assert callable(returned)
@@ -1030,7 +1032,7 @@ def test_register_a_rule(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_register_rejects_bad_arguments_and_bad_rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tb, "_RULES", {})
+    monkeypatch.setattr(trace, "_RULES", {})
     with pytest.raises(SpecError, match=r"torch.nn.Module subclass.*Received: torch_type='Conv2d'"):
         convcalc.register("Conv2d", lambda m: nn.Identity())
     with pytest.raises(SpecError, match=r"a rule must be callable.*Received: rule=3"):

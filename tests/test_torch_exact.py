@@ -424,13 +424,13 @@ def test_both_rejecting_at_the_same_layer_is_agreement() -> None:
 
 def test_rejecting_at_different_layers_is_a_mismatch(monkeypatch: pytest.MonkeyPatch) -> None:
     from convcalc import nn
-    from convcalc import torch_bridge as tb
+    from convcalc.torch.trace import _RULES
 
     class Fails(tnn.Module):
         def forward(self, x: Any) -> Any:
             return x.view(-1, 7)  # 2 x 4 x 3 x 3 = 72 elements: no multiple of 7
 
-    monkeypatch.setitem(tb._RULES, Fails, lambda m: nn.Identity())  # a wrong rule: torch fails here, convcalc later
+    monkeypatch.setitem(_RULES, Fails, lambda m: nn.Identity())  # a wrong rule: torch fails here, convcalc later
     model = tnn.Sequential(tnn.Conv2d(1, 4, 3), Fails(), tnn.Flatten(), tnn.Linear(5, 2))
     report = convcalc.verify(model, (2, 1, 5, 5), device="cpu")
     assert (report.agree, report.plan_layer, report.torch_layer) == (False, "3", "1")

@@ -1,0 +1,413 @@
+"""The fallback: a forward convcalc cannot read, run by torch on the meta device, every layer call and tensor
+function in it replayed with convcalc's rules on the shapes torch gives (rows marked ``source="torch"``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from typing import Any
+
+from convcalc._errors import ConvCalcError, SpecError
+from convcalc.torch.nodes import _Attr, _join, _torch
+from convcalc.torch.ops import _HANDLERS
+from convcalc.torch.trace import (
+    _apply_rule,
+    _Book,
+    _canonical,
+    _describe_with_nn,
+    _leaf_spec,
+    _rule_for,
+    _torch_base,
+    _uninitialised,
+)
+from convcalc.torch.values import _attr_row, _Call, _Opaque, _Pair, _Tensor
+
+
+class _TorchRejectsError(SpecError):
+    """torch itself cannot run the forward on meta tensors of these shapes."""
+
+
+# --------------------------------------------------------------------------- #
+# The fallback: a forward convcalc cannot read, run by torch on the meta device
+# --------------------------------------------------------------------------- #
+
+# Functions that multiply and accumulate: without a convcalc rule for a call, its MACs would be unknown.
+_MAC_FUNCTIONS = frozenset(
+    {
+        "conv1d",
+        "conv2d",
+        "conv3d",
+        "conv_transpose1d",
+        "conv_transpose2d",
+        "conv_transpose3d",
+        "linear",
+        "bilinear",
+        "matmul",
+        "mm",
+        "bmm",
+        "addmm",
+        "baddbmm",
+        "addbmm",
+        "einsum",
+        "tensordot",
+        "scaled_dot_product_attention",
+        "multi_head_attention_forward",
+        "lstm",
+        "gru",
+        "rnn_tanh",
+        "rnn_relu",
+    }
+)
+
+
+def _meta_copy(module: Any) -> Any:
+    """A deep copy of ``module`` whose parameters and buffers are meta tensors (no data is copied or moved)."""
+    import copy
+
+    torch = _torch()
+    memo: dict[int, Any] = {}
+    for tensor in (*module.parameters(), *module.buffers()):
+        if _uninitialised(tensor) or id(tensor) in memo:
+            continue
+        meta = torch.empty_like(tensor, device="meta")
+        if isinstance(tensor, torch.nn.Parameter):
+            meta = torch.nn.Parameter(meta, requires_grad=tensor.requires_grad)
+        memo[id(tensor)] = meta
+    return copy.deepcopy(module, memo)
+
+
+class _Run:
+    """What one meta-device pass saw: each call of a module convcalc has a rule for, and each tensor function
+    called outside such a module, in the order they finished."""
+
+    def __init__(self, root: Any, path: str) -> None:
+        self.root, self.path = root, path
+        self.names = {id(m): _join(path, name) for name, m in root.named_modules(remove_duplicate=False)}
+        for name, m in root.named_modules():  # a module held twice: its first name
+            self.names[id(m)] = _join(path, name)
+        self.stack: list[Any] = []
+        self.events: list[tuple[Any, ...]] = []
+        self.leaf: dict[int, bool] = {}
+        self.active = False
+
+    def is_leaf(self, module: Any) -> bool:
+        ident = id(module)
+        if ident not in self.leaf:
+            torch = _torch()
+            cls = type(module)
+            base = _torch_base(cls)
+            self.leaf[ident] = (
+                _rule_for(cls) is not None
+                or isinstance(module, torch.jit.ScriptModule)
+                or (base is not None and base.__name__ not in ("Sequential", "ModuleList", "ModuleDict", "Module"))
+            )
+        return self.leaf[ident]
+
+    def inside_leaf(self) -> bool:
+        return any(self.is_leaf(m) for m in self.stack)
+
+    def pre(self, module: Any, args: Any) -> None:
+        if self.active:
+            self.events.append(("enter", module))
+            self.stack.append(module)
+
+    def post(self, module: Any, args: Any, output: Any) -> None:
+        if self.active and self.stack and self.stack[-1] is module:
+            self.stack.pop()
+            self.events.append(("exit", module, args, output))
+
+
+def _torch_call(
+    module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any, path: str, kind: str, reason: str
+) -> Any:
+    """Plan one call of ``module`` with torch's shape machinery: a meta copy runs on meta tensors of the shapes
+    planned so far, and every module call and tensor function it makes is planned with convcalc's rules on the
+    shapes torch gives there. Rows added here are marked ``source="torch"``."""
+    torch = _torch()
+    where = f"{path or '<model>'} ({kind})"
+    shapes = [t.shape for t in _leaves(args) + _leaves(tuple(kwargs.values()))]
+    if any(type(d) is not int for shape in shapes for d in shape):
+        raise SpecError(
+            f"{where}: {reason}; convcalc can plan this module only with torch's shape machinery, which needs "
+            f"concrete sizes, not symbols. Plan with numbers, or register a rule for {kind}. "
+            f"Received: input_shape={shapes[0] if len(shapes) == 1 else tuple(shapes)}"
+        )
+    copy = _meta_copy(module)
+    run = _Run(copy, path)
+    known: dict[int, Any] = {}  # id of a meta tensor -> its receptive field
+    alive: list[Any] = []
+
+    def meta(value: Any) -> Any:
+        if isinstance(value, _Tensor):
+            tensor = torch.empty(value.shape, device="meta")
+            known[id(tensor)] = value.rf
+            alive.append(tensor)
+            return tensor
+        if isinstance(value, tuple):
+            return type(value)(meta(v) for v in value) if type(value) is tuple else tuple(meta(v) for v in value)
+        if isinstance(value, dict):
+            return {k: meta(v) for k, v in value.items()}
+        return value
+
+    from torch.overrides import TorchFunctionMode
+
+    class Functions(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, f_args: Any = (), f_kwargs: Any = None) -> Any:
+            out = func(*f_args, **(f_kwargs or {}))
+            if run.active and not run.inside_leaf() and _holds_tensor(out):
+                run.events.append(("function", func, f_args, f_kwargs or {}, out))
+            return out
+
+    from torch.nn.modules import module as torch_module
+
+    pre = torch_module.register_module_forward_pre_hook(run.pre)
+    post = torch_module.register_module_forward_hook(run.post)
+    try:
+        m_args, m_kwargs = meta(args), meta(kwargs)
+        run.active = True
+        with torch.no_grad(), Functions():
+            output = copy(*m_args, **m_kwargs)
+    except ConvCalcError:
+        raise
+    except Exception as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise _TorchRejectsError(
+            f"{where}: {reason}, and torch cannot run it on meta tensors of these shapes either "
+            f"({type(exc).__name__}: {message.rstrip('. ')}). {_describe_with_nn(type(module))} Received: input_shape="
+            f"{shapes[0] if len(shapes) == 1 else tuple(shapes)}, module={kind}"
+        ) from None
+    finally:
+        run.active = False
+        pre.remove()
+        post.remove()
+    start = len(ctx.rows)
+    _replay(run, ctx, path, known)
+    for j in range(start, len(ctx.rows)):
+        ctx.rows[j] = dataclasses.replace(ctx.rows[j], source="torch")
+    return _from_meta(output, known, where)
+
+
+def _leaves(value: Any) -> list[_Tensor]:
+    if isinstance(value, _Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _leaves(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _leaves(v)]
+    return []
+
+
+def _holds_tensor(value: Any) -> bool:
+    torch = _torch()
+    if isinstance(value, torch.Tensor):
+        return not isinstance(value, torch.nn.Parameter)
+    if isinstance(value, (tuple, list)):
+        return any(_holds_tensor(v) for v in value)
+    return False
+
+
+def _from_meta(value: Any, known: dict[int, Any], where: str) -> Any:
+    torch = _torch()
+    if isinstance(value, torch.Tensor):
+        return _Tensor(tuple(int(d) for d in value.shape), known.get(id(value)))
+    if isinstance(value, (tuple, list)):
+        items = tuple(_from_meta(v, known, where) for v in value)
+        return _Pair(items) if type(value).__module__ == "torch.return_types" else items
+    if isinstance(value, dict):
+        return {k: _from_meta(v, known, where) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return _Opaque(type(value).__name__)
+
+
+def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any]) -> None:
+    """Plan, with convcalc's rules, each call the meta pass made, on the shapes torch gave."""
+    torch = _torch()
+    starts: list[int] = []
+    slots: list[int] = []  # a container's place in the torchinfo layout, taken when it is entered
+    counts: Counter[str] = Counter()
+    depth = 0
+    for event in run.events:
+        if event[0] == "enter":
+            module = event[1]
+            if depth == 0:
+                starts.append(len(ctx.rows))
+                slots.append(-1 if run.is_leaf(module) else ctx.open_group())
+            if run.is_leaf(module) or depth:
+                depth += 1
+            continue
+        if event[0] == "exit":
+            module, args, output = event[1], event[2], event[3]
+            if depth:
+                depth -= 1
+                if depth:
+                    continue
+                _replay_module(run, module, args, output, ctx, known)
+            else:
+                start = starts.pop() if starts else len(ctx.rows)
+                slot = slots.pop() if slots else -1
+                name = run.names.get(id(module))
+                if name and isinstance(output, torch.Tensor):
+                    if slot >= 0:
+                        ctx.close_group(slot, start, name, type(module).__name__, tuple(int(d) for d in output.shape))
+                    _own_tensors(module, name, ctx)
+                continue
+            if starts:
+                starts.pop()
+                slots.pop()
+            continue
+        _, func, f_args, f_kwargs, out = event
+        _replay_function(run, func, f_args, f_kwargs, out, ctx, known, counts)
+
+
+def _own_tensors(module: Any, name: str, ctx: Any) -> None:
+    """Rows for the parameters and buffers a module holds itself and its forward uses (``F.conv2d(x, self.weight)``)."""
+    for table, category in ((module._parameters, "parameter"), (module._buffers, "buffer")):
+        for key, tensor in table.items():
+            if tensor is None or _uninitialised(tensor):
+                continue
+            row = _join(name, key)
+            if any(r.name == row for r in ctx.rows):
+                continue
+            attr = _Attr(key, tuple(int(d) for d in tensor.shape), category, bool(tensor.requires_grad))
+            _attr_row(ctx, row, attr)
+
+
+def _replay_module(run: _Run, module: Any, args: Any, output: Any, ctx: Any, known: dict[int, Any]) -> None:
+    torch = _torch()
+    cls = type(module)
+    name = run.names.get(id(module))
+    made_in_forward = name is None
+    if name is None:
+        parent = next((run.names[id(m)] for m in reversed(run.stack) if id(m) in run.names), run.path)
+        name = _join(parent, cls.__name__.lower())
+    where = f"{name} ({cls.__name__})"
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    out_shape = tuple(int(d) for d in output.shape) if isinstance(output, torch.Tensor) else None
+    spec = None
+    if _rule_for(cls) is not None:
+        spec = _apply_rule(_rule_for(cls), module, where, cls)  # type: ignore[arg-type]
+    elif not isinstance(module, torch.jit.ScriptModule):
+        spec = _leaf_spec(module, where)
+    start = len(ctx.rows)
+    if spec is not None and len(tensors) == 1 and len(args) == 1 and out_shape is not None:
+        in_shape = tuple(int(d) for d in tensors[0].shape)
+        shape, rf = spec._plan((in_shape, known.get(id(tensors[0]))), ctx, name)
+        if tuple(shape) != out_shape:
+            raise SpecError(
+                f"{where}: convcalc's rule gives {tuple(shape)} but torch gives {out_shape}; convcalc cannot "
+                f"plan this call. Received: input_shape={in_shape}"
+            )
+        known[id(output)] = rf
+    else:
+        macs_layers = [m for m in module.modules() if _mac_layer(m)]
+        if macs_layers or cls.__name__ in ("LSTM", "GRU", "RNN", "MultiheadAttention", "Transformer"):
+            raise SpecError(
+                f"{where}: convcalc has no rule for this layer's multiply-accumulates as torch runs it here "
+                f"(a {'TorchScript module' if isinstance(module, torch.jit.ScriptModule) else 'layer'} holding "
+                f"{type(macs_layers[0]).__name__ if macs_layers else cls.__name__}), so its MACs would be unknown. "
+                f"Register a rule: convcalc.register({cls.__name__}, lambda module: convcalc.nn.Sequential(...)). "
+                f"Received: module={cls.__name__}"
+            )
+        in_shape = tuple(int(d) for d in tensors[0].shape) if tensors else ()
+        _book_leaf(ctx, module, run)
+        value = _from_meta(output, known, where)
+        first = _leaves((value,))
+        ctx.add_row(name, cls.__name__, in_shape, first[0].shape if first else ())
+    if made_in_forward:  # a module made in forward: its tensors are not the model's
+        for j in range(start, len(ctx.rows)):
+            ctx.rows[j] = dataclasses.replace(ctx.rows[j], trainable=0, non_trainable=0, buffers=0)
+
+
+def _mac_layer(module: Any) -> bool:
+    name = getattr(module, "original_name", type(module).__name__)
+    return any(part in name for part in ("Conv", "Linear", "Bilinear", "LSTM", "GRU", "RNN", "Attention"))
+
+
+def _book_leaf(ctx: Any, module: Any, run: _Run) -> None:
+    """Make the book count the tensors of a module read as one layer only here (a TorchScript module)."""
+    book = getattr(ctx.owner, "__self__", None)
+    if isinstance(book, _Book):
+        rel = run.names.get(id(module), "")
+        original = book._walk(rel)[0] if rel else None
+        if original is not None:
+            book.leaves.add(id(original))
+            book.found.pop(rel, None)
+
+
+def _replay_function(
+    run: _Run,
+    func: Any,
+    f_args: Any,
+    f_kwargs: dict[str, Any],
+    out: Any,
+    ctx: Any,
+    known: dict[int, Any],
+    counts: Counter[str],
+) -> None:
+    torch = _torch()
+    raw = getattr(func, "__name__", "") or str(func)
+    kind = _canonical(raw.strip("_") if raw.startswith("__") and raw not in ("__getitem__",) else raw)
+    kind = {"getitem": "getitem", "get": "", "set": ""}.get(kind, kind)
+    if not kind:
+        return
+    owner = run.names.get(id(run.stack[-1])) if run.stack else run.path
+    counts[_join(owner or "", kind)] += 1
+    n = counts[_join(owner or "", kind)]
+    name = _join(owner or "", kind if n == 1 else f"{kind}_{n - 1}")
+    where = f"{name} ({kind})"
+
+    def shaped(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return _Tensor(
+                tuple(int(d) for d in value.shape), known.get(id(value)), isinstance(value, torch.nn.Parameter)
+            )
+        if isinstance(value, torch.Size):
+            return tuple(int(d) for d in value)
+        if isinstance(value, (tuple, list)):
+            return tuple(shaped(v) for v in value)
+        if isinstance(value, (torch.dtype, torch.device)):
+            return _Opaque(str(value))
+        return value
+
+    expected = _from_meta(out, {}, where)
+    handler = _HANDLERS.get(kind)
+    if handler is not None:
+        start = len(ctx.rows)
+        try:
+            value = handler(_Call(ctx, name, kind), shaped(tuple(f_args)), {k: shaped(v) for k, v in f_kwargs.items()})
+        except ConvCalcError:
+            del ctx.rows[start:]
+            value = None
+        if value is not None and _shapes_of(value) == _shapes_of(expected):
+            for meta_t, planned in zip(_flat_tensors(out), _leaves((value,)), strict=False):
+                known[id(meta_t)] = planned.rf
+            return
+        del ctx.rows[start:]
+    if kind in _MAC_FUNCTIONS:
+        raise SpecError(
+            f"{where}: convcalc has no rule for {kind} called this way, so its multiply-accumulates would be "
+            f"unknown; write it as a torch.nn layer or register a rule for the module. Received: op={raw}"
+        )
+    first = _leaves((expected,))
+    inputs = [a for a in _flat_tensors(tuple(f_args)) if not isinstance(a, torch.nn.Parameter)]
+    if first:
+        in_shape = tuple(int(d) for d in inputs[0].shape) if inputs else ()
+        _Call(ctx, name, kind).row(in_shape, _Tensor(first[0].shape))
+
+
+def _flat_tensors(value: Any) -> list[Any]:
+    torch = _torch()
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _flat_tensors(v)]
+    return []
+
+
+def _shapes_of(value: Any) -> Any:
+    if isinstance(value, _Tensor):
+        return tuple(value.shape)
+    if isinstance(value, (tuple, list)):
+        return tuple(_shapes_of(v) for v in value)
+    return None

@@ -1,0 +1,313 @@
+"""The specs of a torch module read with torch.fx (``Graph``, ``TorchCall``; ``Elementwise`` comes from
+:mod:`convcalc.torch.trace`), and planning a graph: every node evaluated on shapes.
+
+The classes subclass ``convcalc.nn.Module`` and are made on first use (importing ``convcalc.nn`` costs tens of
+milliseconds); they are attributes of this module (see ``__getattr__``), so pickle finds them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from convcalc._errors import SpecError
+from convcalc.torch.fallback import _leaves, _torch_call, _TorchRejectsError
+from convcalc.torch.nodes import Node, _Attr, _join, _node_repr, _resolve_function, _substitute
+from convcalc.torch.ops import _HANDLERS
+from convcalc.torch.trace import _elementwise_type, _is_inplace
+from convcalc.torch.values import _attr_row, _Call, _describe_value, _flow_of, _Pair, _Tensor
+
+# --------------------------------------------------------------------------- #
+# Specs defined here: Elementwise (torch layers that keep the shape) and Graph
+# --------------------------------------------------------------------------- #
+
+
+class _SpecTypes:
+    Elementwise: Any
+    Graph: Any
+    TorchCall: Any
+
+
+@functools.cache
+def _spec_types() -> _SpecTypes:
+    from convcalc import nn
+    from convcalc._planner import Context, Flow
+
+    @dataclass(frozen=True, eq=True)
+    class Graph(nn.Module):
+        """A torch module's ``forward`` read with torch.fx: its nodes, planned in order.
+
+        ``modules`` maps each called child's path (relative to the module) to
+        its spec; ``attrs`` are the tensors the forward reads from the module
+        itself (``self.gamma``). Children are planned under their torch paths,
+        operations under the fx node's name; the module's own parameters get a
+        row each where the forward first reads them.
+        """
+
+        torch_type: str
+        nodes: tuple[Node, ...]
+        modules: tuple[tuple[str, Any], ...] = ()
+        attrs: tuple[_Attr, ...] = ()
+        torch_module: Any = dataclasses.field(default=None, compare=False, repr=False)
+
+        @property
+        def kind(self) -> str:
+            return self.torch_type
+
+        def children(self) -> Iterator[tuple[str, Any]]:
+            return iter(self.modules)
+
+        def __hash__(self) -> int:
+            return hash((self.torch_type, tuple(n.name for n in self.nodes)))
+
+        def __repr__(self) -> str:
+            layers = [f"({name}): {spec!r}".replace("\n", "\n  ") for name, spec in self.modules]
+            inputs = ", ".join(n.name for n in self.nodes if n.op == "placeholder")
+            code = [_node_repr(n) for n in self.nodes if n.op != "placeholder"]
+            body = "".join(f"\n  {line}" for line in layers) + f"\n  forward({inputs}):"
+            body += "".join(f"\n    {line}" for line in code)
+            return f"Graph({self.torch_type},{body}\n)"
+
+        def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+            start = len(ctx.rows)
+            slot = ctx.open_group() if path else -1
+            out = _graph_call(self, (_Tensor(tuple(flow[0]), flow[1]),), {}, ctx, path)
+            if not isinstance(out, _Tensor):
+                raise SpecError(
+                    f"{self._where(path)}: forward returns {_describe_value(out)}, not one tensor; convcalc plans "
+                    f"one output (call .eval() if training mode adds outputs, or register a rule). "
+                    f"Received: module={self.torch_type}"
+                )
+            if path:
+                ctx.close_group(slot, start, path, self.kind, out.shape)
+            result: Flow = _flow_of(out)
+            return result
+
+    @dataclass(frozen=True, eq=False)
+    class TorchCall(nn.Module):
+        """A torch module whose ``forward`` convcalc cannot read (``reason`` says why).
+
+        Planned by running a meta-device copy of it on the shapes that reach it
+        (no data, nothing changed on the module), with every layer call and
+        tensor function inside it planned by convcalc's rules on the shapes
+        torch gives; its rows are marked ``source="torch"``. Needs concrete
+        sizes: a symbolic plan raises a SpecError naming the module and reason.
+        """
+
+        torch_type: str
+        reason: str
+        torch_module: Any = dataclasses.field(default=None, repr=False)
+
+        @property
+        def kind(self) -> str:
+            return self.torch_type
+
+        def children(self) -> Iterator[tuple[str, Any]]:
+            return iter(())
+
+        def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+            start = len(ctx.rows)
+            slot = ctx.open_group() if path else -1
+            out = _torch_call(
+                self.torch_module, (_Tensor(tuple(flow[0]), flow[1]),), {}, ctx, path, self.kind, self.reason
+            )
+            if not isinstance(out, _Tensor):
+                raise SpecError(
+                    f"{path or '<model>'} ({self.kind}): forward returns {_describe_value(out)}, not one tensor; "
+                    f"a convcalc layer passes one tensor on. Received: module={self.kind}"
+                )
+            if path:
+                ctx.close_group(slot, start, path, self.kind, out.shape)
+            result: Flow = _flow_of(out)
+            return result
+
+    for cls in (Graph, TorchCall):
+        cls.__module__ = __name__
+        cls.__qualname__ = cls.__name__
+    types = _SpecTypes()
+    types.Elementwise = _elementwise_type()
+    types.Graph = Graph
+    types.TorchCall = TorchCall
+    return types
+
+
+def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dict[str, Any] | None = None) -> Any:
+    modules = dict(graph.modules)
+    attrs = {a.target: a for a in graph.attrs}
+    env: dict[str, Any] = {}
+    supplied = list(inputs)
+    named = dict(keywords or {})
+    called: set[str] = set()
+    read: set[str] = set()
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            if supplied:
+                env[node.name] = supplied.pop(0)
+            elif node.target in named:
+                env[node.name] = named.pop(node.target)
+            elif node.args:
+                env[node.name] = node.args[0]
+            else:
+                raise SpecError(
+                    f"{path or '<model>'} ({graph.torch_type}): forward takes an input {node.name!r} that convcalc "
+                    f"does not have; a plan follows one input tensor (register a rule for this module). "
+                    f"Received: input={node.name}"
+                )
+            continue
+        args = _substitute(node.args, env)
+        kwargs = {k: _substitute(v, env) for k, v in node.kwargs}
+        if node.op == "output":
+            return args[0]
+        if node.op == "get_attr":
+            attr = attrs[node.target]
+            env[node.name] = _Tensor(attr.shape, None, const=True)
+            if "." not in attr.target and attr.target not in read and attr.category != "constant":
+                read.add(attr.target)
+                _attr_row(ctx, _join(path, attr.target), attr)
+        elif node.op == "call_module":
+            env[node.name] = _call_module(
+                modules[node.target], node, args, kwargs, ctx, path, node.target in called, graph.torch_module
+            )
+            called.add(node.target)
+        else:
+            call = _Call(ctx, _join(path, node.name), node.kind, _is_inplace(node))
+            if node.kind.startswith("math."):
+                env[node.name] = _math(call, node, args, kwargs)
+            else:
+                env[node.name] = _HANDLERS[node.kind](call, args, kwargs)
+    return None  # pragma: no cover - an fx graph always ends with an output node
+
+
+def _child_module(parent: Any, target: str) -> Any:
+    if parent is None:
+        return None
+    try:
+        return parent.get_submodule(target)
+    except AttributeError:
+        return None
+
+
+def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any, path: str) -> Any:
+    """Plan a Graph with convcalc's rules; where they cannot follow the forward (a SpecError, not a misfit),
+    plan the module with torch's shape machinery instead, after undoing what the attempt planned."""
+    if graph.torch_module is None:
+        return _run_graph(graph, list(args), ctx, path, kwargs)
+    state = (len(ctx.rows), len(ctx.groups), len(ctx.constraints), set(ctx.counted))
+    try:
+        return _run_graph(graph, list(args), ctx, path, kwargs)
+    except SpecError as exc:
+        if any(not isinstance(t, _Tensor) or any(type(d) is not int for d in t.shape) for t in _leaves(args)):
+            raise
+        del ctx.rows[state[0] :], ctx.groups[state[1] :], ctx.constraints[state[2] :]
+        ctx.counted.clear()
+        ctx.counted.update(state[3])
+        reason = str(exc).split(": ", 1)[-1].split(". Received")[0]
+        try:
+            return _torch_call(graph.torch_module, args, kwargs, ctx, path, graph.kind, reason)
+        except _TorchRejectsError:
+            raise exc from None  # torch cannot run it either: the rule's own message names the operation
+
+
+def _call_module(
+    spec: Any,
+    node: Node,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    ctx: Any,
+    path: str,
+    again: bool,
+    parent: Any = None,
+) -> Any:
+    types = _spec_types()
+    child_path = _join(path, node.target)
+    start = len(ctx.rows)
+    tensors = [a for a in args if isinstance(a, _Tensor)]
+    torch_child = _child_module(parent, node.target)
+    if isinstance(spec, types.Graph):
+        slot = ctx.open_group()
+        out = _graph_call(spec, args, kwargs, ctx, child_path)
+        if isinstance(out, _Tensor):
+            ctx.close_group(slot, start, child_path, spec.kind, out.shape)
+    elif isinstance(spec, _multi_output()):
+        options = {k: _as_shapes(v) for k, v in kwargs.items()}
+        multi: Any = spec
+        out = _as_tensors(multi._outputs(_as_shapes(args), options, ctx, child_path))
+    elif isinstance(spec, types.TorchCall) or (
+        torch_child is not None and (len(args) != 1 or len(tensors) != 1 or kwargs)
+    ):
+        module = spec.torch_module if isinstance(spec, types.TorchCall) else torch_child
+        reason = (
+            spec.reason
+            if isinstance(spec, types.TorchCall)
+            else f"it is called with {len(args) + len(kwargs)} arguments ({_describe_value(args[0]) if args else 'keywords'}), "
+            "which its convcalc layer, taking one tensor, cannot follow"
+        )
+        try:
+            out = _torch_call(module, args, kwargs, ctx, child_path, spec.kind, reason)
+        except _TorchRejectsError:
+            if isinstance(spec, types.TorchCall):
+                raise
+            raise _one_tensor_error(child_path, spec.kind, len(args) + len(kwargs)) from None
+    else:
+        if len(args) != 1 or len(tensors) != 1 or kwargs:
+            raise _one_tensor_error(child_path, spec.kind, len(args) + len(kwargs))
+        shape, rf = spec._plan(_flow_of(tensors[0]), ctx, child_path)
+        out = _Tensor(tuple(shape), rf)
+        if getattr(spec, "return_indices", False) is True:  # MaxPool2d(return_indices=True): (values, indices)
+            out = _Pair((out, _Tensor(tuple(shape), rf)))
+    if getattr(ctx, "owner", None) is None:  # a spec planned alone: a module called again owns nothing more
+        owned = {r.name for r in ctx.rows[:start]}
+        for j in range(start, len(ctx.rows)):
+            if again or ctx.rows[j].name in owned:
+                ctx.rows[j] = dataclasses.replace(ctx.rows[j], trainable=0, non_trainable=0, buffers=0, recursive=True)
+    return out
+
+
+def _one_tensor_error(path: str, kind: str, count: int) -> SpecError:
+    return SpecError(
+        f"{path} ({kind}): is called with {count} arguments; a convcalc layer takes one tensor. Received: arguments={count}"
+    )
+
+
+def _multi_output() -> type:
+    from convcalc import nn
+
+    return nn._MultiOutput
+
+
+def _as_shapes(value: Any) -> Any:
+    """Tensors as ``convcalc.nn`` shapes, for a layer that takes several tensors or returns several."""
+    from convcalc import nn
+
+    if isinstance(value, _Tensor):
+        return nn._Shape(value.shape)
+    if isinstance(value, (tuple, list)):
+        return tuple(_as_shapes(v) for v in value)
+    return value
+
+
+def _as_tensors(value: Any) -> Any:
+    from convcalc import nn
+
+    if isinstance(value, nn._Shape):
+        return _Tensor(tuple(value))
+    if isinstance(value, tuple):
+        return tuple(_as_tensors(v) for v in value)
+    return value
+
+
+def _math(call: _Call, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    function = _resolve_function(node.target)
+    try:
+        return function(*args, **kwargs)
+    except TypeError:
+        raise call.spec_error("convcalc follows math functions of concrete numbers only", arguments=args) from None
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Graph", "TorchCall"):
+        return getattr(_spec_types(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

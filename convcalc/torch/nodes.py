@@ -1,0 +1,112 @@
+"""Plain, torch-free data read from a torch.fx graph (``Node``, ``Ref``), and the small helpers every module here shares.
+
+Nothing here imports torch or another module of this package: it is the bottom of ``convcalc.torch``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from convcalc._errors import SpecError
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - the test environment has torch
+        raise SpecError("the torch bridge needs PyTorch: pip install torch. Received: torch=None") from None
+    return torch
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+# --------------------------------------------------------------------------- #
+# Graph nodes: plain, torch-free data read from a torch.fx graph
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """An argument that is the value of an earlier node."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Slice:
+    start: Any
+    stop: Any
+    step: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One step of a traced ``forward``.
+
+    ``op`` is torch.fx's opcode (``placeholder``, ``call_module``,
+    ``call_function``, ``call_method``, ``get_attr``, ``output``); ``target`` the
+    child's path, the function as ``"module:name"`` or the method's name;
+    ``kind`` the operation convcalc plans (``"add"``, ``"view"``, ``"max_pool2d"``).
+    """
+
+    name: str
+    op: str
+    target: str
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    kind: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Attr:
+    target: str
+    shape: tuple[int, ...]
+    category: str  # "parameter", "buffer" or "constant"
+    trainable: bool
+
+
+def _node_repr(node: Node) -> str:
+    def show(value: Any) -> str:
+        if isinstance(value, Ref):
+            return value.name
+        if isinstance(value, tuple):
+            return "(" + ", ".join(show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+        if isinstance(value, _Slice):
+            parts = ["" if v is None else show(v) for v in (value.start, value.stop, value.step)]
+            return ":".join(parts if parts[2] else parts[:2])
+        return repr(value)
+
+    args = [show(a) for a in node.args] + [f"{k}={show(v)}" for k, v in node.kwargs]
+    if node.op == "output":
+        return f"return {args[0] if args else 'None'}"
+    if node.op == "call_module":
+        return f"{node.name} = self.{node.target}({', '.join(args)})"
+    if node.op == "get_attr":
+        return f"{node.name} = self.{node.target}"
+    if node.op == "call_method":
+        return f"{node.name} = {args[0]}.{node.target}({', '.join(args[1:])})"
+    return f"{node.name} = {node.target.rpartition(':')[2]}({', '.join(args)})"
+
+
+def _resolve_function(target: str) -> Any:
+    import importlib
+
+    module_name, _, name = target.partition(":")
+    value: Any = importlib.import_module(module_name)
+    for part in name.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _substitute(value: Any, env: dict[str, Any]) -> Any:
+    if isinstance(value, Ref):
+        return env[value.name]
+    if isinstance(value, tuple):
+        return tuple(_substitute(v, env) for v in value)
+    if isinstance(value, _Slice):
+        parts = (_substitute(v, env) for v in (value.start, value.stop, value.step))
+        return slice(*parts)
+    return value

@@ -1,0 +1,260 @@
+"""fx operation handlers: einsum, scaled dot-product attention, and functional layers and pooling
+(``F.conv2d``, ``F.max_pool2d``, ...) planned by convcalc's layer rules."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from convcalc._errors import ConvCalcError
+from convcalc.torch.ops_math import _broadcast
+from convcalc.torch.ops_shape import _rekind
+from convcalc.torch.values import _bind, _Call, _flow_of, _handles, _is_int, _Pair, _prod, _same, _Tensor, _tensor_arg
+
+# -- einsum and attention ------------------------------------------------------ #
+
+
+def _said(text: str) -> Callable[[], str]:
+    return lambda: text
+
+
+def _einsum_terms(call: _Call, equation: str, count: int) -> tuple[list[str], str | None]:
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    for term in [*terms, *([rhs] if arrow else [])]:
+        body = term.replace("...", "", 1)
+        if not all(c.isascii() and c.isalpha() for c in body):
+            raise call.spec_error("the equation takes letters and at most one '...' per operand", equation=equation)
+    if len(terms) != count:
+        raise call.spec_error(f"the equation names {len(terms)} operands but {count} are given", equation=equation)
+    return terms, (rhs if arrow else None)
+
+
+@_handles("einsum")
+def _einsum(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``torch.einsum``: sizes from the equation, ``...`` broadcast; MACs the product of all index sizes."""
+    equation = args[0] if args else kwargs.get("equation")
+    operands = tuple(args[1:]) or tuple(kwargs.get("operands", ()))
+    if len(operands) == 1 and isinstance(operands[0], (tuple, list)):
+        operands = tuple(operands[0])
+    if not isinstance(equation, str):
+        raise call.spec_error("the equation must be a string", equation=equation)
+    tensors = [_tensor_arg(call, t) for t in operands]
+    terms, rhs = _einsum_terms(call, equation, len(tensors))
+    sizes: dict[str, Any] = {}
+    ellipses: list[tuple[Any, ...]] = []
+    for j, (term, t) in enumerate(zip(terms, tensors, strict=True)):
+        head, dots, tail = term.partition("...")
+        rank = len(t.shape)
+        if (dots and len(head) + len(tail) > rank) or (not dots and len(term) != rank):
+            raise call.shape_error(
+                f"operand {j} has {rank} dims but the equation gives it {len(head) + len(tail)} subscripts "
+                f"{term!r}{' (plus ...)' if dots else ''}",
+                t.shape,
+            )
+        labelled = list(zip(head, t.shape[: len(head)], strict=True))
+        labelled += list(zip(tail, t.shape[rank - len(tail) :], strict=True))
+        if dots:
+            ellipses.append(tuple(t.shape[len(head) : rank - len(tail)]))
+        own: dict[str, Any] = {}
+        for label, size in labelled:
+            if label in own and _same(own[label], size) is not True:
+                raise call.shape_error(
+                    f"subscript {label} is repeated for operand {j} but the sizes differ ({own[label]} vs {size})",
+                    t.shape,
+                )
+            own[label] = size
+            known = sizes.get(label)
+            if known is None or _same(known, 1) is True:
+                sizes[label] = size
+            elif _same(size, 1) is not True:
+                call.require_equal(
+                    known,
+                    size,
+                    j,
+                    _said(
+                        f"{call.where}: subscript {label} has size {known} in one operand and {size} in operand "
+                        f"{j} (sizes must be equal or 1). Received: input_shape={tuple(t.shape)}"
+                    ),
+                )
+    batch_dims = _broadcast(call, ellipses) if ellipses else ()
+    if rhs is None:
+        counts: dict[str, int] = {}
+        for term in terms:
+            for c in term.replace("...", ""):
+                counts[c] = counts.get(c, 0) + 1
+        rhs = ("..." if ellipses else "") + "".join(sorted(c for c, n in counts.items() if n == 1))
+    head, dots, tail = rhs.partition("...")
+    out: list[Any] = []
+    for label in head + tail:
+        if label not in sizes or (head + tail).count(label) > 1:
+            raise call.spec_error(
+                f"output subscript {label} must appear once in the output and in an operand", equation=equation
+            )
+    out = [sizes[c] for c in head] + (list(batch_dims) if dots else []) + [sizes[c] for c in tail]
+    macs: Any = 0
+    if len(tensors) > 1:
+        every = [*sizes.values(), *batch_dims]
+        firsts = {term[:3] if term.startswith("...") else term[:1] for term in [*terms, rhs]}
+        if len(firsts) == 1 and firsts != {""}:  # one leading batch index everywhere: count per sample
+            first = firsts.pop()
+            if first == "...":
+                every = [*sizes.values(), *batch_dims[1:]]
+            else:
+                every = [v for k, v in sizes.items() if k != first] + list(batch_dims)
+        macs = _prod(every)
+    shape = tuple(out)
+    call.ctx.add_row(call.name, call.kind, tuple(tensors[0].shape), shape, macs=macs)
+    return _Tensor(shape)
+
+
+@_handles("scaled_dot_product_attention")
+def _sdpa(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``F.scaled_dot_product_attention``: ``(..., L, E)``, ``(..., S, E)``, ``(..., S, Ev) -> (..., L, Ev)``."""
+    names = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
+    bound = _bind(
+        call,
+        args,
+        kwargs,
+        names,
+        {"attn_mask": None, "dropout_p": 0.0, "is_causal": False, "scale": None, "enable_gqa": False},
+    )
+    q, k, v = (_tensor_arg(call, bound[n]) for n in names[:3])
+    if len(q.shape) < 2 or len(k.shape) < 2 or len(v.shape) < 2:
+        raise call.shape_error("query, key and value need at least 2 dims (L, E)", q.shape)
+    call.require_equal(
+        q.shape[-1],
+        k.shape[-1],
+        len(q.shape) - 1,
+        lambda: (
+            f"{call.where}: the query has {q.shape[-1]} features but the key {k.shape[-1]}; they must be equal. "
+            f"Received: input_shape={tuple(q.shape)}"
+        ),
+    )
+    call.require_equal(
+        k.shape[-2],
+        v.shape[-2],
+        len(k.shape) - 2,
+        lambda: (
+            f"{call.where}: the key has length {k.shape[-2]} but the value {v.shape[-2]}; they must be equal. "
+            f"Received: input_shape={tuple(q.shape)}"
+        ),
+    )
+    leads = [q.shape[:-2], k.shape[:-2], v.shape[:-2]]
+    if bound["enable_gqa"] is True and all(len(s) >= 1 for s in leads):
+        heads = q.shape[-3]
+        for s in leads[1:]:
+            if _is_int(heads) and _is_int(s[-1]) and heads % s[-1]:
+                raise call.shape_error(f"{heads} query heads are not a multiple of {s[-1]} key/value heads", q.shape)
+        leads = [leads[0], *((*s[:-1], heads) for s in leads[1:])]
+    batch = _broadcast(call, leads)
+    length, source = q.shape[-2], k.shape[-2]
+    per_sample = _prod(batch[1:]) if len(batch) > 0 else 1
+    macs = per_sample * length * source * (q.shape[-1] + v.shape[-1])
+    shape = (*batch, length, v.shape[-1])
+    call.ctx.add_row(call.name, call.kind, tuple(q.shape), shape, macs=macs)
+    return _Tensor(shape)
+
+
+_POOL_ARGS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "max_pool": (
+        ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+        {"stride": None, "padding": 0, "dilation": 1, "ceil_mode": False, "return_indices": False},
+    ),
+    "avg_pool": (
+        ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
+        {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True, "divisor_override": None},
+    ),
+    "adaptive_avg_pool": (("input", "output_size"), {}),
+    "adaptive_max_pool": (("input", "output_size", "return_indices"), {"return_indices": False}),
+}
+
+
+@_handles("conv1d", "conv2d", "conv3d", "linear")
+def _functional_layer(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``F.conv2d(x, self.weight, self.bias, ...)`` and ``F.linear``: the layer's rule on the weight's shape; the
+    weight and bias count where the forward reads them, not here."""
+    from convcalc import nn
+
+    linear = call.kind == "linear"
+    names = (
+        ("input", "weight", "bias")
+        if linear
+        else ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+    )
+    bound = dict(zip(names, args, strict=False))
+    bound.update(kwargs)
+    x, w, b = bound.get("input"), bound.get("weight"), bound.get("bias")
+    if not isinstance(x, _Tensor) or not isinstance(w, _Tensor) or not all(_is_int(d) for d in w.shape):
+        raise call.spec_error("convcalc follows this call with a tensor input and a weight of known shape", weight=w)
+    if linear:
+        spec: Any = nn.Linear(w.shape[-1], w.shape[0], bias=isinstance(b, _Tensor))
+    else:
+        groups = bound.get("groups", 1)
+        padding = bound.get("padding", 0)
+        layer = getattr(nn, "Conv" + call.kind[4:])
+        spec = layer(
+            w.shape[1] * groups,
+            w.shape[0],
+            tuple(w.shape[2:]),
+            stride=bound.get("stride", 1),
+            padding=padding,
+            dilation=bound.get("dilation", 1),
+            groups=groups,
+            bias=isinstance(b, _Tensor),
+        )
+    start = len(call.ctx.rows)
+    owner = getattr(call.ctx, "owner", None)
+    call.ctx.owner = None
+    try:
+        shape, rf = spec._plan(_flow_of(x), call.ctx, call.name)
+    except ConvCalcError as exc:
+        raise type(exc)(f"{call.where}: {str(exc).split(': ', 1)[-1]}") from None
+    finally:
+        call.ctx.owner = owner
+    for j in range(start, len(call.ctx.rows)):
+        call.ctx.rows[j] = dataclasses.replace(
+            call.ctx.rows[j], kind=call.kind, trainable=0, non_trainable=0, buffers=0
+        )
+    return _Tensor(tuple(shape), rf)
+
+
+_POOL_SPECS = {
+    "max_pool": "MaxPool",
+    "avg_pool": "AvgPool",
+    "adaptive_avg_pool": "AdaptiveAvgPool",
+    "adaptive_max_pool": "AdaptiveMaxPool",
+}
+
+
+@_handles(
+    *(f"{family}{n}d" for family in _POOL_ARGS for n in (1, 2, 3)),
+    *(f"{family}{n}d_with_indices" for family in ("max_pool", "adaptive_max_pool") for n in (1, 2, 3)),
+)
+def _pool(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from convcalc import nn
+
+    kind = call.kind.removesuffix("_with_indices")
+    always_pair = kind != call.kind  # the *_with_indices functions return (values, indices) whatever the flag
+    call = _Call(call.ctx, call.name, kind)
+    family, ndim = kind[:-2], kind[-2]
+    names, defaults = _POOL_ARGS[family]
+    bound = _bind(call, args, kwargs, names, defaults)
+    t = _tensor_arg(call, bound.pop("input"))
+    indices = bound.pop("return_indices", False) or always_pair
+    if bound.get("stride") in ((), []):
+        bound["stride"] = None
+    if family == "avg_pool" and ndim == "1":
+        bound.pop("divisor_override", None)
+    if family.startswith("adaptive"):
+        bound = {"output_size": bound["output_size"]}
+    try:
+        spec = getattr(nn, f"{_POOL_SPECS[family]}{ndim}d")(**bound)
+    except ConvCalcError as exc:
+        raise type(exc)(f"{call.where}: {exc}") from None
+    shape, rf = spec._plan(_flow_of(t), call.ctx, call.name)
+    _rekind(call)
+    out = _Tensor(tuple(shape), rf)
+    return _Pair((out, _Tensor(tuple(shape), rf))) if indices else out

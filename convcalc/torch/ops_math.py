@@ -1,0 +1,467 @@
+"""fx operation handlers: values passed through, elementwise arithmetic and broadcasting, reductions,
+shape queries and indexing."""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from convcalc._errors import ShapeError
+from convcalc.torch.values import (
+    _Call,
+    _describe_value,
+    _handles,
+    _index,
+    _is_int,
+    _merge_rf,
+    _Opaque,
+    _Pair,
+    _prod,
+    _same,
+    _size,
+    _Tensor,
+    _tensor_arg,
+)
+
+# -- values passed through ---------------------------------------------------- #
+
+
+@_handles(
+    "contiguous",
+    "clone",
+    "detach",
+    "float",
+    "double",
+    "half",
+    "bfloat16",
+    "to",
+    "type",
+    "type_as",
+    "cpu",
+    "cuda",
+    "requires_grad",
+)
+def _passthrough(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return args[0] if args else kwargs.get("input")
+
+
+@_handles("zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like")
+def _like(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    return _Tensor(t.shape, None, const=True)
+
+
+# -- elementwise ---------------------------------------------------------------- #
+
+
+@_handles(
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "celu",
+    "gelu",
+    "silu",
+    "mish",
+    "hardswish",
+    "hardsigmoid",
+    "hardtanh",
+    "sigmoid",
+    "tanh",
+    "softplus",
+    "softsign",
+    "logsigmoid",
+    "tanhshrink",
+    "hardshrink",
+    "softshrink",
+    "threshold",
+    "rrelu",
+    "prelu",
+    "softmax",
+    "log_softmax",
+    "softmin",
+    "dropout",
+    "dropout1d",
+    "dropout2d",
+    "dropout3d",
+    "alpha_dropout",
+    "feature_alpha_dropout",
+    "clamp",
+    "clamp_min",
+    "clamp_max",
+    "abs",
+    "exp",
+    "log",
+    "sqrt",
+    "rsqrt",
+    "square",
+    "reciprocal",
+    "sign",
+    "erf",
+    "sin",
+    "cos",
+    "normalize",
+    "local_response_norm",
+    "layer_norm",
+    "group_norm",
+    "batch_norm",
+    "instance_norm",
+    "channel_shuffle",
+    "native_channel_shuffle",
+)
+def _pointwise(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    return call.row(t.shape, _Tensor(t.shape, t.rf, t.const))
+
+
+_SCALAR_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "truediv": operator.truediv,
+    "floordiv": operator.floordiv,
+    "mod": operator.mod,
+    "pow": operator.pow,
+    "rsub": lambda a, b: b - a,
+    "maximum": max,
+    "minimum": min,
+    "matmul": operator.matmul,
+    "gt": operator.gt,
+    "lt": operator.lt,
+    "ge": operator.ge,
+    "le": operator.le,
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "and": operator.and_,
+    "or": operator.or_,
+    "xor": operator.xor,
+}
+
+
+@_handles("neg")
+def _neg(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    value: Any = args[0] if args else kwargs.get("input")
+    if not isinstance(value, _Tensor):
+        return -value
+    return _pointwise(call, args, kwargs)
+
+
+@_handles(
+    "add",
+    "sub",
+    "mul",
+    "truediv",
+    "floordiv",
+    "mod",
+    "pow",
+    "rsub",
+    "maximum",
+    "minimum",
+    "where",
+    "gt",
+    "lt",
+    "ge",
+    "le",
+    "eq",
+    "ne",
+    "greater",
+    "less",
+    "and",
+    "or",
+    "xor",
+    "logical_and",
+    "logical_or",
+    "logical_xor",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+)
+def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    if call.kind == "where":
+        operands = list(args) + [kwargs[k] for k in ("condition", "input", "other") if k in kwargs]
+    else:
+        operands = list(args[:2]) + [kwargs[k] for k in ("input", "other") if k in kwargs]
+    tensors = [v for v in operands if isinstance(v, _Tensor)]
+    if not tensors:
+        if len(operands) != 2 or call.kind not in _SCALAR_OPS:
+            raise call.spec_error("cannot follow this operation on non-tensors", arguments=tuple(operands))
+        try:
+            result = _SCALAR_OPS[call.kind](operands[0], operands[1])
+        except TypeError:
+            raise call.spec_error("cannot follow this arithmetic on sizes", arguments=tuple(operands)) from None
+        return _size(result)
+    shape = _broadcast(call, [t.shape for t in tensors])
+    if call.inplace and isinstance(operands[0], _Tensor):
+        _written_into(call, operands[0].shape, shape)
+    rf = _merge_rf(tensors, len(shape))
+    out = _Tensor(shape, rf, all(t.const for t in tensors))
+    return call.row(tensors[0].shape, out)
+
+
+def _written_into(call: _Call, target: tuple[Any, ...], shape: tuple[Any, ...]) -> None:
+    """An in-place operation keeps its first operand's shape: the broadcast shape must be that shape."""
+
+    def message() -> str:
+        return (
+            f"{call.where}: an in-place operation writes into its first operand of shape {tuple(target)}, but the "
+            f"operands broadcast to {tuple(shape)} (torch: output with shape {list(target)} doesn't match the "
+            f"broadcast shape {list(shape)}); write it out of place (x = x + y) or make the shapes equal. "
+            f"Received: shapes={tuple(target)} and {tuple(shape)}"
+        )
+
+    if len(target) != len(shape):
+        raise ShapeError(message())
+    for axis, (a, b) in enumerate(zip(target, shape, strict=True)):
+        call.require_equal(a, b, axis, message)
+
+
+def _broadcast(call: _Call, shapes: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    rank = max(len(s) for s in shapes)
+    out = []
+    for j in range(rank):
+        dims = [s[len(s) - rank + j] for s in shapes if len(s) - rank + j >= 0]
+        wide = [d for d in dims if _same(d, 1) is not True]
+        if not wide:
+            out.append(1)
+            continue
+        first = wide[0]
+        for d in wide[1:]:
+            call.require_equal(first, d, j, functools.partial(_broadcast_message, call, shapes, j))
+        out.append(first)
+    return tuple(out)
+
+
+def _broadcast_message(call: _Call, shapes: list[tuple[Any, ...]], axis: int) -> str:
+    a, b = shapes[0], shapes[1] if len(shapes) > 1 else shapes[0]
+    text = f"{call.where}: the operands have shapes {tuple(a)} and {tuple(b)}, which do not broadcast"
+    if len(a) == len(b) == 4 and call.kind in ("add", "sub"):
+        parts = []
+        if _same(a[1], b[1]) is False:
+            parts.append(f"the channels differ ({a[1]} vs {b[1]})")
+        if any(_same(x, y) is False for x, y in zip(a[2:], b[2:], strict=True)):
+            parts.append(f"the sizes differ ({a[2]} x {a[3]} vs {b[2]} x {b[3]})")
+        stride = ""
+        if all(
+            type(x) is int and type(y) is int and x and y and max(x, y) % min(x, y) == 0
+            for x, y in zip(a[2:], b[2:], strict=True)
+        ):
+            ratios = {max(x, y) // min(x, y) for x, y in zip(a[2:], b[2:], strict=True)}
+            if len(ratios) == 1 and (r := ratios.pop()) > 1:
+                stride = f", stride={r}"
+        small, large = (a, b) if type(a[1]) is int and type(b[1]) is int and a[1] <= b[1] else (b, a)
+        text += (
+            f": {' and '.join(parts) or 'the shapes differ'}; give the shortcut a projection such as "
+            f"Conv2d({small[1]}, {large[1]}, kernel_size=1{stride})"
+        )
+    else:
+        text += f" (axis {axis}: sizes must be equal or 1)"
+    return f"{text}. Received: input_shape={tuple(a)}"
+
+
+@_handles("matmul", "bmm", "mm")
+def _matmul(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    a = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    b = _tensor_arg(call, args[1] if len(args) > 1 else kwargs.get("other", kwargs.get("mat2")))
+    if len(a.shape) < 2 or len(b.shape) < 2:
+        raise call.spec_error(
+            "convcalc follows matrix products of tensors with 2 or more dims", shapes=(a.shape, b.shape)
+        )
+    call.require_equal(
+        a.shape[-1],
+        b.shape[-2],
+        len(a.shape) - 1,
+        lambda: (
+            call.where + (f": the inner sizes differ ({a.shape[-1]} vs {b.shape[-2]}). Received: input_shape={a.shape}")
+        ),
+    )
+    batch = _broadcast(call, [a.shape[:-2], b.shape[:-2]]) if len(a.shape) > 2 or len(b.shape) > 2 else ()
+    return call.row(a.shape, _Tensor((*batch, a.shape[-2], b.shape[-1])))
+
+
+# -- reductions ---------------------------------------------------------------- #
+
+
+@_handles(
+    "mean",
+    "sum",
+    "amax",
+    "amin",
+    "max",
+    "min",
+    "std",
+    "var",
+    "prod",
+    "logsumexp",
+    "argmax",
+    "argmin",
+    "all",
+    "any",
+    "norm",
+    "nansum",
+    "nanmean",
+)
+def _reduce(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    first = args[0] if args else kwargs.get("input")
+    if call.kind in ("max", "min") and ((len(args) > 1 and isinstance(args[1], _Tensor)) or "other" in kwargs):
+        return _binary(_Call(call.ctx, call.name, "maximum" if call.kind == "max" else "minimum"), args, kwargs)
+    t = _tensor_arg(call, first)
+    rest = list(args[1:])
+    if call.kind == "norm":  # norm(input, p='fro', dim=None, keepdim=False)
+        rest = rest[1:]
+    dim = kwargs.get("dim", kwargs.get("axis", rest[0] if rest else None))
+    position = 2 if call.kind in ("std", "var") else 1  # std(input, dim, unbiased, keepdim)
+    keepdim = kwargs.get("keepdim", rest[position] if len(rest) > position else False)
+    rank = len(t.shape)
+    if dim is None or dim == ():
+        if dim is None and call.kind in ("logsumexp",):
+            raise call.spec_error("needs dim", dim=dim)
+        reduced = set(range(rank))
+    else:
+        dims = dim if isinstance(dim, tuple) else (dim,)
+        reduced = {_index(call, d, rank, t.shape) for d in dims}
+    shape = tuple(1 if j in reduced else d for j, d in enumerate(t.shape) if keepdim or j not in reduced)
+    k = len(t.rf) if t.rf is not None else 0
+    rf = t.rf if k and not any(j >= rank - k for j in reduced) else None
+    out = call.row(t.shape, _Tensor(shape, rf, t.const))
+    if call.kind in ("max", "min") and dim is not None and dim != ():
+        return _Pair((out, _Tensor(shape, rf, t.const)))
+    return out
+
+
+# -- shape queries ------------------------------------------------------------- #
+
+
+@_handles("size")
+def _size_of(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0])
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    if dim is None:
+        return tuple(t.shape)
+    return t.shape[_index(call, dim, len(t.shape), t.shape)]
+
+
+@_handles("dim")
+def _rank(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return len(_tensor_arg(call, args[0]).shape)
+
+
+@_handles("numel")
+def _numel(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return _prod(_tensor_arg(call, args[0]).shape)
+
+
+@_handles("getattr")
+def _getattr(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    value, name = args[0], args[1]
+    if isinstance(value, _Tensor):
+        if name == "shape":
+            return tuple(value.shape)
+        if name == "ndim":
+            return len(value.shape)
+        if name == "data":
+            return value
+        return _Opaque(f"tensor.{name}")
+    if isinstance(value, _Pair) and name in ("values", "indices"):
+        return getattr(value, name)
+    try:
+        return getattr(value, name)
+    except AttributeError:
+        raise call.spec_error(f"{_describe_value(value)} has no attribute {name!r}", attribute=name) from None
+
+
+@_handles("getitem")
+def _getitem(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    value, index = args[0], args[1]
+    if not isinstance(value, _Tensor):
+        try:
+            return value[index]
+        except (TypeError, IndexError, KeyError) as exc:
+            raise call.spec_error(f"cannot index {_describe_value(value)} ({exc})", index=index) from None
+    return _slice_tensor(call, value, index if isinstance(index, tuple) else (index,))
+
+
+def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
+    rank = len(t.shape)
+    used = sum(1 for i in index if i is not None and i is not Ellipsis)
+    if used > rank:
+        raise call.shape_error(f"too many indices ({used}) for a {rank}-D tensor", t.shape)
+    expanded: list[Any] = []
+    for i in index:
+        if i is Ellipsis:
+            expanded.extend([slice(None)] * (rank - used))
+        else:
+            expanded.append(i)
+    if Ellipsis not in index:
+        expanded.extend([slice(None)] * (rank - used))
+    shape: list[Any] = []
+    axis = 0
+    trailing_ok = True
+    k = len(t.rf) if t.rf is not None else 0
+    for item in expanded:
+        if item is None:
+            shape.append(1)
+            if axis > rank - k:
+                trailing_ok = False
+            continue
+        size = t.shape[axis]
+        if isinstance(item, slice):
+            full = item.start is None and item.stop is None and item.step in (None, 1)
+            shape.append(size if full else _slice_length(call, size, item, axis, t.shape))
+            if not full and axis >= rank - k:
+                trailing_ok = False
+        elif _is_int(item):
+            if axis >= rank - k:
+                trailing_ok = False
+        else:
+            raise call.spec_error(
+                "convcalc follows indexing with ints, slices, None and ... only", index=_describe_value(item)
+            )
+        axis += 1
+    rf = t.rf if k and trailing_ok else None
+    return call.row(t.shape, _Tensor(tuple(shape), rf, t.const))
+
+
+def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: tuple[Any, ...]) -> Any:
+    step = 1 if item.step is None else item.step
+    if not _is_int(step) or step < 1:
+        raise call.spec_error("slices need a positive int step", step=step)
+    if type(size) is int and all(v is None or _is_int(v) for v in (item.start, item.stop)):
+        return len(range(size)[slice(item.start, item.stop, step)])
+
+    def resolve(v: Any, default: Any) -> Any:
+        if v is None:
+            return default
+        return size + v if _is_int(v) and v < 0 else v
+
+    start, stop = resolve(item.start, 0), resolve(item.stop, size)
+    call.ctx.at_least(
+        start if type(start) is int else _size(start),
+        0,
+        call.name,
+        axis,
+        lambda: call.where + f": the slice starts before the axis. Received: input_shape={shape}",
+        "slice starts inside the axis",
+    )
+    gap = size - stop
+    call.ctx.at_least(
+        gap if type(gap) is int else _size(gap),
+        0,
+        call.name,
+        axis,
+        lambda: call.where + f": the slice ends after the axis. Received: input_shape={shape}",
+        "slice inside the axis",
+    )
+    length = -((start - stop) // step)
+    length = _size(length) if type(length) is not int else length
+    call.ctx.at_least(
+        length,
+        0,
+        call.name,
+        axis,
+        lambda: call.where + f": the slice starts after it ends. Received: input_shape={shape}",
+        "slice not reversed",
+    )
+    return length

@@ -1,0 +1,398 @@
+"""fx operation handlers: reshapes (view, flatten, permute, expand, split, cat, ...), padding,
+interpolation and pixel shuffles."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+from convcalc._errors import ConvCalcError
+from convcalc.torch.ops_math import _broadcast
+from convcalc.torch.values import (
+    _bind,
+    _Call,
+    _handles,
+    _index,
+    _is_int,
+    _keep_tail,
+    _merge_rf,
+    _Opaque,
+    _prod,
+    _same,
+    _size,
+    _sum,
+    _Tensor,
+    _tensor_arg,
+)
+
+# -- reshapes ------------------------------------------------------------------ #
+
+
+def _sizes_arg(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    if len(values) == 1 and isinstance(values[0], tuple):
+        return values[0]
+    return values
+
+
+@_handles("view", "reshape")
+def _reshape(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    if "shape" in kwargs or "size" in kwargs:
+        sizes = tuple(kwargs.get("shape", kwargs.get("size", ())))
+    else:
+        sizes = _sizes_arg(tuple(args[1:]))
+    if any(isinstance(s, _Opaque) for s in sizes):  # view(dtype)
+        return t
+    shape = _infer_shape(call, t.shape, sizes)
+    if len(shape) == 2 and len(t.shape) > 2 and _same(shape[0], t.shape[0]) is True:
+        call.ctx.flatten_source = (call.name, tuple(t.shape[1:]))
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
+
+
+def _check_sizes(call: _Call, sizes: tuple[Any, ...], name: str = "shape") -> None:
+    from convcalc._backend import is_symbolic
+    from convcalc._symbolic import FloorForm
+
+    if not all(_is_int(s) or is_symbolic(s) or isinstance(s, FloorForm) for s in sizes):
+        raise call.spec_error(f"{name} must be ints", **{name: tuple(sizes)})
+
+
+def _infer_shape(call: _Call, old: tuple[Any, ...], sizes: tuple[Any, ...]) -> tuple[Any, ...]:
+    _check_sizes(call, sizes)
+    numel = _prod(old)
+    unknown = [j for j, s in enumerate(sizes) if _is_int(s) and s == -1]
+    if len(unknown) > 1:
+        raise call.spec_error("only one dimension can be inferred (-1)", shape=sizes)
+    known = _prod(s for j, s in enumerate(sizes) if j not in unknown)
+    if unknown:
+        inferred = _exact_div(call, numel, known, old, sizes)
+        return tuple(inferred if j in unknown else s for j, s in enumerate(sizes))
+    call.require_equal(
+        numel,
+        known,
+        0,
+        lambda: (
+            call.where
+            + (
+                f": shape {tuple(sizes)} is invalid for an input of {numel} elements. Received: input_shape={tuple(old)}"
+            )
+        ),
+    )
+    return tuple(sizes)
+
+
+def _exact_div(call: _Call, numel: Any, known: Any, old: tuple[Any, ...], sizes: tuple[Any, ...]) -> Any:
+    message = f"shape {tuple(sizes)} is invalid for an input of {numel} elements ({' x '.join(str(d) for d in old)})"
+    if type(numel) is int and type(known) is int:
+        if known == 0 or numel % known:
+            raise call.shape_error(message, old)
+        return numel // known
+    import sympy
+
+    from convcalc._symbolic import to_sympy
+
+    quotient = sympy.cancel(to_sympy(numel) / to_sympy(known))
+    if quotient.is_integer is False:
+        raise call.shape_error(message, old)
+    return _size(quotient)
+
+
+@_handles("flatten")
+def _flatten(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from convcalc import nn
+
+    bound = _bind(call, args, kwargs, ("input", "start_dim", "end_dim"), {"start_dim": 0, "end_dim": -1})
+    t = _tensor_arg(call, bound["input"])
+    if not t.shape:
+        return call.row(t.shape, _Tensor((1,)))
+    try:
+        spec = nn.Flatten(bound["start_dim"], bound["end_dim"])
+    except ConvCalcError as exc:
+        raise type(exc)(f"{call.where}: {exc}") from None
+    shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
+    _rekind(call)
+    out = tuple(shape)
+    return _Tensor(out, _keep_tail(t.rf, t.shape, out), t.const)
+
+
+def _rekind(call: _Call) -> None:
+    call.ctx.rows[-1] = dataclasses.replace(call.ctx.rows[-1], kind=call.kind)
+
+
+@_handles("unflatten")
+def _unflatten(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    bound = _bind(call, args, kwargs, ("input", "dim", "sizes"), {})
+    t = _tensor_arg(call, bound["input"])
+    j = _index(call, bound["dim"], len(t.shape), t.shape)
+    part = _infer_shape(call, (t.shape[j],), tuple(bound["sizes"]))
+    shape = (*t.shape[:j], *part, *t.shape[j + 1 :])
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
+
+
+@_handles("squeeze")
+def _squeeze(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    rank = len(t.shape)
+    if dim is None:
+        drop = {j for j, d in enumerate(t.shape) if _same(d, 1) is True}
+    else:
+        dims = dim if isinstance(dim, tuple) else (dim,)
+        drop = {j for j in (_index(call, d, rank, t.shape) for d in dims) if _same(t.shape[j], 1) is True}
+    shape = tuple(d for j, d in enumerate(t.shape) if j not in drop)
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
+
+
+@_handles("unsqueeze")
+def _unsqueeze(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    bound = _bind(call, args, kwargs, ("input", "dim"), {})
+    t = _tensor_arg(call, bound["input"])
+    j = _index(call, bound["dim"], len(t.shape) + 1, t.shape)
+    shape = (*t.shape[:j], 1, *t.shape[j:])
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
+
+
+@_handles("transpose", "permute", "t", "movedim")
+def _permute(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    rank = len(t.shape)
+    order = list(range(rank))
+    if call.kind == "transpose" or (call.kind == "t" and rank == 2):
+        d0 = args[1] if len(args) > 1 else kwargs.get("dim0", 0)
+        d1 = args[2] if len(args) > 2 else kwargs.get("dim1", 1)
+        a, b = _index(call, d0, rank, t.shape), _index(call, d1, rank, t.shape)
+        order[a], order[b] = order[b], order[a]
+    elif call.kind == "permute":
+        dims = _sizes_arg(tuple(args[1:])) if len(args) > 1 else tuple(kwargs.get("dims", ()))
+        order = [_index(call, d, rank, t.shape) for d in dims]
+        if sorted(order) != list(range(rank)):
+            raise call.shape_error(f"permute needs each of the {rank} dims once, got {tuple(dims)}", t.shape)
+    elif call.kind == "movedim":
+        source = _index(call, args[1] if len(args) > 1 else kwargs["source"], rank, t.shape)
+        dest = _index(call, args[2] if len(args) > 2 else kwargs["destination"], rank, t.shape)
+        order.remove(source)
+        order.insert(dest, source)
+    shape = tuple(t.shape[j] for j in order)
+    k = len(t.rf) if t.rf is not None else 0
+    rf = t.rf if k and order[rank - k :] == list(range(rank - k, rank)) else None
+    return call.row(t.shape, _Tensor(shape, rf, t.const))
+
+
+@_handles("expand", "expand_as", "view_as", "reshape_as", "repeat")
+def _expand(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    if call.kind in ("expand_as", "view_as", "reshape_as"):
+        other = _tensor_arg(call, args[1] if len(args) > 1 else kwargs.get("other"))
+        shape = tuple(other.shape)
+        if call.kind != "expand_as":
+            shape = _infer_shape(call, t.shape, shape)
+        else:
+            _broadcast(call, [t.shape, shape])
+        return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape) or other.rf, t.const))
+    sizes = _sizes_arg(tuple(args[1:])) if len(args) > 1 else tuple(kwargs.get("size", kwargs.get("sizes", ())))
+    _check_sizes(call, sizes)
+    lead = len(sizes) - len(t.shape)
+    if lead < 0:
+        raise call.shape_error(f"needs at least {len(t.shape)} sizes, got {tuple(sizes)}", t.shape)
+    if call.kind == "repeat":
+        shape = tuple(
+            _size(s * (t.shape[j - lead] if j >= lead else 1)) if type(s) is int else s for j, s in enumerate(sizes)
+        )
+    else:
+        shape = tuple(t.shape[j - lead] if j >= lead and _is_int(s) and s == -1 else s for j, s in enumerate(sizes))
+        _broadcast(call, [t.shape, shape])
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
+
+
+@_handles("chunk", "split", "unbind", "tensor_split")
+def _split(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    rank = len(t.shape)
+    if call.kind == "unbind":
+        dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
+    else:
+        dim = args[2] if len(args) > 2 else kwargs.get("dim", 0)
+    j = _index(call, dim, rank, t.shape)
+    n = t.shape[j]
+    if type(n) is not int:
+        raise call.shape_error(f"cannot {call.kind} along axis {j}, whose size {n} depends on the input", t.shape)
+    how: Any
+    pieces: list[Any]
+    if call.kind == "unbind":
+        pieces = [None] * n
+    else:
+        how = (
+            args[1]
+            if len(args) > 1
+            else kwargs.get("chunks", kwargs.get("split_size_or_sections", kwargs.get("split_size")))
+        )
+        if call.kind == "chunk":
+            if not _is_int(how) or how < 1:
+                raise call.spec_error("chunks must be a positive int", chunks=how)
+            size = -(-n // how) if n else 0
+            pieces = [min(size, n - s) for s in range(0, n, size)] if size else [0]
+        elif isinstance(how, tuple):
+            if sum(how) != n:
+                raise call.shape_error(f"split sizes {how} add up to {sum(how)}, not the axis size {n}", t.shape)
+            pieces = list(how)
+        elif call.kind == "tensor_split" and _is_int(how):
+            base, extra = divmod(n, how)
+            pieces = [base + (1 if i < extra else 0) for i in range(how)]
+        else:
+            if not _is_int(how) or how < 1:
+                raise call.spec_error("split_size must be a positive int", split_size=how)
+            pieces = [min(how, n - s) for s in range(0, n, how)]
+    k = len(t.rf) if t.rf is not None else 0
+    inside = j >= rank - k
+    outs = []
+    rf = t.rf if k and not inside else None
+    for size in pieces:
+        shape = (*t.shape[:j], *t.shape[j + 1 :]) if size is None else (*t.shape[:j], size, *t.shape[j + 1 :])
+        outs.append(_Tensor(shape, rf, t.const))
+    return tuple(outs)
+
+
+@_handles("narrow")
+def _narrow(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    bound = _bind(call, args, kwargs, ("input", "dim", "start", "length"), {})
+    t = _tensor_arg(call, bound["input"])
+    j = _index(call, bound["dim"], len(t.shape), t.shape)
+    _check_sizes(call, (bound["length"],), "length")
+    shape = (*t.shape[:j], bound["length"], *t.shape[j + 1 :])
+    k = len(t.rf) if t.rf is not None else 0
+    return call.row(t.shape, _Tensor(shape, t.rf if k and j < len(t.shape) - k else None, t.const))
+
+
+@_handles("cat", "stack")
+def _cat(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    bound = _bind(call, args, kwargs, ("tensors", "dim"), {"dim": 0})
+    tensors = [_tensor_arg(call, v) for v in bound["tensors"]]
+    if not tensors:
+        raise call.spec_error("needs at least one tensor", tensors=())
+    first = tensors[0].shape
+    rank = len(first)
+    stack = call.kind == "stack"
+    j = _index(call, bound["dim"], rank + 1 if stack else rank, first)
+    for n, t in enumerate(tensors[1:], start=1):
+        if len(t.shape) != rank:
+            raise call.shape_error(f"tensor {n} has {len(t.shape)} dims but tensor 0 has {rank}", first)
+        for axis, (a, b) in enumerate(zip(first, t.shape, strict=True)):
+            if axis == j and not stack:
+                continue
+            call.require_equal(a, b, axis, functools.partial(_cat_message, call, n, t.shape, first, bound["dim"]))
+    if stack:
+        shape = (*first[:j], len(tensors), *first[j:])
+        k = len(tensors[0].rf) if tensors[0].rf is not None else 0
+        rf = _merge_rf(tensors, rank) if k and j <= rank - k else None
+    else:
+        shape = (*first[:j], _sum(t.shape[j] for t in tensors), *first[j + 1 :])
+        k = len(tensors[0].rf) if tensors[0].rf is not None else 0
+        rf = _merge_rf(tensors, rank) if k and j < rank - k else None
+    return call.row(first, _Tensor(shape, rf, all(t.const for t in tensors)))
+
+
+def _cat_message(call: _Call, n: int, shape: tuple[Any, ...], first: tuple[Any, ...], dim: Any) -> str:
+    return (
+        f"{call.where}: tensor {n} has shape {tuple(shape)} but tensor 0 has {tuple(first)}; all dims except "
+        f"dim={dim} must match. Received: input_shape={tuple(first)}"
+    )
+
+
+# -- padding, resizing, pooling ------------------------------------------------ #
+
+
+@_handles("pad")
+def _pad(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from convcalc._enums import PadMode
+    from convcalc._plan import ReceptiveField
+    from convcalc.nn import plan_padding
+
+    bound = _bind(call, args, kwargs, ("input", "pad", "mode", "value"), {"mode": "constant", "value": None})
+    t = _tensor_arg(call, bound["input"])
+    pads = tuple(bound["pad"])
+    _check_sizes(call, pads, "pad")
+    try:
+        mode = PadMode.parse(bound["mode"], "mode")
+    except ConvCalcError as exc:
+        raise type(exc)(f"{call.where}: {exc}") from None
+    rank = len(t.shape)
+    if len(pads) % 2 or len(pads) // 2 > rank:
+        raise call.spec_error(f"pad needs pairs (left, right) for at most {rank} dims", pad=pads)
+    shape = list(plan_padding(call.ctx, call.where, call.name, tuple(t.shape), pads, mode))
+    rf = list(t.rf) if t.rf is not None else None
+    k = len(rf) if rf is not None else 0
+    for i in range(len(pads) // 2):
+        axis = rank - 1 - i
+        if type(shape[axis]) is not int:
+            shape[axis] = _size(shape[axis])
+        if rf is not None and axis >= rank - k:
+            r = rf[axis - (rank - k)]
+            rf[axis - (rank - k)] = ReceptiveField(r.size, r.jump, r.start - pads[2 * i] * r.jump)
+    return call.row(t.shape, _Tensor(tuple(shape), tuple(rf) if rf is not None else None, t.const))
+
+
+@_handles("interpolate", "upsample_nearest", "upsample_bilinear")
+def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from convcalc import nn
+
+    bound = _bind(
+        call,
+        args,
+        kwargs,
+        ("input", "size", "scale_factor", "mode", "align_corners"),
+        {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None},
+    )
+    if call.kind == "upsample_bilinear":
+        bound["mode"], bound["align_corners"] = "bilinear", True
+    t = _tensor_arg(call, bound["input"])
+    size, scale = bound["size"], bound["scale_factor"]
+    if (size is None) == (scale is None):
+        raise call.spec_error("give exactly one of size and scale_factor", size=size, scale_factor=scale)
+    rank = len(t.shape)
+    if size is not None and not all(type(v) is int for v in (size if isinstance(size, tuple) else (size,))):
+        need = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}.get(bound["mode"])
+        sizes = size if isinstance(size, tuple) else (size,) * (rank - 2)
+        _check_sizes(call, sizes)
+        if rank < 3 or (need is not None and rank != need) or len(sizes) != rank - 2:
+            raise call.shape_error(f"size={size} does not fit a {rank}-D input in mode {bound['mode']!r}", t.shape)
+        return call.row(t.shape, _Tensor((t.shape[0], t.shape[1], *sizes)))
+    try:
+        spec = nn.Upsample(size=size, scale_factor=scale, mode=bound["mode"], align_corners=bound["align_corners"])
+    except ConvCalcError as exc:
+        raise type(exc)(f"{call.where}: {exc}") from None
+    shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
+    _rekind(call)
+    return _Tensor(tuple(shape))
+
+
+@_handles("pixel_shuffle", "pixel_unshuffle")
+def _pixel_shuffle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    r: Any = args[1] if len(args) > 1 else kwargs.get("upscale_factor", kwargs.get("downscale_factor"))
+    if not _is_int(r) or r < 1:
+        raise call.spec_error("the factor must be a positive int", factor=r)
+    if len(t.shape) < 3:
+        raise call.shape_error("needs at least 3 dims (C, H, W)", t.shape)
+    *lead, c, h, w = t.shape
+    if call.kind == "pixel_shuffle":
+        if type(c) is int and c % (r * r):
+            raise call.shape_error(f"{c} channels are not divisible by upscale_factor**2 = {r * r}", t.shape)
+        shape = (*lead, c // (r * r), _size(h * r), _size(w * r))
+    else:
+        for axis, v in ((len(t.shape) - 2, h), (len(t.shape) - 1, w)):
+            if type(v) is int and v % r:
+                raise call.shape_error(f"size {v} is not divisible by downscale_factor={r}", t.shape)
+            call.ctx.divides(
+                v,
+                r,
+                call.name,
+                axis - 2,
+                lambda v=v: (
+                    call.where
+                    + (f": size {v} is not divisible by downscale_factor={r}. Received: input_shape={tuple(t.shape)}")
+                ),
+                f"divisible by {r}",
+            )
+        shape = (*lead, c * r * r, _size(h // r), _size(w // r))
+    return call.row(t.shape, _Tensor(tuple(shape)))

@@ -1,0 +1,268 @@
+"""``from_torch``: a torch module read into a convcalc spec without running it on data, and the model
+object the planner gets for a torch module (``_read``, registered in :mod:`convcalc._readers`)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+from convcalc._args import received
+from convcalc._errors import SpecError
+from convcalc.torch.build import _torch_types
+from convcalc.torch.fallback import _leaves, _torch_call
+from convcalc.torch.graph import _graph_call, _spec_types
+from convcalc.torch.nodes import Node, _Attr, _join, _torch
+from convcalc.torch.trace import (
+    _TRACED,
+    _TRACED_MAX,
+    _apply_rule,
+    _as_chain,
+    _attr_of,
+    _Book,
+    _code_of,
+    _leaf_spec,
+    _node_of,
+    _rule_for,
+    _trace,
+    _trace_key,
+)
+from convcalc.torch.values import _describe_value, _flow_of, _Tensor
+
+
+def from_torch(module: Any) -> Any:
+    """Read a ``torch.nn.Module`` into a ``convcalc.nn`` model, without running it on data.
+
+    Layers with a ``convcalc.nn`` spec (``Conv2d``, ``BatchNorm2d``, ``Linear``,
+    ...) map to it with the module's arguments; other shape-keeping torch layers
+    (``ELU``, ``PReLU``, ...) to :class:`Elementwise`; ``nn.Sequential`` to
+    ``Sequential`` with the same names. Any other module's ``forward`` is read
+    with ``torch.fx`` (its children are not entered): a plain chain of children
+    becomes a ``Sequential``, anything else a :class:`Graph` that plans each
+    child under its torch path and each tensor operation (``+``, ``torch.cat``,
+    ``view``, ``flatten``, ``F.relu``, ``F.max_pool2d``, ``mean``, ``chunk``,
+    ``transpose``, ``x * s``, ...) under the name of its fx node. Types with a
+    rule from :func:`register` use the rule.
+
+    The spec counts each layer's parameters from its arguments. ``convcalc.plan``
+    of the torch module itself counts the module's own tensors: a module called
+    twice gives two rows under its path (the second marked ``recursive``), a
+    shared or tied tensor counts once, ``requires_grad`` decides trainable,
+    weight_norm / spectral_norm parametrizations count as ``parameters()``
+    does, and modules the forward never calls go to ``Plan.uncalled``.
+
+    Args:
+        module: a ``torch.nn.Module``.
+
+    Returns:
+        A ``convcalc.nn`` model; ``convcalc.plan`` calls this for torch modules.
+
+    Raises:
+        SpecError: a module's forward cannot be traced, or uses an operation
+            convcalc cannot follow; the message names the module's path and says
+            how to register a rule.
+
+    >>> import torch, convcalc
+    >>> class Net(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.conv = torch.nn.Conv2d(1, 8, 3)
+    ...         self.fc = torch.nn.Linear(8 * 13 * 13, 10)
+    ...     def forward(self, x):
+    ...         x = torch.nn.functional.max_pool2d(torch.relu(self.conv(x)), 2)
+    ...         return self.fc(x.view(x.size(0), -1))
+    >>> [(r.name, r.kind, r.output_shape) for r in convcalc.plan(Net(), (4, 1, 28, 28)).rows]
+    [('conv', 'Conv2d', (4, 8, 26, 26)), ('relu', 'relu', (4, 8, 26, 26)), ('max_pool2d', 'max_pool2d', (4, 8, 13, 13)), ('view', 'view', (4, 1352)), ('fc', 'Linear', (4, 10))]
+    >>> from_torch("conv")
+    Traceback (most recent call last):
+    ...
+    convcalc.SpecError: from_torch() takes a torch.nn.Module. Received: module='conv'
+    """
+    torch = _torch()
+    if not isinstance(module, torch.nn.Module):
+        raise SpecError(f"from_torch() takes a torch.nn.Module. {received({'module': module})}")
+    return _Reader().convert(module, "")
+
+
+def _read(module: Any) -> _TorchModel:
+    """The module read for planning: its spec, and what its layers hold (``convcalc.plan`` of a torch module)."""
+    reader = _Reader()
+    spec = reader.convert(module, "")
+    return _TorchModel(spec, _Book(module, reader))
+
+
+class _TorchModel:
+    """A torch module read for planning: the spec :func:`from_torch` gives, planned per call with torch's tensors.
+
+    Each row of a layer counts the parameter and buffer tensors the torch module
+    holds (``requires_grad`` decides trainable) that no earlier row counted; a
+    module called again is planned again under its own path; the tensors of
+    modules the forward never calls go to ``Plan.uncalled``.
+    """
+
+    __slots__ = ("book", "spec")
+
+    def __init__(self, spec: Any, book: _Book) -> None:
+        self.spec, self.book = spec, book
+
+    @property
+    def _convention(self) -> Any:
+        return self.spec._convention
+
+    @property
+    def _layout(self) -> str:
+        layout: str = self.spec._layout
+        return layout
+
+    @property
+    def name(self) -> str:
+        return type(self.book.root).__name__  # the torch class, as the user wrote it
+
+    def _plan(self, flow: Any, ctx: Any, path: str) -> Any:
+        return self._plan_call((flow,), {}, ctx, path)[0]
+
+    def _plan_call(self, inputs: tuple[Any, ...], keywords: dict[str, Any], ctx: Any, path: str) -> Any:
+        """Plan a call with inputs (flows) by position and by name: ``(flow of the first output, outputs)``,
+        the outputs a shape, or a tuple / dict of shapes as the forward returns them."""
+        types = _spec_types()
+        ctx.owner, ctx.counted = self.book.owner, set()
+        spec = self.spec
+        try:
+            if isinstance(spec, (types.Graph, types.TorchCall)):
+                args = tuple(_Tensor(tuple(f[0]), f[1]) for f in inputs)
+                kwargs = {k: _Tensor(tuple(f[0]), f[1]) for k, f in keywords.items()}
+                if isinstance(spec, types.Graph):
+                    value = _graph_call(spec, args, kwargs, ctx, path)
+                else:
+                    value = _torch_call(spec.torch_module, args, kwargs, ctx, path, spec.kind, spec.reason)
+                tree = _shapes_tree(value, self.name)
+                first = _leaves((value,))[0]
+                out = _flow_of(first)
+            elif len(inputs) == 1 and not keywords:
+                out = spec._plan(inputs[0], ctx, path)
+                tree = tuple(out[0])
+            else:
+                raise SpecError(
+                    f"<model> ({self.name}): takes one input tensor; received {len(inputs) + len(keywords)} "
+                    f"inputs. Received: inputs={len(inputs) + len(keywords)}"
+                )
+        finally:
+            ctx.owner = None
+        ctx.groups[:] = [g if g is None else (g[0], self.book.canonical(g[1]), *g[2:]) for g in ctx.groups]
+        ctx.uncalled.extend(self.book.uncalled(ctx))
+        return out, tree
+
+
+def _shapes_tree(value: Any, name: str) -> Any:
+    """A forward's outputs as shapes: a tuple / dict of shapes, nested as returned."""
+    if isinstance(value, _Tensor):
+        return tuple(value.shape)
+    if isinstance(value, dict):
+        return {k: _shapes_tree(v, name) for k, v in value.items()}
+    if isinstance(value, (tuple, list)) and value:
+        return tuple(_shapes_tree(v, name) for v in value)
+    raise SpecError(
+        f"<model> ({name}): forward returns {_describe_value(value)}, which holds no tensor convcalc can plan. "
+        f"Received: output={_describe_value(value)}"
+    )
+
+
+def module_classes(module: Any) -> dict[str, str]:
+    """The class name of every submodule by path (``""`` for the module itself), as ``named_modules()`` lists them."""
+    return {path: type(child).__name__ for path, child in module.named_modules()}
+
+
+class _Reader:
+    """One conversion: remembers modules already read (shared modules are read once)."""
+
+    def __init__(self) -> None:
+        self.done: dict[int, Any] = {}
+        self.keys: dict[int, tuple[Any, ...] | None] = {}
+        self.leaves: set[int] = set()  # modules read as one layer: a row per call holds their tensors
+        self.ruled: set[int] = set()  # modules read by a registered rule: its layers count their own parameters
+
+    def convert(self, module: Any, path: str) -> Any:
+        key = id(module)
+        if key not in self.done:
+            self.done[key] = self._convert(module, path)
+        return self.done[key]
+
+    def _convert(self, module: Any, path: str) -> Any:
+        torch = _torch()
+        from convcalc import nn
+
+        cls = type(module)
+        where = f"{path or '<model>'} ({cls.__name__})"
+        rule = _rule_for(cls)
+        if rule is not None:
+            self.ruled.add(id(module))
+            return _apply_rule(rule, module, where, cls)
+        bridge = _torch_types()
+        if isinstance(module, bridge.AddBranches):
+            return nn.Add(OrderedDict(self._children(module, path)))
+        if isinstance(module, bridge.ConcatBranches):
+            return nn.Concat(OrderedDict(self._children(module, path)), dim=module.dim, crop=module.crop)
+        if isinstance(module, bridge.TracedGraph):
+            return self._reread(module, path)
+        if isinstance(module, torch.nn.Sequential) and cls.forward is torch.nn.Sequential.forward:
+            return nn.Sequential(OrderedDict(self._children(module, path)))
+        spec = _leaf_spec(module, where)
+        if spec is not None:
+            self.leaves.add(id(module))
+            return spec
+        state = _trace_key(module, self.keys)
+        key = None if state is None else (state, _code_of(cls))
+        nodes = _TRACED.get(key) if key is not None else None
+        if nodes is None:
+            try:
+                graph = _trace(module)
+            except Exception as exc:  # the user's forward may raise anything on proxies
+                if isinstance(module, torch.nn.Sequential):  # a Sequential subclass: read as the chain it holds
+                    return nn.Sequential(OrderedDict(self._children(module, path)))
+                message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                return self._fallback(
+                    module, f"torch.fx cannot trace its forward ({type(exc).__name__}: {message.rstrip('. ')})"
+                )
+            try:
+                nodes = tuple(_node_of(fx_node, where) for fx_node in graph.nodes)
+            except SpecError as exc:
+                return self._fallback(module, str(exc).split(": ", 1)[-1].split(" (fx node")[0])
+            if key is not None:
+                _TRACED[key] = nodes
+                while len(_TRACED) > _TRACED_MAX:
+                    del _TRACED[next(iter(_TRACED))]
+        return self._from_nodes(module, nodes, path)
+
+    def _fallback(self, module: Any, reason: str) -> Any:
+        """A module whose forward convcalc cannot read: planned by running it on the meta device."""
+        self.ruled.add(id(module))  # its rows are named by the paths torch gives them
+        return _spec_types().TorchCall(type(module).__name__, reason, module)
+
+    def _children(self, module: Any, path: str) -> Iterator[tuple[str, Any]]:
+        # every entry, as forward iterates them: named_children() would skip a module held twice
+        for name, child in module._modules.items():
+            if child is not None:
+                yield name, self.convert(child, _join(path, name))
+
+    def _reread(self, module: Any, path: str) -> Any:
+        targets = dict.fromkeys(n.target for n in module.nodes if n.op == "call_module")
+        modules = tuple((t, self.convert(module.get_submodule(t), _join(path, t))) for t in targets)
+        attrs = tuple(_attr_of(module, t) for t in dict.fromkeys(n.target for n in module.nodes if n.op == "get_attr"))
+        return _spec_types().Graph(module.torch_type, module.nodes, modules, attrs)
+
+    def _from_nodes(self, module: Any, nodes: tuple[Node, ...], path: str) -> Any:
+        from convcalc import nn
+
+        modules: dict[str, Any] = {}
+        attrs: dict[str, _Attr] = {}
+        for node in nodes:
+            if node.op == "call_module" and node.target not in modules:
+                modules[node.target] = self.convert(module.get_submodule(node.target), _join(path, node.target))
+            elif node.op == "get_attr" and node.target not in attrs:
+                attrs[node.target] = _attr_of(module, node.target)
+        chain = _as_chain(nodes)
+        if chain is not None:
+            return nn.Sequential(OrderedDict((t, modules[t]) for t in chain))
+        return _spec_types().Graph(
+            type(module).__name__, nodes, tuple(modules.items()), tuple(attrs.values()), torch_module=module
+        )

@@ -1,0 +1,748 @@
+"""Reading one torch module: the rules :func:`register` adds, the parameter book, the layers that map to a
+spec (``Elementwise`` for shape-keeping ones), torch.fx tracing into :class:`~convcalc.torch.nodes.Node` s, and
+the keys traced forwards are cached under.
+
+Whole models are read by :mod:`convcalc.torch.read`, which builds on this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import operator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import FunctionType
+from typing import Any
+
+from convcalc._args import received
+from convcalc._errors import ConvCalcError, SpecError
+from convcalc.torch.nodes import Node, Ref, _Attr, _join, _Slice, _torch
+from convcalc.torch.ops import _HANDLERS
+
+# --------------------------------------------------------------------------- #
+# Rules for module types from_torch cannot read by itself
+# --------------------------------------------------------------------------- #
+
+_RULES: dict[type, Callable[[Any], Any]] = {}
+
+
+def register(torch_type: type, rule: Callable[[Any], Any] | None = None) -> Any:
+    """Teach :func:`from_torch` (and so ``plan`` and ``verify``) a torch module type.
+
+    ``rule(module)`` receives the torch module and returns the ``convcalc.nn``
+    model that does to shapes what it does. A rule wins over everything
+    ``from_torch`` would otherwise do for that type and its subclasses, so it
+    also serves modules whose ``forward`` torch.fx cannot trace (data-dependent
+    control flow, shape asserts, unsupported functions). Its layers are planned
+    under the module's path: a rule returning ``Sequential(OrderedDict(conv=...))``
+    for ``block`` gives a row ``block.conv``.
+
+    Args:
+        torch_type: a ``torch.nn.Module`` subclass.
+        rule: a function from a module of that type to a ``convcalc.nn`` model;
+            leave it out to use ``register`` as a decorator.
+
+    Returns:
+        ``rule`` (or, as a decorator, a function that registers and returns it).
+
+    Raises:
+        SpecError: ``torch_type`` is not a class or ``rule`` is not callable.
+
+    >>> import torch, convcalc
+    >>> from convcalc import nn
+    >>> class Halve(torch.nn.Module):
+    ...     def forward(self, x):
+    ...         if x.shape[-1] % 2:  # data-dependent control flow: torch.fx cannot trace this
+    ...             x = x[..., :-1, :-1]
+    ...         return torch.nn.functional.avg_pool2d(x, 2)
+    >>> [(r.name, r.source) for r in convcalc.plan(Halve(), (1, 3, 8, 8)).rows]  # torch's meta pass answers
+    [('avg_pool2d', 'torch')]
+    >>> convcalc.plan(Halve(), (1, 3, convcalc.symbols("H"), 8))
+    Traceback (most recent call last):
+    ...
+    convcalc.SpecError: <model> (Halve): torch.fx cannot trace its forward (TraceError: symbolically traced variables cannot be used as inputs to control flow); convcalc can plan this module only with torch's shape machinery, which needs concrete sizes, not symbols. Plan with numbers, or register a rule for Halve. Received: input_shape=(1, 3, H, 8)
+    >>> @convcalc.register(Halve)
+    ... def halve(module):
+    ...     return nn.AvgPool2d(2)
+    >>> convcalc.plan(Halve(), (1, 3, 8, 8)).output_shape
+    (1, 3, 4, 4)
+    >>> convcalc.register(Halve, "not callable")
+    Traceback (most recent call last):
+    ...
+    convcalc.SpecError: a rule must be callable: rule(module) returns a convcalc.nn model. Received: rule='not callable'
+    >>> from convcalc.torch.trace import _RULES
+    >>> _ = _RULES.pop(Halve)
+    """
+    if not isinstance(torch_type, type):
+        raise SpecError(
+            f"register() takes a torch.nn.Module subclass as its first argument. {received({'torch_type': torch_type})}"
+        )
+
+    def add(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        if not callable(function):
+            raise SpecError(
+                f"a rule must be callable: rule(module) returns a convcalc.nn model. {received({'rule': function})}"
+            )
+        _RULES[torch_type] = function
+        return function
+
+    return add if rule is None else add(rule)
+
+
+def _rule_for(cls: type) -> Callable[[Any], Any] | None:
+    for base in cls.__mro__:
+        rule = _RULES.get(base)
+        if rule is not None:
+            return rule
+    return None
+
+
+# --------------------------------------------------------------------------- #
+# from_torch
+# --------------------------------------------------------------------------- #
+
+# torch.nn layers without a convcalc.nn spec that keep the input's shape.
+_SHAPE_KEEPING = frozenset(
+    {
+        "ELU",
+        "SELU",
+        "CELU",
+        "PReLU",
+        "RReLU",
+        "Hardsigmoid",
+        "Hardtanh",
+        "Hardshrink",
+        "Softshrink",
+        "Tanhshrink",
+        "Softplus",
+        "Softsign",
+        "Mish",
+        "LogSigmoid",
+        "Threshold",
+        "LogSoftmax",
+        "Softmin",
+        "Softmax2d",
+        "AlphaDropout",
+        "FeatureAlphaDropout",
+        "Dropout1d",
+        "Dropout3d",
+        "InstanceNorm1d",
+        "InstanceNorm3d",
+        "LocalResponseNorm",
+        "CrossMapLRN2d",
+        "SyncBatchNorm",
+        "RMSNorm",
+        "ChannelShuffle",
+    }
+)
+
+
+_MISSING = object()
+_Tensors = tuple[tuple[Any, int, bool, bool], ...]
+
+
+class _Book:
+    """Which torch module (and which tensors) each planned path is: the planner's ``Context.owner``."""
+
+    def __init__(self, root: Any, reader: Any) -> None:  # reader: the read.py _Reader this book serves
+        self.root = root
+        self.leaves, self.ruled = reader.leaves, reader.ruled
+        self.names = {id(m): name for name, m in root.named_modules()}  # a module's path: its first name
+        self.found: dict[str, Any] = {}
+        self.held: dict[int, _Tensors | None] = {}
+
+    def owner(self, path: str) -> tuple[str, _Tensors, bool] | None:
+        found = self.found.get(path, _MISSING)
+        if found is _MISSING:
+            found = self.found[path] = self._resolve(path)
+        return found  # type: ignore[no-any-return]
+
+    def _walk(self, path: str) -> tuple[Any, list[str]]:
+        """The deepest module along ``path`` (a module is a leaf, read by a rule, or has no such child) and the rest."""
+        module = self.root
+        parts = path.split(".") if path else []
+        for j, part in enumerate(parts):
+            ident = id(module)
+            child = dict(module._modules.items()).get(part) if ident not in self.leaves else None
+            if ident in self.leaves or ident in self.ruled or child is None:
+                return module, parts[j:]
+            module = child
+        return module, []
+
+    def canonical(self, path: str) -> str:
+        """``path`` with its module part spelled as torch names the module (its first path)."""
+        module, rest = self._walk(path)
+        name = self.names.get(id(module))
+        return path if name is None else ".".join([name, *rest]) if name else ".".join(rest)
+
+    def _resolve(self, path: str) -> tuple[str, _Tensors, bool] | None:
+        module, rest = self._walk(path)
+        ident = id(module)
+        name = self.names.get(ident)
+        if name is None:
+            return None
+        if ident in self.ruled:
+            tensors = self.tensors(module)
+            return None if tensors is None else (".".join([name, *rest]) if name else ".".join(rest), tensors, True)
+        if ident in self.leaves:
+            if rest:
+                return None
+            tensors = self.tensors(module)
+            return None if tensors is None else (name, tensors, False)
+        if len(rest) == 1:  # a parameter or buffer the module's forward reads: a row of its own
+            tensor = module._parameters.get(rest[0])
+            if tensor is None:
+                tensor = module._buffers.get(rest[0])
+            if tensor is not None and not _uninitialised(tensor):
+                is_buffer = rest[0] in module._buffers
+                return (
+                    _join(name, rest[0]),
+                    ((id(tensor), math.prod(tensor.shape), tensor.requires_grad, is_buffer),),
+                    False,
+                )
+        return None
+
+    def tensors(self, module: Any) -> _Tensors | None:
+        """Every parameter and buffer the module holds (its parametrizations' too), or None for lazy ones."""
+        ident = id(module)
+        if ident not in self.held:
+            found: list[tuple[Any, int, bool, bool]] = []
+            for tensor in module.parameters():
+                if _uninitialised(tensor):
+                    self.held[ident] = None
+                    return None
+                found.append((id(tensor), math.prod(tensor.shape), bool(tensor.requires_grad), False))
+            for tensor in module.buffers():
+                if not _uninitialised(tensor):
+                    found.append((id(tensor), math.prod(tensor.shape), False, True))
+            self.held[ident] = tuple(found)
+        return self.held[ident]
+
+    def uncalled(self, ctx: Any) -> list[Any]:
+        """Rows for the modules (and modules' own tensors) the plan never reached, holding tensors not yet counted."""
+        from convcalc._plan import Row
+
+        reached = {id(self.root)}
+        for where in [r.name for r in ctx.rows] + [g[1] for g in ctx.groups if g is not None]:
+            module = self.root
+            for part in where.split(".") if where else ():
+                module = dict(module._modules.items()).get(part)
+                if module is None:
+                    break
+                reached.add(id(module))
+        counted: set[Any] = ctx.counted
+        rows: list[Any] = []
+
+        def take(tensors: Any) -> tuple[int, int, int]:
+            trainable = non_trainable = buffers = 0
+            for key, numel, grad, is_buffer in tensors:
+                if key in counted:
+                    continue
+                counted.add(key)
+                if is_buffer:
+                    buffers += numel
+                elif grad:
+                    trainable += numel
+                else:
+                    non_trainable += numel
+            return trainable, non_trainable, buffers
+
+        def add(name: str, kind: str, shape: tuple[int, ...], tensors: Any) -> None:
+            trainable, non_trainable, buffers = take(tensors)
+            if trainable or non_trainable or buffers:
+                rows.append(Row(name, kind, (), shape, trainable, non_trainable, buffers, depth=name.count(".")))
+
+        visited: set[int] = set()
+
+        def visit(module: Any, path: str) -> None:
+            visited.add(id(module))
+            if id(module) not in reached:
+                tensors = [t for t in self._all(module) if t is not None]
+                add(path or type(module).__name__, type(module).__name__, (), tensors)
+                return
+            for kind, table in (("Parameter", module._parameters), ("Buffer", module._buffers)):
+                for name, tensor in table.items():
+                    if tensor is not None and not _uninitialised(tensor):
+                        entry = (id(tensor), math.prod(tensor.shape), bool(tensor.requires_grad), kind == "Buffer")
+                        add(_join(path, name), kind, tuple(tensor.shape), (entry,))
+            for name, child in module._modules.items():
+                if child is not None and id(child) not in visited:
+                    visit(child, _join(path, name))
+
+        visit(self.root, "")
+        return rows
+
+    @staticmethod
+    def _all(module: Any) -> Iterator[tuple[Any, int, bool, bool] | None]:
+        for tensor in module.parameters():
+            if not _uninitialised(tensor):
+                yield (id(tensor), math.prod(tensor.shape), bool(tensor.requires_grad), False)
+        for tensor in module.buffers():
+            if not _uninitialised(tensor):
+                yield (id(tensor), math.prod(tensor.shape), False, True)
+
+
+def _uninitialised(tensor: Any) -> bool:
+    return isinstance(tensor, _torch().nn.parameter.UninitializedTensorMixin)
+
+
+# Traced forwards by _trace_key, across conversions (a key holds the code and everything plain the trace can read),
+# oldest first.
+_TRACED: dict[tuple[Any, ...], tuple[Node, ...]] = {}
+_TRACED_MAX = 512
+
+# nn.Module's own bookkeeping, which a forward does not branch on.
+_MODULE_INTERNALS = frozenset(
+    {
+        "_parameters",
+        "_buffers",
+        "_modules",
+        "_non_persistent_buffers_set",
+        "_backward_pre_hooks",
+        "_backward_hooks",
+        "_is_full_backward_hook",
+        "_forward_hooks",
+        "_forward_hooks_with_kwargs",
+        "_forward_hooks_always_called",
+        "_forward_pre_hooks",
+        "_forward_pre_hooks_with_kwargs",
+        "_state_dict_hooks",
+        "_state_dict_pre_hooks",
+        "_load_state_dict_pre_hooks",
+        "_load_state_dict_post_hooks",
+    }
+)
+
+
+def _trace_key(module: Any, memo: dict[int, tuple[Any, ...] | None] | None = None) -> tuple[Any, ...] | None:
+    """What a traced forward can depend on, or None when that is not plain data.
+
+    Two modules with equal keys (ResNet's repeated blocks) trace to the same
+    graph, so one conversion traces each kind of block once. The key holds the
+    type, every attribute that is plain data (a forward branches on those:
+    ``self.downsample is not None``, ``self.use_res_connect``), the parameters'
+    and buffers' names and shapes, and each child's name and own key, recursively
+    (a forward loops over a ``ModuleList`` of its length, reads a child's
+    ``in_features``), with a child held twice marked as such (torch.fx names
+    both calls after the first name); an attribute that is not plain data (a
+    function, a dict) anywhere below disables the sharing for that module.
+    """
+    if memo is None:
+        memo = {}
+    ident = id(module)
+    if ident in memo:
+        return memo[ident]
+    memo[ident] = None  # a module holding itself is not plain data
+    key = _key_of(module, memo)
+    memo[ident] = key
+    return key
+
+
+def _key_of(module: Any, memo: dict[int, tuple[Any, ...] | None]) -> tuple[Any, ...] | None:
+    state = []
+    for name, value in vars(module).items():
+        if name in _MODULE_INTERNALS:
+            continue
+        frozen = _plain_value(value)
+        if frozen is _NOT_PLAIN:
+            return None
+        state.append((name, frozen))
+    children: list[tuple[str, Any]] = []
+    first: dict[int, str] = {}
+    for name, child in module._modules.items():
+        if child is None:
+            children.append((name, None))
+        elif id(child) in first:
+            children.append((name, ("same as", first[id(child)])))
+        else:
+            first[id(child)] = name
+            child_key = _trace_key(child, memo)
+            if child_key is None:
+                return None
+            children.append((name, child_key))
+    tensors = tuple(
+        (name, None if t is None else (tuple(t.shape), t.requires_grad))
+        for name, t in (*module._parameters.items(), *module._buffers.items())
+    )
+    return (type(module), tuple(state), tuple(children), tensors)
+
+
+def _code_of(cls: type) -> tuple[Any, ...]:
+    """The functions a class defines along its MRO (below nn.Module): a forward patched or redefined is a new key."""
+    torch = _torch()
+    return tuple(
+        value
+        for base in cls.__mro__
+        if base not in (torch.nn.Module, object)
+        for value in vars(base).values()
+        if isinstance(value, (FunctionType, staticmethod, classmethod, property))
+    )
+
+
+_NOT_PLAIN = object()
+
+
+def _plain_value(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return (type(value), value)
+    if isinstance(value, (tuple, list)):
+        items = tuple(_plain_value(v) for v in value)
+        return _NOT_PLAIN if any(v is _NOT_PLAIN for v in items) else (type(value), items)
+    return _NOT_PLAIN
+
+
+def _apply_rule(rule: Callable[[Any], Any], module: Any, where: str, cls: type) -> Any:
+    from convcalc import nn
+
+    try:
+        spec = rule(module)
+    except ConvCalcError:
+        raise
+    except Exception as exc:
+        raise SpecError(
+            f"{where}: the rule registered for {cls.__name__} raised {type(exc).__name__}: {exc}. "
+            f"Received: module={cls.__name__}"
+        ) from None
+    if not isinstance(spec, nn.Module):
+        raise SpecError(
+            f"{where}: the rule registered for {cls.__name__} must return a convcalc.nn model, "
+            f"not {type(spec).__name__}. Received: result={spec!r}"
+        )
+    return spec
+
+
+def _torch_base(cls: type) -> type | None:
+    """The torch.nn class a module type is (its forward not overridden), or None."""
+    for base in cls.__mro__:
+        if base.__module__.startswith("torch.nn.modules.") and base.__name__[0] != "_":
+            return base if getattr(cls, "forward", None) is getattr(base, "forward", None) else None
+    return None
+
+
+# convcalc.nn layers a rule for a torch layer of this family is likely built from.
+_RELATED_LAYERS = (
+    (("RNN", "LSTM", "GRU"), "LSTM, GRU, RNN"),
+    (("Attention", "Transformer"), "MultiheadAttention, Linear, LayerNorm"),
+    (("Embedding",), "Embedding"),
+    (("Unpool",), "MaxUnpool1d, MaxUnpool2d, MaxUnpool3d"),
+    (("Fold",), "Fold, Unfold"),
+    (("Shuffle",), "PixelShuffle, PixelUnshuffle"),
+)
+
+
+def _related(cls: type) -> str:
+    """A hint naming the convcalc.nn layers of the torch layer's family, or nothing."""
+    for words, layers in _RELATED_LAYERS:
+        if any(w in cls.__name__ for w in words):
+            return f" (convcalc.nn has {layers})"
+    return ""
+
+
+# Constructor arguments a torch layer keeps only as the presence of a tensor.
+_TORCH_ONLY_ARGS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "MultiheadAttention": lambda m: {"bias": m.in_proj_bias is not None, "add_bias_kv": m.bias_k is not None},
+}
+
+
+def _leaf_spec(module: Any, where: str) -> Any:
+    from convcalc import nn
+
+    base = _torch_base(type(module))
+    if base is None:
+        return None
+    name = base.__name__
+    spec_cls: Any = getattr(nn, name, None) if name in nn.__all__ else None
+    is_spec = isinstance(spec_cls, type) and dataclasses.is_dataclass(spec_cls)
+    if is_spec:
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(spec_cls):
+            if not f.init or not hasattr(module, f.name):
+                continue
+            value = getattr(module, f.name)
+            if f.name == "bias" and not isinstance(value, bool):
+                value = value is not None
+            kwargs[f.name] = value
+        kwargs.update(_TORCH_ONLY_ARGS.get(name, lambda m: {})(module))
+        try:
+            return spec_cls(**kwargs)
+        except ConvCalcError as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+    if name in _SHAPE_KEEPING:
+        return _elementwise(module, base)
+    return None
+
+
+@functools.cache
+def _elementwise_type() -> Any:
+    from convcalc import nn
+    from convcalc._planner import Context, Flow
+
+    @dataclass(frozen=True, slots=True)
+    class Elementwise(nn.Module):
+        """A torch layer without a ``convcalc.nn`` spec that keeps the shape (``ELU``, ``PReLU``, ...).
+
+        ``torch_kind`` is the ``torch.nn`` class name, ``torch_args`` its
+        constructor arguments; the parameter counts are the module's own.
+        """
+
+        torch_kind: str
+        trainable: int = 0
+        non_trainable: int = 0
+        buffers: int = 0
+        torch_args: tuple[tuple[str, Any], ...] = ()
+
+        @property
+        def kind(self) -> str:
+            return self.torch_kind
+
+        def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+            shape, rf = flow
+            ctx.add_row(
+                path,
+                self.kind,
+                shape,
+                shape,
+                trainable=self.trainable,
+                non_trainable=self.non_trainable,
+                buffers=self.buffers,
+                receptive_field=rf,
+            )
+            return flow
+
+    Elementwise.__module__ = __name__
+    Elementwise.__qualname__ = Elementwise.__name__
+    return Elementwise
+
+
+def _elementwise(module: Any, base: type) -> Any:
+    import inspect
+
+    trainable = non_trainable = 0
+    for p in module.parameters():
+        if p.requires_grad:
+            trainable += p.numel()
+        else:
+            non_trainable += p.numel()
+    buffers = sum(b.numel() for b in module.buffers())
+    names = [p for p in inspect.signature(base).parameters if p not in ("self", "device", "dtype")]
+    args = tuple((p, getattr(module, p)) for p in names if hasattr(module, p) and _plain(getattr(module, p)))
+    return _elementwise_type()(base.__name__, trainable, non_trainable, buffers, args)
+
+
+def _plain(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    return isinstance(value, tuple) and all(_plain(v) for v in value)
+
+
+def _attr_of(module: Any, target: str) -> _Attr:
+    torch = _torch()
+    owner_path, _, name = target.rpartition(".")
+    owner = module.get_submodule(owner_path) if owner_path else module
+    value = getattr(owner, name)
+    shape = tuple(int(d) for d in value.shape) if isinstance(value, torch.Tensor) else ()
+    if isinstance(value, torch.nn.Parameter):
+        return _Attr(target, shape, "parameter", bool(value.requires_grad))
+    if name in dict(owner.named_buffers(recurse=False)):
+        return _Attr(target, shape, "buffer", False)
+    return _Attr(target, shape, "constant", False)
+
+
+@functools.cache
+def _tracer_type() -> Any:
+    """A torch.fx tracer that reads one module's forward and keeps every submodule as a leaf."""
+    import torch.fx
+
+    def in_place(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        def method(self: Any, other: Any) -> Any:
+            # named as fx names the out-of-place node (``add``, ``add_1``), so rows keep their names
+            return self.tracer.create_proxy("call_function", op, (self, other), {}, name=op.__name__[1:])
+
+        return method
+
+    class InPlaceProxy(torch.fx.Proxy):
+        """A proxy that records ``x += y`` as ``operator.iadd`` (fx's own falls back to ``add``): an in-place
+        operation keeps its first operand's shape, so ``out += shortcut(x)`` fails in torch where ``out + ...``
+        would broadcast."""
+
+        __iadd__ = in_place(operator.iadd)
+        __isub__ = in_place(operator.isub)
+        __imul__ = in_place(operator.imul)
+        __itruediv__ = in_place(operator.itruediv)
+
+    class ChildrenAsLeaves(torch.fx.Tracer):
+        def is_leaf_module(self, m: Any, module_qualified_name: str) -> bool:
+            return True
+
+        def proxy(self, node: Any) -> Any:
+            return InPlaceProxy(node, self)
+
+    return ChildrenAsLeaves
+
+
+def _trace(module: Any) -> Any:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _tracer_type()().trace(module)
+
+
+def _as_chain(nodes: tuple[Node, ...]) -> list[str] | None:
+    """The children's names when the forward only calls its children, one after another."""
+    inputs = [n for n in nodes if n.op == "placeholder"]
+    if len(inputs) != 1 or inputs[0].args:
+        return None
+    previous = inputs[0].name
+    chain: list[str] = []
+    for node in nodes[1:]:
+        if node.op == "output":
+            return chain if node.args == (Ref(previous),) and chain else None
+        if node.op != "call_module" or "." in node.target or node.target in chain:
+            return None
+        if node.args != (Ref(previous),) or node.kwargs:
+            return None
+        chain.append(node.target)
+        previous = node.name
+    return None
+
+
+# Functions a forward may call, by where they live.
+def _namespaces() -> list[tuple[str, Any]]:
+    import builtins
+
+    torch = _torch()
+    return [
+        ("operator", operator),
+        ("builtins", builtins),
+        ("torch.nn.functional", torch.nn.functional),
+        ("torch", torch),
+        ("math", math),
+    ]
+
+
+_ALIASES = {
+    "iadd": "add",
+    "isub": "sub",
+    "imul": "mul",
+    "itruediv": "truediv",
+    "ifloordiv": "floordiv",
+    "div": "truediv",
+    "true_divide": "truediv",
+    "divide": "truediv",
+    "multiply": "mul",
+    "subtract": "sub",
+    "floor_divide": "floordiv",
+    "concat": "cat",
+    "concatenate": "cat",
+    "swapaxes": "transpose",
+    "swapdims": "transpose",
+    "clip": "clamp",
+    "upsample": "interpolate",
+    "remainder": "mod",
+    "fmod": "mod",
+    "imod": "mod",
+    "ndimension": "dim",
+}
+
+
+def _canonical(name: str) -> str:
+    if name.endswith("_") and not name.startswith("_"):
+        name = name[:-1]  # in-place variants: relu_, add_, mul_
+    return _ALIASES.get(name, name)
+
+
+def _is_inplace(node: Node) -> bool:
+    """``x += y``, ``x.add_(y)``: the result is written into the first operand, so it keeps that shape."""
+    name = node.target.rpartition(":")[2]
+    if node.op == "call_method":
+        return name.endswith("_") and not name.startswith("_")
+    return node.target.startswith("operator:i") and name in {"iadd", "isub", "imul", "itruediv", "ifloordiv"}
+
+
+def _node_of(fx_node: Any, where: str) -> Node:
+    try:
+        args = _freeze(fx_node.args)
+        kwargs = tuple((k, _freeze(v)) for k, v in fx_node.kwargs.items())
+    except SpecError as exc:
+        raise SpecError(f"{where}: {exc}") from None
+    op = fx_node.op
+    if op in ("placeholder", "output", "call_module", "get_attr"):
+        return Node(fx_node.name, op, str(fx_node.target), args, kwargs)
+    if op == "call_method":
+        target = str(fx_node.target)
+        kind = _canonical(target)
+        if kind not in _HANDLERS:
+            raise _unsupported(where, f"the tensor method .{target}()", f"Tensor.{target}", fx_node)
+        return Node(fx_node.name, op, target, args, kwargs, kind)
+    function = fx_node.target
+    name = getattr(function, "__name__", "")
+    for label, namespace in _namespaces():
+        if name and getattr(namespace, name, None) is function:
+            if label == "math":
+                return Node(fx_node.name, op, f"{label}:{name}", args, kwargs, f"math.{name}")
+            kind = _canonical(name)
+            if kind not in _HANDLERS:
+                raise _unsupported(where, f"{label}.{name}", f"{label}.{name}", fx_node)
+            return Node(fx_node.name, op, f"{label}:{name}", args, kwargs, kind)
+    what = getattr(function, "__qualname__", repr(function))
+    raise _unsupported(where, what, what, fx_node)
+
+
+def _describe_with_nn(cls: type) -> str:
+    """How to describe a module convcalc cannot trace, naming only layers that convcalc.nn has now.
+
+    A torch layer with a namesake in convcalc.nn is registered as that layer. A torch layer without
+    one (LSTM, MultiheadAttention, ... when convcalc.nn lacks them) cannot be described exactly: the
+    suggestion is a stand-in with the same output shape, built from layers that exist, and says that
+    its parameters and MACs are not the layer's.
+    """
+    from convcalc import nn
+
+    name = cls.__name__
+    if isinstance(getattr(nn, name, None), type) and issubclass(getattr(nn, name), nn.Module):
+        return f"Describe it as convcalc.nn.{name}: convcalc.register({name}, lambda module: convcalc.nn.{name}(...))."
+    if not cls.__module__.startswith("torch."):
+        return (
+            "Describe it with convcalc.nn layers: "
+            f"convcalc.register({name}, lambda module: convcalc.nn.Sequential(...))."
+        )
+    stand_ins = [layer for layer in ("Linear", "Identity", "Conv1d") if hasattr(nn, layer)]
+    shown = ", ".join(f"convcalc.nn.{layer}" for layer in stand_ins)
+    return (
+        f"convcalc.nn has no {name} layer, so no description is exact; to plan the rest of the model, register "
+        f"a stand-in with the same output shape built from layers convcalc.nn has ({shown}, ...), e.g. "
+        f"convcalc.register({name}, lambda module: convcalc.nn.Sequential(...)), knowing that its parameters and "
+        f"MACs are the stand-in's, not {name}'s."
+    )
+
+
+def _unsupported(where: str, what: str, op: str, fx_node: Any) -> SpecError:
+    cls = where.rpartition("(")[2].rstrip(")")
+    return SpecError(
+        f"{where}: convcalc cannot follow {what} in its forward (fx node {fx_node.name!r}); write the step as a "
+        f"torch.nn layer, or describe the module with convcalc.nn layers: convcalc.register({cls}, "
+        f"lambda module: convcalc.nn.Sequential(...)). Received: op={op}"
+    )
+
+
+def _freeze(value: Any) -> Any:
+    import torch.fx
+
+    if isinstance(value, torch.fx.Node):
+        return Ref(value.name)
+    if isinstance(value, (tuple, list)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, slice):
+        return _Slice(_freeze(value.start), _freeze(value.stop), _freeze(value.step))
+    if isinstance(value, dict):
+        raise SpecError(f"convcalc cannot follow a dict passed as an argument. Received: argument={value!r}")
+    return value
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Elementwise",):
+        return _elementwise_type()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,265 @@
+"""What flows through a graph being planned: shapes as ``_Tensor`` values, one ``_Call`` per operation,
+the helpers on sizes the operation handlers share, and the table of handlers (``_HANDLERS``, filled by
+``@_handles`` in the ``ops_*`` modules; import :mod:`convcalc.torch.ops` to have it complete)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+from convcalc._args import received
+from convcalc._errors import ShapeError, SpecError
+from convcalc.torch.nodes import _Attr
+
+# --------------------------------------------------------------------------- #
+# Planning a Graph: every node evaluated on shapes
+# --------------------------------------------------------------------------- #
+
+
+class _Tensor:
+    """A tensor during planning: its shape, and the receptive field of its trailing axes.
+
+    ``rf`` applies to the last ``len(rf)`` dims (so it survives a channel
+    shuffle's reshapes); ``const`` marks tensors read from the module
+    (parameters), which do not depend on the input.
+    """
+
+    __slots__ = ("const", "rf", "shape")
+
+    def __init__(self, shape: tuple[Any, ...], rf: tuple[Any, ...] | None = None, const: bool = False) -> None:
+        self.shape, self.rf, self.const = shape, rf, const
+
+
+class _Opaque:
+    """A value convcalc does not track (a dtype, a device): passed along untouched."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+
+class _Pair(tuple[Any, ...]):
+    """``(values, indices)`` of ``torch.max(x, dim)`` and friends."""
+
+    @property
+    def values(self) -> Any:
+        return self[0]
+
+    @property
+    def indices(self) -> Any:
+        return self[1]
+
+
+def _flow_of(t: _Tensor) -> Any:
+    rf = t.rf if t.rf is not None and len(t.rf) == len(t.shape) - 2 else None
+    return (t.shape, rf)
+
+
+def _describe_value(value: Any) -> str:
+    if isinstance(value, _Tensor):
+        return f"a tensor of shape {value.shape}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return type(value).__name__
+
+
+class _Call:
+    """One operation being planned: where it is, and how it reports rows and errors."""
+
+    __slots__ = ("ctx", "inplace", "kind", "name")
+
+    def __init__(self, ctx: Any, name: str, kind: str, inplace: bool = False) -> None:
+        self.ctx, self.name, self.kind, self.inplace = ctx, name, kind, inplace
+
+    @property
+    def where(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    def row(self, input_shape: tuple[Any, ...], out: _Tensor) -> _Tensor:
+        rf = out.rf if out.rf is not None and len(out.rf) == len(out.shape) - 2 else None
+        self.ctx.add_row(self.name, self.kind, tuple(input_shape), tuple(out.shape), receptive_field=rf, lookup=False)
+        return out
+
+    def shape_error(self, message: str, shape: Any) -> ShapeError:
+        return ShapeError(f"{self.where}: {message}. Received: input_shape={tuple(shape)}")
+
+    def spec_error(self, message: str, **args: Any) -> SpecError:
+        return SpecError(f"{self.where}: {message}. {received(args)}")
+
+    def require_equal(self, a: Any, b: Any, axis: int, message: Callable[[], str]) -> None:
+        same = _same(a, b)
+        if same is True:
+            return
+        if same is False:
+            raise ShapeError(message())
+        from convcalc._symbolic import to_sympy
+
+        equals = getattr(self.ctx, "equals", None)
+        if equals is not None:
+            equals(to_sympy(a) - to_sympy(b), 0, self.name, axis, message, "sizes equal")
+
+
+def _attr_row(ctx: Any, name: str, attr: _Attr) -> None:
+    numel = math.prod(attr.shape)
+    kind = "Parameter" if attr.category == "parameter" else "Buffer"
+    ctx.add_row(
+        name,
+        kind,
+        (),
+        attr.shape,
+        trainable=numel if attr.category == "parameter" and attr.trainable else 0,
+        non_trainable=numel if attr.category == "parameter" and not attr.trainable else 0,
+        buffers=numel if attr.category == "buffer" else 0,
+    )
+    ctx.rows[-1] = dataclasses.replace(ctx.rows[-1], activations=0, activation_bytes=0)
+
+
+# -- small helpers on sizes ------------------------------------------------- #
+
+
+def _same(a: Any, b: Any) -> bool | None:
+    """Whether two sizes are equal: True, False, or None when it depends on the input."""
+    if type(a) is int and type(b) is int:
+        return a == b
+    from convcalc._backend import is_symbolic
+    from convcalc._symbolic import FloorForm, to_sympy
+
+    if isinstance(a, FloorForm) and isinstance(b, FloorForm) and a == b:
+        return True
+    a = a.e if isinstance(a, FloorForm) and a.is_constant else a
+    b = b.e if isinstance(b, FloorForm) and b.is_constant else b
+    if type(a) is int and type(b) is int:
+        return a == b
+    if (isinstance(a, FloorForm) and type(b) is int) or (isinstance(b, FloorForm) and type(a) is int):
+        return None  # a size that varies with the input against a number: equal for some inputs at most
+    try:
+        diff = to_sympy(a) - to_sympy(b)
+    except TypeError:
+        return None
+    if not is_symbolic(diff):
+        return bool(diff == 0)
+    if diff == 0:
+        return True
+    if diff.is_zero is not None:
+        return bool(diff.is_zero)
+    import sympy
+
+    return True if sympy.simplify(diff) == 0 else None
+
+
+def _size(value: Any) -> Any:
+    """A size in the planner's preferred form: an int, a FloorForm, or a sympy expression."""
+    from convcalc._backend import is_symbolic
+
+    if type(value) is int:
+        return value
+    if is_symbolic(value):
+        import sympy
+
+        if isinstance(value, sympy.Integer):
+            return int(value)
+        from convcalc._symbolic import as_integer_expr
+
+        try:
+            return as_integer_expr(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _prod(dims: Any) -> Any:
+    dims = tuple(dims)
+    if all(type(d) is int for d in dims):
+        return math.prod(dims)
+    from convcalc._symbolic import to_sympy
+
+    out: Any = 1
+    for d in dims:
+        out = out * to_sympy(d)
+    return _size(out)
+
+
+def _sum(dims: Any) -> Any:
+    total: Any = 0
+    for d in dims:
+        total = total + d
+    return _size(total) if type(total) is not int else total
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _index(call: _Call, dim: Any, rank: int, shape: tuple[Any, ...], name: str = "dim") -> int:
+    if not _is_int(dim):
+        raise call.spec_error(f"{name} must be an int", **{name: dim})
+    j = int(dim) + rank if dim < 0 else int(dim)
+    if not 0 <= j < rank:
+        raise call.shape_error(f"{name}={dim} is out of range for a {rank}-D input {tuple(shape)}", shape)
+    return j
+
+
+def _bind(
+    call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any], names: tuple[str, ...], defaults: dict[str, Any]
+) -> dict[str, Any]:
+    if len(args) > len(names):
+        raise call.spec_error(f"takes at most {len(names)} arguments here", arguments=len(args))
+    bound = dict(zip(names, args, strict=False))
+    for key, value in kwargs.items():
+        key = {"self": "input", "axis": "dim"}.get(key, key)
+        bound[key] = value
+    for key in names:
+        if key not in bound:
+            if key not in defaults:
+                raise call.spec_error(f"needs the argument {key!r}", arguments=len(args))
+            bound[key] = defaults[key]
+    return bound
+
+
+def _tensor_arg(call: _Call, value: Any) -> _Tensor:
+    if not isinstance(value, _Tensor):
+        raise call.spec_error("expects a tensor", argument=_describe_value(value))
+    return value
+
+
+def _merge_rf(tensors: list[_Tensor], rank: int) -> tuple[Any, ...] | None:
+    """The receptive field of a value combining tensors position by position (the widest path wins)."""
+    live = [t for t in tensors if not t.const]
+    if not live or any(t.rf is None for t in live):
+        return None
+    sizes = {len(t.rf) for t in live if t.rf is not None}
+    if len(sizes) != 1:
+        return None
+    merged = []
+    for axis in zip(*[t.rf for t in live if t.rf is not None], strict=True):
+        if len({f.jump for f in axis}) != 1:
+            return None
+        merged.append(max(axis, key=lambda f: f.size))
+    return tuple(merged)
+
+
+def _keep_tail(rf: tuple[Any, ...] | None, old: tuple[Any, ...], new: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """Keep a receptive field across a reshape that leaves the trailing (spatial) axes alone."""
+    if rf is None:
+        return None
+    k = len(rf)
+    if k == 0 or len(new) < k or len(old) < k:
+        return None
+    if all(_same(a, b) is True for a, b in zip(old[-k:], new[-k:], strict=True)):
+        return rf
+    return None
+
+
+_HANDLERS: dict[str, Callable[[_Call, tuple[Any, ...], dict[str, Any]], Any]] = {}
+
+
+def _handles(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def add(function: Callable[..., Any]) -> Callable[..., Any]:
+        for name in names:
+            _HANDLERS[name] = function
+        return function
+
+    return add

@@ -1,0 +1,413 @@
+"""``verify``: one forward pass of the real torch module, compared layer by layer with the plan."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from convcalc._args import received
+from convcalc._errors import ConvCalcError, ShapeError, SpecError
+from convcalc.torch.build import to_torch
+from convcalc.torch.graph import _spec_types
+from convcalc.torch.nodes import _torch
+from convcalc.torch.read import _read
+
+# --------------------------------------------------------------------------- #
+# verify
+# --------------------------------------------------------------------------- #
+
+
+class VerifyRow(NamedTuple):
+    """One compared layer.
+
+    ``match`` is None where torch has no module of that name (a tensor
+    operation of a traced forward) or the forward pass stopped before it.
+    """
+
+    name: str
+    planned_shape: tuple[Any, ...] | None
+    actual_shape: tuple[int, ...] | None
+    planned_params: Any
+    actual_params: int | None
+    match: bool | None
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What :func:`verify` found: one row per planned call, and whether all agree with torch.
+
+    ``ok`` is True when convcalc and torch both accept the input and every call
+    torch can show (by its module path) has the planned output shape and
+    parameter count. ``error`` holds torch's exception if the forward pass
+    failed, ``plan_error`` convcalc's if planning failed; ``torch_layer`` and
+    ``plan_layer`` name the layer each stopped at (``""`` for the model itself).
+    ``agree`` is True when ``ok``, or when both reject the input at the same
+    layer with every call before it matching.
+    """
+
+    ok: bool
+    rows: tuple[VerifyRow, ...]
+    input_shape: tuple[int, ...]
+    device: str
+    error: str | None = None
+    plan_error: str | None = None
+    torch_layer: str | None = None
+    plan_layer: str | None = None
+
+    @property
+    def mismatches(self) -> tuple[VerifyRow, ...]:
+        return tuple(r for r in self.rows if r.match is False)
+
+    @property
+    def agree(self) -> bool:
+        """Whether convcalc predicted what torch does: every call matches, or both reject at the same layer."""
+        if self.ok:
+            return True
+        return (
+            self.error is not None
+            and self.plan_error is not None
+            and self.torch_layer is not None
+            and self.torch_layer == self.plan_layer
+            and not self.mismatches
+        )
+
+    def __str__(self) -> str:
+        checked = sum(1 for r in self.rows if r.match is not None)
+        head = f"verify on {self.device}, input {self.input_shape}: "
+        if self.ok:
+            head += f"OK ({checked} layers match torch, {len(self.rows) - checked} operations not checked)"
+        elif self.agree:
+            head += f"both reject, at the same layer ({self.plan_layer or '<model>'})"
+        elif self.error is not None and self.plan_error is not None and not self.mismatches:
+            head += (
+                f"MISMATCH (both reject, at different layers: convcalc at {_layer(self.plan_layer)}, "
+                f"torch at {_layer(self.torch_layer)})"
+            )
+        elif self.error is not None and not self.mismatches:
+            head += f"MISMATCH (torch raises at {_layer(self.torch_layer)}; convcalc planned this input)"
+        elif self.plan_error is not None and not self.mismatches:
+            head += f"MISMATCH (convcalc rejects at {_layer(self.plan_layer)}; torch runs this input)"
+        else:
+            head += f"MISMATCH ({len(self.mismatches)} of {checked} layers differ)"
+        lines = [head]
+        if self.plan_error:
+            lines.append(f"convcalc: {self.plan_error}")
+        if self.error:
+            lines.append(f"torch: {self.error}")
+        table = [("layer", "planned shape", "torch shape", "planned params", "torch params", "")]
+        for r in self.rows:
+            mark = "-" if r.match is None else ("ok" if r.match else "MISMATCH")
+            table.append(
+                (
+                    r.name,
+                    _text(r.planned_shape),
+                    _text(r.actual_shape),
+                    _count(r.planned_params),
+                    _count(r.actual_params),
+                    mark,
+                )
+            )
+        if len(table) > 1:
+            widths = [max(len(row[j]) for row in table) for j in range(6)]
+            for row in table:
+                cells = [row[j].rjust(widths[j]) if j in (3, 4) else row[j].ljust(widths[j]) for j in range(6)]
+                lines.append("  ".join(cells).rstrip())
+        return "\n".join(lines)
+
+
+def _layer(name: str | None) -> str:
+    return "an unknown layer" if name is None else (name or "<model>")
+
+
+def _text(value: Any) -> str:
+    return "-" if value is None else str(tuple(value))
+
+
+def _count(value: Any) -> str:
+    return "-" if value is None else (f"{value:,}" if type(value) is int else str(value))
+
+
+def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_mismatch: bool = False) -> VerifyReport:
+    """Run one real forward pass and compare every layer with ``convcalc.plan``.
+
+    Builds the torch module (``to_torch`` for a ``convcalc.nn`` model; a torch
+    module is used as it is, in eval mode, on a copy if it must move device),
+    runs it once on ``torch.randn(input_shape)`` under ``torch.no_grad()``,
+    records each module's output shape, call by call, with forward hooks, and
+    compares them and the parameters each call holds for the first time
+    (``parameters()`` of the module, its parametrizations included) with the
+    plan's rows of the same name, in order. When both reject the input, the
+    report says whether they stop at the same layer (``agree``).
+
+    Args:
+        model: a ``convcalc.nn`` model or a ``torch.nn.Module``.
+        input_shape: concrete sizes, batch first, such as ``(1, 3, 224, 224)``.
+        device: where to run; ``"cuda"`` when available, else ``"cpu"``.
+        raise_on_mismatch: raise instead of returning a failed report.
+
+    Returns:
+        A :class:`VerifyReport`; ``print(report)`` shows the table.
+
+    Raises:
+        ShapeError: with ``raise_on_mismatch``, naming the first layer that
+            differs, or with torch's message when its forward pass fails.
+        SpecError: the model cannot be built or read.
+
+    >>> import convcalc
+    >>> from convcalc import nn
+    >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
+    >>> report = convcalc.verify(net, (2, 1, 28, 28), device="cpu")
+    >>> report.ok
+    True
+    >>> print(report)  # doctest: +NORMALIZE_WHITESPACE
+    verify on cpu, input (2, 1, 28, 28): OK (4 layers match torch, 0 operations not checked)
+    layer  planned shape    torch shape      planned params  torch params
+    0      (2, 4, 26, 26)   (2, 4, 26, 26)               40            40  ok
+    1      (2, 4, 26, 26)   (2, 4, 26, 26)                0             0  ok
+    2      (2, 2704)        (2, 2704)                     0             0  ok
+    3      (2, 10)          (2, 10)                  27,050        27,050  ok
+    >>> report = convcalc.verify(net, (2, 1, 30, 30), device="cpu")
+    >>> report.ok, report.agree, report.plan_layer, report.torch_layer
+    (False, True, '3', '3')
+    >>> print(str(report).splitlines()[0])
+    verify on cpu, input (2, 1, 30, 30): both reject, at the same layer (3)
+    >>> convcalc.verify(net, (2, 1, 30, 30), device="cpu", raise_on_mismatch=True)
+    Traceback (most recent call last):
+    ...
+    convcalc.ShapeError: verify: convcalc and torch both reject this input. torch: RuntimeError: mat1 and mat2 shapes cannot be multiplied (2x3136 and 2704x10); both stop at the same layer, 3. Received: input_shape=(2, 1, 30, 30)
+    """
+    torch = _torch()
+    from convcalc._planner import plan
+
+    is_torch = isinstance(model, torch.nn.Module)
+    if not is_torch and not hasattr(model, "_plan"):
+        raise SpecError(f"verify() takes a convcalc.nn model or a torch.nn.Module. {received({'model': model})}")
+    if (
+        isinstance(input_shape, (str, bytes))
+        or not hasattr(input_shape, "__iter__")
+        or not all(type(d) is int and d >= 1 for d in input_shape)
+        or not tuple(input_shape)
+    ):
+        raise ShapeError(
+            f"verify() runs torch, so input_shape must be positive ints such as (1, 3, 224, 224). "
+            f"{received({'input_shape': input_shape})}"
+        )
+    shape = tuple(input_shape)
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    built = model if is_torch else to_torch(model)
+    try:
+        module = _module_on(built, device)
+    except Exception as exc:  # no such device, or not available
+        raise SpecError(
+            f"verify() cannot use device {device!r} ({type(exc).__name__}: {exc}); use 'cpu', or 'cuda' where "
+            f"torch.cuda.is_available(). {received({'device': device})}"
+        ) from None
+    was_training = module.training
+    module.eval()
+    try:
+        read = _read(module) if is_torch else None
+        spec = read.spec if read is not None else model
+        plan_error: str | None = None
+        plan_layer: str | None = None
+        planned = None
+        try:
+            planned = plan(read if read is not None else model, shape)
+        except ConvCalcError as exc:
+            plan_error, plan_layer = str(exc), _rejecting_layer(exc)
+        outputs, params, error, torch_layer = _run_hooked(torch, module, shape, device)
+    finally:
+        module.train(was_training)
+    from convcalc import nn
+
+    # A root that is a layer, an Add or a Concat plans its own row last, under a name of its own.
+    root_row = not isinstance(spec, (nn.Sequential, _spec_types().Graph))
+    rows = _compare(planned, outputs, params, error is not None, root_row)
+    if plan_layer is not None and torch_layer is not None:
+        plan_layer = _owning_module(plan_layer, params)
+    ok = plan_error is None and error is None and all(r.match is not False for r in rows)
+    report = VerifyReport(ok, tuple(rows), shape, str(device), error, plan_error, torch_layer, plan_layer)
+    if raise_on_mismatch and not ok:
+        raise ShapeError(_failure(report))
+    return report
+
+
+def _rejecting_layer(exc: ConvCalcError) -> str | None:
+    """The path of the layer a planning error names (``""`` for the model itself), or None."""
+    layer = getattr(exc, "layer", None)
+    if isinstance(layer, str):
+        return layer
+    head = str(exc).partition(": ")[0]
+    if not head.endswith(")") or " (" not in head:
+        return None
+    path = head.rpartition(" (")[0]
+    return "" if path == "<model>" else path
+
+
+def _owning_module(path: str, params: dict[str, Any]) -> str:
+    """The torch module a planned path belongs to: itself, or the module whose forward runs that operation."""
+    parts = path.split(".") if path else []
+    while parts and ".".join(parts) not in params:
+        parts.pop()
+    return ".".join(parts)
+
+
+def _module_on(module: Any, device: str) -> Any:
+    """The module on ``device``: itself when it is there already, else a moved copy (the caller's stays put)."""
+    import copy
+
+    torch = _torch()
+    torch.empty(0, device=device)  # fails early for a device that does not exist
+    for tensor in (*module.parameters(), *module.buffers()):
+        if isinstance(tensor, torch.nn.parameter.UninitializedTensorMixin):
+            continue
+        wanted = torch.device(device)
+        if tensor.device.type != wanted.type or (wanted.index is not None and tensor.device.index != wanted.index):
+            return copy.deepcopy(module).to(device)
+    return module
+
+
+def _run_hooked(
+    torch: Any, module: Any, shape: tuple[int, ...], device: str
+) -> tuple[
+    dict[str, list[tuple[int, ...]]], dict[str, tuple[tuple[tuple[int, int], ...], bool]], str | None, str | None
+]:
+    """Output shapes per module path (one per call); per module, the tensors (id, numel) of the parameters a row
+    of it holds and whether a plan shows it as a layer; torch's error, and the innermost module it stopped in."""
+    outputs: dict[str, list[tuple[int, ...]]] = {}
+    running: list[str] = []
+    handles = []
+
+    def starter(name: str) -> Callable[..., None]:
+        def hook(_module: Any, _inputs: Any) -> None:
+            running.append(name)
+
+        return hook
+
+    def recorder(name: str) -> Callable[..., None]:
+        def hook(_module: Any, _inputs: Any, output: Any) -> None:
+            if running and running[-1] == name:
+                running.pop()
+            found = _first_tensor(torch, output)
+            if found is not None:
+                outputs.setdefault(name, []).append(tuple(int(d) for d in found.shape))
+
+        return hook
+
+    named = list(module.named_modules())
+    for name, sub in named:
+        handles.append(sub.register_forward_pre_hook(starter(name)))
+        handles.append(sub.register_forward_hook(recorder(name)))
+    error = failed_in = None
+    try:
+        with torch.no_grad():
+            module(torch.randn(shape, device=device))
+    except Exception as exc:  # torch's own error is the finding
+        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        failed_in = running[-1] if running else ""
+    finally:
+        for handle in handles:
+            handle.remove()
+    params: dict[str, tuple[tuple[tuple[int, int], ...], bool]] = {}
+    for name, sub in named:
+        children = [child for child_name, child in sub.named_children() if child_name != "parametrizations"]
+        # an empty Sequential (a shortcut that passes its input on) is planned as nothing
+        layer = not children and not (isinstance(sub, torch.nn.Sequential) and len(sub) == 0)
+        tensors = [*sub.parameters(recurse=False)]
+        if "parametrizations" in sub._modules:  # weight_norm, spectral_norm: the originals are the layer's
+            tensors += [*sub._modules["parametrizations"].parameters()]
+        counted = []
+        for tensor in tensors:
+            try:
+                counted.append((id(tensor), tensor.numel()))
+            except ValueError:  # an uninitialised lazy parameter: the forward failed before it
+                continue
+        params[name] = (tuple(dict.fromkeys(counted)), layer)
+    return outputs, params, error, failed_in
+
+
+def _first_tensor(torch: Any, value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, (tuple, list)):
+        for item in value:
+            found = _first_tensor(torch, item)
+            if found is not None:
+                return found
+    return None
+
+
+def _compare(
+    planned: Any,
+    outputs: dict[str, list[tuple[int, ...]]],
+    params: dict[str, tuple[tuple[tuple[int, int], ...], bool]],
+    stopped: bool,
+    root_row: bool,
+) -> list[VerifyRow]:
+    rows: list[VerifyRow] = []
+    aliases = {}
+    if planned is not None and root_row and planned.rows and planned.rows[-1].name not in params:
+        aliases[planned.rows[-1].name] = ""
+    seen: Counter[str] = Counter()
+    counted: set[int] = set()  # torch's tally: a parameter counts at the first row that holds it
+    planned_names = set()
+    for r in planned.rows if planned is not None else ():
+        name = r.name if r.name in params else aliases.get(r.name, r.name)
+        planned_names.add(name)
+        planned_shape = tuple(r.output_shape)
+        if name not in params:
+            rows.append(VerifyRow(r.name, planned_shape, None, r.params, None, None))
+            continue
+        occurrence = seen[name]
+        seen[name] += 1
+        calls = outputs.get(name, [])
+        actual = calls[occurrence] if occurrence < len(calls) else None
+        actual_params = 0
+        for key, numel in params[name][0]:
+            if key not in counted:
+                counted.add(key)
+                actual_params += numel
+        if actual is None:  # not reached (torch failed earlier) or called fewer times than planned
+            rows.append(VerifyRow(r.name, planned_shape, None, r.params, actual_params, None if stopped else False))
+            continue
+        match = planned_shape == actual and r.params == actual_params
+        rows.append(VerifyRow(r.name, planned_shape, actual, r.params, actual_params, match))
+    if planned is not None:
+        layers = [n for n in planned_names if n in params and params[n][1]]
+        for name, calls in outputs.items():
+            if name in planned_names:
+                for extra in calls[seen[name] :]:  # torch called it more often than planned
+                    rows.append(VerifyRow(name, None, extra, None, 0, False))
+                continue
+            if not params[name][1]:
+                continue  # a container, or an empty Sequential
+            if any(n.startswith(f"{name}.") or not name for n in planned_names):
+                continue  # a traced leaf module: its operations have rows under its path
+            if any(name.startswith(f"{n}.") for n in layers):
+                continue  # runs inside a planned layer (a parametrization computing its weight)
+            rows.append(VerifyRow(name, None, calls[0], None, sum(n for _, n in params[name][0]), False))
+    return rows
+
+
+def _failure(report: VerifyReport) -> str:
+    tail = f"Received: input_shape={report.input_shape}"
+    if report.error and report.plan_error:
+        where = (
+            f"both stop at the same layer, {_layer(report.plan_layer)}"
+            if report.agree
+            else f"convcalc stops at {_layer(report.plan_layer)}, torch at {_layer(report.torch_layer)}"
+        )
+        return f"verify: convcalc and torch both reject this input. torch: {report.error}; {where}. {tail}"
+    if report.error:
+        return f"verify: torch raises during the forward pass, but convcalc planned it: {report.error}. {tail}"
+    if report.plan_error:
+        head, _, _ = report.plan_error.rpartition(" Received:")
+        return f"verify: torch runs this input, but convcalc rejects it: {head or report.plan_error}. {tail}"
+    first = report.mismatches[0]
+    return (
+        f"verify: layer {first.name!r} differs from torch: planned output {_text(first.planned_shape)} with "
+        f"{_count(first.planned_params)} parameters, torch gives {_text(first.actual_shape)} with "
+        f"{_count(first.actual_params)}. {tail}"
+    )
