@@ -137,9 +137,7 @@ class Context:
         if ok is True:
             return
         if ok is False:
-            error = ShapeError(message())
-            error.layer, error.axis = path, axis  # type: ignore[attr-defined]
-            raise error
+            raise ShapeError(message(), layer=path, axis=axis)
         if isinstance(ok, Undecided):
             self.constraints.append(Constraint(path, axis, ok.form, ">=", minimum, reason))
             return
@@ -153,9 +151,7 @@ class Context:
         if ok == sympy().true:
             return
         if ok == sympy().false:
-            error = ShapeError(message())
-            error.layer, error.axis = path, axis  # type: ignore[attr-defined]
-            raise error
+            raise ShapeError(message(), layer=path, axis=axis)
         self.constraints.append(Constraint(path, axis, value, kind, target, reason))
 
     def equals(self, value: Any, target: int, path: str, axis: int, message: Callable[[], str], reason: str) -> None:
@@ -180,9 +176,7 @@ class Context:
             value = value.e
         if type(value) is int:
             if value % divisor:
-                error = ShapeError(message())
-                error.layer, error.axis, error.strict = path, axis, True  # type: ignore[attr-defined]
-                raise error
+                raise ShapeError(message(), layer=path, axis=axis, strict=True)
             return
         self.constraints.append(Constraint(path, axis, value, "divides", divisor, reason))
 
@@ -391,13 +385,12 @@ def plan(
             f"containers (sys.getrecursionlimit() is {sys.getrecursionlimit()}). Received: model={type(model).__name__}"
         ) from None
     except ShapeError as exc:
-        layer = getattr(exc, "layer", None)
-        if layer is None:
+        if exc.layer is None or exc.axis is None:
             raise
-        if getattr(exc, "strict", False):
-            hint = _strict_inputs(model, shape, conv, exc.axis)  # type: ignore[attr-defined]
+        if exc.strict:
+            hint = _strict_inputs(model, shape, conv, exc.axis)
         else:
-            hint = _smallest_input(model, shape, strict, layer, exc.axis)  # type: ignore[attr-defined]
+            hint = _smallest_input(model, shape, strict, exc.layer, exc.axis)
         text = str(exc)
         head, sep, tail = text.rpartition(" Received:")
         raise ShapeError(f"{head}{hint}{sep}{tail}" if sep else f"{text}{hint}") from None
@@ -575,9 +568,9 @@ def _smallest_input(model: Any, shape: tuple[Any, ...], strict: bool, layer: str
         try:
             _walk(model, trial, ctx)
         except ShapeError as exc:
-            if (getattr(exc, "layer", None), getattr(exc, "axis", None)) == (layer, axis):
+            if (exc.layer, exc.axis) == (layer, axis):
                 return False
-            if getattr(exc, "layer", None) == layer:
+            if exc.layer == layer:
                 return True  # this axis fits now; another axis of the same layer does not
             return any(r.name == layer for r in ctx.rows)  # a later layer failed: did this one fit?
         return True
