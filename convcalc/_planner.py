@@ -9,7 +9,7 @@ from typing import Any
 from convcalc._args import received
 from convcalc._enums import Convention, _Vocabulary
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
-from convcalc._plan import Constraint, Plan, ReceptiveField, Row, shape_numel
+from convcalc._plan import Constraint, Group, Plan, ReceptiveField, Row, shape_numel
 from convcalc._symbolic import FloorForm, Undecided
 
 __all__ = ["Context", "Flow", "MacConvention", "plan"]
@@ -373,8 +373,8 @@ def plan(
             def flow(s: tuple[Any, ...]) -> Flow:
                 return s, tuple(ReceptiveField(1, 1, 0) for _ in range(max(len(s) - 2, 0))) or None
 
-            flows = tuple(flow(s) for s in inputs)
-            named = {k: flow(s) for k, s in keywords.items()}
+            flows: tuple[Flow, ...] = tuple(flow(s) for s in inputs)
+            named: dict[str, Flow] = {k: flow(s) for k, s in keywords.items()}
             (out_shape, _), outputs = model._plan_call(flows, named, ctx, "")
             out_shape = tuple(out_shape)
         else:
@@ -400,14 +400,10 @@ def plan(
     if not all(type(d) is int for d in shape):
         rows = tuple(_sympy_row(r) for r in rows)
         uncalled = tuple(_sympy_row(r) for r in uncalled)
-    extra: dict[str, Any] = {"groups": [g for g in ctx.groups if g is not None], **_module_tree(source, model)}
+    name, modules = _module_tree(source, model)
     several = len(inputs) + len(keywords) > 1 or keywords
-    if several:
-        extra["inputs"] = _sympy_tree(dict(keywords) if keywords and not inputs else (*inputs, *keywords.values()))
-    if outputs is not None and not (
-        isinstance(outputs, tuple) and outputs and not isinstance(outputs[0], (tuple, dict))
-    ):
-        extra["outputs"] = _sympy_tree(outputs)
+    if outputs is not None and isinstance(outputs, tuple) and outputs and not isinstance(outputs[0], (tuple, dict)):
+        outputs = None  # one output: output_shape says it all
     return Plan(
         rows,
         tuple(to_sympy(d) for d in shape),
@@ -417,8 +413,14 @@ def plan(
         tuple(ctx.constraints),
         itemsize,
         model._layout,
-        extra,
         uncalled,
+        name=name,
+        modules=modules,
+        groups=tuple(Group(*g) for g in ctx.groups if g is not None),
+        inputs=_sympy_tree(dict(keywords) if keywords and not inputs else (*inputs, *keywords.values()))
+        if several
+        else None,
+        outputs=None if outputs is None else _sympy_tree(outputs),
     )
 
 
@@ -426,7 +428,7 @@ def plan(
 _TORCH_CLASS = {"Add": "AddBranches", "Concat": "ConcatBranches"}
 
 
-def _module_tree(source: Any, model: Any) -> dict[str, Any]:
+def _module_tree(source: Any, model: Any) -> tuple[str, tuple[tuple[str, str], ...] | None]:
     """The model's name and its module classes by path (``""`` for the model), for the torchinfo layout.
 
     A torch module gives its own ``named_modules()``; a ``convcalc.nn`` model the modules ``to_torch()``
@@ -442,16 +444,16 @@ def _module_tree(source: Any, model: Any) -> dict[str, Any]:
         from convcalc.torch_bridge import module_classes
 
         classes = module_classes(source)
-        return {"name": classes[""], "modules": classes}
+        return classes[""], tuple(classes.items())
     if reader is not None or model._convention is not Convention.TORCH:
-        return {"name": getattr(model, "name", None) or type(model).__name__}
+        return getattr(model, "name", None) or type(model).__name__, None
     classes = {}
     stack = [("", model)]
     while stack:
         path, spec = stack.pop()
         classes[path] = _TORCH_CLASS.get(spec.kind, spec.kind)
-        stack.extend((f"{path}.{name}" if path else name, child) for name, child in spec.children())
-    return {"name": classes[""], "modules": classes}
+        stack.extend(reversed([(f"{path}.{name}" if path else name, child) for name, child in spec.children()]))
+    return classes[""], tuple(classes.items())
 
 
 def _sympy_tree(value: Any) -> Any:
@@ -509,7 +511,8 @@ def _walk(model: Any, shape: tuple[Any, ...], ctx: Context) -> tuple[Any, ...]:
     # a Keras layer keeps its own name (a Keras Sequential names its layers itself); torch-style models
     # start from the empty path
     root = model._name() if hasattr(model, "_name") else ""
-    out_shape, _ = model._plan((shape, rf or None), ctx, root)
+    flow: Flow = (shape, rf or None)
+    out_shape, _ = model._plan(flow, ctx, root)
     return tuple(out_shape)
 
 

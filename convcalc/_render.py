@@ -127,7 +127,7 @@ def _table(plan: Plan) -> str:
 
 
 def _keras(plan: Plan) -> str:
-    name = plan._extra.get("name", "sequential")
+    name = plan.name if plan.name is not None else "sequential"
     # Keras' sequential layout: columns end at 45%, 85% and 100% of 65 characters. The label is cut to its
     # column, as Keras 2 cut it; a shape or a count that does not fit widens its column (with one space before
     # the next), so that long symbolic shapes never run into the parameter count.
@@ -182,7 +182,6 @@ class _Layer:
         "parent",
         "path",
         "recursive",
-        "row",
         "trainable",
     )
 
@@ -193,7 +192,6 @@ class _Layer:
         self.parent = parent
         self.leaf = leaf
         self.output = "--"
-        self.row: Row | None = None
         self.recursive = False
         self.params: Any = 0
         self.trainable: Any = 0
@@ -213,21 +211,12 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
     forward) before their first listed descendant, and again after another branch of the tree was listed
     (``add_missing_container_layers``). A module listed a second time is marked ``(recursive)``.
     """
-    tree: dict[str, str] | None = plan._extra.get("modules")
-    groups = plan._extra.get("groups", [])
-    group_paths = {g[1] for g in groups}
+    tree = dict(plan.modules) if plan.modules is not None else None
+    groups = plan.groups
+    group_paths = {g.path for g in groups}
     has_children = {p.rpartition(".")[0] for p in tree if p} if tree is not None else {""}
-    # parameters of each module: its rows' and its descendants' (a repeated call's rows count at the first call)
-    params: dict[str, Any] = {}
-    trainable: dict[str, Any] = {}
-    for r in plan.rows:
-        if r.recursive:
-            continue
-        parts = r.name.split(".") if tree is not None else [r.name]
-        for j in range(len(parts) + 1):
-            key = ".".join(parts[:j])
-            params[key] = params.get(key, 0) + r.params
-            trainable[key] = trainable.get(key, 0) + r.trainable
+    params = plan.params_by_module
+    name = plan.name if plan.name is not None else "Model"
 
     fallbacks: dict[str, _Layer] = {}
 
@@ -237,20 +226,18 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
     def make(path: str, kind: str) -> _Layer:
         parent = (fallback(path.rpartition(".")[0]) if tree is not None else fallback("")) if path else None
         layer = _Layer(path, kind, depth_of(path), parent, path not in has_children)
-        layer.params, layer.trainable = params.get(path, 0), trainable.get(path, 0)
+        layer.params, layer.trainable = params.get(path, (0, 0))
         return layer
 
     def fallback(path: str) -> _Layer:
         """The one entry torchinfo keeps for a module that was not called (shared by all its insertions)."""
         if path not in fallbacks:
-            kind = tree.get(path, "Module") if tree is not None else str(plan._extra.get("name", "Model"))
+            kind = tree.get(path, "Module") if tree is not None else name
             fallbacks[path] = make(path, kind)
         return fallbacks[path]
 
-    root = make("", str(plan._extra.get("name", "Model")))
+    root = make("", name)
     root.output = _shape(plan.output_shape)
-    if root.leaf:
-        root.row = Row("", root.kind, plan.input_shape, plan.output_shape, activation_bytes=_bytes(plan))
     layers = [root]
     seen: set[str] = set()
     g = 0
@@ -268,7 +255,7 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
         if tree is not None and (r.name not in tree or r.name in group_paths or not r.name):
             continue  # a functional operation, a module's own tensor, or a container's own sum
         layer = make(r.name, tree[r.name] if tree is not None else r.kind)
-        layer.output, layer.row = _shape(r.output_shape), r
+        layer.output = _shape(r.output_shape)
         layer.recursive = r.recursive or r.name in seen
         seen.add(r.name)
         layers.append(layer)
@@ -343,17 +330,8 @@ def _branch(depth: int) -> str:
     return "├─" if depth == 1 else "│    " * (depth - 1) + "└─"
 
 
-def _bytes(plan: Plan) -> Any:
-    out: Any = plan.itemsize
-    for d in plan.output_shape:
-        out = out * d
-    return out
-
-
 def _torchinfo(plan: Plan, depth: int = 3) -> str:
     """The layout of ``torchinfo.summary`` (1.8) down to ``depth``: a tree of modules, then totals and memory."""
-    from convcalc._planner import torchinfo_mult_adds
-
     layers = _torchinfo_layers(plan)
     longest = max(len(layer.title()) + layer.depth * 5 + 1 for layer in layers)
     name_width = 40 if longest < 40 else -(-longest // 5) * 5
@@ -371,31 +349,17 @@ def _torchinfo(plan: Plan, depth: int = 3) -> str:
         out.append(
             line(_branch(layer.depth) + layer.title(), layer.output, _params_cell(layer, layer.depth == depth, memo))
         )
-    batch = plan.input_shape[0] if plan.input_shape else 1
-    inputs: Any = 1
-    for d in plan.input_shape:
-        inputs = inputs * d
-    # torchinfo's forward/backward size: twice the output of every call of a module without children that has
-    # parameters
-    # and its mult-adds: torchinfo's count of every call of a module without children, a repeated call too
-    forward: Any = 0
-    mult_adds: Any = 0
-    for layer in layers:
-        if layer.leaf and layer.row is not None and layer.params:
-            forward = forward + 2 * layer.row.activation_bytes
-            mult_adds = mult_adds + torchinfo_mult_adds(layer.kind, layer.params, layer.row.output_shape)
-    total_bytes = inputs * plan.itemsize + forward + plan.total_params * plan.itemsize
     out += [
         "=" * width,
         f"Total params: {_num(plan.total_params)}",
         f"Trainable params: {_num(plan.trainable_params)}",
         f"Non-trainable params: {_num(plan.non_trainable_params)}",
-        f"Total mult-adds{_readable(mult_adds * batch)}",
+        f"Total mult-adds{_readable(plan.total_mult_adds)}",
         "=" * width,
-        f"Input size (MB): {_mb(inputs * plan.itemsize)}",
-        f"Forward/backward pass size (MB): {_mb(forward)}",
-        f"Params size (MB): {_mb(plan.total_params * plan.itemsize)}",
-        f"Estimated Total Size (MB): {_mb(total_bytes)}",
+        f"Input size (MB): {_mb(plan.input_bytes)}",
+        f"Forward/backward pass size (MB): {_mb(plan.forward_backward_bytes)}",
+        f"Params size (MB): {_mb(plan.params_bytes)}",
+        f"Estimated Total Size (MB): {_mb(plan.total_bytes)}",
         "=" * width,
         f"{_mac_line(plan)}: {_num(plan.macs)}",
     ]
@@ -453,10 +417,10 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     }
     if plan.uncalled:
         out["uncalled"] = [_row_dict(r) for r in plan.uncalled]
-    if "outputs" in plan._extra:
-        out["output_shapes"] = _jsonable(plan.output_shapes)
-    if "inputs" in plan._extra:
-        out["input_shapes"] = _jsonable(plan.input_shapes)
+    if plan.outputs is not None:
+        out["output_shapes"] = _jsonable(plan.outputs)
+    if plan.inputs is not None:
+        out["input_shapes"] = _jsonable(plan.inputs)
     return out
 
 
