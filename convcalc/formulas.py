@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from convcalc._backend import Pick
+    from convcalc._types import Size, Sizes
 
 __all__ = [
     "adaptive_pool_output_size",
@@ -54,12 +55,12 @@ class Im2ColLayout(_Vocabulary):
 # --------------------------------------------------------------------------- #
 
 
-def kernel_extent(k: Any, d: Any) -> Any:
+def kernel_extent(k: Size, d: Size) -> Size:
     """Span of a dilated kernel: ``d * (k - 1) + 1``."""
     return d * (k - 1) + 1
 
 
-def window_count(i: Any, pad_before: Any, pad_after: Any, extent: Any, s: Any) -> Any:
+def window_count(i: Size, pad_before: Size, pad_after: Size, extent: Size, s: Size) -> Size:
     """Number of window starts: ``(i + pl + pr - dk) // s + 1`` (floor)."""
     return (i + pad_before + pad_after - extent) // s + 1
 
@@ -72,12 +73,12 @@ def exact_sizes(i: int, pad: int, extent: int, s: int) -> str:
     return f"{show(lower)} or {show(upper)}" if lower >= max(1, extent - pad) else show(upper)
 
 
-def ceil_div(a: Any, b: Any) -> Any:
+def ceil_div(a: Size, b: Size) -> Size:
     """``ceil(a / b)`` for integer ``a`` and positive ``b``, without floats."""
     return (a + b - 1) // b
 
 
-def ceil_window_count(i: Any, p: Any, extent: Any, s: Any) -> Any:
+def ceil_window_count(i: Size, p: Size, extent: Size, s: Size) -> Size:
     """torch's ``ceil_mode`` count: ceil, but no window may start in the right padding.
 
     torch computes ``A = ceil((i + 2p - dk) / s)`` and drops the last window when
@@ -92,12 +93,12 @@ def ceil_window_count(i: Any, p: Any, extent: Any, s: Any) -> Any:
     return smin(a, (i + p - 1) // s) + 1
 
 
-def transpose_count(i: Any, s: Any, pad_total: Any, extent: Any, op: Any) -> Any:
+def transpose_count(i: Size, s: Size, pad_total: Size, extent: Size, op: Size) -> Size:
     """Transposed convolution: ``(i - 1) * s - (pl + pr) + dk + op``."""
     return (i - 1) * s - pad_total + extent + op
 
 
-def pad_requirements(i: Any, left: Any, right: Any, mode: PadMode) -> list[tuple[Any, int, str]]:
+def pad_requirements(i: Size, left: Size, right: Size, mode: PadMode) -> list[tuple[Any, int, str]]:
     """torch's conditions for padding an axis of size ``i`` by ``(left, right)`` (negative crops) in
     ``mode``, as ``(value, minimum, what torch says)`` triples that hold when ``value >= minimum``.
 
@@ -197,7 +198,7 @@ def _axis_name(j: int, ndim: int) -> str:
     return f" on axis {j}" if ndim > 1 else ""
 
 
-def _padding_mode(padding: Any, convention: Convention) -> PaddingMode | None:
+def _padding_mode(padding: Sizes | str, convention: Convention) -> PaddingMode | None:
     """The named padding mode, or None when padding is numeric."""
     if not isinstance(padding, str):
         return None
@@ -217,15 +218,15 @@ def _flag(value: Any, name: str) -> bool:
 
 @exact_arrays
 def conv_output_size(
-    size: Any,
-    kernel_size: Any,
-    stride: Any = 1,
-    padding: Any = 0,
-    dilation: Any = 1,
+    size: Sizes,
+    kernel_size: Sizes,
+    stride: Sizes = 1,
+    padding: Sizes | str = 0,
+    dilation: Sizes = 1,
     *,
     convention: str = "torch",
     strict: bool = False,
-) -> Any:
+) -> Sizes:
     """Output size of a convolution along each spatial axis.
 
     ``out = floor((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``.
@@ -317,17 +318,17 @@ def keras_stride_dilation_check(strides: Sequence[Any], dilations: Sequence[Any]
 
 
 def _conv_axis(
-    i: Any,
-    k: Any,
-    s: Any,
-    p: Any,
-    d: Any,
+    i: Size,
+    k: Size,
+    s: Size,
+    p: Size,
+    d: Size,
     mode: PaddingMode | None,
     conv: Convention,
     strict: bool,
     args: dict[str, Any],
     axis: str,
-) -> Any:
+) -> Size:
     extent = kernel_extent(k, d)
     if conv is Convention.KERAS:
         if mode is None:
@@ -374,11 +375,11 @@ def _conv_axis(
     return window_count(i, p, p, extent, s)
 
 
-def _dilated(k: Any, d: Any) -> str:
+def _dilated(k: Size, d: Size) -> str:
     return "" if d == 1 else f" (dilation {show(d)}: spans {show(kernel_extent(k, d))})"
 
 
-def _too_small(i: Any, k: Any, p: Any, d: Any, axis: str, args: dict[str, Any]) -> str:
+def _too_small(i: Size, k: Size, p: Size, d: Size, axis: str, args: dict[str, Any]) -> str:
     extent = kernel_extent(k, d)
     need_pad = ceil_div(extent - i, 2)
     return (
@@ -400,7 +401,7 @@ def _fitting_paddings(i: int, extent: int, s: int, least: int) -> list[int]:
     return [first] if step == s else [first, first + step]
 
 
-def _strict_check(i: Any, k: Any, s: Any, p: Any, d: Any, args: dict[str, Any], axis: str) -> None:
+def _strict_check(i: Size, k: Size, s: Size, p: Size, d: Size, args: dict[str, Any], axis: str) -> None:
     if isinstance(i, FloorForm) or is_symbolic(i):
         return  # the planner records divisibility of symbolic sizes as a constraint
     extent = kernel_extent(k, d)
@@ -434,17 +435,17 @@ def _strict_check(i: Any, k: Any, s: Any, p: Any, d: Any, args: dict[str, Any], 
 
 @exact_arrays
 def pool_output_size(
-    size: Any,
-    kernel_size: Any,
-    stride: Any = None,
-    padding: Any = 0,
-    dilation: Any = 1,
+    size: Sizes,
+    kernel_size: Sizes,
+    stride: Sizes = None,
+    padding: Sizes | str = 0,
+    dilation: Sizes = 1,
     ceil_mode: bool = False,
     *,
     convention: str = "torch",
     kind: str = "max",
     strict: bool = False,
-) -> Any:
+) -> Sizes:
     """Output size of max or average pooling along each spatial axis.
 
     ``stride=None`` means ``stride = kernel_size``, as in torch and Keras. Under
@@ -546,14 +547,16 @@ def pool_output_size(
     return axes.wrap(outs)
 
 
-def pool_min_input(kind: PoolKind, ndim: int, k: Any) -> Any:
+def pool_min_input(kind: PoolKind, ndim: int, k: Size) -> Size:
     """The least input size torch's pooling of ``kind`` over ``ndim`` axes accepts whatever the padding,
     beyond the window fitting the padded input: the kernel for 3-D average pooling (``avg_pool3d`` checks
     ``input >= kernel``), else None. Max pooling and 1-D/2-D average pooling have no such rule."""
     return k if kind is PoolKind.AVG and ndim == 3 else None
 
 
-def _torch_pool_axis(i: Any, k: Any, s: Any, p: Any, d: Any, ceil_mode: bool, args: dict[str, Any], axis: str) -> Any:
+def _torch_pool_axis(
+    i: Size, k: Size, s: Size, p: Size, d: Size, ceil_mode: bool, args: dict[str, Any], axis: str
+) -> Size:
     check(
         2 * p <= k,
         lambda pick: (
@@ -572,8 +575,8 @@ def _torch_pool_axis(i: Any, k: Any, s: Any, p: Any, d: Any, ceil_mode: bool, ar
 
 
 def _keras_pool_axis(
-    i: Any, k: Any, s: Any, p: Any, d: Any, mode: PaddingMode | None, args: dict[str, Any], axis: str
-) -> Any:
+    i: Size, k: Size, s: Size, p: Size, d: Size, mode: PaddingMode | None, args: dict[str, Any], axis: str
+) -> Size:
     check(d == 1, lambda pick: f"Keras pooling has no dilation. {received(args)}", SpecError)
     check(
         p == 0,
@@ -602,15 +605,15 @@ def _keras_pool_axis(
 
 @exact_arrays
 def conv_transpose_output_size(
-    size: Any,
-    kernel_size: Any,
-    stride: Any = 1,
-    padding: Any = 0,
-    output_padding: Any = None,
-    dilation: Any = 1,
+    size: Sizes,
+    kernel_size: Sizes,
+    stride: Sizes = 1,
+    padding: Sizes | str = 0,
+    output_padding: Sizes = None,
+    dilation: Sizes = 1,
     *,
     convention: str = "torch",
-) -> Any:
+) -> Sizes:
     """Output size of a transposed convolution along each spatial axis.
 
     torch: ``out = (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1)
@@ -694,8 +697,8 @@ def conv_transpose_output_size(
 
 
 def _keras_transpose_axis(
-    i: Any, k: Any, s: Any, d: Any, op: Any, mode: PaddingMode | None, args: dict[str, Any], axis: str
-) -> Any:
+    i: Size, k: Size, s: Size, d: Size, op: Size, mode: PaddingMode | None, args: dict[str, Any], axis: str
+) -> Size:
     extent = kernel_extent(k, d)
     if op is not None:
         check(
@@ -720,13 +723,13 @@ def _keras_transpose_axis(
 
 @exact_arrays
 def same_padding(
-    size: Any,
-    kernel_size: Any,
-    stride: Any = 1,
-    dilation: Any = 1,
+    size: Sizes,
+    kernel_size: Sizes,
+    stride: Sizes = 1,
+    dilation: Sizes = 1,
     *,
     convention: str = "torch",
-) -> Any:
+) -> Sizes:
     """The ``(before, after)`` padding that ``padding="same"`` applies on each axis.
 
     Both torch and Keras/TensorFlow put the odd extra pixel at the end
@@ -777,7 +780,7 @@ def same_padding(
 # --------------------------------------------------------------------------- #
 
 
-def _adaptive_axes(size: Any, output_size: Any) -> tuple[Axes, list[int], list[int | None]]:
+def _adaptive_axes(size: Sizes, output_size: Sizes) -> tuple[Axes, list[int], list[int | None]]:
     args = {"size": size, "output_size": output_size}
     axes = Axes(args)
     sizes = [integer(v, "size", minimum=1, error=ShapeError) for v in axes.values["size"]]
@@ -786,7 +789,7 @@ def _adaptive_axes(size: Any, output_size: Any) -> tuple[Axes, list[int], list[i
 
 
 @exact_arrays
-def adaptive_pool_output_size(size: Any, output_size: Any) -> Any:
+def adaptive_pool_output_size(size: Sizes, output_size: Sizes) -> Sizes:
     """Output size of torch's adaptive pooling: the requested size; ``None`` keeps the input's.
 
     >>> adaptive_pool_output_size((13, 17), (6, None))
@@ -801,7 +804,7 @@ def adaptive_pool_output_size(size: Any, output_size: Any) -> Any:
 
 
 @exact_arrays
-def adaptive_pool_windows(size: Any, output_size: Any) -> Any:
+def adaptive_pool_windows(size: Sizes, output_size: Sizes) -> Any:
     """The ``[start, end)`` input window of every output position of adaptive pooling.
 
     ``start = floor(j * I / O)`` and ``end = ceil((j + 1) * I / O)``, as in torch
@@ -833,12 +836,12 @@ def adaptive_pool_windows(size: Any, output_size: Any) -> Any:
 
 @exact_arrays
 def upsample_output_size(
-    size: Any,
+    size: Sizes,
     *,
-    output_size: Any = None,
+    output_size: Sizes = None,
     scale_factor: Any = None,
     convention: str = "torch",
-) -> Any:
+) -> Sizes:
     """Output size of ``nn.Upsample`` / ``F.interpolate`` (or Keras ``UpSampling``).
 
     Exactly one of ``output_size`` and ``scale_factor`` is given. torch computes
@@ -909,7 +912,7 @@ def upsample_output_size(
 
 
 def _im2col_dims(
-    input_shape: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, layout: Any
+    input_shape: Sizes, kernel_size: Sizes, stride: Sizes, padding: Sizes, dilation: Sizes, layout: Any
 ) -> tuple[Any, Any, Any, Im2ColLayout]:
     form = Im2ColLayout.parse(layout, "layout")
     if not isinstance(input_shape, Sequence) or isinstance(input_shape, str) or len(input_shape) < 3:
@@ -930,11 +933,11 @@ def _im2col_dims(
 
 @exact_arrays
 def im2col_shape(
-    input_shape: Any,
-    kernel_size: Any,
-    stride: Any = 1,
-    padding: Any = 0,
-    dilation: Any = 1,
+    input_shape: Sizes,
+    kernel_size: Sizes,
+    stride: Sizes = 1,
+    padding: Sizes = 0,
+    dilation: Sizes = 1,
     *,
     layout: str = "rows",
 ) -> tuple[Any, ...]:
@@ -962,11 +965,11 @@ def im2col_shape(
 
 @exact_arrays
 def im2col_memory(
-    input_shape: Any,
-    kernel_size: Any,
-    stride: Any = 1,
-    padding: Any = 0,
-    dilation: Any = 1,
+    input_shape: Sizes,
+    kernel_size: Sizes,
+    stride: Sizes = 1,
+    padding: Sizes = 0,
+    dilation: Sizes = 1,
     *,
     itemsize: int = 4,
 ) -> Any:
