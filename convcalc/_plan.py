@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from convcalc._late import late
 from convcalc._symbolic import FloorForm, to_sympy
 
-__all__ = ["Constraint", "Plan", "ReceptiveField", "Row", "merge_rf", "rf_update"]
+__all__ = ["Constraint", "Group", "Plan", "ReceptiveField", "Row", "merge_rf", "rf_update"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,18 @@ class ReceptiveField:
     size: int
     jump: int
     start: int
+
+
+def torchinfo_mult_adds(kind: str, params: Any, output_shape: tuple[Any, ...]) -> Any:
+    """torchinfo's count for one layer, per sample."""
+    if not params:
+        return 0
+    if "Conv" in kind:
+        positions: Any = 1
+        for d in output_shape[2:]:
+            positions = positions * d
+        return params * positions
+    return params
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +114,19 @@ class Constraint:
         return f"{self.layer} (axis {self.axis}): {rule} ({self.reason})"
 
 
+class Group(NamedTuple):
+    """A container the walk entered (a Sequential, a torch module's forward, an Add or a Concat).
+
+    ``start`` is the index of the first row planned inside it (containers are listed before their layers),
+    ``path`` and ``kind`` name it, ``output_shape`` is the shape it returns.
+    """
+
+    start: int
+    path: str
+    kind: str
+    output_shape: tuple[Any, ...]
+
+
 def _total(values: Any) -> Any:
     total: Any = 0
     for v in values:
@@ -117,6 +143,33 @@ class Plan:
     torch, the modules (and module parameters) its forward never uses, with the
     parameters and buffers they hold: the totals count them, as
     ``model.parameters()`` does; their MACs and activations are zero.
+
+    The fields after ``uncalled`` describe the model around the rows, for the
+    layouts that show it: ``name`` (the model's class or Keras name),
+    ``modules`` (the class of each module by path, ``""`` for the model, as
+    ``named_modules()`` lists them; None for a model without a module tree,
+    such as a Keras one), ``groups`` (the containers the walk entered, see
+    :class:`Group`), and ``inputs`` and ``outputs``: every input's and every
+    output's shape for a model that takes or returns several (None for one
+    shape; read them through ``input_shapes`` and ``output_shapes``). They are
+    left out of ``==``, ``hash`` and ``repr``: two plans with the same rows are
+    equal whatever the model is called.
+
+    >>> import convcalc
+    >>> from convcalc import nn
+    >>> p = convcalc.plan(nn.Sequential(nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU()), nn.Flatten()), (1, 1, 5, 5))
+    >>> p.name, p.modules
+    ('Sequential', (('', 'Sequential'), ('0', 'Sequential'), ('0.0', 'Conv2d'), ('0.1', 'ReLU'), ('1', 'Flatten')))
+    >>> p.groups
+    (Group(start=0, path='0', kind='Sequential', output_shape=(1, 4, 3, 3)),)
+    >>> p.input_shapes, p.output_shapes, p.inputs, p.outputs
+    (((1, 1, 5, 5),), ((1, 36),), None, None)
+    >>> p.total_mult_adds, p.input_bytes, p.forward_backward_bytes, p.params_bytes, p.total_bytes
+    (360, 100, 288, 160, 548)
+    >>> p.row("2")
+    Traceback (most recent call last):
+    ...
+    convcalc.SpecError: no layer named '2' in this plan; layers include 0.0, 0.1, 1. Received: name='2'
     """
 
     rows: tuple[Row, ...]
@@ -127,19 +180,23 @@ class Plan:
     constraints: tuple[Constraint, ...] = ()
     itemsize: int = 4
     layout: str = "channels_first"
-    _extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     uncalled: tuple[Row, ...] = ()
+    name: str | None = field(default=None, compare=False, repr=False)
+    modules: tuple[tuple[str, str], ...] | None = field(default=None, compare=False, repr=False)
+    groups: tuple[Group, ...] = field(default=(), compare=False, repr=False)
+    inputs: Any = field(default=None, compare=False, repr=False)
+    outputs: Any = field(default=None, compare=False, repr=False)
 
     @property
     def input_shapes(self) -> Any:
         """Every input's shape: a tuple of shapes (positional inputs) or a dict (keyword inputs)."""
-        return self._extra.get("inputs", (self.input_shape,))
+        return (self.input_shape,) if self.inputs is None else self.inputs
 
     @property
     def output_shapes(self) -> Any:
         """Every output's shape, nested as the forward returns them: a tuple of shapes (one for a single
         output), or a dict for a forward that returns a dict; ``output_shape`` is the first one."""
-        return self._extra.get("outputs", (self.output_shape,))
+        return (self.output_shape,) if self.outputs is None else self.outputs
 
     @property
     def fallback_rows(self) -> tuple[Row, ...]:
@@ -177,6 +234,91 @@ class Plan:
             if row.receptive_field is not None:
                 return row.receptive_field
         return None
+
+    # -- torchinfo's totals (its summary prints them; see summary("torchinfo")) ---------------------- #
+
+    @property
+    def params_by_module(self) -> dict[str, tuple[Any, Any]]:
+        """(parameters, trainable parameters) of each module path, its descendants' included, as torchinfo
+        counts them: a row called again counts at its first call; the model is ``""``. Without a module tree
+        (``modules`` is None) each row is a module of its own, directly under the model."""
+        totals: dict[str, tuple[Any, Any]] = {}
+        tree = self.modules is not None
+        for r in self.rows:
+            if r.recursive:
+                continue
+            parts = r.name.split(".") if tree else [r.name]
+            for j in range(len(parts) + 1):
+                key = ".".join(parts[:j])
+                params, trainable = totals.get(key, (0, 0))
+                totals[key] = (params + r.params, trainable + r.trainable)
+        return totals
+
+    def _leaf_calls(self) -> Iterator[tuple[str, Any, tuple[Any, ...], Any]]:
+        """(class, parameters, output shape, activation bytes) of each call torchinfo lists of a module
+        without children (a repeated call too), the model first when it has no children.
+
+        With a module tree, a row that is no module's call is not listed: a functional operation, a
+        module's own tensor, a container's own sum."""
+        tree = dict(self.modules) if self.modules is not None else None
+        has_children = {p.rpartition(".")[0] for p in tree if p} if tree is not None else {""}
+        params = self.params_by_module
+        if "" not in has_children:
+            kind = self.name if self.name is not None else "Model"
+            yield kind, params.get("", (0, 0))[0], self.output_shape, self.output_bytes
+        group_paths = {g.path for g in self.groups}
+        for r in self.rows:
+            if tree is not None and (r.name not in tree or r.name in group_paths or not r.name):
+                continue
+            if r.name not in has_children:
+                kind = tree[r.name] if tree is not None else r.kind
+                yield kind, params.get(r.name, (0, 0))[0], r.output_shape, r.activation_bytes
+
+    @property
+    def total_mult_adds(self) -> Any:
+        """torchinfo's "Total mult-adds" (see the ``torchinfo`` MAC convention): every call of a module
+        without children, a repeated call too, times the batch."""
+        total: Any = 0
+        for kind, params, output_shape, _ in self._leaf_calls():
+            if params:
+                total = total + torchinfo_mult_adds(kind, params, output_shape)
+        return total * (self.input_shape[0] if self.input_shape else 1)
+
+    @property
+    def forward_backward_bytes(self) -> Any:
+        """torchinfo's forward/backward pass size: twice the output of every call of a module without
+        children that holds parameters, in bytes."""
+        total: Any = 0
+        for _, params, _, activation_bytes in self._leaf_calls():
+            if params:
+                total = total + 2 * activation_bytes
+        return total
+
+    @property
+    def output_bytes(self) -> Any:
+        """Bytes of the (first) output."""
+        out: Any = self.itemsize
+        for d in self.output_shape:
+            out = out * d
+        return out
+
+    @property
+    def input_bytes(self) -> Any:
+        """Bytes of the (first) input."""
+        elements: Any = 1
+        for d in self.input_shape:
+            elements = elements * d
+        return elements * self.itemsize
+
+    @property
+    def params_bytes(self) -> Any:
+        """Bytes of the parameters (all of them at ``itemsize`` bytes each)."""
+        return self.total_params * self.itemsize
+
+    @property
+    def total_bytes(self) -> Any:
+        """torchinfo's estimated total size: input, forward/backward pass and parameters, in bytes."""
+        return self.input_bytes + self.forward_backward_bytes + self.params_bytes
 
     def row(self, name: str) -> Row:
         """The row of the layer at path ``name``."""

@@ -9,7 +9,7 @@ from typing import Any
 from convcalc._args import received
 from convcalc._enums import Convention, _Vocabulary
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
-from convcalc._plan import Constraint, Plan, ReceptiveField, Row, shape_numel
+from convcalc._plan import Constraint, Group, Plan, ReceptiveField, Row, shape_numel, torchinfo_mult_adds
 from convcalc._symbolic import FloorForm, Undecided
 
 __all__ = ["Context", "Flow", "MacConvention", "plan"]
@@ -65,18 +65,6 @@ def peer_extras(
         if kind.startswith("MaxPool"):
             return 2 * shape_numel(input_shape[1:])
     return 0
-
-
-def torchinfo_mult_adds(kind: str, params: Any, output_shape: tuple[Any, ...]) -> Any:
-    """torchinfo's count for one layer, per sample."""
-    if not params:
-        return 0
-    if "Conv" in kind:
-        positions: Any = 1
-        for d in output_shape[2:]:
-            positions = positions * d
-        return params * positions
-    return params
 
 
 def torchinfo_macs(rows: Any) -> Any:
@@ -137,9 +125,7 @@ class Context:
         if ok is True:
             return
         if ok is False:
-            error = ShapeError(message())
-            error.layer, error.axis = path, axis  # type: ignore[attr-defined]
-            raise error
+            raise ShapeError(message(), layer=path, axis=axis)
         if isinstance(ok, Undecided):
             self.constraints.append(Constraint(path, axis, ok.form, ">=", minimum, reason))
             return
@@ -153,9 +139,7 @@ class Context:
         if ok == sympy().true:
             return
         if ok == sympy().false:
-            error = ShapeError(message())
-            error.layer, error.axis = path, axis  # type: ignore[attr-defined]
-            raise error
+            raise ShapeError(message(), layer=path, axis=axis)
         self.constraints.append(Constraint(path, axis, value, kind, target, reason))
 
     def equals(self, value: Any, target: int, path: str, axis: int, message: Callable[[], str], reason: str) -> None:
@@ -180,9 +164,7 @@ class Context:
             value = value.e
         if type(value) is int:
             if value % divisor:
-                error = ShapeError(message())
-                error.layer, error.axis, error.strict = path, axis, True  # type: ignore[attr-defined]
-                raise error
+                raise ShapeError(message(), layer=path, axis=axis, strict=True)
             return
         self.constraints.append(Constraint(path, axis, value, "divides", divisor, reason))
 
@@ -379,8 +361,8 @@ def plan(
             def flow(s: tuple[Any, ...]) -> Flow:
                 return s, tuple(ReceptiveField(1, 1, 0) for _ in range(max(len(s) - 2, 0))) or None
 
-            flows = tuple(flow(s) for s in inputs)
-            named = {k: flow(s) for k, s in keywords.items()}
+            flows: tuple[Flow, ...] = tuple(flow(s) for s in inputs)
+            named: dict[str, Flow] = {k: flow(s) for k, s in keywords.items()}
             (out_shape, _), outputs = model._plan_call(flows, named, ctx, "")
             out_shape = tuple(out_shape)
         else:
@@ -391,13 +373,12 @@ def plan(
             f"containers (sys.getrecursionlimit() is {sys.getrecursionlimit()}). Received: model={type(model).__name__}"
         ) from None
     except ShapeError as exc:
-        layer = getattr(exc, "layer", None)
-        if layer is None:
+        if exc.layer is None or exc.axis is None:
             raise
-        if getattr(exc, "strict", False):
-            hint = _strict_inputs(model, shape, conv, exc.axis)  # type: ignore[attr-defined]
+        if exc.strict:
+            hint = _strict_inputs(model, shape, conv, exc.axis)
         else:
-            hint = _smallest_input(model, shape, strict, layer, exc.axis)  # type: ignore[attr-defined]
+            hint = _smallest_input(model, shape, strict, exc.layer, exc.axis)
         text = str(exc)
         head, sep, tail = text.rpartition(" Received:")
         raise ShapeError(f"{head}{hint}{sep}{tail}" if sep else f"{text}{hint}") from None
@@ -407,14 +388,10 @@ def plan(
     if not all(type(d) is int for d in shape):
         rows = tuple(_sympy_row(r) for r in rows)
         uncalled = tuple(_sympy_row(r) for r in uncalled)
-    extra: dict[str, Any] = {"groups": [g for g in ctx.groups if g is not None], **_module_tree(source, model)}
+    name, modules = _module_tree(source, model)
     several = len(inputs) + len(keywords) > 1 or keywords
-    if several:
-        extra["inputs"] = _sympy_tree(dict(keywords) if keywords and not inputs else (*inputs, *keywords.values()))
-    if outputs is not None and not (
-        isinstance(outputs, tuple) and outputs and not isinstance(outputs[0], (tuple, dict))
-    ):
-        extra["outputs"] = _sympy_tree(outputs)
+    if outputs is not None and isinstance(outputs, tuple) and outputs and not isinstance(outputs[0], (tuple, dict)):
+        outputs = None  # one output: output_shape says it all
     return Plan(
         rows,
         tuple(to_sympy(d) for d in shape),
@@ -424,8 +401,14 @@ def plan(
         tuple(ctx.constraints),
         itemsize,
         model._layout,
-        extra,
         uncalled,
+        name=name,
+        modules=modules,
+        groups=tuple(Group(*g) for g in ctx.groups if g is not None),
+        inputs=_sympy_tree(dict(keywords) if keywords and not inputs else (*inputs, *keywords.values()))
+        if several
+        else None,
+        outputs=None if outputs is None else _sympy_tree(outputs),
     )
 
 
@@ -433,7 +416,7 @@ def plan(
 _TORCH_CLASS = {"Add": "AddBranches", "Concat": "ConcatBranches"}
 
 
-def _module_tree(source: Any, model: Any) -> dict[str, Any]:
+def _module_tree(source: Any, model: Any) -> tuple[str, tuple[tuple[str, str], ...] | None]:
     """The model's name and its module classes by path (``""`` for the model), for the torchinfo layout.
 
     A torch module gives its own ``named_modules()``; a ``convcalc.nn`` model the modules ``to_torch()``
@@ -449,16 +432,16 @@ def _module_tree(source: Any, model: Any) -> dict[str, Any]:
         from convcalc._late import late  # the planner imports no reader
 
         classes = late("convcalc.torch.read:module_classes")(source)
-        return {"name": classes[""], "modules": classes}
+        return classes[""], tuple(classes.items())
     if reader is not None or model._convention is not Convention.TORCH:
-        return {"name": getattr(model, "name", None) or type(model).__name__}
+        return getattr(model, "name", None) or type(model).__name__, None
     classes = {}
     stack = [("", model)]
     while stack:
         path, spec = stack.pop()
         classes[path] = _TORCH_CLASS.get(spec.kind, spec.kind)
-        stack.extend((f"{path}.{name}" if path else name, child) for name, child in spec.children())
-    return {"name": classes[""], "modules": classes}
+        stack.extend(reversed([(f"{path}.{name}" if path else name, child) for name, child in spec.children()]))
+    return classes[""], tuple(classes.items())
 
 
 def _sympy_tree(value: Any) -> Any:
@@ -477,9 +460,14 @@ def _several_inputs(input_shape: Any) -> tuple[tuple[Any, ...] | None, dict[str,
     if isinstance(input_shape, dict):
         if not input_shape:
             raise ShapeError(f"input_shape must not be empty. {received({'input_shape': input_shape})}")
-        for key in input_shape:
+        for key, value in input_shape.items():
             if not isinstance(key, str):
                 raise ShapeError(f"keyword inputs are named by strings. {received({'input_shape': input_shape})}")
+            if not isinstance(value, (list, tuple)):  # {"N": 1} is no shape: say so of the whole argument
+                raise ShapeError(
+                    "input_shape must be a tuple such as (1, 3, 224, 224), or a dict of such tuples for a forward's "
+                    f"keyword inputs. {received({'input_shape': input_shape})}"
+                )
         return (), {k: _input_shape(v) for k, v in input_shape.items()}
     if (
         isinstance(input_shape, (list, tuple))
@@ -516,7 +504,8 @@ def _walk(model: Any, shape: tuple[Any, ...], ctx: Context) -> tuple[Any, ...]:
     # a Keras layer keeps its own name (a Keras Sequential names its layers itself); torch-style models
     # start from the empty path
     root = model._name() if hasattr(model, "_name") else ""
-    out_shape, _ = model._plan((shape, rf or None), ctx, root)
+    flow: Flow = (shape, rf or None)
+    out_shape, _ = model._plan(flow, ctx, root)
     return tuple(out_shape)
 
 
@@ -575,9 +564,9 @@ def _smallest_input(model: Any, shape: tuple[Any, ...], strict: bool, layer: str
         try:
             _walk(model, trial, ctx)
         except ShapeError as exc:
-            if (getattr(exc, "layer", None), getattr(exc, "axis", None)) == (layer, axis):
+            if (exc.layer, exc.axis) == (layer, axis):
                 return False
-            if getattr(exc, "layer", None) == layer:
+            if exc.layer == layer:
                 return True  # this axis fits now; another axis of the same layer does not
             return any(r.name == layer for r in ctx.rows)  # a later layer failed: did this one fit?
         return True

@@ -127,7 +127,7 @@ def _table(plan: Plan) -> str:
 
 
 def _keras(plan: Plan) -> str:
-    name = plan._extra.get("name", "sequential")
+    name = plan.name if plan.name is not None else "sequential"
     # Keras' sequential layout: columns end at 45%, 85% and 100% of 65 characters. The label is cut to its
     # column, as Keras 2 cut it; a shape or a count that does not fit widens its column (with one space before
     # the next), so that long symbolic shapes never run into the parameter count.
@@ -229,23 +229,14 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
     forward) before their first listed descendant, and again after another branch of the tree was listed
     (``add_missing_container_layers``). A module listed a second time is marked ``(recursive)``.
     """
-    from convcalc._planner import torchinfo_mult_adds
+    from convcalc._plan import torchinfo_mult_adds
 
-    tree: dict[str, str] | None = plan._extra.get("modules")
-    groups = plan._extra.get("groups", [])
-    group_paths = {g[1] for g in groups}
+    tree = dict(plan.modules) if plan.modules is not None else None
+    groups = plan.groups
+    group_paths = {g.path for g in groups}
     has_children = {p.rpartition(".")[0] for p in tree if p} if tree is not None else {""}
-    # parameters of each module: its rows' and its descendants' (a repeated call's rows count at the first call)
-    params: dict[str, Any] = {}
-    trainable: dict[str, Any] = {}
-    for r in plan.rows:
-        if r.recursive:
-            continue
-        parts = r.name.split(".") if tree is not None else [r.name]
-        for j in range(len(parts) + 1):
-            key = ".".join(parts[:j])
-            params[key] = params.get(key, 0) + r.params
-            trainable[key] = trainable.get(key, 0) + r.trainable
+    params = plan.params_by_module
+    name = plan.name if plan.name is not None else "Model"
 
     fallbacks: dict[str, _Layer] = {}
 
@@ -255,23 +246,23 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
     def make(path: str, kind: str) -> _Layer:
         parent = (fallback(path.rpartition(".")[0]) if tree is not None else fallback("")) if path else None
         layer = _Layer(path, kind, depth_of(path), parent, path not in has_children)
-        layer.params, layer.trainable = params.get(path, 0), trainable.get(path, 0)
+        layer.params, layer.trainable = params.get(path, (0, 0))
         return layer
 
     def fallback(path: str) -> _Layer:
         """The one entry torchinfo keeps for a module that was not called (shared by all its insertions)."""
         if path not in fallbacks:
-            kind = tree.get(path, "Module") if tree is not None else str(plan._extra.get("name", "Model"))
+            kind = tree.get(path, "Module") if tree is not None else name
             fallbacks[path] = make(path, kind)
         return fallbacks[path]
 
-    root = make("", str(plan._extra.get("name", "Model")))
+    root = make("", name)
     root.var_name = root.kind  # torchinfo names the model by its class
     root.output = _shape(plan.output_shape)
     root.input = _first_shape(plan.input_shapes)
     root.called = True
     if root.leaf:
-        root.row = Row("", root.kind, plan.input_shape, plan.output_shape, activation_bytes=_bytes(plan))
+        root.row = Row("", root.kind, plan.input_shape, plan.output_shape, activation_bytes=plan.output_bytes)
     layers = [root]
     seen: set[str] = set()
     g = 0
@@ -298,7 +289,7 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
         layers.append(layer)
     _add_missing_containers(layers)
     for layer in layers:
-        shape = layer.row.output_shape if layer.row is not None else None
+        shape = layer.row.output_shape if layer.row is not None else ()
         if layer.leaf and shape:  # torchinfo counts with the output's first size: the batch
             layer.macs = torchinfo_mult_adds(layer.kind, layer.params, shape) * shape[0]
     counters: dict[int, int] = {}
@@ -379,13 +370,6 @@ def _first_shape(shapes: Any) -> tuple[Any, ...]:
     while isinstance(shapes, dict) or (isinstance(shapes, tuple) and shapes and isinstance(shapes[0], (tuple, dict))):
         shapes = next(iter(shapes.values())) if isinstance(shapes, dict) else shapes[0]
     return tuple(shapes)
-
-
-def _bytes(plan: Plan) -> Any:
-    out: Any = plan.itemsize
-    for d in plan.output_shape:
-        out = out * d
-    return out
 
 
 TORCHINFO_COLUMNS = {
@@ -516,29 +500,16 @@ def torchinfo_forward_bytes(layers: list[_Layer]) -> Any:
 
 
 def _torchinfo(plan: Plan, depth: int = 3) -> str:
-    """The layout of ``torchinfo.summary`` (1.8) down to ``depth``: a tree of modules, then totals and memory."""
-    from convcalc._planner import torchinfo_mult_adds
-
-    layers = _torchinfo_layers(plan)
-    table = torchinfo_table(layers, depth=depth, total_params=plan.total_params)
-    batch = plan.input_shape[0] if plan.input_shape else 1
-    inputs: Any = 1
-    for d in plan.input_shape:
-        inputs = inputs * d
-    # torchinfo's mult-adds: its count of every call of a module without children, a repeated call too
-    mult_adds = _total(
-        torchinfo_mult_adds(layer.kind, layer.params, layer.row.output_shape)
-        for layer in layers
-        if layer.leaf and layer.row is not None and layer.params
-    )
+    """The layout of ``torchinfo.summary`` (1.8) down to ``depth``: a tree of modules, then the plan's totals."""
+    table = torchinfo_table(_torchinfo_layers(plan), depth=depth, total_params=plan.total_params)
     totals = torchinfo_totals(
         len(table[0]),
         total_params=plan.total_params,
         trainable_params=plan.trainable_params,
-        mult_adds=mult_adds * batch,
-        input_bytes=inputs * plan.itemsize,
-        forward_bytes=torchinfo_forward_bytes(layers),
-        param_bytes=plan.total_params * plan.itemsize,
+        mult_adds=plan.total_mult_adds,
+        input_bytes=plan.input_bytes,
+        forward_bytes=plan.forward_backward_bytes,
+        param_bytes=plan.params_bytes,
     )
     return "\n".join([*table, *totals, f"{_mac_line(plan)}: {_num(plan.macs)}"])
 
@@ -594,10 +565,10 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     }
     if plan.uncalled:
         out["uncalled"] = [_row_dict(r) for r in plan.uncalled]
-    if "outputs" in plan._extra:
-        out["output_shapes"] = _jsonable(plan.output_shapes)
-    if "inputs" in plan._extra:
-        out["input_shapes"] = _jsonable(plan.input_shapes)
+    if plan.outputs is not None:
+        out["output_shapes"] = _jsonable(plan.outputs)
+    if plan.inputs is not None:
+        out["input_shapes"] = _jsonable(plan.inputs)
     return out
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from convcalc._args import Axes, exact_arrays, flag, integer, received, show
 from convcalc._backend import check, is_array, is_symbolic, numpy, smax, smin
-from convcalc._enums import Convention, PaddingMode, PadMode, PoolKind, _Vocabulary
+from convcalc._enums import Convention, PaddingMode, PoolKind, _Vocabulary
 from convcalc._errors import ShapeError, SpecError
 from convcalc._symbolic import FloorForm
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from convcalc._backend import Pick
+    from convcalc._types import Size, Sizes
 
 __all__ = [
     "adaptive_pool_output_size",
@@ -54,12 +55,12 @@ class Im2ColLayout(_Vocabulary):
 # --------------------------------------------------------------------------- #
 
 
-def kernel_extent(k: Any, d: Any) -> Any:
+def kernel_extent(k: Size, d: Size) -> Size:
     """Span of a dilated kernel: ``d * (k - 1) + 1``."""
     return d * (k - 1) + 1
 
 
-def window_count(i: Any, pad_before: Any, pad_after: Any, extent: Any, s: Any) -> Any:
+def window_count(i: Size, pad_before: Size, pad_after: Size, extent: Size, s: Size) -> Size:
     """Number of window starts: ``(i + pl + pr - dk) // s + 1`` (floor)."""
     return (i + pad_before + pad_after - extent) // s + 1
 
@@ -72,12 +73,12 @@ def exact_sizes(i: int, pad: int, extent: int, s: int) -> str:
     return f"{show(lower)} or {show(upper)}" if lower >= max(1, extent - pad) else show(upper)
 
 
-def ceil_div(a: Any, b: Any) -> Any:
+def ceil_div(a: Size, b: Size) -> Size:
     """``ceil(a / b)`` for integer ``a`` and positive ``b``, without floats."""
     return (a + b - 1) // b
 
 
-def ceil_window_count(i: Any, p: Any, extent: Any, s: Any) -> Any:
+def ceil_window_count(i: Size, p: Size, extent: Size, s: Size) -> Size:
     """torch's ``ceil_mode`` count: ceil, but no window may start in the right padding.
 
     torch computes ``A = ceil((i + 2p - dk) / s)`` and drops the last window when
@@ -92,100 +93,9 @@ def ceil_window_count(i: Any, p: Any, extent: Any, s: Any) -> Any:
     return smin(a, (i + p - 1) // s) + 1
 
 
-def transpose_count(i: Any, s: Any, pad_total: Any, extent: Any, op: Any) -> Any:
+def transpose_count(i: Size, s: Size, pad_total: Size, extent: Size, op: Size) -> Size:
     """Transposed convolution: ``(i - 1) * s - (pl + pr) + dk + op``."""
     return (i - 1) * s - pad_total + extent + op
-
-
-def pad_requirements(i: Any, left: Any, right: Any, mode: PadMode) -> list[tuple[Any, int, str]]:
-    """torch's conditions for padding an axis of size ``i`` by ``(left, right)`` (negative crops) in
-    ``mode``, as ``(value, minimum, what torch says)`` triples that hold when ``value >= minimum``.
-
-    constant: cropping first may not remove more than the input (``narrow()``), so the output may be 0;
-    reflect: each padding below the input size; replicate: a non-empty input; both: output at least 0 here, and
-    at least 1 on one of the padded dims (checked across dims by the caller);
-    circular: each padding at most the input size (it wraps around once), output at least 0. Circular
-    cropping has further rules on concrete sizes (:func:`circular_copy_fails`). Checked on torch 2.13.
-    """
-    out = i + left + right
-    shown = f"({show(left)}, {show(right)})"
-    if mode is PadMode.CONSTANT:
-        if type(left) is not int or type(right) is not int:  # symbolic padding: torch's check of the result
-            return [(out, 0, f"padding {shown} leaves a size of {show(out)}")]
-        kept = i + min(left, 0) + min(right, 0)
-        if type(kept) is int and type(out) is int and kept == out:
-            return [(kept, 0, f"padding leaves a size of {show(kept)}")]
-        crop = f"cropping {shown} leaves a size of {show(kept)} before padding (torch: narrow(): length must be non-negative)"
-        return [(kept, 0, crop)]
-    # torch checks that reflect and replicate padding leave a size of at least 1 on at least one of the
-    # padded dims (plan_padding applies that across dims); on each dim the size may not be negative
-    too_small = f"input ({show(i)}) is too small: padding {shown} gives an output of {show(out)}"
-    if mode is PadMode.REFLECT:
-        wide = f"reflect padding {shown} must be less than the input size {show(i)} (torch: Padding size should be less than the corresponding input dimension)"
-        return [
-            (i, 1, f"reflect padding needs a non-empty input, got {show(i)}"),
-            (i - left, 1, wide),
-            (i - right, 1, wide),
-            (out, 0, too_small),
-        ]
-    if mode is PadMode.REPLICATE:
-        return [(i, 1, f"replicate padding needs a non-empty input, got {show(i)}"), (out, 0, too_small)]
-    wraps = f"circular padding {shown} must be at most the input size {show(i)} (torch: Padding value causes wrapping around more than once)"
-    return [
-        (i - left, 0, wraps),
-        (i - right, 0, wraps),
-        (
-            out,
-            0,
-            f"circular padding {shown} leaves a size of {show(out)} (torch: Negative padding value is resulting in an empty dimension)",
-        ),
-    ]
-
-
-def _slice(n: int, start: int, end: int) -> tuple[int, int]:
-    """``[start, end)`` of aten's ``slice`` on a dim of length ``n`` (negative ends count from the back, then clamp)."""
-    start, end = start + n if start < 0 else start, end + n if end < 0 else end
-    start = min(max(start, 0), n)
-    return start, min(max(end, start), n)
-
-
-def circular_copy_fails(shape: Sequence[int], pads: Sequence[tuple[int, int]]) -> bool:
-    """Whether torch's circular padding (``_pad_circular``), once :func:`pad_requirements` hold, still fails
-    with concrete sizes. ``shape`` is the whole input shape, ``pads`` the (left, right) of its last dims.
-
-    With negative padding the slices torch copies can differ in length (a shape error) or overlap in part;
-    torch detects the overlap (and raises) only when the output is not empty and the slices are dense in
-    memory, which a slice of a contiguous tensor is when every dim before the sliced one has size 1.
-    """
-    first = len(shape) - len(pads)
-    sizes = shape[first:]
-    outs = [i + left + right for i, (left, right) in zip(sizes, pads, strict=True)]
-    full = [*shape[:first], *outs]
-    nonempty = all(o > 0 for o in full)
-
-    def copy_fails(dst: tuple[int, int], src: tuple[int, int], same_tensor: bool, dense: bool) -> bool:
-        if same_tensor and dst == src:
-            return False  # copy_ of a view onto itself returns at once
-        dst_len, src_len = dst[1] - dst[0], src[1] - src[0]
-        if src_len not in (dst_len, 1):
-            return True  # the source cannot broadcast to the destination
-        overlap = dst[0] < src[1] and src[0] < dst[1]
-        return same_tensor and dense and nonempty and dst_len > 0 and src_len > 0 and overlap
-
-    for a, (i, (left, right), out) in enumerate(zip(sizes, pads, outs, strict=True)):
-        dense = math.prod(full[: first + a]) == 1
-        inner = _slice(out, max(left, 0), out - max(right, 0))
-        if copy_fails(inner, _slice(i, max(-left, 0), i - max(-right, 0)), False, dense):
-            return True
-        if left > 0 and copy_fails(
-            _slice(out, 0, left), _slice(out, out - left - max(right, 0), out - max(right, 0)), True, dense
-        ):
-            return True
-        if right > 0 and copy_fails(
-            _slice(out, out - right, out), _slice(out, max(left, 0), max(left, 0) + right), True, dense
-        ):
-            return True
-    return False
 
 
 # --------------------------------------------------------------------------- #
@@ -261,7 +171,7 @@ def _axis_name(j: int, ndim: int) -> str:
     return f" on axis {j}" if ndim > 1 else ""
 
 
-def _padding_mode(padding: Any, convention: Convention) -> PaddingMode | None:
+def _padding_mode(padding: Sizes | str, convention: Convention) -> PaddingMode | None:
     """The named padding mode, or None when padding is numeric."""
     if not isinstance(padding, str):
         return None
@@ -275,15 +185,15 @@ def _padding_mode(padding: Any, convention: Convention) -> PaddingMode | None:
 
 @exact_arrays
 def conv_output_size(
-    size: Any,
-    kernel_size: Any,
-    stride: Any = 1,
-    padding: Any = 0,
-    dilation: Any = 1,
+    size: Sizes,
+    kernel_size: Sizes,
+    stride: Sizes = 1,
+    padding: Sizes | str = 0,
+    dilation: Sizes = 1,
     *,
     convention: str = "torch",
     strict: bool = False,
-) -> Any:
+) -> Sizes:
     """Output size of a convolution along each spatial axis.
 
     ``out = floor((size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1``.
@@ -375,17 +285,17 @@ def keras_stride_dilation_check(strides: Sequence[Any], dilations: Sequence[Any]
 
 
 def _conv_axis(
-    i: Any,
-    k: Any,
-    s: Any,
-    p: Any,
-    d: Any,
+    i: Size,
+    k: Size,
+    s: Size,
+    p: Size,
+    d: Size,
     mode: PaddingMode | None,
     conv: Convention,
     strict: bool,
     args: dict[str, Any],
     axis: str,
-) -> Any:
+) -> Size:
     extent = kernel_extent(k, d)
     if conv is Convention.KERAS:
         if mode is None:
@@ -432,11 +342,11 @@ def _conv_axis(
     return window_count(i, p, p, extent, s)
 
 
-def _dilated(k: Any, d: Any) -> str:
+def _dilated(k: Size, d: Size) -> str:
     return "" if d == 1 else f" (dilation {show(d)}: spans {show(kernel_extent(k, d))})"
 
 
-def _too_small(i: Any, k: Any, p: Any, d: Any, axis: str, args: dict[str, Any]) -> str:
+def _too_small(i: Size, k: Size, p: Size, d: Size, axis: str, args: dict[str, Any]) -> str:
     extent = kernel_extent(k, d)
     need_pad = ceil_div(extent - i, 2)
     return (
@@ -458,7 +368,7 @@ def _fitting_paddings(i: int, extent: int, s: int, least: int) -> list[int]:
     return [first] if step == s else [first, first + step]
 
 
-def _strict_check(i: Any, k: Any, s: Any, p: Any, d: Any, args: dict[str, Any], axis: str) -> None:
+def _strict_check(i: Size, k: Size, s: Size, p: Size, d: Size, args: dict[str, Any], axis: str) -> None:
     if isinstance(i, FloorForm) or is_symbolic(i):
         return  # the planner records divisibility of symbolic sizes as a constraint
     extent = kernel_extent(k, d)
@@ -492,17 +402,17 @@ def _strict_check(i: Any, k: Any, s: Any, p: Any, d: Any, args: dict[str, Any], 
 
 @exact_arrays
 def pool_output_size(
-    size: Any,
-    kernel_size: Any,
-    stride: Any = None,
-    padding: Any = 0,
-    dilation: Any = 1,
+    size: Sizes,
+    kernel_size: Sizes,
+    stride: Sizes = None,
+    padding: Sizes | str = 0,
+    dilation: Sizes = 1,
     ceil_mode: bool = False,
     *,
     convention: str = "torch",
     kind: str = "max",
     strict: bool = False,
-) -> Any:
+) -> Sizes:
     """Output size of max or average pooling along each spatial axis.
 
     ``stride=None`` means ``stride = kernel_size``, as in torch and Keras. Under
@@ -604,14 +514,16 @@ def pool_output_size(
     return axes.wrap(outs)
 
 
-def pool_min_input(kind: PoolKind, ndim: int, k: Any) -> Any:
+def pool_min_input(kind: PoolKind, ndim: int, k: Size) -> Size:
     """The least input size torch's pooling of ``kind`` over ``ndim`` axes accepts whatever the padding,
     beyond the window fitting the padded input: the kernel for 3-D average pooling (``avg_pool3d`` checks
     ``input >= kernel``), else None. Max pooling and 1-D/2-D average pooling have no such rule."""
     return k if kind is PoolKind.AVG and ndim == 3 else None
 
 
-def _torch_pool_axis(i: Any, k: Any, s: Any, p: Any, d: Any, ceil_mode: bool, args: dict[str, Any], axis: str) -> Any:
+def _torch_pool_axis(
+    i: Size, k: Size, s: Size, p: Size, d: Size, ceil_mode: bool, args: dict[str, Any], axis: str
+) -> Size:
     torch_pool_padding_rule(k, p, args, axis)
     extent = kernel_extent(k, d)
     out = ceil_window_count(i, p, extent, s) if ceil_mode else window_count(i, p, p, extent, s)
@@ -623,8 +535,8 @@ def _torch_pool_axis(i: Any, k: Any, s: Any, p: Any, d: Any, ceil_mode: bool, ar
 
 
 def _keras_pool_axis(
-    i: Any, k: Any, s: Any, p: Any, d: Any, mode: PaddingMode | None, args: dict[str, Any], axis: str
-) -> Any:
+    i: Size, k: Size, s: Size, p: Size, d: Size, mode: PaddingMode | None, args: dict[str, Any], axis: str
+) -> Size:
     check(d == 1, lambda pick: f"Keras pooling has no dilation. {received(args)}", SpecError)
     check(
         p == 0,
@@ -653,15 +565,15 @@ def _keras_pool_axis(
 
 @exact_arrays
 def conv_transpose_output_size(
-    size: Any,
-    kernel_size: Any,
-    stride: Any = 1,
-    padding: Any = 0,
-    output_padding: Any = None,
-    dilation: Any = 1,
+    size: Sizes,
+    kernel_size: Sizes,
+    stride: Sizes = 1,
+    padding: Sizes | str = 0,
+    output_padding: Sizes = None,
+    dilation: Sizes = 1,
     *,
     convention: str = "torch",
-) -> Any:
+) -> Sizes:
     """Output size of a transposed convolution along each spatial axis.
 
     torch: ``out = (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1)
@@ -738,8 +650,8 @@ def conv_transpose_output_size(
 
 
 def _keras_transpose_axis(
-    i: Any, k: Any, s: Any, d: Any, op: Any, mode: PaddingMode | None, args: dict[str, Any], axis: str
-) -> Any:
+    i: Size, k: Size, s: Size, d: Size, op: Size, mode: PaddingMode | None, args: dict[str, Any], axis: str
+) -> Size:
     if op is not None:
         keras_output_padding_rule(op, s, args, axis)
     return keras_transpose_count(i, s, kernel_extent(k, d), op, mode)
@@ -752,13 +664,13 @@ def _keras_transpose_axis(
 
 @exact_arrays
 def same_padding(
-    size: Any,
-    kernel_size: Any,
-    stride: Any = 1,
-    dilation: Any = 1,
+    size: Sizes,
+    kernel_size: Sizes,
+    stride: Sizes = 1,
+    dilation: Sizes = 1,
     *,
     convention: str = "torch",
-) -> Any:
+) -> Sizes:
     """The ``(before, after)`` padding that ``padding="same"`` applies on each axis.
 
     Both torch and Keras/TensorFlow put the odd extra pixel at the end
@@ -802,7 +714,7 @@ def same_padding(
 # --------------------------------------------------------------------------- #
 
 
-def _adaptive_axes(size: Any, output_size: Any) -> tuple[Axes, list[int], list[int | None]]:
+def _adaptive_axes(size: Sizes, output_size: Sizes) -> tuple[Axes, list[int], list[int | None]]:
     args = {"size": size, "output_size": output_size}
     axes = Axes(args)
     sizes = [integer(v, "size", minimum=1, error=ShapeError) for v in axes.values["size"]]
@@ -811,7 +723,7 @@ def _adaptive_axes(size: Any, output_size: Any) -> tuple[Axes, list[int], list[i
 
 
 @exact_arrays
-def adaptive_pool_output_size(size: Any, output_size: Any) -> Any:
+def adaptive_pool_output_size(size: Sizes, output_size: Sizes) -> Sizes:
     """Output size of torch's adaptive pooling: the requested size; ``None`` keeps the input's.
 
     >>> adaptive_pool_output_size((13, 17), (6, None))
@@ -826,7 +738,7 @@ def adaptive_pool_output_size(size: Any, output_size: Any) -> Any:
 
 
 @exact_arrays
-def adaptive_pool_windows(size: Any, output_size: Any) -> Any:
+def adaptive_pool_windows(size: Sizes, output_size: Sizes) -> Any:
     """The ``[start, end)`` input window of every output position of adaptive pooling.
 
     ``start = floor(j * I / O)`` and ``end = ceil((j + 1) * I / O)``, as in torch
@@ -858,12 +770,12 @@ def adaptive_pool_windows(size: Any, output_size: Any) -> Any:
 
 @exact_arrays
 def upsample_output_size(
-    size: Any,
+    size: Sizes,
     *,
-    output_size: Any = None,
+    output_size: Sizes = None,
     scale_factor: Any = None,
     convention: str = "torch",
-) -> Any:
+) -> Sizes:
     """Output size of ``nn.Upsample`` / ``F.interpolate`` (or Keras ``UpSampling``).
 
     Exactly one of ``output_size`` and ``scale_factor`` is given. torch computes
@@ -934,7 +846,7 @@ def upsample_output_size(
 
 
 def _im2col_dims(
-    input_shape: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, layout: Any
+    input_shape: Sizes, kernel_size: Sizes, stride: Sizes, padding: Sizes, dilation: Sizes, layout: Any
 ) -> tuple[Any, Any, Any, Im2ColLayout]:
     form = Im2ColLayout.parse(layout, "layout")
     if not isinstance(input_shape, Sequence) or isinstance(input_shape, str) or len(input_shape) < 3:
@@ -955,11 +867,11 @@ def _im2col_dims(
 
 @exact_arrays
 def im2col_shape(
-    input_shape: Any,
-    kernel_size: Any,
-    stride: Any = 1,
-    padding: Any = 0,
-    dilation: Any = 1,
+    input_shape: Sizes,
+    kernel_size: Sizes,
+    stride: Sizes = 1,
+    padding: Sizes = 0,
+    dilation: Sizes = 1,
     *,
     layout: str = "rows",
 ) -> tuple[Any, ...]:
@@ -987,11 +899,11 @@ def im2col_shape(
 
 @exact_arrays
 def im2col_memory(
-    input_shape: Any,
-    kernel_size: Any,
-    stride: Any = 1,
-    padding: Any = 0,
-    dilation: Any = 1,
+    input_shape: Sizes,
+    kernel_size: Sizes,
+    stride: Sizes = 1,
+    padding: Sizes = 0,
+    dilation: Sizes = 1,
     *,
     itemsize: int = 4,
 ) -> Any:

@@ -17,15 +17,14 @@ from typing import Any, ClassVar, cast
 from convcalc._args import flag, per_axis, received, whole
 from convcalc._enums import Convention, PaddingMode, PadMode, PoolKind
 from convcalc._errors import ShapeError, SpecError
+from convcalc._pad_rules import circular_copy_fails, pad_requirements
 from convcalc._plan import ReceptiveField, merge_rf, rf_update
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import FloorForm, product
 from convcalc.formulas import (
     ceil_window_count,
-    circular_copy_fails,
     exact_sizes,
     kernel_extent,
-    pad_requirements,
     pool_min_input,
     torch_output_padding_rule,
     torch_pool_padding_rule,

@@ -15,6 +15,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from convcalc._types import Size, Sizes
+
 __all__ = [
     "ParamCount",
     "batchnorm_params",
@@ -36,23 +38,23 @@ class ParamCount(namedtuple("ParamCount", ["trainable", "non_trainable", "buffer
     """
 
     __slots__ = ()
-    trainable: Any
-    non_trainable: Any
-    buffers: Any
+    trainable: Size
+    non_trainable: Size
+    buffers: Size
 
     @property
-    def total(self) -> Any:
+    def total(self) -> Size:
         """Trainable plus non-trainable weights (what ``count_params()`` / torchinfo call total)."""
         return self.trainable + self.non_trainable
 
 
-def _kernel_volume(kernel_size: Any, ndim: Any) -> Any:
+def _kernel_volume(kernel_size: Sizes, ndim: Any) -> Size:
     dims = integer(ndim, "ndim", minimum=1)
     axes = Axes({"kernel_size": kernel_size}, ndim=None if isinstance(kernel_size, (tuple, list)) else dims)
     return math.prod(integer(k, "kernel_size", minimum=1) for k in axes.values["kernel_size"])
 
 
-def _groups(channels: dict[str, Any], groups: Any, args: dict[str, Any]) -> Any:
+def _groups(channels: dict[str, Size], groups: Size, args: dict[str, Any]) -> Size:
     g = integer(groups, "groups", minimum=1)
     for name, value in channels.items():
         check(
@@ -67,8 +69,8 @@ def _groups(channels: dict[str, Any], groups: Any, args: dict[str, Any]) -> Any:
 
 
 def _grouped_conv_params(
-    in_channels: Any, out_channels: Any, kernel_size: Any, groups: Any, bias: bool, ndim: int
-) -> Any:
+    in_channels: Size, out_channels: Size, kernel_size: Sizes, groups: Size, bias: bool, ndim: int
+) -> Size:
     args = {"in_channels": in_channels, "out_channels": out_channels, "kernel_size": kernel_size, "groups": groups}
     cin = integer(in_channels, "in_channels", minimum=1)
     cout = integer(out_channels, "out_channels", minimum=1)
@@ -79,14 +81,14 @@ def _grouped_conv_params(
 
 @exact_arrays
 def conv_params(
-    in_channels: Any,
-    out_channels: Any,
-    kernel_size: Any,
+    in_channels: Size,
+    out_channels: Size,
+    kernel_size: Sizes,
     *,
-    groups: Any = 1,
+    groups: Size = 1,
     bias: bool = True,
     ndim: int = 2,
-) -> Any:
+) -> Size:
     """Parameters of a convolution: ``out * (in / groups) * prod(kernel) (+ out)``.
 
     An int ``kernel_size`` is a square (cube, ...) kernel over ``ndim`` axes.
@@ -108,14 +110,14 @@ def conv_params(
 
 @exact_arrays
 def conv_transpose_params(
-    in_channels: Any,
-    out_channels: Any,
-    kernel_size: Any,
+    in_channels: Size,
+    out_channels: Size,
+    kernel_size: Sizes,
     *,
-    groups: Any = 1,
+    groups: Size = 1,
     bias: bool = True,
     ndim: int = 2,
-) -> Any:
+) -> Size:
     """Parameters of a transposed convolution: ``in * (out / groups) * prod(kernel) (+ out)``.
 
     >>> conv_transpose_params(128, 64, 2)
@@ -132,14 +134,14 @@ def conv_transpose_params(
 
 @exact_arrays
 def separable_conv_params(
-    in_channels: Any,
-    filters: Any,
-    kernel_size: Any,
+    in_channels: Size,
+    filters: Size,
+    kernel_size: Sizes,
     *,
-    depth_multiplier: Any = 1,
+    depth_multiplier: Size = 1,
     bias: bool = True,
     ndim: int = 2,
-) -> Any:
+) -> Size:
     """Parameters of Keras ``SeparableConv``: depthwise ``prod(k) * in * dm``, pointwise
     ``in * dm * filters``, and ``filters`` biases.
 
@@ -154,7 +156,7 @@ def separable_conv_params(
 
 
 @exact_arrays
-def linear_params(in_features: Any, out_features: Any, *, bias: bool = True) -> Any:
+def linear_params(in_features: Size, out_features: Size, *, bias: bool = True) -> Size:
     """Parameters of ``Linear`` / ``Dense``: ``in * out (+ out)``.
 
     >>> linear_params(400, 512)
@@ -171,7 +173,7 @@ def linear_params(in_features: Any, out_features: Any, *, bias: bool = True) -> 
 
 @exact_arrays
 def batchnorm_params(
-    num_features: Any,
+    num_features: Size,
     *,
     affine: bool = True,
     track_running_stats: bool = True,
@@ -203,7 +205,7 @@ def batchnorm_params(
 
 
 @exact_arrays
-def groupnorm_params(num_groups: Any, num_channels: Any, *, affine: bool = True) -> Any:
+def groupnorm_params(num_groups: Size, num_channels: Size, *, affine: bool = True) -> Size:
     """Parameters of ``GroupNorm``: ``2C`` when affine; ``C`` must divide into the groups.
 
     >>> groupnorm_params(32, 256)
@@ -228,7 +230,7 @@ def groupnorm_params(num_groups: Any, num_channels: Any, *, affine: bool = True)
 
 
 @exact_arrays
-def layernorm_params(normalized_shape: Any, *, elementwise_affine: bool = True, bias: bool = True) -> Any:
+def layernorm_params(normalized_shape: Sizes, *, elementwise_affine: bool = True, bias: bool = True) -> Size:
     """Parameters of ``LayerNorm(normalized_shape)``: ``2 * prod(shape)``, or one
     ``prod(shape)`` without bias, or 0 without affine.
 

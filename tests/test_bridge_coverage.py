@@ -848,9 +848,7 @@ def test_a_forward_argument_with_a_default_takes_the_default() -> None:
 def test_a_child_returning_a_tuple_is_unpacked_by_the_parent() -> None:
     plan = assert_plan_is_torch(UsesPair(), X4)
     assert [r.name for r in plan.rows] == ["pair.conv", "pair.sum_1", "unsqueeze", "mul"]
-    assert [
-        g[1] for g in plan._extra["groups"]
-    ] == []  # a tuple is no tensor to summarise as a block  # a tuple is no tensor to summarise
+    assert [g.path for g in plan.groups] == []  # a tuple is no tensor to summarise as a block
     report = convcalc.verify(UsesPair(), X4, device="cpu")
     assert report.ok, str(report)
     assert [r.name for r in report.rows if r.match] == ["pair.conv"]

@@ -158,7 +158,11 @@ def test_smallest_valid_itemsize() -> None:
         (None, "plan() needs an input_shape such as (1, 3, 224, 224). Received: input_shape=None"),
         ("abc", "input_shape must be a tuple such as (1, 3, 224, 224). Received: input_shape='abc'"),
         (b"ab", "input_shape must be a tuple such as (1, 3, 224, 224). Received: input_shape=b'ab'"),
-        ({"N": 1}, "input_shape must be a tuple such as (1, 3, 224, 224). Received: input_shape={'N': 1}"),
+        (
+            {"N": 1},  # a dict is a forward's keyword inputs, each a shape
+            "input_shape must be a tuple such as (1, 3, 224, 224), or a dict of such tuples for a forward's keyword "
+            "inputs. Received: input_shape={'N': 1}",
+        ),
         (5, "input_shape must be a tuple such as (1, 3, 224, 224). Received: input_shape=5"),
         ((), "input_shape must not be empty. Received: input_shape=()"),
         ((1, 1, 0, 8), "input_shape[2] must be at least 1. Received: input_shape[2]=0"),
