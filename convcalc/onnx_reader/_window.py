@@ -1,0 +1,212 @@
+"""Node handlers of convolution and pooling: ``pads``, ``auto_pad``, ``ceil_mode``, ``output_shape``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from convcalc._plan import ReceptiveField
+from convcalc.formulas import ceil_div, kernel_extent
+from convcalc.onnx_reader._graph import _K, _T, _Call, _handles
+from convcalc.onnx_reader._values import _prod, _tensor
+
+
+def _spatial(call: _Call, x: _T, minimum: int = 3) -> None:
+    if len(x.shape) < minimum:
+        raise call.shape_error(
+            f"needs a batch, channel and spatial axes ({minimum}-D or more), got {len(x.shape)}-D", x.shape
+        )
+
+
+def _rf_step(rf: Any, extents: Any, strides: Any, begins: Any) -> Any:
+    if rf is None:
+        return None
+    out = []
+    for r, k, s, p in zip(rf, extents, strides, begins, strict=True):
+        if type(p) is not int:
+            return None
+        out.append(ReceptiveField(r.size + (k - 1) * r.jump, r.jump * s, r.start - p * r.jump))
+    return tuple(out)
+
+
+def _window_geometry(call: _Call, x: _T, kernel: tuple[int, ...], transpose: bool = False) -> Any:
+    """Strides, dilations and (begin, end) pads per axis from the node's attributes (auto_pad resolved)."""
+    node = call.node
+    nd = len(x.shape) - 2
+    if len(kernel) != nd:
+        raise call.spec_error(f"kernel_shape has {len(kernel)} values for {nd} spatial axes", kernel_shape=kernel)
+    strides = tuple(node.attr("strides") or (1,) * nd)
+    dilations = tuple(node.attr("dilations") or (1,) * nd)
+    pads = tuple(node.attr("pads") or (0,) * (2 * nd))
+    auto_pad = node.attr("auto_pad", "NOTSET") or "NOTSET"
+    for name, value, count in (("strides", strides, nd), ("dilations", dilations, nd), ("pads", pads, 2 * nd)):
+        if len(value) != count:
+            raise call.spec_error(f"{name} needs {count} values for {nd} spatial axes", **{name: value})
+    if any(s < 1 for s in strides) or any(d < 1 for d in dilations) or any(k < 1 for k in kernel):
+        raise call.spec_error(
+            "strides, dilations and kernel_shape must be positive",
+            strides=strides,
+            dilations=dilations,
+            kernel_shape=kernel,
+        )
+    if auto_pad not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"):
+        raise call.spec_error("auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID", auto_pad=auto_pad)
+    return strides, dilations, pads[:nd], pads[nd:], auto_pad
+
+
+# --------------------------------------------------------------------------- #
+# convolution and pooling
+# --------------------------------------------------------------------------- #
+
+
+def _same_pads(i: Any, s: int, extent: int, upper: bool) -> tuple[Any, tuple[Any, Any]]:
+    """``(out, begin, end)`` of ``auto_pad`` SAME: ``out = ceil(i / s)``, the odd pixel at the end (UPPER)."""
+    out = ceil_div(i, s)
+    if type(i) is int:
+        total = max((out - 1) * s + extent - i, 0)
+        small, big = total // 2, total - total // 2
+        return out, (small, big) if upper else (big, small)
+    if s == 1:
+        total = extent - 1
+        small, big = total // 2, total - total // 2
+        return out, (small, big) if upper else (big, small)
+    return out, (None, None)
+
+
+def _sliding(call: _Call, x: _T, kernel: tuple[int, ...], *, ceil_mode: bool = False) -> tuple[list[Any], Any]:
+    strides, dilations, begins, ends, auto_pad = _window_geometry(call, x, kernel)
+    spatial: list[Any] = []
+    rf_begins: list[Any] = []
+    for j, (i, k, s, d, pb, pe) in enumerate(zip(x.shape[2:], kernel, strides, dilations, begins, ends, strict=True)):
+        extent = kernel_extent(k, d)
+        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            out, (b, _) = _same_pads(i, s, extent, auto_pad == "SAME_UPPER")
+            spatial.append(out)
+            rf_begins.append(b)
+            continue
+        if auto_pad == "VALID":
+            pb = pe = 0
+        span = i + pb + pe - extent
+        if ceil_mode:
+            out = (span + s - 1) // s + 1
+            if type(out) is int:
+                if (out - 1) * s >= i + pb:
+                    out -= 1
+            elif not (type(pe) is int and s + pe <= extent):  # the last window starts before the end pads
+                from convcalc._backend import smin
+
+                out = smin(out - 1, (i + pb - 1) // s) + 1
+        else:
+            out = span // s + 1
+        call.at_least(
+            span if not ceil_mode else out - 1,
+            0,
+            j,
+            f"window {extent} (kernel {k}, dilation {d}) does not fit spatial axis {j} of size {i} with pads "
+            f"{pb}+{pe}: give an input of at least {max(extent - pb - pe, 1)}",
+            f"window {extent} fits the padded input",
+            x.shape,
+        )
+        spatial.append(out)
+        rf_begins.append(pb)
+    extents = [kernel_extent(k, d) for k, d in zip(kernel, dilations, strict=True)]
+    return spatial, _rf_step(x.rf, extents, strides, rf_begins)
+
+
+@_handles("Conv")
+def _conv(call: _Call, args: list[Any]) -> Any:
+    x = _tensor(call, args[0])
+    _spatial(call, x)
+    w = args[1]
+    if not isinstance(w, (_K, _T)) or len(w.shape) != len(x.shape):
+        raise call.spec_error("the weight must have the input's rank", weight=getattr(w, "shape", None))
+    groups = call.node.attr("group", 1)
+    cout, cin_g = w.shape[0], w.shape[1]
+    kernel = tuple(call.node.attr("kernel_shape") or w.shape[2:])
+    if type(groups) is not int or groups < 1 or cout % groups:
+        raise call.spec_error("group must divide the weight's output channels", group=groups, weight=w.shape)
+    call.equal(
+        x.shape[1],
+        cin_g * groups,
+        1,
+        f"weight {w.shape} with group={groups} needs {cin_g * groups} input channels, got {x.shape[1]}",
+        x.shape,
+    )
+    spatial, rf = _sliding(call, x, kernel)
+    out = _T((x.shape[0], cout, *spatial), rf)
+    weights = cout * cin_g * math.prod(kernel)
+    positions = _prod(spatial)
+    bias = len(args) > 2 and args[2] is not None
+    return call.row(x.shape, out, macs=positions * weights, bias_adds=positions * cout if bias else 0)
+
+
+@_handles("ConvTranspose")
+def _conv_transpose(call: _Call, args: list[Any]) -> Any:
+    x = _tensor(call, args[0])
+    _spatial(call, x)
+    w = args[1]
+    node = call.node
+    groups = node.attr("group", 1)
+    cin, cout_g = w.shape[0], w.shape[1]
+    kernel = tuple(node.attr("kernel_shape") or w.shape[2:])
+    call.equal(x.shape[1], cin, 1, f"weight {w.shape} needs {cin} input channels, got {x.shape[1]}", x.shape)
+    strides, dilations, begins, ends, auto_pad = _window_geometry(call, x, kernel)
+    nd = len(kernel)
+    op = tuple(node.attr("output_padding") or (0,) * nd)
+    output_shape = node.attr("output_shape")
+    spatial: list[Any] = []
+    for j, (i, k, s, d, pb, pe, o) in enumerate(
+        zip(x.shape[2:], kernel, strides, dilations, begins, ends, op, strict=True)
+    ):
+        extent = kernel_extent(k, d)
+        if output_shape:
+            target = tuple(output_shape)[-nd:][j]
+            total = s * (i - 1) + o + extent - target
+            call.at_least(
+                total,
+                0,
+                j,
+                f"output_shape {target} is larger than the full output on spatial axis {j}",
+                "output_shape fits",
+                x.shape,
+            )
+            spatial.append(target)
+        elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            spatial.append(i * s)
+        else:
+            if auto_pad == "VALID":
+                pb = pe = 0
+            out = s * (i - 1) + o + extent - pb - pe
+            call.at_least(
+                out, 1, j, f"output size would be {out} on spatial axis {j}; reduce pads", "output at least 1", x.shape
+            )
+            spatial.append(out)
+    out_t = _T((x.shape[0], cout_g * groups, *spatial))
+    weights = cin * cout_g * math.prod(kernel)
+    bias = len(args) > 2 and args[2] is not None
+    return call.row(
+        x.shape, out_t, macs=_prod(x.shape[2:]) * weights, bias_adds=_prod(spatial) * cout_g * groups if bias else 0
+    )
+
+
+@_handles("MaxPool", "AveragePool", "LpPool")
+def _pool(call: _Call, args: list[Any]) -> Any:
+    x = _tensor(call, args[0])
+    _spatial(call, x)
+    kernel = tuple(call.node.attr("kernel_shape") or ())
+    if not kernel:
+        raise call.spec_error("kernel_shape is required", kernel_shape=None)
+    ceil_mode = bool(call.node.attr("ceil_mode", 0))
+    if call.node.op == "MaxPool" and len(call.node.outputs) > 1 and call.node.outputs[1]:
+        pass  # the indices output has the same shape
+    spatial, rf = _sliding(call, x, kernel, ceil_mode=ceil_mode)
+    out = _T((x.shape[0], x.shape[1], *spatial), rf)
+    call.row(x.shape, out)
+    return [out, _T(out.shape)]
+
+
+@_handles("GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool")
+def _global_pool(call: _Call, args: list[Any]) -> Any:
+    x = _tensor(call, args[0])
+    _spatial(call, x)
+    return call.row(x.shape, _T((x.shape[0], x.shape[1], *(1 for _ in x.shape[2:]))))
