@@ -97,3 +97,40 @@ def test_scaling_vectorised_startup_and_symbolic_sections(
         assert sc["all_equal"] is True, sc.get("mismatches")
     for name, target in data["targets"].items():
         assert {"value", "target", "met"} <= set(target), name
+
+
+def test_corpus_benchmark_code_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks.corpus on a few corpus models (an ordinary one, a hand-written U-Net, one that needs the
+    fallback, a TorchScript one the meta-forward peer cannot hook), one round each: the JSON it promises."""
+    pytest.importorskip("torch")
+    from benchmarks import corpus
+
+    out = tmp_path / "corpus.json"
+    models = ["LeNet", "UNetSmall", "IntViewNet", "ScriptDepthNet"]
+    assert corpus.main(["--quick", "--repeats", "1", "--json", str(out), "--models", *models]) == 0
+    data = json.loads(out.read_text())
+    assert set(data["models"]) == set(models)
+    for name, entry in data["models"].items():
+        assert {"plan", "fallback", "fallback_rows", "rows"} <= set(entry), name
+        assert "min_s" in entry["plan"], name
+        assert "plan_over_meta" in entry or "meta_forward_error" in entry, name
+    assert data["models"]["IntViewNet"]["fallback"] is True
+    assert data["models"]["LeNet"]["fallback"] is False
+    summary = data["summary"]
+    assert summary["slowest"] in models
+    assert "IntViewNet" in summary["fallback_models"]
+    assert set(data["flatness"]) == {"LeNet", "UNetSmall", "IntViewNet"}
+    for row in data["flatness"].values():
+        assert row["batches"] == [1, 64, 1024]
+        assert len(row["plan"]) == len(row["meta_forward"]) == 3
+    r50 = data["resnet50"]
+    assert {"plan", "plan_torch", "meta_forward", "ratios_over_plan", "loadavg_start"} <= set(r50)
+    assert "plan / meta forward" in capsys.readouterr().out
+
+
+def test_corpus_benchmark_batch_sizes() -> None:
+    from benchmarks.corpus import with_batch
+
+    assert with_batch((2, 3, 8, 8), 64) == (64, 3, 8, 8)
+    assert with_batch([(2, 1, 8, 8), (2, 1, 8, 8)], 1) == [(1, 1, 8, 8), (1, 1, 8, 8)]
+    assert with_batch({"x": (2, 6), "mask": (2, 6)}, 1024) == {"x": (1024, 6), "mask": (1024, 6)}
