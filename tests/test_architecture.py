@@ -21,12 +21,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "convcalc"
 # Modules still over the limit while others split them (lines when this test was written); a module
 # leaves this list when its split lands, and none may join it.
 KNOWN_LONG = {
-    "convcalc/nn.py": 2530,  # task rules15 splits it into modules
-    "convcalc/keras.py": 1150,  # task rules15
-    "convcalc/exercises.py": 1405,  # task split
-    "convcalc/onnx_reader.py": 1316,  # task split
-    "convcalc/cli.py": 1170,  # being worked on
-    "convcalc/figures.py": 1093,  # being worked on
+    # not split yet: the layer specs (convcalc.nn) and the Keras specs; each may not grow past this size
+    "convcalc/nn.py": 2500,
+    "convcalc/keras.py": 1130,
 }
 LIMIT = 1000
 
