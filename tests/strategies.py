@@ -1033,6 +1033,13 @@ def fold_configs(draw: st.DrawFn) -> RearrangeConfig:
     return RearrangeConfig(kind, {"output_size": size, **args}, shape)
 
 
+# --------------------------------------------------------------------------- #
+# Networks for the input-size solver: 1-D and 2-D chains and branches whose valid
+# input sizes are checked against torch by brute force (tiny channels, small sizes)
+# --------------------------------------------------------------------------- #
+
+
+@st.composite
 def solver_layers(draw: st.DrawFn, ndim: int, channels: int, depth: int = 0) -> tuple[list[Any], int]:
     """Shape-changing ``convcalc.nn`` layers on ``ndim`` spatial axes: pools (max/avg, ceil_mode,
     padding, dilation), strided/dilated convs, transposed convs, residual Adds and Concats (crop
