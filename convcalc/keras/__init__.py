@@ -1,0 +1,79 @@
+"""Layer specs with Keras 3's names, arguments and rules, for planning.
+
+Channels last, batch first (``(None, 28, 28, 1)`` is written ``(1, 28, 28, 1)`` or
+given by ``Input``). ``'same'`` padding is ``ceil(size / strides)`` for any
+stride; BatchNormalization has 2C trainable and 2C non-trainable weights.
+"""
+
+from __future__ import annotations
+
+from convcalc.keras._base import Input, Layer
+from convcalc.keras.graph import (
+    Add,
+    Average,
+    Concatenate,
+    Frozen,
+    Functional,
+    GlobalMaxPooling2D,
+    Maximum,
+    Minimum,
+    Multiply,
+    Passthrough,
+    Subtract,
+    UpSampling2D,
+)
+from convcalc.keras.graph import _Merge as _Merge
+from convcalc.keras.layers import (
+    Activation,
+    AveragePooling2D,
+    BatchNormalization,
+    Conv1D,
+    Conv2D,
+    Conv2DTranspose,
+    Conv3D,
+    Dense,
+    DepthwiseConv2D,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling2D,
+    MaxPooling2D,
+    SeparableConv2D,
+    Sequential,
+    ZeroPadding2D,
+)
+
+__all__ = [
+    "Activation",
+    "AveragePooling2D",
+    "BatchNormalization",
+    "Conv1D",
+    "Conv2D",
+    "Conv2DTranspose",
+    "Conv3D",
+    "Dense",
+    "DepthwiseConv2D",
+    "Dropout",
+    "Flatten",
+    "GlobalAveragePooling2D",
+    "Input",
+    "Layer",
+    "MaxPooling2D",
+    "SeparableConv2D",
+    "Sequential",
+    "ZeroPadding2D",
+]
+
+__all__ += [
+    "Add",
+    "Average",
+    "Concatenate",
+    "Frozen",
+    "Functional",
+    "GlobalMaxPooling2D",
+    "Maximum",
+    "Minimum",
+    "Multiply",
+    "Passthrough",
+    "Subtract",
+    "UpSampling2D",
+]

@@ -1,0 +1,152 @@
+"""The base of every convcalc.keras spec, and the argument and shape checks the layers share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from convcalc._args import per_axis, received
+from convcalc._enums import Convention, PaddingMode
+from convcalc._errors import ShapeError, SpecError
+from convcalc._planner import Context, Flow
+from convcalc.formulas import (
+    ceil_div,
+    keras_stride_dilation_check,
+    kernel_extent,
+    window_count,
+)
+
+_COUNTERS: dict[str, int] = {}
+
+
+def _auto_name(base: str) -> str:
+    n = _COUNTERS.get(base, 0)
+    _COUNTERS[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def _args(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj) if f.init and f.name != "name"}
+
+
+def _axis_label(j: int, *given: Any) -> str:
+    """ " on axis j" when an argument of the rule was given per axis (a tuple), as the formulas say it."""
+    return f" on axis {j}" if any(isinstance(v, (tuple, list)) for v in given) else ""
+
+
+def _channels_last_only(data_format: Any, args: dict[str, Any]) -> None:
+    if data_format is not None and not (isinstance(data_format, str) and data_format == "channels_last"):
+        raise SpecError(f"convcalc.keras plans channels_last models only. {received(args)}")
+
+
+def _set_window(layer: Any, args: dict[str, Any], nd: int, *, causal: bool = False) -> None:
+    """Check and store a windowed layer's kernel, strides, dilation and padding (``_k, _s, _d, _mode``)."""
+    k = per_axis(layer.kernel_size, "kernel_size", nd, args, minimum=1)
+    s = per_axis(layer.strides, "strides", nd, args, minimum=1)
+    d = per_axis(layer.dilation_rate, "dilation_rate", nd, args, minimum=1)
+    keras_stride_dilation_check(s, d, args)
+    for name, value in (("_k", k), ("_s", s), ("_d", d), ("_mode", _padding(layer.padding, args, causal=causal))):
+        object.__setattr__(layer, name, value)
+
+
+def _padding(value: Any, args: dict[str, Any], *, causal: bool = False) -> PaddingMode:
+    mode = PaddingMode.parse(value, "padding", case_sensitive=False)
+    if mode is PaddingMode.CAUSAL and not causal:
+        raise SpecError(f"padding='causal' exists only for Conv1D. {received(args)}")
+    return mode
+
+
+class Layer:
+    """Base of the convcalc.keras specs."""
+
+    __slots__ = ()
+    _convention: ClassVar[Convention] = Convention.KERAS
+    _layout: ClassVar[str] = "channels_last"
+    _base: ClassVar[str] = "layer"
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def _name(self) -> str:
+        return getattr(self, "name", None) or self._base
+
+    def _where(self, path: str) -> str:
+        return f"{path or self._name()} ({self.kind})"
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        raise NotImplementedError  # pragma: no cover
+
+
+def _named(self: Any) -> None:
+    if getattr(self, "name", None) is None:
+        object.__setattr__(self, "name", _auto_name(self._base))
+    elif not isinstance(self.name, str) or not self.name:
+        raise SpecError(f"name must be a non-empty string. Received: name={self.name!r}")
+
+
+def _channels_last(layer: Layer, shape: tuple[Any, ...], nd: int, path: str) -> None:
+    if len(shape) != nd + 2:
+        raise ShapeError(
+            f"{layer._where(path)}: expects a {nd + 2}-D input (batch, *spatial, channels) but receives "
+            f"{len(shape)}-D {shape}. Received: input_shape={shape}"
+        )
+
+
+def _window_axes(
+    layer: Layer,
+    shape: tuple[Any, ...],
+    ctx: Context,
+    path: str,
+    k: tuple[int, ...],
+    s: tuple[int, ...],
+    d: tuple[int, ...],
+    mode: PaddingMode,
+) -> tuple[list[Any], tuple[int, ...] | None]:
+    outs = []
+    lefts: list[int] = []
+    fixed = True  # False once TF 'same' with stride > 1 meets a symbolic size: the padding depends on it
+    for j, (i, kk, ss, dd) in enumerate(zip(shape[1:-1], k, s, d, strict=True)):
+        extent = kernel_extent(kk, dd)
+        if mode is PaddingMode.VALID:
+            out = window_count(i, 0, 0, extent, ss)
+            ctx.at_least(
+                out,
+                1,
+                path,
+                j,
+                lambda: (
+                    f"{layer._where(path)}: computed output size would be zero or negative on spatial axis {j}: "
+                    f"the window spans {extent} but the input is {i}; the input must be at least {extent} there, "
+                    f"or use padding='same'. Received: input_shape={shape}"
+                ),
+                f"window {extent} fits",
+            )
+            lefts.append(0)
+        else:
+            out = ceil_div(i, ss)
+            if mode is PaddingMode.CAUSAL:
+                lefts.append(extent - 1)
+            elif ss == 1:
+                lefts.append((extent - 1) // 2)
+            elif type(i) is int:
+                lefts.append(max((out - 1) * ss + extent - i, 0) // 2)
+            else:
+                fixed = False
+        outs.append(out)
+    return outs, (tuple(lefts) if fixed else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Input(Layer):
+    """``keras.Input(shape)``: the per-sample shape (channels last); batch 1 is assumed."""
+
+    shape: tuple[Any, ...]
+    batch_size: int | None = None
+    name: str | None = None
+    _base: ClassVar[str] = "input_layer"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.shape, (tuple, list)) or not self.shape:
+            raise SpecError(f"shape must be a tuple such as (28, 28, 1). Received: shape={self.shape!r}")
+        _named(self)

@@ -1,0 +1,390 @@
+"""More layers, merge layers, frozen layers and functional graphs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from convcalc._args import per_axis, whole
+from convcalc._errors import ShapeError, SpecError
+from convcalc._planner import Context, Flow
+from convcalc.keras._base import Input, Layer, _args, _auto_name, _channels_last, _channels_last_only, _named
+from convcalc.keras.layers import GlobalAveragePooling2D
+
+# --------------------------------------------------------------------------- #
+# More layers, merges, frozen layers and functional graphs
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalMaxPooling2D(GlobalAveragePooling2D):
+    """``keras.layers.GlobalMaxPooling2D``: (N, H, W, C) -> (N, C), or (N, 1, 1, C) with keepdims."""
+
+    _base: ClassVar[str] = "global_max_pooling2d"
+
+
+@dataclass(frozen=True, slots=True)
+class UpSampling2D(Layer):
+    """``keras.layers.UpSampling2D``: integer factors, ``out = size * i`` (nearest and bilinear alike).
+
+    >>> import convcalc
+    >>> convcalc.plan(UpSampling2D((2, 3)), (1, 4, 5, 3)).output_shape
+    (1, 8, 15, 3)
+    """
+
+    size: Any = (2, 2)
+    data_format: str | None = None
+    interpolation: str = "nearest"
+    name: str | None = None
+    _size: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _base: ClassVar[str] = "up_sampling2d"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        _channels_last_only(self.data_format, args)
+        object.__setattr__(self, "_size", per_axis(self.size, "size", 2, args, minimum=1))
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, _ = flow
+        _channels_last(self, shape, 2, path)
+        out_shape = (shape[0], shape[1] * self._size[0], shape[2] * self._size[1], shape[3])
+        ctx.add_row(path, self.kind, shape, out_shape)
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class Passthrough(Layer):
+    """A Keras layer without weights that keeps the shape (``ReLU``, ``Softmax``, ``SpatialDropout2D``, ...).
+
+    ``keras_kind`` is the Keras class name, shown as the row's kind.
+
+    >>> import convcalc
+    >>> convcalc.plan(Passthrough("ReLU"), (1, 4, 4, 3)).rows[0].kind
+    'ReLU'
+    """
+
+    keras_kind: str
+    name: str | None = None
+    _base: ClassVar[str] = "layer"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.keras_kind, str) or not self.keras_kind.isidentifier():
+            raise SpecError(f"keras_kind must be a Keras class name. Received: keras_kind={self.keras_kind!r}")
+        _named(self)
+
+    @property
+    def kind(self) -> str:
+        return self.keras_kind
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        ctx.add_row(path, self.kind, flow[0], flow[0], receptive_field=flow[1])
+        return flow
+
+
+@dataclass(frozen=True, slots=True)
+class Frozen(Layer):
+    """A layer with ``trainable=False``: all its weights count as non-trainable, as in Keras.
+
+    >>> import convcalc
+    >>> from convcalc import keras
+    >>> row = convcalc.plan(keras.Frozen(keras.BatchNormalization()), (1, 8, 8, 4)).rows[0]
+    >>> row.trainable, row.non_trainable
+    (0, 16)
+    """
+
+    layer: Layer
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.layer, Layer) or isinstance(self.layer, Input):
+            raise SpecError(f"Frozen takes a convcalc.keras layer. Received: layer={self.layer!r}")
+
+    @property
+    def kind(self) -> str:
+        return self.layer.kind
+
+    @property
+    def name(self) -> str:
+        return self.layer._name()
+
+    def _name(self) -> str:
+        return self.layer._name()
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        start = len(ctx.rows)
+        out = self.layer._plan(flow, ctx, path)
+        _freeze_rows(ctx, start)
+        return out
+
+    def _plan_merge(self, flows: list[Flow], ctx: Context, path: str) -> Flow:
+        start = len(ctx.rows)
+        out: Flow = self.layer._plan_merge(flows, ctx, path)  # type: ignore[attr-defined]
+        _freeze_rows(ctx, start)
+        return out
+
+
+def _freeze_rows(ctx: Context, start: int, *, drop: bool = False) -> None:
+    """Make the weights of the rows from ``start`` on non-trainable (or drop them: a shared layer's later calls)."""
+    from dataclasses import replace
+
+    for j in range(start, len(ctx.rows)):
+        row = ctx.rows[j]
+        if drop:
+            ctx.rows[j] = replace(row, trainable=0, non_trainable=0)
+        elif row.trainable:
+            ctx.rows[j] = replace(row, trainable=0, non_trainable=row.non_trainable + row.trainable)
+
+
+@dataclass(frozen=True, slots=True)
+class _Merge(Layer):
+    """A Keras merge layer: called on a list of tensors."""
+
+    name: str | None = None
+    _base: ClassVar[str] = "add"
+
+    def __post_init__(self) -> None:
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        raise SpecError(
+            f"{self._where(path)}: a merge layer is called on a list of tensors: use it in a Functional model. "
+            f"Received: input_shape={flow[0]}"
+        )
+
+    def _plan_merge(self, flows: list[Flow], ctx: Context, path: str) -> Flow:
+        shapes = [tuple(f[0]) for f in flows]
+        if len(shapes) < 2 and not isinstance(self, Concatenate):
+            raise ShapeError(
+                f"{self._where(path)}: a merge layer needs at least 2 inputs. Received: input_shapes={shapes}"
+            )
+        out = self._merged_shape(shapes, ctx, path)
+        ctx.add_row(path, self.kind, shapes[0], out)
+        return out, None
+
+    def _merged_shape(self, shapes: list[tuple[Any, ...]], ctx: Context, path: str) -> tuple[Any, ...]:
+        # Keras' base_merge: the shapes after the batch axis broadcast, aligned on the right; 1 stretches
+        out = list(shapes[0][1:])
+        for shape in shapes[1:]:
+            a, b = (out, list(shape[1:])) if len(out) >= len(shape) - 1 else (list(shape[1:]), out)
+            lead = len(a) - len(b)
+            merged = a[:lead]
+            for j, (x, y) in enumerate(zip(a[lead:], b, strict=True)):
+                if type(x) is int and x == 1:
+                    merged.append(y)
+                elif type(y) is int and y == 1:
+                    merged.append(x)
+                else:
+                    _require_same(self, x, y, ctx, path, lead + j, shapes, "Inputs have incompatible shapes")
+                    merged.append(x)
+            out = merged
+        return (shapes[0][0], *out)
+
+
+def _require_same(
+    layer: Layer, x: Any, y: Any, ctx: Context, path: str, axis: int, shapes: list[tuple[Any, ...]], what: str
+) -> None:
+    if type(x) is int and type(y) is int:
+        if x != y:
+            raise ShapeError(
+                f"{layer._where(path)}: {what} on axis {axis + 1}: {x} != {y}. Received: input_shapes={shapes}"
+            )
+        return
+    from convcalc._symbolic import to_sympy
+
+    ctx.equals(
+        to_sympy(x) - to_sympy(y),
+        0,
+        path,
+        axis,
+        lambda: f"{layer._where(path)}: {what} on axis {axis + 1}: {x} != {y}. Received: input_shapes={shapes}",
+        "merged sizes match",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Add(_Merge):
+    """``keras.layers.Add``: equal shapes (a size 1 broadcasts).
+
+    >>> import convcalc
+    >>> from convcalc import keras
+    >>> x = keras.Input((8, 8, 3), name="x")
+    >>> a, b = keras.Conv2D(4, 3, padding="same", name="a"), keras.Conv2D(4, 1, name="b")
+    >>> model = keras.Functional(x, [(a, "x"), (b, "x"), (keras.Add(name="sum"), ("a", "b"))])
+    >>> convcalc.plan(model).output_shape
+    (1, 8, 8, 4)
+    """
+
+    _base: ClassVar[str] = "add"
+
+
+@dataclass(frozen=True, slots=True)
+class Subtract(_Merge):
+    """``keras.layers.Subtract``: two inputs of equal shapes."""
+
+    _base: ClassVar[str] = "subtract"
+
+
+@dataclass(frozen=True, slots=True)
+class Multiply(_Merge):
+    """``keras.layers.Multiply``: equal shapes (a size 1 broadcasts)."""
+
+    _base: ClassVar[str] = "multiply"
+
+
+@dataclass(frozen=True, slots=True)
+class Average(_Merge):
+    """``keras.layers.Average``: equal shapes (a size 1 broadcasts)."""
+
+    _base: ClassVar[str] = "average"
+
+
+@dataclass(frozen=True, slots=True)
+class Maximum(_Merge):
+    """``keras.layers.Maximum``: equal shapes (a size 1 broadcasts)."""
+
+    _base: ClassVar[str] = "maximum"
+
+
+@dataclass(frozen=True, slots=True)
+class Minimum(_Merge):
+    """``keras.layers.Minimum``: equal shapes (a size 1 broadcasts)."""
+
+    _base: ClassVar[str] = "minimum"
+
+
+@dataclass(frozen=True, slots=True)
+class Concatenate(_Merge):
+    """``keras.layers.Concatenate(axis=-1)``: equal shapes except on ``axis``, which adds up."""
+
+    axis: int = -1
+    _base: ClassVar[str] = "concatenate"
+
+    def __post_init__(self) -> None:
+        whole(self.axis, "axis")
+        _named(self)
+
+    def _merged_shape(self, shapes: list[tuple[Any, ...]], ctx: Context, path: str) -> tuple[Any, ...]:
+        rank = len(shapes[0])
+        if any(len(s) != rank for s in shapes):
+            raise ShapeError(
+                f"{self._where(path)}: A `Concatenate` layer requires inputs of the same rank. "
+                f"Received: input_shapes={shapes}"
+            )
+        axis = self.axis + rank if self.axis < 0 else self.axis
+        if not 0 < axis < rank:
+            raise ShapeError(
+                f"{self._where(path)}: axis={self.axis} is out of range for {shapes[0]}. Received: input_shapes={shapes}"
+            )
+        total: Any = 0
+        for shape in shapes:
+            for j in range(1, rank):
+                if j != axis:
+                    what = (
+                        "A `Concatenate` layer requires inputs with matching shapes except for the concatenation axis"
+                    )
+                    _require_same(self, shapes[0][j], shape[j], ctx, path, j - 1, shapes, what)
+            total = total + shape[axis]
+        return (*shapes[0][:axis], total, *shapes[0][axis + 1 :])
+
+
+class Functional(Layer):
+    """A Keras functional model: one ``Input``, then layers called on earlier outputs.
+
+    ``calls`` is a list of ``(layer, inputs)``: ``inputs`` names the ``Input`` or an
+    earlier call (one name, or a tuple of names for a merge layer). A call is named
+    after its layer; a layer called again (shared weights) is named ``name:1``,
+    ``name:2``, ... and its weights count once, at its first call. ``output`` names
+    the call whose result the model returns (the last one by default); as in Keras,
+    calls it does not depend on are left out.
+
+    >>> import convcalc
+    >>> from convcalc import keras
+    >>> x = keras.Input((16, 16, 3), name="x")
+    >>> c1, c2 = keras.Conv2D(8, 3, strides=2, padding="same", name="c1"), keras.Conv2D(8, 1, name="c2")
+    >>> net = keras.Functional(x, [(c1, "x"), (c2, "c1"), (keras.Concatenate(name="cat"), ("c1", "c2"))])
+    >>> convcalc.plan(net).output_shape
+    (1, 8, 8, 16)
+    >>> keras.Functional(x, [(c1, "y")])
+    Traceback (most recent call last):
+    ...
+    convcalc.SpecError: call 0 (c1) reads 'y', which is neither the Input nor an earlier call. Received: inputs='y'
+    """
+
+    __slots__ = ("_default_input_shape", "calls", "input", "name", "output")
+    input: Input
+    calls: tuple[tuple[str, Layer, tuple[str, ...], bool], ...]
+    output: str
+    name: str
+    _default_input_shape: tuple[Any, ...] | None
+
+    def __init__(self, input: Input, calls: Any, output: str | None = None, name: str | None = None) -> None:
+        if not isinstance(input, Input):
+            raise SpecError(f"Functional takes a convcalc.keras Input first. Received: input={input!r}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise SpecError(f"name must be a non-empty string. Received: name={name!r}")
+        if not isinstance(calls, (list, tuple)) or not calls:
+            raise SpecError(f"Functional takes a non-empty list of (layer, inputs) calls. Received: calls={calls!r}")
+        known = {input._name()}
+        seen: dict[int, int] = {}
+        out: list[tuple[str, Layer, tuple[str, ...], bool]] = []
+        for j, call in enumerate(calls):
+            if not (isinstance(call, (tuple, list)) and len(call) == 2 and isinstance(call[0], Layer)):
+                raise SpecError(f"calls[{j}] must be a (layer, inputs) pair. Received: calls[{j}]={call!r}")
+            layer, inputs = call
+            if isinstance(layer, Input):
+                raise SpecError(f"calls[{j}]: an Input is not called. Received: calls[{j}]={call!r}")
+            names = (inputs,) if isinstance(inputs, str) else tuple(inputs) if isinstance(inputs, (tuple, list)) else ()
+            if not names or not all(isinstance(n, str) for n in names):
+                raise SpecError(f"calls[{j}]: inputs must be a name or a tuple of names. Received: inputs={inputs!r}")
+            for n in names:
+                if n not in known:
+                    raise SpecError(
+                        f"call {j} ({layer._name()}) reads {n!r}, which is neither the Input nor an earlier call. "
+                        f"Received: inputs={inputs!r}"
+                    )
+            merge = isinstance(layer, _Merge) or isinstance(getattr(layer, "layer", None), _Merge)
+            if not merge and (len(names) != 1 or not isinstance(inputs, str)):
+                raise SpecError(f"calls[{j}]: {layer.kind} takes one input. Received: inputs={inputs!r}")
+            times = seen.get(id(layer), 0)
+            seen[id(layer)] = times + 1
+            call_name = layer._name() if times == 0 else f"{layer._name()}:{times}"
+            if call_name in known:
+                raise SpecError(f"calls[{j}]: the name {call_name!r} is taken. Received: calls[{j}]={call!r}")
+            known.add(call_name)
+            out.append((call_name, layer, names, times > 0))
+        target = out[-1][0] if output is None else output
+        if target not in known:
+            raise SpecError(f"output must name a call. Received: output={output!r}")
+        needed = {target}  # as in Keras, the model holds only the calls its output depends on
+        for call_name, _, names, _ in reversed(out):
+            if call_name in needed:
+                needed.update(names)
+        object.__setattr__(self, "input", input)
+        object.__setattr__(self, "calls", tuple(c for c in out if c[0] in needed))
+        object.__setattr__(self, "output", target)
+        object.__setattr__(self, "name", name or _auto_name("functional"))
+        object.__setattr__(self, "_default_input_shape", (input.batch_size or 1, *input.shape))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Functional is immutable")
+
+    def __repr__(self) -> str:
+        calls = [(layer, names[0] if len(names) == 1 else names) for _, layer, names, _ in self.calls]
+        return f"Functional({self.input!r}, {calls!r}, output={self.output!r}, name={self.name!r})"
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        """The layers in call order, each once."""
+        return tuple({id(layer): layer for _, layer, _, _ in self.calls}.values())
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        values: dict[str, Flow] = {self.input._name(): flow}
+        for call_name, layer, names, again in self.calls:
+            start = len(ctx.rows)
+            if len(names) > 1 or isinstance(layer, _Merge) or isinstance(getattr(layer, "layer", None), _Merge):
+                values[call_name] = layer._plan_merge([values[n] for n in names], ctx, call_name)  # type: ignore[attr-defined]
+            else:
+                values[call_name] = layer._plan(values[names[0]], ctx, call_name)
+            if again:
+                _freeze_rows(ctx, start, drop=True)
+        return values[self.output]

@@ -1,0 +1,589 @@
+"""Convolutions, pooling, normalization, dense, shape-keeping and padding layers, and Sequential."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from convcalc._args import flag, per_axis, received, whole
+from convcalc._enums import PaddingMode
+from convcalc._errors import ShapeError, SpecError
+from convcalc._plan import ReceptiveField, rf_update
+from convcalc._planner import Context, Flow
+from convcalc._symbolic import product
+from convcalc.formulas import (
+    keras_output_padding_rule,
+    keras_stride_dilation_check,
+    keras_transpose_count,
+    kernel_extent,
+)
+from convcalc.keras._base import (
+    Input,
+    Layer,
+    _args,
+    _auto_name,
+    _axis_label,
+    _channels_last,
+    _channels_last_only,
+    _named,
+    _padding,
+    _set_window,
+    _window_axes,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Conv(Layer):
+    filters: int
+    kernel_size: Any
+    strides: Any = 1
+    padding: str = "valid"
+    data_format: str | None = None
+    dilation_rate: Any = 1
+    groups: int = 1
+    activation: Any = None
+    use_bias: bool = True
+    name: str | None = None
+    input_shape: tuple[Any, ...] | None = None
+    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _mode: PaddingMode = field(init=False, repr=False, compare=False)
+    _nd: ClassVar[int] = 2
+    _base: ClassVar[str] = "conv2d"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        whole(self.filters, "filters", minimum=1)
+        g = whole(self.groups, "groups", minimum=1)
+        if self.filters % g:
+            raise SpecError(f"filters must be divisible by groups ({self.filters} % {g} != 0). {received(args)}")
+        _channels_last_only(self.data_format, args)
+        _set_window(self, args, self._nd, causal=self._nd == 1)
+        flag(self.use_bias, "use_bias", args)
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        _channels_last(self, shape, self._nd, path)
+        cin = shape[-1]
+        if type(cin) is int and cin % self.groups:
+            raise ShapeError(
+                f"{self._where(path)}: {cin} input channels are not divisible by groups={self.groups}. "
+                f"Received: input_shape={shape}"
+            )
+        outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, self._d, self._mode)
+        out_shape = (shape[0], *outs, self.filters)
+        weights = math.prod(self._k) * (cin // self.groups) * self.filters
+        positions = product(outs)
+        ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
+        new_rf = rf_update(rf, ext, self._s, lefts)
+        ctx.add_row(
+            path,
+            self.kind,
+            shape,
+            out_shape,
+            trainable=weights + (self.filters if self.use_bias else 0),
+            macs=positions * weights,
+            bias_adds=positions * self.filters if self.use_bias else 0,
+            receptive_field=new_rf,
+        )
+        return out_shape, new_rf
+
+
+@dataclass(frozen=True, slots=True)
+class Conv1D(_Conv):
+    """``keras.layers.Conv1D`` spec (padding 'valid', 'same' or 'causal')."""
+
+    _nd: ClassVar[int] = 1
+    _base: ClassVar[str] = "conv1d"
+
+
+@dataclass(frozen=True, slots=True)
+class Conv2D(_Conv):
+    """``keras.layers.Conv2D`` spec.
+
+    >>> import convcalc
+    >>> convcalc.plan(Sequential([Input((28, 28, 1)), Conv2D(75, 3, padding="same")])).rows[0].params
+    750
+    """
+
+    _nd: ClassVar[int] = 2
+    _base: ClassVar[str] = "conv2d"
+
+
+@dataclass(frozen=True, slots=True)
+class Conv3D(_Conv):
+    """``keras.layers.Conv3D`` spec."""
+
+    _nd: ClassVar[int] = 3
+    _base: ClassVar[str] = "conv3d"
+
+
+@dataclass(frozen=True, slots=True)
+class DepthwiseConv2D(Layer):
+    """``keras.layers.DepthwiseConv2D`` spec: ``prod(k) * C * depth_multiplier`` (+ bias) weights."""
+
+    kernel_size: Any
+    strides: Any = 1
+    padding: str = "valid"
+    depth_multiplier: int = 1
+    data_format: str | None = None
+    dilation_rate: Any = 1
+    activation: Any = None
+    use_bias: bool = True
+    name: str | None = None
+    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _mode: PaddingMode = field(init=False, repr=False, compare=False)
+    _base: ClassVar[str] = "depthwise_conv2d"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        _channels_last_only(self.data_format, args)
+        whole(self.depth_multiplier, "depth_multiplier", minimum=1)
+        _set_window(self, args, 2)
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        _channels_last(self, shape, 2, path)
+        outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, self._d, self._mode)
+        cout = shape[-1] * self.depth_multiplier
+        out_shape = (shape[0], *outs, cout)
+        weights = math.prod(self._k) * cout
+        positions = product(outs)
+        ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
+        new_rf = rf_update(rf, ext, self._s, lefts)
+        ctx.add_row(
+            path,
+            self.kind,
+            shape,
+            out_shape,
+            trainable=weights + (cout if self.use_bias else 0),
+            macs=positions * weights,
+            bias_adds=positions * cout if self.use_bias else 0,
+            receptive_field=new_rf,
+        )
+        return out_shape, new_rf
+
+
+@dataclass(frozen=True, slots=True)
+class SeparableConv2D(Layer):
+    """``keras.layers.SeparableConv2D`` spec: depthwise then pointwise."""
+
+    filters: int
+    kernel_size: Any
+    strides: Any = 1
+    padding: str = "valid"
+    data_format: str | None = None
+    dilation_rate: Any = 1
+    depth_multiplier: int = 1
+    activation: Any = None
+    use_bias: bool = True
+    name: str | None = None
+    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _mode: PaddingMode = field(init=False, repr=False, compare=False)
+    _base: ClassVar[str] = "separable_conv2d"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        _channels_last_only(self.data_format, args)
+        whole(self.filters, "filters", minimum=1)
+        whole(self.depth_multiplier, "depth_multiplier", minimum=1)
+        _set_window(self, args, 2)
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        _channels_last(self, shape, 2, path)
+        outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, self._d, self._mode)
+        cin = shape[-1]
+        mid = cin * self.depth_multiplier
+        out_shape = (shape[0], *outs, self.filters)
+        depthwise = math.prod(self._k) * mid
+        pointwise = mid * self.filters
+        positions = product(outs)
+        ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
+        new_rf = rf_update(rf, ext, self._s, lefts)
+        ctx.add_row(
+            path,
+            self.kind,
+            shape,
+            out_shape,
+            trainable=depthwise + pointwise + (self.filters if self.use_bias else 0),
+            macs=positions * (depthwise + pointwise),
+            bias_adds=positions * self.filters if self.use_bias else 0,
+            receptive_field=new_rf,
+        )
+        return out_shape, new_rf
+
+
+@dataclass(frozen=True, slots=True)
+class Conv2DTranspose(Layer):
+    """``keras.layers.Conv2DTranspose`` spec (Keras' output-size rules)."""
+
+    filters: int
+    kernel_size: Any
+    strides: Any = 1
+    padding: str = "valid"
+    output_padding: Any = None
+    data_format: str | None = None
+    dilation_rate: Any = 1
+    activation: Any = None
+    use_bias: bool = True
+    name: str | None = None
+    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _op: tuple[int, ...] | None = field(init=False, repr=False, compare=False)
+    _mode: PaddingMode = field(init=False, repr=False, compare=False)
+    _base: ClassVar[str] = "conv2d_transpose"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        _channels_last_only(self.data_format, args)
+        whole(self.filters, "filters", minimum=1)
+        k = per_axis(self.kernel_size, "kernel_size", 2, args, minimum=1)
+        s = per_axis(self.strides, "strides", 2, args, minimum=1)
+        d = per_axis(self.dilation_rate, "dilation_rate", 2, args, minimum=1)
+        keras_stride_dilation_check(s, d, args)
+        op = (
+            None if self.output_padding is None else per_axis(self.output_padding, "output_padding", 2, args, minimum=0)
+        )
+        for j, (o, ss) in enumerate(zip(op or (), s, strict=False)):
+            keras_output_padding_rule(o, ss, args, _axis_label(j, self.output_padding, self.strides))
+        for name, value in (("_k", k), ("_s", s), ("_d", d), ("_op", op), ("_mode", _padding(self.padding, args))):
+            object.__setattr__(self, name, value)
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, _ = flow
+        _channels_last(self, shape, 2, path)
+        outs = []
+        for j, (i, k, s, d) in enumerate(zip(shape[1:-1], self._k, self._s, self._d, strict=True)):
+            op = None if self._op is None else self._op[j]
+            outs.append(keras_transpose_count(i, s, kernel_extent(k, d), op, self._mode))
+        cin = shape[-1]
+        out_shape = (shape[0], *outs, self.filters)
+        weights = math.prod(self._k) * self.filters * cin
+        ctx.add_row(
+            path,
+            self.kind,
+            shape,
+            out_shape,
+            trainable=weights + (self.filters if self.use_bias else 0),
+            macs=product(shape[1:-1]) * weights,
+            bias_adds=product(outs) * self.filters if self.use_bias else 0,
+        )
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class _Pooling2D(Layer):
+    pool_size: Any = 2
+    strides: Any = None
+    padding: str = "valid"
+    data_format: str | None = None
+    name: str | None = None
+    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _mode: PaddingMode = field(init=False, repr=False, compare=False)
+    _base: ClassVar[str] = "max_pooling2d"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        _channels_last_only(self.data_format, args)
+        k = per_axis(self.pool_size, "pool_size", 2, args, minimum=1)
+        s = k if self.strides is None else per_axis(self.strides, "strides", 2, args, minimum=1)
+        for name, value in (("_k", k), ("_s", s), ("_mode", _padding(self.padding, args))):
+            object.__setattr__(self, name, value)
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        _channels_last(self, shape, 2, path)
+        outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, (1, 1), self._mode)
+        out_shape = (shape[0], *outs, shape[-1])
+        new_rf = rf_update(rf, self._k, self._s, lefts)
+        ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
+        return out_shape, new_rf
+
+
+@dataclass(frozen=True, slots=True)
+class MaxPooling2D(_Pooling2D):
+    """``keras.layers.MaxPooling2D`` spec (``strides=None`` means ``pool_size``)."""
+
+    _base: ClassVar[str] = "max_pooling2d"
+
+
+@dataclass(frozen=True, slots=True)
+class AveragePooling2D(_Pooling2D):
+    """``keras.layers.AveragePooling2D`` spec."""
+
+    _base: ClassVar[str] = "average_pooling2d"
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalAveragePooling2D(Layer):
+    """``keras.layers.GlobalAveragePooling2D``: (N, H, W, C) -> (N, C), or (N, 1, 1, C) with keepdims."""
+
+    data_format: str | None = None
+    keepdims: bool = False
+    name: str | None = None
+    _base: ClassVar[str] = "global_average_pooling2d"
+
+    def __post_init__(self) -> None:
+        _channels_last_only(self.data_format, _args(self))
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, _ = flow
+        _channels_last(self, shape, 2, path)
+        out_shape = (shape[0], 1, 1, shape[-1]) if self.keepdims else (shape[0], shape[-1])
+        ctx.add_row(path, self.kind, shape, out_shape)
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchNormalization(Layer):
+    """``keras.layers.BatchNormalization``: gamma, beta trainable; moving mean and variance not.
+
+    >>> import convcalc
+    >>> row = convcalc.plan(BatchNormalization(), (1, 28, 28, 75)).rows[0]
+    >>> row.trainable, row.non_trainable
+    (150, 150)
+    """
+
+    axis: int = -1
+    momentum: float = 0.99
+    epsilon: float = 0.001
+    center: bool = True
+    scale: bool = True
+    name: str | None = None
+    _base: ClassVar[str] = "batch_normalization"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        for name in ("center", "scale"):
+            flag(getattr(self, name), name, args)
+        whole(self.axis, "axis")
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        axis = self.axis + len(shape) if self.axis < 0 else self.axis
+        if not 0 < axis < len(shape):
+            raise ShapeError(
+                f"{self._where(path)}: axis={self.axis} is out of range for {shape}. Received: input_shape={shape}"
+            )
+        c = shape[axis]
+        ctx.add_row(
+            path,
+            self.kind,
+            shape,
+            shape,
+            trainable=c * (int(self.center) + int(self.scale)),
+            non_trainable=2 * c,
+            receptive_field=rf,
+        )
+        return shape, rf
+
+
+@dataclass(frozen=True, slots=True)
+class Dense(Layer):
+    """``keras.layers.Dense`` spec: acts on the last axis."""
+
+    units: int
+    activation: Any = None
+    use_bias: bool = True
+    name: str | None = None
+    _base: ClassVar[str] = "dense"
+
+    def __post_init__(self) -> None:
+        whole(self.units, "units", minimum=1)
+        if type(self.use_bias) is not bool:
+            raise SpecError(f"use_bias must be True or False. {received(_args(self))}")
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, _ = flow
+        if len(shape) < 2:
+            raise ShapeError(
+                f"{self._where(path)}: expects an input of at least 2 dims (batch, ..., features) but receives "
+                f"{len(shape)}-D {shape}. Received: input_shape={shape}"
+            )
+        fin = shape[-1]
+        out_shape = (*shape[:-1], self.units)
+        rows = product(shape[1:-1])
+        from convcalc._symbolic import to_sympy
+
+        fin = to_sympy(fin)
+        ctx.add_row(
+            path,
+            self.kind,
+            shape,
+            out_shape,
+            trainable=fin * self.units + (self.units if self.use_bias else 0),
+            macs=rows * fin * self.units,
+            bias_adds=rows * self.units if self.use_bias else 0,
+        )
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class Flatten(Layer):
+    """``keras.layers.Flatten``: (N, ...) -> (N, prod(...))."""
+
+    data_format: str | None = None
+    name: str | None = None
+    _base: ClassVar[str] = "flatten"
+
+    def __post_init__(self) -> None:
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, _ = flow
+        from convcalc._symbolic import as_integer_expr
+
+        merged = product(shape[1:])
+        merged = merged if type(merged) is int else as_integer_expr(merged)
+        out_shape = (shape[0], merged)
+        ctx.add_row(path, self.kind, shape, out_shape)
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class Dropout(Layer):
+    """``keras.layers.Dropout`` spec."""
+
+    rate: float
+    name: str | None = None
+    _base: ClassVar[str] = "dropout"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rate, bool) or not isinstance(self.rate, (int, float)) or not 0 <= self.rate <= 1:
+            raise SpecError(f"rate must be between 0 and 1. Received: rate={self.rate!r}")
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        ctx.add_row(path, self.kind, flow[0], flow[0], receptive_field=flow[1])
+        return flow
+
+
+@dataclass(frozen=True, slots=True)
+class Activation(Layer):
+    """``keras.layers.Activation`` spec."""
+
+    activation: Any
+    name: str | None = None
+    _base: ClassVar[str] = "activation"
+
+    def __post_init__(self) -> None:
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        ctx.add_row(path, self.kind, flow[0], flow[0], receptive_field=flow[1])
+        return flow
+
+
+@dataclass(frozen=True, slots=True)
+class ZeroPadding2D(Layer):
+    """``keras.layers.ZeroPadding2D``: padding int, (sym_h, sym_w) or ((top, bottom), (left, right))."""
+
+    padding: Any = (1, 1)
+    data_format: str | None = None
+    name: str | None = None
+    _pads: tuple[tuple[int, int], tuple[int, int]] = field(init=False, repr=False, compare=False)
+    _base: ClassVar[str] = "zero_padding2d"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        _channels_last_only(self.data_format, args)
+        p = self.padding
+        if isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(v, (tuple, list)) for v in p):
+            pads = tuple(tuple(whole(v, "padding", minimum=0) for v in pair) for pair in p)
+            if any(len(pair) != 2 for pair in pads):
+                raise SpecError(f"padding pairs must have 2 values. {received(args)}")
+        elif isinstance(p, (tuple, list)) and len(p) == 2:
+            h, w = (whole(v, "padding", minimum=0) for v in p)
+            pads = ((h, h), (w, w))
+        elif not isinstance(p, (tuple, list)):
+            v = whole(p, "padding", minimum=0)
+            pads = ((v, v), (v, v))
+        else:
+            raise SpecError(f"padding must be an int, a pair, or a pair of pairs. {received(args)}")
+        object.__setattr__(self, "_pads", pads)
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        _channels_last(self, shape, 2, path)
+        (t, b), (le, r) = self._pads
+        out_shape = (shape[0], shape[1] + t + b, shape[2] + le + r, shape[3])
+        new_rf = (
+            None
+            if rf is None
+            else (
+                ReceptiveField(rf[0].size, rf[0].jump, rf[0].start - t * rf[0].jump),
+                ReceptiveField(rf[1].size, rf[1].jump, rf[1].start - le * rf[1].jump),
+            )
+        )
+        ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
+        return out_shape, new_rf
+
+
+class Sequential(Layer):
+    """``keras.Sequential([...])``: an optional ``Input`` first, then layers.
+
+    >>> import convcalc
+    >>> model = Sequential([Input((28, 28, 1)), Conv2D(8, 3), Flatten(), Dense(10)])
+    >>> convcalc.plan(model).output_shape
+    (1, 10)
+    """
+
+    __slots__ = ("_default_input_shape", "layers", "name")
+    layers: tuple[Layer, ...]
+    name: str
+    _default_input_shape: tuple[Any, ...] | None
+
+    def __init__(self, layers: Any = None, name: str | None = None) -> None:
+        if layers is not None and not isinstance(layers, (list, tuple)):
+            raise SpecError(f"Sequential takes a list of layers. Received: layers={layers!r}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise SpecError(f"name must be a non-empty string. Received: name={name!r}")
+        items = list(layers or [])
+        shape = None
+        if items and isinstance(items[0], Input):
+            first = items.pop(0)
+            shape = (first.batch_size or 1, *first.shape)
+        elif items and getattr(items[0], "input_shape", None) is not None:
+            shape = (1, *items[0].input_shape)
+        for j, layer in enumerate(items):
+            if not isinstance(layer, Layer) or isinstance(layer, Input):
+                raise SpecError(
+                    f"Sequential takes convcalc.keras layers (Input only first); item {j} is "
+                    f"{type(layer).__name__}. Received: layers[{j}]={layer!r}"
+                )
+        names = [layer._name() for layer in items]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise SpecError(f"layer names must be unique; repeated: {sorted(dup)}. Received: names={names}")
+        object.__setattr__(self, "layers", tuple(items))
+        object.__setattr__(self, "name", name or _auto_name("sequential"))
+        object.__setattr__(self, "_default_input_shape", shape)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Sequential is immutable")
+
+    def __repr__(self) -> str:
+        return f"Sequential({list(self.layers)!r}, name={self.name!r})"
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        for layer in self.layers:
+            flow = layer._plan(flow, ctx, layer._name())
+        return flow

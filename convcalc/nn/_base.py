@@ -1,0 +1,75 @@
+"""The base of every convcalc.nn spec, and the argument and shape checks the layers share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import fields
+from typing import Any, ClassVar
+
+from convcalc._enums import Convention
+from convcalc._errors import ShapeError
+from convcalc._planner import Context, Flow
+
+
+def _fmt(shape: tuple[Any, ...]) -> str:
+    return " x ".join(str(d) for d in shape)
+
+
+class Module:
+    """Base of every convcalc.nn spec."""
+
+    __slots__ = ()
+    _convention: ClassVar[Convention] = Convention.TORCH
+    _layout: ClassVar[str] = "channels_first"
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        raise NotImplementedError  # pragma: no cover
+
+    def children(self) -> Iterator[tuple[str, Module]]:
+        """Named direct sub-layers (none for a leaf)."""
+        return iter(())
+
+    def to_torch(self) -> Any:
+        """Build the equivalent ``torch.nn.Module`` (needs torch)."""
+        from convcalc._late import late  # to_torch lives above the specs, in convcalc.torch
+
+        return late("convcalc.torch.build:to_torch")(self)
+
+    def _where(self, path: str) -> str:
+        return f"{path or '<model>'} ({self.kind})"
+
+
+# --------------------------------------------------------------------------- #
+# Helpers shared by the leaves
+# --------------------------------------------------------------------------- #
+
+
+def _args(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj) if f.init}
+
+
+def _axis_label(j: int, *given: Any) -> str:
+    """ " on axis j" when an argument of the rule was given per axis (a tuple), as the formulas say it."""
+    return f" on axis {j}" if any(isinstance(v, (tuple, list)) for v in given) else ""
+
+
+def _spatial_check(layer: Module, shape: tuple[Any, ...], ndim: int, path: str) -> None:
+    if len(shape) != ndim + 2:
+        dims = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[ndim]
+        raise ShapeError(
+            f"{layer._where(path)}: expects a {ndim + 2}-D input {dims} but receives {len(shape)}-D "
+            f"{shape}. Received: input_shape={shape}"
+        )
+
+
+def _channel_check(layer: Module, shape: tuple[Any, ...], expected: int, name: str, path: str) -> None:
+    got = shape[1]
+    if got != expected:
+        raise ShapeError(
+            f"{layer._where(path)}: {name}={expected} but the input has {got} channel{'' if got == 1 else 's'}: "
+            f"use {name}={got} (or make the previous layer output {expected}). Received: input_shape={shape}"
+        )

@@ -1,0 +1,293 @@
+"""Containers: Sequential, and the branching Add and Concat."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+from convcalc._args import whole
+from convcalc._errors import ShapeError, SpecError
+from convcalc._plan import merge_rf
+from convcalc._planner import Context, Flow
+from convcalc.nn._base import Module, _fmt
+from convcalc.nn.shape import _dim_index
+
+# --------------------------------------------------------------------------- #
+# Containers
+# --------------------------------------------------------------------------- #
+
+
+class _Container(Module):
+    __slots__ = ("_items",)
+    _items: tuple[tuple[str, Module], ...]
+
+    def __init__(self, *modules: Any) -> None:
+        if len(modules) == 1 and isinstance(modules[0], (OrderedDict, dict)):
+            items = tuple((str(k), v) for k, v in modules[0].items())
+        else:
+            items = tuple((str(i), m) for i, m in enumerate(modules))
+        for name, m in items:
+            if not isinstance(m, Module):
+                raise SpecError(
+                    f"{type(self).__name__} takes convcalc.nn layers; item {name!r} is {type(m).__name__}. "
+                    f"Received: {name}={m!r}"
+                )
+            if not name or "." in name:
+                raise SpecError(f"layer names must be non-empty and without dots. Received: name={name!r}")
+        object.__setattr__(self, "_items", items)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (OrderedDict(self._items),))
+
+    def children(self) -> Iterator[tuple[str, Module]]:
+        return iter(self._items)
+
+    def __iter__(self) -> Iterator[Module]:
+        return (m for _, m in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, key: int | str | slice) -> Any:
+        if isinstance(key, slice):
+            return type(self)(OrderedDict(self._items[key]))
+        if isinstance(key, str):
+            for name, m in self._items:
+                if name == key:
+                    return m
+        elif type(key) is int and -len(self._items) <= key < len(self._items):
+            return self._items[key][1]
+        names = ", ".join(name for name, _ in self._items[:10])
+        raise SpecError(
+            f"{type(self).__name__} has {len(self._items)} layers ({names}); no layer {key!r}. Received: key={key!r}"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Container) and type(other) is type(self) and other._items == self._items
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._items))
+
+    def _inner_repr(self) -> str:
+        named = any(name != str(i) for i, (name, _) in enumerate(self._items))
+        lines = [f"({name}): {m!r}" if named else repr(m) for name, m in self._items]
+        body = ",\n".join("  " + line.replace("\n", "\n  ") for line in lines)
+        return f"\n{body}\n" if lines else ""
+
+
+def _child_path(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+class Sequential(_Container):
+    """``torch.nn.Sequential`` spec: layers applied in order (positional, or an OrderedDict of names).
+
+    >>> import convcalc
+    >>> from convcalc import nn
+    >>> net = nn.Sequential(nn.Conv2d(1, 32, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2))
+    >>> [r.name for r in convcalc.plan(net, (1, 1, 28, 28)).rows]
+    ['0', '1', '2']
+    """
+
+    __slots__ = ()
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        start = len(ctx.rows)
+        slot = ctx.open_group() if path else -1
+        for name, m in self._items:
+            flow = m._plan(flow, ctx, _child_path(path, name))
+        if path:
+            ctx.close_group(slot, start, path, self.kind, flow[0])
+        return flow
+
+    def __repr__(self) -> str:
+        return f"Sequential({self._inner_repr()})"
+
+
+class Add(_Container):
+    """Residual sum: every branch is applied to the same input and the outputs are added.
+
+    Use ``Identity()`` for the skip branch. Shapes must be equal (no broadcasting).
+
+    >>> import convcalc
+    >>> from convcalc import nn
+    >>> block = nn.Add(nn.Sequential(nn.Conv2d(64, 64, 3, padding=1), nn.ReLU()), nn.Identity())
+    >>> convcalc.plan(block, (1, 64, 56, 56)).output_shape
+    (1, 64, 56, 56)
+    >>> convcalc.plan(nn.Add(nn.Conv2d(64, 128, 3, stride=2, padding=1), nn.Identity()), (1, 64, 56, 56))
+    Traceback (most recent call last):
+    ...
+    convcalc.ShapeError: <model> (Add): branch 1 gives 1 x 64 x 56 x 56 but branch 0 gives 1 x 128 x 28 x 28: the channels differ (64 vs 128) and the sizes differ (56 x 56 vs 28 x 28); give branch 1 a projection such as Conv2d(64, 128, kernel_size=1, stride=2). Received: input_shape=(1, 64, 56, 56)
+    """
+
+    __slots__ = ()
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        if not self._items:
+            raise SpecError(f"{self._where(path)}: Add needs at least one branch. Received: branches=()")
+        start = len(ctx.rows)
+        slot = ctx.open_group() if path else -1
+        outs = [m._plan(flow, ctx, _child_path(path, name)) for name, m in self._items]
+        first_shape = outs[0][0]
+        for (name, _), (shape, _) in zip(self._items[1:], outs[1:], strict=True):
+            if tuple(shape) != tuple(first_shape):
+                if len(shape) != len(first_shape) or shape[:2] != first_shape[:2]:
+                    raise ShapeError(_add_mismatch(self, path, name, shape, first_shape, flow[0]))
+                for j, (a, b) in enumerate(zip(shape, first_shape, strict=True)):
+                    if j >= 2 and a != b:  # symbolic sizes that differ in form: equal for some inputs only
+                        ctx.equals(
+                            a - b,
+                            0,
+                            path,
+                            j - 2,
+                            lambda: _add_mismatch(self, path, name, shape, first_shape, flow[0]),
+                            f"branch {name} matches branch {self._items[0][0]}",
+                        )
+        out_shape = first_shape
+        rf = merge_rf([o[1] for o in outs])
+        ctx.add_row(path, self.kind, flow[0], out_shape, receptive_field=rf)
+        if path:
+            ctx.close_group(slot, start, path, self.kind, out_shape)
+        return out_shape, rf
+
+    def __repr__(self) -> str:
+        return f"Add({self._inner_repr()})"
+
+
+def _add_mismatch(
+    layer: Module, path: str, name: str, shape: tuple[Any, ...], first: tuple[Any, ...], given: tuple[Any, ...]
+) -> str:
+    parts = []
+    fix = ""
+    if len(shape) == len(first) and len(shape) >= 2:
+        if shape[1] != first[1]:
+            parts.append(f"the channels differ ({shape[1]} vs {first[1]})")
+        if shape[2:] != first[2:]:
+            parts.append(f"the sizes differ ({_fmt(shape[2:])} vs {_fmt(first[2:])})")
+        stride = None
+        if shape[2:] != first[2:] and all(
+            type(a) is int and type(b) is int and b and a % b == 0 for a, b in zip(shape[2:], first[2:], strict=True)
+        ):
+            ratios = {a // b for a, b in zip(shape[2:], first[2:], strict=True)}
+            stride = ratios.pop() if len(ratios) == 1 else None
+        if len(shape) == 4:
+            fix = (
+                f"; give branch {name} a projection such as Conv2d({shape[1]}, {first[1]}, kernel_size=1"
+                f"{f', stride={stride}' if stride and stride > 1 else ''})"
+            )
+    detail = " and ".join(parts) or "the ranks differ"
+    return (
+        f"{layer._where(path)}: branch {name} gives {_fmt(shape)} but branch 0 gives {_fmt(first)}: "
+        f"{detail}{fix}. Received: input_shape={given}"
+    )
+
+
+_merge_rf = merge_rf  # the ONNX reader merges branches with the same rule
+
+
+class Concat(_Container):
+    """Concatenation along ``dim`` (channels by default) of branches applied to the same input.
+
+    ``crop=True`` centre-crops every branch to the smallest spatial size first, as the
+    2015 U-Net does with its skip connections.
+
+    >>> import convcalc
+    >>> from convcalc import nn
+    >>> block = nn.Concat(nn.Conv2d(192, 64, 1), nn.Conv2d(192, 32, 3, padding=1))
+    >>> convcalc.plan(block, (1, 192, 28, 28)).output_shape
+    (1, 96, 28, 28)
+    """
+
+    __slots__ = ("crop", "dim")
+    crop: bool
+    dim: int
+
+    def __init__(self, *branches: Any, dim: int = 1, crop: bool = False) -> None:
+        super().__init__(*branches)
+        whole(dim, "dim")
+        if type(crop) is not bool:
+            raise SpecError(f"crop must be True or False. Received: crop={crop!r}")
+        object.__setattr__(self, "dim", dim)
+        object.__setattr__(self, "crop", crop)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        import functools
+
+        return (functools.partial(Concat, dim=self.dim, crop=self.crop), (OrderedDict(self._items),))
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other) and (self.dim, self.crop) == (other.dim, other.crop)  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((super().__hash__(), self.dim, self.crop))
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        if not self._items:
+            raise SpecError(f"{self._where(path)}: Concat needs at least one branch. Received: branches=()")
+        start = len(ctx.rows)
+        slot = ctx.open_group() if path else -1
+        outs = [m._plan(flow, ctx, _child_path(path, name)) for name, m in self._items]
+        shapes = [tuple(o[0]) for o in outs]
+        rank = len(shapes[0])
+        dim = _dim_index(self.dim, rank, "dim", self, path, shapes[0])
+        if self.crop:
+            shapes = self._cropped(shapes, dim, ctx, path)
+        for (name, _), shape in zip(self._items[1:], shapes[1:], strict=True):
+            others = [d for j, d in enumerate(shape) if j != dim]
+            ref = [d for j, d in enumerate(shapes[0]) if j != dim]
+            if len(shape) != rank or others != ref:
+                hint = " (or crop=True to centre-crop to the smallest)" if not self.crop else ""
+                raise ShapeError(
+                    f"{self._where(path)}: branch {name} gives {_fmt(shape)} but branch 0 gives {_fmt(shapes[0])}; "
+                    f"all dims except dim={self.dim} must match{hint}. Received: input_shape={flow[0]}"
+                )
+        total: Any = 0
+        for shape in shapes:
+            total = total + shape[dim]
+        out_shape = (*shapes[0][:dim], total, *shapes[0][dim + 1 :])
+        # channels joined side by side keep their receptive fields; a crop or another dim does not
+        rf = merge_rf([o[1] for o in outs]) if dim == 1 and not self.crop else None
+        ctx.add_row(path, self.kind, flow[0], out_shape, receptive_field=rf)
+        if path:
+            ctx.close_group(slot, start, path, self.kind, out_shape)
+        return out_shape, rf
+
+    def _cropped(self, shapes: list[tuple[Any, ...]], dim: int, ctx: Context, path: str) -> list[tuple[Any, ...]]:
+        rank = len(shapes[0])
+        result = [list(s) for s in shapes]
+        for j in range(2, rank):
+            if j == dim:
+                continue
+            sizes = [s[j] for s in shapes]
+            smallest = sizes[0]
+            for v in sizes[1:]:
+                smaller = v < smallest
+                if smaller is True or smaller is not False:
+                    smallest = v
+            for b, v in enumerate(sizes):
+                ctx.at_least(
+                    v - smallest,
+                    0,
+                    path,
+                    j - 2,
+                    lambda: (
+                        f"{self._where(path)}: branch sizes {sizes} cannot all be cropped to {smallest}. "
+                        f"Received: input_shape={shapes[0]}"
+                    ),
+                    "crop source at least the target",
+                )
+                result[b][j] = smallest
+        return [tuple(r) for r in result]
+
+    def __repr__(self) -> str:
+        extra = []
+        if self.dim != 1:
+            extra.append(f"dim={self.dim}")
+        if self.crop:
+            extra.append("crop=True")
+        tail = (", " + ", ".join(extra)) if extra else ""
+        return f"Concat({self._inner_repr()}{tail})"

@@ -1,0 +1,247 @@
+"""Pooling and adaptive pooling (torch.nn's MaxPool*d, AvgPool*d, Adaptive*Pool*d)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from convcalc._args import flag, per_axis, received, whole
+from convcalc._enums import PoolKind
+from convcalc._errors import SpecError
+from convcalc._plan import rf_update
+from convcalc._planner import Context, Flow
+from convcalc.formulas import (
+    ceil_window_count,
+    kernel_extent,
+    pool_min_input,
+    torch_pool_padding_rule,
+    window_count,
+)
+from convcalc.nn._base import Module, _args, _axis_label, _spatial_check
+from convcalc.nn.conv import _conv_too_small, _not_exact
+
+# --------------------------------------------------------------------------- #
+# Pooling
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True, slots=True)
+class _PoolNd(Module):
+    kernel_size: Any
+    stride: Any = None
+    padding: Any = 0
+    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _p: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _ndim: ClassVar[int] = 2
+    _kind: ClassVar[PoolKind] = PoolKind.MAX
+
+    def _setup(self, dilation: Any, ceil_mode: Any) -> None:
+        args = _args(self)
+        nd = self._ndim
+        if isinstance(self.padding, str):
+            raise SpecError(f"torch pooling takes a numeric padding, not {self.padding!r}. {received(args)}")
+        k = per_axis(self.kernel_size, "kernel_size", nd, args, minimum=1)
+        s = k if self.stride is None else per_axis(self.stride, "stride", nd, args, minimum=1)
+        p = per_axis(self.padding, "padding", nd, args, minimum=0)
+        per_axis(dilation, "dilation", nd, args, minimum=1)
+        flag(ceil_mode, "ceil_mode", args)
+        for j, (pp, kk) in enumerate(zip(p, k, strict=True)):
+            torch_pool_padding_rule(kk, pp, args, _axis_label(j, self.padding, self.kernel_size))
+        object.__setattr__(self, "_k", k)
+        object.__setattr__(self, "_s", s)
+        object.__setattr__(self, "_p", p)
+
+    def _pool(self, flow: Flow, ctx: Context, path: str, dilation: tuple[int, ...], ceil_mode: bool) -> Flow:
+        shape, rf = flow
+        _spatial_check(self, shape, self._ndim, path)
+        spatial = []
+        for j, (i, k, s, p, d) in enumerate(zip(shape[2:], self._k, self._s, self._p, dilation, strict=True)):
+            least = pool_min_input(self._kind, self._ndim, k)
+            if least is not None:
+                ctx.at_least(
+                    i,
+                    least,
+                    path,
+                    j,
+                    lambda: (
+                        f"{self._where(path)}: input size {i} on spatial axis {j} is smaller than kernel size {k} "
+                        f"(torch's avg_pool3d needs input >= kernel whatever the padding). Received: input_shape={shape}"
+                    ),
+                    "avg_pool3d input at least the kernel",
+                )
+            extent = kernel_extent(k, d)
+            out = ceil_window_count(i, p, extent, s) if ceil_mode else window_count(i, p, p, extent, s)
+            ctx.at_least(
+                out,
+                1,
+                path,
+                j,
+                lambda: _conv_too_small(self, path, shape, j, i, p, p, extent),
+                f"window {extent} fits the padded input",
+            )
+            if ctx.strict and s > 1:
+                ctx.divides(
+                    i + 2 * p - extent,
+                    s,
+                    path,
+                    j,
+                    lambda: _not_exact(self, path, shape, j, i, 2 * p, extent, s),
+                    f"stride {s} divides evenly",
+                )
+            spatial.append(out)
+        out_shape = (shape[0], shape[1], *spatial)
+        new_rf = rf_update(
+            rf, tuple(kernel_extent(k, d) for k, d in zip(self._k, dilation, strict=True)), self._s, self._p
+        )
+        ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
+        return out_shape, new_rf
+
+
+@dataclass(frozen=True, slots=True)
+class _MaxPoolNd(_PoolNd):
+    dilation: Any = 1
+    return_indices: bool = False
+    ceil_mode: bool = False
+    _dil: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._setup(self.dilation, self.ceil_mode)
+        object.__setattr__(self, "_dil", per_axis(self.dilation, "dilation", self._ndim, _args(self), minimum=1))
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        return self._pool(flow, ctx, path, self._dil, self.ceil_mode)
+
+
+@dataclass(frozen=True, slots=True)
+class MaxPool1d(_MaxPoolNd):
+    """``torch.nn.MaxPool1d`` spec."""
+
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class MaxPool2d(_MaxPoolNd):
+    """``torch.nn.MaxPool2d`` spec (``stride=None`` means ``stride=kernel_size``).
+
+    >>> import convcalc
+    >>> convcalc.plan(MaxPool2d(2, padding=1), (1, 128, 7, 7)).output_shape
+    (1, 128, 4, 4)
+    """
+
+    _ndim: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class MaxPool3d(_MaxPoolNd):
+    """``torch.nn.MaxPool3d`` spec."""
+
+    _ndim: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _AvgPoolNd(_PoolNd):
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+    _kind: ClassVar[PoolKind] = PoolKind.AVG
+
+    def __post_init__(self) -> None:
+        self._setup(1, self.ceil_mode)
+        flag(self.count_include_pad, "count_include_pad", _args(self))
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        return self._pool(flow, ctx, path, (1,) * self._ndim, self.ceil_mode)
+
+
+@dataclass(frozen=True, slots=True)
+class AvgPool1d(_AvgPoolNd):
+    """``torch.nn.AvgPool1d`` spec."""
+
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AvgPool2d(_AvgPoolNd):
+    """``torch.nn.AvgPool2d`` spec."""
+
+    divisor_override: int | None = None
+    _ndim: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AvgPool3d(_AvgPoolNd):
+    """``torch.nn.AvgPool3d`` spec (torch also requires input >= kernel on every axis)."""
+
+    divisor_override: int | None = None
+    _ndim: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _AdaptivePoolNd(Module):
+    output_size: Any
+    _out: tuple[int | None, ...] = field(init=False, repr=False, compare=False)
+    _ndim: ClassVar[int] = 2
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        nd = self._ndim
+        values = self.output_size if isinstance(self.output_size, (tuple, list)) else (self.output_size,) * nd
+        if len(values) != nd:
+            raise SpecError(f"output_size must be an int or a tuple of {nd}. {received(args)}")
+        out = tuple(None if v is None else whole(v, "output_size", minimum=0) for v in values)
+        object.__setattr__(self, "_out", out)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, _ = flow
+        if len(shape) not in (self._ndim + 1, self._ndim + 2):
+            _spatial_check(self, shape, self._ndim, path)
+        lead = shape[: len(shape) - self._ndim]
+        spatial = tuple(i if o is None else o for i, o in zip(shape[len(lead) :], self._out, strict=True))
+        out_shape = (*lead, *spatial)
+        ctx.add_row(path, self.kind, shape, out_shape)
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveAvgPool1d(_AdaptivePoolNd):
+    """``torch.nn.AdaptiveAvgPool1d`` spec."""
+
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveAvgPool2d(_AdaptivePoolNd):
+    """``torch.nn.AdaptiveAvgPool2d`` spec: the requested size, ``None`` keeps the input's."""
+
+    _ndim: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveAvgPool3d(_AdaptivePoolNd):
+    """``torch.nn.AdaptiveAvgPool3d`` spec."""
+
+    _ndim: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveMaxPool1d(_AdaptivePoolNd):
+    """``torch.nn.AdaptiveMaxPool1d`` spec."""
+
+    return_indices: bool = False
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveMaxPool2d(_AdaptivePoolNd):
+    """``torch.nn.AdaptiveMaxPool2d`` spec."""
+
+    return_indices: bool = False
+    _ndim: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class AdaptiveMaxPool3d(_AdaptivePoolNd):
+    """``torch.nn.AdaptiveMaxPool3d`` spec."""
+
+    return_indices: bool = False
+    _ndim: ClassVar[int] = 3

@@ -1,0 +1,745 @@
+"""Sequence, attention, embedding and rearranging layers (RNN, GRU, LSTM, MultiheadAttention, Embedding, PixelShuffle, MaxUnpool, Fold, Unfold)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, cast
+
+from convcalc._args import flag, per_axis, received, whole
+from convcalc._errors import ShapeError, SpecError
+from convcalc._planner import Context, Flow
+from convcalc._symbolic import product
+from convcalc.formulas import (
+    kernel_extent,
+    window_count,
+)
+from convcalc.nn._base import Module, _args
+from convcalc.nn.shape import _sym
+
+# --------------------------------------------------------------------------- #
+# Sequence, attention, embedding and rearranging layers
+#
+# A layer that returns several tensors in torch (an RNN's ``(output, h_n)``,
+# attention's ``(output, weights)``) passes on its first output inside a
+# ``Sequential``; torch code read through fx sees every output with its shape.
+# --------------------------------------------------------------------------- #
+
+
+def _said(text: str) -> Callable[[], str]:
+    """A message made now, for a check that may fail later."""
+    return lambda: text
+
+
+def _peer_count(ctx: Context, **counts: Any) -> None:
+    """Replace the last row's MACs with a peer's own count for this layer, under that peer's convention."""
+    value = counts.get(ctx.mac_convention.value)
+    if value is not None:
+        import dataclasses
+
+        ctx.rows[-1] = dataclasses.replace(ctx.rows[-1], macs=value)
+
+
+class _Shape(tuple[Any, ...]):
+    """The shape of one tensor among a layer's inputs or outputs (a plain tuple is a tuple of values)."""
+
+    __slots__ = ()
+
+
+def _first_output(value: Any) -> _Shape:
+    while not isinstance(value, _Shape):
+        value = value[0]
+    return value
+
+
+def _shape_arg(layer: Module, path: str, value: Any, name: str, first: tuple[Any, ...]) -> tuple[Any, ...]:
+    if not isinstance(value, _Shape):
+        raise ShapeError(f"{layer._where(path)}: {name} must be a tensor. Received: {name}={value!r}")
+    return tuple(value)
+
+
+class _MultiOutput(Module):
+    """A layer whose torch forward returns a tuple, or takes several tensors."""
+
+    __slots__ = ()
+
+    def _outputs(self, inputs: tuple[Any, ...], options: dict[str, Any], ctx: Context, path: str) -> Any:
+        raise NotImplementedError  # pragma: no cover
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        return tuple(_first_output(self._outputs((_Shape(flow[0]),), {}, ctx, path))), None
+
+
+def _no_extra(layer: Module, path: str, inputs: tuple[Any, ...], options: dict[str, Any], most: int) -> None:
+    if len(inputs) > most or options:
+        names = ", ".join([*(f"arg{j}" for j in range(most, len(inputs))), *options])
+        raise SpecError(
+            f"{layer._where(path)}: is called with arguments convcalc does not follow ({names}); "
+            f"{layer.kind} takes {most} tensor{'s' if most > 1 else ''} here. Received: arguments={names}"
+        )
+
+
+# -- recurrent layers ---------------------------------------------------------- #
+
+
+@dataclass(frozen=True, slots=True)
+class _RNNBase(_MultiOutput):
+    input_size: int
+    hidden_size: int
+    num_layers: int = 1
+    bias: bool = True
+    batch_first: bool = False
+    dropout: float = 0.0
+    bidirectional: bool = False
+    _gates: ClassVar[int] = 1
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        whole(self.input_size, "input_size", minimum=1)
+        whole(self.hidden_size, "hidden_size", minimum=1)
+        whole(self.num_layers, "num_layers", minimum=1)
+        for name in ("bias", "batch_first", "bidirectional"):
+            flag(getattr(self, name), name, args)
+        if type(self.dropout) not in (int, float) or not 0 <= self.dropout <= 1:
+            raise SpecError(f"dropout must be a number between 0 and 1. {received(args)}")
+
+    @property
+    def _proj(self) -> int:
+        return 0
+
+    @property
+    def _out_size(self) -> int:
+        return self._proj or self.hidden_size
+
+    def _weights(self) -> tuple[int, int, int]:
+        """(weights, biases, multiply-accumulates per time step) over all layers and directions."""
+        gate = self._gates * self.hidden_size
+        directions = 2 if self.bidirectional else 1
+        weights = biases = macs = 0
+        for layer in range(self.num_layers):
+            fin = self.input_size if layer == 0 else self._out_size * directions
+            per = gate * (fin + self._out_size) + self._proj * self.hidden_size
+            weights += directions * per
+            macs += directions * per
+            biases += directions * 2 * gate if self.bias else 0
+        return weights, biases, macs
+
+    def _outputs(self, inputs: tuple[Any, ...], options: dict[str, Any], ctx: Context, path: str) -> Any:
+        hx = inputs[1] if len(inputs) > 1 else options.pop("hx", None)
+        _no_extra(self, path, inputs[:1], options, 1)
+        shape = tuple(inputs[0])
+        if len(shape) not in (2, 3):
+            raise ShapeError(
+                f"{self._where(path)}: expects a 3-D input {'(N, L, H_in)' if self.batch_first else '(L, N, H_in)'} "
+                f"(batch_first={self.batch_first}) or an unbatched 2-D (L, H_in), but receives {len(shape)}-D. "
+                f"Received: input_shape={shape}"
+            )
+        ctx.equals(
+            shape[-1],
+            self.input_size,
+            path,
+            len(shape) - 1,
+            lambda: (
+                f"{self._where(path)}: input_size={self.input_size} but the input has {shape[-1]} features "
+                f"(last dim): use input_size={shape[-1]}. Received: input_shape={shape}"
+            ),
+            f"input_size={self.input_size}",
+        )
+        directions = 2 if self.bidirectional else 1
+        if len(shape) == 2:
+            steps, batch = shape[0], cast(tuple[Any, ...], ())
+        else:
+            steps, batch = (shape[1], (shape[0],)) if self.batch_first else (shape[0], (shape[1],))
+        out = _Shape((*shape[:-1], directions * self._out_size))
+        h_n = _Shape((directions * self.num_layers, *batch, self._out_size))
+        c_n = _Shape((directions * self.num_layers, *batch, self.hidden_size))
+        states = (h_n, c_n) if self._gates == 4 else (h_n,)
+        if hx is not None:
+            given = hx if isinstance(hx, tuple) and not isinstance(hx, _Shape) else (hx,)
+            if len(given) != len(states):
+                raise ShapeError(
+                    f"{self._where(path)}: hx takes {len(states)} tensor{'s' if len(states) > 1 else ''} "
+                    f"{tuple(states) if len(states) > 1 else states[0]}. Received: hx={given!r}"
+                )
+            for j, (g, want) in enumerate(zip(given, states, strict=True)):
+                if (
+                    not isinstance(g, _Shape)
+                    or len(g) != len(want)
+                    or any(a != b for a, b in zip(g, want, strict=True))
+                ):
+                    raise ShapeError(
+                        f"{self._where(path)}: hx[{j}] must have shape {tuple(want)} for this input. "
+                        f"Received: hx[{j}]={g!r}, input_shape={shape}"
+                    )
+        weights, biases, macs = self._weights()
+        ctx.add_row(
+            path,
+            self.kind,
+            shape,
+            tuple(out),
+            trainable=weights + biases,
+            macs=steps * macs,
+            bias_adds=steps * biases,
+        )
+        # torchinfo counts every RNN weight and bias once per time step; fvcore has no count for aten::lstm & co.
+        _peer_count(ctx, torchinfo=steps * (weights + biases), fvcore=0)
+        if self._gates == 4:
+            return (out, (h_n, c_n))
+        return (out, h_n)
+
+
+@dataclass(frozen=True, slots=True)
+class RNN(_RNNBase):
+    """``torch.nn.RNN`` spec: Elman RNN, ``tanh`` or ``relu``.
+
+    Input ``(L, N, H_in)``, ``(N, L, H_in)`` with ``batch_first``, or unbatched
+    ``(L, H_in)``; outputs ``(output, h_n)`` with output ``(..., D * H_out)`` and
+    ``h_n`` ``(D * num_layers, N, H_out)`` (``D = 2`` when bidirectional); a
+    ``Sequential`` passes on ``output``. Parameters per layer and direction:
+    ``G * H * (H_in' + H_out) + 2 * G * H`` biases, ``G = 1`` gate block here (3 for
+    GRU, 4 for LSTM), ``H_in'`` the layer's input (``D * H_out`` after the first).
+    MACs (``macs``) per sample: ``L`` times the weights' sum ``G * H * (H_in' + H_out)``
+    (+ ``proj_size * H`` for LSTM's projection) over layers and directions:
+    the matrix products only, not the gates' element-wise products.
+    ``macs+bias`` adds ``2 * G * H`` per step, layer and direction (b_ih and b_hh).
+    ``torchinfo``: ``L`` x all parameters, as torchinfo counts RNN weights;
+    ``fvcore``: 0 (fvcore has no count for recurrent ops); ``ptflops``: ``macs+bias``
+    (ptflops' own RNN rule adds element-wise gate operations and reads the batch
+    from dim 0, so it differs).
+
+    >>> import convcalc
+    >>> convcalc.plan(RNN(10, 20, num_layers=2), (5, 3, 10)).rows[0].output_shape
+    (5, 3, 20)
+    """
+
+    nonlinearity: str = "tanh"
+    _gates: ClassVar[int] = 1
+
+    def __post_init__(self) -> None:
+        _RNNBase.__post_init__(self)
+        if self.nonlinearity not in ("tanh", "relu"):
+            raise SpecError(f"nonlinearity must be 'tanh' or 'relu'. {received(_args(self))}")
+
+
+@dataclass(frozen=True, slots=True)
+class GRU(_RNNBase):
+    """``torch.nn.GRU`` spec: as :class:`RNN` with 3 gate blocks; returns ``(output, h_n)``.
+
+    >>> import convcalc
+    >>> convcalc.plan(GRU(8, 16, batch_first=True, bidirectional=True), (2, 7, 8)).output_shape
+    (2, 7, 32)
+    """
+
+    _gates: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, slots=True)
+class LSTM(_RNNBase):
+    """``torch.nn.LSTM`` spec: as :class:`RNN` with 4 gate blocks; returns ``(output, (h_n, c_n))``.
+
+    With ``proj_size > 0`` the hidden state is projected to ``H_out = proj_size``
+    (a ``(proj_size, hidden_size)`` weight per layer and direction); ``c_n`` keeps
+    ``hidden_size``.
+
+    >>> import convcalc
+    >>> convcalc.plan(LSTM(10, 20), (5, 3, 10)).rows[0].trainable
+    2560
+    >>> convcalc.plan(LSTM(12, 20), (5, 3, 10))
+    Traceback (most recent call last):
+    ...
+    convcalc.ShapeError: <model> (LSTM): input_size=12 but the input has 10 features (last dim): use input_size=10. Received: input_shape=(5, 3, 10)
+    """
+
+    proj_size: int = 0
+    _gates: ClassVar[int] = 4
+
+    def __post_init__(self) -> None:
+        _RNNBase.__post_init__(self)
+        whole(self.proj_size, "proj_size", minimum=0)
+        if self.proj_size >= self.hidden_size:
+            raise SpecError(f"proj_size must be smaller than hidden_size. {received(_args(self))}")
+
+    @property
+    def _proj(self) -> int:
+        return self.proj_size
+
+
+# -- attention ----------------------------------------------------------------- #
+
+
+@dataclass(frozen=True, slots=True)
+class MultiheadAttention(_MultiOutput):
+    """``torch.nn.MultiheadAttention`` spec; in a ``Sequential``, self-attention of its input.
+
+    Query ``(L, N, E)`` (``(N, L, E)`` with ``batch_first``, ``(L, E)`` unbatched),
+    key ``(S, N, kdim)``, value ``(S, N, vdim)``; returns ``(attn_output,
+    attn_weights)``: ``(L, N, E)`` and ``(N, L, S')`` (``(N, num_heads, L, S')`` with
+    ``average_attn_weights=False``, None with ``need_weights=False``), ``S' = S``
+    plus one for ``add_bias_kv`` and one for ``add_zero_attn``. Parameters:
+    ``E * (E + kdim + vdim)`` projection weights, ``3E`` biases, the output
+    projection ``E * E + E``, ``2E`` for ``add_bias_kv``. MACs (``macs``) per
+    sample: projections ``L*E*E + S*kdim*E + S*vdim*E + L*E*E``, scores
+    ``L*S'*E`` and weighted sum ``L*S'*E``; ``macs+bias`` adds ``2*L*E + 2*S*E``.
+    ``fvcore`` equals ``macs`` (it counts the projections and batched products);
+    ``torchinfo`` 0 (torchinfo 1.8 reports none for this layer); ``ptflops`` is
+    ``macs+bias`` (ptflops' own attention rule counts scaling and softmax too).
+
+    >>> import convcalc
+    >>> convcalc.plan(MultiheadAttention(16, 4), (7, 2, 16)).rows[0].trainable
+    1088
+    """
+
+    embed_dim: int
+    num_heads: int
+    dropout: float = 0.0
+    bias: bool = True
+    add_bias_kv: bool = False
+    add_zero_attn: bool = False
+    kdim: int | None = None
+    vdim: int | None = None
+    batch_first: bool = False
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        whole(self.embed_dim, "embed_dim", minimum=1)
+        whole(self.num_heads, "num_heads", minimum=1)
+        for name in ("bias", "add_bias_kv", "add_zero_attn", "batch_first"):
+            flag(getattr(self, name), name, args)
+        for name in ("kdim", "vdim"):
+            if getattr(self, name) is not None:
+                whole(getattr(self, name), name, minimum=1)
+        if self.embed_dim % self.num_heads:
+            divisors = [h for h in range(1, self.embed_dim + 1) if self.embed_dim % h == 0]
+            raise SpecError(f"embed_dim must be divisible by num_heads (one of {divisors[:12]}). {received(args)}")
+        if type(self.dropout) not in (int, float) or not 0 <= self.dropout <= 1:
+            raise SpecError(f"dropout must be a number between 0 and 1. {received(args)}")
+
+    def _outputs(self, inputs: tuple[Any, ...], options: dict[str, Any], ctx: Context, path: str) -> Any:
+        names = ("query", "key", "value")
+        given = dict(zip(names, inputs, strict=False))
+        for name in names:
+            if name in options:
+                given[name] = options.pop(name)
+        for name in ("key_padding_mask", "attn_mask"):
+            options.pop(name, None)
+        need_weights = options.pop("need_weights", True)
+        average = options.pop("average_attn_weights", True)
+        options.pop("is_causal", None)
+        _no_extra(self, path, inputs[:3], options, 3)
+        query = tuple(given["query"])
+        key = tuple(given.get("key", query))
+        value = tuple(given.get("value", key))
+        e = self.embed_dim
+        kdim, vdim = self.kdim or e, self.vdim or e
+        where = self._where(path)
+        if len(query) not in (2, 3) or len(key) != len(query) or len(value) != len(query):
+            raise ShapeError(
+                f"{where}: query, key and value must all be 3-D (batched) or all 2-D (unbatched). "
+                f"Received: query={query}, key={key}, value={value}"
+            )
+        for name, shape, want in (("embed_dim", query, e), ("kdim", key, kdim), ("vdim", value, vdim)):
+            label = {"embed_dim": "query", "kdim": "key", "vdim": "value"}[name]
+            ctx.equals(
+                shape[-1],
+                want,
+                path,
+                len(shape) - 1,
+                _said(
+                    f"{where}: {name}={want} but the {label} has {shape[-1]} features (last dim): use "
+                    f"{name}={shape[-1]}. Received: {label}_shape={shape}"
+                ),
+                f"{name}={want}",
+            )
+        batched = len(query) == 3
+        seq_axis = 1 if batched and self.batch_first else 0
+        checks = [("value", value, key, seq_axis, "key and value lengths")]
+        if batched:
+            checks += [(label, t, query, 1 - seq_axis, "batch sizes") for label, t in (("key", key), ("value", value))]
+        for label, t, other, axis, what in checks:
+            ctx.equals(
+                _sym(t[axis]) - _sym(other[axis]),
+                0,
+                path,
+                axis,
+                _said(
+                    f"{where}: the {label} has size {t[axis]} on axis {axis} but "
+                    f"{'the query' if other is query else 'the key'} has {other[axis]}: {what} must agree. "
+                    f"Received: query={query}, key={key}, value={value}"
+                ),
+                "sizes equal",
+            )
+        length, source = query[seq_axis], key[seq_axis]
+        extra = (1 if self.add_bias_kv else 0) + (1 if self.add_zero_attn else 0)
+        attended = source + extra
+        batch = (query[1 - seq_axis],) if batched else ()
+        out = _Shape(query)
+        weights: Any = None
+        if need_weights:
+            heads = () if average else (self.num_heads,)
+            weights = _Shape((*batch, *heads, length, attended))
+        params = e * (e + kdim + vdim) + e * e + ((4 * e) if self.bias else 0) + (2 * e if self.add_bias_kv else 0)
+        macs = length * e * e * 2 + source * (kdim + vdim) * e + 2 * length * attended * e
+        ctx.add_row(
+            path,
+            self.kind,
+            query,
+            query,
+            trainable=params,
+            macs=macs,
+            bias_adds=(2 * length * e + 2 * source * e) if self.bias else 0,
+        )
+        _peer_count(ctx, torchinfo=0)  # torchinfo 1.8 reports no mult-adds for MultiheadAttention
+        return (out, weights)
+
+
+# -- embedding ----------------------------------------------------------------- #
+
+
+@dataclass(frozen=True, slots=True)
+class Embedding(Module):
+    """``torch.nn.Embedding`` spec: integer indices of any shape -> ``shape + (embedding_dim,)``.
+
+    ``num_embeddings * embedding_dim`` parameters; a table lookup, no MACs.
+
+    >>> import convcalc
+    >>> convcalc.plan(Embedding(1000, 64), (2, 12)).output_shape
+    (2, 12, 64)
+    """
+
+    num_embeddings: int
+    embedding_dim: int
+    padding_idx: int | None = None
+    max_norm: float | None = None
+    norm_type: float = 2.0
+    scale_grad_by_freq: bool = False
+    sparse: bool = False
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        whole(self.num_embeddings, "num_embeddings", minimum=1)
+        whole(self.embedding_dim, "embedding_dim", minimum=1)
+        if self.padding_idx is not None:
+            whole(self.padding_idx, "padding_idx", minimum=-self.num_embeddings)
+            if not -self.num_embeddings <= self.padding_idx < self.num_embeddings:
+                raise SpecError(
+                    f"padding_idx must be within num_embeddings: from {-self.num_embeddings} to "
+                    f"{self.num_embeddings - 1}. {received(args)}"
+                )
+        for name in ("scale_grad_by_freq", "sparse"):
+            flag(getattr(self, name), name, args)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape = tuple(flow[0])
+        out_shape = (*shape, self.embedding_dim)
+        ctx.add_row(path, self.kind, shape, out_shape, trainable=self.num_embeddings * self.embedding_dim)
+        return out_shape, None
+
+
+# -- rearranging --------------------------------------------------------------- #
+
+
+def _factor(value: Any, name: str) -> int:
+    result: int = whole(value, name, minimum=1)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class PixelShuffle(Module):
+    """``torch.nn.PixelShuffle`` spec: ``(*, C * r**2, H, W) -> (*, C, H * r, W * r)``.
+
+    >>> import convcalc
+    >>> convcalc.plan(PixelShuffle(2), (1, 12, 5, 5)).output_shape
+    (1, 3, 10, 10)
+    """
+
+    upscale_factor: int
+
+    def __post_init__(self) -> None:
+        _factor(self.upscale_factor, "upscale_factor")
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape = tuple(flow[0])
+        r = self.upscale_factor
+        if len(shape) < 3:
+            raise ShapeError(f"{self._where(path)}: needs at least 3 dims (C, H, W). Received: input_shape={shape}")
+        *lead, c, h, w = shape
+        channel_axis = len(shape) - 3
+        if type(c) is int and c % (r * r):
+            raise ShapeError(
+                f"{self._where(path)}: {c} channels are not divisible by upscale_factor**2 = {r * r}: use "
+                f"{-(-c // (r * r)) * r * r} channels, or an upscale_factor whose square divides {c}. "
+                f"Received: input_shape={shape}"
+            )
+        ctx.divides(
+            c,
+            r * r,
+            path,
+            channel_axis - 2,
+            lambda: f"{self._where(path)}: channels must be divisible by {r * r}. Received: input_shape={shape}",
+            f"divisible by {r * r}",
+        )
+        out_shape = (*lead, c // (r * r), h * r, w * r)
+        ctx.add_row(path, self.kind, shape, out_shape)
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class PixelUnshuffle(Module):
+    """``torch.nn.PixelUnshuffle`` spec: ``(*, C, H * r, W * r) -> (*, C * r**2, H, W)``.
+
+    >>> import convcalc
+    >>> convcalc.plan(PixelUnshuffle(2), (1, 3, 10, 10)).output_shape
+    (1, 12, 5, 5)
+    """
+
+    downscale_factor: int
+
+    def __post_init__(self) -> None:
+        _factor(self.downscale_factor, "downscale_factor")
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape = tuple(flow[0])
+        r = self.downscale_factor
+        if len(shape) < 3:
+            raise ShapeError(f"{self._where(path)}: needs at least 3 dims (C, H, W). Received: input_shape={shape}")
+        *lead, c, h, w = shape
+        for j, v in ((0, h), (1, w)):
+            if type(v) is int and v % r:
+                raise ShapeError(
+                    f"{self._where(path)}: size {v} is not divisible by downscale_factor={r}: use a size of "
+                    f"{max(v // r, 1) * r} or {(v // r + 1) * r}. Received: input_shape={shape}"
+                )
+            ctx.divides(
+                v,
+                r,
+                path,
+                len(shape) - 4 + j,
+                _said(f"{self._where(path)}: size {v} is not divisible by {r}. Received: input_shape={shape}"),
+                f"divisible by {r}",
+            )
+        out_shape = (*lead, c * r * r, h // r, w // r)
+        ctx.add_row(path, self.kind, shape, out_shape)
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class _MaxUnpoolNd(_MultiOutput):
+    kernel_size: Any
+    stride: Any = None
+    padding: Any = 0
+    _ndim: ClassVar[int] = 2
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        per_axis(self.kernel_size, "kernel_size", self._ndim, args, minimum=1)
+        if self.stride is not None:
+            per_axis(self.stride, "stride", self._ndim, args, minimum=1)
+        per_axis(self.padding, "padding", self._ndim, args, minimum=0)
+
+    def _outputs(self, inputs: tuple[Any, ...], options: dict[str, Any], ctx: Context, path: str) -> Any:
+        n = self._ndim
+        args = _args(self)
+        k = per_axis(self.kernel_size, "kernel_size", n, args, minimum=1)
+        s = k if self.stride is None else per_axis(self.stride, "stride", n, args, minimum=1)
+        p = per_axis(self.padding, "padding", n, args, minimum=0)
+        indices = inputs[1] if len(inputs) > 1 else options.pop("indices", None)
+        size = inputs[2] if len(inputs) > 2 else options.pop("output_size", None)
+        _no_extra(self, path, inputs[:3], options, 3)
+        shape = tuple(inputs[0])
+        where = self._where(path)
+        if len(shape) not in (n + 1, n + 2):
+            raise ShapeError(
+                f"{where}: expects a {n + 2}-D input (N, C, ...) or an unbatched {n + 1}-D one, but receives "
+                f"{len(shape)}-D. Received: input_shape={shape}"
+            )
+        if indices is not None and (not isinstance(indices, _Shape) or tuple(indices) != shape):
+            raise ShapeError(f"{where}: indices must have the input's shape {shape}. Received: indices={indices!r}")
+        spatial = shape[-n:]
+        default = tuple((i - 1) * st - 2 * pd + kk for i, st, pd, kk in zip(spatial, s, p, k, strict=True))
+        for j, v in enumerate(default if size is None else ()):
+            ctx.at_least(
+                v,
+                1,
+                path,
+                j,
+                _said(
+                    f"{where}: (size - 1) * stride - 2 * padding + kernel_size = {v} is too small: use "
+                    f"padding of at most {(spatial[j] - 1) * s[j] // 2 + (k[j] - 1) // 2}. "
+                    f"Received: input_shape={shape}"
+                ),
+                "size at least 1",
+            )
+        out = default
+        if size is not None:
+            sizes = tuple(size)
+            if len(sizes) == n + 2 or (len(sizes) == n + 1 and len(shape) == n + 1):
+                sizes = sizes[-n:]
+            if len(sizes) != n:
+                raise ShapeError(
+                    f"{where}: output_size must have {n} or {n + 2} elements. Received: output_size={size!r}"
+                )
+            for j, (want, d, st) in enumerate(zip(sizes, default, s, strict=True)):
+                if type(want) is int and type(d) is int and not d - st < want < d + st:
+                    raise ShapeError(
+                        f"{where}: output_size[{j}]={want} is out of range: use a size from {max(d - st + 1, 1)} "
+                        f"to {d + st - 1}. Received: output_size={size!r}, input_shape={shape}"
+                    )
+            out = sizes
+        out_shape = _Shape((*shape[:-n], *out))
+        ctx.add_row(path, self.kind, shape, tuple(out_shape))
+        return out_shape
+
+
+@dataclass(frozen=True, slots=True)
+class MaxUnpool1d(_MaxUnpoolNd):
+    """``torch.nn.MaxUnpool1d`` spec: size ``(L - 1) * stride - 2 * padding + kernel_size``, or ``output_size``."""
+
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class MaxUnpool2d(_MaxUnpoolNd):
+    """``torch.nn.MaxUnpool2d`` spec: ``(H - 1) * stride - 2 * padding + kernel_size`` per axis.
+
+    ``output_size`` (in torch code read through fx) picks another size within
+    ``stride`` of that, as torch allows.
+
+    >>> import convcalc
+    >>> from convcalc import nn
+    >>> convcalc.plan(nn.Sequential(nn.MaxPool2d(2), nn.MaxUnpool2d(2)), (1, 3, 9, 9)).output_shape
+    (1, 3, 8, 8)
+    """
+
+    _ndim: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class MaxUnpool3d(_MaxUnpoolNd):
+    """``torch.nn.MaxUnpool3d`` spec."""
+
+    _ndim: ClassVar[int] = 3
+
+
+def _fold_blocks(
+    layer: Module, sizes: tuple[Any, ...], k: Any, d: Any, p: Any, s: Any, ctx: Context, path: str, shape: Any
+) -> Any:
+    args = _args(layer)
+    k2, d2, p2, s2 = (
+        per_axis(k, "kernel_size", 2, args, minimum=1),
+        per_axis(d, "dilation", 2, args, minimum=1),
+        per_axis(p, "padding", 2, args, minimum=0),
+        per_axis(s, "stride", 2, args, minimum=1),
+    )
+    blocks = []
+    for j, size in enumerate(sizes):
+        extent = kernel_extent(k2[j], d2[j])
+        count = window_count(size, p2[j], p2[j], extent, s2[j])
+        ctx.at_least(
+            count,
+            1,
+            path,
+            j,
+            _said(
+                f"{layer._where(path)}: a block of {extent} (kernel_size={k2[j]}, dilation={d2[j]}) does not fit in "
+                f"size {size} + 2 * padding={p2[j]}: use padding of at least {-(-(extent - size) // 2)} or a smaller "
+                f"kernel_size. Received: input_shape={shape}"
+            ),
+            "size at least 1",
+        )
+        blocks.append(count)
+    return k2, tuple(blocks)
+
+
+@dataclass(frozen=True, slots=True)
+class Fold(Module):
+    """``torch.nn.Fold`` spec: ``(N, C * kh * kw, L) -> (N, C, *output_size)``.
+
+    ``L`` must be the number of blocks, ``floor((size + 2p - d(k - 1) - 1) / s) + 1``
+    per axis, multiplied.
+
+    >>> import convcalc
+    >>> convcalc.plan(Fold((4, 5), 2), (1, 12, 12)).output_shape
+    (1, 3, 4, 5)
+    """
+
+    output_size: Any
+    kernel_size: Any
+    dilation: Any = 1
+    padding: Any = 0
+    stride: Any = 1
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        per_axis(self.output_size, "output_size", 2, args, minimum=1)
+        for name, low in (("kernel_size", 1), ("dilation", 1), ("padding", 0), ("stride", 1)):
+            per_axis(getattr(self, name), name, 2, args, minimum=low)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape = tuple(flow[0])
+        where = self._where(path)
+        if len(shape) not in (2, 3):
+            raise ShapeError(
+                f"{where}: expects a 3-D input (N, C * kh * kw, L) or an unbatched 2-D one, but receives "
+                f"{len(shape)}-D. Received: input_shape={shape}"
+            )
+        size = per_axis(self.output_size, "output_size", 2, _args(self), minimum=1)
+        k, blocks = _fold_blocks(
+            self, size, self.kernel_size, self.dilation, self.padding, self.stride, ctx, path, shape
+        )
+        area = k[0] * k[1]
+        c = shape[-2]
+        if type(c) is int and c % area:
+            raise ShapeError(
+                f"{where}: {c} input channels are not divisible by kernel_size {k[0]} x {k[1]} = {area}: use "
+                f"C * {area} channels. Received: input_shape={shape}"
+            )
+        ctx.divides(c, area, path, len(shape) - 4, lambda: f"{where}: channels. Received: input_shape={shape}", "")
+        ctx.equals(
+            shape[-1],
+            blocks[0] * blocks[1],
+            path,
+            len(shape) - 3,
+            lambda: (
+                f"{where}: output_size={tuple(size)} holds {blocks[0]} x {blocks[1]} = {blocks[0] * blocks[1]} blocks "
+                f"but the input has L={shape[-1]}: use an input with L={blocks[0] * blocks[1]}, or an output_size "
+                f"with {shape[-1]} blocks. Received: input_shape={shape}"
+            ),
+            f"L={blocks[0] * blocks[1]}",
+        )
+        out_shape = (*shape[:-2], c // area, *size)
+        ctx.add_row(path, self.kind, shape, out_shape)
+        return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class Unfold(Module):
+    """``torch.nn.Unfold`` spec: ``(N, C, H, W) -> (N, C * kh * kw, L)``, ``L`` the number of blocks.
+
+    >>> import convcalc
+    >>> convcalc.plan(Unfold(3, padding=1), (1, 2, 8, 8)).output_shape
+    (1, 18, 64)
+    """
+
+    kernel_size: Any
+    dilation: Any = 1
+    padding: Any = 0
+    stride: Any = 1
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        for name, low in (("kernel_size", 1), ("dilation", 1), ("padding", 0), ("stride", 1)):
+            per_axis(getattr(self, name), name, 2, args, minimum=low)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape = tuple(flow[0])
+        if len(shape) not in (3, 4):
+            raise ShapeError(
+                f"{self._where(path)}: expects a 4-D input (N, C, H, W) or an unbatched 3-D one, but receives "
+                f"{len(shape)}-D. Received: input_shape={shape}"
+            )
+        k, blocks = _fold_blocks(
+            self, shape[-2:], self.kernel_size, self.dilation, self.padding, self.stride, ctx, path, shape
+        )
+        out_shape = (*shape[:-3], shape[-3] * k[0] * k[1], product(blocks))
+        ctx.add_row(path, self.kind, shape, out_shape)
+        return out_shape, None
