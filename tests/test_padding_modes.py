@@ -117,3 +117,21 @@ def test_reflect_padding_of_a_symbolic_size_records_a_constraint() -> None:
     assert plan.output_shape == (1, 1, H + 2, 10)
     (constraint,) = plan.constraints
     assert [h for h in range(1, 6) if constraint.holds(h)] == [3, 4, 5]  # torch: padding 2 < H
+
+
+@pytest.mark.parametrize("layer", ["Conv2d", "ConvTranspose2d", "Conv2d padded"])
+def test_a_convolution_refuses_an_input_a_crop_left_empty(layer: str) -> None:
+    """torch: "Only zero batch or zero channel inputs are supported"; a size-0 axis after a cropping pad."""
+    make = {
+        "Conv2d": lambda: cnn.Conv2d(1, 1, 1),
+        "ConvTranspose2d": lambda: cnn.ConvTranspose2d(1, 1, 3),
+        "Conv2d padded": lambda: cnn.Conv2d(1, 1, 1, padding=1),  # padding does not rescue an empty input
+    }
+    model = cnn.Sequential(cnn.ZeroPad2d(-1), make[layer]())
+    with pytest.raises(RuntimeError, match="Only zero batch or zero channel inputs|greater than actual input size"):
+        model.to_torch()(torch.zeros(1, 1, 2, 2))
+    with pytest.raises(convcalc.ShapeError, match=r"spatial axis 0 of the input is empty \(size 0\)"):
+        convcalc.plan(model, (1, 1, 2, 2))
+    assert convcalc.plan(model, (1, 1, 3, 3)).output_shape == tuple(model.to_torch()(torch.zeros(1, 1, 3, 3)).shape)
+    H = convcalc.symbols("H")
+    assert str(convcalc.plan(model, (1, 1, H, H)).valid_sizes(H)) == "H >= 3"  # H - 2 >= 1, as torch

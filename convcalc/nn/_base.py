@@ -66,6 +66,25 @@ def _spatial_check(layer: Module, shape: tuple[Any, ...], ndim: int, path: str) 
         )
 
 
+def _nonempty_check(layer: Module, ctx: Context, shape: tuple[Any, ...], path: str) -> None:
+    """torch's convolutions refuse an empty spatial axis ("Only zero batch or zero channel inputs are supported"),
+    which a cropping pad before them can leave."""
+    for j, i in enumerate(shape[2:]):
+        if type(i) is not int or i < 1:
+            ctx.at_least(
+                i,
+                1,
+                path,
+                j,
+                lambda: (
+                    f"{layer._where(path)}: spatial axis {j} of the input is empty (size {i}); torch's convolutions "
+                    f"take only a zero batch or zero channels as empty inputs: crop less before this layer. "
+                    f"Received: input_shape={shape}"
+                ),
+                "input not empty",
+            )
+
+
 def _channel_check(layer: Module, shape: tuple[Any, ...], expected: int, name: str, path: str) -> None:
     got = shape[1]
     if got != expected:

@@ -18,7 +18,7 @@ from convcalc.formulas import (
     torch_same_rule,
     transpose_count,
 )
-from convcalc.nn._base import Module, _args, _axis_label, _channel_check, _spatial_check
+from convcalc.nn._base import Module, _args, _axis_label, _channel_check, _nonempty_check, _spatial_check
 from convcalc.nn.shape import plan_padding
 from convcalc.params import (
     conv_params,
@@ -118,6 +118,7 @@ class _ConvNd(Module):
             _spatial_check(self, shape, self._ndim, path)
         if shape[1] != self.in_channels:
             _channel_check(self, shape, self.in_channels, "in_channels", path)
+        _nonempty_check(self, ctx, shape, path)
         if self._fill is not None:
             pads = tuple(v for _, pl, pr, _ in reversed(self._geometry) for v in (pl, pr))
             plan_padding(ctx, self._where(path), path, shape, pads, self._fill)
@@ -317,6 +318,7 @@ class _ConvTransposeNd(Module):
         shape, _ = flow
         _spatial_check(self, shape, self._ndim, path)
         _channel_check(self, shape, self.in_channels, "in_channels", path)
+        _nonempty_check(self, ctx, shape, path)
         spatial = []
         for j, (i, k, s, p, op, d) in enumerate(
             zip(shape[2:], self._k, self._s, self._p, self._op, self._d, strict=True)
