@@ -24,6 +24,8 @@ torchinfo = pytest.importorskip("torchinfo")
 nn = torch.nn
 F = torch.nn.functional
 
+from test_torchinfo_layout import BasicBlock  # noqa: E402 - torchvision's block, written once for both files
+
 UNITS = {"(Units.TERABYTES)": "(T)", "(Units.GIGABYTES)": "(G)", "(Units.MEGABYTES)": "(M)"}
 ALL_COLUMNS = ("input_size", "output_size", "num_params", "params_percent", "kernel_size", "mult_adds", "trainable")
 OPTIONS: list[dict[str, Any]] = [
@@ -106,23 +108,6 @@ def test_zoo_matches_torchinfo(name: str) -> None:
 # --------------------------------------------------------------------------- #
 # models written by hand: the ways people write torch modules
 # --------------------------------------------------------------------------- #
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x: Any) -> Any:
-        identity = x if self.downsample is None else self.downsample(x)
-        out = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(out)) + identity)
 
 
 class ResNetish(nn.Module):
