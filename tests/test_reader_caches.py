@@ -36,13 +36,18 @@ def _no_caches() -> Iterator[None]:
         fallback._META_COPIES.update(copies)
 
 
+def _summary(plan: Any) -> Any:
+    """Everything a plan says: rows, totals, uncalled tensors, outputs."""
+    return plan.to_dict(), plan.uncalled, plan.output_shapes
+
+
 def _outcome(model: Any, inputs: Any) -> Any:
-    """Everything a plan says (rows, totals, uncalled tensors), or the error it raises."""
+    """What planning gives: the plan's summary, or the error it raises."""
     try:
         plan = convcalc.plan(model, inputs)
     except convcalc.ConvCalcError as exc:
         return (type(exc).__name__, str(exc))
-    return plan.to_dict(), plan.uncalled, plan.output_shapes
+    return _summary(plan)
 
 
 def _fresh(model: Any, inputs: Any) -> Any:
@@ -73,9 +78,9 @@ def _first_parameter(model: Any) -> Any:
     return next(iter(model.parameters()), None)
 
 
-def _agrees_with_torch(model: Any, inputs: Any, trainable: bool = True) -> None:
-    plan = convcalc.plan(model, inputs)
-    assert plan.output_shapes == _torch_shapes(model, inputs)
+def _agrees_with_torch(plan: Any, model: Any, shapes: Any, trainable: bool = True) -> None:
+    """``shapes``: torch's output shapes (from :func:`_torch_shapes`)."""
+    assert plan.output_shapes == shapes
     assert plan.total_params == sum(p.numel() for p in model.parameters())
     assert plan.buffers == sum(b.numel() for b in model.buffers())
     if trainable:
@@ -102,24 +107,26 @@ def test_cached_plans_equal_a_fresh_read(name: str, factory: Any, inputs: Any) -
     model = factory()
     fresh = _fresh(model, inputs)
     assert _outcome(model, inputs) == fresh  # fills the caches
-    assert _outcome(model, inputs) == fresh  # read from them
-    _agrees_with_torch(model, inputs)
+    plan = convcalc.plan(model, inputs)  # read from them
+    assert _summary(plan) == fresh
+    shapes = _torch_shapes(model, inputs)  # freezing, and a new layer like the old one, keep the shapes
+    _agrees_with_torch(plan, model, shapes)
 
     frozen = _first_parameter(model)
     if frozen is not None:
         frozen.requires_grad_(False)  # freeze a parameter
-    assert _outcome(model, inputs) == _fresh(model, inputs)
+    plan = convcalc.plan(model, inputs)
+    assert _summary(plan) == _fresh(model, inputs)
     # rows the fallback plans count their layers' parameters as trainable whatever requires_grad says (uncached too)
-    _agrees_with_torch(model, inputs, trainable=not convcalc.plan(model, inputs).fallback_rows)
+    _agrees_with_torch(plan, model, shapes, trainable=not plan.fallback_rows)
 
     model.train(not model.training)  # switch train / eval
     assert _outcome(model, inputs) == _fresh(model, inputs)
-    model.train(not model.training)
-    assert _outcome(model, inputs) == _fresh(model, inputs)
 
     if _replace_a_leaf(model):  # replace a submodule
-        assert _outcome(model, inputs) == _fresh(model, inputs)
-        _agrees_with_torch(model, inputs, trainable=not convcalc.plan(model, inputs).fallback_rows)
+        plan = convcalc.plan(model, inputs)
+        assert _summary(plan) == _fresh(model, inputs)
+        _agrees_with_torch(plan, model, shapes, trainable=not plan.fallback_rows)
 
 
 def test_failed_trace_error_is_the_same_from_the_cache() -> None:
@@ -199,7 +206,7 @@ def test_tying_a_parameter_after_a_plan_is_read_as_fresh() -> None:
             return self.b(self.a(x))
 
     model = Twin()
-    _agrees_with_torch(model, (1, 3, 8, 8))
+    _agrees_with_torch(convcalc.plan(model, (1, 3, 8, 8)), model, _torch_shapes(model, (1, 3, 8, 8)))
     model.b.weight = model.a.weight
     assert _outcome(model, (1, 3, 8, 8)) == _fresh(model, (1, 3, 8, 8))
     # the fallback counts a tied weight twice (uncached too), so only the shapes are torch's here
