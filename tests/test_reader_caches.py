@@ -223,3 +223,14 @@ def test_the_meta_copy_is_kept_while_nothing_changes() -> None:
     model.eval()
     convcalc.plan(model, (1, 3, 32, 32))
     assert fallback._META_COPIES[id(model)][3] is not held
+
+
+def test_a_failed_trace_is_not_traced_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from convcalc.torch import read
+
+    model = AssertNet()
+    first = _outcome(model, (1, 3, 32, 32))
+    traced: list[Any] = []
+    monkeypatch.setattr(read, "_trace", lambda module: traced.append(module))
+    assert _outcome(model, (1, 3, 32, 32)) == first
+    assert traced == []
