@@ -4,6 +4,7 @@ function in it replayed with convcalc's rules on the shapes torch gives (rows ma
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections import Counter
 from typing import Any
 
@@ -18,6 +19,7 @@ from convcalc.torch.trace import (
     _leaf_spec,
     _rule_for,
     _torch_base,
+    _trace_key,
     _uninitialised,
 )
 from convcalc.torch.values import _attr_row, _Call, _Opaque, _Pair, _Tensor
@@ -60,8 +62,65 @@ _MAC_FUNCTIONS = frozenset(
 )
 
 
+# Meta copies by id of the module they were made from: (a weak reference to it, its stamp, its tensors, the copy,
+# the copy's tensors). A copy is reused only while the module's stamp, its tensors and the copy itself are unchanged.
+_META_COPIES: dict[int, tuple[Any, Any, tuple[Any, ...], Any, tuple[Any, ...]]] = {}
+
+
 def _meta_copy(module: Any) -> Any:
-    """A deep copy of ``module`` whose parameters and buffers are meta tensors (no data is copied or moved)."""
+    """A deep copy of ``module`` whose parameters and buffers are meta tensors (no data is copied or moved).
+
+    The copy is kept and handed out again while nothing it was made from has changed: the module's trace key
+    (its type and code, every plain attribute, each submodule's ``training`` flag, the parameters' and buffers'
+    names, shapes and ``requires_grad``, its children, recursively), the identity of every parameter and buffer,
+    and the forward hooks of every submodule; and while the copy still has the trace key and tensors it was made
+    with (a forward that sets its own attributes or children changes its copy: that copy is made again). A module
+    whose trace key is not plain data (an attribute that is a function, a dict, a tensor) is copied every time.
+    What no key holds (globals a forward reads) is not checked.
+    """
+    key = _trace_key(module)
+    if key is None:
+        return _fresh_meta_copy(module)
+    stamp = (key, _hooks_of(module))
+    tensors = _tensors_of(module)
+    held = _META_COPIES.get(id(module))
+    if (
+        held is not None
+        and held[0]() is module
+        and held[1] == stamp
+        and len(held[2]) == len(tensors)
+        and all(ref() is t for ref, t in zip(held[2], tensors, strict=True))
+        and _same(_tensors_of(held[3]), held[4])
+        and _trace_key(held[3]) == key
+    ):
+        return held[3]
+    copy = _fresh_meta_copy(module)
+    ident = id(module)
+    _META_COPIES[ident] = (
+        weakref.ref(module, lambda _: _META_COPIES.pop(ident, None)),
+        stamp,
+        tuple(weakref.ref(t) for t in tensors),
+        copy,
+        _tensors_of(copy),
+    )
+    return copy
+
+
+def _tensors_of(module: Any) -> tuple[Any, ...]:
+    return (*module.parameters(), *module.buffers())
+
+
+def _same(these: tuple[Any, ...], those: tuple[Any, ...]) -> bool:
+    return len(these) == len(those) and all(a is b for a, b in zip(these, those, strict=True))
+
+
+def _hooks_of(module: Any) -> tuple[Any, ...]:
+    return tuple(
+        (tuple(m._forward_hooks), tuple(m._forward_pre_hooks), tuple(m._backward_hooks)) for m in module.modules()
+    )
+
+
+def _fresh_meta_copy(module: Any) -> Any:
     import copy
 
     torch = _torch()

@@ -14,6 +14,7 @@ from convcalc.torch.fallback import _leaves, _torch_call
 from convcalc.torch.graph import _graph_call, _spec_types
 from convcalc.torch.nodes import Node, _Attr, _join, _torch
 from convcalc.torch.trace import (
+    _AS_CHAIN,
     _TRACED,
     _TRACED_MAX,
     _apply_rule,
@@ -212,26 +213,35 @@ class _Reader:
             return spec
         state = _trace_key(module, self.keys)
         key = None if state is None else (state, _code_of(cls))
-        nodes = _TRACED.get(key) if key is not None else None
-        if nodes is None:
-            try:
-                graph = _trace(module)
-            except Exception as exc:  # the user's forward may raise anything on proxies
-                if isinstance(module, torch.nn.Sequential):  # a Sequential subclass: read as the chain it holds
-                    return nn.Sequential(OrderedDict(self._children(module, path)))
-                message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                return self._fallback(
-                    module, f"torch.fx cannot trace its forward ({type(exc).__name__}: {message.rstrip('. ')})"
-                )
-            try:
-                nodes = tuple(_node_of(fx_node, where) for fx_node in graph.nodes)
-            except SpecError as exc:
-                return self._fallback(module, str(exc).split(": ", 1)[-1].split(" (fx node")[0])
+        found = _TRACED.get(key) if key is not None else None
+        if found is None:
+            found = self._traced(module, where)
             if key is not None:
-                _TRACED[key] = nodes
+                _TRACED[key] = found
                 while len(_TRACED) > _TRACED_MAX:
                     del _TRACED[next(iter(_TRACED))]
+        if found is _AS_CHAIN:  # a Sequential subclass whose forward fx cannot trace: read as the chain it holds
+            return nn.Sequential(OrderedDict(self._children(module, path)))
+        if isinstance(found, str):
+            return self._fallback(module, found)
+        nodes: tuple[Node, ...] = found  # type: ignore[assignment]
         return self._from_nodes(module, nodes, path)
+
+    @staticmethod
+    def _traced(module: Any, where: str) -> tuple[Node, ...] | str | object:
+        """The module's forward as nodes, or why convcalc cannot read it (a string), or _AS_CHAIN."""
+        torch = _torch()
+        try:
+            graph = _trace(module)
+        except Exception as exc:  # the user's forward may raise anything on proxies
+            if isinstance(module, torch.nn.Sequential):
+                return _AS_CHAIN
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            return f"torch.fx cannot trace its forward ({type(exc).__name__}: {message.rstrip('. ')})"
+        try:
+            return tuple(_node_of(fx_node, where) for fx_node in graph.nodes)
+        except SpecError as exc:
+            return str(exc).split(": ", 1)[-1].split(" (fx node")[0]
 
     def _fallback(self, module: Any, reason: str) -> Any:
         """A module whose forward convcalc cannot read: planned by running it on the meta device."""

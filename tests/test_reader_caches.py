@@ -1,0 +1,236 @@
+"""The torch reader's caches (traced forwards, failed traces included, and meta copies) never change a plan.
+
+Each plan read through the caches is compared with a fresh, uncached read of the same module (both caches
+emptied first) and with torch itself: the output shape(s) of a real forward pass (on a copy, so the model is
+never run) and ``model.parameters()`` counted by hand.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import convcalc  # noqa: E402
+from convcalc.torch import fallback, trace  # noqa: E402
+from tests.corpus_models import CORPUS, AssertNet  # noqa: E402
+
+
+@contextmanager
+def _no_caches() -> Iterator[None]:
+    """Empty both caches for the block, and put back what they held."""
+    traced, copies = dict(trace._TRACED), dict(fallback._META_COPIES)
+    trace._TRACED.clear()
+    fallback._META_COPIES.clear()
+    try:
+        yield
+    finally:
+        trace._TRACED.clear()
+        trace._TRACED.update(traced)
+        fallback._META_COPIES.clear()
+        fallback._META_COPIES.update(copies)
+
+
+def _summary(plan: Any) -> Any:
+    """Everything a plan says: rows, totals, uncalled tensors, outputs."""
+    return plan.to_dict(), plan.uncalled, plan.output_shapes
+
+
+def _outcome(model: Any, inputs: Any) -> Any:
+    """What planning gives: the plan's summary, or the error it raises."""
+    try:
+        plan = convcalc.plan(model, inputs)
+    except convcalc.ConvCalcError as exc:
+        return (type(exc).__name__, str(exc))
+    return _summary(plan)
+
+
+def _fresh(model: Any, inputs: Any) -> Any:
+    with _no_caches():
+        return _outcome(model, inputs)
+
+
+def _torch_shapes(model: Any, inputs: Any) -> Any:
+    def shapes(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return tuple(value.shape)
+        if isinstance(value, dict):
+            return {k: shapes(v) for k, v in value.items()}
+        return tuple(shapes(v) for v in value)
+
+    if isinstance(inputs, dict):
+        args, kwargs = [], {k: torch.zeros(v) for k, v in inputs.items()}
+    elif isinstance(inputs, list):
+        args, kwargs = [torch.zeros(s) for s in inputs], {}
+    else:
+        args, kwargs = [torch.zeros(inputs)], {}
+    with torch.no_grad():
+        out = copy.deepcopy(model)(*args, **kwargs)
+    return (shapes(out),) if isinstance(out, torch.Tensor) else shapes(out)
+
+
+def _first_parameter(model: Any) -> Any:
+    return next(iter(model.parameters()), None)
+
+
+def _agrees_with_torch(plan: Any, model: Any, shapes: Any, trainable: bool = True) -> None:
+    """``shapes``: torch's output shapes (from :func:`_torch_shapes`)."""
+    assert plan.output_shapes == shapes
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
+    assert plan.buffers == sum(b.numel() for b in model.buffers())
+    if trainable:
+        assert plan.trainable_params == sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _replace_a_leaf(model: Any) -> bool:
+    """Put a new layer of the same kind and arguments in place of the first Conv2d or Linear (new tensors)."""
+    for name, child in model.named_modules():
+        if isinstance(child, (torch.nn.Conv2d, torch.nn.Linear)) and name:
+            parent_name, _, attr = name.rpartition(".")
+            parent = model.get_submodule(parent_name) if parent_name else model
+            new = copy.deepcopy(child)
+            for p in new.parameters():
+                p.data = p.data.clone()
+            setattr(parent, attr, new)
+            return True
+    return False
+
+
+@pytest.mark.parametrize(("name", "factory", "inputs"), CORPUS, ids=[c[0] for c in CORPUS])
+def test_cached_plans_equal_a_fresh_read(name: str, factory: Any, inputs: Any) -> None:
+    torch.manual_seed(0)
+    model = factory()
+    fresh = _fresh(model, inputs)
+    assert _outcome(model, inputs) == fresh  # fills the caches
+    plan = convcalc.plan(model, inputs)  # read from them
+    assert _summary(plan) == fresh
+    shapes = _torch_shapes(model, inputs)  # freezing, and a new layer like the old one, keep the shapes
+    _agrees_with_torch(plan, model, shapes)
+
+    frozen = _first_parameter(model)
+    if frozen is not None:
+        frozen.requires_grad_(False)  # freeze a parameter
+    plan = convcalc.plan(model, inputs)
+    assert _summary(plan) == _fresh(model, inputs)
+    # rows the fallback plans count their layers' parameters as trainable whatever requires_grad says (uncached too)
+    _agrees_with_torch(plan, model, shapes, trainable=not plan.fallback_rows)
+
+    model.train(not model.training)  # switch train / eval
+    assert _outcome(model, inputs) == _fresh(model, inputs)
+
+    if _replace_a_leaf(model):  # replace a submodule
+        plan = convcalc.plan(model, inputs)
+        assert _summary(plan) == _fresh(model, inputs)
+        _agrees_with_torch(plan, model, shapes, trainable=not plan.fallback_rows)
+
+
+def test_failed_trace_error_is_the_same_from_the_cache() -> None:
+    model = AssertNet()
+    H = convcalc.symbols("H")
+    fresh = _fresh(model, (1, 3, H, H))
+    assert fresh[0] == "SpecError"
+    assert "torch.fx cannot trace its forward" in fresh[1]
+    assert _outcome(model, (1, 3, 32, 32)) != fresh  # numbers: planned, and the failed trace cached
+    assert _outcome(model, (1, 3, H, H)) == fresh
+
+
+class _Sets(torch.nn.Module):
+    """A forward that sets its own attribute: torch runs conv_a the first time, conv_b after."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = True
+        self.conv_a = torch.nn.Conv2d(3, 4, 3)
+        self.conv_b = torch.nn.Conv2d(3, 6, 1)
+
+    def forward(self, x: Any) -> Any:
+        assert x.shape[1] == 3  # fx cannot trace a shape assert: planned by the fallback
+        if self.first:
+            self.first = False
+            return self.conv_a(x)
+        return self.conv_b(x)
+
+
+class _Grows(torch.nn.Module):
+    """A forward that adds a child to itself the first time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: Any) -> Any:
+        assert x.shape[1] == 3
+        if not hasattr(self, "extra"):
+            self.extra = torch.nn.Conv2d(4, 2, 1)
+            return self.conv(x)
+        return self.extra(self.conv(x))
+
+
+@pytest.mark.parametrize("cls", [_Sets, _Grows])
+def test_a_forward_that_changes_itself_never_sees_a_stale_copy(cls: type) -> None:
+    model = cls()
+    expected = _torch_shapes(model, (1, 3, 8, 8))  # a fresh module's first forward, as every plan runs it
+    fresh = _fresh(model, (1, 3, 8, 8))
+    for _ in range(3):
+        outcome = _outcome(model, (1, 3, 8, 8))
+        assert outcome == fresh
+        assert outcome[2] == expected
+
+
+def test_a_hook_added_after_a_plan_is_run() -> None:
+    model = AssertNet()
+    before = _outcome(model, (1, 3, 32, 32))
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    handle = first.register_forward_hook(lambda module, args, out: out[:, :1])
+    after = _outcome(model, (1, 3, 32, 32))
+    assert after == _fresh(model, (1, 3, 32, 32))
+    assert after[2] == _torch_shapes(model, (1, 3, 32, 32))
+    handle.remove()
+    assert _outcome(model, (1, 3, 32, 32)) == before
+
+
+def test_tying_a_parameter_after_a_plan_is_read_as_fresh() -> None:
+    class Twin(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = torch.nn.Conv2d(3, 3, 3, padding=1)
+            self.b = torch.nn.Conv2d(3, 3, 3, padding=1)
+
+        def forward(self, x: Any) -> Any:
+            assert x.shape[1] == 3
+            return self.b(self.a(x))
+
+    model = Twin()
+    _agrees_with_torch(convcalc.plan(model, (1, 3, 8, 8)), model, _torch_shapes(model, (1, 3, 8, 8)))
+    model.b.weight = model.a.weight
+    assert _outcome(model, (1, 3, 8, 8)) == _fresh(model, (1, 3, 8, 8))
+    # the fallback counts a tied weight twice (uncached too), so only the shapes are torch's here
+    assert convcalc.plan(model, (1, 3, 8, 8)).output_shapes == _torch_shapes(model, (1, 3, 8, 8))
+
+
+def test_the_meta_copy_is_kept_while_nothing_changes() -> None:
+    """The cache is used at all: a second plan of an unchanged module gets the same copy."""
+    model = AssertNet()
+    convcalc.plan(model, (1, 3, 32, 32))
+    held = fallback._META_COPIES[id(model)][3]
+    convcalc.plan(model, (1, 3, 32, 32))
+    assert fallback._META_COPIES[id(model)][3] is held
+    model.eval()
+    convcalc.plan(model, (1, 3, 32, 32))
+    assert fallback._META_COPIES[id(model)][3] is not held
+
+
+def test_a_failed_trace_is_not_traced_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from convcalc.torch import read
+
+    model = AssertNet()
+    first = _outcome(model, (1, 3, 32, 32))
+    traced: list[Any] = []
+    monkeypatch.setattr(read, "_trace", lambda module: traced.append(module))
+    assert _outcome(model, (1, 3, 32, 32)) == first
+    assert traced == []
