@@ -128,7 +128,7 @@ def test_a_convolution_refuses_an_input_a_crop_left_empty(layer: str) -> None:
         "Conv2d padded": lambda: cnn.Conv2d(1, 1, 1, padding=1),  # padding does not rescue an empty input
     }
     model = cnn.Sequential(cnn.ZeroPad2d(-1), make[layer]())
-    with pytest.raises(RuntimeError, match="Only zero batch or zero channel inputs|greater than actual input size"):
+    with pytest.raises(RuntimeError, match=r"Only zero batch or zero channel inputs|greater than actual input size"):
         model.to_torch()(torch.zeros(1, 1, 2, 2))
     with pytest.raises(convcalc.ShapeError, match=r"spatial axis 0 of the input is empty \(size 0\)"):
         convcalc.plan(model, (1, 1, 2, 2))

@@ -141,9 +141,12 @@ class _Run:
 
     def __init__(self, root: Any, path: str) -> None:
         self.root, self.path = root, path
-        self.names = {id(m): _join(path, name) for name, m in root.named_modules(remove_duplicate=False)}
-        for name, m in root.named_modules():  # a module held twice: its first name
-            self.names[id(m)] = _join(path, name)
+        # the run's own module is named by its path ("a", not "a."); a module held twice by its first name
+        self.names = {
+            id(m): _join(path, name) if name else path for name, m in root.named_modules(remove_duplicate=False)
+        }
+        for name, m in root.named_modules():
+            self.names[id(m)] = _join(path, name) if name else path
         self.stack: list[Any] = []
         self.events: list[tuple[Any, ...]] = []
         self.leaf: dict[int, bool] = {}
@@ -350,6 +353,8 @@ def _replay_module(run: _Run, module: Any, args: Any, output: Any, ctx: Any, kno
         spec = _leaf_spec(module, where)
     start = len(ctx.rows)
     if spec is not None and len(tensors) == 1 and len(args) == 1 and out_shape is not None:
+        if not made_in_forward:  # the book counts the layer's own tensors: requires_grad, shared and tied ones
+            _book_leaf(ctx, module, run)
         in_shape = tuple(int(d) for d in tensors[0].shape)
         shape, rf = spec._plan((in_shape, known.get(id(tensors[0]))), ctx, name)
         if tuple(shape) != out_shape:

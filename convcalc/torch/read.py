@@ -245,7 +245,8 @@ class _Reader:
 
     def _fallback(self, module: Any, reason: str) -> Any:
         """A module whose forward convcalc cannot read: planned by running it on the meta device."""
-        self.ruled.add(id(module))  # its rows are named by the paths torch gives them
+        # not "ruled": its rows are the calls torch makes, named by torch's paths, and each layer it calls is
+        # booked as a leaf when replayed, so frozen, shared and tied tensors count as everywhere else
         return _spec_types().TorchCall(type(module).__name__, reason, module)
 
     def _children(self, module: Any, path: str) -> Iterator[tuple[str, Any]]:
