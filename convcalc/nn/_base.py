@@ -70,6 +70,10 @@ def _nonempty_check(layer: Module, ctx: Context, shape: tuple[Any, ...], path: s
     """torch's convolutions refuse an empty spatial axis ("Only zero batch or zero channel inputs are supported"),
     which a cropping pad before them can leave."""
     for j, i in enumerate(shape[2:]):
+        if type(i) is not int and any(  # an earlier layer already requires this size to be at least 1
+            c.axis == j and c.kind == ">=" and c.value >= 1 and c.form == i for c in ctx.constraints
+        ):
+            continue
         if type(i) is not int or i < 1:
             ctx.at_least(
                 i,
