@@ -61,6 +61,9 @@ def _arr(k: _K) -> Any:
 
 
 def _from_arr(a: Any) -> _K:
+    import numpy as np
+
+    a = np.asarray(a, dtype=object)  # np.take with a scalar index on an object array gives the element itself
     return _K(tuple(int(d) for d in a.shape), tuple(a.reshape(-1).tolist()))
 
 

@@ -1,0 +1,148 @@
+"""ONNX shape operators one graph at a time, planned by convcalc and run by ONNX Runtime at several sizes.
+
+Each graph takes ``x`` of shape (1, C, H, W) with dynamic H and W. For every size the numeric plan's output shape
+must be ONNX Runtime's; the symbolic plan (H and W as symbols) must give ONNX Runtime's shape once the sizes are
+substituted, or refuse with a ConvCalcError (never a wrong closed form).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+np = pytest.importorskip("numpy")
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+import convcalc  # noqa: E402
+from convcalc import ConvCalcError  # noqa: E402
+
+C = 4
+SIZES = [(4, 6), (6, 6), (8, 5)]
+
+
+def _i64(*values: int) -> Any:
+    return np.array(values, dtype=np.int64)
+
+
+def _graph(nodes: list[Any], inits: dict[str, Any], opset: int = 17) -> Any:
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, C, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(v, name=k) for k, v in inits.items()],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def n(op: str, inputs: list[str], outputs: list[str] | None = None, **attrs: Any) -> Any:
+    return helper.make_node(op, inputs, outputs or ["y"], **attrs)
+
+
+F32 = np.float32
+CASES: dict[str, Any] = {
+    "Reshape with 0 and -1": _graph([n("Reshape", ["x", "s"])], {"s": _i64(0, 0, -1)}),
+    "Reshape to 2-D": _graph([n("Reshape", ["x", "s"])], {"s": _i64(1, -1)}),
+    "Flatten axis 2": _graph([n("Flatten", ["x"], axis=2)], {}),
+    "Flatten axis 1": _graph([n("Flatten", ["x"], axis=1)], {}),
+    "Transpose": _graph([n("Transpose", ["x"], perm=[0, 2, 3, 1])], {}),
+    "Transpose reversed": _graph([n("Transpose", ["x"])], {}),
+    "Unsqueeze then Squeeze": _graph([n("Unsqueeze", ["x", "a"], ["u"]), n("Squeeze", ["u", "a"])], {"a": _i64(2)}),
+    "Unsqueeze two axes": _graph([n("Unsqueeze", ["x", "a"])], {"a": _i64(0, -1)}),
+    "Concat with itself": _graph([n("Concat", ["x", "x"], axis=1)], {}),
+    "Concat on a spatial axis": _graph([n("Concat", ["x", "x"], axis=-1)], {}),
+    "Slice": _graph([n("Slice", ["x", "st", "en", "ax"])], {"st": _i64(1), "en": _i64(-1), "ax": _i64(2)}),
+    "Slice with steps": _graph(
+        [n("Slice", ["x", "st", "en", "ax", "sp"])],
+        {"st": _i64(0, 1), "en": _i64(1000, 1000), "ax": _i64(2, 3), "sp": _i64(2, 3)},
+    ),
+    "Slice backwards": _graph(
+        [n("Slice", ["x", "st", "en", "ax", "sp"])], {"st": _i64(-1), "en": _i64(-1000), "ax": _i64(3), "sp": _i64(-1)}
+    ),
+    "Split channels": _graph([n("Split", ["x", "sp"], ["a", "b"], axis=1), n("Add", ["a", "b"])], {"sp": _i64(2, 2)}),
+    "Split in halves": _graph([n("Split", ["x"], ["a", "b"], axis=1), n("Mul", ["a", "b"])], {}),
+    "Shape, Gather and Reshape": _graph(
+        [
+            n("Shape", ["x"], ["sh"]),
+            n("Gather", ["sh", "i0"], ["b"], axis=0),
+            n("Unsqueeze", ["b", "a0"], ["b1"]),
+            n("Concat", ["b1", "m1"], ["t"], axis=0),
+            n("Reshape", ["x", "t"]),
+        ],
+        {"i0": np.array(0, dtype=np.int64), "a0": _i64(0), "m1": _i64(-1)},
+    ),
+    "Shape slice and ConstantOfShape": _graph(
+        [
+            n("Shape", ["x"], ["sh"], start=2),
+            n("ConstantOfShape", ["sh"], ["z"], value=helper.make_tensor("v", TensorProto.FLOAT, [1], [0.0])),
+            n("Add", ["x", "z"]),
+        ],
+        {},
+    ),
+    "Size": _graph([n("Size", ["x"], ["s"]), n("Cast", ["s"], ["f"], to=TensorProto.FLOAT), n("Mul", ["x", "f"])], {}),
+    "Constant": _graph(
+        [n("Constant", [], ["c"], value=helper.make_tensor("c", TensorProto.FLOAT, [1], [2.0])), n("Mul", ["x", "c"])],
+        {},
+    ),
+    "Expand": _graph([n("Expand", ["x", "s"])], {"s": _i64(2, 1, 1, 1)}),
+    "Tile": _graph([n("Tile", ["x", "r"])], {"r": _i64(1, 1, 2, 3)}),
+    "ReduceMean keepdims": _graph([n("ReduceMean", ["x"], axes=[2, 3], keepdims=1)], {}, opset=13),
+    "ReduceSum": _graph([n("ReduceSum", ["x", "a"], keepdims=0)], {"a": _i64(1)}),
+    "ReduceMax all": _graph([n("ReduceMax", ["x"], keepdims=0)], {}, opset=13),
+    "Pad constant": _graph([n("Pad", ["x", "p"])], {"p": _i64(0, 0, 1, 2, 0, 0, 3, 0)}),
+    "Pad reflect": _graph([n("Pad", ["x", "p"], mode="reflect")], {"p": _i64(0, 0, 1, 1, 0, 0, 1, 1)}),
+    "Pad edge": _graph([n("Pad", ["x", "p"], mode="edge")], {"p": _i64(0, 0, 2, 0, 0, 0, 0, 2)}),
+    "Resize scales": _graph([n("Resize", ["x", "", "sc"], mode="nearest")], {"sc": np.array([1, 1, 2, 3], dtype=F32)}),
+    "Resize sizes": _graph([n("Resize", ["x", "", "", "sz"], mode="nearest")], {"sz": _i64(1, C, 7, 3)}),
+    "DepthToSpace": _graph([n("DepthToSpace", ["x"], blocksize=2)], {}),
+    "SpaceToDepth then DepthToSpace": _graph(
+        [n("SpaceToDepth", ["x"], ["d"], blocksize=1), n("DepthToSpace", ["d"], blocksize=2)], {}
+    ),
+    "unary chain": _graph(
+        [n("Relu", ["x"], ["a"]), n("Sigmoid", ["a"], ["b"]), n("Neg", ["b"], ["c"]), n("Abs", ["c"])], {}
+    ),
+    "broadcast arithmetic": _graph(
+        [n("Sub", ["x", "k"], ["a"]), n("Div", ["a", "k"], ["b"]), n("Max", ["b", "x"])],
+        {"k": np.ones((1, C, 1, 1), dtype=F32)},
+    ),
+    "MatMul with a weight": _graph(
+        [n("ReduceMean", ["x", "a"], ["m"], keepdims=0), n("MatMul", ["m", "w"])],
+        {"a": _i64(2, 3), "w": np.ones((C, 3), dtype=F32)},
+        opset=18,
+    ),
+    "Gemm after Flatten": _graph(
+        [n("ReduceMean", ["x", "a"], ["m"], keepdims=0), n("Gemm", ["m", "w", "b"], transB=1)],
+        {"a": _i64(2, 3), "w": np.ones((5, C), dtype=F32), "b": np.zeros(5, dtype=F32)},
+        opset=18,
+    ),
+}
+
+
+def _ort(model: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return tuple(session.run(None, {"x": np.random.rand(*shape).astype(F32)})[0].shape)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_an_operator_plans_as_onnx_runtime_runs_it(name: str) -> None:
+    model = CASES[name]
+    H, W = convcalc.symbols("H W")
+    try:
+        symbolic: Any = convcalc.plan(model, (1, C, H, W))
+    except ConvCalcError:
+        symbolic = None  # refusing a closed form is allowed; a wrong one is not
+    for h, w in SIZES:
+        expected = _ort(model, (1, C, h, w))
+        assert convcalc.plan(model, (1, C, h, w)).output_shape == expected, (name, h, w)
+        if symbolic is not None:
+            got = tuple(int(d.subs({H: h, W: w})) if hasattr(d, "subs") else d for d in symbolic.output_shape)
+            assert got == expected, (name, h, w, symbolic.output_shape)
+
+
+def test_initializers_used_as_shapes_are_not_parameters() -> None:
+    assert convcalc.plan(CASES["Reshape with 0 and -1"], (1, C, 4, 4)).total_params == 0
+    assert convcalc.plan(CASES["Gemm after Flatten"], (1, C, 4, 4)).total_params == 5 * C + 5
