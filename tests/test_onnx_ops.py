@@ -119,6 +119,44 @@ CASES: dict[str, Any] = {
         {"a": _i64(2, 3), "w": np.ones((5, C), dtype=F32), "b": np.zeros(5, dtype=F32)},
         opset=18,
     ),
+    "Constant ints as a shape": _graph([n("Constant", [], ["s"], value_ints=[1, C, -1]), n("Reshape", ["x", "s"])], {}),
+    "Constant int": _graph(
+        [
+            n("Constant", [], ["k"], value_int=-1),
+            n("Unsqueeze", ["k", "a"], ["s"]),
+            n("Concat", ["t", "s"], ["u"], axis=0),
+            n("Reshape", ["x", "u"]),
+        ],
+        {"a": _i64(0), "t": _i64(1, C)},
+    ),
+    "Constant floats": _graph([n("Constant", [], ["c"], value_floats=[2.0]), n("Mul", ["x", "c"])], {}),
+    "Range as a shape": _graph(
+        [
+            n("Range", ["s", "l", "d"], ["r"]),
+            n("Cast", ["r"], ["f"], to=TensorProto.FLOAT),
+            n("Reshape", ["x", "t"], ["y0"]),
+            n("Mul", ["y0", "f"]),
+        ],
+        {
+            "s": np.array(0, dtype=np.int64),
+            "l": np.array(3, dtype=np.int64),
+            "d": np.array(1, dtype=np.int64),
+            "t": _i64(1, -1, 1),
+        },
+    ),
+    "scaled Resize": _graph(
+        [n("Resize", ["x", "", "sc"], mode="nearest")], {"sc": np.array([1, 1, 1.5, 0.5], dtype=F32)}
+    ),
+    "Upsample (opset 9)": _graph(
+        [n("Upsample", ["x", "sc"], mode="nearest")], {"sc": np.array([1, 1, 2, 2], dtype=F32)}, opset=9
+    ),
+    "Squeeze without axes": _graph(
+        [n("ReduceMean", ["x", "a"], ["m"]), n("Squeeze", ["m"])], {"a": _i64(0, 2)}, opset=18
+    ),
+    "Slice from the back, past the front": _graph(
+        [n("Slice", ["x", "st", "en", "ax"])], {"st": _i64(-5), "en": _i64(1000), "ax": _i64(-1)}
+    ),
+    "Slice clamped": _graph([n("Slice", ["x", "st", "en", "ax"])], {"st": _i64(-100), "en": _i64(2), "ax": _i64(-1)}),
 }
 
 

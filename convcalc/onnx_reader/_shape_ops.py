@@ -185,14 +185,15 @@ def _slice_len(call: _Call, size: Any, start: Any, end: Any, step: Any, axis: in
         return max(0, ceil_div(s - e, -step))
     # symbolic size: starts/ends counted from the front within the size, or from the back
     if step == 1:
-        from convcalc._backend import smin
+        from convcalc._backend import smax, smin
 
-        # ONNX clamps starts and ends to the size: a constant one counts only up to the size
-        lo = (smin(start, size) if start > 0 else start) if start >= 0 else size + start
-        hi = size if end >= big // 2 else (smin(end, size) if end >= 0 else size + end)
+        # ONNX clamps starts and ends to [0, size]: a constant one counts only up to the size, a negative one
+        # (from the back) no further than the front
+        lo = (smin(start, size) if start > 0 else start) if start >= 0 else smax(size + start, 0)
+        hi = size if end >= big // 2 else (smin(end, size) if end >= 0 else smax(size + end, 0))
         out = hi - lo
         if type(start) is int and start < 0 and end >= big // 2:
-            return -start
+            return smin(-start, size)
         call.at_least(
             out, 0, axis, f"Slice [{start}:{end}] leaves no elements on axis {axis}", "slice non-empty", shape
         )
