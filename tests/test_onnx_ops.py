@@ -153,6 +153,33 @@ CASES: dict[str, Any] = {
     "Squeeze without axes": _graph(
         [n("ReduceMean", ["x", "a"], ["m"]), n("Squeeze", ["m"])], {"a": _i64(0, 2)}, opset=18
     ),
+    "shape arithmetic as torch exports write it": _graph(
+        [
+            n("Shape", ["x"], ["sh"]),
+            n("Gather", ["sh", "i1"], ["c"], axis=0),
+            n("Gather", ["sh", "i2"], ["h"], axis=0),
+            n("Gather", ["sh", "i3"], ["w"], axis=0),
+            n("Mul", ["h", "w"], ["hw"]),
+            n("Div", ["hw", "two"], ["half"]),
+            n("Mul", ["c", "two"], ["c2"]),
+            n("Sub", ["c2", "zero"], ["c3"]),
+            n("Max", ["c3", "one"], ["c4"]),
+            n("Unsqueeze", ["c4", "a0"], ["c5"]),
+            n("Unsqueeze", ["half", "a0"], ["h5"]),
+            n("Concat", ["lead", "c5", "h5"], ["t"], axis=0),
+            n("Reshape", ["x", "t"]),
+        ],
+        {
+            "i1": np.array(1, dtype=np.int64),
+            "i2": np.array(2, dtype=np.int64),
+            "i3": np.array(3, dtype=np.int64),
+            "two": np.array(2, dtype=np.int64),
+            "one": np.array(1, dtype=np.int64),
+            "zero": np.array(0, dtype=np.int64),
+            "a0": _i64(0),
+            "lead": _i64(1),
+        },
+    ),
     "Slice from the back, past the front": _graph(
         [n("Slice", ["x", "st", "en", "ax"])], {"st": _i64(-5), "en": _i64(1000), "ax": _i64(-1)}
     ),
@@ -184,3 +211,20 @@ def test_an_operator_plans_as_onnx_runtime_runs_it(name: str) -> None:
 def test_initializers_used_as_shapes_are_not_parameters() -> None:
     assert convcalc.plan(CASES["Reshape with 0 and -1"], (1, C, 4, 4)).total_params == 0
     assert convcalc.plan(CASES["Gemm after Flatten"], (1, C, 4, 4)).total_params == 5 * C + 5
+
+
+def test_an_index_computed_from_data_is_refused_naming_the_gather() -> None:
+    model = _graph(
+        [
+            n("ReduceMax", ["x"], ["m"], keepdims=0),
+            n("Cast", ["m"], ["i"], to=TensorProto.INT64),
+            n("Shape", ["x"], ["sh"]),
+            n("Gather", ["sh", "i"], ["g"], axis=0),
+            n("Cast", ["g"], ["f"], to=TensorProto.FLOAT),
+            n("Mul", ["x", "f"]),
+        ],
+        {},
+        opset=13,
+    )
+    with pytest.raises(ConvCalcError, match="Gather indices must be constant"):
+        convcalc.plan(model, (1, C, 4, 4))
