@@ -180,6 +180,21 @@ CASES: dict[str, Any] = {
             "lead": _i64(1),
         },
     ),
+    "Dropout": _graph([n("Dropout", ["x"], ["y", "mask"])], {}, opset=13),
+    "BatchNormalization": _graph(
+        [n("BatchNormalization", ["x", "s", "b", "m", "v"])],
+        {k: np.ones(C, dtype=F32) for k in ("s", "b", "m", "v")},
+    ),
+    "a square root of the shape": _graph(
+        [
+            n("Shape", ["x"], ["sh"]),
+            n("Cast", ["sh"], ["f"], to=TensorProto.FLOAT),
+            n("Sqrt", ["f"], ["r"]),
+            n("Slice", ["r", "st", "en"], ["r0"]),
+            n("Mul", ["x", "r0"]),
+        ],
+        {"st": _i64(0), "en": _i64(1)},
+    ),
     "Slice from the back, past the front": _graph(
         [n("Slice", ["x", "st", "en", "ax"])], {"st": _i64(-5), "en": _i64(1000), "ax": _i64(-1)}
     ),
@@ -227,4 +242,13 @@ def test_an_index_computed_from_data_is_refused_naming_the_gather() -> None:
         opset=13,
     )
     with pytest.raises(ConvCalcError, match="Gather indices must be constant"):
+        convcalc.plan(model, (1, C, 4, 4))
+
+
+def test_batch_normalization_over_other_channels_is_refused() -> None:
+    wrong = {k: np.ones(C + 1, dtype=F32) for k in ("s", "b", "m", "v")}
+    model = _graph([n("BatchNormalization", ["x", "s", "b", "m", "v"])], wrong)
+    with pytest.raises(Exception):  # noqa: B017, PT011 - ONNX Runtime's own error type
+        _ort(model, (1, C, 4, 4))
+    with pytest.raises(ConvCalcError, match="BatchNormalization over 5 channels receives 4"):
         convcalc.plan(model, (1, C, 4, 4))
