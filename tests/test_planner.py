@@ -176,6 +176,19 @@ def test_concat_crop_centre_crops_to_smallest() -> None:
         convcalc.plan(nn.Concat(nn.Identity(), nn.MaxPool2d(2)), (1, 4, 8, 8))
 
 
+def test_concat_crop_of_symbolic_branches_of_different_forms() -> None:
+    """One branch's size a floor of the symbol, the other's a sympy expression: the crop compares them (it raised
+    sympy's SympifyError)."""
+    net = nn.Sequential(
+        nn.AvgPool1d(2),
+        nn.Concat(nn.AvgPool1d(1), nn.Sequential(nn.ConvTranspose1d(1, 1, 3, 2, 2, 1), nn.AvgPool1d(3)), crop=True),
+    )
+    H = convcalc.symbols("H")
+    plan = convcalc.plan(net, (1, 1, H))
+    for size in (8, 9, 21):
+        assert convcalc.plan(net, (1, 1, size)).output_shape[2] == int(plan.output_shape[2].subs(H, size))
+
+
 def test_lazy_layers_take_their_input_from_the_plan() -> None:
     net = nn.Sequential(nn.LazyConv2d(16, 3), nn.Flatten(), nn.LazyLinear(10))
     plan = convcalc.plan(net, (1, 3, 10, 10))

@@ -10,6 +10,7 @@ from convcalc._args import whole
 from convcalc._errors import ShapeError, SpecError
 from convcalc._plan import merge_rf
 from convcalc._planner import Context, Flow
+from convcalc._symbolic import to_sympy
 from convcalc.nn._base import Module, _fmt
 from convcalc.nn.shape import _dim_index
 
@@ -263,6 +264,8 @@ class Concat(_Container):
             if j == dim:
                 continue
             sizes = [s[j] for s in shapes]
+            if len({type(v) for v in sizes if type(v) is not int}) > 1:  # a FloorForm beside a sympy expression
+                sizes = [to_sympy(v) for v in sizes]
             smallest = sizes[0]
             for v in sizes[1:]:
                 smaller = v < smallest

@@ -43,6 +43,13 @@ class _Slice:
 
 
 @dataclass(frozen=True, slots=True)
+class _Dict:
+    """A dict built in a forward (``{"logits": x, "boxes": y}``), frozen as its ``(key, value)`` pairs."""
+
+    items: tuple[tuple[Any, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Node:
     """One step of a traced ``forward``.
 
@@ -77,6 +84,8 @@ def _node_repr(node: Node) -> str:
         if isinstance(value, _Slice):
             parts = ["" if v is None else show(v) for v in (value.start, value.stop, value.step)]
             return ":".join(parts if parts[2] else parts[:2])
+        if isinstance(value, _Dict):
+            return "{" + ", ".join(f"{k!r}: {show(v)}" for k, v in value.items) + "}"
         return repr(value)
 
     args = [show(a) for a in node.args] + [f"{k}={show(v)}" for k, v in node.kwargs]
@@ -109,4 +118,6 @@ def _substitute(value: Any, env: dict[str, Any]) -> Any:
     if isinstance(value, _Slice):
         parts = (_substitute(v, env) for v in (value.start, value.stop, value.step))
         return slice(*parts)
+    if isinstance(value, _Dict):
+        return {k: _substitute(v, env) for k, v in value.items}
     return value

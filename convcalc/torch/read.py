@@ -82,12 +82,21 @@ def from_torch(module: Any) -> Any:
     torch = _torch()
     if not isinstance(module, torch.nn.Module):
         raise SpecError(f"from_torch() takes a torch.nn.Module. {received({'module': module})}")
-    return _Reader().convert(module, "")
+    return _Reader(_on_cuda(module)).convert(module, "")
+
+
+def _on_cuda(module: Any) -> bool:
+    """Whether the module's first tensor is on a CUDA device: the device its input is taken to be on (as torch's
+    own summaries place it), which decides ``x.is_cuda`` in a forward."""
+    first = next(module.parameters(), None)
+    if first is None:
+        first = next(module.buffers(), None)
+    return first is not None and bool(first.is_cuda)
 
 
 def _read(module: Any) -> _TorchModel:
     """The module read for planning: its spec, and what its layers hold (``convcalc.plan`` of a torch module)."""
-    reader = _Reader()
+    reader = _Reader(_on_cuda(module))
     spec = reader.convert(module, "")
     return _TorchModel(spec, _Book(module, reader))
 
@@ -176,7 +185,8 @@ def module_classes(module: Any) -> dict[str, str]:
 class _Reader:
     """One conversion: remembers modules already read (shared modules are read once)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_cuda: bool = False) -> None:
+        self.on_cuda = on_cuda  # what ``x.is_cuda`` reads in a forward
         self.done: dict[int, Any] = {}
         self.keys: dict[int, tuple[Any, ...] | None] = {}
         self.leaves: set[int] = set()  # modules read as one layer: a row per call holds their tensors
@@ -212,10 +222,10 @@ class _Reader:
             self.leaves.add(id(module))
             return spec
         state = _trace_key(module, self.keys)
-        key = None if state is None else (state, _code_of(cls))
+        key = None if state is None else (state, _code_of(cls), self.on_cuda)
         found = _TRACED.get(key) if key is not None else None
         if found is None:
-            found = self._traced(module, where)
+            found = self._traced(module, where, self.on_cuda)
             if key is not None:
                 _TRACED[key] = found
                 while len(_TRACED) > _TRACED_MAX:
@@ -228,11 +238,11 @@ class _Reader:
         return self._from_nodes(module, nodes, path)
 
     @staticmethod
-    def _traced(module: Any, where: str) -> tuple[Node, ...] | str | object:
+    def _traced(module: Any, where: str, on_cuda: bool) -> tuple[Node, ...] | str | object:
         """The module's forward as nodes, or why convcalc cannot read it (a string), or _AS_CHAIN."""
         torch = _torch()
         try:
-            graph = _trace(module)
+            graph = _trace(module, on_cuda)
         except Exception as exc:  # the user's forward may raise anything on proxies
             if isinstance(module, torch.nn.Sequential):
                 return _AS_CHAIN

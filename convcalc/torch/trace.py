@@ -18,7 +18,7 @@ from typing import Any
 
 from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError
-from convcalc.torch.nodes import Node, Ref, _Attr, _join, _Slice, _torch
+from convcalc.torch.nodes import Node, Ref, _Attr, _Dict, _join, _Slice, _torch
 from convcalc.torch.ops import _HANDLERS
 
 # --------------------------------------------------------------------------- #
@@ -574,9 +574,28 @@ def _tracer_type() -> Any:
         __imul__ = in_place(operator.imul)
         __itruediv__ = in_place(operator.itruediv)
 
+        @property
+        def is_cuda(self) -> bool:
+            # decided, not traced: the input is on the model's device (``if x.is_cuda and self.ngpu > 1:``)
+            return bool(getattr(self.tracer, "on_cuda", False))
+
     class ChildrenAsLeaves(torch.fx.Tracer):
+        on_cuda = False
+
         def is_leaf_module(self, m: Any, module_qualified_name: str) -> bool:
             return True
+
+        def call_module(self, m: Any, forward: Any, args: Any, kwargs: Any) -> Any:
+            # a module made in forward (``nn.ReLU(inplace=True)(x)``) or held outside the module tree: with no
+            # tensors of its own it is the functions its forward calls, traced in place; one with tensors is
+            # not part of the model, and fx's NameError sends the module to the fallback
+            try:
+                self.path_of_module(m)
+            except NameError:
+                if next(m.parameters(), None) is None and next(m.buffers(), None) is None:
+                    return forward(*args, **kwargs)
+                raise
+            return super().call_module(m, forward, args, kwargs)
 
         def proxy(self, node: Any) -> Any:
             return InPlaceProxy(node, self)
@@ -584,12 +603,14 @@ def _tracer_type() -> Any:
     return ChildrenAsLeaves
 
 
-def _trace(module: Any) -> Any:
+def _trace(module: Any, on_cuda: bool = False) -> Any:
     import warnings
 
+    tracer = _tracer_type()()
+    tracer.on_cuda = on_cuda
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _tracer_type()().trace(module)
+        return tracer.trace(module)
 
 
 def _as_chain(nodes: tuple[Node, ...]) -> list[str] | None:
@@ -740,7 +761,9 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, slice):
         return _Slice(_freeze(value.start), _freeze(value.stop), _freeze(value.step))
     if isinstance(value, dict):
-        raise SpecError(f"convcalc cannot follow a dict passed as an argument. Received: argument={value!r}")
+        if not all(isinstance(k, (str, int)) for k in value):
+            raise SpecError(f"convcalc cannot follow a dict with these keys. Received: argument={value!r}")
+        return _Dict(tuple((k, _freeze(v)) for k, v in value.items()))
     return value
 
 
