@@ -158,6 +158,19 @@ class AssertNet(nn.Module):
         return F.interpolate(self.conv(x), scale_factor=2, mode="nearest")
 
 
+class ShapeAsserts(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert x.dim() == 4
+        assert x.shape[2] >= 8
+        assert x.shape[2] % 8 == 0, "a multiple of 8"
+        assert x.shape[2] == x.shape[3]
+        return self.c(x)
+
+
 # --- dynamic 'same' padding from x.shape --------------------------------------------------------------------------
 class DynamicSameConv(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -677,6 +690,7 @@ CORPUS: list[tuple[str, Any, Any]] = [
     ("YoloHead", YoloHead, (1, 3, 8, 8)),
     ("YoloUpsample", YoloUpsample, (1, 4, 5, 3)),
     ("AssertNet", AssertNet, (2, 3, 5, 7)),
+    ("ShapeAsserts", ShapeAsserts, (2, 3, 16, 16)),
     ("DynamicSameNet", DynamicSameNet, (1, 3, 15, 16)),
     ("MaxPoolSame", MaxPoolSame, (1, 3, 7, 8)),
     ("CifarResNet", CifarResNet, (2, 3, 8, 8)),

@@ -17,15 +17,13 @@ import convcalc  # noqa: E402
 from tests.corpus_models import CORPUS  # noqa: E402
 
 # The models read through a meta-device pass, each for a construct fx cannot trace and convcalc does not decide
-# from the known shapes: int() of a traced size, an assert or an `if` on a shape, dynamic 'same' padding computed
-# in forward, a TorchScript call, a tuple through a Sequential, or **kwargs read in forward. Every other model
-# (is_cuda checks, modules made in forward, dict outputs among them) is read exactly.
+# from the known shapes: int() of a traced size, an `if` on a size that the sizes take the other way than the trace
+# (dynamic 'same' padding computed in forward), a TorchScript call, a tuple through a Sequential, or **kwargs read
+# in forward. Every other model (is_cuda checks, shape asserts, modules made in forward, dict outputs) is read
+# exactly.
 NEEDS_TORCH = {
     "ShuffleV2Block",
     "IntViewNet",
-    "YoloHead",
-    "YoloUpsample",
-    "AssertNet",
     "DynamicSameNet",
     "StochasticDepthNet",
     "ScriptDepthNet",
@@ -239,3 +237,51 @@ def test_dict_outputs_and_dicts_inside_forward_are_read_exactly() -> None:
 
     assert convcalc.plan(Picks(), (1, 3, 9, 9)).output_shape == tuple(Picks()(torch.zeros(1, 3, 9, 9)).shape)
     assert not convcalc.plan(Picks(), (1, 3, 9, 9)).fallback_rows
+
+
+def test_shape_asserts_are_checked_and_symbolic_ones_kept_as_constraints() -> None:
+    # defined outside this file: pytest rewrites the asserts of test files into other bytecode
+    from tests.corpus_models import ShapeAsserts as _Asserts
+
+    H, W = convcalc.symbols("H W")
+    plan = convcalc.plan(_Asserts(), (1, 3, H, H))
+    assert not plan.fallback_rows
+    assert [c.reason for c in plan.constraints if c.layer == "<model> (ShapeAsserts)"] == [
+        "assert H >= 8",
+        "assert Eq(H - 8*floor(H/8), 0)",
+    ]
+    assert "assert Eq(H, W)" in [c.reason for c in convcalc.plan(_Asserts(), (1, 3, H, W)).constraints]
+    for size in range(1, 34):
+        try:
+            expected: Any = tuple(_Asserts()(torch.zeros(1, 3, size, size)).shape)
+        except AssertionError:
+            expected = None
+        assert all(c.holds(size) for c in plan.constraints) == (expected is not None)
+        if expected is None:
+            with pytest.raises(convcalc.ShapeError, match=r"<model> \(ShapeAsserts\): an assert in its forward fails"):
+                convcalc.plan(_Asserts(), (1, 3, size, size))
+        else:
+            assert convcalc.plan(_Asserts(), (1, 3, size, size)).output_shape == expected
+    with pytest.raises(convcalc.ShapeError, match="an assert in its forward fails"):
+        convcalc.plan(_Asserts(), (1, 3, 16, 8))
+
+
+def test_a_branch_on_a_size_is_read_where_taken_and_falls_back_where_not() -> None:
+    class Branch(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.big = torch.nn.Conv2d(3, 4, 3)
+            self.small = torch.nn.Conv2d(3, 5, 1)
+
+        def forward(self, x: Any) -> Any:
+            if x.shape[2] > 10:
+                return self.big(x)
+            return self.small(x)
+
+    for size, source in ((12, "rule"), (8, "torch")):
+        plan = convcalc.plan(Branch(), (1, 3, size, size))
+        assert plan.output_shape == tuple(Branch()(torch.zeros(1, 3, size, size)).shape)
+        assert {r.source for r in plan.rows} == {source}
+        assert plan.total_params == sum(p.numel() for p in Branch().parameters())
+    with pytest.raises(convcalc.SpecError, match=r"<model> \(Branch\): its forward branches on a condition of the "):
+        convcalc.plan(Branch(), (1, 3, convcalc.symbols("H"), 8))

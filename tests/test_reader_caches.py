@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 
 import convcalc  # noqa: E402
 from convcalc.torch import fallback, trace  # noqa: E402
-from tests.corpus_models import CORPUS, AssertNet  # noqa: E402
+from tests.corpus_models import CORPUS, IntViewNet  # noqa: E402
 
 
 @contextmanager
@@ -128,13 +128,13 @@ def test_cached_plans_equal_a_fresh_read(name: str, factory: Any, inputs: Any) -
 
 
 def test_failed_trace_error_is_the_same_from_the_cache() -> None:
-    model = AssertNet()
+    model = IntViewNet()
     H = convcalc.symbols("H")
-    fresh = _fresh(model, (1, 3, H, H))
+    fresh = _fresh(model, (1, 1, H, H))
     assert fresh[0] == "SpecError"
     assert "torch.fx cannot trace its forward" in fresh[1]
-    assert _outcome(model, (1, 3, 32, 32)) != fresh  # numbers: planned, and the failed trace cached
-    assert _outcome(model, (1, 3, H, H)) == fresh
+    assert _outcome(model, (1, 1, 28, 28)) != fresh  # numbers: planned, and the failed trace cached
+    assert _outcome(model, (1, 1, H, H)) == fresh
 
 
 class _Sets(torch.nn.Module):
@@ -147,7 +147,7 @@ class _Sets(torch.nn.Module):
         self.conv_b = torch.nn.Conv2d(3, 6, 1)
 
     def forward(self, x: Any) -> Any:
-        assert x.shape[1] == 3  # fx cannot trace a shape assert: planned by the fallback
+        assert x.shape[1] == 3
         if self.first:
             self.first = False
             return self.conv_a(x)
@@ -178,14 +178,30 @@ def test_a_forward_that_changes_itself_never_sees_a_stale_copy(cls: type) -> Non
         outcome = _outcome(model, (1, 3, 8, 8))
         assert outcome == fresh
         assert outcome[2] == expected
+    # the forward ran on a clone when traced: the user's module is as it was
+    assert getattr(model, "first", True) is True
+    assert not hasattr(model, "extra")
+
+
+class _IntConvs(torch.nn.Module):
+    """int() of a size: planned by the fallback, which runs the module's hooks on its meta copy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = torch.nn.Conv2d(3, 4, 3)
+        self.second = torch.nn.Conv2d(4, 2, 1)
+
+    def forward(self, x: Any) -> Any:
+        y = self.second(self.first(x))
+        return y.view(int(y.size(0)), -1)
 
 
 def test_a_hook_added_after_a_plan_is_run() -> None:
-    model = AssertNet()
+    model = _IntConvs()
     before = _outcome(model, (1, 3, 32, 32))
-    first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
-    handle = first.register_forward_hook(lambda module, args, out: out[:, :1])
+    handle = model.first.register_forward_hook(lambda module, args, out: out[:, :, 1:, 1:])
     after = _outcome(model, (1, 3, 32, 32))
+    assert after != before
     assert after == _fresh(model, (1, 3, 32, 32))
     assert after[2] == _torch_shapes(model, (1, 3, 32, 32))
     handle.remove()
@@ -213,22 +229,22 @@ def test_tying_a_parameter_after_a_plan_is_read_as_fresh() -> None:
 
 def test_the_meta_copy_is_kept_while_nothing_changes() -> None:
     """The cache is used at all: a second plan of an unchanged module gets the same copy."""
-    model = AssertNet()
-    convcalc.plan(model, (1, 3, 32, 32))
+    model = IntViewNet()
+    convcalc.plan(model, (1, 1, 28, 28))
     held = fallback._META_COPIES[id(model)][3]
-    convcalc.plan(model, (1, 3, 32, 32))
+    convcalc.plan(model, (1, 1, 28, 28))
     assert fallback._META_COPIES[id(model)][3] is held
     model.eval()
-    convcalc.plan(model, (1, 3, 32, 32))
+    convcalc.plan(model, (1, 1, 28, 28))
     assert fallback._META_COPIES[id(model)][3] is not held
 
 
 def test_a_failed_trace_is_not_traced_again(monkeypatch: pytest.MonkeyPatch) -> None:
     from convcalc.torch import read
 
-    model = AssertNet()
-    first = _outcome(model, (1, 3, 32, 32))
+    model = IntViewNet()
+    first = _outcome(model, (1, 1, 28, 28))
     traced: list[Any] = []
-    monkeypatch.setattr(read, "_trace", lambda module: traced.append(module))
-    assert _outcome(model, (1, 3, 32, 32)) == first
+    monkeypatch.setattr(read, "_trace", lambda module, *rest: traced.append(module))
+    assert _outcome(model, (1, 1, 28, 28)) == first
     assert traced == []

@@ -18,7 +18,7 @@ from convcalc.torch.fallback import _leaves, _torch_call, _TorchRejectsError
 from convcalc.torch.nodes import Node, _Attr, _join, _node_repr, _resolve_function, _substitute
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.trace import _elementwise_type, _is_inplace
-from convcalc.torch.values import _attr_row, _Call, _describe_value, _flow_of, _Pair, _Tensor
+from convcalc.torch.values import NeedsDataError, _attr_row, _Call, _describe_value, _flow_of, _Pair, _Tensor
 
 # --------------------------------------------------------------------------- #
 # Specs defined here: Elementwise (torch layers that keep the shape) and Graph
@@ -208,6 +208,8 @@ def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: 
         try:
             return _torch_call(graph.torch_module, args, kwargs, ctx, path, graph.kind, reason)
         except _TorchRejectsError:
+            if isinstance(exc, NeedsDataError):
+                raise  # torch's verdict on a branch on data, with how to describe the module
             raise exc from None  # torch cannot run it either: the rule's own message names the operation
 
 

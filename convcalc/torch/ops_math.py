@@ -8,8 +8,9 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from convcalc._errors import ShapeError
+from convcalc._errors import ShapeError, SpecError
 from convcalc.torch.values import (
+    NeedsDataError,
     _Call,
     _describe_value,
     _handles,
@@ -188,6 +189,8 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if not tensors:
         if len(operands) != 2 or call.kind not in _SCALAR_OPS:
             raise call.spec_error("cannot follow this operation on non-tensors", arguments=tuple(operands))
+        if call.kind in ("eq", "ne") and not all(type(v) in (int, bool, float) for v in operands):
+            return _size_equality(call.kind, operands[0], operands[1])
         try:
             result = _SCALAR_OPS[call.kind](operands[0], operands[1])
         except TypeError:
@@ -199,6 +202,19 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     rf = _merge_rf(tensors, len(shape))
     out = _Tensor(shape, rf, all(t.const for t in tensors))
     return call.row(tensors[0].shape, out)
+
+
+def _size_equality(kind: str, a: Any, b: Any) -> Any:
+    """``h == w`` of sizes: True or False where decided, else a sympy condition (not Python's ``==`` of two
+    expressions, which says only whether they are written alike)."""
+    same = _same(a, b)
+    if same is None:
+        from convcalc._backend import sympy
+        from convcalc._symbolic import to_sympy
+
+        condition = sympy().Eq(to_sympy(a), to_sympy(b))
+        return condition if kind == "eq" else sympy().Not(condition)
+    return same if kind == "eq" else not same
 
 
 def _written_into(call: _Call, target: tuple[Any, ...], shape: tuple[Any, ...]) -> None:
@@ -346,6 +362,93 @@ def _size_of(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 @_handles("dim")
 def _rank(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return len(_tensor_arg(call, args[0]).shape)
+
+
+@_handles("shape_guard")
+def _shape_guard(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A condition the trace took as ``taken`` (``assert x.shape[1] == 3``, ``if h % 2:``), checked on the sizes:
+    an assert that fails is the user's ShapeError, one that holds for some symbolic sizes only a constraint; a
+    branch these sizes do not take, or one that depends on the symbols, is a SpecError (torch's machinery plans
+    a module with concrete sizes instead)."""
+    condition, taken, assertion, module_type = args
+    module = f"{call.name.rpartition('.')[0] or '<model>'} ({module_type})"
+    holds = _decide(condition)
+    shown = _describe_value(condition) if holds is _DATA else str(condition)
+    if holds is taken:
+        return None
+    if holds is _DATA:
+        raise NeedsDataError(
+            f"{module}: its forward branches on a tensor's values ({shown}), which convcalc cannot decide from "
+            f"sizes. Received: condition={shown}"
+        )
+    if assertion and holds is None:
+        _assert_as_constraint(call, condition, module)
+        return None
+    if assertion:
+        raise ShapeError(
+            f"{module}: an assert in its forward fails for these input sizes (a condition on sizes is False, "
+            f"so torch raises AssertionError). Received: condition={shown}"
+        )
+    if holds is None:
+        raise SpecError(
+            f"{module}: its forward branches on a condition of the sizes that depends on the symbols "
+            f"({shown}); plan with numbers. Received: condition={shown}"
+        )
+    raise SpecError(
+        f"{module}: its forward branches on the sizes, and these sizes take the branch that convcalc's trace "
+        f"(which follows the branch of a true condition) did not read; plan with numbers, or register a rule. "
+        f"Received: condition={shown} (false)"
+    )
+
+
+_DATA = object()
+
+
+def _decide(condition: Any) -> Any:
+    """True or False where decided, None where it depends on the symbols, _DATA where it needs tensor values."""
+    from convcalc._symbolic import Undecided
+
+    if isinstance(condition, (bool, int)):
+        return bool(condition)
+    if isinstance(condition, Undecided):
+        return None
+    from convcalc._backend import is_symbolic, sympy
+
+    if is_symbolic(condition):
+        if condition == sympy().true:
+            return True
+        if condition == sympy().false:
+            return False
+        return None
+    return _DATA
+
+
+def _assert_as_constraint(call: _Call, condition: Any, module: str) -> None:
+    from convcalc._backend import sympy
+    from convcalc._symbolic import _COMPARISONS, Undecided, to_sympy
+
+    sp = sympy()
+    if isinstance(condition, Undecided):
+        condition = _COMPARISONS[condition.op](to_sympy(condition.form), condition.value)
+    ctx = call.ctx
+
+    def message() -> str:
+        return f"{module}: an assert in its forward fails for these input sizes. Received: condition={condition}"
+
+    reason = f"assert {condition}"
+    if isinstance(condition, sp.Eq) and hasattr(ctx, "equals"):
+        ctx.equals(condition.lhs - condition.rhs, 0, module, 0, message, reason)
+        return
+    bounds = {sp.GreaterThan: 0, sp.StrictGreaterThan: 1, sp.LessThan: 0, sp.StrictLessThan: 1}
+    if type(condition) in bounds and hasattr(ctx, "at_least"):
+        lhs, rhs = condition.lhs, condition.rhs
+        gap = lhs - rhs if isinstance(condition, (sp.GreaterThan, sp.StrictGreaterThan)) else rhs - lhs
+        ctx.at_least(gap, bounds[type(condition)], module, 0, message, reason)
+        return
+    raise SpecError(
+        f"{module}: an assert in its forward holds for some symbolic sizes only, in a form convcalc cannot keep "
+        f"as a constraint; plan with numbers. Received: condition={condition}"
+    )
 
 
 @_handles("numel")

@@ -54,15 +54,17 @@ def register(torch_type: type, rule: Callable[[Any], Any] | None = None) -> Any:
     >>> from convcalc import nn
     >>> class Halve(torch.nn.Module):
     ...     def forward(self, x):
-    ...         if x.shape[-1] % 2:  # data-dependent control flow: torch.fx cannot trace this
+    ...         if x.shape[-1] % 2:  # control flow on a size: convcalc reads the branch of a true condition
     ...             x = x[..., :-1, :-1]
     ...         return torch.nn.functional.avg_pool2d(x, 2)
-    >>> [(r.name, r.source) for r in convcalc.plan(Halve(), (1, 3, 8, 8)).rows]  # torch's meta pass answers
+    >>> [(r.name, r.source) for r in convcalc.plan(Halve(), (1, 3, 7, 7)).rows]  # the branch read: exact
+    [('getitem_1', 'rule'), ('avg_pool2d', 'rule')]
+    >>> [(r.name, r.source) for r in convcalc.plan(Halve(), (1, 3, 8, 8)).rows]  # the other: torch's meta pass
     [('avg_pool2d', 'torch')]
     >>> convcalc.plan(Halve(), (1, 3, convcalc.symbols("H"), 8))
     Traceback (most recent call last):
     ...
-    convcalc.SpecError: <model> (Halve): torch.fx cannot trace its forward (TraceError: symbolically traced variables cannot be used as inputs to control flow); convcalc can plan this module only with torch's shape machinery, which needs concrete sizes, not symbols. Plan with numbers, or register a rule for Halve. Received: input_shape=(1, 3, H, 8)
+    convcalc.SpecError: <model> (Halve): its forward branches on the sizes, and these sizes take the branch that convcalc's trace (which follows the branch of a true condition) did not read; plan with numbers, or register a rule. Received: condition=0 (false)
     >>> @convcalc.register(Halve)
     ... def halve(module):
     ...     return nn.AvgPool2d(2)
@@ -585,6 +587,13 @@ def _tracer_type() -> Any:
         def is_leaf_module(self, m: Any, module_qualified_name: str) -> bool:
             return True
 
+        def to_bool(self, obj: Any) -> bool:
+            # ``assert x.shape[1] == 3`` or ``if h % 2:`` on a traced value: the trace takes the assert as holding
+            # and the branch as taken, and records the condition; the plan checks it on the real sizes
+            where = type(self.root).__name__
+            self.create_proxy("call_function", shape_guard, (obj, True, _in_assert(), where), {}, name="guard")
+            return True
+
         def call_module(self, m: Any, forward: Any, args: Any, kwargs: Any) -> Any:
             # a module made in forward (``nn.ReLU(inplace=True)(x)``) or held outside the module tree: with no
             # tensors of its own it is the functions its forward calls, traced in place; one with tensors is
@@ -603,6 +612,33 @@ def _tracer_type() -> Any:
     return ChildrenAsLeaves
 
 
+def shape_guard(condition: Any, taken: bool, assertion: bool, module_type: str) -> None:
+    """Marks, in a traced forward of a ``module_type``, a condition on sizes that the trace took as ``taken`` (an
+    ``assert`` when ``assertion``); never called, only read."""
+
+
+def _in_assert() -> bool:
+    """Whether the bool asked of a proxy is an ``assert``'s: the user's frame (above the proxy's ``__bool__``
+    and the tracer's ``to_bool``) jumps on true past a ``LOAD_ASSERTION_ERROR``."""
+    import dis
+    import inspect
+
+    frame = inspect.currentframe()
+    for _ in range(3):
+        frame = frame.f_back if frame is not None else None
+    if frame is None:  # pragma: no cover - CPython always has the caller's frame
+        return False
+    instructions = list(dis.get_instructions(frame.f_code))
+    offsets = [i.offset for i in instructions]
+    import bisect
+
+    at = bisect.bisect_left(offsets, frame.f_lasti)
+    if at + 1 >= len(instructions):
+        return False
+    jump, after = instructions[at], instructions[at + 1]
+    return "JUMP" in jump.opname and jump.opname.endswith("IF_TRUE") and after.opname == "LOAD_ASSERTION_ERROR"
+
+
 def _trace(module: Any, on_cuda: bool = False) -> Any:
     import warnings
 
@@ -610,7 +646,20 @@ def _trace(module: Any, on_cuda: bool = False) -> Any:
     tracer.on_cuda = on_cuda
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return tracer.trace(module)
+        return tracer.trace(_shallow_clone(module))
+
+
+def _shallow_clone(module: Any) -> Any:
+    """The module with its own attribute, child, parameter and buffer tables but the same children and tensors:
+    a forward that sets attributes on itself (``self.first = False``, ``self.extra = nn.Conv2d(...)``) changes
+    the clone when traced, never the user's module."""
+    import copy
+
+    clone = copy.copy(module)
+    for table in ("_modules", "_parameters", "_buffers"):
+        if isinstance(module.__dict__.get(table), dict):
+            clone.__dict__[table] = dict(module.__dict__[table])
+    return clone
 
 
 def _as_chain(nodes: tuple[Node, ...]) -> list[str] | None:
@@ -701,6 +750,8 @@ def _node_of(fx_node: Any, where: str) -> Node:
             raise _unsupported(where, f"the tensor method .{target}()", f"Tensor.{target}", fx_node)
         return Node(fx_node.name, op, target, args, kwargs, kind)
     function = fx_node.target
+    if function is shape_guard:
+        return Node(fx_node.name, op, "convcalc:shape_guard", args, kwargs, "shape_guard")
     name = getattr(function, "__name__", "")
     for label, namespace in _namespaces():
         if name and getattr(namespace, name, None) is function:

@@ -53,6 +53,10 @@ class _Pair(tuple[Any, ...]):
         return self[1]
 
 
+class NeedsDataError(SpecError):
+    """A forward that branches on tensor values: only torch's machinery can try it, and its verdict is the error."""
+
+
 def _flow_of(t: _Tensor) -> Any:
     rf = t.rf if t.rf is not None and len(t.rf) == len(t.shape) - 2 else None
     return (t.shape, rf)
