@@ -17,20 +17,16 @@ import convcalc  # noqa: E402
 from tests.corpus_models import CORPUS  # noqa: E402
 
 # The models read through a meta-device pass, each for a construct fx cannot trace and convcalc does not decide
-# from the known shapes: int() of a traced size, an `if` on a size that the sizes take the other way than the trace
-# (dynamic 'same' padding computed in forward), a TorchScript call, a tuple through a Sequential, or **kwargs read
-# in forward. Every other model (is_cuda checks, shape asserts, modules made in forward, dict outputs) is read
-# exactly.
+# from the known shapes: int() of a traced size, a TorchScript call, or a tuple through a Sequential. Every other
+# model (is_cuda checks, shape asserts, branches on sizes such as dynamic 'same' padding, modules made in forward,
+# dict outputs, **kwargs) is read exactly.
 NEEDS_TORCH = {
     "ShuffleV2Block",
     "IntViewNet",
-    "DynamicSameNet",
     "StochasticDepthNet",
     "ScriptDepthNet",
     "TupleSequential",
     "TupleSequential2",
-    "KwargsForward",
-    "KwargsMask",
     "StochasticBlock",
 }
 
@@ -266,7 +262,7 @@ def test_shape_asserts_are_checked_and_symbolic_ones_kept_as_constraints() -> No
         convcalc.plan(_Asserts(), (1, 3, 16, 8))
 
 
-def test_a_branch_on_a_size_is_read_where_taken_and_falls_back_where_not() -> None:
+def test_a_branch_on_a_size_is_read_the_way_the_sizes_take_it() -> None:
     class Branch(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -278,10 +274,69 @@ def test_a_branch_on_a_size_is_read_where_taken_and_falls_back_where_not() -> No
                 return self.big(x)
             return self.small(x)
 
-    for size, source in ((12, "rule"), (8, "torch")):
+    for size, called in ((12, "big"), (8, "small")):
         plan = convcalc.plan(Branch(), (1, 3, size, size))
         assert plan.output_shape == tuple(Branch()(torch.zeros(1, 3, size, size)).shape)
-        assert {r.source for r in plan.rows} == {source}
+        assert [(r.name, r.source) for r in plan.rows] == [(called, "rule")]
         assert plan.total_params == sum(p.numel() for p in Branch().parameters())
+    # a branch decided by a size that is a number, in a symbolic plan
+    H = convcalc.symbols("H")
+    assert convcalc.plan(Branch(), (1, 3, 8, H)).rows[0].name == "small"
     with pytest.raises(convcalc.SpecError, match=r"<model> \(Branch\): its forward branches on a condition of the "):
-        convcalc.plan(Branch(), (1, 3, convcalc.symbols("H"), 8))
+        convcalc.plan(Branch(), (1, 3, H, 8))
+
+
+@pytest.mark.parametrize("name", ["DynamicSameNet", "MaxPoolSame"])
+def test_padding_computed_in_forward_is_exact_for_every_size(name: str) -> None:
+    """Dynamic 'same' padding (``max(...)`` and ``if pad > 0`` on sizes): each size reads the branches it takes."""
+    import tests.corpus_models as corpus
+
+    model = getattr(corpus, name)()
+    for h, w in [(1, 1), (2, 3), (5, 8), (9, 4), (16, 17), (31, 30)]:
+        plan = convcalc.plan(model, (1, 3, h, w))
+        assert not plan.fallback_rows
+        assert plan.output_shape == tuple(model(torch.zeros(1, 3, h, w)).shape), (h, w)
+
+
+def test_a_size_as_a_condition_is_true_where_not_zero() -> None:
+    class Odd(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            if x.shape[2] % 2:
+                x = x[:, :, :-1]
+            if x.shape[3] + 1:  # never zero, even for a symbol
+                x = x * 2
+            return x
+
+    for size in (7, 8):
+        assert convcalc.plan(Odd(), (1, 1, size, 5)).output_shape == tuple(Odd()(torch.zeros(1, 1, size, 5)).shape)
+    H = convcalc.symbols("H")
+    assert convcalc.plan(Odd(), (1, 1, 8, H)).output_shape == (1, 1, 8, H)
+    with pytest.raises(convcalc.SpecError, match=r"depends on the symbols \(H - 2\*floor\(H/2\)\)"):
+        convcalc.plan(Odd(), (1, 1, H, 8))
+
+
+def test_keyword_inputs_and_optional_inputs_left_out() -> None:
+    from tests.corpus_models import KwargsForward, KwargsMask
+
+    plan = convcalc.plan(KwargsForward(), (1, 3, 5, 5))  # kwargs.get("scale", 1.0) on no keywords
+    assert not plan.fallback_rows
+    assert plan.output_shape == (1, 4, 3, 3)
+
+    class Optional(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(6, 6)
+
+        def forward(self, x: Any, mask: Any = None) -> Any:
+            y = self.fc(x)
+            if mask is not None:  # fx reads this with mask a tensor: the branch of a given mask
+                y = y[:, :3] * mask
+            return y
+
+    given = convcalc.plan(Optional(), {"x": (2, 6), "mask": (2, 3)})
+    assert given.output_shape == (2, 3)
+    assert not given.fallback_rows
+    left_out = convcalc.plan(Optional(), (2, 6))  # no mask: not the traced branch, torch's machinery answers
+    assert left_out.output_shape == tuple(Optional()(torch.zeros(2, 6)).shape) == (2, 6)
+    assert left_out.fallback_rows
+    assert convcalc.plan(KwargsMask(), (2, 6)).output_shape == (2, 6)

@@ -15,10 +15,19 @@ from typing import Any
 
 from convcalc._errors import SpecError
 from convcalc.torch.fallback import _leaves, _torch_call, _TorchRejectsError
-from convcalc.torch.nodes import Node, _Attr, _join, _node_repr, _resolve_function, _substitute
+from convcalc.torch.nodes import Node, Ref, _Attr, _Dict, _join, _node_repr, _resolve_function, _Slice, _substitute
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.trace import _elementwise_type, _is_inplace
-from convcalc.torch.values import NeedsDataError, _attr_row, _Call, _describe_value, _flow_of, _Pair, _Tensor
+from convcalc.torch.values import (
+    NeedsDataError,
+    RetakeError,
+    _attr_row,
+    _Call,
+    _describe_value,
+    _flow_of,
+    _Pair,
+    _Tensor,
+)
 
 # --------------------------------------------------------------------------- #
 # Specs defined here: Elementwise (torch layers that keep the shape) and Graph
@@ -52,6 +61,8 @@ def _spec_types() -> _SpecTypes:
         modules: tuple[tuple[str, Any], ...] = ()
         attrs: tuple[_Attr, ...] = ()
         torch_module: Any = dataclasses.field(default=None, compare=False, repr=False)
+        # reads the forward again with conditions on sizes decided otherwise (a Graph, or a TorchCall)
+        reread: Any = dataclasses.field(default=None, compare=False, repr=False)
 
         @property
         def kind(self) -> str:
@@ -144,11 +155,24 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
     read: set[str] = set()
     for node in graph.nodes:
         if node.op == "placeholder":
-            if supplied:
+            if node.target.startswith("**"):  # forward(self, x, **kwargs): the keywords no parameter took
+                env[node.name] = dict(named)
+                named.clear()
+            elif node.target.startswith("*"):  # forward(self, *args): the positional inputs left
+                env[node.name] = tuple(supplied)
+                supplied.clear()
+            elif supplied:
                 env[node.name] = supplied.pop(0)
             elif node.target in named:
                 env[node.name] = named.pop(node.target)
             elif node.args:
+                if node.args[0] is None and _used(graph, node.name):
+                    # fx traced it as a tensor, so ``if mask is not None:`` took the branch of a given input
+                    raise SpecError(
+                        f"{path or '<model>'} ({graph.torch_type}): forward's input {node.name!r} is not given "
+                        f"(None), but its forward was read with it as a tensor; give it, or plan with numbers. "
+                        f"Received: {node.name}=None"
+                    )
                 env[node.name] = node.args[0]
             else:
                 raise SpecError(
@@ -190,20 +214,61 @@ def _child_module(parent: Any, target: str) -> Any:
         return None
 
 
+_MAX_READS = 64
+
+
+def _used(graph: Any, name: str) -> bool:
+    """Whether a node of the graph takes the value named ``name``."""
+    target = Ref(name)
+
+    def holds(value: Any) -> bool:
+        if value == target:
+            return True
+        if isinstance(value, tuple):
+            return any(holds(v) for v in value)
+        if isinstance(value, _Dict):
+            return any(holds(v) for _, v in value.items)
+        if isinstance(value, _Slice):
+            return any(holds(v) for v in (value.start, value.stop, value.step))
+        return False
+
+    return any(holds(n.args) or any(holds(v) for _, v in n.kwargs) for n in graph.nodes)
+
+
 def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any, path: str) -> Any:
     """Plan a Graph with convcalc's rules; where they cannot follow the forward (a SpecError, not a misfit),
     plan the module with torch's shape machinery instead, after undoing what the attempt planned."""
     if graph.torch_module is None:
         return _run_graph(graph, list(args), ctx, path, kwargs)
     state = (len(ctx.rows), len(ctx.groups), len(ctx.constraints), set(ctx.counted))
-    try:
-        return _run_graph(graph, list(args), ctx, path, kwargs)
-    except SpecError as exc:
-        if any(not isinstance(t, _Tensor) or any(type(d) is not int for d in t.shape) for t in _leaves(args)):
-            raise
+
+    def undo() -> None:
         del ctx.rows[state[0] :], ctx.groups[state[1] :], ctx.constraints[state[2] :]
         ctx.counted.clear()
         ctx.counted.update(state[3])
+
+    types = _spec_types()
+    try:
+        # each read again decides one more condition, so this ends within the forward's count of conditions
+        # (a forward whose Python flow is not a function of the sizes could go on: it is cut off)
+        for _ in range(_MAX_READS):
+            try:
+                return _run_graph(graph, list(args), ctx, path, kwargs)
+            except RetakeError as retake:
+                if graph.reread is None or len(retake.decisions) >= _MAX_READS:
+                    raise
+                undo()
+                graph = graph.reread(retake.decisions)
+                if isinstance(graph, types.TorchCall):
+                    return _torch_call(graph.torch_module, args, kwargs, ctx, path, graph.kind, graph.reason)
+        raise SpecError(
+            f"{path or '<model>'} ({graph.kind}): its forward takes other branches each time it is read; plan it "
+            f"with a registered rule. Received: reads={_MAX_READS}"
+        )
+    except SpecError as exc:
+        if any(not isinstance(t, _Tensor) or any(type(d) is not int for d in t.shape) for t in _leaves(args)):
+            raise
+        undo()
         reason = str(exc).split(": ", 1)[-1].split(". Received")[0]
         try:
             return _torch_call(graph.torch_module, args, kwargs, ctx, path, graph.kind, reason)

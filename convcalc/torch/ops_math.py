@@ -11,6 +11,7 @@ from typing import Any
 from convcalc._errors import ShapeError, SpecError
 from convcalc.torch.values import (
     NeedsDataError,
+    RetakeError,
     _Call,
     _describe_value,
     _handles,
@@ -370,7 +371,7 @@ def _shape_guard(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     an assert that fails is the user's ShapeError, one that holds for some symbolic sizes only a constraint; a
     branch these sizes do not take, or one that depends on the symbols, is a SpecError (torch's machinery plans
     a module with concrete sizes instead)."""
-    condition, taken, assertion, module_type = args
+    condition, taken, assertion, module_type, before = args
     module = f"{call.name.rpartition('.')[0] or '<model>'} ({module_type})"
     holds = _decide(condition)
     shown = _describe_value(condition) if holds is _DATA else str(condition)
@@ -394,10 +395,10 @@ def _shape_guard(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
             f"{module}: its forward branches on a condition of the sizes that depends on the symbols "
             f"({shown}); plan with numbers. Received: condition={shown}"
         )
-    raise SpecError(
+    raise RetakeError(
         f"{module}: its forward branches on the sizes, and these sizes take the branch that convcalc's trace "
-        f"(which follows the branch of a true condition) did not read; plan with numbers, or register a rule. "
-        f"Received: condition={shown} (false)"
+        f"did not read; plan with numbers, or register a rule. Received: condition={shown} ({holds})",
+        (*before, holds),
     )
 
 
@@ -406,7 +407,7 @@ _DATA = object()
 
 def _decide(condition: Any) -> Any:
     """True or False where decided, None where it depends on the symbols, _DATA where it needs tensor values."""
-    from convcalc._symbolic import Undecided
+    from convcalc._symbolic import FloorForm, Undecided, to_sympy
 
     if isinstance(condition, (bool, int)):
         return bool(condition)
@@ -414,11 +415,15 @@ def _decide(condition: Any) -> Any:
         return None
     from convcalc._backend import is_symbolic, sympy
 
+    condition = to_sympy(condition) if isinstance(condition, FloorForm) else condition
     if is_symbolic(condition):
         if condition == sympy().true:
             return True
         if condition == sympy().false:
             return False
+        if isinstance(condition, sympy().Expr):  # a size as a condition (``if h % 2:``): true where not zero
+            zero = condition.is_zero
+            return None if zero is None else not zero
         return None
     return _DATA
 
@@ -454,6 +459,14 @@ def _assert_as_constraint(call: _Call, condition: Any, module: str) -> None:
 @_handles("numel")
 def _numel(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return _prod(_tensor_arg(call, args[0]).shape)
+
+
+@_handles("get")
+def _dict_get(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``kwargs.get("scale", 1.0)`` on the keywords a forward takes with ``**kwargs``."""
+    if not isinstance(args[0], dict):
+        raise call.spec_error(f"{_describe_value(args[0])} has no method get()", value=_describe_value(args[0]))
+    return args[0].get(*args[1:], **kwargs)
 
 
 @_handles("getattr")

@@ -3,6 +3,7 @@ object the planner gets for a torch module (``_read``, registered in :mod:`convc
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -221,11 +222,19 @@ class _Reader:
         if spec is not None:
             self.leaves.add(id(module))
             return spec
+        return self._read_forward(module, path, ())
+
+    def _read_forward(self, module: Any, path: str, decisions: tuple[bool, ...]) -> Any:
+        """The module's forward read with fx, each condition on sizes taken as ``decisions`` says (true beyond)."""
+        from convcalc import nn
+
+        cls = type(module)
+        where = f"{path or '<model>'} ({cls.__name__})"
         state = _trace_key(module, self.keys)
-        key = None if state is None else (state, _code_of(cls), self.on_cuda)
+        key = None if state is None else (state, _code_of(cls), self.on_cuda, decisions)
         found = _TRACED.get(key) if key is not None else None
         if found is None:
-            found = self._traced(module, where, self.on_cuda)
+            found = self._traced(module, where, self.on_cuda, decisions)
             if key is not None:
                 _TRACED[key] = found
                 while len(_TRACED) > _TRACED_MAX:
@@ -238,11 +247,11 @@ class _Reader:
         return self._from_nodes(module, nodes, path)
 
     @staticmethod
-    def _traced(module: Any, where: str, on_cuda: bool) -> tuple[Node, ...] | str | object:
+    def _traced(module: Any, where: str, on_cuda: bool, decisions: tuple[bool, ...]) -> tuple[Node, ...] | str | object:
         """The module's forward as nodes, or why convcalc cannot read it (a string), or _AS_CHAIN."""
         torch = _torch()
         try:
-            graph = _trace(module, on_cuda)
+            graph = _trace(module, on_cuda, decisions)
         except Exception as exc:  # the user's forward may raise anything on proxies
             if isinstance(module, torch.nn.Sequential):
                 return _AS_CHAIN
@@ -285,5 +294,10 @@ class _Reader:
         if chain is not None:
             return nn.Sequential(OrderedDict((t, modules[t]) for t in chain))
         return _spec_types().Graph(
-            type(module).__name__, nodes, tuple(modules.items()), tuple(attrs.values()), torch_module=module
+            type(module).__name__,
+            nodes,
+            tuple(modules.items()),
+            tuple(attrs.values()),
+            torch_module=module,
+            reread=functools.partial(self._read_forward, module, path),
         )

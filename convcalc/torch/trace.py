@@ -54,17 +54,17 @@ def register(torch_type: type, rule: Callable[[Any], Any] | None = None) -> Any:
     >>> from convcalc import nn
     >>> class Halve(torch.nn.Module):
     ...     def forward(self, x):
-    ...         if x.shape[-1] % 2:  # control flow on a size: convcalc reads the branch of a true condition
+    ...         if x.shape[-1] % 2:  # control flow on a size: read the way the sizes take it
     ...             x = x[..., :-1, :-1]
     ...         return torch.nn.functional.avg_pool2d(x, 2)
-    >>> [(r.name, r.source) for r in convcalc.plan(Halve(), (1, 3, 7, 7)).rows]  # the branch read: exact
+    >>> [(r.name, r.source) for r in convcalc.plan(Halve(), (1, 3, 7, 7)).rows]
     [('getitem_1', 'rule'), ('avg_pool2d', 'rule')]
-    >>> [(r.name, r.source) for r in convcalc.plan(Halve(), (1, 3, 8, 8)).rows]  # the other: torch's meta pass
-    [('avg_pool2d', 'torch')]
-    >>> convcalc.plan(Halve(), (1, 3, convcalc.symbols("H"), 8))
+    >>> [(r.name, r.source) for r in convcalc.plan(Halve(), (1, 3, 8, 8)).rows]
+    [('avg_pool2d', 'rule')]
+    >>> convcalc.plan(Halve(), (1, 3, 8, convcalc.symbols("W")))
     Traceback (most recent call last):
     ...
-    convcalc.SpecError: <model> (Halve): its forward branches on the sizes, and these sizes take the branch that convcalc's trace (which follows the branch of a true condition) did not read; plan with numbers, or register a rule. Received: condition=0 (false)
+    convcalc.SpecError: <model> (Halve): its forward branches on a condition of the sizes that depends on the symbols (W - 2*floor(W/2)); plan with numbers. Received: condition=W - 2*floor(W/2)
     >>> @convcalc.register(Halve)
     ... def halve(module):
     ...     return nn.AvgPool2d(2)
@@ -587,12 +587,19 @@ def _tracer_type() -> Any:
         def is_leaf_module(self, m: Any, module_qualified_name: str) -> bool:
             return True
 
+        decisions: tuple[bool, ...] = ()
+
         def to_bool(self, obj: Any) -> bool:
             # ``assert x.shape[1] == 3`` or ``if h % 2:`` on a traced value: the trace takes the assert as holding
-            # and the branch as taken, and records the condition; the plan checks it on the real sizes
-            where = type(self.root).__name__
-            self.create_proxy("call_function", shape_guard, (obj, True, _in_assert(), where), {}, name="guard")
-            return True
+            # and a branch as ``decisions`` says (taken beyond them), and records the condition with the
+            # decisions before it; the plan checks it on the real sizes, and reads the forward again where the
+            # sizes take the other branch
+            made = self.__dict__.setdefault("made", [])
+            taken = self.decisions[len(made)] if len(made) < len(self.decisions) else True
+            args = (obj, taken, _in_assert(), type(self.root).__name__, tuple(made))
+            self.create_proxy("call_function", shape_guard, args, {}, name="guard")
+            made.append(taken)
+            return taken
 
         def call_module(self, m: Any, forward: Any, args: Any, kwargs: Any) -> Any:
             # a module made in forward (``nn.ReLU(inplace=True)(x)``) or held outside the module tree: with no
@@ -612,9 +619,9 @@ def _tracer_type() -> Any:
     return ChildrenAsLeaves
 
 
-def shape_guard(condition: Any, taken: bool, assertion: bool, module_type: str) -> None:
+def shape_guard(condition: Any, taken: bool, assertion: bool, module_type: str, before: tuple[bool, ...]) -> None:
     """Marks, in a traced forward of a ``module_type``, a condition on sizes that the trace took as ``taken`` (an
-    ``assert`` when ``assertion``); never called, only read."""
+    ``assert`` when ``assertion``) after taking the conditions before it as ``before``; never called, only read."""
 
 
 def _in_assert() -> bool:
@@ -639,11 +646,12 @@ def _in_assert() -> bool:
     return "JUMP" in jump.opname and jump.opname.endswith("IF_TRUE") and after.opname == "LOAD_ASSERTION_ERROR"
 
 
-def _trace(module: Any, on_cuda: bool = False) -> Any:
+def _trace(module: Any, on_cuda: bool = False, decisions: tuple[bool, ...] = ()) -> Any:
     import warnings
 
     tracer = _tracer_type()()
     tracer.on_cuda = on_cuda
+    tracer.decisions = decisions
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return tracer.trace(_shallow_clone(module))

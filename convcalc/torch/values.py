@@ -57,6 +57,15 @@ class NeedsDataError(SpecError):
     """A forward that branches on tensor values: only torch's machinery can try it, and its verdict is the error."""
 
 
+class RetakeError(SpecError):
+    """The sizes take the other branch of a condition than the trace read: the forward is read again with
+    ``decisions`` (the conditions up to that one, as the sizes decide them)."""
+
+    def __init__(self, message: str, decisions: tuple[bool, ...]) -> None:
+        super().__init__(message)
+        self.decisions = decisions
+
+
 def _flow_of(t: _Tensor) -> Any:
     rf = t.rf if t.rf is not None and len(t.rf) == len(t.shape) - 2 else None
     return (t.shape, rf)
