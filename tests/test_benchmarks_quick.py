@@ -16,8 +16,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NETWORKS = {"resnet50", "vgg16", "alexnet", "chain200", "unet2015"}
 TOOLS = (
-    "plan", "plan_torch", "plan_symbolic", "torchinfo", "meta_forward", "fx_shapeprop", "cpu_forward", "ptflops",
-    "fvcore", "torch_export_dynamic",
+    "plan",
+    "plan_torch",
+    "plan_symbolic",
+    "torchinfo",
+    "meta_forward",
+    "fx_shapeprop",
+    "cpu_forward",
+    "ptflops",
+    "fvcore",
+    "torch_export_dynamic",
 )
 
 pytestmark = pytest.mark.slow
@@ -28,7 +36,11 @@ def quick_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.C
     out = tmp_path_factory.mktemp("bench") / "quick.json"
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--quick", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     data = json.loads(out.read_text()) if out.exists() else {}
     return proc, data
@@ -38,8 +50,17 @@ def test_exits_zero_and_writes_json(quick_result: tuple[subprocess.CompletedProc
     proc, data = quick_result
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert data, "no JSON written"
-    assert set(data) >= {"meta", "timings", "ratios", "counts", "scaling", "vectorised", "startup",
-                         "symbolic_check", "targets"}
+    assert set(data) >= {
+        "meta",
+        "timings",
+        "ratios",
+        "counts",
+        "scaling",
+        "vectorised",
+        "startup",
+        "symbolic_check",
+        "targets",
+    }
     assert data["meta"]["quick"] is True
     assert "Planning time" in proc.stdout
 
@@ -65,8 +86,15 @@ def test_counts_match_the_published_figures(quick_result: tuple[subprocess.Compl
         assert c["convcalc"]["params"] == pub["params"], name
         assert c["convcalc"]["macs"] == pub["macs"], name
         # whatever a peer reported, its difference from convcalc is rebuilt exactly from its counting rule
-        for tool in ("torchinfo", "torchinfo_batch2", "ptflops", "ptflops_no_functional", "fvcore", "flop_counter",
-                     "plan_torch"):
+        for tool in (
+            "torchinfo",
+            "torchinfo_batch2",
+            "ptflops",
+            "ptflops_no_functional",
+            "fvcore",
+            "flop_counter",
+            "plan_torch",
+        ):
             entry = c.get(tool)
             if entry and "value" in entry:
                 assert entry["explained"], (name, tool, entry)
@@ -89,8 +117,15 @@ def test_scaling_vectorised_startup_and_symbolic_sections(
         assert vec["configurations"] == 1_000_000
         assert vec["correct"] is True
     st = data["startup"]
-    assert {"python_pass", "import_convcalc", "import_overhead_s", "cli_size", "heavy_modules_after_import",
-            "bytecode_cached", "no_bytecode_cache"} <= set(st)
+    assert {
+        "python_pass",
+        "import_convcalc",
+        "import_overhead_s",
+        "cli_size",
+        "heavy_modules_after_import",
+        "bytecode_cached",
+        "no_bytecode_cache",
+    } <= set(st)
     assert st["heavy_modules_after_import"] == [], "import convcalc must not import sympy, numpy or torch"
     sc = data["symbolic_check"]
     if "all_equal" in sc:

@@ -980,7 +980,8 @@ def test_transposed_conv_output_padding_against_arrays_of_strides_and_dilations(
     out = conv_transpose_output_size(4, 3, stride=np.array([2, 1]), output_padding=1, dilation=np.array([1, 2]))
     assert out.tolist() == [10, 9]
     with pytest.raises(
-        SpecError, match=r"^output_padding=1 must be smaller than either stride=1 or dilation=1: use output_padding <= 0\. Received: "
+        SpecError,
+        match=r"^output_padding=1 must be smaller than either stride=1 or dilation=1: use output_padding <= 0\. Received: ",
     ):
         conv_transpose_output_size(4, 3, stride=np.array([2, 1]), output_padding=1, dilation=np.array([1, 1]))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -30,6 +29,13 @@ from convcalc.keras._base import (
     _padding,
     _set_window,
     _window_axes,
+)
+from convcalc.params import (
+    batchnorm_params,
+    conv_params,
+    conv_transpose_params,
+    linear_params,
+    separable_conv_params,
 )
 
 
@@ -75,7 +81,7 @@ class _Conv(Layer):
             )
         outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, self._d, self._mode)
         out_shape = (shape[0], *outs, self.filters)
-        weights = math.prod(self._k) * (cin // self.groups) * self.filters
+        weights = conv_params(cin, self.filters, self._k, groups=self.groups, bias=False, ndim=self._nd)
         positions = product(outs)
         ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
         new_rf = rf_update(rf, ext, self._s, lefts)
@@ -84,7 +90,7 @@ class _Conv(Layer):
             self.kind,
             shape,
             out_shape,
-            trainable=weights + (self.filters if self.use_bias else 0),
+            trainable=conv_params(cin, self.filters, self._k, groups=self.groups, bias=self.use_bias, ndim=self._nd),
             macs=positions * weights,
             bias_adds=positions * self.filters if self.use_bias else 0,
             receptive_field=new_rf,
@@ -153,7 +159,7 @@ class DepthwiseConv2D(Layer):
         outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, self._d, self._mode)
         cout = shape[-1] * self.depth_multiplier
         out_shape = (shape[0], *outs, cout)
-        weights = math.prod(self._k) * cout
+        weights = conv_params(shape[-1], cout, self._k, groups=shape[-1], bias=False)
         positions = product(outs)
         ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
         new_rf = rf_update(rf, ext, self._s, lefts)
@@ -162,7 +168,7 @@ class DepthwiseConv2D(Layer):
             self.kind,
             shape,
             out_shape,
-            trainable=weights + (cout if self.use_bias else 0),
+            trainable=conv_params(shape[-1], cout, self._k, groups=shape[-1], bias=self.use_bias),
             macs=positions * weights,
             bias_adds=positions * cout if self.use_bias else 0,
             receptive_field=new_rf,
@@ -203,10 +209,8 @@ class SeparableConv2D(Layer):
         _channels_last(self, shape, 2, path)
         outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, self._d, self._mode)
         cin = shape[-1]
-        mid = cin * self.depth_multiplier
         out_shape = (shape[0], *outs, self.filters)
-        depthwise = math.prod(self._k) * mid
-        pointwise = mid * self.filters
+        weights = separable_conv_params(cin, self.filters, self._k, depth_multiplier=self.depth_multiplier, bias=False)
         positions = product(outs)
         ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
         new_rf = rf_update(rf, ext, self._s, lefts)
@@ -215,8 +219,10 @@ class SeparableConv2D(Layer):
             self.kind,
             shape,
             out_shape,
-            trainable=depthwise + pointwise + (self.filters if self.use_bias else 0),
-            macs=positions * (depthwise + pointwise),
+            trainable=separable_conv_params(
+                cin, self.filters, self._k, depth_multiplier=self.depth_multiplier, bias=self.use_bias
+            ),
+            macs=positions * weights,
             bias_adds=positions * self.filters if self.use_bias else 0,
             receptive_field=new_rf,
         )
@@ -270,13 +276,13 @@ class Conv2DTranspose(Layer):
             outs.append(keras_transpose_count(i, s, kernel_extent(k, d), op, self._mode))
         cin = shape[-1]
         out_shape = (shape[0], *outs, self.filters)
-        weights = math.prod(self._k) * self.filters * cin
+        weights = conv_transpose_params(cin, self.filters, self._k, bias=False)
         ctx.add_row(
             path,
             self.kind,
             shape,
             out_shape,
-            trainable=weights + (self.filters if self.use_bias else 0),
+            trainable=conv_transpose_params(cin, self.filters, self._k, bias=self.use_bias),
             macs=product(shape[1:-1]) * weights,
             bias_adds=product(outs) * self.filters if self.use_bias else 0,
         )
@@ -381,14 +387,15 @@ class BatchNormalization(Layer):
             raise ShapeError(
                 f"{self._where(path)}: axis={self.axis} is out of range for {shape}. Received: input_shape={shape}"
             )
-        c = shape[axis]
+        count = batchnorm_params(shape[axis], convention="keras")
         ctx.add_row(
             path,
             self.kind,
             shape,
             shape,
-            trainable=c * (int(self.center) + int(self.scale)),
-            non_trainable=2 * c,
+            # gamma and beta are one vector each: center and scale keep either
+            trainable=count.trainable // 2 * (int(self.center) + int(self.scale)),
+            non_trainable=count.non_trainable,
             receptive_field=rf,
         )
         return shape, rf
@@ -428,8 +435,8 @@ class Dense(Layer):
             self.kind,
             shape,
             out_shape,
-            trainable=fin * self.units + (self.units if self.use_bias else 0),
-            macs=rows * fin * self.units,
+            trainable=linear_params(fin, self.units, bias=self.use_bias),
+            macs=rows * linear_params(fin, self.units, bias=False),
             bias_adds=rows * self.units if self.use_bias else 0,
         )
         return out_shape, None
