@@ -6,10 +6,9 @@ import math
 from collections import namedtuple
 
 from convcalc._args import Axes, exact_arrays, flag, integer, received, show
-from convcalc._backend import check, is_array, is_symbolic, sympy
+from convcalc._backend import check
 from convcalc._enums import Convention
 from convcalc._errors import SpecError
-from convcalc._symbolic import to_sympy  # a symbolic channel count gives a sympy count, as the formulas do
 
 # typing is only for type checkers: not importing it keeps the numeric path's start-up short
 TYPE_CHECKING = False
@@ -58,11 +57,8 @@ def _kernel_volume(kernel_size: Sizes, ndim: Any) -> Size:
 def _groups(channels: dict[str, Size], groups: Size, args: dict[str, Any]) -> Size:
     g = integer(groups, "groups", minimum=1)
     for name, value in channels.items():
-        remainder = value % g
-        if type(remainder) is not int and not is_array(remainder):  # a symbolic channel count
-            remainder = sympy().Eq(to_sympy(remainder), 0)
         check(
-            remainder if is_symbolic(remainder) else remainder == 0,
+            value % g == 0,
             lambda pick: (
                 f"{name} must be divisible by groups: {show(pick(value))} % {show(pick(g))} = {show(pick(value) % pick(g))}. "
                 f"{received(args)}"
@@ -76,11 +72,11 @@ def _grouped_conv_params(
     in_channels: Size, out_channels: Size, kernel_size: Sizes, groups: Size, bias: bool, ndim: int
 ) -> Size:
     args = {"in_channels": in_channels, "out_channels": out_channels, "kernel_size": kernel_size, "groups": groups}
-    cin = integer(in_channels, "in_channels", minimum=1, symbolic=True)
+    cin = integer(in_channels, "in_channels", minimum=1)
     cout = integer(out_channels, "out_channels", minimum=1)
     g = _groups({"in_channels": cin, "out_channels": cout}, groups, args)
     volume = _kernel_volume(kernel_size, ndim)
-    return to_sympy(cout * (cin // g) * volume + (cout if flag(bias, "bias") else 0))
+    return cout * (cin // g) * volume + (cout if flag(bias, "bias") else 0)
 
 
 @exact_arrays
@@ -152,11 +148,11 @@ def separable_conv_params(
     >>> separable_conv_params(32, 64, 3)
     2400
     """
-    cin = integer(in_channels, "in_channels", minimum=1, symbolic=True)
+    cin = integer(in_channels, "in_channels", minimum=1)
     out = integer(filters, "filters", minimum=1)
     dm = integer(depth_multiplier, "depth_multiplier", minimum=1)
     volume = _kernel_volume(kernel_size, ndim)
-    return to_sympy(volume * cin * dm + cin * dm * out + (out if flag(bias, "bias") else 0))
+    return volume * cin * dm + cin * dm * out + (out if flag(bias, "bias") else 0)
 
 
 @exact_arrays
@@ -170,9 +166,15 @@ def linear_params(in_features: Size, out_features: Size, *, bias: bool = True) -
     ...
     convcalc.SpecError: in_features must be at least 1. Received: in_features=0
     """
-    fin = integer(in_features, "in_features", minimum=1, symbolic=True)
+    fin = integer(in_features, "in_features", minimum=1)
     fout = integer(out_features, "out_features", minimum=1)
-    return to_sympy(fin * fout + (fout if flag(bias, "bias") else 0))
+    return _linear_count(fin, fout, bias=flag(bias, "bias"))
+
+
+def _linear_count(fin: Any, fout: int, *, bias: bool) -> Any:
+    """``Linear`` / ``Dense`` parameters over validated values; ``fin`` may be a symbolic size (a Keras Dense
+    after Flatten of a symbolic image), which the public function does not take."""
+    return fin * fout + (fout if bias else 0)
 
 
 @exact_arrays

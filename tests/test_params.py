@@ -321,17 +321,3 @@ def test_resnet18_head_and_bn_conventions():
     assert batchnorm_params(26_560).buffers - 1 == 53_120
     # Keras counts the moving statistics as (non-trainable) parameters
     assert batchnorm_params(26_560, convention="keras").total == 2 * 53_120
-
-
-def test_input_channels_and_features_may_be_symbols() -> None:
-    """A channel or feature count that is a size of the input (a Keras Dense after Flatten of a symbolic image)."""
-    import convcalc
-
-    C, F = convcalc.symbols("C F")
-    from convcalc.params import conv_params, linear_params, separable_conv_params
-
-    assert conv_params(C, 64, 3) == 576 * C + 64
-    assert linear_params(F, 10, bias=False) == 10 * F
-    assert separable_conv_params(C, 8, 3, bias=False) == 9 * C + 8 * C
-    with pytest.raises(convcalc.SpecError, match="out_channels must be a concrete integer"):
-        conv_params(3, C, 3)

@@ -31,10 +31,10 @@ from convcalc.keras._base import (
     _window_axes,
 )
 from convcalc.params import (
+    _linear_count,
     batchnorm_params,
     conv_params,
     conv_transpose_params,
-    linear_params,
     separable_conv_params,
 )
 
@@ -435,8 +435,8 @@ class Dense(Layer):
             self.kind,
             shape,
             out_shape,
-            trainable=linear_params(fin, self.units, bias=self.use_bias),
-            macs=rows * linear_params(fin, self.units, bias=False),
+            trainable=_linear_count(fin, self.units, bias=self.use_bias),
+            macs=rows * _linear_count(fin, self.units, bias=False),
             bias_adds=rows * self.units if self.use_bias else 0,
         )
         return out_shape, None
