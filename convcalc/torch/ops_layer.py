@@ -205,11 +205,24 @@ def _functional_layer(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]
             groups=groups,
             bias=isinstance(b, _Tensor),
         )
+    return _as_layer(call, spec, x)
+
+
+def _as_layer(call: _Call, spec: Any, x: _Tensor, *others: _Tensor, options: dict[str, Any] | None = None) -> Any:
+    """A functional call planned by its layer's rule: rows of the function's kind, holding no tensors (a weight
+    passed in counts where the forward reads it). ``others`` are a layer's further inputs (MaxUnpool's indices)."""
+    from convcalc import nn
+
     start = len(call.ctx.rows)
     owner = getattr(call.ctx, "owner", None)
     call.ctx.owner = None
     try:
-        shape, rf = spec._plan(_flow_of(x), call.ctx, call.name)
+        if isinstance(spec, nn._MultiOutput):
+            shapes = tuple(nn._Shape(t.shape) for t in (x, *others))
+            out: Any = _Tensor(tuple(spec._outputs(shapes, dict(options or {}), call.ctx, call.name)))
+        else:
+            shape, rf = spec._plan(_flow_of(x), call.ctx, call.name)
+            out = _Tensor(tuple(shape), rf)
     except ConvCalcError as exc:
         raise type(exc)(f"{call.where}: {str(exc).split(': ', 1)[-1]}") from None
     finally:
@@ -218,7 +231,66 @@ def _functional_layer(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]
         call.ctx.rows[j] = dataclasses.replace(
             call.ctx.rows[j], kind=call.kind, trainable=0, non_trainable=0, buffers=0
         )
-    return _Tensor(tuple(shape), rf)
+    return out
+
+
+@_handles("embedding")
+def _embedding(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``F.embedding(ids, self.weight)``: the Embedding rule on the weight's shape."""
+    from convcalc import nn
+
+    bound = _bind(
+        call,
+        args,
+        kwargs,
+        ("input", "weight", "padding_idx", "max_norm", "norm_type", "scale_grad_by_freq", "sparse"),
+        {"padding_idx": None, "max_norm": None, "norm_type": 2.0, "scale_grad_by_freq": False, "sparse": False},
+    )
+    ids, w = _tensor_arg(call, bound["input"]), bound["weight"]
+    if not isinstance(w, _Tensor) or len(w.shape) != 2 or not all(_is_int(d) for d in w.shape):
+        raise call.spec_error("convcalc follows F.embedding with a 2-D weight of known shape", weight=w)
+    spec = _layer_spec(call, nn.Embedding, w.shape[0], w.shape[1], padding_idx=bound["padding_idx"])
+    return _as_layer(call, spec, ids)
+
+
+@_handles("fold", "unfold")
+def _fold(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``F.fold`` / ``F.unfold``: the Fold / Unfold rules."""
+    from convcalc import nn
+
+    names: tuple[str, ...] = ("input", "kernel_size", "dilation", "padding", "stride")
+    if call.kind == "fold":
+        names = ("input", "output_size", *names[1:])
+    bound = _bind(call, args, kwargs, names, {"dilation": 1, "padding": 0, "stride": 1})
+    x = _tensor_arg(call, bound.pop("input"))
+    layer = nn.Fold if call.kind == "fold" else nn.Unfold
+    return _as_layer(call, _layer_spec(call, layer, **bound), x)
+
+
+@_handles("max_unpool1d", "max_unpool2d", "max_unpool3d")
+def _max_unpool(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``F.max_unpool2d(x, indices, kernel_size, stride, padding, output_size)``: the MaxUnpool rule."""
+    from convcalc import nn
+
+    bound = _bind(
+        call,
+        args,
+        kwargs,
+        ("input", "indices", "kernel_size", "stride", "padding", "output_size"),
+        {"stride": None, "padding": 0, "output_size": None},
+    )
+    x, indices = _tensor_arg(call, bound.pop("input")), _tensor_arg(call, bound.pop("indices"))
+    size = bound.pop("output_size")
+    spec = _layer_spec(call, getattr(nn, f"MaxUnpool{call.kind[-2]}d"), **bound)
+    options = {} if size is None else {"output_size": tuple(size)}
+    return _as_layer(call, spec, x, indices, options=options)
+
+
+def _layer_spec(call: _Call, layer: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return layer(*args, **kwargs)
+    except ConvCalcError as exc:
+        raise type(exc)(f"{call.where}: {exc}") from None
 
 
 _POOL_SPECS = {
