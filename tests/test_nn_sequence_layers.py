@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 
 import convcalc
 from convcalc import nn
@@ -222,6 +222,46 @@ def test_rnn_torchinfo_and_fvcore_conventions_match_the_peers(kind: str) -> None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert convcalc.plan(spec, (4, 1, 6), macs="fvcore").rows[0].macs == analysis.total()
+
+
+class _BatchFirst(torch.nn.Module):
+    """The layer behind a batch-first model input, so that ptflops divides its count by the batch."""
+
+    def __init__(self, layer: torch.nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: Any) -> Any:
+        return self.layer(x if self.layer.batch_first else x.transpose(0, 1))[0]
+
+
+@settings(max_examples=300)
+@given(cs.rnn_configs())
+def test_rnn_ptflops_convention_matches_ptflops(config: cs.RNNConfig) -> None:
+    import contextlib
+    import io
+
+    import ptflops
+
+    # ptflops divides by dim 0 of the model input: a batched input of the right width
+    assume(len(config.shape) == 3 and config.shape[-1] == config.args["input_size"])
+    try:
+        layer = getattr(torch.nn, config.kind)(**config.args)
+    except ValueError:
+        assume(False)  # arguments torch refuses (the layer tests check convcalc refuses them too)
+    batch_first = config.args.get("batch_first", False)
+    x = torch.randn(config.shape if batch_first else (config.shape[1], config.shape[0], config.shape[2]))
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        expected, _ = ptflops.get_model_complexity_info(
+            _BatchFirst(layer),
+            tuple(x.shape[1:]),
+            input_constructor=lambda _: x,
+            as_strings=False,
+            print_per_layer_stat=False,
+            backend="pytorch",
+        )
+    spec = getattr(nn, config.kind)(**config.args)
+    assert convcalc.plan(nn.Sequential(spec), config.shape, macs="ptflops").macs == expected
 
 
 def test_attention_fvcore_convention_matches_fvcore() -> None:

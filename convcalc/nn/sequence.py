@@ -124,6 +124,20 @@ class _RNNBase(_MultiOutput):
             biases += directions * 2 * gate if self.bias else 0
         return weights, biases, macs
 
+    def _ptflops(self, shape: tuple[Any, ...], directions: int) -> Any:
+        """ptflops' RNN count per sample: per layer, the forward direction's ``weight_ih`` and ``weight_hh``
+        elements, its element-wise gate operations (``H`` for RNN, ``7H`` GRU, ``10H`` LSTM; not the projection)
+        and both biases, times batch and steps, doubled when bidirectional; ptflops reads dims 0 and 1 as batch
+        and steps whatever the layout, so an unbatched ``(L, H_in)`` counts ``L * H_in`` steps."""
+        gate = self._gates * self.hidden_size
+        extra = {1: 1, 3: 7, 4: 10}[self._gates] * self.hidden_size
+        per_step = 0
+        for layer in range(self.num_layers):
+            fin = self.input_size if layer == 0 else self._out_size * directions
+            per_step += gate * (fin + self._out_size) + extra + (2 * gate if self.bias else 0)
+        steps = shape[0] * shape[1] if len(shape) == 2 else shape[1 if self.batch_first else 0]
+        return steps * per_step * directions
+
     def _outputs(self, inputs: tuple[Any, ...], options: dict[str, Any], ctx: Context, path: str) -> Any:
         hx = inputs[1] if len(inputs) > 1 else options.pop("hx", None)
         _no_extra(self, path, inputs[:1], options, 1)
@@ -182,7 +196,7 @@ class _RNNBase(_MultiOutput):
             bias_adds=steps * biases,
         )
         # torchinfo counts every RNN weight and bias once per time step; fvcore has no count for aten::lstm & co.
-        _peer_count(ctx, torchinfo=steps * (weights + biases), fvcore=0)
+        _peer_count(ctx, torchinfo=steps * (weights + biases), fvcore=0, ptflops=self._ptflops(shape, directions))
         if self._gates == 4:
             return (out, (h_n, c_n))
         return (out, h_n)
@@ -203,9 +217,10 @@ class RNN(_RNNBase):
     the matrix products only, not the gates' element-wise products.
     ``macs+bias`` adds ``2 * G * H`` per step, layer and direction (b_ih and b_hh).
     ``torchinfo``: ``L`` x all parameters, as torchinfo counts RNN weights;
-    ``fvcore``: 0 (fvcore has no count for recurrent ops); ``ptflops``: ``macs+bias``
-    (ptflops' own RNN rule adds element-wise gate operations and reads the batch
-    from dim 0, so it differs).
+    ``fvcore``: 0 (fvcore has no count for recurrent ops); ``ptflops``: ptflops' own RNN
+    rule (the forward direction's weights of each layer, both biases, and ``H``, ``7H`` or
+    ``10H`` element-wise gate operations per step for RNN, GRU, LSTM; not LSTM's
+    projection; doubled when bidirectional).
 
     >>> import convcalc
     >>> convcalc.plan(RNN(10, 20, num_layers=2), (5, 3, 10)).rows[0].output_shape
