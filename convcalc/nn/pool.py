@@ -148,6 +148,10 @@ class _AvgPoolNd(_PoolNd):
     def __post_init__(self) -> None:
         self._setup(1, self.ceil_mode)
         flag(self.count_include_pad, "count_include_pad", _args(self))
+        divisor = getattr(self, "divisor_override", None)
+        if divisor is not None and whole(divisor, "divisor_override") == 0:
+            # torch's avg_pool2d/3d: "divisor must be not zero" (a negative divisor is allowed)
+            raise SpecError(f"divisor_override must not be zero: use None or another int. {received(_args(self))}")
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         return self._pool(flow, ctx, path, (1,) * self._ndim, self.ceil_mode)
