@@ -340,3 +340,21 @@ def test_keyword_inputs_and_optional_inputs_left_out() -> None:
     assert left_out.output_shape == tuple(Optional()(torch.zeros(2, 6)).shape) == (2, 6)
     assert left_out.fallback_rows
     assert convcalc.plan(KwargsMask(), (2, 6)).output_shape == (2, 6)
+
+
+def test_an_optional_input_passed_on_to_a_layer_is_read_exactly() -> None:
+    """``key_padding_mask=mask`` with the mask left out: the layer's own None, read exactly and symbolically."""
+
+    class Attend(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+
+        def forward(self, x: Any, mask: Any = None) -> Any:
+            return self.attn(x, x, x, key_padding_mask=mask)[0]
+
+    plan = convcalc.plan(Attend(), (2, 5, 8))
+    assert plan.output_shape == tuple(Attend()(torch.zeros(2, 5, 8)).shape)
+    assert not plan.fallback_rows
+    L = convcalc.symbols("L")
+    assert convcalc.plan(Attend(), (2, L, 8)).output_shape == (2, L, 8)

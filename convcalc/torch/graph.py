@@ -167,7 +167,8 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
                 env[node.name] = named.pop(node.target)
             elif node.args:
                 if node.args[0] is None and _used(graph, node.name):
-                    # fx traced it as a tensor, so ``if mask is not None:`` took the branch of a given input
+                    # fx traced it as a tensor, so ``if mask is not None:`` took the branch of a given input; passed
+                    # on to a layer (``key_padding_mask=mask``) it is the layer's own None, and read as such
                     raise SpecError(
                         f"{path or '<model>'} ({graph.torch_type}): forward's input {node.name!r} is not given "
                         f"(None), but its forward was read with it as a tensor; give it, or plan with numbers. "
@@ -218,7 +219,7 @@ _MAX_READS = 64
 
 
 def _used(graph: Any, name: str) -> bool:
-    """Whether a node of the graph takes the value named ``name``."""
+    """Whether an operation of the graph (not a layer call, not the output) takes the value named ``name``."""
     target = Ref(name)
 
     def holds(value: Any) -> bool:
@@ -232,7 +233,8 @@ def _used(graph: Any, name: str) -> bool:
             return any(holds(v) for v in (value.start, value.stop, value.step))
         return False
 
-    return any(holds(n.args) or any(holds(v) for _, v in n.kwargs) for n in graph.nodes)
+    users = (n for n in graph.nodes if n.op not in ("call_module", "output"))
+    return any(holds(n.args) or any(holds(v) for _, v in n.kwargs) for n in users)
 
 
 def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any, path: str) -> Any:
