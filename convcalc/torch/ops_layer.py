@@ -10,7 +10,19 @@ from typing import Any
 from convcalc._errors import ConvCalcError
 from convcalc.torch.ops_math import _broadcast
 from convcalc.torch.ops_shape import _rekind
-from convcalc.torch.values import _bind, _Call, _flow_of, _handles, _is_int, _Pair, _prod, _same, _Tensor, _tensor_arg
+from convcalc.torch.values import (
+    _bind,
+    _Call,
+    _flow_of,
+    _handles,
+    _is_int,
+    _made,
+    _Pair,
+    _prod,
+    _same,
+    _Tensor,
+    _tensor_arg,
+)
 
 # -- einsum and attention ------------------------------------------------------ #
 
@@ -249,7 +261,7 @@ def _embedding(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     ids, w = _tensor_arg(call, bound["input"]), bound["weight"]
     if not isinstance(w, _Tensor) or len(w.shape) != 2 or not all(_is_int(d) for d in w.shape):
         raise call.spec_error("convcalc follows F.embedding with a 2-D weight of known shape", weight=w)
-    spec = _layer_spec(call, nn.Embedding, w.shape[0], w.shape[1], padding_idx=bound["padding_idx"])
+    spec = _made(call, nn.Embedding, w.shape[0], w.shape[1], padding_idx=bound["padding_idx"])
     return _as_layer(call, spec, ids)
 
 
@@ -264,7 +276,7 @@ def _fold(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     bound = _bind(call, args, kwargs, names, {"dilation": 1, "padding": 0, "stride": 1})
     x = _tensor_arg(call, bound.pop("input"))
     layer = nn.Fold if call.kind == "fold" else nn.Unfold
-    return _as_layer(call, _layer_spec(call, layer, **bound), x)
+    return _as_layer(call, _made(call, layer, **bound), x)
 
 
 @_handles("max_unpool1d", "max_unpool2d", "max_unpool3d")
@@ -281,16 +293,9 @@ def _max_unpool(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
     )
     x, indices = _tensor_arg(call, bound.pop("input")), _tensor_arg(call, bound.pop("indices"))
     size = bound.pop("output_size")
-    spec = _layer_spec(call, getattr(nn, f"MaxUnpool{call.kind[-2]}d"), **bound)
+    spec = _made(call, getattr(nn, f"MaxUnpool{call.kind[-2]}d"), **bound)
     options = {} if size is None else {"output_size": tuple(size)}
     return _as_layer(call, spec, x, indices, options=options)
-
-
-def _layer_spec(call: _Call, layer: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return layer(*args, **kwargs)
-    except ConvCalcError as exc:
-        raise type(exc)(f"{call.where}: {exc}") from None
 
 
 _POOL_SPECS = {
@@ -322,10 +327,7 @@ def _pool(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         bound.pop("divisor_override", None)
     if family.startswith("adaptive"):
         bound = {"output_size": bound["output_size"]}
-    try:
-        spec = getattr(nn, f"{_POOL_SPECS[family]}{ndim}d")(**bound)
-    except ConvCalcError as exc:
-        raise type(exc)(f"{call.where}: {exc}") from None
+    spec = _made(call, getattr(nn, f"{_POOL_SPECS[family]}{ndim}d"), **bound)
     shape, rf = spec._plan(_flow_of(t), call.ctx, call.name)
     _rekind(call)
     out = _Tensor(tuple(shape), rf)

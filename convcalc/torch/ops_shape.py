@@ -7,7 +7,6 @@ import dataclasses
 import functools
 from typing import Any
 
-from convcalc._errors import ConvCalcError
 from convcalc.torch.ops_math import _broadcast
 from convcalc.torch.values import (
     _bind,
@@ -16,6 +15,7 @@ from convcalc.torch.values import (
     _index,
     _is_int,
     _keep_tail,
+    _made,
     _merge_rf,
     _Opaque,
     _prod,
@@ -106,10 +106,7 @@ def _flatten(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     t = _tensor_arg(call, bound["input"])
     if not t.shape:
         return call.row(t.shape, _Tensor((1,)))
-    try:
-        spec = nn.Flatten(bound["start_dim"], bound["end_dim"])
-    except ConvCalcError as exc:
-        raise type(exc)(f"{call.where}: {exc}") from None
+    spec = _made(call, nn.Flatten, bound["start_dim"], bound["end_dim"])
     shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
     _rekind(call)
     out = tuple(shape)
@@ -312,10 +309,7 @@ def _pad(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     t = _tensor_arg(call, bound["input"])
     pads = tuple(bound["pad"])
     _check_sizes(call, pads, "pad")
-    try:
-        mode = PadMode.parse(bound["mode"], "mode")
-    except ConvCalcError as exc:
-        raise type(exc)(f"{call.where}: {exc}") from None
+    mode = _made(call, PadMode.parse, bound["mode"], "mode")
     rank = len(t.shape)
     if len(pads) % 2 or len(pads) // 2 > rank:
         raise call.spec_error(f"pad needs pairs (left, right) for at most {rank} dims", pad=pads)
@@ -357,10 +351,9 @@ def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         if rank < 3 or (need is not None and rank != need) or len(sizes) != rank - 2:
             raise call.shape_error(f"size={size} does not fit a {rank}-D input in mode {bound['mode']!r}", t.shape)
         return call.row(t.shape, _Tensor((t.shape[0], t.shape[1], *sizes)))
-    try:
-        spec = nn.Upsample(size=size, scale_factor=scale, mode=bound["mode"], align_corners=bound["align_corners"])
-    except ConvCalcError as exc:
-        raise type(exc)(f"{call.where}: {exc}") from None
+    spec = _made(
+        call, nn.Upsample, size=size, scale_factor=scale, mode=bound["mode"], align_corners=bound["align_corners"]
+    )
     shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
     _rekind(call)
     return _Tensor(tuple(shape))

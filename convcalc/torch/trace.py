@@ -588,13 +588,14 @@ def _tracer_type() -> Any:
             return True
 
         decisions: tuple[bool, ...] = ()
+        made: list[bool]  # the decisions taken so far, in the order the forward asks (set per trace)
 
         def to_bool(self, obj: Any) -> bool:
             # ``assert x.shape[1] == 3`` or ``if h % 2:`` on a traced value: the trace takes the assert as holding
             # and a branch as ``decisions`` says (taken beyond them), and records the condition with the
             # decisions before it; the plan checks it on the real sizes, and reads the forward again where the
             # sizes take the other branch
-            made = self.__dict__.setdefault("made", [])
+            made = self.made
             taken = self.decisions[len(made)] if len(made) < len(self.decisions) else True
             args = (obj, taken, _in_assert(), type(self.root).__name__, tuple(made))
             self.create_proxy("call_function", shape_guard, args, {}, name="guard")
@@ -627,6 +628,7 @@ def shape_guard(condition: Any, taken: bool, assertion: bool, module_type: str, 
 def _in_assert() -> bool:
     """Whether the bool asked of a proxy is an ``assert``'s: the user's frame (above the proxy's ``__bool__``
     and the tracer's ``to_bool``) jumps on true past a ``LOAD_ASSERTION_ERROR``."""
+    import bisect
     import dis
     import inspect
 
@@ -637,8 +639,6 @@ def _in_assert() -> bool:
         return False
     instructions = list(dis.get_instructions(frame.f_code))
     offsets = [i.offset for i in instructions]
-    import bisect
-
     at = bisect.bisect_left(offsets, frame.f_lasti)
     if at + 1 >= len(instructions):
         return False
@@ -652,6 +652,7 @@ def _trace(module: Any, on_cuda: bool = False, decisions: tuple[bool, ...] = ())
     tracer = _tracer_type()()
     tracer.on_cuda = on_cuda
     tracer.decisions = decisions
+    tracer.made = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return tracer.trace(_shallow_clone(module))

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from convcalc._args import received
-from convcalc._errors import ShapeError, SpecError
+from convcalc._errors import ConvCalcError, ShapeError, SpecError
 from convcalc.torch.nodes import _Attr
 
 # --------------------------------------------------------------------------- #
@@ -230,6 +230,15 @@ def _bind(
                 raise call.spec_error(f"needs the argument {key!r}", arguments=len(args))
             bound[key] = defaults[key]
     return bound
+
+
+def _made(call: _Call, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``factory(*args, **kwargs)`` (a layer spec, an argument parser) for an operation: an error it raises names
+    the operation first."""
+    try:
+        return factory(*args, **kwargs)
+    except ConvCalcError as exc:
+        raise type(exc)(f"{call.where}: {exc}") from None
 
 
 def _tensor_arg(call: _Call, value: Any) -> _Tensor:
