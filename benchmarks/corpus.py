@@ -154,8 +154,9 @@ def time_model(name: str, factory: Any, inputs: Any, timer: Timer, repeats: int)
     return entry
 
 
-def flatness(models: dict[str, tuple[Any, Any]], timer: Timer, repeats: int,
-             log: Callable[[str], None]) -> dict[str, Any]:
+def flatness(
+    models: dict[str, tuple[Any, Any]], timer: Timer, repeats: int, log: Callable[[str], None]
+) -> dict[str, Any]:
     """Plan and meta forward at batch 1, 64 and 1024, all interleaved per model; max / min of each."""
     import torch
 
@@ -170,15 +171,19 @@ def flatness(models: dict[str, tuple[Any, Any]], timer: Timer, repeats: int,
             fns[f"plan@{b}"] = lambda shaped=shaped: convcalc.plan(model, shaped)
             fns[f"meta_forward@{b}"] = lambda shaped=shaped: meta_forward(mmodel, shaped)
         got = timer.interleaved(fns, repeats)
-        row: dict[str, Any] = {"batches": list(FLATNESS_BATCHES),
-                               "fallback": bool(convcalc.plan(model, inputs).fallback_rows)}
+        row: dict[str, Any] = {
+            "batches": list(FLATNESS_BATCHES),
+            "fallback": bool(convcalc.plan(model, inputs).fallback_rows),
+        }
         for kind in ("plan", "meta_forward"):
             times = [got[f"{kind}@{b}"]["min_s"] for b in FLATNESS_BATCHES]
             row[kind] = times
             row[f"{kind}_max_over_min"] = max(times) / min(times)
         result[name] = row
-        log(f"  {name}: plan {' / '.join(_ms(t) for t in row['plan'])} (max/min {row['plan_max_over_min']:.2f}), "
-            f"meta {' / '.join(_ms(t) for t in row['meta_forward'])}")
+        log(
+            f"  {name}: plan {' / '.join(_ms(t) for t in row['plan'])} (max/min {row['plan_max_over_min']:.2f}), "
+            f"meta {' / '.join(_ms(t) for t in row['meta_forward'])}"
+        )
     return result
 
 
@@ -214,8 +219,9 @@ def resnet50_check(timer: Timer, repeats: int) -> dict[str, Any]:
     result["loadavg_end"] = os.getloadavg()
     base = got["plan"]["min_s"]
     result["ratios_over_plan"] = {k: v["min_s"] / base for k, v in got.items() if k != "plan"}
-    result["cpu_ratios_over_plan"] = {k: v["cpu_min_s"] / got["plan"]["cpu_min_s"] for k, v in got.items()
-                                      if k != "plan"}
+    result["cpu_ratios_over_plan"] = {
+        k: v["cpu_min_s"] / got["plan"]["cpu_min_s"] for k, v in got.items() if k != "plan"
+    }
     return result
 
 
@@ -241,7 +247,9 @@ def summarise(models: dict[str, Any]) -> dict[str, Any]:
     if not timed:
         return {}
     slowest = max(timed, key=lambda n: timed[n]["plan_over_meta"])
-    slower = sorted((n for n, e in timed.items() if e["plan_over_meta"] >= 1), key=lambda n: -timed[n]["plan_over_meta"])
+    slower = sorted(
+        (n for n, e in timed.items() if e["plan_over_meta"] >= 1), key=lambda n: -timed[n]["plan_over_meta"]
+    )
     return {
         "models": len(models),
         "timed": len(timed),
@@ -255,39 +263,63 @@ def summarise(models: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(result: dict[str, Any]) -> str:
-    lines = ["| model | rows | fallback | plan(torch module) | meta forward + hooks | plan / meta forward | "
-             "plan / (meta forward + copy) |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | rows | fallback | plan(torch module) | meta forward + hooks | plan / meta forward | "
+        "plan / (meta forward + copy) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, e in result["models"].items():
         fb = f"yes ({e['fallback_rows']} rows)" if e["fallback"] else "no"
         if "plan_over_meta" not in e:
-            lines.append(f"| {name} | {e['rows']} | {fb} | {_ms(e['plan']['min_s'])} | n/a "
-                         f"({e.get('meta_forward_error')}) | n/a | n/a |")
+            lines.append(
+                f"| {name} | {e['rows']} | {fb} | {_ms(e['plan']['min_s'])} | n/a "
+                f"({e.get('meta_forward_error')}) | n/a | n/a |"
+            )
             continue
         ratio = e["plan_over_meta"]
         cell = f"**{ratio:.2f}**" if ratio >= 1 else f"{ratio:.2f}"
-        lines.append(f"| {name} | {e['rows']} | {fb} | {_ms(e['plan']['min_s'])} | {_ms(e['meta_forward']['min_s'])} "
-                     f"| {cell} | {e['plan_over_meta_with_copy']:.2f} |")
+        lines.append(
+            f"| {name} | {e['rows']} | {fb} | {_ms(e['plan']['min_s'])} | {_ms(e['meta_forward']['min_s'])} "
+            f"| {cell} | {e['plan_over_meta_with_copy']:.2f} |"
+        )
     s = result["summary"]
     if s:
         lines.append("")
-        lines.append(f"slowest ratio: {s['slowest']} {s['slowest_ratio']:.2f}; fastest {s['fastest_ratio']:.2f}; "
-                     f"plan slower than the meta forward on {len(s['plan_slower_than_meta'])} of {s['timed']} models"
-                     + (f" ({', '.join(s['plan_slower_than_meta'])})" if s["plan_slower_than_meta"] else ""))
+        lines.append(
+            f"slowest ratio: {s['slowest']} {s['slowest_ratio']:.2f}; fastest {s['fastest_ratio']:.2f}; "
+            f"plan slower than the meta forward on {len(s['plan_slower_than_meta'])} of {s['timed']} models"
+            + (f" ({', '.join(s['plan_slower_than_meta'])})" if s["plan_slower_than_meta"] else "")
+        )
     if result.get("flatness"):
-        lines += ["", "| model | fallback | " + " | ".join(f"plan @ {b}" for b in FLATNESS_BATCHES)
-                  + " | plan max/min | " + " | ".join(f"meta @ {b}" for b in FLATNESS_BATCHES) + " | meta max/min |",
-                  "|---|---|" + "---|" * (2 * len(FLATNESS_BATCHES) + 2)]
+        lines += [
+            "",
+            "| model | fallback | "
+            + " | ".join(f"plan @ {b}" for b in FLATNESS_BATCHES)
+            + " | plan max/min | "
+            + " | ".join(f"meta @ {b}" for b in FLATNESS_BATCHES)
+            + " | meta max/min |",
+            "|---|---|" + "---|" * (2 * len(FLATNESS_BATCHES) + 2),
+        ]
         for name, r in result["flatness"].items():
-            lines.append(f"| {name} | {'yes' if r['fallback'] else 'no'} | "
-                         + " | ".join(_ms(t) for t in r["plan"]) + f" | {r['plan_max_over_min']:.2f} | "
-                         + " | ".join(_ms(t) for t in r["meta_forward"]) + f" | {r['meta_forward_max_over_min']:.2f} |")
+            lines.append(
+                f"| {name} | {'yes' if r['fallback'] else 'no'} | "
+                + " | ".join(_ms(t) for t in r["plan"])
+                + f" | {r['plan_max_over_min']:.2f} | "
+                + " | ".join(_ms(t) for t in r["meta_forward"])
+                + f" | {r['meta_forward_max_over_min']:.2f} |"
+            )
     r50 = result.get("resnet50")
     if r50:
         la, lb = r50["loadavg_start"], r50["loadavg_end"]
-        lines += ["", f"ResNet-50 (convcalc.zoo.resnet50(), 1x3x224x224), interleaved, load average {la[0]:.2f} at "
-                  f"start, {lb[0]:.2f} at end (1-minute):", "",
-                  "| tool | time (min) | ratio to the numeric plan, wall | ratio, thread CPU time |", "|---|---|---|---|",
-                  f"| convcalc plan (numeric) | {_ms(r50['plan']['min_s'])} | 1x | 1x |"]
+        lines += [
+            "",
+            f"ResNet-50 (convcalc.zoo.resnet50(), 1x3x224x224), interleaved, load average {la[0]:.2f} at "
+            f"start, {lb[0]:.2f} at end (1-minute):",
+            "",
+            "| tool | time (min) | ratio to the numeric plan, wall | ratio, thread CPU time |",
+            "|---|---|---|---|",
+            f"| convcalc plan (numeric) | {_ms(r50['plan']['min_s'])} | 1x | 1x |",
+        ]
         for k, v in r50["ratios_over_plan"].items():
             lines.append(f"| {k} | {_ms(r50[k]['min_s'])} | {v:.1f}x | {r50['cpu_ratios_over_plan'][k]:.1f}x |")
     return "\n".join(lines)
@@ -301,8 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="interleaved rounds per model (default 30)")
     parser.add_argument("--no-flatness", action="store_true", help="skip the batch-size section")
     parser.add_argument("--no-resnet50", action="store_true", help="skip the ResNet-50 section")
-    parser.add_argument("--profile", nargs="*", default=None, metavar="NAME",
-                        help="also cProfile plans of these corpus models")
+    parser.add_argument(
+        "--profile", nargs="*", default=None, metavar="NAME", help="also cProfile plans of these corpus models"
+    )
     args = parser.parse_args(argv)
     if not has_module("torch"):
         print("torch is not installed: the corpus is torch modules", file=sys.stderr)
@@ -314,8 +347,14 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    result: dict[str, Any] = {"meta": {"quick": args.quick, "machine": machine(), "repeats": repeats,
-                                       "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z")}}
+    result: dict[str, Any] = {
+        "meta": {
+            "quick": args.quick,
+            "machine": machine(),
+            "repeats": repeats,
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+    }
     models = corpus()
     known = {name: (factory, inputs) for name, factory, inputs in models}
     if args.models is not None:
@@ -328,10 +367,15 @@ def main(argv: list[str] | None = None) -> int:
     for name, factory, inputs in models:
         e = time_model(name, factory, inputs, timer, repeats)
         result["models"][name] = e
-        log(f"  {name}: plan {_ms(e['plan']['min_s'])}"
-            + (f", meta {_ms(e['meta_forward']['min_s'])}, ratio {e['plan_over_meta']:.2f}"
-               if "plan_over_meta" in e else f", meta forward failed: {e.get('meta_forward_error')}")
-            + (" (fallback)" if e["fallback"] else ""))
+        log(
+            f"  {name}: plan {_ms(e['plan']['min_s'])}"
+            + (
+                f", meta {_ms(e['meta_forward']['min_s'])}, ratio {e['plan_over_meta']:.2f}"
+                if "plan_over_meta" in e
+                else f", meta forward failed: {e.get('meta_forward_error')}"
+            )
+            + (" (fallback)" if e["fallback"] else "")
+        )
     result["summary"] = summarise(result["models"])
     if not args.no_flatness:
         log("flatness in batch size")

@@ -56,7 +56,9 @@ def _cc_bottleneck(inplanes: int, planes: int, stride: int) -> cnn.Module:
         cnn.BatchNorm2d(out),
     )
     if stride != 1 or inplanes != out:
-        shortcut: cnn.Module = cnn.Sequential(cnn.Conv2d(inplanes, out, 1, stride=stride, bias=False), cnn.BatchNorm2d(out))
+        shortcut: cnn.Module = cnn.Sequential(
+            cnn.Conv2d(inplanes, out, 1, stride=stride, bias=False), cnn.BatchNorm2d(out)
+        )
     else:
         shortcut = cnn.Identity()
     return cnn.Sequential(cnn.Add(main, shortcut), cnn.ReLU())
@@ -98,8 +100,12 @@ def cc_vgg16(num_classes: int = 1000) -> cnn.Module:
         cnn.AdaptiveAvgPool2d((7, 7)),
         cnn.Flatten(),
         cnn.Sequential(
-            cnn.Linear(512 * 7 * 7, 4096), cnn.ReLU(), cnn.Dropout(),
-            cnn.Linear(4096, 4096), cnn.ReLU(), cnn.Dropout(),
+            cnn.Linear(512 * 7 * 7, 4096),
+            cnn.ReLU(),
+            cnn.Dropout(),
+            cnn.Linear(4096, 4096),
+            cnn.ReLU(),
+            cnn.Dropout(),
             cnn.Linear(4096, num_classes),
         ),
     )
@@ -109,17 +115,29 @@ def cc_alexnet(num_classes: int = 1000) -> cnn.Module:
     """AlexNet, torchvision's single-tower variant: 61,100,840 params, 714,188,480 MACs at 224."""
     return cnn.Sequential(
         cnn.Sequential(
-            cnn.Conv2d(3, 64, 11, stride=4, padding=2), cnn.ReLU(), cnn.MaxPool2d(3, stride=2),
-            cnn.Conv2d(64, 192, 5, padding=2), cnn.ReLU(), cnn.MaxPool2d(3, stride=2),
-            cnn.Conv2d(192, 384, 3, padding=1), cnn.ReLU(),
-            cnn.Conv2d(384, 256, 3, padding=1), cnn.ReLU(),
-            cnn.Conv2d(256, 256, 3, padding=1), cnn.ReLU(), cnn.MaxPool2d(3, stride=2),
+            cnn.Conv2d(3, 64, 11, stride=4, padding=2),
+            cnn.ReLU(),
+            cnn.MaxPool2d(3, stride=2),
+            cnn.Conv2d(64, 192, 5, padding=2),
+            cnn.ReLU(),
+            cnn.MaxPool2d(3, stride=2),
+            cnn.Conv2d(192, 384, 3, padding=1),
+            cnn.ReLU(),
+            cnn.Conv2d(384, 256, 3, padding=1),
+            cnn.ReLU(),
+            cnn.Conv2d(256, 256, 3, padding=1),
+            cnn.ReLU(),
+            cnn.MaxPool2d(3, stride=2),
         ),
         cnn.AdaptiveAvgPool2d((6, 6)),
         cnn.Flatten(),
         cnn.Sequential(
-            cnn.Dropout(), cnn.Linear(256 * 6 * 6, 4096), cnn.ReLU(),
-            cnn.Dropout(), cnn.Linear(4096, 4096), cnn.ReLU(),
+            cnn.Dropout(),
+            cnn.Linear(256 * 6 * 6, 4096),
+            cnn.ReLU(),
+            cnn.Dropout(),
+            cnn.Linear(4096, 4096),
+            cnn.ReLU(),
             cnn.Linear(4096, num_classes),
         ),
     )
@@ -251,8 +269,12 @@ def torch_vgg16(num_classes: int = 1000) -> Any:
             self.features = nn.Sequential(*layers)
             self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
             self.classifier = nn.Sequential(
-                nn.Linear(512 * 7 * 7, 4096), nn.ReLU(True), nn.Dropout(),
-                nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(),
+                nn.Linear(512 * 7 * 7, 4096),
+                nn.ReLU(True),
+                nn.Dropout(),
+                nn.Linear(4096, 4096),
+                nn.ReLU(True),
+                nn.Dropout(),
                 nn.Linear(4096, num_classes),
             )
 
@@ -272,16 +294,28 @@ def torch_alexnet(num_classes: int = 1000) -> Any:
         def __init__(self) -> None:
             super().__init__()
             self.features = nn.Sequential(
-                nn.Conv2d(3, 64, 11, stride=4, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, stride=2),
-                nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, stride=2),
-                nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(inplace=True),
-                nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),
-                nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, stride=2),
+                nn.Conv2d(3, 64, 11, stride=4, padding=2),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(3, stride=2),
+                nn.Conv2d(64, 192, 5, padding=2),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(3, stride=2),
+                nn.Conv2d(192, 384, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(384, 256, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(256, 256, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(3, stride=2),
             )
             self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
             self.classifier = nn.Sequential(
-                nn.Dropout(), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True),
-                nn.Dropout(), nn.Linear(4096, 4096), nn.ReLU(inplace=True),
+                nn.Dropout(),
+                nn.Linear(256 * 6 * 6, 4096),
+                nn.ReLU(inplace=True),
+                nn.Dropout(),
+                nn.Linear(4096, 4096),
+                nn.ReLU(inplace=True),
                 nn.Linear(4096, num_classes),
             )
 
@@ -308,8 +342,9 @@ def torch_unet(in_channels: int = 1, num_classes: int = 2) -> Any:
     from torch import nn
 
     def double_conv(cin: int, cout: int) -> nn.Sequential:
-        return nn.Sequential(nn.Conv2d(cin, cout, 3), nn.ReLU(inplace=True), nn.Conv2d(cout, cout, 3),
-                             nn.ReLU(inplace=True))
+        return nn.Sequential(
+            nn.Conv2d(cin, cout, 3), nn.ReLU(inplace=True), nn.Conv2d(cout, cout, 3), nn.ReLU(inplace=True)
+        )
 
     def center_crop(skip: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         dh = (skip.shape[2] - target.shape[2]) // 2
@@ -377,7 +412,9 @@ NETWORKS: dict[str, Network] = {
         Network("resnet50", cc_resnet50, torch_resnet50, (1, 3, 224, 224), 25_557_032, 4_089_184_256),
         Network("vgg16", cc_vgg16, torch_vgg16, (1, 3, 224, 224), 138_357_544, 15_470_264_320),
         Network("alexnet", cc_alexnet, torch_alexnet, (1, 3, 224, 224), 61_100_840, 714_188_480),
-        Network("chain200", cc_chain, torch_chain, (1, 16, 64, 64), 200 * (16 * 16 * 9 + 16), 200 * 16 * 16 * 9 * 64 * 64),
+        Network(
+            "chain200", cc_chain, torch_chain, (1, 16, 64, 64), 200 * (16 * 16 * 9 + 16), 200 * 16 * 16 * 9 * 64 * 64
+        ),
         Network("unet2015", cc_unet, torch_unet, (1, 1, 572, 572), 31_030_658, 150_428_424_448),
     )
 }

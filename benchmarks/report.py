@@ -51,8 +51,12 @@ def machine(runs: list[dict[str, Any]]) -> str:
     for i, r in enumerate(runs, 1):
         meta = r["meta"]
         la, lb = meta["machine"].get("loadavg_start"), meta.get("loadavg_end")
-        lines.append(f"- run {i}: {meta['timestamp']}, {meta['wall_s']:.0f} s wall, load average "
-                     f"{la[0]:.1f} at start, {lb[0]:.1f} at end (1-minute)" if la and lb else f"- run {i}")
+        lines.append(
+            f"- run {i}: {meta['timestamp']}, {meta['wall_s']:.0f} s wall, load average "
+            f"{la[0]:.1f} at start, {lb[0]:.1f} at end (1-minute)"
+            if la and lb
+            else f"- run {i}"
+        )
     return "\n".join(lines)
 
 
@@ -83,8 +87,12 @@ def cpu_table(runs: list[dict[str, Any]], net: str = "resnet50") -> str:
                 t, base = r["timings"][net].get(tool, {}), r["timings"][net]["plan"]
                 vals.append(_r(t[key] / base[key]) if key in t and key in base else "n/a")
             cells.append(" / ".join(vals))
-        cpu = [_t({"min_s": r["timings"][net][tool]["cpu_min_s"]}) if "cpu_min_s" in r["timings"][net].get(tool, {})
-               else "n/a" for r in runs]
+        cpu = [
+            _t({"min_s": r["timings"][net][tool]["cpu_min_s"]})
+            if "cpu_min_s" in r["timings"][net].get(tool, {})
+            else "n/a"
+            for r in runs
+        ]
         rows.append([TOOL_LABELS[tool], *cells, " / ".join(cpu)])
     base = " / ".join(_t({"min_s": r["timings"][net]["plan"]["cpu_min_s"]}) for r in runs)
     rows.insert(0, ["convcalc plan (numeric)", "1x", "1x", base])
@@ -96,10 +104,25 @@ def counts_table(run: dict[str, Any]) -> str:
     for n, c in run["counts"].items():
         cc = c["convcalc"]
         pub = c["published"]
-        rows.append([n, "**convcalc**", f"{cc['params']:,}", f"{cc['macs']:,}", "",
-                     "= published" if (cc["params"], cc["macs"]) == (pub["params"], pub["macs"]) else "differs"])
-        for tool in ("plan_torch", "torchinfo", "torchinfo_batch2", "ptflops", "ptflops_no_functional", "fvcore",
-                     "flop_counter"):
+        rows.append(
+            [
+                n,
+                "**convcalc**",
+                f"{cc['params']:,}",
+                f"{cc['macs']:,}",
+                "",
+                "= published" if (cc["params"], cc["macs"]) == (pub["params"], pub["macs"]) else "differs",
+            ]
+        )
+        for tool in (
+            "plan_torch",
+            "torchinfo",
+            "torchinfo_batch2",
+            "ptflops",
+            "ptflops_no_functional",
+            "fvcore",
+            "flop_counter",
+        ):
             e = c.get(tool)
             if not e or "value" not in e:
                 continue
@@ -119,9 +142,14 @@ def depth_table(runs: list[dict[str, Any]]) -> str:
         cells = [str(row["depth"]), str(row["layers"])]
         for kind in ("numeric", "symbolic", "plan_torch"):
             for key in ("min_s", "cpu_min_s"):
-                cells.append(" / ".join(_t({"min_s": r["scaling"]["depth"]["rows"][i][kind][key]})
-                                        if key in r["scaling"]["depth"]["rows"][i].get(kind, {}) else "n/a"
-                                        for r in runs))
+                cells.append(
+                    " / ".join(
+                        _t({"min_s": r["scaling"]["depth"]["rows"][i][kind][key]})
+                        if key in r["scaling"]["depth"]["rows"][i].get(kind, {})
+                        else "n/a"
+                        for r in runs
+                    )
+                )
         rows.append(cells)
     ratio_cells = ["**1000 / 50**", "(20x if linear)"]
     for kind in ("numeric", "symbolic", "plan_torch"):
@@ -132,8 +160,19 @@ def depth_table(runs: list[dict[str, Any]]) -> str:
                 vals.append(f"{s[key]:.1f}x" if s else "n/a")
             ratio_cells.append("**" + " / ".join(vals) + "**")
     rows.append(ratio_cells)
-    return _table(["conv+ReLU pairs", "layers", "numeric, wall", "numeric, CPU", "symbolic, wall", "symbolic, CPU",
-                   "plan(torch), wall", "plan(torch), CPU"], rows)
+    return _table(
+        [
+            "conv+ReLU pairs",
+            "layers",
+            "numeric, wall",
+            "numeric, CPU",
+            "symbolic, wall",
+            "symbolic, CPU",
+            "plan(torch), wall",
+            "plan(torch), CPU",
+        ],
+        rows,
+    )
 
 
 def batch_table(runs: list[dict[str, Any]]) -> str:
@@ -143,34 +182,55 @@ def batch_table(runs: list[dict[str, Any]]) -> str:
         for kind in ("plan", "plan_torch", "torchinfo_cpu", "torchinfo_meta", "meta_forward"):
             cells.append(" / ".join(_t(r["scaling"]["batch"]["rows"][i].get(kind)) for r in runs))
         rows.append(cells)
-    return _table(["batch", "convcalc plan", "plan(torch module)", "torchinfo (CPU)", "torchinfo (device='meta')",
-                   "meta forward + hooks"], rows)
+    return _table(
+        [
+            "batch",
+            "convcalc plan",
+            "plan(torch module)",
+            "torchinfo (CPU)",
+            "torchinfo (device='meta')",
+            "meta forward + hooks",
+        ],
+        rows,
+    )
 
 
 def misc(runs: list[dict[str, Any]]) -> str:
     lines = []
     v = [r["vectorised"] for r in runs]
-    lines.append("- Vectorised `conv_output_size`, 1,000,000 random valid configurations (numpy arrays for size, "
-                 "kernel, stride, padding, dilation): " + " / ".join(f"{x['min_s'] * 1e3:.1f} ms" for x in v)
-                 + f" ({v[0]['ns_per_configuration']:.0f} ns per configuration), equal to the numpy formula: "
-                 + str(all(x["correct"] for x in v)))
-    for label, key in (("with a warm .pyc cache (as an installed package runs)", "bytecode_cached"),
-                       ("with no bytecode cache at all (everything, stdlib included, compiled from source)",
-                        "no_bytecode_cache")):
+    lines.append(
+        "- Vectorised `conv_output_size`, 1,000,000 random valid configurations (numpy arrays for size, "
+        "kernel, stride, padding, dilation): "
+        + " / ".join(f"{x['min_s'] * 1e3:.1f} ms" for x in v)
+        + f" ({v[0]['ns_per_configuration']:.0f} ns per configuration), equal to the numpy formula: "
+        + str(all(x["correct"] for x in v))
+    )
+    for label, key in (
+        ("with a warm .pyc cache (as an installed package runs)", "bytecode_cached"),
+        ("with no bytecode cache at all (everything, stdlib included, compiled from source)", "no_bytecode_cache"),
+    ):
         sts = [r["startup"][key] for r in runs]
         lines.append(
             f"- Start-up, {label}: `python -c pass` "
             + " / ".join(f"{s['python_pass']['min_s'] * 1e3:.0f} ms" for s in sts)
-            + "; `import convcalc` adds " + " / ".join(f"{s['import_overhead_s'] * 1e3:.0f} ms" for s in sts)
-            + " (`-X importtime`: " + " / ".join(f"{(s['importtime_cumulative_s'] or 0) * 1e3:.0f} ms" for s in sts)
+            + "; `import convcalc` adds "
+            + " / ".join(f"{s['import_overhead_s'] * 1e3:.0f} ms" for s in sts)
+            + " (`-X importtime`: "
+            + " / ".join(f"{(s['importtime_cumulative_s'] or 0) * 1e3:.0f} ms" for s in sts)
             + f"); `{sts[0].get('cli_command', 'python -m convcalc')} size 227 -k 11 -s 4` adds "
-            + " / ".join(f"{s['cli_overhead_s'] * 1e3:.0f} ms (x{s['cli_over_pass']:.2f} of `python -c pass`)"
-                         if s.get("cli_overhead_s") is not None else "n/a" for s in sts)
-            + "; `python -c \"import re\"` (what a console script imports first): "
+            + " / ".join(
+                f"{s['cli_overhead_s'] * 1e3:.0f} ms (x{s['cli_over_pass']:.2f} of `python -c pass`)"
+                if s.get("cli_overhead_s") is not None
+                else "n/a"
+                for s in sts
+            )
+            + '; `python -c "import re"` (what a console script imports first): '
             + " / ".join(f"x{s['import_re_over_pass']:.2f}" for s in sts)
         )
-    lines.append("- Modules loaded by `import convcalc` among sympy, numpy, torch: "
-                 + (", ".join(runs[0]["startup"]["heavy_modules_after_import"]) or "none"))
+    lines.append(
+        "- Modules loaded by `import convcalc` among sympy, numpy, torch: "
+        + (", ".join(runs[0]["startup"]["heavy_modules_after_import"]) or "none")
+    )
     sc = runs[0]["symbolic_check"]
     lines.append(
         f"- Symbolic ResNet-50, last stage (the input of the AdaptiveAvgPool2d, row {sc['layer']}): convcalc `{sc['convcalc_expression'][0]}`, "

@@ -90,8 +90,15 @@ class Timer:
     def __init__(self, quick: bool) -> None:
         self.quick = quick
 
-    def measure(self, fn: Callable[[], Any], *, slow: bool = False, repeats: int | None = None,
-                warmup: int | None = None, budget_s: float | None = None) -> dict[str, Any]:
+    def measure(
+        self,
+        fn: Callable[[], Any],
+        *,
+        slow: bool = False,
+        repeats: int | None = None,
+        warmup: int | None = None,
+        budget_s: float | None = None,
+    ) -> dict[str, Any]:
         """Warm up, then time ``fn`` ``repeats`` times (fewer when ``budget_s`` runs out, never below 1 for
         quick runs or 3 for full ones). Returns min, median and every time, in seconds."""
         if self.quick:
@@ -117,8 +124,13 @@ class Timer:
             cpu.append(time.process_time() - c0)
             if i + 1 >= floor and time.perf_counter() - start > budget_s:
                 break
-        return {"min_s": min(times), "median_s": statistics.median(times), "repeats": len(times), "times_s": times,
-                "cpu_min_s": min(cpu)}
+        return {
+            "min_s": min(times),
+            "median_s": statistics.median(times),
+            "repeats": len(times),
+            "times_s": times,
+            "cpu_min_s": min(cpu),
+        }
 
     def interleaved(self, fns: dict[Any, Callable[[], Any]], repeats: int) -> dict[Any, dict[str, Any]]:
         """Time several functions in rounds (one call of each per round), so that a burst of load from other
@@ -136,9 +148,16 @@ class Timer:
                 fn()
                 times[k].append(time.perf_counter() - t0)
                 cpu[k].append(time.thread_time() - c0)
-        return {k: {"min_s": min(t), "median_s": statistics.median(t), "repeats": len(t), "times_s": t,
-                    "cpu_min_s": min(cpu[k])}
-                for k, t in times.items()}
+        return {
+            k: {
+                "min_s": min(t),
+                "median_s": statistics.median(t),
+                "repeats": len(t),
+                "times_s": t,
+                "cpu_min_s": min(cpu[k]),
+            }
+            for k, t in times.items()
+        }
 
 
 def na(reason: str) -> dict[str, Any]:
@@ -191,6 +210,7 @@ def meta_forward_shapes(model: Any, shape: tuple[int, ...]) -> list[tuple[str, t
     shapes: list[tuple[str, tuple[int, ...]]] = []
     handles = []
     for name, module in model.named_modules():
+
         def hook(mod: Any, inp: Any, out: Any, name: str = name) -> None:
             if isinstance(out, torch.Tensor):
                 shapes.append((name, tuple(out.shape)))
@@ -234,8 +254,13 @@ def run_ptflops(model: Any, shape: tuple[int, ...], count_functional: bool = Tru
 
     with quiet():
         macs, params = get_model_complexity_info(
-            model, tuple(shape[1:]), as_strings=False, print_per_layer_stat=False, ost=io.StringIO(),
-            backend="pytorch", backend_specific_config={"count_functional": count_functional},
+            model,
+            tuple(shape[1:]),
+            as_strings=False,
+            print_per_layer_stat=False,
+            ost=io.StringIO(),
+            backend="pytorch",
+            backend_specific_config={"count_functional": count_functional},
         )
     if macs is None:
         raise RuntimeError("ptflops returned None (it caught an exception)")
@@ -281,7 +306,9 @@ def time_network(net: Network, timer: Timer, peers: bool, log: Callable[[str], N
     h, w = convcalc.symbols("H W")
     sym_shape = (shape[0], shape[1], h, w)
     out["plan_symbolic"] = timer.measure(lambda: convcalc.plan(model, sym_shape))
-    log(f"  {net.name}: plan {out['plan']['min_s'] * 1e3:.3f} ms, symbolic {out['plan_symbolic']['min_s'] * 1e3:.2f} ms")
+    log(
+        f"  {net.name}: plan {out['plan']['min_s'] * 1e3:.3f} ms, symbolic {out['plan_symbolic']['min_s'] * 1e3:.2f} ms"
+    )
 
     if not has_module("torch"):
         for tool in TOOLS[3:]:
@@ -405,7 +432,9 @@ def plan_terms(net: Network) -> dict[str, int]:
         elif r.kind == "Add":
             terms["add_elements"] += _numel(r.output_shape)
         elif r.kind.startswith(("Conv", "ConvTranspose")):
-            terms["conv_params_x_out_positions"] += int(r.trainable) * _numel(r.output_shape[2:]) * int(r.output_shape[0])
+            terms["conv_params_x_out_positions"] += (
+                int(r.trainable) * _numel(r.output_shape[2:]) * int(r.output_shape[0])
+            )
         elif r.kind == "Linear":
             terms["linear_params"] += int(r.trainable)
     terms["params"] = int(plan.total_params)
@@ -426,15 +455,27 @@ RULES: dict[str, tuple[list[tuple[int, str]], str]] = {
         "adaptive-avg-pool input element; ReLU, max-pool and adds are unsupported ops and skipped",
     ),
     "ptflops": (
-        [(1, "macs"), (1, "bias_adds"), (2, "bn_elements"), (2, "relu_elements"),
-         (2, "maxpool_input_elements"), (2, "adaptive_avgpool_input_elements")],
+        [
+            (1, "macs"),
+            (1, "bias_adds"),
+            (2, "bn_elements"),
+            (2, "relu_elements"),
+            (2, "maxpool_input_elements"),
+            (2, "adaptive_avgpool_input_elements"),
+        ],
         "ptflops (pytorch backend, defaults): MACs + bias adds + 2 per BatchNorm element + ReLU outputs, "
         "max-pool and adaptive-pool inputs counted TWICE (module hook + its patched torch.nn.functional call); "
         "`out += identity` not counted",
     ),
     "ptflops_no_functional": (
-        [(1, "macs"), (1, "bias_adds"), (2, "bn_elements"), (1, "relu_elements"),
-         (1, "maxpool_input_elements"), (1, "adaptive_avgpool_input_elements")],
+        [
+            (1, "macs"),
+            (1, "bias_adds"),
+            (2, "bn_elements"),
+            (1, "relu_elements"),
+            (1, "maxpool_input_elements"),
+            (1, "adaptive_avgpool_input_elements"),
+        ],
         "ptflops with count_functional=False: MACs + bias adds + 2 per BN element + 1 per ReLU output + 1 per "
         "pool input element",
     ),
@@ -463,8 +504,11 @@ def explain(tool: str, value: int, terms: dict[str, int], batch: int = 1) -> dic
 
 def count_network(net: Network, peers: bool) -> dict[str, Any]:
     terms = plan_terms(net)
-    out: dict[str, Any] = {"convcalc": {"params": terms["params"], "macs": terms["macs"]}, "terms": terms,
-                           "published": {"params": net.params, "macs": net.macs}}
+    out: dict[str, Any] = {
+        "convcalc": {"params": terms["params"], "macs": terms["macs"]},
+        "terms": terms,
+        "published": {"params": net.params, "macs": net.macs},
+    }
     if not has_module("torch"):
         return out
     import torch
@@ -489,8 +533,10 @@ def count_network(net: Network, peers: bool) -> dict[str, Any]:
         if net.name == "alexnet":  # show the batch factor once
             b = 2
             s2 = run_torchinfo(tmodel, (b, *net.input_shape[1:]))
-            out["torchinfo_batch2"] = {"params": int(s2.total_params),
-                                       **explain("torchinfo", int(s2.total_mult_adds), terms, batch=b)}
+            out["torchinfo_batch2"] = {
+                "params": int(s2.total_params),
+                **explain("torchinfo", int(s2.total_mult_adds), terms, batch=b),
+            }
     except Exception as exc:
         out["torchinfo"] = error(exc)
     if has_module("ptflops"):
@@ -508,8 +554,11 @@ def count_network(net: Network, peers: bool) -> dict[str, Any]:
             from fvcore.nn import parameter_count
 
             fa = run_fvcore(tmodel, x)
-            out["fvcore"] = {"params": int(parameter_count(tmodel)[""]), **explain("fvcore", int(fa.total()), terms),
-                             "by_operator": {k: int(v) for k, v in fa.by_operator().items()}}
+            out["fvcore"] = {
+                "params": int(parameter_count(tmodel)[""]),
+                **explain("fvcore", int(fa.total()), terms),
+                "by_operator": {k: int(v) for k, v in fa.by_operator().items()},
+            }
         except Exception as exc:
             out["fvcore"] = error(exc)
     else:
@@ -549,15 +598,17 @@ def depth_scaling(timer: Timer, log: Callable[[str], None]) -> dict[str, Any]:
         try:
             tms = {d: torch_chain(d) for d in depths}
             from_torch = timer.interleaved(
-                {d: (lambda m=tms[d]: convcalc.plan(m, (1, 16, 64, 64))) for d in depths}, 10)
+                {d: (lambda m=tms[d]: convcalc.plan(m, (1, 16, 64, 64))) for d in depths}, 10
+            )
         except Exception as exc:
             from_torch = {d: error(exc) for d in depths}
     else:
         from_torch = {d: na(bridge) for d in depths}
     rows = []
     for d in depths:
-        rows.append({"depth": d, "layers": 2 * d, "numeric": numeric[d], "symbolic": symbolic[d],
-                     "plan_torch": from_torch[d]})
+        rows.append(
+            {"depth": d, "layers": 2 * d, "numeric": numeric[d], "symbolic": symbolic[d], "plan_torch": from_torch[d]}
+        )
         log(f"  depth {d}: numeric {numeric[d]['min_s'] * 1e3:.2f} ms, symbolic {symbolic[d]['min_s'] * 1e3:.1f} ms")
     first, last = rows[0], rows[-1]
     summary = {}
@@ -603,25 +654,35 @@ def batch_scaling(timer: Timer, log: Callable[[str], None]) -> dict[str, Any]:
         shape = shapes[b]
         row: dict[str, Any] = {"batch": b, "plan": plans[b], "plan_torch": from_torch[b], "meta_forward": metas[b]}
         if have_torch and b <= cpu_limit:
-            row["torchinfo_cpu"] = timer.measure(lambda shape=shape: run_torchinfo(tmodel, shape), slow=True,
-                                                 repeats=3 if b <= 16 else 1, warmup=1 if b == 1 else 0)
+            row["torchinfo_cpu"] = timer.measure(
+                lambda shape=shape: run_torchinfo(tmodel, shape),
+                slow=True,
+                repeats=3 if b <= 16 else 1,
+                warmup=1 if b == 1 else 0,
+            )
         else:
             row["torchinfo_cpu"] = na(
                 f"not run above batch {cpu_limit}: a real forward at batch {b} takes minutes and GBs here"
-                if have_torch else "torchinfo is not installed"
+                if have_torch
+                else "torchinfo is not installed"
             )
         if have_torch:
             mm2 = meta_model(tmodel)
             try:
-                row["torchinfo_meta"] = timer.measure(lambda shape=shape, mm2=mm2: run_torchinfo(mm2, shape, "meta"),
-                                                      slow=True, repeats=5)
+                row["torchinfo_meta"] = timer.measure(
+                    lambda shape=shape, mm2=mm2: run_torchinfo(mm2, shape, "meta"), slow=True, repeats=5
+                )
             except Exception as exc:
                 row["torchinfo_meta"] = error(exc)
         else:
             row["torchinfo_meta"] = na("torchinfo is not installed")
-        log("  batch {}: plan {:.3f} ms, torchinfo cpu {}".format(
-            b, row["plan"]["min_s"] * 1e3,
-            f"{row['torchinfo_cpu']['min_s']:.2f} s" if "min_s" in row["torchinfo_cpu"] else "n/a"))
+        log(
+            "  batch {}: plan {:.3f} ms, torchinfo cpu {}".format(
+                b,
+                row["plan"]["min_s"] * 1e3,
+                f"{row['torchinfo_cpu']['min_s']:.2f} s" if "min_s" in row["torchinfo_cpu"] else "n/a",
+            )
+        )
         rows.append(row)
     plan_times = [r["plan"]["min_s"] for r in rows]
     return {
@@ -652,8 +713,14 @@ def vectorised(timer: Timer, n: int = 1_000_000) -> dict[str, Any]:
     expected = (size + 2 * p - extent) // s + 1
     result = timer.measure(lambda: convcalc.conv_output_size(size, k, s, p, d), repeats=3 if timer.quick else 10)
     got = convcalc.conv_output_size(size, k, s, p, d)
-    result.update({"configurations": n, "correct": bool(np.array_equal(np.asarray(got), expected)),
-                   "ns_per_configuration": result["min_s"] / n * 1e9, "target_s": 0.2})
+    result.update(
+        {
+            "configurations": n,
+            "correct": bool(np.array_equal(np.asarray(got), expected)),
+            "ns_per_configuration": result["min_s"] / n * 1e9,
+            "target_s": 0.2,
+        }
+    )
     return result
 
 
@@ -684,18 +751,32 @@ def _startup_in(env: dict[str, str], repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, values in times.items():
         proc = procs[name]
-        out[name] = {"min_s": min(values), "median_s": statistics.median(values), "repeats": repeats,
-                     "returncode": proc.returncode, "stdout_head": proc.stdout.strip()[:200],
-                     "stderr_tail": proc.stderr.strip()[-300:]}
+        out[name] = {
+            "min_s": min(values),
+            "median_s": statistics.median(values),
+            "repeats": repeats,
+            "returncode": proc.returncode,
+            "stdout_head": proc.stdout.strip()[:200],
+            "stderr_tail": proc.stderr.strip()[-300:],
+        }
     bare = out["python_pass"]["min_s"]
     out["import_overhead_s"] = out["import_convcalc"]["min_s"] - bare
     # in-process figure from -X importtime (microseconds, cumulative, for the top-level package); best of 3
     cumulative = []
     for _ in range(3):
-        proc = subprocess.run([py, "-X", "importtime", "-c", "import convcalc"], capture_output=True, text=True,
-                              cwd=ROOT, check=False, env=env)
-        cumulative += [int(line.split("|")[1]) for line in proc.stderr.splitlines()
-                       if line.rstrip().endswith("| convcalc") and line.count("|") == 2]
+        proc = subprocess.run(
+            [py, "-X", "importtime", "-c", "import convcalc"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+            env=env,
+        )
+        cumulative += [
+            int(line.split("|")[1])
+            for line in proc.stderr.splitlines()
+            if line.rstrip().endswith("| convcalc") and line.count("|") == 2
+        ]
     out["importtime_cumulative_s"] = min(cumulative) / 1e6 if cumulative else None
     cli = out.get("cli_script", out["cli_module"])
     out["cli_size"] = cli
@@ -733,7 +814,10 @@ def startup(timer: Timer) -> dict[str, Any]:
         out["no_bytecode_cache"] = _startup_in(cold, repeats)
     heavy = subprocess.run(
         [py, "-c", "import convcalc, sys; print(','.join(m for m in ('sympy', 'numpy', 'torch') if m in sys.modules))"],
-        capture_output=True, text=True, cwd=ROOT, check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
     )
     out["heavy_modules_after_import"] = [m for m in heavy.stdout.strip().split(",") if m]
     return out
@@ -815,8 +899,10 @@ def profile_plans(top: int = 15) -> dict[str, str]:
     h, w = convcalc.symbols("H W")
     model = cc_resnet50()
     reports = {}
-    cases: list[tuple[str, Any, Any, int]] = [("numeric", model, (1, 3, 224, 224), 200),
-                                              ("symbolic", model, (1, 3, h, w), 20)]
+    cases: list[tuple[str, Any, Any, int]] = [
+        ("numeric", model, (1, 3, 224, 224), 200),
+        ("symbolic", model, (1, 3, h, w), 20),
+    ]
     if torch_bridge_state() is None:
         from benchmarks.networks import torch_resnet50
 
@@ -857,8 +943,12 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
     add("resnet50_meta_forward_over_plan", v, ">= 20", None if v is None else v >= 20)
     pt, mf = t.get("plan_torch", {}), t.get("meta_forward", {})
     v = (mf["min_s"] / pt["min_s"]) if ("min_s" in pt and "min_s" in mf) else None
-    add("resnet50_meta_forward_over_plan_torch", v, "> 1 (plan(torch module) faster than a meta forward)",
-        None if v is None else v > 1)
+    add(
+        "resnet50_meta_forward_over_plan_torch",
+        v,
+        "> 1 (plan(torch module) faster than a meta forward)",
+        None if v is None else v > 1,
+    )
     ex, sy = t.get("torch_export_dynamic", {}), t.get("plan_symbolic", {})
     v = (ex["min_s"] / sy["min_s"]) if ("min_s" in ex and "min_s" in sy) else None
     add("resnet50_export_over_symbolic", v, ">= 10", None if v is None else v >= 10)
@@ -867,8 +957,12 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
         v = s["cpu_ratio_1000_over_50"] if s else None
         add(f"depth_{kind}_1000_over_50_cpu", v, "<= 25 (linear; CPU time)", None if v is None else v <= 25)
         v = s["ratio_1000_over_50"] if s else None
-        add(f"depth_{kind}_1000_over_50_wall", v, "<= 25 (linear; wall clock, load-sensitive)",
-            None if v is None else v <= 25)
+        add(
+            f"depth_{kind}_1000_over_50_wall",
+            v,
+            "<= 25 (linear; wall clock, load-sensitive)",
+            None if v is None else v <= 25,
+        )
     b = result["scaling"]["batch"]
     add("batch_plan_max_over_min", b["plan_max_over_min"], "<= 1.5 (flat in batch)", b["plan_max_over_min"] <= 1.5)
     vec = result["vectorised"]
@@ -878,8 +972,12 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
     v = st.get("importtime_cumulative_s")
     add("import_convcalc_s", v, "< 0.03 s (-X importtime, cumulative, .pyc cached)", None if v is None else v < 0.03)
     v = st.get("cli_over_pass")
-    add("cli_size_over_python_pass", v, f"<= 1.5 ({st.get('cli_command')} size 227 -k 11 -s 4, whole process)",
-        None if v is None else v <= 1.5)
+    add(
+        "cli_size_over_python_pass",
+        v,
+        f"<= 1.5 ({st.get('cli_command')} size 227 -k 11 -s 4, whole process)",
+        None if v is None else v <= 1.5,
+    )
     sc = result["symbolic_check"]
     add("symbolic_resnet50_equals_torch", sc.get("values_checked"), "all equal", sc.get("all_equal"))
     return out
@@ -925,8 +1023,15 @@ def render(result: dict[str, Any]) -> str:
     for n, c in result["counts"].items():
         cc = c["convcalc"]
         rows.append([n, "convcalc", f"{cc['params']:,}", f"{cc['macs']:,}", "", "", "reference"])
-        for tool in ("plan_torch", "torchinfo", "torchinfo_batch2", "ptflops", "ptflops_no_functional", "fvcore",
-                     "flop_counter"):
+        for tool in (
+            "plan_torch",
+            "torchinfo",
+            "torchinfo_batch2",
+            "ptflops",
+            "ptflops_no_functional",
+            "fvcore",
+            "flop_counter",
+        ):
             e = c.get(tool)
             if not e:
                 continue
@@ -934,55 +1039,103 @@ def render(result: dict[str, Any]) -> str:
                 rows.append([n, tool, "", "", "", "", e.get("reason", "")])
                 continue
             pmatch = "=" if e["params"] == cc["params"] else f"{e['params']:,}"
-            rows.append([n, tool, pmatch, f"{e['value']:,}", f"{e['diff_vs_convcalc']:+,}",
-                         "exact" if e["explained"] else f"residual {e['residual']:+,}",
-                         RULES[tool.replace("_batch2", "")][1][:60] + "..."])
+            rows.append(
+                [
+                    n,
+                    tool,
+                    pmatch,
+                    f"{e['value']:,}",
+                    f"{e['diff_vs_convcalc']:+,}",
+                    "exact" if e["explained"] else f"residual {e['residual']:+,}",
+                    RULES[tool.replace("_batch2", "")][1][:60] + "...",
+                ]
+            )
     parts.append(_table(["net", "tool", "params", "MACs/FLOPs", "diff vs convcalc", "rule check", "rule"], rows))
 
     d = result["scaling"]["depth"]
     parts.append("\n## Planning time vs depth (chain of Conv2d(16,16,3,p=1)+ReLU, 64x64)\n")
+
     def cpu_ms(e: dict[str, Any] | None) -> str:
         return f"{e['cpu_min_s'] * 1e3:.3g} ms" if e and "cpu_min_s" in e else "n/a"
 
-    rows = [[str(r["depth"]), *(f"{_fmt_time(r.get(k))} (cpu {cpu_ms(r.get(k))})"
-                                for k in ("numeric", "symbolic", "plan_torch"))] for r in d["rows"]]
+    rows = [
+        [
+            str(r["depth"]),
+            *(f"{_fmt_time(r.get(k))} (cpu {cpu_ms(r.get(k))})" for k in ("numeric", "symbolic", "plan_torch")),
+        ]
+        for r in d["rows"]
+    ]
     s = d["summary"]
-    rows.append(["1000/50", *(f"{s[k]['ratio_1000_over_50']:.1f}x (cpu {s[k]['cpu_ratio_1000_over_50']:.1f}x)"
-                              if s.get(k) else "n/a" for k in ("numeric", "symbolic", "plan_torch"))])
+    rows.append(
+        [
+            "1000/50",
+            *(
+                f"{s[k]['ratio_1000_over_50']:.1f}x (cpu {s[k]['cpu_ratio_1000_over_50']:.1f}x)" if s.get(k) else "n/a"
+                for k in ("numeric", "symbolic", "plan_torch")
+            ),
+        ]
+    )
     parts.append(_table(["conv+ReLU pairs", "numeric wall (cpu)", "symbolic", "plan(torch)"], rows))
 
     b = result["scaling"]["batch"]
     parts.append(f"\n## Planning time vs batch ({b['network']})\n")
-    rows = [[str(r["batch"]), _fmt_time(r["plan"]), _fmt_time(r.get("plan_torch")), _fmt_time(r["torchinfo_cpu"]),
-             _fmt_time(r["torchinfo_meta"]), _fmt_time(r["meta_forward"])] for r in b["rows"]]
-    parts.append(_table(["batch", "convcalc plan", "plan(torch)", "torchinfo (CPU)", "torchinfo (meta)",
-                         "meta forward"], rows))
+    rows = [
+        [
+            str(r["batch"]),
+            _fmt_time(r["plan"]),
+            _fmt_time(r.get("plan_torch")),
+            _fmt_time(r["torchinfo_cpu"]),
+            _fmt_time(r["torchinfo_meta"]),
+            _fmt_time(r["meta_forward"]),
+        ]
+        for r in b["rows"]
+    ]
+    parts.append(
+        _table(["batch", "convcalc plan", "plan(torch)", "torchinfo (CPU)", "torchinfo (meta)", "meta forward"], rows)
+    )
     parts.append(f"convcalc max/min over batches: {b['plan_max_over_min']:.2f}")
 
     v = result["vectorised"]
     if "min_s" in v:
-        parts.append(f"\nVectorised conv_output_size, {v['configurations']:,} configurations: {v['min_s'] * 1e3:.1f} ms "
-                     f"({v['ns_per_configuration']:.0f} ns each), correct: {v['correct']}")
-    for label, st in ((".pyc cached", result["startup"]["bytecode_cached"]),
-                      ("no bytecode cache", result["startup"]["no_bytecode_cache"])):
+        parts.append(
+            f"\nVectorised conv_output_size, {v['configurations']:,} configurations: {v['min_s'] * 1e3:.1f} ms "
+            f"({v['ns_per_configuration']:.0f} ns each), correct: {v['correct']}"
+        )
+    for label, st in (
+        (".pyc cached", result["startup"]["bytecode_cached"]),
+        ("no bytecode cache", result["startup"]["no_bytecode_cache"]),
+    ):
         parts.append(
             f"Start-up ({label}): python -c pass {st['python_pass']['min_s'] * 1e3:.1f} ms; import re "
             f"x{st['import_re_over_pass']:.2f}; import convcalc +{st['import_overhead_s'] * 1e3:.1f} ms (-X importtime "
             f"{(st['importtime_cumulative_s'] or 0) * 1e3:.1f} ms); {st['cli_command']} size 227 -k 11 -s 4: "
-            + (f"+{st['cli_overhead_s'] * 1e3:.1f} ms (x{st['cli_over_pass']:.2f})"
-               if st.get("cli_overhead_s") is not None else "n/a")
+            + (
+                f"+{st['cli_overhead_s'] * 1e3:.1f} ms (x{st['cli_over_pass']:.2f})"
+                if st.get("cli_overhead_s") is not None
+                else "n/a"
+            )
         )
-    parts.append(f"Heavy modules loaded by import convcalc: {result['startup']['heavy_modules_after_import'] or 'none'}")
+    parts.append(
+        f"Heavy modules loaded by import convcalc: {result['startup']['heavy_modules_after_import'] or 'none'}"
+    )
     sc = result["symbolic_check"]
-    parts.append(f"Symbolic ResNet-50 vs torch: {sc.get('values_checked')} values of H, all equal: {sc.get('all_equal')}"
-                 f" ({sc.get('convcalc_expression', [''])[0]} vs {sc.get('torch_export_expression', ['n/a'])[0]})")
+    parts.append(
+        f"Symbolic ResNet-50 vs torch: {sc.get('values_checked')} values of H, all equal: {sc.get('all_equal')}"
+        f" ({sc.get('convcalc_expression', [''])[0]} vs {sc.get('torch_export_expression', ['n/a'])[0]})"
+    )
 
     parts.append("\n## Targets\n")
     rows = []
     for name, tg in result["targets"].items():
         val = tg["value"]
-        rows.append([name, "n/a" if val is None else (f"{val:.4g}" if isinstance(val, float) else str(val)),
-                     tg["target"], {True: "met", False: "NOT met", None: "n/a"}[tg["met"]]])
+        rows.append(
+            [
+                name,
+                "n/a" if val is None else (f"{val:.4g}" if isinstance(val, float) else str(val)),
+                tg["target"],
+                {True: "met", False: "NOT met", None: "n/a"}[tg["met"]],
+            ]
+        )
     parts.append(_table(["target", "value", "goal", "status"], rows))
     return "\n".join(parts)
 
@@ -1035,9 +1188,14 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     started = time.perf_counter()
-    result: dict[str, Any] = {"meta": {"quick": args.quick, "machine": machine(),
-                                       "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                       "torch_bridge": torch_bridge_state() or "available"}}
+    result: dict[str, Any] = {
+        "meta": {
+            "quick": args.quick,
+            "machine": machine(),
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "torch_bridge": torch_bridge_state() or "available",
+        }
+    }
     names = args.networks or list(NETWORKS)
     peer_nets = {"alexnet"} if args.quick else set(names)
     log("timings per network")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -1209,6 +1209,7 @@ REAL_FEATURES = frozenset(
         "batchnorm",  # BatchNorm2d
         "bad_head",  # Linear heads whose in_features does not fit
         "small_input",  # inputs too small for the network, and wrong channel counts
+        "hooks",  # forward hooks and pre-hooks: observers, and ones that trim the output or the input
     }
 )
 
@@ -1718,4 +1719,32 @@ def real_models(draw: st.DrawFn, features: frozenset[str] = REAL_FEATURES) -> tu
                 params[draw(st.integers(0, len(params) - 1))].requires_grad_(False)
             else:
                 modules[j].requires_grad_(False)
+    if "hooks" in features and draw(st.integers(0, 3)) == 0:
+        # on layers and blocks (a hook inside a parametrization would change a weight, which no one writes)
+        modules = [m for path, m in model.named_modules() if "parametrizations" not in path]
+        for j in sorted(draw(st.sets(st.integers(0, len(modules) - 1), min_size=1, max_size=2))):
+            kind = draw(st.sampled_from(sorted(_HOOKS)))
+            if kind.startswith("pre"):
+                modules[j].register_forward_pre_hook(_HOOKS[kind])
+            else:
+                modules[j].register_forward_hook(_HOOKS[kind])
     return model.eval(), shape
+
+
+def _trim(t: Any) -> Any:
+    """The last axis one shorter, where it has more than one element: a hook that changes a shape."""
+    return t[..., :-1] if isinstance(t, torch.Tensor) and t.dim() and t.shape[-1] > 1 else None
+
+
+def _trim_input(module: Any, args: Any) -> Any:
+    trimmed = _trim(args[0]) if args else None
+    return None if trimmed is None else (trimmed, *args[1:])
+
+
+# Hooks as people register them: to watch a layer (returning None) and to change what it takes or returns.
+_HOOKS: dict[str, Callable[..., Any]] = {
+    "observe": lambda module, args, output: None,
+    "trim_output": lambda module, args, output: _trim(output),
+    "pre_observe": lambda module, args: None,
+    "pre_trim_input": _trim_input,
+}

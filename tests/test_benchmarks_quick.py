@@ -149,11 +149,11 @@ def test_corpus_benchmark_code_path(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert {"plan", "fallback", "fallback_rows", "rows"} <= set(entry), name
         assert "min_s" in entry["plan"], name
         assert "plan_over_meta" in entry or "meta_forward_error" in entry, name
-    assert data["models"]["IntViewNet"]["fallback"] is True
+    assert data["models"]["ScriptDepthNet"]["fallback"] is True
     assert data["models"]["LeNet"]["fallback"] is False
     summary = data["summary"]
     assert summary["slowest"] in models
-    assert "IntViewNet" in summary["fallback_models"]
+    assert "ScriptDepthNet" in summary["fallback_models"]
     assert set(data["flatness"]) == {"LeNet", "UNetSmall", "IntViewNet"}
     for row in data["flatness"].values():
         assert row["batches"] == [1, 64, 1024]

@@ -17,23 +17,22 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import convcalc  # noqa: E402
-from convcalc.torch import fallback, trace  # noqa: E402
-from tests.corpus_models import CORPUS, IntViewNet  # noqa: E402
+from convcalc.torch import fallback, read, trace  # noqa: E402
+from tests.corpus_models import CORPUS, StochasticBlock  # noqa: E402
 
 
 @contextmanager
 def _no_caches() -> Iterator[None]:
     """Empty both caches for the block, and put back what they held."""
-    traced, copies = dict(trace._TRACED), dict(fallback._META_COPIES)
-    trace._TRACED.clear()
-    fallback._META_COPIES.clear()
+    held = [(table, dict(table)) for table in (trace._TRACED, fallback._META_COPIES, read._LAST_DECISIONS)]
+    for table, _ in held:
+        table.clear()
     try:
         yield
     finally:
-        trace._TRACED.clear()
-        trace._TRACED.update(traced)
-        fallback._META_COPIES.clear()
-        fallback._META_COPIES.update(copies)
+        for table, kept in held:
+            table.clear()
+            table.update(kept)
 
 
 def _summary(plan: Any) -> Any:
@@ -128,13 +127,13 @@ def test_cached_plans_equal_a_fresh_read(name: str, factory: Any, inputs: Any) -
 
 
 def test_failed_trace_error_is_the_same_from_the_cache() -> None:
-    model = IntViewNet()
+    model = StochasticBlock(4, 0.1)
     H = convcalc.symbols("H")
-    fresh = _fresh(model, (1, 1, H, H))
+    fresh = _fresh(model, (1, 4, H, H))
     assert fresh[0] == "SpecError"
     assert "torch.fx cannot trace its forward" in fresh[1]
-    assert _outcome(model, (1, 1, 28, 28)) != fresh  # numbers: planned, and the failed trace cached
-    assert _outcome(model, (1, 1, H, H)) == fresh
+    assert _outcome(model, (1, 4, 8, 8)) != fresh  # numbers: planned, and the failed trace cached
+    assert _outcome(model, (1, 4, H, H)) == fresh
 
 
 class _Sets(torch.nn.Module):
@@ -229,22 +228,34 @@ def test_tying_a_parameter_after_a_plan_is_read_as_fresh() -> None:
 
 def test_the_meta_copy_is_kept_while_nothing_changes() -> None:
     """The cache is used at all: a second plan of an unchanged module gets the same copy."""
-    model = IntViewNet()
-    convcalc.plan(model, (1, 1, 28, 28))
+    model = StochasticBlock(4, 0.1)
+    convcalc.plan(model, (1, 4, 8, 8))
     held = fallback._META_COPIES[id(model)][3]
-    convcalc.plan(model, (1, 1, 28, 28))
+    convcalc.plan(model, (1, 4, 8, 8))
     assert fallback._META_COPIES[id(model)][3] is held
     model.eval()
-    convcalc.plan(model, (1, 1, 28, 28))
+    convcalc.plan(model, (1, 4, 8, 8))
     assert fallback._META_COPIES[id(model)][3] is not held
 
 
 def test_a_failed_trace_is_not_traced_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    from convcalc.torch import read
-
-    model = IntViewNet()
-    first = _outcome(model, (1, 1, 28, 28))
+    model = StochasticBlock(4, 0.1)
+    first = _outcome(model, (1, 4, 8, 8))
     traced: list[Any] = []
     monkeypatch.setattr(read, "_trace", lambda module, *rest: traced.append(module))
-    assert _outcome(model, (1, 1, 28, 28)) == first
+    assert _outcome(model, (1, 4, 8, 8)) == first
     assert traced == []
+
+
+def test_a_forward_read_again_for_other_sizes_plans_as_fresh() -> None:
+    """A plan starts from the decisions the forward's last read took (int() of a size, a branch on sizes):
+    whatever sizes came before, each plan is the fresh one."""
+    from tests.corpus_models import DynamicSameNet, IntViewNet, ShuffleV2Block
+
+    for model, shapes in (
+        (ShuffleV2Block(8), [(2, 8, 6, 6), (1, 8, 5, 7), (2, 8, 6, 6), (3, 8, 6, 6)]),
+        (IntViewNet(), [(3, 1, 28, 28), (1, 1, 28, 28), (3, 1, 28, 28)]),
+        (DynamicSameNet(), [(1, 3, 9, 9), (1, 3, 8, 8), (1, 3, 9, 9), (1, 3, 7, 10)]),
+    ):
+        for shape in shapes:
+            assert _outcome(model, shape) == _fresh(model, shape), (type(model).__name__, shape)

@@ -104,7 +104,10 @@ def run_torch(model: Any, shape: tuple[int, ...]) -> tuple[list[Call], tuple[int
 
         return record
 
-    handles = [m.register_forward_hook(hook(path)) for path, m in model.named_modules() if is_layer(path, m)]
+    # first among a module's hooks: the layer's own output, before a hook of the model's changes it
+    handles = [
+        m.register_forward_hook(hook(path), prepend=True) for path, m in model.named_modules() if is_layer(path, m)
+    ]
     try:
         with torch.no_grad(), native_cpu_kernels(), one_thread():
             out = model(torch.zeros(shape, device=DEVICE))

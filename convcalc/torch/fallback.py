@@ -224,6 +224,9 @@ def _torch_call(
 
     pre = torch_module.register_module_forward_pre_hook(run.pre)
     post = torch_module.register_module_forward_hook(run.post)
+    # first of the global hooks: each module's own output, before a hook of the user's changes it
+    hooks: Any = torch_module._global_forward_hooks  # an OrderedDict
+    hooks.move_to_end(post.id, last=False)
     try:
         m_args, m_kwargs = meta(args), meta(kwargs)
         run.active = True
@@ -393,10 +396,9 @@ def _book_leaf(ctx: Any, module: Any, run: _Run) -> None:
     book = getattr(ctx.owner, "__self__", None)
     if isinstance(book, _Book):
         rel = run.names.get(id(module), "")
-        original = book._walk(rel)[0] if rel else None
-        if original is not None:
-            book.leaves.add(id(original))
-            book.found.pop(rel, None)
+        original = book._walk(rel)[0]  # the book's root itself where the run is the whole model (a hooked layer)
+        book.leaves.add(id(original))
+        book.found.pop(rel, None)
 
 
 def _replay_function(

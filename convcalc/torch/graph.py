@@ -300,6 +300,14 @@ def _call_module(
         out = _graph_call(spec, args, kwargs, ctx, child_path)
         if isinstance(out, _Tensor):
             ctx.close_group(slot, start, child_path, spec.kind, out.shape)
+    elif isinstance(spec, _sequential()) and len(args) == 1 and not tensors and not kwargs:
+        # a tuple or list through an nn.Sequential: each child is called with what the one before returned
+        slot = ctx.open_group()
+        out = args[0]
+        for name, child in spec._items:
+            out = _call_module(child, Node(name, "call_module", name), (out,), {}, ctx, child_path, again, torch_child)
+        if isinstance(out, _Tensor):
+            ctx.close_group(slot, start, child_path, spec.kind, out.shape)
     elif isinstance(spec, _multi_output()):
         options = {k: _as_shapes(v) for k, v in kwargs.items()}
         multi: Any = spec
@@ -333,6 +341,12 @@ def _call_module(
             if again or ctx.rows[j].name in owned:
                 ctx.rows[j] = dataclasses.replace(ctx.rows[j], trainable=0, non_trainable=0, buffers=0, recursive=True)
     return out
+
+
+def _sequential() -> Any:
+    from convcalc import nn
+
+    return nn.Sequential
 
 
 def _one_tensor_error(path: str, kind: str, count: int) -> SpecError:

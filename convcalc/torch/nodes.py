@@ -19,6 +19,11 @@ def _torch() -> Any:
     return torch
 
 
+# A condition a traced forward asked of the sizes, as taken (bool), or a number it asked of a size
+# (``int(x.size(0))``), in the order the forward asks them: a forward is read for one tuple of these.
+Decision = bool | int | float
+
+
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 

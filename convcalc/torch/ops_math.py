@@ -402,6 +402,60 @@ def _shape_guard(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     )
 
 
+@_handles("size_number")
+def _size_number(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A number asked of a size (``int(x.size(0))``, ``range(h)``) that the trace took as ``taken``, computed
+    from the sizes: where it differs, the forward is read again with it; it cannot be asked of symbols."""
+    value, taken, kind, module_type, before = args
+    module = f"{call.name.rpartition('.')[0] or '<model>'} ({module_type})"
+    asked = {"index": "operator.index"}.get(kind, kind)
+    number = _number_of(value)
+    if number is _DATA:
+        raise NeedsDataError(
+            f"{module}: its forward asks {asked}() of a tensor's values ({_describe_value(value)}), which convcalc "
+            f"cannot know from sizes. Received: value={_describe_value(value)}"
+        )
+    if number is None:
+        raise SpecError(
+            f"{module}: its forward asks {asked}() of a size that depends on the symbols ({value}), and Python "
+            f"needs a number there; plan with numbers. Received: value={value}"
+        )
+    try:
+        result = _CONVERSIONS[kind](number)
+    except (TypeError, ValueError, OverflowError) as exc:  # operator.index of a float, int of inf
+        raise SpecError(f"{module}: {asked}() of {number} fails in Python ({exc}). Received: value={number}") from None
+    if result == taken and type(result) is type(taken):
+        return None
+    raise RetakeError(
+        f"{module}: its forward asks {asked}() of a size, and these sizes give another number than convcalc's "
+        f"trace took; plan with numbers, or register a rule. Received: value={result}",
+        (*before, result),
+    )
+
+
+_CONVERSIONS: dict[str, Callable[[Any], Any]] = {"int": int, "index": operator.index, "float": float, "round": round}
+
+
+def _number_of(value: Any) -> Any:
+    """A size as a Python number; None where it depends on the symbols, _DATA where it is a tensor's value."""
+    from convcalc._symbolic import FloorForm, to_sympy
+
+    if type(value) in (int, float, bool):
+        return value
+    if isinstance(value, _Tensor):
+        return _DATA
+    from convcalc._backend import is_symbolic
+
+    value = to_sympy(value) if isinstance(value, FloorForm) else value
+    if is_symbolic(value):
+        if value.is_Integer:
+            return int(value)
+        if value.is_number:
+            return float(value)
+        return None
+    return _DATA
+
+
 _DATA = object()
 
 

@@ -13,7 +13,7 @@ from convcalc._errors import SpecError
 from convcalc.torch.build import _torch_types
 from convcalc.torch.fallback import _leaves, _torch_call
 from convcalc.torch.graph import _graph_call, _spec_types
-from convcalc.torch.nodes import Node, _Attr, _join, _torch
+from convcalc.torch.nodes import Decision, Node, _Attr, _join, _torch
 from convcalc.torch.trace import (
     _AS_CHAIN,
     _TRACED,
@@ -164,6 +164,10 @@ class _TorchModel:
         return out, tree
 
 
+# The decisions a forward's last read took, by its trace key without them (see _Reader._read_forward).
+_LAST_DECISIONS: dict[tuple[Any, ...], tuple[Decision, ...]] = {}
+
+
 def _shapes_tree(value: Any, name: str) -> Any:
     """A forward's outputs as shapes: a tuple / dict of shapes, nested as returned."""
     if isinstance(value, _Tensor):
@@ -176,6 +180,38 @@ def _shapes_tree(value: Any, name: str) -> Any:
         f"<model> ({name}): forward returns {_describe_value(value)}, which holds no tensor convcalc can plan. "
         f"Received: output={_describe_value(value)}"
     )
+
+
+def _forward_hooks(module: Any) -> str:
+    """The forward hooks torch runs around the module's call that may change its inputs or output, named, or ""
+    when there are none (torch's own hooks that keep every shape are not counted: a lazy module's first-call
+    hook, spectral and weight norm, pruning)."""
+    from torch.nn.modules import module as torch_module
+
+    found = [
+        name
+        for name, table in (
+            ("forward pre-hooks", module._forward_pre_hooks),
+            ("forward hooks", module._forward_hooks),
+            ("global forward pre-hooks", torch_module._global_forward_pre_hooks),
+            ("global forward hooks", torch_module._global_forward_hooks),
+        )
+        if any(not _keeps_shapes(hook) for hook in table.values())
+    ]
+    return " and ".join(found)
+
+
+def _keeps_shapes(hook: Any) -> bool:
+    """Whether a hook is one of torch's own that recompute a weight or infer a lazy shape, changing no shape."""
+    import importlib
+
+    if getattr(hook, "__func__", None) is _torch().nn.modules.lazy.LazyModuleMixin._infer_parameters:
+        return True
+    utils = {
+        name: importlib.import_module(f"torch.nn.utils.{name}") for name in ("prune", "spectral_norm", "weight_norm")
+    }
+    kept = (utils["spectral_norm"].SpectralNorm, utils["weight_norm"].WeightNorm, utils["prune"].BasePruningMethod)
+    return isinstance(hook, kept)
 
 
 def module_classes(module: Any) -> dict[str, str]:
@@ -205,6 +241,10 @@ class _Reader:
 
         cls = type(module)
         where = f"{path or '<model>'} ({cls.__name__})"
+        hooks = _forward_hooks(module)
+        if hooks:
+            # a hook may replace the module's inputs or output (``return out[:, :, 1:]``): torch runs it
+            return self._fallback(module, f"it has {hooks}, which torch runs and convcalc cannot read")
         rule = _rule_for(cls)
         if rule is not None:
             self.ruled.add(id(module))
@@ -220,18 +260,31 @@ class _Reader:
             return nn.Sequential(OrderedDict(self._children(module, path)))
         spec = _leaf_spec(module, where)
         if spec is not None:
+            inner = next((h for m in module.modules() if (h := _forward_hooks(m))), "")
+            if inner:  # on a module inside the layer (a parametrization computing its weight)
+                return self._fallback(module, f"a module inside it has {inner}, which torch runs")
             self.leaves.add(id(module))
             return spec
         return self._read_forward(module, path, ())
 
-    def _read_forward(self, module: Any, path: str, decisions: tuple[bool, ...]) -> Any:
+    def _read_forward(self, module: Any, path: str, decisions: tuple[Decision, ...]) -> Any:
         """The module's forward read with fx, each condition on sizes taken as ``decisions`` says (true beyond)."""
         from convcalc import nn
 
         cls = type(module)
         where = f"{path or '<model>'} ({cls.__name__})"
         state = _trace_key(module, self.keys)
-        key = None if state is None else (state, _code_of(cls), self.on_cuda, decisions)
+        base = None if state is None else (state, _code_of(cls), self.on_cuda)
+        if base is not None:
+            # a forward read again for other sizes starts, next plan, from the decisions its last sizes took
+            # (every decision is checked on the sizes again: this only saves reads)
+            if decisions:
+                _LAST_DECISIONS[base] = decisions
+                while len(_LAST_DECISIONS) > _TRACED_MAX:
+                    del _LAST_DECISIONS[next(iter(_LAST_DECISIONS))]
+            else:
+                decisions = _LAST_DECISIONS.get(base, ())
+        key = None if base is None else (*base, decisions)
         found = _TRACED.get(key) if key is not None else None
         if found is None:
             found = self._traced(module, where, self.on_cuda, decisions)
@@ -247,7 +300,9 @@ class _Reader:
         return self._from_nodes(module, nodes, path)
 
     @staticmethod
-    def _traced(module: Any, where: str, on_cuda: bool, decisions: tuple[bool, ...]) -> tuple[Node, ...] | str | object:
+    def _traced(
+        module: Any, where: str, on_cuda: bool, decisions: tuple[Decision, ...]
+    ) -> tuple[Node, ...] | str | object:
         """The module's forward as nodes, or why convcalc cannot read it (a string), or _AS_CHAIN."""
         torch = _torch()
         try:

@@ -18,7 +18,7 @@ from typing import Any
 
 from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError
-from convcalc.torch.nodes import Node, Ref, _Attr, _Dict, _join, _Slice, _torch
+from convcalc.torch.nodes import Decision, Node, Ref, _Attr, _Dict, _join, _Slice, _torch
 from convcalc.torch.ops import _HANDLERS
 
 # --------------------------------------------------------------------------- #
@@ -581,14 +581,30 @@ def _tracer_type() -> Any:
             # decided, not traced: the input is on the model's device (``if x.is_cuda and self.ngpu > 1:``)
             return bool(getattr(self.tracer, "on_cuda", False))
 
+        # ``int(x.size(0))``, ``range(h)``, ``float(c)``, ``round(h / 2)``: a number asked of a traced size is
+        # taken as ``decisions`` says and checked on the plan's sizes (the tracer's ``to_number``)
+        def __int__(self) -> int:
+            return int(_number(self, "int"))
+
+        def __index__(self) -> int:
+            return int(_number(self, "index"))
+
+        def __float__(self) -> float:
+            return float(_number(self, "float"))
+
+        def __round__(self, ndigits: Any = None) -> Any:
+            if ndigits is not None:
+                return self.tracer.create_proxy("call_function", round, (self, ndigits), {})
+            return _number(self, "round")
+
     class ChildrenAsLeaves(torch.fx.Tracer):
         on_cuda = False
 
         def is_leaf_module(self, m: Any, module_qualified_name: str) -> bool:
             return True
 
-        decisions: tuple[bool, ...] = ()
-        made: list[bool]  # the decisions taken so far, in the order the forward asks (set per trace)
+        decisions: tuple[Decision, ...] = ()
+        made: list[Decision]  # the decisions taken so far, in the order the forward asks (set per trace)
 
         def to_bool(self, obj: Any) -> bool:
             # ``assert x.shape[1] == 3`` or ``if h % 2:`` on a traced value: the trace takes the assert as holding
@@ -597,8 +613,19 @@ def _tracer_type() -> Any:
             # sizes take the other branch
             made = self.made
             taken = self.decisions[len(made)] if len(made) < len(self.decisions) else True
-            args = (obj, taken, _in_assert(), type(self.root).__name__, tuple(made))
+            args = (obj, bool(taken), _in_assert(), type(self.root).__name__, tuple(made))
             self.create_proxy("call_function", shape_guard, args, {}, name="guard")
+            made.append(bool(taken))
+            return bool(taken)
+
+        def to_number(self, obj: Any, kind: str) -> Any:
+            # the number of a traced size, taken as ``decisions`` says (1 beyond them); the plan computes it
+            # from the real sizes and reads the forward again with it where it differs
+            made = self.made
+            taken = self.decisions[len(made)] if len(made) < len(self.decisions) else 1
+            taken = float(taken) if kind == "float" else int(taken)
+            args = (obj, taken, kind, type(self.root).__name__, tuple(made))
+            self.create_proxy("call_function", size_number, args, {}, name="number")
             made.append(taken)
             return taken
 
@@ -620,9 +647,19 @@ def _tracer_type() -> Any:
     return ChildrenAsLeaves
 
 
-def shape_guard(condition: Any, taken: bool, assertion: bool, module_type: str, before: tuple[bool, ...]) -> None:
+def _number(proxy: Any, kind: str) -> Any:
+    tracer: Any = proxy.tracer  # the tracer made by _tracer_type, which has to_number
+    return tracer.to_number(proxy, kind)
+
+
+def shape_guard(condition: Any, taken: bool, assertion: bool, module_type: str, before: tuple[Decision, ...]) -> None:
     """Marks, in a traced forward of a ``module_type``, a condition on sizes that the trace took as ``taken`` (an
     ``assert`` when ``assertion``) after taking the conditions before it as ``before``; never called, only read."""
+
+
+def size_number(value: Any, taken: Any, kind: str, module_type: str, before: tuple[Decision, ...]) -> None:
+    """Marks, in a traced forward of a ``module_type``, a number asked of a traced size (``int(x.size(0))``;
+    ``kind`` names the conversion) that the trace took as ``taken``; never called, only read."""
 
 
 def _in_assert() -> bool:
@@ -646,7 +683,7 @@ def _in_assert() -> bool:
     return "JUMP" in jump.opname and jump.opname.endswith("IF_TRUE") and after.opname == "LOAD_ASSERTION_ERROR"
 
 
-def _trace(module: Any, on_cuda: bool = False, decisions: tuple[bool, ...] = ()) -> Any:
+def _trace(module: Any, on_cuda: bool = False, decisions: tuple[Decision, ...] = ()) -> Any:
     import warnings
 
     tracer = _tracer_type()()
@@ -761,6 +798,8 @@ def _node_of(fx_node: Any, where: str) -> Node:
     function = fx_node.target
     if function is shape_guard:
         return Node(fx_node.name, op, "convcalc:shape_guard", args, kwargs, "shape_guard")
+    if function is size_number:
+        return Node(fx_node.name, op, "convcalc:size_number", args, kwargs, "size_number")
     name = getattr(function, "__name__", "")
     for label, namespace in _namespaces():
         if name and getattr(namespace, name, None) is function:

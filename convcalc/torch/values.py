@@ -11,7 +11,7 @@ from typing import Any
 
 from convcalc._args import received
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
-from convcalc.torch.nodes import _Attr
+from convcalc.torch.nodes import Decision, _Attr
 
 # --------------------------------------------------------------------------- #
 # Planning a Graph: every node evaluated on shapes
@@ -61,7 +61,7 @@ class RetakeError(SpecError):
     """The sizes take the other branch of a condition than the trace read: the forward is read again with
     ``decisions`` (the conditions up to that one, as the sizes decide them)."""
 
-    def __init__(self, message: str, decisions: tuple[bool, ...]) -> None:
+    def __init__(self, message: str, decisions: tuple[Decision, ...]) -> None:
         super().__init__(message)
         self.decisions = decisions
 
