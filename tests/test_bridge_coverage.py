@@ -865,12 +865,21 @@ def test_a_forward_that_returns_several_tensors_gives_every_shape() -> None:
         convcalc.plan(Fn(lambda m, x: x.size(1)), X4)
 
 
+def test_a_tuple_through_a_sequential_that_torch_refuses_names_what_came() -> None:
+    module = Fn(lambda m, x: m.seq((x, x)), seq=tnn.Sequential(tnn.ReLU()))
+    with pytest.raises(
+        SpecError, match=r"^seq\.0 \(ReLU\): is called with 1 argument \(a tuple of 2\); a ReLU takes one"
+    ):
+        convcalc.plan(module, X4)
+    torch_rejects(lambda m, x: module(x), X4)
+
+
 def test_a_child_called_with_two_tensors_is_refused() -> None:
     module = Fn(lambda m, x: m.act(x, x), act=tnn.ReLU())
     with pytest.raises(
         SpecError,
-        match=r"^act \(ReLU\): is called with 2 arguments; a convcalc layer takes one "
-        r"tensor\. Received: arguments=2$",
+        match=r"^act \(ReLU\): is called with 2 arguments \(a tensor of shape \(2, 6, 8, 10\), a tensor of shape "
+        r"\(2, 6, 8, 10\)\); a ReLU takes one tensor\. Received: arguments=\(a tensor of shape .*\)$",
     ):
         convcalc.plan(module, X4)
     torch_rejects(lambda m, x: module(x), X4)

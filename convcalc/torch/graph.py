@@ -327,10 +327,10 @@ def _call_module(
         except _TorchRejectsError:
             if isinstance(spec, types.TorchCall):
                 raise
-            raise _one_tensor_error(child_path, spec.kind, len(args) + len(kwargs)) from None
+            raise _one_tensor_error(child_path, spec.kind, args, kwargs) from None
     else:
         if len(args) != 1 or len(tensors) != 1 or kwargs:
-            raise _one_tensor_error(child_path, spec.kind, len(args) + len(kwargs))
+            raise _one_tensor_error(child_path, spec.kind, args, kwargs)
         shape, rf = spec._plan(_flow_of(tensors[0]), ctx, child_path)
         out = _Tensor(tuple(shape), rf)
         if getattr(spec, "return_indices", False) is True:  # MaxPool2d(return_indices=True): (values, indices)
@@ -349,9 +349,12 @@ def _sequential() -> Any:
     return nn.Sequential
 
 
-def _one_tensor_error(path: str, kind: str, count: int) -> SpecError:
+def _one_tensor_error(path: str, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> SpecError:
+    count = len(args) + len(kwargs)
+    given = ", ".join([_describe_value(a) for a in args] + [f"{k}={_describe_value(v)}" for k, v in kwargs.items()])
     return SpecError(
-        f"{path} ({kind}): is called with {count} arguments; a convcalc layer takes one tensor. Received: arguments={count}"
+        f"{path} ({kind}): is called with {count} argument{'s' if count != 1 else ''} ({given or 'none'}); a "
+        f"{kind} takes one tensor. Received: arguments=({given})"
     )
 
 
