@@ -262,6 +262,19 @@ def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     return x * keep.to(x.dtype) / (1 - p)
 
 
+class ListShapeConv(nn.Module):
+    """``list(x.shape)``, which torch.fx cannot trace (a proxy is not iterable): planned by torch's machinery.
+    Not in CORPUS; the tests of the fallback itself use it."""
+
+    def __init__(self, c: int = 4) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = list(x.shape)
+        return self.conv(x).view(shape)
+
+
 class StochasticBlock(nn.Module):
     def __init__(self, c: int, p: float) -> None:
         super().__init__()

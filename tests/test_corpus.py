@@ -84,22 +84,22 @@ def test_corpus_model_agrees_with_torch(name: str, factory: Any, inputs: Any) ->
 
 
 def test_fallback_macs_are_the_layers_rules() -> None:
-    from tests.corpus_models import StochasticBlock
+    from tests.corpus_models import ListShapeConv
 
-    plan = convcalc.plan(StochasticBlock(4, 0.1), (3, 4, 8, 8))
-    # by hand: conv 4->4, 3x3, padding 1, on 8x8 outputs (a scripted drop_path sends the block to torch)
+    plan = convcalc.plan(ListShapeConv(4), (3, 4, 8, 8))
+    # by hand: conv 4->4, 3x3, padding 1, on 8x8 outputs (list(x.shape) sends the model to torch)
     assert plan.macs == 4 * 4 * 9 * 8 * 8
     assert plan.row("conv").receptive_field is not None
 
 
 def test_fallback_with_symbols_names_the_module_and_construct() -> None:
-    from tests.corpus_models import StochasticBlock
+    from tests.corpus_models import ListShapeConv
 
     H = convcalc.symbols("H")
     with pytest.raises(convcalc.SpecError) as info:
-        convcalc.plan(StochasticBlock(4, 0.1), (1, 4, H, H))
+        convcalc.plan(ListShapeConv(4), (1, 4, H, H))
     message = str(info.value)
-    assert message.startswith("<model> (StochasticBlock): torch.fx cannot trace its forward")
+    assert message.startswith("<model> (ListShapeConv): torch.fx cannot trace its forward")
     assert "concrete sizes, not symbols" in message
 
 
@@ -170,11 +170,46 @@ def test_int_of_tensor_values_gives_torchs_verdict() -> None:
 
 
 def test_fallback_part_keeps_exact_rows() -> None:
+    from tests.corpus_models import ScriptDepthNet
+
+    plan = convcalc.plan(ScriptDepthNet(), (1, 3, 8, 8))
+    assert plan.row("conv").source == plan.row("fc").source == "rule"
+    assert plan.row("drop").source == "torch"  # a TorchScript module: torch runs it
+
+
+def test_a_torchscript_function_is_the_only_row_torch_gives() -> None:
+    """A scripted ``drop_path`` called in a forward: fx records the call, torch runs it on meta tensors, and
+    every other row is read exactly."""
     from tests.corpus_models import StochasticDepthNet
 
-    plan = convcalc.plan(StochasticDepthNet(), (1, 4, 8, 8))
-    assert plan.row("head").source == "rule"
-    assert plan.row("blocks.0.conv").source == "torch"
+    model = StochasticDepthNet().train()
+    plan = convcalc.plan(model, (2, 4, 8, 8))
+    assert plan.output_shape == tuple(model(torch.zeros(2, 4, 8, 8)).shape)
+    assert [r.name for r in plan.rows if r.source == "torch"] == ["blocks.0.drop_path", "blocks.1.drop_path"]
+    assert plan.row("blocks.0.drop_path").kind == "drop_path"
+    assert (plan.total_params, plan.macs) == (306, 2 * 4 * 4 * 9 * 64 + 2 * 4 * 64)
+    H = convcalc.symbols("H")
+    with pytest.raises(convcalc.SpecError, match=r"^blocks\.0\.drop_path \(TorchScript drop_path\): .*concrete sizes"):
+        convcalc.plan(model, (2, 4, H, H))
+
+
+@torch.jit.script
+def scripted_matmul(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return x @ w
+
+
+class _ScriptedMatmul(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(4, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return scripted_matmul(x, self.w)
+
+
+def test_a_torchscript_function_that_multiplies_is_refused_not_counted_as_zero() -> None:
+    with pytest.raises(convcalc.SpecError, match=r"aten::matmul, whose multiply-accumulates convcalc cannot count"):
+        convcalc.plan(_ScriptedMatmul(), (2, 4))
 
 
 def test_several_inputs_are_for_torch_modules() -> None:
@@ -509,3 +544,42 @@ def test_torchs_own_hooks_are_read_exactly() -> None:
     net(torch.zeros(1, 3, 9, 9))
     assert plan.output_shape == (1, 2, 5, 5)
     assert (plan.total_params, plan.trainable_params) == _totals(net)
+
+
+def _helper_that_multiplies(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return scripted_matmul(x, w)
+
+
+class _HelperMatmul(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(4, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _helper_that_multiplies(x, self.w)
+
+
+class _ScriptedProjector(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(4, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.w
+
+
+class _HoldsScriptedProjector(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.jit.script(_ScriptedProjector())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x)
+
+
+@pytest.mark.parametrize("model", [_HelperMatmul, _HoldsScriptedProjector])
+def test_torchscript_that_multiplies_out_of_sight_is_refused(model: Any) -> None:
+    """Called through a Python helper or held as a scripted module, TorchScript hides its matrix products
+    from torch's pass too: refused, never a plan with those MACs missing."""
+    with pytest.raises(convcalc.SpecError, match=r"calls aten::matmul, whose multiply-accumulates convcalc cannot"):
+        convcalc.plan(model(), (2, 4))

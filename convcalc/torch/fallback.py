@@ -22,7 +22,7 @@ from convcalc.torch.trace import (
     _trace_key,
     _uninitialised,
 )
-from convcalc.torch.values import _attr_row, _Call, _Opaque, _Pair, _Tensor
+from convcalc.torch.values import _attr_row, _Call, _describe_value, _handles, _Opaque, _Pair, _Tensor
 
 
 class _TorchRejectsError(SpecError):
@@ -194,6 +194,9 @@ def _torch_call(
             f"concrete sizes, not symbols. Plan with numbers, or register a rule for {kind}. "
             f"Received: input_shape={shapes[0] if len(shapes) == 1 else tuple(shapes)}"
         )
+    scripted = _scripted_mac_error(module, where)
+    if scripted is not None:
+        raise scripted
     copy = _meta_copy(module)
     run = _Run(copy, path)
     known: dict[int, Any] = {}  # id of a meta tensor -> its receptive field
@@ -477,3 +480,120 @@ def _shapes_of(value: Any) -> Any:
     if isinstance(value, (tuple, list)):
         return tuple(_shapes_of(v) for v in value)
     return None
+
+
+# TorchScript operations whose multiply-accumulates convcalc counts only through its layers' rules.
+_MAC_OPS = (
+    "aten::conv",
+    "aten::_convolution",
+    "aten::linear",
+    "aten::matmul",
+    "aten::mm",
+    "aten::bmm",
+    "aten::mv",
+    "aten::dot",
+    "aten::addmm",
+    "aten::addbmm",
+    "aten::baddbmm",
+    "aten::addmv",
+    "aten::einsum",
+    "aten::tensordot",
+    "aten::bilinear",
+    "aten::lstm",
+    "aten::gru",
+    "aten::rnn",
+    "aten::scaled_dot_product_attention",
+)
+
+
+@_handles("script_function")
+def _script_function(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A TorchScript function called in a forward (a scripted ``drop_path``): fx cannot look inside it, so torch
+    runs it on meta tensors of the planned shapes; its row says torch gave the shape. One that multiplies
+    matrices is refused: its MACs would be unknown."""
+    from convcalc.torch.trace import _SCRIPTED
+
+    key, *rest = args
+    function = _SCRIPTED[key]
+    where = f"{call.name} (TorchScript {function.name})"
+    tensors = _leaves(tuple(rest)) + _leaves(tuple(kwargs.values()))
+    shown = ", ".join(_describe_value(a) for a in rest)
+    found = _torchscript_mac_op(function)
+    if found is not None:
+        raise SpecError(
+            f"{where}: a TorchScript function that calls {found}, whose multiply-accumulates convcalc cannot count "
+            f"inside TorchScript. Received: function={function.name}"
+        )
+    if any(type(d) is not int for t in tensors for d in t.shape):
+        raise SpecError(
+            f"{where}: a TorchScript function, which only torch can run, and torch needs concrete sizes, not "
+            f"symbols; plan with numbers. Received: arguments=({shown})"
+        )
+    torch = _torch()
+
+    def meta(value: Any) -> Any:
+        if isinstance(value, _Tensor):
+            return torch.empty(value.shape, device="meta")
+        if isinstance(value, (tuple, list)):
+            return type(value)(meta(v) for v in value)
+        return value
+
+    try:
+        with torch.no_grad():
+            out = function(*(meta(a) for a in rest), **{k: meta(v) for k, v in kwargs.items()})
+    except Exception as exc:  # the user's TorchScript may raise anything
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise SpecError(
+            f"{where}: torch cannot run this TorchScript function on meta tensors of these shapes "
+            f"({type(exc).__name__}: {message.rstrip('. ')}). Received: arguments=({shown})"
+        ) from None
+    value = _from_meta(out, {}, where)
+    named = _Call(call.ctx, call.name, function.name)  # the row's kind: the function, as for a Python one
+    for t in _leaves((value,)):
+        named.row(tensors[0].shape if tensors else (), t)
+        call.ctx.rows[-1] = dataclasses.replace(call.ctx.rows[-1], source="torch")
+    return value
+
+
+def _torchscript_mac_op(scripted: Any) -> str | None:
+    """The first operation with multiply-accumulates in a TorchScript function's or module's forward graph."""
+    try:
+        graph = str(scripted.inlined_graph)
+    except Exception:  # a module with no forward graph (a scripted container)
+        return None
+    return next((op for op in _MAC_OPS if op in graph), None)
+
+
+def _scripted_mac_error(module: Any, where: str) -> SpecError | None:
+    """A module whose forward can call TorchScript that multiplies matrices: torch's pass cannot show convcalc
+    those operations, so their MACs would be missing from the plan."""
+    torch = _torch()
+    for m in module.modules():
+        found = [(m, op) for m in (m,) if isinstance(m, torch.jit.ScriptModule) and (op := _torchscript_mac_op(m))]
+        forward = None if isinstance(m, torch.jit.ScriptModule) else type(m).forward
+        found += [(f, op) for f in _scripted_calls(forward) if (op := _torchscript_mac_op(f))]
+        if found:
+            script, op = found[0]
+            name = getattr(script, "original_name", None) or script.name
+            return SpecError(
+                f"{where}: it runs the TorchScript {name}, which calls {op}, whose multiply-accumulates convcalc "
+                f"cannot count inside TorchScript; register a rule for it. Received: torchscript={name}"
+            )
+    return None
+
+
+def _scripted_calls(function: Any, depth: int = 3) -> list[Any]:
+    """The TorchScript functions a Python function names (``drop_path(x)``), and those of the Python functions
+    it names, a few calls deep."""
+    torch = _torch()
+    code, names = getattr(function, "__code__", None), getattr(function, "__globals__", None)
+    if code is None or names is None:
+        return []
+    found: list[Any] = []
+    for name in code.co_names:
+        value = names.get(name)
+        if isinstance(value, torch.jit.ScriptFunction):
+            found.append(value)
+        elif depth and callable(value) and hasattr(value, "__code__") and value is not function:
+            found += _scripted_calls(value, depth - 1)
+    return found

@@ -312,6 +312,9 @@ class _Reader:
                 return _AS_CHAIN
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             return f"torch.fx cannot trace its forward ({type(exc).__name__}: {message.rstrip('. ')})"
+        for fx_node in graph.nodes:  # a TorchScript function's node named after it, as fx names a Python one
+            if isinstance(fx_node.target, torch.jit.ScriptFunction):
+                fx_node._rename(fx_node.target.name)
         try:
             return tuple(_node_of(fx_node, where) for fx_node in graph.nodes)
         except SpecError as exc:

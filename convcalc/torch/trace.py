@@ -686,13 +686,26 @@ def _in_assert() -> bool:
 def _trace(module: Any, on_cuda: bool = False, decisions: tuple[Decision, ...] = ()) -> Any:
     import warnings
 
-    tracer = _tracer_type()()
+    tracer = _tracer_type()(autowrap_functions=_scripted_functions(module))
     tracer.on_cuda = on_cuda
     tracer.decisions = decisions
     tracer.made = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return tracer.trace(_shallow_clone(module))
+
+
+def _scripted_functions(module: Any) -> tuple[Any, ...]:
+    """The TorchScript functions the module's forward can call by a global name (a scripted ``drop_path``):
+    fx records each call as a node instead of passing a proxy into TorchScript, which refuses it."""
+    script_function = _torch().jit.ScriptFunction
+    forward = getattr(type(module), "forward", None)
+    found = getattr(forward, "__globals__", {}).values()
+    return tuple(f for f in found if isinstance(f, script_function))
+
+
+# TorchScript functions a traced forward calls, by the name their nodes give (kept alive with their graphs).
+_SCRIPTED: dict[str, Any] = {}
 
 
 def _shallow_clone(module: Any) -> Any:
@@ -800,6 +813,10 @@ def _node_of(fx_node: Any, where: str) -> Node:
         return Node(fx_node.name, op, "convcalc:shape_guard", args, kwargs, "shape_guard")
     if function is size_number:
         return Node(fx_node.name, op, "convcalc:size_number", args, kwargs, "size_number")
+    if isinstance(function, _torch().jit.ScriptFunction):
+        key = f"{function.qualified_name}@{id(function):x}"
+        _SCRIPTED[key] = function
+        return Node(fx_node.name, op, f"script:{key}", (key, *args), kwargs, "script_function")
     name = getattr(function, "__name__", "")
     for label, namespace in _namespaces():
         if name and getattr(namespace, name, None) is function:
