@@ -157,6 +157,26 @@ def test_numbers_asked_of_sizes_agree_with_torch(shape: tuple[int, ...]) -> None
     assert "torch" not in {r.get("source") for r in plan.to_dict()["rows"]}
 
 
+class _LenOfBatch(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 2, 3)
+        self.fc = torch.nn.Linear(2 * 6 * 6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = len(x)
+        parts = [x, x]
+        return self.fc(self.conv(x).view(n, -1)) * len(parts)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 5])
+def test_len_of_a_tensor_is_its_first_size(batch: int) -> None:
+    model = _LenOfBatch()
+    plan = convcalc.plan(model, (batch, 1, 8, 8))
+    assert plan.output_shape == tuple(model(torch.zeros(batch, 1, 8, 8)).shape)
+    assert "torch" not in _sources(plan)
+
+
 class _IntOfData(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x[:, : int(x.sum())]

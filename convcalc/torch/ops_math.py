@@ -360,6 +360,19 @@ def _size_of(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return t.shape[_index(call, dim, len(t.shape), t.shape)]
 
 
+@_handles("len")
+def _len(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``len(x)``: a tensor's first size (torch refuses a 0-d tensor), or a tuple's, list's or dict's length."""
+    value = args[0]
+    if isinstance(value, _Tensor):
+        if not value.shape:
+            raise call.shape_error("len() of a 0-d tensor: torch raises TypeError", value.shape)
+        return value.shape[0]
+    if isinstance(value, (tuple, list, dict)):
+        return len(value)
+    raise call.spec_error(f"len() of {_describe_value(value)}", value=_describe_value(value))
+
+
 @_handles("dim")
 def _rank(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return len(_tensor_arg(call, args[0]).shape)

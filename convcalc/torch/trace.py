@@ -581,7 +581,7 @@ def _tracer_type() -> Any:
             # decided, not traced: the input is on the model's device (``if x.is_cuda and self.ngpu > 1:``)
             return bool(getattr(self.tracer, "on_cuda", False))
 
-        # ``int(x.size(0))``, ``range(h)``, ``float(c)``, ``round(h / 2)``: a number asked of a traced size is
+        # ``int(x.size(0))``, ``range(h)``, ``float(c)``, ``round(h / 2)``, ``len(x)``: a number asked of a traced size is
         # taken as ``decisions`` says and checked on the plan's sizes (the tracer's ``to_number``)
         def __int__(self) -> int:
             return int(_number(self, "int"))
@@ -591,6 +591,10 @@ def _tracer_type() -> Any:
 
         def __float__(self) -> float:
             return float(_number(self, "float"))
+
+        def __len__(self) -> int:
+            # ``len(x)``: the size of the first axis, a number like ``int(x.size(0))``
+            return int(_number(self.tracer.create_proxy("call_function", len, (self,), {}), "int"))
 
         def __round__(self, ndigits: Any = None) -> Any:
             if ndigits is not None:
