@@ -603,3 +603,94 @@ def test_torchscript_that_multiplies_out_of_sight_is_refused(model: Any) -> None
     from torch's pass too: refused, never a plan with those MACs missing."""
     with pytest.raises(convcalc.SpecError, match=r"calls aten::matmul, whose multiply-accumulates convcalc cannot"):
         convcalc.plan(model(), (2, 4))
+
+
+# --- numbers asked of sizes: the edges ------------------------------------------------------------------------------
+class _Forward(torch.nn.Module):
+    def __init__(self, forward: Any) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(2, 2, 1)
+        self.body = forward
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self.body(self, x)
+
+
+def _agree_or_both_refuse(model: torch.nn.Module, shape: tuple[int, ...]) -> None:
+    try:
+        expected: Any = tuple(model(torch.zeros(shape)).shape)
+    except Exception:
+        expected = None
+    if expected is None:
+        with pytest.raises(convcalc.ConvCalcError):
+            convcalc.plan(model, shape)
+    else:
+        assert convcalc.plan(model, shape).output_shape == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        lambda m, x: m.conv(x)[:, :, : len(x.shape)],  # len() of a shape: its rank
+        lambda m, x: m.conv(x) * len(x.sum()),  # len() of a 0-d tensor: torch raises TypeError
+        lambda m, x: m.conv(x)[:, :, : round(x.shape[2] / 3, 1)],  # round() to digits: a float, a bad slice
+        lambda m, x: torch.cat([m.conv(x)] * len(range(x.shape[3] // 2)), 1),  # range() of a size
+        lambda m, x: m.conv(x)[:, :, : int(x.shape[2] / 2)],
+        lambda m, x: x[list(range(x.shape[2] / 2))],  # operator.index of a float: Python refuses
+    ],
+    ids=["len-shape", "len-0d", "round-digits", "range", "int-of-division", "index-of-float"],
+)
+@pytest.mark.parametrize("shape", [(1, 2, 4, 4), (2, 2, 5, 3)])
+def test_numbers_of_sizes_agree_with_torch_or_both_refuse(body: Any, shape: tuple[int, ...]) -> None:
+    _agree_or_both_refuse(_Forward(body), shape)
+
+
+def test_a_hook_inside_a_parametrized_layer_sends_the_layer_to_torch() -> None:
+    layer = torch.nn.utils.parametrizations.weight_norm(torch.nn.Linear(4, 3))
+    net = torch.nn.Sequential(layer, torch.nn.ReLU())
+    layer.parametrizations.weight[0].register_forward_hook(lambda module, args, out: None)
+    plan = convcalc.plan(net, (2, 4))
+    assert plan.row("0").source == "torch"
+    assert plan.output_shape == (2, 3)
+    assert (plan.total_params, plan.trainable_params) == _totals(net)
+
+
+@torch.jit.script
+def scripted_bad_cat(x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([x, x[:, :1, :1]], 1)
+
+
+class _ScriptedBadCat(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return scripted_bad_cat(x)
+
+
+def test_a_torchscript_function_torch_cannot_run_is_refused() -> None:
+    _agree_or_both_refuse(_ScriptedBadCat(), (1, 2, 3, 3))
+
+
+class _FallbackOwnTensors(torch.nn.Module):
+    """Planned by torch's machinery (``list(x.shape)``), using its own parameter and buffer in forward and
+    returning a dict that holds torch's (values, indices) pair."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(4, 4, 3, padding=1)
+        self.scale = torch.nn.Parameter(torch.ones(1, 4, 1, 1))
+        self.register_buffer("shift", torch.zeros(1, 4, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> Any:
+        shape = list(x.shape)
+        y = self.conv(x) * self.scale + self.shift
+        return {"y": y.view(shape), "max": y.max(1)}
+
+
+def test_the_fallback_counts_a_modules_own_tensors_and_returns_its_outputs() -> None:
+    model = _FallbackOwnTensors()
+    plan = convcalc.plan(model, (2, 4, 5, 5))
+    out = model(torch.zeros(2, 4, 5, 5))
+    assert plan.output_shapes == {"y": tuple(out["y"].shape), "max": (tuple(out["max"][0].shape),) * 2}
+    assert (plan.total_params, plan.trainable_params) == _totals(model)
+    assert plan.buffers == 4
+    assert {plan.row("scale").source, plan.row("shift").source} == {"torch"}
+    assert plan.macs == 4 * 4 * 9 * 25

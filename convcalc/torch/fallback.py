@@ -315,8 +315,8 @@ def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any]) -> None:
                 start = starts.pop() if starts else len(ctx.rows)
                 slot = slots.pop() if slots else -1
                 name = run.names.get(id(module))
-                if name and isinstance(output, torch.Tensor):
-                    if slot >= 0:
+                if name is not None:  # the run's own module too (""), whatever its forward returns
+                    if slot >= 0 and name and isinstance(output, torch.Tensor):
                         ctx.close_group(slot, start, name, type(module).__name__, tuple(int(d) for d in output.shape))
                     _own_tensors(module, name, ctx)
                 continue
