@@ -277,12 +277,13 @@ class Plan:
     @property
     def total_mult_adds(self) -> Any:
         """torchinfo's "Total mult-adds" (see the ``torchinfo`` MAC convention): every call of a module
-        without children, a repeated call too, times the batch."""
+        without children, a repeated call too, times the first size of that call's output, as torchinfo
+        counts it (the batch that call ran on: twice the input's where a forward concatenates two batches)."""
         total: Any = 0
         for kind, params, output_shape, _ in self._leaf_calls():
-            if params:
-                total = total + torchinfo_mult_adds(kind, params, output_shape)
-        return total * (self.input_shape[0] if self.input_shape else 1)
+            if params and output_shape:
+                total = total + torchinfo_mult_adds(kind, params, output_shape) * output_shape[0]
+        return total
 
     @property
     def forward_backward_bytes(self) -> Any:

@@ -342,3 +342,24 @@ def test_torchinfo_enum_values_are_accepted() -> None:
         "row_settings": (RowSettings.VAR_NAMES,),
     }
     assert_same(module, [kw], input_size=(1, 8, 8, 8))
+
+
+class CatBatches(nn.Module):
+    """Two inputs run as one batch (a Siamese network's shared backbone), then split again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.fc = nn.Linear(6, 2)
+
+    def forward(self, a: Any, b: Any) -> Any:
+        return self.fc(self.conv(torch.cat([a, b], 0))).chunk(2, 0)
+
+
+def test_mult_adds_count_the_batch_each_call_ran_on() -> None:
+    """torchinfo multiplies each call by its own output's first size: here twice the input's batch."""
+    sizes = [(2, 3, 8, 8), (2, 3, 8, 8)]
+    assert_same(CatBatches(), OPTIONS[:2], input_size=sizes)
+    theirs = torchinfo.summary(CatBatches(), input_size=sizes, verbose=0).total_mult_adds
+    # by torchinfo's rule: a convolution's parameters times batch x positions, the Linear's times its first size
+    assert convcalc.plan(CatBatches(), sizes).total_mult_adds == theirs == 4 * 112 * 36 + 4 * 14
