@@ -694,3 +694,41 @@ def test_the_fallback_counts_a_modules_own_tensors_and_returns_its_outputs() -> 
     assert plan.buffers == 4
     assert {plan.row("scale").source, plan.row("shift").source} == {"torch"}
     assert plan.macs == 4 * 4 * 9 * 25
+
+
+# --- an optional input the forward asks about -----------------------------------------------------------------
+class _MaskBranch(torch.nn.Module):
+    """``if mask is not None:`` changes a shape while the mask goes nowhere else: fx holds a proxy for the mask
+    and takes the branch of a given one, whatever the plan gives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor, mask: Any = None) -> torch.Tensor:
+        if mask is not None:
+            x = x[:, :-1]
+        return self.proj(x)
+
+
+class _MaskFlag(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor, mask: Any = None) -> torch.Tensor:
+        cut = mask is None
+        return self.proj(x[:, 1:] if cut else x)
+
+
+@pytest.mark.parametrize("model_type", [_MaskBranch, _MaskFlag])
+def test_an_optional_input_tested_against_none_is_never_read_as_given(model_type: Any) -> None:
+    model = model_type()
+    left_out = convcalc.plan(model, (2, 5, 4))
+    assert left_out.output_shape == tuple(model(torch.zeros(2, 5, 4)).shape)
+    given = convcalc.plan(model, [(2, 5, 4), (2, 4)])
+    assert given.output_shape == tuple(model(torch.zeros(2, 5, 4), torch.zeros(2, 4)).shape)
+    assert "torch" not in _sources(given)  # given, the trace is right: read exactly
+    L = convcalc.symbols("L")
+    with pytest.raises(convcalc.SpecError, match=r"input 'mask' is not given \(None\)"):
+        convcalc.plan(model, (2, L, 4))

@@ -166,9 +166,10 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
             elif node.target in named:
                 env[node.name] = named.pop(node.target)
             elif node.args:
-                if node.args[0] is None and _used(graph, node.name):
+                if node.args[0] is None and (_used(graph, node.name) or _tests_none(graph, node.target)):
                     # fx traced it as a tensor, so ``if mask is not None:`` took the branch of a given input; passed
-                    # on to a layer (``key_padding_mask=mask``) it is the layer's own None, and read as such
+                    # on to a layer (``key_padding_mask=mask``) it is the layer's own None, and read as such,
+                    # unless the forward itself asks whether it is None
                     raise SpecError(
                         f"{path or '<model>'} ({graph.torch_type}): forward's input {node.name!r} is not given "
                         f"(None), but its forward was read with it as a tensor; give it, or plan with numbers. "
@@ -216,6 +217,42 @@ def _child_module(parent: Any, target: str) -> Any:
 
 
 _MAX_READS = 64
+
+
+def _tests_none(graph: Any, name: str) -> bool:
+    """Whether the module's forward asks if its parameter ``name`` is None (``if mask is not None:``), which
+    the trace, holding a proxy there, answered as for a given input."""
+    forward = getattr(type(graph.torch_module), "forward", None)
+    code = getattr(forward, "__code__", None)
+    return code is not None and name in _none_tested(code)
+
+
+@functools.lru_cache(maxsize=256)
+def _none_tested(code: Any) -> frozenset[str]:
+    """The local names a code object compares with None: ``LOAD_FAST x`` then a jump on None, or ``x is None``."""
+    import dis
+
+    def names(instruction: Any) -> tuple[str, ...]:
+        if not instruction.opname.startswith("LOAD_FAST"):
+            return ()
+        value = instruction.argval
+        return tuple(value) if isinstance(value, tuple) else (value,)
+
+    def is_none(instruction: Any) -> bool:
+        return instruction.opname == "LOAD_CONST" and instruction.argval is None
+
+    instructions: list[Any] = [*dis.get_instructions(code), None]
+    found: set[str] = set()
+    for j, instruction in enumerate(instructions[:-2]):
+        after, then = instructions[j + 1], instructions[j + 2]
+        if after.opname.endswith(("IF_NONE", "IF_NOT_NONE")):  # if x is None: / if x is not None:
+            found.update(names(instruction))
+        compares = then is not None and then.opname == "IS_OP"  # x is None, None is x, as a value
+        if compares and is_none(after):
+            found.update(names(instruction))
+        if compares and is_none(instruction):
+            found.update(names(after))
+    return frozenset(found)
 
 
 def _used(graph: Any, name: str) -> bool:
