@@ -732,3 +732,20 @@ def test_an_optional_input_tested_against_none_is_never_read_as_given(model_type
     L = convcalc.symbols("L")
     with pytest.raises(convcalc.SpecError, match=r"input 'mask' is not given \(None\)"):
         convcalc.plan(model, (2, L, 4))
+
+
+def test_a_compiled_model_is_read_as_the_module_it_wraps() -> None:
+    """``torch.compile(model)`` computes the shapes its module does; its wrapper cannot be traced, and
+    compiling it for a meta pass fails, so convcalc reads the module inside."""
+    from tests.corpus_models import LeNet
+
+    model = LeNet()
+    compiled = torch.compile(model)
+    plan = convcalc.plan(compiled, (2, 1, 28, 28))
+    assert plan.to_dict() == convcalc.plan(model, (2, 1, 28, 28)).to_dict()
+    assert "torch" not in _sources(plan)
+    assert str(convcalc.summary(compiled, input_size=(2, 1, 28, 28), verbose=0)) == str(
+        convcalc.summary(model, input_size=(2, 1, 28, 28), verbose=0)
+    )
+    assert repr(convcalc.from_torch(compiled)) == repr(convcalc.from_torch(model))
+    assert convcalc.verify(compiled, (2, 1, 28, 28), device="cpu").ok

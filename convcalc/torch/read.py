@@ -83,7 +83,15 @@ def from_torch(module: Any) -> Any:
     torch = _torch()
     if not isinstance(module, torch.nn.Module):
         raise SpecError(f"from_torch() takes a torch.nn.Module. {received({'module': module})}")
+    module = _uncompiled(module)
     return _Reader(_on_cuda(module)).convert(module, "")
+
+
+def _uncompiled(module: Any) -> Any:
+    """The module ``torch.compile`` wrapped, which computes the same shapes (its wrapper cannot be traced, and
+    compiling it for a meta pass fails); any other module as it is."""
+    compiled = type(module).__name__ == "OptimizedModule" and type(module).__module__.startswith("torch._dynamo")
+    return module._orig_mod if compiled and hasattr(module, "_orig_mod") else module
 
 
 def _on_cuda(module: Any) -> bool:
@@ -97,6 +105,7 @@ def _on_cuda(module: Any) -> bool:
 
 def _read(module: Any) -> _TorchModel:
     """The module read for planning: its spec, and what its layers hold (``convcalc.plan`` of a torch module)."""
+    module = _uncompiled(module)
     reader = _Reader(_on_cuda(module))
     spec = reader.convert(module, "")
     return _TorchModel(spec, _Book(module, reader))
@@ -216,7 +225,7 @@ def _keeps_shapes(hook: Any) -> bool:
 
 def module_classes(module: Any) -> dict[str, str]:
     """The class name of every submodule by path (``""`` for the module itself), as ``named_modules()`` lists them."""
-    return {path: type(child).__name__ for path, child in module.named_modules()}
+    return {path: type(child).__name__ for path, child in _uncompiled(module).named_modules()}
 
 
 class _Reader:

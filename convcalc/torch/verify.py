@@ -12,7 +12,7 @@ from convcalc._errors import ConvCalcError, ShapeError, SpecError
 from convcalc.torch.build import to_torch
 from convcalc.torch.graph import _spec_types
 from convcalc.torch.nodes import _torch
-from convcalc.torch.read import _read
+from convcalc.torch.read import _read, _uncompiled
 
 # --------------------------------------------------------------------------- #
 # verify
@@ -197,7 +197,7 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
     shape = tuple(input_shape)
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    built = model if is_torch else to_torch(model)
+    built = _uncompiled(model) if is_torch else to_torch(model)  # a torch.compile wrapper runs its module
     try:
         module = _module_on(built, device)
     except Exception as exc:  # no such device, or not available
