@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.run import RULES, TOOL_LABELS, TOOLS
+from benchmarks.run import COUNT_TOOLS, RULES, TOOL_LABELS, TOOLS
 
 
 def _t(entry: dict[str, Any] | None) -> str:
@@ -114,15 +114,7 @@ def counts_table(run: dict[str, Any]) -> str:
                 "= published" if (cc["params"], cc["macs"]) == (pub["params"], pub["macs"]) else "differs",
             ]
         )
-        for tool in (
-            "plan_torch",
-            "torchinfo",
-            "torchinfo_batch2",
-            "ptflops",
-            "ptflops_no_functional",
-            "fvcore",
-            "flop_counter",
-        ):
+        for tool in COUNT_TOOLS:
             e = c.get(tool)
             if not e or "value" not in e:
                 continue

@@ -65,6 +65,16 @@ TOOLS = (
     "fvcore",
     "torch_export_dynamic",
 )
+# The peers whose parameter and MAC counts the counts table sets beside convcalc's, in its order.
+COUNT_TOOLS = (
+    "plan_torch",
+    "torchinfo",
+    "torchinfo_batch2",
+    "ptflops",
+    "ptflops_no_functional",
+    "fvcore",
+    "flop_counter",
+)
 TOOL_LABELS = {
     "plan": "convcalc plan (numeric)",
     "plan_torch": "convcalc plan(torch module)",
@@ -1023,15 +1033,7 @@ def render(result: dict[str, Any]) -> str:
     for n, c in result["counts"].items():
         cc = c["convcalc"]
         rows.append([n, "convcalc", f"{cc['params']:,}", f"{cc['macs']:,}", "", "", "reference"])
-        for tool in (
-            "plan_torch",
-            "torchinfo",
-            "torchinfo_batch2",
-            "ptflops",
-            "ptflops_no_functional",
-            "fvcore",
-            "flop_counter",
-        ):
+        for tool in COUNT_TOOLS:
             e = c.get(tool)
             if not e:
                 continue

@@ -567,6 +567,8 @@ def _torchscript_mac_op(scripted: Any) -> str | None:
 def _scripted_mac_error(module: Any, where: str) -> SpecError | None:
     """A module whose forward can call TorchScript that multiplies matrices: torch's pass cannot show convcalc
     those operations, so their MACs would be missing from the plan."""
+    from convcalc.torch.trace import _scripted_calls
+
     torch = _torch()
     for m in module.modules():
         found = [(m, op) for m in (m,) if isinstance(m, torch.jit.ScriptModule) and (op := _torchscript_mac_op(m))]
@@ -580,20 +582,3 @@ def _scripted_mac_error(module: Any, where: str) -> SpecError | None:
                 f"cannot count inside TorchScript; register a rule for it. Received: torchscript={name}"
             )
     return None
-
-
-def _scripted_calls(function: Any, depth: int = 3) -> list[Any]:
-    """The TorchScript functions a Python function names (``drop_path(x)``), and those of the Python functions
-    it names, a few calls deep."""
-    torch = _torch()
-    code, names = getattr(function, "__code__", None), getattr(function, "__globals__", None)
-    if code is None or names is None:
-        return []
-    found: list[Any] = []
-    for name in code.co_names:
-        value = names.get(name)
-        if isinstance(value, torch.jit.ScriptFunction):
-            found.append(value)
-        elif depth and callable(value) and hasattr(value, "__code__") and value is not function:
-            found += _scripted_calls(value, depth - 1)
-    return found

@@ -212,15 +212,21 @@ def _forward_hooks(module: Any) -> str:
 
 def _keeps_shapes(hook: Any) -> bool:
     """Whether a hook is one of torch's own that recompute a weight or infer a lazy shape, changing no shape."""
-    import importlib
-
     if getattr(hook, "__func__", None) is _torch().nn.modules.lazy.LazyModuleMixin._infer_parameters:
         return True
+    return isinstance(hook, _shape_keeping_hooks())
+
+
+@functools.cache
+def _shape_keeping_hooks() -> tuple[type, ...]:
+    """torch's hook classes that recompute a weight from its parametrisation (the modules' names are shadowed
+    by the functions ``torch.nn.utils`` exports, hence importlib)."""
+    import importlib
+
     utils = {
         name: importlib.import_module(f"torch.nn.utils.{name}") for name in ("prune", "spectral_norm", "weight_norm")
     }
-    kept = (utils["spectral_norm"].SpectralNorm, utils["weight_norm"].WeightNorm, utils["prune"].BasePruningMethod)
-    return isinstance(hook, kept)
+    return (utils["spectral_norm"].SpectralNorm, utils["weight_norm"].WeightNorm, utils["prune"].BasePruningMethod)
 
 
 def module_classes(module: Any) -> dict[str, str]:

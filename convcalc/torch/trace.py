@@ -700,12 +700,26 @@ def _trace(module: Any, on_cuda: bool = False, decisions: tuple[Decision, ...] =
 
 
 def _scripted_functions(module: Any) -> tuple[Any, ...]:
-    """The TorchScript functions the module's forward can call by a global name (a scripted ``drop_path``):
-    fx records each call as a node instead of passing a proxy into TorchScript, which refuses it."""
-    script_function = _torch().jit.ScriptFunction
-    forward = getattr(type(module), "forward", None)
-    found = getattr(forward, "__globals__", {}).values()
-    return tuple(f for f in found if isinstance(f, script_function))
+    """The TorchScript functions the module's forward calls by a global name (a scripted ``drop_path``): fx
+    records each call as a node instead of passing a proxy into TorchScript, which refuses it."""
+    return tuple(_scripted_calls(getattr(type(module), "forward", None)))
+
+
+def _scripted_calls(function: Any, depth: int = 3) -> list[Any]:
+    """The TorchScript functions a Python function names (``drop_path(x)``), and those of the Python functions
+    it names, a few calls deep."""
+    torch = _torch()
+    code, names = getattr(function, "__code__", None), getattr(function, "__globals__", None)
+    if code is None or names is None:
+        return []
+    found: list[Any] = []
+    for name in code.co_names:
+        value = names.get(name)
+        if isinstance(value, torch.jit.ScriptFunction):
+            found.append(value)
+        elif depth and callable(value) and hasattr(value, "__code__") and value is not function:
+            found += _scripted_calls(value, depth - 1)
+    return found
 
 
 # TorchScript functions a traced forward calls, by the name their nodes give (kept alive with their graphs).
