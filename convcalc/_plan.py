@@ -76,6 +76,50 @@ class Row:
         return self.trainable + self.non_trainable
 
 
+_ROW_SLOTS = tuple(getattr(Row, name).__set__ for name in Row.__dataclass_fields__)
+
+
+def make_row(
+    name: str,
+    kind: str,
+    input_shape: tuple[Any, ...],
+    output_shape: tuple[Any, ...],
+    trainable: Any,
+    non_trainable: Any,
+    buffers: Any,
+    macs: Any,
+    activations: Any,
+    activation_bytes: Any,
+    receptive_field: tuple[ReceptiveField, ...] | None,
+    depth: int,
+    recursive: bool,
+    source: str = "rule",
+    _slots: tuple[Any, ...] = _ROW_SLOTS,
+) -> Row:
+    """``Row(...)`` with every field given, for the planner's one row per layer.
+
+    A frozen dataclass's own ``__init__`` sets each field through ``object.__setattr__``; setting the slots
+    directly makes the same row in about half the time, which a plan of a few hundred rows feels.
+    """
+    row = object.__new__(Row)
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13 = _slots
+    s0(row, name)
+    s1(row, kind)
+    s2(row, input_shape)
+    s3(row, output_shape)
+    s4(row, trainable)
+    s5(row, non_trainable)
+    s6(row, buffers)
+    s7(row, macs)
+    s8(row, activations)
+    s9(row, activation_bytes)
+    s10(row, receptive_field)
+    s11(row, depth)
+    s12(row, recursive)
+    s13(row, source)
+    return row
+
+
 @dataclass(frozen=True, slots=True)
 class Constraint:
     """A condition the symbolic input must meet for the plan to hold.

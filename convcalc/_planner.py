@@ -9,7 +9,7 @@ from typing import Any
 from convcalc._args import received
 from convcalc._enums import Convention, _Vocabulary
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
-from convcalc._plan import Constraint, Group, Plan, ReceptiveField, Row, shape_numel, torchinfo_mult_adds
+from convcalc._plan import Constraint, Group, Plan, ReceptiveField, Row, make_row, shape_numel, torchinfo_mult_adds
 from convcalc._symbolic import FloorForm, Undecided
 
 __all__ = ["Context", "Flow", "MacConvention", "plan"]
@@ -209,7 +209,7 @@ class Context:
         elif convention is not MacConvention.MACS:
             macs = self._convention_macs(macs, bias_adds)
         self.rows.append(
-            Row(
+            make_row(
                 path or kind,
                 kind,
                 input_shape,
@@ -435,13 +435,18 @@ def _module_tree(source: Any, model: Any) -> tuple[str, tuple[tuple[str, str], .
         return classes[""], tuple(classes.items())
     if reader is not None or model._convention is not Convention.TORCH:
         return getattr(model, "name", None) or type(model).__name__, None
-    classes = {}
-    stack = [("", model)]
-    while stack:
-        path, spec = stack.pop()
-        classes[path] = _TORCH_CLASS.get(spec.kind, spec.kind)
-        stack.extend(reversed([(f"{path}.{name}" if path else name, child) for name, child in spec.children()]))
-    return classes[""], tuple(classes.items())
+    tree = getattr(model, "_classes", None)  # a container keeps the tree of its first plan
+    if tree is None:
+        classes = {}
+        stack = [("", model)]
+        while stack:
+            path, spec = stack.pop()
+            classes[path] = _TORCH_CLASS.get(spec.kind, spec.kind)
+            stack.extend(reversed([(f"{path}.{name}" if path else name, child) for name, child in spec.children()]))
+        tree = tuple(classes.items())
+        if hasattr(type(model), "_classes"):
+            object.__setattr__(model, "_classes", tree)
+    return tree[0][1], tree
 
 
 def _sympy_tree(value: Any) -> Any:

@@ -49,6 +49,23 @@ def test_every_field_of_every_row() -> None:
     assert all(type(v) is int for r in plan.rows for v in (r.macs, r.activations, r.activation_bytes))
 
 
+def test_the_planners_row_maker_sets_every_field_in_order() -> None:
+    from dataclasses import fields
+
+    from convcalc._plan import make_row
+
+    values = [f"value {i}" for i in range(len(fields(Row)))]
+    assert make_row(*values) == Row(*values)
+    assert [getattr(make_row(*values), f.name) for f in fields(Row)] == values
+
+
+def test_a_second_plan_of_a_model_lists_the_same_modules() -> None:
+    net = small_net()
+    first, second = convcalc.plan(net, (2, 3, 8, 8)), convcalc.plan(net, (1, 3, 8, 8))
+    assert first.modules == second.modules
+    assert [path for path, _ in first.modules] == ["", "0", "1", "2", "3", "3.0", "3.1", "4", "5"]
+
+
 @pytest.mark.parametrize(
     ("macs", "per_row", "total"),
     [

@@ -69,6 +69,11 @@ def _spatial_check(layer: Module, shape: tuple[Any, ...], ndim: int, path: str) 
 def _nonempty_check(layer: Module, ctx: Context, shape: tuple[Any, ...], path: str) -> None:
     """torch's convolutions refuse an empty spatial axis ("Only zero batch or zero channel inputs are supported"),
     which a cropping pad before them can leave."""
+    for i in shape[2:]:
+        if type(i) is not int or i < 1:
+            break
+    else:  # every size a positive number: nothing to check
+        return
     for j, i in enumerate(shape[2:]):
         if type(i) is not int and any(  # an earlier layer already requires this size to be at least 1
             c.axis == j and c.kind == ">=" and c.value >= 1 and c.form == i for c in ctx.constraints

@@ -20,7 +20,8 @@ from convcalc.nn.shape import _dim_index
 
 
 class _Container(Module):
-    __slots__ = ("_items",)
+    # ``_classes``: the module classes by path that a plan lists, kept by the planner (the container is immutable)
+    __slots__ = ("_classes", "_items")
     _items: tuple[tuple[str, Module], ...]
 
     def __init__(self, *modules: Any) -> None:

@@ -10,6 +10,7 @@ from convcalc._errors import ShapeError, SpecError
 from convcalc._planner import Context, Flow
 from convcalc.nn._base import Module, _args, _channel_check
 from convcalc.params import (
+    ParamCount,
     batchnorm_params,
     groupnorm_params,
     layernorm_params,
@@ -27,6 +28,7 @@ class _BatchNormNd(Module):
     momentum: float | None = 0.1
     affine: bool = True
     track_running_stats: bool = True
+    _count: ParamCount = field(init=False, repr=False, compare=False)
     _ranks: ClassVar[tuple[int, ...]] = (4,)
 
     def __post_init__(self) -> None:
@@ -34,6 +36,9 @@ class _BatchNormNd(Module):
         whole(self.num_features, "num_features", minimum=1)
         flag(self.affine, "affine", args)
         flag(self.track_running_stats, "track_running_stats", args)
+        # the count depends on the arguments only: taken from params once, at construction
+        count = batchnorm_params(self.num_features, affine=self.affine, track_running_stats=self.track_running_stats)
+        object.__setattr__(self, "_count", count)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
@@ -43,7 +48,7 @@ class _BatchNormNd(Module):
                 f"{self._where(path)}: expects {want} input, got {len(shape)}-D {shape}. Received: input_shape={shape}"
             )
         _channel_check(self, shape, self.num_features, "num_features", path)
-        count = batchnorm_params(self.num_features, affine=self.affine, track_running_stats=self.track_running_stats)
+        count = self._count
         ctx.add_row(
             path,
             self.kind,
@@ -92,18 +97,22 @@ class InstanceNorm2d(Module):
     momentum: float | None = 0.1
     affine: bool = False
     track_running_stats: bool = False
+    _count: ParamCount = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         args = _args(self)
         whole(self.num_features, "num_features", minimum=1)
         flag(self.affine, "affine", args)
         flag(self.track_running_stats, "track_running_stats", args)
+        # the count depends on the arguments only: taken from params once, at construction
+        count = batchnorm_params(self.num_features, affine=self.affine, track_running_stats=self.track_running_stats)
+        object.__setattr__(self, "_count", count)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
         if len(shape) not in (3, 4):
             raise ShapeError(f"{self._where(path)}: expects (N, C, H, W) or (C, H, W). Received: input_shape={shape}")
-        count = batchnorm_params(self.num_features, affine=self.affine, track_running_stats=self.track_running_stats)
+        count = self._count
         ctx.add_row(
             path,
             self.kind,
