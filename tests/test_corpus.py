@@ -453,9 +453,9 @@ def test_keyword_inputs_and_optional_inputs_left_out() -> None:
     given = convcalc.plan(Optional(), {"x": (2, 6), "mask": (2, 3)})
     assert given.output_shape == (2, 3)
     assert not given.fallback_rows
-    left_out = convcalc.plan(Optional(), (2, 6))  # no mask: not the traced branch, torch's machinery answers
+    left_out = convcalc.plan(Optional(), (2, 6))  # no mask: the forward is read again with mask None
     assert left_out.output_shape == tuple(Optional()(torch.zeros(2, 6)).shape) == (2, 6)
-    assert left_out.fallback_rows
+    assert not left_out.fallback_rows
     assert convcalc.plan(KwargsMask(), (2, 6)).output_shape == (2, 6)
 
 
@@ -721,17 +721,57 @@ class _MaskFlag(torch.nn.Module):
         return self.proj(x[:, 1:] if cut else x)
 
 
-@pytest.mark.parametrize("model_type", [_MaskBranch, _MaskFlag])
+class _MaskInHelper(torch.nn.Module):
+    """The test of None inside a method the forward calls, under another name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(4, 3)
+
+    def _trim(self, x: torch.Tensor, m: Any) -> torch.Tensor:
+        return x[:, :-1] if m is not None else x
+
+    def forward(self, x: torch.Tensor, mask: Any = None) -> torch.Tensor:
+        return self.proj(_keep(self._trim(x, mask)))
+
+
+def _keep(x: torch.Tensor, scale: Any = None) -> torch.Tensor:
+    return x if scale is None else x * scale
+
+
+class _MaskedChild(torch.nn.Module):
+    """A child whose optional input the parent gives in one call and leaves out in the other."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = _MaskBranch()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.block(x, x[:, 0]), self.block(x)], 1)
+
+
+@pytest.mark.parametrize("model_type", [_MaskBranch, _MaskFlag, _MaskInHelper])
 def test_an_optional_input_tested_against_none_is_never_read_as_given(model_type: Any) -> None:
     model = model_type()
-    left_out = convcalc.plan(model, (2, 5, 4))
-    assert left_out.output_shape == tuple(model(torch.zeros(2, 5, 4)).shape)
-    given = convcalc.plan(model, [(2, 5, 4), (2, 4)])
-    assert given.output_shape == tuple(model(torch.zeros(2, 5, 4), torch.zeros(2, 4)).shape)
-    assert "torch" not in _sources(given)  # given, the trace is right: read exactly
+    for _ in range(2):  # the second plans start from what the first read last
+        left_out = convcalc.plan(model, (2, 5, 4))
+        assert left_out.output_shape == tuple(model(torch.zeros(2, 5, 4)).shape)
+        given = convcalc.plan(model, [(2, 5, 4), (2, 4)])
+        assert given.output_shape == tuple(model(torch.zeros(2, 5, 4), torch.zeros(2, 4)).shape)
+        keyword = convcalc.plan(model, {"x": (2, 5, 4), "mask": (2, 4)})
+        assert keyword.output_shape == given.output_shape
+        assert "torch" not in _sources(left_out) | _sources(given)  # read exactly, with and without the mask
     L = convcalc.symbols("L")
-    with pytest.raises(convcalc.SpecError, match=r"input 'mask' is not given \(None\)"):
-        convcalc.plan(model, (2, L, 4))
+    assert convcalc.plan(model, (2, L, 4)).output_shape == (2, L - int(model_type is _MaskFlag), 3)
+    assert convcalc.plan(model, [(2, L, 4), (2, 4)]).output_shape == (2, L - int(model_type is not _MaskFlag), 3)
+
+
+def test_an_optional_input_given_in_one_call_and_left_out_in_another() -> None:
+    model = _MaskedChild()
+    plan = convcalc.plan(model, (2, 5, 4))
+    assert plan.output_shape == tuple(model(torch.zeros(2, 5, 4)).shape) == (2, 9, 3)
+    assert "torch" not in _sources(plan)
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
 
 
 def test_a_compiled_model_is_read_as_the_module_it_wraps() -> None:

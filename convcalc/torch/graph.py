@@ -15,7 +15,7 @@ from typing import Any
 
 from convcalc._errors import SpecError
 from convcalc.torch.fallback import _leaves, _torch_call, _TorchRejectsError
-from convcalc.torch.nodes import Node, Ref, _Attr, _Dict, _join, _node_repr, _resolve_function, _Slice, _substitute
+from convcalc.torch.nodes import Node, _Attr, _join, _node_repr, _resolve_function, _substitute
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.trace import _elementwise_type, _is_inplace
 from convcalc.torch.values import (
@@ -61,8 +61,11 @@ def _spec_types() -> _SpecTypes:
         modules: tuple[tuple[str, Any], ...] = ()
         attrs: tuple[_Attr, ...] = ()
         torch_module: Any = dataclasses.field(default=None, compare=False, repr=False)
-        # reads the forward again with conditions on sizes decided otherwise (a Graph, or a TorchCall)
+        # reads the forward again with conditions on sizes decided otherwise, or other optional inputs left out
+        # (a Graph, or a TorchCall)
         reread: Any = dataclasses.field(default=None, compare=False, repr=False)
+        # the optional inputs the forward was read without (traced as None)
+        absent: frozenset[str] = dataclasses.field(default=frozenset(), compare=False, repr=False)
 
         @property
         def kind(self) -> str:
@@ -161,19 +164,24 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
             elif node.target.startswith("*"):  # forward(self, *args): the positional inputs left
                 env[node.name] = tuple(supplied)
                 supplied.clear()
-            elif supplied:
-                env[node.name] = supplied.pop(0)
-            elif node.target in named:
-                env[node.name] = named.pop(node.target)
+            elif supplied or node.target in named:
+                if node.target in graph.absent:  # read as left out, given now: read it as given
+                    raise RetakeError(
+                        f"{path or '<model>'} ({graph.torch_type}): forward's input {node.target!r} is given",
+                        (),
+                        graph.absent - {node.target},
+                    )
+                env[node.name] = supplied.pop(0) if supplied else named.pop(node.target)
             elif node.args:
-                if node.args[0] is None and (_used(graph, node.name) or _tests_none(graph, node.target)):
-                    # fx traced it as a tensor, so ``if mask is not None:`` took the branch of a given input; passed
-                    # on to a layer (``key_padding_mask=mask``) it is the layer's own None, and read as such,
-                    # unless the forward itself asks whether it is None
-                    raise SpecError(
-                        f"{path or '<model>'} ({graph.torch_type}): forward's input {node.name!r} is not given "
+                if node.args[0] is None and node.target not in graph.absent:
+                    # fx traced it as a tensor, so ``if mask is not None:`` (here or in a function the forward
+                    # calls) took the branch of a given input: read the forward again with it as the None it is
+                    raise RetakeError(
+                        f"{path or '<model>'} ({graph.torch_type}): forward's input {node.target!r} is not given "
                         f"(None), but its forward was read with it as a tensor; give it, or plan with numbers. "
-                        f"Received: {node.name}=None"
+                        f"Received: {node.target}=None",
+                        (),
+                        graph.absent | {node.target},
                     )
                 env[node.name] = node.args[0]
             else:
@@ -219,61 +227,6 @@ def _child_module(parent: Any, target: str) -> Any:
 _MAX_READS = 64
 
 
-def _tests_none(graph: Any, name: str) -> bool:
-    """Whether the module's forward asks if its parameter ``name`` is None (``if mask is not None:``), which
-    the trace, holding a proxy there, answered as for a given input."""
-    forward = getattr(type(graph.torch_module), "forward", None)
-    code = getattr(forward, "__code__", None)
-    return code is not None and name in _none_tested(code)
-
-
-@functools.lru_cache(maxsize=256)
-def _none_tested(code: Any) -> frozenset[str]:
-    """The local names a code object compares with None: ``LOAD_FAST x`` then a jump on None, or ``x is None``."""
-    import dis
-
-    def names(instruction: Any) -> tuple[str, ...]:
-        if not instruction.opname.startswith("LOAD_FAST"):
-            return ()
-        value = instruction.argval
-        return tuple(value) if isinstance(value, tuple) else (value,)
-
-    def is_none(instruction: Any) -> bool:
-        return instruction.opname == "LOAD_CONST" and instruction.argval is None
-
-    instructions: list[Any] = [*dis.get_instructions(code), None]
-    found: set[str] = set()
-    for j, instruction in enumerate(instructions[:-2]):
-        after, then = instructions[j + 1], instructions[j + 2]
-        if after.opname.endswith(("IF_NONE", "IF_NOT_NONE")):  # if x is None: / if x is not None:
-            found.update(names(instruction))
-        compares = then is not None and then.opname == "IS_OP"  # x is None, None is x, as a value
-        if compares and is_none(after):
-            found.update(names(instruction))
-        if compares and is_none(instruction):
-            found.update(names(after))
-    return frozenset(found)
-
-
-def _used(graph: Any, name: str) -> bool:
-    """Whether an operation of the graph (not a layer call, not the output) takes the value named ``name``."""
-    target = Ref(name)
-
-    def holds(value: Any) -> bool:
-        if value == target:
-            return True
-        if isinstance(value, tuple):
-            return any(holds(v) for v in value)
-        if isinstance(value, _Dict):
-            return any(holds(v) for _, v in value.items)
-        if isinstance(value, _Slice):
-            return any(holds(v) for v in (value.start, value.stop, value.step))
-        return False
-
-    users = (n for n in graph.nodes if n.op not in ("call_module", "output"))
-    return any(holds(n.args) or any(holds(v) for _, v in n.kwargs) for n in users)
-
-
 def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any, path: str) -> Any:
     """Plan a Graph with convcalc's rules; where they cannot follow the forward (a SpecError, not a misfit),
     plan the module with torch's shape machinery instead, after undoing what the attempt planned."""
@@ -297,7 +250,8 @@ def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: 
                 if graph.reread is None or len(retake.decisions) >= _MAX_READS:
                     raise
                 undo()
-                graph = graph.reread(retake.decisions)
+                absent = graph.absent if retake.absent is None else retake.absent
+                graph = graph.reread(retake.decisions, absent)
                 if isinstance(graph, types.TorchCall):
                     return _torch_call(graph.torch_module, args, kwargs, ctx, path, graph.kind, graph.reason)
         raise SpecError(

@@ -173,8 +173,16 @@ class _TorchModel:
         return out, tree
 
 
-# The decisions a forward's last read took, by its trace key without them (see _Reader._read_forward).
+# The decisions a forward's last read took, by its trace key without them, and the optional inputs its last
+# read left out, by its trace key without either (see _Reader._read_forward).
 _LAST_DECISIONS: dict[tuple[Any, ...], tuple[Decision, ...]] = {}
+_LAST_ABSENT: dict[tuple[Any, ...], frozenset[str]] = {}
+
+
+def _remember(table: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
+    table[key] = value
+    while len(table) > _TRACED_MAX:
+        del table[next(iter(table))]
 
 
 def _shapes_tree(value: Any, name: str) -> Any:
@@ -282,27 +290,33 @@ class _Reader:
             return spec
         return self._read_forward(module, path, ())
 
-    def _read_forward(self, module: Any, path: str, decisions: tuple[Decision, ...]) -> Any:
-        """The module's forward read with fx, each condition on sizes taken as ``decisions`` says (true beyond)."""
+    def _read_forward(
+        self, module: Any, path: str, decisions: tuple[Decision, ...], absent: frozenset[str] | None = None
+    ) -> Any:
+        """The module's forward read with fx, each condition on sizes taken as ``decisions`` says (true beyond),
+        and the optional inputs named in ``absent`` left out (None; by default those its last read left out)."""
         from convcalc import nn
 
         cls = type(module)
         where = f"{path or '<model>'} ({cls.__name__})"
         state = _trace_key(module, self.keys)
-        base = None if state is None else (state, _code_of(cls), self.on_cuda)
+        inputs = None if state is None else (state, _code_of(cls), self.on_cuda)
+        # a forward read again for other sizes or inputs starts, next plan, from the inputs and decisions its
+        # last read took (the plan checks both again: this only saves reads)
+        if absent is None:
+            absent = frozenset() if inputs is None else _LAST_ABSENT.get(inputs, frozenset())
+        elif inputs is not None:
+            _remember(_LAST_ABSENT, inputs, absent)
+        base = None if inputs is None else (*inputs, absent)
         if base is not None:
-            # a forward read again for other sizes starts, next plan, from the decisions its last sizes took
-            # (every decision is checked on the sizes again: this only saves reads)
             if decisions:
-                _LAST_DECISIONS[base] = decisions
-                while len(_LAST_DECISIONS) > _TRACED_MAX:
-                    del _LAST_DECISIONS[next(iter(_LAST_DECISIONS))]
+                _remember(_LAST_DECISIONS, base, decisions)
             else:
                 decisions = _LAST_DECISIONS.get(base, ())
         key = None if base is None else (*base, decisions)
         found = _TRACED.get(key) if key is not None else None
         if found is None:
-            found = self._traced(module, where, self.on_cuda, decisions)
+            found = self._traced(module, where, self.on_cuda, decisions, absent)
             if key is not None:
                 _TRACED[key] = found
                 while len(_TRACED) > _TRACED_MAX:
@@ -312,16 +326,16 @@ class _Reader:
         if isinstance(found, str):
             return self._fallback(module, found)
         nodes: tuple[Node, ...] = found  # type: ignore[assignment]
-        return self._from_nodes(module, nodes, path)
+        return self._from_nodes(module, nodes, path, absent)
 
     @staticmethod
     def _traced(
-        module: Any, where: str, on_cuda: bool, decisions: tuple[Decision, ...]
+        module: Any, where: str, on_cuda: bool, decisions: tuple[Decision, ...], absent: frozenset[str]
     ) -> tuple[Node, ...] | str | object:
         """The module's forward as nodes, or why convcalc cannot read it (a string), or _AS_CHAIN."""
         torch = _torch()
         try:
-            graph = _trace(module, on_cuda, decisions)
+            graph = _trace(module, on_cuda, decisions, absent)
         except Exception as exc:  # the user's forward may raise anything on proxies
             if isinstance(module, torch.nn.Sequential):
                 return _AS_CHAIN
@@ -353,7 +367,7 @@ class _Reader:
         attrs = tuple(_attr_of(module, t) for t in dict.fromkeys(n.target for n in module.nodes if n.op == "get_attr"))
         return _spec_types().Graph(module.torch_type, module.nodes, modules, attrs)
 
-    def _from_nodes(self, module: Any, nodes: tuple[Node, ...], path: str) -> Any:
+    def _from_nodes(self, module: Any, nodes: tuple[Node, ...], path: str, absent: frozenset[str] = frozenset()) -> Any:
         from convcalc import nn
 
         modules: dict[str, Any] = {}
@@ -373,4 +387,5 @@ class _Reader:
             tuple(attrs.values()),
             torch_module=module,
             reread=functools.partial(self._read_forward, module, path),
+            absent=absent,
         )

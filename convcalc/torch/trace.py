@@ -687,7 +687,11 @@ def _in_assert() -> bool:
     return "JUMP" in jump.opname and jump.opname.endswith("IF_TRUE") and after.opname == "LOAD_ASSERTION_ERROR"
 
 
-def _trace(module: Any, on_cuda: bool = False, decisions: tuple[Decision, ...] = ()) -> Any:
+def _trace(
+    module: Any, on_cuda: bool = False, decisions: tuple[Decision, ...] = (), absent: frozenset[str] = frozenset()
+) -> Any:
+    """The module's forward as an fx graph; the inputs named in ``absent`` are traced as the None they are
+    (``if mask is not None:``, in the forward or in any function it calls, takes the branch of no mask)."""
     import warnings
 
     tracer = _tracer_type()(autowrap_functions=_scripted_functions(module))
@@ -696,7 +700,25 @@ def _trace(module: Any, on_cuda: bool = False, decisions: tuple[Decision, ...] =
     tracer.made = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return tracer.trace(_shallow_clone(module))
+        graph = tracer.trace(_shallow_clone(module), concrete_args=dict.fromkeys(sorted(absent)) or None)
+    if absent:
+        _unguard(graph, absent)
+    return graph
+
+
+def _unguard(graph: Any, absent: frozenset[str]) -> None:
+    """fx keeps an input traced as None as a placeholder ``mask_1`` and a check that it is None: the check
+    goes (the plan decides which inputs are given) and the placeholder takes its parameter's name again."""
+    import torch.fx._symbolic_trace as symbolic_trace
+
+    for node in list(graph.nodes):
+        if node.op == "call_function" and node.target is symbolic_trace._assert_is_none:
+            graph.erase_node(node)
+    for node in graph.nodes:
+        if node.op == "placeholder" and node.target not in absent:
+            name = node.target.rpartition("_")[0]
+            if name in absent and not node.users:
+                node.target = name
 
 
 def _scripted_functions(module: Any) -> tuple[Any, ...]:

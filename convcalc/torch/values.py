@@ -59,11 +59,13 @@ class NeedsDataError(SpecError):
 
 class RetakeError(SpecError):
     """The sizes take the other branch of a condition than the trace read: the forward is read again with
-    ``decisions`` (the conditions up to that one, as the sizes decide them)."""
+    ``decisions`` (the conditions up to that one, as the sizes decide them). With ``absent``: the plan gives
+    other optional inputs than the trace had, and the forward is read again with those names left out (None)."""
 
-    def __init__(self, message: str, decisions: tuple[Decision, ...]) -> None:
+    def __init__(self, message: str, decisions: tuple[Decision, ...], absent: frozenset[str] | None = None) -> None:
         super().__init__(message)
         self.decisions = decisions
+        self.absent = absent
 
 
 def _flow_of(t: _Tensor) -> Any:
