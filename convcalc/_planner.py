@@ -260,13 +260,17 @@ def _input_shape(input_shape: Any) -> tuple[Any, ...]:
     from convcalc._args import integer
     from convcalc._backend import is_symbolic
 
-    message = f"input_shape must be a tuple such as (1, 3, 224, 224). {received({'input_shape': input_shape})}"
+    def refused() -> ShapeError:
+        return ShapeError(
+            f"input_shape must be a tuple such as (1, 3, 224, 224). {received({'input_shape': input_shape})}"
+        )
+
     if isinstance(input_shape, (str, bytes, dict)) or not hasattr(input_shape, "__iter__"):
-        raise ShapeError(message)
+        raise refused()
     try:
         dims = tuple(input_shape)
     except TypeError:  # a 0-d array has __iter__ but cannot be iterated
-        raise ShapeError(message) from None
+        raise refused() from None
     if not dims:
         raise ShapeError(f"input_shape must not be empty. {received({'input_shape': input_shape})}")
     out = []

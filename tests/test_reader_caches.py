@@ -23,8 +23,9 @@ from tests.corpus_models import CORPUS, ListShapeConv  # noqa: E402
 
 @contextmanager
 def _no_caches() -> Iterator[None]:
-    """Empty both caches for the block, and put back what they held."""
-    held = [(table, dict(table)) for table in (trace._TRACED, fallback._META_COPIES, read._LAST_DECISIONS)]
+    """Empty the caches for the block, and put back what they held."""
+    tables = (trace._TRACED, trace._SPECS, fallback._META_COPIES, read._LAST_DECISIONS, read._LAST_ABSENT)
+    held = [(table, dict(table)) for table in tables]
     for table, _ in held:
         table.clear()
     try:
@@ -259,3 +260,20 @@ def test_a_forward_read_again_for_other_sizes_plans_as_fresh() -> None:
     ):
         for shape in shapes:
             assert _outcome(model, shape) == _fresh(model, shape), (type(model).__name__, shape)
+
+
+def test_a_layer_changed_after_a_plan_is_read_with_its_new_arguments() -> None:
+    """The specs made for torch layers are kept by their arguments: a layer changed in place is a new spec, and
+    arguments equal as numbers but not as types (True and 1) are not taken for each other."""
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Conv2d(4, 2, 3, padding=1))
+    first = convcalc.plan(model, (1, 3, 16, 16))
+    assert first.output_shape == (1, 2, 14, 14)
+    model[0].stride = (2, 2)
+    model[2].padding = (0, 0)
+    changed = convcalc.plan(model, (1, 3, 16, 16))
+    assert _summary(changed) == _fresh(model, (1, 3, 16, 16))
+    assert changed.output_shapes == _torch_shapes(model, (1, 3, 16, 16)) == ((1, 2, 5, 5),)
+    model[2].padding = (1, 1)
+    convcalc.plan(model, (1, 3, 16, 16))
+    model[2].padding = (True, True)  # refused (by torch too), cached or not
+    assert _outcome(model, (1, 3, 16, 16)) == _fresh(model, (1, 3, 16, 16))

@@ -115,9 +115,18 @@ def _resolve_function(target: str) -> Any:
     return value
 
 
+_PLAIN = frozenset({int, float, str, bool, type(None)})
+
+
 def _substitute(value: Any, env: dict[str, Any]) -> Any:
-    if isinstance(value, Ref):
+    # exact types first: every plan resolves each node's arguments, so this is on the hot path
+    kind = type(value)
+    if kind is Ref:
         return env[value.name]
+    if kind is tuple:
+        return tuple([_substitute(v, env) for v in value])
+    if kind in _PLAIN:
+        return value
     if isinstance(value, tuple):
         return tuple(_substitute(v, env) for v in value)
     if isinstance(value, _Slice):

@@ -296,6 +296,8 @@ def _uninitialised(tensor: Any) -> bool:
 _TRACED: dict[tuple[Any, ...], tuple[Node, ...] | str | object] = {}
 _AS_CHAIN = object()
 _TRACED_MAX = 512
+# The convcalc.nn specs made for torch layers, by spec class and plain constructor arguments (see _leaf_spec).
+_SPECS: dict[tuple[Any, ...], Any] = {}
 
 # nn.Module's own bookkeeping, which a forward does not branch on.
 _MODULE_INTERNALS = frozenset(
@@ -469,10 +471,21 @@ def _leaf_spec(module: Any, where: str) -> Any:
                 value = value is not None
             kwargs[f.name] = value
         kwargs.update(_TORCH_ONLY_ARGS.get(name, lambda m: {})(module))
-        try:
-            return spec_cls(**kwargs)
-        except ConvCalcError as exc:
-            raise type(exc)(f"{where}: {exc}") from None
+        # a spec is a function of its arguments: one made for the same plain arguments (types included, so
+        # True is not 1) is the same spec, and its checks need not run again
+        plain = tuple((k, _plain_value(v)) for k, v in kwargs.items())
+        key = None if any(v is _NOT_PLAIN for _, v in plain) else (spec_cls, plain)
+        spec = _SPECS.get(key) if key is not None else None
+        if spec is None:
+            try:
+                spec = spec_cls(**kwargs)
+            except ConvCalcError as exc:
+                raise type(exc)(f"{where}: {exc}") from None
+            if key is not None:
+                _SPECS[key] = spec
+                while len(_SPECS) > _TRACED_MAX:
+                    del _SPECS[next(iter(_SPECS))]
+        return spec
     if name in _SHAPE_KEEPING:
         return _elementwise(module, base)
     return None
