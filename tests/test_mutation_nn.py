@@ -41,7 +41,8 @@ PLAN_ERRORS = [
         nn.ConvTranspose2d(1, 1, 3),
         (1, 1, 4),
         False,
-        "block.layer (ConvTranspose2d): expects a 4-D input (N, C, H, W) but receives 3-D (1, 1, 4). "
+        "block.layer (ConvTranspose2d): expects a 4-D input (N, C, H, W) but receives 3-D (1, 1, 4)"
+        ": torch takes this unbatched input as a batch of one, and convcalc plans batches, so give it the batch axis, (1, 1, 1, 4). "
         "Received: input_shape=(1, 1, 4)",
     ),
     (
@@ -54,7 +55,8 @@ PLAN_ERRORS = [
         nn.LazyConv2d(4, 3),
         (1, 3, 8),
         False,
-        "block.layer (LazyConv2d): expects a 4-D input (N, C, H, W) but receives 3-D (1, 3, 8). "
+        "block.layer (LazyConv2d): expects a 4-D input (N, C, H, W) but receives 3-D (1, 3, 8)"
+        ": torch takes this unbatched input as a batch of one, and convcalc plans batches, so give it the batch axis, (1, 1, 3, 8). "
         "Received: input_shape=(1, 3, 8)",
     ),
     (
@@ -109,7 +111,8 @@ PLAN_ERRORS = [
         nn.MaxPool2d(2),
         (1, 1, 4),
         False,
-        "block.layer (MaxPool2d): expects a 4-D input (N, C, H, W) but receives 3-D (1, 1, 4). "
+        "block.layer (MaxPool2d): expects a 4-D input (N, C, H, W) but receives 3-D (1, 1, 4)"
+        ": torch takes this unbatched input as a batch of one, and convcalc plans batches, so give it the batch axis, (1, 1, 1, 4). "
         "Received: input_shape=(1, 1, 4)",
     ),
     (

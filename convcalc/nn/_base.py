@@ -60,9 +60,17 @@ def _axis_label(j: int, *given: Any) -> str:
 def _spatial_check(layer: Module, shape: tuple[Any, ...], ndim: int, path: str) -> None:
     if len(shape) != ndim + 2:
         dims = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[ndim]
+        # torch also takes one sample without its batch axis; a plan counts per sample of a batch, so it asks
+        # for the batch axis rather than guess which axis a later layer takes for the batch
+        unbatched = (
+            f": torch takes this unbatched input as a batch of one, and convcalc plans batches, so give it "
+            f"the batch axis, {(1, *shape)}"
+            if len(shape) == ndim + 1
+            else ""
+        )
         raise ShapeError(
             f"{layer._where(path)}: expects a {ndim + 2}-D input {dims} but receives {len(shape)}-D "
-            f"{shape}. Received: input_shape={shape}"
+            f"{shape}{unbatched}. Received: input_shape={shape}"
         )
 
 
