@@ -78,6 +78,12 @@ def ceil_div(a: Size, b: Size) -> Size:
     return (a + b - 1) // b
 
 
+def same_total(i: Size, s: Size, extent: Size) -> Size:
+    """Padding in all that TensorFlow's (and ONNX's) 'same' adds on one axis, so that ``ceil(i / s)`` windows
+    fit: ``max((ceil(i / s) - 1) * s + dk - i, 0)``; the odd pixel goes at the end."""
+    return smax((ceil_div(i, s) - 1) * s + extent - i, 0)
+
+
 def ceil_window_count(i: Size, p: Size, extent: Size, s: Size) -> Size:
     """torch's ``ceil_mode`` count: ceil, but no window may start in the right padding.
 
@@ -704,7 +710,7 @@ def same_padding(
             torch_same_rule(s, args, axis, lambda pick: ". Use convention='keras' for TensorFlow's rule.")
             total = extent - 1
         else:
-            total = smax((ceil_div(i, s) - 1) * s + extent - i, 0)
+            total = same_total(i, s, extent)
         pads.append((total // 2, total - total // 2))
     return axes.wrap(pads)
 

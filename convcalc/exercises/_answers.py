@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any
 
+from convcalc.formulas import kernel_extent, window_count
 from convcalc.params import conv_params, linear_params
 
 #: A per-axis size rule: (W, F, S, P, D) -> out.
@@ -14,7 +15,8 @@ Rule = Callable[[int, int, int, int, int], int]
 
 
 def _correct(w: int, f: int, s: int, p: int, d: int) -> int:
-    return (w - (d * (f - 1) + 1) + 2 * p) // s + 1
+    out: int = window_count(w, p, p, kernel_extent(f, d), s)
+    return out
 
 
 def _rule_forgot_padding(w: int, f: int, s: int, p: int, d: int) -> int:

@@ -6,6 +6,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from convcalc.formulas import window_count
+
 
 def _draw_size(rng: random.Random, difficulty: int) -> dict[str, Any]:
     """A convolution: sizes built backwards from the output so the division is exact (or a stated floor)."""
@@ -51,10 +53,10 @@ def _draw_padding(rng: random.Random, difficulty: int) -> dict[str, Any]:
         while w < 2:
             w += s
             o += 1
-    out = (w - f + 2 * p) // s + 1
+    out = window_count(w, p, p, f, s)
     if (w - f + 2 * p) % s:
         w -= (w - f + 2 * p) % s  # keep it exact: P must be the unique integer solution
-        out = (w - f + 2 * p) // s + 1
+        out = window_count(w, p, p, f, s)
     return {"size": w, "kernel": f, "stride": s, "output": out, "padding": p}
 
 

@@ -13,6 +13,7 @@ from convcalc.formulas import (
     ceil_div,
     keras_stride_dilation_check,
     kernel_extent,
+    same_total,
     window_count,
 )
 
@@ -130,7 +131,7 @@ def _window_axes(
             elif ss == 1:
                 lefts.append((extent - 1) // 2)
             elif type(i) is int:
-                lefts.append(max((out - 1) * ss + extent - i, 0) // 2)
+                lefts.append(same_total(i, ss, extent) // 2)
             else:
                 fixed = False
         outs.append(out)

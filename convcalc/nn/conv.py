@@ -17,6 +17,7 @@ from convcalc.formulas import (
     torch_output_padding_rule,
     torch_same_rule,
     transpose_count,
+    window_count,
 )
 from convcalc.nn._base import Module, _args, _axis_label, _channel_check, _nonempty_check, _spatial_check
 from convcalc.nn.shape import plan_padding
@@ -143,7 +144,7 @@ class _ConvNd(Module):
                     lambda: _not_exact(self, path, shape, j, i, pl + pr, extent, s),
                     f"stride {s} divides evenly",
                 )
-            spatial.append(span // s + 1)
+            spatial.append(window_count(i, pl, pr, extent, s))
         out_shape = (shape[0], self.out_channels, *spatial)
         positions = product(spatial)
         weights = self._weights

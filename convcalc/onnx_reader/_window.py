@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from convcalc._plan import ReceptiveField
-from convcalc.formulas import ceil_div, kernel_extent
+from convcalc.formulas import ceil_div, kernel_extent, same_total
 from convcalc.onnx_reader._graph import _K, _T, _Call, _handles
 from convcalc.onnx_reader._values import _prod, _tensor
 
@@ -63,7 +63,7 @@ def _same_pads(i: Any, s: int, extent: int, upper: bool) -> tuple[Any, tuple[Any
     """``(out, begin, end)`` of ``auto_pad`` SAME: ``out = ceil(i / s)``, the odd pixel at the end (UPPER)."""
     out = ceil_div(i, s)
     if type(i) is int:
-        total = max((out - 1) * s + extent - i, 0)
+        total = same_total(i, s, extent)
         small, big = total // 2, total - total // 2
         return out, (small, big) if upper else (big, small)
     if s == 1:
