@@ -116,8 +116,8 @@ def _call(fn: Any, data: st.DataObject) -> None:
     kwargs = {k: data.draw(values, label=k) for k in chosen if k not in set(keywords[: len(args)])}
     try:
         fn(*args, **kwargs)
-    except convcalc.ConvCalcError:
-        pass
+    except convcalc.ConvCalcError as exc:
+        assert type(exc) in (convcalc.ShapeError, convcalc.SpecError), f"a non-public error type: {type(exc)}"
     except TypeError as exc:
         # a Python-level call mismatch (too many positionals, unknown keyword) is the language's own
         # error, not convcalc's: it is raised before convcalc runs

@@ -1006,6 +1006,17 @@ def test_untraceable_module_names_the_path_and_how_to_register() -> None:
     assert "convcalc.register(DataDependent, lambda module: convcalc.nn.Sequential(...))" in message
     assert "torch cannot run it on meta tensors" in message
     assert message.endswith("module=DataDependent")
+    assert type(info.value) is SpecError  # the reader's own signals never reach the user under their names
+
+
+@pytest.mark.parametrize("symbolic", [False, True])
+def test_a_model_torch_cannot_run_either_raises_a_plain_spec_error(symbolic: bool) -> None:
+    size: Any = convcalc.symbols("H") if symbolic else 8
+    for model in (DataDependent(), tnn.Sequential(DataDependent()), convcalc.from_torch(DataDependent())):
+        with pytest.raises(SpecError) as info:
+            convcalc.plan(model, (1, 3, size, size))
+        assert type(info.value) is SpecError
+        assert "DataDependent" in str(info.value)
 
 
 def test_register_a_rule(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,10 +22,19 @@ from convcalc.torch.trace import (
     _trace_key,
     _uninitialised,
 )
-from convcalc.torch.values import _attr_row, _Call, _describe_value, _handles, _Opaque, _Pair, _Tensor
+from convcalc.torch.values import (
+    ReaderSignalError,
+    _attr_row,
+    _Call,
+    _describe_value,
+    _handles,
+    _Opaque,
+    _Pair,
+    _Tensor,
+)
 
 
-class _TorchRejectsError(SpecError):
+class _TorchRejectsError(ReaderSignalError):
     """torch itself cannot run the forward on meta tensors of these shapes."""
 
 

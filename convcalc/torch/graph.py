@@ -20,6 +20,7 @@ from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.trace import _elementwise_type, _is_inplace
 from convcalc.torch.values import (
     NeedsDataError,
+    ReaderSignalError,
     RetakeError,
     _attr_row,
     _Call,
@@ -27,6 +28,7 @@ from convcalc.torch.values import (
     _flow_of,
     _Pair,
     _Tensor,
+    public_error,
 )
 
 # --------------------------------------------------------------------------- #
@@ -88,7 +90,10 @@ def _spec_types() -> _SpecTypes:
         def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
             start = len(ctx.rows)
             slot = ctx.open_group() if path else -1
-            out = _graph_call(self, (_Tensor(tuple(flow[0]), flow[1]),), {}, ctx, path)
+            try:
+                out = _graph_call(self, (_Tensor(tuple(flow[0]), flow[1]),), {}, ctx, path)
+            except ReaderSignalError as exc:
+                raise public_error(exc) from None
             if not isinstance(out, _Tensor):
                 raise SpecError(
                     f"{self._where(path)}: forward returns {_describe_value(out)}, not one tensor; convcalc plans "
@@ -125,9 +130,12 @@ def _spec_types() -> _SpecTypes:
         def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
             start = len(ctx.rows)
             slot = ctx.open_group() if path else -1
-            out = _torch_call(
-                self.torch_module, (_Tensor(tuple(flow[0]), flow[1]),), {}, ctx, path, self.kind, self.reason
-            )
+            try:
+                out = _torch_call(
+                    self.torch_module, (_Tensor(tuple(flow[0]), flow[1]),), {}, ctx, path, self.kind, self.reason
+                )
+            except ReaderSignalError as exc:
+                raise public_error(exc) from None
             if not isinstance(out, _Tensor):
                 raise SpecError(
                     f"{path or '<model>'} ({self.kind}): forward returns {_describe_value(out)}, not one tensor; "

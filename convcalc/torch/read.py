@@ -29,7 +29,7 @@ from convcalc.torch.trace import (
     _trace,
     _trace_key,
 )
-from convcalc.torch.values import _describe_value, _flow_of, _Tensor
+from convcalc.torch.values import ReaderSignalError, _describe_value, _flow_of, _Tensor, public_error
 
 
 def from_torch(module: Any) -> Any:
@@ -166,6 +166,8 @@ class _TorchModel:
                     f"<model> ({self.name}): takes one input tensor; received {len(inputs) + len(keywords)} "
                     f"inputs. Received: inputs={len(inputs) + len(keywords)}"
                 )
+        except ReaderSignalError as exc:
+            raise public_error(exc) from None
         finally:
             ctx.owner = None
         ctx.groups[:] = [g if g is None else (g[0], self.book.canonical(g[1]), *g[2:]) for g in ctx.groups]

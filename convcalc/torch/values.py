@@ -53,11 +53,21 @@ class _Pair(tuple[Any, ...]):
         return self[1]
 
 
-class NeedsDataError(SpecError):
+class ReaderSignalError(SpecError):
+    """A SpecError the reader raises to steer itself (read again, try torch's machinery); one that reaches the
+    user is a plain SpecError with the same message (see :func:`public_error`)."""
+
+
+def public_error(exc: SpecError) -> SpecError:
+    """The error a user sees for ``exc``: a reader's signal as a plain SpecError, any other as it is."""
+    return SpecError(str(exc)) if isinstance(exc, ReaderSignalError) else exc
+
+
+class NeedsDataError(ReaderSignalError):
     """A forward that branches on tensor values: only torch's machinery can try it, and its verdict is the error."""
 
 
-class RetakeError(SpecError):
+class RetakeError(ReaderSignalError):
     """The sizes take the other branch of a condition than the trace read: the forward is read again with
     ``decisions`` (the conditions up to that one, as the sizes decide them). With ``absent``: the plan gives
     other optional inputs than the trace had, and the forward is read again with those names left out (None)."""
