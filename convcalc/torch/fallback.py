@@ -242,7 +242,8 @@ def _torch_call(
     try:
         m_args, m_kwargs = meta(args), meta(kwargs)
         run.active = True
-        with torch.no_grad(), Functions():
+        # tensors the forward makes (``torch.zeros(n, h)``, a mask) are made on the meta device too
+        with torch.no_grad(), torch.device("meta"), Functions():
             output = copy(*m_args, **m_kwargs)
     except ConvCalcError:
         raise

@@ -17,6 +17,7 @@ from convcalc.torch.values import (
     _handles,
     _index,
     _is_int,
+    _is_size,
     _merge_rf,
     _Opaque,
     _Pair,
@@ -53,6 +54,69 @@ def _passthrough(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
 def _like(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
     return _Tensor(t.shape, None, const=True)
+
+
+@_handles("zeros", "ones", "empty", "rand", "randn", "full", "randint")
+def _made_of_sizes(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``torch.zeros(n, h)``, ``torch.full((n, h), v)``, ``torch.randint(low, high, (n, h))``: a tensor of the
+    sizes given (numbers or sizes of traced tensors), made from no input: no row, like a constant."""
+    if "size" in kwargs:
+        sizes = kwargs["size"]
+    elif call.kind == "full":
+        sizes = args[0] if args else ()
+    elif call.kind == "randint":
+        sizes = next((a for a in args if isinstance(a, tuple)), ())
+    else:
+        sizes = args[0] if len(args) == 1 and isinstance(args[0], tuple) else args
+    sizes = tuple(sizes)
+    if not all(_is_size(d) for d in sizes):
+        raise call.spec_error("the sizes of a tensor made in forward must be ints or sizes", size=sizes)
+    for d in sizes:
+        if _is_int(d) and d < 0:
+            raise call.spec_error("sizes must not be negative", size=sizes)
+    return _Tensor(tuple(_size(d) for d in sizes), None, const=True)
+
+
+@_handles("arange")
+def _arange(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``torch.arange(end)`` / ``torch.arange(start, end, step)``: ``ceil((end - start) / step)`` values, for whole
+    numbers (and sizes of traced tensors); no row, like a constant."""
+    values = list(args) + [kwargs[k] for k in ("start", "end", "step") if k in kwargs]
+    if len(values) == 1:
+        start, end, step = 0, values[0], 1
+    elif len(values) in (2, 3):
+        start, end, step = values[0], values[1], values[2] if len(values) == 3 else 1
+    else:
+        raise call.spec_error("takes end, or start, end and step", arguments=tuple(values))
+    if not all(_is_size(v) for v in (start, end)) or not _is_int(step) or step < 1:
+        raise call.spec_error(
+            "convcalc follows arange of whole numbers (or sizes) with a positive int step",
+            start=start,
+            end=end,
+            step=step,
+        )
+    count = (end - start + step - 1) // step
+    if _is_int(count):
+        if count < 0:
+            raise call.spec_error("end is before start", start=start, end=end, step=step)
+        return _Tensor((count,), None, const=True)
+    call.ctx.at_least(
+        _size(count),
+        0,
+        call.name,
+        0,
+        lambda: f"{call.where}: end is before start. Received: start={start}, end={end}, step={step}",
+        "arange not reversed",
+    )
+    return _Tensor((_size(count),), None, const=True)
+
+
+@_handles("triu", "tril")
+def _triangle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    if len(t.shape) < 2:
+        raise call.shape_error(f"{call.kind} takes a tensor of at least 2 dims", t.shape)
+    return call.row(t.shape, _Tensor(t.shape, t.rf, t.const))
 
 
 # -- elementwise ---------------------------------------------------------------- #
@@ -180,10 +244,13 @@ def _neg(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     "bitwise_and",
     "bitwise_or",
     "bitwise_xor",
+    "masked_fill",
 )
 def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if call.kind == "where":
         operands = list(args) + [kwargs[k] for k in ("condition", "input", "other") if k in kwargs]
+    elif call.kind == "masked_fill":  # x.masked_fill(mask, value): x and its mask broadcast, the value is a scalar
+        operands = list(args[:2]) + [kwargs[k] for k in ("input", "mask") if k in kwargs]
     else:
         operands = list(args[:2]) + [kwargs[k] for k in ("input", "other") if k in kwargs]
     tensors = [v for v in operands if isinstance(v, _Tensor)]
@@ -413,6 +480,12 @@ def _shape_guard(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         f"did not read; plan with numbers, or register a rule. Received: condition={shown} ({holds})",
         (*before, holds),
     )
+
+
+@_handles("tensor_constant")
+def _tensor_constant(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # a tensor the forward makes from numbers: its shape, no row (like a constant the module holds)
+    return _Tensor(tuple(args[0]), None, const=True)
 
 
 @_handles("size_number")

@@ -14,6 +14,7 @@ from convcalc.torch.values import (
     _handles,
     _index,
     _is_int,
+    _is_size,
     _keep_tail,
     _made,
     _merge_rf,
@@ -51,10 +52,7 @@ def _reshape(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
 
 def _check_sizes(call: _Call, sizes: tuple[Any, ...], name: str = "shape") -> None:
-    from convcalc._backend import is_symbolic
-    from convcalc._symbolic import FloorForm
-
-    if not all(_is_int(s) or is_symbolic(s) or isinstance(s, FloorForm) for s in sizes):
+    if not all(_is_size(s) for s in sizes):
         raise call.spec_error(f"{name} must be ints", **{name: tuple(sizes)})
 
 
@@ -259,6 +257,33 @@ def _narrow(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     shape = (*t.shape[:j], bound["length"], *t.shape[j + 1 :])
     k = len(t.rf) if t.rf is not None else 0
     return call.row(t.shape, _Tensor(shape, t.rf if k and j < len(t.shape) - k else None, t.const))
+
+
+@_handles("unfold_axis")
+def _unfold_axis(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``x.unfold(dimension, size, step)``: every slice of ``size`` along one axis, ``step`` apart, as a new last
+    axis; the axis keeps the number of slices, ``(n - size) // step + 1``."""
+    bound = _bind(call, args, kwargs, ("self", "dimension", "size", "step"), {})
+    t = _tensor_arg(call, bound["self"])
+    size, step = bound["size"], bound["step"]
+    if not _is_int(size) or size < 0 or not _is_int(step) or step < 1:
+        raise call.spec_error("size must be an int of at least 0 and step an int of at least 1", size=size, step=step)
+    if not t.shape:  # a 0-d tensor is taken as one element
+        return call.row(t.shape, _Tensor((size,), None, t.const))
+    j = _index(call, bound["dimension"], len(t.shape), t.shape)
+    n = t.shape[j]
+    spare = n - size
+    call.ctx.at_least(
+        spare if type(spare) is int else _size(spare),
+        0,
+        call.name,
+        j,
+        lambda: call.where + f": the axis {j} of size {n} is shorter than size={size}. Received: input_shape={t.shape}",
+        f"axis at least {size}",
+    )
+    count = spare // step + 1
+    shape = (*t.shape[:j], count if type(count) is int else _size(count), *t.shape[j + 1 :], size)
+    return call.row(t.shape, _Tensor(shape, None, t.const))
 
 
 @_handles("cat", "stack")

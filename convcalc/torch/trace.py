@@ -7,6 +7,7 @@ Whole models are read by :mod:`convcalc.torch.read`, which builds on this module
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
@@ -711,12 +712,66 @@ def _trace(
     tracer.on_cuda = on_cuda
     tracer.decisions = decisions
     tracer.made = []
-    with warnings.catch_warnings():
+    clone = _shallow_clone(module)
+    with warnings.catch_warnings(), _factories_recorded(tracer):
         warnings.simplefilter("ignore")
-        graph = tracer.trace(_shallow_clone(module), concrete_args=dict.fromkeys(sorted(absent)) or None)
+        graph = tracer.trace(clone, concrete_args=dict.fromkeys(sorted(absent)) or None)
     if absent:
         _unguard(graph, absent)
+    _inline_constants(graph, clone, module)
     return graph
+
+
+# torch functions that make a tensor from sizes: fx cannot pass them a traced size (``torch.zeros(x.size(0), 5)``)
+_FACTORIES = ("zeros", "ones", "empty", "full", "rand", "randn", "randint", "arange")
+
+
+@contextlib.contextmanager
+def _factories_recorded(tracer: Any) -> Iterator[None]:
+    """While tracing: a factory function called with a traced size is recorded as a node, as fx records
+    ``torch.cat``; called with numbers only, it makes its tensor (which fx keeps as a constant)."""
+    torch = _torch()
+    proxy_type = torch.fx.Proxy
+    originals = {name: getattr(torch, name) for name in _FACTORIES}
+
+    def recorded(original: Any) -> Any:
+        @functools.wraps(original)
+        def factory(*args: Any, **kwargs: Any) -> Any:
+            flat = [*args, *kwargs.values()]
+            flat += [v for a in flat if isinstance(a, (tuple, list)) for v in a]
+            if any(isinstance(v, proxy_type) for v in flat):
+                return tracer.create_proxy("call_function", original, args, kwargs)
+            return original(*args, **kwargs)
+
+        return factory
+
+    for name, original in originals.items():
+        setattr(torch, name, recorded(original))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(torch, name, original)
+
+
+def tensor_constant(shape: tuple[int, ...]) -> None:
+    """Marks, in a traced forward, a tensor the forward makes from numbers (``torch.ones(1)``, a mask built with
+    ``torch.zeros(5, 7)``) of this shape; never called, only read."""
+
+
+def _inline_constants(graph: Any, clone: Any, module: Any) -> None:
+    """fx keeps a tensor the forward makes as an attribute of the module it traced (``_tensor_constant0``), which
+    the user's module does not have: each becomes a node that holds the tensor's shape."""
+    torch = _torch()
+    for node in list(graph.nodes):
+        if node.op != "get_attr" or "." in node.target or node.target in vars(module):
+            continue
+        value = vars(clone).get(node.target)
+        if isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter):
+            with graph.inserting_before(node):
+                made = graph.call_function(tensor_constant, (tuple(int(d) for d in value.shape),))
+            node.replace_all_uses_with(made)
+            graph.erase_node(node)
 
 
 def _unguard(graph: Any, absent: frozenset[str]) -> None:
@@ -857,7 +912,8 @@ def _node_of(fx_node: Any, where: str) -> Node:
         return Node(fx_node.name, op, str(fx_node.target), args, kwargs)
     if op == "call_method":
         target = str(fx_node.target)
-        kind = _canonical(target)
+        # ``x.unfold(dim, size, step)`` slides along one axis; ``F.unfold`` (im2col) shares only the name
+        kind = "unfold_axis" if target == "unfold" else _canonical(target)
         if kind not in _HANDLERS:
             raise _unsupported(where, f"the tensor method .{target}()", f"Tensor.{target}", fx_node)
         return Node(fx_node.name, op, target, args, kwargs, kind)
@@ -866,6 +922,8 @@ def _node_of(fx_node: Any, where: str) -> Node:
         return Node(fx_node.name, op, "convcalc:shape_guard", args, kwargs, "shape_guard")
     if function is size_number:
         return Node(fx_node.name, op, "convcalc:size_number", args, kwargs, "size_number")
+    if function is tensor_constant:
+        return Node(fx_node.name, op, "convcalc:tensor_constant", args, kwargs, "tensor_constant")
     if isinstance(function, _torch().jit.ScriptFunction):
         key = f"{function.qualified_name}@{id(function):x}"
         _SCRIPTED[key] = function

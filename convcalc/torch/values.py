@@ -218,6 +218,16 @@ def _is_int(value: Any) -> bool:
     return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
 
 
+def _is_size(value: Any) -> bool:
+    """Whether a value is a size: an int, or one that depends on the input (a FloorForm or a sympy expression)."""
+    if _is_int(value):
+        return True
+    from convcalc._backend import is_symbolic
+    from convcalc._symbolic import FloorForm
+
+    return isinstance(value, FloorForm) or is_symbolic(value)
+
+
 def _index(call: _Call, dim: Any, rank: int, shape: tuple[Any, ...], name: str = "dim") -> int:
     if not _is_int(dim):
         raise call.spec_error(f"{name} must be an int", **{name: dim})

@@ -1,0 +1,174 @@
+"""Forward code the reader once misread or refused, each form compared with torch running the same forward.
+
+``x.unfold(dim, size, step)`` (a tensor method, not ``F.unfold``), tensors a forward makes from numbers
+(``torch.ones(1)``, a mask), and the other forms below: the plan's output shape(s) and parameter counts are
+torch's, and a form convcalc cannot plan is a ConvCalcError exactly where torch raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import convcalc
+
+torch.set_num_threads(1)
+
+
+class Forward(torch.nn.Module):
+    """A module whose forward is ``function(self, x)``, with the given children."""
+
+    def __init__(self, function: Callable[..., Any], **children: torch.nn.Module) -> None:
+        super().__init__()
+        self.function = function
+        for name, child in children.items():
+            self.add_module(name, child)
+
+    def forward(self, x: Any) -> Any:
+        return self.function(self, x)
+
+
+def _shapes(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape)
+    if isinstance(value, dict):
+        return {k: _shapes(v) for k, v in value.items()}
+    return tuple(_shapes(v) for v in value)
+
+
+def torch_outcome(model: torch.nn.Module, inputs: Any) -> Any:
+    """torch's output shapes as ``Plan.output_shapes`` gives them, or None where torch raises."""
+    shapes = inputs if isinstance(inputs, list) else [inputs]
+    try:
+        with torch.no_grad():
+            out = model(*(torch.zeros(s) for s in shapes))
+    except Exception:  # torch raises RuntimeError, IndexError, ValueError...
+        return None
+    return (_shapes(out),) if isinstance(out, torch.Tensor) else _shapes(out)
+
+
+def check(model: torch.nn.Module, inputs: Any) -> convcalc.Plan | None:
+    """The plan agrees with torch: same output shapes and parameter counts, or both refuse."""
+    expected = torch_outcome(model, inputs)
+    try:
+        plan = convcalc.plan(model, inputs)
+    except convcalc.ConvCalcError as exc:
+        assert type(exc) in (convcalc.ShapeError, convcalc.SpecError)
+        assert expected is None, f"convcalc refuses ({exc}) but torch gives {expected}"
+        return None
+    assert expected is not None, f"torch refuses but convcalc gives {plan.output_shapes}"
+    assert plan.output_shapes == expected
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
+    assert plan.trainable_params == sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return plan
+
+
+# --- x.unfold(dimension, size, step) ------------------------------------------------------------------------------
+
+
+@given(
+    shape=st.lists(st.integers(1, 7), min_size=1, max_size=4).map(tuple),
+    dim=st.integers(-4, 3),
+    size=st.integers(0, 8),
+    step=st.integers(1, 4),
+    keywords=st.booleans(),
+)
+def test_tensor_unfold_slides_along_one_axis(
+    shape: tuple[int, ...], dim: int, size: int, step: int, keywords: bool
+) -> None:
+    if keywords:
+        model = Forward(lambda self, x: x.unfold(dimension=dim, size=size, step=step))
+    else:
+        model = Forward(lambda self, x: x.unfold(dim, size, step))
+    plan = check(model, shape)
+    if plan is not None:
+        assert not plan.fallback_rows  # read by the rule, not by torch's machinery
+
+
+def test_tensor_unfold_is_not_im2col() -> None:
+    """``F.unfold(x, 2, 3, 2)`` would read 2 as a kernel size: the method's arguments are an axis, a size, a step."""
+    model = Forward(lambda self, x: x.unfold(3, 2, 2).unfold(2, 2, 2))
+    assert check(model, (2, 3, 4, 6)).output_shape == (2, 3, 2, 3, 2, 2)  # type: ignore[union-attr]
+    H = convcalc.symbols("H")
+    plan = convcalc.plan(Forward(lambda self, x: x.unfold(2, 3, 2)), (1, 3, H, 5))
+    assert [plan.output_shape[2].subs(H, h) for h in range(3, 12)] == [(h - 3) // 2 + 1 for h in range(3, 12)]
+    assert plan.output_shape[3:] == (5, 3)
+    assert [str(c) for c in plan.constraints] == ["unfold (axis 2): H - 3 >= 0 (axis at least 3)"]
+
+
+# --- tensors a forward makes from numbers -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("function", "shape", "exact"),
+    [
+        (lambda self, x: self.conv(x) + torch.ones(1), (1, 3, 8, 8), True),
+        (lambda self, x: self.conv(x) * torch.full((4, 1, 1), 2.0), (2, 3, 8, 8), True),
+        (lambda self, x: torch.cat([self.conv(x), torch.zeros(2, 4, 6, 6)], 1), (2, 3, 8, 8), True),
+        # fx cannot iterate a split: torch's machinery runs it, and makes its tensor on the meta device
+        (lambda self, x: len(list(x.split(1, 1))) * torch.ones(1) + self.conv(x), (1, 3, 8, 8), False),
+        (lambda self, x: self.conv(x)[:, : len(list(x.split(1, 1)))] + torch.ones(1, 1, 1, 1), (2, 3, 8, 8), False),
+    ],
+)
+def test_a_tensor_made_from_numbers_is_a_constant_of_its_shape(
+    function: Any, shape: tuple[int, ...], exact: bool
+) -> None:
+    plan = check(Forward(function, conv=torch.nn.Conv2d(3, 4, 3)), shape)
+    assert plan is not None
+    assert bool(plan.fallback_rows) is not exact
+
+
+def test_an_attention_mask_made_in_forward() -> None:
+    mask = torch.triu(torch.ones(5, 5, dtype=torch.bool), 1)
+
+    def attend(self: Any, x: Any) -> Any:
+        return self.attn(x, x, x, attn_mask=torch.zeros(5, 5, dtype=torch.bool) | mask)[0]
+
+    plan = check(Forward(attend, attn=torch.nn.MultiheadAttention(8, 2, batch_first=True)), (2, 5, 8))
+    assert plan is not None
+
+
+# --- tensors made from traced sizes: torch.zeros(x.size(0), ...), arange, masks -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: self.fc(x) + torch.zeros(x.size(0), 1, 4),
+        lambda self, x: self.fc(x) * torch.ones((x.shape[0], x.shape[1], 1)),
+        lambda self, x: self.fc(x) + torch.full((x.size(1), 4), 0.5),
+        lambda self, x: self.fc(x) + torch.randn(x.shape[0], x.shape[1], 4),
+        lambda self, x: self.fc(x) + torch.randint(0, 5, (x.size(0), 1, 1)),
+        lambda self, x: self.fc(x) + self.pos(torch.arange(x.size(1))),
+        lambda self, x: self.fc(x) + self.pos(torch.arange(0, x.size(1), 1, dtype=torch.long)),
+        lambda self, x: self.fc(x)[:, ::2] + self.pos(torch.arange(0, x.size(1), 2)),
+        lambda self, x: self.fc(x).masked_fill(torch.triu(torch.ones(x.size(1), 4, dtype=torch.bool), 1), 0.0),
+        lambda self, x: self.fc(x).masked_fill(torch.zeros(x.size(0), 1, 4, dtype=torch.bool), 1.0),
+        lambda self, x: self.fc(x).masked_fill(torch.zeros(3, 1, 1, 1, dtype=torch.bool), 1.0),
+        lambda self, x: torch.tril(self.fc(x)),
+        lambda self, x: self.fc(x) + torch.zeros(x.size(0), 2, 4),  # torch refuses to broadcast 5 with 2
+    ],
+)
+@pytest.mark.parametrize("shape", [(2, 5, 3), (3, 1, 3)])
+def test_tensors_made_from_traced_sizes(function: Any, shape: tuple[int, ...]) -> None:
+    model = Forward(function, fc=torch.nn.Linear(3, 4), pos=torch.nn.Embedding(8, 4))
+    plan = check(model, shape)
+    if plan is not None:
+        assert not plan.fallback_rows
+
+
+def test_a_symbolic_arange_and_zeros() -> None:
+    L = convcalc.symbols("L")
+    model = Forward(
+        lambda self, x: self.fc(x) + self.pos(torch.arange(x.size(1))) + torch.zeros(1, x.size(1), 4),
+        fc=torch.nn.Linear(3, 4),
+        pos=torch.nn.Embedding(64, 4),
+    )
+    assert convcalc.plan(model, (2, L, 3)).output_shape == (2, L, 4)
+    with pytest.raises(convcalc.SpecError, match=r"arange of whole numbers"):
+        convcalc.plan(Forward(lambda self, x: x + torch.arange(0.0, x.size(1), 0.5)), (2, L))
