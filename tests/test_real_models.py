@@ -139,8 +139,11 @@ def check(model: Any, shape: tuple[int, ...]) -> convcalc.Plan | None:
         plan: convcalc.Plan | None = convcalc.plan(model, shape)
         plan_error = None
     except ConvCalcError as exc:
-        assert type(exc) in (convcalc.ShapeError, convcalc.SpecError), f"a non-public error type: {type(exc)}"
         plan, plan_error = None, f"{type(exc).__name__}: {exc}"
+        refused: type | None = type(exc)
+    else:
+        refused = None
+    assert refused in (None, convcalc.ShapeError, convcalc.SpecError), f"a non-public error type: {refused}"
     model = model.to(DEVICE)
     calls, out_shape, torch_error = run_torch(model, shape)
     if currently_in_test_context():

@@ -46,7 +46,10 @@ def torch_outcome(model: torch.nn.Module, inputs: Any) -> Any:
     shapes = inputs if isinstance(inputs, list) else [inputs]
     try:
         with torch.no_grad():
-            out = model(*(torch.zeros(s) for s in shapes))
+            if isinstance(inputs, dict):
+                out = model(**{k: torch.zeros(s) for k, s in inputs.items()})
+            else:
+                out = model(*(torch.zeros(s) for s in shapes))
     except Exception:  # torch raises RuntimeError, IndexError, ValueError...
         return None
     return (_shapes(out),) if isinstance(out, torch.Tensor) else _shapes(out)
@@ -58,8 +61,12 @@ def check(model: torch.nn.Module, inputs: Any) -> convcalc.Plan | None:
     try:
         plan = convcalc.plan(model, inputs)
     except convcalc.ConvCalcError as exc:
-        assert type(exc) in (convcalc.ShapeError, convcalc.SpecError)
-        assert expected is None, f"convcalc refuses ({exc}) but torch gives {expected}"
+        refused: convcalc.ConvCalcError | None = exc
+    else:
+        refused = None
+    if refused is not None:
+        assert type(refused) in (convcalc.ShapeError, convcalc.SpecError)
+        assert expected is None, f"convcalc refuses ({refused}) but torch gives {expected}"
         return None
     assert expected is not None, f"torch refuses but convcalc gives {plan.output_shapes}"
     assert plan.output_shapes == expected
@@ -172,3 +179,58 @@ def test_a_symbolic_arange_and_zeros() -> None:
     assert convcalc.plan(model, (2, L, 3)).output_shape == (2, L, 4)
     with pytest.raises(convcalc.SpecError, match=r"arange of whole numbers"):
         convcalc.plan(Forward(lambda self, x: x + torch.arange(0.0, x.size(1), 0.5)), (2, L))
+
+
+# --- layers that return several tensors: handed on whole, and returned whole --------------------------------------
+
+
+class Pick(torch.nn.Module):
+    def __init__(self, *index: int) -> None:
+        super().__init__()
+        self.index = index
+
+    def forward(self, x: Any) -> Any:
+        for i in self.index:
+            x = x[i]
+        return x
+
+
+@pytest.mark.parametrize(
+    ("model", "shape"),
+    [
+        (torch.nn.Sequential(torch.nn.LSTM(5, 8, batch_first=True), Pick(0), torch.nn.Linear(8, 3)), (2, 7, 5)),
+        (torch.nn.Sequential(torch.nn.LSTM(5, 8, num_layers=2), Pick(1, 0)), (7, 2, 5)),
+        (torch.nn.Sequential(torch.nn.GRU(5, 8, batch_first=True, bidirectional=True), Pick(0)), (2, 7, 5)),
+        (torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1), torch.nn.MaxPool2d(2, return_indices=True)), (2, 3, 9, 9)),
+        (torch.nn.Sequential(torch.nn.AdaptiveMaxPool2d((2, 3), return_indices=True), Pick(1)), (2, 3, 9, 9)),
+        (torch.nn.LSTM(5, 8, batch_first=True), (2, 7, 5)),
+        (torch.nn.GRU(5, 8), (7, 2, 5)),
+        (torch.nn.RNN(5, 8), (7, 5)),
+        (torch.nn.LSTM(5, 8, proj_size=3), (2, 7, 5)),
+        (torch.nn.MaxPool2d(2, return_indices=True), (2, 3, 8, 8)),
+        (Forward(lambda self, x: self.net(x), net=torch.nn.Sequential(torch.nn.LSTM(5, 8), Pick(1))), (7, 2, 5)),
+        (torch.nn.Sequential(torch.nn.Sequential(torch.nn.LSTM(5, 8)), Pick(0)), (7, 2, 5)),
+    ],
+    ids=str,
+)
+def test_several_outputs_are_handed_on_and_returned_whole(model: torch.nn.Module, shape: tuple[int, ...]) -> None:
+    plan = check(model, shape)
+    assert plan is not None
+    assert not plan.fallback_rows
+
+
+def test_a_layer_given_its_input_by_name() -> None:
+    model = Forward(lambda self, x: self.fc(self.conv(input=x).flatten(1)), conv=torch.nn.Conv2d(3, 4, 3))
+    model.add_module("fc", torch.nn.Linear(4 * 6 * 6, 2))
+    plan = check(model, (2, 3, 8, 8))
+    assert plan is not None
+    assert not plan.fallback_rows
+    assert check(torch.nn.Conv2d(3, 4, 3), {"input": (2, 3, 8, 8)}) is not None
+
+
+def test_attention_planned_alone_takes_query_key_and_value() -> None:
+    attention = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+    for inputs in ([(2, 5, 8), (2, 7, 8), (2, 7, 8)], {"query": (2, 5, 8), "key": (2, 7, 8), "value": (2, 7, 8)}):
+        assert convcalc.plan(attention, inputs).output_shapes == ((2, 5, 8), (2, 5, 7))
+    with pytest.raises(convcalc.SpecError, match=r"^<model> \(Conv2d\): is called with 2 arguments"):
+        convcalc.plan(torch.nn.Conv2d(3, 4, 3), [(2, 3, 8, 8), (2, 3, 8, 8)])

@@ -292,8 +292,13 @@ def _call_module(
     types = _spec_types()
     child_path = _join(path, node.target)
     start = len(ctx.rows)
-    tensors = [a for a in args if isinstance(a, _Tensor)]
     torch_child = _child_module(parent, node.target)
+    if not args and len(kwargs) == 1 and torch_child is not None and not isinstance(spec, _multi_output()):
+        # ``self.conv(input=x)``: the layer's input given by its parameter's name
+        name = _input_name(torch_child.__class__)
+        if name in kwargs:
+            args, kwargs = (kwargs[name],), {}
+    tensors = [a for a in args if isinstance(a, _Tensor)]
     if isinstance(spec, types.Graph):
         slot = ctx.open_group()
         out = _graph_call(spec, args, kwargs, ctx, child_path)
@@ -348,11 +353,23 @@ def _sequential() -> Any:
     return nn.Sequential
 
 
+@functools.lru_cache(maxsize=256)
+def _input_name(cls: Any) -> str | None:
+    """The name of a torch layer's first input (``input`` for torch's layers), or None."""
+    import inspect
+
+    try:
+        parameters = list(inspect.signature(cls.forward).parameters)
+    except (TypeError, ValueError):  # pragma: no cover - a forward without a signature
+        return None
+    return parameters[1] if len(parameters) > 1 else None
+
+
 def _one_tensor_error(path: str, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> SpecError:
     count = len(args) + len(kwargs)
     given = ", ".join([_describe_value(a) for a in args] + [f"{k}={_describe_value(v)}" for k, v in kwargs.items()])
     return SpecError(
-        f"{path} ({kind}): is called with {count} argument{'s' if count != 1 else ''} ({given or 'none'}); a "
+        f"{path or '<model>'} ({kind}): is called with {count} argument{'s' if count != 1 else ''} ({given or 'none'}); a "
         f"{kind} takes one tensor. Received: arguments=({given})"
     )
 

@@ -12,8 +12,8 @@ from convcalc._args import received
 from convcalc._errors import SpecError
 from convcalc.torch.build import _torch_types
 from convcalc.torch.fallback import _leaves, _torch_call
-from convcalc.torch.graph import _graph_call, _spec_types
-from convcalc.torch.nodes import Decision, Node, _Attr, _join, _torch
+from convcalc.torch.graph import _call_module, _graph_call, _spec_types
+from convcalc.torch.nodes import Decision, Node, Ref, _Attr, _Dict, _join, _torch
 from convcalc.torch.trace import (
     _AS_CHAIN,
     _TRACED,
@@ -158,14 +158,16 @@ class _TorchModel:
                 tree = _shapes_tree(value, self.name)
                 first = _leaves((value,))[0]
                 out = _flow_of(first)
-            elif len(inputs) == 1 and not keywords:
+            elif len(inputs) == 1 and not keywords and not _passes_several(spec):
                 out = spec._plan(inputs[0], ctx, path)
                 tree = tuple(out[0])
-            else:
-                raise SpecError(
-                    f"<model> ({self.name}): takes one input tensor; received {len(inputs) + len(keywords)} "
-                    f"inputs. Received: inputs={len(inputs) + len(keywords)}"
-                )
+            else:  # a layer that returns several tensors (all of them), or takes several (attention)
+                args = tuple(_Tensor(tuple(f[0]), f[1]) for f in inputs)
+                kwargs = {k: _Tensor(tuple(f[0]), f[1]) for k, f in keywords.items()}
+                root = self.book.root
+                value = _call_module(spec, Node("", "call_module", ""), args, kwargs, ctx, path, False, root)
+                tree = _shapes_tree(value, self.name)
+                out = _flow_of(_leaves((value,))[0])
         except ReaderSignalError as exc:
             raise public_error(exc) from None
         finally:
@@ -185,6 +187,27 @@ def _remember(table: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: An
     table[key] = value
     while len(table) > _TRACED_MAX:
         del table[next(iter(table))]
+
+
+def _is_graph(spec: Any) -> bool:
+    return isinstance(spec, _spec_types().Graph)
+
+
+def _passes_several(spec: Any) -> bool:
+    """Whether a layer's spec returns several tensors (an LSTM's output and state, a pool's indices), which
+    torch hands on whole to the next layer of an ``nn.Sequential`` and returns whole from a model."""
+    from convcalc import nn
+
+    if isinstance(spec, nn.Sequential):
+        return bool(len(spec)) and _passes_several(spec[-1])
+    if isinstance(spec, _spec_types().Graph):  # a forward that returns a tuple, or what such a layer returns
+        nodes = {n.name: n for n in spec.nodes}
+        returned = next(n for n in spec.nodes if n.op == "output").args[0]
+        if isinstance(returned, (tuple, _Dict)):
+            return True
+        called = nodes.get(returned.name) if isinstance(returned, Ref) else None
+        return called is not None and called.op == "call_module" and _passes_several(dict(spec.modules)[called.target])
+    return isinstance(spec, nn._MultiOutput) or getattr(spec, "return_indices", False) is True
 
 
 def _shapes_tree(value: Any, name: str) -> Any:
@@ -282,7 +305,11 @@ class _Reader:
         if isinstance(module, bridge.TracedGraph):
             return self._reread(module, path)
         if isinstance(module, torch.nn.Sequential) and cls.forward is torch.nn.Sequential.forward:
-            return nn.Sequential(OrderedDict(self._children(module, path)))
+            children = OrderedDict(self._children(module, path))
+            if not any(_passes_several(child) for child in children.values()):
+                return nn.Sequential(children)
+            # an LSTM hands its (output, (h, c)) on whole: read as a forward, where tuples flow
+            return self._read_forward(module, path, ())
         spec = _leaf_spec(module, where)
         if spec is not None:
             inner = next((h for m in module.modules() if (h := _forward_hooks(m))), "")
@@ -380,7 +407,9 @@ class _Reader:
             elif node.op == "get_attr" and node.target not in attrs:
                 attrs[node.target] = _attr_of(module, node.target)
         chain = _as_chain(nodes)
-        if chain is not None:
+        # a chain of layers is a Sequential; not where a layer may hand on several tensors (an LSTM's output and
+        # state, or a forward's tuple), which a Sequential spec cannot pass on
+        if chain is not None and not any(_passes_several(modules[t]) or _is_graph(modules[t]) for t in chain):
             return nn.Sequential(OrderedDict((t, modules[t]) for t in chain))
         return _spec_types().Graph(
             type(module).__name__,
