@@ -234,3 +234,39 @@ def test_attention_planned_alone_takes_query_key_and_value() -> None:
         assert convcalc.plan(attention, inputs).output_shapes == ((2, 5, 8), (2, 5, 7))
     with pytest.raises(convcalc.SpecError, match=r"^<model> \(Conv2d\): is called with 2 arguments"):
         convcalc.plan(torch.nn.Conv2d(3, 4, 3), [(2, 3, 8, 8), (2, 3, 8, 8)])
+
+
+# --- matrix products: every form counts the same MACs -------------------------------------------------------------
+
+_W = torch.nn.Parameter(torch.randn(8, 6))
+
+
+@pytest.mark.parametrize(
+    ("function", "shape"),
+    [
+        (lambda self, x: x @ self.w, (2, 5, 8)),
+        (lambda self, x: torch.matmul(self.w.t(), x.transpose(1, 2)), (2, 5, 8)),
+        (lambda self, x: torch.bmm(x, x.transpose(1, 2)), (3, 5, 8)),
+        (lambda self, x: torch.mm(x, self.w), (4, 8)),
+        (lambda self, x: x.matmul(self.w).relu() @ self.w.t(), (2, 8)),
+        (lambda self, x: torch.einsum("bnd,de->bne", x, self.w), (2, 5, 8)),
+        (lambda self, x: torch.einsum("nd,de->ne", x, self.w), (4, 8)),
+        (lambda self, x: torch.einsum("bnd,bmd->bnm", x, x), (2, 5, 8)),
+        (lambda self, x: torch.einsum("...d,de->...e", x, self.w), (2, 3, 5, 8)),
+        (lambda self, x: torch.einsum("de,bnd->ebn", self.w, x), (2, 5, 8)),
+    ],
+)
+@pytest.mark.parametrize("batch", [1, 3])
+def test_matrix_products_count_what_torch_multiplies(function: Any, shape: tuple[int, ...], batch: int) -> None:
+    """Each row's MACs are per element of its output's first axis: times that size, torch's count of the whole
+    product (``FlopCounterMode``: two FLOPs per multiply-accumulate), at any batch."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = Forward(function)
+    model.w = _W
+    shape = (batch * shape[0], *shape[1:])
+    plan = check(model, shape)
+    assert plan is not None
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(shape))
+    assert sum(r.macs * r.output_shape[0] for r in plan.rows) * 2 == counter.get_total_flops()

@@ -46,7 +46,8 @@ def _einsum_terms(call: _Call, equation: str, count: int) -> tuple[list[str], st
 
 @_handles("einsum")
 def _einsum(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """``torch.einsum``: sizes from the equation, ``...`` broadcast; MACs the product of all index sizes."""
+    """``torch.einsum``: sizes from the equation, ``...`` broadcast; MACs the product of all index sizes, per
+    element of the output's first axis."""
     equation = args[0] if args else kwargs.get("equation")
     operands = tuple(args[1:]) or tuple(kwargs.get("operands", ()))
     if len(operands) == 1 and isinstance(operands[0], (tuple, list)):
@@ -108,14 +109,15 @@ def _einsum(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     out = [sizes[c] for c in head] + (list(batch_dims) if dots else []) + [sizes[c] for c in tail]
     macs: Any = 0
     if len(tensors) > 1:
+        # the product of every index size, per element of the output's first axis (as for a Linear's rows)
         every = [*sizes.values(), *batch_dims]
-        firsts = {term[:3] if term.startswith("...") else term[:1] for term in [*terms, rhs]}
-        if len(firsts) == 1 and firsts != {""}:  # one leading batch index everywhere: count per sample
-            first = firsts.pop()
-            if first == "...":
+        if out:
+            if head:
+                every = [v for k, v in sizes.items() if k != head[0]] + list(batch_dims)
+            elif dots and batch_dims:
                 every = [*sizes.values(), *batch_dims[1:]]
-            else:
-                every = [v for k, v in sizes.items() if k != first] + list(batch_dims)
+            else:  # the output starts with a named index after an empty ...
+                every = [v for k, v in sizes.items() if k != tail[0]] + list(batch_dims)
         macs = _prod(every)
     shape = tuple(out)
     call.ctx.add_row(call.name, call.kind, tuple(tensors[0].shape), shape, macs=macs)

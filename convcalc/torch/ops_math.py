@@ -362,7 +362,11 @@ def _matmul(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         ),
     )
     batch = _broadcast(call, [a.shape[:-2], b.shape[:-2]]) if len(a.shape) > 2 or len(b.shape) > 2 else ()
-    return call.row(a.shape, _Tensor((*batch, a.shape[-2], b.shape[-1])))
+    shape = (*batch, a.shape[-2], b.shape[-1])
+    # one multiply-accumulate per output element and inner index, per element of the output's first axis (as
+    # for a Linear's rows, and for the same product written with einsum)
+    call.ctx.add_row(call.name, call.kind, tuple(a.shape), shape, macs=_prod(shape[1:]) * _size(a.shape[-1]))
+    return _Tensor(shape)
 
 
 # -- reductions ---------------------------------------------------------------- #
