@@ -456,9 +456,11 @@ def _module_tree(source: Any, model: Any) -> tuple[str, tuple[tuple[str, str], .
 def _sympy_tree(value: Any) -> Any:
     from convcalc._symbolic import to_sympy
 
+    if value is None:  # an output that is None beside tensors
+        return None
     if isinstance(value, dict):
         return {k: _sympy_tree(v) for k, v in value.items()}
-    if isinstance(value, tuple) and value and isinstance(value[0], (tuple, dict)):
+    if isinstance(value, tuple) and any(v is None or isinstance(v, (tuple, dict)) for v in value):
         return tuple(_sympy_tree(v) for v in value)
     return tuple(to_sympy(d) for d in value)
 

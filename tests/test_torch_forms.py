@@ -270,3 +270,17 @@ def test_matrix_products_count_what_torch_multiplies(function: Any, shape: tuple
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.zeros(shape))
     assert sum(r.macs * r.output_shape[0] for r in plan.rows) * 2 == counter.get_total_flops()
+
+
+def test_a_none_returned_beside_tensors_stays_none() -> None:
+    def forward(self: Any, x: Any) -> Any:
+        return self.fc(x), None, {"state": None, "input": x}
+
+    model = Forward(forward, fc=torch.nn.Linear(4, 3))
+    plan = convcalc.plan(model, (2, 4))
+    assert plan.output_shapes == ((2, 3), None, {"state": None, "input": (2, 4)})
+    assert plan.to_dict()["output_shapes"] == [[2, 3], None, {"state": None, "input": [2, 4]}]
+    H = convcalc.symbols("H")
+    assert convcalc.plan(model, (H, 4)).output_shapes == ((H, 3), None, {"state": None, "input": (H, 4)})
+    with pytest.raises(convcalc.SpecError, match=r"forward returns NoneType, which holds no tensor"):
+        convcalc.plan(Forward(lambda self, x: None), (2, 4))

@@ -210,14 +210,17 @@ def _passes_several(spec: Any) -> bool:
     return isinstance(spec, nn._MultiOutput) or getattr(spec, "return_indices", False) is True
 
 
-def _shapes_tree(value: Any, name: str) -> Any:
-    """A forward's outputs as shapes: a tuple / dict of shapes, nested as returned."""
+def _shapes_tree(value: Any, name: str, inside: bool = False) -> Any:
+    """A forward's outputs as shapes: a tuple / dict of shapes, nested as returned; a None beside them stays
+    None (``return logits, None``)."""
     if isinstance(value, _Tensor):
         return tuple(value.shape)
-    if isinstance(value, dict):
-        return {k: _shapes_tree(v, name) for k, v in value.items()}
-    if isinstance(value, (tuple, list)) and value:
-        return tuple(_shapes_tree(v, name) for v in value)
+    if value is None and inside:
+        return None
+    if isinstance(value, dict) and (inside or _leaves((value,))):
+        return {k: _shapes_tree(v, name, True) for k, v in value.items()}
+    if isinstance(value, (tuple, list)) and (inside or _leaves((value,))):
+        return tuple(_shapes_tree(v, name, True) for v in value)
     raise SpecError(
         f"<model> ({name}): forward returns {_describe_value(value)}, which holds no tensor convcalc can plan. "
         f"Received: output={_describe_value(value)}"
