@@ -830,6 +830,8 @@ def upsample_output_size(
         elif is_array(i):
             np = numpy()
             out = np.floor(i.astype(np.float64) * f).astype(np.int64)
+        elif f.is_integer():  # nn.Upsample(scale_factor=2) keeps 2.0: the product of a whole factor is exact
+            out = i * int(f)
         else:
             raise SpecError(
                 "a float scale_factor is applied in double precision by torch (floor of the rounded product), "

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import sympy
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -284,3 +285,17 @@ def test_a_none_returned_beside_tensors_stays_none() -> None:
     assert convcalc.plan(model, (H, 4)).output_shapes == ((H, 3), None, {"state": None, "input": (H, 4)})
     with pytest.raises(convcalc.SpecError, match=r"forward returns NoneType, which holds no tensor"):
         convcalc.plan(Forward(lambda self, x: None), (2, 4))
+
+
+@pytest.mark.parametrize("factor", [2, 2.0, 3.0])
+def test_an_upsample_by_a_whole_float_factor_is_symbolic(factor: float) -> None:
+    """nn.Upsample keeps scale_factor=2 as 2.0; a whole factor multiplies exactly, so symbols are planned."""
+    H = convcalc.symbols("H")
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Upsample(scale_factor=factor))
+    plan = convcalc.plan(model, (1, 3, H, 9))
+    for h in range(3, 12):
+        at_h = tuple(int(sympy.sympify(d).subs(H, h)) for d in plan.output_shape)
+        assert at_h == check(model, (1, 3, h, 9)).output_shape  # type: ignore[union-attr]
+    assert convcalc.upsample_output_size(H, scale_factor=factor) == int(factor) * H
+    with pytest.raises(convcalc.SpecError, match=r"float scale_factor"):
+        convcalc.upsample_output_size(H, scale_factor=factor + 0.5)
