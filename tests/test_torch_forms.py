@@ -299,3 +299,31 @@ def test_an_upsample_by_a_whole_float_factor_is_symbolic(factor: float) -> None:
     assert convcalc.upsample_output_size(H, scale_factor=factor) == int(factor) * H
     with pytest.raises(convcalc.SpecError, match=r"float scale_factor"):
         convcalc.upsample_output_size(H, scale_factor=factor + 0.5)
+
+
+class _UpTo(torch.nn.Module):
+    """A U-Net step: the transposed convolution asked for the size of a skip connection."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+        self.up = torch.nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1)
+
+    def forward(self, x: Any) -> Any:
+        odd = int(self.how == "odd")
+        skip = torch.zeros(x.size(0), 4, 2 * x.size(2) - 1 + odd, 2 * x.size(3) - 1 + odd)
+        if self.how == "positional":
+            return self.up(x, skip.size()[2:]) + skip
+        if self.how == "too large":
+            return self.up(x, output_size=(2 * x.size(2) + 1, 2 * x.size(3)))
+        return self.up(x, output_size=skip.size()) + skip
+
+
+@pytest.mark.parametrize("how", ["keyword", "positional", "odd", "too large"])
+@pytest.mark.parametrize("shape", [(2, 8, 5, 5), (1, 8, 6, 12)])
+def test_a_transposed_convolution_asked_for_an_output_size(how: str, shape: tuple[int, ...]) -> None:
+    plan = check(_UpTo(how), shape)
+    assert (plan is None) == (how == "too large")
+    if plan is not None:
+        assert not plan.fallback_rows
+        assert plan.row("up").macs == shape[2] * shape[3] * 8 * 4 * 9  # per input position, whatever the padding

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from convcalc._errors import SpecError
+from convcalc._errors import ShapeError, SpecError
 from convcalc.torch.fallback import _leaves, _torch_call, _TorchRejectsError
 from convcalc.torch.nodes import Node, _Attr, _join, _node_repr, _resolve_function, _substitute
 from convcalc.torch.ops import _HANDLERS
@@ -312,6 +312,12 @@ def _call_module(
             out = _call_module(child, Node(name, "call_module", name), (out,), {}, ctx, child_path, again, torch_child)
         if isinstance(out, _Tensor):
             ctx.close_group(slot, start, child_path, spec.kind, out.shape)
+    elif isinstance(spec, _transposed()) and len(tensors) == 1 and _output_size_given(args, kwargs):
+        # ``self.up(x, output_size=skip.size())``: the output padding that gives the size asked for
+        size = args[1] if len(args) == 2 else kwargs["output_size"]
+        sized = _sized_transpose(spec, tensors[0].shape, size, child_path)
+        shape, rf = sized._plan(_flow_of(tensors[0]), ctx, child_path)
+        out = _Tensor(tuple(shape), rf)
     elif isinstance(spec, _multi_output()):
         options = {k: _as_shapes(v) for k, v in kwargs.items()}
         multi: Any = spec
@@ -345,6 +351,49 @@ def _call_module(
             if again or ctx.rows[j].name in owned:
                 ctx.rows[j] = dataclasses.replace(ctx.rows[j], trainable=0, non_trainable=0, buffers=0, recursive=True)
     return out
+
+
+def _transposed() -> Any:
+    from convcalc.nn.conv import _ConvTransposeNd
+
+    return _ConvTransposeNd
+
+
+def _output_size_given(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    return (len(args) == 2 and not kwargs) or (len(args) == 1 and set(kwargs) == {"output_size"})
+
+
+def _sized_transpose(spec: Any, shape: tuple[Any, ...], size: Any, path: str) -> Any:
+    """The transposed convolution with the output padding torch derives from ``output_size``: the size asked for
+    less the smallest output, which must be below the stride (torch's ``_output_padding``)."""
+    nd = spec._ndim
+    where = f"{path or '<model>'} ({spec.kind})"
+    sizes = tuple(size) if isinstance(size, (tuple, list)) else None
+    if sizes is not None and len(sizes) == nd + 2:
+        sizes = sizes[2:]
+    if sizes is None or len(sizes) != nd or len(shape) != nd + 2:
+        raise SpecError(
+            f"{where}: output_size must give the {nd} spatial sizes (or all {nd + 2} sizes) of an input of "
+            f"{nd + 2} dims. Received: output_size={_describe_value(size)}, input_shape={tuple(shape)}"
+        )
+    paddings = []
+    for j, (want, i, k, s, p, d) in enumerate(zip(sizes, shape[2:], spec._k, spec._s, spec._p, spec._d, strict=True)):
+        smallest = (i - 1) * s - 2 * p + d * (k - 1) + 1
+        extra = want - smallest
+        extra = extra.e if hasattr(extra, "is_constant") and extra.is_constant else extra
+        if type(extra) is not int:
+            raise SpecError(
+                f"{where}: output_size={tuple(sizes)} asks for an output padding that depends on the input "
+                f"({extra} on spatial axis {j}); convcalc plans it for numbers. Received: input_shape={tuple(shape)}"
+            )
+        if not 0 <= extra < s:
+            raise ShapeError(
+                f"{where}: output_size asks for {want} on spatial axis {j}, but an input of {i} gives sizes from "
+                f"{smallest} to {smallest + s - 1} (torch: requested an output size of {list(sizes)}). "
+                f"Received: input_shape={tuple(shape)}"
+            )
+        paddings.append(extra)
+    return dataclasses.replace(spec, output_padding=tuple(paddings))
 
 
 def _sequential() -> Any:
