@@ -79,6 +79,7 @@ class Context:
     """State of one planning walk."""
 
     __slots__ = (
+        "batch",
         "constraints",
         "counted",
         "flatten_source",
@@ -95,6 +96,9 @@ class Context:
         self.strict = strict
         self.mac_convention = macs
         self.itemsize = itemsize
+        # the first input's batch: a row whose batch holds a whole number of elements per input sample (heads,
+        # frames or windows folded into it, two inputs concatenated) counts its MACs per input sample
+        self.batch: Any = None
         self.rows: list[Row] = []
         self.constraints: list[Constraint] = []
         self.flatten_source: tuple[str, tuple[Any, ...]] | None = None
@@ -187,10 +191,21 @@ class Context:
         bias_adds: Any = 0,
         receptive_field: tuple[ReceptiveField, ...] | None = None,
         lookup: bool = True,
+        batch: Any = None,
     ) -> None:
-        """Append one row. ``lookup=False``: the row is no layer's call (a tensor operation), whatever its path."""
+        """Append one row. ``lookup=False``: the row is no layer's call (a tensor operation), whatever its path.
+
+        ``macs`` and ``bias_adds`` are per element of the layer's batch: ``batch``, by default the first size of
+        its output (a recurrent or attention layer gives its own); where that batch is a whole multiple of the
+        input's, they are scaled to count per input sample."""
         elements = shape_numel(output_shape)
         convention = self.mac_convention
+        if self.batch is not None and (type(macs) is not int or macs or type(bias_adds) is not int or bias_adds):
+            own = batch if batch is not None else (output_shape[0] if output_shape else None)
+            if own is not self.batch and convention in _PER_INPUT:  # (the same object: one per input sample)
+                times = _per_input(own, self.batch)
+                if times is not None and times != 1:
+                    macs, bias_adds = macs * times, bias_adds * times
         recursive = False
         held = trainable + non_trainable
         if self.owner is not None and lookup:
@@ -254,6 +269,22 @@ class Context:
             return 0, 0, 0, True, own[0] + own[1]
         counted.add(key)
         return own[0], own[1], own[2], False, own[0] + own[1]
+
+
+# convcalc's own counts, scaled to the input's samples (a peer's convention keeps the peer's own per-row count)
+_PER_INPUT = frozenset({MacConvention.MACS, MacConvention.MACS_BIAS, MacConvention.FLOPS})
+
+
+def _per_input(own: Any, batch: Any) -> Any:
+    """How many elements of a layer's batch ``own`` there are per input sample, when a whole number; else None."""
+    if type(own) is int and type(batch) is int:
+        return own // batch if batch and own % batch == 0 else None
+    if own is None:
+        return None
+    from convcalc._symbolic import to_sympy
+
+    ratio = (to_sympy(own) / to_sympy(batch)).cancel()
+    return ratio if ratio.is_integer is True and ratio.is_positive is True else None
 
 
 def _input_shape(input_shape: Any) -> tuple[Any, ...]:
@@ -358,6 +389,7 @@ def plan(
                 f"{received({'input_shape': input_shape})}"
             )
         shape = (*inputs, *keywords.values())[0]
+    ctx.batch = shape[0]
     outputs: Any = None
     try:
         if hasattr(model, "_plan_call"):

@@ -25,7 +25,8 @@ import convcalc  # noqa: E402
 
 
 def torch_calls(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], list[tuple[str, tuple[int, ...]]], int]:
-    """The output shape, every leaf call (name, output shape) in order, and the MACs of convs and linears per sample."""
+    """The output shape, every leaf call (name, output shape) in order, and the MACs of convs and linears per input
+    sample."""
     calls: list[tuple[str, tuple[int, ...]]] = []
     macs = [0]
     handles = []
@@ -37,7 +38,10 @@ def torch_calls(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], li
 
         def hook(m: Any, inputs: Any, out: Any, name: str = name) -> None:
             calls.append((name, tuple(out.shape)))
-            per_sample = out.numel() // out.shape[0]
+            # per input sample where the call's batch holds a whole number of elements per sample (here 4 x 2
+            # rows of view(-1, 1) for 4 samples), else per element of its own batch
+            whole = out.shape[0] % shape[0] == 0
+            per_sample = out.numel() // (shape[0] if whole else out.shape[0])
             if isinstance(m, tnn.Conv2d):
                 macs[0] += per_sample * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
             elif isinstance(m, tnn.Linear):

@@ -259,8 +259,9 @@ _W = torch.nn.Parameter(torch.randn(8, 6))
 )
 @pytest.mark.parametrize("batch", [1, 3])
 def test_matrix_products_count_what_torch_multiplies(function: Any, shape: tuple[int, ...], batch: int) -> None:
-    """Each row's MACs are per element of its output's first axis: times that size, torch's count of the whole
-    product (``FlopCounterMode``: two FLOPs per multiply-accumulate), at any batch."""
+    """Each product counts per element of its output's first axis, per input sample where that axis holds a whole
+    number of them: times the input's batch, torch's count of the whole product (``FlopCounterMode``: two FLOPs
+    per multiply-accumulate), at any batch."""
     from torch.utils.flop_counter import FlopCounterMode
 
     model = Forward(function)
@@ -270,7 +271,7 @@ def test_matrix_products_count_what_torch_multiplies(function: Any, shape: tuple
     assert plan is not None
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.zeros(shape))
-    assert sum(r.macs * r.output_shape[0] for r in plan.rows) * 2 == counter.get_total_flops()
+    assert plan.macs * shape[0] * 2 == counter.get_total_flops()
 
 
 def test_a_none_returned_beside_tensors_stays_none() -> None:
@@ -327,3 +328,66 @@ def test_a_transposed_convolution_asked_for_an_output_size(how: str, shape: tupl
     if plan is not None:
         assert not plan.fallback_rows
         assert plan.row("up").macs == shape[2] * shape[3] * 8 * 4 * 9  # per input position, whatever the padding
+
+
+# --- MACs per input sample where a forward folds more into the batch ---------------------------------------------
+
+
+def _fold_frames(self: Any, x: Any) -> Any:
+    b, t, c, h, w = x.shape
+    return self.conv(x.view(b * t, c, h, w)).view(b, t, -1, h - 2, w - 2).mean(1)
+
+
+def _fold_heads(self: Any, x: Any) -> Any:
+    b, h, n, d = x.shape
+    q = x.reshape(b * h, n, d)
+    return torch.bmm(q, q.transpose(1, 2)).view(b, h, n, n)
+
+
+def _tokens_as_rows(self: Any, x: Any) -> Any:
+    n, c, h, w = x.shape
+    return self.fc(x.permute(0, 2, 3, 1).reshape(-1, c)).view(n, h, w, -1)
+
+
+def _windows(self: Any, x: Any) -> Any:
+    b, h, w, c = x.shape
+    x = x.view(b, h // 4, 4, w // 4, 4, c).permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, 16, c)
+    return self.fc(x)
+
+
+def _twice_as_one_batch(self: Any, x: Any) -> Any:
+    return self.conv(torch.cat([x, x.flip(0)], 0)).chunk(2, 0)[0]
+
+
+@pytest.mark.parametrize(
+    ("function", "shape"),
+    [
+        (_fold_frames, (2, 3, 3, 8, 8)),
+        (_fold_heads, (2, 4, 6, 8)),
+        (_tokens_as_rows, (2, 6, 5, 5)),
+        (_windows, (2, 8, 8, 6)),
+        (_twice_as_one_batch, (3, 3, 8, 8)),
+    ],
+)
+@pytest.mark.parametrize("batch", [1, 2])
+def test_macs_per_sample_count_what_each_input_sample_runs(function: Any, shape: tuple[int, ...], batch: int) -> None:
+    """Heads, frames, windows or tokens folded into the batch: Plan.macs times the input's batch is torch's count
+    of the whole forward (FlopCounterMode: two FLOPs per multiply-accumulate)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = Forward(function, conv=torch.nn.Conv2d(3, 4, 3), fc=torch.nn.Linear(6, 6))
+    shape = (batch * shape[0], *shape[1:])
+    plan = check(model, shape)
+    assert plan is not None
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(shape))
+    assert plan.macs * shape[0] * 2 == counter.get_total_flops()
+    assert convcalc.plan(model, shape, macs="flops").macs == 2 * plan.macs
+
+
+def test_macs_per_sample_of_a_symbolic_batch_and_of_a_part_of_it() -> None:
+    N = convcalc.symbols("N")
+    model = Forward(_fold_frames, conv=torch.nn.Conv2d(3, 4, 3))
+    assert convcalc.plan(model, (N, 3, 3, 8, 8)).macs == convcalc.plan(model, (2, 3, 3, 8, 8)).macs == 3 * 36 * 4 * 27
+    first = Forward(lambda self, x: self.conv(x[:1]), conv=torch.nn.Conv2d(3, 4, 3))  # not a whole multiple: per row
+    assert convcalc.plan(first, (4, 3, 8, 8)).macs == 36 * 4 * 27

@@ -194,6 +194,7 @@ class _RNNBase(_MultiOutput):
             trainable=weights + biases,
             macs=steps * macs,
             bias_adds=steps * biases,
+            batch=batch[0] if batch else 1,
         )
         # torchinfo counts every RNN weight and bias once per time step; fvcore has no count for aten::lstm & co.
         _peer_count(ctx, torchinfo=steps * (weights + biases), fvcore=0, ptflops=self._ptflops(shape, directions))
@@ -402,6 +403,7 @@ class MultiheadAttention(_MultiOutput):
             trainable=params,
             macs=macs,
             bias_adds=(2 * length * e + 2 * source * e) if self.bias else 0,
+            batch=batch[0] if batch else 1,
         )
         _peer_count(ctx, torchinfo=0)  # torchinfo 1.8 reports no mult-adds for MultiheadAttention
         return (out, weights)
