@@ -279,7 +279,7 @@ def test_is_cuda_is_decided_from_the_model_device() -> None:
     assert not plan.fallback_rows
     assert [r.name for r in plan.uncalled] == ["gpu"]
     # the tracer reads the branch of the device it is told the input is on
-    from convcalc.torch.trace import _trace
+    from convcalc.torch.tracer import _trace
 
     on_gpu = [n.target for n in _trace(model, on_cuda=True).nodes if n.op == "call_module"]
     on_cpu = [n.target for n in _trace(model, on_cuda=False).nodes if n.op == "call_module"]

@@ -391,3 +391,58 @@ def test_macs_per_sample_of_a_symbolic_batch_and_of_a_part_of_it() -> None:
     assert convcalc.plan(model, (N, 3, 3, 8, 8)).macs == convcalc.plan(model, (2, 3, 3, 8, 8)).macs == 3 * 36 * 4 * 27
     first = Forward(lambda self, x: self.conv(x[:1]), conv=torch.nn.Conv2d(3, 4, 3))  # not a whole multiple: per row
     assert convcalc.plan(first, (4, 3, 8, 8)).macs == 36 * 4 * 27
+
+
+# --- transformers: optional masks left out, fast-path checks, a forward that raises on a condition ----------------
+
+
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda bf: torch.nn.TransformerEncoderLayer(16, 2, 32, batch_first=bf),
+        lambda bf: torch.nn.TransformerEncoderLayer(16, 4, 24, batch_first=bf, norm_first=True, activation="gelu"),
+        lambda bf: torch.nn.TransformerEncoder(
+            torch.nn.TransformerEncoderLayer(16, 2, 32, batch_first=bf), 2, enable_nested_tensor=False
+        ),
+        lambda bf: torch.nn.TransformerDecoderLayer(16, 2, 32, batch_first=bf),
+        lambda bf: torch.nn.Transformer(16, 2, 2, 1, 32, batch_first=bf),
+    ],
+)
+def test_transformer_layers_are_read_exactly(make: Any, batch_first: bool, train: bool) -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    torch.manual_seed(0)
+    model = make(batch_first).train(train)
+    two = isinstance(model, (torch.nn.Transformer, torch.nn.TransformerDecoderLayer))
+    shape: Any = [(2, 6, 16), (2, 4, 16)] if two else (2, 6, 16)
+    if not batch_first:
+        shape = [(s[1], s[0], s[2]) for s in shape] if two else (6, 2, 16)
+    plan = check(model, shape)
+    assert plan is not None
+    assert not plan.fallback_rows
+    if train:  # in eval, torch runs fused kernels that FlopCounterMode does not count
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            model(*(torch.zeros(s) for s in (shape if two else [shape])))
+        batch = 2 if batch_first else None  # a sequence-first input's first axis is time: compare totals per row
+        if batch is not None:
+            assert plan.macs * batch * 2 == counter.get_total_flops()
+
+
+class _SameBatch(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(4, 4)
+
+    def forward(self, x: Any, y: Any) -> Any:
+        if x.size(0) != y.size(0):
+            raise RuntimeError("the batch sizes must be equal")
+        return self.fc(x) + y
+
+
+def test_a_forward_that_raises_on_a_condition_is_read_on_the_other_branch() -> None:
+    plan = check(_SameBatch(), [(2, 4), (2, 4)])
+    assert plan is not None
+    assert not plan.fallback_rows
+    assert check(_SameBatch(), [(2, 4), (3, 4)]) is None  # both refuse

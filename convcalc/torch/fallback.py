@@ -521,7 +521,7 @@ def _script_function(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any])
     """A TorchScript function called in a forward (a scripted ``drop_path``): fx cannot look inside it, so torch
     runs it on meta tensors of the planned shapes; its row says torch gave the shape. One that multiplies
     matrices is refused: its MACs would be unknown."""
-    from convcalc.torch.trace import _SCRIPTED
+    from convcalc.torch.tracer import _SCRIPTED
 
     key, *rest = args
     function = _SCRIPTED[key]
@@ -577,7 +577,7 @@ def _torchscript_mac_op(scripted: Any) -> str | None:
 def _scripted_mac_error(module: Any, where: str) -> SpecError | None:
     """A module whose forward can call TorchScript that multiplies matrices: torch's pass cannot show convcalc
     those operations, so their MACs would be missing from the plan."""
-    from convcalc.torch.trace import _scripted_calls
+    from convcalc.torch.tracer import _scripted_calls
 
     torch = _torch()
     for m in module.modules():

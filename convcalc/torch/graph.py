@@ -173,13 +173,16 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
                 env[node.name] = tuple(supplied)
                 supplied.clear()
             elif supplied or node.target in named:
-                if node.target in graph.absent:  # read as left out, given now: read it as given
+                value = supplied.pop(0) if supplied else named.pop(node.target)
+                left_out = value is None and bool(node.args) and node.args[0] is None  # given as its default None
+                if left_out != (node.target in graph.absent):  # read the other way: read it again as it comes
                     raise RetakeError(
-                        f"{path or '<model>'} ({graph.torch_type}): forward's input {node.target!r} is given",
+                        f"{path or '<model>'} ({graph.torch_type}): forward's input {node.target!r} is "
+                        f"{'None' if left_out else 'given'}",
                         (),
-                        graph.absent - {node.target},
+                        graph.absent | {node.target} if left_out else graph.absent - {node.target},
                     )
-                env[node.name] = supplied.pop(0) if supplied else named.pop(node.target)
+                env[node.name] = value
             elif node.args:
                 if node.args[0] is None and node.target not in graph.absent:
                     # fx traced it as a tensor, so ``if mask is not None:`` (here or in a function the forward

@@ -613,6 +613,10 @@ def _dict_get(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
     return args[0].get(*args[1:], **kwargs)
 
 
+# What a forward may ask of a tensor's kind (TransformerEncoderLayer asks ``src.is_nested``).
+_DENSE_FLAGS = frozenset({"is_nested", "is_sparse", "is_quantized", "is_mkldnn"})
+
+
 @_handles("getattr")
 def _getattr(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     value, name = args[0], args[1]
@@ -623,6 +627,8 @@ def _getattr(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             return len(value.shape)
         if name == "data":
             return value
+        if name in _DENSE_FLAGS:  # the tensors a plan follows are plain dense ones
+            return False
         return _Opaque(f"tensor.{name}")
     if isinstance(value, _Pair) and name in ("values", "indices"):
         return getattr(value, name)

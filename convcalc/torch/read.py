@@ -26,9 +26,9 @@ from convcalc.torch.trace import (
     _leaf_spec,
     _node_of,
     _rule_for,
-    _trace,
     _trace_key,
 )
+from convcalc.torch.tracer import _trace
 from convcalc.torch.values import ReaderSignalError, _describe_value, _flow_of, _Tensor, public_error
 
 
@@ -177,6 +177,9 @@ class _TorchModel:
         return out, tree
 
 
+# How many times a forward that raises while traced is read again with its last condition taken the other way.
+_FLIPS = 8
+
 # The decisions a forward's last read took, by its trace key without them, and the optional inputs its last
 # read left out, by its trace key without either (see _Reader._read_forward).
 _LAST_DECISIONS: dict[tuple[Any, ...], tuple[Decision, ...]] = {}
@@ -187,6 +190,19 @@ def _remember(table: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: An
     table[key] = value
     while len(table) > _TRACED_MAX:
         del table[next(iter(table))]
+
+
+@functools.lru_cache(maxsize=256)
+def _none_defaults(cls: Any) -> frozenset[str]:
+    """The parameters of a module class's forward whose default is None (optional inputs)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(cls.forward).parameters.values()
+    except Exception:  # a forward without a signature (TorchScript's raises AttributeError)
+        return frozenset()
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return frozenset(p.name for p in parameters if p.default is None and p.kind in kinds)
 
 
 def _is_graph(spec: Any) -> bool:
@@ -353,6 +369,14 @@ class _Reader:
                 _TRACED[key] = found
                 while len(_TRACED) > _TRACED_MAX:
                     del _TRACED[next(iter(_TRACED))]
+        if isinstance(found, str) and not absent:
+            # a forward fx cannot trace with its optional inputs as tensors may trace with them left out (None):
+            # TransformerEncoderLayer checks its masks' dtypes before anything else
+            optional = _none_defaults(module.__class__)
+            if optional:
+                again = self._read_forward(module, path, decisions, optional)
+                if not isinstance(again, _spec_types().TorchCall):
+                    return again
         if found is _AS_CHAIN:  # a Sequential subclass whose forward fx cannot trace: read as the chain it holds
             return nn.Sequential(OrderedDict(self._children(module, path)))
         if isinstance(found, str):
@@ -366,13 +390,26 @@ class _Reader:
     ) -> tuple[Node, ...] | str | object:
         """The module's forward as nodes, or why convcalc cannot read it (a string), or _AS_CHAIN."""
         torch = _torch()
-        try:
-            graph = _trace(module, on_cuda, decisions, absent)
-        except Exception as exc:  # the user's forward may raise anything on proxies
+        graph, failure = None, None
+        for _ in range(_FLIPS):
+            made: list[Decision] = []
+            try:
+                graph = _trace(module, on_cuda, decisions, absent, made)
+                break
+            except Exception as exc:  # the user's forward may raise anything on proxies
+                failure = failure or exc
+                # ``if x.size(0) != y.size(0): raise ...``: the trace took the condition as true and the forward
+                # raised; read it again with that condition taken the other way (the plan checks every condition
+                # on the real sizes, so a wrong guess is never a wrong number)
+                if len(made) <= len(decisions) or type(made[-1]) is not bool or isinstance(module, torch.nn.Sequential):
+                    break  # (a Sequential subclass that fx cannot trace is read as the chain it holds)
+                decisions = (*made[:-1], not made[-1])
+        if graph is None:
             if isinstance(module, torch.nn.Sequential):
                 return _AS_CHAIN
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            return f"torch.fx cannot trace its forward ({type(exc).__name__}: {message.rstrip('. ')})"
+            text = str(failure).strip()
+            message = text.splitlines()[0] if text else ""
+            return f"torch.fx cannot trace its forward ({type(failure).__name__}: {message.rstrip('. ')})"
         for fx_node in graph.nodes:  # a TorchScript function's node named after it, as fx names a Python one
             if isinstance(fx_node.target, torch.jit.ScriptFunction):
                 fx_node._rename(fx_node.target.name)

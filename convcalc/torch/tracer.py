@@ -1,0 +1,283 @@
+"""The torch.fx tracer convcalc reads a forward with, and what it records beside fx's own nodes.
+
+Submodules are leaves; a condition or a number asked of a traced size is a decision, recorded as a
+``shape_guard`` or ``size_number`` node that the plan checks on the real sizes; ``x += y`` stays in place;
+optional inputs left out are traced as None; tensors made from traced sizes (``torch.zeros(x.size(0), 5)``)
+and tensors made from numbers are nodes; TorchScript functions the forward calls are recorded, not entered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import operator
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from convcalc.torch.nodes import Decision, _torch
+
+
+@functools.cache
+def _tracer_type() -> Any:
+    """A torch.fx tracer that reads one module's forward and keeps every submodule as a leaf."""
+    import torch.fx
+
+    def in_place(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        def method(self: Any, other: Any) -> Any:
+            # named as fx names the out-of-place node (``add``, ``add_1``), so rows keep their names
+            return self.tracer.create_proxy("call_function", op, (self, other), {}, name=op.__name__[1:])
+
+        return method
+
+    class InPlaceProxy(torch.fx.Proxy):
+        """A proxy that records ``x += y`` as ``operator.iadd`` (fx's own falls back to ``add``): an in-place
+        operation keeps its first operand's shape, so ``out += shortcut(x)`` fails in torch where ``out + ...``
+        would broadcast."""
+
+        __iadd__ = in_place(operator.iadd)
+        __isub__ = in_place(operator.isub)
+        __imul__ = in_place(operator.imul)
+        __itruediv__ = in_place(operator.itruediv)
+
+        @property
+        def is_cuda(self) -> bool:
+            # decided, not traced: the input is on the model's device (``if x.is_cuda and self.ngpu > 1:``)
+            return bool(getattr(self.tracer, "on_cuda", False))
+
+        # ``int(x.size(0))``, ``range(h)``, ``float(c)``, ``round(h / 2)``, ``len(x)``: a number asked of a traced size is
+        # taken as ``decisions`` says and checked on the plan's sizes (the tracer's ``to_number``)
+        def __int__(self) -> int:
+            return int(_number(self, "int"))
+
+        def __index__(self) -> int:
+            return int(_number(self, "index"))
+
+        def __float__(self) -> float:
+            return float(_number(self, "float"))
+
+        def __len__(self) -> int:
+            # ``len(x)``: the size of the first axis, a number like ``int(x.size(0))``
+            return int(_number(self.tracer.create_proxy("call_function", len, (self,), {}), "int"))
+
+        def __round__(self, ndigits: Any = None) -> Any:
+            if ndigits is not None:
+                return self.tracer.create_proxy("call_function", round, (self, ndigits), {})
+            return _number(self, "round")
+
+    class ChildrenAsLeaves(torch.fx.Tracer):
+        on_cuda = False
+
+        def is_leaf_module(self, m: Any, module_qualified_name: str) -> bool:
+            return True
+
+        decisions: tuple[Decision, ...] = ()
+        made: list[Decision]  # the decisions taken so far, in the order the forward asks (set per trace)
+
+        def to_bool(self, obj: Any) -> bool:
+            # ``assert x.shape[1] == 3`` or ``if h % 2:`` on a traced value: the trace takes the assert as holding
+            # and a branch as ``decisions`` says (taken beyond them), and records the condition with the
+            # decisions before it; the plan checks it on the real sizes, and reads the forward again where the
+            # sizes take the other branch
+            made = self.made
+            taken = self.decisions[len(made)] if len(made) < len(self.decisions) else True
+            args = (obj, bool(taken), _in_assert(), type(self.root).__name__, tuple(made))
+            self.create_proxy("call_function", shape_guard, args, {}, name="guard")
+            made.append(bool(taken))
+            return bool(taken)
+
+        def to_number(self, obj: Any, kind: str) -> Any:
+            # the number of a traced size, taken as ``decisions`` says (1 beyond them); the plan computes it
+            # from the real sizes and reads the forward again with it where it differs
+            made = self.made
+            taken = self.decisions[len(made)] if len(made) < len(self.decisions) else 1
+            taken = float(taken) if kind == "float" else int(taken)
+            args = (obj, taken, kind, type(self.root).__name__, tuple(made))
+            self.create_proxy("call_function", size_number, args, {}, name="number")
+            made.append(taken)
+            return taken
+
+        def call_module(self, m: Any, forward: Any, args: Any, kwargs: Any) -> Any:
+            # a module made in forward (``nn.ReLU(inplace=True)(x)``) or held outside the module tree: with no
+            # tensors of its own it is the functions its forward calls, traced in place; one with tensors is
+            # not part of the model, and fx's NameError sends the module to the fallback
+            try:
+                self.path_of_module(m)
+            except NameError:
+                if next(m.parameters(), None) is None and next(m.buffers(), None) is None:
+                    return forward(*args, **kwargs)
+                raise
+            return super().call_module(m, forward, args, kwargs)
+
+        def proxy(self, node: Any) -> Any:
+            return InPlaceProxy(node, self)
+
+    return ChildrenAsLeaves
+
+
+def _number(proxy: Any, kind: str) -> Any:
+    tracer: Any = proxy.tracer  # the tracer made by _tracer_type, which has to_number
+    return tracer.to_number(proxy, kind)
+
+
+def shape_guard(condition: Any, taken: bool, assertion: bool, module_type: str, before: tuple[Decision, ...]) -> None:
+    """Marks, in a traced forward of a ``module_type``, a condition on sizes that the trace took as ``taken`` (an
+    ``assert`` when ``assertion``) after taking the conditions before it as ``before``; never called, only read."""
+
+
+def size_number(value: Any, taken: Any, kind: str, module_type: str, before: tuple[Decision, ...]) -> None:
+    """Marks, in a traced forward of a ``module_type``, a number asked of a traced size (``int(x.size(0))``;
+    ``kind`` names the conversion) that the trace took as ``taken``; never called, only read."""
+
+
+def _in_assert() -> bool:
+    """Whether the bool asked of a proxy is an ``assert``'s: the user's frame (above the proxy's ``__bool__``
+    and the tracer's ``to_bool``) jumps on true past a ``LOAD_ASSERTION_ERROR``."""
+    import bisect
+    import dis
+    import inspect
+
+    frame = inspect.currentframe()
+    for _ in range(3):
+        frame = frame.f_back if frame is not None else None
+    if frame is None:  # pragma: no cover - CPython always has the caller's frame
+        return False
+    instructions = list(dis.get_instructions(frame.f_code))
+    offsets = [i.offset for i in instructions]
+    at = bisect.bisect_left(offsets, frame.f_lasti)
+    if at + 1 >= len(instructions):
+        return False
+    jump, after = instructions[at], instructions[at + 1]
+    return "JUMP" in jump.opname and jump.opname.endswith("IF_TRUE") and after.opname == "LOAD_ASSERTION_ERROR"
+
+
+def _trace(
+    module: Any,
+    on_cuda: bool = False,
+    decisions: tuple[Decision, ...] = (),
+    absent: frozenset[str] = frozenset(),
+    made: list[Decision] | None = None,
+) -> Any:
+    """The module's forward as an fx graph; the inputs named in ``absent`` are traced as the None they are
+    (``if mask is not None:``, in the forward or in any function it calls, takes the branch of no mask).
+    ``made`` (a list) receives the decisions the trace took, in order, also when it raises."""
+    import warnings
+
+    tracer = _tracer_type()(autowrap_functions=_scripted_functions(module))
+    tracer.on_cuda = on_cuda
+    tracer.decisions = decisions
+    tracer.made = [] if made is None else made
+    clone = _shallow_clone(module)
+    with warnings.catch_warnings(), _factories_recorded(tracer):
+        warnings.simplefilter("ignore")
+        graph = tracer.trace(clone, concrete_args=dict.fromkeys(sorted(absent)) or None)
+    if absent:
+        _unguard(graph, absent)
+    _inline_constants(graph, clone, module)
+    return graph
+
+
+# torch functions that make a tensor from sizes: fx cannot pass them a traced size (``torch.zeros(x.size(0), 5)``)
+_FACTORIES = ("zeros", "ones", "empty", "full", "rand", "randn", "randint", "arange")
+
+
+@contextlib.contextmanager
+def _factories_recorded(tracer: Any) -> Iterator[None]:
+    """While tracing: a factory function called with a traced size is recorded as a node, as fx records
+    ``torch.cat``; called with numbers only, it makes its tensor (which fx keeps as a constant)."""
+    torch = _torch()
+    proxy_type = torch.fx.Proxy
+    originals = {name: getattr(torch, name) for name in _FACTORIES}
+
+    def recorded(original: Any) -> Any:
+        @functools.wraps(original)
+        def factory(*args: Any, **kwargs: Any) -> Any:
+            flat = [*args, *kwargs.values()]
+            flat += [v for a in flat if isinstance(a, (tuple, list)) for v in a]
+            if any(isinstance(v, proxy_type) for v in flat):
+                return tracer.create_proxy("call_function", original, args, kwargs)
+            return original(*args, **kwargs)
+
+        return factory
+
+    for name, original in originals.items():
+        setattr(torch, name, recorded(original))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(torch, name, original)
+
+
+def tensor_constant(shape: tuple[int, ...]) -> None:
+    """Marks, in a traced forward, a tensor the forward makes from numbers (``torch.ones(1)``, a mask built with
+    ``torch.zeros(5, 7)``) of this shape; never called, only read."""
+
+
+def _inline_constants(graph: Any, clone: Any, module: Any) -> None:
+    """fx keeps a tensor the forward makes as an attribute of the module it traced (``_tensor_constant0``), which
+    the user's module does not have: each becomes a node that holds the tensor's shape."""
+    torch = _torch()
+    for node in list(graph.nodes):
+        if node.op != "get_attr" or "." in node.target or node.target in vars(module):
+            continue
+        value = vars(clone).get(node.target)
+        if isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter):
+            with graph.inserting_before(node):
+                made = graph.call_function(tensor_constant, (tuple(int(d) for d in value.shape),))
+            node.replace_all_uses_with(made)
+            graph.erase_node(node)
+
+
+def _unguard(graph: Any, absent: frozenset[str]) -> None:
+    """fx keeps an input traced as None as a placeholder ``mask_1`` and a check that it is None: the check
+    goes (the plan decides which inputs are given) and the placeholder takes its parameter's name again."""
+    import torch.fx._symbolic_trace as symbolic_trace
+
+    for node in list(graph.nodes):
+        if node.op == "call_function" and node.target is symbolic_trace._assert_is_none:
+            graph.erase_node(node)
+    for node in graph.nodes:
+        if node.op == "placeholder" and node.target not in absent:
+            name = node.target.rpartition("_")[0]
+            if name in absent and not node.users:
+                node.target = name
+
+
+def _scripted_functions(module: Any) -> tuple[Any, ...]:
+    """The TorchScript functions the module's forward calls by a global name (a scripted ``drop_path``): fx
+    records each call as a node instead of passing a proxy into TorchScript, which refuses it."""
+    return tuple(_scripted_calls(getattr(type(module), "forward", None)))
+
+
+def _scripted_calls(function: Any, depth: int = 3) -> list[Any]:
+    """The TorchScript functions a Python function names (``drop_path(x)``), and those of the Python functions
+    it names, a few calls deep."""
+    torch = _torch()
+    code, names = getattr(function, "__code__", None), getattr(function, "__globals__", None)
+    if code is None or names is None:
+        return []
+    found: list[Any] = []
+    for name in code.co_names:
+        value = names.get(name)
+        if isinstance(value, torch.jit.ScriptFunction):
+            found.append(value)
+        elif depth and callable(value) and hasattr(value, "__code__") and value is not function:
+            found += _scripted_calls(value, depth - 1)
+    return found
+
+
+# TorchScript functions a traced forward calls, by the name their nodes give (kept alive with their graphs).
+_SCRIPTED: dict[str, Any] = {}
+
+
+def _shallow_clone(module: Any) -> Any:
+    """The module with its own attribute, child, parameter and buffer tables but the same children and tensors:
+    a forward that sets attributes on itself (``self.first = False``, ``self.extra = nn.Conv2d(...)``) changes
+    the clone when traced, never the user's module."""
+    import copy
+
+    clone = copy.copy(module)
+    for table in ("_modules", "_parameters", "_buffers"):
+        if isinstance(module.__dict__.get(table), dict):
+            clone.__dict__[table] = dict(module.__dict__[table])
+    return clone
