@@ -446,3 +446,41 @@ def test_a_forward_that_raises_on_a_condition_is_read_on_the_other_branch() -> N
     assert plan is not None
     assert not plan.fallback_rows
     assert check(_SameBatch(), [(2, 4), (3, 4)]) is None  # both refuse
+
+
+@pytest.mark.parametrize(
+    ("function", "shape"),
+    [
+        (lambda self, x: torch.addmm(self.b, x, self.w), (4, 8)),
+        (lambda self, x: torch.addmm(torch.zeros(4, 6), x, self.w, beta=0.5), (4, 8)),
+        (lambda self, x: torch.baddbmm(x @ self.w, x, x.transpose(1, 2) @ x @ self.w), (3, 5, 8)),
+        (lambda self, x: torch.bmm(x, x[:1].transpose(1, 2)), (3, 5, 8)),  # bmm does not broadcast: both refuse
+        (lambda self, x: torch.addmm(torch.zeros(3, 6), x, self.w), (4, 8)),  # does not broadcast: both refuse
+    ],
+)
+@pytest.mark.parametrize("batch", [1, 2])
+def test_products_with_an_addend(function: Any, shape: tuple[int, ...], batch: int) -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = Forward(function)
+    model.w, model.b = _W, torch.nn.Parameter(torch.zeros(6))
+    shape = (batch * shape[0], *shape[1:])
+    plan = check(model, shape)
+    if plan is None:
+        return
+    assert not plan.fallback_rows
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(shape))
+    assert plan.macs * shape[0] * 2 == counter.get_total_flops()
+
+
+def test_a_batch_of_products_summed() -> None:
+    """``torch.addbmm`` (which FlopCounterMode does not count): the products of the whole batch in each row of its
+    (n, p) result; its batch is no multiple of the input's, so the row counts per element of its own first axis."""
+    model = Forward(lambda self, x: torch.addbmm(self.b, x.transpose(1, 2), x @ self.w))
+    model.w, model.b = _W, torch.nn.Parameter(torch.zeros(6))
+    plan = check(model, (3, 5, 8))
+    assert plan is not None
+    row = plan.row("addbmm")
+    assert row.output_shape == (8, 6)
+    assert row.macs * 8 == 3 * 8 * 5 * 6  # batch x n x m x p multiply-accumulates in all

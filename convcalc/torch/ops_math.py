@@ -12,6 +12,7 @@ from convcalc._errors import ShapeError, SpecError
 from convcalc.torch.values import (
     NeedsDataError,
     RetakeError,
+    _bind,
     _Call,
     _describe_value,
     _handles,
@@ -349,6 +350,37 @@ def _broadcast_message(call: _Call, shapes: list[tuple[Any, ...]], axis: int) ->
 def _matmul(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     a = _tensor_arg(call, args[0] if args else kwargs.get("input"))
     b = _tensor_arg(call, args[1] if len(args) > 1 else kwargs.get("other", kwargs.get("mat2")))
+    shape = _product_shape(call, a, b)
+    # one multiply-accumulate per output element and inner index, per element of the output's first axis (as
+    # for a Linear's rows, and for the same product written with einsum)
+    call.ctx.add_row(call.name, call.kind, tuple(a.shape), shape, macs=_prod(shape[1:]) * _size(a.shape[-1]))
+    return _Tensor(shape)
+
+
+@_handles("addmm", "baddbmm", "addbmm")
+def _add_product(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``torch.addmm(c, a, b)`` (``beta * c + alpha * a @ b``), ``baddbmm`` (batched), ``addbmm`` (the batched
+    products summed over the batch): the product's shape and MACs; ``c`` broadcasts to the result."""
+    names = ("input", "mat1", "mat2") if call.kind == "addmm" else ("input", "batch1", "batch2")
+    bound = _bind(call, args, kwargs, (*names, "beta", "alpha"), {"beta": 1, "alpha": 1})
+    c, a, b = (_tensor_arg(call, bound[n]) for n in names)
+    rank = 2 if call.kind == "addmm" else 3
+    if len(a.shape) != rank or len(b.shape) != rank:
+        raise call.spec_error(f"{call.kind} takes {rank}-D operands", shapes=(a.shape, b.shape))
+    shape = _product_shape(call, a, b)
+    macs = _prod(shape[1:]) * _size(a.shape[-1])
+    if call.kind == "addbmm":  # the batch summed: (n, p), each row holding the products of the whole batch
+        macs = _prod((shape[0], shape[2])) * _size(a.shape[-1])
+        shape = shape[1:]
+    out = _broadcast(call, [c.shape, shape])
+    if len(out) != len(shape) or any(_same(x, y) is False for x, y in zip(out, shape, strict=True)):
+        raise call.shape_error(f"input of shape {tuple(c.shape)} does not broadcast to the product's {shape}", c.shape)
+    call.ctx.add_row(call.name, call.kind, tuple(a.shape), tuple(shape), macs=macs)
+    return _Tensor(tuple(shape))
+
+
+def _product_shape(call: _Call, a: _Tensor, b: _Tensor) -> tuple[Any, ...]:
+    """The shape of ``a @ b`` for operands of 2 or more dims, the inner sizes required equal."""
     if len(a.shape) < 2 or len(b.shape) < 2:
         raise call.spec_error(
             "convcalc follows matrix products of tensors with 2 or more dims", shapes=(a.shape, b.shape)
@@ -362,11 +394,16 @@ def _matmul(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         ),
     )
     batch = _broadcast(call, [a.shape[:-2], b.shape[:-2]]) if len(a.shape) > 2 or len(b.shape) > 2 else ()
-    shape = (*batch, a.shape[-2], b.shape[-1])
-    # one multiply-accumulate per output element and inner index, per element of the output's first axis (as
-    # for a Linear's rows, and for the same product written with einsum)
-    call.ctx.add_row(call.name, call.kind, tuple(a.shape), shape, macs=_prod(shape[1:]) * _size(a.shape[-1]))
-    return _Tensor(shape)
+    if call.kind in ("baddbmm", "addbmm", "bmm"):  # batched products take equal batches, not broadcast ones
+        call.require_equal(
+            a.shape[0],
+            b.shape[0],
+            0,
+            lambda: (
+                call.where + f": the batch sizes differ ({a.shape[0]} vs {b.shape[0]}). Received: input_shape={a.shape}"
+            ),
+        )
+    return (*batch, a.shape[-2], b.shape[-1])
 
 
 # -- reductions ---------------------------------------------------------------- #
