@@ -6,6 +6,7 @@ dict of shapes (keyword inputs). Each model is planned by convcalc and compared 
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from typing import Any
 
@@ -694,6 +695,110 @@ class TiedAutoencoder(nn.Module):
         return F.linear(torch.relu(self.enc(x)), self.enc.weight.t())
 
 
+# --- forms read since: transformer layers, several outputs through a Sequential, heads folded into the batch,
+# Tensor.unfold patches, masks built in forward, a transposed convolution asked for a size ----------------------
+
+
+class HybridViT(nn.Module):
+    """A convolutional stem, then a class token, a position embedding and a transformer encoder."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.BatchNorm2d(16), nn.ReLU(inplace=True))
+        self.patch = nn.Conv2d(16, 32, 2, 2)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, 32))
+        self.pos = nn.Parameter(torch.zeros(1, 17, 32))
+        layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.head = nn.Linear(32, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch(self.stem(x)).flatten(2).transpose(1, 2)
+        x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1)
+        x = self.encoder(x + self.pos[:, : x.size(1)])
+        return self.head(x[:, 0])
+
+
+class SelectItem(nn.Module):
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+
+    def forward(self, x: Any) -> Any:
+        return x[self.index]
+
+
+class CRNN(nn.Module):
+    """Text recognition: convolutions, the height squeezed out, a bidirectional LSTM over the width."""
+
+    def __init__(self, classes: int = 11) -> None:
+        super().__init__()
+        self.cnn = nn.Sequential(
+            nn.Conv2d(1, 8, 3, 1, 1),
+            nn.ReLU(True),
+            nn.MaxPool2d(2, 2),
+            nn.Conv2d(8, 16, 3, 1, 1),
+            nn.ReLU(True),
+            nn.MaxPool2d((2, 1), (2, 1)),
+            nn.Conv2d(16, 16, (2, 1)),
+        )
+        self.rnn = nn.Sequential(nn.LSTM(16, 12, bidirectional=True), SelectItem(0), nn.Linear(24, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.cnn(x)
+        _, _, h, _ = features.size()
+        assert h == 1, "the height of conv must be 1"
+        return self.rnn(features.squeeze(2).permute(2, 0, 1))
+
+
+class HandAttention(nn.Module):
+    """Attention written out: heads folded into the batch, bmm, a causal mask built from the length."""
+
+    def __init__(self, dim: int = 16, heads: int = 4) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        d = c // self.heads
+        q, k, v = (t.reshape(b, n, self.heads, d).transpose(1, 2).reshape(b * self.heads, n, d) for t in (q, k, v))
+        scores = torch.bmm(q, k.transpose(1, 2)) / math.sqrt(d)
+        mask = torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
+        out = torch.bmm(scores.masked_fill(mask, float("-inf")).softmax(-1), v)
+        return self.proj(out.view(b, self.heads, n, d).transpose(1, 2).reshape(b, n, c))
+
+
+class UnfoldPatches(nn.Module):
+    """Patches cut with Tensor.unfold, flattened, and embedded by a Linear (a patch embedding without a conv)."""
+
+    def __init__(self, patch: int = 4, dim: int = 12) -> None:
+        super().__init__()
+        self.patch = patch
+        self.embed = nn.Linear(3 * patch * patch, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.patch
+        patches = x.unfold(2, p, p).unfold(3, p, p)  # (N, C, H/p, W/p, p, p)
+        n, c, gh, gw = patches.shape[:4]
+        return self.embed(patches.permute(0, 2, 3, 1, 4, 5).reshape(n, gh * gw, c * p * p))
+
+
+class UpToSkip(nn.Module):
+    """A U-Net step: the transposed convolution asked for the skip connection's size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.up = nn.ConvTranspose2d(8, 3, 3, stride=2, padding=1)
+        self.out = nn.Conv2d(6, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.cat([x, self.up(self.down(x), output_size=x.size())], 1))
+
+
 CORPUS: list[tuple[str, Any, Any]] = [
     ("ShuffleNetTiny", ShuffleNetTiny, (2, 3, 16, 16)),
     ("ShuffleV2Block", lambda: ShuffleV2Block(8), (1, 8, 6, 6)),
@@ -738,4 +843,9 @@ CORPUS: list[tuple[str, Any, Any]] = [
     ("DoubleConv", lambda: DoubleConv(2, 3), (1, 2, 6, 6)),
     ("Up", lambda: Up(8, 4), [(1, 8, 3, 3), (1, 4, 7, 7)]),
     ("StochasticBlock", lambda: StochasticBlock(3, 0.5).eval(), (1, 3, 4, 4)),
+    ("HybridViT", lambda: HybridViT().eval(), (2, 3, 16, 16)),
+    ("CRNN", CRNN, (2, 1, 8, 20)),
+    ("HandAttention", HandAttention, (2, 7, 16)),
+    ("UnfoldPatches", UnfoldPatches, (2, 3, 12, 16)),
+    ("UpToSkip", UpToSkip, (1, 3, 9, 10)),
 ]
