@@ -484,3 +484,14 @@ def test_a_batch_of_products_summed() -> None:
     row = plan.row("addbmm")
     assert row.output_shape == (8, 6)
     assert row.macs * 8 == 3 * 8 * 5 * 6  # batch x n x m x p multiply-accumulates in all
+
+
+def test_torch_s_machinery_takes_token_ids_where_a_layer_asks_for_integers() -> None:
+    """An EmbeddingBag, which convcalc does not read, is run by torch on meta tensors: as integers, since its
+    input is token ids."""
+    bag = Forward(lambda self, x: self.fc(self.bag(x)), bag=torch.nn.EmbeddingBag(20, 8, mode="mean"))
+    bag.add_module("fc", torch.nn.Linear(8, 3))
+    plan = convcalc.plan(bag, (2, 6))
+    assert plan.output_shape == tuple(bag(torch.zeros(2, 6, dtype=torch.long)).shape) == (2, 3)
+    assert plan.fallback_rows
+    assert plan.total_params == sum(p.numel() for p in bag.parameters())

@@ -210,10 +210,11 @@ def _torch_call(
     run = _Run(copy, path)
     known: dict[int, Any] = {}  # id of a meta tensor -> its receptive field
     alive: list[Any] = []
+    dtype = torch.float32
 
     def meta(value: Any) -> Any:
         if isinstance(value, _Tensor):
-            tensor = torch.empty(value.shape, device="meta")
+            tensor = torch.empty(value.shape, device="meta", dtype=dtype)
             known[id(tensor)] = value.rf
             alive.append(tensor)
             return tensor
@@ -234,35 +235,48 @@ def _torch_call(
 
     from torch.nn.modules import module as torch_module
 
-    pre = torch_module.register_module_forward_pre_hook(run.pre)
-    post = torch_module.register_module_forward_hook(run.post)
-    # first of the global hooks: each module's own output, before a hook of the user's changes it
-    hooks: Any = torch_module._global_forward_hooks  # an OrderedDict
-    hooks.move_to_end(post.id, last=False)
-    try:
-        m_args, m_kwargs = meta(args), meta(kwargs)
-        run.active = True
-        # tensors the forward makes (``torch.zeros(n, h)``, a mask) are made on the meta device too
-        with torch.no_grad(), torch.device("meta"), Functions():
-            output = copy(*m_args, **m_kwargs)
-    except ConvCalcError:
-        raise
-    except Exception as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise _TorchRejectsError(
-            f"{where}: {reason}, and torch cannot run it on meta tensors of these shapes either "
-            f"({type(exc).__name__}: {message.rstrip('. ')}). {_describe_with_nn(type(module))} Received: input_shape="
-            f"{shapes[0] if len(shapes) == 1 else tuple(shapes)}, module={kind}"
-        ) from None
-    finally:
-        run.active = False
-        pre.remove()
-        post.remove()
+    # a plan's inputs are taken as floats; where torch asks for integers (token ids into an embedding), as those
+    for dtype in (torch.float32, torch.long):
+        run = _Run(copy, path)
+        known.clear()
+        alive.clear()
+        pre = torch_module.register_module_forward_pre_hook(run.pre)
+        post = torch_module.register_module_forward_hook(run.post)
+        # first of the global hooks: each module's own output, before a hook of the user's changes it
+        hooks: Any = torch_module._global_forward_hooks  # an OrderedDict
+        hooks.move_to_end(post.id, last=False)
+        try:
+            m_args, m_kwargs = meta(args), meta(kwargs)
+            run.active = True
+            # tensors the forward makes (``torch.zeros(n, h)``, a mask) are made on the meta device too
+            with torch.no_grad(), torch.device("meta"), Functions():
+                output = copy(*m_args, **m_kwargs)
+            break
+        except ConvCalcError:
+            raise
+        except Exception as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            if dtype is torch.float32 and _asks_for_integers(message):
+                continue
+            raise _TorchRejectsError(
+                f"{where}: {reason}, and torch cannot run it on meta tensors of these shapes either "
+                f"({type(exc).__name__}: {message.rstrip('. ')}). {_describe_with_nn(type(module))} "
+                f"Received: input_shape={shapes[0] if len(shapes) == 1 else tuple(shapes)}, module={kind}"
+            ) from None
+        finally:
+            run.active = False
+            pre.remove()
+            post.remove()
     start = len(ctx.rows)
     _replay(run, ctx, path, known)
     for j in range(start, len(ctx.rows)):
         ctx.rows[j] = dataclasses.replace(ctx.rows[j], source="torch")
     return _from_meta(output, known, where)
+
+
+def _asks_for_integers(message: str) -> bool:
+    """Whether torch refused float inputs where it takes indices (an embedding's token ids)."""
+    return "Long" in message or "long or int" in message or "integer" in message.lower()
 
 
 def _leaves(value: Any) -> list[_Tensor]:
