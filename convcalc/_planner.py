@@ -206,6 +206,8 @@ class Context:
                 times = _per_input(own, self.batch)
                 if times is not None and times != 1:
                     macs, bias_adds = macs * times, bias_adds * times
+                elif times is None and batch is None:  # (a recurrent or attention layer's batch is its own)
+                    macs, bias_adds = _shared(macs, bias_adds, own, self.batch)
         recursive = False
         held = trainable + non_trainable
         if self.owner is not None and lookup:
@@ -285,6 +287,17 @@ def _per_input(own: Any, batch: Any) -> Any:
 
     ratio = (to_sympy(own) / to_sympy(batch)).cancel()
     return ratio if ratio.is_integer is True and ratio.is_positive is True else None
+
+
+def _shared(macs: Any, bias_adds: Any, own: Any, batch: Any) -> tuple[Any, Any]:
+    """A layer whose batch holds fewer elements than the input's (the batch folded into channels and groups,
+    ``x.view(1, b * c, h, w)``, or a part of the batch): its count over its whole batch, shared out per input
+    sample where that divides exactly; else its count per element of its own batch, as given."""
+    if not all(type(v) is int for v in (macs, bias_adds, own, batch)) or not batch:
+        return macs, bias_adds
+    if (macs * own) % batch or (bias_adds * own) % batch:
+        return macs, bias_adds
+    return macs * own // batch, bias_adds * own // batch
 
 
 def _input_shape(input_shape: Any) -> tuple[Any, ...]:

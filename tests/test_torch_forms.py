@@ -389,8 +389,32 @@ def test_macs_per_sample_of_a_symbolic_batch_and_of_a_part_of_it() -> None:
     N = convcalc.symbols("N")
     model = Forward(_fold_frames, conv=torch.nn.Conv2d(3, 4, 3))
     assert convcalc.plan(model, (N, 3, 3, 8, 8)).macs == convcalc.plan(model, (2, 3, 3, 8, 8)).macs == 3 * 36 * 4 * 27
-    first = Forward(lambda self, x: self.conv(x[:1]), conv=torch.nn.Conv2d(3, 4, 3))  # not a whole multiple: per row
-    assert convcalc.plan(first, (4, 3, 8, 8)).macs == 36 * 4 * 27
+    # one sample of four convolved: its count shared out over the input's samples where that divides exactly
+    first = Forward(lambda self, x: self.conv(x[:1]), conv=torch.nn.Conv2d(3, 4, 3))
+    assert convcalc.plan(first, (4, 3, 8, 8)).macs == 36 * 4 * 27 // 4
+    assert convcalc.plan(first, (5, 3, 8, 8)).macs == 36 * 4 * 27  # 3,888 / 5 is no whole number: per own element
+
+
+def _modulated(self: Any, x: Any) -> Any:
+    """StyleGAN2's modulated convolution: the batch folded into the channels, one group per sample."""
+    b, c, h, w = x.shape
+    style = self.style(x.mean((2, 3))).view(b, 1, c, 1, 1)
+    weight = (self.conv.weight[None] * style).view(b * 4, c, 3, 3)
+    return torch.nn.functional.conv2d(x.view(1, b * c, h, w), weight, padding=1, groups=b).view(b, 4, h, w)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3])
+def test_macs_per_sample_with_the_batch_folded_into_groups(batch: int) -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = Forward(_modulated, conv=torch.nn.Conv2d(3, 4, 3, bias=False), style=torch.nn.Linear(3, 3))
+    shape = (batch, 3, 8, 8)
+    plan = check(model, shape)
+    assert plan is not None
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(shape))
+    assert plan.macs * batch * 2 == counter.get_total_flops()
+    assert plan.macs == convcalc.plan(model, (1, 3, 8, 8)).macs  # per sample, whatever the batch
 
 
 # --- transformers: optional masks left out, fast-path checks, a forward that raises on a condition ----------------
@@ -476,14 +500,14 @@ def test_products_with_an_addend(function: Any, shape: tuple[int, ...], batch: i
 
 def test_a_batch_of_products_summed() -> None:
     """``torch.addbmm`` (which FlopCounterMode does not count): the products of the whole batch in each row of its
-    (n, p) result; its batch is no multiple of the input's, so the row counts per element of its own first axis."""
+    (n, p) result, counted over the whole batch and shared out per input sample."""
     model = Forward(lambda self, x: torch.addbmm(self.b, x.transpose(1, 2), x @ self.w))
     model.w, model.b = _W, torch.nn.Parameter(torch.zeros(6))
     plan = check(model, (3, 5, 8))
     assert plan is not None
     row = plan.row("addbmm")
     assert row.output_shape == (8, 6)
-    assert row.macs * 8 == 3 * 8 * 5 * 6  # batch x n x m x p multiply-accumulates in all
+    assert row.macs * 3 == 3 * 8 * 5 * 6  # batch x n x m x p multiply-accumulates in all, over 3 input samples
 
 
 def test_torch_s_machinery_takes_token_ids_where_a_layer_asks_for_integers() -> None:
