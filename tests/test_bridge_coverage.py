@@ -572,7 +572,8 @@ OPERATION_ERRORS: list[tuple[str, Any, tuple[int, ...], type[Exception], str, bo
         lambda m, x: x[x > 0],
         X4,
         SpecError,
-        r"^getitem \(getitem\): convcalc follows indexing with ints, slices, None and \.\.\. only\. Received: "
+        r"^getitem \(getitem\): convcalc follows indexing with ints, slices, None, \.\.\. and one list of ints only\. "
+        r"Received: "
         r"index='a tensor of shape \(2, 6, 8, 10\)'$",
         False,
     ),

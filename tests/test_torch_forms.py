@@ -519,3 +519,27 @@ def test_torch_s_machinery_takes_token_ids_where_a_layer_asks_for_integers() -> 
     assert plan.output_shape == tuple(bag(torch.zeros(2, 6, dtype=torch.long)).shape) == (2, 3)
     assert plan.fallback_rows
     assert plan.total_params == sum(p.numel() for p in bag.parameters())
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 5), (2, 3, 5), (1, 3, 5)])
+def test_a_list_index_picks_along_the_first_axis(shape: tuple[int, ...]) -> None:
+    model = Forward(
+        lambda self, x: (self.fc(x)[[0, -1]], x[[-1]], x[[1]].sum(0), x[:, [0, 2]]), fc=torch.nn.Linear(5, 2)
+    )
+    check(model, shape)
+    H = convcalc.symbols("H")
+    plan = convcalc.plan(model, (H, 3, 5))
+    assert plan.output_shapes == ((2, 3, 2), (1, 3, 5), (3, 5), (H, 2, 5))
+    assert [c.holds(h) for c in plan.constraints for h in (1, 2)] == [False, True]  # x[[1]] needs 2 rows
+
+
+def test_squeezing_a_symbolic_size_holds_while_it_is_not_one() -> None:
+    model = Forward(lambda self, x: (self.conv(x).squeeze(), x.squeeze(2)), conv=torch.nn.Conv2d(4, 4, 1))
+    assert check(model, (2, 4, 5, 1)) is not None
+    H = convcalc.symbols("H")
+    plan = convcalc.plan(model, (2, 4, H, 1))
+    assert plan.output_shapes == ((2, 4, H), (2, 4, H, 1))
+    for h in (1, 2, 3):  # where every constraint holds, torch agrees
+        if all(c.holds(h) for c in plan.constraints):
+            assert check(model, (2, 4, h, 1)).output_shapes == ((2, 4, h), (2, 4, h, 1))  # type: ignore[union-attr]
+    assert not all(c.holds(1) for c in plan.constraints)

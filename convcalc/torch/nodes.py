@@ -48,6 +48,13 @@ class _Slice:
 
 
 @dataclass(frozen=True, slots=True)
+class ListIndex:
+    """A list used alone as an index (``x[[0, 2]]``): it picks along the first axis, which a tuple does not."""
+
+    items: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Dict:
     """A dict built in a forward (``{"logits": x, "boxes": y}``), frozen as its ``(key, value)`` pairs."""
 

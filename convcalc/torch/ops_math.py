@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from convcalc._errors import ShapeError, SpecError
+from convcalc.torch.nodes import ListIndex
 from convcalc.torch.values import (
     NeedsDataError,
     RetakeError,
@@ -678,12 +679,41 @@ def _getattr(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 @_handles("getitem")
 def _getitem(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     value, index = args[0], args[1]
+    if isinstance(index, ListIndex):
+        return _pick_first_axis(call, value, index.items)
     if not isinstance(value, _Tensor):
         try:
             return value[index]
         except (TypeError, IndexError, KeyError) as exc:
             raise call.spec_error(f"cannot index {_describe_value(value)} ({exc})", index=index) from None
     return _slice_tensor(call, value, index if isinstance(index, tuple) else (index,))
+
+
+def _pick_first_axis(call: _Call, value: Any, items: tuple[Any, ...]) -> Any:
+    """``x[[0, 2]]``: the rows a list of ints names, along the first axis."""
+    if not isinstance(value, _Tensor):
+        try:
+            return type(value)(value[i] for i in items) if isinstance(value, (tuple, list)) else value[list(items)]
+        except (TypeError, IndexError, KeyError) as exc:
+            raise call.spec_error(f"cannot index {_describe_value(value)} ({exc})", index=list(items)) from None
+    if not value.shape or not all(_is_int(i) for i in items):
+        raise call.spec_error("convcalc follows a list index of ints on a tensor of 1 or more dims", index=list(items))
+    size = value.shape[0]
+    for i in items:
+        reach = i + 1 if i >= 0 else -i  # the size the first axis needs for this index
+        call.ctx.at_least(
+            size - reach if type(size) is int else _size(size - reach),
+            0,
+            call.name,
+            0,
+            lambda i=i: (
+                f"{call.where}: index {i} is out of the first axis of size {size}. Received: "
+                f"input_shape={tuple(value.shape)}"
+            ),
+            f"index {i} inside the first axis",
+        )
+    shape = (len(items), *value.shape[1:])
+    return call.row(value.shape, _Tensor(shape, None, value.const))
 
 
 def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
@@ -718,13 +748,39 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
         elif _is_int(item):
             if axis >= rank - k:
                 trailing_ok = False
+        elif _one_list(item, expanded):  # x[:, [0, 2]]: one list of ints picks along its axis, in place
+            for i in item:
+                reach = i + 1 if i >= 0 else -i
+                call.ctx.at_least(
+                    size - reach if type(size) is int else _size(size - reach),
+                    0,
+                    call.name,
+                    axis,
+                    lambda i=i, axis=axis, size=size: (
+                        f"{call.where}: index {i} is out of axis {axis} of size "
+                        f"{size}. Received: input_shape={tuple(t.shape)}"
+                    ),
+                    f"index {i} inside the axis",
+                )
+            shape.append(len(item))
+            if axis >= rank - k:
+                trailing_ok = False
         else:
             raise call.spec_error(
-                "convcalc follows indexing with ints, slices, None and ... only", index=_describe_value(item)
+                "convcalc follows indexing with ints, slices, None, ... and one list of ints only",
+                index=_describe_value(item),
             )
         axis += 1
     rf = t.rf if k and trailing_ok else None
     return call.row(t.shape, _Tensor(tuple(shape), rf, t.const))
+
+
+def _one_list(item: Any, index: list[Any]) -> bool:
+    """Whether ``item`` is a list of ints (frozen as a tuple) and the index's only advanced part (with another
+    list or an int beside it, torch broadcasts the indices together and may move the axes)."""
+    if not (type(item) is tuple and item and all(_is_int(i) for i in item)):
+        return False
+    return not any(_is_int(other) or type(other) is tuple for other in index if other is not item)
 
 
 def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: tuple[Any, ...]) -> Any:

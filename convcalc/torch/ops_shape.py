@@ -131,10 +131,21 @@ def _squeeze(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     dim = args[1] if len(args) > 1 else kwargs.get("dim")
     rank = len(t.shape)
     if dim is None:
-        drop = {j for j, d in enumerate(t.shape) if _same(d, 1) is True}
+        axes = list(range(rank))
     else:
         dims = dim if isinstance(dim, tuple) else (dim,)
-        drop = {j for j in (_index(call, d, rank, t.shape) for d in dims) if _same(t.shape[j], 1) is True}
+        axes = [_index(call, d, rank, t.shape) for d in dims]
+    drop = {j for j in axes if _same(t.shape[j], 1) is True}
+    for j in axes:
+        if _same(t.shape[j], 1) is None:  # a size that depends on the input: kept, which holds while it is not 1
+            call.ctx.at_least(
+                _size(t.shape[j] - 2),
+                0,
+                call.name,
+                j,
+                lambda j=j: f"{call.where}: axis {j} would be squeezed at size 1. Received: input_shape={t.shape}",
+                "not squeezed (the size is not 1)",
+            )
     shape = tuple(d for j, d in enumerate(t.shape) if j not in drop)
     return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
 

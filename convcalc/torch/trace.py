@@ -18,7 +18,7 @@ from typing import Any
 
 from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError
-from convcalc.torch.nodes import Node, Ref, _Attr, _Dict, _join, _Slice, _torch
+from convcalc.torch.nodes import ListIndex, Node, Ref, _Attr, _Dict, _join, _Slice, _torch
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.tracer import _SCRIPTED, shape_guard, size_number, tensor_constant
 
@@ -643,6 +643,8 @@ def _is_inplace(node: Node) -> bool:
 def _node_of(fx_node: Any, where: str) -> Node:
     try:
         args = _freeze(fx_node.args)
+        if fx_node.target is operator.getitem and len(fx_node.args) == 2 and isinstance(fx_node.args[1], list):
+            args = (args[0], ListIndex(args[1]))  # x[[0, 2]]: not x[0, 2]
         kwargs = tuple((k, _freeze(v)) for k, v in fx_node.kwargs.items())
     except SpecError as exc:
         raise SpecError(f"{where}: {exc}") from None
