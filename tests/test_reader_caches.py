@@ -277,3 +277,25 @@ def test_a_layer_changed_after_a_plan_is_read_with_its_new_arguments() -> None:
     convcalc.plan(model, (1, 3, 16, 16))
     model[2].padding = (True, True)  # refused (by torch too), cached or not
     assert _outcome(model, (1, 3, 16, 16)) == _fresh(model, (1, 3, 16, 16))
+
+
+class _Activated(torch.nn.Module):
+    """A function held as an attribute (``self.activation = F.relu``), as TransformerEncoderLayer holds one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.activation: Any = torch.nn.functional.relu
+
+    def forward(self, x: Any) -> Any:
+        return self.activation(self.conv(x))
+
+
+def test_a_function_attribute_is_part_of_what_a_read_depends_on() -> None:
+    model = _Activated()
+    first = convcalc.plan(model, (1, 3, 8, 8))
+    assert _summary(first) == _fresh(model, (1, 3, 8, 8))
+    model.activation = lambda y: y[:, :2]  # another function: another read
+    changed = convcalc.plan(model, (1, 3, 8, 8))
+    assert _summary(changed) == _fresh(model, (1, 3, 8, 8))
+    assert changed.output_shapes == _torch_shapes(model, (1, 3, 8, 8)) == ((1, 2, 6, 6),)

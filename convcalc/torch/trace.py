@@ -13,7 +13,7 @@ import math
 import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from types import FunctionType
+from types import BuiltinFunctionType, FunctionType
 from typing import Any
 
 from convcalc._args import received
@@ -333,8 +333,10 @@ def _trace_key(module: Any, memo: dict[int, tuple[Any, ...] | None] | None = Non
     and buffers' names and shapes, and each child's name and own key, recursively
     (a forward loops over a ``ModuleList`` of its length, reads a child's
     ``in_features``), with a child held twice marked as such (torch.fx names
-    both calls after the first name); an attribute that is not plain data (a
-    function, a dict) anywhere below disables the sharing for that module.
+    both calls after the first name); a function held as an attribute
+    (``self.activation = F.relu``) counts by identity; an attribute that is not
+    plain data (a dict, an object) anywhere below disables the sharing for that
+    module.
     """
     if memo is None:
         memo = {}
@@ -394,6 +396,8 @@ _NOT_PLAIN = object()
 def _plain_value(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return (type(value), value)
+    if isinstance(value, (FunctionType, BuiltinFunctionType)):  # ``self.activation = F.relu``: by identity
+        return (FunctionType, value)
     if isinstance(value, (tuple, list)):
         items = tuple(_plain_value(v) for v in value)
         return _NOT_PLAIN if any(v is _NOT_PLAIN for v in items) else (type(value), items)
