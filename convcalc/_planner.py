@@ -96,8 +96,8 @@ class Context:
         self.strict = strict
         self.mac_convention = macs
         self.itemsize = itemsize
-        # the first input's batch: a row whose batch holds a whole number of elements per input sample (heads,
-        # frames or windows folded into it, two inputs concatenated) counts its MACs per input sample
+        # the first input's batch: each row counts its MACs per input sample where its own batch allows it (heads,
+        # frames or windows folded into the batch, two inputs concatenated, the batch folded into groups)
         self.batch: Any = None
         self.rows: list[Row] = []
         self.constraints: list[Constraint] = []
@@ -196,8 +196,9 @@ class Context:
         """Append one row. ``lookup=False``: the row is no layer's call (a tensor operation), whatever its path.
 
         ``macs`` and ``bias_adds`` are per element of the layer's batch: ``batch``, by default the first size of
-        its output (a recurrent or attention layer gives its own); where that batch is a whole multiple of the
-        input's, they are scaled to count per input sample."""
+        its output (a recurrent or attention layer gives its own). They are made per input sample: scaled where
+        that batch is a whole multiple of the input's; where it holds fewer elements (the batch folded into
+        groups), the count over the whole batch is shared out where it divides exactly."""
         elements = shape_numel(output_shape)
         convention = self.mac_convention
         if self.batch is not None and (type(macs) is not int or macs or type(bias_adds) is not int or bias_adds):

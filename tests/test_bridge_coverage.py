@@ -201,9 +201,12 @@ def test_max_with_dim_gives_values_and_indices_rows() -> None:
     assert rows(plan) == [("max_1", "max", (2, 6, 10))]
 
 
-def test_a_module_with_a_function_attribute_is_traced_each_time() -> None:
-    # a function attribute is not plain data, so two such modules are never assumed to trace alike
-    assert _trace_key(Fn(lambda m, x: x)) is None
+def test_a_module_with_a_function_attribute_is_keyed_by_that_function() -> None:
+    # a function attribute counts by identity: two modules holding different functions never trace alike,
+    # two holding the same one share a trace
+    same = lambda m, x: x  # noqa: E731
+    assert _trace_key(Fn(same)) == _trace_key(Fn(same))
+    assert _trace_key(Fn(same)) != _trace_key(Fn(lambda m, x: x))
     first, second = Fn(lambda m, x: x + 1), Fn(lambda m, x: x[:, :2])
     model = tnn.Sequential(first, second)
     assert rows(convcalc.plan(model, X4)) == [("0.add", "add", X4), ("1.getitem", "getitem", (2, 2, 8, 10))]
