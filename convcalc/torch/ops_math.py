@@ -698,20 +698,7 @@ def _pick_first_axis(call: _Call, value: Any, items: tuple[Any, ...]) -> Any:
             raise call.spec_error(f"cannot index {_describe_value(value)} ({exc})", index=list(items)) from None
     if not value.shape or not all(_is_int(i) for i in items):
         raise call.spec_error("convcalc follows a list index of ints on a tensor of 1 or more dims", index=list(items))
-    size = value.shape[0]
-    for i in items:
-        reach = i + 1 if i >= 0 else -i  # the size the first axis needs for this index
-        call.ctx.at_least(
-            size - reach if type(size) is int else _size(size - reach),
-            0,
-            call.name,
-            0,
-            lambda i=i: (
-                f"{call.where}: index {i} is out of the first axis of size {size}. Received: "
-                f"input_shape={tuple(value.shape)}"
-            ),
-            f"index {i} inside the first axis",
-        )
+    _indices_inside(call, items, value.shape, 0)
     shape = (len(items), *value.shape[1:])
     return call.row(value.shape, _Tensor(shape, None, value.const))
 
@@ -749,19 +736,7 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
             if axis >= rank - k:
                 trailing_ok = False
         elif _one_list(item, expanded):  # x[:, [0, 2]]: one list of ints picks along its axis, in place
-            for i in item:
-                reach = i + 1 if i >= 0 else -i
-                call.ctx.at_least(
-                    size - reach if type(size) is int else _size(size - reach),
-                    0,
-                    call.name,
-                    axis,
-                    lambda i=i, axis=axis, size=size: (
-                        f"{call.where}: index {i} is out of axis {axis} of size "
-                        f"{size}. Received: input_shape={tuple(t.shape)}"
-                    ),
-                    f"index {i} inside the axis",
-                )
+            _indices_inside(call, item, t.shape, axis)
             shape.append(len(item))
             if axis >= rank - k:
                 trailing_ok = False
@@ -773,6 +748,23 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
         axis += 1
     rf = t.rf if k and trailing_ok else None
     return call.row(t.shape, _Tensor(tuple(shape), rf, t.const))
+
+
+def _indices_inside(call: _Call, items: tuple[int, ...], shape: tuple[Any, ...], axis: int) -> None:
+    """Each int of a list index must name an element of the axis (a constraint where its size is a symbol)."""
+    size = shape[axis]
+    for i in items:
+        reach = i + 1 if i >= 0 else -i  # the size the axis needs for this index
+        call.ctx.at_least(
+            size - reach if type(size) is int else _size(size - reach),
+            0,
+            call.name,
+            axis,
+            lambda i=i: (
+                f"{call.where}: index {i} is out of axis {axis} of size {size}. Received: input_shape={tuple(shape)}"
+            ),
+            f"index {i} inside the axis",
+        )
 
 
 def _one_list(item: Any, index: list[Any]) -> bool:

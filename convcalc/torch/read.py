@@ -17,7 +17,6 @@ from convcalc.torch.nodes import Decision, Node, Ref, _Attr, _Dict, _join, _torc
 from convcalc.torch.trace import (
     _AS_CHAIN,
     _TRACED,
-    _TRACED_MAX,
     _apply_rule,
     _as_chain,
     _attr_of,
@@ -25,6 +24,7 @@ from convcalc.torch.trace import (
     _code_of,
     _leaf_spec,
     _node_of,
+    _remember,
     _rule_for,
     _trace_key,
 )
@@ -184,12 +184,6 @@ _FLIPS = 8
 # read left out, by its trace key without either (see _Reader._read_forward).
 _LAST_DECISIONS: dict[tuple[Any, ...], tuple[Decision, ...]] = {}
 _LAST_ABSENT: dict[tuple[Any, ...], frozenset[str]] = {}
-
-
-def _remember(table: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
-    table[key] = value
-    while len(table) > _TRACED_MAX:
-        del table[next(iter(table))]
 
 
 @functools.lru_cache(maxsize=256)
@@ -366,9 +360,7 @@ class _Reader:
         if found is None:
             found = self._traced(module, where, self.on_cuda, decisions, absent)
             if key is not None:
-                _TRACED[key] = found
-                while len(_TRACED) > _TRACED_MAX:
-                    del _TRACED[next(iter(_TRACED))]
+                _remember(_TRACED, key, found)
         if isinstance(found, str) and not absent:
             # a forward fx cannot trace with its optional inputs as tensors may trace with them left out (None):
             # TransformerEncoderLayer checks its masks' dtypes before anything else

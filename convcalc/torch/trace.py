@@ -297,6 +297,15 @@ def _uninitialised(tensor: Any) -> bool:
 _TRACED: dict[tuple[Any, ...], tuple[Node, ...] | str | object] = {}
 _AS_CHAIN = object()
 _TRACED_MAX = 512
+
+
+def _remember(table: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
+    """Keep ``value`` in one of the reader's tables, the oldest entries dropped beyond _TRACED_MAX."""
+    table[key] = value
+    while len(table) > _TRACED_MAX:
+        del table[next(iter(table))]
+
+
 # The convcalc.nn specs made for torch layers, by spec class and plain constructor arguments (see _leaf_spec).
 _SPECS: dict[tuple[Any, ...], Any] = {}
 
@@ -487,9 +496,7 @@ def _leaf_spec(module: Any, where: str) -> Any:
             except ConvCalcError as exc:
                 raise type(exc)(f"{where}: {exc}") from None
             if key is not None:
-                _SPECS[key] = spec
-                while len(_SPECS) > _TRACED_MAX:
-                    del _SPECS[next(iter(_SPECS))]
+                _remember(_SPECS, key, spec)
         return spec
     if name in _SHAPE_KEEPING:
         return _elementwise(module, base)
