@@ -15,6 +15,7 @@ torch = pytest.importorskip("torch")
 
 import convcalc  # noqa: E402
 from tests.corpus_models import CORPUS  # noqa: E402
+from tests.torch_shapes import output_shapes  # noqa: E402
 
 # The models read through a meta-device pass, each for a construct fx cannot trace and convcalc cannot decide
 # from the known shapes: a TorchScript call. Every other model (int() of a traced size, is_cuda checks, shape
@@ -33,14 +34,6 @@ def _zeros(inputs: Any) -> tuple[list[Any], dict[str, Any]]:
     if isinstance(inputs, list):
         return [torch.zeros(s) for s in inputs], {}
     return [torch.zeros(inputs)], {}
-
-
-def _shapes(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return tuple(value.shape)
-    if isinstance(value, dict):
-        return {k: _shapes(v) for k, v in value.items()}
-    return tuple(_shapes(v) for v in value)
 
 
 def _state(model: Any) -> Any:
@@ -64,7 +57,7 @@ def test_corpus_model_agrees_with_torch(name: str, factory: Any, inputs: Any) ->
     args, kwargs = _zeros(inputs)
     with torch.no_grad():
         out = model(*args, **kwargs)
-    expected = _shapes(out)
+    expected = output_shapes(out)
     if isinstance(out, torch.Tensor):
         assert plan.output_shape == expected
         assert plan.output_shapes == (expected,)

@@ -19,6 +19,7 @@ torch = pytest.importorskip("torch")
 import convcalc  # noqa: E402
 from convcalc.torch import fallback, read, trace  # noqa: E402
 from tests.corpus_models import CORPUS, ListShapeConv  # noqa: E402
+from tests.torch_shapes import output_shapes  # noqa: E402
 
 
 @contextmanager
@@ -56,13 +57,6 @@ def _fresh(model: Any, inputs: Any) -> Any:
 
 
 def _torch_shapes(model: Any, inputs: Any) -> Any:
-    def shapes(value: Any) -> Any:
-        if isinstance(value, torch.Tensor):
-            return tuple(value.shape)
-        if isinstance(value, dict):
-            return {k: shapes(v) for k, v in value.items()}
-        return tuple(shapes(v) for v in value)
-
     if isinstance(inputs, dict):
         args, kwargs = [], {k: torch.zeros(v) for k, v in inputs.items()}
     elif isinstance(inputs, list):
@@ -71,7 +65,7 @@ def _torch_shapes(model: Any, inputs: Any) -> Any:
         args, kwargs = [torch.zeros(inputs)], {}
     with torch.no_grad():
         out = copy.deepcopy(model)(*args, **kwargs)
-    return (shapes(out),) if isinstance(out, torch.Tensor) else shapes(out)
+    return (output_shapes(out),) if isinstance(out, torch.Tensor) else output_shapes(out)
 
 
 def _first_parameter(model: Any) -> Any:

@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import convcalc
+from tests.torch_shapes import output_shapes
 
 torch.set_num_threads(1)
 
@@ -34,14 +35,6 @@ class Forward(torch.nn.Module):
         return self.function(self, x)
 
 
-def _shapes(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return tuple(value.shape)
-    if isinstance(value, dict):
-        return {k: _shapes(v) for k, v in value.items()}
-    return tuple(_shapes(v) for v in value)
-
-
 def torch_outcome(model: torch.nn.Module, inputs: Any) -> Any:
     """torch's output shapes as ``Plan.output_shapes`` gives them, or None where torch raises."""
     shapes = inputs if isinstance(inputs, list) else [inputs]
@@ -53,7 +46,19 @@ def torch_outcome(model: torch.nn.Module, inputs: Any) -> Any:
                 out = model(*(torch.zeros(s) for s in shapes))
     except Exception:  # torch raises RuntimeError, IndexError, ValueError...
         return None
-    return (_shapes(out),) if isinstance(out, torch.Tensor) else _shapes(out)
+    return (output_shapes(out),) if isinstance(out, torch.Tensor) else output_shapes(out)
+
+
+def torch_macs(model: torch.nn.Module, shapes: list[tuple[int, ...]]) -> int:
+    """The multiply-accumulates of a forward on zeros of these shapes, as ``FlopCounterMode`` counts them (two
+    FLOPs each), for the whole batch."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(*(torch.zeros(s) for s in shapes))
+    flops: int = counter.get_total_flops()
+    assert flops % 2 == 0
+    return flops // 2
 
 
 def check(model: torch.nn.Module, inputs: Any) -> convcalc.Plan | None:
@@ -262,16 +267,12 @@ def test_matrix_products_count_what_torch_multiplies(function: Any, shape: tuple
     """Each product counts per element of its output's first axis, per input sample where that axis holds a whole
     number of them: times the input's batch, torch's count of the whole product (``FlopCounterMode``: two FLOPs
     per multiply-accumulate), at any batch."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     model = Forward(function)
     model.w = _W
     shape = (batch * shape[0], *shape[1:])
     plan = check(model, shape)
     assert plan is not None
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(torch.zeros(shape))
-    assert plan.macs * shape[0] * 2 == counter.get_total_flops()
+    assert plan.macs * shape[0] == torch_macs(model, [shape])
 
 
 def test_a_none_returned_beside_tensors_stays_none() -> None:
@@ -373,15 +374,11 @@ def _twice_as_one_batch(self: Any, x: Any) -> Any:
 def test_macs_per_sample_count_what_each_input_sample_runs(function: Any, shape: tuple[int, ...], batch: int) -> None:
     """Heads, frames, windows or tokens folded into the batch: Plan.macs times the input's batch is torch's count
     of the whole forward (FlopCounterMode: two FLOPs per multiply-accumulate)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     model = Forward(function, conv=torch.nn.Conv2d(3, 4, 3), fc=torch.nn.Linear(6, 6))
     shape = (batch * shape[0], *shape[1:])
     plan = check(model, shape)
     assert plan is not None
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(torch.zeros(shape))
-    assert plan.macs * shape[0] * 2 == counter.get_total_flops()
+    assert plan.macs * shape[0] == torch_macs(model, [shape])
     assert convcalc.plan(model, shape, macs="flops").macs == 2 * plan.macs
 
 
@@ -405,15 +402,11 @@ def _modulated(self: Any, x: Any) -> Any:
 
 @pytest.mark.parametrize("batch", [1, 2, 3])
 def test_macs_per_sample_with_the_batch_folded_into_groups(batch: int) -> None:
-    from torch.utils.flop_counter import FlopCounterMode
-
     model = Forward(_modulated, conv=torch.nn.Conv2d(3, 4, 3, bias=False), style=torch.nn.Linear(3, 3))
     shape = (batch, 3, 8, 8)
     plan = check(model, shape)
     assert plan is not None
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(torch.zeros(shape))
-    assert plan.macs * batch * 2 == counter.get_total_flops()
+    assert plan.macs * batch == torch_macs(model, [shape])
     assert plan.macs == convcalc.plan(model, (1, 3, 8, 8)).macs  # per sample, whatever the batch
 
 
@@ -435,8 +428,6 @@ def test_macs_per_sample_with_the_batch_folded_into_groups(batch: int) -> None:
     ],
 )
 def test_transformer_layers_are_read_exactly(make: Any, batch_first: bool, train: bool) -> None:
-    from torch.utils.flop_counter import FlopCounterMode
-
     torch.manual_seed(0)
     model = make(batch_first).train(train)
     two = isinstance(model, (torch.nn.Transformer, torch.nn.TransformerDecoderLayer))
@@ -446,12 +437,10 @@ def test_transformer_layers_are_read_exactly(make: Any, batch_first: bool, train
     plan = check(model, shape)
     assert plan is not None
     assert not plan.fallback_rows
-    if train:  # in eval, torch runs fused kernels that FlopCounterMode does not count
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            model(*(torch.zeros(s) for s in (shape if two else [shape])))
-        batch = 2 if batch_first else None  # a sequence-first input's first axis is time: compare totals per row
-        if batch is not None:
-            assert plan.macs * batch * 2 == counter.get_total_flops()
+    # in eval torch runs fused kernels that FlopCounterMode does not count; a sequence-first input's first axis is
+    # time, not the batch (of 2)
+    if train and batch_first:
+        assert plan.macs * 2 == torch_macs(model, shape if two else [shape])
 
 
 class _SameBatch(torch.nn.Module):
@@ -484,8 +473,6 @@ def test_a_forward_that_raises_on_a_condition_is_read_on_the_other_branch() -> N
 )
 @pytest.mark.parametrize("batch", [1, 2])
 def test_products_with_an_addend(function: Any, shape: tuple[int, ...], batch: int) -> None:
-    from torch.utils.flop_counter import FlopCounterMode
-
     model = Forward(function)
     model.w, model.b = _W, torch.nn.Parameter(torch.zeros(6))
     shape = (batch * shape[0], *shape[1:])
@@ -493,9 +480,7 @@ def test_products_with_an_addend(function: Any, shape: tuple[int, ...], batch: i
     if plan is None:
         return
     assert not plan.fallback_rows
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(torch.zeros(shape))
-    assert plan.macs * shape[0] * 2 == counter.get_total_flops()
+    assert plan.macs * shape[0] == torch_macs(model, [shape])
 
 
 def test_a_batch_of_products_summed() -> None:

@@ -74,3 +74,12 @@ def torch_shapes(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, list[tu
 def own_params(module: Any) -> dict[str, int]:
     """Each module's own parameter count (not its children's), by path."""
     return {name: sum(p.numel() for p in m.parameters(recurse=False)) for name, m in module.named_modules()}
+
+
+def output_shapes(value: Any) -> Any:
+    """A forward's output as shapes: a tuple per tensor, nested in tuples and dicts as returned."""
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape)
+    if isinstance(value, dict):
+        return {k: output_shapes(v) for k, v in value.items()}
+    return tuple(output_shapes(v) for v in value)
