@@ -49,6 +49,12 @@ class MacConvention(_Vocabulary):
     PTFLOPS = "ptflops"
 
 
+class _Shape(tuple[Any, ...]):
+    """The shape of one tensor among a layer's inputs or outputs (a plain tuple is a tuple of values)."""
+
+    __slots__ = ()
+
+
 def peer_extras(
     convention: MacConvention, kind: str, input_shape: tuple[Any, ...], output_shape: tuple[Any, ...]
 ) -> Any:
@@ -82,8 +88,10 @@ class Context:
         "batch",
         "constraints",
         "counted",
+        "declared",
         "flatten_source",
         "groups",
+        "input_rank",
         "itemsize",
         "mac_convention",
         "owner",
@@ -99,6 +107,11 @@ class Context:
         # the first input's batch: each row counts its MACs per input sample where its own batch allows it (heads,
         # frames or windows folded into the batch, two inputs concatenated, the batch folded into groups)
         self.batch: Any = None
+        # the samples a layer finds in its input where the first axis is not the batch: 1 for an unbatched input
+        # (an (L, H_in) sequence, a 1-D vector), N for a sequence-first (L, N, H_in); the plan is then made again
+        # with it as the batch. ``None``: the first axis of the input is the batch.
+        self.declared: Any = None
+        self.input_rank = 0
         self.rows: list[Row] = []
         self.constraints: list[Constraint] = []
         self.flatten_source: tuple[str, tuple[Any, ...]] | None = None
@@ -111,6 +124,13 @@ class Context:
         self.owner: Callable[[str], tuple[str, tuple[tuple[Any, int, bool, bool], ...], bool] | None] | None = None
         self.counted: set[Any] = set()
         self.uncalled: list[Row] = []
+
+    def samples(self, shape: tuple[Any, ...], batch: Any) -> None:
+        """A layer says how many samples its input ``shape`` holds where that is not its first size: ``1`` for
+        an unbatched input, the size of axis 1 for a sequence-first one. Heard only where the input has at
+        least the rank of the plan's input (not a batch folded into one axis), and only the first time."""
+        if self.declared is None and len(shape) >= self.input_rank:
+            self.declared = batch
 
     def open_group(self) -> int:
         """Take the next container slot (containers are listed where they are entered, before their layers)."""
@@ -207,7 +227,7 @@ class Context:
                 times = _per_input(own, self.batch)
                 if times is not None and times != 1:
                     macs, bias_adds = macs * times, bias_adds * times
-                elif times is None and batch is None:  # (a recurrent or attention layer's batch is its own)
+                elif times is None:
                     macs, bias_adds = _shared(macs, bias_adds, own, self.batch)
         recursive = False
         held = trainable + non_trainable
@@ -294,11 +314,20 @@ def _shared(macs: Any, bias_adds: Any, own: Any, batch: Any) -> tuple[Any, Any]:
     """A layer whose batch holds fewer elements than the input's (the batch folded into channels and groups,
     ``x.view(1, b * c, h, w)``, or a part of the batch): its count over its whole batch, shared out per input
     sample where that divides exactly; else its count per element of its own batch, as given."""
-    if not all(type(v) is int for v in (macs, bias_adds, own, batch)) or not batch:
+    if own is None or not batch:
         return macs, bias_adds
-    if (macs * own) % batch or (bias_adds * own) % batch:
+    if all(type(v) is int for v in (macs, bias_adds, own, batch)):
+        if (macs * own) % batch or (bias_adds * own) % batch:
+            return macs, bias_adds
+        return macs * own // batch, bias_adds * own // batch
+    from sympy import fraction
+
+    from convcalc._symbolic import to_sympy
+
+    shared = [(to_sympy(v) * to_sympy(own) / to_sympy(batch)).cancel() for v in (macs, bias_adds)]
+    if any(fraction(v)[1] != 1 for v in shared):  # (a sequence-first count over L steps, shared out per N)
         return macs, bias_adds
-    return macs * own // batch, bias_adds * own // batch
+    return shared[0], shared[1]
 
 
 def _input_shape(input_shape: Any) -> tuple[Any, ...]:
@@ -396,7 +425,7 @@ def plan(
         shape = _input_shape(input_shape)
         inputs = (shape,)
     else:
-        if not hasattr(model, "_plan_call"):
+        if not hasattr(model, "_plan_call") and not hasattr(model, "_outputs"):
             raise ShapeError(
                 f"this model takes one input: give input_shape as one tuple such as (1, 3, 224, 224); a list of "
                 f"shapes or a dict of shapes is for torch modules whose forward takes several inputs. "
@@ -404,19 +433,17 @@ def plan(
             )
         shape = (*inputs, *keywords.values())[0]
     ctx.batch = shape[0]
+    ctx.input_rank = len(shape)
     outputs: Any = None
     try:
-        if hasattr(model, "_plan_call"):
-
-            def flow(s: tuple[Any, ...]) -> Flow:
-                return s, tuple(ReceptiveField(1, 1, 0) for _ in range(max(len(s) - 2, 0))) or None
-
-            flows: tuple[Flow, ...] = tuple(flow(s) for s in inputs)
-            named: dict[str, Flow] = {k: flow(s) for k, s in keywords.items()}
-            (out_shape, _), outputs = model._plan_call(flows, named, ctx, "")
-            out_shape = tuple(out_shape)
-        else:
-            out_shape = _walk(model, shape, ctx)
+        out_shape, outputs = _walk_model(model, shape, inputs, keywords, ctx)
+        if ctx.declared is not None and not _same(ctx.declared, ctx.batch):
+            # the first axis is not the batch (an unbatched or sequence-first input): count per sample again
+            again = Context(strict, ctx.mac_convention, itemsize)
+            again.batch = again.declared = ctx.declared
+            again.input_rank = ctx.input_rank
+            ctx = again
+            out_shape, outputs = _walk_model(model, shape, inputs, keywords, ctx)
     except RecursionError:
         raise SpecError(
             "the model is nested too deep for Python's recursion limit; flatten nested Sequential "
@@ -460,6 +487,44 @@ def plan(
         else None,
         outputs=None if outputs is None else _sympy_tree(outputs),
     )
+
+
+def _walk_model(
+    model: Any, shape: tuple[Any, ...], inputs: Any, keywords: dict[str, Any], ctx: Context
+) -> tuple[tuple[Any, ...], Any]:
+    """The output shape (and, for a torch model, every output) of one walk through the model."""
+    if hasattr(model, "_outputs") and (len(inputs) > 1 or keywords):  # a layer of several tensors, planned alone
+        out = model._outputs(tuple(_Shape(s) for s in inputs), {k: _Shape(s) for k, s in keywords.items()}, ctx, "")
+        first = out
+        while not isinstance(first, _Shape):
+            first = first[0]
+        return tuple(first), _plain_tree(out)
+    if not hasattr(model, "_plan_call"):
+        return _walk(model, shape, ctx), None
+
+    def flow(s: tuple[Any, ...]) -> Flow:
+        return s, tuple(ReceptiveField(1, 1, 0) for _ in range(max(len(s) - 2, 0))) or None
+
+    flows: tuple[Flow, ...] = tuple(flow(s) for s in inputs)
+    named: dict[str, Flow] = {k: flow(s) for k, s in keywords.items()}
+    (out_shape, _), outputs = model._plan_call(flows, named, ctx, "")
+    return tuple(out_shape), outputs
+
+
+def _plain_tree(value: Any) -> Any:
+    """A layer's outputs as ``Plan.outputs`` holds them: each shape a tuple, in tuples as the layer returns them."""
+    if isinstance(value, tuple) and not isinstance(value, _Shape):
+        return tuple(_plain_tree(v) for v in value)
+    return tuple(value) if isinstance(value, _Shape) else value
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two sizes are the same number or the same expression."""
+    if type(a) is int and type(b) is int:
+        return a == b
+    from convcalc._symbolic import to_sympy
+
+    return bool(to_sympy(a) == to_sympy(b))
 
 
 #: torch module classes that ``to_torch`` builds for convcalc containers whose torch class has another name

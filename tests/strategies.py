@@ -905,6 +905,63 @@ def rnn_configs(draw: st.DrawFn) -> RNNConfig:
 
 
 @dataclass(frozen=True)
+class CellConfig:
+    kind: str
+    args: dict[str, Any]
+    shape: tuple[int, ...]
+    state: Any  # None, one shape, or the pair of shapes an LSTMCell takes
+
+
+@st.composite
+def cell_configs(draw: st.DrawFn) -> CellConfig:
+    """RNNCell, GRUCell or LSTMCell arguments, an input (batched, unbatched, now and then of another rank or
+    size) and a state (none, fitting, or now and then of a wrong batch or size)."""
+    kind = draw(st.sampled_from(["RNNCell", "GRUCell", "LSTMCell"]))
+    hidden = draw(st.integers(1, 6))
+    args: dict[str, Any] = {"input_size": draw(st.integers(1, 6)), "hidden_size": hidden, "bias": draw(st.booleans())}
+    if kind == "RNNCell":
+        args["nonlinearity"] = draw(st.sampled_from(["tanh", "relu"]))
+    lead = draw(st.sampled_from([(), (), (), ()]) | st.tuples(st.integers(1, 4)) | st.tuples(SEQ, SEQ))
+    features = draw(st.one_of(st.just(args["input_size"]), st.just(args["input_size"]), st.integers(1, 6)))
+    shape = (*lead, features)
+    state: Any = None
+    if draw(st.booleans()):
+        one = (
+            *draw(st.one_of(st.just(lead), st.just(lead), st.tuples(st.integers(1, 4)))),
+            draw(st.one_of(st.just(hidden), st.just(hidden), st.integers(1, 6))),
+        )
+        state = (one, one) if kind == "LSTMCell" else one
+    return CellConfig(kind, args, shape, state)
+
+
+@dataclass(frozen=True)
+class BilinearConfig:
+    args: dict[str, Any]
+    first: tuple[int, ...]
+    second: tuple[int, ...]
+
+
+@st.composite
+def bilinear_configs(draw: st.DrawFn) -> BilinearConfig:
+    """Bilinear arguments and two inputs, mostly with the same leading sizes and fitting features."""
+    args: dict[str, Any] = {
+        "in1_features": draw(st.integers(1, 5)),
+        "in2_features": draw(st.integers(1, 5)),
+        "out_features": draw(st.integers(1, 5)),
+        "bias": draw(st.booleans()),
+    }
+    lead = draw(st.lists(st.integers(1, 3), max_size=3).map(tuple))
+    other = draw(
+        st.one_of(st.just(lead), st.just(lead), st.just(lead), st.lists(st.integers(1, 3), max_size=3).map(tuple))
+    )
+
+    def features(want: int) -> int:
+        return draw(st.one_of(st.just(want), st.just(want), st.just(want), st.integers(1, 5)))
+
+    return BilinearConfig(args, (*lead, features(args["in1_features"])), (*other, features(args["in2_features"])))
+
+
+@dataclass(frozen=True)
 class MHAConfig:
     args: dict[str, Any]
     query: tuple[int, ...]

@@ -92,6 +92,121 @@ def test_rnn_family_matches_torch(config: cs.RNNConfig) -> None:
 
 
 @settings(max_examples=2000)
+@given(cs.cell_configs())
+def test_rnn_cells_match_torch(config: cs.CellConfig) -> None:
+    one = config.state[0] if config.kind == "LSTMCell" and config.state else config.state
+    # torch unsqueezes a 2-D state given with a 1-D input to 3-D and broadcasts it (an (a, H) state gives an (a, H)
+    # output): convcalc refuses that, asking for a state of the input's rank
+    assume(not (len(config.shape) == 1 and one is not None and len(one) == 2))
+
+    def run(m: Any) -> Any:
+        state = config.state
+        if state is not None:
+            state = tuple(torch.randn(s) for s in state) if config.kind == "LSTMCell" else torch.randn(state)
+        return m(torch.randn(config.shape), state)
+
+    expected = _torch_outcome(lambda: getattr(torch.nn, config.kind)(**config.args), run)
+    inputs: tuple[Any, ...] = (nn._Shape(config.shape),)
+    if config.state is not None:
+        state = config.state
+        inputs += (tuple(nn._Shape(s) for s in state) if config.kind == "LSTMCell" else nn._Shape(state),)
+    try:
+        ctx = Context(False, MacConvention.MACS, 4)
+        got: Any = (
+            _plain(getattr(nn, config.kind)(**config.args)._outputs(inputs, {}, ctx, "")),
+            ctx.rows[0].trainable,
+        )
+    except convcalc.ConvCalcError:
+        got = None
+    assert got == expected
+    if got is not None:
+        weights = {"RNNCell": 1, "GRUCell": 3, "LSTMCell": 4}[config.kind] * config.args["hidden_size"]
+        plan = convcalc.plan(getattr(nn, config.kind)(**config.args), config.shape)
+        assert plan.macs == weights * (config.args["input_size"] + config.args["hidden_size"])
+
+
+@settings(max_examples=2000)
+@given(cs.bilinear_configs())
+def test_bilinear_matches_torch(config: cs.BilinearConfig) -> None:
+    expected = _torch_outcome(
+        lambda: torch.nn.Bilinear(**config.args), lambda m: m(torch.randn(config.first), torch.randn(config.second))
+    )
+    got = _convcalc_outcome(nn.Bilinear, config.args, (config.first, config.second), {})
+    assert got == expected
+    if got is not None:
+        plan = convcalc.plan(nn.Bilinear(**config.args), [config.first, config.second])
+        rows = 1
+        for d in config.first[1:-1]:
+            rows *= d
+        assert plan.macs == rows * plan.total_params - (
+            rows * config.args["out_features"] if config.args["bias"] else 0
+        )
+
+
+@pytest.mark.parametrize("kind", ["RNNCell", "GRUCell", "LSTMCell", "Bilinear"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_cell_and_bilinear_peer_conventions_match_the_peers(kind: str, bias: bool) -> None:
+    """torchinfo, fvcore and ptflops on the real layers, per sample of a batch of 3."""
+    from fvcore.nn import FlopCountAnalysis
+    from ptflops import get_model_complexity_info
+    from torchinfo import summary
+
+    if kind == "Bilinear":
+        module, spec, shapes = torch.nn.Bilinear(4, 6, 5, bias=bias), nn.Bilinear(4, 6, 5, bias=bias), [(3, 4), (3, 6)]
+    else:
+        module, spec, shapes = getattr(torch.nn, kind)(6, 5, bias=bias), getattr(nn, kind)(6, 5, bias=bias), [(3, 6)]
+    xs = [torch.randn(s) for s in shapes]
+    planned = shapes if len(shapes) > 1 else shapes[0]
+
+    def macs(convention: str) -> Any:
+        return convcalc.plan(spec, planned, macs=convention).macs
+
+    assert 3 * macs("torchinfo") == summary(module, input_data=xs, verbose=0).total_mult_adds
+    analysis = FlopCountAnalysis(module, tuple(xs))
+    analysis.unsupported_ops_warnings(False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert 3 * macs("fvcore") == analysis.total()
+        counted, _ = get_model_complexity_info(
+            module,
+            shapes[0],
+            input_constructor=lambda _: xs[0] if len(xs) == 1 else {"input1": xs[0], "input2": xs[1]},
+            as_strings=False,
+            print_per_layer_stat=False,
+            backend="pytorch",
+        )
+    assert macs("ptflops") == counted  # ptflops divides by the batch itself
+
+
+def test_cells_and_bilinear_read_from_torch_code() -> None:
+    """A decoder loop over an LSTMCell with a zero state made in forward, a GRUCell fed its own state, and a
+    Bilinear of two inputs: exact shapes, parameters and MACs, read by convcalc's rules."""
+
+    class Decoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = torch.nn.LSTMCell(6, 8)
+            self.gru = torch.nn.GRUCell(8, 4)
+            self.score = torch.nn.Bilinear(4, 4, 2)
+
+        def forward(self, x: Any) -> Any:
+            h = torch.zeros(x.size(0), 8)
+            c = torch.zeros(x.size(0), 8)
+            g = None
+            for t in range(x.size(1)):
+                h, c = self.lstm(x[:, t], (h, c))
+                g = self.gru(h, g)
+            return self.score(g, g)
+
+    model = Decoder()
+    plan = convcalc.plan(model, (2, 3, 6))
+    assert plan.output_shape == tuple(model(torch.randn(2, 3, 6)).shape) == (2, 2)
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
+    assert not plan.fallback_rows
+    assert plan.macs == 3 * (4 * 8 * (6 + 8) + 3 * 4 * (8 + 4)) + 2 * 4 * 4
+
+
+@settings(max_examples=2000)
 @given(cs.mha_configs())
 def test_multihead_attention_matches_torch(config: cs.MHAConfig) -> None:
     options = {"need_weights": config.need_weights, "average_attn_weights": config.average_attn_weights}
@@ -367,6 +482,10 @@ def test_reader_rejects_lstm_input_size_mismatch() -> None:
         nn.MultiheadAttention(8, 2, bias=False, add_bias_kv=True, kdim=3, vdim=5),
         nn.Embedding(10, 3, padding_idx=-1),
         nn.MaxUnpool2d(3, stride=2, padding=1),
+        nn.LSTMCell(3, 4, bias=False),
+        nn.GRUCell(3, 4),
+        nn.RNNCell(3, 4, nonlinearity="relu"),
+        nn.Bilinear(2, 3, 4, bias=False),
     ],
 )
 def test_to_torch_and_back(spec: Any) -> None:

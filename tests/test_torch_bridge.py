@@ -140,6 +140,7 @@ LAYERS: dict[str, tuple[Any, tuple[int, ...]]] = {
 def test_the_table_covers_every_convcalc_nn_layer() -> None:
     # tuple outputs, integer or several inputs: to_torch of these is checked in tests/test_nn_sequence_layers.py
     several = {"LSTM", "GRU", "RNN", "MultiheadAttention", "Embedding", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d"}
+    several |= {"LSTMCell", "GRUCell", "RNNCell", "Bilinear"}
     missing = set(nn.__all__) - {"Module"} - set(LAYERS) - several
     assert not missing, f"add these convcalc.nn layers to LAYERS: {sorted(missing)}"
 

@@ -437,9 +437,9 @@ def test_transformer_layers_are_read_exactly(make: Any, batch_first: bool, train
     plan = check(model, shape)
     assert plan is not None
     assert not plan.fallback_rows
-    # in eval torch runs fused kernels that FlopCounterMode does not count; a sequence-first input's first axis is
-    # time, not the batch (of 2)
-    if train and batch_first:
+    # in eval torch runs fused kernels that FlopCounterMode does not count; sequence first or batch first, the
+    # count is per sample of the batch of 2
+    if train:
         assert plan.macs * 2 == torch_macs(model, shape if two else [shape])
 
 
@@ -528,3 +528,103 @@ def test_squeezing_a_symbolic_size_holds_while_it_is_not_one() -> None:
         if all(c.holds(h) for c in plan.constraints):
             assert check(model, (2, 4, h, 1)).output_shapes == ((2, 4, h), (2, 4, h, 1))  # type: ignore[union-attr]
     assert not all(c.holds(1) for c in plan.constraints)
+
+
+# --- the batch where the first axis is not the batch: unbatched and sequence-first inputs -------------------------
+
+
+class _Recurrent(torch.nn.Module):
+    """An embedding, an input projection, a recurrent or attention layer, and a head."""
+
+    def __init__(self, kind: str, batch_first: bool = False) -> None:
+        super().__init__()
+        self.kind = kind
+        self.embed = torch.nn.Embedding(20, 8)
+        self.proj = torch.nn.Linear(8, 8)
+        if kind == "attention":
+            self.core: torch.nn.Module = torch.nn.MultiheadAttention(8, 2, batch_first=batch_first)
+        else:
+            self.core = getattr(torch.nn, kind)(8, 8, batch_first=batch_first)
+        self.head = torch.nn.Linear(8, 3)
+
+    def forward(self, ids: Any) -> Any:
+        x = self.proj(self.embed(ids))
+        x = self.core(x, x, x)[0] if self.kind == "attention" else self.core(x)[0]
+        return self.head(x)
+
+
+def _core_macs(kind: str, steps: int) -> int:
+    """The LSTM's count per sequence, which FlopCounterMode does not see (torch runs it as one fused op on the CPU;
+    it sees the matrix products of GRU and RNN)."""
+    return steps * 4 * 8 * (8 + 8) if kind == "LSTM" else 0
+
+
+@pytest.mark.parametrize("kind", ["attention", "LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("steps", [1, 5, 7])
+def test_unbatched_and_sequence_first_inputs_count_per_sample(kind: str, steps: int) -> None:
+    """The same sequences batch first, sequence first and unbatched: one count per sample, torch's."""
+    counts = set()
+    for shape, batch_first, batch in (
+        ((2, steps), True, 2),
+        ((steps, 2), False, 2),
+        ((steps, 3), False, 3),
+        ((steps,), False, 1),
+    ):
+        model = _Recurrent(kind, batch_first)
+        plan = convcalc.plan(model, shape)
+        ids = torch.zeros(shape, dtype=torch.long)
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            out = model(ids)
+        assert plan.output_shape == tuple(out.shape)
+        assert plan.macs * batch == counter.get_total_flops() // 2 + batch * _core_macs(kind, steps)
+        counts.add(plan.macs)
+    assert len(counts) == 1
+    L = convcalc.symbols("L")
+    assert convcalc.plan(_Recurrent(kind), (L, 2)).macs.subs(L, steps) == counts.pop()
+
+
+def test_a_vector_through_linear_layers_is_one_sample() -> None:
+    """A 1-D input to an MLP is one sample: no layer's count is scaled by the first size."""
+    model = torch.nn.Sequential(torch.nn.Linear(5, 10), torch.nn.ReLU(), torch.nn.Linear(10, 20))
+    for shape, batch in (((5,), 1), ((3, 5), 3)):
+        plan = check(model, shape)
+        assert plan is not None
+        assert plan.macs * batch == torch_macs(model, [shape]) == batch * (50 + 200)
+    # a batch flattened into one vector is not an unbatched input: the count is shared out over the batch
+    flat = Forward(lambda self, x: self.fc(x.flatten()), fc=torch.nn.Linear(12, 4))
+    assert convcalc.plan(flat, (2, 6)).macs == 24
+
+
+class _TupleOrTensor(torch.nn.Module):
+    """``isinstance(out, tuple)`` is False for fx's proxy, so the forward as read passes a tuple on and convcalc
+    plans it with torch's machinery, which replays each layer of several tensors through its rule."""
+
+    def __init__(self, layer: torch.nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+        self.head = torch.nn.Linear(8, 3)
+
+    def forward(self, x: Any) -> Any:
+        out = self.layer(x, x, x) if isinstance(self.layer, torch.nn.MultiheadAttention) else self.layer(x)
+        if isinstance(out, tuple):
+            out = out[0]
+        return self.head(out)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda: torch.nn.MultiheadAttention(8, 2, batch_first=True),
+        lambda: torch.nn.GRU(8, 8, batch_first=True),
+        lambda: torch.nn.LSTMCell(8, 8),
+    ],
+)
+def test_torch_s_machinery_replays_layers_of_several_tensors(layer: Any) -> None:
+    model = _TupleOrTensor(layer())
+    shape = (2, 8) if isinstance(model.layer, torch.nn.LSTMCell) else (2, 5, 8)
+    plan = check(model, shape)
+    assert plan is not None
+    assert {r.name for r in plan.fallback_rows} >= {"layer", "head"}
+    assert plan.macs * 2 == torch_macs(model, [shape])

@@ -8,7 +8,9 @@ module. Channels first, batch first.
 
 from __future__ import annotations
 
+from convcalc._planner import _Shape as _Shape
 from convcalc.nn._base import Module
+from convcalc.nn.cells import Bilinear, GRUCell, LSTMCell, RNNCell
 from convcalc.nn.containers import Add, Concat, Sequential
 from convcalc.nn.containers import _merge_rf as _merge_rf
 from convcalc.nn.conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d, LazyConv2d
@@ -56,7 +58,6 @@ from convcalc.nn.sequence import (
     Unfold,
 )
 from convcalc.nn.sequence import _MultiOutput as _MultiOutput
-from convcalc.nn.sequence import _Shape as _Shape
 from convcalc.nn.shape import (
     CircularPad1d,
     CircularPad2d,
@@ -99,6 +100,7 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
+    "Bilinear",
     "CircularPad1d",
     "CircularPad2d",
     "CircularPad3d",
@@ -117,10 +119,12 @@ __all__ = [
     "Embedding",
     "Flatten",
     "Fold",
+    "GRUCell",
     "GroupNorm",
     "Hardswish",
     "Identity",
     "InstanceNorm2d",
+    "LSTMCell",
     "LayerNorm",
     "LazyConv2d",
     "LazyLinear",
@@ -136,6 +140,7 @@ __all__ = [
     "MultiheadAttention",
     "PixelShuffle",
     "PixelUnshuffle",
+    "RNNCell",
     "ReLU",
     "ReLU6",
     "ReflectionPad1d",

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, cast
 
 from convcalc._args import flag, per_axis, received, whole
 from convcalc._errors import ShapeError, SpecError
-from convcalc._planner import Context, Flow
+from convcalc._planner import Context, Flow, _Shape
 from convcalc._symbolic import product
 from convcalc.formulas import (
     kernel_extent,
@@ -38,12 +38,6 @@ def _peer_count(ctx: Context, **counts: Any) -> None:
         import dataclasses
 
         ctx.rows[-1] = dataclasses.replace(ctx.rows[-1], macs=value)
-
-
-class _Shape(tuple[Any, ...]):
-    """The shape of one tensor among a layer's inputs or outputs (a plain tuple is a tuple of values)."""
-
-    __slots__ = ()
 
 
 def _first_output(value: Any) -> _Shape:
@@ -162,8 +156,11 @@ class _RNNBase(_MultiOutput):
         directions = 2 if self.bidirectional else 1
         if len(shape) == 2:
             steps, batch = shape[0], cast(tuple[Any, ...], ())
+            ctx.samples(shape, 1)
         else:
             steps, batch = (shape[1], (shape[0],)) if self.batch_first else (shape[0], (shape[1],))
+            if not self.batch_first:
+                ctx.samples(shape, shape[1])
         out = _Shape((*shape[:-1], directions * self._out_size))
         h_n = _Shape((directions * self.num_layers, *batch, self._out_size))
         c_n = _Shape((directions * self.num_layers, *batch, self.hidden_size))
@@ -388,6 +385,8 @@ class MultiheadAttention(_MultiOutput):
         extra = (1 if self.add_bias_kv else 0) + (1 if self.add_zero_attn else 0)
         attended = source + extra
         batch = (query[1 - seq_axis],) if batched else ()
+        if not batched or not self.batch_first:
+            ctx.samples(query, batch[0] if batch else 1)
         out = _Shape(query)
         weights: Any = None
         if need_weights:

@@ -139,7 +139,9 @@ class Linear(Module):
             f"in_features={self.in_features}",
         )
         out_shape = (*shape[:-1], self.out_features)
-        rows = product(shape[1:-1])  # per sample: a 1-D (unbatched) input is one row
+        rows = product(shape[1:-1])  # per element of the first axis; a 1-D (unbatched) input is one row
+        if len(shape) == 1:
+            ctx.samples(shape, 1)
         ctx.add_row(
             path,
             self.kind,
@@ -148,6 +150,7 @@ class Linear(Module):
             trainable=linear_params(self.in_features, self.out_features, bias=self.bias),
             macs=rows * self.in_features * self.out_features,
             bias_adds=rows * self.out_features if self.bias else 0,
+            batch=1 if len(shape) == 1 else None,
         )
         return out_shape, None
 

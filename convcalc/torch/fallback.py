@@ -182,10 +182,10 @@ class _Run:
             self.events.append(("enter", module))
             self.stack.append(module)
 
-    def post(self, module: Any, args: Any, output: Any) -> None:
+    def post(self, module: Any, args: Any, kwargs: Any, output: Any) -> None:
         if self.active and self.stack and self.stack[-1] is module:
             self.stack.pop()
-            self.events.append(("exit", module, args, output))
+            self.events.append(("exit", module, args, output, kwargs or {}))
 
 
 def _torch_call(
@@ -241,7 +241,7 @@ def _torch_call(
         known.clear()
         alive.clear()
         pre = torch_module.register_module_forward_pre_hook(run.pre)
-        post = torch_module.register_module_forward_hook(run.post)
+        post = torch_module.register_module_forward_hook(run.post, with_kwargs=True)
         # first of the global hooks: each module's own output, before a hook of the user's changes it
         hooks: Any = torch_module._global_forward_hooks  # an OrderedDict
         hooks.move_to_end(post.id, last=False)
@@ -334,7 +334,7 @@ def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any]) -> None:
                 depth -= 1
                 if depth:
                     continue
-                _replay_module(run, module, args, output, ctx, known)
+                _replay_module(run, module, args, output, ctx, known, event[4])
             else:
                 start = starts.pop() if starts else len(ctx.rows)
                 slot = slots.pop() if slots else -1
@@ -365,7 +365,9 @@ def _own_tensors(module: Any, name: str, ctx: Any) -> None:
             _attr_row(ctx, row, attr)
 
 
-def _replay_module(run: _Run, module: Any, args: Any, output: Any, ctx: Any, known: dict[int, Any]) -> None:
+def _replay_module(
+    run: _Run, module: Any, args: Any, output: Any, ctx: Any, known: dict[int, Any], kwargs: dict[str, Any]
+) -> None:
     torch = _torch()
     cls = type(module)
     name = run.names.get(id(module))
@@ -393,6 +395,17 @@ def _replay_module(run: _Run, module: Any, args: Any, output: Any, ctx: Any, kno
                 f"plan this call. Received: input_shape={in_shape}"
             )
         known[id(output)] = rf
+    elif isinstance(spec, _multi_output()):  # an LSTM's (output, (h, c)), attention's query, key and value
+        several: Any = spec
+        if not made_in_forward:
+            _book_leaf(ctx, module, run)
+        planned = several._outputs(_layer_shapes(args), {k: _layer_shapes(v) for k, v in kwargs.items()}, ctx, name)
+        if _plain_shapes(planned) != _plain_shapes(_layer_shapes(output)):
+            raise SpecError(
+                f"{where}: convcalc's rule gives {_plain_shapes(planned)} but torch gives "
+                f"{_plain_shapes(_layer_shapes(output))}; convcalc cannot plan this call. "
+                f"Received: inputs={_plain_shapes(_layer_shapes(args))}"
+            )
     else:
         macs_layers = [m for m in module.modules() if _mac_layer(m)]
         if macs_layers or cls.__name__ in ("LSTM", "GRU", "RNN", "MultiheadAttention", "Transformer"):
@@ -411,6 +424,30 @@ def _replay_module(run: _Run, module: Any, args: Any, output: Any, ctx: Any, kno
     if made_in_forward:  # a module made in forward: its tensors are not the model's
         for j in range(start, len(ctx.rows)):
             ctx.rows[j] = dataclasses.replace(ctx.rows[j], trainable=0, non_trainable=0, buffers=0)
+
+
+def _multi_output() -> type:
+    from convcalc.nn import _MultiOutput
+
+    return _MultiOutput
+
+
+def _layer_shapes(value: Any) -> Any:
+    """torch's tensors as the shapes a layer of several tensors takes (``_Shape``), other values as they are."""
+    from convcalc.nn import _Shape
+
+    torch = _torch()
+    if isinstance(value, torch.Tensor):
+        return _Shape(int(d) for d in value.shape)
+    if isinstance(value, (tuple, list)):
+        return tuple(_layer_shapes(v) for v in value)
+    return value
+
+
+def _plain_shapes(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_plain_shapes(v) for v in value)
+    return value
 
 
 def _mac_layer(module: Any) -> bool:
