@@ -452,10 +452,12 @@ def plan(
     except ShapeError as exc:
         if exc.layer is None or exc.axis is None:
             raise
+        # a layer that took one sample without its batch axis said so before it failed: its axes start at 1
+        unbatched = ctx.declared is not None and _same(ctx.declared, 1) and len(shape) == ctx.input_rank
         if exc.strict:
-            hint = _strict_inputs(model, shape, conv, exc.axis)
+            hint = _strict_inputs(model, shape, conv, exc.axis, unbatched)
         else:
-            hint = _smallest_input(model, shape, strict, exc.layer, exc.axis)
+            hint = _smallest_input(model, shape, strict, exc.layer, exc.axis, unbatched)
         text = str(exc)
         head, sep, tail = text.rpartition(" Received:")
         raise ShapeError(f"{head}{hint}{sep}{tail}" if sep else f"{text}{hint}") from None
@@ -503,7 +505,7 @@ def _walk_model(
         return _walk(model, shape, ctx), None
 
     def flow(s: tuple[Any, ...]) -> Flow:
-        return s, tuple(ReceptiveField(1, 1, 0) for _ in range(max(len(s) - 2, 0))) or None
+        return s, tuple(ReceptiveField(1, 1, 0) for _ in range(max(len(s) - 2, 0)))
 
     flows: tuple[Flow, ...] = tuple(flow(s) for s in inputs)
     named: dict[str, Flow] = {k: flow(s) for k, s in keywords.items()}
@@ -634,7 +636,7 @@ def _walk(model: Any, shape: tuple[Any, ...], ctx: Context) -> tuple[Any, ...]:
 _hinting = False  # set while _strict_inputs plans the model again, so that the inner plan gives no hint
 
 
-def _strict_inputs(model: Any, shape: tuple[Any, ...], convention: Convention, axis: int) -> str:
+def _strict_inputs(model: Any, shape: tuple[Any, ...], convention: Convention, axis: int, unbatched: bool) -> str:
     """The network inputs nearest the failing one that divide evenly at every layer, as a sentence.
 
     The model is planned again with a symbol for the failing axis (and every spatial axis of the same
@@ -643,14 +645,14 @@ def _strict_inputs(model: Any, shape: tuple[Any, ...], convention: Convention, a
     a Flatten) or no size fits.
     """
     global _hinting
-    first = 1 if model._layout == "channels_last" else 2
+    first = (1 if model._layout == "channels_last" else 2) - unbatched
     index = first + axis
     if _hinting or index >= len(shape) or type(shape[index]) is not int:
         return ""
     from convcalc._symbolic import symbols
 
     value, x = shape[index], symbols("x")
-    spatial = range(first, first + len(shape) - 2)
+    spatial = range(first, first + len(shape) - 2 + unbatched)
     trial = tuple(x if j in spatial and d == value else d for j, d in enumerate(shape))
     _hinting = True
     try:
@@ -669,12 +671,12 @@ def _strict_inputs(model: Any, shape: tuple[Any, ...], convention: Convention, a
     return f" Network inputs that fit every layer: use an input of {fits} instead of {value} on that axis."
 
 
-def _smallest_input(model: Any, shape: tuple[Any, ...], strict: bool, layer: str, axis: int) -> str:
+def _smallest_input(model: Any, shape: tuple[Any, ...], strict: bool, layer: str, axis: int, unbatched: bool) -> str:
     """The smallest size of the failing input axis that gets past ``layer``, as a sentence.
 
     Each trial plans with MACs and itemsize left at their defaults: they do not decide what fits.
     """
-    first = 1 if model._layout == "channels_last" else 2
+    first = (1 if model._layout == "channels_last" else 2) - unbatched
     index = first + axis
     if index >= len(shape) or type(shape[index]) is not int:
         return ""

@@ -39,11 +39,10 @@ PLAN_ERRORS = [
     ),
     (
         nn.ConvTranspose2d(1, 1, 3),
-        (1, 1, 4),
+        (1, 4),
         False,
-        "block.layer (ConvTranspose2d): expects a 4-D input (N, C, H, W) but receives 3-D (1, 1, 4)"
-        ": torch takes this unbatched input as a batch of one, and convcalc plans batches, so give it the batch axis, (1, 1, 1, 4). "
-        "Received: input_shape=(1, 1, 4)",
+        "block.layer (ConvTranspose2d): expects a 4-D input (N, C, H, W) or an unbatched 3-D one, but receives 2-D "
+        "(1, 4). Received: input_shape=(1, 4)",
     ),
     (
         nn.LazyConv2d(4, 3, groups=2),
@@ -53,11 +52,10 @@ PLAN_ERRORS = [
     ),
     (
         nn.LazyConv2d(4, 3),
-        (1, 3, 8),
+        (3, 8),
         False,
-        "block.layer (LazyConv2d): expects a 4-D input (N, C, H, W) but receives 3-D (1, 3, 8)"
-        ": torch takes this unbatched input as a batch of one, and convcalc plans batches, so give it the batch axis, (1, 1, 3, 8). "
-        "Received: input_shape=(1, 3, 8)",
+        "block.layer (LazyConv2d): expects a 4-D input (N, C, H, W) or an unbatched 3-D one, but receives 2-D "
+        "(3, 8). Received: input_shape=(3, 8)",
     ),
     (
         nn.Conv2d(1, 1, 7, padding=1),
@@ -111,15 +109,17 @@ PLAN_ERRORS = [
         nn.MaxPool2d(2),
         (1, 1, 4),
         False,
-        "block.layer (MaxPool2d): expects a 4-D input (N, C, H, W) but receives 3-D (1, 1, 4)"
-        ": torch takes this unbatched input as a batch of one, and convcalc plans batches, so give it the batch axis, (1, 1, 1, 4). "
-        "Received: input_shape=(1, 1, 4)",
+        # one sample without its batch axis: the hint changes the input's own axis
+        "block.layer (MaxPool2d): the kernel spans 2 but the padded input is 1 + 0 = 1 on spatial axis 0; the input "
+        "to this layer must be at least 2 there. The smallest network input that gets past block.layer has size 2 "
+        "on that axis: input_shape=(1, 2, 4). Received: input_shape=(1, 1, 4)",
     ),
     (
         nn.AdaptiveAvgPool2d(2),
         (4,),
         False,
-        "block.layer (AdaptiveAvgPool2d): expects a 4-D input (N, C, H, W) but receives 1-D (4,). "
+        "block.layer (AdaptiveAvgPool2d): expects a 4-D input (N, C, H, W) or an unbatched 3-D one, but receives "
+        "1-D (4,). "
         "Received: input_shape=(4,)",
     ),
 ]

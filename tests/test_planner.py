@@ -414,7 +414,7 @@ def test_bad_models_and_shapes() -> None:
     with pytest.raises(convcalc.ShapeError, match="input_shape must be a tuple"):
         convcalc.plan(nn.ReLU(), "1x3x8x8")
     with pytest.raises(convcalc.ShapeError, match=r"expects a 4-D input"):
-        convcalc.plan(nn.Conv2d(3, 8, 3), (1, 3, 8))
+        convcalc.plan(nn.Conv2d(3, 8, 3), (3, 8))
     with pytest.raises(convcalc.SpecError, match=r"Sequential takes convcalc\.nn layers"):
         nn.Sequential(nn.ReLU(), 3)
     with pytest.raises(convcalc.SpecError, match=r"more than half of kernel_size"):

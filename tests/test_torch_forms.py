@@ -628,3 +628,137 @@ def test_torch_s_machinery_replays_layers_of_several_tensors(layer: Any) -> None
     assert plan is not None
     assert {r.name for r in plan.fallback_rows} >= {"layer", "head"}
     assert plan.macs * 2 == torch_macs(model, [shape])
+
+
+# --- one sample without its batch axis: convolutions and pools take it as a batch of one -------------------------
+
+from tests.strategies import conv_configs, pool_configs, transpose_configs  # noqa: E402
+
+
+def _unbatched_layer(kind: str, ndim: int, data: st.DataObject) -> tuple[torch.nn.Module, tuple[int, ...]]:
+    if kind == "conv":
+        c = data.draw(conv_configs(ndim), label="config")
+        layer: torch.nn.Module = getattr(torch.nn, f"Conv{ndim}d")(
+            c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding, c.dilation, c.groups, c.bias
+        )
+        return layer, (c.in_channels, *c.size)
+    if kind == "transposed":
+        t = data.draw(transpose_configs(ndim), label="config")
+        layer = getattr(torch.nn, f"ConvTranspose{ndim}d")(
+            t.in_channels,
+            t.out_channels,
+            t.kernel_size,
+            t.stride,
+            t.padding,
+            t.output_padding,
+            t.groups,
+            t.bias,
+            t.dilation,
+        )
+        return layer, (t.in_channels, *t.size)
+    p = data.draw(pool_configs(ndim, kind), label="config")
+    if kind == "max":
+        layer = getattr(torch.nn, f"MaxPool{ndim}d")(
+            p.kernel_size, p.stride, p.padding, p.dilation, ceil_mode=p.ceil_mode
+        )
+    else:
+        layer = getattr(torch.nn, f"AvgPool{ndim}d")(
+            p.kernel_size, p.stride, p.padding, p.ceil_mode, p.count_include_pad
+        )
+    return layer, (p.channels, *p.size)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("kind", ["conv", "transposed", "max", "avg"])
+@given(data=st.data())
+def test_an_unbatched_input_is_one_sample(kind: str, ndim: int, data: st.DataObject) -> None:
+    """The layer on ``(C, *size)``: torch's shape (or torch's refusal), the MACs of a batch of one."""
+    try:
+        layer, shape = _unbatched_layer(kind, ndim, data)
+    except (ValueError, RuntimeError):  # arguments torch refuses: the layer tests cover them
+        return
+    expected = torch_outcome(layer, shape)
+    if expected is not None and 0 in expected[0]:  # torch allows an empty output here; convcalc plans sizes >= 1
+        return
+    plan = check(layer, shape)
+    if plan is not None:
+        batched = convcalc.plan(layer, (1, *shape))
+        assert plan.macs == batched.macs
+        assert plan.output_shape == batched.output_shape[1:]
+        assert plan.rows[0].receptive_field == batched.rows[0].receptive_field
+
+
+def test_an_unbatched_image_through_a_network() -> None:
+    """Convolutions, pools and a transposed convolution on (C, H, W), then Linear on the flattened sample; the
+    receptive field starts at the input, and a symbolic size stays symbolic."""
+    model = Forward(
+        lambda self, x: self.fc(self.features(x).flatten(-3)),
+        features=torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(8, 4, 3),
+            torch.nn.AdaptiveAvgPool2d(2),
+            torch.nn.ConvTranspose2d(4, 2, 2, stride=2),
+        ),
+        fc=torch.nn.Linear(32, 5),
+    )
+    plan = check(model, (3, 16, 16))
+    assert plan is not None
+    assert plan.macs == torch_macs(model, [(3, 16, 16)]) == convcalc.plan(model, (2, 3, 16, 16)).macs
+    assert plan.rows[0].output_shape == (8, 16, 16)
+    assert plan.rows[2].receptive_field == convcalc.plan(model, (1, 3, 16, 16)).rows[2].receptive_field
+    H = convcalc.symbols("H")
+    assert convcalc.plan(model, (3, H, H)).output_shape == (5,)
+    with pytest.raises(
+        convcalc.ShapeError, match=r"in_channels=3 but the input has 4 channels.*input_shape=\(4, 8, 8\)"
+    ):
+        convcalc.plan(torch.nn.Conv2d(3, 8, 3), (4, 8, 8))
+
+
+# --- functional layers with a forward's own weight ------------------------------------------------------------------
+
+
+class _OwnWeight(torch.nn.Module):
+    """``F.conv_transposeNd(x, self.weight, self.bias, ...)`` with the arguments drawn for a layer."""
+
+    def __init__(self, ndim: int, c: Any) -> None:
+        super().__init__()
+        self.ndim, self.c = ndim, c
+        k = c.kernel_size if isinstance(c.kernel_size, tuple) else (c.kernel_size,) * ndim
+        self.weight = torch.nn.Parameter(torch.zeros(c.in_channels, c.out_channels // c.groups, *k))
+        self.bias = torch.nn.Parameter(torch.zeros(c.out_channels)) if c.bias else None
+
+    def forward(self, x: Any) -> Any:
+        c = self.c
+        function = getattr(torch.nn.functional, f"conv_transpose{self.ndim}d")
+        return function(x, self.weight, self.bias, c.stride, c.padding, c.output_padding, c.groups, c.dilation)
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@given(data=st.data())
+def test_a_functional_transposed_convolution_with_its_own_weight(ndim: int, data: st.DataObject) -> None:
+    c = data.draw(transpose_configs(ndim), label="config")
+    if c.in_channels % c.groups or c.out_channels % c.groups:
+        return  # a weight torch cannot be given: the layer tests cover these arguments
+    model = _OwnWeight(ndim, c)
+    shape = (2, c.in_channels, *c.size)
+    expected = torch_outcome(model, shape)
+    if expected is not None and 0 in expected[0]:  # torch allows an empty output here; convcalc plans sizes >= 1
+        return
+    plan = check(model, shape)
+    if plan is not None:
+        assert not plan.fallback_rows
+        assert plan.macs * 2 == torch_macs(model, [shape])
+
+
+def test_a_functional_bilinear_with_its_own_weight() -> None:
+    model = Forward(
+        lambda self, x: torch.nn.functional.bilinear(x[..., :5], x, self.fc.weight, self.fc.bias),
+        fc=torch.nn.Bilinear(5, 7, 3),
+    )
+    plan = check(model, (2, 4, 7))
+    assert plan is not None
+    assert plan.macs == 4 * 3 * 5 * 7
+    assert convcalc.plan(model, (2, 4, 7), macs="macs+bias").macs == 4 * (3 * 5 * 7 + 3)

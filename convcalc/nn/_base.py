@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from convcalc._enums import Convention
 from convcalc._errors import ShapeError
+from convcalc._plan import ReceptiveField
 from convcalc._planner import Context, Flow
 
 
@@ -60,29 +61,37 @@ def _axis_label(j: int, *given: Any) -> str:
 def _spatial_check(layer: Module, shape: tuple[Any, ...], ndim: int, path: str) -> None:
     if len(shape) != ndim + 2:
         dims = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[ndim]
-        # torch also takes one sample without its batch axis; a plan counts per sample of a batch, so it asks
-        # for the batch axis rather than guess which axis a later layer takes for the batch
-        unbatched = (
-            f": torch takes this unbatched input as a batch of one, and convcalc plans batches, so give it "
-            f"the batch axis, {(1, *shape)}"
-            if len(shape) == ndim + 1
-            else ""
-        )
         raise ShapeError(
-            f"{layer._where(path)}: expects a {ndim + 2}-D input {dims} but receives {len(shape)}-D "
-            f"{shape}{unbatched}. Received: input_shape={shape}"
+            f"{layer._where(path)}: expects a {ndim + 2}-D input {dims} or an unbatched {ndim + 1}-D one, but "
+            f"receives {len(shape)}-D {shape}. Received: input_shape={shape}"
         )
 
 
-def _nonempty_check(layer: Module, ctx: Context, shape: tuple[Any, ...], path: str) -> None:
+def _sample_axes(ctx: Context, layer: Module, shape: tuple[Any, ...], rf: Any, ndim: int, path: str) -> Any:
+    """Check the rank of a convolution's or pool's input: ``(N, C, *spatial)``, or one sample without its batch
+    axis, ``(C, *spatial)``, which torch takes as a batch of one. For the latter the plan counts one sample, and
+    a receptive field still at the input's identity (an unbatched model input) is taken over for the spatial
+    axes. Returns the receptive field to go on from."""
+    if len(shape) == ndim + 2:
+        return rf
+    if len(shape) != ndim + 1:
+        _spatial_check(layer, shape, ndim, path)
+    ctx.samples(shape, 1)
+    if rf is not None and len(rf) != ndim:
+        fresh = len(rf) == ndim - 1 and all(r.size == 1 and r.jump == 1 and r.start == 0 for r in rf)
+        rf = tuple(ReceptiveField(1, 1, 0) for _ in range(ndim)) if fresh else None
+    return rf
+
+
+def _nonempty_check(layer: Module, ctx: Context, shape: tuple[Any, ...], ndim: int, path: str) -> None:
     """torch's convolutions refuse an empty spatial axis ("Only zero batch or zero channel inputs are supported"),
     which a cropping pad before them can leave."""
-    for i in shape[2:]:
+    for i in shape[-ndim:]:
         if type(i) is not int or i < 1:
             break
     else:  # every size a positive number: nothing to check
         return
-    for j, i in enumerate(shape[2:]):
+    for j, i in enumerate(shape[-ndim:]):
         if type(i) is not int and any(  # an earlier layer already requires this size to be at least 1
             c.axis == j and c.kind == ">=" and c.value >= 1 and c.form == i for c in ctx.constraints
         ):
@@ -102,8 +111,8 @@ def _nonempty_check(layer: Module, ctx: Context, shape: tuple[Any, ...], path: s
             )
 
 
-def _channel_check(layer: Module, shape: tuple[Any, ...], expected: int, name: str, path: str) -> None:
-    got = shape[1]
+def _channel_check(layer: Module, shape: tuple[Any, ...], expected: int, name: str, path: str, axis: int = 1) -> None:
+    got = shape[axis]
     if got != expected:
         raise ShapeError(
             f"{layer._where(path)}: {name}={expected} but the input has {got} channel{'' if got == 1 else 's'}: "

@@ -19,7 +19,7 @@ from convcalc.formulas import (
     transpose_count,
     window_count,
 )
-from convcalc.nn._base import Module, _args, _axis_label, _channel_check, _nonempty_check, _spatial_check
+from convcalc.nn._base import Module, _args, _axis_label, _channel_check, _nonempty_check, _sample_axes
 from convcalc.nn.shape import plan_padding
 from convcalc.params import (
     conv_params,
@@ -115,16 +115,17 @@ class _ConvNd(Module):
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
-        if len(shape) != self._ndim + 2:
-            _spatial_check(self, shape, self._ndim, path)
-        if shape[1] != self.in_channels:
-            _channel_check(self, shape, self.in_channels, "in_channels", path)
-        _nonempty_check(self, ctx, shape, path)
+        nd = self._ndim
+        if len(shape) != nd + 2:
+            rf = _sample_axes(ctx, self, shape, rf, nd, path)
+        if shape[-nd - 1] != self.in_channels:
+            _channel_check(self, shape, self.in_channels, "in_channels", path, len(shape) - nd - 1)
+        _nonempty_check(self, ctx, shape, nd, path)
         if self._fill is not None:
             pads = tuple(v for _, pl, pr, _ in reversed(self._geometry) for v in (pl, pr))
             plan_padding(ctx, self._where(path), path, shape, pads, self._fill)
         spatial = []
-        for j, (i, (s, pl, pr, extent)) in enumerate(zip(shape[2:], self._geometry, strict=True)):
+        for j, (i, (s, pl, pr, extent)) in enumerate(zip(shape[-nd:], self._geometry, strict=True)):
             span = i + pl + pr - extent
             if type(span) is not int or span < 0:
                 ctx.at_least(
@@ -145,7 +146,7 @@ class _ConvNd(Module):
                     f"stride {s} divides evenly",
                 )
             spatial.append(window_count(i, pl, pr, extent, s))
-        out_shape = (shape[0], self.out_channels, *spatial)
+        out_shape = (*shape[: -nd - 1], self.out_channels, *spatial)
         positions = product(spatial)
         weights = self._weights
         new_rf = rf_update(rf, self._extents, self._s, self._lefts)
@@ -158,6 +159,7 @@ class _ConvNd(Module):
             macs=positions * weights,
             bias_adds=positions * self.out_channels if self.bias else 0,
             receptive_field=new_rf,
+            batch=None if len(shape) == nd + 2 else 1,
         )
         return out_shape, new_rf
 
@@ -254,8 +256,9 @@ class LazyConv2d(Module):
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = flow[0]
-        _spatial_check(self, shape, 2, path)
-        cin = shape[1]
+        if len(shape) != 4:
+            _sample_axes(ctx, self, shape, None, 2, path)
+        cin = shape[-3]
         if type(cin) is not int or cin % self.groups:
             raise ShapeError(
                 f"{self._where(path)}: {cin} input channels do not divide into groups={self.groups}. "
@@ -317,12 +320,13 @@ class _ConvTransposeNd(Module):
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, _ = flow
-        _spatial_check(self, shape, self._ndim, path)
-        _channel_check(self, shape, self.in_channels, "in_channels", path)
-        _nonempty_check(self, ctx, shape, path)
+        nd = self._ndim
+        _sample_axes(ctx, self, shape, None, nd, path)
+        _channel_check(self, shape, self.in_channels, "in_channels", path, len(shape) - nd - 1)
+        _nonempty_check(self, ctx, shape, nd, path)
         spatial = []
         for j, (i, k, s, p, op, d) in enumerate(
-            zip(shape[2:], self._k, self._s, self._p, self._op, self._d, strict=True)
+            zip(shape[-nd:], self._k, self._s, self._p, self._op, self._d, strict=True)
         ):
             out = transpose_count(i, s, 2 * p, kernel_extent(k, d), op)
             ctx.at_least(
@@ -337,7 +341,7 @@ class _ConvTransposeNd(Module):
                 "output at least 1",
             )
             spatial.append(out)
-        out_shape = (shape[0], self.out_channels, *spatial)
+        out_shape = (*shape[: -nd - 1], self.out_channels, *spatial)
         weights = conv_transpose_params(
             self.in_channels, self.out_channels, self._k, groups=self.groups, bias=False, ndim=self._ndim
         )
@@ -347,8 +351,9 @@ class _ConvTransposeNd(Module):
             shape,
             out_shape,
             trainable=weights + (self.out_channels if self.bias else 0),
-            macs=product(shape[2:]) * weights,
+            macs=product(shape[-nd:]) * weights,
             bias_adds=product(spatial) * self.out_channels if self.bias else 0,
+            batch=None if len(shape) == nd + 2 else 1,
         )
         return out_shape, None
 

@@ -17,7 +17,7 @@ from convcalc.formulas import (
     torch_pool_padding_rule,
     window_count,
 )
-from convcalc.nn._base import Module, _args, _axis_label, _spatial_check
+from convcalc.nn._base import Module, _args, _axis_label, _sample_axes, _spatial_check
 from convcalc.nn.conv import _conv_too_small, _not_exact
 
 # --------------------------------------------------------------------------- #
@@ -54,9 +54,10 @@ class _PoolNd(Module):
 
     def _pool(self, flow: Flow, ctx: Context, path: str, dilation: tuple[int, ...], ceil_mode: bool) -> Flow:
         shape, rf = flow
-        _spatial_check(self, shape, self._ndim, path)
+        nd = self._ndim
+        rf = _sample_axes(ctx, self, shape, rf, nd, path)
         spatial = []
-        for j, (i, k, s, p, d) in enumerate(zip(shape[2:], self._k, self._s, self._p, dilation, strict=True)):
+        for j, (i, k, s, p, d) in enumerate(zip(shape[-nd:], self._k, self._s, self._p, dilation, strict=True)):
             least = pool_min_input(self._kind, self._ndim, k)
             if least is not None:
                 ctx.at_least(
@@ -90,7 +91,7 @@ class _PoolNd(Module):
                     f"stride {s} divides evenly",
                 )
             spatial.append(out)
-        out_shape = (shape[0], shape[1], *spatial)
+        out_shape = (*shape[:-nd], *spatial)
         new_rf = rf_update(
             rf, tuple(kernel_extent(k, d) for k, d in zip(self._k, dilation, strict=True)), self._s, self._p
         )

@@ -222,6 +222,56 @@ def _functional_layer(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]
     return _as_layer(call, spec, x)
 
 
+@_handles("conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+def _functional_transposed(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``F.conv_transpose2d(x, self.weight, ...)``: the transposed convolution's rule on the weight's shape,
+    ``(in_channels, out_channels / groups, *kernel)``."""
+    from convcalc import nn
+
+    names = ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation")
+    bound = dict(zip(names, args, strict=False))
+    bound.update(kwargs)
+    x, w, b = bound.get("input"), bound.get("weight"), bound.get("bias")
+    if not isinstance(x, _Tensor) or not isinstance(w, _Tensor) or not all(_is_int(d) for d in w.shape):
+        raise call.spec_error("convcalc follows this call with a tensor input and a weight of known shape", weight=w)
+    groups = bound.get("groups", 1)
+    spec = getattr(nn, "ConvTranspose" + call.kind[len("conv_transpose") :])(
+        w.shape[0],
+        w.shape[1] * groups if _is_int(groups) else w.shape[1],
+        tuple(w.shape[2:]),
+        stride=bound.get("stride", 1),
+        padding=bound.get("padding", 0),
+        output_padding=bound.get("output_padding", 0),
+        groups=groups,
+        bias=isinstance(b, _Tensor),
+        dilation=bound.get("dilation", 1),
+    )
+    return _as_layer(call, spec, x)
+
+
+@_handles("bilinear")
+def _functional_bilinear(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``F.bilinear(x1, x2, self.weight, self.bias)``: the Bilinear rule on the weight's shape
+    ``(out_features, in1_features, in2_features)``."""
+    from convcalc import nn
+
+    bound = dict(zip(("input1", "input2", "weight", "bias"), args, strict=False))
+    bound.update(kwargs)
+    x1, x2, w, b = (bound.get(k) for k in ("input1", "input2", "weight", "bias"))
+    if (
+        not isinstance(x1, _Tensor)
+        or not isinstance(x2, _Tensor)
+        or not isinstance(w, _Tensor)
+        or len(w.shape) != 3
+        or not all(_is_int(d) for d in w.shape)
+    ):
+        raise call.spec_error(
+            "convcalc follows F.bilinear with two tensor inputs and a 3-D weight of known shape", weight=w
+        )
+    spec = nn.Bilinear(w.shape[1], w.shape[2], w.shape[0], bias=isinstance(b, _Tensor))
+    return _as_layer(call, spec, x1, x2)
+
+
 def _as_layer(call: _Call, spec: Any, x: _Tensor, *others: _Tensor, options: dict[str, Any] | None = None) -> Any:
     """A functional call planned by its layer's rule: rows of the function's kind, holding no tensors (a weight
     passed in counts where the forward reads it). ``others`` are a layer's further inputs (MaxUnpool's indices)."""
