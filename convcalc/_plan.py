@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from convcalc._errors import SpecError
 from convcalc._late import late
 from convcalc._symbolic import FloorForm, to_sympy
 
@@ -137,8 +138,26 @@ class Constraint:
     value: int
     reason: str
 
-    def holds(self, x: int) -> bool:
-        v = self.form(x) if isinstance(self.form, FloorForm) else int(self.form.subs(self.symbol, x))
+    def holds(self, x: Any) -> bool:
+        """Whether the condition holds for the input size ``x`` of its one symbol, or for the sizes a mapping
+        gives each symbol (``{"H": 5, "W": 7}``, by name or by symbol) where it depends on several."""
+        if isinstance(x, Mapping):
+            form = to_sympy(self.form)
+            values = {s: x[s] if s in x else x.get(str(s)) for s in form.free_symbols}
+            missing = sorted(str(s) for s, v in values.items() if v is None)
+            if missing:
+                raise SpecError(f"holds() needs a size for {', '.join(missing)}. Received: sizes={dict(x)}")
+            v = int(form.subs(values))
+        elif self.symbol is None and to_sympy(self.form).free_symbols:
+            names = ", ".join(sorted(str(s) for s in to_sympy(self.form).free_symbols))
+            raise SpecError(
+                f"this condition depends on {names}: give holds() a size for each, as a dict such as "
+                f"{{{', '.join(f'{n!r}: 8' for n in names.split(', '))}}}. Received: x={x!r}"
+            )
+        elif isinstance(self.form, FloorForm):
+            v = self.form(x)
+        else:
+            v = int(to_sympy(self.form).subs(self.symbol, x)) if self.symbol is not None else int(to_sympy(self.form))
         if self.kind == ">=":
             return v >= self.value
         if self.kind == "==":

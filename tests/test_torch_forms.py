@@ -762,3 +762,106 @@ def test_a_functional_bilinear_with_its_own_weight() -> None:
     assert plan is not None
     assert plan.macs == 4 * 3 * 5 * 7
     assert convcalc.plan(model, (2, 4, 7), macs="macs+bias").macs == 4 * (3 * 5 * 7 + 3)
+
+
+# --- torch's checks on sizes, for numbers and for symbols -----------------------------------------------------------
+
+
+def _sym_agrees(function: Any, shape: tuple[Any, ...], values: range, exact: bool = True, **children: Any) -> None:
+    """For each value of H (and W, the same), the symbolic plan's conditions hold exactly where torch runs the
+    forward (``exact``; else: wherever they hold), and there its shape is torch's."""
+    H, W = convcalc.symbols("H W")
+    model = Forward(function, **children).eval()
+    plan = convcalc.plan(model, tuple(H if d == "H" else W if d == "W" else d for d in shape))
+    for v in values:
+        sizes = {"H": v, "W": v + 1}
+        concrete = tuple(sizes.get(d, d) if isinstance(d, str) else d for d in shape)
+        holds = all(
+            c.holds(
+                sizes[str(c.symbol)] if c.symbol is not None else {str(k): sizes[str(k)] for k in c.form.free_symbols}
+            )
+            for c in plan.constraints
+        )
+        expected = torch_outcome(model, concrete)
+        if holds:
+            assert expected is not None, f"{concrete}: the plan's conditions hold but torch raises"
+            got = tuple(
+                int(d.subs({H: sizes["H"], W: sizes["W"]})) if hasattr(d, "subs") else d for d in plan.output_shape
+            )
+            assert (got,) == expected, concrete
+        elif exact:
+            assert expected is None, f"{concrete}: torch runs ({expected}) where a condition fails: {plan.constraints}"
+
+
+F = torch.nn.functional
+
+
+@pytest.mark.parametrize(
+    ("function", "shape"),
+    [
+        (lambda s, x: x.repeat(1, 1, 1, x.shape[2]), (1, 3, "H", "W")),
+        (lambda s, x: x.repeat(x.shape[2], 1, 1, 1), (2, 3, "H", 5)),
+        (lambda s, x: x.reshape(1, -1, 2), (1, 3, "H", 5)),
+        (lambda s, x: x.unflatten(-1, (2, -1)), (1, 3, 4, "W")),
+        (lambda s, x: x.narrow(3, 2, 3), (1, 3, 4, "W")),
+        (lambda s, x: x.narrow(3, 1, x.shape[3] - 2), (1, 3, 4, "W")),
+        (lambda s, x: x.narrow(2, -2, 1), (1, 3, "H", 4)),
+        (lambda s, x: x[:, :, 5], (1, 3, "H", 4)),
+        (lambda s, x: x[:, :, -3], (1, 3, "H", 4)),
+        (lambda s, x: x + torch.zeros(x.shape[2] - 3)[None, None, :, None].sum(), (1, 3, "H", 4)),
+        (lambda s, x: F.interpolate(x, size=(x.shape[2] // 2, x.shape[3])), (1, 3, "H", 4)),
+        (lambda s, x: F.interpolate(x, size=x.shape[-1] - 3, mode="linear"), (1, 3, "H")),
+        (lambda s, x: x[:, :, 2:].amax(2), (1, 3, "H", 4)),
+        (lambda s, x: F.adaptive_avg_pool2d(F.pad(x, (0, 0, -3, 0)), 2), (1, 3, "H", 4)),
+        (lambda s, x: F.instance_norm(F.avg_pool2d(x, 2)), (1, 3, "H", "W")),
+        (lambda s, x: F.layer_norm(x, [3, 8, 8]), (1, 3, "H", "W")),
+        (lambda s, x: F.group_norm(x.reshape(1, x.shape[2], 2, 2), 4), (1, 1, "H", 4)),
+    ],
+)
+def test_torch_s_checks_on_sizes_hold_for_symbols(function: Any, shape: tuple[Any, ...]) -> None:
+    _sym_agrees(function, shape, range(1, 14))
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape"),
+    [
+        (torch.nn.PReLU(4), (1, 3, 4, 4)),
+        (torch.nn.PReLU(3), (1, 3, 4, 4)),
+        (torch.nn.ChannelShuffle(2), (1, 3, 4, 4)),
+        (torch.nn.ChannelShuffle(3), (1, 3, 4, 4)),
+        (torch.nn.RMSNorm(8), (1, 3, 4, 5)),
+        (torch.nn.RMSNorm([4, 5]), (1, 3, 4, 5)),
+        (torch.nn.InstanceNorm1d(3), (1, 3, 1)),
+        (torch.nn.InstanceNorm1d(4, affine=True), (3, 6)),
+        (torch.nn.InstanceNorm3d(3, affine=True), (1, 3, 2, 2, 2)),
+        (torch.nn.InstanceNorm2d(4, affine=True), (1, 3, 4, 4)),
+        (torch.nn.InstanceNorm2d(3), (1, 3, 1, 1)),
+        (torch.nn.InstanceNorm2d(3, track_running_stats=True), (1, 3, 1, 1)),
+        (torch.nn.InstanceNorm2d(3, affine=True), (3, 1, 2)),
+    ],
+)
+def test_channel_and_statistics_checks_of_shape_keeping_layers(layer: torch.nn.Module, shape: tuple[int, ...]) -> None:
+    check(layer.eval(), shape)
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda s, x: F.layer_norm(x, [3, 8, 8]),
+        lambda s, x: F.layer_norm(x, [4], torch.ones(5)),
+        lambda s, x: F.group_norm(x, 2, torch.ones(4)),
+        lambda s, x: F.batch_norm(x, torch.zeros(4), torch.ones(4)),
+        lambda s, x: F.batch_norm(x[:1, :, :1, :1], torch.zeros(3), torch.ones(3), training=True),
+        lambda s, x: F.batch_norm(x[:1, :, :1, :1], torch.zeros(3), torch.ones(3)),
+        lambda s, x: F.instance_norm(x[:, :, :1, :1]),
+        lambda s, x: F.instance_norm(x, weight=torch.ones(4)),
+        lambda s, x: F.prelu(x, torch.ones(4)),
+        lambda s, x: F.prelu(x, torch.ones(3)),
+        lambda s, x: F.channel_shuffle(x, 2),
+        lambda s, x: x.narrow(3, -5, 2),
+        lambda s, x: x[:, 3],
+        lambda s, x: x.max(2)[0][:, :, :0].argmax(2),
+    ],
+)
+def test_functional_checks_against_the_input(function: Any) -> None:
+    check(Forward(function), (2, 3, 4, 4))

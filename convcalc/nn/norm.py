@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from convcalc._args import flag, received, whole
 from convcalc._errors import ShapeError, SpecError
 from convcalc._planner import Context, Flow
+from convcalc._symbolic import product
 from convcalc.nn._base import Module, _args, _channel_check
 from convcalc.params import (
     ParamCount,
@@ -112,6 +113,20 @@ class InstanceNorm2d(Module):
         shape, rf = flow
         if len(shape) not in (3, 4):
             raise ShapeError(f"{self._where(path)}: expects (N, C, H, W) or (C, H, W). Received: input_shape={shape}")
+        if self.affine or self.track_running_stats:  # torch checks the channels against its weights and statistics
+            _channel_check(self, shape, self.num_features, "num_features", path, len(shape) - 3)
+        if not self.track_running_stats:  # statistics of each sample's own plane
+            ctx.at_least(
+                product(shape[-2:]),
+                2,
+                path,
+                1,
+                lambda: (
+                    f"{self._where(path)}: expects more than 1 spatial element (torch's check when it computes "
+                    f"each sample's statistics). Received: input_shape={shape}"
+                ),
+                "more than 1 spatial element",
+            )
         count = self._count
         ctx.add_row(
             path,
@@ -181,10 +196,11 @@ class LayerNorm(Module):
         shape, rf = flow
         tail = tuple(shape[len(shape) - len(self._shape) :])
         if len(shape) < len(self._shape) or tail != self._shape:
+            # the input's last dims as many as normalized_shape has, or all of a shorter input's
+            fits = tuple(shape[-len(self._shape) :]) if len(shape) >= len(self._shape) else tuple(shape)
             raise ShapeError(
                 f"{self._where(path)}: normalized_shape={self._shape} must match the last dims of the input "
-                f"{shape}: use normalized_shape={tuple(shape[-len(self._shape) :]) if len(shape) >= len(self._shape) else shape[1:]}. "
-                f"Received: input_shape={shape}"
+                f"{shape}: use normalized_shape={fits}. Received: input_shape={shape}"
             )
         params = layernorm_params(self._shape, elementwise_affine=self.elementwise_affine, bias=self.bias)
         ctx.add_row(path, self.kind, shape, shape, trainable=params, receptive_field=rf)

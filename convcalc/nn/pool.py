@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -201,10 +202,20 @@ class _AdaptivePoolNd(Module):
         if len(shape) not in (self._ndim + 1, self._ndim + 2):
             _spatial_check(self, shape, self._ndim, path)
         lead = shape[: len(shape) - self._ndim]
+        for j, i in enumerate(shape[len(lead) :]):  # torch: Expected input to have non-zero size for non-batch dims
+            if type(i) is not int or i < 1:
+                ctx.at_least(i, 1, path, j, _said_empty(self, path, shape, j, i), "pooled input not empty")
         spatial = tuple(i if o is None else o for i, o in zip(shape[len(lead) :], self._out, strict=True))
         out_shape = (*lead, *spatial)
         ctx.add_row(path, self.kind, shape, out_shape)
         return out_shape, None
+
+
+def _said_empty(layer: Module, path: str, shape: tuple[Any, ...], j: int, i: Any) -> Callable[[], str]:
+    return lambda: (
+        f"{layer._where(path)}: spatial axis {j} of the input is empty (size {i}); an adaptive pool needs at least "
+        f"one value there. Received: input_shape={shape}"
+    )
 
 
 @dataclass(frozen=True, slots=True)

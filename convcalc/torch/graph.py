@@ -383,7 +383,11 @@ def _sized_transpose(spec: Any, shape: tuple[Any, ...], size: Any, path: str) ->
     for j, (want, i, k, s, p, d) in enumerate(zip(sizes, shape[2:], spec._k, spec._s, spec._p, spec._d, strict=True)):
         smallest = (i - 1) * s - 2 * p + d * (k - 1) + 1
         extra = want - smallest
-        extra = extra.e if hasattr(extra, "is_constant") and extra.is_constant else extra
+        if type(extra) is not int:
+            from convcalc._symbolic import to_sympy
+
+            number = to_sympy(extra)
+            extra = int(number) if getattr(number, "is_number", False) else extra
         if type(extra) is not int:
             raise SpecError(
                 f"{where}: output_size={tuple(sizes)} asks for an output padding that depends on the input "

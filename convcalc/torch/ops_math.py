@@ -73,9 +73,16 @@ def _made_of_sizes(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -
     sizes = tuple(sizes)
     if not all(_is_size(d) for d in sizes):
         raise call.spec_error("the sizes of a tensor made in forward must be ints or sizes", size=sizes)
-    for d in sizes:
+    for j, d in enumerate(sizes):
         if _is_int(d) and d < 0:
             raise call.spec_error("sizes must not be negative", size=sizes)
+        call.require_at_least(  # torch: Trying to create tensor with negative dimension
+            d,
+            0,
+            j,
+            lambda: f"{call.where}: sizes must not be negative. Received: size={sizes}",
+            "size not negative",
+        )
     return _Tensor(tuple(_size(d) for d in sizes), None, const=True)
 
 
@@ -147,7 +154,6 @@ def _triangle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
     "softshrink",
     "threshold",
     "rrelu",
-    "prelu",
     "softmax",
     "log_softmax",
     "softmin",
@@ -173,12 +179,6 @@ def _triangle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
     "cos",
     "normalize",
     "local_response_norm",
-    "layer_norm",
-    "group_norm",
-    "batch_norm",
-    "instance_norm",
-    "channel_shuffle",
-    "native_channel_shuffle",
 )
 def _pointwise(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
@@ -409,6 +409,19 @@ def _product_shape(call: _Call, a: _Tensor, b: _Tensor) -> tuple[Any, ...]:
 
 # -- reductions ---------------------------------------------------------------- #
 
+# reductions torch refuses over an empty axis (a sum or a mean of nothing is 0 or nan)
+_NEEDS_VALUES = frozenset({"amax", "amin", "max", "min", "argmax", "argmin"})
+
+
+def _not_empty(call: _Call, shape: tuple[Any, ...], j: int) -> None:
+    def message() -> str:
+        return (
+            f"{call.where}: reduces axis {j}, which is empty (size {shape[j]}); {call.kind} of no values has no "
+            f"answer. Received: input_shape={tuple(shape)}"
+        )
+
+    call.require_at_least(shape[j], 1, j, message, f"{call.kind} over values")
+
 
 @_handles(
     "mean",
@@ -448,6 +461,9 @@ def _reduce(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     else:
         dims = dim if isinstance(dim, tuple) else (dim,)
         reduced = {_index(call, d, rank, t.shape) for d in dims}
+    if call.kind in _NEEDS_VALUES:  # torch: Expected reduction dim to have non-zero size
+        for j in sorted(reduced):
+            _not_empty(call, t.shape, j)
     shape = tuple(1 if j in reduced else d for j, d in enumerate(t.shape) if keepdim or j not in reduced)
     k = len(t.rf) if t.rf is not None else 0
     rf = t.rf if k and not any(j >= rank - k for j in reduced) else None
@@ -732,7 +748,8 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
             shape.append(size if full else _slice_length(call, size, item, axis, t.shape))
             if not full and axis >= rank - k:
                 trailing_ok = False
-        elif _is_int(item):
+        elif _is_int(item):  # torch: IndexError, index out of range for the axis
+            _indices_inside(call, (item,), t.shape, axis)
             if axis >= rank - k:
                 trailing_ok = False
         elif _one_list(item, expanded):  # x[:, [0, 2]]: one list of ints picks along its axis, in place

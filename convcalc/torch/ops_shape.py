@@ -93,6 +93,23 @@ def _exact_div(call: _Call, numel: Any, known: Any, old: tuple[Any, ...], sizes:
     quotient = sympy.cancel(to_sympy(numel) / to_sympy(known))
     if quotient.is_integer is False:
         raise call.shape_error(message, old)
+    if quotient.is_integer is None:  # whole for some input sizes only: for those where the known sizes divide
+        divisor = sympy.sympify(to_sympy(known))
+        if not divisor.is_Integer or int(divisor) < 1:
+            raise call.spec_error(
+                f"the size -1 stands for is {quotient}, a whole number for some input sizes only, and convcalc "
+                f"cannot state for which; give the sizes, or plan with numbers",
+                shape=tuple(sizes),
+                input_shape=tuple(old),
+            )
+        call.ctx.divides(
+            _size(to_sympy(numel)),
+            int(divisor),
+            call.name,
+            0,
+            lambda: f"{call.where}: {message}. Received: input_shape={tuple(old)}",
+            f"{int(divisor)} divides the {numel} elements",
+        )
     return _size(quotient)
 
 
@@ -202,9 +219,15 @@ def _expand(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if lead < 0:
         raise call.shape_error(f"needs at least {len(t.shape)} sizes, got {tuple(sizes)}", t.shape)
     if call.kind == "repeat":
-        shape = tuple(
-            _size(s * (t.shape[j - lead] if j >= lead else 1)) if type(s) is int else s for j, s in enumerate(sizes)
-        )
+        for j, s in enumerate(sizes):
+            call.require_at_least(
+                s,
+                0,
+                j,
+                lambda: f"{call.where}: repeats must not be negative. Received: repeats={tuple(sizes)}",
+                "repeats not negative",
+            )
+        shape = tuple(_size(_prod((s, t.shape[j - lead] if j >= lead else 1))) for j, s in enumerate(sizes))
     else:
         shape = tuple(t.shape[j - lead] if j >= lead and _is_int(s) and s == -1 else s for j, s in enumerate(sizes))
         _broadcast(call, [t.shape, shape])
@@ -259,13 +282,36 @@ def _split(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return tuple(outs)
 
 
+def _negated(value: Any) -> Any:
+    if type(value) is int:
+        return -value
+    from convcalc._symbolic import to_sympy
+
+    return _size(-to_sympy(value))
+
+
 @_handles("narrow")
 def _narrow(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     bound = _bind(call, args, kwargs, ("input", "dim", "start", "length"), {})
     t = _tensor_arg(call, bound["input"])
     j = _index(call, bound["dim"], len(t.shape), t.shape)
-    _check_sizes(call, (bound["length"],), "length")
-    shape = (*t.shape[:j], bound["length"], *t.shape[j + 1 :])
+    start, length, size = bound["start"], bound["length"], t.shape[j]
+    _check_sizes(call, (start, length), "start and length")
+
+    def refused() -> str:
+        return (
+            f"{call.where}: start ({start}) + length ({length}) must lie within axis {j} of size {size} (torch: "
+            f"start out of range, or start + length exceeds dimension size). Received: input_shape={tuple(t.shape)}"
+        )
+
+    call.require_at_least(length, 0, j, refused, "narrow length not negative")
+    if _is_int(start) and start < 0:  # counted from the end of the axis
+        call.require_at_least(_sum((size, start)), 0, j, refused, "narrow start inside the axis")
+        call.require_at_least(_negated(_sum((start, length))), 0, j, refused, "narrow inside the axis")
+    else:
+        call.require_at_least(start, 0, j, refused, "narrow start inside the axis")
+        call.require_at_least(_sum((size, _negated(start), _negated(length))), 0, j, refused, "narrow inside the axis")
+    shape = (*t.shape[:j], length, *t.shape[j + 1 :])
     k = len(t.rf) if t.rf is not None else 0
     return call.row(t.shape, _Tensor(shape, t.rf if k and j < len(t.shape) - k else None, t.const))
 
@@ -380,13 +426,25 @@ def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     if (size is None) == (scale is None):
         raise call.spec_error("give exactly one of size and scale_factor", size=size, scale_factor=scale)
     rank = len(t.shape)
+
+    def empty() -> str:  # torch: Input and output sizes should be greater than 0
+        return (
+            f"{call.where}: input and output sizes must be at least 1 (size={size}, scale_factor={scale}). "
+            f"Received: input_shape={tuple(t.shape)}"
+        )
+
+    for j, d in enumerate(t.shape[2:]):
+        if type(d) is not int:
+            call.require_at_least(d, 1, j, empty, "interpolated input not empty")
     if size is not None and not all(type(v) is int for v in (size if isinstance(size, tuple) else (size,))):
         need = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}.get(bound["mode"])
         sizes = size if isinstance(size, tuple) else (size,) * (rank - 2)
         _check_sizes(call, sizes)
         if rank < 3 or (need is not None and rank != need) or len(sizes) != rank - 2:
             raise call.shape_error(f"size={size} does not fit a {rank}-D input in mode {bound['mode']!r}", t.shape)
-        return call.row(t.shape, _Tensor((t.shape[0], t.shape[1], *sizes)))
+        for j, d in enumerate(sizes):
+            call.require_at_least(d, 1, j, empty, "interpolated size at least 1")
+        return call.row(t.shape, _Tensor((t.shape[0], t.shape[1], *(_size(d) for d in sizes))))
     spec = _made(
         call, nn.Upsample, size=size, scale_factor=scale, mode=bound["mode"], align_corners=bound["align_corners"]
     )

@@ -528,6 +528,10 @@ def _elementwise_type() -> Any:
 
         def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
             shape, rf = flow
+            from convcalc.torch.ops_norm import module_checks
+            from convcalc.torch.values import _Call
+
+            module_checks(_Call(ctx, path or "<model>", self.kind), self.kind, dict(self.torch_args), tuple(shape))
             ctx.add_row(
                 path,
                 self.kind,

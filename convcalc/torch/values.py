@@ -114,6 +114,26 @@ class _Call:
     def spec_error(self, message: str, **args: Any) -> SpecError:
         return SpecError(f"{self.where}: {message}. {received(args)}")
 
+    def require_at_least(self, value: Any, minimum: int, axis: int, message: Callable[[], str], reason: str) -> None:
+        """``value >= minimum``: a ShapeError for a number that falls short, a constraint for a size that depends
+        on the input."""
+        from convcalc._symbolic import FloorForm
+
+        if isinstance(value, FloorForm) and value.is_constant:
+            value = value.e
+        if type(value) is int:
+            if value < minimum:
+                raise ShapeError(message())
+            return
+        from convcalc._symbolic import to_sympy
+
+        expr = to_sympy(value)
+        if expr.is_number:
+            if int(expr) < minimum:
+                raise ShapeError(message())
+            return
+        self.ctx.at_least(_size(expr), minimum, self.name, axis, message, reason)
+
     def require_equal(self, a: Any, b: Any, axis: int, message: Callable[[], str]) -> None:
         same = _same(a, b)
         if same is True:

@@ -1,0 +1,181 @@
+"""The normalisation specs of ``convcalc.nn`` say exactly what they were given, what fits, and what they count.
+
+Written against the mutants of ``nn/norm.py`` that the layer and property tests let live: each message is
+compared whole (the layer's path, the argument's name, every value), each least value is checked on both sides,
+and each row's fields (kind, shapes, parameters, buffers, receptive field) are checked for every class and flag.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import pytest
+
+import convcalc
+from convcalc import nn
+
+
+def _nested(layer: nn.Module, stem: nn.Module | None = None) -> nn.Sequential:
+    return nn.Sequential(OrderedDict(stem=stem or nn.Identity(), block=nn.Sequential(OrderedDict(norm=layer))))
+
+
+BN = "eps=1e-05, momentum=0.1"
+ARGUMENT_ERRORS = [
+    (lambda: nn.BatchNorm2d(0), "num_features must be at least 1. Received: num_features=0"),
+    (
+        lambda: nn.BatchNorm2d(2, affine="yes"),
+        f"affine must be True or False. Received: num_features=2, {BN}, affine='yes', track_running_stats=True",
+    ),
+    (
+        lambda: nn.BatchNorm3d(2, track_running_stats=None),
+        f"track_running_stats must be True or False. Received: num_features=2, {BN}, affine=True, "
+        "track_running_stats=None",
+    ),
+    (lambda: nn.InstanceNorm2d(0), "num_features must be at least 1. Received: num_features=0"),
+    (
+        lambda: nn.InstanceNorm2d(3, affine=1),
+        f"affine must be True or False. Received: num_features=3, {BN}, affine=1, track_running_stats=False",
+    ),
+    (
+        lambda: nn.InstanceNorm2d(3, track_running_stats="no"),
+        f"track_running_stats must be True or False. Received: num_features=3, {BN}, affine=False, "
+        "track_running_stats='no'",
+    ),
+    (lambda: nn.GroupNorm(0, 4), "num_groups must be at least 1. Received: num_groups=0"),
+    (lambda: nn.GroupNorm(2, 0), "num_channels must be at least 1. Received: num_channels=0"),
+    (
+        lambda: nn.GroupNorm(3, 4),
+        "num_channels (4) must be divisible by num_groups (3). Received: num_groups=3, num_channels=4, eps=1e-05, "
+        "affine=True",
+    ),
+    (
+        lambda: nn.GroupNorm(2, 4, affine=None),
+        "affine must be True or False. Received: num_groups=2, num_channels=4, eps=1e-05, affine=None",
+    ),
+    (
+        lambda: nn.LayerNorm(()),
+        "normalized_shape must not be empty. Received: normalized_shape=(), eps=1e-05, elementwise_affine=True, "
+        "bias=True",
+    ),
+    (lambda: nn.LayerNorm((4, 0)), "normalized_shape must be at least 1. Received: normalized_shape=0"),
+    (
+        lambda: nn.LayerNorm(4, elementwise_affine=2),
+        "elementwise_affine must be True or False. Received: normalized_shape=4, eps=1e-05, elementwise_affine=2, "
+        "bias=True",
+    ),
+    (
+        lambda: nn.LayerNorm(4, bias="x"),
+        "bias must be True or False. Received: normalized_shape=4, eps=1e-05, elementwise_affine=True, bias='x'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("build", "message"), ARGUMENT_ERRORS, ids=[str(i) for i in range(len(ARGUMENT_ERRORS))])
+def test_argument_errors_name_the_argument_and_every_value(build: Any, message: str) -> None:
+    with pytest.raises(convcalc.SpecError) as info:
+        build()
+    assert str(info.value) == message
+
+
+PLAN_ERRORS = [
+    (
+        nn.BatchNorm2d(3),
+        (1, 3, 4),
+        "block.norm (BatchNorm2d): expects 4-D input, got 3-D (1, 3, 4). Received: input_shape=(1, 3, 4)",
+    ),
+    (
+        nn.BatchNorm1d(3),
+        (1, 3, 4, 4),
+        "block.norm (BatchNorm1d): expects 2-D or 3-D input, got 4-D (1, 3, 4, 4). Received: input_shape=(1, 3, 4, 4)",
+    ),
+    (
+        nn.BatchNorm3d(3),
+        (1, 3, 4, 4),
+        "block.norm (BatchNorm3d): expects 5-D input, got 4-D (1, 3, 4, 4). Received: input_shape=(1, 3, 4, 4)",
+    ),
+    (
+        nn.BatchNorm2d(4),
+        (1, 3, 5, 5),
+        "block.norm (BatchNorm2d): num_features=4 but the input has 3 channels: use num_features=3 (or make the "
+        "previous layer output 4). Received: input_shape=(1, 3, 5, 5)",
+    ),
+    (
+        nn.InstanceNorm2d(3),
+        (1, 3, 4, 4, 4),
+        "block.norm (InstanceNorm2d): expects (N, C, H, W) or (C, H, W). Received: input_shape=(1, 3, 4, 4, 4)",
+    ),
+    (
+        nn.GroupNorm(2, 4),
+        (1, 3, 4),
+        "block.norm (GroupNorm): num_channels=4 but the input has 3 channels: use num_channels=3 (or make the "
+        "previous layer output 4). Received: input_shape=(1, 3, 4)",
+    ),
+    (
+        nn.LayerNorm((4, 5)),
+        (1, 3, 4, 6),
+        "block.norm (LayerNorm): normalized_shape=(4, 5) must match the last dims of the input (1, 3, 4, 6): use "
+        "normalized_shape=(4, 6). Received: input_shape=(1, 3, 4, 6)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("layer", "shape", "message"), PLAN_ERRORS, ids=[str(i) for i in range(len(PLAN_ERRORS))])
+def test_plan_errors_name_the_path_and_every_value(layer: Any, shape: Any, message: str) -> None:
+    with pytest.raises(convcalc.ShapeError) as info:
+        convcalc.plan(_nested(layer), shape)
+    assert str(info.value) == message
+
+
+def test_plan_errors_without_a_batch_axis_or_with_few_dims() -> None:
+    """A 1-D input to GroupNorm, and a LayerNorm of more dims than its input (all the input's dims fit)."""
+    with pytest.raises(convcalc.ShapeError) as info:
+        convcalc.plan(nn.Sequential(OrderedDict(norm=nn.GroupNorm(2, 4))), (4,))
+    assert str(info.value) == "norm (GroupNorm): expects (N, C, *). Received: input_shape=(4,)"
+    with pytest.raises(convcalc.ShapeError) as info:
+        convcalc.plan(nn.Sequential(OrderedDict(norm=nn.LayerNorm((4, 5)))), (5,))
+    assert str(info.value) == (
+        "norm (LayerNorm): normalized_shape=(4, 5) must match the last dims of the input (5,): use "
+        "normalized_shape=(5,). Received: input_shape=(5,)"
+    )
+    with pytest.raises(convcalc.ShapeError) as info:
+        convcalc.plan(nn.Sequential(OrderedDict(norm=nn.LayerNorm((3, 4, 5)))), (2, 4, 5))
+    assert "use normalized_shape=(2, 4, 5)." in str(info.value)  # as many trailing dims as normalized_shape
+    # GroupNorm takes any rank from 2 up; InstanceNorm2d's (C, H, W)
+    assert convcalc.plan(nn.GroupNorm(2, 4), (3, 4)).output_shape == (3, 4)
+    assert convcalc.plan(nn.InstanceNorm2d(3), (3, 5, 5)).output_shape == (3, 5, 5)
+    with pytest.raises(convcalc.ShapeError, match=r"expects \(N, C, H, W\) or \(C, H, W\)"):
+        convcalc.plan(nn.InstanceNorm2d(3), (3, 5))
+
+
+@pytest.mark.parametrize(
+    ("layer", "trainable", "buffers"),
+    [
+        (nn.BatchNorm2d(1), 2, 3),
+        (nn.BatchNorm2d(3), 6, 7),
+        (nn.BatchNorm2d(3, affine=False), 0, 7),
+        (nn.BatchNorm2d(3, track_running_stats=False), 6, 0),
+        (nn.BatchNorm2d(3, affine=False, track_running_stats=False), 0, 0),
+        (nn.InstanceNorm2d(3), 0, 0),
+        (nn.InstanceNorm2d(3, affine=True), 6, 0),
+        (nn.InstanceNorm2d(3, track_running_stats=True), 0, 7),
+        (nn.GroupNorm(1, 3), 6, 0),
+        (nn.GroupNorm(3, 3, affine=False), 0, 0),
+        (nn.LayerNorm((3, 4, 4)), 96, 0),
+        (nn.LayerNorm(4, bias=False), 4, 0),
+        (nn.LayerNorm(4), 8, 0),
+        (nn.LayerNorm(4, elementwise_affine=False), 0, 0),
+    ],
+)
+def test_rows_count_parameters_and_buffers_and_pass_the_field_on(layer: Any, trainable: int, buffers: int) -> None:
+    """Every least value is taken (one feature, one group, one dim); the row keeps the layer's kind, its input
+    shape as output, and the receptive field of the convolution before it."""
+    channels = layer.num_channels if isinstance(layer, nn.GroupNorm) else 1 if layer == nn.BatchNorm2d(1) else 3
+    plan = convcalc.plan(_nested(layer, nn.Conv2d(channels, channels, 3, stride=2)), (1, channels, 9, 9))
+    row = plan.rows[-1]
+    conv = plan.rows[0]
+    assert (row.name, row.kind) == ("block.norm", type(layer).__name__)
+    assert row.input_shape == row.output_shape == conv.output_shape == (1, channels, 4, 4)
+    assert (row.trainable, row.buffers) == (trainable, buffers)
+    assert row.receptive_field == conv.receptive_field is not None
+    assert (plan.total_params, plan.buffers) == (conv.trainable + trainable, buffers)
