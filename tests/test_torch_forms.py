@@ -865,3 +865,124 @@ def test_channel_and_statistics_checks_of_shape_keeping_layers(layer: torch.nn.M
 )
 def test_functional_checks_against_the_input(function: Any) -> None:
     check(Forward(function), (2, 3, 4, 4))
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda s, x: torch.tensor_split(x, (3, 7), dim=-1),
+        lambda s, x: torch.tensor_split(x, (7, 3), dim=-1),
+        lambda s, x: torch.tensor_split(x, (-2, 20), dim=-1),
+        lambda s, x: torch.tensor_split(x, 3, dim=-1),
+        lambda s, x: torch.tensor_split(x, 0, dim=1),
+        lambda s, x: F.softmax(x, 3),
+        lambda s, x: F.log_softmax(x, dim=-4),
+        lambda s, x: F.normalize(x, dim=3),
+        lambda s, x: F.linear(x, torch.zeros(4, 10), torch.zeros(5)),
+        lambda s, x: F.conv1d(x, torch.zeros(4, 3, 1), torch.zeros(5)),
+        lambda s, x: s.soft(x),
+        lambda s, x: s.soft2d(x),
+        lambda s, x: s.lrn(x[0]),
+    ],
+)
+def test_splits_dims_and_biases_as_torch_checks_them(function: Any) -> None:
+    check(
+        Forward(function, soft=torch.nn.Softmax(dim=3), soft2d=torch.nn.Softmax2d(), lrn=torch.nn.LocalResponseNorm(2)),
+        (2, 3, 10),
+    )
+
+
+@pytest.mark.parametrize("indices", [(3, 7), (7, 3), (-2, 20), (0,), (2, 2, 5), (-20, 4)])
+def test_tensor_split_at_indices(indices: tuple[int, ...]) -> None:
+    check(Forward(lambda s, x: x.tensor_split(indices, dim=1)), (2, 10))
+
+
+def test_a_loop_on_a_size_ends() -> None:
+    """``while x.size(-1) > 4:`` taken as True on every read would never end: the read stops after a bounded number
+    of conditions and is made again on the real sizes."""
+
+    def halve(self: Any, x: Any) -> Any:
+        while x.size(-1) > 4:
+            x = F.avg_pool1d(x, 2)
+        return x
+
+    for length in (3, 17, 100):
+        check(Forward(halve), (2, 3, length))
+
+
+def test_torch_vmap_is_refused_rather_than_counted_once() -> None:
+    """Under vmap each call sees one example's shapes: the count would be one example's."""
+    model = Forward(lambda self, x: torch.vmap(self.fc)(x), fc=torch.nn.Linear(16, 8))
+    with pytest.raises(convcalc.SpecError, match=r"torch\.vmap"):
+        convcalc.plan(model, (4, 3, 16))
+    # torch.where(condition): as many indices as the data holds
+    with pytest.raises(convcalc.SpecError, match="depends on the data"):
+        convcalc.plan(Forward(lambda self, x: torch.where(x > 0)[0]), (2, 3))
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda s, x: torch.linalg.matmul(x, s.fc.weight.T),
+        lambda s, x: torch.inner(x, s.fc.weight),
+        lambda s, x: torch.linalg.multi_dot([x, s.fc.weight.T, s.fc.weight]),
+        lambda s, x: torch.mv(s.fc.weight, x[0]),
+        lambda s, x: torch.lstm_cell(x, (x, x), s.fc.weight.repeat(4, 1), s.fc.weight.repeat(4, 1))[0],
+    ],
+)
+def test_products_without_a_rule_are_refused_not_counted_as_zero(function: Any) -> None:
+    model = Forward(function, fc=torch.nn.Linear(16, 16))
+    with pytest.raises(convcalc.SpecError, match="multiply-accumulates would be unknown"):
+        convcalc.plan(model, (4, 16))
+
+
+def test_a_rank_changed_input_into_a_layer_torch_s_machinery_runs() -> None:
+    """The field of the plan's input does not fit the conv's input after ``unsqueeze`` (it crashed)."""
+    model = Forward(lambda self, x: self.conv(x.unsqueeze(1)).flip(-1), conv=torch.nn.Conv2d(1, 4, 3))
+    plan = check(model, (2, 8, 8))
+    assert plan is not None
+    assert plan.macs * 2 == torch_macs(model, [(2, 8, 8)])
+
+
+def test_a_negative_symbolic_slice_bound_counts_from_the_end() -> None:
+    _sym_agrees(lambda s, x: x[..., : -(x.size(-1) // 3)], (1, 3, "H"), range(3, 30))
+
+
+class _Masked(torch.nn.Module):
+    """Attention with a mask made in forward, of the shape drawn."""
+
+    def __init__(self, name: str, shape: tuple[int, ...], batch_first: bool) -> None:
+        super().__init__()
+        self.attention = torch.nn.MultiheadAttention(8, 2, batch_first=batch_first)
+        self.name, self.shape = name, shape
+
+    def forward(self, x: Any, k: Any) -> Any:
+        mask = torch.zeros(self.shape, dtype=torch.bool) if self.name == "key_padding_mask" else torch.zeros(self.shape)
+        return self.attention(x, k, k, **{self.name: mask})[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [
+        ("attn_mask", (3, 5)),
+        ("attn_mask", (4, 3, 5)),
+        ("attn_mask", (3, 3, 5)),
+        ("attn_mask", (1, 3, 5)),
+        ("attn_mask", (5,)),
+        ("attn_mask", (4, 4)),
+        ("key_padding_mask", (2, 5)),
+        ("key_padding_mask", (2, 4)),
+        ("key_padding_mask", (1, 5)),
+        ("key_padding_mask", (5,)),
+    ],
+)
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_attention_masks_of_torch_s_shapes_only(name: str, shape: tuple[int, ...], batch_first: bool) -> None:
+    shapes = [(2, 3, 8), (2, 5, 8)] if batch_first else [(3, 2, 8), (5, 2, 8)]
+    check(_Masked(name, shape, batch_first), shapes)
+
+
+def test_a_keyword_no_parameter_takes_is_refused_as_torch_does() -> None:
+    layer = torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
+    check(Forward(lambda self, x: self.layer(x, mask=None), layer=layer), (2, 3, 8))
+    check(Forward(lambda self, x: self.layer(x, src_mask=None), layer=layer), (2, 3, 8))

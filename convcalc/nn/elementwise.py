@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from convcalc._errors import SpecError
+from convcalc._errors import ShapeError, SpecError
 from convcalc._planner import Context, Flow
 from convcalc.nn._base import Module
 
@@ -84,6 +84,16 @@ class Softmax(_Elementwise):
     """``torch.nn.Softmax`` spec."""
 
     dim: int | None = None
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape = flow[0]
+        dim, rank = self.dim, max(len(flow[0]), 1)  # (a 0-D input takes dim 0 or -1)
+        if dim is not None and not -rank <= dim < rank:  # torch: Dimension out of range
+            raise ShapeError(
+                f"{self._where(path)}: dim={dim} is out of range for a {len(shape)}-D input: use a dim from "
+                f"{-rank} to {rank - 1}. Received: input_shape={tuple(shape)}"
+            )
+        return _Elementwise._plan(self, flow, ctx, path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -333,8 +333,7 @@ class MultiheadAttention(_MultiOutput):
         for name in names:
             if name in options:
                 given[name] = options.pop(name)
-        for name in ("key_padding_mask", "attn_mask"):
-            options.pop(name, None)
+        masks = {name: options.pop(name, None) for name in ("key_padding_mask", "attn_mask")}
         need_weights = options.pop("need_weights", True)
         average = options.pop("average_attn_weights", True)
         options.pop("is_causal", None)
@@ -382,6 +381,7 @@ class MultiheadAttention(_MultiOutput):
                 "sizes equal",
             )
         length, source = query[seq_axis], key[seq_axis]
+        self._check_masks(masks, query, key, seq_axis, ctx, path)
         extra = (1 if self.add_bias_kv else 0) + (1 if self.add_zero_attn else 0)
         attended = source + extra
         batch = (query[1 - seq_axis],) if batched else ()
@@ -406,6 +406,38 @@ class MultiheadAttention(_MultiOutput):
         )
         _peer_count(ctx, torchinfo=0)  # torchinfo 1.8 reports no mult-adds for MultiheadAttention
         return (out, weights)
+
+    def _check_masks(
+        self,
+        masks: dict[str, Any],
+        query: tuple[Any, ...],
+        key: tuple[Any, ...],
+        seq_axis: int,
+        ctx: Context,
+        path: str,
+    ) -> None:
+        """torch's shapes for the masks: ``attn_mask`` (L, S) or (N * num_heads, L, S), ``key_padding_mask`` (N, S);
+        unbatched, (num_heads, L, S) and (S,)."""
+        batched = len(query) == 3
+        length, source = query[seq_axis], key[seq_axis]
+        heads = _sym(query[1 - seq_axis]) * self.num_heads if batched else self.num_heads
+        wanted = {
+            "attn_mask": ((length, source), (heads, length, source)),
+            "key_padding_mask": ((query[1 - seq_axis], source),) if batched else ((source,),),
+        }
+        for name, mask in masks.items():
+            if mask is None or not isinstance(mask, _Shape):
+                continue
+            fits = [w for w in wanted[name] if len(w) == len(mask)]
+            said = _said(
+                f"{self._where(path)}: {name} of shape {tuple(mask)} does not fit: torch takes "
+                f"{' or '.join(str(tuple(w)) for w in wanted[name])} for a query of {query} and a key of {key}. "
+                f"Received: {name}_shape={tuple(mask)}"
+            )
+            if not fits:
+                raise ShapeError(said())
+            for j, (got, want) in enumerate(zip(mask, fits[0], strict=True)):
+                ctx.equals(_sym(got) - _sym(want), 0, path, j, said, f"{name} fits")
 
 
 # -- embedding ----------------------------------------------------------------- #

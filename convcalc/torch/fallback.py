@@ -67,6 +67,21 @@ _MAC_FUNCTIONS = frozenset(
         "gru",
         "rnn_tanh",
         "rnn_relu",
+        "lstm_cell",
+        "gru_cell",
+        "rnn_tanh_cell",
+        "rnn_relu_cell",
+        "linalg_matmul",
+        "linalg_multi_dot",
+        "multi_dot",
+        "chain_matmul",
+        "inner",
+        "mv",
+        "dot",
+        "vdot",
+        "convolution",
+        "_convolution",
+        "conv_tbc",
     }
 )
 
@@ -179,6 +194,7 @@ class _Run:
 
     def pre(self, module: Any, args: Any) -> None:
         if self.active:
+            _not_vmapped(args, type(module).__name__, self.path)
             self.events.append(("enter", module))
             self.stack.append(module)
 
@@ -186,6 +202,20 @@ class _Run:
         if self.active and self.stack and self.stack[-1] is module:
             self.stack.pop()
             self.events.append(("exit", module, args, output, kwargs or {}))
+
+
+def _not_vmapped(args: Any, what: str, path: str) -> None:
+    """Under ``torch.vmap`` each call sees one example's shapes: its rows would count one example of many."""
+    torch = _torch()
+    for value in args if isinstance(args, (tuple, list)) else (args,):
+        if isinstance(value, torch.Tensor) and torch._C._functorch.is_batchedtensor(value):
+            raise SpecError(
+                f"{path or '<model>'} ({what}): is called inside torch.vmap, where each call sees the shapes of one "
+                f"example; convcalc would count one example of the mapped batch. Write the layer on the batch "
+                f"(most layers take it), or plan the mapped function alone. Received: function={what}"
+            )
+        if isinstance(value, (tuple, list)):
+            _not_vmapped(value, what, path)
 
 
 def _torch_call(
@@ -229,8 +259,10 @@ def _torch_call(
     class Functions(TorchFunctionMode):
         def __torch_function__(self, func: Any, types: Any, f_args: Any = (), f_kwargs: Any = None) -> Any:
             out = func(*f_args, **(f_kwargs or {}))
-            if run.active and not run.inside_leaf() and _holds_tensor(out):
-                run.events.append(("function", func, f_args, f_kwargs or {}, out))
+            if run.active and _holds_tensor(out):
+                _not_vmapped((out, *f_args), getattr(func, "__name__", str(func)), run.path)
+                if not run.inside_leaf():
+                    run.events.append(("function", func, f_args, f_kwargs or {}, out))
             return out
 
     from torch.nn.modules import module as torch_module
@@ -388,7 +420,10 @@ def _replay_module(
         if not made_in_forward:  # the book counts the layer's own tensors: requires_grad, shared and tied ones
             _book_leaf(ctx, module, run)
         in_shape = tuple(int(d) for d in tensors[0].shape)
-        shape, rf = spec._plan((in_shape, known.get(id(tensors[0]))), ctx, name)
+        rf = known.get(id(tensors[0]))
+        if rf is not None and len(rf) != len(in_shape) - 2:  # a field of another rank (an axis added or folded)
+            rf = None
+        shape, rf = spec._plan((in_shape, rf), ctx, name)
         if tuple(shape) != out_shape:
             raise SpecError(
                 f"{where}: convcalc's rule gives {tuple(shape)} but torch gives {out_shape}; convcalc cannot "

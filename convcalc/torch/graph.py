@@ -202,6 +202,12 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
                     f"Received: input={node.name}"
                 )
             continue
+        if named:  # keywords no parameter of the forward takes: torch raises TypeError
+            raise SpecError(
+                f"{path or '<model>'} ({graph.torch_type}): forward() takes no argument "
+                f"{', '.join(repr(k) for k in named)} (torch: TypeError, unexpected keyword argument). "
+                f"Received: keywords={sorted(named)}"
+            )
         args = _substitute(node.args, env)
         kwargs = {k: _substitute(v, env) for k, v in node.kwargs}
         if node.op == "output":

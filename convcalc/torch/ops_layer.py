@@ -203,6 +203,10 @@ def _functional_layer(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]
     x, w, b = bound.get("input"), bound.get("weight"), bound.get("bias")
     if not isinstance(x, _Tensor) or not isinstance(w, _Tensor) or not all(_is_int(d) for d in w.shape):
         raise call.spec_error("convcalc follows this call with a tensor input and a weight of known shape", weight=w)
+    if isinstance(b, _Tensor) and tuple(b.shape) != (w.shape[0],):  # torch: one bias per output feature or channel
+        raise call.shape_error(
+            f"the bias has shape {tuple(b.shape)} but the weight gives {w.shape[0]} outputs", x.shape
+        )
     if linear:
         spec: Any = nn.Linear(w.shape[-1], w.shape[0], bias=isinstance(b, _Tensor))
     else:

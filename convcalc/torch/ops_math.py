@@ -154,9 +154,6 @@ def _triangle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
     "softshrink",
     "threshold",
     "rrelu",
-    "softmax",
-    "log_softmax",
-    "softmin",
     "dropout",
     "dropout1d",
     "dropout2d",
@@ -177,7 +174,6 @@ def _triangle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
     "erf",
     "sin",
     "cos",
-    "normalize",
     "local_response_norm",
 )
 def _pointwise(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -251,6 +247,12 @@ def _neg(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if call.kind == "where":
         operands = list(args) + [kwargs[k] for k in ("condition", "input", "other") if k in kwargs]
+        if len(operands) == 1:  # torch.where(condition): the indices where it holds, as many as the data says
+            raise call.spec_error(
+                "torch.where(condition) gives the indices where the condition holds, a count that depends on the "
+                "data; convcalc plans shapes that follow from sizes",
+                arguments=1,
+            )
     elif call.kind == "masked_fill":  # x.masked_fill(mask, value): x and its mask broadcast, the value is a scalar
         operands = list(args[:2]) + [kwargs[k] for k in ("input", "mask") if k in kwargs]
     else:
@@ -802,7 +804,24 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: tuple[A
     def resolve(v: Any, default: Any) -> Any:
         if v is None:
             return default
-        return size + v if _is_int(v) and v < 0 else v
+        if _is_int(v):
+            return size + v if v < 0 else v
+        from convcalc._symbolic import to_sympy
+
+        if to_sympy(v).is_nonpositive is True:  # ``x[..., :-(h // 3)]``: counted from the end while not 0
+            call.ctx.at_least(
+                _size(-to_sympy(v)),
+                1,
+                call.name,
+                axis,
+                lambda: (
+                    call.where + f": the slice bound {v} is 0 here, which slices from the start, not the end. "
+                    f"Received: input_shape={shape}"
+                ),
+                "negative slice bound not 0",
+            )
+            return _size(to_sympy(size) + to_sympy(v))
+        return v
 
     start, stop = resolve(item.start, 0), resolve(item.stop, size)
     call.ctx.at_least(

@@ -160,9 +160,33 @@ def _channel_shuffle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any])
     return call.row(t.shape, _Tensor(t.shape, t.rf, t.const))
 
 
+def dim_in_range(call: _Call, shape: tuple[Any, ...], dim: Any) -> None:
+    """``dim`` names an axis of the input (torch: Dimension out of range)."""
+    rank = max(len(shape), 1)
+    if dim is not None and (not _is_int(dim) or not -rank <= dim < rank):
+        raise call.shape_error(
+            f"dim={dim} is out of range for a {len(shape)}-D input: use a dim from {-rank} to {rank - 1}", shape
+        )
+
+
+@_handles("softmax", "log_softmax", "softmin", "normalize")
+def _along_dim(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    names = ("input", "p", "dim") if call.kind == "normalize" else ("input", "dim")
+    bound = _bind(call, args, kwargs, names, {"p": 2.0, "dim": 1 if call.kind == "normalize" else None})
+    t = _tensor_arg(call, bound["input"])
+    dim_in_range(call, t.shape, bound["dim"])
+    return call.row(t.shape, _Tensor(t.shape, t.rf, t.const))
+
+
 def module_checks(call: _Call, kind: str, arguments: dict[str, Any], shape: tuple[Any, ...]) -> None:
     """torch's checks of a shape-keeping layer against its input, by the layer's class name and arguments."""
-    if kind == "PReLU":
+    if kind in ("LogSoftmax", "Softmin"):
+        dim_in_range(call, shape, arguments.get("dim"))
+    elif kind == "Softmax2d" and len(shape) not in (3, 4):  # torch: Softmax2d: expected input to be 3D or 4D
+        raise call.shape_error("expects a 3-D or 4-D input", shape)
+    elif kind in ("LocalResponseNorm", "CrossMapLRN2d") and len(shape) < 3:
+        raise call.shape_error("expects an input of 3 or more dims (N, C, ...)", shape)
+    elif kind == "PReLU":
         prelu_weights(call, shape, arguments.get("num_parameters", 1))
     elif kind == "ChannelShuffle":
         divides_channels(call, shape, arguments.get("groups"), "groups")

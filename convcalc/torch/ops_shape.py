@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 from typing import Any
 
 from convcalc.torch.ops_math import _broadcast
@@ -261,11 +262,18 @@ def _split(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 raise call.spec_error("chunks must be a positive int", chunks=how)
             size = -(-n // how) if n else 0
             pieces = [min(size, n - s) for s in range(0, n, size)] if size else [0]
+        elif call.kind == "tensor_split" and isinstance(how, tuple):  # indices to split at, as slices clamp them
+            if not all(_is_int(i) for i in how):
+                raise call.spec_error("tensor_split indices must be ints", indices=how)
+            edges = [0, *(min(max(i + n if i < 0 else i, 0), n) for i in how), n]
+            pieces = [max(b - a, 0) for a, b in itertools.pairwise(edges)]
         elif isinstance(how, tuple):
             if sum(how) != n:
                 raise call.shape_error(f"split sizes {how} add up to {sum(how)}, not the axis size {n}", t.shape)
             pieces = list(how)
         elif call.kind == "tensor_split" and _is_int(how):
+            if how < 1:  # torch: number of sections must be larger than 0
+                raise call.spec_error("the number of sections must be at least 1", sections=how)
             base, extra = divmod(n, how)
             pieces = [base + (1 if i < extra else 0) for i in range(how)]
         else:

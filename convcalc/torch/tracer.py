@@ -16,6 +16,10 @@ from typing import Any
 
 from convcalc.torch.nodes import Decision, _torch
 
+# conditions on sizes one read of a forward may decide: a loop on a size taken one way each time stops here, and
+# the read is made again with the last condition taken the other way (the plan checks each on the real sizes)
+_MAX_DECISIONS = 64
+
 
 @functools.cache
 def _tracer_type() -> Any:
@@ -79,6 +83,10 @@ def _tracer_type() -> Any:
             # decisions before it; the plan checks it on the real sizes, and reads the forward again where the
             # sizes take the other branch
             made = self.made
+            if len(made) >= _MAX_DECISIONS:  # ``while x.size(-1) > 4:`` taken as True each time would never end
+                raise RuntimeError(
+                    f"the forward decides more than {_MAX_DECISIONS} conditions on sizes in one read (a loop on a size)"
+                )
             taken = self.decisions[len(made)] if len(made) < len(self.decisions) else True
             args = (obj, bool(taken), _in_assert(), type(self.root).__name__, tuple(made))
             self.create_proxy("call_function", shape_guard, args, {}, name="guard")
