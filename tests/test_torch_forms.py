@@ -986,3 +986,35 @@ def test_a_keyword_no_parameter_takes_is_refused_as_torch_does() -> None:
     layer = torch.nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
     check(Forward(lambda self, x: self.layer(x, mask=None), layer=layer), (2, 3, 8))
     check(Forward(lambda self, x: self.layer(x, src_mask=None), layer=layer), (2, 3, 8))
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda s, x: x.flip(-1),
+        lambda s, x: torch.flip(x, [2, 3]),
+        lambda s, x: torch.roll(x, (1, 2), (2, 3)),
+        lambda s, x: x.roll(3),
+        lambda s, x: x.cumsum(2),
+        lambda s, x: torch.fliplr(x),
+        lambda s, x: x.long().float() + x,
+    ],
+)
+def test_shape_keeping_operations_along_axes_are_symbolic(function: Any) -> None:
+    _sym_agrees(function, (1, 3, "H", 5), range(1, 8))
+
+
+@pytest.mark.parametrize("function", [lambda s, x: x.flip(5), lambda s, x: x.cumsum(-5), lambda s, x: x.roll(1, 4)])
+def test_operations_along_an_axis_that_is_not_there(function: Any) -> None:
+    check(Forward(function), (1, 3, 4, 5))
+
+
+def _padded_to_32(self: Any, x: Any) -> Any:
+    """Detectron2's padding to a size divisible by 32, made with ``new_zeros``."""
+    h = x.shape[-1]
+    out = x.new_zeros(x.shape[0], x.shape[1], h + (32 - h % 32) % 32)
+    return out + x.new_full((1,), 2.0).sum()
+
+
+def test_new_tensors_of_traced_sizes() -> None:
+    _sym_agrees(_padded_to_32, (2, 3, "H"), range(1, 70, 3))

@@ -41,6 +41,11 @@ from convcalc.torch.values import (
     "double",
     "half",
     "bfloat16",
+    "long",
+    "int",
+    "short",
+    "bool",
+    "byte",
     "to",
     "type",
     "type_as",
@@ -84,6 +89,15 @@ def _made_of_sizes(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -
             "size not negative",
         )
     return _Tensor(tuple(_size(d) for d in sizes), None, const=True)
+
+
+@_handles("new_zeros", "new_ones", "new_empty", "new_full")
+def _new_of_sizes(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``x.new_zeros(n, h)``, ``x.new_full((n, h), v)``: a tensor of the sizes given, as ``torch.zeros``."""
+    rest = args[1:]
+    if call.kind == "new_full":
+        rest = rest[:1]
+    return _made_of_sizes(call, rest, {k: v for k, v in kwargs.items() if k == "size"})
 
 
 @_handles("arange")

@@ -298,6 +298,32 @@ def _negated(value: Any) -> Any:
     return _size(-to_sympy(value))
 
 
+@_handles("flip", "fliplr", "flipud", "roll", "cumsum", "cumprod", "logcumsumexp")
+def _same_shape_along(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Operations that keep the shape and act along given axes: the axes must exist (torch: Dimension out of
+    range); fliplr and flipud need 2 and 1 dims."""
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    rank = len(t.shape)
+    if call.kind in ("fliplr", "flipud"):
+        need = 2 if call.kind == "fliplr" else 1
+        if rank < need:
+            raise call.shape_error(f"{call.kind} takes a tensor of at least {need} dims", t.shape)
+        dims: Any = ()
+    elif call.kind == "flip":
+        dims = args[1:] if len(args) > 1 else kwargs.get("dims", ())
+        dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+    elif call.kind == "roll":
+        dims = args[2] if len(args) > 2 else kwargs.get("dims", ())
+    else:
+        dims = args[1] if len(args) > 1 else kwargs.get("dim", ())
+    for d in dims if isinstance(dims, (tuple, list)) else (dims,):
+        _index(call, d, rank, t.shape)
+    # the field of view stays where no spatial axis is reordered
+    spatial = len(t.rf) if t.rf is not None else 0
+    moved = call.kind in ("flip", "fliplr", "flipud", "roll") and (spatial > 0)
+    return call.row(t.shape, _Tensor(t.shape, None if moved else t.rf, t.const))
+
+
 @_handles("narrow")
 def _narrow(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     bound = _bind(call, args, kwargs, ("input", "dim", "start", "length"), {})
