@@ -142,7 +142,7 @@ class GRUCell(_CellBase):
 
     >>> import convcalc
     >>> convcalc.plan(GRUCell(10, 20), (3, 10)).total_params
-    1860
+    1920
     """
 
     _gates: ClassVar[int] = 3
@@ -155,7 +155,7 @@ class LSTMCell(_CellBase):
 
     >>> import convcalc
     >>> convcalc.plan(LSTMCell(10, 20), (3, 10)).total_params
-    2480
+    2560
     >>> convcalc.plan(LSTMCell(12, 20), (3, 10))
     Traceback (most recent call last):
     ...
