@@ -1018,3 +1018,40 @@ def _padded_to_32(self: Any, x: Any) -> Any:
 
 def test_new_tensors_of_traced_sizes() -> None:
     _sym_agrees(_padded_to_32, (2, 3, "H"), range(1, 70, 3))
+
+
+class _CausalAttention(torch.nn.Module):
+    """nanoGPT's attention: a causal mask kept as a buffer and sliced by the sequence length."""
+
+    def __init__(self, n_embd: int = 32, n_head: int = 4, block_size: int = 16) -> None:
+        super().__init__()
+        self.c_attn = torch.nn.Linear(n_embd, 3 * n_embd)
+        self.c_proj = torch.nn.Linear(n_embd, n_embd)
+        self.n_head, self.n_embd = n_head, n_embd
+        mask = torch.tril(torch.ones(block_size, block_size)).view(1, 1, block_size, block_size)
+        self.register_buffer("bias", mask)
+        self.register_buffer("pe", torch.zeros(1, block_size, n_embd))
+
+    def forward(self, x: Any) -> Any:
+        B, T, C = x.size()
+        x = x + self.pe[:, :T]
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        k = k.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        q = q.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        v = v.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+        att = (q @ k.transpose(-2, -1)) * (1.0 / k.size(-1) ** 0.5)
+        att = att.masked_fill(self.bias[:, :, :T, :T] == 0, float("-inf"))
+        y = F.softmax(att, dim=-1) @ v
+        return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+
+
+def test_a_buffer_sliced_by_a_traced_size() -> None:
+    """Buffers read in forward are nodes, as parameters are: sliced by the symbolic length, counted once."""
+    model = _CausalAttention()
+    plan = check(model, (2, 10, 32))
+    assert plan is not None
+    assert plan.buffers == 16 * 16 + 16 * 32
+    assert plan.macs * 2 == torch_macs(model, [(2, 10, 32)])
+    _sym_agrees(lambda self, x: self.attention(x), (2, "H", 32), range(1, 20), attention=_CausalAttention())
+    T = convcalc.symbols("T")
+    assert convcalc.plan(model, (2, T, 32)).macs == 64 * T**2 + 4096 * T

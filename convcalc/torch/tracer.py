@@ -70,6 +70,9 @@ def _tracer_type() -> Any:
 
     class ChildrenAsLeaves(torch.fx.Tracer):
         on_cuda = False
+        # a buffer read in forward is a node, as a parameter is: nanoGPT's ``self.bias[:, :, :T, :T]`` slices it
+        # by a traced size, which a real tensor would ask as a number
+        proxy_buffer_attributes = True
 
         def is_leaf_module(self, m: Any, module_qualified_name: str) -> bool:
             return True
