@@ -453,7 +453,7 @@ def plan(
         if exc.layer is None or exc.axis is None:
             raise
         # a layer that took one sample without its batch axis said so before it failed: its axes start at 1
-        unbatched = ctx.declared is not None and _same(ctx.declared, 1) and len(shape) == ctx.input_rank
+        unbatched = ctx.declared is not None and _same(ctx.declared, 1)
         if exc.strict:
             hint = _strict_inputs(model, shape, conv, exc.axis, unbatched)
         else:

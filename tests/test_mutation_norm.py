@@ -149,27 +149,29 @@ def test_plan_errors_without_a_batch_axis_or_with_few_dims() -> None:
 
 
 @pytest.mark.parametrize(
-    ("layer", "trainable", "buffers"),
+    ("build", "trainable", "buffers"),
     [
-        (nn.BatchNorm2d(1), 2, 3),
-        (nn.BatchNorm2d(3), 6, 7),
-        (nn.BatchNorm2d(3, affine=False), 0, 7),
-        (nn.BatchNorm2d(3, track_running_stats=False), 6, 0),
-        (nn.BatchNorm2d(3, affine=False, track_running_stats=False), 0, 0),
-        (nn.InstanceNorm2d(3), 0, 0),
-        (nn.InstanceNorm2d(3, affine=True), 6, 0),
-        (nn.InstanceNorm2d(3, track_running_stats=True), 0, 7),
-        (nn.GroupNorm(1, 3), 6, 0),
-        (nn.GroupNorm(3, 3, affine=False), 0, 0),
-        (nn.LayerNorm((3, 4, 4)), 96, 0),
-        (nn.LayerNorm(4, bias=False), 4, 0),
-        (nn.LayerNorm(4), 8, 0),
-        (nn.LayerNorm(4, elementwise_affine=False), 0, 0),
+        (lambda: nn.BatchNorm2d(1), 2, 3),
+        (lambda: nn.BatchNorm2d(3), 6, 7),
+        (lambda: nn.BatchNorm2d(3, affine=False), 0, 7),
+        (lambda: nn.BatchNorm2d(3, track_running_stats=False), 6, 0),
+        (lambda: nn.BatchNorm2d(3, affine=False, track_running_stats=False), 0, 0),
+        (lambda: nn.InstanceNorm2d(3), 0, 0),
+        (lambda: nn.InstanceNorm2d(3, affine=True), 6, 0),
+        (lambda: nn.InstanceNorm2d(3, track_running_stats=True), 0, 7),
+        (lambda: nn.GroupNorm(1, 3), 6, 0),
+        (lambda: nn.GroupNorm(3, 3, affine=False), 0, 0),
+        (lambda: nn.LayerNorm((3, 4, 4)), 96, 0),
+        (lambda: nn.LayerNorm(4, bias=False), 4, 0),
+        (lambda: nn.LayerNorm(4), 8, 0),
+        (lambda: nn.LayerNorm(4, elementwise_affine=False), 0, 0),
     ],
 )
-def test_rows_count_parameters_and_buffers_and_pass_the_field_on(layer: Any, trainable: int, buffers: int) -> None:
+def test_rows_count_parameters_and_buffers_and_pass_the_field_on(build: Any, trainable: int, buffers: int) -> None:
     """Every least value is taken (one feature, one group, one dim); the row keeps the layer's kind, its input
-    shape as output, and the receptive field of the convolution before it."""
+    shape as output, and the receptive field of the convolution before it. (Each layer is made in the test, so
+    that its argument checks count as run by it.)"""
+    layer = build()
     channels = layer.num_channels if isinstance(layer, nn.GroupNorm) else 1 if layer == nn.BatchNorm2d(1) else 3
     plan = convcalc.plan(_nested(layer, nn.Conv2d(channels, channels, 3, stride=2)), (1, channels, 9, 9))
     row = plan.rows[-1]
@@ -179,3 +181,49 @@ def test_rows_count_parameters_and_buffers_and_pass_the_field_on(layer: Any, tra
     assert (row.trainable, row.buffers) == (trainable, buffers)
     assert row.receptive_field == conv.receptive_field is not None
     assert (plan.total_params, plan.buffers) == (conv.trainable + trainable, buffers)
+
+
+def test_instance_norm_checks_channels_and_its_plane() -> None:
+    """Channels are checked where torch holds weights or statistics for them; a plane of one element has no
+    statistics of its own unless running statistics are kept."""
+    for layer in (nn.InstanceNorm2d(4, affine=True), nn.InstanceNorm2d(4, track_running_stats=True)):
+        with pytest.raises(convcalc.ShapeError) as info:
+            convcalc.plan(_nested(layer), (1, 3, 5, 5))
+        assert str(info.value) == (
+            "block.norm (InstanceNorm2d): num_features=4 but the input has 3 channels: use num_features=3 (or make "
+            "the previous layer output 4). Received: input_shape=(1, 3, 5, 5)"
+        )
+    with pytest.raises(convcalc.ShapeError) as info:
+        convcalc.plan(_nested(nn.InstanceNorm2d(3, affine=True)), (4, 5, 5))  # unbatched: channels on axis 0
+    assert "num_features=3 but the input has 4 channels" in str(info.value)
+    assert convcalc.plan(_nested(nn.InstanceNorm2d(4)), (1, 3, 5, 5)).output_shape == (1, 3, 5, 5)
+    with pytest.raises(convcalc.ShapeError) as info:
+        convcalc.plan(_nested(nn.InstanceNorm2d(3)), (1, 3, 1, 1))
+    assert str(info.value).startswith(
+        "block.norm (InstanceNorm2d): expects more than 1 spatial element (torch's check when it computes each "
+        "sample's statistics)."
+    )
+    assert str(info.value).endswith("Received: input_shape=(1, 3, 1, 1)")
+    for shape in ((1, 3, 1, 2), (1, 3, 2, 1), (3, 1, 2)):
+        assert convcalc.plan(_nested(nn.InstanceNorm2d(3)), shape).output_shape == shape
+    assert convcalc.plan(_nested(nn.InstanceNorm2d(3, track_running_stats=True)), (1, 3, 1, 1)).output_shape
+    H, W = convcalc.symbols("H W")
+    (constraint,) = convcalc.plan(_nested(nn.InstanceNorm2d(3)), (1, 3, H, W)).constraints
+    assert (constraint.layer, constraint.axis, str(constraint.form), constraint.kind, constraint.value) == (
+        "block.norm",
+        1,
+        "H*W",
+        ">=",
+        2,
+    )
+    assert constraint.reason == "more than 1 spatial element"
+
+
+def test_layer_norm_of_as_many_dims_as_the_input() -> None:
+    with pytest.raises(convcalc.ShapeError) as info:
+        convcalc.plan(_nested(nn.LayerNorm((4, 5))), (4, 6))
+    assert str(info.value) == (
+        "block.norm (LayerNorm): normalized_shape=(4, 5) must match the last dims of the input (4, 6): use "
+        "normalized_shape=(4, 6). Received: input_shape=(4, 6)"
+    )
+    assert convcalc.plan(_nested(nn.LayerNorm((4, 6))), (4, 6)).output_shape == (4, 6)
