@@ -775,6 +775,13 @@ def adaptive_pool_windows(size: Sizes, output_size: Sizes) -> Any:
 
 
 @exact_arrays
+def _dyadic(f: float) -> bool:
+    """A factor ``p / 2**k`` with a small ``p`` (0.5, 1.5, 0.25, 2.5): its product with a size below 2**40 is exact
+    in double precision, so the floor of the rational product is torch's."""
+    p, q = f.as_integer_ratio()
+    return q & (q - 1) == 0 and p < 2**12 and q <= 2**12
+
+
 def upsample_output_size(
     size: Sizes,
     *,
@@ -832,11 +839,15 @@ def upsample_output_size(
             out = np.floor(i.astype(np.float64) * f).astype(np.int64)
         elif f.is_integer():  # nn.Upsample(scale_factor=2) keeps 2.0: the product of a whole factor is exact
             out = i * int(f)
+        elif _dyadic(f):  # 0.5, 1.5, 0.25: p / 2**k, whose double product with a size is exact
+            p, q = f.as_integer_ratio()
+            out = (i * p) // q
         else:
             raise SpecError(
                 "a float scale_factor is applied in double precision by torch (floor of the rounded product), "
-                "which no closed form in a symbol reproduces exactly; use an int factor or output_size for "
-                f"symbolic sizes. {received(args)}"
+                "which no closed form in a symbol reproduces exactly unless the factor is a few bits over a power "
+                "of two (0.5, 1.5, 0.75); use such a factor, an int factor or output_size for symbolic sizes. "
+                f"{received(args)}"
             )
         check(
             out >= 1,

@@ -7,6 +7,7 @@ to any part of it (the numbers it suggests, the axis it names, the arguments it 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -473,10 +474,10 @@ ERRORS = [
         id="upsample_output_size(2**53, scale_factor=1.5)",
     ),
     pytest.param(
-        lambda: upsample_output_size(H, scale_factor=1.5),
+        lambda: upsample_output_size(H, scale_factor=1.3),
         SpecError,
-        "a float scale_factor is applied in double precision by torch (floor of the rounded product), which no closed form in a symbol reproduces exactly; use an int factor or output_size for symbolic sizes. Received: size=H, output_size=None, scale_factor=1.5",
-        id="upsample_output_size(H, scale_factor=1.5)",
+        "a float scale_factor is applied in double precision by torch (floor of the rounded product), which no closed form in a symbol reproduces exactly unless the factor is a few bits over a power of two (0.5, 1.5, 0.75); use such a factor, an int factor or output_size for symbolic sizes. Received: size=H, output_size=None, scale_factor=1.3",
+        id="upsample_output_size(H, scale_factor=1.3)",
     ),
     pytest.param(
         lambda: upsample_output_size(np.array([1, 4, 5]), scale_factor=0.5),
@@ -1024,3 +1025,16 @@ def test_pool_argument_messages(kwargs: dict[str, Any], message: str) -> None:
 
 def test_keras_pool_padding_modes_in_any_case() -> None:
     assert pool_output_size(7, 2, padding="SAME", convention="keras") == 4
+
+
+def test_a_dyadic_scale_factor_is_symbolic_and_exact() -> None:
+    """p / 2**k with p and 2**k below 2**12: floor(H * p / 2**k), torch's double product for every size tried."""
+    assert str(upsample_output_size(H, scale_factor=1.5)) == "floor((3*H)/2)"
+    for f in (0.5, 1.5, 0.75, 2.5, 4095 / 4096, 1 / 4096):
+        for h in (1, 2, 3, 7, 100, 12345, 2**30 + 7):
+            want = math.floor(float(h) * f)
+            if want >= 1:
+                assert upsample_output_size(H, scale_factor=f).subs(H, h) == want
+    for f in (4097 / 4096, 1 / 8192, 1.3):  # more bits than the rule takes: refused for symbols
+        with pytest.raises(SpecError, match="no closed form"):
+            upsample_output_size(H, scale_factor=f)

@@ -300,7 +300,7 @@ def test_an_upsample_by_a_whole_float_factor_is_symbolic(factor: float) -> None:
         assert at_h == check(model, (1, 3, h, 9)).output_shape  # type: ignore[union-attr]
     assert convcalc.upsample_output_size(H, scale_factor=factor) == int(factor) * H
     with pytest.raises(convcalc.SpecError, match=r"float scale_factor"):
-        convcalc.upsample_output_size(H, scale_factor=factor + 0.5)
+        convcalc.upsample_output_size(H, scale_factor=factor + 0.3)  # (a factor p / 2**k is exact: 2.5 is planned)
 
 
 class _UpTo(torch.nn.Module):
@@ -1055,3 +1055,11 @@ def test_a_buffer_sliced_by_a_traced_size() -> None:
     _sym_agrees(lambda self, x: self.attention(x), (2, "H", 32), range(1, 20), attention=_CausalAttention())
     T = convcalc.symbols("T")
     assert convcalc.plan(model, (2, T, 32)).macs == 64 * T**2 + 4096 * T
+
+
+@pytest.mark.parametrize("factor", [0.5, 1.5, 0.75, (0.25, 2.5)])
+def test_a_factor_of_a_few_bits_over_a_power_of_two_is_symbolic(factor: Any) -> None:
+    """torch takes the floor of the double product; for p / 2**k that product is exact, so floor(H * p / 2**k)."""
+    _sym_agrees(lambda self, x: F.interpolate(x, scale_factor=factor), (1, 3, "H", "W"), range(1, 40))
+    with pytest.raises(convcalc.SpecError, match="no closed form"):
+        convcalc.plan(Forward(lambda self, x: F.interpolate(x, scale_factor=1.3)), (1, 3, convcalc.symbols("H"), 4))

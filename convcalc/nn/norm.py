@@ -196,8 +196,7 @@ class LayerNorm(Module):
         shape, rf = flow
         tail = tuple(shape[len(shape) - len(self._shape) :])
         if len(shape) < len(self._shape) or tail != self._shape:
-            # the input's last dims as many as normalized_shape has, or all of a shorter input's
-            fits = tuple(shape[-len(self._shape) :]) if len(shape) >= len(self._shape) else tuple(shape)
+            fits = tuple(shape[-len(self._shape) :])  # as many last dims as normalized_shape has (all, if fewer)
             raise ShapeError(
                 f"{self._where(path)}: normalized_shape={self._shape} must match the last dims of the input "
                 f"{shape}: use normalized_shape={fits}. Received: input_shape={shape}"

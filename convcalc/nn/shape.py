@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -482,9 +483,19 @@ class Upsample(Module):
         except (ShapeError, SpecError) as exc:
             raise type(exc)(f"{self._where(path)}: {exc}") from None
         out = tuple(_unsym(v) for v in out)
+        for j, v in enumerate(out):
+            if type(v) is not int:  # a fractional factor of a symbol: torch needs an output of 1 or more
+                ctx.at_least(v, 1, path, j, _said_too_small(self, path, shape, j, v), "upsampled size at least 1")
         out_shape = (shape[0], shape[1], *out)
         ctx.add_row(path, self.kind, shape, out_shape)
         return out_shape, None
+
+
+def _said_too_small(layer: Module, path: str, shape: tuple[Any, ...], j: int, v: Any) -> Callable[[], str]:
+    return lambda: (
+        f"{layer._where(path)}: output size would be {v} on spatial axis {j}; torch needs at least 1. "
+        f"Received: input_shape={shape}"
+    )
 
 
 def _sym(value: Any) -> Any:
