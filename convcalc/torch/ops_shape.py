@@ -318,10 +318,9 @@ def _same_shape_along(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]
         dims = args[1] if len(args) > 1 else kwargs.get("dim", ())
     for d in dims if isinstance(dims, (tuple, list)) else (dims,):
         _index(call, d, rank, t.shape)
-    # the field of view stays where no spatial axis is reordered
-    spatial = len(t.rf) if t.rf is not None else 0
-    moved = call.kind in ("flip", "fliplr", "flipud", "roll") and (spatial > 0)
-    return call.row(t.shape, _Tensor(t.shape, None if moved else t.rf, t.const))
+    # a flip or roll may reorder a spatial axis, a cumulative sum widens the field along it: the receptive
+    # field is not followed through these
+    return call.row(t.shape, _Tensor(t.shape, None, t.const))
 
 
 @_handles("narrow")
