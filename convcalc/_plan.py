@@ -141,6 +141,9 @@ class Constraint:
     def holds(self, x: Any) -> bool:
         """Whether the condition holds for the input size ``x`` of its one symbol, or for the sizes a mapping
         gives each symbol (``{"H": 5, "W": 7}``, by name or by symbol) where it depends on several."""
+        sizes = x.values() if isinstance(x, Mapping) else (x,)
+        if not all(type(v) is int or (isinstance(v, int) and not isinstance(v, bool)) for v in sizes):
+            raise SpecError(f"holds() takes an int size (or a dict of them). Received: x={x!r}")
         if isinstance(x, Mapping):
             form = to_sympy(self.form)
             values = {s: x[s] if s in x else x.get(str(s)) for s in form.free_symbols}

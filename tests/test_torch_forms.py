@@ -1063,3 +1063,17 @@ def test_a_factor_of_a_few_bits_over_a_power_of_two_is_symbolic(factor: Any) -> 
     _sym_agrees(lambda self, x: F.interpolate(x, scale_factor=factor), (1, 3, "H", "W"), range(1, 40))
     with pytest.raises(convcalc.SpecError, match="no closed form"):
         convcalc.plan(Forward(lambda self, x: F.interpolate(x, scale_factor=1.3)), (1, 3, convcalc.symbols("H"), 4))
+
+
+def test_a_condition_holds_for_int_sizes_by_symbol_or_by_name() -> None:
+    H, W = convcalc.symbols("H W")
+    same = convcalc.plan(Forward(lambda self, x: torch.cat([x, x.transpose(2, 3)], 1)), (1, 3, H, W)).constraints[0]
+    assert same.holds({"H": 4, "W": 4})
+    assert not same.holds({H: 3, W: 5})
+    with pytest.raises(convcalc.SpecError, match=r"depends on H, W: give holds\(\) a size for each"):
+        same.holds(3)
+    with pytest.raises(convcalc.SpecError, match="needs a size for W"):
+        same.holds({"H": 3})
+    for bad in ("9", 9.0, None, {"H": "x", "W": 1}, True):
+        with pytest.raises(convcalc.SpecError, match="takes an int size"):
+            same.holds(bad)
