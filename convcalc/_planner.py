@@ -332,7 +332,7 @@ def _shared(macs: Any, bias_adds: Any, own: Any, batch: Any) -> tuple[Any, Any]:
 
 def _input_shape(input_shape: Any) -> tuple[Any, ...]:
     from convcalc._args import integer
-    from convcalc._backend import is_symbolic
+    from convcalc._backend import is_array, is_symbolic
 
     def refused() -> ShapeError:
         return ShapeError(
@@ -349,6 +349,12 @@ def _input_shape(input_shape: Any) -> tuple[Any, ...]:
         raise ShapeError(f"input_shape must not be empty. {received({'input_shape': input_shape})}")
     out = []
     for j, d in enumerate(dims):
+        if is_array(d) and getattr(d, "ndim", 0) > 0:  # one network input per plan; arrays are for the formulas
+            raise ShapeError(
+                f"input_shape[{j}] is an array; a plan takes one int (or symbol) per axis: plan each size, or use "
+                f"the formulas (conv_output_size and the others), which take arrays of sizes. "
+                f"{received({'input_shape': input_shape})}"
+            )
         v = integer(d, f"input_shape[{j}]", minimum=1, error=ShapeError, symbolic=True)
         if is_symbolic(v):
             raise ShapeError(
@@ -469,8 +475,10 @@ def plan(
         uncalled = tuple(_sympy_row(r) for r in uncalled)
     name, modules = _module_tree(source, model)
     several = len(inputs) + len(keywords) > 1 or keywords
-    if outputs is not None and isinstance(outputs, tuple) and outputs and not isinstance(outputs[0], (tuple, dict)):
-        outputs = None  # one output: output_shape says it all
+    if isinstance(outputs, tuple) and (
+        (outputs and not isinstance(outputs[0], (tuple, dict))) or (not outputs and out_shape == ())
+    ):
+        outputs = None  # one output (a 0-d one too): output_shape says it all
     return Plan(
         rows,
         tuple(to_sympy(d) for d in shape),

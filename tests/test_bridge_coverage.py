@@ -525,10 +525,9 @@ OPERATION_ERRORS: list[tuple[str, Any, tuple[int, ...], type[Exception], str, bo
         "matmul of a vector",
         lambda m, x: x.flatten() @ x,
         X4,
-        SpecError,
-        r"^matmul \(matmul\): convcalc follows matrix products of tensors with 2 or more dims\. Received: "
-        r"shapes=\(\(960,\), \(2, 6, 8, 10\)\)$",
-        False,
+        ShapeError,
+        r"^matmul \(matmul\): the inner sizes differ \(960 vs 8\)\. Received: shapes=\(\(960,\), \(2, 6, 8, 10\)\)$",
+        True,
     ),
     (
         "matmul inner sizes",

@@ -25,6 +25,22 @@ def test_input_shape_must_be_a_sequence_of_sizes() -> None:
         convcalc.plan(nn.ReLU())
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [
+        (np.array([], dtype=np.int8), 7, 7),  # (an unbatched input reads its channels from axis 0: it escaped)
+        (1, np.array([3, 3]), 7, 7),
+        (1, 3, np.array([7, 9]), 7),
+    ],
+)
+def test_an_array_of_sizes_in_input_shape_is_refused(shape: tuple[object, ...]) -> None:
+    """A plan follows one network input; numpy arrays of sizes are for the formulas. Numpy scalars are sizes."""
+    net = nn.Sequential(nn.Conv2d(3, 4, 3))
+    with pytest.raises(convcalc.ShapeError, match=r"input_shape\[\d\] is an array; a plan takes one int"):
+        convcalc.plan(net, shape)
+    assert convcalc.plan(net, (np.int64(1), np.int32(3), 7, np.array(7))).output_shape == (1, 4, 5, 5)
+
+
 def test_numpy_integers_are_plain_sizes() -> None:
     plan = convcalc.plan(nn.Conv2d(1, 2, 3), (np.int64(1), 1, np.int32(8), 8))
     assert plan.output_shape == (1, 2, 6, 6)

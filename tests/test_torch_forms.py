@@ -1077,3 +1077,26 @@ def test_a_condition_holds_for_int_sizes_by_symbol_or_by_name() -> None:
     for bad in ("9", 9.0, None, {"H": "x", "W": 1}, True):
         with pytest.raises(convcalc.SpecError, match="takes an int size"):
             same.holds(bad)
+
+
+@pytest.mark.parametrize(
+    ("function", "shape", "macs"),
+    [
+        (lambda s, x: x @ s.v, (4, 16), 16),  # (4, 16) @ (16,): 16 per row
+        (lambda s, x: x @ s.v, (2, 3, 16), 3 * 16),
+        (lambda s, x: s.v @ s.w + x.sum(), (4, 16), 16 * 8 // 4),  # one (16,) @ (16, 8) for the batch of 4
+        (lambda s, x: torch.matmul(x[0], s.v) + x.sum(), (4, 16), 16 // 4),  # one dot product for the batch
+        (lambda s, x: x @ s.v[:5], (4, 16), None),  # inner sizes differ: torch refuses too
+    ],
+)
+def test_a_matrix_product_with_a_vector(function: Any, shape: tuple[int, ...], macs: Any) -> None:
+    """FlopCounterMode counts no mv or dot; the MACs are counted by hand: one per output element and inner index."""
+    model = Forward(function)
+    model.v = torch.nn.Parameter(torch.zeros(16))
+    model.w = torch.nn.Parameter(torch.zeros(16, 8))
+    plan = check(model, shape)
+    assert (plan.macs if plan is not None else None) == macs
+
+
+def test_pixel_shuffle_of_channels_that_depend_on_the_input() -> None:
+    _sym_agrees(lambda self, x: F.pixel_shuffle(x.reshape(1, x.shape[2], 3, 4), 2), (1, 1, "H", 12), range(1, 30))

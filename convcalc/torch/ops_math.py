@@ -367,7 +367,31 @@ def _broadcast_message(call: _Call, shapes: list[tuple[Any, ...]], axis: int) ->
 def _matmul(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     a = _tensor_arg(call, args[0] if args else kwargs.get("input"))
     b = _tensor_arg(call, args[1] if len(args) > 1 else kwargs.get("other", kwargs.get("mat2")))
-    shape = _product_shape(call, a, b)
+    if call.kind == "matmul" and (len(a.shape) == 1 or len(b.shape) == 1) and a.shape and b.shape:
+        # a vector is a matrix of one row (on the left) or one column (on the right), dropped from the result
+        inner = b.shape[-2] if len(b.shape) > 1 else b.shape[0]
+        call.require_equal(
+            a.shape[-1],
+            inner,
+            len(a.shape) - 1,
+            lambda: (
+                f"{call.where}: the inner sizes differ ({a.shape[-1]} vs {inner}). "
+                f"Received: shapes={(tuple(a.shape), tuple(b.shape))}"
+            ),
+        )
+        full = _product_shape(
+            call,
+            _Tensor((1, *a.shape)) if len(a.shape) == 1 else a,
+            _Tensor((*b.shape, 1)) if len(b.shape) == 1 else b,
+        )
+        shape = full[:-2] + full[-2:-1] * (len(a.shape) > 1) + full[-1:] * (len(b.shape) > 1)
+        if len(a.shape) == 1:  # no batch of rows on the left: the product counts once for the whole input
+            call.ctx.add_row(
+                call.name, call.kind, tuple(a.shape), shape, macs=_prod(full) * _size(a.shape[-1]), batch=1
+            )
+            return _Tensor(shape)
+    else:
+        shape = _product_shape(call, a, b)
     # one multiply-accumulate per output element and inner index, per element of the output's first axis (as
     # for a Linear's rows, and for the same product written with einsum)
     call.ctx.add_row(call.name, call.kind, tuple(a.shape), shape, macs=_prod(shape[1:]) * _size(a.shape[-1]))

@@ -498,7 +498,19 @@ def _pixel_shuffle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -
     if call.kind == "pixel_shuffle":
         if type(c) is int and c % (r * r):
             raise call.shape_error(f"{c} channels are not divisible by upscale_factor**2 = {r * r}", t.shape)
-        shape = (*lead, c // (r * r), _size(h * r), _size(w * r))
+        if type(c) is not int:  # channels that depend on the input: the condition, as for the spatial sizes below
+            call.ctx.divides(
+                c,
+                r * r,
+                call.name,
+                len(t.shape) - 3,
+                lambda: (
+                    call.where + f": {c} channels are not divisible by upscale_factor**2 = {r * r}. "
+                    f"Received: input_shape={tuple(t.shape)}"
+                ),
+                f"channels divisible by {r * r}",
+            )
+        shape = (*lead, _size(c // (r * r)), _size(h * r), _size(w * r))
     else:
         for axis, v in ((len(t.shape) - 2, h), (len(t.shape) - 1, w)):
             if type(v) is int and v % r:
