@@ -10,34 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from convcalc._args import flag, received, whole
-from convcalc._errors import ShapeError, SpecError
+from convcalc._args import flag, whole
+from convcalc._errors import ShapeError
 from convcalc._planner import Context, _Shape
 from convcalc._symbolic import product
 from convcalc.nn._base import _args
-from convcalc.nn.sequence import _MultiOutput, _no_extra, _peer_count, _said
+from convcalc.nn.sequence import (
+    _GATE_OPS,
+    _features,
+    _MultiOutput,
+    _no_extra,
+    _nonlinearity,
+    _peer_count,
+    _said,
+    _shape_arg,
+)
 from convcalc.nn.shape import _sym
-
-
-def _tensor(layer: Any, path: str, value: Any, name: str) -> tuple[Any, ...]:
-    if not isinstance(value, _Shape):
-        raise ShapeError(f"{layer._where(path)}: {name} must be a tensor. Received: {name}={value!r}")
-    return tuple(value)
-
-
-def _features(ctx: Context, layer: Any, path: str, shape: tuple[Any, ...], want: int, name: str, label: str) -> None:
-    """The last size of ``shape`` is ``want`` (the layer's ``name``)."""
-    ctx.equals(
-        shape[-1],
-        want,
-        path,
-        len(shape) - 1,
-        _said(
-            f"{layer._where(path)}: {name}={want} but the {label} has {shape[-1]} features (last dim): use "
-            f"{name}={shape[-1]}. Received: {label}_shape={shape}"
-        ),
-        f"{name}={want}",
-    )
 
 
 def _same_sizes(ctx: Context, layer: Any, path: str, a: tuple[Any, ...], b: tuple[Any, ...], what: str) -> None:
@@ -64,7 +52,7 @@ class _CellBase(_MultiOutput):
     def _outputs(self, inputs: tuple[Any, ...], options: dict[str, Any], ctx: Context, path: str) -> Any:
         hx = inputs[1] if len(inputs) > 1 else options.pop("hx", None)
         _no_extra(self, path, inputs[:1], options, 1)
-        shape = _tensor(self, path, inputs[0], "input")
+        shape = _shape_arg(self, path, inputs[0], "input")
         where = self._where(path)
         if len(shape) not in (1, 2):
             raise ShapeError(
@@ -82,7 +70,7 @@ class _CellBase(_MultiOutput):
                     f"Received: hx={given!r}"
                 )
             for j, g in enumerate(given):
-                got = _tensor(self, path, g, f"hx[{j}]" if len(states) > 1 else "hx")
+                got = _shape_arg(self, path, g, f"hx[{j}]" if len(states) > 1 else "hx")
                 _same_sizes(ctx, self, path, shape, got, "the input and its state")
                 _features(ctx, self, path, got, self.hidden_size, "hidden_size", "state")
         gate = self._gates * self.hidden_size
@@ -101,7 +89,7 @@ class _CellBase(_MultiOutput):
         )
         # torchinfo multiplies the parameters by the first two sizes of the output, (N, hidden_size); ptflops
         # counts one step of its RNN rule: the weights, the biases and H, 7H or 10H element-wise gate operations
-        gate_ops = {1: 1, 3: 7, 4: 10}[self._gates] * self.hidden_size
+        gate_ops = _GATE_OPS[self._gates] * self.hidden_size
         _peer_count(ctx, torchinfo=(weights + biases) * self.hidden_size, ptflops=weights + biases + gate_ops)
         return states if self._gates == 4 else state
 
@@ -132,8 +120,7 @@ class RNNCell(_CellBase):
 
     def __post_init__(self) -> None:
         _CellBase.__post_init__(self)
-        if self.nonlinearity not in ("tanh", "relu"):
-            raise SpecError(f"nonlinearity must be 'tanh' or 'relu'. {received(_args(self))}")
+        _nonlinearity(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +192,8 @@ class Bilinear(_MultiOutput):
                 f"(*, {self.in2_features}), but is given one; call it as bilinear(x1, x2) rather than in a "
                 f"Sequential. Received: inputs={len(given)}"
             )
-        first = _tensor(self, path, given["input1"], "input1")
-        second = _tensor(self, path, given["input2"], "input2")
+        first = _shape_arg(self, path, given["input1"], "input1")
+        second = _shape_arg(self, path, given["input2"], "input2")
         if not first or not second:
             raise ShapeError(
                 f"{self._where(path)}: input1 and input2 must have at least one dimension. "

@@ -46,10 +46,34 @@ def _first_output(value: Any) -> _Shape:
     return value
 
 
-def _shape_arg(layer: Module, path: str, value: Any, name: str, first: tuple[Any, ...]) -> tuple[Any, ...]:
+def _shape_arg(layer: Module, path: str, value: Any, name: str) -> tuple[Any, ...]:
     if not isinstance(value, _Shape):
         raise ShapeError(f"{layer._where(path)}: {name} must be a tensor. Received: {name}={value!r}")
     return tuple(value)
+
+
+def _features(ctx: Context, layer: Module, path: str, shape: tuple[Any, ...], want: int, name: str, label: str) -> None:
+    """The last size of ``shape`` (the layer's ``label``: input, query, key...) is ``want``, its ``name``."""
+    ctx.equals(
+        shape[-1],
+        want,
+        path,
+        len(shape) - 1,
+        _said(
+            f"{layer._where(path)}: {name}={want} but the {label} has {shape[-1]} features (last dim): use "
+            f"{name}={shape[-1]}. Received: {label}_shape={shape}"
+        ),
+        f"{name}={want}",
+    )
+
+
+def _nonlinearity(layer: Any) -> None:
+    if layer.nonlinearity not in ("tanh", "relu"):
+        raise SpecError(f"nonlinearity must be 'tanh' or 'relu'. {received(_args(layer))}")
+
+
+# ptflops' element-wise gate operations per hidden unit and step: RNN, GRU, LSTM (and their cells) by gate blocks
+_GATE_OPS = {1: 1, 3: 7, 4: 10}
 
 
 class _MultiOutput(Module):
@@ -124,7 +148,7 @@ class _RNNBase(_MultiOutput):
         and both biases, times batch and steps, doubled when bidirectional; ptflops reads dims 0 and 1 as batch
         and steps whatever the layout, so an unbatched ``(L, H_in)`` counts ``L * H_in`` steps."""
         gate = self._gates * self.hidden_size
-        extra = {1: 1, 3: 7, 4: 10}[self._gates] * self.hidden_size
+        extra = _GATE_OPS[self._gates] * self.hidden_size
         per_step = 0
         for layer in range(self.num_layers):
             fin = self.input_size if layer == 0 else self._out_size * directions
@@ -142,17 +166,7 @@ class _RNNBase(_MultiOutput):
                 f"(batch_first={self.batch_first}) or an unbatched 2-D (L, H_in), but receives {len(shape)}-D. "
                 f"Received: input_shape={shape}"
             )
-        ctx.equals(
-            shape[-1],
-            self.input_size,
-            path,
-            len(shape) - 1,
-            lambda: (
-                f"{self._where(path)}: input_size={self.input_size} but the input has {shape[-1]} features "
-                f"(last dim): use input_size={shape[-1]}. Received: input_shape={shape}"
-            ),
-            f"input_size={self.input_size}",
-        )
+        _features(ctx, self, path, shape, self.input_size, "input_size", "input")
         directions = 2 if self.bidirectional else 1
         if len(shape) == 2:
             steps, batch = shape[0], cast(tuple[Any, ...], ())
@@ -230,8 +244,7 @@ class RNN(_RNNBase):
 
     def __post_init__(self) -> None:
         _RNNBase.__post_init__(self)
-        if self.nonlinearity not in ("tanh", "relu"):
-            raise SpecError(f"nonlinearity must be 'tanh' or 'relu'. {received(_args(self))}")
+        _nonlinearity(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,17 +364,7 @@ class MultiheadAttention(_MultiOutput):
             )
         for name, shape, want in (("embed_dim", query, e), ("kdim", key, kdim), ("vdim", value, vdim)):
             label = {"embed_dim": "query", "kdim": "key", "vdim": "value"}[name]
-            ctx.equals(
-                shape[-1],
-                want,
-                path,
-                len(shape) - 1,
-                _said(
-                    f"{where}: {name}={want} but the {label} has {shape[-1]} features (last dim): use "
-                    f"{name}={shape[-1]}. Received: {label}_shape={shape}"
-                ),
-                f"{name}={want}",
-            )
+            _features(ctx, self, path, shape, want, name, label)
         batched = len(query) == 3
         seq_axis = 1 if batched and self.batch_first else 0
         checks = [("value", value, key, seq_axis, "key and value lengths")]
