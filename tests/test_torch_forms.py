@@ -1100,3 +1100,35 @@ def test_a_matrix_product_with_a_vector(function: Any, shape: tuple[int, ...], m
 
 def test_pixel_shuffle_of_channels_that_depend_on_the_input() -> None:
     _sym_agrees(lambda self, x: F.pixel_shuffle(x.reshape(1, x.shape[2], 3, 4), 2), (1, 1, "H", 12), range(1, 30))
+
+
+# --- x.mT, x.mH, x.T, x.H and x.t() ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: x.mT,
+        lambda self, x: x.mH,
+        lambda self, x: x.T,
+        lambda self, x: x.H,
+        lambda self, x: x.t(),
+        lambda self, x: torch.t(x),
+        lambda self, x: x.mT @ x,
+    ],
+)
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4), (1, 2, 3, 5)])
+def test_transposing_attributes_and_t_as_torch_shapes_them(function: Any, shape: tuple[int, ...]) -> None:
+    """Read by rule (no row from torch's machinery) wherever torch runs them; refused where torch raises (``x.t()``
+    of a 3-D tensor was planned as the tensor itself)."""
+    plan = check(Forward(function), shape)
+    assert plan is None or not plan.fallback_rows
+
+
+def test_a_transposing_attribute_of_symbolic_sizes() -> None:
+    _sym_agrees(lambda self, x: x.mT @ x, (2, "H", "W"), range(1, 12))
+    _sym_agrees(lambda self, x: x.T.flatten(1), (2, "H", 3), range(1, 12))
+    H, W = convcalc.symbols("H W")
+    plan = convcalc.plan(Forward(lambda self, x: x.mT @ x), (2, H, W))
+    assert [(r.kind, r.output_shape) for r in plan.rows] == [("mT", (2, W, H)), ("matmul", (2, W, W))]
+    assert plan.macs == H * W**2

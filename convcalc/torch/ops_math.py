@@ -723,6 +723,8 @@ def _getattr(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             return value
         if name in _DENSE_FLAGS:  # the tensors a plan follows are plain dense ones
             return False
+        if name in ("mT", "mH", "T", "H"):
+            return _attribute_transpose(_Call(call.ctx, call.name, name), value, name)
         return _Opaque(f"tensor.{name}")
     if isinstance(value, _Pair) and name in ("values", "indices"):
         return getattr(value, name)
@@ -890,3 +892,27 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: tuple[A
         "slice not reversed",
     )
     return length
+
+
+def _reordered(call: _Call, t: _Tensor, order: list[int]) -> _Tensor:
+    """The tensor's axes in ``order`` (a permutation); its receptive field kept where the trailing axes stay."""
+    rank = len(t.shape)
+    shape = tuple(t.shape[j] for j in order)
+    k = len(t.rf) if t.rf is not None else 0
+    rf = t.rf if k and order[rank - k :] == list(range(rank - k, rank)) else None
+    return call.row(t.shape, _Tensor(shape, rf, t.const))
+
+
+def _attribute_transpose(call: _Call, t: _Tensor, name: str) -> _Tensor:
+    """``x.mT`` / ``x.mH`` (the last two axes swapped), ``x.T`` (all axes reversed), ``x.H`` (a matrix's)."""
+    rank = len(t.shape)
+    if name in ("mT", "mH") and rank == 1:
+        raise call.shape_error(f"tensor.{name} is only supported on matrices or batches of matrices, not 1-D", t.shape)
+    if name == "H" and rank not in (0, 2):
+        raise call.shape_error(f"tensor.H is only supported on matrices (2-D tensors), not {rank}-D", t.shape)
+    order = list(range(rank))
+    if name == "T":
+        order.reverse()
+    elif rank >= 2:
+        order[-2:] = [rank - 1, rank - 2]
+    return _reordered(call, t, order)

@@ -8,7 +8,7 @@ import functools
 import itertools
 from typing import Any
 
-from convcalc.torch.ops_math import _broadcast
+from convcalc.torch.ops_math import _broadcast, _reordered
 from convcalc.torch.values import (
     _bind,
     _Call,
@@ -182,6 +182,8 @@ def _permute(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
     rank = len(t.shape)
     order = list(range(rank))
+    if call.kind == "t" and rank > 2:
+        raise call.shape_error(f"t() expects a tensor with <= 2 dimensions, but the input is {rank}-D", t.shape)
     if call.kind == "transpose" or (call.kind == "t" and rank == 2):
         d0 = args[1] if len(args) > 1 else kwargs.get("dim0", 0)
         d1 = args[2] if len(args) > 2 else kwargs.get("dim1", 1)
@@ -197,10 +199,7 @@ def _permute(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         dest = _index(call, args[2] if len(args) > 2 else kwargs["destination"], rank, t.shape)
         order.remove(source)
         order.insert(dest, source)
-    shape = tuple(t.shape[j] for j in order)
-    k = len(t.rf) if t.rf is not None else 0
-    rf = t.rf if k and order[rank - k :] == list(range(rank - k, rank)) else None
-    return call.row(t.shape, _Tensor(shape, rf, t.const))
+    return _reordered(call, t, order)
 
 
 @_handles("expand", "expand_as", "view_as", "reshape_as", "repeat")
