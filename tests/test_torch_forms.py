@@ -7,6 +7,7 @@ torch's, and a form convcalc cannot plan is a ConvCalcError exactly where torch 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -260,6 +261,10 @@ _W = torch.nn.Parameter(torch.randn(8, 6))
         (lambda self, x: torch.einsum("bnd,bmd->bnm", x, x), (2, 5, 8)),
         (lambda self, x: torch.einsum("...d,de->...e", x, self.w), (2, 3, 5, 8)),
         (lambda self, x: torch.einsum("de,bnd->ebn", self.w, x), (2, 5, 8)),
+        (lambda self, x: torch.tensordot(x, self.w, dims=1), (2, 5, 8)),
+        (lambda self, x: torch.tensordot(x, self.w, dims=([2], [0])), (2, 5, 8)),
+        (lambda self, x: torch.tensordot(self.w, x, dims=([0], [-1])), (2, 5, 8)),
+        (lambda self, x: torch.tensordot(x, x, dims=([1, 2], [1, 2])), (2, 5, 8)),
     ],
 )
 @pytest.mark.parametrize("batch", [1, 3])
@@ -1132,3 +1137,48 @@ def test_a_transposing_attribute_of_symbolic_sizes() -> None:
     plan = convcalc.plan(Forward(lambda self, x: x.mT @ x), (2, H, W))
     assert [(r.kind, r.output_shape) for r in plan.rows] == [("mT", (2, W, H)), ("matmul", (2, W, W))]
     assert plan.macs == H * W**2
+
+
+# --- torch.tensordot -----------------------------------------------------------------------------------------------
+
+
+@given(
+    shape_a=st.lists(st.integers(1, 4), min_size=1, max_size=4).map(tuple),
+    shape_b=st.lists(st.integers(1, 4), min_size=1, max_size=4).map(tuple),
+    dims=st.one_of(
+        st.integers(-1, 4),
+        st.integers(0, 3).flatmap(
+            lambda n: st.tuples(
+                st.lists(st.integers(-4, 4), min_size=n, max_size=n),
+                st.lists(st.integers(-4, 4), min_size=n, max_size=n),
+            )
+        ),
+        st.tuples(st.lists(st.integers(0, 3), max_size=2), st.lists(st.integers(0, 3), max_size=3)),
+    ),
+)
+def test_tensordot_as_torch_shapes_and_counts_it(shape_a: tuple[int, ...], shape_b: tuple[int, ...], dims: Any) -> None:
+    """Shapes or a refusal as torch's, read by rule; MACs per input sample times the batch are torch's count."""
+    model = Forward(lambda self, x: torch.tensordot(x, self.b, dims=self.dims))
+    model.b = torch.nn.Parameter(torch.zeros(shape_b))
+    model.dims = dims
+    plan = check(model, shape_a)
+    if plan is not None:
+        assert not plan.fallback_rows
+        if isinstance(dims, int):
+            pairs = list(zip(range(len(shape_a) - dims, len(shape_a)), range(dims), strict=True))
+        else:
+            pairs = list(zip(dims[0], dims[1], strict=True))
+        # one MAC per output element and contracted index; a size 1 against a larger one is summed first
+        by_hand = math.prod(plan.output_shape) * math.prod(min(shape_a[i], shape_b[j]) for i, j in pairs)
+        # per input sample where the count shares out evenly over the batch (else the count as it is)
+        assert plan.macs == (by_hand // shape_a[0] if by_hand % shape_a[0] == 0 else by_hand)
+        counted = torch_macs(model, [shape_a])  # none where torch runs a dot product or a multiply, not an mm
+        assert counted in (0, by_hand)
+
+
+def test_tensordot_of_symbolic_sizes() -> None:
+    _sym_agrees(lambda self, x: torch.tensordot(x, x, dims=([1], [1])), (2, "H", "W"), range(1, 12))
+    H = convcalc.symbols("H")
+    plan = convcalc.plan(Forward(lambda self, x: torch.tensordot(x, x, dims=([1, 2], [1, 2]))), (2, 3, H))
+    assert plan.output_shape == (2, 2)
+    assert plan.macs == 6 * H

@@ -420,6 +420,62 @@ def _add_product(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     return _Tensor(tuple(shape))
 
 
+@_handles("tensordot")
+def _tensordot(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``torch.tensordot(a, b, dims)``: ``a``'s free axes then ``b``'s; one MAC per output element and contracted
+    index, per element of the output's first axis when that axis is ``a``'s first (else for the whole product).
+    A contracted size of 1 against a larger one is summed away first, as torch does (no MACs); with no axis
+    contracted, the outer product counts one MAC per output element."""
+    bound = _bind(call, args, kwargs, ("a", "b", "dims", "out"), {"dims": 2, "out": None})
+    a, b = _tensor_arg(call, bound["a"]), _tensor_arg(call, bound["b"])
+    dims = bound["dims"]
+    if _is_int(dims):
+        if dims < 0:
+            raise call.spec_error(f"tensordot expects dims >= 0, but got dims={dims}", dims=dims)
+        if dims > len(a.shape) or dims > len(b.shape):
+            raise call.spec_error(
+                f"tensordot expects dims <= the ranks {len(a.shape)} and {len(b.shape)}, but got dims={dims}", dims=dims
+            )
+        left = list(range(len(a.shape) - dims, len(a.shape)))
+        right = list(range(dims))
+    elif isinstance(dims, (tuple, list)) and len(dims) == 2 and all(isinstance(d, (tuple, list)) for d in dims):
+        if len(dims[0]) != len(dims[1]):
+            raise call.spec_error("both dimension lists should have same length", dims=dims)
+        left = [_index(call, d, len(a.shape), a.shape) for d in dims[0]]
+        right = [_index(call, d, len(b.shape), b.shape) for d in dims[1]]
+    else:
+        raise call.spec_error("convcalc follows tensordot with dims an int or a pair of lists of ints", dims=dims)
+    for picked in (left, right):
+        if len(set(picked)) != len(picked):
+            raise call.spec_error("a dim appears more than once in the list of dims", dims=dims)
+    inner = []
+    for i, j in zip(left, right, strict=True):
+        if _is_int(a.shape[i]) and _is_int(b.shape[j]) and 1 in (a.shape[i], b.shape[j]):
+            inner.append(1)  # torch sums the other operand along its axis first: a product over one index
+            continue
+        inner.append(a.shape[i])
+        call.require_equal(
+            a.shape[i],
+            b.shape[j],
+            i,
+            functools.partial(_contracted_message, call, a.shape, b.shape, i, j),
+        )
+    shape = tuple(a.shape[i] for i in range(len(a.shape)) if i not in left)
+    shape += tuple(b.shape[j] for j in range(len(b.shape)) if j not in right)
+    if a.shape and 0 not in left:
+        call.ctx.add_row(call.name, call.kind, tuple(a.shape), shape, macs=_prod(shape[1:]) * _prod(inner))
+    else:
+        call.ctx.add_row(call.name, call.kind, tuple(a.shape), shape, macs=_prod(shape) * _prod(inner), batch=1)
+    return _Tensor(shape)
+
+
+def _contracted_message(call: _Call, a: tuple[Any, ...], b: tuple[Any, ...], i: int, j: int) -> str:
+    return (
+        f"{call.where}: contracted dimensions need to match, but the first has size {a[i]} in dim {i} and the "
+        f"second has size {b[j]} in dim {j}. Received: shapes={(tuple(a), tuple(b))}"
+    )
+
+
 def _product_shape(call: _Call, a: _Tensor, b: _Tensor) -> tuple[Any, ...]:
     """The shape of ``a @ b`` for operands of 2 or more dims, the inner sizes required equal."""
     if len(a.shape) < 2 or len(b.shape) < 2:
