@@ -22,8 +22,9 @@ module that runs them (``layer1.0.add``, ``flatten``), with the operation's
 name as kind.
 
 One job per module, from the bottom up (``docs/architecture.md`` draws it):
-``nodes`` (fx nodes as plain data) -> ``values`` (shapes in flight, the handler table) -> ``ops_math``,
-``ops_shape``, ``ops_layer`` (the fx operations; ``ops`` loads them all) -> ``trace`` (rules, the parameter
+``nodes`` (fx nodes as plain data), ``strides`` (torch's stride rules) -> ``values`` (shapes in flight, the
+handler table) -> ``ops_math``, ``ops_product``, ``ops_shape``, ``ops_layer``, ``ops_norm`` (the fx operations;
+``ops`` loads them all) -> ``trace`` (rules, the parameter
 book, leaf specs, torch.fx tracing) -> ``fallback`` (the meta-device pass) -> ``graph`` (the ``Graph`` and
 ``TorchCall`` specs and planning them) -> ``read`` (``from_torch``) -> ``build`` (``to_torch``) -> ``verify``.
 """

@@ -17,6 +17,7 @@ from convcalc._errors import ShapeError, SpecError
 from convcalc.torch.fallback import _leaves, _torch_call, _TorchRejectsError
 from convcalc.torch.nodes import Node, _Attr, _join, _node_repr, _resolve_function, _substitute
 from convcalc.torch.ops import _HANDLERS
+from convcalc.torch.strides import contiguous, is_contiguous
 from convcalc.torch.trace import _elementwise_type, _is_inplace
 from convcalc.torch.values import (
     NeedsDataError,
@@ -214,7 +215,9 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
             return args[0]
         if node.op == "get_attr":
             attr = attrs[node.target]
-            env[node.name] = _Tensor(attr.shape, None, const=True)
+            env[node.name] = _Tensor(
+                attr.shape, None, const=True, strides=contiguous(attr.shape) if attr.contiguous else None
+            )
             if "." not in attr.target and attr.target not in read and attr.category != "constant":
                 read.add(attr.target)
                 _attr_row(ctx, _join(path, attr.target), attr)
@@ -228,7 +231,7 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
             if node.kind.startswith("math."):
                 env[node.name] = _math(call, node, args, kwargs)
             else:
-                env[node.name] = _HANDLERS[node.kind](call, args, kwargs)
+                env[node.name] = _settled(_HANDLERS[node.kind](call, args, kwargs), node.kind, args, kwargs)
     return None  # pragma: no cover - an fx graph always ends with an output node
 
 
@@ -351,7 +354,8 @@ def _call_module(
         if len(args) != 1 or len(tensors) != 1 or kwargs:
             raise _one_tensor_error(child_path, spec.kind, args, kwargs)
         shape, rf = spec._plan(_flow_of(tensors[0]), ctx, child_path)
-        out = _Tensor(tuple(shape), rf)
+        fresh = _makes_new(spec) and is_contiguous(tensors[0].shape, tensors[0].strides)
+        out = _Tensor(tuple(shape), rf, strides=contiguous(tuple(shape)) if fresh else None)
         if getattr(spec, "return_indices", False) is True:  # MaxPool2d(return_indices=True): (values, indices)
             out = _Pair((out, _Tensor(tuple(shape), rf)))
     if getattr(ctx, "owner", None) is None:  # a spec planned alone: a module called again owns nothing more
@@ -360,6 +364,48 @@ def _call_module(
             if again or ctx.rows[j].name in owned:
                 ctx.rows[j] = dataclasses.replace(ctx.rows[j], trainable=0, non_trainable=0, buffers=0, recursive=True)
     return out
+
+
+# Operations whose result may share its input's memory with other strides (a view), or whose result torch lays
+# out otherwise than a new contiguous tensor (matmul of a matrix and a batch gives a transposed product; einsum
+# and attention may return permuted results): a handler of these sets the strides it knows, else they are unknown.
+_VIEWS = frozenset(
+    {
+        "chunk", "split", "tensor_split", "unbind", "expand", "expand_as", "getitem", "getattr", "movedim",
+        "narrow", "permute", "squeeze", "t", "transpose", "unflatten", "unfold", "unfold_axis", "unsqueeze",
+        "view", "view_as", "reshape", "reshape_as", "flatten", "contiguous", "einsum", "matmul",
+        "scaled_dot_product_attention", "channel_shuffle", "native_channel_shuffle", "pixel_shuffle",
+        "pixel_unshuffle",
+    }
+)  # fmt: skip
+
+
+def _settled(out: Any, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """An operation that makes a new tensor from contiguous tensors makes a contiguous one (torch's
+    TensorIterator and kernels keep their inputs' layout); its strides are known from then on."""
+    if type(out) is _Tensor and out.strides is None and kind not in _VIEWS:
+        tensors = [a for a in _leaves((args, kwargs)) if isinstance(a, _Tensor)]
+        if all(is_contiguous(t.shape, t.strides) for t in tensors):
+            out.strides = contiguous(tuple(out.shape))
+    return out
+
+
+def _makes_new(spec: Any) -> bool:
+    """A convcalc layer whose torch module returns a new contiguous tensor for a contiguous input (every one
+    but the recurrent and attention layers, whose batch-first outputs are transposed views), or a Sequential of
+    such layers."""
+    from convcalc.nn import containers, sequence
+
+    if isinstance(spec, containers.Sequential):
+        return all(_makes_new(child) for _, child in spec._items)
+    if isinstance(spec, _spec_types().Elementwise):  # an activation convcalc.nn has no class for
+        return True
+    module = type(spec).__module__
+    return module.startswith("convcalc.nn.") and module not in (
+        sequence.__name__,
+        "convcalc.nn.cells",
+        containers.__name__,
+    )
 
 
 def _transposed() -> Any:

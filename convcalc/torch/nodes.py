@@ -85,6 +85,7 @@ class _Attr:
     shape: tuple[int, ...]
     category: str  # "parameter", "buffer" or "constant"
     trainable: bool
+    contiguous: bool = True  # laid out contiguously (a buffer may be a transposed view)
 
 
 def _node_repr(node: Node) -> str:

@@ -8,7 +8,8 @@ import functools
 import itertools
 from typing import Any
 
-from convcalc.torch.ops_math import _broadcast, _reordered
+from convcalc.torch.ops_math import _broadcast, _reordered, _view_strides
+from convcalc.torch.strides import expanded, unsqueezed
 from convcalc.torch.values import (
     _bind,
     _Call,
@@ -47,9 +48,10 @@ def _reshape(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if any(isinstance(s, _Opaque) for s in sizes):  # view(dtype)
         return t
     shape = _infer_shape(call, t.shape, sizes)
+    strides = _view_strides(call, t, shape, copy=call.kind == "reshape")
     if len(shape) == 2 and len(t.shape) > 2 and _same(shape[0], t.shape[0]) is True:
         call.ctx.flatten_source = (call.name, tuple(t.shape[1:]))
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides))
 
 
 def _check_sizes(call: _Call, sizes: tuple[Any, ...], name: str = "shape") -> None:
@@ -126,7 +128,7 @@ def _flatten(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
     _rekind(call)
     out = tuple(shape)
-    return _Tensor(out, _keep_tail(t.rf, t.shape, out), t.const)
+    return _Tensor(out, _keep_tail(t.rf, t.shape, out), t.const, _view_strides(call, t, out, copy=True))
 
 
 def _rekind(call: _Call) -> None:
@@ -140,7 +142,8 @@ def _unflatten(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     j = _index(call, bound["dim"], len(t.shape), t.shape)
     part = _infer_shape(call, (t.shape[j],), tuple(bound["sizes"]))
     shape = (*t.shape[:j], *part, *t.shape[j + 1 :])
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
+    strides = _view_strides(call, t, shape, copy=False)
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides))
 
 
 @_handles("squeeze")
@@ -165,7 +168,8 @@ def _squeeze(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 "not squeezed (the size is not 1)",
             )
     shape = tuple(d for j, d in enumerate(t.shape) if j not in drop)
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
+    strides = tuple(s for j, s in enumerate(t.strides) if j not in drop) if t.strides is not None else None
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides))
 
 
 @_handles("unsqueeze")
@@ -174,7 +178,8 @@ def _unsqueeze(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     t = _tensor_arg(call, bound["input"])
     j = _index(call, bound["dim"], len(t.shape) + 1, t.shape)
     shape = (*t.shape[:j], 1, *t.shape[j:])
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
+    strides = unsqueezed(t.shape, t.strides, j) if t.strides is not None else None
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides))
 
 
 @_handles("transpose", "permute", "t", "movedim")
@@ -210,9 +215,11 @@ def _expand(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         shape = tuple(other.shape)
         if call.kind != "expand_as":
             shape = _infer_shape(call, t.shape, shape)
+            strides = _view_strides(call, t, shape, copy=call.kind == "reshape_as")
         else:
             _broadcast(call, [t.shape, shape])
-        return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape) or other.rf, t.const))
+            strides = _expanded_strides(t, shape)
+        return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape) or other.rf, t.const, strides))
     sizes = _sizes_arg(tuple(args[1:])) if len(args) > 1 else tuple(kwargs.get("size", kwargs.get("sizes", ())))
     _check_sizes(call, sizes)
     lead = len(sizes) - len(t.shape)
@@ -231,7 +238,14 @@ def _expand(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     else:
         shape = tuple(t.shape[j - lead] if j >= lead and _is_int(s) and s == -1 else s for j, s in enumerate(sizes))
         _broadcast(call, [t.shape, shape])
+        return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, _expanded_strides(t, shape)))
     return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
+
+
+def _expanded_strides(t: _Tensor, shape: tuple[Any, ...]) -> tuple[int, ...] | None:
+    if t.strides is None or not all(type(d) is int for d in shape):
+        return None
+    return expanded(t.shape, t.strides, shape)
 
 
 @_handles("chunk", "split", "unbind", "tensor_split")
@@ -345,7 +359,8 @@ def _narrow(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         call.require_at_least(_sum((size, _negated(start), _negated(length))), 0, j, refused, "narrow inside the axis")
     shape = (*t.shape[:j], length, *t.shape[j + 1 :])
     k = len(t.rf) if t.rf is not None else 0
-    return call.row(t.shape, _Tensor(shape, t.rf if k and j < len(t.shape) - k else None, t.const))
+    rf = t.rf if k and j < len(t.shape) - k else None
+    return call.row(t.shape, _Tensor(shape, rf, t.const, t.strides))  # a narrow view keeps the strides
 
 
 @_handles("unfold_axis")

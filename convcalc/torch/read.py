@@ -14,6 +14,7 @@ from convcalc.torch.build import _torch_types
 from convcalc.torch.fallback import _leaves, _torch_call
 from convcalc.torch.graph import _call_module, _graph_call, _spec_types
 from convcalc.torch.nodes import Decision, Node, Ref, _Attr, _Dict, _join, _torch
+from convcalc.torch.strides import contiguous
 from convcalc.torch.trace import (
     _AS_CHAIN,
     _TRACED,
@@ -111,6 +112,12 @@ def _read(module: Any) -> _TorchModel:
     return _TorchModel(spec, _Book(module, reader))
 
 
+def _input_tensor(flow: Any) -> _Tensor:
+    """An input of the model: a new tensor of this shape, laid out contiguously (as ``torch.zeros`` makes it)."""
+    shape = tuple(flow[0])
+    return _Tensor(shape, flow[1], strides=contiguous(shape))
+
+
 class _TorchModel:
     """A torch module read for planning: the spec :func:`from_torch` gives, planned per call with torch's tensors.
 
@@ -149,8 +156,8 @@ class _TorchModel:
         spec = self.spec
         try:
             if isinstance(spec, (types.Graph, types.TorchCall)):
-                args = tuple(_Tensor(tuple(f[0]), f[1]) for f in inputs)
-                kwargs = {k: _Tensor(tuple(f[0]), f[1]) for k, f in keywords.items()}
+                args = tuple(_input_tensor(f) for f in inputs)
+                kwargs = {k: _input_tensor(f) for k, f in keywords.items()}
                 if isinstance(spec, types.Graph):
                     value = _graph_call(spec, args, kwargs, ctx, path)
                 else:
@@ -162,8 +169,8 @@ class _TorchModel:
                 out = spec._plan(inputs[0], ctx, path)
                 tree = tuple(out[0])
             else:  # a layer that returns several tensors (all of them), or takes several (attention)
-                args = tuple(_Tensor(tuple(f[0]), f[1]) for f in inputs)
-                kwargs = {k: _Tensor(tuple(f[0]), f[1]) for k, f in keywords.items()}
+                args = tuple(_input_tensor(f) for f in inputs)
+                kwargs = {k: _input_tensor(f) for k, f in keywords.items()}
                 root = self.book.root
                 value = _call_module(spec, Node("", "call_module", ""), args, kwargs, ctx, path, False, root)
                 tree = _shapes_tree(value, self.name)

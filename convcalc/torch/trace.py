@@ -576,11 +576,12 @@ def _attr_of(module: Any, target: str) -> _Attr:
     owner = module.get_submodule(owner_path) if owner_path else module
     value = getattr(owner, name)
     shape = tuple(int(d) for d in value.shape) if isinstance(value, torch.Tensor) else ()
+    dense = not isinstance(value, torch.Tensor) or bool(value.is_contiguous())
     if isinstance(value, torch.nn.Parameter):
-        return _Attr(target, shape, "parameter", bool(value.requires_grad))
+        return _Attr(target, shape, "parameter", bool(value.requires_grad), dense)
     if name in dict(owner.named_buffers(recurse=False)):
-        return _Attr(target, shape, "buffer", False)
-    return _Attr(target, shape, "constant", False)
+        return _Attr(target, shape, "buffer", False, dense)
+    return _Attr(target, shape, "constant", False, dense)
 
 
 def _as_chain(nodes: tuple[Node, ...]) -> list[str] | None:

@@ -19,17 +19,24 @@ from convcalc.torch.nodes import Decision, _Attr
 
 
 class _Tensor:
-    """A tensor during planning: its shape, and the receptive field of its trailing axes.
+    """A tensor during planning: its shape, the receptive field of its trailing axes, and its strides where known.
 
     ``rf`` applies to the last ``len(rf)`` dims (so it survives a channel
     shuffle's reshapes); ``const`` marks tensors read from the module
     (parameters), which do not depend on the input.
     """
 
-    __slots__ = ("const", "rf", "shape")
+    __slots__ = ("const", "rf", "shape", "strides")
 
-    def __init__(self, shape: tuple[Any, ...], rf: tuple[Any, ...] | None = None, const: bool = False) -> None:
+    def __init__(
+        self,
+        shape: tuple[Any, ...],
+        rf: tuple[Any, ...] | None = None,
+        const: bool = False,
+        strides: tuple[int, ...] | None = None,
+    ) -> None:
         self.shape, self.rf, self.const = shape, rf, const
+        self.strides = strides  # torch's strides where certain (``convcalc.torch.strides``), else None
 
 
 class _Opaque:
