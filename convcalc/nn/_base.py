@@ -58,13 +58,13 @@ def _axis_label(j: int, *given: Any) -> str:
     return f" on axis {j}" if any(isinstance(v, (tuple, list)) for v in given) else ""
 
 
-def _spatial_check(layer: Module, shape: tuple[Any, ...], ndim: int, path: str) -> None:
-    if len(shape) != ndim + 2:
-        dims = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[ndim]
-        raise ShapeError(
-            f"{layer._where(path)}: expects a {ndim + 2}-D input {dims} or an unbatched {ndim + 1}-D one, but "
-            f"receives {len(shape)}-D {shape}. Received: input_shape={shape}"
-        )
+def _rank_error(layer: Module, shape: tuple[Any, ...], ndim: int, path: str) -> ShapeError:
+    """An input of another rank than ``(N, C, *spatial)`` or ``(C, *spatial)``."""
+    dims = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[ndim]
+    return ShapeError(
+        f"{layer._where(path)}: expects a {ndim + 2}-D input {dims} or an unbatched {ndim + 1}-D one, but "
+        f"receives {len(shape)}-D {shape}. Received: input_shape={shape}"
+    )
 
 
 def _sample_axes(ctx: Context, layer: Module, shape: tuple[Any, ...], rf: Any, ndim: int, path: str) -> Any:
@@ -75,7 +75,7 @@ def _sample_axes(ctx: Context, layer: Module, shape: tuple[Any, ...], rf: Any, n
     if len(shape) == ndim + 2:
         return rf
     if len(shape) != ndim + 1:
-        _spatial_check(layer, shape, ndim, path)
+        raise _rank_error(layer, shape, ndim, path)
     ctx.samples(shape, 1)
     if rf is not None and len(rf) != ndim:
         fresh = len(rf) == ndim - 1 and all(r.size == 1 and r.jump == 1 and r.start == 0 for r in rf)

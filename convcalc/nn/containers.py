@@ -236,17 +236,22 @@ class Concat(_Container):
         shapes = [tuple(o[0]) for o in outs]
         rank = len(shapes[0])
         dim = _dim_index(self.dim, rank, "dim", self, path, shapes[0])
+
+        def mismatch(name: str, shape: tuple[Any, ...]) -> ShapeError:
+            hint = " (or crop=True to centre-crop to the smallest)" if not self.crop else ""
+            return ShapeError(
+                f"{self._where(path)}: branch {name} gives {_fmt(shape)} but branch 0 gives {_fmt(shapes[0])}; "
+                f"all dims except dim={self.dim} must match{hint}. Received: input_shape={flow[0]}"
+            )
+
+        for (name, _), shape in zip(self._items[1:], shapes[1:], strict=True):
+            if len(shape) != rank:  # (before a crop, which goes through the axes of the first)
+                raise mismatch(name, shape)
         if self.crop:
             shapes = self._cropped(shapes, dim, ctx, path)
         for (name, _), shape in zip(self._items[1:], shapes[1:], strict=True):
-            others = [d for j, d in enumerate(shape) if j != dim]
-            ref = [d for j, d in enumerate(shapes[0]) if j != dim]
-            if len(shape) != rank or others != ref:
-                hint = " (or crop=True to centre-crop to the smallest)" if not self.crop else ""
-                raise ShapeError(
-                    f"{self._where(path)}: branch {name} gives {_fmt(shape)} but branch 0 gives {_fmt(shapes[0])}; "
-                    f"all dims except dim={self.dim} must match{hint}. Received: input_shape={flow[0]}"
-                )
+            if [d for j, d in enumerate(shape) if j != dim] != [d for j, d in enumerate(shapes[0]) if j != dim]:
+                raise mismatch(name, shape)
         total: Any = 0
         for shape in shapes:
             total = total + shape[dim]

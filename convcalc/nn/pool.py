@@ -18,7 +18,7 @@ from convcalc.formulas import (
     torch_pool_padding_rule,
     window_count,
 )
-from convcalc.nn._base import Module, _args, _axis_label, _sample_axes, _spatial_check
+from convcalc.nn._base import Module, _args, _axis_label, _rank_error, _sample_axes
 from convcalc.nn.conv import _conv_too_small, _not_exact
 
 # --------------------------------------------------------------------------- #
@@ -200,7 +200,7 @@ class _AdaptivePoolNd(Module):
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, _ = flow
         if len(shape) not in (self._ndim + 1, self._ndim + 2):
-            _spatial_check(self, shape, self._ndim, path)
+            raise _rank_error(self, shape, self._ndim, path)
         lead = shape[: len(shape) - self._ndim]
         for j, i in enumerate(shape[len(lead) :]):  # torch: Expected input to have non-zero size for non-batch dims
             if type(i) is not int or i < 1:

@@ -1,0 +1,412 @@
+"""The shape-keeping, shape-changing and container specs of ``convcalc.nn`` say exactly what they were given,
+what fits, and what they count.
+
+Written against the mutants of ``nn/elementwise.py``, ``nn/_base.py``, ``nn/shape.py``, ``nn/containers.py``
+and ``nn/cells.py`` that the layer and property tests let live: each message is compared whole (the layer's
+path, the argument's name, every value), each bound is checked on both sides, and each row's fields are checked.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import pytest
+import torch
+
+import convcalc
+from convcalc import nn
+
+
+def _nested(layer: nn.Module, stem: nn.Module | None = None) -> nn.Sequential:
+    return nn.Sequential(OrderedDict(stem=stem or nn.Identity(), block=nn.Sequential(OrderedDict(layer=layer))))
+
+
+def _raises(error: type[Exception], make: Any, message: str) -> None:
+    with pytest.raises(error) as info:
+        make()
+    assert str(info.value) == message
+
+
+# --- nn/elementwise.py -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p", [0, 1, 0.0, 0.5, 1.0])
+def test_dropout_takes_a_probability_from_0_to_1(p: float) -> None:
+    assert nn.Dropout(p).p == p
+    assert nn.Dropout2d(p).p == p
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.1, True, "0.5", None])
+def test_dropout_refuses_what_is_not_a_probability(p: Any) -> None:
+    _raises(
+        convcalc.SpecError,
+        lambda: nn.Dropout(p),
+        f"dropout probability has to be between 0 and 1. Received: p={p!r}",
+    )
+
+
+@pytest.mark.parametrize("dim", [-3, -1, 0, 2, None])
+def test_softmax_takes_a_dim_of_the_input(dim: int | None) -> None:
+    plan = convcalc.plan(_nested(nn.Softmax(dim=dim)), (2, 3, 4))
+    assert plan.output_shape == (2, 3, 4)
+    row = plan.rows[-1]
+    assert (row.name, row.kind, row.input_shape, row.output_shape, row.macs) == (
+        "block.layer",
+        "Softmax",
+        (2, 3, 4),
+        (2, 3, 4),
+        0,
+    )
+
+
+@pytest.mark.parametrize(("dim", "shape"), [(-4, (2, 3, 4)), (3, (2, 3, 4)), (2, (2, 3)), (-3, (2, 3))])
+def test_softmax_refuses_a_dim_out_of_range_with_the_range(dim: int, shape: tuple[int, ...]) -> None:
+    rank = len(shape)
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(_nested(nn.Softmax(dim=dim)), shape),
+        f"block.layer (Softmax): dim={dim} is out of range for a {rank}-D input: use a dim from {-rank} to "
+        f"{rank - 1}. Received: input_shape={shape}",
+    )
+
+
+class _SumThenSoftmax(torch.nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.soft = torch.nn.Softmax(dim=dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.soft(x.sum())
+
+
+@pytest.mark.parametrize("dim", [-2, -1, 0, 1])
+def test_softmax_of_a_0d_tensor_takes_dim_0_or_minus_1_as_torch_does(dim: int) -> None:
+    model = _SumThenSoftmax(dim)
+    try:
+        model(torch.zeros(2, 3))
+    except IndexError:
+        _raises(
+            convcalc.ShapeError,
+            lambda: convcalc.plan(model, (2, 3)),
+            f"soft (Softmax): dim={dim} is out of range for a 0-D input: use a dim from -1 to 0. Received: "
+            "input_shape=()",
+        )
+    else:
+        assert convcalc.plan(model, (2, 3)).output_shape == ()
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [nn.Identity(), nn.ReLU(), nn.ReLU6(), nn.LeakyReLU(), nn.GELU(), nn.SiLU(), nn.Sigmoid(), nn.Tanh(),
+     nn.Hardswish(), nn.Softmax(dim=1), nn.Dropout(), nn.Dropout2d()],
+)  # fmt: skip
+def test_shape_keeping_layers_pass_the_receptive_field_on(layer: nn.Module) -> None:
+    plan = convcalc.plan(_nested(layer, nn.Conv2d(1, 2, 3, stride=2)), (1, 1, 9, 9))
+    conv, row = plan.rows[0], plan.rows[-1]
+    assert (row.kind, row.input_shape, row.output_shape) == (type(layer).__name__, (1, 2, 4, 4), (1, 2, 4, 4))
+    assert row.receptive_field == conv.receptive_field
+    assert (row.trainable, row.non_trainable, row.buffers, row.macs) == (0, 0, 0, 0)
+
+
+# --- nn/_base.py -------------------------------------------------------------------------------------------------
+
+_DIMS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+@pytest.mark.parametrize("family", ["Conv", "MaxPool", "AdaptiveAvgPool"])
+@pytest.mark.parametrize("extra", [-2, 1, 2])
+def test_an_input_of_another_rank_names_both_ranks_torch_takes(ndim: int, family: str, extra: int) -> None:
+    args = {"Conv": (2, 2, 1), "MaxPool": (1,), "AdaptiveAvgPool": (1,)}[family]
+    layer = getattr(nn, f"{family}{ndim}d")(*args)
+    shape = (2,) * (ndim + 1 + extra) if ndim + 1 + extra > 0 else (2,)
+    if len(shape) in (ndim + 1, ndim + 2):
+        return
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(_nested(layer), shape),
+        f"block.layer ({family}{ndim}d): expects a {ndim + 2}-D input {_DIMS[ndim]} or an unbatched {ndim + 1}-D "
+        f"one, but receives {len(shape)}-D {shape}. Received: input_shape={shape}",
+    )
+
+
+@pytest.mark.parametrize(("got", "word"), [(1, "channel"), (2, "channels"), (4, "channels")])
+def test_a_channel_mismatch_says_channel_or_channels(got: int, word: str) -> None:
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(_nested(nn.Conv2d(3, 4, 1)), (1, got, 5, 5)),
+        f"block.layer (Conv2d): in_channels=3 but the input has {got} {word}: use in_channels={got} (or make the "
+        f"previous layer output 3). Received: input_shape=(1, {got}, 5, 5)",
+    )
+
+
+# --- nn/containers.py --------------------------------------------------------------------------------------------
+
+
+def _block(layer: nn.Module) -> nn.Sequential:
+    return nn.Sequential(OrderedDict(stem=nn.Identity(), block=layer))
+
+
+@pytest.mark.parametrize("kind", ["Add", "Concat"])
+def test_a_branching_container_needs_a_branch(kind: str) -> None:
+    _raises(
+        convcalc.SpecError,
+        lambda: convcalc.plan(_block(getattr(nn, kind)()), (1, 2, 4, 4)),
+        f"block ({kind}): {kind} needs at least one branch. Received: branches=()",
+    )
+
+
+_ADD = "block (Add): branch {name} gives {got} but branch 0 gives {first}: {detail}. Received: input_shape={given}"
+
+
+@pytest.mark.parametrize(
+    ("branches", "shape", "name", "got", "first", "detail"),
+    [
+        ((nn.Identity(), nn.Flatten()), (1, 2, 4, 4), 1, "1 x 32", "1 x 2 x 4 x 4", "the ranks differ"),
+        (
+            (nn.Identity(), nn.Linear(4, 4), nn.Flatten(0)),
+            (1, 2, 4),
+            2,
+            "8",
+            "1 x 2 x 4",
+            "the ranks differ",
+        ),
+        (
+            (nn.Identity(), nn.Conv2d(2, 3, 1)),
+            (1, 2, 4, 4),
+            1,
+            "1 x 3 x 4 x 4",
+            "1 x 2 x 4 x 4",
+            "the channels differ (3 vs 2); give branch 1 a projection such as Conv2d(3, 2, kernel_size=1)",
+        ),
+        (
+            (nn.Identity(), nn.MaxPool2d(2)),
+            (1, 2, 4, 4),
+            1,
+            "1 x 2 x 2 x 2",
+            "1 x 2 x 4 x 4",
+            "the sizes differ (2 x 2 vs 4 x 4); give branch 1 a projection such as Conv2d(2, 2, kernel_size=1)",
+        ),
+        (
+            (nn.MaxPool2d(2), nn.Identity()),
+            (1, 2, 4, 4),
+            1,
+            "1 x 2 x 4 x 4",
+            "1 x 2 x 2 x 2",
+            "the sizes differ (4 x 4 vs 2 x 2); give branch 1 a projection such as Conv2d(2, 2, kernel_size=1, "
+            "stride=2)",
+        ),
+        (
+            (nn.MaxPool2d(2), nn.Conv2d(2, 3, 1)),
+            (1, 2, 4, 4),
+            1,
+            "1 x 3 x 4 x 4",
+            "1 x 2 x 2 x 2",
+            "the channels differ (3 vs 2) and the sizes differ (4 x 4 vs 2 x 2); give branch 1 a projection such as "
+            "Conv2d(3, 2, kernel_size=1, stride=2)",
+        ),
+        (
+            (nn.MaxPool2d((2, 4)), nn.Identity()),
+            (1, 2, 4, 4),
+            1,
+            "1 x 2 x 4 x 4",
+            "1 x 2 x 2 x 1",
+            "the sizes differ (4 x 4 vs 2 x 1); give branch 1 a projection such as Conv2d(2, 2, kernel_size=1)",
+        ),
+        (
+            (nn.MaxPool2d((3, 2)), nn.Identity()),
+            (1, 2, 6, 4),
+            1,
+            "1 x 2 x 6 x 4",
+            "1 x 2 x 2 x 2",
+            "the sizes differ (6 x 4 vs 2 x 2); give branch 1 a projection such as Conv2d(2, 2, kernel_size=1)",
+        ),
+        (
+            (nn.Identity(), nn.Conv1d(2, 3, 1)),
+            (1, 2, 4),
+            1,
+            "1 x 3 x 4",
+            "1 x 2 x 4",
+            "the channels differ (3 vs 2)",
+        ),
+        ((nn.Identity(), nn.Linear(4, 5)), (1, 2, 4), 1, "1 x 2 x 5", "1 x 2 x 4", "the sizes differ (5 vs 4)"),
+        (
+            (nn.Identity(), nn.Conv3d(2, 2, 3, padding=(1, 1, 0))),
+            (1, 2, 4, 4, 4),
+            1,
+            "1 x 2 x 4 x 4 x 2",
+            "1 x 2 x 4 x 4 x 4",
+            "the sizes differ (4 x 4 x 2 vs 4 x 4 x 4)",
+        ),
+    ],
+)
+def test_branches_that_do_not_add_up_say_how_and_the_projection(
+    branches: tuple[nn.Module, ...], shape: tuple[int, ...], name: int, got: str, first: str, detail: str
+) -> None:
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(_block(nn.Add(*branches)), shape),
+        _ADD.format(name=name, got=got, first=first, detail=detail, given=shape),
+    )
+
+
+def test_an_add_row_merges_the_branches_receptive_fields() -> None:
+    plan = convcalc.plan(_block(nn.Add(nn.Conv2d(2, 2, 3, padding=1), nn.Identity())), (1, 2, 6, 6))
+    add = plan.rows[-1]
+    assert (add.name, add.kind, add.input_shape, add.output_shape) == ("block", "Add", (1, 2, 6, 6), (1, 2, 6, 6))
+    assert [r.name for r in plan.rows] == ["stem", "block.0", "block.1", "block"]
+    assert add.receptive_field == (convcalc.ReceptiveField(3, 1, -1),) * 2
+    assert plan.output_shape == (1, 2, 6, 6)
+
+
+def test_branches_of_symbolic_sizes_add_where_they_are_equal() -> None:
+    H = convcalc.symbols("H")
+    back = nn.Sequential(nn.MaxPool2d(2), nn.Upsample(scale_factor=2))
+    plan = convcalc.plan(_block(nn.Add(nn.Identity(), back)), (1, 2, H, 8))
+    assert plan.output_shape == (1, 2, H, 8)
+    last = plan.constraints[-1]
+    assert (last.layer, last.axis, last.kind, last.value, last.reason) == (
+        "block",
+        0,
+        "==",
+        0,
+        "branch 1 matches branch 0",
+    )
+    assert [last.holds(h) for h in (4, 5, 6)] == [True, False, True]
+
+
+def test_concat_joins_along_its_dim() -> None:
+    plan = convcalc.plan(_block(nn.Concat(nn.Identity(), nn.Conv2d(2, 3, 3, padding=1))), (1, 2, 4, 4))
+    row = plan.rows[-1]
+    assert (row.name, row.kind, row.input_shape, row.output_shape) == ("block", "Concat", (1, 2, 4, 4), (1, 5, 4, 4))
+    assert row.receptive_field == (convcalc.ReceptiveField(3, 1, -1),) * 2
+    plan = convcalc.plan(_block(nn.Concat(nn.Identity(), nn.Identity(), dim=-1)), (1, 2, 4, 4))
+    assert (plan.rows[-1].output_shape, plan.rows[-1].receptive_field) == ((1, 2, 4, 8), None)
+
+
+_CONCAT = (
+    "block (Concat): branch 1 gives {got} but branch 0 gives 1 x 2 x 4 x 4; all dims except dim=1 must match{hint}. "
+    "Received: input_shape=(1, 2, 4, 4)"
+)
+
+
+@pytest.mark.parametrize("crop", [False, True])
+def test_branches_that_do_not_join_say_which(crop: bool) -> None:
+    hint = "" if crop else " (or crop=True to centre-crop to the smallest)"
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(_block(nn.Concat(nn.Identity(), nn.Flatten(), crop=crop)), (1, 2, 4, 4)),
+        _CONCAT.format(got="1 x 32", hint=hint),
+    )
+    if not crop:
+        _raises(
+            convcalc.ShapeError,
+            lambda: convcalc.plan(_block(nn.Concat(nn.Identity(), nn.MaxPool2d(2))), (1, 2, 4, 4)),
+            _CONCAT.format(got="1 x 2 x 2 x 2", hint=hint),
+        )
+
+
+def test_a_crop_takes_every_branch_to_the_smallest() -> None:
+    plan = convcalc.plan(_block(nn.Concat(nn.Identity(), nn.MaxPool2d((2, 1)), crop=True)), (1, 2, 4, 6))
+    assert (plan.rows[-1].output_shape, plan.rows[-1].receptive_field) == ((1, 4, 2, 6), None)
+    H = convcalc.symbols("H")
+    plan = convcalc.plan(_block(nn.Concat(nn.Identity(), nn.MaxPool2d(2), crop=True)), (1, 2, H, 8))
+    last = plan.constraints[-1]
+    assert (last.layer, last.axis, last.kind, last.value, last.reason) == (
+        "block",
+        0,
+        ">=",
+        0,
+        "crop source at least the target",
+    )
+    assert plan.output_shape[2] == plan.rows[1 + 1].output_shape[2]
+
+
+def test_concat_refuses_a_dim_out_of_range() -> None:
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(_block(nn.Concat(nn.Identity(), dim=4)), (1, 2, 4, 4)),
+        "block (Concat): dim=4 is out of range for a 4-D input (1, 2, 4, 4). Received: input_shape=(1, 2, 4, 4)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: nn.Concat(nn.Identity(), dim=1.5), "dim must be an integer. Received: dim=1.5"),
+        (lambda: nn.Concat(nn.Identity(), crop=1), "crop must be True or False. Received: crop=1"),
+        (
+            lambda: nn.Sequential(nn.Identity(), 3),
+            "Sequential takes convcalc.nn layers; item '1' is int. Received: 1=3",
+        ),
+        (
+            lambda: nn.Add(OrderedDict([("a.b", nn.Identity())])),
+            "layer names must be non-empty and without dots. Received: name='a.b'",
+        ),
+        (
+            lambda: nn.Sequential(OrderedDict([("", nn.Identity())])),
+            "layer names must be non-empty and without dots. Received: name=''",
+        ),
+    ],
+)
+def test_container_arguments(make: Any, message: str) -> None:
+    _raises(convcalc.SpecError, make, message)
+
+
+def test_a_container_is_indexed_by_position_name_or_slice() -> None:
+    net = nn.Sequential(OrderedDict([("a", nn.ReLU()), ("b", nn.Tanh())]))
+    assert (net[0], net[-1], net[1], net[-2], net["b"]) == (nn.ReLU(), nn.Tanh(), nn.Tanh(), nn.ReLU(), nn.Tanh())
+    assert net[1:] == nn.Sequential(OrderedDict([("b", nn.Tanh())]))
+    for key in (2, -3, "c", True):
+        _raises(
+            convcalc.SpecError,
+            lambda key=key: net[key],
+            f"Sequential has 2 layers (a, b); no layer {key!r}. Received: key={key!r}",
+        )
+    _raises(
+        convcalc.SpecError,
+        lambda: nn.Sequential(*[nn.ReLU()] * 12)[20],
+        "Sequential has 12 layers (0, 1, 2, 3, 4, 5, 6, 7, 8, 9); no layer 20. Received: key=20",
+    )
+    with pytest.raises(AttributeError, match=r"^Sequential is immutable$"):
+        net.x = 1  # type: ignore[attr-defined]
+
+
+def test_containers_compare_hash_and_print_by_type_layers_and_options() -> None:
+    a = nn.Sequential(nn.ReLU(), nn.Tanh())
+    assert a == nn.Sequential(nn.ReLU(), nn.Tanh())
+    assert hash(a) == hash(nn.Sequential(nn.ReLU(), nn.Tanh()))
+    assert a != nn.Add(nn.ReLU(), nn.Tanh())
+    assert hash(a) != hash(nn.Add(nn.ReLU(), nn.Tanh()))
+    assert a != nn.Sequential(nn.ReLU())
+    assert nn.Concat(nn.ReLU(), dim=2) != nn.Concat(nn.ReLU())
+    assert nn.Concat(nn.ReLU(), crop=True) != nn.Concat(nn.ReLU())
+    assert hash(nn.Concat(nn.ReLU(), dim=2)) != hash(nn.Concat(nn.ReLU()))
+    assert hash(nn.Concat(nn.ReLU(), crop=True)) == hash(nn.Concat(nn.ReLU(), crop=True))
+    assert repr(a) == "Sequential(\n  ReLU(inplace=False),\n  Tanh()\n)"
+    assert repr(nn.Sequential(OrderedDict([("a", nn.ReLU()), ("b", nn.Tanh())]))) == (
+        "Sequential(\n  (a): ReLU(inplace=False),\n  (b): Tanh()\n)"
+    )
+    assert repr(nn.Sequential()) == "Sequential()"
+    assert (
+        repr(nn.Sequential(nn.Sequential(nn.ReLU()))) == "Sequential(\n  Sequential(\n    ReLU(inplace=False)\n  )\n)"
+    )
+    assert repr(nn.Concat(nn.ReLU(), dim=2, crop=True)) == "Concat(\n  ReLU(inplace=False)\n, dim=2, crop=True)"
+    assert repr(nn.Concat(nn.ReLU(), crop=True)) == "Concat(\n  ReLU(inplace=False)\n, crop=True)"
+    assert repr(nn.Concat(nn.ReLU())) == "Concat(\n  ReLU(inplace=False)\n)"
+    assert repr(nn.Add(nn.ReLU())) == "Add(\n  ReLU(inplace=False)\n)"
+
+
+def test_containers_pickle_whole() -> None:
+    import pickle
+
+    for net in (
+        nn.Concat(nn.ReLU(), nn.Tanh(), dim=2, crop=True),
+        nn.Sequential(OrderedDict([("a", nn.ReLU())])),
+        nn.Add(nn.Identity()),
+    ):
+        again = pickle.loads(pickle.dumps(net))
+        assert again == net
+        assert type(again) is type(net)
+        assert [name for name, _ in again.children()] == [name for name, _ in net.children()]
