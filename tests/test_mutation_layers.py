@@ -410,3 +410,297 @@ def test_containers_pickle_whole() -> None:
         assert again == net
         assert type(again) is type(net)
         assert [name for name, _ in again.children()] == [name for name, _ in net.children()]
+
+
+# --- nn/shape.py: Flatten, Unflatten, Linear, LazyLinear -----------------------------------------------------------
+
+
+def _layer_plan(layer: nn.Module, shape: tuple[Any, ...]) -> convcalc.Plan:
+    return convcalc.plan(_nested(layer), shape)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "out"),
+    [(0, 2, (24,)), (0, -1, (24,)), (1, 1, (2, 3, 4)), (-2, -1, (2, 12)), (-3, 1, (6, 4)), (2, 2, (2, 3, 4))],
+)
+def test_flatten_merges_its_dims(start: int, end: int, out: tuple[int, ...]) -> None:
+    plan = _layer_plan(nn.Flatten(start, end), (2, 3, 4))
+    row = plan.rows[-1]
+    assert (row.name, row.kind, row.input_shape, row.output_shape) == ("block.layer", "Flatten", (2, 3, 4), out)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (0, 3, "end_dim=3 is out of range for a 3-D input (2, 3, 4)"),
+        (0, -4, "end_dim=-4 is out of range for a 3-D input (2, 3, 4)"),
+        (3, -1, "start_dim=3 is out of range for a 3-D input (2, 3, 4)"),
+        (-4, -1, "start_dim=-4 is out of range for a 3-D input (2, 3, 4)"),
+        (2, 1, "start_dim=2 comes after end_dim=1"),
+        (-1, 1, "start_dim=-1 comes after end_dim=1"),
+    ],
+)
+def test_flatten_refuses_dims_out_of_range_or_out_of_order(start: int, end: int, message: str) -> None:
+    _raises(
+        convcalc.ShapeError,
+        lambda: _layer_plan(nn.Flatten(start, end), (2, 3, 4)),
+        f"block.layer (Flatten): {message}. Received: input_shape=(2, 3, 4)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: nn.Flatten(1.5), "start_dim must be an integer. Received: start_dim=1.5"),
+        (lambda: nn.Flatten(1, "x"), "end_dim must be an integer. Received: end_dim='x'"),
+        (lambda: nn.Unflatten(1.5, (2,)), "dim must be an integer. Received: dim=1.5"),
+        (
+            lambda: nn.Unflatten(1, ()),
+            "unflattened_size must be a non-empty tuple of ints. Received: dim=1, unflattened_size=()",
+        ),
+        (
+            lambda: nn.Unflatten(1, 4),
+            "unflattened_size must be a non-empty tuple of ints. Received: dim=1, unflattened_size=4",
+        ),
+        (
+            lambda: nn.Unflatten(1, (2, 0)),
+            "unflattened_size takes positive sizes and at most one -1 (inferred), as torch does. Received: dim=1, "
+            "unflattened_size=(2, 0)",
+        ),
+        (
+            lambda: nn.Unflatten(1, (-1, -1)),
+            "unflattened_size takes positive sizes and at most one -1 (inferred), as torch does. Received: dim=1, "
+            "unflattened_size=(-1, -1)",
+        ),
+        (lambda: nn.Unflatten(1, (-2, 2)), "unflattened_size must be at least -1. Received: unflattened_size=-2"),
+        (lambda: nn.Linear(0, 2), "in_features must be at least 1. Received: in_features=0"),
+        (lambda: nn.Linear(2, 0), "out_features must be at least 1. Received: out_features=0"),
+        (
+            lambda: nn.Linear(2, 3, bias=1),
+            "bias must be True or False. Received: in_features=2, out_features=3, bias=1",
+        ),
+        (lambda: nn.LazyLinear(0), "out_features must be at least 1. Received: out_features=0"),
+        (lambda: nn.LazyLinear(3, bias="no"), "bias must be True or False. Received: out_features=3, bias='no'"),
+    ],
+)
+def test_shape_layer_arguments(make: Any, message: str) -> None:
+    _raises(convcalc.SpecError, make, message)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(5,), (2, 5), (2, 7, 5)])
+def test_linear_counts_per_row_of_the_first_axis(bias: bool, shape: tuple[int, ...]) -> None:
+    rows = 7 if len(shape) == 3 else 1
+    for layer, kind in ((nn.Linear(5, 3, bias=bias), "Linear"), (nn.LazyLinear(3, bias=bias), "LazyLinear")):
+        plan = _layer_plan(layer, shape)
+        row = plan.rows[-1]
+        assert (row.name, row.kind, row.input_shape, row.output_shape) == (
+            "block.layer",
+            kind,
+            shape,
+            (*shape[:-1], 3),
+        )
+        assert (row.trainable, row.macs) == (15 + 3 * bias, rows * 15)
+        macs_bias = convcalc.plan(_nested(layer), shape, macs="macs+bias").rows[-1].macs
+        assert macs_bias == rows * (15 + 3 * bias)
+
+
+def test_lazy_linear_takes_in_features_from_a_symbolic_size() -> None:
+    H = convcalc.symbols("H")
+    for bias in (True, False):
+        row = _layer_plan(nn.LazyLinear(3, bias=bias), (2, 7, H)).rows[-1]
+        assert (row.kind, row.output_shape, row.trainable, row.macs) == (
+            "LazyLinear",
+            (2, 7, 3),
+            3 * H + 3 * bias,
+            21 * H,
+        )
+        plan = convcalc.plan(_nested(nn.LazyLinear(3, bias=bias)), (2, 7, H), macs="macs+bias")
+        assert plan.rows[-1].macs == 21 * H + 21 * bias
+    row = _layer_plan(nn.LazyLinear(3), (2, H, 5)).rows[-1]
+    assert (row.output_shape, row.trainable, row.macs) == ((2, H, 3), 18, 15 * H)
+
+
+@pytest.mark.parametrize(
+    ("net", "shape", "message"),
+    [
+        (
+            nn.Sequential(nn.Flatten(0), nn.Linear(4, 2)),
+            (2, 3),
+            "receives 6 features: use in_features=6. Received: input_shape=(6,)",
+        ),
+        (
+            nn.Sequential(nn.Flatten(), nn.Linear(4, 2)),
+            (2, 3),
+            "receives 3 features (Flatten of 3 = 3): use in_features=3. Received: input_shape=(2, 3)",
+        ),
+        (
+            nn.Sequential(nn.Flatten(), nn.Linear(4, 2)),
+            (2, 3, 5),
+            "receives 15 features (Flatten of 3 x 5 = 15): use in_features=15. Received: input_shape=(2, 15)",
+        ),
+        (
+            nn.Sequential(nn.Flatten(), nn.Linear(12, 2)),
+            (2, 3, 5),
+            "receives 15 features (Flatten of 3 x 5 = 15): use in_features=15, or make the feature map 4 before "
+            "Flatten (3 * 4 = 12), e.g. with AdaptiveAvgPool1d(4). Received: input_shape=(2, 15)",
+        ),
+        (
+            nn.Sequential(nn.Flatten(), nn.Linear(24, 2)),
+            (2, 3, 5, 5),
+            "receives 75 features (Flatten of 3 x 5 x 5 = 75): use in_features=75. Received: input_shape=(2, 75)",
+        ),
+        (
+            nn.Sequential(nn.Flatten(), nn.Linear(27, 2)),
+            (2, 3, 5, 5),
+            "receives 75 features (Flatten of 3 x 5 x 5 = 75): use in_features=75, or make the feature map 3 x 3 "
+            "before Flatten (3 * 3 * 3 = 27), e.g. with AdaptiveAvgPool2d((3, 3)). Received: input_shape=(2, 75)",
+        ),
+        (
+            nn.Sequential(nn.Flatten(), nn.Linear(8, 2)),
+            (2, 3, 5, 5),
+            "receives 75 features (Flatten of 3 x 5 x 5 = 75): use in_features=75. Received: input_shape=(2, 75)",
+        ),
+        (
+            nn.Sequential(nn.Flatten(), nn.Linear(24, 2)),
+            (2, 3, 5, 5, 5),
+            "receives 375 features (Flatten of 3 x 5 x 5 x 5 = 375): use in_features=375, or make the feature map "
+            "2 x 2 x 2 before Flatten (3 * 2 * 2 * 2 = 24), e.g. with AdaptiveAvgPool3d((2, 2, 2)). Received: "
+            "input_shape=(2, 375)",
+        ),
+        (
+            nn.Sequential(nn.Flatten(2), nn.Linear(24, 2)),
+            (2, 3, 5, 5),
+            "receives 25 features: use in_features=25. Received: input_shape=(2, 3, 25)",
+        ),
+        (
+            nn.Sequential(nn.Linear(4, 2)),
+            (3, 5),
+            "receives 5 features: use in_features=5. Received: input_shape=(3, 5)",
+        ),
+    ],
+)
+def test_a_linear_of_other_features_says_what_it_receives_and_the_fix(
+    net: nn.Sequential, shape: tuple[int, ...], message: str
+) -> None:
+    in_features = net[-1].in_features
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(net, shape),
+        f"{len(net) - 1} (Linear): Linear(in_features={in_features}) {message}",
+    )
+
+
+# --- nn/shape.py: padding layers and plan_padding ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape", "message"),
+    [
+        (
+            nn.ReflectionPad2d(1),
+            (3, 4),
+            "reflect padding of 2 dims takes a 3-D or 4-D input (torch: Padding size 4 is not supported for 2D input "
+            "tensor)",
+        ),
+        (
+            nn.ReflectionPad1d(1),
+            (3,),
+            "reflect padding of 1 dim takes a 2-D or 3-D input (torch: Padding size 2 is not supported for 1D input "
+            "tensor)",
+        ),
+        (
+            nn.ReplicationPad1d(1),
+            (1, 2, 3, 4),
+            "replicate padding of 1 dim takes a 2-D or 3-D input (torch: Padding size 2 is not supported for 4D "
+            "input tensor)",
+        ),
+        (nn.ZeroPad2d(1), (3,), "4 padding values pad 2 dims but the input has only 1"),
+        (nn.ZeroPad3d(1), (3, 4), "6 padding values pad 3 dims but the input has only 2"),
+    ],
+)
+def test_padding_of_more_dims_than_torch_takes(layer: nn.Module, shape: tuple[int, ...], message: str) -> None:
+    _raises(
+        convcalc.ShapeError,
+        lambda: _layer_plan(layer, shape),
+        f"block.layer ({type(layer).__name__}): {message}. Received: input_shape={shape}",
+    )
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape", "out"),
+    [
+        (nn.ZeroPad2d(1), (3, 4), (5, 6)),
+        (nn.ZeroPad1d(1), (3,), (5,)),
+        (nn.ReflectionPad2d(1), (2, 3, 4), (2, 5, 6)),
+        (nn.ReflectionPad1d(1), (2, 3), (2, 5)),
+        (nn.ReplicationPad2d((-2, -2, 0, 0)), (1, 1, 3, 4), (1, 1, 3, 0)),
+        (nn.ReplicationPad2d((-2, -1, -1, -1)), (1, 1, 3, 4), (1, 1, 1, 1)),
+        (nn.ReplicationPad2d((0, 0, -2, -1)), (1, 1, 3, 4), (1, 1, 0, 4)),
+    ],
+)
+def test_padding_at_the_edges_of_what_torch_takes(
+    layer: nn.Module, shape: tuple[int, ...], out: tuple[int, ...]
+) -> None:
+    assert _layer_plan(layer, shape).output_shape == out
+
+
+def test_reflect_or_replicate_padding_must_leave_a_size_on_one_dim() -> None:
+    _raises(
+        convcalc.ShapeError,
+        lambda: _layer_plan(nn.ReplicationPad2d((-2, -2, -1, -2)), (1, 1, 3, 4)),
+        "block.layer (ReplicationPad2d): input (3, 4) is too small: the padding leaves (0, 0) (torch needs a size of "
+        "at least 1 on one of the padded dims). The smallest network input that gets past block.layer has size 4 "
+        "on that axis: input_shape=(1, 1, 4, 4). Received: input_shape=(1, 1, 3, 4)",
+    )
+    H, W = convcalc.symbols("H W")
+    plan = _layer_plan(nn.ReplicationPad2d((-1, -1, -1, -1)), (1, 1, H, W))
+    assert plan.output_shape == (1, 1, H - 2, W - 2)
+    assert [(c.layer, c.axis, str(c.form), c.kind, c.value, c.reason) for c in plan.constraints] == [
+        ("block.layer", 1, "W - 2", ">=", 0, "replicate padding fits"),
+        ("block.layer", 0, "H - 2", ">=", 0, "replicate padding fits"),
+        ("block.layer", 0, "H - 2", ">=", 1, "padding leaves a size on one dim"),
+        ("block.layer", 1, "W - 2", ">=", 1, "padding leaves a size on one dim"),
+    ]
+    plan = _layer_plan(nn.ReplicationPad2d((-1, -1, 0, 0)), (1, 1, H, 5))
+    assert (plan.output_shape, plan.constraints) == ((1, 1, H, 3), ())
+
+
+def test_reflect_padding_of_symbolic_sizes_states_each_condition_once() -> None:
+    H, W = convcalc.symbols("H W")
+    plan = _layer_plan(nn.ReflectionPad2d(2), (1, 1, H, W))
+    assert plan.output_shape == (1, 1, H + 4, W + 4)
+    assert [(c.layer, c.axis, str(c.form), c.kind, c.value, c.reason) for c in plan.constraints] == [
+        ("block.layer", 1, "W - 2", ">=", 1, "reflect padding fits"),
+        ("block.layer", 0, "H - 2", ">=", 1, "reflect padding fits"),
+    ]
+    plan = _layer_plan(nn.ReflectionPad2d((1, 2, 0, 0)), (1, 1, 5, W))
+    assert [(c.axis, str(c.form), c.value) for c in plan.constraints] == [(1, "W - 1", 1), (1, "W - 2", 1)]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: nn.ZeroPad2d((1, 2, 3)), "padding must be an int or a 4-tuple (left, right, top, bottom)"),
+        (lambda: nn.ZeroPad1d((1, 2, 3)), "padding must be an int or a 2-tuple (left, right)"),
+        (
+            lambda: nn.ZeroPad3d((1, 2, 3)),
+            "padding must be an int or a 6-tuple (left, right, top, bottom, front, back)",
+        ),
+    ],
+)
+def test_padding_tuples_of_another_length(make: Any, message: str) -> None:
+    _raises(convcalc.SpecError, make, f"{message}. Received: padding=(1, 2, 3)")
+    _raises(convcalc.SpecError, lambda: nn.ZeroPad2d(1.5), "padding must be an integer. Received: padding=1.5")
+    _raises(
+        convcalc.SpecError, lambda: nn.ZeroPad2d((1, 2, 3, "x")), "padding must be an integer. Received: padding='x'"
+    )
+
+
+def test_padding_moves_the_receptive_field_of_each_axis_by_its_left_pad() -> None:
+    net = nn.Sequential(nn.Conv2d(1, 1, 3, stride=2), nn.ZeroPad2d((1, 2, 3, 4)))
+    plan = convcalc.plan(net, (1, 1, 9, 9))
+    assert plan.rows[-1].receptive_field == (convcalc.ReceptiveField(3, 2, -6), convcalc.ReceptiveField(3, 2, -2))
+    assert plan.rows[-1].output_shape == (1, 1, 11, 7)
+    unbatched = _layer_plan(nn.ReflectionPad2d(1), (2, 3, 4)).rows[-1]
+    assert unbatched.receptive_field is None  # (the stem's field is of one axis, not the two padded)

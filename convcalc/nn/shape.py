@@ -139,21 +139,29 @@ class Linear(Module):
             lambda: _linear_mismatch(self, path, shape, ctx),
             f"in_features={self.in_features}",
         )
-        out_shape = (*shape[:-1], self.out_features)
-        rows = product(shape[1:-1])  # per element of the first axis; a 1-D (unbatched) input is one row
-        if len(shape) == 1:
-            ctx.samples(shape, 1)
-        ctx.add_row(
-            path,
-            self.kind,
-            shape,
-            out_shape,
-            trainable=linear_params(self.in_features, self.out_features, bias=self.bias),
-            macs=rows * self.in_features * self.out_features,
-            bias_adds=rows * self.out_features if self.bias else 0,
-            batch=1 if len(shape) == 1 else None,
-        )
-        return out_shape, None
+        weights = linear_params(self.in_features, self.out_features, bias=self.bias)
+        return _linear_row(ctx, path, self.kind, shape, self.in_features, self.out_features, self.bias, weights)
+
+
+def _linear_row(
+    ctx: Context, path: str, kind: str, shape: tuple[Any, ...], fin: Any, fout: int, bias: bool, params: Any
+) -> Flow:
+    """The row of a Linear layer of ``fin`` -> ``fout`` features on the last axis of ``shape``."""
+    out_shape = (*shape[:-1], fout)
+    rows = product(shape[1:-1])  # per element of the first axis; a 1-D (unbatched) input is one row
+    if len(shape) == 1:
+        ctx.samples(shape, 1)
+    ctx.add_row(
+        path,
+        kind,
+        shape,
+        out_shape,
+        trainable=params,
+        macs=rows * fin * fout,
+        bias_adds=rows * fout if bias else 0,
+        batch=1 if len(shape) == 1 else None,
+    )
+    return out_shape, None
 
 
 def _linear_mismatch(layer: Linear, path: str, shape: tuple[Any, ...], ctx: Context) -> str:
@@ -170,7 +178,8 @@ def _linear_mismatch(layer: Linear, path: str, shape: tuple[Any, ...], ctx: Cont
             side = round(per_channel ** (1 / spatial))
             if side**spatial == per_channel:
                 target = " x ".join([str(side)] * spatial)
-                pool = f"AdaptiveAvgPool{spatial}d(({', '.join([str(side)] * spatial)}))"
+                sides = ", ".join([str(side)] * spatial)
+                pool = f"AdaptiveAvgPool{spatial}d({f'({sides})' if spatial > 1 else sides})"
                 made = " * ".join([str(dims[0])] + [str(side)] * spatial)
                 fix += (
                     f", or make the feature map {target} before Flatten ({made} = {layer.in_features}), "
@@ -192,24 +201,15 @@ class LazyLinear(Module):
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = flow[0]
+        if not shape:
+            raise ShapeError(f"{self._where(path)}: LazyLinear takes features on a last axis. Received: input_shape=()")
         fin = shape[-1]
-        if type(fin) is not int:
+        if type(fin) is int:
+            weights = linear_params(fin, self.out_features, bias=self.bias)
+        else:  # in_features taken from a symbolic size
             fin = fin.to_sympy() if isinstance(fin, FloorForm) else fin
-            rows = product(shape[1:-1])
-            out_shape = (*shape[:-1], self.out_features)
-            ctx.add_row(
-                path,
-                self.kind,
-                shape,
-                out_shape,
-                trainable=fin * self.out_features + (self.out_features if self.bias else 0),
-                macs=rows * fin * self.out_features,
-            )
-            return out_shape, None
-        out = Linear(fin, self.out_features, self.bias)._plan(flow, ctx, path)
-        row = ctx.rows[-1]
-        ctx.rows[-1] = type(row)(**{**{f: getattr(row, f) for f in row.__slots__}, "kind": self.kind})
-        return out
+            weights = fin * self.out_features + (self.out_features if self.bias else 0)
+        return _linear_row(ctx, path, self.kind, shape, fin, self.out_features, self.bias, weights)
 
 
 def plan_padding(
