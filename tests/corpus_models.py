@@ -6,6 +6,7 @@ dict of shapes (keyword inputs). Each model is planned by convcalc and compared 
 
 from __future__ import annotations
 
+import json
 import math
 from collections import OrderedDict
 from typing import Any
@@ -263,16 +264,16 @@ def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     return x * keep.to(x.dtype) / (1 - p)
 
 
-class ListShapeConv(nn.Module):
-    """``list(x.shape)``, which torch.fx cannot trace (a proxy is not iterable): planned by torch's machinery.
-    Not in CORPUS; the tests of the fallback itself use it."""
+class OpaqueShapeConv(nn.Module):
+    """Its sizes handed to a library torch.fx cannot trace through (``json`` refuses a proxy): planned by torch's
+    machinery. Not in CORPUS; the tests of the fallback itself use it."""
 
     def __init__(self, c: int = 4) -> None:
         super().__init__()
         self.conv = nn.Conv2d(c, c, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = list(x.shape)
+        shape = json.loads(json.dumps(list(x.shape)))
         return self.conv(x).view(shape)
 
 

@@ -7,6 +7,7 @@ rows are marked ``source="torch"``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -77,22 +78,22 @@ def test_corpus_model_agrees_with_torch(name: str, factory: Any, inputs: Any) ->
 
 
 def test_fallback_macs_are_the_layers_rules() -> None:
-    from tests.corpus_models import ListShapeConv
+    from tests.corpus_models import OpaqueShapeConv
 
-    plan = convcalc.plan(ListShapeConv(4), (3, 4, 8, 8))
-    # by hand: conv 4->4, 3x3, padding 1, on 8x8 outputs (list(x.shape) sends the model to torch)
+    plan = convcalc.plan(OpaqueShapeConv(4), (3, 4, 8, 8))
+    # by hand: conv 4->4, 3x3, padding 1, on 8x8 outputs (json of its sizes sends the model to torch)
     assert plan.macs == 4 * 4 * 9 * 8 * 8
     assert plan.row("conv").receptive_field is not None
 
 
 def test_fallback_with_symbols_names_the_module_and_construct() -> None:
-    from tests.corpus_models import ListShapeConv
+    from tests.corpus_models import OpaqueShapeConv
 
     H = convcalc.symbols("H")
     with pytest.raises(convcalc.SpecError) as info:
-        convcalc.plan(ListShapeConv(4), (1, 4, H, H))
+        convcalc.plan(OpaqueShapeConv(4), (1, 4, H, H))
     message = str(info.value)
-    assert message.startswith("<model> (ListShapeConv): torch.fx cannot trace its forward")
+    assert message.startswith("<model> (OpaqueShapeConv): torch.fx cannot trace its forward")
     assert "concrete sizes, not symbols" in message
 
 
@@ -663,7 +664,7 @@ def test_a_torchscript_function_torch_cannot_run_is_refused() -> None:
 
 
 class _FallbackOwnTensors(torch.nn.Module):
-    """Planned by torch's machinery (``list(x.shape)``), using its own parameter and buffer in forward and
+    """Planned by torch's machinery (its sizes through ``json``), using its own parameter and buffer in forward and
     returning a dict that holds torch's (values, indices) pair."""
 
     def __init__(self) -> None:
@@ -673,7 +674,7 @@ class _FallbackOwnTensors(torch.nn.Module):
         self.register_buffer("shift", torch.zeros(1, 4, 1, 1))
 
     def forward(self, x: torch.Tensor) -> Any:
-        shape = list(x.shape)
+        shape = json.loads(json.dumps(list(x.shape)))
         y = self.conv(x) * self.scale + self.shift
         return {"y": y.view(shape), "max": y.max(1)}
 

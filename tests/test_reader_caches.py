@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 
 import convcalc  # noqa: E402
 from convcalc.torch import fallback, read, trace  # noqa: E402
-from tests.corpus_models import CORPUS, ListShapeConv  # noqa: E402
+from tests.corpus_models import CORPUS, OpaqueShapeConv  # noqa: E402
 from tests.torch_shapes import output_shapes  # noqa: E402
 
 
@@ -122,7 +122,7 @@ def test_cached_plans_equal_a_fresh_read(name: str, factory: Any, inputs: Any) -
 
 
 def test_failed_trace_error_is_the_same_from_the_cache() -> None:
-    model = ListShapeConv(4)
+    model = OpaqueShapeConv(4)
     H = convcalc.symbols("H")
     fresh = _fresh(model, (1, 4, H, H))
     assert fresh[0] == "SpecError"
@@ -223,7 +223,7 @@ def test_tying_a_parameter_after_a_plan_is_read_as_fresh() -> None:
 
 def test_the_meta_copy_is_kept_while_nothing_changes() -> None:
     """The cache is used at all: a second plan of an unchanged module gets the same copy."""
-    model = ListShapeConv(4)
+    model = OpaqueShapeConv(4)
     convcalc.plan(model, (1, 4, 8, 8))
     held = fallback._META_COPIES[id(model)][3]
     convcalc.plan(model, (1, 4, 8, 8))
@@ -234,7 +234,7 @@ def test_the_meta_copy_is_kept_while_nothing_changes() -> None:
 
 
 def test_a_failed_trace_is_not_traced_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    model = ListShapeConv(4)
+    model = OpaqueShapeConv(4)
     first = _outcome(model, (1, 4, 8, 8))
     traced: list[Any] = []
     monkeypatch.setattr(read, "_trace", lambda module, *rest: traced.append(module))

@@ -7,6 +7,7 @@ torch's, and a form convcalc cannot plan is a ConvCalcError exactly where torch 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -124,9 +125,15 @@ def test_tensor_unfold_is_not_im2col() -> None:
         (lambda self, x: self.conv(x) + torch.ones(1), (1, 3, 8, 8), True),
         (lambda self, x: self.conv(x) * torch.full((4, 1, 1), 2.0), (2, 3, 8, 8), True),
         (lambda self, x: torch.cat([self.conv(x), torch.zeros(2, 4, 6, 6)], 1), (2, 3, 8, 8), True),
-        # fx cannot iterate a split: torch's machinery runs it, and makes its tensor on the meta device
-        (lambda self, x: len(list(x.split(1, 1))) * torch.ones(1) + self.conv(x), (1, 3, 8, 8), False),
-        (lambda self, x: self.conv(x)[:, : len(list(x.split(1, 1)))] + torch.ones(1, 1, 1, 1), (2, 3, 8, 8), False),
+        # a split iterated (its length a number asked, as len() is)
+        (lambda self, x: len(list(x.split(1, 1))) * torch.ones(1) + self.conv(x), (1, 3, 8, 8), True),
+        (lambda self, x: self.conv(x)[:, : len(list(x.split(1, 1)))] + torch.ones(1, 1, 1, 1), (2, 3, 8, 8), True),
+        # fx cannot trace through json: torch's machinery runs it, and makes its tensor on the meta device
+        (
+            lambda self, x: len(json.loads(json.dumps(list(x.shape)))) * torch.ones(1) + self.conv(x),
+            (1, 3, 8, 8),
+            False,
+        ),
     ],
 )
 def test_a_tensor_made_from_numbers_is_a_constant_of_its_shape(
@@ -1182,3 +1189,32 @@ def test_tensordot_of_symbolic_sizes() -> None:
     plan = convcalc.plan(Forward(lambda self, x: torch.tensordot(x, x, dims=([1, 2], [1, 2]))), (2, 3, H))
     assert plan.output_shape == (2, 2)
     assert plan.macs == 6 * H
+
+
+# --- shapes unpacked with *, iterated, listed ----------------------------------------------------------------------
+
+_UNPACKED = [
+    lambda self, x: (lambda b, *rest: self.conv(x).view(b, -1))(*x.shape),
+    lambda self, x: self.conv(x).view(*x.shape[:1], -1),
+    lambda self, x: torch.zeros(*self.conv(x).shape) + self.conv(x),
+    lambda self, x: torch.stack([row.sum() for row in self.conv(x)]),
+    lambda self, x: self.conv(x).reshape(x.size(0), *self.conv(x).shape[2:], -1),
+    lambda self, x: self.conv(x).expand(2, *self.conv(x).shape[1:]),
+    lambda self, x: self.conv(x).view(list(x.shape[:1]) + [-1]),  # noqa: RUF005 - as people write it
+    lambda self, x: self.conv(x).flatten(1)[:, : sum(d for d in x.shape[2:])],
+]
+
+
+@pytest.mark.parametrize("function", _UNPACKED)
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (1, 3, 6, 9)])
+def test_a_shape_unpacked_or_iterated_is_read_by_rule(function: Any, shape: tuple[int, ...]) -> None:
+    """``*x.shape``, ``b, *rest = x.shape``, ``for row in x``: as many items as the length, a number asked of the
+    sizes (torch.fx itself unpacks only ``b, c = x.shape``); no row from torch's machinery."""
+    plan = check(Forward(function, conv=torch.nn.Conv2d(3, 4, 3)), shape)
+    assert plan is not None
+    assert not plan.fallback_rows
+
+
+@pytest.mark.parametrize("function", [f for j, f in enumerate(_UNPACKED) if j != 3])
+def test_a_shape_unpacked_of_symbolic_sizes(function: Any) -> None:
+    _sym_agrees(function, (2, 3, "H", 8), range(3, 12), conv=torch.nn.Conv2d(3, 4, 3))

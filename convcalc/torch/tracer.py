@@ -68,6 +68,13 @@ def _tracer_type() -> Any:
                 return self.tracer.create_proxy("call_function", round, (self, ndigits), {})
             return _number(self, "round")
 
+        def __getattr__(self, name: str) -> Any:
+            # ``x.shape`` is one of these too, so ``torch.zeros(*x.shape)`` asks its length as a number
+            return InPlaceAttribute(self, name)
+
+    class InPlaceAttribute(torch.fx.proxy.Attribute, InPlaceProxy):
+        """fx's attribute of a proxy (``x.shape``, ``x.view``) with this tracer's numbers and in-place operations."""
+
     class ChildrenAsLeaves(torch.fx.Tracer):
         on_cuda = False
         # a buffer read in forward is a node, as a parameter is: nanoGPT's ``self.bias[:, :, :T, :T]`` slices it
@@ -106,6 +113,12 @@ def _tracer_type() -> Any:
             self.create_proxy("call_function", size_number, args, {}, name="number")
             made.append(taken)
             return taken
+
+        def iter(self, obj: Any) -> Any:
+            # ``b, *rest = x.shape``, ``x.view(*x.shape[:2], -1)``, ``for row in x:`` (fx itself unpacks only
+            # ``a, b = x.shape``): as many items as ``len()`` of the value, a number asked like ``len(x)``
+            count = int(_number(self.create_proxy("call_function", len, (obj,), {}), "int"))
+            return iter([obj[i] for i in range(count)])
 
         def call_module(self, m: Any, forward: Any, args: Any, kwargs: Any) -> Any:
             # a module made in forward (``nn.ReLU(inplace=True)(x)``) or held outside the module tree: with no
