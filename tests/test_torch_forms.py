@@ -1218,3 +1218,38 @@ def test_a_shape_unpacked_or_iterated_is_read_by_rule(function: Any, shape: tupl
 @pytest.mark.parametrize("function", [f for j, f in enumerate(_UNPACKED) if j != 3])
 def test_a_shape_unpacked_of_symbolic_sizes(function: Any) -> None:
     _sym_agrees(function, (2, 3, "H", 8), range(3, 12), conv=torch.nn.Conv2d(3, 4, 3))
+
+
+# --- chunk and split along a symbolic axis --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("function", "exact"),
+    [
+        # sections that add up to the axis: exactly where torch splits
+        (lambda self, x: (lambda a, b: a.sum() + b.sum())(*x.split([3, x.shape[2] - 3], dim=2)), True),
+        (lambda self, x: x.split([2, 4], dim=2)[1], True),
+        (lambda self, x: x.chunk(1, dim=2)[0], True),
+        # equal pieces: where the count divides the axis (torch also runs unequal or fewer pieces elsewhere)
+        (lambda self, x: (lambda a, b: a * b)(*x.chunk(2, dim=2)), False),
+        (lambda self, x: torch.cat(x.chunk(3, 2)[::-1], 2), False),
+        (lambda self, x: torch.tensor_split(x, 2, dim=2)[0], False),
+    ],
+)
+def test_pieces_of_a_symbolic_axis(function: Any, exact: bool) -> None:
+    _sym_agrees(function, (1, 3, "H", 8), range(1, 14), exact=exact)
+
+
+def test_equal_pieces_of_a_symbolic_axis_state_their_condition() -> None:
+    H = convcalc.symbols("H")
+    plan = convcalc.plan(Forward(lambda self, x: (lambda a, b: a + b)(*x.chunk(2, dim=2))), (1, 3, H, 8))
+    assert plan.output_shape == (1, 3, H / 2, 8)
+    assert [str(c) for c in plan.constraints] == ["chunk (axis 2): H divisible by 2 (2 equal pieces)"]
+    with pytest.raises(convcalc.ShapeError, match="a number of pieces that depends on it too"):
+        convcalc.plan(Forward(lambda self, x: x.split(2, dim=2)[0]), (1, 3, H, 8))
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 8, 8), (1, 3, 7, 8)])
+def test_pieces_unpacked_with_a_star(shape: tuple[int, ...]) -> None:
+    check(Forward(lambda self, x: (lambda a, b: a.mean() + b.mean())(*x.chunk(2, dim=2))), shape)
+    check(Forward(lambda self, x: torch.stack([*x.unbind(1)], 1)), shape)

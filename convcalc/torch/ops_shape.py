@@ -258,11 +258,11 @@ def _split(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         dim = args[2] if len(args) > 2 else kwargs.get("dim", 0)
     j = _index(call, dim, rank, t.shape)
     n = t.shape[j]
-    if type(n) is not int:
-        raise call.shape_error(f"cannot {call.kind} along axis {j}, whose size {n} depends on the input", t.shape)
     how: Any
     pieces: list[Any]
-    if call.kind == "unbind":
+    if type(n) is not int:
+        pieces = _symbolic_pieces(call, args, kwargs, t, j)
+    elif call.kind == "unbind":
         pieces = [None] * n
     else:
         how = (
@@ -301,6 +301,58 @@ def _split(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         shape = (*t.shape[:j], *t.shape[j + 1 :]) if size is None else (*t.shape[:j], size, *t.shape[j + 1 :])
         outs.append(_Tensor(shape, rf, t.const))
     return tuple(outs)
+
+
+def _symbolic_pieces(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any], t: _Tensor, j: int) -> list[Any]:
+    """The pieces of an axis whose size depends on the input: split sections must add up to it (an equality)
+    and none be negative; ``chunk(c)`` and ``tensor_split(c)`` give ``c`` equal pieces where ``c`` divides it (a
+    condition: elsewhere torch's pieces differ, or are fewer). A split of a fixed size, at indices, or
+    ``unbind`` give a count that depends on the input: refused."""
+    n = t.shape[j]
+    how: Any = args[1] if len(args) > 1 else kwargs.get("chunks", kwargs.get("split_size_or_sections"))
+    shape = tuple(t.shape)
+    if call.kind == "split" and isinstance(how, tuple) and all(_is_size(v) for v in how):
+        total = _sum(how)
+        for v in how:
+            call.require_at_least(
+                v, 0, j, functools.partial(_negative_split, call, v, shape), "split size not negative"
+            )
+        call.require_equal(
+            n,
+            total,
+            j,
+            lambda: (
+                f"{call.where}: split sizes {how} add up to {total}, not the axis size {n}. Received: input_shape={shape}"
+            ),
+        )
+        return list(how)
+    if call.kind in ("chunk", "tensor_split") and _is_int(how) and how >= 1:
+        count: int = how
+        if count == 1:
+            return [n]
+        from convcalc._symbolic import to_sympy
+
+        call.ctx.divides(
+            n,
+            count,
+            call.name,
+            j,
+            lambda: (
+                f"{call.where}: {count} pieces of axis {j} of size {n} are equal only where {count} divides it. "
+                f"Received: input_shape={shape}"
+            ),
+            f"{count} equal pieces",
+        )
+        return [_size(to_sympy(n) / count)] * count
+    raise call.shape_error(
+        f"cannot {call.kind} along axis {j}, whose size {n} depends on the input, into a number of pieces that "
+        f"depends on it too; give sections that add up to it, or a count of equal pieces",
+        shape,
+    )
+
+
+def _negative_split(call: _Call, size: Any, shape: tuple[Any, ...]) -> str:
+    return f"{call.where}: split size {size} is negative. Received: input_shape={shape}"
 
 
 def _negated(value: Any) -> Any:

@@ -103,11 +103,11 @@ def _tracer_type() -> Any:
             made.append(bool(taken))
             return bool(taken)
 
-        def to_number(self, obj: Any, kind: str) -> Any:
-            # the number of a traced size, taken as ``decisions`` says (1 beyond them); the plan computes it
-            # from the real sizes and reads the forward again with it where it differs
+        def to_number(self, obj: Any, kind: str, guess: int = 1) -> Any:
+            # the number of a traced size, taken as ``decisions`` says (``guess`` beyond them); the plan computes
+            # it from the real sizes and reads the forward again with it where it differs
             made = self.made
-            taken = self.decisions[len(made)] if len(made) < len(self.decisions) else 1
+            taken = self.decisions[len(made)] if len(made) < len(self.decisions) else guess
             taken = float(taken) if kind == "float" else int(taken)
             args = (obj, taken, kind, type(self.root).__name__, tuple(made))
             self.create_proxy("call_function", size_number, args, {}, name="number")
@@ -117,7 +117,8 @@ def _tracer_type() -> Any:
         def iter(self, obj: Any) -> Any:
             # ``b, *rest = x.shape``, ``x.view(*x.shape[:2], -1)``, ``for row in x:`` (fx itself unpacks only
             # ``a, b = x.shape``): as many items as ``len()`` of the value, a number asked like ``len(x)``
-            count = int(_number(self.create_proxy("call_function", len, (obj,), {}), "int"))
+            length = self.create_proxy("call_function", len, (obj,), {})
+            count = int(self.to_number(length, "int", _pieces_guess(obj)))
             return iter([obj[i] for i in range(count)])
 
         def call_module(self, m: Any, forward: Any, args: Any, kwargs: Any) -> Any:
@@ -136,6 +137,21 @@ def _tracer_type() -> Any:
             return InPlaceProxy(node, self)
 
     return ChildrenAsLeaves
+
+
+def _pieces_guess(value: Any) -> int:
+    """How many pieces ``x.chunk(c)``, ``x.tensor_split(c)`` or ``x.split([a, b])`` gives where the sizes allow
+    (the first guess of a trace that unpacks them: ``a, b = *x.chunk(2)`` would fail on one); 1 otherwise."""
+    node = getattr(value, "node", None)
+    name = getattr(node, "target", None)
+    name = name if isinstance(name, str) else getattr(name, "__name__", "")
+    if name in ("chunk", "tensor_split", "split") and node is not None and len(node.args) > 1:
+        pieces = node.args[1] if node.args else None
+        if isinstance(pieces, int) and name != "split" and pieces >= 1:
+            return pieces
+        if isinstance(pieces, (list, tuple)) and name != "chunk":
+            return len(pieces) + (name == "tensor_split")
+    return 1
 
 
 def _number(proxy: Any, kind: str) -> Any:
