@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import convcalc
 from convcalc.torch import strides
-from tests.test_torch_forms import torch_outcome
+from tests.test_torch_forms import Forward, check, torch_outcome
 
 
 def _merge(x: torch.Tensor, i: int, how: str) -> torch.Tensor:
@@ -181,3 +181,37 @@ def test_strides_of_views_are_torch_s(shape: tuple[int, ...], data: st.DataObjec
     assert strides.viewed(tuple(x.shape), got, new) == expected
     j = data.draw(st.integers(0, len(shape)))
     assert strides.unsqueezed(tuple(x.shape), got, j) == x.unsqueeze(j).stride()
+
+
+_F = torch.nn.functional
+_ELEMENTWISE = [
+    *(getattr(_F, n) for n in ("relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
+                               "hardswish", "hardsigmoid", "hardtanh", "sigmoid", "tanh", "softplus", "softsign",
+                               "logsigmoid", "tanhshrink", "hardshrink", "softshrink", "rrelu", "dropout",
+                               "dropout2d", "alpha_dropout", "feature_alpha_dropout")),
+    *(getattr(torch, n) for n in ("abs", "exp", "log", "sqrt", "rsqrt", "square", "reciprocal", "sign", "erf",
+                                  "sin", "cos", "neg", "sigmoid", "tanh")),
+    lambda x: torch.clamp(x, 0, 1),
+    lambda x: _F.threshold(x, 0.5, 0.0),
+    lambda x: x + x,
+    lambda x: x * x,
+    lambda x: x - 1,
+    lambda x: torch.maximum(x, x),
+    lambda x: (x > 0) & (x < 1),
+    lambda x: torch.where(x > 0, x, x),
+    lambda x: x.masked_fill(x > 0, 0.0),
+    lambda x: x.clone(),
+    lambda x: x.float(),
+    lambda x: x.detach(),
+    lambda x: x.relu_(),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("function", _ELEMENTWISE)
+@pytest.mark.parametrize("train", [False, True])
+def test_the_layout_an_elementwise_operation_gives_a_permuted_tensor(function: Any, train: bool) -> None:
+    """torch keeps a permuted tensor's layout through most elementwise operations (a view of the result fails
+    as the view of the input would) and lays a few out anew (logsigmoid, rrelu, masked_fill): the plan agrees."""
+    model = Forward(lambda self, x: function(self.conv(x).permute(0, 2, 3, 1)).view(x.shape[0], -1))
+    model.conv = torch.nn.Conv2d(3, 4, 1)
+    check(model.train(train), (2, 3, 5, 6))

@@ -158,6 +158,11 @@ def _triangle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
 # -- elementwise ---------------------------------------------------------------- #
 
 
+# Elementwise operations whose result torch lays out anew (contiguously) rather than in its input's order of
+# axes, on torch 2.13: their strides are not taken from the input
+_NEW_LAYOUT = frozenset({"local_response_norm", "logsigmoid", "log_sigmoid", "rrelu", "masked_fill"})
+
+
 @_handles(
     "relu",
     "relu6",
@@ -176,6 +181,7 @@ def _triangle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
     "softplus",
     "softsign",
     "logsigmoid",
+    "log_sigmoid",
     "tanhshrink",
     "hardshrink",
     "softshrink",
@@ -205,10 +211,9 @@ def _triangle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
 )
 def _pointwise(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
-    if call.inplace:
-        strides = t.strides
-    else:
-        strides = kept_by_elementwise([t], t.shape) if call.kind != "local_response_norm" else None
+    strides = t.strides if call.inplace else None
+    if not call.inplace and call.kind not in _NEW_LAYOUT:
+        strides = kept_by_elementwise([t], t.shape)
     return call.row(t.shape, _Tensor(t.shape, t.rf, t.const, strides))
 
 
@@ -306,7 +311,7 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if call.inplace and isinstance(operands[0], _Tensor):
         strides = operands[0].strides
     else:
-        strides = kept_by_elementwise(tensors, shape)
+        strides = kept_by_elementwise(tensors, shape) if call.kind not in _NEW_LAYOUT else None
     out = _Tensor(shape, rf, all(t.const for t in tensors), strides)
     return call.row(tensors[0].shape, out)
 

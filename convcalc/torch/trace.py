@@ -613,6 +613,7 @@ def _namespaces() -> list[tuple[str, Any]]:
         ("builtins", builtins),
         ("torch.nn.functional", torch.nn.functional),
         ("torch", torch),
+        ("torch._C._nn", torch._C._nn),  # F.logsigmoid is torch._C._nn.log_sigmoid
         ("math", math),
     ]
 
