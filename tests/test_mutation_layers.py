@@ -704,3 +704,149 @@ def test_padding_moves_the_receptive_field_of_each_axis_by_its_left_pad() -> Non
     assert plan.rows[-1].output_shape == (1, 1, 11, 7)
     unbatched = _layer_plan(nn.ReflectionPad2d(1), (2, 3, 4)).rows[-1]
     assert unbatched.receptive_field is None  # (the stem's field is of one axis, not the two padded)
+
+
+# --- nn/cells.py -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: nn.RNNCell(0, 2), "input_size must be at least 1. Received: input_size=0"),
+        (lambda: nn.GRUCell(2, 0), "hidden_size must be at least 1. Received: hidden_size=0"),
+        (
+            lambda: nn.LSTMCell(2, 3, bias=1),
+            "bias must be True or False. Received: input_size=2, hidden_size=3, bias=1",
+        ),
+        (
+            lambda: nn.RNNCell(2, 3, nonlinearity="gelu"),
+            "nonlinearity must be 'tanh' or 'relu'. Received: input_size=2, hidden_size=3, bias=True, nonlinearity='gelu'",
+        ),
+        (lambda: nn.Bilinear(0, 2, 3), "in1_features must be at least 1. Received: in1_features=0"),
+        (lambda: nn.Bilinear(2, 0, 3), "in2_features must be at least 1. Received: in2_features=0"),
+        (lambda: nn.Bilinear(2, 2, 0), "out_features must be at least 1. Received: out_features=0"),
+        (
+            lambda: nn.Bilinear(2, 2, 3, bias=None),
+            "bias must be True or False. Received: in1_features=2, in2_features=2, out_features=3, bias=None",
+        ),
+    ],
+)
+def test_cell_and_bilinear_arguments(make: Any, message: str) -> None:
+    _raises(convcalc.SpecError, make, message)
+
+
+@pytest.mark.parametrize(
+    ("layer", "inputs", "message"),
+    [
+        (
+            nn.RNNCell(4, 3),
+            (2, 3, 4),
+            "<model> (RNNCell): expects a 2-D input (N, input_size) or an unbatched 1-D one, but receives 3-D (torch: "
+            "Expected input to be 1D or 2D). Received: input_shape=(2, 3, 4)",
+        ),
+        (
+            nn.LSTMCell(4, 3),
+            [(2, 4), (2, 3)],
+            "<model> (LSTMCell): hx takes 2 tensors of shape (2, 3). Received: hx=((2, 3),)",
+        ),
+        (
+            nn.GRUCell(4, 3),
+            [(2, 4), (2, 5)],
+            "<model> (GRUCell): hidden_size=3 but the state has 5 features (last dim): use hidden_size=5. Received: "
+            "state_shape=(2, 5)",
+        ),
+        (
+            nn.GRUCell(4, 3),
+            [(2, 4), (3, 3)],
+            "<model> (GRUCell): the input and its state must agree on every axis but the last. Received: shapes (2, 4) "
+            "and (3, 3)",
+        ),
+        (
+            nn.GRUCell(4, 3),
+            [(2, 4), (3,)],
+            "<model> (GRUCell): the input and its state must agree on every axis but the last. Received: shapes (2, 4) "
+            "and (3,)",
+        ),
+        (
+            nn.Bilinear(5, 7, 3),
+            (2, 5),
+            "<model> (Bilinear): takes two inputs, input1 (*, 5) and input2 (*, 7), but is given one; call it as "
+            "bilinear(x1, x2) rather than in a Sequential. Received: inputs=1",
+        ),
+        (
+            nn.Bilinear(5, 7, 3),
+            [(2, 5), (2, 6)],
+            "<model> (Bilinear): in2_features=7 but the input2 has 6 features (last dim): use in2_features=6. Received: "
+            "input2_shape=(2, 6)",
+        ),
+        (
+            nn.Bilinear(5, 7, 3),
+            [(2, 4), (2, 7)],
+            "<model> (Bilinear): in1_features=5 but the input1 has 4 features (last dim): use in1_features=4. Received: "
+            "input1_shape=(2, 4)",
+        ),
+        (
+            nn.Bilinear(5, 7, 3),
+            [(2, 5), (3, 7)],
+            "<model> (Bilinear): input1 and input2 (torch: input batch dimensions) must agree on every axis but the "
+            "last. Received: shapes (2, 5) and (3, 7)",
+        ),
+        (
+            nn.Bilinear(5, 7, 3),
+            [(2, 5), (2, 1, 7)],
+            "<model> (Bilinear): input1 and input2 (torch: input batch dimensions) must agree on every axis but the "
+            "last. Received: shapes (2, 5) and (2, 1, 7)",
+        ),
+    ],
+)
+def test_cell_and_bilinear_shape_errors(layer: nn.Module, inputs: Any, message: str) -> None:
+    _raises(convcalc.ShapeError, lambda: convcalc.plan(layer, inputs), message)
+
+
+# (class, bias) -> parameters, macs, macs+bias, torchinfo, ptflops of a cell of 4 -> 3 features
+_CELLS = {
+    ("RNNCell", True): (27, 21, 27, 81, 30),
+    ("RNNCell", False): (21, 21, 21, 63, 24),
+    ("GRUCell", True): (81, 63, 81, 243, 102),
+    ("GRUCell", False): (63, 63, 63, 189, 84),
+    ("LSTMCell", True): (108, 84, 108, 324, 138),
+    ("LSTMCell", False): (84, 84, 84, 252, 114),
+}
+
+
+@pytest.mark.parametrize(("name", "bias"), sorted(_CELLS))
+@pytest.mark.parametrize("shape", [(2, 4), (4,)])
+def test_a_cell_counts_one_step_under_every_convention(name: str, bias: bool, shape: tuple[int, ...]) -> None:
+    params, macs, with_bias, torchinfo, ptflops = _CELLS[(name, bias)]
+    layer = getattr(nn, name)(4, 3, bias=bias)
+    plan = convcalc.plan(layer, shape)
+    row = plan.rows[0]
+    state = (*shape[:-1], 3)
+    assert (row.kind, row.input_shape, row.output_shape, row.trainable, row.macs) == (name, shape, state, params, macs)
+    assert plan.output_shape == state
+    got = [convcalc.plan(layer, shape, macs=c).macs for c in ("macs", "macs+bias", "torchinfo", "ptflops")]
+    assert got == [macs, with_bias, torchinfo, ptflops]
+    if name != "LSTMCell":  # the state given beside the input
+        assert convcalc.plan(layer, [shape, state]).macs == macs
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize(
+    ("shapes", "out", "rows"),
+    [([(2, 5), (2, 7)], (2, 3), 1), ([(5,), (7,)], (3,), 1), ([(2, 3, 5), (2, 3, 7)], (2, 3, 3), 3)],
+)
+def test_bilinear_counts_per_row(bias: bool, shapes: list[tuple[int, ...]], out: tuple[int, ...], rows: int) -> None:
+    layer = nn.Bilinear(5, 7, 3, bias=bias)
+    plan = convcalc.plan(layer, shapes)
+    row = plan.rows[0]
+    assert (row.kind, row.input_shape, row.output_shape, row.trainable) == ("Bilinear", shapes[0], out, 105 + 3 * bias)
+    got = [convcalc.plan(layer, shapes, macs=c).macs for c in ("macs", "macs+bias", "torchinfo", "ptflops", "fvcore")]
+    assert got == [105 * rows, (105 + 3 * bias) * rows, 105 + 3 * bias, 0, 0]
+
+
+def test_the_batch_of_a_cell_s_state_must_match_its_input_s() -> None:
+    H = convcalc.symbols("H")
+    plan = convcalc.plan(nn.GRUCell(4, 3), [(H, 4), (2, 3)])
+    assert [(c.layer, c.axis, str(c.form), c.kind, c.value, c.reason) for c in plan.constraints] == [
+        ("", 0, "H - 2", "==", 0, "sizes equal")
+    ]
