@@ -245,6 +245,35 @@ def test_avg_pool_matches_torch(ndim: int, data: st.DataObject) -> None:
     assert_agree(c, shape, planned)
 
 
+@NDIMS
+@given(data=st.data(), norm_type=st.sampled_from([1, 2, 3.0]), unbatched=st.booleans())
+def test_lp_pool_matches_torch(ndim: int, data: st.DataObject, norm_type: float, unbatched: bool) -> None:
+    """``LPPoolNd`` (an average pool of ``x ** p`` without padding, then the root): the spec and the torch module
+    read by the bridge against the real layer, batched and unbatched."""
+    c: PoolConfig = data.draw(pool_configs(ndim, "avg"), label="config")
+    shape_in = (c.channels, *c.size) if unbatched else (1, c.channels, *c.size)
+    if ndim == 1 and isinstance(c.kernel_size, tuple):  # torch's lp_pool1d raises TypeError (mul by a tuple)
+        with pytest.raises(convcalc.SpecError, match="LPPool1d takes an int kernel_size"):
+            cnn.LPPool1d(norm_type, c.kernel_size)
+        return
+    layer, shape = run_torch(
+        lambda: getattr(nn, f"LPPool{ndim}d")(norm_type, c.kernel_size, stride=c.stride, ceil_mode=c.ceil_mode),
+        shape_in,
+    )
+    planned = run_convcalc(
+        lambda: (
+            convcalc.plan(
+                getattr(cnn, f"LPPool{ndim}d")(norm_type, c.kernel_size, c.stride, c.ceil_mode), shape_in
+            ).output_shape
+        )
+    )
+    assert_agree(c, shape, planned)
+    if layer is not None:
+        plan = convcalc.plan(layer, shape_in)
+        assert plan.output_shape == shape
+        assert [(r.kind, r.source, r.macs) for r in plan.rows] == [(f"LPPool{ndim}d", "rule", 0)]
+
+
 @pytest.mark.parametrize(
     ("ndim", "kind"), [(1, "Avg"), (2, "Avg"), (3, "Avg"), (2, "Max")], ids=["avg1d", "avg2d", "avg3d", "max2d"]
 )

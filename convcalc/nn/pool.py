@@ -1,4 +1,4 @@
-"""Pooling and adaptive pooling (torch.nn's MaxPool*d, AvgPool*d, Adaptive*Pool*d)."""
+"""Pooling and adaptive pooling (torch.nn's MaxPool*d, AvgPool*d, LPPool*d, Adaptive*Pool*d)."""
 
 from __future__ import annotations
 
@@ -179,6 +179,65 @@ class AvgPool3d(_AvgPoolNd):
     """``torch.nn.AvgPool3d`` spec (torch also requires input >= kernel on every axis)."""
 
     divisor_override: int | None = None
+    _ndim: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _LPPoolNd(Module):
+    """A power-average pool: torch's ``lp_poolNd`` averages ``x ** norm_type`` with ``avg_poolNd`` (no padding) and
+    takes the root, so its shapes and checks are an average pool's with ``padding=0``; no MACs, as pools."""
+
+    norm_type: float
+    kernel_size: Any
+    stride: Any = None
+    ceil_mode: bool = False
+    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _p: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _ndim: ClassVar[int] = 2
+    _kind: ClassVar[PoolKind] = PoolKind.AVG
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        if isinstance(self.norm_type, bool) or not isinstance(self.norm_type, (int, float)):
+            raise SpecError(f"norm_type must be a number. {received(args)}")
+        nd = self._ndim
+        if nd == 1 and isinstance(self.kernel_size, (tuple, list)):  # torch's lp_pool1d multiplies by it
+            raise SpecError(f"LPPool1d takes an int kernel_size (torch: TypeError in mul()). {received(args)}")
+        k = per_axis(self.kernel_size, "kernel_size", nd, args, minimum=1)
+        s = k if self.stride is None else per_axis(self.stride, "stride", nd, args, minimum=1)
+        flag(self.ceil_mode, "ceil_mode", args)
+        object.__setattr__(self, "_k", k)
+        object.__setattr__(self, "_s", s)
+        object.__setattr__(self, "_p", (0,) * nd)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        return _PoolNd._pool(self, flow, ctx, path, (1,) * self._ndim, self.ceil_mode)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class LPPool1d(_LPPoolNd):
+    """``torch.nn.LPPool1d`` spec: ``LPPool1d(norm_type, kernel_size, stride=None, ceil_mode=False)``."""
+
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LPPool2d(_LPPoolNd):
+    """``torch.nn.LPPool2d`` spec: shaped as ``AvgPool2d(kernel_size, stride, padding=0, ceil_mode)``.
+
+    >>> import convcalc
+    >>> convcalc.plan(LPPool2d(2, 3, stride=2), (1, 8, 15, 15)).output_shape
+    (1, 8, 7, 7)
+    """
+
+    _ndim: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class LPPool3d(_LPPoolNd):
+    """``torch.nn.LPPool3d`` spec (torch's avg_pool3d needs input >= kernel on every axis)."""
+
     _ndim: ClassVar[int] = 3
 
 

@@ -181,6 +181,7 @@ _POOL_ARGS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
         ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
         {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True, "divisor_override": None},
     ),
+    "lp_pool": (("input", "norm_type", "kernel_size", "stride", "ceil_mode"), {"stride": None, "ceil_mode": False}),
     "adaptive_avg_pool": (("input", "output_size"), {}),
     "adaptive_max_pool": (("input", "output_size", "return_indices"), {"return_indices": False}),
 }
@@ -357,6 +358,7 @@ def _max_unpool(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
 _POOL_SPECS = {
     "max_pool": "MaxPool",
     "avg_pool": "AvgPool",
+    "lp_pool": "LPPool",
     "adaptive_avg_pool": "AdaptiveAvgPool",
     "adaptive_max_pool": "AdaptiveMaxPool",
 }
