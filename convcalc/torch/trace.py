@@ -402,8 +402,14 @@ def _code_of(cls: type) -> tuple[Any, ...]:
 _NOT_PLAIN = object()
 
 
+_SCALARS = frozenset({type(None), bool, int, float, str})
+
+
 def _plain_value(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
+    kind = type(value)
+    if kind in _SCALARS:  # the common case first: every plan computes the key of every module
+        return (kind, value)
+    if isinstance(value, (bool, int, float, str)):
         return (type(value), value)
     if isinstance(value, (FunctionType, BuiltinFunctionType)):  # ``self.activation = F.relu``: by identity
         return (FunctionType, value)
