@@ -1253,3 +1253,17 @@ def test_equal_pieces_of_a_symbolic_axis_state_their_condition() -> None:
 def test_pieces_unpacked_with_a_star(shape: tuple[int, ...]) -> None:
     check(Forward(lambda self, x: (lambda a, b: a.mean() + b.mean())(*x.chunk(2, dim=2))), shape)
     check(Forward(lambda self, x: torch.stack([*x.unbind(1)], 1)), shape)
+
+
+def test_a_layer_norm_of_a_symbolic_axis_asks_for_its_size() -> None:
+    """A size that depends on the input must be normalized_shape's: an equality, exact where torch runs."""
+    _sym_agrees(lambda self, x: self.ln(x), (2, 3, "H"), range(1, 12), ln=torch.nn.LayerNorm(6))
+    _sym_agrees(lambda self, x: self.ln(x), (2, "H", "W"), range(1, 12), ln=torch.nn.LayerNorm((5, 6)))
+    H, W = convcalc.symbols("H W")
+    plan = convcalc.plan(convcalc.nn.LayerNorm((4, 5)), (2, H, W))
+    assert [str(c) for c in plan.constraints] == [
+        " (axis 1): H - 4 == 0 (normalized_shape 4)",
+        " (axis 2): W - 5 == 0 (normalized_shape 5)",
+    ]
+    with pytest.raises(convcalc.ShapeError, match=r"use normalized_shape=\(H, 6\)"):
+        convcalc.plan(convcalc.nn.LayerNorm((4, 5)), (2, H, 6))

@@ -195,12 +195,22 @@ class LayerNorm(Module):
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
         tail = tuple(shape[len(shape) - len(self._shape) :])
-        if len(shape) < len(self._shape) or tail != self._shape:
+
+        def mismatch() -> str:
             fits = tuple(shape[-len(self._shape) :])  # as many last dims as normalized_shape has (all, if fewer)
-            raise ShapeError(
+            return (
                 f"{self._where(path)}: normalized_shape={self._shape} must match the last dims of the input "
                 f"{shape}: use normalized_shape={fits}. Received: input_shape={shape}"
             )
+
+        if len(shape) < len(self._shape) or any(
+            type(a) is int and a != b for a, b in zip(tail, self._shape, strict=True)
+        ):
+            raise ShapeError(mismatch())
+        first = len(shape) - len(self._shape)
+        for j, (a, b) in enumerate(zip(tail, self._shape, strict=True)):
+            if type(a) is not int:  # a size that depends on the input: it must be this one
+                ctx.equals(a - b, 0, path, first + j, mismatch, f"normalized_shape {b}")
         params = layernorm_params(self._shape, elementwise_affine=self.elementwise_affine, bias=self.bias)
         ctx.add_row(path, self.kind, shape, shape, trainable=params, receptive_field=rf)
         return shape, rf
