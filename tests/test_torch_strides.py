@@ -215,3 +215,32 @@ def test_the_layout_an_elementwise_operation_gives_a_permuted_tensor(function: A
     model = Forward(lambda self, x: function(self.conv(x).permute(0, 2, 3, 1)).view(x.shape[0], -1))
     model.conv = torch.nn.Conv2d(3, 4, 1)
     check(model.train(train), (2, 3, 5, 6))
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda x: x.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1).view(x.shape[0], -1),
+        lambda x: x.to(memory_format=torch.channels_last).permute(0, 2, 3, 1).view(x.shape[0], -1),
+        lambda x: torch.empty_like(x, memory_format=torch.channels_last).permute(0, 2, 3, 1).view(x.shape[0], -1),
+        lambda x: x.contiguous(memory_format=torch.channels_last).view(x.shape[0], -1),
+    ],
+)
+def test_a_channels_last_layout_is_not_taken_for_a_contiguous_one(function: Any) -> None:
+    """The plan does not follow memory formats: after one, a view is taken to succeed (never refused where torch
+    views it; the last form, which torch refuses, is planned)."""
+    model = Forward(lambda self, x: function(self.conv(x)))
+    model.conv = torch.nn.Conv2d(3, 4, 1)
+    expected = torch_outcome(model, (2, 3, 5, 6))
+    plan = convcalc.plan(model, (2, 3, 5, 6))
+    assert expected is None or plan.output_shapes == expected
+
+
+def test_channels_last_weights_give_a_layout_the_plan_does_not_take_for_contiguous() -> None:
+    """A convolution with channels-last weights returns a channels-last output: permuted to NHWC it is contiguous,
+    and torch views it; the plan must not refuse that view."""
+    model = Forward(lambda self, x: self.conv(x).permute(0, 2, 3, 1).view(x.shape[0], -1))
+    model.conv = torch.nn.Conv2d(3, 4, 3)
+    model.to(memory_format=torch.channels_last)
+    assert torch_outcome(model, (2, 3, 8, 8)) == ((2, 144),)
+    assert convcalc.plan(model, (2, 3, 8, 8)).output_shape == (2, 144)

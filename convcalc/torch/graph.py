@@ -354,7 +354,7 @@ def _call_module(
         if len(args) != 1 or len(tensors) != 1 or kwargs:
             raise _one_tensor_error(child_path, spec.kind, args, kwargs)
         shape, rf = spec._plan(_flow_of(tensors[0]), ctx, child_path)
-        fresh = _makes_new(spec) and is_contiguous(tensors[0].shape, tensors[0].strides)
+        fresh = is_contiguous(tensors[0].shape, tensors[0].strides) and _makes_new(spec) and _dense_tensors(torch_child)
         out = _Tensor(tuple(shape), rf, strides=contiguous(tuple(shape)) if fresh else None)
         if getattr(spec, "return_indices", False) is True:  # MaxPool2d(return_indices=True): (values, indices)
             out = _Pair((out, _Tensor(tuple(shape), rf)))
@@ -383,7 +383,7 @@ _VIEWS = frozenset(
 def _settled(out: Any, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """An operation that makes a new tensor from contiguous tensors makes a contiguous one (torch's
     TensorIterator and kernels keep their inputs' layout); its strides are known from then on."""
-    if type(out) is _Tensor and out.strides is None and kind not in _VIEWS:
+    if type(out) is _Tensor and out.strides is None and kind not in _VIEWS and "memory_format" not in kwargs:
         tensors = [a for a in _leaves((args, kwargs)) if isinstance(a, _Tensor)]
         if all(is_contiguous(t.shape, t.strides) for t in tensors):
             out.strides = contiguous(tuple(out.shape))
@@ -406,6 +406,12 @@ def _makes_new(spec: Any) -> bool:
         "convcalc.nn.cells",
         containers.__name__,
     )
+
+
+def _dense_tensors(module: Any) -> bool:
+    """Whether a torch module's weights are laid out contiguously: a convolution with channels-last weights
+    (``model.to(memory_format=torch.channels_last)``) gives a channels-last output from a contiguous input."""
+    return module is None or all(t.is_contiguous() for t in (*module.parameters(), *module.buffers()))
 
 
 def _transposed() -> Any:
