@@ -409,9 +409,9 @@ def _makes_new(spec: Any) -> bool:
 
 
 def _dense_tensors(module: Any) -> bool:
-    """Whether a torch module's weights are laid out contiguously: a convolution with channels-last weights
+    """Whether a torch module's parameters are laid out contiguously: a convolution with channels-last weights
     (``model.to(memory_format=torch.channels_last)``) gives a channels-last output from a contiguous input."""
-    return module is None or all(t.is_contiguous() for t in (*module.parameters(), *module.buffers()))
+    return module is None or all(p.is_contiguous() for p in module.parameters())
 
 
 def _transposed() -> Any:
