@@ -320,11 +320,12 @@ def _shared(macs: Any, bias_adds: Any, own: Any, batch: Any) -> tuple[Any, Any]:
         if (macs * own) % batch or (bias_adds * own) % batch:
             return macs, bias_adds
         return macs * own // batch, bias_adds * own // batch
-    from sympy import fraction
+    from sympy import fraction, sympify
 
     from convcalc._symbolic import to_sympy
 
-    shared = [(to_sympy(v) * to_sympy(own) / to_sympy(batch)).cancel() for v in (macs, bias_adds)]
+    # (sympify: a count that is a plain int beside symbolic sizes must not be divided as Python floats)
+    shared = [(sympify(to_sympy(v)) * to_sympy(own) / to_sympy(batch)).cancel() for v in (macs, bias_adds)]
     if any(fraction(v)[1] != 1 for v in shared):  # (a sequence-first count over L steps, shared out per N)
         return macs, bias_adds
     return shared[0], shared[1]

@@ -177,3 +177,16 @@ def test_a_numeric_size_that_does_not_fit_never_consults_sympy(monkeypatch: pyte
     with pytest.raises(convcalc.ShapeError) as info:
         convcalc.plan(nn.Conv2d(1, 1, 5), (1, 1, 4, 9))
     assert "has size 5 on that axis: input_shape=(1, 1, 5, 9)" in str(info.value)
+
+
+def test_a_count_shared_out_over_a_symbolic_batch_stays_exact() -> None:
+    """An unbatched input whose Linear sees a batch of channels and symbolic features: the count is shared out
+    as sympy numbers (an int count divided as Python floats raised AttributeError; found by the fuzz test)."""
+    net = convcalc.nn.Sequential(
+        convcalc.nn.Conv2d(3, 4, 3), convcalc.nn.ReLU(), convcalc.nn.Flatten(), convcalc.nn.LazyLinear(2)
+    )
+    H = convcalc.symbols("H")
+    plan = convcalc.plan(net, (3, H, 3))
+    assert plan.output_shape == (4, 2)
+    assert plan.macs == 116 * H - 232
+    assert plan.macs.subs(H, 7) == convcalc.plan(net, (3, 7, 3)).macs == 580
