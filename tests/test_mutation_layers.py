@@ -850,3 +850,28 @@ def test_the_batch_of_a_cell_s_state_must_match_its_input_s() -> None:
     assert [(c.layer, c.axis, str(c.form), c.kind, c.value, c.reason) for c in plan.constraints] == [
         ("", 0, "H - 2", "==", 0, "sizes equal")
     ]
+
+
+def test_bilinear_takes_its_inputs_by_name() -> None:
+    layer = nn.Bilinear(5, 7, 3)
+    plan = convcalc.plan(layer, {"input1": (2, 5), "input2": (2, 7)})
+    assert (plan.output_shape, plan.macs, plan.rows[0].input_shape) == ((2, 3), 105, (2, 5))
+    for given in ({"input1": (2, 5)}, {"input2": (2, 7)}):
+        _raises(
+            convcalc.ShapeError,
+            lambda given=given: convcalc.plan(layer, given),
+            "<model> (Bilinear): takes two inputs, input1 (*, 5) and input2 (*, 7), but is given one; call it as "
+            "bilinear(x1, x2) rather than in a Sequential. Received: inputs=1",
+        )
+    _raises(
+        convcalc.SpecError,
+        lambda: convcalc.plan(layer, {"input1": (2, 5), "input2": (2, 7), "x": (1,)}),
+        "<model> (Bilinear): is called with arguments convcalc does not follow (x); Bilinear takes 2 tensors here. "
+        "Received: arguments=x",
+    )
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(layer, {"input1": (2, 5), "input2": (2, 6)}),
+        "<model> (Bilinear): in2_features=7 but the input2 has 6 features (last dim): use in2_features=6. Received: "
+        "input2_shape=(2, 6)",
+    )
