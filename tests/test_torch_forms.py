@@ -887,6 +887,9 @@ def test_functional_checks_against_the_input(function: Any) -> None:
         lambda s, x: torch.tensor_split(x, (-2, 20), dim=-1),
         lambda s, x: torch.tensor_split(x, 3, dim=-1),
         lambda s, x: torch.tensor_split(x, 0, dim=1),
+        lambda s, x: x.split([12, -2], dim=-1),  # adds up, but torch refuses a negative section
+        lambda s, x: x.split([4, 6], dim=-1),
+        lambda s, x: x.split([4, 5], dim=-1),
         lambda s, x: F.softmax(x, 3),
         lambda s, x: F.log_softmax(x, dim=-4),
         lambda s, x: F.normalize(x, dim=3),

@@ -265,11 +265,7 @@ def _split(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     elif call.kind == "unbind":
         pieces = [None] * n
     else:
-        how = (
-            args[1]
-            if len(args) > 1
-            else kwargs.get("chunks", kwargs.get("split_size_or_sections", kwargs.get("split_size")))
-        )
+        how = _pieces_arg(args, kwargs)
         if call.kind == "chunk":
             if not _is_int(how) or how < 1:
                 raise call.spec_error("chunks must be a positive int", chunks=how)
@@ -281,9 +277,7 @@ def _split(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             edges = [0, *(min(max(i + n if i < 0 else i, 0), n) for i in how), n]
             pieces = [max(b - a, 0) for a, b in itertools.pairwise(edges)]
         elif isinstance(how, tuple):
-            if sum(how) != n:
-                raise call.shape_error(f"split sizes {how} add up to {sum(how)}, not the axis size {n}", t.shape)
-            pieces = list(how)
+            pieces = _sections(call, t, j, how)
         elif call.kind == "tensor_split" and _is_int(how):
             if how < 1:  # torch: number of sections must be larger than 0
                 raise call.spec_error("the number of sections must be at least 1", sections=how)
@@ -309,23 +303,10 @@ def _symbolic_pieces(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any],
     condition: elsewhere torch's pieces differ, or are fewer). A split of a fixed size, at indices, or
     ``unbind`` give a count that depends on the input: refused."""
     n = t.shape[j]
-    how: Any = args[1] if len(args) > 1 else kwargs.get("chunks", kwargs.get("split_size_or_sections"))
+    how = _pieces_arg(args, kwargs)
     shape = tuple(t.shape)
     if call.kind == "split" and isinstance(how, tuple) and all(_is_size(v) for v in how):
-        total = _sum(how)
-        for v in how:
-            call.require_at_least(
-                v, 0, j, functools.partial(_negative_split, call, v, shape), "split size not negative"
-            )
-        call.require_equal(
-            n,
-            total,
-            j,
-            lambda: (
-                f"{call.where}: split sizes {how} add up to {total}, not the axis size {n}. Received: input_shape={shape}"
-            ),
-        )
-        return list(how)
+        return _sections(call, t, j, how)
     if call.kind in ("chunk", "tensor_split") and _is_int(how) and how >= 1:
         count: int = how
         if count == 1:
@@ -349,6 +330,34 @@ def _symbolic_pieces(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any],
         f"depends on it too; give sections that add up to it, or a count of equal pieces",
         shape,
     )
+
+
+def _pieces_arg(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The count, size or sections of ``chunk`` / ``split`` / ``tensor_split``, by position or by name."""
+    if len(args) > 1:
+        return args[1]
+    return kwargs.get("chunks", kwargs.get("split_size_or_sections", kwargs.get("split_size")))
+
+
+def _sections(call: _Call, t: _Tensor, j: int, how: tuple[Any, ...]) -> list[Any]:
+    """``split([a, b, ...], dim)``: no section negative and all adding up to the axis (conditions where a size
+    depends on the input), as torch's split_with_sizes checks."""
+    shape = tuple(t.shape)
+    if not all(_is_size(v) for v in how):
+        raise call.spec_error("split sizes must be ints", split_sizes=how)
+    for v in how:
+        call.require_at_least(v, 0, j, functools.partial(_negative_split, call, v, shape), "split size not negative")
+    total = _sum(how)
+    call.require_equal(
+        t.shape[j],
+        total,
+        j,
+        lambda: (
+            f"{call.where}: split sizes {how} add up to {total}, not the axis size {t.shape[j]}. "
+            f"Received: input_shape={shape}"
+        ),
+    )
+    return list(how)
 
 
 def _negative_split(call: _Call, size: Any, shape: tuple[Any, ...]) -> str:
