@@ -63,16 +63,19 @@ def torch_macs(model: torch.nn.Module, shapes: list[tuple[int, ...]]) -> int:
     return flops // 2
 
 
+def plan_or_refusal(model: torch.nn.Module, inputs: Any) -> tuple[convcalc.Plan | None, convcalc.ConvCalcError | None]:
+    """``(plan, None)``, or ``(None, the ConvCalcError convcalc raised)``."""
+    try:
+        return convcalc.plan(model, inputs), None
+    except convcalc.ConvCalcError as exc:
+        return None, exc
+
+
 def check(model: torch.nn.Module, inputs: Any) -> convcalc.Plan | None:
     """The plan agrees with torch: same output shapes and parameter counts, or both refuse."""
     expected = torch_outcome(model, inputs)
-    try:
-        plan = convcalc.plan(model, inputs)
-    except convcalc.ConvCalcError as exc:
-        refused: convcalc.ConvCalcError | None = exc
-    else:
-        refused = None
-    if refused is not None:
+    plan, refused = plan_or_refusal(model, inputs)
+    if plan is None:
         assert type(refused) in (convcalc.ShapeError, convcalc.SpecError)
         assert expected is None, f"convcalc refuses ({refused}) but torch gives {expected}"
         return None
