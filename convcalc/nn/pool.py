@@ -53,52 +53,6 @@ class _PoolNd(Module):
         object.__setattr__(self, "_s", s)
         object.__setattr__(self, "_p", p)
 
-    def _pool(self, flow: Flow, ctx: Context, path: str, dilation: tuple[int, ...], ceil_mode: bool) -> Flow:
-        shape, rf = flow
-        nd = self._ndim
-        rf = _sample_axes(ctx, self, shape, rf, nd, path)
-        spatial = []
-        for j, (i, k, s, p, d) in enumerate(zip(shape[-nd:], self._k, self._s, self._p, dilation, strict=True)):
-            least = pool_min_input(self._kind, self._ndim, k)
-            if least is not None:
-                ctx.at_least(
-                    i,
-                    least,
-                    path,
-                    j,
-                    lambda: (
-                        f"{self._where(path)}: input size {i} on spatial axis {j} is smaller than kernel size {k} "
-                        f"(torch's avg_pool3d needs input >= kernel whatever the padding). Received: input_shape={shape}"
-                    ),
-                    "avg_pool3d input at least the kernel",
-                )
-            extent = kernel_extent(k, d)
-            out = ceil_window_count(i, p, extent, s) if ceil_mode else window_count(i, p, p, extent, s)
-            ctx.at_least(
-                out,
-                1,
-                path,
-                j,
-                lambda: _conv_too_small(self, path, shape, j, i, p, p, extent),
-                f"window {extent} fits the padded input",
-            )
-            if ctx.strict and s > 1:
-                ctx.divides(
-                    i + 2 * p - extent,
-                    s,
-                    path,
-                    j,
-                    lambda: _not_exact(self, path, shape, j, i, 2 * p, extent, s),
-                    f"stride {s} divides evenly",
-                )
-            spatial.append(out)
-        out_shape = (*shape[:-nd], *spatial)
-        new_rf = rf_update(
-            rf, tuple(kernel_extent(k, d) for k, d in zip(self._k, dilation, strict=True)), self._s, self._p
-        )
-        ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
-        return out_shape, new_rf
-
 
 @dataclass(frozen=True, slots=True)
 class _MaxPoolNd(_PoolNd):
@@ -112,7 +66,7 @@ class _MaxPoolNd(_PoolNd):
         object.__setattr__(self, "_dil", per_axis(self.dilation, "dilation", self._ndim, _args(self), minimum=1))
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        return self._pool(flow, ctx, path, self._dil, self.ceil_mode)
+        return _pool(self, flow, ctx, path, self._dil, self.ceil_mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +110,7 @@ class _AvgPoolNd(_PoolNd):
             raise SpecError(f"divisor_override must not be zero: use None or another int. {received(_args(self))}")
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        return self._pool(flow, ctx, path, (1,) * self._ndim, self.ceil_mode)
+        return _pool(self, flow, ctx, path, (1,) * self._ndim, self.ceil_mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +166,7 @@ class _LPPoolNd(Module):
         object.__setattr__(self, "_p", (0,) * nd)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        return _PoolNd._pool(self, flow, ctx, path, (1,) * self._ndim, self.ceil_mode)  # type: ignore[arg-type]
+        return _pool(self, flow, ctx, path, (1,) * self._ndim, self.ceil_mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +193,54 @@ class LPPool3d(_LPPoolNd):
     """``torch.nn.LPPool3d`` spec (torch's avg_pool3d needs input >= kernel on every axis)."""
 
     _ndim: ClassVar[int] = 3
+
+
+def _pool(
+    self: _PoolNd | _LPPoolNd, flow: Flow, ctx: Context, path: str, dilation: tuple[int, ...], ceil_mode: bool
+) -> Flow:
+    """A window pool's output, checks and row (max, average and power-average pools alike)."""
+    shape, rf = flow
+    nd = self._ndim
+    rf = _sample_axes(ctx, self, shape, rf, nd, path)
+    spatial = []
+    for j, (i, k, s, p, d) in enumerate(zip(shape[-nd:], self._k, self._s, self._p, dilation, strict=True)):
+        least = pool_min_input(self._kind, self._ndim, k)
+        if least is not None:
+            ctx.at_least(
+                i,
+                least,
+                path,
+                j,
+                lambda: (
+                    f"{self._where(path)}: input size {i} on spatial axis {j} is smaller than kernel size {k} "
+                    f"(torch's avg_pool3d needs input >= kernel whatever the padding). Received: input_shape={shape}"
+                ),
+                "avg_pool3d input at least the kernel",
+            )
+        extent = kernel_extent(k, d)
+        out = ceil_window_count(i, p, extent, s) if ceil_mode else window_count(i, p, p, extent, s)
+        ctx.at_least(
+            out,
+            1,
+            path,
+            j,
+            lambda: _conv_too_small(self, path, shape, j, i, p, p, extent),
+            f"window {extent} fits the padded input",
+        )
+        if ctx.strict and s > 1:
+            ctx.divides(
+                i + 2 * p - extent,
+                s,
+                path,
+                j,
+                lambda: _not_exact(self, path, shape, j, i, 2 * p, extent, s),
+                f"stride {s} divides evenly",
+            )
+        spatial.append(out)
+    out_shape = (*shape[:-nd], *spatial)
+    new_rf = rf_update(rf, tuple(kernel_extent(k, d) for k, d in zip(self._k, dilation, strict=True)), self._s, self._p)
+    ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
+    return out_shape, new_rf
 
 
 @dataclass(frozen=True, slots=True)
