@@ -382,8 +382,11 @@ _VIEWS = frozenset(
 
 def _settled(out: Any, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """An operation that makes a new tensor from contiguous tensors makes a contiguous one (torch's
-    TensorIterator and kernels keep their inputs' layout); its strides are known from then on."""
-    if type(out) is _Tensor and out.strides is None and kind not in _VIEWS and "memory_format" not in kwargs:
+    TensorIterator and kernels keep their inputs' layout); its strides are known from then on. One given a
+    memory format (``x.to(memory_format=...)``, ``x.contiguous(memory_format=...)``) has strides not followed."""
+    if type(out) is _Tensor and "memory_format" in kwargs:  # channels_last and friends: a layout not followed
+        return out if out.strides is None else _Tensor(out.shape, out.rf, out.const)
+    if type(out) is _Tensor and out.strides is None and kind not in _VIEWS:
         tensors = [a for a in _leaves((args, kwargs)) if isinstance(a, _Tensor)]
         if all(is_contiguous(t.shape, t.strides) for t in tensors):
             out.strides = contiguous(tuple(out.shape))

@@ -37,11 +37,7 @@ from convcalc.torch.values import (
 def _contiguous(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``x.contiguous()``: the same sizes, laid out contiguously (a copy where they were not)."""
     t = args[0] if args else kwargs.get("input")
-    if not isinstance(t, _Tensor):
-        return t
-    if "memory_format" in kwargs:  # channels_last and friends: a layout the plan does not follow
-        return _Tensor(t.shape, t.rf, t.const)
-    if is_contiguous(t.shape, t.strides):
+    if not isinstance(t, _Tensor) or is_contiguous(t.shape, t.strides):
         return t
     return _Tensor(t.shape, t.rf, t.const, strides=contiguous(tuple(t.shape)))
 
@@ -67,8 +63,6 @@ def _contiguous(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
 )
 def _passthrough(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     t = args[0] if args else kwargs.get("input")
-    if isinstance(t, _Tensor) and "memory_format" in kwargs:  # x.to(memory_format=torch.channels_last): not followed
-        return _Tensor(t.shape, t.rf, t.const)
     if isinstance(t, _Tensor) and t.strides is not None and not is_contiguous(t.shape, t.strides):
         # torch returns the tensor itself, or a copy laid out in the same order of axes: the same strides where
         # the tensor is dense (a permutation of a contiguous one), else not followed
