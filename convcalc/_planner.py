@@ -180,6 +180,22 @@ class Context:
         expr = to_sympy(value)
         self._sympy_condition(sympy().Eq(expr, target), expr, "==", target, path, axis, message, reason)
 
+    def known_equal(self, value: Any, target: int) -> bool:
+        """Whether an equality recorded earlier (``assert h == 1`` in a forward) states ``value == target``: a
+        later ``squeeze`` or ``if h == 1:`` of the same size is then decided by it."""
+        equalities = [c for c in self.constraints if c.kind == "=="]
+        if not equalities:
+            return False
+        from convcalc._backend import sympy
+        from convcalc._symbolic import to_sympy
+
+        wanted = sympy().expand(to_sympy(value) - target)
+        for c in equalities:
+            stated = sympy().expand(to_sympy(c.form) - c.value)
+            if wanted == stated or wanted == -stated:
+                return True
+        return False
+
     def divides(self, value: Any, divisor: int, path: str, axis: int, message: Callable[[], str], reason: str) -> None:
         """Require ``value % divisor == 0`` (strict mode): raise for numbers, record a constraint for symbols."""
         if divisor == 1:

@@ -729,6 +729,21 @@ class SelectItem(nn.Module):
         return x[self.index]
 
 
+class SqueezeIfFlat(nn.Module):
+    """``if f.shape[2] == 1: squeeze`` with the height asserted (``asserted``) or not."""
+
+    def __init__(self, asserted: bool = True) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+        self.asserted = asserted
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.c(x)
+        if self.asserted:
+            assert f.shape[2] == 1
+        return f.squeeze(2) if f.shape[2] == 1 else f.flatten(1)
+
+
 class CRNN(nn.Module):
     """Text recognition: convolutions, the height squeezed out, a bidirectional LSTM over the width."""
 

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import pytest
+import sympy
 
 torch = pytest.importorskip("torch")
 
@@ -371,6 +372,42 @@ def test_shape_asserts_are_checked_and_symbolic_ones_kept_as_constraints() -> No
             assert convcalc.plan(_Asserts(), (1, 3, size, size)).output_shape == expected
     with pytest.raises(convcalc.ShapeError, match="an assert in its forward fails"):
         convcalc.plan(_Asserts(), (1, 3, 16, 8))
+
+
+def test_an_asserted_size_of_1_is_squeezed_in_a_symbolic_plan() -> None:
+    """CRNN code asserts the feature map's height is 1, then squeezes it: with a symbolic height the assert's
+    equality decides the squeeze (and a later ``if h == 1``), where before the axis was kept under a constraint
+    that contradicts the assert, and the permute after it failed."""
+    from tests.corpus_models import CRNN
+
+    H, W = convcalc.symbols("H W")
+    plan = convcalc.plan(CRNN(), (2, 1, H, W))
+    assert str(plan.output_shape) == "(floor((W - 2)/2) + 1, 2, 11)"
+    assert not any("squeezed" in c.reason for c in plan.constraints)
+    valid = []
+    for height in range(1, 40):
+        try:
+            expected: Any = tuple(CRNN()(torch.zeros(2, 1, height, 20)).shape)
+        except (AssertionError, RuntimeError):
+            expected = None
+        assert all(c.holds({"H": height, "W": 20}) for c in plan.constraints) == (expected is not None), height
+        if expected is not None:
+            assert _at(_at_any(plan.output_shape, W, 20), H, height) == expected
+            valid.append(height)
+    assert valid == [8, 9, 10, 11]
+
+    from tests.corpus_models import SqueezeIfFlat
+
+    plan = convcalc.plan(SqueezeIfFlat(), (1, 3, H, W))
+    assert plan.output_shape == (1, 4, W - 2)
+    assert tuple(SqueezeIfFlat()(torch.zeros(1, 3, 3, 7)).shape) == _at(plan.output_shape, W, 7) == (1, 4, 5)
+    # without the assert the height may or may not be 1: a branch on it is not decided
+    with pytest.raises(convcalc.SpecError, match=r"depends on the symbols \(Eq\(H - 2, 1\)\)"):
+        convcalc.plan(SqueezeIfFlat(asserted=False), (1, 3, H, W))
+
+
+def _at_any(shape: Any, symbol: Any, value: int) -> tuple[Any, ...]:
+    return tuple(sympy.sympify(d).subs(symbol, value) for d in shape)
 
 
 def test_a_branch_on_a_size_is_read_the_way_the_sizes_take_it() -> None:

@@ -494,6 +494,8 @@ def _shape_guard(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     condition, taken, assertion, module_type, before = args
     module = f"{call.name.rpartition('.')[0] or '<model>'} ({module_type})"
     holds = _decide(condition)
+    if holds is None:
+        holds = _implied(call, condition)
     shown = _describe_value(condition) if holds is _DATA else str(condition)
     if holds is taken:
         return None
@@ -606,6 +608,18 @@ def _decide(condition: Any) -> Any:
             return None if zero is None else not zero
         return None
     return _DATA
+
+
+def _implied(call: _Call, condition: Any) -> bool | None:
+    """A condition of symbolic sizes that an assert before it decided: ``h == 1`` (or ``h != 1``) after
+    ``assert h == 1``; None where no recorded equality says."""
+    from convcalc._backend import is_symbolic, sympy
+
+    if not is_symbolic(condition) or not isinstance(condition, (sympy().Eq, sympy().Ne)):
+        return None  # an inequality (an Undecided form) is not decided by an equality here
+    if not call.ctx.known_equal(condition.lhs - condition.rhs, 0):
+        return None
+    return isinstance(condition, sympy().Eq)
 
 
 def _assert_as_constraint(call: _Call, condition: Any, module: str) -> None:
