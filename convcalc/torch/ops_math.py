@@ -10,7 +10,7 @@ from typing import Any
 
 from convcalc._errors import ShapeError, SpecError
 from convcalc.torch.nodes import ListIndex
-from convcalc.torch.strides import contiguous, is_contiguous, kept_by_elementwise, viewed
+from convcalc.torch.strides import contiguous, copied, is_contiguous, is_dense, iterated, viewed
 from convcalc.torch.values import (
     NeedsDataError,
     RetakeError,
@@ -63,11 +63,13 @@ def _contiguous(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
 )
 def _passthrough(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     t = args[0] if args else kwargs.get("input")
-    if isinstance(t, _Tensor) and t.strides is not None and not is_contiguous(t.shape, t.strides):
-        # torch returns the tensor itself, or a copy laid out in the same order of axes: the same strides where
-        # the tensor is dense (a permutation of a contiguous one), else not followed
-        return _Tensor(t.shape, t.rf, t.const, kept_by_elementwise([t], t.shape))
-    return t
+    if not isinstance(t, _Tensor) or t.strides is None or call.kind == "detach" or is_dense(t.shape, t.strides):
+        return t  # the tensor itself, a view of it, or a copy with its very strides (a dense one's)
+    if call.kind == "clone":
+        return _Tensor(t.shape, t.rf, t.const, copied(t.shape, t.strides))
+    # a cast or a move returns the tensor itself where its dtype or device is already the one asked for (convcalc
+    # does not follow dtypes), else a dense copy: the strides of a tensor with gaps (x[:, ::2]) are not known
+    return _Tensor(t.shape, t.rf, t.const)
 
 
 @_handles("zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like")
@@ -213,7 +215,7 @@ def _pointwise(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
     strides = t.strides if call.inplace else None
     if not call.inplace and call.kind not in _NEW_LAYOUT:
-        strides = kept_by_elementwise([t], t.shape)
+        strides = iterated([(t.shape, t.strides)], t.shape, scalars=False)
     return call.row(t.shape, _Tensor(t.shape, t.rf, t.const, strides))
 
 
@@ -311,7 +313,8 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if call.inplace and isinstance(operands[0], _Tensor):
         strides = operands[0].strides
     else:
-        strides = kept_by_elementwise(tensors, shape) if call.kind not in _NEW_LAYOUT else None
+        laid = [(t.shape, t.strides) for t in tensors]
+        strides = iterated(laid, shape, len(tensors) < len(operands)) if call.kind not in _NEW_LAYOUT else None
     out = _Tensor(shape, rf, all(t.const for t in tensors), strides)
     return call.row(tensors[0].shape, out)
 

@@ -2,8 +2,9 @@
 give a shape without copying (``x.transpose(1, 2).view(b, -1)`` is a RuntimeError in torch).
 
 A plan knows a tensor's strides only where torch's are certain: the model's inputs are contiguous; a layer or
-an operation that makes a new tensor from contiguous inputs makes a contiguous one; and the operations that give
-a view of their input (transpose, permute, slicing, unsqueeze, expand, view) change the strides by torch's rules,
+an operation that makes a new tensor from contiguous inputs makes a contiguous one; the operations that give a
+view of their input (transpose, permute, slicing, unsqueeze, expand, view) change the strides by torch's rules; and
+an elementwise operation lays its result out by ATen's TensorIterator rule, whatever its operands' layouts: all
 written here. Everywhere else the strides are unknown (``None``), and ``view`` is taken to succeed, as it did
 before strides were followed: an unknown stride never refuses a model. Only int sizes carry strides.
 
@@ -99,25 +100,103 @@ def expanded(shape: tuple[int, ...], strides: Strides, new_shape: tuple[int, ...
     return tuple(out)
 
 
-def kept_by_elementwise(tensors: list[Any], shape: tuple[Any, ...]) -> Strides | None:
-    """The strides torch gives the result of an elementwise operation (its TensorIterator) or of a copy that
-    keeps the layout (``clone``), where they are certain: every operand of the result's shape with the same
-    strides, the result laid out densely in the order of those strides (the same strides where the operands are
-    dense, as a transposed or permuted tensor is). Else None (unknown): operands that differ, an axis of stride
-    0, or two axes of one stride, where torch's order is its own choice. The stride of an axis of size 1 is never
-    read by the view rule, so it is not compared (and given as 1)."""
-    first: Strides | None = tensors[0].strides if tensors else None
-    if first is None or not all(type(d) is int and d > 0 for d in shape):
-        return None
-    wide = [j for j, d in enumerate(shape) if d > 1]
-    for t in tensors:
-        if t.strides is None or tuple(t.shape) != tuple(shape) or any(t.strides[j] != first[j] for j in wide):
-            return None
-    if len({first[j] for j in wide}) != len(wide) or any(first[j] == 0 for j in wide):
-        return None
-    out = [1] * len(shape)
+def is_dense(shape: tuple[int, ...], strides: Strides) -> bool:
+    """torch's ``is_non_overlapping_and_dense()``: the axes of size 2 and more, taken by stride, step densely."""
     step = 1
-    for j in sorted(wide, key=lambda j: first[j]):
+    for j in sorted((j for j, d in enumerate(shape) if d > 1), key=lambda j: strides[j]):
+        if strides[j] != step:
+            return False
+        step *= shape[j]
+    return True
+
+
+_CHANNELS_LAST = (1, 3, 2, 0)  # NCHW's axes from the fastest in torch.channels_last
+
+
+def _channels_last(shape: tuple[int, ...], strides: Strides) -> bool:
+    """torch's ``is_contiguous(memory_format=torch.channels_last)`` of a 4-D tensor."""
+    step = 1
+    for j in _CHANNELS_LAST:
+        if shape[j] != 1:
+            if strides[j] != step:
+                return False
+            step *= shape[j]
+    return True
+
+
+def _dense_in(order: list[int], shape: tuple[int, ...]) -> Strides:
+    """Strides laid out densely with the axes of ``order`` from the fastest (first) to the slowest."""
+    out = [0] * len(shape)
+    step = 1
+    for j in order:
         out[j] = step
         step *= shape[j]
     return tuple(out)
+
+
+def iterated(
+    operands: list[tuple[tuple[Any, ...], Strides | None]], shape: tuple[Any, ...], scalars: bool
+) -> Strides | None:
+    """The strides torch gives the result of an elementwise operation on these operands (shapes and strides, in
+    the order the operation takes them; ``scalars``: a Python number among them), as ATen's TensorIterator lays it
+    out: a contiguous result for contiguous operands of one shape, a channels-last one for channels-last operands,
+    the operands' strides where they are dense and the same; else its order of the axes, the first operand whose
+    strides tell two axes apart deciding (an axis broadcast or expanded, of stride 0, tells nothing). None where a
+    size or an operand's strides are not known. ``clone()`` and a copy that keeps the layout follow the same rule
+    with one operand."""
+    if not all(type(d) is int and d > 0 for d in shape) or not operands:
+        return None
+    known: list[tuple[tuple[int, ...], Strides]] = []
+    for sizes, strides in operands:
+        if strides is None or not all(type(d) is int for d in sizes):
+            return None
+        known.append((tuple(sizes), strides))
+    rank = len(shape)
+    if not scalars and all(sizes == tuple(shape) for sizes, _ in known):  # TensorIterator's fast set-up
+        if all(is_contiguous(sizes, strides) for sizes, strides in known):
+            return contiguous(shape)
+        if rank == 4 and all(_channels_last(sizes, strides) for sizes, strides in known):  # (not 3-D's at rank 5)
+            return _dense_in(list(_CHANNELS_LAST), tuple(shape))
+        if all(is_dense(sizes, strides) for sizes, strides in known) and len({st for _, st in known}) == 1:
+            return known[0][1]
+    return _ordered(known, tuple(shape))
+
+
+def copied(shape: tuple[Any, ...], strides: Strides | None) -> Strides | None:
+    """The strides of ``clone()`` (and of a copy that keeps the layout: ``.to(dtype)``, ``.float()``): the same
+    strides where the tensor is dense (``empty_like`` keeps them exactly), else dense in the tensor's order of axes
+    (ATen's ``infer_dense_strides``). None where they are not known."""
+    if strides is None or not all(type(d) is int and d > 0 for d in shape):
+        return None
+    return strides if is_dense(shape, strides) else _ordered([(tuple(shape), strides)], tuple(shape))
+
+
+def _ordered(known: list[tuple[tuple[int, ...], Strides]], shape: tuple[int, ...]) -> Strides:
+    """Dense strides in TensorIterator's order of the axes (its ``reorder_dimensions``)."""
+    rank = len(shape)
+    steps = []  # each operand's strides over the result's axes: 0 where it is broadcast
+    for sizes, strides in known:
+        lead = rank - len(sizes)
+        steps.append([0] * lead + [0 if d == 1 and shape[lead + j] != 1 else strides[j] for j, d in enumerate(sizes)])
+
+    def after(a: int, b: int) -> int:  # 1: axis b goes before (steps faster than) a; -1: a goes first; 0: untold
+        for step in steps:
+            if step[a] == 0 or step[b] == 0:
+                continue
+            if step[a] != step[b]:
+                return 1 if step[a] > step[b] else -1
+            if shape[a] > shape[b]:
+                return 1
+        return 0
+
+    order = list(range(rank - 1, -1, -1))  # fastest first, as TensorIterator's perm_
+    for i in range(1, rank):  # its insertion sort, which moves past untold comparisons
+        moving = i
+        for before in range(i - 1, -1, -1):
+            told = after(order[before], order[moving])
+            if told > 0:
+                order[before], order[moving] = order[moving], order[before]
+                moving = before
+            elif told < 0:
+                break
+    return _dense_in(order, tuple(shape))
