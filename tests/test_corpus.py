@@ -321,6 +321,21 @@ def test_module_with_tensors_made_in_forward_falls_back() -> None:
         convcalc.plan(FreshConv(), (1, 3, convcalc.symbols("H"), 8))
 
 
+@pytest.mark.parametrize("size", [(14, 18), (1, 4, 13, 18), torch.Size([14, 17])])
+def test_a_transposed_convolution_made_in_forward_takes_its_output_size(size: Any) -> None:
+    """``nn.ConvTranspose2d(...)(x, output_size=...)`` made in forward: the fallback plans it with the output
+    padding the size asks for, as a registered one is (it was refused: the rule without the size disagreed)."""
+
+    class FreshUp(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            return torch.nn.ConvTranspose2d(3, 4, 3, stride=2, padding=1)(x, output_size=size)
+
+    plan = convcalc.plan(FreshUp(), (1, 3, 7, 9))
+    assert plan.output_shape == tuple(FreshUp()(torch.zeros(1, 3, 7, 9)).shape)
+    (row,) = plan.fallback_rows
+    assert (row.kind, row.macs, row.trainable) == ("ConvTranspose2d", 3 * 4 * 3 * 3 * 7 * 9, 0)
+
+
 def test_dict_outputs_and_dicts_inside_forward_are_read_exactly() -> None:
     from tests.corpus_models import DictFeatures, DictHeads
 

@@ -29,8 +29,11 @@ from convcalc.torch.values import (
     _describe_value,
     _handles,
     _Opaque,
+    _output_size_given,
     _Pair,
+    _sized_transpose,
     _Tensor,
+    _transposed,
 )
 
 
@@ -416,6 +419,12 @@ def _replay_module(
     elif not isinstance(module, torch.jit.ScriptModule):
         spec = _leaf_spec(module, where)
     start = len(ctx.rows)
+    if isinstance(spec, _transposed()) and len(tensors) == 1 and _output_size_given(args, kwargs):
+        # ``nn.ConvTranspose2d(...)(x, output_size=...)``: the output padding that gives the size asked for
+        size = args[1] if len(args) == 2 else kwargs["output_size"]
+        in_sizes = tuple(int(d) for d in tensors[0].shape)
+        spec = _sized_transpose(spec, in_sizes, [int(d) for d in size], name)
+        args, kwargs = (tensors[0],), {}
     if spec is not None and len(tensors) == 1 and len(args) == 1 and out_shape is not None:
         if not made_in_forward:  # the book counts the layer's own tensors: requires_grad, shared and tied ones
             _book_leaf(ctx, module, run)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from convcalc._errors import ShapeError, SpecError
+from convcalc._errors import SpecError
 from convcalc.torch.fallback import _leaves, _torch_call, _TorchRejectsError
 from convcalc.torch.nodes import Node, _Attr, _join, _node_repr, _resolve_function, _substitute
 from convcalc.torch.ops import _HANDLERS
@@ -27,8 +27,11 @@ from convcalc.torch.values import (
     _Call,
     _describe_value,
     _flow_of,
+    _output_size_given,
     _Pair,
+    _sized_transpose,
     _Tensor,
+    _transposed,
     public_error,
 )
 
@@ -415,53 +418,6 @@ def _dense_tensors(module: Any) -> bool:
     """Whether a torch module's parameters are laid out contiguously: a convolution with channels-last weights
     (``model.to(memory_format=torch.channels_last)``) gives a channels-last output from a contiguous input."""
     return module is None or all(p.is_contiguous() for p in module.parameters())
-
-
-def _transposed() -> Any:
-    from convcalc.nn.conv import _ConvTransposeNd
-
-    return _ConvTransposeNd
-
-
-def _output_size_given(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-    return (len(args) == 2 and not kwargs) or (len(args) == 1 and set(kwargs) == {"output_size"})
-
-
-def _sized_transpose(spec: Any, shape: tuple[Any, ...], size: Any, path: str) -> Any:
-    """The transposed convolution with the output padding torch derives from ``output_size``: the size asked for
-    less the smallest output, which must be below the stride (torch's ``_output_padding``)."""
-    nd = spec._ndim
-    where = f"{path or '<model>'} ({spec.kind})"
-    sizes = tuple(size) if isinstance(size, (tuple, list)) else None
-    if sizes is not None and len(sizes) == nd + 2:
-        sizes = sizes[2:]
-    if sizes is None or len(sizes) != nd or len(shape) != nd + 2:
-        raise SpecError(
-            f"{where}: output_size must give the {nd} spatial sizes (or all {nd + 2} sizes) of an input of "
-            f"{nd + 2} dims. Received: output_size={_describe_value(size)}, input_shape={tuple(shape)}"
-        )
-    paddings = []
-    for j, (want, i, k, s, p, d) in enumerate(zip(sizes, shape[2:], spec._k, spec._s, spec._p, spec._d, strict=True)):
-        smallest = (i - 1) * s - 2 * p + d * (k - 1) + 1
-        extra = want - smallest
-        if type(extra) is not int:
-            from convcalc._symbolic import to_sympy
-
-            number = to_sympy(extra)
-            extra = int(number) if getattr(number, "is_number", False) else extra
-        if type(extra) is not int:
-            raise SpecError(
-                f"{where}: output_size={tuple(sizes)} asks for an output padding that depends on the input "
-                f"({extra} on spatial axis {j}); convcalc plans it for numbers. Received: input_shape={tuple(shape)}"
-            )
-        if not 0 <= extra < s:
-            raise ShapeError(
-                f"{where}: output_size asks for {want} on spatial axis {j}, but an input of {i} gives sizes from "
-                f"{smallest} to {smallest + s - 1} (torch: requested an output size of {list(sizes)}). "
-                f"Received: input_shape={tuple(shape)}"
-            )
-        paddings.append(extra)
-    return dataclasses.replace(spec, output_padding=tuple(paddings))
 
 
 def _sequential() -> Any:
