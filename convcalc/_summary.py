@@ -6,7 +6,9 @@ list (``convcalc._render``), and the numbers are gathered here before anything i
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +80,21 @@ class ModelSummary:
     __repr__ = __str__  # as torchinfo's ModelStatistics: a notebook cell shows the table
 
 
+@contextlib.contextmanager
+def _in_mode(model: Any, mode: str) -> Iterator[None]:
+    """A torch model switched to training or evaluation mode for the plan, as torchinfo switches it for its
+    forward pass; each module's own flag is put back after (a model of mixed modes stays mixed)."""
+    modules = list(model.modules()) if callable(getattr(model, "modules", None)) and hasattr(model, "training") else []
+    flags = [(m, m.training) for m in modules]
+    if modules:
+        model.train(mode == "train")
+    try:
+        yield
+    finally:
+        for module, flag in flags:
+            module.training = flag
+
+
 def summary(
     model: Any,
     input_size: Any = None,
@@ -97,8 +114,10 @@ def summary(
     """torchinfo 1.8's ``summary``, with its arguments and table, computed from a plan: the model is not run.
 
     A torchinfo user changes the import (``from convcalc import summary``); the table prints as torchinfo
-    prints it. ``input_data`` gives shapes and dtypes only; ``device``, ``mode`` and ``cache_forward_pass``
-    are accepted and have nothing to do (there is no forward pass to place, switch or cache).
+    prints it. ``input_data`` gives shapes and dtypes only; ``device`` and ``cache_forward_pass`` are accepted
+    and have nothing to do (there is no forward pass to place or cache). ``mode`` is torchinfo's: the model is
+    read in evaluation mode unless ``mode="train"`` (``if self.training:`` branches, and the batch a batch norm
+    needs in training mode), and each module's own mode is put back after.
 
     Args:
         model: a ``torch.nn.Module`` (or a ``convcalc.nn`` model).
@@ -174,7 +193,8 @@ def summary(
     del cache_forward_pass, device  # no forward pass to cache or to place
 
     shapes, input_bytes = _inputs(input_size, input_data, batch_dim, dtypes)
-    result = plan(model, shapes, macs="torchinfo", itemsize=_param_itemsize(model))
+    with _in_mode(model, mode or "eval"):  # torchinfo's default mode is "eval"
+        result = plan(model, shapes, macs="torchinfo", itemsize=_param_itemsize(model))
     from convcalc._render import _torchinfo_layers, torchinfo_forward_bytes
 
     layers = _torchinfo_layers(result)

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sympy
 
 torch = pytest.importorskip("torch")
 
@@ -340,7 +341,73 @@ def test_from_torch_of_to_torch_gives_the_same_model_back() -> None:
 def test_symbolic_plans_agree_after_a_round_trip() -> None:
     H, W = convcalc.symbols("H W")
     model, _ = ROUND_TRIPS["residual"]
-    assert convcalc.plan(model.to_torch(), (1, 3, H, W)) == convcalc.plan(model, (1, 3, H, W))
+    assert convcalc.plan(model.to_torch().eval(), (1, 3, H, W)) == convcalc.plan(model, (1, 3, H, W))
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape"),
+    [
+        (tnn.BatchNorm1d(4), (1, 4)),
+        (tnn.BatchNorm1d(4), (2, 4)),
+        (tnn.BatchNorm1d(4), (1, 4, 1)),
+        (tnn.BatchNorm1d(4), (1, 4, 2)),
+        (tnn.BatchNorm2d(4), (1, 4, 1, 1)),
+        (tnn.BatchNorm2d(4), (1, 4, 1, 2)),
+        (tnn.BatchNorm3d(4), (1, 4, 1, 1, 1)),
+        (tnn.BatchNorm3d(4, track_running_stats=False), (1, 4, 1, 1, 1)),
+        (tnn.BatchNorm2d(4, affine=False, track_running_stats=False), (2, 4, 1, 1)),
+    ],
+)
+@pytest.mark.parametrize("training", [True, False])
+def test_a_batch_norm_needs_more_than_one_value_per_channel_where_torch_does(
+    layer: Any, shape: tuple[int, ...], training: bool
+) -> None:
+    """In training mode (or without running statistics) torch normalises with the batch's statistics and raises
+    ValueError for one value per channel (a classifier head's BatchNorm1d at batch 1); convcalc planned it."""
+    model = tnn.Sequential(tnn.Identity(), layer).train(training)
+    try:
+        expected: Any = tuple(model(torch.zeros(shape)).shape)
+    except ValueError:
+        expected = None
+    if expected is None:
+        with pytest.raises(convcalc.ShapeError, match=r"^1 \(BatchNorm[123]d\): expects more than 1 value per channel"):
+            convcalc.plan(model, shape)
+    else:
+        assert convcalc.plan(model, shape).output_shape == expected
+    assert model.training is training  # read, not switched
+
+
+def test_the_batch_norm_message_and_constraint() -> None:
+    head = tnn.Sequential(tnn.Flatten(), tnn.Linear(8, 4), tnn.BatchNorm1d(4))
+    with pytest.raises(convcalc.ShapeError) as info:
+        convcalc.plan(head, (1, 2, 2, 2))
+    assert str(info.value) == (
+        "2 (BatchNorm1d): expects more than 1 value per channel when it normalises with the batch's statistics (in "
+        "training mode; torch: ValueError); plan a batch of 2 or more, or call .eval() on the model first. Received: "
+        "input_shape=(1, 4)"
+    )
+    assert convcalc.plan(head.eval(), (1, 2, 2, 2)).output_shape == (1, 4)
+    # symbolic sizes: a constraint, in training mode only
+    N, H = convcalc.symbols("N H")
+    net = tnn.Sequential(tnn.Conv2d(3, 4, 3, stride=2), tnn.BatchNorm2d(4))
+    plan = convcalc.plan(net, (N, 3, H, 5))
+    (constraint,) = [c for c in plan.constraints if c.reason == "more than 1 value per channel"]
+    assert (constraint.layer, constraint.kind, constraint.value) == ("1", ">=", 2)
+    assert sympy.simplify(constraint.form - 2 * N * (sympy.floor((H - 3) / 2) + 1)) == 0
+    assert not [c for c in convcalc.plan(net.eval(), (N, 3, H, 5)).constraints if "value per channel" in c.reason]
+    # a convcalc.nn batch norm without running statistics always normalises with the batch's
+    with pytest.raises(convcalc.ShapeError, match="without running statistics"):
+        convcalc.plan(convcalc.nn.BatchNorm2d(4, track_running_stats=False), (1, 4, 1, 1))
+    assert convcalc.plan(convcalc.nn.BatchNorm2d(4), (1, 4, 1, 1)).output_shape == (1, 4, 1, 1)
+
+
+def test_summary_reads_the_model_in_torchinfo_s_mode_and_puts_each_module_s_back() -> None:
+    head = tnn.Sequential(tnn.Flatten(), tnn.Linear(8, 4), tnn.BatchNorm1d(4), tnn.Dropout())
+    head[3].eval()  # mixed modes
+    assert "Total params: 44" in str(convcalc.summary(head, input_size=(1, 2, 2, 2), verbose=0))
+    with pytest.raises(convcalc.ShapeError, match="in training mode"):
+        convcalc.summary(head, input_size=(1, 2, 2, 2), mode="train", verbose=0)
+    assert [m.training for m in head.modules()] == [True, True, True, True, False]
 
 
 # --------------------------------------------------------------------------- #

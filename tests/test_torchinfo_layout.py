@@ -104,7 +104,7 @@ def test_zoo_matches_torchinfo(name: str) -> None:
     spec = zoo.get(name)
     with torch.device("meta"):  # torchinfo needs shapes, not values: skip initialising millions of weights
         module = spec.to_torch()
-    module = module.to_empty(device="cpu")
+    module = module.to_empty(device="cpu").eval()  # torchinfo reads a model in evaluation mode
     shape = SMALL_INPUTS.get(name, (1, 3, 32, 32))
     expected = theirs(module, shape, (3, 10))
     for depth in (3, 10):
@@ -120,7 +120,7 @@ def test_the_keras_zoo_model_has_no_torch_module() -> None:
 def test_resnet50_at_224_every_depth() -> None:
     with torch.device("meta"):
         module = zoo.resnet50().to_torch()
-    module = module.to_empty(device="cpu")
+    module = module.to_empty(device="cpu").eval()  # torchinfo reads a model in evaluation mode
     shape = (1, 3, 224, 224)
     depths = (0, 1, 2, 3, 4, 5)
     expected = theirs(module, shape, depths)
@@ -241,7 +241,7 @@ def test_torchvision_style_models_match_torchinfo(name: str) -> None:
     build, shape = HAND_WRITTEN_ZOO[name]
     with torch.device("meta"):  # shapes, not values: skip initialising the weights
         module = build(zoo_reference)
-    module = module.to_empty(device="cpu")
+    module = module.to_empty(device="cpu").eval()  # torchinfo reads a model in evaluation mode
     assert_same(module, module, shape, (1, 2, 3, 4))
 
 

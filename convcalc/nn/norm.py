@@ -30,6 +30,9 @@ class _BatchNormNd(Module):
     affine: bool = True
     track_running_stats: bool = True
     _count: ParamCount = field(init=False, repr=False, compare=False)
+    # set by the torch reader for a module in training mode: torch then normalises with the batch's statistics,
+    # as it always does without running statistics
+    _batch_statistics: bool = field(default=False, init=False, repr=False, compare=False)
     _ranks: ClassVar[tuple[int, ...]] = (4,)
 
     def __post_init__(self) -> None:
@@ -49,6 +52,21 @@ class _BatchNormNd(Module):
                 f"{self._where(path)}: expects {want} input, got {len(shape)}-D {shape}. Received: input_shape={shape}"
             )
         _channel_check(self, shape, self.num_features, "num_features", path)
+        if self._batch_statistics or not self.track_running_stats:
+            ctx.at_least(
+                product((shape[0], *shape[2:])),
+                2,
+                path,
+                0,
+                lambda: (
+                    f"{self._where(path)}: expects more than 1 value per channel when it normalises with the "
+                    f"batch's statistics ({'in training mode' if self._batch_statistics else 'without running statistics'}"
+                    f"; torch: ValueError); plan a batch of 2 or more"
+                    f"{', or call .eval() on the model first' if self._batch_statistics else ''}. "
+                    f"Received: input_shape={shape}"
+                ),
+                "more than 1 value per channel",
+            )
         count = self._count
         ctx.add_row(
             path,

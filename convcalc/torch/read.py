@@ -52,7 +52,10 @@ def from_torch(module: Any) -> Any:
     twice gives two rows under its path (the second marked ``recursive``), a
     shared or tied tensor counts once, ``requires_grad`` decides trainable,
     weight_norm / spectral_norm parametrizations count as ``parameters()``
-    does, and modules the forward never calls go to ``Plan.uncalled``.
+    does, and modules the forward never calls go to ``Plan.uncalled``. The module is
+    read in the mode it is in: ``if self.training:`` takes that mode's branch, and
+    a batch norm in training mode normalises with the batch's statistics, which
+    need more than one value per channel (torch's ValueError).
 
     Args:
         module: a ``torch.nn.Module``.

@@ -494,13 +494,17 @@ def _leaf_spec(module: Any, where: str) -> Any:
         # a spec is a function of its arguments: one made for the same plain arguments (types included, so
         # True is not 1) is the same spec, and its checks need not run again
         plain = tuple((k, _plain_value(v)) for k, v in kwargs.items())
-        key = None if any(v is _NOT_PLAIN for _, v in plain) else (spec_cls, plain)
+        # a batch norm in training mode normalises with the batch's statistics (torch checks the batch for them)
+        statistics = name.startswith("BatchNorm") and bool(module.training)
+        key = None if any(v is _NOT_PLAIN for _, v in plain) else (spec_cls, plain, statistics)
         spec = _SPECS.get(key) if key is not None else None
         if spec is None:
             try:
                 spec = spec_cls(**kwargs)
             except ConvCalcError as exc:
                 raise type(exc)(f"{where}: {exc}") from None
+            if statistics:
+                object.__setattr__(spec, "_batch_statistics", True)
             if key is not None:
                 _remember(_SPECS, key, spec)
         return spec
