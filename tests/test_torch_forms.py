@@ -458,6 +458,60 @@ def test_transformer_layers_are_read_exactly(make: Any, batch_first: bool, train
         assert plan.macs * 2 == torch_macs(model, shape if two else [shape])
 
 
+class _PaddingMasked(torch.nn.Module):
+    def __init__(self, layer: torch.nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: Any, mask: Any) -> Any:
+        return self.layer(x, src_key_padding_mask=mask)
+
+
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: torch.nn.TransformerEncoderLayer(16, 2, 32, batch_first=True),
+        lambda: torch.nn.TransformerEncoder(
+            torch.nn.TransformerEncoderLayer(16, 2, 32, batch_first=True), 2, enable_nested_tensor=False
+        ),
+    ],
+)
+def test_a_padding_mask_is_read_as_torch_takes_it(make: Any, train: bool) -> None:
+    """``layer(x, src_key_padding_mask=mask)``: torch asks ``is_floating_point`` and the dtype of the mask (a bool
+    one is turned into a float one of its shape); convcalc follows it with the mask's shape, and counts the same
+    MACs as without a mask (the mask is added, not multiplied)."""
+    torch.manual_seed(0)
+    layer = make().train(train)
+    model = _PaddingMasked(layer)
+    plan = convcalc.plan(model, {"x": (2, 6, 16), "mask": (2, 6)})
+    assert not plan.fallback_rows
+    for mask in (torch.zeros(2, 6, dtype=torch.bool), torch.zeros(2, 6)):
+        assert plan.output_shape == tuple(model(torch.zeros(2, 6, 16), mask).shape)
+    assert plan.total_params == sum(p.numel() for p in layer.parameters())
+    assert plan.macs == convcalc.plan(layer, (2, 6, 16)).macs
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: x * 2 if x.dtype == torch.float32 else x[:, :1],
+        lambda self, x: x * 2 if x.dtype != torch.bool else x[:, :1],
+        lambda self, x: x * 2 if x.is_floating_point() and torch.is_floating_point(x) else x[:, :1],
+        lambda self, x: x if x.dtype in (torch.float16, torch.bfloat16) else x[:, :2],
+        lambda self, x: x * 2 if x.device.type == "cpu" else x[:, :1],
+        lambda self, x: x + torch.arange(x.shape[-1], device=x.device) + torch.zeros(x.shape, device=x.device),
+        lambda self, x: torch.zeros_like(x, dtype=x.dtype) + x.to(x.dtype),
+    ],
+)
+def test_dtype_and_device_are_read_as_a_plan_s_input_has_them(function: Any) -> None:
+    """The plan's input is float32 on the model's device: a branch on the dtype or the device takes the way
+    torch takes for it (on the meta device, torch's own machinery would take the other)."""
+    plan = check(Forward(function), (2, 5, 3))
+    assert plan is not None
+    assert not plan.fallback_rows
+
+
 class _SameBatch(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from convcalc._errors import ShapeError, SpecError
-from convcalc.torch.nodes import ListIndex
+from convcalc.torch.nodes import ListIndex, _torch
 from convcalc.torch.strides import contiguous, copied, is_contiguous, is_dense, iterated, viewed
 from convcalc.torch.values import (
     NeedsDataError,
@@ -300,7 +300,12 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if len(operands) != 2 or call.kind not in _SCALAR_OPS:
             raise call.spec_error("cannot follow this operation on non-tensors", arguments=tuple(operands))
         if call.kind in ("eq", "ne") and not all(type(v) in (int, bool, float) for v in operands):
-            return _size_equality(call.kind, operands[0], operands[1])
+            if all(_is_size(v) for v in operands):
+                return _size_equality(call.kind, operands[0], operands[1])
+            if any(isinstance(v, _Opaque) for v in operands):
+                raise call.spec_error("cannot compare a value convcalc does not follow", arguments=tuple(operands))
+            equal = operands[0] == operands[1]  # dtypes, devices, strings, None: Python's own comparison
+            return equal if call.kind == "eq" else not equal
         try:
             result = _SCALAR_OPS[call.kind](operands[0], operands[1])
         except TypeError:
@@ -670,6 +675,14 @@ def _dict_get(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
 _DENSE_FLAGS = frozenset({"is_nested", "is_sparse", "is_quantized", "is_mkldnn"})
 
 
+@_handles("is_floating_point")
+def _is_floating_point(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``torch.is_floating_point(mask)`` (TransformerEncoderLayer's mask check): the tensors a plan follows are
+    float32; a boolean mask of the same shape takes the same shapes through ``masked_fill``."""
+    _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    return True
+
+
 @_handles("getattr")
 def _getattr(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     value, name = args[0], args[1]
@@ -682,6 +695,8 @@ def _getattr(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             return value
         if name in _DENSE_FLAGS:  # the tensors a plan follows are plain dense ones
             return False
+        if name == "dtype":  # the tensors a plan follows are float32 (the plan's itemsize counts their bytes)
+            return _torch().float32
         if name in ("mT", "mH", "T", "H"):
             return _attribute_transpose(_Call(call.ctx, call.name, name), value, name)
         return _Opaque(f"tensor.{name}")

@@ -48,6 +48,12 @@ def _tracer_type() -> Any:
             # decided, not traced: the input is on the model's device (``if x.is_cuda and self.ngpu > 1:``)
             return bool(getattr(self.tracer, "on_cuda", False))
 
+        @property
+        def device(self) -> Any:
+            # decided, not traced, as ``is_cuda``: ``x.device.type == "cuda"`` and ``torch.zeros(..., device=x.device)``
+            # (a branch on the meta device's own would take the other way)
+            return torch.device("cuda" if getattr(self.tracer, "on_cuda", False) else "cpu")
+
         # ``int(x.size(0))``, ``range(h)``, ``float(c)``, ``round(h / 2)``, ``len(x)``: a number asked of a traced size is
         # taken as ``decisions`` says and checked on the plan's sizes (the tracer's ``to_number``)
         def __int__(self) -> int:
