@@ -875,3 +875,112 @@ def test_bilinear_takes_its_inputs_by_name() -> None:
         "<model> (Bilinear): in2_features=7 but the input2 has 6 features (last dim): use in2_features=6. Received: "
         "input2_shape=(2, 6)",
     )
+
+
+# --- nn/_base.py: an empty spatial axis before a convolution, an unbatched input's receptive field -----------------
+
+
+def test_an_empty_axis_left_by_a_crop_is_refused_before_a_convolution() -> None:
+    """torch's convolutions refuse an empty spatial axis even where the padding would make room for the kernel."""
+    crop = nn.ZeroPad2d((0, 0, -2, -2))
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(_nested(nn.Conv2d(3, 4, 3, padding=2), crop), (3, 4, 5)),
+        "block.layer (Conv2d): spatial axis 0 of the input is empty (size 0); torch's convolutions take only a zero "
+        "batch or zero channels as empty inputs: crop less before this layer. The smallest network input that gets "
+        "past block.layer has size 5 on that axis: input_shape=(3, 5, 5). Received: input_shape=(3, 0, 5)",
+    )
+    with pytest.raises(RuntimeError):  # torch agrees
+        _nested(nn.Conv2d(3, 4, 3, padding=2), crop).to_torch()(torch.zeros(3, 4, 5))
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (3,)])
+def test_symbolic_sizes_a_crop_may_empty_are_constraints_once(shape: tuple[int, ...]) -> None:
+    H, W = convcalc.symbols("H W")
+    model = nn.Sequential(
+        nn.ZeroPad2d((-1, -1, -2, -2)),
+        nn.Conv2d(3, 4, 1),  # H - 4 and W - 2 must not be empty
+        nn.ZeroPad2d((-1, 0, 0, 0)),
+        nn.Conv2d(4, 4, 1),  # H - 4 is already required; W - 3 is new
+    )
+    plan = convcalc.plan(model, (*shape, H, W))
+    empty = [(c.layer, c.axis, str(c.form), c.kind, c.value) for c in plan.constraints if c.reason == "input not empty"]
+    assert empty == [("1", 0, "H - 4", ">=", 1), ("1", 1, "W - 2", ">=", 1), ("3", 1, "W - 3", ">=", 1)]
+
+
+@pytest.mark.parametrize("ndim", [2, 3])  # (a 2-D input, batched or not, starts with no field)
+def test_an_unbatched_input_takes_its_receptive_field_over(ndim: int) -> None:
+    conv = getattr(nn, f"Conv{ndim}d")(3, 4, 3, stride=2)
+    pool = getattr(nn, f"MaxPool{ndim}d")(2)
+    spatial = (9,) * ndim
+    batched = convcalc.plan(nn.Sequential(conv, pool), (1, 3, *spatial))
+    unbatched = convcalc.plan(nn.Sequential(conv, pool), (3, *spatial))
+    assert [r.receptive_field for r in unbatched.rows] == [r.receptive_field for r in batched.rows]
+    assert unbatched.rows[-1].receptive_field == tuple(convcalc.ReceptiveField(5, 4, 0) for _ in range(ndim))
+
+
+def test_an_unbatched_input_whose_field_was_already_moved_has_none() -> None:
+    """A (C, H, W) input through a 1-d pool first (which takes it as a batch of C): the field of its last axis is
+    no longer the input's identity, and the 2-d layer after it cannot take it over."""
+    plan = convcalc.plan(nn.Sequential(nn.MaxPool1d(2), nn.Conv2d(3, 4, 3)), (3, 8, 8))
+    assert plan.rows[0].receptive_field == (convcalc.ReceptiveField(2, 2, 0),)
+    assert plan.rows[1].receptive_field is None
+    for rf in [(convcalc.ReceptiveField(1, 1, 1),), (convcalc.ReceptiveField(1, 2, 0),), ()]:
+        from convcalc.nn._base import _sample_axes
+
+        ctx = convcalc._planner.Context(False, convcalc._planner.MacConvention.MACS, 4)
+        assert _sample_axes(ctx, nn.Conv2d(3, 4, 3), (3, 8, 8), rf, 2, "c") is None
+    fresh = (convcalc.ReceptiveField(1, 1, 0),)
+    ctx = convcalc._planner.Context(False, convcalc._planner.MacConvention.MACS, 4)
+    assert _sample_axes(ctx, nn.Conv2d(3, 4, 3), (3, 8, 8), fresh, 2, "c") == fresh * 2
+
+
+# --- nn/shape.py: Upsample -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["nearest", "area", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"])
+@pytest.mark.parametrize("rank", [2, 3, 4, 5, 6])
+def test_upsample_takes_the_ranks_torch_takes_for_each_mode(mode: str, rank: int) -> None:
+    shape = (1, 2, *(3,) * (rank - 2))
+    try:
+        expected: Any = tuple(torch.nn.functional.interpolate(torch.zeros(shape), scale_factor=2, mode=mode).shape)
+    except (ValueError, NotImplementedError, RuntimeError):
+        expected = None
+    need = {"linear": "3-D", "bilinear": "4-D", "bicubic": "4-D", "trilinear": "5-D"}.get(mode, "3-D to 5-D")
+    if expected is None:
+        _raises(
+            convcalc.ShapeError,
+            lambda: convcalc.plan(_nested(nn.Upsample(scale_factor=2, mode=mode)), shape),
+            f"block.layer (Upsample): mode={mode!r} needs {need} input, got {rank}-D. Received: input_shape={shape}",
+        )
+    else:
+        plan = convcalc.plan(_nested(nn.Upsample(scale_factor=2, mode=mode)), shape)
+        assert plan.output_shape == expected
+        row = plan.rows[-1]
+        assert (row.name, row.kind, row.input_shape, row.output_shape, row.macs) == (
+            "block.layer",
+            "Upsample",
+            shape,
+            expected,
+            0,
+        )
+
+
+def test_upsample_messages_name_the_layer() -> None:
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(_nested(nn.Upsample(size=(4, 5, 6))), (1, 2, 3, 3)),
+        "block.layer (Upsample): 2 spatial dims but 3 values given. Received: input_shape=(1, 2, 3, 3)",
+    )
+    with pytest.raises(convcalc.ConvCalcError) as info:
+        convcalc.plan(_nested(nn.Upsample(scale_factor=-1.0)), (1, 2, 3, 3))
+    assert str(info.value).startswith("block.layer (Upsample): ")
+
+
+def test_a_fractional_upsample_of_a_symbol_needs_an_output_of_1() -> None:
+    H = convcalc.symbols("H")
+    plan = convcalc.plan(_nested(nn.Upsample(scale_factor=(0.5, 2))), (1, 2, H, H))
+    assert [(c.layer, c.axis, c.kind, c.value, c.reason) for c in plan.constraints] == [
+        ("block.layer", 0, ">=", 1, "upsampled size at least 1")
+    ]
+    assert str(plan.output_shape[2:]) == "(floor(H/2), 2*H)"

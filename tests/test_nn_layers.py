@@ -177,7 +177,7 @@ def test_padding_and_upsampling() -> None:
     assert out(nn.Upsample(scale_factor=2.5), (1, 1, 7)) == (1, 1, 17)
     assert out(nn.Upsample(size=(4, 6), mode="bilinear"), (1, 1, 2, 2)) == (1, 1, 4, 6)
     assert out(nn.Upsample(scale_factor=2), (1, 1, H)) == (1, 1, 2 * H)
-    with pytest.raises(convcalc.ShapeError, match="mode='bilinear' needs 4 input, got 3-D"):
+    with pytest.raises(convcalc.ShapeError, match="mode='bilinear' needs 4-D input, got 3-D"):
         convcalc.plan(nn.Upsample(scale_factor=2, mode="bilinear"), (1, 1, 4))
     with pytest.raises(convcalc.ShapeError, match="2 spatial dims but 3 values given"):
         convcalc.plan(nn.Upsample(size=(1, 2, 3)), (1, 1, 4, 4))

@@ -460,13 +460,9 @@ class Upsample(Module):
         from convcalc.formulas import upsample_output_size
 
         shape, _ = flow
-        rank = len(shape)
-        need = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}.get(self.mode)
-        if rank < 3 or (need is not None and rank != need):
-            raise ShapeError(
-                f"{self._where(path)}: mode={self.mode!r} needs {need or '3-D to 5-D'} input, got "
-                f"{rank}-D. Received: input_shape={shape}"
-            )
+        wrong = upsample_rank_error(self.mode, len(shape))
+        if wrong:
+            raise ShapeError(f"{self._where(path)}: {wrong}. Received: input_shape={shape}")
         spatial = shape[2:]
         nd = len(spatial)
         value = self.size if self.size is not None else self.scale_factor
@@ -489,6 +485,18 @@ class Upsample(Module):
         out_shape = (shape[0], shape[1], *out)
         ctx.add_row(path, self.kind, shape, out_shape)
         return out_shape, None
+
+
+_UPSAMPLE_RANKS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+
+
+def upsample_rank_error(mode: str, rank: int) -> str:
+    """What is wrong with an input of ``rank`` dims for torch's interpolation in ``mode`` (3-D to 5-D inputs, one
+    rank for the linear modes), or ``""``."""
+    need = _UPSAMPLE_RANKS.get(mode)
+    if 3 <= rank <= 5 and need in (None, rank):
+        return ""
+    return f"mode={mode!r} needs {f'{need}-D' if need else '3-D to 5-D'} input, got {rank}-D"
 
 
 def _said_too_small(layer: Module, path: str, shape: tuple[Any, ...], j: int, v: Any) -> Callable[[], str]:

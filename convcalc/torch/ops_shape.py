@@ -524,6 +524,7 @@ def _pad(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 @_handles("interpolate", "upsample_nearest", "upsample_bilinear")
 def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     from convcalc import nn
+    from convcalc.nn.shape import upsample_rank_error
 
     bound = _bind(
         call,
@@ -550,10 +551,9 @@ def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         if type(d) is not int:
             call.require_at_least(d, 1, j, empty, "interpolated input not empty")
     if size is not None and not all(type(v) is int for v in (size if isinstance(size, tuple) else (size,))):
-        need = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}.get(bound["mode"])
         sizes = size if isinstance(size, tuple) else (size,) * (rank - 2)
         _check_sizes(call, sizes)
-        if rank < 3 or (need is not None and rank != need) or len(sizes) != rank - 2:
+        if upsample_rank_error(bound["mode"], rank) or len(sizes) != rank - 2:
             raise call.shape_error(f"size={size} does not fit a {rank}-D input in mode {bound['mode']!r}", t.shape)
         for j, d in enumerate(sizes):
             call.require_at_least(d, 1, j, empty, "interpolated size at least 1")
