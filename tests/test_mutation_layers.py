@@ -984,3 +984,96 @@ def test_a_fractional_upsample_of_a_symbol_needs_an_output_of_1() -> None:
         ("block.layer", 0, ">=", 1, "upsampled size at least 1")
     ]
     assert str(plan.output_shape[2:]) == "(floor(H/2), 2*H)"
+
+
+# --- nn/cells.py: a cell called in a torch forward (its path in every message), its inputs by name -------------------
+
+
+class _CellCall(torch.nn.Module):
+    def __init__(self, cell: torch.nn.Module, call: Any) -> None:
+        super().__init__()
+        self.cell = cell
+        self.call = call
+
+    def forward(self, x: Any, h: Any) -> Any:
+        return self.call(self.cell, x, h)
+
+
+@pytest.mark.parametrize(
+    ("cell", "call", "message"),
+    [
+        (
+            torch.nn.RNNCell(4, 3),
+            lambda cell, x, h: cell(x, (h, h)),
+            "cell (RNNCell): hx takes 1 tensor of shape (2, 3). Received: hx=((2, 3), (2, 3))",
+        ),
+        (
+            torch.nn.LSTMCell(4, 3),
+            lambda cell, x, h: cell(x, (h,)),
+            "cell (LSTMCell): hx takes 2 tensors of shape (2, 3). Received: hx=((2, 3),)",
+        ),
+        (
+            torch.nn.LSTMCell(4, 3),
+            lambda cell, x, h: cell(x, (h, 3)),
+            "cell (LSTMCell): hx[1] must be a tensor. Received: hx[1]=3",
+        ),
+        (
+            torch.nn.GRUCell(4, 3),
+            lambda cell, x, h: cell(x, 3),
+            "cell (GRUCell): hx must be a tensor. Received: hx=3",
+        ),
+        (
+            torch.nn.GRUCell(4, 3),
+            lambda cell, x, h: cell(3, h),
+            "cell (GRUCell): input must be a tensor. Received: input=3",
+        ),
+        (
+            torch.nn.GRUCell(4, 3),
+            lambda cell, x, h: cell(x[None], h),
+            "cell (GRUCell): expects a 2-D input (N, input_size) or an unbatched 1-D one, but receives 3-D (torch: "
+            "Expected input to be 1D or 2D). Received: input_shape=(1, 2, 4)",
+        ),
+        (
+            torch.nn.GRUCell(4, 3),
+            lambda cell, x, h: cell(torch.cat([x, x], 1), h),
+            "cell (GRUCell): input_size=4 but the input has 8 features (last dim): use input_size=8. Received: "
+            "input_shape=(2, 8)",
+        ),
+        (
+            torch.nn.GRUCell(4, 3),
+            lambda cell, x, h: cell(x, torch.cat([h, h], 1)),
+            "cell (GRUCell): hidden_size=3 but the state has 6 features (last dim): use hidden_size=6. Received: "
+            "state_shape=(2, 6)",
+        ),
+    ],
+)
+def test_a_cell_in_a_forward_names_its_path(cell: torch.nn.Module, call: Any, message: str) -> None:
+    with pytest.raises(convcalc.ConvCalcError) as info:
+        convcalc.plan(_CellCall(cell, call), [(2, 4), (2, 3)])
+    assert str(info.value) == message
+
+
+def test_a_cell_takes_its_input_and_state_by_name_as_torch_does() -> None:
+    cell = nn.GRUCell(4, 3)
+    assert convcalc.plan(cell, {"input": (2, 4), "hx": (2, 3)}).output_shape == (2, 3)
+    assert convcalc.plan(cell, {"input": (2, 4)}).output_shape == (2, 3)
+    assert tuple(torch.nn.GRUCell(4, 3)(input=torch.zeros(2, 4), hx=torch.zeros(2, 3)).shape) == (2, 3)
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(cell, {"hx": (2, 3)}),
+        "<model> (GRUCell): takes an input (N, 4), and a state hx if given, but is given no input (torch: missing 1 "
+        "required positional argument: 'input'). Received: arguments=['hx']",
+    )
+    # a third tensor, or a state given twice: torch's TypeError
+    _raises(
+        convcalc.SpecError,
+        lambda: convcalc.plan(cell, [(2, 4), (2, 3), (2, 3)]),
+        "<model> (GRUCell): is called with arguments convcalc does not follow (arg2); GRUCell takes 2 tensors here. "
+        "Received: arguments=arg2",
+    )
+    with pytest.raises(TypeError):
+        torch.nn.GRUCell(4, 3)(torch.zeros(2, 4), torch.zeros(2, 3), torch.zeros(2, 3))  # type: ignore[call-arg]
+    with pytest.raises(convcalc.SpecError, match=r"\(hx\); GRUCell takes 2 tensors"):
+        convcalc.plan(_CellCall(torch.nn.GRUCell(4, 3), lambda cell, x, h: cell(x, h, hx=h)), [(2, 4), (2, 3)])
+    with pytest.raises(convcalc.SpecError, match=r"\(input1\); Bilinear takes 2 tensors"):
+        convcalc.plan(_CellCall(torch.nn.Bilinear(4, 3, 2), lambda cell, x, h: cell(x, h, input1=x)), [(2, 4), (2, 3)])

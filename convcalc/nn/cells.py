@@ -50,10 +50,19 @@ class _CellBase(_MultiOutput):
         flag(self.bias, "bias", _args(self))
 
     def _outputs(self, inputs: tuple[Any, ...], options: dict[str, Any], ctx: Context, path: str) -> Any:
-        hx = inputs[1] if len(inputs) > 1 else options.pop("hx", None)
-        _no_extra(self, path, inputs[:1], options, 1)
-        shape = _shape_arg(self, path, inputs[0], "input")
+        given = dict(zip(("input", "hx"), inputs, strict=False))
+        for name in ("input", "hx"):
+            if name in options and name not in given:  # given by name (twice is left for _no_extra to refuse)
+                given[name] = options.pop(name)
+        _no_extra(self, path, inputs, options, 2)
         where = self._where(path)
+        if "input" not in given:
+            raise ShapeError(
+                f"{where}: takes an input (N, {self.input_size}), and a state hx if given, but is given no input "
+                f"(torch: missing 1 required positional argument: 'input'). Received: arguments={sorted(given)}"
+            )
+        hx = given.get("hx")
+        shape = _shape_arg(self, path, given["input"], "input")
         if len(shape) not in (1, 2):
             raise ShapeError(
                 f"{where}: expects a 2-D input (N, input_size) or an unbatched 1-D one, but receives "
@@ -183,7 +192,7 @@ class Bilinear(_MultiOutput):
     def _outputs(self, inputs: tuple[Any, ...], options: dict[str, Any], ctx: Context, path: str) -> Any:
         given = dict(zip(("input1", "input2"), inputs, strict=False))
         for name in ("input1", "input2"):
-            if name in options:
+            if name in options and name not in given:  # given by name (twice is left for _no_extra to refuse)
                 given[name] = options.pop(name)
         _no_extra(self, path, inputs[:2], options, 2)
         if len(given) < 2:
