@@ -72,13 +72,13 @@ class _CellBase(_MultiOutput):
         state = _Shape((*shape[:-1], self.hidden_size))
         states = (state, state) if self._gates == 4 else (state,)
         if hx is not None:
-            given = hx if isinstance(hx, tuple) and not isinstance(hx, _Shape) else (hx,)
-            if len(given) != len(states):
+            held = hx if isinstance(hx, tuple) and not isinstance(hx, _Shape) else (hx,)
+            if len(held) != len(states):
                 raise ShapeError(
                     f"{where}: hx takes {len(states)} tensor{'s' if len(states) > 1 else ''} of shape {tuple(state)}. "
-                    f"Received: hx={given!r}"
+                    f"Received: hx={held!r}"
                 )
-            for j, g in enumerate(given):
+            for j, g in enumerate(held):
                 got = _shape_arg(self, path, g, f"hx[{j}]" if len(states) > 1 else "hx")
                 _same_sizes(ctx, self, path, shape, got, "the input and its state")
                 _features(ctx, self, path, got, self.hidden_size, "hidden_size", "state")
