@@ -16,6 +16,7 @@ import torch
 
 import convcalc
 from convcalc import nn
+from convcalc._plan import Group
 
 
 def _nested(layer: nn.Module, stem: nn.Module | None = None) -> nn.Sequential:
@@ -1077,3 +1078,93 @@ def test_a_cell_takes_its_input_and_state_by_name_as_torch_does() -> None:
         convcalc.plan(_CellCall(torch.nn.GRUCell(4, 3), lambda cell, x, h: cell(x, h, hx=h)), [(2, 4), (2, 3)])
     with pytest.raises(convcalc.SpecError, match=r"\(input1\); Bilinear takes 2 tensors"):
         convcalc.plan(_CellCall(torch.nn.Bilinear(4, 3, 2), lambda cell, x, h: cell(x, h, input1=x)), [(2, 4), (2, 3)])
+
+
+# --- nn/containers.py: the groups containers close, mismatches of every rank, crops along any dim -------------------
+
+
+def test_containers_close_their_groups_with_their_first_row_path_kind_and_shape() -> None:
+    model = nn.Sequential(
+        OrderedDict(
+            stem=nn.Conv2d(3, 4, 3, padding=1),
+            res=nn.Add(nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU()), nn.Identity()),
+            cat=nn.Concat(nn.Conv2d(4, 2, 1), nn.Identity()),
+        )
+    )
+    plan = convcalc.plan(model, (1, 3, 8, 8))
+    assert [r.name for r in plan.rows] == ["stem", "res.0.0", "res.0.1", "res.1", "res", "cat.0", "cat.1", "cat"]
+    assert plan.groups == (
+        Group(1, "res", "Add", (1, 4, 8, 8)),
+        Group(1, "res.0", "Sequential", (1, 4, 8, 8)),
+        Group(5, "cat", "Concat", (1, 6, 8, 8)),
+    )
+    # a container planned alone is the model: no group of its own
+    assert convcalc.plan(model["res"], (1, 4, 8, 8)).groups == (Group(0, "0", "Sequential", (1, 4, 8, 8)),)
+
+
+def test_branches_of_features_that_do_not_add_up_say_the_features_differ() -> None:
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(_nested(nn.Add(nn.Linear(4, 3), nn.Identity())), (2, 4)),
+        "block.layer (Add): branch 1 gives 2 x 4 but branch 0 gives 2 x 3: the channels differ (4 vs 3). Received: "
+        "input_shape=(2, 4)",
+    )
+
+
+def test_a_mismatch_of_symbolic_and_fixed_sizes_suggests_no_stride() -> None:
+    H, W = convcalc.symbols("H W")
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(
+            nn.Add(nn.Sequential(nn.Conv2d(3, 8, 1), nn.AdaptiveAvgPool2d(4)), nn.Identity()), (1, 3, H, W)
+        ),
+        "<model> (Add): branch 1 gives 1 x 3 x H x W but branch 0 gives 1 x 8 x 4 x 4: the channels differ (3 vs 8) "
+        "and the sizes differ (H x W vs 4 x 4); give branch 1 a projection such as Conv2d(3, 8, kernel_size=1). "
+        "Received: input_shape=(1, 3, H, W)",
+    )
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(
+            nn.Add(nn.Sequential(nn.Conv2d(3, 8, 1), nn.AdaptiveAvgPool2d(4)), nn.Identity()), (1, 3, 8, W)
+        ),
+        "<model> (Add): branch 1 gives 1 x 3 x 8 x W but branch 0 gives 1 x 8 x 4 x 4: the channels differ (3 vs 8) "
+        "and the sizes differ (8 x W vs 4 x 4); give branch 1 a projection such as Conv2d(3, 8, kernel_size=1). "
+        "Received: input_shape=(1, 3, 8, W)",
+    )
+
+
+def test_a_crop_along_another_dim_keeps_that_dim_and_crops_the_rest() -> None:
+    crop = nn.Concat(nn.Identity(), nn.ZeroPad2d((0, 0, -1, -1)), nn.ZeroPad2d((-1, -1, 0, 0)), dim=2, crop=True)
+    plan = convcalc.plan(crop, (1, 3, 5, 6))
+    assert plan.output_shape == (1, 3, 5 + 3 + 5, 4)
+    # the channels are not cropped: joining along the height needs them equal
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(nn.Concat(nn.Identity(), nn.Conv2d(3, 2, 1), dim=2, crop=True), (1, 3, 5, 6)),
+        "<model> (Concat): branch 1 gives 1 x 2 x 5 x 6 but branch 0 gives 1 x 3 x 5 x 6; all dims except dim=2 must "
+        "match. Received: input_shape=(1, 3, 5, 6)",
+    )
+
+
+def test_a_crop_of_three_branches_takes_the_smallest_wherever_it_is() -> None:
+    crop = nn.Concat(nn.Identity(), nn.ZeroPad2d((-1, -1, -1, -1)), nn.ZeroPad2d((0, 0, 0, -1)), crop=True)
+    assert convcalc.plan(crop, (1, 3, 5, 6)).output_shape == (1, 9, 3, 4)
+
+
+@pytest.mark.parametrize("upsampled_first", [True, False])
+def test_a_crop_of_symbolic_sizes_decided_by_sympy_takes_the_smaller(upsampled_first: bool) -> None:
+    """``2*H < H`` is sympy's false, not Python's: the crop took 2*H as the smaller and refused the model."""
+    H, W = convcalc.symbols("H W")
+    branches = [nn.Upsample(scale_factor=2), nn.Identity()]
+    crop = nn.Concat(*(branches if upsampled_first else branches[::-1]), crop=True)
+    plan = convcalc.plan(crop, (1, 3, H, W))
+    assert (plan.output_shape, plan.constraints) == ((1, 6, H, W), ())
+    assert convcalc.plan(crop, (1, 3, 5, 7)).output_shape == (1, 6, 5, 7)
+
+
+def test_a_crop_of_symbolic_sizes_states_what_it_needs() -> None:
+    H, W = convcalc.symbols("H W")
+    crop = nn.Concat(nn.Identity(), nn.ZeroPad2d((-1, -1, -2, -1)), crop=True)
+    plan = convcalc.plan(_nested(crop), (1, 3, H, W))
+    assert plan.output_shape == (1, 6, H - 3, W - 2)
+    assert [(c.layer, c.axis, str(c.form), c.reason) for c in plan.constraints if c.layer == "block.layer"] == []
