@@ -1168,3 +1168,94 @@ def test_a_crop_of_symbolic_sizes_states_what_it_needs() -> None:
     plan = convcalc.plan(_nested(crop), (1, 3, H, W))
     assert plan.output_shape == (1, 6, H - 3, W - 2)
     assert [(c.layer, c.axis, str(c.form), c.reason) for c in plan.constraints if c.layer == "block.layer"] == []
+
+
+# --- nn/shape.py: Unflatten, Linear's 0-d input and its constraint ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sizes", "out"),
+    [((2, -1), (4, 2, 3, 5)), ((1, 6), (4, 1, 6, 5)), ((-1, 1, 2), (4, 3, 1, 2, 5)), ((6,), (4, 6, 5))],
+)
+def test_unflatten_splits_one_dim_into_sizes(sizes: tuple[int, ...], out: tuple[int, ...]) -> None:
+    plan = convcalc.plan(_nested(nn.Unflatten(1, sizes)), (4, 6, 5))
+    assert plan.output_shape == out == tuple(torch.nn.Unflatten(1, sizes)(torch.zeros(4, 6, 5)).shape)
+    assert all(type(d) is int for d in plan.output_shape)
+    row = plan.rows[-1]
+    assert (row.name, row.kind, row.input_shape, row.output_shape) == ("block.layer", "Unflatten", (4, 6, 5), out)
+
+
+@pytest.mark.parametrize(
+    ("layer", "message"),
+    [
+        (
+            nn.Unflatten(1, (2, 4)),
+            "block.layer (Unflatten): unflattened_size=(2, 4) holds 8 elements but dim 1 has 6. Received: "
+            "input_shape=(4, 6, 5)",
+        ),
+        (
+            nn.Unflatten(1, (4, -1)),
+            "block.layer (Unflatten): unflattened_size=(4, -1) holds a multiple of 4 elements but dim 1 has 6. "
+            "Received: input_shape=(4, 6, 5)",
+        ),
+        (
+            nn.Unflatten(3, (2, 4)),
+            "block.layer (Unflatten): dim=3 is out of range for a 3-D input (4, 6, 5). Received: input_shape=(4, 6, 5)",
+        ),
+    ],
+)
+def test_unflatten_messages(layer: nn.Module, message: str) -> None:
+    _raises(convcalc.ShapeError, lambda: convcalc.plan(_nested(layer), (4, 6, 5)), message)
+
+
+def test_a_linear_of_a_0d_input_says_so() -> None:
+    """``self.fc(x.sum())``: torch refuses a 0-d input; the message said "receives None features"."""
+    from tests.test_torch_forms import Forward
+
+    model = Forward(lambda self, x: self.fc(x.sum()), fc=torch.nn.Linear(3, 2))
+    with pytest.raises(RuntimeError):
+        model(torch.zeros(4, 3))
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(model, (4, 3)),
+        "fc (Linear): Linear takes features on a last axis, but its input is 0-D (torch: both arguments to linear "
+        "need to be at least 1D). Received: input_shape=()",
+    )
+
+
+def test_a_linear_of_symbolic_features_states_its_in_features() -> None:
+    W = convcalc.symbols("W")
+    plan = convcalc.plan(_nested(nn.Linear(12, 2), nn.Flatten()), (1, 3, W))
+    assert [(c.layer, c.axis, str(c.form), c.kind, c.value, c.reason) for c in plan.constraints] == [
+        ("block.layer", 1, "3*W", "==", 12, "in_features=12")
+    ]
+
+
+# --- nn/shape.py: circular padding that crops ------------------------------------------------------------------------
+
+
+_CIRCULAR = [(a, b, c, d) for a in (-2, -1, 0, 2) for b in (-1, 0, 1) for c in (-2, 0, 1) for d in (-1, 0, 3)]
+
+
+@pytest.mark.parametrize("pads", _CIRCULAR)
+def test_circular_padding_that_crops_is_refused_exactly_where_torch_refuses(pads: tuple[int, ...]) -> None:
+    try:
+        expected: Any = tuple(torch.nn.functional.pad(torch.zeros(1, 2, 3, 4), pads, mode="circular").shape)
+    except RuntimeError:
+        expected = None
+    if expected is None:
+        with pytest.raises(convcalc.ShapeError, match="circular padding"):
+            convcalc.plan(nn.CircularPad2d(pads), (1, 2, 3, 4))
+    else:
+        assert convcalc.plan(nn.CircularPad2d(pads), (1, 2, 3, 4)).output_shape == expected
+
+
+def test_circular_cropping_of_a_symbolic_size_is_refused_with_the_reason() -> None:
+    H = convcalc.symbols("H")
+    _raises(
+        convcalc.SpecError,
+        lambda: convcalc.plan(_nested(nn.CircularPad2d((-1, 1, 0, 0))), (1, 2, H, 5)),
+        "block.layer (CircularPad2d): circular padding with negative values (cropping) follows torch's copy rules only "
+        "for concrete sizes, not symbolic ones. Received: input_shape=(1, 2, H, 5), padding=(-1, 1, 0, 0)",
+    )
+    assert convcalc.plan(nn.CircularPad2d((1, 1, 0, 2)), (1, 2, H, 5)).output_shape == (1, 2, H + 2, 7)

@@ -130,7 +130,10 @@ class Linear(Module):
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, _ = flow
         if not shape:
-            raise ShapeError(_linear_mismatch(self, path, shape, ctx))
+            raise ShapeError(
+                f"{self._where(path)}: Linear takes features on a last axis, but its input is 0-D (torch: both "
+                f"arguments to linear need to be at least 1D). Received: input_shape=()"
+            )
         ctx.equals(
             shape[-1],
             self.in_features,
@@ -165,7 +168,7 @@ def _linear_row(
 
 
 def _linear_mismatch(layer: Linear, path: str, shape: tuple[Any, ...], ctx: Context) -> str:
-    got = shape[-1] if shape else None
+    got = shape[-1]
     head = f"{layer._where(path)}: Linear(in_features={layer.in_features}) receives {got} features"
     source = ctx.flatten_source
     fix = f"use in_features={got}"
