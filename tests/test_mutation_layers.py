@@ -1054,6 +1054,49 @@ def test_a_cell_in_a_forward_names_its_path(cell: torch.nn.Module, call: Any, me
     assert str(info.value) == message
 
 
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda cell, x, h: cell(x, 3), "cell (Bilinear): input2 must be a tensor. Received: input2=3"),
+        (lambda cell, x, h: cell(3, h), "cell (Bilinear): input1 must be a tensor. Received: input1=3"),
+        (
+            lambda cell, x, h: cell(x, h, h),
+            "cell (Bilinear): is called with arguments convcalc does not follow (arg2); Bilinear takes 2 tensors here. "
+            "Received: arguments=arg2",
+        ),
+        (
+            lambda cell, x, h: cell(x.sum(), h),
+            "cell (Bilinear): input1 and input2 must have at least one dimension. Received: input1_shape=(), "
+            "input2_shape=(2, 3)",
+        ),
+        (
+            lambda cell, x, h: cell(x, h.sum()),
+            "cell (Bilinear): input1 and input2 must have at least one dimension. Received: input1_shape=(2, 4), "
+            "input2_shape=()",
+        ),
+        (
+            lambda cell, x, h: cell(h, h),
+            "cell (Bilinear): in1_features=4 but the input1 has 3 features (last dim): use in1_features=3. Received: "
+            "input1_shape=(2, 3)",
+        ),
+        (
+            lambda cell, x, h: cell(x, x),
+            "cell (Bilinear): in2_features=3 but the input2 has 4 features (last dim): use in2_features=4. Received: "
+            "input2_shape=(2, 4)",
+        ),
+        (
+            lambda cell, x, h: cell(x, h[:1]),
+            "cell (Bilinear): input1 and input2 (torch: input batch dimensions) must agree on every axis but the last. "
+            "Received: shapes (2, 4) and (1, 3)",
+        ),
+    ],
+)
+def test_a_bilinear_in_a_forward_names_its_path(call: Any, message: str) -> None:
+    with pytest.raises(convcalc.ConvCalcError) as info:
+        convcalc.plan(_CellCall(torch.nn.Bilinear(4, 3, 2), call), [(2, 4), (2, 3)])
+    assert str(info.value) == message
+
+
 def test_a_cell_takes_its_input_and_state_by_name_as_torch_does() -> None:
     cell = nn.GRUCell(4, 3)
     assert convcalc.plan(cell, {"input": (2, 4), "hx": (2, 3)}).output_shape == (2, 3)

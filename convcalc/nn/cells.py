@@ -194,7 +194,7 @@ class Bilinear(_MultiOutput):
         for name in ("input1", "input2"):
             if name in options and name not in given:  # given by name (twice is left for _no_extra to refuse)
                 given[name] = options.pop(name)
-        _no_extra(self, path, inputs[:2], options, 2)
+        _no_extra(self, path, inputs, options, 2)
         if len(given) < 2:
             raise ShapeError(
                 f"{self._where(path)}: takes two inputs, input1 (*, {self.in1_features}) and input2 "
