@@ -68,6 +68,19 @@ def is_symbolic(value: Any) -> bool:
     return _root_module(value) == "sympy"
 
 
+def decided(condition: Any) -> bool | None:
+    """A condition as True or False where it is decided: Python's booleans, or sympy's ``true`` and ``false``
+    (``2*H < H`` gives sympy's ``false``, which ``is False`` does not see); None otherwise."""
+    if condition is True or condition is False:
+        return condition
+    if is_symbolic(condition):
+        if condition == sympy().true:
+            return True
+        if condition == sympy().false:
+            return False
+    return None
+
+
 def smax(a: Any, b: Any) -> Any:
     """``max`` for ints, numpy arrays and sympy expressions."""
     if type(a) is int and type(b) is int:

@@ -158,11 +158,12 @@ class Context:
     def _sympy_condition(
         self, ok: Any, value: Any, kind: str, target: int, path: str, axis: int, message: Callable[[], str], reason: str
     ) -> None:
-        from convcalc._backend import sympy
+        from convcalc._backend import decided
 
-        if ok == sympy().true:
+        holds = decided(ok)
+        if holds is True:
             return
-        if ok == sympy().false:
+        if holds is False:
             raise ShapeError(message(), layer=path, axis=axis)
         self.constraints.append(Constraint(path, axis, value, kind, target, reason))
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from convcalc._args import whole
+from convcalc._backend import decided
 from convcalc._errors import ShapeError, SpecError
 from convcalc._plan import merge_rf
 from convcalc._planner import Context, Flow
@@ -188,18 +189,6 @@ def _add_mismatch(
     )
 
 
-def _decided(condition: Any) -> bool | None:
-    """A comparison of sizes as True or False where it is decided (Python's booleans or sympy's ``true`` and
-    ``false``: ``2*H < H`` is sympy's ``false``), else None."""
-    if condition is True or condition is False:
-        return condition
-    from convcalc._backend import is_symbolic, sympy
-
-    if is_symbolic(condition) and condition in (sympy().true, sympy().false):
-        return bool(condition)
-    return None
-
-
 _merge_rf = merge_rf  # the ONNX reader merges branches with the same rule
 
 
@@ -286,7 +275,7 @@ class Concat(_Container):
                 sizes = [to_sympy(v) for v in sizes]
             smallest = sizes[0]
             for v in sizes[1:]:
-                if _decided(v < smallest) is not False:  # smaller, or smaller for some inputs (a constraint below)
+                if decided(v < smallest) is not False:  # smaller, or smaller for some inputs (a constraint below)
                     smallest = v
             for b, v in enumerate(sizes):
                 ctx.at_least(

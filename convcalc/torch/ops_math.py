@@ -603,14 +603,13 @@ def _decide(condition: Any) -> Any:
         return bool(condition)
     if isinstance(condition, Undecided):
         return None
-    from convcalc._backend import is_symbolic, sympy
+    from convcalc._backend import decided, is_symbolic, sympy
 
     condition = to_sympy(condition) if isinstance(condition, FloorForm) else condition
     if is_symbolic(condition):
-        if condition == sympy().true:
-            return True
-        if condition == sympy().false:
-            return False
+        held = decided(condition)
+        if held is not None:
+            return held
         if isinstance(condition, sympy().Expr):  # a size as a condition (``if h % 2:``): true where not zero
             zero = condition.is_zero
             return None if zero is None else not zero
