@@ -156,14 +156,14 @@ def _squeeze(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     else:
         dims = dim if isinstance(dim, tuple) else (dim,)
         axes = [_index(call, d, rank, t.shape) for d in dims]
-    # a size an assert of the forward has made 1 (``assert h == 1`` before ``x.squeeze(2)``) is squeezed
-    drop = {
-        j
-        for j in axes
-        if _same(t.shape[j], 1) or (_same(t.shape[j], 1) is None and call.ctx.known_equal(t.shape[j], 1))
-    }
+    drop = set()
     for j in axes:
-        if j not in drop and _same(t.shape[j], 1) is None:  # a size that depends on the input: kept, while it is not 1
+        one = _same(t.shape[j], 1)
+        if one is None and call.ctx.known_equal(t.shape[j], 1):
+            one = True  # an assert of the forward made it 1 (``assert h == 1`` before ``x.squeeze(2)``)
+        if one:
+            drop.add(j)
+        elif one is None:  # a size that depends on the input: kept, which holds while it is not 1
             call.ctx.at_least(
                 _size(t.shape[j] - 2),
                 0,

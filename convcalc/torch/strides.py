@@ -142,8 +142,7 @@ def iterated(
     out: a contiguous result for contiguous operands of one shape, a channels-last one for channels-last operands,
     the operands' strides where they are dense and the same; else its order of the axes, the first operand whose
     strides tell two axes apart deciding (an axis broadcast or expanded, of stride 0, tells nothing). None where a
-    size or an operand's strides are not known. ``clone()`` and a copy that keeps the layout follow the same rule
-    with one operand."""
+    size or an operand's strides are not known. (``clone()`` has its own rule: :func:`copied`.)"""
     if not all(type(d) is int and d > 0 for d in shape) or not operands:
         return None
     known: list[tuple[tuple[int, ...], Strides]] = []
