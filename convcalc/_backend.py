@@ -14,7 +14,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 from convcalc._errors import ConvCalcError, ShapeError
-from convcalc._symbolic import FloorForm, Undecided
+from convcalc._symbolic import FloorForm, Undecided, holds_always
 
 # typing is only for type checkers: not importing it keeps the numeric path's start-up short
 TYPE_CHECKING = False
@@ -69,8 +69,9 @@ def is_symbolic(value: Any) -> bool:
 
 
 def decided(condition: Any) -> bool | None:
-    """A condition as True or False where it is decided: Python's booleans, or sympy's ``true`` and ``false``
-    (``2*H < H`` gives sympy's ``false``, which ``is False`` does not see); None otherwise."""
+    """A condition as True or False where it is decided: Python's booleans, sympy's ``true`` and ``false``
+    (``2*H < H`` gives sympy's ``false``, which ``is False`` does not see), or a relation of one size that holds
+    for every size or for none (``H <= 2*floor((H - 1)/2) + 2``, which sympy leaves open); None otherwise."""
     if condition is True or condition is False:
         return condition
     if is_symbolic(condition):
@@ -78,6 +79,7 @@ def decided(condition: Any) -> bool | None:
             return True
         if condition == sympy().false:
             return False
+        return holds_always(condition)
     return None
 
 

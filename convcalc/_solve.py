@@ -31,7 +31,6 @@ _SEARCH_LIMIT = 10**12
 _MAX_LISTED = 10**6  # the most input sizes inputs_for() scans and lists
 _MAX_WINDOW = 2 * 10**6  # the most sizes the quasi-polynomial check evaluates
 _MAX_POINTS = 10**5  # the most points of coupled symbols listed
-_CROP = "crop source at least the target"
 
 
 @dataclass(frozen=True)
@@ -191,10 +190,7 @@ def solve_sizes(plan: Plan, symbol: Any = None) -> Solution:
 
 def _solve_one(x: Any, relevant: list[Constraint]) -> Solution:
     """The exact valid set of one symbol under constraints that involve only that symbol."""
-    fast = all(
-        isinstance(c.form, FloorForm) and c.kind != "==" and c.form.slope_sign > 0 and c.reason != _CROP
-        for c in relevant
-    )
+    fast = all(isinstance(c.form, FloorForm) and c.kind != "==" and c.form.slope_sign > 0 for c in relevant)
     if not fast:
         return _solve_quasi(x, relevant)
     start = max([_threshold(c) for c in relevant], default=1)
@@ -404,14 +400,6 @@ def _solve_quasi(x: Any, relevant: list[Constraint]) -> Solution:
     for v in range(1, start + period):
         for k in checks:
             if not k.holds(v):
-                if k.constraint.reason == _CROP:
-                    # every earlier layer fits, but the branch the plan crops to is not the smallest:
-                    # torch crops to another one, which the plan does not follow
-                    raise _refuse(
-                        k.constraint,
-                        [x],
-                        f"at {x} = {v} another branch is the smallest, which the plan does not follow",
-                    )
                 break
         else:
             valid.append(v)

@@ -16,7 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["FloorForm", "Undecided", "as_integer_expr", "product", "symbols", "to_sympy"]
+__all__ = ["FloorForm", "Undecided", "as_integer_expr", "holds_always", "product", "symbols", "to_sympy"]
 
 
 def symbols(names: str) -> Any:
@@ -317,3 +317,120 @@ def product(values: Any) -> Any:
     for v in values:
         out = out * to_sympy(v)
     return out
+
+
+# -- deciding a relation of one size for every value --------------------------- #
+
+_PERIOD_LIMIT = 4096  # the residues a decision tries at most (the product of the strides along a chain)
+
+
+def _quasi_linear(expr: Any) -> tuple[int, Any, list[Any]] | None:
+    """``(period, rise, values)`` of an expression of one size symbol built from integers, rationals, sums, products
+    by a constant, floors and ceilings (the sizes along a network, nested as sympy leaves them): along every residue
+    ``x = r + period*q`` its value is ``values[r - 1] + rise*q``. None for anything else (two symbols, a product of
+    sizes, a period over the limit)."""
+    symbols = expr.free_symbols
+    if len(symbols) != 1:
+        return None
+    (x,) = symbols
+    if not (x.is_integer and x.is_positive):
+        return None
+    period = _period(expr, x)
+    if period is None:
+        return None
+    values = [_exact(expr, x, r) for r in range(1, period + 1)]
+    return period, _exact(expr, x, period + 1) - values[0], values
+
+
+def _period(expr: Any, x: Any) -> int | None:
+    """The period after which ``expr`` (of the kind ``_quasi_linear`` reads) rises by the same amount; None when it
+    is not of that kind. A floor of ``g`` repeats once ``g`` has risen by a whole number."""
+    import sympy
+
+    if expr == x:
+        return 1
+    if not expr.free_symbols:  # a number, perhaps written unevaluated (``Pow(2, -1)`` in a size's floor)
+        return 1 if expr.doit().is_Rational else None
+    if isinstance(expr, sympy.Add):
+        periods = [_period(arg, x) for arg in expr.args]
+        return None if None in periods else _limited(math.lcm(*periods))  # type: ignore[arg-type]
+    if isinstance(expr, sympy.Mul):
+        varying = [arg for arg in expr.args if arg.free_symbols]
+        if len(varying) != 1 or not all(_period(arg, x) for arg in expr.args if not arg.free_symbols):
+            return None
+        return _period(varying[0], x)
+    if isinstance(expr, (sympy.floor, sympy.ceiling)):
+        inner = _period(expr.args[0], x)
+        if inner is None:
+            return None
+        rise = _exact(expr.args[0], x, 1 + inner) - _exact(expr.args[0], x, 1)
+        return _limited(inner * rise.denominator)
+    return None
+
+
+def _limited(period: int) -> int | None:
+    return period if period <= _PERIOD_LIMIT else None
+
+
+def _exact(expr: Any, x: Any, value: int) -> Any:
+    """``expr`` at ``x = value``, in exact rationals (``fractions.Fraction``), without sympy's substitution."""
+    import fractions
+
+    import sympy
+
+    if expr == x:
+        return fractions.Fraction(value)
+    if not expr.free_symbols:
+        number = expr.doit()
+        return fractions.Fraction(int(number.p), int(number.q))
+    parts = [_exact(arg, x, value) for arg in expr.args]
+    if isinstance(expr, sympy.Add):
+        return sum(parts, fractions.Fraction(0))
+    if isinstance(expr, sympy.Mul):
+        return math.prod(parts, start=fractions.Fraction(1))
+    return fractions.Fraction(math.floor(parts[0]) if isinstance(expr, sympy.floor) else math.ceil(parts[0]))
+
+
+def holds_always(relation: Any) -> bool | None:
+    """Whether a sympy relation of one size symbol holds for every size from 1 on (True) or for none (False); None
+    when it depends on the size or is not of the quasi-linear kind sizes take along a network.
+
+    sympy cannot compare ``H`` with ``2*floor((H - 1)/2) + 2`` (equal for even ``H``, one less for odd); the sizes
+    along a network are quasi-linear, so the question is settled exactly along each residue modulo the product of
+    the denominators, where the difference is a line.
+
+    >>> import sympy
+    >>> H = sympy.Symbol("H", integer=True, positive=True)
+    >>> holds_always(H <= 2 * sympy.floor((H - 1) / 2) + 2), holds_always(H > 2 * sympy.floor((H - 1) / 2) + 2)
+    (True, False)
+    >>> print(holds_always(H <= 2 * sympy.floor((H - 1) / 3) + 2))
+    None
+    """
+    import sympy
+
+    kinds = {sympy.GreaterThan: ">=", sympy.StrictGreaterThan: ">", sympy.LessThan: "<=", sympy.StrictLessThan: "<"}
+    op = kinds.get(type(relation))
+    if op is None and not isinstance(relation, (sympy.Eq, sympy.Ne)):
+        return None
+    found = _quasi_linear(relation.lhs - relation.rhs)
+    if found is None:
+        return None
+    _, rise, values = found
+    if op is None:  # equality: along a residue, a line of nonzero rise meets 0 once at most, at q = -value / rise
+        meets = [v == 0 if rise == 0 else v % rise == 0 and -v // rise >= 0 for v in values]
+        if all(meets) and rise == 0:
+            return isinstance(relation, sympy.Eq)
+        if not any(meets):
+            return isinstance(relation, sympy.Ne)
+        return None
+    compare = _COMPARISONS[op]
+    at_start = [compare(v, 0) for v in values]
+    if rise == 0:
+        # a periodic difference: its values at the first period are all there are
+        return True if all(at_start) else False if not any(at_start) else None
+    towards = (rise > 0) == (op in (">=", ">"))  # growing into the relation: true once, true from there on
+    if towards and all(at_start):
+        return True
+    if not towards and not any(at_start):
+        return False
+    return None

@@ -189,6 +189,30 @@ def test_concat_crop_of_symbolic_branches_of_different_forms() -> None:
         assert convcalc.plan(net, (1, 1, size)).output_shape[2] == int(plan.output_shape[2].subs(H, size))
 
 
+@pytest.mark.parametrize("stride", [2, 3])
+def test_a_symbolic_crop_is_every_numeric_crop(stride: int) -> None:
+    """A skip at ``H`` beside a strided convolution upsampled back: with stride 2 the upsampled branch is never
+    the smaller (``2*floor((H - 1)/2) + 2`` is ``H`` or ``H + 1``), which sympy could not tell, so the plan cropped
+    to it and was valid for even ``H`` only; with stride 3 either may be smaller, and the crop is the least."""
+    H = convcalc.symbols("H")
+    skip = nn.Sequential(
+        nn.Concat(
+            nn.Identity(),
+            nn.Sequential(nn.Conv2d(2, 2, 3, stride=stride, padding=1), nn.Upsample(scale_factor=stride)),
+            crop=True,
+        ),
+        nn.Conv2d(4, 4, 1),
+    )
+    plan = convcalc.plan(skip, (1, 2, H, 8))
+    assert plan.constraints == ()
+    for h in range(1, 41):
+        numeric = convcalc.plan(skip, (1, 2, h, 8))
+        assert numeric.output_shape == (1, 4, plan.output_shape[2].subs(H, h), 8)
+        assert numeric.macs == plan.macs.subs(H, h)
+    if stride == 2:
+        assert plan.output_shape[2] == H
+
+
 def test_lazy_layers_take_their_input_from_the_plan() -> None:
     net = nn.Sequential(nn.LazyConv2d(16, 3), nn.Flatten(), nn.LazyLinear(10))
     plan = convcalc.plan(net, (1, 3, 10, 10))
@@ -425,3 +449,4 @@ def test_bad_models_and_shapes() -> None:
         nn.Conv2d(6, 4, 3, groups=4)
     with pytest.raises(convcalc.SpecError, match="num_channels \\(60\\) must be divisible by num_groups \\(8\\)"):
         nn.GroupNorm(8, 60)
+

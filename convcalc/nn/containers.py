@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from convcalc._args import whole
-from convcalc._backend import decided
+from convcalc._backend import decided, smin
 from convcalc._errors import ShapeError, SpecError
 from convcalc._plan import merge_rf
 from convcalc._planner import Context, Flow
@@ -275,20 +275,12 @@ class Concat(_Container):
                 sizes = [to_sympy(v) for v in sizes]
             smallest = sizes[0]
             for v in sizes[1:]:
-                if decided(v < smallest) is not False:  # smaller, or smaller for some inputs (a constraint below)
+                smaller = decided(v < smallest)
+                if smaller is None:  # smaller for some inputs only: the crop takes the least of them
+                    smallest = smin(to_sympy(smallest), to_sympy(v))
+                elif smaller:
                     smallest = v
-            for b, v in enumerate(sizes):
-                ctx.at_least(
-                    v - smallest,
-                    0,
-                    path,
-                    j - 2,
-                    lambda: (
-                        f"{self._where(path)}: branch sizes {sizes} cannot all be cropped to {smallest}. "
-                        f"Received: input_shape={shapes[0]}"
-                    ),
-                    "crop source at least the target",
-                )
+            for b in range(len(shapes)):
                 result[b][j] = smallest
         return [tuple(r) for r in result]
 
