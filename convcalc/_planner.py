@@ -275,7 +275,7 @@ class Context:
                 macs,
                 elements,
                 elements * self.itemsize,
-                receptive_field,
+                receptive_field or None,  # (an unbatched (C, L) input starts with no spatial axis: none shown)
                 path.count("."),
                 recursive,
             )
@@ -654,7 +654,7 @@ def _walk(model: Any, shape: tuple[Any, ...], ctx: Context) -> tuple[Any, ...]:
     # a Keras layer keeps its own name (a Keras Sequential names its layers itself); torch-style models
     # start from the empty path
     root = model._name() if hasattr(model, "_name") else ""
-    flow: Flow = (shape, rf or None)
+    flow: Flow = (shape, rf if rf or len(shape) == 2 else None)  # (C, L): one unbatched sample of 1-D maps
     out_shape, _ = model._plan(flow, ctx, root)
     return tuple(out_shape)
 

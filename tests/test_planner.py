@@ -450,3 +450,18 @@ def test_bad_models_and_shapes() -> None:
     with pytest.raises(convcalc.SpecError, match="num_channels \\(60\\) must be divisible by num_groups \\(8\\)"):
         nn.GroupNorm(8, 60)
 
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_an_unbatched_input_has_the_receptive_fields_of_a_batch_of_one(ndim: int) -> None:
+    """``(C, L)`` started with no spatial axis to follow (a 2-D input may be a Linear's), and its convolutions
+    showed no receptive field; ``(C, H, W)`` and ``(C, D, H, W)`` had theirs."""
+    conv = (nn.Conv1d, nn.Conv2d, nn.Conv3d)[ndim - 1]
+    pool = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)[ndim - 1]
+    net = nn.Sequential(conv(3, 4, 3, dilation=2), nn.ReLU(), pool(2), conv(4, 4, 3, stride=2))
+    spatial = (21,) * ndim
+    unbatched = convcalc.plan(net, (3, *spatial))
+    batched = convcalc.plan(net, (1, 3, *spatial))
+    assert [r.receptive_field for r in unbatched.rows] == [r.receptive_field for r in batched.rows]
+    assert unbatched.rows[-1].receptive_field == (convcalc.ReceptiveField(10, 4, 0),) * ndim  # 5, 6, 6 + 2 * 2
+    # a 2-D input of features: no spatial axis, none shown
+    assert [r.receptive_field for r in convcalc.plan(nn.Sequential(nn.ReLU()), (5, 3)).rows] == [None]
