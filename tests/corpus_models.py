@@ -197,6 +197,33 @@ class DynamicSameNet(nn.Module):
         return self.b(F.relu(self.a(x)))
 
 
+class CeilSameConv(nn.Conv2d):
+    """EfficientNet-PyTorch's ``Conv2dDynamicSamePadding``: ``math.ceil`` of a true division of sizes."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ih, iw = x.size()[-2:]
+        kh, kw = self.weight.size()[-2:]
+        sh, sw = self.stride
+        oh, ow = math.ceil(ih / sh), math.ceil(iw / sw)
+        pad_h = max((oh - 1) * self.stride[0] + (kh - 1) * self.dilation[0] + 1 - ih, 0)
+        pad_w = max((ow - 1) * self.stride[1] + (kw - 1) * self.dilation[1] + 1 - iw, 0)
+        if pad_h > 0 or pad_w > 0:
+            x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class CeilSameNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = CeilSameConv(3, 8, 3, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.depthwise = CeilSameConv(8, 8, 5, stride=3, groups=8, bias=False)
+        self.pool = nn.MaxPool2d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.depthwise(F.silu(self.bn(self.stem(x)))))
+
+
 class MaxPoolSame(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -826,6 +853,7 @@ CORPUS: list[tuple[str, Any, Any]] = [
     ("AssertNet", AssertNet, (2, 3, 5, 7)),
     ("ShapeAsserts", ShapeAsserts, (2, 3, 16, 16)),
     ("DynamicSameNet", DynamicSameNet, (1, 3, 15, 16)),
+    ("CeilSameNet", CeilSameNet, (2, 3, 23, 17)),
     ("MaxPoolSame", MaxPoolSame, (1, 3, 7, 8)),
     ("CifarResNet", CifarResNet, (2, 3, 8, 8)),
     ("MadeInForward", MadeInForward, (1, 3, 10, 10)),

@@ -461,6 +461,30 @@ def test_padding_computed_in_forward_is_exact_for_every_size(name: str) -> None:
         assert plan.output_shape == tuple(model(torch.zeros(1, 3, h, w)).shape), (h, w)
 
 
+@pytest.mark.parametrize("name", ["DynamicSameNet", "CeilSameNet"])
+def test_padding_computed_in_forward_is_symbolic(name: str) -> None:
+    """``math.ceil(ih / sh)`` (EfficientNet-PyTorch) or ``-(-ih // sh)``, then ``max(pad, 0)`` and ``if pad > 0``:
+    with a symbolic height the plan is one expression that is torch's output height at every size torch takes, its
+    valid sizes are exactly those, and its MACs are the numeric plans'. (``math.ceil`` of a symbolic size was
+    refused, and the nested ceilings it makes left the branch undecided.)"""
+    import tests.corpus_models as corpus
+
+    model = getattr(corpus, name)().eval()
+    H = convcalc.symbols("H")
+    plan = convcalc.plan(model, (1, 3, H, 17))
+    assert not plan.fallback_rows
+    solution = plan.valid_sizes()
+    for h in range(1, 41):
+        try:
+            expected = tuple(model(torch.zeros(1, 3, h, 17)).shape)
+        except RuntimeError:
+            assert h not in solution
+            continue
+        assert h in solution
+        assert _at(plan.output_shape, H, h) == expected
+        assert int(plan.macs.subs(H, h)) == convcalc.plan(model, (1, 3, h, 17)).macs
+
+
 def test_a_size_as_a_condition_is_true_where_not_zero() -> None:
     class Odd(torch.nn.Module):
         def forward(self, x: Any) -> Any:

@@ -29,6 +29,7 @@ from convcalc.torch.values import (
     _flow_of,
     _output_size_given,
     _Pair,
+    _size,
     _sized_transpose,
     _Tensor,
     _transposed,
@@ -479,7 +480,31 @@ def _math(call: _Call, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]
     try:
         return function(*args, **kwargs)
     except TypeError:
-        raise call.spec_error("convcalc follows math functions of concrete numbers only", arguments=args) from None
+        rounded = _rounded(node.target, args, kwargs)
+        if rounded is None:
+            raise call.spec_error(
+                "convcalc follows math functions of concrete numbers only (and math.ceil, math.floor of sizes)",
+                arguments=args,
+            ) from None
+        return rounded
+
+
+def _rounded(target: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``math.ceil(h / s)`` and ``math.floor`` of a symbolic size (the 'same' padding computed in a forward):
+    sympy's ceiling or floor, None for another function or argument."""
+    from convcalc._backend import is_symbolic, sympy
+    from convcalc._symbolic import FloorForm, to_sympy
+
+    name = target.rpartition(":")[2]
+    if name not in ("ceil", "floor") or kwargs or len(args) != 1:
+        return None
+    (value,) = args
+    if not (isinstance(value, FloorForm) or is_symbolic(value)):
+        return None
+    value = to_sympy(value)
+    if not isinstance(value, sympy().Expr):
+        return None
+    return _size((sympy().ceiling if name == "ceil" else sympy().floor)(value))
 
 
 def __getattr__(name: str) -> Any:

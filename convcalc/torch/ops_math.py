@@ -309,7 +309,7 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         try:
             result = _SCALAR_OPS[call.kind](operands[0], operands[1])
         except TypeError:
-            raise call.spec_error("cannot follow this arithmetic on sizes", arguments=tuple(operands)) from None
+            result = _sympy_arithmetic(call, operands)
         return _size(result)
     shape = _broadcast(call, [t.shape for t in tensors])
     if call.inplace and isinstance(operands[0], _Tensor):
@@ -322,6 +322,20 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         strides = iterated(laid, shape, len(tensors) < len(operands)) if call.kind not in _NEW_LAYOUT else None
     out = _Tensor(shape, rf, all(t.const for t in tensors), strides)
     return call.row(tensors[0].shape, out)
+
+
+def _sympy_arithmetic(call: _Call, operands: list[Any]) -> Any:
+    """Arithmetic a FloorForm does not do itself (``h / 2``, a true division: ``math.ceil`` of it is a size again),
+    done on sympy expressions; a SpecError where that cannot follow either (a tensor's dtype times a size)."""
+    from convcalc._backend import is_symbolic
+    from convcalc._symbolic import FloorForm, to_sympy
+
+    if call.kind in _SCALAR_OPS and all(type(v) is int or isinstance(v, FloorForm) or is_symbolic(v) for v in operands):
+        try:
+            return _SCALAR_OPS[call.kind](to_sympy(operands[0]), to_sympy(operands[1]))
+        except TypeError:
+            pass
+    raise call.spec_error("cannot follow this arithmetic on sizes", arguments=tuple(operands))
 
 
 def _size_equality(kind: str, a: Any, b: Any) -> Any:
