@@ -42,8 +42,7 @@ class _PoolNd(Module):
         nd = self._ndim
         if isinstance(self.padding, str):
             raise SpecError(f"torch pooling takes a numeric padding, not {self.padding!r}. {received(args)}")
-        k = per_axis(self.kernel_size, "kernel_size", nd, args, minimum=1)
-        s = k if self.stride is None else per_axis(self.stride, "stride", nd, args, minimum=1)
+        k, s = _window(self, args)
         p = per_axis(self.padding, "padding", nd, args, minimum=0)
         per_axis(dilation, "dilation", nd, args, minimum=1)
         flag(ceil_mode, "ceil_mode", args)
@@ -52,6 +51,13 @@ class _PoolNd(Module):
         object.__setattr__(self, "_k", k)
         object.__setattr__(self, "_s", s)
         object.__setattr__(self, "_p", p)
+
+
+def _window(layer: Any, args: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A pool's kernel size and stride per axis, the stride defaulting to the kernel size as in torch."""
+    nd = layer._ndim
+    k = per_axis(layer.kernel_size, "kernel_size", nd, args, minimum=1)
+    return k, k if layer.stride is None else per_axis(layer.stride, "stride", nd, args, minimum=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +164,7 @@ class _LPPoolNd(Module):
         nd = self._ndim
         if nd == 1 and isinstance(self.kernel_size, (tuple, list)):  # torch's lp_pool1d multiplies by it
             raise SpecError(f"LPPool1d takes an int kernel_size (torch: TypeError in mul()). {received(args)}")
-        k = per_axis(self.kernel_size, "kernel_size", nd, args, minimum=1)
-        s = k if self.stride is None else per_axis(self.stride, "stride", nd, args, minimum=1)
+        k, s = _window(self, args)
         flag(self.ceil_mode, "ceil_mode", args)
         object.__setattr__(self, "_k", k)
         object.__setattr__(self, "_s", s)

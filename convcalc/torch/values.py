@@ -359,9 +359,11 @@ def _sized_transpose(spec: Any, shape: tuple[Any, ...], size: Any, path: str) ->
             f"{where}: output_size must give the {nd} spatial sizes (or all {nd + 2} sizes) of an input of "
             f"{nd + 2} dims. Received: output_size={_describe_value(size)}, input_shape={tuple(shape)}"
         )
+    from convcalc.formulas import kernel_extent, transpose_count
+
     paddings = []
     for j, (want, i, k, s, p, d) in enumerate(zip(sizes, shape[2:], spec._k, spec._s, spec._p, spec._d, strict=True)):
-        smallest = (i - 1) * s - 2 * p + d * (k - 1) + 1
+        smallest = transpose_count(i, s, 2 * p, kernel_extent(k, d), 0)
         extra = want - smallest
         if type(extra) is not int:
             from convcalc._symbolic import to_sympy
