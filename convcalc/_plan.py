@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from convcalc._errors import SpecError
 from convcalc._late import late
 from convcalc._symbolic import FloorForm, to_sympy
+from convcalc._types import Shape
 
 __all__ = ["Constraint", "Group", "Plan", "ReceptiveField", "Row", "merge_rf", "rf_update"]
 
@@ -28,7 +29,7 @@ class ReceptiveField:
     start: int
 
 
-def torchinfo_mult_adds(kind: str, params: Any, output_shape: tuple[Any, ...]) -> Any:
+def torchinfo_mult_adds(kind: str, params: Any, output_shape: Shape) -> Any:
     """torchinfo's count for one layer, per sample."""
     if not params:
         return 0
@@ -58,8 +59,8 @@ class Row:
 
     name: str
     kind: str
-    input_shape: tuple[Any, ...]
-    output_shape: tuple[Any, ...]
+    input_shape: Shape
+    output_shape: Shape
     trainable: Any = 0
     non_trainable: Any = 0
     buffers: Any = 0
@@ -83,8 +84,8 @@ _ROW_SLOTS = tuple(getattr(Row, name).__set__ for name in Row.__dataclass_fields
 def make_row(
     name: str,
     kind: str,
-    input_shape: tuple[Any, ...],
-    output_shape: tuple[Any, ...],
+    input_shape: Shape,
+    output_shape: Shape,
     trainable: Any,
     non_trainable: Any,
     buffers: Any,
@@ -190,7 +191,7 @@ class Group(NamedTuple):
     start: int
     path: str
     kind: str
-    output_shape: tuple[Any, ...]
+    output_shape: Shape
 
 
 def _total(values: Any) -> Any:
@@ -239,8 +240,8 @@ class Plan:
     """
 
     rows: tuple[Row, ...]
-    input_shape: tuple[Any, ...]
-    output_shape: tuple[Any, ...]
+    input_shape: Shape
+    output_shape: Shape
     convention: str
     mac_convention: str
     constraints: tuple[Constraint, ...] = ()
@@ -485,7 +486,7 @@ class Plan:
         return sizes
 
 
-def shape_numel(shape: tuple[Any, ...]) -> Any:
+def shape_numel(shape: Shape) -> Any:
     for d in shape:
         if type(d) is not int:
             break

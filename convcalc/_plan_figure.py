@@ -10,6 +10,7 @@ from typing import Any
 
 from convcalc._plan import Plan, Row
 from convcalc._svg import _MUTED, _document, _element, _label, _mix, _mono_width, _num, _sans_width, _text
+from convcalc._types import Shape
 
 _CATEGORIES: dict[str, tuple[str, str]] = {
     "input": ("input", "#d0d0d0"),
@@ -176,8 +177,8 @@ class _Node:
 
     name: str
     kind: str
-    shape: tuple[Any, ...]
-    input_shape: tuple[Any, ...] | None
+    shape: Shape
+    input_shape: Shape | None
     category: str
     form: str  # "map" (a cuboid), "vector" (a bar) or "label" (a plain box)
     height: float
@@ -252,7 +253,7 @@ class _PlanFigure:
         self.feature_scale = _Scale(features, *self.map_height)
         self.nodes = [self._node(*r, m) for r, m in zip(raw, maps, strict=True)]
 
-    def _map_dims(self, shape: tuple[Any, ...]) -> tuple[int, int, int] | None:
+    def _map_dims(self, shape: Shape) -> tuple[int, int, int] | None:
         """(C, H, W) of a numeric 2-D feature map, else None."""
         if len(shape) != 4:
             return None
@@ -261,7 +262,7 @@ class _PlanFigure:
             return c, h, w
         return None
 
-    def _shape_lines(self, shape: tuple[Any, ...]) -> list[str]:
+    def _shape_lines(self, shape: Shape) -> list[str]:
         dims = shape[1:] if len(shape) > 1 else shape
         if not dims:
             return ["()"]
@@ -272,8 +273,8 @@ class _PlanFigure:
         self,
         name: str,
         kind: str,
-        shape: tuple[Any, ...],
-        input_shape: tuple[Any, ...] | None,
+        shape: Shape,
+        input_shape: Shape | None,
         dims: tuple[int, int, int] | None,
     ) -> _Node:
         if not kind:  # the marker of the folded middle
@@ -534,5 +535,5 @@ def _polyline(points: Sequence[tuple[float, float]], dashed: bool) -> str:
     return _element("polyline", attrs)
 
 
-def _shape_plain(shape: tuple[Any, ...]) -> str:
+def _shape_plain(shape: Shape) -> str:
     return " x ".join(_dim_text(d) for d in shape) if shape else "()"

@@ -11,11 +11,12 @@ from convcalc._enums import Convention, _Vocabulary
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
 from convcalc._plan import Constraint, Group, Plan, ReceptiveField, Row, make_row, shape_numel, torchinfo_mult_adds
 from convcalc._symbolic import FloorForm, Undecided
+from convcalc._types import Shape
 
 __all__ = ["Context", "Flow", "MacConvention", "plan"]
 
 #: What flows along an edge of the network: the shape and its receptive field per spatial axis.
-Flow = tuple[tuple[Any, ...], tuple[ReceptiveField, ...] | None]
+Flow = tuple[Shape, tuple[ReceptiveField, ...] | None]
 
 
 class MacConvention(_Vocabulary):
@@ -55,9 +56,7 @@ class _Shape(tuple[Any, ...]):
     __slots__ = ()
 
 
-def peer_extras(
-    convention: MacConvention, kind: str, input_shape: tuple[Any, ...], output_shape: tuple[Any, ...]
-) -> Any:
+def peer_extras(convention: MacConvention, kind: str, input_shape: Shape, output_shape: Shape) -> Any:
     """What fvcore or ptflops add, for one layer, to the multiply-accumulates of convolutions and linear layers."""
     if kind.startswith("BatchNorm"):
         return 2 * shape_numel(output_shape[1:])
@@ -125,7 +124,7 @@ class Context:
         self.counted: set[Any] = set()
         self.uncalled: list[Row] = []
 
-    def samples(self, shape: tuple[Any, ...], batch: Any) -> None:
+    def samples(self, shape: Shape, batch: Any) -> None:
         """A layer says how many samples its input ``shape`` holds where that is not its first size: ``1`` for
         an unbatched input, the size of axis 1 for a sequence-first one. Heard only where the input has at
         least the rank of the plan's input (not a batch folded into one axis), and only the first time."""
@@ -137,7 +136,7 @@ class Context:
         self.groups.append(None)
         return len(self.groups) - 1
 
-    def close_group(self, slot: int, start: int, path: str, kind: str, shape: tuple[Any, ...]) -> None:
+    def close_group(self, slot: int, start: int, path: str, kind: str, shape: Shape) -> None:
         """Fill a container's slot once its output shape is known."""
         self.groups[slot] = (start, path, kind, tuple(shape))
 
@@ -218,8 +217,8 @@ class Context:
         self,
         path: str,
         kind: str,
-        input_shape: tuple[Any, ...],
-        output_shape: tuple[Any, ...],
+        input_shape: Shape,
+        output_shape: Shape,
         *,
         trainable: Any = 0,
         non_trainable: Any = 0,
@@ -518,7 +517,7 @@ def plan(
 
 
 def _walk_model(
-    model: Any, shape: tuple[Any, ...], inputs: Any, keywords: dict[str, Any], ctx: Context
+    model: Any, shape: Shape, inputs: Any, keywords: dict[str, Any], ctx: Context
 ) -> tuple[tuple[Any, ...], Any]:
     """The output shape (and, for a torch model, every output) of one walk through the model."""
     if hasattr(model, "_outputs") and (len(inputs) > 1 or keywords):  # a layer of several tensors, planned alone
@@ -649,7 +648,7 @@ def _sympy_row(row: Row) -> Row:
     )
 
 
-def _walk(model: Any, shape: tuple[Any, ...], ctx: Context) -> tuple[Any, ...]:
+def _walk(model: Any, shape: Shape, ctx: Context) -> tuple[Any, ...]:
     rf = tuple(ReceptiveField(1, 1, 0) for _ in range(max(len(shape) - 2, 0)))
     # a Keras layer keeps its own name (a Keras Sequential names its layers itself); torch-style models
     # start from the empty path
@@ -662,7 +661,7 @@ def _walk(model: Any, shape: tuple[Any, ...], ctx: Context) -> tuple[Any, ...]:
 _hinting = False  # set while _strict_inputs plans the model again, so that the inner plan gives no hint
 
 
-def _strict_inputs(model: Any, shape: tuple[Any, ...], convention: Convention, axis: int, unbatched: bool) -> str:
+def _strict_inputs(model: Any, shape: Shape, convention: Convention, axis: int, unbatched: bool) -> str:
     """The network inputs nearest the failing one that divide evenly at every layer, as a sentence.
 
     The model is planned again with a symbol for the failing axis (and every spatial axis of the same
@@ -697,7 +696,7 @@ def _strict_inputs(model: Any, shape: tuple[Any, ...], convention: Convention, a
     return f" Network inputs that fit every layer: use an input of {fits} instead of {value} on that axis."
 
 
-def _smallest_input(model: Any, shape: tuple[Any, ...], strict: bool, layer: str, axis: int, unbatched: bool) -> str:
+def _smallest_input(model: Any, shape: Shape, strict: bool, layer: str, axis: int, unbatched: bool) -> str:
     """The smallest size of the failing input axis that gets past ``layer``, as a sentence.
 
     Each trial plans with MACs and itemsize left at their defaults: they do not decide what fits.

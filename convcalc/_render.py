@@ -12,6 +12,7 @@ from convcalc._enums import _Vocabulary
 from convcalc._errors import SpecError
 from convcalc._plan import Plan, Row
 from convcalc._symbolic import to_sympy
+from convcalc._types import Shape
 
 __all__ = [
     "SummaryStyle",
@@ -38,7 +39,7 @@ def _num(value: Any) -> str:
     return str(value)
 
 
-def _shape(shape: tuple[Any, ...], *, keras: bool = False) -> str:
+def _shape(shape: Shape, *, keras: bool = False) -> str:
     dims = ["None" if keras and j == 0 else str(d) for j, d in enumerate(shape)]
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")" if keras else "[" + ", ".join(dims) + "]"
 
@@ -640,7 +641,7 @@ def _md_value(value: Any, *, strong: bool = False) -> str:
     return f"**{text}**" if strong else text
 
 
-def _md_shape(shape: tuple[Any, ...]) -> str:
+def _md_shape(shape: Shape) -> str:
     text = _shape(shape)
     return text if all(type(d) is int for d in shape) else _md_code(text)
 
@@ -687,7 +688,7 @@ def _latex_value(value: Any) -> str:
     return _tex(_num(value)) if type(value) is int else f"${_latex_math(value)}$"
 
 
-def _latex_shape(shape: tuple[Any, ...]) -> str:
+def _latex_shape(shape: Shape) -> str:
     if all(type(d) is int for d in shape):
         return _tex(_shape(shape))
     return "$[" + ", ".join(str(d) if type(d) is int else _latex_math(d) for d in shape) + "]$"
@@ -747,7 +748,7 @@ def _html_value(value: Any) -> str:
     return text.replace("*", "·")
 
 
-def _html_shape(shape: tuple[Any, ...]) -> str:
+def _html_shape(shape: Shape) -> str:
     return "[" + ", ".join(_html_value(d) for d in shape) + "]"
 
 

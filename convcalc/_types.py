@@ -11,13 +11,16 @@ arrays, a sympy expression for symbols. A union type would make every caller nar
 'int | sympy.Expr | FloorForm | numpy.ndarray (of ints, broadcast together)'
 >>> get_args(Sizes)[1]
 'a Size, or a sequence of Sizes with one per axis'
+>>> from convcalc._types import Shape
+>>> get_args(get_args(Shape)[0])
+(typing.Annotated[typing.Any, 'int | sympy.Expr | FloorForm | numpy.ndarray (of ints, broadcast together)'], Ellipsis)
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, TypeAlias
 
-__all__ = ["Size", "Sizes"]
+__all__ = ["Shape", "Size", "Sizes"]
 
 #: A size, a count or a per-axis argument: an ``int``, a sympy expression (a symbolic size), a
 #: :class:`~convcalc._symbolic.FloorForm` (the planner's exact form of ``floor((a*x + b)/m)``), or a numpy
@@ -27,3 +30,6 @@ Size: TypeAlias = Annotated[Any, "int | sympy.Expr | FloorForm | numpy.ndarray (
 #: An argument given for every axis at once or per axis: a :data:`Size`, or a sequence of them (one per axis);
 #: a formula returns the same form (an int for an int, a tuple for a tuple).
 Sizes: TypeAlias = Annotated[Any, "a Size, or a sequence of Sizes with one per axis"]
+
+#: A tensor's shape, one :data:`Size` per axis (batch first): what flows between layers in a plan.
+Shape: TypeAlias = Annotated[tuple[Size, ...], "a tensor's shape: one Size per axis"]

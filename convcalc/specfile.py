@@ -73,6 +73,7 @@ from types import ModuleType
 from typing import Any
 
 from convcalc._errors import ConvCalcError, SpecError
+from convcalc._types import Shape
 
 __all__ = ["FORMAT_VERSION", "SUFFIXES", "dump_spec", "load_spec", "loads_spec"]
 
@@ -331,7 +332,7 @@ class _Loader:
             dims = [table[d] if isinstance(d, str) else d for d in dims]
         return tuple(dims)
 
-    def keras_with_input(self, model: Any, shape: tuple[Any, ...]) -> Any:
+    def keras_with_input(self, model: Any, shape: Shape) -> Any:
         keras = self.module
         assert keras is not None
         if not isinstance(model, keras.Sequential) or model._default_input_shape is not None:

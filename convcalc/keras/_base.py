@@ -9,6 +9,7 @@ from convcalc._args import per_axis, received
 from convcalc._enums import Convention, PaddingMode
 from convcalc._errors import ShapeError, SpecError
 from convcalc._planner import Context, Flow
+from convcalc._types import Shape
 from convcalc.formulas import (
     ceil_div,
     keras_stride_dilation_check,
@@ -86,7 +87,7 @@ def _named(self: Any) -> None:
         raise SpecError(f"name must be a non-empty string. Received: name={self.name!r}")
 
 
-def _channels_last(layer: Layer, shape: tuple[Any, ...], nd: int, path: str) -> None:
+def _channels_last(layer: Layer, shape: Shape, nd: int, path: str) -> None:
     if len(shape) != nd + 2:
         raise ShapeError(
             f"{layer._where(path)}: expects a {nd + 2}-D input (batch, *spatial, channels) but receives "
@@ -96,7 +97,7 @@ def _channels_last(layer: Layer, shape: tuple[Any, ...], nd: int, path: str) -> 
 
 def _window_axes(
     layer: Layer,
-    shape: tuple[Any, ...],
+    shape: Shape,
     ctx: Context,
     path: str,
     k: tuple[int, ...],
@@ -142,7 +143,7 @@ def _window_axes(
 class Input(Layer):
     """``keras.Input(shape)``: the per-sample shape (channels last); batch 1 is assumed."""
 
-    shape: tuple[Any, ...]
+    shape: Shape
     batch_size: int | None = None
     name: str | None = None
     _base: ClassVar[str] = "input_layer"

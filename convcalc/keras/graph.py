@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from convcalc._args import per_axis, whole
 from convcalc._errors import ShapeError, SpecError
 from convcalc._planner import Context, Flow
+from convcalc._types import Shape
 from convcalc.keras._base import Input, Layer, _args, _auto_name, _channels_last, _channels_last_only, _named
 from convcalc.keras.layers import GlobalAveragePooling2D
 
@@ -161,7 +162,7 @@ class _Merge(Layer):
         ctx.add_row(path, self.kind, shapes[0], out)
         return out, None
 
-    def _merged_shape(self, shapes: list[tuple[Any, ...]], ctx: Context, path: str) -> tuple[Any, ...]:
+    def _merged_shape(self, shapes: list[Shape], ctx: Context, path: str) -> tuple[Any, ...]:
         # Keras' base_merge: the shapes after the batch axis broadcast, aligned on the right; 1 stretches
         out = list(shapes[0][1:])
         for shape in shapes[1:]:
@@ -181,7 +182,7 @@ class _Merge(Layer):
 
 
 def _require_same(
-    layer: Layer, x: Any, y: Any, ctx: Context, path: str, axis: int, shapes: list[tuple[Any, ...]], what: str
+    layer: Layer, x: Any, y: Any, ctx: Context, path: str, axis: int, shapes: list[Shape], what: str
 ) -> None:
     if type(x) is int and type(y) is int:
         if x != y:
@@ -263,7 +264,7 @@ class Concatenate(_Merge):
         whole(self.axis, "axis")
         _named(self)
 
-    def _merged_shape(self, shapes: list[tuple[Any, ...]], ctx: Context, path: str) -> tuple[Any, ...]:
+    def _merged_shape(self, shapes: list[Shape], ctx: Context, path: str) -> tuple[Any, ...]:
         rank = len(shapes[0])
         if any(len(s) != rank for s in shapes):
             raise ShapeError(
@@ -315,7 +316,7 @@ class Functional(Layer):
     calls: tuple[tuple[str, Layer, tuple[str, ...], bool], ...]
     output: str
     name: str
-    _default_input_shape: tuple[Any, ...] | None
+    _default_input_shape: Shape | None
 
     def __init__(self, input: Input, calls: Any, output: str | None = None, name: str | None = None) -> None:
         if not isinstance(input, Input):

@@ -11,6 +11,7 @@ from convcalc._errors import ShapeError, SpecError
 from convcalc._plan import ReceptiveField, rf_update
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import product
+from convcalc._types import Shape
 from convcalc.formulas import (
     keras_output_padding_rule,
     keras_stride_dilation_check,
@@ -51,7 +52,7 @@ class _Conv(Layer):
     activation: Any = None
     use_bias: bool = True
     name: str | None = None
-    input_shape: tuple[Any, ...] | None = None
+    input_shape: Shape | None = None
     _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
@@ -556,7 +557,7 @@ class Sequential(Layer):
     __slots__ = ("_default_input_shape", "layers", "name")
     layers: tuple[Layer, ...]
     name: str
-    _default_input_shape: tuple[Any, ...] | None
+    _default_input_shape: Shape | None
 
     def __init__(self, layers: Any = None, name: str | None = None) -> None:
         if layers is not None and not isinstance(layers, (list, tuple)):

@@ -10,9 +10,10 @@ from convcalc._enums import Convention
 from convcalc._errors import ShapeError
 from convcalc._plan import ReceptiveField
 from convcalc._planner import Context, Flow
+from convcalc._types import Shape
 
 
-def _fmt(shape: tuple[Any, ...]) -> str:
+def _fmt(shape: Shape) -> str:
     return " x ".join(str(d) for d in shape)
 
 
@@ -58,7 +59,7 @@ def _axis_label(j: int, *given: Any) -> str:
     return f" on axis {j}" if any(isinstance(v, (tuple, list)) for v in given) else ""
 
 
-def _rank_error(layer: Module, shape: tuple[Any, ...], ndim: int, path: str) -> ShapeError:
+def _rank_error(layer: Module, shape: Shape, ndim: int, path: str) -> ShapeError:
     """An input of another rank than ``(N, C, *spatial)`` or ``(C, *spatial)``."""
     dims = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}[ndim]
     return ShapeError(
@@ -67,7 +68,7 @@ def _rank_error(layer: Module, shape: tuple[Any, ...], ndim: int, path: str) -> 
     )
 
 
-def _sample_axes(ctx: Context, layer: Module, shape: tuple[Any, ...], rf: Any, ndim: int, path: str) -> Any:
+def _sample_axes(ctx: Context, layer: Module, shape: Shape, rf: Any, ndim: int, path: str) -> Any:
     """Check the rank of a convolution's or pool's input: ``(N, C, *spatial)``, or one sample without its batch
     axis, ``(C, *spatial)``, which torch takes as a batch of one. For the latter the plan counts one sample, and
     a receptive field still at the input's identity (an unbatched model input) is taken over for the spatial
@@ -83,7 +84,7 @@ def _sample_axes(ctx: Context, layer: Module, shape: tuple[Any, ...], rf: Any, n
     return rf
 
 
-def _nonempty_check(layer: Module, ctx: Context, shape: tuple[Any, ...], ndim: int, path: str) -> None:
+def _nonempty_check(layer: Module, ctx: Context, shape: Shape, ndim: int, path: str) -> None:
     """torch's convolutions refuse an empty spatial axis ("Only zero batch or zero channel inputs are supported"),
     which a cropping pad before them can leave."""
     for i in shape[-ndim:]:
@@ -111,7 +112,7 @@ def _nonempty_check(layer: Module, ctx: Context, shape: tuple[Any, ...], ndim: i
             )
 
 
-def _channel_check(layer: Module, shape: tuple[Any, ...], expected: int, name: str, path: str, axis: int = 1) -> None:
+def _channel_check(layer: Module, shape: Shape, expected: int, name: str, path: str, axis: int = 1) -> None:
     got = shape[axis]
     if got != expected:
         raise ShapeError(

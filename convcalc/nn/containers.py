@@ -12,6 +12,7 @@ from convcalc._errors import ShapeError, SpecError
 from convcalc._plan import merge_rf
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import to_sympy
+from convcalc._types import Shape
 from convcalc.nn._base import Module, _fmt
 from convcalc.nn.shape import _dim_index
 
@@ -162,7 +163,7 @@ class Add(_Container):
 
 
 def _add_mismatch(
-    layer: Module, path: str, name: str, shape: tuple[Any, ...], first: tuple[Any, ...], given: tuple[Any, ...]
+    layer: Module, path: str, name: str, shape: Shape, first: tuple[Any, ...], given: tuple[Any, ...]
 ) -> str:
     parts = []
     fix = ""
@@ -238,7 +239,7 @@ class Concat(_Container):
         rank = len(shapes[0])
         dim = _dim_index(self.dim, rank, "dim", self, path, shapes[0])
 
-        def mismatch(name: str, shape: tuple[Any, ...]) -> ShapeError:
+        def mismatch(name: str, shape: Shape) -> ShapeError:
             hint = " (or crop=True to centre-crop to the smallest)" if not self.crop else ""
             return ShapeError(
                 f"{self._where(path)}: branch {name} gives {_fmt(shape)} but branch 0 gives {_fmt(shapes[0])}; "
@@ -264,7 +265,7 @@ class Concat(_Container):
             ctx.close_group(slot, start, path, self.kind, out_shape)
         return out_shape, rf
 
-    def _cropped(self, shapes: list[tuple[Any, ...]], dim: int, ctx: Context, path: str) -> list[tuple[Any, ...]]:
+    def _cropped(self, shapes: list[Shape], dim: int, ctx: Context, path: str) -> list[tuple[Any, ...]]:
         rank = len(shapes[0])
         result = [list(s) for s in shapes]
         for j in range(2, rank):

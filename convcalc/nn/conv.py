@@ -11,6 +11,7 @@ from convcalc._errors import ShapeError, SpecError
 from convcalc._plan import rf_update
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import product
+from convcalc._types import Shape
 from convcalc.formulas import (
     exact_sizes,
     kernel_extent,
@@ -164,9 +165,7 @@ class _ConvNd(Module):
         return out_shape, new_rf
 
 
-def _conv_too_small(
-    layer: Module, path: str, shape: tuple[Any, ...], axis: int, i: Any, pl: int, pr: int, extent: int
-) -> str:
+def _conv_too_small(layer: Module, path: str, shape: Shape, axis: int, i: Any, pl: int, pr: int, extent: int) -> str:
     return (
         f"{layer._where(path)}: the kernel spans {extent} but the padded input is {i} + {pl + pr} = {i + pl + pr} "
         f"on spatial axis {axis}; the input to this layer must be at least {extent - pl - pr} there. "
@@ -174,9 +173,7 @@ def _conv_too_small(
     )
 
 
-def _not_exact(
-    layer: Module, path: str, shape: tuple[Any, ...], axis: int, i: Any, pad: int, extent: int, s: int
-) -> str:
+def _not_exact(layer: Module, path: str, shape: Shape, axis: int, i: Any, pad: int, extent: int, s: int) -> str:
     span = i + pad - extent
     return (
         f"{layer._where(path)}: (W - F + 2P) = {i} - {extent} + {pad} = {span} is not divisible by the stride {s} "

@@ -11,6 +11,7 @@ from convcalc._enums import PoolKind
 from convcalc._errors import SpecError
 from convcalc._plan import rf_update
 from convcalc._planner import Context, Flow
+from convcalc._types import Shape
 from convcalc.formulas import (
     ceil_window_count,
     kernel_extent,
@@ -277,7 +278,7 @@ class _AdaptivePoolNd(Module):
         return out_shape, None
 
 
-def _said_empty(layer: Module, path: str, shape: tuple[Any, ...], j: int, i: Any) -> Callable[[], str]:
+def _said_empty(layer: Module, path: str, shape: Shape, j: int, i: Any) -> Callable[[], str]:
     return lambda: (
         f"{layer._where(path)}: spatial axis {j} of the input is empty (size {i}); an adaptive pool needs at least "
         f"one value there. Received: input_shape={shape}"

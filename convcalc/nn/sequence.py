@@ -10,6 +10,7 @@ from convcalc._args import flag, per_axis, received, whole
 from convcalc._errors import ShapeError, SpecError
 from convcalc._planner import Context, Flow, _Shape
 from convcalc._symbolic import product
+from convcalc._types import Shape
 from convcalc.formulas import (
     kernel_extent,
     window_count,
@@ -52,7 +53,7 @@ def _shape_arg(layer: Module, path: str, value: Any, name: str) -> tuple[Any, ..
     return tuple(value)
 
 
-def _features(ctx: Context, layer: Module, path: str, shape: tuple[Any, ...], want: int, name: str, label: str) -> None:
+def _features(ctx: Context, layer: Module, path: str, shape: Shape, want: int, name: str, label: str) -> None:
     """The last size of ``shape`` (the layer's ``label``: input, query, key...) is ``want``, its ``name``."""
     ctx.equals(
         shape[-1],
@@ -142,7 +143,7 @@ class _RNNBase(_MultiOutput):
             biases += directions * 2 * gate if self.bias else 0
         return weights, biases, macs
 
-    def _ptflops(self, shape: tuple[Any, ...], directions: int) -> Any:
+    def _ptflops(self, shape: Shape, directions: int) -> Any:
         """ptflops' RNN count per sample: per layer, the forward direction's ``weight_ih`` and ``weight_hh``
         elements, its element-wise gate operations (``H`` for RNN, ``7H`` GRU, ``10H`` LSTM; not the projection)
         and both biases, times batch and steps, doubled when bidirectional; ptflops reads dims 0 and 1 as batch

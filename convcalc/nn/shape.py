@@ -14,6 +14,7 @@ from convcalc._pad_rules import circular_copy_fails, pad_requirements
 from convcalc._plan import ReceptiveField
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import FloorForm, product
+from convcalc._types import Shape
 from convcalc.nn._base import Module, _args, _fmt
 from convcalc.params import (
     linear_params,
@@ -24,7 +25,7 @@ from convcalc.params import (
 # --------------------------------------------------------------------------- #
 
 
-def _dim_index(dim: int, rank: int, name: str, layer: Module, path: str, shape: tuple[Any, ...]) -> int:
+def _dim_index(dim: int, rank: int, name: str, layer: Module, path: str, shape: Shape) -> int:
     j = dim + rank if dim < 0 else dim
     if not 0 <= j < rank:
         raise ShapeError(
@@ -146,9 +147,7 @@ class Linear(Module):
         return _linear_row(ctx, path, self.kind, shape, self.in_features, self.out_features, self.bias, weights)
 
 
-def _linear_row(
-    ctx: Context, path: str, kind: str, shape: tuple[Any, ...], fin: Any, fout: int, bias: bool, params: Any
-) -> Flow:
+def _linear_row(ctx: Context, path: str, kind: str, shape: Shape, fin: Any, fout: int, bias: bool, params: Any) -> Flow:
     """The row of a Linear layer of ``fin`` -> ``fout`` features on the last axis of ``shape``."""
     out_shape = (*shape[:-1], fout)
     rows = product(shape[1:-1])  # per element of the first axis; a 1-D (unbatched) input is one row
@@ -167,7 +166,7 @@ def _linear_row(
     return out_shape, None
 
 
-def _linear_mismatch(layer: Linear, path: str, shape: tuple[Any, ...], ctx: Context) -> str:
+def _linear_mismatch(layer: Linear, path: str, shape: Shape, ctx: Context) -> str:
     got = shape[-1]
     head = f"{layer._where(path)}: Linear(in_features={layer.in_features}) receives {got} features"
     source = ctx.flatten_source
@@ -216,7 +215,7 @@ class LazyLinear(Module):
 
 
 def plan_padding(
-    ctx: Context, where: str, path: str, shape: tuple[Any, ...], pads: tuple[Any, ...], mode: PadMode
+    ctx: Context, where: str, path: str, shape: Shape, pads: tuple[Any, ...], mode: PadMode
 ) -> tuple[Any, ...]:
     """The shape ``F.pad(x, pads, mode)`` gives (pads in torch's order: last dim first, (left, right) each),
     with torch's rules on ranks and sizes; symbolic sizes get constraints."""
@@ -264,7 +263,7 @@ def plan_padding(
     return tuple(out)
 
 
-def _one_dim_left(ctx: Context, where: str, path: str, shape: tuple[Any, ...], outs: list[Any], first: int) -> None:
+def _one_dim_left(ctx: Context, where: str, path: str, shape: Shape, outs: list[Any], first: int) -> None:
     """torch's reflect and replicate padding need an output of at least 1 on one of the padded dims (only one).
 
     For symbolic sizes the constraint is put on every symbolic dim, which asks for more than torch when
@@ -502,7 +501,7 @@ def upsample_rank_error(mode: str, rank: int) -> str:
     return f"mode={mode!r} needs {f'{need}-D' if need else '3-D to 5-D'} input, got {rank}-D"
 
 
-def _said_too_small(layer: Module, path: str, shape: tuple[Any, ...], j: int, v: Any) -> Callable[[], str]:
+def _said_too_small(layer: Module, path: str, shape: Shape, j: int, v: Any) -> Callable[[], str]:
     return lambda: (
         f"{layer._where(path)}: output size would be {v} on spatial axis {j}; torch needs at least 1. "
         f"Received: input_shape={shape}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from convcalc._types import Shape
 from convcalc.nn import _merge_rf
 from convcalc.onnx_reader._graph import _K, _T, _Call, _handles
 from convcalc.onnx_reader._values import _arr, _from_arr, _prod, _tensor
@@ -46,7 +47,7 @@ def _cast(v: Any, to: Any) -> Any:
     return v
 
 
-def _broadcast(call: _Call, shapes: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+def _broadcast(call: _Call, shapes: list[Shape]) -> tuple[Any, ...]:
     rank = max(len(s) for s in shapes)
     out: list[Any] = []
     for j in range(rank):

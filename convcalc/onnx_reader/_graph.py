@@ -9,6 +9,7 @@ from typing import Any
 from convcalc._args import received
 from convcalc._errors import ShapeError, SpecError
 from convcalc._plan import ReceptiveField
+from convcalc._types import Shape
 from convcalc.nn import Module
 
 
@@ -42,7 +43,7 @@ class _T:
 
     __slots__ = ("rf", "shape")
 
-    def __init__(self, shape: tuple[Any, ...], rf: tuple[ReceptiveField, ...] | None = None) -> None:
+    def __init__(self, shape: Shape, rf: tuple[ReceptiveField, ...] | None = None) -> None:
         self.shape, self.rf = tuple(shape), rf
 
 
@@ -51,7 +52,7 @@ class _K:
 
     __slots__ = ("shape", "values")
 
-    def __init__(self, shape: tuple[Any, ...], values: tuple[Any, ...] | None) -> None:
+    def __init__(self, shape: Shape, values: tuple[Any, ...] | None) -> None:
         self.shape, self.values = tuple(shape), values
 
 
@@ -183,10 +184,10 @@ class _Call:
     def spec_error(self, message: str, **args: Any) -> SpecError:
         return SpecError(f"{self.where()}: {message}. {received(args)}")
 
-    def shape_error(self, message: str, shape: tuple[Any, ...]) -> ShapeError:
+    def shape_error(self, message: str, shape: Shape) -> ShapeError:
         return ShapeError(f"{self.where()}: {message}. Received: input_shape={tuple(shape)}")
 
-    def at_least(self, value: Any, minimum: int, axis: int, message: str, reason: str, shape: tuple[Any, ...]) -> None:
+    def at_least(self, value: Any, minimum: int, axis: int, message: str, reason: str, shape: Shape) -> None:
         self.ctx.at_least(
             value,
             minimum,
@@ -196,9 +197,7 @@ class _Call:
             reason,
         )
 
-    def equal(
-        self, a: Any, b: Any, axis: int, message: str, shape: tuple[Any, ...], reason: str = "sizes equal"
-    ) -> None:
+    def equal(self, a: Any, b: Any, axis: int, message: str, shape: Shape, reason: str = "sizes equal") -> None:
         """Require ``a == b`` as convcalc.nn's layers do: ``Context.equals(size, number)`` where one side is a
         number (a Linear's ``in_features``), ``Context.equals(a - b, 0)`` where both are sizes (the two inputs
         of an Add or a Concat), so the solver reads ONNX files and convcalc.nn models alike."""

@@ -7,6 +7,7 @@ from fractions import Fraction
 from typing import Any
 
 from convcalc._plan import ReceptiveField
+from convcalc._types import Shape
 from convcalc.formulas import ceil_div
 from convcalc.nn import _merge_rf
 from convcalc.onnx_reader._arith import _broadcast
@@ -172,7 +173,7 @@ def _concat(call: _Call, args: list[Any]) -> Any:
     return call.row(tensors[0].shape, _T(dims, rf))
 
 
-def _slice_len(call: _Call, size: Any, start: Any, end: Any, step: Any, axis: int, shape: tuple[Any, ...]) -> Any:
+def _slice_len(call: _Call, size: Any, start: Any, end: Any, step: Any, axis: int, shape: Shape) -> Any:
     big = 2**62
     if type(size) is int:
         s, e = start, end
@@ -396,7 +397,7 @@ def _pad(call: _Call, args: list[Any]) -> Any:
     return call.row(x.shape, _T(tuple(dims), rf))
 
 
-def _scaled(call: _Call, size: Any, scale: Any, axis: int, shape: tuple[Any, ...]) -> Any:
+def _scaled(call: _Call, size: Any, scale: Any, axis: int, shape: Shape) -> Any:
     frac = Fraction(scale).limit_denominator(1 << 24) if isinstance(scale, float) else Fraction(scale)
     if frac.denominator == 1:
         out = size * frac.numerator

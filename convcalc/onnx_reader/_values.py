@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from convcalc._types import Shape
 from convcalc.onnx_reader._graph import _K, _T, _Call
 
 
@@ -67,6 +68,6 @@ def _from_arr(a: Any) -> _K:
     return _K(tuple(int(d) for d in a.shape), tuple(a.reshape(-1).tolist()))
 
 
-def _const_out(values: list[Any] | tuple[Any, ...], shape: tuple[Any, ...] | None = None) -> _K:
+def _const_out(values: list[Any] | tuple[Any, ...], shape: Shape | None = None) -> _K:
     vals = tuple(values)
     return _K((len(vals),) if shape is None else shape, vals)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from convcalc._errors import ShapeError, SpecError
+from convcalc._types import Shape
 from convcalc.torch.nodes import ListIndex, _torch
 from convcalc.torch.strides import contiguous, copied, is_contiguous, is_dense, iterated, viewed
 from convcalc.torch.values import (
@@ -351,7 +352,7 @@ def _size_equality(kind: str, a: Any, b: Any) -> Any:
     return same if kind == "eq" else not same
 
 
-def _written_into(call: _Call, target: tuple[Any, ...], shape: tuple[Any, ...]) -> None:
+def _written_into(call: _Call, target: tuple[Any, ...], shape: Shape) -> None:
     """An in-place operation keeps its first operand's shape: the broadcast shape must be that shape."""
 
     def message() -> str:
@@ -368,7 +369,7 @@ def _written_into(call: _Call, target: tuple[Any, ...], shape: tuple[Any, ...]) 
         call.require_equal(a, b, axis, message)
 
 
-def _broadcast(call: _Call, shapes: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+def _broadcast(call: _Call, shapes: list[Shape]) -> tuple[Any, ...]:
     rank = max(len(s) for s in shapes)
     out = []
     for j in range(rank):
@@ -384,7 +385,7 @@ def _broadcast(call: _Call, shapes: list[tuple[Any, ...]]) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _broadcast_message(call: _Call, shapes: list[tuple[Any, ...]], axis: int) -> str:
+def _broadcast_message(call: _Call, shapes: list[Shape], axis: int) -> str:
     a, b = shapes[0], shapes[1] if len(shapes) > 1 else shapes[0]
     text = f"{call.where}: the operands have shapes {tuple(a)} and {tuple(b)}, which do not broadcast"
     if len(a) == len(b) == 4 and call.kind in ("add", "sub"):
@@ -417,7 +418,7 @@ def _broadcast_message(call: _Call, shapes: list[tuple[Any, ...]], axis: int) ->
 _NEEDS_VALUES = frozenset({"amax", "amin", "max", "min", "argmax", "argmin"})
 
 
-def _not_empty(call: _Call, shape: tuple[Any, ...], j: int) -> None:
+def _not_empty(call: _Call, shape: Shape, j: int) -> None:
     def message() -> str:
         return (
             f"{call.where}: reduces axis {j}, which is empty (size {shape[j]}); {call.kind} of no values has no "
@@ -817,7 +818,7 @@ def _sliced_strides(t: _Tensor, items: list[Any], shape: list[Any]) -> tuple[int
     return tuple(strides)
 
 
-def _indices_inside(call: _Call, items: tuple[int, ...], shape: tuple[Any, ...], axis: int) -> None:
+def _indices_inside(call: _Call, items: tuple[int, ...], shape: Shape, axis: int) -> None:
     """Each int of a list index must name an element of the axis (a constraint where its size is a symbol)."""
     size = shape[axis]
     for i in items:
@@ -842,7 +843,7 @@ def _one_list(item: Any, index: list[Any]) -> bool:
     return not any(_is_int(other) or type(other) is tuple for other in index if other is not item)
 
 
-def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: tuple[Any, ...]) -> Any:
+def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) -> Any:
     step = 1 if item.step is None else item.step
     if not _is_int(step) or step < 1:
         raise call.spec_error("slices need a positive int step", step=step)
@@ -912,7 +913,7 @@ def _reordered(call: _Call, t: _Tensor, order: list[int]) -> _Tensor:
     return call.row(t.shape, _Tensor(shape, rf, t.const, strides))
 
 
-def _view_strides(call: _Call, t: _Tensor, shape: tuple[Any, ...], copy: bool) -> tuple[int, ...] | None:
+def _view_strides(call: _Call, t: _Tensor, shape: Shape, copy: bool) -> tuple[int, ...] | None:
     """The strides of ``t`` seen as ``shape``, where ``t``'s are known. Where torch cannot view it, ``reshape``
     (``copy``) makes a contiguous copy and ``view`` raises, as torch does."""
     if t.strides is None or not all(type(d) is int for d in shape):

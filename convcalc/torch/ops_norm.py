@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from convcalc._types import Shape
 from convcalc.torch.values import _bind, _Call, _handles, _is_int, _prod, _Tensor, _tensor_arg
 
 
-def _received(call: _Call, shape: tuple[Any, ...]) -> str:
+def _received(call: _Call, shape: Shape) -> str:
     return f"Received: input_shape={tuple(shape)}"
 
 
-def trailing_dims(call: _Call, shape: tuple[Any, ...], normalized: tuple[Any, ...], name: str) -> None:
+def trailing_dims(call: _Call, shape: Shape, normalized: tuple[Any, ...], name: str) -> None:
     """The input's last dims are ``normalized`` (layer_norm, rms_norm)."""
     n = len(normalized)
     if n > len(shape):
@@ -32,7 +33,7 @@ def trailing_dims(call: _Call, shape: tuple[Any, ...], normalized: tuple[Any, ..
         )
 
 
-def channels(call: _Call, shape: tuple[Any, ...], want: Any, what: str, axis: int = 1) -> None:
+def channels(call: _Call, shape: Shape, want: Any, what: str, axis: int = 1) -> None:
     """The input's channel axis (1, or 0 for an unbatched input) holds ``want`` channels (a weight, a running mean,
     ``num_features``)."""
     if len(shape) <= axis:
@@ -48,7 +49,7 @@ def channels(call: _Call, shape: tuple[Any, ...], want: Any, what: str, axis: in
     )
 
 
-def divides_channels(call: _Call, shape: tuple[Any, ...], groups: Any, name: str) -> None:
+def divides_channels(call: _Call, shape: Shape, groups: Any, name: str) -> None:
     """The input's channels split into ``groups`` (group_norm, channel_shuffle)."""
     if len(shape) < 2 or not _is_int(groups) or groups < 1:
         raise call.spec_error(f"expects an input (N, C, ...) and a positive int {name}", **{name: groups})
@@ -66,7 +67,7 @@ def divides_channels(call: _Call, shape: tuple[Any, ...], groups: Any, name: str
     call.ctx.divides(c, groups, call.name, 1, message, f"{name}={groups} divides the channels")
 
 
-def more_than_one(call: _Call, shape: tuple[Any, ...], axes: tuple[int, ...], what: str) -> None:
+def more_than_one(call: _Call, shape: Shape, axes: tuple[int, ...], what: str) -> None:
     """torch's statistics over ``axes`` need two values or more ("Expected more than 1 ... when training")."""
     call.require_at_least(
         _prod(shape[j] for j in axes),
@@ -146,7 +147,7 @@ def _prelu(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return call.row(t.shape, _Tensor(t.shape, t.rf, t.const))
 
 
-def prelu_weights(call: _Call, shape: tuple[Any, ...], count: Any) -> None:
+def prelu_weights(call: _Call, shape: Shape, count: Any) -> None:
     """One weight, or one per channel (axis 1; torch: Mismatch of parameter numbers and input channel size)."""
     if count != 1:
         channels(call, shape, count, "the PReLU weight")
@@ -160,7 +161,7 @@ def _channel_shuffle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any])
     return call.row(t.shape, _Tensor(t.shape, t.rf, t.const))
 
 
-def dim_in_range(call: _Call, shape: tuple[Any, ...], dim: Any) -> None:
+def dim_in_range(call: _Call, shape: Shape, dim: Any) -> None:
     """``dim`` names an axis of the input (torch: Dimension out of range)."""
     rank = max(len(shape), 1)
     if dim is not None and (not _is_int(dim) or not -rank <= dim < rank):
@@ -178,7 +179,7 @@ def _along_dim(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     return call.row(t.shape, _Tensor(t.shape, t.rf, t.const))
 
 
-def module_checks(call: _Call, kind: str, arguments: dict[str, Any], shape: tuple[Any, ...]) -> None:
+def module_checks(call: _Call, kind: str, arguments: dict[str, Any], shape: Shape) -> None:
     """torch's checks of a shape-keeping layer against its input, by the layer's class name and arguments."""
     if kind in ("LogSoftmax", "Softmin"):
         dim_in_range(call, shape, arguments.get("dim"))

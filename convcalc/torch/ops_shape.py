@@ -8,6 +8,7 @@ import functools
 import itertools
 from typing import Any
 
+from convcalc._types import Shape
 from convcalc.torch.ops_math import _broadcast, _reordered, _view_strides
 from convcalc.torch.strides import expanded, unsqueezed
 from convcalc.torch.values import (
@@ -247,7 +248,7 @@ def _expand(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
 
 
-def _expanded_strides(t: _Tensor, shape: tuple[Any, ...]) -> tuple[int, ...] | None:
+def _expanded_strides(t: _Tensor, shape: Shape) -> tuple[int, ...] | None:
     if t.strides is None or not all(type(d) is int for d in shape):
         return None
     return expanded(t.shape, t.strides, shape)
@@ -365,7 +366,7 @@ def _sections(call: _Call, t: _Tensor, j: int, how: tuple[Any, ...]) -> list[Any
     return list(how)
 
 
-def _negative_split(call: _Call, size: Any, shape: tuple[Any, ...]) -> str:
+def _negative_split(call: _Call, size: Any, shape: Shape) -> str:
     return f"{call.where}: split size {size} is negative. Received: input_shape={shape}"
 
 
@@ -484,7 +485,7 @@ def _cat(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return call.row(first, _Tensor(shape, rf, all(t.const for t in tensors)))
 
 
-def _cat_message(call: _Call, n: int, shape: tuple[Any, ...], first: tuple[Any, ...], dim: Any) -> str:
+def _cat_message(call: _Call, n: int, shape: Shape, first: tuple[Any, ...], dim: Any) -> str:
     return (
         f"{call.where}: tensor {n} has shape {tuple(shape)} but tensor 0 has {tuple(first)}; all dims except "
         f"dim={dim} must match. Received: input_shape={tuple(first)}"

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from convcalc._types import Shape
+
 Strides = tuple[int, ...]
 
 
-def contiguous(shape: tuple[Any, ...]) -> Strides | None:
+def contiguous(shape: Shape) -> Strides | None:
     """Row-major strides of ``shape`` (torch's for a new tensor), or None where a size is not an int."""
     if not all(type(d) is int for d in shape):
         return None
@@ -35,7 +37,7 @@ def contiguous(shape: tuple[Any, ...]) -> Strides | None:
     return tuple(reversed(strides))
 
 
-def is_contiguous(shape: tuple[Any, ...], strides: Strides | None) -> bool:
+def is_contiguous(shape: Shape, strides: Strides | None) -> bool:
     """torch's ``is_contiguous()``: an empty tensor is; an axis of size 1 may have any stride."""
     if strides is None or not all(type(d) is int for d in shape):
         return False
@@ -134,9 +136,7 @@ def _dense_in(order: list[int], shape: tuple[int, ...]) -> Strides:
     return tuple(out)
 
 
-def iterated(
-    operands: list[tuple[tuple[Any, ...], Strides | None]], shape: tuple[Any, ...], scalars: bool
-) -> Strides | None:
+def iterated(operands: list[tuple[tuple[Any, ...], Strides | None]], shape: Shape, scalars: bool) -> Strides | None:
     """The strides torch gives the result of an elementwise operation on these operands (shapes and strides, in
     the order the operation takes them; ``scalars``: a Python number among them), as ATen's TensorIterator lays it
     out: a contiguous result for contiguous operands of one shape, a channels-last one for channels-last operands,
@@ -161,7 +161,7 @@ def iterated(
     return _ordered(known, tuple(shape))
 
 
-def copied(shape: tuple[Any, ...], strides: Strides | None) -> Strides | None:
+def copied(shape: Shape, strides: Strides | None) -> Strides | None:
     """The strides of ``clone()`` (and of a copy that keeps the layout: ``.to(dtype)``, ``.float()``): the same
     strides where the tensor is dense (``empty_like`` keeps them exactly), else dense in the tensor's order of axes
     (ATen's ``infer_dense_strides``). None where they are not known."""

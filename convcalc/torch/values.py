@@ -11,6 +11,7 @@ from typing import Any
 
 from convcalc._args import received
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
+from convcalc._types import Shape
 from convcalc.torch.nodes import Decision, _Attr
 
 # --------------------------------------------------------------------------- #
@@ -30,7 +31,7 @@ class _Tensor:
 
     def __init__(
         self,
-        shape: tuple[Any, ...],
+        shape: Shape,
         rf: tuple[Any, ...] | None = None,
         const: bool = False,
         strides: tuple[int, ...] | None = None,
@@ -110,7 +111,7 @@ class _Call:
     def where(self) -> str:
         return f"{self.name} ({self.kind})"
 
-    def row(self, input_shape: tuple[Any, ...], out: _Tensor) -> _Tensor:
+    def row(self, input_shape: Shape, out: _Tensor) -> _Tensor:
         rf = out.rf if out.rf is not None and len(out.rf) == len(out.shape) - 2 else None
         self.ctx.add_row(self.name, self.kind, tuple(input_shape), tuple(out.shape), receptive_field=rf, lookup=False)
         return out
@@ -255,7 +256,7 @@ def _is_size(value: Any) -> bool:
     return isinstance(value, FloorForm) or is_symbolic(value)
 
 
-def _index(call: _Call, dim: Any, rank: int, shape: tuple[Any, ...], name: str = "dim") -> int:
+def _index(call: _Call, dim: Any, rank: int, shape: Shape, name: str = "dim") -> int:
     if not _is_int(dim):
         raise call.spec_error(f"{name} must be an int", **{name: dim})
     j = int(dim) + rank if dim < 0 else int(dim)
@@ -346,7 +347,7 @@ def _output_size_given(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return (len(args) == 2 and not kwargs) or (len(args) == 1 and set(kwargs) == {"output_size"})
 
 
-def _sized_transpose(spec: Any, shape: tuple[Any, ...], size: Any, path: str) -> Any:
+def _sized_transpose(spec: Any, shape: Shape, size: Any, path: str) -> Any:
     """The transposed convolution with the output padding torch derives from ``output_size``: the size asked for
     less the smallest output, which must be below the stride (torch's ``_output_padding``)."""
     nd = spec._ndim

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from convcalc._args import received
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
+from convcalc._types import Shape
 from convcalc.torch.build import to_torch
 from convcalc.torch.graph import _spec_types
 from convcalc.torch.nodes import _torch
@@ -27,7 +28,7 @@ class VerifyRow(NamedTuple):
     """
 
     name: str
-    planned_shape: tuple[Any, ...] | None
+    planned_shape: Shape | None
     actual_shape: tuple[int, ...] | None
     planned_params: Any
     actual_params: int | None
