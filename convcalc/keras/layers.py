@@ -40,6 +40,29 @@ from convcalc.params import (
 )
 
 
+def _windowed_row(layer: Any, flow: Flow, ctx: Context, path: str, cout: Any, weights: Any, trainable: Any) -> Flow:
+    """The row of a sliding-window layer (a convolution, depthwise or separable) of ``weights`` per output
+    position, bias excluded, and ``trainable`` parameters: its output sizes, MACs, bias adds and receptive
+    field."""
+    shape, rf = flow
+    outs, lefts = _window_axes(layer, shape, ctx, path, layer._k, layer._s, layer._d, layer._mode)
+    out_shape = (shape[0], *outs, cout)
+    positions = product(outs)
+    ext = tuple(kernel_extent(k, d) for k, d in zip(layer._k, layer._d, strict=True))
+    new_rf = rf_update(rf, ext, layer._s, lefts)
+    ctx.add_row(
+        path,
+        layer.kind,
+        shape,
+        out_shape,
+        trainable=trainable,
+        macs=positions * weights,
+        bias_adds=positions * cout if layer.use_bias else 0,
+        receptive_field=new_rf,
+    )
+    return out_shape, new_rf
+
+
 @dataclass(frozen=True, slots=True)
 class _Conv(Layer):
     filters: int
@@ -72,7 +95,7 @@ class _Conv(Layer):
         _named(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        shape, rf = flow
+        shape = flow[0]
         _channels_last(self, shape, self._nd, path)
         cin = shape[-1]
         if type(cin) is int and cin % self.groups:
@@ -80,23 +103,15 @@ class _Conv(Layer):
                 f"{self._where(path)}: {cin} input channels are not divisible by groups={self.groups}. "
                 f"Received: input_shape={shape}"
             )
-        outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, self._d, self._mode)
-        out_shape = (shape[0], *outs, self.filters)
-        weights = conv_params(cin, self.filters, self._k, groups=self.groups, bias=False, ndim=self._nd)
-        positions = product(outs)
-        ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
-        new_rf = rf_update(rf, ext, self._s, lefts)
-        ctx.add_row(
+        return _windowed_row(
+            self,
+            flow,
+            ctx,
             path,
-            self.kind,
-            shape,
-            out_shape,
-            trainable=conv_params(cin, self.filters, self._k, groups=self.groups, bias=self.use_bias, ndim=self._nd),
-            macs=positions * weights,
-            bias_adds=positions * self.filters if self.use_bias else 0,
-            receptive_field=new_rf,
+            self.filters,
+            conv_params(cin, self.filters, self._k, groups=self.groups, bias=False, ndim=self._nd),
+            conv_params(cin, self.filters, self._k, groups=self.groups, bias=self.use_bias, ndim=self._nd),
         )
-        return out_shape, new_rf
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,26 +170,18 @@ class DepthwiseConv2D(Layer):
         _named(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        shape, rf = flow
+        shape = flow[0]
         _channels_last(self, shape, 2, path)
-        outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, self._d, self._mode)
         cout = shape[-1] * self.depth_multiplier
-        out_shape = (shape[0], *outs, cout)
-        weights = conv_params(shape[-1], cout, self._k, groups=shape[-1], bias=False)
-        positions = product(outs)
-        ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
-        new_rf = rf_update(rf, ext, self._s, lefts)
-        ctx.add_row(
+        return _windowed_row(
+            self,
+            flow,
+            ctx,
             path,
-            self.kind,
-            shape,
-            out_shape,
-            trainable=conv_params(shape[-1], cout, self._k, groups=shape[-1], bias=self.use_bias),
-            macs=positions * weights,
-            bias_adds=positions * cout if self.use_bias else 0,
-            receptive_field=new_rf,
+            cout,
+            conv_params(shape[-1], cout, self._k, groups=shape[-1], bias=False),
+            conv_params(shape[-1], cout, self._k, groups=shape[-1], bias=self.use_bias),
         )
-        return out_shape, new_rf
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,28 +213,18 @@ class SeparableConv2D(Layer):
         _named(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        shape, rf = flow
+        shape = flow[0]
         _channels_last(self, shape, 2, path)
-        outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, self._d, self._mode)
-        cin = shape[-1]
-        out_shape = (shape[0], *outs, self.filters)
-        weights = separable_conv_params(cin, self.filters, self._k, depth_multiplier=self.depth_multiplier, bias=False)
-        positions = product(outs)
-        ext = tuple(kernel_extent(k, d) for k, d in zip(self._k, self._d, strict=True))
-        new_rf = rf_update(rf, ext, self._s, lefts)
-        ctx.add_row(
+        cin, multiplier = shape[-1], self.depth_multiplier
+        return _windowed_row(
+            self,
+            flow,
+            ctx,
             path,
-            self.kind,
-            shape,
-            out_shape,
-            trainable=separable_conv_params(
-                cin, self.filters, self._k, depth_multiplier=self.depth_multiplier, bias=self.use_bias
-            ),
-            macs=positions * weights,
-            bias_adds=positions * self.filters if self.use_bias else 0,
-            receptive_field=new_rf,
+            self.filters,
+            separable_conv_params(cin, self.filters, self._k, depth_multiplier=multiplier, bias=False),
+            separable_conv_params(cin, self.filters, self._k, depth_multiplier=multiplier, bias=self.use_bias),
         )
-        return out_shape, new_rf
 
 
 @dataclass(frozen=True, slots=True)
