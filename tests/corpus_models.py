@@ -842,6 +842,88 @@ class UpToSkip(nn.Module):
         return self.out(torch.cat([x, self.up(self.down(x), output_size=x.size())], 1))
 
 
+# --- isinstance on traced tensors, in-place methods that reshape, out= -------------------------------------------
+class TorchvisionDenseLayer(nn.Module):
+    """torchvision's ``_DenseLayer``: its input is a tensor or a list of earlier features."""
+
+    def __init__(self, cin: int = 3, growth: int = 4) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(cin)
+        self.conv = nn.Conv2d(cin, growth, 3, padding=1, bias=False)
+
+    def forward(self, input: Any) -> torch.Tensor:
+        prev_features = [input] if isinstance(input, torch.Tensor) else input
+        return self.conv(F.relu(self.norm(torch.cat(prev_features, 1))))
+
+
+class LevelsNeck(nn.Module):
+    """mmdet-style neck: one tensor is one level (``torch.is_tensor``), a parameter is checked as a Parameter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, 2, 1)
+        self.lateral = nn.ModuleList([nn.Conv2d(8, 4, 1)])
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats: Any = self.stem(x)
+        if torch.is_tensor(feats):
+            feats = [feats]
+        if isinstance(self.stem.weight, nn.Parameter) and not isinstance(self.stem.weight, (list, int)):
+            feats = [f[:, :, 1:] for f in feats]
+        return [conv(f) for conv, f in zip(self.lateral, feats, strict=True)]
+
+
+class WaveNetSkips(nn.Module):
+    """WaveNet's skip sum: it starts as the int 0 and is cropped once it is a tensor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dilated = nn.ModuleList([nn.Conv1d(4, 4, 2, dilation=d) for d in (1, 2, 4)])
+
+    def forward(self, x: torch.Tensor) -> Any:
+        skip: Any = 0
+        for conv in self.dilated:
+            x = torch.tanh(conv(x))
+            if isinstance(skip, torch.Tensor):
+                skip = skip[:, :, -x.size(2) :]
+            skip = x + skip
+        return skip
+
+
+class SqueezeInPlaceHead(nn.Module):
+    """``logits.squeeze_(-1)`` without ``logits =``, twice in a chain, and ``torch.cat(..., out=buffer)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.fc = nn.Linear(8, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x).mean((2, 3), keepdim=True)
+        y.squeeze_(-1).squeeze_(-1)
+        both = torch.empty(0)
+        torch.cat([y, y], 1, out=both)
+        logits = self.fc(both)
+        logits.squeeze_(-1)
+        return logits
+
+
+class ForwardFeatures(nn.Module):
+    """A classifier whose forward is swapped for its features on the instance (``model.forward = ...``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Conv2d(3, 8, 3, padding=1)
+        self.head = nn.Linear(8, 5)
+        self.forward = self.forward_features  # type: ignore[method-assign]
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.features(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[no-redef]
+        return self.head(self.forward_features(x).mean((2, 3)))
+
+
 CORPUS: list[tuple[str, Any, Any]] = [
     ("ShuffleNetTiny", ShuffleNetTiny, (2, 3, 16, 16)),
     ("ShuffleV2Block", lambda: ShuffleV2Block(8), (1, 8, 6, 6)),
@@ -892,4 +974,9 @@ CORPUS: list[tuple[str, Any, Any]] = [
     ("HandAttention", HandAttention, (2, 7, 16)),
     ("UnfoldPatches", UnfoldPatches, (2, 3, 12, 16)),
     ("UpToSkip", UpToSkip, (1, 3, 9, 10)),
+    ("TorchvisionDenseLayer", TorchvisionDenseLayer, (2, 3, 8, 8)),
+    ("LevelsNeck", LevelsNeck, (2, 3, 16, 16)),
+    ("WaveNetSkips", WaveNetSkips, (1, 4, 20)),
+    ("SqueezeInPlaceHead", SqueezeInPlaceHead, (4, 3, 9, 9)),
+    ("ForwardFeatures", ForwardFeatures, (2, 3, 8, 8)),
 ]

@@ -1327,3 +1327,77 @@ def test_a_layer_norm_of_a_symbolic_axis_asks_for_its_size() -> None:
     ]
     with pytest.raises(convcalc.ShapeError, match=r"use normalized_shape=\(H, 6\)"):
         convcalc.plan(convcalc.nn.LayerNorm((4, 5)), (2, H, 6))
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: x[:, :1] if isinstance(x, torch.Tensor) else x,
+        lambda self, x: x[:, :1] if torch.is_tensor(x) and not isinstance(x, (list, tuple)) else x,
+        lambda self, x: x.flatten(1) if isinstance(x.size(2), int) else x,  # a size: read again as one
+        lambda self, x: x[:, :, :2] if isinstance(x.size(2) / 2, float) and isinstance(x.shape, tuple) else x,
+        lambda self, x: x[:, :1] if isinstance(self.conv.weight, torch.nn.Parameter) else x,
+        lambda self, x: x[:, :1] if isinstance(self.conv(x), torch.nn.Parameter) else x,
+        lambda self, x: torch.cat([x] if isinstance(x, torch.Tensor) else x, 1),
+    ],
+)
+def test_isinstance_of_a_traced_value_is_what_torch_sees(function: Any) -> None:
+    """fx hands the forward proxies, which are no Tensor: ``isinstance(y, torch.Tensor)`` was False, and the plan
+    followed the other branch (a wrong shape, or torchvision's DenseNet layer raising TypeError)."""
+    model = Forward(function, conv=torch.nn.Conv2d(3, 3, 1))
+    expected = torch_outcome(model, (2, 3, 6, 5))
+    plan = convcalc.plan(model, (2, 3, 6, 5))
+    assert plan.output_shapes == expected
+    assert not plan.fallback_rows
+
+
+def test_in_place_methods_that_reshape_change_every_name_of_the_tensor() -> None:
+    def function(self: Any, x: Any) -> Any:
+        y = x.mean(3, keepdim=True)
+        z = y.squeeze_(-1)  # y and z are one tensor
+        y.unsqueeze_(1)
+        w = x.clone()
+        w.t_() if w.dim() == 2 else w.transpose_(1, 3)
+        return y, z, w, torch.add(z, 1, out=torch.empty(0))
+
+    model = Forward(function)
+    plan = convcalc.plan(model, (2, 3, 6, 5))
+    assert plan.output_shapes == torch_outcome(model, (2, 3, 6, 5))
+
+
+def test_a_plan_after_one_that_failed_reads_the_forward_from_the_start() -> None:
+    """A plan whose wrong input made the forward raise left the decisions it took for the next plan, which then
+    refused any input of that class."""
+
+    class Checked(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = torch.nn.Conv2d(3, 8, 4, 4)
+
+        def forward(self, x: Any) -> Any:
+            if x.shape[1] != 3:
+                raise ValueError(f"expected 3 channels, got {x.shape[1]}")
+            return self.proj(x)
+
+    H = convcalc.symbols("H")
+    with pytest.raises(convcalc.ConvCalcError, match="expected 3 channels"):
+        convcalc.plan(Checked(), (1, 4, 32, 32))
+    assert convcalc.plan(Checked(), (1, 3, 32, 32)).output_shape == (1, 8, 8, 8)
+    assert convcalc.plan(Checked(), (1, 3, H, 8)).output_shape[:2] == (1, 8)
+
+
+def test_a_forward_that_compares_type_with_tensor_is_run_by_torch() -> None:
+    """``type(y) is torch.Tensor`` is answered by Python from fx's proxy (False) and took the other branch."""
+
+    class FlattenIfTensor(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3)
+
+        def forward(self, x: Any) -> Any:
+            y = self.conv(x)
+            return y.flatten(1) if type(y) is torch.Tensor else y
+
+    plan = convcalc.plan(FlattenIfTensor(), (2, 3, 8, 8))
+    assert plan.output_shapes == torch_outcome(FlattenIfTensor(), (2, 3, 8, 8)) == ((2, 144),)
+    assert plan.fallback_rows

@@ -15,7 +15,7 @@ from typing import Any
 
 from convcalc._errors import SpecError
 from convcalc.torch.fallback import _leaves, _torch_call, _TorchRejectsError
-from convcalc.torch.nodes import Node, _Attr, _join, _node_repr, _resolve_function, _substitute
+from convcalc.torch.nodes import Node, Ref, _Attr, _join, _node_repr, _resolve_function, _substitute
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.strides import contiguous, is_contiguous
 from convcalc.torch.trace import _elementwise_type, _is_inplace
@@ -161,6 +161,27 @@ def _spec_types() -> _SpecTypes:
     return types
 
 
+def _write(node: Node, env: dict[str, Any], same: dict[str, list[str]]) -> None:
+    """An in-place method's result is the tensor it was called on (``x.relu_()`` is ``x``), and an ``out=``
+    argument is the result; where that changes its shape (``y.squeeze_(-1)`` without ``y =``), every name of the
+    tensor is the result from here on."""
+    written = dict(node.kwargs).get("out") if node.op == "call_function" else node.args[0] if node.args else None
+    if not isinstance(written, Ref):
+        return
+    first = next((k for k, names in same.items() if written.name in names), written.name)
+    names = same.setdefault(first, [first])
+    names.append(node.name)
+    if node.target in _RESHAPED_IN_PLACE or node.op == "call_function":
+        for name in names:
+            env[name] = env[node.name]
+
+
+#: tensor methods that change the shape or strides of the tensor they are called on
+_RESHAPED_IN_PLACE = frozenset(
+    {"squeeze_", "unsqueeze_", "t_", "transpose_", "swapaxes_", "swapdims_", "as_strided_", "resize_", "resize_as_"}
+)
+
+
 def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dict[str, Any] | None = None) -> Any:
     modules = dict(graph.modules)
     attrs = {a.target: a for a in graph.attrs}
@@ -169,6 +190,7 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
     named = dict(keywords or {})
     called: set[str] = set()
     read: set[str] = set()
+    same: dict[str, list[str]] = {}  # the names of one tensor: ``y.squeeze_(-1)`` is ``y``, by the first name
     for node in graph.nodes:
         if node.op == "placeholder":
             if node.target.startswith("**"):  # forward(self, x, **kwargs): the keywords no parameter took
@@ -236,6 +258,10 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
                 env[node.name] = _math(call, node, args, kwargs)
             else:
                 env[node.name] = _settled(_HANDLERS[node.kind](call, args, kwargs), node.kind, args, kwargs)
+                # the tensor written into is the result from here on, where its shape changes: ``x.squeeze_(-1)``
+                # without ``x =``, ``torch.cat(..., out=buffer)``
+                if call.inplace or (kwargs and "out" in kwargs):
+                    _write(node, env, same)
     return None  # pragma: no cover - an fx graph always ends with an output node
 
 

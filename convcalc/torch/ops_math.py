@@ -587,6 +587,33 @@ def _size_number(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
 _CONVERSIONS: dict[str, Callable[[Any], Any]] = {"int": int, "index": operator.index, "float": float, "round": round}
 
 
+@_handles("value_kind")
+def _value_kind(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A value whose class the forward asked (``isinstance(y, torch.Tensor)``), taken as ``taken`` by the trace:
+    where it is another kind, the forward is read again with it."""
+    from convcalc.torch.tracer import KINDS
+
+    value, taken, module_type, before = args
+    if isinstance(value, _Tensor):
+        kind = 0
+    elif _is_size(value):
+        kind = 1
+    elif type(value) is float:
+        kind = 2
+    elif isinstance(value, tuple) and all(_is_size(v) for v in value):
+        kind = 3
+    else:
+        kind = len(KINDS) - 1
+    if kind == taken:
+        return None
+    module = f"{call.name.rpartition('.')[0] or '<model>'} ({module_type})"
+    raise RetakeError(
+        f"{module}: its forward asks isinstance() of a {KINDS[kind]}, which convcalc's trace took as a "
+        f"{KINDS[taken]}; plan with numbers, or register a rule. Received: value={_describe_value(value)}",
+        (*before, kind),
+    )
+
+
 def _number_of(value: Any) -> Any:
     """A size as a Python number; None where it depends on the symbols, _DATA where it is a tensor's value."""
     from convcalc._symbolic import FloorForm, to_sympy

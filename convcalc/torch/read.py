@@ -197,6 +197,14 @@ _LAST_ABSENT: dict[tuple[Any, ...], frozenset[str]] = {}
 
 
 @functools.lru_cache(maxsize=256)
+def _asks_type_of_tensor(cls: Any) -> bool:
+    """Whether a module class's forward calls ``type()`` and names ``Tensor`` (``type(y) is torch.Tensor``), which
+    Python answers from the proxy fx passes, not from the tensor it stands for."""
+    code = getattr(getattr(cls, "forward", None), "__code__", None)
+    return code is not None and "type" in code.co_names and "Tensor" in code.co_names
+
+
+@functools.lru_cache(maxsize=256)
 def _none_defaults(cls: Any) -> frozenset[str]:
     """The parameters of a module class's forward whose default is None (optional inputs)."""
     import inspect
@@ -343,13 +351,23 @@ class _Reader:
         return self._read_forward(module, path, ())
 
     def _read_forward(
-        self, module: Any, path: str, decisions: tuple[Decision, ...], absent: frozenset[str] | None = None
+        self,
+        module: Any,
+        path: str,
+        decisions: tuple[Decision, ...],
+        absent: frozenset[str] | None = None,
+        fresh: bool = False,
     ) -> Any:
         """The module's forward read with fx, each condition on sizes taken as ``decisions`` says (true beyond),
-        and the optional inputs named in ``absent`` left out (None; by default those its last read left out)."""
+        and the optional inputs named in ``absent`` left out (None; by default those its last read left out).
+        ``fresh``: without the decisions the last read took (they led a forward into raising)."""
         from convcalc import nn
 
         cls = type(module)
+        if "forward" in vars(module):  # ``model.forward = model.forward_features``: torch calls that, fx the class's
+            return self._fallback(module, "its forward is replaced on the instance, and torch.fx reads the class's")
+        if _asks_type_of_tensor(module.__class__):  # ``type(y) is torch.Tensor``: a traced value's type is the proxy's
+            return self._fallback(module, "its forward compares type() with torch.Tensor, which a traced value fails")
         where = f"{path or '<model>'} ({cls.__name__})"
         state = _trace_key(module, self.keys)
         inputs = None if state is None else (state, _code_of(cls), self.on_cuda)
@@ -360,11 +378,13 @@ class _Reader:
         elif inputs is not None:
             _remember(_LAST_ABSENT, inputs, absent)
         base = None if inputs is None else (*inputs, absent)
+        remembered = False
         if base is not None:
             if decisions:
                 _remember(_LAST_DECISIONS, base, decisions)
-            else:
+            elif not fresh:
                 decisions = _LAST_DECISIONS.get(base, ())
+                remembered = bool(decisions)
         key = None if base is None else (*base, decisions)
         found = _TRACED.get(key) if key is not None else None
         if found is None:
@@ -379,6 +399,10 @@ class _Reader:
                 again = self._read_forward(module, path, decisions, optional)
                 if not isinstance(again, _spec_types().TorchCall):
                     return again
+        if isinstance(found, str) and remembered:
+            # the decisions another plan's sizes took (a check that raised for its wrong input) may not be these
+            # sizes': read it from the start, as a first plan would
+            return self._read_forward(module, path, (), absent, fresh=True)
         if found is _AS_CHAIN:  # a Sequential subclass whose forward fx cannot trace: read as the chain it holds
             return nn.Sequential(OrderedDict(self._children(module, path)))
         if isinstance(found, str):

@@ -20,7 +20,7 @@ from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError
 from convcalc.torch.nodes import ListIndex, Node, Ref, _Attr, _Dict, _join, _Slice, _torch
 from convcalc.torch.ops import _HANDLERS
-from convcalc.torch.tracer import _SCRIPTED, shape_guard, size_number, tensor_constant
+from convcalc.torch.tracer import _SCRIPTED, shape_guard, size_number, tensor_constant, value_kind
 
 # --------------------------------------------------------------------------- #
 # Rules for module types from_torch cannot read by itself
@@ -690,6 +690,8 @@ def _node_of(fx_node: Any, where: str) -> Node:
         return Node(fx_node.name, op, "convcalc:shape_guard", args, kwargs, "shape_guard")
     if function is size_number:
         return Node(fx_node.name, op, "convcalc:size_number", args, kwargs, "size_number")
+    if function is value_kind:
+        return Node(fx_node.name, op, "convcalc:value_kind", args, kwargs, "value_kind")
     if function is tensor_constant:
         return Node(fx_node.name, op, "convcalc:tensor_constant", args, kwargs, "tensor_constant")
     if isinstance(function, _torch().jit.ScriptFunction):

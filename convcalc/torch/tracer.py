@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import operator
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -78,6 +79,13 @@ def _tracer_type() -> Any:
             # ``x.shape`` is one of these too, so ``torch.zeros(*x.shape)`` asks its length as a number
             return InPlaceAttribute(self, name)
 
+        def __setattr__(self, name: str, value: Any) -> None:
+            # ``y.data = y.data.flatten(1)`` swaps the tensor's contents, shape too: fx would set a Python attribute
+            # of the proxy and go on with the old tensor; torch's machinery runs such a forward instead
+            if name == "data":
+                raise RuntimeError("the forward assigns a tensor's .data, which a traced forward cannot follow")
+            super().__setattr__(name, value)
+
     class InPlaceAttribute(torch.fx.proxy.Attribute, InPlaceProxy):
         """fx's attribute of a proxy (``x.shape``, ``x.view``) with this tracer's numbers and in-place operations."""
 
@@ -117,6 +125,16 @@ def _tracer_type() -> Any:
             taken = float(taken) if kind == "float" else int(taken)
             args = (obj, taken, kind, type(self.root).__name__, tuple(made))
             self.create_proxy("call_function", size_number, args, {}, name="number")
+            made.append(taken)
+            return taken
+
+        def to_kind(self, obj: Any) -> int:
+            # what a traced value is, asked by ``isinstance``: taken as ``decisions`` says (a tensor beyond them);
+            # the plan looks at the value and reads the forward again where it is another kind
+            made = self.made
+            taken = int(self.decisions[len(made)]) if len(made) < len(self.decisions) else 0
+            args = (obj, taken, type(self.root).__name__, tuple(made))
+            self.create_proxy("call_function", value_kind, args, {}, name="kind")
             made.append(taken)
             return taken
 
@@ -175,6 +193,77 @@ def size_number(value: Any, taken: Any, kind: str, module_type: str, before: tup
     ``kind`` names the conversion) that the trace took as ``taken``; never called, only read."""
 
 
+def value_kind(value: Any, taken: int, module_type: str, before: tuple[Decision, ...]) -> None:
+    """Marks, in a traced forward of a ``module_type``, a traced value whose class ``isinstance`` asked, taken as
+    ``KINDS[taken]``; never called, only read."""
+
+
+#: what ``isinstance`` sees a traced value as: a tensor, a size, a float, a shape; or the proxy itself
+KINDS = ("tensor", "size", "float", "shape", "other")
+
+
+@functools.cache
+def _kind_classes() -> tuple[type, ...]:
+    torch = _torch()
+    return (torch.Tensor, int, float, torch.Size, object)
+
+
+_builtin_isinstance = isinstance
+
+
+def _traced_isinstance(obj: Any, classinfo: Any) -> bool:
+    """``isinstance`` while a forward is traced: a traced value asked about by the user's code (``isinstance(y,
+    torch.Tensor)`` in torchvision's DenseNet, mmdet's necks; ``torch.is_tensor(y)``) is what the plan will find it
+    to be, a decision the plan checks (a tensor, guessed first; a size; a float; a shape); a module's tensor
+    (``self.conv.weight``) is the Parameter or buffer it is. fx's, torch's and convcalc's own code see the proxy."""
+    proxy = _torch().fx.Proxy
+    if not _builtin_isinstance(obj, proxy):
+        return _builtin_isinstance(obj, classinfo)
+    caller = sys._getframe(1)
+    while caller.f_back is not None and caller.f_code in _asking_for_caller():
+        caller = caller.f_back
+    if caller.f_globals.get("__name__", "").split(".")[0] in ("torch", "convcalc"):
+        return _builtin_isinstance(obj, classinfo)
+    held = _held(obj)
+    if held is not None:
+        return _builtin_isinstance(held, classinfo)
+    kind = int(obj.tracer.to_kind(obj))
+    if kind == len(KINDS) - 1:
+        return _builtin_isinstance(obj, classinfo)
+    return issubclass(_kind_classes()[kind], classinfo)
+
+
+@functools.cache
+def _asking_for_caller() -> frozenset[Any]:
+    """Code whose ``isinstance`` asks its caller's question: ``torch.is_tensor(x)``, and this function's own."""
+    return frozenset({_torch().is_tensor.__code__, _traced_isinstance.__code__})
+
+
+@contextlib.contextmanager
+def _user_isinstance() -> Iterator[None]:
+    import builtins
+
+    builtins.isinstance = _traced_isinstance
+    try:
+        yield
+    finally:
+        builtins.isinstance = _builtin_isinstance
+
+
+def _held(proxy: Any) -> Any:
+    """The tensor a proxy of a module's attribute (``self.conv.weight``) reads; None for any other proxy."""
+    node = proxy.node
+    if node.op != "get_attr":
+        return None
+    # through the modules' own dicts: while fx traces, a module's attribute of a parameter is a proxy
+    *owners, name = str(node.target).split(".")
+    held: Any = proxy.tracer.root
+    for part in owners:
+        held = vars(held).get("_modules", {}).get(part)
+    tensors = {**vars(held).get("_parameters", {}), **vars(held).get("_buffers", {})} if held is not None else {}
+    return tensors.get(name)
+
+
 def _in_assert() -> bool:
     """Whether the bool asked of a proxy is an ``assert``'s: the user's frame (above the proxy's ``__bool__``
     and the tracer's ``to_bool``) jumps on true past a ``LOAD_ASSERTION_ERROR``."""
@@ -213,7 +302,7 @@ def _trace(
     tracer.decisions = decisions
     tracer.made = [] if made is None else made
     clone = _shallow_clone(module)
-    with warnings.catch_warnings(), _factories_recorded(tracer):
+    with warnings.catch_warnings(), _factories_recorded(tracer), _user_isinstance():
         warnings.simplefilter("ignore")
         graph = tracer.trace(clone, concrete_args=dict.fromkeys(sorted(absent)) or None)
     if absent:
@@ -263,14 +352,16 @@ def _inline_constants(graph: Any, clone: Any, module: Any) -> None:
     """fx keeps a tensor the forward makes as an attribute of the module it traced (``_tensor_constant0``), which
     the user's module does not have: each becomes a node that holds the tensor's shape."""
     torch = _torch()
+    made: dict[str, Any] = {}  # one node per tensor: ``torch.cat(..., out=buffer)`` then ``return buffer``
     for node in list(graph.nodes):
         if node.op != "get_attr" or "." in node.target or node.target in vars(module):
             continue
         value = vars(clone).get(node.target)
         if isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter):
-            with graph.inserting_before(node):
-                made = graph.call_function(tensor_constant, (tuple(int(d) for d in value.shape),))
-            node.replace_all_uses_with(made)
+            if node.target not in made:
+                with graph.inserting_before(node):
+                    made[node.target] = graph.call_function(tensor_constant, (tuple(int(d) for d in value.shape),))
+            node.replace_all_uses_with(made[node.target])
             graph.erase_node(node)
 
 
