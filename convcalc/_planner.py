@@ -152,7 +152,11 @@ class Context:
         if isinstance(ok, Undecided):
             self.constraints.append(Constraint(path, axis, ok.form, ">=", minimum, reason))
             return
-        self._sympy_condition(ok, value, ">=", minimum, path, axis, message, reason)
+        parts = _least_parts(value)  # ``Min(6, H) - 2 >= 0``: each argument of the least is
+        for part in parts:
+            self.at_least(part, minimum, path, axis, message, reason)
+        if not parts:
+            self._sympy_condition(ok, value, ">=", minimum, path, axis, message, reason)
 
     def _sympy_condition(
         self, ok: Any, value: Any, kind: str, target: int, path: str, axis: int, message: Callable[[], str], reason: str
@@ -514,6 +518,24 @@ def plan(
         else None,
         outputs=None if outputs is None else _sympy_tree(outputs),
     )
+
+
+def _least_parts(value: Any) -> list[Any]:
+    """``rest + Min(a, b)`` as ``[rest + a, rest + b]`` (and ``rest - Max(a, b)`` as ``[rest - a, rest - b]``):
+    it is at least a number where each part is, so a clamped size (a slice torch clamps to its axis) states one
+    constraint per part, each of the kind the solver reads. Empty for any other value."""
+    from convcalc._backend import is_symbolic, sympy
+
+    if not is_symbolic(value):
+        return []
+    sp = sympy()
+    terms = sp.Add.make_args(value)
+    for j, term in enumerate(terms):
+        coeff, inner = term.as_coeff_Mul()
+        if (coeff == 1 and isinstance(inner, sp.Min)) or (coeff == -1 and isinstance(inner, sp.Max)):
+            rest = sp.Add(*terms[:j], *terms[j + 1 :])
+            return [rest + coeff * arg for arg in inner.args]
+    return []
 
 
 def _walk_model(

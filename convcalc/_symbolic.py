@@ -408,6 +408,12 @@ def holds_always(relation: Any) -> bool | None:
     """
     import sympy
 
+    if relation is sympy.true or relation is sympy.false:
+        return bool(relation)
+    extremes = sorted(relation.atoms(sympy.Min, sympy.Max), key=sympy.default_sort_key)
+    if extremes:  # a clamp: the relation holds everywhere (nowhere) if it does with each argument in its place
+        verdicts = {holds_always(relation.xreplace({extremes[0]: arg})) for arg in extremes[0].args}
+        return verdicts.pop() if len(verdicts) == 1 else None
     kinds = {sympy.GreaterThan: ">=", sympy.StrictGreaterThan: ">", sympy.LessThan: "<=", sympy.StrictLessThan: "<"}
     op = kinds.get(type(relation))
     if op is None and not isinstance(relation, (sympy.Eq, sympy.Ne)):

@@ -272,14 +272,18 @@ def test_holds_always_declines_what_is_not_one_quasi_linear_size() -> None:
 
     W = convcalc.symbols("W")
     x = sympy.Symbol("x", integer=True)  # not known to be positive: a size of 0 or less would be a counterexample
-    for relation in (H * W >= H, H**2 >= 2 * H - 1, sympy.floor(x / 2) >= 0, sympy.Min(H, 2 * sympy.floor(H / 2)) <= H):
+    for relation in (H * W >= H, H**2 >= 2 * H - 1, sympy.floor(x / 2) >= 0, sympy.Min(H, 3) >= 2):
         assert relation not in (sympy.true, sympy.false)  # left open by sympy
         assert holds_always(relation) is None
     assert holds_always(2 * sympy.ceiling(H / 2) <= H + 1) is True  # a ceiling is minus the floor of the negation
     assert holds_always(2 * sympy.ceiling(H / 3) <= H) is None  # not at 1, yes at 3
     assert holds_always(sympy.Eq(2 * sympy.floor(H / 2), H + 1)) is False
     assert holds_always(sympy.Eq(2 * sympy.floor(H / 2), 2 * sympy.floor((H - 1) / 2) + 2)) is None
-    assert holds_always(sympy.floor((4096 * H + 1) / 4097) >= 0) is None  # a period past the limit is not tried
+    assert holds_always(2 * sympy.floor((4096 * H + 1) / 4097) >= H) is None  # a period past the limit: not tried
+    # a clamp holds where it holds with each of its arguments in its place
+    assert holds_always(sympy.Min(H, 2 * sympy.floor(H / 2)) <= H) is True
+    assert holds_always(H - sympy.Max(0, H - 16) >= 0) is True
+    assert holds_always(sympy.Max(H, 3) < 1) is False
     # a form's own expression, its division left unevaluated, nested by sympy's floor
     half = FloorForm(H, 1, -1, 0, 2, 0).to_sympy()  # floor(-H/2)
     assert holds_always(H + 2 * half <= 0) is True

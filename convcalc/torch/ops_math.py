@@ -882,9 +882,12 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) 
             return default
         if _is_int(v):
             return size + v if v < 0 else v
+        from convcalc._backend import decided
         from convcalc._symbolic import to_sympy
 
-        if to_sympy(v).is_nonpositive is True:  # ``x[..., :-(h // 3)]``: counted from the end while not 0
+        # ``x[..., :-(h // 3)]``, ``x[:, :, -y.size(2):]``: counted from the end where negative; the plan holds
+        # where it is (not 0, which slices from the start)
+        if decided(to_sympy(v) >= 0) is not True:
             call.ctx.at_least(
                 _size(-to_sympy(v)),
                 1,
@@ -899,24 +902,14 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) 
             return _size(to_sympy(size) + to_sympy(v))
         return v
 
+    # torch clamps a bound to the axis (``x[:, :, :100]`` of 60 steps is 60 long): the least or the greatest of
+    # the two where sympy cannot tell which it is
     start, stop = resolve(item.start, 0), resolve(item.stop, size)
-    call.ctx.at_least(
-        start if type(start) is int else _size(start),
-        0,
-        call.name,
-        axis,
-        lambda: call.where + f": the slice starts before the axis. Received: input_shape={shape}",
-        "slice starts inside the axis",
-    )
-    gap = size - stop
-    call.ctx.at_least(
-        gap if type(gap) is int else _size(gap),
-        0,
-        call.name,
-        axis,
-        lambda: call.where + f": the slice ends after the axis. Received: input_shape={shape}",
-        "slice inside the axis",
-    )
+    # a bound counted from the end is below the size where the plan holds, one counted from the start at least 0;
+    # a start past the end leaves nothing, which the length's own check refuses
+    if _from_end(item.start):
+        start = _clamped(start, 0, above=True)
+    stop = _clamped(stop, 0, above=True) if _from_end(item.stop) else _clamped(stop, size, above=False)
     length = -((start - stop) // step)
     length = _size(length) if type(length) is not int else length
     call.ctx.at_least(
@@ -928,6 +921,33 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) 
         "slice not reversed",
     )
     return length
+
+
+def _from_end(bound: Any) -> bool:
+    """Whether a slice bound counts from the end of the axis (negative, or a size that may be)."""
+    if bound is None:
+        return False
+    if _is_int(bound):
+        return bool(bound < 0)
+    from convcalc._backend import decided
+    from convcalc._symbolic import to_sympy
+
+    return decided(to_sympy(bound) >= 0) is not True
+
+
+def _clamped(value: Any, bound: Any, above: bool) -> Any:
+    """``max(value, bound)`` (``above``) or ``min(value, bound)`` of sizes: the one that is, where decided."""
+    from convcalc._backend import decided, smax, smin
+    from convcalc._symbolic import to_sympy
+
+    if type(value) is int and type(bound) is int:
+        return max(value, bound) if above else min(value, bound)
+    inside = decided(to_sympy(value) >= to_sympy(bound)) if above else decided(to_sympy(value) <= to_sympy(bound))
+    if inside is True:
+        return value
+    if inside is False:
+        return bound
+    return _size((smax if above else smin)(to_sympy(value), to_sympy(bound)))
 
 
 def _reordered(call: _Call, t: _Tensor, order: list[int]) -> _Tensor:
