@@ -542,12 +542,12 @@ def _walk_model(
     model: Any, shape: Shape, inputs: Any, keywords: dict[str, Any], ctx: Context
 ) -> tuple[tuple[Any, ...], Any]:
     """The output shape (and, for a torch model, every output) of one walk through the model."""
-    if hasattr(model, "_outputs") and (len(inputs) > 1 or keywords):  # a layer of several tensors, planned alone
+    if hasattr(model, "_outputs"):  # a layer of several tensors in or out, planned alone: every output, as torch's
         out = model._outputs(tuple(_Shape(s) for s in inputs), {k: _Shape(s) for k, s in keywords.items()}, ctx, "")
         first = out
         while not isinstance(first, _Shape):
             first = first[0]
-        return tuple(first), _plain_tree(out)
+        return tuple(first), None if first is out else _plain_tree(out)
     if not hasattr(model, "_plan_call"):
         return _walk(model, shape, ctx), None
 

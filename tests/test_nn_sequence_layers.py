@@ -86,7 +86,9 @@ def test_rnn_family_matches_torch(config: cs.RNNConfig) -> None:
     )
     got = _convcalc_outcome(getattr(nn, config.kind), config.args, (config.shape,), {})
     assert got == expected
-    if got is not None:  # a Sequential passes on the first output
+    if got is not None:  # planned alone, every output as torch returns them; a Sequential passes on the first
+        alone = convcalc.plan(getattr(nn, config.kind)(**config.args), config.shape)
+        assert (alone.output_shape, alone.output_shapes) == (got[0][0], got[0])
         planned = convcalc.plan(nn.Sequential(getattr(nn, config.kind)(**config.args)), config.shape)
         assert planned.output_shape == got[0][0]
 
@@ -123,6 +125,8 @@ def test_rnn_cells_match_torch(config: cs.CellConfig) -> None:
         weights = {"RNNCell": 1, "GRUCell": 3, "LSTMCell": 4}[config.kind] * config.args["hidden_size"]
         plan = convcalc.plan(getattr(nn, config.kind)(**config.args), config.shape)
         assert plan.macs == weights * (config.args["input_size"] + config.args["hidden_size"])
+        if config.state is None:
+            assert plan.output_shapes == got[0] if config.kind == "LSTMCell" else (got[0],)
 
 
 @settings(max_examples=2000)

@@ -23,7 +23,8 @@ from convcalc.nn.shape import _sym
 #
 # A layer that returns several tensors in torch (an RNN's ``(output, h_n)``,
 # attention's ``(output, weights)``) passes on its first output inside a
-# ``Sequential``; torch code read through fx sees every output with its shape.
+# ``Sequential``; planned alone, and in torch code read through fx, every output
+# is there with its shape (``Plan.output_shapes``).
 # --------------------------------------------------------------------------- #
 
 
