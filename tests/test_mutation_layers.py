@@ -1296,3 +1296,124 @@ def test_circular_cropping_of_a_symbolic_size_is_refused_with_the_reason() -> No
         "for concrete sizes, not symbolic ones. Received: input_shape=(1, 2, H, 5), padding=(-1, 1, 0, 0)",
     )
     assert convcalc.plan(nn.CircularPad2d((1, 1, 0, 2)), (1, 2, H, 5)).output_shape == (1, 2, H + 2, 7)
+
+
+# --- nn/conv.py and nn/pool.py: the argument checks, each message whole -------------------------------------------
+
+_OP = "output_padding=1 must be smaller than either stride=1 or dilation=1 on axis 1: use output_padding <= 0. "
+_T_ARGS = "in_channels=3, out_channels=4, kernel_size=3, stride={s}, padding=0, output_padding={op}, groups=1, bias={b}, dilation={d}, padding_mode='zeros'"
+_POOL = "padding={p} is more than half of kernel_size={k} on axis {j}: torch allows padding <= {most}. Received: "
+_MAX = "kernel_size={k}, stride=None, padding={p}, dilation={d}, return_indices=False, ceil_mode={c}"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: nn.Conv2d(0, 4, 3), "in_channels must be at least 1. Received: in_channels=0"),
+        (lambda: nn.Conv2d(3, 0, 3), "out_channels must be at least 1. Received: out_channels=0"),
+        (lambda: nn.Conv2d(3, 4, 3, groups=0), "groups must be at least 1. Received: groups=0"),
+        (lambda: nn.Conv2d(3, 4, 0), "kernel_size must be at least 1. Received: kernel_size=0"),
+        (lambda: nn.Conv2d(3, 4, 3, stride=(1, 0)), "stride must be at least 1. Received: stride=0"),
+        (lambda: nn.Conv2d(3, 4, 3, dilation=0), "dilation must be at least 1. Received: dilation=0"),
+        (lambda: nn.Conv2d(3, 4, 3, padding=-1), "padding must be at least 0. Received: padding=-1"),
+        (
+            lambda: nn.Conv2d(3, 4, 3, bias=1),  # type: ignore[arg-type]
+            "bias must be True or False. Received: in_channels=3, out_channels=4, kernel_size=3, stride=1, padding=0, "
+            "dilation=1, groups=1, bias=1, padding_mode='zeros'",
+        ),
+        (
+            lambda: nn.Conv2d(3, 4, 3, stride=(1, 2), padding="same"),
+            "padding='same' is not supported for strided convolutions in torch (stride=2 on axis 1): use padding=(1, "
+            "1) or stride 1. Received: in_channels=3, out_channels=4, kernel_size=3, stride=(1, 2), padding='same', "
+            "dilation=1, groups=1, bias=True, padding_mode='zeros'",
+        ),
+        (
+            lambda: nn.Conv1d(3, 4, 3, stride=2, padding="same"),
+            "padding='same' is not supported for strided convolutions in torch (stride=2): use padding=(1,) or stride "
+            "1. Received: in_channels=3, out_channels=4, kernel_size=3, stride=2, padding='same', dilation=1, "
+            "groups=1, bias=True, padding_mode='zeros'",
+        ),
+        (lambda: nn.ConvTranspose2d(3, 4, 3, groups=0), "groups must be at least 1. Received: groups=0"),
+        (
+            lambda: nn.ConvTranspose2d(3, 4, 3, bias=None),  # type: ignore[arg-type]
+            "bias must be True or False. Received: " + _T_ARGS.format(s=1, op=0, b=None, d=1),
+        ),
+        (lambda: nn.ConvTranspose2d(3, 4, 3, dilation=(1, 0)), "dilation must be at least 1. Received: dilation=0"),
+        (lambda: nn.ConvTranspose2d(3, 4, 3, stride=(2, 0)), "stride must be at least 1. Received: stride=0"),
+        (lambda: nn.ConvTranspose2d(3, 4, (3, 0)), "kernel_size must be at least 1. Received: kernel_size=0"),
+        (lambda: nn.ConvTranspose2d(3, 4, 3, padding=(0, -1)), "padding must be at least 0. Received: padding=-1"),
+        (
+            lambda: nn.ConvTranspose2d(3, 4, 3, output_padding=(0, -1)),
+            "output_padding must be at least 0. Received: output_padding=-1",
+        ),
+        (
+            lambda: nn.ConvTranspose2d(3, 4, 3, stride=(2, 1), output_padding=1),
+            _OP + "Received: " + _T_ARGS.format(s=(2, 1), op=1, b=True, d=1),
+        ),
+        (
+            lambda: nn.ConvTranspose2d(3, 4, 3, dilation=(2, 1), output_padding=1),
+            _OP + "Received: " + _T_ARGS.format(s=1, op=1, b=True, d=(2, 1)),
+        ),
+        (
+            lambda: nn.ConvTranspose2d(3, 4, 3, output_padding=(0, 1)),
+            _OP + "Received: " + _T_ARGS.format(s=1, op=(0, 1), b=True, d=1),
+        ),
+        (lambda: nn.MaxPool2d(2, padding=(0, -1)), "padding must be at least 0. Received: padding=-1"),
+        (lambda: nn.MaxPool2d(2, dilation=(1, 0)), "dilation must be at least 1. Received: dilation=0"),
+        (
+            lambda: nn.MaxPool2d(2, ceil_mode=1),  # type: ignore[arg-type]
+            "ceil_mode must be True or False. Received: " + _MAX.format(k=2, p=0, d=1, c=1),
+        ),
+        (
+            lambda: nn.MaxPool2d((4, 2), padding=3),
+            _POOL.format(p=3, k=4, j=0, most=2) + _MAX.format(k=(4, 2), p=3, d=1, c=False),
+        ),
+        (
+            lambda: nn.MaxPool2d(2, padding=(1, 2)),
+            _POOL.format(p=2, k=2, j=1, most=1) + _MAX.format(k=2, p=(1, 2), d=1, c=False),
+        ),
+        (
+            lambda: nn.AvgPool2d(2, padding=(0, 2)),
+            _POOL.format(p=2, k=2, j=1, most=1)
+            + "kernel_size=2, stride=None, padding=(0, 2), ceil_mode=False, count_include_pad=True, divisor_override=None",
+        ),
+        (
+            lambda: nn.AvgPool2d(2, ceil_mode=2),  # type: ignore[arg-type]
+            "ceil_mode must be True or False. Received: kernel_size=2, stride=None, padding=0, ceil_mode=2, "
+            "count_include_pad=True, divisor_override=None",
+        ),
+        (
+            lambda: nn.LPPool2d(2, 2, ceil_mode=1),  # type: ignore[arg-type]
+            "ceil_mode must be True or False. Received: norm_type=2, kernel_size=2, stride=None, ceil_mode=1",
+        ),
+        (
+            lambda: nn.LPPool2d("x", 2),  # type: ignore[arg-type]
+            "norm_type must be a number. Received: norm_type='x', kernel_size=2, stride=None, ceil_mode=False",
+        ),
+        (lambda: nn.LPPool2d(2, 0), "kernel_size must be at least 1. Received: kernel_size=0"),
+        (lambda: nn.LPPool2d(2, 2, stride=0), "stride must be at least 1. Received: stride=0"),
+    ],
+)
+def test_convolution_and_pool_arguments_are_refused_with_what_fits(make: Any, message: str) -> None:
+    _raises(convcalc.SpecError, make, message)
+
+
+def test_an_adaptive_pool_of_an_empty_axis_says_so_and_states_it_for_symbols() -> None:
+    net = nn.Sequential(nn.ZeroPad2d((0, 0, -2, 0)), nn.AdaptiveAvgPool2d((1, 2)))
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(net, (1, 1, 2, 4)),
+        "1 (AdaptiveAvgPool2d): spatial axis 0 of the input is empty (size 0); an adaptive pool needs at least one "
+        "value there. The smallest network input that gets past 1 has size 3 on that axis: input_shape=(1, 1, 3, 4). "
+        "Received: input_shape=(1, 1, 0, 4)",
+    )
+    H = convcalc.symbols("H")
+    last = convcalc.plan(net, (1, 1, H, 4)).constraints[-1]
+    assert (last.layer, last.axis, str(last.form), last.kind, last.value, last.reason) == (
+        "1",
+        0,
+        "H - 2",
+        ">=",
+        1,
+        "pooled input not empty",
+    )
