@@ -1432,3 +1432,31 @@ def test_a_forward_that_compares_type_with_tensor_is_run_by_torch() -> None:
     plan = convcalc.plan(FlattenIfTensor(), (2, 3, 8, 8))
     assert plan.output_shapes == torch_outcome(FlattenIfTensor(), (2, 3, 8, 8)) == ((2, 144),)
     assert plan.fallback_rows
+
+
+@pytest.mark.parametrize(
+    ("function", "shape"),
+    [
+        (lambda self, x: x.chunk(2, dim=2)[0].view(x.size(0), -1), (2, 3, 6, 5)),
+        (lambda self, x: x.chunk(2, dim=1)[1].view(x.size(0), -1), (2, 4, 6, 5)),  # whole rows: a view works
+        (lambda self, x: x.split(2, dim=-1)[0].view(x.size(0), -1), (2, 3, 4, 6)),
+        (lambda self, x: x.unbind(1)[0].view(x.size(0), -1), (2, 3, 4, 6)),
+        (lambda self, x: x.unbind(3)[0].view(x.size(0), -1), (2, 3, 4, 6)),
+        (lambda self, x: self.rnn(x)[0].view(x.size(0), -1), (2, 7, 3)),
+        (lambda self, x: self.rnn(x)[0].view(x.size(0), -1), (1, 7, 3)),
+        (lambda self, x: self.rnn(x)[1][0].view(-1), (2, 7, 3)),
+        (lambda self, x: self.rnn(x)[0].reshape(x.size(0), -1), (2, 7, 3)),
+    ],
+)
+def test_a_view_of_a_piece_or_of_a_batch_first_rnn_output_fails_where_torch_s_does(
+    function: Any, shape: tuple[int, ...]
+) -> None:
+    """Pieces of split, chunk and unbind share their input's strides, and a batch-first RNN's output is the
+    transpose of a contiguous one: a view of them was taken to succeed where torch raises."""
+    model = Forward(function, rnn=torch.nn.LSTM(3, 5, batch_first=True))
+    expected = torch_outcome(model, shape)
+    if expected is None:
+        with pytest.raises(convcalc.ShapeError, match="is not compatible with the input's size and stride"):
+            convcalc.plan(model, shape)
+    else:
+        assert convcalc.plan(model, shape).output_shapes == expected

@@ -364,6 +364,7 @@ def _call_module(
         options = {k: _as_shapes(v) for k, v in kwargs.items()}
         multi: Any = spec
         out = _as_tensors(multi._outputs(_as_shapes(args), options, ctx, child_path))
+        _recurrent_layout(spec, out)
     elif isinstance(spec, types.TorchCall) or (
         torch_child is not None and (len(args) != 1 or len(tensors) != 1 or kwargs)
     ):
@@ -489,6 +490,23 @@ def _as_shapes(value: Any) -> Any:
     if isinstance(value, (tuple, list)):
         return tuple(_as_shapes(v) for v in value)
     return value
+
+
+def _recurrent_layout(spec: Any, out: Any) -> None:
+    """An RNN, GRU or LSTM returns new tensors: its states and an unbatched or sequence-first output contiguous, a
+    batch-first output ``(N, L, F)`` the transpose of a contiguous ``(L, N, F)`` (so ``out.view(N, -1)`` fails in
+    torch where N > 1 and L > 1)."""
+    from convcalc.nn.sequence import _RNNBase
+
+    if not isinstance(spec, _RNNBase) or not isinstance(out, tuple):
+        return
+    for t in _leaves((out,)):
+        if isinstance(t, _Tensor):
+            t.strides = contiguous(tuple(t.shape))
+    first = out[0]
+    if spec.batch_first and isinstance(first, _Tensor) and len(first.shape) == 3:
+        n, _, features = first.shape
+        first.strides = (features, n * features, 1) if all(type(d) is int for d in first.shape) else None
 
 
 def _as_tensors(value: Any) -> Any:

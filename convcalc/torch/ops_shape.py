@@ -297,9 +297,15 @@ def _split(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     inside = j >= rank - k
     outs = []
     rf = t.rf if k and not inside else None
+    # each piece is a view with the input's strides (unbind's without the axis): x.chunk(2, dim=2)[0] is not
+    # contiguous, and a view of it fails in torch
+    strides = t.strides
     for size in pieces:
-        shape = (*t.shape[:j], *t.shape[j + 1 :]) if size is None else (*t.shape[:j], size, *t.shape[j + 1 :])
-        outs.append(_Tensor(shape, rf, t.const))
+        if size is None:
+            shape = (*t.shape[:j], *t.shape[j + 1 :])
+            outs.append(_Tensor(shape, rf, t.const, None if strides is None else (*strides[:j], *strides[j + 1 :])))
+        else:
+            outs.append(_Tensor((*t.shape[:j], size, *t.shape[j + 1 :]), rf, t.const, strides))
     return tuple(outs)
 
 
