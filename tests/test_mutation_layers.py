@@ -1417,3 +1417,146 @@ def test_an_adaptive_pool_of_an_empty_axis_says_so_and_states_it_for_symbols() -
         1,
         "pooled input not empty",
     )
+
+
+_RANK = "{name} must be an int or a tuple of 2 ints. Received: "
+_C_ARGS = "in_channels=3, out_channels=4, kernel_size=3, stride={s}, padding={p}, dilation={d}, groups=1, bias=True, padding_mode='zeros'"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: nn.Conv2d(3, 4, 3, stride=(1, 2, 3)),
+            _RANK.format(name="stride") + _C_ARGS.format(s=(1, 2, 3), p=0, d=1),
+        ),
+        (
+            lambda: nn.Conv2d(3, 4, 3, dilation=(1, 2, 3)),
+            _RANK.format(name="dilation") + _C_ARGS.format(s=1, p=0, d=(1, 2, 3)),
+        ),
+        (
+            lambda: nn.Conv2d(3, 4, 3, padding=(1, 2, 3)),
+            _RANK.format(name="padding") + _C_ARGS.format(s=1, p=(1, 2, 3), d=1),
+        ),
+        (
+            lambda: nn.ConvTranspose2d(3, 4, (3, 3, 3)),
+            _RANK.format(name="kernel_size")
+            + _T_ARGS.format(s=1, op=0, b=True, d=1).replace("kernel_size=3", "kernel_size=(3, 3, 3)"),
+        ),
+        (
+            lambda: nn.ConvTranspose2d(3, 4, 3, stride=(1, 2, 3)),
+            _RANK.format(name="stride") + _T_ARGS.format(s=(1, 2, 3), op=0, b=True, d=1),
+        ),
+        (
+            lambda: nn.ConvTranspose2d(3, 4, 3, padding=(1, 2, 3)),
+            _RANK.format(name="padding")
+            + _T_ARGS.format(s=1, op=0, b=True, d=1).replace("padding=0", "padding=(1, 2, 3)", 1),
+        ),
+        (
+            lambda: nn.ConvTranspose2d(3, 4, 3, output_padding=(1, 2, 3)),
+            _RANK.format(name="output_padding") + _T_ARGS.format(s=1, op=(1, 2, 3), b=True, d=1),
+        ),
+        (
+            lambda: nn.ConvTranspose2d(3, 4, 3, dilation=(1, 2, 3)),
+            _RANK.format(name="dilation") + _T_ARGS.format(s=1, op=0, b=True, d=(1, 2, 3)),
+        ),
+    ],
+)
+def test_per_axis_arguments_of_another_length_are_refused_with_every_argument(make: Any, message: str) -> None:
+    _raises(convcalc.SpecError, make, message)
+
+
+@pytest.mark.parametrize("kind", ["Conv2d", "ConvTranspose2d"])
+def test_an_unbatched_convolution_checks_the_channels_on_its_first_axis(kind: str) -> None:
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(getattr(nn, kind)(3, 4, 3), (4, 5, 5)),
+        f"<model> ({kind}): in_channels=3 but the input has 4 channels: use in_channels=4 (or make the previous layer "
+        "output 3). Received: input_shape=(4, 5, 5)",
+    )
+
+
+def test_a_transposed_convolution_of_an_emptied_axis_is_refused_with_its_path() -> None:
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(nn.Sequential(nn.ZeroPad2d((0, 0, -5, 0)), nn.ConvTranspose2d(3, 4, 3)), (3, 5, 5)),
+        "1 (ConvTranspose2d): spatial axis 0 of the input is empty (size 0); torch's convolutions take only a zero "
+        "batch or zero channels as empty inputs: crop less before this layer. The smallest network input that gets "
+        "past 1 has size 6 on that axis: input_shape=(3, 6, 5). Received: input_shape=(3, 0, 5)",
+    )
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 5), (2, 3, 5, 5)])
+@pytest.mark.parametrize(
+    ("groups", "bias", "macs", "with_bias"), [(1, True, 4050, 4776), (3, True, 1350, 2076), (1, False, 4050, 4050)]
+)
+def test_transposed_macs_per_sample_batched_or_not(
+    shape: tuple[int, ...], groups: int, bias: bool, macs: int, with_bias: int
+) -> None:
+    """25 input positions x 3 x 6 / groups x 9 taps; 11 x 11 x 6 bias adds."""
+    layer = nn.ConvTranspose2d(3, 6, 3, stride=2, groups=groups, bias=bias)
+    assert convcalc.plan(layer, shape).macs == macs
+    assert convcalc.plan(layer, shape, macs="macs+bias").macs == with_bias
+
+
+def test_a_lazy_convolution_keeps_its_padding_mode_and_takes_an_unbatched_input() -> None:
+    assert nn.LazyConv2d(4, 3, padding_mode="reflect").materialize(3).padding_mode == "reflect"
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(nn.LazyConv2d(4, 3, padding=2, padding_mode="reflect"), (1, 3, 2, 2)),
+        "<model> (Conv2d): reflect padding (2, 2) must be less than the input size 2 (torch: Padding size should be "
+        "less than the corresponding input dimension) on dim 3. The smallest network input that gets past this "
+        "layer has size 3 on that axis: input_shape=(1, 3, 2, 3). Received: input_shape=(1, 3, 2, 2)",
+    )
+    row = convcalc.plan(nn.LazyConv2d(4, 3), (3, 5, 5)).rows[0]
+    assert (row.output_shape, row.trainable, row.macs) == ((4, 3, 3), 112, 972)
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(nn.LazyConv2d(4, 3), (1, 1, 3, 5, 5)),
+        "<model> (LazyConv2d): expects a 4-D input (N, C, H, W) or an unbatched 3-D one, but receives 5-D "
+        "(1, 1, 3, 5, 5). Received: input_shape=(1, 1, 3, 5, 5)",
+    )
+
+
+_MAX_ARGS = "kernel_size={k}, stride={s}, padding={p}, dilation={d}, return_indices=False, ceil_mode=False"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda: nn.MaxPool2d((2, 2, 2)),
+            _RANK.format(name="kernel_size") + _MAX_ARGS.format(k=(2, 2, 2), s=None, p=0, d=1),
+        ),
+        (
+            lambda: nn.MaxPool2d(2, stride=(1, 2, 3)),
+            _RANK.format(name="stride") + _MAX_ARGS.format(k=2, s=(1, 2, 3), p=0, d=1),
+        ),
+        (
+            lambda: nn.MaxPool2d(2, padding=(1, 0, 0)),
+            _RANK.format(name="padding") + _MAX_ARGS.format(k=2, s=None, p=(1, 0, 0), d=1),
+        ),
+        (
+            lambda: nn.MaxPool2d(2, dilation=(1, 2, 3)),
+            _RANK.format(name="dilation") + _MAX_ARGS.format(k=2, s=None, p=0, d=(1, 2, 3)),
+        ),
+        (
+            lambda: nn.LPPool2d(2, (2, 2, 2)),
+            _RANK.format(name="kernel_size") + "norm_type=2, kernel_size=(2, 2, 2), stride=None, ceil_mode=False",
+        ),
+        (
+            lambda: nn.AvgPool2d(2, divisor_override=1.5),
+            "divisor_override must be an integer. Received: divisor_override=1.5",
+        ),  # type: ignore[arg-type]
+    ],
+)
+def test_pool_arguments_of_another_length_or_kind_are_refused_with_every_argument(make: Any, message: str) -> None:
+    _raises(convcalc.SpecError, make, message)
+
+
+def test_a_dilated_max_pool_takes_its_dilation_per_axis() -> None:
+    row = convcalc.plan(nn.MaxPool2d(2, dilation=(1, 2)), (1, 1, 8, 8)).rows[0]
+    assert (
+        row.output_shape == (1, 1, 4, 3) == tuple(torch.nn.MaxPool2d(2, dilation=(1, 2))(torch.zeros(1, 1, 8, 8)).shape)
+    )
+    assert row.receptive_field == (convcalc.ReceptiveField(2, 2, 0), convcalc.ReceptiveField(3, 2, 0))

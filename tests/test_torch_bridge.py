@@ -871,7 +871,7 @@ def test_blocks_that_differ_in_an_attribute_are_read_apart() -> None:
 
 class RefusesData(tnn.Module):
     """Raises if its forward ever sees a real tensor with data; torch.fx hands it a Proxy (which ``isinstance``
-    takes for the tensor it stands for, as the forward's own code would), whose type is no Tensor."""
+    takes for the tensor it stands for, as the forward's own code would), whose type names itself."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -879,7 +879,7 @@ class RefusesData(tnn.Module):
         self.fc = tnn.Linear(8, 2)
 
     def forward(self, x: Any) -> Any:
-        if type(x) is torch.Tensor and x.device.type != "meta":
+        if "Proxy" not in type(x).__name__ and x.device.type != "meta":
             raise AssertionError("the forward pass ran on data")
         x = F.adaptive_avg_pool2d(F.relu(self.conv(x)), 1)
         return self.fc(torch.flatten(x, 1))

@@ -38,20 +38,22 @@ class _PoolNd(Module):
     _ndim: ClassVar[int] = 2
     _kind: ClassVar[PoolKind] = PoolKind.MAX
 
-    def _setup(self, dilation: Any, ceil_mode: Any) -> None:
+    def _setup(self, dilation: Any, ceil_mode: Any) -> tuple[int, ...]:
+        """Check and keep the window's arguments; the dilation per axis (1 where the pool has none) back."""
         args = _args(self)
         nd = self._ndim
         if isinstance(self.padding, str):
             raise SpecError(f"torch pooling takes a numeric padding, not {self.padding!r}. {received(args)}")
         k, s = _window(self, args)
         p = per_axis(self.padding, "padding", nd, args, minimum=0)
-        per_axis(dilation, "dilation", nd, args, minimum=1)
+        d = (1,) * nd if dilation is None else per_axis(dilation, "dilation", nd, args, minimum=1)
         flag(ceil_mode, "ceil_mode", args)
         for j, (pp, kk) in enumerate(zip(p, k, strict=True)):
             torch_pool_padding_rule(kk, pp, args, _axis_label(j, self.padding, self.kernel_size))
         object.__setattr__(self, "_k", k)
         object.__setattr__(self, "_s", s)
         object.__setattr__(self, "_p", p)
+        return d
 
 
 def _window(layer: Any, args: dict[str, Any]) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -69,8 +71,7 @@ class _MaxPoolNd(_PoolNd):
     _dil: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self._setup(self.dilation, self.ceil_mode)
-        object.__setattr__(self, "_dil", per_axis(self.dilation, "dilation", self._ndim, _args(self), minimum=1))
+        object.__setattr__(self, "_dil", self._setup(self.dilation, self.ceil_mode))
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         return _pool(self, flow, ctx, path, self._dil, self.ceil_mode)
@@ -109,7 +110,7 @@ class _AvgPoolNd(_PoolNd):
     _kind: ClassVar[PoolKind] = PoolKind.AVG
 
     def __post_init__(self) -> None:
-        self._setup(1, self.ceil_mode)
+        self._setup(None, self.ceil_mode)
         flag(self.count_include_pad, "count_include_pad", _args(self))
         divisor = getattr(self, "divisor_override", None)
         if divisor is not None and whole(divisor, "divisor_override") == 0:
