@@ -1560,3 +1560,22 @@ def test_a_dilated_max_pool_takes_its_dilation_per_axis() -> None:
         row.output_shape == (1, 1, 4, 3) == tuple(torch.nn.MaxPool2d(2, dilation=(1, 2))(torch.zeros(1, 1, 8, 8)).shape)
     )
     assert row.receptive_field == (convcalc.ReceptiveField(2, 2, 0), convcalc.ReceptiveField(3, 2, 0))
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 5, 5), (4, 5, 5)])
+def test_wrong_channels_are_caught_when_a_spatial_size_equals_in_channels(shape: tuple[int, ...]) -> None:
+    """The channel check's fast path compares the channel axis, batched or not, not a spatial one of that size."""
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(nn.Conv2d(5, 4, 3), shape),
+        "<model> (Conv2d): in_channels=5 but the input has 4 channels: use in_channels=4 (or make the previous layer "
+        f"output 5). Received: input_shape={shape}",
+    )
+
+
+def test_a_lazy_convolution_checks_its_padding_mode_and_a_transposed_row_its_input() -> None:
+    with pytest.raises(
+        convcalc.SpecError, match=r"^padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular'"
+    ):
+        nn.LazyConv2d(4, 3, padding_mode="bogus")
+    assert convcalc.plan(nn.ConvTranspose2d(3, 4, 3), (2, 3, 5, 5)).rows[0].input_shape == (2, 3, 5, 5)
