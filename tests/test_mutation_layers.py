@@ -1579,3 +1579,17 @@ def test_a_lazy_convolution_checks_its_padding_mode_and_a_transposed_row_its_inp
     ):
         nn.LazyConv2d(4, 3, padding_mode="bogus")
     assert convcalc.plan(nn.ConvTranspose2d(3, 4, 3), (2, 3, 5, 5)).rows[0].input_shape == (2, 3, 5, 5)
+
+
+def test_a_symbolic_3d_average_pool_states_torch_s_input_at_least_the_kernel() -> None:
+    D = convcalc.symbols("D")
+    plan = convcalc.plan(nn.AvgPool3d(3, padding=1), (1, 2, D, 4, 4))
+    first = plan.constraints[0]
+    assert (first.layer, first.axis, str(first.form), first.kind, first.value, first.reason) == (
+        "",
+        0,
+        "D",
+        ">=",
+        3,
+        "avg_pool3d input at least the kernel",
+    )
