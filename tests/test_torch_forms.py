@@ -1460,3 +1460,19 @@ def test_a_view_of_a_piece_or_of_a_batch_first_rnn_output_fails_where_torch_s_do
             convcalc.plan(model, shape)
     else:
         assert convcalc.plan(model, shape).output_shapes == expected
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: self.rnn(x)[0] if isinstance(self.rnn(x), tuple) else x,  # ``if isinstance(out, tuple):``
+        lambda self, x: self.pool(x)[0] if isinstance(self.pool(x), (tuple, list)) else self.pool(x),
+        lambda self, x: x[:, :1] if isinstance(self.rnn(x), list) else x,
+    ],
+)
+def test_isinstance_of_a_layer_s_outputs_is_the_container_torch_returns(function: Any) -> None:
+    model = Forward(
+        function, rnn=torch.nn.LSTM(4, 5, batch_first=True), pool=torch.nn.MaxPool1d(2, return_indices=True)
+    )
+    plan = convcalc.plan(model, (2, 6, 4))
+    assert plan.output_shapes == torch_outcome(model, (2, 6, 4))

@@ -602,6 +602,8 @@ def _value_kind(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
         kind = 2
     elif isinstance(value, tuple) and all(_is_size(v) for v in value):
         kind = 3
+    elif isinstance(value, (tuple, list, dict)):  # a layer's outputs (a pool's values and indices), features
+        kind = KINDS.index("list" if isinstance(value, list) else "dict" if isinstance(value, dict) else "tuple")
     else:
         kind = len(KINDS) - 1
     if kind == taken:

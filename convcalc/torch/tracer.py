@@ -198,14 +198,15 @@ def value_kind(value: Any, taken: int, module_type: str, before: tuple[Decision,
     ``KINDS[taken]``; never called, only read."""
 
 
-#: what ``isinstance`` sees a traced value as: a tensor, a size, a float, a shape; or the proxy itself
-KINDS = ("tensor", "size", "float", "shape", "other")
+#: what ``isinstance`` sees a traced value as: a tensor, a size, a float, a shape, the tuple, list or dict a
+#: layer or function returns (``out = self.lstm(x)``, then ``if isinstance(out, tuple):``); or the proxy itself
+KINDS = ("tensor", "size", "float", "shape", "tuple", "list", "dict", "other")
 
 
 @functools.cache
 def _kind_classes() -> tuple[type, ...]:
     torch = _torch()
-    return (torch.Tensor, int, float, torch.Size, object)
+    return (torch.Tensor, int, float, torch.Size, tuple, list, dict, object)
 
 
 _builtin_isinstance = isinstance
