@@ -667,13 +667,23 @@ def test_a_vector_through_linear_layers_is_one_sample() -> None:
 
 
 class _TupleOrTensor(torch.nn.Module):
-    """``isinstance(out, tuple)`` is False for fx's proxy, so the forward as read passes a tuple on and convcalc
-    plans it with torch's machinery, which replays each layer of several tensors through its rule."""
+    """``type(out) is tuple`` is answered by Python from fx's proxy, so convcalc plans this forward with torch's
+    machinery, which replays each layer of several tensors through its rule."""
 
     def __init__(self, layer: torch.nn.Module) -> None:
         super().__init__()
         self.layer = layer
         self.head = torch.nn.Linear(8, 3)
+
+    def forward(self, x: Any) -> Any:
+        out = self.layer(x, x, x) if isinstance(self.layer, torch.nn.MultiheadAttention) else self.layer(x)
+        if type(out) is tuple:
+            out = out[0]
+        return self.head(out)
+
+
+class _TupleOrTensorByIsinstance(_TupleOrTensor):
+    """The same forward asking ``isinstance(out, tuple)``, which a plan answers as torch does: read by rule."""
 
     def forward(self, x: Any) -> Any:
         out = self.layer(x, x, x) if isinstance(self.layer, torch.nn.MultiheadAttention) else self.layer(x)
@@ -697,6 +707,11 @@ def test_torch_s_machinery_replays_layers_of_several_tensors(layer: Any) -> None
     assert plan is not None
     assert {r.name for r in plan.fallback_rows} >= {"layer", "head"}
     assert plan.macs * 2 == torch_macs(model, [shape])
+    exact = _TupleOrTensorByIsinstance(model.layer)
+    read = check(exact, shape)
+    assert read is not None
+    assert not read.fallback_rows
+    assert read.macs == plan.macs
 
 
 # --- one sample without its batch axis: convolutions and pools take it as a batch of one -------------------------

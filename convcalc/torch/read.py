@@ -196,12 +196,16 @@ _LAST_DECISIONS: dict[tuple[Any, ...], tuple[Decision, ...]] = {}
 _LAST_ABSENT: dict[tuple[Any, ...], frozenset[str]] = {}
 
 
+#: the classes a forward may compare a value's ``type()`` with (``type(y) is torch.Tensor``, ``type(out) is tuple``)
+_TYPES_ASKED = frozenset({"Tensor", "tuple", "list", "dict", "int", "float"})
+
+
 @functools.lru_cache(maxsize=256)
-def _asks_type_of_tensor(cls: Any) -> bool:
-    """Whether a module class's forward calls ``type()`` and names ``Tensor`` (``type(y) is torch.Tensor``), which
-    Python answers from the proxy fx passes, not from the tensor it stands for."""
+def _asks_type_of_value(cls: Any) -> bool:
+    """Whether a module class's forward calls ``type()`` and names a class a traced value could be compared with,
+    which Python answers from the proxy fx passes, not from the value it stands for."""
     code = getattr(getattr(cls, "forward", None), "__code__", None)
-    return code is not None and "type" in code.co_names and "Tensor" in code.co_names
+    return code is not None and "type" in code.co_names and not _TYPES_ASKED.isdisjoint(code.co_names)
 
 
 @functools.lru_cache(maxsize=256)
@@ -366,8 +370,8 @@ class _Reader:
         cls = type(module)
         if "forward" in vars(module):  # ``model.forward = model.forward_features``: torch calls that, fx the class's
             return self._fallback(module, "its forward is replaced on the instance, and torch.fx reads the class's")
-        if _asks_type_of_tensor(module.__class__):  # ``type(y) is torch.Tensor``: a traced value's type is the proxy's
-            return self._fallback(module, "its forward compares type() with torch.Tensor, which a traced value fails")
+        if _asks_type_of_value(module.__class__):  # ``type(y) is torch.Tensor``: a traced value's type is the proxy's
+            return self._fallback(module, "its forward compares type() with a class, which a traced value fails")
         where = f"{path or '<model>'} ({cls.__name__})"
         state = _trace_key(module, self.keys)
         inputs = None if state is None else (state, _code_of(cls), self.on_cuda)
