@@ -879,39 +879,39 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) 
     if type(size) is int and all(v is None or _is_int(v) for v in (item.start, item.stop)):
         return len(range(size)[slice(item.start, item.stop, step)])
 
-    def resolve(v: Any, default: Any) -> Any:
+    def resolve(v: Any, default: Any, from_end: bool) -> Any:
         if v is None:
             return default
         if _is_int(v):
-            return size + v if v < 0 else v
-        from convcalc._backend import decided
+            return size + v if from_end else v
+        if not from_end:
+            return v
         from convcalc._symbolic import to_sympy
 
         # ``x[..., :-(h // 3)]``, ``x[:, :, -y.size(2):]``: counted from the end where negative; the plan holds
         # where it is (not 0, which slices from the start)
-        if decided(to_sympy(v) >= 0) is not True:
-            call.ctx.at_least(
-                _size(-to_sympy(v)),
-                1,
-                call.name,
-                axis,
-                lambda: (
-                    call.where + f": the slice bound {v} is 0 here, which slices from the start, not the end. "
-                    f"Received: input_shape={shape}"
-                ),
-                "negative slice bound not 0",
-            )
-            return _size(to_sympy(size) + to_sympy(v))
-        return v
+        call.ctx.at_least(
+            _size(-to_sympy(v)),
+            1,
+            call.name,
+            axis,
+            lambda: (
+                call.where + f": the slice bound {v} is 0 here, which slices from the start, not the end. "
+                f"Received: input_shape={shape}"
+            ),
+            "negative slice bound not 0",
+        )
+        return _size(to_sympy(size) + to_sympy(v))
 
-    # torch clamps a bound to the axis (``x[:, :, :100]`` of 60 steps is 60 long): the least or the greatest of
-    # the two where sympy cannot tell which it is
-    start, stop = resolve(item.start, 0), resolve(item.stop, size)
-    # a bound counted from the end is below the size where the plan holds, one counted from the start at least 0;
-    # a start past the end leaves nothing, which the length's own check refuses
-    if _from_end(item.start):
+    start_from_end, stop_from_end = _from_end(item.start), _from_end(item.stop)
+    start, stop = resolve(item.start, 0, start_from_end), resolve(item.stop, size, stop_from_end)
+    # torch clamps a bound to the axis (``x[:, :, :100]`` of 60 steps is 60 long), the least or the greatest of the
+    # two where sympy cannot tell which it is: a bound counted from the end is below the size where the plan
+    # holds, one counted from the start at least 0; a start past the end leaves nothing, which the length's own
+    # check refuses
+    if start_from_end:
         start = _clamped(start, 0, above=True)
-    stop = _clamped(stop, 0, above=True) if _from_end(item.stop) else _clamped(stop, size, above=False)
+    stop = _clamped(stop, 0, above=True) if stop_from_end else _clamped(stop, size, above=False)
     length = -((start - stop) // step)
     length = _size(length) if type(length) is not int else length
     call.ctx.at_least(
