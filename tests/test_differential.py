@@ -17,6 +17,8 @@ from strategies import nn_networks
 import convcalc
 
 torch = pytest.importorskip("torch")
+from torch_shapes import native_kernels  # noqa: E402
+
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -30,9 +32,9 @@ def _run_torch(model: Any, shape: tuple[int, ...]) -> tuple[dict[str, tuple[int,
         sub.register_forward_pre_hook(lambda _m, _i, name=name: entered.append(name))
         sub.register_forward_hook(lambda _m, _i, out, name=name: shapes.__setitem__(name, tuple(out.shape)))
     try:
-        # torch's own CPU kernels: oneDNN returns an empty tensor for a transposed convolution whose
-        # output is 0 on every axis, where torch itself raises "Output size is too small"
-        with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):
+        # torch's own kernels: oneDNN and cuDNN return an empty tensor for a transposed convolution whose
+        # output is 0, where torch itself raises "Output size is too small"
+        with torch.no_grad(), native_kernels():
             module(torch.randn(shape, device=DEVICE))
     except (RuntimeError, ValueError, IndexError) as exc:
         if "can't allocate memory" in str(exc) or isinstance(exc, MemoryError):

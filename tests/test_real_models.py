@@ -25,9 +25,7 @@ The number of models comes from the Hypothesis profile (2,000 with CI=true).
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +52,7 @@ from strategies import (  # noqa: E402
     one_thread,
     real_models,
 )
+from torch_shapes import native_kernels  # noqa: E402
 
 import convcalc  # noqa: E402
 from convcalc import ConvCalcError  # noqa: E402
@@ -62,18 +61,6 @@ nn = torch.nn
 F = torch.nn.functional
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
-
-
-@contextlib.contextmanager
-def native_cpu_kernels() -> Iterator[None]:
-    """torch's own CPU kernels, not oneDNN: oneDNN returns an empty tensor for a transposed conv whose
-    output is 0 on every axis where torch's native kernels raise (see test_torch_properties)."""
-    saved = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.enabled = saved
 
 
 @dataclass(frozen=True)
@@ -109,7 +96,7 @@ def run_torch(model: Any, shape: tuple[int, ...]) -> tuple[list[Call], tuple[int
         m.register_forward_hook(hook(path), prepend=True) for path, m in model.named_modules() if is_layer(path, m)
     ]
     try:
-        with torch.no_grad(), native_cpu_kernels(), one_thread():
+        with torch.no_grad(), native_kernels(), one_thread():
             out = model(torch.zeros(shape, device=DEVICE))
         return calls, tuple(out.shape), None
     except Exception as exc:  # torch's rejection is the expected answer

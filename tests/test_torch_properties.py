@@ -14,7 +14,7 @@ The number of examples comes from the active Hypothesis profile (tests/conftest.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -37,6 +37,7 @@ from strategies import (  # noqa: E402
     unfold_configs,
     upsample_configs,
 )
+from torch_shapes import native_kernels  # noqa: E402
 
 import convcalc  # noqa: E402
 from convcalc import (  # noqa: E402
@@ -57,31 +58,12 @@ DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 NDIMS = pytest.mark.parametrize("ndim", [1, 2, 3])
 
 
-@contextlib.contextmanager
-def native_cpu_kernels() -> Iterator[None]:
-    """Run torch's own CPU kernels instead of oneDNN (mkldnn).
-
-    float32 ``conv_transpose{2,3}d`` (and grouped 1-D) on CPU dispatch to oneDNN,
-    which skips torch's output-size check and returns an empty tensor when the
-    output is 0 on every axis: ConvTranspose2d(1, 1, 4, padding=2) on a 1x1 input
-    gives (1, 1, 0, 0), while torch's native kernel, float64, a 0 on only some axes
-    and 1-D all raise "Output size is too small" (semantics.md section 3). With the
-    native kernels the rule (output >= 1 on every axis) is the same on every path.
-    """
-    saved = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.backends.mkldnn.enabled = saved
-
-
 def run_torch(make_layer: Callable[[], Any], input_shape: tuple[int, ...], *, native: bool = False) -> tuple[Any, Any]:
     """``(layer, output shape)``, or ``(None, error)`` when torch rejects the configuration.
 
-    ``native`` runs torch's own CPU kernels rather than oneDNN (see ``native_cpu_kernels``).
+    ``native`` runs torch's own kernels rather than oneDNN or cuDNN (see ``torch_shapes.native_kernels``).
     """
-    backend = native_cpu_kernels() if native and DEVICE == "cpu" else contextlib.nullcontext()
+    backend = native_kernels() if native else contextlib.nullcontext()
     try:
         layer = make_layer().to(DEVICE)
         with torch.no_grad(), backend:

@@ -9,7 +9,9 @@ operation traced inside it.
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -22,6 +24,20 @@ class _ChildrenAsLeaves(fx.Tracer):
 
     def is_leaf_module(self, m: Any, qualname: str) -> bool:
         return True
+
+
+@contextlib.contextmanager
+def native_kernels() -> Iterator[None]:
+    """Run torch's own convolution kernels, not oneDNN (CPU) or cuDNN (CUDA).
+
+    Those two backends skip torch's output-size check of a transposed convolution at exactly 0 and return an empty
+    tensor: oneDNN when the output is 0 on every axis (float32 ``conv_transpose{2,3}d`` and grouped 1-D:
+    ConvTranspose2d(1, 1, 4, padding=2) on a 1x1 input gives (1, 1, 0, 0)), cuDNN when it is 0 on any axis. torch's
+    own kernels, on either device, raise "Output size is too small" (semantics.md section 3), which is the rule
+    convcalc states (output >= 1 on every axis). With them the rule is the same on every path.
+    """
+    with torch.backends.mkldnn.flags(enabled=False), torch.backends.cudnn.flags(enabled=False):
+        yield
 
 
 def _join(path: str, name: str) -> str:
