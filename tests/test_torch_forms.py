@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from types import FunctionType
 from typing import Any
 
 import pytest
@@ -1491,3 +1492,53 @@ def test_isinstance_of_a_layer_s_outputs_is_the_container_torch_returns(function
     )
     plan = convcalc.plan(model, (2, 6, 4))
     assert plan.output_shapes == torch_outcome(model, (2, 6, 4))
+
+
+# --- a forward calling a function that names a class (torchvision's stochastic_depth) -----------------------------
+
+
+def _drop_path(x: Any, p: float, training: bool) -> Any:
+    """Names ``FunctionType``, a class whose ``__code__`` is a descriptor, not code (torchvision's
+    ``stochastic_depth`` reaches such names through ``_log_api_usage_once``)."""
+    if not isinstance(_drop_path, FunctionType) or p < 0.0:
+        raise ValueError(p)
+    return x if not training or p == 0.0 else x * torch.empty_like(x).bernoulli_(1 - p) / (1 - p)
+
+
+class _DropPathBlock(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x: Any) -> Any:
+        return x + _drop_path(self.conv(x), 0.2, self.training)
+
+
+def test_a_forward_calling_a_function_that_names_a_class() -> None:
+    """The search for TorchScript functions a forward calls reads only Python functions: a class found among the
+    names (``FunctionType.__code__`` is a descriptor) let an AttributeError escape ``plan`` for torchvision's
+    EfficientNet, ConvNeXt, Swin and MaxViT."""
+    H = convcalc.symbols("H")
+    for model in (torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1), _DropPathBlock()).eval(), _DropPathBlock().eval()):
+        plan = check(model, (2, 3, 9, 9))
+        assert plan is not None
+        assert not plan.fallback_rows
+        assert convcalc.plan(model, (2, 3, H, H)).output_shape == (2, 3, H, H)
+
+
+def test_a_fault_of_the_reader_is_a_convcalc_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever goes wrong inside the reader, ``plan`` raises a ``ConvCalcError`` that names the module and what
+    it met, with the original exception as its cause."""
+    from convcalc.torch import read
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise AttributeError("'getset_descriptor' object has no attribute 'co_names'")
+
+    monkeypatch.setattr(read, "_shapes_tree", broken)
+    with pytest.raises(convcalc.SpecError) as caught:
+        convcalc.plan(_DropPathBlock(), (2, 3, 9, 9))
+    assert str(caught.value).startswith(
+        "<model> (_DropPathBlock): convcalc failed while reading this model (AttributeError: 'getset_descriptor'"
+    )
+    assert "input_shape=(2, 3, 9, 9)" in str(caught.value)
+    assert isinstance(caught.value.__cause__, AttributeError)

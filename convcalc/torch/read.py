@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from convcalc._args import received
-from convcalc._errors import SpecError
+from convcalc._errors import ConvCalcError, SpecError
 from convcalc.torch.build import _torch_types
 from convcalc.torch.fallback import _leaves, _torch_call
 from convcalc.torch.graph import _call_module, _graph_call, _spec_types
@@ -180,6 +180,15 @@ class _TorchModel:
                 out = _flow_of(_leaves((value,))[0])
         except ReaderSignalError as exc:
             raise public_error(exc) from None
+        except ConvCalcError:
+            raise
+        except Exception as exc:  # a fault of the reader itself: still a ConvCalcError, with what it met
+            raise SpecError(
+                f"{path or '<model>'} ({self.name}): convcalc failed while reading this model "
+                f"({type(exc).__name__}: {str(exc)[:200]}). This is a fault in convcalc, not in the model: "
+                f"please report it with the model's code. "
+                f"{received({'input_shape': tuple(inputs[0][0]) if inputs else None})}"
+            ) from exc
         finally:
             ctx.owner = None
         ctx.groups[:] = [g if g is None else (g[0], self.book.canonical(g[1]), *g[2:]) for g in ctx.groups]

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import operator
 import sys
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -391,15 +392,14 @@ def _scripted_calls(function: Any, depth: int = 3) -> list[Any]:
     """The TorchScript functions a Python function names (``drop_path(x)``), and those of the Python functions
     it names, a few calls deep."""
     torch = _torch()
-    code, names = getattr(function, "__code__", None), getattr(function, "__globals__", None)
-    if code is None or names is None:
+    if not isinstance(function, types.FunctionType):  # a class or builtin named in a forward has no code to read
         return []
     found: list[Any] = []
-    for name in code.co_names:
-        value = names.get(name)
+    for name in function.__code__.co_names:
+        value = function.__globals__.get(name)
         if isinstance(value, torch.jit.ScriptFunction):
             found.append(value)
-        elif depth and callable(value) and hasattr(value, "__code__") and value is not function:
+        elif depth and value is not function:
             found += _scripted_calls(value, depth - 1)
     return found
 
