@@ -432,11 +432,15 @@ def _as_solution(x: Any, valid: list[int], start: int, period: int, relevant: li
 # --------------------------------------------------------------------------- #
 
 
-def _factors(c: Constraint) -> tuple[int, dict[Any, Any]] | None:
-    """``form == k * prod(f_s(s))``: k and one factor per symbol, or None."""
+def _factors(c: Constraint) -> tuple[int, dict[Any, Any], int] | None:
+    """``form == value`` as ``k * prod(f_s(s)) == target``: k, one factor per symbol and the target (the value less
+    the form's constant term: a broadcast's ``floor(H/16)*floor(W/16) - 196 == 0``), or None."""
     import sympy
 
-    expr = sympy.factor_terms(c.form)
+    constant, rest = sympy.sympify(c.form).as_coeff_Add()
+    if not constant.is_Integer:
+        return None
+    expr = sympy.factor_terms(rest)
     k = 1
     factors: dict[Any, Any] = {}
     for arg in sympy.Mul.make_args(expr):
@@ -450,7 +454,7 @@ def _factors(c: Constraint) -> tuple[int, dict[Any, Any]] | None:
             factors[s] = factors.get(s, 1) * arg
         else:
             return None
-    return k, factors
+    return k, factors, c.value - int(constant)
 
 
 def _solve_coupled(plan: Plan, x: Any, coupled: list[Constraint]) -> Solution:
@@ -460,10 +464,10 @@ def _solve_coupled(plan: Plan, x: Any, coupled: list[Constraint]) -> Solution:
         raise _refuse(c, _symbols_of(c), "it ties several symbols and fixes none of them")
     split = _factors(tie)
     symbols = _symbols_of(tie)
-    if split is None or split[0] == 0 or tie.value % split[0]:
+    if split is None or split[0] == 0 or split[2] % split[0]:
         raise _refuse(tie, symbols, "it is not a product of sizes of one symbol each")
-    k, factors = split
-    target = tie.value // k
+    k, factors, value = split
+    target = value // k
     ordered = [s for s in plan.symbols if s in factors]
     candidates: list[list[int]] = []
     for s in ordered:

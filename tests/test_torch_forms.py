@@ -1542,3 +1542,62 @@ def test_a_fault_of_the_reader_is_a_convcalc_error(monkeypatch: pytest.MonkeyPat
     )
     assert "input_shape=(2, 3, 9, 9)" in str(caught.value)
     assert isinstance(caught.value.__cause__, AttributeError)
+
+
+# --- torch._assert (torchvision's VisionTransformer) ---------------------------------------------------------------
+
+
+class _TinyViT(torch.nn.Module):
+    """torchvision's ViT input path at a small size: ``torch._assert`` on the image size, patches by a strided
+    convolution, a class token, a learned position embedding added (which fixes the number of patches)."""
+
+    def __init__(self, image_size: int | None = 32, patch: int = 8, dim: int = 12) -> None:
+        super().__init__()
+        self.image_size, self.patch = image_size, patch
+        self.conv_proj = torch.nn.Conv2d(3, dim, patch, stride=patch)
+        self.class_token = torch.nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embedding = torch.nn.Parameter(torch.zeros(1, (32 // patch) ** 2 + 1, dim))
+        self.head = torch.nn.Linear(dim, 5)
+
+    def forward(self, x: Any) -> Any:
+        n, _, h, w = x.shape
+        if self.image_size is not None:
+            torch._assert(h == self.image_size, f"Wrong image height! Expected {self.image_size} but got {h}!")
+            torch._assert(w == self.image_size, f"Wrong image width! Expected {self.image_size} but got {w}!")
+        x = self.conv_proj(x).reshape(n, -1, (h // self.patch) * (w // self.patch)).permute(0, 2, 1)
+        x = torch.cat([self.class_token.expand(n, -1, -1), x], dim=1) + self.pos_embedding
+        return self.head(x[:, 0])
+
+
+def test_torch_assert_is_an_assert_on_the_sizes() -> None:
+    """``torch._assert(h == 224, ...)`` was refused (the whole ViT went to torch's machinery, no symbols): it is
+    an assert, checked on the sizes, with the user's message formatted with the planned values; symbolic, a
+    constraint the solver reads."""
+    model = _TinyViT().eval()
+    plan = check(model, (2, 3, 32, 32))
+    assert plan is not None
+    assert not plan.fallback_rows
+    with pytest.raises(convcalc.ShapeError) as caught:
+        convcalc.plan(model, (2, 3, 24, 32))
+    assert check(model, (2, 3, 24, 32)) is None  # torch raises too
+    assert str(caught.value) == (
+        "<model> (_TinyViT): an assert in its forward fails for these input sizes (a condition on sizes is False, "
+        "so torch raises AssertionError: Wrong image height! Expected 32 but got 24!). Received: condition=False"
+    )
+    H, W = convcalc.symbols("H W")
+    symbolic = convcalc.plan(model, (2, 3, H, W))
+    assert symbolic.output_shape == (2, 5)
+    assert str(symbolic.valid_sizes()) == "(H, W) in {(32, 32)}"
+
+
+def test_a_broadcast_that_fixes_a_product_of_sizes_is_solved() -> None:
+    """Without the asserts the position embedding (17 tokens) fixes ``floor(H/8) * floor(W/8) == 16``: a tie of
+    two symbols with a constant term, which the solver refused; its points are the sizes torch runs."""
+    model = _TinyViT(image_size=None).eval()
+    H, W = convcalc.symbols("H W")
+    solution = convcalc.plan(model, (1, 3, H, W)).valid_sizes()
+    points = set(solution.points)
+    assert len(points) == 5 * 8 * 8  # floor pairs (1, 16), (2, 8), (4, 4), (8, 2), (16, 1), eight sizes each
+    for h in range(8, 140, 3):
+        for w in (8, 17, 33, 40, 71, 128, 135):
+            assert (torch_outcome(model, (1, 3, h, w)) is not None) == ((h, w) in points), (h, w)

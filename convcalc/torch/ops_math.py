@@ -514,7 +514,7 @@ def _shape_guard(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     an assert that fails is the user's ShapeError, one that holds for some symbolic sizes only a constraint; a
     branch these sizes do not take, or one that depends on the symbols, is a SpecError (torch's machinery plans
     a module with concrete sizes instead)."""
-    condition, taken, assertion, module_type, before = args
+    condition, taken, assertion, module_type, before, *message = args  # torch._assert's node gives its message
     module = f"{call.name.rpartition('.')[0] or '<model>'} ({module_type})"
     holds = _decide(condition)
     if holds is None:
@@ -531,9 +531,11 @@ def _shape_guard(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         _assert_as_constraint(call, condition, module)
         return None
     if assertion:
+        text = "".join(str(part) for part in message[0]) if message else ""
+        said = f": {text}" if text else ""
         raise ShapeError(
             f"{module}: an assert in its forward fails for these input sizes (a condition on sizes is False, "
-            f"so torch raises AssertionError). Received: condition={shown}"
+            f"so torch raises AssertionError{said}). Received: condition={shown}"
         )
     if holds is None:
         raise SpecError(

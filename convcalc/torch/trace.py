@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import math
 import operator
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import BuiltinFunctionType, FunctionType
@@ -694,6 +695,11 @@ def _node_of(fx_node: Any, where: str) -> Node:
         return Node(fx_node.name, op, "convcalc:value_kind", args, kwargs, "value_kind")
     if function is tensor_constant:
         return Node(fx_node.name, op, "convcalc:tensor_constant", args, kwargs, "tensor_constant")
+    if function is _torch()._assert:  # torch._assert(condition, message): an assert fx can record
+        condition, message = (*args, *dict(kwargs).values())[:2]
+        module_type = where.rpartition("(")[2].rstrip(")")
+        guard = (condition, True, True, module_type, (), _message_of(message, fx_node.graph))
+        return Node(fx_node.name, op, "torch:_assert", guard, (), "shape_guard")
     if isinstance(function, _torch().jit.ScriptFunction):
         key = f"{function.qualified_name}@{id(function):x}"
         _SCRIPTED[key] = function
@@ -709,6 +715,18 @@ def _node_of(fx_node: Any, where: str) -> Node:
             return Node(fx_node.name, op, f"{label}:{name}", args, kwargs, kind)
     what = getattr(function, "__qualname__", repr(function))
     raise _unsupported(where, what, what, fx_node)
+
+
+def _message_of(message: Any, graph: Any) -> tuple[Any, ...]:
+    """A message formatted while tracing (``f"expected 224 but got {h}!"`` shows ``Proxy(getitem_2)`` for ``h``)
+    as parts that the plan joins: text, and a reference to each traced value it names, shown as planned."""
+    if not isinstance(message, str):
+        return ()
+    nodes = {node.name for node in graph.nodes}
+    parts: list[Any] = []
+    for i, piece in enumerate(re.split(r"Proxy\((\w+)\)", message)):
+        parts.append(Ref(piece) if i % 2 and piece in nodes else piece if i % 2 == 0 else f"Proxy({piece})")
+    return tuple(parts)
 
 
 def _describe_with_nn(cls: type) -> str:
