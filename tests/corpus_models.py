@@ -924,6 +924,70 @@ class ForwardFeatures(nn.Module):
         return self.head(self.forward_features(x).mean((2, 3)))
 
 
+def _same_amount(x: Any, kernel: int, stride: int) -> Any:
+    """timm's ``get_same_padding``: asks whether the size is a tensor (it is a size, traced or not)."""
+    if isinstance(x, torch.Tensor):
+        return torch.clamp(((x / stride).ceil() - 1) * stride + kernel - x, min=0)
+    return max((math.ceil(x / stride) - 1) * stride + kernel - x, 0)
+
+
+class TimmConv2dSame(nn.Conv2d):
+    """timm's ``Conv2dSame``: TensorFlow's 'same' padding computed in forward from ``x.size()[-2:]``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ih, iw = x.size()[-2:]
+        pad_h = _same_amount(ih, self.kernel_size[0], self.stride[0])
+        pad_w = _same_amount(iw, self.kernel_size[1], self.stride[1])
+        x = F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+        return F.conv2d(x, self.weight, self.bias, self.stride, (0, 0), self.dilation, self.groups)
+
+
+class TimmLinear(nn.Linear):
+    """timm's ``Linear``: an ``nn.Linear`` whose own forward calls ``F.linear`` (torchinfo lists it as one call)."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if torch.jit.is_scripting():
+            return F.linear(input, self.weight.to(dtype=input.dtype), self.bias)
+        return F.linear(input, self.weight, self.bias)
+
+
+class TimmStyleNet(nn.Module):
+    """A tf_efficientnet-style stem (``Conv2dSame``) and a timm ``Linear`` classifier."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv_stem = TimmConv2dSame(3, 8, 3, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.conv = TimmConv2dSame(8, 16, 5, stride=2)
+        self.classifier = TimmLinear(16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(F.silu(self.bn(self.conv_stem(x))))
+        return self.classifier(x.mean((2, 3)))
+
+
+class PatchViT(nn.Module):
+    """torchvision's ViT input path: ``torch._assert`` on the image size, a class token, position embeddings."""
+
+    def __init__(self, image_size: int = 16, patch: int = 4, dim: int = 8) -> None:
+        super().__init__()
+        self.image_size, self.patch = image_size, patch
+        self.conv_proj = nn.Conv2d(3, dim, patch, stride=patch)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embedding = nn.Parameter(torch.zeros(1, (image_size // patch) ** 2 + 1, dim))
+        self.ln = nn.LayerNorm(dim)
+        self.heads = nn.Sequential(nn.Linear(dim, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        torch._assert(h == self.image_size, f"Wrong image height! Expected {self.image_size} but got {h}!")
+        torch._assert(w == self.image_size, f"Wrong image width! Expected {self.image_size} but got {w}!")
+        x = self.conv_proj(x).reshape(n, -1, (h // self.patch) * (w // self.patch)).permute(0, 2, 1)
+        x = torch.cat([self.class_token.expand(n, -1, -1), x], dim=1)
+        torch._assert(x.dim() == 3, f"Expected (batch_size, seq_length, hidden_dim) got {x.shape}")
+        return self.heads(self.ln(x + self.pos_embedding)[:, 0])
+
+
 CORPUS: list[tuple[str, Any, Any]] = [
     ("ShuffleNetTiny", ShuffleNetTiny, (2, 3, 16, 16)),
     ("ShuffleV2Block", lambda: ShuffleV2Block(8), (1, 8, 6, 6)),
@@ -979,4 +1043,6 @@ CORPUS: list[tuple[str, Any, Any]] = [
     ("WaveNetSkips", WaveNetSkips, (1, 4, 20)),
     ("SqueezeInPlaceHead", SqueezeInPlaceHead, (4, 3, 9, 9)),
     ("ForwardFeatures", ForwardFeatures, (2, 3, 8, 8)),
+    ("TimmStyleNet", lambda: TimmStyleNet().eval(), (2, 3, 19, 24)),
+    ("PatchViT", lambda: PatchViT().eval(), (2, 3, 16, 16)),
 ]

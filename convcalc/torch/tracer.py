@@ -133,7 +133,7 @@ def _tracer_type() -> Any:
             # what a traced value is, asked by ``isinstance``: taken as ``decisions`` says (a tensor beyond them);
             # the plan looks at the value and reads the forward again where it is another kind
             made = self.made
-            taken = int(self.decisions[len(made)]) if len(made) < len(self.decisions) else 0
+            taken = int(self.decisions[len(made)]) if len(made) < len(self.decisions) else _kind_guess(obj.node)
             args = (obj, taken, type(self.root).__name__, tuple(made))
             self.create_proxy("call_function", value_kind, args, {}, name="kind")
             made.append(taken)
@@ -211,6 +211,36 @@ def _kind_classes() -> tuple[type, ...]:
 
 
 _builtin_isinstance = isinstance
+
+# arithmetic that keeps a size a size (``x.size(2) // 2 + 1``); ``/`` makes a float
+_SIZE_ARITHMETIC = frozenset({"add", "sub", "mul", "floordiv", "mod", "neg", "pow"})
+
+
+def _kind_guess(node: Any, depth: int = 8) -> int:
+    """What a traced value most likely is, from the operation that made it (the plan checks the guess): a size
+    from ``x.size(i)``, ``x.shape[i]`` and arithmetic on sizes, a float from ``/`` of sizes, a shape from ``x.shape``
+    or ``x.size()``; a tensor otherwise. timm's ``get_same_padding(x, ...)`` asks ``isinstance(x, torch.Tensor)`` of
+    ``x.shape[-2]``: guessing a tensor there reads the tensor branch, which calls ``.ceil()`` on the size."""
+    tensor, size, real, shape = (KINDS.index(k) for k in ("tensor", "size", "float", "shape"))
+    fx = _torch().fx
+    target = node.target
+    name = target if isinstance(target, str) else getattr(target, "__name__", "")
+    if node.op == "call_method" and name == "size":
+        return size if len(node.args) > 1 or "dim" in node.kwargs else shape
+    if node.op != "call_function" or depth == 0:
+        return tensor
+    operands = [_kind_guess(a, depth - 1) for a in node.args if isinstance(a, fx.Node)]
+    if target is getattr and node.args[1:] == ("shape",):
+        return shape
+    if target is operator.getitem and operands and operands[0] == shape:
+        return shape if isinstance(node.args[1], slice) else size
+    if not operands or tensor in operands or shape in operands:
+        return tensor
+    if name in _SIZE_ARITHMETIC and target is getattr(operator, name, None):
+        return real if real in operands else size
+    if target is operator.truediv:
+        return real
+    return tensor
 
 
 def _traced_isinstance(obj: Any, classinfo: Any) -> bool:
