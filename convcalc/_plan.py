@@ -29,8 +29,17 @@ class ReceptiveField:
     start: int
 
 
+# torch's recurrent layers: every parameter is named ``weight_ih_l0``, ``bias_hh``, ... (not ``weight``)
+_RECURRENT = frozenset({"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"})
+
+
 def torchinfo_mult_adds(kind: str, params: Any, output_shape: Shape) -> Any:
-    """torchinfo's count for one layer, per sample."""
+    """torchinfo's count for one layer, per sample (per size of the output's first axis).
+
+    torchinfo counts a parameter named ``weight`` or ``bias`` once per output position of a convolution
+    (``Conv`` in the class name) and once per sample otherwise; a parameter whose name only contains
+    ``weight`` or ``bias`` (a recurrent layer's ``weight_ih_l0``) once per element of the output's first two
+    axes (time steps and samples)."""
     if not params:
         return 0
     if "Conv" in kind:
@@ -38,6 +47,8 @@ def torchinfo_mult_adds(kind: str, params: Any, output_shape: Shape) -> Any:
         for d in output_shape[2:]:
             positions = positions * d
         return params * positions
+    if kind in _RECURRENT and len(output_shape) >= 2:
+        return params * output_shape[1]
     return params
 
 
@@ -185,13 +196,15 @@ class Group(NamedTuple):
     """A container the walk entered (a Sequential, a torch module's forward, an Add or a Concat).
 
     ``start`` is the index of the first row planned inside it (containers are listed before their layers),
-    ``path`` and ``kind`` name it, ``output_shape`` is the shape it returns.
+    ``path`` and ``kind`` name it, ``output_shape`` is the shape it returns; ``input_shape`` is the tensor it
+    was called with where the reader knows it (a torch module's forward read step by step), else ``()``.
     """
 
     start: int
     path: str
     kind: str
     output_shape: Shape
+    input_shape: Shape = ()
 
 
 def _total(values: Any) -> Any:
@@ -228,7 +241,7 @@ class Plan:
     >>> p.name, p.modules
     ('Sequential', (('', 'Sequential'), ('0', 'Sequential'), ('0.0', 'Conv2d'), ('0.1', 'ReLU'), ('1', 'Flatten')))
     >>> p.groups
-    (Group(start=0, path='0', kind='Sequential', output_shape=(1, 4, 3, 3)),)
+    (Group(start=0, path='0', kind='Sequential', output_shape=(1, 4, 3, 3), input_shape=()),)
     >>> p.input_shapes, p.output_shapes, p.inputs, p.outputs
     (((1, 1, 5, 5),), ((1, 36),), None, None)
     >>> p.total_mult_adds, p.input_bytes, p.forward_backward_bytes, p.params_bytes, p.total_bytes
@@ -340,6 +353,17 @@ class Plan:
             if r.name not in has_children:
                 kind = tree[r.name] if tree is not None else r.kind
                 yield kind, params.get(r.name, (0, 0))[0], r.output_shape, r.activation_bytes
+        if tree is None:
+            return
+        # a module without children whose forward was read step by step (timm's Linear subclass calls
+        # F.linear): torchinfo lists it as one call, with its output
+        rows = {r.name for r in self.rows}
+        for g in self.groups:
+            if g.path and g.path in tree and g.path not in has_children and g.path not in rows:
+                elements: Any = 1
+                for d in g.output_shape:
+                    elements = elements * d
+                yield tree[g.path], params.get(g.path, (0, 0))[0], g.output_shape, elements * self.itemsize
 
     @property
     def total_mult_adds(self) -> Any:

@@ -259,23 +259,36 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
 
     root = make("", name)
     root.var_name = root.kind  # torchinfo names the model by its class
-    root.output = _shape(plan.output_shape)
-    root.input = _first_shape(plan.input_shapes)
+    # torchinfo shows a dict's last value (its calculate_size), a tuple's first
+    outputs = plan.output_shapes
+    root.output = _shape(_first_shape(list(outputs.values())[-1] if isinstance(outputs, dict) else outputs))
+    # torchinfo's hook sees the positional inputs only: none where every input is given by keyword
+    root.input = () if isinstance(plan.input_shapes, dict) else _first_shape(plan.input_shapes)
     root.called = True
     if root.leaf:
         root.row = Row("", root.kind, plan.input_shape, plan.output_shape, activation_bytes=plan.output_bytes)
     layers = [root]
+    rows = {r.name for r in plan.rows}
     seen: set[str] = set()
     g = 0
     for j in range(len(plan.rows) + 1):
         while g < len(groups) and groups[g][0] <= j:
-            _, path, kind, shape = groups[g]
+            _, path, kind, shape, called = groups[g]
             g += 1
             layer = make(path, tree.get(path, kind) if tree is not None else kind)
             layer.output, layer.recursive = _shape(shape), path in seen
             layer.called = True
-            if j < len(plan.rows):  # the container's first operation reads what it was called with
+            if called:
+                layer.input = called
+            elif j < len(plan.rows):  # the container's first operation reads what it was called with
                 layer.input = plan.rows[j].input_shape
+            if layer.leaf and path and tree is not None and path not in rows:
+                # a module without children whose forward was read step by step (timm's Linear subclass calls
+                # F.linear): torchinfo lists it as one call, counted with its output
+                elements: Any = 1
+                for d in shape:
+                    elements = elements * d
+                layer.row = Row(path, layer.kind, layer.input or (), shape, activation_bytes=elements * plan.itemsize)
             seen.add(path)
             layers.append(layer)
         if j == len(plan.rows):

@@ -106,7 +106,7 @@ def _spec_types() -> _SpecTypes:
                     f"Received: module={self.torch_type}"
                 )
             if path:
-                ctx.close_group(slot, start, path, self.kind, out.shape)
+                ctx.close_group(slot, start, path, self.kind, out.shape, tuple(flow[0]))
             result: Flow = _flow_of(out)
             return result
 
@@ -147,7 +147,7 @@ def _spec_types() -> _SpecTypes:
                     f"a convcalc layer passes one tensor on. Received: module={self.kind}"
                 )
             if path:
-                ctx.close_group(slot, start, path, self.kind, out.shape)
+                ctx.close_group(slot, start, path, self.kind, out.shape, tuple(flow[0]))
             result: Flow = _flow_of(out)
             return result
 
@@ -345,7 +345,7 @@ def _call_module(
         slot = ctx.open_group()
         out = _graph_call(spec, args, kwargs, ctx, child_path)
         if isinstance(out, _Tensor):
-            ctx.close_group(slot, start, child_path, spec.kind, out.shape)
+            ctx.close_group(slot, start, child_path, spec.kind, out.shape, tensors[0].shape if tensors else ())
     elif isinstance(spec, _sequential()) and len(args) == 1 and not tensors and not kwargs:
         # a tuple or list through an nn.Sequential: each child is called with what the one before returned
         slot = ctx.open_group()
@@ -353,7 +353,7 @@ def _call_module(
         for name, child in spec._items:
             out = _call_module(child, Node(name, "call_module", name), (out,), {}, ctx, child_path, again, torch_child)
         if isinstance(out, _Tensor):
-            ctx.close_group(slot, start, child_path, spec.kind, out.shape)
+            ctx.close_group(slot, start, child_path, spec.kind, out.shape, tensors[0].shape if tensors else ())
     elif isinstance(spec, _transposed()) and len(tensors) == 1 and _output_size_given(args, kwargs):
         # ``self.up(x, output_size=skip.size())``: the output padding that gives the size asked for
         size = args[1] if len(args) == 2 else kwargs["output_size"]
