@@ -1601,3 +1601,26 @@ def test_a_broadcast_that_fixes_a_product_of_sizes_is_solved() -> None:
     for h in range(8, 140, 3):
         for w in (8, 17, 33, 40, 71, 128, 135):
             assert (torch_outcome(model, (1, 3, h, w)) is not None) == ((h, w) in points), (h, w)
+
+
+# --- three-tensor point-wise operations (ConvNeXt-V2's GlobalResponseNorm) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: torch.addcmul(self.beta, self.gamma, x),
+        lambda self, x: torch.addcmul(x, x.mean(1, keepdim=True), self.gamma, value=0.5),
+        lambda self, x: x.addcdiv(x.mean((2, 3), keepdim=True), x.abs() + 1),
+        lambda self, x: torch.addcmul(input=x, tensor1=self.gamma, tensor2=x.sum(-1, keepdim=True)),
+        lambda self, x: torch.lerp(x, x.flip(1), 0.25),
+        lambda self, x: x.lerp(self.beta, x.sigmoid()),
+        lambda self, x: torch.addcmul(x, self.gamma.view(1, 1, 5, 1), x[:, :1]),
+    ],
+)
+@pytest.mark.parametrize("shape", [(2, 4, 5, 5), (1, 4, 5, 1)])
+def test_three_tensor_pointwise_operations_broadcast(function: Any, shape: tuple[int, ...]) -> None:
+    model = Forward(function)
+    model.gamma = torch.nn.Parameter(torch.ones(1, 4, 1, 1))
+    model.beta = torch.nn.Parameter(torch.zeros(1, 4, 1, 1))
+    check(model, shape)

@@ -244,6 +244,14 @@ _SCALAR_OPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+# the operands of three-tensor point-wise operations, by keyword (ConvNeXt-V2's GlobalResponseNorm: addcmul)
+_TERNARY = {
+    "addcmul": ("input", "tensor1", "tensor2"),
+    "addcdiv": ("input", "tensor1", "tensor2"),
+    "lerp": ("input", "end", "weight"),
+}
+
+
 @_handles("neg")
 def _neg(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     value: Any = args[0] if args else kwargs.get("input")
@@ -282,6 +290,9 @@ def _neg(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     "bitwise_or",
     "bitwise_xor",
     "masked_fill",
+    "addcmul",
+    "addcdiv",
+    "lerp",
 )
 def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if call.kind == "where":
@@ -294,6 +305,8 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             )
     elif call.kind == "masked_fill":  # x.masked_fill(mask, value): x and its mask broadcast, the value is a scalar
         operands = list(args[:2]) + [kwargs[k] for k in ("input", "mask") if k in kwargs]
+    elif call.kind in _TERNARY:  # torch.addcmul(x, a, b, value=v), torch.lerp(x, end, weight): three broadcast
+        operands = list(args[:3]) + [kwargs[k] for k in _TERNARY[call.kind] if k in kwargs]
     else:
         operands = list(args[:2]) + [kwargs[k] for k in ("input", "other") if k in kwargs]
     tensors = [v for v in operands if isinstance(v, _Tensor)]
