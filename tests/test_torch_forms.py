@@ -1624,3 +1624,52 @@ def test_three_tensor_pointwise_operations_broadcast(function: Any, shape: tuple
     model.gamma = torch.nn.Parameter(torch.ones(1, 4, 1, 1))
     model.beta = torch.nn.Parameter(torch.zeros(1, 4, 1, 1))
     check(model, shape)
+
+
+# --- indexing by a module's index buffer (Swin's relative position bias) ------------------------------------------
+
+
+class _RelativeBias(torch.nn.Module):
+    """torchvision's and timm's Swin: a table of biases indexed by an integer buffer of positions, viewed into a
+    (heads, N, N) bias added to the attention logits; ``zero_`` and ``fill_`` in place as Swin-V2 uses them."""
+
+    def __init__(self, window: int = 3, heads: int = 2, flat: bool = True) -> None:
+        super().__init__()
+        self.window, self.flat = window, flat
+        self.table = torch.nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
+        coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")).flatten(1)
+        relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
+        index = relative[..., 0] * (2 * window - 1) + relative[..., 1]
+        self.register_buffer("index", index.flatten() if flat else index)
+        self.register_buffer("mask", torch.ones(window * window, dtype=torch.bool))
+        self.proj = torch.nn.Linear(heads, heads)
+
+    def forward(self, x: Any) -> Any:
+        n = self.window * self.window
+        index = self.index if self.flat else self.index.view(-1)
+        bias = self.table[index].view(n, n, -1).permute(2, 0, 1).contiguous()
+        logits = x @ x.transpose(-2, -1) + bias.unsqueeze(0)
+        logits[:, :, 0].zero_()
+        return self.proj(logits.softmax(-1).fill_(0.5).mean(-1).transpose(1, 2))
+
+
+@pytest.mark.parametrize("flat", [True, False])
+@pytest.mark.parametrize("shape", [(2, 2, 9, 4), (1, 2, 9, 1), (2, 2, 8, 4), (2, 1, 9, 4)])
+def test_a_table_indexed_by_an_integer_buffer(flat: bool, shape: tuple[int, ...]) -> None:
+    plan = check(_RelativeBias(flat=flat), shape)
+    if plan is not None:
+        assert not plan.fallback_rows
+
+
+def test_a_float_or_bool_tensor_as_an_index_is_refused() -> None:
+    """A mask's True count is data, and a float tensor is no index: convcalc plans neither."""
+    masked = Forward(lambda self, x: x[:, self.mask].sum(1))
+    masked.register_buffer("mask", torch.tensor([True, False, True, True]))
+    with pytest.raises(convcalc.SpecError, match=r"indexing with ints, .*index='a tensor of shape \(4,\)'"):
+        convcalc.plan(masked, (2, 4, 3))
+    # torch's machinery cannot run it without data either (a boolean index on the meta device): refused, named
+    with pytest.raises(convcalc.SpecError, match=r"^1.getitem \(getitem\): convcalc follows indexing"):
+        convcalc.plan(torch.nn.Sequential(torch.nn.Identity(), masked), (2, 4, 3))
+    weighted = Forward(lambda self, x: x[self.weights])
+    weighted.register_buffer("weights", torch.ones(3))
+    assert check(weighted, (5, 2)) is None

@@ -242,7 +242,11 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
         if node.op == "get_attr":
             attr = attrs[node.target]
             env[node.name] = _Tensor(
-                attr.shape, None, const=True, strides=contiguous(attr.shape) if attr.contiguous else None
+                attr.shape,
+                None,
+                const=True,
+                strides=contiguous(attr.shape) if attr.contiguous else None,
+                integral=attr.integral,
             )
             if "." not in attr.target and attr.target not in read and attr.category != "constant":
                 read.add(attr.target)

@@ -86,6 +86,7 @@ class _Attr:
     category: str  # "parameter", "buffer" or "constant"
     trainable: bool
     contiguous: bool = True  # laid out contiguously (a buffer may be a transposed view)
+    integral: bool = False  # holds integers (an index buffer), not floats or bools
 
 
 def _node_repr(node: Node) -> str:

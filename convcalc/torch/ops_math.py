@@ -210,6 +210,22 @@ _NEW_LAYOUT = frozenset({"local_response_norm", "logsigmoid", "log_sigmoid", "rr
     "erf",
     "sin",
     "cos",
+    "tan",
+    "atan",
+    "sinh",
+    "cosh",
+    "expm1",
+    "log1p",
+    "log2",
+    "log10",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "frac",
+    "nan_to_num",
+    "zero",
+    "fill",
     "local_response_norm",
 )
 def _pointwise(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -831,6 +847,12 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
             shape.append(len(item))
             if axis >= rank - k:
                 trailing_ok = False
+        elif isinstance(item, _Tensor) and item.integral and _one_tensor(item, expanded):
+            # table[index]: a module's index buffer (Swin's relative_position_index) picks along one axis, the
+            # index's shape in its place (torch checks the values, which a plan of shapes does not read)
+            shape.extend(item.shape)
+            if axis >= rank - k:
+                trailing_ok = False
         else:
             raise call.spec_error(
                 "convcalc follows indexing with ints, slices, None, ... and one list of ints only",
@@ -846,6 +868,8 @@ def _sliced_strides(t: _Tensor, items: list[Any], shape: list[Any]) -> tuple[int
     drops its axis, None puts in an axis of size 1 (as ``unsqueeze`` does)."""
     if t.strides is None or not all(type(d) is int for d in shape) or any(isinstance(i, tuple) for i in items):
         return None
+    if any(isinstance(i, _Tensor) for i in items):  # advanced indexing copies into a new tensor
+        return contiguous(tuple(shape))
     sizes, strides = list(t.shape), list(t.strides)
     at = 0
     for item in items:
@@ -877,6 +901,11 @@ def _indices_inside(call: _Call, items: tuple[int, ...], shape: Shape, axis: int
             ),
             f"index {i} inside the axis",
         )
+
+
+def _one_tensor(item: Any, index: list[Any]) -> bool:
+    """Whether ``item`` is the index's only advanced part (only slices, None and ... beside it)."""
+    return all(other is item or other is None or isinstance(other, slice) for other in index)
 
 
 def _one_list(item: Any, index: list[Any]) -> bool:

@@ -52,7 +52,7 @@ def _reshape(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     strides = _view_strides(call, t, shape, copy=call.kind == "reshape")
     if len(shape) == 2 and len(t.shape) > 2 and _same(shape[0], t.shape[0]) is True:
         call.ctx.flatten_source = (call.name, tuple(t.shape[1:]))
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides))
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral))
 
 
 def _check_sizes(call: _Call, sizes: tuple[Any, ...], name: str = "shape") -> None:
@@ -129,7 +129,8 @@ def _flatten(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
     _rekind(call)
     out = tuple(shape)
-    return _Tensor(out, _keep_tail(t.rf, t.shape, out), t.const, _view_strides(call, t, out, copy=True))
+    strides = _view_strides(call, t, out, copy=True)
+    return _Tensor(out, _keep_tail(t.rf, t.shape, out), t.const, strides, t.integral)
 
 
 def _rekind(call: _Call) -> None:
@@ -144,7 +145,7 @@ def _unflatten(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     part = _infer_shape(call, (t.shape[j],), tuple(bound["sizes"]))
     shape = (*t.shape[:j], *part, *t.shape[j + 1 :])
     strides = _view_strides(call, t, shape, copy=False)
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides))
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral))
 
 
 @_handles("squeeze")
@@ -175,7 +176,7 @@ def _squeeze(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             )
     shape = tuple(d for j, d in enumerate(t.shape) if j not in drop)
     strides = tuple(s for j, s in enumerate(t.strides) if j not in drop) if t.strides is not None else None
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides))
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral))
 
 
 @_handles("unsqueeze")
@@ -185,7 +186,7 @@ def _unsqueeze(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     j = _index(call, bound["dim"], len(t.shape) + 1, t.shape)
     shape = (*t.shape[:j], 1, *t.shape[j:])
     strides = unsqueezed(t.shape, t.strides, j) if t.strides is not None else None
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides))
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral))
 
 
 @_handles("transpose", "permute", "t", "movedim")

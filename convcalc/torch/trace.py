@@ -588,11 +588,14 @@ def _attr_of(module: Any, target: str) -> _Attr:
     value = getattr(owner, name)
     shape = tuple(int(d) for d in value.shape) if isinstance(value, torch.Tensor) else ()
     dense = not isinstance(value, torch.Tensor) or bool(value.is_contiguous())
+    integral = isinstance(value, torch.Tensor) and not (
+        value.dtype.is_floating_point or value.dtype.is_complex or value.dtype == torch.bool
+    )
     if isinstance(value, torch.nn.Parameter):
         return _Attr(target, shape, "parameter", bool(value.requires_grad), dense)
     if name in dict(owner.named_buffers(recurse=False)):
-        return _Attr(target, shape, "buffer", False, dense)
-    return _Attr(target, shape, "constant", False, dense)
+        return _Attr(target, shape, "buffer", False, dense, integral)
+    return _Attr(target, shape, "constant", False, dense, integral)
 
 
 def _as_chain(nodes: tuple[Node, ...]) -> list[str] | None:

@@ -329,18 +329,49 @@ def _trace(
     ``made`` (a list) receives the decisions the trace took, in order, also when it raises."""
     import warnings
 
-    tracer = _tracer_type()(autowrap_functions=_scripted_functions(module))
-    tracer.on_cuda = on_cuda
-    tracer.decisions = decisions
-    tracer.made = [] if made is None else made
-    clone = _shallow_clone(module)
-    with warnings.catch_warnings(), _factories_recorded(tracer), _user_isinstance():
-        warnings.simplefilter("ignore")
-        graph = tracer.trace(clone, concrete_args=dict.fromkeys(sorted(absent)) or None)
+    made = [] if made is None else made
+    for through in (True, False):
+        tracer = _tracer_type()(autowrap_functions=_scripted_functions(module))
+        tracer.on_cuda = on_cuda
+        tracer.decisions = decisions
+        tracer.made = made
+        clone = _shallow_clone(module)
+        made.clear()
+        try:
+            with warnings.catch_warnings(), _factories_recorded(tracer), _user_isinstance(), _wrapped_read(through):
+                warnings.simplefilter("ignore")
+                graph = tracer.trace(clone, concrete_args=dict.fromkeys(sorted(absent)) or None)
+            break
+        except Exception:
+            if not through:
+                raise
     if absent:
         _unguard(graph, absent)
     _inline_constants(graph, clone, module)
     return graph
+
+
+@contextlib.contextmanager
+def _wrapped_read(through: bool) -> Iterator[None]:
+    """With ``through``: the functions a library marked for fx to record as one call (``torch.fx.wrap``:
+    torchvision's ``stochastic_depth`` and Swin's ``_get_relative_position_bias``, timm's ``maybe_add_mask``) are
+    traced into like any other, so convcalc reads their steps by rule; torch's own stay wrapped. A forward that
+    cannot be traced that way is traced again with them wrapped (see ``_trace``)."""
+    if not through:
+        yield
+        return
+    import torch.fx._symbolic_trace as symbolic_trace
+
+    table = symbolic_trace._wrapped_fns_to_patch
+    saved = dict(table)
+    for key, frame in saved.items():
+        if not str(frame.get("__name__", "")).startswith("torch."):
+            del table[key]
+    try:
+        yield
+    finally:
+        table.clear()
+        table.update(saved)
 
 
 # torch functions that make a tensor from sizes: fx cannot pass them a traced size (``torch.zeros(x.size(0), 5)``)

@@ -27,7 +27,7 @@ class _Tensor:
     (parameters), which do not depend on the input.
     """
 
-    __slots__ = ("const", "rf", "shape", "strides")
+    __slots__ = ("const", "integral", "rf", "shape", "strides")
 
     def __init__(
         self,
@@ -35,9 +35,12 @@ class _Tensor:
         rf: tuple[Any, ...] | None = None,
         const: bool = False,
         strides: tuple[int, ...] | None = None,
+        integral: bool = False,
     ) -> None:
         self.shape, self.rf, self.const = shape, rf, const
         self.strides = strides  # torch's strides where certain (``convcalc.torch.strides``), else None
+        # a module's tensor of integers (an index buffer) or a reshape of one: it may index another tensor
+        self.integral = integral
 
 
 class _Opaque:
