@@ -472,11 +472,13 @@ _SCRIPTED: dict[str, Any] = {}
 def _shallow_clone(module: Any) -> Any:
     """The module with its own attribute, child, parameter and buffer tables but the same children and tensors:
     a forward that sets attributes on itself (``self.first = False``, ``self.extra = nn.Conv2d(...)``) changes
-    the clone when traced, never the user's module."""
+    the clone when traced, never the user's module. Its plain dicts, lists and sets are copies too: a forward
+    that caches into one (timm's EfficientFormer: ``self.attention_bias_cache[str(x.device)] = ...``) would
+    otherwise leave a traced value in the user's module, which the next trace would read."""
     import copy
 
     clone = copy.copy(module)
-    for table in ("_modules", "_parameters", "_buffers"):
-        if isinstance(module.__dict__.get(table), dict):
-            clone.__dict__[table] = dict(module.__dict__[table])
+    for name, value in module.__dict__.items():
+        if type(value) in (dict, list, set) or name in ("_modules", "_parameters", "_buffers"):
+            clone.__dict__[name] = copy.copy(value)
     return clone
