@@ -33,23 +33,26 @@ class ReceptiveField:
 _RECURRENT = frozenset({"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"})
 
 
-def torchinfo_mult_adds(kind: str, params: Any, output_shape: Shape) -> Any:
+def torchinfo_mult_adds(kind: str, params: Any, output_shape: Shape, named: tuple[int, int] | None = None) -> Any:
     """torchinfo's count for one layer, per sample (per size of the output's first axis).
 
     torchinfo counts a parameter named ``weight`` or ``bias`` once per output position of a convolution
     (``Conv`` in the class name) and once per sample otherwise; a parameter whose name only contains
     ``weight`` or ``bias`` (a recurrent layer's ``weight_ih_l0``) once per element of the output's first two
-    axes (time steps and samples)."""
-    if not params:
-        return 0
-    if "Conv" in kind:
+    axes (time steps and samples); any other (a layer scale's ``gamma``) not at all. ``named`` gives the
+    module's parameters of the first two kinds where its names are known (a torch module); without it the
+    kind decides (torch's recurrent layers have only the second, other layers only the first)."""
+    plain, inner = named if named is not None else (0, params) if kind in _RECURRENT else (params, 0)
+    total: Any = 0
+    if plain:
         positions: Any = 1
-        for d in output_shape[2:]:
-            positions = positions * d
-        return params * positions
-    if kind in _RECURRENT and len(output_shape) >= 2:
-        return params * output_shape[1]
-    return params
+        if "Conv" in kind:
+            for d in output_shape[2:]:
+                positions = positions * d
+        total = plain * positions
+    if inner:
+        total = total + inner * (output_shape[1] if len(output_shape) >= 2 else 1)
+    return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +267,9 @@ class Plan:
     name: str | None = field(default=None, compare=False, repr=False)
     modules: tuple[tuple[str, str], ...] | None = field(default=None, compare=False, repr=False)
     groups: tuple[Group, ...] = field(default=(), compare=False, repr=False)
+    # (path, parameters named weight or bias, parameters whose name only contains one of them) of each torch
+    # module without children that holds parameters: how torchinfo counts its mult-adds
+    weight_names: tuple[tuple[str, int, int], ...] | None = field(default=None, compare=False, repr=False)
     inputs: Any = field(default=None, compare=False, repr=False)
     outputs: Any = field(default=None, compare=False, repr=False)
 
@@ -334,8 +340,8 @@ class Plan:
                 totals[key] = (params + r.params, trainable + r.trainable)
         return totals
 
-    def _leaf_calls(self) -> Iterator[tuple[str, Any, tuple[Any, ...], Any]]:
-        """(class, parameters, output shape, activation bytes) of each call torchinfo lists of a module
+    def _leaf_calls(self) -> Iterator[tuple[str, str, Any, tuple[Any, ...], Any]]:
+        """(path, class, parameters, output shape, activation bytes) of each call torchinfo lists of a module
         without children (a repeated call too), the model first when it has no children.
 
         With a module tree, a row that is no module's call is not listed: a functional operation, a
@@ -345,14 +351,14 @@ class Plan:
         params = self.params_by_module
         if "" not in has_children:
             kind = self.name if self.name is not None else "Model"
-            yield kind, params.get("", (0, 0))[0], self.output_shape, self.output_bytes
+            yield "", kind, params.get("", (0, 0))[0], self.output_shape, self.output_bytes
         group_paths = {g.path for g in self.groups}
         for r in self.rows:
             if tree is not None and (r.name not in tree or r.name in group_paths or not r.name):
                 continue
             if r.name not in has_children:
                 kind = tree[r.name] if tree is not None else r.kind
-                yield kind, params.get(r.name, (0, 0))[0], r.output_shape, r.activation_bytes
+                yield r.name, kind, params.get(r.name, (0, 0))[0], r.output_shape, r.activation_bytes
         if tree is None:
             return
         # a module without children whose forward was read step by step (timm's Linear subclass calls
@@ -363,7 +369,7 @@ class Plan:
                 elements: Any = 1
                 for d in g.output_shape:
                     elements = elements * d
-                yield tree[g.path], params.get(g.path, (0, 0))[0], g.output_shape, elements * self.itemsize
+                yield g.path, tree[g.path], params.get(g.path, (0, 0))[0], g.output_shape, elements * self.itemsize
 
     @property
     def total_mult_adds(self) -> Any:
@@ -371,17 +377,23 @@ class Plan:
         without children, a repeated call too, times the first size of that call's output, as torchinfo
         counts it (the batch that call ran on: twice the input's where a forward concatenates two batches)."""
         total: Any = 0
-        for kind, params, output_shape, _ in self._leaf_calls():
+        named = self.torchinfo_weights
+        for path, kind, params, output_shape, _ in self._leaf_calls():
             if params and output_shape:
-                total = total + torchinfo_mult_adds(kind, params, output_shape) * output_shape[0]
+                total = total + torchinfo_mult_adds(kind, params, output_shape, named.get(path)) * output_shape[0]
         return total
+
+    @property
+    def torchinfo_weights(self) -> dict[str, tuple[int, int]]:
+        """``weight_names`` by module path."""
+        return {path: (plain, inner) for path, plain, inner in self.weight_names or ()}
 
     @property
     def forward_backward_bytes(self) -> Any:
         """torchinfo's forward/backward pass size: twice the output of every call of a module without
         children that holds parameters, in bytes."""
         total: Any = 0
-        for _, params, _, activation_bytes in self._leaf_calls():
+        for _, _, params, _, activation_bytes in self._leaf_calls():
             if params:
                 total = total + 2 * activation_bytes
         return total

@@ -494,7 +494,7 @@ def plan(
     if not all(type(d) is int for d in shape):
         rows = tuple(_sympy_row(r) for r in rows)
         uncalled = tuple(_sympy_row(r) for r in uncalled)
-    name, modules = _module_tree(source, model)
+    name, modules, weight_names = _module_tree(source, model)
     several = len(inputs) + len(keywords) > 1 or keywords
     if isinstance(outputs, tuple) and (
         (outputs and not isinstance(outputs[0], (tuple, dict))) or (not outputs and out_shape == ())
@@ -512,6 +512,7 @@ def plan(
         uncalled,
         name=name,
         modules=modules,
+        weight_names=weight_names,
         groups=tuple(Group(*g) for g in ctx.groups if g is not None),
         inputs=_sympy_tree(dict(keywords) if keywords and not inputs else (*inputs, *keywords.values()))
         if several
@@ -580,8 +581,11 @@ def _same(a: Any, b: Any) -> bool:
 _TORCH_CLASS = {"Add": "AddBranches", "Concat": "ConcatBranches"}
 
 
-def _module_tree(source: Any, model: Any) -> tuple[str, tuple[tuple[str, str], ...] | None]:
-    """The model's name and its module classes by path (``""`` for the model), for the torchinfo layout.
+def _module_tree(
+    source: Any, model: Any
+) -> tuple[str, tuple[tuple[str, str], ...] | None, tuple[tuple[str, int, int], ...] | None]:
+    """The model's name, its module classes by path (``""`` for the model) and, for a torch module, how its
+    leaf modules' parameters are named (``Plan.weight_names``), for the torchinfo layout.
 
     A torch module gives its own ``named_modules()``; a ``convcalc.nn`` model the modules ``to_torch()``
     builds; a Keras model its name and no tree (its layers are listed flat).
@@ -596,9 +600,9 @@ def _module_tree(source: Any, model: Any) -> tuple[str, tuple[tuple[str, str], .
         from convcalc._late import late  # the planner imports no reader
 
         classes = late("convcalc.torch.read:module_classes")(source)
-        return classes[""], tuple(classes.items())
+        return classes[""], tuple(classes.items()), late("convcalc.torch.read:weight_names")(source)
     if reader is not None or model._convention is not Convention.TORCH:
-        return getattr(model, "name", None) or type(model).__name__, None
+        return getattr(model, "name", None) or type(model).__name__, None, None
     tree = getattr(model, "_classes", None)  # a container keeps the tree of its first plan
     if tree is None:
         classes = {}
@@ -610,7 +614,7 @@ def _module_tree(source: Any, model: Any) -> tuple[str, tuple[tuple[str, str], .
         tree = tuple(classes.items())
         if hasattr(type(model), "_classes"):
             object.__setattr__(model, "_classes", tree)
-    return tree[0][1], tree
+    return tree[0][1], tree, None
 
 
 def _sympy_tree(value: Any) -> Any:

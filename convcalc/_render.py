@@ -237,6 +237,7 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
     group_paths = {g.path for g in groups}
     has_children = {p.rpartition(".")[0] for p in tree if p} if tree is not None else {""}
     params = plan.params_by_module
+    named = plan.torchinfo_weights
     name = plan.name if plan.name is not None else "Model"
 
     fallbacks: dict[str, _Layer] = {}
@@ -305,7 +306,7 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
     for layer in layers:
         shape = layer.row.output_shape if layer.row is not None else ()
         if layer.leaf and shape:  # torchinfo counts with the output's first size: the batch
-            layer.macs = torchinfo_mult_adds(layer.kind, layer.params, shape) * shape[0]
+            layer.macs = torchinfo_mult_adds(layer.kind, layer.params, shape, named.get(layer.path)) * shape[0]
     counters: dict[int, int] = {}
     for i, layer in enumerate(layers):
         counters[layer.depth] = counters.get(layer.depth, 0) + 1

@@ -9,6 +9,7 @@ prints on Python 3.10). The memory lines are compared as printed: convcalc sizes
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pytest
@@ -213,7 +214,46 @@ class Depthwise(nn.Module):
         return F.relu6(self.bn(self.pw(self.dw(x))))
 
 
+class LayerScale(nn.Module):
+    """timm's LayerScale: a parameter named ``gamma``, which torchinfo does not count in mult-adds."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Any) -> Any:
+        return x * self.gamma
+
+
+class GainConv(nn.Conv2d):
+    """nfnet's ScaledStdConv2d in short: a ``gain`` beside the weight (not counted by torchinfo)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gain = nn.Parameter(torch.ones(self.out_channels, 1, 1, 1))
+
+    def forward(self, x: Any) -> Any:
+        return F.conv2d(x, self.weight * self.gain, self.bias, self.stride, self.padding)
+
+
+class NamedWeights(nn.Module):
+    """Parameters named otherwise than ``weight`` and ``bias``: torchinfo counts a name that contains one of
+    them (``weight_g``, ``weight_v`` of ``weight_norm``) once per element of the output's first two axes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = GainConv(3, 4, 3, padding=1)
+        self.scale = LayerScale(5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.fc = nn.utils.weight_norm(nn.Linear(5, 6))
+
+    def forward(self, x: Any) -> Any:
+        return self.fc(self.scale(self.conv(x).flatten(2)[..., :5]))
+
+
 HAND_WRITTEN = {
+    "named_weights": (NamedWeights, (2, 3, 4, 4)),
     "resnetish": (ResNetish, (2, 3, 16, 16)),
     "frozen": (Frozen, (1, 3, 16, 16)),
     "called_thrice": (Shared, (1, 4, 5, 5)),

@@ -1673,3 +1673,32 @@ def test_a_float_or_bool_tensor_as_an_index_is_refused() -> None:
     weighted = Forward(lambda self, x: x[self.weights])
     weighted.register_buffer("weights", torch.ones(3))
     assert check(weighted, (5, 2)) is None
+
+
+# --- a forward that caches into a dict of its module (timm's EfficientFormer) -------------------------------------
+
+
+class _CachedBias(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.biases = torch.nn.Parameter(torch.zeros(2, 5))
+        self.register_buffer("idx", torch.arange(4).view(2, 2) % 5, persistent=False)
+        self.cache: dict[str, Any] = {}
+        self.seen: list[Any] = []
+
+    def forward(self, x: Any) -> Any:
+        key = str(x.device)
+        self.seen.append(key)
+        if key not in self.cache:
+            self.cache[key] = self.biases[:, self.idx]
+        return x + self.cache[key]
+
+
+def test_a_forward_that_caches_into_its_module_leaves_it_as_it_was() -> None:
+    """The cache filled while tracing held a traced value in the user's module; the next plan read it from
+    there and failed (a KeyError, now a fault message): every plan reads the forward with its own copies."""
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 1), _CachedBias()).eval()
+    for _ in range(3):
+        assert check(model, (1, 3, 2, 2)) is not None
+    assert list(model[1].cache) == ["cpu"]  # only torch's own forwards (in check) filled it
+    assert model[1].seen == ["cpu"] * 3

@@ -311,6 +311,30 @@ def module_classes(module: Any) -> dict[str, str]:
     return {path: type(child).__name__ for path, child in _uncompiled(module).named_modules()}
 
 
+def weight_names(module: Any) -> tuple[tuple[str, int, int], ...]:
+    """``Plan.weight_names``: for each module without children that holds parameters, its parameters named
+    ``weight`` or ``bias`` and those whose name only contains one of them (``weight_ih_l0``, ``in_proj_bias``),
+    by count, as torchinfo 1.8 sorts them (it strips a pruned parameter's ``_orig``)."""
+    from torch.nn.parameter import is_lazy
+
+    found = []
+    for path, child in _uncompiled(module).named_modules():
+        if next(iter(child.children()), None) is not None:
+            continue
+        named = list(child.named_parameters())
+        if any(is_lazy(tensor) for _, tensor in named):
+            continue  # a lazy layer's sizes come from its plan; its names are torch's own
+        plain = inner = 0
+        for name, tensor in named:
+            base = name[:-5] if name.endswith("_orig") else name
+            if base in ("weight", "bias"):
+                plain += tensor.numel()
+            elif "weight" in base or "bias" in base:
+                inner += tensor.numel()
+        found.append((path, plain, inner))
+    return tuple(found)
+
+
 class _Reader:
     """One conversion: remembers modules already read (shared modules are read once)."""
 
