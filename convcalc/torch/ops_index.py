@@ -1,0 +1,225 @@
+"""fx operation handlers for indexing: ``x[...]`` with ints, slices (numeric and symbolic bounds), None, ...,
+one list of ints, or a module's integer index buffer; and indexing of tuples, lists and dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convcalc._types import Shape
+from convcalc.torch.nodes import ListIndex
+from convcalc.torch.strides import contiguous
+from convcalc.torch.values import _Call, _describe_value, _handles, _is_int, _size, _Tensor
+
+
+@_handles("getitem")
+def _getitem(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    value, index = args[0], args[1]
+    if isinstance(index, ListIndex):
+        return _pick_first_axis(call, value, index.items)
+    if not isinstance(value, _Tensor):
+        try:
+            return value[index]
+        except (TypeError, IndexError, KeyError) as exc:
+            raise call.spec_error(f"cannot index {_describe_value(value)} ({exc})", index=index) from None
+    return _slice_tensor(call, value, index if isinstance(index, tuple) else (index,))
+
+
+def _pick_first_axis(call: _Call, value: Any, items: tuple[Any, ...]) -> Any:
+    """``x[[0, 2]]``: the rows a list of ints names, along the first axis."""
+    if not isinstance(value, _Tensor):
+        try:
+            return type(value)(value[i] for i in items) if isinstance(value, (tuple, list)) else value[list(items)]
+        except (TypeError, IndexError, KeyError) as exc:
+            raise call.spec_error(f"cannot index {_describe_value(value)} ({exc})", index=list(items)) from None
+    if not value.shape or not all(_is_int(i) for i in items):
+        raise call.spec_error("convcalc follows a list index of ints on a tensor of 1 or more dims", index=list(items))
+    _indices_inside(call, items, value.shape, 0)
+    shape = (len(items), *value.shape[1:])
+    return call.row(value.shape, _Tensor(shape, None, value.const))
+
+
+def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
+    rank = len(t.shape)
+    used = sum(1 for i in index if i is not None and i is not Ellipsis)
+    if used > rank:
+        raise call.shape_error(f"too many indices ({used}) for a {rank}-D tensor", t.shape)
+    expanded: list[Any] = []
+    for i in index:
+        if i is Ellipsis:
+            expanded.extend([slice(None)] * (rank - used))
+        else:
+            expanded.append(i)
+    if Ellipsis not in index:
+        expanded.extend([slice(None)] * (rank - used))
+    shape: list[Any] = []
+    axis = 0
+    trailing_ok = True
+    k = len(t.rf) if t.rf is not None else 0
+    for item in expanded:
+        if item is None:
+            shape.append(1)
+            if axis > rank - k:
+                trailing_ok = False
+            continue
+        size = t.shape[axis]
+        if isinstance(item, slice):
+            full = item.start is None and item.stop is None and item.step in (None, 1)
+            shape.append(size if full else _slice_length(call, size, item, axis, t.shape))
+            if not full and axis >= rank - k:
+                trailing_ok = False
+        elif _is_int(item):  # torch: IndexError, index out of range for the axis
+            _indices_inside(call, (item,), t.shape, axis)
+            if axis >= rank - k:
+                trailing_ok = False
+        elif _one_list(item, expanded):  # x[:, [0, 2]]: one list of ints picks along its axis, in place
+            _indices_inside(call, item, t.shape, axis)
+            shape.append(len(item))
+            if axis >= rank - k:
+                trailing_ok = False
+        elif isinstance(item, _Tensor) and item.integral and _one_tensor(item, expanded):
+            # table[index]: a module's index buffer (Swin's relative_position_index) picks along one axis, the
+            # index's shape in its place (torch checks the values, which a plan of shapes does not read)
+            shape.extend(item.shape)
+            if axis >= rank - k:
+                trailing_ok = False
+        else:
+            raise call.spec_error(
+                "convcalc follows indexing with ints, slices, None, ... and one list of ints only",
+                index=_describe_value(item),
+            )
+        axis += 1
+    rf = t.rf if k and trailing_ok else None
+    return call.row(t.shape, _Tensor(tuple(shape), rf, t.const, _sliced_strides(t, expanded, shape)))
+
+
+def _sliced_strides(t: _Tensor, items: list[Any], shape: list[Any]) -> tuple[int, ...] | None:
+    """The strides of ``t[items]`` as torch slices it, item by item: a slice steps ``step`` times as far, an int
+    drops its axis, None puts in an axis of size 1 (as ``unsqueeze`` does)."""
+    if t.strides is None or not all(type(d) is int for d in shape) or any(isinstance(i, tuple) for i in items):
+        return None
+    if any(isinstance(i, _Tensor) for i in items):  # advanced indexing copies into a new tensor
+        return contiguous(tuple(shape))
+    sizes, strides = list(t.shape), list(t.strides)
+    at = 0
+    for item in items:
+        if item is None:
+            strides.insert(at, sizes[at] * strides[at] if at < len(sizes) else 1)
+            sizes.insert(at, 1)
+            at += 1
+        elif isinstance(item, slice):
+            strides[at] *= item.step if item.step is not None else 1
+            sizes[at] = shape[at]
+            at += 1
+        else:
+            del sizes[at], strides[at]
+    return tuple(strides)
+
+
+def _indices_inside(call: _Call, items: tuple[int, ...], shape: Shape, axis: int) -> None:
+    """Each int of a list index must name an element of the axis (a constraint where its size is a symbol)."""
+    size = shape[axis]
+    for i in items:
+        reach = i + 1 if i >= 0 else -i  # the size the axis needs for this index
+        call.ctx.at_least(
+            size - reach if type(size) is int else _size(size - reach),
+            0,
+            call.name,
+            axis,
+            lambda i=i: (
+                f"{call.where}: index {i} is out of axis {axis} of size {size}. Received: input_shape={tuple(shape)}"
+            ),
+            f"index {i} inside the axis",
+        )
+
+
+def _one_tensor(item: Any, index: list[Any]) -> bool:
+    """Whether ``item`` is the index's only advanced part (only slices, None and ... beside it)."""
+    return all(other is item or other is None or isinstance(other, slice) for other in index)
+
+
+def _one_list(item: Any, index: list[Any]) -> bool:
+    """Whether ``item`` is a list of ints (frozen as a tuple) and the index's only advanced part (with another
+    list or an int beside it, torch broadcasts the indices together and may move the axes)."""
+    if not (type(item) is tuple and item and all(_is_int(i) for i in item)):
+        return False
+    return not any(_is_int(other) or type(other) is tuple for other in index if other is not item)
+
+
+def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) -> Any:
+    step = 1 if item.step is None else item.step
+    if not _is_int(step) or step < 1:
+        raise call.spec_error("slices need a positive int step", step=step)
+    if type(size) is int and all(v is None or _is_int(v) for v in (item.start, item.stop)):
+        return len(range(size)[slice(item.start, item.stop, step)])
+
+    def resolve(v: Any, default: Any, from_end: bool) -> Any:
+        if v is None:
+            return default
+        if _is_int(v):
+            return size + v if from_end else v
+        if not from_end:
+            return v
+        from convcalc._symbolic import to_sympy
+
+        # ``x[..., :-(h // 3)]``, ``x[:, :, -y.size(2):]``: counted from the end where negative; the plan holds
+        # where it is (not 0, which slices from the start)
+        call.ctx.at_least(
+            _size(-to_sympy(v)),
+            1,
+            call.name,
+            axis,
+            lambda: (
+                call.where + f": the slice bound {v} is 0 here, which slices from the start, not the end. "
+                f"Received: input_shape={shape}"
+            ),
+            "negative slice bound not 0",
+        )
+        return _size(to_sympy(size) + to_sympy(v))
+
+    start_from_end, stop_from_end = _from_end(item.start), _from_end(item.stop)
+    start, stop = resolve(item.start, 0, start_from_end), resolve(item.stop, size, stop_from_end)
+    # torch clamps a bound to the axis (``x[:, :, :100]`` of 60 steps is 60 long), the least or the greatest of the
+    # two where sympy cannot tell which it is: a bound counted from the end is below the size where the plan
+    # holds, one counted from the start at least 0; a start past the end leaves nothing, which the length's own
+    # check refuses
+    if start_from_end:
+        start = _clamped(start, 0, above=True)
+    stop = _clamped(stop, 0, above=True) if stop_from_end else _clamped(stop, size, above=False)
+    length = -((start - stop) // step)
+    length = _size(length) if type(length) is not int else length
+    call.ctx.at_least(
+        length,
+        0,
+        call.name,
+        axis,
+        lambda: call.where + f": the slice starts after it ends. Received: input_shape={shape}",
+        "slice not reversed",
+    )
+    return length
+
+
+def _from_end(bound: Any) -> bool:
+    """Whether a slice bound counts from the end of the axis (negative, or a size that may be)."""
+    if bound is None:
+        return False
+    if _is_int(bound):
+        return bool(bound < 0)
+    from convcalc._backend import decided
+    from convcalc._symbolic import to_sympy
+
+    return decided(to_sympy(bound) >= 0) is not True
+
+
+def _clamped(value: Any, bound: Any, above: bool) -> Any:
+    """``max(value, bound)`` (``above``) or ``min(value, bound)`` of sizes: the one that is, where decided."""
+    from convcalc._backend import decided, smax, smin
+    from convcalc._symbolic import to_sympy
+
+    if type(value) is int and type(bound) is int:
+        return max(value, bound) if above else min(value, bound)
+    inside = decided(to_sympy(value) >= to_sympy(bound)) if above else decided(to_sympy(value) <= to_sympy(bound))
+    if inside is True:
+        return value
+    if inside is False:
+        return bound
+    return _size((smax if above else smin)(to_sympy(value), to_sympy(bound)))
