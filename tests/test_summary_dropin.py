@@ -446,3 +446,24 @@ def test_corpus_models_match_torchinfo(name: str, factory: Any, inputs: Any) -> 
     else:
         given = {"input_size": inputs}
     assert_same(model, options=[{}, {"col_names": ALL_COLUMNS, "depth": 10}], **given)
+
+
+def test_a_module_shared_by_two_parents_is_counted_once() -> None:
+    """CoaT's shared position encodings: torchinfo counts the shared module once per parent (a total above the
+    model's parameters); convcalc's total is the model's, and the mult-adds agree."""
+    shared = nn.Conv2d(4, 4, 3, padding=1)
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cpe, self.fc = shared, nn.Conv2d(4, 4, 1)
+
+        def forward(self, x: Any) -> Any:
+            return self.fc(self.cpe(x))
+
+    model = nn.Sequential(Block(), Block())
+    theirs = torchinfo.summary(model, (1, 4, 5, 5), verbose=0)
+    ours = convcalc.summary(model, input_size=(1, 4, 5, 5), verbose=0)
+    assert ours.total_params == sum(p.numel() for p in model.parameters()) == 188
+    assert theirs.total_params > ours.total_params
+    assert ours.total_mult_adds == theirs.total_mult_adds
