@@ -1702,3 +1702,28 @@ def test_a_forward_that_caches_into_its_module_leaves_it_as_it_was() -> None:
         assert check(model, (1, 3, 2, 2)) is not None
     assert list(model[1].cache) == ["cpu"]  # only torch's own forwards (in check) filled it
     assert model[1].seen == ["cpu"] * 3
+
+
+# --- the attention mask of scaled_dot_product_attention (timm's CoAtNet relative position bias) --------------------
+
+
+@pytest.mark.parametrize(
+    ("shape", "mask"),
+    [
+        ((1, 3, 4, 4), (1, 2, 16, 16)),
+        ((1, 3, 3, 4), (1, 2, 16, 16)),  # 12 tokens against a bias made for 16: torch raises, so must convcalc
+        ((2, 3, 4, 4), (16, 16)),
+        ((2, 3, 4, 4), (2, 1, 16, 16)),
+        ((1, 3, 4, 4), (2, 2, 16, 16)),  # a mask with more batch than the weights
+        ((1, 3, 4, 4), (1, 2, 16, 1)),
+        ((1, 3, 4, 4), (3, 16, 16)),
+    ],
+)
+def test_an_attention_mask_must_broadcast_to_the_weights(shape: tuple[int, ...], mask: tuple[int, ...]) -> None:
+    def attend(self: Any, x: Any) -> Any:
+        q = self.qkv(x).flatten(2).view(x.shape[0], 2, 6, -1).transpose(-2, -1)
+        return F.scaled_dot_product_attention(q, q, q, attn_mask=self.bias)
+
+    model = Forward(attend, qkv=torch.nn.Conv2d(3, 12, 1)).eval()
+    model.bias = torch.nn.Parameter(torch.zeros(mask))
+    check(model, shape)

@@ -165,6 +165,15 @@ def _sdpa(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         leads = [leads[0], *((*s[:-1], heads) for s in leads[1:])]
     batch = _broadcast(call, leads)
     length, source = q.shape[-2], k.shape[-2]
+    mask = bound["attn_mask"]
+    if isinstance(mask, _Tensor):  # added to the (..., L, S) weights: it broadcasts to them, never widens them
+        weights = (*batch, length, source)
+        if _broadcast(call, [weights, mask.shape]) != weights:
+            raise call.shape_error(
+                f"attn_mask of shape {tuple(mask.shape)} does not broadcast to the attention weights "
+                f"{weights} (batch, heads, query length, key length)",
+                q.shape,
+            )
     per_sample = _prod(batch[1:]) if len(batch) > 0 else 1
     macs = per_sample * length * source * (q.shape[-1] + v.shape[-1])
     shape = (*batch, length, v.shape[-1])
