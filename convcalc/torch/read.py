@@ -319,19 +319,23 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int], ...]:
 
     found = []
     for path, child in _uncompiled(module).named_modules():
-        if next(iter(child.children()), None) is not None:
+        own = child.__dict__.get("_parameters")
+        children = child.__dict__.get("_modules") or {}
+        if not own or any(c is not None for c in children.values()):  # no parameters, or children
             continue
-        named = list(child.named_parameters())
-        if any(is_lazy(tensor) for _, tensor in named):
-            continue  # a lazy layer's sizes come from its plan; its names are torch's own
         plain = inner = 0
-        for name, tensor in named:
+        for name, tensor in own.items():
+            if tensor is None:
+                continue
+            if is_lazy(tensor):  # a lazy layer's sizes come from its plan; its names are torch's own
+                break
             base = name[:-5] if name.endswith("_orig") else name
             if base in ("weight", "bias"):
                 plain += tensor.numel()
             elif "weight" in base or "bias" in base:
                 inner += tensor.numel()
-        found.append((path, plain, inner))
+        else:
+            found.append((path, plain, inner))
     return tuple(found)
 
 
