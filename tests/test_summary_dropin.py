@@ -56,7 +56,8 @@ def their_text(stats: Any) -> list[str]:
 def assert_same(module: Any, options: list[dict[str, Any]] = OPTIONS, **inputs: Any) -> None:
     """The whole table, line by line, and the totals and rows, for each set of options."""
     for kw in options:
-        theirs = torchinfo.summary(module, verbose=0, **inputs, **kw)
+        # on the CPU: torchinfo moves the model to CUDA where there is one, but forwards make tensors on the CPU
+        theirs = torchinfo.summary(module, verbose=0, device="cpu", **inputs, **kw)
         ours = convcalc.summary(module, verbose=0, **inputs, **kw)
         assert str(ours).splitlines() == their_text(theirs), kw
         assert ours.total_params == theirs.total_params
@@ -400,7 +401,7 @@ def test_mult_adds_count_the_batch_each_call_ran_on() -> None:
     """torchinfo multiplies each call by its own output's first size: here twice the input's batch."""
     sizes = [(2, 3, 8, 8), (2, 3, 8, 8)]
     assert_same(CatBatches(), OPTIONS[:2], input_size=sizes)
-    theirs = torchinfo.summary(CatBatches(), input_size=sizes, verbose=0).total_mult_adds
+    theirs = torchinfo.summary(CatBatches(), input_size=sizes, verbose=0, device="cpu").total_mult_adds
     # by torchinfo's rule: a convolution's parameters times batch x positions, the Linear's times its first size
     assert convcalc.plan(CatBatches(), sizes).total_mult_adds == theirs == 4 * 112 * 36 + 4 * 14
 
@@ -462,7 +463,7 @@ def test_a_module_shared_by_two_parents_is_counted_once() -> None:
             return self.fc(self.cpe(x))
 
     model = nn.Sequential(Block(), Block())
-    theirs = torchinfo.summary(model, (1, 4, 5, 5), verbose=0)
+    theirs = torchinfo.summary(model, (1, 4, 5, 5), verbose=0, device="cpu")
     ours = convcalc.summary(model, input_size=(1, 4, 5, 5), verbose=0)
     assert ours.total_params == sum(p.numel() for p in model.parameters()) == 188
     assert theirs.total_params > ours.total_params

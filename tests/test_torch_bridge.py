@@ -919,7 +919,9 @@ def test_plan_of_a_torch_module_computes_with_no_tensor() -> None:
 
     class Watch(TorchFunctionMode):
         def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-            leaves = [a for a in (*args, *(kwargs or {}).values()) if isinstance(a, torch.Tensor)]
+            # issubclass, not isinstance: while a forward is traced, isinstance asked from user code (as this
+            # mode is) answers for fx's proxies as the plan will find them (a tensor), which they are not
+            leaves = [a for a in (*args, *(kwargs or {}).values()) if issubclass(type(a), torch.Tensor)]
             if any(not isinstance(a, tnn.Parameter) for a in leaves) and "__get__" not in repr(func):
                 seen.append(getattr(func, "__name__", repr(func)))
             return func(*args, **(kwargs or {}))
