@@ -348,16 +348,14 @@ def _call_module(
     if isinstance(spec, types.Graph):
         slot = ctx.open_group()
         out = _graph_call(spec, args, kwargs, ctx, child_path)
-        if isinstance(out, _Tensor):
-            ctx.close_group(slot, start, child_path, spec.kind, out.shape, tensors[0].shape if tensors else ())
+        _close_with_first(ctx, slot, start, child_path, spec.kind, out, args)
     elif isinstance(spec, _sequential()) and len(args) == 1 and not tensors and not kwargs:
         # a tuple or list through an nn.Sequential: each child is called with what the one before returned
         slot = ctx.open_group()
         out = args[0]
         for name, child in spec._items:
             out = _call_module(child, Node(name, "call_module", name), (out,), {}, ctx, child_path, again, torch_child)
-        if isinstance(out, _Tensor):
-            ctx.close_group(slot, start, child_path, spec.kind, out.shape, tensors[0].shape if tensors else ())
+        _close_with_first(ctx, slot, start, child_path, spec.kind, out, args)
     elif isinstance(spec, _transposed()) and len(tensors) == 1 and _output_size_given(args, kwargs):
         # ``self.up(x, output_size=skip.size())``: the output padding that gives the size asked for
         size = args[1] if len(args) == 2 else kwargs["output_size"]
@@ -450,6 +448,15 @@ def _dense_tensors(module: Any) -> bool:
     """Whether a torch module's parameters are laid out contiguously: a convolution with channels-last weights
     (``model.to(memory_format=torch.channels_last)``) gives a channels-last output from a contiguous input."""
     return module is None or all(p.is_contiguous() for p in module.parameters())
+
+
+def _close_with_first(ctx: Any, slot: int, start: int, path: str, kind: str, out: Any, args: Any) -> None:
+    """Close a module's group with the first tensor it returns and the first it was given: a module that
+    returns a tuple or list of tensors is shown with its first, one that returns a dict with its last value's
+    first, as torchinfo shows them."""
+    shown, called = _leaves(list(out.values())[-1:] if isinstance(out, dict) else out), _leaves((args,))
+    if shown:
+        ctx.close_group(slot, start, path, kind, shown[0].shape, called[0].shape if called else ())
 
 
 def _sequential() -> Any:
