@@ -325,12 +325,13 @@ class Plan:
 
     @property
     def params_by_module(self) -> dict[str, tuple[Any, Any]]:
-        """(parameters, trainable parameters) of each module path, its descendants' included, as torchinfo
-        counts them: a row called again counts at its first call; the model is ``""``. Without a module tree
+        """(parameters, trainable parameters) of each module path, its descendants' included (those the
+        forward never calls too), as torchinfo counts them: a row called again counts at its first call; the
+        model is ``""``. Without a module tree
         (``modules`` is None) each row is a module of its own, directly under the model."""
         totals: dict[str, tuple[Any, Any]] = {}
         tree = self.modules is not None
-        for r in self.rows:
+        for r in (*self.rows, *self.uncalled):  # a module the forward never calls still holds its parameters
             if r.recursive:
                 continue
             parts = r.name.split(".") if tree else [r.name]

@@ -452,8 +452,6 @@ def _corpus() -> list[tuple[str, Any, Any]]:
 # Where the table still differs from torchinfo's (strict: a fix makes these fail until they are taken out).
 TABLE_DIFFERS = {
     "ScriptDepthNet": "a TorchScript submodule is listed where torch's machinery met it, not where torchinfo does",
-    "ForwardFeatures": "a forward replaced on the instance: torchinfo counts the uncalled head's parameters on the "
-    "model's line",
 }
 
 
