@@ -1727,3 +1727,41 @@ def test_an_attention_mask_must_broadcast_to_the_weights(shape: tuple[int, ...],
     model = Forward(attend, qkv=torch.nn.Conv2d(3, 12, 1)).eval()
     model.bias = torch.nn.Parameter(torch.zeros(mask))
     check(model, shape)
+
+
+# --- a function a library wraps for fx (torchvision's MViT _unsqueeze) ---------------------------------------------
+
+
+def _as_rank(x: Any, target_dim: int, expand_dim: int) -> Any:
+    """torchvision's ``_unsqueeze`` (video MViT): a check on the rank that raises for any other."""
+    tensor_dim = x.dim()
+    if tensor_dim == target_dim - 1:
+        x = x.unsqueeze(expand_dim)
+    elif tensor_dim != target_dim:
+        raise ValueError(f"Unsupported input dimension {x.shape}")
+    return x, tensor_dim
+
+
+torch.fx.wrap("_as_rank")
+
+
+class _Video(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv3d(3, 4, (1, 3, 3))
+
+    def forward(self, x: Any) -> Any:
+        x, rank = _as_rank(x, 5, 2)
+        return self.conv(x).flatten(2).mean(-1) * rank
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 6, 6), (2, 3, 6, 6), (2, 3, 6)])
+def test_a_function_wrapped_for_fx_is_read_by_rule(shape: tuple[int, ...]) -> None:
+    """fx records a wrapped function as one call convcalc has no rule for; it is read step by step, each
+    condition on the rank decided as for the forward itself (the guess that raises is read the other way)."""
+    plan = check(_Video(), shape)
+    if plan is not None:
+        assert not plan.fallback_rows
+        T, H = convcalc.symbols("T H")
+        symbolic = (*shape[:2], T, H, H) if len(shape) == 5 else (*shape[:2], H, H)
+        assert convcalc.plan(_Video(), symbolic).output_shape == (2, 4)

@@ -457,20 +457,29 @@ class _Reader:
     ) -> tuple[Node, ...] | str | object:
         """The module's forward as nodes, or why convcalc cannot read it (a string), or _AS_CHAIN."""
         torch = _torch()
-        graph, failure = None, None
-        for _ in range(_FLIPS):
-            made: list[Decision] = []
-            try:
-                graph = _trace(module, on_cuda, decisions, absent, made)
+        graph, failure, given = None, None, decisions
+        # into the functions a library wrapped for fx first; where that cannot be traced, with them wrapped
+        for through in (True, False):
+            decisions = given
+            for _ in range(_FLIPS):
+                made: list[Decision] = []
+                try:
+                    graph = _trace(module, on_cuda, decisions, absent, made, through)
+                    break
+                except Exception as exc:  # the user's forward may raise anything on proxies
+                    failure = failure or exc
+                    # ``if x.size(0) != y.size(0): raise ...``: the trace took the condition as true and the
+                    # forward raised; read it again with that condition taken the other way (the plan checks
+                    # every condition on the real sizes, so a wrong guess is never a wrong number)
+                    if (
+                        len(made) <= len(decisions)
+                        or type(made[-1]) is not bool
+                        or isinstance(module, torch.nn.Sequential)
+                    ):
+                        break  # (a Sequential subclass that fx cannot trace is read as the chain it holds)
+                    decisions = (*made[:-1], not made[-1])
+            if graph is not None or isinstance(module, torch.nn.Sequential):
                 break
-            except Exception as exc:  # the user's forward may raise anything on proxies
-                failure = failure or exc
-                # ``if x.size(0) != y.size(0): raise ...``: the trace took the condition as true and the forward
-                # raised; read it again with that condition taken the other way (the plan checks every condition
-                # on the real sizes, so a wrong guess is never a wrong number)
-                if len(made) <= len(decisions) or type(made[-1]) is not bool or isinstance(module, torch.nn.Sequential):
-                    break  # (a Sequential subclass that fx cannot trace is read as the chain it holds)
-                decisions = (*made[:-1], not made[-1])
         if graph is None:
             if isinstance(module, torch.nn.Sequential):
                 return _AS_CHAIN

@@ -323,28 +323,22 @@ def _trace(
     decisions: tuple[Decision, ...] = (),
     absent: frozenset[str] = frozenset(),
     made: list[Decision] | None = None,
+    through: bool = True,
 ) -> Any:
     """The module's forward as an fx graph; the inputs named in ``absent`` are traced as the None they are
     (``if mask is not None:``, in the forward or in any function it calls, takes the branch of no mask).
-    ``made`` (a list) receives the decisions the trace took, in order, also when it raises."""
+    ``made`` (a list) receives the decisions the trace took, in order, also when it raises. ``through``: into
+    the functions a library wrapped for fx (see ``_wrapped_read``)."""
     import warnings
 
-    made = [] if made is None else made
-    for through in (True, False):
-        tracer = _tracer_type()(autowrap_functions=_scripted_functions(module))
-        tracer.on_cuda = on_cuda
-        tracer.decisions = decisions
-        tracer.made = made
-        clone = _shallow_clone(module)
-        made.clear()
-        try:
-            with warnings.catch_warnings(), _factories_recorded(tracer), _user_isinstance(), _wrapped_read(through):
-                warnings.simplefilter("ignore")
-                graph = tracer.trace(clone, concrete_args=dict.fromkeys(sorted(absent)) or None)
-            break
-        except Exception:
-            if not through:
-                raise
+    tracer = _tracer_type()(autowrap_functions=_scripted_functions(module))
+    tracer.on_cuda = on_cuda
+    tracer.decisions = decisions
+    tracer.made = [] if made is None else made
+    clone = _shallow_clone(module)
+    with warnings.catch_warnings(), _factories_recorded(tracer), _user_isinstance(), _wrapped_read(through):
+        warnings.simplefilter("ignore")
+        graph = tracer.trace(clone, concrete_args=dict.fromkeys(sorted(absent)) or None)
     if absent:
         _unguard(graph, absent)
     _inline_constants(graph, clone, module)
@@ -356,7 +350,7 @@ def _wrapped_read(through: bool) -> Iterator[None]:
     """With ``through``: the functions a library marked for fx to record as one call (``torch.fx.wrap``:
     torchvision's ``stochastic_depth`` and Swin's ``_get_relative_position_bias``, timm's ``maybe_add_mask``) are
     traced into like any other, so convcalc reads their steps by rule; torch's own stay wrapped. A forward that
-    cannot be traced that way is traced again with them wrapped (see ``_trace``)."""
+    cannot be traced that way is traced again with them wrapped (see ``_Reader._traced``)."""
     if not through:
         yield
         return
