@@ -367,10 +367,8 @@ class Plan:
         rows = {r.name for r in self.rows}
         for g in self.groups:
             if g.path and g.path in tree and g.path not in has_children and g.path not in rows:
-                elements: Any = 1
-                for d in g.output_shape:
-                    elements = elements * d
-                yield g.path, tree[g.path], params.get(g.path, (0, 0))[0], g.output_shape, elements * self.itemsize
+                output_bytes = shape_numel(g.output_shape) * self.itemsize
+                yield g.path, tree[g.path], params.get(g.path, (0, 0))[0], g.output_shape, output_bytes
 
     @property
     def total_mult_adds(self) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 from convcalc._enums import _Vocabulary
 from convcalc._errors import SpecError
-from convcalc._plan import Plan, Row
+from convcalc._plan import Plan, Row, shape_numel
 from convcalc._symbolic import to_sympy
 from convcalc._types import Shape
 
@@ -286,10 +286,8 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
             if layer.leaf and path and tree is not None and path not in rows:
                 # a module without children whose forward was read step by step (timm's Linear subclass calls
                 # F.linear): torchinfo lists it as one call, counted with its output
-                elements: Any = 1
-                for d in shape:
-                    elements = elements * d
-                layer.row = Row(path, layer.kind, layer.input or (), shape, activation_bytes=elements * plan.itemsize)
+                output_bytes = shape_numel(shape) * plan.itemsize
+                layer.row = Row(path, layer.kind, layer.input or (), shape, activation_bytes=output_bytes)
             seen.add(path)
             layers.append(layer)
         if j == len(plan.rows):

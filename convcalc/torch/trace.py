@@ -727,8 +727,11 @@ def _message_of(message: Any, graph: Any) -> tuple[Any, ...]:
         return ()
     nodes = {node.name for node in graph.nodes}
     parts: list[Any] = []
-    for i, piece in enumerate(re.split(r"Proxy\((\w+)\)", message)):
-        parts.append(Ref(piece) if i % 2 and piece in nodes else piece if i % 2 == 0 else f"Proxy({piece})")
+    for i, piece in enumerate(re.split(r"Proxy\((\w+)\)", message)):  # text at even places, node names at odd
+        if i % 2 == 0:
+            parts.append(piece)
+        else:
+            parts.append(Ref(piece) if piece in nodes else f"Proxy({piece})")
     return tuple(parts)
 
 
