@@ -12,6 +12,7 @@ Usage (from the repository root, with the project's virtual environment)::
     python mutation/run.py                   # mutmut's incremental run: re-tests changed functions only
     python mutation/run.py formulas _solve   # re-test every mutant of these modules
     python mutation/run.py --survivors       # re-test last run's survivors (after adding tests)
+    python mutation/run.py --resume sequence  # only the mutants with no result yet (an interrupted run)
     python mutation/run.py --report          # no run: the table and the survivors, with diffs
 
 How mutmut's outcomes count: "killed" and "timeout" (the mutant made the tests
@@ -204,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--fresh", action="store_true", help="delete mutants/ first: a full run from scratch")
     parser.add_argument("--survivors", action="store_true", help="re-test only the survivors of the last run")
+    parser.add_argument(
+        "--resume", action="store_true", help="test only the mutants (of the modules named) that have no result yet"
+    )
     parser.add_argument("--report", action="store_true", help="no run: print the table and the survivors")
     parser.add_argument("--diffs", action="store_true", help="print each survivor's mutation")
     parser.add_argument("--max-children", type=int, default=None, help="parallel workers (default: CPU count)")
@@ -219,7 +223,14 @@ def main(argv: list[str] | None = None) -> int:
             names = [n for statuses in results().values() for n, s in statuses.items() if s in SURVIVED]
             if not names:
                 print("no survivors to re-test")
-        if not args.survivors or names:
+        elif args.resume:
+            wanted = set(resolve_modules(args.modules))
+            names = [
+                n for p, statuses in results().items() if p in wanted for n, s in statuses.items() if s == "not checked"
+            ]
+            if not names:
+                print("every mutant of these modules has a result")
+        if not (args.survivors or args.resume) or names:
             start = time.monotonic()
             code = run_mutmut(names, args.max_children)
             print(f"\nmutmut run took {time.monotonic() - start:.0f} s")

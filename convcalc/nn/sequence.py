@@ -90,6 +90,27 @@ class _MultiOutput(Module):
         return tuple(_first_output(self._outputs((_Shape(flow[0]),), {}, ctx, path))), None
 
 
+def _bind(
+    layer: Module, path: str, inputs: tuple[Any, ...], options: dict[str, Any], names: tuple[str, ...]
+) -> dict[str, Any]:
+    """The arguments of a torch call by the names of torch's ``forward`` (``names``, in order), as torch binds them:
+    positional first, then by name; more positional arguments than ``names``, an unknown name, or a name given
+    both ways are refused, as torch refuses them."""
+    given = dict(zip(names, inputs, strict=False))
+    positional = [names[j] if j < len(names) else f"arg{j}" for j in range(len(inputs))]
+    extra = [*positional[len(names) :], *(n for n in options if n not in names)]
+    twice = [n for n in options if n in given]
+    if extra or twice:
+        said = f"{extra[0]}, which it does not take" if extra else f"{twice[0]} twice, by position and by name"
+        raise SpecError(
+            f"{layer._where(path)}: is called with {said}; torch's {layer.kind} takes ({', '.join(names)}) and "
+            f"refuses the call too. Received: arguments={', '.join([*positional, *options])}"
+        )
+    given.update(options)
+    options.clear()
+    return given
+
+
 def _no_extra(layer: Module, path: str, inputs: tuple[Any, ...], options: dict[str, Any], most: int) -> None:
     if len(inputs) > most or options:
         names = ", ".join([*(f"arg{j}" for j in range(most, len(inputs))), *options])
@@ -100,6 +121,18 @@ def _no_extra(layer: Module, path: str, inputs: tuple[Any, ...], options: dict[s
 
 
 # -- recurrent layers ---------------------------------------------------------- #
+
+#: ``torch.nn.MultiheadAttention.forward``'s parameters, in order
+_MHA_ARGUMENTS = (
+    "query",
+    "key",
+    "value",
+    "key_padding_mask",
+    "need_weights",
+    "attn_mask",
+    "average_attn_weights",
+    "is_causal",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +192,9 @@ class _RNNBase(_MultiOutput):
         return steps * per_step * directions
 
     def _outputs(self, inputs: tuple[Any, ...], options: dict[str, Any], ctx: Context, path: str) -> Any:
-        hx = inputs[1] if len(inputs) > 1 else options.pop("hx", None)
-        _no_extra(self, path, inputs[:1], options, 1)
-        shape = tuple(inputs[0])
+        bound = _bind(self, path, inputs, options, ("input", "hx"))
+        hx = bound.get("hx")
+        shape = tuple(_shape_arg(self, path, bound.get("input"), "input"))
         if len(shape) not in (2, 3):
             raise ShapeError(
                 f"{self._where(path)}: expects a 3-D input {'(N, L, H_in)' if self.batch_first else '(L, N, H_in)'} "
@@ -343,17 +376,11 @@ class MultiheadAttention(_MultiOutput):
             raise SpecError(f"dropout must be a number between 0 and 1. {received(args)}")
 
     def _outputs(self, inputs: tuple[Any, ...], options: dict[str, Any], ctx: Context, path: str) -> Any:
-        names = ("query", "key", "value")
-        given = dict(zip(names, inputs, strict=False))
-        for name in names:
-            if name in options:
-                given[name] = options.pop(name)
-        masks = {name: options.pop(name, None) for name in ("key_padding_mask", "attn_mask")}
-        need_weights = options.pop("need_weights", True)
-        average = options.pop("average_attn_weights", True)
-        options.pop("is_causal", None)
-        _no_extra(self, path, inputs[:3], options, 3)
-        query = tuple(given["query"])
+        given = _bind(self, path, inputs, options, _MHA_ARGUMENTS)
+        masks = {name: given.get(name) for name in ("key_padding_mask", "attn_mask")}
+        need_weights = given.get("need_weights", True)
+        average = given.get("average_attn_weights", True)
+        query = tuple(_shape_arg(self, path, given.get("query"), "query"))
         key = tuple(given.get("key", query))
         value = tuple(given.get("value", key))
         e = self.embed_dim
@@ -472,7 +499,7 @@ class Embedding(Module):
         whole(self.num_embeddings, "num_embeddings", minimum=1)
         whole(self.embedding_dim, "embedding_dim", minimum=1)
         if self.padding_idx is not None:
-            whole(self.padding_idx, "padding_idx", minimum=-self.num_embeddings)
+            whole(self.padding_idx, "padding_idx")
             if not -self.num_embeddings <= self.padding_idx < self.num_embeddings:
                 raise SpecError(
                     f"padding_idx must be within num_embeddings: from {-self.num_embeddings} to "
@@ -491,11 +518,6 @@ class Embedding(Module):
 # -- rearranging --------------------------------------------------------------- #
 
 
-def _factor(value: Any, name: str) -> int:
-    result: int = whole(value, name, minimum=1)
-    return result
-
-
 @dataclass(frozen=True, slots=True)
 class PixelShuffle(Module):
     """``torch.nn.PixelShuffle`` spec: ``(*, C * r**2, H, W) -> (*, C, H * r, W * r)``.
@@ -508,7 +530,7 @@ class PixelShuffle(Module):
     upscale_factor: int
 
     def __post_init__(self) -> None:
-        _factor(self.upscale_factor, "upscale_factor")
+        whole(self.upscale_factor, "upscale_factor", minimum=1)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = tuple(flow[0])
@@ -516,7 +538,6 @@ class PixelShuffle(Module):
         if len(shape) < 3:
             raise ShapeError(f"{self._where(path)}: needs at least 3 dims (C, H, W). Received: input_shape={shape}")
         *lead, c, h, w = shape
-        channel_axis = len(shape) - 3
         if type(c) is int and c % (r * r):
             raise ShapeError(
                 f"{self._where(path)}: {c} channels are not divisible by upscale_factor**2 = {r * r}: use "
@@ -527,7 +548,7 @@ class PixelShuffle(Module):
             c,
             r * r,
             path,
-            channel_axis - 2,
+            -1,  # the channels, before the spatial axes 0, 1
             lambda: f"{self._where(path)}: channels must be divisible by {r * r}. Received: input_shape={shape}",
             f"divisible by {r * r}",
         )
@@ -548,7 +569,7 @@ class PixelUnshuffle(Module):
     downscale_factor: int
 
     def __post_init__(self) -> None:
-        _factor(self.downscale_factor, "downscale_factor")
+        whole(self.downscale_factor, "downscale_factor", minimum=1)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = tuple(flow[0])
@@ -566,7 +587,7 @@ class PixelUnshuffle(Module):
                 v,
                 r,
                 path,
-                len(shape) - 4 + j,
+                j,
                 _said(f"{self._where(path)}: size {v} is not divisible by {r}. Received: input_shape={shape}"),
                 f"divisible by {r}",
             )
@@ -595,10 +616,9 @@ class _MaxUnpoolNd(_MultiOutput):
         k = per_axis(self.kernel_size, "kernel_size", n, args, minimum=1)
         s = k if self.stride is None else per_axis(self.stride, "stride", n, args, minimum=1)
         p = per_axis(self.padding, "padding", n, args, minimum=0)
-        indices = inputs[1] if len(inputs) > 1 else options.pop("indices", None)
-        size = inputs[2] if len(inputs) > 2 else options.pop("output_size", None)
-        _no_extra(self, path, inputs[:3], options, 3)
-        shape = tuple(inputs[0])
+        given = _bind(self, path, inputs, options, ("input", "indices", "output_size"))
+        indices, size = given.get("indices"), given.get("output_size")
+        shape = tuple(_shape_arg(self, path, given.get("input"), "input"))
         where = self._where(path)
         if len(shape) not in (n + 1, n + 2):
             raise ShapeError(

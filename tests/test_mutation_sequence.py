@@ -1,0 +1,404 @@
+"""The recurrent, attention, embedding and rearranging specs (``convcalc/nn/sequence.py``): every argument check's
+message whole, the arguments of a torch call bound as torch binds them, the constraints a symbolic input records,
+and ptflops' count of an unbatched recurrent input. Written against the survivors of a mutation run of the module
+(docs/mutation.md); each behaviour is compared with torch where torch has one."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sympy
+import torch
+
+import convcalc
+from convcalc import nn
+from convcalc._errors import ConvCalcError, ShapeError, SpecError
+
+LSTM_ARGS = "input_size=4, hidden_size=8, num_layers=1, bias=True, batch_first=False, dropout={}, bidirectional=False"
+EMBEDDING_ARGS = "num_embeddings=10, embedding_dim=4, padding_idx={}, max_norm=None, norm_type=2.0"
+
+ARGUMENT_ERRORS: list[tuple[Callable[[], Any], Callable[[], Any], str]] = [
+    (lambda: nn.RNN(0, 8), lambda: torch.nn.RNN(0, 8), "input_size must be at least 1. Received: input_size=0"),
+    (lambda: nn.GRU(4, 0), lambda: torch.nn.GRU(4, 0), "hidden_size must be at least 1. Received: hidden_size=0"),
+    (
+        lambda: nn.LSTM(4, 8, num_layers=0),
+        lambda: torch.nn.LSTM(4, 8, num_layers=0),
+        "num_layers must be at least 1. Received: num_layers=0",
+    ),
+    (
+        lambda: nn.GRU(4, 8, bias=1),
+        None,
+        "bias must be True or False. Received: input_size=4, hidden_size=8, num_layers=1, bias=1, batch_first=False, "
+        "dropout=0.0, bidirectional=False",
+    ),
+    (
+        lambda: nn.RNN(4, 8, batch_first="yes"),
+        None,
+        "batch_first must be True or False. Received: input_size=4, hidden_size=8, num_layers=1, bias=True, "
+        "batch_first='yes', dropout=0.0, bidirectional=False, nonlinearity='tanh'",
+    ),
+    (
+        lambda: nn.LSTM(4, 8, bidirectional=None),
+        None,
+        "bidirectional must be True or False. Received: input_size=4, hidden_size=8, num_layers=1, bias=True, "
+        "batch_first=False, dropout=0.0, bidirectional=None, proj_size=0",
+    ),
+    (
+        lambda: nn.LSTM(4, 8, dropout=1.5),
+        lambda: torch.nn.LSTM(4, 8, dropout=1.5),
+        f"dropout must be a number between 0 and 1. Received: {LSTM_ARGS.format(1.5)}, proj_size=0",
+    ),
+    (
+        lambda: nn.LSTM(4, 8, dropout=-0.1),
+        lambda: torch.nn.LSTM(4, 8, dropout=-0.1),
+        f"dropout must be a number between 0 and 1. Received: {LSTM_ARGS.format(-0.1)}, proj_size=0",
+    ),
+    (
+        lambda: nn.GRU(4, 8, dropout="0.1"),
+        lambda: torch.nn.GRU(4, 8, dropout="0.1"),
+        f"dropout must be a number between 0 and 1. Received: {LSTM_ARGS.format(repr('0.1'))}",
+    ),
+    (
+        lambda: nn.LSTM(4, 8, proj_size=8),
+        lambda: torch.nn.LSTM(4, 8, proj_size=8),
+        f"proj_size must be smaller than hidden_size. Received: {LSTM_ARGS.format(0.0)}, proj_size=8",
+    ),
+    (
+        lambda: nn.LSTM(4, 8, proj_size=-1),
+        lambda: torch.nn.LSTM(4, 8, proj_size=-1),
+        "proj_size must be at least 0. Received: proj_size=-1",
+    ),
+    (
+        lambda: nn.RNN(4, 8, nonlinearity="gelu"),
+        lambda: torch.nn.RNN(4, 8, nonlinearity="gelu"),
+        f"nonlinearity must be 'tanh' or 'relu'. Received: {LSTM_ARGS.format(0.0)}, nonlinearity='gelu'",
+    ),
+    (
+        lambda: nn.Embedding(0, 4),
+        None,  # torch makes an empty table
+        "num_embeddings must be at least 1. Received: num_embeddings=0",
+    ),
+    (lambda: nn.Embedding(10, 0), None, "embedding_dim must be at least 1. Received: embedding_dim=0"),
+    (
+        lambda: nn.Embedding(10, 4, padding_idx=10),
+        lambda: torch.nn.Embedding(10, 4, padding_idx=10),
+        "padding_idx must be within num_embeddings: from -10 to 9. Received: "
+        f"{EMBEDDING_ARGS.format(10)}, scale_grad_by_freq=False, sparse=False",
+    ),
+    (
+        lambda: nn.Embedding(10, 4, padding_idx=-11),
+        lambda: torch.nn.Embedding(10, 4, padding_idx=-11),
+        "padding_idx must be within num_embeddings: from -10 to 9. Received: "
+        f"{EMBEDDING_ARGS.format(-11)}, scale_grad_by_freq=False, sparse=False",
+    ),
+    (
+        lambda: nn.Embedding(10, 4, padding_idx=1.5),
+        None,
+        "padding_idx must be an integer. Received: padding_idx=1.5",
+    ),
+    (
+        lambda: nn.Embedding(10, 4, scale_grad_by_freq=0),
+        None,
+        "scale_grad_by_freq must be True or False. Received: "
+        f"{EMBEDDING_ARGS.format(None)}, scale_grad_by_freq=0, sparse=False",
+    ),
+    (
+        lambda: nn.Embedding(10, 4, sparse=2),
+        None,
+        f"sparse must be True or False. Received: {EMBEDDING_ARGS.format(None)}, scale_grad_by_freq=False, sparse=2",
+    ),
+    (lambda: nn.PixelShuffle(0), None, "upscale_factor must be at least 1. Received: upscale_factor=0"),
+    (lambda: nn.PixelUnshuffle(0), None, "downscale_factor must be at least 1. Received: downscale_factor=0"),
+]
+
+
+@pytest.mark.parametrize(("make", "make_torch", "message"), ARGUMENT_ERRORS)
+def test_argument_checks_name_the_argument_and_what_was_received(
+    make: Callable[[], Any], make_torch: Callable[[], Any] | None, message: str
+) -> None:
+    with pytest.raises(SpecError) as caught:
+        make()
+    assert str(caught.value) == message
+    if make_torch is not None:  # torch refuses the same arguments
+        with pytest.raises((ValueError, TypeError, AssertionError, RuntimeError)):
+            make_torch()
+
+
+@pytest.mark.parametrize("padding_idx", [-10, -1, 0, 9])
+def test_embedding_takes_every_padding_index_torch_takes(padding_idx: int) -> None:
+    torch_layer = torch.nn.Embedding(10, 4, padding_idx=padding_idx)
+    got = convcalc.plan(nn.Embedding(10, 4, padding_idx=padding_idx), (2, 3))
+    assert got.output_shape == tuple(torch_layer(torch.zeros(2, 3, dtype=torch.long)).shape)
+    assert got.trainable_params == sum(p.numel() for p in torch_layer.parameters())
+
+
+@pytest.mark.parametrize(("kind", "dropout"), [("LSTM", 0), ("LSTM", 1), ("GRU", 1.0), ("RNN", 0.5)])
+def test_recurrent_dropout_takes_both_ends(kind: str, dropout: float) -> None:
+    with pytest.warns(UserWarning, match="dropout") if dropout else contextlib.nullcontext():
+        layer = getattr(torch.nn, kind)(4, 8, num_layers=1, dropout=dropout)
+    assert convcalc.plan(getattr(nn, kind)(4, 8, dropout=dropout), (5, 2, 4)).trainable_params == sum(
+        p.numel() for p in layer.parameters()
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec", "shape", "message"),
+    [
+        (
+            nn.LSTM(4, 8, batch_first=True),
+            (2, 3, 4, 4),
+            "<model> (LSTM): expects a 3-D input (N, L, H_in) (batch_first=True) or an unbatched 2-D (L, H_in), "
+            "but receives 4-D. Received: input_shape=(2, 3, 4, 4)",
+        ),
+        (
+            nn.GRU(4, 8),
+            (4,),
+            "<model> (GRU): expects a 3-D input (L, N, H_in) (batch_first=False) or an unbatched 2-D (L, H_in), "
+            "but receives 1-D. Received: input_shape=(4,)",
+        ),
+        (
+            nn.PixelShuffle(2),
+            (1, 6, 4, 4),
+            "<model> (PixelShuffle): 6 channels are not divisible by upscale_factor**2 = 4: use 8 channels, or an "
+            "upscale_factor whose square divides 6. Received: input_shape=(1, 6, 4, 4)",
+        ),
+        (
+            nn.PixelShuffle(3),
+            (20, 4, 4),
+            "<model> (PixelShuffle): 20 channels are not divisible by upscale_factor**2 = 9: use 27 channels, or an "
+            "upscale_factor whose square divides 20. Received: input_shape=(20, 4, 4)",
+        ),
+        (
+            nn.PixelShuffle(2),
+            (4, 4),
+            "<model> (PixelShuffle): needs at least 3 dims (C, H, W). Received: input_shape=(4, 4)",
+        ),
+        (
+            nn.PixelUnshuffle(3),
+            (1, 2, 7, 9),
+            "<model> (PixelUnshuffle): size 7 is not divisible by downscale_factor=3: use a size of 6 or 9. "
+            "Received: input_shape=(1, 2, 7, 9)",
+        ),
+        (
+            nn.PixelUnshuffle(2),
+            (2, 4),
+            "<model> (PixelUnshuffle): needs at least 3 dims (C, H, W). Received: input_shape=(2, 4)",
+        ),
+    ],
+)
+def test_input_checks_name_the_layer_and_the_input(spec: Any, shape: tuple[int, ...], message: str) -> None:
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(spec, shape)
+    assert str(caught.value) == message
+    torch_layer = spec.to_torch() if hasattr(spec, "to_torch") else None
+    if torch_layer is not None:  # torch refuses the same input
+        with pytest.raises((RuntimeError, ValueError, IndexError)):
+            torch_layer(torch.zeros(shape))
+
+
+def test_rearranging_rows_record_their_kind_and_input() -> None:
+    model = nn.Sequential(nn.PixelUnshuffle(2), nn.PixelShuffle(2))
+    rows = convcalc.plan(model, (1, 3, 8, 6)).rows
+    assert [(r.kind, r.input_shape, r.output_shape) for r in rows] == [
+        ("PixelUnshuffle", (1, 3, 8, 6), (1, 12, 4, 3)),
+        ("PixelShuffle", (1, 12, 4, 3), (1, 3, 8, 6)),
+    ]
+    row = convcalc.plan(nn.Embedding(10, 4), (2, 3)).rows[0]
+    assert (row.kind, row.input_shape, row.output_shape, row.trainable) == ("Embedding", (2, 3), (2, 3, 4), 40)
+
+
+C, H, W = sympy.symbols("C H W", positive=True, integer=True)
+
+
+@pytest.mark.parametrize(
+    ("spec", "shape", "output", "constraints"),
+    [
+        (nn.PixelShuffle(3), (1, C, H, W), "(1, floor(C/9), 3*H, 3*W)", ["(axis -1): C divisible by 9"]),
+        (nn.PixelShuffle(2), (C, H, W), "(floor(C/4), 2*H, 2*W)", ["(axis -1): C divisible by 4"]),
+        (
+            nn.PixelUnshuffle(2),
+            (1, 3, H, W),
+            "(1, 12, floor(H/2), floor(W/2))",
+            ["(axis 0): H divisible by 2", "(axis 1): W divisible by 2"],
+        ),
+        (
+            nn.PixelUnshuffle(3),
+            (3, H, W),
+            "(27, floor(H/3), floor(W/3))",
+            ["(axis 0): H divisible by 3", "(axis 1): W divisible by 3"],
+        ),
+    ],
+)
+def test_symbolic_rearranging_records_what_must_divide(
+    spec: Any, shape: tuple[Any, ...], output: str, constraints: list[str]
+) -> None:
+    """The axis of a constraint is the spatial axis (channels -1), batched or not, as for a convolution."""
+    got = convcalc.plan(spec, shape)
+    assert str(got.output_shape) == output
+    assert [str(c).split(" (divisible")[0].strip() for c in got.constraints] == constraints
+    # a size that breaks the rule is refused when given as a number, with the same layer named
+    numbers = tuple(v.subs({C: 10, H: 7, W: 7}) if isinstance(v, sympy.Expr) else v for v in shape)
+    with pytest.raises(ShapeError, match="divisible"):
+        convcalc.plan(spec, tuple(int(v) for v in numbers))
+
+
+class _Recurrent(torch.nn.Module):
+    def __init__(self, call: Callable[..., Any]) -> None:
+        super().__init__()
+        self.rnn = torch.nn.GRU(4, 8)
+        self.call = call
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> Any:
+        return self.call(self.rnn, x, h)
+
+
+RECURRENT_CALLS = {
+    "hx by position": lambda rnn, x, h: rnn(x, h)[1],
+    "hx by name": lambda rnn, x, h: rnn(x, hx=h)[1],
+    "input by name": lambda rnn, x, h: rnn(input=x, hx=h)[0],
+    "no hx": lambda rnn, x, h: rnn(x)[1],
+    "a third argument": lambda rnn, x, h: rnn(x, h, h)[0],
+    "hx twice": lambda rnn, x, h: rnn(x, h, hx=h)[0],
+    "an unknown name": lambda rnn, x, h: rnn(x, state=h)[0],
+}
+
+
+@pytest.mark.parametrize("call", RECURRENT_CALLS, ids=list(RECURRENT_CALLS))
+def test_recurrent_call_binds_its_arguments_as_torch(call: str) -> None:
+    model = _Recurrent(RECURRENT_CALLS[call])
+    x, h = torch.zeros(5, 2, 4), torch.zeros(1, 2, 8)
+    try:
+        expected = tuple(model(x, h).shape)
+    except TypeError:
+        with pytest.raises(SpecError, match=r"rnn \(GRU\): is called with .*torch's GRU takes \(input, hx\)"):
+            convcalc.plan(model, [(5, 2, 4), (1, 2, 8)])
+        return
+    assert convcalc.plan(model, [(5, 2, 4), (1, 2, 8)]).output_shape == expected
+
+
+def test_recurrent_hx_of_the_wrong_shape_is_refused_by_name_as_by_position() -> None:
+    for call in (RECURRENT_CALLS["hx by position"], RECURRENT_CALLS["hx by name"]):
+        model = _Recurrent(call)
+        with pytest.raises(RuntimeError):
+            model(torch.zeros(5, 2, 4), torch.zeros(1, 3, 8))
+        with pytest.raises(ShapeError, match=r"rnn \(GRU\): hx\[0\] must have shape \(1, 2, 8\)"):
+            convcalc.plan(model, [(5, 2, 4), (1, 3, 8)])
+
+
+def test_argument_errors_name_every_argument_received() -> None:
+    with pytest.raises(SpecError) as caught:
+        convcalc.plan(_Recurrent(RECURRENT_CALLS["a third argument"]), [(5, 2, 4), (1, 2, 8)])
+    assert str(caught.value).endswith(
+        "rnn (GRU): is called with arg2, which it does not take; torch's GRU takes (input, hx) and refuses the call "
+        "too. Received: arguments=input, hx, arg2"
+    )
+    with pytest.raises(SpecError) as caught:
+        convcalc.plan(_Recurrent(RECURRENT_CALLS["hx twice"]), [(5, 2, 4), (1, 2, 8)])
+    assert str(caught.value).endswith(
+        "rnn (GRU): is called with hx twice, by position and by name; torch's GRU takes (input, hx) and refuses the "
+        "call too. Received: arguments=input, hx, hx"
+    )
+
+
+class _Attention(torch.nn.Module):
+    def __init__(self, call: Callable[..., Any]) -> None:
+        super().__init__()
+        self.att = torch.nn.MultiheadAttention(8, 2)
+        self.call = call
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> Any:
+        return self.call(self.att, x, mask)
+
+
+ATTENTION_CALLS = {
+    # key_padding_mask, need_weights, attn_mask, average_attn_weights by position, as torch binds them
+    "no weights": lambda att, x, m: att(x, x, x, None, False),
+    "weights per head": lambda att, x, m: att(x, x, x, None, True, None, False),
+    "padding mask by position": lambda att, x, m: att(x, x, x, m),
+    "attention mask by position": lambda att, x, m: att(x, x, x, None, True, m),
+    "all by name": lambda att, x, m: att(query=x, key=x, value=x, key_padding_mask=m, need_weights=False),
+    "a ninth argument": lambda att, x, m: att(x, x, x, None, True, None, True, False, None),
+}
+
+
+@pytest.mark.parametrize("call", ATTENTION_CALLS, ids=list(ATTENTION_CALLS))
+@pytest.mark.parametrize("mask", [(2, 5), (2, 6), (5, 5)])
+def test_attention_call_binds_its_arguments_as_torch(call: str, mask: tuple[int, int]) -> None:
+    """Masks and flags given by position are read as torch reads them: the padding mask (N, S) is checked, the
+    weights are None without ``need_weights``, per head without ``average_attn_weights``."""
+    model = _Attention(ATTENTION_CALLS[call])
+    x = torch.zeros(5, 2, 8)
+    try:
+        out = model(x, torch.zeros(mask, dtype=torch.bool))
+    except (TypeError, RuntimeError, AssertionError):
+        with pytest.raises(ConvCalcError):
+            convcalc.plan(model, [(5, 2, 8), mask])
+        return
+    expected = tuple(None if t is None else tuple(t.shape) for t in out)
+    assert convcalc.plan(model, [(5, 2, 8), mask]).output_shapes == expected
+
+
+class _Unpool(torch.nn.Module):
+    def __init__(self, call: Callable[..., Any]) -> None:
+        super().__init__()
+        self.pool = torch.nn.MaxPool2d(2, return_indices=True)
+        self.unpool = torch.nn.MaxUnpool2d(2)
+        self.call = call
+
+    def forward(self, x: torch.Tensor) -> Any:
+        y, i = self.pool(x)
+        return self.call(self.unpool, y, i, x)
+
+
+UNPOOL_CALLS = {
+    "size by position": lambda up, y, i, x: up(y, i, x.size()),
+    "size by name": lambda up, y, i, x: up(y, indices=i, output_size=x.size()),
+    "a fourth argument": lambda up, y, i, x: up(y, i, x.size(), None),
+}
+
+
+@pytest.mark.parametrize("call", UNPOOL_CALLS, ids=list(UNPOOL_CALLS))
+def test_unpool_call_binds_its_arguments_as_torch(call: str) -> None:
+    model = _Unpool(UNPOOL_CALLS[call])
+    try:
+        expected = tuple(model(torch.zeros(1, 3, 7, 9)).shape)
+    except TypeError:
+        with pytest.raises(SpecError, match=r"unpool \(MaxUnpool2d\): is called with arg3"):
+            convcalc.plan(model, (1, 3, 7, 9))
+        return
+    assert convcalc.plan(model, (1, 3, 7, 9)).output_shape == expected == (1, 3, 7, 9)
+
+
+class _Unbatched(torch.nn.Module):
+    def __init__(self, layer: torch.nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self.layer(x)[0]
+
+
+@pytest.mark.parametrize(("kind", "length", "features"), [("GRU", 5, 3), ("LSTM", 4, 2), ("RNN", 1, 3), ("RNN", 3, 1)])
+def test_unbatched_recurrent_ptflops_count_is_ptflops_hook_count(kind: str, length: int, features: int) -> None:
+    """ptflops' RNN hook reads dims 0 and 1 as batch and steps, so an unbatched ``(L, H_in)`` counts ``L * H_in``
+    steps; ptflops then divides by dim 0 of the model input (``L``, taken for the batch). The plan, for one sample,
+    is the hook's count: ptflops' figure times ``L``."""
+    import ptflops
+
+    layer = getattr(torch.nn, kind)(features, 4)
+    x = torch.randn(length, features)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        reported, _ = ptflops.get_model_complexity_info(
+            _Unbatched(layer),
+            tuple(x.shape),
+            input_constructor=lambda _: x,
+            as_strings=False,
+            print_per_layer_stat=False,
+            backend="pytorch",
+        )
+    spec = getattr(nn, kind)(features, 4)
+    assert convcalc.plan(nn.Sequential(spec), (length, features), macs="ptflops").macs == reported * length
