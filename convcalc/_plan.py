@@ -210,6 +210,21 @@ class Group(NamedTuple):
     input_shape: Shape = ()
 
 
+class ModuleCall(NamedTuple):
+    """One call of a module as torchinfo lists it (:meth:`Plan.module_calls`): its ``path`` and class
+    (``kind``), the shapes it was called with (None where no reader said) and returned, the ``row`` its counts come from (None for a
+    container), whether it is a ``leaf`` (a module without children) and whether it came from a ``group``
+    (a container, or a leaf module whose forward was read step by step)."""
+
+    path: str
+    kind: str
+    input_shape: Shape | None
+    output_shape: Shape
+    row: Row | None
+    leaf: bool
+    group: bool
+
+
 def _total(values: Any) -> Any:
     total: Any = 0
     for v in values:
@@ -341,34 +356,52 @@ class Plan:
                 totals[key] = (params + r.params, trainable + r.trainable)
         return totals
 
-    def _leaf_calls(self) -> Iterator[tuple[str, str, Any, tuple[Any, ...], Any]]:
-        """(path, class, parameters, output shape, activation bytes) of each call torchinfo lists of a module
-        without children (a repeated call too), the model first when it has no children.
-
-        With a module tree, a row that is no module's call is not listed: a functional operation, a
-        module's own tensor, a container's own sum."""
+    def module_calls(self) -> Iterator[ModuleCall]:
+        """Each call of a module torchinfo lists, the model's own excepted, in the order torchinfo's hooks meet
+        them: a container (a group) before the operations planned inside it, then each row that is a module's
+        call. With a module tree, a row that is no module's call is left out: a functional operation, a
+        module's own tensor, a container's own sum. Without one (a ``convcalc.nn`` spec), every row is a call."""
         tree = dict(self.modules) if self.modules is not None else None
         has_children = {p.rpartition(".")[0] for p in tree if p} if tree is not None else {""}
-        params = self.params_by_module
-        if "" not in has_children:
-            kind = self.name if self.name is not None else "Model"
-            yield "", kind, params.get("", (0, 0))[0], self.output_shape, self.output_bytes
         group_paths = {g.path for g in self.groups}
-        for r in self.rows:
+        row_names = {r.name for r in self.rows}
+        rows, groups = self.rows, self.groups
+        g = 0
+        for j in range(len(rows) + 1):
+            while g < len(groups) and groups[g].start <= j:
+                group = groups[g]
+                g += 1
+                path = group.path
+                # the container's first operation reads what it was called with, where the reader did not say
+                given = group.input_shape or (rows[j].input_shape if j < len(rows) else None)
+                leaf = path not in has_children
+                kind = tree.get(path, group.kind) if tree is not None else group.kind
+                row = None
+                if leaf and path and tree is not None and path not in row_names:
+                    # a module without children whose forward was read step by step (timm's Linear subclass
+                    # calls F.linear): torchinfo lists it as one call, counted with its output
+                    output_bytes = shape_numel(group.output_shape) * self.itemsize
+                    row = Row(path, kind, given or (), group.output_shape, activation_bytes=output_bytes)
+                yield ModuleCall(path, kind, given, group.output_shape, row, leaf, True)
+            if j == len(rows):
+                return
+            r = rows[j]
             if tree is not None and (r.name not in tree or r.name in group_paths or not r.name):
                 continue
-            if r.name not in has_children:
-                kind = tree[r.name] if tree is not None else r.kind
-                yield r.name, kind, params.get(r.name, (0, 0))[0], r.output_shape, r.activation_bytes
-        if tree is None:
-            return
-        # a module without children whose forward was read step by step (timm's Linear subclass calls
-        # F.linear): torchinfo lists it as one call, with its output
-        rows = {r.name for r in self.rows}
-        for g in self.groups:
-            if g.path and g.path in tree and g.path not in has_children and g.path not in rows:
-                output_bytes = shape_numel(g.output_shape) * self.itemsize
-                yield g.path, tree[g.path], params.get(g.path, (0, 0))[0], g.output_shape, output_bytes
+            kind = tree[r.name] if tree is not None else r.kind
+            yield ModuleCall(r.name, kind, r.input_shape, r.output_shape, r, r.name not in has_children, False)
+
+    def _leaf_calls(self) -> Iterator[tuple[str, str, Any, tuple[Any, ...], Any]]:
+        """(path, class, parameters, output shape, activation bytes) of each call torchinfo lists of a module
+        without children (a repeated call too), the model first when it has no children."""
+        params = self.params_by_module
+        if self.modules is not None and not any(p and "." not in p for p, _ in self.modules):
+            kind = self.name if self.name is not None else "Model"  # a model without children is a leaf
+            yield "", kind, params.get("", (0, 0))[0], self.output_shape, self.output_bytes
+        for call in self.module_calls():
+            if call.leaf and call.row is not None:
+                row = call.row
+                yield call.path, call.kind, params.get(call.path, (0, 0))[0], row.output_shape, row.activation_bytes
 
     @property
     def total_mult_adds(self) -> Any:

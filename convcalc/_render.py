@@ -10,7 +10,7 @@ from typing import Any
 
 from convcalc._enums import _Vocabulary
 from convcalc._errors import SpecError
-from convcalc._plan import Plan, Row, shape_numel
+from convcalc._plan import Plan, Row
 from convcalc._symbolic import to_sympy
 from convcalc._types import Shape
 
@@ -233,8 +233,6 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
     from convcalc._plan import torchinfo_mult_adds
 
     tree = dict(plan.modules) if plan.modules is not None else None
-    groups = plan.groups
-    group_paths = {g.path for g in groups}
     has_children = {p.rpartition(".")[0] for p in tree if p} if tree is not None else {""}
     params = plan.params_by_module
     named = plan.torchinfo_weights
@@ -269,36 +267,12 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
     if root.leaf:
         root.row = Row("", root.kind, plan.input_shape, plan.output_shape, activation_bytes=plan.output_bytes)
     layers = [root]
-    rows = {r.name for r in plan.rows}
     seen: set[str] = set()
-    g = 0
-    for j in range(len(plan.rows) + 1):
-        while g < len(groups) and groups[g][0] <= j:
-            _, path, kind, shape, called = groups[g]
-            g += 1
-            layer = make(path, tree.get(path, kind) if tree is not None else kind)
-            layer.output, layer.recursive = _shape(shape), path in seen
-            layer.called = True
-            if called:
-                layer.input = called
-            elif j < len(plan.rows):  # the container's first operation reads what it was called with
-                layer.input = plan.rows[j].input_shape
-            if layer.leaf and path and tree is not None and path not in rows:
-                # a module without children whose forward was read step by step (timm's Linear subclass calls
-                # F.linear): torchinfo lists it as one call, counted with its output
-                output_bytes = shape_numel(shape) * plan.itemsize
-                layer.row = Row(path, layer.kind, layer.input or (), shape, activation_bytes=output_bytes)
-            seen.add(path)
-            layers.append(layer)
-        if j == len(plan.rows):
-            break
-        r = plan.rows[j]
-        if tree is not None and (r.name not in tree or r.name in group_paths or not r.name):
-            continue  # a functional operation, a module's own tensor, or a container's own sum
-        layer = make(r.name, tree[r.name] if tree is not None else r.kind)
-        layer.output, layer.row, layer.input, layer.called = _shape(r.output_shape), r, r.input_shape, True
-        layer.recursive = r.recursive or r.name in seen
-        seen.add(r.name)
+    for call in plan.module_calls():
+        layer = make(call.path, call.kind)
+        layer.output, layer.input, layer.row, layer.called = _shape(call.output_shape), call.input_shape, call.row, True
+        layer.recursive = call.path in seen or (call.row is not None and not call.group and call.row.recursive)
+        seen.add(call.path)
         layers.append(layer)
     _add_missing_containers(layers)
     for layer in layers:

@@ -496,3 +496,39 @@ def test_a_module_shared_by_two_parents_is_counted_once() -> None:
     assert ours.total_params == sum(p.numel() for p in model.parameters()) == 188
     assert theirs.total_params > ours.total_params
     assert ours.total_mult_adds == theirs.total_mult_adds
+
+
+def test_module_calls_are_the_calls_torchinfo_lists_in_its_order() -> None:
+    """One walk of the plan gives the summary's layer list and the Plan's torchinfo totals: a container before
+    what it calls, a leaf whose forward is read step by step as one call with its output, no functional
+    operation, a module called twice twice."""
+
+    class StepLinear(nn.Linear):
+        def forward(self, x: Any) -> Any:
+            return nn.functional.linear(x, self.weight, self.bias)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+            self.head = StepLinear(4, 2)
+
+        def forward(self, x: Any) -> Any:
+            y = self.body(x).mean((2, 3))
+            return self.head(self.head(y)[:, :1].expand(-1, 4) + 1)
+
+    model = Net()
+    plan = convcalc.plan(model, (2, 3, 8, 8))
+    calls = [
+        (c.path, c.kind, c.input_shape, c.output_shape, c.leaf, c.group, c.row is not None) for c in plan.module_calls()
+    ]
+    assert calls == [
+        ("body", "Sequential", (2, 3, 8, 8), (2, 4, 6, 6), False, True, False),
+        ("body.0", "Conv2d", (2, 3, 8, 8), (2, 4, 6, 6), True, False, True),
+        ("body.1", "ReLU", (2, 4, 6, 6), (2, 4, 6, 6), True, False, True),
+        ("head", "StepLinear", (2, 4), (2, 2), True, True, True),
+        ("head", "StepLinear", (2, 4), (2, 2), True, True, True),
+    ]
+    theirs = torchinfo.summary(model, (2, 3, 8, 8), verbose=0, device="cpu")
+    assert plan.total_mult_adds == theirs.total_mult_adds
+    assert convcalc.summary(model, input_size=(2, 3, 8, 8), verbose=0).total_mult_adds == theirs.total_mult_adds
