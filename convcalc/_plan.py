@@ -554,6 +554,39 @@ class Plan:
         return sizes
 
 
+def torchinfo_rows(plan: Plan, batch: Any) -> tuple[Row, ...]:
+    """The rows of a torch module's plan with the MACs torchinfo counts, per sample of ``batch``: a call of a
+    module without children (:meth:`Plan.module_calls`) its :func:`torchinfo_mult_adds` with the parameter
+    names torchinfo reads, times its output's first size, over the batch; a row that is no such call (a
+    functional operation, a module's own tensor) 0, as torchinfo lists none. A leaf module whose forward was
+    read step by step counts on the last row planned inside it. Where the whole batch's count does not
+    divide by the batch, the call's count stands."""
+    import dataclasses
+
+    params, named = plan.params_by_module, plan.torchinfo_weights
+    at = {id(r): j for j, r in enumerate(plan.rows)}
+    macs: list[Any] = [0] * len(plan.rows)
+    for call in plan.module_calls():
+        if not call.leaf or call.row is None or not call.output_shape:
+            continue
+        j = at.get(id(call.row))
+        if j is None:
+            inside = [k for k, r in enumerate(plan.rows) if r.name.startswith(f"{call.path}.")]
+            if not inside:
+                continue
+            j = inside[-1]
+        count = torchinfo_mult_adds(
+            call.kind, params.get(call.path, (0, 0))[0], call.output_shape, named.get(call.path)
+        )
+        whole = count * call.output_shape[0]  # torchinfo's count of the call, for the whole batch
+        if type(whole) is int and type(batch) is int:
+            share = whole // batch if whole % batch == 0 else count
+        else:
+            share = to_sympy(whole) / to_sympy(batch)
+        macs[j] = macs[j] + share
+    return tuple(r if r.macs == m else dataclasses.replace(r, macs=m) for r, m in zip(plan.rows, macs, strict=True))
+
+
 def shape_numel(shape: Shape) -> Any:
     for d in shape:
         if type(d) is not int:

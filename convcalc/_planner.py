@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -9,7 +10,17 @@ from typing import Any
 from convcalc._args import received
 from convcalc._enums import Convention, _Vocabulary
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
-from convcalc._plan import Constraint, Group, Plan, ReceptiveField, Row, make_row, shape_numel, torchinfo_mult_adds
+from convcalc._plan import (
+    Constraint,
+    Group,
+    Plan,
+    ReceptiveField,
+    Row,
+    make_row,
+    shape_numel,
+    torchinfo_mult_adds,
+    torchinfo_rows,
+)
 from convcalc._symbolic import FloorForm, Undecided
 from convcalc._types import Shape
 
@@ -500,7 +511,7 @@ def plan(
         (outputs and not isinstance(outputs[0], (tuple, dict))) or (not outputs and out_shape == ())
     ):
         outputs = None  # one output (a 0-d one too): output_shape says it all
-    return Plan(
+    result = Plan(
         rows,
         tuple(to_sympy(d) for d in shape),
         tuple(to_sympy(d) for d in out_shape),
@@ -519,6 +530,11 @@ def plan(
         else None,
         outputs=None if outputs is None else _sympy_tree(outputs),
     )
+    if ctx.mac_convention is MacConvention.TORCHINFO and modules is not None and any(p for p, _ in modules):
+        # which rows are torchinfo's module calls is known once the module tree is: counted here, as the
+        # summary and Plan.total_mult_adds count them (a model without children is one call: its rows stand)
+        result = dataclasses.replace(result, rows=torchinfo_rows(result, to_sympy(ctx.batch)))
+    return result
 
 
 def _least_parts(value: Any) -> list[Any]:

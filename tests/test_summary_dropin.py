@@ -467,7 +467,8 @@ def _corpus_cases() -> list[Any]:
 @pytest.mark.parametrize(("name", "factory", "inputs"), _corpus_cases())
 def test_corpus_models_match_torchinfo(name: str, factory: Any, inputs: Any) -> None:
     """Every corpus model, summarised as torchinfo 1.8 summarises it after running it: the same table in the
-    default layout and with every column, the same totals (mult-adds included), row by row."""
+    default layout and with every column, the same totals (mult-adds included), row by row; and the plan's
+    ``macs="torchinfo"``, per sample, times the batch."""
     torch.manual_seed(0)
     model = factory()
     if isinstance(inputs, dict):
@@ -475,6 +476,12 @@ def test_corpus_models_match_torchinfo(name: str, factory: Any, inputs: Any) -> 
     else:
         given = {"input_size": inputs}
     assert_same(model, options=[{}, {"col_names": ALL_COLUMNS, "depth": 10}], **given)
+    # the plan's "torchinfo" convention counts per sample what torchinfo counts for the batch
+    first = (
+        next(iter(inputs.values())) if isinstance(inputs, dict) else inputs[0] if isinstance(inputs, list) else inputs
+    )
+    theirs = torchinfo.summary(model, verbose=0, device="cpu", **given)
+    assert convcalc.plan(model, inputs, macs="torchinfo").macs * first[0] == theirs.total_mult_adds
 
 
 def test_a_module_shared_by_two_parents_is_counted_once() -> None:
