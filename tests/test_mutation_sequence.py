@@ -200,6 +200,27 @@ def test_input_checks_name_the_layer_and_the_input(spec: Any, shape: tuple[int, 
             torch_layer(torch.zeros(shape))
 
 
+@pytest.mark.parametrize(
+    ("layer", "shape", "message"),
+    [
+        (nn.PixelUnshuffle(3), (1, 2, 1, 6), "size 1 is not divisible by downscale_factor=3: use a size of 3."),
+        (nn.PixelUnshuffle(3), (1, 2, 4, 6), "size 4 is not divisible by downscale_factor=3: use a size of 3 or 6."),
+        (nn.PixelUnshuffle(3), (1, 2, 6, 8), "size 8 is not divisible by downscale_factor=3: use a size of 6 or 9."),
+        (nn.PixelUnshuffle(2), (4, 4), "needs at least 3 dims (C, H, W)."),
+        (nn.PixelShuffle(2), (4, 4), "needs at least 3 dims (C, H, W)."),
+        (
+            nn.GRU(4, 8),
+            (2, 3, 4, 4),
+            "expects a 3-D input (L, N, H_in) (batch_first=False) or an unbatched 2-D (L, H_in), but receives 4-D.",
+        ),
+    ],
+)
+def test_input_checks_inside_a_container_name_the_layer_path(layer: Any, shape: tuple[int, ...], message: str) -> None:
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(nn.Sequential(nn.Identity(), layer), shape)
+    assert str(caught.value) == f"1 ({layer.kind}): {message} Received: input_shape={shape}"
+
+
 def test_rearranging_rows_record_their_kind_and_input() -> None:
     model = nn.Sequential(nn.PixelUnshuffle(2), nn.PixelShuffle(2))
     rows = convcalc.plan(model, (1, 3, 8, 6)).rows
@@ -217,19 +238,24 @@ C, H, W = sympy.symbols("C H W", positive=True, integer=True)
 @pytest.mark.parametrize(
     ("spec", "shape", "output", "constraints"),
     [
-        (nn.PixelShuffle(3), (1, C, H, W), "(1, floor(C/9), 3*H, 3*W)", ["(axis -1): C divisible by 9"]),
-        (nn.PixelShuffle(2), (C, H, W), "(floor(C/4), 2*H, 2*W)", ["(axis -1): C divisible by 4"]),
+        (
+            nn.PixelShuffle(3),
+            (1, C, H, W),
+            "(1, floor(C/9), 3*H, 3*W)",
+            ["(axis -1): C divisible by 9 (divisible by 9)"],
+        ),
+        (nn.PixelShuffle(2), (C, H, W), "(floor(C/4), 2*H, 2*W)", ["(axis -1): C divisible by 4 (divisible by 4)"]),
         (
             nn.PixelUnshuffle(2),
             (1, 3, H, W),
             "(1, 12, floor(H/2), floor(W/2))",
-            ["(axis 0): H divisible by 2", "(axis 1): W divisible by 2"],
+            ["(axis 0): H divisible by 2 (divisible by 2)", "(axis 1): W divisible by 2 (divisible by 2)"],
         ),
         (
             nn.PixelUnshuffle(3),
             (3, H, W),
             "(27, floor(H/3), floor(W/3))",
-            ["(axis 0): H divisible by 3", "(axis 1): W divisible by 3"],
+            ["(axis 0): H divisible by 3 (divisible by 3)", "(axis 1): W divisible by 3 (divisible by 3)"],
         ),
     ],
 )
@@ -239,7 +265,7 @@ def test_symbolic_rearranging_records_what_must_divide(
     """The axis of a constraint is the spatial axis (channels -1), batched or not, as for a convolution."""
     got = convcalc.plan(spec, shape)
     assert str(got.output_shape) == output
-    assert [str(c).split(" (divisible")[0].strip() for c in got.constraints] == constraints
+    assert [str(c).strip() for c in got.constraints] == constraints
     # a size that breaks the rule is refused when given as a number, with the same layer named
     numbers = tuple(v.subs({C: 10, H: 7, W: 7}) if isinstance(v, sympy.Expr) else v for v in shape)
     with pytest.raises(ShapeError, match="divisible"):
@@ -287,6 +313,15 @@ def test_recurrent_hx_of_the_wrong_shape_is_refused_by_name_as_by_position() -> 
             model(torch.zeros(5, 2, 4), torch.zeros(1, 3, 8))
         with pytest.raises(ShapeError, match=r"rnn \(GRU\): hx\[0\] must have shape \(1, 2, 8\)"):
             convcalc.plan(model, [(5, 2, 4), (1, 3, 8)])
+
+
+def test_recurrent_call_without_its_input_names_it() -> None:
+    model = _Recurrent(lambda rnn, x, h: rnn(hx=h)[0])
+    with pytest.raises(TypeError, match="input"):
+        model(torch.zeros(5, 2, 4), torch.zeros(1, 2, 8))
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(model, [(5, 2, 4), (1, 2, 8)])
+    assert str(caught.value).endswith("rnn (GRU): input must be a tensor. Received: input=None")
 
 
 def test_argument_errors_name_every_argument_received() -> None:

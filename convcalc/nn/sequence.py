@@ -579,9 +579,10 @@ class PixelUnshuffle(Module):
         *lead, c, h, w = shape
         for j, v in ((0, h), (1, w)):
             if type(v) is int and v % r:
+                fits = sorted({max(v // r, 1) * r, (v // r + 1) * r})  # the multiples of r on either side
                 raise ShapeError(
                     f"{self._where(path)}: size {v} is not divisible by downscale_factor={r}: use a size of "
-                    f"{max(v // r, 1) * r} or {(v // r + 1) * r}. Received: input_shape={shape}"
+                    f"{' or '.join(map(str, fits))}. Received: input_shape={shape}"
                 )
             ctx.divides(
                 v,
