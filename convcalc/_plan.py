@@ -212,9 +212,9 @@ class Group(NamedTuple):
 
 class ModuleCall(NamedTuple):
     """One call of a module as torchinfo lists it (:meth:`Plan.module_calls`): its ``path`` and class
-    (``kind``), the shapes it was called with (None where no reader said) and returned, the ``row`` its counts come from (None for a
-    container), whether it is a ``leaf`` (a module without children) and whether it came from a ``group``
-    (a container, or a leaf module whose forward was read step by step)."""
+    (``kind``), the shapes it was called with (None where no reader said) and returned, the ``row`` its
+    counts come from (None for a container), whether it is a ``leaf`` (a module without children) and
+    whether it came from a ``group`` (a container, or a leaf module whose forward was read step by step)."""
 
     path: str
     kind: str

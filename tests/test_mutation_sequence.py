@@ -437,3 +437,118 @@ def test_unbatched_recurrent_ptflops_count_is_ptflops_hook_count(kind: str, leng
         )
     spec = getattr(nn, kind)(features, 4)
     assert convcalc.plan(nn.Sequential(spec), (length, features), macs="ptflops").macs == reported * length
+
+
+def _unpool_pair(n: int, size: Any) -> torch.nn.Module:
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pool = getattr(torch.nn, f"MaxPool{n}d")(2, return_indices=True)
+            self.unpool = getattr(torch.nn, f"MaxUnpool{n}d")(2)
+
+        def forward(self, x: torch.Tensor) -> Any:
+            y, i = self.pool(x)
+            return self.unpool(y, i, output_size=size(x) if callable(size) else size)
+
+    return Net()
+
+
+@pytest.mark.parametrize(("n", "shape"), [(2, (1, 3, 4, 5)), (2, (3, 4, 5)), (1, (2, 3, 6)), (1, (3, 6))])
+@pytest.mark.parametrize("form", ["spatial", "one more", "the input's", "one more than the input's", "too large"])
+def test_unpool_output_size_forms_as_torch(n: int, shape: tuple[int, ...], form: str) -> None:
+    """torch takes ``n`` or ``n + 2`` sizes, whether the input is batched or not, each within a stride of the
+    default size."""
+    size = {
+        "spatial": shape[-n:],
+        "one more": shape[-n - 1 :],
+        "the input's": shape,
+        "one more than the input's": (1, *shape),
+        "too large": tuple(d + 5 for d in shape[-n:]),
+    }[form]
+    model = _unpool_pair(n, size)
+    try:
+        expected = tuple(model(torch.zeros(shape)).shape)
+    except ValueError:
+        with pytest.raises(ShapeError, match=r"unpool \(MaxUnpool\dd\): output_size"):
+            convcalc.plan(model, shape)
+        return
+    assert convcalc.plan(model, shape).output_shape == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "shape", "message"),
+    [
+        (
+            nn.MaxUnpool2d(2),
+            (3, 4),
+            "expects a 4-D input (N, C, ...) or an unbatched 3-D one, but receives 2-D. Received: input_shape=(3, 4)",
+        ),
+        (
+            nn.MaxUnpool1d(3, 2),
+            (1, 2, 3, 4),
+            "expects a 3-D input (N, C, ...) or an unbatched 2-D one, but receives 4-D. Received: "
+            "input_shape=(1, 2, 3, 4)",
+        ),
+    ],
+)
+def test_unpool_input_rank_message(spec: Any, shape: tuple[int, ...], message: str) -> None:
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(nn.Sequential(nn.Identity(), spec), shape)
+    assert str(caught.value) == f"1 ({spec.kind}): {message}"
+
+
+def test_unpool_messages_name_the_layer_and_what_fits() -> None:
+    where = "unpool (MaxUnpool2d)"
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(_unpool_pair(2, (9, 10)), (1, 3, 4, 5))
+    assert str(caught.value) == (
+        f"{where}: output_size[0]=9 is out of range: use a size from 3 to 5. Received: output_size=(9, 10), "
+        "input_shape=(1, 3, 2, 2)"
+    )
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(_unpool_pair(2, (3, 4, 5)), (1, 3, 4, 5))
+    assert str(caught.value) == f"{where}: output_size must have 2 or 4 elements. Received: output_size=(3, 4, 5)"
+
+    class WrongIndices(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pool = torch.nn.MaxPool2d(2, return_indices=True)
+            self.unpool = torch.nn.MaxUnpool2d(2)
+
+        def forward(self, x: torch.Tensor) -> Any:
+            y, i = self.pool(x)
+            return self.unpool(y, i[:, :1])
+
+    with pytest.raises(RuntimeError):
+        WrongIndices()(torch.zeros(1, 3, 4, 4))
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(WrongIndices(), (1, 3, 4, 4))
+    assert str(caught.value).startswith(f"{where}: indices must have the input's shape (1, 3, 2, 2). Received: ")
+
+
+def test_unpool_too_small_output_names_the_padding_that_fits() -> None:
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(nn.Sequential(nn.Identity(), nn.MaxUnpool2d(2, 1, 1)), (1, 3, 1, 4))
+    assert str(caught.value).startswith(
+        "1 (MaxUnpool2d): (size - 1) * stride - 2 * padding + kernel_size = 0 is too small: use padding of at most 0."
+    )
+    rows = convcalc.plan(nn.Sequential(nn.Identity(), nn.MaxUnpool2d(3, 2, 1)), (1, 3, 4, 5)).rows
+    assert (rows[1].kind, rows[1].input_shape, rows[1].output_shape) == ("MaxUnpool2d", (1, 3, 4, 5), (1, 3, 7, 9))
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: nn.MaxUnpool2d(0), "kernel_size must be at least 1. Received: kernel_size=0"),
+        (lambda: nn.MaxUnpool2d(2, 0), "stride must be at least 1. Received: stride=0"),
+        (lambda: nn.MaxUnpool1d(2, 2, -1), "padding must be at least 0. Received: padding=-1"),
+        (
+            lambda: nn.MaxUnpool3d((2, 2), 2),
+            "kernel_size must be an int or a tuple of 3 ints. Received: kernel_size=(2, 2), stride=2, padding=0",
+        ),
+    ],
+)
+def test_unpool_argument_checks(make: Callable[[], Any], message: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        make()
+    assert str(caught.value) == message

@@ -646,7 +646,7 @@ class _MaxUnpoolNd(_MultiOutput):
         out = default
         if size is not None:
             sizes = tuple(size)
-            if len(sizes) == n + 2 or (len(sizes) == n + 1 and len(shape) == n + 1):
+            if len(sizes) == n + 2:  # (N, C, *spatial), batched or not, as torch reads it
                 sizes = sizes[-n:]
             if len(sizes) != n:
                 raise ShapeError(
