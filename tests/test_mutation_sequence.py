@@ -552,3 +552,86 @@ def test_unpool_argument_checks(make: Callable[[], Any], message: str) -> None:
     with pytest.raises(SpecError) as caught:
         make()
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: nn.Fold(0, 2), "output_size must be at least 1. Received: output_size=0"),
+        (lambda: nn.Fold((4, 4), 0), "kernel_size must be at least 1. Received: kernel_size=0"),
+        (lambda: nn.Fold((4, 4), 2, dilation=0), "dilation must be at least 1. Received: dilation=0"),
+        (lambda: nn.Fold((4, 4), 2, padding=-1), "padding must be at least 0. Received: padding=-1"),
+        (lambda: nn.Fold((4, 4), 2, stride=0), "stride must be at least 1. Received: stride=0"),
+        (
+            lambda: nn.Fold((4, 4, 4), 2),
+            "output_size must be an int or a tuple of 2 ints. Received: output_size=(4, 4, 4), kernel_size=2, "
+            "dilation=1, padding=0, stride=1",
+        ),
+        (
+            lambda: nn.Fold((4, 4), (2, 2, 2)),
+            "kernel_size must be an int or a tuple of 2 ints. Received: output_size=(4, 4), kernel_size=(2, 2, 2), "
+            "dilation=1, padding=0, stride=1",
+        ),
+        (lambda: nn.Unfold(0), "kernel_size must be at least 1. Received: kernel_size=0"),
+        (lambda: nn.Unfold(2, dilation=0), "dilation must be at least 1. Received: dilation=0"),
+        (lambda: nn.Unfold(2, padding=-1), "padding must be at least 0. Received: padding=-1"),
+        (lambda: nn.Unfold(2, stride=0), "stride must be at least 1. Received: stride=0"),
+        (
+            lambda: nn.Unfold((2, 2, 2)),
+            "kernel_size must be an int or a tuple of 2 ints. Received: kernel_size=(2, 2, 2), dilation=1, padding=0, "
+            "stride=1",
+        ),
+    ],
+)
+def test_fold_and_unfold_argument_checks(make: Callable[[], Any], message: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        make()
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("spec", "shape", "message"),
+    [
+        (
+            nn.Fold((4, 4), 2),
+            (2, 8),
+            "2 input channels are not divisible by kernel_size 2 x 2 = 4: use a multiple of 4.",
+        ),
+        (
+            nn.Fold((4, 4), 2),
+            (1, 8, 4),
+            "output_size=(4, 4) holds 3 x 3 = 9 blocks but the input has L=4: use an input with L=9, or an "
+            "output_size with 4 blocks.",
+        ),
+        (
+            nn.Fold((4, 4), 2),
+            (8,),
+            "expects a 3-D input (N, C * kh * kw, L) or an unbatched 2-D one, but receives 1-D.",
+        ),
+        (nn.Unfold(2), (3, 4), "expects a 4-D input (N, C, H, W) or an unbatched 3-D one, but receives 2-D."),
+    ],
+)
+def test_fold_and_unfold_input_checks_name_the_layer_path(spec: Any, shape: tuple[int, ...], message: str) -> None:
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(nn.Sequential(nn.Identity(), spec), shape)
+    assert str(caught.value) == f"1 ({spec.kind}): {message} Received: input_shape={shape}"
+    with pytest.raises((RuntimeError, IndexError)):  # torch refuses the same input
+        spec.to_torch()(torch.zeros(shape))
+
+
+@pytest.mark.parametrize("shape", [(1, C, H), (C, H)])
+def test_symbolic_fold_records_channels_and_blocks(shape: tuple[Any, ...]) -> None:
+    got = convcalc.plan(nn.Fold((4, 4), 2), shape)
+    assert str(got.output_shape) == str((*shape[:-2], sympy.floor(C / 4), 4, 4))
+    assert [str(c).strip() for c in got.constraints] == [
+        "(axis -1): C divisible by 4 (divisible by 4)",
+        "(axis 0): H == 9 (L=9)",
+    ]
+
+
+def test_fold_and_unfold_rows_record_their_kind_and_input() -> None:
+    rows = convcalc.plan(nn.Sequential(nn.Unfold(2), nn.Fold((4, 4), 2)), (1, 3, 4, 4)).rows
+    assert [(r.kind, r.input_shape, r.output_shape) for r in rows] == [
+        ("Unfold", (1, 3, 4, 4), (1, 12, 9)),
+        ("Fold", (1, 12, 9), (1, 3, 4, 4)),
+    ]

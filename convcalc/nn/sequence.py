@@ -762,17 +762,18 @@ class Fold(Module):
         )
         area = k[0] * k[1]
         c = shape[-2]
+        said = _said(
+            f"{where}: {c} input channels are not divisible by kernel_size {k[0]} x {k[1]} = {area}: use a "
+            f"multiple of {area}. Received: input_shape={shape}"
+        )
         if type(c) is int and c % area:
-            raise ShapeError(
-                f"{where}: {c} input channels are not divisible by kernel_size {k[0]} x {k[1]} = {area}: use "
-                f"C * {area} channels. Received: input_shape={shape}"
-            )
-        ctx.divides(c, area, path, len(shape) - 4, lambda: f"{where}: channels. Received: input_shape={shape}", "")
+            raise ShapeError(said())
+        ctx.divides(c, area, path, -1, said, f"divisible by {area}")  # the channels, before the blocks' axis 0
         ctx.equals(
             shape[-1],
             blocks[0] * blocks[1],
             path,
-            len(shape) - 3,
+            0,
             lambda: (
                 f"{where}: output_size={tuple(size)} holds {blocks[0]} x {blocks[1]} = {blocks[0] * blocks[1]} blocks "
                 f"but the input has L={shape[-1]}: use an input with L={blocks[0] * blocks[1]}, or an output_size "
