@@ -635,3 +635,46 @@ def test_fold_and_unfold_rows_record_their_kind_and_input() -> None:
         ("Unfold", (1, 3, 4, 4), (1, 12, 9)),
         ("Fold", (1, 12, 9), (1, 3, 4, 4)),
     ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "shape", "message"),
+    [
+        (
+            nn.Unfold(5),
+            (1, 3, 4, 4),
+            "1 (Unfold): a block of 5 (kernel_size=5, dilation=1) does not fit in size 4 + 2 * padding=0: use padding "
+            "of at least 1 or a smaller kernel_size. The smallest network input that gets past 1 has size 5 on that "
+            "axis: input_shape=(1, 3, 5, 4). Received: input_shape=(1, 3, 4, 4)",
+        ),
+        (
+            nn.Unfold(3, dilation=2, padding=(0, 1)),
+            (1, 3, 9, 2),
+            "1 (Unfold): a block of 5 (kernel_size=3, dilation=2) does not fit in size 2 + 2 * padding=1: use padding "
+            "of at least 2 or a smaller kernel_size. The smallest network input that gets past 1 has size 3 on that "
+            "axis: input_shape=(1, 3, 9, 3). Received: input_shape=(1, 3, 9, 2)",
+        ),
+        (
+            nn.Fold((3, 3), 4),
+            (1, 16, 1),
+            "1 (Fold): a block of 4 (kernel_size=4, dilation=1) does not fit in size 3 + 2 * padding=0: use padding of "
+            "at least 1 or a smaller kernel_size. Received: input_shape=(1, 16, 1)",
+        ),
+    ],
+)
+def test_a_block_that_does_not_fit_is_refused_as_torch_refuses_it(
+    spec: Any, shape: tuple[int, ...], message: str
+) -> None:
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(nn.Sequential(nn.Identity(), spec), shape)
+    assert str(caught.value) == message
+    with pytest.raises(RuntimeError):
+        spec.to_torch()(torch.zeros(shape))
+
+
+def test_symbolic_unfold_needs_one_block_per_axis() -> None:
+    got = convcalc.plan(nn.Unfold(3, stride=2), (1, 3, H, W))
+    assert [str(c).strip() for c in got.constraints] == [
+        "(axis 0): floor((H - 3)/2) + 1 >= 1 (size at least 1)",
+        "(axis 1): floor((W - 3)/2) + 1 >= 1 (size at least 1)",
+    ]

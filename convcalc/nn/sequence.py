@@ -694,16 +694,19 @@ class MaxUnpool3d(_MaxUnpoolNd):
     _ndim: ClassVar[int] = 3
 
 
-def _fold_blocks(
-    layer: Module, sizes: tuple[Any, ...], k: Any, d: Any, p: Any, s: Any, ctx: Context, path: str, shape: Any
-) -> Any:
+#: Fold's and Unfold's per-axis arguments and their least values
+_BLOCK_ARGUMENTS = (("kernel_size", 1), ("dilation", 1), ("padding", 0), ("stride", 1))
+
+
+def _block_arguments(layer: Any) -> tuple[tuple[int, ...], ...]:
+    """Fold's and Unfold's kernel_size, dilation, padding and stride, checked, one per spatial axis."""
     args = _args(layer)
-    k2, d2, p2, s2 = (
-        per_axis(k, "kernel_size", 2, args, minimum=1),
-        per_axis(d, "dilation", 2, args, minimum=1),
-        per_axis(p, "padding", 2, args, minimum=0),
-        per_axis(s, "stride", 2, args, minimum=1),
-    )
+    return tuple(per_axis(getattr(layer, name), name, 2, args, minimum=low) for name, low in _BLOCK_ARGUMENTS)
+
+
+def _fold_blocks(layer: Module, sizes: tuple[Any, ...], ctx: Context, path: str, shape: Any) -> Any:
+    """The kernel and the number of blocks along each of ``sizes``, each at least one."""
+    k2, d2, p2, s2 = _block_arguments(layer)
     blocks = []
     for j, size in enumerate(sizes):
         extent = kernel_extent(k2[j], d2[j])
@@ -743,10 +746,8 @@ class Fold(Module):
     stride: Any = 1
 
     def __post_init__(self) -> None:
-        args = _args(self)
-        per_axis(self.output_size, "output_size", 2, args, minimum=1)
-        for name, low in (("kernel_size", 1), ("dilation", 1), ("padding", 0), ("stride", 1)):
-            per_axis(getattr(self, name), name, 2, args, minimum=low)
+        per_axis(self.output_size, "output_size", 2, _args(self), minimum=1)
+        _block_arguments(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = tuple(flow[0])
@@ -757,9 +758,7 @@ class Fold(Module):
                 f"{len(shape)}-D. Received: input_shape={shape}"
             )
         size = per_axis(self.output_size, "output_size", 2, _args(self), minimum=1)
-        k, blocks = _fold_blocks(
-            self, size, self.kernel_size, self.dilation, self.padding, self.stride, ctx, path, shape
-        )
+        k, blocks = _fold_blocks(self, size, ctx, path, shape)
         area = k[0] * k[1]
         c = shape[-2]
         said = _said(
@@ -801,9 +800,7 @@ class Unfold(Module):
     stride: Any = 1
 
     def __post_init__(self) -> None:
-        args = _args(self)
-        for name, low in (("kernel_size", 1), ("dilation", 1), ("padding", 0), ("stride", 1)):
-            per_axis(getattr(self, name), name, 2, args, minimum=low)
+        _block_arguments(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = tuple(flow[0])
@@ -812,9 +809,7 @@ class Unfold(Module):
                 f"{self._where(path)}: expects a 4-D input (N, C, H, W) or an unbatched 3-D one, but receives "
                 f"{len(shape)}-D. Received: input_shape={shape}"
             )
-        k, blocks = _fold_blocks(
-            self, shape[-2:], self.kernel_size, self.dilation, self.padding, self.stride, ctx, path, shape
-        )
+        k, blocks = _fold_blocks(self, shape[-2:], ctx, path, shape)
         out_shape = (*shape[:-3], shape[-3] * k[0] * k[1], product(blocks))
         ctx.add_row(path, self.kind, shape, out_shape)
         return out_shape, None
