@@ -678,3 +678,108 @@ def test_symbolic_unfold_needs_one_block_per_axis() -> None:
         "(axis 0): floor((H - 3)/2) + 1 >= 1 (size at least 1)",
         "(axis 1): floor((W - 3)/2) + 1 >= 1 (size at least 1)",
     ]
+
+
+MHA_ARGS = "dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False, kdim=None, vdim=None, batch_first=False"
+
+
+@pytest.mark.parametrize(
+    ("make", "make_torch", "message"),
+    [
+        (
+            lambda: nn.MultiheadAttention(0, 1),
+            lambda: torch.nn.MultiheadAttention(0, 1),
+            "embed_dim must be at least 1. Received: embed_dim=0",
+        ),
+        (
+            lambda: nn.MultiheadAttention(8, 0),
+            lambda: torch.nn.MultiheadAttention(8, 0),
+            "num_heads must be at least 1. Received: num_heads=0",
+        ),
+        (lambda: nn.MultiheadAttention(8, 2, kdim=0), None, "kdim must be at least 1. Received: kdim=0"),
+        (lambda: nn.MultiheadAttention(8, 2, vdim=-1), None, "vdim must be at least 1. Received: vdim=-1"),
+        (
+            lambda: nn.MultiheadAttention(8, 2, bias=2),
+            None,
+            "bias must be True or False. Received: embed_dim=8, num_heads=2, dropout=0.0, bias=2, add_bias_kv=False, "
+            "add_zero_attn=False, kdim=None, vdim=None, batch_first=False",
+        ),
+        (
+            lambda: nn.MultiheadAttention(8, 2, add_zero_attn=None),
+            None,
+            "add_zero_attn must be True or False. Received: embed_dim=8, num_heads=2, dropout=0.0, bias=True, "
+            "add_bias_kv=False, add_zero_attn=None, kdim=None, vdim=None, batch_first=False",
+        ),
+        (
+            lambda: nn.MultiheadAttention(12, 5),
+            lambda: torch.nn.MultiheadAttention(12, 5),
+            f"embed_dim must be divisible by num_heads (one of [1, 2, 3, 4, 6, 12]). Received: embed_dim=12, "
+            f"num_heads=5, {MHA_ARGS}",
+        ),
+        (
+            lambda: nn.MultiheadAttention(8, 2, dropout=2),
+            None,
+            "dropout must be a number between 0 and 1. Received: embed_dim=8, num_heads=2, dropout=2, bias=True, "
+            "add_bias_kv=False, add_zero_attn=False, kdim=None, vdim=None, batch_first=False",
+        ),
+    ],
+)
+def test_attention_argument_checks(make: Callable[[], Any], make_torch: Callable[[], Any] | None, message: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        make()
+    assert str(caught.value) == message
+    if make_torch is not None:
+        with pytest.raises((ValueError, AssertionError, ZeroDivisionError, RuntimeError)):
+            make_torch()
+
+
+class _States(torch.nn.Module):
+    def __init__(self, kind: str, call: Callable[..., Any]) -> None:
+        super().__init__()
+        self.rnn = getattr(torch.nn, kind)(4, 8)
+        self.call = call
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> Any:
+        return self.call(self.rnn, x, h, c)
+
+
+STATE_CALLS = {
+    "LSTM (h, c)": ("LSTM", lambda r, x, h, c: r(x, (h, c))[1][1], None),
+    "LSTM hx=(h, c)": ("LSTM", lambda r, x, h, c: r(x, hx=(h, c))[0], None),
+    "LSTM h alone": (
+        "LSTM",
+        lambda r, x, h, c: r(x, h)[0],
+        "rnn (LSTM): hx takes 2 tensors ((1, 2, 8), (1, 2, 8)). Received: hx=(1, 2, 8)",
+    ),
+    "GRU (h, c)": (
+        "GRU",
+        lambda r, x, h, c: r(x, (h, c))[0],
+        "rnn (GRU): hx takes 1 tensor (1, 2, 8). Received: hx=((1, 2, 8), (1, 2, 8))",
+    ),
+    "LSTM c of another rank": (
+        "LSTM",
+        lambda r, x, h, c: r(x, (h, c[0]))[0],
+        "rnn (LSTM): hx[1] must have shape (1, 2, 8) for this input. Received: hx[1]=(2, 8), input_shape=(5, 2, 4)",
+    ),
+    "LSTM c of another batch": (
+        "LSTM",
+        lambda r, x, h, c: r(x, (h, c[:, :1]))[0],
+        "rnn (LSTM): hx[1] must have shape (1, 2, 8) for this input. Received: hx[1]=(1, 1, 8), input_shape=(5, 2, 4)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", STATE_CALLS, ids=list(STATE_CALLS))
+def test_recurrent_states_are_checked_as_torch_checks_them(case: str) -> None:
+    kind, call, message = STATE_CALLS[case]
+    model = _States(kind, call)
+    shapes = [(5, 2, 4), (1, 2, 8), (1, 2, 8)]
+    if message is None:
+        expected = tuple(model(*(torch.zeros(s) for s in shapes)).shape)
+        assert convcalc.plan(model, shapes).output_shape == expected
+        return
+    with pytest.raises((RuntimeError, IndexError, AttributeError)):
+        model(*(torch.zeros(s) for s in shapes))
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(model, shapes)
+    assert str(caught.value) == message

@@ -219,7 +219,7 @@ class _RNNBase(_MultiOutput):
             if len(given) != len(states):
                 raise ShapeError(
                     f"{self._where(path)}: hx takes {len(states)} tensor{'s' if len(states) > 1 else ''} "
-                    f"{tuple(states) if len(states) > 1 else states[0]}. Received: hx={given!r}"
+                    f"{tuple(states) if len(states) > 1 else states[0]}. Received: hx={hx!r}"
                 )
             for j, (g, want) in enumerate(zip(given, states, strict=True)):
                 if (
