@@ -783,3 +783,110 @@ def test_recurrent_states_are_checked_as_torch_checks_them(case: str) -> None:
     with pytest.raises(ShapeError) as caught:
         convcalc.plan(model, shapes)
     assert str(caught.value) == message
+
+
+class _Masked(torch.nn.Module):
+    def __init__(self, batch_first: bool, which: str) -> None:
+        super().__init__()
+        self.att = torch.nn.MultiheadAttention(8, 2, batch_first=batch_first, kdim=6, vdim=4)
+        self.which = which
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> Any:
+        return self.att(q, k, v, **{self.which: mask})[0]
+
+
+MASK_CASES = [
+    # (batch_first, query, key, value, mask)
+    (False, (5, 2, 8), (7, 2, 6), (7, 2, 4), (5, 7)),
+    (False, (5, 2, 8), (7, 2, 6), (7, 2, 4), (4, 5, 7)),
+    (False, (5, 2, 8), (7, 2, 6), (7, 2, 4), (2, 7)),
+    (False, (5, 2, 8), (7, 2, 6), (7, 2, 4), (7, 5)),
+    (False, (5, 2, 8), (7, 2, 6), (7, 2, 4), (2, 5, 7)),
+    (True, (2, 5, 8), (2, 7, 6), (2, 7, 4), (5, 7)),
+    (True, (2, 5, 8), (2, 7, 6), (2, 7, 4), (4, 5, 7)),
+    (True, (2, 5, 8), (2, 7, 6), (2, 7, 4), (2, 7)),
+    (True, (2, 5, 8), (2, 7, 6), (2, 7, 4), (5, 2)),
+    (False, (5, 8), (7, 6), (7, 4), (7,)),
+    (False, (5, 8), (7, 6), (7, 4), (2, 5, 7)),
+    (False, (5, 8), (7, 6), (7, 4), (5, 7)),
+    (False, (5, 8), (7, 6), (7, 4), (3, 5, 7)),
+    (False, (5, 8), (7, 6), (7, 4), (1, 7)),
+]
+
+
+@pytest.mark.parametrize("which", ["attn_mask", "key_padding_mask"])
+@pytest.mark.parametrize(("batch_first", "query", "key", "value", "mask"), MASK_CASES)
+def test_attention_masks_are_taken_as_torch_takes_them(
+    which: str, batch_first: bool, query: Any, key: Any, value: Any, mask: Any
+) -> None:
+    model = _Masked(batch_first, which)
+    shapes = [query, key, value, mask]
+    try:
+        expected = tuple(model(*(torch.zeros(s) for s in shapes[:3]), torch.zeros(mask, dtype=torch.bool)).shape)
+    except (RuntimeError, AssertionError, IndexError):
+        with pytest.raises(ShapeError, match=rf"att \(MultiheadAttention\): {which} of shape"):
+            convcalc.plan(model, shapes)
+        return
+    assert convcalc.plan(model, shapes).output_shape == expected
+
+
+def test_attention_messages_name_the_layer_and_every_shape() -> None:
+    where = "att (MultiheadAttention)"
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(_Masked(False, "attn_mask"), [(5, 2, 8), (7, 2, 6), (7, 2, 4), (6, 7)])
+    assert str(caught.value) == (
+        f"{where}: attn_mask of shape (6, 7) does not fit: torch takes (5, 7) or (4, 5, 7) for a query of (5, 2, 8) "
+        "and a key of (7, 2, 6). Received: attn_mask_shape=(6, 7)"
+    )
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(_Masked(False, "key_padding_mask"), [(5, 2, 8), (7, 2, 6), (7, 2, 4), (2, 7, 1)])
+    assert str(caught.value) == (
+        f"{where}: key_padding_mask of shape (2, 7, 1) does not fit: torch takes (2, 7) for a query of (5, 2, 8) and a "
+        "key of (7, 2, 6). Received: key_padding_mask_shape=(2, 7, 1)"
+    )
+    received = "Received: query=(5, 2, 8), key=(7, 2, 6), value=(6, 2, 4)"
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(_Masked(False, "attn_mask"), [(5, 2, 8), (7, 2, 6), (6, 2, 4), (5, 7)])
+    assert str(caught.value).startswith(
+        f"{where}: the value has size 6 on axis 0 but the key has 7: key and value lengths must agree. {received}"
+    )
+    received = "Received: query=(5, 2, 8), key=(7, 3, 6), value=(7, 2, 4)"
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(_Masked(False, "attn_mask"), [(5, 2, 8), (7, 3, 6), (7, 2, 4), (5, 7)])
+    assert str(caught.value).startswith(
+        f"{where}: the key has size 3 on axis 1 but the query has 2: batch sizes must agree. {received}"
+    )
+    received = "Received: query=(5, 2, 8), key=(7, 2, 6), value=(7, 2, 4, 1)"
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(_Masked(False, "attn_mask"), [(5, 2, 8), (7, 2, 6), (7, 2, 4, 1), (5, 7)])
+    assert str(caught.value) == (
+        f"{where}: query, key and value must all be 3-D (batched) or all 2-D (unbatched). "
+        "Received: query=(5, 2, 8), key=(7, 2, 6), value=(7, 2, 4, 1)"
+    )
+    for shapes, said in [
+        ([(5, 2, 8), (7, 2, 5), (7, 2, 4), (5, 7)], "kdim=6 but the key has 5 features (last dim): use kdim=5"),
+        ([(5, 2, 8), (7, 2, 6), (7, 2, 3), (5, 7)], "vdim=4 but the value has 3 features (last dim): use vdim=3"),
+        (
+            [(5, 2, 9), (7, 2, 6), (7, 2, 4), (5, 7)],
+            "embed_dim=8 but the query has 9 features (last dim): use embed_dim=9",
+        ),
+    ]:
+        with pytest.raises(ShapeError) as caught:
+            convcalc.plan(_Masked(False, "attn_mask"), shapes)
+        assert str(caught.value).startswith(f"{where}: {said}. Received: ")
+
+
+def test_attention_without_a_query_names_it() -> None:
+    class NoQuery(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.att = torch.nn.MultiheadAttention(8, 2)
+
+        def forward(self, x: torch.Tensor) -> Any:
+            return self.att(key=x, value=x)[0]
+
+    with pytest.raises(TypeError):
+        NoQuery()(torch.zeros(5, 2, 8))
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(NoQuery(), (5, 2, 8))
+    assert str(caught.value) == "att (MultiheadAttention): query must be a tensor. Received: query=None"
