@@ -890,3 +890,37 @@ def test_attention_without_a_query_names_it() -> None:
     with pytest.raises(ShapeError) as caught:
         convcalc.plan(NoQuery(), (5, 2, 8))
     assert str(caught.value) == "att (MultiheadAttention): query must be a tensor. Received: query=None"
+
+
+@pytest.mark.parametrize(
+    ("batch_first", "query", "key", "value"),
+    [
+        (False, (5, 2, 8), (7, 2, 6), (7, 2, 4)),
+        (True, (2, 5, 8), (2, 7, 6), (2, 7, 4)),
+        (False, (5, 8), (7, 6), (7, 4)),
+    ],
+)
+@pytest.mark.parametrize("bias", [True, False])
+def test_attention_counts_per_sample_by_hand_in_every_layout(
+    batch_first: bool, query: Any, key: Any, value: Any, bias: bool
+) -> None:
+    """L = 5 queries, S = 7 keys, E = 8, kdim 6, vdim 4: projections 2 L E E + S (kdim + vdim) E, scores and
+    weighted sum 2 L S E; a bias adds 2 L E + 2 S E; torchinfo reports none for this layer."""
+
+    class Attend(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.att = torch.nn.MultiheadAttention(8, 2, bias=bias, kdim=6, vdim=4, batch_first=batch_first)
+
+        def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> Any:
+            return self.att(q, k, v)[0]
+
+    macs = 2 * 5 * 8 * 8 + 7 * (6 + 4) * 8 + 2 * 5 * 7 * 8
+    bias_adds = (2 * 5 * 8 + 2 * 7 * 8) if bias else 0
+    shapes = [query, key, value]
+    assert convcalc.plan(Attend(), shapes).macs == macs == 1760
+    assert convcalc.plan(Attend(), shapes, macs="macs+bias").macs == macs + bias_adds
+    assert convcalc.plan(Attend(), shapes, macs="flops").macs == 2 * macs
+    assert convcalc.plan(Attend(), shapes, macs="torchinfo").macs == 0
+    row = convcalc.plan(Attend(), shapes).rows[0]
+    assert (row.kind, row.input_shape, row.output_shape) == ("MultiheadAttention", query, query)

@@ -605,18 +605,18 @@ class _MaxUnpoolNd(_MultiOutput):
     _ndim: ClassVar[int] = 2
 
     def __post_init__(self) -> None:
+        self._arguments()
+
+    def _arguments(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """kernel_size, stride (the kernel's by default) and padding, checked, one per spatial axis."""
         args = _args(self)
-        per_axis(self.kernel_size, "kernel_size", self._ndim, args, minimum=1)
-        if self.stride is not None:
-            per_axis(self.stride, "stride", self._ndim, args, minimum=1)
-        per_axis(self.padding, "padding", self._ndim, args, minimum=0)
+        k = per_axis(self.kernel_size, "kernel_size", self._ndim, args, minimum=1)
+        s = k if self.stride is None else per_axis(self.stride, "stride", self._ndim, args, minimum=1)
+        return k, s, per_axis(self.padding, "padding", self._ndim, args, minimum=0)
 
     def _outputs(self, inputs: tuple[Any, ...], options: dict[str, Any], ctx: Context, path: str) -> Any:
         n = self._ndim
-        args = _args(self)
-        k = per_axis(self.kernel_size, "kernel_size", n, args, minimum=1)
-        s = k if self.stride is None else per_axis(self.stride, "stride", n, args, minimum=1)
-        p = per_axis(self.padding, "padding", n, args, minimum=0)
+        k, s, p = self._arguments()
         given = _bind(self, path, inputs, options, ("input", "indices", "output_size"))
         indices, size = given.get("indices"), given.get("output_size")
         shape = tuple(_shape_arg(self, path, given.get("input"), "input"))
