@@ -356,13 +356,21 @@ class Plan:
                 totals[key] = (params + r.params, trainable + r.trainable)
         return totals
 
+    @property
+    def parent_paths(self) -> set[str]:
+        """The paths of the modules that have children, ``""`` among them when the model has any. Without a
+        module tree every row is a module of its own directly under the model."""
+        if self.modules is None:
+            return {""}
+        return {p.rpartition(".")[0] for p, _ in self.modules if p}
+
     def module_calls(self) -> Iterator[ModuleCall]:
         """Each call of a module torchinfo lists, the model's own excepted, in the order torchinfo's hooks meet
         them: a container (a group) before the operations planned inside it, then each row that is a module's
         call. With a module tree, a row that is no module's call is left out: a functional operation, a
         module's own tensor, a container's own sum. Without one (a ``convcalc.nn`` spec), every row is a call."""
         tree = dict(self.modules) if self.modules is not None else None
-        has_children = {p.rpartition(".")[0] for p in tree if p} if tree is not None else {""}
+        has_children = self.parent_paths
         group_paths = {g.path for g in self.groups}
         row_names = {r.name for r in self.rows}
         rows, groups = self.rows, self.groups
@@ -395,7 +403,7 @@ class Plan:
         """(path, class, parameters, output shape, activation bytes) of each call torchinfo lists of a module
         without children (a repeated call too), the model first when it has no children."""
         params = self.params_by_module
-        if self.modules is not None and not any(p and "." not in p for p, _ in self.modules):
+        if self.modules is not None and "" not in self.parent_paths:
             kind = self.name if self.name is not None else "Model"  # a model without children is a leaf
             yield "", kind, params.get("", (0, 0))[0], self.output_shape, self.output_bytes
         for call in self.module_calls():

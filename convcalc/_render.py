@@ -233,7 +233,7 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
     from convcalc._plan import torchinfo_mult_adds
 
     tree = dict(plan.modules) if plan.modules is not None else None
-    has_children = {p.rpartition(".")[0] for p in tree if p} if tree is not None else {""}
+    has_children = plan.parent_paths
     params = plan.params_by_module
     named = plan.torchinfo_weights
     name = plan.name if plan.name is not None else "Model"
