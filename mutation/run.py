@@ -70,14 +70,26 @@ def module_name(path: str) -> str:
     return path.removesuffix(".py").replace("/", ".")
 
 
+def package_name(path: str) -> str:
+    """``convcalc/nn/_base.py`` -> ``nn._base``: the name inside the package."""
+    return module_name(path).removeprefix("convcalc.")
+
+
 def resolve_modules(names: list[str]) -> list[str]:
-    """Short names (``formulas``, ``_solve``, ``convcalc._solve``) to configured paths; unknown names fail."""
+    """Names (``formulas``, ``_solve``, ``nn.sequence``, ``convcalc.keras._base``) to configured paths.
+
+    A bare file name that several subpackages share (``_base``) names all of them; an unknown name fails.
+    """
     paths = configured_modules()
     chosen = []
     for name in names:
-        hits = [p for p in paths if name in (p, module_name(p), Path(p).stem, Path(p).stem.lstrip("_"))]
+        hits = [
+            p
+            for p in paths
+            if name in (p, module_name(p), package_name(p), Path(p).stem, Path(p).stem.lstrip("_"))
+        ]
         if not hits:
-            short = ", ".join(Path(p).stem for p in paths)
+            short = ", ".join(package_name(p) for p in paths)
             raise SystemExit(f"unknown module {name!r}: the configured modules are {short}")
         chosen.extend(hits)
     return chosen

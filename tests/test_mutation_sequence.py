@@ -701,9 +701,9 @@ MHA_ARGS = "dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False, kdim
             f"num_heads=5, {MHA_ARGS}",
         ),
         (
-            lambda: nn.MultiheadAttention(8, 2, dropout=2),
+            lambda: nn.MultiheadAttention(8, 2, dropout="0.1"),
             None,
-            "dropout must be a number between 0 and 1. Received: embed_dim=8, num_heads=2, dropout=2, bias=True, "
+            "dropout must be a number. Received: embed_dim=8, num_heads=2, dropout='0.1', bias=True, "
             "add_bias_kv=False, add_zero_attn=False, kdim=None, vdim=None, batch_first=False",
         ),
     ],
@@ -908,3 +908,17 @@ def test_attention_counts_per_sample_by_hand_in_every_layout(
     assert convcalc.plan(Attend(), shapes, macs="torchinfo").macs == 0
     row = convcalc.plan(Attend(), shapes).rows[0]
     assert (row.kind, row.input_shape, row.output_shape) == ("MultiheadAttention", query, query)
+
+
+@pytest.mark.parametrize("dropout", [1.5, -0.5, 2])
+def test_attention_takes_any_dropout_as_torch_does(dropout: float) -> None:
+    """torch builds MultiheadAttention with any dropout and runs it in eval mode: so does the plan."""
+    att = torch.nn.MultiheadAttention(8, 2, dropout=dropout, batch_first=True).eval()
+    x = torch.zeros(3, 5, 8)
+    with torch.no_grad():
+        out, weights = att(x, x, x)
+    planned = convcalc.plan(att, [(3, 5, 8)] * 3)
+    assert planned.output_shapes == (tuple(out.shape), tuple(weights.shape))
+    assert planned.total_params == sum(p.numel() for p in att.parameters())
+    spec = nn.MultiheadAttention(8, 2, dropout=dropout, batch_first=True)
+    assert spec.to_torch().dropout == dropout
