@@ -861,8 +861,8 @@ def test_bilinear_takes_its_inputs_by_name() -> None:
     _raises(
         convcalc.SpecError,
         lambda: convcalc.plan(layer, {"input1": (2, 5), "input2": (2, 7), "x": (1,)}),
-        "<model> (Bilinear): is called with arguments convcalc does not follow (x); Bilinear takes 2 tensors here. "
-        "Received: arguments=x",
+        "<model> (Bilinear): is called with x, which it does not take; torch's Bilinear takes (input1, input2) and "
+        "refuses the call too. Received: arguments=input1, input2, x",
     )
     _raises(
         convcalc.ShapeError,
@@ -1055,8 +1055,8 @@ def test_a_cell_in_a_forward_names_its_path(cell: torch.nn.Module, call: Any, me
         (lambda cell, x, h: cell(3, h), "cell (Bilinear): input1 must be a tensor. Received: input1=3"),
         (
             lambda cell, x, h: cell(x, h, h),
-            "cell (Bilinear): is called with arguments convcalc does not follow (arg2); Bilinear takes 2 tensors here. "
-            "Received: arguments=arg2",
+            "cell (Bilinear): is called with arg2, which it does not take; torch's Bilinear takes (input1, input2) "
+            "and refuses the call too. Received: arguments=input1, input2, arg2",
         ),
         (
             lambda cell, x, h: cell(x.sum(), h),
@@ -1106,14 +1106,14 @@ def test_a_cell_takes_its_input_and_state_by_name_as_torch_does() -> None:
     _raises(
         convcalc.SpecError,
         lambda: convcalc.plan(cell, [(2, 4), (2, 3), (2, 3)]),
-        "<model> (GRUCell): is called with arguments convcalc does not follow (arg2); GRUCell takes 2 tensors here. "
-        "Received: arguments=arg2",
+        "<model> (GRUCell): is called with arg2, which it does not take; torch's GRUCell takes (input, hx) and "
+        "refuses the call too. Received: arguments=input, hx, arg2",
     )
     with pytest.raises(TypeError):
         torch.nn.GRUCell(4, 3)(torch.zeros(2, 4), torch.zeros(2, 3), torch.zeros(2, 3))  # type: ignore[call-arg]
-    with pytest.raises(convcalc.SpecError, match=r"\(hx\); GRUCell takes 2 tensors"):
+    with pytest.raises(convcalc.SpecError, match=r"with hx twice, by position and by name; torch's GRUCell"):
         convcalc.plan(_CellCall(torch.nn.GRUCell(4, 3), lambda cell, x, h: cell(x, h, hx=h)), [(2, 4), (2, 3)])
-    with pytest.raises(convcalc.SpecError, match=r"\(input1\); Bilinear takes 2 tensors"):
+    with pytest.raises(convcalc.SpecError, match=r"with input1 twice, by position and by name; torch's Bilinear"):
         convcalc.plan(_CellCall(torch.nn.Bilinear(4, 3, 2), lambda cell, x, h: cell(x, h, input1=x)), [(2, 4), (2, 3)])
 
 

@@ -17,9 +17,9 @@ from convcalc._symbolic import product
 from convcalc.nn._base import _args
 from convcalc.nn.sequence import (
     _GATE_OPS,
+    _bind,
     _features,
     _MultiOutput,
-    _no_extra,
     _nonlinearity,
     _peer_count,
     _said,
@@ -50,11 +50,7 @@ class _CellBase(_MultiOutput):
         flag(self.bias, "bias", _args(self))
 
     def _outputs(self, inputs: tuple[Any, ...], options: dict[str, Any], ctx: Context, path: str) -> Any:
-        given = dict(zip(("input", "hx"), inputs, strict=False))
-        for name in ("input", "hx"):
-            if name in options and name not in given:  # given by name (twice is left for _no_extra to refuse)
-                given[name] = options.pop(name)
-        _no_extra(self, path, inputs, options, 2)
+        given = _bind(self, path, inputs, options, ("input", "hx"))
         where = self._where(path)
         if "input" not in given:
             raise ShapeError(
@@ -190,11 +186,7 @@ class Bilinear(_MultiOutput):
         flag(self.bias, "bias", _args(self))
 
     def _outputs(self, inputs: tuple[Any, ...], options: dict[str, Any], ctx: Context, path: str) -> Any:
-        given = dict(zip(("input1", "input2"), inputs, strict=False))
-        for name in ("input1", "input2"):
-            if name in options and name not in given:  # given by name (twice is left for _no_extra to refuse)
-                given[name] = options.pop(name)
-        _no_extra(self, path, inputs, options, 2)
+        given = _bind(self, path, inputs, options, ("input1", "input2"))
         if len(given) < 2:
             raise ShapeError(
                 f"{self._where(path)}: takes two inputs, input1 (*, {self.in1_features}) and input2 "

@@ -111,15 +111,6 @@ def _bind(
     return given
 
 
-def _no_extra(layer: Module, path: str, inputs: tuple[Any, ...], options: dict[str, Any], most: int) -> None:
-    if len(inputs) > most or options:
-        names = ", ".join([*(f"arg{j}" for j in range(most, len(inputs))), *options])
-        raise SpecError(
-            f"{layer._where(path)}: is called with arguments convcalc does not follow ({names}); "
-            f"{layer.kind} takes {most} tensor{'s' if most > 1 else ''} here. Received: arguments={names}"
-        )
-
-
 # -- recurrent layers ---------------------------------------------------------- #
 
 #: ``torch.nn.MultiheadAttention.forward``'s parameters, in order
