@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from convcalc._errors import SpecError
 from convcalc._late import late
 from convcalc._symbolic import FloorForm, to_sympy
-from convcalc._types import Shape
+from convcalc._types import Shape, Size
 
 __all__ = ["Constraint", "Group", "Plan", "ReceptiveField", "Row", "merge_rf", "rf_update"]
 
@@ -33,7 +33,7 @@ class ReceptiveField:
 _RECURRENT = frozenset({"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"})
 
 
-def torchinfo_mult_adds(kind: str, params: Any, output_shape: Shape, named: tuple[int, int] | None = None) -> Any:
+def torchinfo_mult_adds(kind: str, params: Size, output_shape: Shape, named: tuple[int, int] | None = None) -> Size:
     """torchinfo's count for one layer, per sample (per size of the output's first axis).
 
     torchinfo counts a parameter named ``weight`` or ``bias`` once per output position of a convolution
@@ -43,9 +43,9 @@ def torchinfo_mult_adds(kind: str, params: Any, output_shape: Shape, named: tupl
     module's parameters of the first two kinds where its names are known (a torch module); without it the
     kind decides (torch's recurrent layers have only the second, other layers only the first)."""
     plain, inner = named if named is not None else (0, params) if kind in _RECURRENT else (params, 0)
-    total: Any = 0
+    total: Size = 0
     if plain:
-        positions: Any = 1
+        positions: Size = 1
         if "Conv" in kind:
             for d in output_shape[2:]:
                 positions = positions * d
@@ -75,19 +75,19 @@ class Row:
     kind: str
     input_shape: Shape
     output_shape: Shape
-    trainable: Any = 0
-    non_trainable: Any = 0
-    buffers: Any = 0
-    macs: Any = 0
-    activations: Any = 0
-    activation_bytes: Any = 0
+    trainable: Size = 0
+    non_trainable: Size = 0
+    buffers: Size = 0
+    macs: Size = 0
+    activations: Size = 0
+    activation_bytes: Size = 0
     receptive_field: tuple[ReceptiveField, ...] | None = None
     depth: int = 0
     recursive: bool = False
     source: str = "rule"
 
     @property
-    def params(self) -> Any:
+    def params(self) -> Size:
         """Trainable plus non-trainable parameters."""
         return self.trainable + self.non_trainable
 
@@ -100,12 +100,12 @@ def make_row(
     kind: str,
     input_shape: Shape,
     output_shape: Shape,
-    trainable: Any,
-    non_trainable: Any,
-    buffers: Any,
-    macs: Any,
-    activations: Any,
-    activation_bytes: Any,
+    trainable: Size,
+    non_trainable: Size,
+    buffers: Size,
+    macs: Size,
+    activations: Size,
+    activation_bytes: Size,
     receptive_field: tuple[ReceptiveField, ...] | None,
     depth: int,
     recursive: bool,
@@ -225,8 +225,8 @@ class ModuleCall(NamedTuple):
     group: bool
 
 
-def _total(values: Any) -> Any:
-    total: Any = 0
+def _total(values: Iterable[Size]) -> Size:
+    total: Size = 0
     for v in values:
         total = total + v
     return total
@@ -305,27 +305,27 @@ class Plan:
         return tuple(r for r in self.rows if r.source == "torch")
 
     @property
-    def trainable_params(self) -> Any:
+    def trainable_params(self) -> Size:
         return _total(r.trainable for r in (*self.rows, *self.uncalled))
 
     @property
-    def non_trainable_params(self) -> Any:
+    def non_trainable_params(self) -> Size:
         return _total(r.non_trainable for r in (*self.rows, *self.uncalled))
 
     @property
-    def total_params(self) -> Any:
+    def total_params(self) -> Size:
         return self.trainable_params + self.non_trainable_params
 
     @property
-    def buffers(self) -> Any:
+    def buffers(self) -> Size:
         return _total(r.buffers for r in (*self.rows, *self.uncalled))
 
     @property
-    def macs(self) -> Any:
+    def macs(self) -> Size:
         return _total(r.macs for r in self.rows)
 
     @property
-    def activations(self) -> Any:
+    def activations(self) -> Size:
         return _total(r.activations for r in self.rows)
 
     @property
@@ -339,12 +339,12 @@ class Plan:
     # -- torchinfo's totals (its summary prints them; see summary("torchinfo")) ---------------------- #
 
     @property
-    def params_by_module(self) -> dict[str, tuple[Any, Any]]:
+    def params_by_module(self) -> dict[str, tuple[Size, Size]]:
         """(parameters, trainable parameters) of each module path, its descendants' included (those the
         forward never calls too), as torchinfo counts them: a row called again counts at its first call; the
         model is ``""``. Without a module tree
         (``modules`` is None) each row is a module of its own, directly under the model."""
-        totals: dict[str, tuple[Any, Any]] = {}
+        totals: dict[str, tuple[Size, Size]] = {}
         tree = self.modules is not None
         for r in (*self.rows, *self.uncalled):  # a module the forward never calls still holds its parameters
             if r.recursive:
@@ -412,11 +412,11 @@ class Plan:
                 yield call.path, call.kind, params.get(call.path, (0, 0))[0], row.output_shape, row.activation_bytes
 
     @property
-    def total_mult_adds(self) -> Any:
+    def total_mult_adds(self) -> Size:
         """torchinfo's "Total mult-adds" (see the ``torchinfo`` MAC convention): every call of a module
         without children, a repeated call too, times the first size of that call's output, as torchinfo
         counts it (the batch that call ran on: twice the input's where a forward concatenates two batches)."""
-        total: Any = 0
+        total: Size = 0
         named = self.torchinfo_weights
         for path, kind, params, output_shape, _ in self._leaf_calls():
             if params and output_shape:
@@ -429,38 +429,38 @@ class Plan:
         return {path: (plain, inner) for path, plain, inner in self.weight_names or ()}
 
     @property
-    def forward_backward_bytes(self) -> Any:
+    def forward_backward_bytes(self) -> Size:
         """torchinfo's forward/backward pass size: twice the output of every call of a module without
         children that holds parameters, in bytes."""
-        total: Any = 0
+        total: Size = 0
         for _, _, params, _, activation_bytes in self._leaf_calls():
             if params:
                 total = total + 2 * activation_bytes
         return total
 
     @property
-    def output_bytes(self) -> Any:
+    def output_bytes(self) -> Size:
         """Bytes of the (first) output."""
-        out: Any = self.itemsize
+        out: Size = self.itemsize
         for d in self.output_shape:
             out = out * d
         return out
 
     @property
-    def input_bytes(self) -> Any:
+    def input_bytes(self) -> Size:
         """Bytes of the (first) input."""
-        elements: Any = 1
+        elements: Size = 1
         for d in self.input_shape:
             elements = elements * d
         return elements * self.itemsize
 
     @property
-    def params_bytes(self) -> Any:
+    def params_bytes(self) -> Size:
         """Bytes of the parameters (all of them at ``itemsize`` bytes each)."""
         return self.total_params * self.itemsize
 
     @property
-    def total_bytes(self) -> Any:
+    def total_bytes(self) -> Size:
         """torchinfo's estimated total size: input, forward/backward pass and parameters, in bytes."""
         return self.input_bytes + self.forward_backward_bytes + self.params_bytes
 
@@ -562,7 +562,7 @@ class Plan:
         return sizes
 
 
-def torchinfo_rows(plan: Plan, batch: Any) -> tuple[Row, ...]:
+def torchinfo_rows(plan: Plan, batch: Size) -> tuple[Row, ...]:
     """The rows of a torch module's plan with the MACs torchinfo counts, per sample of ``batch``: a call of a
     module without children (:meth:`Plan.module_calls`) its :func:`torchinfo_mult_adds` with the parameter
     names torchinfo reads, times its output's first size, over the batch; a row that is no such call (a
@@ -573,7 +573,7 @@ def torchinfo_rows(plan: Plan, batch: Any) -> tuple[Row, ...]:
 
     params, named = plan.params_by_module, plan.torchinfo_weights
     at = {id(r): j for j, r in enumerate(plan.rows)}
-    macs: list[Any] = [0] * len(plan.rows)
+    macs: list[Size] = [0] * len(plan.rows)
     for call in plan.module_calls():
         if not call.leaf or call.row is None or not call.output_shape:
             continue
@@ -595,13 +595,13 @@ def torchinfo_rows(plan: Plan, batch: Any) -> tuple[Row, ...]:
     return tuple(r if r.macs == m else dataclasses.replace(r, macs=m) for r, m in zip(plan.rows, macs, strict=True))
 
 
-def shape_numel(shape: Shape) -> Any:
+def shape_numel(shape: Shape) -> Size:
     for d in shape:
         if type(d) is not int:
             break
     else:
         return math.prod(shape)
-    out: Any = 1
+    out: Size = 1
     for d in shape:
         out = out * to_sympy(d)
     return out

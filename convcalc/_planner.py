@@ -22,7 +22,7 @@ from convcalc._plan import (
     torchinfo_rows,
 )
 from convcalc._symbolic import FloorForm, Undecided
-from convcalc._types import Shape
+from convcalc._types import Shape, Size
 
 __all__ = ["Context", "Flow", "MacConvention", "plan"]
 
@@ -61,7 +61,7 @@ class MacConvention(_Vocabulary):
     PTFLOPS = "ptflops"
 
 
-class _Shape(tuple[Any, ...]):
+class _Shape(tuple[Size, ...]):
     """The shape of one tensor among a layer's inputs or outputs (a plain tuple is a tuple of values)."""
 
     __slots__ = ()
@@ -83,9 +83,9 @@ def peer_extras(convention: MacConvention, kind: str, input_shape: Shape, output
     return 0
 
 
-def torchinfo_macs(rows: Any) -> Any:
+def torchinfo_macs(rows: Any) -> Size:
     """torchinfo's total over leaf rows, per sample."""
-    total: Any = 0
+    total: Size = 0
     for r in rows:
         total = total + torchinfo_mult_adds(r.kind, r.trainable + r.non_trainable, r.output_shape)
     return total
@@ -116,18 +116,18 @@ class Context:
         self.itemsize = itemsize
         # the first input's batch: each row counts its MACs per input sample where its own batch allows it (heads,
         # frames or windows folded into the batch, two inputs concatenated, the batch folded into groups)
-        self.batch: Any = None
+        self.batch: Size | None = None
         # the samples a layer finds in its input where the first axis is not the batch: 1 for an unbatched input
         # (an (L, H_in) sequence, a 1-D vector), N for a sequence-first (L, N, H_in); the plan is then made again
         # with it as the batch. ``None``: the first axis of the input is the batch.
-        self.declared: Any = None
+        self.declared: Size | None = None
         self.input_rank = 0
         self.rows: list[Row] = []
         self.constraints: list[Constraint] = []
-        self.flatten_source: tuple[str, tuple[Any, ...]] | None = None
+        self.flatten_source: tuple[str, Shape] | None = None
         # containers (Sequential, a torch module's forward, Add, Concat) in the order they are entered: a slot is
         # taken on entry with open_group and filled with (first row, path, kind, output shape) on exit
-        self.groups: list[tuple[int, str, str, tuple[Any, ...], tuple[Any, ...]] | None] = []
+        self.groups: list[tuple[int, str, str, Shape, Shape] | None] = []
         # Set by a reader whose layers hold real tensors (torch): owner(path) gives the row's name and the
         # tensors the layer at that path holds, as (key, numel, trainable, is_buffer), or None where the spec's
         # own counts stand; with ``described`` True the spec's counts stand but the tensors count as seen.
@@ -135,7 +135,7 @@ class Context:
         self.counted: set[Any] = set()
         self.uncalled: list[Row] = []
 
-    def samples(self, shape: Shape, batch: Any) -> None:
+    def samples(self, shape: Shape, batch: Size) -> None:
         """A layer says how many samples its input ``shape`` holds where that is not its first size: ``1`` for
         an unbatched input, the size of axis 1 for a sequence-first one. Heard only where the input has at
         least the rank of the plan's input (not a batch folded into one axis), and only the first time."""
@@ -153,7 +153,9 @@ class Context:
 
     # -- checks on sizes ---------------------------------------------------- #
 
-    def at_least(self, value: Any, minimum: int, path: str, axis: int, message: Callable[[], str], reason: str) -> None:
+    def at_least(
+        self, value: Size, minimum: int, path: str, axis: int, message: Callable[[], str], reason: str
+    ) -> None:
         """Require ``value >= minimum``: raise for numbers, record a constraint for symbols."""
         ok = value >= minimum
         if ok is True:
@@ -170,7 +172,15 @@ class Context:
             self._sympy_condition(ok, value, ">=", minimum, path, axis, message, reason)
 
     def _sympy_condition(
-        self, ok: Any, value: Any, kind: str, target: int, path: str, axis: int, message: Callable[[], str], reason: str
+        self,
+        ok: Any,
+        value: Size,
+        kind: str,
+        target: int,
+        path: str,
+        axis: int,
+        message: Callable[[], str],
+        reason: str,
     ) -> None:
         from convcalc._backend import decided
 
@@ -181,7 +191,7 @@ class Context:
             raise ShapeError(message(), layer=path, axis=axis)
         self.constraints.append(Constraint(path, axis, value, kind, target, reason))
 
-    def equals(self, value: Any, target: int, path: str, axis: int, message: Callable[[], str], reason: str) -> None:
+    def equals(self, value: Size, target: int, path: str, axis: int, message: Callable[[], str], reason: str) -> None:
         """Require ``value == target``: raise for numbers, record a constraint for symbols."""
         from convcalc._backend import sympy
         from convcalc._symbolic import to_sympy
@@ -195,7 +205,7 @@ class Context:
         expr = to_sympy(value)
         self._sympy_condition(sympy().Eq(expr, target), expr, "==", target, path, axis, message, reason)
 
-    def known_equal(self, value: Any, target: int) -> bool:
+    def known_equal(self, value: Size, target: int) -> bool:
         """Whether an equality recorded earlier (``assert h == 1`` in a forward) states ``value == target``: a
         later ``squeeze`` or ``if h == 1:`` of the same size is then decided by it."""
         equalities = [c for c in self.constraints if c.kind == "=="]
@@ -211,7 +221,7 @@ class Context:
                 return True
         return False
 
-    def divides(self, value: Any, divisor: int, path: str, axis: int, message: Callable[[], str], reason: str) -> None:
+    def divides(self, value: Size, divisor: int, path: str, axis: int, message: Callable[[], str], reason: str) -> None:
         """Require ``value % divisor == 0`` (strict mode): raise for numbers, record a constraint for symbols."""
         if divisor == 1:
             return
@@ -223,7 +233,7 @@ class Context:
             return
         self.constraints.append(Constraint(path, axis, value, "divides", divisor, reason))
 
-    def _convention_macs(self, macs: Any, bias_adds: Any) -> Any:
+    def _convention_macs(self, macs: Size, bias_adds: Size) -> Size:
         if self.mac_convention is MacConvention.MACS_BIAS:
             return macs + bias_adds
         return 2 * macs  # FLOPS (torchinfo's count is made in add_row, from the row itself)
@@ -235,14 +245,14 @@ class Context:
         input_shape: Shape,
         output_shape: Shape,
         *,
-        trainable: Any = 0,
-        non_trainable: Any = 0,
-        buffers: Any = 0,
-        macs: Any = 0,
-        bias_adds: Any = 0,
+        trainable: Size = 0,
+        non_trainable: Size = 0,
+        buffers: Size = 0,
+        macs: Size = 0,
+        bias_adds: Size = 0,
         receptive_field: tuple[ReceptiveField, ...] | None = None,
         lookup: bool = True,
-        batch: Any = None,
+        batch: Size | None = None,
     ) -> None:
         """Append one row. ``lookup=False``: the row is no layer's call (a tensor operation), whatever its path.
 
@@ -329,7 +339,7 @@ class Context:
 _PER_INPUT = frozenset({MacConvention.MACS, MacConvention.MACS_BIAS, MacConvention.FLOPS})
 
 
-def _per_input(own: Any, batch: Any) -> Any:
+def _per_input(own: Size, batch: Size) -> Size:
     """How many elements of a layer's batch ``own`` there are per input sample, when a whole number; else None."""
     if type(own) is int and type(batch) is int:
         return own // batch if batch and own % batch == 0 else None
@@ -341,7 +351,7 @@ def _per_input(own: Any, batch: Any) -> Any:
     return ratio if ratio.is_integer is True and ratio.is_positive is True else None
 
 
-def _shared(macs: Any, bias_adds: Any, own: Any, batch: Any) -> tuple[Any, Any]:
+def _shared(macs: Size, bias_adds: Size, own: Size, batch: Size) -> tuple[Size, Size]:
     """A layer whose batch holds fewer elements than the input's (the batch folded into channels and groups,
     ``x.view(1, b * c, h, w)``, or a part of the batch): its count over its whole batch, shared out per input
     sample where that divides exactly; else its count per element of its own batch, as given."""

@@ -14,7 +14,10 @@ from convcalc._errors import SpecError
 # typing is only for type checkers: not importing it keeps the numeric path's start-up short
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any
+
+    from convcalc._types import Size
 
 __all__ = ["FloorForm", "Undecided", "as_integer_expr", "holds_always", "product", "symbols", "to_sympy"]
 
@@ -52,7 +55,7 @@ def symbols(names: str) -> Any:
     return sympy.symbols(names, integer=True, positive=True)
 
 
-def as_integer_expr(value: Any) -> Any:
+def as_integer_expr(value: Size) -> Size:
     """Return a size from a sympy value: an int, a FloorForm, or an integer sympy expression.
 
     Raises ``ValueError`` with the reason when the value cannot be a size.
@@ -108,7 +111,7 @@ class FloorForm:
 
     __slots__ = ("a", "b", "c", "e", "m", "x")
 
-    def __init__(self, x: Any, m: int, a: int, b: int, c: int, e: int) -> None:
+    def __init__(self, x: Size, m: int, a: int, b: int, c: int, e: int) -> None:
         g = math.gcd(a, b, c)
         if g > 1:
             a, b, c = a // g, b // g, c // g
@@ -122,11 +125,11 @@ class FloorForm:
     # -- construction and conversion ------------------------------------- #
 
     @classmethod
-    def linear(cls, x: Any, a: int = 1, e: int = 0) -> FloorForm:
+    def linear(cls, x: Size, a: int = 1, e: int = 0) -> FloorForm:
         return cls(x, 1, a, 0, 1, e)
 
     @classmethod
-    def parse(cls, expr: Any) -> FloorForm | None:
+    def parse(cls, expr: Size) -> FloorForm | None:
         """The form of a sympy expression, or None when it has no such form."""
         import sympy
 
@@ -161,7 +164,7 @@ class FloorForm:
         a, b = (int(c) for c in poly.all_coeffs())
         return cls(x, m, a, b, int(den), e)
 
-    def to_sympy(self) -> Any:
+    def to_sympy(self) -> Size:
         return _form_to_sympy(self.x, self.m, self.a, self.b, self.c, self.e)
 
     def __call__(self, value: int) -> int:
@@ -191,7 +194,7 @@ class FloorForm:
 
     # -- arithmetic ------------------------------------------------------ #
 
-    def __add__(self, other: Any) -> Any:
+    def __add__(self, other: Size) -> Size:
         if type(other) is int:
             return FloorForm(self.x, self.m, self.a, self.b, self.c, self.e + other)
         if isinstance(other, FloorForm) and other.x == self.x and other.c == 1 and self.c == 1:
@@ -207,13 +210,13 @@ class FloorForm:
     def __neg__(self) -> FloorForm:
         return FloorForm(self.x, -self.m, self.a, self.b, self.c, -self.e)
 
-    def __sub__(self, other: Any) -> Any:
+    def __sub__(self, other: Size) -> Size:
         return self + (-other)
 
-    def __rsub__(self, other: Any) -> Any:
+    def __rsub__(self, other: Size) -> Size:
         return (-self) + other
 
-    def __mul__(self, other: Any) -> Any:
+    def __mul__(self, other: Size) -> Size:
         if type(other) is int:
             return FloorForm(self.x, self.m * other, self.a, self.b, self.c, self.e * other)
         if isinstance(other, FloorForm) and other.is_constant:
@@ -224,7 +227,7 @@ class FloorForm:
 
     __rmul__ = __mul__
 
-    def __floordiv__(self, other: Any) -> Any:
+    def __floordiv__(self, other: Size) -> Size:
         if isinstance(other, FloorForm) and other.is_constant:
             other = other.e
         if type(other) is not int or other < 1:
@@ -249,12 +252,12 @@ class FloorForm:
 
         return sympy.floor(self.to_sympy() / other)
 
-    def __mod__(self, other: Any) -> Any:
+    def __mod__(self, other: Size) -> Size:
         return self - (self // other) * other
 
     # -- comparisons with an int: True/False when decided for every x >= 1 -- #
 
-    def _compare(self, op: str, value: Any) -> Any:
+    def _compare(self, op: str, value: Size) -> Any:
         if isinstance(value, FloorForm) and value.is_constant:
             value = value.e
         if type(value) is not int:  # another size or a sympy expression: a sympy relation (or sympy's verdict)
@@ -270,21 +273,21 @@ class FloorForm:
             return False  # monotone away from it: false from x = 1 on
         return Undecided(self, op, value)
 
-    def __ge__(self, value: Any) -> Any:
+    def __ge__(self, value: Size) -> Any:
         return self._compare(">=", value)
 
-    def __gt__(self, value: Any) -> Any:
+    def __gt__(self, value: Size) -> Any:
         return self._compare(">", value)
 
-    def __le__(self, value: Any) -> Any:
+    def __le__(self, value: Size) -> Any:
         return self._compare("<=", value)
 
-    def __lt__(self, value: Any) -> Any:
+    def __lt__(self, value: Size) -> Any:
         return self._compare("<", value)
 
 
 @functools.lru_cache(maxsize=4096)
-def _form_to_sympy(x: Any, m: int, a: int, b: int, c: int, e: int) -> Any:
+def _form_to_sympy(x: Size, m: int, a: int, b: int, c: int, e: int) -> Size:
     """The sympy expression of a form; cached, since a plan repeats the same sizes row after row."""
     import sympy
 
@@ -294,11 +297,11 @@ def _form_to_sympy(x: Any, m: int, a: int, b: int, c: int, e: int) -> Any:
     return m * sympy.floor(inner) + e
 
 
-def _sympy_of(value: Any) -> Any:
+def _sympy_of(value: Size) -> Size:
     return value.to_sympy() if isinstance(value, FloorForm) else value
 
 
-def to_sympy(value: Any) -> Any:
+def to_sympy(value: Size) -> Size:
     """Convert FloorForms (also inside tuples) to sympy; leave everything else."""
     if isinstance(value, FloorForm):
         return value.to_sympy()
@@ -309,7 +312,7 @@ def to_sympy(value: Any) -> Any:
     return value
 
 
-def product(values: Any) -> Any:
+def product(values: Iterable[Size]) -> Size:
     """The product of sizes: an int for ints, a sympy expression once one is symbolic."""
     if all(type(v) is int for v in values):
         return math.prod(values)
@@ -324,7 +327,7 @@ def product(values: Any) -> Any:
 _PERIOD_LIMIT = 4096  # the residues a decision tries at most (the product of the strides along a chain)
 
 
-def _quasi_linear(expr: Any) -> tuple[int, Any, list[Any]] | None:
+def _quasi_linear(expr: Size) -> tuple[int, Any, list[Any]] | None:
     """``(period, rise, values)`` of an expression of one size symbol built from integers, rationals, sums, products
     by a constant, floors and ceilings (the sizes along a network, nested as sympy leaves them): along every residue
     ``x = r + period*q`` its value is ``values[r - 1] + rise*q``. None for anything else (two symbols, a product of
@@ -342,7 +345,7 @@ def _quasi_linear(expr: Any) -> tuple[int, Any, list[Any]] | None:
     return period, _exact(expr, x, period + 1) - values[0], values
 
 
-def _period(expr: Any, x: Any) -> int | None:
+def _period(expr: Size, x: Size) -> int | None:
     """The period after which ``expr`` (of the kind ``_quasi_linear`` reads) rises by the same amount; None when it
     is not of that kind. A floor of ``g`` repeats once ``g`` has risen by a whole number."""
     import sympy
@@ -372,7 +375,7 @@ def _limited(period: int) -> int | None:
     return period if period <= _PERIOD_LIMIT else None
 
 
-def _exact(expr: Any, x: Any, value: int) -> Any:
+def _exact(expr: Size, x: Size, value: int) -> Size:
     """``expr`` at ``x = value``, in exact rationals (``fractions.Fraction``), without sympy's substitution."""
     import fractions
 
