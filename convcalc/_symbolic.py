@@ -14,7 +14,7 @@ from convcalc._errors import SpecError
 # typing is only for type checkers: not importing it keeps the numeric path's start-up short
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Sequence
     from typing import Any
 
     from convcalc._types import Size
@@ -312,7 +312,7 @@ def to_sympy(value: Size) -> Size:
     return value
 
 
-def product(values: Iterable[Size]) -> Size:
+def product(values: Sequence[Size]) -> Size:
     """The product of sizes: an int for ints, a sympy expression once one is symbolic."""
     if all(type(v) is int for v in values):
         return math.prod(values)

@@ -252,3 +252,20 @@ def test_batch_normalization_over_other_channels_is_refused() -> None:
         _ort(model, (1, C, 4, 4))
     with pytest.raises(ConvCalcError, match="BatchNormalization over 5 channels receives 4"):
         convcalc.plan(model, (1, C, 4, 4))
+
+
+def test_a_transposed_convolution_whose_group_does_not_divide_its_input_channels_is_refused() -> None:
+    """ONNX Runtime refuses C=4, group=3 ("Input channels C must be divisible by group"); convcalc did not."""
+    model = _graph([n("ConvTranspose", ["x", "w"], group=3)], {"w": np.zeros((C, 2, 3, 3), dtype=F32)})
+    with pytest.raises(Exception, match="divisible by group"):  # ONNX Runtime's own error type
+        _ort(model, (1, C, 4, 4))
+    with pytest.raises(convcalc.SpecError) as caught:
+        convcalc.plan(model, (1, C, 4, 4))
+    assert str(caught.value) == (
+        "ConvTranspose_0 (ConvTranspose): group must divide the input channels C=4 (the weight's first axis), as "
+        "ONNX requires: use a group of 1, 2 or 4. Received: group=3, weight=(4, 2, 3, 3)"
+    )
+    grouped = _graph([n("ConvTranspose", ["x", "w"], group=2)], {"w": np.zeros((C, 3, 3, 3), dtype=F32)})
+    planned = convcalc.plan(grouped, (1, C, 5, 5))
+    assert planned.output_shape == _ort(grouped, (1, C, 5, 5)) == (1, 6, 7, 7)
+    assert planned.macs == 5 * 5 * C * 3 * 9  # every input position meets one group's (3, 3, 3) weights

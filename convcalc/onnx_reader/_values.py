@@ -5,15 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from convcalc._symbolic import product
 from convcalc._types import Shape
 from convcalc.onnx_reader._graph import _K, _T, _Call
 
 
 def _prod(dims: Any) -> Any:
-    out: Any = 1
-    for d in dims:
-        out = out * d
-    return out
+    return product(tuple(dims))
 
 
 def _tensor(call: _Call, value: Any, what: str = "input") -> _T:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from convcalc._plan import ReceptiveField
+from convcalc._plan import rf_update
 from convcalc.formulas import ceil_div, kernel_extent, same_total
 from convcalc.onnx_reader._graph import _K, _T, _Call, _handles
 from convcalc.onnx_reader._values import _prod, _tensor
+from convcalc.params import conv_params, conv_transpose_params
 
 
 def _spatial(call: _Call, x: _T, minimum: int = 3) -> None:
@@ -18,15 +18,9 @@ def _spatial(call: _Call, x: _T, minimum: int = 3) -> None:
         )
 
 
-def _rf_step(rf: Any, extents: Any, strides: Any, begins: Any) -> Any:
-    if rf is None:
-        return None
-    out = []
-    for r, k, s, p in zip(rf, extents, strides, begins, strict=True):
-        if type(p) is not int:
-            return None
-        out.append(ReceptiveField(r.size + (k - 1) * r.jump, r.jump * s, r.start - p * r.jump))
-    return tuple(out)
+def _one_of(values: list[int]) -> str:
+    """``[1, 2, 4]`` -> ``"1, 2 or 4"``."""
+    return str(values[0]) if len(values) == 1 else f"{', '.join(map(str, values[:-1]))} or {values[-1]}"
 
 
 def _window_geometry(call: _Call, x: _T, kernel: tuple[int, ...], transpose: bool = False) -> Any:
@@ -110,7 +104,8 @@ def _sliding(call: _Call, x: _T, kernel: tuple[int, ...], *, ceil_mode: bool = F
         spatial.append(out)
         rf_begins.append(pb)
     extents = [kernel_extent(k, d) for k, d in zip(kernel, dilations, strict=True)]
-    return spatial, _rf_step(x.rf, extents, strides, rf_begins)
+    known = all(type(p) is int for p in rf_begins)
+    return spatial, rf_update(x.rf, tuple(extents), strides, tuple(rf_begins) if known else None)
 
 
 @_handles("Conv")
@@ -134,7 +129,7 @@ def _conv(call: _Call, args: list[Any]) -> Any:
     )
     spatial, rf = _sliding(call, x, kernel)
     out = _T((x.shape[0], cout, *spatial), rf)
-    weights = cout * cin_g * math.prod(kernel)
+    weights = conv_params(cin_g * groups, cout, kernel, groups=groups, bias=False)
     positions = _prod(spatial)
     bias = len(args) > 2 and args[2] is not None
     return call.row(x.shape, out, macs=positions * weights, bias_adds=positions * cout if bias else 0)
@@ -149,6 +144,13 @@ def _conv_transpose(call: _Call, args: list[Any]) -> Any:
     groups = node.attr("group", 1)
     cin, cout_g = w.shape[0], w.shape[1]
     kernel = tuple(node.attr("kernel_shape") or w.shape[2:])
+    if type(groups) is not int or groups < 1 or cin % groups:
+        raise call.spec_error(
+            f"group must divide the input channels C={cin} (the weight's first axis), as ONNX requires: use a group "
+            f"of {_one_of([g for g in range(1, cin + 1) if cin % g == 0])}",
+            group=groups,
+            weight=w.shape,
+        )
     call.equal(x.shape[1], cin, 1, f"weight {w.shape} needs {cin} input channels, got {x.shape[1]}", x.shape)
     strides, dilations, begins, ends, auto_pad = _window_geometry(call, x, kernel)
     nd = len(kernel)
@@ -182,7 +184,7 @@ def _conv_transpose(call: _Call, args: list[Any]) -> Any:
             )
             spatial.append(out)
     out_t = _T((x.shape[0], cout_g * groups, *spatial))
-    weights = cin * cout_g * math.prod(kernel)
+    weights = conv_transpose_params(cin, cout_g * groups, kernel, groups=groups, bias=False)
     bias = len(args) > 2 and args[2] is not None
     return call.row(
         x.shape, out_t, macs=_prod(x.shape[2:]) * weights, bias_adds=_prod(spatial) * cout_g * groups if bias else 0

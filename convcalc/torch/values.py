@@ -227,15 +227,10 @@ def _size(value: Any) -> Any:
 
 
 def _prod(dims: Any) -> Any:
-    dims = tuple(dims)
-    if all(type(d) is int for d in dims):
-        return math.prod(dims)
-    from convcalc._symbolic import to_sympy
+    """The product of sizes in the planner's preferred form (:func:`_size`)."""
+    from convcalc._symbolic import product
 
-    out: Any = 1
-    for d in dims:
-        out = out * to_sympy(d)
-    return _size(out)
+    return _size(product(tuple(dims)))
 
 
 def _sum(dims: Any) -> Any:
