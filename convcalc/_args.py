@@ -237,6 +237,15 @@ class Axes:
         return out if self.tuple_result else out[0]
 
 
+def spread(value: Any, ndim: int) -> tuple[Any, ...]:
+    """A value given for every axis at once (``3``) or per axis (``(3, 5)``) as one value per axis, unchecked.
+
+    >>> spread(3, 2), spread((3, 5), 2), spread([1], 3)
+    ((3, 3), (3, 5), (1,))
+    """
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * ndim
+
+
 def flag(value: Any, name: str, args: Mapping[str, Any] | None = None) -> bool:
     """``value`` when it is a bool; a SpecError naming ``args`` (or the flag alone) otherwise."""
     if type(value) is not bool:

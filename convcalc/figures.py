@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from convcalc._args import received
+from convcalc._args import received, spread
 from convcalc._enums import _Vocabulary
 from convcalc._errors import SpecError
 from convcalc._plan import Plan, Row
@@ -79,18 +79,14 @@ class _Axis:
         return f"out = floor(({self.size} + 2*{self.padding} - {k})/{self.stride}) + 1 = {self.out}"
 
 
-def _per_axis(value: Any, ndim: int) -> tuple[Any, ...]:
-    return tuple(value) if isinstance(value, tuple | list) else (value,) * ndim
-
-
 def _step_axes(
     size: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, out: Any, args: dict[str, Any]
 ) -> tuple[_Axis, ...]:
     ndim = len(out) if isinstance(out, tuple) else 2
     if not isinstance(out, tuple | int):
         ndim = 0  # an array or a symbol: refused below
-    values = [_per_axis(v, ndim) for v in (size, kernel_size, stride, padding, dilation)]
-    outs = _per_axis(out, ndim)
+    values = [spread(v, ndim) for v in (size, kernel_size, stride, padding, dilation)]
+    outs = spread(out, ndim)
     if ndim == 0 or not all(type(v) is int for v in (*outs, *(x for vs in values for x in vs))):
         raise SpecError(
             "conv_step_svg draws one configuration with integer sizes: size, kernel_size, stride, padding "
@@ -163,7 +159,7 @@ def conv_step_svg(
     """
     form = StepKind.parse(kind, "kind")
     args = {"size": size, "kernel_size": kernel_size, "stride": stride, "padding": padding, "dilation": dilation}
-    if any(isinstance(p, str) for p in _per_axis(padding, 1)):
+    if any(isinstance(p, str) for p in spread(padding, 1)):
         raise SpecError(
             "conv_step_svg draws numeric padding (an int or one per axis), not a name such as 'same'. " + received(args)
         )

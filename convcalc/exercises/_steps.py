@@ -6,6 +6,7 @@ import re
 from fractions import Fraction
 from typing import Any
 
+from convcalc._args import spread
 from convcalc.exercises._types import Language
 from convcalc.formulas import conv_output_size, conv_transpose_output_size, pool_output_size, same_padding
 
@@ -41,12 +42,6 @@ def _window_line(w: int, f: int, s: int, pl: int, pr: int, *, ceil: bool = False
     value = -(-span // s) + 1 if ceil else span // s + 1
     name = "ceil" if ceil else "floor"
     return f"{name}(({inner})/{s}) + 1 = {name}({_quotient(span, s)}) + 1 = {value}", value
-
-
-def _axes(value: Any, n: int) -> tuple[int, ...]:
-    if isinstance(value, (tuple, list)):
-        return tuple(value)
-    return (value,) * n
 
 
 def _ndim(*values: Any) -> int:
@@ -111,7 +106,7 @@ def conv_steps(
 def _conv_steps(size: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any, convention: str) -> list[str]:
     result = conv_output_size(size, kernel_size, stride, padding, dilation, convention=convention)
     n = _ndim(size, kernel_size, stride, padding, dilation)
-    ws, ks, ss, ds = (_axes(v, n) for v in (size, kernel_size, stride, dilation))
+    ws, ks, ss, ds = (spread(v, n) for v in (size, kernel_size, stride, dilation))
     keras = convention == "keras"
     mode = padding.lower() if isinstance(padding, str) else None
     lines: list[str] = []
@@ -139,7 +134,7 @@ def _conv_steps(size: Any, kernel_size: Any, stride: Any, padding: Any, dilation
             )
             lines.append("out = (W - F + 2P)/S + 1")
     else:
-        ps = (0,) * n if mode == "valid" else _axes(padding, n)
+        ps = (0,) * n if mode == "valid" else spread(padding, n)
         pairs = [(p, p) for p in ps]
         lines.append("out = (W - F + 2P)/S + 1")
     per = [_window_line(w, e, s, pl, pr) for w, e, s, (pl, pr) in zip(ws, extents, ss, pairs, strict=True)]
@@ -191,8 +186,8 @@ def _pool_steps(
 ) -> list[str]:
     result = pool_output_size(size, kernel_size, stride, padding, dilation, ceil_mode, convention=convention)
     n = _ndim(size, kernel_size, stride, padding, dilation)
-    ws, ks, ds = (_axes(v, n) for v in (size, kernel_size, dilation))
-    ss = ks if stride is None else _axes(stride, n)
+    ws, ks, ds = (spread(v, n) for v in (size, kernel_size, dilation))
+    ss = ks if stride is None else spread(stride, n)
     lines: list[str] = []
     if stride is None:
         lines.append(f"stride = kernel_size = {_fmt_size(ks if n > 1 and len(set(ks)) > 1 else ks[0])} (the default)")
@@ -202,7 +197,7 @@ def _pool_steps(
         per = [(f"ceil({w}/{s}) = {_ceil_text(w, s)}", -(-w // s)) for w, s in zip(ws, ss, strict=True)]
         lines += _per_axis_lines(per, _axis_labels(n))
         return _closing(lines, per, result, n)
-    ps = (0,) * n if mode is not None else _axes(padding, n)
+    ps = (0,) * n if mode is not None else spread(padding, n)
     extents = [d * (k - 1) + 1 for k, d in zip(ks, ds, strict=True)]
     if any(d != 1 for d in ds):
         for k, d in sorted({(k, d) for k, d in zip(ks, ds, strict=True)}):
@@ -210,7 +205,7 @@ def _pool_steps(
     lines.append("out = ceil((W - F + 2P)/S) + 1" if ceil_mode else "out = (W - F + 2P)/S + 1")
     per = [_window_line(w, e, s, p, p, ceil=ceil_mode) for w, e, s, p in zip(ws, extents, ss, ps, strict=True)]
     lines += _per_axis_lines(per, _axis_labels(n))
-    final = _axes(result, n)
+    final = spread(result, n)
     if ceil_mode and any(v != r for (_, v), r in zip(per, final, strict=True)):
         lines.append(f"the last window would start in the right padding, so torch drops it: out = {_fmt_size(result)}")
         return lines
@@ -237,7 +232,7 @@ def conv_transpose_steps(
     language = Language.parse(lang, "lang")
     result = conv_transpose_output_size(size, kernel_size, stride, padding, output_padding, dilation)
     n = _ndim(size, kernel_size, stride, padding, output_padding, dilation)
-    ws, ks, ss, ps, ops, ds = (_axes(v, n) for v in (size, kernel_size, stride, padding, output_padding, dilation))
+    ws, ks, ss, ps, ops, ds = (spread(v, n) for v in (size, kernel_size, stride, padding, output_padding, dilation))
     lines = ["out = (W - 1)*S - 2P + D*(F - 1) + OP + 1"]
     per = []
     for w, k, s, p, op, d in zip(ws, ks, ss, ps, ops, ds, strict=True):
