@@ -346,9 +346,9 @@ class Plan:
         (``modules`` is None) each row is a module of its own, directly under the model."""
         totals: dict[str, tuple[Size, Size]] = {}
         tree = self.modules is not None
-        for r in (*self.rows, *self.uncalled):  # a module the forward never calls still holds its parameters
-            if r.recursive:
-                continue
+        # a module the forward never calls still holds its parameters; a row marked recursive counts only the
+        # tensors first seen at it (none for a module called again, a tied layer's own bias)
+        for r in (*self.rows, *self.uncalled):
             parts = r.name.split(".") if tree else [r.name]
             for j in range(len(parts) + 1):
                 key = ".".join(parts[:j])
@@ -419,9 +419,17 @@ class Plan:
         total: Size = 0
         named = self.torchinfo_weights
         for path, kind, params, output_shape, _ in self._leaf_calls():
-            if params and output_shape:
+            if output_shape and self.holds_parameters(path):
                 total = total + torchinfo_mult_adds(kind, params, output_shape, named.get(path)) * output_shape[0]
         return total
+
+    def holds_parameters(self, path: str) -> bool:
+        """Whether the module at ``path`` (without children) holds parameters, as torchinfo asks it of its
+        ``named_parameters()``: a torch module's own, tied ones too; for a ``convcalc.nn`` spec, whether its
+        row counts any."""
+        if self.weight_names is not None:
+            return path in self.torchinfo_weights
+        return bool(self.params_by_module.get(path, (0, 0))[0])
 
     @property
     def torchinfo_weights(self) -> dict[str, tuple[int, int]]:
@@ -433,8 +441,8 @@ class Plan:
         """torchinfo's forward/backward pass size: twice the output of every call of a module without
         children that holds parameters, in bytes."""
         total: Size = 0
-        for _, _, params, _, activation_bytes in self._leaf_calls():
-            if params:
+        for path, _, _, _, activation_bytes in self._leaf_calls():
+            if self.holds_parameters(path):
                 total = total + 2 * activation_bytes
         return total
 
@@ -574,8 +582,11 @@ def torchinfo_rows(plan: Plan, batch: Size) -> tuple[Row, ...]:
     params, named = plan.params_by_module, plan.torchinfo_weights
     at = {id(r): j for j, r in enumerate(plan.rows)}
     macs: list[Size] = [0] * len(plan.rows)
-    for call in plan.module_calls():
-        if not call.leaf or call.row is None or not call.output_shape:
+    calls = list(plan.module_calls())
+    if "" not in plan.parent_paths and plan.rows:  # a model without children is one call, of all its rows
+        calls = [ModuleCall("", plan.name or "Model", plan.input_shape, plan.output_shape, plan.rows[-1], True, False)]
+    for call in calls:
+        if not call.leaf or call.row is None or not call.output_shape or not plan.holds_parameters(call.path):
             continue
         j = at.get(id(call.row))
         if j is None:

@@ -540,9 +540,9 @@ def plan(
         else None,
         outputs=None if outputs is None else _sympy_tree(outputs),
     )
-    if ctx.mac_convention is MacConvention.TORCHINFO and modules is not None and "" in result.parent_paths:
+    if ctx.mac_convention is MacConvention.TORCHINFO and modules is not None:
         # which rows are torchinfo's module calls is known once the module tree is: counted here, as the
-        # summary and Plan.total_mult_adds count them (a model without children is one call: its rows stand)
+        # summary and Plan.total_mult_adds count them (a model without children is one call)
         result = dataclasses.replace(result, rows=torchinfo_rows(result, to_sympy(ctx.batch)))
     return result
 

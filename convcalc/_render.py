@@ -271,7 +271,7 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
     for call in plan.module_calls():
         layer = make(call.path, call.kind)
         layer.output, layer.input, layer.row, layer.called = _shape(call.output_shape), call.input_shape, call.row, True
-        layer.recursive = call.path in seen or (call.row is not None and not call.group and call.row.recursive)
+        layer.recursive = call.path in seen  # torchinfo's mark: a module called again (not a tied weight)
         seen.add(call.path)
         layers.append(layer)
     _add_missing_containers(layers)
@@ -476,14 +476,6 @@ def torchinfo_totals(
             f"Estimated Total Size (MB): {_mb(input_bytes + forward_bytes + param_bytes)}",
         ]
     return [*out, "=" * width]
-
-
-def torchinfo_forward_bytes(layers: list[_Layer]) -> Any:
-    """torchinfo's forward/backward size: twice the output of every call of a module without children that
-    has parameters."""
-    return _total(
-        2 * layer.row.activation_bytes for layer in layers if layer.leaf and layer.row is not None and layer.params
-    )
 
 
 def _torchinfo(plan: Plan, depth: int = 3) -> str:

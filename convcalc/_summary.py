@@ -195,7 +195,7 @@ def summary(
     shapes, input_bytes = _inputs(input_size, input_data, batch_dim, dtypes)
     with _in_mode(model, mode or "eval"):  # torchinfo's default mode is "eval"
         result = plan(model, shapes, macs="torchinfo", itemsize=_param_itemsize(model))
-    from convcalc._render import _torchinfo_layers, torchinfo_forward_bytes
+    from convcalc._render import _torchinfo_layers
 
     layers = _torchinfo_layers(result)
     kernels = _kernel_sizes(model)
@@ -208,16 +208,14 @@ def summary(
     table = torchinfo_table(
         layers, depth=depth, columns=columns, col_width=col_width, row_settings=rows, total_params=result.total_params
     )
-    mult_adds = _sum(layer.macs for layer in layers if layer.leaf)
-    forward_bytes = torchinfo_forward_bytes(layers)
     param_bytes = _sum(layer.params for layer in layers if layer.leaf and not layer.recursive) * result.itemsize
     totals = torchinfo_totals(
         len(table[0]),
         total_params=result.total_params,
         trainable_params=result.trainable_params,
-        mult_adds=mult_adds,
+        mult_adds=result.total_mult_adds,
         input_bytes=input_bytes,
-        forward_bytes=forward_bytes,
+        forward_bytes=result.forward_backward_bytes,
         param_bytes=param_bytes,
     )
     summary_list = [
@@ -241,9 +239,9 @@ def summary(
         summary_list,
         result.total_params,
         result.trainable_params,
-        mult_adds,
+        result.total_mult_adds,
         input_bytes,
-        forward_bytes,
+        result.forward_backward_bytes,
         param_bytes,
         result,
         "\n".join([*table, *totals]),

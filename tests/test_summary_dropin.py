@@ -284,7 +284,33 @@ class Nested(nn.Module):
         return self.pair(out["small"])[1] + out["wide"].mean((1, 2, 3))[:, None]
 
 
+class FunctionalConv(nn.Module):
+    """A module without children whose forward applies its own tensors functionally: torchinfo counts a
+    parameter named ``weight`` once per sample (no ``Conv`` in the class name), ``kernel`` not at all."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kernel = nn.Parameter(torch.randn(8, 3, 3, 3))
+        self.weight = nn.Parameter(torch.randn(8, 8, 1, 1))
+
+    def forward(self, x: Any) -> Any:
+        return F.conv2d(F.conv2d(x, self.kernel), self.weight)
+
+
+class AddCoords(nn.Module):
+    """CoordConv: a forward torch's machinery plans (linspace of a size), listed once as torchinfo lists it."""
+
+    def forward(self, x: Any) -> Any:
+        b, _, h, w = x.size()
+        xx = torch.linspace(-1, 1, w).view(1, 1, 1, w).expand(b, 1, h, w)
+        return torch.cat([x, xx], dim=1)
+
+
 HAND_WRITTEN = {
+    "functional_conv": (FunctionalConv, (2, 3, 6, 6)),
+    "coord_conv": (lambda: nn.Sequential(AddCoords(), nn.Conv2d(4, 8, 3)), (2, 3, 9, 13)),
+    "spectral_norm_conv": (lambda: nn.Sequential(nn.utils.spectral_norm(nn.Conv2d(3, 8, 3))), (2, 3, 8, 8)),
+    "spectral_norm_linear": (lambda: nn.Sequential(nn.utils.spectral_norm(nn.Linear(3, 8))), (2, 3)),
     "nested_outputs": (Nested, (2, 3, 6, 6)),
     "named_weights": (NamedWeights, (2, 3, 4, 4)),
     "resnetish": (ResNetish, (2, 3, 16, 16)),
@@ -307,7 +333,11 @@ HAND_WRITTEN = {
 def test_hand_written_models_match_torchinfo(name: str) -> None:
     build, shape = HAND_WRITTEN[name]
     torch.manual_seed(0)
-    assert_same(build(), input_size=shape)
+    model = build()
+    assert_same(model, input_size=shape)
+    theirs = torchinfo.summary(model, input_size=shape, verbose=0, device="cpu").total_mult_adds
+    assert convcalc.plan(model, shape, macs="torchinfo").macs * shape[0] == theirs
+    assert convcalc.plan(model, shape).total_mult_adds == theirs
 
 
 @settings(max_examples=15, deadline=None)
@@ -539,3 +569,32 @@ def test_module_calls_are_the_calls_torchinfo_lists_in_its_order() -> None:
     theirs = torchinfo.summary(model, (2, 3, 8, 8), verbose=0, device="cpu")
     assert plan.total_mult_adds == theirs.total_mult_adds
     assert convcalc.summary(model, input_size=(2, 3, 8, 8), verbose=0).total_mult_adds == theirs.total_mult_adds
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_tied_weight_is_counted_once_and_the_mult_adds_are_torchinfos(bias: bool) -> None:
+    """A language model's output layer holding the embedding's weight: torchinfo counts the weight under both
+    modules (a total above the model's parameters); convcalc counts it once, at the embedding, and lists the
+    output layer with what it holds of its own (its bias). The mult-adds, the memory and the layout agree."""
+
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb, self.out = nn.Embedding(10, 4), nn.Linear(4, 10, bias=bias)
+            self.out.weight = self.emb.weight
+
+        def forward(self, x: Any) -> Any:
+            return self.out(self.emb(x))
+
+    model, size = Tied(), {"input_size": (2, 5), "dtypes": [torch.long]}
+    theirs = torchinfo.summary(model, verbose=0, device="cpu", **size)
+    ours = convcalc.summary(model, verbose=0, **size)
+    assert ours.total_params == sum(p.numel() for p in model.parameters()) == 40 + 10 * bias
+    assert theirs.total_params == 80 + 10 * bias
+    assert ours.total_mult_adds == theirs.total_mult_adds == 80 + (80 + 20 * bias)
+    assert ours.total_output_bytes == theirs.total_output_bytes
+    ours_rows = [(r.class_name, r.is_recursive, r.num_params) for r in ours.summary_list]
+    assert ours_rows == [("Tied", False, 40 + 10 * bias), ("Embedding", False, 40), ("Linear", False, 10 * bias)]
+    assert [(r.class_name, r.is_recursive) for r in theirs.summary_list] == [r[:2] for r in ours_rows]
+    plan = convcalc.plan(model, (2, 5), macs="torchinfo")
+    assert plan.total_mult_adds == plan.macs * 2 == theirs.total_mult_adds

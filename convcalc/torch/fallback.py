@@ -359,7 +359,9 @@ def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any]) -> None:
             module = event[1]
             if depth == 0:
                 starts.append(len(ctx.rows))
-                slots.append(-1 if run.is_leaf(module) else ctx.open_group())
+                # the run's own module is a group its caller holds (a Graph or TorchCall listed once)
+                own = run.names.get(id(module)) == run.path
+                slots.append(-1 if run.is_leaf(module) or own else ctx.open_group())
             if run.is_leaf(module) or depth:
                 depth += 1
             continue

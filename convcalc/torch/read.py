@@ -314,7 +314,7 @@ def module_classes(module: Any) -> dict[str, str]:
 def weight_names(module: Any) -> tuple[tuple[str, int, int], ...]:
     """``Plan.weight_names``: for each module without children that holds parameters, its parameters named
     ``weight`` or ``bias`` and those whose name only contains one of them (``weight_ih_l0``, ``in_proj_bias``),
-    by count, as torchinfo 1.8 sorts them (it strips a pruned parameter's ``_orig``)."""
+    by count, as torchinfo 1.8 sorts them (it strips the ``_orig`` of a pruned parameter, one with a ``_mask``)."""
     from torch.nn.parameter import is_lazy
 
     found = []
@@ -329,7 +329,9 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int], ...]:
                 continue
             if is_lazy(tensor):  # a lazy layer's sizes come from its plan; its names are torch's own
                 break
-            base = name[:-5] if name.endswith("_orig") else name
+            # torchinfo strips "_orig" where pruning left a mask beside it (spectral_norm's weight_orig stays)
+            pruned = name.endswith("_orig") and getattr(child, f"{name[:-5]}_mask", None) is not None
+            base = name[:-5] if pruned else name
             if base in ("weight", "bias"):
                 plain += tensor.numel()
             elif "weight" in base or "bias" in base:
