@@ -282,9 +282,10 @@ class Plan:
     name: str | None = field(default=None, compare=False, repr=False)
     modules: tuple[tuple[str, str], ...] | None = field(default=None, compare=False, repr=False)
     groups: tuple[Group, ...] = field(default=(), compare=False, repr=False)
-    # (path, parameters named weight or bias, parameters whose name only contains one of them) of each torch
-    # module without children that holds parameters: how torchinfo counts its mult-adds
-    weight_names: tuple[tuple[str, int, int], ...] | None = field(default=None, compare=False, repr=False)
+    # (path, parameters named weight or bias, parameters whose name only contains one of them, bytes of an
+    # element) of each torch module without children that holds parameters: how torchinfo counts its mult-adds
+    # and sizes its parameters and output
+    weight_names: tuple[tuple[str, int, int, int], ...] | None = field(default=None, compare=False, repr=False)
     inputs: Any = field(default=None, compare=False, repr=False)
     outputs: Any = field(default=None, compare=False, repr=False)
 
@@ -434,7 +435,15 @@ class Plan:
     @property
     def torchinfo_weights(self) -> dict[str, tuple[int, int]]:
         """``weight_names`` by module path."""
-        return {path: (plain, inner) for path, plain, inner in self.weight_names or ()}
+        return {path: (plain, inner) for path, plain, inner, _ in self.weight_names or ()}
+
+    def itemsize_of(self, path: str) -> int:
+        """Bytes of an element of the parameters (and the output) of the module at ``path``: its first
+        parameter's dtype for a torch module without children that holds parameters, else ``itemsize``."""
+        for name, _, _, itemsize in self.weight_names or ():
+            if name == path:
+                return itemsize
+        return self.itemsize
 
     @property
     def forward_backward_bytes(self) -> Size:
@@ -443,6 +452,9 @@ class Plan:
         total: Size = 0
         for path, _, _, _, activation_bytes in self._leaf_calls():
             if self.holds_parameters(path):
+                own = self.itemsize_of(path)  # a layer's output has its weights' dtype
+                if own != self.itemsize:
+                    activation_bytes = activation_bytes // self.itemsize * own
                 total = total + 2 * activation_bytes
         return total
 
@@ -464,8 +476,8 @@ class Plan:
 
     @property
     def params_bytes(self) -> Size:
-        """Bytes of the parameters (all of them at ``itemsize`` bytes each)."""
-        return self.total_params * self.itemsize
+        """Bytes of the parameters: each layer's at its own dtype's size (``itemsize_of``)."""
+        return _total([r.params * self.itemsize_of(r.name) for r in (*self.rows, *self.uncalled)])
 
     @property
     def total_bytes(self) -> Size:

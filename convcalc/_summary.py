@@ -208,7 +208,9 @@ def summary(
     table = torchinfo_table(
         layers, depth=depth, columns=columns, col_width=col_width, row_settings=rows, total_params=result.total_params
     )
-    param_bytes = _sum(layer.params for layer in layers if layer.leaf and not layer.recursive) * result.itemsize
+    param_bytes = _sum(
+        layer.params * result.itemsize_of(layer.path) for layer in layers if layer.leaf and not layer.recursive
+    )
     totals = torchinfo_totals(
         len(table[0]),
         total_params=result.total_params,

@@ -306,7 +306,24 @@ class AddCoords(nn.Module):
         return torch.cat([x, xx], dim=1)
 
 
+class MixedPrecision(nn.Module):
+    """A float64 head on a float32 body, and a complex weight: each layer's parameters and output are sized by
+    its own dtype, as torchinfo sizes them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Linear(16, 16)
+        self.head = nn.Linear(16, 8).double()
+        self.spectral = nn.Linear(9, 9, bias=False)
+        self.spectral.weight = nn.Parameter(torch.ones(9, 9, dtype=torch.cfloat))
+
+    def forward(self, x: Any) -> Any:
+        y = self.spectral(torch.fft.rfft(self.body(x)))
+        return self.head(torch.fft.irfft(y, n=16).double())
+
+
 HAND_WRITTEN = {
+    "mixed_precision": (MixedPrecision, (2, 16)),
     "functional_conv": (FunctionalConv, (2, 3, 6, 6)),
     "coord_conv": (lambda: nn.Sequential(AddCoords(), nn.Conv2d(4, 8, 3)), (2, 3, 9, 13)),
     "spectral_norm_conv": (lambda: nn.Sequential(nn.utils.spectral_norm(nn.Conv2d(3, 8, 3))), (2, 3, 8, 8)),

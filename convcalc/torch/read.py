@@ -311,10 +311,12 @@ def module_classes(module: Any) -> dict[str, str]:
     return {path: type(child).__name__ for path, child in _uncompiled(module).named_modules()}
 
 
-def weight_names(module: Any) -> tuple[tuple[str, int, int], ...]:
+def weight_names(module: Any) -> tuple[tuple[str, int, int, int], ...]:
     """``Plan.weight_names``: for each module without children that holds parameters, its parameters named
     ``weight`` or ``bias`` and those whose name only contains one of them (``weight_ih_l0``, ``in_proj_bias``),
-    by count, as torchinfo 1.8 sorts them (it strips the ``_orig`` of a pruned parameter, one with a ``_mask``)."""
+    by count, as torchinfo 1.8 sorts them (it strips the ``_orig`` of a pruned parameter, one with a ``_mask``),
+    and the bytes of an element of its first parameter (its output's too: a layer computes in its weights'
+    dtype)."""
     from torch.nn.parameter import is_lazy
 
     found = []
@@ -323,10 +325,11 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int], ...]:
         children = child.__dict__.get("_modules") or {}
         if not own or any(c is not None for c in children.values()):  # no parameters, or children
             continue
-        plain = inner = 0
+        plain = inner = itemsize = 0
         for name, tensor in own.items():
             if tensor is None:
                 continue
+            itemsize = itemsize or int(tensor.dtype.itemsize)
             if is_lazy(tensor):  # a lazy layer's sizes come from its plan; its names are torch's own
                 break
             # torchinfo strips "_orig" where pruning left a mask beside it (spectral_norm's weight_orig stays)
@@ -337,7 +340,7 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int], ...]:
             elif "weight" in base or "bias" in base:
                 inner += tensor.numel()
         else:
-            found.append((path, plain, inner))
+            found.append((path, plain, inner, itemsize))
     return tuple(found)
 
 
