@@ -988,6 +988,35 @@ class PatchViT(nn.Module):
         return self.heads(self.ln(x + self.pos_embedding)[:, 0])
 
 
+class CausalEncoder(nn.Module):
+    """A GPT-style encoder: a causal mask built in forward and passed with ``is_causal=True``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Linear(8, 16)
+        layer = nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.head = nn.Linear(16, 50)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask = nn.Transformer.generate_square_subsequent_mask(x.size(1))
+        return self.head(self.encoder(self.embed(x), mask=mask, is_causal=True))
+
+
+class Seq2Seq(nn.Module):
+    """A translation model's decoder: the target's causal mask given without ``is_causal`` (torch compares the
+    mask's values with a causal one to choose its kernel)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(16, 2, 32, batch_first=True), 2)
+        self.out = nn.Linear(16, 11)
+
+    def forward(self, target: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        mask = nn.Transformer.generate_square_subsequent_mask(target.size(1))
+        return self.out(self.decoder(target, memory, tgt_mask=mask))
+
+
 CORPUS: list[tuple[str, Any, Any]] = [
     ("ShuffleNetTiny", ShuffleNetTiny, (2, 3, 16, 16)),
     ("ShuffleV2Block", lambda: ShuffleV2Block(8), (1, 8, 6, 6)),
@@ -1045,4 +1074,6 @@ CORPUS: list[tuple[str, Any, Any]] = [
     ("ForwardFeatures", ForwardFeatures, (2, 3, 8, 8)),
     ("TimmStyleNet", lambda: TimmStyleNet().eval(), (2, 3, 19, 24)),
     ("PatchViT", lambda: PatchViT().eval(), (2, 3, 16, 16)),
+    ("CausalEncoder", lambda: CausalEncoder().eval(), (2, 7, 8)),
+    ("Seq2Seq", lambda: Seq2Seq().eval(), [(2, 5, 16), (2, 9, 16)]),
 ]

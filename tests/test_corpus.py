@@ -28,6 +28,8 @@ NEEDS_TORCH = {
     "ScriptDepthNet",
     "StochasticBlock",
     "ForwardFeatures",  # its forward replaced on the instance, which fx does not read
+    "CausalEncoder",  # torch's transformer checks its mask's values to choose a kernel (the shapes are the same)
+    "Seq2Seq",
 }
 
 
@@ -860,3 +862,24 @@ def test_a_compiled_model_is_read_as_the_module_it_wraps() -> None:
     )
     assert repr(convcalc.from_torch(compiled)) == repr(convcalc.from_torch(model))
     assert convcalc.verify(compiled, (2, 1, 28, 28), device="cpu").ok
+
+
+def test_what_one_plan_read_does_not_send_another_to_torchs_machinery() -> None:
+    """A plan starts from the optional inputs the last read of the same forward left out: after a causal
+    encoder (its mask given, which fx cannot trace), an encoder given only a padding mask is still read exactly,
+    as it is in a fresh process."""
+    from tests.corpus_models import CausalEncoder
+
+    class Padded(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            layer = torch.nn.TransformerEncoderLayer(16, 2, 32, batch_first=True)
+            self.layer = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+
+        def forward(self, x: Any, mask: Any) -> Any:
+            return self.layer(x, src_key_padding_mask=mask)
+
+    assert convcalc.plan(CausalEncoder().eval(), (2, 7, 8)).fallback_rows
+    plan = convcalc.plan(Padded().eval(), [(2, 6, 16), (2, 6)])
+    assert not plan.fallback_rows
+    assert plan.output_shape == (2, 6, 16)

@@ -188,7 +188,7 @@ class _Run:
             self.leaf[ident] = (
                 _rule_for(cls) is not None
                 or isinstance(module, torch.jit.ScriptModule)
-                or (base is not None and base.__name__ not in ("Sequential", "ModuleList", "ModuleDict", "Module"))
+                or (base is not None and base.__name__ not in _COMPOSITES)
             )
         return self.leaf[ident]
 
@@ -222,11 +222,20 @@ def _not_vmapped(args: Any, what: str, path: str) -> None:
 
 
 def _torch_call(
-    module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any, path: str, kind: str, reason: str
+    module: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    ctx: Any,
+    path: str,
+    kind: str,
+    reason: str,
+    held: bool = False,
 ) -> Any:
     """Plan one call of ``module`` with torch's shape machinery: a meta copy runs on meta tensors of the shapes
     planned so far, and every module call and tensor function it makes is planned with convcalc's rules on the
-    shapes torch gives there. Rows added here are marked ``source="torch"``."""
+    shapes torch gives there. Rows added here are marked ``source="torch"``. ``held``: the caller holds the
+    module's place among the containers the torchinfo layout lists (a Graph, a TorchCall), so the run does not
+    list it again."""
     torch = _torch()
     where = f"{path or '<model>'} ({kind})"
     shapes = [t.shape for t in _leaves(args) + _leaves(tuple(kwargs.values()))]
@@ -284,7 +293,7 @@ def _torch_call(
             m_args, m_kwargs = meta(args), meta(kwargs)
             run.active = True
             # tensors the forward makes (``torch.zeros(n, h)``, a mask) are made on the meta device too
-            with torch.no_grad(), torch.device("meta"), Functions():
+            with torch.no_grad(), torch.device("meta"), Functions(), _NoCausalDetection():
                 output = copy(*m_args, **m_kwargs)
             break
         except ConvCalcError:
@@ -303,7 +312,7 @@ def _torch_call(
             pre.remove()
             post.remove()
     start = len(ctx.rows)
-    _replay(run, ctx, path, known)
+    _replay(run, ctx, path, known, held)
     for j in range(start, len(ctx.rows)):
         ctx.rows[j] = dataclasses.replace(ctx.rows[j], source="torch")
     return _from_meta(output, known, where)
@@ -347,8 +356,46 @@ def _from_meta(value: Any, known: dict[int, Any], where: str) -> Any:
     return _Opaque(type(value).__name__)
 
 
-def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any]) -> None:
-    """Plan, with convcalc's rules, each call the meta pass made, on the shapes torch gave."""
+#: torch.nn classes whose forward only calls their children (and functions): replayed call by call, as a user's
+#: module is, rather than as one layer
+_COMPOSITES = frozenset(
+    {
+        "Sequential",
+        "ModuleList",
+        "ModuleDict",
+        "Module",
+        "Transformer",
+        "TransformerEncoder",
+        "TransformerDecoder",
+        "TransformerEncoderLayer",
+        "TransformerDecoderLayer",
+    }
+)
+
+
+class _NoCausalDetection:
+    """torch's transformers ask whether a given mask is the causal one by comparing its values
+    (``_detect_is_causal_mask``), which a meta tensor cannot answer; the answer is only a hint for a faster
+    kernel with the same shapes, so during the meta run the mask is taken as not known to be causal (or as the
+    caller says)."""
+
+    def __enter__(self) -> None:
+        from torch.nn.modules import transformer
+
+        self.module, self.original = transformer, transformer._detect_is_causal_mask
+        transformer._detect_is_causal_mask = self.hint
+
+    @staticmethod
+    def hint(mask: Any, is_causal: bool | None = None, size: int | None = None) -> bool:
+        return bool(is_causal)
+
+    def __exit__(self, *exc: object) -> None:
+        self.module._detect_is_causal_mask = self.original
+
+
+def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any], held: bool) -> None:
+    """Plan, with convcalc's rules, each call the meta pass made, on the shapes torch gave. ``held``: the
+    caller holds the run's own module's place among the containers the torchinfo layout lists."""
     torch = _torch()
     starts: list[int] = []
     slots: list[int] = []  # a container's place in the torchinfo layout, taken when it is entered
@@ -359,8 +406,7 @@ def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any]) -> None:
             module = event[1]
             if depth == 0:
                 starts.append(len(ctx.rows))
-                # the run's own module is a group its caller holds (a Graph or TorchCall listed once)
-                own = run.names.get(id(module)) == run.path
+                own = held and run.names.get(id(module)) == run.path  # listed once, by its caller
                 slots.append(-1 if run.is_leaf(module) or own else ctx.open_group())
             if run.is_leaf(module) or depth:
                 depth += 1

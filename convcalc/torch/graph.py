@@ -136,9 +136,8 @@ def _spec_types() -> _SpecTypes:
             start = len(ctx.rows)
             slot = ctx.open_group() if path else -1
             try:
-                out = _torch_call(
-                    self.torch_module, (_Tensor(tuple(flow[0]), flow[1]),), {}, ctx, path, self.kind, self.reason
-                )
+                flows = (_Tensor(tuple(flow[0]), flow[1]),)
+                out = _torch_call(self.torch_module, flows, {}, ctx, path, self.kind, self.reason, True)
             except ReaderSignalError as exc:
                 raise public_error(exc) from None
             if not isinstance(out, _Tensor):
@@ -283,7 +282,8 @@ _MAX_READS = 64
 
 def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any, path: str) -> Any:
     """Plan a Graph with convcalc's rules; where they cannot follow the forward (a SpecError, not a misfit),
-    plan the module with torch's shape machinery instead, after undoing what the attempt planned."""
+    plan the module with torch's shape machinery instead, after undoing what the attempt planned. Its callers
+    hold the module's place among the containers the torchinfo layout lists."""
     if graph.torch_module is None:
         return _run_graph(graph, list(args), ctx, path, kwargs)
     state = (len(ctx.rows), len(ctx.groups), len(ctx.constraints), set(ctx.counted))
@@ -307,7 +307,7 @@ def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: 
                 absent = graph.absent if retake.absent is None else retake.absent
                 graph = graph.reread(retake.decisions, absent)
                 if isinstance(graph, types.TorchCall):
-                    return _torch_call(graph.torch_module, args, kwargs, ctx, path, graph.kind, graph.reason)
+                    return _torch_call(graph.torch_module, args, kwargs, ctx, path, graph.kind, graph.reason, True)
         raise SpecError(
             f"{path or '<model>'} ({graph.kind}): its forward takes other branches each time it is read; plan it "
             f"with a registered rule. Received: reads={_MAX_READS}"
@@ -318,7 +318,7 @@ def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: 
         undo()
         reason = str(exc).split(": ", 1)[-1].split(". Received")[0]
         try:
-            return _torch_call(graph.torch_module, args, kwargs, ctx, path, graph.kind, reason)
+            return _torch_call(graph.torch_module, args, kwargs, ctx, path, graph.kind, reason, True)
         except _TorchRejectsError:
             if isinstance(exc, NeedsDataError):
                 raise  # torch's verdict on a branch on data, with how to describe the module

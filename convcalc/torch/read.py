@@ -419,18 +419,19 @@ class _Reader:
         inputs = None if state is None else (state, _code_of(cls), self.on_cuda)
         # a forward read again for other sizes or inputs starts, next plan, from the inputs and decisions its
         # last read took (the plan checks both again: this only saves reads)
+        remembered = False
         if absent is None:
             absent = frozenset() if inputs is None else _LAST_ABSENT.get(inputs, frozenset())
+            remembered = bool(absent)
         elif inputs is not None:
             _remember(_LAST_ABSENT, inputs, absent)
         base = None if inputs is None else (*inputs, absent)
-        remembered = False
         if base is not None:
             if decisions:
                 _remember(_LAST_DECISIONS, base, decisions)
             elif not fresh:
                 decisions = _LAST_DECISIONS.get(base, ())
-                remembered = bool(decisions)
+                remembered = remembered or bool(decisions)
         key = None if base is None else (*base, decisions)
         found = _TRACED.get(key) if key is not None else None
         if found is None:
@@ -446,9 +447,9 @@ class _Reader:
                 if not isinstance(again, _spec_types().TorchCall):
                     return again
         if isinstance(found, str) and remembered:
-            # the decisions another plan's sizes took (a check that raised for its wrong input) may not be these
-            # sizes': read it from the start, as a first plan would
-            return self._read_forward(module, path, (), absent, fresh=True)
+            # the decisions or optional inputs another plan's read took (a check that raised for its wrong input,
+            # another mask given) may not be this plan's: read it from the start, as a first plan would
+            return self._read_forward(module, path, (), frozenset(), fresh=True)
         if found is _AS_CHAIN:  # a Sequential subclass whose forward fx cannot trace: read as the chain it holds
             return nn.Sequential(OrderedDict(self._children(module, path)))
         if isinstance(found, str):
