@@ -269,3 +269,282 @@ def test_a_transposed_convolution_whose_group_does_not_divide_its_input_channels
     planned = convcalc.plan(grouped, (1, C, 5, 5))
     assert planned.output_shape == _ort(grouped, (1, C, 5, 5)) == (1, 6, 7, 7)
     assert planned.macs == 5 * 5 * C * 3 * 9  # every input position meets one group's (3, 3, 3) weights
+
+
+# --------------------------------------------------------------------------- #
+# shape arithmetic on symbolic sizes, clamping, rounding: each against ONNX Runtime
+# --------------------------------------------------------------------------- #
+
+
+def _ort_all(model: Any, shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return [tuple(o.shape) for o in session.run(None, {"x": np.random.rand(*shape).astype(F32)})]
+
+
+def _at(shape: tuple[Any, ...], values: dict[Any, int]) -> tuple[int, ...]:
+    return tuple(int(d.subs(values)) if hasattr(d, "subs") else int(d) for d in shape)
+
+
+def _width(*nodes: Any) -> list[Any]:
+    """``d`` = W, read from the input's shape as exporters write it, then ``nodes``."""
+    return [n("Shape", ["x"], ["sh"]), n("Gather", ["sh", "i3"], ["d"], axis=0), *nodes]
+
+
+_SCALARS = {k: _i64(v) for k, v in (("i3", 3), ("zero", 0), ("one", 1), ("two", 2), ("three", 3), ("five", 5))}
+_SLICE_OF_W = {
+    "end W // 2": ([n("Div", ["d", "two"], ["e"])], "zero", "e"),
+    "end W - 1": ([n("Sub", ["d", "one"], ["e"])], "zero", "e"),
+    "end (W + 2) // 3": ([n("Add", ["d", "two"], ["a"]), n("Div", ["a", "three"], ["e"])], "zero", "e"),
+    "start W // 3, end 2 * (W // 3)": ([n("Div", ["d", "three"], ["s"]), n("Mul", ["s", "two"], ["e"])], "s", "e"),
+    "end max(W - 5, 1)": ([n("Sub", ["d", "five"], ["a"]), n("Max", ["a", "one"], ["e"])], "zero", "e"),
+    "start W // 2, to the end": ([n("Div", ["d", "two"], ["s"])], "s", "big"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SLICE_OF_W))
+def test_a_slice_bound_computed_from_the_shape_has_onnx_runtimes_closed_form(name: str) -> None:
+    """``x[..., : x.shape[-1] // 2]`` exported with dynamic axes: the symbolic plan was the whole axis W."""
+    ops, start, end = _SLICE_OF_W[name]
+    inits = {**_SCALARS, "ax": _i64(3), "big": _i64(2**63 - 1)}
+    model = _graph(_width(*ops, n("Slice", ["x", start, end, "ax"])), inits)
+    H, W = convcalc.symbols("H W")
+    symbolic = convcalc.plan(model, (1, C, H, W)).output_shape
+    for w in (1, 2, 3, 5, 6, 7, 10, 11):
+        expected = _ort(model, (1, C, 3, w))
+        assert convcalc.plan(model, (1, C, 3, w)).output_shape == expected, (name, w)
+        assert _at(symbolic, {H: 3, W: w}) == expected, (name, w, symbolic)
+
+
+def test_min_of_a_symbolic_size_is_not_a_constant() -> None:
+    """Reshape to (1, C, H, min(W, 6), -1): convcalc took min(W, 6) for 6 whatever W."""
+    model = _graph(
+        _width(
+            n("Gather", ["sh", "i2"], ["h"], axis=0),
+            n("Min", ["d", "six"], ["e"]),
+            n("Concat", ["lead", "h", "e", "m1"], ["t"], axis=0),
+            n("Reshape", ["x", "t"]),
+        ),
+        {"i3": _i64(3), "i2": _i64(2), "six": _i64(6), "lead": _i64(1, C), "m1": _i64(-1)},
+    )
+    H, W = convcalc.symbols("H W")
+    symbolic = convcalc.plan(model, (1, C, H, W)).output_shape
+    for w in (1, 3, 6, 12, 18):
+        expected = _ort(model, (1, C, 5, w))
+        assert convcalc.plan(model, (1, C, 5, w)).output_shape == expected, w
+        assert _at(symbolic, {H: 5, W: w}) == expected, (w, symbolic)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "step"),
+    [(-100, -(2**63), -1), (-6, -100, -1), (100, -100, -2), (-1, -(2**63), -3), (10, 0, -1), (-100, 100, 2)],
+)
+def test_a_slice_clamps_its_start_as_onnx_does_for_either_step_sign(start: int, end: int, step: int) -> None:
+    """A backward slice clamps its start to [0, size - 1] (Python clamps it to -1 and picks nothing)."""
+    model = _graph(
+        [n("Slice", ["x", "st", "en", "ax", "sp"])],
+        {"st": _i64(start), "en": _i64(end), "ax": _i64(3), "sp": _i64(step)},
+    )
+    for w in (1, 4, 5, 9):
+        assert convcalc.plan(model, (1, C, 2, w)).output_shape == _ort(model, (1, C, 2, w)), w
+
+
+def test_a_backward_slice_of_the_shape_picks_what_onnx_picks() -> None:
+    """The same clamping on values: the shape's first element, from a start before the front, reshapes x."""
+    model = _graph(
+        [
+            n("Shape", ["x"], ["sh"]),
+            n("Slice", ["sh", "st", "en", "ax", "sp"], ["first"]),
+            n("Concat", ["first", "m1"], ["t"], axis=0),
+            n("Reshape", ["x", "t"]),
+        ],
+        {"st": _i64(-100), "en": _i64(-(2**63)), "ax": _i64(0), "sp": _i64(-1), "m1": _i64(-1)},
+    )
+    assert convcalc.plan(model, (1, C, 3, 5)).output_shape == _ort(model, (1, C, 3, 5)) == (1, C * 15)
+
+
+def test_resize_scales_round_in_float32_as_onnx_runtime_does() -> None:
+    """0.7 in float32 is a little less than 0.7, yet 10 * 0.7 is 7 in float32: floor through float64 gave 6."""
+    rng = np.random.default_rng(3)
+    scales = [(0.7, 2.3), (1.1, 0.3), (1.9, 2.6), *(tuple(float(v) for v in rng.uniform(0.2, 4, 2)) for _ in range(8))]
+    for a, b in scales:
+        model = _graph([n("Resize", ["x", "", "sc"], mode="nearest")], {"sc": np.array([1, 1, a, b], dtype=F32)})
+        for h in range(5, 60, 7):
+            assert convcalc.plan(model, (1, C, h, 64 - h)).output_shape == _ort(model, (1, C, h, 64 - h)), (a, b, h)
+    H, W = convcalc.symbols("H W")
+    model = _graph([n("Resize", ["x", "", "sc"], mode="nearest")], {"sc": np.array([1, 1, 0.7, 2.3], dtype=F32)})
+    with pytest.raises(convcalc.SpecError) as caught:
+        convcalc.plan(model, (1, C, H, W))
+    assert str(caught.value) == (
+        "Resize_0 (Resize): convcalc follows a Resize scale of a symbolic size only where the scale is a number of "
+        "few binary digits (2, 0.5, 1.5, 0.25, ...); ONNX Runtime rounds 0.699999988079071 * size in float32, which "
+        "has no closed form: give sizes, or plan numeric input sizes. Received: scales=0.699999988079071"
+    )
+
+
+def test_resize_scales_of_few_binary_digits_have_a_closed_form() -> None:
+    model = _graph([n("Resize", ["x", "", "sc"], mode="nearest")], {"sc": np.array([1, 1, 0.75, 1.5], dtype=F32)})
+    H, W = convcalc.symbols("H W")
+    symbolic = convcalc.plan(model, (1, C, H, W)).output_shape
+    for h in range(2, 40, 3):
+        expected = _ort(model, (1, C, h, h + 1))
+        assert convcalc.plan(model, (1, C, h, h + 1)).output_shape == expected
+        assert _at(symbolic, {H: h, W: h + 1}) == expected
+
+
+@pytest.mark.parametrize("policy", ["not_larger", "not_smaller"])
+def test_resize_keeps_the_aspect_ratio_as_onnx_runtime_does(policy: str) -> None:
+    """keep_aspect_ratio_policy (opset 18) was ignored: (8, 5) to sizes (6, 6) is (6, 4) or (10, 6)."""
+    rng = np.random.default_rng(4)
+    for sizes in ((6, 6), *(tuple(int(v) for v in rng.integers(1, 30, 2)) for _ in range(6))):
+        model = _graph(
+            [n("Resize", ["x", "", "", "sz"], axes=[2, 3], keep_aspect_ratio_policy=policy)],
+            {"sz": _i64(*sizes)},
+            opset=18,
+        )
+        for h, w in ((8, 5), (3, 17), (20, 20), (9, 2)):
+            assert convcalc.plan(model, (1, C, h, w)).output_shape == _ort(model, (1, C, h, w)), (sizes, h, w)
+    H, W = convcalc.symbols("H W")
+    with pytest.raises(convcalc.SpecError, match=f"keep_aspect_ratio_policy={policy} on numeric sizes only"):
+        convcalc.plan(model, (1, C, H, W))
+
+
+def test_a_matmul_of_two_constants_has_their_broadcast_shape() -> None:
+    """a (2, 1, 4, 3) @ b (3, 5) is (2, 1, 4, 5); convcalc gave it shape () and lost the batch of 2."""
+    model = _graph(
+        [n("MatMul", ["a", "b"], ["m"]), n("Add", ["x", "m"])],
+        {"a": np.ones((2, 1, 4, 3), dtype=F32), "b": np.ones((3, 5), dtype=F32)},
+    )
+    assert convcalc.plan(model, (1, C, 4, 5)).output_shape == _ort(model, (1, C, 4, 5)) == (2, C, 4, 5)
+
+
+def test_a_squeeze_without_axes_of_a_size_that_may_be_1_is_refused() -> None:
+    model = _graph([n("Squeeze", ["x"])], {}, opset=13)
+    for h in (1, 3):
+        assert convcalc.plan(model, (1, C, h, 5)).output_shape == _ort(model, (1, C, h, 5))
+    H, W = convcalc.symbols("H W")
+    with pytest.raises(convcalc.SpecError) as caught:
+        convcalc.plan(model, (1, C, H, W))
+    assert str(caught.value) == (
+        "Squeeze_0 (Squeeze): a Squeeze without axes drops every axis of size 1, and axis 2 of size H may be 1 or "
+        "not: give axes, or a number for that size (input shape (1, 4, H, W)). Received: axes=None"
+    )
+
+
+def test_every_graph_output_is_in_output_shapes_in_the_graphs_order() -> None:
+    graph = helper.make_graph(
+        [n("GlobalAveragePool", ["x"], ["z"]), n("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, C, "H", "W"])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in ("y", "z")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    planned = convcalc.plan(model, (1, C, 4, 5))
+    assert list(planned.output_shapes) == _ort_all(model, (1, C, 4, 5)) == [(1, C, 4, 5), (1, C, 1, 1)]
+    assert planned.output_shape == (1, C, 4, 5)
+    H, W = convcalc.symbols("H W")
+    assert convcalc.plan(model, (1, C, H, W)).output_shapes == ((1, C, H, W), (1, C, 1, 1))
+
+
+def test_a_float_range_has_onnx_lengths() -> None:
+    """Range(0.0, 5.0, 1.0) then Add: a TypeError escaped."""
+    for start, limit, delta, w in ((0.0, 5.0, 1.0, 5), (0.5, 3.0, 0.5, 5), (4.0, 0.0, -1.5, 3), (0.0, 1.0, 0.25, 4)):
+        model = _graph(
+            [n("Range", ["s", "l", "d"], ["r"]), n("Add", ["x", "r"])],
+            {"s": np.array(start, dtype=F32), "l": np.array(limit, dtype=F32), "d": np.array(delta, dtype=F32)},
+        )
+        assert convcalc.plan(model, (1, C, 2, w)).output_shape == _ort(model, (1, C, 2, w)), (start, limit, delta)
+
+
+def test_a_tile_with_a_repeat_per_axis_missing_is_refused() -> None:
+    model = _graph([n("Tile", ["x", "r"])], {"r": _i64(2, 1, 3)})
+    with pytest.raises(Exception, match="incorrect number of values"):  # ONNX Runtime's own error type
+        _ort(model, (1, C, 4, 5))
+    with pytest.raises(convcalc.SpecError) as caught:
+        convcalc.plan(model, (1, C, 4, 5))
+    assert str(caught.value) == (
+        "Tile_0 (Tile): repeats needs one value per axis of the input (4 for shape (1, 4, 4, 5)). "
+        "Received: repeats=(2, 1, 3)"
+    )
+
+
+def _flat_gemm(c: Any) -> Any:
+    return _graph([n("Flatten", ["x"], ["f"]), n("Gemm", ["f", "b", "c"])], {"b": np.ones((C * 20, 5), F32), "c": c})
+
+
+INVALID: dict[str, tuple[Any, tuple[int, ...], str]] = {
+    "DepthToSpace of channels not divisible by blocksize squared": (
+        _graph([n("DepthToSpace", ["x"], blocksize=3)], {}),
+        (1, C, 4, 4),
+        "DepthToSpace_0 (DepthToSpace): DepthToSpace with blocksize 3 needs channels divisible by 9, got 4. "
+        "Received: input_shape=(1, 4, 4, 4)",
+    ),
+    "SpaceToDepth of an odd height": (
+        _graph([n("SpaceToDepth", ["x"], blocksize=2)], {}),
+        (1, C, 5, 4),
+        "SpaceToDepth_0 (SpaceToDepth): SpaceToDepth with blocksize 2 needs a size divisible by 2 on axis 2, got 5. "
+        "Received: input_shape=(1, 4, 5, 4)",
+    ),
+    "Split of 7 into 2 equal parts": (
+        _graph([n("Split", ["x"], ["a", "b"], axis=2), n("Add", ["a", "b"])], {}, opset=13),
+        (1, C, 7, 4),
+        "Split_0 (Split): Split into 2 equal parts needs a size divisible by 2 on axis 2, got 7. "
+        "Received: input_shape=(1, 4, 7, 4)",
+    ),
+    "Gemm with a C that does not broadcast": (
+        _flat_gemm(np.ones(3, F32)),
+        (1, C, 4, 5),
+        "Gemm_1 (Gemm): C of shape (3,) does not broadcast to (1, 5): axis 1 has 5, C 3. Received: input_shape=(1, 5)",
+    ),
+    "Conv kernel_shape other than the weight's": (
+        _graph([n("Conv", ["x", "w"], kernel_shape=[2, 2])], {"w": np.ones((2, C, 3, 3), F32)}),
+        (1, C, 6, 6),
+        "Conv_0 (Conv): kernel_shape must be the weight's spatial shape (3, 3) (weight (2, 4, 3, 3)). "
+        "Received: kernel_shape=(2, 2)",
+    ),
+    "PRelu slope that does not broadcast": (
+        _graph([n("PRelu", ["x", "s"])], {"s": np.ones((2, 1, 1), F32)}),
+        (1, C, 4, 5),
+        "PRelu_0 (PRelu): shapes (1, 4, 4, 5) and (2, 1, 1) do not broadcast on axis 1. "
+        "Received: input_shape=(1, 4, 4, 5)",
+    ),
+    "LayerNormalization scale of another size": (
+        _graph([n("LayerNormalization", ["x", "s"], axis=-1)], {"s": np.ones(4, F32)}),
+        (1, C, 4, 5),
+        "LayerNormalization_0 (LayerNormalization): scale of shape (4,) does not broadcast to (1, 4, 4, 5): axis 3 "
+        "has 5, scale 4. Received: input_shape=(1, 4, 4, 5)",
+    ),
+    "ConvTranspose output_padding as large as the stride": (
+        _graph(
+            [n("ConvTranspose", ["x", "w"], strides=[2, 2], dilations=[3, 3], output_padding=[2, 0])],
+            {"w": np.ones((C, 2, 3, 3), F32)},
+        ),
+        (1, C, 4, 5),
+        "ConvTranspose_0 (ConvTranspose): output_padding on spatial axis 0 must lie in [0, 1] (below the stride 2), "
+        "as ONNX Runtime requires. Received: output_padding=(2, 0), strides=(2, 2)",
+    ),
+    "ConvTranspose output_shape with the batch and channels": (
+        _graph(
+            [n("ConvTranspose", ["x", "w"], strides=[2, 2], output_shape=[1, 2, 10, 12])],
+            {"w": np.ones((C, 2, 3, 3), F32)},
+        ),
+        (1, C, 4, 5),
+        "ConvTranspose_0 (ConvTranspose): output_shape needs 2 values, the spatial sizes only (ONNX Runtime refuses "
+        "the batch and channels there). Received: output_shape=(1, 2, 10, 12)",
+    ),
+    "Pad reflect as wide as the axis": (
+        _graph([n("Pad", ["x", "p"], mode="reflect")], {"p": _i64(0, 0, 4, 0, 0, 0, 0, 0)}),
+        (1, C, 4, 5),
+        "Pad_0 (Pad): reflect pads 4, 0 need more than 4 elements on axis 2, it keeps 4. "
+        "Received: input_shape=(1, 4, 4, 5)",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INVALID))
+def test_a_model_onnx_runtime_refuses_is_refused(name: str) -> None:
+    model, shape, message = INVALID[name]
+    with pytest.raises(Exception):  # noqa: B017, PT011 - ONNX Runtime's own error types
+        _ort(model, shape)
+    with pytest.raises(ConvCalcError) as caught:
+        convcalc.plan(model, shape)
+    assert str(caught.value) == message

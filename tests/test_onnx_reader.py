@@ -468,3 +468,27 @@ def test_valid_sizes_of_exported_models_are_the_sizes_onnx_runtime_runs(drawn: A
         return
     event("solved")
     assert {h for h, ok in runs.items() if ok} == {h for h in runs if h in solution}
+
+
+class _AddPositions(torch.nn.Module):
+    def forward(self, x: Any) -> Any:
+        return x + torch.arange(x.shape[-1], dtype=torch.float32)
+
+
+class _HalfWidth(torch.nn.Module):
+    def forward(self, x: Any) -> Any:
+        return x[..., : x.shape[-1] // 2]
+
+
+@pytest.mark.parametrize("module", [_AddPositions(), _HalfWidth()], ids=["float arange", "half the width"])
+def test_shape_arithmetic_of_torch_exports_plans_as_onnx_runtime_runs_it(module: Any) -> None:
+    """A float ``torch.arange`` of the width raised a TypeError; ``x[..., : W // 2]`` planned as the whole W."""
+    model = _export(module, (1, 3, 4, 6), True)
+    session = _session(model)
+    N, H, W = convcalc.symbols("N H W")
+    symbolic = convcalc.plan(onnx.load_from_string(model), (N, 3, H, W)).output_shape
+    for shape in ((1, 3, 4, 6), (2, 3, 5, 7), (1, 3, 1, 1)):
+        expected = _ort_shape(session, shape)
+        assert convcalc.plan(onnx.load_from_string(model), shape).output_shape == expected, shape
+        values = dict(zip((N, H, W), (shape[0], shape[2], shape[3]), strict=True))
+        assert tuple(int(d.subs(values)) if hasattr(d, "subs") else d for d in symbolic) == expected, symbolic

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from convcalc._types import Shape
@@ -26,10 +27,22 @@ _BINARY = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Me
 def _unary(call: _Call, args: list[Any]) -> Any:
     x = args[0]
     if isinstance(x, _K):
-        if call.node.op in ("Cast", "CastLike", "Identity", "Floor", "Ceil", "Round") and x.values is not None:
-            return _K(x.shape, tuple(_cast(v, call.node.attr("to")) for v in x.values))
+        if call.node.op in ("Cast", "CastLike", "Identity") and x.values is not None:
+            values = tuple(_cast(v, call.node.attr("to")) for v in x.values)
+            return _K(x.shape, None if any(v is None for v in values) else values)
+        if call.node.op in ("Floor", "Ceil", "Round") and x.values is not None:
+            values = tuple(_rounded(v, call.node.op) for v in x.values)
+            return _K(x.shape, None if any(v is None for v in values) else values)
         return _K(x.shape, None)
     x = _tensor(call, x)
+    if call.node.op == "PRelu" and len(args) > 1 and args[1] is not None:
+        # ONNX Runtime broadcasts the slope both ways (a slope of more axes widens the output)
+        shape = _broadcast(call, [x.shape, args[1].shape])
+        return call.row(x.shape, _T(shape, x.rf if len(shape) == len(x.shape) else None))
+    if call.node.op == "LayerNormalization":
+        for name, value in zip(("scale", "bias"), args[1:3], strict=False):
+            if value is not None:
+                _broadcasts_to(call, value.shape, x.shape, name)
     if call.node.op == "BatchNormalization" and len(x.shape) >= 2:
         scale = args[1]
         if isinstance(scale, _K) and scale.shape:
@@ -39,9 +52,38 @@ def _unary(call: _Call, args: list[Any]) -> Any:
     return [out, _T(x.shape)] if call.node.op == "Dropout" else out
 
 
+def _rounded(v: Any, op: str) -> Any:
+    """Floor, Ceil or Round (halves to even) of a value; None for a symbolic one that Round meets."""
+    if isinstance(v, float):
+        return float(math.floor(v) if op == "Floor" else math.ceil(v) if op == "Ceil" else round(v))
+    if isinstance(v, int):
+        return v
+    from convcalc._backend import sympy
+    from convcalc._symbolic import to_sympy
+
+    e = to_sympy(v)
+    if getattr(e, "is_integer", False):
+        return v
+    if op == "Round":
+        return None
+    return sympy().floor(e) if op == "Floor" else sympy().ceiling(e)
+
+
 def _cast(v: Any, to: Any) -> Any:
-    if to in (6, 7, 2, 3, 4, 5, 12, 13) and isinstance(v, float):  # integer types
-        return int(v)
+    """A value cast as ONNX casts it (a float to an integer type truncates towards zero); None where a symbolic
+    value's cast has no closed form here."""
+    if to in (6, 7, 2, 3, 4, 5, 12, 13):  # integer types
+        if isinstance(v, float):
+            return int(v)
+        if isinstance(v, int):
+            return v
+        from convcalc._backend import decided, sympy
+        from convcalc._symbolic import to_sympy
+
+        e = to_sympy(v)
+        if getattr(e, "is_integer", False):
+            return v
+        return sympy().floor(e) if decided(sympy().Ge(e, 0)) is True else None
     if to in (1, 10, 11) and type(v) is int:
         return float(v)
     return v
@@ -68,26 +110,63 @@ def _broadcast(call: _Call, shapes: list[Shape]) -> tuple[Any, ...]:
     return tuple(out)
 
 
+def _broadcasts_to(call: _Call, shape: Shape, target: Shape, what: str) -> None:
+    """Require ``shape`` to broadcast to ``target`` without widening it (ONNX's unidirectional broadcasting):
+    no more axes, and each of its sizes (from the last axis back) 1 or the target's."""
+    message = f"{what} of shape {tuple(shape)} does not broadcast to {tuple(target)}"
+    if len(shape) > len(target):
+        raise call.spec_error(f"{message}: it has more axes", **{what: tuple(shape)})
+    for j in range(1, len(shape) + 1):
+        size, axis = shape[-j], len(target) - j
+        if type(size) is int and size == 1:
+            continue
+        call.equal(target[axis], size, axis, f"{message}: axis {axis} has {target[axis]}, {what} {size}", target)
+
+
 def _same(a: Any, b: Any) -> bool:
     from convcalc._symbolic import to_sympy
 
     return bool(to_sympy(a) - to_sympy(b) == 0)
 
 
+def _extreme(a: Any, b: Any, larger: bool) -> Any:
+    """``max(a, b)`` (``min`` unless ``larger``) of numbers or sizes: the one side where it is that side for every
+    size, else sympy's ``Max`` / ``Min``, which is exact too."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return max(a, b) if larger else min(a, b)
+    from convcalc._backend import decided, sympy
+    from convcalc._symbolic import to_sympy
+
+    x, y = to_sympy(a), to_sympy(b)
+    first = decided(sympy().Ge(x, y) if larger else sympy().Le(x, y))
+    if first is not None:
+        return a if first else b
+    return sympy().Max(x, y) if larger else sympy().Min(x, y)
+
+
 _ARITH = {
     "Add": lambda a, b: a + b,
     "Sub": lambda a, b: a - b,
     "Mul": lambda a, b: a * b,
-    "Max": lambda a, b: a if (a >= b) is True else b,
-    "Min": lambda a, b: a if (a <= b) is True else b,
+    "Max": lambda a, b: _extreme(a, b, True),
+    "Min": lambda a, b: _extreme(a, b, False),
 }
 
 
 def _div(a: Any, b: Any) -> Any:
+    """ONNX's Div: true division of floats, integer division that truncates towards zero (C's ``/``); a
+    symbolic dividend only where it is never negative (None, an unknown value, else)."""
     if isinstance(a, float) or isinstance(b, float):
         return a / b
+    if type(a) is int and type(b) is int and b != 0:
+        q = abs(a) // abs(b)
+        return q if (a < 0) == (b < 0) else -q
     if type(b) is int and b > 0:
-        return a // b
+        from convcalc._backend import decided, sympy
+        from convcalc._symbolic import to_sympy
+
+        if decided(sympy().Ge(to_sympy(a), 0)) is True:
+            return a // b
     return None
 
 
@@ -139,14 +218,14 @@ def _gemm(call: _Call, args: list[Any]) -> Any:
     )
     macs = kb * n if isinstance(b, _K) else 0
     bias = len(args) > 2 and args[2] is not None
+    if bias:
+        _broadcasts_to(call, args[2].shape, (m, n), "C")
     return call.row(a.shape, _T((m, n)), macs=macs, bias_adds=n if bias and isinstance(b, _K) else 0)
 
 
 @_handles("MatMul")
 def _matmul(call: _Call, args: list[Any]) -> Any:
     a, b = args
-    if not isinstance(a, _T) and not isinstance(b, _T):
-        return _K((), None)
     sa, sb = a.shape, b.shape
     if len(sa) == 0 or len(sb) == 0:
         raise call.shape_error("MatMul takes tensors of rank 1 or more", sa)
@@ -156,6 +235,8 @@ def _matmul(call: _Call, args: list[Any]) -> Any:
     call.equal(ka, kb, len(sa) - 1, f"MatMul of {sa} and {sb}: inner sizes {ka} and {kb} differ", sa, reason=reason)
     batch = _broadcast(call, [sa[:-2], sb[:-2]]) if len(sa) > 2 or len(sb) > 2 else ()
     out = (*batch, *(sa[-2:-1] if len(sa) >= 2 else ()), *(sb[-1:] if len(sb) >= 2 else ()))
+    if not isinstance(a, _T) and not isinstance(b, _T):
+        return _K(out, None)  # a product of constants: its shape, for what it broadcasts with
     macs: Any = 0
     if isinstance(b, _K) and isinstance(a, _T):
         macs = _prod(sa[1:-1]) * ka * (sb[-1] if len(sb) >= 2 else 1)

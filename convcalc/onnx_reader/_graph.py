@@ -94,7 +94,20 @@ class OnnxGraph(Module):
         return tuple(out)
 
     def _plan(self, flow: Any, ctx: Any, path: str) -> Any:
-        shape, rf = flow
+        return self._plan_call((flow,), {}, ctx, path)[0]
+
+    def _plan_call(self, inputs: tuple[Any, ...], keywords: dict[str, Any], ctx: Any, path: str) -> Any:
+        """``(flow of the first graph output, outputs)``: the outputs one shape, or a tuple of every graph
+        output's shape in the graph's order (as ONNX Runtime returns them) where the graph has several."""
+        if len(inputs) != 1 or keywords:
+            raise ShapeError(
+                f"{path or '<model>'} ({self.name}): this ONNX model takes one input: give input_shape as one tuple "
+                f"such as (1, 3, 224, 224). "
+                f"{received({'input_shape': keywords or tuple(tuple(f[0]) for f in inputs)})}"
+            )
+        shape, rf = inputs[0]
+        if rf == () and len(shape) < 2:
+            rf = None
         env: dict[str, Any] = {}
         for init in self.initializers:
             env[init.name] = _K(init.shape, init.values)
@@ -141,7 +154,18 @@ class OnnxGraph(Module):
                 f"Received: output={self.outputs[0]}"
             )
         rf_out = result.rf if result.rf is not None and len(result.rf) == len(result.shape) - 2 else None
-        return result.shape, rf_out
+        if len(self.outputs) == 1:
+            return (result.shape, rf_out), tuple(result.shape)
+        shapes = []
+        for name in self.outputs:
+            value = env.get(name)
+            if not isinstance(value, (_T, _K)):
+                raise SpecError(
+                    f"{path or '<model>'} ({self.name}): no node computes the graph output {name!r}. "
+                    f"Received: output={name}"
+                )
+            shapes.append(tuple(value.shape))
+        return (result.shape, rf_out), tuple(shapes)
 
 
 def _ident(name: str) -> str:
@@ -215,6 +239,21 @@ class _Call:
             diff = to_sympy(a) - to_sympy(b)
             if diff != 0:
                 self.ctx.equals(diff, 0, self.name, axis, lambda: f"{self.where()}: {message}", reason)
+
+    def divides(self, value: Any, divisor: int, axis: int, message: str, shape: Shape) -> None:
+        """Require ``divisor`` to divide ``value``: raise for a number, record a constraint for a symbolic size."""
+        if type(value) is int:
+            if value % divisor:
+                raise self.shape_error(message, shape)
+            return
+        self.ctx.divides(
+            value,
+            divisor,
+            self.name,
+            axis,
+            lambda: f"{self.where()}: {message}. Received: input_shape={tuple(shape)}",
+            f"divisible by {divisor}",
+        )
 
     def broadcast(self, a: Any, b: Any, axis: int, message: str) -> Any:
         """Two symbolic sizes broadcast (ONNX's numpy rule) when they are equal or either is 1: the constraint

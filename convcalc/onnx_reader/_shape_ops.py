@@ -109,13 +109,31 @@ def _axes_arg(call: _Call, args: list[Any], index: int) -> tuple[int, ...] | Non
     return None if axes is None else tuple(axes)
 
 
+def _is_one(call: _Call, size: Any, axis: int, shape: Shape) -> bool:
+    """Whether a Squeeze without axes drops an axis: every size 1 goes, so a symbolic size must be 1 for every
+    input size or for none."""
+    if type(size) is int:
+        return size == 1
+    from convcalc._backend import sympy
+    from convcalc._symbolic import to_sympy
+
+    one = _decide(sympy().Eq(to_sympy(size), 1))
+    if one is None:
+        raise call.spec_error(
+            f"a Squeeze without axes drops every axis of size 1, and axis {axis} of size {size} may be 1 or not: "
+            f"give axes, or a number for that size (input shape {tuple(shape)})",
+            axes=None,
+        )
+    return one
+
+
 @_handles("Squeeze")
 def _squeeze(call: _Call, args: list[Any]) -> Any:
     x = args[0]
     rank = len(x.shape)
     axes = _axes_arg(call, args, 1)
     if axes is None:
-        drop = {j for j, d in enumerate(x.shape) if type(d) is int and d == 1}
+        drop = {j for j, d in enumerate(x.shape) if _is_one(call, d, j, x.shape)}
     else:
         drop = {_axis(call, a, rank, "axes") for a in axes}
         for j in drop:
@@ -173,33 +191,79 @@ def _concat(call: _Call, args: list[Any]) -> Any:
     return call.row(tensors[0].shape, _T(dims, rf))
 
 
-def _slice_len(call: _Call, size: Any, start: Any, end: Any, step: Any, axis: int, shape: Shape) -> Any:
-    big = 2**62
-    if type(size) is int:
-        s, e = start, end
-        if step > 0:
-            s = max(0, min(size, s + size if s < 0 else s))
-            e = max(0, min(size, e + size if e < 0 else e))
-            return max(0, ceil_div(e - s, step))
-        s = max(-1, min(size - 1, s + size if s < 0 else s))
-        e = max(-1, min(size - 1, e + size if e < 0 else e))
-        return max(0, ceil_div(s - e, -step))
-    # symbolic size: starts/ends counted from the front within the size, or from the back
-    if step == 1:
-        from convcalc._backend import smax, smin
+# a start or end this far from 0 lies beyond either end of any axis a tensor can have (no memory holds 2**62 items)
+_BEYOND = 2**62
 
-        # ONNX clamps starts and ends to [0, size]: a constant one counts only up to the size, a negative one
-        # (from the back) no further than the front
-        lo = (smin(start, size) if start > 0 else start) if start >= 0 else smax(size + start, 0)
-        hi = size if end >= big // 2 else (smin(end, size) if end >= 0 else smax(size + end, 0))
-        out = hi - lo
-        if type(start) is int and start < 0 and end >= big // 2:
-            return smin(-start, size)
-        call.at_least(
-            out, 0, axis, f"Slice [{start}:{end}] leaves no elements on axis {axis}", "slice non-empty", shape
+
+def _onnx_bounds(size: int, start: int, end: int, step: int) -> tuple[int, int]:
+    """A Slice's start and end on an axis of a known size, as ONNX clamps them: a negative one counts from the
+    back; for a positive step both lie in [0, size], for a negative one the start in [0, size - 1] and the end in
+    [-1, size - 1] (so that a backward slice can reach the front)."""
+    start = start + size if start < 0 else start
+    end = end + size if end < 0 else end
+    if step > 0:
+        return min(max(start, 0), size), min(max(end, 0), size)
+    return min(max(start, 0), size - 1), min(max(end, -1), size - 1)
+
+
+def _decide(relation: Any) -> bool | None:
+    from convcalc._backend import decided
+
+    return decided(relation)
+
+
+def _symbolic_bound(call: _Call, size: Any, value: Any, step: int, what: str, axis: int) -> Any:
+    """:func:`_onnx_bounds` of one start or end where the size or the value is symbolic: exact where the sign of
+    the value is decided for every size (the clamp is then a Min / Max where it is not decided); refused else."""
+    from convcalc._backend import sympy
+    from convcalc._symbolic import to_sympy
+
+    sp = sympy()
+    n, v = to_sympy(size), to_sympy(value)
+    negative = _decide(sp.Lt(v, 0))
+    if negative is None:
+        raise call.spec_error(
+            f"convcalc follows a Slice {what} of a symbolic size only where it is negative (counted from the back) "
+            f"for every size or for none; give a {what} of known sign on axis {axis}",
+            **{f"{what}s": value},
         )
-        return out
-    raise call.spec_error("convcalc follows a Slice of a symbolic size with step 1 only", steps=step)
+    if negative:
+        v = v + n
+    low, high = (0, n) if step > 0 else (-1 if what == "end" else 0, n - 1)
+    if type(value) is int and abs(value) >= _BEYOND:  # INT64_MAX and the like: the whole axis, whatever its size
+        return sp.Integer(low) if value < 0 else high
+    below, above = _decide(sp.Lt(v, low)), _decide(sp.Gt(v, high))
+    if below:
+        return sp.Integer(low)
+    if above:
+        return high
+    out = v if above is False else sp.Min(v, high)
+    return out if below is False else sp.Max(low, out)
+
+
+def _slice_len(call: _Call, size: Any, start: Any, end: Any, step: Any, axis: int, shape: Shape) -> Any:
+    if all(type(v) is int for v in (size, start, end)):
+        s, e = _onnx_bounds(size, start, end, step)
+        return max(0, ceil_div(e - s, step) if step > 0 else ceil_div(s - e, -step))
+    from convcalc._backend import sympy
+    from convcalc._symbolic import as_integer_expr
+
+    sp = sympy()
+    s = _symbolic_bound(call, size, start, step, "start", axis)
+    e = _symbolic_bound(call, size, end, step, "end", axis)
+    span = e - s if step > 0 else s - e
+    out = -sp.floor(-span / abs(step)) if abs(step) != 1 else span
+    empty = _decide(sp.Lt(span, 0))
+    if empty:
+        return 0
+    if empty is None:
+        call.at_least(
+            out, 0, axis, f"Slice [{start}:{end}:{step}] leaves no elements on axis {axis}", "slice non-empty", shape
+        )
+    try:
+        return as_integer_expr(sp.sympify(out))
+    except ValueError:
+        raise call.spec_error(f"the Slice of axis {axis} has no whole length", starts=start, ends=end) from None
 
 
 @_handles("Slice")
@@ -227,9 +291,17 @@ def _slice(call: _Call, args: list[Any]) -> Any:
         a = _arr(x)
         if a is None:
             return _K(tuple(dims), None)
-        index = tuple(slice(*picks[j]) if j in picks else slice(None) for j in range(rank))
+        if not all(type(v) is int for v in (*x.shape, *(p for pick in picks.values() for p in pick))):
+            return _K(tuple(dims), None)
+        index = tuple(_python_slice(x.shape[j], *picks[j]) if j in picks else slice(None) for j in range(rank))
         return _from_arr(a[index])
     return call.row(x.shape, _T(tuple(dims), x.rf if all(a < 2 for a in picks) else None))
+
+
+def _python_slice(size: int, start: int, end: int, step: int) -> slice:
+    """The Python slice that picks what ONNX's Slice picks (Python clamps a backward start to -1, ONNX to 0)."""
+    s, e = _onnx_bounds(size, start, end, step)
+    return slice(s, None if e < 0 else e, step)
 
 
 @_handles("Split")
@@ -244,6 +316,18 @@ def _split(call: _Call, args: list[Any]) -> Any:
     else:
         n = call.node.attr("num_outputs") or len(call.node.outputs)
         size = x.shape[axis]
+        if call.node.attr("num_outputs") is None:  # equal parts, as ONNX (and ONNX Runtime) require
+            call.divides(
+                size,
+                n,
+                axis,
+                f"Split into {n} equal parts needs a size divisible by {n} on axis {axis}, got {size}",
+                x.shape,
+            )
+            part = size // n
+            outs = [_T(tuple(part if k == axis else d for k, d in enumerate(x.shape)), x.rf if axis < 2 else None)]
+            call.row(x.shape, outs[0])
+            return outs * n
         if type(size) is not int:
             raise call.spec_error("convcalc splits a symbolic axis only with explicit split sizes", axis=axis)
         chunk = ceil_div(size, n)
@@ -326,12 +410,51 @@ def _constant_of_shape(call: _Call, args: list[Any]) -> Any:
 
 @_handles("Range")
 def _range(call: _Call, args: list[Any]) -> Any:
-    start, limit, delta = (_consts(call, a, "range")[0] for a in args)
-    if all(type(v) is int for v in (start, limit, delta)) and delta != 0:
+    if len(args) != 3 or any(a is None for a in args):
+        raise call.spec_error("Range takes start, limit and delta", inputs=len(args))
+    start, limit, delta = (_range_arg(call, a, what) for a, what in zip(args, ("start", "limit", "delta"), strict=True))
+    if delta == 0:
+        raise call.spec_error("delta must not be 0", delta=delta)
+    if all(type(v) is int for v in (start, limit, delta)):
         vals = tuple(range(start, limit, delta))
         return _K((len(vals),), vals)
-    n = ceil_div(limit - start, delta) if type(delta) is int and delta > 0 else None
-    return _K((n,), None)
+    if all(isinstance(v, (int, float)) for v in (start, limit, delta)):
+        # ONNX: max(ceil((limit - start) / delta), 0) elements, start + k * delta
+        n = max(math.ceil((limit - start) / delta), 0)
+        return _K((n,), tuple(start + k * delta for k in range(n)) if n <= _SMALL else None)
+    from convcalc._backend import sympy
+    from convcalc._symbolic import as_integer_expr, to_sympy
+
+    if any(isinstance(v, float) and not v.is_integer() for v in (start, delta)) or not all(
+        isinstance(v, (int, float)) for v in (start, delta)
+    ):
+        raise call.spec_error(
+            "convcalc follows a Range of a symbolic limit with a whole start and delta only",
+            start=start,
+            delta=delta,
+        )
+    span = to_sympy(limit) - int(start)
+    count = -sympy().floor(-span / int(delta))
+    empty = _decide(sympy().Le(count, 0))
+    if empty:
+        return _K((0,), ())
+    if empty is None:
+        raise call.spec_error(
+            f"convcalc follows a Range of a symbolic limit only where it is never empty: limit {limit}, start {start}",
+            limit=limit,
+        )
+    try:
+        length = as_integer_expr(sympy().sympify(count))
+    except ValueError:
+        raise call.spec_error("the Range's length is no whole size", limit=limit) from None
+    return _K((length,), None)
+
+
+def _range_arg(call: _Call, value: Any, what: str) -> Any:
+    values = _consts(call, value, what)
+    if len(values) != 1 or value.shape != ():
+        raise call.spec_error(f"{what} must be a scalar", **{what: values})
+    return values[0]
 
 
 @_handles("Expand")
@@ -348,6 +471,13 @@ def _expand(call: _Call, args: list[Any]) -> Any:
 def _tile(call: _Call, args: list[Any]) -> Any:
     x = args[0]
     reps = _ints(call, args[1], "repeats")
+    if len(reps) != len(x.shape):
+        raise call.spec_error(
+            f"repeats needs one value per axis of the input ({len(x.shape)} for shape {tuple(x.shape)})",
+            repeats=reps,
+        )
+    if any(type(r) is int and r < 0 for r in reps):
+        raise call.spec_error("repeats must not be negative", repeats=reps)
     dims = tuple(d * r for d, r in zip(x.shape, reps, strict=True))
     if isinstance(x, _K):
         return _K(dims, None)
@@ -386,8 +516,20 @@ def _pad(call: _Call, args: list[Any]) -> Any:
         raise call.spec_error(f"pads needs {2 * len(axes)} values (begin and end of {len(axes)} axes)", pads=pads)
     dims = list(x.shape)
     begins = [0] * rank
+    mode = call.node.attr("mode", "constant")
     for n, a in enumerate(axes):
         b, e = pads[n], pads[n + len(axes)]
+        if mode == "reflect" and (b > 0 or e > 0):
+            # ONNX Runtime mirrors without repeating the edge: each pad at most the (cropped) extent less 1
+            kept = x.shape[a] + min(b, 0) + min(e, 0)
+            call.at_least(
+                kept - 1 - max(b, e),
+                0,
+                a,
+                f"reflect pads {b}, {e} need more than {max(b, e)} elements on axis {a}, it keeps {kept}",
+                f"reflect pads {max(b, e)} fit",
+                x.shape,
+            )
         dims[a] = x.shape[a] + b + e
         begins[a] = b
         call.at_least(dims[a], 1, a, f"pads {b}, {e} leave nothing of axis {a}", "size at least 1", x.shape)
@@ -398,15 +540,38 @@ def _pad(call: _Call, args: list[Any]) -> Any:
 
 
 def _scaled(call: _Call, size: Any, scale: Any, axis: int, shape: Shape) -> Any:
-    frac = Fraction(scale).limit_denominator(1 << 24) if isinstance(scale, float) else Fraction(scale)
-    if frac.denominator == 1:
-        out = size * frac.numerator
-    elif type(size) is int:
-        import numpy as np  # ORT multiplies in float32
+    """ONNX Runtime's ``int64(float(scale) * float(size))``, the product in float32: 0.7 * 10 is 7 (the float32
+    0.7 is a little less than 0.7, the product rounds back to 7.0). For a symbolic size the product is exact, and
+    so ``floor(size * scale)``, where ``size * k`` has at most 24 bits (``scale = k / 2**j``, k odd): a constraint
+    states that bound where ``k > 1`` and ``j > 0`` (an integer scale or a power of 2 is exact for every size
+    float32 holds, which ONNX Runtime's own ``float(size)`` needs), and a scale of many bits (0.7) is refused."""
+    import numpy as np
 
-        out = math.floor(float(np.float32(scale)) * size) if frac != Fraction(scale) else math.floor(size * frac)
+    s32 = np.float32(scale)
+    if not np.isfinite(s32) or s32 <= 0:
+        raise call.spec_error(f"scales must be positive on axis {axis}", scales=scale)
+    if type(size) is int:
+        out: Any = int(np.float32(np.float32(size) * s32))
     else:
-        out = (size * frac.numerator) // frac.denominator
+        frac = Fraction(float(s32))
+        bound = (1 << 24) // frac.numerator
+        if bound < 1 << 16:
+            raise call.spec_error(
+                f"convcalc follows a Resize scale of a symbolic size only where the scale is a number of few binary "
+                f"digits (2, 0.5, 1.5, 0.25, ...); ONNX Runtime rounds {scale} * size in float32, which has no closed "
+                f"form: give sizes, or plan numeric input sizes",
+                scales=scale,
+            )
+        if frac.numerator > 1 and frac.denominator > 1:  # 1.5 * size is x.5 for odd sizes: exact below the bound
+            call.at_least(
+                bound - size,
+                0,
+                axis,
+                f"size {size} times scale {scale} is not exact in float32",
+                f"size at most {bound}",
+                shape,
+            )
+        out = (size * frac.numerator) // frac.denominator if frac.denominator > 1 else size * frac.numerator
     call.at_least(out, 1, axis, f"scale {scale} leaves no element on axis {axis}", "size at least 1", shape)
     return out
 
@@ -428,6 +593,11 @@ def _resize(call: _Call, args: list[Any]) -> Any:
     axes = tuple(_axis(call, a, rank, "axes") for a in (call.node.attr("axes") or range(rank)))
     dims = list(x.shape)
     if sizes is not None:
+        if len(sizes) != len(axes):
+            raise call.spec_error(f"sizes needs {len(axes)} values", sizes=sizes)
+        policy = call.node.attr("keep_aspect_ratio_policy", "stretch") if call.opset >= 18 else "stretch"
+        if policy != "stretch":
+            sizes = _keep_aspect(call, policy, tuple(x.shape[a] for a in axes), sizes)
         for a, s in zip(axes, sizes, strict=True):
             dims[a] = s
     elif scales is not None:
@@ -440,6 +610,28 @@ def _resize(call: _Call, args: list[Any]) -> Any:
     return call.row(x.shape, _T(tuple(dims)))
 
 
+def _keep_aspect(call: _Call, policy: Any, olds: tuple[Any, ...], sizes: tuple[Any, ...]) -> tuple[int, ...]:
+    """``keep_aspect_ratio_policy`` (opset 18): one scale for every resized axis, the least (``not_larger``) or
+    the greatest (``not_smaller``) of ``size / old``, and each axis ``round(scale * old)``, as ONNX Runtime
+    computes them in float32 (halves away from zero)."""
+    if policy not in ("not_larger", "not_smaller"):
+        raise call.spec_error(
+            "keep_aspect_ratio_policy must be stretch, not_larger or not_smaller", keep_aspect_ratio_policy=policy
+        )
+    if not all(type(d) is int for d in (*olds, *sizes)):
+        raise call.spec_error(
+            f"convcalc follows keep_aspect_ratio_policy={policy} on numeric sizes only (ONNX Runtime rounds float32 "
+            f"ratios, which have no closed form): plan numeric input sizes",
+            sizes=sizes,
+            input_sizes=olds,
+        )
+    import numpy as np
+
+    ratios = [np.float32(s) / np.float32(d) for s, d in zip(sizes, olds, strict=True)]
+    scale = min(ratios) if policy == "not_larger" else max(ratios)
+    return tuple(math.floor(float(np.float32(scale * np.float32(d))) + 0.5) for d in olds)
+
+
 def _nonempty(value: Any) -> bool:
     return not (isinstance(value, _K) and value.shape and value.shape[0] == 0)
 
@@ -448,6 +640,27 @@ def _nonempty(value: Any) -> bool:
 def _depth(call: _Call, args: list[Any]) -> Any:
     x = _tensor(call, args[0])
     b = call.node.attr("blocksize")
+    if type(b) is not int or b < 1:
+        raise call.spec_error("blocksize must be a positive integer", blocksize=b)
+    if len(x.shape) != 4:
+        raise call.shape_error(f"{call.node.op} takes a 4-D input (N, C, H, W), got {len(x.shape)}-D", x.shape)
+    if call.node.op == "DepthToSpace":
+        call.divides(
+            x.shape[1],
+            b * b,
+            1,
+            f"DepthToSpace with blocksize {b} needs channels divisible by {b * b}, got {x.shape[1]}",
+            x.shape,
+        )
+    else:
+        for j in (2, 3):
+            call.divides(
+                x.shape[j],
+                b,
+                j,
+                f"SpaceToDepth with blocksize {b} needs a size divisible by {b} on axis {j}, got {x.shape[j]}",
+                x.shape,
+            )
     if call.node.op == "DepthToSpace":
         dims = (x.shape[0], x.shape[1] // (b * b), *(d * b for d in x.shape[2:]))
     else:

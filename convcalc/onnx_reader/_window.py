@@ -108,6 +108,17 @@ def _sliding(call: _Call, x: _T, kernel: tuple[int, ...], *, ceil_mode: bool = F
     return spatial, rf_update(x.rf, tuple(extents), strides, tuple(rf_begins) if known else None)
 
 
+def _kernel(call: _Call, weight: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The kernel: the weight's spatial shape, which a ``kernel_shape`` attribute, where given, must repeat."""
+    given = call.node.attr("kernel_shape")
+    if given and tuple(given) != tuple(weight[2:]) and all(type(d) is int for d in weight[2:]):
+        raise call.spec_error(
+            f"kernel_shape must be the weight's spatial shape {tuple(weight[2:])} (weight {tuple(weight)})",
+            kernel_shape=tuple(given),
+        )
+    return tuple(given or weight[2:])
+
+
 @_handles("Conv")
 def _conv(call: _Call, args: list[Any]) -> Any:
     x = _tensor(call, args[0])
@@ -117,7 +128,7 @@ def _conv(call: _Call, args: list[Any]) -> Any:
         raise call.spec_error("the weight must have the input's rank", weight=getattr(w, "shape", None))
     groups = call.node.attr("group", 1)
     cout, cin_g = w.shape[0], w.shape[1]
-    kernel = tuple(call.node.attr("kernel_shape") or w.shape[2:])
+    kernel = _kernel(call, w.shape)
     if type(groups) is not int or groups < 1 or cout % groups:
         raise call.spec_error("group must divide the weight's output channels", group=groups, weight=w.shape)
     call.equal(
@@ -143,7 +154,7 @@ def _conv_transpose(call: _Call, args: list[Any]) -> Any:
     node = call.node
     groups = node.attr("group", 1)
     cin, cout_g = w.shape[0], w.shape[1]
-    kernel = tuple(node.attr("kernel_shape") or w.shape[2:])
+    kernel = _kernel(call, w.shape)
     if type(groups) is not int or groups < 1 or cin % groups:
         raise call.spec_error(
             f"group must divide the input channels C={cin} (the weight's first axis), as ONNX requires: use a group "
@@ -155,7 +166,23 @@ def _conv_transpose(call: _Call, args: list[Any]) -> Any:
     strides, dilations, begins, ends, auto_pad = _window_geometry(call, x, kernel)
     nd = len(kernel)
     op = tuple(node.attr("output_padding") or (0,) * nd)
+    if len(op) != nd:
+        raise call.spec_error(f"output_padding needs {nd} values for {nd} spatial axes", output_padding=op)
+    for j, (o, s) in enumerate(zip(op, strides, strict=True)):
+        if not 0 <= o < s:
+            raise call.spec_error(
+                f"output_padding on spatial axis {j} must lie in [0, {s - 1}] (below the stride {s}), as ONNX "
+                f"Runtime requires",
+                output_padding=op,
+                strides=strides,
+            )
     output_shape = node.attr("output_shape")
+    if output_shape and len(output_shape) != nd:
+        raise call.spec_error(
+            f"output_shape needs {nd} values, the spatial sizes only (ONNX Runtime refuses the batch and channels "
+            f"there)",
+            output_shape=tuple(output_shape),
+        )
     spatial: list[Any] = []
     for j, (i, k, s, d, pb, pe, o) in enumerate(
         zip(x.shape[2:], kernel, strides, dilations, begins, ends, op, strict=True)
