@@ -883,3 +883,19 @@ def test_what_one_plan_read_does_not_send_another_to_torchs_machinery() -> None:
     plan = convcalc.plan(Padded().eval(), [(2, 6, 16), (2, 6)])
     assert not plan.fallback_rows
     assert plan.output_shape == (2, 6, 16)
+
+
+def test_the_causal_mask_check_is_torchs_own_again_after_a_plan() -> None:
+    """During torch's meta run of a transformer the mask's causality is taken from is_causal (a meta tensor has
+    no values to compare); torch's function is back in place after the plan, and the model runs as before."""
+    from torch.nn.modules import transformer
+
+    from tests.corpus_models import Seq2Seq
+
+    original = transformer._detect_is_causal_mask
+    model = Seq2Seq().eval()
+    plan = convcalc.plan(model, [(2, 5, 16), (2, 9, 16)])
+    assert transformer._detect_is_causal_mask is original
+    assert plan.fallback_rows
+    mask = torch.nn.Transformer.generate_square_subsequent_mask(5)
+    assert transformer._detect_is_causal_mask(mask, None, 5) is True

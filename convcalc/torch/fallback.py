@@ -4,6 +4,7 @@ function in it replayed with convcalc's rules on the shapes torch gives (rows ma
 from __future__ import annotations
 
 import dataclasses
+import threading
 import weakref
 from collections import Counter
 from typing import Any
@@ -377,11 +378,14 @@ class _NoCausalDetection:
     """torch's transformers ask whether a given mask is the causal one by comparing its values
     (``_detect_is_causal_mask``), which a meta tensor cannot answer; the answer is only a hint for a faster
     kernel with the same shapes, so during the meta run the mask is taken as not known to be causal (or as the
-    caller says)."""
+    caller says). A lock keeps plans in other threads from seeing (or restoring) the function mid-run."""
+
+    _lock = threading.RLock()
 
     def __enter__(self) -> None:
         from torch.nn.modules import transformer
 
+        self._lock.acquire()
         self.module, self.original = transformer, transformer._detect_is_causal_mask
         transformer._detect_is_causal_mask = self.hint
 
@@ -391,6 +395,7 @@ class _NoCausalDetection:
 
     def __exit__(self, *exc: object) -> None:
         self.module._detect_is_causal_mask = self.original
+        self._lock.release()
 
 
 def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any], held: bool) -> None:
