@@ -28,11 +28,11 @@ def _i64(*values: int) -> Any:
     return np.array(values, dtype=np.int64)
 
 
-def _graph(nodes: list[Any], inits: dict[str, Any], opset: int = 17) -> Any:
+def _graph(nodes: list[Any], inits: dict[str, Any], opset: int = 17, dims: tuple[Any, ...] = (1, C, "H", "W")) -> Any:
     graph = helper.make_graph(
         nodes,
         "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, C, "H", "W"])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(dims))],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(v, name=k) for k, v in inits.items()],
     )
@@ -467,6 +467,104 @@ def test_a_tile_with_a_repeat_per_axis_missing_is_refused() -> None:
     )
 
 
+# --------------------------------------------------------------------------- #
+# auto_pad of convolutions: symbolic and numeric plans against ONNX Runtime
+# --------------------------------------------------------------------------- #
+
+_CONV3D = {
+    "SAME_UPPER, strides (1, 2, 2)": {"strides": [1, 2, 2], "auto_pad": "SAME_UPPER"},
+    "SAME_LOWER, strides (2, 3, 1)": {"strides": [2, 3, 1], "auto_pad": "SAME_LOWER"},
+    "SAME_UPPER, strides (3, 3, 3)": {"strides": [3, 3, 3], "auto_pad": "SAME_UPPER"},
+    "pads and dilations": {"strides": [2, 1, 3], "dilations": [1, 2, 2], "pads": [0, 1, 2, 1, 0, 1]},
+    "VALID, dilations": {"strides": [2, 2, 1], "dilations": [2, 1, 2], "auto_pad": "VALID"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(_CONV3D))
+def test_a_3d_convolution_has_one_closed_form_for_every_size(name: str) -> None:
+    """Substituting D, H and W in the symbolic plan of a 3-D Conv gives the numeric plan and ONNX Runtime's shape."""
+    model = _graph(
+        [n("Conv", ["x", "w"], **_CONV3D[name])], {"w": np.ones((2, C, 1, 3, 2), F32)}, dims=(1, C, "D", "H", "W")
+    )
+    D, H, W = convcalc.symbols("D H W")
+    symbolic = convcalc.plan(model, (1, C, D, H, W)).output_shape
+    partly = convcalc.plan(model, (1, C, 3, H, W)).output_shape
+    for d, h, w in ((2, 6, 5), (3, 7, 9), (5, 8, 8), (6, 11, 7), (9, 13, 10)):
+        expected = _ort(model, (1, C, d, h, w))
+        assert convcalc.plan(model, (1, C, d, h, w)).output_shape == expected, (name, d, h, w)
+        assert _at(symbolic, {D: d, H: h, W: w}) == expected, (name, d, h, w, symbolic)
+        if d == 3:
+            assert _at(partly, {H: h, W: w}) == expected, (name, h, w, partly)
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER"])
+@pytest.mark.parametrize(
+    ("kernel", "stride", "dilation", "output_padding"),
+    [(1, 3, 1, 0), (1, 3, 1, 2), (2, 4, 1, 1), (2, 4, 2, 0), (2, 5, 2, 1), (3, 2, 1, 0), (1, 1, 1, 0), (3, 3, 1, 0)],
+)
+def test_a_transposed_convolution_pads_same_as_onnx_runtime_does(
+    auto_pad: str, kernel: int, stride: int, dilation: int, output_padding: int
+) -> None:
+    """ORT pads the full output s * (i - 1) + output_padding + extent down to i * s; where that is larger than the
+    full output (a kernel smaller than the stride) it keeps the full output: convcalc gave i * s."""
+    model = _graph(
+        [
+            n(
+                "ConvTranspose",
+                ["x", "w"],
+                strides=[stride, 2],
+                dilations=[dilation, 1],
+                output_padding=[output_padding, 0],
+                auto_pad=auto_pad,
+            )
+        ],
+        {"w": np.ones((C, 3, kernel, 1), F32)},
+    )
+    H, W = convcalc.symbols("H W")
+    symbolic = convcalc.plan(model, (1, C, H, W)).output_shape
+    for h, w in ((1, 1), (4, 5), (7, 2), (10, 9)):
+        expected = _ort(model, (1, C, h, w))
+        assert convcalc.plan(model, (1, C, h, w)).output_shape == expected, (h, w)
+        assert _at(symbolic, {H: h, W: w}) == expected, (h, w, symbolic)
+        assert expected[2] == min(h * stride, stride * (h - 1) + output_padding + (kernel - 1) * dilation + 1)
+        assert expected[3] == w * 2 - 1  # kernel 1, stride 2: the full output again
+
+
+def test_a_transposed_convolution_with_a_kernel_smaller_than_the_stride_keeps_its_full_output() -> None:
+    model = _graph(
+        [n("ConvTranspose", ["x", "w"], strides=[3, 3], auto_pad="SAME_UPPER")], {"w": np.ones((C, 3, 1, 1), F32)}
+    )
+    assert convcalc.plan(model, (1, C, 4, 5)).output_shape == _ort(model, (1, C, 4, 5)) == (1, 3, 10, 13)
+    H, W = convcalc.symbols("H W")
+    assert convcalc.plan(model, (1, C, H, W)).output_shape == (1, 3, 3 * H - 2, 3 * W - 2)
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER", "VALID", "NOTSET"])
+@pytest.mark.parametrize("dilations", [(1, 1), (2, 1), (1, 2), (3, 3)])
+@pytest.mark.parametrize("strides", [(1, 1), (2, 1), (3, 2)])
+def test_a_convolution_is_refused_with_dilations_and_same_padding_where_onnx_runtime_refuses_it(
+    auto_pad: str, dilations: tuple[int, int], strides: tuple[int, int]
+) -> None:
+    """ORT's Conv refuses auto_pad SAME_* with any dilation other than 1, whatever the stride and size."""
+    model = _graph(
+        [n("Conv", ["x", "w"], strides=list(strides), dilations=list(dilations), auto_pad=auto_pad)],
+        {"w": np.ones((2, C, 2, 3), F32)},
+    )
+    refused = auto_pad.startswith("SAME") and dilations != (1, 1)
+    H, W = convcalc.symbols("H W")
+    for h, w in ((7, 9), (8, 8), (13, 10)):
+        if refused:
+            with pytest.raises(Exception, match="Dilation not supported for AutoPadType"):  # ORT's own error type
+                _ort(model, (1, C, h, w))
+            with pytest.raises(convcalc.SpecError, match="refuses dilations with auto_pad"):
+                convcalc.plan(model, (1, C, h, w))
+        else:
+            assert convcalc.plan(model, (1, C, h, w)).output_shape == _ort(model, (1, C, h, w))
+    if refused:
+        with pytest.raises(convcalc.SpecError, match="refuses dilations with auto_pad"):
+            convcalc.plan(model, (1, C, H, W))
+
+
 def _flat_gemm(c: Any) -> Any:
     return _graph([n("Flatten", ["x"], ["f"]), n("Gemm", ["f", "b", "c"])], {"b": np.ones((C * 20, 5), F32), "c": c})
 
@@ -512,6 +610,16 @@ INVALID: dict[str, tuple[Any, tuple[int, ...], str]] = {
         (1, C, 4, 5),
         "LayerNormalization_0 (LayerNormalization): scale of shape (4,) does not broadcast to (1, 4, 4, 5): axis 3 "
         "has 5, scale 4. Received: input_shape=(1, 4, 4, 5)",
+    ),
+    "Conv with dilations and auto_pad SAME": (
+        _graph(
+            [n("Conv", ["x", "w"], strides=[2, 2], dilations=[1, 2], auto_pad="SAME_LOWER")],
+            {"w": np.ones((2, C, 3, 3), F32)},
+        ),
+        (1, C, 7, 9),
+        "Conv_0 (Conv): ONNX Runtime's Conv refuses dilations with auto_pad SAME_LOWER (Dilation not supported for "
+        "AutoPadType::SAME_UPPER or AutoPadType::SAME_LOWER): use dilations of 1, or auto_pad NOTSET with explicit "
+        "pads. Received: auto_pad='SAME_LOWER', dilations=(1, 2)",
     ),
     "ConvTranspose output_padding as large as the stride": (
         _graph(

@@ -138,12 +138,35 @@ def _conv(call: _Call, args: list[Any]) -> Any:
         f"weight {w.shape} with group={groups} needs {cin_g * groups} input channels, got {x.shape[1]}",
         x.shape,
     )
+    _, dilations, _, _, auto_pad = _window_geometry(call, x, kernel)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER") and any(d != 1 for d in dilations):
+        raise call.spec_error(
+            f"ONNX Runtime's Conv refuses dilations with auto_pad {auto_pad} (Dilation not supported for "
+            "AutoPadType::SAME_UPPER or AutoPadType::SAME_LOWER): use dilations of 1, or auto_pad NOTSET with "
+            "explicit pads",
+            auto_pad=auto_pad,
+            dilations=dilations,
+        )
     spatial, rf = _sliding(call, x, kernel)
     out = _T((x.shape[0], cout, *spatial), rf)
     weights = conv_params(cin_g * groups, cout, kernel, groups=groups, bias=False)
     positions = _prod(spatial)
     bias = len(args) > 2 and args[2] is not None
     return call.row(x.shape, out, macs=positions * weights, bias_adds=positions * cout if bias else 0)
+
+
+def _transpose_same(call: _Call, i: Any, s: int, extent: Any, o: int, axis: int) -> Any:
+    """ONNX Runtime's ``auto_pad`` SAME of a transposed convolution: it pads the full output ``s * (i - 1) + o +
+    extent`` down to ``i * s``, and where the full output is smaller (``o + extent < s``, a kernel smaller than the
+    stride) it pads by 0 and keeps the full output: the smaller of the two."""
+    spare = o + extent - s  # the full output less i * s, the same for every input size
+    if type(spare) is not int:
+        raise call.spec_error(
+            f"auto_pad SAME on spatial axis {axis} needs a number for the kernel extent, to tell i * {s} from the "
+            f"full output; give the weight a numeric spatial shape",
+            kernel_extent=extent,
+        )
+    return i * s if spare >= 0 else i * s + spare
 
 
 @_handles("ConvTranspose")
@@ -201,7 +224,7 @@ def _conv_transpose(call: _Call, args: list[Any]) -> Any:
             )
             spatial.append(target)
         elif auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-            spatial.append(i * s)
+            spatial.append(_transpose_same(call, i, s, extent, o, j))
         else:
             if auto_pad == "VALID":
                 pb = pe = 0
