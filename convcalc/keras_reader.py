@@ -136,6 +136,7 @@ _CONV = (
     "groups",
     "activation",
     "use_bias",
+    "lora_rank",
 )
 _WINDOW = ("pool_size", "strides", "padding", "data_format")
 
@@ -189,8 +190,8 @@ _LAYERS: dict[str, tuple[Callable[..., Any], Callable[[dict[str, Any]], dict[str
     "AveragePooling2D": (ks.AveragePooling2D, _pick(*_WINDOW)),
     "GlobalAveragePooling2D": (ks.GlobalAveragePooling2D, _pick("data_format", "keepdims")),
     "GlobalMaxPooling2D": (ks.GlobalMaxPooling2D, _pick("data_format", "keepdims")),
-    "BatchNormalization": (ks.BatchNormalization, _pick("axis", "momentum", "epsilon", "center", "scale")),
-    "Dense": (ks.Dense, _pick("units", "activation", "use_bias")),
+    "BatchNormalization": (ks.BatchNormalization, _pick("axis", "momentum", "epsilon", "center", "scale", "renorm")),
+    "Dense": (ks.Dense, _pick("units", "activation", "use_bias", "lora_rank")),
     "Flatten": (ks.Flatten, _pick("data_format")),
     "Dropout": (ks.Dropout, _pick("rate")),
     "Activation": (ks.Activation, _pick("activation")),
@@ -340,6 +341,7 @@ class _Reader:
         raw = item.get("config")
         config: dict[str, Any] = raw if isinstance(raw, dict) else {}
         lname = config.get("name") or item.get("name") or str(cls)
+        _not_quantized(config, lname, str(cls))
         if cls in _MODELS or (isinstance(config.get("layers"), list)):
             spec = self.model(item, lname)
         elif cls in _PASSTHROUGH:
@@ -356,6 +358,20 @@ class _Reader:
         if config.get("trainable") is False:
             spec = ks.Frozen(spec)
         return spec
+
+
+def _not_quantized(config: dict[str, Any], name: str, cls: str) -> None:
+    """A layer of a quantized model (``model.quantize("int8")``) holds integer kernels and scales in place of its
+    float weights, in counts of each mode's own: convcalc counts a float model's weights, and says so."""
+    policy = config.get("dtype")
+    kind = policy.get("class_name", "") if isinstance(policy, dict) else ""
+    if "Quantized" in str(kind):
+        mode = (policy.get("config") or {}).get("mode") if isinstance(policy, dict) else None
+        raise SpecError(
+            f"{name} ({cls}): a quantized layer ({mode or kind}) holds integer kernels and scales in "
+            f"place of its weights; convcalc counts the float model: plan it before quantize(). "
+            f"{received({'dtype': mode or kind})}"
+        )
 
 
 def _build(make: Callable[[], Any], name: str, cls: str) -> Any:

@@ -669,7 +669,7 @@ ARGUMENT_ERRORS = [
     (
         lambda: K.Dense(3, use_bias="no"),
         r"^use_bias must be True or False\. Received: units=3, activation=None, "
-        r"use_bias='no'$",
+        r"use_bias='no', lora_rank=None$",
     ),
     (lambda: K.Dropout(1.5), r"^rate must be between 0 and 1\. Received: rate=1\.5$"),
     (lambda: K.Dropout(True), r"^rate must be between 0 and 1\. Received: rate=True$"),

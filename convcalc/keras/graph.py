@@ -158,6 +158,11 @@ class _Merge(Layer):
             raise ShapeError(
                 f"{self._where(path)}: a merge layer needs at least 2 inputs. Received: input_shapes={shapes}"
             )
+        if isinstance(self, Subtract) and len(shapes) != 2:
+            raise ShapeError(
+                f"{self._where(path)}: A `Subtract` layer should be called on exactly 2 inputs. "
+                f"Received: input_shapes={shapes}"
+            )
         out = self._merged_shape(shapes, ctx, path)
         ctx.add_row(path, self.kind, shapes[0], out)
         return out, None

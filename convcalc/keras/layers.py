@@ -40,10 +40,12 @@ from convcalc.params import (
 )
 
 
-def _windowed_row(layer: Any, flow: Flow, ctx: Context, path: str, cout: Any, weights: Any, trainable: Any) -> Flow:
+def _windowed_row(
+    layer: Any, flow: Flow, ctx: Context, path: str, cout: Any, weights: Any, trainable: Any, non_trainable: Any = 0
+) -> Flow:
     """The row of a sliding-window layer (a convolution, depthwise or separable) of ``weights`` per output
-    position, bias excluded, and ``trainable`` parameters: its output sizes, MACs, bias adds and receptive
-    field."""
+    position, bias excluded, and ``trainable`` and ``non_trainable`` parameters: its output sizes, MACs, bias
+    adds and receptive field."""
     shape, rf = flow
     outs, lefts = _window_axes(layer, shape, ctx, path, layer._k, layer._s, layer._d, layer._mode)
     out_shape = (shape[0], *outs, cout)
@@ -56,11 +58,18 @@ def _windowed_row(layer: Any, flow: Flow, ctx: Context, path: str, cout: Any, we
         shape,
         out_shape,
         trainable=trainable,
+        non_trainable=non_trainable,
         macs=positions * weights,
         bias_adds=positions * cout if layer.use_bias else 0,
         receptive_field=new_rf,
     )
     return out_shape, new_rf
+
+
+def _lora_rank(rank: Any) -> None:
+    """Keras' ``lora_rank``: None (or 0) for none, else a positive rank."""
+    if rank is not None and rank != 0:
+        whole(rank, "lora_rank", minimum=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +85,7 @@ class _Conv(Layer):
     use_bias: bool = True
     name: str | None = None
     input_shape: Shape | None = None
+    lora_rank: int | None = None
     _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
@@ -92,6 +102,7 @@ class _Conv(Layer):
         _channels_last_only(self.data_format, args)
         _set_window(self, args, self._nd, causal=self._nd == 1)
         flag(self.use_bias, "use_bias", args)
+        _lora_rank(self.lora_rank)
         _named(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
@@ -103,15 +114,13 @@ class _Conv(Layer):
                 f"{self._where(path)}: {cin} input channels are not divisible by groups={self.groups}. "
                 f"Received: input_shape={shape}"
             )
-        return _windowed_row(
-            self,
-            flow,
-            ctx,
-            path,
-            self.filters,
-            conv_params(cin, self.filters, self._k, groups=self.groups, bias=False, ndim=self._nd),
-            conv_params(cin, self.filters, self._k, groups=self.groups, bias=self.use_bias, ndim=self._nd),
-        )
+        kernel = conv_params(cin, self.filters, self._k, groups=self.groups, bias=False, ndim=self._nd)
+        bias = self.filters if self.use_bias else 0
+        if not self.lora_rank:
+            return _windowed_row(self, flow, ctx, path, self.filters, kernel, kernel + bias)
+        # LoRA: the kernel is frozen; a (*kernel_size, cin / groups, rank) and a (rank, filters) matrix train
+        adapters = (kernel // self.filters + self.filters) * self.lora_rank
+        return _windowed_row(self, flow, ctx, path, self.filters, kernel, bias + adapters, kernel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,11 +378,12 @@ class BatchNormalization(Layer):
     center: bool = True
     scale: bool = True
     name: str | None = None
+    renorm: bool = False
     _base: ClassVar[str] = "batch_normalization"
 
     def __post_init__(self) -> None:
         args = _args(self)
-        for name in ("center", "scale"):
+        for name in ("center", "scale", "renorm"):
             flag(getattr(self, name), name, args)
         whole(self.axis, "axis")
         _named(self)
@@ -393,7 +403,8 @@ class BatchNormalization(Layer):
             shape,
             # gamma and beta are one vector each: center and scale keep either
             trainable=count.trainable // 2 * (int(self.center) + int(self.scale)),
-            non_trainable=count.non_trainable,
+            # batch renormalization keeps three more statistics: the moving stddev, the renorm mean and stddev
+            non_trainable=count.non_trainable // 2 * (5 if self.renorm else 2),
             receptive_field=rf,
         )
         return shape, rf
@@ -407,12 +418,14 @@ class Dense(Layer):
     activation: Any = None
     use_bias: bool = True
     name: str | None = None
+    lora_rank: int | None = None
     _base: ClassVar[str] = "dense"
 
     def __post_init__(self) -> None:
         whole(self.units, "units", minimum=1)
         if type(self.use_bias) is not bool:
             raise SpecError(f"use_bias must be True or False. {received(_args(self))}")
+        _lora_rank(self.lora_rank)
         _named(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
@@ -428,12 +441,16 @@ class Dense(Layer):
         from convcalc._symbolic import to_sympy
 
         fin = to_sympy(fin)
+        kernel, bias = _linear_count(fin, self.units, bias=False), self.units if self.use_bias else 0
+        # LoRA: the kernel is frozen; an (input_dim, rank) and a (rank, units) matrix train
+        adapters = (fin + self.units) * self.lora_rank if self.lora_rank else 0
         ctx.add_row(
             path,
             self.kind,
             shape,
             out_shape,
-            trainable=_linear_count(fin, self.units, bias=self.use_bias),
+            trainable=bias + (adapters if self.lora_rank else kernel),
+            non_trainable=kernel if self.lora_rank else 0,
             macs=rows * _linear_count(fin, self.units, bias=False),
             bias_adds=rows * self.units if self.use_bias else 0,
         )
