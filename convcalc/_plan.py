@@ -420,39 +420,36 @@ class Plan:
         total: Size = 0
         named = self.torchinfo_weights
         for path, kind, params, output_shape, _ in self._leaf_calls():
-            if output_shape and self.holds_parameters(path):
+            if output_shape and self._holds(path, params, named):
                 total = total + torchinfo_mult_adds(kind, params, output_shape, named.get(path)) * output_shape[0]
         return total
 
-    def holds_parameters(self, path: str) -> bool:
+    def _holds(self, path: str, params: Size, named: Mapping[str, Any]) -> bool:
         """Whether the module at ``path`` (without children) holds parameters, as torchinfo asks it of its
-        ``named_parameters()``: a torch module's own, tied ones too; for a ``convcalc.nn`` spec, whether its
-        row counts any."""
-        if self.weight_names is not None:
-            return path in self.torchinfo_weights
-        return bool(self.params_by_module.get(path, (0, 0))[0])
+        ``named_parameters()``: a torch module's own, tied ones too (``named``: ``torchinfo_weights``); for a
+        ``convcalc.nn`` spec, whether it counts any (``params``)."""
+        return path in named if self.weight_names is not None else bool(params)
 
     @property
     def torchinfo_weights(self) -> dict[str, tuple[int, int]]:
         """``weight_names`` by module path."""
         return {path: (plain, inner) for path, plain, inner, _ in self.weight_names or ()}
 
-    def itemsize_of(self, path: str) -> int:
-        """Bytes of an element of the parameters (and the output) of the module at ``path``: its first
-        parameter's dtype for a torch module without children that holds parameters, else ``itemsize``."""
-        for name, _, _, itemsize in self.weight_names or ():
-            if name == path:
-                return itemsize
-        return self.itemsize
+    @property
+    def itemsizes(self) -> dict[str, int]:
+        """Bytes of an element of the parameters (and the output) of each torch module without children that
+        holds parameters, by path: its first parameter's dtype. Any other layer's are ``itemsize``."""
+        return {path: itemsize for path, _, _, itemsize in self.weight_names or ()}
 
     @property
     def forward_backward_bytes(self) -> Size:
         """torchinfo's forward/backward pass size: twice the output of every call of a module without
         children that holds parameters, in bytes."""
         total: Size = 0
-        for path, _, _, _, activation_bytes in self._leaf_calls():
-            if self.holds_parameters(path):
-                own = self.itemsize_of(path)  # a layer's output has its weights' dtype
+        itemsizes, named = self.itemsizes, self.torchinfo_weights
+        for path, _, params, _, activation_bytes in self._leaf_calls():
+            if self._holds(path, params, named):
+                own = itemsizes.get(path, self.itemsize)  # a layer's output has its weights' dtype
                 if own != self.itemsize:
                     activation_bytes = activation_bytes // self.itemsize * own
                 total = total + 2 * activation_bytes
@@ -476,8 +473,9 @@ class Plan:
 
     @property
     def params_bytes(self) -> Size:
-        """Bytes of the parameters: each layer's at its own dtype's size (``itemsize_of``)."""
-        return _total([r.params * self.itemsize_of(r.name) for r in (*self.rows, *self.uncalled)])
+        """Bytes of the parameters: each layer's at its own dtype's size (``itemsizes``)."""
+        itemsizes = self.itemsizes
+        return _total([r.params * itemsizes.get(r.name, self.itemsize) for r in (*self.rows, *self.uncalled)])
 
     @property
     def total_bytes(self) -> Size:
@@ -598,7 +596,8 @@ def torchinfo_rows(plan: Plan, batch: Size) -> tuple[Row, ...]:
     if "" not in plan.parent_paths and plan.rows:  # a model without children is one call, of all its rows
         calls = [ModuleCall("", plan.name or "Model", plan.input_shape, plan.output_shape, plan.rows[-1], True, False)]
     for call in calls:
-        if not call.leaf or call.row is None or not call.output_shape or not plan.holds_parameters(call.path):
+        held = params.get(call.path, (0, 0))[0]
+        if not call.leaf or call.row is None or not call.output_shape or not plan._holds(call.path, held, named):
             continue
         j = at.get(id(call.row))
         if j is None:

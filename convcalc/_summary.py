@@ -208,8 +208,11 @@ def summary(
     table = torchinfo_table(
         layers, depth=depth, columns=columns, col_width=col_width, row_settings=rows, total_params=result.total_params
     )
+    itemsizes = result.itemsizes
     param_bytes = _sum(
-        layer.params * result.itemsize_of(layer.path) for layer in layers if layer.leaf and not layer.recursive
+        layer.params * itemsizes.get(layer.path, result.itemsize)
+        for layer in layers
+        if layer.leaf and not layer.recursive
     )
     totals = torchinfo_totals(
         len(table[0]),
