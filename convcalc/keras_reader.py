@@ -389,7 +389,10 @@ def _names(items: list[dict[str, Any]]) -> list[Any]:
 
 
 def _refs(value: Any) -> list[tuple[str, int, int]]:
-    """``input_layers`` / ``output_layers``: one ``[name, node, tensor]`` or a list of them."""
+    """``input_layers`` / ``output_layers``: one ``[name, node, tensor]``, a list of them, or a dict of them
+    (a model called with, or returning, a dict of tensors)."""
+    if isinstance(value, dict):
+        return [ref for v in value.values() for ref in _refs(v)]
     if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
         return [(value[0], int(value[1]), int(value[2]))]
     if isinstance(value, list):

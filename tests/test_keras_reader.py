@@ -238,3 +238,15 @@ def test_cli_solves_a_keras_file_with_unknown_sizes(tmp_path: Path) -> None:
     assert model.layers[-2].compute_output_shape(model.layers[1].compute_output_shape((1, 9, 9, 3)))[1] == 1
     with pytest.raises(ValueError, match="zero or negative"):
         model.layers[-2].compute_output_shape(model.layers[1].compute_output_shape((1, 8, 9, 3)))
+
+
+def test_a_model_called_with_and_returning_dicts_is_read() -> None:
+    """``keras.Model({"img": x}, {"out": y})``: the configuration names its one input and output in dicts."""
+    x = keras.Input((8, 8, 3), name="img")
+    y = keras.layers.Dense(4, name="d")(keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(5, 3)(x)))
+    model = keras.Model({"img": x}, {"out": y})
+    plan = convcalc.plan(model)
+    assert (plan.output_shape, plan.total_params) == ((1, 4), model.count_params())
+    two = keras.Model({"img": x, "vec": keras.Input((4,), name="vec")}, y)
+    with pytest.raises(SpecError, match=r"one input and one output; this one has 2 and 1\."):
+        convcalc.plan(two)
