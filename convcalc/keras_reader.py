@@ -419,6 +419,9 @@ def _node_inputs(node: Any, model: str, layer: str) -> list[tuple[str, int, int]
                 walk(v)
 
     walk(node.get("args") if isinstance(node, dict) else node)
+    if not found and isinstance(node, dict) and isinstance(node.get("kwargs"), dict):
+        # a layer called with its input by name (``conv(inputs=x)``): the tensors of that argument
+        walk(node["kwargs"].get("inputs"))
     if not found:
         raise SpecError(f"{model}: call of {layer} reads no tensor convcalc can follow. Received: node={node!r}")
     return found

@@ -250,3 +250,10 @@ def test_a_model_called_with_and_returning_dicts_is_read() -> None:
     two = keras.Model({"img": x, "vec": keras.Input((4,), name="vec")}, y)
     with pytest.raises(SpecError, match=r"one input and one output; this one has 2 and 1\."):
         convcalc.plan(two)
+
+
+def test_a_layer_called_with_its_input_by_name_is_read() -> None:
+    x = keras.Input((8, 8, 3), name="img")
+    model = keras.Model(x, keras.layers.Conv2D(4, 3, name="c")(inputs=x))
+    plan = convcalc.plan(model)
+    assert (plan.output_shape, plan.total_params) == ((1, *model.output_shape[1:]), model.count_params())
