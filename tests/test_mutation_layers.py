@@ -836,7 +836,14 @@ def test_bilinear_counts_per_row(bias: bool, shapes: list[tuple[int, ...]], out:
     row = plan.rows[0]
     assert (row.kind, row.input_shape, row.output_shape, row.trainable) == ("Bilinear", shapes[0], out, 105 + 3 * bias)
     got = [convcalc.plan(layer, shapes, macs=c).macs for c in ("macs", "macs+bias", "torchinfo", "ptflops", "fvcore")]
-    assert got == [105 * rows, (105 + 3 * bias) * rows, 105 + 3 * bias, 0, 0]
+    # torchinfo counts the parameters once per size of the output's first axis: the batch, or for an unbatched
+    # input the output features (3 here), all of them in its one sample
+    per_sample = (105 + 3 * bias) * (out[0] if len(out) == 1 else 1)
+    assert got == [105 * rows, (105 + 3 * bias) * rows, per_sample, 0, 0]
+    torchinfo = pytest.importorskip("torchinfo")
+    data = [torch.zeros(s) for s in shapes]
+    theirs = torchinfo.summary(layer.to_torch(), input_data=data, verbose=0).total_mult_adds
+    assert got[2] * (shapes[0][0] if len(shapes[0]) > 1 else 1) == theirs
 
 
 def test_the_batch_of_a_cell_s_state_must_match_its_input_s() -> None:
