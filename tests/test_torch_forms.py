@@ -1765,3 +1765,41 @@ def test_a_function_wrapped_for_fx_is_read_by_rule(shape: tuple[int, ...]) -> No
         T, H = convcalc.symbols("T H")
         symbolic = (*shape[:2], T, H, H) if len(shape) == 5 else (*shape[:2], H, H)
         assert convcalc.plan(_Video(), symbolic).output_shape == (2, 4)
+
+
+@pytest.mark.parametrize(
+    "pool",
+    [
+        lambda: torch.nn.MaxPool1d(2, stride=1, padding=1),
+        lambda: torch.nn.AvgPool1d(2, padding=1),
+        lambda: torch.nn.AvgPool1d(2, padding=1, ceil_mode=True),
+        lambda: torch.nn.LPPool1d(2, 1),
+    ],
+)
+def test_a_pool_refuses_an_empty_axis_as_torch_does(pool: Any) -> None:
+    """A slice can leave an axis empty; padding alone would make a pool's window fit, but torch's pools refuse an
+    empty spatial axis, and so does the plan (a numeric one, and the sizes a symbolic one allows)."""
+
+    class Sliced(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pool = pool()
+
+        def forward(self, x: Any) -> Any:
+            return self.pool(x[:, :, 1:])
+
+    model = Sliced()
+    with pytest.raises(RuntimeError):
+        model(torch.zeros(1, 1, 1))
+    with pytest.raises(convcalc.ShapeError, match=r"spatial axis 0 of the input is empty \(size 0\); torch's pools"):
+        convcalc.plan(model, (1, 1, 1))
+    L = convcalc.symbols("L")
+    sizes = convcalc.plan(model, (1, 1, L)).valid_sizes(L)
+    for n in range(1, 8):
+        try:
+            expected = model(torch.zeros(1, 1, n)).shape
+        except RuntimeError:
+            assert n not in sizes
+        else:
+            assert n in sizes
+            assert convcalc.plan(model, (1, 1, n)).output_shape == tuple(expected)

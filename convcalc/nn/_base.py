@@ -84,9 +84,17 @@ def _sample_axes(ctx: Context, layer: Module, shape: Shape, rf: Any, ndim: int, 
     return rf
 
 
-def _nonempty_check(layer: Module, ctx: Context, shape: Shape, ndim: int, path: str) -> None:
-    """torch's convolutions refuse an empty spatial axis ("Only zero batch or zero channel inputs are supported"),
-    which a cropping pad before them can leave."""
+def _nonempty_check(
+    layer: Module,
+    ctx: Context,
+    shape: Shape,
+    ndim: int,
+    path: str,
+    takes: str = "torch's convolutions take only a zero batch or zero channels",
+) -> None:
+    """torch's convolutions and pools refuse an empty spatial axis ("Only zero batch or zero channel inputs are
+    supported", "Expected ... tensor with optional 0 dim batch size"), which a cropping pad or slice before them
+    can leave; ``takes`` says which empty inputs torch takes instead."""
     for i in shape[-ndim:]:
         if type(i) is not int or i < 1:
             break
@@ -104,8 +112,8 @@ def _nonempty_check(layer: Module, ctx: Context, shape: Shape, ndim: int, path: 
                 path,
                 j,
                 lambda: (
-                    f"{layer._where(path)}: spatial axis {j} of the input is empty (size {i}); torch's convolutions "
-                    f"take only a zero batch or zero channels as empty inputs: crop less before this layer. "
+                    f"{layer._where(path)}: spatial axis {j} of the input is empty (size {i}); {takes} as empty "
+                    f"inputs: crop less before this layer. "
                     f"Received: input_shape={shape}"
                 ),
                 "input not empty",

@@ -19,7 +19,7 @@ from convcalc.formulas import (
     torch_pool_padding_rule,
     window_count,
 )
-from convcalc.nn._base import Module, _args, _axis_label, _rank_error, _sample_axes
+from convcalc.nn._base import Module, _args, _axis_label, _nonempty_check, _rank_error, _sample_axes
 from convcalc.nn.conv import _conv_too_small, _not_exact
 
 # --------------------------------------------------------------------------- #
@@ -209,6 +209,8 @@ def _pool(
     shape, rf = flow
     nd = self._ndim
     rf = _sample_axes(ctx, self, shape, rf, nd, path)
+    # padding alone would make a window fit an empty axis
+    _nonempty_check(self, ctx, shape, nd, path, "torch's pools take only a zero batch")
     spatial = []
     for j, (i, k, s, p, d) in enumerate(zip(shape[-nd:], self._k, self._s, self._p, dilation, strict=True)):
         least = pool_min_input(self._kind, self._ndim, k)
