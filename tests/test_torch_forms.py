@@ -1306,21 +1306,33 @@ def test_a_shape_unpacked_of_symbolic_sizes(function: Any) -> None:
         (lambda self, x: (lambda a, b: a.sum() + b.sum())(*x.split([3, x.shape[2] - 3], dim=2)), True),
         (lambda self, x: x.split([2, 4], dim=2)[1], True),
         (lambda self, x: x.chunk(1, dim=2)[0], True),
-        # equal pieces: where the count divides the axis (torch also runs unequal or fewer pieces elsewhere)
+        # tensor_split's pieces, the first ones longer; chunk's, where they are as many as asked (torch also
+        # gives fewer where the rest is empty: chunk(3) of 4 is 2 pieces of 2, which a plan of 3 pieces refuses)
+        # (a * b of pieces 2 and 1 at H = 3 broadcasts the 1, which a symbolic plan requires equal)
         (lambda self, x: (lambda a, b: a * b)(*x.chunk(2, dim=2)), False),
+        (lambda self, x: torch.cat(x.chunk(2, dim=2), 2), False),  # H = 1: one piece
         (lambda self, x: torch.cat(x.chunk(3, 2)[::-1], 2), False),
-        (lambda self, x: torch.tensor_split(x, 2, dim=2)[0], False),
+        (lambda self, x: torch.tensor_split(x, 2, dim=2)[0], True),
+        (lambda self, x: torch.tensor_split(x, 3, dim=2)[2], True),
+        (lambda self, x: torch.cat(torch.tensor_split(x, 4, dim=2)[1:], 2), True),
     ],
 )
 def test_pieces_of_a_symbolic_axis(function: Any, exact: bool) -> None:
     _sym_agrees(function, (1, 3, "H", 8), range(1, 14), exact=exact)
 
 
-def test_equal_pieces_of_a_symbolic_axis_state_their_condition() -> None:
+def test_pieces_of_a_symbolic_axis_state_their_condition() -> None:
+    """chunk(2) of H: pieces of ceil(H / 2) and the rest, two of them where the rest is not empty; adding them
+    needs them equal (an even H). torch runs exactly there."""
     H = convcalc.symbols("H")
     plan = convcalc.plan(Forward(lambda self, x: (lambda a, b: a + b)(*x.chunk(2, dim=2))), (1, 3, H, 8))
-    assert plan.output_shape == (1, 3, H / 2, 8)
-    assert [str(c) for c in plan.constraints] == ["chunk (axis 2): H divisible by 2 (2 equal pieces)"]
+    assert str(plan.output_shape) == "(1, 3, floor((H + 1)/2), 8)"
+    assert [str(c) for c in plan.constraints] == [
+        "chunk (axis 2): H - floor((H + 1)/2) >= 1 (2 pieces)",
+        "add (axis 2): -H + 2*floor((H + 1)/2) == 0 (sizes equal)",
+    ]
+    odd = convcalc.plan(Forward(lambda self, x: x.chunk(2, dim=2)[1]), (1, 3, H, 8))
+    assert [odd.output_shape[2].subs(H, h) for h in (2, 5, 7)] == [1, 2, 3]
     with pytest.raises(convcalc.ShapeError, match="a number of pieces that depends on it too"):
         convcalc.plan(Forward(lambda self, x: x.split(2, dim=2)[0]), (1, 3, H, 8))
 

@@ -312,8 +312,9 @@ def _split(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
 def _symbolic_pieces(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any], t: _Tensor, j: int) -> list[Any]:
     """The pieces of an axis whose size depends on the input: split sections must add up to it (an equality)
-    and none be negative; ``chunk(c)`` and ``tensor_split(c)`` give ``c`` equal pieces where ``c`` divides it (a
-    condition: elsewhere torch's pieces differ, or are fewer). A split of a fixed size, at indices, or
+    and none be negative; ``tensor_split(c)`` gives ``c`` pieces, the first ``n % c`` one longer (piece ``k`` is
+    ``floor((n + c - 1 - k) / c)``); ``chunk(c)`` pieces of ``ceil(n / c)`` and the rest, ``c`` of them where
+    the rest is not empty (a condition: elsewhere torch gives fewer). A split of a fixed size, at indices, or
     ``unbind`` give a count that depends on the input: refused."""
     n = t.shape[j]
     how = _pieces_arg(args, kwargs)
@@ -324,20 +325,26 @@ def _symbolic_pieces(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any],
         count: int = how
         if count == 1:
             return [n]
+        from convcalc._backend import sympy
         from convcalc._symbolic import to_sympy
 
-        call.ctx.divides(
-            n,
-            count,
+        size = to_sympy(n)
+        if call.kind == "tensor_split":
+            return [_size(sympy().floor((size + count - 1 - k) / count)) for k in range(count)]
+        piece = _size(sympy().floor((size + count - 1) / count))  # torch's chunk size, ceil(n / c)
+        rest = _size(n - piece * (count - 1))
+        call.ctx.at_least(
+            rest,
+            1,
             call.name,
             j,
             lambda: (
-                f"{call.where}: {count} pieces of axis {j} of size {n} are equal only where {count} divides it. "
-                f"Received: input_shape={shape}"
+                f"{call.where}: chunk({count}) of axis {j} of size {n} gives fewer than {count} pieces (pieces of "
+                f"{piece} leave nothing for the last). Received: input_shape={shape}"
             ),
-            f"{count} equal pieces",
+            f"{count} pieces",
         )
-        return [_size(to_sympy(n) / count)] * count
+        return [piece] * (count - 1) + [rest]
     raise call.shape_error(
         f"cannot {call.kind} along axis {j}, whose size {n} depends on the input, into a number of pieces that "
         f"depends on it too; give sections that add up to it, or a count of equal pieces",
