@@ -282,10 +282,10 @@ class Plan:
     name: str | None = field(default=None, compare=False, repr=False)
     modules: tuple[tuple[str, str], ...] | None = field(default=None, compare=False, repr=False)
     groups: tuple[Group, ...] = field(default=(), compare=False, repr=False)
-    # (path, parameters named weight or bias, parameters whose name only contains one of them, bytes of an
-    # element) of each torch module without children that holds parameters: how torchinfo counts its mult-adds
-    # and sizes its parameters and output
-    weight_names: tuple[tuple[str, int, int, int], ...] | None = field(default=None, compare=False, repr=False)
+    # (path, parameters named weight or bias, parameters whose name only contains one of them, bytes of a
+    # parameter's element, of an output element or 0 where unknown) of each torch module without children that
+    # holds parameters: how torchinfo counts its mult-adds and sizes its parameters and output
+    weight_names: tuple[tuple[str, int, int, int, int], ...] | None = field(default=None, compare=False, repr=False)
     inputs: Any = field(default=None, compare=False, repr=False)
     outputs: Any = field(default=None, compare=False, repr=False)
 
@@ -433,20 +433,26 @@ class Plan:
     @property
     def torchinfo_weights(self) -> dict[str, tuple[int, int]]:
         """``weight_names`` by module path."""
-        return {path: (plain, inner) for path, plain, inner, _ in self.weight_names or ()}
+        return {path: (plain, inner) for path, plain, inner, _, _ in self.weight_names or ()}
 
     @property
     def itemsizes(self) -> dict[str, int]:
-        """Bytes of an element of the parameters (and the output) of each torch module without children that
-        holds parameters, by path: its first parameter's dtype. Any other layer's are ``itemsize``."""
-        return {path: itemsize for path, _, _, itemsize in self.weight_names or ()}
+        """Bytes of an element of the parameters of each torch module without children that holds parameters,
+        by path: its first parameter's dtype. Any other layer's are ``itemsize``."""
+        return {path: itemsize for path, _, _, itemsize, _ in self.weight_names or ()}
+
+    @property
+    def output_itemsizes(self) -> dict[str, int]:
+        """Bytes of an element of the output of each layer of torch's own that holds parameters, by path: its
+        weights' dtype, in which it computes (a ``.double()`` head). Any other layer's are ``itemsize``."""
+        return {path: out for path, _, _, _, out in self.weight_names or () if out}
 
     @property
     def forward_backward_bytes(self) -> Size:
         """torchinfo's forward/backward pass size: twice the output of every call of a module without
         children that holds parameters, in bytes."""
         total: Size = 0
-        itemsizes, named = self.itemsizes, self.torchinfo_weights
+        itemsizes, named = self.output_itemsizes, self.torchinfo_weights
         for path, _, params, _, activation_bytes in self._leaf_calls():
             if self._holds(path, params, named):
                 own = itemsizes.get(path, self.itemsize)  # a layer's output has its weights' dtype

@@ -609,7 +609,7 @@ _TORCH_CLASS = {"Add": "AddBranches", "Concat": "ConcatBranches"}
 
 def _module_tree(
     source: Any, model: Any
-) -> tuple[str, tuple[tuple[str, str], ...] | None, tuple[tuple[str, int, int, int], ...] | None]:
+) -> tuple[str, tuple[tuple[str, str], ...] | None, tuple[tuple[str, int, int, int, int], ...] | None]:
     """The model's name, its module classes by path (``""`` for the model) and, for a torch module, how its
     leaf modules' parameters are named (``Plan.weight_names``), for the torchinfo layout.
 

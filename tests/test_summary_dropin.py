@@ -322,8 +322,22 @@ class MixedPrecision(nn.Module):
         return self.head(torch.fft.irfft(y, n=16).double())
 
 
+class SpectralMix(nn.Module):
+    """A Fourier layer of the user's (FNO): complex weights, a real output. Its parameters are sized as complex,
+    its output as the float it is."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weights = nn.Parameter(torch.ones(4, 4, 3, dtype=torch.cfloat))
+
+    def forward(self, x: Any) -> Any:
+        spectrum = torch.fft.rfft(x)
+        return torch.fft.irfft(torch.einsum("bix,iox->box", spectrum, self.weights), n=x.shape[-1])
+
+
 HAND_WRITTEN = {
     "mixed_precision": (MixedPrecision, (2, 16)),
+    "spectral_mix": (lambda: nn.Sequential(nn.Conv1d(2, 4, 1), SpectralMix(), nn.Conv1d(4, 1, 1)), (2, 2, 5)),
     "functional_conv": (FunctionalConv, (2, 3, 6, 6)),
     "coord_conv": (lambda: nn.Sequential(AddCoords(), nn.Conv2d(4, 8, 3)), (2, 3, 9, 13)),
     "spectral_norm_conv": (lambda: nn.Sequential(nn.utils.spectral_norm(nn.Conv2d(3, 8, 3))), (2, 3, 8, 8)),

@@ -311,12 +311,13 @@ def module_classes(module: Any) -> dict[str, str]:
     return {path: type(child).__name__ for path, child in _uncompiled(module).named_modules()}
 
 
-def weight_names(module: Any) -> tuple[tuple[str, int, int, int], ...]:
+def weight_names(module: Any) -> tuple[tuple[str, int, int, int, int], ...]:
     """``Plan.weight_names``: for each module without children that holds parameters, its parameters named
     ``weight`` or ``bias`` and those whose name only contains one of them (``weight_ih_l0``, ``in_proj_bias``),
     by count, as torchinfo 1.8 sorts them (it strips the ``_orig`` of a pruned parameter, one with a ``_mask``),
-    and the bytes of an element of its first parameter (its output's too: a layer computes in its weights'
-    dtype)."""
+    the bytes of an element of its first parameter, and of its output where that is known: a layer of torch's
+    own computes in its weights' dtype; a module of the user's may not (a spectral layer's complex weights give
+    a real output), 0."""
     from torch.nn.parameter import is_lazy
 
     found = []
@@ -340,7 +341,8 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int, int], ...]:
             elif "weight" in base or "bias" in base:
                 inner += tensor.numel()
         else:
-            found.append((path, plain, inner, itemsize))
+            own_layer = type(child).__module__.startswith("torch.nn.")
+            found.append((path, plain, inner, itemsize, itemsize if own_layer else 0))
     return tuple(found)
 
 
