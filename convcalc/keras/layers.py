@@ -412,7 +412,16 @@ class BatchNormalization(Layer):
 
 @dataclass(frozen=True, slots=True)
 class Dense(Layer):
-    """``keras.layers.Dense`` spec: acts on the last axis."""
+    """``keras.layers.Dense`` spec: acts on the last axis.
+
+    ``lora_rank`` as in Keras: the kernel frozen, an ``(input_dim, rank)`` and a ``(rank, units)`` factor
+    trained (the Conv layers take it too).
+
+    >>> import convcalc
+    >>> plan = convcalc.plan(Dense(8, lora_rank=2), (1, 16))
+    >>> plan.trainable_params, plan.non_trainable_params
+    (56, 128)
+    """
 
     units: int
     activation: Any = None
