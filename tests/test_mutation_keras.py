@@ -509,11 +509,14 @@ def test_layer_argument_messages() -> None:
     )
 
 
-def test_shape_messages_name_the_call() -> None:
-    x = ks.Input((4,), name="x")
-    dense = ks.Dense(3, name="l")
-    model = ks.Functional(x, [(ks.Dense(4, name="a"), "x"), (dense, "a"), (ks.Flatten(name="f"), "l")])
-    assert convcalc.plan(model).output_shape == (1, 3)
+def test_normalisation_axes_and_dense_ranks() -> None:
+    shared = ks.BatchNormalization(axis=3, name="bn")
+    model = ks.Functional(
+        ks.Input((8, 8, 3), name="x"), [(shared, "x"), (ks.GlobalAveragePooling2D(name="g"), "bn"), (shared, "g")]
+    )
+    assert _message(lambda: convcalc.plan(model)) == (
+        "bn:1 (BatchNormalization): axis=3 is out of range for (1, 3). Received: input_shape=(1, 3)"
+    )
     bn = ks.BatchNormalization(axis=1, name="bn")
     model = ks.Functional(
         ks.Input((8, 8, 3), name="x"),
