@@ -595,3 +595,28 @@ def test_a_passthrough_keeps_the_receptive_field() -> None:
     model = ks.Sequential([ks.Input((8, 8, 1)), ks.Conv2D(1, 3), ks.Passthrough("ReLU", name="r")])
     rows = convcalc.plan(model).rows
     assert rows[1].receptive_field == rows[0].receptive_field == (ReceptiveField(3, 1, 0), ReceptiveField(3, 1, 0))
+
+
+def test_padding_after_strided_and_padded_layers_moves_each_axis_by_its_own_jump() -> None:
+    model = ks.Sequential(
+        [
+            ks.Input((16, 16, 1)),
+            ks.ZeroPadding2D(((0, 0), (1, 0)), name="a"),
+            ks.Conv2D(1, 3, strides=(1, 2), name="c"),
+            ks.ZeroPadding2D(((2, 0), (3, 0)), name="zp"),
+        ]
+    )
+    assert convcalc.plan(model).rows[-1].receptive_field == (ReceptiveField(3, 1, -2), ReceptiveField(3, 2, -7))
+
+
+def test_lora_counts_are_whole_numbers() -> None:
+    plan = convcalc.plan(ks.Sequential([ks.Input((8, 8, 3)), ks.Conv2D(4, 3, lora_rank=2)]))
+    assert [type(v) for v in (plan.trainable_params, plan.non_trainable_params)] == [int, int]
+
+
+def test_a_shared_pool_whose_window_no_longer_fits_names_its_second_call() -> None:
+    pool = ks.MaxPooling2D(3, name="p")
+    model = ks.Functional(ks.Input((8, 8, 3), name="x"), [(pool, "x"), (pool, "p")])
+    assert _message(lambda: convcalc.plan(model)).startswith(
+        "p:1 (MaxPooling2D): computed output size would be zero or negative on spatial axis 0"
+    )
