@@ -386,16 +386,20 @@ class _NoCausalDetection:
         from torch.nn.modules import transformer
 
         self._lock.acquire()
-        self.module, self.original = transformer, transformer._detect_is_causal_mask
-        transformer._detect_is_causal_mask = self.hint
+        self.module, self.original = transformer, getattr(transformer, "_detect_is_causal_mask", None)
+        if self.original is not None:  # (a torch without the check has nothing to stand in for)
+            transformer._detect_is_causal_mask = self.hint
 
     @staticmethod
     def hint(mask: Any, is_causal: bool | None = None, size: int | None = None) -> bool:
         return bool(is_causal)
 
     def __exit__(self, *exc: object) -> None:
-        self.module._detect_is_causal_mask = self.original
-        self._lock.release()
+        try:
+            if self.original is not None:
+                self.module._detect_is_causal_mask = self.original
+        finally:
+            self._lock.release()
 
 
 def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any], held: bool) -> None:
