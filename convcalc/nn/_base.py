@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import fields
 from typing import Any, ClassVar
 
@@ -91,16 +91,20 @@ def _nonempty_check(
     ndim: int,
     path: str,
     takes: str = "torch's convolutions take only a zero batch or zero channels",
+    axes: Collection[int] | None = None,
 ) -> None:
     """torch's convolutions and pools refuse an empty spatial axis ("Only zero batch or zero channel inputs are
     supported", "Expected ... tensor with optional 0 dim batch size"), which a cropping pad or slice before them
-    can leave; ``takes`` says which empty inputs torch takes instead."""
+    can leave; ``takes`` says which empty inputs torch takes instead. ``axes``: the spatial axes to check
+    (where a layer's own checks already refuse an empty one, a second condition would only repeat it)."""
     for i in shape[-ndim:]:
         if type(i) is not int or i < 1:
             break
     else:  # every size a positive number: nothing to check
         return
     for j, i in enumerate(shape[-ndim:]):
+        if axes is not None and j not in axes:
+            continue
         if type(i) is not int and any(  # an earlier layer already requires this size to be at least 1
             c.axis == j and c.kind == ">=" and c.value >= 1 and c.form == i for c in ctx.constraints
         ):

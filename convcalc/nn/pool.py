@@ -209,8 +209,15 @@ def _pool(
     shape, rf = flow
     nd = self._ndim
     rf = _sample_axes(ctx, self, shape, rf, nd, path)
-    # padding alone would make a window fit an empty axis
-    _nonempty_check(self, ctx, shape, nd, path, "torch's pools take only a zero batch")
+    # an axis where the padding alone makes a window fit an empty input: torch refuses the empty input there
+    # (elsewhere the window's own check below refuses it)
+    padded = []
+    for j, (k, s, p, d) in enumerate(zip(self._k, self._s, self._p, dilation, strict=True)):
+        extent = kernel_extent(k, d)
+        if (ceil_window_count(0, p, extent, s) if ceil_mode else window_count(0, p, p, extent, s)) >= 1:
+            padded.append(j)
+    if padded:
+        _nonempty_check(self, ctx, shape, nd, path, "torch's pools take only a zero batch", padded)
     spatial = []
     for j, (i, k, s, p, d) in enumerate(zip(shape[-nd:], self._k, self._s, self._p, dilation, strict=True)):
         least = pool_min_input(self._kind, self._ndim, k)
