@@ -620,3 +620,27 @@ def test_a_shared_pool_whose_window_no_longer_fits_names_its_second_call() -> No
     assert _message(lambda: convcalc.plan(model)).startswith(
         "p:1 (MaxPooling2D): computed output size would be zero or negative on spatial axis 0"
     )
+
+
+def test_the_last_messages_and_reasons() -> None:
+    """A per-axis stride beside one output padding names the axis; a symbolic window states why it must fit; a
+    shared merge's symbolic mismatch names its second call."""
+    assert _message(lambda: ks.Conv2DTranspose(2, 3, strides=(3, 2), output_padding=2)) == (
+        "output_padding=2 must be strictly less than strides=2 on axis 1 (Keras). Received: filters=2, "
+        "kernel_size=3, strides=(3, 2), padding='valid', output_padding=2, data_format=None, dilation_rate=1, "
+        "activation=None, use_bias=True"
+    )
+    H, W = convcalc.symbols("H W")
+    plan = convcalc.plan(ks.Sequential([ks.Input((None, None, 1)), ks.Conv2D(1, 3, name="c")]), (1, H, W, 1))
+    assert [(c.layer, c.axis, c.reason) for c in plan.constraints] == [
+        ("c", 0, "window 3 fits"),
+        ("c", 1, "window 3 fits"),
+    ]
+    x, add = ks.Input((None, None, 3), name="x"), ks.Add(name="m")
+    model = ks.Functional(
+        x, [(ks.ZeroPadding2D(((0, 1), (0, 0)), name="zp"), "x"), (add, ("x", "x")), (add, ("x", "zp"))]
+    )
+    assert _message(lambda: convcalc.plan(model, (1, H, W, 3))) == (
+        "m:1 (Add): Inputs have incompatible shapes on axis 1: H != H + 1. Received: input_shapes=[(1, H, W, 3), "
+        "(1, H + 1, W, 3)]"
+    )
