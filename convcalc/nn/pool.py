@@ -209,15 +209,16 @@ def _pool(
     shape, rf = flow
     nd = self._ndim
     rf = _sample_axes(ctx, self, shape, rf, nd, path)
-    # an axis where the padding alone makes a window fit an empty input: torch refuses the empty input there
-    # (elsewhere the window's own check below refuses it)
-    padded = []
-    for j, (k, s, p, d) in enumerate(zip(self._k, self._s, self._p, dilation, strict=True)):
-        extent = kernel_extent(k, d)
-        if (ceil_window_count(0, p, extent, s) if ceil_mode else window_count(0, p, p, extent, s)) >= 1:
-            padded.append(j)
-    if padded:
-        _nonempty_check(self, ctx, shape, nd, path, "torch's pools take only a zero batch", padded)
+    if any(type(i) is not int or i < 1 for i in shape[-nd:]):  # (a numeric plan's usual sizes: nothing to do)
+        # an axis where the padding alone makes a window fit an empty input: torch refuses the empty input there
+        # (elsewhere the window's own check below refuses it)
+        padded = []
+        for j, (k, s, p, d) in enumerate(zip(self._k, self._s, self._p, dilation, strict=True)):
+            extent = kernel_extent(k, d)
+            if (ceil_window_count(0, p, extent, s) if ceil_mode else window_count(0, p, p, extent, s)) >= 1:
+                padded.append(j)
+        if padded:
+            _nonempty_check(self, ctx, shape, nd, path, "torch's pools take only a zero batch", padded)
     spatial = []
     for j, (i, k, s, p, d) in enumerate(zip(shape[-nd:], self._k, self._s, self._p, dilation, strict=True)):
         least = pool_min_input(self._kind, self._ndim, k)
