@@ -451,15 +451,17 @@ class Dense(Layer):
 
         fin = to_sympy(fin)
         kernel, bias = _linear_count(fin, self.units, bias=False), self.units if self.use_bias else 0
-        # LoRA: the kernel is frozen; an (input_dim, rank) and a (rank, units) matrix train
-        adapters = (fin + self.units) * self.lora_rank if self.lora_rank else 0
+        if self.lora_rank:  # LoRA: the kernel is frozen; an (input_dim, rank) and a (rank, units) matrix train
+            trainable, frozen = bias + (fin + self.units) * self.lora_rank, kernel
+        else:
+            trainable, frozen = bias + kernel, 0
         ctx.add_row(
             path,
             self.kind,
             shape,
             out_shape,
-            trainable=bias + (adapters if self.lora_rank else kernel),
-            non_trainable=kernel if self.lora_rank else 0,
+            trainable=trainable,
+            non_trainable=frozen,
             macs=rows * _linear_count(fin, self.units, bias=False),
             bias_adds=rows * self.units if self.use_bias else 0,
         )
