@@ -84,9 +84,7 @@ def resolve_modules(names: list[str]) -> list[str]:
     chosen = []
     for name in names:
         hits = [
-            p
-            for p in paths
-            if name in (p, module_name(p), package_name(p), Path(p).stem, Path(p).stem.lstrip("_"))
+            p for p in paths if name in (p, module_name(p), package_name(p), Path(p).stem, Path(p).stem.lstrip("_"))
         ]
         if not hits:
             short = ", ".join(package_name(p) for p in paths)
