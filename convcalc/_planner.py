@@ -397,6 +397,8 @@ def _input_shape(input_shape: Any) -> tuple[Any, ...]:
                 f"the formulas (conv_output_size and the others), which take arrays of sizes. "
                 f"{received({'input_shape': input_shape})}"
             )
+        if isinstance(d, str):  # (1, 3, "H", "W"): a size by name, as spec files write it
+            d = _named_size(d, j, input_shape)
         v = integer(d, f"input_shape[{j}]", minimum=1, error=ShapeError, symbolic=True)
         if is_symbolic(v):
             raise ShapeError(
@@ -405,6 +407,18 @@ def _input_shape(input_shape: Any) -> tuple[Any, ...]:
             )
         out.append(v)
     return tuple(out)
+
+
+def _named_size(name: str, j: int, input_shape: Any) -> Any:
+    """``"H"`` in an input shape: the positive integer symbol of that name, as ``convcalc.symbols("H")`` makes it."""
+    if not name.isidentifier():
+        raise ShapeError(
+            f"input_shape[{j}]={name!r} is neither a size nor a symbol name; write a number, or a name such as 'H' "
+            f"for a symbolic size. {received({'input_shape': input_shape})}"
+        )
+    from convcalc._symbolic import symbols
+
+    return symbols(name)
 
 
 def plan(

@@ -47,6 +47,19 @@ def test_numpy_integers_are_plain_sizes() -> None:
     assert type(plan.output_shape[2]) is int
 
 
+def test_a_size_by_name_is_the_symbol_of_that_name() -> None:
+    """``(1, 3, "H", "W")`` plans as ``(1, 3, *convcalc.symbols("H W"))``, as spec files write it."""
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.Flatten())
+    by_name = convcalc.plan(net, (1, 3, "H", "W"))
+    H, W = convcalc.symbols("H W")
+    assert by_name.output_shape == convcalc.plan(net, (1, 3, H, W)).output_shape
+    assert by_name.output_shape[1].subs({H: 9, W: 7}) == convcalc.plan(net, (1, 3, 9, 7)).output_shape[1] == 48
+    assert [str(c) for c in by_name.constraints] == [str(c) for c in convcalc.plan(net, (1, 3, H, W)).constraints]
+    for bad in ("2H", "", "H W"):
+        with pytest.raises(convcalc.ShapeError, match=r"input_shape\[2\]=.* is neither a size nor a symbol name"):
+            convcalc.plan(net, (1, 3, bad, 5))
+
+
 def test_linear_expression_input() -> None:
     plan = convcalc.plan(nn.Conv2d(1, 1, 3, stride=2), (1, 1, 2 * H + 1, 9))
     assert str(plan.output_shape[2]) == "H"
