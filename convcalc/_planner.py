@@ -707,7 +707,9 @@ def _sympy_row(row: Row) -> Row:
         to_sympy(row.macs),
         to_sympy(row.activations),
         to_sympy(row.activation_bytes),
-        row.receptive_field,
+        None
+        if row.receptive_field is None
+        else tuple(ReceptiveField(*to_sympy((f.size, f.jump, f.start))) for f in row.receptive_field),
         row.depth,
         row.recursive,
         row.source,

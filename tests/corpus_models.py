@@ -1017,6 +1017,46 @@ class Seq2Seq(nn.Module):
         return self.out(self.decoder(target, memory, tgt_mask=mask))
 
 
+class CBAMBlock(nn.Module):
+    """CBAM (Woo et al., 2018) as its reference code writes it: channel attention from global average and max pools
+    taken with the feature map's own size as kernel and stride, then spatial attention over channel statistics."""
+
+    def __init__(self, channels: int = 16, reduction: int = 4) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, channels, 3, padding=1)
+        self.mlp = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(channels, channels // reduction),
+            nn.ReLU(),
+            nn.Linear(channels // reduction, channels),
+        )
+        self.spatial = nn.Conv2d(2, 1, 7, padding=3, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        avg = F.avg_pool2d(x, (x.size(2), x.size(3)), stride=(x.size(2), x.size(3)))
+        mx = F.max_pool2d(x, (x.size(2), x.size(3)), stride=(x.size(2), x.size(3)))
+        x = x * torch.sigmoid(self.mlp(avg) + self.mlp(mx)).unsqueeze(2).unsqueeze(3).expand_as(x)
+        stats = torch.cat((torch.max(x, 1)[0].unsqueeze(1), torch.mean(x, 1).unsqueeze(1)), dim=1)
+        return x * torch.sigmoid(self.spatial(stats))
+
+
+class TextCNN(nn.Module):
+    """Kim (2014)'s sentence classifier: convolutions of several widths over embedded words, each max-pooled over
+    its whole length with ``F.max_pool1d(x, x.size(2))``."""
+
+    def __init__(self, vocab: int = 50, dim: int = 8, widths: tuple[int, ...] = (3, 4, 5)) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.convs = nn.ModuleList(nn.Conv1d(dim, 6, w) for w in widths)
+        self.fc = nn.Linear(6 * len(widths), 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.embed(x.long()).transpose(1, 2)
+        pooled = [F.max_pool1d(F.relu(conv(x)), F.relu(conv(x)).size(2)).squeeze(2) for conv in self.convs]
+        return self.fc(torch.cat(pooled, 1))
+
+
 CORPUS: list[tuple[str, Any, Any]] = [
     ("ShuffleNetTiny", ShuffleNetTiny, (2, 3, 16, 16)),
     ("ShuffleV2Block", lambda: ShuffleV2Block(8), (1, 8, 6, 6)),
@@ -1076,4 +1116,6 @@ CORPUS: list[tuple[str, Any, Any]] = [
     ("PatchViT", lambda: PatchViT().eval(), (2, 3, 16, 16)),
     ("CausalEncoder", lambda: CausalEncoder().eval(), (2, 7, 8)),
     ("Seq2Seq", lambda: Seq2Seq().eval(), [(2, 5, 16), (2, 9, 16)]),
+    ("CBAMBlock", CBAMBlock, (2, 3, 9, 7)),
+    ("TextCNN", TextCNN, (2, 12)),
 ]

@@ -1816,3 +1816,58 @@ def test_a_pool_refuses_an_empty_axis_as_torch_does(pool: Any) -> None:
         else:
             assert n in sizes
             assert convcalc.plan(model, (1, 1, n)).output_shape == tuple(expected)
+
+
+# --- a global pool written with a window pool: the kernel is the input's own sizes ----------------------------------
+
+_WHOLE_AXES_POOLS = {
+    "avg_pool2d(x, x.size()[2:])": lambda self, x: F.avg_pool2d(self.conv(x), x.size()[2:]),
+    "CBAM's avg_pool2d": lambda self, x: F.avg_pool2d(
+        self.conv(x), (x.size(2), x.size(3)), stride=(x.size(2), x.size(3))
+    ),
+    "max_pool2d(kernel_size=x.shape[2:])": lambda self, x: F.max_pool2d(self.conv(x), kernel_size=x.shape[2:]),
+    "lp_pool2d": lambda self, x: F.lp_pool2d(self.conv(x), 2, (x.size(2), x.size(3))),
+    "TextCNN's max_pool1d": lambda self, x: F.max_pool1d(y := self.conv1d(x.flatten(2)), y.size(2)).squeeze(2),
+    "max_pool2d(return_indices=True)": lambda self, x: F.max_pool2d(self.conv(x), x.shape[2:], return_indices=True)[1],
+}
+
+
+@pytest.mark.parametrize("form", list(_WHOLE_AXES_POOLS))
+@pytest.mark.parametrize("macs", ["macs", "torchinfo", "fvcore", "ptflops"])
+def test_a_pool_over_the_whole_axes_is_planned_symbolically(form: str, macs: str) -> None:
+    """``F.avg_pool2d(x, x.size()[2:])`` (PSPNet, CBAM, TextCNN's ``max_pool1d``): a kernel of the input's own
+    sizes pools each axis to one; the symbolic plan gives at every size what the numeric plan and torch give."""
+    model = Forward(
+        _WHOLE_AXES_POOLS[form],
+        conv=torch.nn.Conv2d(3, 4, 3, padding=1),
+        conv1d=torch.nn.Conv1d(3, 5, 3),
+    )
+    H, W = convcalc.symbols("H W")
+    symbolic = convcalc.plan(model, (2, 3, H, W), macs=macs)
+    for h, w in [(1, 3), (2, 2), (3, 5), (7, 4)]:
+        assert check(model, (2, 3, h, w)) is not None
+        numeric = convcalc.plan(model, (2, 3, h, w), macs=macs)
+        at = {H: h, W: w}
+        assert tuple(sympy.sympify(d).subs(at) for d in symbolic.output_shape) == numeric.output_shape
+        assert sympy.sympify(symbolic.macs).subs(at) == numeric.macs
+        for got, want in zip(symbolic.rows, numeric.rows, strict=True):
+            assert (got.name, got.kind) == (want.name, want.kind)
+            assert tuple(sympy.sympify(d).subs(at) for d in got.output_shape) == want.output_shape
+            fields = [(f.size, f.jump, f.start) for f in got.receptive_field or ()]
+            assert [tuple(sympy.sympify(v).subs(at) for v in f) for f in fields] == [
+                (f.size, f.jump, f.start) for f in want.receptive_field or ()
+            ]
+
+
+def test_a_kernel_of_the_input_sizes_that_is_not_the_whole_axis_is_refused() -> None:
+    """``F.avg_pool2d(x, x.size(3))`` pools an H x W input with a W x W window: ``floor(H / W)`` rows, which no
+    closed form of convcalc's holds; a square input is the whole axes, and numbers plan either."""
+    model = Forward(lambda self, x: F.avg_pool2d(self.conv(x), x.size(3)), conv=torch.nn.Conv2d(3, 4, 3, padding=1))
+    H, W = convcalc.symbols("H W")
+    with pytest.raises(convcalc.SpecError, match=r"avg_pool2d.*each spatial axis whole.*kernel_size=W"):
+        convcalc.plan(model, (1, 3, H, W))
+    assert convcalc.plan(model, (1, 3, H, H)).output_shape == (1, 4, 1, 1)
+    assert check(model, (1, 3, 9, 4)).output_shape == (1, 4, 2, 1)  # type: ignore[union-attr]
+    padded = Forward(lambda self, x: F.max_pool2d(x, x.shape[2:], padding=1), conv=torch.nn.Identity())
+    with pytest.raises(convcalc.SpecError, match=r"max_pool2d.*no padding"):
+        convcalc.plan(padded, (1, 3, H, W))

@@ -260,6 +260,21 @@ def _pool(
     return out_shape, new_rf
 
 
+def whole_axes_pool(self: _PoolNd | _LPPoolNd, flow: Flow, ctx: Context, path: str) -> Flow:
+    """A pool whose window is each spatial axis whole: kernel and stride the input's own sizes, no padding (a
+    global pool written with a window pool, ``F.avg_pool2d(x, x.size()[2:])``). One output per axis, as
+    :func:`_pool` gives for any such window, and a receptive field over the whole axis; kept apart from it because
+    the sizes may be symbolic, which the window arguments of a layer never are."""
+    shape, rf = flow
+    nd = self._ndim
+    rf = _sample_axes(ctx, self, shape, rf, nd, path)
+    sizes = tuple(shape[-nd:])
+    out_shape = (*shape[:-nd], *(1,) * nd)
+    new_rf = rf_update(rf, sizes, sizes, (0,) * nd)
+    ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
+    return out_shape, new_rf
+
+
 @dataclass(frozen=True, slots=True)
 class _AdaptivePoolNd(Module):
     output_size: Any

@@ -364,6 +364,33 @@ def _max_unpool(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
     return _as_layer(call, spec, x, indices, options=options)
 
 
+def _whole_axes(call: _Call, bound: dict[str, Any], sizes: tuple[Any, ...]) -> bool:
+    """Whether a window pool's kernel is given by sizes that depend on the input: then it must be each spatial
+    axis whole (``F.max_pool2d(x, x.size()[2:])``, CBAM's ``(x.size(2), x.size(3))`` as kernel and stride, with
+    no padding or dilation), which pools each axis to one; any other kernel of such sizes is refused."""
+    kernel = bound.get("kernel_size")
+    kernel = tuple(kernel) if isinstance(kernel, (tuple, list)) else (kernel,) * len(sizes)
+    if all(_is_int(k) for k in kernel):
+        return False
+    stride = bound.get("stride")
+    stride = (
+        kernel if stride is None else tuple(stride) if isinstance(stride, (tuple, list)) else (stride,) * len(sizes)
+    )
+    nothing, once = (0, (0,) * len(sizes), [0] * len(sizes)), (1, (1,) * len(sizes), [1] * len(sizes))
+    if (
+        len(kernel) == len(sizes) == len(stride)
+        and all(_same(k, i) and _same(s, i) for k, s, i in zip(kernel, stride, sizes, strict=True))
+        and bound.get("padding", 0) in nothing
+        and bound.get("dilation", 1) in once
+    ):
+        return True
+    raise call.spec_error(
+        "a kernel size that depends on the input is followed only where it is each spatial axis whole, with the "
+        "same stride and no padding (a global pool); plan with numbers, or pool with F.adaptive_avg_pool2d",
+        kernel_size=bound.get("kernel_size"),
+    )
+
+
 _POOL_SPECS = {
     "max_pool": "MaxPool",
     "avg_pool": "AvgPool",
@@ -394,8 +421,16 @@ def _pool(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         bound.pop("divisor_override", None)
     if family.startswith("adaptive"):
         bound = {"output_size": bound["output_size"]}
+    whole = not family.startswith("adaptive") and _whole_axes(call, bound, t.shape[-int(ndim) :])
+    if whole:  # checked with a window of one; planned as the whole axes
+        bound.update(kernel_size=1, stride=None)
     spec = _made(call, getattr(nn, f"{_POOL_SPECS[family]}{ndim}d"), **bound)
-    shape, rf = spec._plan(_flow_of(t), call.ctx, call.name)
+    if whole:
+        from convcalc.nn.pool import whole_axes_pool
+
+        shape, rf = whole_axes_pool(spec, _flow_of(t), call.ctx, call.name)
+    else:
+        shape, rf = spec._plan(_flow_of(t), call.ctx, call.name)
     _rekind(call)
     out = _Tensor(tuple(shape), rf)
     return _Pair((out, _Tensor(tuple(shape), rf))) if indices else out

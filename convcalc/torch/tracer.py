@@ -370,15 +370,21 @@ def _wrapped_read(through: bool) -> Iterator[None]:
 
 # torch functions that make a tensor from sizes: fx cannot pass them a traced size (``torch.zeros(x.size(0), 5)``)
 _FACTORIES = ("zeros", "ones", "empty", "full", "rand", "randn", "randint", "arange")
+# torch.nn.functional's functions written in C that take sizes: their argument parser asks a traced size for a
+# number before fx sees the call (``F.avg_pool2d(x, x.size()[2:])``, a global pool in CBAM and PSPNet code)
+_SIZED_FUNCTIONS = ("avg_pool1d", "avg_pool2d", "avg_pool3d")
 
 
 @contextlib.contextmanager
 def _factories_recorded(tracer: Any) -> Iterator[None]:
-    """While tracing: a factory function called with a traced size is recorded as a node, as fx records
-    ``torch.cat``; called with numbers only, it makes its tensor (which fx keeps as a constant)."""
+    """While tracing: a factory function, or a C function of torch.nn.functional that takes sizes, called with a
+    traced size is recorded as a node, as fx records ``torch.cat``; called with numbers only, a factory makes its
+    tensor (which fx keeps as a constant) and a function goes through fx as usual."""
     torch = _torch()
     proxy_type = torch.fx.Proxy
-    originals = {name: getattr(torch, name) for name in _FACTORIES}
+    functional = torch.nn.functional
+    originals = {(torch, name): getattr(torch, name) for name in _FACTORIES}
+    originals.update({(functional, name): getattr(functional, name) for name in _SIZED_FUNCTIONS})
 
     def recorded(original: Any) -> Any:
         @functools.wraps(original)
@@ -391,13 +397,13 @@ def _factories_recorded(tracer: Any) -> Iterator[None]:
 
         return factory
 
-    for name, original in originals.items():
-        setattr(torch, name, recorded(original))
+    for (owner, name), original in originals.items():
+        setattr(owner, name, recorded(original))
     try:
         yield
     finally:
-        for name, original in originals.items():
-            setattr(torch, name, original)
+        for (owner, name), original in originals.items():
+            setattr(owner, name, original)
 
 
 def tensor_constant(shape: tuple[int, ...]) -> None:
