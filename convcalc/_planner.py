@@ -541,7 +541,7 @@ def plan(
         tuple(to_sympy(d) for d in out_shape),
         conv.value,
         ctx.mac_convention.value,
-        tuple(ctx.constraints),
+        tuple(dict.fromkeys(ctx.constraints)),  # a layer called twice on one size states its condition once
         itemsize,
         model._layout,
         uncalled,

@@ -899,3 +899,28 @@ def test_the_causal_mask_check_is_torchs_own_again_after_a_plan() -> None:
     assert plan.fallback_rows
     mask = torch.nn.Transformer.generate_square_subsequent_mask(5)
     assert transformer._detect_is_causal_mask(mask, None, 5) is True
+
+
+def test_textcnn_pools_each_width_whole_and_states_each_condition_once() -> None:
+    """TextCNN calls each convolution twice on one input (``F.max_pool1d(F.relu(conv(x)), F.relu(conv(x)).size(2))``):
+    the symbolic plan pools every length to one and states each kernel's condition once; torch agrees at every
+    length it accepts and refuses the ones the constraints leave out."""
+    from tests.corpus_models import TextCNN
+
+    torch.manual_seed(0)
+    model = TextCNN()
+    L = convcalc.symbols("L")
+    plan = convcalc.plan(model, (2, L))
+    assert plan.output_shape == (2, 2)
+    assert [str(c) for c in plan.constraints] == [
+        f"convs.{j} (axis 0): L - {w} >= 0 (kernel {w} fits the padded input)" for j, w in enumerate((3, 4, 5))
+    ]
+    for length in range(1, 9):
+        allowed = all(c.holds(length) for c in plan.constraints)
+        try:
+            torch_shape = tuple(model(torch.zeros(2, length)).shape)
+        except RuntimeError:
+            torch_shape = None
+        assert (torch_shape is not None) == allowed, length
+        if allowed:
+            assert convcalc.plan(model, (2, length)).output_shape == torch_shape == (2, 2)
