@@ -335,7 +335,61 @@ class SpectralMix(nn.Module):
         return torch.fft.irfft(torch.einsum("bix,iox->box", spectrum, self.weights), n=x.shape[-1])
 
 
+class UnusedNamesake(nn.Module):
+    """``F.relu`` beside a ``self.relu`` the forward never calls (PointNet's STN), and ``F.linear`` on a Linear's
+    weight beside the Linear's own call: fx names those operations ``relu`` and ``linear``, the modules' names."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.relu = nn.ReLU()
+        self.linear = nn.Linear(4, 4)
+
+    def forward(self, x: Any) -> Any:
+        x = torch.nn.functional.relu(self.conv(x)).mean([2, 3])
+        return self.linear(torch.nn.functional.linear(x, self.linear.weight))
+
+
+class ListFuse(nn.Module):
+    """HRNet's fuse layer: a forward over a list (``list(xs)``, which torch.fx cannot trace) returning a list."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Conv2d(4, 4, 1), nn.Conv2d(4, 4, 1)
+
+    def forward(self, xs: Any) -> Any:
+        xs = list(xs)
+        return [self.a(xs[0]), self.b(xs[1])]
+
+
+class Branches(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem, self.fuse = nn.Conv2d(3, 4, 3), ListFuse()
+
+    def forward(self, x: Any) -> Any:
+        y = self.stem(x)
+        return self.fuse([y, torch.nn.functional.max_pool2d(y, 2)])
+
+
 HAND_WRITTEN = {
+    "unused_namesake": (UnusedNamesake, (1, 3, 8, 8)),
+    "list_fuse": (lambda: Branches().eval(), (1, 3, 10, 10)),
+    "empty_sequential": (  # GhostNet's ``nn.ReLU() if relu else nn.Sequential()``
+        lambda: nn.Sequential(nn.Conv2d(3, 6, 1), nn.Sequential(nn.BatchNorm2d(6), nn.Sequential())).eval(),
+        (2, 3, 8, 8),
+    ),
+    "norms_without_parameters": (  # their outputs are not in torchinfo's forward/backward size
+        lambda: nn.Sequential(
+            nn.Conv2d(3, 4, 3),
+            nn.InstanceNorm2d(4),
+            nn.BatchNorm2d(4, affine=False),
+            nn.GroupNorm(2, 4, affine=False),
+            nn.LayerNorm([4, 6, 6], elementwise_affine=False),
+            nn.InstanceNorm2d(4, affine=True),
+        ).eval(),
+        (1, 3, 8, 8),
+    ),
     "mixed_precision": (MixedPrecision, (2, 16)),
     "spectral_mix": (lambda: nn.Sequential(nn.Conv1d(2, 4, 1), SpectralMix(), nn.Conv1d(4, 1, 1)), (2, 2, 5)),
     "functional_conv": (FunctionalConv, (2, 3, 6, 6)),

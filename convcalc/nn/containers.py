@@ -102,10 +102,11 @@ class Sequential(_Container):
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         start = len(ctx.rows)
         slot = ctx.open_group() if path else -1
+        called = flow[0]  # (what an empty Sequential, a no-op in GhostNet's blocks, is called with is all it shows)
         for name, m in self._items:
             flow = m._plan(flow, ctx, _child_path(path, name))
         if path:
-            ctx.close_group(slot, start, path, self.kind, flow[0])
+            ctx.close_group(slot, start, path, self.kind, flow[0], tuple(called))
         return flow
 
     def __repr__(self) -> str:

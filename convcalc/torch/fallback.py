@@ -324,6 +324,18 @@ def _asks_for_integers(message: str) -> bool:
     return "Long" in message or "long or int" in message or "integer" in message.lower()
 
 
+def _shown_shape(value: Any) -> tuple[int, ...]:
+    """The shape torchinfo shows for a module's inputs (the tuple of its arguments) or output: a tensor's, a
+    dict's last value's, a list's or tuple's first item's, item by item (torchinfo's ``calculate_size``);
+    ``()`` where that is no tensor (HRNet's fuse layer takes a list and returns one: its first tensor)."""
+    torch = _torch()
+    if isinstance(value, dict):
+        value = list(value.values())[-1] if value else None
+    while isinstance(value, (list, tuple, dict)) and value:
+        value = next(iter(value.values())) if isinstance(value, dict) else value[0]
+    return tuple(int(d) for d in value.shape) if isinstance(value, torch.Tensor) else ()
+
+
 def _leaves(value: Any) -> list[_Tensor]:
     if isinstance(value, _Tensor):
         return [value]
@@ -405,7 +417,6 @@ class _NoCausalDetection:
 def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any], held: bool) -> None:
     """Plan, with convcalc's rules, each call the meta pass made, on the shapes torch gave. ``held``: the
     caller holds the run's own module's place among the containers the torchinfo layout lists."""
-    torch = _torch()
     starts: list[int] = []
     slots: list[int] = []  # a container's place in the torchinfo layout, taken when it is entered
     counts: Counter[str] = Counter()
@@ -432,8 +443,9 @@ def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any], held: bool) -
                 slot = slots.pop() if slots else -1
                 name = run.names.get(id(module))
                 if name is not None:  # the run's own module too (""), whatever its forward returns
-                    if slot >= 0 and name and isinstance(output, torch.Tensor):
-                        ctx.close_group(slot, start, name, type(module).__name__, tuple(int(d) for d in output.shape))
+                    shown = _shown_shape(output)
+                    if slot >= 0 and name and shown:
+                        ctx.close_group(slot, start, name, type(module).__name__, shown, _shown_shape(args))
                     _own_tensors(module, name, ctx)
                 continue
             if starts:

@@ -322,14 +322,13 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int, int, int], ...]:
 
     found = []
     for path, child in _uncompiled(module).named_modules():
-        own = child.__dict__.get("_parameters")
+        own = {k: v for k, v in (child.__dict__.get("_parameters") or {}).items() if v is not None}
         children = child.__dict__.get("_modules") or {}
-        if not own or any(c is not None for c in children.values()):  # no parameters, or children
+        # no parameters (an InstanceNorm2d without affine holds its weight and bias as None), or children
+        if not own or any(c is not None for c in children.values()):
             continue
         plain = inner = itemsize = 0
         for name, tensor in own.items():
-            if tensor is None:
-                continue
             itemsize = itemsize or int(tensor.dtype.itemsize)
             if is_lazy(tensor):  # a lazy layer's sizes come from its plan; its names are torch's own
                 break
@@ -494,9 +493,14 @@ class _Reader:
             text = str(failure).strip()
             message = text.splitlines()[0] if text else ""
             return f"torch.fx cannot trace its forward ({type(failure).__name__}: {message.rstrip('. ')})"
+        children = set(module._modules)
         for fx_node in graph.nodes:  # a TorchScript function's node named after it, as fx names a Python one
             if isinstance(fx_node.target, torch.jit.ScriptFunction):
                 fx_node._rename(fx_node.target.name)
+            # an operation's row is named after its node: ``F.relu(x)`` beside a ``self.relu`` the forward never
+            # calls is ``relu_1``, so that its row is not taken for a call of that module
+            while fx_node.op in ("call_function", "call_method") and fx_node.name in children:
+                fx_node._rename(f"{fx_node.name}_1")
         try:
             return tuple(_node_of(fx_node, where) for fx_node in graph.nodes)
         except SpecError as exc:
