@@ -110,7 +110,13 @@ def _padding(text: str) -> Any:
     lowered = text.strip().lower()
     if lowered in ("same", "valid", "causal"):
         return lowered
-    return _ints(text, "padding")
+    try:
+        return _ints(text, "padding")
+    except SpecError:
+        raise SpecError(
+            "padding must be an integer, integers joined by x (1x2), 'same' or 'valid' ('causal' for a Keras 1-D "
+            f"convolution). Received: padding={text!r}"
+        ) from None
 
 
 def _show(value: Any) -> str:
@@ -222,6 +228,7 @@ def _model_options(p: argparse.ArgumentParser, *, strict: bool = True) -> None:
         p.add_argument("--strict", action="store_true", help="require every strided window to divide exactly")
         p.add_argument(
             "--convention",
+            type=str.lower,
             choices=["torch", "keras"],
             default=None,
             help="whose rules the layers follow (default: the model's own)",
@@ -235,8 +242,8 @@ def _exercise_options(p: argparse.ArgumentParser, *, suppress: bool) -> None:
         return argparse.SUPPRESS if suppress else v
 
     p.add_argument("--seed", type=_any_int, default=value(0), action=_Given, help="the sheet's seed (default 0)")
-    p.add_argument("--lang", choices=["en", "ko"], default=value("en"), action=_Given)
-    p.add_argument("--kind", choices=_KINDS, default=value("mixed"), action=_Given)
+    p.add_argument("--lang", type=str.lower, choices=["en", "ko"], default=value("en"), action=_Given)
+    p.add_argument("--kind", type=str.lower, choices=_KINDS, default=value("mixed"), action=_Given)
     p.add_argument("--difficulty", type=int, choices=[1, 2, 3], default=value(1), action=_Given)
 
 

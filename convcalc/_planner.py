@@ -439,7 +439,8 @@ def plan(
             ``convcalc.nn`` and torch (channels first), ``(1, 28, 28, 1)`` for
             ``convcalc.keras`` (channels last; may be left out when the model
             starts with ``keras.Input``). Sizes may be symbols.
-        convention: ``"torch"`` or ``"keras"``; by default the model's own.
+        convention: ``"torch"`` or ``"keras"``: the model's own (the default); a model's layers follow its
+            framework's rules, so the other one is refused.
         strict: require every strided window to divide its input exactly (the
             textbook rule); symbolic plans record it as a constraint.
         macs: the MAC counting convention (``"macs"``, ``"macs+bias"``, ``"flops"``).
@@ -473,6 +474,13 @@ def plan(
     source = model
     model = _as_model(model)
     conv = model._convention if convention is None else Convention.parse(convention, "convention")
+    if conv is not model._convention:  # a layer follows its own framework's rules: a label could not change them
+        said = {Convention.TORCH: ("torch's", "convcalc.nn"), Convention.KERAS: ("Keras'", "convcalc.keras")}
+        raise SpecError(
+            f"convention={conv.value!r} does not apply to this model: its layers follow {said[model._convention][0]} "
+            f"rules, as its framework does; write it with {said[conv][1]} layers to plan it by {said[conv][0]}, "
+            f"or leave convention out. {received({'convention': convention})}"
+        )
     if type(strict) is not bool:
         raise SpecError(f"strict must be True or False. {received({'strict': strict})}")
     if type(itemsize) is not int or itemsize < 1:

@@ -136,12 +136,15 @@ def _window_options(p: argparse.ArgumentParser, *, pool: bool = False) -> None:
     p.add_argument("-d", "--dilation", default="1", help="dilation (default 1)")
     p.add_argument(
         "--convention",
+        type=str.lower,
         choices=["torch", "keras"],
         default="torch",
         help="whose rules: torch (default) or keras ('same' at any stride)",
     )
     p.add_argument("--steps", action="store_true", help="print the worked calculation")
-    p.add_argument("--lang", choices=["en", "ko"], default="en", help="the language of --steps (default en)")
+    p.add_argument(
+        "--lang", type=str.lower, choices=["en", "ko"], default="en", help="the language of --steps (default en)"
+    )
     modes = p.add_mutually_exclusive_group()
     modes.add_argument("--same", dest="mode", action="store_const", const="same", help="padding='same'")
     modes.add_argument("--valid", dest="mode", action="store_const", const="valid", help="padding='valid'")
@@ -677,9 +680,11 @@ def _params_options(p: _Parser) -> None:
 
 
 def _params_common(q: argparse.ArgumentParser, *, convention_help: str) -> None:
-    q.add_argument("--convention", choices=["torch", "keras"], default="torch", help=convention_help)
+    q.add_argument("--convention", type=str.lower, choices=["torch", "keras"], default="torch", help=convention_help)
     q.add_argument("--steps", action="store_true", help="print the calculation")
-    q.add_argument("--lang", choices=["en", "ko"], default="en", help="the language of --steps (default en)")
+    q.add_argument(
+        "--lang", type=str.lower, choices=["en", "ko"], default="en", help="the language of --steps (default en)"
+    )
 
 
 #: The most spatial axes `params --ndim` takes. torch and Keras convolve over 1 to 3 axes; the count
@@ -700,10 +705,17 @@ def _axis_count(text: str) -> int:
 
 def _plan_options(p: _Parser) -> None:
     _model_options(p)
-    p.add_argument("--style", choices=["table", "torchinfo", "keras"], default=None, help="text layout (default table)")
-    p.add_argument("--format", choices=["text", "json", "csv", "md", "latex"], default="text")
+    p.add_argument(
+        "--style",
+        type=str.lower,
+        choices=["table", "torchinfo", "keras"],
+        default=None,
+        help="text layout (default table)",
+    )
+    p.add_argument("--format", type=str.lower, choices=["text", "json", "csv", "md", "latex"], default="text")
     p.add_argument(
         "--macs",
+        type=str.lower,
         choices=list(_MAC_CONVENTIONS),
         default="macs",
         help="MAC counting convention: " + ", ".join(_MAC_CONVENTIONS) + " (see convcalc.MacConvention)",
@@ -726,7 +738,7 @@ def _verify_options(p: _Parser) -> None:
 def _exercise_command_options(p: _Parser) -> None:
     _exercise_options(p, suppress=False)
     p.add_argument("--count", type=_positive_int, default=5, help="how many exercises (default 5)")
-    p.add_argument("--format", choices=["md", "latex"], default="md")
+    p.add_argument("--format", type=str.lower, choices=["md", "latex"], default="md")
     p.add_argument(
         "--answers",
         action=argparse.BooleanOptionalAction,

@@ -123,3 +123,15 @@ def test_an_exercise_index_beyond_a_sheet_is_refused(capsys: Any) -> None:
         2,
         "convcalc: error: --index must be at most 1000 (a sheet's size). Received: --index 1001\n",
     )
+
+
+def test_option_words_are_read_in_any_case_and_a_bad_padding_lists_the_words(capsys: Any) -> None:
+    """``--convention Keras``, ``--format JSON`` are read as ``-p SAME`` already was; ``-p full`` names what fits."""
+    assert _main(capsys, "size", "7", "-k", "3", "-s", "2", "--same", "--convention", "Keras")[:2] == (0, "4\n")
+    status, out, _ = _main(capsys, "plan", "zoo:lenet5", "--format", "JSON")
+    assert status == 0
+    assert out.startswith("{")
+    assert _main(capsys, "size", "7", "-k", "3", "--convention", "tensorflow")[0] == 2
+    status, _, err = _main(capsys, "size", "7", "-k", "3", "-p", "full")
+    assert status == 2
+    assert "padding must be an integer, integers joined by x (1x2), 'same' or 'valid'" in err

@@ -126,13 +126,21 @@ def test_plan_takes_the_peer_mac_conventions(macs: str) -> None:
 
 
 def test_plan_takes_the_convention() -> None:
+    """The model's own convention plans (in any case, as the other words of the CLI); the other one is refused,
+    not a label on torch's counts (a torch BatchNorm keeps torch's rules)."""
     model, _ = load_spec(SPECS / "mnist.toml")
-    for convention in ("torch", "keras"):
+    for given in ("torch", "Torch"):
         status, out, err = cli(
-            "plan", str(SPECS / "mnist.toml"), "--input", "1x1x28x28", "--convention", convention, "--format", "json"
+            "plan", str(SPECS / "mnist.toml"), "--input", "1x1x28x28", "--convention", given, "--format", "json"
         )
         assert status == 0, err
-        assert json.loads(out) == json.loads(convcalc.plan(model, (1, 1, 28, 28), convention=convention).to_json())
+        assert json.loads(out) == json.loads(convcalc.plan(model, (1, 1, 28, 28), convention="torch").to_json())
+    status, out, err = cli("plan", str(SPECS / "mnist.toml"), "--input", "1x1x28x28", "--convention", "keras")
+    said = "convention='keras' does not apply to this model: its layers follow torch's rules"
+    assert (status, out) == (2, "")
+    assert said in err
+    with pytest.raises(convcalc.SpecError, match=said):
+        convcalc.plan(model, (1, 1, 28, 28), convention="keras")
 
 
 # --------------------------------------------------------------------------- #

@@ -203,3 +203,18 @@ def test_a_count_shared_out_over_a_symbolic_batch_stays_exact() -> None:
     assert plan.output_shape == (4, 2)
     assert plan.macs == 116 * H - 232
     assert plan.macs.subs(H, 7) == convcalc.plan(net, (3, 7, 3)).macs == 580
+
+
+def test_a_convention_other_than_the_models_own_is_refused() -> None:
+    """A model's layers follow their framework's rules (a torch BatchNorm keeps its statistics as buffers, a
+    Keras 'same' convolution pads at any stride): ``convention`` names the model's own or is refused."""
+    from convcalc import keras
+
+    torch_net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    keras_net = keras.Sequential([keras.Conv2D(4, 3, strides=2, padding="same"), keras.BatchNormalization()])
+    assert convcalc.plan(torch_net, (1, 3, 8, 8), convention="torch").convention == "torch"
+    assert convcalc.plan(keras_net, (1, 8, 8, 3), convention="keras").convention == "keras"
+    with pytest.raises(convcalc.SpecError, match=r"its layers follow torch's rules.*convcalc\.keras layers"):
+        convcalc.plan(torch_net, (1, 3, 8, 8), convention="keras")
+    with pytest.raises(convcalc.SpecError, match=r"its layers follow Keras' rules.*convcalc\.nn layers"):
+        convcalc.plan(keras_net, (1, 8, 8, 3), convention="torch")
