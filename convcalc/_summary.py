@@ -7,6 +7,8 @@ list (``convcalc._render``), and the numbers are gathered here before anything i
 from __future__ import annotations
 
 import contextlib
+import difflib
+import operator
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -190,6 +192,7 @@ def summary(
             "tensors passed to forward as keywords are inputs: give them in input_data as a dict. "
             f"{received({'kwargs': tensors})}"
         )
+    _forward_takes(model, kwargs)
     del cache_forward_pass, device  # no forward pass to cache or to place
 
     shapes, input_bytes = _inputs(input_size, input_data, batch_dim, dtypes)
@@ -314,7 +317,18 @@ def _inputs(input_size: Any, input_data: Any, batch_dim: int | None, dtypes: Any
         return _data_shapes(input_data)
     if not isinstance(input_size, (list, tuple)) or not input_size:
         raise SpecError(f"input_size must be a shape such as (1, 3, 224, 224). {received({'input_size': input_size})}")
+    given, input_size = input_size, [_size_or_shape(d) for d in input_size]
     several = not all(type(d) is int for d in input_size)  # torchinfo's get_correct_input_sizes
+    if several and not all(isinstance(s, tuple) and all(type(d) is int for d in s) for s in input_size):
+        bad = next(
+            (f"input_size[{j}]", d)
+            for j, d in enumerate(input_size)
+            if not (type(d) is int or (isinstance(d, tuple) and all(type(v) is int for v in d)))
+        )
+        raise SpecError(
+            f"input_size must be a shape of ints such as (1, 3, 224, 224), or a list of such shapes for several "
+            f"inputs; {bad[0]} is {bad[1]!r}. {received({'input_size': given})}"
+        )
     shapes = [tuple(s) for s in input_size] if several else [tuple(input_size)]
     if batch_dim is not None:
         shapes = [(*s[:batch_dim], 1, *s[batch_dim:]) for s in shapes]
@@ -327,6 +341,58 @@ def _inputs(input_size: Any, input_data: Any, batch_dim: int | None, dtypes: Any
             n *= d
         total += n * size + overhead
     return (shapes if several else shapes[0]), total
+
+
+_OWN_ARGUMENTS = (
+    "input_size",
+    "input_data",
+    "batch_dim",
+    "cache_forward_pass",
+    "col_names",
+    "col_width",
+    "depth",
+    "device",
+    "dtypes",
+    "mode",
+    "row_settings",
+    "verbose",
+)
+
+
+def _forward_takes(model: Any, kwargs: dict[str, Any]) -> None:
+    """torchinfo hands keywords it does not know to the model's forward, which refuses one it does not take
+    (``colnames=`` for ``col_names``): so does this, saying which argument was meant."""
+    import inspect
+
+    forward = getattr(model, "forward", None)
+    try:
+        parameters = inspect.signature(forward).parameters.values() if callable(forward) else ()
+    except (TypeError, ValueError):  # a forward without a signature Python can read: torch would call it
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return
+    takes = {p.name for p in parameters if p.kind is not inspect.Parameter.VAR_POSITIONAL}
+    for key in kwargs:
+        if key not in takes:
+            close = difflib.get_close_matches(key, [*_OWN_ARGUMENTS, *sorted(takes)], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "."
+            raise SpecError(
+                f"summary() has no argument {key!r}, and the model's forward takes none of that name (torchinfo "
+                f"hands it to forward, which raises TypeError){hint} Received: {key}={kwargs[key]!r}"
+            )
+
+
+def _size_or_shape(value: Any) -> Any:
+    """An entry of ``input_size``: an int (numpy's too, as torch takes them), a shape of such ints as a tuple, or
+    the value as it is, for the caller to refuse."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_size_or_shape(v) for v in value)
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:  # a 0-d tensor of floats has __index__ too
+        return value
 
 
 def _data_shapes(data: Any) -> tuple[Any, int]:
@@ -355,7 +421,7 @@ def _param_itemsize(model: Any) -> int:
     parameters = getattr(model, "parameters", None)
     if callable(parameters) and "torch" in sys.modules and isinstance(model, sys.modules["torch"].nn.Module):
         for p in parameters():
-            return int(p.element_size())
+            return int(p.dtype.itemsize)  # (an uninitialised lazy parameter has a dtype, not yet an element size)
     return 4
 
 

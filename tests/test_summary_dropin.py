@@ -514,6 +514,10 @@ def test_convcalc_nn_models_are_summarised_like_their_torch_modules() -> None:
         ({"input_size": (1, 3, 8, 8), "mode": "test"}, r"mode must be 'train' or 'eval'"),
         ({"input_size": (1, 3, 8, 8), "mask": torch.zeros(1)}, r"tensors passed to forward as keywords"),
         ({"input_size": (1, 3, 8, 8), "batch_dim": -1}, r"batch_dim must be an int >= 0"),
+        ({"input_size": (1, 3, 8, 8), "colnames": ("input_size",)}, r"no argument 'colnames'.*mean 'col_names'\?"),
+        ({"input_size": (1, 3, 8, 8), "scale": 2}, r"forward takes none of that name .*TypeError\)\. Received"),
+        ({"input_size": (1, 3, 8.0, 8)}, r"input_size must be a shape of ints .*input_size\[2\] is 8\.0"),
+        ({"input_size": [(1, 3, 8, 8), None]}, r"or a list of such shapes .*input_size\[1\] is None"),
     ],
 )
 def test_bad_arguments(kwargs: dict[str, Any], message: str) -> None:
