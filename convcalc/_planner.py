@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -399,6 +400,8 @@ def _input_shape(input_shape: Any) -> tuple[Any, ...]:
             )
         if isinstance(d, str):  # (1, 3, "H", "W"): a size by name, as spec files write it
             d = _named_size(d, j, input_shape)
+        elif d is None and j == 0:  # Keras' model.input_shape, (None, 28, 28, 1): a batch of 1, as a file's
+            d = 1
         v = integer(d, f"input_shape[{j}]", minimum=1, error=ShapeError, symbolic=True)
         if is_symbolic(v):
             raise ShapeError(
@@ -438,7 +441,8 @@ def plan(
         input_shape: the input, batch first: ``(1, 3, 224, 224)`` for
             ``convcalc.nn`` and torch (channels first), ``(1, 28, 28, 1)`` for
             ``convcalc.keras`` (channels last; may be left out when the model
-            starts with ``keras.Input``). Sizes may be symbols.
+            starts with ``keras.Input``). Sizes may be symbols (or names: ``"H"``); a batch of ``None``
+            (Keras' ``model.input_shape``) is planned as 1.
         convention: ``"torch"`` or ``"keras"``: the model's own (the default); a model's layers follow its
             framework's rules, so the other one is refused.
         strict: require every strided window to divide its input exactly (the
@@ -813,6 +817,11 @@ def _smallest_input(model: Any, shape: Shape, strict: bool, layer: str, axis: in
 
 
 def _as_model(model: Any) -> Any:
+    if isinstance(model, type):  # plan(nn.Conv2d, ...): the class, not a layer
+        raise SpecError(
+            f"plan() takes a model, not the class {model.__name__}: build it first, such as "
+            f"{model.__name__}(...) with its arguments. {received({'model': model})}"
+        )
     if hasattr(model, "_plan"):
         return model
     from convcalc._readers import read_model
@@ -820,7 +829,18 @@ def _as_model(model: Any) -> Any:
     spec = read_model(model)
     if spec is not None:
         return spec
+    if isinstance(model, (str, os.PathLike)):
+        text = os.fspath(model)
+        where = (
+            f"convcalc.zoo.get({text[4:]!r}) builds a network of the zoo"
+            if text.startswith("zoo:")
+            else "a spec file is read with convcalc.specfile.load_spec(path), which returns the model and its input"
+        )
+        raise SpecError(
+            f"plan() reads a path only for an ONNX (.onnx) or Keras (.keras) file; {where}. "
+            f"{received({'model': model})}"
+        )
     raise SpecError(
-        f"plan() takes a convcalc.nn / convcalc.keras model or a torch.nn.Module; got {type(model).__name__}. "
-        f"{received({'model': model})}"
+        f"plan() takes a convcalc.nn / convcalc.keras model, a torch.nn.Module, a Keras model, or an ONNX or "
+        f".keras file; got {type(model).__name__}. {received({'model': model})}"
     )

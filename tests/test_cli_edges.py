@@ -135,3 +135,19 @@ def test_option_words_are_read_in_any_case_and_a_bad_padding_lists_the_words(cap
     status, _, err = _main(capsys, "size", "7", "-k", "3", "-p", "full")
     assert status == 2
     assert "padding must be an integer, integers joined by x (1x2), 'same' or 'valid'" in err
+
+
+def test_verify_exits_1_where_the_model_does_not_run(capsys: Any, tmp_path: Path) -> None:
+    """Both rejecting the input at the same layer is the plan right, and the model not running: exit status 1."""
+    pytest.importorskip("torch")
+    spec = tmp_path / "net.toml"
+    spec.write_text(
+        'framework = "torch"\ninput = [1, 1, 28, 28]\nlayers = [\n  { type = "Conv2d", args = [1, 4, 3] },\n'
+        '  { type = "Flatten" },\n  { type = "Linear", args = [2704, 10] },\n]\n'
+    )
+    status, out, _ = _main(capsys, "verify", str(spec), "--device", "cpu")
+    assert status == 0
+    assert ": OK (" in out
+    status, out, _ = _main(capsys, "verify", str(spec), "--device", "cpu", "--input", "1x1x30x30")
+    assert status == 1
+    assert "both reject, at the same layer (2)" in out

@@ -218,3 +218,23 @@ def test_a_convention_other_than_the_models_own_is_refused() -> None:
         convcalc.plan(torch_net, (1, 3, 8, 8), convention="keras")
     with pytest.raises(convcalc.SpecError, match=r"its layers follow Keras' rules.*convcalc\.nn layers"):
         convcalc.plan(keras_net, (1, 8, 8, 3), convention="torch")
+
+
+def test_a_class_a_path_or_a_zoo_name_given_as_the_model_says_what_plan_takes() -> None:
+    with pytest.raises(convcalc.SpecError, match=r"not the class Conv2d: build it first"):
+        convcalc.plan(nn.Conv2d, (1, 3, 8, 8))
+    with pytest.raises(convcalc.SpecError, match=r"convcalc\.zoo\.get\('resnet18'\) builds a network of the zoo"):
+        convcalc.plan("zoo:resnet18", (1, 3, 8, 8))
+    with pytest.raises(convcalc.SpecError, match=r"read with convcalc\.specfile\.load_spec\(path\)"):
+        convcalc.plan("net.toml", (1, 3, 8, 8))
+    with pytest.raises(convcalc.SpecError, match=r"an ONNX or \.keras file; got int"):
+        convcalc.plan(5, (1, 3, 8, 8))
+
+
+def test_a_batch_of_none_is_planned_as_one() -> None:
+    """Keras' ``model.input_shape`` is ``(None, 28, 28, 1)``: the batch Keras leaves open is planned as 1, as a
+    ``.keras`` file's is; a None elsewhere is no size."""
+    net = nn.Sequential(nn.Conv2d(3, 4, 3))
+    assert convcalc.plan(net, (None, 3, 8, 8)).input_shape == (1, 3, 8, 8)
+    with pytest.raises(convcalc.SpecError, match=r"input_shape\[2\] must be an integer"):
+        convcalc.plan(net, (1, 3, None, 8))

@@ -130,7 +130,9 @@ def _count(value: Any) -> str:
     return "-" if value is None else (f"{value:,}" if type(value) is int else str(value))
 
 
-def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_mismatch: bool = False) -> VerifyReport:
+def verify(
+    model: Any, input_shape: Any = None, *, device: str | None = None, raise_on_mismatch: bool = False
+) -> VerifyReport:
     """Run one real forward pass and compare every layer with ``convcalc.plan``.
 
     Builds the torch module (``to_torch`` for a ``convcalc.nn`` model; a torch
@@ -183,8 +185,19 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
     from convcalc._planner import plan
 
     is_torch = isinstance(model, torch.nn.Module)
-    if not is_torch and not hasattr(model, "_plan"):
+    if not is_torch and (not hasattr(model, "_plan") or isinstance(model, type)):
         raise SpecError(f"verify() takes a convcalc.nn model or a torch.nn.Module. {received({'model': model})}")
+    if not is_torch and getattr(model, "_convention", None) is not None and model._convention.value != "torch":
+        raise SpecError(
+            "verify() runs the model in torch, so it takes a convcalc.nn model or a torch.nn.Module; a "
+            "convcalc.keras model has no torch module to run (plan it, and compare with Keras' own "
+            f"model.summary()). {received({'model': type(model).__name__})}"
+        )
+    if input_shape is None:
+        raise ShapeError(
+            "verify() runs one forward pass, so it needs an input_shape such as (1, 3, 224, 224). "
+            f"{received({'input_shape': None})}"
+        )
     if (
         isinstance(input_shape, (str, bytes))
         or not hasattr(input_shape, "__iter__")
