@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping
 
 from convcalc._backend import is_array, is_symbolic, numpy
-from convcalc._errors import ConvCalcError, SpecError
+from convcalc._errors import ConvCalcError, SpecError, call_error
 
 # typing is only for type checkers: not importing it keeps the numeric path's start-up short
 TYPE_CHECKING = False
@@ -27,7 +27,8 @@ _ARRAY_LIMIT = 2**40
 
 
 def exact_arrays(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn numpy's overflow, when a Python int too large for int64 meets an array, into a SpecError."""
+    """Turn numpy's overflow, when a Python int too large for int64 meets an array, into a SpecError; and a
+    call Python refuses before ``fn`` runs (see :func:`convcalc._errors.checked_call`) into one too."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -38,6 +39,10 @@ def exact_arrays(fn: Callable[P, R]) -> Callable[P, R]:
                 f"{fn.__name__}: an int of 2**40 or more cannot be combined with numpy arrays, which compute in "
                 f"int64; pass Python ints (or smaller values). Received: {', '.join(map(describe, args))}"
             ) from None
+        except TypeError as exc:
+            if exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
+                raise call_error(fn, kwargs, exc) from None
+            raise
 
     return wrapper
 

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-__all__ = ["ConvCalcError", "ShapeError", "SpecError"]
+import functools
+import re
+
+# typing is only for type checkers: not importing it keeps the numeric path's start-up short
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any, ParamSpec, TypeVar
+
+    P = ParamSpec("P")
+    R = TypeVar("R")
+
+__all__ = ["CheckedCall", "ConvCalcError", "ShapeError", "SpecError", "call_error", "checked_call", "param_text"]
 
 
 class ConvCalcError(ValueError):
@@ -56,3 +68,76 @@ class SpecError(ConvCalcError):
 # Tracebacks name them as users import them: convcalc.ShapeError, not convcalc.ShapeError.
 for _cls in (ConvCalcError, ShapeError, SpecError):
     _cls.__module__ = "convcalc"
+
+
+def checked_call(fn: Callable[P, R]) -> Callable[P, R]:
+    """A public function whose call Python refuses before it runs (``strides=`` for ``stride=``, an argument
+    left out or given twice) raises a SpecError that names the argument meant and the signature, not
+    Python's TypeError. A TypeError from inside ``fn`` is left as it is."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except TypeError as exc:
+            if exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
+                raise call_error(fn, kwargs, exc) from None
+            raise
+
+    return wrapper
+
+
+def call_error(fn: Callable[..., Any], kwargs: Mapping[str, Any], refused: TypeError) -> SpecError:
+    """What is wrong with a call of ``fn`` (a function or a class) that Python ``refused`` to bind, with the
+    argument meant where a keyword is misspelled, and ``fn``'s signature."""
+    import difflib
+    import inspect
+
+    name = getattr(fn, "__name__", type(fn).__name__)
+    parameters = list(inspect.signature(fn).parameters.values())
+    shown, starred = [], False
+    for p in parameters:
+        if p.kind is p.KEYWORD_ONLY and not starred:  # keyword-only from here on
+            shown.append("*")
+        starred = starred or p.kind in (p.VAR_POSITIONAL, p.KEYWORD_ONLY)
+        shown.append(param_text(p))
+    usage = f"{name}({', '.join(shown)})"
+    names = [p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    unknown = [] if any(p.kind is p.VAR_KEYWORD for p in parameters) else [k for k in kwargs if k not in names]
+    if unknown:
+        hint = difflib.get_close_matches(unknown[0], names, n=1)
+        tip = f" (did you mean {hint[0]!r}?)" if hint else ""
+        return SpecError(f"{name}() has no argument {unknown[0]!r}{tip}. It takes {usage}")
+    said = re.sub(r"^[\w.]+\(\)", f"{name}()", str(refused))  # ``_Container.__init__()``: the class's name
+    return SpecError(f"{said}. It takes {usage}")
+
+
+def param_text(p: Any) -> str:
+    """One parameter as a signature shows it: ``stride=1``, ``kernel_size``, ``*layers``."""
+    if p.kind is p.VAR_POSITIONAL:
+        return f"*{p.name}"
+    if p.kind is p.VAR_KEYWORD:
+        return f"**{p.name}"
+    return p.name if p.default is p.empty else f"{p.name}={p.default!r}"
+
+
+class CheckedCall(type):
+    """The metaclass of the layer specs: a constructor call Python refuses before it runs (``strides=2`` for
+    ``stride=2``, ``kernel_size`` left out) raises a SpecError with the argument meant and the signature, as
+    :func:`checked_call` does for functions."""
+
+    @property
+    def __signature__(cls) -> Any:
+        # what inspect.signature(cls) shows without a metaclass: the constructor's arguments (help(), spec files)
+        import inspect
+
+        signature = inspect.signature(cls.__init__)  # type: ignore[misc]
+        return signature.replace(parameters=list(signature.parameters.values())[1:])
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except TypeError as exc:
+            if exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
+                raise call_error(cls, kwargs, exc) from None
+            raise

@@ -10,7 +10,7 @@ from typing import Any
 
 from convcalc._args import received
 from convcalc._enums import Convention, _Vocabulary
-from convcalc._errors import ConvCalcError, ShapeError, SpecError
+from convcalc._errors import ConvCalcError, ShapeError, SpecError, checked_call
 from convcalc._plan import (
     Constraint,
     Group,
@@ -424,6 +424,7 @@ def _named_size(name: str, j: int, input_shape: Any) -> Any:
     return symbols(name)
 
 
+@checked_call
 def plan(
     model: Any,
     input_shape: Any = None,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convcalc._args import received
-from convcalc._errors import SpecError
+from convcalc._errors import SpecError, checked_call
 from convcalc._plan import Plan
 
 __all__ = ["LayerSummary", "ModelSummary", "summary"]
@@ -97,6 +97,7 @@ def _in_mode(model: Any, mode: str) -> Iterator[None]:
             module.training = flag
 
 
+@checked_call
 def summary(
     model: Any,
     input_size: Any = None,

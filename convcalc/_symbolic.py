@@ -9,7 +9,7 @@ import functools
 import math
 import operator
 
-from convcalc._errors import SpecError
+from convcalc._errors import SpecError, checked_call
 
 # typing is only for type checkers: not importing it keeps the numeric path's start-up short
 TYPE_CHECKING = False
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["FloorForm", "Undecided", "as_integer_expr", "holds_always", "product", "symbols", "to_sympy"]
 
 
+@checked_call
 def symbols(names: str) -> Any:
     """Make positive integer sympy symbols for input sizes.
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from convcalc._args import Axes, exact_arrays, flag, integer, received, show
 from convcalc._backend import check, is_array, is_symbolic, numpy, smax, smin
 from convcalc._enums import Convention, PaddingMode, PoolKind, _Vocabulary
-from convcalc._errors import ShapeError, SpecError
+from convcalc._errors import ShapeError, SpecError, checked_call
 from convcalc._symbolic import FloorForm
 
 # typing is only for type checkers: not importing it keeps the numeric path's start-up short
@@ -782,6 +782,7 @@ def _dyadic(f: float) -> bool:
     return q & (q - 1) == 0 and p < 2**12 and q <= 2**12
 
 
+@checked_call
 def upsample_output_size(
     size: Sizes,
     *,

@@ -72,7 +72,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from convcalc._errors import ConvCalcError, SpecError
+from convcalc._errors import ConvCalcError, SpecError, param_text
 from convcalc._types import Shape
 
 __all__ = ["FORMAT_VERSION", "SUFFIXES", "dump_spec", "load_spec", "loads_spec"]
@@ -613,7 +613,7 @@ class _Loader:
         params = _parameters(cls)
         positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         names = [p.name for p in params if p.kind is not p.VAR_POSITIONAL]
-        usage = f"{kind}({', '.join(_param_text(p) for p in params if p.name != 'name')})"
+        usage = f"{kind}({', '.join(param_text(p) for p in params if p.name != 'name')})"
         if len(args) > len(positional) and not any(p.kind is p.VAR_POSITIONAL for p in params):
             raise self.error(
                 _join(_join(where, "args"), len(positional)),
@@ -643,12 +643,6 @@ class _Loader:
 @functools.cache
 def _parameters(cls: type) -> list[inspect.Parameter]:
     return [p for p in inspect.signature(cls).parameters.values() if p.kind is not p.VAR_KEYWORD]
-
-
-def _param_text(p: inspect.Parameter) -> str:
-    if p.kind is p.VAR_POSITIONAL:
-        return f"*{p.name}"
-    return p.name if p.default is p.empty else f"{p.name}={p.default!r}"
 
 
 def _where_arg(where: str, message: str, positions: Mapping[str, str]) -> str:

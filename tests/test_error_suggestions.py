@@ -87,3 +87,32 @@ def test_torch_reader_suggests_only_layers_that_exist() -> None:
         if not hasattr(nn, layer):
             assert f"convcalc.nn has no {layer} layer" in message
             assert f"its parameters and MACs are the stand-in's, not {layer}'s" in message
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: nn.Conv2d(3, 8, 3, strides=2), r"Conv2d\(\) has no argument 'strides' \(did you mean 'stride'\?\)"),
+        (lambda: nn.Conv2d(3, kernal_size=3), r"has no argument 'kernal_size' \(did you mean 'kernel_size'\?\)"),
+        (lambda: nn.Conv2d(3, 8), r"^Conv2d\(\) missing 1 required positional argument: 'kernel_size'\. It takes"),
+        (lambda: nn.Sequential(nn.ReLU(), relu=nn.ReLU()), r"^Sequential\(\) has no argument 'relu'\. It takes"),
+        (lambda: convcalc.conv_output_size(32, 3, strides=2), r"conv_output_size\(\) has no argument 'strides'"),
+        (lambda: convcalc.upsample_output_size(), r"upsample_output_size\(\) missing 1 required positional"),
+        (lambda: convcalc.plan(nn.ReLU(), (1, 2), stirct=True), r"plan\(\) has no argument 'stirct' \(did you mean"),
+        (lambda: convcalc.symbols("H", "W"), r"symbols\(\) takes 1 positional argument but 2 were given"),
+    ],
+)
+def test_a_call_python_refuses_is_a_spec_error_with_the_signature(call: object, message: str) -> None:
+    """Python's TypeError for a keyword a layer or function does not take, or an argument left out, is a
+    SpecError that names the argument meant and shows the signature, as a spec file's error does."""
+    with pytest.raises(convcalc.SpecError, match=message) as caught:
+        call()  # type: ignore[operator]
+    assert " It takes " in str(caught.value)
+
+
+def test_the_layers_signatures_are_their_constructors() -> None:
+    """help() and spec files read a layer's signature: its constructor's arguments, not the checking call's."""
+    import inspect
+
+    assert list(inspect.signature(nn.Conv2d).parameters)[:4] == ["in_channels", "out_channels", "kernel_size", "stride"]
+    assert str(inspect.signature(convcalc.plan)).startswith("(model: 'Any', input_shape: 'Any' = None, *,")

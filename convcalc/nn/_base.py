@@ -7,7 +7,7 @@ from dataclasses import fields
 from typing import Any, ClassVar
 
 from convcalc._enums import Convention
-from convcalc._errors import ShapeError
+from convcalc._errors import CheckedCall, ShapeError
 from convcalc._plan import ReceptiveField
 from convcalc._planner import Context, Flow
 from convcalc._types import Shape
@@ -17,7 +17,7 @@ def _fmt(shape: Shape) -> str:
     return " x ".join(str(d) for d in shape)
 
 
-class Module:
+class Module(metaclass=CheckedCall):
     """Base of every convcalc.nn spec."""
 
     __slots__ = ()

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from convcalc._args import received
-from convcalc._errors import SpecError
+from convcalc._errors import SpecError, checked_call
 from convcalc.onnx_reader._graph import OnnxGraph, _Init, _ONode
 
 # inputs (by position) that carry shapes or bounds, not weights
@@ -36,6 +36,7 @@ _FLOAT_TYPES = frozenset({1, 10, 11, 16})  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
 _SMALL = 4096  # initializers up to this many elements keep their values (shape arithmetic)
 
 
+@checked_call
 def from_onnx(model: Any) -> OnnxGraph:
     """Read an ONNX model (a path to a ``.onnx`` file or an ``onnx.ModelProto``) into a convcalc spec.
 

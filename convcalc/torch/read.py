@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from convcalc._args import received
-from convcalc._errors import ConvCalcError, SpecError
+from convcalc._errors import ConvCalcError, SpecError, checked_call
 from convcalc.torch.build import _torch_types
 from convcalc.torch.fallback import _leaves, _torch_call
 from convcalc.torch.graph import _call_module, _graph_call, _spec_types
@@ -33,6 +33,7 @@ from convcalc.torch.tracer import _trace
 from convcalc.torch.values import ReaderSignalError, _describe_value, _flow_of, _Tensor, public_error
 
 
+@checked_call
 def from_torch(module: Any) -> Any:
     """Read a ``torch.nn.Module`` into a ``convcalc.nn`` model, without running it on data.
 

@@ -18,7 +18,7 @@ from types import BuiltinFunctionType, FunctionType
 from typing import Any
 
 from convcalc._args import received
-from convcalc._errors import ConvCalcError, SpecError
+from convcalc._errors import ConvCalcError, SpecError, checked_call
 from convcalc.torch.nodes import ListIndex, Node, Ref, _Attr, _Dict, _join, _Slice, _torch
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.tracer import _SCRIPTED, shape_guard, size_number, tensor_constant, value_kind
@@ -30,6 +30,7 @@ from convcalc.torch.tracer import _SCRIPTED, shape_guard, size_number, tensor_co
 _RULES: dict[type, Callable[[Any], Any]] = {}
 
 
+@checked_call
 def register(torch_type: type, rule: Callable[[Any], Any] | None = None) -> Any:
     """Teach :func:`from_torch` (and so ``plan`` and ``verify``) a torch module type.
 

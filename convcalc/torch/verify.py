@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from convcalc._args import received
-from convcalc._errors import ConvCalcError, ShapeError, SpecError
+from convcalc._errors import ConvCalcError, ShapeError, SpecError, checked_call
 from convcalc._types import Shape
 from convcalc.torch.build import to_torch
 from convcalc.torch.graph import _spec_types
@@ -130,6 +130,7 @@ def _count(value: Any) -> str:
     return "-" if value is None else (f"{value:,}" if type(value) is int else str(value))
 
 
+@checked_call
 def verify(
     model: Any, input_shape: Any = None, *, device: str | None = None, raise_on_mismatch: bool = False
 ) -> VerifyReport:
