@@ -510,8 +510,17 @@ OPERATION_ERRORS: list[tuple[str, Any, tuple[int, ...], type[Exception], str, bo
         lambda m, x: x - x[:, :, :6, :6],
         X4,
         ShapeError,
-        r"^sub \(sub\): .*: the sizes differ \(8 x 10 vs 6 x 6\); give the shortcut a projection such as "
-        r"Conv2d\(6, 6, kernel_size=1\)\. Received:",
+        r"^sub \(sub\): .*: the sizes differ \(8 x 10 vs 6 x 6\); no 1 x 1 projection takes 8 x 10 to 6 x 6: "
+        r"crop or pad one branch to the other's size .*\. Received:",
+        True,
+    ),
+    (
+        "sub of a strided shortcut",
+        lambda m, x: x - x[:, :, ::2, ::2],
+        X4,
+        ShapeError,
+        r"^sub \(sub\): .*: the sizes differ \(8 x 10 vs 4 x 5\); give the shortcut a projection such as "
+        r"Conv2d\(6, 6, kernel_size=1, stride=2\)\. Received:",
         True,
     ),
     (

@@ -187,7 +187,8 @@ _ADD = "block (Add): branch {name} gives {got} but branch 0 gives {first}: {deta
             1,
             "1 x 2 x 2 x 2",
             "1 x 2 x 4 x 4",
-            "the sizes differ (2 x 2 vs 4 x 4); give branch 1 a projection such as Conv2d(2, 2, kernel_size=1)",
+            "the sizes differ (2 x 2 vs 4 x 4); no 1 x 1 projection takes 2 x 2 to 4 x 4: crop or pad one branch to "
+            "the other's size (a slice, F.pad or F.interpolate), or plan an input size at which both branches agree",
         ),
         (
             (nn.MaxPool2d(2), nn.Identity()),
@@ -213,7 +214,8 @@ _ADD = "block (Add): branch {name} gives {got} but branch 0 gives {first}: {deta
             1,
             "1 x 2 x 4 x 4",
             "1 x 2 x 2 x 1",
-            "the sizes differ (4 x 4 vs 2 x 1); give branch 1 a projection such as Conv2d(2, 2, kernel_size=1)",
+            "the sizes differ (4 x 4 vs 2 x 1); no 1 x 1 projection takes 4 x 4 to 2 x 1: crop or pad one branch to "
+            "the other's size (a slice, F.pad or F.interpolate), or plan an input size at which both branches agree",
         ),
         (
             (nn.MaxPool2d((3, 2)), nn.Identity()),
@@ -221,7 +223,8 @@ _ADD = "block (Add): branch {name} gives {got} but branch 0 gives {first}: {deta
             1,
             "1 x 2 x 6 x 4",
             "1 x 2 x 2 x 2",
-            "the sizes differ (6 x 4 vs 2 x 2); give branch 1 a projection such as Conv2d(2, 2, kernel_size=1)",
+            "the sizes differ (6 x 4 vs 2 x 2); give branch 1 a projection such as Conv2d(2, 2, kernel_size=1, "
+            "stride=3)",
         ),
         (
             (nn.Identity(), nn.Conv1d(2, 3, 1)),
@@ -1139,11 +1142,13 @@ def test_containers_close_their_groups_with_their_first_row_path_kind_and_shape(
     assert [r.name for r in plan.rows] == ["stem", "res.0.0", "res.0.1", "res.1", "res", "cat.0", "cat.1", "cat"]
     assert plan.groups == (
         Group(1, "res", "Add", (1, 4, 8, 8)),
-        Group(1, "res.0", "Sequential", (1, 4, 8, 8)),
+        Group(1, "res.0", "Sequential", (1, 4, 8, 8), (1, 4, 8, 8)),  # a Sequential keeps what it was called with
         Group(5, "cat", "Concat", (1, 6, 8, 8)),
     )
     # a container planned alone is the model: no group of its own
-    assert convcalc.plan(model["res"], (1, 4, 8, 8)).groups == (Group(0, "0", "Sequential", (1, 4, 8, 8)),)
+    assert convcalc.plan(model["res"], (1, 4, 8, 8)).groups == (
+        Group(0, "0", "Sequential", (1, 4, 8, 8), (1, 4, 8, 8)),
+    )
 
 
 def test_branches_of_features_that_do_not_add_up_say_the_features_differ() -> None:

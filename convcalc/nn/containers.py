@@ -173,21 +173,36 @@ def _add_mismatch(
             parts.append(f"the channels differ ({shape[1]} vs {first[1]})")
         if shape[2:] != first[2:]:
             parts.append(f"the sizes differ ({_fmt(shape[2:])} vs {_fmt(first[2:])})")
-        stride = None
-        if shape[2:] != first[2:] and all(
-            type(a) is int and type(b) is int and b and a % b == 0 for a, b in zip(shape[2:], first[2:], strict=True)
-        ):
-            ratios = {a // b for a, b in zip(shape[2:], first[2:], strict=True)}
-            stride = ratios.pop() if len(ratios) == 1 else None
         if len(shape) == 4:
-            fix = (
-                f"; give branch {name} a projection such as Conv2d({shape[1]}, {first[1]}, kernel_size=1"
-                f"{f', stride={stride}' if stride and stride > 1 else ''})"
-            )
+            fix = "; " + projection_hint(f"branch {name}", shape, first)
     detail = " and ".join(parts) or "the ranks differ"
     return (
         f"{layer._where(path)}: branch {name} gives {_fmt(shape)} but branch 0 gives {_fmt(first)}: "
         f"{detail}{fix}. Received: input_shape={given}"
+    )
+
+
+def projection_hint(branch: str, source: Shape, target: Shape) -> str:
+    """How a residual branch of NCHW shape ``source`` can be made to add to ``target``: a 1 x 1 convolution
+    where it fits (other channels, and a stride ``s`` that takes each size to the other's: ``ceil(i / s)``), or,
+    where the sizes differ otherwise (15 x 15 against 14 x 14), the crop, pad or input size that would."""
+    sizes, goal = tuple(source[2:]), tuple(target[2:])
+    known = all(type(d) is int for d in (*sizes, *goal))
+    stride = 1 if sizes == goal or not known else None  # (sizes that depend on the input: the channels only)
+    if stride is None and all(o >= 1 for o in goal):
+        stride = next(
+            (s for s in range(2, max(sizes) + 1) if all(-(-i // s) == o for i, o in zip(sizes, goal, strict=True))),
+            None,
+        )
+    if stride is not None:
+        shown = f", stride={stride}" if stride > 1 else ""
+        return f"give {branch} a projection such as Conv2d({source[1]}, {target[1]}, kernel_size=1{shown})"
+    channels = (
+        "" if source[1] == target[1] else f", and Conv2d({source[1]}, {target[1]}, kernel_size=1) for the channels"
+    )
+    return (
+        f"no 1 x 1 projection takes {_fmt(sizes)} to {_fmt(goal)}: crop or pad one branch to the other's size "
+        f"(a slice, F.pad or F.interpolate), or plan an input size at which both branches agree{channels}"
     )
 
 

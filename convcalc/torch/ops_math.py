@@ -418,24 +418,19 @@ def _broadcast_message(call: _Call, shapes: list[Shape], axis: int) -> str:
     a, b = shapes[0], shapes[1] if len(shapes) > 1 else shapes[0]
     text = f"{call.where}: the operands have shapes {tuple(a)} and {tuple(b)}, which do not broadcast"
     if len(a) == len(b) == 4 and call.kind in ("add", "sub"):
+        from convcalc.nn.containers import projection_hint
+
         parts = []
         if _same(a[1], b[1]) is False:
             parts.append(f"the channels differ ({a[1]} vs {b[1]})")
         if any(_same(x, y) is False for x, y in zip(a[2:], b[2:], strict=True)):
             parts.append(f"the sizes differ ({a[2]} x {a[3]} vs {b[2]} x {b[3]})")
-        stride = ""
-        if all(
-            type(x) is int and type(y) is int and x and y and max(x, y) % min(x, y) == 0
-            for x, y in zip(a[2:], b[2:], strict=True)
-        ):
-            ratios = {max(x, y) // min(x, y) for x, y in zip(a[2:], b[2:], strict=True)}
-            if len(ratios) == 1 and (r := ratios.pop()) > 1:
-                stride = f", stride={r}"
-        small, large = (a, b) if type(a[1]) is int and type(b[1]) is int and a[1] <= b[1] else (b, a)
-        text += (
-            f": {' and '.join(parts) or 'the shapes differ'}; give the shortcut a projection such as "
-            f"Conv2d({small[1]}, {large[1]}, kernel_size=1{stride})"
-        )
+        # the shortcut is the operand with fewer channels (ResNet's x), or the larger one where the channels agree
+        if type(a[1]) is int and type(b[1]) is int and a[1] != b[1]:
+            source, target = (a, b) if a[1] < b[1] else (b, a)
+        else:
+            source, target = (a, b) if all(type(d) is int for d in (*a[2:], *b[2:])) and a[2] >= b[2] else (b, a)
+        text += f": {' and '.join(parts) or 'the shapes differ'}; " + projection_hint("the shortcut", source, target)
     else:
         text += f" (axis {axis}: sizes must be equal or 1)"
     return f"{text}. Received: input_shape={tuple(a)}"
