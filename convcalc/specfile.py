@@ -613,7 +613,8 @@ class _Loader:
         params = _parameters(cls)
         positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         names = [p.name for p in params if p.kind is not p.VAR_POSITIONAL]
-        usage = f"{kind}({', '.join(param_text(p) for p in params if p.name != 'name')})"
+        # (a layer's name is its key; device and dtype, taken so torch code runs as written, change no count)
+        usage = f"{kind}({', '.join(param_text(p) for p in params if p.name not in ('name', 'device', 'dtype'))})"
         if len(args) > len(positional) and not any(p.kind is p.VAR_POSITIONAL for p in params):
             raise self.error(
                 _join(_join(where, "args"), len(positional)),

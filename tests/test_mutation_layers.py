@@ -1516,7 +1516,7 @@ def test_a_lazy_convolution_keeps_its_padding_mode_and_takes_an_unbatched_input(
     _raises(
         convcalc.ShapeError,
         lambda: convcalc.plan(nn.LazyConv2d(4, 3, padding=2, padding_mode="reflect"), (1, 3, 2, 2)),
-        "<model> (Conv2d): reflect padding (2, 2) must be less than the input size 2 (torch: Padding size should be "
+        "<model> (LazyConv2d): reflect padding (2, 2) must be less than the input size 2 (torch: Padding size should be "
         "less than the corresponding input dimension) on dim 3. The smallest network input that gets past this "
         "layer has size 3 on that axis: input_shape=(1, 3, 2, 3). Received: input_shape=(1, 3, 2, 2)",
     )

@@ -50,8 +50,23 @@ class Module(metaclass=CheckedCall):
 # --------------------------------------------------------------------------- #
 
 
+# Keywords torch's layers take to place and type their tensors: they change no shape and no count.
+_FACTORY_KWARGS = frozenset({"device", "dtype"})
+
+
 def _args(obj: Any) -> dict[str, Any]:
-    return {f.name: getattr(obj, f.name) for f in fields(obj) if f.init}
+    """The arguments a message lists after ``Received:``: a spec's constructor arguments but ``device`` and
+    ``dtype`` (nothing planned depends on them), and a keyword-only one (``bias`` on the norms) only where it is
+    not at its default, so that a message says what the call said."""
+    return {
+        f.name: getattr(obj, f.name)
+        for f in fields(obj)
+        if f.init and f.name not in _FACTORY_KWARGS and not (f.kw_only and _is_default(getattr(obj, f.name), f.default))
+    }
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    return type(value) is type(default) and value == default  # (1 is not the default True)
 
 
 def _axis_label(j: int, *given: Any) -> str:

@@ -1,13 +1,16 @@
-"""Convolutions and transposed convolutions (torch.nn's Conv*d, LazyConv2d, ConvTranspose*d)."""
+"""Convolutions and transposed convolutions (torch.nn's Conv*d, ConvTranspose*d and their Lazy forms), and the
+lazy layer's base: a layer whose channel count is read from its input."""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from convcalc._args import flag, per_axis, received, whole
 from convcalc._enums import PaddingMode, PadMode
-from convcalc._errors import ShapeError, SpecError
+from convcalc._errors import ConvCalcError, ShapeError, SpecError
 from convcalc._plan import rf_update
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import product
@@ -43,6 +46,8 @@ class _ConvNd(Module):
     groups: int = 1
     bias: bool = True
     padding_mode: str = "zeros"
+    device: Any = field(default=None, repr=False, compare=False)
+    dtype: Any = field(default=None, repr=False, compare=False)
     _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _p: tuple[int, ...] | None = field(init=False, repr=False, compare=False)
@@ -213,9 +218,99 @@ class Conv3d(_ConvNd):
 
 
 @dataclass(frozen=True, slots=True)
-class LazyConv2d(Module):
-    """``torch.nn.LazyConv2d``: ``in_channels`` is taken from the input when planned."""
+class _Lazy(Module):
+    """A torch lazy layer: the layer ``_concrete`` with its first argument, the channel count, read from the
+    input at plan time where torch's ``initialize_parameters`` reads it (``_channel_axis``). The other arguments
+    are the concrete layer's, by name; ``materialize`` builds that layer and the plan is its plan, under the lazy
+    layer's name."""
 
+    _concrete: ClassVar[Callable[..., Module]]
+
+    def __post_init__(self) -> None:
+        # the arguments are checked as the concrete layer checks them, for a channel count that fits them
+        try:
+            self.materialize(self._stand_in())
+        except SpecError as exc:
+            rule = str(exc).partition(" Received: ")[0]
+            raise SpecError(f"{rule} {received(_args(self))}") from None
+
+    def _stand_in(self) -> int:
+        """A channel count the other arguments allow."""
+        return 1
+
+    def _channel_axis(self, ctx: Context, shape: Shape, path: str) -> int:
+        """The axis of ``shape`` torch takes the channel count from (its rank checked where torch checks it
+        first)."""
+        return 1
+
+    def _channel_rule(self, shape: Shape, channels: int) -> str:
+        """What torch refuses when it materialises the layer for ``channels`` channels of ``shape``, or ``""``."""
+        return ""
+
+    def materialize(self, channels: int) -> Module:
+        """The layer torch turns this one into for an input of ``channels`` channels."""
+        return self._concrete(channels, **_args(self))
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape = flow[0]
+        axis = self._channel_axis(ctx, shape, path)
+        if axis >= len(shape):  # no such axis: the layer's own rank check says what it takes
+            self._plan_as(self.materialize(self._stand_in()), flow, ctx, path)
+            raise ShapeError(
+                f"{self._where(path)}: takes its channel count from axis {axis}, which a {len(shape)}-D input "
+                f"lacks. Received: input_shape={shape}"
+            )
+        channels = shape[axis]
+        if type(channels) is not int or channels < 1:
+            raise ShapeError(
+                f"{self._where(path)}: takes its channel count from axis {axis} of the input, which must be a "
+                f"number of at least 1 here, not {channels}: give a concrete size there, or use the layer with "
+                f"its channels given. Received: input_shape={shape}"
+            )
+        rule = self._channel_rule(shape, channels)
+        if rule:
+            raise ShapeError(f"{self._where(path)}: {rule}. Received: input_shape={shape}")
+        return self._plan_as(self.materialize(channels), flow, ctx, path)
+
+    def _plan_as(self, layer: Module, flow: Flow, ctx: Context, path: str) -> Flow:
+        """``layer``'s plan, its row and its errors under this layer's name."""
+        try:
+            out = layer._plan(flow, ctx, path)
+        except ConvCalcError as exc:
+            renamed = copy.copy(exc)  # (keeps what a ShapeError says about the layer and axis)
+            renamed.args = (str(exc).replace(layer._where(path), self._where(path), 1),)
+            raise renamed from None
+        row = ctx.rows[-1]  # (named by its path, or at the root by its kind)
+        named = {"kind": self.kind, "name": row.name if path else self.kind}
+        ctx.rows[-1] = type(row)(**{**{f: getattr(row, f) for f in row.__slots__}, **named})
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _LazyConvBase(_Lazy):
+    """What the lazy convolutions and transposed convolutions share: torch reads ``in_channels`` from axis 1 of
+    a batched input and axis 0 of an unbatched one, and requires it to divide into ``groups``."""
+
+    _ndim: ClassVar[int] = 2
+
+    def _stand_in(self) -> int:
+        groups: int = _args(self)["groups"]  # (a field of every subclass)
+        return groups
+
+    def _channel_axis(self, ctx: Context, shape: Shape, path: str) -> int:
+        if len(shape) != self._ndim + 2:
+            _sample_axes(ctx, self, shape, None, self._ndim, path)  # (checks the rank)
+        return len(shape) - self._ndim - 1
+
+    def _channel_rule(self, shape: Shape, channels: int) -> str:
+        groups = self._stand_in()
+        if channels % groups:
+            return f"{channels} input channels do not divide into groups={groups}"
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class _LazyConvNd(_LazyConvBase):
     out_channels: int
     kernel_size: Any
     stride: Any = 1
@@ -224,47 +319,44 @@ class LazyConv2d(Module):
     groups: int = 1
     bias: bool = True
     padding_mode: str = "zeros"
+    device: Any = field(default=None, repr=False, compare=False)
+    dtype: Any = field(default=None, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        Conv2d(
-            self.groups,
-            self.out_channels,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.groups,
-            self.bias,
-            self.padding_mode,
-        )
 
-    def materialize(self, in_channels: int) -> Conv2d:
-        return Conv2d(
-            in_channels,
-            self.out_channels,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.groups,
-            self.bias,
-            self.padding_mode,
-        )
+@dataclass(frozen=True, slots=True)
+class LazyConv1d(_LazyConvNd):
+    """``torch.nn.LazyConv1d``: a :class:`Conv1d` whose ``in_channels`` is taken from the input when planned."""
 
-    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        shape = flow[0]
-        if len(shape) != 4:
-            _sample_axes(ctx, self, shape, None, 2, path)
-        cin = shape[-3]
-        if type(cin) is not int or cin % self.groups:
-            raise ShapeError(
-                f"{self._where(path)}: {cin} input channels do not divide into groups={self.groups}. "
-                f"Received: input_shape={shape}"
-            )
-        out = self.materialize(cin)._plan(flow, ctx, path)
-        row = ctx.rows[-1]
-        ctx.rows[-1] = type(row)(**{**{f: getattr(row, f) for f in row.__slots__}, "kind": self.kind})
-        return out
+    _concrete: ClassVar[Callable[..., Module]] = Conv1d
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LazyConv2d(_LazyConvNd):
+    """``torch.nn.LazyConv2d``: a :class:`Conv2d` whose ``in_channels`` is taken from the input when planned.
+
+    >>> import convcalc
+    >>> row = convcalc.plan(LazyConv2d(8, 3), (1, 3, 10, 10)).rows[0]
+    >>> row.kind, row.output_shape, row.params
+    ('LazyConv2d', (1, 8, 8, 8), 224)
+    >>> LazyConv2d(8, 3).materialize(3)
+    Conv2d(in_channels=3, out_channels=8, kernel_size=3, stride=1, padding=0, dilation=1, groups=1, bias=True, padding_mode='zeros')
+    >>> convcalc.plan(LazyConv2d(8, 3, groups=2), (1, 3, 10, 10))
+    Traceback (most recent call last):
+    ...
+    convcalc.ShapeError: <model> (LazyConv2d): 3 input channels do not divide into groups=2. Received: input_shape=(1, 3, 10, 10)
+    """
+
+    _concrete: ClassVar[Callable[..., Module]] = Conv2d
+    _ndim: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class LazyConv3d(_LazyConvNd):
+    """``torch.nn.LazyConv3d``: a :class:`Conv3d` whose ``in_channels`` is taken from the input when planned."""
+
+    _concrete: ClassVar[Callable[..., Module]] = Conv3d
+    _ndim: ClassVar[int] = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +371,8 @@ class _ConvTransposeNd(Module):
     bias: bool = True
     dilation: Any = 1
     padding_mode: str = "zeros"
+    device: Any = field(default=None, repr=False, compare=False)
+    dtype: Any = field(default=None, repr=False, compare=False)
     _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _p: tuple[int, ...] = field(init=False, repr=False, compare=False)
@@ -373,4 +467,46 @@ class ConvTranspose2d(_ConvTransposeNd):
 class ConvTranspose3d(_ConvTransposeNd):
     """``torch.nn.ConvTranspose3d`` spec."""
 
+    _ndim: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _LazyConvTransposeNd(_LazyConvBase):
+    out_channels: int
+    kernel_size: Any
+    stride: Any = 1
+    padding: Any = 0
+    output_padding: Any = 0
+    groups: int = 1
+    bias: bool = True
+    dilation: Any = 1
+    padding_mode: str = "zeros"
+    device: Any = field(default=None, repr=False, compare=False)
+    dtype: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LazyConvTranspose1d(_LazyConvTransposeNd):
+    """``torch.nn.LazyConvTranspose1d``: a :class:`ConvTranspose1d` whose ``in_channels`` is taken from the input
+    when planned."""
+
+    _concrete: ClassVar[Callable[..., Module]] = ConvTranspose1d
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LazyConvTranspose2d(_LazyConvTransposeNd):
+    """``torch.nn.LazyConvTranspose2d``: a :class:`ConvTranspose2d` whose ``in_channels`` is taken from the input
+    when planned."""
+
+    _concrete: ClassVar[Callable[..., Module]] = ConvTranspose2d
+    _ndim: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class LazyConvTranspose3d(_LazyConvTransposeNd):
+    """``torch.nn.LazyConvTranspose3d``: a :class:`ConvTranspose3d` whose ``in_channels`` is taken from the input
+    when planned."""
+
+    _concrete: ClassVar[Callable[..., Module]] = ConvTranspose3d
     _ndim: ClassVar[int] = 3

@@ -1,7 +1,9 @@
-"""Normalization layers (torch.nn's BatchNorm*d, InstanceNorm2d, GroupNorm, LayerNorm)."""
+"""Normalization layers (torch.nn's BatchNorm*d, InstanceNorm*d and their Lazy forms, GroupNorm, LayerNorm,
+RMSNorm, LocalResponseNorm, CrossMapLRN2d)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -9,7 +11,9 @@ from convcalc._args import flag, received, whole
 from convcalc._errors import ShapeError, SpecError
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import product
+from convcalc._types import Shape
 from convcalc.nn._base import Module, _args, _channel_check
+from convcalc.nn.conv import _Lazy
 from convcalc.params import (
     ParamCount,
     batchnorm_params,
@@ -22,6 +26,24 @@ from convcalc.params import (
 # --------------------------------------------------------------------------- #
 
 
+def _norm_count(layer: _BatchNormNd | _InstanceNormNd) -> ParamCount:
+    """Check a batch or instance norm's arguments and count its parameters and buffers (they depend on the
+    arguments only: counted once, at construction)."""
+    args = _args(layer)
+    c = whole(layer.num_features, "num_features", minimum=1)
+    flag(layer.affine, "affine", args)
+    flag(layer.track_running_stats, "track_running_stats", args)
+    flag(layer.bias, "bias", args)
+    count = batchnorm_params(c, affine=layer.affine, track_running_stats=layer.track_running_stats)
+    return count._replace(trainable=_without_bias(count.trainable, c, layer.affine, layer.bias))
+
+
+def _without_bias(trainable: int, channels: int, affine: bool, bias: bool) -> int:
+    """An affine norm's parameter count less its bias (``channels`` values) where ``bias=False`` (torch then
+    keeps the weight only)."""
+    return trainable - channels if affine and not bias else trainable
+
+
 @dataclass(frozen=True, slots=True)
 class _BatchNormNd(Module):
     num_features: int
@@ -29,6 +51,9 @@ class _BatchNormNd(Module):
     momentum: float | None = 0.1
     affine: bool = True
     track_running_stats: bool = True
+    device: Any = field(default=None, repr=False, compare=False)
+    dtype: Any = field(default=None, repr=False, compare=False)
+    bias: bool = field(default=True, kw_only=True)
     _count: ParamCount = field(init=False, repr=False, compare=False)
     # set by the torch reader for a module in training mode: torch then normalises with the batch's statistics,
     # as it always does without running statistics
@@ -36,13 +61,7 @@ class _BatchNormNd(Module):
     _ranks: ClassVar[tuple[int, ...]] = (4,)
 
     def __post_init__(self) -> None:
-        args = _args(self)
-        whole(self.num_features, "num_features", minimum=1)
-        flag(self.affine, "affine", args)
-        flag(self.track_running_stats, "track_running_stats", args)
-        # the count depends on the arguments only: taken from params once, at construction
-        count = batchnorm_params(self.num_features, affine=self.affine, track_running_stats=self.track_running_stats)
-        object.__setattr__(self, "_count", count)
+        object.__setattr__(self, "_count", _norm_count(self))
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
@@ -107,38 +126,39 @@ class BatchNorm3d(_BatchNormNd):
     _ranks: ClassVar[tuple[int, ...]] = (5,)
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceNorm2d(Module):
-    """``torch.nn.InstanceNorm2d`` spec (no parameters by default)."""
+_SAMPLE_DIMS = {1: ("(N, C, L)", "(C, L)"), 2: ("(N, C, H, W)", "(C, H, W)"), 3: ("(N, C, D, H, W)", "(C, D, H, W)")}
 
+
+@dataclass(frozen=True, slots=True)
+class _InstanceNormNd(Module):
     num_features: int
     eps: float = 1e-5
     momentum: float | None = 0.1
     affine: bool = False
     track_running_stats: bool = False
+    device: Any = field(default=None, repr=False, compare=False)
+    dtype: Any = field(default=None, repr=False, compare=False)
+    bias: bool = field(default=True, kw_only=True)
     _count: ParamCount = field(init=False, repr=False, compare=False)
+    _ndim: ClassVar[int] = 2
 
     def __post_init__(self) -> None:
-        args = _args(self)
-        whole(self.num_features, "num_features", minimum=1)
-        flag(self.affine, "affine", args)
-        flag(self.track_running_stats, "track_running_stats", args)
-        # the count depends on the arguments only: taken from params once, at construction
-        count = batchnorm_params(self.num_features, affine=self.affine, track_running_stats=self.track_running_stats)
-        object.__setattr__(self, "_count", count)
+        object.__setattr__(self, "_count", _norm_count(self))
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
-        if len(shape) not in (3, 4):
-            raise ShapeError(f"{self._where(path)}: expects (N, C, H, W) or (C, H, W). Received: input_shape={shape}")
+        nd = self._ndim
+        if len(shape) not in (nd + 1, nd + 2):
+            batched, unbatched = _SAMPLE_DIMS[nd]
+            raise ShapeError(f"{self._where(path)}: expects {batched} or {unbatched}. Received: input_shape={shape}")
         if self.affine or self.track_running_stats:  # torch checks the channels against its weights and statistics
-            _channel_check(self, shape, self.num_features, "num_features", path, len(shape) - 3)
+            _channel_check(self, shape, self.num_features, "num_features", path, len(shape) - nd - 1)
         if not self.track_running_stats:  # statistics of each sample's own plane
             ctx.at_least(
-                product(shape[-2:]),
+                product(shape[-nd:]),
                 2,
                 path,
-                1,
+                nd - 1,
                 lambda: (
                     f"{self._where(path)}: expects more than 1 spatial element (torch's check when it computes "
                     f"each sample's statistics). Received: input_shape={shape}"
@@ -159,13 +179,44 @@ class InstanceNorm2d(Module):
 
 
 @dataclass(frozen=True, slots=True)
+class InstanceNorm1d(_InstanceNormNd):
+    """``torch.nn.InstanceNorm1d`` spec ((N, C, L) or unbatched (C, L) input; no parameters by default)."""
+
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceNorm2d(_InstanceNormNd):
+    """``torch.nn.InstanceNorm2d`` spec ((N, C, H, W) or unbatched (C, H, W) input; no parameters by default).
+
+    >>> import convcalc
+    >>> row = convcalc.plan(InstanceNorm2d(8, affine=True, bias=False), (1, 8, 4, 4)).rows[0]
+    >>> row.trainable, row.buffers
+    (8, 0)
+    """
+
+    _ndim: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceNorm3d(_InstanceNormNd):
+    """``torch.nn.InstanceNorm3d`` spec ((N, C, D, H, W) or unbatched (C, D, H, W) input; no parameters by
+    default)."""
+
+    _ndim: ClassVar[int] = 3
+
+
+@dataclass(frozen=True, slots=True)
 class GroupNorm(Module):
-    """``torch.nn.GroupNorm`` spec: 2C parameters when affine."""
+    """``torch.nn.GroupNorm`` spec: 2C parameters when affine (C with ``bias=False``)."""
 
     num_groups: int
     num_channels: int
     eps: float = 1e-5
     affine: bool = True
+    device: Any = field(default=None, repr=False, compare=False)
+    dtype: Any = field(default=None, repr=False, compare=False)
+    bias: bool = field(default=True, kw_only=True)
 
     def __post_init__(self) -> None:
         args = _args(self)
@@ -174,21 +225,55 @@ class GroupNorm(Module):
         if c % g:
             raise SpecError(f"num_channels ({c}) must be divisible by num_groups ({g}). {received(args)}")
         flag(self.affine, "affine", args)
+        flag(self.bias, "bias", args)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
         if len(shape) < 2:
             raise ShapeError(f"{self._where(path)}: expects (N, C, *). Received: input_shape={shape}")
         _channel_check(self, shape, self.num_channels, "num_channels", path)
+        params = groupnorm_params(self.num_groups, self.num_channels, affine=self.affine)
         ctx.add_row(
             path,
             self.kind,
             shape,
             shape,
-            trainable=groupnorm_params(self.num_groups, self.num_channels, affine=self.affine),
+            trainable=_without_bias(params, self.num_channels, self.affine, self.bias),
             receptive_field=rf,
         )
         return shape, rf
+
+
+def _normalized_dims(layer: LayerNorm | RMSNorm) -> tuple[int, ...]:
+    """``normalized_shape`` as a tuple of checked sizes."""
+    given = layer.normalized_shape
+    dims = given if isinstance(given, (tuple, list)) else (given,)
+    if not dims:
+        raise SpecError(f"normalized_shape must not be empty. {received(_args(layer))}")
+    return tuple(whole(d, "normalized_shape", minimum=1) for d in dims)
+
+
+def _plan_trailing(layer: LayerNorm | RMSNorm, flow: Flow, ctx: Context, path: str, params: int) -> Flow:
+    """The row of a norm over the trailing ``normalized_shape`` dims of its input, which must be those sizes."""
+    shape, rf = flow
+    dims = layer._shape
+    tail = tuple(shape[len(shape) - len(dims) :])
+
+    def mismatch() -> str:
+        fits = tuple(shape[-len(dims) :])  # as many last dims as normalized_shape has (all, if fewer)
+        return (
+            f"{layer._where(path)}: normalized_shape={dims} must match the last dims of the input "
+            f"{shape}: use normalized_shape={fits}. Received: input_shape={shape}"
+        )
+
+    if len(shape) < len(dims) or any(type(a) is int and a != b for a, b in zip(tail, dims, strict=True)):
+        raise ShapeError(mismatch())
+    first = len(shape) - len(dims)
+    for j, (a, b) in enumerate(zip(tail, dims, strict=True)):
+        if type(a) is not int:  # a size that depends on the input: it must be this one
+            ctx.equals(a - b, 0, path, first + j, mismatch, f"normalized_shape {b}")
+    ctx.add_row(path, layer.kind, shape, shape, trainable=params, receptive_field=rf)
+    return shape, rf
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,36 +284,167 @@ class LayerNorm(Module):
     eps: float = 1e-5
     elementwise_affine: bool = True
     bias: bool = True
+    device: Any = field(default=None, repr=False, compare=False)
+    dtype: Any = field(default=None, repr=False, compare=False)
     _shape: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         args = _args(self)
-        dims = self.normalized_shape if isinstance(self.normalized_shape, (tuple, list)) else (self.normalized_shape,)
-        if not dims:
-            raise SpecError(f"normalized_shape must not be empty. {received(args)}")
-        object.__setattr__(self, "_shape", tuple(whole(d, "normalized_shape", minimum=1) for d in dims))
+        object.__setattr__(self, "_shape", _normalized_dims(self))
         flag(self.elementwise_affine, "elementwise_affine", args)
         flag(self.bias, "bias", args)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        shape, rf = flow
-        tail = tuple(shape[len(shape) - len(self._shape) :])
-
-        def mismatch() -> str:
-            fits = tuple(shape[-len(self._shape) :])  # as many last dims as normalized_shape has (all, if fewer)
-            return (
-                f"{self._where(path)}: normalized_shape={self._shape} must match the last dims of the input "
-                f"{shape}: use normalized_shape={fits}. Received: input_shape={shape}"
-            )
-
-        if len(shape) < len(self._shape) or any(
-            type(a) is int and a != b for a, b in zip(tail, self._shape, strict=True)
-        ):
-            raise ShapeError(mismatch())
-        first = len(shape) - len(self._shape)
-        for j, (a, b) in enumerate(zip(tail, self._shape, strict=True)):
-            if type(a) is not int:  # a size that depends on the input: it must be this one
-                ctx.equals(a - b, 0, path, first + j, mismatch, f"normalized_shape {b}")
         params = layernorm_params(self._shape, elementwise_affine=self.elementwise_affine, bias=self.bias)
-        ctx.add_row(path, self.kind, shape, shape, trainable=params, receptive_field=rf)
-        return shape, rf
+        return _plan_trailing(self, flow, ctx, path, params)
+
+
+@dataclass(frozen=True, slots=True)
+class RMSNorm(Module):
+    """``torch.nn.RMSNorm`` spec: scales the trailing ``normalized_shape`` dims; ``prod(normalized_shape)``
+    parameters when ``elementwise_affine`` (a weight, no bias).
+
+    >>> import convcalc
+    >>> convcalc.plan(RMSNorm((4, 5)), (2, 3, 4, 5)).rows[0].trainable
+    20
+    """
+
+    normalized_shape: Any
+    eps: float | None = None
+    elementwise_affine: bool = True
+    device: Any = field(default=None, repr=False, compare=False)
+    dtype: Any = field(default=None, repr=False, compare=False)
+    _shape: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_shape", _normalized_dims(self))
+        flag(self.elementwise_affine, "elementwise_affine", _args(self))
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        params = layernorm_params(self._shape, elementwise_affine=self.elementwise_affine, bias=False)
+        return _plan_trailing(self, flow, ctx, path, params)
+
+
+@dataclass(frozen=True, slots=True)
+class LocalResponseNorm(Module):
+    """``torch.nn.LocalResponseNorm`` spec: normalises across ``size`` neighbouring channels of an input of 3 or
+    more dims; no parameters, the shape kept."""
+
+    size: int
+    alpha: float = 1e-4
+    beta: float = 0.75
+    k: float = 1.0
+    _ranks: ClassVar[str] = "3 or more"
+
+    def __post_init__(self) -> None:
+        whole(self.size, "size", minimum=1)  # torch: kernel size should be greater than zero, when called
+
+    def _fits(self, rank: int) -> bool:
+        return rank >= 3
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        if not self._fits(len(shape)):
+            raise ShapeError(
+                f"{self._where(path)}: expects an input of {self._ranks} dims (N, C, *), but receives "
+                f"{len(shape)}-D {shape}. Received: input_shape={shape}"
+            )
+        ctx.add_row(path, self.kind, shape, shape, receptive_field=rf)
+        return flow
+
+
+@dataclass(frozen=True, slots=True)
+class CrossMapLRN2d(LocalResponseNorm):
+    """``torch.nn.CrossMapLRN2d`` spec: :class:`LocalResponseNorm` for a 4-D input (N, C, H, W) only."""
+
+    _ranks: ClassVar[str] = "exactly 4"
+
+    def _fits(self, rank: int) -> bool:
+        return rank == 4
+
+
+# --------------------------------------------------------------------------- #
+# Lazy normalisation: num_features read from axis 1 of the input, batched or not, as torch's
+# _LazyNormBase.initialize_parameters reads it (for an unbatched instance norm that is not the channel axis:
+# torch then refuses any input whose channels differ from that size, where it checks them, and so does the plan)
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True, slots=True)
+class _LazyNormNd(_Lazy):
+    eps: float = 1e-5
+    momentum: float | None = 0.1
+    affine: bool = True
+    track_running_stats: bool = True
+    device: Any = field(default=None, repr=False, compare=False)
+    dtype: Any = field(default=None, repr=False, compare=False)
+    bias: bool = field(default=True, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _LazyInstanceNormNd(_LazyNormNd):
+    _ndim: ClassVar[int] = 2
+
+    def _channel_rule(self, shape: Shape, channels: int) -> str:
+        unbatched = len(shape) == self._ndim + 1
+        if unbatched and (self.affine or self.track_running_stats) and type(shape[0]) is int and shape[0] != channels:
+            return (
+                f"torch reads num_features from axis 1 even of an unbatched input, so it takes {channels} here, but "
+                f"the input has {shape[0]} channels on axis 0 (torch raises when it checks them): give the input a "
+                f"batch axis, {(1, *shape)}, or use InstanceNorm{self._ndim}d({shape[0]})"
+            )
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class LazyBatchNorm1d(_LazyNormNd):
+    """``torch.nn.LazyBatchNorm1d``: a :class:`BatchNorm1d` whose ``num_features`` is the input's axis 1."""
+
+    _concrete: ClassVar[Callable[..., Module]] = BatchNorm1d
+
+
+@dataclass(frozen=True, slots=True)
+class LazyBatchNorm2d(_LazyNormNd):
+    """``torch.nn.LazyBatchNorm2d``: a :class:`BatchNorm2d` whose ``num_features`` is the input's axis 1.
+
+    >>> import convcalc
+    >>> row = convcalc.plan(LazyBatchNorm2d(), (2, 16, 8, 8)).rows[0]
+    >>> row.kind, row.trainable, row.buffers
+    ('LazyBatchNorm2d', 32, 33)
+    """
+
+    _concrete: ClassVar[Callable[..., Module]] = BatchNorm2d
+
+
+@dataclass(frozen=True, slots=True)
+class LazyBatchNorm3d(_LazyNormNd):
+    """``torch.nn.LazyBatchNorm3d``: a :class:`BatchNorm3d` whose ``num_features`` is the input's axis 1."""
+
+    _concrete: ClassVar[Callable[..., Module]] = BatchNorm3d
+
+
+@dataclass(frozen=True, slots=True)
+class LazyInstanceNorm1d(_LazyInstanceNormNd):
+    """``torch.nn.LazyInstanceNorm1d``: an :class:`InstanceNorm1d` whose ``num_features`` is the input's axis 1
+    (torch's defaults here: ``affine=True``, ``track_running_stats=True``)."""
+
+    _concrete: ClassVar[Callable[..., Module]] = InstanceNorm1d
+    _ndim: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LazyInstanceNorm2d(_LazyInstanceNormNd):
+    """``torch.nn.LazyInstanceNorm2d``: an :class:`InstanceNorm2d` whose ``num_features`` is the input's axis 1
+    (torch's defaults here: ``affine=True``, ``track_running_stats=True``)."""
+
+    _concrete: ClassVar[Callable[..., Module]] = InstanceNorm2d
+    _ndim: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class LazyInstanceNorm3d(_LazyInstanceNormNd):
+    """``torch.nn.LazyInstanceNorm3d``: an :class:`InstanceNorm3d` whose ``num_features`` is the input's axis 1
+    (torch's defaults here: ``affine=True``, ``track_running_stats=True``)."""
+
+    _concrete: ClassVar[Callable[..., Module]] = InstanceNorm3d
+    _ndim: ClassVar[int] = 3

@@ -1,4 +1,4 @@
-"""Flatten, Unflatten, Linear, the padding layers and Upsample."""
+"""Flatten, Unflatten, Linear, ChannelShuffle, the padding layers and Upsample."""
 
 from __future__ import annotations
 
@@ -107,6 +107,51 @@ class Unflatten(Module):
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelShuffle(Module):
+    """``torch.nn.ChannelShuffle`` spec: regroups the channels (axis 1) of an input of 3 or more dims, whose
+    number must divide into ``groups``; the shape is kept.
+
+    >>> import convcalc
+    >>> convcalc.plan(ChannelShuffle(2), (1, 6, 4, 4)).output_shape
+    (1, 6, 4, 4)
+    >>> convcalc.plan(ChannelShuffle(4), (1, 6, 4, 4))
+    Traceback (most recent call last):
+    ...
+    convcalc.ShapeError: <model> (ChannelShuffle): the input's 6 channels do not divide into groups=4: use groups=1, 2, 3 or 6. Received: input_shape=(1, 6, 4, 4)
+    """
+
+    groups: int
+
+    def __post_init__(self) -> None:
+        whole(self.groups, "groups", minimum=1)  # torch refuses groups < 1 when called
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        if len(shape) < 3:
+            raise ShapeError(
+                f"{self._where(path)}: expects an input of 3 or more dims (N, C, *), but receives {len(shape)}-D "
+                f"{shape}. Received: input_shape={shape}"
+            )
+        channels, g = shape[1], self.groups
+
+        def message() -> str:
+            fits = [str(d) for d in range(1, channels + 1) if channels % d == 0] if type(channels) is int else []
+            use = f"use groups={', '.join(fits[:-1])} or {fits[-1]}" if len(fits) > 1 else "use groups=1"
+            return (
+                f"{self._where(path)}: the input's {channels} channels do not divide into groups={g}: {use}. "
+                f"Received: input_shape={shape}"
+            )
+
+        if type(channels) is int:
+            if channels % g:
+                raise ShapeError(message())
+        else:
+            ctx.divides(channels, g, path, 1, message, f"groups={g} divides the channels")
+        ctx.add_row(path, self.kind, shape, shape, receptive_field=rf)
+        return flow
+
+
+@dataclass(frozen=True, slots=True)
 class Linear(Module):
     """``torch.nn.Linear`` spec: acts on the last dimension.
 
@@ -122,6 +167,8 @@ class Linear(Module):
     in_features: int
     out_features: int
     bias: bool = True
+    device: Any = field(default=None, repr=False, compare=False)
+    dtype: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         whole(self.in_features, "in_features", minimum=1)
@@ -196,6 +243,8 @@ class LazyLinear(Module):
 
     out_features: int
     bias: bool = True
+    device: Any = field(default=None, repr=False, compare=False)
+    dtype: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         whole(self.out_features, "out_features", minimum=1)
