@@ -9,7 +9,13 @@ from the layers' arguments and the shapes that reach them.
 The model's input comes from its ``Input`` layer: a ``None`` batch becomes 1 and
 every other ``None`` size a positive integer symbol (``H`` and ``W`` for images,
 ``L`` for sequences, ``D H W`` for volumes, ``C`` for channels). ``plan(model,
-input_shape)`` replaces that default with sizes of your own (ints or symbols).
+input_shape)`` replaces that default with sizes of your own (ints or symbols),
+within what Keras itself accepts: a built layer's weights fix its input width
+(a Conv's input channels, a Dense's input features, a BatchNormalization's axis
+and rank; ``build_config`` in the configuration keeps the shape they were built
+for), a model takes inputs of its ``Input``'s rank (a trailing axis of 1 may be
+added or left out), and a functional model's input must match its ``Input``
+wherever that gives a size. Other inputs are refused with a ShapeError.
 """
 
 from __future__ import annotations
@@ -23,11 +29,12 @@ from typing import Any
 
 from convcalc import keras as ks
 from convcalc._args import received
-from convcalc._errors import ConvCalcError, SpecError
+from convcalc._errors import ConvCalcError, SpecError, checked_call
 
 __all__ = ["from_keras"]
 
 
+@checked_call
 def from_keras(model: Any) -> Any:
     """Read a Keras 3 model, or a saved ``.keras`` file without Keras, into a ``convcalc.keras`` model.
 
@@ -186,10 +193,22 @@ _LAYERS: dict[str, tuple[Callable[..., Any], Callable[[dict[str, Any]], dict[str
             "use_bias",
         ),
     ),
+    "MaxPooling1D": (ks.MaxPooling1D, _pick(*_WINDOW)),
     "MaxPooling2D": (ks.MaxPooling2D, _pick(*_WINDOW)),
+    "MaxPooling3D": (ks.MaxPooling3D, _pick(*_WINDOW)),
+    "AveragePooling1D": (ks.AveragePooling1D, _pick(*_WINDOW)),
     "AveragePooling2D": (ks.AveragePooling2D, _pick(*_WINDOW)),
+    "AveragePooling3D": (ks.AveragePooling3D, _pick(*_WINDOW)),
+    "GlobalAveragePooling1D": (ks.GlobalAveragePooling1D, _pick("data_format", "keepdims")),
     "GlobalAveragePooling2D": (ks.GlobalAveragePooling2D, _pick("data_format", "keepdims")),
+    "GlobalAveragePooling3D": (ks.GlobalAveragePooling3D, _pick("data_format", "keepdims")),
+    "GlobalMaxPooling1D": (ks.GlobalMaxPooling1D, _pick("data_format", "keepdims")),
     "GlobalMaxPooling2D": (ks.GlobalMaxPooling2D, _pick("data_format", "keepdims")),
+    "GlobalMaxPooling3D": (ks.GlobalMaxPooling3D, _pick("data_format", "keepdims")),
+    "Cropping1D": (ks.Cropping1D, _pick("cropping")),
+    "Cropping2D": (ks.Cropping2D, _pick("cropping", "data_format")),
+    "Cropping3D": (ks.Cropping3D, _pick("cropping", "data_format")),
+    "LayerNormalization": (ks.LayerNormalization, _pick("axis", "epsilon", "center", "scale", "rms_scaling")),
     "BatchNormalization": (ks.BatchNormalization, _pick("axis", "momentum", "epsilon", "center", "scale", "renorm")),
     "Dense": (ks.Dense, _pick("units", "activation", "use_bias", "lora_rank")),
     "Flatten": (ks.Flatten, _pick("data_format")),
@@ -265,7 +284,8 @@ class _Reader:
             shape = config.get("build_input_shape")
             if isinstance(shape, list) and shape:
                 specs.insert(0, _input_spec(shape, f"{name}_input"))
-        return _build(lambda: ks.Sequential(specs, name=name), name, "Sequential")
+        built = _built_shapes(items)
+        return _build(lambda: ks.Sequential(specs, name=name, built=built), name, "Sequential")
 
     def _functional(self, config: dict[str, Any], name: str) -> Any:
         inputs, outputs = _refs(config.get("input_layers")), _refs(config.get("output_layers"))
@@ -323,7 +343,8 @@ class _Reader:
         out = tensor_names.get((outputs[0][0], outputs[0][1]))
         if out is None or not calls:
             raise SpecError(f"{name} (Functional): the output {outputs[0][0]!r} is not computed from the input.")
-        return _build(lambda: ks.Functional(input_spec, calls, output=out, name=name), name, "Functional")
+        built = _built_shapes(list(items.values()))
+        return _build(lambda: ks.Functional(input_spec, calls, output=out, name=name, built=built), name, "Functional")
 
     def _input(self, item: dict[str, Any]) -> Any:
         config = item["config"]
@@ -382,6 +403,21 @@ def _build(make: Callable[[], Any], name: str, cls: str) -> Any:
         if message.startswith(f"{name} ("):
             raise
         raise type(exc)(f"{name} ({cls}): {message}") from None
+
+
+def _built_shapes(items: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    """Layer name -> the input shape its weights were built for (``build_config`` in Keras' configuration):
+    the sizes those weights fix are the only ones Keras lets reach the layer."""
+    shapes: dict[str, tuple[Any, ...]] = {}
+    for item in items:
+        raw = item.get("config")
+        config: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        build = item.get("build_config")
+        shape = build.get("input_shape") if isinstance(build, dict) else None
+        lname = config.get("name") or item.get("name") or str(item.get("class_name"))
+        if isinstance(shape, list) and shape and all(d is None or type(d) is int for d in shape):
+            shapes[lname] = tuple(shape)
+    return shapes
 
 
 def _names(items: list[dict[str, Any]]) -> list[Any]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from convcalc._args import per_axis, received
 from convcalc._enums import Convention, PaddingMode
-from convcalc._errors import ShapeError, SpecError
+from convcalc._errors import CheckedCall, ShapeError, SpecError
 from convcalc._planner import Context, Flow
 from convcalc._types import Shape
 from convcalc.formulas import (
@@ -51,6 +52,73 @@ def _set_window(layer: Any, args: dict[str, Any], nd: int, *, causal: bool = Fal
         object.__setattr__(layer, name, value)
 
 
+#: The activation names Keras 3's ``keras.activations.get`` knows (its ``ALL_OBJECTS_DICT``, aliases included)
+KERAS_ACTIVATIONS = frozenset(
+    {
+        "celu",
+        "elu",
+        "exponential",
+        "gelu",
+        "glu",
+        "hard_shrink",
+        "hard_sigmoid",
+        "hard_silu",
+        "hard_swish",
+        "hard_tanh",
+        "leaky_relu",
+        "linear",
+        "log_sigmoid",
+        "log_softmax",
+        "mish",
+        "relu",
+        "relu6",
+        "selu",
+        "sigmoid",
+        "silu",
+        "soft_shrink",
+        "softmax",
+        "softplus",
+        "softsign",
+        "sparse_plus",
+        "sparse_sigmoid",
+        "sparsemax",
+        "squareplus",
+        "swish",
+        "tanh",
+        "tanh_shrink",
+        "threshold",
+    }
+)
+
+
+def _activation(layer: Layer, value: Any) -> None:
+    """Keras' rule for ``activation``: None, a callable, a serialized (dict) custom one, or a name that
+    ``keras.activations.get`` knows (case counts)."""
+    if value is None or callable(value) or isinstance(value, dict):
+        return
+    if isinstance(value, str) and value in KERAS_ACTIVATIONS:
+        return
+    if isinstance(value, str):
+        lowered = value.lower()
+        close = (
+            [lowered] if lowered in KERAS_ACTIVATIONS else difflib.get_close_matches(value, sorted(KERAS_ACTIVATIONS))
+        )
+        names = [repr(c) for c in close]
+        tip = (
+            f"did you mean {' or '.join(names) if len(names) < 3 else ', '.join(names[:-1]) + ' or ' + names[-1]}?"
+            if close
+            else f"the names it knows: {', '.join(sorted(KERAS_ACTIVATIONS))}."
+        )
+        raise SpecError(
+            f"{layer._where('')}: activation={value!r} is not an activation Keras knows; {tip} "
+            f"{received({'activation': value})}"
+        )
+    raise SpecError(
+        f"{layer._where('')}: activation must be None, a name such as 'relu', or a callable. "
+        f"{received({'activation': value})}"
+    )
+
+
 def _padding(value: Any, args: dict[str, Any], *, causal: bool = False) -> PaddingMode:
     mode = PaddingMode.parse(value, "padding", case_sensitive=False)
     if mode is PaddingMode.CAUSAL and not causal:
@@ -58,7 +126,7 @@ def _padding(value: Any, args: dict[str, Any], *, causal: bool = False) -> Paddi
     return mode
 
 
-class Layer:
+class Layer(metaclass=CheckedCall):
     """Base of the convcalc.keras specs."""
 
     __slots__ = ()
@@ -75,6 +143,11 @@ class Layer:
 
     def _where(self, path: str) -> str:
         return f"{path or self._name()} ({self.kind})"
+
+    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
+        """What built weights fix in a ``rank``-D input: the axes (counted from the end), what those sizes
+        are, and whether the rank itself is fixed. A layer without such weights fixes nothing."""
+        return (), "", False
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         raise NotImplementedError  # pragma: no cover

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from convcalc._args import per_axis, whole
+from convcalc._args import flag, per_axis, received, whole
 from convcalc._errors import ShapeError, SpecError
+from convcalc._plan import ReceptiveField
 from convcalc._planner import Context, Flow
+from convcalc._symbolic import product
 from convcalc._types import Shape
 from convcalc.keras._base import Input, Layer, _args, _auto_name, _channels_last, _channels_last_only, _named
-from convcalc.keras.layers import GlobalAveragePooling2D
+from convcalc.keras._built import advised, built_shapes, fit_built, keras_input
+from convcalc.keras.layers import GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D
 
 # --------------------------------------------------------------------------- #
 # More layers, merges, frozen layers and functional graphs
@@ -22,6 +25,163 @@ class GlobalMaxPooling2D(GlobalAveragePooling2D):
     """``keras.layers.GlobalMaxPooling2D``: (N, H, W, C) -> (N, C), or (N, 1, 1, C) with keepdims."""
 
     _base: ClassVar[str] = "global_max_pooling2d"
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalMaxPooling1D(GlobalAveragePooling1D):
+    """``keras.layers.GlobalMaxPooling1D``: (N, L, C) -> (N, C), or (N, 1, C) with keepdims."""
+
+    _base: ClassVar[str] = "global_max_pooling1d"
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalMaxPooling3D(GlobalAveragePooling3D):
+    """``keras.layers.GlobalMaxPooling3D``: (N, D, H, W, C) -> (N, C), or (N, 1, 1, 1, C) with keepdims."""
+
+    _base: ClassVar[str] = "global_max_pooling3d"
+
+
+def _crops(value: Any, nd: int, args: dict[str, Any]) -> tuple[tuple[int, int], ...]:
+    """Keras' ``cropping``: an int for every side; for 1-D a (start, end) pair; else one int per axis (both
+    sides) or one (start, end) pair per axis."""
+    if not isinstance(value, (tuple, list)):
+        v = whole(value, "cropping", minimum=0)
+        return ((v, v),) * nd
+    if nd == 1 and len(value) == 2 and not any(isinstance(v, (tuple, list)) for v in value):
+        a, b = (whole(v, "cropping", minimum=0) for v in value)
+        return ((a, b),)
+    if len(value) == nd and all(isinstance(v, (tuple, list)) and len(v) == 2 for v in value):
+        return tuple((whole(a, "cropping", minimum=0), whole(b, "cropping", minimum=0)) for a, b in value)
+    if nd > 1 and len(value) == nd and not any(isinstance(v, (tuple, list)) for v in value):
+        return tuple((v, v) for v in (whole(v, "cropping", minimum=0) for v in value))
+    shapes = "an int or a (start, end) pair" if nd == 1 else f"an int, {nd} ints, or {nd} (start, end) pairs"
+    raise SpecError(f"cropping must be {shapes}. {received(args)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Cropping2D(Layer):
+    """``keras.layers.Cropping2D``: ``out = size - start - end`` on each spatial axis, at least 1.
+
+    >>> import convcalc
+    >>> convcalc.plan(Cropping2D(((1, 2), (0, 3))), (1, 6, 6, 2)).output_shape
+    (1, 3, 3, 2)
+    >>> convcalc.plan(Cropping2D(3, name="crop"), (1, 6, 7, 2))
+    Traceback (most recent call last):
+    ...
+    convcalc.ShapeError: crop (Cropping2D): cropping removes 6 of 6 on spatial axis 0; the input must be at least 7 there. The smallest network input that gets past crop has size 7 on that axis: input_shape=(1, 7, 7, 2). Received: input_shape=(1, 6, 7, 2)
+    """
+
+    cropping: Any = ((0, 0), (0, 0))
+    data_format: str | None = None
+    name: str | None = None
+    _crops: tuple[tuple[int, int], ...] = field(init=False, repr=False, compare=False)
+    _nd: ClassVar[int] = 2
+    _base: ClassVar[str] = "cropping2d"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        if self._nd > 1:
+            _channels_last_only(self.data_format, args)
+        object.__setattr__(self, "_crops", _crops(self.cropping, self._nd, args))
+        _named(self)
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        _channels_last(self, shape, self._nd, path)
+        outs = []
+        for j, (size, (a, b)) in enumerate(zip(shape[1:-1], self._crops, strict=True)):
+            out = size - a - b
+            ctx.at_least(
+                out,
+                1,
+                path,
+                j,
+                lambda: (
+                    f"{self._where(path)}: cropping removes {a + b} of {size} on spatial axis {j}; the input must "
+                    f"be at least {a + b + 1} there. Received: input_shape={shape}"
+                ),
+                "cropping leaves at least 1",
+            )
+            outs.append(out)
+        out_shape = (shape[0], *outs, shape[-1])
+        new_rf = (
+            None
+            if rf is None
+            else tuple(
+                ReceptiveField(f.size, f.jump, f.start + a * f.jump) for f, (a, _) in zip(rf, self._crops, strict=True)
+            )
+        )
+        ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
+        return out_shape, new_rf
+
+
+@dataclass(frozen=True, slots=True)
+class Cropping1D(Cropping2D):
+    """``keras.layers.Cropping1D``: (N, L, C) -> (N, L - start - end, C)."""
+
+    cropping: Any = (1, 1)
+    _nd: ClassVar[int] = 1
+    _base: ClassVar[str] = "cropping1d"
+
+
+@dataclass(frozen=True, slots=True)
+class Cropping3D(Cropping2D):
+    """``keras.layers.Cropping3D``: (N, D, H, W, C), each spatial size less its two crops."""
+
+    cropping: Any = ((1, 1), (1, 1), (1, 1))
+    _nd: ClassVar[int] = 3
+    _base: ClassVar[str] = "cropping3d"
+
+
+@dataclass(frozen=True, slots=True)
+class LayerNormalization(Layer):
+    """``keras.layers.LayerNormalization``: gamma (``scale`` or ``rms_scaling``) and beta (``center``, not with
+    ``rms_scaling``), each the size of the normalized axes.
+
+    >>> import convcalc
+    >>> convcalc.plan(LayerNormalization(axis=(1, 2)), (1, 5, 6)).total_params
+    60
+    """
+
+    axis: Any = -1
+    epsilon: float = 0.001
+    center: bool = True
+    scale: bool = True
+    rms_scaling: bool = False
+    name: str | None = None
+    _axes: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _base: ClassVar[str] = "layer_normalization"
+
+    def __post_init__(self) -> None:
+        args = _args(self)
+        for name in ("center", "scale", "rms_scaling"):
+            flag(getattr(self, name), name, args)
+        axes = self.axis if isinstance(self.axis, (tuple, list)) else (self.axis,)
+        if not axes:
+            raise SpecError(f"axis must name at least one axis. {received(args)}")
+        object.__setattr__(self, "_axes", tuple(whole(a, "axis") for a in axes))
+        _named(self)
+
+    def _normalized(self, rank: int, shape: Shape, path: str) -> tuple[int, ...]:
+        axes = tuple(a + rank if a < 0 else a for a in self._axes)
+        for a, given in zip(axes, self._axes, strict=True):
+            if not 0 < a < rank:
+                raise ShapeError(
+                    f"{self._where(path)}: axis={given} is out of range for a {rank}-D input; use an axis from 1 to "
+                    f"{rank - 1} (or -1 to {1 - rank}). Received: input_shape={shape}"
+                )
+        return tuple(sorted(set(axes)))
+
+    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
+        axes = tuple(a + rank if a < 0 else a for a in self._axes)
+        return tuple(a - rank for a in axes if 0 < a < rank), "the size of gamma and beta", False
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        size = product([shape[a] for a in self._normalized(len(shape), shape, path)])
+        vectors = int(self.scale or self.rms_scaling) + int(self.center and not self.rms_scaling)
+        ctx.add_row(path, self.kind, shape, shape, trainable=size * vectors, receptive_field=rf)
+        return shape, rf
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +270,9 @@ class Frozen(Layer):
 
     def _name(self) -> str:
         return self.layer._name()
+
+    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
+        return self.layer._weights_fix(rank)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         start = len(ctx.rows)
@@ -301,7 +464,9 @@ class Functional(Layer):
     after its layer; a layer called again (shared weights) is named ``name:1``,
     ``name:2``, ... and its weights count once, at its first call. ``output`` names
     the call whose result the model returns (the last one by default); as in Keras,
-    calls it does not depend on are left out.
+    calls it does not depend on are left out. ``built`` maps layer names to the input shapes their
+    weights were built for, as in :class:`convcalc.keras.Sequential`; with it the model also checks its
+    input against the ``Input``, as a Keras functional model does.
 
     >>> import convcalc
     >>> from convcalc import keras
@@ -316,14 +481,17 @@ class Functional(Layer):
     convcalc.SpecError: call 0 (c1) reads 'y', which is neither the Input nor an earlier call. Received: inputs='y'
     """
 
-    __slots__ = ("_default_input_shape", "calls", "input", "name", "output")
+    __slots__ = ("_built", "_default_input_shape", "calls", "input", "name", "output")
     input: Input
     calls: tuple[tuple[str, Layer, tuple[str, ...], bool], ...]
     output: str
     name: str
     _default_input_shape: Shape | None
+    _built: dict[str, tuple[Any, ...]] | None
 
-    def __init__(self, input: Input, calls: Any, output: str | None = None, name: str | None = None) -> None:
+    def __init__(
+        self, input: Input, calls: Any, output: str | None = None, name: str | None = None, *, built: Any = None
+    ) -> None:
         if not isinstance(input, Input):
             raise SpecError(f"Functional takes a convcalc.keras Input first. Received: input={input!r}")
         if name is not None and (not isinstance(name, str) or not name):
@@ -370,6 +538,7 @@ class Functional(Layer):
         object.__setattr__(self, "output", target)
         object.__setattr__(self, "name", name or _auto_name("functional"))
         object.__setattr__(self, "_default_input_shape", (input.batch_size or 1, *input.shape))
+        object.__setattr__(self, "_built", built_shapes(built))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Functional is immutable")
@@ -384,13 +553,26 @@ class Functional(Layer):
         return tuple({id(layer): layer for _, layer, _, _ in self.calls}.values())
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        values: dict[str, Flow] = {self.input._name(): flow}
+        try:
+            return self._plan_calls(flow, ctx)
+        except ShapeError as exc:
+            better = advised(self, flow[0], exc)
+            if better is None:
+                raise
+            raise better from None
+
+    def _plan_calls(self, flow: Flow, ctx: Context) -> Flow:
+        built = self._built
+        values: dict[str, Flow] = {self.input._name(): flow if built is None else keras_input(self, flow, ctx)}
         for call_name, layer, names, again in self.calls:
             start = len(ctx.rows)
             if len(names) > 1 or isinstance(layer, _Merge) or isinstance(getattr(layer, "layer", None), _Merge):
                 values[call_name] = layer._plan_merge([values[n] for n in names], ctx, call_name)  # type: ignore[attr-defined]
             else:
-                values[call_name] = layer._plan(values[names[0]], ctx, call_name)
+                source = values[names[0]]
+                if built is not None and layer._name() in built:
+                    source = fit_built(layer, built[layer._name()], source, ctx, call_name)
+                values[call_name] = layer._plan(source, ctx, call_name)
             if again:
                 _freeze_rows(ctx, start, drop=True)
         return values[self.output]

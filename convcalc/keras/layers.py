@@ -21,6 +21,7 @@ from convcalc.formulas import (
 from convcalc.keras._base import (
     Input,
     Layer,
+    _activation,
     _args,
     _auto_name,
     _axis_label,
@@ -31,6 +32,7 @@ from convcalc.keras._base import (
     _set_window,
     _window_axes,
 )
+from convcalc.keras._built import advised, built_shapes, fit_built, keras_input
 from convcalc.params import (
     _linear_count,
     batchnorm_params,
@@ -104,6 +106,10 @@ class _Conv(Layer):
         flag(self.use_bias, "use_bias", args)
         _lora_rank(self.lora_rank)
         _named(self)
+        _activation(self, self.activation)
+
+    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
+        return (-1,), "input channels", False
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = flow[0]
@@ -177,6 +183,10 @@ class DepthwiseConv2D(Layer):
         whole(self.depth_multiplier, "depth_multiplier", minimum=1)
         _set_window(self, args, 2)
         _named(self)
+        _activation(self, self.activation)
+
+    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
+        return (-1,), "input channels", False
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = flow[0]
@@ -220,6 +230,10 @@ class SeparableConv2D(Layer):
         whole(self.depth_multiplier, "depth_multiplier", minimum=1)
         _set_window(self, args, 2)
         _named(self)
+        _activation(self, self.activation)
+
+    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
+        return (-1,), "input channels", False
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = flow[0]
@@ -273,6 +287,10 @@ class Conv2DTranspose(Layer):
         for name, value in (("_k", k), ("_s", s), ("_d", d), ("_op", op), ("_mode", _padding(self.padding, args))):
             object.__setattr__(self, name, value)
         _named(self)
+        _activation(self, self.activation)
+
+    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
+        return (-1,), "input channels", False
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, _ = flow
@@ -297,7 +315,7 @@ class Conv2DTranspose(Layer):
 
 
 @dataclass(frozen=True, slots=True)
-class _Pooling2D(Layer):
+class _Pooling(Layer):
     pool_size: Any = 2
     strides: Any = None
     padding: str = "valid"
@@ -306,21 +324,22 @@ class _Pooling2D(Layer):
     _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _mode: PaddingMode = field(init=False, repr=False, compare=False)
+    _nd: ClassVar[int] = 2
     _base: ClassVar[str] = "max_pooling2d"
 
     def __post_init__(self) -> None:
         args = _args(self)
         _channels_last_only(self.data_format, args)
-        k = per_axis(self.pool_size, "pool_size", 2, args, minimum=1)
-        s = k if self.strides is None else per_axis(self.strides, "strides", 2, args, minimum=1)
+        k = per_axis(self.pool_size, "pool_size", self._nd, args, minimum=1)
+        s = k if self.strides is None else per_axis(self.strides, "strides", self._nd, args, minimum=1)
         for name, value in (("_k", k), ("_s", s), ("_mode", _padding(self.padding, args))):
             object.__setattr__(self, name, value)
         _named(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
-        _channels_last(self, shape, 2, path)
-        outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, (1, 1), self._mode)
+        _channels_last(self, shape, self._nd, path)
+        outs, lefts = _window_axes(self, shape, ctx, path, self._k, self._s, (1,) * self._nd, self._mode)
         out_shape = (shape[0], *outs, shape[-1])
         new_rf = rf_update(rf, self._k, self._s, lefts)
         ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
@@ -328,17 +347,54 @@ class _Pooling2D(Layer):
 
 
 @dataclass(frozen=True, slots=True)
-class MaxPooling2D(_Pooling2D):
+class MaxPooling1D(_Pooling):
+    """``keras.layers.MaxPooling1D`` spec: (N, L, C) windows over L."""
+
+    _nd: ClassVar[int] = 1
+    _base: ClassVar[str] = "max_pooling1d"
+
+
+@dataclass(frozen=True, slots=True)
+class MaxPooling2D(_Pooling):
     """``keras.layers.MaxPooling2D`` spec (``strides=None`` means ``pool_size``)."""
 
     _base: ClassVar[str] = "max_pooling2d"
 
 
 @dataclass(frozen=True, slots=True)
-class AveragePooling2D(_Pooling2D):
+class MaxPooling3D(_Pooling):
+    """``keras.layers.MaxPooling3D`` spec: (N, D, H, W, C).
+
+    >>> import convcalc
+    >>> convcalc.plan(MaxPooling3D(), (1, 5, 6, 7, 2)).output_shape
+    (1, 2, 3, 3, 2)
+    """
+
+    _nd: ClassVar[int] = 3
+    _base: ClassVar[str] = "max_pooling3d"
+
+
+@dataclass(frozen=True, slots=True)
+class AveragePooling1D(_Pooling):
+    """``keras.layers.AveragePooling1D`` spec."""
+
+    _nd: ClassVar[int] = 1
+    _base: ClassVar[str] = "average_pooling1d"
+
+
+@dataclass(frozen=True, slots=True)
+class AveragePooling2D(_Pooling):
     """``keras.layers.AveragePooling2D`` spec."""
 
     _base: ClassVar[str] = "average_pooling2d"
+
+
+@dataclass(frozen=True, slots=True)
+class AveragePooling3D(_Pooling):
+    """``keras.layers.AveragePooling3D`` spec."""
+
+    _nd: ClassVar[int] = 3
+    _base: ClassVar[str] = "average_pooling3d"
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +404,7 @@ class GlobalAveragePooling2D(Layer):
     data_format: str | None = None
     keepdims: bool = False
     name: str | None = None
+    _nd: ClassVar[int] = 2
     _base: ClassVar[str] = "global_average_pooling2d"
 
     def __post_init__(self) -> None:
@@ -356,10 +413,26 @@ class GlobalAveragePooling2D(Layer):
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, _ = flow
-        _channels_last(self, shape, 2, path)
-        out_shape = (shape[0], 1, 1, shape[-1]) if self.keepdims else (shape[0], shape[-1])
+        _channels_last(self, shape, self._nd, path)
+        out_shape = (shape[0], *(1,) * self._nd, shape[-1]) if self.keepdims else (shape[0], shape[-1])
         ctx.add_row(path, self.kind, shape, out_shape)
         return out_shape, None
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalAveragePooling1D(GlobalAveragePooling2D):
+    """``keras.layers.GlobalAveragePooling1D``: (N, L, C) -> (N, C), or (N, 1, C) with keepdims."""
+
+    _nd: ClassVar[int] = 1
+    _base: ClassVar[str] = "global_average_pooling1d"
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalAveragePooling3D(GlobalAveragePooling2D):
+    """``keras.layers.GlobalAveragePooling3D``: (N, D, H, W, C) -> (N, C), or (N, 1, 1, 1, C) with keepdims."""
+
+    _nd: ClassVar[int] = 3
+    _base: ClassVar[str] = "global_average_pooling3d"
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +460,10 @@ class BatchNormalization(Layer):
             flag(getattr(self, name), name, args)
         whole(self.axis, "axis")
         _named(self)
+
+    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
+        axis = self.axis - rank if self.axis >= 0 else self.axis
+        return (axis,), "the size of gamma, beta and the moving statistics", True
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
@@ -436,6 +513,10 @@ class Dense(Layer):
             raise SpecError(f"use_bias must be True or False. {received(_args(self))}")
         _lora_rank(self.lora_rank)
         _named(self)
+        _activation(self, self.activation)
+
+    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
+        return (-1,), "input features", False
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, _ = flow
@@ -518,6 +599,7 @@ class Activation(Layer):
 
     def __post_init__(self) -> None:
         _named(self)
+        _activation(self, self.activation)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         ctx.add_row(path, self.kind, flow[0], flow[0], receptive_field=flow[1])
@@ -573,18 +655,29 @@ class ZeroPadding2D(Layer):
 class Sequential(Layer):
     """``keras.Sequential([...])``: an optional ``Input`` first, then layers.
 
+    ``built`` maps layer names to the input shapes their weights were built for (``None`` for a free
+    size), as a model read from Keras has them: the model then refuses inputs those weights do not fit
+    and makes Keras' checks of its input (see :func:`convcalc.from_keras`). A spec without it plans at
+    any size its layers fit.
+
     >>> import convcalc
     >>> model = Sequential([Input((28, 28, 1)), Conv2D(8, 3), Flatten(), Dense(10)])
     >>> convcalc.plan(model).output_shape
     (1, 10)
+    >>> built = Sequential([Input((28, 28, 1)), Conv2D(8, 3, name="conv")], built={"conv": (None, 28, 28, 1)})
+    >>> convcalc.plan(built, (1, 28, 28, 3))
+    Traceback (most recent call last):
+    ...
+    convcalc.ShapeError: conv (Conv2D): its weights were built for input_shape=(None, 28, 28, 1), which fixes axis -1 at 1 (input channels); the input has 3 there, which Keras refuses. The model's weights fit input_shape=(1, 28, 28, 1). Received: input_shape=(1, 28, 28, 3)
     """
 
-    __slots__ = ("_default_input_shape", "layers", "name")
+    __slots__ = ("_built", "_default_input_shape", "layers", "name")
     layers: tuple[Layer, ...]
     name: str
     _default_input_shape: Shape | None
+    _built: dict[str, tuple[Any, ...]] | None
 
-    def __init__(self, layers: Any = None, name: str | None = None) -> None:
+    def __init__(self, layers: Any = None, name: str | None = None, *, built: Any = None) -> None:
         if layers is not None and not isinstance(layers, (list, tuple)):
             raise SpecError(f"Sequential takes a list of layers. Received: layers={layers!r}")
         if name is not None and (not isinstance(name, str) or not name):
@@ -609,6 +702,7 @@ class Sequential(Layer):
         object.__setattr__(self, "layers", tuple(items))
         object.__setattr__(self, "name", name or _auto_name("sequential"))
         object.__setattr__(self, "_default_input_shape", shape)
+        object.__setattr__(self, "_built", built_shapes(built))
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Sequential is immutable")
@@ -617,6 +711,18 @@ class Sequential(Layer):
         return f"Sequential({list(self.layers)!r}, name={self.name!r})"
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        for layer in self.layers:
-            flow = layer._plan(flow, ctx, layer._name())
+        given = flow[0]
+        try:
+            if self._built is not None:
+                flow = keras_input(self, flow, ctx)
+            for layer in self.layers:
+                name = layer._name()
+                if self._built is not None and name in self._built:
+                    flow = fit_built(layer, self._built[name], flow, ctx, name)
+                flow = layer._plan(flow, ctx, name)
+        except ShapeError as exc:
+            better = advised(self, given, exc)
+            if better is None:
+                raise
+            raise better from None
         return flow
