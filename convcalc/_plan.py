@@ -259,7 +259,7 @@ class Plan:
     >>> p.name, p.modules
     ('Sequential', (('', 'Sequential'), ('0', 'Sequential'), ('0.0', 'Conv2d'), ('0.1', 'ReLU'), ('1', 'Flatten')))
     >>> p.groups
-    (Group(start=0, path='0', kind='Sequential', output_shape=(1, 4, 3, 3), input_shape=()),)
+    (Group(start=0, path='0', kind='Sequential', output_shape=(1, 4, 3, 3), input_shape=(1, 1, 5, 5)),)
     >>> p.input_shapes, p.output_shapes, p.inputs, p.outputs
     (((1, 1, 5, 5),), ((1, 36),), None, None)
     >>> p.total_mult_adds, p.input_bytes, p.forward_backward_bytes, p.params_bytes, p.total_bytes
@@ -284,7 +284,8 @@ class Plan:
     groups: tuple[Group, ...] = field(default=(), compare=False, repr=False)
     # (path, parameters named weight or bias, parameters whose name only contains one of them, bytes of a
     # parameter's element, of an output element or 0 where unknown) of each torch module without children that
-    # holds parameters: how torchinfo counts its mult-adds and sizes its parameters and output
+    # holds parameters: how torchinfo counts its mult-adds and sizes its parameters and output (-1 and 0 for a lazy
+    # layer not yet run: every parameter it will hold is a weight or bias, counted from its row)
     weight_names: tuple[tuple[str, int, int, int, int], ...] | None = field(default=None, compare=False, repr=False)
     inputs: Any = field(default=None, compare=False, repr=False)
     outputs: Any = field(default=None, compare=False, repr=False)
@@ -431,9 +432,10 @@ class Plan:
         return path in named if self.weight_names is not None else bool(params)
 
     @property
-    def torchinfo_weights(self) -> dict[str, tuple[int, int]]:
-        """``weight_names`` by module path."""
-        return {path: (plain, inner) for path, plain, inner, _, _ in self.weight_names or ()}
+    def torchinfo_weights(self) -> dict[str, tuple[int, int] | None]:
+        """``weight_names`` by module path; None where the row's parameters are all weights and biases (a lazy
+        layer's, whose counts the plan gives)."""
+        return {path: None if plain < 0 else (plain, inner) for path, plain, inner, _, _ in self.weight_names or ()}
 
     @property
     def itemsizes(self) -> dict[str, int]:

@@ -687,3 +687,34 @@ def test_a_tied_weight_is_counted_once_and_the_mult_adds_are_torchinfos(bias: bo
     assert [(r.class_name, r.is_recursive) for r in theirs.summary_list] == [r[:2] for r in ours_rows]
     plan = convcalc.plan(model, (2, 5), macs="torchinfo")
     assert plan.total_mult_adds == plan.macs * 2 == theirs.total_mult_adds
+
+
+class LazyNet(nn.Module):
+    """d2l.ai's style: lazy layers, whose sizes come from the first forward (torchinfo runs it; convcalc does
+    not, and leaves them uninitialised)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.LazyConv2d(8, 3)
+        self.bn = nn.LazyBatchNorm2d()
+        self.fc = nn.LazyLinear(4)
+
+    def forward(self, x: Any) -> Any:
+        return self.fc(torch.flatten(torch.relu(self.bn(self.c1(x))), 1))
+
+
+def test_lazy_layers_are_summarised_as_torchinfo_sees_them_after_its_forward() -> None:
+    """torchinfo's forward materialises the lazy layers (Conv2d, not LazyConv2d, with their weights); convcalc
+    reads the same sizes from the input and leaves the model as it was."""
+    for kw in OPTIONS:
+        model = LazyNet().eval()
+        ours = convcalc.summary(model, input_size=(2, 3, 8, 8), verbose=0, **kw)
+        assert any(isinstance(p, nn.parameter.UninitializedParameter) for p in model.parameters())
+        theirs = torchinfo.summary(LazyNet().eval(), input_size=(2, 3, 8, 8), verbose=0, device="cpu", **kw)
+        assert str(ours).splitlines() == their_text(theirs), kw
+        assert (ours.total_params, ours.total_mult_adds, ours.total_output_bytes) == (
+            theirs.total_params,
+            theirs.total_mult_adds,
+            theirs.total_output_bytes,
+        )
+    assert convcalc.plan(LazyNet().eval(), (2, 3, 8, 8)).total_params == 1396

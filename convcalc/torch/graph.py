@@ -447,7 +447,10 @@ def _makes_new(spec: Any) -> bool:
 def _dense_tensors(module: Any) -> bool:
     """Whether a torch module's parameters are laid out contiguously: a convolution with channels-last weights
     (``model.to(memory_format=torch.channels_last)``) gives a channels-last output from a contiguous input."""
-    return module is None or all(p.is_contiguous() for p in module.parameters())
+    from torch.nn.parameter import is_lazy
+
+    # (a lazy layer's parameters are made contiguous when the first forward gives their shape)
+    return module is None or all(is_lazy(p) or p.is_contiguous() for p in module.parameters())
 
 
 def _close_with_first(ctx: Any, slot: int, start: int, path: str, kind: str, out: Any, args: Any) -> None:

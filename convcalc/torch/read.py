@@ -308,8 +308,17 @@ def _shape_keeping_hooks() -> tuple[type, ...]:
 
 
 def module_classes(module: Any) -> dict[str, str]:
-    """The class name of every submodule by path (``""`` for the module itself), as ``named_modules()`` lists them."""
-    return {path: type(child).__name__ for path, child in _uncompiled(module).named_modules()}
+    """The class name of every submodule by path (``""`` for the module itself), as ``named_modules()`` lists them;
+    a lazy layer not yet run by the class it becomes on its first call (``LazyConv2d``: ``Conv2d``), as torchinfo,
+    which runs the model, shows it."""
+    from torch.nn.parameter import is_lazy
+
+    return {
+        path: (getattr(child, "cls_to_become", None) or type(child)).__name__
+        if any(is_lazy(p) for p in child.parameters(recurse=False))
+        else type(child).__name__
+        for path, child in _uncompiled(module).named_modules()
+    }
 
 
 def weight_names(module: Any) -> tuple[tuple[str, int, int, int, int], ...]:
@@ -331,7 +340,8 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int, int, int], ...]:
         plain = inner = itemsize = 0
         for name, tensor in own.items():
             itemsize = itemsize or int(tensor.dtype.itemsize)
-            if is_lazy(tensor):  # a lazy layer's sizes come from its plan; its names are torch's own
+            if is_lazy(tensor):  # a lazy layer not yet run: its weights and biases are counted from its row
+                plain, inner = -1, 0
                 break
             # torchinfo strips "_orig" where pruning left a mask beside it (spectral_norm's weight_orig stays)
             pruned = name.endswith("_orig") and getattr(child, f"{name[:-5]}_mask", None) is not None
@@ -340,9 +350,8 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int, int, int], ...]:
                 plain += tensor.numel()
             elif "weight" in base or "bias" in base:
                 inner += tensor.numel()
-        else:
-            own_layer = type(child).__module__.startswith("torch.nn.")
-            found.append((path, plain, inner, itemsize, itemsize if own_layer else 0))
+        own_layer = type(child).__module__.startswith("torch.nn.")
+        found.append((path, plain, inner, itemsize, itemsize if own_layer else 0))
     return tuple(found)
 
 
