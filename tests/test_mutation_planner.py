@@ -130,8 +130,8 @@ def test_keras_model_plan_metadata() -> None:
         (1, 6, 6, 2),
     )
     assert plan.rows[0].macs == 648
-    torch_rules = convcalc.plan(K.Sequential([K.Input((8, 8, 1)), K.Conv2D(2, 3)]), convention="torch")
-    assert torch_rules.convention == "torch"
+    with pytest.raises(SpecError, match=r"^convention='torch' does not apply to this model: its layers follow Keras'"):
+        convcalc.plan(K.Sequential([K.Input((8, 8, 1)), K.Conv2D(2, 3)]), convention="torch")
 
 
 def test_a_bare_keras_layer_keeps_its_name() -> None:
@@ -205,7 +205,7 @@ def test_a_model_of_another_kind() -> None:
     with pytest.raises(SpecError) as info:
         convcalc.plan(object(), (1, 1, 8, 8))
     assert re.fullmatch(
-        r"plan\(\) takes a convcalc\.nn / convcalc\.keras model or a torch\.nn\.Module; got object\. "
+        r"plan\(\) takes a convcalc\.nn / convcalc\.keras model, a torch\.nn\.Module, a Keras model, or an ONNX or \.keras file; got object\. "
         r"Received: model=<object object at 0x[0-9a-f]+>",
         str(info.value),
     )
@@ -475,7 +475,7 @@ def test_a_torch_object_that_is_not_a_module() -> None:
     torch = pytest.importorskip("torch")
     with pytest.raises(
         SpecError,
-        match=r"^plan\(\) takes a convcalc\.nn / convcalc\.keras model or a torch\.nn\.Module; got Tensor\. Received: model=tensor",
+        match=r"^plan\(\) takes a convcalc\.nn / convcalc\.keras model, a torch\.nn\.Module, a Keras model, or an ONNX or \.keras file; got Tensor\. Received: model=tensor",
     ):
         convcalc.plan(torch.zeros(3), (1, 3))
 

@@ -441,10 +441,11 @@ def test_rejecting_at_different_layers_is_a_mismatch(monkeypatch: pytest.MonkeyP
     assert "MISMATCH (both reject, at different layers: convcalc at 3, torch at 1)" in str(report)
 
 
-def test_cli_verify_exits_0_when_both_reject_at_the_same_layer(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_verify_exits_1_when_both_reject_at_the_same_layer(capsys: pytest.CaptureFixture[str]) -> None:
+    """The plan is right there, but the model does not run at that size: report.ok is False, exit status 1."""
     from convcalc.cli import main
 
-    assert main(["verify", "tests/specs/seed003_cnn.toml", "--device", "cpu", "--input", "1x1x3x3"]) == 0
+    assert main(["verify", "tests/specs/seed003_cnn.toml", "--device", "cpu", "--input", "1x1x3x3"]) == 1
     assert "both reject, at the same layer" in capsys.readouterr().out
 
 
