@@ -778,43 +778,59 @@ def _strict_inputs(model: Any, shape: Shape, convention: Convention, axis: int, 
 
 
 def _smallest_input(model: Any, shape: Shape, strict: bool, layer: str, axis: int, unbatched: bool) -> str:
-    """The smallest size of the failing input axis that gets past ``layer``, as a sentence.
+    """The smallest size of the failing input axis that gets past ``layer``, as a sentence; where the layer then
+    fails on another axis (LeNet-5 on 28 x 28 fails on both), that axis's too, so the shape given fits.
 
     Each trial plans with MACs and itemsize left at their defaults: they do not decide what fits.
     """
     first = (1 if model._layout == "channels_last" else 2) - unbatched
-    index = first + axis
-    if index >= len(shape) or type(shape[index]) is not int:
-        return ""
 
-    def passes(size: int) -> bool:
-        """Whether planning with this size gets past ``layer`` (its row is written once it fits)."""
-        trial = (*shape[:index], size, *shape[index + 1 :])
+    def failing(trial: Shape, axis: int) -> int | None:
+        """The axis on which planning ``trial`` fails at ``layer``, or None where the layer fits (a later layer may
+        still fail: then this one was planned); ``axis`` where an earlier layer fails (no answer at this size)."""
         ctx = Context(strict, MacConvention.MACS, 4)
         try:
             _walk(model, trial, ctx)
         except ShapeError as exc:
-            if (exc.layer, exc.axis) == (layer, axis):
-                return False
             if exc.layer == layer:
-                return True  # this axis fits now; another axis of the same layer does not
-            return any(r.name == layer for r in ctx.rows)  # a later layer failed: did this one fit?
-        return True
+                return exc.axis  # (None: not a size this search can fix)
+            return None if any(r.name == layer for r in ctx.rows) else axis
+        return None
 
-    low, high = shape[index], shape[index] * 2
-    while not passes(high):
-        low, high = high, high * 2
-        if high > 2**24:
-            return ""
-    while low + 1 < high:
-        mid = (low + high) // 2
-        if passes(mid):
-            high = mid
-        else:
-            low = mid
-    trial = (*shape[:index], high, *shape[index + 1 :])
+    def smallest(trial: Shape, index: int, axis: int) -> int | None:
+        def passes(size: int) -> bool:
+            return failing((*trial[:index], size, *trial[index + 1 :]), axis) != axis
+
+        low, high = trial[index], trial[index] * 2
+        while not passes(high):
+            low, high = high, high * 2
+            if high > 2**24:
+                return None
+        while low + 1 < high:
+            mid = (low + high) // 2
+            if passes(mid):
+                high = mid
+            else:
+                low = mid
+        return high
+
+    trial, found = tuple(shape), []
+    while first + axis < len(trial) and type(trial[first + axis]) is int:
+        index = first + axis
+        size = smallest(trial, index, axis)
+        if size is None:
+            break
+        trial = (*trial[:index], size, *trial[index + 1 :])
+        found.append(size)
+        after = failing(trial, axis)
+        if after is None or after == axis or len(found) == len(trial):
+            break
+        axis = after
+    if not found:
+        return ""
     where = layer or "this layer"
-    return f" The smallest network input that gets past {where} has size {high} on that axis: input_shape={trial}."
+    more = "".join(f" and {size} on the next axis that does not fit" for size in found[1:])
+    return f" The smallest network input that gets past {where} has size {found[0]} on that axis{more}: input_shape={trial}."
 
 
 def _as_model(model: Any) -> Any:

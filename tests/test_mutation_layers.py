@@ -1518,7 +1518,8 @@ def test_a_lazy_convolution_keeps_its_padding_mode_and_takes_an_unbatched_input(
         lambda: convcalc.plan(nn.LazyConv2d(4, 3, padding=2, padding_mode="reflect"), (1, 3, 2, 2)),
         "<model> (LazyConv2d): reflect padding (2, 2) must be less than the input size 2 (torch: Padding size should be "
         "less than the corresponding input dimension) on dim 3. The smallest network input that gets past this "
-        "layer has size 3 on that axis: input_shape=(1, 3, 2, 3). Received: input_shape=(1, 3, 2, 2)",
+        "layer has size 3 on that axis and 3 on the next axis that does not fit: input_shape=(1, 3, 3, 3). Received: "
+        "input_shape=(1, 3, 2, 2)",
     )
     row = convcalc.plan(nn.LazyConv2d(4, 3), (3, 5, 5)).rows[0]
     assert (row.output_shape, row.trainable, row.macs) == ((4, 3, 3), 112, 972)

@@ -27,8 +27,8 @@ PLAN_ERRORS = [
         (1, 1, 2, 2),
         False,
         "block.layer (ConvTranspose2d): output size would be -2 on spatial axis 0, too small: reduce padding below 3 "
-        "or give a larger input. The smallest network input that gets past block.layer has size 5 on that axis: "
-        "input_shape=(1, 1, 5, 2). Received: input_shape=(1, 1, 2, 2)",
+        "or give a larger input. The smallest network input that gets past block.layer has size 5 on that axis and "
+        "5 on the next axis that does not fit: input_shape=(1, 1, 5, 5). Received: input_shape=(1, 1, 2, 2)",
     ),
     (
         nn.ConvTranspose2d(2, 1, 3),
@@ -63,7 +63,8 @@ PLAN_ERRORS = [
         False,
         "block.layer (Conv2d): the kernel spans 7 but the padded input is 4 + 2 = 6 on spatial axis 0; the input to "
         "this layer must be at least 5 there. The smallest network input that gets past block.layer has size 5 on "
-        "that axis: input_shape=(1, 1, 5, 4). Received: input_shape=(1, 1, 4, 4)",
+        "that axis and 5 on the next axis that does not fit: input_shape=(1, 1, 5, 5). Received: "
+        "input_shape=(1, 1, 4, 4)",
     ),
     (
         nn.Conv2d(1, 1, 3, stride=2, padding=1),
@@ -95,7 +96,8 @@ PLAN_ERRORS = [
         False,
         "block.layer (MaxPool2d): the kernel spans 5 but the padded input is 2 + 2 = 4 on spatial axis 0; the input "
         "to this layer must be at least 3 there. The smallest network input that gets past block.layer has size 3 "
-        "on that axis: input_shape=(1, 1, 3, 2). Received: input_shape=(1, 1, 2, 2)",
+        "on that axis and 3 on the next axis that does not fit: input_shape=(1, 1, 3, 3). Received: "
+        "input_shape=(1, 1, 2, 2)",
     ),
     (
         nn.AvgPool3d(3, padding=1),

@@ -260,8 +260,8 @@ def test_hint_through_a_strided_layer() -> None:
         convcalc.plan(net, (1, 1, 9, 9))
     assert str(info.value) == (
         "1 (Conv2d): the kernel spans 5 but the padded input is 4 + 0 = 4 on spatial axis 0; the input to this "
-        "layer must be at least 5 there. The smallest network input that gets past 1 has size 11 on that axis: "
-        "input_shape=(1, 1, 11, 9). Received: input_shape=(1, 1, 4, 4)"
+        "layer must be at least 5 there. The smallest network input that gets past 1 has size 11 on that axis and "
+        "11 on the next axis that does not fit: input_shape=(1, 1, 11, 11). Received: input_shape=(1, 1, 4, 4)"
     )
 
 

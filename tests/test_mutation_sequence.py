@@ -629,7 +629,8 @@ def test_fold_and_unfold_rows_record_their_kind_and_input() -> None:
             (1, 3, 4, 4),
             "1 (Unfold): a block of 5 (kernel_size=5, dilation=1) does not fit in size 4 + 2 * padding=0: use padding "
             "of at least 1 or a smaller kernel_size. The smallest network input that gets past 1 has size 5 on that "
-            "axis: input_shape=(1, 3, 5, 4). Received: input_shape=(1, 3, 4, 4)",
+            "axis and 5 on the next axis that does not fit: input_shape=(1, 3, 5, 5). Received: "
+            "input_shape=(1, 3, 4, 4)",
         ),
         (
             nn.Unfold(3, dilation=2, padding=(0, 1)),

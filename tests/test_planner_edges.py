@@ -238,3 +238,20 @@ def test_a_batch_of_none_is_planned_as_one() -> None:
     assert convcalc.plan(net, (None, 3, 8, 8)).input_shape == (1, 3, 8, 8)
     with pytest.raises(convcalc.SpecError, match=r"input_shape\[2\] must be an integer"):
         convcalc.plan(net, (1, 3, None, 8))
+
+
+def test_the_smallest_input_hint_fixes_every_axis_the_layer_refuses() -> None:
+    """LeNet-5 on MNIST's 28 x 28 fails on both axes at c5: the shape the message gives plans."""
+    import re
+
+    lenet = convcalc.zoo.lenet5()
+    with pytest.raises(convcalc.ShapeError) as caught:
+        convcalc.plan(lenet, (2, 1, 28, 28))
+    message = str(caught.value)
+    assert "has size 32 on that axis and 32 on the next axis that does not fit: input_shape=(2, 1, 32, 32)" in message
+    suggested = re.search(r"input_shape=(\(2, 1, \d+, \d+\))\. Received", message)
+    assert suggested is not None
+    assert convcalc.plan(lenet, eval(suggested.group(1))).output_shape == (2, 10)
+    # one axis short: that axis alone
+    with pytest.raises(convcalc.ShapeError, match=r"has size 32 on that axis: input_shape=\(2, 1, 32, 32\)"):
+        convcalc.plan(lenet, (2, 1, 28, 32))
