@@ -801,7 +801,8 @@ def _smallest_input(model: Any, shape: Shape, strict: bool, layer: str, axis: in
         def passes(size: int) -> bool:
             return failing((*trial[:index], size, *trial[index + 1 :]), axis) != axis
 
-        low, high = trial[index], trial[index] * 2
+        low: int = trial[index]
+        high = low * 2
         while not passes(high):
             low, high = high, high * 2
             if high > 2**24:
