@@ -525,10 +525,19 @@ def plan(
             f"containers (sys.getrecursionlimit() is {sys.getrecursionlimit()}). Received: model={type(model).__name__}"
         ) from None
     except ShapeError as exc:
-        if exc.layer is None or exc.axis is None:
-            raise
         # a layer that took one sample without its batch axis said so before it failed: its axes start at 1
         unbatched = ctx.declared is not None and _same(ctx.declared, 1)
+        if (exc.layer is None or exc.axis is None) and unbatched and ctx.rows and len(inputs) == 1:
+            # resnet18 on (3, 224, 224): the first convolution takes it as one sample, a batch norm refuses it
+            text = str(exc)
+            head, sep, tail = text.rpartition(" Received:")
+            hint = (
+                f" The network input {tuple(shape)} was read as one sample without a batch axis (by "
+                f"{ctx.rows[0].name or 'the first layer'}); with the batch first: input_shape={(1, *shape)}."
+            )
+            raise ShapeError(f"{head}{hint}{sep}{tail}" if sep else f"{text}{hint}") from None
+        if exc.layer is None or exc.axis is None:
+            raise
         if exc.strict:
             hint = _strict_inputs(model, shape, conv, exc.axis, unbatched)
         else:

@@ -255,3 +255,17 @@ def test_the_smallest_input_hint_fixes_every_axis_the_layer_refuses() -> None:
     # one axis short: that axis alone
     with pytest.raises(convcalc.ShapeError, match=r"has size 32 on that axis: input_shape=\(2, 1, 32, 32\)"):
         convcalc.plan(lenet, (2, 1, 28, 32))
+
+
+def test_an_input_without_its_batch_axis_is_named_as_such() -> None:
+    """(1, 3, 32) to a Conv2d(3, ...) is one 1-channel sample to torch; resnet18 on (3, 224, 224) passes its first
+    convolution as one sample and fails at the batch norm: each message says what the input was read as."""
+    with pytest.raises(convcalc.ShapeError, match=r"a 3-D input is one sample without a batch axis, so its channels"):
+        convcalc.plan(nn.Conv2d(3, 8, 3), (1, 3, 32))
+    with pytest.raises(
+        convcalc.ShapeError,
+        match=r"bn1 \(BatchNorm2d\): expects 4-D input, got 3-D \(64, 112, 112\)\. The network input \(3, 224, 224\) "
+        r"was read as one sample without a batch axis \(by conv1\); with the batch first: input_shape=\(1, 3, 224, 224\)",
+    ):
+        convcalc.plan(convcalc.zoo.resnet18(), (3, 224, 224))
+    assert convcalc.plan(convcalc.zoo.resnet18(), (1, 3, 224, 224)).output_shape == (1, 1000)

@@ -142,6 +142,14 @@ def _nonempty_check(
 def _channel_check(layer: Module, shape: Shape, expected: int, name: str, path: str, axis: int = 1) -> None:
     got = shape[axis]
     if got != expected:
+        if axis == 0 and len(shape) >= 2 and shape[0] == 1 and shape[1] == expected:
+            # (1, 3, 32) to a Conv2d(3, ...): torch reads it as one sample without a batch axis
+            raise ShapeError(
+                f"{layer._where(path)}: {name}={expected} but the input has {got} channel{'' if got == 1 else 's'}: "
+                f"a {len(shape)}-D input is one sample without a batch axis, so its channels are axis 0; with the "
+                f"batch first the layer takes a {len(shape) + 1}-D input, such as {(*shape, shape[-1])} (or use "
+                f"{name}={got} for a sample of {got} channel{'' if got == 1 else 's'}). Received: input_shape={shape}"
+            )
         raise ShapeError(
             f"{layer._where(path)}: {name}={expected} but the input has {got} channel{'' if got == 1 else 's'}: "
             f"use {name}={got} (or make the previous layer output {expected}). Received: input_shape={shape}"
