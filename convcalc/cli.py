@@ -308,12 +308,18 @@ def _cmd_params(args: argparse.Namespace) -> int:
     layer = args.layer
     if layer in ("conv", "tconv"):
         kernel = _ints(args.kernel_size, "kernel_size")
+        if isinstance(kernel, tuple) and args.ndim is not None and len(kernel) != args.ndim:
+            raise SpecError(
+                f"--ndim {args.ndim} and a kernel of {len(kernel)} axes ({args.kernel_size}) disagree: give the kernel "
+                f"one size per axis, or one size with --ndim. Received: kernel_size={args.kernel_size}, ndim={args.ndim}"
+            )
+        ndim = 2 if args.ndim is None else args.ndim
         groups = args.groups
         count = (params.conv_params if layer == "conv" else params.conv_transpose_params)(
-            args.in_channels, args.out_channels, kernel, groups=groups, bias=args.bias, ndim=args.ndim
+            args.in_channels, args.out_channels, kernel, groups=groups, bias=args.bias, ndim=ndim
         )
         if args.steps:
-            ks = kernel if isinstance(kernel, tuple) else (kernel,) * args.ndim
+            ks = kernel if isinstance(kernel, tuple) else (kernel,) * ndim
             first, second = (
                 (args.out_channels, args.in_channels) if layer == "conv" else (args.in_channels, args.out_channels)
             )
@@ -662,7 +668,7 @@ def _params_options(p: _Parser) -> None:
         q.add_argument(
             "--ndim",
             type=_axis_count,
-            default=2,
+            default=None,
             help=f"spatial axes of a square kernel (default 2, at most {_MAX_NDIM})",
         )
         q.add_argument("--no-bias", dest="bias", action="store_false")

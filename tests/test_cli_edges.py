@@ -151,3 +151,12 @@ def test_verify_exits_1_where_the_model_does_not_run(capsys: Any, tmp_path: Path
     status, out, _ = _main(capsys, "verify", str(spec), "--device", "cpu", "--input", "1x1x30x30")
     assert status == 1
     assert "both reject, at the same layer (2)" in out
+
+
+def test_params_refuses_a_kernel_whose_axes_contradict_ndim(capsys: Any) -> None:
+    status, out, err = _main(capsys, "params", "conv", "3", "64", "-k", "3x3", "--ndim", "3")
+    assert (status, out) == (2, "")
+    assert "--ndim 3 and a kernel of 2 axes (3x3) disagree" in err
+    assert _main(capsys, "params", "conv", "3", "64", "-k", "3", "--ndim", "3")[:2] == (0, "5248\n")
+    assert _main(capsys, "params", "conv", "3", "64", "-k", "3x3x3")[:2] == (0, "5248\n")
+    assert _main(capsys, "params", "conv", "3", "64", "-k", "3")[:2] == (0, "1792\n")
