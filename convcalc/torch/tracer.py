@@ -369,7 +369,7 @@ def _wrapped_read(through: bool) -> Iterator[None]:
 
 
 # torch functions that make a tensor from sizes: fx cannot pass them a traced size (``torch.zeros(x.size(0), 5)``)
-_FACTORIES = ("zeros", "ones", "empty", "full", "rand", "randn", "randint", "arange")
+_FACTORIES = ("zeros", "ones", "empty", "full", "rand", "randn", "randint", "arange", "eye", "linspace", "logspace")
 # torch.nn.functional's functions written in C that take sizes: their argument parser asks a traced size for a
 # number before fx sees the call (``F.avg_pool2d(x, x.size()[2:])``, a global pool in CBAM and PSPNet code)
 _SIZED_FUNCTIONS = ("avg_pool1d", "avg_pool2d", "avg_pool3d")
