@@ -311,11 +311,12 @@ def module_classes(module: Any) -> dict[str, str]:
     """The class name of every submodule by path (``""`` for the module itself), as ``named_modules()`` lists them;
     a lazy layer not yet run by the class it becomes on its first call (``LazyConv2d``: ``Conv2d``), as torchinfo,
     which runs the model, shows it."""
+    from torch.nn.modules.lazy import LazyModuleMixin
     from torch.nn.parameter import is_lazy
 
     return {
         path: (getattr(child, "cls_to_become", None) or type(child)).__name__
-        if any(is_lazy(p) for p in child.parameters(recurse=False))
+        if isinstance(child, LazyModuleMixin) and any(is_lazy(p) for p in vars(child)["_parameters"].values())
         else type(child).__name__
         for path, child in _uncompiled(module).named_modules()
     }
