@@ -347,6 +347,7 @@ class _Loader:
     # -- checks -------------------------------------------------------------- #
 
     def keys(self, table: dict[str, Any], where: str, allowed: tuple[str, ...], exclude: tuple[str, ...] = ()) -> None:
+        allowed = tuple(dict.fromkeys(allowed))  # (a key of the file and of its layers, `description`, once)
         for key in table:
             if not isinstance(key, str):
                 raise self.error(where, f"keys must be strings. Received: {_show(key)}")
