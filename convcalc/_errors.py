@@ -94,7 +94,7 @@ def call_error(fn: Callable[..., Any], kwargs: Mapping[str, Any], refused: TypeE
     import inspect
 
     name = getattr(fn, "__name__", type(fn).__name__)
-    parameters = list(inspect.signature(fn).parameters.values())
+    parameters = [p for p in inspect.signature(fn).parameters.values() if p.name != "self"]
     shown, starred = [], False
     for p in parameters:
         if p.kind is p.KEYWORD_ONLY and not starred:  # keyword-only from here on

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from convcalc._errors import SpecError
+from convcalc._errors import SpecError, checked_call
 from convcalc._late import late
 from convcalc._symbolic import FloorForm, to_sympy
 from convcalc._types import Shape, Size
@@ -490,6 +490,7 @@ class Plan:
         """torchinfo's estimated total size: input, forward/backward pass and parameters, in bytes."""
         return self.input_bytes + self.forward_backward_bytes + self.params_bytes
 
+    @checked_call
     def row(self, name: str) -> Row:
         """The row of the layer at path ``name``."""
         for r in self.rows:
@@ -513,6 +514,7 @@ class Plan:
 
     # -- rendering (see convcalc._render) ---------------------------------- #
 
+    @checked_call
     def summary(self, style: str = "table", *, depth: int | None = None) -> str:
         """The plan as text: ``"table"``, ``"torchinfo"`` or ``"keras"`` layout.
 
@@ -546,24 +548,29 @@ class Plan:
     def __str__(self) -> str:
         return self.summary()
 
+    @checked_call
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready: symbolic values become strings)."""
         out: dict[str, Any] = late("convcalc._render:plan_to_dict")(self)
         return out
 
+    @checked_call
     def to_json(self, indent: int | None = 2) -> str:
         import json
 
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
+    @checked_call
     def to_csv(self) -> str:
         out: str = late("convcalc._render:plan_to_csv")(self)
         return out
 
+    @checked_call
     def to_markdown(self) -> str:
         out: str = late("convcalc._render:plan_to_markdown")(self)
         return out
 
+    @checked_call
     def to_latex(self) -> str:
         out: str = late("convcalc._render:plan_to_latex")(self)
         return out
@@ -574,10 +581,12 @@ class Plan:
 
     # -- solving for sizes ------------------------------------------------- #
 
+    @checked_call
     def valid_sizes(self, symbol: Any = None) -> Any:
         """Which values of an input symbol make every layer fit (see :class:`Solution`)."""
         return late("convcalc._solve:solve_sizes")(self, symbol)
 
+    @checked_call
     def inputs_for(self, output: int, symbol: Any = None, axis: int | None = None) -> list[int]:
         """The valid input sizes whose output size along the symbol's axis is ``output``.
 

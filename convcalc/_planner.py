@@ -533,7 +533,7 @@ def plan(
             head, sep, tail = text.rpartition(" Received:")
             hint = (
                 f" The network input {tuple(shape)} was read as one sample without a batch axis (by "
-                f"{ctx.rows[0].name or 'the first layer'}); with the batch first: input_shape={(1, *shape)}."
+                f"{ctx.rows[0].name or '<model>'} ({ctx.rows[0].kind})); with the batch first: input_shape={(1, *shape)}."
             )
             raise ShapeError(f"{head}{hint}{sep}{tail}" if sep else f"{text}{hint}") from None
         if exc.layer is None or exc.axis is None:

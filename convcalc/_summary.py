@@ -321,10 +321,11 @@ def _inputs(input_size: Any, input_data: Any, batch_dim: int | None, dtypes: Any
     given, input_size = input_size, [_size_or_shape(d) for d in input_size]
     several = not all(type(d) is int for d in input_size)  # torchinfo's get_correct_input_sizes
     if several and not all(isinstance(s, tuple) and all(type(d) is int for d in s) for s in input_size):
+        listed = any(isinstance(d, tuple) for d in input_size)  # a list of shapes: (1, 3, 8, 8) beside 5 names 5
         bad = next(
             (f"input_size[{j}]", d)
             for j, d in enumerate(input_size)
-            if not (type(d) is int or (isinstance(d, tuple) and all(type(v) is int for v in d)))
+            if not (isinstance(d, tuple) and all(type(v) is int for v in d) if listed else type(d) is int)
         )
         raise SpecError(
             f"input_size must be a shape of ints such as (1, 3, 224, 224), or a list of such shapes for several "

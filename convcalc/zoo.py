@@ -46,7 +46,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from convcalc import keras, nn
-from convcalc._errors import SpecError
+from convcalc._errors import SpecError, checked_call
 
 __all__ = [
     "INPUT_SHAPES",
@@ -804,6 +804,7 @@ INPUT_SHAPES: dict[str, tuple[int, ...]] = {
 }
 
 
+@checked_call
 def get(name: str, **kwargs: Any) -> Any:
     """Build the zoo model called ``name`` (keyword arguments go to its builder).
 
@@ -818,4 +819,4 @@ def get(name: str, **kwargs: Any) -> Any:
     builder = MODELS.get(name) if isinstance(name, str) else None
     if builder is None:
         raise SpecError(f"no zoo model named {name!r}; available: {', '.join(sorted(MODELS))}. Received: name={name!r}")
-    return builder(**kwargs)
+    return checked_call(builder)(**kwargs)

@@ -187,8 +187,8 @@ _ADD = "block (Add): branch {name} gives {got} but branch 0 gives {first}: {deta
             1,
             "1 x 2 x 2 x 2",
             "1 x 2 x 4 x 4",
-            "the sizes differ (2 x 2 vs 4 x 4); no 1 x 1 projection takes 2 x 2 to 4 x 4: crop or pad one branch to "
-            "the other's size (a slice, F.pad or F.interpolate), or plan an input size at which both branches agree",
+            "the sizes differ (2 x 2 vs 4 x 4); give branch 0 a projection such as Conv2d(2, 2, kernel_size=1, "
+            "stride=2)",
         ),
         (
             (nn.MaxPool2d(2), nn.Identity()),
@@ -214,7 +214,7 @@ _ADD = "block (Add): branch {name} gives {got} but branch 0 gives {first}: {deta
             1,
             "1 x 2 x 4 x 4",
             "1 x 2 x 2 x 1",
-            "the sizes differ (4 x 4 vs 2 x 1); no 1 x 1 projection takes 4 x 4 to 2 x 1: crop or pad one branch to "
+            "the sizes differ (4 x 4 vs 2 x 1); no 1 x 1 projection takes 4 x 4 to 2 x 1 or back: crop or pad one branch to "
             "the other's size (a slice, F.pad or F.interpolate), or plan an input size at which both branches agree",
         ),
         (

@@ -265,7 +265,8 @@ def test_an_input_without_its_batch_axis_is_named_as_such() -> None:
     with pytest.raises(
         convcalc.ShapeError,
         match=r"bn1 \(BatchNorm2d\): expects 4-D input, got 3-D \(64, 112, 112\)\. The network input \(3, 224, 224\) "
-        r"was read as one sample without a batch axis \(by conv1\); with the batch first: input_shape=\(1, 3, 224, 224\)",
+        r"was read as one sample without a batch axis \(by conv1 \(Conv2d\)\); with the batch first: "
+        r"input_shape=\(1, 3, 224, 224\)",
     ):
         convcalc.plan(convcalc.zoo.resnet18(), (3, 224, 224))
     assert convcalc.plan(convcalc.zoo.resnet18(), (1, 3, 224, 224)).output_shape == (1, 1000)

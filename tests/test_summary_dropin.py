@@ -518,6 +518,7 @@ def test_convcalc_nn_models_are_summarised_like_their_torch_modules() -> None:
         ({"input_size": (1, 3, 8, 8), "scale": 2}, r"forward takes none of that name .*TypeError\)\. Received"),
         ({"input_size": (1, 3, 8.0, 8)}, r"input_size must be a shape of ints .*input_size\[2\] is 8\.0"),
         ({"input_size": [(1, 3, 8, 8), None]}, r"or a list of such shapes .*input_size\[1\] is None"),
+        ({"input_size": [(1, 3, 8, 8), 5]}, r"or a list of such shapes .*input_size\[1\] is 5\."),
     ],
 )
 def test_bad_arguments(kwargs: dict[str, Any], message: str) -> None:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from convcalc._errors import ShapeError, SpecError
+from convcalc._errors import ConvCalcError, ShapeError, SpecError
 from convcalc._plan import ReceptiveField
 from convcalc._planner import Context, Flow, MacConvention
 from convcalc._types import Shape
@@ -33,7 +33,7 @@ def built_shapes(value: Any) -> dict[str, tuple[Any, ...]] | None:
     if value is None:
         return None
     if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, (tuple, list)) and all(d is None or type(d) is int for d in v)
+        isinstance(k, str) and isinstance(v, (tuple, list)) and v and all(d is None or type(d) is int for d in v)
         for k, v in value.items()
     ):
         raise SpecError(
@@ -66,8 +66,10 @@ def fit_built(layer: Any, built: tuple[Any, ...], flow: Flow, ctx: Context, path
         )
     out = list(shape)
     for axis in axes:
-        want, j = built[axis], len(shape) + axis
-        if type(want) is not int or j < 1:
+        if not -len(built) <= axis < len(built):  # (an axis the layer itself refuses: its own check says so)
+            continue
+        want, j = built[axis], axis if axis >= 0 else len(shape) + axis
+        if type(want) is not int or not 1 <= j < len(shape):
             continue
         got = out[j]
         message = (
@@ -203,7 +205,7 @@ def _fitting_input(model: Any, given: Shape, ref: Shape) -> Shape | None:
             ctx.batch, ctx.input_rank = trial[0], len(trial)
             try:
                 model._plan((trial, _fresh_rf(trial)), ctx, model._name())
-            except ShapeError:
+            except ConvCalcError:
                 continue
             return trial
     finally:

@@ -174,7 +174,7 @@ def _add_mismatch(
         if shape[2:] != first[2:]:
             parts.append(f"the sizes differ ({_fmt(shape[2:])} vs {_fmt(first[2:])})")
         if len(shape) == 4:
-            fix = "; " + projection_hint(f"branch {name}", shape, first)
+            fix = "; " + projection_hint((f"branch {name}", shape), ("branch 0", first))
     detail = " and ".join(parts) or "the ranks differ"
     return (
         f"{layer._where(path)}: branch {name} gives {_fmt(shape)} but branch 0 gives {_fmt(first)}: "
@@ -182,27 +182,35 @@ def _add_mismatch(
     )
 
 
-def projection_hint(branch: str, source: Shape, target: Shape) -> str:
-    """How a residual branch of NCHW shape ``source`` can be made to add to ``target``: a 1 x 1 convolution
-    where it fits (other channels, and a stride ``s`` that takes each size to the other's: ``ceil(i / s)``), or,
-    where the sizes differ otherwise (15 x 15 against 14 x 14), the crop, pad or input size that would."""
-    sizes, goal = tuple(source[2:]), tuple(target[2:])
-    known = all(type(d) is int for d in (*sizes, *goal))
-    stride = 1 if sizes == goal or not known else None  # (sizes that depend on the input: the channels only)
-    if stride is None and all(o >= 1 for o in goal):
-        stride = next(
-            (s for s in range(2, max(sizes) + 1) if all(-(-i // s) == o for i, o in zip(sizes, goal, strict=True))),
-            None,
-        )
-    if stride is not None:
-        shown = f", stride={stride}" if stride > 1 else ""
-        return f"give {branch} a projection such as Conv2d({source[1]}, {target[1]}, kernel_size=1{shown})"
+def projection_hint(first: tuple[str, Shape], second: tuple[str, Shape]) -> str:
+    """How two residual branches (a name and an NCHW shape each) can be made to add: a 1 x 1 convolution on one
+    of them where it fits (other channels, and a stride ``s`` that takes each size to the other's, ``ceil(i /
+    s)``; the first branch is tried first), or, where the sizes differ otherwise (15 x 15 against 14 x 14), the
+    crop, pad or input size that would."""
+    for (branch, source), (_, target) in ((first, second), (second, first)):
+        stride = _projection_stride(tuple(source[2:]), tuple(target[2:]))
+        if stride is not None:
+            shown = f", stride={stride}" if stride > 1 else ""
+            return f"give {branch} a projection such as Conv2d({source[1]}, {target[1]}, kernel_size=1{shown})"
+    (_, source), (_, target) = first, second
     channels = (
         "" if source[1] == target[1] else f", and Conv2d({source[1]}, {target[1]}, kernel_size=1) for the channels"
     )
     return (
-        f"no 1 x 1 projection takes {_fmt(sizes)} to {_fmt(goal)}: crop or pad one branch to the other's size "
-        f"(a slice, F.pad or F.interpolate), or plan an input size at which both branches agree{channels}"
+        f"no 1 x 1 projection takes {_fmt(source[2:])} to {_fmt(target[2:])} or back: crop or pad one branch to the "
+        f"other's size (a slice, F.pad or F.interpolate), or plan an input size at which both branches agree{channels}"
+    )
+
+
+def _projection_stride(sizes: tuple[Any, ...], goal: tuple[Any, ...]) -> int | None:
+    """The stride of a 1 x 1 convolution that takes ``sizes`` to ``goal`` (1 where they are equal, or where they
+    depend on the input and only the channels can be told), or None."""
+    if sizes == goal or not all(type(d) is int for d in (*sizes, *goal)):
+        return 1
+    if not all(o >= 1 for o in goal):
+        return None
+    return next(
+        (s for s in range(2, max(sizes) + 1) if all(-(-i // s) == o for i, o in zip(sizes, goal, strict=True))), None
     )
 
 

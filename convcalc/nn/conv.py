@@ -4,6 +4,7 @@ lazy layer's base: a layer whose channel count is read from its input."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -281,8 +282,7 @@ class _Lazy(Module):
             renamed.args = (str(exc).replace(layer._where(path), self._where(path), 1),)
             raise renamed from None
         row = ctx.rows[-1]  # (named by its path, or at the root by its kind)
-        named = {"kind": self.kind, "name": row.name if path else self.kind}
-        ctx.rows[-1] = type(row)(**{**{f: getattr(row, f) for f in row.__slots__}, **named})
+        ctx.rows[-1] = dataclasses.replace(row, kind=self.kind, name=row.name if path else self.kind)
         return out
 
 
@@ -294,7 +294,7 @@ class _LazyConvBase(_Lazy):
     _ndim: ClassVar[int] = 2
 
     def _stand_in(self) -> int:
-        groups: int = _args(self)["groups"]  # (a field of every subclass)
+        groups: int = whole(_args(self)["groups"], "groups", minimum=1)  # (a field of every subclass)
         return groups
 
     def _channel_axis(self, ctx: Context, shape: Shape, path: str) -> int:

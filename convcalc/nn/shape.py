@@ -138,7 +138,8 @@ class ChannelShuffle(Module):
             fits = [str(d) for d in range(1, channels + 1) if channels % d == 0] if type(channels) is int else []
             use = f"use groups={', '.join(fits[:-1])} or {fits[-1]}" if len(fits) > 1 else "use groups=1"
             return (
-                f"{self._where(path)}: the input's {channels} channels do not divide into groups={g}: {use}. "
+                f"{self._where(path)}: the input's {channels} channel{' does' if channels == 1 else 's do'} not "
+                f"divide into groups={g}: {use}. "
                 f"Received: input_shape={shape}"
             )
 

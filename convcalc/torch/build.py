@@ -165,6 +165,7 @@ def to_torch(model: Any) -> Any:
 def _build(spec: Any, path: str) -> Any:
     torch = _torch()
     from convcalc import nn
+    from convcalc.nn._base import _is_default
 
     types = _spec_types()
     kind = type(spec).__name__
@@ -186,7 +187,13 @@ def _build(spec: Any, path: str) -> Any:
     cls = getattr(torch.nn, kind, None)
     if not isinstance(spec, nn.Module) or not dataclasses.is_dataclass(spec) or not isinstance(cls, type):
         raise SpecError(f"{where}: this layer has no torch.nn equivalent to build. Received: layer={kind}")
-    kwargs = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.init}
+    # a keyword-only argument at its default is left to torch's own default: a torch older than the argument
+    # (the norms' bias=) builds the layer as it would have; device and dtype go on where given
+    kwargs = {
+        f.name: getattr(spec, f.name)
+        for f in dataclasses.fields(spec)
+        if f.init and not (f.kw_only and _is_default(getattr(spec, f.name), f.default))
+    }
     try:
         return cls(**kwargs)
     except Exception as exc:  # torch rejects an argument convcalc accepted

@@ -425,12 +425,11 @@ def _broadcast_message(call: _Call, shapes: list[Shape], axis: int) -> str:
             parts.append(f"the channels differ ({a[1]} vs {b[1]})")
         if any(_same(x, y) is False for x, y in zip(a[2:], b[2:], strict=True)):
             parts.append(f"the sizes differ ({a[2]} x {a[3]} vs {b[2]} x {b[3]})")
-        # the shortcut is the operand with fewer channels (ResNet's x), or the larger one where the channels agree
-        if type(a[1]) is int and type(b[1]) is int and a[1] != b[1]:
-            source, target = (a, b) if a[1] < b[1] else (b, a)
-        else:
-            source, target = (a, b) if all(type(d) is int for d in (*a[2:], *b[2:])) and a[2] >= b[2] else (b, a)
-        text += f": {' and '.join(parts) or 'the shapes differ'}; " + projection_hint("the shortcut", source, target)
+        # the shortcut is the operand with fewer channels (ResNet's x), tried first; the other where they agree
+        first, second = ("the shortcut", a), ("the other operand", b)
+        if type(a[1]) is int and type(b[1]) is int and a[1] > b[1]:
+            first, second = ("the shortcut", b), ("the other operand", a)
+        text += f": {' and '.join(parts) or 'the shapes differ'}; " + projection_hint(first, second)
     else:
         text += f" (axis {axis}: sizes must be equal or 1)"
     return f"{text}. Received: input_shape={tuple(a)}"

@@ -13,6 +13,7 @@ from typing import Any
 
 from convcalc._types import Shape
 from convcalc.torch.ops_math import _broadcast
+from convcalc.torch.ops_shape import _rekind
 from convcalc.torch.values import (
     NeedsDataError,
     _bind,
@@ -239,8 +240,6 @@ def _repeat_interleave(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any
     shape = tuple(t.shape)
     if bound["dim"] is None:
         return call.row(shape, _Tensor((_size(_times(_prod(shape), repeats)),)))
-    if not shape:
-        return call.row(shape, _Tensor((_size(repeats),)))
     j = _index(call, bound["dim"], len(shape), shape)
     return call.row(shape, _Tensor((*shape[:j], _size(_times(shape[j], repeats)), *shape[j + 1 :])))
 
@@ -293,14 +292,8 @@ def _moments(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     from convcalc.torch.ops_math import _reduce
 
     reduced = _reduce(_Call(call.ctx, call.name, "std" if call.kind == "std_mean" else "var"), args, kwargs)
-    call.ctx.rows[-1] = type(call.ctx.rows[-1])(**{**_fields(call.ctx.rows[-1]), "kind": call.kind})
+    _rekind(call)
     return _Pair((reduced, _Tensor(reduced.shape, reduced.rf)))
-
-
-def _fields(row: Any) -> dict[str, Any]:
-    import dataclasses
-
-    return {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
 
 
 @_handles("outer", "ger")

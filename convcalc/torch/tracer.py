@@ -12,6 +12,7 @@ import contextlib
 import functools
 import operator
 import sys
+import threading
 import types
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -375,6 +376,9 @@ _FACTORIES = ("zeros", "ones", "empty", "full", "rand", "randn", "randint", "ara
 _SIZED_FUNCTIONS = ("avg_pool1d", "avg_pool2d", "avg_pool3d")
 
 
+_PATCHING = threading.RLock()
+
+
 @contextlib.contextmanager
 def _factories_recorded(tracer: Any) -> Iterator[None]:
     """While tracing: a factory function, or a C function of torch.nn.functional that takes sizes, called with a
@@ -383,8 +387,7 @@ def _factories_recorded(tracer: Any) -> Iterator[None]:
     torch = _torch()
     proxy_type = torch.fx.Proxy
     functional = torch.nn.functional
-    originals = {(torch, name): getattr(torch, name) for name in _FACTORIES}
-    originals.update({(functional, name): getattr(functional, name) for name in _SIZED_FUNCTIONS})
+    patched = [*((torch, name) for name in _FACTORIES), *((functional, name) for name in _SIZED_FUNCTIONS)]
 
     def recorded(original: Any) -> Any:
         @functools.wraps(original)
@@ -397,13 +400,15 @@ def _factories_recorded(tracer: Any) -> Iterator[None]:
 
         return factory
 
-    for (owner, name), original in originals.items():
-        setattr(owner, name, recorded(original))
-    try:
-        yield
-    finally:
+    with _PATCHING:  # another thread's trace must neither see these nor save them as torch's own
+        originals = {key: getattr(*key) for key in patched}
         for (owner, name), original in originals.items():
-            setattr(owner, name, original)
+            setattr(owner, name, recorded(original))
+        try:
+            yield
+        finally:
+            for (owner, name), original in originals.items():
+                setattr(owner, name, original)
 
 
 def tensor_constant(shape: tuple[int, ...]) -> None:

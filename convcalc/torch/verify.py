@@ -131,9 +131,7 @@ def _count(value: Any) -> str:
 
 
 @checked_call
-def verify(
-    model: Any, input_shape: Any = None, *, device: str | None = None, raise_on_mismatch: bool = False
-) -> VerifyReport:
+def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_mismatch: bool = False) -> VerifyReport:
     """Run one real forward pass and compare every layer with ``convcalc.plan``.
 
     Builds the torch module (``to_torch`` for a ``convcalc.nn`` model; a torch
@@ -193,11 +191,6 @@ def verify(
             "verify() runs the model in torch, so it takes a convcalc.nn model or a torch.nn.Module; a "
             "convcalc.keras model has no torch module to run (plan it, and compare with Keras' own "
             f"model.summary()). {received({'model': type(model).__name__})}"
-        )
-    if input_shape is None:
-        raise ShapeError(
-            "verify() runs one forward pass, so it needs an input_shape such as (1, 3, 224, 224). "
-            f"{received({'input_shape': None})}"
         )
     if (
         isinstance(input_shape, (str, bytes))
