@@ -24,7 +24,9 @@ them; "skipped" and "not checked" are left out of the score.
 mutmut runs in this process, with one change to its rules: mutmut 3 leaves
 every decorated function alone, and convcalc's public formulas and parameter
 counts are decorated with ``@exact_arrays`` (which only turns numpy's
-OverflowError into a SpecError, through ``functools.wraps``). Such a function
+OverflowError into a SpecError, through ``functools.wraps``), and the other
+public functions with ``@checked_call`` (which only turns a call Python refuses
+into a SpecError, the same way). Such a function
 is copied and trampolined like an undecorated one, decorator kept, so its body
 is mutated too; see ``TRANSPARENT_DECORATORS``.
 """
@@ -45,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Decorators that only wrap a function (functools.wraps, same signature, no definition-time effect):
 #: mutmut may mutate the functions under them. Checked against mutmut's own rule in patch_mutmut().
-TRANSPARENT_DECORATORS = frozenset({"exact_arrays"})
+TRANSPARENT_DECORATORS = frozenset({"exact_arrays", "checked_call"})
 MUTMUT_VERSION = "3.8.1"
 
 KILLED = {"killed", "timeout", "caught by type check"}
