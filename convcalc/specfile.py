@@ -72,7 +72,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from convcalc._errors import ConvCalcError, SpecError, param_text
+from convcalc._errors import ConvCalcError, SpecError, checked_call, param_text
 from convcalc._types import Shape
 
 __all__ = ["FORMAT_VERSION", "SUFFIXES", "dump_spec", "load_spec", "loads_spec"]
@@ -100,6 +100,7 @@ _FRAMEWORKS = ("torch", "keras")
 # --------------------------------------------------------------------------- #
 
 
+@checked_call
 def load_spec(path: str | Path) -> tuple[Any, tuple[Any, ...] | None]:
     """Read a spec file and build its model.
 
@@ -700,6 +701,7 @@ def _show(value: Any) -> str:
 # --------------------------------------------------------------------------- #
 
 
+@checked_call
 def dump_spec(model: Any, input_shape: Any = None) -> str:
     """Write a ``convcalc.nn`` or ``convcalc.keras`` model as a TOML spec that loads back to it.
 

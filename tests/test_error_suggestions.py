@@ -116,3 +116,22 @@ def test_the_layers_signatures_are_their_constructors() -> None:
 
     assert list(inspect.signature(nn.Conv2d).parameters)[:4] == ["in_channels", "out_channels", "kernel_size", "stride"]
     assert str(inspect.signature(convcalc.plan)).startswith("(model: 'Any', input_shape: 'Any' = None, *,")
+
+
+def test_every_public_callable_answers_a_misspelled_keyword_with_a_spec_error() -> None:
+    """The functions convcalc exports, the Plan's methods and the spec-file and zoo functions: a keyword none of
+    them takes is a SpecError naming the signature, never Python's TypeError."""
+    import inspect
+
+    from convcalc import specfile, zoo
+
+    plan = convcalc.plan(nn.Sequential(nn.Conv2d(1, 2, 3)), (1, 1, 5, 5))
+    callables = [getattr(convcalc, name) for name in convcalc.__all__ if inspect.isfunction(getattr(convcalc, name))]
+    callables += [specfile.load_spec, specfile.dump_spec, zoo.get]
+    callables += [getattr(plan, name) for name in ("summary", "to_dict", "to_json", "to_csv", "row", "inputs_for")]
+    for function in callables:
+        # (summary takes the forward's keywords: there, the model left out is what is said)
+        with pytest.raises(
+            convcalc.SpecError, match=r"(has no argument 'bogus_keyword'|missing 1 required).* It takes"
+        ):
+            function(bogus_keyword=1)
