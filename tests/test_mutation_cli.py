@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import io
 import os
+import re
 import sys
 import textwrap
 import types
@@ -1329,3 +1330,34 @@ def test_a_closed_pipe_silences_standard_output(capfd: Any, monkeypatch: pytest.
     assert cli.main(["size", "8", "-k", "3"]) == 0
     os.write(1, b"after\n")
     assert capfd.readouterr() == ("", "")
+
+
+def _commands() -> list[list[str]]:
+    """Every sub-command path of the command line, as its parser lists them."""
+    import argparse
+
+    def walk(parser: argparse.ArgumentParser, prefix: list[str]) -> Any:
+        yield prefix
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, [*prefix, name])
+
+    return list(walk(cli._parser(), []))
+
+
+def test_every_help_text_is_the_golden_one(capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The help of the command line and of every sub-command, whole (80 columns): each option's name, default and
+    explanation as a user reads them."""
+    from tests.goldens import golden
+
+    monkeypatch.setenv("COLUMNS", "80")
+    texts = []
+    for command in _commands():
+        code, out, err = _main(capsys, *command, "--help")
+        assert (code, err) == (0, "")
+        texts.append(f"$ convcalc {' '.join([*command, '--help'])}\n{out}")
+    # Python 3.13's argparse writes ``-s, --stride STRIDE`` where 3.11 writes ``-s STRIDE, --stride STRIDE``: the
+    # golden file holds the later form, whichever Python runs the test
+    text = re.sub(r"(?m)(^\s+-\w) ([A-Z_]+), (--[\w-]+) \2\b", r"\1, \3 \2", "\n".join(texts))
+    golden("cli_help.txt", text)
