@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping
 
 from convcalc._backend import is_array, is_symbolic, numpy
-from convcalc._errors import ConvCalcError, SpecError, call_error
+from convcalc._errors import ConvCalcError, SpecError, call_error, refused_call
 
 # typing is only for type checkers: not importing it keeps the numeric path's start-up short
 TYPE_CHECKING = False
@@ -40,7 +40,7 @@ def exact_arrays(fn: Callable[P, R]) -> Callable[P, R]:
                 f"int64; pass Python ints (or smaller values). Received: {', '.join(map(describe, args))}"
             ) from None
         except TypeError as exc:
-            if exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
+            if refused_call(exc):
                 raise call_error(fn, kwargs, exc) from None
             raise
 

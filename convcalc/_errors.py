@@ -14,7 +14,16 @@ if TYPE_CHECKING:
     P = ParamSpec("P")
     R = TypeVar("R")
 
-__all__ = ["CheckedCall", "ConvCalcError", "ShapeError", "SpecError", "call_error", "checked_call", "param_text"]
+__all__ = [
+    "CheckedCall",
+    "ConvCalcError",
+    "ShapeError",
+    "SpecError",
+    "call_error",
+    "checked_call",
+    "param_text",
+    "refused_call",
+]
 
 
 class ConvCalcError(ValueError):
@@ -80,7 +89,7 @@ def checked_call(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except TypeError as exc:
-            if exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
+            if refused_call(exc):
                 raise call_error(fn, kwargs, exc) from None
             raise
 
@@ -138,6 +147,12 @@ class CheckedCall(type):
         try:
             return super().__call__(*args, **kwargs)
         except TypeError as exc:
-            if exc.__traceback__ is not None and exc.__traceback__.tb_next is None:
+            if refused_call(exc):
                 raise call_error(cls, kwargs, exc) from None
             raise
+
+
+def refused_call(exc: TypeError) -> bool:
+    """Whether ``exc`` was raised by Python binding a call's arguments, before the callee's own code ran (its
+    traceback holds only the caller's frame): a TypeError from inside the callee is not a call refused."""
+    return exc.__traceback__ is not None and exc.__traceback__.tb_next is None

@@ -13,7 +13,7 @@ from typing import Any
 
 from convcalc._types import Shape
 from convcalc.torch.ops_math import _broadcast
-from convcalc.torch.ops_shape import _rekind
+from convcalc.torch.ops_shape import _negated, _rekind
 from convcalc.torch.values import (
     NeedsDataError,
     _bind,
@@ -52,7 +52,7 @@ def _topk(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     j = _index(call, bound["dim"], len(shape), shape)
     call.require_at_least(k, 0, j, lambda: _k_message(call, k, shape[j], shape), "k not negative")
     call.require_at_least(
-        _difference(shape[j], k), 0, j, lambda: _k_message(call, k, shape[j], shape), "k fits the axis"
+        _sum((shape[j], _negated(k))), 0, j, lambda: _k_message(call, k, shape[j], shape), "k fits the axis"
     )
     out = (*shape[:j], _size(k), *shape[j + 1 :])
     return _Pair((call.row(shape, _Tensor(out)), _Tensor(out, integral=True)))
@@ -63,15 +63,6 @@ def _k_message(call: _Call, k: Any, size: Any, shape: Shape) -> str:
         f"{call.where}: k={k} must be between 0 and the axis' size {size} (torch: selected index k out of range). "
         f"Received: input_shape={shape}"
     )
-
-
-def _difference(a: Any, b: Any) -> Any:
-    """``a - b`` of two sizes."""
-    if _is_int(a) and _is_int(b):
-        return a - b
-    from convcalc._symbolic import to_sympy
-
-    return _size(to_sympy(a) - to_sympy(b))
 
 
 @_handles("sort", "argsort", "msort")
@@ -133,7 +124,7 @@ def _gather(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     for axis, (i, n) in enumerate(zip(index.shape, shape, strict=False)):
         if axis != j and not empty:
             call.require_at_least(
-                _difference(n, i),
+                _sum((n, _negated(i))),
                 0,
                 axis,
                 functools.partial(_larger_index, call, index.shape, shape, axis),
@@ -239,17 +230,9 @@ def _repeat_interleave(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any
     )
     shape = tuple(t.shape)
     if bound["dim"] is None:
-        return call.row(shape, _Tensor((_size(_times(_prod(shape), repeats)),)))
+        return call.row(shape, _Tensor((_prod((*shape, repeats)),)))
     j = _index(call, bound["dim"], len(shape), shape)
-    return call.row(shape, _Tensor((*shape[:j], _size(_times(shape[j], repeats)), *shape[j + 1 :])))
-
-
-def _times(a: Any, b: Any) -> Any:
-    if _is_int(a) and _is_int(b):
-        return a * b
-    from convcalc._symbolic import to_sympy
-
-    return to_sympy(a) * to_sympy(b)
+    return call.row(shape, _Tensor((*shape[:j], _prod((shape[j], repeats)), *shape[j + 1 :])))
 
 
 @_handles("glu")
