@@ -44,13 +44,17 @@ class ShapeError(ConvCalcError):
         axis: the spatial axis (0 for the first one after the channels) whose size does not fit, with ``layer``.
         strict: whether the check that failed is strict mode's (a strided window that does not divide its
             input exactly) rather than a size that is too small.
+        built: whether the weights a model was read with (a built Keras layer's) refused the size, rather
+            than the layer's own rule.
+        advice: the sentence about the model's input that a model added to the message (``""`` for none);
+            ``str(exc)`` without it is the layer's own message.
 
     The planner reads ``layer`` and ``axis`` to add the smallest input that would fit to the message.
 
     >>> from convcalc import ShapeError
     >>> exc = ShapeError("0 (Conv2d): too small", layer="0", axis=1)
-    >>> (str(exc), exc.layer, exc.axis, exc.strict)
-    ('0 (Conv2d): too small', '0', 1, False)
+    >>> (str(exc), exc.layer, exc.axis, exc.strict, exc.built, exc.advice)
+    ('0 (Conv2d): too small', '0', 1, False, False, '')
     >>> raise ShapeError("too small")
     Traceback (most recent call last):
     ...
@@ -60,14 +64,25 @@ class ShapeError(ConvCalcError):
     layer: str | None
     axis: int | None
     strict: bool
+    built: bool
+    advice: str
 
     def __init__(
-        self, message: str, *, layer: str | None = None, axis: int | None = None, strict: bool = False
+        self,
+        message: str,
+        *,
+        layer: str | None = None,
+        axis: int | None = None,
+        strict: bool = False,
+        built: bool = False,
+        advice: str = "",
     ) -> None:
         super().__init__(message)
         self.layer = layer
         self.axis = axis
         self.strict = strict
+        self.built = built
+        self.advice = advice
 
 
 class SpecError(ConvCalcError):

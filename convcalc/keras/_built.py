@@ -19,13 +19,10 @@ from convcalc._planner import Context, Flow, MacConvention
 from convcalc._types import Shape
 
 
-def _input_error(message: str, *, bare: str | None = None, built: bool = False) -> ShapeError:
-    """A ShapeError that a Keras model may add advice to: ``bare`` is the message without it, ``built`` says
-    whether built weights refused the input (then the model suggests an input they fit). Both ride in the
-    error's ``__dict__``, so that it stays a plain ShapeError for the user."""
-    error = ShapeError(message)
-    vars(error).update(keras_bare=message if bare is None else bare, keras_built=built)
-    return error
+def _input_error(message: str, *, built: bool = False) -> ShapeError:
+    """A ShapeError that a Keras model may add advice to; ``built`` says whether built weights refused the
+    input (then the model suggests an input they fit)."""
+    return ShapeError(message, built=built)
 
 
 def built_shapes(value: Any) -> dict[str, tuple[Any, ...]] | None:
@@ -160,8 +157,8 @@ def advised(model: Any, given: Shape, exc: ShapeError) -> ShapeError | None:
     ref = model._default_input_shape
     if ref is None or getattr(_TRYING, "on", False):
         return None
-    bare = str(vars(exc).get("keras_bare", exc))
-    built = bool(vars(exc).get("keras_built", False))
+    bare = str(exc).replace(exc.advice, "", 1) if exc.advice else str(exc)
+    built = exc.built
     if _channels_first(given, ref):
         fix = (given[0], *given[2:], given[1])
         text = (
@@ -176,7 +173,7 @@ def advised(model: Any, given: Shape, exc: ShapeError) -> ShapeError | None:
     else:
         return None
     head, sep, tail = bare.rpartition(" Received:")
-    return _input_error(f"{head}{text}{sep}{tail}" if sep else f"{bare}{text}", bare=bare, built=built)
+    return ShapeError(f"{head}{text}{sep}{tail}" if sep else f"{bare}{text}", built=built, advice=text)
 
 
 def _channels_first(given: Shape, ref: Shape) -> bool:
