@@ -202,6 +202,13 @@ def summary(
     from convcalc._render import _torchinfo_layers
 
     layers = _torchinfo_layers(result)
+    total_params, trainable_params = _without_pruned(model, layers, result.total_params, result.trainable_params)
+    itemsizes = result.itemsizes
+    param_bytes = _sum(
+        layer.params * itemsizes.get(layer.path, result.itemsize)
+        for layer in layers
+        if layer.leaf and not layer.recursive
+    )
     kernels = _kernel_sizes(model)
     for layer in layers:
         if kernels.get(layer.path) is not None:
@@ -210,18 +217,12 @@ def summary(
             # torchinfo shows a 1 at batch_dim in every input size (not in the output sizes)
             layer.input = (*layer.input[:batch_dim], 1, *layer.input[batch_dim + 1 :])
     table = torchinfo_table(
-        layers, depth=depth, columns=columns, col_width=col_width, row_settings=rows, total_params=result.total_params
-    )
-    itemsizes = result.itemsizes
-    param_bytes = _sum(
-        layer.params * itemsizes.get(layer.path, result.itemsize)
-        for layer in layers
-        if layer.leaf and not layer.recursive
+        layers, depth=depth, columns=columns, col_width=col_width, row_settings=rows, total_params=total_params
     )
     totals = torchinfo_totals(
         len(table[0]),
-        total_params=result.total_params,
-        trainable_params=result.trainable_params,
+        total_params=total_params,
+        trainable_params=trainable_params,
         mult_adds=result.total_mult_adds,
         input_bytes=input_bytes,
         forward_bytes=result.forward_backward_bytes,
@@ -246,8 +247,8 @@ def summary(
     ]
     stats = ModelSummary(
         summary_list,
-        result.total_params,
-        result.trainable_params,
+        total_params,
+        trainable_params,
         result.total_mult_adds,
         input_bytes,
         result.forward_backward_bytes,
@@ -416,6 +417,25 @@ def _data_shapes(data: Any) -> tuple[Any, int]:
         shapes = [s for s, _ in listed]
         return (shapes if len(shapes) > 1 else shapes[0]), sum(b for _, b in listed)
     raise SpecError(f"input_data must be a tensor, a list or a dict of them. {received({'input_data': data})}")
+
+
+def _without_pruned(model: Any, layers: list[Any], total: Any, trainable: Any) -> tuple[Any, Any]:
+    """torchinfo's parameter counts of a model pruned with ``torch.nn.utils.prune``: the weights a mask zeroes
+    are left out of the module holding them, of its ancestors, of the totals and of the parameters' bytes.
+    ``layers`` are changed in place; the totals are returned."""
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(model, torch.nn.Module):
+        return total, trainable
+    from convcalc.torch.read import pruned
+
+    zeroed = pruned(model)
+    for layer in {id(layer): layer for layer in layers}.values():  # a container never called is listed again
+        for path, (held, trained) in zeroed.items():
+            if not layer.path or path == layer.path or path.startswith(f"{layer.path}."):
+                layer.params, layer.trainable = layer.params - held, layer.trainable - trained
+    for held, trained in zeroed.values():
+        total, trainable = total - held, trainable - trained
+    return total, trainable
 
 
 def _param_itemsize(model: Any) -> int:

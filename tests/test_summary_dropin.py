@@ -719,3 +719,34 @@ def test_lazy_layers_are_summarised_as_torchinfo_sees_them_after_its_forward() -
             theirs.total_output_bytes,
         )
     assert convcalc.plan(LazyNet().eval(), (2, 3, 8, 8)).total_params == 1396
+
+
+def _pruned_net() -> Any:
+    """A model pruned with ``torch.nn.utils.prune``: a weight by L1, a bias at random with its original frozen,
+    a Linear's rows by their norm, a convolution's bias by a global pruning, and one pruning made permanent."""
+    from torch.nn.utils import prune
+
+    torch.manual_seed(0)
+    conv, head, last = nn.Conv2d(3, 8, 3), nn.Linear(8 * 14 * 14, 10), nn.Conv2d(8, 4, 1)
+    prune.l1_unstructured(conv, "weight", amount=0.3)
+    prune.random_unstructured(head, "bias", amount=0.5)
+    head.bias_orig.requires_grad_(False)
+    prune.ln_structured(head, "weight", amount=0.5, n=2, dim=0)
+    prune.global_unstructured([(conv, "bias")], pruning_method=prune.L1Unstructured, amount=0.25)
+    prune.l1_unstructured(last, "weight", amount=0.5)
+    prune.remove(last, "weight")  # a plain weight again, its zeros kept
+    block = nn.Sequential(conv, nn.BatchNorm2d(8))
+    return nn.Sequential(
+        block, last, nn.Upsample(size=(14, 14)), nn.Flatten(), nn.Linear(4 * 14 * 14, 8 * 14 * 14), head
+    )
+
+
+def test_pruned_weights_are_counted_as_torchinfo_counts_them() -> None:
+    """torchinfo counts a pruned parameter (``weight_orig`` beside a ``weight_mask``) by the mask's ones, in
+    the module's parameters, its ancestors', the totals, the parameters' bytes and the mult-adds; the plan
+    counts every element, as ``parameters()`` does."""
+    model = _pruned_net().eval()
+    assert_same(model, input_size=(2, 3, 16, 16))
+    every = sum(p.numel() for p in model.parameters())
+    ours = convcalc.summary(model, input_size=(2, 3, 16, 16), verbose=0)
+    assert convcalc.plan(model, (2, 3, 16, 16)).total_params == every > ours.total_params

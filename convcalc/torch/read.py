@@ -344,16 +344,43 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int, int, int], ...]:
             if is_lazy(tensor):  # a lazy layer not yet run: its weights and biases are counted from its row
                 plain, inner = -1, 0
                 break
-            # torchinfo strips "_orig" where pruning left a mask beside it (spectral_norm's weight_orig stays)
-            pruned = name.endswith("_orig") and getattr(child, f"{name[:-5]}_mask", None) is not None
-            base = name[:-5] if pruned else name
+            # torchinfo strips "_orig" where pruning left a mask beside it (spectral_norm's weight_orig stays),
+            # and counts the weights the mask keeps
+            mask = getattr(child, f"{name[:-5]}_mask", None) if name.endswith("_orig") else None
+            base = name[:-5] if mask is not None else name
+            count = tensor.numel() if mask is None else kept_by_mask(mask, tensor.numel())
             if base in ("weight", "bias"):
-                plain += tensor.numel()
+                plain += count
             elif "weight" in base or "bias" in base:
-                inner += tensor.numel()
+                inner += count
         own_layer = type(child).__module__.startswith("torch.nn.")
         found.append((path, plain, inner, itemsize, itemsize if own_layer else 0))
     return tuple(found)
+
+
+def kept_by_mask(mask: Any, numel: int) -> int:
+    """The weights a pruning mask keeps (its ones), as torchinfo counts a pruned parameter; ``numel`` where the
+    mask holds no data (the meta device)."""
+    if getattr(mask, "is_meta", False):
+        return numel
+    return int(mask.sum())
+
+
+def pruned(module: Any) -> dict[str, tuple[int, int]]:
+    """(weights, trainable weights) that a pruning mask zeroes, by the path of the module holding them:
+    ``torch.nn.utils.prune`` leaves ``weight_orig`` (a parameter of every weight) beside ``weight_mask``, and
+    torchinfo counts the mask's ones as the module's parameters."""
+    out: dict[str, tuple[int, int]] = {}
+    for path, child in _uncompiled(module).named_modules():
+        for name, tensor in (child.__dict__.get("_parameters") or {}).items():
+            mask = getattr(child, f"{name[:-5]}_mask", None) if name.endswith("_orig") else None
+            if tensor is None or mask is None:
+                continue
+            zeroed = tensor.numel() - kept_by_mask(mask, tensor.numel())
+            if zeroed:
+                held, trainable = out.get(path, (0, 0))
+                out[path] = (held + zeroed, trainable + (zeroed if tensor.requires_grad else 0))
+    return out
 
 
 class _Reader:
