@@ -75,8 +75,9 @@ def from_keras(model: Any) -> Any:
     ...
     convcalc.SpecError: cannot read the Keras file 'missing.keras': no such file. Received: model='missing.keras'
     """
-    config = _read_file(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else _serialize(model)
-    return _Reader().model(config, "")
+    if isinstance(model, (str, os.PathLike)):
+        return _Reader().model(_read_file(os.fspath(model)), "")
+    return _Reader().model(_serialize(model), "", model)
 
 
 def _read_file(path: str) -> Any:
@@ -253,24 +254,30 @@ def supported_layers() -> list[str]:
 
 
 class _Reader:
-    """One conversion: Keras layer names stay the spec names."""
+    """One conversion: Keras layer names stay the spec names. Reading a live model, each Keras layer becomes
+    one spec, however many models list it (a layer shared by a nested model and the model around it), so
+    that the plan counts its weights once, as Keras does; a saved file names layers only, and a name may
+    stand for different layers in different nested models."""
 
-    def model(self, item: Any, path: str) -> Any:
+    def __init__(self) -> None:
+        self.specs: dict[int, tuple[Any, Any]] = {}  # id(Keras layer) -> (the layer, its spec)
+
+    def model(self, item: Any, path: str, live: Any = None) -> Any:
         if not isinstance(item, dict) or not isinstance(item.get("config"), dict):
             raise SpecError(f"{path or 'model'}: not a Keras model configuration. {received({'model': item})}")
         cls = item.get("class_name")
         config = item["config"]
         name = config.get("name") or path or "model"
         if cls == "Sequential" or (isinstance(config.get("layers"), list) and "input_layers" not in config):
-            return self._sequential(config, name)
+            return self._sequential(config, name, _live_layers(live))
         if isinstance(config.get("layers"), list) and "input_layers" in config:
-            return self._functional(config, name)
+            return self._functional(config, name, _live_layers(live))
         raise SpecError(
             f"{name} ({cls}): a subclassed model keeps no layer graph in its configuration; convcalc reads "
             f"Sequential and functional models. {received({'model': cls})}"
         )
 
-    def _sequential(self, config: dict[str, Any], name: str) -> Any:
+    def _sequential(self, config: dict[str, Any], name: str, live: dict[str, Any]) -> Any:
         items = [layer for layer in config["layers"] if isinstance(layer, dict)]
         specs: list[Any] = []
         for item in items:
@@ -279,7 +286,7 @@ class _Reader:
                     raise SpecError(f"{name}: an InputLayer after other layers. {received({'layers': _names(items)})}")
                 specs.append(self._input(item))
                 continue
-            specs.append(self.layer(item))
+            specs.append(self.layer(item, live))
         if not (specs and isinstance(specs[0], ks.Input)):
             shape = config.get("build_input_shape")
             if isinstance(shape, list) and shape:
@@ -287,13 +294,19 @@ class _Reader:
         built = _built_shapes(items)
         return _build(lambda: ks.Sequential(specs, name=name, built=built), name, "Sequential")
 
-    def _functional(self, config: dict[str, Any], name: str) -> Any:
+    def _functional(self, config: dict[str, Any], name: str, live: dict[str, Any]) -> Any:
         inputs, outputs = _refs(config.get("input_layers")), _refs(config.get("output_layers"))
         if len(inputs) != 1 or len(outputs) != 1:
             raise SpecError(
                 f"{name} (Functional): convcalc plans models with one input and one output; this one has "
                 f"{len(inputs)} and {len(outputs)}. {received({'inputs': inputs, 'outputs': outputs})}"
             )
+        for j, item in enumerate(config["layers"]):
+            if not isinstance(item, dict) or not isinstance(item.get("config"), dict):
+                raise SpecError(
+                    f"{name} (Functional): layers[{j}] is not a layer's configuration (a table with a `config` "
+                    f"table). {received({f'layers[{j}]': item})}"
+                )
         items = {item["config"].get("name", item.get("name")): item for item in config["layers"]}
         layers: dict[str, Any] = {}
         # a tensor is (layer name, call index, output index); the k-th call of a layer is named name or name:k
@@ -327,7 +340,7 @@ class _Reader:
                         f"convcalc follows one output per layer. Received: inputs={sources}"
                     )
                 if lname not in layers:
-                    layers[lname] = self.layer(items[lname])
+                    layers[lname] = self.layer(items[lname], live)
                 layer = layers[lname]
                 args = tuple(tensor_names[(s[0], s[1])] for s in sources)
                 multi = isinstance(layer, ks._Merge) or isinstance(getattr(layer, "layer", None), ks._Merge)
@@ -357,14 +370,23 @@ class _Reader:
             )
         return _input_spec(shape, lname)
 
-    def layer(self, item: dict[str, Any]) -> Any:
+    def layer(self, item: dict[str, Any], live: dict[str, Any] | None = None) -> Any:
         cls = item.get("class_name")
         raw = item.get("config")
         config: dict[str, Any] = raw if isinstance(raw, dict) else {}
         lname = config.get("name") or item.get("name") or str(cls)
+        obj = (live or {}).get(lname)
+        if obj is not None and id(obj) in self.specs:
+            return self.specs[id(obj)][1]
+        spec = self._layer(item, cls, config, lname, obj)
+        if obj is not None:
+            self.specs[id(obj)] = (obj, spec)
+        return spec
+
+    def _layer(self, item: dict[str, Any], cls: Any, config: dict[str, Any], lname: str, obj: Any) -> Any:
         _not_quantized(config, lname, str(cls))
         if cls in _MODELS or (isinstance(config.get("layers"), list)):
-            spec = self.model(item, lname)
+            spec = self.model(item, lname, obj)
         elif cls in _PASSTHROUGH:
             spec = _build(lambda: ks.Passthrough(cls, name=lname), lname, str(cls))
         elif cls in _LAYERS:
@@ -376,9 +398,18 @@ class _Reader:
                 f"{lname} ({cls}): convcalc cannot read this Keras layer. Supported: {', '.join(supported_layers())}. "
                 f"{received({'layer': cls})}"
             )
-        if config.get("trainable") is False:
+        trainable = config.get("trainable", True)
+        if type(trainable) is not bool:
+            raise SpecError(f"{lname} ({cls}): trainable must be true or false. {received({'trainable': trainable})}")
+        if not trainable:
             spec = ks.Frozen(spec)
         return spec
+
+
+def _live_layers(model: Any) -> dict[str, Any]:
+    """The layers of a live Keras model by name (unique within a model); none for a saved file's."""
+    layers = getattr(model, "layers", None) if model is not None else None
+    return {layer.name: layer for layer in layers} if isinstance(layers, list) else {}
 
 
 def _not_quantized(config: dict[str, Any], name: str, cls: str) -> None:
@@ -430,10 +461,21 @@ def _refs(value: Any) -> list[tuple[str, int, int]]:
     if isinstance(value, dict):
         return [ref for v in value.values() for ref in _refs(v)]
     if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
-        return [(value[0], int(value[1]), int(value[2]))]
+        return [_ref(value)]
     if isinstance(value, list):
-        return [(v[0], int(v[1]), int(v[2])) for v in value if isinstance(v, list) and len(v) == 3]
+        return [_ref(v) for v in value if isinstance(v, list) and len(v) == 3]
     return []
+
+
+def _ref(value: list[Any]) -> tuple[str, int, int]:
+    """One ``[layer name, call index, output index]`` of a configuration."""
+    name, call, output = value
+    if not isinstance(name, str) or type(call) is not int or type(output) is not int or call < 0 or output < 0:
+        raise SpecError(
+            f"a tensor is named by [layer name, call index, output index] (a string and two integers >= 0). "
+            f"Received: {value!r}"
+        )
+    return name, call, output
 
 
 def _node_inputs(node: Any, model: str, layer: str) -> list[tuple[str, int, int]]:
@@ -446,7 +488,10 @@ def _node_inputs(node: Any, model: str, layer: str) -> list[tuple[str, int, int]
                 value.get("config", {}).get("keras_history") if value.get("class_name") == "__keras_tensor__" else None
             )
             if isinstance(history, list) and len(history) == 3:
-                found.append((history[0], int(history[1]), int(history[2])))
+                try:
+                    found.append(_ref(history))
+                except SpecError as exc:
+                    raise SpecError(f"{model}: a call of {layer}: {exc}") from None
                 return
             for v in value.values():
                 walk(v)
@@ -479,4 +524,9 @@ def _input_spec(batch_shape: list[Any], name: str) -> Any:
             d = symbols(label)
         shape.append(d)
     batch = batch_shape[0]
+    if batch is not None and (type(batch) is not int or batch < 1):
+        raise SpecError(
+            f"{name} (InputLayer): the batch size in batch_shape must be None or an integer >= 1. "
+            f"{received({'batch_shape': batch_shape})}"
+        )
     return _build(lambda: ks.Input(tuple(shape), batch_size=batch, name=name), name, "InputLayer")

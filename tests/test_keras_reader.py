@@ -126,6 +126,48 @@ def test_shared_layer_counts_its_weights_once() -> None:
     assert plan.total_params == model.count_params() == 3 * 3 * 4 * 4 + 4
 
 
+def _weights(model: Any) -> tuple[int, int]:
+    trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
+    return model.count_params(), trainable
+
+
+def _shared_across_models() -> list[Any]:
+    """Layers that more than one model lists: a nested model and the model around it, two nested models, a
+    frozen one, a nested model called twice; and two different layers of one name in two nested models."""
+    conv = keras.layers.Conv2D(3, 3, padding="same")
+    inner = keras.Sequential([keras.Input((8, 8, 3)), conv])
+    x = keras.Input((8, 8, 3))
+    first = keras.Model(x, conv(inner(x)))
+    dense = keras.layers.Dense(4)
+    a, b = keras.Sequential([keras.Input((4,)), dense]), keras.Sequential([keras.Input((4,)), dense])
+    x = keras.Input((4,))
+    second = keras.Model(x, b(a(x)))
+    frozen = keras.layers.Dense(4)
+    frozen.trainable = False
+    x = keras.Input((4,))
+    third = keras.Model(x, keras.layers.Dense(2)(frozen(keras.Sequential([keras.Input((4,)), frozen])(x))))
+    block = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4), keras.layers.Dense(4)])
+    x = keras.Input((4,))
+    fourth = keras.Model(x, block(block(x)))
+    one, two = keras.layers.Dense(4, name="d"), keras.layers.Dense(4, name="d")
+    x = keras.Input((4,))
+    fifth = keras.Model(
+        x,
+        keras.Sequential([keras.Input((4,)), two], name="s2")(keras.Sequential([keras.Input((4,)), one], name="s1")(x)),
+    )
+    return [first, second, third, fourth, fifth]
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_a_layer_listed_by_several_models_counts_its_weights_once(index: int) -> None:
+    """Keras counts each weight of the whole model once; a layer that a nested model and the model around it
+    both list was counted at each (168 parameters for Keras' 84)."""
+    model = _shared_across_models()[index]
+    plan = convcalc.plan(model)
+    assert (plan.total_params, plan.trainable_params) == _weights(model)
+    assert plan.output_shape == tuple(d or 1 for d in model.output.shape)
+
+
 def test_none_sizes_become_symbols_and_input_shape_fills_them() -> None:
     x = keras.Input((None, None, 3))
     y = keras.layers.Conv2D(8, 3, strides=2, padding="same")(x)

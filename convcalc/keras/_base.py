@@ -153,6 +153,29 @@ class Layer(metaclass=CheckedCall):
         raise NotImplementedError  # pragma: no cover
 
 
+def _freeze_rows(ctx: Context, start: int, *, drop: bool = False) -> None:
+    """Make the weights of the rows from ``start`` on non-trainable (or drop them: a shared layer's later calls)."""
+    from dataclasses import replace
+
+    for j in range(start, len(ctx.rows)):
+        row = ctx.rows[j]
+        if drop:
+            ctx.rows[j] = replace(row, trainable=0, non_trainable=0)
+        elif row.trainable:
+            ctx.rows[j] = replace(row, trainable=0, non_trainable=row.non_trainable + row.trainable)
+
+
+def called_before(ctx: Context, layer: Any) -> bool:
+    """Whether ``layer`` (one spec object) was planned before in this plan, and so holds weights already
+    counted: a layer shared by a nested model and the model around it, or a nested model called twice, as
+    Keras counts each weight of the whole model once. The first call records it."""
+    key = ("keras layer", id(layer))
+    if key in ctx.counted:
+        return True
+    ctx.counted.add(key)
+    return False
+
+
 def _named(self: Any) -> None:
     if getattr(self, "name", None) is None:
         object.__setattr__(self, "name", _auto_name(self._base))

@@ -11,7 +11,17 @@ from convcalc._plan import ReceptiveField
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import product
 from convcalc._types import Shape
-from convcalc.keras._base import Input, Layer, _args, _auto_name, _channels_last, _channels_last_only, _named
+from convcalc.keras._base import (
+    Input,
+    Layer,
+    _args,
+    _auto_name,
+    _channels_last,
+    _channels_last_only,
+    _freeze_rows,
+    _named,
+    called_before,
+)
 from convcalc.keras._built import advised, built_shapes, fit_built, keras_input
 from convcalc.keras.layers import GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D
 
@@ -285,18 +295,6 @@ class Frozen(Layer):
         out: Flow = self.layer._plan_merge(flows, ctx, path)  # type: ignore[attr-defined]
         _freeze_rows(ctx, start)
         return out
-
-
-def _freeze_rows(ctx: Context, start: int, *, drop: bool = False) -> None:
-    """Make the weights of the rows from ``start`` on non-trainable (or drop them: a shared layer's later calls)."""
-    from dataclasses import replace
-
-    for j in range(start, len(ctx.rows)):
-        row = ctx.rows[j]
-        if drop:
-            ctx.rows[j] = replace(row, trainable=0, non_trainable=0)
-        elif row.trainable:
-            ctx.rows[j] = replace(row, trainable=0, non_trainable=row.non_trainable + row.trainable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -573,6 +571,6 @@ class Functional(Layer):
                 if built is not None and layer._name() in built:
                     source = fit_built(layer, built[layer._name()], source, ctx, call_name)
                 values[call_name] = layer._plan(source, ctx, call_name)
-            if again:
+            if called_before(ctx, layer) or again:
                 _freeze_rows(ctx, start, drop=True)
         return values[self.output]
