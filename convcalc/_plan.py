@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from convcalc._errors import SpecError, checked_call
@@ -387,7 +387,16 @@ class Plan:
                 leaf = path not in has_children
                 kind = tree.get(path, group.kind) if tree is not None else group.kind
                 row = None
-                if leaf and path and tree is not None and path not in row_names:
+                if leaf and path and tree is not None and j < len(rows) and rows[j].name == path:
+                    # a module without children planned inside its own group (a layer with hooks): its row is the
+                    # call, with the input its forward took and the output the call returns (a hook may change
+                    # either: torchinfo's hooks run last)
+                    row = rows[j]
+                    given = row.input_shape
+                    if row.output_shape != group.output_shape:
+                        output_bytes = shape_numel(group.output_shape) * self.itemsize
+                        row = replace(row, output_shape=group.output_shape, activation_bytes=output_bytes)
+                elif leaf and path and tree is not None and path not in row_names:
                     # a module without children whose forward was read step by step (timm's Linear subclass
                     # calls F.linear): torchinfo lists it as one call, counted with its output
                     output_bytes = shape_numel(group.output_shape) * self.itemsize
@@ -604,8 +613,6 @@ def torchinfo_rows(plan: Plan, batch: Size) -> tuple[Row, ...]:
     functional operation, a module's own tensor) 0, as torchinfo lists none. A leaf module whose forward was
     read step by step counts on the last row planned inside it. Where the whole batch's count does not
     divide by the batch, the call's count stands."""
-    import dataclasses
-
     params, named = plan.params_by_module, plan.torchinfo_weights
     at = {id(r): j for j, r in enumerate(plan.rows)}
     macs: list[Size] = [0] * len(plan.rows)
@@ -631,7 +638,7 @@ def torchinfo_rows(plan: Plan, batch: Size) -> tuple[Row, ...]:
         else:
             share = to_sympy(whole) / to_sympy(batch)
         macs[j] = macs[j] + share
-    return tuple(r if r.macs == m else dataclasses.replace(r, macs=m) for r, m in zip(plan.rows, macs, strict=True))
+    return tuple(r if r.macs == m else replace(r, macs=m) for r, m in zip(plan.rows, macs, strict=True))
 
 
 def shape_numel(shape: Shape) -> Size:

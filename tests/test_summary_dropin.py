@@ -750,3 +750,36 @@ def test_pruned_weights_are_counted_as_torchinfo_counts_them() -> None:
     every = sum(p.numel() for p in model.parameters())
     ours = convcalc.summary(model, input_size=(2, 3, 16, 16), verbose=0)
     assert convcalc.plan(model, (2, 3, 16, 16)).total_params == every > ours.total_params
+
+
+def _hooked_nets() -> list[Any]:
+    """Hooks on layers that hold parameters, as feature extraction and Grad-CAM code registers them: one that
+    returns nothing, a pre-hook, a hook with keywords, and hooks that change the input or the output."""
+    torch.manual_seed(0)
+    nets = []
+    net = nn.Sequential(nn.Sequential(nn.Conv2d(3, 16, 3), nn.ReLU()), nn.Flatten(), nn.Linear(16 * 6 * 6, 10))
+    net[0][0].register_forward_hook(lambda module, args, out: None)
+    nets.append(net)
+    net = nn.Sequential(nn.Sequential(nn.Conv2d(3, 16, 3), nn.ReLU()), nn.Flatten(), nn.Linear(16 * 6 * 6, 10))
+    net[2].register_forward_pre_hook(lambda module, args: None)
+    net[0][0].register_forward_hook(lambda module, args, kwargs, out: out * 2, with_kwargs=True)
+    nets.append(net)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3))
+    net[0].register_forward_pre_hook(lambda module, args: (args[0][:, :, ::2, ::2],))
+    net[0].register_forward_hook(lambda module, args, out: out[:, :, 1:, 1:])
+    nets.append(net)
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(2 * 6 * 6, 2))
+    net[0].register_forward_hook(lambda module, args, out: out[:, :2])
+    nets.append(net)
+    return nets
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_hooked_layers_are_counted_with_the_input_and_output_their_call_has(index: int) -> None:
+    """A layer with hooks is run by torch's machinery; its call counted no mult-adds and no output bytes (the
+    hooked Conv2d of the first net: 1,152,080 mult-adds for torchinfo's 4,377,680)."""
+    net = _hooked_nets()[index].eval()
+    shape = (8, 3, 16, 16) if index == 2 else (8, 3, 8, 8)
+    assert_same(net, input_size=shape)
+    ours = convcalc.summary(net, input_size=shape, verbose=0)
+    assert convcalc.plan(net, shape, macs="torchinfo").macs * 8 == ours.total_mult_adds
