@@ -1321,3 +1321,44 @@ def test_import_convcalc_does_not_import_torch() -> None:
     code = "import sys, convcalc; convcalc.verify; convcalc.from_torch; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+class _Doubled(torch.nn.Module):
+    def forward(self, weight: Any) -> Any:
+        return torch.cat([weight, weight], 0)
+
+
+def test_an_unsafe_parametrization_of_a_layer_is_refused() -> None:
+    """``unsafe=True`` lets a parametrization change a weight's shape: a Linear(5, 5) whose weight becomes
+    10 x 5 returns 10 features, where its arguments say 5 (the plan said (3, 5) for torch's (3, 10))."""
+    from torch.nn.utils import parametrize
+
+    layer = torch.nn.Linear(5, 5, bias=False)
+    parametrize.register_parametrization(layer, "weight", _Doubled(), unsafe=True)
+    model = torch.nn.Sequential(layer, torch.nn.ReLU())
+    assert tuple(model(torch.zeros(3, 5)).shape) == (3, 10)
+    with pytest.raises(convcalc.SpecError) as info:
+        convcalc.plan(model, (3, 5))
+    assert str(info.value) == (
+        "0 (ParametrizedLinear): its weight is computed by a parametrization registered with unsafe=True, which "
+        "may give it another shape; convcalc takes the layer's shapes from its arguments. "
+        "Received: unsafe parametrizations=['weight']"
+    )
+
+
+def test_an_unsafe_parametrization_of_a_tensor_a_forward_reads_is_followed() -> None:
+    """A module's own parameter, parametrized to another shape and read by its forward, has the shape torch
+    computes for it."""
+    from torch.nn.utils import parametrize
+
+    class Project(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(5, 5))
+
+        def forward(self, x: Any) -> Any:
+            return x @ self.w.t()
+
+    model = Project()
+    parametrize.register_parametrization(model, "w", _Doubled(), unsafe=True)
+    assert convcalc.plan(model, (3, 5)).output_shape == tuple(model(torch.zeros(3, 5)).shape) == (3, 10)

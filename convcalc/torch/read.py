@@ -358,6 +358,15 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int, int, int], ...]:
     return tuple(found)
 
 
+def _unsafe_parametrizations(module: Any) -> list[str]:
+    """The tensors of ``module`` computed by a parametrization registered with ``unsafe=True``
+    (``torch.nn.utils.parametrize``), which torch lets change the tensor's shape."""
+    lists = module.__dict__.get("_modules", {}).get("parametrizations")
+    if lists is None:
+        return []
+    return [name for name, plist in lists.items() if getattr(plist, "unsafe", False)]
+
+
 def kept_by_mask(mask: Any, numel: int) -> int:
     """The weights a pruning mask keeps (its ones), as torchinfo counts a pruned parameter; ``numel`` where the
     mask holds no data (the meta device)."""
@@ -428,6 +437,14 @@ class _Reader:
             return self._read_forward(module, path, ())
         spec = _leaf_spec(module, where)
         if spec is not None:
+            unsafe = _unsafe_parametrizations(module)
+            if unsafe:
+                raise SpecError(
+                    f"{where}: its {' and '.join(unsafe)} {'is' if len(unsafe) == 1 else 'are'} computed by a "
+                    f"parametrization registered with unsafe=True, which may give {'it' if len(unsafe) == 1 else 'them'} "
+                    f"another shape; convcalc takes the layer's shapes from its arguments. "
+                    f"Received: unsafe parametrizations={unsafe}"
+                )
             inner = next((h for m in module.modules() if (h := _forward_hooks(m))), "")
             if inner:  # on a module inside the layer (a parametrization computing its weight)
                 return self._fallback(module, f"a module inside it has {inner}, which torch runs")
