@@ -359,12 +359,18 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int, int, int], ...]:
 
 
 def _unsafe_parametrizations(module: Any) -> list[str]:
-    """The tensors of ``module`` computed by a parametrization registered with ``unsafe=True``
-    (``torch.nn.utils.parametrize``), which torch lets change the tensor's shape."""
+    """The tensors of ``module`` computed by a parametrization of the user's registered with ``unsafe=True``
+    (``torch.nn.utils.parametrize``), which torch lets change the tensor's shape; torch's own
+    (``parametrizations.weight_norm`` is registered so) keep it."""
     lists = module.__dict__.get("_modules", {}).get("parametrizations")
     if lists is None:
         return []
-    return [name for name, plist in lists.items() if getattr(plist, "unsafe", False)]
+    return [
+        name
+        for name, plist in lists.items()
+        if getattr(plist, "unsafe", False)
+        and not all(type(p).__module__ == "torch.nn.utils.parametrizations" for p in plist)
+    ]
 
 
 def kept_by_mask(mask: Any, numel: int) -> int:
