@@ -199,6 +199,41 @@ CASES: dict[str, Any] = {
         [n("Slice", ["x", "st", "en", "ax"])], {"st": _i64(-5), "en": _i64(1000), "ax": _i64(-1)}
     ),
     "Slice clamped": _graph([n("Slice", ["x", "st", "en", "ax"])], {"st": _i64(-100), "en": _i64(2), "ax": _i64(-1)}),
+    "Gather at both ends of the channels": _graph([n("Gather", ["x", "i"], axis=1)], {"i": _i64(-C, C - 1)}),
+    "Gather the first and the last of the shape": _graph(
+        [
+            n("Shape", ["x"], ["sh"]),
+            n("Gather", ["sh", "first"], ["b"]),
+            n("Gather", ["sh", "last"], ["w"]),
+            n("Mul", ["b", "w"], ["bw"]),
+            n("Cast", ["bw"], ["f"], to=TensorProto.FLOAT),
+            n("Mul", ["x", "f"]),
+        ],
+        {"first": np.array(-4, dtype=np.int64), "last": np.array(3, dtype=np.int64)},
+    ),
+    "Split with a size of 0": _graph(
+        [n("Split", ["x", "s"], ["a", "b"], axis=1), n("Concat", ["b", "a"], axis=1)], {"s": _i64(0, C)}, opset=13
+    ),
+    "AveragePool with a pad just under the kernel": _graph(
+        [n("AveragePool", ["x"], kernel_shape=[3, 2], pads=[2, 0, 0, 1])], {}
+    ),
+    "Conv with a pad as large as the kernel": _graph(
+        [n("Conv", ["x", "w"], pads=[3, 0, 0, 3])], {"w": np.ones((2, C, 3, 3), F32)}
+    ),
+    "Softmax on the first axis from the back": _graph([n("Softmax", ["x"], axis=-4)], {}),
+    "LogSoftmax on the last axis": _graph([n("LogSoftmax", ["x"], axis=3)], {}),
+    "Hardmax (opset 11)": _graph([n("Hardmax", ["x"], axis=1)], {}, opset=11),
+    "Unsqueeze of axes from both ends": _graph([n("Unsqueeze", ["x", "a"])], {"a": _i64(-1, 1, 0)}),
+    "Slice of two axes, one from the back": _graph(
+        [n("Slice", ["x", "st", "en", "ax"])], {"st": _i64(1, 0), "en": _i64(3, -1), "ax": _i64(-1, 2)}
+    ),
+    "Pad of two axes, one from the back": _graph(
+        [n("Pad", ["x", "p", "", "ax"])], {"p": _i64(1, 0, 2, 1), "ax": _i64(-1, 2)}, opset=18
+    ),
+    "Resize with empty scales and sizes": _graph(
+        [n("Resize", ["x", "r", "sc", "sz"], mode="nearest")],
+        {"r": np.array([], F32), "sc": np.array([], F32), "sz": _i64(1, C, 3, 9)},
+    ),
 }
 
 
@@ -455,6 +490,43 @@ def test_a_float_range_has_onnx_lengths() -> None:
         assert convcalc.plan(model, (1, C, 2, w)).output_shape == _ort(model, (1, C, 2, w)), (start, limit, delta)
 
 
+def test_a_gather_index_is_checked_where_the_size_of_its_axis_is_known() -> None:
+    """Gather(x, [5], axis=2): ONNX Runtime refuses H <= 5; with H a symbol convcalc plans it, the size unchecked."""
+    model = _graph([n("Gather", ["x", "i"], axis=2)], {"i": _i64(5)})
+    H, W = convcalc.symbols("H W")
+    symbolic = convcalc.plan(model, (1, C, H, W))
+    for h in (6, 9):
+        assert _at(symbolic.output_shape, {H: h, W: 5}) == _ort(model, (1, C, h, 5)) == (1, C, 1, 5)
+        assert convcalc.plan(model, (1, C, h, 5)).output_shape == (1, C, 1, 5)
+    with pytest.raises(Exception, match="out of data bounds"):  # ONNX Runtime's own error type
+        _ort(model, (1, C, 5, 5))
+    with pytest.raises(convcalc.ShapeError, match="got index 5: it needs a size of at least 6 there"):
+        convcalc.plan(model, (1, C, 5, 5))
+
+
+@pytest.mark.parametrize("parts", [2, 3, 4])
+def test_split_by_num_outputs_gives_onnx_runtimes_parts_or_refuses_where_it_does(parts: int) -> None:
+    """ceil(W / parts) to each output but the last, which takes the rest: refused where that is negative."""
+    names = [f"o{j}" for j in range(parts)]
+    graph = helper.make_graph(
+        [n("Split", ["x"], names, axis=3, num_outputs=parts)],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, C, 2, "W"])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in names],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    for w in range(1, 10):
+        try:
+            expected: Any = _ort_all(model, (1, C, 2, w))
+        except Exception:  # ONNX Runtime's own error types
+            expected = None
+        if expected is None:
+            with pytest.raises(convcalc.ShapeError, match=f"num_outputs={parts} splits axis 3 of size {w}"):
+                convcalc.plan(model, (1, C, 2, w))
+        else:
+            assert list(convcalc.plan(model, (1, C, 2, w)).output_shapes) == expected, (parts, w)
+
+
 def test_a_tile_with_a_repeat_per_axis_missing_is_refused() -> None:
     model = _graph([n("Tile", ["x", "r"])], {"r": _i64(2, 1, 3)})
     with pytest.raises(Exception, match="incorrect number of values"):  # ONNX Runtime's own error type
@@ -569,6 +641,10 @@ def _flat_gemm(c: Any) -> Any:
     return _graph([n("Flatten", ["x"], ["f"]), n("Gemm", ["f", "b", "c"])], {"b": np.ones((C * 20, 5), F32), "c": c})
 
 
+def _split_into_two(sizes: Any) -> Any:
+    return _graph([n("Split", ["x", "s"], ["a", "b"], axis=1), n("Concat", ["a", "b"], axis=1)], {"s": sizes}, opset=13)
+
+
 INVALID: dict[str, tuple[Any, tuple[int, ...], str]] = {
     "DepthToSpace of channels not divisible by blocksize squared": (
         _graph([n("DepthToSpace", ["x"], blocksize=3)], {}),
@@ -645,6 +721,168 @@ INVALID: dict[str, tuple[Any, tuple[int, ...], str]] = {
         "Pad_0 (Pad): reflect pads 4, 0 need more than 4 elements on axis 2, it keeps 4. "
         "Received: input_shape=(1, 4, 4, 5)",
     ),
+    "Split with a negative size": (
+        _split_into_two(_i64(-1, 5)),
+        (1, C, 4, 5),
+        "Split_0 (Split): split sizes must be 0 or more on axis 1, sizes adding up to 4. Received: split=(-1, 5)",
+    ),
+    "Split with a negative size in the split attribute (opset 11)": (
+        _graph([n("Split", ["x"], ["a", "b"], axis=1, split=[-1, 5]), n("Concat", ["a", "b"], axis=1)], {}, opset=11),
+        (1, C, 4, 5),
+        "Split_0 (Split): split sizes must be 0 or more on axis 1, sizes adding up to 4. Received: split=(-1, 5)",
+    ),
+    "Split with more sizes than outputs": (
+        _split_into_two(_i64(1, 1, 2)),
+        (1, C, 4, 5),
+        "Split_0 (Split): split needs one size per output: 3 sizes for 2 outputs. Received: split=(1, 1, 2)",
+    ),
+    "Split with num_outputs other than its outputs": (
+        _graph([n("Split", ["x"], ["a", "b"], axis=1, num_outputs=3), n("Concat", ["a", "b"], axis=1)], {}, opset=18),
+        (1, C, 4, 5),
+        "Split_0 (Split): num_outputs must be the node's number of outputs, 2. Received: num_outputs=3",
+    ),
+    "Split with num_outputs that leaves a negative last part": (
+        _graph(
+            [n("Split", ["x"], list("abcd"), axis=3, num_outputs=4), n("Concat", list("abcd"), axis=3)], {}, opset=18
+        ),
+        (1, C, 4, 5),
+        "Split_0 (Split): num_outputs=4 splits axis 3 of size 5 into parts of 2 (ceil(5 / 4)), which leaves -1 for "
+        "the last part: ONNX Runtime needs it 0 or more; give explicit split sizes, or a num_outputs or a size that "
+        "leaves the last part 0 or more. Received: input_shape=(1, 4, 4, 5)",
+    ),
+    "Gather past the end of an axis": (
+        _graph([n("Gather", ["x", "i"], axis=1)], {"i": _i64(C + 1)}),
+        (1, C, 4, 5),
+        "Gather_0 (Gather): indices must lie in [-4, 3] on axis 1 of size 4, got index 5: it needs a size of at "
+        "least 6 there. Received: input_shape=(1, 4, 4, 5)",
+    ),
+    "Gather before the front of an axis": (
+        _graph([n("Gather", ["x", "i"], axis=1)], {"i": _i64(0, -C - 1)}),
+        (1, C, 4, 5),
+        "Gather_0 (Gather): indices must lie in [-4, 3] on axis 1 of size 4, got index -5: it needs a size of at "
+        "least 5 there. Received: input_shape=(1, 4, 4, 5)",
+    ),
+    "Gather past the end of the input's shape": (
+        _graph(
+            [n("Shape", ["x"], ["sh"]), n("Gather", ["sh", "i"], ["g"]), n("Reshape", ["x", "g"])], {"i": _i64(0, 4)}
+        ),
+        (1, C, 4, 5),
+        "Gather_1 (Gather): indices must lie in [-4, 3] on axis 0 of size 4 (data shape (4,)). Received: indices=4",
+    ),
+    "ArgMax axis past the last": (
+        _graph([n("ArgMax", ["x"], ["i"], axis=4), n("Cast", ["i"], to=TensorProto.FLOAT)], {}),
+        (1, C, 4, 5),
+        "ArgMax_0 (ArgMax): axis must lie in [-4, 3]. Received: axis=4",
+    ),
+    "Conv with a negative pad": (
+        _graph([n("Conv", ["x", "w"], pads=[-1, 0, 0, 0])], {"w": np.ones((2, C, 3, 3), F32)}),
+        (1, C, 6, 6),
+        "Conv_0 (Conv): pads must not be negative (ONNX Runtime refuses them). Received: pads=(-1, 0, 0, 0)",
+    ),
+    "ConvTranspose with a negative pad": (
+        _graph([n("ConvTranspose", ["x", "w"], pads=[0, 0, 0, -1])], {"w": np.ones((C, 2, 3, 3), F32)}),
+        (1, C, 6, 6),
+        "ConvTranspose_0 (ConvTranspose): pads must not be negative (ONNX Runtime refuses them). "
+        "Received: pads=(0, 0, 0, -1)",
+    ),
+    "MaxPool with a negative pad": (
+        _graph([n("MaxPool", ["x"], kernel_shape=[2, 2], pads=[-1, 0, 0, 0])], {}),
+        (1, C, 6, 6),
+        "MaxPool_0 (MaxPool): pads must not be negative (ONNX Runtime refuses them). Received: pads=(-1, 0, 0, 0)",
+    ),
+    "AveragePool with a pad as large as the kernel": (
+        _graph([n("AveragePool", ["x"], kernel_shape=[3, 2], pads=[0, 0, 0, 2])], {}),
+        (1, C, 6, 6),
+        "AveragePool_0 (AveragePool): pads must be smaller than the kernel on each axis, as ONNX Runtime's pools "
+        "require: spatial axis 1 has kernel 2, pads 0+2. Received: kernel_shape=(3, 2), pads=(0, 0, 0, 2)",
+    ),
+    "MaxPool with a pad as large as the kernel, dilated": (
+        _graph([n("MaxPool", ["x"], kernel_shape=[2, 2], dilations=[2, 2], pads=[2, 0, 0, 0])], {}),
+        (1, C, 6, 6),
+        "MaxPool_0 (MaxPool): pads must be smaller than the kernel on each axis, as ONNX Runtime's pools "
+        "require: spatial axis 0 has kernel 2, pads 2+0. Received: kernel_shape=(2, 2), pads=(2, 0, 0, 0)",
+    ),
+    "Softmax axis past the last": (
+        _graph([n("Softmax", ["x"], axis=4)], {}),
+        (1, C, 4, 5),
+        "Softmax_0 (Softmax): axis must lie in [-4, 3]. Received: axis=4",
+    ),
+    "LogSoftmax axis before the first": (
+        _graph([n("LogSoftmax", ["x"], axis=-5)], {}),
+        (1, C, 4, 5),
+        "LogSoftmax_0 (LogSoftmax): axis must lie in [-4, 3]. Received: axis=-5",
+    ),
+    "Hardmax axis past the last (opset 11)": (
+        _graph([n("Hardmax", ["x"], axis=4)], {}, opset=11),
+        (1, C, 4, 5),
+        "Hardmax_0 (Hardmax): axis must lie in [-4, 3]. Received: axis=4",
+    ),
+    "LayerNormalization axis past the last": (
+        _graph([n("LayerNormalization", ["x", "s"], axis=4)], {"s": np.ones(5, F32)}),
+        (1, C, 4, 5),
+        "LayerNormalization_0 (LayerNormalization): axis must lie in [-4, 3]. Received: axis=4",
+    ),
+    "Unsqueeze of one axis twice": (
+        _graph([n("Unsqueeze", ["x", "a"])], {"a": _i64(1, 1)}),
+        (1, C, 4, 5),
+        "Unsqueeze_0 (Unsqueeze): axes names axis 1 more than once (each axis at most once, in [-6, 5]). "
+        "Received: axes=(1, 1)",
+    ),
+    "Unsqueeze of one axis twice, once from the back": (
+        _graph([n("Unsqueeze", ["x", "a"])], {"a": _i64(1, -5)}),
+        (1, C, 4, 5),
+        "Unsqueeze_0 (Unsqueeze): axes names axis 1 more than once (each axis at most once, in [-6, 5]). "
+        "Received: axes=(1, -5)",
+    ),
+    "Slice of one axis twice": (
+        _graph([n("Slice", ["x", "st", "en", "ax"])], {"st": _i64(0, 1), "en": _i64(3, 4), "ax": _i64(2, 2)}),
+        (1, C, 4, 5),
+        "Slice_0 (Slice): axes names axis 2 more than once (each axis at most once, in [-4, 3]). Received: axes=(2, 2)",
+    ),
+    "Slice with fewer ends than starts": (
+        _graph([n("Slice", ["x", "st", "en", "ax"])], {"st": _i64(0, 1), "en": _i64(3), "ax": _i64(2, 3)}),
+        (1, C, 4, 5),
+        "Slice_0 (Slice): starts, ends, axes and steps need as many values each (one per sliced axis). "
+        "Received: starts=(0, 1), ends=(3,), axes=(2, 3), steps=(1, 1)",
+    ),
+    "Pad of one axis twice": (
+        _graph([n("Pad", ["x", "p", "", "ax"])], {"p": _i64(1, 1, 1, 1), "ax": _i64(2, -2)}, opset=18),
+        (1, C, 4, 5),
+        "Pad_0 (Pad): axes names axis 2 more than once (each axis at most once, in [-4, 3]). Received: axes=(2, -2)",
+    ),
+    "Resize with scales and sizes": (
+        _graph([n("Resize", ["x", "", "sc", "sz"])], {"sc": np.array([1, 1, 2, 2], F32), "sz": _i64(1, C, 8, 10)}),
+        (1, C, 4, 5),
+        "Resize_0 (Resize): Resize takes scales or sizes, not both: give the other as ''. "
+        "Received: scales=(1.0, 1.0, 2.0, 2.0), sizes=(1, 4, 8, 10)",
+    ),
+    "Resize of one axis twice": (
+        _graph([n("Resize", ["x", "", "sc"], axes=[2, 2])], {"sc": np.array([2, 2], F32)}, opset=18),
+        (1, C, 4, 5),
+        "Resize_0 (Resize): axes names axis 2 more than once (each axis at most once, in [-4, 3]). "
+        "Received: axes=(2, 2)",
+    ),
+    "Resize to a size of 0": (
+        _graph([n("Resize", ["x", "", "", "sz"])], {"sz": _i64(1, C, 0, 10)}),
+        (1, C, 4, 5),
+        "Resize_0 (Resize): sizes must be positive (axis 2). Received: sizes=(1, 4, 0, 10)",
+    ),
+    "Reshape to a size of -2": (
+        _graph([n("Reshape", ["x", "s"])], {"s": _i64(1, -2, -1)}),
+        (1, C, 4, 5),
+        "Reshape_0 (Reshape): shape values must be -1, 0 or positive (shape[1] is -2). Received: shape=(1, -2, -1)",
+    ),
+    "Reshape with a 0 past the input's axes": (
+        _graph([n("Reshape", ["x", "s"])], {"s": _i64(1, C, 20, 1, 0)}),
+        (1, C, 4, 5),
+        "Reshape_0 (Reshape): a 0 in shape copies the input's size on that axis, and shape[4] lies past the input's "
+        "4 axes (input shape (1, 4, 4, 5)). Received: shape=(1, 4, 20, 1, 0)",
+    ),
+    "ConstantOfShape of a negative size": (
+        _graph([n("ConstantOfShape", ["s"], ["z"]), n("Add", ["x", "z"])], {"s": _i64(-5)}),
+        (1, C, 4, 5),
+        "ConstantOfShape_0 (ConstantOfShape): shape must not hold a negative size. Received: shape=(-5,)",
+    ),
 }
 
 
@@ -656,3 +894,30 @@ def test_a_model_onnx_runtime_refuses_is_refused(name: str) -> None:
     with pytest.raises(ConvCalcError) as caught:
         convcalc.plan(model, shape)
     assert str(caught.value) == message
+
+
+# the refusals above whose input could fit (a size the input sets): ShapeError; the others are SpecError
+_INPUT_DOES_NOT_FIT = {
+    "SpaceToDepth of an odd height",
+    "Split of 7 into 2 equal parts",
+    "Gemm with a C that does not broadcast",
+    "PRelu slope that does not broadcast",
+    "LayerNormalization scale of another size",
+    "Pad reflect as wide as the axis",
+    "DepthToSpace of channels not divisible by blocksize squared",
+    "Split with num_outputs that leaves a negative last part",
+    "Gather past the end of an axis",
+    "Gather before the front of an axis",
+}
+
+
+@pytest.mark.parametrize("name", sorted(INVALID))
+def test_a_refusal_is_a_shape_error_where_the_input_does_not_fit_and_a_spec_error_where_the_model_is_invalid(
+    name: str,
+) -> None:
+    model, shape, _ = INVALID[name]
+    with pytest.raises(Exception):  # noqa: B017, PT011 - ONNX Runtime's own error types
+        _ort(model, shape)
+    kind = convcalc.ShapeError if name in _INPUT_DOES_NOT_FIT else convcalc.SpecError
+    with pytest.raises(kind):
+        convcalc.plan(model, shape)

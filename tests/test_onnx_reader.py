@@ -38,8 +38,9 @@ _SESSION.intra_op_num_threads = 1
 _SESSION.inter_op_num_threads = 1
 
 
-def _export(module: Any, shape: tuple[int, ...], dynamic: bool) -> bytes:
-    """The module exported with the TorchScript exporter, weights not folded (BatchNorm stays a node)."""
+def _export(module: Any, shape: tuple[int, ...], dynamic: bool, fold: bool = False) -> bytes:
+    """The module exported with the TorchScript exporter, weights not folded (BatchNorm stays a node) unless
+    ``fold`` (the exporter's default: a Linear's weight an initializer, not a Transpose of one)."""
     buffer = io.BytesIO()
     axes = {"x": {0: "N", 2: "H", 3: "W"}} if dynamic else None
     with warnings.catch_warnings():
@@ -52,7 +53,7 @@ def _export(module: Any, shape: tuple[int, ...], dynamic: bool) -> bytes:
             input_names=["x"],
             output_names=["y"],
             dynamic_axes=axes,
-            do_constant_folding=False,
+            do_constant_folding=fold,
             opset_version=17,
         )
     return buffer.getvalue()
@@ -492,3 +493,82 @@ def test_shape_arithmetic_of_torch_exports_plans_as_onnx_runtime_runs_it(module:
         assert convcalc.plan(onnx.load_from_string(model), shape).output_shape == expected, shape
         values = dict(zip((N, H, W), (shape[0], shape[2], shape[3]), strict=True))
         assert tuple(int(d.subs(values)) if hasattr(d, "subs") else d for d in symbolic) == expected, symbolic
+
+
+# --------------------------------------------------------------------------- #
+# matrix products: MACs as the torch reader counts ``a @ b``, whichever operand is a weight
+# --------------------------------------------------------------------------- #
+
+
+class _Attention(torch.nn.Module):
+    def __init__(self, embed: int = 16) -> None:
+        super().__init__()
+        self.q, self.k, self.v = (torch.nn.Linear(embed, embed) for _ in range(3))
+
+    def forward(self, x: Any) -> Any:
+        q, k, v = self.q(x), self.k(x), self.v(x)
+        return torch.softmax(q @ k.transpose(-2, -1), dim=-1) @ v
+
+
+class _WeightOnTheLeft(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(6, 16))
+
+    def forward(self, x: Any) -> Any:
+        return self.w @ x.transpose(-2, -1)
+
+
+class _VectorOnTheLeft(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(10))
+
+    def forward(self, x: Any) -> Any:
+        return self.w @ x
+
+
+class _Gram(torch.nn.Module):
+    def forward(self, x: Any) -> Any:
+        return x @ x.transpose(-2, -1)
+
+
+class _GramOfRows(torch.nn.Module):
+    def forward(self, x: Any) -> Any:
+        rows = x.flatten(1)
+        return torch.mm(rows, rows.t())  # exported as a Gemm of two activations
+
+
+class _WeightTimesRows(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(6, 160))
+
+    def forward(self, x: Any) -> Any:
+        return torch.mm(self.w, x.flatten(1).t())  # exported as a Gemm whose A is the weight
+
+
+_PRODUCTS = {
+    "attention": (_Attention(), ("macs", "flops", "fvcore", "torchinfo")),
+    "weight @ activation": (_WeightOnTheLeft(), ("macs", "macs+bias", "flops", "fvcore", "ptflops")),
+    "vector @ activation": (_VectorOnTheLeft(), ("macs", "macs+bias", "flops", "fvcore", "ptflops")),
+    "activation @ activation": (_Gram(), ("macs", "macs+bias", "flops", "fvcore", "ptflops", "torchinfo")),
+    "Gemm of activations": (_GramOfRows(), ("macs", "macs+bias", "flops", "fvcore", "ptflops", "torchinfo")),
+    "Gemm with the weight as A": (_WeightTimesRows(), ("macs", "macs+bias", "flops", "fvcore", "ptflops")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_PRODUCTS))
+def test_a_matrix_product_exported_to_onnx_counts_the_macs_of_the_torch_module(name: str) -> None:
+    """MatMul of two activations, or of a constant on the left, counted 0; so did a Gemm whose B is not a constant,
+    and a Gemm whose A is one was refused. (torchinfo is left out where torch holds the weight in no layer: it counts
+    a layer's parameters, and the ONNX node holds the weight.)"""
+    module, conventions = _PRODUCTS[name]
+    shape = (3, 10, 16)
+    model = _export(module, shape, False, fold=True)
+    loaded = onnx.load_from_string(model)
+    assert convcalc.plan(loaded, shape).output_shape == _ort_shape(_session(model), shape)
+    for macs in conventions:
+        theirs = convcalc.plan(module, shape, macs=macs).macs
+        assert convcalc.plan(loaded, shape, macs=macs).macs == theirs, macs
+    assert convcalc.plan(loaded, shape).macs > 0

@@ -8,7 +8,7 @@ from typing import Any
 from convcalc._types import Shape
 from convcalc.nn import _merge_rf
 from convcalc.onnx_reader._graph import _K, _T, _Call, _handles
-from convcalc.onnx_reader._values import _arr, _from_arr, _prod, _tensor
+from convcalc.onnx_reader._values import _arr, _axis, _from_arr, _prod, _tensor
 
 _UNARY = frozenset(
     {
@@ -19,6 +19,8 @@ _UNARY = frozenset(
         "BatchNormalization", "Cast", "CastLike", "GroupNormalization",
     }
 )  # fmt: skip
+# the operators above with an ``axis`` attribute, which ONNX Runtime requires in [-rank, rank - 1]
+_AXIS_OPS = frozenset({"Softmax", "LogSoftmax", "Hardmax", "LayerNormalization"})
 _BINARY = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Equal", "Less", "Greater",
                      "And", "Or", "Where", "Mod", "LessOrEqual", "GreaterOrEqual"})  # fmt: skip
 
@@ -35,6 +37,8 @@ def _unary(call: _Call, args: list[Any]) -> Any:
             return _K(x.shape, None if any(v is None for v in values) else values)
         return _K(x.shape, None)
     x = _tensor(call, x)
+    if call.node.op in _AXIS_OPS and call.node.attr("axis") is not None:
+        _axis(call, call.node.attr("axis"), len(x.shape))
     if call.node.op == "PRelu" and len(args) > 1 and args[1] is not None:
         # ONNX Runtime broadcasts the slope both ways (a slope of more axes widens the output)
         shape = _broadcast(call, [x.shape, args[1].shape])
@@ -202,10 +206,9 @@ def _binary(call: _Call, args: list[Any]) -> Any:
 @_handles("Gemm")
 def _gemm(call: _Call, args: list[Any]) -> Any:
     a, b = args[0], args[1]
-    if not isinstance(a, _T):
-        raise call.spec_error("convcalc follows Gemm on the input's data (A)", A="a constant")
+    inp = a.shape if isinstance(a, _T) else b.shape
     if len(a.shape) != 2 or len(b.shape) != 2:
-        raise call.shape_error(f"Gemm takes 2-D A and B, got {len(a.shape)}-D and {len(b.shape)}-D", a.shape)
+        raise call.shape_error(f"Gemm takes 2-D A and B, got {len(a.shape)}-D and {len(b.shape)}-D", inp)
     m, k = (a.shape[1], a.shape[0]) if call.node.attr("transA", 0) else a.shape
     kb, n = (b.shape[1], b.shape[0]) if call.node.attr("transB", 0) else b.shape
     call.equal(
@@ -213,14 +216,18 @@ def _gemm(call: _Call, args: list[Any]) -> Any:
         kb,
         1,
         f"Gemm needs {kb} features from A (B is {b.shape}, transB={call.node.attr('transB', 0)}), got {k}",
-        a.shape,
-        reason=f"in_features={kb}",
+        inp,
+        reason=f"in_features={kb}" if isinstance(b, _K) else "sizes equal",
     )
-    macs = kb * n if isinstance(b, _K) else 0
     bias = len(args) > 2 and args[2] is not None
     if bias:
         _broadcasts_to(call, args[2].shape, (m, n), "C")
-    return call.row(a.shape, _T((m, n)), macs=macs, bias_adds=n if bias and isinstance(b, _K) else 0)
+    if not isinstance(a, _T) and not isinstance(b, _T):
+        return _K((m, n), None)  # a product of constants: its shape, for what it broadcasts with
+    # k * n per row of the output, whichever operand is a constant (torch's addmm counts a product of activations
+    # so); C is a Linear's bias (its adds counted) where B is the weight
+    macs = kb * n
+    return call.row(inp, _T((m, n)), macs=macs, bias_adds=n if bias and isinstance(b, _K) else 0)
 
 
 @_handles("MatMul")
@@ -237,7 +244,10 @@ def _matmul(call: _Call, args: list[Any]) -> Any:
     out = (*batch, *(sa[-2:-1] if len(sa) >= 2 else ()), *(sb[-1:] if len(sb) >= 2 else ()))
     if not isinstance(a, _T) and not isinstance(b, _T):
         return _K(out, None)  # a product of constants: its shape, for what it broadcasts with
-    macs: Any = 0
-    if isinstance(b, _K) and isinstance(a, _T):
-        macs = _prod(sa[1:-1]) * ka * (sb[-1] if len(sb) >= 2 else 1)
-    return call.row(sa if isinstance(a, _T) else sb, _T(out), macs=macs)
+    # one multiply-accumulate per output element and inner index, per element of the output's first axis, whichever
+    # operand is a constant (a weight) or both depend on the input (attention's q @ k^T), as the torch reader counts
+    # ``a @ b``; with a vector on the left there is no batch of rows: the product counts once for the whole input
+    inp = sa if isinstance(a, _T) else sb
+    if len(sa) == 1:
+        return call.row(inp, _T(out), macs=_prod(out) * ka, batch=1)
+    return call.row(inp, _T(out), macs=_prod(out[1:]) * ka)

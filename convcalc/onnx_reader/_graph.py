@@ -190,7 +190,9 @@ class _Call:
     def where(self) -> str:
         return f"{self.name} ({self.node.op})"
 
-    def row(self, inp: tuple[Any, ...], out: _T, *, macs: Any = 0, bias_adds: Any = 0) -> _T:
+    def row(self, inp: tuple[Any, ...], out: _T, *, macs: Any = 0, bias_adds: Any = 0, batch: Any = None) -> _T:
+        """Add the node's row: ``macs`` and ``bias_adds`` per element of ``batch``, by default the output's first
+        size (as the planner's ``Context.add_row`` reads them)."""
         rf = out.rf if out.rf is not None and len(out.rf) == len(out.shape) - 2 else None
         self.ctx.add_row(
             self.name,
@@ -202,6 +204,7 @@ class _Call:
             macs=macs,
             bias_adds=bias_adds,
             receptive_field=rf,
+            batch=batch,
         )
         return out
 

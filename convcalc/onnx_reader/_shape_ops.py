@@ -18,6 +18,15 @@ from convcalc.onnx_reader._values import _arr, _axis, _const_out, _consts, _from
 
 def _reshape_dims(call: _Call, old: tuple[Any, ...], sizes: tuple[Any, ...]) -> tuple[Any, ...]:
     allowzero = call.node.attr("allowzero", 0)
+    for j, s in enumerate(sizes):
+        if type(s) is int and s < -1:
+            raise call.spec_error(f"shape values must be -1, 0 or positive (shape[{j}] is {s})", shape=sizes)
+        if type(s) is int and s == 0 and not allowzero and j >= len(old):
+            raise call.spec_error(
+                f"a 0 in shape copies the input's size on that axis, and shape[{j}] lies past the input's "
+                f"{len(old)} axes (input shape {tuple(old)})",
+                shape=sizes,
+            )
     dims = [
         old[j] if (type(s) is int and s == 0 and not allowzero and j < len(old)) else s for j, s in enumerate(sizes)
     ]
@@ -109,6 +118,19 @@ def _axes_arg(call: _Call, args: list[Any], index: int) -> tuple[int, ...] | Non
     return None if axes is None else tuple(axes)
 
 
+def _distinct_axes(call: _Call, axes: tuple[Any, ...], rank: int, what: str = "axes") -> tuple[int, ...]:
+    """``axes`` as axes of a tensor of ``rank`` axes, each in range and none given twice (``[1, -3]`` of a 4-D
+    tensor names axis 1 twice), as ONNX Runtime requires of Unsqueeze, Slice, Pad and Resize."""
+    out = tuple(_axis(call, a, rank, what) for a in axes)
+    for j, a in enumerate(out):
+        if a in out[:j]:
+            raise call.spec_error(
+                f"{what} names axis {a} more than once (each axis at most once, in [-{rank}, {rank - 1}])",
+                **{what: tuple(axes)},
+            )
+    return out
+
+
 def _is_one(call: _Call, size: Any, axis: int, shape: Shape) -> bool:
     """Whether a Squeeze without axes drops an axis: every size 1 goes, so a symbolic size must be 1 for every
     input size or for none."""
@@ -149,7 +171,7 @@ def _unsqueeze(call: _Call, args: list[Any]) -> Any:
     x = args[0]
     axes = _axes_arg(call, args, 1) or ()
     rank = len(x.shape) + len(axes)
-    where = sorted(_axis(call, a, rank, "axes") for a in axes)
+    where = sorted(_distinct_axes(call, axes, rank))
     dims = list(x.shape)
     for a in where:
         dims.insert(a, 1)
@@ -279,10 +301,17 @@ def _slice(call: _Call, args: list[Any]) -> Any:
         starts, ends = tuple(call.node.attr("starts")), tuple(call.node.attr("ends"))
         axes = tuple(call.node.attr("axes") or range(len(starts)))
         steps = (1,) * len(starts)
+    if not len(starts) == len(ends) == len(axes) == len(steps):
+        raise call.spec_error(
+            "starts, ends, axes and steps need as many values each (one per sliced axis)",
+            starts=starts,
+            ends=ends,
+            axes=axes,
+            steps=steps,
+        )
     dims = list(x.shape)
     picks: dict[int, tuple[Any, Any, Any]] = {}
-    for st, en, ax, sp in zip(starts, ends, axes, steps, strict=True):
-        a = _axis(call, ax, rank, "axes")
+    for st, en, a, sp in zip(starts, ends, _distinct_axes(call, axes, rank), steps, strict=True):
         if sp == 0:
             raise call.spec_error("steps must not be 0", steps=steps)
         dims[a] = _slice_len(call, x.shape[a], st, en, sp, a, x.shape)
@@ -304,15 +333,32 @@ def _python_slice(size: int, start: int, end: int, step: int) -> slice:
     return slice(s, None if e < 0 else e, step)
 
 
+def _split_sizes(call: _Call, parts: tuple[Any, ...], axis: int, shape: Shape) -> tuple[Any, ...]:
+    """A Split's explicit sizes, as ONNX Runtime requires them: one per output, none negative."""
+    outputs = len(call.node.outputs)
+    if len(parts) != outputs:
+        raise call.spec_error(f"split needs one size per output: {len(parts)} sizes for {outputs} outputs", split=parts)
+    for p in parts:
+        if type(p) is int and p < 0:
+            raise call.spec_error(
+                f"split sizes must be 0 or more on axis {axis}, sizes adding up to {shape[axis]}", split=parts
+            )
+        if type(p) is not int:
+            call.at_least(
+                p, 0, axis, f"Split sizes {parts} hold a negative size on axis {axis}", "split size >= 0", shape
+            )
+    return parts
+
+
 @_handles("Split")
 def _split(call: _Call, args: list[Any]) -> Any:
     x = _tensor(call, args[0])
     rank = len(x.shape)
     axis = _axis(call, call.node.attr("axis", 0), rank)
     if len(args) > 1 and args[1] is not None:
-        parts = _ints(call, args[1], "split")
+        parts = _split_sizes(call, _ints(call, args[1], "split"), axis, x.shape)
     elif call.node.attr("split") is not None:
-        parts = tuple(call.node.attr("split"))
+        parts = _split_sizes(call, tuple(call.node.attr("split")), axis, x.shape)
     else:
         n = call.node.attr("num_outputs") or len(call.node.outputs)
         size = x.shape[axis]
@@ -328,10 +374,25 @@ def _split(call: _Call, args: list[Any]) -> Any:
             outs = [_T(tuple(part if k == axis else d for k, d in enumerate(x.shape)), x.rf if axis < 2 else None)]
             call.row(x.shape, outs[0])
             return outs * n
+        if n != len(call.node.outputs):
+            raise call.spec_error(
+                f"num_outputs must be the node's number of outputs, {len(call.node.outputs)}", num_outputs=n
+            )
         if type(size) is not int:
             raise call.spec_error("convcalc splits a symbolic axis only with explicit split sizes", axis=axis)
+        # ONNX Runtime: ceil(size / n) to each output but the last, which takes what remains (0 or more)
         chunk = ceil_div(size, n)
-        parts = tuple(min(chunk, size - j * chunk) for j in range(n))
+        call.at_least(
+            size - (n - 1) * chunk,
+            0,
+            axis,
+            f"num_outputs={n} splits axis {axis} of size {size} into parts of {chunk} (ceil({size} / {n})), which "
+            f"leaves {size - (n - 1) * chunk} for the last part: ONNX Runtime needs it 0 or more; give explicit split "
+            f"sizes, or a num_outputs or a size that leaves the last part 0 or more",
+            f"num_outputs={n} fits",
+            x.shape,
+        )
+        parts = (*(chunk,) * (n - 1), size - (n - 1) * chunk)
     call.equal(sum(parts), x.shape[axis], axis, f"Split sizes {parts} do not add up to {x.shape[axis]}", x.shape)
     outs = []
     for j, p in enumerate(parts):
@@ -367,6 +428,7 @@ def _gather(call: _Call, args: list[Any]) -> Any:
     if not isinstance(idx, _K):
         raise call.spec_error("Gather indices must be constant", indices="a computed tensor")
     dims = (*x.shape[:axis], *idx.shape, *x.shape[axis + 1 :])
+    _gather_range(call, x, idx, axis)
     if isinstance(x, _K):
         a, i = _arr(x), _arr(idx)
         if a is None or i is None:
@@ -378,6 +440,31 @@ def _gather(call: _Call, args: list[Any]) -> Any:
             np.take(a, np.asarray([int(v) % n for v in i.reshape(-1).tolist()]).reshape(i.shape), axis=axis)
         )
     return call.row(x.shape, _T(dims))
+
+
+def _gather_range(call: _Call, x: Any, idx: _K, axis: int) -> None:
+    """Require every known index within ``[-size, size - 1]`` of a known axis size, as ONNX Runtime does: a
+    SpecError for constant data, a ShapeError for data whose size the input sets. A symbolic size (or index) is
+    left unchecked."""
+    size = x.shape[axis]
+    if type(size) is not int or idx.values is None:
+        return
+    bad = [v for v in idx.values if type(v) is int and not -size <= v < size]
+    if not bad:
+        return
+    message = f"indices must lie in [-{size}, {size - 1}] on axis {axis} of size {size}"
+    if isinstance(x, _K):
+        raise call.spec_error(f"{message} (data shape {tuple(x.shape)})", indices=bad[0])
+    worst = max(bad, key=lambda v: v + 1 if v >= 0 else -v)  # the index that needs the largest size
+    need = worst + 1 if worst >= 0 else -worst
+    call.at_least(
+        size - need,
+        0,
+        axis,
+        f"{message}, got index {worst}: it needs a size of at least {need} there",
+        f"size at least {need}",
+        x.shape,
+    )
 
 
 @_handles("Constant")
@@ -402,6 +489,8 @@ def _constant(call: _Call, args: list[Any]) -> Any:
 @_handles("ConstantOfShape")
 def _constant_of_shape(call: _Call, args: list[Any]) -> Any:
     dims = _ints(call, args[0], "shape")
+    if any(type(d) is int and d < 0 for d in dims):
+        raise call.spec_error("shape must not hold a negative size", shape=dims)
     value = call.node.attr("value")
     fill = value[1][0] if value is not None and value[1] else 0.0
     n = _prod(dims)
@@ -494,7 +583,8 @@ def _reduce(call: _Call, args: list[Any]) -> Any:
     else:
         axes = _axes_arg(call, args, 1)
     keep = call.node.attr("keepdims", 1)
-    picked = set(range(rank)) if not axes else {_axis(call, a, rank, "axes") for a in axes}
+    what = "axis" if call.node.op in ("ArgMax", "ArgMin") else "axes"  # the attribute the node names
+    picked = set(range(rank)) if not axes else {_axis(call, a, rank, what) for a in axes}
     if not axes and call.node.attr("noop_with_empty_axes", 0):
         picked = set()
     dims = tuple((1 if j in picked else d) for j, d in enumerate(x.shape) if keep or j not in picked)
@@ -511,7 +601,7 @@ def _pad(call: _Call, args: list[Any]) -> Any:
         _ints(call, args[1], "pads") if len(args) > 1 and args[1] is not None else tuple(call.node.attr("pads") or ())
     )
     axes = _ints(call, args[3], "axes") if len(args) > 3 and args[3] is not None else tuple(range(rank))
-    axes = tuple(_axis(call, a, rank, "axes") for a in axes)
+    axes = _distinct_axes(call, axes, rank)
     if len(pads) != 2 * len(axes):
         raise call.spec_error(f"pads needs {2 * len(axes)} values (begin and end of {len(axes)} axes)", pads=pads)
     dims = list(x.shape)
@@ -590,7 +680,11 @@ def _resize(call: _Call, args: list[Any]) -> Any:
             _consts(call, args[2], "scales") if len(args) > 2 and args[2] is not None and _nonempty(args[2]) else None
         )
         sizes = _ints(call, args[3], "sizes") if len(args) > 3 and args[3] is not None and _nonempty(args[3]) else None
-    axes = tuple(_axis(call, a, rank, "axes") for a in (call.node.attr("axes") or range(rank)))
+        if scales is not None and sizes is not None:
+            raise call.spec_error(
+                "Resize takes scales or sizes, not both: give the other as ''", scales=scales, sizes=sizes
+            )
+    axes = _distinct_axes(call, tuple(call.node.attr("axes") or range(rank)), rank)
     dims = list(x.shape)
     if sizes is not None:
         if len(sizes) != len(axes):
@@ -599,6 +693,10 @@ def _resize(call: _Call, args: list[Any]) -> Any:
         if policy != "stretch":
             sizes = _keep_aspect(call, policy, tuple(x.shape[a] for a in axes), sizes)
         for a, s in zip(axes, sizes, strict=True):
+            if type(s) is int and s < 1:
+                raise call.spec_error(f"sizes must be positive (axis {a})", sizes=sizes)
+            if type(s) is not int:
+                call.at_least(s, 1, a, f"sizes {sizes} leave no element on axis {a}", "size at least 1", x.shape)
             dims[a] = s
     elif scales is not None:
         if len(scales) != len(axes):

@@ -43,6 +43,8 @@ def _window_geometry(call: _Call, x: _T, kernel: tuple[int, ...], transpose: boo
             dilations=dilations,
             kernel_shape=kernel,
         )
+    if any(p < 0 for p in pads):
+        raise call.spec_error("pads must not be negative (ONNX Runtime refuses them)", pads=pads)
     if auto_pad not in ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"):
         raise call.spec_error("auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID", auto_pad=auto_pad)
     return strides, dilations, pads[:nd], pads[nd:], auto_pad
@@ -249,6 +251,16 @@ def _pool(call: _Call, args: list[Any]) -> Any:
     if not kernel:
         raise call.spec_error("kernel_shape is required", kernel_shape=None)
     ceil_mode = bool(call.node.attr("ceil_mode", 0))
+    _, _, begins, ends, auto_pad = _window_geometry(call, x, kernel)
+    if auto_pad == "NOTSET":
+        for j, (k, b, e) in enumerate(zip(kernel, begins, ends, strict=True)):
+            if b >= k or e >= k:
+                raise call.spec_error(
+                    f"pads must be smaller than the kernel on each axis, as ONNX Runtime's pools require: spatial "
+                    f"axis {j} has kernel {k}, pads {b}+{e}",
+                    kernel_shape=kernel,
+                    pads=tuple(call.node.attr("pads")),
+                )
     if call.node.op == "MaxPool" and len(call.node.outputs) > 1 and call.node.outputs[1]:
         pass  # the indices output has the same shape
     spatial, rf = _sliding(call, x, kernel, ceil_mode=ceil_mode)
