@@ -28,7 +28,9 @@ OverflowError into a SpecError, through ``functools.wraps``), and the other
 public functions with ``@checked_call`` (which only turns a call Python refuses
 into a SpecError, the same way). Such a function
 is copied and trampolined like an undecorated one, decorator kept, so its body
-is mutated too; see ``TRANSPARENT_DECORATORS``.
+is mutated too; see ``TRANSPARENT_DECORATORS``. The torch reader's operation
+handlers are registered by ``@_handles(name, ...)``: that decorator is kept on
+the trampoline alone, which stays the registered function.
 """
 
 from __future__ import annotations
@@ -42,12 +44,17 @@ import time
 import tomllib
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Decorators that only wrap a function (functools.wraps, same signature, no definition-time effect):
 #: mutmut may mutate the functions under them. Checked against mutmut's own rule in patch_mutmut().
-TRANSPARENT_DECORATORS = frozenset({"exact_arrays", "checked_call"})
+TRANSPARENT_DECORATORS = frozenset({"exact_arrays", "checked_call", "_handles"})
+# decorators that register the function by name (the torch reader's ``@_handles("matmul", "mm")``): kept on the
+# trampoline only, which mutmut defines first; on the original's and the mutants' copies, defined after it, each
+# would register itself in the trampoline's place, and the last mutant would run in every test
+REGISTERING_DECORATORS = frozenset({"_handles"})
 MUTMUT_VERSION = "3.8.1"
 
 KILLED = {"killed", "timeout", "caught by type check"}
@@ -177,7 +184,9 @@ def patch_mutmut() -> None:
     original = visitor._skip_node_and_children
 
     def transparent(decorator: cst.Decorator) -> bool:
-        return isinstance(decorator.decorator, cst.Name) and decorator.decorator.value in TRANSPARENT_DECORATORS
+        # a name (``@checked_call``) or a call of one (``@_handles("matmul", "mm")``)
+        target = decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else decorator.decorator
+        return isinstance(target, cst.Name) and target.value in TRANSPARENT_DECORATORS
 
     def skip_node_and_children(self: object, node: cst.CSTNode) -> bool:
         if isinstance(node, cst.FunctionDef) and node.decorators and all(map(transparent, node.decorators)):
@@ -193,6 +202,20 @@ def patch_mutmut() -> None:
 
     visitor._skip_node_and_children = skip_node_and_children  # type: ignore[method-assign]
     visitor._convcalc_patched = True  # type: ignore[attr-defined]
+
+    arrange = file_mutation.function_trampoline_arrangement
+
+    def registers(decorator: cst.Decorator) -> bool:
+        target = decorator.decorator.func if isinstance(decorator.decorator, cst.Call) else decorator.decorator
+        return isinstance(target, cst.Name) and target.value in REGISTERING_DECORATORS
+
+    def function_trampoline_arrangement(function: Any, mutants: Any, class_name: Any) -> Any:
+        declarations, nodes, assignments, names = arrange(function, mutants, class_name)
+        trampoline, *copies = nodes
+        copies = [c.with_changes(decorators=[d for d in c.decorators if not registers(d)]) for c in copies]
+        return declarations, [trampoline, *copies], assignments, names
+
+    file_mutation.function_trampoline_arrangement = function_trampoline_arrangement
 
 
 def run_mutmut(names: list[str], max_children: int | None) -> int:
