@@ -225,6 +225,26 @@ class ModuleCall(NamedTuple):
     group: bool
 
 
+class Parametrized(NamedTuple):
+    """A tensor of a torch module that its parametrizations compute when the module reads it
+    (``torch.nn.utils.parametrize``: ``weight_norm``, ``spectral_norm``, a low-rank update): torchinfo lists
+    the ``ParametrizationList`` at ``path`` (``<module>.parametrizations.<tensor>``), called without
+    arguments, and each parametrization it calls in turn, with the parameters each holds."""
+
+    path: str
+    shape: Shape  # the tensor computed
+    params: int  # the originals the list holds
+    trainable: int
+    steps: tuple[tuple[str, Shape, int, int], ...]  # (class, first input's shape, own parameters, trainable)
+
+    def held(self) -> tuple[int, int]:
+        """(parameters, trainable parameters) of the list and its parametrizations."""
+        return (
+            self.params + sum(step[2] for step in self.steps),
+            self.trainable + sum(step[3] for step in self.steps),
+        )
+
+
 def _total(values: Iterable[Size]) -> Size:
     total: Size = 0
     for v in values:
@@ -287,6 +307,8 @@ class Plan:
     # holds parameters: how torchinfo counts its mult-adds and sizes its parameters and output (-1 and 0 for a lazy
     # layer not yet run: every parameter it will hold is a weight or bias, counted from its row)
     weight_names: tuple[tuple[str, int, int, int, int], ...] | None = field(default=None, compare=False, repr=False)
+    # the tensors of torch layers planned whole that parametrizations compute (for the torchinfo layout)
+    parametrized: tuple[Parametrized, ...] = field(default=(), compare=False, repr=False)
     inputs: Any = field(default=None, compare=False, repr=False)
     outputs: Any = field(default=None, compare=False, repr=False)
 
@@ -356,6 +378,16 @@ class Plan:
                 key = ".".join(parts[:j])
                 params, trainable = totals.get(key, (0, 0))
                 totals[key] = (params + r.params, trainable + r.trainable)
+        # a parametrized layer's row holds its parametrizations' parameters too: torchinfo lists them below it
+        for p in self.parametrized:
+            held = p.held()
+            for key, count in (
+                (p.path.rpartition(".")[0], held),
+                (p.path, held),
+                *((f"{p.path}.{j}", step[2:]) for j, step in enumerate(p.steps)),
+            ):
+                params, trainable = totals.get(key, (0, 0))
+                totals[key] = (params + count[0], trainable + count[1])
         return totals
 
     @property
@@ -386,6 +418,8 @@ class Plan:
                 given = group.input_shape or (rows[j].input_shape if j < len(rows) else None)
                 leaf = path not in has_children
                 kind = tree.get(path, group.kind) if tree is not None else group.kind
+                if kind == "ParametrizationList":
+                    given = None  # torch reads a parametrized tensor by calling its list without arguments
                 row = None
                 if leaf and path and tree is not None and j < len(rows) and rows[j].name == path:
                     # a module without children planned inside its own group (a layer with hooks): its row is the
@@ -409,6 +443,18 @@ class Plan:
                 continue
             kind = tree[r.name] if tree is not None else r.kind
             yield ModuleCall(r.name, kind, r.input_shape, r.output_shape, r, r.name not in has_children, False)
+            yield from self._parametrization_calls(r.name)
+
+    def _parametrization_calls(self, path: str) -> Iterator[ModuleCall]:
+        """The calls that reading the parametrized tensors of the layer at ``path`` makes, as torchinfo's hooks
+        meet them: each ``ParametrizationList`` (no input), then each parametrization it calls."""
+        for p in self.parametrized:
+            if p.path.rpartition(".")[0] != f"{path}.parametrizations":
+                continue
+            yield ModuleCall(p.path, "ParametrizationList", None, p.shape, None, False, True)
+            for j, (kind, given, _, _) in enumerate(p.steps):
+                row = Row(f"{p.path}.{j}", kind, given, p.shape, activation_bytes=shape_numel(p.shape) * self.itemsize)
+                yield ModuleCall(row.name, kind, given, p.shape, row, True, False)
 
     def _leaf_calls(self) -> Iterator[tuple[str, str, Any, tuple[Any, ...], Any]]:
         """(path, class, parameters, output shape, activation bytes) of each call torchinfo lists of a module

@@ -551,7 +551,7 @@ def plan(
     if not all(type(d) is int for d in shape):
         rows = tuple(_sympy_row(r) for r in rows)
         uncalled = tuple(_sympy_row(r) for r in uncalled)
-    name, modules, weight_names = _module_tree(source, model)
+    name, modules, weight_names, parametrized = _module_tree(source, model)
     several = len(inputs) + len(keywords) > 1 or keywords
     if isinstance(outputs, tuple) and (
         (outputs and not isinstance(outputs[0], (tuple, dict))) or (not outputs and out_shape == ())
@@ -570,6 +570,7 @@ def plan(
         name=name,
         modules=modules,
         weight_names=weight_names,
+        parametrized=parametrized,
         groups=tuple(Group(*g) for g in ctx.groups if g is not None),
         inputs=_sympy_tree(dict(keywords) if keywords and not inputs else (*inputs, *keywords.values()))
         if several
@@ -645,9 +646,10 @@ _TORCH_CLASS = {"Add": "AddBranches", "Concat": "ConcatBranches"}
 
 def _module_tree(
     source: Any, model: Any
-) -> tuple[str, tuple[tuple[str, str], ...] | None, tuple[tuple[str, int, int, int, int], ...] | None]:
+) -> tuple[str, tuple[tuple[str, str], ...] | None, tuple[tuple[str, int, int, int, int], ...] | None, Any]:
     """The model's name, its module classes by path (``""`` for the model) and, for a torch module, how its
-    leaf modules' parameters are named (``Plan.weight_names``), for the torchinfo layout.
+    leaf modules' parameters are named (``Plan.weight_names``) and its parametrized tensors
+    (``Plan.parametrized``), for the torchinfo layout.
 
     A torch module gives its own ``named_modules()``; a ``convcalc.nn`` model the modules ``to_torch()``
     builds; a Keras model its name and no tree (its layers are listed flat).
@@ -662,9 +664,14 @@ def _module_tree(
         from convcalc._late import late  # the planner imports no reader
 
         classes = late("convcalc.torch.read:module_classes")(source)
-        return classes[""], tuple(classes.items()), late("convcalc.torch.read:weight_names")(source)
+        return (
+            classes[""],
+            tuple(classes.items()),
+            late("convcalc.torch.read:weight_names")(source),
+            late("convcalc.torch.read:parametrized")(source),
+        )
     if reader is not None or model._convention is not Convention.TORCH:
-        return getattr(model, "name", None) or type(model).__name__, None, None
+        return getattr(model, "name", None) or type(model).__name__, None, None, ()
     tree = getattr(model, "_classes", None)  # a container keeps the tree of its first plan
     if tree is None:
         classes = {}
@@ -676,7 +683,7 @@ def _module_tree(
         tree = tuple(classes.items())
         if hasattr(type(model), "_classes"):
             object.__setattr__(model, "_classes", tree)
-    return tree[0][1], tree, None
+    return tree[0][1], tree, None, ()
 
 
 def _sympy_tree(value: Any) -> Any:

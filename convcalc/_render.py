@@ -388,7 +388,9 @@ def _mult_adds_cell(layer: _Layer, at_max_depth: bool) -> str:
     shown, the sum of its leaves'."""
     if layer.leaf:
         return _num(layer.macs) if layer.macs else "--"
-    if at_max_depth and layer.called and layer.params and layer.output != "--":
+    # a ParametrizationList holds originals (``original``, ``original0``): no name torchinfo counts mult-adds of
+    originals = layer.path.rpartition(".")[0].rpartition(".")[2] == "parametrizations"
+    if at_max_depth and layer.called and layer.params and layer.output != "--" and not originals:
         return _num(_total(child.macs for child in layer.children if child.leaf))
     return "--"
 

@@ -783,3 +783,96 @@ def test_hooked_layers_are_counted_with_the_input_and_output_their_call_has(inde
     assert_same(net, input_size=shape)
     ours = convcalc.summary(net, input_size=shape, verbose=0)
     assert convcalc.plan(net, shape, macs="torchinfo").macs * 8 == ours.total_mult_adds
+
+
+class _LowRank(nn.Module):
+    """A low-rank update of a weight (LoRA through ``register_parametrization``): parameters of its own."""
+
+    def __init__(self, rows: int, cols: int, rank: int = 2) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.randn(rows, rank))
+        self.b = nn.Parameter(torch.zeros(rank, cols))
+
+    def forward(self, weight: Any) -> Any:
+        return weight + self.a @ self.b
+
+
+class _Scale(nn.Module):
+    def forward(self, weight: Any) -> Any:
+        return weight * 2
+
+
+class _Twice(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.utils.parametrizations.orthogonal(nn.Linear(4, 4))
+
+    def forward(self, x: Any) -> Any:
+        return self.lin(torch.relu(self.lin(x)))
+
+
+class _Symmetric(nn.Module):
+    def forward(self, weight: Any) -> Any:
+        return weight.triu() + weight.triu(1).transpose(-1, -2)
+
+
+class _OwnParametrized(nn.Module):
+    """A parameter of the model's own, parametrized, read by its forward (which is read step by step)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4, 4))
+        self.lin = nn.Linear(4, 3)
+
+    def forward(self, x: Any) -> Any:
+        return self.lin(x @ self.w)
+
+
+class _NormedBlock(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.utils.parametrizations.weight_norm(nn.Conv2d(3, 3, 1))
+        self.bn = nn.BatchNorm2d(3)
+
+    def forward(self, x: Any) -> Any:
+        return self.bn(self.conv(x)) + x
+
+
+def _parametrized_nets() -> list[tuple[Any, tuple[int, ...]]]:
+    """torch's weight_norm, spectral_norm and orthogonal, a LoRA update with parameters of its own, two
+    parametrizations chained on a weight and one on a bias, a layer called twice, and blocks."""
+    from torch.nn.utils import parametrize
+    from torch.nn.utils.parametrizations import spectral_norm, weight_norm
+
+    torch.manual_seed(0)
+    lora = nn.Linear(256, 256)
+    parametrize.register_parametrization(lora, "weight", _LowRank(256, 256, 4))
+    chained = nn.Conv2d(3, 4, 3)
+    parametrize.register_parametrization(chained, "weight", _Scale())
+    parametrize.register_parametrization(chained, "weight", _Scale())
+    parametrize.register_parametrization(chained, "bias", _Scale())
+    frozen = spectral_norm(nn.Linear(12, 5))
+    frozen.parametrizations.weight.original.requires_grad_(False)
+    own = _OwnParametrized()
+    parametrize.register_parametrization(own, "w", _Symmetric())
+    return [
+        (nn.Sequential(weight_norm(nn.Conv2d(3, 8, 3)), nn.ReLU()), (2, 3, 8, 8)),
+        (nn.Sequential(nn.Flatten(), frozen), (2, 3, 2, 2)),
+        (nn.Sequential(lora, nn.ReLU(), nn.Linear(256, 10)), (64, 256)),
+        (nn.Sequential(chained), (1, 3, 6, 6)),
+        (_Twice(), (3, 4)),
+        (nn.Sequential(_NormedBlock(), _NormedBlock()), (2, 3, 4, 4)),
+        (own, (2, 4)),
+    ]
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_parametrized_layers_are_listed_with_their_parametrizations(index: int) -> None:
+    """torchinfo lists a parametrized layer's ``ModuleDict``, each ``ParametrizationList`` and each
+    parametrization they call, with the parameters each holds: the layer's own row showed all of them, and a
+    parametrization with parameters of its own (a LoRA update) was missing from the output and parameter
+    bytes (5,120 and 10,280 bytes for torchinfo's 529,408 and 14,376). A list is called without arguments:
+    no input size."""
+    net, shape = _parametrized_nets()[index]
+    assert_same(net.eval(), input_size=shape)
+    assert convcalc.plan(net, shape).total_params == sum(p.numel() for p in net.parameters())

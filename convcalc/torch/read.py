@@ -27,6 +27,7 @@ from convcalc.torch.trace import (
     _node_of,
     _remember,
     _rule_for,
+    _torch_base,
     _trace_key,
 )
 from convcalc.torch.tracer import _trace
@@ -358,11 +359,18 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int, int, int], ...]:
     return tuple(found)
 
 
+def _parametrizations(module: Any) -> Any:
+    """The ``ModuleDict`` of a module's parametrized tensors, or None (a TorchScript module's submodules are
+    no dict)."""
+    children = module.__dict__.get("_modules")
+    return children["parametrizations"] if children is not None and "parametrizations" in children else None
+
+
 def _unsafe_parametrizations(module: Any) -> list[str]:
     """The tensors of ``module`` computed by a parametrization of the user's registered with ``unsafe=True``
     (``torch.nn.utils.parametrize``), which torch lets change the tensor's shape; torch's own
     (``parametrizations.weight_norm`` is registered so) keep it."""
-    lists = module.__dict__.get("_modules", {}).get("parametrizations")
+    lists = _parametrizations(module)
     if lists is None:
         return []
     return [
@@ -371,6 +379,48 @@ def _unsafe_parametrizations(module: Any) -> list[str]:
         if getattr(plist, "unsafe", False)
         and not all(type(p).__module__ == "torch.nn.utils.parametrizations" for p in plist)
     ]
+
+
+def parametrized(module: Any) -> tuple[Any, ...]:
+    """``Plan.parametrized``: each tensor of a module that parametrizations compute (``weight_norm``,
+    ``spectral_norm``, ``orthogonal``, one of the user's), where the module is a layer convcalc plans whole
+    and the tensor's shape is known without computing it: one original gives it, or torch's ``weight_norm``
+    (its direction's). Other modules' forwards are read, and their parametrization calls with them."""
+    from convcalc._plan import Parametrized
+
+    found = []
+    for path, child in _uncompiled(module).named_modules():
+        lists = _parametrizations(child)
+        if lists is None or _torch_base(type(child)) is None:
+            continue
+        for name, plist in lists.items():
+            originals = [t for k, t in plist.named_parameters(recurse=False) if k.startswith("original")]
+            steps = list(plist)
+            if len(originals) == 1 and not _unsafe_parametrizations(child):
+                shape = tuple(originals[0].shape)
+            elif len(originals) == 2 and all(type(p).__name__ == "_WeightNorm" for p in steps[:1]):
+                shape = tuple(originals[1].shape)  # weight_norm: g * v / |v|, of v's shape
+            else:
+                continue
+            where = f"{path}.parametrizations.{name}" if path else f"parametrizations.{name}"
+            found.append(
+                Parametrized(
+                    where,
+                    shape,
+                    sum(t.numel() for t in originals),
+                    sum(t.numel() for t in originals if t.requires_grad),
+                    tuple(
+                        (
+                            type(step).__name__,
+                            tuple(originals[0].shape) if j == 0 else shape,
+                            sum(t.numel() for t in step.parameters()),
+                            sum(t.numel() for t in step.parameters() if t.requires_grad),
+                        )
+                        for j, step in enumerate(steps)
+                    ),
+                )
+            )
+    return tuple(found)
 
 
 def kept_by_mask(mask: Any, numel: int) -> int:
