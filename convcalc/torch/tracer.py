@@ -249,8 +249,9 @@ def _traced_isinstance(obj: Any, classinfo: Any) -> bool:
     torch.Tensor)`` in torchvision's DenseNet, mmdet's necks; ``torch.is_tensor(y)``) is what the plan will find it
     to be, a decision the plan checks (a tensor, guessed first; a size; a float; a shape); a module's tensor
     (``self.conv.weight``) is the Parameter or buffer it is. fx's, torch's and convcalc's own code see the proxy."""
-    proxy = _torch().fx.Proxy
-    if not _builtin_isinstance(obj, proxy):
+    # every isinstance in the process comes here while a forward is traced: a plain value is answered before
+    # any other call (torch is imported: a forward is being traced)
+    if not _builtin_isinstance(obj, sys.modules["torch"].fx.Proxy):
         return _builtin_isinstance(obj, classinfo)
     caller = sys._getframe(1)
     while caller.f_back is not None and caller.f_code in _asking_for_caller():
