@@ -668,7 +668,10 @@ def _module_tree(
             classes[""],
             tuple(classes.items()),
             late("convcalc.torch.read:weight_names")(source),
-            late("convcalc.torch.read:parametrized")(source),
+            # (torch names the class of a module with parametrized tensors Parametrized<its class>)
+            late("convcalc.torch.read:parametrized")(source)
+            if any(c.startswith("Parametrized") for c in classes.values())
+            else (),
         )
     if reader is not None or model._convention is not Convention.TORCH:
         return getattr(model, "name", None) or type(model).__name__, None, None, ()
