@@ -1361,3 +1361,203 @@ def test_every_help_text_is_the_golden_one(capsys: Any, monkeypatch: pytest.Monk
     # golden file holds the later form, whichever Python runs the test
     text = re.sub(r"(?m)(^\s+-\w) ([A-Z_]+), (--[\w-]+) \2\b", r"\1, \3 \2", "\n".join(texts))
     golden("cli_help.txt", text)
+
+
+# --- found unpinned by a second mutation run -------------------------------------------------------------------
+
+
+def test_choices_are_read_in_any_case(capsys: Any, tmp_path: Path) -> None:
+    assert _ok(capsys, "size", "32", "-k", "3", "-d", "2", "--steps", "--lang", "KO") == _ok(
+        capsys, "size", "32", "-k", "3", "-d", "2", "--steps", "--lang", "ko"
+    )
+    assert _ok(capsys, "params", "bn", "3", "--steps", "--lang", "Ko") == _lines(
+        "학습 파라미터 = 2 * C = 2 * 3 = 6 (weight, bias)",
+        "학습되지 않는 파라미터 = 0",
+        "버퍼 = 2 * C + 1 = 2 * 3 + 1 = 7 (running_mean, running_var, num_batches_tracked; 합계에는 넣지 않음)",
+        "합계 = 6",
+    )
+    assert _ok(capsys, "params", "bn", "4", "--convention", "KERAS") == _lines(
+        "trainable: 8", "non-trainable: 8", "buffers: 0", "total: 16"
+    )
+    path = _spec(tmp_path, NET)
+    assert _ok(capsys, "plan", path, "--style", "TorchInfo") == _ok(capsys, "plan", path, "--style", "torchinfo")
+    assert _ok(capsys, "plan", path, "--macs", "FLOPS", "--format", "csv") == _ok(
+        capsys, "plan", path, "--macs", "flops", "--format", "csv"
+    )
+    items = exercises.generate(1, 0, kind="size", lang="ko")
+    assert _ok(
+        capsys, "exercise", "--count", "1", "--lang", "KO", "--kind", "SIZE", "--format", "LaTeX", "--no-answers"
+    ) == exercises.render_sheet(items, fmt="latex", answers=False)
+
+
+def test_tconv_steps_of_four_axes_in_korean(capsys: Any) -> None:
+    assert _ok(capsys, "tconv", "4x5x6x7", "-k", "3", "--steps", "--lang", "ko") == _lines(
+        "out = (W - 1)*S - 2P + D*(F - 1) + OP + 1",
+        "축 0: (4 - 1)*1 - 2*0 + 1*(3 - 1) + 0 + 1 = 6",
+        "축 1: (5 - 1)*1 - 2*0 + 1*(3 - 1) + 0 + 1 = 7",
+        "축 2: (6 - 1)*1 - 2*0 + 1*(3 - 1) + 0 + 1 = 8",
+        "축 3: (7 - 1)*1 - 2*0 + 1*(3 - 1) + 0 + 1 = 9",
+        "out = 6x7x8x9",
+    )
+
+
+def test_a_symbol_named_x(capsys: Any) -> None:
+    # x joins sizes, but a capital X is a name
+    assert _ok(capsys, "size", "X", "-k", "3") == "X - 2\n"
+    assert _ok(capsys, "size", "(X)", "-k", "3") == "X - 2\n"
+
+
+def test_an_empty_size_names_the_size(capsys: Any) -> None:
+    assert _error(capsys, "size", "()", "-k", "3") == (
+        "size must be a number or numbers joined by x, such as 32x64. Received: size='()'"
+    )
+    assert _error(capsys, "pool", "[ ]", "-k", "3") == (
+        "size must be a number or numbers joined by x, such as 32x64. Received: size='[ ]'"
+    )
+
+
+def test_a_command_needs_its_sub_command(capsys: Any) -> None:
+    assert _error(capsys) == "the following arguments are required: COMMAND (see convcalc --help)"
+    assert _error(capsys, "params") == "params: the following arguments are required: LAYER (see convcalc --help)"
+    assert _error(capsys, "figure") == "figure: the following arguments are required: FIGURE (see convcalc --help)"
+
+
+def test_a_refused_option_with_its_value_after_an_equals_sign(capsys: Any) -> None:
+    assert _error(capsys, "size", "5", "-k", "3", "--input=1x2") == (
+        "size: --input does not apply here: size takes the input size as its first argument: convcalc size 224 -k 3 "
+        "(see convcalc --help)"
+    )
+    assert _error(capsys, "exercise", "--format=md", "check", "--index", "1", "--format=md", "3") == (
+        "exercise check: --format does not apply here: an answer is marked the same whatever the sheet's format "
+        "(see convcalc --help)"
+    )
+
+
+def test_exercise_sheet_has_five_exercises_by_default(capsys: Any) -> None:
+    out = _ok(capsys, "exercise", "--seed", "3", "--no-answers")
+    assert out == exercises.render_sheet(exercises.generate(5, 3), fmt="md", answers=False)
+    assert "seed 3, difficulty 1, kind mixed, count 5, lang en" in out.splitlines()
+
+
+def test_exercise_check_takes_the_options_given_before_it(capsys: Any) -> None:
+    # the sheet's options written before `check` are the check's: seed 3, kind size: (55 - 3)/2 + 1 = 27
+    assert _ok(capsys, "exercise", "--seed", "3", "--kind", "size", "check", "--index", "1", "27 x 27") == (
+        "Correct: 27 x 27.\n"
+    )
+
+
+def test_exercise_check_against_a_sheet_refuses_another_language_or_difficulty(capsys: Any, tmp_path: Path) -> None:
+    path = _sheet(
+        capsys, tmp_path, "--kind", "size", "--seed", "5", "--count", "2", "--lang", "ko", "--difficulty", "2"
+    )
+    assert _error(capsys, "exercise", "check", "--sheet", str(path), "--lang", "en", "--index", "1", "3") == (
+        f"--lang en differs from the sheet, which was drawn with lang ko: leave --lang out to mark an answer to the "
+        f"sheet. Received: --sheet {path} --lang en"
+    )
+    assert _error(capsys, "exercise", "check", "--sheet", str(path), "--difficulty", "1", "--index", "1", "3") == (
+        f"--difficulty 1 differs from the sheet, which was drawn with difficulty 2: leave --difficulty out to mark "
+        f"an answer to the sheet. Received: --sheet {path} --difficulty 1"
+    )
+
+
+def _ascii_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line's open() on a platform whose default encoding is ASCII."""
+
+    def ascii_open(file: Any, mode: str = "r", *args: Any, encoding: str | None = None, **kwargs: Any) -> Any:
+        return builtins.open(file, mode, *args, encoding=encoding or "ascii", **kwargs)
+
+    monkeypatch.setattr(cli, "open", ascii_open, raising=False)
+
+
+def test_a_sheet_is_read_as_utf8_whatever_the_platform(
+    capsys: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _sheet(
+        capsys, tmp_path, "--kind", "size", "--seed", "5", "--count", "2", "--lang", "ko", "--difficulty", "2"
+    )
+    _ascii_by_default(monkeypatch)
+    assert _ok(capsys, "exercise", "check", "--sheet", str(path), "--index", "2", "58 x 58") == "정답입니다: 58 x 58\n"
+
+
+def test_a_figure_is_written_as_utf8_whatever_the_platform(
+    capsys: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _spec(tmp_path, NET)
+    result = convcalc.plan(*load_spec(path))
+    target = tmp_path / "plan.svg"
+    _ascii_by_default(monkeypatch)
+    assert _main(capsys, "figure", "plan", path, "--title", "Überblick – 개요", "-o", str(target)) == (0, "", "")
+    assert target.read_text(encoding="utf-8") == figures.plan_svg(result, title="Überblick – 개요")
+
+
+def test_figure_plan_draws_60_layers_by_default(capsys: Any, tmp_path: Path) -> None:
+    path = _spec(
+        tmp_path,
+        'input = [1, 2, 8, 8]\n[[layers]]\ntype = "repeat"\ntimes = 70\n[[layers.layers]]\ntype = "Conv2d"\n'
+        "args = [2, 2, 1]\n",
+    )
+    result = convcalc.plan(*load_spec(path))
+    assert figures.plan_svg(result, max_layers=60) != figures.plan_svg(result, max_layers=61)
+    assert _ok(capsys, "figure", "plan", path) == figures.plan_svg(result, max_layers=60)
+
+
+def test_solve_answers_each_symbol_for_itself(capsys: Any, tmp_path: Path) -> None:
+    path = _spec(tmp_path, 'input = [1, 1, "H", "W"]\n[[layers]]\ntype = "Conv2d"\nargs = [1, 4, [3, 5]]\n')
+    # out = H - 2 and W - 4
+    assert _ok(capsys, "solve", path, "--output", "4") == _lines(
+        "H >= 3", "smallest H: 3", "H giving output 4: 6", "W >= 5", "smallest W: 5", "W giving output 4: 8"
+    )
+
+
+def test_verify_a_spec_without_an_input_shape(capsys: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _spec(tmp_path, '[[layers]]\ntype = "ReLU"\n')
+    calls = _fake_verify(monkeypatch)
+    assert _error(capsys, "verify", path) == (
+        f"{path} has no input shape: give one with --input, e.g. --input 1x3x224x224"
+    )
+    assert calls == []
+
+
+def test_a_zoo_whose_input_shapes_are_not_a_table(capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from convcalc import zoo
+
+    monkeypatch.setattr(zoo, "INPUT_SHAPES", [("lenet5", (1, 1, 32, 32))])
+    assert _error(capsys, "plan", "zoo:lenet5") == (
+        "zoo:lenet5 has no input shape: give one with --input, e.g. --input 1x3x224x224"
+    )
+
+
+def test_a_layer_class_is_not_called(capsys: Any) -> None:
+    assert _error(capsys, "plan", "convcalc.nn:ReLU", "--input", "1x3") == (
+        "plan() takes a model, not the class ReLU: build it first, such as ReLU(...) with its arguments. "
+        "Received: model=<class 'convcalc.nn.elementwise.ReLU'>"
+    )
+
+
+def test_onnx_and_keras_files_go_to_their_readers(capsys: Any, tmp_path: Path) -> None:
+    from convcalc.keras_reader import from_keras
+    from convcalc.onnx_reader import from_onnx
+
+    onnx_file = tmp_path / "NET.ONNX"  # the suffix in any case
+    onnx_file.write_bytes(b"not a model")
+    with pytest.raises(convcalc.SpecError) as caught:
+        from_onnx(str(onnx_file))
+    assert str(caught.value).startswith("cannot read the ONNX file")
+    assert _error(capsys, "plan", str(onnx_file)) == " ".join(str(caught.value).split())
+    keras_file = tmp_path / "NET.KERAS"  # read by the Keras reader, even when missing
+    assert _error(capsys, "plan", str(keras_file)) == (
+        f"cannot read the Keras file {str(keras_file)!r}: no such file. Received: model={str(keras_file)!r}"
+    )
+    with pytest.raises(convcalc.SpecError) as caught:
+        from_keras(str(keras_file))
+    assert (
+        str(caught.value)
+        == f"cannot read the Keras file {str(keras_file)!r}: no such file. Received: model={str(keras_file)!r}"
+    )
+
+
+def test_the_exit_status_of_a_module_that_exits(capsys: Any, user_module: Path) -> None:
+    _write(user_module, "exits_3", "import sys\nsys.exit(3)\n")
+    assert _main(capsys, "plan", "exits_3:make") == (3, "", "")
+    _write(user_module, "exits_none", "import sys\nsys.exit()\n")
+    assert _main(capsys, "plan", "exits_none:make") == (0, "", "")

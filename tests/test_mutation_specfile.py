@@ -817,3 +817,340 @@ def test_dump_spec_refuses_what_a_spec_cannot_hold() -> None:
     assert str(caught.value) == (
         "cannot write stride={1} to a spec: only numbers, strings, booleans and arrays. Received: stride={1}"
     )
+
+
+# --- the rest of the loader's messages: found unpinned by a second mutation run ----------------------------------
+
+
+class _EndlessFile:
+    """A file that never ends, as /dev/zero: read(n) gives n bytes; reading it to the end would never return."""
+
+    def __enter__(self) -> _EndlessFile:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            raise MemoryError("read to the end of a file that never ends")
+        return b" " * size
+
+
+def test_load_spec_reads_no_more_than_the_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that never ends (a device, a pipe) is refused after 16 MiB and one byte, not read to its end."""
+    path = tmp_path / "zero.json"
+    path.write_bytes(b"")
+    monkeypatch.setattr(Path, "open", lambda self, *args, **kwargs: _EndlessFile())
+    with pytest.raises(SpecError) as caught:
+        load_spec(path)
+    assert str(caught.value) == f"{path}: the file is larger than 16 MiB; a spec is a few KiB"
+
+
+def test_toml_that_nests_too_deeply() -> None:
+    assert _message("a = " + "[" * 100000 + "]" * 100000, "toml") == "<spec>: the TOML nests too deeply"
+
+
+def test_yaml_errors_without_a_position() -> None:
+    # the reader refuses a control character before any parsing: the first line of its message, without a position
+    assert _message("a: \x01", "yaml") == (
+        "<spec>: YAML error: unacceptable character #x0001: special characters are not allowed"
+    )
+
+
+def test_yaml_keys_that_are_not_strings() -> None:
+    assert _message("1: 2\nlayers: []\n", "yaml") == "<spec>: <top level>: keys must be strings. Received: 1 (integer)"
+    assert _message("layers:\n- type: ReLU\n  3: x\n", "yaml") == (
+        "<spec>: layers[0]: keys must be strings. Received: 3 (integer)"
+    )
+
+
+def test_a_layer_at_the_top_level_is_positioned_at_the_top() -> None:
+    assert _json_message({"type": "Conv2d", "args": [1, 2]}) == (
+        f"<spec>: <top level>: Conv2d needs the argument 'kernel_size': {CONV_USAGE}"
+    )
+    assert _json_message({"type": "ReLU", "kwargs": {"x": 1}}) == (
+        "<spec>: kwargs.x: ReLU has no argument 'x'; ReLU(inplace=False)"
+    )
+    assert _json_message({"type": "ReLU", "name": ""}) == (
+        "<spec>: name: name must be a non-empty string. Received: '' (string)"
+    )
+
+
+def _chain(k: int, inner: Any = None) -> Any:
+    """``k`` Sequentials, each holding the next, around ``inner`` (a ReLU): ``inner`` is ``k`` levels deeper."""
+    data = inner if inner is not None else {"type": "ReLU"}
+    for _ in range(k):
+        data = {"type": "Sequential", "layers": [data]}
+    return data
+
+
+def _too_deep(where: str) -> str:
+    shown = where if len(where) <= 160 else f"{where[:70]} ... {where[-70:]}"
+    return f"<spec>: {shown}: layers nest more than 64 deep"
+
+
+def _loads(data: Any) -> Any:
+    return loads_spec(json.dumps(data), syntax="json")[0]
+
+
+def test_depth_of_a_layer_at_the_top_level() -> None:
+    # a Sequential at the top, with or without its `type`, is depth 0: its layers are 1 deep, and 63 more fit
+    deepest = _chain(63)
+    assert _loads({"type": "Sequential", "layers": [deepest]}) == _loads({"layers": [deepest]})
+    where = "layers[0]" + ".layers[0]" * 64
+    assert _json_message({"type": "Sequential", "layers": [_chain(64)]}) == _too_deep(where)
+    assert _json_message({"layers": [_chain(64)]}) == _too_deep(where)
+
+
+def test_depth_inside_a_repeat() -> None:
+    # a repeat is a level of its own: its layers are 2 deep
+    def spec(k: int) -> Any:
+        return {"layers": [{"type": "repeat", "times": 1, "layers": [_chain(k)]}]}
+
+    assert len(_loads(spec(62))) == 1
+    assert _json_message(spec(63)) == _too_deep("layers[0].layers[0]" + ".layers[0]" * 63)
+
+
+def test_depth_inside_a_repeat_in_a_repeat() -> None:
+    def spec(k: int) -> Any:
+        inner = {"type": "repeat", "times": 1, "layers": [_chain(k)]}
+        return {"layers": [{"type": "repeat", "times": 1, "layers": [inner]}]}
+
+    assert len(_loads(spec(61))) == 1
+    assert _json_message(spec(62)) == _too_deep("layers[0].layers[0].layers[0]" + ".layers[0]" * 62)
+
+
+def test_depth_inside_branches() -> None:
+    # an Add is 1 deep, a branch's list 2, and the layers of a list 3; a branch that is a layer table is 2 deep
+    def add(branch: Any) -> Any:
+        return {"layers": [{"type": "Add", "branches": [branch]}]}
+
+    assert _loads(add([_chain(61)])) == _loads(add({"layers": [_chain(61)]}))
+    assert _json_message(add([_chain(62)])) == _too_deep("layers[0].branches[0][0]" + ".layers[0]" * 62)
+    assert _json_message(add({"layers": [_chain(62)]})) == _too_deep(
+        "layers[0].branches[0].layers[0]" + ".layers[0]" * 62
+    )
+    assert len(_loads(add(_chain(62)))) == 1
+    assert _json_message(add(_chain(63))) == _too_deep("layers[0].branches[0]" + ".layers[0]" * 63)
+
+
+def test_depth_of_the_list_of_a_branch() -> None:
+    # an Add 64 deep is allowed, but the list of layers of its branch would be 65 deep
+    where = "layers[0]" + ".layers[0]" * 63 + ".branches[0]"
+    assert _json_message({"layers": [_chain(63, {"type": "Add", "branches": [[{"type": "ReLU"}]]})]}) == _too_deep(
+        where
+    )
+    assert _json_message(
+        {"layers": [_chain(63, {"type": "Add", "branches": [{"layers": [{"type": "ReLU"}]}]})]}
+    ) == _too_deep(where + ".layers")
+
+
+def test_keras_input_batch_and_its_messages() -> None:
+    def model(shape: list[Any]) -> Any:
+        return _loads({"framework": "keras", "input": shape, "layers": [{"type": "Conv2D", "args": [4, 3]}]})
+
+    H, W = convcalc.symbols("H W")
+    # a symbolic batch is not the Input's batch: Keras's batch of 1 is assumed
+    assert model(["B", 8, 8, 3])._default_input_shape == (1, 8, 8, 3)
+    # a numeric batch is kept whatever the other sizes are
+    assert model([2, "H", "W", 3])._default_input_shape == (2, H, W, 3)
+    assert _json_message({"framework": "keras", "input": [1], "layers": [{"type": "Dense", "args": [4]}]}) == (
+        "<spec>: input: shape must be a tuple such as (28, 28, 1). Received: shape=()"
+    )
+
+
+def test_loading_a_keras_spec_leaves_keras_own_names_alone() -> None:
+    """The Input made from the file's `input` is named, so that it draws no name from Keras' own counters."""
+
+    def number(name: str) -> int:
+        return int(name.rpartition("_")[2]) if name != "input_layer" else 0
+
+    before = number(ks.Input((3,)).name)
+    _loads({"framework": "keras", "input": [1, 4], "layers": [{"type": "Dense", "args": [2]}]})
+    assert number(ks.Input((3,)).name) == before + 1
+
+
+def test_repeat_in_a_repeat() -> None:
+    inner = {"type": "repeat", "times": 2, "layers": [{"type": "ReLU"}]}
+    model = _loads({"layers": [{"type": "repeat", "times": 2, "layers": [inner, {"type": "Identity"}]}]})
+    assert model == nn.Sequential(nn.ReLU(), nn.ReLU(), nn.Identity(), nn.ReLU(), nn.ReLU(), nn.Identity())
+    bad = {"type": "repeat", "times": 0, "layers": [{"type": "ReLU"}]}
+    assert _json_message({"layers": [{"type": "repeat", "times": 1, "layers": [bad]}]}) == (
+        "<spec>: layers[0].layers[0].times: times must be an integer from 1 to 10000. Received: 0 (integer)"
+    )
+    bad_layer = {"type": "repeat", "times": 1, "layers": [{"type": "ReLU"}, {"type": "ReLU", "args": "x"}]}
+    assert _json_message({"layers": [{"type": "repeat", "times": 1, "layers": [bad_layer]}]}) == (
+        "<spec>: layers[0].layers[0].layers[1].args: args must be an array such as [1, 32, 3]. Received: 'x' (string)"
+    )
+
+
+def test_a_name_in_a_repeat_is_positioned() -> None:
+    assert _json_message({"layers": [{"type": "repeat", "times": 1, "layers": [{"type": "ReLU", "name": ""}]}]}) == (
+        "<spec>: layers[0].layers[0].name: name must be a non-empty string. Received: '' (string)"
+    )
+
+
+def test_keras_names_inside_repeats_and_sequentials() -> None:
+    repeated = {"type": "repeat", "times": 2, "layers": [{"type": "Dense", "args": [2], "name": "d{i}"}]}
+    model = _loads({"framework": "keras", "layers": [repeated]})
+    assert [layer.name for layer in model.layers] == ["d0", "d1"]
+    head = {"type": "Sequential", "name": "head", "layers": [{"type": "Dense", "args": [2]}]}
+    model = _loads({"framework": "keras", "layers": [head]})
+    assert [layer.name for layer in model.layers] == ["head"]
+    assert model.layers[0].layers[0].name == "dense"
+
+
+def test_unknown_type_in_capitals_is_matched_without_case() -> None:
+    assert _json_message({"layers": [{"type": "CONV2D"}]}) == (
+        "<spec>: layers[0].type: unknown layer type 'CONV2D' for framework 'torch'; did you mean 'Conv2d'?"
+    )
+    assert _json_message({"layers": [{"type": "MAXPOOL2D"}]}) == (
+        "<spec>: layers[0].type: unknown layer type 'MAXPOOL2D' for framework 'torch'; did you mean 'MaxPool2d'?"
+    )
+
+
+def test_a_sequential_without_layers_is_empty() -> None:
+    assert _loads({"layers": [{"type": "Sequential"}]}) == nn.Sequential(nn.Sequential())
+
+
+def test_keras_duplicate_names_are_positioned() -> None:
+    twice = [{"type": "Dense", "args": [4], "name": "d"}, {"type": "Dense", "args": [4], "name": "d"}]
+    assert _json_message({"framework": "keras", "layers": twice}) == (
+        "<spec>: layers: layer names must be unique; repeated: ['d']. Received: names=['d', 'd']"
+    )
+    assert _json_message({"framework": "keras", "layers": [{"type": "Sequential", "layers": twice}]}) == (
+        "<spec>: layers[0].layers: layer names must be unique; repeated: ['d']. Received: names=['d', 'd']"
+    )
+
+
+def test_branch_messages_are_positioned_in_the_branch() -> None:
+    assert _json_message({"layers": [{"type": "Add", "branches": [{"type": "Conv2d", "args": [1, 2]}]}]}) == (
+        f"<spec>: layers[0].branches[0]: Conv2d needs the argument 'kernel_size': {CONV_USAGE}"
+    )
+    assert _json_message({"layers": [{"type": "Concat", "branches": [{"type": "ReLU"}], "kwargs": []}]}) == (
+        "<spec>: layers[0].kwargs: kwargs must be a table such as { stride = 2 }. Received: [] (array)"
+    )
+
+
+def test_a_value_of_another_type_is_named_by_its_type() -> None:
+    # TOML (and YAML) have dates, which no argument takes
+    assert _message('[[layers]]\ntype = "ReLU"\nkwargs = { inplace = 1979-05-27 }\n', "toml") == (
+        "<spec>: layers[0].kwargs.inplace: an argument value must be a number, a string, a boolean or an array. "
+        "Received: datetime.date(1979, 5, 27) (date)"
+    )
+
+
+UPSAMPLE = "Upsample: give exactly one of size and scale_factor. Received: size=None, scale_factor=None"
+
+
+def test_a_constructor_message_is_positioned_at_the_argument_it_names() -> None:
+    # naming no argument given: the layer
+    assert _json_message({"layers": [{"type": "Upsample"}]}) == (
+        f"<spec>: layers[0]: {UPSAMPLE}, mode='nearest', align_corners=None"
+    )
+    # only the part before "Received:" counts: mode is received, not named
+    assert _json_message({"layers": [{"type": "Upsample", "kwargs": {"mode": "bilinear"}}]}) == (
+        f"<spec>: layers[0]: {UPSAMPLE}, mode='bilinear', align_corners=None"
+    )
+    assert _json_message({"layers": [{"type": "Upsample", "kwargs": {"mode": "Received: x"}}]}) == (
+        f"<spec>: layers[0]: {UPSAMPLE}, mode='Received: x', align_corners=None"
+    )
+    # the first argument named, anywhere before "Received:"
+    assert _json_message({"layers": [{"type": "Upsample", "kwargs": {"scale_factor": 2, "size": 4}}]}) == (
+        "<spec>: layers[0].kwargs.size: Upsample: give exactly one of size and scale_factor. Received: size=4, "
+        "scale_factor=2, mode='nearest', align_corners=None"
+    )
+
+
+def test_a_layer_failing_with_another_exception(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spec never escapes as another exception type: the layer's failure is named, in one line."""
+
+    class Broken:
+        def __init__(self, inplace: bool = False) -> None:
+            raise ValueError("the layer broke\non two lines")
+
+    class Mute:
+        def __init__(self, inplace: bool = False) -> None:
+            raise RuntimeError()
+
+    monkeypatch.setattr(nn, "ReLU", Broken)
+    assert _json_message({"layers": [{"type": "ReLU"}]}) == "<spec>: layers[0]: ReLU: ValueError: the layer broke"
+    monkeypatch.setattr(nn, "ReLU", Mute)
+    assert _json_message({"layers": [{"type": "ReLU"}]}) == "<spec>: layers[0]: ReLU: RuntimeError: RuntimeError"
+
+
+def test_keras_usage_leaves_the_name_out() -> None:
+    data = {"framework": "keras", "layers": [{"type": "Dense", "args": [2], "kwargs": {"zzzz": 1}}]}
+    assert _json_message(data) == (
+        "<spec>: layers[0].kwargs.zzzz: Dense has no argument 'zzzz'; Dense(units, activation=None, use_bias=True, "
+        "lora_rank=None)"
+    )
+
+
+@pytest.mark.parametrize(("length", "shown"), [(58, "'" + "x" * 58 + "'"), (59, "'" + "x" * 56 + "...")])
+def test_a_long_value_is_cut_after_60_characters(length: int, shown: str) -> None:
+    # a repr of 60 characters is shown whole; one of 61 is cut to 57 and "..."
+    assert _json_message({"input": "x" * length, "layers": []}) == (
+        f"<spec>: input: input must be a non-empty array such as [1, 3, 224, 224]. Received: {shown} (string)"
+    )
+
+
+def test_dump_spec_refuses_what_is_not_a_single_symbol() -> None:
+    import sympy
+
+    indexed = sympy.IndexedBase("x")[1]  # sympy counts it among its symbols, but it is not a Symbol
+    with pytest.raises(SpecError) as caught:
+        dump_spec(nn.ReLU(), (1, indexed))
+    assert str(caught.value) == "input_shape entries must be ints or single symbols. Received: input_shape=(1, x[1])"
+
+
+def test_dump_spec_of_branches_in_branches() -> None:
+    net = nn.Sequential(nn.Add(nn.Add(nn.ReLU(), nn.Identity()), nn.ReLU()))
+    text = dump_spec(net)
+    assert text == (
+        'format = 1\nframework = "torch"\n'
+        '\n[[layers]]\ntype = "Add"\n'
+        '\n[[layers.branches]]\ntype = "Add"\n'
+        '\n[[layers.branches.branches]]\ntype = "ReLU"\n'
+        '\n[[layers.branches.branches]]\ntype = "Identity"\n'
+        '\n[[layers.branches]]\ntype = "ReLU"\n'
+    )
+    assert loads_spec(text)[0] == net
+
+
+def test_dump_spec_names_the_argument_it_cannot_write() -> None:
+    layer = nn.Conv2d(1, 2, 3)
+    object.__setattr__(layer, "in_channels", {1})
+    with pytest.raises(SpecError) as caught:
+        dump_spec(layer)
+    assert str(caught.value) == (
+        "cannot write in_channels={1} to a spec: only numbers, strings, booleans and arrays. Received: in_channels={1}"
+    )
+    layer = nn.Conv2d(1, 2, 3)
+    object.__setattr__(layer, "stride", ({1}, 1))
+    with pytest.raises(SpecError) as caught:
+        dump_spec(layer)
+    assert str(caught.value) == (
+        "cannot write stride={1} to a spec: only numbers, strings, booleans and arrays. Received: stride={1}"
+    )
+
+
+def test_dump_spec_of_required_arguments_set_to_none() -> None:
+    net = nn.AdaptiveAvgPool2d(None)
+    text = dump_spec(net)
+    assert text == 'format = 1\nframework = "torch"\ntype = "AdaptiveAvgPool2d"\nnone = ["output_size"]\n'
+    assert loads_spec(text)[0] == net
+    net = nn.Threshold(None, 4)
+    text = dump_spec(net)
+    assert text == (
+        'format = 1\nframework = "torch"\ntype = "Threshold"\nkwargs = { value = 4 }\nnone = ["threshold"]\n'
+    )
+    assert loads_spec(text)[0] == net
+
+
+def test_dump_spec_cannot_write_none_inside_an_array() -> None:
+    # TOML has no null: (None, 7), which a JSON spec can give, cannot be written
+    with pytest.raises(SpecError) as caught:
+        dump_spec(nn.AdaptiveAvgPool2d((None, 7)))
+    assert str(caught.value) == "cannot write None to TOML. Received: value=None"
