@@ -203,13 +203,13 @@ def _refuse_the_others(p: argparse.ArgumentParser, name: str) -> None:
             _refuse_the_others(sub, f"{name} {sub_name}")
     if any(a.required for a in subcommands):
         return  # params and figure: the options belong to the layer or figure named next
-    for option, (takes_value, where) in COMMON_OPTIONS.items():
+    for option, (_, where) in COMMON_OPTIONS.items():
         if option in p._option_string_actions:
             continue
         p.add_argument(
             option,
             action=_Refused,
-            nargs="?" if takes_value else 0,
+            nargs="?",  # a flag given a value (``--strict=yes``) is refused with the reason too
             default=argparse.SUPPRESS,
             help=argparse.SUPPRESS,
             reason=_WHY_NOT.get((name, option), where),

@@ -738,7 +738,7 @@ def _solve_options(p: _Parser) -> None:
 def _verify_options(p: _Parser) -> None:
     _model_options(p, strict=False)
     p.add_argument("--device", default=None, help="torch device (default: cuda when present, else cpu)")
-    p.set_defaults(func=_cmd_verify, strict=False)
+    p.set_defaults(func=_cmd_verify)
 
 
 def _exercise_command_options(p: _Parser) -> None:
@@ -941,8 +941,11 @@ def _run(args_list: list[str]) -> int:
         return _fail(f"{exc} (see convcalc --help)")
     except ConvCalcError as exc:
         return _fail(str(exc))
-    except SystemExit as exc:  # --help and --version
-        return exc.code if isinstance(exc.code, int) else 0
+    except SystemExit as exc:  # --help, --version, or a module imported for the model exiting: as Python does
+        if exc.code is None or isinstance(exc.code, int):
+            return int(exc.code or 0)
+        print(exc.code, file=sys.stderr)
+        return 1
     except BrokenPipeError:
         _silence_stdout()
         return 0

@@ -433,8 +433,6 @@ class _Loader:
             raise self.error(where, 'a layer needs a `type` such as "Conv2d"')
         if not isinstance(kind, str):
             raise self.error(_join(where, "type"), f"type must be a string. Received: {_show(kind)}")
-        if kind == "repeat":
-            raise self.error(_join(where, "type"), "a repeat belongs in a list of layers, not here")
         if kind not in self.types:
             raise self.error(_join(where, "type"), self.unknown_type(kind))
         if kind == "Sequential":
@@ -602,7 +600,7 @@ class _Loader:
             if "name" in kwargs:
                 raise self.error(_join(_join(where, "kwargs"), "name"), "give the layer's name as its `name` key")
             kwargs["name"] = name or self.auto_name(getattr(cls, "_base", kind.lower()))
-        positions = self.bind(cls, kind, args, kwargs, where)
+        positions = self.bind(cls, kind, args, kwargs, where, entry.get("none", []))
         try:
             return cls(*args, **kwargs)
         except ConvCalcError as exc:
@@ -610,8 +608,11 @@ class _Loader:
         except Exception as exc:  # a spec must never escape as another exception type
             raise self.error(where, f"{kind}: {type(exc).__name__}: {_short(exc)}") from None
 
-    def bind(self, cls: type, kind: str, args: list[Any], kwargs: dict[str, Any], where: str) -> dict[str, str]:
-        """Check the arguments against the constructor; return each parameter's position in the file."""
+    def bind(
+        self, cls: type, kind: str, args: list[Any], kwargs: dict[str, Any], where: str, nones: list[str]
+    ) -> dict[str, str]:
+        """Check the arguments against the constructor; return each parameter's position in the file (an
+        argument listed in ``none`` is at its place there)."""
         params = _parameters(cls)
         positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         names = [p.name for p in params if p.kind is not p.VAR_POSITIONAL]
@@ -624,7 +625,7 @@ class _Loader:
             )
         positions = {p.name: _join(_join(where, "args"), j) for j, p in enumerate(positional[: len(args)])}
         for key in kwargs:
-            kw = _join(_join(where, "kwargs"), key)
+            kw = _join(_join(where, "none"), nones.index(key)) if key in nones else _join(_join(where, "kwargs"), key)
             if key not in names:
                 hint = difflib.get_close_matches(key, names, n=1)
                 tip = f"did you mean {hint[0]!r}? " if hint else ""
@@ -809,7 +810,10 @@ class _Writer:
             return lines + self.branches(model, _join(path, "branches"))
         if not dataclasses.is_dataclass(model):
             raise SpecError(f"cannot write {kind} to a spec: it is not a convcalc layer. Received: model={model!r}")
-        args, kwargs, nones = self.arguments(model)
+        try:
+            args, kwargs, nones = self.arguments(model)
+        except SpecError as exc:
+            raise SpecError(f"{kind}: {exc}") from None
         if args:
             lines.append(f"args = {_toml(args)}")
         if kwargs:
@@ -888,11 +892,17 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _plain(value: Any, name: str) -> Any:
+def _plain(value: Any, name: str, whole: Any = None) -> Any:
+    """A value written in a spec; ``whole`` is the argument an array's item belongs to."""
+    if value is None and whole is not None:
+        raise SpecError(
+            f"cannot write {name}={whole!r} to a spec: TOML has no null inside an array (a spec lists an "
+            f"argument that is None as a whole in `none`). Received: {name}={whole!r}"
+        )
     if value is None or type(value) in (bool, int, float, str):
         return value
     if isinstance(value, (tuple, list)):
-        return [_plain(v, name) for v in value]
+        return [_plain(v, name, value if whole is None else whole) for v in value]
     raise SpecError(
         f"cannot write {name}={value!r} to a spec: only numbers, strings, booleans and arrays. "
         f"Received: {name}={value!r}"

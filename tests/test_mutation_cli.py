@@ -1561,3 +1561,17 @@ def test_the_exit_status_of_a_module_that_exits(capsys: Any, user_module: Path) 
     assert _main(capsys, "plan", "exits_3:make") == (3, "", "")
     _write(user_module, "exits_none", "import sys\nsys.exit()\n")
     assert _main(capsys, "plan", "exits_none:make") == (0, "", "")
+    # a message: printed, status 1, as Python does (it was dropped, with status 0)
+    _write(user_module, "exits_text", "import sys\nsys.exit('no GPU here')\n")
+    assert _main(capsys, "plan", "exits_text:make") == (1, "", "no GPU here\n")
+
+
+def test_a_refused_flag_given_a_value_still_gets_its_reason(capsys: Any) -> None:
+    """``--strict=yes`` got argparse's "ignored explicit argument 'yes'" instead of why tconv refuses it."""
+    assert _error(capsys, "tconv", "4", "-k", "3", "--strict=yes") == (
+        "tconv: --strict does not apply here: a transposed convolution drops nothing: every input size gives a "
+        "whole output size (see convcalc --help)"
+    )
+    assert _error(capsys, "tconv", "4", "-k", "3", "--strict") == _error(
+        capsys, "tconv", "4", "-k", "3", "--strict=yes"
+    )

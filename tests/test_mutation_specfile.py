@@ -815,7 +815,7 @@ def test_dump_spec_refuses_what_a_spec_cannot_hold() -> None:
     with pytest.raises(SpecError) as caught:
         dump_spec(layer)
     assert str(caught.value) == (
-        "cannot write stride={1} to a spec: only numbers, strings, booleans and arrays. Received: stride={1}"
+        "Conv2d: cannot write stride={1} to a spec: only numbers, strings, booleans and arrays. Received: stride={1}"
     )
 
 
@@ -1125,14 +1125,15 @@ def test_dump_spec_names_the_argument_it_cannot_write() -> None:
     with pytest.raises(SpecError) as caught:
         dump_spec(layer)
     assert str(caught.value) == (
-        "cannot write in_channels={1} to a spec: only numbers, strings, booleans and arrays. Received: in_channels={1}"
+        "Conv2d: cannot write in_channels={1} to a spec: only numbers, strings, booleans and arrays. "
+        "Received: in_channels={1}"
     )
     layer = nn.Conv2d(1, 2, 3)
     object.__setattr__(layer, "stride", ({1}, 1))
     with pytest.raises(SpecError) as caught:
         dump_spec(layer)
     assert str(caught.value) == (
-        "cannot write stride={1} to a spec: only numbers, strings, booleans and arrays. Received: stride={1}"
+        "Conv2d: cannot write stride={1} to a spec: only numbers, strings, booleans and arrays. Received: stride={1}"
     )
 
 
@@ -1153,4 +1154,20 @@ def test_dump_spec_cannot_write_none_inside_an_array() -> None:
     # TOML has no null: (None, 7), which a JSON spec can give, cannot be written
     with pytest.raises(SpecError) as caught:
         dump_spec(nn.AdaptiveAvgPool2d((None, 7)))
-    assert str(caught.value) == "cannot write None to TOML. Received: value=None"
+    assert str(caught.value) == (
+        "AdaptiveAvgPool2d: cannot write output_size=(None, 7) to a spec: TOML has no null inside an array (a "
+        "spec lists an argument that is None as a whole in `none`). Received: output_size=(None, 7)"
+    )
+
+
+def test_an_argument_given_as_none_is_positioned_in_none() -> None:
+    """A message about an argument listed in ``none`` pointed at ``kwargs.<name>``, a key the file does not
+    hold."""
+    text = 'input = [1, 3, 8, 8]\n[[layers]]\ntype = "ReLU"\n[[layers]]\ntype = "Conv2d"\nargs = [3, 4]\n'
+    assert _message(text + 'none = ["kernel_size"]\n', syntax="toml") == (
+        "<spec>: layers[1].none[0]: Conv2d: kernel_size must be an integer. Received: kernel_size=None"
+    )
+    text = 'input = [1, 3, 8, 8]\n[[layers]]\ntype = "Conv2d"\nargs = [3, 4, 3]\nkwargs = { stride = 0 }\n'
+    assert _message(text + 'none = ["padding"]\n', syntax="toml") == (
+        "<spec>: layers[0].kwargs.stride: Conv2d: stride must be at least 1. Received: stride=0"
+    )
