@@ -131,6 +131,8 @@ def _pick(*names: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
 def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_plain(v) for v in value)
+    if isinstance(value, dict) and value.get("class_name") == "__numpy__" and isinstance(value.get("config"), dict):
+        return _plain(value["config"].get("value"))  # a numpy array, as Keras serializes one
     return value
 
 
@@ -224,6 +226,23 @@ _LAYERS: dict[str, tuple[Callable[..., Any], Callable[[dict[str, Any]], dict[str
     "Maximum": (ks.Maximum, _pick()),
     "Minimum": (ks.Minimum, _pick()),
     "Concatenate": (ks.Concatenate, _pick("axis")),
+    "Reshape": (ks.Reshape, _pick("target_shape")),
+    "Permute": (ks.Permute, _pick("dims")),
+    "RepeatVector": (ks.RepeatVector, _pick("n")),
+    "Normalization": (ks.Normalization, _pick("axis", "mean", "variance", "invert")),
+    "GroupNormalization": (ks.GroupNormalization, _pick("groups", "axis", "epsilon", "center", "scale")),
+    "UnitNormalization": (ks.UnitNormalization, _pick("axis")),
+    "Resizing": (
+        ks.Resizing,
+        _pick("height", "width", "data_format", "interpolation", "crop_to_aspect_ratio", "pad_to_aspect_ratio"),
+    ),
+    "CenterCrop": (ks.CenterCrop, _pick("height", "width", "data_format")),
+    "RandomCrop": (ks.RandomCrop, _pick("height", "width", "data_format")),
+    "UpSampling1D": (ks.UpSampling1D, _pick("size")),
+    "UpSampling3D": (ks.UpSampling3D, _pick("size", "data_format")),
+    "ZeroPadding1D": (ks.ZeroPadding1D, _pick("padding", "data_format")),
+    "ZeroPadding3D": (ks.ZeroPadding3D, _pick("padding", "data_format")),
+    "Embedding": (ks.Embedding, _pick("input_dim", "output_dim", "mask_zero", "lora_rank")),
 }
 
 #: Keras layers without weights that keep the shape
@@ -242,14 +261,25 @@ _PASSTHROUGH = frozenset(
         "AlphaDropout",
         "ActivityRegularization",
         "Rescaling",
+        # image augmentation: the identity at inference, and no weights
+        "RandomFlip",
+        "RandomRotation",
+        "RandomZoom",
+        "RandomTranslation",
+        "RandomContrast",
+        "RandomBrightness",
     }
 )
+
+#: the modules of the ``keras.ops`` operations a functional model records (``x * 2.0``, ``ops.relu6(x)``)
+_OPS_MODULES = ("keras.src.ops", "keras.ops")
 
 _MODELS = ("Sequential", "Functional", "Model")
 
 
 def supported_layers() -> list[str]:
-    """The Keras layer classes ``from_keras`` reads."""
+    """The Keras layer classes ``from_keras`` reads (and, in a functional model, the elementwise ``keras.ops``
+    operations of :data:`convcalc.keras.more.BINARY_OPS` and :data:`convcalc.keras.more.UNARY_OPS`)."""
     return sorted({*_LAYERS, *_PASSTHROUGH, "InputLayer", *_MODELS})
 
 
@@ -343,7 +373,7 @@ class _Reader:
                     layers[lname] = self.layer(items[lname], live)
                 layer = layers[lname]
                 args = tuple(tensor_names[(s[0], s[1])] for s in sources)
-                multi = isinstance(layer, ks._Merge) or isinstance(getattr(layer, "layer", None), ks._Merge)
+                multi = ks.takes_list(layer)
                 calls.append((layer, args if multi else args[0]))
                 tensor_names[(lname, k)] = lname if k == 0 else f"{lname}:{k}"
                 pending.remove(entry)
@@ -385,6 +415,8 @@ class _Reader:
 
     def _layer(self, item: dict[str, Any], cls: Any, config: dict[str, Any], lname: str, obj: Any) -> Any:
         _not_quantized(config, lname, str(cls))
+        if str(item.get("module") or "").startswith(_OPS_MODULES):
+            return _operation(item, str(cls), lname)
         if cls in _MODELS or (isinstance(config.get("layers"), list)):
             spec = self.model(item, lname, obj)
         elif cls in _PASSTHROUGH:
@@ -404,6 +436,51 @@ class _Reader:
         if not trainable:
             spec = ks.Frozen(spec)
         return spec
+
+
+def _operation(item: dict[str, Any], cls: str, name: str) -> Any:
+    """A ``keras.ops`` call of a functional model (``x * 2.0`` is an op ``Multiply`` reading the tensor and 2.0):
+    an elementwise one on tensors and constants (numbers or numpy arrays), each call read from its node."""
+    from convcalc.keras.more import BINARY_OPS, UNARY_OPS, _value_shape
+
+    where = f"{name} (keras.ops {cls})"
+    if cls not in BINARY_OPS | UNARY_OPS:
+        raise SpecError(
+            f"{where}: convcalc cannot read this keras.ops operation; it reads the elementwise ones "
+            f"({', '.join(sorted(BINARY_OPS | UNARY_OPS))}). {received({'operation': cls})}"
+        )
+    layouts = set()
+    for node in item.get("inbound_nodes") or []:
+        operands = node.get("args") if isinstance(node, dict) else None
+        if not isinstance(operands, list):
+            raise SpecError(f"{where}: a call without its operands. {received({'node': node})}")
+        constants = []
+        for value in operands:
+            if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+                continue
+            plain = _plain(value)
+            try:
+                shape = _value_shape(plain, "constant", {"constant": plain})
+            except SpecError:
+                raise SpecError(
+                    f"{where}: an operand is neither a tensor nor a constant number or array, so its shape is "
+                    f"unknown. {received({'operand': value})}"
+                ) from None
+            constants.append(shape)
+        want = 1 if cls in UNARY_OPS else 2
+        if len(operands) != want or len(constants) > want - 1:
+            what = "one tensor" if want == 1 else "two operands, a tensor at least"
+            raise SpecError(
+                f"{where}: convcalc reads this operation on {what}; this call has {len(operands)} operands, "
+                f"{len(constants)} of them constants. {received({'args': operands})}"
+            )
+        layouts.add(constants[0] if constants else None)
+    if len(layouts) > 1:
+        raise SpecError(
+            f"{where}: its calls differ (a constant in one, a tensor in another). {received({'calls': len(layouts)})}"
+        )
+    constant = layouts.pop() if layouts else None
+    return _build(lambda: ks.Operation(cls, constant_shape=constant, name=name), name, f"keras.ops {cls}")
 
 
 def _live_layers(model: Any) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from convcalc.keras.graph import (
     UpSampling2D,
 )
 from convcalc.keras.graph import _Merge as _Merge
+from convcalc.keras.graph import takes_list as takes_list
 from convcalc.keras.layers import (
     Activation,
     AveragePooling1D,
@@ -52,6 +53,23 @@ from convcalc.keras.layers import (
     SeparableConv2D,
     Sequential,
     ZeroPadding2D,
+)
+from convcalc.keras.more import (
+    CenterCrop,
+    Embedding,
+    GroupNormalization,
+    Normalization,
+    Operation,
+    Permute,
+    RandomCrop,
+    RepeatVector,
+    Reshape,
+    Resizing,
+    UnitNormalization,
+    UpSampling1D,
+    UpSampling3D,
+    ZeroPadding1D,
+    ZeroPadding3D,
 )
 
 __all__ = [
@@ -100,4 +118,22 @@ __all__ += [
     "Passthrough",
     "Subtract",
     "UpSampling2D",
+]
+
+__all__ += [
+    "CenterCrop",
+    "Embedding",
+    "GroupNormalization",
+    "Normalization",
+    "Operation",
+    "Permute",
+    "RandomCrop",
+    "RepeatVector",
+    "Reshape",
+    "Resizing",
+    "UnitNormalization",
+    "UpSampling1D",
+    "UpSampling3D",
+    "ZeroPadding1D",
+    "ZeroPadding3D",
 ]

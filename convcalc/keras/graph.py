@@ -297,11 +297,19 @@ class Frozen(Layer):
         return out
 
 
+def takes_list(layer: Layer) -> bool:
+    """Whether a Functional model calls ``layer`` on a list of tensors (a merge layer, a ``keras.ops`` operation),
+    frozen or not: it is planned with ``_plan_merge``."""
+    inner = layer.layer if isinstance(layer, Frozen) else layer
+    return bool(getattr(inner, "_takes_list", False))
+
+
 @dataclass(frozen=True, slots=True)
 class _Merge(Layer):
     """A Keras merge layer: called on a list of tensors."""
 
     name: str | None = None
+    _takes_list: ClassVar[bool] = True
     _base: ClassVar[str] = "add"
 
     def __post_init__(self) -> None:
@@ -514,7 +522,7 @@ class Functional(Layer):
                         f"call {j} ({layer._name()}) reads {n!r}, which is neither the Input nor an earlier call. "
                         f"Received: inputs={inputs!r}"
                     )
-            merge = isinstance(layer, _Merge) or isinstance(getattr(layer, "layer", None), _Merge)
+            merge = takes_list(layer)
             if not merge and (len(names) != 1 or not isinstance(inputs, str)):
                 raise SpecError(f"calls[{j}]: {layer.kind} takes one input. Received: inputs={inputs!r}")
             times = seen.get(id(layer), 0)
@@ -564,7 +572,7 @@ class Functional(Layer):
         values: dict[str, Flow] = {self.input._name(): flow if built is None else keras_input(self, flow, ctx)}
         for call_name, layer, names, again in self.calls:
             start = len(ctx.rows)
-            if len(names) > 1 or isinstance(layer, _Merge) or isinstance(getattr(layer, "layer", None), _Merge):
+            if len(names) > 1 or takes_list(layer):
                 values[call_name] = layer._plan_merge([values[n] for n in names], ctx, call_name)  # type: ignore[attr-defined]
             else:
                 source = values[names[0]]
