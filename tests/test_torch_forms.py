@@ -1871,3 +1871,29 @@ def test_a_kernel_of_the_input_sizes_that_is_not_the_whole_axis_is_refused() -> 
     padded = Forward(lambda self, x: F.max_pool2d(x, x.shape[2:], padding=1), conv=torch.nn.Identity())
     with pytest.raises(convcalc.SpecError, match=r"max_pool2d.*no padding"):
         convcalc.plan(padded, (1, 3, H, W))
+
+
+def _centre_crop(s: Any, x: Any) -> Any:
+    """The 2015 U-Net's skip: cropped at its centre to the upsampled map's size."""
+    u = s.up(s.down(F.max_pool2d(x, (2, 1))))
+    d = (x.size(2) - u.size(2)) // 2
+    return torch.cat([x[:, :, d : d + u.size(2)], u], 1)
+
+
+@pytest.mark.parametrize(
+    ("function", "children"),
+    [
+        (lambda s, x: x[:, :, : s.c(x).size(2)], {"c": torch.nn.Conv2d(3, 3, (5, 1), stride=(2, 1))}),
+        (lambda s, x: x[:, :, s.c(x).size(2) :], {"c": torch.nn.Conv2d(3, 3, (5, 1), stride=(2, 1))}),
+        (lambda s, x: x[:, :, s.c(x).size(2) - 1 : -1], {"c": torch.nn.Conv2d(3, 3, (5, 1), stride=(2, 1))}),
+        (
+            _centre_crop,
+            {"down": torch.nn.Conv2d(3, 3, (3, 1)), "up": torch.nn.ConvTranspose2d(3, 3, (2, 1), stride=(2, 1))},
+        ),
+    ],
+    ids=["head", "tail", "from a size to the end", "centre crop"],
+)
+def test_a_slice_bound_that_is_a_size_counts_from_the_start(function: Any, children: dict[str, Any]) -> None:
+    """A bound sympy cannot prove non-negative (another map's size) was taken as counted from the end: the crop
+    ``x[:, :, : y.size(2)]`` came out L + floor((L - 5)/2) + 1 long, and its conditions held nowhere."""
+    _sym_agrees(function, (1, 3, "H", 4), range(1, 40), **children)

@@ -157,9 +157,23 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) 
             return default
         if _is_int(v):
             return size + v if from_end else v
-        if not from_end:
-            return v
         from convcalc._symbolic import to_sympy
+
+        if not from_end:
+            # ``x[:, :, : y.size(2)]``, a crop's ``d : d + u.size(2)``: a size, counted from the start where it is
+            # not negative (where sympy cannot tell, the plan holds where it is not)
+            call.ctx.at_least(
+                v,
+                0,
+                call.name,
+                axis,
+                lambda: (
+                    call.where + f": the slice bound {v} is negative here, which counts from the end, not the "
+                    f"start. Received: input_shape={shape}"
+                ),
+                "slice bound not negative",
+            )
+            return v
 
         # ``x[..., :-(h // 3)]``, ``x[:, :, -y.size(2):]``: counted from the end where negative; the plan holds
         # where it is (not 0, which slices from the start)
@@ -199,7 +213,9 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) 
 
 
 def _from_end(bound: Any) -> bool:
-    """Whether a slice bound counts from the end of the axis (negative, or a size that may be)."""
+    """Whether a slice bound counts from the end of the axis: a negative one; of a symbolic one whose sign
+    sympy cannot decide, whether it is negative for large sizes (``-(h // 3)``, but ``y.size(2)`` or
+    ``(a.size(2) - u.size(2)) // 2`` count from the start): the plan then holds where it has that sign."""
     if bound is None:
         return False
     if _is_int(bound):
@@ -207,7 +223,12 @@ def _from_end(bound: Any) -> bool:
     from convcalc._backend import decided
     from convcalc._symbolic import to_sympy
 
-    return decided(to_sympy(bound) >= 0) is not True
+    value = to_sympy(bound)
+    sign = decided(value >= 0)
+    if sign is not None:
+        return not sign
+    large = value.subs({s: 10**6 + 7 * j for j, s in enumerate(sorted(value.free_symbols, key=str))})
+    return bool(large < 0)
 
 
 def _clamped(value: Any, bound: Any, above: bool) -> Any:
