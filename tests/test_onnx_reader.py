@@ -572,3 +572,33 @@ def test_a_matrix_product_exported_to_onnx_counts_the_macs_of_the_torch_module(n
         theirs = convcalc.plan(module, shape, macs=macs).macs
         assert convcalc.plan(loaded, shape, macs=macs).macs == theirs, macs
     assert convcalc.plan(loaded, shape).macs > 0
+
+
+class _ShuffleChain(torch.nn.Module):
+    """PixelUnshuffle(2), a convolution, PixelShuffle(2) added back, then PixelUnshuffle(3): exported as Reshape
+    nodes with -1, whose element counts split only at some sizes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down, self.conv, self.up = torch.nn.PixelUnshuffle(2), torch.nn.Conv2d(4, 4, 1), torch.nn.PixelShuffle(2)
+        self.last = torch.nn.PixelUnshuffle(3)
+
+    def forward(self, x: Any) -> Any:
+        return self.last(x + self.up(self.conv(self.down(x))))
+
+
+@pytest.mark.parametrize("module", [torch.nn.PixelUnshuffle(2), _ShuffleChain()], ids=["unshuffle", "chain"])
+def test_a_reshape_that_splits_a_symbolic_count_holds_where_it_divides(module: Any) -> None:
+    """Reshape with -1 of H * W elements into parts of 2 * W gave H/2, with no condition: 7/2 at H = 7, where
+    ONNX Runtime refuses; the plan now requires 2 to divide H, and takes it exactly where ONNX Runtime runs."""
+    model = _export(module.eval(), (1, 1, 12, 12), dynamic=True)
+    plan = convcalc.plan(onnx.load_from_string(model))
+    session = _session(model)
+    N, H, W = convcalc.symbols("N H W")
+    for h in range(1, 26):
+        for w in (6, 7, 12):
+            sizes = {"N": 1, "H": h, "W": w}
+            holds = all(c.holds(sizes) for c in plan.constraints)
+            theirs = _ort_shape(session, (1, 1, h, w))
+            ours = tuple(int(d.subs({N: 1, H: h, W: w})) if hasattr(d, "subs") else d for d in plan.output_shape)
+            assert (ours if holds else None) == theirs, (h, w, plan.constraints)

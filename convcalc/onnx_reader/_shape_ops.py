@@ -66,7 +66,19 @@ def _exact_div(call: _Call, numel: Any, known: Any, old: tuple[Any, ...], sizes:
                 rest[j], k = d // g, k // g
         if k == 1:
             return _prod(rest)
-    q = sympy().cancel(to_sympy(numel) / to_sympy(known))
+    sp = sympy()
+    q = sp.cancel(to_sympy(numel) / to_sympy(known))
+    num, den = sp.fraction(q)
+    if den != 1:
+        # ``H*W`` elements in parts of ``2*W``: whole where 2 divides H; parts of a symbolic size (``Min(6, W)``):
+        # where the division leaves nothing over
+        message = f"Reshape to {tuple(sizes)}: {numel} elements do not split into parts of {known}"
+        hole = list(sizes).index(-1)
+        if den.is_Integer:
+            call.divides(num, int(den), hole, message, old)
+        else:
+            call.equal(num - den * sp.floor(num / den), 0, hole, message, old, reason="the parts are whole")
+        q = sp.floor(num / den)
     form = FloorForm.parse(q)
     return form if form is not None else q
 
