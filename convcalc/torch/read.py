@@ -347,7 +347,7 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int, int, int], ...]:
                 break
             # torchinfo strips "_orig" where pruning left a mask beside it (spectral_norm's weight_orig stays),
             # and counts the weights the mask keeps
-            mask = getattr(child, f"{name[:-5]}_mask", None) if name.endswith("_orig") else None
+            mask = _pruning_mask(child, name)
             base = name[:-5] if mask is not None else name
             count = tensor.numel() if mask is None else kept_by_mask(mask, tensor.numel())
             if base in ("weight", "bias"):
@@ -393,10 +393,11 @@ def parametrized(module: Any) -> tuple[Any, ...]:
         lists = _parametrizations(child)
         if lists is None or _torch_base(type(child)) is None:
             continue
+        unsafe = _unsafe_parametrizations(child)
         for name, plist in lists.items():
             originals = [t for k, t in plist.named_parameters(recurse=False) if k.startswith("original")]
             steps = list(plist)
-            if len(originals) == 1 and not _unsafe_parametrizations(child):
+            if len(originals) == 1 and name not in unsafe:
                 shape = tuple(originals[0].shape)
             elif len(originals) == 2 and all(type(p).__name__ == "_WeightNorm" for p in steps[:1]):
                 shape = tuple(originals[1].shape)  # weight_norm: g * v / |v|, of v's shape
@@ -423,6 +424,12 @@ def parametrized(module: Any) -> tuple[Any, ...]:
     return tuple(found)
 
 
+def _pruning_mask(module: Any, name: str) -> Any:
+    """The mask ``torch.nn.utils.prune`` keeps beside a pruned parameter (``weight_orig``: ``weight_mask``), or
+    None (spectral_norm's ``weight_orig`` has none)."""
+    return getattr(module, f"{name[:-5]}_mask", None) if name.endswith("_orig") else None
+
+
 def kept_by_mask(mask: Any, numel: int) -> int:
     """The weights a pruning mask keeps (its ones), as torchinfo counts a pruned parameter; ``numel`` where the
     mask holds no data (the meta device)."""
@@ -438,7 +445,7 @@ def pruned(module: Any) -> dict[str, tuple[int, int]]:
     out: dict[str, tuple[int, int]] = {}
     for path, child in _uncompiled(module).named_modules():
         for name, tensor in (child.__dict__.get("_parameters") or {}).items():
-            mask = getattr(child, f"{name[:-5]}_mask", None) if name.endswith("_orig") else None
+            mask = _pruning_mask(child, name)
             if tensor is None or mask is None:
                 continue
             zeroed = tensor.numel() - kept_by_mask(mask, tensor.numel())
