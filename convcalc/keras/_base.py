@@ -165,15 +165,15 @@ def _freeze_rows(ctx: Context, start: int, *, drop: bool = False) -> None:
             ctx.rows[j] = replace(row, trainable=0, non_trainable=row.non_trainable + row.trainable)
 
 
-def called_before(ctx: Context, layer: Any) -> bool:
-    """Whether ``layer`` (one spec object) was planned before in this plan, and so holds weights already
-    counted: a layer shared by a nested model and the model around it, or a nested model called twice, as
-    Keras counts each weight of the whole model once. The first call records it."""
+def count_once(ctx: Context, layer: Any, start: int) -> None:
+    """After ``layer`` (one spec object) planned its rows from ``start`` on: drop their weights where it was
+    planned before in this plan (a layer called twice, one shared by a nested model and the model around it,
+    a nested model called twice), as Keras counts each weight of the whole model once. The first call records
+    it."""
     key = ("keras layer", id(layer))
     if key in ctx.counted:
-        return True
+        _freeze_rows(ctx, start, drop=True)
     ctx.counted.add(key)
-    return False
 
 
 def _named(self: Any) -> None:

@@ -20,7 +20,7 @@ from convcalc.keras._base import (
     _channels_last_only,
     _freeze_rows,
     _named,
-    called_before,
+    count_once,
 )
 from convcalc.keras._built import advised, built_shapes, fit_built, keras_input
 from convcalc.keras.layers import GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D
@@ -570,7 +570,7 @@ class Functional(Layer):
     def _plan_calls(self, flow: Flow, ctx: Context) -> Flow:
         built = self._built
         values: dict[str, Flow] = {self.input._name(): flow if built is None else keras_input(self, flow, ctx)}
-        for call_name, layer, names, again in self.calls:
+        for call_name, layer, names, _ in self.calls:
             start = len(ctx.rows)
             if len(names) > 1 or takes_list(layer):
                 values[call_name] = layer._plan_merge([values[n] for n in names], ctx, call_name)  # type: ignore[attr-defined]
@@ -579,6 +579,5 @@ class Functional(Layer):
                 if built is not None and layer._name() in built:
                     source = fit_built(layer, built[layer._name()], source, ctx, call_name)
                 values[call_name] = layer._plan(source, ctx, call_name)
-            if called_before(ctx, layer) or again:
-                _freeze_rows(ctx, start, drop=True)
+            count_once(ctx, layer, start)  # a later call of the layer, here or in another model, holds no new weights
         return values[self.output]

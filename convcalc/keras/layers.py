@@ -27,12 +27,11 @@ from convcalc.keras._base import (
     _axis_label,
     _channels_last,
     _channels_last_only,
-    _freeze_rows,
     _named,
     _padding,
     _set_window,
     _window_axes,
-    called_before,
+    count_once,
 )
 from convcalc.keras._built import advised, built_shapes, fit_built, keras_input
 from convcalc.params import (
@@ -723,8 +722,7 @@ class Sequential(Layer):
                     flow = fit_built(layer, self._built[name], flow, ctx, name)
                 start = len(ctx.rows)
                 flow = layer._plan(flow, ctx, name)
-                if called_before(ctx, layer):
-                    _freeze_rows(ctx, start, drop=True)
+                count_once(ctx, layer, start)
         except ShapeError as exc:
             better = advised(self, given, exc)
             if better is None:
