@@ -69,8 +69,21 @@ def _same_pads(i: Any, s: int, extent: int, upper: bool) -> tuple[Any, tuple[Any
     return out, (None, None)
 
 
-def _sliding(call: _Call, x: _T, kernel: tuple[int, ...], *, ceil_mode: bool = False) -> tuple[list[Any], Any]:
+def _sliding(
+    call: _Call, x: _T, kernel: tuple[int, ...], *, ceil_mode: bool = False, pool: bool = False
+) -> tuple[list[Any], Any]:
+    """The output sizes and receptive field of a window sliding over ``x``; a ``pool``'s explicit pads must be
+    smaller than its kernel on each axis, as ONNX Runtime's pools require."""
     strides, dilations, begins, ends, auto_pad = _window_geometry(call, x, kernel)
+    if pool and auto_pad == "NOTSET":
+        for j, (k, b, e) in enumerate(zip(kernel, begins, ends, strict=True)):
+            if b >= k or e >= k:
+                raise call.spec_error(
+                    f"pads must be smaller than the kernel on each axis, as ONNX Runtime's pools require: spatial "
+                    f"axis {j} has kernel {k}, pads {b}+{e}",
+                    kernel_shape=kernel,
+                    pads=tuple(call.node.attr("pads")),
+                )
     spatial: list[Any] = []
     rf_begins: list[Any] = []
     for j, (i, k, s, d, pb, pe) in enumerate(zip(x.shape[2:], kernel, strides, dilations, begins, ends, strict=True)):
@@ -251,19 +264,9 @@ def _pool(call: _Call, args: list[Any]) -> Any:
     if not kernel:
         raise call.spec_error("kernel_shape is required", kernel_shape=None)
     ceil_mode = bool(call.node.attr("ceil_mode", 0))
-    _, _, begins, ends, auto_pad = _window_geometry(call, x, kernel)
-    if auto_pad == "NOTSET":
-        for j, (k, b, e) in enumerate(zip(kernel, begins, ends, strict=True)):
-            if b >= k or e >= k:
-                raise call.spec_error(
-                    f"pads must be smaller than the kernel on each axis, as ONNX Runtime's pools require: spatial "
-                    f"axis {j} has kernel {k}, pads {b}+{e}",
-                    kernel_shape=kernel,
-                    pads=tuple(call.node.attr("pads")),
-                )
     if call.node.op == "MaxPool" and len(call.node.outputs) > 1 and call.node.outputs[1]:
         pass  # the indices output has the same shape
-    spatial, rf = _sliding(call, x, kernel, ceil_mode=ceil_mode)
+    spatial, rf = _sliding(call, x, kernel, ceil_mode=ceil_mode, pool=True)
     out = _T((x.shape[0], x.shape[1], *spatial), rf)
     call.row(x.shape, out)
     return [out, _T(out.shape)]
