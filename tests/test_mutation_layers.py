@@ -576,6 +576,11 @@ def test_lazy_linear_takes_in_features_from_a_symbolic_size() -> None:
             (3, 5),
             "receives 5 features: use in_features=5. Received: input_shape=(3, 5)",
         ),
+        (  # the Flatten made another Linear's input: it does not explain this count
+            nn.Sequential(nn.Flatten(), nn.Linear(75, 12), nn.ReLU(), nn.Linear(10, 2)),
+            (2, 3, 5, 5),
+            "receives 12 features: use in_features=12. Received: input_shape=(2, 12)",
+        ),
     ],
 )
 def test_a_linear_of_other_features_says_what_it_receives_and_the_fix(

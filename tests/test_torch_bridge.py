@@ -1234,6 +1234,24 @@ def test_linear_after_view_says_what_to_use() -> None:
         convcalc.plan(Net(), (1, 1, 7, 7))
 
 
+def test_a_linear_after_a_linear_is_not_told_of_the_view_before() -> None:
+    class Net(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = tnn.Conv2d(1, 8, 3)
+            self.fc1 = tnn.Linear(200, 120)
+            self.fc2 = tnn.Linear(100, 10)
+
+        def forward(self, x: Any) -> Any:
+            x = self.conv(x)
+            return self.fc2(torch.relu(self.fc1(x.view(x.size(0), -1))))
+
+    with pytest.raises(
+        ShapeError, match=r"^fc2 \(Linear\): Linear\(in_features=100\) receives 120 features: use in_features=120\."
+    ):
+        convcalc.plan(Net(), (1, 1, 7, 7))
+
+
 def test_bad_view_is_a_shape_error() -> None:
     class Bad(tnn.Module):
         def forward(self, x: Any) -> Any:

@@ -66,7 +66,7 @@ class Flatten(Module):
             merged = as_integer_expr(sympy().factor(merged))
         out_shape = (*shape[:a], merged, *shape[b + 1 :])
         ctx.add_row(path, self.kind, shape, out_shape)
-        ctx.flatten_source = (path, tuple(shape[a : b + 1]))
+        ctx.flatten_source = (path, tuple(shape[a : b + 1]), merged)
         return out_shape, None
 
 
@@ -219,7 +219,9 @@ def _linear_mismatch(layer: Linear, path: str, shape: Shape, ctx: Context) -> st
     head = f"{layer._where(path)}: Linear(in_features={layer.in_features}) receives {got} features"
     source = ctx.flatten_source
     fix = f"use in_features={got}"
-    if source is not None and len(shape) == 2:
+    # the last flatten of the plan explains the count only where it made it: a later Linear given another
+    # Linear's features is not told of a Flatten whose product is something else
+    if source is not None and len(shape) == 2 and source[2] == got:
         dims = source[1]
         head += f" (Flatten of {_fmt(dims)} = {got})"
         if len(dims) >= 2 and all(type(d) is int for d in dims) and layer.in_features % dims[0] == 0:
