@@ -347,6 +347,53 @@ def test_a_transposed_convolution_asked_for_an_output_size(how: str, shape: tupl
         assert plan.row("up").macs == shape[2] * shape[3] * 8 * 4 * 9  # per input position, whatever the padding
 
 
+class _DownUp(torch.nn.Module):
+    """A U-Net level: down by a strided convolution, up again to the skip's own size (``output_size=x.shape``)."""
+
+    def __init__(self, k: int, stride: int, padding: int, dilation: int, ask: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.down = torch.nn.Conv2d(3, 8, k, stride, padding, dilation)
+        self.up = torch.nn.ConvTranspose2d(8, 3, k, stride, padding, dilation=dilation)
+        self.ask = ask
+
+    def forward(self, x: Any) -> Any:
+        return self.up(self.down(x), output_size=self.ask(x)) + x
+
+
+@pytest.mark.parametrize(
+    ("k", "stride", "padding", "dilation"), [(3, 2, 1, 1), (4, 2, 1, 1), (2, 2, 0, 1), (3, 3, 0, 2), (5, 3, 2, 1)]
+)
+def test_an_output_size_of_the_skips_own_size_is_planned_with_symbols(
+    k: int, stride: int, padding: int, dilation: int
+) -> None:
+    """The output padding ``output_size=x.shape`` asks for is a residue of the size, inside [0, stride) at every
+    size: one symbolic plan holds where torch runs, with torch's shapes and the numeric plan's MACs."""
+    model = _DownUp(k, stride, padding, dilation, lambda x: x.shape[2:])
+    plan = convcalc.plan(model, (1, 3, "H", "W"))
+    H, W = (sympy.Symbol(n, integer=True, positive=True) for n in "HW")
+    assert plan.output_shape == (1, 3, H, W)
+    assert plan.row("up").output_shape == (1, 3, H, W)
+    for h in range(1, 16):
+        w = 2 * h + 1
+        numeric = check(model, (1, 3, h, w))
+        holds = all(c.holds({"H": h, "W": w}) for c in plan.constraints)
+        assert holds == (numeric is not None), (h, w)
+        if numeric is not None:
+            assert sympy.sympify(plan.macs).subs({H: h, W: w}) == numeric.macs
+
+
+@pytest.mark.parametrize(
+    ("ask", "error", "message"),
+    [
+        (lambda x: (x.shape[2] + 2, x.shape[3]), convcalc.ShapeError, r"output_size asks for H \+ 2 on spatial axis 0"),
+        (lambda x: (x.shape[2] + 1, x.shape[3]), convcalc.SpecError, r"within the stride 2 at some sizes only"),
+    ],
+)
+def test_an_output_size_out_of_reach_at_some_or_every_size_is_refused(ask: Any, error: Any, message: str) -> None:
+    with pytest.raises(error, match=message):
+        convcalc.plan(_DownUp(3, 2, 1, 1, ask), (1, 3, "H", "W"))
+
+
 # --- MACs per input sample where a forward folds more into the batch ---------------------------------------------
 
 

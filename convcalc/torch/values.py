@@ -364,21 +364,37 @@ def _sized_transpose(spec: Any, shape: Shape, size: Any, path: str) -> Any:
     for j, (want, i, k, s, p, d) in enumerate(zip(sizes, shape[2:], spec._k, spec._s, spec._p, spec._d, strict=True)):
         smallest = transpose_count(i, s, 2 * p, kernel_extent(k, d), 0)
         extra = want - smallest
-        if type(extra) is not int:
-            from convcalc._symbolic import to_sympy
+        fits: bool | None
+        if type(extra) is int:
+            fits = 0 <= extra < s
+        else:
+            from convcalc._symbolic import holds_always, to_sympy
 
             number = to_sympy(extra)
-            extra = int(number) if getattr(number, "is_number", False) else extra
-        if type(extra) is not int:
+            if getattr(number, "is_number", False):
+                extra = int(number)
+                fits = 0 <= extra < s
+            else:
+                # a size asked for by another map's size (``output_size=skip.shape``): the padding is a residue,
+                # planned symbolically where it lies in [0, stride) at every size
+                low, high = holds_always(number >= 0), holds_always(number < s)
+                fits = False if False in (low, high) else True if low and high else None
+        if fits is None:
             raise SpecError(
                 f"{where}: output_size={tuple(sizes)} asks for an output padding that depends on the input "
-                f"({extra} on spatial axis {j}); convcalc plans it for numbers. Received: input_shape={tuple(shape)}"
+                f"({extra} on spatial axis {j}), within the stride {s} at some sizes only; convcalc plans it for "
+                f"numbers. Received: input_shape={tuple(shape)}"
             )
-        if not 0 <= extra < s:
+        if not fits:
             raise ShapeError(
                 f"{where}: output_size asks for {want} on spatial axis {j}, but an input of {i} gives sizes from "
                 f"{smallest} to {smallest + s - 1} (torch: requested an output size of {list(sizes)}). "
                 f"Received: input_shape={tuple(shape)}"
             )
         paddings.append(extra)
-    return dataclasses.replace(spec, output_padding=tuple(paddings))
+    if all(type(e) is int for e in paddings):
+        return dataclasses.replace(spec, output_padding=tuple(paddings))
+    # the spec's arguments take numbers: it is made with none, and planned with the residues in their place
+    sized = dataclasses.replace(spec, output_padding=0)
+    object.__setattr__(sized, "_op", tuple(paddings))
+    return sized
