@@ -505,6 +505,49 @@ def test_a_size_as_a_condition_is_true_where_not_zero() -> None:
         convcalc.plan(Odd(), (1, 1, H, 8))
 
 
+@pytest.mark.parametrize("period", [2, 3, 4])
+def test_a_branch_on_a_remainder_says_how_to_plan_each_residue_and_each_plan_is_torchs(period: int) -> None:
+    """The refusal of ``if w % p == 1:`` names the forms ``p*k - r``; a plan of each holds at every size of it."""
+
+    class Trim(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pool = torch.nn.AvgPool1d(period)
+
+        def forward(self, x: Any) -> Any:
+            if x.shape[-1] % period == 1:
+                x = x[..., :-1]
+            return self.pool(x)
+
+    L = convcalc.symbols("L")
+    forms = ", ".join(f"L = {period}*k - {period - r}" for r in range(1, period))
+    with pytest.raises(convcalc.SpecError) as refused:
+        convcalc.plan(Trim(), (1, 2, L))
+    assert f"once per residue of L modulo {period} ({forms} and L = {period}*k, with k = " in str(refused.value)
+    k = convcalc.symbols("k")
+    for r in range(1, period + 1):
+        plan = convcalc.plan(Trim(), (1, 2, period * k - (period - r)))
+        for value in range(1, 9):
+            size = period * value - (period - r)
+            holds = all(c.holds(value) for c in plan.constraints)
+            try:
+                real: Any = tuple(Trim()(torch.zeros(1, 2, size)).shape)
+            except RuntimeError:
+                real = None
+            assert holds == (real is not None), (r, value)
+            if real is not None:
+                assert tuple(int(sympy.sympify(d).subs(k, value)) for d in plan.output_shape) == real
+
+
+def test_a_threshold_on_a_size_is_refused_without_residues() -> None:
+    class Big(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            return x[..., :-1] if x.shape[-1] > 7 else x
+
+    with pytest.raises(convcalc.SpecError, match=r"\(L > 7\); plan with numbers\. Received"):
+        convcalc.plan(Big(), (1, 2, convcalc.symbols("L")))
+
+
 def test_keyword_inputs_and_optional_inputs_left_out() -> None:
     from tests.corpus_models import KwargsForward, KwargsMask
 

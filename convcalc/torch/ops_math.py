@@ -563,7 +563,7 @@ def _shape_guard(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     if holds is None:
         raise SpecError(
             f"{module}: its forward branches on a condition of the sizes that depends on the symbols "
-            f"({shown}); plan with numbers. Received: condition={shown}"
+            f"({shown}); plan with numbers{_residue_hint(condition)}. Received: condition={shown}"
         )
     raise RetakeError(
         f"{module}: its forward branches on the sizes, and these sizes take the branch that convcalc's trace "
@@ -684,6 +684,28 @@ def _decide(condition: Any) -> Any:
             return None if zero is None else not zero
         return None
     return _DATA
+
+
+def _residue_hint(condition: Any) -> str:
+    """Where a condition of one size repeats with a period (``if w % 2:``), how to plan each case with symbols:
+    a size written as ``2*k - 1`` or ``2*k`` decides it."""
+    from convcalc._backend import sympy
+    from convcalc._symbolic import Undecided, _quasi_linear, to_sympy
+
+    expr = to_sympy(condition.form) - condition.value if isinstance(condition, Undecided) else to_sympy(condition)
+    if isinstance(expr, sympy().Rel):
+        expr = expr.lhs - expr.rhs
+    found = _quasi_linear(expr) if isinstance(expr, sympy().Expr) else None
+    if found is None or found[1] != 0 or not 2 <= found[0] <= 12:  # a threshold, or no short period
+        return ""
+    period = found[0]
+    (x,) = expr.free_symbols
+    k = "m" if str(x) == "k" else "k"
+    forms = [f"{x} = {period}*{k} - {period - r}" for r in range(1, period)]
+    return (
+        f", or once per residue of {x} modulo {period} ({', '.join(forms)} and {x} = {period}*{k}, with "
+        f'{k} = convcalc.symbols("{k}"))'
+    )
 
 
 def _implied(call: _Call, condition: Any) -> bool | None:
