@@ -496,7 +496,14 @@ def _torchinfo(plan: Plan, depth: int = 3) -> str:
 
 
 def _mb(value: Any) -> str:
-    return f"{value / 1e6:.2f}" if type(value) is int else str(value)
+    """Bytes in megabytes: two decimals for a number; for symbolic sizes the bytes' expression over 1e6."""
+    if type(value) is int:
+        return f"{value / 1e6:.2f}"
+    from convcalc._backend import sympy
+    from convcalc._symbolic import to_sympy
+
+    value = to_sympy(value)
+    return f"({value}) / 1e6" if isinstance(value, sympy().Add) else f"{value} / 1e6"
 
 
 def _jsonable(value: Any) -> Any:

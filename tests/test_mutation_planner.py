@@ -526,3 +526,23 @@ def test_a_linear_mismatch_has_no_size_hint() -> None:
         "make the feature map 4 x 4 before Flatten (1 * 4 * 4 = 16), e.g. with AdaptiveAvgPool2d((4, 4)). "
         "Received: input_shape=(1, 8)"
     )
+
+
+def test_a_symbolic_torchinfo_summary_gives_its_memory_in_megabytes() -> None:
+    """The memory lines of a symbolic plan are the byte counts over 1e6: at a size, what the numeric plan prints."""
+    net = nn.Sequential(nn.Conv2d(3, 96, 11, stride=4), nn.MaxPool2d(3, stride=2))
+    H, W = convcalc.symbols("H W")
+    symbolic = [line for line in convcalc.plan(net, (1, 3, H, W)).summary("torchinfo").splitlines() if "(MB)" in line]
+    numeric = [
+        line for line in convcalc.plan(net, (1, 3, 227, 227)).summary("torchinfo").splitlines() if "(MB)" in line
+    ]
+    assert symbolic[0] == "Input size (MB): 12*H*W / 1e6"
+    assert symbolic[2] == numeric[2] == "Params size (MB): 0.14"
+    assert symbolic[3].startswith("Estimated Total Size (MB): (12*H*W + ")
+    assert symbolic[3].endswith(" + 139776) / 1e6")
+    for ours, theirs in zip(symbolic, numeric, strict=True):
+        head, _, value = ours.partition(": ")
+        if value.endswith(" / 1e6"):
+            megabytes = sympy.sympify(value.removesuffix(" / 1e6")).subs({"H": 227, "W": 227}) / 10**6
+            value = f"{float(megabytes):.2f}"
+        assert f"{head}: {value}" == theirs
