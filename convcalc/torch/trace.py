@@ -444,11 +444,59 @@ def _apply_rule(rule: Callable[[Any], Any], module: Any, where: str, cls: type) 
     return spec
 
 
+# Methods of a torch layer a subclass may override without changing what its forward computes.
+_HARMLESS_OVERRIDES = frozenset(
+    {
+        "__init__",
+        "__repr__",
+        "__setstate__",
+        "__getstate__",
+        "extra_repr",
+        "reset_parameters",
+        "_reset_parameters",
+        "reset_running_stats",
+        "_load_from_state_dict",
+        "_save_to_state_dict",
+        "_get_name",
+        "__str__",
+        "__dir__",
+        "__deepcopy__",
+        "__reduce__",
+        "__reduce_ex__",
+        "train",
+        "eval",
+        "_apply",
+        "to",
+        "cuda",
+        "cpu",
+        "type",
+        "float",
+        "double",
+        "half",
+        "bfloat16",
+        "zero_grad",
+        "requires_grad_",
+        "share_memory",
+    }
+)
+
+
 def _torch_base(cls: type) -> type | None:
-    """The torch.nn class a module type is (its forward not overridden), or None."""
-    for base in cls.__mro__:
+    """The torch.nn class a module type is, or None where a subclass changes what it computes: its ``forward``
+    overridden, or a method the forward calls (``_conv_forward``, ``_output_padding``, ``_check_input_dim``):
+    such a module's forward is read instead."""
+    mro = cls.__mro__
+    for j, base in enumerate(mro):
         if base.__module__.startswith("torch.nn.modules.") and base.__name__[0] != "_":
-            return base if getattr(cls, "forward", None) is getattr(base, "forward", None) else None
+            for klass in mro[:j]:
+                for name, value in vars(klass).items():
+                    if (
+                        name not in _HARMLESS_OVERRIDES
+                        and (callable(value) or isinstance(value, (staticmethod, classmethod)))
+                        and callable(getattr(base, name, None))
+                    ):
+                        return None
+            return base
     return None
 
 
@@ -477,11 +525,57 @@ _TORCH_ONLY_ARGS: dict[str, Callable[[Any], dict[str, Any]]] = {
 }
 
 
+def _expected_shapes(module: Any, name: str) -> dict[str, tuple[int, ...]]:
+    """The shapes a torch layer's own tensors have for its size attributes (``out_channels``, ``in_features``,
+    ``embedding_dim``, ``num_features``...), for the layers whose tensors a user replaces (pruning, surgery)."""
+    m = module
+    if name.startswith(("Conv", "LazyConv")) and hasattr(m, "kernel_size") and isinstance(m.groups, int):
+        k = tuple(m.kernel_size)
+        if getattr(m, "transposed", False):
+            return {"weight": (m.in_channels, m.out_channels // m.groups, *k), "bias": (m.out_channels,)}
+        return {"weight": (m.out_channels, m.in_channels // m.groups, *k), "bias": (m.out_channels,)}
+    if name in ("Linear", "LazyLinear"):
+        return {"weight": (m.out_features, m.in_features), "bias": (m.out_features,)}
+    if name == "Bilinear":
+        return {"weight": (m.out_features, m.in1_features, m.in2_features), "bias": (m.out_features,)}
+    if name in ("Embedding", "EmbeddingBag"):
+        return {"weight": (m.num_embeddings, m.embedding_dim)}
+    if name.startswith(("BatchNorm", "InstanceNorm", "SyncBatchNorm")) and hasattr(m, "num_features"):
+        return dict.fromkeys(("weight", "bias", "running_mean", "running_var"), (m.num_features,))
+    if name == "GroupNorm":
+        return dict.fromkeys(("weight", "bias"), (m.num_channels,))
+    if name in ("LayerNorm", "RMSNorm") and m.normalized_shape is not None:
+        return dict.fromkeys(("weight", "bias"), tuple(m.normalized_shape))
+    if name == "PReLU":
+        return {"weight": (m.num_parameters,)}
+    return {}
+
+
+def _stale(module: Any, name: str) -> bool:
+    """Whether a tensor the layer holds has another shape than its size attributes give (``conv.weight =
+    nn.Parameter(w[:6])`` leaves ``out_channels`` at 8): torch computes with the tensor, so the forward is read."""
+    expected = _expected_shapes(module, name)
+    if not expected:
+        return False
+    own = {**module._parameters, **module._buffers}
+    for key, shape in expected.items():
+        tensor = own.get(key)
+        if tensor is not None and not _is_uninitialized(tensor) and tuple(tensor.shape) != shape:
+            return True
+    return False
+
+
+def _is_uninitialized(tensor: Any) -> bool:
+    from torch.nn.parameter import UninitializedTensorMixin  # type: ignore[attr-defined]
+
+    return isinstance(tensor, UninitializedTensorMixin)
+
+
 def _leaf_spec(module: Any, where: str) -> Any:
     from convcalc import nn
 
     base = _torch_base(type(module))
-    if base is None:
+    if base is None or _stale(module, base.__name__):
         return None
     name = base.__name__
     spec_cls: Any = getattr(nn, name, None) if name in nn.__all__ else None

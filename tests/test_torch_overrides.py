@@ -1,0 +1,161 @@
+"""Torch layers as people change them: a subclass overriding a method the layer's forward calls, a tensor
+replaced after construction (pruning, vocabulary surgery) with the size attributes left as they were. torch
+computes with what the module holds; so must the plan (its forward is read), against torch and torchinfo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+torchinfo = pytest.importorskip("torchinfo")
+
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+import convcalc  # noqa: E402
+
+
+def _agrees(model: Any, shape: tuple[int, ...], dtype: Any = None) -> convcalc.Plan:
+    """The plan's output shape and parameter counts are torch's; torchinfo's table is convcalc.summary's."""
+    model.eval()
+    x = torch.zeros(shape, dtype=torch.long) if dtype == "long" else torch.zeros(shape)
+    with torch.no_grad():
+        expected = tuple(model(x).shape)
+    plan = convcalc.plan(model, shape)
+    assert plan.output_shape == expected
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
+    kwargs: dict[str, Any] = {"input_data": [x]} if dtype == "long" else {"input_size": shape}
+    columns = ("output_size", "num_params", "mult_adds")
+    theirs = torchinfo.summary(model, verbose=0, col_names=columns, **kwargs)
+    ours = convcalc.summary(model, verbose=0, col_names=columns, **kwargs)
+    assert (ours.total_params, ours.trainable_params, ours.total_mult_adds) == (
+        theirs.total_params,
+        theirs.trainable_params,
+        theirs.total_mult_adds,
+    )
+    return plan
+
+
+class CausalConv(nn.Conv2d):
+    """Causal padding in the method Conv2d.forward calls (kept out of ``forward``)."""
+
+    def _conv_forward(self, input: Any, weight: Any, bias: Any) -> Any:
+        kh, kw = self.kernel_size
+        return F.conv2d(F.pad(input, (kw - 1, 0, kh - 1, 0)), weight, bias, self.stride, 0, self.dilation)
+
+
+class FixedOutputPadding(nn.ConvTranspose2d):
+    def _output_padding(self, *args: Any, **kwargs: Any) -> Any:
+        return (1, 1)
+
+
+class AnyRankBatchNorm(nn.BatchNorm2d):
+    """A BatchNorm2d that skips its rank check (run on (N, C, L) in audio and point-cloud code)."""
+
+    def _check_input_dim(self, input: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("make", "shape", "expected"),
+    [
+        (lambda: CausalConv(4, 4, 3), (1, 4, 8, 8), (1, 4, 8, 8)),
+        (lambda: CausalConv(2, 3, (3, 5), stride=2), (2, 2, 9, 12), (2, 3, 5, 6)),
+        (lambda: FixedOutputPadding(3, 3, 3, stride=2), (1, 3, 5, 5), (1, 3, 12, 12)),
+        (lambda: nn.Sequential(nn.Conv1d(3, 4, 3), AnyRankBatchNorm(4)), (2, 3, 10), (2, 4, 8)),
+    ],
+)
+def test_a_subclass_overriding_what_forward_calls_is_read_from_its_forward(
+    make: Any, shape: tuple[int, ...], expected: tuple[int, ...]
+) -> None:
+    plan = _agrees(make(), shape)
+    assert plan.output_shape == expected
+
+
+class ResetConv(nn.Conv2d):
+    """Overrides that leave the computation alone: the layer is still planned whole by its rule."""
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.weight)
+
+    def train(self, mode: bool = True) -> Any:
+        return super().train(False)
+
+    def extra_repr(self) -> str:
+        return "reset"
+
+    def describe(self) -> str:  # a method of its own: nothing torch's forward calls
+        return "conv"
+
+
+def test_overrides_that_leave_the_computation_alone_keep_the_layer_whole() -> None:
+    plan = _agrees(ResetConv(3, 4, 3), (1, 3, 6, 6))
+    assert [(r.name, r.kind, r.output_shape) for r in plan.rows] == [("Conv2d", "Conv2d", (1, 4, 4, 4))]
+
+
+def _pruned_conv() -> Any:
+    conv = nn.Conv2d(3, 8, 3, padding=1)
+    conv.weight = nn.Parameter(conv.weight.data[:6].clone())  # out_channels stays 8
+    conv.bias = nn.Parameter(conv.bias.data[:6].clone())
+    return conv
+
+
+def _widened_linear() -> Any:
+    linear = nn.Linear(10, 4)
+    linear.weight, linear.bias = nn.Parameter(torch.randn(6, 10)), nn.Parameter(torch.randn(6))
+    return linear
+
+
+def _narrowed_linear() -> Any:
+    linear = nn.Linear(10, 4)
+    linear.weight = nn.Parameter(torch.randn(4, 12))  # in_features stays 10
+    return nn.Sequential(nn.Flatten(), linear)
+
+
+def _resized_embedding() -> Any:
+    embedding = nn.Embedding(10, 4)
+    embedding.weight = nn.Parameter(torch.randn(12, 6))  # embedding_dim stays 4
+    return embedding
+
+
+def _pruned_norm() -> Any:
+    conv, norm = _pruned_conv(), nn.BatchNorm2d(8)
+    for name in ("weight", "bias"):
+        setattr(norm, name, nn.Parameter(getattr(norm, name).data[:6].clone()))
+    norm.running_mean, norm.running_var = norm.running_mean[:6].clone(), norm.running_var[:6].clone()
+    return nn.Sequential(conv, norm, nn.ReLU())
+
+
+@pytest.mark.parametrize(
+    ("make", "shape", "expected", "dtype"),
+    [
+        (lambda: nn.Sequential(_pruned_conv()), (2, 3, 10, 10), (2, 6, 10, 10), None),
+        (lambda: nn.Sequential(_pruned_conv(), nn.Conv2d(6, 4, 1)), (2, 3, 10, 10), (2, 4, 10, 10), None),
+        (_widened_linear, (2, 10), (2, 6), None),
+        (_narrowed_linear, (2, 3, 2, 2), (2, 4), None),
+        (_resized_embedding, (2, 5), (2, 5, 6), "long"),
+        (_pruned_norm, (2, 3, 6, 6), (2, 6, 6, 6), None),
+    ],
+)
+def test_a_layer_computes_with_the_tensors_it_holds_not_its_stale_sizes(
+    make: Any, shape: tuple[int, ...], expected: tuple[int, ...], dtype: Any
+) -> None:
+    plan = _agrees(make(), shape, dtype)
+    assert plan.output_shape == expected
+
+
+def test_a_layer_whose_replaced_tensors_fit_its_sizes_stays_whole() -> None:
+    conv = nn.Conv2d(3, 8, 3)
+    conv.weight = nn.Parameter(torch.randn(8, 3, 3, 3))  # re-initialised, same shape
+    plan = _agrees(conv, (1, 3, 5, 5))
+    assert [r.kind for r in plan.rows] == ["Conv2d"]
+
+
+def test_a_stale_layer_torch_refuses_is_refused() -> None:
+    conv = _pruned_conv()
+    with pytest.raises(convcalc.ShapeError):
+        convcalc.plan(nn.Sequential(conv, nn.Conv2d(8, 4, 1)), (2, 3, 10, 10))
+    with pytest.raises(RuntimeError):
+        nn.Sequential(conv, nn.Conv2d(8, 4, 1))(torch.zeros(2, 3, 10, 10))
