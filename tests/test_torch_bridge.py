@@ -1252,6 +1252,48 @@ def test_a_linear_after_a_linear_is_not_told_of_the_view_before() -> None:
         convcalc.plan(Net(), (1, 1, 7, 7))
 
 
+@pytest.mark.parametrize("flatten", ["view", "flatten", "nn.Flatten", "reshape"])
+def test_a_flattening_view_is_solved_as_nn_flatten_is(flatten: str) -> None:
+    """``x.view(x.size(0), -1)`` (the tutorials' LeNet) gives the features as a product, as nn.Flatten does: the
+    solver finds the input sizes for the Linear's in_features either way."""
+
+    class LeNet(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.features = tnn.Sequential(
+                tnn.Conv2d(1, 6, 5), tnn.MaxPool2d(2), tnn.Conv2d(6, 16, 5), tnn.MaxPool2d(2)
+            )
+            self.flat = tnn.Flatten()
+            self.fc = tnn.Linear(16 * 5 * 5, 10)
+
+        def forward(self, x: Any) -> Any:
+            x = self.features(x)
+            if flatten == "view":
+                x = x.view(x.size(0), -1)
+            elif flatten == "reshape":
+                x = x.reshape(-1, x.shape[1] * x.shape[2] * x.shape[3])
+            elif flatten == "flatten":
+                x = torch.flatten(x, 1)
+            else:
+                x = self.flat(x)
+            return self.fc(x)
+
+    H, W = convcalc.symbols("H W")
+    plan = convcalc.plan(LeNet(), (1, 1, H, W))
+    if flatten != "reshape":  # (which states the product of the sizes itself)
+        assert str(plan.constraints[-1].form) == "16*(floor(H/4) - 3)*(floor(W/4) - 3)"
+    sizes = plan.valid_sizes()
+    assert (32, 32) in sizes
+    assert (28, 28) not in sizes
+    for h, w in ((32, 32), (32, 35), (35, 33), (28, 28), (36, 32)):
+        try:
+            LeNet()(torch.zeros(1, 1, h, w))
+            runs = True
+        except RuntimeError:
+            runs = False
+        assert ((h, w) in sizes) == runs, (h, w)
+
+
 def test_bad_view_is_a_shape_error() -> None:
     class Bad(tnn.Module):
         def forward(self, x: Any) -> Any:

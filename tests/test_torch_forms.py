@@ -1944,3 +1944,38 @@ def test_a_slice_bound_that_is_a_size_counts_from_the_start(function: Any, child
     """A bound sympy cannot prove non-negative (another map's size) was taken as counted from the end: the crop
     ``x[:, :, : y.size(2)]`` came out L + floor((L - 5)/2) + 1 long, and its conditions held nowhere."""
     _sym_agrees(function, (1, 3, "H", 4), range(1, 40), **children)
+
+
+# --- forms of older and export-minded code ------------------------------------------------------------------------
+
+
+def _accumulate(self: Any, x: Any) -> Any:
+    outs = torch.Tensor()  # the legacy empty accumulator: torch.cat skips a 1-D tensor of 0 elements
+    for _ in range(3):
+        outs = torch.cat((outs, self.conv(x)), 0)
+    return outs
+
+
+def _accumulate_last(self: Any, x: Any) -> Any:
+    return torch.cat([self.conv(x), torch.empty(0), self.conv(x)], dim=-1)
+
+
+def _only_empty(self: Any, x: Any) -> Any:
+    return torch.cat([torch.empty(0), torch.empty(0)]) + x.sum()
+
+
+def _empty_out_of_range(self: Any, x: Any) -> Any:
+    return torch.cat([torch.empty(0), self.conv(x)], 3)  # the dim is checked against the tensors kept
+
+
+def _when_fx_traces(self: Any, x: Any) -> Any:
+    y = self.conv(x)
+    if torch.fx._symbolic_trace.is_fx_tracing():  # a path kept for fx export: torch does not take it here
+        return y[:, :1]
+    return y
+
+
+@pytest.mark.parametrize("function", [_accumulate, _accumulate_last, _only_empty, _empty_out_of_range, _when_fx_traces])
+def test_forms_of_older_and_export_minded_code(function: Any) -> None:
+    plan = check(Forward(function, conv=torch.nn.Conv1d(4, 6, 3, padding=1)), (2, 4, 8))
+    assert (plan is None) == (function is _empty_out_of_range)

@@ -94,7 +94,8 @@ def _exact_div(call: _Call, numel: Any, known: Any, old: tuple[Any, ...], sizes:
 
     from convcalc._symbolic import to_sympy
 
-    quotient = sympy.cancel(to_sympy(numel) / to_sympy(known))
+    # factored, as Flatten gives it: 16*(floor(H/4) - 3)*(floor(W/4) - 3), a product the solver takes apart
+    quotient = sympy.factor(sympy.cancel(to_sympy(numel) / to_sympy(known)))
     if quotient.is_integer is False:
         raise call.shape_error(message, old)
     if quotient.is_integer is None:  # whole for some input sizes only: for those where the known sizes divide
@@ -477,9 +478,11 @@ def _cat(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     tensors = [_tensor_arg(call, v) for v in bound["tensors"]]
     if not tensors:
         raise call.spec_error("needs at least one tensor", tensors=())
+    stack = call.kind == "stack"
+    if not stack:  # torch skips a 1-D empty tensor (the ``outs = torch.Tensor()`` accumulator; legacy behaviour)
+        tensors = [t for t in tensors if not _legacy_empty(t.shape)] or tensors[:1]
     first = tensors[0].shape
     rank = len(first)
-    stack = call.kind == "stack"
     j = _index(call, bound["dim"], rank + 1 if stack else rank, first)
     for n, t in enumerate(tensors[1:], start=1):
         if len(t.shape) != rank:
@@ -497,6 +500,10 @@ def _cat(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         k = len(tensors[0].rf) if tensors[0].rf is not None else 0
         rf = _merge_rf(tensors, rank) if k and j < rank - k else None
     return call.row(first, _Tensor(shape, rf, all(t.const for t in tensors)))
+
+
+def _legacy_empty(shape: Shape) -> bool:
+    return len(shape) == 1 and type(shape[0]) is int and shape[0] == 0
 
 
 def _cat_message(call: _Call, n: int, shape: Shape, first: tuple[Any, ...], dim: Any) -> str:

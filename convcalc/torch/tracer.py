@@ -100,6 +100,13 @@ def _tracer_type() -> Any:
         def is_leaf_module(self, m: Any, module_qualified_name: str) -> bool:
             return True
 
+        def create_args_for_root(self, root_fn: Any, is_module: bool, concrete_args: Any = None) -> Any:
+            # the forward is read as it runs, not as fx would trace it: ``if is_fx_tracing():`` (a branch some
+            # code keeps for export) is not taken by torch, so not by the plan (trace() restores the flag after)
+            made = super().create_args_for_root(root_fn, is_module, concrete_args)
+            torch.fx._symbolic_trace._is_fx_tracing_flag = False
+            return made
+
         decisions: tuple[Decision, ...] = ()
         made: list[Decision]  # the decisions taken so far, in the order the forward asks (set per trace)
 
