@@ -1979,3 +1979,38 @@ def _when_fx_traces(self: Any, x: Any) -> Any:
 def test_forms_of_older_and_export_minded_code(function: Any) -> None:
     plan = check(Forward(function, conv=torch.nn.Conv1d(4, 6, 3, padding=1)), (2, 4, 8))
     assert (plan is None) == (function is _empty_out_of_range)
+
+
+@given(
+    rank=st.integers(1, 5),
+    moves=st.lists(st.tuples(st.integers(-6, 5), st.integers(-6, 5)), min_size=0, max_size=4),
+    form=st.sampled_from(["ints", "tuples", "lists", "keywords", "method"]),
+    extra=st.sampled_from([None, "source", "destination"]),
+)
+def test_movedim_of_dims_and_of_sequences_of_them_is_torchs(
+    rank: int, moves: list[tuple[int, int]], form: str, extra: str | None
+) -> None:
+    shape = tuple(range(2, 2 + rank))
+    source, destination = [m[0] for m in moves], [m[1] for m in moves]
+    if extra == "source":  # sequences of different lengths
+        source.append(0)
+    elif extra == "destination":
+        destination.append(0)
+    if form == "ints" and len(source) == len(destination) == 1:
+        src: Any = source[0]
+        dst: Any = destination[0]
+    else:
+        src, dst = (tuple(source), tuple(destination)) if form != "lists" else (source, destination)
+    if form == "keywords":
+        model = Forward(lambda self, x: torch.movedim(x, source=src, destination=dst))
+    elif form == "method":
+        model = Forward(lambda self, x: x.movedim(src, dst))
+    else:
+        model = Forward(lambda self, x: torch.movedim(x, src, dst))
+    check(model, shape)
+
+
+def test_movedim_of_sequences_keeps_its_symbols() -> None:
+    H, W = convcalc.symbols("H W")
+    plan = convcalc.plan(Forward(lambda self, x: torch.movedim(x, (1, 2), (0, 3))), (2, 3, H, W))
+    assert plan.output_shape == (3, 2, W, H)

@@ -208,11 +208,37 @@ def _permute(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if sorted(order) != list(range(rank)):
             raise call.shape_error(f"permute needs each of the {rank} dims once, got {tuple(dims)}", t.shape)
     elif call.kind == "movedim":
-        source = _index(call, args[1] if len(args) > 1 else kwargs["source"], rank, t.shape)
-        dest = _index(call, args[2] if len(args) > 2 else kwargs["destination"], rank, t.shape)
-        order.remove(source)
-        order.insert(dest, source)
+        order = _moved(
+            call,
+            t.shape,
+            args[1] if len(args) > 1 else kwargs["source"],
+            args[2] if len(args) > 2 else kwargs["destination"],
+        )
     return _reordered(call, t, order)
+
+
+def _moved(call: _Call, shape: Shape, source: Any, destination: Any) -> list[int]:
+    """The axes ``movedim(source, destination)`` puts in each place: one dim, or equal sequences of them (each
+    moved to its place, the others keeping their order in the places left)."""
+    rank = len(shape)
+    if isinstance(source, (tuple, list)) != isinstance(destination, (tuple, list)):
+        raise call.spec_error("takes two ints or two sequences of dims", source=source, destination=destination)
+    sources = [_index(call, d, rank, shape) for d in (source if isinstance(source, (tuple, list)) else [source])]
+    places = [
+        _index(call, d, rank, shape) for d in (destination if isinstance(destination, (tuple, list)) else [destination])
+    ]
+    if len(sources) != len(places):
+        raise call.shape_error(
+            f"source {list(source)} and destination {list(destination)} must name as many dims", shape
+        )
+    for name, dims in (("source", sources), ("destination", places)):
+        if len(set(dims)) != len(dims):
+            raise call.shape_error(f"repeated dim in {name} ({dims})", shape)
+    order: list[int | None] = [None] * rank
+    for axis, place in zip(sources, places, strict=True):
+        order[place] = axis
+    rest = iter(a for a in range(rank) if a not in sources)
+    return [next(rest) if axis is None else axis for axis in order]
 
 
 @_handles("expand", "expand_as", "view_as", "reshape_as", "repeat")
