@@ -385,6 +385,14 @@ def _input_shape(input_shape: Any) -> tuple[Any, ...]:
 
     if isinstance(input_shape, (str, bytes, dict)) or not hasattr(input_shape, "__iter__"):
         raise refused()
+    data = getattr(input_shape, "shape", None)
+    if data is not None and len(data) > 1:
+        # a tensor (or an array of data) where its shape was meant: say so, without printing its values
+        raise ShapeError(
+            f"input_shape must be a shape, not a {type(input_shape).__name__} of data: pass its shape, "
+            f"input_shape={tuple(int(d) for d in data)} (x.shape). Received: input_shape=<{type(input_shape).__name__} "
+            f"of shape {tuple(int(d) for d in data)}>"
+        )
     try:
         dims = tuple(input_shape)
     except TypeError:  # a 0-d array has __iter__ but cannot be iterated

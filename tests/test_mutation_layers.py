@@ -142,6 +142,33 @@ def test_a_channel_mismatch_says_channel_or_channels(got: int, word: str) -> Non
     )
 
 
+@pytest.mark.parametrize(
+    ("shape", "first", "order"),
+    [((1, 227, 227, 3), (1, 3, 227, 227), (0, 3, 1, 2)), ((227, 227, 3), (3, 227, 227), (2, 0, 1))],
+)
+def test_a_channels_last_input_is_told_to_put_the_channels_first(
+    shape: tuple[int, ...], first: tuple[int, ...], order: tuple[int, ...]
+) -> None:
+    """The textbook's 227 x 227 x 3 given to a torch-style network: the fix is the input's layout, not the layer."""
+    axis = len(shape) - 3
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(nn.Sequential(nn.Conv2d(3, 96, 11, stride=4), nn.ReLU()), shape),
+        f"0 (Conv2d): in_channels=3 but the input has 227 channels on axis {axis}; its last axis holds 3, as a "
+        f"channels-last input does: torch takes the channels first, input_shape={first} (x.permute{order} of a "
+        f"channels-last tensor). Received: input_shape={shape}",
+    )
+
+
+def test_a_later_layer_with_a_size_equal_to_its_channels_is_not_told_of_a_channels_last_input() -> None:
+    _raises(
+        convcalc.ShapeError,
+        lambda: convcalc.plan(nn.Sequential(nn.Conv2d(3, 8, 1), nn.Conv2d(3, 4, 1)), (1, 3, 5, 3)),
+        "1 (Conv2d): in_channels=3 but the input has 8 channels: use in_channels=8 (or make the previous layer "
+        "output 3). Received: input_shape=(1, 8, 5, 3)",
+    )
+
+
 # --- nn/containers.py --------------------------------------------------------------------------------------------
 
 
@@ -575,6 +602,23 @@ def test_lazy_linear_takes_in_features_from_a_symbolic_size() -> None:
             nn.Sequential(nn.Linear(4, 2)),
             (3, 5),
             "receives 5 features: use in_features=5. Received: input_shape=(3, 5)",
+        ),
+        (  # a feature map given whole: the Flatten forgotten
+            nn.Sequential(nn.Conv2d(3, 4, 3), nn.Linear(144, 2)),
+            (1, 3, 8, 8),
+            "receives 6 features: flatten its input first (nn.Flatten() makes the 4 x 6 x 6 = 144 features it "
+            "takes). Received: input_shape=(1, 4, 6, 6)",
+        ),
+        (
+            nn.Sequential(nn.Conv2d(3, 96, 11, stride=4), nn.Linear(96, 2)),
+            (1, 3, 227, 227),
+            "receives 55 features: use in_features=55, or flatten the feature map first (nn.Flatten() makes "
+            "96 x 55 x 55 = 290400 features). Received: input_shape=(1, 96, 55, 55)",
+        ),
+        (
+            nn.Sequential(nn.Conv1d(3, 4, 3), nn.Linear(7, 2)),
+            (1, 3, 10),
+            "receives 8 features: use in_features=8. Received: input_shape=(1, 4, 8)",
         ),
         (  # the Flatten made another Linear's input: it does not explain this count
             nn.Sequential(nn.Flatten(), nn.Linear(75, 12), nn.ReLU(), nn.Linear(10, 2)),
@@ -1488,8 +1532,8 @@ def test_an_unbatched_convolution_checks_the_channels_on_its_first_axis(kind: st
     _raises(
         convcalc.ShapeError,
         lambda: convcalc.plan(getattr(nn, kind)(3, 4, 3), (4, 5, 5)),
-        f"<model> ({kind}): in_channels=3 but the input has 4 channels: use in_channels=4 (or make the previous layer "
-        "output 3). Received: input_shape=(4, 5, 5)",
+        f"<model> ({kind}): in_channels=3 but the input has 4 channels: use in_channels=4 (or give an input of 3 "
+        "channels). Received: input_shape=(4, 5, 5)",
     )
 
 
@@ -1586,8 +1630,8 @@ def test_wrong_channels_are_caught_when_a_spatial_size_equals_in_channels(shape:
     _raises(
         convcalc.ShapeError,
         lambda: convcalc.plan(nn.Conv2d(5, 4, 3), shape),
-        "<model> (Conv2d): in_channels=5 but the input has 4 channels: use in_channels=4 (or make the previous layer "
-        f"output 5). Received: input_shape={shape}",
+        "<model> (Conv2d): in_channels=5 but the input has 4 channels: use in_channels=4 (or give an input of 5 "
+        f"channels). Received: input_shape={shape}",
     )
 
 

@@ -300,8 +300,8 @@ INPUT_ERRORS: list[tuple[nn.Module, Any, tuple[int, ...], str]] = [
         nn.InstanceNorm3d(4, affine=True),
         tnn.InstanceNorm3d(4, affine=True),
         (3, 2, 2, 2),
-        "<model> (InstanceNorm3d): num_features=4 but the input has 3 channels: use num_features=3 (or make the "
-        "previous layer output 4). Received: input_shape=(3, 2, 2, 2)",
+        "<model> (InstanceNorm3d): num_features=4 but the input has 3 channels: use num_features=3 (or give an "
+        "input of 4 channels). Received: input_shape=(3, 2, 2, 2)",
     ),
     (
         nn.InstanceNorm1d(3),

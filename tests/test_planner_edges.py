@@ -270,3 +270,25 @@ def test_an_input_without_its_batch_axis_is_named_as_such() -> None:
     ):
         convcalc.plan(convcalc.zoo.resnet18(), (3, 224, 224))
     assert convcalc.plan(convcalc.zoo.resnet18(), (1, 3, 224, 224)).output_shape == (1, 1000)
+
+
+def test_a_tensor_given_for_its_shape_is_refused_with_its_shape_not_its_values() -> None:
+    import numpy as np
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3))
+    assert convcalc.plan(net, np.array([1, 3, 8, 8])).output_shape == (1, 4, 6, 6)  # a shape held in an array
+    with pytest.raises(convcalc.ShapeError) as refused:
+        convcalc.plan(net, np.zeros((1, 3, 8, 8)))
+    assert str(refused.value) == (
+        "input_shape must be a shape, not a ndarray of data: pass its shape, input_shape=(1, 3, 8, 8) (x.shape). "
+        "Received: input_shape=<ndarray of shape (1, 3, 8, 8)>"
+    )
+    torch = pytest.importorskip("torch")
+    for data in (torch.zeros(1, 3, 227, 227), torch.zeros(3, 8, 8)):
+        with pytest.raises(convcalc.ShapeError) as refused:
+            convcalc.plan(net, data)
+        shape = tuple(data.shape)
+        assert str(refused.value) == (
+            f"input_shape must be a shape, not a Tensor of data: pass its shape, input_shape={shape} (x.shape). "
+            f"Received: input_shape=<Tensor of shape {shape}>"
+        )

@@ -139,7 +139,9 @@ def _nonempty_check(
             )
 
 
-def _channel_check(layer: Module, shape: Shape, expected: int, name: str, path: str, axis: int = 1) -> None:
+def _channel_check(
+    layer: Module, ctx: Context, shape: Shape, expected: int, name: str, path: str, axis: int = 1
+) -> None:
     got = shape[axis]
     if got != expected:
         if axis == 0 and len(shape) >= 2 and shape[0] == 1 and shape[1] == expected:
@@ -150,7 +152,20 @@ def _channel_check(layer: Module, shape: Shape, expected: int, name: str, path: 
                 f"batch first the layer takes a {len(shape) + 1}-D input, such as {(*shape, shape[-1])} (or use "
                 f"{name}={got} for a sample of {got} channel{'' if got == 1 else 's'}). Received: input_shape={shape}"
             )
+        if not ctx.rows and axis < len(shape) - 1 and type(shape[-1]) is int and shape[-1] == expected < got:
+            # the network's input (1, 227, 227, 3): a channels-last sample, as a textbook writes 227 x 227 x 3 (a
+            # size on the channel axis above the channels: an image's side, not another layer's channels)
+            first = (*shape[:axis], shape[-1], *shape[axis:-1])
+            order = (*range(axis), len(shape) - 1, *range(axis, len(shape) - 1))
+            raise ShapeError(
+                f"{layer._where(path)}: {name}={expected} but the input has {got} channels on axis {axis}; its "
+                f"last axis holds {expected}, as a channels-last input does: torch takes the channels first, "
+                f"input_shape={first} (x.permute{order} of a channels-last tensor). Received: input_shape={shape}"
+            )
+        other = (
+            f"give an input of {expected} channels" if not ctx.rows else f"make the previous layer output {expected}"
+        )
         raise ShapeError(
             f"{layer._where(path)}: {name}={expected} but the input has {got} channel{'' if got == 1 else 's'}: "
-            f"use {name}={got} (or make the previous layer output {expected}). Received: input_shape={shape}"
+            f"use {name}={got} (or {other}). Received: input_shape={shape}"
         )

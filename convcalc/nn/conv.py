@@ -126,7 +126,7 @@ class _ConvNd(Module):
         if len(shape) != nd + 2:
             rf = _sample_axes(ctx, self, shape, rf, nd, path)
         if shape[-nd - 1] != self.in_channels:
-            _channel_check(self, shape, self.in_channels, "in_channels", path, len(shape) - nd - 1)
+            _channel_check(self, ctx, shape, self.in_channels, "in_channels", path, len(shape) - nd - 1)
         _nonempty_check(self, ctx, shape, nd, path)
         if self._fill is not None:
             pads = tuple(v for _, pl, pr, _ in reversed(self._geometry) for v in (pl, pr))
@@ -413,7 +413,7 @@ class _ConvTransposeNd(Module):
         shape, _ = flow
         nd = self._ndim
         _sample_axes(ctx, self, shape, None, nd, path)
-        _channel_check(self, shape, self.in_channels, "in_channels", path, len(shape) - nd - 1)
+        _channel_check(self, ctx, shape, self.in_channels, "in_channels", path, len(shape) - nd - 1)
         _nonempty_check(self, ctx, shape, nd, path)
         spatial = []
         for j, (i, k, s, p, op, d) in enumerate(

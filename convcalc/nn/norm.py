@@ -70,7 +70,7 @@ class _BatchNormNd(Module):
             raise ShapeError(
                 f"{self._where(path)}: expects {want} input, got {len(shape)}-D {shape}. Received: input_shape={shape}"
             )
-        _channel_check(self, shape, self.num_features, "num_features", path)
+        _channel_check(self, ctx, shape, self.num_features, "num_features", path)
         if self._batch_statistics or not self.track_running_stats:
             ctx.at_least(
                 product((shape[0], *shape[2:])),
@@ -152,7 +152,7 @@ class _InstanceNormNd(Module):
             batched, unbatched = _SAMPLE_DIMS[nd]
             raise ShapeError(f"{self._where(path)}: expects {batched} or {unbatched}. Received: input_shape={shape}")
         if self.affine or self.track_running_stats:  # torch checks the channels against its weights and statistics
-            _channel_check(self, shape, self.num_features, "num_features", path, len(shape) - nd - 1)
+            _channel_check(self, ctx, shape, self.num_features, "num_features", path, len(shape) - nd - 1)
         if not self.track_running_stats:  # statistics of each sample's own plane
             ctx.at_least(
                 product(shape[-nd:]),
@@ -231,7 +231,7 @@ class GroupNorm(Module):
         shape, rf = flow
         if len(shape) < 2:
             raise ShapeError(f"{self._where(path)}: expects (N, C, *). Received: input_shape={shape}")
-        _channel_check(self, shape, self.num_channels, "num_channels", path)
+        _channel_check(self, ctx, shape, self.num_channels, "num_channels", path)
         params = groupnorm_params(self.num_groups, self.num_channels, affine=self.affine)
         ctx.add_row(
             path,

@@ -237,6 +237,13 @@ def _linear_mismatch(layer: Linear, path: str, shape: Shape, ctx: Context) -> st
                     f", or make the feature map {target} before Flatten ({made} = {layer.in_features}), "
                     f"e.g. with {pool}"
                 )
+    if len(shape) >= 3 and all(type(d) is int for d in shape[1:]):
+        # a Linear takes the last axis: a feature map given to it whole is a Flatten forgotten
+        flat = math.prod(shape[1:])
+        if flat == layer.in_features:
+            fix = f"flatten its input first (nn.Flatten() makes the {_fmt(shape[1:])} = {flat} features it takes)"
+        elif len(shape) >= 4:
+            fix += f", or flatten the feature map first (nn.Flatten() makes {_fmt(shape[1:])} = {flat} features)"
     return f"{head}: {fix}. Received: input_shape={shape}"
 
 
