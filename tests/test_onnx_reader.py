@@ -495,6 +495,43 @@ def test_shape_arithmetic_of_torch_exports_plans_as_onnx_runtime_runs_it(module:
         assert tuple(int(d.subs(values)) if hasattr(d, "subs") else d for d in symbolic) == expected, symbolic
 
 
+class _CroppedUNet(torch.nn.Module):
+    """Two levels of the 2015 U-Net: valid convolutions, the skip centre-cropped to the upsampled map by slicing
+    at ``(H_skip - H_up) // 2``, which the export computes with Shape, Sub and Div."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        conv = torch.nn.Conv2d
+        self.down = torch.nn.Sequential(conv(1, 4, 3), torch.nn.ReLU(), conv(4, 4, 3), torch.nn.ReLU())
+        self.low = torch.nn.Sequential(torch.nn.MaxPool2d(2), conv(4, 8, 3), torch.nn.ReLU(), conv(8, 8, 3))
+        self.up = torch.nn.ConvTranspose2d(8, 4, 2, stride=2)
+        self.out = conv(8, 2, 3)
+
+    def forward(self, x: Any) -> Any:
+        skip = self.down(x)
+        up = self.up(self.low(skip))
+        dh, dw = (skip.shape[2] - up.shape[2]) // 2, (skip.shape[3] - up.shape[3]) // 2
+        return self.out(torch.cat([skip[:, :, dh : dh + up.shape[2], dw : dw + up.shape[3]], up], 1))
+
+
+def test_a_cropped_unet_exported_with_dynamic_sizes_plans_as_the_torch_module_does() -> None:
+    """The crop's bounds are differences of sizes of unknown sign for sympy: the plan follows them as they are
+    for large inputs, holding where they are in range, so its valid sizes are the torch module's and ONNX
+    Runtime's (the Slice was refused, then planned with clamps no solver took apart)."""
+    module = _CroppedUNet()
+    model = onnx.load_from_string(_export(module, (1, 1, 28, 28), True))
+    session = _session(model.SerializeToString())
+    H = convcalc.symbols("H")
+    solution = convcalc.plan(model, (1, 1, H, H)).valid_sizes(H)
+    assert solution == convcalc.plan(module, (1, 1, H, H)).valid_sizes(H)
+    symbolic = convcalc.plan(model, (1, 1, H, H)).output_shape
+    for h in range(1, 41):
+        expected = _check_size(model, session, (1, 1, h, h))
+        assert (h in solution) == (expected is not None), h
+        if expected is not None:
+            assert tuple(int(d.subs(H, h)) if hasattr(d, "subs") else d for d in symbolic) == expected
+
+
 # --------------------------------------------------------------------------- #
 # matrix products: MACs as the torch reader counts ``a @ b``, whichever operand is a weight
 # --------------------------------------------------------------------------- #

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -157,6 +158,30 @@ _ARITH = {
 }
 
 
+def _div_in(call: _Call, a: Any, b: Any) -> Any:
+    """``_div``, and a size difference of undecided sign over a positive int (a U-Net's centre crop,
+    ``(H_a - H_b) / 2``): divided as it is for large inputs, not negative, where the plan then holds."""
+    q = _div(a, b)
+    if q is not None or type(b) is not int or b <= 0 or isinstance(a, float):
+        return q
+    from convcalc._symbolic import to_sympy
+
+    value = to_sympy(a)
+    large = value.subs({s: 10**6 + 7 * j for j, s in enumerate(sorted(value.free_symbols, key=str))})
+    if not large >= 0:
+        return None
+    call.at_least(
+        a,
+        0,
+        0,
+        f"the dividend {a} of Div is negative here, where convcalc divides it as it is for large inputs "
+        f"(not negative: ONNX's integer division truncates towards 0)",
+        "dividend not negative",
+        (),
+    )
+    return a // b
+
+
 def _div(a: Any, b: Any) -> Any:
     """ONNX's Div: true division of floats, integer division that truncates towards zero (C's ``/``); a
     symbolic dividend only where it is never negative (None, an unknown value, else)."""
@@ -179,7 +204,7 @@ def _binary(call: _Call, args: list[Any]) -> Any:
     present = [a for a in args if a is not None]
     if all(isinstance(a, _K) for a in present):
         shape = _broadcast(call, [a.shape for a in present])
-        fn = _div if call.node.op == "Div" else _ARITH.get(call.node.op)
+        fn = functools.partial(_div_in, call) if call.node.op == "Div" else _ARITH.get(call.node.op)
         arrays = [_arr(a) for a in present]
         if fn is not None and len(present) == 2 and all(a is not None for a in arrays):
             import numpy as np

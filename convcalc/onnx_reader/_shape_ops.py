@@ -256,10 +256,19 @@ def _symbolic_bound(call: _Call, size: Any, value: Any, step: int, what: str, ax
     n, v = to_sympy(size), to_sympy(value)
     negative = _decide(sp.Lt(v, 0))
     if negative is None:
-        raise call.spec_error(
-            f"convcalc follows a Slice {what} of a symbolic size only where it is negative (counted from the back) "
-            f"for every size or for none; give a {what} of known sign on axis {axis}",
-            **{f"{what}s": value},
+        # a bound computed from sizes (a U-Net's centre crop, (H_a - H_b) // 2 : ... + H_b): the sign it has for
+        # large inputs, the plan holding where it has it (at or above 0 from the start, below it from the back)
+        large = v.subs({s: 10**6 + 7 * j for j, s in enumerate(sorted(v.free_symbols, key=str))})
+        negative = bool(large < 0)
+        sign = "negative (counted from the back)" if negative else "not negative (counted from the start)"
+        call.at_least(
+            -v if negative else v,
+            1 if negative else 0,
+            axis,
+            f"the Slice {what} {value} is {'not ' if negative else ''}negative here, where convcalc follows it as "
+            f"{sign}",
+            f"slice {what} {'negative' if negative else 'not negative'}",
+            (),
         )
     if negative:
         v = v + n
@@ -267,12 +276,38 @@ def _symbolic_bound(call: _Call, size: Any, value: Any, step: int, what: str, ax
     if type(value) is int and abs(value) >= _BEYOND:  # INT64_MAX and the like: the whole axis, whatever its size
         return sp.Integer(low) if value < 0 else high
     below, above = _decide(sp.Lt(v, low)), _decide(sp.Gt(v, high))
+    if getattr(to_sympy(value), "free_symbols", None):
+        # a bound computed from sizes, inside the axis for large inputs (a crop of a larger map): followed as it
+        # is, the plan holding where it is inside, rather than a clamp no solver takes apart
+        below = _inside(call, v, low, below, what, axis, "at least 0" if low == 0 else f"at least {low}")
+        above = _inside(call, high, v, above, what, axis, "within the axis")
     if below:
         return sp.Integer(low)
     if above:
         return high
     out = v if above is False else sp.Min(v, high)
     return out if below is False else sp.Max(low, out)
+
+
+def _inside(call: _Call, larger: Any, smaller: Any, outside: bool | None, what: str, axis: int, where: str) -> Any:
+    """``outside`` where decided; else False, with the condition ``larger >= smaller`` on the sizes, where it
+    holds for large inputs (None, the clamp kept, where it does not)."""
+    from convcalc._backend import sympy
+
+    if outside is not None:
+        return outside
+    gap = sympy().sympify(larger - smaller)
+    if not gap.subs({s: 10**6 + 7 * j for j, s in enumerate(sorted(gap.free_symbols, key=str))}) >= 0:
+        return None
+    call.at_least(
+        gap,
+        0,
+        axis,
+        f"the Slice {what} is not {where} here, where convcalc follows it without clamping",
+        f"slice {what} {where}",
+        (),
+    )
+    return False
 
 
 def _slice_len(call: _Call, size: Any, start: Any, end: Any, step: Any, axis: int, shape: Shape) -> Any:
