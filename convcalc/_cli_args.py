@@ -221,8 +221,81 @@ def _refuse_the_others(p: argparse.ArgumentParser, name: str) -> None:
 _MAC_CONVENTIONS = ("macs", "macs+bias", "flops", "torchinfo", "fvcore", "ptflops")
 
 
+# --------------------------------------------------------------------------- #
+# The library's arguments as each command spells them
+# --------------------------------------------------------------------------- #
+
+_WINDOW_SPELLING = {
+    "kernel_size": "-k",
+    "stride": "-s",
+    "padding": "-p",
+    "dilation": "-d",
+    "convention": "--convention",
+}
+
+#: The commands whose options spell the library's arguments differently, and how: an error's fix written in
+#: Python (``padding=5``, ``convention='keras'``) is written with these options instead (``-p 5``,
+#: ``--convention keras``). Other commands (plan and the like) pass their messages on as the library words them:
+#: there the arguments are a spec file's or a module's own.
+_CLI_SPELLING: dict[str, dict[str, str]] = {
+    "size": _WINDOW_SPELLING,
+    "pool": _WINDOW_SPELLING,
+    "tconv": {**_WINDOW_SPELLING, "output_padding": "--output-padding"},
+    "figure conv": {k: v for k, v in _WINDOW_SPELLING.items() if k != "convention"},
+    "params conv": {"kernel_size": "-k", "groups": "-g"},
+    "params tconv": {"kernel_size": "-k", "groups": "-g"},
+}
+
+_VALUE = r"(?:'[^']*'|\([^()]*\)|-?\d+)"
+#: ``name=value`` in a message, the value one or several joined by " or " (``padding=1 or 2 fits``)
+_ASSIGNED = re.compile(rf"(?<![\w.])(\w+)=({_VALUE}(?: or {_VALUE})*)")
+#: ``name=value`` in a message's ``Received:`` part, whatever the value
+_RECEIVED = re.compile(r"(\w+)=('[^']*'|\([^()]*\)|[^,\s]+)")
+
+
+def _cli_value(value: str) -> str:
+    """A value as an option takes it: ``'same'`` -> ``same``, ``(1, 2)`` -> ``1x2``."""
+    if value.startswith("'"):
+        return value.strip("'")
+    if value.startswith("("):
+        return "x".join(part.strip() for part in value.strip("()").split(",") if part.strip())
+    return value
+
+
+def _cli_spelling(message: str, command: str) -> str:
+    """A library error as *command*'s user writes its fix: ``padding=5`` as ``-p 5``, ``convention='keras'`` as
+    ``--convention keras`` (the table ``_CLI_SPELLING``).
+
+    A ``name=value`` that repeats what the command passed (as its ``Received:`` part lists it, or one axis of it)
+    describes the input, and stays in the library's words, as the ``Received:`` part itself does; any other is a
+    value to use instead, and is written as the option.
+    """
+    options = _CLI_SPELLING.get(command)
+    if not options:
+        return message
+    body, marker, given = message.rpartition("Received: ")
+    if not marker:
+        body, given = message, ""
+    received: dict[str, set[str]] = {}
+    for name, value in _RECEIVED.findall(given):
+        received.setdefault(name, set()).update([value, *(p.strip() for p in value.strip("()").split(","))])
+
+    def spell(match: re.Match[str]) -> str:
+        name, values = match[1], match[2].split(" or ")
+        if name not in options or all(v in received.get(name, ()) for v in values):
+            return match[0]
+        return f"{options[name]} " + " or ".join(_cli_value(v) for v in values)
+
+    return _ASSIGNED.sub(spell, body) + marker + given
+
+
 def _model_options(p: argparse.ArgumentParser, *, strict: bool = True) -> None:
-    p.add_argument("model", metavar="MODEL", help="a spec file, zoo:NAME or module.path:callable")
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a spec file, zoo:NAME, PATH.py:NAME (a model in a Python file, or a callable returning one) "
+        "or module.path:NAME",
+    )
     p.add_argument("--input", default=None, help="input shape, batch first: 1x3x224x224, or 1x3xHxW with symbols")
     if strict:
         p.add_argument("--strict", action="store_true", help="require every strided window to divide exactly")

@@ -90,8 +90,23 @@ def _columns(header: list[str], body: list[list[str]], right: set[int]) -> list[
     return lines
 
 
+#: The heading of the count column under each MAC convention (the footer says how each counts)
+_COUNT_HEADINGS = {
+    "macs": "MACs",
+    "macs+bias": "MACs+bias",
+    "flops": "FLOPs",
+    "torchinfo": "Mult-adds",
+    "fvcore": "fvcore's count",
+    "ptflops": "ptflops' count",
+}
+
+
+def _count_heading(plan: Plan) -> str:
+    return _COUNT_HEADINGS.get(plan.mac_convention, "MACs")
+
+
 def _table(plan: Plan) -> str:
-    header = ["Layer", "Kind", "Output shape", "Params", "MACs", "RF size/jump/pad"]
+    header = ["Layer", "Kind", "Output shape", "Params", _count_heading(plan), "RF size/jump/pad"]
     body = [
         [
             r.name + (" *" if r.source == "torch" else ""),
@@ -634,7 +649,7 @@ def _md_shape(shape: Shape) -> str:
 
 
 def plan_to_markdown(plan: Plan) -> str:
-    header = "| Layer | Kind | Output shape | Params | MACs |\n|---|---|---|--:|--:|"
+    header = f"| Layer | Kind | Output shape | Params | {_count_heading(plan)} |\n|---|---|---|--:|--:|"
     body = [
         f"| {_md_code(r.name)} | {_md_text(r.kind)} | {_md_shape(r.output_shape)} | {_md_value(r.params)} "
         f"| {_md_value(r.macs)} |"
@@ -682,7 +697,8 @@ def _latex_shape(shape: Shape) -> str:
 
 
 def plan_to_latex(plan: Plan) -> str:
-    lines = [r"\begin{tabular}{llrrr}", r"\hline", r"Layer & Kind & Output shape & Params & MACs \\", r"\hline"]
+    heading = _tex(_count_heading(plan))
+    lines = [r"\begin{tabular}{llrrr}", r"\hline", rf"Layer & Kind & Output shape & Params & {heading} \\", r"\hline"]
     for r in plan.rows:
         lines.append(
             f"{_tex(r.name)} & {_tex(r.kind)} & {_latex_shape(r.output_shape)} & "
@@ -753,7 +769,8 @@ def plan_to_html(plan: Plan) -> str:
         for r in plan.rows
     )
     table = (
-        "<table><thead><tr><th>Layer</th><th>Kind</th><th>Output shape</th><th>Params</th><th>MACs</th></tr></thead>"
+        "<table><thead><tr><th>Layer</th><th>Kind</th><th>Output shape</th><th>Params</th>"
+        f"<th>{html.escape(_count_heading(plan))}</th></tr></thead>"
         f"<tbody>{cells}</tbody><tfoot><tr><th colspan='3'>Total ({html.escape(_mac_line(plan))})</th>"
         f"<th{right}>{_html_value(plan.total_params)}</th>"
         f"<th{right}>{_html_value(plan.macs)}</th></tr></tfoot></table>"

@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import sys
 from collections.abc import Sequence
 
 from convcalc._cli_args import (
     _MAC_CONVENTIONS,
     _any_int,
+    _cli_spelling,
     _exercise_options,
     _ints,
     _is_numeric,
@@ -71,9 +71,10 @@ examples:
   convcalc figure conv 5 -k 3 -s 2 -p 1 -o step.svg  one convolution step as an SVG
   convcalc figure plan zoo:lenet5 -o lenet.svg    the shapes of a network as an SVG
 
-MODEL is a spec file (.toml, .json, .yaml; see convcalc.specfile), a saved .keras model, zoo:NAME, or
-module.path:callable returning a convcalc or torch model. Sizes are written
-227, 32x64 or 1x3x224x224; a name such as H is a symbol.
+MODEL is a spec file (.toml, .json, .yaml; see convcalc.specfile), a saved .keras model, zoo:NAME,
+PATH.py:NAME (a Python file, such as models.py:LeNet or ../nets/unet.py:build) or module.path:NAME
+(imported from the current folder), NAME being a convcalc or torch model or a callable returning one.
+Sizes are written 227, 32x64 or 1x3x224x224; a name such as H is a symbol.
 exit status: 0 ok, 1 a check failed (verify, exercise check, solve --output), 2 bad input.
 """
 
@@ -249,9 +250,21 @@ def _cmd_pool(args: argparse.Namespace) -> int:
     from convcalc.formulas import pool_output_size
 
     size, kernel, stride, padding, dilation = _window_args(args)
-    out = pool_output_size(
-        size, kernel, stride, padding, dilation, args.ceil, convention=args.convention, strict=args.strict
-    )
+    try:
+        out = pool_output_size(
+            size, kernel, stride, padding, dilation, args.ceil, convention=args.convention, strict=args.strict
+        )
+    except SpecError as exc:
+        # torch pooling refuses a named padding before anything else, and says no more: add the fix
+        fix = (
+            _torch_pool_padding(size, kernel, stride, padding, dilation, args.ceil)
+            if args.convention == "torch"
+            else ""
+        )
+        if not fix:
+            raise
+        body, marker, received = str(exc).rpartition(" Received: ")
+        raise SpecError(f"{body} {fix}{marker}{received}" if marker else f"{exc} {fix}") from None
     if args.steps and not _is_numeric(size):
         return _symbolic_steps(_window_formula(padding, args.convention, ceil=args.ceil), out)
     if args.steps:
@@ -263,6 +276,65 @@ def _cmd_pool(args: argparse.Namespace) -> int:
         return _print_steps(lines, out)
     print(_show(out))
     return 0
+
+
+def _torch_pool_padding(size: Any, kernel: Any, stride: Any, padding: Any, dilation: Any, ceil: bool) -> str:
+    """What to use instead of a named padding in torch pooling, in the library's spelling (``padding=1``,
+    ``convention='keras'``; the command line's error handler writes them as options): for 'same', the numeric
+    padding that gives its output size, ceil(W/S), where one does, and Keras's rules where they apply."""
+    if not isinstance(padding, str):
+        return ""
+    if padding == "valid":
+        return "Use padding=0: 'valid' is no padding."
+    if padding != "same":
+        return ""
+    values = (size, kernel, stride, dilation)
+    n = max((len(v) for v in values if isinstance(v, tuple)), default=1)
+    if any(isinstance(v, tuple) and len(v) != n for v in values):
+        return ""  # per-axis values that disagree: the library says so once the padding is a number
+
+    def axis(value: Any, j: int) -> Any:
+        return value[j] if isinstance(value, tuple) else value
+
+    windows = [v for j in range(n) for v in (axis(kernel, j), axis(stride, j), axis(dilation, j)) if v is not None]
+    if not all(type(v) is int and v >= 1 for v in windows):
+        return ""  # the library refuses these with its own reason once the padding is a number
+    pads, wanted = [], []
+    for j in range(n):
+        i, k, d = axis(size, j), axis(kernel, j), axis(dilation, j)
+        s = k if stride is None else axis(stride, j)
+        if type(i) is not int:
+            break  # a symbolic size: no one padding for every value of it
+        if i < 1:
+            return ""  # refused by the library with its own reason
+        want = -(-i // s)
+        found = [p for p in range(k // 2 + 1) if _pool_size_or_none(i, k, s, p, d, ceil) == want]
+        if not found:
+            break
+        pads.append(found[0])
+        wanted.append(want)
+    numeric = ""
+    if len(pads) == n:
+        numeric = (
+            f"padding={pads[0] if len(set(pads)) == 1 else tuple(pads)} for the output size that 'same' gives "
+            f"(ceil(W/S) = {_show(wanted[0] if n == 1 else tuple(wanted))})"
+        )
+    keras = not ceil and all(v == 1 for v in (dilation if isinstance(dilation, tuple) else (dilation,)))
+    keras_text = "convention='keras' for TensorFlow's 'same'"
+    if numeric and keras:
+        return f"Use {numeric}, or {keras_text}."
+    if numeric or keras:
+        return f"Use {numeric or keras_text}."
+    return ""
+
+
+def _pool_size_or_none(i: int, k: int, s: int, p: int, d: int, ceil: bool) -> Any:
+    from convcalc.formulas import pool_output_size
+
+    try:
+        return pool_output_size(i, k, s, p, d, ceil)
+    except ConvCalcError:
+        return None
 
 
 def _cmd_tconv(args: argparse.Namespace) -> int:
@@ -393,81 +465,13 @@ def _batchnorm_steps(c: int, bn: Any, convention: str, lang: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- #
-# Models: spec files, zoo:NAME, module:callable
+# Plans of models
 # --------------------------------------------------------------------------- #
-
-_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
-
-
-def _load_model(ref: str) -> tuple[Any, tuple[Any, ...] | None]:
-    """The model named on the command line, and its default input shape if it has one."""
-    if ref.startswith("zoo:"):
-        return _zoo_model(ref[4:])
-    if os.path.exists(ref) and ref.lower().endswith(".onnx"):
-        from convcalc.onnx_reader import from_onnx
-
-        model = from_onnx(ref)
-        return model, model._default_input_shape
-    if ref.lower().endswith(".keras"):  # a saved Keras model, read without Keras
-        from convcalc.keras_reader import from_keras
-
-        keras_model = from_keras(ref)
-        return keras_model, keras_model._default_input_shape
-    if os.path.exists(ref):
-        from convcalc.specfile import load_spec
-
-        return load_spec(ref)
-    if _IMPORT_PATH.fullmatch(ref):
-        return _imported_model(ref), None
-    from convcalc.specfile import SUFFIXES
-
-    if os.path.splitext(ref)[1].lower() in SUFFIXES:
-        raise SpecError(f"no such spec file: {ref}")
-    raise SpecError(f"MODEL must be a spec file, zoo:NAME or module.path:callable. Received: MODEL={ref!r}")
-
-
-def _zoo_model(name: str) -> tuple[Any, tuple[Any, ...] | None]:
-    try:
-        from convcalc import zoo
-    except ImportError:
-        raise SpecError("the model zoo (convcalc.zoo) is not part of this install") from None
-    model = zoo.get(name)
-    shapes = getattr(zoo, "INPUT_SHAPES", {})
-    return model, shapes.get(name) if isinstance(shapes, dict) else None
-
-
-def _imported_model(ref: str) -> Any:
-    module_name, _, attr = ref.partition(":")
-    import importlib
-
-    if os.getcwd() not in sys.path:  # `convcalc` as a script: let it find modules where it is run
-        sys.path.insert(0, os.getcwd())
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise SpecError(f"cannot import {module_name!r}: {exc}. Received: MODEL={ref!r}") from None
-    except Exception as exc:  # user code: report whatever it raises in one line
-        raise SpecError(f"importing {module_name!r} failed: {type(exc).__name__}: {exc}") from None
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise SpecError(f"{module_name!r} has no attribute {attr!r}. Received: MODEL={ref!r}")
-        obj = getattr(obj, part)
-    if callable(obj) and not hasattr(obj, "_plan") and not _is_torch_module(obj):
-        try:
-            obj = obj()
-        except ConvCalcError:
-            raise
-        except Exception as exc:  # user code: report whatever it raises in one line
-            raise SpecError(f"calling {ref} failed: {type(exc).__name__}: {exc}") from None
-    return obj
-
-
-def _is_torch_module(obj: Any) -> bool:
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, torch.nn.Module)
 
 
 def _model_and_shape(args: argparse.Namespace) -> tuple[Any, tuple[Any, ...] | None]:
+    from convcalc._cli_models import _load_model
+
     model, default = _load_model(args.model)
     shape = _shape(args.input) if args.input else default
     return model, shape
@@ -931,6 +935,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args_list: list[str]) -> int:
+    args = None
     try:
         command = args_list[0] if args_list and args_list[0] in _COMMAND_NAMES else None
         args = _parser(command).parse_args(args_list)
@@ -940,7 +945,7 @@ def _run(args_list: list[str]) -> int:
     except _UsageError as exc:
         return _fail(f"{exc} (see convcalc --help)")
     except ConvCalcError as exc:
-        return _fail(str(exc))
+        return _fail(_cli_spelling(str(exc), _command_path(args)))
     except SystemExit as exc:  # --help, --version, or a module imported for the model exiting: as Python does
         if exc.code is None or isinstance(exc.code, int):
             return int(exc.code or 0)
@@ -955,6 +960,12 @@ def _run(args_list: list[str]) -> int:
         if os.environ.get("CONVCALC_DEBUG"):
             raise
         return _fail(f"internal error: {type(exc).__name__}: {exc} (set CONVCALC_DEBUG=1 for the traceback)")
+
+
+def _command_path(args: argparse.Namespace | None) -> str:
+    """The command that ran, with its layer or figure: ``size``, ``params conv``, ``figure conv``."""
+    names = (getattr(args, key, None) for key in ("command", "layer", "figure"))
+    return " ".join(name for name in names if isinstance(name, str))
 
 
 def _fail(message: str) -> int:

@@ -135,7 +135,7 @@ BAD = [
     ([], "the following arguments are required: COMMAND"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["plan", "missing.toml", "--input", "1x1x28x28"], "no such spec file: missing.toml"),
-    (["plan", "not a model"], "MODEL must be a spec file, zoo:NAME or module.path:callable"),
+    (["plan", "not a model"], "MODEL must be a spec file, zoo:NAME, PATH.py:NAME or module.path:NAME"),
     (["plan", "tests/specs/broken/unknown_type.toml"], "layers[1].type: unknown layer type 'Conv2D'"),
     (["plan", "tests/specs/broken/hostile_python_object.yaml"], "could not determine a constructor"),
     (["plan", "tests/specs/mnist.toml", "--input", "1x3x28x28"], "in_channels=1 but the input has 3 channels"),

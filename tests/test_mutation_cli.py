@@ -631,7 +631,7 @@ def test_model_references_that_are_not_models(capsys: Any, tmp_path: Path) -> No
     assert _error(capsys, "plan", str(tmp_path / "missing.toml")) == f"no such spec file: {tmp_path / 'missing.toml'}"
     assert _error(capsys, "plan", str(tmp_path / "missing.YAML")) == f"no such spec file: {tmp_path / 'missing.YAML'}"
     assert _error(capsys, "plan", "not a model") == (
-        "MODEL must be a spec file, zoo:NAME or module.path:callable. Received: MODEL='not a model'"
+        "MODEL must be a spec file, zoo:NAME, PATH.py:NAME or module.path:NAME. Received: MODEL='not a model'"
     )
 
 
@@ -1153,7 +1153,8 @@ def _help(capsys: Any, *args: str) -> str:
             ("plan",),
             [
                 "shape, parameters and MACs of every layer of a model",
-                "MODEL a spec file, zoo:NAME or module.path:callable",
+                "MODEL a spec file, zoo:NAME, PATH.py:NAME (a model in a Python file, or a callable returning one) "
+                "or module.path:NAME",
                 "--input INPUT input shape, batch first: 1x3x224x224, or 1x3xHxW with symbols",
                 "--strict require every strided window to divide exactly",
                 "whose rules the layers follow (default: the model's own)",
