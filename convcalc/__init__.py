@@ -117,7 +117,9 @@ def __getattr__(name: str) -> object:
         return value
     if name in _SUBMODULES:
         return importlib.import_module(f"convcalc.{name}")
-    raise AttributeError(f"module 'convcalc' has no attribute {name!r}")
+    from convcalc._errors import no_attribute
+
+    raise no_attribute("convcalc", name, [*__all__, *_SUBMODULES])
 
 
 def __dir__() -> list[str]:

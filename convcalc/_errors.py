@@ -171,3 +171,14 @@ def refused_call(exc: TypeError) -> bool:
     """Whether ``exc`` was raised by Python binding a call's arguments, before the callee's own code ran (its
     traceback holds only the caller's frame): a TypeError from inside the callee is not a call refused."""
     return exc.__traceback__ is not None and exc.__traceback__.tb_next is None
+
+
+def no_attribute(module: str, name: str, names: Any) -> AttributeError:
+    """The AttributeError of ``module.name`` (``nn.Maxpool2d``), naming the attribute meant where one is close:
+    a case slip first, then a near spelling. Still an AttributeError, as ``hasattr`` and ``from ... import`` expect."""
+    import difflib
+
+    lowered = {n.lower(): n for n in names}
+    hint = [lowered[name.lower()]] if name.lower() in lowered else difflib.get_close_matches(name, sorted(names), n=1)
+    tip = f" (did you mean {hint[0]!r}?)" if hint and not name.startswith("__") else ""
+    return AttributeError(f"module {module!r} has no attribute {name!r}{tip}")

@@ -292,3 +292,29 @@ def test_a_tensor_given_for_its_shape_is_refused_with_its_shape_not_its_values()
             f"input_shape must be a shape, not a Tensor of data: pass its shape, input_shape={shape} (x.shape). "
             f"Received: input_shape=<Tensor of shape {shape}>"
         )
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "message"),
+    [
+        ("convcalc.nn", "Maxpool2d", "module 'convcalc.nn' has no attribute 'Maxpool2d' (did you mean 'MaxPool2d'?)"),
+        ("convcalc.nn", "BatchNorm", "module 'convcalc.nn' has no attribute 'BatchNorm' (did you mean 'BatchNorm3d'?)"),
+        ("convcalc.keras", "conv2d", "module 'convcalc.keras' has no attribute 'conv2d' (did you mean 'Conv2D'?)"),
+        (
+            "convcalc",
+            "conv_outputsize",
+            "module 'convcalc' has no attribute 'conv_outputsize' (did you mean 'conv_output_size'?)",
+        ),
+        ("convcalc.nn", "Xyzzy", "module 'convcalc.nn' has no attribute 'Xyzzy'"),
+        ("convcalc.nn", "__wrapped__", "module 'convcalc.nn' has no attribute '__wrapped__'"),
+    ],
+)
+def test_a_misspelt_layer_or_function_names_the_one_meant(module: str, name: str, message: str) -> None:
+    """Still an AttributeError (hasattr, getattr with a default and ``from ... import`` rely on it)."""
+    import importlib
+
+    namespace = importlib.import_module(module)
+    with pytest.raises(AttributeError) as refused:
+        getattr(namespace, name)
+    assert str(refused.value) == message
+    assert not hasattr(namespace, name)

@@ -137,3 +137,9 @@ __all__ += [
     "ZeroPadding1D",
     "ZeroPadding3D",
 ]
+
+
+def __getattr__(name: str) -> object:
+    from convcalc._errors import no_attribute
+
+    raise no_attribute(__name__, name, __all__)

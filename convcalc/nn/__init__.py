@@ -264,3 +264,9 @@ __all__ = [
     "ZeroPad2d",
     "ZeroPad3d",
 ]
+
+
+def __getattr__(name: str) -> object:
+    from convcalc._errors import no_attribute
+
+    raise no_attribute(__name__, name, __all__)
