@@ -806,28 +806,38 @@ def _strict_inputs(model: Any, shape: Shape, convention: Convention, axis: int, 
 
 
 def _smallest_input(model: Any, shape: Shape, strict: bool, layer: str, axis: int, unbatched: bool) -> str:
-    """The smallest size of the failing input axis that gets past ``layer``, as a sentence; where the layer then
-    fails on another axis (LeNet-5 on 28 x 28 fails on both), that axis's too, so the shape given fits.
+    """The smallest network input, grown from the failing one, that fits every layer, as a sentence: the smallest
+    size of the failing axis that gets past ``layer`` (and of another axis where the layer then fails on it:
+    LeNet-5 on 28 x 28 fails on both), then past each later layer that fails the same way (a U-Net's deeper
+    levels). Where growing the input stops helping (a layer that fails whatever the size), the input that gets
+    past the last layer it could is said instead.
 
     Each trial plans with MACs and itemsize left at their defaults: they do not decide what fits.
     """
     first = (1 if model._layout == "channels_last" else 2) - unbatched
 
-    def failing(trial: Shape, axis: int) -> int | None:
-        """The axis on which planning ``trial`` fails at ``layer``, or None where the layer fits (a later layer may
-        still fail: then this one was planned); ``axis`` where an earlier layer fails (no answer at this size)."""
+    def failure(trial: Shape) -> tuple[str | None, int | None, tuple[str, ...]] | None:
+        """Where planning ``trial`` fails (the layer, its axis, the layers planned before it), or None."""
         ctx = Context(strict, MacConvention.MACS, 4)
         try:
             _walk(model, trial, ctx)
         except ShapeError as exc:
-            if exc.layer == layer:
-                return exc.axis  # (None: not a size this search can fix)
-            return None if any(r.name == layer for r in ctx.rows) else axis
+            return exc.layer, exc.axis, tuple(r.name for r in ctx.rows)
         return None
 
-    def smallest(trial: Shape, index: int, axis: int) -> int | None:
+    def failing(trial: Shape, layer: str, axis: int) -> int | None:
+        """The axis on which planning ``trial`` fails at ``layer``, or None where the layer fits (a later layer may
+        still fail: then this one was planned); ``axis`` where an earlier layer fails (no answer at this size)."""
+        found = failure(trial)
+        if found is None:
+            return None
+        if found[0] == layer:
+            return found[1]  # (None: not a size this search can fix)
+        return None if layer in found[2] else axis
+
+    def smallest(trial: Shape, index: int, layer: str, axis: int) -> int | None:
         def passes(size: int) -> bool:
-            return failing((*trial[:index], size, *trial[index + 1 :]), axis) != axis
+            return failing((*trial[:index], size, *trial[index + 1 :]), layer, axis) != axis
 
         low: int = trial[index]
         high = low * 2
@@ -843,23 +853,31 @@ def _smallest_input(model: Any, shape: Shape, strict: bool, layer: str, axis: in
                 low = mid
         return high
 
-    trial, found = tuple(shape), []
-    while first + axis < len(trial) and type(trial[first + axis]) is int:
-        index = first + axis
-        size = smallest(trial, index, axis)
-        if size is None:
+    trial, passed = tuple(shape), ""
+    for _ in range(64):  # each round gets past one more layer: a bound on the layers a network fails at in turn
+        grown = False
+        while first + axis < len(trial) and type(trial[first + axis]) is int:
+            index = first + axis
+            size = smallest(trial, index, layer, axis)
+            if size is None:
+                break
+            trial, grown = (*trial[:index], size, *trial[index + 1 :]), True
+            after = failing(trial, layer, axis)
+            if after is None or after == axis:
+                break
+            axis = after
+        if not grown:
             break
-        trial = (*trial[:index], size, *trial[index + 1 :])
-        found.append(size)
-        after = failing(trial, axis)
-        if after is None or after == axis or len(found) == len(trial):
+        passed = layer or "this layer"
+        found = failure(trial)
+        if found is None:
+            return f" The smallest network input that fits every layer: input_shape={trial}."
+        if found[0] is None or found[1] is None or found[0] == layer:
             break
-        axis = after
-    if not found:
+        layer, axis = found[0], found[1]
+    if not passed:
         return ""
-    where = layer or "this layer"
-    more = "".join(f" and {size} on the next axis that does not fit" for size in found[1:])
-    return f" The smallest network input that gets past {where} has size {found[0]} on that axis{more}: input_shape={trial}."
+    return f" A network input that gets past {passed}: input_shape={trial}."
 
 
 def _as_model(model: Any) -> Any:

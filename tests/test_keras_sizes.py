@@ -393,8 +393,7 @@ def test_layer_normalization_axis_out_of_range() -> None:
 def test_cropping_that_leaves_nothing_is_refused() -> None:
     assert _message(ks.Cropping1D((2, 3), name="crop"), (1, 5, 2)) == (
         "crop (Cropping1D): cropping removes 5 of 5 on spatial axis 0; the input must be at least 6 there. The "
-        "smallest network input that gets past crop has size 6 on that axis: input_shape=(1, 6, 2). "
-        "Received: input_shape=(1, 5, 2)"
+        "smallest network input that fits every layer: input_shape=(1, 6, 2). Received: input_shape=(1, 5, 2)"
     )
     with pytest.raises(SpecError, match=r"cropping must be an int, 2 ints, or 2 \(start, end\) pairs"):
         ks.Cropping2D((1, 2, 3))

@@ -27,8 +27,7 @@ PLAN_ERRORS = [
         (1, 1, 2, 2),
         False,
         "block.layer (ConvTranspose2d): output size would be -2 on spatial axis 0, too small: reduce padding below 3 "
-        "or give a larger input. The smallest network input that gets past block.layer has size 5 on that axis and "
-        "5 on the next axis that does not fit: input_shape=(1, 1, 5, 5). Received: input_shape=(1, 1, 2, 2)",
+        "or give a larger input. The smallest network input that fits every layer: input_shape=(1, 1, 5, 5). Received: input_shape=(1, 1, 2, 2)",
     ),
     (
         nn.ConvTranspose2d(2, 1, 3),
@@ -62,8 +61,7 @@ PLAN_ERRORS = [
         (1, 1, 4, 4),
         False,
         "block.layer (Conv2d): the kernel spans 7 but the padded input is 4 + 2 = 6 on spatial axis 0; the input to "
-        "this layer must be at least 5 there. The smallest network input that gets past block.layer has size 5 on "
-        "that axis and 5 on the next axis that does not fit: input_shape=(1, 1, 5, 5). Received: "
+        "this layer must be at least 5 there. The smallest network input that fits every layer: input_shape=(1, 1, 5, 5). Received: "
         "input_shape=(1, 1, 4, 4)",
     ),
     (
@@ -79,8 +77,7 @@ PLAN_ERRORS = [
         (1, 1, 1, 4),
         False,
         "block.layer (Conv2d): reflect padding (1, 1) must be less than the input size 1 (torch: Padding size should "
-        "be less than the corresponding input dimension) on dim 2. The smallest network input that gets past "
-        "block.layer has size 2 on that axis: input_shape=(1, 1, 2, 4). Received: input_shape=(1, 1, 1, 4)",
+        "be less than the corresponding input dimension) on dim 2. The smallest network input that fits every layer: input_shape=(1, 1, 2, 4). Received: input_shape=(1, 1, 1, 4)",
     ),
     (
         nn.MaxPool2d(3, stride=3, padding=1),
@@ -95,8 +92,7 @@ PLAN_ERRORS = [
         (1, 1, 2, 2),
         False,
         "block.layer (MaxPool2d): the kernel spans 5 but the padded input is 2 + 2 = 4 on spatial axis 0; the input "
-        "to this layer must be at least 3 there. The smallest network input that gets past block.layer has size 3 "
-        "on that axis and 3 on the next axis that does not fit: input_shape=(1, 1, 3, 3). Received: "
+        "to this layer must be at least 3 there. The smallest network input that fits every layer: input_shape=(1, 1, 3, 3). Received: "
         "input_shape=(1, 1, 2, 2)",
     ),
     (
@@ -104,8 +100,7 @@ PLAN_ERRORS = [
         (1, 1, 2, 4, 4),
         False,
         "block.layer (AvgPool3d): input size 2 on spatial axis 0 is smaller than kernel size 3 (torch's avg_pool3d "
-        "needs input >= kernel whatever the padding). The smallest network input that gets past block.layer has "
-        "size 3 on that axis: input_shape=(1, 1, 3, 4, 4). Received: input_shape=(1, 1, 2, 4, 4)",
+        "needs input >= kernel whatever the padding). The smallest network input that fits every layer: input_shape=(1, 1, 3, 4, 4). Received: input_shape=(1, 1, 2, 4, 4)",
     ),
     (
         nn.MaxPool2d(2),
@@ -113,8 +108,7 @@ PLAN_ERRORS = [
         False,
         # one sample without its batch axis: the hint changes the input's own axis
         "block.layer (MaxPool2d): the kernel spans 2 but the padded input is 1 + 0 = 1 on spatial axis 0; the input "
-        "to this layer must be at least 2 there. The smallest network input that gets past block.layer has size 2 "
-        "on that axis: input_shape=(1, 2, 4). Received: input_shape=(1, 1, 4)",
+        "to this layer must be at least 2 there. The smallest network input that fits every layer: input_shape=(1, 2, 4). Received: input_shape=(1, 1, 4)",
     ),
     (
         nn.AdaptiveAvgPool2d(2),

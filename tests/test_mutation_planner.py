@@ -238,11 +238,11 @@ def test_nesting_deeper_than_the_recursion_limit() -> None:
 @pytest.mark.parametrize(
     ("shape", "hint"),
     [
-        ((1, 1, 6, 9), "has size 7 on that axis: input_shape=(1, 1, 7, 9)."),
-        ((1, 1, 9, 6), "has size 7 on that axis: input_shape=(1, 1, 9, 7)."),
-        ((1, 1, 5, 9), "has size 7 on that axis: input_shape=(1, 1, 7, 9)."),
-        ((1, 1, 9, 3), "has size 7 on that axis: input_shape=(1, 1, 9, 7)."),
-        ((1, 1, 10**6, 3), "has size 7 on that axis: input_shape=(1, 1, 1000000, 7)."),
+        ((1, 1, 6, 9), "input_shape=(1, 1, 7, 9)."),
+        ((1, 1, 9, 6), "input_shape=(1, 1, 9, 7)."),
+        ((1, 1, 5, 9), "input_shape=(1, 1, 7, 9)."),
+        ((1, 1, 9, 3), "input_shape=(1, 1, 9, 7)."),
+        ((1, 1, 10**6, 3), "input_shape=(1, 1, 1000000, 7)."),
     ],
 )
 def test_hint_names_the_smallest_input_that_gets_past(shape: tuple[int, ...], hint: str) -> None:
@@ -250,7 +250,7 @@ def test_hint_names_the_smallest_input_that_gets_past(shape: tuple[int, ...], hi
     with pytest.raises(ShapeError) as info:
         convcalc.plan(net, shape)
     text = str(info.value)
-    assert f" The smallest network input that gets past 1 {hint} Received: " in text
+    assert f" The smallest network input that fits every layer: {hint} Received: " in text
     assert text.startswith("1 (Conv2d): ")
 
 
@@ -260,8 +260,8 @@ def test_hint_through_a_strided_layer() -> None:
         convcalc.plan(net, (1, 1, 9, 9))
     assert str(info.value) == (
         "1 (Conv2d): the kernel spans 5 but the padded input is 4 + 0 = 4 on spatial axis 0; the input to this "
-        "layer must be at least 5 there. The smallest network input that gets past 1 has size 11 on that axis and "
-        "11 on the next axis that does not fit: input_shape=(1, 1, 11, 11). Received: input_shape=(1, 1, 4, 4)"
+        "layer must be at least 5 there. The smallest network input that fits every layer: input_shape=(1, 1, 11, "
+        "11). Received: input_shape=(1, 1, 4, 4)"
     )
 
 
@@ -271,7 +271,7 @@ def test_hint_for_a_channels_last_model() -> None:
         convcalc.plan(model)
     text = str(info.value)
     assert re.search(
-        r"The smallest network input that gets past \S+ has size 7 on that axis: input_shape=\(1, 8, 7, 1\)\. "
+        r"The smallest network input that fits every layer: input_shape=\(1, 8, 7, 1\)\. "
         r"Received: input_shape=\(1, 6, 4, 2\)$",
         text,
     ), text
@@ -298,7 +298,7 @@ def test_no_hint_beyond_2_to_the_24() -> None:
     near = nn.Sequential(nn.Conv2d(1, 1, (3, 2**24)))
     with pytest.raises(ShapeError) as info:
         convcalc.plan(near, (1, 1, 10, 4))
-    assert f"has size {2**24} on that axis" in str(info.value)
+    assert f"fits every layer: input_shape=(1, 1, 10, {2**24})." in str(info.value)
 
 
 def test_strict_errors_carry_no_hint() -> None:
@@ -424,8 +424,7 @@ def test_hint_goes_before_the_last_received() -> None:
     assert str(info.value) == (
         "odd Received: name (Conv2D): computed output size would be zero or negative on spatial axis 1: the window "
         "spans 5 but the input is 4; the input must be at least 5 there, or use padding='same'. The smallest "
-        "network input that gets past odd Received: name has size 7 on that axis: input_shape=(1, 8, 7, 1). "
-        "Received: input_shape=(1, 6, 4, 2)"
+        "network input that fits every layer: input_shape=(1, 8, 7, 1). Received: input_shape=(1, 6, 4, 2)"
     )
 
 

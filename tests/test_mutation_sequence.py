@@ -628,16 +628,14 @@ def test_fold_and_unfold_rows_record_their_kind_and_input() -> None:
             nn.Unfold(5),
             (1, 3, 4, 4),
             "1 (Unfold): a block of 5 (kernel_size=5, dilation=1) does not fit in size 4 + 2 * padding=0: use padding "
-            "of at least 1 or a smaller kernel_size. The smallest network input that gets past 1 has size 5 on that "
-            "axis and 5 on the next axis that does not fit: input_shape=(1, 3, 5, 5). Received: "
+            "of at least 1 or a smaller kernel_size. The smallest network input that fits every layer: input_shape=(1, 3, 5, 5). Received: "
             "input_shape=(1, 3, 4, 4)",
         ),
         (
             nn.Unfold(3, dilation=2, padding=(0, 1)),
             (1, 3, 9, 2),
             "1 (Unfold): a block of 5 (kernel_size=3, dilation=2) does not fit in size 2 + 2 * padding=1: use padding "
-            "of at least 2 or a smaller kernel_size. The smallest network input that gets past 1 has size 3 on that "
-            "axis: input_shape=(1, 3, 9, 3). Received: input_shape=(1, 3, 9, 2)",
+            "of at least 2 or a smaller kernel_size. The smallest network input that fits every layer: input_shape=(1, 3, 9, 3). Received: input_shape=(1, 3, 9, 2)",
         ),
         (
             nn.Fold((3, 3), 4),

@@ -308,8 +308,7 @@ INPUT_ERRORS: list[tuple[nn.Module, Any, tuple[int, ...], str]] = [
         tnn.InstanceNorm1d(3),
         (2, 3, 1),
         "<model> (InstanceNorm1d): expects more than 1 spatial element (torch's check when it computes each sample's "
-        "statistics). The smallest network input that gets past this layer has size 2 on that axis: "
-        "input_shape=(2, 3, 2). Received: input_shape=(2, 3, 1)",
+        "statistics). The smallest network input that fits every layer: input_shape=(2, 3, 2). Received: input_shape=(2, 3, 1)",
     ),
     (
         nn.RMSNorm(4),
@@ -547,8 +546,7 @@ LAZY_ERRORS = [
         nn.LazyConv1d(4, 5),
         (2, 3, 4),
         "<model> (LazyConv1d): the kernel spans 5 but the padded input is 4 + 0 = 4 on spatial axis 0; the input to "
-        "this layer must be at least 5 there. The smallest network input that gets past this layer has size 5 on "
-        "that axis: input_shape=(2, 3, 5). Received: input_shape=(2, 3, 4)",
+        "this layer must be at least 5 there. The smallest network input that fits every layer: input_shape=(2, 3, 5). Received: input_shape=(2, 3, 4)",
     ),
     (
         nn.LazyBatchNorm2d(),

@@ -121,7 +121,9 @@ def test_smallest_input_hint_does_not_skip_an_earlier_failure() -> None:
 def test_single_layer_names() -> None:
     plan = convcalc.plan(nn.Conv2d(1, 1, 3), (1, 1, 5, 5))
     assert [r.name for r in plan.rows] == ["Conv2d"]
-    with pytest.raises(convcalc.ShapeError, match=r"^<model> \(Conv2d\): .* gets past this layer has size 3"):
+    with pytest.raises(
+        convcalc.ShapeError, match=r"^<model> \(Conv2d\): .* fits every layer: input_shape=\(1, 1, 3, 5\)"
+    ):
         convcalc.plan(nn.Conv2d(1, 1, 3), (1, 1, 2, 5))
 
 
@@ -189,7 +191,7 @@ def test_a_numeric_size_that_does_not_fit_never_consults_sympy(monkeypatch: pyte
     monkeypatch.setattr(convcalc._backend, "sympy", no_sympy)
     with pytest.raises(convcalc.ShapeError) as info:
         convcalc.plan(nn.Conv2d(1, 1, 5), (1, 1, 4, 9))
-    assert "has size 5 on that axis: input_shape=(1, 1, 5, 9)" in str(info.value)
+    assert "fits every layer: input_shape=(1, 1, 5, 9)." in str(info.value)
 
 
 def test_a_count_shared_out_over_a_symbolic_batch_stays_exact() -> None:
@@ -248,12 +250,12 @@ def test_the_smallest_input_hint_fixes_every_axis_the_layer_refuses() -> None:
     with pytest.raises(convcalc.ShapeError) as caught:
         convcalc.plan(lenet, (2, 1, 28, 28))
     message = str(caught.value)
-    assert "has size 32 on that axis and 32 on the next axis that does not fit: input_shape=(2, 1, 32, 32)" in message
+    assert "fits every layer: input_shape=(2, 1, 32, 32)." in message
     suggested = re.search(r"input_shape=(\(2, 1, \d+, \d+\))\. Received", message)
     assert suggested is not None
     assert convcalc.plan(lenet, eval(suggested.group(1))).output_shape == (2, 10)
     # one axis short: that axis alone
-    with pytest.raises(convcalc.ShapeError, match=r"has size 32 on that axis: input_shape=\(2, 1, 32, 32\)"):
+    with pytest.raises(convcalc.ShapeError, match=r"fits every layer: input_shape=\(2, 1, 32, 32\)\."):
         convcalc.plan(lenet, (2, 1, 28, 32))
 
 
@@ -318,3 +320,40 @@ def test_a_misspelt_layer_or_function_names_the_one_meant(module: str, name: str
         getattr(namespace, name)
     assert str(refused.value) == message
     assert not hasattr(namespace, name)
+
+
+def test_the_smallest_input_hint_follows_the_network_past_every_layer_that_fails_in_turn() -> None:
+    """A U-Net's deeper levels each need a larger input: the hint gives the input that fits them all (what
+    valid_sizes says), where it named the input that got past the first failing layer only (32, then 36, 40, 44)."""
+
+    def double(cin: int, c: int) -> nn.Sequential:
+        return nn.Sequential(nn.Conv2d(cin, c, 3), nn.ReLU(), nn.Conv2d(c, c, 3), nn.ReLU())
+
+    unet = nn.Sequential(
+        double(1, 8),
+        nn.Concat(
+            nn.Identity(),
+            nn.Sequential(nn.MaxPool2d(2), double(8, 16), nn.ConvTranspose2d(16, 8, 2, stride=2)),
+            crop=True,
+        ),
+        double(16, 8),
+    )
+    smallest = convcalc.plan(unet, (1, 1, convcalc.symbols("H"), 64)).valid_sizes().smallest
+    for size in range(8, smallest):
+        with pytest.raises(convcalc.ShapeError) as refused:
+            convcalc.plan(unet, (1, 1, size, 64))
+        assert f"The smallest network input that fits every layer: input_shape=(1, 1, {smallest}, 64)." in str(
+            refused.value
+        ), size
+    assert convcalc.plan(unet, (1, 1, smallest, 64)).output_shape[2] >= 1
+
+
+def test_the_smallest_input_hint_stops_where_a_larger_input_does_not_help() -> None:
+    """A Linear after a Flatten fails for every larger input: the hint gives the input that gets past the layer
+    that did fail, and says no more."""
+    net = nn.Sequential(nn.Conv2d(1, 2, 5), nn.Flatten(), nn.Linear(7, 2))
+    with pytest.raises(convcalc.ShapeError) as refused:
+        convcalc.plan(net, (1, 1, 3, 5))
+    assert "A network input that gets past 0: input_shape=(1, 1, 5, 5). Received: input_shape=(1, 1, 3, 5)" in str(
+        refused.value
+    )

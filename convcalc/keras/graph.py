@@ -78,7 +78,7 @@ class Cropping2D(Layer):
     >>> convcalc.plan(Cropping2D(3, name="crop"), (1, 6, 7, 2))
     Traceback (most recent call last):
     ...
-    convcalc.ShapeError: crop (Cropping2D): cropping removes 6 of 6 on spatial axis 0; the input must be at least 7 there. The smallest network input that gets past crop has size 7 on that axis: input_shape=(1, 7, 7, 2). Received: input_shape=(1, 6, 7, 2)
+    convcalc.ShapeError: crop (Cropping2D): cropping removes 6 of 6 on spatial axis 0; the input must be at least 7 there. The smallest network input that fits every layer: input_shape=(1, 7, 7, 2). Received: input_shape=(1, 6, 7, 2)
     """
 
     cropping: Any = ((0, 0), (0, 0))

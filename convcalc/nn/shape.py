@@ -440,7 +440,7 @@ class ReflectionPad2d(_PadNd):
     >>> convcalc.plan(ReflectionPad2d(2), (1, 3, 2, 4))
     Traceback (most recent call last):
     ...
-    convcalc.ShapeError: <model> (ReflectionPad2d): reflect padding (2, 2) must be less than the input size 2 (torch: Padding size should be less than the corresponding input dimension) on dim 2. The smallest network input that gets past this layer has size 3 on that axis: input_shape=(1, 3, 3, 4). Received: input_shape=(1, 3, 2, 4)
+    convcalc.ShapeError: <model> (ReflectionPad2d): reflect padding (2, 2) must be less than the input size 2 (torch: Padding size should be less than the corresponding input dimension) on dim 2. The smallest network input that fits every layer: input_shape=(1, 3, 3, 4). Received: input_shape=(1, 3, 2, 4)
     """
 
     _mode: ClassVar[PadMode] = PadMode.REFLECT
