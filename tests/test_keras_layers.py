@@ -746,7 +746,7 @@ def test_a_too_small_input_says_the_smallest_that_fits() -> None:
     with pytest.raises(
         ShapeError,
         match=r"^b \(Conv2D\): .*the window spans 3 but the input is 2.* The smallest "
-        r"network input that gets past b has size 8 on that axis",
+        r"network input that fits every layer: input_shape=\(1, 8, 10, 1\)\.",
     ):
         convcalc.plan(model, (1, 7, 10, 1))
 
