@@ -873,11 +873,20 @@ def _im2col_dims(
         raise ShapeError(
             f"input_shape must be (N, C, *spatial), e.g. (1, 3, 7, 7). {received({'input_shape': input_shape})}"
         )
-    n = integer(input_shape[0], "input_shape[0] (batch)", minimum=1, error=ShapeError)
+    if form is Im2ColLayout.UNFOLD and len(input_shape) not in (3, 4):
+        raise ShapeError(
+            f"torch.nn.Unfold takes a 4-D input (N, C, H, W) or an unbatched 3-D one (C, H, W). "
+            f"{received({'input_shape': input_shape})}"
+        )
+    if form is Im2ColLayout.UNFOLD and len(input_shape) == 3:  # one sample without its batch axis, as torch takes it
+        input_shape = (None, *input_shape)
+    n = (
+        None
+        if input_shape[0] is None
+        else integer(input_shape[0], "input_shape[0] (batch)", minimum=1, error=ShapeError)
+    )
     c = integer(input_shape[1], "input_shape[1] (channels)", minimum=1, error=ShapeError)
     spatial = tuple(input_shape[2:])
-    if form is Im2ColLayout.UNFOLD and len(spatial) != 2:
-        raise ShapeError(f"torch.nn.Unfold takes 4-D input (N, C, H, W). {received({'input_shape': input_shape})}")
     axes = Axes({"kernel_size": kernel_size}, ndim=len(spatial))
     outs = conv_output_size(spatial, kernel_size, stride, padding, dilation)
     kernel = math.prod(axes.values["kernel_size"])  # checked by conv_output_size above
@@ -906,6 +915,8 @@ def im2col_shape(
     (90, 75)
     >>> im2col_shape((1, 3, 10, 12), 3, stride=2, padding=1, layout="unfold")
     (1, 27, 30)
+    >>> im2col_shape((3, 10, 12), 3, stride=2, padding=1, layout="unfold")  # unbatched (C, H, W), as torch takes it
+    (27, 30)
     >>> im2col_shape((1, 3, 4, 4), 5)
     Traceback (most recent call last):
     ...
@@ -913,7 +924,7 @@ def im2col_shape(
     """
     n, cols, positions, form = _im2col_dims(input_shape, kernel_size, stride, padding, dilation, layout)
     if form is Im2ColLayout.UNFOLD:
-        return (n, cols, positions)
+        return (cols, positions) if n is None else (n, cols, positions)
     return (n * positions, cols)
 
 

@@ -536,14 +536,21 @@ ERRORS = [
     pytest.param(
         lambda: im2col_shape((1, 3, 5, 5, 5), 3, layout="unfold"),
         ShapeError,
-        "torch.nn.Unfold takes 4-D input (N, C, H, W). Received: input_shape=(1, 3, 5, 5, 5)",
+        "torch.nn.Unfold takes a 4-D input (N, C, H, W) or an unbatched 3-D one (C, H, W). Received: "
+        "input_shape=(1, 3, 5, 5, 5)",
         id="im2col_shape((1, 3, 5, 5, 5), 3, layout='unfold')",
     ),
     pytest.param(
-        lambda: im2col_shape((1, 3, 5), 3, layout="unfold"),
+        lambda: im2col_shape((3, 5), 3, layout="unfold"),
         ShapeError,
-        "torch.nn.Unfold takes 4-D input (N, C, H, W). Received: input_shape=(1, 3, 5)",
-        id="im2col_shape((1, 3, 5), 3, layout='unfold')",
+        "input_shape must be (N, C, *spatial), e.g. (1, 3, 7, 7). Received: input_shape=(3, 5)",
+        id="im2col_shape((3, 5), 3, layout='unfold')",
+    ),
+    pytest.param(
+        lambda: im2col_shape((0, 5, 5), 3, layout="unfold"),
+        ShapeError,
+        "input_shape[1] (channels) must be at least 1. Received: input_shape[1] (channels)=0",
+        id="im2col_shape((0, 5, 5), 3, layout='unfold')",
     ),
     pytest.param(
         lambda: im2col_shape((1, 3, 5, 5), 3, layout="cols"),

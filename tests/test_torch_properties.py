@@ -287,9 +287,9 @@ def test_upsample_matches_torch(ndim: int, data: st.DataObject) -> None:
     assert_agree(c, shape if layer is None else shape[2:], got)
 
 
-@given(c=unfold_configs())
-def test_unfold_matches_im2col_shape(c: UnfoldConfig) -> None:
-    input_shape = (c.batch, c.channels, *c.size)
+@given(c=unfold_configs(), batched=st.booleans())
+def test_unfold_matches_im2col_shape(c: UnfoldConfig, batched: bool) -> None:
+    input_shape = (c.batch, c.channels, *c.size) if batched else (c.channels, *c.size)  # torch takes (C, H, W) too
     _, shape = run_torch(
         lambda: nn.Unfold(c.kernel_size, dilation=c.dilation, padding=c.padding, stride=c.stride),
         input_shape,
