@@ -196,9 +196,25 @@ def summary(
     _forward_takes(model, kwargs)
     del cache_forward_pass, device  # no forward pass to cache or to place
 
-    shapes, input_bytes = _inputs(input_size, input_data, batch_dim, dtypes)
+    shapes, input_bytes, given = _inputs(input_size, input_data, batch_dim, dtypes)
+    torch = sys.modules.get("torch")
+    is_torch = torch is not None and isinstance(model, torch.nn.Module)
+    values = {k: v for k, v in kwargs.items() if not _is_array(v)}
+    if given is not None and not is_torch:
+        raise SpecError(
+            "input_data holds values that are no tensors (or lists of tensors), which only a torch module's "
+            f"forward takes; give this model its input as a tensor. {received({'input_data': _described(input_data)})}"
+        )
     with _in_mode(model, mode or "eval"):  # torchinfo's default mode is "eval"
-        result = plan(model, shapes, macs="torchinfo", itemsize=_param_itemsize(model))
+        planned: Any = model
+        if is_torch and (given is not None or values):
+            # the forward's arguments as torchinfo passes them: input_data's values that are no tensors, and the
+            # keywords summary() does not take, are handed to forward as they are
+            from convcalc.torch.read import _read
+
+            args, keywords = given if given is not None else _slots(shapes)
+            planned = _read(model).bound(args, {**keywords, **values})
+        result = plan(planned, shapes, macs="torchinfo", itemsize=_param_itemsize(model))
     from convcalc._render import _torchinfo_layers
 
     layers = _torchinfo_layers(result)
@@ -228,6 +244,8 @@ def summary(
         forward_bytes=result.forward_backward_bytes,
         param_bytes=param_bytes,
     )
+    if type(input_bytes) is float:  # a number in input_data, which torchinfo adds to its input bytes
+        totals = _float_input_lines(totals, input_bytes, result.forward_backward_bytes + param_bytes)
     summary_list = [
         LayerSummary(
             class_name=layer.kind,
@@ -303,8 +321,12 @@ def _itemsize(dtype: Any) -> int:
     return size
 
 
-def _inputs(input_size: Any, input_data: Any, batch_dim: int | None, dtypes: Any) -> tuple[Any, int]:
-    """The shapes to plan (one shape, a list of them, or a dict for keyword inputs) and torchinfo's input bytes."""
+def _inputs(
+    input_size: Any, input_data: Any, batch_dim: int | None, dtypes: Any
+) -> tuple[Any, Any, tuple[tuple[Any, ...], dict[str, Any]] | None]:
+    """The shapes to plan (one shape, a list of them, or a dict for keyword inputs), torchinfo's input bytes, and
+    the forward's arguments where ``input_data`` holds more than one tensor per argument (see
+    :func:`_data_shapes`), else None."""
     if input_size is not None and input_data is not None:
         raise SpecError(
             "give one of input_size and input_data, not both. "
@@ -343,7 +365,7 @@ def _inputs(input_size: Any, input_data: Any, batch_dim: int | None, dtypes: Any
         for d in s:
             n *= d
         total += n * size + overhead
-    return (shapes if several else shapes[0]), total
+    return (shapes if several else shapes[0]), total, None
 
 
 _OWN_ARGUMENTS = (
@@ -398,25 +420,147 @@ def _size_or_shape(value: Any) -> Any:
         return value
 
 
-def _data_shapes(data: Any) -> tuple[Any, int]:
-    def one(x: Any) -> tuple[tuple[int, ...], int]:
-        if not _is_array(x):
-            raise SpecError(f"input_data holds tensors or arrays. {received({'input_data': type(x).__name__})}")
+def _data_shapes(data: Any) -> tuple[Any, Any, tuple[tuple[Any, ...], dict[str, Any]] | None]:
+    """``input_data`` as torchinfo 1.8 takes it: a tensor (or array), a list or tuple of the forward's positional
+    arguments, or a dict of its keyword arguments (``process_input``, then ``model(*x)`` or ``model(**x)``). An
+    argument may be a tensor, a list, tuple or dict holding tensors (one argument that is a list), or any other
+    value, which is handed to forward as it is (a float stays a float).
+
+    Returns the shapes to plan (the tensors, by position or by keyword, in order: an argument that is a list
+    gives one positional input per tensor, a keyword one ``name.0``, ``name.1``...), torchinfo's input bytes
+    (``get_total_memory_used``: each tensor's storage with its object, and, as torchinfo sums what it finds, a
+    number's own value, so ``{"x": t, "scale": 3.0}`` is 3.0 more than ``t``), and the forward's arguments with a
+    :class:`convcalc.torch.read.Slot` for each planned tensor, or None where each argument is one tensor."""
+
+    def size_of(x: Any) -> int:
         storage = getattr(x, "untyped_storage", None)
-        size = int(sys.getsizeof(storage())) if storage is not None else int(x.nbytes) + _storage_overhead()
-        return tuple(int(d) for d in x.shape), size
+        return int(sys.getsizeof(storage())) if storage is not None else int(x.nbytes) + _storage_overhead()
 
     if _is_array(data):
-        shape, size = one(data)
-        return shape, size
-    if isinstance(data, dict):
-        found = {k: one(v) for k, v in data.items()}
-        return {k: s for k, (s, _) in found.items()}, sum(b for _, b in found.values())
+        return tuple(int(d) for d in data.shape), size_of(data), None
+    if isinstance(data, dict) and data:
+        keyed = {k: v for k, v in data.items() if isinstance(k, str)}
+        if len(keyed) != len(data):
+            bad = next(k for k in data if not isinstance(k, str))
+            raise SpecError(
+                f"input_data as a dict gives forward its keyword arguments, named by strings. "
+                f"{received({'input_data': f'a dict with the key {bad!r}'})}"
+            )
+        named: dict[str, Any] = {}
+        total: Any = 0
+        template: dict[str, Any] = {}
+        for key, value in data.items():
+            if _is_array(value):
+                named[key], template[key] = tuple(int(d) for d in value.shape), _slot(key)
+                total = total + size_of(value)
+                continue
+            found: list[Any] = []
+            template[key], part = _template(value, found, key)
+            total = total + part
+            for j, (shape, _) in enumerate(found):
+                named[f"{key}.{j}"] = shape
+        if not named:
+            raise SpecError(
+                f"input_data holds no tensor for convcalc to plan: give the forward's tensor inputs as tensors. "
+                f"{received({'input_data': _described(data)})}"
+            )
+        plain = all(_is_array(v) for v in data.values())
+        return named, total, None if plain else ((), template)
     if isinstance(data, (list, tuple)) and data:
-        listed = [one(v) for v in data]
-        shapes = [s for s, _ in listed]
-        return (shapes if len(shapes) > 1 else shapes[0]), sum(b for _, b in listed)
+        shapes: list[Any] = []
+        total, args = 0, []
+        for value in data:
+            found = []
+            arg, part = _template(value, found, None, len(shapes))
+            args.append(arg)
+            total = total + part
+            shapes.extend(shape for shape, _ in found)
+        if not shapes:
+            raise SpecError(
+                f"input_data holds no tensor for convcalc to plan: give the forward's tensor inputs as tensors. "
+                f"{received({'input_data': _described(data)})}"
+            )
+        plain = all(_is_array(v) for v in data)
+        return (shapes if len(shapes) > 1 else shapes[0]), total, None if plain else (tuple(args), {})
     raise SpecError(f"input_data must be a tensor, a list or a dict of them. {received({'input_data': data})}")
+
+
+def _float_input_lines(totals: list[str], input_bytes: float, other: Any) -> list[str]:
+    """The memory lines that count the input, for input bytes that are a float (torchinfo's sum of an
+    ``input_data`` holding a float), written as torchinfo writes them: megabytes to two decimals."""
+    lines = {
+        "Input size (MB): ": input_bytes,
+        "Estimated Total Size (MB): ": input_bytes + other,
+    }
+    out = []
+    for line in totals:
+        head = next((h for h in lines if line.startswith(h)), None)
+        out.append(line if head is None else f"{head}{lines[head] / 1e6:0.2f}")
+    return out
+
+
+def _slot(key: int | str) -> Any:
+    from convcalc.torch.read import Slot
+
+    return Slot(key)
+
+
+def _template(value: Any, found: list[Any], key: str | None, start: int = 0) -> tuple[Any, Any]:
+    """One argument of the forward with a Slot for each tensor in it (appended to ``found`` as (shape, bytes)),
+    and what torchinfo adds to its input bytes for it. ``key``: the keyword the argument is given by (its
+    tensors are planned as ``key.0``, ``key.1``...), or None for a positional one (planned from ``start`` on)."""
+    if _is_array(value):
+        storage = getattr(value, "untyped_storage", None)
+        size = int(sys.getsizeof(storage())) if storage is not None else int(value.nbytes) + _storage_overhead()
+        slot = _slot(start + len(found) if key is None else f"{key}.{len(found)}")
+        found.append((tuple(int(d) for d in value.shape), size))
+        return slot, size
+    total: Any = 0
+    if isinstance(value, (list, tuple)):
+        items = []
+        for item in value:
+            made, part = _template(item, found, key, start)
+            items.append(made)
+            total = total + part
+        return (
+            items if isinstance(value, list) else type(value)(items) if type(value) is tuple else tuple(items)
+        ), total
+    if isinstance(value, dict):
+        out = {}
+        for k, item in value.items():
+            out[k], part = _template(item, found, key, start)
+            total = total + part
+        return out, total
+    # any other value is handed to forward as it is; torchinfo sums what its traversal returns, which is a
+    # number's own value (None or a string, which torchinfo cannot sum, adds nothing here)
+    return value, (value if isinstance(value, (int, float)) else 0)
+
+
+def _slots(shapes: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The forward's arguments where each is one planned tensor: as ``plan`` passes them."""
+    if isinstance(shapes, dict):
+        return (), {k: _slot(k) for k in shapes}
+    if isinstance(shapes, list):
+        return tuple(_slot(j) for j in range(len(shapes))), {}
+    return (_slot(0),), {}
+
+
+def _described(data: Any) -> str:
+    """``input_data`` described without its values: the type of each entry."""
+    if isinstance(data, dict):
+        return "{" + ", ".join(f"{k!r}: {_kind(v)}" for k, v in data.items()) + "}"
+    if isinstance(data, (list, tuple)):
+        inner = ", ".join(_kind(v) for v in data)
+        return f"[{inner}]" if isinstance(data, list) else f"({inner})"
+    return _kind(data)
+
+
+def _kind(value: Any) -> str:
+    if _is_array(value):
+        return f"<{type(value).__name__} of shape {tuple(int(d) for d in value.shape)}>"
+    if isinstance(value, (list, tuple, dict)):
+        return _described(value)
+    return repr(value) if isinstance(value, (int, float, bool, str, type(None))) else type(value).__name__
 
 
 def _without_pruned(model: Any, layers: list[Any], total: Any, trainable: Any) -> tuple[Any, Any]:

@@ -719,6 +719,40 @@ def _fold_blocks(layer: Module, sizes: tuple[Any, ...], ctx: Context, path: str,
     return k2, tuple(blocks)
 
 
+def _same_size(a: Any, b: Any) -> bool:
+    """Whether two sizes are equal at every size of their symbols: the same expression, or products whose factors
+    pair up, each pair of one symbol and equal at every size of it (``(floor((H - 1)/2) + 1) * (floor((W - 1)/2)
+    + 1)`` blocks of an Unfold and ``floor((H + 1)/2) * floor((W + 1)/2)`` of a Fold's output_size)."""
+    from convcalc._backend import sympy
+    from convcalc._symbolic import holds_always, to_sympy
+
+    sp = sympy()
+    left, right = to_sympy(a), to_sympy(b)
+    if sp.expand(left - right) == 0:
+        return True
+
+    def factors(expr: Any) -> list[Any]:
+        out = []
+        for factor in sp.Mul.make_args(expr):
+            base, exponent = factor.as_base_exp()
+            out.extend([base] * int(exponent) if exponent.is_Integer and exponent > 0 else [factor])
+        return out
+
+    others = factors(right)
+    for factor in factors(left):
+        for j, other in enumerate(others):
+            if factor == other or (
+                factor.free_symbols == other.free_symbols
+                and len(factor.free_symbols) == 1
+                and holds_always(sp.Eq(factor, other)) is True
+            ):
+                del others[j]
+                break
+        else:
+            return False
+    return not others
+
+
 @dataclass(frozen=True, slots=True)
 class Fold(Module):
     """``torch.nn.Fold`` spec: ``(N, C * kh * kw, L) -> (N, C, *output_size)``.
@@ -738,8 +772,33 @@ class Fold(Module):
     stride: Any = 1
 
     def __post_init__(self) -> None:
-        per_axis(self.output_size, "output_size", 2, _args(self), minimum=1)
+        self._output_sizes()
         _block_arguments(self)
+
+    def _output_sizes(self) -> tuple[Any, ...]:
+        """output_size, checked, one per spatial axis: ints of at least 1, or sizes that depend on the input
+        (``F.fold(y, output_size=((H + 1) // 2, (W + 1) // 2), ...)`` in a forward planned with symbols), which
+        the plan requires to be at least 1 (torch's output of no rows or columns has no block)."""
+        from convcalc._args import integer
+        from convcalc._backend import is_symbolic
+        from convcalc._symbolic import FloorForm
+
+        value = self.output_size
+        if isinstance(value, (tuple, list)):
+            if len(value) != 2:
+                raise SpecError(f"output_size must be an int or a tuple of 2 ints. {received(_args(self))}")
+            items = tuple(value)
+        else:
+            items = (value,) * 2
+        sizes = []
+        for v in items:
+            if isinstance(v, FloorForm) or is_symbolic(v):
+                # a size of the input's: an integer expression, not below 1 for every size
+                integer(v.to_sympy() if isinstance(v, FloorForm) else v, "output_size", minimum=1, symbolic=True)
+                sizes.append(v)
+            else:
+                sizes.append(whole(v, "output_size", minimum=1))
+        return tuple(sizes)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = tuple(flow[0])
@@ -749,7 +808,20 @@ class Fold(Module):
                 f"{where}: expects a 3-D input (N, C * kh * kw, L) or an unbatched 2-D one, but receives "
                 f"{len(shape)}-D. Received: input_shape={shape}"
             )
-        size = per_axis(self.output_size, "output_size", 2, _args(self), minimum=1)
+        size = self._output_sizes()
+        for j, want in enumerate(size):
+            if type(want) is not int:
+                ctx.at_least(
+                    want,
+                    1,
+                    path,
+                    j,
+                    _said(
+                        f"{where}: output_size[{j}]={want} is below 1 for these sizes; torch folds into at least "
+                        f"one row and column. Received: output_size={size}, input_shape={shape}"
+                    ),
+                    "output_size at least 1",
+                )
         k, blocks = _fold_blocks(self, size, ctx, path, shape)
         area = k[0] * k[1]
         c = shape[-2]
@@ -760,9 +832,16 @@ class Fold(Module):
         if type(c) is int and c % area:
             raise ShapeError(said())
         ctx.divides(c, area, path, -1, said, f"divisible by {area}")  # the channels, before the blocks' axis 0
+        wanted = blocks[0] * blocks[1]
+        length = shape[-1]
+        if type(wanted) is not int:  # an output_size that depends on the input's sizes
+            if _same_size(length, wanted):  # the Unfold's blocks of the sizes output_size was computed from
+                wanted = length
+            else:  # a condition with a number on its right, as a constraint holds() can test
+                length, wanted = length - wanted, 0
         ctx.equals(
-            shape[-1],
-            blocks[0] * blocks[1],
+            length,
+            wanted,
             path,
             0,
             lambda: (

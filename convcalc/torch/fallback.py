@@ -3,10 +3,13 @@ function in it replayed with convcalc's rules on the shapes torch gives (rows ma
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
+import warnings
 import weakref
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from convcalc._errors import ConvCalcError, SpecError
@@ -160,7 +163,24 @@ def _fresh_meta_copy(module: Any) -> Any:
         if isinstance(tensor, torch.nn.Parameter):
             meta = torch.nn.Parameter(meta, requires_grad=tensor.requires_grad)
         memo[id(tensor)] = meta
-    return copy.deepcopy(module, memo)
+    made = copy.deepcopy(module, memo)
+    for path, wrapper in module.named_modules():
+        if _compiled(wrapper):  # a torch.compile wrapper copies as a new wrapper of its module: without its hooks
+            copied = made.get_submodule(path)
+            for name in _WRAPPER_HOOKS:
+                if name in vars(wrapper):
+                    vars(copied)[name] = copy.deepcopy(vars(wrapper)[name], memo)
+    return made
+
+
+#: the hook tables of a module, which a copy of a torch.compile wrapper does not carry over
+_WRAPPER_HOOKS = (
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+)
 
 
 class _Run:
@@ -250,6 +270,7 @@ def _torch_call(
     if scripted is not None:
         raise scripted
     copy = _meta_copy(module)
+    _run_uncompiled(copy)
     run = _Run(copy, path)
     known: dict[int, Any] = {}  # id of a meta tensor -> its receptive field
     alive: list[Any] = []
@@ -263,6 +284,8 @@ def _torch_call(
             return tensor
         if isinstance(value, tuple):
             return type(value)(meta(v) for v in value) if type(value) is tuple else tuple(meta(v) for v in value)
+        if isinstance(value, list):  # a list of tensors as one argument (torchinfo's input_data=[[a, b]])
+            return [meta(v) for v in value]
         if isinstance(value, dict):
             return {k: meta(v) for k, v in value.items()}
         return value
@@ -294,7 +317,7 @@ def _torch_call(
             m_args, m_kwargs = meta(args), meta(kwargs)
             run.active = True
             # tensors the forward makes (``torch.zeros(n, h)``, a mask) are made on the meta device too
-            with torch.no_grad(), torch.device("meta"), Functions(), _NoCausalDetection():
+            with torch.no_grad(), torch.device("meta"), Functions(), _NoCausalDetection(), _quiet_compiled():
                 output = copy(*m_args, **m_kwargs)
             break
         except ConvCalcError:
@@ -317,6 +340,36 @@ def _torch_call(
     for j in range(start, len(ctx.rows)):
         ctx.rows[j] = dataclasses.replace(ctx.rows[j], source="torch")
     return _from_meta(output, known, where)
+
+
+def _compiled(module: Any) -> bool:
+    """Whether ``module`` is the wrapper ``torch.compile`` makes of a module (dynamo's ``OptimizedModule``, which
+    holds the module it compiles as its child ``_orig_mod``)."""
+    cls = type(module)
+    children = module.__dict__.get("_modules") or {}
+    return (
+        cls.__name__ == "OptimizedModule"
+        and cls.__module__.startswith("torch._dynamo")
+        and children.get("_orig_mod") is not None
+    )
+
+
+def _run_uncompiled(copy: Any) -> None:
+    """Each ``torch.compile`` wrapper in a meta copy (``self.block = torch.compile(block)``) made to call the
+    module it wraps as it is: dynamo is never run (it cannot compile for meta tensors of planned shapes), and
+    the wrapper and its ``_orig_mod`` are still called as modules, so the run lists both as torch names them."""
+    for module in copy.modules():
+        if _compiled(module) and vars(module).get("forward") is not module._orig_mod.__call__:
+            module.forward = module._orig_mod.__call__
+
+
+@contextlib.contextmanager
+def _quiet_compiled() -> Iterator[None]:
+    """Silences the warning a ``torch.compile`` wrapper gives when global module hooks are set (the run's own,
+    which see its call and its module's, as meant)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Using `torch\.compile\(module\)` when there are global hooks")
+        yield
 
 
 def _asks_for_integers(message: str) -> bool:

@@ -472,6 +472,8 @@ def _not_empty(call: _Call, shape: Shape, j: int) -> None:
 )
 def _reduce(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     first = args[0] if args else kwargs.get("input")
+    if call.kind == "prod" and isinstance(first, (tuple, list)):
+        return _numpy_prod(call, first, args[1:], kwargs)
     if call.kind in ("max", "min") and ((len(args) > 1 and isinstance(args[1], _Tensor)) or "other" in kwargs):
         return _binary(_Call(call.ctx, call.name, "maximum" if call.kind == "max" else "minimum"), args, kwargs)
     t = _tensor_arg(call, first)
@@ -499,6 +501,38 @@ def _reduce(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if call.kind in ("max", "min") and dim is not None and dim != ():
         return _Pair((out, _Tensor(shape, rf, t.const)))
     return out
+
+
+def _numpy_prod(call: _Call, sizes: tuple[Any, ...] | list[Any], rest: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``numpy.prod(x.shape[1:])`` (the flatten idiom ``x.view(x.size(0), int(np.prod(x.shape[1:])))``): numpy
+    asks the traced sizes for a ``prod`` method, which a tuple of sizes has only while it is traced (torch's
+    ``torch.Size`` has none, and numpy multiplies it itself), so the call is numpy's: the product of the sizes,
+    as ``math.prod`` gives it (1.0 for no sizes, as numpy's is). numpy's arguments that reduce a flat sequence
+    whole are taken (``axis`` None, 0 or -1; no ``dtype``, ``out`` or ``initial``); others are refused."""
+    whole = (None, 0, -1)
+    extra = {
+        k: v
+        for k, v in kwargs.items()
+        if not (v is None or (k == "axis" and v in whole) or (k == "keepdims" and v is False))
+    }
+    if rest and not (len(rest) == 1 and rest[0] in whole):
+        extra["axis"] = rest[0]
+    if extra:
+        raise call.spec_error(
+            "convcalc follows numpy.prod of a shape as the product of its sizes, with no other arguments; write "
+            "math.prod(x.shape[1:]) (or x[0].numel()) for the product of sizes",
+            arguments=", ".join(f"{k}={_describe_value(v)}" for k, v in extra.items()),
+        )
+    for d in sizes:
+        if d is None or isinstance(d, (_Tensor, bool, str, tuple, list, dict)):
+            raise call.spec_error(
+                "convcalc follows numpy.prod of sizes only (a shape, or a tuple of sizes); numpy.prod of tensor "
+                "values depends on data. Write math.prod(...) of sizes, or torch.prod(tensor) for values",
+                argument=_describe_value(tuple(sizes)),
+            )
+    if not sizes:
+        return 1.0  # numpy's product of nothing is a float
+    return _prod(sizes)
 
 
 # -- shape queries ------------------------------------------------------------- #

@@ -6,12 +6,12 @@ from __future__ import annotations
 import functools
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call
 from convcalc.torch.build import _torch_types
-from convcalc.torch.fallback import _leaves, _torch_call
+from convcalc.torch.fallback import _compiled, _leaves, _torch_call
 from convcalc.torch.graph import _call_module, _graph_call, _spec_types
 from convcalc.torch.nodes import Decision, Node, Ref, _Attr, _Dict, _join, _torch
 from convcalc.torch.strides import contiguous
@@ -96,8 +96,43 @@ def from_torch(module: Any) -> Any:
 def _uncompiled(module: Any) -> Any:
     """The module ``torch.compile`` wrapped, which computes the same shapes (its wrapper cannot be traced, and
     compiling it for a meta pass fails); any other module as it is."""
-    compiled = type(module).__name__ == "OptimizedModule" and type(module).__module__.startswith("torch._dynamo")
-    return module._orig_mod if compiled and hasattr(module, "_orig_mod") else module
+    return module._orig_mod if _compiled(module) else module
+
+
+def _passing_nodes(inner: Any, absent: frozenset[str]) -> tuple[Node, ...] | None:
+    """The forward of a ``torch.compile`` wrapper, as nodes: it takes what the module it wraps takes and calls
+    that module (its child ``_orig_mod``) with it, as torch runs it. An input without a default is passed by
+    position, one with a default by name, and one whose default is None only where it is given (``absent`` names
+    those left out). None where the wrapped forward takes ``*args`` or ``**kwargs``, which nodes cannot pass on."""
+    import inspect
+
+    try:
+        parameters = list(inspect.signature(inner.forward).parameters.values())
+    except (TypeError, ValueError):  # a forward without a signature Python can read (TorchScript's)
+        return None
+    nodes: list[Node] = []
+    args: list[Any] = []
+    kwargs: list[tuple[str, Any]] = []
+    for p in parameters:
+        if p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            return None
+        if p.default is inspect.Parameter.empty:
+            nodes.append(Node(p.name, "placeholder", p.name))
+        else:
+            nodes.append(Node(p.name, "placeholder", p.name, (p.default,)))
+            if p.default is None and p.name in absent:
+                continue  # left out: the wrapped module takes its own default
+        if (
+            p.default is inspect.Parameter.empty and p.kind is not inspect.Parameter.KEYWORD_ONLY
+        ) or p.kind is inspect.Parameter.POSITIONAL_ONLY:
+            args.append(Ref(p.name))
+        else:
+            kwargs.append((p.name, Ref(p.name)))
+    names = {p.name for p in parameters}
+    call = next(n for n in ("_orig_mod", "_orig_mod_1", "_orig_mod_2") if n not in names | {"output"})
+    nodes.append(Node(call, "call_module", "_orig_mod", tuple(args), tuple(kwargs)))
+    nodes.append(Node("output", "output", "output", (Ref(call),)))
+    return tuple(nodes)
 
 
 def _on_cuda(module: Any) -> bool:
@@ -123,6 +158,28 @@ def _input_tensor(flow: Any) -> _Tensor:
     return _Tensor(shape, flow[1], strides=contiguous(shape))
 
 
+class Slot(NamedTuple):
+    """Where a planned input tensor goes among a forward's arguments (:meth:`_TorchModel.bound`): the position
+    of a positional input of the plan, or the name of a keyword input."""
+
+    key: int | str
+
+
+def _filled(template: Any, inputs: tuple[Any, ...], keywords: dict[str, Any]) -> Any:
+    """A forward's argument from its template: each :class:`Slot` the planned tensor it names, lists, tuples
+    and dicts rebuilt around them, any other value as it is (a float stays a float)."""
+    if isinstance(template, Slot):
+        key = template.key
+        return _input_tensor(inputs[key] if isinstance(key, int) else keywords[key])
+    if isinstance(template, list):
+        return [_filled(v, inputs, keywords) for v in template]
+    if type(template) is tuple:
+        return tuple(_filled(v, inputs, keywords) for v in template)
+    if isinstance(template, dict):
+        return {k: _filled(v, inputs, keywords) for k, v in template.items()}
+    return template
+
+
 class _TorchModel:
     """A torch module read for planning: the spec :func:`from_torch` gives, planned per call with torch's tensors.
 
@@ -132,10 +189,27 @@ class _TorchModel:
     modules the forward never calls go to ``Plan.uncalled``.
     """
 
-    __slots__ = ("book", "spec")
+    __slots__ = ("book", "given", "spec")
 
-    def __init__(self, spec: Any, book: _Book) -> None:
-        self.spec, self.book = spec, book
+    def __init__(self, spec: Any, book: _Book, given: tuple[tuple[Any, ...], dict[str, Any]] | None = None) -> None:
+        self.spec, self.book, self.given = spec, book, given
+
+    def bound(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _TorchModel:
+        """This model with its forward's arguments given as templates: a :class:`Slot` where a planned input
+        tensor goes (``Slot(0)``: the plan's first positional input, ``Slot("x")``: its keyword input ``x``),
+        inside lists, tuples and dicts as the forward takes them, and any other value passed as itself
+        (``{"x": Slot("x"), "scale": 3.0}``: ``forward(x=<tensor>, scale=3.0)``); torchinfo's ``input_data``
+        passes them so. A plan of it takes the tensors' shapes only."""
+        return _TorchModel(self.spec, self.book, (tuple(args), dict(kwargs)))
+
+    def _arguments(self, inputs: tuple[Any, ...], keywords: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The forward's arguments for the planned inputs (flows): one tensor each, or as :meth:`bound` says."""
+        if self.given is None:
+            return tuple(_input_tensor(f) for f in inputs), {k: _input_tensor(f) for k, f in keywords.items()}
+        args, kwargs = self.given
+        return tuple(_filled(a, inputs, keywords) for a in args), {
+            k: _filled(v, inputs, keywords) for k, v in kwargs.items()
+        }
 
     @property
     def _convention(self) -> Any:
@@ -161,8 +235,7 @@ class _TorchModel:
         spec = self.spec
         try:
             if isinstance(spec, (types.Graph, types.TorchCall)):
-                args = tuple(_input_tensor(f) for f in inputs)
-                kwargs = {k: _input_tensor(f) for k, f in keywords.items()}
+                args, kwargs = self._arguments(inputs, keywords)
                 if isinstance(spec, types.Graph):
                     value = _graph_call(spec, args, kwargs, ctx, path)
                 else:
@@ -170,12 +243,11 @@ class _TorchModel:
                 tree = _shapes_tree(value, self.name)
                 first = _leaves((value,))[0]
                 out = _flow_of(first)
-            elif len(inputs) == 1 and not keywords and not _passes_several(spec):
+            elif self.given is None and len(inputs) == 1 and not keywords and not _passes_several(spec):
                 out = spec._plan(inputs[0], ctx, path)
                 tree = tuple(out[0])
             else:  # a layer that returns several tensors (all of them), or takes several (attention)
-                args = tuple(_input_tensor(f) for f in inputs)
-                kwargs = {k: _input_tensor(f) for k, f in keywords.items()}
+                args, kwargs = self._arguments(inputs, keywords)
                 root = self.book.root
                 value = _call_module(spec, Node("", "call_module", ""), args, kwargs, ctx, path, False, root)
                 tree = _shapes_tree(value, self.name)
@@ -230,6 +302,18 @@ def _none_defaults(cls: Any) -> frozenset[str]:
         return frozenset()
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return frozenset(p.name for p in parameters if p.default is None and p.kind in kinds)
+
+
+def _none_defaults_of(module: Any) -> frozenset[str]:
+    """The inputs of a module's forward (as torch calls it: a forward set on the instance too) whose default is
+    None."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(module.forward).parameters.values()
+    except (TypeError, ValueError):
+        return frozenset()
+    return frozenset(p.name for p in parameters if p.default is None)
 
 
 def _is_graph(spec: Any) -> bool:
@@ -481,6 +565,8 @@ class _Reader:
         if hooks:
             # a hook may replace the module's inputs or output (``return out[:, :, 1:]``): torch runs it
             return self._fallback(module, f"it has {hooks}, which torch runs and convcalc cannot read")
+        if _compiled(module):  # ``self.block = torch.compile(block)``
+            return self._through_compiled(module, path)
         rule = _rule_for(cls)
         if rule is not None:
             self.ruled.add(id(module))
@@ -629,6 +715,36 @@ class _Reader:
         # not "ruled": its rows are the calls torch makes, named by torch's paths, and each layer it calls is
         # booked as a leaf when replayed, so frozen, shared and tied tensors count as everywhere else
         return _spec_types().TorchCall(type(module).__name__, reason, module)
+
+    def _through_compiled(self, module: Any, path: str, absent: frozenset[str] | None = None) -> Any:
+        """A child ``torch.compile`` wrapped (``self.block = torch.compile(block)``): torch runs the module it
+        wraps, ``_orig_mod``, which computes the same shapes. It is read as a container that calls that module,
+        under the paths torch names them (``block``, then ``block._orig_mod``), as torchinfo lists them; dynamo is
+        never run. A wrapped forward that takes ``*args`` or ``**kwargs`` is run by torch on the meta device,
+        with the module it wraps in place of the compiled code."""
+        inner = module._orig_mod
+        if absent is None:  # first read: the optional inputs (default None) taken as not given
+            absent = frozenset(_none_defaults_of(inner))
+        nodes = _passing_nodes(inner, absent)
+        if nodes is None:
+            return self._fallback(
+                module, "it is compiled with torch.compile, and the forward it wraps takes *args or **kwargs"
+            )
+        spec = self.convert(inner, _join(path, "_orig_mod"))
+
+        def reread(decisions: tuple[Decision, ...], left_out: frozenset[str]) -> Any:
+            del decisions  # the wrapper decides nothing: the module it wraps is read on its own
+            return self._through_compiled(module, path, left_out)
+
+        return _spec_types().Graph(
+            type(module).__name__,
+            nodes,
+            (("_orig_mod", spec),),
+            (),
+            torch_module=module,
+            reread=reread,
+            absent=absent,
+        )
 
     def _children(self, module: Any, path: str) -> Iterator[tuple[str, Any]]:
         # every entry, as forward iterates them: named_children() would skip a module held twice

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from convcalc._args import received
 from convcalc._errors import ConvCalcError, ShapeError, SpecError, checked_call
 from convcalc._types import Shape
 from convcalc.torch.build import to_torch
+from convcalc.torch.fallback import _compiled, _quiet_compiled
 from convcalc.torch.graph import _spec_types
 from convcalc.torch.nodes import _torch
 from convcalc.torch.read import _read, _uncompiled
@@ -225,14 +227,15 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
             planned = plan(read if read is not None else model, shape)
         except ConvCalcError as exc:
             plan_error, plan_layer = str(exc), _rejecting_layer(exc)
-        outputs, params, error, torch_layer = _run_hooked(torch, module, shape, device)
+        hooked: dict[str, list[tuple[int, ...] | None]] = {}
+        outputs, params, error, torch_layer = _run_hooked(torch, module, shape, device, hooked)
     finally:
         module.train(was_training)
     from convcalc import nn
 
     # A root that is a layer, an Add or a Concat plans its own row last, under a name of its own.
     root_row = not isinstance(spec, (nn.Sequential, _spec_types().Graph))
-    rows = _compare(planned, outputs, params, error is not None, root_row)
+    rows = _compare(planned, outputs, params, error is not None, root_row, hooked)
     if plan_layer is not None and torch_layer is not None:
         plan_layer = _owning_module(plan_layer, params)
     ok = plan_error is None and error is None and all(r.match is not False for r in rows)
@@ -278,15 +281,38 @@ def _module_on(module: Any, device: str) -> Any:
 
 
 def _run_hooked(
-    torch: Any, module: Any, shape: tuple[int, ...], device: str
+    torch: Any,
+    module: Any,
+    shape: tuple[int, ...],
+    device: str,
+    hooked: dict[str, list[tuple[int, ...] | None]] | None = None,
 ) -> tuple[
     dict[str, list[tuple[int, ...]]], dict[str, tuple[tuple[tuple[int, int], ...], bool]], str | None, str | None
 ]:
-    """Output shapes per module path (one per call); per module, the tensors (id, numel) of the parameters a row
-    of it holds and whether a plan shows it as a layer; torch's error, and the innermost module it stopped in."""
+    """Output shapes per module path (one per call), each as the module's forward returns it, before a forward
+    hook of the user's may change it (the plan's row of a layer is its own output; a hook's result is planned
+    after it); per module, the tensors (id, numel) of the parameters a row of it holds and whether a plan shows
+    it as a layer; torch's error, and the innermost module it stopped in. ``hooked``, where given, gets for each
+    recorded call the output the call returns after its hooks (what the next layer takes), or None.
+
+    A ``torch.compile`` wrapper inside the model runs the module it wraps eagerly (compiled code does not call
+    the hooks that record the shapes), which computes the same shapes."""
+    from torch.nn.modules import module as torch_module
+
     outputs: dict[str, list[tuple[int, ...]]] = {}
     running: list[str] = []
     handles = []
+    named = list(module.named_modules())
+    names = {id(sub): name for name, sub in named}
+    own: dict[int, list[tuple[int, ...] | None]] = {}  # the forward's own output of each call not yet returned
+
+    def first_shape(output: Any) -> tuple[int, ...] | None:
+        found = _first_tensor(torch, output)
+        return None if found is None else tuple(int(d) for d in found.shape)
+
+    def own_output(sub: Any, _inputs: Any, output: Any) -> None:
+        if id(sub) in names:
+            own.setdefault(id(sub), []).append(first_shape(output))
 
     def starter(name: str) -> Callable[..., None]:
         def hook(_module: Any, _inputs: Any) -> None:
@@ -295,22 +321,36 @@ def _run_hooked(
         return hook
 
     def recorder(name: str) -> Callable[..., None]:
-        def hook(_module: Any, _inputs: Any, output: Any) -> None:
+        def hook(sub: Any, _inputs: Any, output: Any) -> None:
             if running and running[-1] == name:
                 running.pop()
-            found = _first_tensor(torch, output)
+            pending = own.get(id(sub))
+            found = pending.pop() if pending else first_shape(output)
             if found is not None:
-                outputs.setdefault(name, []).append(tuple(int(d) for d in found.shape))
+                outputs.setdefault(name, []).append(found)
+                if hooked is not None:
+                    hooked.setdefault(name, []).append(first_shape(output))
 
         return hook
 
-    named = list(module.named_modules())
     for name, sub in named:
         handles.append(sub.register_forward_pre_hook(starter(name)))
         handles.append(sub.register_forward_hook(recorder(name)))
+    # the first of the global hooks, which run before each module's own: the forward's output, as it returns it
+    first = torch_module.register_module_forward_hook(own_output)
+    global_hooks: Any = torch_module._global_forward_hooks  # an OrderedDict
+    global_hooks.move_to_end(first.id, last=False)
+    handles.append(first)
+    compiled = any(_compiled(sub) for _, sub in named)
+    stance = getattr(getattr(torch, "compiler", None), "set_stance", None)
     error = failed_in = None
     try:
-        with torch.no_grad():
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(torch.no_grad())
+            if compiled:
+                stack.enter_context(_quiet_compiled())
+                if stance is not None:
+                    stack.enter_context(stance("force_eager"))
             module(torch.randn(shape, device=device))
     except Exception as exc:  # torch's own error is the finding
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
@@ -353,25 +393,46 @@ def _compare(
     params: dict[str, tuple[tuple[tuple[int, int], ...], bool]],
     stopped: bool,
     root_row: bool,
+    hooked: dict[str, list[tuple[int, ...] | None]] | None = None,
 ) -> list[VerifyRow]:
+    """The plan's rows beside torch's calls. A layer's row is compared with the output its forward returns; where
+    a forward hook changed that output, the plan follows the hook with rows of its own under the layer's path
+    (``a.__getitem__``, after ``a``), and the last of them is compared with the output the call returns after
+    its hooks (no parameters of its own are compared there)."""
     rows: list[VerifyRow] = []
     aliases = {}
     if planned is not None and root_row and planned.rows and planned.rows[-1].name not in params:
         aliases[planned.rows[-1].name] = ""
+    returned = hooked if hooked is not None else {}
     seen: Counter[str] = Counter()
     counted: set[int] = set()  # torch's tally: a parameter counts at the first row that holds it
     planned_names = set()
-    for r in planned.rows if planned is not None else ():
+    planned_rows = planned.rows if planned is not None else ()
+    after_hooks: dict[int, tuple[int, ...]] = {}  # a hook's last row: what the call returns after its hooks
+    for i, r in enumerate(planned_rows):
         name = r.name if r.name in params else aliases.get(r.name, r.name)
         planned_names.add(name)
         planned_shape = tuple(r.output_shape)
         if name not in params:
-            rows.append(VerifyRow(r.name, planned_shape, None, r.params, None, None))
+            final = after_hooks.get(i)
+            match = None if final is None else planned_shape == final
+            rows.append(VerifyRow(r.name, planned_shape, final, r.params, None, match))
             continue
         occurrence = seen[name]
         seen[name] += 1
         calls = outputs.get(name, [])
         actual = calls[occurrence] if occurrence < len(calls) else None
+        finals = returned.get(name, [])
+        final = finals[occurrence] if occurrence < len(finals) else None
+        if name != r.name and final is not None and actual is not None and final != actual:
+            # the model's own row, after its hooks changed what it returns: planned after the layer's own row,
+            # as a hook's row (its parameters are the layer's row's)
+            rows.append(VerifyRow(r.name, planned_shape, final, r.params, None, planned_shape == final))
+            continue
+        if final is not None and actual is not None and final != actual:
+            hook_rows = _hook_rows(planned_rows, i, name, params)
+            if hook_rows:
+                after_hooks[hook_rows[-1]] = final
         actual_params = 0
         for key, numel in params[name][0]:
             if key not in counted:
@@ -397,6 +458,17 @@ def _compare(
                 continue  # runs inside a planned layer (a parametrization computing its weight)
             rows.append(VerifyRow(name, None, calls[0], None, sum(n for _, n in params[name][0]), False))
     return rows
+
+
+def _hook_rows(rows: Any, i: int, name: str, params: dict[str, Any]) -> list[int]:
+    """The rows right after the layer's row ``i`` that the hooks of that call planned: operations under the
+    layer's path (``a.__getitem__``), which no module of the model is."""
+    found = []
+    for j in range(i + 1, len(rows)):
+        if not rows[j].name.startswith(f"{name}.") or rows[j].name in params:
+            break
+        found.append(j)
+    return found
 
 
 def _failure(report: VerifyReport) -> str:

@@ -1,0 +1,692 @@
+"""Gaps a bug hunt found in the torch reader, each checked against real torch (and torchinfo where it is the
+reference):
+
+- a ``torch.compile``'d submodule (``self.block = torch.compile(block)``) is read as the module it wraps, listed
+  as torchinfo lists it (``OptimizedModule``, then its ``_orig_mod``), without running dynamo;
+- ``convcalc.summary(input_data=...)`` takes torchinfo's forms: a dict holding values that are no tensors, a
+  list holding a list of tensors, and hands the values to ``forward`` as they are;
+- ``convcalc.verify`` compares a layer with a forward hook that changes its output like with like: the layer's
+  row with what its forward returns, the hook's row with what the call returns after the hook;
+- ``numpy.prod`` of symbolic sizes is their product (as ``math.prod``), and ``F.fold`` takes an ``output_size``
+  computed from symbolic sizes, with constraints where torch refuses.
+
+Symbolic plans are checked at 20 or more sizes: where every constraint holds, torch runs and gives the planned
+shape; where one fails, torch refuses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+import convcalc
+
+torch = pytest.importorskip("torch")
+torchinfo = pytest.importorskip("torchinfo")
+nn = torch.nn
+F = torch.nn.functional
+sympy = pytest.importorskip("sympy")
+
+UNITS = {"(Units.TERABYTES)": "(T)", "(Units.GIGABYTES)": "(G)", "(Units.MEGABYTES)": "(M)"}
+ALL_COLUMNS = ("input_size", "output_size", "num_params", "params_percent", "kernel_size", "mult_adds", "trainable")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Any:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_dynamo() -> Any:
+    """torch.compile warns about global hooks and its own state; the tests compare shapes, not warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def their_text(stats: Any) -> str:
+    text = str(stats)
+    for enum, unit in UNITS.items():
+        text = text.replace(enum, unit)
+    return text
+
+
+def assert_plan_is_torch(model: Any, shape: tuple[int, ...]) -> Any:
+    with torch.no_grad():
+        out = model(torch.zeros(shape))
+    plan = convcalc.plan(model, shape)
+    assert plan.output_shape == tuple(out.shape)
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
+    return plan
+
+
+def sweep(model: Any, shape: tuple[Any, ...], sizes: dict[str, Any], least: int = 20) -> Any:
+    """The symbolic plan of ``model`` against torch at every combination of ``sizes``: where the constraints
+    hold, torch gives the planned shape; where one fails, torch refuses. Returns the plan."""
+    plan = convcalc.plan(model, shape)
+    names = [d for d in shape if isinstance(d, str)]
+    checked = 0
+    for combo in itertools.product(*(sizes[n] for n in names)):
+        given = dict(zip(names, combo, strict=True))
+        concrete = tuple(given[d] if isinstance(d, str) else d for d in shape)
+        allowed = all(c.holds(given) for c in plan.constraints)
+        try:
+            with torch.no_grad():
+                got: Any = tuple(model(torch.zeros(concrete)).shape)
+        except Exception:  # torch's refusal is the finding
+            got = None
+        symbols = {sympy.Symbol(n, integer=True, positive=True): v for n, v in given.items()}
+        planned = tuple(d if type(d) is int else int(sympy.sympify(d).subs(symbols)) for d in plan.output_shape)
+        if allowed:
+            assert got == planned, (given, got, planned)
+        else:
+            assert got is None, (given, got, [str(c) for c in plan.constraints])
+        checked += 1
+    assert checked >= least
+    return plan
+
+
+# --------------------------------------------------------------------------- #
+# 1. a torch.compile'd submodule
+# --------------------------------------------------------------------------- #
+
+
+def _compiled(module: Any) -> Any:
+    return torch.compile(module, backend="eager")
+
+
+class Residual(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(8, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+
+    def forward(self, x: Any, scale: float = 1.0, mask: Any = None) -> Any:
+        y = self.bn(self.c(x)) * scale
+        if mask is not None:
+            y = y * mask
+        return x + y
+
+
+class Net(nn.Module):
+    def __init__(self, block: Any) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, 2, 1)
+        self.block = block
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x: Any) -> Any:
+        return self.fc(self.block(self.stem(x)).mean((2, 3)))
+
+
+class Twice(Net):
+    def forward(self, x: Any) -> Any:
+        return self.fc(self.block(self.block(self.stem(x))).mean((2, 3)))
+
+
+class Masked(Net):
+    def forward(self, x: Any) -> Any:
+        y = self.stem(x)
+        return self.fc(self.block(y, mask=torch.ones_like(y)).mean((2, 3)))
+
+
+class HookedNet(Net):
+    """A forward hook on the model: its forward is run by torch's machinery on meta tensors, compiled child too."""
+
+    def __init__(self, block: Any) -> None:
+        super().__init__(block)
+        self.register_forward_hook(lambda module, args, out: out * 2)
+
+
+COMPILED = {
+    "sequential": lambda: Net(_compiled(nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU()))),
+    "layer": lambda: Net(_compiled(nn.Conv2d(8, 8, 3, padding=1))),
+    "forward": lambda: Net(_compiled(Residual())),
+    "called_twice": lambda: Twice(_compiled(Residual())),
+    "keyword_input": lambda: Masked(_compiled(Residual())),
+    "in_a_sequential": lambda: nn.Sequential(
+        nn.Conv2d(3, 8, 3), _compiled(nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU())), nn.Flatten(), nn.Linear(128, 2)
+    ),
+    "hooked_parent": lambda: HookedNet(_compiled(nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU()))),
+}
+
+
+def test_a_compiled_submodule_is_planned_as_the_module_it_wraps() -> None:
+    """The hunt's model: torch runs it, and the plan names each layer by its parameters' path."""
+    model = COMPILED["sequential"]().eval()
+    plan = assert_plan_is_torch(model, (2, 3, 8, 8))
+    assert [r.name for r in plan.rows] == ["stem", "block._orig_mod.0", "block._orig_mod.1", "mean", "fc"]
+    held = {name.rpartition(".")[0] for name, _ in model.named_parameters()}
+    assert {r.name for r in plan.rows if r.params} == held == {"stem", "block._orig_mod.0", "fc"}
+    assert {r.source for r in plan.rows} == {"rule"}  # read, not run by torch's machinery
+
+
+@pytest.mark.parametrize("name", sorted(COMPILED))
+def test_a_compiled_submodule_is_listed_as_torchinfo_lists_it(name: str) -> None:
+    """The table, line by line at depths 1 to 4, and the totals, in the default layout and with every column.
+    torchinfo runs the model: each time on a fresh one (a compiled module already run does not call the hooks
+    torchinfo adds inside it again)."""
+    shape = (2, 3, 8, 8)
+    for options in ({}, {"col_names": ALL_COLUMNS}):
+        torch._dynamo.reset()
+        model = COMPILED[name]().eval()
+        theirs = torchinfo.summary(model, input_size=shape, verbose=0, device="cpu", depth=1, **options)
+        for depth in (1, 2, 3, 4):
+            theirs.formatting.max_depth = depth
+            ours = convcalc.summary(model, input_size=shape, verbose=0, depth=depth, **options)
+            assert str(ours) == their_text(theirs), (name, depth, options)
+            assert (ours.total_params, ours.trainable_params, ours.total_mult_adds) == (
+                theirs.total_params,
+                theirs.trainable_params,
+                theirs.total_mult_adds,
+            )
+            assert (ours.total_output_bytes, ours.total_param_bytes) == (
+                theirs.total_output_bytes,
+                theirs.total_param_bytes,
+            )
+    torch._dynamo.reset()
+    assert_plan_is_torch(COMPILED[name]().eval(), shape)
+
+
+def test_the_hunts_totals() -> None:
+    """repro_10: torchinfo gives 826 parameters and 25,892 mult-adds for the model it runs."""
+    torch._dynamo.reset()
+    model = COMPILED["sequential"]().eval()
+    theirs = torchinfo.summary(model, input_size=(2, 3, 8, 8), verbose=0, device="cpu")
+    ours = convcalc.summary(model, input_size=(2, 3, 8, 8), verbose=0)
+    assert (ours.total_params, ours.total_mult_adds) == (theirs.total_params, theirs.total_mult_adds) == (826, 25892)
+
+
+def test_planning_a_compiled_submodule_never_runs_dynamo() -> None:
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    counters.clear()
+    for make in (COMPILED["sequential"], COMPILED["hooked_parent"]):
+        model = make().eval()
+        convcalc.plan(model, (2, 3, 8, 8))
+        convcalc.summary(model, input_size=(2, 3, 8, 8), verbose=0)
+    assert not counters["frames"]["total"]
+
+
+def test_a_compiled_submodule_plans_with_symbols() -> None:
+    model = Net(_compiled(nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU()))).eval()
+    plan = sweep(model, (2, 3, "H", "W"), {"H": range(1, 8), "W": range(2, 7)})
+    assert {r.source for r in plan.rows} == {"rule"}
+
+
+def test_a_compiled_layer_with_several_inputs() -> None:
+    """A compiled TransformerEncoderLayer, given a padding mask by keyword and left without one."""
+
+    class Encoder(nn.Module):
+        def __init__(self, masked: bool) -> None:
+            super().__init__()
+            self.masked = masked
+            self.emb = nn.Linear(4, 16)
+            self.layer = _compiled(nn.TransformerEncoderLayer(16, 2, 32, batch_first=True))
+
+        def forward(self, x: Any) -> Any:
+            if self.masked:
+                mask = torch.zeros(x.shape[0], x.shape[1], dtype=torch.bool)
+                return self.layer(self.emb(x), src_key_padding_mask=mask)
+            return self.layer(self.emb(x))
+
+    for masked in (False, True):
+        plan = assert_plan_is_torch(Encoder(masked).eval(), (2, 5, 4))
+        assert any(r.name.startswith("layer._orig_mod.") for r in plan.rows)
+
+
+def test_a_compiled_recurrent_layer_hands_on_its_tuple() -> None:
+    class Recurrent(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = _compiled(nn.LSTM(4, 6, batch_first=True))
+            self.fc = nn.Linear(6, 2)
+
+        def forward(self, x: Any) -> Any:
+            y, _ = self.rnn(x)
+            return self.fc(y)
+
+    plan = assert_plan_is_torch(Recurrent().eval(), (2, 5, 4))
+    assert [r.name for r in plan.rows] == ["rnn._orig_mod", "fc"]
+
+
+def test_a_compiled_forward_of_star_args_is_run_by_torch_on_meta_tensors() -> None:
+    """``forward(self, *xs)`` cannot be passed on by a read wrapper: torch's machinery runs it (dynamo still
+    not), which needs numbers; with symbols the message says so."""
+
+    class Star(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = nn.Conv2d(8, 8, 1)
+
+        def forward(self, *xs: Any) -> Any:
+            return self.c(xs[0])
+
+    model = Net(_compiled(Star())).eval()
+    assert_plan_is_torch(model, (2, 3, 8, 8))
+    with pytest.raises(convcalc.SpecError, match=r"block \(OptimizedModule\): it is compiled with torch.compile"):
+        convcalc.plan(model, (2, 3, "H", "W"))
+
+
+def test_a_hook_on_a_compiled_wrapper_is_kept() -> None:
+    block = _compiled(nn.Conv2d(8, 8, 3, padding=1))
+    block.register_forward_hook(lambda module, args, out: out[:, :4])
+    model = Net(block).eval()
+    model.fc = nn.Linear(4, 2)
+    plan = assert_plan_is_torch(model, (2, 3, 8, 8))
+    assert [r.name for r in plan.rows][:3] == ["stem", "block._orig_mod", "block.__getitem__"]
+
+
+def test_verify_runs_a_compiled_submodule_as_its_module() -> None:
+    """After the model ran under no_grad (compiled code that calls no hooks added later), verify still sees
+    every layer inside the compiled child."""
+    torch._dynamo.reset()
+    model = COMPILED["sequential"]().eval()
+    with torch.no_grad():
+        model(torch.zeros(2, 3, 8, 8))
+    report = convcalc.verify(model, (2, 3, 8, 8), device="cpu")
+    assert report.ok, str(report)
+    checked = {r.name for r in report.rows if r.match}
+    assert {"block._orig_mod.0", "block._orig_mod.1"} <= checked
+
+
+# --------------------------------------------------------------------------- #
+# 2. summary(input_data=...) in torchinfo's forms
+# --------------------------------------------------------------------------- #
+
+
+class Scaled(nn.Module):
+    """The hunt's model: a list of tensors, or one tensor, and a scale that is a float."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 3)
+
+    def forward(self, x: Any, scale: float = 1.0, mask: Any = None) -> Any:
+        if isinstance(x, (list, tuple)):
+            x = torch.cat(list(x), 1)
+        y = self.a(x) * scale
+        if mask is not None:
+            y = y * mask
+        return y
+
+
+class Pooled(nn.Module):
+    """A flag and a number that change the output's shape."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x: Any, scale: float = 1.0, pool: bool = True) -> Any:
+        y = self.c(x) * scale
+        if pool:
+            return self.fc(y.mean((2, 3)))
+        return y
+
+
+class Dense(nn.Module):
+    """A DenseNet layer: one argument, a list of feature maps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(6, 4, 1)
+
+    def forward(self, feats: Any) -> Any:
+        return self.c(torch.cat(feats, 1))
+
+
+class Resized(nn.Module):
+    """A plain number that is a size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x: Any, size: int = 8) -> Any:
+        return F.interpolate(self.c(x), size=size)
+
+
+class KindOfScale(nn.Module):
+    """A forward that asks the type of its argument: a float stays a float, an int an int."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 3)
+
+    def forward(self, x: Any, scale: Any = 1) -> Any:
+        y = self.a(x)
+        if isinstance(scale, float):
+            return y[..., :2] * scale
+        return y * scale
+
+
+_A = torch.zeros(2, 5, 4)
+_IMG = torch.zeros(2, 3, 8, 8)
+FORMS = [
+    ("dict_with_a_float", Scaled, {"input_data": {"x": _A, "scale": 3.0}}),
+    ("list_of_a_list", Scaled, {"input_data": [[_A, _A]]}),
+    ("list_of_a_tuple", Scaled, {"input_data": [(_A, _A)]}),
+    ("tuple_of_a_list", Scaled, {"input_data": ([_A, _A],)}),
+    ("dict_of_a_list", Scaled, {"input_data": {"x": [_A, _A]}}),
+    ("list_with_a_float", Scaled, {"input_data": [_A, 3.0]}),
+    ("list_with_an_int", Scaled, {"input_data": [_A, 2]}),
+    ("dict_with_an_int", Scaled, {"input_data": {"x": _A, "scale": 3}}),
+    ("list_with_a_tensor_after_a_float", Scaled, {"input_data": [_A, 2.0, torch.ones(2, 5, 3)]}),
+    ("dict_with_a_flag", Pooled, {"input_data": {"x": _IMG, "scale": 0.5, "pool": False}}),
+    ("list_with_a_flag", Pooled, {"input_data": [_IMG, 0.5, False]}),
+    ("keyword_for_forward", Pooled, {"input_data": [_IMG], "pool": False}),
+    ("keyword_with_input_size", Pooled, {"input_size": (2, 3, 8, 8), "pool": False}),
+    ("densenet_list", Dense, {"input_data": [[_IMG, _IMG]]}),
+    ("a_size", Resized, {"input_data": [_IMG, 5]}),
+    ("a_size_by_name", Resized, {"input_data": {"x": _IMG, "size": 12}}),
+    ("a_float_kept_a_float", KindOfScale, {"input_data": [_A, 2.0]}),
+    ("an_int_kept_an_int", KindOfScale, {"input_data": [_A, 2]}),
+]
+
+
+@pytest.mark.parametrize(("name", "factory", "given"), FORMS, ids=[f[0] for f in FORMS])
+def test_input_data_forms_match_torchinfo(name: str, factory: Any, given: dict[str, Any]) -> None:
+    """The table (input size line included), the totals and the rows, as torchinfo 1.8 gives them."""
+    model = factory().eval()
+    for options in ({}, {"col_names": ALL_COLUMNS, "depth": 10}):
+        theirs = torchinfo.summary(model, verbose=0, device="cpu", **given, **options)
+        ours = convcalc.summary(model, verbose=0, **given, **options)
+        assert str(ours) == their_text(theirs), name
+        assert ours.total_params == theirs.total_params
+        assert ours.total_mult_adds == theirs.total_mult_adds
+        assert ours.total_input == theirs.total_input
+        assert type(ours.total_input) is type(theirs.total_input)  # a float in input_data makes it a float
+        assert ours.total_output_bytes == theirs.total_output_bytes
+        assert ours.total_param_bytes == theirs.total_param_bytes
+        assert [
+            (r.class_name, r.depth, r.input_size, r.output_size, r.num_params, r.macs if r.is_leaf_layer else 0)
+            for r in ours.summary_list
+        ] == [
+            (r.class_name, r.depth, r.input_size, r.output_size, r.num_params, r.macs if r.is_leaf_layer else 0)
+            for r in theirs.summary_list
+        ]
+
+
+def test_the_hunts_input_data() -> None:
+    """repro_6: both forms give torchinfo's 15 parameters and 30 mult-adds."""
+    model = Scaled().eval()
+    for data in ({"x": _A, "scale": 3.0}, [[_A, _A]]):
+        ours = convcalc.summary(model, input_data=data, verbose=0)
+        theirs = torchinfo.summary(model, input_data=data, verbose=0, device="cpu")
+        assert (ours.total_params, ours.total_mult_adds) == (theirs.total_params, theirs.total_mult_adds) == (15, 30)
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "message"),
+    [
+        (Scaled(), {"x": 3.0}, r"input_data holds no tensor for convcalc to plan.*Received: input_data=.*'x': 3\.0"),
+        (Scaled(), [3.0], r"input_data holds no tensor for convcalc to plan"),
+        (Scaled(), {1: _A}, r"named by strings\. Received: input_data='a dict with the key 1'"),
+        (
+            convcalc.nn.Linear(4, 3),
+            [_A, 3.0],
+            r"only a torch module's forward takes.*Received: input_data=.*Tensor of shape \(2, 5, 4\)>, 3\.0\]",
+        ),
+        (Scaled(), {"x": _A, "bogus": 1.0}, r"forward\(\) takes no argument 'bogus'"),
+    ],
+)
+def test_input_data_convcalc_cannot_plan_is_refused(model: Any, data: Any, message: str) -> None:
+    with pytest.raises(convcalc.SpecError, match=message):
+        convcalc.summary(model, input_data=data, verbose=0)
+
+
+# --------------------------------------------------------------------------- #
+# 3. verify and a forward hook that changes a layer's output
+# --------------------------------------------------------------------------- #
+
+
+class Hooked(nn.Module):
+    def __init__(self, hook: Any) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 3, padding=1)
+        self.b = nn.Conv2d(4, 4, 3, padding=1)
+        self.a.register_forward_hook(hook)
+
+    def forward(self, x: Any) -> Any:
+        return self.b(self.a(x))
+
+
+class HookedResidual(nn.Module):
+    def __init__(self, hook: Any) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 3, padding=1)
+        self.b = nn.Conv2d(8, 8, 3, padding=1)
+        self.b.register_forward_hook(hook)
+
+    def forward(self, x: Any) -> Any:
+        y = self.a(x)
+        return y + self.b(y)
+
+
+def test_verify_compares_a_hooked_layer_like_with_like() -> None:
+    """repro_3: the layer's row is its forward's output, the hook's row what the call returns after it."""
+    model = Hooked(lambda module, args, out: out[:, :4]).eval()
+    with torch.no_grad():
+        own = model.a.forward(torch.zeros(2, 3, 8, 8))  # the forward alone, without the hook
+        hooked = model.a(torch.zeros(2, 3, 8, 8))
+    report = convcalc.verify(model, (2, 3, 8, 8), device="cpu")
+    assert report.ok, str(report)
+    rows = {r.name: r for r in report.rows}
+    assert rows["a"].actual_shape == tuple(own.shape) == (2, 8, 8, 8)
+    assert rows["a.__getitem__"].actual_shape == tuple(hooked.shape) == (2, 4, 8, 8)
+    assert rows["a.__getitem__"].match is True
+    assert not torch.nn.modules.module._global_forward_hooks  # verify leaves no hook behind
+
+
+@pytest.mark.parametrize(
+    "hook",
+    [
+        lambda module, args, out: out * 2,
+        lambda module, args, out: out[:, :, :1, :1],
+        lambda module, args, out: torch.relu(out).flatten(2)[..., :64].reshape(out.shape),
+        lambda module, args, out: args[0],  # the call returns its input: no row of the hook's
+    ],
+)
+def test_verify_of_hooks_inside_a_traced_forward(hook: Any) -> None:
+    model = HookedResidual(hook).eval()
+    assert_plan_is_torch(model, (2, 3, 8, 8))
+    report = convcalc.verify(model, (2, 3, 8, 8), device="cpu")
+    assert report.ok, str(report)
+
+
+def test_verify_of_a_hooked_model_and_a_hooked_layer_alone() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 4, 3))
+    model.register_forward_hook(lambda module, args, out: out.flatten(1))
+    assert convcalc.verify(model, (2, 3, 8, 8), device="cpu").ok
+    layer = nn.Conv2d(3, 8, 3)
+    layer.register_forward_hook(lambda module, args, out: out.flatten(1))
+    report = convcalc.verify(layer, (2, 3, 8, 8), device="cpu")
+    assert report.ok, str(report)
+    assert report.rows[-1].actual_shape == tuple(layer(torch.zeros(2, 3, 8, 8)).shape)
+
+
+def test_verify_still_fails_a_wrong_plan_of_a_hook() -> None:
+    """The same comparison with the hook's row planned wrong (a plan that missed the hook, one that got its
+    shape wrong): verify reports the mismatch at that row."""
+    from convcalc.torch.verify import _compare, _run_hooked
+
+    model = Hooked(lambda module, args, out: out[:, :4]).eval()
+    plan = convcalc.plan(model, (2, 3, 8, 8))
+    hooked: dict[str, Any] = {}
+    outputs, params, error, _ = _run_hooked(torch, model, (2, 3, 8, 8), "cpu", hooked)
+    assert error is None
+    good = _compare(plan, outputs, params, False, False, hooked)
+    assert all(r.match is not False for r in good)
+    for wrong in ((2, 8, 8, 8), (2, 4, 8, 7)):
+        rows = tuple(dataclasses.replace(r, output_shape=wrong) if r.name == "a.__getitem__" else r for r in plan.rows)
+        compared = _compare(dataclasses.replace(plan, rows=rows), outputs, params, False, False, hooked)
+        assert [r.name for r in compared if r.match is False] == ["a.__getitem__"]
+    # a layer's own row planned as the hooked shape is wrong too
+    rows = tuple(dataclasses.replace(r, output_shape=(2, 4, 8, 8)) if r.name == "a" else r for r in plan.rows)
+    compared = _compare(dataclasses.replace(plan, rows=rows), outputs, params, False, False, hooked)
+    assert [r.name for r in compared if r.match is False] == ["a"]
+
+
+# --------------------------------------------------------------------------- #
+# 4. numpy.prod of sizes, and F.fold with an output_size of symbolic sizes
+# --------------------------------------------------------------------------- #
+
+
+class NumpyFlat(nn.Module):
+    def forward(self, x: Any) -> Any:
+        return x.reshape(x.size(0), np.prod(x.shape[1:]))
+
+
+class NumpyViews(nn.Module):
+    def forward(self, x: Any) -> Any:
+        return x.view(-1, np.prod(x.shape[2:], axis=0)) + 0
+
+
+class NumpyInt(nn.Module):
+    """The hunt's idiom: ``int()`` of the product."""
+
+    def forward(self, x: Any) -> Any:
+        return x.reshape(x.size(0), int(np.prod(x.shape[1:])))
+
+
+class MathInt(nn.Module):
+    def forward(self, x: Any) -> Any:
+        return x.reshape(x.size(0), int(math.prod(x.shape[1:])))
+
+
+def test_numpy_prod_of_symbolic_sizes_is_their_product() -> None:
+    plan = sweep(NumpyFlat(), (2, 3, "H", "W"), {"H": range(1, 6), "W": range(1, 6)})
+    H, W = convcalc.symbols("H W")
+    assert plan.output_shape == (2, 3 * H * W)
+    assert not plan.constraints
+    sweep(NumpyViews(), ("N", 3, "H", 4), {"N": range(1, 5), "H": range(1, 7)})
+
+
+def test_numpy_prod_with_numbers_is_read_not_run() -> None:
+    """With numbers too: the product is convcalc's, not torch's machinery's."""
+    for model in (NumpyFlat(), NumpyInt()):
+        plan = assert_plan_is_torch(model, (2, 3, 4, 5))
+        assert {r.source for r in plan.rows} == {"rule"}
+
+
+def test_int_of_numpy_prod_of_symbols_is_refused_as_int_of_math_prod() -> None:
+    """``int()`` must hand Python a number, which a symbolic size is not: the same refusal for numpy's product as
+    for math's, naming int() and the size, not a tensor ``prod``."""
+    messages = []
+    for model in (NumpyInt(), MathInt()):
+        with pytest.raises(convcalc.SpecError) as info:
+            convcalc.plan(model, (2, 3, "H", "W"))
+        messages.append(str(info.value).split(": ", 1)[1])
+    assert messages[0] == messages[1]
+    assert "asks int() of a size that depends on the symbols (3*H*W)" in messages[0]
+
+
+def test_numpy_prod_with_other_arguments_says_what_to_write() -> None:
+    from convcalc.torch.ops_math import _numpy_prod
+    from convcalc.torch.values import _Call
+
+    call = _Call(None, "prod", "prod")
+    assert _numpy_prod(call, (3, 4, 5), (), {"axis": None, "dtype": None, "out": None}) == 60
+    assert _numpy_prod(call, (), (), {}) == 1.0 == np.prod(())
+    with pytest.raises(convcalc.SpecError, match=r"write math\.prod\(x\.shape\[1:\]\).*Received: arguments='keepdims"):
+        _numpy_prod(call, (3, 4), (), {"keepdims": True})
+    with pytest.raises(convcalc.SpecError, match=r"numpy\.prod of sizes only"):
+        _numpy_prod(call, (3, None), (), {})
+    # torch itself multiplies the sizes with numpy's product: the same number
+    assert _numpy_prod(call, tuple(torch.zeros(2, 3, 4).shape[1:]), (), {}) == int(np.prod(torch.Size([3, 4])))
+
+
+class Patches(nn.Module):
+    """The hunt's model: patches embedded, then folded back to half the input's size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unfold = nn.Unfold(kernel_size=3, padding=1, stride=2)
+        self.lin = nn.Linear(27, 6)
+
+    def forward(self, x: Any) -> Any:
+        H, W = x.shape[-2:]
+        y = self.lin(self.unfold(x).transpose(1, 2)).transpose(1, 2)
+        return F.fold(y, output_size=((H + 1) // 2, (W + 1) // 2), kernel_size=1)
+
+
+class Refold(nn.Module):
+    def __init__(self, kernel: int, stride: int, padding: int) -> None:
+        super().__init__()
+        self.k, self.s, self.p = kernel, stride, padding
+
+    def forward(self, x: Any) -> Any:
+        H, W = x.shape[-2:]
+        y = F.unfold(x, kernel_size=self.k, stride=self.s, padding=self.p)
+        return F.fold(y, output_size=(H, W), kernel_size=self.k, stride=self.s, padding=self.p)
+
+
+class FoldShorter(nn.Module):
+    """An output_size two rows short: torch refuses every size (the blocks never match)."""
+
+    def forward(self, x: Any) -> Any:
+        H, W = x.shape[-2:]
+        return nn.Fold(output_size=(H - 2, W), kernel_size=2, stride=2)(F.unfold(x, kernel_size=2, stride=2))
+
+
+class FoldPadded(nn.Module):
+    """A padded fold whose output_size is 1 or more only from H = 2 on."""
+
+    def forward(self, x: Any) -> Any:
+        H, W = x.shape[-2:]
+        return F.fold(F.unfold(x, kernel_size=1), output_size=(2 * H - 3, W), kernel_size=1, padding=(1, 0))
+
+
+def test_fold_takes_an_output_size_of_symbolic_sizes() -> None:
+    plan = sweep(Patches().eval(), (1, 3, "H", "W"), {"H": range(1, 8), "W": range(1, 6)})
+    assert str(plan.output_shape) == "(1, 6, floor((H + 1)/2), floor((W + 1)/2))"
+    assert not plan.constraints  # the Unfold's blocks are the Fold's, at every size
+    assert {r.source for r in plan.rows} == {"rule"}
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding"), [(2, 2, 0), (3, 1, 1), (3, 2, 1)])
+def test_fold_back_to_the_input_size(kernel: int, stride: int, padding: int) -> None:
+    sweep(Refold(kernel, stride, padding), (2, 3, "H", "W"), {"H": range(1, 9), "W": range(1, 6)})
+
+
+def test_fold_conditions_where_torch_refuses() -> None:
+    """Where torch refuses (an output_size below 1, blocks that do not match L), the plan says so as
+    constraints that fail at exactly those sizes."""
+    plan = sweep(FoldShorter(), (2, 3, "H", "W"), {"H": range(1, 9), "W": range(1, 6)})
+    assert any(c.kind == ">=" and "output_size" in c.reason for c in plan.constraints)
+    plan = sweep(FoldPadded(), (2, 3, "H", "W"), {"H": range(1, 8), "W": range(1, 5)})
+    assert any(c.kind == "==" and c.value == 0 for c in plan.constraints)
+
+
+def test_a_fold_layer_with_a_symbolic_output_size() -> None:
+    """convcalc.nn.Fold takes sizes for output_size (never below 1 where known); kernels stay numbers."""
+    H = convcalc.symbols("H")
+    spec = convcalc.nn.Fold((H, 4), 2)
+    plan = convcalc.plan(spec, (1, 12, 9))  # 9 blocks of 2 x 2: H = 4 only
+    assert plan.output_shape == (1, 3, H, 4)
+    for h in range(1, 22):
+        allowed = all(c.holds({"H": h}) for c in plan.constraints)
+        try:
+            got: Any = tuple(F.fold(torch.zeros(1, 12, 9), output_size=(h, 4), kernel_size=2).shape)
+        except RuntimeError:
+            got = None
+        assert got == ((1, 3, h, 4) if allowed else None), h
+    assert [h for h in range(1, 22) if all(c.holds({"H": h}) for c in plan.constraints)] == [4]
+    with pytest.raises(convcalc.ShapeError, match=r"holds H - 1 x 3 = 3\*H - 3 blocks but the input has L=8"):
+        convcalc.plan(spec, (1, 12, 8))  # no H gives 8 blocks: torch refuses every size
+    with pytest.raises(convcalc.SpecError, match=r"output_size must be at least 1"):
+        convcalc.nn.Fold((H - H, 4), 2)
+    with pytest.raises(convcalc.SpecError, match=r"kernel_size must be a concrete integer"):
+        convcalc.nn.Fold((4, 4), H)
