@@ -128,7 +128,8 @@ def test_int_of_a_size_with_symbols() -> None:
         convcalc.plan(ShuffleV2Block(8), (N, 8, 6, 6))
     assert str(info.value) == (
         "<model> (ShuffleV2Block): its forward asks int() of a size that depends on the symbols (N), and Python "
-        "needs a number there; plan with numbers. Received: value=N"
+        "needs a number there; plan with a number for N, or, where the forward is yours, pass the size on as it "
+        "is (x.size(0), math.prod of sizes: no int() needed). Received: value=N"
     )
 
 

@@ -626,9 +626,14 @@ def _size_number(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
             f"cannot know from sizes. Received: value={_describe_value(value)}"
         )
     if number is None:
+        from convcalc._symbolic import to_sympy
+
+        names = ", ".join(sorted(str(s) for s in getattr(to_sympy(value), "free_symbols", ())))
         raise SpecError(
             f"{module}: its forward asks {asked}() of a size that depends on the symbols ({value}), and Python "
-            f"needs a number there; plan with numbers. Received: value={value}"
+            f"needs a number there; plan with a number for {names or 'each symbol'}, or, where the forward is "
+            f"yours, pass the size on as it is (x.size(0), math.prod of sizes: no {asked}() needed). "
+            f"Received: value={value}"
         )
     try:
         result = _CONVERSIONS[kind](number)
