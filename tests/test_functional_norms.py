@@ -455,7 +455,9 @@ class _Statistics(torch.nn.Module):
     ],
 )
 def test_more_arguments_than_the_handler_reads(model: Any) -> None:
-    # the handler says it cannot follow the call (a SpecError); torch's shape machinery plans it where it can
+    # the handler says it cannot follow the call (a SpecError); torch's shape machinery plans it where it can.
+    # Not generated: softmax with a dtype and a dim out of range, which torch refuses and the fallback accepts
+    # (torch's softmax on meta tensors does not check the dim)
     agrees(model, (2, 4, 3), fallback=True)
 
 
@@ -947,6 +949,10 @@ def test_a_constant_input_stays_constant(kind: str) -> None:
 
 # --------------------------------------------------------------------------- #
 # Shape-keeping torch layers planned by class name (Elementwise): module_checks
+#
+# A torch model's nn.PReLU, nn.ChannelShuffle, nn.RMSNorm, nn.InstanceNorm1d/3d, nn.LogSoftmax, nn.Softmin,
+# nn.Softmax2d, nn.LocalResponseNorm and nn.CrossMapLRN2d are read as their convcalc.nn specs, so these checks are
+# reached through an Elementwise spec planned directly; torch's layer is the one to_torch builds from it.
 # --------------------------------------------------------------------------- #
 
 
