@@ -72,7 +72,7 @@ examples:
   convcalc figure plan zoo:lenet5 -o lenet.svg    the shapes of a network as an SVG
 
 MODEL is a spec file (.toml, .json, .yaml; see convcalc.specfile), a saved .keras model, zoo:NAME,
-PATH.py:NAME (a Python file, such as models.py:LeNet or ../nets/unet.py:build) or module.path:NAME
+PATH.py:NAME (a Python file, such as models.py:LeNet or nets/unet.py:build) or module.path:NAME
 (imported from the current folder), NAME being a convcalc or torch model or a callable returning one.
 Sizes are written 227, 32x64 or 1x3x224x224; a name such as H is a symbol.
 exit status: 0 ok, 1 a check failed (verify, exercise check, solve --output), 2 bad input.

@@ -90,7 +90,10 @@ BUILD_TABLE = _lines(
 
 @pytest.fixture
 def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """models.py, and sub/netdefs.py, which imports the blocks.py beside it; the working folder is elsewhere."""
+    """project/models.py, and project/sub/netdefs.py, which imports the blocks.py beside it; the working folder is
+    the one above project/, so the files are named by a relative path to another folder."""
+    root, tmp_path = tmp_path, tmp_path / "project"
+    tmp_path.mkdir()
     (tmp_path / "models.py").write_text(MODELS_PY, encoding="utf-8")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "blocks.py").write_text(
@@ -101,8 +104,7 @@ def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (tmp_path / "sub" / "netdefs.py").write_text(
         "from blocks import stem\n\n\ndef build():\n    return stem()\n", encoding="utf-8"
     )
-    (tmp_path / "elsewhere").mkdir()
-    monkeypatch.chdir(tmp_path / "elsewhere")
+    monkeypatch.chdir(root)
     saved = {name: sys.modules.get(name) for name in USER_MODULES}
     path = list(sys.path)
     yield tmp_path
@@ -118,7 +120,7 @@ def test_a_file_path_is_read_relative_absolute_and_from_any_folder(
     capsys: Any, files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = list(sys.path)
-    assert _ok(capsys, "plan", "../models.py:build", "--input", "1x1x28x28") == BUILD_TABLE
+    assert _ok(capsys, "plan", "project/models.py:build", "--input", "1x1x28x28") == BUILD_TABLE
     assert _ok(capsys, "plan", f"{files / 'models.py'}:build", "--input", "1x1x28x28") == BUILD_TABLE
     monkeypatch.chdir(files)
     assert _ok(capsys, "plan", "models.py:build", "--input", "1x1x28x28") == BUILD_TABLE
@@ -132,7 +134,7 @@ def test_a_file_path_is_read_relative_absolute_and_from_any_folder(
 def test_a_file_imports_the_files_beside_it(capsys: Any, files: Path) -> None:
     # sub/netdefs.py does `from blocks import stem`: sub/ is first on sys.path while it runs, as `python` puts it
     path = list(sys.path)
-    assert _ok(capsys, "plan", "../sub/netdefs.py:build", "--input", "1x1x28x28") == _lines(
+    assert _ok(capsys, "plan", "project/sub/netdefs.py:build", "--input", "1x1x28x28") == _lines(
         "Layer  Kind    Output shape    Params   MACs  RF size/jump/pad",
         "--------------------------------------------------------------",
         "0      Conv2d  [1, 4, 14, 14]      40  7,056  3/2/1",
@@ -145,13 +147,13 @@ def test_a_file_imports_the_files_beside_it(capsys: Any, files: Path) -> None:
     assert sys.path == path
     assert sys.modules["netdefs"].__file__ == str(files / "sub" / "netdefs.py")
     # solve and figure plan take the same MODEL
-    assert _ok(capsys, "solve", "../sub/netdefs.py:build", "--input", "1x1xHxH") == "H >= 1\nsmallest H: 1\n"
-    assert _ok(capsys, "figure", "plan", "../sub/netdefs.py:build", "--input", "1x1x28x28").startswith("<svg ")
+    assert _ok(capsys, "solve", "project/sub/netdefs.py:build", "--input", "1x1xHxH") == "H >= 1\nsmallest H: 1\n"
+    assert _ok(capsys, "figure", "plan", "project/sub/netdefs.py:build", "--input", "1x1x28x28").startswith("<svg ")
 
 
 def test_a_dotted_name_and_a_script_guard(capsys: Any, files: Path) -> None:
     # models.py's `if __name__ == "__main__":` raises SystemExit: it runs under its own name, so that part does not
-    assert _ok(capsys, "plan", "../models.py:Nets.small", "--input", "1x1x5x5", "--format", "md") == _lines(
+    assert _ok(capsys, "plan", "project/models.py:Nets.small", "--input", "1x1x5x5", "--format", "md") == _lines(
         "| Layer | Kind | Output shape | Params | MACs |",
         "|---|---|---|--:|--:|",
         "| `0` | Conv2d | [1, 2, 3, 3] | 20 | 162 |",
@@ -165,29 +167,29 @@ def test_a_dotted_name_and_a_script_guard(capsys: Any, files: Path) -> None:
 def test_a_file_named_as_another_module_leaves_that_module_alone(capsys: Any, files: Path) -> None:
     stdlib_json = sys.modules["json"]
     (files / "json.py").write_text(MODELS_PY, encoding="utf-8")
-    assert _ok(capsys, "plan", "../json.py:build", "--input", "1x1x28x28") == BUILD_TABLE
+    assert _ok(capsys, "plan", "project/json.py:build", "--input", "1x1x28x28") == BUILD_TABLE
     assert sys.modules["json"] is stdlib_json
     assert sys.modules["convcalc_model_file_json"].__file__ == str(files / "json.py")
 
 
 def test_a_file_path_that_does_not_give_a_model(capsys: Any, files: Path) -> None:
     path = list(sys.path)
-    assert _error(capsys, "plan", "../missing.py:build") == (
-        f"cannot load '../missing.py': no such file ({files / 'missing.py'}). Received: MODEL='../missing.py:build'"
+    assert _error(capsys, "plan", "project/missing.py:build") == (
+        f"cannot load 'project/missing.py': no such file ({files / 'missing.py'}). Received: MODEL='project/missing.py:build'"
     )
     (files / "folder.py").mkdir()
-    assert _error(capsys, "plan", "../folder.py:build") == (
-        f"cannot load '../folder.py': is a folder ({files / 'folder.py'}). Received: MODEL='../folder.py:build'"
+    assert _error(capsys, "plan", "project/folder.py:build") == (
+        f"cannot load 'project/folder.py': is a folder ({files / 'folder.py'}). Received: MODEL='project/folder.py:build'"
     )
-    assert _error(capsys, "plan", "../models.py:nothing") == (
-        "'../models.py' has no attribute 'nothing'. Received: MODEL='../models.py:nothing'"
+    assert _error(capsys, "plan", "project/models.py:nothing") == (
+        "'project/models.py' has no attribute 'nothing'. Received: MODEL='project/models.py:nothing'"
     )
-    assert _error(capsys, "plan", "../models.py:broken", "--input", "1x1x28x28") == (
-        "calling ../models.py:broken failed: RuntimeError: no weights here"
+    assert _error(capsys, "plan", "project/models.py:broken", "--input", "1x1x28x28") == (
+        "calling project/models.py:broken failed: RuntimeError: no weights here"
     )
-    assert _error(capsys, "plan", "../models.py") == (
-        "../models.py is a Python file: name the model in it, ../models.py:NAME (a model, or a callable that "
-        "returns one). Received: MODEL='../models.py'"
+    assert _error(capsys, "plan", "project/models.py") == (
+        "project/models.py is a Python file: name the model in it, project/models.py:NAME (a model, or a callable that "
+        "returns one). Received: MODEL='project/models.py'"
     )
     assert sys.path == path
 
@@ -195,16 +197,22 @@ def test_a_file_path_that_does_not_give_a_model(capsys: Any, files: Path) -> Non
 def test_a_file_that_raises_on_import_is_named_with_the_exception(capsys: Any, files: Path) -> None:
     path = list(sys.path)
     (files / "broken.py").write_text("raise RuntimeError('no GPU here')\n", encoding="utf-8")
-    assert _error(capsys, "plan", "../broken.py:make") == "importing '../broken.py' failed: RuntimeError: no GPU here"
+    assert (
+        _error(capsys, "plan", "project/broken.py:make")
+        == "importing 'project/broken.py' failed: RuntimeError: no GPU here"
+    )
     (files / "lonely.py").write_text("import not_beside_lonely\n", encoding="utf-8")
-    assert _error(capsys, "plan", "../lonely.py:make") == (
-        "importing '../lonely.py' failed: ModuleNotFoundError: No module named 'not_beside_lonely'"
+    assert _error(capsys, "plan", "project/lonely.py:make") == (
+        "importing 'project/lonely.py' failed: ModuleNotFoundError: No module named 'not_beside_lonely'"
     )
     source = "def make(:\n"
     (files / "bad.py").write_text(source, encoding="utf-8")
     with pytest.raises(SyntaxError) as syntax:
         compile(source, str(files / "bad.py"), "exec")
-    assert _error(capsys, "plan", "../bad.py:make") == f"importing '../bad.py' failed: SyntaxError: {syntax.value}"
+    assert (
+        _error(capsys, "plan", "project/bad.py:make")
+        == f"importing 'project/bad.py' failed: SyntaxError: {syntax.value}"
+    )
     # nothing is left behind: neither the folder on sys.path nor a half-run module
     assert sys.path == path
     assert [name for name in ("broken", "lonely", "bad") if name in sys.modules] == []
