@@ -395,6 +395,12 @@ def _exact(expr: Size, x: Size, value: int) -> Size:
     return fractions.Fraction(math.floor(parts[0]) if isinstance(expr, sympy.floor) else math.ceil(parts[0]))
 
 
+def at_large_sizes(expr: Any) -> Any:
+    """``expr`` with each size symbol at a large value (distinct for each): the sign a bound computed from sizes
+    has for large inputs, which a plan takes where sympy cannot decide it (and holds where it has it)."""
+    return expr.subs({s: 10**6 + 7 * j for j, s in enumerate(sorted(expr.free_symbols, key=str))})
+
+
 def holds_always(relation: Any) -> bool | None:
     """Whether a sympy relation of one size symbol holds for every size from 1 on (True) or for none (False); None
     when it depends on the size or is not of the quasi-linear kind sizes take along a network.

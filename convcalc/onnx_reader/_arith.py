@@ -164,11 +164,10 @@ def _div_in(call: _Call, a: Any, b: Any) -> Any:
     q = _div(a, b)
     if q is not None or type(b) is not int or b <= 0 or isinstance(a, float):
         return q
-    from convcalc._symbolic import to_sympy
+    from convcalc._symbolic import at_large_sizes, to_sympy
 
     value = to_sympy(a)
-    large = value.subs({s: 10**6 + 7 * j for j, s in enumerate(sorted(value.free_symbols, key=str))})
-    if not large >= 0:
+    if not at_large_sizes(value) >= 0:
         return None
     call.at_least(
         a,

@@ -250,7 +250,7 @@ def _symbolic_bound(call: _Call, size: Any, value: Any, step: int, what: str, ax
     """:func:`_onnx_bounds` of one start or end where the size or the value is symbolic: exact where the sign of
     the value is decided for every size (the clamp is then a Min / Max where it is not decided); refused else."""
     from convcalc._backend import sympy
-    from convcalc._symbolic import to_sympy
+    from convcalc._symbolic import at_large_sizes, to_sympy
 
     sp = sympy()
     n, v = to_sympy(size), to_sympy(value)
@@ -258,8 +258,7 @@ def _symbolic_bound(call: _Call, size: Any, value: Any, step: int, what: str, ax
     if negative is None:
         # a bound computed from sizes (a U-Net's centre crop, (H_a - H_b) // 2 : ... + H_b): the sign it has for
         # large inputs, the plan holding where it has it (at or above 0 from the start, below it from the back)
-        large = v.subs({s: 10**6 + 7 * j for j, s in enumerate(sorted(v.free_symbols, key=str))})
-        negative = bool(large < 0)
+        negative = bool(at_large_sizes(v) < 0)
         sign = "negative (counted from the back)" if negative else "not negative (counted from the start)"
         call.at_least(
             -v if negative else v,
@@ -293,11 +292,12 @@ def _inside(call: _Call, larger: Any, smaller: Any, outside: bool | None, what: 
     """``outside`` where decided; else False, with the condition ``larger >= smaller`` on the sizes, where it
     holds for large inputs (None, the clamp kept, where it does not)."""
     from convcalc._backend import sympy
+    from convcalc._symbolic import at_large_sizes
 
     if outside is not None:
         return outside
     gap = sympy().sympify(larger - smaller)
-    if not gap.subs({s: 10**6 + 7 * j for j, s in enumerate(sorted(gap.free_symbols, key=str))}) >= 0:
+    if not at_large_sizes(gap) >= 0:
         return None
     call.at_least(
         gap,

@@ -221,14 +221,13 @@ def _from_end(bound: Any) -> bool:
     if _is_int(bound):
         return bool(bound < 0)
     from convcalc._backend import decided
-    from convcalc._symbolic import to_sympy
+    from convcalc._symbolic import at_large_sizes, to_sympy
 
     value = to_sympy(bound)
     sign = decided(value >= 0)
     if sign is not None:
         return not sign
-    large = value.subs({s: 10**6 + 7 * j for j, s in enumerate(sorted(value.free_symbols, key=str))})
-    return bool(large < 0)
+    return bool(at_large_sizes(value) < 0)
 
 
 def _clamped(value: Any, bound: Any, above: bool) -> Any:
