@@ -16,36 +16,12 @@ from typing import Any
 import pytest
 
 import convcalc
-from convcalc import cli
 from convcalc._cli_args import _CLI_SPELLING, _MAC_CONVENTIONS, _cli_spelling
 from convcalc._render import _COUNT_HEADINGS
+from tests.test_mutation_cli import _error, _lines, _main, _ok
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "tests" / "specs"
-
-
-def _main(capsys: Any, *args: str) -> tuple[int, str, str]:
-    code = cli.main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _ok(capsys: Any, *args: str) -> str:
-    code, out, err = _main(capsys, *args)
-    assert (code, err) == (0, ""), err
-    return out
-
-
-def _error(capsys: Any, *args: str) -> str:
-    code, out, err = _main(capsys, *args)
-    assert (code, out) == (2, "")
-    assert err.startswith("convcalc: error: ")
-    assert err.endswith("\n")
-    return err.removeprefix("convcalc: error: ").removesuffix("\n")
-
-
-def _lines(*lines: str) -> str:
-    return "".join(line + "\n" for line in lines)
 
 
 # --------------------------------------------------------------------------- #
