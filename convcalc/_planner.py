@@ -452,7 +452,9 @@ def plan(
             ``convcalc.nn`` and torch (channels first), ``(1, 28, 28, 1)`` for
             ``convcalc.keras`` (channels last; may be left out when the model
             starts with ``keras.Input``). Sizes may be symbols (or names: ``"H"``); a batch of ``None``
-            (Keras' ``model.input_shape``) is planned as 1.
+            (Keras' ``model.input_shape``) is planned as 1. A torch module's forward of several inputs takes a
+            list of shapes (positional) or a dict (keyword inputs); inside them a list of shapes is one argument
+            that is a list of tensors, and any value that is not a shape is passed to forward as it is.
         convention: ``"torch"`` or ``"keras"``: the model's own (the default); a model's layers follow its
             framework's rules, so the other one is refused.
         strict: require every strided window to divide its input exactly (the
@@ -504,7 +506,7 @@ def plan(
         input_shape = getattr(model, "_default_input_shape", None)
         if input_shape is None:
             raise ShapeError("plan() needs an input_shape such as (1, 3, 224, 224). Received: input_shape=None")
-    inputs, keywords = _several_inputs(input_shape)
+    inputs, keywords, given = _several_inputs(input_shape)
     if inputs is None:
         shape = _input_shape(input_shape)
         inputs = (shape,)
@@ -515,6 +517,13 @@ def plan(
                 f"shapes or a dict of shapes is for torch modules whose forward takes several inputs. "
                 f"{received({'input_shape': input_shape})}"
             )
+        if given is not None:
+            if not hasattr(model, "bound"):
+                raise ShapeError(
+                    "input_shape holds lists of shapes or values that are not shapes, which only a torch module's "
+                    f"forward takes; give each input's shape. {received({'input_shape': input_shape})}"
+                )
+            model = model.bound(*given)
         shape = (*inputs, *keywords.values())[0]
     ctx.batch = shape[0]
     ctx.input_rank = len(shape)
@@ -710,28 +719,60 @@ def _sympy_tree(value: Any) -> Any:
     return tuple(to_sympy(d) for d in value)
 
 
-def _several_inputs(input_shape: Any) -> tuple[tuple[Any, ...] | None, dict[str, Any]]:
-    """``[shape_a, shape_b]`` (positional inputs) or ``{"x": shape, ...}`` (keyword inputs): the shapes, checked;
-    ``(None, {})`` for one shape."""
+def _several_inputs(input_shape: Any) -> tuple[tuple[Any, ...] | None, dict[str, Any], Any]:
+    """``[shape_a, shape_b]`` (positional inputs) or ``{"x": shape, ...}`` (keyword inputs): the shapes, checked,
+    and the forward's arguments around them, or None where each argument is one of them: ``[[a, b]]`` is one
+    argument that is a list of two tensors, ``{"x": shape, "scale": 2.0}`` passes ``scale=2.0`` as it is (a
+    torch module's forward takes them so). ``(None, {}, None)`` for one shape."""
+    from convcalc._types import Slot
+
+    def is_shape(value: Any) -> bool:
+        return isinstance(value, (list, tuple)) and not any(isinstance(d, (list, tuple, dict)) for d in value)
+
+    def template(value: Any, found: list[Any], key: str | None) -> Any:
+        # one argument with a Slot for each shape in it (appended to ``found``); any other value stays itself
+        if is_shape(value) and value:
+            found.append(_input_shape(value))
+            return Slot(len(found) - 1 if key is None else f"{key}.{len(found) - 1}")
+        if isinstance(value, (list, tuple)):
+            items = [template(v, found, key) for v in value]
+            return items if isinstance(value, list) else tuple(items)
+        if isinstance(value, dict):
+            return {k: template(v, found, key) for k, v in value.items()}
+        return value
+
     if isinstance(input_shape, dict):
         if not input_shape:
             raise ShapeError(f"input_shape must not be empty. {received({'input_shape': input_shape})}")
-        for key, value in input_shape.items():
+        for key in input_shape:
             if not isinstance(key, str):
                 raise ShapeError(f"keyword inputs are named by strings. {received({'input_shape': input_shape})}")
-            if not isinstance(value, (list, tuple)):  # {"N": 1} is no shape: say so of the whole argument
-                raise ShapeError(
-                    "input_shape must be a tuple such as (1, 3, 224, 224), or a dict of such tuples for a forward's "
-                    f"keyword inputs. {received({'input_shape': input_shape})}"
-                )
-        return (), {k: _input_shape(v) for k, v in input_shape.items()}
-    if (
-        isinstance(input_shape, (list, tuple))
-        and input_shape
-        and all(isinstance(v, (list, tuple)) for v in input_shape)
-    ):
-        return tuple(_input_shape(v) for v in input_shape), {}
-    return None, {}
+        keywords: dict[str, Any] = {}
+        given: dict[str, Any] = {}
+        for key, value in input_shape.items():
+            if is_shape(value):
+                keywords[key], given[key] = _input_shape(value), Slot(key)
+                continue
+            found: list[Any] = []
+            given[key] = template(value, found, key)
+            keywords.update((f"{key}.{j}", shape) for j, shape in enumerate(found))
+        if not keywords:  # {"N": 1} is no shape: say so of the whole argument
+            raise ShapeError(
+                "input_shape must be a tuple such as (1, 3, 224, 224), or a dict of such tuples for a forward's "
+                f"keyword inputs. {received({'input_shape': input_shape})}"
+            )
+        plain = all(isinstance(v, Slot) for v in given.values())
+        return (), keywords, None if plain else ((), given)
+    if isinstance(input_shape, (list, tuple)) and input_shape and not is_shape(input_shape):
+        found = []
+        args = tuple(template(v, found, None) for v in input_shape)
+        if not found:
+            raise ShapeError(
+                f"input_shape holds no shape such as (1, 3, 224, 224). {received({'input_shape': input_shape})}"
+            )
+        plain = all(isinstance(a, Slot) for a in args)
+        return tuple(found), {}, None if plain else (args, {})
+    return None, {}, None
 
 
 def _sympy_row(row: Row) -> Row:

@@ -44,6 +44,11 @@ def _shape(shape: Shape, *, keras: bool = False) -> str:
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")" if keras else "[" + ", ".join(dims) + "]"
 
 
+def _listed(shape: Shape) -> str:
+    """A shape in torchinfo's column: ``--`` where it has no axes (a 0-d tensor, or a value holding none)."""
+    return _shape(shape) if len(shape) else "--"
+
+
 def _rf(row: Row) -> str:
     if row.receptive_field is None:
         return ""
@@ -275,7 +280,7 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
     root.var_name = root.kind  # torchinfo names the model by its class
     # torchinfo shows a dict's last value (its calculate_size), a tuple's first
     outputs = plan.output_shapes
-    root.output = _shape(_first_shape(list(outputs.values())[-1] if isinstance(outputs, dict) else outputs))
+    root.output = _listed(_first_shape(list(outputs.values())[-1] if isinstance(outputs, dict) else outputs))
     # torchinfo's hook sees the positional inputs only: none where every input is given by keyword
     root.input = () if isinstance(plan.input_shapes, dict) else _first_shape(plan.input_shapes)
     root.called = True
@@ -285,7 +290,12 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
     seen: set[str] = set()
     for call in plan.module_calls():
         layer = make(call.path, call.kind)
-        layer.output, layer.input, layer.row, layer.called = _shape(call.output_shape), call.input_shape, call.row, True
+        layer.output, layer.input, layer.row, layer.called = (
+            _listed(call.output_shape),
+            call.input_shape,
+            call.row,
+            True,
+        )
         layer.recursive = call.path in seen  # torchinfo's mark: a module called again (not a tied weight)
         seen.add(call.path)
         layers.append(layer)
@@ -371,7 +381,7 @@ def _first_shape(shapes: Any) -> tuple[Any, ...]:
     """The first shape in a nest of shapes (a tuple of shapes, a dict of them, or one shape)."""
     while isinstance(shapes, dict) or (isinstance(shapes, tuple) and shapes and isinstance(shapes[0], (tuple, dict))):
         shapes = next(iter(shapes.values())) if isinstance(shapes, dict) else shapes[0]
-    return tuple(shapes)
+    return () if shapes is None else tuple(shapes)  # None: a value that holds no tensor (shown as torchinfo's --)
 
 
 TORCHINFO_COLUMNS = {

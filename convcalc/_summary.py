@@ -430,7 +430,7 @@ def _data_shapes(data: Any) -> tuple[Any, Any, tuple[tuple[Any, ...], dict[str, 
     gives one positional input per tensor, a keyword one ``name.0``, ``name.1``...), torchinfo's input bytes
     (``get_total_memory_used``: each tensor's storage with its object, and, as torchinfo sums what it finds, a
     number's own value, so ``{"x": t, "scale": 3.0}`` is 3.0 more than ``t``), and the forward's arguments with a
-    :class:`convcalc.torch.read.Slot` for each planned tensor, or None where each argument is one tensor."""
+    :class:`convcalc._types.Slot` for each planned tensor, or None where each argument is one tensor."""
 
     def size_of(x: Any) -> int:
         storage = getattr(x, "untyped_storage", None)
@@ -500,7 +500,7 @@ def _float_input_lines(totals: list[str], input_bytes: float, other: Any) -> lis
 
 
 def _slot(key: int | str) -> Any:
-    from convcalc.torch.read import Slot
+    from convcalc._types import Slot
 
     return Slot(key)
 

@@ -18,9 +18,9 @@ arrays, a sympy expression for symbols. A union type would make every caller nar
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeAlias
+from typing import Annotated, Any, NamedTuple, TypeAlias
 
-__all__ = ["Shape", "Size", "Sizes"]
+__all__ = ["Shape", "Size", "Sizes", "Slot"]
 
 #: A size, a count or a per-axis argument: an ``int``, a sympy expression (a symbolic size), a
 #: :class:`~convcalc._symbolic.FloorForm` (the planner's exact form of ``floor((a*x + b)/m)``), or a numpy
@@ -33,3 +33,10 @@ Sizes: TypeAlias = Annotated[Any, "a Size, or a sequence of Sizes with one per a
 
 #: A tensor's shape, one :data:`Size` per axis (batch first): what flows between layers in a plan.
 Shape: TypeAlias = Annotated[tuple[Size, ...], "a tensor's shape: one Size per axis"]
+
+
+class Slot(NamedTuple):
+    """Where a planned input tensor goes among a forward's arguments: the position of a positional input of the
+    plan, or the name of a keyword input (``plan(model, [[a, b]])`` passes ``forward([<a>, <b>])``)."""
+
+    key: int | str

@@ -690,3 +690,147 @@ def test_a_fold_layer_with_a_symbolic_output_size() -> None:
         convcalc.nn.Fold((H - H, 4), 2)
     with pytest.raises(convcalc.SpecError, match=r"kernel_size must be a concrete integer"):
         convcalc.nn.Fold((4, 4), H)
+
+
+# --------------------------------------------------------------------------- #
+# 5. plan()'s own forms of a forward's arguments, what it returns beside tensors, legacy casts
+# --------------------------------------------------------------------------- #
+
+
+def _as_shapes(data: Any) -> Any:
+    """input_data written for plan(): each tensor its shape, any other value as it is."""
+    if isinstance(data, torch.Tensor):
+        return tuple(data.shape)
+    if isinstance(data, (list, tuple)):
+        return type(data)(_as_shapes(v) for v in data)
+    if isinstance(data, dict):
+        return {k: _as_shapes(v) for k, v in data.items()}
+    return data
+
+
+def _real_shapes(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape)
+    return tuple(_real_shapes(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+PLAN_FORMS = [f for f in FORMS if set(f[2]) == {"input_data"}]
+
+
+@pytest.mark.parametrize(("name", "factory", "given"), PLAN_FORMS, ids=[f[0] for f in PLAN_FORMS])
+def test_plan_takes_the_forms_of_input_data_as_shapes(name: str, factory: Any, given: dict[str, Any]) -> None:
+    """plan(model, [[a, b]]) passes one argument that is a list of two tensors, {"x": a, "scale": 3.0} and
+    [a, 3.0] pass the number as it is: the output is torch's, and the parameters are counted once."""
+    model = factory().eval()
+    data = given["input_data"]
+    real = model(**data) if isinstance(data, dict) else model(*data)
+    plan = convcalc.plan(model, _as_shapes(data))
+    assert plan.output_shape == tuple(real.shape), name
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
+
+
+def test_plan_of_a_list_argument_with_symbolic_sizes() -> None:
+    """A DenseNet layer's list of feature maps, with symbols: torch's shape at every size."""
+    H, W = convcalc.symbols("H W")
+    plan = convcalc.plan(Dense(), [[(1, 3, "H", "W"), (1, 3, "H", "W")]])
+    assert plan.input_shapes == ((1, 3, H, W), (1, 3, H, W))
+    for h, w in itertools.product((1, 4, 9), (2, 7)):
+        real = Dense()([torch.zeros(1, 3, h, w)] * 2).shape
+        assert tuple(int(sympy.sympify(d).subs({H: h, W: w})) for d in plan.output_shape) == tuple(real)
+
+
+@pytest.mark.parametrize(
+    ("model", "shapes", "error", "message"),
+    [
+        (Scaled(), {"x": 3.0}, convcalc.ShapeError, r"a dict of such tuples.*Received: input_shape=\{'x': 3\.0\}"),
+        (Scaled(), [3.0, {"a": 1.0}], convcalc.ShapeError, r"holds no shape such as \(1, 3, 224, 224\)"),
+        (
+            convcalc.nn.Linear(4, 3),
+            [[(2, 4), (2, 4)]],
+            convcalc.ShapeError,
+            r"this model takes one input.*Received: input_shape=\[\[\(2, 4\), \(2, 4\)\]\]",
+        ),
+        (Scaled(), {"x": (2, 5, 4), "bogus": 1.0}, convcalc.SpecError, r"bogus"),
+    ],
+)
+def test_plan_forms_it_cannot_plan_are_refused(model: Any, shapes: Any, error: Any, message: str) -> None:
+    with pytest.raises(error, match=message):
+        convcalc.plan(model, shapes)
+
+
+class PatchEmbed(nn.Module):
+    """A transformer's patch embedding, as Swin and PVT write it: the tokens and the grid's size."""
+
+    def __init__(self, form: str) -> None:
+        super().__init__()
+        self.proj = nn.Conv2d(3, 16, 4, 4)
+        self.form = form
+
+    def forward(self, x: Any) -> Any:
+        x = self.proj(x)
+        H, W = x.shape[2:]
+        tokens = x.flatten(2).transpose(1, 2)
+        if self.form == "ints":
+            return tokens, H, W
+        if self.form == "pair":
+            return tokens, (H, W)
+        if self.form == "size":
+            return tokens, x.shape
+        if self.form == "dict_int":
+            return {"tokens": tokens, "h": H}
+        return {"tokens": tokens, "hw": (H, W)}
+
+
+@pytest.mark.parametrize("form", ["ints", "pair", "size", "dict", "dict_int"])
+def test_sizes_returned_beside_tensors_have_no_shape(form: str) -> None:
+    """Where the forward returns numbers beside tensors, output_shapes has None (they have no shape) and the
+    tensors have torch's shapes; the torchinfo drop-in gives torchinfo's table."""
+    model = PatchEmbed(form)
+    real = model(torch.zeros(2, 3, 32, 24))
+    plan = convcalc.plan(model, (2, 3, 32, 24))
+    assert plan.output_shape == (2, 48, 16)
+    if form.startswith("dict"):
+        assert plan.output_shapes == {"tokens": tuple(real["tokens"].shape), "h" if form == "dict_int" else "hw": None}
+    else:
+        assert plan.output_shapes == (tuple(real[0].shape), *(None for _ in real[1:]))
+    theirs = torchinfo.summary(model, input_size=(2, 3, 32, 24), verbose=0, device="cpu")
+    assert str(convcalc.summary(model, input_size=(2, 3, 32, 24), verbose=0)) == their_text(theirs)
+    H, W = convcalc.symbols("H W")
+    assert convcalc.plan(model, (2, 3, H, W)).output_shape == (2, (H // 4) * (W // 4), 16)
+
+
+class LegacyCast(nn.Module):
+    """``.type(torch.FloatTensor)`` (a tensor type, or its name), as older code casts."""
+
+    def __init__(self, to: Any) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+        self.to_type = to
+
+    def forward(self, x: Any) -> Any:
+        return self.c(x.type(self.to_type)).type(self.to_type).flatten(1)
+
+
+@pytest.mark.parametrize("to", [torch.FloatTensor, "torch.FloatTensor", torch.float32])
+def test_a_cast_to_a_tensor_type_is_read(to: Any) -> None:
+    model = LegacyCast(to)
+    plan = convcalc.plan(model, (2, 3, 9, 7))
+    assert plan.output_shape == tuple(model(torch.zeros(2, 3, 9, 7)).shape) == (2, 140)
+    assert not plan.fallback_rows
+
+
+class Summed(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(3, 2)
+
+    def forward(self, x: Any) -> Any:
+        return self.a(x).sum()
+
+
+def test_a_scalar_output_is_listed_as_torchinfo_lists_it() -> None:
+    """A 0-d output has no axes: torchinfo's column shows -- for it, as for a value that holds no tensor."""
+    theirs = torchinfo.summary(Summed(), input_size=(2, 3), verbose=0, device="cpu")
+    ours = convcalc.summary(Summed(), input_size=(2, 3), verbose=0)
+    assert str(ours) == their_text(theirs)
+    assert convcalc.plan(Summed(), (2, 3)).output_shape == ()

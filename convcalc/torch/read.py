@@ -6,10 +6,11 @@ from __future__ import annotations
 import functools
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call
+from convcalc._types import Slot
 from convcalc.torch.build import _torch_types
 from convcalc.torch.fallback import _compiled, _leaves, _torch_call
 from convcalc.torch.graph import _call_module, _graph_call, _spec_types
@@ -156,13 +157,6 @@ def _input_tensor(flow: Any) -> _Tensor:
     """An input of the model: a new tensor of this shape, laid out contiguously (as ``torch.zeros`` makes it)."""
     shape = tuple(flow[0])
     return _Tensor(shape, flow[1], strides=contiguous(shape))
-
-
-class Slot(NamedTuple):
-    """Where a planned input tensor goes among a forward's arguments (:meth:`_TorchModel.bound`): the position
-    of a positional input of the plan, or the name of a keyword input."""
-
-    key: int | str
 
 
 def _filled(template: Any, inputs: tuple[Any, ...], keywords: dict[str, Any]) -> Any:
@@ -338,11 +332,11 @@ def _passes_several(spec: Any) -> bool:
 
 
 def _shapes_tree(value: Any, name: str, inside: bool = False) -> Any:
-    """A forward's outputs as shapes: a tuple / dict of shapes, nested as returned; a None beside them stays
-    None (``return logits, None``)."""
+    """A forward's outputs as shapes: a tuple / dict of shapes, nested as returned; what holds no tensor beside
+    them is None (``return logits, None``, ``return x, H, W``, ``return x, x.shape``): it has no shape."""
     if isinstance(value, _Tensor):
         return tuple(value.shape)
-    if value is None and inside:
+    if inside and not _leaves((value,)):
         return None
     if isinstance(value, dict) and (inside or _leaves((value,))):
         return {k: _shapes_tree(v, name, True) for k, v in value.items()}

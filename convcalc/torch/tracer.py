@@ -169,6 +169,12 @@ def _tracer_type() -> Any:
         def proxy(self, node: Any) -> Any:
             return InPlaceProxy(node, self)
 
+        def create_arg(self, a: Any) -> Any:
+            # ``y.type(torch.FloatTensor)``: fx takes no tensor type as an argument; torch takes its name as well
+            if isinstance(a, type(torch.FloatTensor)):
+                return f"{a.__module__}.{a.__name__}"
+            return super().create_arg(a)
+
     return ChildrenAsLeaves
 
 
