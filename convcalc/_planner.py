@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from convcalc._args import received
@@ -96,6 +97,7 @@ class Context:
     """State of one planning walk."""
 
     __slots__ = (
+        "amends",
         "batch",
         "constraints",
         "counted",
@@ -136,6 +138,19 @@ class Context:
         self.owner: Callable[[str], tuple[str, tuple[tuple[Any, int, bool, bool], ...], bool] | None] | None = None
         self.counted: set[Any] = set()
         self.uncalled: list[Row] = []
+        # how the rows added now are made, innermost last (see ``made_as``)
+        self.amends: list[Callable[[Row], Row]] = []
+
+    @contextlib.contextmanager
+    def made_as(self, amend: Callable[[Row], Row]) -> Iterator[None]:
+        """Rows added inside are made as ``amend`` says, the innermost first: a row is final when it is added
+        (a layer planned under another's kind, rows whose shapes torch gave, a module called again that holds
+        no new tensors), never rewritten after."""
+        self.amends.append(amend)
+        try:
+            yield
+        finally:
+            self.amends.pop()
 
     def samples(self, shape: Shape, batch: Size) -> None:
         """A layer says how many samples its input ``shape`` holds where that is not its first size: ``1`` for
@@ -255,8 +270,11 @@ class Context:
         receptive_field: tuple[ReceptiveField, ...] | None = None,
         lookup: bool = True,
         batch: Size | None = None,
+        peer_macs: dict[str, Size] | None = None,
     ) -> None:
         """Append one row. ``lookup=False``: the row is no layer's call (a tensor operation), whatever its path.
+        ``peer_macs``: a peer's own count for this layer by convention name (torchinfo counts every RNN weight
+        once per time step), which stands for the count made here under that peer's convention.
 
         ``macs`` and ``bias_adds`` are per element of the layer's batch: ``batch``, by default the first size of
         its output (a recurrent or attention layer gives its own). They are made per input sample: scaled where
@@ -289,23 +307,26 @@ class Context:
             macs = macs + bias_adds + peer_extras(convention, kind, input_shape, output_shape)
         elif convention is not MacConvention.MACS:
             macs = self._convention_macs(macs, bias_adds)
-        self.rows.append(
-            make_row(
-                path or kind,
-                kind,
-                input_shape,
-                output_shape,
-                trainable,
-                non_trainable,
-                buffers,
-                macs,
-                elements,
-                elements * self.itemsize,
-                receptive_field or None,  # (an unbatched (C, L) input starts with no spatial axis: none shown)
-                path.count("."),
-                recursive,
-            )
+        if peer_macs is not None:
+            macs = peer_macs.get(convention.value, macs)
+        row = make_row(
+            path or kind,
+            kind,
+            input_shape,
+            output_shape,
+            trainable,
+            non_trainable,
+            buffers,
+            macs,
+            elements,
+            elements * self.itemsize,
+            receptive_field or None,  # (an unbatched (C, L) input starts with no spatial axis: none shown)
+            path.count("."),
+            recursive,
         )
+        for amend in reversed(self.amends):
+            row = amend(row)
+        self.rows.append(row)
 
     def _count(
         self, name: str, tensors: tuple[tuple[Any, int, bool, bool], ...], described: bool, own: tuple[Any, Any, Any]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, fields
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
 
 from convcalc._args import per_axis, received
 from convcalc._enums import Convention, PaddingMode
 from convcalc._errors import CheckedCall, ShapeError, SpecError
+from convcalc._plan import Row
 from convcalc._planner import Context, Flow
 from convcalc._types import Shape
 from convcalc.formulas import (
@@ -153,27 +155,24 @@ class Layer(metaclass=CheckedCall):
         raise NotImplementedError  # pragma: no cover
 
 
-def _freeze_rows(ctx: Context, start: int, *, drop: bool = False) -> None:
-    """Make the weights of the rows from ``start`` on non-trainable (or drop them: a shared layer's later calls)."""
-    from dataclasses import replace
-
-    for j in range(start, len(ctx.rows)):
-        row = ctx.rows[j]
-        if drop:
-            ctx.rows[j] = replace(row, trainable=0, non_trainable=0)
-        elif row.trainable:
-            ctx.rows[j] = replace(row, trainable=0, non_trainable=row.non_trainable + row.trainable)
+def frozen(row: Row) -> Row:
+    """A row of a frozen layer (``trainable=False``): its weights are non-trainable."""
+    return replace(row, trainable=0, non_trainable=row.non_trainable + row.trainable) if row.trainable else row
 
 
-def count_once(ctx: Context, layer: Any, start: int) -> None:
-    """After ``layer`` (one spec object) planned its rows from ``start`` on: drop their weights where it was
-    planned before in this plan (a layer called twice, one shared by a nested model and the model around it,
-    a nested model called twice), as Keras counts each weight of the whole model once. The first call records
-    it."""
+def _without_weights(row: Row) -> Row:
+    return replace(row, trainable=0, non_trainable=0)
+
+
+def counted_once(ctx: Context, layer: Any) -> AbstractContextManager[None]:
+    """Where ``layer`` (one spec object) was planned before in this plan (a layer called twice, one shared by a
+    nested model and the model around it, a nested model called twice), the rows it adds now hold no weights, as
+    Keras counts each weight of the whole model once."""
     key = ("keras layer", id(layer))
     if key in ctx.counted:
-        _freeze_rows(ctx, start, drop=True)
+        return ctx.made_as(_without_weights)
     ctx.counted.add(key)
+    return nullcontext()
 
 
 def _named(self: Any) -> None:

@@ -18,9 +18,9 @@ from convcalc.keras._base import (
     _auto_name,
     _channels_last,
     _channels_last_only,
-    _freeze_rows,
     _named,
-    count_once,
+    counted_once,
+    frozen,
 )
 from convcalc.keras._built import advised, built_shapes, fit_built, keras_input
 from convcalc.keras.layers import GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D
@@ -285,15 +285,12 @@ class Frozen(Layer):
         return self.layer._weights_fix(rank)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        start = len(ctx.rows)
-        out = self.layer._plan(flow, ctx, path)
-        _freeze_rows(ctx, start)
-        return out
+        with ctx.made_as(frozen):
+            return self.layer._plan(flow, ctx, path)
 
     def _plan_merge(self, flows: list[Flow], ctx: Context, path: str) -> Flow:
-        start = len(ctx.rows)
-        out: Flow = self.layer._plan_merge(flows, ctx, path)  # type: ignore[attr-defined]
-        _freeze_rows(ctx, start)
+        with ctx.made_as(frozen):
+            out: Flow = self.layer._plan_merge(flows, ctx, path)  # type: ignore[attr-defined]
         return out
 
 
@@ -571,13 +568,13 @@ class Functional(Layer):
         built = self._built
         values: dict[str, Flow] = {self.input._name(): flow if built is None else keras_input(self, flow, ctx)}
         for call_name, layer, names, _ in self.calls:
-            start = len(ctx.rows)
-            if len(names) > 1 or takes_list(layer):
-                values[call_name] = layer._plan_merge([values[n] for n in names], ctx, call_name)  # type: ignore[attr-defined]
-            else:
-                source = values[names[0]]
-                if built is not None and layer._name() in built:
-                    source = fit_built(layer, built[layer._name()], source, ctx, call_name)
-                values[call_name] = layer._plan(source, ctx, call_name)
-            count_once(ctx, layer, start)  # a later call of the layer, here or in another model, holds no new weights
+            # a later call of the layer, here or in another model, holds no new weights
+            with counted_once(ctx, layer):
+                if len(names) > 1 or takes_list(layer):
+                    values[call_name] = layer._plan_merge([values[n] for n in names], ctx, call_name)  # type: ignore[attr-defined]
+                else:
+                    source = values[names[0]]
+                    if built is not None and layer._name() in built:
+                        source = fit_built(layer, built[layer._name()], source, ctx, call_name)
+                    values[call_name] = layer._plan(source, ctx, call_name)
         return values[self.output]

@@ -31,7 +31,7 @@ from convcalc.keras._base import (
     _padding,
     _set_window,
     _window_axes,
-    count_once,
+    counted_once,
 )
 from convcalc.keras._built import advised, built_shapes, fit_built, keras_input
 from convcalc.params import (
@@ -720,9 +720,8 @@ class Sequential(Layer):
                 name = layer._name()
                 if self._built is not None and name in self._built:
                     flow = fit_built(layer, self._built[name], flow, ctx, name)
-                start = len(ctx.rows)
-                flow = layer._plan(flow, ctx, name)
-                count_once(ctx, layer, start)
+                with counted_once(ctx, layer):
+                    flow = layer._plan(flow, ctx, name)
         except ShapeError as exc:
             better = advised(self, given, exc)
             if better is None:

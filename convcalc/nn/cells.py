@@ -21,7 +21,6 @@ from convcalc.nn.sequence import (
     _features,
     _MultiOutput,
     _nonlinearity,
-    _peer_count,
     _said,
     _shape_arg,
 )
@@ -82,6 +81,9 @@ class _CellBase(_MultiOutput):
         if len(shape) == 1:
             ctx.samples(shape, 1)
         weights, biases = gate * (self.input_size + self.hidden_size), 2 * gate if self.bias else 0
+        # torchinfo multiplies the parameters by the first two sizes of the output, (N, hidden_size); ptflops
+        # counts one step of its RNN rule: the weights, the biases and H, 7H or 10H element-wise gate operations
+        gate_ops = _GATE_OPS[self._gates] * self.hidden_size
         ctx.add_row(
             path,
             self.kind,
@@ -91,11 +93,8 @@ class _CellBase(_MultiOutput):
             macs=weights,
             bias_adds=biases,
             batch=shape[0] if len(shape) == 2 else 1,
+            peer_macs={"torchinfo": (weights + biases) * self.hidden_size, "ptflops": weights + biases + gate_ops},
         )
-        # torchinfo multiplies the parameters by the first two sizes of the output, (N, hidden_size); ptflops
-        # counts one step of its RNN rule: the weights, the biases and H, 7H or 10H element-wise gate operations
-        gate_ops = _GATE_OPS[self._gates] * self.hidden_size
-        _peer_count(ctx, torchinfo=(weights + biases) * self.hidden_size, ptflops=weights + biases + gate_ops)
         return states if self._gates == 4 else state
 
 
@@ -217,6 +216,6 @@ class Bilinear(_MultiOutput):
             macs=rows * weights,
             bias_adds=rows * self.out_features if self.bias else 0,
             batch=1 if len(first) == 1 else None,
+            peer_macs={"fvcore": 0, "ptflops": 0},  # neither has a count for this layer
         )
-        _peer_count(ctx, fvcore=0, ptflops=0)  # neither has a count for this layer
         return out

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from convcalc._args import flag, per_axis, received, whole
 from convcalc._enums import PaddingMode, PadMode
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
-from convcalc._plan import rf_update
+from convcalc._plan import Row, rf_update
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import product
 from convcalc._types import Shape
@@ -275,15 +275,17 @@ class _Lazy(Module):
 
     def _plan_as(self, layer: Module, flow: Flow, ctx: Context, path: str) -> Flow:
         """``layer``'s plan, its row and its errors under this layer's name."""
+
+        def named(row: Row) -> Row:  # (named by its path, or at the root by its kind)
+            return dataclasses.replace(row, kind=self.kind, name=row.name if path else self.kind)
+
         try:
-            out = layer._plan(flow, ctx, path)
+            with ctx.made_as(named):
+                return layer._plan(flow, ctx, path)
         except ConvCalcError as exc:
             renamed = copy.copy(exc)  # (keeps what a ShapeError says about the layer and axis)
             renamed.args = (str(exc).replace(layer._where(path), self._where(path), 1),)
             raise renamed from None
-        row = ctx.rows[-1]  # (named by its path, or at the root by its kind)
-        ctx.rows[-1] = dataclasses.replace(row, kind=self.kind, name=row.name if path else self.kind)
-        return out
 
 
 @dataclass(frozen=True, slots=True)

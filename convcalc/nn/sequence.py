@@ -33,15 +33,6 @@ def _said(text: str) -> Callable[[], str]:
     return lambda: text
 
 
-def _peer_count(ctx: Context, **counts: Any) -> None:
-    """Replace the last row's MACs with a peer's own count for this layer, under that peer's convention."""
-    value = counts.get(ctx.mac_convention.value)
-    if value is not None:
-        import dataclasses
-
-        ctx.rows[-1] = dataclasses.replace(ctx.rows[-1], macs=value)
-
-
 def _first_output(value: Any) -> _Shape:
     while not isinstance(value, _Shape):
         value = value[0]
@@ -232,9 +223,13 @@ class _RNNBase(_MultiOutput):
             macs=steps * macs,
             bias_adds=steps * biases,
             batch=batch[0] if batch else 1,
+            # torchinfo counts every RNN weight and bias once per time step; fvcore has no count for aten::lstm & co.
+            peer_macs={
+                "torchinfo": steps * (weights + biases),
+                "fvcore": 0,
+                "ptflops": self._ptflops(shape, directions),
+            },
         )
-        # torchinfo counts every RNN weight and bias once per time step; fvcore has no count for aten::lstm & co.
-        _peer_count(ctx, torchinfo=steps * (weights + biases), fvcore=0, ptflops=self._ptflops(shape, directions))
         if self._gates == 4:
             return (out, (h_n, c_n))
         return (out, h_n)
@@ -427,8 +422,8 @@ class MultiheadAttention(_MultiOutput):
             macs=macs,
             bias_adds=(2 * length * e + 2 * source * e) if self.bias else 0,
             batch=batch[0] if batch else 1,
+            peer_macs={"torchinfo": 0},  # torchinfo 1.8 reports no mult-adds for MultiheadAttention
         )
-        _peer_count(ctx, torchinfo=0)  # torchinfo 1.8 reports no mult-adds for MultiheadAttention
         return (out, weights)
 
     def _check_masks(

@@ -335,11 +335,14 @@ def _torch_call(
             run.active = False
             pre.remove()
             post.remove()
-    start = len(ctx.rows)
-    _replay(run, ctx, path, known, held)
-    for j in range(start, len(ctx.rows)):
-        ctx.rows[j] = dataclasses.replace(ctx.rows[j], source="torch")
+    with ctx.made_as(_from_torch):
+        _replay(run, ctx, path, known, held)
     return _from_meta(output, known, where)
+
+
+def _from_torch(row: Any) -> Any:
+    """A row whose shapes torch's shape machinery gave."""
+    return dataclasses.replace(row, source="torch")
 
 
 def _compiled(module: Any) -> bool:
@@ -525,13 +528,35 @@ def _own_tensors(module: Any, name: str, ctx: Any) -> None:
 def _replay_module(
     run: _Run, module: Any, args: Any, output: Any, ctx: Any, known: dict[int, Any], kwargs: dict[str, Any]
 ) -> None:
+    name = run.names.get(id(module))
+    if name is not None:
+        _replay_layer(run, module, args, output, ctx, known, kwargs, name, True)
+        return
+    parent = next((run.names[id(m)] for m in reversed(run.stack) if id(m) in run.names), run.path)
+    with ctx.made_as(_holding_nothing):  # a module made in forward: its tensors are not the model's
+        _replay_layer(
+            run, module, args, output, ctx, known, kwargs, _join(parent, type(module).__name__.lower()), False
+        )
+
+
+def _holding_nothing(row: Any) -> Any:
+    return dataclasses.replace(row, trainable=0, non_trainable=0, buffers=0)
+
+
+def _replay_layer(
+    run: _Run,
+    module: Any,
+    args: Any,
+    output: Any,
+    ctx: Any,
+    known: dict[int, Any],
+    kwargs: dict[str, Any],
+    name: str,
+    owned: bool,
+) -> None:
+    """The rows of one call of a module torch ran (``owned``: one of the model's, not made in forward)."""
     torch = _torch()
     cls = type(module)
-    name = run.names.get(id(module))
-    made_in_forward = name is None
-    if name is None:
-        parent = next((run.names[id(m)] for m in reversed(run.stack) if id(m) in run.names), run.path)
-        name = _join(parent, cls.__name__.lower())
     where = f"{name} ({cls.__name__})"
     tensors = [a for a in args if isinstance(a, torch.Tensor)]
     out_shape = tuple(int(d) for d in output.shape) if isinstance(output, torch.Tensor) else None
@@ -540,7 +565,6 @@ def _replay_module(
         spec = _apply_rule(_rule_for(cls), module, where, cls)  # type: ignore[arg-type]
     elif not isinstance(module, torch.jit.ScriptModule):
         spec = _leaf_spec(module, where)
-    start = len(ctx.rows)
     if isinstance(spec, _transposed()) and len(tensors) == 1 and _output_size_given(args, kwargs):
         # ``nn.ConvTranspose2d(...)(x, output_size=...)``: the output padding that gives the size asked for
         size = args[1] if len(args) == 2 else kwargs["output_size"]
@@ -548,7 +572,7 @@ def _replay_module(
         spec = _sized_transpose(spec, in_sizes, [int(d) for d in size], name)
         args, kwargs = (tensors[0],), {}
     if spec is not None and len(tensors) == 1 and len(args) == 1 and out_shape is not None:
-        if not made_in_forward:  # the book counts the layer's own tensors: requires_grad, shared and tied ones
+        if owned:  # the book counts the layer's own tensors: requires_grad, shared and tied ones
             _book_leaf(ctx, module, run)
         in_shape = tuple(int(d) for d in tensors[0].shape)
         rf = known.get(id(tensors[0]))
@@ -563,7 +587,7 @@ def _replay_module(
         known[id(output)] = rf
     elif isinstance(spec, _multi_output()):  # an LSTM's (output, (h, c)), attention's query, key and value
         several: Any = spec
-        if not made_in_forward:
+        if owned:
             _book_leaf(ctx, module, run)
         planned = several._outputs(_layer_shapes(args), {k: _layer_shapes(v) for k, v in kwargs.items()}, ctx, name)
         if _plain_shapes(planned) != _plain_shapes(_layer_shapes(output)):
@@ -587,9 +611,6 @@ def _replay_module(
         value = _from_meta(output, known, where)
         first = _leaves((value,))
         ctx.add_row(name, cls.__name__, in_shape, first[0].shape if first else ())
-    if made_in_forward:  # a module made in forward: its tensors are not the model's
-        for j in range(start, len(ctx.rows)):
-            ctx.rows[j] = dataclasses.replace(ctx.rows[j], trainable=0, non_trainable=0, buffers=0)
 
 
 def _multi_output() -> type:
@@ -776,9 +797,9 @@ def _script_function(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any])
         ) from None
     value = _from_meta(out, {}, where)
     named = _Call(call.ctx, call.name, function.name)  # the row's kind: the function, as for a Python one
-    for t in _leaves((value,)):
-        named.row(tensors[0].shape if tensors else (), t)
-        call.ctx.rows[-1] = dataclasses.replace(call.ctx.rows[-1], source="torch")
+    with call.ctx.made_as(_from_torch):
+        for t in _leaves((value,)):
+            named.row(tensors[0].shape if tensors else (), t)
     return value
 
 

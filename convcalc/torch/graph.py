@@ -335,6 +335,31 @@ def _call_module(
     again: bool,
     parent: Any = None,
 ) -> Any:
+    if getattr(ctx, "owner", None) is not None:
+        return _module_rows(spec, node, args, kwargs, ctx, path, again, parent)
+    # a spec planned alone: a module called again owns nothing more
+    owned = {r.name for r in ctx.rows}
+
+    def recalled(row: Any) -> Any:
+        if again or row.name in owned:
+            return dataclasses.replace(row, trainable=0, non_trainable=0, buffers=0, recursive=True)
+        return row
+
+    with ctx.made_as(recalled):
+        return _module_rows(spec, node, args, kwargs, ctx, path, again, parent)
+
+
+def _module_rows(
+    spec: Any,
+    node: Node,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    ctx: Any,
+    path: str,
+    again: bool,
+    parent: Any,
+) -> Any:
+    """The rows and the output of one call of a child module (see :func:`_call_module`)."""
     types = _spec_types()
     child_path = _join(path, node.target)
     start = len(ctx.rows)
@@ -391,11 +416,6 @@ def _call_module(
         out = _Tensor(tuple(shape), rf, strides=contiguous(tuple(shape)) if fresh else None)
         if getattr(spec, "return_indices", False) is True:  # MaxPool2d(return_indices=True): (values, indices)
             out = _Pair((out, _Tensor(tuple(shape), rf)))
-    if getattr(ctx, "owner", None) is None:  # a spec planned alone: a module called again owns nothing more
-        owned = {r.name for r in ctx.rows[:start]}
-        for j in range(start, len(ctx.rows)):
-            if again or ctx.rows[j].name in owned:
-                ctx.rows[j] = dataclasses.replace(ctx.rows[j], trainable=0, non_trainable=0, buffers=0, recursive=True)
     return out
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from convcalc._errors import ConvCalcError
 from convcalc.torch.ops_math import _broadcast
-from convcalc.torch.ops_shape import _rekind
+from convcalc.torch.ops_shape import _of_call_kind
 from convcalc.torch.values import (
     _bind,
     _Call,
@@ -291,25 +291,23 @@ def _as_layer(call: _Call, spec: Any, x: _Tensor, *others: _Tensor, options: dic
     passed in counts where the forward reads it). ``others`` are a layer's further inputs (MaxUnpool's indices)."""
     from convcalc import nn
 
-    start = len(call.ctx.rows)
     owner = getattr(call.ctx, "owner", None)
     call.ctx.owner = None
+
+    def as_call(row: Any) -> Any:
+        return dataclasses.replace(row, kind=call.kind, trainable=0, non_trainable=0, buffers=0)
+
     try:
-        if isinstance(spec, nn._MultiOutput):
-            shapes = tuple(nn._Shape(t.shape) for t in (x, *others))
-            out: Any = _Tensor(tuple(spec._outputs(shapes, dict(options or {}), call.ctx, call.name)))
-        else:
+        with call.ctx.made_as(as_call):
+            if isinstance(spec, nn._MultiOutput):
+                shapes = tuple(nn._Shape(t.shape) for t in (x, *others))
+                return _Tensor(tuple(spec._outputs(shapes, dict(options or {}), call.ctx, call.name)))
             shape, rf = spec._plan(_flow_of(x), call.ctx, call.name)
-            out = _Tensor(tuple(shape), rf)
+            return _Tensor(tuple(shape), rf)
     except ConvCalcError as exc:
         raise type(exc)(f"{call.where}: {str(exc).split(': ', 1)[-1]}") from None
     finally:
         call.ctx.owner = owner
-    for j in range(start, len(call.ctx.rows)):
-        call.ctx.rows[j] = dataclasses.replace(
-            call.ctx.rows[j], kind=call.kind, trainable=0, non_trainable=0, buffers=0
-        )
-    return out
 
 
 @_handles("embedding")
@@ -425,12 +423,12 @@ def _pool(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if whole:  # checked with a window of one; planned as the whole axes
         bound.update(kernel_size=1, stride=None)
     spec = _made(call, getattr(nn, f"{_POOL_SPECS[family]}{ndim}d"), **bound)
-    if whole:
-        from convcalc.nn.pool import whole_axes_pool
+    with _of_call_kind(call):
+        if whole:
+            from convcalc.nn.pool import whole_axes_pool
 
-        shape, rf = whole_axes_pool(spec, _flow_of(t), call.ctx, call.name)
-    else:
-        shape, rf = spec._plan(_flow_of(t), call.ctx, call.name)
-    _rekind(call)
+            shape, rf = whole_axes_pool(spec, _flow_of(t), call.ctx, call.name)
+        else:
+            shape, rf = spec._plan(_flow_of(t), call.ctx, call.name)
     out = _Tensor(tuple(shape), rf)
     return _Pair((out, _Tensor(tuple(shape), rf))) if indices else out

@@ -13,7 +13,7 @@ from typing import Any
 
 from convcalc._types import Shape
 from convcalc.torch.ops_math import _broadcast
-from convcalc.torch.ops_shape import _negated, _rekind
+from convcalc.torch.ops_shape import _negated, _of_call_kind
 from convcalc.torch.values import (
     NeedsDataError,
     _bind,
@@ -274,8 +274,8 @@ def _moments(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``torch.std_mean(x, dim, keepdim=...)``: the reduction's shape, twice."""
     from convcalc.torch.ops_math import _reduce
 
-    reduced = _reduce(_Call(call.ctx, call.name, "std" if call.kind == "std_mean" else "var"), args, kwargs)
-    _rekind(call)
+    with _of_call_kind(call):
+        reduced = _reduce(_Call(call.ctx, call.name, "std" if call.kind == "std_mean" else "var"), args, kwargs)
     return _Pair((reduced, _Tensor(reduced.shape, reduced.rf)))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+from contextlib import AbstractContextManager
 from typing import Any
 
 from convcalc._types import Shape
@@ -127,15 +128,17 @@ def _flatten(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if not t.shape:
         return call.row(t.shape, _Tensor((1,)))
     spec = _made(call, nn.Flatten, bound["start_dim"], bound["end_dim"])
-    shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
-    _rekind(call)
+    with _of_call_kind(call):
+        shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
     out = tuple(shape)
     strides = _view_strides(call, t, out, copy=True)
     return _Tensor(out, _keep_tail(t.rf, t.shape, out), t.const, strides, t.integral)
 
 
-def _rekind(call: _Call) -> None:
-    call.ctx.rows[-1] = dataclasses.replace(call.ctx.rows[-1], kind=call.kind)
+def _of_call_kind(call: _Call) -> AbstractContextManager[None]:
+    """Rows added inside are of the call's kind (``flatten``, not the ``Flatten`` of the spec planning it)."""
+    made_as: Any = call.ctx.made_as  # (a planner's Context)
+    return made_as(lambda row: dataclasses.replace(row, kind=call.kind))  # type: ignore[no-any-return]
 
 
 @_handles("unflatten")
@@ -609,8 +612,8 @@ def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     spec = _made(
         call, nn.Upsample, size=size, scale_factor=scale, mode=bound["mode"], align_corners=bound["align_corners"]
     )
-    shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
-    _rekind(call)
+    with _of_call_kind(call):
+        shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
     return _Tensor(tuple(shape))
 
 

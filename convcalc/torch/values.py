@@ -161,16 +161,16 @@ class _Call:
 def _attr_row(ctx: Any, name: str, attr: _Attr) -> None:
     numel = math.prod(attr.shape)
     kind = "Parameter" if attr.category == "parameter" else "Buffer"
-    ctx.add_row(
-        name,
-        kind,
-        (),
-        attr.shape,
-        trainable=numel if attr.category == "parameter" and attr.trainable else 0,
-        non_trainable=numel if attr.category == "parameter" and not attr.trainable else 0,
-        buffers=numel if attr.category == "buffer" else 0,
-    )
-    ctx.rows[-1] = dataclasses.replace(ctx.rows[-1], activations=0, activation_bytes=0)
+    with ctx.made_as(lambda row: dataclasses.replace(row, activations=0, activation_bytes=0)):  # (no output)
+        ctx.add_row(
+            name,
+            kind,
+            (),
+            attr.shape,
+            trainable=numel if attr.category == "parameter" and attr.trainable else 0,
+            non_trainable=numel if attr.category == "parameter" and not attr.trainable else 0,
+            buffers=numel if attr.category == "buffer" else 0,
+        )
 
 
 # -- small helpers on sizes ------------------------------------------------- #
