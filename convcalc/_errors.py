@@ -23,6 +23,7 @@ __all__ = [
     "checked_call",
     "param_text",
     "refused_call",
+    "said",
 ]
 
 
@@ -182,3 +183,8 @@ def no_attribute(module: str, name: str, names: Any) -> AttributeError:
     hint = [lowered[name.lower()]] if name.lower() in lowered else difflib.get_close_matches(name, sorted(names), n=1)
     tip = f" (did you mean {hint[0]!r}?)" if hint and not name.startswith("__") else ""
     return AttributeError(f"module {module!r} has no attribute {name!r}{tip}")
+
+
+def said(text: str) -> Callable[[], str]:
+    """A message made now, for a check that may fail later (the planner's checks take a message maker)."""
+    return lambda: text

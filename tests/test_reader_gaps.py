@@ -834,3 +834,130 @@ def test_a_scalar_output_is_listed_as_torchinfo_lists_it() -> None:
     ours = convcalc.summary(Summed(), input_size=(2, 3), verbose=0)
     assert str(ours) == their_text(theirs)
     assert convcalc.plan(Summed(), (2, 3)).output_shape == ()
+
+
+# --------------------------------------------------------------------------- #
+# 6. Device questions, lazy layers not yet run, output classes, adaptive pools to symbolic sizes
+# --------------------------------------------------------------------------- #
+
+
+class DeviceBranch(nn.Module):
+    """A forward that decides by the input's device (``if x.is_cpu:``), as export and benchmark code does."""
+
+    def __init__(self, question: Any) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 3)
+        self.b = nn.Conv2d(3, 4, 3)
+        self.question = question
+
+    def forward(self, x: Any) -> Any:
+        return self.a(x) if self.question(x) else self.b(x)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [lambda x: x.is_cpu, lambda x: x.is_meta, lambda x: x.is_cuda, lambda x: x.device.type == "cpu"],
+    ids=["is_cpu", "is_meta", "is_cuda", "device_type"],
+)
+def test_a_branch_on_the_device_is_the_one_torch_takes(question: Any) -> None:
+    """The plan follows the model on its own device (the CPU here), never on the meta device: the branch, the
+    shape and the MACs are torch's."""
+    model = DeviceBranch(question).eval()
+    real = model(torch.zeros(2, 3, 8, 8))
+    plan = convcalc.plan(model, (2, 3, 8, 8))
+    assert plan.output_shape == tuple(real.shape)
+    assert plan.macs == real.shape[1] * 3 * 9 * 36
+
+
+class SharedLazyNorm(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bn = nn.LazyBatchNorm2d()
+        self.conv = nn.LazyConv2d(3, 1)
+
+    def forward(self, x: Any) -> Any:
+        return self.bn(self.conv(self.bn(x)))
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda: nn.Sequential(nn.LazyConv2d(8, 3), nn.LazyBatchNorm2d(), nn.ReLU()),
+        lambda: nn.Sequential(nn.LazyConv2d(8, 3), nn.LazyInstanceNorm2d(affine=True, track_running_stats=True)),
+        SharedLazyNorm,
+    ],
+    ids=["lazy_batch_norm", "lazy_instance_norm", "shared_lazy_norm"],
+)
+def test_a_lazy_layer_not_yet_run_counts_what_it_will_hold_once(factory: Any) -> None:
+    """A lazy norm not yet run already holds ``num_batches_tracked``: it is counted with the layer, not again
+    among the tensors no row reached; a lazy layer called twice counts once (torch's totals after a run)."""
+    model = factory().eval()
+    plan = convcalc.plan(model, (2, 3, 10, 10))
+    model(torch.zeros(2, 3, 10, 10))
+    assert plan.buffers == sum(b.numel() for b in model.buffers())
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
+    assert not plan.uncalled
+
+
+@dataclasses.dataclass
+class Heads:
+    logits: Any
+    features: Any
+    note: str = "dataclass"
+
+
+class DataclassOutput(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x: Any) -> Any:
+        f = self.c(x)
+        return Heads(self.fc(f.mean((2, 3))), f)
+
+
+def test_a_forward_returning_a_dataclass_gives_its_fields_by_name() -> None:
+    model = DataclassOutput().eval()
+    real = model(torch.zeros(2, 3, 8, 8))
+    plan = convcalc.plan(model, (2, 3, 8, 8))
+    assert plan.output_shapes == {
+        "logits": tuple(real.logits.shape),
+        "features": tuple(real.features.shape),
+        "note": None,
+    }
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
+
+
+class PoolBack(nn.Module):
+    """Pool back to the input's size (``F.adaptive_avg_pool2d(z, x.shape[2:])``), after an upsampling."""
+
+    def __init__(self, pool: Any) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3, padding=1)
+        self.pool = pool
+
+    def forward(self, x: Any) -> Any:
+        z = F.interpolate(self.c(x), scale_factor=2)
+        return self.pool(z, x.shape[2:])
+
+
+@pytest.mark.parametrize(
+    "pool",
+    [
+        F.adaptive_avg_pool2d,
+        F.adaptive_max_pool2d,
+        lambda z, size: F.adaptive_avg_pool2d(z, (size[0] // 2, None)),
+        lambda z, size: F.adaptive_max_pool2d(z, (size[0] + 1, size[1] - 1)),
+    ],
+    ids=["avg", "max", "half_height_keep_width", "plus_minus_one"],
+)
+def test_an_adaptive_pool_takes_sizes_of_the_input(pool: Any) -> None:
+    """Symbolic output sizes are the sizes the forward computes; at each size torch gives the same shape."""
+    model = PoolBack(pool).eval()
+    H, W = convcalc.symbols("H W")
+    plan = convcalc.plan(model, (1, 3, H, W))
+    for h, w in itertools.product((2, 5, 8), (2, 7)):
+        real = tuple(model(torch.zeros(1, 3, h, w)).shape)
+        at = tuple(int(sympy.sympify(d).subs({H: h, W: w})) for d in plan.output_shape)
+        assert at == real == convcalc.plan(model, (1, 3, h, w)).output_shape, (h, w)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from convcalc._args import flag, whole
-from convcalc._errors import ShapeError
+from convcalc._errors import ShapeError, said
 from convcalc._planner import Context, _Shape
 from convcalc._symbolic import product
 from convcalc.nn._base import _args
@@ -21,7 +21,6 @@ from convcalc.nn.sequence import (
     _features,
     _MultiOutput,
     _nonlinearity,
-    _said,
     _shape_arg,
 )
 from convcalc.nn.shape import _sym
@@ -29,7 +28,7 @@ from convcalc.nn.shape import _sym
 
 def _same_sizes(ctx: Context, layer: Any, path: str, a: tuple[Any, ...], b: tuple[Any, ...], what: str) -> None:
     """``a`` and ``b`` agree on every axis but the last (the batch axes of two inputs, an input and its state)."""
-    message = _said(f"{layer._where(path)}: {what} must agree on every axis but the last. Received: shapes {a} and {b}")
+    message = said(f"{layer._where(path)}: {what} must agree on every axis but the last. Received: shapes {a} and {b}")
     if len(a) != len(b):
         raise ShapeError(message())
     for j, (x, y) in enumerate(zip(a[:-1], b[:-1], strict=True)):

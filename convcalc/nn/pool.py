@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from convcalc._args import flag, per_axis, received, whole
 from convcalc._enums import PoolKind
-from convcalc._errors import SpecError
+from convcalc._errors import SpecError, said
 from convcalc._plan import rf_update
 from convcalc._planner import Context, Flow
 from convcalc._types import Shape
@@ -287,8 +287,7 @@ class _AdaptivePoolNd(Module):
         values = self.output_size if isinstance(self.output_size, (tuple, list)) else (self.output_size,) * nd
         if len(values) != nd:
             raise SpecError(f"output_size must be an int or a tuple of {nd}. {received(args)}")
-        out = tuple(None if v is None else whole(v, "output_size", minimum=0) for v in values)
-        object.__setattr__(self, "_out", out)
+        object.__setattr__(self, "_out", tuple(_adaptive_size(v) for v in values))
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, _ = flow
@@ -299,9 +298,28 @@ class _AdaptivePoolNd(Module):
             if type(i) is not int or i < 1:
                 ctx.at_least(i, 1, path, j, _said_empty(self, path, shape, j, i), "pooled input not empty")
         spatial = tuple(i if o is None else o for i, o in zip(shape[len(lead) :], self._out, strict=True))
+        for j, o in enumerate(spatial):
+            if type(o) is not int:  # a size of the input's (``x.shape[2:]`` in a forward planned with symbols)
+                message = said(f"{self._where(path)}: output_size[{j}]={o} is below 0. Received: output_size={spatial}")
+                ctx.at_least(o, 0, path, j, message, "output_size at least 0")
         out_shape = (*lead, *spatial)
         ctx.add_row(path, self.kind, shape, out_shape)
         return out_shape, None
+
+
+def _adaptive_size(value: Any) -> Any:
+    """One output size of an adaptive pool: None (the input's), an int of at least 0, or a size computed from
+    symbolic input sizes (``F.adaptive_avg_pool2d(z, x.shape[2:])``), an integer expression kept as it is."""
+    from convcalc._args import integer
+    from convcalc._backend import is_symbolic
+    from convcalc._symbolic import FloorForm
+
+    if value is None:
+        return None
+    if isinstance(value, FloorForm) or is_symbolic(value):
+        integer(value.to_sympy() if isinstance(value, FloorForm) else value, "output_size", minimum=0, symbolic=True)
+        return value
+    return whole(value, "output_size", minimum=0)
 
 
 def _said_empty(layer: Module, path: str, shape: Shape, j: int, i: Any) -> Callable[[], str]:

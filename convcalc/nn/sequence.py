@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
 from convcalc._args import flag, per_axis, received, whole
-from convcalc._errors import ShapeError, SpecError
+from convcalc._errors import ShapeError, SpecError, said
 from convcalc._planner import Context, Flow, _Shape
 from convcalc._symbolic import product
 from convcalc._types import Shape
@@ -26,11 +25,6 @@ from convcalc.nn.shape import _sym
 # ``Sequential``; planned alone, and in torch code read through fx, every output
 # is there with its shape (``Plan.output_shapes``).
 # --------------------------------------------------------------------------- #
-
-
-def _said(text: str) -> Callable[[], str]:
-    """A message made now, for a check that may fail later."""
-    return lambda: text
 
 
 def _first_output(value: Any) -> _Shape:
@@ -52,7 +46,7 @@ def _features(ctx: Context, layer: Module, path: str, shape: Shape, want: int, n
         want,
         path,
         len(shape) - 1,
-        _said(
+        said(
             f"{layer._where(path)}: {name}={want} but the {label} has {shape[-1]} features (last dim): use "
             f"{name}={shape[-1]}. Received: {label}_shape={shape}"
         ),
@@ -92,9 +86,9 @@ def _bind(
     extra = [*positional[len(names) :], *(n for n in options if n not in names)]
     twice = [n for n in options if n in given]
     if extra or twice:
-        said = f"{extra[0]}, which it does not take" if extra else f"{twice[0]} twice, by position and by name"
+        wrong = f"{extra[0]}, which it does not take" if extra else f"{twice[0]} twice, by position and by name"
         raise SpecError(
-            f"{layer._where(path)}: is called with {said}; torch's {layer.kind} takes ({', '.join(names)}) and "
+            f"{layer._where(path)}: is called with {wrong}; torch's {layer.kind} takes ({', '.join(names)}) and "
             f"refuses the call too. Received: arguments={', '.join([*positional, *options])}"
         )
     given.update(options)
@@ -392,7 +386,7 @@ class MultiheadAttention(_MultiOutput):
                 0,
                 path,
                 axis,
-                _said(
+                said(
                     f"{where}: the {label} has size {t[axis]} on axis {axis} but "
                     f"{'the query' if other is query else 'the key'} has {other[axis]}: {what} must agree. "
                     f"Received: query={query}, key={key}, value={value}"
@@ -448,15 +442,15 @@ class MultiheadAttention(_MultiOutput):
             if mask is None or not isinstance(mask, _Shape):
                 continue
             fits = [w for w in wanted[name] if len(w) == len(mask)]
-            said = _said(
+            message = said(
                 f"{self._where(path)}: {name} of shape {tuple(mask)} does not fit: torch takes "
                 f"{' or '.join(str(tuple(w)) for w in wanted[name])} for a query of {query} and a key of {key}. "
                 f"Received: {name}_shape={tuple(mask)}"
             )
             if not fits:
-                raise ShapeError(said())
+                raise ShapeError(message())
             for j, (got, want) in enumerate(zip(mask, fits[0], strict=True)):
-                ctx.equals(_sym(got) - _sym(want), 0, path, j, said, f"{name} fits")
+                ctx.equals(_sym(got) - _sym(want), 0, path, j, message, f"{name} fits")
 
 
 # -- embedding ----------------------------------------------------------------- #
@@ -576,7 +570,7 @@ class PixelUnshuffle(Module):
                 r,
                 path,
                 j,
-                _said(f"{self._where(path)}: size {v} is not divisible by {r}. Received: input_shape={shape}"),
+                said(f"{self._where(path)}: size {v} is not divisible by {r}. Received: input_shape={shape}"),
                 f"divisible by {r}",
             )
         out_shape = (*lead, c * r * r, h // r, w // r)
@@ -623,7 +617,7 @@ class _MaxUnpoolNd(_MultiOutput):
                 1,
                 path,
                 j,
-                _said(
+                said(
                     f"{where}: (size - 1) * stride - 2 * padding + kernel_size = {v} is too small: use "
                     f"padding of at most {(spatial[j] - 1) * s[j] // 2 + (k[j] - 1) // 2}. "
                     f"Received: input_shape={shape}"
@@ -703,7 +697,7 @@ def _fold_blocks(layer: Module, sizes: tuple[Any, ...], ctx: Context, path: str,
             1,
             path,
             j,
-            _said(
+            said(
                 f"{layer._where(path)}: a block of {extent} (kernel_size={k2[j]}, dilation={d2[j]}) does not fit in "
                 f"size {size} + 2 * padding={p2[j]}: use padding of at least {-(-(extent - size) // 2)} or a smaller "
                 f"kernel_size. Received: input_shape={shape}"
@@ -811,7 +805,7 @@ class Fold(Module):
                     1,
                     path,
                     j,
-                    _said(
+                    said(
                         f"{where}: output_size[{j}]={want} is below 1 for these sizes; torch folds into at least "
                         f"one row and column. Received: output_size={size}, input_shape={shape}"
                     ),
@@ -820,13 +814,13 @@ class Fold(Module):
         k, blocks = _fold_blocks(self, size, ctx, path, shape)
         area = k[0] * k[1]
         c = shape[-2]
-        said = _said(
+        message = said(
             f"{where}: {c} input channels are not divisible by kernel_size {k[0]} x {k[1]} = {area}: use a "
             f"multiple of {area}. Received: input_shape={shape}"
         )
         if type(c) is int and c % area:
-            raise ShapeError(said())
-        ctx.divides(c, area, path, -1, said, f"divisible by {area}")  # the channels, before the blocks' axis 0
+            raise ShapeError(message())
+        ctx.divides(c, area, path, -1, message, f"divisible by {area}")  # the channels, before the blocks' axis 0
         wanted = blocks[0] * blocks[1]
         length = shape[-1]
         if type(wanted) is not int:  # an output_size that depends on the input's sizes

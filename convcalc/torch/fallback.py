@@ -422,6 +422,8 @@ def _from_meta(value: Any, known: dict[int, Any], where: str) -> Any:
         return {k: _from_meta(v, known, where) for k, v in value.items()}
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # an output class: its fields by name
+        return {f.name: _from_meta(getattr(value, f.name), known, where) for f in dataclasses.fields(value)}
     return _Opaque(type(value).__name__)
 
 

@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from typing import Any
 
-from convcalc._errors import ConvCalcError
+from convcalc._errors import ConvCalcError, said
 from convcalc.torch.ops_math import _broadcast
 from convcalc.torch.ops_shape import _of_call_kind
 from convcalc.torch.values import (
@@ -25,10 +24,6 @@ from convcalc.torch.values import (
 )
 
 # -- einsum and attention ------------------------------------------------------ #
-
-
-def _said(text: str) -> Callable[[], str]:
-    return lambda: text
 
 
 def _einsum_terms(call: _Call, equation: str, count: int) -> tuple[list[str], str | None]:
@@ -87,7 +82,7 @@ def _einsum(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                     known,
                     size,
                     j,
-                    _said(
+                    said(
                         f"{call.where}: subscript {label} has size {known} in one operand and {size} in operand "
                         f"{j} (sizes must be equal or 1). Received: input_shape={tuple(t.shape)}"
                     ),

@@ -191,14 +191,15 @@ class _Book:
         name = self.names.get(ident)
         if name is None:
             return None
-        if ident in self.ruled:
+        if ident in self.ruled or (ident in self.leaves and not rest):
             tensors = self.tensors(module)
-            return None if tensors is None else (".".join([name, *rest]) if name else ".".join(rest), tensors, True)
+            if tensors is None:  # a lazy layer not yet run: its spec's counts stand, and hold what it made so far
+                tensors, described = tuple(t for t in self._all(module) if t is not None), True
+            else:
+                described = ident in self.ruled
+            return (".".join([name, *rest]) if name else ".".join(rest)), tensors, described
         if ident in self.leaves:
-            if rest:
-                return None
-            tensors = self.tensors(module)
-            return None if tensors is None else (name, tensors, False)
+            return None
         if len(rest) == 1:  # a parameter or buffer the module's forward reads: a row of its own
             tensor = module._parameters.get(rest[0])
             if tensor is None:

@@ -52,6 +52,15 @@ def _tracer_type() -> Any:
             return bool(getattr(self.tracer, "on_cuda", False))
 
         @property
+        def is_cpu(self) -> bool:
+            return not getattr(self.tracer, "on_cuda", False)
+
+        @property
+        def is_meta(self) -> bool:
+            # the plan follows the model as it runs on its own device, never on the meta device
+            return False
+
+        @property
         def device(self) -> Any:
             # decided, not traced, as ``is_cuda``: ``x.device.type == "cuda"`` and ``torch.zeros(..., device=x.device)``
             # (a branch on the meta device's own would take the other way)

@@ -99,7 +99,7 @@ def _describe_value(value: Any) -> str:
         return f"a tensor of shape {value.shape}"
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)}"
-    return type(value).__name__
+    return value.what if isinstance(value, _Opaque) else type(value).__name__
 
 
 class _Call:
