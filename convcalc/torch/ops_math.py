@@ -4,13 +4,17 @@ shape queries (indexing is ``ops_index``)."""
 from __future__ import annotations
 
 import functools
+import math
 import operator
+import sys
 from collections.abc import Callable
 from typing import Any
 
+from convcalc._args import received
 from convcalc._errors import ShapeError, SpecError
 from convcalc._types import Shape
 from convcalc.torch.nodes import _torch
+from convcalc.torch.ops_norm import dims_at_least
 from convcalc.torch.strides import contiguous, copied, is_contiguous, is_dense, iterated, viewed
 from convcalc.torch.values import (
     NeedsDataError,
@@ -230,10 +234,92 @@ _NEW_LAYOUT = frozenset({"local_response_norm", "logsigmoid", "log_sigmoid", "rr
 )
 def _pointwise(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    _refused_arguments(call, t.shape, args, kwargs)
+    if call.kind in _OPERANDS and any(isinstance(v, _Tensor) for v in (*args[1:], *kwargs.values())):
+        return _binary(call, args, kwargs)  # torch.clamp(x, min=t): bounds that are tensors broadcast with x
     strides = t.strides if call.inplace else None
     if not call.inplace and call.kind not in _NEW_LAYOUT:
         strides = iterated([(t.shape, t.strides)], t.shape, scalars=False)
     return call.row(t.shape, _Tensor(t.shape, t.rf, t.const, strides))
+
+
+# the dropouts that drop whole channels, where torch draws one value per channel (training with 0 < p < 1, an
+# input with elements): the fewest dims each takes then (dropout3d adds a batch axis to an input of other than 5)
+_FEATURE_DROPOUTS = {"dropout2d": 2, "dropout3d": 1, "feature_alpha_dropout": 2}
+_DROPOUTS = frozenset({"dropout", "alpha_dropout", "dropout1d", *_FEATURE_DROPOUTS})
+
+
+def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], position: int, name: str, default: Any = None) -> Any:
+    """The argument at ``position`` (the input's is 0) or named ``name``, else ``default``."""
+    return args[position] if len(args) > position else kwargs.get(name, default)
+
+
+def _numbers(*values: Any) -> bool:
+    """Whether all are plain numbers: an argument that is a size of the input is not checked."""
+    return all(isinstance(v, (int, float)) for v in values)
+
+
+def _refused_arguments(call: _Call, shape: Shape, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """torch's (2.13) checks of an elementwise function's arguments, and of the input's dims where the function
+    has some: a SpecError where torch on meta tensors (where a SpecError sends the call) refuses the call too."""
+    kind = call.kind
+    if kind in _DROPOUTS:
+        p = _argument(args, kwargs, 1, "p", 0.5)
+        if _numbers(p) and not 0 <= p <= 1:  # torch: dropout probability has to be between 0 and 1
+            raise call.spec_error("p is the probability of dropping an element: use a p from 0 to 1", p=p)
+        if kind == "dropout1d" and len(shape) not in (2, 3):  # torch: dropout1d: Expected 2D or 3D input
+            raise call.shape_error("expects a 2-D (C, L) or 3-D (N, C, L) input: use dropout for other ranks", shape)
+        training = kwargs["training"] if "training" in kwargs else _argument(args, kwargs, 2, "train")
+        fewest = _FEATURE_DROPOUTS.get(kind, 0)
+        if training is True and _numbers(p) and 0 < p < 1 and len(shape) < fewest and 0 not in shape:
+            # torch: Feature dropout requires at least 2 dimensions in the input
+            raise call.shape_error(
+                f"drops whole channels in training: expects an input of {fewest} or more dims", shape
+            )
+    elif kind == "local_response_norm":
+        dims_at_least(call, shape, 3)  # torch: Expected 3D or higher dimensionality input
+        size = _argument(args, kwargs, 1, "size")
+        if (isinstance(size, (bool, float)) or (type(size) is int and size < 1)) and 0 not in shape:
+            # torch: kernel size should be greater than zero (it returns an input without elements as it is)
+            raise call.spec_error("size is the number of channels to sum over: use a positive int", size=size)
+    elif kind == "hardtanh" and "inplace" in kwargs:
+        # F.hardtanh checks its bounds (fx records its arguments as keywords, inplace among them); the builtins it
+        # calls, torch._C._nn.hardtanh and F.hardtanh_, take any
+        low, high = kwargs.get("min_val", -1.0), kwargs.get("max_val", 1.0)
+        if _numbers(low, high) and low > high:  # torch: min_val cannot be greater than max_val
+            raise call.spec_error("min_val must not be greater than max_val: swap them", min_val=low, max_val=high)
+    elif kind == "rrelu":
+        low, high = _argument(args, kwargs, 1, "lower", 1 / 8), _argument(args, kwargs, 2, "upper", 1 / 3)
+        if not _numbers(low, high):
+            return
+        for name, value in (("lower", low), ("upper", high)):
+            if not math.isfinite(value):  # torch: rrelu: lower bound must be finite
+                raise call.spec_error(f"{name} must be a finite number", **{name: value})
+        if low > high:  # torch: Lower bound should be less than or equal to the upper bound
+            raise call.spec_error("lower must not be greater than upper: swap them", lower=low, upper=high)
+    elif kind == "celu" and _numbers(alpha := _argument(args, kwargs, 1, "alpha", 1.0)) and alpha == 0:
+        # torch: ZeroDivisionError: alpha cannot be 0 for CELU. A ShapeError, not a SpecError: torch on meta tensors
+        # takes it
+        raise ShapeError(
+            f"{call.where}: alpha must not be 0 (celu divides by it): use a nonzero alpha, such as the default "
+            f"1.0. {received({'alpha': alpha})}"
+        )
+    elif kind == "gelu" and kwargs.get("approximate", "none") not in ("none", "tanh"):
+        # torch: approximate argument must be either none or tanh
+        raise call.spec_error("approximate must be 'none' or 'tanh'", approximate=kwargs["approximate"])
+    elif kind == "softshrink" and _numbers(lambd := _argument(args, kwargs, 1, "lambd", 0.5)):
+        # torch: lambda must be in range [0, the largest value of the input's dtype]; convcalc does not follow
+        # dtypes and takes float64's (a float32 input's is 3.4e38)
+        if not 0 <= lambd <= sys.float_info.max:
+            raise call.spec_error("lambd must be from 0 to the largest value of the input's dtype", lambd=lambd)
+    elif kind == "clamp" and _argument(args, kwargs, 1, "min") is None and _argument(args, kwargs, 2, "max") is None:
+        # torch: torch.clamp: At least one of 'min' or 'max' must not be None
+        raise call.spec_error("needs min or max (or both)", min=None, max=None)
+    elif kind == "fill" and isinstance(value := _argument(args, kwargs, 1, "value"), _Tensor) and value.shape:
+        # torch: fill_ only supports 0-dimension value tensor
+        raise ShapeError(
+            f"{call.where}: fills with one value: a number or a 0-D tensor. Received: value_shape={tuple(value.shape)}"
+        )
 
 
 _SCALAR_OPS: dict[str, Callable[[Any, Any], Any]] = {
@@ -260,11 +346,15 @@ _SCALAR_OPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-# the operands of three-tensor point-wise operations, by keyword (ConvNeXt-V2's GlobalResponseNorm: addcmul)
-_TERNARY = {
+# the operands, by keyword, of point-wise operations of more tensors than two or other than (input, other):
+# ConvNeXt-V2's GlobalResponseNorm's addcmul, and clamp with bounds that are tensors (None is no bound)
+_OPERANDS = {
     "addcmul": ("input", "tensor1", "tensor2"),
     "addcdiv": ("input", "tensor1", "tensor2"),
     "lerp": ("input", "end", "weight"),
+    "clamp": ("input", "min", "max"),
+    "clamp_min": ("input", "min"),
+    "clamp_max": ("input", "max"),
 }
 
 
@@ -321,8 +411,9 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             )
     elif call.kind == "masked_fill":  # x.masked_fill(mask, value): x and its mask broadcast, the value is a scalar
         operands = list(args[:2]) + [kwargs[k] for k in ("input", "mask") if k in kwargs]
-    elif call.kind in _TERNARY:  # torch.addcmul(x, a, b, value=v), torch.lerp(x, end, weight): three broadcast
-        operands = list(args[:3]) + [kwargs[k] for k in _TERNARY[call.kind] if k in kwargs]
+    elif call.kind in _OPERANDS:  # torch.addcmul(x, a, b, value=v), torch.clamp(x, t, None): all broadcast
+        names = _OPERANDS[call.kind]
+        operands = [v for v in [*args[: len(names)], *(kwargs[k] for k in names if k in kwargs)] if v is not None]
     else:
         operands = list(args[:2]) + [kwargs[k] for k in ("input", "other") if k in kwargs]
     tensors = [v for v in operands if isinstance(v, _Tensor)]
