@@ -961,3 +961,86 @@ def test_an_adaptive_pool_takes_sizes_of_the_input(pool: Any) -> None:
         real = tuple(model(torch.zeros(1, 3, h, w)).shape)
         at = tuple(int(sympy.sympify(d).subs({H: h, W: w})) for d in plan.output_shape)
         assert at == real == convcalc.plan(model, (1, 3, h, w)).output_shape, (h, w)
+
+
+# --------------------------------------------------------------------------- #
+# 7. Assignment into a tensor (``out[...] = y``), read with symbolic sizes too
+# --------------------------------------------------------------------------- #
+
+
+class Assigned(nn.Module):
+    """FNO's spectral layer writes its modes into a zero tensor; other code masks borders or fills a channel."""
+
+    def __init__(self, form: str) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 1)
+        self.form = form
+
+    def forward(self, x: Any) -> Any:
+        y = self.c(x)
+        if self.form == "modes":
+            out = torch.zeros(x.size(0), 4, x.size(-2), x.size(-1) // 2 + 1)
+            out[:, :, :2, :3] = y[:, :, :2, :3]
+            return out
+        if self.form == "border":
+            y[..., 0] = 0.0
+            y[:, :, -1, :] = y[:, :, 0, :]
+            return y
+        if self.form == "channel":
+            y[:, 1] = y[:, 0:1].squeeze(1) * 2
+            return y.flatten(1)
+        if self.form == "rows":
+            y[[0, 1]] = y[[1, 0]]
+            return y
+        y[:, :2] = y[:, :3]  # "mismatch": torch refuses at every size
+        return y
+
+
+@pytest.mark.parametrize("form", ["modes", "border", "channel", "rows"])
+def test_an_assignment_into_a_tensor_keeps_its_shape(form: str) -> None:
+    """Read from the forward (no rows from torch's machinery), with torch's shapes at every size; where the
+    value does not fit the part it replaces at some sizes, the plan's constraints fail at exactly those."""
+    model = Assigned(form).eval()
+    H, W = convcalc.symbols("H W")
+    plan = convcalc.plan(model, (2, 3, H, W))
+    assert not plan.fallback_rows
+    for h, w in itertools.product(range(1, 7), range(1, 7)):
+        try:
+            real: Any = tuple(model(torch.zeros(2, 3, h, w)).shape)
+        except RuntimeError:
+            real = None
+        fits = all(c.holds({"H": h, "W": w}) for c in plan.constraints)
+        planned = tuple(int(sympy.sympify(d).subs({H: h, W: w})) for d in plan.output_shape)
+        assert (planned if fits else None) == real, (h, w)
+        if real is not None:
+            assert convcalc.plan(model, (2, 3, h, w)).output_shape == real
+
+
+def test_an_assignment_that_does_not_fit_is_refused() -> None:
+    model = Assigned("mismatch").eval()
+    with pytest.raises(RuntimeError):
+        model(torch.zeros(2, 3, 4, 4))
+    with pytest.raises(convcalc.ShapeError, match=r"a value of shape \(2, 3, 4, 4\) cannot be assigned to a part of"):
+        convcalc.plan(model, (2, 3, 4, 4))
+
+
+class DetectHead(nn.Module):
+    """YOLOv5's Detect: ``x[i] = self.m[i](x[i])`` into the list of feature maps it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.m = nn.ModuleList([nn.Conv2d(8, 6, 1), nn.Conv2d(16, 6, 1)])
+
+    def forward(self, x: Any) -> Any:
+        for i in range(2):
+            x[i] = self.m[i](x[i])
+        return x
+
+
+def test_an_assignment_into_a_list_is_left_to_torch() -> None:
+    """With numbers torch's machinery plans it; with symbols the message says what convcalc cannot follow."""
+    model = DetectHead().eval()
+    plan = convcalc.plan(model, [[(1, 8, 16, 16), (1, 16, 8, 8)]])
+    assert plan.output_shapes == ((1, 6, 16, 16), (1, 6, 8, 8))
+    with pytest.raises(convcalc.SpecError, match=r"an assignment into a tensor; one into a list or dict"):
+        convcalc.plan(model, [[(1, 8, "H", "W"), (1, 16, "H", "W")]])

@@ -1,10 +1,12 @@
 """fx operation handlers for indexing: ``x[...]`` with ints, slices (numeric and symbolic bounds), None, ...,
-one list of ints, or a module's integer index buffer; and indexing of tuples, lists and dicts."""
+one list of ints, or a module's integer index buffer; and indexing of tuples, lists and dicts; and assignment into
+a tensor (``x[index] = value``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from convcalc._errors import ShapeError
 from convcalc._types import Shape
 from convcalc.torch.nodes import ListIndex
 from convcalc.torch.strides import contiguous
@@ -22,6 +24,40 @@ def _getitem(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         except (TypeError, IndexError, KeyError) as exc:
             raise call.spec_error(f"cannot index {_describe_value(value)} ({exc})", index=index) from None
     return _slice_tensor(call, value, index if isinstance(index, tuple) else (index,))
+
+
+@_handles("setitem")
+def _setitem(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``x[index] = value``: the tensor keeps its shape; the value broadcasts to the part it replaces (the row's
+    output). An assignment into a list or a dict changes what a name holds: torch's machinery follows it."""
+    target, index, value = args
+    if not isinstance(target, _Tensor):
+        raise call.spec_error(
+            "convcalc follows an assignment into a tensor; one into a list or dict needs torch's shape machinery",
+            target=_describe_value(target),
+        )
+    region = _getitem(call, (target, index), {})
+    if isinstance(value, _Tensor):
+        _broadcasts_to(call, value.shape, region.shape)
+    return None
+
+
+def _broadcasts_to(call: _Call, shape: Shape, region: Shape) -> None:
+    """``shape`` broadcasts to ``region`` without growing it (torch: shape mismatch: value tensor of shape ...
+    cannot be broadcast to indexing result of shape ...)."""
+
+    def message() -> str:
+        return (
+            f"{call.where}: a value of shape {tuple(shape)} cannot be assigned to a part of shape {tuple(region)}: "
+            f"it must broadcast to it. Received: value_shape={tuple(shape)}"
+        )
+
+    extra = len(shape) - len(region)
+    if any(d != 1 for d in shape[: max(extra, 0)]):
+        raise ShapeError(message())
+    for j, (have, want) in enumerate(zip(shape[max(extra, 0) :], region[max(-extra, 0) :], strict=True)):
+        if have != 1:
+            call.require_equal(have, want, max(-extra, 0) + j, message)
 
 
 def _pick_first_axis(call: _Call, value: Any, items: tuple[Any, ...]) -> Any:

@@ -773,8 +773,8 @@ def _is_inplace(node: Node) -> bool:
 def _node_of(fx_node: Any, where: str) -> Node:
     try:
         args = _freeze(fx_node.args)
-        if fx_node.target is operator.getitem and len(fx_node.args) == 2 and isinstance(fx_node.args[1], list):
-            args = (args[0], ListIndex(args[1]))  # x[[0, 2]]: not x[0, 2]
+        if fx_node.target in (operator.getitem, operator.setitem) and isinstance(fx_node.args[1], list):
+            args = (args[0], ListIndex(args[1]), *args[2:])  # x[[0, 2]]: not x[0, 2]
         kwargs = tuple((k, _freeze(v)) for k, v in fx_node.kwargs.items())
     except SpecError as exc:
         raise SpecError(f"{where}: {exc}") from None

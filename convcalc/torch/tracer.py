@@ -90,6 +90,11 @@ def _tracer_type() -> Any:
             # ``x.shape`` is one of these too, so ``torch.zeros(*x.shape)`` asks its length as a number
             return InPlaceAttribute(self, name)
 
+        def __setitem__(self, key: Any, value: Any) -> None:
+            # ``out_ft[:, :, :m1, :m2] = y`` (FNO), ``x[i] = self.m[i](x[i])`` (YOLOv5's Detect): fx's own proxy takes
+            # no assignment; recorded as operator.setitem, which keeps a tensor's shape
+            self.tracer.create_proxy("call_function", operator.setitem, (self, key, value), {})
+
         def __setattr__(self, name: str, value: Any) -> None:
             # ``y.data = y.data.flatten(1)`` swaps the tensor's contents, shape too: fx would set a Python attribute
             # of the proxy and go on with the old tensor; torch's machinery runs such a forward instead
