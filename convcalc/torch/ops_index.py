@@ -33,7 +33,8 @@ def _setitem(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     target, index, value = args
     if not isinstance(target, _Tensor):
         raise call.spec_error(
-            "convcalc follows an assignment into a tensor; one into a list or dict needs torch's shape machinery",
+            "convcalc follows an assignment into a tensor; one into a list or dict is followed by torch's shape "
+            "machinery, which needs numbers: plan with numbers",
             target=_describe_value(target),
         )
     region = _getitem(call, (target, index), {})
