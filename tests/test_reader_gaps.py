@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 import convcalc
+from tests.torchinfo_text import their_text
 
 torch = pytest.importorskip("torch")
 torchinfo = pytest.importorskip("torchinfo")
@@ -33,16 +34,10 @@ nn = torch.nn
 F = torch.nn.functional
 sympy = pytest.importorskip("sympy")
 
-UNITS = {"(Units.TERABYTES)": "(T)", "(Units.GIGABYTES)": "(G)", "(Units.MEGABYTES)": "(M)"}
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ALL_COLUMNS = ("input_size", "output_size", "num_params", "params_percent", "kernel_size", "mult_adds", "trainable")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Any:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)
@@ -51,13 +46,6 @@ def _quiet_dynamo() -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
-
-
-def their_text(stats: Any) -> str:
-    text = str(stats)
-    for enum, unit in UNITS.items():
-        text = text.replace(enum, unit)
-    return text
 
 
 def assert_plan_is_torch(model: Any, shape: tuple[int, ...]) -> Any:

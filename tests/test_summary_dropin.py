@@ -19,6 +19,7 @@ from strategies import build_nesting, torch_nestings
 
 import convcalc
 from convcalc import zoo
+from tests.torchinfo_text import their_text
 
 torch = pytest.importorskip("torch")
 torchinfo = pytest.importorskip("torchinfo")
@@ -27,7 +28,7 @@ F = torch.nn.functional
 
 from test_torchinfo_layout import BasicBlock  # noqa: E402 - torchvision's block, written once for both files
 
-UNITS = {"(Units.TERABYTES)": "(T)", "(Units.GIGABYTES)": "(G)", "(Units.MEGABYTES)": "(M)"}
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ALL_COLUMNS = ("input_size", "output_size", "num_params", "params_percent", "kernel_size", "mult_adds", "trainable")
 OPTIONS: list[dict[str, Any]] = [
     {},
@@ -38,19 +39,8 @@ OPTIONS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Any:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def their_text(stats: Any) -> list[str]:
-    text = str(stats)
-    for enum, unit in UNITS.items():
-        text = text.replace(enum, unit)
-    return text.splitlines()
+def their_lines(stats: Any) -> list[str]:
+    return their_text(stats).splitlines()
 
 
 def assert_same(module: Any, options: list[dict[str, Any]] = OPTIONS, **inputs: Any) -> None:
@@ -59,7 +49,7 @@ def assert_same(module: Any, options: list[dict[str, Any]] = OPTIONS, **inputs: 
         # on the CPU: torchinfo moves the model to CUDA where there is one, but forwards make tensors on the CPU
         theirs = torchinfo.summary(module, verbose=0, device="cpu", **inputs, **kw)
         ours = convcalc.summary(module, verbose=0, **inputs, **kw)
-        assert str(ours).splitlines() == their_text(theirs), kw
+        assert str(ours).splitlines() == their_lines(theirs), kw
         assert ours.total_params == theirs.total_params
         assert ours.trainable_params == theirs.trainable_params
         assert ours.total_mult_adds == theirs.total_mult_adds
@@ -712,7 +702,7 @@ def test_lazy_layers_are_summarised_as_torchinfo_sees_them_after_its_forward() -
         ours = convcalc.summary(model, input_size=(2, 3, 8, 8), verbose=0, **kw)
         assert any(isinstance(p, nn.parameter.UninitializedParameter) for p in model.parameters())
         theirs = torchinfo.summary(LazyNet().eval(), input_size=(2, 3, 8, 8), verbose=0, device="cpu", **kw)
-        assert str(ours).splitlines() == their_text(theirs), kw
+        assert str(ours).splitlines() == their_lines(theirs), kw
         assert (ours.total_params, ours.total_mult_adds, ours.total_output_bytes) == (
             theirs.total_params,
             theirs.total_mult_adds,

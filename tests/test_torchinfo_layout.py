@@ -26,6 +26,7 @@ from strategies import build_nesting, torch_nestings
 import convcalc
 from convcalc import zoo
 from convcalc.torch_bridge import to_torch
+from tests.torchinfo_text import their_text
 
 torch = pytest.importorskip("torch")
 torchinfo = pytest.importorskip("torchinfo")
@@ -33,16 +34,7 @@ nn = torch.nn
 F = torch.nn.functional
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Any:
-    """Tiny convolutions: torch's thread pool costs more than it saves on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-UNITS = {"(Units.TERABYTES)": "(T)", "(Units.GIGABYTES)": "(G)", "(Units.MEGABYTES)": "(M)"}
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def theirs(module: Any, shape: tuple[int, ...], depths: tuple[int, ...]) -> dict[int, list[str]]:
@@ -59,10 +51,7 @@ def theirs(module: Any, shape: tuple[int, ...], depths: tuple[int, ...]) -> dict
     tables = {}
     for depth in depths:
         stats.formatting.max_depth = depth
-        text = str(stats)
-        for enum, unit in UNITS.items():
-            text = text.replace(enum, unit)
-        lines = text.splitlines()
+        lines = their_text(stats).splitlines()
         lines[lines.index(input_line)] = f"Input size (MB): {stats.to_megabytes(tensor_bytes):0.2f}"
         lines[lines.index(total_line)] = f"Estimated Total Size (MB): {stats.to_megabytes(total - overhead):0.2f}"
         tables[depth] = lines
