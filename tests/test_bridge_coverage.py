@@ -545,7 +545,7 @@ OPERATION_ERRORS: list[tuple[str, Any, tuple[int, ...], type[Exception], str, bo
         lambda m, x: x @ x,
         X4,
         ShapeError,
-        r"^matmul \(matmul\): the inner sizes differ \(10 vs 8\)\. Received: input_shape=\(2, 6, 8, 10\)$",
+        r"^matmul \(matmul\): the inner sizes differ \(10 vs 8\)\. Received: shapes=\(\(2, 6, 8, 10\), \(2, 6, 8, 10\)\)$",
         True,
     ),
     (

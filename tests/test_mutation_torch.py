@@ -119,7 +119,7 @@ def test_a_product_of_what_is_not_a_matrix_is_refused(function: Any, message: st
 def test_inner_sizes_that_differ_name_both() -> None:
     error = _refused(lambda s, x: x @ s.w3.transpose(1, 2), (2, 5, 8))
     assert type(error) is convcalc.ShapeError
-    assert str(error) == "matmul (matmul): the inner sizes differ (8 vs 6). Received: input_shape=(2, 5, 8)"
+    assert str(error) == "matmul (matmul): the inner sizes differ (8 vs 6). Received: shapes=((2, 5, 8), (2, 6, 8))"
 
 
 @pytest.mark.parametrize(

@@ -56,6 +56,10 @@ class GELU(_Elementwise):
 
     approximate: str = "none"
 
+    def __post_init__(self) -> None:
+        if self.approximate not in ("none", "tanh"):  # torch: approximate argument must be either none or tanh
+            raise SpecError(f"approximate must be 'none' or 'tanh'. Received: approximate={self.approximate!r}")
+
 
 @dataclass(frozen=True, slots=True)
 class SiLU(_Elementwise):

@@ -14,7 +14,7 @@ from convcalc._args import received
 from convcalc._errors import ShapeError, SpecError
 from convcalc._types import Shape
 from convcalc.torch.nodes import _torch
-from convcalc.torch.ops_norm import dims_at_least
+from convcalc.torch.ops_norm import FEATURE_DROPOUTS, dims_at_least, drops_channels, gelu_approximation
 from convcalc.torch.strides import contiguous, copied, is_contiguous, is_dense, iterated, viewed
 from convcalc.torch.values import (
     NeedsDataError,
@@ -193,6 +193,7 @@ _NEW_LAYOUT = frozenset({"local_response_norm", "logsigmoid", "log_sigmoid", "rr
     "hardshrink",
     "softshrink",
     "threshold",
+    "_threshold",
     "rrelu",
     "dropout",
     "dropout1d",
@@ -243,10 +244,7 @@ def _pointwise(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     return call.row(t.shape, _Tensor(t.shape, t.rf, t.const, strides))
 
 
-# the dropouts that drop whole channels, where torch draws one value per channel (training with 0 < p < 1, an
-# input with elements): the fewest dims each takes then (dropout3d adds a batch axis to an input of other than 5)
-_FEATURE_DROPOUTS = {"dropout2d": 2, "dropout3d": 1, "feature_alpha_dropout": 2}
-_DROPOUTS = frozenset({"dropout", "alpha_dropout", "dropout1d", *_FEATURE_DROPOUTS})
+_DROPOUTS = frozenset({"dropout", "alpha_dropout", "dropout1d", *FEATURE_DROPOUTS})
 
 
 def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], position: int, name: str, default: Any = None) -> Any:
@@ -270,12 +268,7 @@ def _refused_arguments(call: _Call, shape: Shape, args: tuple[Any, ...], kwargs:
         if kind == "dropout1d" and len(shape) not in (2, 3):  # torch: dropout1d: Expected 2D or 3D input
             raise call.shape_error("expects a 2-D (C, L) or 3-D (N, C, L) input: use dropout for other ranks", shape)
         training = kwargs["training"] if "training" in kwargs else _argument(args, kwargs, 2, "train")
-        fewest = _FEATURE_DROPOUTS.get(kind, 0)
-        if training is True and _numbers(p) and 0 < p < 1 and len(shape) < fewest and 0 not in shape:
-            # torch: Feature dropout requires at least 2 dimensions in the input
-            raise call.shape_error(
-                f"drops whole channels in training: expects an input of {fewest} or more dims", shape
-            )
+        drops_channels(call, kind, shape, p, training)
     elif kind == "local_response_norm":
         dims_at_least(call, shape, 3)  # torch: Expected 3D or higher dimensionality input
         size = _argument(args, kwargs, 1, "size")
@@ -304,9 +297,14 @@ def _refused_arguments(call: _Call, shape: Shape, args: tuple[Any, ...], kwargs:
             f"{call.where}: alpha must not be 0 (celu divides by it): use a nonzero alpha, such as the default "
             f"1.0. {received({'alpha': alpha})}"
         )
-    elif kind == "gelu" and kwargs.get("approximate", "none") not in ("none", "tanh"):
-        # torch: approximate argument must be either none or tanh
-        raise call.spec_error("approximate must be 'none' or 'tanh'", approximate=kwargs["approximate"])
+    elif kind == "gelu":
+        gelu_approximation(call, kwargs.get("approximate", "none"))
+    elif kind in ("threshold", "_threshold"):  # F.threshold(x, threshold, value): numbers, 0-D tensors among them
+        for name, position in (("threshold", 1), ("value", 2)):
+            bound = _argument(args, kwargs, position, name)
+            if not (_numbers(bound) or _is_size(bound) or (isinstance(bound, _Tensor) and not bound.shape)):
+                # torch: threshold(): argument 'threshold' (position 2) must be Number, not NoneType
+                raise call.spec_error(f"{name} must be a number", **{name: _describe_value(bound)})
     elif kind == "softshrink" and _numbers(lambd := _argument(args, kwargs, 1, "lambd", 0.5)):
         # torch: lambda must be in range [0, the largest value of the input's dtype]; convcalc does not follow
         # dtypes and takes float64's (a float32 input's is 3.4e38)
@@ -411,6 +409,14 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             )
     elif call.kind == "masked_fill":  # x.masked_fill(mask, value): x and its mask broadcast, the value is a scalar
         operands = list(args[:2]) + [kwargs[k] for k in ("input", "mask") if k in kwargs]
+        value = args[2] if len(args) > 2 else kwargs.get("value")
+        if isinstance(value, _Tensor) and value.shape:
+            # torch: masked_fill_ only supports a 0-dimensional value tensor, but got tensor with 1 dimension(s)
+            raise ShapeError(
+                f"{call.where}: fills with one value: a number or a 0-D tensor, not a {len(value.shape)}-D tensor "
+                f"(x.masked_fill(mask, value.squeeze()) where it holds one element). "
+                f"Received: value_shape={tuple(value.shape)}"
+            )
     elif call.kind in _OPERANDS:  # torch.addcmul(x, a, b, value=v), torch.clamp(x, t, None): all broadcast
         names = _OPERANDS[call.kind]
         operands = [v for v in [*args[: len(names)], *(kwargs[k] for k in names if k in kwargs)] if v is not None]

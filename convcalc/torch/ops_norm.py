@@ -279,9 +279,42 @@ def _along_dim(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     return call.row(t.shape, _Tensor(t.shape, t.rf, t.const))
 
 
+# the dropouts that drop whole channels, where torch draws one value per channel (training with 0 < p < 1, an
+# input with elements): the fewest dims each takes then (dropout3d adds a batch axis to an input of other than 5)
+FEATURE_DROPOUTS = {"dropout2d": 2, "dropout3d": 1, "feature_alpha_dropout": 2}
+# the layers that call them, by class name
+_FEATURE_DROPOUT_LAYERS = {
+    "Dropout2d": "dropout2d",
+    "Dropout3d": "dropout3d",
+    "FeatureAlphaDropout": "feature_alpha_dropout",
+}
+
+
+def drops_channels(call: _Call, kind: str, shape: Shape, p: Any, training: Any) -> None:
+    """A dropout of whole channels (``kind`` one of :data:`FEATURE_DROPOUTS`) in training, with ``0 < p < 1``, takes
+    an input of its fewest dims or more, unless the input has no elements (torch: Feature dropout requires at least
+    2 dimensions in the input)."""
+    fewest = FEATURE_DROPOUTS.get(kind, 0)
+    number = isinstance(p, (int, float))
+    if training is True and number and 0 < p < 1 and len(shape) < fewest and 0 not in shape:
+        raise call.shape_error(f"drops whole channels in training: expects an input of {fewest} or more dims", shape)
+
+
+def gelu_approximation(call: _Call, approximate: Any) -> None:
+    """GELU's ``approximate`` is ``'none'`` or ``'tanh'`` (torch: approximate argument must be either none or tanh;
+    ``nn.GELU`` takes any at construction and refuses at its first call)."""
+    if approximate not in ("none", "tanh"):
+        raise call.spec_error("approximate must be 'none' or 'tanh'", approximate=approximate)
+
+
 def module_checks(call: _Call, kind: str, arguments: dict[str, Any], shape: Shape) -> None:
-    """torch's checks of a shape-keeping layer against its input, by the layer's class name and arguments."""
-    if kind in ("LogSoftmax", "Softmin"):
+    """torch's checks of a shape-keeping layer against its input, by the layer's class name and arguments (a
+    dropout's ``training`` among them: the module's mode)."""
+    if kind in _FEATURE_DROPOUT_LAYERS:
+        drops_channels(call, _FEATURE_DROPOUT_LAYERS[kind], shape, arguments.get("p", 0.5), arguments.get("training"))
+    elif kind == "GELU":
+        gelu_approximation(call, arguments.get("approximate", "none"))
+    elif kind in ("LogSoftmax", "Softmin"):
         dim_in_range(call, shape, arguments.get("dim"))
     elif kind == "Softmax2d" and len(shape) not in (3, 4):  # torch: Softmax2d: expected input to be 3D or 4D
         raise call.shape_error("expects a 3-D or 4-D input", shape)

@@ -279,16 +279,6 @@ def _moments(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return _Pair((reduced, _Tensor(reduced.shape, reduced.rf)))
 
 
-@_handles("outer", "ger")
-def _outer(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """``torch.outer(a, b)`` of two vectors: ``(len(a), len(b))``, one multiply each."""
-    a = _tensor_arg(call, args[0] if args else kwargs.get("input"))
-    b = _tensor_arg(call, args[1] if len(args) > 1 else kwargs.get("vec2", kwargs.get("other")))
-    if len(a.shape) != 1 or len(b.shape) != 1:
-        raise call.shape_error(f"outer takes two 1-D tensors, not {len(a.shape)}-D and {len(b.shape)}-D", a.shape)
-    return call.row(a.shape, _Tensor((a.shape[0], b.shape[0])))
-
-
 @_handles("cdist")
 def _cdist(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``torch.cdist(x1, x2)``: ``(*batch, P, M)`` and ``(*batch, R, M)`` give ``(*batch, P, R)``, the batches

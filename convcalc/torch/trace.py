@@ -579,6 +579,8 @@ def _leaf_spec(module: Any, where: str) -> Any:
     if base is None or _stale(module, base.__name__):
         return None
     name = base.__name__
+    if name in _CHANNEL_DROPOUTS and module.training:  # in training torch checks its input's dims: read in its mode
+        return _elementwise(module, base)
     spec_cls: Any = getattr(nn, name, None) if name in nn.__all__ else None
     is_spec = isinstance(spec_cls, type) and dataclasses.is_dataclass(spec_cls)
     if is_spec:
@@ -631,6 +633,7 @@ def _elementwise_type() -> Any:
         non_trainable: int = 0
         buffers: int = 0
         torch_args: tuple[tuple[str, Any], ...] = ()
+        training: bool = False  # the module's mode, which some of torch's checks depend on
 
         @property
         def kind(self) -> str:
@@ -641,7 +644,8 @@ def _elementwise_type() -> Any:
             from convcalc.torch.ops_norm import module_checks
             from convcalc.torch.values import _Call
 
-            module_checks(_Call(ctx, path or "<model>", self.kind), self.kind, dict(self.torch_args), tuple(shape))
+            arguments = {**dict(self.torch_args), "training": self.training}
+            module_checks(_Call(ctx, path or "<model>", self.kind), self.kind, arguments, tuple(shape))
             ctx.add_row(
                 path,
                 self.kind,
@@ -659,6 +663,10 @@ def _elementwise_type() -> Any:
     return Elementwise
 
 
+# the dropouts of whole channels, whose input torch checks in training only
+_CHANNEL_DROPOUTS = frozenset({"Dropout2d", "Dropout3d", "FeatureAlphaDropout"})
+
+
 def _elementwise(module: Any, base: type) -> Any:
     import inspect
 
@@ -671,7 +679,7 @@ def _elementwise(module: Any, base: type) -> Any:
     buffers = sum(b.numel() for b in module.buffers())
     names = [p for p in inspect.signature(base).parameters if p not in ("self", "device", "dtype")]
     args = tuple((p, getattr(module, p)) for p in names if hasattr(module, p) and _plain(getattr(module, p)))
-    return _elementwise_type()(base.__name__, trainable, non_trainable, buffers, args)
+    return _elementwise_type()(base.__name__, trainable, non_trainable, buffers, args, bool(module.training))
 
 
 def _plain(value: Any) -> bool:
@@ -727,6 +735,7 @@ def _namespaces() -> list[tuple[str, Any]]:
         ("torch.nn.functional", torch.nn.functional),
         ("torch", torch),
         ("torch._C._nn", torch._C._nn),  # F.logsigmoid is torch._C._nn.log_sigmoid
+        ("torch._C._linalg", torch._C._linalg),  # torch.linalg.matmul is torch._C._linalg.linalg_matmul
         ("math", math),
     ]
 
