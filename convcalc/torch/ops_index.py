@@ -64,8 +64,8 @@ def _broadcasts_to(call: _Call, shape: Shape, region: Shape) -> None:
 def _pick_first_axis(call: _Call, value: Any, items: tuple[Any, ...]) -> Any:
     """``x[[0, 2]]``: the rows a list of ints names, along the first axis."""
     if not isinstance(value, _Tensor):
-        try:
-            return type(value)(value[i] for i in items) if isinstance(value, (tuple, list)) else value[list(items)]
+        try:  # a tuple or a list takes no list index: Python raises TypeError
+            return value[list(items)]
         except (TypeError, IndexError, KeyError) as exc:
             raise call.spec_error(f"cannot index {_describe_value(value)} ({exc})", index=list(items)) from None
     if not value.shape or not all(_is_int(i) for i in items):
@@ -92,7 +92,7 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
     axis = 0
     trailing_ok = True
     k = len(t.rf) if t.rf is not None else 0
-    for item in expanded:
+    for at, item in enumerate(expanded):
         if item is None:
             shape.append(1)
             if axis > rank - k:
@@ -108,18 +108,19 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
             _indices_inside(call, (item,), t.shape, axis)
             if axis >= rank - k:
                 trailing_ok = False
-        elif _one_list(item, expanded):  # x[:, [0, 2]]: one list of ints picks along its axis, in place
+        elif _one_list(at, expanded):  # x[:, [0, 2]]: one list of ints picks along its axis, in place
             _indices_inside(call, item, t.shape, axis)
             shape.append(len(item))
             if axis >= rank - k:
                 trailing_ok = False
-        elif isinstance(item, _Tensor) and item.integral and _one_tensor(item, expanded):
+        elif isinstance(item, _Tensor) and item.integral and _one_tensor(at, expanded):
             # table[index]: a module's index buffer (Swin's relative_position_index) picks along one axis, the
             # index's shape in its place (torch checks the values, which a plan of shapes does not read)
             shape.extend(item.shape)
             if axis >= rank - k:
                 trailing_ok = False
         else:
+            _inside_their_axes(call, t.shape, expanded)  # (torch's machinery, which plans it, reads no values)
             raise call.spec_error(
                 "convcalc follows indexing with ints, slices, None, ... and one list of ints only",
                 index=_describe_value(item),
@@ -152,6 +153,17 @@ def _sliced_strides(t: _Tensor, items: list[Any], shape: list[Any]) -> tuple[int
     return tuple(strides)
 
 
+def _inside_their_axes(call: _Call, shape: Shape, index: list[Any]) -> None:
+    """Each int and each list of ints of an index names elements of its axis (torch: IndexError)."""
+    axis = 0
+    for item in index:
+        if item is None:
+            continue
+        if _is_int(item) or (type(item) is tuple and all(_is_int(i) for i in item)):
+            _indices_inside(call, item if type(item) is tuple else (item,), shape, axis)
+        axis += 1
+
+
 def _indices_inside(call: _Call, items: tuple[int, ...], shape: Shape, axis: int) -> None:
     """Each int of a list index must name an element of the axis (a constraint where its size is a symbol)."""
     size = shape[axis]
@@ -169,17 +181,19 @@ def _indices_inside(call: _Call, items: tuple[int, ...], shape: Shape, axis: int
         )
 
 
-def _one_tensor(item: Any, index: list[Any]) -> bool:
-    """Whether ``item`` is the index's only advanced part (only slices, None and ... beside it)."""
-    return all(other is item or other is None or isinstance(other, slice) for other in index)
+def _one_tensor(at: int, index: list[Any]) -> bool:
+    """Whether ``index[at]`` is the index's only advanced part (only slices and None beside it; the same buffer
+    given twice, ``x[idx, idx]``, is two)."""
+    return all(j == at or other is None or isinstance(other, slice) for j, other in enumerate(index))
 
 
-def _one_list(item: Any, index: list[Any]) -> bool:
-    """Whether ``item`` is a list of ints (frozen as a tuple) and the index's only advanced part (with another
+def _one_list(at: int, index: list[Any]) -> bool:
+    """Whether ``index[at]`` is a list of ints (frozen as a tuple) and the index's only advanced part (with another
     list or an int beside it, torch broadcasts the indices together and may move the axes)."""
+    item = index[at]
     if not (type(item) is tuple and item and all(_is_int(i) for i in item)):
         return False
-    return not any(_is_int(other) or type(other) is tuple for other in index if other is not item)
+    return not any(_is_int(other) or type(other) is tuple for j, other in enumerate(index) if j != at)
 
 
 def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) -> Any:
