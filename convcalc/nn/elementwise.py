@@ -57,7 +57,8 @@ class GELU(_Elementwise):
     approximate: str = "none"
 
     def __post_init__(self) -> None:
-        if self.approximate not in ("none", "tanh"):  # torch: approximate argument must be either none or tanh
+        # torch: approximate argument must be either none or tanh
+        if not isinstance(self.approximate, str) or self.approximate not in ("none", "tanh"):
             raise SpecError(f"approximate must be 'none' or 'tanh'. Received: approximate={self.approximate!r}")
 
 
