@@ -38,8 +38,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ALL_COLUMNS = ("input_size", "output_size", "num_params", "params_percent", "kernel_size", "mult_adds", "trainable")
 
 
-
-
 @pytest.fixture(autouse=True)
 def _quiet_dynamo() -> Any:
     """torch.compile warns about global hooks and its own state; the tests compare shapes, not warnings."""
@@ -1035,3 +1033,78 @@ def test_an_assignment_into_a_list_is_left_to_torch() -> None:
         match=r"one into a list or dict is followed by torch's shape machinery, which needs numbers: plan with numbers",
     ):
         convcalc.plan(model, [[(1, 8, "H", "W"), (1, 16, "H", "W")]])
+
+
+class CachedGrids(nn.Module):
+    """YOLOv5's Detect in small: it assigns into the list it is given and caches a grid per level in a plain list
+    of tensors, which a torch run fills."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.m = nn.ModuleList([nn.Conv2d(8, 6, 1), nn.Conv2d(16, 6, 1)])
+        self.grid = [torch.empty(0), torch.empty(0)]
+
+    def forward(self, x: Any) -> Any:
+        for i in range(2):
+            x[i] = self.m[i](x[i])
+            if self.grid[i].shape[2:4] != x[i].shape[2:4]:
+                self.grid[i] = torch.zeros(1, 1, x[i].shape[2], x[i].shape[3])
+            x[i] = x[i] + self.grid[i]
+        return x
+
+
+def test_tensors_cached_in_plain_attributes_go_to_the_meta_device_too() -> None:
+    """After a torch run (torchinfo's, or the user's) the cached grids are real tensors: torch's machinery gets
+    meta copies of them, as of the parameters, so the plan is the same before and after (it was refused after)."""
+    model = CachedGrids().eval()
+    shapes = [[(1, 8, 16, 16), (1, 16, 8, 8)]]
+    before = convcalc.plan(model, shapes)
+    with torch.no_grad():
+        real = model([torch.zeros(1, 8, 16, 16), torch.zeros(1, 16, 8, 8)])
+    after = convcalc.plan(model, shapes)
+    assert before.output_shapes == after.output_shapes == tuple(tuple(t.shape) for t in real)
+    assert before == after
+    assert all(t.device.type == "cpu" for t in model.grid)  # the model's own cache is left as it was
+
+
+class ListOrTensorLayer(nn.Module):
+    """A DenseNet layer that takes the list of earlier features or one tensor, and says which by ``isinstance``."""
+
+    def __init__(self, channels: int, growth: int, question: Any) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(channels)
+        self.conv = nn.Conv2d(channels, growth, 3, padding=1)
+        self.question = question
+
+    def forward(self, feats: Any) -> Any:
+        x = torch.cat(feats, 1) if self.question(feats) else feats
+        return self.conv(F.relu(self.norm(x)))
+
+
+class ListDenseBlock(nn.Module):
+    def __init__(self, question: Any) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([ListOrTensorLayer(4 + 2 * i, 2, question) for i in range(3)])
+
+    def forward(self, x: Any) -> Any:
+        feats = [x]
+        for layer in self.layers:
+            feats.append(layer(feats))
+        return torch.cat(feats, 1)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [lambda v: isinstance(v, list), lambda v: isinstance(v, (list, tuple)), lambda v: not isinstance(v, tuple)],
+    ids=["list", "list_or_tuple", "not_tuple"],
+)
+def test_a_list_a_forward_builds_is_a_list_to_isinstance(question: Any) -> None:
+    """A list built in a forward and handed to a layer is a list where the layer asks (it was taken for a tuple,
+    so ``isinstance(feats, list)`` took the tensor branch with symbols; with numbers torch's machinery ran it)."""
+    model = ListDenseBlock(question).eval()
+    H, W = convcalc.symbols("H W")
+    plan = convcalc.plan(model, (1, 4, H, W))
+    assert plan.output_shape == (1, 10, H, W)
+    assert not plan.fallback_rows
+    for h, w in ((5, 7), (9, 4)):
+        assert convcalc.plan(model, (1, 4, h, w)).output_shape == tuple(model(torch.zeros(1, 4, h, w)).shape)

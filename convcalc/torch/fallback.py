@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from convcalc._errors import ConvCalcError, SpecError
-from convcalc.torch.nodes import _Attr, _join, _torch
+from convcalc.torch.nodes import ListValue, _Attr, _join, _torch
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.trace import (
     _apply_rule,
@@ -169,6 +169,9 @@ def _fresh_meta_copy(module: Any) -> Any:
         if isinstance(tensor, torch.nn.Parameter):
             meta = torch.nn.Parameter(meta, requires_grad=tensor.requires_grad)
         memo[id(tensor)] = meta
+    for held in _held_tensors(module):  # cached in plain attributes (YOLOv5's grids in a list): meta too
+        if id(held) not in memo:
+            memo[id(held)] = torch.empty_like(held, device="meta")
     made = copy.deepcopy(module, memo)
     for path, wrapper in module.named_modules():
         if _compiled(wrapper):  # a torch.compile wrapper copies as a new wrapper of its module: without its hooks
@@ -177,6 +180,29 @@ def _fresh_meta_copy(module: Any) -> Any:
                 if name in vars(wrapper):
                     vars(copied)[name] = copy.deepcopy(vars(wrapper)[name], memo)
     return made
+
+
+def _held_tensors(module: Any) -> Iterator[Any]:
+    """The tensors the modules hold in plain attributes, or in lists, tuples and dicts of them: not parameters
+    or buffers (a forward's cache, as YOLOv5's ``self.grid = [torch.empty(0)] * nl``)."""
+    torch = _torch()
+    internal = {"_parameters", "_buffers", "_modules"}
+
+    def inside(value: Any, depth: int) -> Iterator[Any]:
+        if isinstance(value, torch.Tensor):
+            if not isinstance(value, torch.nn.Parameter) and not _uninitialised(value):
+                yield value
+        elif depth and isinstance(value, (list, tuple)):
+            for item in value:
+                yield from inside(item, depth - 1)
+        elif depth and isinstance(value, dict):
+            for item in value.values():
+                yield from inside(item, depth - 1)
+
+    for sub in module.modules():
+        for name, value in vars(sub).items():
+            if name not in internal:
+                yield from inside(value, 3)
 
 
 #: the hook tables of a module, which a copy of a torch.compile wrapper does not carry over
@@ -288,6 +314,8 @@ def _torch_call(
             known[id(tensor)] = value.rf
             alive.append(tensor)
             return tensor
+        if isinstance(value, ListValue):
+            return [meta(v) for v in value]
         if isinstance(value, tuple):
             return type(value)(meta(v) for v in value) if type(value) is tuple else tuple(meta(v) for v in value)
         if isinstance(value, list):  # a list of tensors as one argument (torchinfo's input_data=[[a, b]])

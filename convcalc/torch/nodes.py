@@ -54,6 +54,13 @@ class ListIndex:
     items: tuple[Any, ...]
 
 
+class ListValue(tuple[Any, ...]):
+    """A list a forward builds or is given (``feats = [x]``), held as a tuple that the forward's ``isinstance(v,
+    list)`` still tells from one (``torch.cat(feats, 1) if isinstance(feats, list) else feats``)."""
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
 class _Dict:
     """A dict built in a forward (``{"logits": x, "boxes": y}``), frozen as its ``(key, value)`` pairs."""
@@ -134,6 +141,8 @@ def _substitute(value: Any, env: dict[str, Any]) -> Any:
         return env[value.name]
     if kind is tuple:
         return tuple([_substitute(v, env) for v in value])
+    if kind is ListValue:
+        return ListValue([_substitute(v, env) for v in value])
     if kind in _PLAIN:
         return value
     if isinstance(value, tuple):

@@ -159,8 +159,8 @@ def _inside_their_axes(call: _Call, shape: Shape, index: list[Any]) -> None:
     for item in index:
         if item is None:
             continue
-        if _is_int(item) or (type(item) is tuple and all(_is_int(i) for i in item)):
-            _indices_inside(call, item if type(item) is tuple else (item,), shape, axis)
+        if _is_int(item) or (isinstance(item, tuple) and all(_is_int(i) for i in item)):
+            _indices_inside(call, item if isinstance(item, tuple) else (item,), shape, axis)
         axis += 1
 
 
@@ -191,9 +191,9 @@ def _one_list(at: int, index: list[Any]) -> bool:
     """Whether ``index[at]`` is a list of ints (frozen as a tuple) and the index's only advanced part (with another
     list or an int beside it, torch broadcasts the indices together and may move the axes)."""
     item = index[at]
-    if not (type(item) is tuple and item and all(_is_int(i) for i in item)):
+    if not (isinstance(item, tuple) and item and all(_is_int(i) for i in item)):
         return False
-    return not any(_is_int(other) or type(other) is tuple for j, other in enumerate(index) if j != at)
+    return not any(_is_int(other) or isinstance(other, tuple) for j, other in enumerate(index) if j != at)
 
 
 def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 from convcalc._args import received
 from convcalc._errors import ShapeError, SpecError
 from convcalc._types import Shape
-from convcalc.torch.nodes import _torch
+from convcalc.torch.nodes import ListValue, _torch
 from convcalc.torch.ops_norm import FEATURE_DROPOUTS, dims_at_least, drops_channels, gelu_approximation
 from convcalc.torch.strides import contiguous, copied, is_contiguous, is_dense, iterated, viewed
 from convcalc.torch.values import (
@@ -757,6 +757,8 @@ def _value_kind(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
     value, taken, module_type, before = args
     if isinstance(value, _Tensor):
         kind = 0
+    elif isinstance(value, (list, ListValue)):  # a list of sizes too: a list, not a torch.Size
+        kind = KINDS.index("list")
     elif _is_size(value):
         kind = 1
     elif type(value) is float:

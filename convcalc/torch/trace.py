@@ -19,7 +19,7 @@ from typing import Any
 
 from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call
-from convcalc.torch.nodes import ListIndex, Node, Ref, _Attr, _Dict, _join, _Slice, _torch
+from convcalc.torch.nodes import ListIndex, ListValue, Node, Ref, _Attr, _Dict, _join, _Slice, _torch
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.tracer import _SCRIPTED, shape_guard, size_number, tensor_constant, value_kind
 
@@ -885,7 +885,9 @@ def _freeze(value: Any) -> Any:
 
     if isinstance(value, torch.fx.Node):
         return Ref(value.name)
-    if isinstance(value, (tuple, list)):
+    if isinstance(value, list):
+        return ListValue(_freeze(v) for v in value)
+    if isinstance(value, tuple):
         return tuple(_freeze(v) for v in value)
     if isinstance(value, slice):
         return _Slice(_freeze(value.start), _freeze(value.stop), _freeze(value.step))
