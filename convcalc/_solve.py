@@ -533,7 +533,19 @@ def inputs_for(plan: Plan, output: int, symbol: Any = None, axis: int | None = N
     x = solution.symbol
     dims = [j for j, d in enumerate(plan.output_shape) if getattr(d, "free_symbols", None) and x in d.free_symbols]
     if axis is not None:
-        dims = [axis] if axis in dims else []
+        rank = len(plan.output_shape)
+        if type(axis) is not int or not -rank <= axis < rank:
+            raise SpecError(
+                f"axis must be an axis of the output shape {plan.output_shape}: from {-rank} to {rank - 1}. "
+                f"Received: axis={axis!r}"
+            )
+        if axis % rank not in dims:
+            raise SpecError(
+                f"axis {axis} of the output shape {plan.output_shape} does not depend on {x}"
+                + (f"; axes {dims} do" if dims else "")
+                + f". Received: axis={axis}, symbol={x}"
+            )
+        dims = [axis % rank]
     if not dims:
         raise SpecError(f"the output shape {plan.output_shape} does not depend on {x}. Received: symbol={x}")
     expr = plan.output_shape[dims[0]]

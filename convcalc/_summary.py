@@ -179,8 +179,9 @@ def summary(
             "verbose=2 lists each weight tensor under its layer, which convcalc.summary does not: use 0 or 1. "
             f"{received({'verbose': verbose})}"
         )
-    if verbose not in (0, 1) or type(verbose) is bool:
+    if type(verbose) not in (int, bool) or verbose not in (0, 1):  # torchinfo takes True and False as 1 and 0
         raise SpecError(f"verbose must be 0 (quiet) or 1 (print). {received({'verbose': verbose})}")
+    verbose = int(verbose)
     if type(col_width) is not int or col_width <= 0:
         raise SpecError(f"col_width must be an int > 0. {received({'col_width': col_width})}")
     if type(depth) is not int or depth < 0:
@@ -215,16 +216,11 @@ def summary(
             args, keywords = given if given is not None else _slots(shapes)
             planned = _read(model).bound(args, {**keywords, **values})
         result = plan(planned, shapes, macs="torchinfo", itemsize=_param_itemsize(model))
-    from convcalc._render import _torchinfo_layers
+    from convcalc._render import _torchinfo_layers, torchinfo_param_bytes
 
     layers = _torchinfo_layers(result)
     total_params, trainable_params = _without_pruned(model, layers, result.total_params, result.trainable_params)
-    itemsizes = result.itemsizes
-    param_bytes = _sum(
-        layer.params * itemsizes.get(layer.path, result.itemsize)
-        for layer in layers
-        if layer.leaf and not layer.recursive
-    )
+    param_bytes = torchinfo_param_bytes(result, layers)
     kernels = _kernel_sizes(model)
     for layer in layers:
         if kernels.get(layer.path) is not None:
@@ -295,13 +291,6 @@ def _is_array(value: Any) -> bool:
     return hasattr(value, "shape") and hasattr(value, "dtype")
 
 
-def _sum(values: Any) -> Any:
-    total: Any = 0
-    for v in values:
-        total = total + v
-    return total
-
-
 def _parse_shape(text: str) -> list[Any]:
     return [] if text == "--" else [int(d) if d.strip().isdigit() else d.strip() for d in text[1:-1].split(",")]
 
@@ -312,6 +301,21 @@ def _storage_overhead() -> int:
     if torch is None:
         return 0
     return int(sys.getsizeof(torch.empty(0).untyped_storage()))
+
+
+def _tensor_bytes(x: Any) -> int:
+    """What torchinfo counts for an input tensor (its storage with the storage object), or an array's bytes with
+    that object's size. A sparse tensor has no storage torchinfo can size: refused, as torchinfo refuses it."""
+    storage = getattr(x, "untyped_storage", None)
+    if storage is None:
+        return int(x.nbytes) + _storage_overhead()
+    layout = getattr(x, "layout", None)
+    if layout is not None and str(layout) != "torch.strided":
+        raise SpecError(
+            f"input_data holds a tensor of layout {layout}, which has no storage to size: give a dense tensor "
+            f"(x.to_dense()) or input_size. Received: input_data=<{type(x).__name__} of shape {tuple(x.shape)}>"
+        )
+    return int(sys.getsizeof(storage()))
 
 
 def _itemsize(dtype: Any) -> int:
@@ -357,6 +361,10 @@ def _inputs(
     shapes = [tuple(s) for s in input_size] if several else [tuple(input_size)]
     if batch_dim is not None:
         shapes = [(*s[:batch_dim], 1, *s[batch_dim:]) for s in shapes]
+    if dtypes is not None and not isinstance(dtypes, (list, tuple)):
+        raise SpecError(
+            f"dtypes must be a list of torch dtypes, one per input: use dtypes=[{dtypes}]. {received({'dtypes': dtypes})}"
+        )
     sizes = [4] * len(shapes) if dtypes is None else [_itemsize(d) for d in dtypes]
     overhead = _storage_overhead()
     total = 0
@@ -432,12 +440,8 @@ def _data_shapes(data: Any) -> tuple[Any, Any, tuple[tuple[Any, ...], dict[str, 
     number's own value, so ``{"x": t, "scale": 3.0}`` is 3.0 more than ``t``), and the forward's arguments with a
     :class:`convcalc._types.Slot` for each planned tensor, or None where each argument is one tensor."""
 
-    def size_of(x: Any) -> int:
-        storage = getattr(x, "untyped_storage", None)
-        return int(sys.getsizeof(storage())) if storage is not None else int(x.nbytes) + _storage_overhead()
-
     if _is_array(data):
-        return tuple(int(d) for d in data.shape), size_of(data), None
+        return tuple(int(d) for d in data.shape), _tensor_bytes(data), None
     if isinstance(data, dict) and data:
         keyed = {k: v for k, v in data.items() if isinstance(k, str)}
         if len(keyed) != len(data):
@@ -452,7 +456,7 @@ def _data_shapes(data: Any) -> tuple[Any, Any, tuple[tuple[Any, ...], dict[str, 
         for key, value in data.items():
             if _is_array(value):
                 named[key], template[key] = tuple(int(d) for d in value.shape), _slot(key)
-                total = total + size_of(value)
+                total = total + _tensor_bytes(value)
                 continue
             found: list[Any] = []
             template[key], part = _template(value, found, key)
@@ -510,8 +514,7 @@ def _template(value: Any, found: list[Any], key: str | None, start: int = 0) -> 
     and what torchinfo adds to its input bytes for it. ``key``: the keyword the argument is given by (its
     tensors are planned as ``key.0``, ``key.1``...), or None for a positional one (planned from ``start`` on)."""
     if _is_array(value):
-        storage = getattr(value, "untyped_storage", None)
-        size = int(sys.getsizeof(storage())) if storage is not None else int(value.nbytes) + _storage_overhead()
+        size = _tensor_bytes(value)
         slot = _slot(start + len(found) if key is None else f"{key}.{len(found)}")
         found.append((tuple(int(d) for d in value.shape), size))
         return slot, size

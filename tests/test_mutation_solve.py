@@ -196,7 +196,19 @@ def test_inputs_for_an_axis_without_the_symbol() -> None:
     plan = plan_of(nn.Conv2d(1, 1, (3, 5)))
     with pytest.raises(SpecError) as info:
         plan.inputs_for(4, axis=1)
-    assert str(info.value) == "the output shape (1, 1, H - 2, H - 4) does not depend on H. Received: symbol=H"
+    assert str(info.value) == (
+        "axis 1 of the output shape (1, 1, H - 2, H - 4) does not depend on H; axes [2, 3] do. "
+        "Received: axis=1, symbol=H"
+    )
+
+
+def test_inputs_for_counts_axes_from_the_end_and_refuses_one_out_of_range() -> None:
+    plan = plan_of(nn.Conv2d(1, 1, (3, 5)))
+    assert plan.inputs_for(4, axis=-1) == plan.inputs_for(4, axis=3) == [8]
+    assert plan.inputs_for(4, axis=-2) == [6]
+    for axis in (4, -5, 1.0):
+        with pytest.raises(SpecError, match=r"axis must be an axis of the output shape .*: from -4 to 3"):
+            plan.inputs_for(4, axis=axis)
 
 
 def test_inputs_for_a_flattened_output() -> None:

@@ -870,3 +870,58 @@ def test_parametrized_layers_are_listed_with_their_parametrizations(index: int) 
     net, shape = _parametrized_nets()[index]
     assert_same(net.eval(), input_size=shape)
     assert convcalc.plan(net, shape).total_params == sum(p.numel() for p in net.parameters())
+
+
+def _mha_block() -> Any:
+    torch.manual_seed(0)
+    return torch.nn.TransformerEncoderLayer(32, 4, 64, batch_first=True)
+
+
+class _TokenModel(torch.nn.Module):
+    """A ViT-style model holding its cls token and position embedding itself, beside its children."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.patch = torch.nn.Conv2d(3, 24, 8, 8)
+        self.cls_token = torch.nn.Parameter(torch.zeros(1, 1, 24))
+        self.pos_embed = torch.nn.Parameter(torch.zeros(1, 17, 24))
+        self.head = torch.nn.Linear(24, 10)
+
+    def forward(self, x: Any) -> Any:
+        t = self.patch(x).flatten(2).transpose(1, 2)
+        t = torch.cat([self.cls_token.expand(t.shape[0], -1, -1), t], 1) + self.pos_embed
+        return self.head(t[:, 0])
+
+
+@pytest.mark.parametrize(("factory", "shape"), [(_mha_block, (1, 10, 32)), (_TokenModel, (1, 3, 32, 32))])
+def test_the_plan_s_torchinfo_layout_sizes_the_parameters_as_torchinfo(factory: Any, shape: Any) -> None:
+    """torchinfo's "Params size" counts the parameters of leaf modules only (MultiheadAttention holds its input
+    projection beside out_proj; a model holds its cls token beside its layers): Plan.summary("torchinfo") printed
+    every parameter's bytes there (2.11 MB for torchinfo's 1.06 for a 256-wide encoder layer)."""
+    theirs = their_text(torchinfo.summary(factory(), input_size=shape, verbose=0, device="cpu")).splitlines()
+    ours = convcalc.plan(factory().eval(), shape).summary("torchinfo").splitlines()
+    # (the estimated total differs by the input's storage object, which a plan does not count: documented)
+    for head in ("Params size (MB)", "Total mult-adds", "Total params"):
+        assert next(line for line in ours if line.startswith(head)) == next(
+            line for line in theirs if line.startswith(head)
+        )
+
+
+def test_summary_takes_verbose_as_a_bool_as_torchinfo_does(capsys: Any) -> None:
+    stats = convcalc.summary(torch.nn.Linear(4, 2), input_size=(2, 4), verbose=True)
+    assert str(stats) in capsys.readouterr().out
+    convcalc.summary(torch.nn.Linear(4, 2), input_size=(2, 4), verbose=False)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"input_size": (2, 4), "dtypes": torch.float32}, r"dtypes must be a list of torch dtypes, one per input: use"),
+        ({"input_data": torch.zeros(2, 4).to_sparse()}, r"input_data holds a tensor of layout torch.sparse_coo"),
+    ],
+)
+def test_what_torchinfo_fails_on_is_a_convcalc_error(options: dict[str, Any], message: str) -> None:
+    """torchinfo raises TypeError and NotImplementedError here; convcalc's own error says what to give."""
+    with pytest.raises(convcalc.SpecError, match=message):
+        convcalc.summary(torch.nn.Linear(4, 3), verbose=0, **options)
