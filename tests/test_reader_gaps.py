@@ -1108,3 +1108,61 @@ def test_a_list_a_forward_builds_is_a_list_to_isinstance(question: Any) -> None:
     assert not plan.fallback_rows
     for h, w in ((5, 7), (9, 4)):
         assert convcalc.plan(model, (1, 4, h, w)).output_shape == tuple(model(torch.zeros(1, 4, h, w)).shape)
+
+
+# --------------------------------------------------------------------------- #
+# 8. torch's own forms of functional layers, read as torch runs them
+# --------------------------------------------------------------------------- #
+
+
+class Calls(nn.Module):
+    def __init__(self, call: Any) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(10, 5))
+        self.vector = nn.Parameter(torch.zeros(3))
+        self.one = nn.Parameter(torch.zeros(()))
+        self.call = call
+
+    def forward(self, x: Any) -> Any:
+        return self.call(self, x)
+
+
+@pytest.mark.parametrize(
+    ("call", "shape"),
+    [
+        (lambda m, x: torch.embedding(m.weight, x.long()), (2, 3)),  # weight first
+        (lambda m, x: torch.embedding(m.weight, x.long(), 2), (2, 3)),
+        (lambda m, x: F.embedding(x.long(), m.weight, padding_idx=-1), (2, 3)),
+        (lambda m, x: torch.adaptive_max_pool1d(x, 2)[0], (1, 3, 6)),  # always (values, indices)
+        (lambda m, x: torch.adaptive_max_pool1d(x, 2)[1], (1, 3, 6)),
+        (lambda m, x: torch._C._nn.adaptive_max_pool2d(x, (2, 2))[1], (1, 3, 6, 4)),
+        (lambda m, x: F.adaptive_max_pool1d(x, 2), (1, 3, 6)),
+        (lambda m, x: F.linear(x, m.vector), (5, 2, 3)),  # a vector weight: the last axis is summed away
+        (lambda m, x: F.linear(x, m.vector, m.one), (5, 2, 3)),  # with a 0-D bias, where torch takes one
+        (lambda m, x: F.linear(x, m.weight, m.one), (2, 5)),  # one bias for every output
+    ],
+)
+def test_torch_s_own_forms_give_torch_s_shapes(call: Any, shape: tuple[int, ...]) -> None:
+    """torch.embedding takes the weight first (it was read as F.embedding: (10, 5, 3) for (2, 3, 5)); torch's own
+    adaptive max pools return values and indices (``[0]`` took the first row); F.linear of a vector weight drops
+    the last axis (it gave (5, 2, 3) for (5, 2)), and its bias may be one value (it was refused)."""
+    model = Calls(call).eval()
+    real = model(torch.zeros(shape))
+    plan = convcalc.plan(model, shape)
+    assert plan.output_shape == tuple(real.shape)
+    assert not plan.fallback_rows
+
+
+@pytest.mark.parametrize(("bias", "shape"), [("one", (5, 3)), ("vector1", (5, 2, 3)), ("vector1", (3,))])
+def test_a_linear_of_a_vector_refuses_the_biases_torch_refuses(bias: str, shape: tuple[int, ...]) -> None:
+    model = Calls(lambda m, x: F.linear(x, m.vector, getattr(m, bias)))
+    model.vector1 = nn.Parameter(torch.zeros(1))
+    with pytest.raises(RuntimeError, match="mat2 must be a matrix"):
+        model(torch.zeros(shape))
+    with pytest.raises(convcalc.ShapeError, match=r"takes a bias beside a vector weight only as a 0-D tensor"):
+        convcalc.plan(model, shape)
+
+
+def test_a_linear_of_a_vector_counts_one_product_per_output_element() -> None:
+    plan = convcalc.plan(Calls(lambda m, x: F.linear(x, m.vector)), (5, 2, 3))
+    assert plan.macs * 5 == 5 * 2 * 3  # per sample: 2 outputs of 3 products each

@@ -208,7 +208,11 @@ def _functional_layer(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]
     x, w, b = bound.get("input"), bound.get("weight"), bound.get("bias")
     if not isinstance(x, _Tensor) or not isinstance(w, _Tensor) or not all(_is_int(d) for d in w.shape):
         raise call.spec_error("convcalc follows this call with a tensor input and a weight of known shape", weight=w)
-    if isinstance(b, _Tensor) and tuple(b.shape) != (w.shape[0],):  # torch: one bias per output feature or channel
+    if linear and len(w.shape) == 1:  # F.linear(x, w) of a vector: x @ w, the last axis summed away
+        return _linear_of_a_vector(call, x, w, b)
+    # torch: one bias per output feature or channel (a linear's may be one for all, which broadcasts)
+    fits = ((w.shape[0],), (1,), ()) if linear else ((w.shape[0],),)
+    if isinstance(b, _Tensor) and tuple(b.shape) not in fits:
         raise call.shape_error(
             f"the bias has shape {tuple(b.shape)} but the weight gives {w.shape[0]} outputs", x.shape
         )
@@ -229,6 +233,21 @@ def _functional_layer(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]
             bias=isinstance(b, _Tensor),
         )
     return _as_layer(call, spec, x)
+
+
+def _linear_of_a_vector(call: _Call, x: _Tensor, w: _Tensor, b: Any) -> Any:
+    """``F.linear(x, w)`` with a 1-D weight: ``x @ w`` (the product's shape and multiply-accumulates). torch adds a
+    bias only where it is 0-D and the input is not 2-D (a 2-D input goes through addmm, which needs a matrix)."""
+    from convcalc.torch.ops_product import _matmul
+
+    if isinstance(b, _Tensor) and (b.shape != () or len(x.shape) == 2):  # torch: mat2 must be a matrix
+        raise call.shape_error(
+            f"takes a bias beside a vector weight only as a 0-D tensor, and for an input of other than 2 dims "
+            f"(torch: mat2 must be a matrix); the bias has shape {tuple(b.shape)}",
+            x.shape,
+        )
+    with _of_call_kind(call):
+        return _matmul(_Call(call.ctx, call.name, "matmul"), (x, w), {})
 
 
 @_handles("conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
@@ -307,16 +326,21 @@ def _as_layer(call: _Call, spec: Any, x: _Tensor, *others: _Tensor, options: dic
 
 @_handles("embedding")
 def _embedding(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """``F.embedding(ids, self.weight)``: the Embedding rule on the weight's shape."""
+    """``F.embedding(ids, self.weight)``: the Embedding rule on the weight's shape. fx records F's call with its
+    keywords (``max_norm`` among them); torch's own ``torch.embedding(weight, ids, padding_idx=-1, ...)`` takes
+    the weight first, and -1 for no padding index."""
     from convcalc import nn
 
-    bound = _bind(
-        call,
-        args,
-        kwargs,
-        ("input", "weight", "padding_idx", "max_norm", "norm_type", "scale_grad_by_freq", "sparse"),
-        {"padding_idx": None, "max_norm": None, "norm_type": 2.0, "scale_grad_by_freq": False, "sparse": False},
-    )
+    names: tuple[str, ...]
+    if "max_norm" in kwargs:
+        names = ("input", "weight", "padding_idx", "max_norm", "norm_type", "scale_grad_by_freq", "sparse")
+        defaults = {"padding_idx": None, "max_norm": None, "norm_type": 2.0, "scale_grad_by_freq": False}
+    else:
+        names = ("weight", "input", "padding_idx", "scale_grad_by_freq", "sparse")
+        defaults = {"padding_idx": -1, "scale_grad_by_freq": False}
+    bound = _bind(call, args, kwargs, names, {**defaults, "sparse": False})
+    if "max_norm" not in kwargs and bound["padding_idx"] == -1:
+        bound["padding_idx"] = None
     ids, w = _tensor_arg(call, bound["input"]), bound["weight"]
     if not isinstance(w, _Tensor) or len(w.shape) != 2 or not all(_is_int(d) for d in w.shape):
         raise call.spec_error("convcalc follows F.embedding with a 2-D weight of known shape", weight=w)

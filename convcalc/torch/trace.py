@@ -765,6 +765,13 @@ _ALIASES = {
 }
 
 
+# functions of torch's own namespaces that return (values, indices) where F's namesake returns the values only
+_PAIRS_OF = {
+    "torch": frozenset({"adaptive_max_pool1d"}),
+    "torch._C._nn": frozenset({"adaptive_max_pool2d", "adaptive_max_pool3d"}),
+}
+
+
 def _canonical(name: str) -> str:
     if name.endswith("_") and not name.startswith("_"):
         name = name[:-1]  # in-place variants: relu_, add_, mul_
@@ -821,6 +828,8 @@ def _node_of(fx_node: Any, where: str) -> Node:
             if label == "math":
                 return Node(fx_node.name, op, f"{label}:{name}", args, kwargs, f"math.{name}")
             kind = _canonical(name)
+            if kind in _PAIRS_OF.get(label, ()):  # torch's own adaptive max pools return (values, indices), as
+                kind = f"{kind}_with_indices"  # F's *_with_indices do, where F's of the same name returns one
             if kind not in _HANDLERS:
                 raise _unsupported(where, f"{label}.{name}", f"{label}.{name}", fx_node)
             return Node(fx_node.name, op, f"{label}:{name}", args, kwargs, kind)
