@@ -1166,3 +1166,20 @@ def test_a_linear_of_a_vector_refuses_the_biases_torch_refuses(bias: str, shape:
 def test_a_linear_of_a_vector_counts_one_product_per_output_element() -> None:
     plan = convcalc.plan(Calls(lambda m, x: F.linear(x, m.vector)), (5, 2, 3))
     assert plan.macs * 5 == 5 * 2 * 3  # per sample: 2 outputs of 3 products each
+
+
+@pytest.mark.parametrize(
+    ("call", "shape"),
+    [
+        (lambda m, x: F.conv_transpose2d(x, torch.zeros(3, 4, 3, 3), torch.zeros(3)), (1, 3, 5, 5)),
+        (lambda m, x: F.conv_transpose2d(x, torch.zeros(3, 2, 3, 3), torch.zeros(2), groups=3), (1, 3, 5, 5)),
+        (lambda m, x: F.bilinear(x, x, torch.zeros(4, 3, 3), torch.zeros(1)), (2, 3)),
+    ],
+)
+def test_a_bias_of_another_size_is_refused_as_torch_refuses_it(call: Any, shape: tuple[int, ...]) -> None:
+    """One bias per output channel or feature: convcalc planned these and counted the bias."""
+    model = Calls(call)
+    with pytest.raises(RuntimeError):
+        model(torch.zeros(shape))
+    with pytest.raises(convcalc.ShapeError, match=r"the bias has shape \(\d\,\) but the weight gives \d outputs"):
+        convcalc.plan(model, shape)

@@ -115,7 +115,8 @@ def _einsum(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 every = [v for k, v in sizes.items() if k != tail[0]] + list(batch_dims)
         macs = _prod(every)
     shape = tuple(out)
-    call.ctx.add_row(call.name, call.kind, tuple(tensors[0].shape), shape, macs=macs)
+    # an output without axes: the count is the whole call's (its batch one element)
+    call.ctx.add_row(call.name, call.kind, tuple(tensors[0].shape), shape, macs=macs, batch=None if out else 1)
     return _Tensor(shape)
 
 
@@ -172,7 +173,8 @@ def _sdpa(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     per_sample = _prod(batch[1:]) if len(batch) > 0 else 1
     macs = per_sample * length * source * (q.shape[-1] + v.shape[-1])
     shape = (*batch, length, v.shape[-1])
-    call.ctx.add_row(call.name, call.kind, tuple(q.shape), shape, macs=macs)
+    # 2-D inputs (L, E): one attention, the count the whole call's, not one per query
+    call.ctx.add_row(call.name, call.kind, tuple(q.shape), shape, macs=macs, batch=batch[0] if batch else 1)
     return _Tensor(shape)
 
 
@@ -211,11 +213,8 @@ def _functional_layer(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]
     if linear and len(w.shape) == 1:  # F.linear(x, w) of a vector: x @ w, the last axis summed away
         return _linear_of_a_vector(call, x, w, b)
     # torch: one bias per output feature or channel (a linear's may be one for all, which broadcasts)
-    fits = ((w.shape[0],), (1,), ()) if linear else ((w.shape[0],),)
-    if isinstance(b, _Tensor) and tuple(b.shape) not in fits:
-        raise call.shape_error(
-            f"the bias has shape {tuple(b.shape)} but the weight gives {w.shape[0]} outputs", x.shape
-        )
+    if not (linear and isinstance(b, _Tensor) and tuple(b.shape) in ((1,), ())):
+        _one_bias_each(call, b, w.shape[0], x.shape)
     if linear:
         spec: Any = nn.Linear(w.shape[-1], w.shape[0], bias=isinstance(b, _Tensor))
     else:
@@ -263,6 +262,8 @@ def _functional_transposed(call: _Call, args: tuple[Any, ...], kwargs: dict[str,
     if not isinstance(x, _Tensor) or not isinstance(w, _Tensor) or not all(_is_int(d) for d in w.shape):
         raise call.spec_error("convcalc follows this call with a tensor input and a weight of known shape", weight=w)
     groups = bound.get("groups", 1)
+    if _is_int(groups):
+        _one_bias_each(call, b, w.shape[1] * groups, x.shape)
     spec = getattr(nn, "ConvTranspose" + call.kind[len("conv_transpose") :])(
         w.shape[0],
         w.shape[1] * groups if _is_int(groups) else w.shape[1],
@@ -296,8 +297,15 @@ def _functional_bilinear(call: _Call, args: tuple[Any, ...], kwargs: dict[str, A
         raise call.spec_error(
             "convcalc follows F.bilinear with two tensor inputs and a 3-D weight of known shape", weight=w
         )
+    _one_bias_each(call, b, w.shape[0], x1.shape)
     spec = nn.Bilinear(w.shape[1], w.shape[2], w.shape[0], bias=isinstance(b, _Tensor))
     return _as_layer(call, spec, x1, x2)
+
+
+def _one_bias_each(call: _Call, bias: Any, outputs: Any, shape: Any) -> None:
+    """A bias (None is none) holds one value per output feature or channel (torch: bias size does not match)."""
+    if isinstance(bias, _Tensor) and tuple(bias.shape) != (outputs,):
+        raise call.shape_error(f"the bias has shape {tuple(bias.shape)} but the weight gives {outputs} outputs", shape)
 
 
 def _as_layer(call: _Call, spec: Any, x: _Tensor, *others: _Tensor, options: dict[str, Any] | None = None) -> Any:
