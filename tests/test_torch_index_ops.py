@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 import convcalc
 from convcalc._symbolic import to_sympy
+from tests.plan_outcome import plan_or_refusal
 
 torch.set_num_threads(1)
 
@@ -68,20 +69,9 @@ def torch_outcome(model: Any, shape: Shape) -> Shape | None:
 
 
 def convcalc_outcome(model: Any, shape: Any, *, fallback: bool = False) -> Shape | None:
-    """The planned output shape, or None where convcalc refuses with a ShapeError or SpecError (any other
-    exception fails the test, as does the SpecError that reports a fault in convcalc). Unless ``fallback``, the
-    plan is convcalc's handler's, not torch's shape machinery's."""
-    try:
-        plan = convcalc.plan(model, shape)
-    except (convcalc.ShapeError, convcalc.SpecError) as exc:
-        message = str(exc)
-        plan = None
-    if plan is None:
-        assert "This is a fault in convcalc" not in message, message
-        return None
-    if not fallback:
-        assert not plan.fallback_rows, [r.name for r in plan.fallback_rows]
-    return tuple(int(d) for d in plan.output_shape)
+    """The planned output shape, or None where convcalc refuses (see :func:`plan_or_refusal`)."""
+    plan = plan_or_refusal(model, shape, fallback=fallback)
+    return None if plan is None else tuple(int(d) for d in plan.output_shape)
 
 
 def agrees(model: Any, shape: Shape, *, fallback: bool = False) -> Shape | None:

@@ -29,6 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import convcalc
 from convcalc._symbolic import to_sympy
+from tests.plan_outcome import plan_or_refusal
 
 torch.set_num_threads(1)
 
@@ -92,19 +93,10 @@ def _planned_shapes(plan: convcalc.Plan) -> Any:
 
 
 def convcalc_outcome(model: Any, shape: Any) -> Any:
-    """The planned output shape, or None where convcalc refuses with a ShapeError or SpecError (any other
-    exception fails the test, as does the SpecError that reports a fault in convcalc). The plan is the reader's
-    handler's, never torch's shape machinery's."""
-    try:
-        plan = convcalc.plan(model, shape)
-    except (convcalc.ShapeError, convcalc.SpecError) as exc:
-        message = str(exc)
-        plan = None
-    if plan is None:
-        assert "This is a fault in convcalc" not in message, message
-        return None
-    assert not plan.fallback_rows, [r.name for r in plan.fallback_rows]
-    return _planned_shapes(plan)
+    """The planned output shape(s), or None where convcalc refuses (see :func:`plan_or_refusal`); the plan is the
+    reader's handlers', never torch's shape machinery's."""
+    plan = plan_or_refusal(model, shape)
+    return None if plan is None else _planned_shapes(plan)
 
 
 def agrees(model: Any, shape: Shape, *, ids: bool = False) -> Any:
