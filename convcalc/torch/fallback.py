@@ -564,89 +564,74 @@ def _own_tensors(module: Any, name: str, ctx: Any) -> None:
 def _replay_module(
     run: _Run, module: Any, args: Any, output: Any, ctx: Any, known: dict[int, Any], kwargs: dict[str, Any]
 ) -> None:
+    """The rows of one call of a module torch ran."""
     name = run.names.get(id(module))
-    if name is not None:
-        _replay_layer(run, module, args, output, ctx, known, kwargs, name, True)
-        return
-    parent = next((run.names[id(m)] for m in reversed(run.stack) if id(m) in run.names), run.path)
-    with ctx.made_as(_holding_nothing):  # a module made in forward: its tensors are not the model's
-        _replay_layer(
-            run, module, args, output, ctx, known, kwargs, _join(parent, type(module).__name__.lower()), False
-        )
+    owned = name is not None  # one of the model's modules, not one made in forward
+    if name is None:
+        parent = next((run.names[id(m)] for m in reversed(run.stack) if id(m) in run.names), run.path)
+        name = _join(parent, type(module).__name__.lower())
+    # a module made in forward: its tensors are not the model's
+    with contextlib.nullcontext() if owned else ctx.made_as(_holding_nothing):
+        torch = _torch()
+        cls = type(module)
+        where = f"{name} ({cls.__name__})"
+        tensors = [a for a in args if isinstance(a, torch.Tensor)]
+        out_shape = tuple(int(d) for d in output.shape) if isinstance(output, torch.Tensor) else None
+        spec = None
+        if _rule_for(cls) is not None:
+            spec = _apply_rule(_rule_for(cls), module, where, cls)  # type: ignore[arg-type]
+        elif not isinstance(module, torch.jit.ScriptModule):
+            spec = _leaf_spec(module, where)
+        if isinstance(spec, _transposed()) and len(tensors) == 1 and _output_size_given(args, kwargs):
+            # ``nn.ConvTranspose2d(...)(x, output_size=...)``: the output padding that gives the size asked for
+            size = args[1] if len(args) == 2 else kwargs["output_size"]
+            in_sizes = tuple(int(d) for d in tensors[0].shape)
+            spec = _sized_transpose(spec, in_sizes, [int(d) for d in size], name)
+            args, kwargs = (tensors[0],), {}
+        if spec is not None and len(tensors) == 1 and len(args) == 1 and out_shape is not None:
+            if owned:  # the book counts the layer's own tensors: requires_grad, shared and tied ones
+                _book_leaf(ctx, module, run)
+            in_shape = tuple(int(d) for d in tensors[0].shape)
+            rf = known.get(id(tensors[0]))
+            if rf is not None and len(rf) != len(in_shape) - 2:  # a field of another rank (an axis added or folded)
+                rf = None
+            shape, rf = spec._plan((in_shape, rf), ctx, name)
+            if tuple(shape) != out_shape:
+                raise SpecError(
+                    f"{where}: convcalc's rule gives {tuple(shape)} but torch gives {out_shape}; convcalc cannot "
+                    f"plan this call. Received: input_shape={in_shape}"
+                )
+            known[id(output)] = rf
+        elif isinstance(spec, _multi_output()):  # an LSTM's (output, (h, c)), attention's query, key and value
+            several: Any = spec
+            if owned:
+                _book_leaf(ctx, module, run)
+            planned = several._outputs(_layer_shapes(args), {k: _layer_shapes(v) for k, v in kwargs.items()}, ctx, name)
+            if _plain_shapes(planned) != _plain_shapes(_layer_shapes(output)):
+                raise SpecError(
+                    f"{where}: convcalc's rule gives {_plain_shapes(planned)} but torch gives "
+                    f"{_plain_shapes(_layer_shapes(output))}; convcalc cannot plan this call. "
+                    f"Received: inputs={_plain_shapes(_layer_shapes(args))}"
+                )
+        else:
+            macs_layers = [m for m in module.modules() if _mac_layer(m)]
+            if macs_layers or cls.__name__ in ("LSTM", "GRU", "RNN", "MultiheadAttention", "Transformer"):
+                raise SpecError(
+                    f"{where}: convcalc has no rule for this layer's multiply-accumulates as torch runs it here "
+                    f"(a {'TorchScript module' if isinstance(module, torch.jit.ScriptModule) else 'layer'} holding "
+                    f"{type(macs_layers[0]).__name__ if macs_layers else cls.__name__}), so its MACs would be unknown. "
+                    f"Register a rule: convcalc.register({cls.__name__}, lambda module: convcalc.nn.Sequential(...)). "
+                    f"Received: module={cls.__name__}"
+                )
+            in_shape = tuple(int(d) for d in tensors[0].shape) if tensors else ()
+            _book_leaf(ctx, module, run)
+            value = _from_meta(output, known, where)
+            first = _leaves((value,))
+            ctx.add_row(name, cls.__name__, in_shape, first[0].shape if first else ())
 
 
 def _holding_nothing(row: Any) -> Any:
     return dataclasses.replace(row, trainable=0, non_trainable=0, buffers=0)
-
-
-def _replay_layer(
-    run: _Run,
-    module: Any,
-    args: Any,
-    output: Any,
-    ctx: Any,
-    known: dict[int, Any],
-    kwargs: dict[str, Any],
-    name: str,
-    owned: bool,
-) -> None:
-    """The rows of one call of a module torch ran (``owned``: one of the model's, not made in forward)."""
-    torch = _torch()
-    cls = type(module)
-    where = f"{name} ({cls.__name__})"
-    tensors = [a for a in args if isinstance(a, torch.Tensor)]
-    out_shape = tuple(int(d) for d in output.shape) if isinstance(output, torch.Tensor) else None
-    spec = None
-    if _rule_for(cls) is not None:
-        spec = _apply_rule(_rule_for(cls), module, where, cls)  # type: ignore[arg-type]
-    elif not isinstance(module, torch.jit.ScriptModule):
-        spec = _leaf_spec(module, where)
-    if isinstance(spec, _transposed()) and len(tensors) == 1 and _output_size_given(args, kwargs):
-        # ``nn.ConvTranspose2d(...)(x, output_size=...)``: the output padding that gives the size asked for
-        size = args[1] if len(args) == 2 else kwargs["output_size"]
-        in_sizes = tuple(int(d) for d in tensors[0].shape)
-        spec = _sized_transpose(spec, in_sizes, [int(d) for d in size], name)
-        args, kwargs = (tensors[0],), {}
-    if spec is not None and len(tensors) == 1 and len(args) == 1 and out_shape is not None:
-        if owned:  # the book counts the layer's own tensors: requires_grad, shared and tied ones
-            _book_leaf(ctx, module, run)
-        in_shape = tuple(int(d) for d in tensors[0].shape)
-        rf = known.get(id(tensors[0]))
-        if rf is not None and len(rf) != len(in_shape) - 2:  # a field of another rank (an axis added or folded)
-            rf = None
-        shape, rf = spec._plan((in_shape, rf), ctx, name)
-        if tuple(shape) != out_shape:
-            raise SpecError(
-                f"{where}: convcalc's rule gives {tuple(shape)} but torch gives {out_shape}; convcalc cannot "
-                f"plan this call. Received: input_shape={in_shape}"
-            )
-        known[id(output)] = rf
-    elif isinstance(spec, _multi_output()):  # an LSTM's (output, (h, c)), attention's query, key and value
-        several: Any = spec
-        if owned:
-            _book_leaf(ctx, module, run)
-        planned = several._outputs(_layer_shapes(args), {k: _layer_shapes(v) for k, v in kwargs.items()}, ctx, name)
-        if _plain_shapes(planned) != _plain_shapes(_layer_shapes(output)):
-            raise SpecError(
-                f"{where}: convcalc's rule gives {_plain_shapes(planned)} but torch gives "
-                f"{_plain_shapes(_layer_shapes(output))}; convcalc cannot plan this call. "
-                f"Received: inputs={_plain_shapes(_layer_shapes(args))}"
-            )
-    else:
-        macs_layers = [m for m in module.modules() if _mac_layer(m)]
-        if macs_layers or cls.__name__ in ("LSTM", "GRU", "RNN", "MultiheadAttention", "Transformer"):
-            raise SpecError(
-                f"{where}: convcalc has no rule for this layer's multiply-accumulates as torch runs it here "
-                f"(a {'TorchScript module' if isinstance(module, torch.jit.ScriptModule) else 'layer'} holding "
-                f"{type(macs_layers[0]).__name__ if macs_layers else cls.__name__}), so its MACs would be unknown. "
-                f"Register a rule: convcalc.register({cls.__name__}, lambda module: convcalc.nn.Sequential(...)). "
-                f"Received: module={cls.__name__}"
-            )
-        in_shape = tuple(int(d) for d in tensors[0].shape) if tensors else ()
-        _book_leaf(ctx, module, run)
-        value = _from_meta(output, known, where)
-        first = _leaves((value,))
-        ctx.add_row(name, cls.__name__, in_shape, first[0].shape if first else ())
 
 
 def _multi_output() -> type:

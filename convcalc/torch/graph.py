@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -335,9 +336,76 @@ def _call_module(
     again: bool,
     parent: Any = None,
 ) -> Any:
+    """The rows and the output of one call of a child module."""
+    with _recalled_rows(ctx, again):
+        types = _spec_types()
+        child_path = _join(path, node.target)
+        start = len(ctx.rows)
+        torch_child = _child_module(parent, node.target)
+        if not args and len(kwargs) == 1 and torch_child is not None and not isinstance(spec, _multi_output()):
+            # ``self.conv(input=x)``: the layer's input given by its parameter's name
+            name = _input_name(torch_child.__class__)
+            if name in kwargs:
+                args, kwargs = (kwargs[name],), {}
+        tensors = [a for a in args if isinstance(a, _Tensor)]
+        if isinstance(spec, types.Graph):
+            slot = ctx.open_group()
+            out = _graph_call(spec, args, kwargs, ctx, child_path)
+            _close_with_first(ctx, slot, start, child_path, spec.kind, out, args)
+        elif isinstance(spec, _sequential()) and len(args) == 1 and not tensors and not kwargs:
+            # a tuple or list through an nn.Sequential: each child is called with what the one before returned
+            slot = ctx.open_group()
+            out = args[0]
+            for name, child in spec._items:
+                out = _call_module(
+                    child, Node(name, "call_module", name), (out,), {}, ctx, child_path, again, torch_child
+                )
+            _close_with_first(ctx, slot, start, child_path, spec.kind, out, args)
+        elif isinstance(spec, _transposed()) and len(tensors) == 1 and _output_size_given(args, kwargs):
+            # ``self.up(x, output_size=skip.size())``: the output padding that gives the size asked for
+            size = args[1] if len(args) == 2 else kwargs["output_size"]
+            sized = _sized_transpose(spec, tensors[0].shape, size, child_path)
+            shape, rf = sized._plan(_flow_of(tensors[0]), ctx, child_path)
+            out = _Tensor(tuple(shape), rf)
+        elif isinstance(spec, _multi_output()):
+            options = {k: _as_shapes(v) for k, v in kwargs.items()}
+            multi: Any = spec
+            out = _as_tensors(multi._outputs(_as_shapes(args), options, ctx, child_path))
+            _recurrent_layout(spec, out)
+        elif isinstance(spec, types.TorchCall) or (
+            torch_child is not None and (len(args) != 1 or len(tensors) != 1 or kwargs)
+        ):
+            module = spec.torch_module if isinstance(spec, types.TorchCall) else torch_child
+            reason = (
+                spec.reason
+                if isinstance(spec, types.TorchCall)
+                else f"it is called with {len(args) + len(kwargs)} arguments ({_describe_value(args[0]) if args else 'keywords'}), "
+                "which its convcalc layer, taking one tensor, cannot follow"
+            )
+            try:
+                out = _torch_call(module, args, kwargs, ctx, child_path, spec.kind, reason)
+            except _TorchRejectsError:
+                if isinstance(spec, types.TorchCall):
+                    raise
+                raise _one_tensor_error(child_path, spec.kind, args, kwargs) from None
+        else:
+            if len(args) != 1 or len(tensors) != 1 or kwargs:
+                raise _one_tensor_error(child_path, spec.kind, args, kwargs)
+            shape, rf = spec._plan(_flow_of(tensors[0]), ctx, child_path)
+            fresh = (
+                is_contiguous(tensors[0].shape, tensors[0].strides) and _makes_new(spec) and _dense_tensors(torch_child)
+            )
+            out = _Tensor(tuple(shape), rf, strides=contiguous(tuple(shape)) if fresh else None)
+            if getattr(spec, "return_indices", False) is True:  # MaxPool2d(return_indices=True): (values, indices)
+                out = _Pair((out, _Tensor(tuple(shape), rf)))
+        return out
+
+
+def _recalled_rows(ctx: Any, again: bool) -> AbstractContextManager[None]:
+    """For a spec planned alone (no owner of tensors): the rows of a module called again, or under a name planned
+    before, hold nothing more."""
     if getattr(ctx, "owner", None) is not None:
-        return _module_rows(spec, node, args, kwargs, ctx, path, again, parent)
-    # a spec planned alone: a module called again owns nothing more
+        return nullcontext()
     owned = {r.name for r in ctx.rows}
 
     def recalled(row: Any) -> Any:
@@ -345,78 +413,8 @@ def _call_module(
             return dataclasses.replace(row, trainable=0, non_trainable=0, buffers=0, recursive=True)
         return row
 
-    with ctx.made_as(recalled):
-        return _module_rows(spec, node, args, kwargs, ctx, path, again, parent)
-
-
-def _module_rows(
-    spec: Any,
-    node: Node,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    ctx: Any,
-    path: str,
-    again: bool,
-    parent: Any,
-) -> Any:
-    """The rows and the output of one call of a child module (see :func:`_call_module`)."""
-    types = _spec_types()
-    child_path = _join(path, node.target)
-    start = len(ctx.rows)
-    torch_child = _child_module(parent, node.target)
-    if not args and len(kwargs) == 1 and torch_child is not None and not isinstance(spec, _multi_output()):
-        # ``self.conv(input=x)``: the layer's input given by its parameter's name
-        name = _input_name(torch_child.__class__)
-        if name in kwargs:
-            args, kwargs = (kwargs[name],), {}
-    tensors = [a for a in args if isinstance(a, _Tensor)]
-    if isinstance(spec, types.Graph):
-        slot = ctx.open_group()
-        out = _graph_call(spec, args, kwargs, ctx, child_path)
-        _close_with_first(ctx, slot, start, child_path, spec.kind, out, args)
-    elif isinstance(spec, _sequential()) and len(args) == 1 and not tensors and not kwargs:
-        # a tuple or list through an nn.Sequential: each child is called with what the one before returned
-        slot = ctx.open_group()
-        out = args[0]
-        for name, child in spec._items:
-            out = _call_module(child, Node(name, "call_module", name), (out,), {}, ctx, child_path, again, torch_child)
-        _close_with_first(ctx, slot, start, child_path, spec.kind, out, args)
-    elif isinstance(spec, _transposed()) and len(tensors) == 1 and _output_size_given(args, kwargs):
-        # ``self.up(x, output_size=skip.size())``: the output padding that gives the size asked for
-        size = args[1] if len(args) == 2 else kwargs["output_size"]
-        sized = _sized_transpose(spec, tensors[0].shape, size, child_path)
-        shape, rf = sized._plan(_flow_of(tensors[0]), ctx, child_path)
-        out = _Tensor(tuple(shape), rf)
-    elif isinstance(spec, _multi_output()):
-        options = {k: _as_shapes(v) for k, v in kwargs.items()}
-        multi: Any = spec
-        out = _as_tensors(multi._outputs(_as_shapes(args), options, ctx, child_path))
-        _recurrent_layout(spec, out)
-    elif isinstance(spec, types.TorchCall) or (
-        torch_child is not None and (len(args) != 1 or len(tensors) != 1 or kwargs)
-    ):
-        module = spec.torch_module if isinstance(spec, types.TorchCall) else torch_child
-        reason = (
-            spec.reason
-            if isinstance(spec, types.TorchCall)
-            else f"it is called with {len(args) + len(kwargs)} arguments ({_describe_value(args[0]) if args else 'keywords'}), "
-            "which its convcalc layer, taking one tensor, cannot follow"
-        )
-        try:
-            out = _torch_call(module, args, kwargs, ctx, child_path, spec.kind, reason)
-        except _TorchRejectsError:
-            if isinstance(spec, types.TorchCall):
-                raise
-            raise _one_tensor_error(child_path, spec.kind, args, kwargs) from None
-    else:
-        if len(args) != 1 or len(tensors) != 1 or kwargs:
-            raise _one_tensor_error(child_path, spec.kind, args, kwargs)
-        shape, rf = spec._plan(_flow_of(tensors[0]), ctx, child_path)
-        fresh = is_contiguous(tensors[0].shape, tensors[0].strides) and _makes_new(spec) and _dense_tensors(torch_child)
-        out = _Tensor(tuple(shape), rf, strides=contiguous(tuple(shape)) if fresh else None)
-        if getattr(spec, "return_indices", False) is True:  # MaxPool2d(return_indices=True): (values, indices)
-            out = _Pair((out, _Tensor(tuple(shape), rf)))
-    return out
+    made_as: Any = ctx.made_as
+    return made_as(recalled)  # type: ignore[no-any-return]
 
 
 # Operations whose result may share its input's memory with other strides (a view), or whose result torch lays
