@@ -138,6 +138,18 @@ def whole(value: Any, name: str, *, minimum: int | None = None) -> int:
     return result
 
 
+def whole_or_size(value: Any, name: str, *, minimum: int) -> Any:
+    """A layer argument that is a size: one concrete int (as :func:`whole`), or a size computed from symbolic input
+    sizes in a forward (``F.fold(y, output_size=x.shape[2:])``), an integer expression (or the planner's
+    ``FloorForm``) checked and kept as it is."""
+    from convcalc._symbolic import FloorForm
+
+    if isinstance(value, FloorForm) or is_symbolic(value):
+        integer(value.to_sympy() if isinstance(value, FloorForm) else value, name, minimum=minimum, symbolic=True)
+        return value
+    return whole(value, name, minimum=minimum)
+
+
 def _array_integer(value: Any, name: str) -> Any:
     error = SpecError
     np = numpy()

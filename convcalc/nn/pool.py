@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from convcalc._args import flag, per_axis, received, whole
+from convcalc._args import flag, per_axis, received, whole, whole_or_size
 from convcalc._enums import PoolKind
 from convcalc._errors import SpecError, said
 from convcalc._plan import rf_update
@@ -310,16 +310,7 @@ class _AdaptivePoolNd(Module):
 def _adaptive_size(value: Any) -> Any:
     """One output size of an adaptive pool: None (the input's), an int of at least 0, or a size computed from
     symbolic input sizes (``F.adaptive_avg_pool2d(z, x.shape[2:])``), an integer expression kept as it is."""
-    from convcalc._args import integer
-    from convcalc._backend import is_symbolic
-    from convcalc._symbolic import FloorForm
-
-    if value is None:
-        return None
-    if isinstance(value, FloorForm) or is_symbolic(value):
-        integer(value.to_sympy() if isinstance(value, FloorForm) else value, "output_size", minimum=0, symbolic=True)
-        return value
-    return whole(value, "output_size", minimum=0)
+    return None if value is None else whole_or_size(value, "output_size", minimum=0)
 
 
 def _said_empty(layer: Module, path: str, shape: Shape, j: int, i: Any) -> Callable[[], str]:

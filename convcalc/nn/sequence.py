@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
-from convcalc._args import flag, per_axis, received, whole
+from convcalc._args import flag, per_axis, received, whole, whole_or_size
 from convcalc._errors import ShapeError, SpecError, said
 from convcalc._planner import Context, Flow, _Shape
 from convcalc._symbolic import product
@@ -768,10 +768,6 @@ class Fold(Module):
         """output_size, checked, one per spatial axis: ints of at least 1, or sizes that depend on the input
         (``F.fold(y, output_size=((H + 1) // 2, (W + 1) // 2), ...)`` in a forward planned with symbols), which
         the plan requires to be at least 1 (torch's output of no rows or columns has no block)."""
-        from convcalc._args import integer
-        from convcalc._backend import is_symbolic
-        from convcalc._symbolic import FloorForm
-
         value = self.output_size
         if isinstance(value, (tuple, list)):
             if len(value) != 2:
@@ -779,15 +775,7 @@ class Fold(Module):
             items = tuple(value)
         else:
             items = (value,) * 2
-        sizes = []
-        for v in items:
-            if isinstance(v, FloorForm) or is_symbolic(v):
-                # a size of the input's: an integer expression, not below 1 for every size
-                integer(v.to_sympy() if isinstance(v, FloorForm) else v, "output_size", minimum=1, symbolic=True)
-                sizes.append(v)
-            else:
-                sizes.append(whole(v, "output_size", minimum=1))
-        return tuple(sizes)
+        return tuple(whole_or_size(v, "output_size", minimum=1) for v in items)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = tuple(flow[0])
