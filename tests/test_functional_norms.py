@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 import convcalc
 from convcalc import torch_bridge as tb
-from tests.plan_outcome import plan_or_refusal
+from tests.outcomes import convcalc_outcome, torch_outcome
 
 torch.set_num_threads(1)
 
@@ -53,22 +53,6 @@ class Holding(torch.nn.Module):
 
     def forward(self, x: Any) -> Any:
         return self.function(self, x)
-
-
-def torch_outcome(model: Any, shape: Shape) -> Shape | None:
-    """The output shape of ``model`` on zeros of ``shape``, or None where torch raises."""
-    try:
-        with torch.no_grad():
-            out = model(torch.zeros(shape))
-    except Exception:  # torch raises RuntimeError, ValueError, IndexError, TypeError...
-        return None
-    return tuple(out.shape)
-
-
-def convcalc_outcome(model: Any, shape: Any, *, fallback: bool = False) -> Shape | None:
-    """The planned output shape, or None where convcalc refuses (see :func:`plan_or_refusal`)."""
-    plan = plan_or_refusal(model, shape, fallback=fallback)
-    return None if plan is None else tuple(int(d) for d in plan.output_shape)
 
 
 def agrees(model: Any, shape: Shape, *, fallback: bool = False) -> Shape | None:

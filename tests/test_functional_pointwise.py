@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 
 import convcalc
-from tests.test_functional_norms import Forward, Holding, Shape, convcalc_outcome, torch_outcome
+from tests.outcomes import convcalc_outcome, torch_outcome
+from tests.test_functional_norms import Forward, Holding, Shape
 
 torch.set_num_threads(1)
 

@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 
 import convcalc
 from convcalc._symbolic import to_sympy
-from tests.plan_outcome import plan_or_refusal
+from tests import outcomes
+from tests.outcomes import convcalc_outcome
 
 torch.set_num_threads(1)
 
@@ -60,18 +61,7 @@ def form(source: str) -> Forward:
 
 def torch_outcome(model: Any, shape: Shape) -> Shape | None:
     """The output shape of ``model`` on ones of ``shape``, or None where torch raises."""
-    try:
-        with torch.no_grad():
-            out = model(torch.ones(shape))
-    except Exception:  # IndexError, RuntimeError, TypeError, ValueError...
-        return None
-    return tuple(out.shape)
-
-
-def convcalc_outcome(model: Any, shape: Any, *, fallback: bool = False) -> Shape | None:
-    """The planned output shape, or None where convcalc refuses (see :func:`plan_or_refusal`)."""
-    plan = plan_or_refusal(model, shape, fallback=fallback)
-    return None if plan is None else tuple(int(d) for d in plan.output_shape)
+    return outcomes.torch_outcome(model, shape, fill=1.0)
 
 
 def agrees(model: Any, shape: Shape, *, fallback: bool = False) -> Shape | None:

@@ -29,7 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import convcalc
 from convcalc._symbolic import to_sympy
-from tests.plan_outcome import plan_or_refusal
+from tests.outcomes import plan_or_refusal
 
 torch.set_num_threads(1)
 
