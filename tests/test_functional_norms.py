@@ -191,6 +191,21 @@ def test_group_norm_needs_two_values_per_group(shape: Shape, groups: int, fits: 
     assert agrees(Holding(lambda m, x: torch.group_norm(x, groups)), shape) == shape
 
 
+@pytest.mark.parametrize(
+    ("function", "fits"),
+    [
+        (lambda m, x: torch.group_norm(x, 2, weight=m.weight, bias=m.bias, eps=1e-5), True),
+        (lambda m, x: torch.group_norm(x, 2, m.weight, m.bias, 1e-5, False), True),
+        (lambda m, x: F.group_norm(x, 2, weight=m.weight, bias=m.bias, eps=1e-5), False),
+        (lambda m, x: F.group_norm(x, 2, m.weight, m.bias, 1e-5), False),
+    ],
+)
+def test_the_function_called_decides_the_checks_not_its_keywords(function: Forward, fits: bool) -> None:
+    # torch.group_norm written with F's keywords is still torch's own form, which takes one value per group
+    model = Holding(function, weight=(2,), bias=(2,))
+    assert (agrees(model, (1, 2)) is not None) is fits
+
+
 def test_group_norm_of_an_input_without_spatial_axes() -> None:
     # (N, C) is a group_norm input (and a channel count of 1 group, or C groups, fits)
     for groups in (1, 2, 4):
@@ -481,8 +496,6 @@ def test_softmax_of_a_scalar_made_in_forward() -> None:
     [
         Holding(lambda m, x: torch.layer_norm(x, (3,), None, None, 1e-5)),
         Holding(lambda m, x: torch.layer_norm(x, (4,), None, None, 1e-5, False)),
-        Holding(lambda m, x: torch.group_norm(x, 2, None, None, 1e-5)),
-        Holding(lambda m, x: torch.group_norm(x, 3, None, None, 1e-5)),
     ],
 )
 def test_more_arguments_than_the_handler_reads(model: Any) -> None:
@@ -490,14 +503,15 @@ def test_more_arguments_than_the_handler_reads(model: Any) -> None:
     agrees(model, (2, 4, 3), fallback=True)
 
 
+@pytest.mark.parametrize("groups", [1, 2, 3, 4])
+def test_torch_s_own_group_norm_takes_all_its_arguments(groups: int) -> None:
+    agrees(Holding(lambda m, x: torch.group_norm(x, groups, None, None, 1e-5, False)), (2, 4, 3))
+
+
 @pytest.mark.parametrize(
     ("model", "message"),
     [
         (Holding(lambda m, x: x.prelu()), "prelu (prelu): needs the argument 'weight'. Received: arguments=1"),
-        (
-            Holding(lambda m, x: torch.group_norm(x, 3, None, None, 1e-5)),
-            "group_norm (group_norm): takes at most 4 arguments here. Received: arguments=5",
-        ),
     ],
 )
 def test_arguments_a_handler_cannot_bind(model: Any, message: str) -> None:
@@ -505,6 +519,16 @@ def test_arguments_a_handler_cannot_bind(model: Any, message: str) -> None:
     with pytest.raises(convcalc.SpecError) as info:
         convcalc.plan(model, (2, 4, 3))
     assert str(info.value) == message
+
+
+def test_torch_s_own_group_norm_reads_its_eps() -> None:
+    model = Holding(lambda m, x: torch.group_norm(x, 3, None, None, 1e-5))
+    assert torch_outcome(model, (2, 4, 3)) is None
+    with pytest.raises(convcalc.ShapeError) as info:
+        convcalc.plan(model, (2, 4, 3))
+    assert str(info.value) == (
+        "group_norm (group_norm): 4 channels do not split into num_groups=3. Received: input_shape=(2, 4, 3)"
+    )
 
 
 _NOT_A_TENSOR: dict[str, Forward] = {

@@ -10,6 +10,7 @@ import warnings
 import weakref
 from collections import Counter
 from collections.abc import Iterator
+from types import FunctionType
 from typing import Any
 
 from convcalc._errors import ConvCalcError, SpecError
@@ -713,7 +714,9 @@ def _replay_function(
     if handler is not None:
         start = len(ctx.rows)
         try:
-            value = handler(_Call(ctx, name, kind), shaped(tuple(f_args)), {k: shaped(v) for k, v in f_kwargs.items()})
+            functional = isinstance(func, FunctionType) and func.__module__ == "torch.nn.functional"
+            call = _Call(ctx, name, kind, functional=functional)
+            value = handler(call, shaped(tuple(f_args)), {k: shaped(v) for k, v in f_kwargs.items()})
         except ConvCalcError:
             del ctx.rows[start:]
             value = None

@@ -257,7 +257,7 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
             )
             called.add(node.target)
         else:
-            call = _Call(ctx, _join(path, node.name), node.kind, _is_inplace(node))
+            call = _Call(ctx, _join(path, node.name), node.kind, _is_inplace(node), node.functional)
             if node.kind.startswith("math."):
                 env[node.name] = _math(call, node, args, kwargs)
             else:

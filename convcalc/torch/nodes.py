@@ -75,7 +75,10 @@ class Node:
     ``op`` is torch.fx's opcode (``placeholder``, ``call_module``,
     ``call_function``, ``call_method``, ``get_attr``, ``output``); ``target`` the
     child's path, the function as ``"module:name"`` or the method's name;
-    ``kind`` the operation convcalc plans (``"add"``, ``"view"``, ``"max_pool2d"``).
+    ``kind`` the operation convcalc plans (``"add"``, ``"view"``, ``"max_pool2d"``);
+    ``functional`` whether the function is one of ``torch.nn.functional``'s own
+    Python functions, which order and check their arguments apart from torch's
+    builtin of the same name (``F.embedding(ids, weight)``, ``torch.embedding(weight, ids)``).
     """
 
     name: str
@@ -84,6 +87,7 @@ class Node:
     args: tuple[Any, ...] = ()
     kwargs: tuple[tuple[str, Any], ...] = ()
     kind: str = ""
+    functional: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -334,20 +334,19 @@ def _as_layer(call: _Call, spec: Any, x: _Tensor, *others: _Tensor, options: dic
 
 @_handles("embedding")
 def _embedding(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """``F.embedding(ids, self.weight)``: the Embedding rule on the weight's shape. fx records F's call with its
-    keywords (``max_norm`` among them); torch's own ``torch.embedding(weight, ids, padding_idx=-1, ...)`` takes
-    the weight first, and -1 for no padding index."""
+    """``F.embedding(ids, self.weight)``: the Embedding rule on the weight's shape. torch's own
+    ``torch.embedding(weight, ids, padding_idx=-1, ...)`` takes the weight first, and -1 for no padding index."""
     from convcalc import nn
 
     names: tuple[str, ...]
-    if "max_norm" in kwargs:
+    if call.functional:
         names = ("input", "weight", "padding_idx", "max_norm", "norm_type", "scale_grad_by_freq", "sparse")
         defaults = {"padding_idx": None, "max_norm": None, "norm_type": 2.0, "scale_grad_by_freq": False}
     else:
         names = ("weight", "input", "padding_idx", "scale_grad_by_freq", "sparse")
         defaults = {"padding_idx": -1, "scale_grad_by_freq": False}
     bound = _bind(call, args, kwargs, names, {**defaults, "sparse": False})
-    if "max_norm" not in kwargs and bound["padding_idx"] == -1:
+    if not call.functional and bound["padding_idx"] == -1:
         bound["padding_idx"] = None
     ids, w = _tensor_arg(call, bound["input"]), bound["weight"]
     if not isinstance(w, _Tensor) or len(w.shape) != 2 or not all(_is_int(d) for d in w.shape):

@@ -275,9 +275,8 @@ def _refused_arguments(call: _Call, shape: Shape, args: tuple[Any, ...], kwargs:
         if (isinstance(size, (bool, float)) or (type(size) is int and size < 1)) and 0 not in shape:
             # torch: kernel size should be greater than zero (it returns an input without elements as it is)
             raise call.spec_error("size is the number of channels to sum over: use a positive int", size=size)
-    elif kind == "hardtanh" and "inplace" in kwargs:
-        # F.hardtanh checks its bounds (fx records its arguments as keywords, inplace among them); the builtins it
-        # calls, torch._C._nn.hardtanh and F.hardtanh_, take any
+    elif kind == "hardtanh" and call.functional:
+        # F.hardtanh checks its bounds; the builtins it calls, torch._C._nn.hardtanh and F.hardtanh_, take any
         low, high = kwargs.get("min_val", -1.0), kwargs.get("max_val", 1.0)
         if _numbers(low, high) and low > high:  # torch: min_val cannot be greater than max_val
             raise call.spec_error("min_val must not be greater than max_val: swap them", min_val=low, max_val=high)

@@ -165,27 +165,24 @@ def _layer_norm(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
 
 @_handles("group_norm")
 def _group_norm(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    bound = _bind(call, args, kwargs, ("input", "num_groups", "weight", "bias"), {"weight": None, "bias": None})
+    names = ("input", "num_groups", "weight", "bias", "eps", *(() if call.functional else ("cudnn_enabled",)))
+    bound = _bind(call, args, kwargs, names, {"weight": None, "bias": None, "eps": 1e-5, "cudnn_enabled": True})
     t = _tensor_arg(call, bound["input"])
     groups = bound["num_groups"]
     divides_channels(call, t.shape, groups, "num_groups")
     for name in ("weight", "bias"):
         per_channel(call, t.shape, bound[name], name)
-    # F.group_norm checks the size of its statistics, torch.group_norm does not. fx records F's call with weight,
-    # bias and eps as keywords: a torch.group_norm call written with all three is read as F's.
-    if {"weight", "bias", "eps"} <= kwargs.keys():
+    if call.functional:  # F.group_norm checks the size of its statistics, torch.group_norm does not
         more_than_one(call, t.shape, tuple(range(len(t.shape))), "value per group", groups)
     return call.row(t.shape, _Tensor(t.shape, t.rf, t.const))
 
 
 def _bind_statistics(
     call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any], flag: str
-) -> tuple[_Tensor, dict[str, Any], bool]:
+) -> tuple[_Tensor, dict[str, Any]]:
     """The input and the arguments of F.batch_norm or F.instance_norm (``flag``: training, use_input_stats), or of
-    torch's own form, which takes nine, the weight first, and alone has ``cudnn_enabled``; and whether the call is
-    F's (which checks the size of the statistics it computes)."""
-    aten = len(args) == 9 or "cudnn_enabled" in kwargs
-    if aten:
+    torch's own form, which takes nine, the weight first, and alone has ``cudnn_enabled``."""
+    if not call.functional:
         extra = (flag, "momentum", "eps", "cudnn_enabled")
         bound = _bind(call, args, kwargs, ("input", "weight", "bias", "running_mean", "running_var", *extra), {})
     else:  # F's defaults: training=False, use_input_stats=True
@@ -195,31 +192,31 @@ def _bind_statistics(
     t = _tensor_arg(call, bound["input"])
     dims_at_least(call, t.shape, 2)
     paired_statistics(call, bound, flag)
-    return t, bound, not aten
+    return t, bound
 
 
 @_handles("batch_norm")
 def _batch_norm(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    t, bound, functional = _bind_statistics(call, args, kwargs, "training")
+    t, bound = _bind_statistics(call, args, kwargs, "training")
     for name in ("running_mean", "running_var"):
         per_channel(call, t.shape, bound[name], name)
     for name in ("weight", "bias"):
         per_channel(call, t.shape, bound[name], name, None)  # torch counts their elements, in any shape
-    if functional and bound["training"] is True:
+    if call.functional and bound["training"] is True:  # F's checks the size of the statistics it computes
         more_than_one(call, t.shape, (0, *range(2, len(t.shape))), "value per channel")
     return call.row(t.shape, _Tensor(t.shape, t.rf, t.const))
 
 
 @_handles("instance_norm")
 def _instance_norm(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    t, bound, functional = _bind_statistics(call, args, kwargs, "use_input_stats")
+    t, bound = _bind_statistics(call, args, kwargs, "use_input_stats")
     for name in ("weight", "bias"):
         per_channel(call, t.shape, bound[name], name, (0, 1))  # torch repeats each once per sample
     # the running ones too, and copies the statistics it computes back into them: vectors then
     ranks = (0, 1) if bound["use_input_stats"] is False else (1,)
     for name in ("running_mean", "running_var"):
         per_channel(call, t.shape, bound[name], name, ranks)
-    if functional and bound["use_input_stats"] is not False:
+    if call.functional and bound["use_input_stats"] is not False:
         more_than_one(call, t.shape, tuple(range(2, len(t.shape))), "spatial element")
     return call.row(t.shape, _Tensor(t.shape, t.rf, t.const))
 

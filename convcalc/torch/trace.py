@@ -832,7 +832,8 @@ def _node_of(fx_node: Any, where: str) -> Node:
                 kind = f"{kind}_with_indices"  # F's *_with_indices do, where F's of the same name returns one
             if kind not in _HANDLERS:
                 raise _unsupported(where, f"{label}.{name}", f"{label}.{name}", fx_node)
-            return Node(fx_node.name, op, f"{label}:{name}", args, kwargs, kind)
+            functional = label == "torch.nn.functional" and isinstance(function, FunctionType)
+            return Node(fx_node.name, op, f"{label}:{name}", args, kwargs, kind, functional)
     what = getattr(function, "__qualname__", repr(function))
     raise _unsupported(where, what, what, fx_node)
 

@@ -105,10 +105,11 @@ def _describe_value(value: Any) -> str:
 class _Call:
     """One operation being planned: where it is, and how it reports rows and errors."""
 
-    __slots__ = ("ctx", "inplace", "kind", "name")
+    __slots__ = ("ctx", "functional", "inplace", "kind", "name")
 
-    def __init__(self, ctx: Any, name: str, kind: str, inplace: bool = False) -> None:
+    def __init__(self, ctx: Any, name: str, kind: str, inplace: bool = False, functional: bool = False) -> None:
         self.ctx, self.name, self.kind, self.inplace = ctx, name, kind, inplace
+        self.functional = functional  # torch.nn.functional's Python function, not torch's namesake (Node.functional)
 
     @property
     def where(self) -> str:
