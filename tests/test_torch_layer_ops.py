@@ -743,8 +743,34 @@ def test_fold_and_unfold_give_torchs_shape(source: str, shape: Shape) -> None:
     assert (row.trainable, row.macs) == (0, 0)
 
 
-# Not generated: F.unfold with a negative padding, which torch refuses and convcalc plans
+_OPAQUE_VIEW = "x.view(__import__('json').loads(__import__('json').dumps(list(x.shape))))"  # read by torch's pass
+
+# A negative padding: torch refuses it when it runs on data, though its meta kernel of unfold takes it
 _FOLDS_REFUSED: list[tuple[str, Shape, str, str]] = [
+    (
+        "F.unfold(x, 2, padding=-1)",
+        (2, 3, 6, 5),
+        "SpecError",
+        "unfold (unfold): padding must be at least 0. Received: padding=-1",
+    ),
+    (
+        "F.unfold(x, 2, 1, (0, -1))",
+        (2, 3, 6, 5),
+        "SpecError",
+        "unfold (unfold): padding must be at least 0. Received: padding=(0, -1)",
+    ),
+    (
+        f"F.unfold({_OPAQUE_VIEW}, 2, padding=(-1, 0))",
+        (2, 3, 6, 5),
+        "SpecError",
+        "unfold (unfold): padding must be at least 0. Received: padding=(-1, 0)",
+    ),
+    (
+        "F.fold(x, (4, 5), 2, padding=-1)",
+        (2, 12, 12),
+        "SpecError",
+        "fold (fold): padding must be at least 0. Received: padding=-1",
+    ),
     (
         "F.unfold(x, 7)",
         (2, 3, 6, 5),

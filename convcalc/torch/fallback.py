@@ -29,6 +29,7 @@ from convcalc.torch.trace import (
 )
 from convcalc.torch.values import (
     ReaderSignalError,
+    RunRefusedError,
     _attr_row,
     _Call,
     _describe_value,
@@ -39,6 +40,7 @@ from convcalc.torch.values import (
     _sized_transpose,
     _Tensor,
     _transposed,
+    public_error,
 )
 
 
@@ -717,6 +719,8 @@ def _replay_function(
             functional = isinstance(func, FunctionType) and func.__module__ == "torch.nn.functional"
             call = _Call(ctx, name, kind, functional=functional)
             value = handler(call, shaped(tuple(f_args)), {k: shaped(v) for k, v in f_kwargs.items()})
+        except RunRefusedError as exc:
+            raise public_error(exc) from None
         except ConvCalcError:
             del ctx.rows[start:]
             value = None

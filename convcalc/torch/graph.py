@@ -24,6 +24,7 @@ from convcalc.torch.values import (
     NeedsDataError,
     ReaderSignalError,
     RetakeError,
+    RunRefusedError,
     _attr_row,
     _Call,
     _describe_value,
@@ -314,7 +315,9 @@ def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: 
             f"with a registered rule. Received: reads={_MAX_READS}"
         )
     except SpecError as exc:
-        if any(not isinstance(t, _Tensor) or any(type(d) is not int for d in t.shape) for t in _leaves(args)):
+        if isinstance(exc, RunRefusedError) or any(
+            not isinstance(t, _Tensor) or any(type(d) is not int for d in t.shape) for t in _leaves(args)
+        ):
             raise
         undo()
         reason = str(exc).split(": ", 1)[-1].split(". Received")[0]

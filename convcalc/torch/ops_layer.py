@@ -10,6 +10,7 @@ from convcalc._errors import ConvCalcError, said
 from convcalc.torch.ops_math import _broadcast
 from convcalc.torch.ops_shape import _of_call_kind
 from convcalc.torch.values import (
+    RunRefusedError,
     _bind,
     _Call,
     _flow_of,
@@ -365,6 +366,10 @@ def _fold(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         names = ("input", "output_size", *names[1:])
     bound = _bind(call, args, kwargs, names, {"dilation": 1, "padding": 0, "stride": 1})
     x = _tensor_arg(call, bound.pop("input"))
+    padding = bound["padding"]
+    if any(type(p) is int and p < 0 for p in (padding if isinstance(padding, tuple) else (padding,))):
+        # torch: padding should be non-negative (its meta kernel of unfold takes any)
+        raise RunRefusedError(str(call.spec_error("padding must be at least 0", padding=padding)))
     layer = nn.Fold if call.kind == "fold" else nn.Unfold
     return _as_layer(call, _made(call, layer, **bound), x)
 

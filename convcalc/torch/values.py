@@ -78,6 +78,11 @@ class NeedsDataError(ReaderSignalError):
     """A forward that branches on tensor values: only torch's machinery can try it, and its verdict is the error."""
 
 
+class RunRefusedError(ReaderSignalError):
+    """A call torch refuses when it runs on data though its meta kernel does not check it (``F.unfold`` with a
+    negative padding): the refusal stands, where another SpecError sends the module to torch's shape machinery."""
+
+
 class RetakeError(ReaderSignalError):
     """The sizes take the other branch of a condition than the trace read: the forward is read again with
     ``decisions`` (the conditions up to that one, as the sizes decide them). With ``absent``: the plan gives
