@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any, NamedTuple
 
 from convcalc._errors import SpecError, checked_call
@@ -249,6 +250,8 @@ def _total(values: Iterable[Size]) -> Size:
     total: Size = 0
     for v in values:
         total = total + v
+    if type(total) is Fraction and total.denominator == 1:  # rows sharing a loop's count make whole samples
+        return total.numerator
     return total
 
 

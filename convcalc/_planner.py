@@ -7,6 +7,7 @@ import dataclasses
 import os
 import sys
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 from typing import Any
 
 from convcalc._args import received
@@ -375,24 +376,26 @@ def _per_input(own: Size, batch: Size) -> Size:
 
 
 def _shared(macs: Size, bias_adds: Size, own: Size, batch: Size) -> tuple[Size, Size]:
-    """A layer whose batch holds fewer elements than the input's (the batch folded into channels and groups,
-    ``x.view(1, b * c, h, w)``, or a part of the batch): its count over its whole batch, shared out per input
-    sample where that divides exactly; else its count per element of its own batch, as given."""
+    """A layer whose batch holds fewer elements than the input's, or not a whole multiple of it (the batch folded
+    into channels and groups, ``x.view(1, b * c, h, w)``, a part of the batch, a loop over its samples): its count
+    over its whole batch shared out per input sample, exactly (a ``Fraction`` where it does not divide: the
+    rows of a loop over three samples each hold a third of their count, and sum to one sample's)."""
     if own is None or not batch:
         return macs, bias_adds
     if all(type(v) is int for v in (macs, bias_adds, own, batch)):
-        if (macs * own) % batch or (bias_adds * own) % batch:
-            return macs, bias_adds
-        return macs * own // batch, bias_adds * own // batch
-    from sympy import fraction, sympify
+        return _exact(macs * own, batch), _exact(bias_adds * own, batch)
+    from sympy import sympify
 
     from convcalc._symbolic import to_sympy
 
     # (sympify: a count that is a plain int beside symbolic sizes must not be divided as Python floats)
-    shared = [(sympify(to_sympy(v)) * to_sympy(own) / to_sympy(batch)).cancel() for v in (macs, bias_adds)]
-    if any(fraction(v)[1] != 1 for v in shared):  # (a sequence-first count over L steps, shared out per N)
-        return macs, bias_adds
-    return shared[0], shared[1]
+    macs, bias_adds = ((sympify(to_sympy(v)) * to_sympy(own) / to_sympy(batch)).cancel() for v in (macs, bias_adds))
+    return macs, bias_adds
+
+
+def _exact(numerator: int, denominator: int) -> int | Fraction:
+    whole, rest = divmod(numerator, denominator)
+    return whole if not rest else Fraction(numerator, denominator)
 
 
 def _input_shape(input_shape: Any) -> tuple[Any, ...]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
+from fractions import Fraction
 
 from convcalc._errors import SpecError, checked_call
 
@@ -303,9 +304,13 @@ def _sympy_of(value: Size) -> Size:
 
 
 def to_sympy(value: Size) -> Size:
-    """Convert FloorForms (also inside tuples) to sympy; leave everything else."""
+    """Convert FloorForms and Fractions (also inside tuples) to sympy; leave everything else."""
     if isinstance(value, FloorForm):
         return value.to_sympy()
+    if type(value) is Fraction:  # a row's MACs shared out per input sample
+        from sympy import Rational
+
+        return Rational(value.numerator, value.denominator)
     if isinstance(value, tuple):
         return tuple(to_sympy(v) for v in value)
     if isinstance(value, list):

@@ -8,12 +8,12 @@ arrays, a sympy expression for symbols. A union type would make every caller nar
 >>> from typing import get_args
 >>> from convcalc._types import Size, Sizes
 >>> get_args(Size)[1]
-'int | sympy.Expr | FloorForm | numpy.ndarray (of ints, broadcast together)'
+'int | sympy.Expr | FloorForm | numpy.ndarray (of ints, broadcast together) | Fraction'
 >>> get_args(Sizes)[1]
 'a Size, or a sequence of Sizes with one per axis'
 >>> from convcalc._types import Shape
 >>> get_args(get_args(Shape)[0])
-(typing.Annotated[typing.Any, 'int | sympy.Expr | FloorForm | numpy.ndarray (of ints, broadcast together)'], Ellipsis)
+(typing.Annotated[typing.Any, 'int | sympy.Expr | FloorForm | numpy.ndarray (of ints, broadcast together) | Fraction'], Ellipsis)
 """
 
 from __future__ import annotations
@@ -23,9 +23,12 @@ from typing import Annotated, Any, NamedTuple, TypeAlias
 __all__ = ["Shape", "Size", "Sizes", "Slot"]
 
 #: A size, a count or a per-axis argument: an ``int``, a sympy expression (a symbolic size), a
-#: :class:`~convcalc._symbolic.FloorForm` (the planner's exact form of ``floor((a*x + b)/m)``), or a numpy
-#: array of ints (one entry per configuration, broadcast together).
-Size: TypeAlias = Annotated[Any, "int | sympy.Expr | FloorForm | numpy.ndarray (of ints, broadcast together)"]
+#: :class:`~convcalc._symbolic.FloorForm` (the planner's exact form of ``floor((a*x + b)/m)``), a numpy
+#: array of ints (one entry per configuration, broadcast together), or, for a row's multiply-accumulates shared
+#: out per input sample where they do not divide, a ``fractions.Fraction``.
+Size: TypeAlias = Annotated[
+    Any, "int | sympy.Expr | FloorForm | numpy.ndarray (of ints, broadcast together) | Fraction"
+]
 
 #: An argument given for every axis at once or per axis: a :data:`Size`, or a sequence of them (one per axis);
 #: a formula returns the same form (an int for an int, a tuple for a tuple).

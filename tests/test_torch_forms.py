@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from fractions import Fraction
 from types import FunctionType
 from typing import Any
 
@@ -449,10 +450,53 @@ def test_macs_per_sample_of_a_symbolic_batch_and_of_a_part_of_it() -> None:
     N = convcalc.symbols("N")
     model = Forward(_fold_frames, conv=torch.nn.Conv2d(3, 4, 3))
     assert convcalc.plan(model, (N, 3, 3, 8, 8)).macs == convcalc.plan(model, (2, 3, 3, 8, 8)).macs == 3 * 36 * 4 * 27
-    # one sample of four convolved: its count shared out over the input's samples where that divides exactly
+    # one sample of the batch convolved: its count shared out over the input's samples, a fraction where it must be
     first = Forward(lambda self, x: self.conv(x[:1]), conv=torch.nn.Conv2d(3, 4, 3))
-    assert convcalc.plan(first, (4, 3, 8, 8)).macs == 36 * 4 * 27 // 4
-    assert convcalc.plan(first, (5, 3, 8, 8)).macs == 36 * 4 * 27  # 3,888 / 5 is no whole number: per own element
+    for batch in range(1, 7):
+        macs = convcalc.plan(first, (batch, 3, 8, 8)).macs
+        assert macs * batch == torch_macs(first, [(batch, 3, 8, 8)]) == 36 * 4 * 27
+        assert type(macs) is (int if 3888 % batch == 0 else Fraction)
+    assert convcalc.plan(first, (N, 3, 8, 8)).macs == 3888 / N
+    assert convcalc.plan(first, (5, 3, 8, 8)).rows[-1].macs == Fraction(3888, 5)
+
+
+def _each_sample(self: Any, x: Any) -> Any:
+    return torch.cat([self.conv(x[i : i + 1]) for i in range(x.size(0))])
+
+
+def _each_sample_assigned(self: Any, x: Any) -> Any:
+    out = x.new_zeros(x.size(0), 4, x.size(2) - 2, x.size(3) - 2)
+    for i in range(x.size(0)):
+        out[i] = self.conv(x[i])
+    return out
+
+
+def _time_major_cell(self: Any, x: Any) -> Any:
+    h = c = x.new_zeros(x.size(1), 10)
+    outs = []
+    for step in x.unbind(0):
+        h, c = self.cell(step, (h, c))
+        outs.append(self.fc(h))
+    return torch.stack(outs)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 4, 5, 6, 7])
+@pytest.mark.parametrize("function", [_each_sample, _each_sample_assigned])
+def test_a_loop_over_the_samples_counts_one_sample_whatever_the_batch(function: Any, batch: int) -> None:
+    # each call runs on one sample: its rows hold a batch's share each (1/batch of a call), and sum to one call
+    model = Forward(function, conv=torch.nn.Conv2d(3, 4, 3))
+    plan = convcalc.plan(model, (batch, 3, 6, 6))
+    assert plan.macs == torch_macs(model, [(batch, 3, 6, 6)]) // batch == 4 * 27 * 16
+    assert type(plan.macs) is int
+    assert plan.output_shape == (batch, 4, 4, 4)
+
+
+@pytest.mark.parametrize(("steps", "batch"), [(3, 1), (3, 2), (4, 3), (5, 2)])
+def test_a_cell_looped_over_a_time_major_input_counts_per_first_size(steps: int, batch: int) -> None:
+    # the input's first size is the plan's batch: here the time steps, which every row shares alike
+    model = Forward(_time_major_cell, cell=torch.nn.LSTMCell(6, 10), fc=torch.nn.Linear(10, 3))
+    plan = convcalc.plan(model, (steps, batch, 6))
+    assert plan.macs * steps == torch_macs(model, [(steps, batch, 6)])
 
 
 def _modulated(self: Any, x: Any) -> Any:
