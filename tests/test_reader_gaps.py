@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import math
+import re
 import warnings
 from typing import Any
 
@@ -1183,3 +1185,46 @@ def test_a_bias_of_another_size_is_refused_as_torch_refuses_it(call: Any, shape:
         model(torch.zeros(shape))
     with pytest.raises(convcalc.ShapeError, match=r"the bias has shape \(\d\,\) but the weight gives \d outputs"):
         convcalc.plan(model, shape)
+
+
+# --------------------------------------------------------------------------- #
+# 9. torch's meta kernels skip checks its kernels make on data: a forward read by torch's machinery keeps the
+#    rule's refusal
+# --------------------------------------------------------------------------- #
+
+
+def _opaque(x: Any) -> Any:
+    """``x`` viewed to sizes torch.fx cannot trace (``json`` refuses a proxy): the forward goes to torch's machinery."""
+    return x.view(json.loads(json.dumps(list(x.shape))))
+
+
+@pytest.mark.parametrize(
+    ("call", "shape", "message"),
+    [
+        (lambda m, x: F.softmax(_opaque(x), 5), (2, 3, 4), "softmax (softmax): dim=5 is out of range"),
+        (lambda m, x: _opaque(x).softmax(-4), (2, 3, 4), "softmax (softmax): dim=-4 is out of range"),
+        (
+            lambda m, x: _opaque(x).index_select(1, torch.zeros(2, 2, dtype=torch.long)),
+            (2, 3, 4),
+            "index_select (index_select): the index must be 0-D or 1-D, not 2-D",
+        ),
+    ],
+)
+def test_a_misfit_torch_s_meta_kernel_lets_pass_is_refused(call: Any, shape: tuple[int, ...], message: str) -> None:
+    model = Calls(call)
+    with pytest.raises((RuntimeError, IndexError)):
+        model(torch.zeros(shape))
+    model(torch.zeros(shape, device="meta"))  # the meta kernel runs it
+    with pytest.raises(convcalc.ShapeError, match=re.escape(message)):
+        convcalc.plan(model, shape)
+
+
+def test_a_tensor_s_unfold_read_by_torch_s_machinery_is_the_axis_unfold() -> None:
+    # x.unfold(dim, size, step) slides along one axis; F.unfold (im2col) shares its name only
+    model = Calls(lambda m, x: (_opaque(x).unfold(2, 3, 2), F.unfold(_opaque(x), 2)))
+    plan = convcalc.plan(model, (2, 3, 8, 8))
+    assert plan.output_shapes == tuple(tuple(t.shape) for t in model(torch.zeros(2, 3, 8, 8)))
+    assert [(r.name, r.kind, r.source) for r in plan.rows if "unfold" in r.name] == [
+        ("unfold", "unfold_axis", "torch"),
+        ("unfold_1", "unfold", "torch"),
+    ]

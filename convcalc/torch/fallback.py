@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from types import FunctionType
 from typing import Any
 
-from convcalc._errors import ConvCalcError, SpecError
+from convcalc._errors import ConvCalcError, ShapeError, SpecError
 from convcalc.torch.nodes import ListValue, _Attr, _join, _torch
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.trace import (
@@ -696,6 +696,8 @@ def _replay_function(
     counts[_join(owner or "", kind)] += 1
     n = counts[_join(owner or "", kind)]
     name = _join(owner or "", kind if n == 1 else f"{kind}_{n - 1}")
+    if kind == "unfold" and getattr(torch.Tensor, "unfold", None) is func:
+        kind = "unfold_axis"  # x.unfold(dim, size, step) slides along one axis; F.unfold (im2col) shares the name
     where = f"{name} ({kind})"
 
     def shaped(value: Any) -> Any:
@@ -719,8 +721,9 @@ def _replay_function(
             functional = isinstance(func, FunctionType) and func.__module__ == "torch.nn.functional"
             call = _Call(ctx, name, kind, functional=functional)
             value = handler(call, shaped(tuple(f_args)), {k: shaped(v) for k, v in f_kwargs.items()})
-        except RunRefusedError as exc:
-            raise public_error(exc) from None
+        except (RunRefusedError, ShapeError) as exc:
+            # the rule's misfit stands where torch's meta kernel skips the check (softmax of dim=5 runs on meta)
+            raise public_error(exc) if isinstance(exc, SpecError) else exc from None
         except ConvCalcError:
             del ctx.rows[start:]
             value = None
