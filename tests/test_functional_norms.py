@@ -1430,3 +1430,34 @@ def test_shape_keeping_layers_with_symbolic_sizes(
     for values in (dict(zip(symbols, combo, strict=True)) for combo in _combinations(len(symbols))):
         holds = all(c.holds(values) for c in plan.constraints)
         assert holds == (torch_outcome(module, _sizes(shape, values)) is not None), values
+
+
+# --------------------------------------------------------------------------- #
+# The norm layers in training mode: statistics of the batch or of each sample, whatever they track
+# --------------------------------------------------------------------------- #
+
+_NORM_LAYERS = [
+    (torch.nn.InstanceNorm1d, (2, 4, 1)),
+    (torch.nn.InstanceNorm2d, (2, 4, 1, 1)),
+    (torch.nn.InstanceNorm3d, (2, 4, 1, 1, 1)),
+    (torch.nn.LazyInstanceNorm2d, (2, 4, 1, 1)),
+    (torch.nn.BatchNorm2d, (1, 4, 1, 1)),
+    (torch.nn.LazyBatchNorm2d, (1, 4, 1, 1)),
+    (torch.nn.LazyBatchNorm1d, (1, 4)),
+]
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("track", [True, False])
+@pytest.mark.parametrize(("layer", "shape"), _NORM_LAYERS, ids=[c[0].__name__ for c in _NORM_LAYERS])
+def test_a_norm_layer_in_training_needs_values_for_its_statistics(
+    layer: Any, shape: Shape, track: bool, training: bool
+) -> None:
+    # one value per statistic: torch refuses in training, and without running statistics in evaluation too
+    def made() -> torch.nn.Module:
+        lazy = layer.__name__.startswith("Lazy")
+        return (layer(track_running_stats=track) if lazy else layer(4, track_running_stats=track)).train(training)
+
+    expected = torch_outcome(made(), shape)
+    assert (expected is None) is (training or not track)
+    assert convcalc_outcome(made(), shape) == expected

@@ -140,6 +140,9 @@ class _InstanceNormNd(Module):
     dtype: Any = field(default=None, repr=False, compare=False)
     bias: bool = field(default=True, kw_only=True)
     _count: ParamCount = field(init=False, repr=False, compare=False)
+    # set by the torch reader for a module in training mode: torch then normalises with each sample's own
+    # statistics even where it tracks running ones
+    _batch_statistics: bool = field(default=False, init=False, repr=False, compare=False)
     _ndim: ClassVar[int] = 2
 
     def __post_init__(self) -> None:
@@ -153,7 +156,7 @@ class _InstanceNormNd(Module):
             raise ShapeError(f"{self._where(path)}: expects {batched} or {unbatched}. Received: input_shape={shape}")
         if self.affine or self.track_running_stats:  # torch checks the channels against its weights and statistics
             _channel_check(self, ctx, shape, self.num_features, "num_features", path, len(shape) - nd - 1)
-        if not self.track_running_stats:  # statistics of each sample's own plane
+        if self._batch_statistics or not self.track_running_stats:  # statistics of each sample's own plane
             ctx.at_least(
                 product(shape[-nd:]),
                 2,
@@ -161,7 +164,9 @@ class _InstanceNormNd(Module):
                 nd - 1,
                 lambda: (
                     f"{self._where(path)}: expects more than 1 spatial element (torch's check when it computes "
-                    f"each sample's statistics). Received: input_shape={shape}"
+                    f"each sample's statistics{' in training mode' if self._batch_statistics else ''}"
+                    f"{': call .eval() on the model first' if self._batch_statistics else ''}). "
+                    f"Received: input_shape={shape}"
                 ),
                 "more than 1 spatial element",
             )
@@ -379,6 +384,13 @@ class _LazyNormNd(_Lazy):
     device: Any = field(default=None, repr=False, compare=False)
     dtype: Any = field(default=None, repr=False, compare=False)
     bias: bool = field(default=True, kw_only=True)
+    # the torch reader's mark of a module in training mode, handed on to the layer it becomes
+    _batch_statistics: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def materialize(self, channels: int) -> Module:
+        layer = self._concrete(channels, **_args(self))
+        object.__setattr__(layer, "_batch_statistics", self._batch_statistics)
+        return layer
 
 
 @dataclass(frozen=True, slots=True)

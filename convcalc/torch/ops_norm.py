@@ -334,5 +334,5 @@ def module_checks(call: _Call, kind: str, arguments: dict[str, Any], shape: Shap
             raise call.shape_error(f"expects a {spatial + 2}-D input or an unbatched {spatial + 1}-D one", shape)
         if arguments.get("affine") or arguments.get("track_running_stats"):
             channels(call, shape, arguments.get("num_features"), "num_features", len(shape) - spatial - 1)
-        if not arguments.get("track_running_stats"):
+        if arguments.get("training") or not arguments.get("track_running_stats"):  # each sample's statistics
             more_than_one(call, shape, tuple(range(len(shape) - spatial, len(shape))), "spatial element")

@@ -596,8 +596,9 @@ def _leaf_spec(module: Any, where: str) -> Any:
         # a spec is a function of its arguments: one made for the same plain arguments (types included, so
         # True is not 1) is the same spec, and its checks need not run again
         plain = tuple((k, _plain_value(v)) for k, v in kwargs.items())
-        # a batch norm in training mode normalises with the batch's statistics (torch checks the batch for them)
-        statistics = name.startswith("BatchNorm") and bool(module.training)
+        # a batch or instance norm in training mode normalises with the statistics of the batch or of each
+        # sample, whatever it tracks (torch checks that there are values enough for them)
+        statistics = bool(module.training) and "_batch_statistics" in spec_cls.__dataclass_fields__
         key = None if any(v is _NOT_PLAIN for _, v in plain) else (spec_cls, plain, statistics)
         spec = _SPECS.get(key) if key is not None else None
         if spec is None:
