@@ -454,6 +454,18 @@ def test_dtypes_size_the_input() -> None:
     assert_same(module, OPTIONS[:2], input_size=(2, 5), dtypes=[torch.long])
 
 
+@pytest.mark.parametrize(
+    "norm", [nn.BatchNorm2d(4), nn.GroupNorm(2, 4), nn.InstanceNorm2d(4, affine=True), nn.LayerNorm(6)]
+)
+def test_a_normalisation_kept_in_float32_of_a_half_model_gives_half_outputs(norm: nn.Module) -> None:
+    # torch's normalisations take a float16 input beside float32 weights and keep the input's dtype
+    module = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Identity(), nn.Flatten(), nn.Linear(144, 2)).half()
+    module[1] = norm.float()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torchinfo: half precision on the CPU, with input_size
+        assert_same(module, OPTIONS[:1], input_size=(2, 3, 6, 6), dtypes=[torch.float16])
+
+
 def test_the_model_is_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
     class Exploding(nn.Module):
         def __init__(self) -> None:

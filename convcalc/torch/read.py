@@ -406,10 +406,13 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int, int, int], ...]:
     ``weight`` or ``bias`` and those whose name only contains one of them (``weight_ih_l0``, ``in_proj_bias``),
     by count, as torchinfo 1.8 sorts them (it strips the ``_orig`` of a pruned parameter, one with a ``_mask``),
     the bytes of an element of its first parameter, and of its output where that is known: a layer of torch's
-    own computes in its weights' dtype; a module of the user's may not (a spectral layer's complex weights give
-    a real output), 0."""
+    own computes in its weights' dtype, a normalisation excepted (it keeps its input's); a module of the user's
+    may not (a spectral layer's complex weights give a real output), 0."""
     from torch.nn.parameter import is_lazy
 
+    nn = _torch().nn
+    # torch's normalisations take an input of another float dtype than their weights, and keep the input's
+    mixed = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.RMSNorm)
     found = []
     for path, child in _uncompiled(module).named_modules():
         own = {k: v for k, v in (child.__dict__.get("_parameters") or {}).items() if v is not None}
@@ -432,7 +435,7 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int, int, int], ...]:
                 plain += count
             elif "weight" in base or "bias" in base:
                 inner += count
-        own_layer = type(child).__module__.startswith("torch.nn.")
+        own_layer = type(child).__module__.startswith("torch.nn.") and not isinstance(child, mixed)
         found.append((path, plain, inner, itemsize, itemsize if own_layer else 0))
     return tuple(found)
 
