@@ -1341,8 +1341,8 @@ def test_tensordot_as_torch_shapes_and_counts_it(shape_a: tuple[int, ...], shape
             pairs = list(zip(dims[0], dims[1], strict=True))
         # one MAC per output element and contracted index; a size 1 against a larger one is summed first
         by_hand = math.prod(plan.output_shape) * math.prod(min(shape_a[i], shape_b[j]) for i, j in pairs)
-        # per input sample where the count shares out evenly over the batch (else the count as it is)
-        assert plan.macs == (by_hand // shape_a[0] if by_hand % shape_a[0] == 0 else by_hand)
+        # per input sample: the count over the whole batch shared out, exactly
+        assert plan.macs * shape_a[0] == by_hand
         counted = torch_macs(model, [shape_a])  # none where torch runs a dot product or a multiply, not an mm
         assert counted in (0, by_hand)
 

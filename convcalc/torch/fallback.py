@@ -309,10 +309,11 @@ def _torch_call(
     run = _Run(copy, path)
     known: dict[int, Any] = {}  # id of a meta tensor -> its receptive field
     alive: list[Any] = []
-    dtype = torch.float32
+    longs: frozenset[int] = frozenset()  # the inputs, in order, taken as integers
 
     def meta(value: Any) -> Any:
         if isinstance(value, _Tensor):
+            dtype = torch.long if len(alive) in longs else torch.float32
             tensor = torch.empty(value.shape, device="meta", dtype=dtype)
             known[id(tensor)] = value.rf
             alive.append(tensor)
@@ -340,8 +341,11 @@ def _torch_call(
 
     from torch.nn.modules import module as torch_module
 
-    # a plan's inputs are taken as floats; where torch asks for integers (token ids into an embedding), as those
-    for dtype in (torch.float32, torch.long):
+    # a plan's inputs are taken as floats; where torch asks for integers (token ids into an embedding), each one
+    # alone as those (an image beside token ids), then all
+    count = len(shapes)
+    tries = [frozenset(), *(frozenset({j}) for j in range(count) if count > 1), frozenset(range(count))]
+    for longs in tries:
         run = _Run(copy, path)
         known.clear()
         alive.clear()
@@ -361,11 +365,15 @@ def _torch_call(
             raise
         except Exception as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            if dtype is torch.float32 and _asks_for_integers(message):
+            if not longs:  # the floats' refusal says why, whichever later try fails too
+                refusal = f"{type(exc).__name__}: {message.rstrip('. ')}"
+                if _asks_for_integers(message):
+                    continue
+            elif longs != tries[-1]:
                 continue
             raise _TorchRejectsError(
                 f"{where}: {reason}, and torch cannot run it on meta tensors of these shapes either "
-                f"({type(exc).__name__}: {message.rstrip('. ')}). {_describe_with_nn(type(module))} "
+                f"({refusal}). {_describe_with_nn(type(module))} "
                 f"Received: input_shape={shapes[0] if len(shapes) == 1 else tuple(shapes)}, module={kind}"
             ) from None
         finally:

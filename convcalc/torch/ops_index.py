@@ -1,6 +1,7 @@
 """fx operation handlers for indexing: ``x[...]`` with ints, slices (numeric and symbolic bounds), None, ...,
-one list of ints, or a module's integer index buffer; and indexing of tuples, lists and dicts; and assignment into
-a tensor (``x[index] = value``)."""
+lists of ints and integer tensors (a module's index buffer, ``torch.arange(b)``, an argmax), broadcast together
+as torch's advanced indexing does; and indexing of tuples, lists and dicts; and assignment into a tensor
+(``x[index] = value``)."""
 
 from __future__ import annotations
 
@@ -88,6 +89,8 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
             expanded.append(i)
     if Ellipsis not in index:
         expanded.extend([slice(None)] * (rank - used))
+    if _several_advanced(expanded):
+        return _advanced(call, t, expanded)
     shape: list[Any] = []
     axis = 0
     trailing_ok = True
@@ -122,12 +125,96 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
         else:
             _inside_their_axes(call, t.shape, expanded)  # (torch's machinery, which plans it, reads no values)
             raise call.spec_error(
-                "convcalc follows indexing with ints, slices, None, ... and one list of ints only",
+                "convcalc follows indexing with ints, slices, None, ..., lists of ints and integer tensors (a mask's "
+                "count of True is data)",
                 index=_describe_value(item),
             )
         axis += 1
     rf = t.rf if k and trailing_ok else None
     return call.row(t.shape, _Tensor(tuple(shape), rf, t.const, _sliced_strides(t, expanded, shape)))
+
+
+def _is_advanced(item: Any) -> bool:
+    """A list of ints (frozen as a tuple) or a tensor of 1 or more dims as an index: torch's advanced indexing."""
+    if isinstance(item, _Tensor):
+        return item.shape != ()
+    return isinstance(item, tuple) and bool(item) and all(_is_int(i) for i in item)
+
+
+def _selects(item: Any) -> bool:
+    """An int, or an integer tensor of 0 dims, which torch takes as one: it selects along its axis first."""
+    return _is_int(item) or (isinstance(item, _Tensor) and item.shape == () and item.integral)
+
+
+def _several_advanced(index: list[Any]) -> bool:
+    """Whether the index has advanced parts beyond one list or one integer tensor among slices and None (which
+    keep its place): several, broadcast together (``x[torch.arange(b), ids]``), or one beside an int."""
+    at = [j for j, item in enumerate(index) if _is_advanced(item)]
+    if not at:  # a 0-D index tensor beside an int: both select
+        return any(isinstance(i, _Tensor) for i in index) and sum(1 for i in index if _selects(i)) > 1
+    if not all(isinstance(index[j], tuple) or index[j].integral for j in at):
+        return False  # a mask or a float tensor: refused below
+    return len(at) > 1 or any(_selects(other) for other in index)
+
+
+def _advanced(call: _Call, t: _Tensor, index: list[Any]) -> _Tensor:
+    """torch's advanced indexing: each int selects first (its axis goes); the lists and tensors left broadcast
+    together, and their shape stands where they index axes side by side (None between them parts them), else
+    first. Lists of ints are checked against their axes; a tensor's values are data, which a plan does not read."""
+    parts: list[Any] = []  # after the ints: a size, or the index (an advanced part)
+    picks: list[Shape] = []
+    axis = 0
+    for item in index:
+        if item is None:
+            parts.append(1)
+            continue
+        size = t.shape[axis]
+        if _is_int(item):
+            _indices_inside(call, (item,), t.shape, axis)
+        elif isinstance(item, slice):
+            full = item.start is None and item.stop is None and item.step in (None, 1)
+            parts.append(size if full else _slice_length(call, size, item, axis, t.shape))
+        elif not _is_advanced(item):  # a 0-D index tensor selects: its value is data
+            pass
+        else:
+            if isinstance(item, tuple):
+                _indices_inside(call, item, t.shape, axis)
+            picks.append((len(item),) if isinstance(item, tuple) else item.shape)
+            parts.append(None)
+        axis += 1
+    at = [j for j, part in enumerate(parts) if part is None]
+    picked = _broadcast_indices(call, t.shape, picks) if picks else ()
+    if not at:
+        shape = tuple(parts)
+    elif at == list(range(at[0], at[-1] + 1)):  # side by side: in their place
+        shape = (*parts[: at[0]], *picked, *parts[at[-1] + 1 :])
+    else:
+        shape = (*picked, *(part for part in parts if part is not None))
+    out = tuple(shape)
+    return call.row(t.shape, _Tensor(out, None, t.const, contiguous(out) if all(type(d) is int for d in out) else None))
+
+
+def _broadcast_indices(call: _Call, shape: Shape, picks: list[Shape]) -> tuple[Any, ...]:
+    """The shape the index tensors and lists broadcast to (torch: shape mismatch: indexing tensors could not be
+    broadcast together)."""
+    rank = max(len(p) for p in picks)
+    out = []
+    for j in range(rank):
+        sizes = [p[len(p) - rank + j] for p in picks if len(p) - rank + j >= 0]
+        wide = [d for d in sizes if not (type(d) is int and d == 1)]
+        for d in wide[1:]:
+            call.require_equal(
+                wide[0],
+                d,
+                j,
+                lambda: (
+                    f"{call.where}: the index tensors and lists have shapes "
+                    f"{', '.join(str(tuple(p)) for p in picks)}, which do not broadcast together (sizes must be "
+                    f"equal or 1). Received: input_shape={tuple(shape)}"
+                ),
+            )
+        out.append(wide[0] if wide else 1)
+    return tuple(out)
 
 
 def _sliced_strides(t: _Tensor, items: list[Any], shape: list[Any]) -> tuple[int, ...] | None:

@@ -120,6 +120,9 @@ def _new_of_sizes(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     return _made_of_sizes(call, rest, {k: v for k, v in kwargs.items() if k == "size"})
 
 
+_INTEGER_DTYPES = frozenset(f"torch.{name}" for name in ("int8", "uint8", "int16", "int32", "int64", "long", "int"))
+
+
 @_handles("arange")
 def _arange(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``torch.arange(end)`` / ``torch.arange(start, end, step)``: ``ceil((end - start) / step)`` values, for whole
@@ -139,10 +142,12 @@ def _arange(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             step=step,
         )
     count = (end - start + step - 1) // step
+    dtype = kwargs.get("dtype")  # whole numbers give integers, where no other dtype is asked for
+    integral = dtype is None or str(dtype) in _INTEGER_DTYPES
     if _is_int(count):
         if count < 0:
             raise call.spec_error("end is before start", start=start, end=end, step=step)
-        return _Tensor((count,), None, const=True)
+        return _Tensor((count,), None, const=True, integral=integral)
     call.ctx.at_least(
         _size(count),
         0,
@@ -151,7 +156,7 @@ def _arange(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         lambda: f"{call.where}: end is before start. Received: start={start}, end={end}, step={step}",
         "arange not reversed",
     )
-    return _Tensor((_size(count),), None, const=True)
+    return _Tensor((_size(count),), None, const=True, integral=integral)
 
 
 @_handles("triu", "tril")
@@ -593,9 +598,10 @@ def _reduce(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     shape = tuple(1 if j in reduced else d for j, d in enumerate(t.shape) if keepdim or j not in reduced)
     k = len(t.rf) if t.rf is not None else 0
     rf = t.rf if k and not any(j >= rank - k for j in reduced) else None
-    out = call.row(t.shape, _Tensor(shape, rf, t.const))
+    positions = call.kind in ("argmax", "argmin")  # integers: the indices of the values
+    out = call.row(t.shape, _Tensor(shape, rf, t.const, integral=positions))
     if call.kind in ("max", "min") and dim is not None and dim != ():
-        return _Pair((out, _Tensor(shape, rf, t.const)))
+        return _Pair((out, _Tensor(shape, rf, t.const, integral=True)))
     return out
 
 
