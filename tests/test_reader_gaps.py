@@ -1228,3 +1228,25 @@ def test_a_tensor_s_unfold_read_by_torch_s_machinery_is_the_axis_unfold() -> Non
         ("unfold", "unfold_axis", "torch"),
         ("unfold_1", "unfold", "torch"),
     ]
+
+
+class _ImageAndText(nn.Module):
+    """An image through a convolution beside token ids through an embedding, read by torch's machinery."""
+
+    def __init__(self, text_first: bool) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(40, 12)
+        self.conv = nn.Conv2d(3, 2, 3)
+        self.text_first = text_first
+
+    def forward(self, a: Any, b: Any) -> Any:
+        text, image = (a, b) if self.text_first else (b, a)
+        return self.conv(image), _opaque(self.embed(text))
+
+
+@pytest.mark.parametrize("text_first", [True, False])
+def test_torch_s_machinery_takes_each_input_alone_as_token_ids(text_first: bool) -> None:
+    shapes = [(3, 8), (3, 3, 8, 8)] if text_first else [(3, 3, 8, 8), (3, 8)]
+    plan = convcalc.plan(_ImageAndText(text_first), shapes)
+    assert plan.output_shapes == ((3, 2, 6, 6), (3, 8, 12))
+    assert plan.fallback_rows
