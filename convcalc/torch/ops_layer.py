@@ -209,8 +209,7 @@ def _functional_layer(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]
     bound = dict(zip(names, args, strict=False))
     bound.update(kwargs)
     x, w, b = bound.get("input"), bound.get("weight"), bound.get("bias")
-    if not isinstance(x, _Tensor) or not isinstance(w, _Tensor) or not all(_is_int(d) for d in w.shape):
-        raise call.spec_error("convcalc follows this call with a tensor input and a weight of known shape", weight=w)
+    _weighted_by_numbers(call, x, w)
     if linear and len(w.shape) == 1:  # F.linear(x, w) of a vector: x @ w, the last axis summed away
         return _linear_of_a_vector(call, x, w, b)
     # torch: one bias per output feature or channel (a linear's may be one for all, which broadcasts)
@@ -260,8 +259,7 @@ def _functional_transposed(call: _Call, args: tuple[Any, ...], kwargs: dict[str,
     bound = dict(zip(names, args, strict=False))
     bound.update(kwargs)
     x, w, b = bound.get("input"), bound.get("weight"), bound.get("bias")
-    if not isinstance(x, _Tensor) or not isinstance(w, _Tensor) or not all(_is_int(d) for d in w.shape):
-        raise call.spec_error("convcalc follows this call with a tensor input and a weight of known shape", weight=w)
+    _weighted_by_numbers(call, x, w)
     groups = bound.get("groups", 1)
     if _is_int(groups):
         _one_bias_each(call, b, w.shape[1] * groups, x.shape)
@@ -296,7 +294,10 @@ def _functional_bilinear(call: _Call, args: tuple[Any, ...], kwargs: dict[str, A
         or not all(_is_int(d) for d in w.shape)
     ):
         raise call.spec_error(
-            "convcalc follows F.bilinear with two tensor inputs and a 3-D weight of known shape", weight=w
+            "convcalc follows F.bilinear with two tensor inputs and a 3-D weight of known shape",
+            input1=x1,
+            input2=x2,
+            weight=w,
         )
     _one_bias_each(call, b, w.shape[0], x1.shape)
     spec = nn.Bilinear(w.shape[1], w.shape[2], w.shape[0], bias=isinstance(b, _Tensor))
@@ -331,6 +332,18 @@ def _as_layer(call: _Call, spec: Any, x: _Tensor, *others: _Tensor, options: dic
         raise type(exc)(f"{call.where}: {str(exc).split(': ', 1)[-1]}") from None
     finally:
         call.ctx.owner = owner
+
+
+def _weighted_by_numbers(call: _Call, x: Any, w: Any) -> None:
+    """A tensor input, and a weight whose shape is numbers: the rule's arguments."""
+    if not isinstance(x, _Tensor):
+        raise call.spec_error("convcalc follows this call with a tensor input", input=x)
+    if not isinstance(w, _Tensor) or not all(_is_int(d) for d in w.shape):
+        raise call.spec_error(
+            "convcalc follows this call with a weight whose shape is numbers (one made from the input's sizes, as "
+            "a batch folded into groups, needs numbers for them)",
+            weight=w,
+        )
 
 
 @_handles("embedding")

@@ -401,7 +401,12 @@ def _wrapped_read(through: bool) -> Iterator[None]:
 _FACTORIES = ("zeros", "ones", "empty", "full", "rand", "randn", "randint", "arange", "eye", "linspace", "logspace")
 # torch.nn.functional's functions written in C that take sizes: their argument parser asks a traced size for a
 # number before fx sees the call (``F.avg_pool2d(x, x.size()[2:])``, a global pool in CBAM and PSPNet code)
-_SIZED_FUNCTIONS = ("avg_pool1d", "avg_pool2d", "avg_pool3d")
+_SIZED_FUNCTIONS = (
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    *(f"conv{t}{n}d" for t in ("", "_transpose") for n in (1, 2, 3)),
+)
 
 
 _PATCHING = threading.RLock()

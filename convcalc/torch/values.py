@@ -129,7 +129,8 @@ class _Call:
         return ShapeError(f"{self.where}: {message}. Received: input_shape={tuple(shape)}")
 
     def spec_error(self, message: str, **args: Any) -> SpecError:
-        return SpecError(f"{self.where}: {message}. {received(args)}")
+        shown = {k: _describe_value(v) if isinstance(v, _Tensor) else v for k, v in args.items()}
+        return SpecError(f"{self.where}: {message}. {received(shown)}")
 
     def require_at_least(self, value: Any, minimum: int, axis: int, message: Callable[[], str], reason: str) -> None:
         """``value >= minimum``: a ShapeError for a number that falls short, a constraint for a size that depends
