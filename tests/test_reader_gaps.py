@@ -1250,3 +1250,38 @@ def test_torch_s_machinery_takes_each_input_alone_as_token_ids(text_first: bool)
     plan = convcalc.plan(_ImageAndText(text_first), shapes)
     assert plan.output_shapes == ((3, 2, 6, 6), (3, 8, 12))
     assert plan.fallback_rows
+
+
+class _SineMask(nn.Module):
+    """DETR's sine position embedding: a padding mask made in the forward, inverted, summed along each axis."""
+
+    def __init__(self, invert: Any) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, 2, 1)
+        self.invert = invert
+
+    def forward(self, x: Any) -> Any:
+        x = self.conv(x)
+        b, _, h, w = x.shape
+        mask = torch.zeros((b, h, w), dtype=torch.bool, device=x.device)
+        not_mask = self.invert(mask)
+        y, z = not_mask.cumsum(1, dtype=torch.float32), not_mask.cumsum(2, dtype=torch.float32)
+        return torch.stack([y, z], 1) * x[:, :1]
+
+
+@pytest.mark.parametrize("invert", [lambda m: ~m, torch.logical_not, torch.bitwise_not, lambda m: m.logical_not()])
+def test_an_inverted_mask_is_read_with_symbols(invert: Any) -> None:
+    model = _SineMask(invert)
+    plan = convcalc.plan(model, (1, 3, 20, 30))
+    assert plan.output_shape == tuple(model(torch.zeros(1, 3, 20, 30)).shape) == (1, 2, 10, 15)
+    assert not plan.fallback_rows
+    H, W = convcalc.symbols("H W")
+    symbolic = convcalc.plan(model, (1, 3, H, W))
+    for h, w in ((20, 30), (7, 9), (1, 2)):
+        expected = tuple(model(torch.zeros(1, 3, h, w)).shape)
+        assert tuple(int(d.subs({H: h, W: w})) if hasattr(d, "subs") else d for d in symbolic.output_shape) == expected
+
+
+def test_the_inverse_of_a_size_is_its_number() -> None:
+    model = Calls(lambda m, x: x.view(-1, ~x.size(0) + 4))  # ~2 is -3
+    assert convcalc.plan(model, (2, 3)).output_shape == tuple(model(torch.zeros(2, 3)).shape) == (6, 1)

@@ -360,12 +360,18 @@ _OPERANDS = {
 }
 
 
-@_handles("neg")
+@_handles("neg", "bitwise_not", "logical_not")
 def _neg(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``-x``, ``~mask`` (DETR's ``not_mask``), ``torch.logical_not``: the tensor's shape, or the number's value."""
     value: Any = args[0] if args else kwargs.get("input")
     if not isinstance(value, _Tensor):
-        return -value
-    return _pointwise(call, args, kwargs)
+        if call.kind == "neg":
+            return -value
+        if call.kind == "bitwise_not" and _is_int(value):
+            return ~value
+        raise call.spec_error(f"convcalc follows {call.kind} of a tensor or an int", input=value)
+    t = _pointwise(call, args, kwargs)
+    return t if call.kind == "neg" else _Tensor(t.shape, t.rf, t.const, t.strides, value.integral)
 
 
 @_handles(

@@ -742,6 +742,7 @@ def _namespaces() -> list[tuple[str, Any]]:
 
 
 _ALIASES = {
+    "invert": "bitwise_not",  # ~mask
     "iadd": "add",
     "isub": "sub",
     "imul": "mul",
