@@ -1285,3 +1285,30 @@ def test_an_inverted_mask_is_read_with_symbols(invert: Any) -> None:
 def test_the_inverse_of_a_size_is_its_number() -> None:
     model = Calls(lambda m, x: x.view(-1, ~x.size(0) + 4))  # ~2 is -3
     assert convcalc.plan(model, (2, 3)).output_shape == tuple(model(torch.zeros(2, 3)).shape) == (6, 1)
+
+
+class _UpToInput(nn.Module):
+    """A decoder's transposed convolution back to its input's size (U-Net, SegNet): ``output_size=x.size()``."""
+
+    def __init__(self, kernel: int, stride: int, padding: int) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(3, 8, 3, stride, padding)
+        self.up = nn.ConvTranspose2d(8, 3, kernel, stride)
+
+    def forward(self, x: Any) -> Any:
+        return self.up(self.down(x), output_size=x.size())
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding"), [(2, 2, 1), (2, 3, 1), (4, 4, 1), (3, 3, 0)])
+def test_an_output_size_of_symbolic_sizes_holds_where_torch_reaches_it(kernel: int, stride: int, padding: int) -> None:
+    model = _UpToInput(kernel, stride, padding)
+    H = convcalc.symbols("H")
+    plan = convcalc.plan(model, (1, 3, H, 8))
+    assert plan.output_shape == (1, 3, H, 8)
+    valid = plan.valid_sizes(H)
+    for h in range(1, 30):
+        try:
+            runs = tuple(model(torch.zeros(1, 3, h, 8)).shape) == (1, 3, h, 8)
+        except (RuntimeError, ValueError):  # torch: requested an output size of ..., but valid sizes range ...
+            runs = False
+        assert (h in valid) is runs, h

@@ -367,7 +367,7 @@ def _call_module(
         elif isinstance(spec, _transposed()) and len(tensors) == 1 and _output_size_given(args, kwargs):
             # ``self.up(x, output_size=skip.size())``: the output padding that gives the size asked for
             size = args[1] if len(args) == 2 else kwargs["output_size"]
-            sized = _sized_transpose(spec, tensors[0].shape, size, child_path)
+            sized = _sized_transpose(spec, tensors[0].shape, size, child_path, ctx)
             shape, rf = sized._plan(_flow_of(tensors[0]), ctx, child_path)
             out = _Tensor(tuple(shape), rf)
         elif isinstance(spec, _multi_output()):

@@ -209,7 +209,7 @@ def _functional_layer(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]
     bound = dict(zip(names, args, strict=False))
     bound.update(kwargs)
     x, w, b = bound.get("input"), bound.get("weight"), bound.get("bias")
-    _weighted_by_numbers(call, x, w)
+    x, w = _weighted_by_numbers(call, x, w)
     if linear and len(w.shape) == 1:  # F.linear(x, w) of a vector: x @ w, the last axis summed away
         return _linear_of_a_vector(call, x, w, b)
     # torch: one bias per output feature or channel (a linear's may be one for all, which broadcasts)
@@ -259,7 +259,7 @@ def _functional_transposed(call: _Call, args: tuple[Any, ...], kwargs: dict[str,
     bound = dict(zip(names, args, strict=False))
     bound.update(kwargs)
     x, w, b = bound.get("input"), bound.get("weight"), bound.get("bias")
-    _weighted_by_numbers(call, x, w)
+    x, w = _weighted_by_numbers(call, x, w)
     groups = bound.get("groups", 1)
     if _is_int(groups):
         _one_bias_each(call, b, w.shape[1] * groups, x.shape)
@@ -334,7 +334,7 @@ def _as_layer(call: _Call, spec: Any, x: _Tensor, *others: _Tensor, options: dic
         call.ctx.owner = owner
 
 
-def _weighted_by_numbers(call: _Call, x: Any, w: Any) -> None:
+def _weighted_by_numbers(call: _Call, x: Any, w: Any) -> tuple[_Tensor, _Tensor]:
     """A tensor input, and a weight whose shape is numbers: the rule's arguments."""
     if not isinstance(x, _Tensor):
         raise call.spec_error("convcalc follows this call with a tensor input", input=x)
@@ -344,6 +344,7 @@ def _weighted_by_numbers(call: _Call, x: Any, w: Any) -> None:
             "a batch folded into groups, needs numbers for them)",
             weight=w,
         )
+    return x, w
 
 
 @_handles("embedding")

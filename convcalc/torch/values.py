@@ -352,9 +352,11 @@ def _output_size_given(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return (len(args) == 2 and not kwargs) or (len(args) == 1 and set(kwargs) == {"output_size"})
 
 
-def _sized_transpose(spec: Any, shape: Shape, size: Any, path: str) -> Any:
+def _sized_transpose(spec: Any, shape: Shape, size: Any, path: str, ctx: Any = None) -> Any:
     """The transposed convolution with the output padding torch derives from ``output_size``: the size asked for
-    less the smallest output, which must be below the stride (torch's ``_output_padding``)."""
+    less the smallest output, which must be below the stride (torch's ``_output_padding``). Where that holds at
+    some sizes only (``output_size=x.size()`` after a stride of 2: even sizes), a plan (``ctx``) takes it as its
+    conditions."""
     nd = spec._ndim
     where = f"{path or '<model>'} ({spec.kind})"
     sizes = tuple(size) if isinstance(size, (tuple, list)) else None
@@ -386,12 +388,23 @@ def _sized_transpose(spec: Any, shape: Shape, size: Any, path: str) -> Any:
                 # planned symbolically where it lies in [0, stride) at every size
                 low, high = holds_always(number >= 0), holds_always(number < s)
                 fits = False if False in (low, high) else True if low and high else None
-        if fits is None:
-            raise SpecError(
-                f"{where}: output_size={tuple(sizes)} asks for an output padding that depends on the input "
-                f"({extra} on spatial axis {j}), within the stride {s} at some sizes only; convcalc plans it for "
-                f"numbers. Received: input_shape={tuple(shape)}"
-            )
+        if fits is None:  # symbolic sizes: only a plan's (numbers decide above)
+            for low, bound, reason in (
+                (extra, 0, "output size reachable"),
+                (s - 1 - extra, 0, "output size reachable"),
+            ):
+                ctx.at_least(
+                    low,
+                    bound,
+                    path,
+                    j + 2,
+                    lambda want=want, i=i, smallest=smallest, s=s, j=j: (
+                        f"{where}: output_size asks for {want} on spatial axis {j}, but an input of {i} gives sizes "
+                        f"from {smallest} to {smallest + s - 1}. Received: input_shape={tuple(shape)}"
+                    ),
+                    reason,
+                )
+            fits = True
         if not fits:
             raise ShapeError(
                 f"{where}: output_size asks for {want} on spatial axis {j}, but an input of {i} gives sizes from "
