@@ -212,3 +212,21 @@ def test_symbolic_forms_agree_with_torch_at_every_size(function: Callable[..., A
         assert (expected is not None) == allowed, (name, w)
         if expected is not None:
             assert tuple(int(sympy.sympify(d).subs(W, w)) for d in plan.output_shape) == expected, (name, w)
+
+
+@given(shape=shapes, edges=st.lists(st.integers(0, 3), max_size=2).map(tuple))
+def test_bucketize(shape: tuple[int, ...], edges: tuple[int, ...]) -> None:
+    # boundaries of other than 1 dim: torch refuses on data, and its meta kernel would not
+    agrees(lambda x: torch.bucketize(x, torch.zeros(edges)), shape)
+
+
+@given(
+    shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple),
+    samples=st.integers(-1, 5),
+    replacement=st.booleans(),
+)
+def test_multinomial(shape: tuple[int, ...], samples: int, replacement: bool) -> None:
+    # more samples than a row holds without replacement: torch refuses on data, and its meta kernel would not
+    plan = agrees(lambda x: torch.multinomial(x.abs() + 1, samples, replacement), shape)
+    if plan is not None:
+        assert plan.output_shape == (*shape[:-1], samples)

@@ -16,6 +16,7 @@ from convcalc.torch.ops_math import _broadcast
 from convcalc.torch.ops_shape import _negated, _of_call_kind
 from convcalc.torch.values import (
     NeedsDataError,
+    RunRefusedError,
     _bind,
     _Call,
     _handles,
@@ -458,3 +459,48 @@ def _one_hot(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         )
     call.require_at_least(classes, 0, 0, functools.partial(_negative, call, "num_classes", classes), "classes")
     return call.row(t.shape, _Tensor((*t.shape, _size(classes)), integral=True))
+
+
+@_handles("bucketize")
+def _bucketize(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``torch.bucketize(x, boundaries)``: each value's bucket, an integer of the input's shape, for boundaries of
+    1 dim (torch checks that on data; its meta kernel does not)."""
+    bound = _bind(
+        call, args, kwargs, ("input", "boundaries", "out_int32", "right"), {"out_int32": False, "right": False}
+    )
+    t, edges = _tensor_arg(call, bound["input"]), bound["boundaries"]
+    if not isinstance(edges, _Tensor) or len(edges.shape) != 1:  # torch: boundaries tensor must be 1 dimension
+        error = call.spec_error("boundaries must be a tensor of 1 dim, the buckets' edges in order", boundaries=edges)
+        raise RunRefusedError(str(error))
+    return call.row(t.shape, _Tensor(t.shape, integral=True))
+
+
+@_handles("multinomial")
+def _multinomial(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``torch.multinomial(probabilities, n)``: ``n`` indices drawn from each row of 1 or 2 dims; without
+    replacement no more than the row holds (torch checks that on data; its meta kernel does not)."""
+    bound = _bind(call, args, kwargs, ("input", "num_samples", "replacement"), {"replacement": False})
+    t, n = _tensor_arg(call, bound["input"]), bound["num_samples"]
+    if len(t.shape) not in (1, 2):  # torch: prob_dist must be 1 or 2 dim
+        raise call.shape_error("takes probabilities of 1 or 2 dims", t.shape)
+    if not _is_size(n):
+        raise call.spec_error("num_samples must be a whole number", num_samples=n)
+    call.require_at_least(  # torch: cannot sample n_sample <= 0 samples
+        n,
+        1,
+        len(t.shape) - 1,
+        lambda: f"{call.where}: num_samples must be at least 1. Received: num_samples={n}",
+        "samples",
+    )
+    if bound["replacement"] is not True:  # torch: cannot sample n_sample > prob_dist.size(-1) samples without ...
+        call.require_at_least(
+            t.shape[-1] - n,
+            0,
+            len(t.shape) - 1,
+            lambda: (
+                f"{call.where}: draws {n} samples without replacement from rows of {t.shape[-1]}: draw at most "
+                f"{t.shape[-1]}, or pass replacement=True. Received: input_shape={tuple(t.shape)}"
+            ),
+            "samples within the row",
+        )
+    return call.row(t.shape, _Tensor((*t.shape[:-1], _size(n)), integral=True))
