@@ -89,6 +89,15 @@ CASES: list[tuple[str, dict[str, Any], tuple[Any, ...]]] = [
     ("Normalization", {"axis": 3}, (4, 3)),
     ("Normalization", {"axis": 0}, (4, 3)),
     ("Normalization", {"axis": 1}, (None, 3)),
+    ("Normalization", {"mean": True, "variance": 1.0}, (4, 3)),
+    ("Normalization", {"mean": [True, False, True], "variance": [1.0, 2.0, 3.0]}, (4, 3)),
+    ("Normalization", {"mean": 1.0, "variance": False}, (4, 3)),
+    ("Normalization", {"axis": (2, -1)}, (4, 3)),
+    ("Normalization", {"axis": (1, 1)}, (4, 3)),
+    ("Normalization", {"axis": (2, -1)}, (4, 1)),
+    ("Normalization", {"axis": (2, -1)}, (4, 3, 2)),
+    ("Normalization", {"axis": (2, -1), "mean": [[1.0], [2.0], [3.0]], "variance": [[1.0], [1.0], [1.0]]}, (4, 3)),
+    ("Normalization", {"axis": (2, -1), "mean": [[1.0, 2.0, 3.0]], "variance": [[1.0, 1.0, 1.0]]}, (4, 3)),
     ("RandomFlip", {}, (8, 9, 3)),
     ("RandomRotation", {"factor": 0.1}, (8, 9, 3)),
     ("RandomZoom", {"height_factor": 0.1}, (8, 9, 3)),
@@ -100,6 +109,10 @@ CASES: list[tuple[str, dict[str, Any], tuple[Any, ...]]] = [
     ("Resizing", {"height": 12, "width": 6, "pad_to_aspect_ratio": True}, (None, None, 3)),
     ("CenterCrop", {"height": 5, "width": 6}, (8, 9, 3)),
     ("CenterCrop", {"height": 10, "width": 16}, (8, 9, 3)),
+    ("CenterCrop", {"height": 0, "width": 1}, (8, 9, 3)),
+    ("CenterCrop", {"height": 8, "width": 0}, (8, 9, 3)),
+    ("CenterCrop", {"height": 0, "width": 0}, (None, None, 3)),
+    ("CenterCrop", {"height": -1, "width": 1}, (8, 9, 3)),
     ("RandomCrop", {"height": 5, "width": 6}, (8, 9, 3)),
     ("RandomCrop", {"height": 10, "width": 6}, (None, 9, 3)),
     ("GroupNormalization", {"groups": 2}, (4, 6)),
@@ -114,6 +127,9 @@ CASES: list[tuple[str, dict[str, Any], tuple[Any, ...]]] = [
     ("UnitNormalization", {}, (4, 6)),
     ("UnitNormalization", {"axis": (1, 2)}, (4, 6)),
     ("UnitNormalization", {"axis": 3}, (4, 6)),
+    ("UnitNormalization", {"axis": ()}, (4, 6)),
+    ("UnitNormalization", {"axis": []}, (4, 6)),
+    ("UnitNormalization", {"axis": (0, 2)}, (4, 6)),
     ("UpSampling1D", {"size": 3}, (4, 6)),
     ("UpSampling1D", {}, (4, 5, 6)),
     ("UpSampling1D", {"size": 0}, (4, 6)),
@@ -129,6 +145,14 @@ CASES: list[tuple[str, dict[str, Any], tuple[Any, ...]]] = [
     ("ZeroPadding3D", {"padding": 2}, (2, 3, 4, 6)),
     ("ZeroPadding3D", {"padding": (1, 2)}, (2, 3, 4, 6)),
     ("ZeroPadding3D", {"padding": 2}, (3, 4, 6)),
+    ("ZeroPadding3D", {"padding": ((1, 2), 3, (1, 1))}, (2, 3, 4, 6)),
+    ("ZeroPadding3D", {"padding": [1, (2, 3), [0, 1]]}, (2, 3, 4, 6)),
+    ("ZeroPadding3D", {"padding": ((1, 2), (3,), (1, 1))}, (2, 3, 4, 6)),
+    ("ZeroPadding3D", {"padding": ((1, 2), 3, -1)}, (2, 3, 4, 6)),
+    ("ZeroPadding3D", {"padding": -1}, (2, 3, 4, 6)),
+    ("ZeroPadding3D", {"padding": -1}, (None, 3, 4, 6)),
+    ("ZeroPadding3D", {"padding": -2}, (4, 5, 4, 6)),
+    ("ZeroPadding3D", {"padding": -2}, (2, 3, 4, 6)),
     ("Embedding", {"input_dim": 10, "output_dim": 4}, (7,)),
     ("Embedding", {"input_dim": 10, "output_dim": 4}, (7, 3)),
     ("Embedding", {"input_dim": 10, "output_dim": 4, "lora_rank": 2}, (7,)),
@@ -168,6 +192,22 @@ def test_each_layer_is_keras(cls: str, args: dict[str, Any], shape: tuple[Any, .
     model.save(path)
     saved = convcalc.plan(str(path))
     assert (saved.rows, saved.output_shape) == (plan.rows, plan.output_shape)
+
+
+def test_a_negative_padding_is_read_as_keras_holds_it(tmp_path: Path) -> None:
+    """ZeroPadding3D(-1) holds ((-1, -1), (-1, -1), (-1, -1)), and its configuration says so: that padding (which
+    Keras refuses written so) is read as the layer Keras built."""
+    layer = L.ZeroPadding3D(-1, name="z")
+    assert layer.padding == layer.get_config()["padding"] == ((-1, -1),) * 3
+    model = keras.Sequential([keras.Input((2, 3, 4, 6)), layer])
+    plan = convcalc.plan(model)
+    assert_plan_is_keras(plan, model)
+    assert plan.output_shape == (1, 0, 1, 2, 6)
+    path = tmp_path / "crop.keras"
+    model.save(path)
+    assert convcalc.plan(str(path)).rows == plan.rows
+    spec = convcalc.plan(ks.Sequential([ks.ZeroPadding3D(((-1, -1),) * 3, name="z")]), (1, 2, 3, 4, 6))
+    assert spec.rows == plan.rows
 
 
 def test_normalization_holds_a_mean_a_variance_and_a_count() -> None:

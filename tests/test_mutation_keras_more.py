@@ -2,9 +2,11 @@
 the image preprocessing layers, padding and up-sampling in 1-D and 3-D, Embedding and keras.ops calls.
 
 Every accepted argument is one Keras accepts, with the output shape and weights Keras gives (checked live against
-Keras where a row is compared); every refused one is one Keras refuses too (when it builds the layer, or when it
-runs it), channels_first aside (convcalc plans channels_last models only), and the message asserted is
-convcalc's, whole. A layer called a second time names its second call.
+Keras where a row is compared), ZeroPadding3D's ((p, p), (p, p), (p, p)) for one negative p aside: Keras refuses it
+written so, but it is the padding ZeroPadding3D(p) holds and its configuration gives, which a model read from Keras
+passes. Every refused one is one Keras refuses too (when it builds the layer, or when it runs it), channels_first
+aside (convcalc plans channels_last models only), and the message asserted is convcalc's, whole. A layer called a
+second time names its second call.
 """
 
 from __future__ import annotations
@@ -127,6 +129,78 @@ ROWS = {
         RF1,
     ),
     "center crop": (lambda: ks.CenterCrop(1, 1), lambda: L.CenterCrop(1, 1), (1, 8, 9, 3), (1, 1, 1, 3), 0, 0, None),
+    "center crop to nothing": (
+        lambda: ks.CenterCrop(0, 9),
+        lambda: L.CenterCrop(0, 9),
+        (1, 8, 9, 3),
+        (1, 0, 9, 3),
+        0,
+        0,
+        None,
+    ),
+    "unit normalization no axis": (
+        lambda: ks.UnitNormalization(axis=()),
+        lambda: L.UnitNormalization(axis=()),
+        (1, 4, 6),
+        (1, 4, 6),
+        0,
+        0,
+        RF1,
+    ),
+    "normalization bool mean": (
+        lambda: ks.Normalization(mean=True, variance=1.0),
+        lambda: L.Normalization(mean=True, variance=1.0),
+        (1, 4, 3),
+        (1, 4, 3),
+        0,
+        0,
+        RF1,
+    ),
+    "normalization complex mean": (
+        lambda: ks.Normalization(mean=np.array([1.0, 2.0, 3.0j]), variance=np.full(3, 1.0 + 0j)),
+        lambda: L.Normalization(mean=np.array([1.0, 2.0, 3.0j]), variance=np.full(3, 1.0 + 0j)),
+        (1, 4, 3),
+        (1, 4, 3),
+        0,
+        0,
+        RF1,
+    ),
+    "normalization axis twice of size 1": (
+        lambda: ks.Normalization(axis=(2, -1)),
+        lambda: L.Normalization(axis=(2, -1)),
+        (1, 4, 1),
+        (1, 4, 1),
+        0,
+        3,
+        RF1,
+    ),
+    "normalization axis twice with a mean that fits": (
+        lambda: ks.Normalization(axis=(2, -1), mean=np.zeros((3, 1)), variance=np.ones((3, 1))),
+        lambda: L.Normalization(axis=(2, -1), mean=np.zeros((3, 1)), variance=np.ones((3, 1))),
+        (1, 4, 3),
+        (1, 4, 3),
+        0,
+        0,
+        RF1,
+    ),
+    "zero padding 3d mixed": (
+        lambda: ks.ZeroPadding3D(((1, 2), 3, (0, 1))),
+        lambda: L.ZeroPadding3D(((1, 2), 3, (0, 1))),
+        (1, 2, 3, 4, 6),
+        (1, 5, 9, 5, 6),
+        0,
+        0,
+        (ReceptiveField(1, 1, -1), ReceptiveField(1, 1, -3), ReceptiveField(1, 1, 0)),
+    ),
+    "zero padding 3d negative": (
+        lambda: ks.ZeroPadding3D(-1),
+        lambda: L.ZeroPadding3D(-1),
+        (1, 2, 3, 4, 6),
+        (1, 0, 1, 2, 6),
+        0,
+        0,
+        (ReceptiveField(1, 1, 1),) * 3,
+    ),
     "resizing": (lambda: ks.Resizing(5, 6), lambda: L.Resizing(5, 6), (1, 8, 9, 3), (1, 5, 6, 3), 0, 0, None),
     "zero padding 1d none": (
         lambda: ks.ZeroPadding1D(0),
@@ -532,13 +606,13 @@ SPEC_ERRORS = {
         lambda: ks.CenterCrop(-1, 1),
         lambda: L.CenterCrop(-1, 1),
         (1, 8, 9, 3),
-        "height must be at least 1. Received: height=-1",
+        "height must be at least 0. Received: height=-1",
     ),
     "center crop width negative": (
         lambda: ks.CenterCrop(1, -1),
         lambda: L.CenterCrop(1, -1),
         (1, 8, 9, 3),
-        "width must be at least 1. Received: width=-1",
+        "width must be at least 0. Received: width=-1",
     ),
     "resizing interpolation": (
         lambda: ks.Resizing(5, 6, interpolation=3),
@@ -637,8 +711,33 @@ SPEC_ERRORS = {
         lambda: ks.ZeroPadding3D(((1, 2, 3), (1, 1), (1, 1))),
         lambda: L.ZeroPadding3D(((1, 2, 3), (1, 1), (1, 1))),
         (1, 2, 3, 4, 6),
-        "padding must be an int, 3 ints, or 3 (start, end) pairs. "
+        "The `1st entry of padding` must be an int or a (start, end) pair of ints. "
         "Received: padding=((1, 2, 3), (1, 1), (1, 1)), data_format=None",
+    ),
+    "zero padding 3d single inside": (
+        lambda: ks.ZeroPadding3D(((1, 2), (3,), 1)),
+        lambda: L.ZeroPadding3D(((1, 2), (3,), 1)),
+        (1, 2, 3, 4, 6),
+        "The `2nd entry of padding` must be an int or a (start, end) pair of ints. "
+        "Received: padding=((1, 2), (3,), 1), data_format=None",
+    ),
+    "zero padding 3d negative inside a mix": (
+        lambda: ks.ZeroPadding3D(((1, 2), 3, -1)),
+        lambda: L.ZeroPadding3D(((1, 2), 3, -1)),
+        (1, 2, 3, 4, 6),
+        "padding must be at least 0. Received: padding=-1",
+    ),
+    "zero padding 3d negative pairs that differ": (
+        lambda: ks.ZeroPadding3D(((-1, -1), (-1, -1), (-1, -2))),
+        lambda: L.ZeroPadding3D(((-1, -1), (-1, -1), (-1, -2))),
+        (1, 2, 3, 4, 6),
+        "padding must be at least 0. Received: padding=-1",
+    ),
+    "resizing to nothing": (
+        lambda: ks.Resizing(0, 6),
+        lambda: L.Resizing(0, 6),
+        (1, 8, 9, 3),
+        "height must be at least 1. Received: height=0",
     ),
     "zero padding 3d channels first": (
         lambda: ks.ZeroPadding3D(1, data_format="channels_first"),
@@ -786,6 +885,123 @@ KERAS_REFUSES = [
 def test_keras_refuses_those_inputs(layer: Any, shape: tuple[Any, ...]) -> None:
     with pytest.raises((ValueError, RuntimeError)):
         _keras_run(layer(), (None, *shape))  # the batch left free, as Keras leaves it
+
+
+# --------------------------------------------------------------------------- #
+# A negative padding, a crop to nothing, an axis named twice
+# --------------------------------------------------------------------------- #
+
+W = convcalc.symbols("W")
+
+
+def test_a_negative_padding_leaves_each_size_at_least_0() -> None:
+    assert str(_shape_error(ks.Sequential([ks.ZeroPadding3D(-2, name="z")]), (1, 2, 3, 4, 6))) == (
+        "z (ZeroPadding3D): padding=-2 takes 4 from 2 on spatial axis 0, leaving a negative size, which Keras "
+        "refuses; the input must be at least 4 there. The smallest network input that fits every layer: "
+        "input_shape=(1, 4, 4, 4, 6). Received: input_shape=(1, 2, 3, 4, 6)"
+    )
+    with pytest.raises(ValueError, match="Negative dimensions are not allowed"):
+        _keras_run(L.ZeroPadding3D(-2), (1, 2, 3, 4, 6))
+    plan = convcalc.plan(ks.Sequential([ks.ZeroPadding3D(-1, name="z")]), (1, H, 3, 4, 6))
+    assert plan.output_shape == (1, H - 2, 1, 2, 6)
+    assert [str(c) for c in plan.constraints] == ["z (axis 0): H - 2 >= 0 (the padding leaves at least 0)"]
+    x = keras.Input((None, 3, 4, 6))
+    model = keras.Model(x, L.ZeroPadding3D(-1)(x))
+    assert tuple(model(np.ones((1, 2, 3, 4, 6), "float32")).shape) == (1, 0, 1, 2, 6)
+    with pytest.raises(RuntimeError):  # H = 1: a size of -1
+        model(np.ones((1, 1, 3, 4, 6), "float32"))
+
+
+def test_a_crop_to_or_from_nothing_is_a_crop_only() -> None:
+    assert str(_shape_error(ks.Sequential([ks.CenterCrop(0, 10, name="c")]), (1, 8, 9, 3))) == (
+        "c (CenterCrop): the input's width is 9, less than width=10: Keras then resizes the image to 0 x 10, which "
+        "it cannot do to or from a size of 0; the input must be at least 0 x 10. The smallest network input that "
+        "fits every layer: input_shape=(1, 8, 10, 3). Received: input_shape=(1, 8, 9, 3), height=0, width=10"
+    )
+    with pytest.raises(ZeroDivisionError):
+        _keras_run(L.CenterCrop(0, 10), (1, 8, 9, 3))
+    plan = convcalc.plan(ks.Sequential([ks.CenterCrop(0, 10, name="c")]), (1, 8, W, 3))
+    assert plan.output_shape == (1, 0, 10, 3)
+    assert [str(c) for c in plan.constraints] == ["c (axis 1): W >= 10 (a crop to or from a size of 0 needs no resize)"]
+    twice = ks.Sequential([ks.CenterCrop(0, 5, name="a"), ks.CenterCrop(2, 2, name="b")])
+    assert str(_shape_error(twice, (1, 8, 9, 3))) == (
+        "b (CenterCrop): the input's height is 0, less than height=2: Keras then resizes the image to 2 x 2, which "
+        "it cannot do to or from a size of 0; the input must be at least 2 x 2. Received: input_shape=(1, 0, 5, 3), "
+        "height=2, width=2"
+    )
+    x = keras.Input((8, 9, 3), batch_size=1)
+    with pytest.raises(RuntimeError):
+        keras.Model(x, L.CenterCrop(2, 2)(L.CenterCrop(0, 5)(x)))(np.ones((1, 8, 9, 3), "float32"))
+    crops = ks.Sequential([ks.CenterCrop(0, 5, name="a"), ks.CenterCrop(0, 2, name="b")])
+    assert convcalc.plan(crops, (1, 8, 9, 3)).output_shape == (1, 0, 2, 3)
+    model = keras.Model(x, L.CenterCrop(0, 2)(L.CenterCrop(0, 5)(x)))
+    assert tuple(model(np.ones((1, 8, 9, 3), "float32")).shape) == (1, 0, 2, 3)
+
+
+def test_a_random_crop_to_nothing_is_refused() -> None:
+    assert _spec_message(lambda: ks.RandomCrop(0, 1)) == "height must be at least 1. Received: height=0"
+    assert _spec_message(lambda: ks.RandomCrop(1, 0)) == "width must be at least 1. Received: width=0"
+    x = keras.Input((8, 9, 3), batch_size=1)
+    for layer in (L.RandomCrop(0, 1), L.RandomCrop(1, 0)):
+        with pytest.raises(ZeroDivisionError):  # at inference, Keras divides by each
+            keras.Model(x, layer(x))(np.ones((1, 8, 9, 3), "float32"), training=False)
+
+
+TWICE = {
+    "normalization": (
+        ks.Normalization(axis=(2, -1), name="n"),
+        lambda: L.Normalization(axis=(2, -1)),
+        "n (Normalization): axis=(2, -1) names axis 2 of this 3-D input more than once, and Keras then builds a mean "
+        "and variance of shape (3, 3), which do not fit the 3 indices of the kept axes; name each axis once: axis=2. "
+        "Received: input_shape=(1, 4, 3), axis=(2, -1)",
+    ),
+    "normalization three axes": (
+        ks.Normalization(axis=(1, -1, 2, -2), name="n"),
+        lambda: L.Normalization(axis=(1, -1, 2, -2)),
+        "n (Normalization): axis=(1, -1, 2, -2) names axes 1, 2 of this 3-D input more than once, and Keras then "
+        "builds a mean and variance of shape (4, 4, 3, 3), which do not fit the 12 indices of the kept axes; name "
+        "each axis once: axis=(1, -1). Received: input_shape=(1, 4, 3), axis=(1, -1, 2, -2)",
+    ),
+    "normalization mean": (
+        ks.Normalization(axis=(2, -1), mean=np.zeros((1, 3)), variance=np.ones((1, 3)), name="n"),
+        lambda: L.Normalization(axis=(2, -1), mean=np.zeros((1, 3)), variance=np.ones((1, 3))),
+        "n (Normalization): axis=(2, -1) names axis 2 of this 3-D input more than once, and Keras then cannot place "
+        "the given mean and variance of shape (1, 3) on the kept axes (2, 2); name each axis once: axis=2, with a "
+        "mean and variance of at most 1 axis. Received: input_shape=(1, 4, 3), axis=(2, -1)",
+    ),
+    "normalization mean of three axes": (
+        ks.Normalization(axis=(1, 2, -1), mean=np.zeros((4, 1, 3)), variance=np.ones((4, 1, 3)), name="n"),
+        lambda: L.Normalization(axis=(1, 2, -1), mean=np.zeros((4, 1, 3)), variance=np.ones((4, 1, 3))),
+        "n (Normalization): axis=(1, 2, -1) names axis 2 of this 3-D input more than once, and Keras then cannot "
+        "place the given mean and variance of shape (4, 1, 3) on the kept axes (1, 2, 2); name each axis once: "
+        "axis=(1, 2), with a mean and variance of at most 2 axes. Received: input_shape=(1, 4, 3), axis=(1, 2, -1)",
+    ),
+    "unit normalization": (
+        ks.UnitNormalization(axis=(1, -2), name="u"),
+        lambda: L.UnitNormalization(axis=(1, -2)),
+        "u (UnitNormalization): axis=(1, -2) names axis 1 of this 3-D input more than once, which Keras refuses when "
+        "the layer runs; name each axis once: axis=1. Received: input_shape=(1, 4, 3), axis=(1, -2)",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(TWICE))
+def test_an_axis_named_twice_is_refused_where_keras_refuses_it(name: str) -> None:
+    layer, keras_layer, message = TWICE[name]
+    with pytest.raises(SpecError) as caught:
+        convcalc.plan(ks.Sequential([layer]), (1, 4, 3))
+    assert str(caught.value) == message
+    with pytest.raises(RuntimeError):
+        _keras_run(keras_layer(), (1, 4, 3))
+
+
+def test_axes_named_twice_on_one_input_are_two_on_another() -> None:
+    row = convcalc.plan(ks.Sequential([ks.Normalization(axis=(2, -1))]), (1, 4, 3, 2)).rows[0]
+    assert (row.output_shape, row.non_trainable) == ((1, 4, 3, 2), 13)
+    assert _keras_counts(L.Normalization(axis=(2, -1)), (1, 4, 3, 2)) == ((1, 4, 3, 2), 0, 13)
+    unit = convcalc.plan(ks.Sequential([ks.UnitNormalization(axis=(1, -2))]), (1, 4, 5, 3))
+    assert unit.output_shape == (1, 4, 5, 3)
+    _keras_run(L.UnitNormalization(axis=(1, -2)), (1, 4, 5, 3))
 
 
 # --------------------------------------------------------------------------- #

@@ -28,6 +28,20 @@ def _axis_in(layer: Layer, axis: int, shape: Shape, path: str, what: str = "axis
     return axis + rank if axis < 0 else axis
 
 
+def _axes_named(axes: list[int]) -> str:
+    """``axis 2`` or ``axes 1, 2``."""
+    return f"axis {axes[0]}" if len(axes) == 1 else f"axes {', '.join(map(str, axes))}"
+
+
+def _each_once(axes: tuple[int, ...], rank: int) -> Any:
+    """``axes`` with each axis of a ``rank``-D input named once (its first naming kept): one int, or a tuple."""
+    once: dict[int, int] = {}
+    for a in axes:
+        once.setdefault(a + rank if a < 0 else a, a)
+    kept = tuple(once.values())
+    return kept[0] if len(kept) == 1 else kept
+
+
 # --------------------------------------------------------------------------- #
 # Reshaping
 # --------------------------------------------------------------------------- #
@@ -190,12 +204,13 @@ class RepeatVector(Layer):
 
 
 def _value_shape(value: Any, name: str, args: dict[str, Any]) -> tuple[int, ...]:
-    """The shape of a number or a (nested, rectangular) sequence of numbers."""
-    if isinstance(value, bool) or value is None or isinstance(value, (str, bytes, complex)):
+    """The shape of a number or a (nested, rectangular) sequence of numbers (bools and complex numbers too: Keras
+    casts them to floats)."""
+    if value is None or isinstance(value, (str, bytes)):
         raise SpecError(f"{name} must be a number or a nested sequence of numbers. {received(args)}")
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float, complex)):
         return ()
-    if hasattr(value, "shape") and hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iuf":
+    if hasattr(value, "shape") and hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iufbc":
         return tuple(int(d) for d in value.shape)
     if not isinstance(value, (tuple, list)) or not value:
         raise SpecError(f"{name} must be a number or a nested sequence of numbers. {received(args)}")
@@ -210,7 +225,9 @@ class Normalization(Layer):
     """``keras.layers.Normalization``: ``(x - mean) / sqrt(variance)`` per index of the kept ``axis``.
 
     Without ``mean`` and ``variance`` (to be adapted) it holds a non-trainable mean and variance the size of
-    the kept axes, and a count: ``2 * size + 1`` weights; given them, none.
+    the kept axes, and a count: ``2 * size + 1`` weights; given them (numbers, bools included, or nested sequences
+    or arrays of them), none. An axis named twice (``axis=(2, -1)`` on a 3-D input) is refused where Keras cannot
+    shape the mean and variance for it: unless that axis has size 1, or the given mean fits it as Keras places it.
 
     >>> import convcalc
     >>> row = convcalc.plan(Normalization(), (1, 8, 8, 3)).rows[0]
@@ -253,14 +270,15 @@ class Normalization(Layer):
         _named(self)
 
     def _kept(self, shape: Shape, path: str) -> tuple[int, ...]:
+        """The kept axes counted from 0, sorted, an axis named twice kept twice (as Keras keeps it)."""
         rank = len(shape)
         if any(not -rank <= a < rank for a in self._axes):
             raise ShapeError(
                 f"{self._where(path)}: All `axis` values must be in the range [-ndim, ndim); the input is {rank}-D "
                 f"and axis={self.axis}. Received: input_shape={shape}"
             )
-        kept = tuple(sorted({a + rank if a < 0 else a for a in self._axes}))
-        for a in kept:
+        kept = tuple(sorted(a + rank if a < 0 else a for a in self._axes))
+        for a in sorted(set(kept)):
             if a == 0 or type(shape[a]) is not int:
                 what = "the batch axis, which Keras leaves unknown" if a == 0 else f"{shape[a]}, not a number"
                 raise ShapeError(
@@ -269,6 +287,45 @@ class Normalization(Layer):
                 )
         return kept
 
+    def _twice(self, kept: tuple[int, ...], shape: Shape, path: str, built: str) -> SpecError:
+        """The error for an axis named twice, whose mean and variance Keras cannot shape."""
+        rank = len(shape)
+        twice = sorted({a for a in kept if kept.count(a) > 1})
+        once = _each_once(self._axes, rank)
+        fit = f"name each axis once: axis={once}"
+        distinct = len(set(kept))
+        if self._mean_shape is not None and len(self._mean_shape) > distinct:
+            fit += f", with a mean and variance of at most {distinct} {'axis' if distinct == 1 else 'axes'}"
+        return SpecError(
+            f"{self._where(path)}: axis={self.axis} names {_axes_named(twice)} of this {rank}-D input "
+            f"more than once, and Keras then {built}; {fit}. Received: input_shape={shape}, axis={self.axis}"
+        )
+
+    def _check_mean(
+        self, given: tuple[int, ...], kept: tuple[int, ...], sizes: list[int], shape: Shape, path: str
+    ) -> None:
+        """Keras places the given mean's axes on the kept ones from the right (an axis named twice takes the earlier
+        of its values), reshapes the mean to that and broadcasts it to the kept axes' sizes."""
+        placed: dict[int, int] = {}
+        for j, m in enumerate(reversed(given)):
+            placed[kept[len(kept) - 1 - j]] = m
+        fits = math.prod(placed.values()) == math.prod(given) and all(m in (1, shape[a]) for a, m in placed.items())
+        if fits:
+            return
+        wrong = [
+            (m, sizes[len(sizes) - 1 - j])
+            for j, m in enumerate(reversed(given))
+            if j < len(sizes) and m not in (1, sizes[len(sizes) - 1 - j])
+        ]
+        if not wrong:  # each of their axes fits a kept axis: naming one twice is what fails
+            placing = f"cannot place the given mean and variance of shape {given} on the kept axes {kept}"
+            raise self._twice(kept, shape, path, placing)
+        m, size = wrong[0]
+        raise ShapeError(
+            f"{self._where(path)}: mean and variance of shape {given} do not broadcast to the kept axes' sizes "
+            f"{tuple(sizes)}: {m} against {size}. Received: input_shape={shape}, axis={self.axis}"
+        )
+
     def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
         axes = {a - rank if a >= 0 else a for a in self._axes if -rank <= a < rank}
         return tuple(sorted(axes)), "the size of the mean and variance", False
@@ -276,17 +333,16 @@ class Normalization(Layer):
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
         kept = self._kept(shape, path)
-        sizes = [shape[a] for a in kept]
-        if self._mean_shape is not None:
-            given = self._mean_shape
-            for j, m in enumerate(reversed(given)):
-                size = sizes[len(sizes) - 1 - j]
-                if m not in (1, size):
-                    raise ShapeError(
-                        f"{self._where(path)}: mean and variance of shape {given} do not broadcast to the kept axes' "
-                        f"sizes {tuple(sizes)}: {m} against {size}. Received: input_shape={shape}, axis={self.axis}"
-                    )
-        held = 0 if self._mean_shape is not None else 2 * math.prod(sizes) + 1
+        sizes = [shape[a] for a in sorted(set(kept))]
+        given = self._mean_shape
+        if given is None and math.prod(shape[a] for a in kept) != math.prod(sizes):
+            # Keras builds the mean and variance of shape (shape[a] for a in kept), then reshapes them to the input's
+            # rank, one value per index of each kept axis: an axis named twice fits only where its size is 1 (or 0)
+            built = f"builds a mean and variance of shape {tuple(shape[a] for a in kept)}, which do not fit"
+            raise self._twice(kept, shape, path, f"{built} the {math.prod(sizes)} indices of the kept axes")
+        if given is not None:
+            self._check_mean(given, kept, sizes, shape, path)
+        held = 0 if given is not None else 2 * math.prod(sizes) + 1
         ctx.add_row(path, self.kind, shape, shape, non_trainable=held, receptive_field=rf)
         return shape, rf
 
@@ -353,7 +409,8 @@ class GroupNormalization(Layer):
 
 @dataclass(frozen=True, slots=True)
 class UnitNormalization(Layer):
-    """``keras.layers.UnitNormalization``: scales to unit L2 norm along ``axis``; no weights."""
+    """``keras.layers.UnitNormalization``: scales to unit L2 norm along ``axis`` (``()``: each value on its own);
+    no weights."""
 
     axis: Any = -1
     name: str | None = None
@@ -362,15 +419,19 @@ class UnitNormalization(Layer):
 
     def __post_init__(self) -> None:
         axes = self.axis if isinstance(self.axis, (tuple, list)) else (self.axis,)
-        if not axes:
-            raise SpecError(f"axis must name at least one axis. {received(_args(self))}")
         object.__setattr__(self, "_axes", tuple(whole(a, "axis") for a in axes))
         _named(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
-        for a in self._axes:
-            _axis_in(self, a, shape, path)
+        axes = [_axis_in(self, a, shape, path) for a in self._axes]
+        twice = sorted({a for a in axes if axes.count(a) > 1})
+        if twice:
+            raise SpecError(
+                f"{self._where(path)}: axis={self.axis} names {_axes_named(twice)} of this "
+                f"{len(shape)}-D input more than once, which Keras refuses when the layer runs; name each axis once: "
+                f"axis={_each_once(self._axes, len(shape))}. Received: input_shape={shape}, axis={self.axis}"
+            )
         ctx.add_row(path, self.kind, shape, shape, receptive_field=rf)
         return shape, rf
 
@@ -383,11 +444,14 @@ class UnitNormalization(Layer):
 @dataclass(frozen=True, slots=True)
 class CenterCrop(Layer):
     """``keras.layers.CenterCrop(height, width)``: (N, H, W, C) -> (N, height, width, C), whatever H and W (a
-    smaller image is resized up, as Keras does).
+    smaller image is resized up, as Keras does). A height or width of 0 is a crop to nothing, which Keras makes
+    of an image at least height x width; it cannot resize a smaller one to it, nor resize up an image of size 0.
 
     >>> import convcalc
     >>> convcalc.plan(CenterCrop(5, 6), (1, 8, 9, 3)).output_shape
     (1, 5, 6, 3)
+    >>> convcalc.plan(CenterCrop(0, 6), (1, 8, 9, 3)).output_shape
+    (1, 0, 6, 3)
     """
 
     height: int
@@ -395,17 +459,40 @@ class CenterCrop(Layer):
     data_format: str | None = None
     name: str | None = None
     _base: ClassVar[str] = "center_crop"
+    #: the smallest height and width Keras makes
+    _least: ClassVar[int] = 0
 
     def __post_init__(self) -> None:
         args = _args(self)
-        whole(self.height, "height", minimum=1)
-        whole(self.width, "width", minimum=1)
+        whole(self.height, "height", minimum=self._least)
+        whole(self.width, "width", minimum=self._least)
         _channels_last_only(self.data_format, args)
         self._flags(args)
         _named(self)
 
     def _flags(self, args: dict[str, Any]) -> None:
         pass
+
+    def _fits(self, shape: Shape, ctx: Context, path: str) -> None:
+        """Where a size is 0 (asked for, or in the input), Keras makes the output by a crop only: the input must be
+        at least height x width."""
+        sizes = (shape[1], shape[2])
+        if 0 not in (self.height, self.width) and not any(type(v) is int and v == 0 for v in sizes):
+            return
+        for j, (size, want, name) in enumerate(zip(sizes, (self.height, self.width), ("height", "width"), strict=True)):
+            ctx.at_least(
+                size,
+                want,
+                path,
+                j,
+                lambda: (
+                    f"{self._where(path)}: the input's {name} is {size}, less than {name}={want}: Keras then resizes "
+                    f"the image to {self.height} x {self.width}, which it cannot do to or from a size of 0; the input "
+                    f"must be at least {self.height} x {self.width}. Received: input_shape={shape}, "
+                    f"height={self.height}, width={self.width}"
+                ),
+                "a crop to or from a size of 0 needs no resize",
+            )
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, _ = flow
@@ -415,6 +502,7 @@ class CenterCrop(Layer):
                 f"{len(shape)}-D {shape} (Keras takes a 3-D one for a single image without its batch axis). "
                 f"Received: input_shape={shape}"
             )
+        self._fits(shape, ctx, path)
         out_shape = (shape[0], self.height, self.width, shape[3])
         ctx.add_row(path, self.kind, shape, out_shape)
         return out_shape, None
@@ -423,9 +511,14 @@ class CenterCrop(Layer):
 @dataclass(frozen=True, slots=True)
 class RandomCrop(CenterCrop):
     """``keras.layers.RandomCrop(height, width)``: (N, H, W, C) -> (N, height, width, C) (at inference a center
-    crop, resized up where the image is smaller)."""
+    crop, resized up where the image is smaller). A height or width of 0 Keras divides by at inference: at least
+    1 each."""
 
     _base: ClassVar[str] = "random_crop"
+    _least: ClassVar[int] = 1
+
+    def _fits(self, shape: Shape, ctx: Context, path: str) -> None:
+        pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,6 +534,10 @@ class Resizing(CenterCrop):
     crop_to_aspect_ratio: bool = False
     pad_to_aspect_ratio: bool = False
     _base: ClassVar[str] = "resizing"
+    _least: ClassVar[int] = 1  # Keras cannot resize to a size of 0
+
+    def _fits(self, shape: Shape, ctx: Context, path: str) -> None:
+        pass
 
     def _flags(self, args: dict[str, Any]) -> None:
         if not isinstance(self.interpolation, str):
@@ -454,10 +551,14 @@ class Resizing(CenterCrop):
 # --------------------------------------------------------------------------- #
 
 
+_ORDINALS = ("1st", "2nd", "3rd")
+
+
 def _pads(value: Any, nd: int, args: dict[str, Any]) -> tuple[tuple[int, int], ...]:
-    """Keras' ``padding`` of ZeroPadding1D (an int or a pair) and ZeroPadding3D (an int, 3 ints or 3 pairs)."""
+    """Keras' ``padding`` of ZeroPadding1D (an int or a pair, at least 0) and ZeroPadding3D (an int, which may be
+    negative, or 3 entries, each an int or a (start, end) pair, at least 0)."""
     if not isinstance(value, (tuple, list)):
-        v = whole(value, "padding", minimum=0)
+        v = whole(value, "padding", minimum=0 if nd == 1 else None)
         return ((v, v),) * nd
     if nd == 1:
         if len(value) != 2 or any(isinstance(v, (tuple, list)) for v in value):
@@ -466,20 +567,43 @@ def _pads(value: Any, nd: int, args: dict[str, Any]) -> tuple[tuple[int, int], .
         return ((a, b),)
     if len(value) != nd:
         raise SpecError(f"`padding` should have {nd} elements. {received(args)}")
-    if all(isinstance(v, (tuple, list)) and len(v) == 2 for v in value):
-        return tuple((whole(a, "padding", minimum=0), whole(b, "padding", minimum=0)) for a, b in value)
-    if not any(isinstance(v, (tuple, list)) for v in value):
-        return tuple((v, v) for v in (whole(v, "padding", minimum=0) for v in value))
-    raise SpecError(f"padding must be an int, {nd} ints, or {nd} (start, end) pairs. {received(args)}")
+    if _held_negative(value):
+        # ZeroPadding3D(p) for a negative p holds ((p, p), (p, p), (p, p)), the padding its configuration gives
+        return tuple((v[0], v[1]) for v in value)
+    pads = []
+    for j, v in enumerate(value):
+        if not isinstance(v, (tuple, list)):
+            p = whole(v, "padding", minimum=0)
+            pads.append((p, p))
+        elif len(v) == 2:
+            pads.append((whole(v[0], "padding", minimum=0), whole(v[1], "padding", minimum=0)))
+        else:
+            raise SpecError(
+                f"The `{_ORDINALS[j]} entry of padding` must be an int or a (start, end) pair of ints. {received(args)}"
+            )
+    return tuple(pads)
+
+
+def _held_negative(value: Any) -> bool:
+    """Whether ``value`` is ``((p, p), ..., (p, p))`` for one negative int ``p``."""
+    if not all(isinstance(v, (tuple, list)) and len(v) == 2 for v in value):
+        return False
+    flat = {(type(p), p) for v in value for p in v}
+    return len(flat) == 1 and all(kind is int and p < 0 for kind, p in flat)
 
 
 @dataclass(frozen=True, slots=True)
 class ZeroPadding3D(Layer):
-    """``keras.layers.ZeroPadding3D``: (N, D, H, W, C), each spatial size plus its two pads.
+    """``keras.layers.ZeroPadding3D``: (N, D, H, W, C), each spatial size plus its two pads. ``padding``: an int,
+    or 3 entries, each an int or a (start, end) pair; a negative int crops each side, to a size of 0 at the least.
 
     >>> import convcalc
     >>> convcalc.plan(ZeroPadding3D(((1, 2), (0, 1), (3, 0))), (1, 2, 3, 4, 6)).output_shape
     (1, 5, 4, 7, 6)
+    >>> convcalc.plan(ZeroPadding3D(((1, 2), 3, (1, 1))), (1, 2, 3, 4, 6)).output_shape
+    (1, 5, 9, 6, 6)
+    >>> convcalc.plan(ZeroPadding3D(-1), (1, 2, 3, 4, 6)).output_shape
+    (1, 0, 1, 2, 6)
     """
 
     padding: Any = ((1, 1), (1, 1), (1, 1))
@@ -498,7 +622,23 @@ class ZeroPadding3D(Layer):
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, rf = flow
         _channels_last(self, shape, self._nd, path)
-        outs = [size + a + b for size, (a, b) in zip(shape[1:-1], self._pads, strict=True)]
+        outs = []
+        for j, (size, (a, b)) in enumerate(zip(shape[1:-1], self._pads, strict=True)):
+            out = size + a + b
+            if a + b < 0:
+                ctx.at_least(
+                    out,
+                    0,
+                    path,
+                    j,
+                    lambda: (
+                        f"{self._where(path)}: padding={self.padding} takes {-(a + b)} from {size} on spatial axis {j}, "
+                        f"leaving a negative size, which Keras refuses; the input must be at least {-(a + b)} there. "
+                        f"Received: input_shape={shape}"
+                    ),
+                    "the padding leaves at least 0",
+                )
+            outs.append(out)
         out_shape = (shape[0], *outs, shape[-1])
         new_rf = (
             None
