@@ -676,15 +676,11 @@ ARGUMENT_ERRORS = [
     (lambda: K.Dropout("0.5"), r"^rate must be between 0 and 1\. Received: rate='0\.5'$"),
     (
         lambda: K.ZeroPadding2D(((1, 2, 3), (1, 2))),
-        r"^padding pairs must have 2 values\. Received: "
+        r"^The `1st entry of padding` must be an int or a \(start, end\) pair of ints\. Received: "
         r"padding=\(\(1, 2, 3\), \(1, 2\)\)",
     ),
-    (
-        lambda: K.ZeroPadding2D((1, 2, 3)),
-        r"^padding must be an int, a pair, or a pair of pairs\. Received: "
-        r"padding=\(1, 2, 3\)",
-    ),
-    (lambda: K.ZeroPadding2D(-1), r"^padding must be at least 0\. Received: padding=-1$"),
+    (lambda: K.ZeroPadding2D((1, 2, 3)), r"^`padding` should have 2 elements\. Received: padding=\(1, 2, 3\)"),
+    (lambda: K.ZeroPadding2D((-1, 2)), r"^padding must be at least 0\. Received: padding=-1$"),  # (a crop: an int)
     (lambda: K.ZeroPadding2D((1, -1)), r"^padding must be at least 0\."),
 ]
 

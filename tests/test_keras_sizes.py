@@ -395,5 +395,9 @@ def test_cropping_that_leaves_nothing_is_refused() -> None:
         "crop (Cropping1D): cropping removes 5 of 5 on spatial axis 0; the input must be at least 6 there. The "
         "smallest network input that fits every layer: input_shape=(1, 6, 2). Received: input_shape=(1, 5, 2)"
     )
-    with pytest.raises(SpecError, match=r"cropping must be an int, 2 ints, or 2 \(start, end\) pairs"):
+    with pytest.raises(SpecError, match=r"^`cropping` should have 2 elements\. Received: cropping=\(1, 2, 3\)"):
         ks.Cropping2D((1, 2, 3))
+    with pytest.raises(SpecError, match=r"^The `2nd entry of cropping` must be an int or a \(start, end\) pair of"):
+        ks.Cropping2D((1, (2, 3, 4)))
+    with pytest.raises(SpecError, match=r"^The `cropping` argument must be a tuple of 2 integers\."):
+        ks.Cropping1D((1, (2, 3)))

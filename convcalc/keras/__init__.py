@@ -52,7 +52,6 @@ from convcalc.keras.layers import (
     MaxPooling3D,
     SeparableConv2D,
     Sequential,
-    ZeroPadding2D,
 )
 from convcalc.keras.more import (
     CenterCrop,
@@ -69,6 +68,7 @@ from convcalc.keras.more import (
     UpSampling1D,
     UpSampling3D,
     ZeroPadding1D,
+    ZeroPadding2D,
     ZeroPadding3D,
 )
 

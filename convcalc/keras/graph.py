@@ -51,21 +51,37 @@ class GlobalMaxPooling3D(GlobalAveragePooling3D):
     _base: ClassVar[str] = "global_max_pooling3d"
 
 
-def _crops(value: Any, nd: int, args: dict[str, Any]) -> tuple[tuple[int, int], ...]:
-    """Keras' ``cropping``: an int for every side; for 1-D a (start, end) pair; else one int per axis (both
-    sides) or one (start, end) pair per axis."""
+_ORDINALS = ("1st", "2nd", "3rd")
+
+
+def _sides(
+    value: Any, nd: int, name: str, args: dict[str, Any], *, negative: bool = False
+) -> tuple[tuple[int, int], ...]:
+    """Keras' amounts per side of a padding or cropping layer: an int for every side (a negative one only where
+    ``negative``: ZeroPadding2D and 3D crop with it); for 1-D a (start, end) pair; else ``nd`` entries, each an int
+    for both sides or a (start, end) pair; each at least 0."""
     if not isinstance(value, (tuple, list)):
-        v = whole(value, "cropping", minimum=0)
+        v = whole(value, name, minimum=None if negative and nd > 1 else 0)
         return ((v, v),) * nd
-    if nd == 1 and len(value) == 2 and not any(isinstance(v, (tuple, list)) for v in value):
-        a, b = (whole(v, "cropping", minimum=0) for v in value)
+    if nd == 1:
+        if len(value) != 2 or any(isinstance(v, (tuple, list)) for v in value):
+            raise SpecError(f"The `{name}` argument must be a tuple of 2 integers. {received(args)}")
+        a, b = (whole(v, name, minimum=0) for v in value)
         return ((a, b),)
-    if len(value) == nd and all(isinstance(v, (tuple, list)) and len(v) == 2 for v in value):
-        return tuple((whole(a, "cropping", minimum=0), whole(b, "cropping", minimum=0)) for a, b in value)
-    if nd > 1 and len(value) == nd and not any(isinstance(v, (tuple, list)) for v in value):
-        return tuple((v, v) for v in (whole(v, "cropping", minimum=0) for v in value))
-    shapes = "an int or a (start, end) pair" if nd == 1 else f"an int, {nd} ints, or {nd} (start, end) pairs"
-    raise SpecError(f"cropping must be {shapes}. {received(args)}")
+    if len(value) != nd:
+        raise SpecError(f"`{name}` should have {nd} elements. {received(args)}")
+    sides = []
+    for j, v in enumerate(value):
+        if not isinstance(v, (tuple, list)):
+            both = whole(v, name, minimum=0)
+            sides.append((both, both))
+        elif len(v) == 2:
+            sides.append((whole(v[0], name, minimum=0), whole(v[1], name, minimum=0)))
+        else:
+            raise SpecError(
+                f"The `{_ORDINALS[j]} entry of {name}` must be an int or a (start, end) pair of ints. {received(args)}"
+            )
+    return tuple(sides)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +108,7 @@ class Cropping2D(Layer):
         args = _args(self)
         if self._nd > 1:
             _channels_last_only(self.data_format, args)
-        object.__setattr__(self, "_crops", _crops(self.cropping, self._nd, args))
+        object.__setattr__(self, "_crops", _sides(self.cropping, self._nd, "cropping", args))
         _named(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from convcalc._args import flag, per_axis, received, whole
 from convcalc._enums import PaddingMode
 from convcalc._errors import ShapeError, SpecError
-from convcalc._plan import ReceptiveField, rf_update
+from convcalc._plan import rf_update
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import product
 from convcalc._types import Shape
@@ -605,52 +605,6 @@ class Activation(Layer):
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         ctx.add_row(path, self.kind, flow[0], flow[0], receptive_field=flow[1])
         return flow
-
-
-@dataclass(frozen=True, slots=True)
-class ZeroPadding2D(Layer):
-    """``keras.layers.ZeroPadding2D``: padding int, (sym_h, sym_w) or ((top, bottom), (left, right))."""
-
-    padding: Any = (1, 1)
-    data_format: str | None = None
-    name: str | None = None
-    _pads: tuple[tuple[int, int], tuple[int, int]] = field(init=False, repr=False, compare=False)
-    _base: ClassVar[str] = "zero_padding2d"
-
-    def __post_init__(self) -> None:
-        args = _args(self)
-        _channels_last_only(self.data_format, args)
-        p = self.padding
-        if isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(v, (tuple, list)) for v in p):
-            pads = tuple(tuple(whole(v, "padding", minimum=0) for v in pair) for pair in p)
-            if any(len(pair) != 2 for pair in pads):
-                raise SpecError(f"padding pairs must have 2 values. {received(args)}")
-        elif isinstance(p, (tuple, list)) and len(p) == 2:
-            h, w = (whole(v, "padding", minimum=0) for v in p)
-            pads = ((h, h), (w, w))
-        elif not isinstance(p, (tuple, list)):
-            v = whole(p, "padding", minimum=0)
-            pads = ((v, v), (v, v))
-        else:
-            raise SpecError(f"padding must be an int, a pair, or a pair of pairs. {received(args)}")
-        object.__setattr__(self, "_pads", pads)
-        _named(self)
-
-    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        shape, rf = flow
-        _channels_last(self, shape, 2, path)
-        (t, b), (le, r) = self._pads
-        out_shape = (shape[0], shape[1] + t + b, shape[2] + le + r, shape[3])
-        new_rf = (
-            None
-            if rf is None
-            else (
-                ReceptiveField(rf[0].size, rf[0].jump, rf[0].start - t * rf[0].jump),
-                ReceptiveField(rf[1].size, rf[1].jump, rf[1].start - le * rf[1].jump),
-            )
-        )
-        ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
-        return out_shape, new_rf
 
 
 class Sequential(Layer):

@@ -14,7 +14,7 @@ from convcalc._planner import Context, Flow
 from convcalc._symbolic import product
 from convcalc._types import Shape
 from convcalc.keras._base import Layer, _args, _channels_last, _channels_last_only, _named
-from convcalc.keras.graph import _require_same
+from convcalc.keras.graph import _require_same, _sides
 
 
 def _axis_in(layer: Layer, axis: int, shape: Shape, path: str, what: str = "axis") -> int:
@@ -551,37 +551,13 @@ class Resizing(CenterCrop):
 # --------------------------------------------------------------------------- #
 
 
-_ORDINALS = ("1st", "2nd", "3rd")
-
-
 def _pads(value: Any, nd: int, args: dict[str, Any]) -> tuple[tuple[int, int], ...]:
-    """Keras' ``padding`` of ZeroPadding1D (an int or a pair, at least 0) and ZeroPadding3D (an int, which may be
-    negative, or 3 entries, each an int or a (start, end) pair, at least 0)."""
-    if not isinstance(value, (tuple, list)):
-        v = whole(value, "padding", minimum=0 if nd == 1 else None)
-        return ((v, v),) * nd
-    if nd == 1:
-        if len(value) != 2 or any(isinstance(v, (tuple, list)) for v in value):
-            raise SpecError(f"The `padding` argument must be a tuple of 2 integers. {received(args)}")
-        a, b = (whole(v, "padding", minimum=0) for v in value)
-        return ((a, b),)
-    if len(value) != nd:
-        raise SpecError(f"`padding` should have {nd} elements. {received(args)}")
-    if _held_negative(value):
+    """Keras' ``padding`` of ZeroPadding1D (an int or a pair, at least 0), ZeroPadding2D and ZeroPadding3D (an int,
+    which may be negative, or 2 or 3 entries, each an int or a (start, end) pair, at least 0)."""
+    if isinstance(value, (tuple, list)) and nd > 1 and len(value) == nd and _held_negative(value):
         # ZeroPadding3D(p) for a negative p holds ((p, p), (p, p), (p, p)), the padding its configuration gives
         return tuple((v[0], v[1]) for v in value)
-    pads = []
-    for j, v in enumerate(value):
-        if not isinstance(v, (tuple, list)):
-            p = whole(v, "padding", minimum=0)
-            pads.append((p, p))
-        elif len(v) == 2:
-            pads.append((whole(v[0], "padding", minimum=0), whole(v[1], "padding", minimum=0)))
-        else:
-            raise SpecError(
-                f"The `{_ORDINALS[j]} entry of padding` must be an int or a (start, end) pair of ints. {received(args)}"
-            )
-    return tuple(pads)
+    return _sides(value, nd, "padding", args, negative=True)
 
 
 def _held_negative(value: Any) -> bool:
@@ -649,6 +625,21 @@ class ZeroPadding3D(Layer):
         )
         ctx.add_row(path, self.kind, shape, out_shape, receptive_field=new_rf)
         return out_shape, new_rf
+
+
+@dataclass(frozen=True, slots=True)
+class ZeroPadding2D(ZeroPadding3D):
+    """``keras.layers.ZeroPadding2D``: (N, H, W, C), each spatial size plus its two pads. ``padding``: an int
+    (a negative one crops), or 2 entries, each an int or a (start, end) pair.
+
+    >>> import convcalc
+    >>> convcalc.plan(ZeroPadding2D(((1, 2), 3)), (1, 4, 5, 2)).output_shape
+    (1, 7, 11, 2)
+    """
+
+    padding: Any = (1, 1)
+    _nd: ClassVar[int] = 2
+    _base: ClassVar[str] = "zero_padding2d"
 
 
 @dataclass(frozen=True, slots=True)
