@@ -7,7 +7,26 @@ True
 
 from __future__ import annotations
 
-from convcalc.torch import ops_index, ops_layer, ops_math, ops_norm, ops_product, ops_select, ops_shape
+from convcalc.torch import (
+    ops_index,
+    ops_layer,
+    ops_math,
+    ops_norm,
+    ops_product,
+    ops_query,
+    ops_select,
+    ops_shape,
+)
 from convcalc.torch.values import _HANDLERS
 
-__all__ = ["_HANDLERS", "ops_index", "ops_layer", "ops_math", "ops_norm", "ops_product", "ops_select", "ops_shape"]
+__all__ = [
+    "_HANDLERS",
+    "ops_index",
+    "ops_layer",
+    "ops_math",
+    "ops_norm",
+    "ops_product",
+    "ops_query",
+    "ops_select",
+    "ops_shape",
+]

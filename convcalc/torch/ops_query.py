@@ -1,0 +1,330 @@
+"""fx operation handlers of a forward's questions about its tensors: sizes, ranks and counts, the attributes it
+reads, the numbers it asks of sizes (``int(h)``), and its checks of shapes (``assert``), decided for the plan's
+sizes or kept as its conditions."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from convcalc._errors import ShapeError, SpecError
+from convcalc.torch.nodes import ListValue, _torch
+from convcalc.torch.ops_math import _attribute_transpose
+from convcalc.torch.values import (
+    NeedsDataError,
+    RetakeError,
+    _Call,
+    _describe_value,
+    _handles,
+    _index,
+    _is_size,
+    _Opaque,
+    _Pair,
+    _prod,
+    _Tensor,
+    _tensor_arg,
+)
+
+# -- shape queries ------------------------------------------------------------- #
+
+
+@_handles("size")
+def _size_of(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t = _tensor_arg(call, args[0])
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    if dim is None:
+        return tuple(t.shape)
+    return t.shape[_index(call, dim, len(t.shape), t.shape)]
+
+
+@_handles("len")
+def _len(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``len(x)``: a tensor's first size (torch refuses a 0-d tensor), or a tuple's, list's or dict's length."""
+    value = args[0]
+    if isinstance(value, _Tensor):
+        if not value.shape:
+            raise call.shape_error("len() of a 0-d tensor: torch raises TypeError", value.shape)
+        return value.shape[0]
+    if isinstance(value, (tuple, list, dict)):
+        return len(value)
+    raise call.spec_error(f"len() of {_describe_value(value)}", value=_describe_value(value))
+
+
+@_handles("dim")
+def _rank(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return len(_tensor_arg(call, args[0]).shape)
+
+
+@_handles("shape_guard")
+def _shape_guard(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A condition the trace took as ``taken`` (``assert x.shape[1] == 3``, ``if h % 2:``), checked on the sizes:
+    an assert that fails is the user's ShapeError, one that holds for some symbolic sizes only a constraint; a
+    branch these sizes do not take, or one that depends on the symbols, is a SpecError (torch's machinery plans
+    a module with concrete sizes instead)."""
+    condition, taken, assertion, module_type, before, *message = args  # torch._assert's node gives its message
+    module = f"{call.name.rpartition('.')[0] or '<model>'} ({module_type})"
+    holds = _decide(condition)
+    if holds is None:
+        holds = _implied(call, condition)
+    shown = _describe_value(condition) if holds is _DATA else str(condition)
+    if holds is taken:
+        return None
+    if holds is _DATA:
+        raise NeedsDataError(
+            f"{module}: its forward branches on a tensor's values ({shown}), which convcalc cannot decide from "
+            f"sizes. Received: condition={shown}"
+        )
+    if assertion and holds is None:
+        _assert_as_constraint(call, condition, module)
+        return None
+    if assertion:
+        text = "".join(str(part) for part in message[0]) if message else ""
+        said = f": {text}" if text else ""
+        raise ShapeError(
+            f"{module}: an assert in its forward fails for these input sizes (a condition on sizes is False, "
+            f"so torch raises AssertionError{said}). Received: condition={shown}"
+        )
+    if holds is None:
+        raise SpecError(
+            f"{module}: its forward branches on a condition of the sizes that depends on the symbols "
+            f"({shown}); plan with numbers{_residue_hint(condition)}. Received: condition={shown}"
+        )
+    raise RetakeError(
+        f"{module}: its forward branches on the sizes, and these sizes take the branch that convcalc's trace "
+        f"did not read; plan with numbers, or register a rule. Received: condition={shown} ({holds})",
+        (*before, holds),
+    )
+
+
+@_handles("tensor_constant")
+def _tensor_constant(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # a tensor the forward makes from numbers: its shape, no row (like a constant the module holds)
+    return _Tensor(tuple(args[0]), None, const=True)
+
+
+@_handles("size_number")
+def _size_number(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A number asked of a size (``int(x.size(0))``, ``range(h)``) that the trace took as ``taken``, computed
+    from the sizes: where it differs, the forward is read again with it; it cannot be asked of symbols."""
+    value, taken, kind, module_type, before = args
+    module = f"{call.name.rpartition('.')[0] or '<model>'} ({module_type})"
+    asked = {"index": "operator.index"}.get(kind, kind)
+    number = _number_of(value)
+    if number is _DATA:
+        raise NeedsDataError(
+            f"{module}: its forward asks {asked}() of a tensor's values ({_describe_value(value)}), which convcalc "
+            f"cannot know from sizes. Received: value={_describe_value(value)}"
+        )
+    if number is None:
+        from convcalc._symbolic import to_sympy
+
+        names = ", ".join(sorted(str(s) for s in getattr(to_sympy(value), "free_symbols", ())))
+        raise SpecError(
+            f"{module}: its forward asks {asked}() of a size that depends on the symbols ({value}), and Python "
+            f"needs a number there; plan with a number for {names or 'each symbol'}, or, where the forward is "
+            f"yours, pass the size on as it is (x.size(0), math.prod of sizes: no {asked}() needed). "
+            f"Received: value={value}"
+        )
+    try:
+        result = _CONVERSIONS[kind](number)
+    except (TypeError, ValueError, OverflowError) as exc:  # operator.index of a float, int of inf
+        raise SpecError(f"{module}: {asked}() of {number} fails in Python ({exc}). Received: value={number}") from None
+    if result == taken and type(result) is type(taken):
+        return None
+    raise RetakeError(
+        f"{module}: its forward asks {asked}() of a size, and these sizes give another number than convcalc's "
+        f"trace took; plan with numbers, or register a rule. Received: value={result}",
+        (*before, result),
+    )
+
+
+_CONVERSIONS: dict[str, Callable[[Any], Any]] = {"int": int, "index": operator.index, "float": float, "round": round}
+
+
+@_handles("value_kind")
+def _value_kind(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A value whose class the forward asked (``isinstance(y, torch.Tensor)``), taken as ``taken`` by the trace:
+    where it is another kind, the forward is read again with it."""
+    from convcalc.torch.tracer import KINDS
+
+    value, taken, module_type, before = args
+    if isinstance(value, _Tensor):
+        kind = 0
+    elif isinstance(value, (list, ListValue)):  # a list of sizes too: a list, not a torch.Size
+        kind = KINDS.index("list")
+    elif _is_size(value):
+        kind = 1
+    elif type(value) is float:
+        kind = 2
+    elif isinstance(value, tuple) and all(_is_size(v) for v in value):
+        kind = 3
+    elif isinstance(value, (tuple, list, dict)):  # a layer's outputs (a pool's values and indices), features
+        kind = KINDS.index("list" if isinstance(value, list) else "dict" if isinstance(value, dict) else "tuple")
+    else:
+        kind = len(KINDS) - 1
+    if kind == taken:
+        return None
+    module = f"{call.name.rpartition('.')[0] or '<model>'} ({module_type})"
+    raise RetakeError(
+        f"{module}: its forward asks isinstance() of a {KINDS[kind]}, which convcalc's trace took as a "
+        f"{KINDS[taken]}; plan with numbers, or register a rule. Received: value={_describe_value(value)}",
+        (*before, kind),
+    )
+
+
+def _number_of(value: Any) -> Any:
+    """A size as a Python number; None where it depends on the symbols, _DATA where it is a tensor's value."""
+    from convcalc._symbolic import FloorForm, to_sympy
+
+    if type(value) in (int, float, bool):
+        return value
+    if isinstance(value, _Tensor):
+        return _DATA
+    from convcalc._backend import is_symbolic
+
+    value = to_sympy(value) if isinstance(value, FloorForm) else value
+    if is_symbolic(value):
+        if value.is_Integer:
+            return int(value)
+        if value.is_number:
+            return float(value)
+        return None
+    return _DATA
+
+
+_DATA = object()
+
+
+def _decide(condition: Any) -> Any:
+    """True or False where decided, None where it depends on the symbols, _DATA where it needs tensor values."""
+    from convcalc._symbolic import FloorForm, Undecided, to_sympy
+
+    if isinstance(condition, (bool, int)):
+        return bool(condition)
+    if isinstance(condition, Undecided):
+        return None
+    from convcalc._backend import decided, is_symbolic, sympy
+
+    condition = to_sympy(condition) if isinstance(condition, FloorForm) else condition
+    if is_symbolic(condition):
+        held = decided(condition)
+        if held is not None:
+            return held
+        if isinstance(condition, sympy().Expr):  # a size as a condition (``if h % 2:``): true where not zero
+            zero = condition.is_zero
+            return None if zero is None else not zero
+        return None
+    return _DATA
+
+
+def _residue_hint(condition: Any) -> str:
+    """Where a condition of one size repeats with a period (``if w % 2:``), how to plan each case with symbols:
+    a size written as ``2*k - 1`` or ``2*k`` decides it."""
+    from convcalc._backend import sympy
+    from convcalc._symbolic import Undecided, _quasi_linear, to_sympy
+
+    expr = to_sympy(condition.form) - condition.value if isinstance(condition, Undecided) else to_sympy(condition)
+    if isinstance(expr, sympy().Rel):
+        expr = expr.lhs - expr.rhs
+    found = _quasi_linear(expr) if isinstance(expr, sympy().Expr) else None
+    if found is None or found[1] != 0 or not 2 <= found[0] <= 12:  # a threshold, or no short period
+        return ""
+    period = found[0]
+    (x,) = expr.free_symbols
+    k = "m" if str(x) == "k" else "k"
+    forms = [f"{x} = {period}*{k} - {period - r}" for r in range(1, period)]
+    return (
+        f", or once per residue of {x} modulo {period} ({', '.join(forms)} and {x} = {period}*{k}, with "
+        f'{k} = convcalc.symbols("{k}"))'
+    )
+
+
+def _implied(call: _Call, condition: Any) -> bool | None:
+    """A condition of symbolic sizes that an assert before it decided: ``h == 1`` (or ``h != 1``) after
+    ``assert h == 1``; None where no recorded equality says."""
+    from convcalc._backend import is_symbolic, sympy
+
+    if not is_symbolic(condition) or not isinstance(condition, (sympy().Eq, sympy().Ne)):
+        return None  # an inequality (an Undecided form) is not decided by an equality here
+    if not call.ctx.known_equal(condition.lhs - condition.rhs, 0):
+        return None
+    return isinstance(condition, sympy().Eq)
+
+
+def _assert_as_constraint(call: _Call, condition: Any, module: str) -> None:
+    from convcalc._backend import sympy
+    from convcalc._symbolic import _COMPARISONS, Undecided, to_sympy
+
+    sp = sympy()
+    if isinstance(condition, Undecided):
+        condition = _COMPARISONS[condition.op](to_sympy(condition.form), condition.value)
+    ctx = call.ctx
+
+    def message() -> str:
+        return f"{module}: an assert in its forward fails for these input sizes. Received: condition={condition}"
+
+    reason = f"assert {condition}"
+    if isinstance(condition, sp.Eq) and hasattr(ctx, "equals"):
+        ctx.equals(condition.lhs - condition.rhs, 0, module, 0, message, reason)
+        return
+    bounds = {sp.GreaterThan: 0, sp.StrictGreaterThan: 1, sp.LessThan: 0, sp.StrictLessThan: 1}
+    if type(condition) in bounds and hasattr(ctx, "at_least"):
+        lhs, rhs = condition.lhs, condition.rhs
+        gap = lhs - rhs if isinstance(condition, (sp.GreaterThan, sp.StrictGreaterThan)) else rhs - lhs
+        ctx.at_least(gap, bounds[type(condition)], module, 0, message, reason)
+        return
+    raise SpecError(
+        f"{module}: an assert in its forward holds for some symbolic sizes only, in a form convcalc cannot keep "
+        f"as a constraint; plan with numbers. Received: condition={condition}"
+    )
+
+
+@_handles("numel")
+def _numel(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return _prod(_tensor_arg(call, args[0]).shape)
+
+
+@_handles("get")
+def _dict_get(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``kwargs.get("scale", 1.0)`` on the keywords a forward takes with ``**kwargs``."""
+    if not isinstance(args[0], dict):
+        raise call.spec_error(f"{_describe_value(args[0])} has no method get()", value=_describe_value(args[0]))
+    return args[0].get(*args[1:], **kwargs)
+
+
+# What a forward may ask of a tensor's kind (TransformerEncoderLayer asks ``src.is_nested``).
+_DENSE_FLAGS = frozenset({"is_nested", "is_sparse", "is_quantized", "is_mkldnn"})
+
+
+@_handles("is_floating_point")
+def _is_floating_point(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``torch.is_floating_point(mask)`` (TransformerEncoderLayer's mask check): the tensors a plan follows are
+    float32; a boolean mask of the same shape takes the same shapes through ``masked_fill``."""
+    _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    return True
+
+
+@_handles("getattr")
+def _getattr(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    value, name = args[0], args[1]
+    if isinstance(value, _Tensor):
+        if name == "shape":
+            return tuple(value.shape)
+        if name == "ndim":
+            return len(value.shape)
+        if name == "data":
+            return value
+        if name in _DENSE_FLAGS:  # the tensors a plan follows are plain dense ones
+            return False
+        if name == "dtype":  # the tensors a plan follows are float32 (the plan's itemsize counts their bytes)
+            return _torch().float32
+        if name in ("mT", "mH", "T", "H"):
+            return _attribute_transpose(_Call(call.ctx, call.name, name), value, name)
+        return _Opaque(f"tensor.{name}")
+    if isinstance(value, _Pair) and name in ("values", "indices"):
+        return getattr(value, name)
+    try:
+        return getattr(value, name)
+    except AttributeError:
+        raise call.spec_error(f"{_describe_value(value)} has no attribute {name!r}", attribute=name) from None
