@@ -293,6 +293,22 @@ def drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     return x * keep.to(x.dtype) / (1 - p)
 
 
+class AssertSameShape(nn.Module):
+    """Down and up again, asserting the shape came back (``assert y.shape == x.shape``): torch runs it for even
+    sizes. Not in CORPUS; here, not in a test module, so that its ``assert`` is Python's own (pytest rewrites the
+    asserts of test modules)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(3, 3, 3, 2, 1)
+        self.up = nn.ConvTranspose2d(3, 3, 2, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.up(self.down(x))
+        assert y.shape == x.shape, "mismatch"
+        return x + y
+
+
 class OpaqueShapeConv(nn.Module):
     """Its sizes handed to a library torch.fx cannot trace through (``json`` refuses a proxy): planned by torch's
     machinery. Not in CORPUS; the tests of the fallback itself use it."""

@@ -1312,3 +1312,57 @@ def test_an_output_size_of_symbolic_sizes_holds_where_torch_reaches_it(kernel: i
         except (RuntimeError, ValueError):  # torch: requested an output size of ..., but valid sizes range ...
             runs = False
         assert (h in valid) is runs, h
+
+
+# --------------------------------------------------------------------------- #
+# 10. Comparisons of shapes: tuples of sizes equal item by item, sets and dict keys of sizes by their numbers
+# --------------------------------------------------------------------------- #
+
+_SHAPE_BRANCHES = {
+    "aligned": lambda m, x: torch.cat([x, m.up(x)], 1) if m.up(x).shape[-2:] == x.shape[-2:] else x,
+    "not aligned": lambda m, x: x if m.up(x).shape != x.shape else torch.cat([x, m.up(x)], 1),
+    "grid": lambda m, x: x[:, :1] if x.shape[-2:] == (8, 8) else x,
+    "square": lambda m, x: x[:, :1] if len(set(x.shape[-2:])) == 1 else x,
+    "cached": lambda m, x: x[:, :1] if m.seen.setdefault(tuple(x.shape[-2:]), x.shape[-1]) == 8 else x,
+}
+
+
+class _Branches(nn.Module):
+    def __init__(self, branch: Any) -> None:
+        super().__init__()
+        self.down = nn.Conv2d(3, 3, 3, 2, 1)
+        self.branch = branch
+        self.seen: dict[Any, Any] = {}
+
+    def up(self, x: Any) -> Any:
+        return F.interpolate(self.down(x), scale_factor=2.0)
+
+    def forward(self, x: Any) -> Any:
+        return self.branch(self, x)
+
+
+@pytest.mark.parametrize("name", list(_SHAPE_BRANCHES))
+def test_a_branch_on_shapes_compared_whole_takes_torch_s_way(name: str) -> None:
+    # a tuple of sizes compared with another took Python's comparison of the proxies or of the size expressions:
+    # one way for every size (a cat planned away, a square input's branch never taken)
+    for h, w in ((8, 8), (7, 8), (6, 6), (5, 7)):
+        model = _Branches(_SHAPE_BRANCHES[name])
+        expected = tuple(model(torch.zeros(1, 3, h, w)).shape)
+        assert convcalc.plan(_Branches(_SHAPE_BRANCHES[name]), (1, 3, h, w)).output_shape == expected, (h, w)
+    H, W = convcalc.symbols("H W")
+    with pytest.raises(convcalc.SpecError):  # which way depends on the sizes: plan with numbers
+        convcalc.plan(_Branches(_SHAPE_BRANCHES[name]), (1, 3, H, W))
+
+
+def test_an_assert_that_two_shapes_are_equal_is_a_condition_on_each_axis() -> None:
+    from tests.corpus_models import AssertSameShape
+
+    model = AssertSameShape()
+    H = convcalc.symbols("H")
+    valid = convcalc.plan(model, (1, 3, H, 4)).valid_sizes(H)
+    for h in range(1, 16):
+        try:
+            runs = model(torch.zeros(1, 3, h, 4)) is not None
+        except (AssertionError, RuntimeError):
+            runs = False
+        assert (h in valid) is runs, h

@@ -436,10 +436,12 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if call.kind in ("eq", "ne") and not all(type(v) in (int, bool, float) for v in operands):
             if all(_is_size(v) for v in operands):
                 return _size_equality(call.kind, operands[0], operands[1])
-            if any(isinstance(v, _Opaque) for v in operands):
-                raise call.spec_error("cannot compare a value convcalc does not follow", arguments=tuple(operands))
-            equal = operands[0] == operands[1]  # dtypes, devices, strings, None: Python's own comparison
-            return equal if call.kind == "eq" else not equal
+            equal = _equal_values(call, operands[0], operands[1])
+            if type(equal) is bool:
+                return equal if call.kind == "eq" else not equal
+            from convcalc._backend import sympy
+
+            return equal if call.kind == "eq" else sympy().Not(equal)
         try:
             result = _SCALAR_OPS[call.kind](operands[0], operands[1])
         except TypeError:
@@ -470,6 +472,29 @@ def _sympy_arithmetic(call: _Call, operands: list[Any]) -> Any:
         except TypeError:
             pass
     raise call.spec_error("cannot follow this arithmetic on sizes", arguments=tuple(operands))
+
+
+def _equal_values(call: _Call, a: Any, b: Any) -> Any:
+    """``y.shape[-2:] == x.shape[-2:]``, ``x.shape == (8, 8)``: tuples (or lists) equal item by item, True or
+    False where the sizes decide, else a sympy condition (Python's ``==`` of two tuples of expressions says only
+    whether they are written alike); dtypes, devices, strings and None by Python's own comparison."""
+    if isinstance(a, _Opaque) or isinstance(b, _Opaque):
+        raise call.spec_error("cannot compare a value convcalc does not follow", arguments=(a, b))
+    if _is_size(a) and _is_size(b):
+        return _size_equality("eq", a, b)
+    if not (isinstance(a, tuple) and isinstance(b, tuple)) and not (isinstance(a, list) and isinstance(b, list)):
+        return bool(a == b)
+    if len(a) != len(b):
+        return False
+    parts = [_equal_values(call, x, y) for x, y in zip(a, b, strict=True)]
+    if any(p is False for p in parts):
+        return False
+    pending = [p for p in parts if p is not True]
+    if not pending:
+        return True
+    from convcalc._backend import sympy
+
+    return sympy().And(*pending)
 
 
 def _size_equality(kind: str, a: Any, b: Any) -> Any:

@@ -264,6 +264,10 @@ def _assert_as_constraint(call: _Call, condition: Any, module: str) -> None:
     def message() -> str:
         return f"{module}: an assert in its forward fails for these input sizes. Received: condition={condition}"
 
+    if isinstance(condition, sp.And):  # ``assert y.shape == x.shape``: each axis's equality, a condition each
+        for part in condition.args:
+            _assert_as_constraint(call, part, module)
+        return
     reason = f"assert {condition}"
     if isinstance(condition, sp.Eq) and hasattr(ctx, "equals"):
         ctx.equals(condition.lhs - condition.rhs, 0, module, 0, message, reason)

@@ -81,6 +81,11 @@ def _tracer_type() -> Any:
             # ``len(x)``: the size of the first axis, a number like ``int(x.size(0))``
             return int(_number(self.tracer.create_proxy("call_function", len, (self,), {}), "int"))
 
+        def __hash__(self) -> int:
+            # ``set(x.shape[-2:])``, ``cache[tuple(x.shape)]``: a traced value is equal to another by its sizes, not
+            # by the proxy it is here (two proxies would be two keys); torch's machinery runs such a forward
+            raise RuntimeError("the forward puts a traced value into a set or a dict key, which needs its number")
+
         def __round__(self, ndigits: Any = None) -> Any:
             if ndigits is not None:
                 return self.tracer.create_proxy("call_function", round, (self, ndigits), {})
