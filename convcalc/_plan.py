@@ -562,13 +562,23 @@ class Plan:
 
     @property
     def symbols(self) -> tuple[Any, ...]:
+        """The symbols of the input sizes, every input's (the first input's first), each once."""
         found: dict[Any, None] = {}
-        for dim in self.input_shape:
-            if isinstance(dim, FloorForm):
-                found[dim.x] = None
-            elif hasattr(dim, "free_symbols"):
-                for s in sorted(dim.free_symbols, key=str):
+
+        def visit(value: Any) -> None:
+            if isinstance(value, FloorForm):
+                found[value.x] = None
+            elif isinstance(value, dict):
+                for item in value.values():
+                    visit(item)
+            elif isinstance(value, (tuple, list)):
+                for item in value:
+                    visit(item)
+            elif hasattr(value, "free_symbols"):
+                for s in sorted(value.free_symbols, key=str):
                     found[s] = None
+
+        visit(self.input_shapes)
         return tuple(found)
 
     # -- rendering (see convcalc._render) ---------------------------------- #

@@ -1366,3 +1366,28 @@ def test_an_assert_that_two_shapes_are_equal_is_a_condition_on_each_axis() -> No
         except (AssertionError, RuntimeError):
             runs = False
         assert (h in valid) is runs, h
+
+
+class _TwoStreams(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc = nn.Linear(4, 5)
+        self.dec = nn.Conv1d(4, 5, 3)
+
+    def forward(self, src: Any, tgt: Any) -> Any:
+        return self.enc(src), self.dec(tgt)
+
+
+def test_the_symbols_of_every_input_are_the_plan_s() -> None:
+    # valid_sizes(S) of the second input's S: "S is not an input of this plan"
+    B, T, S = convcalc.symbols("B T S")
+    plan = convcalc.plan(_TwoStreams(), [(B, T, 4), (B, 4, S)])
+    assert plan.symbols == (B, T, S)
+    valid = plan.valid_sizes(S)
+    for s in range(1, 8):
+        try:
+            runs = _TwoStreams()(torch.zeros(2, 7, 4), torch.zeros(2, 4, s)) is not None
+        except RuntimeError:
+            runs = False
+        assert (s in valid) is runs, s
+    assert convcalc.plan(_TwoStreams(), {"src": (2, T, 4), "tgt": (2, 4, S)}).symbols == (T, S)
