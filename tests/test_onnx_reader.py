@@ -17,7 +17,7 @@ ort = pytest.importorskip("onnxruntime")
 torch = pytest.importorskip("torch")
 
 import numpy as np  # noqa: E402
-from onnx import TensorProto, helper  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 import convcalc  # noqa: E402
 from convcalc import ConvCalcError, ShapeError, SpecError, nn  # noqa: E402
@@ -639,3 +639,58 @@ def test_a_reshape_that_splits_a_symbolic_count_holds_where_it_divides(module: A
             theirs = _ort_shape(session, (1, 1, h, w))
             ours = tuple(int(d.subs({N: 1, H: h, W: w})) if hasattr(d, "subs") else d for d in plan.output_shape)
             assert (ours if holds else None) == theirs, (h, w, plan.constraints)
+
+
+# --------------------------------------------------------------------------- #
+# Weights computed from initializers: a Cast, weight_norm's norm and scale, a Transpose of a weight
+# --------------------------------------------------------------------------- #
+
+
+def _weight_normed() -> torch.nn.Module:
+    conv = torch.nn.utils.parametrizations.weight_norm(torch.nn.Conv2d(3, 8, 3))
+    return torch.nn.Sequential(conv, torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(8 * 6 * 6, 5))
+
+
+@pytest.mark.parametrize("opset", [13, 17, 18])
+def test_weights_computed_from_initializers_count_at_the_layer_that_reads_them(opset: int) -> None:
+    # without constant folding every weight reaches its layer through nodes of constants only (a Transpose of a
+    # Linear's weight, weight_norm's ReduceL2, Div and Mul): their parameters were dropped with those nodes
+    module = _weight_normed().eval()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            (torch.zeros(2, 3, 8, 8),),
+            buffer,
+            dynamo=False,
+            input_names=["x"],
+            do_constant_folding=False,
+            opset_version=opset,
+        )
+    plan = convcalc.plan(onnx.load_from_string(buffer.getvalue()))
+    assert plan.total_params == sum(p.numel() for p in module.parameters())
+    assert plan.output_shape == _ort_shape(_session(buffer.getvalue()), (2, 3, 8, 8)) == (2, 5)
+    assert plan.macs == 8 * 27 * 36 + 288 * 5
+
+
+def test_a_float16_weight_cast_for_its_layer_is_counted() -> None:
+    weight = numpy_helper.from_array(np.ones((8, 3, 3, 3), np.float16), "w16")
+    ratio = numpy_helper.from_array(np.array(0.5, np.float32), "ratio")
+    nodes = [
+        helper.make_node("Cast", ["w16"], ["w"], to=TensorProto.FLOAT),
+        helper.make_node("Conv", ["x", "w"], ["c"]),
+        helper.make_node("Dropout", ["c", "ratio"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [weight, ratio],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    plan = convcalc.plan(model)
+    assert plan.total_params == 216  # the weight's, not the dropout's ratio
+    assert plan.output_shape == _ort_shape(_session(model.SerializeToString()), (1, 3, 8, 8)) == (1, 8, 6, 6)

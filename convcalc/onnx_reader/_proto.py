@@ -25,6 +25,7 @@ _SHAPE_INPUTS: dict[str, tuple[int, ...]] = {
     "ConstantOfShape": (0,),
     "Gather": (1,),
     "Clip": (1, 2),
+    "Dropout": (1, 2),  # its ratio and training mode
     "ReduceMean": (1,),
     "ReduceMax": (1,),
     "ReduceMin": (1,),
@@ -131,18 +132,27 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
                 alias[node.output[0]] = source
                 continue
         kept.append(node)
-    # which initializers are parameters, and which node counts each first
+    # which initializers are parameters, and which node counts each first: a node of constants only (a Cast of
+    # a float16 weight, weight_norm's norm and scale, a Reshape of a weight) hands them on to its outputs, and the
+    # first node that reads the input's values through them counts them
+    derived: dict[str, frozenset[str]] = {name: frozenset({name}) for name in inits}
     uses: dict[str, list[tuple[int, str]]] = {}
     for n, node in enumerate(kept):
-        for k, raw in enumerate(node.input):
-            name = alias.get(raw, raw)
-            if name in inits:
+        names = [alias.get(raw, raw) for raw in node.input]
+        if all(name in derived for name in names if name):
+            held = frozenset().union(*(derived[name] for name in names if name))
+            for out in node.output:
+                derived[out] = held
+            continue
+        for k, name in enumerate(names):
+            if name in derived:
                 role = (
                     "shape"
                     if k in _SHAPE_INPUTS.get(node.op_type, ())
                     else ("buffer" if k in _BUFFER_INPUTS.get(node.op_type, ()) else "param")
                 )
-                uses.setdefault(name, []).append((n, role))
+                for init in sorted(derived[name]):
+                    uses.setdefault(init, []).append((n, role))
     owner: dict[int, list[int]] = {}
     for name, use in uses.items():
         init = inits[name]
