@@ -151,8 +151,8 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
                     if k in _SHAPE_INPUTS.get(node.op_type, ())
                     else ("buffer" if k in _BUFFER_INPUTS.get(node.op_type, ()) else "param")
                 )
-                for init in sorted(derived[name]):
-                    uses.setdefault(init, []).append((n, role))
+                for source in sorted(derived[name]):
+                    uses.setdefault(source, []).append((n, role))
     owner: dict[int, list[int]] = {}
     for name, use in uses.items():
         init = inits[name]
