@@ -2057,3 +2057,24 @@ def test_movedim_of_sequences_keeps_its_symbols() -> None:
     H, W = convcalc.symbols("H W")
     plan = convcalc.plan(Forward(lambda self, x: torch.movedim(x, (1, 2), (0, 3))), (2, 3, H, W))
     assert plan.output_shape == (3, 2, W, H)
+
+
+# --- hstack, vstack, dstack; numel of a torch.Size -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["hstack", "vstack", "row_stack", "dstack"])
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 3, 4), (2, 3, 4, 5)])
+def test_the_stacks_of_tensors_made_2_or_3_d_as_torch_makes_them(stack: str, shape: tuple[int, ...]) -> None:
+    function = getattr(torch, stack)
+    plan = check(Forward(lambda self, x: function([x, x * 2, x[..., :1] if x.dim() > 1 else x])), shape)
+    assert plan is None or not plan.fallback_rows
+
+
+@pytest.mark.parametrize("stack", ["hstack", "vstack", "dstack"])
+def test_the_stacks_with_symbols(stack: str) -> None:
+    function = getattr(torch, stack)
+    _sym_agrees(lambda self, x: function([x, x]), (2, "H", "W"), range(1, 6))
+
+
+def test_the_count_of_a_torch_size_s_elements() -> None:
+    _sym_agrees(lambda self, x: x.reshape(x.size(0), x.size()[1:].numel()), (2, 3, "H", "W"), range(1, 6))

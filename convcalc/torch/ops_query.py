@@ -286,7 +286,10 @@ def _assert_as_constraint(call: _Call, condition: Any, module: str) -> None:
 
 @_handles("numel")
 def _numel(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    return _prod(_tensor_arg(call, args[0]).shape)
+    value = args[0] if args else kwargs.get("input")
+    if isinstance(value, tuple) and all(_is_size(d) for d in value):  # ``x.size()[1:].numel()``: a torch.Size's
+        return _prod(value)
+    return _prod(_tensor_arg(call, value).shape)
 
 
 @_handles("get")

@@ -531,6 +531,31 @@ def _cat(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return call.row(first, _Tensor(shape, rf, all(t.const for t in tensors)))
 
 
+@_handles("hstack", "vstack", "row_stack", "dstack")
+def _stacked(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``torch.hstack`` (along axis 1, axis 0 of vectors), ``vstack`` / ``row_stack`` (axis 0 of tensors made at
+    least 2-D: a vector is a row) and ``dstack`` (axis 2 of tensors made at least 3-D): torch.cat of the tensors
+    with the axes torch gives them."""
+    bound = _bind(call, args, kwargs, ("tensors",), {})
+    tensors = [_tensor_arg(call, v) for v in bound["tensors"]]
+    if not tensors:
+        raise call.spec_error("needs at least one tensor", tensors=())
+    if call.kind == "hstack":
+        shaped = [t.shape or (1,) for t in tensors]
+        dim = 0 if all(len(s) == 1 for s in shaped) else 1
+    elif call.kind == "dstack":
+        shaped = [{0: (1, 1, 1), 1: (1, *t.shape, 1), 2: (*t.shape, 1)}.get(len(t.shape), t.shape) for t in tensors]
+        dim = 2
+    else:
+        shaped = [{0: (1, 1), 1: (1, *t.shape)}.get(len(t.shape), t.shape) for t in tensors]
+        dim = 0
+    made = [
+        _Tensor(tuple(s), t.rf if tuple(s) == tuple(t.shape) else None, t.const)
+        for s, t in zip(shaped, tensors, strict=True)
+    ]
+    return _cat(_Call(call.ctx, call.name, "cat"), (made, dim), {})
+
+
 def _legacy_empty(shape: Shape) -> bool:
     return len(shape) == 1 and type(shape[0]) is int and shape[0] == 0
 
