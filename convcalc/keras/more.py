@@ -562,10 +562,10 @@ def _pads(value: Any, nd: int, args: dict[str, Any]) -> tuple[tuple[int, int], .
 
 def _held_negative(value: Any) -> bool:
     """Whether ``value`` is ``((p, p), ..., (p, p))`` for one negative int ``p``."""
-    if not all(isinstance(v, (tuple, list)) and len(v) == 2 for v in value):
+    if not all(isinstance(v, (tuple, list)) and len(v) == 2 and all(type(p) is int for p in v) for v in value):
         return False
-    flat = {(type(p), p) for v in value for p in v}
-    return len(flat) == 1 and all(kind is int and p < 0 for kind, p in flat)
+    flat = {p for v in value for p in v}
+    return len(flat) == 1 and all(p < 0 for p in flat)
 
 
 @dataclass(frozen=True, slots=True)
