@@ -585,8 +585,8 @@ OPERATION_ERRORS: list[tuple[str, Any, tuple[int, ...], type[Exception], str, bo
         lambda m, x: x[x > 0],
         X4,
         SpecError,
-        r"^getitem \(getitem\): convcalc follows indexing with ints, slices, None, \.\.\. and one list of ints only\. "
-        r"Received: "
+        r"^getitem \(getitem\): convcalc follows indexing with ints, slices, None, \.\.\., lists of ints and integer "
+        r"tensors \(a mask's count of True is data\)\. Received: "
         r"index='a tensor of shape \(2, 6, 8, 10\)'$",
         False,
     ),
@@ -795,7 +795,12 @@ def test_operation_errors(
 
 UNFOLLOWED = [
     ("a tensor method", lambda m, x: x.cummax(1)[0], "the tensor method .cummax()", "Tensor.cummax"),
-    ("a torch function", lambda m, x: torch.bucketize(x, torch.zeros(3)), "torch.bucketize", "torch.bucketize"),
+    (
+        "a torch function",
+        lambda m, x: torch.searchsorted(torch.zeros(3), x),
+        "torch.searchsorted",
+        "torch.searchsorted",
+    ),
     ("a function from elsewhere", lambda m, x: torch.special.expit(x), "special_expit", "special_expit"),
 ]
 
