@@ -9,7 +9,7 @@ from typing import Any
 from convcalc._types import Shape
 from convcalc.nn import _merge_rf
 from convcalc.onnx_reader._graph import _K, _T, _Call, _handles
-from convcalc.onnx_reader._values import _arr, _axis, _from_arr, _prod, _tensor
+from convcalc.onnx_reader._values import _F, _FLOATS, _arr, _axis, _fl, _from_arr, _Inexact, _prod, _tensor
 
 _UNARY = frozenset(
     {
@@ -31,10 +31,11 @@ def _unary(call: _Call, args: list[Any]) -> Any:
     x = args[0]
     if isinstance(x, _K):
         if call.node.op in ("Cast", "CastLike", "Identity") and x.values is not None:
-            values = tuple(_cast(v, call.node.attr("to")) for v in x.values)
+            to = _like(args[1]) if call.node.op == "CastLike" and len(args) > 1 else call.node.attr("to")
+            values = tuple(_cast(call, v, to) for v in x.values)
             return _K(x.shape, None if any(v is None for v in values) else values)
         if call.node.op in ("Floor", "Ceil", "Round") and x.values is not None:
-            values = tuple(_rounded(v, call.node.op) for v in x.values)
+            values = tuple(_rounded_typed(call, v, call.node.op) for v in x.values)
             return _K(x.shape, None if any(v is None for v in values) else values)
         return _K(x.shape, None)
     x = _tensor(call, x)
@@ -74,12 +75,56 @@ def _rounded(v: Any, op: str) -> Any:
     return sympy().floor(e) if op == "Floor" else sympy().ceiling(e)
 
 
-def _cast(v: Any, to: Any) -> Any:
-    """A value cast as ONNX casts it (a float to an integer type truncates towards zero); None where a symbolic
-    value's cast has no closed form here."""
+def _rounded_typed(call: _Call, v: Any, op: str) -> Any:
+    """:func:`_rounded` of a value of any float type, keeping the type (a whole float is a value of its type); a
+    Round of a symbolic size that may fall on a half (halves go to even) is refused where a size is read from it."""
+    if isinstance(v, _Inexact):
+        return v
+    if isinstance(v, _F):
+        out = _rounded(v.value, op)
+        if out is None:
+            name = _FLOATS[v.to][0]
+            return _Inexact(
+                call.spec_error(
+                    f"this size is computed in {name} (round({_shown(v.value)}), halves to even), which has no "
+                    f"closed form here for a symbolic size: plan with numbers (a numeric input shape such as "
+                    f"(1, 3, 224, 224))",
+                    value=_shown(v.value),
+                )
+            )
+        return _F(out, v.to)
+    return _rounded(v, op)
+
+
+def _like(target: Any) -> Any:
+    """The element type CastLike casts to, as far as the target's values tell it: a float type, INT64, or None."""
+    if isinstance(target, _K) and target.values:
+        first = target.values[0]
+        if isinstance(first, _F):
+            return first.to
+        if type(first) is int:
+            return 7
+    return None
+
+
+def _cast(call: _Call, v: Any, to: Any) -> Any:
+    """A value cast as ONNX Runtime casts it: to an integer type a float truncates towards zero; to a float type
+    the value is rounded to that type (float32: ``Cast(10) * 0.7`` is computed in float32). None where a symbolic
+    value's cast has no closed form here; an :class:`_Inexact` value stays one."""
+    if isinstance(v, _Inexact) or to is None:
+        return v
+    if to in _FLOATS:
+        if isinstance(v, _F) and _FLOATS[to][1] >= _FLOATS[v.to][1]:
+            return _F(v.value, to)  # the same type or a wider one: the value as it is
+        value = v.value if isinstance(v, _F) else v
+        if isinstance(value, (int, float)):
+            return _F(_fl(float(value), to), to)
+        return _exact(call, value, to, value)
+    if isinstance(v, _F):
+        v = v.value
     if to in (6, 7, 2, 3, 4, 5, 12, 13):  # integer types
         if isinstance(v, float):
-            return int(v)
+            return int(v) if math.isfinite(v) else None
         if isinstance(v, int):
             return v
         from convcalc._backend import decided, sympy
@@ -198,12 +243,137 @@ def _div(a: Any, b: Any) -> Any:
     return None
 
 
+def _typed(call: _Call, fn: Any) -> Any:
+    """``fn`` on two values, in the float type of a typed operand where one is typed (ONNX gives both operands
+    one type; an initializer's float, whose type convcalc does not keep, is read as a value of that type): the
+    result rounded to the type for numbers, for symbolic sizes the exact result where the type holds it for
+    every size (else an :class:`_Inexact`)."""
+
+    def apply(a: Any, b: Any) -> Any:
+        for v in (a, b):
+            if isinstance(v, _Inexact):
+                return v
+        to = a.to if isinstance(a, _F) else b.to if isinstance(b, _F) else None
+        if to is None:
+            return fn(a, b)
+        # an operand of the type as it is (float16 keeps ONNX Runtime's float32 result), a constant rounded to it
+        x, y = ((v.value if isinstance(v, _F) else _fl(float(v), to)) if _number(v) else _sym(v) for v in (a, b))
+        if isinstance(x, float) and isinstance(y, float):
+            return _F(_fl(fn(x, y), _COMPUTED_IN.get(to, to)), to)
+        from convcalc._backend import sympy
+
+        sp = sympy()
+        x, y = (sp.Rational(v) if isinstance(v, float) else v for v in (x, y))
+        op = call.node.op
+        if op == "Div":
+            if y == 0:
+                return None
+            out = sp.sympify(x) / y
+        elif op in ("Max", "Min"):
+            out = _extreme(x, y, op == "Max")
+        else:
+            out = fn(x, y)
+        return _exact(call, out, to, f"{_shown(x)} {_OP_SIGN.get(op, op)} {_shown(y)}")
+
+    return apply
+
+
+_OP_SIGN = {"Add": "+", "Sub": "-", "Mul": "*", "Div": "/"}
+# the type ONNX Runtime (CPU) computes a type's arithmetic in: float16 and bfloat16 in float32, where it has no
+# kernel of their own (it casts to float32 around the node and drops the casts back and forth between such nodes)
+_COMPUTED_IN = {10: 1, 16: 1}
+
+
+def _number(v: Any) -> bool:
+    value = v.value if isinstance(v, _F) else v
+    return isinstance(value, (int, float))
+
+
+def _sym(v: Any) -> Any:
+    from convcalc._symbolic import to_sympy
+
+    return to_sympy(v.value if isinstance(v, _F) else v)
+
+
+def _shown(value: Any) -> Any:
+    """A symbolic value with its fractions written as decimals, as the float constants of the model read."""
+    from convcalc._backend import sympy
+
+    sp = sympy()
+    e = sp.sympify(value)
+    return e.xreplace({r: sp.Float(r, 15) for r in e.atoms(sp.Rational) if r.q != 1})
+
+
+def _exact(call: _Call, value: Any, to: int, shown: Any) -> Any:
+    """A symbolic result of arithmetic in the float type ``to`` as an :class:`_F` where the type holds it exactly
+    for every size, so that rounding never moves it: a sum of sizes (positive integers) times binary fractions,
+    ``value * 2**j`` an integer of at most the type's significand bits. A size times a power of 2 (``H * 0.5``,
+    ``2 * H``) holds for every size float32 and float64 hold; other sums hold below a bound, a constraint of the
+    plan (``1.5 * H``: ``3 * H`` at most 2**24); a bound under 2**16 (``0.7 * H``: 0.7 in float32 is 11744051 / 2**24), a
+    type of fewer bits (float16) or a fraction that is not binary (``H / 3``) is refused where a size is read from
+    it: an :class:`_Inexact`."""
+    from convcalc._backend import decided, sympy
+    from convcalc._symbolic import to_sympy
+
+    sp = sympy()
+    name, bits = _FLOATS[to]
+    e = sp.expand(sp.sympify(to_sympy(value)))
+    if e.is_Number:
+        return _F(_fl(float(e), to), to) if e.is_finite else None
+    scale, weights, const, ok = 1, [], sp.Integer(0), bits >= 24
+    for term in sp.Add.make_args(e):
+        c, rest = term.as_coeff_Mul()
+        if not c.is_Rational or not _power_of_2(int(c.q)):
+            ok = False
+            break
+        scale = max(scale, int(c.q))
+        if rest == 1:
+            const = c
+        elif rest.is_integer is not True or decided(sp.Ge(rest, 0)) is not True:
+            ok = False
+            break
+        else:
+            weights.append((c, rest))
+    single = len(weights) == 1 and not (weights[0][1].is_Mul or weights[0][1].is_Pow)  # a size, not H * W
+    if ok and single and _power_of_2(abs(weights[0][0]).p) and const == 0:
+        return _F(value, to)  # a size times a power of 2
+    if ok:
+        total = sum(int(abs(c) * scale) for c, _ in weights)
+        room = (1 << bits) - int(abs(const) * scale)
+        bound = room // total if total else 0
+        if bound >= 1 << 16:
+            if bound < 1 << 40:  # beyond that no tensor holds so many elements on an axis
+                need = room - sum(int(abs(c) * scale) * r for c, r in weights)
+                call.at_least(
+                    need,
+                    0,
+                    0,
+                    f"{_shown(e)} is computed in {name}, exact while {_shown(e * scale)} is at most 2**{bits}",
+                    f"exact in {name}",
+                    (),
+                )
+            return _F(e, to)
+    return _Inexact(
+        call.spec_error(
+            f"this size is computed in {name} ({shown}), which rounds it for some sizes, and convcalc follows "
+            f"{name} arithmetic on a symbolic size only where it is exact for every size (a size times 2, 0.5, "
+            f"0.25, ...): plan with numbers (a numeric input shape such as (1, 3, 224, 224))",
+            value=_shown(e),
+        )
+    )
+
+
+def _power_of_2(n: int) -> bool:
+    return n > 0 and not n & (n - 1)
+
+
 @_handles(*_BINARY)
 def _binary(call: _Call, args: list[Any]) -> Any:
     present = [a for a in args if a is not None]
     if all(isinstance(a, _K) for a in present):
         shape = _broadcast(call, [a.shape for a in present])
         fn = functools.partial(_div_in, call) if call.node.op == "Div" else _ARITH.get(call.node.op)
+        fn = None if fn is None else _typed(call, fn)
         arrays = [_arr(a) for a in present]
         if fn is not None and len(present) == 2 and all(a is not None for a in arrays):
             import numpy as np

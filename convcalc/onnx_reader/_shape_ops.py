@@ -13,7 +13,17 @@ from convcalc.nn import _merge_rf
 from convcalc.onnx_reader._arith import _broadcast
 from convcalc.onnx_reader._graph import _K, _T, _Call, _handles
 from convcalc.onnx_reader._proto import _SMALL
-from convcalc.onnx_reader._values import _arr, _axis, _const_out, _consts, _from_arr, _ints, _prod, _tensor
+from convcalc.onnx_reader._values import (
+    _arr,
+    _axis,
+    _const_out,
+    _consts,
+    _from_arr,
+    _ints,
+    _plain,
+    _prod,
+    _tensor,
+)
 
 
 def _reshape_dims(call: _Call, old: tuple[Any, ...], sizes: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -484,7 +494,7 @@ def _gather(call: _Call, args: list[Any]) -> Any:
 
         n = a.shape[axis]
         return _from_arr(
-            np.take(a, np.asarray([int(v) % n for v in i.reshape(-1).tolist()]).reshape(i.shape), axis=axis)
+            np.take(a, np.asarray([int(_plain(v)) % n for v in i.reshape(-1).tolist()]).reshape(i.shape), axis=axis)
         )
     return call.row(x.shape, _T(dims))
 
