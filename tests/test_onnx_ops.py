@@ -150,6 +150,7 @@ CASES: dict[str, Any] = {
     "Upsample (opset 9)": _graph(
         [n("Upsample", ["x", "sc"], mode="nearest")], {"sc": np.array([1, 1, 2, 2], dtype=F32)}, opset=9
     ),
+    "Reshape-1 (its shape an attribute)": _graph([n("Reshape", ["x"], shape=[1, -1])], {}, opset=4),
     "Squeeze without axes": _graph(
         [n("ReduceMean", ["x", "a"], ["m"]), n("Squeeze", ["m"])], {"a": _i64(0, 2)}, opset=18
     ),
@@ -256,6 +257,35 @@ def test_an_operator_plans_as_onnx_runtime_runs_it(name: str) -> None:
         if symbolic is not None:
             got = tuple(int(d.subs({H: h, W: w})) if hasattr(d, "subs") else d for d in symbolic.output_shape)
             assert got == expected, (name, h, w, symbolic.output_shape)
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (
+            _graph([n("Upsample", ["x", "sc"], mode="nearest")], {"sc": np.array([1, 1, 0.5, 0.5], dtype=F32)}, 9),
+            "Upsample_0 (Upsample): Upsample's scales must be at least 1; Resize takes smaller ones. Received: "
+            "scales=(1.0, 1.0, 0.5, 0.5)",
+        ),
+        (
+            _graph([n("Upsample", ["x"], mode="nearest", height_scale=2.0, width_scale=2.0)], {}, 1),
+            "Upsample_0 (Upsample): convcalc follows Upsample with scales (opset 7 and later), not Upsample-1's "
+            "height_scale and width_scale, which ONNX Runtime does not run either. Received: height_scale=2.0, "
+            "width_scale=2.0",
+        ),
+        (
+            _graph([n("Reshape", ["x"])], {}, 4),
+            "Reshape_0 (Reshape): Reshape needs its target shape: an input, or the attribute shape before opset 5. "
+            "Received: ",
+        ),
+    ],
+)
+def test_upsample_and_reshape_forms_onnx_runtime_refuses_are_refused(model: Any, message: str) -> None:
+    with pytest.raises(ConvCalcError) as caught:
+        convcalc.plan(model, (1, C, 4, 4))
+    assert str(caught.value) == message
+    with pytest.raises(Exception, match=r"ONNXRuntimeError"):  # ONNX Runtime refuses it too
+        _ort(model, (1, C, 4, 4))
 
 
 def test_initializers_used_as_shapes_are_not_parameters() -> None:

@@ -96,7 +96,13 @@ def _exact_div(call: _Call, numel: Any, known: Any, old: tuple[Any, ...], sizes:
 @_handles("Reshape")
 def _reshape(call: _Call, args: list[Any]) -> Any:
     x = args[0]
-    sizes = _ints(call, args[1], "shape")
+    if len(args) < 2:  # Reshape-1: the target shape is the attribute ``shape``
+        held = call.node.attr("shape")
+        if held is None:
+            raise call.spec_error("Reshape needs its target shape: an input, or the attribute shape before opset 5")
+        sizes = tuple(held)
+    else:
+        sizes = _ints(call, args[1], "shape")
     if isinstance(x, _K):
         dims = _reshape_dims(call, x.shape, sizes)
         return _K(dims, x.values)
@@ -728,9 +734,19 @@ def _resize(call: _Call, args: list[Any]) -> Any:
     x = _tensor(call, args[0])
     rank = len(x.shape)
     if call.node.op == "Upsample" or (call.opset < 11 and len(args) == 2):
-        scales: tuple[Any, ...] | None = (
-            _consts(call, args[1], "scales") if len(args) > 1 else tuple(call.node.attr("scales"))
-        )
+        held = call.node.attr("scales")
+        if len(args) < 2 and held is None:  # Upsample-1: height_scale and width_scale, which ONNX Runtime lacks too
+            raise call.spec_error(
+                "convcalc follows Upsample with scales (opset 7 and later), not Upsample-1's height_scale and "
+                "width_scale, which ONNX Runtime does not run either",
+                height_scale=call.node.attr("height_scale"),
+                width_scale=call.node.attr("width_scale"),
+            )
+        given = _consts(call, args[1], "scales") if len(args) > 1 else tuple(held)
+        if call.node.op == "Upsample" and any(type(v) in (int, float) and v < 1 for v in given):
+            # ONNX Runtime: Scale value should be greater than or equal to 1 (Upsample only enlarges)
+            raise call.spec_error("Upsample's scales must be at least 1; Resize takes smaller ones", scales=given)
+        scales: tuple[Any, ...] | None = given
         sizes = None
     else:
         scales = (
