@@ -951,3 +951,19 @@ def test_a_refusal_is_a_shape_error_where_the_input_does_not_fit_and_a_spec_erro
     kind = convcalc.ShapeError if name in _INPUT_DOES_NOT_FIT else convcalc.SpecError
     with pytest.raises(kind):
         convcalc.plan(model, shape)
+
+
+def test_a_fault_of_a_handler_is_still_a_convcalc_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from convcalc.onnx_reader import _graph
+
+    def broken(call: Any, args: list[Any]) -> Any:
+        raise IndexError("tuple index out of range")
+
+    monkeypatch.setitem(_graph._HANDLERS, "Relu", broken)
+    model = _graph([n("Relu", ["x"])], {})
+    with pytest.raises(ConvCalcError) as caught:
+        convcalc.plan(model, (1, C, 4, 4))
+    assert str(caught.value) == (
+        "Relu_0 (Relu): convcalc failed while reading this node (IndexError: tuple index out of range). This is a "
+        "fault in convcalc, not in the model: please report it with the model. Received: op_type=Relu, opset=17"
+    )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convcalc._args import received
-from convcalc._errors import ShapeError, SpecError
+from convcalc._errors import ConvCalcError, ShapeError, SpecError
 from convcalc._plan import ReceptiveField
 from convcalc._types import Shape
 from convcalc.nn import Module
@@ -141,7 +141,16 @@ class OnnxGraph(Module):
                     f"Received: op_type={node.op}, opset={self.opset}"
                 )
             call = _Call(ctx, node, path, self.opset)
-            results = handler(call, values)
+            try:
+                results = handler(call, values)
+            except ConvCalcError:
+                raise
+            except Exception as exc:  # a fault of the reader itself: still a ConvCalcError, with what it met
+                raise SpecError(
+                    f"{_where(node)}: convcalc failed while reading this node ({type(exc).__name__}: "
+                    f"{str(exc)[:200]}). This is a fault in convcalc, not in the model: please report it with the "
+                    f"model. Received: op_type={node.op}, opset={self.opset}"
+                ) from exc
             if not isinstance(results, list):
                 results = [results]
             for out_name, value in zip(node.outputs, results, strict=False):
