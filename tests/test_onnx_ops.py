@@ -954,12 +954,12 @@ def test_a_refusal_is_a_shape_error_where_the_input_does_not_fit_and_a_spec_erro
 
 
 def test_a_fault_of_a_handler_is_still_a_convcalc_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from convcalc.onnx_reader import _graph
+    from convcalc.onnx_reader import _graph as graph_module
 
     def broken(call: Any, args: list[Any]) -> Any:
         raise IndexError("tuple index out of range")
 
-    monkeypatch.setitem(_graph._HANDLERS, "Relu", broken)
+    monkeypatch.setitem(graph_module._HANDLERS, "Relu", broken)
     model = _graph([n("Relu", ["x"])], {})
     with pytest.raises(ConvCalcError) as caught:
         convcalc.plan(model, (1, C, 4, 4))
