@@ -967,3 +967,34 @@ def test_a_fault_of_a_handler_is_still_a_convcalc_error(monkeypatch: pytest.Monk
         "Relu_0 (Relu): convcalc failed while reading this node (IndexError: tuple index out of range). This is a "
         "fault in convcalc, not in the model: please report it with the model. Received: op_type=Relu, opset=17"
     )
+
+
+# Where ONNX Runtime departs from the specification, convcalc follows the specification (docs/howto/onnx.md)
+
+
+def test_a_same_pool_with_a_dilation_follows_the_specification_not_onnx_runtime() -> None:
+    from onnx import shape_inference
+
+    model = _graph(
+        [n("MaxPool", ["x"], kernel_shape=[3, 3], strides=[2, 2], dilations=[2, 2], auto_pad="SAME_UPPER")],
+        {},
+        opset=13,
+        dims=(1, C, 224, 224),
+    )
+    inferred = shape_inference.infer_shapes(model).graph.output[0].type.tensor_type.shape.dim
+    assert convcalc.plan(model, (1, C, 224, 224)).output_shape == tuple(d.dim_value for d in inferred)
+    assert convcalc.plan(model, (1, C, 224, 224)).output_shape == (1, C, 112, 112)
+    assert _ort(model, (1, C, 224, 224)) == (1, C, 111, 111)  # the undilated kernel's padding
+
+
+def test_a_backward_slice_to_int64_max_follows_the_specification_not_onnx_runtime() -> None:
+    from onnx.reference import ReferenceEvaluator
+
+    model = _graph(
+        [n("Slice", ["x", "s", "e", "a", "t"])],
+        {"s": _i64(-3), "e": _i64(2**63 - 1), "a": _i64(3), "t": _i64(-1)},
+        dims=(1, C, 4, 12),
+    )
+    (reference,) = ReferenceEvaluator(model).run(None, {"x": np.zeros((1, C, 4, 12), F32)})
+    assert convcalc.plan(model, (1, C, 4, 12)).output_shape == reference.shape == (1, C, 4, 0)
+    assert _ort(model, (1, C, 4, 12)) == (1, C, 4, 10)  # numpy's x[..., -3::-1]
