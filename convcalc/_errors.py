@@ -22,6 +22,7 @@ __all__ = [
     "call_error",
     "checked_call",
     "param_text",
+    "reader_fault",
     "refused_call",
     "said",
 ]
@@ -188,3 +189,13 @@ def no_attribute(module: str, name: str, names: Any) -> AttributeError:
 def said(text: str) -> Callable[[], str]:
     """A message made now, for a check that may fail later (the planner's checks take a message maker)."""
     return lambda: text
+
+
+def reader_fault(where: str, what: str, exc: Exception, report: str, tail: str) -> SpecError:
+    """A fault of a reader's own code (an exception convcalc did not mean), still a ConvCalcError: what the
+    reader met, and whose fault it is. ``what`` the reader was reading (the model, a node), ``report`` what to
+    report it with, ``tail`` the message's ``Received: ...``."""
+    return SpecError(
+        f"{where}: convcalc failed while reading this {what} ({type(exc).__name__}: {str(exc)[:200]}). This is a "
+        f"fault in convcalc, not in the model: please report it with {report}. {tail}"
+    )

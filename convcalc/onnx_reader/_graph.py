@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convcalc._args import received
-from convcalc._errors import ConvCalcError, ShapeError, SpecError
+from convcalc._errors import ConvCalcError, ShapeError, SpecError, reader_fault
 from convcalc._plan import ReceptiveField
 from convcalc._types import Shape
 from convcalc.nn import Module
@@ -146,11 +146,8 @@ class OnnxGraph(Module):
             except ConvCalcError:
                 raise
             except Exception as exc:  # a fault of the reader itself: still a ConvCalcError, with what it met
-                raise SpecError(
-                    f"{_where(node)}: convcalc failed while reading this node ({type(exc).__name__}: "
-                    f"{str(exc)[:200]}). This is a fault in convcalc, not in the model: please report it with the "
-                    f"model. Received: op_type={node.op}, opset={self.opset}"
-                ) from exc
+                tail = f"Received: op_type={node.op}, opset={self.opset}"
+                raise reader_fault(_where(node), "node", exc, "the model", tail) from exc
             if not isinstance(results, list):
                 results = [results]
             for out_name, value in zip(node.outputs, results, strict=False):

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from convcalc._args import received
-from convcalc._errors import ConvCalcError, SpecError, checked_call
+from convcalc._errors import ConvCalcError, SpecError, checked_call, reader_fault
 from convcalc._types import Slot
 from convcalc.torch.build import _torch_types
 from convcalc.torch.fallback import _compiled, _leaves, _torch_call
@@ -251,12 +251,9 @@ class _TorchModel:
         except ConvCalcError:
             raise
         except Exception as exc:  # a fault of the reader itself: still a ConvCalcError, with what it met
-            raise SpecError(
-                f"{path or '<model>'} ({self.name}): convcalc failed while reading this model "
-                f"({type(exc).__name__}: {str(exc)[:200]}). This is a fault in convcalc, not in the model: "
-                f"please report it with the model's code. "
-                f"{received({'input_shape': tuple(inputs[0][0]) if inputs else None})}"
-            ) from exc
+            shape = {"input_shape": tuple(inputs[0][0]) if inputs else None}
+            where = f"{path or '<model>'} ({self.name})"
+            raise reader_fault(where, "model", exc, "the model's code", received(shape)) from exc
         finally:
             ctx.owner = None
         ctx.groups[:] = [g if g is None else (g[0], self.book.canonical(g[1]), *g[2:]) for g in ctx.groups]
