@@ -6,6 +6,7 @@ import functools
 import math
 from typing import Any
 
+from convcalc._errors import ConvCalcError
 from convcalc._types import Shape
 from convcalc.nn import _merge_rf
 from convcalc.onnx_reader._graph import _K, _T, _Call, _handles
@@ -23,7 +24,7 @@ _UNARY = frozenset(
 # the operators above with an ``axis`` attribute, which ONNX Runtime requires in [-rank, rank - 1]
 _AXIS_OPS = frozenset({"Softmax", "LogSoftmax", "Hardmax", "LayerNormalization"})
 _BINARY = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "Equal", "Less", "Greater",
-                     "And", "Or", "Where", "Mod", "LessOrEqual", "GreaterOrEqual"})  # fmt: skip
+                     "And", "Or", "Xor", "Where", "Mod", "LessOrEqual", "GreaterOrEqual"})  # fmt: skip
 
 
 @_handles(*_UNARY)
@@ -37,6 +38,8 @@ def _unary(call: _Call, args: list[Any]) -> Any:
         if call.node.op in ("Floor", "Ceil", "Round") and x.values is not None:
             values = tuple(_rounded_typed(call, v, call.node.op) for v in x.values)
             return _K(x.shape, None if any(v is None for v in values) else values)
+        if call.node.op in _ON_VALUES and x.values is not None:
+            return _on_values(call, x, args)
         return _K(x.shape, None)
     x = _tensor(call, x)
     if call.node.op in _AXIS_OPS and call.node.attr("axis") is not None:
@@ -97,13 +100,16 @@ def _rounded_typed(call: _Call, v: Any, op: str) -> Any:
 
 
 def _like(target: Any) -> Any:
-    """The element type CastLike casts to, as far as the target's values tell it: a float type, INT64, or None."""
+    """The element type CastLike casts to, as far as the target's values tell it: a float type, INT64, BOOL, or
+    None."""
     if isinstance(target, _K) and target.values:
         first = target.values[0]
         if isinstance(first, _F):
             return first.to
         if type(first) is int:
             return 7
+        if type(first) is bool:
+            return 9
     return None
 
 
@@ -113,6 +119,13 @@ def _cast(call: _Call, v: Any, to: Any) -> Any:
     value's cast has no closed form here; an :class:`_Inexact` value stays one."""
     if isinstance(v, _Inexact) or to is None:
         return v
+    if to == 9:  # BOOL: nonzero is True (NaN too)
+        value = v.value if isinstance(v, _F) else v
+        if isinstance(value, (int, float)):
+            return bool(value)
+        return _decided(call, "Ne", value, 0)
+    if type(v) is bool:  # from BOOL: 0 or 1 of the type cast to
+        v = int(v)
     if to in _FLOATS:
         if isinstance(v, _F) and _FLOATS[to][1] >= _FLOATS[v.to][1]:
             return _F(v.value, to)  # the same type or a wider one: the value as it is
@@ -372,7 +385,8 @@ def _binary(call: _Call, args: list[Any]) -> Any:
     present = [a for a in args if a is not None]
     if all(isinstance(a, _K) for a in present):
         shape = _broadcast(call, [a.shape for a in present])
-        fn = functools.partial(_div_in, call) if call.node.op == "Div" else _ARITH.get(call.node.op)
+        op = call.node.op
+        fn = functools.partial(_div_in, call) if op == "Div" else _ARITH.get(op)
         fn = None if fn is None else _typed(call, fn)
         arrays = [_arr(a) for a in present]
         if fn is not None and len(present) == 2 and all(a is not None for a in arrays):
@@ -385,11 +399,263 @@ def _binary(call: _Call, args: list[Any]) -> Any:
             result = np.asarray(result, dtype=object).reshape(np.broadcast_shapes(arrays[0].shape, arrays[1].shape))
             if all(v is not None for v in result.reshape(-1).tolist()):
                 return _from_arr(result)
+            return _K(shape, None)
+        if fn is not None and op in ("Max", "Min") and len(present) != 2:
+            # Max / Min of one constant or of several: pairwise, in order, as ONNX Runtime folds them
+            return _elementwise(present, lambda *vs: functools.reduce(fn, vs), shape)
+        rule = _VALUE_RULES.get(op)
+        if rule is not None and len(present) == _ARITY[op] and len(args) == len(present):
+            return _elementwise(present, functools.partial(rule, call), shape)
         return _K(shape, None)
     tensors = [a for a in present if isinstance(a, _T)]
     shape = _broadcast(call, [a.shape for a in present])
     rf = _merge_rf([t.rf for t in tensors]) if len(shape) == len(tensors[0].shape) else None
     return call.row(tensors[0].shape, _T(shape, rf))
+
+
+# --------------------------------------------------------------------------- #
+# comparisons, logic, Mod, Where and the unary operators on constant values (the shape arithmetic exporters write:
+# ``Where(Equal(shape, -1), ...)`` for ``expand(B, -1, -1)``, ``Neg`` for ``x[..., -n:]``, ``Clip`` for "same"
+# padding, ``Mod`` for ``Unflatten``), followed as ONNX Runtime computes them
+# --------------------------------------------------------------------------- #
+
+
+def _elementwise(present: list[_K], fn: Any, shape: tuple[Any, ...]) -> _K:
+    """``fn`` on the values of the constants, broadcast as numpy broadcasts them; a constant of unknown values (its
+    shape only) where a value is unknown or an operand's values are."""
+    import numpy as np
+
+    arrays = [_arr(a) for a in present]
+    if any(a is None for a in arrays):
+        return _K(shape, None)
+    try:
+        out_shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        flat = [np.broadcast_to(a, out_shape).reshape(-1).tolist() for a in arrays]
+        values = [fn(*vs) for vs in zip(*flat, strict=True)]
+    except ConvCalcError:
+        raise
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return _K(shape, None)
+    if any(v is None for v in values):
+        return _K(shape, None)
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return _from_arr(out.reshape(out_shape))
+
+
+def _refused(call: _Call, why: str, value: Any) -> _Inexact:
+    """A value convcalc does not follow on symbolic sizes: the refusal, raised where a size is read from it."""
+    return _Inexact(
+        call.spec_error(
+            f"{why}, which the input size decides: plan with numbers (a numeric input shape such as (1, 3, 224, 224))",
+            value=value,
+        )
+    )
+
+
+_RELATIONS = {"Equal": "Eq", "Less": "Lt", "Greater": "Gt", "LessOrEqual": "Le", "GreaterOrEqual": "Ge"}
+_RELATION_SIGN = {"Eq": "==", "Ne": "!=", "Lt": "<", "Gt": ">", "Le": "<=", "Ge": ">="}
+
+
+def _decided(call: _Call, relation: str, a: Any, b: Any) -> Any:
+    """The sympy relation (``Eq``, ``Lt``, ...) of two symbolic values: True or False where it holds for every
+    size or for none, else the refusal (an :class:`_Inexact`)."""
+    from convcalc._backend import decided, sympy
+    from convcalc._symbolic import to_sympy
+
+    x, y = to_sympy(a), to_sympy(b)
+    verdict = decided(getattr(sympy(), relation)(x, y))
+    if verdict is None:
+        return _refused(call, f"whether {_shown(x)} {_RELATION_SIGN[relation]} {_shown(y)} holds", _shown(x - y))
+    return bool(verdict)
+
+
+def _operands(a: Any, b: Any) -> tuple[Any, Any]:
+    """Two operands as plain values, in the float type of a typed one where one is typed (a number of the other
+    rounded to that type, as ONNX gives both one type)."""
+    to = a.to if isinstance(a, _F) else b.to if isinstance(b, _F) else None
+    if to is None:
+        return a, b
+    x, y = (v.value if isinstance(v, _F) else _fl(float(v), to) if isinstance(v, (int, float)) else v for v in (a, b))
+    return x, y
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float))  # bools too
+
+
+def _compare(call: _Call, a: Any, b: Any) -> Any:
+    """Equal, Less, Greater, LessOrEqual, GreaterOrEqual of two values: a bool."""
+    for v in (a, b):
+        if isinstance(v, _Inexact):
+            return v
+    x, y = _operands(a, b)
+    relation = _RELATIONS[call.node.op]
+    if isinstance(x, bool) != isinstance(y, bool):
+        return None  # a bool against a number: no ONNX type holds both
+    if _is_number(x) and _is_number(y):
+        return bool(_PYTHON_RELATIONS[relation](x, y))
+    return _decided(call, relation, x, y)
+
+
+_PYTHON_RELATIONS: dict[str, Any] = {
+    "Eq": lambda x, y: x == y,
+    "Lt": lambda x, y: x < y,
+    "Gt": lambda x, y: x > y,
+    "Le": lambda x, y: x <= y,
+    "Ge": lambda x, y: x >= y,
+}
+
+
+def _logic(call: _Call, *values: Any) -> Any:
+    """And, Or, Xor of bools (ONNX's logical operators take bool tensors only)."""
+    for v in values:
+        if isinstance(v, _Inexact):
+            return v
+    if not all(type(v) is bool for v in values):
+        return None
+    a, b = values
+    op = call.node.op
+    return (a and b) if op == "And" else (a or b) if op == "Or" else (a != b)
+
+
+def _where(call: _Call, condition: Any, x: Any, y: Any) -> Any:
+    """Where: ``x`` where the condition is true, ``y`` where it is false (a bool condition only)."""
+    if isinstance(condition, _Inexact):
+        return condition
+    if type(condition) is not bool:
+        return None
+    return x if condition else y
+
+
+def _mod(call: _Call, a: Any, b: Any) -> Any:
+    """ONNX's Mod: ``fmod=0`` the remainder with the divisor's sign (Python's ``%``, integers only: ONNX Runtime
+    refuses it for floats), ``fmod=1`` C's ``fmod``, the dividend's sign. A divisor of 0 leaves the value unknown;
+    a symbolic dividend is followed over a whole divisor where the remainder has a closed form."""
+    for v in (a, b):
+        if isinstance(v, _Inexact):
+            return v
+    fmod = call.node.attr("fmod", 0)
+    floats = any(isinstance(v, (_F, float)) for v in (a, b))
+    if floats and not fmod and call.opset < 28:
+        raise call.spec_error(
+            "Mod of floats needs fmod=1 before opset 28 (ONNX Runtime refuses fmod=0 for them)", fmod=fmod
+        )
+    if any(type(v) is bool for v in (a, b)):
+        return None
+    x, y = _operands(a, b)
+    if _is_number(x) and _is_number(y):
+        if y == 0:
+            return None
+        if floats:
+            out = math.fmod(float(x), float(y))  # exact: a remainder is a value of the operands' type
+            if not fmod and out != 0 and (out < 0) != (y < 0):
+                return None  # the floor remainder adds the divisor, which may round: not followed
+            to = a.to if isinstance(a, _F) else b.to if isinstance(b, _F) else None
+            return out if to is None else _F(out, to)
+        if fmod:
+            r = abs(x) % abs(y)
+            return r if x >= 0 else -r
+        return x % y
+    from convcalc._backend import decided, sympy
+    from convcalc._symbolic import to_sympy
+
+    sp = sympy()
+    e, d = sp.sympify(to_sympy(x)), sp.sympify(to_sympy(y))
+    shown = f"{_shown(e)} mod {_shown(d)}"
+    if not d.is_Integer or d == 0 or e.is_integer is not True:
+        return _refused(call, f"Mod of a symbolic size ({shown}): its remainder", _shown(e))
+    if fmod and decided(sp.Ge(e, 0)) is not True:
+        return _refused(call, f"the sign of the dividend of fmod ({shown})", _shown(e))
+    out = sp.expand(e - d * sp.floor(e / d))  # Python's %, and C's fmod of a dividend not negative
+    if floats:
+        to = a.to if isinstance(a, _F) else b.to if isinstance(b, _F) else None
+        return out if to is None else _F(out, to)
+    return out
+
+
+_VALUE_RULES: dict[str, Any] = {
+    **dict.fromkeys(("Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"), _compare),
+    **dict.fromkeys(("And", "Or", "Xor"), _logic),
+    "Mod": _mod,
+    "Where": _where,
+}
+_ARITY = {op: 3 if op == "Where" else 2 for op in _VALUE_RULES}
+
+
+_ON_VALUES = frozenset({"Neg", "Abs", "Sign", "Not", "Clip"})
+
+
+def _on_values(call: _Call, x: _K, args: list[Any]) -> _K:
+    """Neg, Abs, Sign, Not and Clip of a constant of known values."""
+    op = call.node.op
+    if op == "Clip":
+        bounds: list[Any] = []
+        if call.opset < 11:  # the bounds are attributes (floats) before opset 11
+            bounds = [call.node.attr("min"), call.node.attr("max")]
+        else:
+            for bound in args[1:3]:
+                if bound is None:
+                    bounds.append(None)
+                elif isinstance(bound, _K) and bound.values is not None and len(bound.values) == 1:
+                    bounds.append(bound.values[0])
+                else:
+                    return _K(x.shape, None)  # a bound ONNX Runtime takes from data (or not a scalar)
+        bounds += [None] * (2 - len(bounds))
+        values = tuple(_clip(call, v, bounds[0], bounds[1]) for v in x.values or ())
+    else:
+        values = tuple(_unary_value(call, op, v) for v in x.values or ())
+    return _K(x.shape, None if any(v is None for v in values) else values)
+
+
+def _clip(call: _Call, v: Any, low: Any, high: Any) -> Any:
+    """``min(max(v, low), high)``, as ONNX Runtime clips (``high`` where ``low`` exceeds it)."""
+    if type(v) is bool or any(type(b) is bool for b in (low, high)):
+        return None
+    out = v
+    for bound, larger in ((low, True), (high, False)):
+        if bound is not None:
+            out = _typed(call, functools.partial(_extreme, larger=larger))(out, bound)
+            if out is None:
+                return None
+    return out
+
+
+def _unary_value(call: _Call, op: str, v: Any) -> Any:
+    """Neg, Abs, Sign or Not of one value."""
+    if isinstance(v, _Inexact):
+        return v
+    if op == "Not":
+        return (not v) if type(v) is bool else None
+    if type(v) is bool:
+        return None  # Neg, Abs and Sign take numbers
+    if isinstance(v, _F):
+        out = _unary_value(call, op, v.value)
+        return out if out is None or isinstance(out, _Inexact) else _F(float(out) if _is_number(out) else out, v.to)
+    if op == "Neg":
+        return -v
+    if isinstance(v, (int, float)):
+        if isinstance(v, float) and math.isnan(v):
+            return v if op == "Abs" else None
+        if op == "Abs":
+            return abs(v)
+        return type(v)((v > 0) - (v < 0))
+    from convcalc._symbolic import to_sympy
+
+    e = to_sympy(v)
+    positive, negative = _decided(call, "Gt", e, 0), _decided(call, "Lt", e, 0)
+    if op == "Abs":
+        if positive is True or negative is False:
+            return v
+        if negative is True:
+            return -e
+        return _extreme(e, -e, True)  # exact: max(e, -e)
+    for verdict, sign in ((positive, 1), (negative, -1)):
+        if verdict is True:
+            return sign
+    if positive is False and negative is False:
+        return 0
+    return _refused(call, f"the sign of {_shown(e)}", _shown(e))
 
 
 # --------------------------------------------------------------------------- #

@@ -94,8 +94,9 @@ class _F:
 
 
 class _Inexact:
-    """A value of float arithmetic on symbolic sizes that the float type rounds for some sizes: the error that
-    refuses it where a size is read from it."""
+    """A value that has no closed form on symbolic sizes (float arithmetic that the float type rounds for some
+    sizes, a comparison or a sign that the input size decides): the error that refuses it where a size is read from
+    it, so that a value never read as a size (one that only feeds data) refuses nothing."""
 
     __slots__ = ("error",)
 
