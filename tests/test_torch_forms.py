@@ -2078,3 +2078,16 @@ def test_the_stacks_with_symbols(stack: str) -> None:
 
 def test_the_count_of_a_torch_size_s_elements() -> None:
     _sym_agrees(lambda self, x: x.reshape(x.size(0), x.size()[1:].numel()), (2, 3, "H", "W"), range(1, 6))
+
+
+def test_a_cast_by_the_tensor_method_type_is_read_by_rule() -> None:
+    # y.type(x.dtype) beside x.float() is a method named type, not the builtin type() of a value
+    class SoftmaxInFloat(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            return torch.softmax(x.float(), -1).type(x.dtype)
+
+    plan = convcalc.plan(SoftmaxInFloat(), (3, 5))
+    assert plan.output_shapes == torch_outcome(SoftmaxInFloat(), (3, 5)) == ((3, 5),)
+    assert not plan.fallback_rows
+    T = convcalc.symbols("T")
+    assert convcalc.plan(SoftmaxInFloat(), (2, T)).output_shape == (2, T)

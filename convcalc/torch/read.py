@@ -278,8 +278,13 @@ _TYPES_ASKED = frozenset({"Tensor", "tuple", "list", "dict", "int", "float"})
 def _asks_type_of_value(cls: Any) -> bool:
     """Whether a module class's forward calls ``type()`` and names a class a traced value could be compared with,
     which Python answers from the proxy fx passes, not from the value it stands for."""
+    import dis
+
     code = getattr(getattr(cls, "forward", None), "__code__", None)
-    return code is not None and "type" in code.co_names and not _TYPES_ASKED.isdisjoint(code.co_names)
+    if code is None or "type" not in code.co_names or _TYPES_ASKED.isdisjoint(code.co_names):
+        return False
+    # the builtin ``type(...)``, not a method of that name (``y.type(x.dtype)``, a cast beside ``x.float()``)
+    return any(i.opname in ("LOAD_GLOBAL", "LOAD_NAME") and i.argval == "type" for i in dis.get_instructions(code))
 
 
 @functools.lru_cache(maxsize=256)
