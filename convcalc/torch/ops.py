@@ -10,6 +10,7 @@ from __future__ import annotations
 from convcalc.torch import (
     ops_index,
     ops_layer,
+    ops_loss,
     ops_math,
     ops_norm,
     ops_product,
@@ -23,6 +24,7 @@ __all__ = [
     "_HANDLERS",
     "ops_index",
     "ops_layer",
+    "ops_loss",
     "ops_math",
     "ops_norm",
     "ops_product",
