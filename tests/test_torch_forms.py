@@ -2091,3 +2091,18 @@ def test_a_cast_by_the_tensor_method_type_is_read_by_rule() -> None:
     assert not plan.fallback_rows
     T = convcalc.symbols("T")
     assert convcalc.plan(SoftmaxInFloat(), (2, T)).output_shape == (2, T)
+
+
+def test_a_mask_filled_with_the_least_value_of_the_input_s_dtype() -> None:
+    # Hugging Face's attention masks: torch.finfo(x.dtype).min asks torch for a dtype, which a traced value's
+    # attribute was not (refused with symbols); a plan's tensors are float32, and so is the dtype it reads
+    class Masked(torch.nn.Module):
+        def forward(self, x: Any, mask: Any) -> Any:
+            scores = x @ x.transpose(-1, -2)
+            return scores.masked_fill(mask[:, None, :] == 0, torch.finfo(x.dtype).min).softmax(-1)
+
+    T = convcalc.symbols("T")
+    plan = convcalc.plan(Masked(), [(2, T, 8), (2, T)])
+    assert plan.output_shape == (2, T, T)
+    assert not plan.fallback_rows
+    assert convcalc.plan(Masked(), [(2, 5, 8), (2, 5)]).output_shape == torch_outcome(Masked(), [(2, 5, 8), (2, 5)])[0]

@@ -66,6 +66,12 @@ def _tracer_type() -> Any:
             # (a branch on the meta device's own would take the other way)
             return torch.device("cuda" if getattr(self.tracer, "on_cuda", False) else "cpu")
 
+        @property
+        def dtype(self) -> Any:
+            # decided, not traced, as a plan reads it (the tensors a plan follows are float32):
+            # ``torch.finfo(x.dtype).min`` (a mask's fill) asks torch for a dtype, which a proxy is not
+            return torch.float32
+
         # ``int(x.size(0))``, ``range(h)``, ``float(c)``, ``round(h / 2)``, ``len(x)``: a number asked of a traced size is
         # taken as ``decisions`` says and checked on the plan's sizes (the tracer's ``to_number``)
         def __int__(self) -> int:
