@@ -75,9 +75,13 @@ def from_keras(model: Any) -> Any:
     ...
     convcalc.SpecError: cannot read the Keras file 'missing.keras': no such file. Received: model='missing.keras'
     """
-    if isinstance(model, (str, os.PathLike)):
-        return _Reader().model(_read_file(os.fspath(model)), "")
-    return _Reader().model(_serialize(model), "", model)
+    item = _read_file(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else _serialize(model)
+    reader = _Reader()
+    # a model set trainable=False trains none of its weights, whatever its layers say (Keras'
+    # ``trainable_weights`` of a model that is not trainable is empty); a nested model's flag is its layers'
+    config = item.get("config") if isinstance(item, dict) else None
+    reader.frozen = isinstance(config, dict) and config.get("trainable", True) is False
+    return reader.model(item, "", None if isinstance(model, (str, os.PathLike)) else model)
 
 
 def _read_file(path: str) -> Any:
@@ -291,6 +295,7 @@ class _Reader:
 
     def __init__(self) -> None:
         self.specs: dict[int, tuple[Any, Any]] = {}  # id(Keras layer) -> (the layer, its spec)
+        self.frozen = False  # the model read is not trainable: no layer of it trains
 
     def model(self, item: Any, path: str, live: Any = None) -> Any:
         if not isinstance(item, dict) or not isinstance(item.get("config"), dict):
@@ -433,7 +438,9 @@ class _Reader:
         trainable = config.get("trainable", True)
         if type(trainable) is not bool:
             raise SpecError(f"{lname} ({cls}): trainable must be true or false. {received({'trainable': trainable})}")
-        if not trainable:
+        # Keras freezes each weight by its own layer's flag: setting a nested model's flag sets its layers' (as
+        # their configurations hold it), and a layer set trainable again inside a frozen one trains
+        if (not trainable or self.frozen) and not isinstance(spec, (ks.Sequential, ks.Functional)):
             spec = ks.Frozen(spec)
         return spec
 

@@ -299,3 +299,47 @@ def test_a_layer_called_with_its_input_by_name_is_read() -> None:
     model = keras.Model(x, keras.layers.Conv2D(4, 3, name="c")(inputs=x))
     plan = convcalc.plan(model)
     assert (plan.output_shape, plan.total_params) == ((1, *model.output_shape[1:]), model.count_params())
+
+
+def _frozen_as_people_freeze() -> list[Any]:
+    """Transfer learning's freezing: a base frozen then one of its layers trained again (nested in a model, and a
+    nested Sequential); a model frozen whole then one layer set trainable again; a BatchNormalization trained
+    again inside a frozen base."""
+    models = []
+    inp = keras.Input((8,))
+    base = keras.Model(inp, keras.layers.Dense(4, name="top")(keras.layers.Dense(6, name="low")(inp)), name="base")
+    base.trainable = False
+    base.get_layer("top").trainable = True
+    x = keras.Input((8,))
+    models.append(keras.Model(x, keras.layers.Dense(2)(base(x))))
+    seq = keras.Sequential([keras.Input((8,)), keras.layers.Dense(6), keras.layers.Dense(3, name="head")])
+    seq.trainable = False
+    seq.get_layer("head").trainable = True
+    x = keras.Input((8,))
+    models.append(keras.Model(x, keras.layers.Dense(2)(seq(x))))
+    x = keras.Input((8,))
+    whole = keras.Model(x, keras.layers.Dense(2)(keras.layers.Dense(4, name="h")(x)))
+    whole.trainable = False
+    whole.get_layer("h").trainable = True
+    models.append(whole)
+    inp = keras.Input((6, 6, 3))
+    bn = keras.layers.BatchNormalization(name="bn")
+    cnn = keras.Model(inp, bn(keras.layers.Conv2D(4, 3)(inp)), name="cnn")
+    cnn.trainable = False
+    bn.trainable = True
+    x = keras.Input((6, 6, 3))
+    models.append(keras.Model(x, keras.layers.GlobalAveragePooling2D()(cnn(x))))
+    return models
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_each_weight_is_frozen_by_its_own_layer_s_flag_as_keras_freezes_it(index: int, tmp_path: Path) -> None:
+    # a nested model's trainable=False froze all it held, a layer set trainable again inside it too (10 trainable
+    # for Keras' 38); a whole model's trainable=False was not read (36 for Keras' 0)
+    model = _frozen_as_people_freeze()[index]
+    plan = convcalc.plan(model)
+    assert (plan.total_params, plan.trainable_params) == _weights(model)
+    path = tmp_path / "frozen.keras"
+    model.save(path)
+    saved = convcalc.plan(str(path))
+    assert (saved.total_params, saved.trainable_params) == _weights(keras.models.load_model(path))
