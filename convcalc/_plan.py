@@ -34,7 +34,14 @@ class ReceptiveField:
 _RECURRENT = frozenset({"RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"})
 
 
-def torchinfo_mult_adds(kind: str, params: Size, output_shape: Shape, named: tuple[int, int] | None = None) -> Size:
+def torchinfo_mult_adds(
+    kind: str,
+    params: Size,
+    output_shape: Shape,
+    named: tuple[int, int] | None = None,
+    *,
+    channels_last: bool = False,
+) -> Size:
     """torchinfo's count for one layer, per sample (per size of the output's first axis).
 
     torchinfo counts a parameter named ``weight`` or ``bias`` once per output position of a convolution
@@ -42,13 +49,14 @@ def torchinfo_mult_adds(kind: str, params: Size, output_shape: Shape, named: tup
     ``weight`` or ``bias`` (a recurrent layer's ``weight_ih_l0``) once per element of the output's first two
     axes (time steps and samples); any other (a layer scale's ``gamma``) not at all. ``named`` gives the
     module's parameters of the first two kinds where its names are known (a torch module); without it the
-    kind decides (torch's recurrent layers have only the second, other layers only the first)."""
+    kind decides (torch's recurrent layers have only the second, other layers only the first). A convolution's
+    output positions are its spatial sizes: after the channels, or before them (``channels_last``, Keras)."""
     plain, inner = named if named is not None else (0, params) if kind in _RECURRENT else (params, 0)
     total: Size = 0
     if plain:
         positions: Size = 1
         if "Conv" in kind:
-            for d in output_shape[2:]:
+            for d in output_shape[1:-1] if channels_last else output_shape[2:]:
                 positions = positions * d
         total = plain * positions
     if inner:
@@ -473,6 +481,10 @@ class Plan:
                 yield call.path, call.kind, params.get(call.path, (0, 0))[0], row.output_shape, row.activation_bytes
 
     @property
+    def _last(self) -> bool:
+        return self.layout == "channels_last"
+
+    @property
     def total_mult_adds(self) -> Size:
         """torchinfo's "Total mult-adds" (see the ``torchinfo`` MAC convention): every call of a module
         without children, a repeated call too, times the first size of that call's output, as torchinfo
@@ -481,7 +493,8 @@ class Plan:
         named = self.torchinfo_weights
         for path, kind, params, output_shape, _ in self._leaf_calls():
             if output_shape and self._holds(path, params, named):
-                total = total + torchinfo_mult_adds(kind, params, output_shape, named.get(path)) * output_shape[0]
+                count = torchinfo_mult_adds(kind, params, output_shape, named.get(path), channels_last=self._last)
+                total = total + count * output_shape[0]
         return total
 
     def _holds(self, path: str, params: Size, named: Mapping[str, Any]) -> bool:
@@ -690,7 +703,11 @@ def torchinfo_rows(plan: Plan, batch: Size) -> tuple[Row, ...]:
                 continue
             j = inside[-1]
         count = torchinfo_mult_adds(
-            call.kind, params.get(call.path, (0, 0))[0], call.output_shape, named.get(call.path)
+            call.kind,
+            params.get(call.path, (0, 0))[0],
+            call.output_shape,
+            named.get(call.path),
+            channels_last=plan.layout == "channels_last",
         )
         whole = count * call.output_shape[0]  # torchinfo's count of the call, for the whole batch
         if type(whole) is int and type(batch) is int:

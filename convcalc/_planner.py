@@ -86,20 +86,13 @@ def peer_extras(convention: MacConvention, kind: str, input_shape: Shape, output
     return 0
 
 
-def torchinfo_macs(rows: Any) -> Size:
-    """torchinfo's total over leaf rows, per sample."""
-    total: Size = 0
-    for r in rows:
-        total = total + torchinfo_mult_adds(r.kind, r.trainable + r.non_trainable, r.output_shape)
-    return total
-
-
 class Context:
     """State of one planning walk."""
 
     __slots__ = (
         "amends",
         "batch",
+        "channels_last",
         "constraints",
         "counted",
         "declared",
@@ -114,8 +107,9 @@ class Context:
         "uncalled",
     )
 
-    def __init__(self, strict: bool, macs: MacConvention, itemsize: int) -> None:
+    def __init__(self, strict: bool, macs: MacConvention, itemsize: int, channels_last: bool = False) -> None:
         self.strict = strict
+        self.channels_last = channels_last  # the model's layout: where a row's spatial sizes stand
         self.mac_convention = macs
         self.itemsize = itemsize
         # the first input's batch: each row counts its MACs per input sample where its own batch allows it (heads,
@@ -301,7 +295,7 @@ class Context:
                     path, tensors, described, (trainable, non_trainable, buffers)
                 )
         if convention is MacConvention.TORCHINFO:
-            macs = torchinfo_mult_adds(kind, held, output_shape)
+            macs = torchinfo_mult_adds(kind, held, output_shape, channels_last=self.channels_last)
         elif convention is MacConvention.FVCORE:
             macs = macs + peer_extras(convention, kind, input_shape, output_shape)
         elif convention is MacConvention.PTFLOPS:
@@ -525,7 +519,7 @@ def plan(
         raise SpecError(f"strict must be True or False. {received({'strict': strict})}")
     if type(itemsize) is not int or itemsize < 1:
         raise SpecError(f"itemsize must be a positive int. {received({'itemsize': itemsize})}")
-    ctx = Context(strict, MacConvention.parse(macs, "macs"), itemsize)
+    ctx = Context(strict, MacConvention.parse(macs, "macs"), itemsize, model._layout == "channels_last")
     if input_shape is None:
         input_shape = getattr(model, "_default_input_shape", None)
         if input_shape is None:

@@ -303,7 +303,10 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
     for layer in layers:
         shape = layer.row.output_shape if layer.row is not None else ()
         if layer.leaf and shape:  # torchinfo counts with the output's first size: the batch
-            layer.macs = torchinfo_mult_adds(layer.kind, layer.params, shape, named.get(layer.path)) * shape[0]
+            count = torchinfo_mult_adds(
+                layer.kind, layer.params, shape, named.get(layer.path), channels_last=plan.layout == "channels_last"
+            )
+            layer.macs = count * shape[0]
     counters: dict[int, int] = {}
     for i, layer in enumerate(layers):
         counters[layer.depth] = counters.get(layer.depth, 0) + 1

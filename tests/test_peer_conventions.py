@@ -82,3 +82,18 @@ def test_conventions_are_named_in_summaries() -> None:
     plan = convcalc.plan(zoo.lenet5(), (1, 1, 32, 32), macs="ptflops")
     assert "ptflops' count" in plan.summary()
     assert sys.modules.get("convcalc") is convcalc
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+def test_torchinfo_s_convention_counts_a_channels_last_convolution_at_its_spatial_positions(batch: int) -> None:
+    # torchinfo counts a convolution's weights once per output position: of a channels-last (Keras) plan, its
+    # height and width, not its width and channels (3,500 for 4,900 here)
+    from convcalc import keras as ks
+
+    model = ks.Sequential([ks.Input((9, 7, 3)), ks.Conv2D(5, 3), ks.Flatten(), ks.Dense(2)])
+    conv, dense = 5 * 3 * 3 * 3 + 5, 7 * 5 * 5 * 2 + 2  # (7, 5, 5) out of the convolution
+    plan = convcalc.plan(model, (batch, 9, 7, 3), macs="torchinfo")
+    assert plan.macs == conv * 7 * 5 + dense
+    assert plan.total_mult_adds == (conv * 7 * 5 + dense) * batch
+    torch_like = convcalc.plan(convcalc.nn.Conv2d(3, 5, 3), (batch, 3, 9, 7), macs="torchinfo")
+    assert torch_like.macs == conv * 7 * 5
