@@ -558,3 +558,27 @@ def test_a_saved_application_plans_as_the_live_one(tmp_path: Path) -> None:
     live, saved = convcalc.plan(model), convcalc.plan(str(path))
     assert_plan_is_keras(saved, model)
     assert (saved.rows, saved.macs) == (live.rows, live.macs)
+
+
+_RANKED = ["SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "RandomFlip", "RandomRotation", "RandomZoom"]
+
+
+@pytest.mark.parametrize("cls", _RANKED)
+@pytest.mark.parametrize("shape", [(6,), (6, 5), (6, 5, 3), (4, 6, 5, 3)])
+def test_shape_keeping_layers_take_the_ranks_keras_builds_them_for(cls: str, shape: tuple[int, ...]) -> None:
+    # a channel dropout or an augmentation of another rank: Keras refuses it, convcalc planned it
+    args = {"SpatialDropout1D": (0.2,), "SpatialDropout2D": (0.2,), "SpatialDropout3D": (0.2,)}.get(cls, (0.1,))
+    if cls == "RandomFlip":
+        args = ()
+    try:
+        x = keras.Input(shape)
+        keras.Model(x, getattr(L, cls)(*args)(x))(np.ones((2, *shape), "float32"))
+        builds = True
+    except (ValueError, TypeError, RuntimeError):
+        builds = False
+    model = ks.Sequential([ks.Passthrough(cls)])
+    if builds:
+        assert convcalc.plan(model, (2, *shape)).output_shape == (2, *shape)
+    else:
+        with pytest.raises(ConvCalcError):
+            convcalc.plan(model, (2, *shape))

@@ -265,8 +265,25 @@ class Passthrough(Layer):
         return self.keras_kind
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        ranks = _PASSTHROUGH_RANKS.get(self.keras_kind)
+        if ranks is not None and len(flow[0]) not in ranks:  # Keras refuses these of another rank
+            want = " or ".join(f"{r}-D" for r in ranks)
+            raise ShapeError(
+                f"{self._where(path)}: Keras' {self.keras_kind} takes a {want} input (the batch first), not "
+                f"{len(flow[0])}-D. Received: input_shape={tuple(flow[0])}"
+            )
         ctx.add_row(path, self.kind, flow[0], flow[0], receptive_field=flow[1])
         return flow
+
+
+# the ranks Keras (3.15) builds these shape-keeping layers for: channel dropouts of a sequence, an image, a volume;
+# the image augmentation layers of a batch of images, or of one image
+_PASSTHROUGH_RANKS: dict[str, tuple[int, ...]] = {
+    "SpatialDropout1D": (3,),
+    "SpatialDropout2D": (4,),
+    "SpatialDropout3D": (5,),
+    **{f"Random{name}": (3, 4) for name in ("Flip", "Rotation", "Zoom", "Translation", "Contrast", "Brightness")},
+}
 
 
 @dataclass(frozen=True, slots=True)
