@@ -642,10 +642,8 @@ ARGUMENT_ERRORS = [
     ),
     (lambda: K.Conv2D(3, 3, use_bias=1), r"^use_bias must be True or False\. Received: .*use_bias=1"),
     (lambda: K.DepthwiseConv2D(3, depth_multiplier=0), r"^depth_multiplier must be at least 1\."),
-    (lambda: K.DepthwiseConv2D(3, strides=2, dilation_rate=2), r"^`strides > 1` not supported in conjunction"),
     (lambda: K.DepthwiseConv2D(3, padding="causal"), r"^padding='causal' exists only for Conv1D\."),
     (lambda: K.DepthwiseConv2D((3, 3, 3)), r"^kernel_size must be an int or a tuple of 2 ints\."),
-    (lambda: K.SeparableConv2D(4, 3, strides=(2, 1), dilation_rate=(1, 2)), r"^`strides > 1` not supported"),
     (lambda: K.SeparableConv2D(0, 3), r"^filters must be at least 1\."),
     (lambda: K.SeparableConv2D(4, 3, depth_multiplier=0), r"^depth_multiplier must be at least 1\."),
     (
@@ -798,3 +796,22 @@ def test_keras_accepts_a_dilation_when_every_stride_is_1() -> None:
     assert convcalc.conv_output_size((10, 10), (2, 2), dilation=(1, 2), convention="keras") == (9, 8)
     # by hand, Keras' transposed 'valid' rule (i - 1) * s + max(dk, s): 3 * 1 + 5 = 8 and 3 * 1 + 3 = 6
     assert convcalc.conv_transpose_output_size((4, 4), 3, dilation=(2, 1), convention="keras") == (8, 6)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("cls", ["DepthwiseConv2D", "SeparableConv2D"])
+@pytest.mark.parametrize(("strides", "dilation"), [(2, 2), ((2, 1), (1, 2)), (3, 2)])
+def test_depthwise_and_separable_take_a_stride_and_a_dilation_together(
+    cls: str, strides: Any, dilation: Any, padding: str
+) -> None:
+    # Keras refuses a stride and a dilation above 1 together in its plain convolutions only
+    keras = pytest.importorskip("keras")
+    args = {"kernel_size": 3, "strides": strides, "dilation_rate": dilation, "padding": padding}
+    if cls == "SeparableConv2D":
+        args["filters"] = 5
+    for size in (9, 12):
+        x = keras.Input((size, size + 1, 4))
+        model = keras.Model(x, getattr(keras.layers, cls)(**args)(x))
+        plan = convcalc.plan(model)
+        assert plan.output_shape == tuple(d or 1 for d in model.output.shape)
+        assert plan.total_params == model.count_params()

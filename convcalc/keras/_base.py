@@ -44,12 +44,17 @@ def _channels_last_only(data_format: Any, args: dict[str, Any]) -> None:
         raise SpecError(f"convcalc.keras plans channels_last models only. {received(args)}")
 
 
-def _set_window(layer: Any, args: dict[str, Any], nd: int, *, causal: bool = False) -> None:
-    """Check and store a windowed layer's kernel, strides, dilation and padding (``_k, _s, _d, _mode``)."""
+def _set_window(
+    layer: Any, args: dict[str, Any], nd: int, *, causal: bool = False, strided_dilation: bool = False
+) -> None:
+    """Check and store a windowed layer's kernel, strides, dilation and padding (``_k, _s, _d, _mode``).
+    ``strided_dilation``: the layer takes a stride and a dilation above 1 together (Keras' depthwise and separable
+    convolutions do; its plain ones refuse them)."""
     k = per_axis(layer.kernel_size, "kernel_size", nd, args, minimum=1)
     s = per_axis(layer.strides, "strides", nd, args, minimum=1)
     d = per_axis(layer.dilation_rate, "dilation_rate", nd, args, minimum=1)
-    keras_stride_dilation_check(s, d, args)
+    if not strided_dilation:
+        keras_stride_dilation_check(s, d, args)
     for name, value in (("_k", k), ("_s", s), ("_d", d), ("_mode", _padding(layer.padding, args, causal=causal))):
         object.__setattr__(layer, name, value)
 

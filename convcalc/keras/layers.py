@@ -182,7 +182,7 @@ class DepthwiseConv2D(Layer):
         args = _args(self)
         _channels_last_only(self.data_format, args)
         whole(self.depth_multiplier, "depth_multiplier", minimum=1)
-        _set_window(self, args, 2)
+        _set_window(self, args, 2, strided_dilation=True)
         _named(self)
         _activation(self, self.activation)
 
@@ -229,7 +229,7 @@ class SeparableConv2D(Layer):
         _channels_last_only(self.data_format, args)
         whole(self.filters, "filters", minimum=1)
         whole(self.depth_multiplier, "depth_multiplier", minimum=1)
-        _set_window(self, args, 2)
+        _set_window(self, args, 2, strided_dilation=True)
         _named(self)
         _activation(self, self.activation)
 
