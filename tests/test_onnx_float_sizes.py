@@ -8,7 +8,6 @@ shape once the sizes are substituted, or refuse with a SpecError that asks for n
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 import convcalc  # noqa: E402
+from tests.onnx_export import torch_to_onnx  # noqa: E402
 
 C = 3
 # every size from 1 to 40 on each axis, the two axes paired differently
@@ -85,18 +85,7 @@ def _interpolate(path: Path, scale: float, opset: int) -> Path:
         def forward(self, x: Any) -> Any:
             return functional.interpolate(x, scale_factor=scale, mode="nearest", recompute_scale_factor=True)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            Scale().eval(),
-            (torch.zeros(1, C, 10, 10),),
-            str(path),
-            dynamo=False,
-            input_names=["x"],
-            output_names=["y"],
-            dynamic_axes={"x": {2: "H", 3: "W"}},
-            opset_version=opset,
-        )
+    path.write_bytes(torch_to_onnx(Scale().eval(), (1, C, 10, 10), axes={2: "H", 3: "W"}, opset=opset))
     return path
 
 

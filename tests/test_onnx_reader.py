@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import os
 import re
-import warnings
 from typing import Any
 
 import pytest
@@ -21,6 +19,7 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 import convcalc  # noqa: E402
 from convcalc import ConvCalcError, ShapeError, SpecError, nn  # noqa: E402
+from tests.onnx_export import torch_to_onnx  # noqa: E402
 from tests.strategies import onnx_auto_pad_nodes, onnx_networks  # noqa: E402
 
 CI = os.environ.get("CI") == "true"
@@ -41,22 +40,7 @@ _SESSION.inter_op_num_threads = 1
 def _export(module: Any, shape: tuple[int, ...], dynamic: bool, fold: bool = False) -> bytes:
     """The module exported with the TorchScript exporter, weights not folded (BatchNorm stays a node) unless
     ``fold`` (the exporter's default: a Linear's weight an initializer, not a Transpose of one)."""
-    buffer = io.BytesIO()
-    axes = {"x": {0: "N", 2: "H", 3: "W"}} if dynamic else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            (torch.zeros(shape),),
-            buffer,
-            dynamo=False,
-            input_names=["x"],
-            output_names=["y"],
-            dynamic_axes=axes,
-            do_constant_folding=fold,
-            opset_version=17,
-        )
-    return buffer.getvalue()
+    return torch_to_onnx(module, shape, axes={0: "N", 2: "H", 3: "W"} if dynamic else None, fold=fold)
 
 
 def _session(model: bytes) -> Any:
@@ -656,21 +640,10 @@ def test_weights_computed_from_initializers_count_at_the_layer_that_reads_them(o
     # without constant folding every weight reaches its layer through nodes of constants only (a Transpose of a
     # Linear's weight, weight_norm's ReduceL2, Div and Mul): their parameters were dropped with those nodes
     module = _weight_normed().eval()
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            (torch.zeros(2, 3, 8, 8),),
-            buffer,
-            dynamo=False,
-            input_names=["x"],
-            do_constant_folding=False,
-            opset_version=opset,
-        )
-    plan = convcalc.plan(onnx.load_from_string(buffer.getvalue()))
+    model = torch_to_onnx(module, (2, 3, 8, 8), opset=opset, fold=False)
+    plan = convcalc.plan(onnx.load_from_string(model))
     assert plan.total_params == sum(p.numel() for p in module.parameters())
-    assert plan.output_shape == _ort_shape(_session(buffer.getvalue()), (2, 3, 8, 8)) == (2, 5)
+    assert plan.output_shape == _ort_shape(_session(model), (2, 3, 8, 8)) == (2, 5)
     assert plan.macs == 8 * 27 * 36 + 288 * 5
 
 

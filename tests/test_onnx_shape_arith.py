@@ -10,9 +10,7 @@ give ONNX Runtime's shape once the sizes are substituted, or refuse with a ConvC
 
 from __future__ import annotations
 
-import io
 import math
-import warnings
 from typing import Any
 
 import pytest
@@ -26,6 +24,7 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 import convcalc  # noqa: E402
 from convcalc import ConvCalcError, SpecError  # noqa: E402
+from tests.onnx_export import torch_to_onnx  # noqa: E402
 
 ort.set_default_logger_severity(4)
 _SESSION = ort.SessionOptions()
@@ -191,19 +190,7 @@ MODELS: dict[str, tuple[Any, list[tuple[int, ...]], dict[int, str], bool]] = {
 
 
 def _export(module: Any, shape: tuple[int, ...], axes: dict[int, str] | None, opset: int) -> bytes:
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            (torch.zeros(shape),),
-            buffer,
-            dynamo=False,
-            input_names=["x"],
-            opset_version=opset,
-            dynamic_axes=None if axes is None else {"x": axes},
-        )
-    return buffer.getvalue()
+    return torch_to_onnx(module, shape, axes=axes, opset=opset)
 
 
 @pytest.mark.parametrize("opset", [13, 17])
