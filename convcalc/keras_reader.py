@@ -304,6 +304,7 @@ class _Reader:
         config = item["config"]
         name = config.get("name") or path or "model"
         if cls == "Sequential" or (isinstance(config.get("layers"), list) and "input_layers" not in config):
+            _listed_once(live, name)
             return self._sequential(config, name, _live_layers(live))
         if isinstance(config.get("layers"), list) and "input_layers" in config:
             return self._functional(config, name, _live_layers(live))
@@ -488,6 +489,23 @@ def _operation(item: dict[str, Any], cls: str, name: str) -> Any:
         )
     constant = layouts.pop() if layouts else None
     return _build(lambda: ks.Operation(cls, constant_shape=constant, name=name), name, f"keras.ops {cls}")
+
+
+def _listed_once(model: Any, name: str) -> None:
+    """A live Sequential given one layer twice calls it twice, but its configuration (what convcalc reads, and
+    what Keras saves and loads) lists it once: refused rather than planned with one call."""
+    layers = getattr(model, "layers", None) if model is not None else None
+    if not isinstance(layers, list):
+        return
+    seen: set[int] = set()
+    for layer in layers:
+        if id(layer) in seen:
+            raise SpecError(
+                f"{name} (Sequential): the layer {layer.name!r} is listed twice, which Keras' configuration of the "
+                f"model (and a file it saves) records once; write the model as a functional one, calling the layer "
+                f"twice. Received: layers={[getattr(item, 'name', '?') for item in layers]}"
+            )
+        seen.add(id(layer))
 
 
 def _live_layers(model: Any) -> dict[str, Any]:

@@ -343,3 +343,18 @@ def test_each_weight_is_frozen_by_its_own_layer_s_flag_as_keras_freezes_it(index
     model.save(path)
     saved = convcalc.plan(str(path))
     assert (saved.total_params, saved.trainable_params) == _weights(keras.models.load_model(path))
+
+
+def test_a_sequential_listing_a_layer_twice_is_refused_not_planned_with_one_call() -> None:
+    # Keras calls it twice (12 x 12 out), but its configuration lists it once (planned 14 x 14, as Keras' own
+    # load_model rebuilds it)
+    conv = keras.layers.Conv2D(8, 3)
+    model = keras.Sequential([keras.Input((16, 16, 8)), conv, keras.layers.ReLU(), conv])
+    assert tuple(model.output_shape) == (None, 12, 12, 8)
+    with pytest.raises(SpecError) as caught:
+        convcalc.plan(model)
+    assert str(caught.value) == (
+        f"{model.name} (Sequential): the layer {conv.name!r} is listed twice, which Keras' configuration of the "
+        "model (and a file it saves) records once; write the model as a functional one, calling the layer twice. "
+        f"Received: layers={[conv.name, model.layers[1].name, conv.name]}"
+    )
