@@ -273,8 +273,8 @@ class Context:
 
         ``macs`` and ``bias_adds`` are per element of the layer's batch: ``batch``, by default the first size of
         its output (a recurrent or attention layer gives its own). They are made per input sample: scaled where
-        that batch is a whole multiple of the input's; where it holds fewer elements (the batch folded into
-        groups), the count over the whole batch is shared out where it divides exactly."""
+        that batch is a whole multiple of the input's; else (the batch folded into groups, a part of it), the count
+        over the whole batch is shared out, exactly."""
         elements = shape_numel(output_shape)
         convention = self.mac_convention
         if self.batch is not None and (type(macs) is not int or macs or type(bias_adds) is not int or bias_adds):

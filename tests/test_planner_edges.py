@@ -357,3 +357,26 @@ def test_the_smallest_input_hint_stops_where_a_larger_input_does_not_help() -> N
     assert "A network input that gets past 0: input_shape=(1, 1, 5, 5). Received: input_shape=(1, 1, 3, 5)" in str(
         refused.value
     )
+
+
+def test_a_flatten_of_a_size_convcalc_cannot_keep_is_a_spec_error_not_a_value_error() -> None:
+    # nested crops to the least of two sizes, then a stride of 3: the merged size has no closed form convcalc keeps
+    # (found by the solver's brute-force test); a ValueError escaped plan()
+    def crop(cin: int, stride: int, cout: int) -> nn.Concat:
+        up = nn.Sequential(
+            nn.MaxPool1d(2), nn.Conv1d(cin, 1, 1, stride=stride), nn.ConvTranspose1d(1, cout, 2, stride=2)
+        )
+        return nn.Concat(nn.Identity(), up, crop=True)
+
+    net = nn.Sequential(
+        nn.Conv1d(1, 1, 1),
+        nn.Concat(
+            nn.Identity(), nn.Sequential(nn.MaxPool1d(2), nn.Conv1d(1, 1, 2), nn.ConvTranspose1d(1, 1, 2, 2)), crop=True
+        ),
+        crop(2, 2, 2),
+        crop(4, 3, 4),
+        nn.Flatten(),
+        nn.Linear(8, 2),
+    )
+    with pytest.raises(convcalc.ConvCalcError):
+        convcalc.plan(net, (1, 1, convcalc.symbols("H")))

@@ -63,7 +63,16 @@ class Flatten(Module):
             from convcalc._backend import sympy
             from convcalc._symbolic import as_integer_expr
 
-            merged = as_integer_expr(sympy().factor(merged))
+            try:  # (factored where that keeps it a size: sympy's factor may pull a Min's terms apart)
+                merged = as_integer_expr(sympy().factor(merged))
+            except ValueError:
+                try:
+                    merged = as_integer_expr(merged)
+                except ValueError:
+                    raise SpecError(
+                        f"{self._where(path)}: convcalc cannot keep the merged size {merged} as a size of the "
+                        f"symbols; plan with numbers for them. Received: input_shape={shape}"
+                    ) from None
         out_shape = (*shape[:a], merged, *shape[b + 1 :])
         ctx.add_row(path, self.kind, shape, out_shape)
         ctx.flatten_source = (path, tuple(shape[a : b + 1]), merged)
