@@ -30,20 +30,23 @@ def _loss(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         raise call.spec_error(f"reduction must be one of {', '.join(allowed)}", reduction=reduction)
     if call.kind in ("cross_entropy", "nll_loss"):
         shape = _per_class(call, x, t, kwargs.get("weight"))
-    elif call.kind in _SAME_SIZE:
+    elif call.kind in _SAME_SIZE:  # torch: Target size (...) must be the same as input size (...)
         shape = tuple(x.shape)
-        if len(t.shape) != len(x.shape):  # torch: Target size (...) must be the same as input size (...)
-            raise call.shape_error(f"the target's shape {tuple(t.shape)} must be the input's", x.shape)
-        for axis, (a, b) in enumerate(zip(x.shape, t.shape, strict=True)):
-            call.require_equal(a, b, axis, lambda: _differs(call, x, t))
+        _fits(call, x, t, t.shape, shape, f"the target's shape {tuple(t.shape)} must be the input's")
     else:
         shape = _broadcast(call, [x.shape, t.shape])
         if call.kind in _INTO_INPUT:  # torch: output with shape [...] doesn't match the broadcast shape [...]
-            if len(shape) != len(x.shape):
-                raise call.shape_error(f"the target's shape {tuple(t.shape)} must broadcast to the input's", x.shape)
-            for axis, (a, b) in enumerate(zip(x.shape, shape, strict=True)):
-                call.require_equal(a, b, axis, lambda: _differs(call, x, t))
+            _fits(call, x, t, shape, x.shape, f"the target's shape {tuple(t.shape)} must broadcast to the input's")
     return call.row(x.shape, _Tensor(shape if reduction == "none" else ()))
+
+
+def _fits(call: _Call, x: _Tensor, t: _Tensor, have: Any, want: Any, rank_message: str) -> None:
+    """``have`` is ``want``: as many axes (else ``rank_message``), each of the same size (a condition where the
+    sizes are symbols); torch refuses the target otherwise."""
+    if len(have) != len(want):
+        raise call.shape_error(rank_message, x.shape)
+    for axis, (a, b) in enumerate(zip(want, have, strict=True)):
+        call.require_equal(a, b, axis, lambda: _differs(call, x, t))
 
 
 def _per_class(call: _Call, x: _Tensor, t: _Tensor, weight: Any) -> tuple[Any, ...]:
@@ -72,14 +75,9 @@ def _per_class(call: _Call, x: _Tensor, t: _Tensor, weight: Any) -> tuple[Any, .
     want = tuple(x.shape) if probabilities else rest
     if rank == 1 and tuple(t.shape) in ((), (1,)):  # one sample: its class, also as a 1-D target of one
         return ()
-    if len(t.shape) != len(want):  # torch: Expected input batch_size ... / 0D or 1D target tensor expected
-        raise call.shape_error(
-            f"takes targets of shape {want} (class indices{' or probabilities' if call.kind == 'cross_entropy' else ''})"
-            f", not {tuple(t.shape)}",
-            x.shape,
-        )
-    for axis, (a, b) in enumerate(zip(want, t.shape, strict=True)):
-        call.require_equal(a, b, axis, lambda: _differs(call, x, t))
+    # torch: Expected input batch_size ... / 0D or 1D target tensor expected
+    kinds = "class indices or probabilities" if call.kind == "cross_entropy" else "class indices"
+    _fits(call, x, t, t.shape, want, f"takes targets of shape {want} ({kinds}), not {tuple(t.shape)}")
     return rest
 
 
