@@ -5,11 +5,13 @@ as torch's advanced indexing does; and indexing of tuples, lists and dicts; and 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from convcalc._errors import ShapeError
 from convcalc._types import Shape
 from convcalc.torch.nodes import ListIndex
+from convcalc.torch.ops_math import _broadcast
 from convcalc.torch.strides import contiguous
 from convcalc.torch.values import _Call, _describe_value, _handles, _is_int, _size, _Tensor
 
@@ -183,7 +185,8 @@ def _advanced(call: _Call, t: _Tensor, index: list[Any]) -> _Tensor:
             parts.append(None)
         axis += 1
     at = [j for j, part in enumerate(parts) if part is None]
-    picked = _broadcast_indices(call, t.shape, picks) if picks else ()
+    # torch: shape mismatch: indexing tensors could not be broadcast together
+    picked = _broadcast(call, picks, functools.partial(_indices_apart, call, t.shape, picks)) if picks else ()
     if not at:
         shape = tuple(parts)
     elif at == list(range(at[0], at[-1] + 1)):  # side by side: in their place
@@ -194,27 +197,11 @@ def _advanced(call: _Call, t: _Tensor, index: list[Any]) -> _Tensor:
     return call.row(t.shape, _Tensor(out, None, t.const, contiguous(out) if all(type(d) is int for d in out) else None))
 
 
-def _broadcast_indices(call: _Call, shape: Shape, picks: list[Shape]) -> tuple[Any, ...]:
-    """The shape the index tensors and lists broadcast to (torch: shape mismatch: indexing tensors could not be
-    broadcast together)."""
-    rank = max(len(p) for p in picks)
-    out = []
-    for j in range(rank):
-        sizes = [p[len(p) - rank + j] for p in picks if len(p) - rank + j >= 0]
-        wide = [d for d in sizes if not (type(d) is int and d == 1)]
-        for d in wide[1:]:
-            call.require_equal(
-                wide[0],
-                d,
-                j,
-                lambda: (
-                    f"{call.where}: the index tensors and lists have shapes "
-                    f"{', '.join(str(tuple(p)) for p in picks)}, which do not broadcast together (sizes must be "
-                    f"equal or 1). Received: input_shape={tuple(shape)}"
-                ),
-            )
-        out.append(wide[0] if wide else 1)
-    return tuple(out)
+def _indices_apart(call: _Call, shape: Shape, picks: list[Shape]) -> str:
+    return (
+        f"{call.where}: the index tensors and lists have shapes {', '.join(str(tuple(p)) for p in picks)}, which do "
+        f"not broadcast together (sizes must be equal or 1). Received: input_shape={tuple(shape)}"
+    )
 
 
 def _sliced_strides(t: _Tensor, items: list[Any], shape: list[Any]) -> tuple[int, ...] | None:

@@ -527,7 +527,9 @@ def _written_into(call: _Call, target: tuple[Any, ...], shape: Shape) -> None:
         call.require_equal(a, b, axis, message)
 
 
-def _broadcast(call: _Call, shapes: list[Shape]) -> tuple[Any, ...]:
+def _broadcast(call: _Call, shapes: list[Shape], message: Callable[[], str] | None = None) -> tuple[Any, ...]:
+    """The shape ``shapes`` broadcast to; where two sizes differ and neither is 1, a ShapeError (a condition where
+    they are symbols) with ``message``, by default the operands' (torch: The size of tensor a ... must match)."""
     rank = max(len(s) for s in shapes)
     out = []
     for j in range(rank):
@@ -538,7 +540,7 @@ def _broadcast(call: _Call, shapes: list[Shape]) -> tuple[Any, ...]:
             continue
         first = wide[0]
         for d in wide[1:]:
-            call.require_equal(first, d, j, functools.partial(_broadcast_message, call, shapes, j))
+            call.require_equal(first, d, j, message or functools.partial(_broadcast_message, call, shapes, j))
         out.append(first)
     return tuple(out)
 
