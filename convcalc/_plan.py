@@ -481,7 +481,8 @@ class Plan:
                 yield call.path, call.kind, params.get(call.path, (0, 0))[0], row.output_shape, row.activation_bytes
 
     @property
-    def _last(self) -> bool:
+    def _channels_last(self) -> bool:
+        """Whether the plan's layout puts the channels last (a Keras model's): where its spatial sizes stand."""
         return self.layout == "channels_last"
 
     @property
@@ -493,7 +494,9 @@ class Plan:
         named = self.torchinfo_weights
         for path, kind, params, output_shape, _ in self._leaf_calls():
             if output_shape and self._holds(path, params, named):
-                count = torchinfo_mult_adds(kind, params, output_shape, named.get(path), channels_last=self._last)
+                count = torchinfo_mult_adds(
+                    kind, params, output_shape, named.get(path), channels_last=self._channels_last
+                )
                 total = total + count * output_shape[0]
         return total
 
@@ -707,7 +710,7 @@ def torchinfo_rows(plan: Plan, batch: Size) -> tuple[Row, ...]:
             params.get(call.path, (0, 0))[0],
             call.output_shape,
             named.get(call.path),
-            channels_last=plan.layout == "channels_last",
+            channels_last=plan._channels_last,
         )
         whole = count * call.output_shape[0]  # torchinfo's count of the call, for the whole batch
         if type(whole) is int and type(batch) is int:

@@ -304,7 +304,7 @@ def _torchinfo_layers(plan: Plan) -> list[_Layer]:
         shape = layer.row.output_shape if layer.row is not None else ()
         if layer.leaf and shape:  # torchinfo counts with the output's first size: the batch
             count = torchinfo_mult_adds(
-                layer.kind, layer.params, shape, named.get(layer.path), channels_last=plan.layout == "channels_last"
+                layer.kind, layer.params, shape, named.get(layer.path), channels_last=plan._channels_last
             )
             layer.macs = count * shape[0]
     counters: dict[int, int] = {}
