@@ -10,7 +10,6 @@ import warnings
 import weakref
 from collections import Counter
 from collections.abc import Iterator
-from types import FunctionType
 from typing import Any
 
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
@@ -26,6 +25,7 @@ from convcalc.torch.trace import (
     _torch_base,
     _trace_key,
     _uninitialised,
+    is_functional,
 )
 from convcalc.torch.values import (
     ReaderSignalError,
@@ -726,8 +726,7 @@ def _replay_function(
     if handler is not None:
         start = len(ctx.rows)
         try:
-            functional = isinstance(func, FunctionType) and func.__module__ == "torch.nn.functional"
-            call = _Call(ctx, name, kind, functional=functional)
+            call = _Call(ctx, name, kind, functional=is_functional(func))
             value = handler(call, shaped(tuple(f_args)), {k: shaped(v) for k, v in f_kwargs.items()})
         except (RunRefusedError, ShapeError) as exc:
             # the rule's misfit stands where torch's meta kernel skips the check (softmax of dim=5 runs on meta)

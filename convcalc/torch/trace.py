@@ -774,6 +774,12 @@ _PAIRS_OF = {
 }
 
 
+def is_functional(function: Any) -> bool:
+    """Whether ``function`` is one of ``torch.nn.functional``'s own Python functions (``F.embedding``), which order
+    and check their arguments apart from torch's builtin of the same name (``torch.embedding``)."""
+    return isinstance(function, FunctionType) and getattr(function, "__module__", None) == "torch.nn.functional"
+
+
 def _canonical(name: str) -> str:
     if name.endswith("_") and not name.startswith("_"):
         name = name[:-1]  # in-place variants: relu_, add_, mul_
@@ -834,8 +840,7 @@ def _node_of(fx_node: Any, where: str) -> Node:
                 kind = f"{kind}_with_indices"  # F's *_with_indices do, where F's of the same name returns one
             if kind not in _HANDLERS:
                 raise _unsupported(where, f"{label}.{name}", f"{label}.{name}", fx_node)
-            functional = label == "torch.nn.functional" and isinstance(function, FunctionType)
-            return Node(fx_node.name, op, f"{label}:{name}", args, kwargs, kind, functional)
+            return Node(fx_node.name, op, f"{label}:{name}", args, kwargs, kind, is_functional(function))
     what = getattr(function, "__qualname__", repr(function))
     raise _unsupported(where, what, what, fx_node)
 
