@@ -89,7 +89,7 @@ def smax(a: Any, b: Any) -> Any:
         return a if a >= b else b
     if is_array(a) or is_array(b):
         return numpy().maximum(a, b)
-    return sympy().Max(_plain(a), _plain(b))
+    return _extreme(sympy().Max, a, b)
 
 
 def smin(a: Any, b: Any) -> Any:
@@ -100,7 +100,20 @@ def smin(a: Any, b: Any) -> Any:
         return numpy().minimum(a, b)
     if isinstance(a, FloorForm) and isinstance(b, FloorForm) and a.m > 0 and _same_but_offset(a, b):
         return a if a.b <= b.b else b
-    return sympy().Min(_plain(a), _plain(b))
+    return _extreme(sympy().Min, a, b)
+
+
+def _extreme(least_or_most: Any, a: Any, b: Any) -> Any:
+    """sympy's ``Min`` or ``Max`` of two sizes with their common whole factor taken out: ``2*Min(m, n)``, not
+    ``Min(2*m, 2*n)``. sympy (1.14) holds a ``Min`` of even terms even and then takes ``Min(2*m, 2*n)/6`` for
+    whole (``floor`` of it dropped: 10/3 for 4), as it does every even value over twice an odd number; a factor
+    outside keeps the quotient ``Min(m, n)/3``, whose floor stays."""
+    sp = sympy()
+    x, y = sp.sympify(_plain(a)), sp.sympify(_plain(b))
+    g = sp.gcd(x.as_content_primitive()[0], y.as_content_primitive()[0])
+    if g.is_Integer and g > 1:
+        return g * least_or_most(x / g, y / g)
+    return least_or_most(x, y)
 
 
 def _same_but_offset(a: FloorForm, b: FloorForm) -> bool:

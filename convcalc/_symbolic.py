@@ -73,6 +73,12 @@ def as_integer_expr(value: Size) -> Size:
             "symbolic sizes must be integer-valued in positive integer symbols; "
             "make symbols with convcalc.symbols('H W')"
         )
+    parity = sorted(str(s) for s in value.free_symbols if s.is_even is not None)
+    if parity:  # sympy (1.14) takes k/6 for whole when k is even, and drops floor((k - 6)/6)
+        raise ValueError(
+            f"symbol {parity[0]} is declared even or odd, which sympy's floors get wrong (floor(k/6) as k/6 "
+            f"for an even k); make symbols with convcalc.symbols('H W') and write an even size as 2*k"
+        )
     form = FloorForm.parse(value)
     return value if form is None else form
 

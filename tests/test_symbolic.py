@@ -289,3 +289,42 @@ def test_holds_always_declines_what_is_not_one_quasi_linear_size() -> None:
     assert holds_always(H + 2 * half <= 0) is True
     assert holds_always(sympy.floor(half / 3) + H >= 0) is True
     assert holds_always(sympy.floor(half / 3) + H > 0) is None  # 0 at H = 1
+
+
+def test_min_of_even_sizes_keeps_its_floors() -> None:
+    """sympy (1.14) holds ``Min(2*m, 2*n)/6`` whole and drops its floor; the common factor is taken out of a
+    least (``2*Min(m, n)``), so a crop of two doubled sizes, pooled and strided by 3, keeps
+    ``floor(Min(m, n)/3)`` and agrees with the numeric plan at every size."""
+    from convcalc import nn
+    from convcalc._backend import smax, smin
+
+    H = convcalc.symbols("H")
+    doubled = nn.Sequential(nn.MaxPool2d(2), nn.ConvTranspose2d(4, 4, 2, stride=2))  # 2*floor(H/2)
+    upsampled = nn.Sequential(nn.Conv2d(4, 4, 3, stride=3), nn.Upsample(scale_factor=2))  # 2*floor(H/3)
+    model = nn.Sequential(nn.Concat(doubled, upsampled, crop=True), nn.MaxPool2d(2), nn.Conv2d(8, 4, 3, stride=3))
+    size = sympy.sympify(convcalc.plan(model, (1, 4, H, H)).output_shape[2])
+    assert isinstance(size, sympy.floor)
+    assert isinstance(size.args[0].as_coeff_Mul()[1], sympy.Min)
+    for h in range(9, 80):
+        assert size.subs(H, h) == convcalc.plan(model, (1, 4, h, h)).output_shape[2], h
+    m, n = sympy.floor(H / 2), sympy.floor(H / 3)
+    assert smin(2 * m, 4 * n) == 2 * sympy.Min(m, 2 * n)
+    assert smax(6 * m + 6, 3 * n) == 3 * sympy.Max(2 * m + 2, n)
+    assert sympy.floor(smin(2 * m, 2 * n) / 6) != smin(2 * m, 2 * n) / 6
+    assert smin(H / 2, H / 4) == H / 4  # no whole factor to take out
+
+
+@pytest.mark.parametrize("assumption", ["even", "odd"])
+def test_symbols_declared_even_or_odd_are_refused(assumption: str) -> None:
+    """sympy takes ``k/6`` for whole when ``k`` is declared even (``floor((k - 6)/6) + 1`` came out as
+    ``(k - 6)/6 + 1``: 4/3 at k = 8 for 1); such a symbol is refused, with the way to say "even" that works."""
+    from convcalc import nn
+
+    k = sympy.Symbol("k", positive=True, **{assumption: True})
+    with pytest.raises(convcalc.SpecError, match=r"size: symbol k is declared even or odd.*write an even size as 2\*k"):
+        convcalc.conv_output_size(k, 6, stride=6)
+    with pytest.raises(convcalc.SpecError, match=r"input_shape\[2\]: symbol k is declared even or odd"):
+        convcalc.plan(nn.Sequential(nn.Conv2d(1, 1, 6, stride=6)), (1, 1, k, k))
+    j = convcalc.symbols("j")
+    size = convcalc.conv_output_size(2 * j, 6, stride=6)
+    assert [sympy.sympify(size).subs(j, v) for v in (3, 4, 5, 6)] == [1, 1, 1, 2]

@@ -197,14 +197,14 @@ def _extreme(a: Any, b: Any, larger: bool) -> Any:
     size, else sympy's ``Max`` / ``Min``, which is exact too."""
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return max(a, b) if larger else min(a, b)
-    from convcalc._backend import decided, sympy
+    from convcalc._backend import decided, smax, smin, sympy
     from convcalc._symbolic import to_sympy
 
     x, y = to_sympy(a), to_sympy(b)
     first = decided(sympy().Ge(x, y) if larger else sympy().Le(x, y))
     if first is not None:
         return a if first else b
-    return sympy().Max(x, y) if larger else sympy().Min(x, y)
+    return smax(x, y) if larger else smin(x, y)
 
 
 _ARITH = {

@@ -6,6 +6,7 @@ import math
 from fractions import Fraction
 from typing import Any
 
+from convcalc._backend import smax, smin
 from convcalc._plan import ReceptiveField
 from convcalc._types import Shape
 from convcalc.formulas import ceil_div
@@ -300,8 +301,8 @@ def _symbolic_bound(call: _Call, size: Any, value: Any, step: int, what: str, ax
         return sp.Integer(low)
     if above:
         return high
-    out = v if above is False else sp.Min(v, high)
-    return out if below is False else sp.Max(low, out)
+    out = v if above is False else smin(v, high)
+    return out if below is False else smax(low, out)
 
 
 def _inside(call: _Call, larger: Any, smaller: Any, outside: bool | None, what: str, axis: int, where: str) -> Any:
