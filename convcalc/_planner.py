@@ -47,9 +47,9 @@ class MacConvention(_Vocabulary):
     a Linear on an input of more than two dimensions once per position of all
     leading dimensions, so its later releases count more on such layers).
     ``fvcore``: fvcore's FlopCountAnalysis: ``macs`` plus 2 per BatchNorm output
-    element plus 1 per adaptive-average-pool input element (ReLU, max pooling and
+    element (1 without ``affine``) plus 1 per adaptive-average-pool input element (ReLU, max pooling and
     additions are not counted). ``ptflops``: ptflops' default count: ``macs`` plus
-    bias additions, 2 per BatchNorm output element, ReLU6 outputs once, and ReLU
+    bias additions, 2 per BatchNorm output element (1 without ``affine``), ReLU6 outputs once, and ReLU
     outputs and max- and adaptive-average-pool inputs twice (its module hook and
     its patched functional call both fire; a forward that calls the functional
     form directly is counted once); residual additions are not counted. Every
@@ -70,10 +70,11 @@ class _Shape(tuple[Size, ...]):
     __slots__ = ()
 
 
-def peer_extras(convention: MacConvention, kind: str, input_shape: Shape, output_shape: Shape) -> Any:
-    """What fvcore or ptflops add, for one layer, to the multiply-accumulates of convolutions and linear layers."""
+def peer_extras(convention: MacConvention, kind: str, input_shape: Shape, output_shape: Shape, held: Size = 0) -> Any:
+    """What fvcore or ptflops add, for one layer, to the multiply-accumulates of convolutions and linear layers.
+    ``held``: the layer's parameters (a batch norm without them, ``affine=False``, counts 1 per element)."""
     if kind.startswith("BatchNorm"):
-        return 2 * shape_numel(output_shape[1:])
+        return (1 if type(held) is int and held == 0 else 2) * shape_numel(output_shape[1:])
     if kind.startswith("AdaptiveAvgPool"):
         return (1 if convention is MacConvention.FVCORE else 2) * shape_numel(input_shape[1:])
     if convention is MacConvention.PTFLOPS:
@@ -277,6 +278,13 @@ class Context:
         over the whole batch is shared out, exactly."""
         elements = shape_numel(output_shape)
         convention = self.mac_convention
+        if convention is MacConvention.FVCORE:  # what the peer adds, per element of the layer's batch as macs are
+            macs = macs + peer_extras(convention, kind, input_shape, output_shape, trainable + non_trainable)
+        elif convention is MacConvention.PTFLOPS:
+            macs = (
+                macs + bias_adds + peer_extras(convention, kind, input_shape, output_shape, trainable + non_trainable)
+            )
+            bias_adds = 0
         if self.batch is not None and (type(macs) is not int or macs or type(bias_adds) is not int or bias_adds):
             own = batch if batch is not None else (output_shape[0] if output_shape else None)
             if own is not self.batch and convention in _PER_INPUT:  # (the same object: one per input sample)
@@ -296,11 +304,7 @@ class Context:
                 )
         if convention is MacConvention.TORCHINFO:
             macs = torchinfo_mult_adds(kind, held, output_shape, channels_last=self.channels_last)
-        elif convention is MacConvention.FVCORE:
-            macs = macs + peer_extras(convention, kind, input_shape, output_shape)
-        elif convention is MacConvention.PTFLOPS:
-            macs = macs + bias_adds + peer_extras(convention, kind, input_shape, output_shape)
-        elif convention is not MacConvention.MACS:
+        elif convention in (MacConvention.MACS_BIAS, MacConvention.FLOPS):
             macs = self._convention_macs(macs, bias_adds)
         if peer_macs is not None:
             macs = peer_macs.get(convention.value, macs)
@@ -353,8 +357,9 @@ class Context:
         return own[0], own[1], own[2], False, own[0] + own[1]
 
 
-# convcalc's own counts, scaled to the input's samples (a peer's convention keeps the peer's own per-row count)
-_PER_INPUT = frozenset({MacConvention.MACS, MacConvention.MACS_BIAS, MacConvention.FLOPS})
+# the counts made per input sample: fvcore's and ptflops' totals are the whole batch's over the input's first size,
+# as convcalc's own are; torchinfo charges each row its own first size
+_PER_INPUT = frozenset(set(MacConvention) - {MacConvention.TORCHINFO})
 
 
 def _per_input(own: Size, batch: Size) -> Size:

@@ -97,3 +97,69 @@ def test_torchinfo_s_convention_counts_a_channels_last_convolution_at_its_spatia
     assert plan.total_mult_adds == (conv * 7 * 5 + dense) * batch
     torch_like = convcalc.plan(convcalc.nn.Conv2d(3, 5, 3), (batch, 3, 9, 7), macs="torchinfo")
     assert torch_like.macs == conv * 7 * 5
+
+
+class _WeightTimesInput(torch.nn.Module):
+    """``W @ x.t()``: a product whose output's first size is the weight's rows, not the batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(7, 12))
+
+    def forward(self, x: Any) -> Any:
+        return self.weight @ x.t()
+
+
+class _FramesIntoBatch(torch.nn.Module):
+    """A clip's frames folded into the batch before a convolution and a batch norm without weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.norm = torch.nn.BatchNorm2d(4, affine=False)
+
+    def forward(self, x: Any) -> Any:
+        b, t, c, h, w = x.shape
+        return self.norm(self.conv(x.reshape(b * t, c, h, w)))
+
+
+def _fvcore_total(model: Any, x: Any) -> Any:
+    fvcore_nn = pytest.importorskip("fvcore.nn")
+
+    def count() -> Any:
+        analysis = fvcore_nn.FlopCountAnalysis(model, x)
+        analysis.unsupported_ops_warnings(False)
+        return analysis.total()
+
+    return _quiet(count)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 5])
+@pytest.mark.parametrize(
+    ("model", "shape"), [(_WeightTimesInput, (12,)), (_FramesIntoBatch, (3, 3, 6, 6))], ids=["w_at_xt", "frames"]
+)
+def test_fvcore_convention_is_fvcores_total_over_the_batch(model: Any, shape: tuple[int, ...], batch: int) -> None:
+    """Per sample, as the other conventions: fvcore's whole-batch total over the input's first size, whatever a
+    row's own first size (``W @ x.t()`` counted 12 x B per sample for 84; frames folded into the batch)."""
+    net = model().eval()
+    plan = convcalc.plan(net, (batch, *shape), macs="fvcore")
+    assert plan.macs * batch == _fvcore_total(net, torch.zeros(batch, *shape))
+    assert plan.macs >= convcalc.plan(net, (batch, *shape)).macs
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_peer_conventions_count_a_batch_norm_by_its_weights(affine: bool) -> None:
+    """fvcore and ptflops count a batch norm 2 per element with weights, 1 without (``affine=False``)."""
+    ptflops = pytest.importorskip("ptflops")
+    net = torch.nn.Sequential(torch.nn.BatchNorm1d(3, affine=affine)).eval()
+    assert (
+        convcalc.plan(net, (1, 3, 6), macs="fvcore").macs
+        == _fvcore_total(net, torch.zeros(1, 3, 6))
+        == 18 * (1 + affine)
+    )
+    macs, _ = _quiet(
+        lambda: ptflops.get_model_complexity_info(
+            net, (3, 6), as_strings=False, print_per_layer_stat=False, backend="pytorch"
+        )
+    )
+    assert convcalc.plan(net, (1, 3, 6), macs="ptflops").macs == macs == 18 * (1 + affine)
