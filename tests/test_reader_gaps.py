@@ -1391,3 +1391,32 @@ def test_the_symbols_of_every_input_are_the_plan_s() -> None:
             runs = False
         assert (s in valid) is runs, s
     assert convcalc.plan(_TwoStreams(), {"src": (2, T, 4), "tgt": (2, 4, S)}).symbols == (T, S)
+
+
+class _PlainListNet(torch.nn.Module):
+    """Layers held in a plain list beside a registered head: torch runs it on the CPU as written, but the list's
+    layers are not the model's (a ``.to("cuda")`` or meta copy leaves them behind)."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__()
+        layers = [torch.nn.Linear(8, 8), torch.nn.Linear(8, 8)]
+        self.layers: Any = {"a": layers[0], "b": layers[1]} if holder == "dict" else layers
+        self.head = torch.nn.Linear(8, 3)
+
+    def forward(self, x: Any) -> Any:
+        for layer in self.layers.values() if isinstance(self.layers, dict) else self.layers:
+            x = torch.relu(layer(x))
+        return self.head(x)
+
+
+@pytest.mark.parametrize(("holder", "container"), [("list", "nn.ModuleList"), ("dict", "nn.ModuleDict")])
+def test_modules_held_in_a_plain_list_are_named_in_the_refusal(holder: str, container: str) -> None:
+    model = _PlainListNet(holder)
+    with pytest.raises(RuntimeError, match="device"):
+        model.to("meta")(torch.zeros(2, 8, device="meta"))  # what convcalc's copy meets too
+    with pytest.raises(convcalc.SpecError) as caught:
+        convcalc.plan(_PlainListNet(holder), (2, 8))
+    assert (
+        f"layers holds 2 module(s) in a plain {holder}, which torch does not register: their parameters are not "
+        f"the model's (not counted, trained or moved by .to()); hold them in {container}. " in str(caught.value)
+    )

@@ -373,7 +373,7 @@ def _torch_call(
                 continue
             raise _TorchRejectsError(
                 f"{where}: {reason}, and torch cannot run it on meta tensors of these shapes either "
-                f"({refusal}). {_describe_with_nn(type(module))} "
+                f"({refusal}). {_unregistered(module)}{_describe_with_nn(type(module))} "
                 f"Received: input_shape={shapes[0] if len(shapes) == 1 else tuple(shapes)}, module={kind}"
             ) from None
         finally:
@@ -383,6 +383,26 @@ def _torch_call(
     with ctx.made_as(_from_torch):
         _replay(run, ctx, path, known, held)
     return _from_meta(output, known, where)
+
+
+def _unregistered(module: Any) -> str:
+    """What a model holds in a plain list, tuple or dict of modules, which torch does not register: their tensors
+    are not the model's (not in ``parameters()``, not moved by ``.to()``: a meta or CUDA copy leaves them on the
+    CPU), the usual reason a forward that runs as written fails on another device."""
+    torch = _torch()
+    for name, owner in module.named_modules():
+        for attribute, value in vars(owner).items():
+            items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+            held = [item for item in items if isinstance(item, torch.nn.Module)]
+            if held and not attribute.startswith("_"):
+                kind = "nn.ModuleDict" if isinstance(value, dict) else "nn.ModuleList"
+                where = f"{name}.{attribute}" if name else attribute
+                return (
+                    f"{where} holds {len(held)} module(s) in a plain {type(value).__name__}, which torch does not "
+                    f"register: their parameters are not the model's (not counted, trained or moved by .to()); "
+                    f"hold them in {kind}. "
+                )
+    return ""
 
 
 def _from_torch(row: Any) -> Any:
