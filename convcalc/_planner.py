@@ -430,6 +430,18 @@ def _input_shape(input_shape: Any) -> tuple[Any, ...]:
                 f"the formulas (conv_output_size and the others), which take arrays of sizes. "
                 f"{received({'input_shape': input_shape})}"
             )
+        held = getattr(d, "shape", None)
+        if held is not None and len(held) and not is_array(d):  # [x] or (x, y) for a model's tensors: their shapes
+            shapes = [tuple(int(n) for n in t.shape) if hasattr(t, "shape") else t for t in dims]
+            items = [
+                f"{type(t).__name__} of shape {s}" if hasattr(t, "shape") else repr(t)
+                for t, s in zip(dims, shapes, strict=True)
+            ]
+            raise ShapeError(
+                f"input_shape[{j}] is a {type(d).__name__} of data, not a size: pass the shapes of a model's inputs, "
+                f"input_shape={shapes[0] if len(shapes) == 1 else shapes!r}. "
+                f"Received: input_shape=<{type(input_shape).__name__} of {', '.join(items)}>"
+            )
         if isinstance(d, str):  # (1, 3, "H", "W"): a size by name, as spec files write it
             d = _named_size(d, j, input_shape)
         elif d is None and j == 0:  # Keras' model.input_shape, (None, 28, 28, 1): a batch of 1, as a file's

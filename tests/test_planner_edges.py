@@ -294,6 +294,18 @@ def test_a_tensor_given_for_its_shape_is_refused_with_its_shape_not_its_values()
             f"input_shape must be a shape, not a Tensor of data: pass its shape, input_shape={shape} (x.shape). "
             f"Received: input_shape=<Tensor of shape {shape}>"
         )
+    ids = torch.zeros(2, 5, dtype=torch.long)  # token ids, given as a model's list of inputs
+    for given, shown, received in [
+        ([ids], "(2, 5)", "list of Tensor of shape (2, 5)"),
+        ((ids, ids), "[(2, 5), (2, 5)]", "tuple of Tensor of shape (2, 5), Tensor of shape (2, 5)"),
+    ]:
+        with pytest.raises(convcalc.ShapeError) as refused:
+            convcalc.plan(torch.nn.Embedding(10, 4), given)
+        assert str(refused.value) == (
+            f"input_shape[0] is a Tensor of data, not a size: pass the shapes of a model's inputs, "
+            f"input_shape={shown}. Received: input_shape=<{received}>"
+        )
+    assert convcalc.plan(torch.nn.Embedding(10, 4), [(2, 5)]).output_shape == (2, 5, 4)
 
 
 @pytest.mark.parametrize(
