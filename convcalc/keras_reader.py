@@ -389,7 +389,10 @@ class _Reader:
                     f"{name} (Functional): the layer graph has a cycle or a missing layer. "
                     f"{received({'layers': [p[0] for p in pending]})}"
                 )
-        out = tensor_names.get((outputs[0][0], outputs[0][1]))
+        # the model's outputs number a nested functional model's calls from 1, as Keras' get_config writes them
+        # (its call 0 is its own graph's; a call's inputs number them from 0)
+        nested = isinstance(items.get(outputs[0][0]), dict) and items[outputs[0][0]].get("class_name") == "Functional"
+        out = tensor_names.get((outputs[0][0], outputs[0][1] - nested))
         if out is None or not calls:
             raise SpecError(f"{name} (Functional): the output {outputs[0][0]!r} is not computed from the input.")
         built = _built_shapes(list(items.values()))

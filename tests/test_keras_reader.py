@@ -358,3 +358,34 @@ def test_a_sequential_listing_a_layer_twice_is_refused_not_planned_with_one_call
         "model (and a file it saves) records once; write the model as a functional one, calling the layer twice. "
         f"Received: layers={[conv.name, model.layers[1].name, conv.name]}"
     )
+
+
+def _nested_functional(where: str) -> Any:
+    """A functional model called inside another: as its output, in the middle, twice on two tensors, and twice
+    with its second call the output."""
+    i = keras.Input((8, 8, 3))
+    inner = keras.Model(i, keras.layers.Conv2D(4, 3)(i))
+    inp = keras.Input((8, 8, 3))
+    if where == "output":
+        return keras.Model(inp, inner(inp))
+    if where == "middle":
+        return keras.Model(inp, keras.layers.Dense(2)(inner(inp)))
+    first = inner(inp)
+    second = inner(keras.layers.Conv2D(3, 1)(inp))
+    if where == "twice":
+        return keras.Model(inp, keras.layers.Concatenate()([first, second]))
+    return keras.Model(inp, second)
+
+
+@pytest.mark.parametrize("where", ["output", "middle", "twice", "second call is the output"])
+@pytest.mark.parametrize("source", ["live", "file"])
+def test_a_nested_functional_model_is_read_wherever_it_is_called(where: str, source: str, tmp_path: Path) -> None:
+    """Keras numbers a nested functional model's calls from 1 in a model's outputs (its call 0 is its own graph's)
+    and from 0 in a call's inputs: ``Model(inp, inner(inp))`` was refused as not computed from the input."""
+    model = _nested_functional(where)
+    path = tmp_path / "nested.keras"
+    model.save(path)
+    plan = convcalc.plan(model if source == "live" else str(path))
+    assert plan.output_shape == (1, *model.output_shape[1:])
+    assert plan.output_shape == tuple(model(keras.ops.zeros((1, 8, 8, 3))).shape)
+    assert plan.total_params == model.count_params()
