@@ -11,7 +11,8 @@ from fractions import Fraction
 from typing import Any
 
 from convcalc._args import received
-from convcalc._enums import Convention, _Vocabulary
+from convcalc._conventions import MacConvention, called_kind, peer_extras
+from convcalc._enums import Convention
 from convcalc._errors import ConvCalcError, ShapeError, SpecError, checked_call
 from convcalc._plan import (
     Constraint,
@@ -33,58 +34,10 @@ __all__ = ["Context", "Flow", "MacConvention", "plan"]
 Flow = tuple[Shape, tuple[ReceptiveField, ...] | None]
 
 
-class MacConvention(_Vocabulary):
-    """How multiply-accumulates are counted.
-
-    ``macs``: multiply-accumulates of convolutions (transposed too) and linear
-    layers, bias excluded, per sample: torchvision's ``_ops``, fvcore, the papers'
-    "mult-adds". ``macs+bias``: the same plus one addition per output of a layer
-    with a bias. ``flops``: 2 x ``macs``, as ``torch.utils.flop_counter`` counts.
-    ``torchinfo``: torchinfo's "mult-adds": for a layer whose type name contains
-    "Conv", its parameters (weights and bias) times its output positions; for
-    any other layer with parameters (Linear, BatchNorm, ...), its parameter count;
-    this is torchinfo 1.8.0, the release on PyPI (torchinfo's main branch charges
-    a Linear on an input of more than two dimensions once per position of all
-    leading dimensions, so its later releases count more on such layers).
-    ``fvcore``: fvcore's FlopCountAnalysis: ``macs`` plus 2 per BatchNorm output
-    element (1 without ``affine``) plus 1 per adaptive-average-pool input element (ReLU, max pooling and
-    additions are not counted). ``ptflops``: ptflops' default count: ``macs`` plus
-    bias additions, 2 per BatchNorm output element (1 without ``affine``), ReLU6 outputs once, and ReLU
-    outputs and max- and adaptive-average-pool inputs twice (its module hook and
-    its patched functional call both fire; a forward that calls the functional
-    form directly is counted once); residual additions are not counted. Every
-    convention is per sample (torchinfo's summary multiplies by the batch).
-    """
-
-    MACS = "macs"
-    MACS_BIAS = "macs+bias"
-    FLOPS = "flops"
-    TORCHINFO = "torchinfo"
-    FVCORE = "fvcore"
-    PTFLOPS = "ptflops"
-
-
 class _Shape(tuple[Size, ...]):
     """The shape of one tensor among a layer's inputs or outputs (a plain tuple is a tuple of values)."""
 
     __slots__ = ()
-
-
-def peer_extras(convention: MacConvention, kind: str, input_shape: Shape, output_shape: Shape, held: Size = 0) -> Any:
-    """What fvcore or ptflops add, for one layer, to the multiply-accumulates of convolutions and linear layers.
-    ``held``: the layer's parameters (a batch norm without them, ``affine=False``, counts 1 per element)."""
-    if kind.startswith("BatchNorm"):
-        return (1 if type(held) is int and held == 0 else 2) * shape_numel(output_shape[1:])
-    if kind.startswith("AdaptiveAvgPool"):
-        return (1 if convention is MacConvention.FVCORE else 2) * shape_numel(input_shape[1:])
-    if convention is MacConvention.PTFLOPS:
-        if kind == "ReLU":  # ptflops' module hook and its patched F.relu both count
-            return 2 * shape_numel(output_shape[1:])
-        if kind == "ReLU6":  # counted by the module hook only
-            return shape_numel(output_shape[1:])
-        if kind.startswith("MaxPool"):
-            return 2 * shape_numel(input_shape[1:])
-    return 0
 
 
 class Context:
@@ -278,13 +231,18 @@ class Context:
         over the whole batch is shared out, exactly."""
         elements = shape_numel(output_shape)
         convention = self.mac_convention
-        if convention is MacConvention.FVCORE:  # what the peer adds, per element of the layer's batch as macs are
-            macs = macs + peer_extras(convention, kind, input_shape, output_shape, trainable + non_trainable)
-        elif convention is MacConvention.PTFLOPS:
-            macs = (
-                macs + bias_adds + peer_extras(convention, kind, input_shape, output_shape, trainable + non_trainable)
+        if convention in (MacConvention.FVCORE, MacConvention.PTFLOPS):  # the peer's own additions, per element
+            extras = peer_extras(  # of the layer's batch as macs are
+                convention,
+                kind,
+                input_shape,
+                output_shape,
+                trainable + non_trainable,
+                called=called_kind(self.amends, kind, path),
             )
-            bias_adds = 0
+            macs, bias_adds = (
+                (macs + bias_adds + extras, 0) if convention is MacConvention.PTFLOPS else (macs + extras, bias_adds)
+            )
         if self.batch is not None and (type(macs) is not int or macs or type(bias_adds) is not int or bias_adds):
             own = batch if batch is not None else (output_shape[0] if output_shape else None)
             if own is not self.batch and convention in _PER_INPUT:  # (the same object: one per input sample)
