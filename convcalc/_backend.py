@@ -14,7 +14,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 from convcalc._errors import ConvCalcError, ShapeError
-from convcalc._symbolic import FloorForm, Undecided, holds_always
+from convcalc._symbolic import FloorForm, Undecided, holds_always, sound_sympy
 
 # typing is only for type checkers: not importing it keeps the numeric path's start-up short
 TYPE_CHECKING = False
@@ -47,10 +47,9 @@ def numpy() -> ModuleType:
 
 
 def sympy() -> ModuleType:
-    """Return sympy; import it on first use (only symbolic inputs get here)."""
-    import sympy as sp
-
-    module: ModuleType = sp
+    """Return sympy; import it on first use (only symbolic inputs get here), its one wrong answer taken back
+    (``convcalc._symbolic.sound_sympy``)."""
+    module: ModuleType = sound_sympy()
     return module
 
 
@@ -89,7 +88,7 @@ def smax(a: Any, b: Any) -> Any:
         return a if a >= b else b
     if is_array(a) or is_array(b):
         return numpy().maximum(a, b)
-    return _extreme(sympy().Max, a, b)
+    return sympy().Max(_plain(a), _plain(b))
 
 
 def smin(a: Any, b: Any) -> Any:
@@ -100,20 +99,7 @@ def smin(a: Any, b: Any) -> Any:
         return numpy().minimum(a, b)
     if isinstance(a, FloorForm) and isinstance(b, FloorForm) and a.m > 0 and _same_but_offset(a, b):
         return a if a.b <= b.b else b
-    return _extreme(sympy().Min, a, b)
-
-
-def _extreme(least_or_most: Any, a: Any, b: Any) -> Any:
-    """sympy's ``Min`` or ``Max`` of two sizes with their common whole factor taken out: ``2*Min(m, n)``, not
-    ``Min(2*m, 2*n)``. sympy (1.14) holds a ``Min`` of even terms even and then takes ``Min(2*m, 2*n)/6`` for
-    whole (``floor`` of it dropped: 10/3 for 4), as it does every even value over twice an odd number; a factor
-    outside keeps the quotient ``Min(m, n)/3``, whose floor stays."""
-    sp = sympy()
-    x, y = sp.sympify(_plain(a)), sp.sympify(_plain(b))
-    g = sp.gcd(x.as_content_primitive()[0], y.as_content_primitive()[0])
-    if g.is_Integer and g > 1:
-        return g * least_or_most(x / g, y / g)
-    return least_or_most(x, y)
+    return sympy().Min(_plain(a), _plain(b))
 
 
 def _same_but_offset(a: FloorForm, b: FloorForm) -> bool:

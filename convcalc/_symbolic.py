@@ -20,7 +20,62 @@ if TYPE_CHECKING:
 
     from convcalc._types import Size
 
-__all__ = ["FloorForm", "Undecided", "as_integer_expr", "holds_always", "product", "symbols", "to_sympy"]
+__all__ = [
+    "FloorForm",
+    "Undecided",
+    "as_integer_expr",
+    "holds_always",
+    "product",
+    "sound_sympy",
+    "symbols",
+    "to_sympy",
+]
+
+
+def sound_sympy() -> Any:
+    """sympy, with one wrong answer of its assumptions taken back. sympy (1.14) holds a product whole when its
+    even factors outnumber the twos of its coefficient's denominator, forgetting the denominator's odd factor:
+    ``k/6`` for an even ``k``, ``Min(8, 2*W)/6`` (a least of even sizes is even), and ``2*k/3`` never whole.
+    ``floor`` then drops itself around the first: ``floor((k - 6)/6) + 1`` is ``k/6``, 4/3 at k = 8; a plan's
+    ``floor(Min(H, 2*W)/6 - 1/6) + 1`` substituted at H = 8 is ``Min(8, 2*W)/6``. Parities cannot tell that a
+    value divides by an odd number, so such a product is left undecided (None), as sympy leaves ``k/3``.
+    Installed once, when convcalc first makes or takes a symbol; every other answer of sympy is unchanged."""
+    import sympy
+
+    decide = sympy.Mul._prop_handler.get("integer")
+    if decide is not None and not getattr(decide, "odd_denominator_undecided", False):
+
+        def is_integer(self: Any) -> Any:
+            whole = decide(self)
+            if whole is not None:
+                q, rest = 1, []  # the numbers it divides by (a coefficient's, ``6**-1`` unevaluated), the rest
+                for a in self.args:
+                    if a.is_Rational:
+                        q *= int(a.q)
+                    elif a.is_Pow and a.base.is_Integer and a.exp.is_Integer and a.exp < 0:
+                        q *= abs(int(a.base)) ** -int(a.exp)
+                    else:
+                        rest.append(a)
+                odd = q >> ((q & -q).bit_length() - 1)  # what is left of the denominator once its twos are out
+                # ``2*k/3`` for an even k is no more "never whole" than ``k/6`` is "whole": parities tell nothing
+                # of an odd divisor, where every other factor is whole
+                if odd > 1 and (whole or all(a.is_integer for a in rest)):
+                    return None
+            return whole
+
+        is_integer.odd_denominator_undecided = True  # type: ignore[attr-defined]
+        # sympy's assumptions call the handlers each class collected when it was made: Mul's and its subclasses'
+        classes, seen = [sympy.Mul], set()
+        while classes:
+            cls = classes.pop()
+            if cls not in seen:
+                seen.add(cls)
+                classes.extend(cls.__subclasses__())
+                if cls.__dict__.get("_prop_handler", {}).get("integer") is decide:
+                    cls._prop_handler["integer"] = is_integer
+        # expressions sympy built before (``floor(Min(8, 2*W)/6)`` already taken whole) are cached: built again
+        sympy.core.cache.clear_cache()
+    return sympy
 
 
 @checked_call
@@ -52,9 +107,7 @@ def symbols(names: str) -> Any:
     for name in names.replace(",", " ").split():
         if not name.isidentifier():
             raise SpecError(f"symbol names must be identifiers; {name!r} is not. Received: names={names!r}")
-    import sympy
-
-    return sympy.symbols(names, integer=True, positive=True)
+    return sound_sympy().symbols(names, integer=True, positive=True)
 
 
 def as_integer_expr(value: Size) -> Size:
@@ -62,7 +115,7 @@ def as_integer_expr(value: Size) -> Size:
 
     Raises ``ValueError`` with the reason when the value cannot be a size.
     """
-    import sympy
+    sympy = sound_sympy()
 
     if isinstance(value, sympy.Integer):
         return int(value)
@@ -72,12 +125,6 @@ def as_integer_expr(value: Size) -> Size:
         raise ValueError(
             "symbolic sizes must be integer-valued in positive integer symbols; "
             "make symbols with convcalc.symbols('H W')"
-        )
-    parity = sorted(str(s) for s in value.free_symbols if s.is_even is not None)
-    if parity:  # sympy (1.14) takes k/6 for whole when k is even, and drops floor((k - 6)/6)
-        raise ValueError(
-            f"symbol {parity[0]} is declared even or odd, which sympy's floors get wrong (floor(k/6) as k/6 "
-            f"for an even k); make symbols with convcalc.symbols('H W') and write an even size as 2*k"
         )
     form = FloorForm.parse(value)
     return value if form is None else form
