@@ -998,3 +998,57 @@ def test_a_backward_slice_to_int64_max_follows_the_specification_not_onnx_runtim
     (reference,) = ReferenceEvaluator(model).run(None, {"x": np.zeros((1, C, 4, 12), F32)})
     assert convcalc.plan(model, (1, C, 4, 12)).output_shape == reference.shape == (1, C, 4, 0)
     assert _ort(model, (1, C, 4, 12)) == (1, C, 4, 10)  # numpy's x[..., -3::-1]
+
+
+_EMPTY = [n("Slice", ["x", "zero", "zero", "i3"], ["e"])]  # x[..., :0]: the width emptied inside the graph
+_EMPTY_INITS = {"zero": _i64(0), "i3": _i64(3)}
+_WINDOWS = {
+    "Conv": ([n("Conv", ["e", "w"], kernel_shape=[1, 1])], {"w": np.ones((3, C, 1, 1), F32)}),
+    "MaxPool with pads": ([n("MaxPool", ["e"], kernel_shape=[5, 5], pads=[2, 2, 2, 2])], {}),
+    "AveragePool": ([n("AveragePool", ["e"], kernel_shape=[1, 1])], {}),
+    "GlobalAveragePool": ([n("GlobalAveragePool", ["e"])], {}),
+    "GlobalMaxPool": ([n("GlobalMaxPool", ["e"])], {}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_WINDOWS))
+def test_a_window_over_an_empty_spatial_axis_is_refused_as_onnx_runtime_refuses_it(name: str) -> None:
+    """ONNX Runtime's convolutions and pools take only a zero batch as empty ("Only N can be zero"); a pool whose
+    pads cover the emptied axis was planned (1, 4, 2, 1)."""
+    nodes, inits = _WINDOWS[name]
+    model = _graph(_EMPTY + nodes, {**_EMPTY_INITS, **inits})
+    with pytest.raises(Exception, match=r"(?i)invalid|zero|shape"):  # ONNX Runtime's own error class
+        _ort(model, (1, C, 5, 6))
+    with pytest.raises(convcalc.ShapeError, match=r"spatial axis 1 of the input is empty \(size 0\); ONNX Runtime"):
+        convcalc.plan(model, (1, C, 5, 6))
+
+
+def test_a_transposed_convolution_takes_an_empty_spatial_axis_as_onnx_runtime_does() -> None:
+    nodes = [*_EMPTY, n("ConvTranspose", ["e", "w"], kernel_shape=[2, 2])]
+    model = _graph(nodes, {**_EMPTY_INITS, "w": np.ones((C, 3, 2, 2), F32)})
+    assert convcalc.plan(model, (1, C, 5, 6)).output_shape == _ort(model, (1, C, 5, 6)) == (1, 3, 6, 1)
+
+
+def test_a_reshape_to_a_computed_size_requires_it_not_0() -> None:
+    """``x.view(b, c, h // 2, 2, w)`` exported: the target ``floor(H/2)`` is 0 at H = 1, where Reshape
+    (allowzero=0) copies the input's size instead and ONNX Runtime fails; the symbolic plan now requires it."""
+    nodes = [
+        n("Shape", ["x"], ["sh"]),
+        n("Gather", ["sh", "i2"], ["h"], axis=0),
+        n("Div", ["h", "two"], ["half"]),
+        n("Unsqueeze", ["half", "ax0"], ["half1"]),
+        n("Concat", ["lead", "half1", "tail"], ["target"], axis=0),
+        n("Reshape", ["x", "target"]),
+    ]
+    inits = {"i2": np.array(2, np.int64), "two": np.array(2, np.int64), "ax0": _i64(0), "lead": _i64(1, C)}
+    inits["tail"] = _i64(2, 6)
+    model = _graph(nodes, inits, dims=(1, C, "H", 6))
+    H = convcalc.symbols("H")
+    plan = convcalc.plan(model, (1, C, H, 6))
+    assert "Reshape_5 (axis 2): floor(H/2) >= 1 (computed reshape size not 0)" in [str(c) for c in plan.constraints]
+    assert str(plan.valid_sizes()) == "H >= 2 and H ≡ 0 (mod 2)"
+    for h in (2, 4, 8):
+        want = _ort(model, (1, C, h, 6))
+        assert _at(plan.output_shape, {H: h}) == want == convcalc.plan(model, (1, C, h, 6)).output_shape
+    with pytest.raises(Exception):  # noqa: B017, PT011 (ONNX Runtime's own error class)
+        _ort(model, (1, C, 1, 6))

@@ -38,6 +38,16 @@ def _reshape_dims(call: _Call, old: tuple[Any, ...], sizes: tuple[Any, ...]) -> 
                 f"{len(old)} axes (input shape {tuple(old)})",
                 shape=sizes,
             )
+        if type(s) is not int and not allowzero:  # a size computed from the input's: where it is 0, ONNX copies
+            call.at_least(  # the input's size on that axis instead
+                s,
+                1,
+                j,
+                f"shape[{j}] = {s}, computed from the input's sizes, is 0 here, where Reshape copies the input's "
+                f"size on that axis (allowzero=0)",
+                "computed reshape size not 0",
+                old,
+            )
     dims = [
         old[j] if (type(s) is int and s == 0 and not allowzero and j < len(old)) else s for j, s in enumerate(sizes)
     ]

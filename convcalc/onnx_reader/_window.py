@@ -11,11 +11,24 @@ from convcalc.onnx_reader._values import _prod, _tensor
 from convcalc.params import conv_params, conv_transpose_params
 
 
-def _spatial(call: _Call, x: _T, minimum: int = 3) -> None:
+def _spatial(call: _Call, x: _T, minimum: int = 3, empty: bool = False) -> None:
+    """A batch, a channel and spatial axes; none of them empty unless ``empty`` (ONNX Runtime's convolutions and
+    pools take a zero batch only: "Invalid input shape. Only N can be zero"; a transposed convolution takes one)."""
     if len(x.shape) < minimum:
         raise call.shape_error(
             f"needs a batch, channel and spatial axes ({minimum}-D or more), got {len(x.shape)}-D", x.shape
         )
+    if not empty:
+        for j, i in enumerate(x.shape[2:]):
+            call.at_least(
+                i,
+                1,
+                j,
+                f"spatial axis {j} of the input is empty (size {i}); ONNX Runtime takes only a zero batch as an "
+                f"empty input here: crop less before this node",
+                "input not empty",
+                x.shape,
+            )
 
 
 def _one_of(values: list[int]) -> str:
@@ -187,7 +200,7 @@ def _transpose_same(call: _Call, i: Any, s: int, extent: Any, o: int, axis: int)
 @_handles("ConvTranspose")
 def _conv_transpose(call: _Call, args: list[Any]) -> Any:
     x = _tensor(call, args[0])
-    _spatial(call, x)
+    _spatial(call, x, empty=True)
     w = args[1]
     node = call.node
     groups = node.attr("group", 1)
