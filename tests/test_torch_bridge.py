@@ -994,6 +994,31 @@ def test_verify_happy_path_on_a_convcalc_model() -> None:
     assert "ok" in text
 
 
+class _Attention(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.att = torch.nn.MultiheadAttention(16, 2, batch_first=True)
+
+    def forward(self, x: Any) -> Any:
+        return self.att(x, x, x)[0]
+
+
+@pytest.mark.parametrize(
+    ("make", "shape"),
+    [(_Attention, (1, 6, 16)), (lambda: torch.nn.TransformerEncoderLayer(16, 2, 32, batch_first=True), (1, 10, 16))],
+    ids=["attention", "encoder_layer"],
+)
+def test_verify_counts_the_children_a_layer_reads_without_calling_them(make: Any, shape: tuple[int, ...]) -> None:
+    """MultiheadAttention reads its ``out_proj``'s weight and bias without calling it: torch's column counted the
+    layer's own tensors (816 of 1,088) and verify reported a mismatch on every stock encoder layer."""
+    model = make().eval()
+    report = convcalc.verify(model, shape)
+    assert report.ok, str(report)
+    attention = next(r for r in report.rows if r.name.endswith("att") or r.name == "self_attn")
+    assert attention.planned_params == attention.actual_params == 4 * (16 * 16 + 16)
+    assert sum(r.actual_params or 0 for r in report.rows) == sum(p.numel() for p in model.parameters())
+
+
 def test_verify_reports_a_layer_the_plan_gets_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
