@@ -392,9 +392,13 @@ def _strict_check(i: Size, k: Size, s: Size, p: Size, d: Size, args: dict[str, A
         else:
             pad_text = "no symmetric padding fits (W - F is odd and 2P is even)"
         f_text = show(kk) if dd == 1 else show(ext)
+        if args.get("ceil_mode") is True:  # torch keeps a last window that runs past the input
+            what = f"ceil_mode's last window reaches {show(ss - rem)} row/column past the input"
+        else:
+            what = f"a floor would drop {show(rem)} row/column of the input"
         return (
             f"(W - F + 2P) / S = ({show(ii)} - {f_text} + 2*{show(pp)}) / {show(ss)} = {show(span)}/{show(ss)} is not an integer{axis}: "
-            f"the stride does not divide evenly, and a floor would drop {show(rem)} row/column of the input. "
+            f"the stride does not divide evenly, and {what}. "
             f"Input sizes that fit: {sizes}; {pad_text}. {received(args)}"
         )
 
@@ -907,7 +911,9 @@ def im2col_shape(
     """Shape of the column matrix that im2col builds for a convolution.
 
     ``layout="rows"`` is the textbook/Caffe matrix ``(N * out positions, C * kernel)``;
-    ``layout="unfold"`` is ``torch.nn.Unfold``'s ``(N, C * kernel, out positions)``.
+    ``layout="unfold"`` is ``torch.nn.Unfold``'s ``(N, C * kernel, out positions)``. ``input_shape`` is
+    ``(N, C, *spatial)``: a 3-tuple is a 1-D input ``(N, C, L)`` in rows, and an unbatched image ``(C, H, W)``
+    with ``layout="unfold"`` only, as ``torch.nn.Unfold`` (2-D alone) takes it; give an image as ``(1, C, H, W)``.
 
     >>> im2col_shape((1, 3, 7, 7), 5)
     (9, 75)
@@ -917,6 +923,8 @@ def im2col_shape(
     (1, 27, 30)
     >>> im2col_shape((3, 10, 12), 3, stride=2, padding=1, layout="unfold")  # unbatched (C, H, W), as torch takes it
     (27, 30)
+    >>> im2col_shape((3, 7, 7), 5), im2col_shape((1, 3, 7, 7), 5)  # (N, C, L) = (3, 7, 7): 1-D; an image
+    ((9, 35), (9, 75))
     >>> im2col_shape((1, 3, 4, 4), 5)
     Traceback (most recent call last):
     ...

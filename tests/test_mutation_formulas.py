@@ -186,6 +186,12 @@ ERRORS = [
         id="conv_output_size(10, 3, stride=2, strict=True)",
     ),
     pytest.param(
+        lambda: pool_output_size(7, 2, ceil_mode=True, strict=True),
+        ShapeError,
+        "(W - F + 2P) / S = (7 - 2 + 2*0) / 2 = 5/2 is not an integer: the stride does not divide evenly, and ceil_mode's last window reaches 1 row/column past the input. Input sizes that fit: 6 or 8; no symmetric padding fits (W - F is odd and 2P is even). Received: size=7, kernel_size=2, stride=None, padding=0, dilation=1, ceil_mode=True",
+        id="pool_output_size(7, 2, ceil_mode=True, strict=True)",
+    ),
+    pytest.param(
         lambda: conv_output_size(10, 3, stride=3, strict=True),
         ShapeError,
         "(W - F + 2P) / S = (10 - 3 + 2*0) / 3 = 7/3 is not an integer: the stride does not divide evenly, and a floor would drop 1 row/column of the input. Input sizes that fit: 9 or 12; padding=1 fits. Received: size=10, kernel_size=3, stride=3, padding=0, dilation=1",
