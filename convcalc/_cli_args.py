@@ -290,10 +290,12 @@ def _cli_spelling(message: str, command: str) -> str:
 
 
 def _model_options(p: argparse.ArgumentParser, *, strict: bool = True) -> None:
+    """``strict=False``: verify's, which runs a torch module (no saved Keras or ONNX model)."""
+    files = "a .keras or .onnx model, " if strict else ""
     p.add_argument(
         "model",
         metavar="MODEL",
-        help="a spec file, zoo:NAME, PATH.py:NAME (a model in a Python file, or a callable returning one) "
+        help=f"a spec file, {files}zoo:NAME, PATH.py:NAME (a model in a Python file, or a callable returning one) "
         "or module.path:NAME",
     )
     p.add_argument("--input", default=None, help="input shape, batch first: 1x3x224x224, or 1x3xHxW with symbols")

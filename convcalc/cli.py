@@ -722,7 +722,13 @@ def _plan_options(p: _Parser) -> None:
         default=None,
         help="text layout (default table)",
     )
-    p.add_argument("--format", type=str.lower, choices=["text", "json", "csv", "md", "latex"], default="text")
+    p.add_argument(
+        "--format",
+        type=str.lower,
+        choices=["text", "json", "csv", "md", "latex"],
+        default="text",
+        help="output format (default text, laid out by --style)",
+    )
     p.add_argument(
         "--macs",
         type=str.lower,

@@ -1153,13 +1153,13 @@ def _help(capsys: Any, *args: str) -> str:
             ("plan",),
             [
                 "shape, parameters and MACs of every layer of a model",
-                "MODEL a spec file, zoo:NAME, PATH.py:NAME (a model in a Python file, or a callable returning one) "
-                "or module.path:NAME",
+                "MODEL a spec file, a .keras or .onnx model, zoo:NAME, PATH.py:NAME (a model in a Python file, or a "
+                "callable returning one) or module.path:NAME",
                 "--input INPUT input shape, batch first: 1x3x224x224, or 1x3xHxW with symbols",
                 "--strict require every strided window to divide exactly",
                 "whose rules the layers follow (default: the model's own)",
                 "--style {table,torchinfo,keras} text layout (default table)",
-                "--format {text,json,csv,md,latex}",
+                "--format {text,json,csv,md,latex} output format (default text, laid out by --style)",
                 "--macs {macs,macs+bias,flops,torchinfo,fvcore,ptflops} MAC counting convention: macs, macs+bias, "
                 "flops, torchinfo, fvcore, ptflops (see convcalc.MacConvention)",
             ],
