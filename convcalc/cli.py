@@ -507,10 +507,20 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     if not symbols:
         raise SpecError("solve needs a symbolic input size, such as --input 1x1xHxH")
     status = 0
+    listed: tuple[Any, ...] = ()  # the symbols of a set of points already printed (a Linear ties them)
     for symbol in symbols:
         solution = result.valid_sizes(symbol)
-        print(solution)
-        print(f"smallest {symbol}: {solution.smallest}")
+        if solution.points is None:
+            print(solution)
+            print(f"smallest {symbol}: {solution.smallest}")
+        else:
+            if symbol not in listed:
+                print(solution)
+                listed = tuple(solution.symbol)
+            j = listed.index(symbol)
+            first = next(p for p in solution.points if p[j] == solution.smallest)
+            at = ", ".join(f"{name}={value}" for name, value in zip(listed, first, strict=True))
+            print(f"smallest {symbol}: {solution.smallest}, with the others as listed (first: {at})")
         if args.output is not None:
             found = result.inputs_for(args.output, symbol)
             if found:

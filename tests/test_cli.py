@@ -319,6 +319,18 @@ def test_solve_spec_file() -> None:
     assert result.stdout.splitlines()[-1] == "no valid H gives output 21"
 
 
+def test_solve_prints_the_points_of_tied_symbols_once() -> None:
+    """A Linear ties H and W to a finite set of points: printed once, each symbol's smallest value with the point
+    it belongs to (it printed the whole set again for W, and 'smallest H: 4' alone, valid only with W >= 120)."""
+    lines = ok("solve", "tests/specs/mnist.toml", "--input", "1x1xHxW").splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("(H, W) in {(4, 120), (4, 121), ")
+    assert lines[1:] == [
+        "smallest H: 4, with the others as listed (first: H=4, W=120)",
+        "smallest W: 4, with the others as listed (first: H=120, W=4)",
+    ]
+
+
 def test_zoo_models() -> None:
     pytest.importorskip("convcalc.zoo")
     assert "Params: 61,706" in ok("plan", "zoo:lenet5")
