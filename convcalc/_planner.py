@@ -538,21 +538,27 @@ def plan(
     except ShapeError as exc:
         # a layer that took one sample without its batch axis said so before it failed: its axes start at 1
         unbatched = ctx.declared is not None and _same(ctx.declared, 1)
-        if (exc.layer is None or exc.axis is None) and unbatched and ctx.rows and len(inputs) == 1:
+        read = ""
+        if unbatched and len(inputs) == 1 and (ctx.rows or exc.layer is not None):
             # resnet18 on (3, 224, 224): the first convolution takes it as one sample, a batch norm refuses it
+            by = f"{ctx.rows[0].name or '<model>'} ({ctx.rows[0].kind})" if ctx.rows else exc.layer
+            batched = (1, *shape)
+            read = f" The network input {tuple(shape)} was read as one sample without a batch axis (by {by}); "
+            try:
+                _walk(model, batched, Context(strict, MacConvention.MACS, 4))
+                read += f"with the batch first: input_shape={batched}."
+            except ConvCalcError:  # (1, 1, 572) for a 2-D U-Net: a size is missing, not the batch alone
+                read += f"with the batch first, {batched}, it does not fit either: give each axis the model takes."
+        if (exc.layer is None or exc.axis is None) and read:
             text = str(exc)
             head, sep, tail = text.rpartition(" Received:")
-            hint = (
-                f" The network input {tuple(shape)} was read as one sample without a batch axis (by "
-                f"{ctx.rows[0].name or '<model>'} ({ctx.rows[0].kind})); with the batch first: input_shape={(1, *shape)}."
-            )
-            raise ShapeError(f"{head}{hint}{sep}{tail}" if sep else f"{text}{hint}") from None
+            raise ShapeError(f"{head}{read}{sep}{tail}" if sep else f"{text}{read}") from None
         if exc.layer is None or exc.axis is None:
             raise
         if exc.strict:
-            hint = _strict_inputs(model, shape, conv, exc.axis, unbatched)
+            hint = _strict_inputs(model, shape, conv, exc.axis, unbatched) + read
         else:
-            hint = _smallest_input(model, shape, strict, exc.layer, exc.axis, unbatched)
+            hint = _smallest_input(model, shape, strict, exc.layer, exc.axis, unbatched) + read
         text = str(exc)
         head, sep, tail = text.rpartition(" Received:")
         raise ShapeError(f"{head}{hint}{sep}{tail}" if sep else f"{text}{hint}") from None
