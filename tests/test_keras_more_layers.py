@@ -487,10 +487,10 @@ def test_an_op_convcalc_cannot_follow_is_refused_naming_it() -> None:
         convcalc.plan(model)
     assert str(caught.value) == (
         "sum (keras.ops Sum): convcalc cannot read this keras.ops operation; it reads the elementwise ones "
-        "(Absolute, Add, Cast, Ceil, Celu, Divide, Elu, Exp, Floor, FloorDivide, Gelu, HardSigmoid, HardSilu, "
-        "LeakyRelu, Log, LogSigmoid, LogSoftmax, Maximum, Minimum, Mod, Multiply, Negative, Power, Reciprocal, Relu, "
-        "Relu6, Rsqrt, Selu, Sigmoid, Sign, Silu, Softmax, Softplus, Softsign, Sqrt, Square, Subtract, Tanh, "
-        "TrueDivide). Received: operation='Sum'"
+        "(Absolute, Add, Cast, Ceil, Celu, Divide, Elu, Equal, Exp, Floor, FloorDivide, Gelu, Greater, "
+        "GreaterEqual, HardSigmoid, HardSilu, LeakyRelu, Less, LessEqual, Log, LogSigmoid, LogSoftmax, Maximum, "
+        "Minimum, Mod, Multiply, Negative, NotEqual, Power, Reciprocal, Relu, Relu6, Rsqrt, Selu, Sigmoid, Sign, "
+        "Silu, Softmax, Softplus, Softsign, Sqrt, Square, Subtract, Tanh, TrueDivide). Received: operation='Sum'"
     )
 
 

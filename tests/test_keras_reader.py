@@ -389,3 +389,18 @@ def test_a_nested_functional_model_is_read_wherever_it_is_called(where: str, sou
     assert plan.output_shape == (1, *model.output_shape[1:])
     assert plan.output_shape == tuple(model(keras.ops.zeros((1, 8, 8, 3))).shape)
     assert plan.total_params == model.count_params()
+
+
+@pytest.mark.parametrize("pool", ["GlobalAveragePooling1D", "GlobalMaxPooling1D"])
+@pytest.mark.parametrize("source", ["live", "file"])
+def test_a_masked_embedding_before_a_pool_is_read(pool: str, source: str, tmp_path: Path) -> None:
+    """``Embedding(mask_zero=True)`` computes its mask as a ``keras.ops`` NotEqual of the ids, which Keras passes
+    to the pool: refused as an operation convcalc cannot read, though the user never wrote it."""
+    inp = keras.Input((10,), dtype="int32")
+    x = getattr(keras.layers, pool)()(keras.layers.Embedding(50, 8, mask_zero=True)(inp))
+    model = keras.Model(inp, keras.layers.Dense(2)(x))
+    path = tmp_path / "masked.keras"
+    model.save(path)
+    plan = convcalc.plan(model if source == "live" else str(path))
+    assert plan.output_shape == (1, 2)
+    assert plan.total_params == model.count_params() == 418

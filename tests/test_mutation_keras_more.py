@@ -431,9 +431,10 @@ def test_an_op_in_a_sequential_is_planned_on_its_input() -> None:
 
 
 ALL_OPS = (
-    "Absolute, Add, Cast, Ceil, Celu, Divide, Elu, Exp, Floor, FloorDivide, Gelu, HardSigmoid, HardSilu, LeakyRelu, "
-    "Log, LogSigmoid, LogSoftmax, Maximum, Minimum, Mod, Multiply, Negative, Power, Reciprocal, Relu, Relu6, Rsqrt, "
-    "Selu, Sigmoid, Sign, Silu, Softmax, Softplus, Softsign, Sqrt, Square, Subtract, Tanh, TrueDivide"
+    "Absolute, Add, Cast, Ceil, Celu, Divide, Elu, Equal, Exp, Floor, FloorDivide, Gelu, Greater, GreaterEqual, "
+    "HardSigmoid, HardSilu, LeakyRelu, Less, LessEqual, Log, LogSigmoid, LogSoftmax, Maximum, Minimum, Mod, "
+    "Multiply, Negative, NotEqual, Power, Reciprocal, Relu, Relu6, Rsqrt, Selu, Sigmoid, Sign, Silu, Softmax, "
+    "Softplus, Softsign, Sqrt, Square, Subtract, Tanh, TrueDivide"
 )
 
 OP_SPECS = [

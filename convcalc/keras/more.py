@@ -757,6 +757,8 @@ class Embedding(Layer):
 #: ``keras.ops`` operations on two operands, elementwise with numpy broadcasting (their Keras class names)
 BINARY_OPS = frozenset(
     {"Add", "Subtract", "Multiply", "TrueDivide", "Divide", "FloorDivide", "Mod", "Power", "Maximum", "Minimum"}
+    # the comparisons: ``Embedding(mask_zero=True)`` computes its mask as ``NotEqual(ids, 0)``
+    | {"Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual"}
 )
 #: ``keras.ops`` operations on one tensor that keep its shape (their Keras class names)
 UNARY_OPS = frozenset(
