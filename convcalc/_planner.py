@@ -543,12 +543,12 @@ def plan(
             # resnet18 on (3, 224, 224): the first convolution takes it as one sample, a batch norm refuses it
             by = f"{ctx.rows[0].name or '<model>'} ({ctx.rows[0].kind})" if ctx.rows else exc.layer
             batched = (1, *shape)
-            read = f" The network input {tuple(shape)} was read as one sample without a batch axis (by {by}); "
+            read = f" The network input {tuple(shape)} was read as one sample without a batch axis (by {by})"
             try:
                 _walk(model, batched, Context(strict, MacConvention.MACS, 4))
-                read += f"with the batch first: input_shape={batched}."
+                read += f"; with the batch first: input_shape={batched}."
             except ConvCalcError:  # (1, 1, 572) for a 2-D U-Net: a size is missing, not the batch alone
-                read += f"with the batch first, {batched}, it does not fit either: give each axis the model takes."
+                read += "."
         if (exc.layer is None or exc.axis is None) and read:
             text = str(exc)
             head, sep, tail = text.rpartition(" Received:")

@@ -510,15 +510,13 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     listed: tuple[Any, ...] = ()  # the symbols of a set of points already printed (a Linear ties them)
     for symbol in symbols:
         solution = result.valid_sizes(symbol)
-        if solution.points is None:
+        if symbol not in listed:
             print(solution)
+        if solution.points is None:
             print(f"smallest {symbol}: {solution.smallest}")
         else:
-            if symbol not in listed:
-                print(solution)
-                listed = tuple(solution.symbol)
-            j = listed.index(symbol)
-            first = next(p for p in solution.points if p[j] == solution.smallest)
+            listed = tuple(solution.symbol)
+            first = next(p for p in solution.points if p[listed.index(symbol)] == solution.smallest)
             at = ", ".join(f"{name}={value}" for name, value in zip(listed, first, strict=True))
             print(f"smallest {symbol}: {solution.smallest}, with the others as listed (first: {at})")
         if args.output is not None:

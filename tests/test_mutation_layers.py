@@ -940,7 +940,7 @@ def test_an_empty_axis_left_by_a_crop_is_refused_before_a_convolution() -> None:
         convcalc.ShapeError,
         lambda: convcalc.plan(_nested(nn.Conv2d(3, 4, 3, padding=2), crop), (3, 4, 5)),
         "block.layer (Conv2d): spatial axis 0 of the input is empty (size 0); torch's convolutions take only a zero "
-        "batch or zero channels as empty inputs: crop less before this layer. The smallest network input that fits every layer: input_shape=(3, 5, 5). Received: input_shape=(3, 0, 5)",
+        "batch or zero channels as empty inputs: crop less before this layer. The smallest network input that fits every layer: input_shape=(3, 5, 5). The network input (3, 4, 5) was read as one sample without a batch axis (by stem (ZeroPad2d)). Received: input_shape=(3, 0, 5)",
     )
     with pytest.raises(RuntimeError):  # torch agrees
         _nested(nn.Conv2d(3, 4, 3, padding=2), crop).to_torch()(torch.zeros(3, 4, 5))
@@ -1540,7 +1540,7 @@ def test_a_transposed_convolution_of_an_emptied_axis_is_refused_with_its_path() 
         convcalc.ShapeError,
         lambda: convcalc.plan(nn.Sequential(nn.ZeroPad2d((0, 0, -5, 0)), nn.ConvTranspose2d(3, 4, 3)), (3, 5, 5)),
         "1 (ConvTranspose2d): spatial axis 0 of the input is empty (size 0); torch's convolutions take only a zero "
-        "batch or zero channels as empty inputs: crop less before this layer. The smallest network input that fits every layer: input_shape=(3, 6, 5). Received: input_shape=(3, 0, 5)",
+        "batch or zero channels as empty inputs: crop less before this layer. The smallest network input that fits every layer: input_shape=(3, 6, 5). The network input (3, 5, 5) was read as one sample without a batch axis (by 0 (ZeroPad2d)). Received: input_shape=(3, 0, 5)",
     )
 
 

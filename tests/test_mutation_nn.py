@@ -108,7 +108,7 @@ PLAN_ERRORS = [
         False,
         # one sample without its batch axis: the hint changes the input's own axis
         "block.layer (MaxPool2d): the kernel spans 2 but the padded input is 1 + 0 = 1 on spatial axis 0; the input "
-        "to this layer must be at least 2 there. The smallest network input that fits every layer: input_shape=(1, 2, 4). Received: input_shape=(1, 1, 4)",
+        "to this layer must be at least 2 there. The smallest network input that fits every layer: input_shape=(1, 2, 4). The network input (1, 1, 4) was read as one sample without a batch axis (by stem (Identity)). Received: input_shape=(1, 1, 4)",
     ),
     (
         nn.AdaptiveAvgPool2d(2),

@@ -396,12 +396,13 @@ def test_a_flatten_of_a_size_convcalc_cannot_keep_is_a_spec_error_not_a_value_er
 
 def test_an_unbatched_reading_that_a_size_does_not_fit_says_how_the_input_was_read() -> None:
     """(1, 1, 572) for a 2-D network is one (C, H, W) sample of height 1: the size error said which input gets
-    past the layer, not that the input was read without a batch, nor that a batch axis alone would not do."""
+    past the layer, not that the input was read without a batch (a batch axis alone would not do here, so none is
+    suggested)."""
     net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3))
     with pytest.raises(convcalc.ShapeError) as refused:
         convcalc.plan(net, (1, 1, 572))
     assert (
-        "The network input (1, 1, 572) was read as one sample without a batch axis (by 0); with the batch first, "
-        "(1, 1, 1, 572), it does not fit either: give each axis the model takes. Received: input_shape=(1, 1, 572)"
+        "The network input (1, 1, 572) was read as one sample without a batch axis (by 0). "
+        "Received: input_shape=(1, 1, 572)"
     ) in str(refused.value)
     assert convcalc.plan(net, (1, 1, 572, 572)).output_shape == (1, 4, 568, 568)
