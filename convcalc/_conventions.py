@@ -8,6 +8,7 @@ element of a layer's batch, here.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from typing import Any
@@ -56,18 +57,21 @@ class MacConvention(_Vocabulary):
 
 
 _IN_PLACE_RELU = re.compile(r"relu_(_\d+)?")
+# a row only for its kind: what the amends of a context make of a layer's kind
+_PROBE = make_row("", "", (), (), 0, 0, 0, 0, 0, 0, None, 0, False)
 
 
 def called_kind(amends: list[Callable[[Row], Row]], kind: str, path: str) -> str:
     """The kind a row is finally given: a functional call planned by its layer's rule (``F.max_pool2d``) is
     added under the layer's kind (``MaxPool2d``) and renamed to the call's (``max_pool2d``) as it is made; an
-    in-place ``relu_`` (a row of kind ``relu`` named after its function) is ``relu_``."""
+    in-place ``relu_`` (a row of kind ``relu`` named after its function, which ptflops does not patch) is
+    ``relu_``."""
     if amends:
-        row = make_row(kind, kind, (), (), 0, 0, 0, 0, 0, 0, None, 0, False)
+        row = dataclasses.replace(_PROBE, kind=kind)
         for amend in reversed(amends):
             row = amend(row)
         kind = row.kind
-    if kind == "relu" and _IN_PLACE_RELU.fullmatch(path.rsplit(".", 1)[-1]):  # (torch.fx: relu_, relu__1, ...)
+    if kind == "relu" and _IN_PLACE_RELU.fullmatch(path.rpartition(".")[2]):  # (torch.fx: relu_, relu__1, ...)
         return "relu_"
     return kind
 
@@ -95,7 +99,7 @@ def peer_extras(
     kind: str,
     input_shape: Shape,
     output_shape: Shape,
-    held: Size = 0,
+    held: Size,
     *,
     called: str | None = None,
 ) -> Any:
@@ -120,9 +124,9 @@ def _fvcore_extras(kind: str, called: str, inputs: Size, outputs: Size, rank: in
         return (5 if _weighted(held) else 4) * inputs
     if kind == "AdaptiveAvgPool2d":  # (fvcore has no handler for the 1-D and 3-D forms)
         return inputs
-    if called in ("upsample_bilinear", "grid_sample"):  # (grid_sample: fvcore takes its bilinear mode)
+    if called == "grid_sample":  # (fvcore takes its bilinear mode)
         return 4 * outputs
-    if kind in ("Upsample", "interpolate") and rank == 4:  # its mode is not in the row: nearest, the default
+    if kind == "Upsample" and rank == 4:  # (F.interpolate too); its mode is not in the row: nearest, the default
         return outputs
     return 0
 
@@ -142,6 +146,6 @@ def _ptflops_extras(kind: str, called: str, inputs: Size, outputs: Size, held: S
         return 2 * inputs
     if called in _FUNCTIONAL_POOLS:
         return inputs
-    if kind in ("Upsample", "interpolate"):  # the hook of an Upsample module, F.interpolate inside it or alone
-        return (2 if module and kind == "Upsample" else 1) * outputs
+    if kind == "Upsample":  # the hook of an Upsample module and F.interpolate inside it, or F.interpolate alone
+        return (2 if module else 1) * outputs
     return 0

@@ -547,3 +547,28 @@ def test_a_symbolic_torchinfo_summary_gives_its_memory_in_megabytes() -> None:
             megabytes = sympy.sympify(value.removesuffix(" / 1e6")).subs({"H": 227, "W": 227}) / 10**6
             value = f"{float(megabytes):.2f}"
         assert f"{head}: {value}" == theirs
+
+
+def test_called_kind_is_the_kind_a_row_is_finally_given() -> None:
+    """A functional call planned by its layer's rule is added under the layer's kind and renamed by the context's
+    amends, the innermost first; an in-place ``relu_`` (fx names it ``relu_``, ``relu__1``) is told apart from
+    ``F.relu`` (``relu``, ``relu_1``), which ptflops counts."""
+    import dataclasses
+
+    from convcalc._conventions import called_kind
+
+    def to(kind: str) -> Any:
+        return lambda row: dataclasses.replace(row, kind=kind)
+
+    assert called_kind([], "MaxPool2d", "pool") == "MaxPool2d"
+    assert called_kind([to("max_pool2d")], "MaxPool2d", "max_pool2d") == "max_pool2d"
+    assert called_kind([to("outer"), to("inner")], "MaxPool2d", "x") == "outer"  # the last amend is applied first
+    assert [called_kind([], "relu", p) for p in ("relu_", "relu__1", "block.relu_", "relu", "relu_1", "relu_x")] == [
+        "relu_",
+        "relu_",
+        "relu_",
+        "relu",
+        "relu",
+        "relu",
+    ]
+    assert called_kind([], "ReLU", "relu_") == "ReLU"
