@@ -563,6 +563,7 @@ def test_called_kind_is_the_kind_a_row_is_finally_given() -> None:
     assert called_kind([], "MaxPool2d", "pool") == "MaxPool2d"
     assert called_kind([to("max_pool2d")], "MaxPool2d", "max_pool2d") == "max_pool2d"
     assert called_kind([to("outer"), to("inner")], "MaxPool2d", "x") == "outer"  # the last amend is applied first
+    assert called_kind([lambda row: row], "GroupNorm", "gn") == "GroupNorm"  # an amend that keeps the kind (frozen)
     assert [called_kind([], "relu", p) for p in ("relu_", "relu__1", "block.relu_", "relu", "relu_1", "relu_x")] == [
         "relu_",
         "relu_",
