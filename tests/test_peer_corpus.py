@@ -9,10 +9,7 @@ count per sample (``test_ptflops_adds_functionals_undivided`` shows it).
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import io
-import warnings
 from typing import Any
 
 import pytest
@@ -26,6 +23,7 @@ nn = torch.nn
 F = torch.nn.functional
 
 from tests.corpus_models import CORPUS  # noqa: E402
+from tests.test_peer_conventions import _quiet  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -69,16 +67,6 @@ DEPARTURES: dict[str, dict[str, str]] = {
 }
 # A sequence-first input (L, N): the plan counts per sequence, N of them
 SAMPLES = {"RNNModel": 2}
-
-
-def _quiet(fn: Any) -> Any:
-    with (
-        warnings.catch_warnings(),
-        contextlib.redirect_stdout(io.StringIO()),
-        contextlib.redirect_stderr(io.StringIO()),
-    ):
-        warnings.simplefilter("ignore")
-        return fn()
 
 
 def _positional(model: Any, inputs: Any) -> list[Any]:
