@@ -135,8 +135,12 @@ def _pick(*names: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
 def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_plain(v) for v in value)
-    if isinstance(value, dict) and value.get("class_name") == "__numpy__" and isinstance(value.get("config"), dict):
-        return _plain(value["config"].get("value"))  # a numpy array, as Keras serializes one
+    if (
+        isinstance(value, dict)
+        and value.get("class_name") in ("__numpy__", "__tensor__")
+        and isinstance(value.get("config"), dict)
+    ):  # a numpy array or a backend tensor (``keras.ops.ones((4,))``), as Keras serializes them
+        return _plain(value["config"].get("value"))
     return value
 
 

@@ -404,3 +404,17 @@ def test_a_masked_embedding_before_a_pool_is_read(pool: str, source: str, tmp_pa
     plan = convcalc.plan(model if source == "live" else str(path))
     assert plan.output_shape == (1, 2)
     assert plan.total_params == model.count_params() == 418
+
+
+@pytest.mark.parametrize("source", ["live", "file"])
+def test_a_keras_tensor_constant_is_an_operand_of_known_shape(source: str, tmp_path: Path) -> None:
+    """``x + keras.ops.ones((4,))``: Keras saves the constant as a ``__tensor__`` with its values, as it saves a
+    numpy array as ``__numpy__``; it was refused as an operand of unknown shape."""
+    inp = keras.Input((3, 4))
+    x = keras.layers.Dense(4)(inp)
+    model = keras.Model(inp, x + keras.ops.ones((4,)))
+    path = tmp_path / "constant.keras"
+    model.save(path)
+    plan = convcalc.plan(model if source == "live" else str(path))
+    assert plan.output_shape == (1, *model.output_shape[1:]) == (1, 3, 4)
+    assert plan.total_params == model.count_params() == 20
