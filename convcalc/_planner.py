@@ -231,7 +231,7 @@ class Context:
         over the whole batch is shared out, exactly."""
         elements = shape_numel(output_shape)
         convention = self.mac_convention
-        if convention in (MacConvention.FVCORE, MacConvention.PTFLOPS):  # the peer's own additions, per element
+        if convention is _FVCORE or convention is _PTFLOPS:  # the peer's own additions, per element
             extras = peer_extras(  # of the layer's batch as macs are
                 convention,
                 kind,
@@ -240,12 +240,11 @@ class Context:
                 trainable + non_trainable,
                 called=called_kind(self.amends, kind, path),
             )
-            macs, bias_adds = (
-                (macs + bias_adds + extras, 0) if convention is MacConvention.PTFLOPS else (macs + extras, bias_adds)
-            )
+            macs, bias_adds = (macs + bias_adds + extras, 0) if convention is _PTFLOPS else (macs + extras, bias_adds)
         if self.batch is not None and (type(macs) is not int or macs or type(bias_adds) is not int or bias_adds):
             own = batch if batch is not None else (output_shape[0] if output_shape else None)
-            if own is not self.batch and convention in _PER_INPUT:  # (the same object: one per input sample)
+            # (the same object: one per input sample); every count but torchinfo's is per input sample
+            if own is not self.batch and convention is not _TORCHINFO:
                 times = _per_input(own, self.batch)
                 if times is not None and times != 1:
                     macs, bias_adds = macs * times, bias_adds * times
@@ -260,9 +259,9 @@ class Context:
                 trainable, non_trainable, buffers, recursive, held = self._count(
                     path, tensors, described, (trainable, non_trainable, buffers)
                 )
-        if convention is MacConvention.TORCHINFO:
+        if convention is _TORCHINFO:
             macs = torchinfo_mult_adds(kind, held, output_shape, channels_last=self.channels_last)
-        elif convention in (MacConvention.MACS_BIAS, MacConvention.FLOPS):
+        elif convention is _MACS_BIAS or convention is _FLOPS:
             macs = self._convention_macs(macs, bias_adds)
         if peer_macs is not None:
             macs = peer_macs.get(convention.value, macs)
@@ -315,9 +314,11 @@ class Context:
         return own[0], own[1], own[2], False, own[0] + own[1]
 
 
-# the counts made per input sample: fvcore's and ptflops' totals are the whole batch's over the input's first size,
-# as convcalc's own are; torchinfo charges each row its own first size
-_PER_INPUT = frozenset(set(MacConvention) - {MacConvention.TORCHINFO})
+# the conventions by name, read once per row (an enum member's lookup on its class costs more than the test):
+# every count is made per input sample, fvcore's and ptflops' totals being the whole batch's over the input's
+# first size as convcalc's own are, but torchinfo's, which charges each row its own first size
+_MACS_BIAS, _FLOPS, _TORCHINFO = MacConvention.MACS_BIAS, MacConvention.FLOPS, MacConvention.TORCHINFO
+_FVCORE, _PTFLOPS = MacConvention.FVCORE, MacConvention.PTFLOPS
 
 
 def _per_input(own: Size, batch: Size) -> Size:
