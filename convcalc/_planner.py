@@ -550,13 +550,11 @@ def plan(
                 read += f"; with the batch first: input_shape={batched}."
             except ConvCalcError:  # (1, 1, 572) for a 2-D U-Net: a size is missing, not the batch alone
                 read += "."
-        if (exc.layer is None or exc.axis is None) and read:
-            text = str(exc)
-            head, sep, tail = text.rpartition(" Received:")
-            raise ShapeError(f"{head}{read}{sep}{tail}" if sep else f"{text}{read}") from None
         if exc.layer is None or exc.axis is None:
-            raise
-        if exc.strict:
+            if not read:
+                raise
+            hint = read
+        elif exc.strict:
             hint = _strict_inputs(model, shape, conv, exc.axis, unbatched) + read
         else:
             hint = _smallest_input(model, shape, strict, exc.layer, exc.axis, unbatched) + read

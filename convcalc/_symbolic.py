@@ -32,6 +32,9 @@ __all__ = [
 ]
 
 
+_SOUND: Any = None  # sympy, once its answer is taken back
+
+
 def sound_sympy() -> Any:
     """sympy, with one wrong answer of its assumptions taken back. sympy (1.14) holds a product whole when its
     even factors outnumber the twos of its coefficient's denominator, forgetting the denominator's odd factor:
@@ -40,6 +43,9 @@ def sound_sympy() -> Any:
     ``floor(Min(H, 2*W)/6 - 1/6) + 1`` substituted at H = 8 is ``Min(8, 2*W)/6``. Parities cannot tell that a
     value divides by an odd number, so such a product is left undecided (None), as sympy leaves ``k/3``.
     Installed once, when convcalc first makes or takes a symbol; every other answer of sympy is unchanged."""
+    global _SOUND
+    if _SOUND is not None:  # (the symbolic path asks for sympy at every formula)
+        return _SOUND
     import sympy
 
     decide = sympy.Mul._prop_handler.get("integer")
@@ -75,6 +81,7 @@ def sound_sympy() -> Any:
                     cls._prop_handler["integer"] = is_integer
         # expressions sympy built before (``floor(Min(8, 2*W)/6)`` already taken whole) are cached: built again
         sympy.core.cache.clear_cache()
+    _SOUND = sympy
     return sympy
 
 

@@ -75,13 +75,14 @@ def from_keras(model: Any) -> Any:
     ...
     convcalc.SpecError: cannot read the Keras file 'missing.keras': no such file. Received: model='missing.keras'
     """
-    item = _read_file(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else _serialize(model)
+    saved = isinstance(model, (str, os.PathLike))
+    item = _read_file(os.fspath(model)) if saved else _serialize(model)
     reader = _Reader()
     # a model set trainable=False trains none of its weights, whatever its layers say (Keras'
     # ``trainable_weights`` of a model that is not trainable is empty); a nested model's flag is its layers'
     config = item.get("config") if isinstance(item, dict) else None
     reader.frozen = isinstance(config, dict) and config.get("trainable", True) is False
-    return reader.model(item, "", None if isinstance(model, (str, os.PathLike)) else model)
+    return reader.model(item, "", None if saved else model)
 
 
 def _read_file(path: str) -> Any:

@@ -359,10 +359,6 @@ def _run_hooked(
         for handle in handles:
             handle.remove()
     params: dict[str, tuple[tuple[tuple[int, int], ...], bool]] = {}
-
-    def children_of(sub: Any) -> list[tuple[str, Any]]:
-        return [(n, c) for n, c in sub.named_children() if n != "parametrizations"]
-
     for name, sub in named:
         children = [child for child_name, child in sub.named_children() if child_name != "parametrizations"]
         # an empty Sequential (a shortcut that passes its input on) is planned as nothing
@@ -370,11 +366,10 @@ def _run_hooked(
         tensors = [*sub.parameters(recurse=False)]
         if "parametrizations" in sub._modules:  # weight_norm, spectral_norm: the originals are the layer's
             tensors += [*sub._modules["parametrizations"].parameters()]
-        inside = [n for n in outputs if n.startswith(f"{name}.")] if name else list(outputs)
-        if name in outputs and not inside:
+        if name and name in outputs and not any(n.startswith(f"{name}.") for n in outputs):
             # a layer called whose children never are (MultiheadAttention reads out_proj's weight and bias): their
             # tensors are the layer's, as its row counts them
-            tensors += [t for child_name, child in children_of(sub) for t in child.parameters()]
+            tensors += [t for child in children for t in child.parameters()]
         counted = []
         for tensor in tensors:
             try:
