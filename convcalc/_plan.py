@@ -13,7 +13,7 @@ from convcalc._late import late
 from convcalc._symbolic import FloorForm, to_sympy
 from convcalc._types import Shape, Size
 
-__all__ = ["Constraint", "Group", "Plan", "ReceptiveField", "Row", "merge_rf", "rf_update"]
+__all__ = ["Constraint", "Group", "Plan", "ReceptiveField", "Row", "merge_rf", "rf_update", "sliced_rf"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,10 +366,20 @@ class Plan:
 
     @property
     def receptive_field(self) -> tuple[ReceptiveField, ...] | None:
-        """Receptive field of the last layer that still has spatial axes."""
-        for row in reversed(self.rows):
-            if row.receptive_field is not None:
-                return row.receptive_field
+        """Receptive field of the last layer that still has spatial axes: None where a later layer keeps them
+        (as many axes, spatial sizes other than 1) without a field of its own (a transposed convolution, a
+        crop from a symbolic end, a gate computed from the whole input), since the field of the output is then
+        not that layer's."""
+        for at in range(len(self.rows) - 1, -1, -1):
+            field = self.rows[at].receptive_field
+            if field is not None:
+                rank, k = len(self.rows[at].output_shape), len(field)
+                for row in self.rows[at + 1 :]:
+                    shape = row.output_shape
+                    spatial = shape[1 : 1 + k] if self._channels_last else shape[len(shape) - k :]
+                    if len(shape) >= rank and not all(_is_one(d) for d in spatial):
+                        return None
+                return field
         return None
 
     # -- torchinfo's totals (its summary prints them; see summary("torchinfo")) ---------------------- #
@@ -733,6 +743,11 @@ def shape_numel(shape: Shape) -> Size:
     return out
 
 
+def _is_one(size: Size) -> bool:
+    """An int (or a sympy integer) size of 1."""
+    return bool(size == 1) if isinstance(size, int) or getattr(size, "is_Integer", False) else False
+
+
 def rf_update(
     rf: tuple[ReceptiveField, ...] | None,
     extent: tuple[int, ...],
@@ -749,15 +764,42 @@ def rf_update(
     )
 
 
-def merge_rf(rfs: list[tuple[ReceptiveField, ...] | None]) -> tuple[ReceptiveField, ...] | None:
-    """The receptive field where branches meet: the largest per axis, None when any is unknown or the
-    jumps differ."""
-    if any(r is None for r in rfs):
+def sliced_rf(
+    rf: tuple[ReceptiveField, ...] | None, rank: int, axis: int, start: Size | None, step: Size, size: Size
+) -> tuple[ReceptiveField, ...] | None:
+    """The receptive field after a slice of ``axis`` of a tensor of ``rank`` dims (channels first) from ``start``
+    with a positive ``step``: a crop of a spatial axis moves its first window by the crop's start, a step spreads
+    the windows out. None where the start is not a known position (counted from the end of a symbolic ``size``,
+    or itself a size) or the step is not a positive int; an axis before the spatial ones keeps the field."""
+    if rf is None or axis < rank - len(rf):
+        return rf
+    if type(start) is not int or type(step) is not int or step < 1 or (start < 0 and type(size) is not int):
         return None
-    known = [r for r in rfs if r is not None]
+    if type(size) is int:
+        start = max(size + start, 0) if start < 0 else min(start, size)
+    j = axis - rank + len(rf)
+    field = rf[j]
+    return (*rf[:j], ReceptiveField(field.size, field.jump * step, field.start + start * field.jump), *rf[j + 1 :])
+
+
+def merge_rf(
+    rfs: list[tuple[ReceptiveField, ...] | None], shapes: list[Shape] | None = None, *, channels_last: bool = False
+) -> tuple[ReceptiveField, ...] | None:
+    """The receptive field where branches meet, position by position: on each axis the union of the branches'
+    windows (from the first start to the last end), None when any is unknown, the ranks differ or the jumps
+    differ (the windows then drift apart along the axis). With the branches' ``shapes`` (channels first, or
+    ``channels_last``), None also where their spatial sizes differ: a size of 1 broadcast along an axis gives
+    every position the same window of that branch."""
+    if any(r is None for r in rfs) or len({len(r) for r in rfs if r is not None}) > 1:
+        return None
+    k = len(rfs[0]) if rfs and rfs[0] is not None else 0
+    spatial = {tuple(s[1 : 1 + k] if channels_last else s[len(s) - k :]) for s in shapes or ()}
+    if len(spatial) > 1:
+        return None
     merged = []
-    for axis in zip(*known, strict=True):
+    for axis in zip(*[r for r in rfs if r is not None], strict=True):
         if len({f.jump for f in axis}) != 1:
             return None
-        merged.append(max(axis, key=lambda f: f.size))
+        start = min(f.start for f in axis)
+        merged.append(ReceptiveField(max(f.start + f.size for f in axis) - start, axis[0].jump, start))
     return tuple(merged)

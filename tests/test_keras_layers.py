@@ -522,6 +522,43 @@ def test_receptive_field_of_a_chain_is_torch_one_hot_support() -> None:
     assert rf[0] == ReceptiveField(20, 8, -5)  # by hand: (3,1,-1) (4,2,-1) (4,2,-5) (12,2,-5) (16,4,-5)
 
 
+@pytest.mark.parametrize("merge", ["add", "channels", "width"])
+def test_branches_that_meet_see_the_union_of_their_windows(merge: str) -> None:
+    # a valid 5-wide window [0, 5) beside a 'same' 3-wide one cropped to match, [-1, 2): each output position sees
+    # [-1, 5), in either order; concatenated along the width, positions no longer line up
+    x = K.Input((20, 1), name="x")
+    a, b = K.Conv1D(1, 5, name="a"), K.Conv1D(1, 3, padding="same", name="b")
+    crop = K.Cropping1D((0, 4), name="crop")
+    join = {
+        "add": K.Add(name="join"),
+        "channels": K.Concatenate(name="join"),
+        "width": K.Concatenate(axis=1, name="join"),
+    }
+    model = K.Functional(x, [(a, "x"), (b, "x"), (crop, "b"), (join[merge], ("crop", "a"))])
+    plan = convcalc.plan(model, (1, 20, 1))
+    if merge == "width":
+        assert plan.row("join").receptive_field is None
+        assert plan.receptive_field is None
+        return
+    rf = plan.row("join").receptive_field
+    assert rf == (ReceptiveField(6, 1, -1),)
+    assert plan.receptive_field == rf
+
+    def forward(x: Any) -> Any:
+        return torch_conv(x, 1, (5,), (1,), (1,), "valid") + torch_conv(x, 1, (3,), (1,), (1,), "same")[..., :-4]
+
+    assert_rf_is_torch(rf[0], one_hot_support(forward, 20), 20)
+
+
+def test_a_branch_broadcast_along_the_width_leaves_no_receptive_field() -> None:
+    x = K.Input((8, 8, 2), name="x")
+    crop = K.Cropping2D(((0, 0), (0, 5)), name="crop")  # one column, broadcast back to 6 by the product
+    model = K.Functional(x, [(K.Conv2D(2, 3, name="c"), "x"), (crop, "c"), (K.Multiply(name="gate"), ("c", "crop"))])
+    plan = convcalc.plan(model, (1, 8, 8, 2))
+    assert plan.row("crop").receptive_field is not None
+    assert plan.row("gate").receptive_field is None
+
+
 def test_receptive_field_of_causal_conv1d_stack() -> None:
     model = K.Sequential([K.Conv1D(1, 2, padding="causal", dilation_rate=d) for d in (1, 2, 4, 8)])
     plan = convcalc.plan(model, (1, 32, 1))

@@ -667,3 +667,30 @@ def test_a_float16_weight_cast_for_its_layer_is_counted() -> None:
     plan = convcalc.plan(model)
     assert plan.total_params == 216  # the weight's, not the dropout's ratio
     assert plan.output_shape == _ort_shape(_session(model.SerializeToString()), (1, 3, 8, 8)) == (1, 8, 6, 6)
+
+
+class _CropsAndBranches(torch.nn.Module):
+    """Two convolutions of the input, cropped to a common size and added: the windows' union, moved by the crop."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__()
+        self.a, self.b = torch.nn.Conv2d(1, 1, 5), torch.nn.Conv2d(1, 1, 3, padding=1)
+        self.step = step
+
+    def forward(self, x: Any) -> Any:
+        a, b = self.a(x), self.b(x)
+        return (a[:, :, 1:, :: self.step] + b[:, :, 1 : a.size(2), : a.size(3) : self.step])[..., -3:]
+
+
+@pytest.mark.parametrize("step", [1, 2])
+def test_slices_and_branches_keep_the_receptive_field_torch_gives(step: int) -> None:
+    # the same model read from torch (whose rule for crops and sums test_torch_index_ops checks against torch's
+    # gradients) and from its ONNX export: each Slice moves the window, the Add takes the union
+    module = _CropsAndBranches(step)
+    model = onnx.load_from_string(_export(module, (1, 1, 14, 13), dynamic=False))
+    from_onnx, from_torch = convcalc.plan(model), convcalc.plan(module, (1, 1, 14, 13))
+    assert from_onnx.output_shape == from_torch.output_shape == tuple(module(torch.zeros(1, 1, 14, 13)).shape)
+    field = from_torch.receptive_field
+    assert field is not None
+    assert field[0] == convcalc.ReceptiveField(6, 1, 0)  # [0, 5) and [-1, 2) from row 1: [0, 6)
+    assert from_onnx.receptive_field == field

@@ -143,6 +143,24 @@ def test_receptive_field_vgg16_endpoints() -> None:
     assert plan.receptive_field == pools[-1].receptive_field
 
 
+def test_the_plans_receptive_field_is_the_last_spatial_layers_or_none() -> None:
+    conv = nn.Conv2d(1, 4, 3, stride=2, padding=1)
+    field = convcalc.plan(conv, (1, 1, 16, 16)).rows[0].receptive_field
+    # the axes end (a global pool, a flatten, a linear): the field of the last layer that had them
+    head = nn.Sequential(conv, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    assert convcalc.plan(head, (1, 1, 16, 16)).receptive_field == field
+    # the axes go on without a field (a transposed convolution's windows differ by position): none, not the
+    # field of a layer before it
+    up = nn.Sequential(conv, nn.ConvTranspose2d(4, 1, 2, stride=2), nn.ReLU())
+    plan = convcalc.plan(up, (1, 1, 16, 16))
+    assert plan.rows[0].receptive_field == field
+    assert plan.receptive_field is None
+    keras = K.Sequential([K.Input((8, 8, 1)), K.Conv2D(2, 3), K.Conv2DTranspose(2, 2, strides=2), K.Flatten()])
+    assert convcalc.plan(keras, (1, 8, 8, 1)).receptive_field is None
+    keras = K.Sequential([K.Input((8, 8, 1)), K.Conv2D(2, 3), K.GlobalAveragePooling2D(keepdims=True)])
+    assert convcalc.plan(keras, (1, 8, 8, 1)).receptive_field == (convcalc.ReceptiveField(3, 1, 0),) * 2
+
+
 def test_add_and_concat() -> None:
     block = nn.Sequential(
         nn.Add(

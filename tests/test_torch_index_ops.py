@@ -858,6 +858,85 @@ def test_the_receptive_field_after_an_index_is_torchs(source: str, stride: int) 
         _claim_holds(model, shape, row.receptive_field)
 
 
+# a crop of a spatial axis from a known start, or a step along it: the windows move or spread out, and the
+# field says where (checked at every output element against the gradients)
+_MOVES_FIELD = [
+    "y[:, :, 1:-1]",
+    "y[:, :, :, ::2]",
+    "y[..., 1:, :]",
+    "y[:, :, 2:]",
+    "y[..., 1::3]",
+    "y[:, :, -3:]",
+    "y[:, :, :-2, 1:]",
+    "y.narrow(2, 1, 2)",
+    "y.narrow(3, -3, 2)",
+    "y[:, :, 1:][:, :, :, ::2][..., 1:, :]",
+]
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("source", _MOVES_FIELD)
+def test_a_crop_of_a_spatial_axis_moves_the_receptive_field(source: str, stride: int) -> None:
+    model = Indexing(eval(f"lambda m, x: (lambda y: {source})(m.conv(x))"), conv=(2, 3, 3, stride))
+    shape = (1, 2, 11, 12)
+    plan = convcalc.plan(model, shape)
+    assert tuple(plan.output_shape) == torch_outcome(model, shape)
+    assert plan.rows[-1].receptive_field is not None
+    assert plan.receptive_field == plan.rows[-1].receptive_field
+    _claim_holds(model, shape, plan.rows[-1].receptive_field)
+
+
+class _Branches(torch.nn.Module):
+    """Two convolutions of the input, added or concatenated position by position: the field of the sum is the
+    union of the branches' windows (all-ones weights); the concatenation's channels are summed, so that the
+    gradients of one output element reach what its position sees through every channel."""
+
+    def __init__(self, a: dict[str, Any], b: dict[str, Any], crop: int, cat: bool) -> None:
+        super().__init__()
+        self.a, self.b = torch.nn.Conv2d(1, 1, bias=False, **a), torch.nn.Conv2d(1, 1, bias=False, **b)
+        self.crop, self.cat = crop, cat
+        for conv in (self.a, self.b):
+            with torch.no_grad():
+                conv.weight.fill_(1.0)
+
+    def forward(self, x: Any) -> Any:
+        a, b = self.a(x), self.b(x)
+        h, w = min(a.size(2), b.size(2)), min(a.size(3), b.size(3))
+        a, b = a[:, :, self.crop : h, :w], b[:, :, self.crop : h, :w]
+        return torch.cat([a, b], 1).sum(1, keepdim=True) if self.cat else a + b  # the sum: each position's reach
+
+
+@pytest.mark.parametrize("cat", [False, True])
+@pytest.mark.parametrize("crop", [0, 1])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ({"kernel_size": 5}, {"kernel_size": 3, "padding": 1}),  # windows [0, 5) and [-1, 2): the union [-1, 5)
+        ({"kernel_size": 3, "padding": 2}, {"kernel_size": 5}),
+        ({"kernel_size": 2}, {"kernel_size": 2, "padding": 1}),  # [0, 2) and [-1, 1): [-1, 2)
+        ({"kernel_size": 3, "stride": 2}, {"kernel_size": 2, "stride": 2, "padding": 1}),
+    ],
+)
+def test_branches_that_meet_see_the_union_of_their_windows(a: Any, b: Any, crop: int, cat: bool) -> None:
+    model = _Branches(a, b, crop, cat)
+    shape = (1, 1, 12, 11)
+    plan = convcalc.plan(model, shape)
+    assert tuple(plan.output_shape) == torch_outcome(model, shape)
+    field = plan.rows[-1].receptive_field
+    assert field is not None
+    assert plan.receptive_field == field
+    _claim_holds(model, shape, field)
+
+
+def test_a_branch_broadcast_along_a_spatial_axis_leaves_no_receptive_field() -> None:
+    # every position of the sum reads the same first row of the second branch: no window moves with the output
+    model = Indexing(lambda m, x: m.conv(x) + m.conv(x)[:, :, :1], conv=(2, 3, 3, 1))
+    plan = convcalc.plan(model, (1, 2, 7, 6))
+    assert plan.row("getitem").receptive_field is not None
+    assert plan.rows[-1].receptive_field is None
+    assert plan.receptive_field is None  # not the convolution's: the output keeps its spatial axes
+
+
 # --------------------------------------------------------------------------- #
 # A module's buffer, indexed, stays a constant (it does not depend on the network input)
 # --------------------------------------------------------------------------- #

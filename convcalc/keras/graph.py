@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from convcalc._args import flag, per_axis, received, whole
 from convcalc._errors import ShapeError, SpecError
-from convcalc._plan import ReceptiveField
+from convcalc._plan import ReceptiveField, merge_rf
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import product
 from convcalc._types import Shape
@@ -363,8 +363,14 @@ class _Merge(Layer):
                 f"Received: input_shapes={shapes}"
             )
         out = self._merged_shape(shapes, ctx, path)
-        ctx.add_row(path, self.kind, shapes[0], out)
-        return out, None
+        rf = merge_rf([f[1] for f in flows], shapes, channels_last=True) if self._by_position(shapes) else None
+        ctx.add_row(path, self.kind, shapes[0], out, receptive_field=rf)
+        return out, rf
+
+    def _by_position(self, shapes: list[Shape]) -> bool:
+        """The inputs meet position by position (each output position reads the same position of each): they
+        have the output's rank (a lower rank broadcasts along the leading axes)."""
+        return len({len(s) for s in shapes}) == 1
 
     def _merged_shape(self, shapes: list[Shape], ctx: Context, path: str) -> tuple[Any, ...]:
         # Keras' base_merge: the shapes after the batch axis broadcast, aligned on the right; 1 stretches
@@ -467,6 +473,10 @@ class Concatenate(_Merge):
     def __post_init__(self) -> None:
         whole(self.axis, "axis")
         _named(self)
+
+    def _by_position(self, shapes: list[Shape]) -> bool:
+        """Only a concatenation of channels (the last axis) keeps the positions of its inputs."""
+        return self.axis in (-1, len(shapes[0]) - 1)
 
     def _merged_shape(self, shapes: list[Shape], ctx: Context, path: str) -> tuple[Any, ...]:
         rank = len(shapes[0])

@@ -409,7 +409,7 @@ def _binary(call: _Call, args: list[Any]) -> Any:
         return _K(shape, None)
     tensors = [a for a in present if isinstance(a, _T)]
     shape = _broadcast(call, [a.shape for a in present])
-    rf = _merge_rf([t.rf for t in tensors]) if len(shape) == len(tensors[0].shape) else None
+    rf = _merge_rf([t.rf for t in tensors], [t.shape for t in tensors]) if len(shape) == len(tensors[0].shape) else None
     return call.row(tensors[0].shape, _T(shape, rf))
 
 

@@ -7,7 +7,7 @@ from fractions import Fraction
 from typing import Any
 
 from convcalc._backend import smax, smin
-from convcalc._plan import ReceptiveField
+from convcalc._plan import ReceptiveField, sliced_rf
 from convcalc._types import Shape
 from convcalc.formulas import ceil_div
 from convcalc.nn import _merge_rf
@@ -398,7 +398,10 @@ def _slice(call: _Call, args: list[Any]) -> Any:
             return _K(tuple(dims), None)
         index = tuple(_python_slice(x.shape[j], *picks[j]) if j in picks else slice(None) for j in range(rank))
         return _from_arr(a[index])
-    return call.row(x.shape, _T(tuple(dims), x.rf if all(a < 2 for a in picks) else None))
+    rf = x.rf
+    for a, (st, _, sp) in picks.items():
+        rf = sliced_rf(rf, rank, a, st, sp, x.shape[a])
+    return call.row(x.shape, _T(tuple(dims), rf))
 
 
 def _python_slice(size: int, start: int, end: int, step: int) -> slice:

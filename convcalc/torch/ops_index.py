@@ -13,7 +13,7 @@ from convcalc._types import Shape
 from convcalc.torch.nodes import ListIndex
 from convcalc.torch.ops_math import _broadcast
 from convcalc.torch.strides import contiguous
-from convcalc.torch.values import _Call, _describe_value, _handles, _is_int, _size, _Tensor
+from convcalc.torch.values import _Call, _describe_value, _handles, _is_int, _size, _sliced_rf, _Tensor
 
 
 @_handles("getitem")
@@ -97,6 +97,7 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
     axis = 0
     trailing_ok = True
     k = len(t.rf) if t.rf is not None else 0
+    rf = t.rf
     for at, item in enumerate(expanded):
         if item is None:
             shape.append(1)
@@ -107,8 +108,8 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
         if isinstance(item, slice):
             full = item.start is None and item.stop is None and item.step in (None, 1)
             shape.append(size if full else _slice_length(call, size, item, axis, t.shape))
-            if not full and axis >= rank - k:
-                trailing_ok = False
+            if not full:
+                rf = _sliced_rf(rf, rank, axis, item, size)
         elif _is_int(item):  # torch: IndexError, index out of range for the axis
             _indices_inside(call, (item,), t.shape, axis)
             if axis >= rank - k:
@@ -132,7 +133,7 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
                 index=_describe_value(item),
             )
         axis += 1
-    rf = t.rf if k and trailing_ok else None
+    rf = rf if trailing_ok else None
     return call.row(t.shape, _Tensor(tuple(shape), rf, t.const, _sliced_strides(t, expanded, shape)))
 
 

@@ -450,7 +450,7 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     shape = _broadcast(call, [t.shape for t in tensors])
     if call.inplace and isinstance(operands[0], _Tensor):
         _written_into(call, operands[0].shape, shape)
-    rf = _merge_rf(tensors, len(shape))
+    rf = _merge_rf(tensors)
     if call.inplace and isinstance(operands[0], _Tensor):
         strides = operands[0].strides
     else:

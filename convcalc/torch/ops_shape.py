@@ -26,6 +26,7 @@ from convcalc.torch.values import (
     _prod,
     _same,
     _size,
+    _sliced_rf,
     _sum,
     _Tensor,
     _tensor_arg,
@@ -469,8 +470,7 @@ def _narrow(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         call.require_at_least(start, 0, j, refused, "narrow start inside the axis")
         call.require_at_least(_sum((size, _negated(start), _negated(length))), 0, j, refused, "narrow inside the axis")
     shape = (*t.shape[:j], length, *t.shape[j + 1 :])
-    k = len(t.rf) if t.rf is not None else 0
-    rf = t.rf if k and j < len(t.shape) - k else None
+    rf = _sliced_rf(t.rf, len(t.shape), j, slice(start, None), size)
     return call.row(t.shape, _Tensor(shape, rf, t.const, t.strides))  # a narrow view keeps the strides
 
 
@@ -523,11 +523,11 @@ def _cat(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if stack:
         shape = (*first[:j], len(tensors), *first[j:])
         k = len(tensors[0].rf) if tensors[0].rf is not None else 0
-        rf = _merge_rf(tensors, rank) if k and j <= rank - k else None
+        rf = _merge_rf(tensors) if k and j <= rank - k else None
     else:
         shape = (*first[:j], _sum(t.shape[j] for t in tensors), *first[j + 1 :])
         k = len(tensors[0].rf) if tensors[0].rf is not None else 0
-        rf = _merge_rf(tensors, rank) if k and j < rank - k else None
+        rf = _merge_rf(tensors) if k and j < rank - k else None
     return call.row(first, _Tensor(shape, rf, all(t.const for t in tensors)))
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from convcalc._args import received
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
+from convcalc._plan import merge_rf, sliced_rf
 from convcalc._types import Shape
 from convcalc.torch.nodes import Decision, _Attr
 
@@ -302,20 +303,17 @@ def _tensor_arg(call: _Call, value: Any) -> _Tensor:
     return value
 
 
-def _merge_rf(tensors: list[_Tensor], rank: int) -> tuple[Any, ...] | None:
-    """The receptive field of a value combining tensors position by position (the widest path wins)."""
+def _merge_rf(tensors: list[_Tensor]) -> tuple[Any, ...] | None:
+    """The receptive field of a value combining tensors position by position (constants see no input)."""
     live = [t for t in tensors if not t.const]
-    if not live or any(t.rf is None for t in live):
-        return None
-    sizes = {len(t.rf) for t in live if t.rf is not None}
-    if len(sizes) != 1:
-        return None
-    merged = []
-    for axis in zip(*[t.rf for t in live if t.rf is not None], strict=True):
-        if len({f.jump for f in axis}) != 1:
-            return None
-        merged.append(max(axis, key=lambda f: f.size))
-    return tuple(merged)
+    return merge_rf([t.rf for t in live], [t.shape for t in live]) if live else None
+
+
+def _sliced_rf(rf: tuple[Any, ...] | None, rank: int, axis: int, item: slice, size: Any) -> tuple[Any, ...] | None:
+    """The receptive field after ``item`` slices ``axis`` of a tensor of ``rank`` dims (see ``sliced_rf``)."""
+    start = 0 if item.start is None else item.start
+    step = 1 if item.step is None else item.step
+    return sliced_rf(rf, rank, axis, int(start) if _is_int(start) else None, int(step) if _is_int(step) else 0, size)
 
 
 def _keep_tail(rf: tuple[Any, ...] | None, old: tuple[Any, ...], new: tuple[Any, ...]) -> tuple[Any, ...] | None:
