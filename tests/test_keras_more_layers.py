@@ -321,9 +321,9 @@ SPEC_ERRORS = [
     (lambda: ks.Embedding(10, 0), "`output_dim` must be a positive integer. Received: output_dim=0"),
     (
         lambda: ks.Resizing(5, 6, data_format="channels_first"),
-        "convcalc.keras plans channels_last models only. Received: height=5, width=6, "
-        "data_format='channels_first', interpolation='bilinear', crop_to_aspect_ratio=False, "
-        "pad_to_aspect_ratio=False",
+        "convcalc.keras plans channels_last models only. Received: height=5, width=6, interpolation='bilinear', "
+        "crop_to_aspect_ratio=False, pad_to_aspect_ratio=False, fill_mode='constant', fill_value=0.0, "
+        "antialias=False, data_format='channels_first'",
     ),
     (
         lambda: ks.Operation("Relu6", constant_shape=()),
@@ -582,3 +582,52 @@ def test_shape_keeping_layers_take_the_ranks_keras_builds_them_for(cls: str, sha
     else:
         with pytest.raises(ConvCalcError):
             convcalc.plan(model, (2, *shape))
+
+
+# --------------------------------------------------------------------------- #
+# Arguments by position, in Keras' order
+# --------------------------------------------------------------------------- #
+
+
+def _positional(signature: Any) -> list[str]:
+    return [p.name for p in signature.parameters.values() if p.name != "self" and p.kind == p.POSITIONAL_OR_KEYWORD]
+
+
+@pytest.mark.parametrize("name", [n for n in ks.__all__ if hasattr(L, n) or n == "Input"])
+def test_arguments_by_position_are_keras_own_in_its_order(name: str) -> None:
+    # code written for Keras passes its leading arguments by position; each lands on the argument of that name,
+    # and convcalc's own extras (``name``, ``lora_rank``, ``mask_zero``, ...) are taken by keyword only, as Keras
+    # takes them (``Concatenate(1)`` is its axis, ``Resizing(5, 6, "nearest")`` its interpolation)
+    import inspect
+
+    theirs = keras.Input if name == "Input" else getattr(L, name)
+    keras_order = _positional(inspect.signature(theirs if name == "Input" else theirs.__init__))
+    ours = _positional(inspect.signature(getattr(ks, name)))
+    common = min(len(ours), len(keras_order))
+    assert ours[:common] == keras_order[:common], (ours, keras_order)
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "shape"),
+    [
+        (lambda: ks.Resizing(5, 6, "nearest", True), lambda: L.Resizing(5, 6, "nearest", True), (8, 9, 3)),
+        (lambda: ks.RandomCrop(5, 6, 42), lambda: L.RandomCrop(5, 6, 42), (8, 9, 3)),
+        (lambda: ks.CenterCrop(5, 6, "channels_last"), lambda: L.CenterCrop(5, 6, "channels_last"), (8, 9, 3)),
+        (lambda: ks.Embedding(30, 4), lambda: L.Embedding(30, 4, "uniform"), (7,)),
+    ],
+)
+def test_a_layer_given_keras_positional_arguments_plans_as_keras_builds_it(ours: Any, theirs: Any, shape: Any) -> None:
+    layer = theirs()
+    x = keras.Input(shape, dtype="int32" if len(shape) == 1 else "float32")
+    expected = keras.Model(x, layer(x)).output_shape
+    plan = convcalc.plan(ks.Sequential([ours()]), (1, *shape))
+    assert same_shape(plan.output_shape, expected)
+    assert plan.total_params == layer.count_params()
+
+
+def test_extras_by_position_are_refused_naming_the_keyword() -> None:
+    with pytest.raises(SpecError, match=r"Embedding\(\) takes .* positional"):
+        ks.Embedding(30, 4, "uniform")
+    with pytest.raises(SpecError, match=r"Dropout\(\) takes .* positional"):
+        ks.Dropout(0.5, "drop")
+    assert ks.Concatenate(2).axis == 2

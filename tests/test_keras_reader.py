@@ -63,7 +63,7 @@ def to_keras(model: Any) -> Any:
     for call_name, spec, names, _ in model.calls:
         layer = made.setdefault(id(spec), keras_layer(spec))
         inputs = [values[n] for n in names]
-        merge = isinstance(spec, ks._Merge) or isinstance(getattr(spec, "layer", None), ks._Merge)
+        merge = isinstance(spec, ks._Merging) or isinstance(getattr(spec, "layer", None), ks._Merging)
         values[call_name] = layer(inputs if merge else inputs[0])
     return keras.Model(x, values[model.output])
 

@@ -619,22 +619,25 @@ SPEC_ERRORS = {
         lambda: ks.Resizing(5, 6, interpolation=3),
         lambda: L.Resizing(5, 6, interpolation=3),
         (1, 8, 9, 3),
-        "interpolation must be a name such as 'bilinear'. Received: height=5, width=6, data_format=None, "
-        "interpolation=3, crop_to_aspect_ratio=False, pad_to_aspect_ratio=False",
+        "interpolation must be a name such as 'bilinear'. Received: height=5, width=6, interpolation=3, "
+        "crop_to_aspect_ratio=False, pad_to_aspect_ratio=False, fill_mode='constant', fill_value=0.0, "
+        "antialias=False, data_format=None",
     ),
     "resizing crop array": (
         lambda: ks.Resizing(5, 6, crop_to_aspect_ratio=TRUTHY_ARRAY),
         lambda: L.Resizing(5, 6, crop_to_aspect_ratio=TRUTHY_ARRAY),
         (1, 8, 9, 3),
-        "crop_to_aspect_ratio must be True or False. Received: height=5, width=6, data_format=None, "
-        f"interpolation='bilinear', crop_to_aspect_ratio={ARRAY}, pad_to_aspect_ratio=False",
+        "crop_to_aspect_ratio must be True or False. Received: height=5, width=6, interpolation='bilinear', "
+        f"crop_to_aspect_ratio={ARRAY}, pad_to_aspect_ratio=False, fill_mode='constant', fill_value=0.0, "
+        "antialias=False, data_format=None",
     ),
     "resizing pad array": (
         lambda: ks.Resizing(5, 6, pad_to_aspect_ratio=TRUTHY_ARRAY),
         lambda: L.Resizing(5, 6, pad_to_aspect_ratio=TRUTHY_ARRAY),
         (1, 8, 9, 3),
-        "pad_to_aspect_ratio must be True or False. Received: height=5, width=6, data_format=None, "
-        f"interpolation='bilinear', crop_to_aspect_ratio=False, pad_to_aspect_ratio={ARRAY}",
+        "pad_to_aspect_ratio must be True or False. Received: height=5, width=6, interpolation='bilinear', "
+        f"crop_to_aspect_ratio=False, pad_to_aspect_ratio={ARRAY}, fill_mode='constant', fill_value=0.0, "
+        "antialias=False, data_format=None",
     ),
     "zero padding 1d float": (
         lambda: ks.ZeroPadding1D(1.5),

@@ -29,6 +29,7 @@ from convcalc.keras.graph import (
     UpSampling2D,
 )
 from convcalc.keras.graph import _Merge as _Merge
+from convcalc.keras.graph import _Merging as _Merging
 from convcalc.keras.graph import takes_list as takes_list
 from convcalc.keras.layers import (
     Activation,

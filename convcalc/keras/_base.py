@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, fields, replace
+from dataclasses import KW_ONLY, dataclass, fields, replace
 from typing import Any, ClassVar
 
 from convcalc._args import per_axis, received
@@ -245,6 +245,7 @@ class Input(Layer):
 
     shape: Shape
     batch_size: int | None = None
+    _: KW_ONLY
     name: str | None = None
     _base: ClassVar[str] = "input_layer"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, ClassVar
 
 from convcalc._args import flag, per_axis, received, whole
@@ -99,6 +99,7 @@ class Cropping2D(Layer):
 
     cropping: Any = ((0, 0), (0, 0))
     data_format: str | None = None
+    _: KW_ONLY
     name: str | None = None
     _crops: tuple[tuple[int, int], ...] = field(init=False, repr=False, compare=False)
     _nd: ClassVar[int] = 2
@@ -173,6 +174,7 @@ class LayerNormalization(Layer):
     epsilon: float = 0.001
     center: bool = True
     scale: bool = True
+    _: KW_ONLY
     rms_scaling: bool = False
     name: str | None = None
     _axes: tuple[int, ...] = field(init=False, repr=False, compare=False)
@@ -222,6 +224,7 @@ class UpSampling2D(Layer):
     size: Any = (2, 2)
     data_format: str | None = None
     interpolation: str = "nearest"
+    _: KW_ONLY
     name: str | None = None
     _size: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _base: ClassVar[str] = "up_sampling2d"
@@ -252,6 +255,7 @@ class Passthrough(Layer):
     """
 
     keras_kind: str
+    _: KW_ONLY
     name: str | None = None
     _base: ClassVar[str] = "layer"
 
@@ -334,16 +338,12 @@ def takes_list(layer: Layer) -> bool:
     return bool(getattr(inner, "_takes_list", False))
 
 
-@dataclass(frozen=True, slots=True)
-class _Merge(Layer):
-    """A Keras merge layer: called on a list of tensors."""
+class _Merging(Layer):
+    """What every Keras merge layer does: called on a list of tensors."""
 
-    name: str | None = None
+    __slots__ = ()
     _takes_list: ClassVar[bool] = True
     _base: ClassVar[str] = "add"
-
-    def __post_init__(self) -> None:
-        _named(self)
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         raise SpecError(
@@ -413,6 +413,17 @@ def _require_same(
 
 
 @dataclass(frozen=True, slots=True)
+class _Merge(_Merging):
+    """A Keras merge layer of inputs of equal shapes (a size 1 broadcasts)."""
+
+    _: KW_ONLY
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        _named(self)
+
+
+@dataclass(frozen=True, slots=True)
 class Add(_Merge):
     """``keras.layers.Add``: equal shapes (a size 1 broadcasts).
 
@@ -464,10 +475,13 @@ class Minimum(_Merge):
 
 
 @dataclass(frozen=True, slots=True)
-class Concatenate(_Merge):
-    """``keras.layers.Concatenate(axis=-1)``: equal shapes except on ``axis``, which adds up."""
+class Concatenate(_Merging):
+    """``keras.layers.Concatenate(axis=-1)``: equal shapes except on ``axis``, which adds up (``axis`` first, as
+    Keras takes it)."""
 
     axis: int = -1
+    _: KW_ONLY
+    name: str | None = None
     _base: ClassVar[str] = "concatenate"
 
     def __post_init__(self) -> None:

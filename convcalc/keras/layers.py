@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, ClassVar
 
 from convcalc._args import flag, per_axis, received, whole
@@ -86,6 +86,7 @@ class _Conv(Layer):
     groups: int = 1
     activation: Any = None
     use_bias: bool = True
+    _: KW_ONLY
     name: str | None = None
     input_shape: Shape | None = None
     lora_rank: int | None = None
@@ -171,6 +172,7 @@ class DepthwiseConv2D(Layer):
     dilation_rate: Any = 1
     activation: Any = None
     use_bias: bool = True
+    _: KW_ONLY
     name: str | None = None
     _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
@@ -217,6 +219,7 @@ class SeparableConv2D(Layer):
     depth_multiplier: int = 1
     activation: Any = None
     use_bias: bool = True
+    _: KW_ONLY
     name: str | None = None
     _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
@@ -264,6 +267,7 @@ class Conv2DTranspose(Layer):
     dilation_rate: Any = 1
     activation: Any = None
     use_bias: bool = True
+    _: KW_ONLY
     name: str | None = None
     _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
@@ -321,6 +325,7 @@ class _Pooling(Layer):
     strides: Any = None
     padding: str = "valid"
     data_format: str | None = None
+    _: KW_ONLY
     name: str | None = None
     _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
@@ -404,6 +409,7 @@ class GlobalAveragePooling2D(Layer):
 
     data_format: str | None = None
     keepdims: bool = False
+    _: KW_ONLY
     name: str | None = None
     _nd: ClassVar[int] = 2
     _base: ClassVar[str] = "global_average_pooling2d"
@@ -451,6 +457,7 @@ class BatchNormalization(Layer):
     epsilon: float = 0.001
     center: bool = True
     scale: bool = True
+    _: KW_ONLY
     name: str | None = None
     renorm: bool = False
     _base: ClassVar[str] = "batch_normalization"
@@ -504,6 +511,7 @@ class Dense(Layer):
     units: int
     activation: Any = None
     use_bias: bool = True
+    _: KW_ONLY
     name: str | None = None
     lora_rank: int | None = None
     _base: ClassVar[str] = "dense"
@@ -555,6 +563,7 @@ class Flatten(Layer):
     """``keras.layers.Flatten``: (N, ...) -> (N, prod(...))."""
 
     data_format: str | None = None
+    _: KW_ONLY
     name: str | None = None
     _base: ClassVar[str] = "flatten"
 
@@ -577,6 +586,7 @@ class Dropout(Layer):
     """``keras.layers.Dropout`` spec."""
 
     rate: float
+    _: KW_ONLY
     name: str | None = None
     _base: ClassVar[str] = "dropout"
 
@@ -595,6 +605,7 @@ class Activation(Layer):
     """``keras.layers.Activation`` spec."""
 
     activation: Any
+    _: KW_ONLY
     name: str | None = None
     _base: ClassVar[str] = "activation"
 

@@ -4,7 +4,7 @@ Embedding, and the ``keras.ops`` calls a functional model records (``x * 2.0``, 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, ClassVar
 
 from convcalc._args import flag, per_axis, received, whole
@@ -62,6 +62,7 @@ class Reshape(Layer):
     """
 
     target_shape: Any
+    _: KW_ONLY
     name: str | None = None
     _sizes: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _base: ClassVar[str] = "reshape"
@@ -140,6 +141,7 @@ class Permute(Layer):
     """
 
     dims: Any
+    _: KW_ONLY
     name: str | None = None
     _base: ClassVar[str] = "permute"
 
@@ -177,6 +179,7 @@ class RepeatVector(Layer):
     """
 
     n: int
+    _: KW_ONLY
     name: str | None = None
     _base: ClassVar[str] = "repeat_vector"
 
@@ -239,6 +242,7 @@ class Normalization(Layer):
     mean: Any = None
     variance: Any = None
     invert: bool = False
+    _: KW_ONLY
     name: str | None = None
     _axes: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _mean_shape: tuple[int, ...] | None = field(init=False, repr=False, compare=False)
@@ -362,6 +366,7 @@ class GroupNormalization(Layer):
     epsilon: float = 0.001
     center: bool = True
     scale: bool = True
+    _: KW_ONLY
     name: str | None = None
     _base: ClassVar[str] = "group_normalization"
 
@@ -413,6 +418,7 @@ class UnitNormalization(Layer):
     no weights."""
 
     axis: Any = -1
+    _: KW_ONLY
     name: str | None = None
     _axes: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _base: ClassVar[str] = "unit_normalization"
@@ -441,23 +447,13 @@ class UnitNormalization(Layer):
 # --------------------------------------------------------------------------- #
 
 
-@dataclass(frozen=True, slots=True)
-class CenterCrop(Layer):
-    """``keras.layers.CenterCrop(height, width)``: (N, H, W, C) -> (N, height, width, C), whatever H and W (a
-    smaller image is resized up, as Keras does). A height or width of 0 is a crop to nothing, which Keras makes
-    of an image at least height x width; it cannot resize a smaller one to it, nor resize up an image of size 0.
+class _Framed(Layer):
+    """A layer that makes every image ``height x width``: (N, H, W, C) -> (N, height, width, C)."""
 
-    >>> import convcalc
-    >>> convcalc.plan(CenterCrop(5, 6), (1, 8, 9, 3)).output_shape
-    (1, 5, 6, 3)
-    >>> convcalc.plan(CenterCrop(0, 6), (1, 8, 9, 3)).output_shape
-    (1, 0, 6, 3)
-    """
-
+    __slots__ = ()
     height: int
     width: int
-    data_format: str | None = None
-    name: str | None = None
+    data_format: str | None
     _base: ClassVar[str] = "center_crop"
     #: the smallest height and width Keras makes
     _least: ClassVar[int] = 0
@@ -509,30 +505,69 @@ class CenterCrop(Layer):
 
 
 @dataclass(frozen=True, slots=True)
-class RandomCrop(CenterCrop):
-    """``keras.layers.RandomCrop(height, width)``: (N, H, W, C) -> (N, height, width, C) (at inference a center
-    crop, resized up where the image is smaller). A height or width of 0 Keras divides by at inference: at least
-    1 each."""
+class CenterCrop(_Framed):
+    """``keras.layers.CenterCrop(height, width)``: (N, H, W, C) -> (N, height, width, C), whatever H and W (a
+    smaller image is resized up, as Keras does). A height or width of 0 is a crop to nothing, which Keras makes
+    of an image at least height x width; it cannot resize a smaller one to it, nor resize up an image of size 0.
 
+    >>> import convcalc
+    >>> convcalc.plan(CenterCrop(5, 6), (1, 8, 9, 3)).output_shape
+    (1, 5, 6, 3)
+    >>> convcalc.plan(CenterCrop(0, 6), (1, 8, 9, 3)).output_shape
+    (1, 0, 6, 3)
+    """
+
+    height: int
+    width: int
+    data_format: str | None = None
+    _: KW_ONLY
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RandomCrop(_Framed):
+    """``keras.layers.RandomCrop(height, width, seed=None)``: (N, H, W, C) -> (N, height, width, C) (at inference
+    a center crop, resized up where the image is smaller). A height or width of 0 Keras divides by at inference:
+    at least 1 each."""
+
+    height: int
+    width: int
+    seed: int | None = None
+    data_format: str | None = None
+    _: KW_ONLY
+    name: str | None = None
     _base: ClassVar[str] = "random_crop"
     _least: ClassVar[int] = 1
 
     def _fits(self, shape: Shape, ctx: Context, path: str) -> None:
         pass
 
+    def _flags(self, args: dict[str, Any]) -> None:
+        if self.seed is not None:
+            whole(self.seed, "seed")
+
 
 @dataclass(frozen=True, slots=True)
-class Resizing(CenterCrop):
-    """``keras.layers.Resizing(height, width)``: (N, H, W, C) -> (N, height, width, C).
+class Resizing(_Framed):
+    """``keras.layers.Resizing(height, width)``: (N, H, W, C) -> (N, height, width, C). Its arguments in Keras'
+    order; how it fills and interpolates does not change a shape.
 
     >>> import convcalc
     >>> convcalc.plan(Resizing(224, 224), (1, 32, 48, 3)).output_shape
     (1, 224, 224, 3)
     """
 
+    height: int
+    width: int
     interpolation: str = "bilinear"
     crop_to_aspect_ratio: bool = False
     pad_to_aspect_ratio: bool = False
+    fill_mode: str = "constant"
+    fill_value: float = 0.0
+    antialias: bool = False
+    data_format: str | None = None
+    _: KW_ONLY
+    name: str | None = None
     _base: ClassVar[str] = "resizing"
     _least: ClassVar[int] = 1  # Keras cannot resize to a size of 0
 
@@ -540,9 +575,14 @@ class Resizing(CenterCrop):
         pass
 
     def _flags(self, args: dict[str, Any]) -> None:
-        if not isinstance(self.interpolation, str):
-            raise SpecError(f"interpolation must be a name such as 'bilinear'. {received(args)}")
-        for name in ("crop_to_aspect_ratio", "pad_to_aspect_ratio"):
+        for name in ("interpolation", "fill_mode"):
+            if not isinstance(getattr(self, name), str):
+                raise SpecError(
+                    f"{name} must be a name such as {'bilinear' if name == 'interpolation' else 'constant'!r}. {received(args)}"
+                )
+        if isinstance(self.fill_value, bool) or not isinstance(self.fill_value, (int, float)):
+            raise SpecError(f"fill_value must be a number. {received(args)}")
+        for name in ("crop_to_aspect_ratio", "pad_to_aspect_ratio", "antialias"):
             flag(getattr(self, name), name, args)
 
 
@@ -584,6 +624,7 @@ class ZeroPadding3D(Layer):
 
     padding: Any = ((1, 1), (1, 1), (1, 1))
     data_format: str | None = None
+    _: KW_ONLY
     name: str | None = None
     _pads: tuple[tuple[int, int], ...] = field(init=False, repr=False, compare=False)
     _nd: ClassVar[int] = 3
@@ -662,6 +703,7 @@ class UpSampling3D(Layer):
 
     size: Any = (2, 2, 2)
     data_format: str | None = None
+    _: KW_ONLY
     name: str | None = None
     _size: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _base: ClassVar[str] = "up_sampling3d"
@@ -687,6 +729,7 @@ class UpSampling1D(Layer):
     """``keras.layers.UpSampling1D(size)``: (N, L, C) -> (N, size * L, C); ``size`` one int."""
 
     size: int = 2
+    _: KW_ONLY
     name: str | None = None
     _base: ClassVar[str] = "up_sampling1d"
 
@@ -723,6 +766,7 @@ class Embedding(Layer):
 
     input_dim: int
     output_dim: int
+    _: KW_ONLY
     mask_zero: bool = False
     name: str | None = None
     lora_rank: int | None = None
@@ -817,6 +861,7 @@ class Operation(Layer):
 
     op: str
     constant_shape: Any = None
+    _: KW_ONLY
     name: str | None = None
     _takes_list: ClassVar[bool] = True
     _base: ClassVar[str] = "operation"
