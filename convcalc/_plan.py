@@ -13,7 +13,7 @@ from convcalc._late import late
 from convcalc._symbolic import FloorForm, to_sympy
 from convcalc._types import Shape, Size
 
-__all__ = ["Constraint", "Group", "Plan", "ReceptiveField", "Row", "merge_rf", "rf_update", "sliced_rf"]
+__all__ = ["Constraint", "Group", "Plan", "ReceptiveField", "Row", "across_rf", "merge_rf", "rf_update", "sliced_rf"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +322,8 @@ class Plan:
     parametrized: tuple[Parametrized, ...] = field(default=(), compare=False, repr=False)
     inputs: Any = field(default=None, compare=False, repr=False)
     outputs: Any = field(default=None, compare=False, repr=False)
+    # the receptive field of the (first) output itself, where the walk knows it
+    output_field: tuple[ReceptiveField, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def input_shapes(self) -> Any:
@@ -366,18 +368,26 @@ class Plan:
 
     @property
     def receptive_field(self) -> tuple[ReceptiveField, ...] | None:
-        """Receptive field of the last layer that still has spatial axes: None where a later layer keeps them
-        (as many axes, spatial sizes other than 1) without a field of its own (a transposed convolution, a
-        crop from a symbolic end, a gate computed from the whole input), since the field of the output is then
-        not that layer's."""
+        """Receptive field of the output, or of the last layer that still had spatial axes before they ended (a
+        flatten, a global pool): None where a later layer, or the output, keeps any of them without a field of
+        its own (a transposed convolution, a crop from a symbolic end, a gate computed from the whole input, an
+        index that takes one axis away), since the field of the output is then not that layer's."""
+        if self.output_field:  # (an output without spatial axes has none: (), or None)
+            return self.output_field
         for at in range(len(self.rows) - 1, -1, -1):
             field = self.rows[at].receptive_field
             if field is not None:
                 rank, k = len(self.rows[at].output_shape), len(field)
-                for row in self.rows[at + 1 :]:
-                    shape = row.output_shape
-                    spatial = shape[1 : 1 + k] if self._channels_last else shape[len(shape) - k :]
-                    if len(shape) >= rank and not all(_is_one(d) for d in spatial):
+                for shape in (*(row.output_shape for row in self.rows[at + 1 :]), self.output_shape):
+                    # the spatial axes end where as many axes as they were are gone (a flatten, a global pool
+                    # that drops them) or those left are of size 1 (a global pool that keeps them)
+                    if len(shape) <= rank - k:
+                        continue
+                    if self._channels_last:
+                        spatial = shape[1 : 1 + k] if len(shape) >= rank else shape[1:-1]
+                    else:
+                        spatial = shape[len(shape) - k :] if len(shape) >= rank else shape[rank - k :]
+                    if not all(_is_one(d) for d in spatial):
                         return None
                 return field
         return None
@@ -780,6 +790,19 @@ def sliced_rf(
     j = axis - rank + len(rf)
     field = rf[j]
     return (*rf[:j], ReceptiveField(field.size, field.jump * step, field.start + start * field.jump), *rf[j + 1 :])
+
+
+def across_rf(
+    rf: tuple[ReceptiveField, ...] | None, rank: int, dims: tuple[int, ...], *, channels_last: bool = False
+) -> tuple[ReceptiveField, ...] | None:
+    """The receptive field after an operation that computes each output from the whole of ``dims`` of a tensor of
+    ``rank`` dims (a softmax, a normalisation of vectors along them): None where one of them is a spatial axis
+    (the last ones, or those after the batch where ``channels_last``), whose every position then reads all the
+    others."""
+    if rf is None:
+        return None
+    first = 1 if channels_last else rank - len(rf)
+    return None if any(first <= d % rank < first + len(rf) for d in dims) else rf
 
 
 def merge_rf(

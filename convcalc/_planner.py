@@ -55,6 +55,7 @@ class Context:
         "input_rank",
         "itemsize",
         "mac_convention",
+        "output_field",
         "owner",
         "rows",
         "strict",
@@ -89,6 +90,8 @@ class Context:
         self.uncalled: list[Row] = []
         # how the rows added now are made, innermost last (see ``made_as``)
         self.amends: list[Callable[[Row], Row]] = []
+        # the receptive field of the (first) output the walk ends with
+        self.output_field: tuple[ReceptiveField, ...] | None = None
 
     @contextlib.contextmanager
     def made_as(self, amend: Callable[[Row], Row]) -> Iterator[None]:
@@ -563,10 +566,11 @@ def plan(
         raise ShapeError(f"{head}{hint}{sep}{tail}" if sep else f"{text}{hint}") from None
     from convcalc._symbolic import to_sympy
 
-    rows, uncalled = tuple(ctx.rows), tuple(ctx.uncalled)
+    rows, uncalled, output_field = tuple(ctx.rows), tuple(ctx.uncalled), ctx.output_field
     if not all(type(d) is int for d in shape):
         rows = tuple(_sympy_row(r) for r in rows)
         uncalled = tuple(_sympy_row(r) for r in uncalled)
+        output_field = _sympy_field(output_field)
     name, modules, weight_names, parametrized = _module_tree(source, model)
     several = len(inputs) + len(keywords) > 1 or keywords
     if isinstance(outputs, tuple) and (
@@ -592,6 +596,7 @@ def plan(
         if several
         else None,
         outputs=None if outputs is None else _sympy_tree(outputs),
+        output_field=output_field,
     )
     if ctx.mac_convention is MacConvention.TORCHINFO and modules is not None:
         # which rows are torchinfo's module calls is known once the module tree is: counted here, as the
@@ -636,7 +641,7 @@ def _walk_model(
 
     flows: tuple[Flow, ...] = tuple(flow(s) for s in inputs)
     named: dict[str, Flow] = {k: flow(s) for k, s in keywords.items()}
-    (out_shape, _), outputs = model._plan_call(flows, named, ctx, "")
+    (out_shape, ctx.output_field), outputs = model._plan_call(flows, named, ctx, "")
     return tuple(out_shape), outputs
 
 
@@ -787,13 +792,18 @@ def _sympy_row(row: Row) -> Row:
         to_sympy(row.macs),
         to_sympy(row.activations),
         to_sympy(row.activation_bytes),
-        None
-        if row.receptive_field is None
-        else tuple(ReceptiveField(*to_sympy((f.size, f.jump, f.start))) for f in row.receptive_field),
+        _sympy_field(row.receptive_field),
         row.depth,
         row.recursive,
         row.source,
     )
+
+
+def _sympy_field(field: tuple[ReceptiveField, ...] | None) -> tuple[ReceptiveField, ...] | None:
+    """A receptive field in a symbolic plan's terms (sympy integers, as its rows hold every number)."""
+    from convcalc._symbolic import to_sympy
+
+    return None if field is None else tuple(ReceptiveField(*to_sympy((f.size, f.jump, f.start))) for f in field)
 
 
 def _walk(model: Any, shape: Shape, ctx: Context) -> tuple[Any, ...]:
@@ -802,7 +812,7 @@ def _walk(model: Any, shape: Shape, ctx: Context) -> tuple[Any, ...]:
     # start from the empty path
     root = model._name() if hasattr(model, "_name") else ""
     flow: Flow = (shape, rf if rf or len(shape) == 2 else None)  # (C, L): one unbatched sample of 1-D maps
-    out_shape, _ = model._plan(flow, ctx, root)
+    out_shape, ctx.output_field = model._plan(flow, ctx, root)
     return tuple(out_shape)
 
 

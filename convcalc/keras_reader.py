@@ -430,11 +430,11 @@ class _Reader:
     def _layer(self, item: dict[str, Any], cls: Any, config: dict[str, Any], lname: str, obj: Any) -> Any:
         _not_quantized(config, lname, str(cls))
         if str(item.get("module") or "").startswith(_OPS_MODULES):
-            return _operation(item, str(cls), lname)
+            return _operation(item, str(cls), lname, _across(cls, config, lname))
         if cls in _MODELS or (isinstance(config.get("layers"), list)):
             spec = self.model(item, lname, obj)
         elif cls in _PASSTHROUGH:
-            spec = _build(lambda: ks.Passthrough(cls, name=lname), lname, str(cls))
+            spec = _build(lambda: ks.Passthrough(cls, name=lname, across=_across(cls, config, lname)), lname, str(cls))
         elif cls in _LAYERS:
             make, pick = _LAYERS[cls]
             args = pick(config)
@@ -454,7 +454,18 @@ class _Reader:
         return spec
 
 
-def _operation(item: dict[str, Any], cls: str, name: str) -> Any:
+def _across(cls: Any, config: dict[str, Any], name: str) -> tuple[int, ...]:
+    """The axes a softmax (the layer, or ``keras.ops.softmax`` / ``log_softmax``) reads whole: its ``axis``."""
+    if cls not in ("Softmax", "LogSoftmax"):
+        return ()
+    axis = config.get("axis", -1)
+    axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
+    if not all(type(a) is int for a in axes):
+        raise SpecError(f"{name} ({cls}): axis must be an int or a list of ints. {received({'axis': axis})}")
+    return axes
+
+
+def _operation(item: dict[str, Any], cls: str, name: str, across: tuple[int, ...] = ()) -> Any:
     """A ``keras.ops`` call of a functional model (``x * 2.0`` is an op ``Multiply`` reading the tensor and 2.0):
     an elementwise one on tensors and constants (numbers or numpy arrays), each call read from its node."""
     from convcalc.keras.more import BINARY_OPS, UNARY_OPS, _value_shape
@@ -496,7 +507,9 @@ def _operation(item: dict[str, Any], cls: str, name: str) -> Any:
             f"{where}: its calls differ (a constant in one, a tensor in another). {received({'calls': len(layouts)})}"
         )
     constant = layouts.pop() if layouts else None
-    return _build(lambda: ks.Operation(cls, constant_shape=constant, name=name), name, f"keras.ops {cls}")
+    return _build(
+        lambda: ks.Operation(cls, constant_shape=constant, name=name, across=across), name, f"keras.ops {cls}"
+    )
 
 
 def _listed_once(model: Any, name: str) -> None:

@@ -252,20 +252,37 @@ def test_receptive_field_is_dropped_where_spatial_axes_are_cut_or_moved() -> Non
         "none after the channels": lambda m, x: m.conv(x)[:, :, None],
         "reduce a spatial axis": lambda m, x: m.conv(x).mean(3),
         "transpose spatial axes": lambda m, x: m.conv(x).transpose(2, 3),
-        "split a spatial axis": lambda m, x: m.conv(x).split(2, 3)[0] * 1,
+        "unbind a spatial axis": lambda m, x: m.conv(x).unbind(3)[1] * 1,
         "stack inside the tail": lambda m, x: torch.stack([m.conv(x), m.conv(x)], 3),
         "cat on a spatial axis": lambda m, x: torch.cat([m.conv(x), m.conv(x)], 2),
         "view to one axis": lambda m, x: m.conv(x).view(-1),
+        # each output reads a whole spatial axis, or the whole map
+        "softmax along the width": lambda m, x: F.softmax(m.conv(x), -1),
+        "log-softmax along the height": lambda m, x: m.conv(x).log_softmax(2),
+        "softmin module along the width": lambda m, x: m.softmin(m.conv(x)),
+        "normalize along the height": lambda m, x: F.normalize(m.conv(x), dim=2),
+        "a spatial softmax viewed back": lambda m, x: m.conv(x).flatten(2).softmax(-1).view_as(m.conv(x)),
+        "a gate expanded over the map": lambda m, x: (
+            m.conv(x) * m.conv(x).mean((2, 3), keepdim=True).expand_as(m.conv(x))
+        ),
+        "a row broadcast over the map": lambda m, x: m.conv(x) + m.conv(x)[:, :, :1].expand_as(m.conv(x)),
+        "a kernel computed from the input": lambda m, x: F.conv2d(x, m.conv(x)[:1, :, :3, :3].expand(6, 6, 3, 3)),
     }
     for what, fn in cases.items():
-        plan = assert_plan_is_torch(Fn(fn, conv=conv), X4)
+        plan = assert_plan_is_torch(Fn(fn, conv=conv, softmin=tnn.Softmin(3)), X4)
         assert plan.rows[-1].receptive_field is None, what
+        if what != "view to one axis":  # (a view of everything ends the spatial axes, as a flatten does)
+            assert plan.receptive_field is None, what
 
 
 def test_receptive_field_is_kept_where_only_leading_axes_change() -> None:
     conv = tnn.Conv2d(6, 6, 3)
     expected = (ReceptiveField(3, 1, 0), ReceptiveField(3, 1, 0))
     cases = {
+        "softmax over the channels": lambda m, x: F.softmax(m.conv(x), 1),
+        "softmax without a dim (torch picks the channels)": lambda m, x: m.pick(m.conv(x)),
+        "Softmax2d": lambda m, x: m.sm2d(m.conv(x)),
+        "a fixed kernel computed from a parameter": lambda m, x: F.conv2d(m.conv(x), m.conv.weight[:, :, :1, :1] * 2),
         "split channels": lambda m, x: m.conv(x).split(3, 1)[0] * 1,
         "stack before the tail": lambda m, x: torch.stack([m.conv(x), m.conv(x)], 1)[:, 0],
         "cat channels": lambda m, x: torch.cat([m.conv(x), m.conv(x)], 1),
@@ -275,7 +292,7 @@ def test_receptive_field_is_kept_where_only_leading_axes_change() -> None:
         "unsqueeze a leading axis": lambda m, x: m.conv(x).unsqueeze(0)[0],
     }
     for what, fn in cases.items():
-        plan = assert_plan_is_torch(Fn(fn, conv=conv), X4)
+        plan = assert_plan_is_torch(Fn(fn, conv=conv, pick=tnn.Softmax(), sm2d=tnn.Softmax2d()), X4)
         assert plan.rows[-1].receptive_field == expected, what
 
 

@@ -1140,7 +1140,7 @@ _KEEPS: dict[str, tuple[Forward, dict[str, Shape | None]]] = {
     "prelu": (lambda m, x: F.prelu(x, m.weight), {"weight": (4,)}),
     "channel_shuffle": (lambda m, x: F.channel_shuffle(x, 2), {}),
     "softmax": (lambda m, x: F.softmax(x, 1), {}),
-    "log_softmax": (lambda m, x: x.log_softmax(-1), {}),
+    "log_softmax": (lambda m, x: x.log_softmax(1), {}),  # over the channels (a spatial dim ends the field)
     "normalize": (lambda m, x: F.normalize(x), {}),
 }
 

@@ -418,3 +418,26 @@ def test_a_keras_tensor_constant_is_an_operand_of_known_shape(source: str, tmp_p
     plan = convcalc.plan(model if source == "live" else str(path))
     assert plan.output_shape == (1, *model.output_shape[1:]) == (1, 3, 4)
     assert plan.total_params == model.count_params() == 20
+
+
+@pytest.mark.parametrize(
+    ("softmax", "keeps"),
+    [
+        (lambda y: keras.layers.Softmax()(y), True),  # over the channels (the last axis)
+        (lambda y: keras.layers.Softmax(axis=1)(y), False),  # over the height: each output reads the whole column
+        (lambda y: keras.layers.Softmax(axis=(1, 2))(y), False),
+        (lambda y: keras.ops.softmax(y, axis=-1), True),
+        (lambda y: keras.ops.softmax(y, axis=2), False),
+        (lambda y: keras.ops.log_softmax(y, axis=1), False),
+    ],
+)
+def test_a_softmax_along_a_spatial_axis_ends_the_receptive_field(softmax: Any, keeps: bool, tmp_path: Path) -> None:
+    x = keras.Input((8, 8, 1))
+    model = keras.Model(x, softmax(keras.layers.Conv2D(2, 3)(x)))
+    conv_field = (convcalc.ReceptiveField(3, 1, 0),) * 2
+    path = tmp_path / "softmax.keras"
+    model.save(path)
+    for source in (model, path):  # live, and from its file
+        plan = convcalc.plan(source)
+        assert plan.output_shape == (1, 6, 6, 2)
+        assert plan.receptive_field == (conv_field if keeps else None)

@@ -381,19 +381,23 @@ def test_an_op_with_a_constant_broadcasts_as_numpy(constant: tuple[int, ...], sh
     assert row.receptive_field == (None if out != (1, *shape) else (ReceptiveField(1, 1, 0),))
 
 
-def test_an_op_on_two_tensors_has_no_receptive_field() -> None:
-    x = ks.Input((4, 3), name="x")
-    calls = [(ks.Conv1D(3, 1, name="c"), "x"), (ks.Operation("Add", name="add"), ("x", "c"))]
+def test_an_op_on_two_tensors_sees_the_union_of_their_windows() -> None:
+    x = ks.Input((6, 3), name="x")
+    calls = [(ks.Conv1D(3, 3, padding="same", name="c"), "x"), (ks.Operation("Add", name="add"), ("x", "c"))]
     row = convcalc.plan(ks.Functional(x, calls)).rows[-1]
     assert (row.name, row.kind, row.input_shape, row.output_shape, row.receptive_field) == (
         "add",
         "Add",
-        (1, 4, 3),
-        (1, 4, 3),
-        None,
+        (1, 6, 3),
+        (1, 6, 3),
+        (ReceptiveField(3, 1, -1),),  # [0, 1) and [-1, 2)
     )
-    left = keras.Input((4, 3), batch_size=1)
-    assert tuple((left + L.Conv1D(3, 1)(left)).shape) == (1, 4, 3)
+    left = keras.Input((6, 3), batch_size=1)
+    assert tuple((left + L.Conv1D(3, 3, padding="same")(left)).shape) == (1, 6, 3)
+    # a tensor of one position broadcast along the axis: every output reads the same one, no window moves
+    crop = ks.Cropping1D((0, 5), name="crop")
+    calls = [(crop, "x"), (ks.Operation("Multiply", name="gate"), ("x", "crop"))]
+    assert convcalc.plan(ks.Functional(x, calls)).rows[-1].receptive_field is None
 
 
 def test_an_op_on_a_symbolic_size_records_the_size_it_needs() -> None:

@@ -694,3 +694,30 @@ def test_slices_and_branches_keep_the_receptive_field_torch_gives(step: int) -> 
     assert field is not None
     assert field[0] == convcalc.ReceptiveField(6, 1, 0)  # [0, 5) and [-1, 2) from row 1: [0, 6)
     assert from_onnx.receptive_field == field
+
+
+class _ConvSoftmax(torch.nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.conv, self.dim = torch.nn.Conv2d(1, 2, 3), dim
+
+    def forward(self, x: Any) -> Any:
+        return torch.softmax(self.conv(x), self.dim)
+
+
+@pytest.mark.parametrize(
+    ("dim", "opset", "keeps"),
+    [
+        (1, 17, True),  # over the channels
+        (-1, 17, False),  # over the width
+        (2, 13, False),
+        (1, 11, False),  # before opset 13 a Softmax reads every axis from its axis on: channels, height and width
+        (-1, 11, False),
+    ],
+)
+def test_a_softmax_along_a_spatial_axis_ends_the_receptive_field(dim: int, opset: int, keeps: bool) -> None:
+    module = _ConvSoftmax(dim)
+    model = onnx.load_from_string(torch_to_onnx(module, (1, 1, 8, 8), opset=opset))
+    plan = convcalc.plan(model)
+    assert plan.output_shape == (1, 2, 6, 6)
+    assert plan.receptive_field == ((convcalc.ReceptiveField(3, 1, 0),) * 2 if keeps else None)

@@ -886,6 +886,20 @@ def test_a_crop_of_a_spatial_axis_moves_the_receptive_field(source: str, stride:
     _claim_holds(model, shape, plan.rows[-1].receptive_field)
 
 
+@pytest.mark.parametrize(
+    "source",
+    ["y.chunk(2, 2)[1]", "y.split([4, 6], 3)[1]", "torch.tensor_split(y, 3, dim=-1)[2]", "y.chunk(3, 2)[0]"],
+)
+def test_a_piece_of_a_spatial_axis_is_the_output_with_its_own_field(source: str) -> None:
+    # the piece is returned as it is (no row of its own): the plan's field is the piece's, moved by its start
+    model = Indexing(eval(f"lambda m, x: (lambda y: {source})(m.conv(x))"), conv=(2, 3, 3, 1))
+    shape = (1, 2, 11, 12)
+    plan = convcalc.plan(model, shape)
+    assert tuple(plan.output_shape) == torch_outcome(model, shape)
+    assert plan.receptive_field is not None
+    _claim_holds(model, shape, plan.receptive_field)
+
+
 class _Branches(torch.nn.Module):
     """Two convolutions of the input, added or concatenated position by position: the field of the sum is the
     union of the branches' windows (all-ones weights); the concatenation's channels are summed, so that the

@@ -31,7 +31,13 @@ def _auto_name(base: str) -> str:
 
 
 def _args(obj: Any) -> dict[str, Any]:
-    return {f.name: getattr(obj, f.name) for f in fields(obj) if f.init and f.name != "name"}
+    """A layer's arguments as a message shows them: not its name, nor the axes a reader says it reads whole
+    (``across``) where there are none."""
+    return {
+        f.name: getattr(obj, f.name)
+        for f in fields(obj)
+        if f.init and f.name != "name" and not (f.name == "across" and getattr(obj, f.name) == ())
+    }
 
 
 def _axis_label(j: int, *given: Any) -> str:

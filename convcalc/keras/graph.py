@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from convcalc._args import flag, per_axis, received, whole
 from convcalc._errors import ShapeError, SpecError
-from convcalc._plan import ReceptiveField, merge_rf
+from convcalc._plan import ReceptiveField, across_rf, merge_rf
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import product
 from convcalc._types import Shape
@@ -257,11 +257,13 @@ class Passthrough(Layer):
     keras_kind: str
     _: KW_ONLY
     name: str | None = None
+    across: tuple[int, ...] = ()
     _base: ClassVar[str] = "layer"
 
     def __post_init__(self) -> None:
         if not isinstance(self.keras_kind, str) or not self.keras_kind.isidentifier():
             raise SpecError(f"keras_kind must be a Keras class name. Received: keras_kind={self.keras_kind!r}")
+        axes_across(self.across)
         _named(self)
 
     @property
@@ -276,8 +278,28 @@ class Passthrough(Layer):
                 f"{self._where(path)}: Keras' {self.keras_kind} takes a {want} input (the batch first), not "
                 f"{len(flow[0])}-D. Received: input_shape={tuple(flow[0])}"
             )
-        ctx.add_row(path, self.kind, flow[0], flow[0], receptive_field=flow[1])
-        return flow
+        rf = read_across(self, self.across, flow, path)
+        ctx.add_row(path, self.kind, flow[0], flow[0], receptive_field=rf)
+        return flow[0], rf
+
+
+def axes_across(axes: Any) -> None:
+    """``across``: the axes each output of a shape-keeping layer reads whole (a softmax's ``axis``), as ints."""
+    if not isinstance(axes, tuple) or not all(type(a) is int for a in axes):
+        raise SpecError(f"across must be a tuple of axes (ints), () for none. Received: across={axes!r}")
+
+
+def read_across(layer: Layer, axes: tuple[int, ...], flow: Flow, path: str) -> Any:
+    """The receptive field after ``layer`` reads ``axes`` of its input whole: None where one is spatial (Keras
+    refuses an axis the input does not have)."""
+    shape = flow[0]
+    for a in axes:
+        if not -len(shape) <= a < len(shape):
+            raise ShapeError(
+                f"{layer._where(path)}: axis={a} is out of range for a {len(shape)}-D input: use an axis from "
+                f"{-len(shape)} to {len(shape) - 1}. Received: input_shape={tuple(shape)}"
+            )
+    return across_rf(flow[1], len(shape), axes, channels_last=True) if axes else flow[1]
 
 
 # the ranks Keras (3.15) builds these shape-keeping layers for: channel dropouts of a sequence, an image, a volume;

@@ -9,12 +9,12 @@ from typing import Any, ClassVar
 
 from convcalc._args import flag, per_axis, received, whole
 from convcalc._errors import ShapeError, SpecError
-from convcalc._plan import ReceptiveField
+from convcalc._plan import ReceptiveField, merge_rf
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import product
 from convcalc._types import Shape
 from convcalc.keras._base import Layer, _args, _channels_last, _channels_last_only, _named
-from convcalc.keras.graph import _require_same, _sides
+from convcalc.keras.graph import _require_same, _sides, axes_across, read_across
 
 
 def _axis_in(layer: Layer, axis: int, shape: Shape, path: str, what: str = "axis") -> int:
@@ -863,6 +863,7 @@ class Operation(Layer):
     constant_shape: Any = None
     _: KW_ONLY
     name: str | None = None
+    across: tuple[int, ...] = ()
     _takes_list: ClassVar[bool] = True
     _base: ClassVar[str] = "operation"
 
@@ -880,6 +881,7 @@ class Operation(Layer):
                 raise SpecError(f"constant_shape must be a tuple of sizes, () for a number. {received(args)}")
             for v in self.constant_shape:
                 whole(v, "constant_shape", minimum=0)
+        axes_across(self.across)
         _named(self)
 
     @property
@@ -903,8 +905,12 @@ class Operation(Layer):
         out = shapes[0]
         for other in shapes[1:]:
             out = _broadcast(self, out, other, shapes, ctx, path)
-        keeps = out == shapes[0] and len(flows) == 1
-        rf = flows[0][1] if keeps else None
+        if len(flows) == 2:  # two tensors meet position by position where neither is broadcast along an axis
+            rf = (
+                merge_rf([f[1] for f in flows], shapes, channels_last=True) if len(set(map(len, shapes))) == 1 else None
+            )
+        else:
+            rf = read_across(self, self.across, flows[0], path) if out == shapes[0] else None
         ctx.add_row(path, self.kind, shapes[0], out, receptive_field=rf)
         return out, rf
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from convcalc._args import received, whole
 from convcalc._errors import ShapeError, SpecError
+from convcalc._plan import across_rf
 from convcalc._planner import Context, Flow
 from convcalc.nn._base import Module, _args
 
@@ -86,9 +87,18 @@ class Hardswish(_Elementwise):
     inplace: bool = False
 
 
+def softmax_dim(dim: int | None, rank: int) -> int:
+    """The dim a softmax (softmin, log-softmax) works along: ``dim``, or without one the dim torch picks
+    (``_get_softmax_dim``: 0 for an input of 0, 1 or 3 dims, else 1)."""
+    if dim is not None:
+        return dim
+    return 0 if rank in (0, 1, 3) else 1
+
+
 @dataclass(frozen=True, slots=True)
 class _AlongDim(_Elementwise):
-    """An activation along one ``dim`` of its input (the softmax family)."""
+    """An activation along one ``dim`` of its input (the softmax family): each output reads the whole of that
+    dim, so a spatial one ends the receptive field."""
 
     dim: int | None = None
 
@@ -100,7 +110,8 @@ class _AlongDim(_Elementwise):
                 f"{self._where(path)}: dim={dim} is out of range for a {len(shape)}-D input: use a dim from "
                 f"{-rank} to {rank - 1}. Received: input_shape={tuple(shape)}"
             )
-        return _Elementwise._plan(self, flow, ctx, path)
+        rf = across_rf(flow[1], len(shape), (softmax_dim(dim, len(shape)),)) if shape else flow[1]
+        return _Elementwise._plan(self, (shape, rf), ctx, path)
 
 
 @dataclass(frozen=True, slots=True)

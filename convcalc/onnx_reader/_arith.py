@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from convcalc._errors import ConvCalcError
+from convcalc._plan import across_rf
 from convcalc._types import Shape
 from convcalc.nn import _merge_rf
 from convcalc.onnx_reader._graph import _K, _T, _Call, _handles
@@ -57,7 +58,13 @@ def _unary(call: _Call, args: list[Any]) -> Any:
         if isinstance(scale, _K) and scale.shape:
             c = scale.shape[0]
             call.equal(x.shape[1], c, 1, f"BatchNormalization over {c} channels receives {x.shape[1]}", x.shape)
-    out = call.row(x.shape, _T(x.shape, x.rf))
+    rf = x.rf
+    if call.node.op in ("Softmax", "LogSoftmax", "Hardmax") and x.shape:
+        # each output reads the whole of its axis (before opset 13: of every axis from ``axis`` on, default 1)
+        axis = call.node.attr("axis")
+        axis = ((1 if call.opset < 13 else -1) if axis is None else axis) % len(x.shape)
+        rf = across_rf(rf, len(x.shape), tuple(range(axis, len(x.shape))) if call.opset < 13 else (axis,))
+    out = call.row(x.shape, _T(x.shape, rf))
     return [out, _T(x.shape)] if call.node.op == "Dropout" else out
 
 

@@ -231,7 +231,7 @@ def _functional_layer(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]
             groups=groups,
             bias=isinstance(b, _Tensor),
         )
-    return _as_layer(call, spec, x)
+    return _as_layer(call, spec, x, weights=(w, b))
 
 
 def _linear_of_a_vector(call: _Call, x: _Tensor, w: _Tensor, b: Any) -> Any:
@@ -274,7 +274,7 @@ def _functional_transposed(call: _Call, args: tuple[Any, ...], kwargs: dict[str,
         bias=isinstance(b, _Tensor),
         dilation=bound.get("dilation", 1),
     )
-    return _as_layer(call, spec, x)
+    return _as_layer(call, spec, x, weights=(w, b))
 
 
 @_handles("bilinear")
@@ -310,16 +310,27 @@ def _one_bias_each(call: _Call, bias: Any, outputs: Any, shape: Any) -> None:
         raise call.shape_error(f"the bias has shape {tuple(bias.shape)} but the weight gives {outputs} outputs", shape)
 
 
-def _as_layer(call: _Call, spec: Any, x: _Tensor, *others: _Tensor, options: dict[str, Any] | None = None) -> Any:
+def _as_layer(
+    call: _Call,
+    spec: Any,
+    x: _Tensor,
+    *others: _Tensor,
+    options: dict[str, Any] | None = None,
+    weights: tuple[Any, ...] = (),
+) -> Any:
     """A functional call planned by its layer's rule: rows of the function's kind, holding no tensors (a weight
-    passed in counts where the forward reads it). ``others`` are a layer's further inputs (MaxUnpool's indices)."""
+    passed in counts where the forward reads it). ``others`` are a layer's further inputs (MaxUnpool's indices).
+    A weight or bias computed from the input (a kernel predicted per sample, a patch correlated with the image)
+    makes every output read what it read: no receptive field then."""
     from convcalc import nn
 
     owner = getattr(call.ctx, "owner", None)
     call.ctx.owner = None
+    local = all(w.const for w in weights if isinstance(w, _Tensor))
 
     def as_call(row: Any) -> Any:
-        return dataclasses.replace(row, kind=call.kind, trainable=0, non_trainable=0, buffers=0)
+        field = row.receptive_field if local else None
+        return dataclasses.replace(row, kind=call.kind, trainable=0, non_trainable=0, buffers=0, receptive_field=field)
 
     try:
         with call.ctx.made_as(as_call):
@@ -327,7 +338,7 @@ def _as_layer(call: _Call, spec: Any, x: _Tensor, *others: _Tensor, options: dic
                 shapes = tuple(nn._Shape(t.shape) for t in (x, *others))
                 return _Tensor(tuple(spec._outputs(shapes, dict(options or {}), call.ctx, call.name)))
             shape, rf = spec._plan(_flow_of(x), call.ctx, call.name)
-            return _Tensor(tuple(shape), rf)
+            return _Tensor(tuple(shape), rf if local else None)
     except ConvCalcError as exc:
         raise type(exc)(f"{call.where}: {str(exc).split(': ', 1)[-1]}") from None
     finally:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from convcalc._errors import ShapeError
+from convcalc._plan import across_rf
 from convcalc._types import Shape
+from convcalc.nn.elementwise import softmax_dim
 from convcalc.torch.values import _bind, _Call, _describe_value, _handles, _is_int, _prod, _Tensor, _tensor_arg
 
 
@@ -273,7 +275,9 @@ def _along_dim(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     if bound["dim"] is None and call.kind != "normalize" and "_stacklevel" not in kwargs:
         raise call.spec_error(f"expects an int dim: only F.{call.kind} picks one itself", dim=None)
     dim_in_range(call, t.shape, bound["dim"])
-    return call.row(t.shape, _Tensor(t.shape, t.rf, t.const))
+    # each output reads the whole of its dim (F.softmax's own pick without one)
+    rf = across_rf(t.rf, len(t.shape), (softmax_dim(bound["dim"], len(t.shape)),)) if t.shape else t.rf
+    return call.row(t.shape, _Tensor(t.shape, rf, t.const))
 
 
 # the dropouts that drop whole channels, where torch draws one value per channel (training with 0 < p < 1, an

@@ -9,6 +9,7 @@ import itertools
 from contextlib import AbstractContextManager
 from typing import Any
 
+from convcalc._plan import sliced_rf
 from convcalc._types import Shape
 from convcalc.torch.ops_math import _broadcast, _reordered, _view_strides
 from convcalc.torch.strides import expanded, unsqueezed
@@ -257,7 +258,7 @@ def _expand(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         else:
             _broadcast(call, [t.shape, shape])
             strides = _expanded_strides(t, shape)
-        return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape) or other.rf, t.const, strides))
+        return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides))
     sizes = _sizes_arg(tuple(args[1:])) if len(args) > 1 else tuple(kwargs.get("size", kwargs.get("sizes", ())))
     _check_sizes(call, sizes)
     lead = len(sizes) - len(t.shape)
@@ -326,18 +327,20 @@ def _split(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 raise call.spec_error("split_size must be a positive int", split_size=how)
             pieces = [min(how, n - s) for s in range(0, n, how)]
     k = len(t.rf) if t.rf is not None else 0
-    inside = j >= rank - k
     outs = []
-    rf = t.rf if k and not inside else None
     # each piece is a view with the input's strides (unbind's without the axis): x.chunk(2, dim=2)[0] is not
     # contiguous, and a view of it fails in torch
     strides = t.strides
+    start: Any = 0  # where the piece starts along the axis: a piece of a spatial axis moves its windows by it
     for size in pieces:
-        if size is None:
+        if size is None:  # unbind: a spatial axis taken away ends the field
             shape = (*t.shape[:j], *t.shape[j + 1 :])
+            rf = t.rf if j < rank - k else None
             outs.append(_Tensor(shape, rf, t.const, None if strides is None else (*strides[:j], *strides[j + 1 :])))
         else:
+            rf = sliced_rf(t.rf, rank, j, start, 1, n)
             outs.append(_Tensor((*t.shape[:j], size, *t.shape[j + 1 :]), rf, t.const, strides))
+            start = _sum((start, size))
     return tuple(outs)
 
 

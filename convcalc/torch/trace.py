@@ -642,11 +642,15 @@ def _elementwise_type() -> Any:
 
         def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
             shape, rf = flow
+            from convcalc._plan import across_rf
+            from convcalc.nn.elementwise import softmax_dim
             from convcalc.torch.ops_norm import module_checks
             from convcalc.torch.values import _Call
 
             arguments = {**dict(self.torch_args), "training": self.training}
             module_checks(_Call(ctx, path or "<model>", self.kind), self.kind, arguments, tuple(shape))
+            if self.kind in ("LogSoftmax", "Softmin") and shape:  # each output reads the whole of its dim
+                rf = across_rf(rf, len(shape), (softmax_dim(arguments.get("dim"), len(shape)),))
             ctx.add_row(
                 path,
                 self.kind,
