@@ -193,7 +193,7 @@ def test_size_steps_numeric(capsys: Any) -> None:
     )
     assert _ok(capsys, "size", "32x64", "-k", "5", "-d", "2", "--steps") == _lines(
         "F' = D*(F - 1) + 1 = 2*(5 - 1) + 1 = 9 (dilated kernel)",
-        "out = (W - F + 2P)/S + 1",
+        "out = (W - F' + 2P)/S + 1",
         "H: (32 - 9 + 2*0)/1 + 1 = 24",
         "W: (64 - 9 + 2*0)/1 + 1 = 56",
         "out = 24x56",
@@ -216,7 +216,7 @@ def test_size_steps_keras_same_and_korean(capsys: Any) -> None:
     )
     assert _ok(capsys, "size", "32", "-k", "3", "-d", "2", "--steps", "--lang", "ko") == _lines(
         "F' = D*(F - 1) + 1 = 2*(3 - 1) + 1 = 5 (dilation을 적용한 필터 크기)",
-        "out = (W - F + 2P)/S + 1",
+        "out = (W - F' + 2P)/S + 1",
         "(32 - 5 + 2*0)/1 + 1 = 28",
     )
 

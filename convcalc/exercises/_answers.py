@@ -59,8 +59,31 @@ _SIZE_RULES: dict[str, Rule] = {
 }
 
 
-def _solve(kind: str, data: Mapping[str, Any], rule: Rule = _correct, mistake: str | None = None) -> tuple[int, ...]:
-    """The answer of a problem under ``rule`` (a mistaken size rule) or ``mistake`` (any other)."""
+class _NoSizeError(ValueError):
+    """A mistaken computation that reached a size of 0 or less, or a padding that is not a whole number."""
+
+
+def _positive(rule: Rule) -> Rule:
+    """``rule``, refusing a size of 0 or less: a computation that passes through one gives no answer."""
+
+    def checked(w: int, f: int, s: int, p: int, d: int) -> int:
+        out = rule(w, f, s, p, d)
+        if out <= 0:
+            raise _NoSizeError(out)
+        return out
+
+    return checked
+
+
+def _solve(
+    kind: str,
+    data: Mapping[str, Any],
+    rule: Rule = _correct,
+    mistake: str | None = None,
+    pool_rule: Rule | None = None,
+) -> tuple[int, ...]:
+    """The answer of a problem under ``rule`` (a mistaken size rule) or ``mistake`` (any other);
+    ``pool_rule`` is a network's rule for its pooling layers, ``rule`` when not given."""
     if kind == "size":
         return tuple(
             rule(w, f, data["stride"], data["padding"], data["dilation"])
@@ -70,11 +93,11 @@ def _solve(kind: str, data: Mapping[str, Any], rule: Rule = _correct, mistake: s
         s = 1 if mistake == "stride_default" else data["stride"]
         return tuple(rule(w, data["kernel"], s, data["padding"], 1) for w in data["size"])
     if kind == "padding":
-        return _solve_padding(data, rule)
+        return _solve_padding(data, mistake)
     if kind == "params":
         return (_solve_params(data, mistake),)
     if kind == "network":
-        return _solve_network(data, rule, mistake)
+        return _solve_network(data, rule, mistake, rule if pool_rule is None else pool_rule)
     if kind == "receptive-field":
         return (_solve_rf(data, mistake),)
     if kind == "im2col":
@@ -82,12 +105,22 @@ def _solve(kind: str, data: Mapping[str, Any], rule: Rule = _correct, mistake: s
     raise AssertionError(kind)  # pragma: no cover
 
 
-def _solve_padding(data: Mapping[str, Any], rule: Rule) -> tuple[int, ...]:
+def _solve_padding(data: Mapping[str, Any], mistake: str | None) -> tuple[int, ...]:
+    """P solved from ``O = (W - F + 2P)/S + 1``, or from the formula as ``mistake`` writes it: a whole P of 0
+    or more, or no answer (a P of 3.5 is no padding, even if a floor would turn it into the output size)."""
     w, f, s, o = data["size"], data["kernel"], data["stride"], data["output"]
-    for p in range(2 * (f + s) + 2):
-        if rule(w, f, s, p, 1) == o and (rule is not _correct or (w - f + 2 * p) % s == 0):
-            return (p,)
-    return (-1,)
+    if mistake == "single_padding":  # O = (W - F + P)/S + 1
+        twice = Fraction(2 * ((o - 1) * s - w + f))
+    elif mistake == "forgot_plus_one":  # O = (W - F + 2P)/S
+        twice = Fraction(o * s - w + f)
+    elif mistake == "precedence":  # O = 1 + W + 2P - F/S
+        twice = o - 1 - w + Fraction(f, s)
+    else:
+        twice = Fraction((o - 1) * s - w + f)
+    p = twice / 2
+    if p < 0 or p.denominator != 1:
+        raise _NoSizeError(p)
+    return (int(p),)
 
 
 def _solve_params(data: Mapping[str, Any], mistake: str | None) -> int:
@@ -102,7 +135,7 @@ def _solve_params(data: Mapping[str, Any], mistake: str | None) -> int:
     return int(conv_params(cin, cout, tuple(data["kernel"]), groups=groups, bias=bias))
 
 
-def _solve_network(data: Mapping[str, Any], rule: Rule, mistake: str | None) -> tuple[int, ...]:
+def _solve_network(data: Mapping[str, Any], rule: Rule, mistake: str | None, pool_rule: Rule) -> tuple[int, ...]:
     c, h, w = data["input"]
     for layer in data["layers"]:
         if layer[0] == "conv":
@@ -110,7 +143,7 @@ def _solve_network(data: Mapping[str, Any], rule: Rule, mistake: str | None) -> 
             h, w, c = rule(h, k, s, p, 1), rule(w, k, s, p, 1), cout
         else:
             _, k, s = layer
-            h, w = rule(h, k, s, 0, 1), rule(w, k, s, 0, 1)
+            h, w = pool_rule(h, k, s, 0, 1), pool_rule(w, k, s, 0, 1)
     if data["ask"] == "features":
         return (h * w if mistake == "forgot_channels" else c * h * w,)
     return (c, h, w)
@@ -169,11 +202,33 @@ _KIND_MISTAKES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The mistakes a network's student may make in the convolutions alone, pooling right (a pool has no padding,
+#: so leaving it out or adding it once changes nothing there).
+_CONV_ONLY = ("forgot_plus_one", "precedence")
+
+
 def _mistaken(kind: str, data: Mapping[str, Any], mistake: str) -> tuple[int, ...] | None:
+    """The answer ``mistake`` gives, made in every layer; None where it gives none: a size of 0 or less on the
+    way, or a padding that is not a whole number."""
+    return _variant(kind, data, mistake, None)
+
+
+def _mistaken_answers(kind: str, data: Mapping[str, Any], mistake: str) -> list[tuple[int, ...]]:
+    """Every answer ``mistake`` gives: made in every layer, and, in a network, in the convolutions alone."""
+    variants = [_variant(kind, data, mistake, None)]
+    if kind == "network" and mistake in _CONV_ONLY:
+        variants.append(_variant(kind, data, mistake, _positive(_correct)))
+    found: list[tuple[int, ...]] = []
+    for answer in variants:
+        if answer is not None and answer not in found:
+            found.append(answer)
+    return found
+
+
+def _variant(kind: str, data: Mapping[str, Any], mistake: str, pool_rule: Rule | None) -> tuple[int, ...] | None:
     if kind == "pool" and mistake == "stride_default" and data.get("stride_given", True):
         return None  # the stride was written out: there was no default to get wrong
-    rule = _SIZE_RULES.get(mistake, _correct)
     try:
-        return _solve(kind, data, rule, mistake)
-    except (ValueError, ZeroDivisionError):  # a rule gone wrong can leave a size at 0 or below
+        return _solve(kind, data, _positive(_SIZE_RULES.get(mistake, _correct)), mistake, pool_rule)
+    except _NoSizeError:
         return None

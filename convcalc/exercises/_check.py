@@ -6,7 +6,7 @@ import re
 
 from convcalc._args import received
 from convcalc._errors import SpecError
-from convcalc.exercises._answers import _KIND_MISTAKES, _mistaken
+from convcalc.exercises._answers import _KIND_MISTAKES, _mistaken_answers
 from convcalc.exercises._types import MISTAKES, Exercise, Feedback
 from convcalc.exercises._words import _by
 
@@ -27,6 +27,15 @@ _WHOLE_NUMBERS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Where a mistake reads otherwise in one kind of exercise: (kind, mistake) -> (English, Korean).
+_KIND_HINTS: dict[tuple[str, str], tuple[str, str]] = {
+    ("receptive-field", "forgot_plus_one"): (
+        "you forgot the + 1: the sum starts from 1, the one output pixel itself",
+        "+ 1을 빠뜨린 것 같습니다. 합은 출력 픽셀 하나 자체의 크기인 1에서 시작합니다",
+    ),
+}
+
+
 def _read(answer: str, expected: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """The integers of an answer (``6.0`` and ``6.00`` read as 6), and the numbers that are not whole."""
     text = answer
@@ -39,16 +48,34 @@ def _read(answer: str, expected: tuple[int, ...]) -> tuple[tuple[int, ...], tupl
         if decimals.strip("0"):
             fractions.append(token)
         else:
-            values.append(int(whole))
+            values.append(_whole(whole))
     return tuple(values), tuple(fractions)
 
 
-def _same_answer(got: tuple[int, ...], want: tuple[int, ...]) -> bool:
+def _whole(digits: str) -> int:
+    """The int a run of digits writes; one longer than Python turns into an int (4300 digits) is read as a
+    number of as many digits: it cannot be an answer, and the feedback names it by its digits."""
+    body = digits.lstrip("-").lstrip("0") or "0"
+    try:
+        magnitude = int(body)
+    except ValueError:
+        magnitude = 10 ** (len(body) - 1)
+    return -magnitude if digits.startswith("-") else magnitude
+
+
+#: The kinds whose answer is an image's size (H x W, or C x H x W): a batch of 1 may be written before it.
+_SHAPES = ("size", "pool", "network")
+
+
+def _same_answer(got: tuple[int, ...], want: tuple[int, ...], kind: str) -> bool:
     if got == want:
         return True
-    if len(got) == 1 and len(want) > 1 and len(set(want)) == 1:
+    if kind in ("size", "pool") and len(got) == 1 and len(set(want)) == 1:
         return got[0] == want[0]  # "55" for a 55 x 55 output
-    return len(got) == len(want) + 1 and got[0] == 1 and got[1:] == want  # a batch of 1 written out
+    if kind == "receptive-field" and len(set(got)) == 1 and len(got) == 2:
+        return got[0] == want[0]  # "13 x 13" for a field 13 wide: a square field, written per axis
+    # a batch of 1 written out before a shape: "1 x 55 x 55", torch.Size([1, 5, 12, 12])
+    return kind in _SHAPES and len(got) == len(want) + 1 and got[0] == 1 and got[1:] == want
 
 
 def check_answer(exercise: Exercise, student_answer: str | int) -> Feedback:
@@ -97,17 +124,20 @@ def check_answer(exercise: Exercise, student_answer: str | int) -> Feedback:
         shown = ", ".join(fractions)
         message = f"{shown}은(는) 정수가 아닙니다. {why}." if ko else f"{shown} is not a whole number: {why}."
         return Feedback(False, exercise.answer, (), message)
-    if _same_answer(got, exercise.value):
+    if _same_answer(got, exercise.value, exercise.kind):
         return Feedback(
             True, exercise.answer, (), f"정답입니다: {exercise.answer}" if ko else f"Correct: {exercise.answer}."
         )
-    found = []
-    for mistake in _KIND_MISTAKES[exercise.kind]:
-        wrong = _mistaken(exercise.kind, exercise.data, mistake)
-        if wrong is not None and wrong != exercise.value and _same_answer(got, wrong):
-            found.append(mistake)
+    found = [
+        mistake
+        for mistake in _KIND_MISTAKES[exercise.kind]
+        if any(
+            wrong != exercise.value and _same_answer(got, wrong, exercise.kind)
+            for wrong in _mistaken_answers(exercise.kind, exercise.data, mistake)
+        )
+    ]
     shown = _by(got)
-    hints = [MISTAKES[m][1 if ko else 0] for m in found]
+    hints = [_KIND_HINTS.get((exercise.kind, m), MISTAKES[m])[1 if ko else 0] for m in found]
     if ko:
         head = f"틀렸습니다. 정답은 {exercise.answer}입니다 (제출한 답: {shown})."
         if len(hints) == 1:

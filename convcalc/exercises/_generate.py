@@ -12,6 +12,10 @@ from convcalc.exercises._draw import _DRAW, _KINDS
 from convcalc.exercises._types import Exercise, ExerciseKind, Language
 from convcalc.exercises._words import _TEXT, _answer_text
 
+#: How many times an exercise already on the sheet is drawn again. A kind with few exercises (receptive fields at
+#: difficulty 1: 12) needs many re-draws for its rarest ones; once all are on the sheet, repeats are unavoidable.
+_REDRAWS = 500
+
 
 def _positive(value: Any, name: str, low: int, high: int) -> int:
     if type(value) is not int or not low <= value <= high:
@@ -32,7 +36,9 @@ def generate(
     Every exercise is well-posed: sizes are built backwards from the answer, so
     the textbook formula divides exactly unless the question says to round down;
     a padding question has exactly one integer answer. The numbers do not depend
-    on ``lang``, and the first ``n`` exercises do not depend on ``count``.
+    on ``lang``, and the first ``n`` exercises do not depend on ``count``. No
+    exercise comes twice on a sheet while the kind has enough different ones (a
+    receptive field at difficulty 1 has 12).
 
     Args:
         count: how many (1 to 1000).
@@ -68,16 +74,19 @@ def generate(
     difficulty = _positive(difficulty, "difficulty", 1, 3)
     language = Language.parse(lang, "lang")
     rng = random.Random(seed)
-    seen: list[tuple[str, Any]] = []
+    seen: set[tuple[str, Any]] = set()
     out = []
+    redraws = _REDRAWS
     for j in range(count):
-        for _ in range(20):  # a few re-draws keep a sheet free of repeats
+        for _ in range(redraws):  # re-draws keep a sheet free of repeats
             this = rng.choice(_KINDS) if chosen is ExerciseKind.MIXED else chosen.value
             data = _DRAW[this](rng, difficulty)
-            key = (this, sorted(data.items()))
+            key = (this, tuple(sorted(data.items())))
             if key not in seen:
                 break
-        seen.append(key)
+        else:
+            redraws = 1  # every exercise of the kind is on the sheet: the rest repeat, drawn once each
+        seen.add(key)
         out.append(_build(this, data, j + 1, seed, difficulty, language.value, chosen.value))
     return out
 

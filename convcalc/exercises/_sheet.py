@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from convcalc._args import received
@@ -25,7 +25,7 @@ _TITLES = {
 
 #: The header line in either language: everything generate() needs to draw the sheet again.
 _HEADER = re.compile(
-    r"seed (?P<seed>-?\d+), (?:difficulty|난이도) (?P<difficulty>\d+), (?:kind|종류) (?P<kind>[a-z-]+), "
+    r"seed (?P<seed>-?\d+), (?:difficulty|난이도) (?P<difficulty>\d+), (?:kind|종류) (?P<kind>[a-z0-9-]+), "
     r"(?:count|문제 수) (?P<count>\d+), (?:lang|언어) (?P<lang>[a-z]+)"
 )
 
@@ -117,9 +117,19 @@ def render_sheet(exercises: Sequence[Exercise], fmt: str = "md", answers: bool =
     form = SheetFormat.parse(fmt, "fmt")
     if type(answers) is not bool:
         raise SpecError(f"answers must be True or False. {received({'answers': answers})}")
+    if isinstance(exercises, Exercise):
+        raise SpecError(
+            "render_sheet takes Exercises from generate(), in a list: for one, render_sheet([exercise]). "
+            f"Received: exercises=Exercise(kind={exercises.kind!r}, index={exercises.index})"
+        )
+    if isinstance(exercises, (str, bytes)) or not isinstance(exercises, Iterable):
+        raise SpecError(
+            f"render_sheet takes Exercises from generate(), in a list. {received({'exercises': exercises})}"
+        )
     items = list(exercises)
-    if not all(isinstance(e, Exercise) for e in items):
-        raise SpecError("render_sheet takes Exercises from generate(). Received: exercises=...")
+    for j, item in enumerate(items):
+        if not isinstance(item, Exercise):
+            raise SpecError(f"render_sheet takes Exercises from generate(). {received({f'exercises[{j}]': item})}")
     lang = items[0].lang if items else "en"
     title, answer_title, _ = _TITLES[lang]
     info = _header(items)

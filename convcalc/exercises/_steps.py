@@ -7,6 +7,7 @@ from fractions import Fraction
 from typing import Any
 
 from convcalc._args import spread
+from convcalc._backend import is_symbolic
 from convcalc.exercises._types import Language
 from convcalc.formulas import conv_output_size, conv_transpose_output_size, pool_output_size, same_padding
 
@@ -33,14 +34,20 @@ def _pads_text(pl: int, pr: int) -> str:
     return f"2*{pl}" if pl == pr else f"{pl} + {pr}"
 
 
-def _window_line(w: int, f: int, s: int, pl: int, pr: int, *, ceil: bool = False) -> tuple[str, int]:
-    """One axis of the textbook formula, shown with its rounding: (text, value)."""
+def _window_line(
+    w: Any, f: int, s: int, pl: int, pr: int, *, ceil: bool = False, closed: Any = None
+) -> tuple[str, Any]:
+    """One axis of the textbook formula, shown with its rounding: (text, value). For a symbolic size ``w``,
+    ``closed`` is the library's closed form of the axis, which ends the line."""
     span = w - f + pl + pr
     inner = f"{w} - {f} + {_pads_text(pl, pr)}"
     if span % s == 0:  # shown for stride 1 too, as the formula above it writes "/ stride"
         return f"({inner})/{s} + 1 = {span // s + 1}", span // s + 1
     value = -(-span // s) + 1 if ceil else span // s + 1
     name = "ceil" if ceil else "floor"
+    if is_symbolic(span):  # a symbol: no number to round, the rounding stays in the closed form
+        value = value if closed is None else closed
+        return f"{name}(({inner})/{s}) + 1 = {value}", value
     return f"{name}(({inner})/{s}) + 1 = {name}({_quotient(span, s)}) + 1 = {value}", value
 
 
@@ -60,8 +67,8 @@ def _per_axis_lines(lines: list[tuple[str, int]], labels: list[str]) -> list[str
 
 
 def _fmt_size(value: Any) -> str:
-    if isinstance(value, tuple):
-        return "x".join(str(v) for v in value)
+    if isinstance(value, tuple):  # a closed form such as H - 2 in brackets: (H - 2)x6
+        return "x".join(f"({v})" if " " in str(v) else str(v) for v in value)
     return str(value)
 
 
@@ -110,13 +117,15 @@ def _conv_steps(size: Any, kernel_size: Any, stride: Any, padding: Any, dilation
     keras = convention == "keras"
     mode = padding.lower() if isinstance(padding, str) else None
     lines: list[str] = []
+    outs = spread(result, n)
     if keras and mode in ("same", "causal"):
         lines.append(f"padding='{mode}' (Keras): out = ceil(W/S)")
-        per = [(f"ceil({w}/{s}) = {_ceil_text(w, s)}", -(-w // s)) for w, s in zip(ws, ss, strict=True)]
+        per = [_ceil_line(w, s, out) for w, s, out in zip(ws, ss, outs, strict=True)]
         lines += _per_axis_lines(per, _axis_labels(n))
         return _closing(lines, per, result, n)
     extents = [d * (k - 1) + 1 for k, d in zip(ks, ds, strict=True)]
-    if any(d != 1 for d in ds):
+    f = "F" if all(d == 1 for d in ds) else "F'"  # the formula takes the dilated extent where there is one
+    if f == "F'":
         shown = {(k, d) for k, d in zip(ks, ds, strict=True)}
         for k, d in sorted(shown):
             lines.append(f"F' = D*(F - 1) + 1 = {d}*({k} - 1) + 1 = {d * (k - 1) + 1} (dilated kernel)")
@@ -125,27 +134,38 @@ def _conv_steps(size: Any, kernel_size: Any, stride: Any, padding: Any, dilation
         pairs = [tuple(pair) for pair in (found if n > 1 else (found,))]
         if any(pl != pr for pl, pr in pairs):
             lines.append("padding='same': total padding D*(F - 1), the odd pixel at the end")
-            lines.append("out = (W - F + P_before + P_after)/S + 1")
+            lines.append(f"out = (W - {f} + P_before + P_after)/S + 1")
         else:
             lines.append(
                 f"padding='same': P = D*(F - 1)/2 = {pairs[0][0]}"
                 if n == 1 or len(set(pairs)) == 1
                 else "padding='same': P = D*(F - 1)/2 per axis"
             )
-            lines.append("out = (W - F + 2P)/S + 1")
+            lines.append(f"out = (W - {f} + 2P)/S + 1")
     else:
         ps = (0,) * n if mode == "valid" else spread(padding, n)
         pairs = [(p, p) for p in ps]
-        lines.append("out = (W - F + 2P)/S + 1")
-    per = [_window_line(w, e, s, pl, pr) for w, e, s, (pl, pr) in zip(ws, extents, ss, pairs, strict=True)]
+        lines.append(f"out = (W - {f} + 2P)/S + 1")
+    per = [
+        _window_line(w, e, s, pl, pr, closed=out)
+        for w, e, s, (pl, pr), out in zip(ws, extents, ss, pairs, outs, strict=True)
+    ]
     lines += _per_axis_lines(per, _axis_labels(n))
     return _closing(lines, per, result, n)
 
 
-def _ceil_text(w: int, s: int) -> str:
+def _ceil_line(w: Any, s: int, closed: Any) -> tuple[str, Any]:
+    """``ceil(W/S)`` on one axis: (text, value); a decimal quotient is shown before it is rounded up, a
+    fraction (which would repeat ``W/S``) is not, and a symbolic size ends with the library's closed form."""
     if w % s == 0:
-        return str(w // s)
-    return f"ceil({_quotient(w, s)}) = {-(-w // s)}"
+        return f"ceil({w}/{s}) = {w // s}", w // s
+    if is_symbolic(w):
+        return f"ceil({w}/{s}) = {closed}", closed
+    value = -(-w // s)
+    shown = _quotient(w, s)
+    if shown == f"{w}/{s}":
+        return f"ceil({w}/{s}) = {value}", value
+    return f"ceil({w}/{s}) = ceil({shown}) = {value}", value
 
 
 def _closing(lines: list[str], per: list[tuple[str, int]], result: Any, n: int) -> list[str]:
@@ -192,9 +212,10 @@ def _pool_steps(
     if stride is None:
         lines.append(f"stride = kernel_size = {_fmt_size(ks if n > 1 and len(set(ks)) > 1 else ks[0])} (the default)")
     mode = padding.lower() if isinstance(padding, str) else None
+    final = spread(result, n)
     if convention == "keras" and mode == "same":
         lines.append("padding='same' (Keras): out = ceil(W/S)")
-        per = [(f"ceil({w}/{s}) = {_ceil_text(w, s)}", -(-w // s)) for w, s in zip(ws, ss, strict=True)]
+        per = [_ceil_line(w, s, out) for w, s, out in zip(ws, ss, final, strict=True)]
         lines += _per_axis_lines(per, _axis_labels(n))
         return _closing(lines, per, result, n)
     ps = (0,) * n if mode is not None else spread(padding, n)
@@ -202,12 +223,24 @@ def _pool_steps(
     if any(d != 1 for d in ds):
         for k, d in sorted({(k, d) for k, d in zip(ks, ds, strict=True)}):
             lines.append(f"F' = D*(F - 1) + 1 = {d}*({k} - 1) + 1 = {d * (k - 1) + 1} (dilated window)")
-    lines.append("out = ceil((W - F + 2P)/S) + 1" if ceil_mode else "out = (W - F + 2P)/S + 1")
-    per = [_window_line(w, e, s, p, p, ceil=ceil_mode) for w, e, s, p in zip(ws, extents, ss, ps, strict=True)]
+    f = "F" if all(d == 1 for d in ds) else "F'"  # the dilated window's extent where it has one
+    lines.append(f"out = ceil((W - {f} + 2P)/S) + 1" if ceil_mode else f"out = (W - {f} + 2P)/S + 1")
+    per = [
+        _window_line(w, e, s, p, p, ceil=ceil_mode, closed=out)
+        for w, e, s, p, out in zip(ws, extents, ss, ps, final, strict=True)
+    ]
     lines += _per_axis_lines(per, _axis_labels(n))
-    final = spread(result, n)
-    if ceil_mode and any(v != r for (_, v), r in zip(per, final, strict=True)):
-        lines.append(f"the last window would start in the right padding, so torch drops it: out = {_fmt_size(result)}")
+    dropped = [
+        (w, s, p, v)
+        for w, s, p, (_, v), r in zip(ws, ss, ps, per, final, strict=True)
+        if not is_symbolic(w) and v != r  # a symbolic axis ends with the closed form, which has the drop in it
+    ]
+    if ceil_mode and dropped:
+        # torch drops a last window that starts at or past the end of the input, (v - 1)*S - P >= W: in the
+        # right padding where it starts before W + P, else past it (with no padding, past the input itself)
+        in_padding = all((v - 1) * s - p < w + p for w, s, p, v in dropped)
+        where = "in the right padding" if in_padding else "past the end of the input"
+        lines.append(f"the last window would start {where}, so torch drops it: out = {_fmt_size(result)}")
         return lines
     return _closing(lines, per, result, n)
 
@@ -231,6 +264,8 @@ def conv_transpose_steps(
     """
     language = Language.parse(lang, "lang")
     result = conv_transpose_output_size(size, kernel_size, stride, padding, output_padding, dilation)
+    if output_padding is None:  # torch's rule: no output padding, as conv_transpose_output_size reads None
+        output_padding = 0
     n = _ndim(size, kernel_size, stride, padding, output_padding, dilation)
     ws, ks, ss, ps, ops, ds = (spread(v, n) for v in (size, kernel_size, stride, padding, output_padding, dilation))
     lines = ["out = (W - 1)*S - 2P + D*(F - 1) + OP + 1"]
@@ -252,6 +287,10 @@ _STEP_WORDS_KO = (
     (
         "the last window would start in the right padding, so torch drops it:",
         "마지막 window가 오른쪽 padding에서 시작하므로 torch는 그 window를 버립니다:",
+    ),
+    (
+        "the last window would start past the end of the input, so torch drops it:",
+        "마지막 window가 입력 끝을 지나서 시작하므로 torch는 그 window를 버립니다:",
     ),
 )
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from convcalc._args import show
 from convcalc.exercises._answers import _solve_rf
 from convcalc.exercises._steps import _per_axis_lines, _window_line
 
 
 def _by(size: Sequence[int]) -> str:
-    return " x ".join(str(v) for v in size)
+    return " x ".join(show(v) for v in size)  # an int too long to print is named by its digits
 
 
 def _text_size(data: Mapping[str, Any], lang: str) -> tuple[str, list[str]]:
@@ -25,7 +26,9 @@ def _text_size(data: Mapping[str, Any], lang: str) -> tuple[str, list[str]]:
         )
         if data["floor"]:
             q += " (계산 결과가 소수이면 소수점은 버린다.)"
-        head = ["출력 크기 = (입력 크기 - 필터 크기 + 2 * padding) / stride + 1"]
+        # with dilation, the numbers below subtract the dilated filter size F', and so does the formula
+        filt = "F'" if d != 1 else "필터 크기"
+        formula = f"출력 크기 = (입력 크기 - {filt} + 2 * padding) / stride + 1"
     else:
         q = (
             f"Input image size: {h} x {w}, filter size: {kh}x{kw}, stride = {s}, padding = {p}{dil}. "
@@ -33,15 +36,17 @@ def _text_size(data: Mapping[str, Any], lang: str) -> tuple[str, list[str]]:
         )
         if data["floor"]:
             q += " (Round down when the division is not exact, as PyTorch does.)"
-        head = ["output size = (input size - filter size + 2 * padding) / stride + 1"]
+        filt = "F'" if d != 1 else "filter size"
+        formula = f"output size = (input size - {filt} + 2 * padding) / stride + 1"
     lines = []
     if d != 1:
         for k in sorted({kh, kw}):
             label = "dilation을 적용한 필터 크기" if lang == "ko" else "dilated filter size"
             lines.append(f"{label}: F' = D*(F - 1) + 1 = {d}*({k} - 1) + 1 = {d * (k - 1) + 1}")
+    lines.append(formula)
     per = [_window_line(x, d * (k - 1) + 1, s, p, p) for x, k in ((h, kh), (w, kw))]
     lines += _per_axis_lines(per, ["H", "W"])
-    return q, head + lines
+    return q, lines
 
 
 def _text_padding(data: Mapping[str, Any], lang: str) -> tuple[str, list[str]]:
@@ -100,13 +105,14 @@ def _text_params(data: Mapping[str, Any], lang: str) -> tuple[str, list[str]]:
     bias = data["bias"]
     if data["layer"] == "linear":
         fin, fout = data["in"], data["out"]
+        # as for Conv2d below, the call itself says bias=False: the call as written has the answer's parameters
+        call = f"nn.Linear({fin}, {fout}{'' if bias else ', bias=False'})"
         if lang == "ko":
             b = "bias 포함" if bias else "bias 없음"
-            q = f"입력 특징 수: {fin}, 출력 특징 수: {fout}인 완전연결 층 nn.Linear({fin}, {fout})의 파라미터 수는? ({b})"
+            q = f"입력 특징 수: {fin}, 출력 특징 수: {fout}인 완전연결 층 {call}의 파라미터 수는? ({b})"
             lines = ["파라미터 수 = 입력 수 * 출력 수" + (" + 출력 수(bias)" if bias else "")]
         else:
-            b = "with bias" if bias else "bias=False"
-            q = f"How many parameters does the fully connected layer nn.Linear({fin}, {fout}) have ({b})?"
+            q = f"How many parameters does the fully connected layer {call} have{' (with bias)' if bias else ''}?"
             lines = ["params = in_features * out_features" + (" + out_features (bias)" if bias else "")]
         total = fin * fout + (fout if bias else 0)
         lines.append(f"{fin} * {fout}" + (f" + {fout}" if bias else "") + f" = {total}")
@@ -147,7 +153,7 @@ def _text_network(data: Mapping[str, Any], lang: str) -> tuple[str, list[str]]:
     c, h, w = data["input"]
     chain = " → ".join(_layer_call(layer) for layer in data["layers"])
     if lang == "ko":
-        q = f"{c}채널의 {h}x{w} input(형태: 1 x {c} x {h} x {w})을 다음 층들에 차례로 통과시킨다: {chain}. "
+        q = f"{c}채널의 {h}x{w} 입력(형태: 1 x {c} x {h} x {w})을 다음 층들에 차례로 통과시킨다: {chain}. "
         q += (
             "마지막 출력을 nn.Flatten()으로 펼쳐 nn.Linear에 넣으려면 in_features는 얼마여야 하는가?"
             if data["ask"] == "features"
