@@ -813,16 +813,24 @@ def merge_rf(
     differ (the windows then drift apart along the axis). With the branches' ``shapes`` (channels first, or
     ``channels_last``), None also where their spatial sizes differ: a size of 1 broadcast along an axis gives
     every position the same window of that branch."""
-    if any(r is None for r in rfs) or len({len(r) for r in rfs if r is not None}) > 1:
+    if not rfs or rfs[0] is None:
         return None
-    k = len(rfs[0]) if rfs and rfs[0] is not None else 0
-    spatial = {tuple(s[1 : 1 + k] if channels_last else s[len(s) - k :]) for s in shapes or ()}
-    if len(spatial) > 1:
-        return None
-    merged = []
-    for axis in zip(*[r for r in rfs if r is not None], strict=True):
-        if len({f.jump for f in axis}) != 1:
+    first = rfs[0]
+    k = len(first)
+    for r in rfs:
+        if r is None or len(r) != k:
             return None
-        start = min(f.start for f in axis)
-        merged.append(ReceptiveField(max(f.start + f.size for f in axis) - start, axis[0].jump, start))
+    if shapes and len({tuple(s[1 : 1 + k] if channels_last else s[len(s) - k :]) for s in shapes}) > 1:
+        return None
+    if all(r == first for r in rfs):  # one window (a branch added to itself, a residual of pointwise layers)
+        return first
+    merged = []
+    for j, f in enumerate(first):
+        start, end = f.start, f.start + f.size
+        for r in rfs:
+            g = r[j]  # type: ignore[index]
+            if g.jump != f.jump:
+                return None
+            start, end = min(start, g.start), max(end, g.start + g.size)
+        merged.append(ReceptiveField(end - start, f.jump, start))
     return tuple(merged)
