@@ -900,6 +900,33 @@ def test_a_piece_of_a_spatial_axis_is_the_output_with_its_own_field(source: str)
     _claim_holds(model, shape, plan.receptive_field)
 
 
+@pytest.mark.parametrize(
+    ("source", "keeps"),
+    [
+        ("torch.nn.functional.adaptive_avg_pool2d(y, (3, 5))", True),  # 9 x 10 into 3 x 5: windows 3 x 2, 3 x 2 apart
+        ("torch.nn.functional.adaptive_avg_pool2d(y, (9, 2))", True),
+        (
+            "torch.nn.functional.adaptive_avg_pool2d(y, (9, 10))",
+            True,
+        ),  # the identity: a VGG's 7 x 7 pool of a 7 x 7 map
+        (
+            "torch.nn.functional.adaptive_avg_pool2d(y, (4, 5))",
+            False,
+        ),  # 9 into 4: windows of 3 and 2 rows, no one window
+        ("torch.nn.functional.adaptive_avg_pool2d(y, 1)", False),  # a global pool ends the axes
+    ],
+)
+def test_an_adaptive_pool_of_even_windows_is_a_pool(source: str, keeps: bool) -> None:
+    model = Indexing(eval(f"lambda m, x: (lambda y: {source})(m.conv(x))"), conv=(2, 3, 3, 1))
+    shape = (1, 2, 11, 12)
+    plan = convcalc.plan(model, shape)
+    assert tuple(plan.output_shape) == torch_outcome(model, shape)
+    field = plan.rows[-1].receptive_field
+    assert (field is not None) == keeps
+    if field is not None:
+        _claim_holds(model, shape, field)
+
+
 class _Branches(torch.nn.Module):
     """Two convolutions of the input, added or concatenated position by position: the field of the sum is the
     union of the branches' windows (all-ones weights); the concatenation's channels are summed, so that the

@@ -299,6 +299,16 @@ def test_vgg16_receptive_fields() -> None:
     for name, (size, jump, pad) in expected.items():
         rf = ReceptiveField(size, jump, -pad)
         assert plan.row(name).receptive_field == (rf, rf), name
+    # the 7 x 7 adaptive pool of a 7 x 7 map keeps it, and the classifier ends the axes: the network's field
+    assert plan.row("avgpool").receptive_field == plan.receptive_field == (ReceptiveField(212, 32, -90),) * 2
+
+
+def test_the_published_receptive_fields_of_whole_networks() -> None:
+    # the field of the last map before the global pool or the classifier: torchvision's ResNet-50 (stride in
+    # the 3 x 3 convolution) 427, and AlexNet by hand: conv 11/4 pad 2 (11, 4, -2), pool 3/2 (19, 8, -2),
+    # conv 5 pad 2 (51, 8, -18), pool 3/2 (67, 16, -18), three convs 3 pad 1 (163, 16, -66), pool 3/2
+    assert _plan("resnet50").receptive_field == (ReceptiveField(427, 32, -213),) * 2
+    assert _plan("alexnet").receptive_field == (ReceptiveField(195, 32, -66),) * 2
 
 
 def test_vgg_any_input_from_32() -> None:

@@ -303,8 +303,22 @@ class _AdaptivePoolNd(Module):
                 message = said(f"{self._where(path)}: output_size[{j}]={o} is below 0. Received: output_size={spatial}")
                 ctx.at_least(o, 0, path, j, message, "output_size at least 0")
         out_shape = (*lead, *spatial)
-        ctx.add_row(path, self.kind, shape, out_shape)
-        return out_shape, None
+        rf = _adaptive_rf(flow[1], shape[len(lead) :], spatial)
+        ctx.add_row(path, self.kind, shape, out_shape, receptive_field=rf)
+        return out_shape, rf
+
+
+def _adaptive_rf(rf: Any, sizes: Shape, out: Shape) -> Any:
+    """An adaptive pool's receptive field: where each output size divides its input size, torch's windows
+    (from floor(i*in/out) to ceil((i+1)*in/out)) are all in/out wide and in/out apart, a pool of that kernel and
+    stride (7 x 7 to 7 x 7 keeps the field). Otherwise the windows differ in size: None; and a global pool (every
+    output size 1) ends the spatial axes, as a flatten does."""
+    if rf is None or all(type(o) is int and o == 1 for o in out):
+        return None
+    if not all(type(i) is int and type(o) is int and o >= 1 and i % o == 0 for i, o in zip(sizes, out, strict=True)):
+        return None
+    steps = tuple(i // o for i, o in zip(sizes, out, strict=True))
+    return rf_update(rf, steps, steps, (0,) * len(steps))
 
 
 def _adaptive_size(value: Any) -> Any:
