@@ -324,6 +324,8 @@ class Plan:
     outputs: Any = field(default=None, compare=False, repr=False)
     # the receptive field of the (first) output itself, where the walk knows it
     output_field: tuple[ReceptiveField, ...] | None = field(default=None, compare=False, repr=False)
+    # the bytes of every parameter at its own dtype's size, where the reader knows them (a torch module's)
+    param_bytes: int | None = field(default=None, compare=False, repr=False)
 
     @property
     def input_shapes(self) -> Any:
@@ -576,14 +578,21 @@ class Plan:
 
     @property
     def params_bytes(self) -> Size:
-        """Bytes of the parameters: each layer's at its own dtype's size (``itemsizes``)."""
+        """Bytes of the parameters: each at its own dtype's size (a torch module's tensors as they are; other
+        models' layers at ``itemsize``)."""
+        if self.param_bytes is not None:
+            return self.param_bytes
         itemsizes = self.itemsizes
         return _total([r.params * itemsizes.get(r.name, self.itemsize) for r in (*self.rows, *self.uncalled)])
 
     @property
     def total_bytes(self) -> Size:
-        """torchinfo's estimated total size: input, forward/backward pass and parameters, in bytes."""
-        return self.input_bytes + self.forward_backward_bytes + self.params_bytes
+        """torchinfo's estimated total size, in bytes: input, forward/backward pass and its "Params size" (the
+        parameters of the modules without children it lists: a parameter held beside children, such as
+        ``MultiheadAttention``'s ``in_proj_weight``, is in ``params_bytes`` and not here)."""
+        from convcalc._render import _torchinfo_layers, torchinfo_param_bytes
+
+        return self.input_bytes + self.forward_backward_bytes + torchinfo_param_bytes(self, _torchinfo_layers(self))
 
     @checked_call
     def row(self, name: str) -> Row:

@@ -438,7 +438,7 @@ def plan(
     convention: str | None = None,
     strict: bool = False,
     macs: str = "macs",
-    itemsize: int = 4,
+    itemsize: int | None = None,
 ) -> Plan:
     """Plan a network: the shape, parameters, MACs and receptive field of every layer.
 
@@ -457,7 +457,8 @@ def plan(
         strict: require every strided window to divide its input exactly (the
             textbook rule); symbolic plans record it as a constraint.
         macs: the MAC counting convention (``"macs"``, ``"macs+bias"``, ``"flops"``).
-        itemsize: bytes per activation element (4 for float32).
+        itemsize: bytes per activation element: by default a torch model's parameters' (its first one's: 2
+            for a ``.half()`` model) and an ONNX model's input's, else 4 (float32).
 
     Returns:
         A :class:`Plan`.
@@ -496,6 +497,8 @@ def plan(
         )
     if type(strict) is not bool:
         raise SpecError(f"strict must be True or False. {received({'strict': strict})}")
+    if itemsize is None:
+        itemsize = getattr(model, "_itemsize", 4)
     if type(itemsize) is not int or itemsize < 1:
         raise SpecError(f"itemsize must be a positive int. {received({'itemsize': itemsize})}")
     ctx = Context(strict, MacConvention.parse(macs, "macs"), itemsize, model._layout == "channels_last")
@@ -597,6 +600,7 @@ def plan(
         else None,
         outputs=None if outputs is None else _sympy_tree(outputs),
         output_field=output_field,
+        param_bytes=getattr(model, "_param_bytes", None),
     )
     if ctx.mac_convention is MacConvention.TORCHINFO and modules is not None:
         # which rows are torchinfo's module calls is known once the module tree is: counted here, as the

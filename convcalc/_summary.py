@@ -365,6 +365,12 @@ def _inputs(
         raise SpecError(
             f"dtypes must be a list of torch dtypes, one per input: use dtypes=[{dtypes}]. {received({'dtypes': dtypes})}"
         )
+    if dtypes is not None and len(dtypes) < len(shapes):
+        # torchinfo makes one tensor per (size, dtype) pair and the forward then misses an input
+        raise SpecError(
+            f"dtypes gives {len(dtypes)} dtype(s) for {len(shapes)} inputs: give one per input, such as "
+            f"dtypes=[{', '.join(['torch.float32'] * len(shapes))}]. {received({'dtypes': dtypes})}"
+        )
     sizes = [4] * len(shapes) if dtypes is None else [_itemsize(d) for d in dtypes]
     overhead = _storage_overhead()
     total = 0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import warnings
 from typing import Any
 
 import pytest
@@ -721,3 +723,23 @@ def test_a_softmax_along_a_spatial_axis_ends_the_receptive_field(dim: int, opset
     plan = convcalc.plan(model)
     assert plan.output_shape == (1, 2, 6, 6)
     assert plan.receptive_field == ((convcalc.ReceptiveField(3, 1, 0),) * 2 if keeps else None)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float64])
+def test_a_model_exported_in_another_dtype_is_planned_in_it(dtype: Any) -> None:
+    # the plan's bytes per element are the graph input's, as ONNX Runtime holds the tensors
+    module = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(8 * 6 * 6, 5)
+    ).to(dtype)
+    buffer = io.BytesIO()
+    x = torch.zeros(1, 3, 8, 8, dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (x,), buffer, dynamo=False, input_names=["x"], output_names=["y"])
+    model = onnx.load_from_string(buffer.getvalue())
+    plan = convcalc.plan(model)
+    initializers = sum(numpy_helper.to_array(t).nbytes for t in model.graph.initializer)
+    assert plan.itemsize == dtype.itemsize
+    assert plan.params_bytes == initializers == sum(p.numel() * p.element_size() for p in module.parameters())
+    with torch.no_grad():  # (ONNX Runtime's CPU provider has no float16 convolution to run it with)
+        assert (plan.input_bytes, plan.output_bytes) == (x.nbytes, module(x).nbytes)

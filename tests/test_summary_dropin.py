@@ -931,9 +931,110 @@ def test_summary_takes_verbose_as_a_bool_as_torchinfo_does(capsys: Any) -> None:
     [
         ({"input_size": (2, 4), "dtypes": torch.float32}, r"dtypes must be a list of torch dtypes, one per input: use"),
         ({"input_data": torch.zeros(2, 4).to_sparse()}, r"input_data holds a tensor of layout torch.sparse_coo"),
+        # one dtype for two inputs: torchinfo makes one tensor and the forward misses the other
+        (
+            {"input_size": [(2, 4), (2, 4)], "dtypes": [torch.float32]},
+            r"dtypes gives 1 dtype\(s\) for 2 inputs: give one per input, such as dtypes=\[torch.float32, torch",
+        ),
     ],
 )
 def test_what_torchinfo_fails_on_is_a_convcalc_error(options: dict[str, Any], message: str) -> None:
     """torchinfo raises TypeError and NotImplementedError here; convcalc's own error says what to give."""
     with pytest.raises(convcalc.SpecError, match=message):
         convcalc.summary(torch.nn.Linear(4, 3), verbose=0, **options)
+
+
+# --------------------------------------------------------------------------- #
+# Bytes of models in other dtypes than float32, by plan() and summary(), against torchinfo and the tensors
+# --------------------------------------------------------------------------- #
+
+
+class _TokenStem(torch.nn.Module):
+    """A ViT-like stem: a patch convolution, a class token of the model's own (held beside children)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj, self.head = torch.nn.Conv2d(3, 16, 4, 4), torch.nn.Linear(16, 3)
+        self.cls = torch.nn.Parameter(torch.zeros(1, 1, 16))
+
+    def forward(self, x: Any) -> Any:
+        t = self.proj(x).flatten(2).transpose(1, 2)
+        return self.head(torch.cat([self.cls.expand(t.shape[0], -1, -1), t], 1)[:, 0])
+
+
+class _HalfBodyFloatHead(torch.nn.Module):
+    """A float16 body and token, a float32 attention head (a MultiheadAttention's in_proj is held beside its
+    out_proj, in no leaf module)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = torch.nn.Linear(8, 16).half()
+        self.tok = torch.nn.Parameter(torch.zeros(1, 1, 16, dtype=torch.half))
+        self.att, self.fc = torch.nn.MultiheadAttention(16, 2, batch_first=True), torch.nn.Linear(16, 2)
+
+    def forward(self, x: Any) -> Any:
+        h = (self.body(x.half()) + self.tok).float()
+        return self.fc(self.att(h, h, h)[0])
+
+
+class _DoubleLinear(torch.nn.Linear):
+    """A subclass of a torch layer that keeps its forward: it computes in its weights' dtype, as torch's own."""
+
+
+def _real_param_bytes(model: Any) -> int:
+    return sum(p.numel() * p.element_size() for p in model.parameters())
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize(
+    ("make", "shape"),
+    [
+        (
+            lambda: torch.nn.Sequential(
+                torch.nn.Conv2d(3, 8, 3, padding=1),
+                torch.nn.BatchNorm2d(8),
+                torch.nn.ReLU(),
+                torch.nn.Flatten(),
+                torch.nn.Linear(8 * 8 * 8, 5),
+            ),
+            (2, 3, 8, 8),
+        ),
+        (_TokenStem, (2, 3, 8, 8)),
+    ],
+)
+def test_a_model_in_another_dtype_is_planned_in_it(make: Any, shape: tuple[int, ...], dtype: Any) -> None:
+    # plan() takes the model's dtype as summary() and torchinfo do (BatchNorm's output too, not float32's 4 bytes)
+    model = make().to(dtype).eval()
+    plan = convcalc.plan(model, shape)
+    theirs = torchinfo.summary(model, input_size=shape, dtypes=[dtype], verbose=0)
+    ours = convcalc.summary(model, input_size=shape, dtypes=[dtype], verbose=0)
+    assert plan.itemsize == dtype.itemsize
+    assert plan.forward_backward_bytes == ours.total_output_bytes == theirs.total_output_bytes
+    assert plan.params_bytes == _real_param_bytes(model)
+    with torch.no_grad():
+        x = torch.zeros(shape, dtype=dtype)
+        assert (plan.input_bytes, plan.output_bytes) == (x.nbytes, model(x).nbytes)
+    # torchinfo's total (its "Params size" of leaf modules, its input with a storage object of 64 bytes)
+    assert plan.total_bytes + 64 == theirs.total_input + theirs.total_output_bytes + theirs.total_param_bytes
+
+
+def test_parameters_of_several_dtypes_count_each_at_its_own_size() -> None:
+    model = _HalfBodyFloatHead().eval()
+    for itemsize in (None, 2, 4):  # the activations' size does not change the parameters'
+        assert convcalc.plan(model, (2, 5, 8), itemsize=itemsize).params_bytes == _real_param_bytes(model) == 4808
+
+
+class _FloatBodyDoubleHead(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body, self.head = torch.nn.Linear(4, 6), _DoubleLinear(6, 3).double()
+
+    def forward(self, x: Any) -> Any:
+        return self.head(self.body(x).double())
+
+
+def test_a_subclass_of_a_torch_layer_outputs_in_its_weights_dtype() -> None:
+    model = _FloatBodyDoubleHead()
+    ours = convcalc.summary(model, input_size=(2, 4), verbose=0)
+    theirs = torchinfo.summary(model, input_size=(2, 4), verbose=0)
+    assert ours.total_output_bytes == theirs.total_output_bytes == 2 * (2 * 6 * 4 + 2 * 3 * 8)

@@ -71,10 +71,16 @@ class OnnxGraph(Module):
     outputs: tuple[str, ...]
     nodes: tuple[_ONode, ...]
     initializers: tuple[_Init, ...] = field(repr=False, default=())
+    itemsize: int = 4  # bytes of an element of the graph input (2 for a float16 model)
 
     @property
     def kind(self) -> str:
         return "OnnxGraph"
+
+    @property
+    def _itemsize(self) -> int:
+        """``plan()``'s bytes per element where none is given: the input's."""
+        return self.itemsize
 
     def __hash__(self) -> int:
         return hash((self.name, self.opset, tuple(n.name for n in self.nodes)))

@@ -79,6 +79,11 @@ def from_onnx(model: Any) -> OnnxGraph:
     return _read(onnx, proto)
 
 
+# bytes of an element of each ONNX TensorProto data type (FLOAT 1, UINT8 2, INT8 3, UINT16 4, INT16 5, INT32 6,
+# INT64 7, BOOL 9, FLOAT16 10, DOUBLE 11, UINT32 12, UINT64 13, COMPLEX64 14, COMPLEX128 15, BFLOAT16 16)
+_ELEMENT_BYTES = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2}
+
+
 def _onnx() -> Any:
     try:
         import onnx
@@ -105,9 +110,12 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
                 values = None
         inits[t.name] = _Init(t.name, tuple(int(d) for d in t.dims), values, t.data_type in _FLOAT_TYPES)
     inputs = []
+    itemsize = 4
     for vi in graph.input:
         if vi.name in inits:
             continue
+        # bytes of an element of the input (a float16 model: 2), as ONNX Runtime holds it: the plan's itemsize
+        itemsize = _ELEMENT_BYTES.get(vi.type.tensor_type.elem_type, 4)
         dims: list[Any] = []
         for d in vi.type.tensor_type.shape.dim:
             if d.HasField("dim_value"):
@@ -181,7 +189,9 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
     outputs = tuple(alias.get(o.name, o.name) for o in graph.output)
     if not outputs:
         raise SpecError(f"the ONNX graph {graph.name!r} has no output. Received: outputs=0")
-    return OnnxGraph(graph.name or "onnx", int(opset), tuple(inputs), outputs, tuple(nodes), tuple(inits.values()))
+    return OnnxGraph(
+        graph.name or "onnx", int(opset), tuple(inputs), outputs, tuple(nodes), tuple(inits.values()), itemsize
+    )
 
 
 def _attr_value(onnx: Any, attr: Any) -> Any:

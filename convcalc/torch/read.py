@@ -218,6 +218,27 @@ class _TorchModel:
     def name(self) -> str:
         return type(self.book.root).__name__  # the torch class, as the user wrote it
 
+    @property
+    def _param_bytes(self) -> int | None:
+        """The bytes of the model's parameters, each at its own dtype's size (a float32 head on a float16 body,
+        a complex weight beside a real bias), each tensor once; None while a lazy layer has not made its own."""
+        from torch.nn.parameter import is_lazy
+
+        total = 0
+        for p in self.book.root.parameters():
+            if is_lazy(p):
+                return None
+            total += p.numel() * p.element_size()
+        return total
+
+    @property
+    def _itemsize(self) -> int:
+        """``plan()``'s bytes per element where none is given: the model's first parameter's, as
+        ``convcalc.summary`` (and torchinfo) take them (2 for a ``.half()`` model), else 4."""
+        for p in self.book.root.parameters():
+            return int(p.dtype.itemsize)  # (an uninitialised lazy parameter has a dtype, not yet an element size)
+        return 4
+
     def _plan(self, flow: Any, ctx: Any, path: str) -> Any:
         return self._plan_call((flow,), {}, ctx, path)[0]
 
@@ -408,8 +429,8 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int, int, int], ...]:
     ``weight`` or ``bias`` and those whose name only contains one of them (``weight_ih_l0``, ``in_proj_bias``),
     by count, as torchinfo 1.8 sorts them (it strips the ``_orig`` of a pruned parameter, one with a ``_mask``),
     the bytes of an element of its first parameter, and of its output where that is known: a layer of torch's
-    own computes in its weights' dtype, a normalisation excepted (it keeps its input's); a module of the user's
-    may not (a spectral layer's complex weights give a real output), 0."""
+    own (or a subclass that keeps its forward) computes in its weights' dtype, a normalisation excepted (it keeps
+    its input's); a module of the user's may not (a spectral layer's complex weights give a real output), 0."""
     from torch.nn.parameter import is_lazy
 
     nn = _torch().nn
@@ -437,7 +458,9 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int, int, int], ...]:
                 plain += count
             elif "weight" in base or "bias" in base:
                 inner += count
-        own_layer = type(child).__module__.startswith("torch.nn.") and not isinstance(child, mixed)
+        # torch's own computation: a layer of torch.nn, or a subclass that keeps its forward
+        forward = getattr(type(child), "forward", None)
+        own_layer = getattr(forward, "__module__", "").startswith("torch.nn.") and not isinstance(child, mixed)
         found.append((path, plain, inner, itemsize, itemsize if own_layer else 0))
     return tuple(found)
 
