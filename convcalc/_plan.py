@@ -590,9 +590,21 @@ class Plan:
         """torchinfo's estimated total size, in bytes: input, forward/backward pass and its "Params size" (the
         parameters of the modules without children it lists: a parameter held beside children, such as
         ``MultiheadAttention``'s ``in_proj_weight``, is in ``params_bytes`` and not here)."""
-        from convcalc._render import _torchinfo_layers, torchinfo_param_bytes
+        return self.input_bytes + self.forward_backward_bytes + self.torchinfo_param_bytes
 
-        return self.input_bytes + self.forward_backward_bytes + torchinfo_param_bytes(self, _torchinfo_layers(self))
+    @property
+    def torchinfo_param_bytes(self) -> Size:
+        """torchinfo's "Params size": the parameters of the modules without children it lists, each once, at
+        its own element size (a parameter held beside children, such as ``MultiheadAttention``'s
+        ``in_proj_weight`` or a model's class token, is in no such module and adds nothing, as torchinfo sums
+        it)."""
+        itemsizes, seen = self.itemsizes, set()
+        total: Size = 0
+        for path, _, params, _, _ in self._leaf_calls():
+            if path not in seen:
+                seen.add(path)
+                total = total + params * itemsizes.get(path, self.itemsize)
+        return total
 
     @checked_call
     def row(self, name: str) -> Row:
@@ -829,7 +841,7 @@ def merge_rf(
     for r in rfs:
         if r is None or len(r) != k:
             return None
-    if shapes and len({tuple(s[1 : 1 + k] if channels_last else s[len(s) - k :]) for s in shapes}) > 1:
+    if shapes and _broadcast_spatially([s[1 : 1 + k] if channels_last else s[len(s) - k :] for s in shapes]):
         return None
     if all(r == first for r in rfs):  # one window (a branch added to itself, a residual of pointwise layers)
         return first
@@ -838,8 +850,19 @@ def merge_rf(
         start, end = f.start, f.start + f.size
         for r in rfs:
             g = r[j]  # type: ignore[index]
-            if g.jump != f.jump:
-                return None
+            if g.jump != f.jump or type(g.start) is not int or type(g.size) is not int or type(start) is not int:
+                return None  # (a window that starts at a symbolic position: no one union to name)
             start, end = min(start, g.start), max(end, g.start + g.size)
         merged.append(ReceptiveField(end - start, f.jump, start))
     return tuple(merged)
+
+
+def _broadcast_spatially(sizes: list[Shape]) -> bool:
+    """Whether a branch of spatial ``sizes`` is broadcast along an axis: of size 1 there where another is not
+    (sizes written differently, ``floor((H - 1)/2) + 1`` and ``-floor(-H/2)``, are equal where the branches
+    meet at all)."""
+    for axis in zip(*sizes, strict=True):
+        ones = [_is_one(d) for d in axis]
+        if any(ones) and not all(ones):
+            return True
+    return False

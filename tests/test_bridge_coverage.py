@@ -1303,3 +1303,81 @@ def test_symbolic_slices_record_where_their_length_holds(fn: Any, fits_from: int
         assert holds == (h >= fits_from), h
         if holds:
             assert value == real, h
+
+
+# --------------------------------------------------------------------------- #
+# Receptive fields: one sample without its batch axis, symbolic sizes, constants beside the map
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda m, x: F.relu(m.conv(x)),
+        lambda m, x: m.conv(x) + m.conv(x),
+        lambda m, x: m.conv(x) * 2,
+        lambda m, x: F.softmax(m.conv(x), 0),  # over the channels of a (C, H, W) sample
+    ],
+    ids=["relu", "add", "mul", "softmax-channels"],
+)
+def test_one_sample_without_its_batch_axis_keeps_the_field(fn: Any) -> None:
+    module = Fn(fn, conv=tnn.Conv2d(3, 4, 3, padding=1))
+    batched, sample = convcalc.plan(module, (1, 3, 8, 8)), convcalc.plan(module, (3, 8, 8))
+    field = (ReceptiveField(3, 1, -1),) * 2
+    assert batched.receptive_field == sample.receptive_field == field
+    assert sample.rows[-1].receptive_field == field
+
+
+@pytest.mark.parametrize("shape", [(3, 8, 8), (1, 3, 8, 8)])
+def test_an_adaptive_pool_of_one_sample_keeps_the_field(shape: tuple[int, ...]) -> None:
+    for model in (
+        tnn.AdaptiveAvgPool2d(2),
+        tnn.Sequential(tnn.ReLU(), tnn.AdaptiveMaxPool2d(2)),
+        nn.AdaptiveAvgPool2d(2),
+    ):
+        plan = convcalc.plan(model, shape)
+        assert plan.output_shape == (*shape[:-2], 2, 2)
+        assert plan.rows[-1].receptive_field == (ReceptiveField(4, 4, 0),) * 2
+
+
+def test_a_concatenation_of_one_sample_joins_its_channels_on_axis_0() -> None:
+    branches = {"a": nn.Conv2d(1, 1, 3, padding=1), "b": nn.Conv2d(1, 1, 5, padding=2)}
+    channels = convcalc.plan(nn.Concat(branches, dim=0), (1, 16, 16))
+    assert channels.receptive_field == (ReceptiveField(5, 1, -2),) * 2
+    rows = convcalc.plan(nn.Concat(branches, dim=1), (1, 16, 16))  # the height of a (C, H, W) sample
+    assert rows.output_shape == (1, 32, 16)
+    assert rows.receptive_field is None
+
+
+def test_branches_whose_equal_sizes_are_written_differently_keep_the_field() -> None:
+    # a CIFAR ResNet's shortcut without parameters (option A): every other pixel, padded with channels, added to
+    # a stride-2 convolution; the sizes are floor((H - 1)/2) + 1 and -floor(-H/2), one number wherever they add
+    module = Fn(
+        lambda m, x: F.relu(m.conv(x) + F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 8, 8))),
+        conv=tnn.Conv2d(16, 32, 3, stride=2, padding=1),
+    )
+    H, W = convcalc.symbols("H W")
+    expected = (ReceptiveField(3, 2, -1),) * 2
+    assert convcalc.plan(module, (1, 16, 33, 31)).receptive_field == expected
+    assert convcalc.plan(module, (1, 16, H, W)).receptive_field == expected
+
+
+def test_branches_padded_by_a_size_have_no_one_window() -> None:
+    # windows that start at a symbolic position (a pad of W % 2): no union to name, and no error
+    module = Fn(
+        lambda m, x: F.pad(m.conv(x), [x.shape[3] % 2, 0]) + F.pad(m.conv(x), [0, x.shape[3] % 2]),
+        conv=tnn.Conv2d(1, 1, 3, padding=1),
+    )
+    H, W = convcalc.symbols("H W")
+    assert convcalc.plan(module, (1, 1, H, W)).receptive_field is None
+    assert convcalc.plan(module, (1, 1, 16, 15)).receptive_field is not None
+
+
+def test_a_constant_concatenated_first_leaves_the_maps_field() -> None:
+    # CoordConv: coordinate channels (a buffer) before the features, then a convolution
+    module = Fn(
+        lambda m, x: m.conv(torch.cat([m.coords.expand(x.shape[0], -1, -1, -1), x], 1)),
+        conv=tnn.Conv2d(5, 4, 5, padding=2),
+    )
+    module.register_buffer("coords", torch.zeros(1, 2, 8, 8))
+    assert convcalc.plan(module, (2, 3, 8, 8)).receptive_field == (ReceptiveField(5, 1, -2),) * 2

@@ -8,6 +8,7 @@ rows are marked ``source="torch"``.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
@@ -722,6 +723,72 @@ def test_torchscript_that_multiplies_out_of_sight_is_refused(model: Any) -> None
     from torch's pass too: refused, never a plan with those MACs missing."""
     with pytest.raises(convcalc.SpecError, match=r"calls aten::matmul, whose multiply-accumulates convcalc cannot"):
         convcalc.plan(model(), (2, 4))
+
+
+def _torch_layers() -> torch.nn.Module:
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 8, 3, padding="same", groups=2),
+        torch.nn.MaxPool2d(2, ceil_mode=True),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8 * 3 * 3, 4),
+    )
+
+
+class _HoldsScriptedLayers(torch.nn.Module):
+    """A Python model that holds torch's layers compiled one by one, and a compiled Sequential of them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = torch.jit.script(torch.nn.Conv2d(3, 6, 5, padding=2))
+        self.body = torch.jit.script(torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Conv2d(6, 4, 3)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(self.stem(x))
+
+
+@pytest.mark.parametrize(
+    ("make", "shape"),
+    [(lambda: torch.jit.script(_torch_layers()), (2, 3, 11, 11)), (_HoldsScriptedLayers, (1, 3, 9, 7))],
+    ids=["scripted-sequential", "scripted-children"],
+)
+def test_torch_layers_compiled_by_torchscript_are_read_as_the_layers(make: Any, shape: tuple[int, ...]) -> None:
+    """TorchScript keeps a compiled torch layer's arguments and its type's name (``__torch__.torch.nn.modules.
+    conv.Conv2d``): planned as the layer itself, with torch's shapes, counts and MACs, and the drop-in names
+    the classes as torchinfo does (by the class compiled)."""
+    model = make().eval()
+    plan = convcalc.plan(model, shape)
+    with torch.no_grad():
+        assert plan.output_shape == tuple(model(torch.zeros(shape)).shape)
+    assert not plan.fallback_rows
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
+    macs, modules = 0, dict(model.named_modules())
+    for row in plan.rows:
+        assert row.source == "rule"
+        if row.kind in ("Conv2d", "Linear"):
+            module = modules[row.name]
+            macs += math.prod(row.output_shape) // shape[0] * module.weight[0].numel()
+    assert plan.macs == macs
+    summary = convcalc.summary(model, input_size=shape, verbose=0)
+    listed = str(summary).splitlines()
+    assert not any("RecursiveScriptModule" in line for line in listed)
+    torchinfo = pytest.importorskip("torchinfo")
+    theirs = torchinfo.summary(model, input_size=shape, verbose=0)
+    # the same classes at the same depths; torchinfo's hooks do not see calls inside TorchScript, so it shows no
+    # shapes, and lists a model whose children it never saw called after them, counting their parameters again
+    # there (docs/howto/torchinfo.md)
+    assert sorted(line.split()[0] for line in listed[3:10]) == sorted(
+        line.split()[0] for line in str(theirs).splitlines()[3:10]
+    )
+    assert summary.total_params == plan.total_params
+
+
+def test_a_users_module_compiled_by_torchscript_is_still_refused() -> None:
+    """A module of the user's, compiled, has no Python forward to read; its convolutions run out of sight."""
+    with pytest.raises(convcalc.SpecError, match=r"calls aten::.*, whose multiply-accumulates convcalc cannot"):
+        convcalc.plan(torch.jit.script(_HoldsScriptedLayers()), (1, 3, 9, 7))
 
 
 # --- numbers asked of sizes: the edges ------------------------------------------------------------------------------

@@ -525,7 +525,7 @@ def test_receptive_field_of_a_chain_is_torch_one_hot_support() -> None:
 @pytest.mark.parametrize("merge", ["add", "channels", "width"])
 def test_branches_that_meet_see_the_union_of_their_windows(merge: str) -> None:
     # a valid 5-wide window [0, 5) beside a 'same' 3-wide one cropped to match, [-1, 2): each output position sees
-    # [-1, 5), in either order; concatenated along the width, positions no longer line up
+    # [-1, 5); concatenated along the width, positions no longer line up
     x = K.Input((20, 1), name="x")
     a, b = K.Conv1D(1, 5, name="a"), K.Conv1D(1, 3, padding="same", name="b")
     crop = K.Cropping1D((0, 4), name="crop")
@@ -852,3 +852,11 @@ def test_depthwise_and_separable_take_a_stride_and_a_dilation_together(
         plan = convcalc.plan(model)
         assert plan.output_shape == tuple(d or 1 for d in model.output.shape)
         assert plan.total_params == model.count_params()
+
+
+@pytest.mark.parametrize(("axis", "keeps"), [(-1, True), (3, True), (1, False), ([1, 2], False)])
+def test_a_unit_normalization_along_a_spatial_axis_ends_the_field(axis: Any, keeps: bool) -> None:
+    # each output is divided by the L2 norm of the whole axis, as torch's F.normalize
+    model = K.Sequential([K.Conv2D(2, 3), K.UnitNormalization(axis)])
+    plan = convcalc.plan(model, (1, 8, 8, 1))
+    assert plan.rows[-1].receptive_field == ((ReceptiveField(3, 1, 0),) * 2 if keeps else None)

@@ -743,3 +743,24 @@ def test_a_model_exported_in_another_dtype_is_planned_in_it(dtype: Any) -> None:
     assert plan.params_bytes == initializers == sum(p.numel() * p.element_size() for p in module.parameters())
     with torch.no_grad():  # (ONNX Runtime's CPU provider has no float16 convolution to run it with)
         assert (plan.input_bytes, plan.output_bytes) == (x.nbytes, module(x).nbytes)
+
+
+class _SplitRows(torch.nn.Module):
+    def __init__(self, sizes: Any) -> None:
+        super().__init__()
+        self.conv, self.sizes = torch.nn.Conv2d(1, 2, 3, stride=2, padding=1), sizes
+
+    def forward(self, x: Any) -> Any:
+        return self.conv(x).split(self.sizes, 2)[-1] * 1
+
+
+@pytest.mark.parametrize("sizes", [4, [3, 5]])
+def test_a_piece_of_a_split_has_the_field_torch_gives_it(sizes: Any) -> None:
+    # a Split on a spatial axis moves each piece's windows by its start, as torch's split does
+    module = _SplitRows(sizes)
+    model = onnx.load_from_string(_export(module, (1, 1, 16, 16), dynamic=False))
+    from_torch, from_onnx = convcalc.plan(module, (1, 1, 16, 16)), convcalc.plan(model)
+    assert from_onnx.output_shape == from_torch.output_shape
+    assert from_torch.receptive_field is not None
+    assert from_torch.receptive_field[0].start > 0
+    assert from_onnx.receptive_field == from_torch.receptive_field

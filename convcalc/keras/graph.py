@@ -147,6 +147,7 @@ class Cropping1D(Cropping2D):
     """``keras.layers.Cropping1D``: (N, L, C) -> (N, L - start - end, C)."""
 
     cropping: Any = (1, 1)
+    data_format: str | None = field(default=None, kw_only=True)  # Keras' Cropping1D takes none: by keyword only
     _nd: ClassVar[int] = 1
     _base: ClassVar[str] = "cropping1d"
 

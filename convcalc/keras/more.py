@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from convcalc._args import flag, per_axis, received, whole
 from convcalc._errors import ShapeError, SpecError
-from convcalc._plan import ReceptiveField, merge_rf
+from convcalc._plan import ReceptiveField, across_rf, merge_rf
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import product
 from convcalc._types import Shape
@@ -438,6 +438,8 @@ class UnitNormalization(Layer):
                 f"{len(shape)}-D input more than once, which Keras refuses when the layer runs; name each axis once: "
                 f"axis={_each_once(self._axes, len(shape))}. Received: input_shape={shape}, axis={self.axis}"
             )
+        # each output reads the whole of its axes, as torch's F.normalize: a spatial one ends the field
+        rf = across_rf(rf, len(shape), tuple(axes), channels_last=True)
         ctx.add_row(path, self.kind, shape, shape, receptive_field=rf)
         return shape, rf
 

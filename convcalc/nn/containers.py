@@ -282,8 +282,11 @@ class Concat(_Container):
         for shape in shapes:
             total = total + shape[dim]
         out_shape = (*shapes[0][:dim], total, *shapes[0][dim + 1 :])
-        # channels joined side by side keep their receptive fields; a crop or another dim does not
-        rf = merge_rf([o[1] for o in outs]) if dim == 1 and not self.crop else None
+        # channels joined side by side keep their receptive fields (the axis before the spatial ones: 1, or 0 for
+        # one sample without its batch axis); a crop or another dim does not
+        fields = [o[1] for o in outs]
+        k = len(fields[0]) if fields[0] is not None else -1
+        rf = merge_rf(fields) if dim == rank - k - 1 and not self.crop else None
         ctx.add_row(path, self.kind, flow[0], out_shape, receptive_field=rf)
         if path:
             ctx.close_group(slot, start, path, self.kind, out_shape)

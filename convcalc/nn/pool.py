@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from convcalc._args import flag, per_axis, received, whole, whole_or_size
 from convcalc._enums import PoolKind
 from convcalc._errors import SpecError, said
-from convcalc._plan import rf_update
+from convcalc._plan import ReceptiveField, rf_update
 from convcalc._planner import Context, Flow
 from convcalc._types import Shape
 from convcalc.formulas import (
@@ -303,7 +303,11 @@ class _AdaptivePoolNd(Module):
                 message = said(f"{self._where(path)}: output_size[{j}]={o} is below 0. Received: output_size={spatial}")
                 ctx.at_least(o, 0, path, j, message, "output_size at least 0")
         out_shape = (*lead, *spatial)
-        rf = _adaptive_rf(flow[1], shape[len(lead) :], spatial)
+        rf = flow[1]
+        if rf is not None and len(rf) != self._ndim:  # one sample without its batch axis: (C, *spatial)
+            fresh = len(rf) == self._ndim - 1 and all(r == ReceptiveField(1, 1, 0) for r in rf)
+            rf = (ReceptiveField(1, 1, 0),) * self._ndim if fresh else None
+        rf = _adaptive_rf(rf, shape[len(lead) :], spatial)
         ctx.add_row(path, self.kind, shape, out_shape, receptive_field=rf)
         return out_shape, rf
 
@@ -315,6 +319,8 @@ def _adaptive_rf(rf: Any, sizes: Shape, out: Shape) -> Any:
     output size 1) ends the spatial axes, as a flatten does."""
     if rf is None or all(type(o) is int and o == 1 for o in out):
         return None
+    if all(i is o or i == o for i, o in zip(sizes, out, strict=True)):  # the identity (a size of the input's own)
+        return rf
     if not all(type(i) is int and type(o) is int and o >= 1 and i % o == 0 for i, o in zip(sizes, out, strict=True)):
         return None
     steps = tuple(i // o for i, o in zip(sizes, out, strict=True))

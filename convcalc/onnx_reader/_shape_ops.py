@@ -448,9 +448,13 @@ def _split(call: _Call, args: list[Any]) -> Any:
                 x.shape,
             )
             part = size // n
-            outs = [_T(tuple(part if k == axis else d for k, d in enumerate(x.shape)), x.rf if axis < 2 else None)]
+            equal = (part,) * n
+            outs = [
+                _T(tuple(part if k == axis else d for k, d in enumerate(x.shape)), _piece_rf(x, axis, equal, j))
+                for j in range(n)
+            ]
             call.row(x.shape, outs[0])
-            return outs * n
+            return outs
         if n != len(call.node.outputs):
             raise call.spec_error(
                 f"num_outputs must be the node's number of outputs, {len(call.node.outputs)}", num_outputs=n
@@ -474,12 +478,21 @@ def _split(call: _Call, args: list[Any]) -> Any:
     outs = []
     for j, p in enumerate(parts):
         dims = tuple(p if k == axis else d for k, d in enumerate(x.shape))
-        t = _T(dims, x.rf if axis < 2 else None)
+        t = _T(dims, _piece_rf(x, axis, parts, j))
         sub = _Call(call.ctx, call.node, call.path, call.opset)
         if j == 0:
             sub.row(x.shape, t)
         outs.append(t)
     return outs
+
+
+def _piece_rf(x: _T, axis: int, parts: tuple[Any, ...], j: int) -> Any:
+    """The receptive field of piece ``j`` of a Split: on a spatial axis its windows move by the piece's start
+    (the sizes before it), as a slice's do."""
+    start: Any = 0
+    for p in parts[:j]:
+        start = start + p
+    return sliced_rf(x.rf, len(x.shape), axis, start, 1, x.shape[axis])
 
 
 @_handles("Shape")

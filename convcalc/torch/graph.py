@@ -109,7 +109,7 @@ def _spec_types() -> _SpecTypes:
                 )
             if path:
                 ctx.close_group(slot, start, path, self.kind, out.shape, tuple(flow[0]))
-            result: Flow = _flow_of(out)
+            result: Flow = _flow_of(out, ctx)
             return result
 
     @dataclass(frozen=True, eq=False)
@@ -149,7 +149,7 @@ def _spec_types() -> _SpecTypes:
                 )
             if path:
                 ctx.close_group(slot, start, path, self.kind, out.shape, tuple(flow[0]))
-            result: Flow = _flow_of(out)
+            result: Flow = _flow_of(out, ctx)
             return result
 
     for cls in (Graph, TorchCall):
@@ -368,7 +368,7 @@ def _call_module(
             # ``self.up(x, output_size=skip.size())``: the output padding that gives the size asked for
             size = args[1] if len(args) == 2 else kwargs["output_size"]
             sized = _sized_transpose(spec, tensors[0].shape, size, child_path, ctx)
-            shape, rf = sized._plan(_flow_of(tensors[0]), ctx, child_path)
+            shape, rf = sized._plan(_flow_of(tensors[0], ctx), ctx, child_path)
             out = _Tensor(tuple(shape), rf)
         elif isinstance(spec, _multi_output()):
             options = {k: _as_shapes(v) for k, v in kwargs.items()}
@@ -394,7 +394,7 @@ def _call_module(
         else:
             if len(args) != 1 or len(tensors) != 1 or kwargs:
                 raise _one_tensor_error(child_path, spec.kind, args, kwargs)
-            shape, rf = spec._plan(_flow_of(tensors[0]), ctx, child_path)
+            shape, rf = spec._plan(_flow_of(tensors[0], ctx), ctx, child_path)
             fresh = (
                 is_contiguous(tensors[0].shape, tensors[0].strides) and _makes_new(spec) and _dense_tensors(torch_child)
             )

@@ -337,7 +337,7 @@ def _as_layer(
             if isinstance(spec, nn._MultiOutput):
                 shapes = tuple(nn._Shape(t.shape) for t in (x, *others))
                 return _Tensor(tuple(spec._outputs(shapes, dict(options or {}), call.ctx, call.name)))
-            shape, rf = spec._plan(_flow_of(x), call.ctx, call.name)
+            shape, rf = spec._plan(_flow_of(x, call.ctx), call.ctx, call.name)
             return _Tensor(tuple(shape), rf if local else None)
     except ConvCalcError as exc:
         raise type(exc)(f"{call.where}: {str(exc).split(': ', 1)[-1]}") from None
@@ -483,8 +483,8 @@ def _pool(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if whole:
             from convcalc.nn.pool import whole_axes_pool
 
-            shape, rf = whole_axes_pool(spec, _flow_of(t), call.ctx, call.name)
+            shape, rf = whole_axes_pool(spec, _flow_of(t, call.ctx), call.ctx, call.name)
         else:
-            shape, rf = spec._plan(_flow_of(t), call.ctx, call.name)
+            shape, rf = spec._plan(_flow_of(t, call.ctx), call.ctx, call.name)
     out = _Tensor(tuple(shape), rf)
     return _Pair((out, _Tensor(tuple(shape), rf))) if indices else out

@@ -523,13 +523,15 @@ def _cat(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             if axis == j and not stack:
                 continue
             call.require_equal(a, b, axis, functools.partial(_cat_message, call, n, t.shape, first, bound["dim"]))
+    # the spatial axes are those of the tensors that see the input (a constant, CoordConv's coordinate channels,
+    # has no field of its own)
+    live = next((t.rf for t in tensors if not t.const), None)
+    k = len(live) if live is not None else 0
     if stack:
         shape = (*first[:j], len(tensors), *first[j:])
-        k = len(tensors[0].rf) if tensors[0].rf is not None else 0
         rf = _merge_rf(tensors) if k and j <= rank - k else None
     else:
         shape = (*first[:j], _sum(t.shape[j] for t in tensors), *first[j + 1 :])
-        k = len(tensors[0].rf) if tensors[0].rf is not None else 0
         rf = _merge_rf(tensors) if k and j < rank - k else None
     return call.row(first, _Tensor(shape, rf, all(t.const for t in tensors)))
 

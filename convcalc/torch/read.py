@@ -28,6 +28,7 @@ from convcalc.torch.trace import (
     _node_of,
     _remember,
     _rule_for,
+    _scripted_base,
     _torch_base,
     _trace_key,
 )
@@ -216,7 +217,8 @@ class _TorchModel:
 
     @property
     def name(self) -> str:
-        return type(self.book.root).__name__  # the torch class, as the user wrote it
+        root = self.book.root  # the torch class, as the user wrote it (a TorchScript module's: compiled from)
+        return str(getattr(root, "original_name", "") or type(root).__name__)
 
     @property
     def _param_bytes(self) -> int | None:
@@ -257,7 +259,7 @@ class _TorchModel:
                     value = _torch_call(spec.torch_module, args, kwargs, ctx, path, spec.kind, spec.reason)
                 tree = _shapes_tree(value, self.name)
                 first = _leaves((value,))[0]
-                out = _flow_of(first)
+                out = _flow_of(first, ctx)
             elif self.given is None and len(inputs) == 1 and not keywords and not _passes_several(spec):
                 out = spec._plan(inputs[0], ctx, path)
                 tree = tuple(out[0])
@@ -266,7 +268,7 @@ class _TorchModel:
                 root = self.book.root
                 value = _call_module(spec, Node("", "call_module", ""), args, kwargs, ctx, path, False, root)
                 tree = _shapes_tree(value, self.name)
-                out = _flow_of(_leaves((value,))[0])
+                out = _flow_of(_leaves((value,))[0], ctx)
         except ReaderSignalError as exc:
             raise public_error(exc) from None
         except ConvCalcError:
@@ -412,13 +414,16 @@ def _shape_keeping_hooks() -> tuple[type, ...]:
 def module_classes(module: Any) -> dict[str, str]:
     """The class name of every submodule by path (``""`` for the module itself), as ``named_modules()`` lists them;
     a lazy layer not yet run by the class it becomes on its first call (``LazyConv2d``: ``Conv2d``), as torchinfo,
-    which runs the model, shows it."""
+    which runs the model, shows it; a TorchScript module by the class it was compiled from, as torchinfo names it."""
     from torch.nn.modules.lazy import LazyModuleMixin
     from torch.nn.parameter import is_lazy
 
+    scripted = _torch().jit.ScriptModule
     return {
         path: (getattr(child, "cls_to_become", None) or type(child)).__name__
         if isinstance(child, LazyModuleMixin) and any(is_lazy(p) for p in vars(child)["_parameters"].values())
+        else str(getattr(child, "original_name", "") or type(child).__name__)
+        if isinstance(child, scripted)
         else type(child).__name__
         for path, child in _uncompiled(module).named_modules()
     }
@@ -600,7 +605,9 @@ class _Reader:
             return nn.Concat(OrderedDict(self._children(module, path)), dim=module.dim, crop=module.crop)
         if isinstance(module, bridge.TracedGraph):
             return self._reread(module, path)
-        if isinstance(module, torch.nn.Sequential) and cls.forward is torch.nn.Sequential.forward:
+        if (isinstance(module, torch.nn.Sequential) and cls.forward is torch.nn.Sequential.forward) or _scripted_base(
+            module
+        ) is torch.nn.Sequential:  # (a Sequential compiled by TorchScript: torch's own)
             children = OrderedDict(self._children(module, path))
             if not any(_passes_several(child) for child in children.values()):
                 return nn.Sequential(children)

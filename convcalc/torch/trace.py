@@ -552,6 +552,25 @@ def _expected_shapes(module: Any, name: str) -> dict[str, tuple[int, ...]]:
     return {}
 
 
+def _scripted_base(module: Any) -> type | None:
+    """The torch.nn class a TorchScript module was compiled from, where it is one of torch's own: its type's
+    qualified name is ``__torch__.torch.nn.modules.<file>.<class>`` (a ``___torch_mangle_N`` between for each
+    variant TorchScript makes), and its attributes are the class's (a user's module compiled is
+    ``__torch__.<their module>.<class>``, whose forward convcalc cannot read). A traced module keeps no
+    attributes: None."""
+    torch = _torch()
+    if not isinstance(module, torch.jit.RecursiveScriptModule) or isinstance(module, torch.jit.TopLevelTracedModule):
+        return None
+    try:
+        parts = [p for p in module._c._type().qualified_name().split(".") if not p.startswith("___torch_mangle")]
+    except Exception:  # a module TorchScript gives no type
+        return None
+    if len(parts) != 6 or parts[:4] != ["__torch__", "torch", "nn", "modules"]:
+        return None
+    base = getattr(torch.nn, parts[-1], None)
+    return base if isinstance(base, type) and base.__module__ == ".".join(parts[1:5]) else None
+
+
 def _stale(module: Any, name: str) -> bool:
     """Whether a tensor the layer holds has another shape than its size attributes give (``conv.weight =
     nn.Parameter(w[:6])`` leaves ``out_channels`` at 8): torch computes with the tensor, so the forward is read."""
@@ -575,7 +594,7 @@ def _is_uninitialized(tensor: Any) -> bool:
 def _leaf_spec(module: Any, where: str) -> Any:
     from convcalc import nn
 
-    base = _torch_base(type(module))
+    base = _torch_base(type(module)) or _scripted_base(module)
     if base is None or _stale(module, base.__name__):
         return None
     name = base.__name__

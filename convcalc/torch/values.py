@@ -95,9 +95,20 @@ class RetakeError(ReaderSignalError):
         self.absent = absent
 
 
-def _flow_of(t: _Tensor) -> Any:
-    rf = t.rf if t.rf is not None and len(t.rf) == len(t.shape) - 2 else None
-    return (t.shape, rf)
+def _spatial_field(t: _Tensor, ctx: Any) -> Any:
+    """A tensor's receptive field where it describes its spatial axes: the axes after a batch and the channels,
+    or, in a plan of one sample without its batch axis (``(C, H, W)``, as torch's layers take it), after the
+    channels alone. (A field of as many axes on a batched tensor is of axes a reshape has folded: frames folded
+    into the batch keep the field of their frame axis, which a layer of the folded tensor does not have.)"""
+    if t.rf is None:
+        return None
+    extra = len(t.shape) - len(t.rf)
+    one_sample = extra == 1 and type(ctx.declared) is int and ctx.declared == 1
+    return t.rf if extra == 2 or one_sample else None
+
+
+def _flow_of(t: _Tensor, ctx: Any) -> Any:
+    return (t.shape, _spatial_field(t, ctx))
 
 
 def _describe_value(value: Any) -> str:
@@ -122,7 +133,7 @@ class _Call:
         return f"{self.name} ({self.kind})"
 
     def row(self, input_shape: Shape, out: _Tensor) -> _Tensor:
-        rf = out.rf if out.rf is not None and len(out.rf) == len(out.shape) - 2 else None
+        rf = _spatial_field(out, self.ctx)
         self.ctx.add_row(self.name, self.kind, tuple(input_shape), tuple(out.shape), receptive_field=rf, lookup=False)
         return out
 
