@@ -775,8 +775,8 @@ def shape_numel(shape: Shape) -> Size:
 
 
 def _is_one(size: Size) -> bool:
-    """An int (or a sympy integer) size of 1."""
-    return bool(size == 1) if isinstance(size, int) or getattr(size, "is_Integer", False) else False
+    """A size of 1 (a plan holds a size that is a number as an int, a symbolic one as an expression)."""
+    return type(size) is int and size == 1
 
 
 def rf_update(

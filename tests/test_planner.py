@@ -161,6 +161,19 @@ def test_the_plans_receptive_field_is_the_last_spatial_layers_or_none() -> None:
     assert convcalc.plan(keras, (1, 8, 8, 1)).receptive_field == (convcalc.ReceptiveField(3, 1, 0),) * 2
 
 
+def test_the_plans_receptive_field_with_symbolic_sizes() -> None:
+    # sizes 1 of a symbolic plan are sympy's 1: a global pool still ends the axes, a later map of symbolic
+    # sizes without a field still leaves none
+    H = convcalc.symbols("H")
+    conv = nn.Conv2d(1, 4, 3, stride=2, padding=1)
+    field = (convcalc.ReceptiveField(3, 2, -1),) * 2
+    head = nn.Sequential(conv, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    assert convcalc.plan(head, (1, 1, H, H)).receptive_field == field
+    up = nn.Sequential(conv, nn.ConvTranspose2d(4, 1, 2, stride=2))
+    assert convcalc.plan(up, (1, 1, H, H)).rows[0].receptive_field == field
+    assert convcalc.plan(up, (1, 1, H, H)).receptive_field is None
+
+
 def test_add_and_concat() -> None:
     block = nn.Sequential(
         nn.Add(
