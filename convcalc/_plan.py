@@ -843,17 +843,26 @@ def merge_rf(
             return None
     if shapes and _broadcast_spatially([s[1 : 1 + k] if channels_last else s[len(s) - k :] for s in shapes]):
         return None
-    if all(r == first for r in rfs):  # one window (a branch added to itself, a residual of pointwise layers)
-        return first
     merged = []
     for j, f in enumerate(first):
-        start, end = f.start, f.start + f.size
+        # the union, kept as the branch's own field where one holds the others (a shortcut inside the main path)
+        best: ReceptiveField | None = f
+        jump, start, size = f.jump, f.start, f.size
+        if type(start) is not int or type(size) is not int:
+            return None  # (a window that starts at a symbolic position, or of a symbolic size: no union to name)
+        end = start + size
         for r in rfs:
             g = r[j]  # type: ignore[index]
-            if g.jump != f.jump or type(g.start) is not int or type(g.size) is not int or type(start) is not int:
-                return None  # (a window that starts at a symbolic position: no one union to name)
-            start, end = min(start, g.start), max(end, g.start + g.size)
-        merged.append(ReceptiveField(end - start, f.jump, start))
+            if g is f:
+                continue
+            if g.jump != jump or type(g.start) is not int or type(g.size) is not int:
+                return None
+            g_end = g.start + g.size
+            if g.start <= start and g_end >= end:
+                best, start, end = g, g.start, g_end
+            elif g.start < start or g_end > end:
+                best, start, end = None, min(start, g.start), max(end, g_end)
+        merged.append(best if best is not None else ReceptiveField(end - start, jump, start))
     return tuple(merged)
 
 
