@@ -1187,3 +1187,11 @@ SECOND_CALLS = {
 def test_a_second_call_keras_refuses_is_named_by_its_call(name: str) -> None:
     make, message = SECOND_CALLS[name]
     assert str(_shape_error(make())) == message
+
+
+@pytest.mark.parametrize("across", [np.int64(7), np.array([1]), [1], (1.5,), "a"])
+def test_the_axes_a_layer_reads_whole_are_a_tuple_of_ints(across: Any) -> None:
+    # (an array once reached the message's own test of the default, (), and raised numpy's ValueError)
+    for make in (lambda: ks.Operation("Relu6", across=across), lambda: ks.Passthrough("Softmax", across=across)):
+        with pytest.raises(SpecError, match=r"across must be a tuple of axes \(ints\), \(\) for none. Received"):
+            make()

@@ -36,8 +36,13 @@ def _args(obj: Any) -> dict[str, Any]:
     return {
         f.name: getattr(obj, f.name)
         for f in fields(obj)
-        if f.init and f.name != "name" and not (f.name == "across" and getattr(obj, f.name) == ())
+        if f.init and f.name != "name" and not (f.name == "across" and _none_across(getattr(obj, f.name)))
     }
+
+
+def _none_across(value: Any) -> bool:
+    """``across=()``, its default: nothing to show (any other value, an array too, is shown as given)."""
+    return isinstance(value, tuple) and not value
 
 
 def _axis_label(j: int, *given: Any) -> str:
