@@ -55,7 +55,6 @@ class Context:
         "input_rank",
         "itemsize",
         "mac_convention",
-        "output_field",
         "owner",
         "rows",
         "strict",
@@ -90,8 +89,6 @@ class Context:
         self.uncalled: list[Row] = []
         # how the rows added now are made, innermost last (see ``made_as``)
         self.amends: list[Callable[[Row], Row]] = []
-        # the receptive field of the (first) output the walk ends with
-        self.output_field: tuple[ReceptiveField, ...] | None = None
 
     @contextlib.contextmanager
     def made_as(self, amend: Callable[[Row], Row]) -> Iterator[None]:
@@ -529,14 +526,14 @@ def plan(
     ctx.input_rank = len(shape)
     outputs: Any = None
     try:
-        out_shape, outputs = _walk_model(model, shape, inputs, keywords, ctx)
+        (out_shape, output_field), outputs = _walk_model(model, shape, inputs, keywords, ctx)
         if ctx.declared is not None and not _same(ctx.declared, ctx.batch):
             # the first axis is not the batch (an unbatched or sequence-first input): count per sample again
             again = Context(strict, ctx.mac_convention, itemsize)
             again.batch = again.declared = ctx.declared
             again.input_rank = ctx.input_rank
             ctx = again
-            out_shape, outputs = _walk_model(model, shape, inputs, keywords, ctx)
+            (out_shape, output_field), outputs = _walk_model(model, shape, inputs, keywords, ctx)
     except RecursionError:
         raise SpecError(
             "the model is nested too deep for Python's recursion limit; flatten nested Sequential "
@@ -569,7 +566,7 @@ def plan(
         raise ShapeError(f"{head}{hint}{sep}{tail}" if sep else f"{text}{hint}") from None
     from convcalc._symbolic import to_sympy
 
-    rows, uncalled, output_field = tuple(ctx.rows), tuple(ctx.uncalled), ctx.output_field
+    rows, uncalled = tuple(ctx.rows), tuple(ctx.uncalled)
     if not all(type(d) is int for d in shape):
         rows = tuple(_sympy_row(r) for r in rows)
         uncalled = tuple(_sympy_row(r) for r in uncalled)
@@ -627,16 +624,15 @@ def _least_parts(value: Any) -> list[Any]:
     return []
 
 
-def _walk_model(
-    model: Any, shape: Shape, inputs: Any, keywords: dict[str, Any], ctx: Context
-) -> tuple[tuple[Any, ...], Any]:
-    """The output shape (and, for a torch model, every output) of one walk through the model."""
+def _walk_model(model: Any, shape: Shape, inputs: Any, keywords: dict[str, Any], ctx: Context) -> tuple[Flow, Any]:
+    """The flow of the (first) output, its shape and receptive field, and, for a torch model, every output's
+    shape, of one walk through the model."""
     if hasattr(model, "_outputs"):  # a layer of several tensors in or out, planned alone: every output, as torch's
         out = model._outputs(tuple(_Shape(s) for s in inputs), {k: _Shape(s) for k, s in keywords.items()}, ctx, "")
         first = out
         while not isinstance(first, _Shape):
             first = first[0]
-        return tuple(first), None if first is out else _plain_tree(out)
+        return (tuple(first), None), None if first is out else _plain_tree(out)
     if not hasattr(model, "_plan_call"):
         return _walk(model, shape, ctx), None
 
@@ -645,8 +641,8 @@ def _walk_model(
 
     flows: tuple[Flow, ...] = tuple(flow(s) for s in inputs)
     named: dict[str, Flow] = {k: flow(s) for k, s in keywords.items()}
-    (out_shape, ctx.output_field), outputs = model._plan_call(flows, named, ctx, "")
-    return tuple(out_shape), outputs
+    (out_shape, field), outputs = model._plan_call(flows, named, ctx, "")
+    return (tuple(out_shape), field), outputs
 
 
 def _plain_tree(value: Any) -> Any:
@@ -810,14 +806,15 @@ def _sympy_field(field: tuple[ReceptiveField, ...] | None) -> tuple[ReceptiveFie
     return None if field is None else tuple(ReceptiveField(*to_sympy((f.size, f.jump, f.start))) for f in field)
 
 
-def _walk(model: Any, shape: Shape, ctx: Context) -> tuple[Any, ...]:
+def _walk(model: Any, shape: Shape, ctx: Context) -> Flow:
+    """The flow of the output, its shape and receptive field, of one walk through a model of one input."""
     rf = tuple(ReceptiveField(1, 1, 0) for _ in range(max(len(shape) - 2, 0)))
     # a Keras layer keeps its own name (a Keras Sequential names its layers itself); torch-style models
     # start from the empty path
     root = model._name() if hasattr(model, "_name") else ""
     flow: Flow = (shape, rf if rf or len(shape) == 2 else None)  # (C, L): one unbatched sample of 1-D maps
-    out_shape, ctx.output_field = model._plan(flow, ctx, root)
-    return tuple(out_shape)
+    out_shape, field = model._plan(flow, ctx, root)
+    return tuple(out_shape), field
 
 
 _hinting = False  # set while _strict_inputs plans the model again, so that the inner plan gives no hint
