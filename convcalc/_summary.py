@@ -215,7 +215,8 @@ def summary(
 
             args, keywords = given if given is not None else _slots(shapes)
             planned = _read(model).bound(args, {**keywords, **values})
-        result = plan(planned, shapes, macs="torchinfo", itemsize=_param_itemsize(model))
+        # bytes per element: a torch model's parameters' (plan()'s own default for it), else float32's
+        result = plan(planned, shapes, macs="torchinfo", itemsize=None if is_torch else 4)
     from convcalc._render import _torchinfo_layers, torchinfo_param_bytes
 
     layers = _torchinfo_layers(result)
@@ -589,15 +590,6 @@ def _without_pruned(model: Any, layers: list[Any], total: Any, trainable: Any) -
     for held, trained in zeroed.values():
         total, trainable = total - held, trainable - trained
     return total, trainable
-
-
-def _param_itemsize(model: Any) -> int:
-    """Bytes per parameter (and activation) element: the model's first parameter's, else 4 (float32)."""
-    parameters = getattr(model, "parameters", None)
-    if callable(parameters) and "torch" in sys.modules and isinstance(model, sys.modules["torch"].nn.Module):
-        for p in parameters():
-            return int(p.dtype.itemsize)  # (an uninitialised lazy parameter has a dtype, not yet an element size)
-    return 4
 
 
 def _kernel_sizes(model: Any) -> dict[str, Any]:

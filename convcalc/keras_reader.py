@@ -465,7 +465,7 @@ def _across(cls: Any, config: dict[str, Any], name: str) -> tuple[int, ...]:
     return axes
 
 
-def _operation(item: dict[str, Any], cls: str, name: str, across: tuple[int, ...] = ()) -> Any:
+def _operation(item: dict[str, Any], cls: str, name: str, across: tuple[int, ...]) -> Any:
     """A ``keras.ops`` call of a functional model (``x * 2.0`` is an op ``Multiply`` reading the tensor and 2.0):
     an elementwise one on tensors and constants (numbers or numpy arrays), each call read from its node."""
     from convcalc.keras.more import BINARY_OPS, UNARY_OPS, _value_shape

@@ -386,14 +386,14 @@ class _Merging(Layer):
                 f"Received: input_shapes={shapes}"
             )
         out = self._merged_shape(shapes, ctx, path)
-        rf = merge_rf([f[1] for f in flows], shapes, channels_last=True) if self._by_position(shapes) else None
+        rf = merged_rf(flows, shapes) if self._by_position(shapes) else None
         ctx.add_row(path, self.kind, shapes[0], out, receptive_field=rf)
         return out, rf
 
     def _by_position(self, shapes: list[Shape]) -> bool:
-        """The inputs meet position by position (each output position reads the same position of each): they
-        have the output's rank (a lower rank broadcasts along the leading axes)."""
-        return len({len(s) for s in shapes}) == 1
+        """Whether the inputs meet position by position along the spatial axes (every merge but a concatenation
+        of another axis than the channels)."""
+        return True
 
     def _merged_shape(self, shapes: list[Shape], ctx: Context, path: str) -> tuple[Any, ...]:
         # Keras' base_merge: the shapes after the batch axis broadcast, aligned on the right; 1 stretches
@@ -412,6 +412,12 @@ class _Merging(Layer):
                     merged.append(x)
             out = merged
         return (shapes[0][0], *out)
+
+
+def merged_rf(flows: list[Flow], shapes: list[Shape]) -> Any:
+    """The receptive field of Keras inputs combined element by element (channels last): their union, where they
+    have one rank (a lower rank broadcasts along the leading axes, and no window follows it)."""
+    return merge_rf([f[1] for f in flows], shapes, channels_last=True) if len({len(s) for s in shapes}) == 1 else None
 
 
 def _require_same(

@@ -9,12 +9,12 @@ from typing import Any, ClassVar
 
 from convcalc._args import flag, per_axis, received, whole
 from convcalc._errors import ShapeError, SpecError
-from convcalc._plan import ReceptiveField, across_rf, merge_rf
+from convcalc._plan import ReceptiveField, across_rf
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import product
 from convcalc._types import Shape
 from convcalc.keras._base import Layer, _args, _channels_last, _channels_last_only, _named
-from convcalc.keras.graph import _require_same, _sides, axes_across, read_across
+from convcalc.keras.graph import _require_same, _sides, axes_across, merged_rf, read_across
 
 
 def _axis_in(layer: Layer, axis: int, shape: Shape, path: str, what: str = "axis") -> int:
@@ -908,9 +908,7 @@ class Operation(Layer):
         for other in shapes[1:]:
             out = _broadcast(self, out, other, shapes, ctx, path)
         if len(flows) == 2:  # two tensors meet position by position where neither is broadcast along an axis
-            rf = (
-                merge_rf([f[1] for f in flows], shapes, channels_last=True) if len(set(map(len, shapes))) == 1 else None
-            )
+            rf = merged_rf(flows, shapes)
         else:
             rf = read_across(self, self.across, flows[0], path) if out == shapes[0] else None
         ctx.add_row(path, self.kind, shapes[0], out, receptive_field=rf)

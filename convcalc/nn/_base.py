@@ -93,6 +93,13 @@ def _sample_axes(ctx: Context, layer: Module, shape: Shape, rf: Any, ndim: int, 
     if len(shape) != ndim + 1:
         raise _rank_error(layer, shape, ndim, path)
     ctx.samples(shape, 1)
+    return _sample_field(rf, ndim)
+
+
+def _sample_field(rf: Any, ndim: int) -> Any:
+    """The receptive field a layer of ``ndim`` spatial axes goes on from, given one sample without its batch
+    axis: one of ``ndim`` axes as it is; a field still at the input's identity (an unbatched model input, read
+    as a batch with one spatial axis fewer) taken over for the spatial axes; any other, None."""
     if rf is not None and len(rf) != ndim:
         fresh = len(rf) == ndim - 1 and all(r.size == 1 and r.jump == 1 and r.start == 0 for r in rf)
         rf = tuple(ReceptiveField(1, 1, 0) for _ in range(ndim)) if fresh else None

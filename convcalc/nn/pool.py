@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from convcalc._args import flag, per_axis, received, whole, whole_or_size
 from convcalc._enums import PoolKind
 from convcalc._errors import SpecError, said
-from convcalc._plan import ReceptiveField, rf_update
+from convcalc._plan import rf_update
 from convcalc._planner import Context, Flow
 from convcalc._types import Shape
 from convcalc.formulas import (
@@ -19,7 +19,7 @@ from convcalc.formulas import (
     torch_pool_padding_rule,
     window_count,
 )
-from convcalc.nn._base import Module, _args, _axis_label, _nonempty_check, _rank_error, _sample_axes
+from convcalc.nn._base import Module, _args, _axis_label, _nonempty_check, _rank_error, _sample_axes, _sample_field
 from convcalc.nn.conv import _conv_too_small, _not_exact
 
 # --------------------------------------------------------------------------- #
@@ -303,11 +303,7 @@ class _AdaptivePoolNd(Module):
                 message = said(f"{self._where(path)}: output_size[{j}]={o} is below 0. Received: output_size={spatial}")
                 ctx.at_least(o, 0, path, j, message, "output_size at least 0")
         out_shape = (*lead, *spatial)
-        rf = flow[1]
-        if rf is not None and len(rf) != self._ndim:  # one sample without its batch axis: (C, *spatial)
-            fresh = len(rf) == self._ndim - 1 and all(r == ReceptiveField(1, 1, 0) for r in rf)
-            rf = (ReceptiveField(1, 1, 0),) * self._ndim if fresh else None
-        rf = _adaptive_rf(rf, shape[len(lead) :], spatial)
+        rf = _adaptive_rf(_sample_field(flow[1], self._ndim), shape[len(lead) :], spatial)
         ctx.add_row(path, self.kind, shape, out_shape, receptive_field=rf)
         return out_shape, rf
 
