@@ -219,6 +219,27 @@ class Group(NamedTuple):
     input_shape: Shape = ()
 
 
+class Unowned(NamedTuple):
+    """A module holding parameters that a torch model's forward calls but torch does not register as one of the
+    model's: ``path`` names it by where it is held (``"blocks.0"``: a plain list the model keeps) or, for a module
+    made in ``forward``, as its row is named; ``held_in`` is the plain container (``"blocks"``) and
+    ``container`` its type (``"list"``, ``"tuple"`` or ``"dict"``), both None for a module made in forward.
+    ``trainable`` and ``non_trainable`` count its parameters, which
+    ``model.parameters()`` leaves out (so no optimizer trains them, ``.to()`` does not move them, a saved
+    ``state_dict`` does not hold them)."""
+
+    path: str
+    kind: str
+    trainable: int
+    non_trainable: int
+    held_in: str | None
+    container: str | None
+
+    @property
+    def params(self) -> int:
+        return self.trainable + self.non_trainable
+
+
 class ModuleCall(NamedTuple):
     """One call of a module as torchinfo lists it (:meth:`Plan.module_calls`): its ``path`` and class
     (``kind``), the shapes it was called with (None where no reader said) and returned, the ``row`` its
@@ -272,6 +293,12 @@ class Plan:
     torch, the modules (and module parameters) its forward never uses, with the
     parameters and buffers they hold: the totals count them, as
     ``model.parameters()`` does; their MACs and activations are zero.
+    ``unowned`` lists the modules holding parameters that the forward calls but
+    torch does not register (held in a plain list or dict, or made in
+    ``forward``), with the tensors each holds: no total counts them, as
+    ``model.parameters()`` leaves them out (nor does an optimizer train them or
+    ``.to()`` move them); their calls' rows count MACs and activations. See
+    :class:`Unowned`.
 
     The fields after ``uncalled`` describe the model around the rows, for the
     layouts that show it: ``name`` (the model's class or Keras name),
@@ -326,6 +353,8 @@ class Plan:
     output_field: tuple[ReceptiveField, ...] | None = field(default=None, compare=False, repr=False)
     # the bytes of every parameter at its own dtype's size, where the reader knows them (a torch module's)
     param_bytes: int | None = field(default=None, compare=False, repr=False)
+    # modules holding parameters that the forward calls but torch does not register (see ``Unowned``)
+    unowned: tuple[Unowned, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def input_shapes(self) -> Any:

@@ -20,6 +20,7 @@ from convcalc._plan import (
     Plan,
     ReceptiveField,
     Row,
+    Unowned,
     make_row,
     shape_numel,
     torchinfo_mult_adds,
@@ -59,6 +60,7 @@ class Context:
         "rows",
         "strict",
         "uncalled",
+        "unowned",
     )
 
     def __init__(self, strict: bool, macs: MacConvention, itemsize: int, channels_last: bool = False) -> None:
@@ -87,6 +89,9 @@ class Context:
         self.owner: Callable[[str], tuple[str, tuple[tuple[Any, int, bool, bool], ...], bool] | None] | None = None
         self.counted: set[Any] = set()
         self.uncalled: list[Row] = []
+        # modules holding parameters that the forward calls but the model does not register (held in a plain
+        # list, or made in forward), which no total counts
+        self.unowned: list[Unowned] = []
         # how the rows added now are made, innermost last (see ``made_as``)
         self.amends: list[Callable[[Row], Row]] = []
 
@@ -598,6 +603,7 @@ def plan(
         outputs=None if outputs is None else _sympy_tree(outputs),
         output_field=output_field,
         param_bytes=getattr(model, "_param_bytes", None),
+        unowned=tuple(ctx.unowned),
     )
     if ctx.mac_convention is MacConvention.TORCHINFO and modules is not None:
         # which rows are torchinfo's module calls is known once the module tree is: counted here, as the

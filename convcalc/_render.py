@@ -10,7 +10,7 @@ from typing import Any
 
 from convcalc._enums import _Vocabulary
 from convcalc._errors import SpecError
-from convcalc._plan import Plan, Row
+from convcalc._plan import Plan, Row, Unowned
 from convcalc._symbolic import to_sympy
 from convcalc._types import Shape, Size
 
@@ -141,10 +141,23 @@ def _table(plan: Plan) -> str:
     if plan.uncalled:
         out.append("Never called (their parameters and buffers count in the totals):")
         out.extend(f"  {r.name} ({r.kind}): {_num(r.params)} params, {_num(r.buffers)} buffers" for r in plan.uncalled)
+    if plan.unowned:
+        out.append(
+            "Not the model's modules (the forward calls them, but torch does not register them: their parameters "
+            "are in no total above, nor in model.parameters(), an optimizer, .to() or state_dict()):"
+        )
+        out.extend(f"  {u.path} ({u.kind}): {_num(u.params)} params; {_unowned_fix(u)}" for u in plan.unowned)
     if plan.constraints:
         out.append("Constraints:")
         out.extend(f"  {c}" for c in plan.constraints)
     return "\n".join(out)
+
+
+def _unowned_fix(u: Unowned) -> str:
+    if u.held_in is None:
+        return "made in forward: make it in __init__"
+    registers = "an nn.ModuleDict" if u.container == "dict" else "an nn.ModuleList"
+    return f"{u.held_in} is a plain {u.container}: make it {registers}"
 
 
 def _keras(plan: Plan) -> str:
@@ -594,6 +607,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     }
     if plan.uncalled:
         out["uncalled"] = [_row_dict(r) for r in plan.uncalled]
+    if plan.unowned:
+        out["unowned"] = [u._asdict() for u in plan.unowned]
     if plan.outputs is not None:
         out["output_shapes"] = _jsonable(plan.outputs)
     if plan.inputs is not None:

@@ -1409,14 +1409,68 @@ class _PlainListNet(torch.nn.Module):
         return self.head(x)
 
 
-@pytest.mark.parametrize(("holder", "container"), [("list", "nn.ModuleList"), ("dict", "nn.ModuleDict")])
-def test_modules_held_in_a_plain_list_are_named_in_the_refusal(holder: str, container: str) -> None:
+@pytest.mark.parametrize(("holder", "fix"), [("list", "an nn.ModuleList"), ("dict", "an nn.ModuleDict")])
+def test_modules_held_in_a_plain_list_are_planned_and_named_as_not_the_model_s(holder: str, fix: str) -> None:
+    # a common slip: the layers run (on the CPU), but parameters(), an optimizer and .to() never see them
     model = _PlainListNet(holder)
     with pytest.raises(RuntimeError, match="device"):
-        model.to("meta")(torch.zeros(2, 8, device="meta"))  # what convcalc's copy meets too
-    with pytest.raises(convcalc.SpecError) as caught:
-        convcalc.plan(_PlainListNet(holder), (2, 8))
-    assert (
-        f"layers holds 2 module(s) in a plain {holder}, which torch does not register: their parameters are not "
-        f"the model's (not counted, trained or moved by .to()); hold them in {container}. " in str(caught.value)
-    )
+        _PlainListNet(holder).to("meta")(torch.zeros(2, 8, device="meta"))  # what a plain meta copy would meet
+    plan = convcalc.plan(model, (2, 8))
+    assert plan.output_shape == tuple(model(torch.zeros(2, 8)).shape) == (2, 3)
+    assert plan.total_params == plan.trainable_params == sum(p.numel() for p in model.parameters()) == 27
+    keys = ["a", "b"] if holder == "dict" else ["0", "1"]
+    held = list(model.layers.values()) if holder == "dict" else model.layers
+    assert [(u.path, u.kind, u.trainable, u.non_trainable, u.held_in, u.container) for u in plan.unowned] == [
+        (f"layers.{k}", "Linear", sum(p.numel() for p in layer.parameters()), 0, "layers", holder)
+        for k, layer in zip(keys, held, strict=True)
+    ]
+    linear = [(r.name, r.params, r.macs) for r in plan.rows if r.kind == "Linear"]
+    assert linear == [(f"layers.{keys[0]}", 0, 64), (f"layers.{keys[1]}", 0, 64), ("head", 27, 24)]
+    text = str(plan)
+    assert "Not the model's modules (the forward calls them, but torch does not register them" in text
+    assert f"  layers.{keys[1]} (Linear): 72 params; layers is a plain {holder}: make it {fix}" in text
+    assert json.loads(plan.to_json())["unowned"][0] == {
+        "path": f"layers.{keys[0]}",
+        "kind": "Linear",
+        "trainable": 72,
+        "non_trainable": 0,
+        "held_in": "layers",
+        "container": holder,
+    }
+
+
+class _MadeInForward(torch.nn.Module):
+    """A layer with weights made in forward (new random weights each call, never trained) beside a list of the
+    model's own layers kept to loop over, a tuple of unregistered ones and a list of lists."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.convs = torch.nn.ModuleList([torch.nn.Conv2d(3, 3, 3, padding=1) for _ in range(2)])
+        self.loop = list(self.convs)  # the model's own layers: not a slip
+        self.pair = (torch.nn.Conv2d(3, 3, 1), torch.nn.BatchNorm2d(3))
+        self.stages = [[torch.nn.Conv2d(3, 3, 1, bias=False)]]
+
+    def forward(self, x: Any) -> Any:
+        for conv in self.loop:
+            x = conv(x)
+        x = self.pair[1](self.pair[0](x)) + self.stages[0][0](x)
+        made = torch.nn.Conv2d(3, 2, 3)
+        made.bias.requires_grad_(False)
+        return torch.nn.ReLU()(made(x))
+
+
+def test_layers_made_in_forward_and_nested_plain_lists_are_not_the_model_s() -> None:
+    model = _MadeInForward()
+    plan = convcalc.plan(model, (1, 3, 8, 8))
+    assert plan.output_shape == tuple(model(torch.zeros(1, 3, 8, 8)).shape) == (1, 2, 6, 6)
+    assert plan.total_params == sum(p.numel() for p in model.parameters()) == 168
+    assert [(u.path, u.kind, u.trainable, u.non_trainable, u.held_in, u.container) for u in plan.unowned] == [
+        ("pair.0", "Conv2d", 12, 0, "pair", "tuple"),
+        ("pair.1", "BatchNorm2d", 6, 0, "pair", "tuple"),
+        ("stages.0.0", "Conv2d", 9, 0, "stages", "list"),
+        ("conv2d", "Conv2d", 54, 2, None, None),  # the ReLU made in forward holds nothing: not listed
+    ]
+    text = str(plan)
+    assert "  pair.1 (BatchNorm2d): 6 params; pair is a plain tuple: make it an nn.ModuleList" in text
+    assert "  conv2d (Conv2d): 56 params; made in forward: make it in __init__" in text
+    assert convcalc.plan(torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3)), (1, 3, 8, 8)).unowned == ()

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
+from convcalc._plan import Unowned
 from convcalc.torch.nodes import ListValue, _Attr, _join, _torch
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.trace import (
@@ -165,7 +166,10 @@ def _fresh_meta_copy(module: Any) -> Any:
 
     torch = _torch()
     memo: dict[int, Any] = {}
-    for tensor in (*module.parameters(), *module.buffers()):
+    # with the tensors of modules held in plain lists and dicts, which torch does not register: the copy runs
+    # as the model does on the CPU (they are listed as not the model's, see ``_not_owned``)
+    unregistered = [t for *_, m in _plainly_held(module) for t in _tensors_of(m)]
+    for tensor in (*module.parameters(), *module.buffers(), *unregistered):
         if _uninitialised(tensor) or id(tensor) in memo:
             continue
         meta = torch.empty_like(tensor, device="meta")
@@ -230,6 +234,9 @@ class _Run:
         }
         for name, m in root.named_modules():
             self.names[id(m)] = _join(path, name) if name else path
+        # modules held in a plain list, tuple or dict of one of the model's modules, which torch does not register:
+        # named by where they are held ("blocks.0")
+        self.held = {id(m): (_join(path, where), _join(path, at), kind) for at, kind, where, m in _plainly_held(root)}
         self.stack: list[Any] = []
         self.events: list[tuple[Any, ...]] = []
         self.leaf: dict[int, bool] = {}
@@ -385,24 +392,60 @@ def _torch_call(
     return _from_meta(output, known, where)
 
 
+def _plain_containers(module: Any) -> Iterator[tuple[str, Any, list[tuple[str, Any]]]]:
+    """Each plain list, tuple or dict of modules (or of such lists, two deep) that ``module`` or one of its
+    modules holds, which torch does not register, as (where, the container, its modules by key: ``"0.1"`` in a
+    list of lists). A list of the model's own modules (kept to loop over them) is not one."""
+    torch = _torch()
+    registered = {id(m) for m in module.modules()}
+
+    def inside(value: Any, depth: int) -> Iterator[tuple[str, Any]]:
+        pairs = (
+            value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+        )
+        for key, item in pairs:
+            if isinstance(item, torch.nn.Module):
+                if id(item) not in registered:
+                    yield str(key), item
+            elif depth:
+                yield from ((f"{key}.{inner}", m) for inner, m in inside(item, depth - 1))
+
+    for name, owner in module.named_modules():
+        for attribute, value in vars(owner).items():
+            held = [] if attribute.startswith("_") else list(inside(value, 2))
+            if held:
+                yield (f"{name}.{attribute}" if name else attribute), value, held
+
+
+def _plainly_held(module: Any) -> Iterator[tuple[str, str, str, Any]]:
+    """Each module held in a plain container (see ``_plain_containers``): where the container is, its type, the
+    module's name by where it is held, the module."""
+    for where, value, held in _plain_containers(module):
+        for key, item in held:
+            yield where, type(value).__name__, f"{where}.{key}", item
+
+
 def _unregistered(module: Any) -> str:
     """What a model holds in a plain list, tuple or dict of modules, which torch does not register: their tensors
     are not the model's (not in ``parameters()``, not moved by ``.to()``: a meta or CUDA copy leaves them on the
     CPU), the usual reason a forward that runs as written fails on another device."""
-    torch = _torch()
-    for name, owner in module.named_modules():
-        for attribute, value in vars(owner).items():
-            items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
-            held = [item for item in items if isinstance(item, torch.nn.Module)]
-            if held and not attribute.startswith("_"):
-                kind = "nn.ModuleDict" if isinstance(value, dict) else "nn.ModuleList"
-                where = f"{name}.{attribute}" if name else attribute
-                return (
-                    f"{where} holds {len(held)} module(s) in a plain {type(value).__name__}, which torch does not "
-                    f"register: their parameters are not the model's (not counted, trained or moved by .to()); "
-                    f"hold them in {kind}. "
-                )
+    for where, value, held in _plain_containers(module):
+        kind = "nn.ModuleDict" if isinstance(value, dict) else "nn.ModuleList"
+        return (
+            f"{where} holds {len(held)} module(s) in a plain {type(value).__name__}, which torch does not "
+            f"register: their parameters are not the model's (not counted, trained or moved by .to()); "
+            f"hold them in {kind}. "
+        )
     return ""
+
+
+def _not_owned(ctx: Any, module: Any, name: str, held_in: str | None, container: str | None) -> None:
+    """Note a module the forward calls whose parameters torch does not count as the model's (once)."""
+    tensors = list(module.parameters())
+    if tensors and all(u.path != name or u.kind != type(module).__name__ for u in ctx.unowned):
+        trainable = sum(t.numel() for t in tensors if t.requires_grad)
+        total = sum(t.numel() for t in tensors)
+        ctx.unowned.append(Unowned(name, type(module).__name__, trainable, total - trainable, held_in, container))
 
 
 def _from_torch(row: Any) -> Any:
@@ -597,10 +640,11 @@ def _replay_module(
 ) -> None:
     """The rows of one call of a module torch ran."""
     name = run.names.get(id(module))
-    owned = name is not None  # one of the model's modules, not one made in forward
+    owned = name is not None  # one of the model's modules, not one held in a plain list or made in forward
     if name is None:
         parent = next((run.names[id(m)] for m in reversed(run.stack) if id(m) in run.names), run.path)
-        name = _join(parent, type(module).__name__.lower())
+        name, *held = run.held.get(id(module), (_join(parent, type(module).__name__.lower()), None, None))
+        _not_owned(ctx, module, name, *held)
     # a module made in forward: its tensors are not the model's
     with contextlib.nullcontext() if owned else ctx.made_as(_holding_nothing):
         torch = _torch()
