@@ -12,7 +12,7 @@ from convcalc._enums import _Vocabulary
 from convcalc._errors import SpecError
 from convcalc._plan import Plan, Row, Unowned
 from convcalc._symbolic import to_sympy
-from convcalc._types import Shape, Size
+from convcalc._types import Shape
 
 __all__ = [
     "SummaryStyle",
@@ -521,18 +521,6 @@ def torchinfo_totals(
     return [*out, "=" * width]
 
 
-def torchinfo_param_bytes(plan: Plan, layers: list[_Layer]) -> Size:
-    """torchinfo's "Params size": the parameters of the leaf modules it lists, each at its own element size. A
-    parameter held beside children (``MultiheadAttention``'s ``in_proj_weight``, a model's ``cls_token``) is in
-    no leaf and adds nothing, as torchinfo sums it."""
-    itemsizes = plan.itemsizes
-    total: Size = 0
-    for layer in layers:
-        if layer.leaf and not layer.recursive:
-            total = total + layer.params * itemsizes.get(layer.path, plan.itemsize)
-    return total
-
-
 def _torchinfo(plan: Plan, depth: int = 3) -> str:
     """The layout of ``torchinfo.summary`` (1.8) down to ``depth``: a tree of modules, then the plan's totals."""
     layers = _torchinfo_layers(plan)
@@ -544,7 +532,7 @@ def _torchinfo(plan: Plan, depth: int = 3) -> str:
         mult_adds=plan.total_mult_adds,
         input_bytes=plan.input_bytes,
         forward_bytes=plan.forward_backward_bytes,
-        param_bytes=torchinfo_param_bytes(plan, layers),
+        param_bytes=plan.torchinfo_param_bytes,
     )
     return "\n".join([*table, *totals, f"{_mac_line(plan)}: {_num(plan.macs)}"])
 

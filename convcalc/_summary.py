@@ -217,11 +217,10 @@ def summary(
             planned = _read(model).bound(args, {**keywords, **values})
         # bytes per element: a torch model's parameters' (plan()'s own default for it), else float32's
         result = plan(planned, shapes, macs="torchinfo", itemsize=None if is_torch else 4)
-    from convcalc._render import _torchinfo_layers, torchinfo_param_bytes
+    from convcalc._render import _torchinfo_layers
 
     layers = _torchinfo_layers(result)
-    total_params, trainable_params = _without_pruned(model, layers, result.total_params, result.trainable_params)
-    param_bytes = torchinfo_param_bytes(result, layers)
+    total_params, trainable_params, param_bytes = _without_pruned(model, layers, result)
     kernels = _kernel_sizes(model)
     for layer in layers:
         if kernels.get(layer.path) is not None:
@@ -573,13 +572,15 @@ def _kind(value: Any) -> str:
     return repr(value) if isinstance(value, (int, float, bool, str, type(None))) else type(value).__name__
 
 
-def _without_pruned(model: Any, layers: list[Any], total: Any, trainable: Any) -> tuple[Any, Any]:
+def _without_pruned(model: Any, layers: list[Any], plan: Plan) -> tuple[Any, Any, Any]:
     """torchinfo's parameter counts of a model pruned with ``torch.nn.utils.prune``: the weights a mask zeroes
     are left out of the module holding them, of its ancestors, of the totals and of the parameters' bytes.
-    ``layers`` are changed in place; the totals are returned."""
+    ``layers`` are changed in place; the total and trainable counts and torchinfo's "Params size" are
+    returned."""
+    total, trainable, size = plan.total_params, plan.trainable_params, plan.torchinfo_param_bytes
     torch = sys.modules.get("torch")
     if torch is None or not isinstance(model, torch.nn.Module):
-        return total, trainable
+        return total, trainable, size
     from convcalc.torch.read import pruned
 
     zeroed = pruned(model)
@@ -587,9 +588,12 @@ def _without_pruned(model: Any, layers: list[Any], total: Any, trainable: Any) -
         for path, (held, trained) in zeroed.items():
             if not layer.path or path == layer.path or path.startswith(f"{layer.path}."):
                 layer.params, layer.trainable = layer.params - held, layer.trainable - trained
-    for held, trained in zeroed.values():
+    itemsizes, leaves = plan.itemsizes, {layer.path for layer in layers if layer.leaf}
+    for path, (held, trained) in zeroed.items():
         total, trainable = total - held, trainable - trained
-    return total, trainable
+        if path in leaves:  # the "Params size" sums the modules without children
+            size = size - held * itemsizes.get(path, plan.itemsize)
+    return total, trainable, size
 
 
 def _kernel_sizes(model: Any) -> dict[str, Any]:
