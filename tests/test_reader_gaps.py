@@ -1474,3 +1474,66 @@ def test_layers_made_in_forward_and_nested_plain_lists_are_not_the_model_s() -> 
     assert "  pair.1 (BatchNorm2d): 6 params; pair is a plain tuple: make it an nn.ModuleList" in text
     assert "  conv2d (Conv2d): 56 params; made in forward: make it in __init__" in text
     assert convcalc.plan(torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3)), (1, 3, 8, 8)).unowned == ()
+
+
+class _MilesialUp(torch.nn.Module):
+    """The up-step of a much-copied U-Net (milesial/Pytorch-UNet before 2021): its padding amounts are tensors
+    made from sizes, ``torch.tensor([x2.size()[2] - x1.size()[2]])``, which torch's F.pad takes as ints."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = torch.nn.ConvTranspose2d(4, 4, 2, stride=2)
+
+    def forward(self, x1: Any, x2: Any) -> Any:
+        x1 = self.up(x1)
+        diff_y = torch.tensor([x2.size()[2] - x1.size()[2]])
+        diff_x = torch.tensor([x2.size()[3] - x1.size()[3]])
+        x1 = torch.nn.functional.pad(x1, [diff_x // 2, diff_x - diff_x // 2, diff_y // 2, diff_y - diff_y // 2])
+        return torch.cat([x2, x1], dim=1)
+
+
+def test_padding_amounts_made_as_tensors_of_sizes_are_followed() -> None:
+    model = _MilesialUp()
+    for small, large in [((4, 5), (9, 11)), ((3, 3), (6, 6)), ((2, 7), (7, 18))]:
+        shapes = [(1, 4, *small), (1, 8 // 2, *large)]
+        expected = model(*(torch.zeros(s) for s in shapes)).shape
+        plan = convcalc.plan(model, shapes)
+        assert plan.output_shape == tuple(expected)
+        assert [r.kind for r in plan.rows] == ["ConvTranspose2d", "pad", "cat"]  # the sizes' arithmetic: no rows
+        assert plan.fallback_rows == ()
+    H, W = convcalc.symbols("H W")
+    symbolic = convcalc.plan(model, [(1, 4, H, W), (1, 4, 2 * H + 1, 2 * W + 3)])
+    assert symbolic.output_shape == (1, 8, 2 * H + 1, 2 * W + 3)
+    for h, w in [(3, 4), (5, 2)]:
+        shapes = [(1, 4, h, w), (1, 4, 2 * h + 1, 2 * w + 3)]
+        at = tuple(int(d.subs({H: h, W: w})) for d in symbolic.output_shape[2:])
+        assert (1, 8, *at) == tuple(model(*(torch.zeros(s) for s in shapes)).shape)
+
+
+class _NumberTensors(torch.nn.Module):
+    """Tensors made from a few whole numbers, given where torch takes ints, and a tensor of a size used as data."""
+
+    def forward(self, x: Any) -> Any:
+        d, e = torch.tensor([3]), torch.tensor(2)
+        y = torch.nn.functional.pad(x, [d, d // 2 + e, torch.tensor(0), 1]).view(torch.tensor(1), -1)
+        return y * torch.tensor([x.size(1)])
+
+
+def test_tensors_of_a_few_whole_numbers_stand_for_ints_where_torch_takes_ints() -> None:
+    model = _NumberTensors()
+    plan = convcalc.plan(model, (1, 2, 5, 5))
+    assert plan.output_shape == tuple(model(torch.zeros(1, 2, 5, 5)).shape) == (1, 132)
+    assert plan.fallback_rows == ()
+
+
+class _TwoValuedPad(torch.nn.Module):
+    def forward(self, x: Any) -> Any:
+        return torch.nn.functional.pad(x, [torch.tensor([x.size(2), 1]), 0])
+
+
+def test_a_tensor_of_two_sizes_is_no_padding_amount() -> None:
+    with pytest.raises(TypeError, match="tuple of ints"):  # torch: pad must be tuple of ints, but found Tensor
+        _TwoValuedPad()(torch.zeros(1, 2, 5, 5))
+    with pytest.raises(convcalc.SpecError) as caught:
+        convcalc.plan(_TwoValuedPad(), (1, 2, *convcalc.symbols("H W")))
+    assert "pad (pad): pad must be ints. Received: pad=(<a tensor of shape (2,)>, 0)" in str(caught.value)

@@ -28,6 +28,7 @@ from convcalc.torch.values import (
     _prod,
     _same,
     _size,
+    _SizeTensor,
     _Tensor,
     _tensor_arg,
 )
@@ -430,6 +431,13 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     else:
         operands = list(args[:2]) + [kwargs[k] for k in ("input", "other") if k in kwargs]
     tensors = [v for v in operands if isinstance(v, _Tensor)]
+    if (
+        tensors
+        and call.kind in _SIZE_TENSOR_OPS
+        and len(operands) == 2
+        and all(isinstance(v, _SizeTensor) or (_is_size(v) and not isinstance(v, _Tensor)) for v in operands)
+    ):
+        return _size_tensor_arithmetic(call, operands[0], operands[1])
     if not tensors:
         if len(operands) != 2 or call.kind not in _SCALAR_OPS:
             raise call.spec_error("cannot follow this operation on non-tensors", arguments=tuple(operands))
@@ -442,11 +450,7 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             from convcalc._backend import sympy
 
             return equal if call.kind == "eq" else sympy().Not(equal)
-        try:
-            result = _SCALAR_OPS[call.kind](operands[0], operands[1])
-        except TypeError:
-            result = _sympy_arithmetic(call, operands)
-        return _size(result)
+        return _scalar_arithmetic(call, operands)
     shape = _broadcast(call, [t.shape for t in tensors])
     if call.inplace and isinstance(operands[0], _Tensor):
         _written_into(call, operands[0].shape, shape)
@@ -458,6 +462,35 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         strides = iterated(laid, shape, len(tensors) < len(operands)) if call.kind not in _NEW_LAYOUT else None
     out = _Tensor(shape, rf, all(t.const for t in tensors), strides)
     return call.row(tensors[0].shape, out)
+
+
+# the arithmetic of tensors of sizes whose values the plan follows (``diff // 2``, ``diff - diff // 2``)
+_SIZE_TENSOR_OPS = frozenset({"add", "sub", "mul", "floordiv", "mod", "rsub", "maximum", "minimum"})
+
+
+def _size_tensor_arithmetic(call: _Call, a: Any, b: Any) -> Any:
+    """An operation of ``_SIZE_TENSOR_OPS`` on tensors of sizes (``_SizeTensor``) and sizes: value by value, with
+    torch's broadcasting of their shapes (at most one dim)."""
+    shapes = [v.shape for v in (a, b) if isinstance(v, _SizeTensor)]
+    shape = _broadcast(call, shapes)
+    count = shape[0] if shape else 1
+
+    def spread(v: Any) -> tuple[Any, ...]:
+        if not isinstance(v, _SizeTensor):
+            return (v,) * count
+        return v.values if len(v.values) == count else v.values * count
+
+    values = tuple(_scalar_arithmetic(call, [x, y]) for x, y in zip(spread(a), spread(b), strict=True))
+    return _SizeTensor(shape, values, all(v.const for v in (a, b) if isinstance(v, _SizeTensor)))
+
+
+def _scalar_arithmetic(call: _Call, operands: list[Any]) -> Any:
+    """An operation of two numbers or sizes, as Python does it (sympy's where a size is symbolic)."""
+    try:
+        result = _SCALAR_OPS[call.kind](operands[0], operands[1])
+    except TypeError:
+        result = _sympy_arithmetic(call, operands)
+    return _size(result)
 
 
 def _sympy_arithmetic(call: _Call, operands: list[Any]) -> Any:

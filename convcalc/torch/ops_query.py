@@ -22,6 +22,7 @@ from convcalc.torch.values import (
     _Opaque,
     _Pair,
     _prod,
+    _SizeTensor,
     _Tensor,
     _tensor_arg,
 )
@@ -99,8 +100,26 @@ def _shape_guard(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
 
 @_handles("tensor_constant")
 def _tensor_constant(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    # a tensor the forward makes from numbers: its shape, no row (like a constant the module holds)
-    return _Tensor(tuple(args[0]), None, const=True)
+    # a tensor the forward makes from numbers: its shape (and a few whole numbers' values), no row (like a
+    # constant the module holds)
+    shape, values = args
+    return _Tensor(tuple(shape), None, const=True) if values is None else _SizeTensor(tuple(shape), values, True)
+
+
+@_handles("tensor")
+def _tensor_of_sizes(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``torch.tensor([x.size(2) - y.size(2)])``: a tensor of sizes, whose values the plan follows (a U-Net's
+    padding amounts); made from no input's data: no row, like a constant."""
+    data = args[0] if args else kwargs.get("data")
+    items = data if isinstance(data, (list, tuple)) else (data,)
+    if not all(_is_size(v) or (isinstance(v, _SizeTensor) and not v.shape) for v in items):
+        raise call.spec_error(
+            "convcalc follows torch.tensor of sizes (or of a list of them) made in forward; a tensor of other "
+            "traced values depends on the data",
+            data=data,
+        )
+    values = tuple(v.values[0] if isinstance(v, _SizeTensor) else v for v in items)
+    return _SizeTensor((len(values),) if isinstance(data, (list, tuple)) else (), values)
 
 
 @_handles("size_number")

@@ -14,6 +14,7 @@ from convcalc._types import Shape
 from convcalc.torch.ops_math import _broadcast, _reordered, _view_strides
 from convcalc.torch.strides import expanded, unsqueezed
 from convcalc.torch.values import (
+    _as_sizes,
     _bind,
     _Call,
     _handles,
@@ -58,13 +59,8 @@ def _reshape(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral))
 
 
-def _check_sizes(call: _Call, sizes: tuple[Any, ...], name: str = "shape") -> None:
-    if not all(_is_size(s) for s in sizes):
-        raise call.spec_error(f"{name} must be ints", **{name: tuple(sizes)})
-
-
 def _infer_shape(call: _Call, old: tuple[Any, ...], sizes: tuple[Any, ...]) -> tuple[Any, ...]:
-    _check_sizes(call, sizes)
+    sizes = _as_sizes(call, sizes)
     numel = _prod(old)
     unknown = [j for j, s in enumerate(sizes) if _is_int(s) and s == -1]
     if len(unknown) > 1:
@@ -260,7 +256,7 @@ def _expand(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             strides = _expanded_strides(t, shape)
         return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides))
     sizes = _sizes_arg(tuple(args[1:])) if len(args) > 1 else tuple(kwargs.get("size", kwargs.get("sizes", ())))
-    _check_sizes(call, sizes)
+    sizes = _as_sizes(call, sizes)
     lead = len(sizes) - len(t.shape)
     if lead < 0:
         raise call.shape_error(f"needs at least {len(t.shape)} sizes, got {tuple(sizes)}", t.shape)
@@ -456,8 +452,8 @@ def _narrow(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     bound = _bind(call, args, kwargs, ("input", "dim", "start", "length"), {})
     t = _tensor_arg(call, bound["input"])
     j = _index(call, bound["dim"], len(t.shape), t.shape)
-    start, length, size = bound["start"], bound["length"], t.shape[j]
-    _check_sizes(call, (start, length), "start and length")
+    start, length = _as_sizes(call, (bound["start"], bound["length"]), "start and length")
+    size = t.shape[j]
 
     def refused() -> str:
         return (
@@ -583,8 +579,7 @@ def _pad(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
     bound = _bind(call, args, kwargs, ("input", "pad", "mode", "value"), {"mode": "constant", "value": None})
     t = _tensor_arg(call, bound["input"])
-    pads = tuple(bound["pad"])
-    _check_sizes(call, pads, "pad")
+    pads = _as_sizes(call, tuple(bound["pad"]), "pad")
     mode = _made(call, PadMode.parse, bound["mode"], "mode")
     rank = len(t.shape)
     if len(pads) % 2 or len(pads) // 2 > rank:
@@ -633,7 +628,7 @@ def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
             call.require_at_least(d, 1, j, empty, "interpolated input not empty")
     if size is not None and not all(type(v) is int for v in (size if isinstance(size, tuple) else (size,))):
         sizes = size if isinstance(size, tuple) else (size,) * (rank - 2)
-        _check_sizes(call, sizes)
+        sizes = _as_sizes(call, sizes)
         if upsample_rank_error(bound["mode"], rank) or len(sizes) != rank - 2:
             raise call.shape_error(f"size={size} does not fit a {rank}-D input in mode {bound['mode']!r}", t.shape)
         for j, d in enumerate(sizes):

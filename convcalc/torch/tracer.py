@@ -431,7 +431,10 @@ def _factories_recorded(tracer: Any) -> Iterator[None]:
     torch = _torch()
     proxy_type = torch.fx.Proxy
     functional = torch.nn.functional
-    patched = [*((torch, name) for name in _FACTORIES), *((functional, name) for name in _SIZED_FUNCTIONS)]
+    patched = [
+        *((torch, name) for name in (*_FACTORIES, "tensor")),  # ``torch.tensor([x.size(2) - y.size(2)])`` too
+        *((functional, name) for name in _SIZED_FUNCTIONS),
+    ]
 
     def recorded(original: Any) -> Any:
         @functools.wraps(original)
@@ -455,9 +458,14 @@ def _factories_recorded(tracer: Any) -> Iterator[None]:
                 setattr(owner, name, original)
 
 
-def tensor_constant(shape: tuple[int, ...]) -> None:
+def tensor_constant(shape: tuple[int, ...], values: tuple[int, ...] | None = None) -> None:
     """Marks, in a traced forward, a tensor the forward makes from numbers (``torch.ones(1)``, a mask built with
-    ``torch.zeros(5, 7)``) of this shape; never called, only read."""
+    ``torch.zeros(5, 7)``) of this shape, with its ``values`` where it is a few whole numbers in at most one dim
+    (``torch.tensor([3])``, which may stand for a size); never called, only read."""
+
+
+# the most values a tensor made from numbers keeps (its values may be sizes: padding amounts, a view's size)
+_FEW = 16
 
 
 def _inline_constants(graph: Any, clone: Any, module: Any) -> None:
@@ -471,8 +479,11 @@ def _inline_constants(graph: Any, clone: Any, module: Any) -> None:
         value = vars(clone).get(node.target)
         if isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter):
             if node.target not in made:
+                shape = tuple(int(d) for d in value.shape)
+                whole = len(shape) <= 1 and value.numel() <= _FEW and not value.is_floating_point()
+                values = tuple(int(v) for v in value.flatten().tolist()) if whole and not value.is_complex() else None
                 with graph.inserting_before(node):
-                    made[node.target] = graph.call_function(tensor_constant, (tuple(int(d) for d in value.shape),))
+                    made[node.target] = graph.call_function(tensor_constant, (shape, values))
             node.replace_all_uses_with(made[node.target])
             graph.erase_node(node)
 

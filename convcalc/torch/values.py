@@ -43,6 +43,22 @@ class _Tensor:
         # a module's tensor of integers (an index buffer) or a reshape of one: it may index another tensor
         self.integral = integral
 
+    def __repr__(self) -> str:  # in a message's "Received:" part
+        return f"<a tensor of shape {tuple(self.shape)}>"
+
+
+class _SizeTensor(_Tensor):
+    """A tensor of at most one dim whose values are sizes, known where the plan knows the sizes: one made by
+    ``torch.tensor([x.size(2) - y.size(2)])`` (a U-Net's padding amounts) or from a few whole numbers, and the
+    arithmetic of such tensors. Where torch takes an int (a padding amount, a view's size) a tensor of one value
+    is that value, as torch's ``__index__`` makes it."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, shape: Shape, values: tuple[Any, ...], const: bool = False) -> None:
+        super().__init__(shape, None, const, integral=True)
+        self.values = values  # row-major: one for a 0-D tensor
+
 
 class _Opaque:
     """A value convcalc does not track (a dtype, a device): passed along untouched."""
@@ -271,6 +287,15 @@ def _is_size(value: Any) -> bool:
     from convcalc._symbolic import FloorForm
 
     return isinstance(value, FloorForm) or is_symbolic(value)
+
+
+def _as_sizes(call: _Call, sizes: tuple[Any, ...], name: str = "shape") -> tuple[Any, ...]:
+    """The sizes given where torch takes ints, a tensor of one size value taken as that value (torch's
+    ``__index__``); a SpecError where one is not a size."""
+    sizes = tuple(s.values[0] if isinstance(s, _SizeTensor) and len(s.values) == 1 else s for s in sizes)
+    if not all(_is_size(s) for s in sizes):
+        raise call.spec_error(f"{name} must be ints", **{name: sizes})
+    return sizes
 
 
 def _index(call: _Call, dim: Any, rank: int, shape: Shape, name: str = "dim") -> int:
