@@ -60,6 +60,29 @@ def test_gather(shape: tuple[int, ...], dim: int, grow: list[int]) -> None:
 
 @given(
     shape=shapes,
+    dim=st.integers(-4, 3),
+    grow=st.lists(st.integers(-2, 1), min_size=4, max_size=4),
+    more=st.lists(st.integers(-1, 2), min_size=0, max_size=5),
+    form=st.sampled_from(["scatter_", "scatter", "value", "scatter_add", "scatter_reduce", "torch.scatter"]),
+)
+def test_scatter(shape: tuple[int, ...], dim: int, grow: list[int], more: list[int], form: str) -> None:
+    # a one-hot code (``one_hot.scatter_(1, index, 1)``, a VQ-VAE's) and the other scatters: the input's shape,
+    # with torch's rules on the index's and the source's sizes and ranks (``more`` may give the source another)
+    index = torch.zeros(tuple(max(s + g, 0) for s, g in zip(shape, grow, strict=False)), dtype=torch.long)
+    src = torch.zeros(tuple(max(i + m, 0) for i, m in zip(index.shape, more, strict=False)))
+    function = {
+        "scatter_": lambda x: x.clone().scatter_(dim, index, src),
+        "scatter": lambda x: x.scatter(dim, index, src),
+        "value": lambda x: x.scatter(dim, index, 1.0),
+        "scatter_add": lambda x: x.scatter_add(dim, index, src),
+        "scatter_reduce": lambda x: x.scatter_reduce(dim, index, src, "amax", include_self=False),
+        "torch.scatter": lambda x: torch.scatter(x, dim, index, value=2.0),
+    }[form]
+    agrees(function, shape)
+
+
+@given(
+    shape=shapes,
     n=st.integers(0, 6),
     dim=st.integers(-4, 3),
     prepend=st.integers(0, 2),
@@ -230,3 +253,32 @@ def test_multinomial(shape: tuple[int, ...], samples: int, replacement: bool) ->
     plan = agrees(lambda x: torch.multinomial(x.abs() + 1, samples, replacement), shape)
     if plan is not None:
         assert plan.output_shape == (*shape[:-1], samples)
+
+
+class _OneHotCodebook(torch.nn.Module):
+    """A VQ-VAE's quantiser (AntixK/PyTorch-VAE's form): the nearest code's one-hot row made with ``scatter_``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = torch.nn.Embedding(16, 4)
+
+    def forward(self, z: Any) -> Any:
+        flat = z.permute(0, 2, 3, 1).contiguous().view(-1, 4)
+        weight = self.embedding.weight
+        dist = (flat**2).sum(1, keepdim=True) + (weight**2).sum(1) - 2 * torch.matmul(flat, weight.t())
+        indices = torch.argmin(dist, dim=1).unsqueeze(1)
+        one_hot = torch.zeros(indices.size(0), 16, device=z.device)
+        one_hot.scatter_(1, indices, 1)
+        quantised = torch.matmul(one_hot, weight)
+        return quantised.view(z.shape[0], z.shape[2], z.shape[3], 4).permute(0, 3, 1, 2)
+
+
+def test_a_one_hot_code_made_by_scatter_plans_for_every_size() -> None:
+    H, W = convcalc.symbols("H W")
+    plan = convcalc.plan(_OneHotCodebook(), (2, 4, H, W))
+    assert plan.output_shape == (2, 4, H, W)
+    assert not plan.fallback_rows
+    for h, w in [(1, 1), (5, 6), (7, 3)]:
+        numeric = convcalc.plan(_OneHotCodebook(), (2, 4, h, w))
+        assert numeric.output_shape == tuple(_OneHotCodebook()(torch.zeros(2, 4, h, w)).shape) == (2, 4, h, w)
+        assert numeric.macs == sympy.sympify(plan.macs).subs({H: h, W: w})

@@ -134,6 +134,54 @@ def _gather(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return call.row(shape, _Tensor(tuple(index.shape)))
 
 
+@_handles("scatter", "scatter_add", "scatter_reduce")
+def _scatter(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``x.scatter_(dim, index, src)`` (or a number for ``src``: a one-hot code), ``scatter_add``,
+    ``scatter_reduce``: the input's shape, written where the index says; the index has the input's rank and no
+    larger size than the source on any axis, nor than the input on the others."""
+    names = ("input", "dim", "index", "src", "reduce", "include_self")
+    values = {**kwargs, **({"src": kwargs["value"]} if "value" in kwargs else {})}
+    values.pop("value", None)
+    bound = _bind(call, args, values, names, {"reduce": None, "include_self": True})
+    t, index, src = _tensor_arg(call, bound["input"]), _tensor_arg(call, bound["index"]), bound["src"]
+    shape = tuple(t.shape)
+    j = _index(call, bound["dim"], max(len(shape), 1), shape or (1,))
+    if not any(_is_int(i) and i == 0 for i in index.shape):  # torch checks the sizes of an index that holds values
+        # (a 0-D tensor counts as one dim of size 1)
+        ranked = [("the input", shape or (1,))] + (
+            [("the source", tuple(src.shape) or (1,))] if isinstance(src, _Tensor) else []
+        )
+        for name, within in ranked:
+            if len(within) != max(len(index.shape), 1):
+                raise call.shape_error(
+                    f"the index must have as many dims as {name} ({len(within)}), not {len(index.shape)} (torch: "
+                    f"Index tensor must have the same number of dimensions as {name.removeprefix('the ')} tensor)",
+                    shape,
+                )
+        for name, within in ranked:
+            for axis, (i, n) in enumerate(zip(tuple(index.shape) or (1,), within, strict=True)):
+                if name == "the input" and axis == j:
+                    continue
+                call.require_at_least(
+                    _sum((n, _negated(i))),
+                    0,
+                    axis,
+                    functools.partial(_index_within, call, index.shape, within, name, axis, j, shape),
+                    f"scatter index within {name}",
+                )
+    const = t.const and index.const and (not isinstance(src, _Tensor) or src.const)
+    return call.row(shape, _Tensor(shape, None, const))
+
+
+def _index_within(call: _Call, index: Shape, within: Shape, name: str, axis: int, dim: int, shape: Shape) -> str:
+    return (
+        f"{call.where}: the index's size {index[axis]} on axis {axis} is larger than {name}'s {within[axis]} "
+        f"(torch: Expected index to be no larger than self apart from dimension {dim} and to be no larger size "
+        f"than src). "
+        f"Received: input_shape={shape}"
+    )
+
+
 def _larger_index(call: _Call, index: Shape, shape: Shape, axis: int) -> str:
     return (
         f"{call.where}: the index's size {index[axis]} on axis {axis} is larger than the input's {shape[axis]} "
