@@ -8,10 +8,17 @@ from typing import Any
 
 
 def torch_to_onnx(
-    module: Any, shape: tuple[int, ...], *, axes: dict[int, str] | None = None, opset: int = 17, fold: bool = True
+    module: Any,
+    shape: tuple[int, ...],
+    *,
+    axes: dict[int, str] | None = None,
+    opset: int = 17,
+    fold: bool = True,
+    integers: bool = False,
 ) -> bytes:
     """``module`` exported for an input ``x`` of ``shape`` (``axes``: its dynamic axes by name), at ``opset``;
-    ``fold``: the exporter's constant folding (without it, a Linear's weight is a Transpose of an initializer)."""
+    ``fold``: the exporter's constant folding (without it, a Linear's weight is a Transpose of an initializer);
+    ``integers``: an int64 input (token ids) rather than float32."""
     import torch
 
     buffer = io.BytesIO()
@@ -19,7 +26,7 @@ def torch_to_onnx(
         warnings.simplefilter("ignore")
         torch.onnx.export(
             module,
-            (torch.zeros(shape),),
+            (torch.zeros(shape, dtype=torch.int64 if integers else torch.float32),),
             buffer,
             dynamo=False,
             input_names=["x"],

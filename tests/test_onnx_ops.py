@@ -293,21 +293,25 @@ def test_initializers_used_as_shapes_are_not_parameters() -> None:
     assert convcalc.plan(CASES["Gemm after Flatten"], (1, C, 4, 4)).total_params == 5 * C + 5
 
 
-def test_an_index_computed_from_data_is_refused_naming_the_gather() -> None:
-    model = _graph(
-        [
-            n("ReduceMax", ["x"], ["m"], keepdims=0),
-            n("Cast", ["m"], ["i"], to=TensorProto.INT64),
-            n("Shape", ["x"], ["sh"]),
-            n("Gather", ["sh", "i"], ["g"], axis=0),
-            n("Cast", ["g"], ["f"], to=TensorProto.FLOAT),
-            n("Mul", ["x", "f"]),
-        ],
-        {},
-        opset=13,
-    )
-    with pytest.raises(ConvCalcError, match="Gather indices must be constant"):
-        convcalc.plan(model, (1, C, 4, 4))
+def test_an_index_computed_from_data_is_followed_until_a_size_needs_its_value() -> None:
+    # Gather of the input's shape at an index read from the data: a tensor of one unknown value, which a Mul
+    # broadcasts (the shape does not depend on it), and which a Reshape cannot take as a size
+    chosen = [
+        n("ReduceMax", ["x"], ["m"], keepdims=0),
+        n("Cast", ["m"], ["i"], to=TensorProto.INT64),
+        n("Shape", ["x"], ["sh"]),
+        n("Gather", ["sh", "i"], ["g"], axis=0),
+    ]
+    scaled = _graph([*chosen, n("Cast", ["g"], ["f"], to=TensorProto.FLOAT), n("Mul", ["x", "f"])], {}, opset=13)
+    assert convcalc.plan(scaled, (1, C, 4, 4)).output_shape == _ort(scaled, (1, C, 4, 4)) == (1, C, 4, 4)
+    sized = [
+        n("Unsqueeze", ["g", "ax"], ["g1"]),
+        n("Concat", ["g1", "rest"], ["to"], axis=0),
+        n("Reshape", ["x", "to"]),
+    ]
+    reshaped = _graph([*chosen, *sized], {"ax": np.array([0], np.int64), "rest": np.array([-1], np.int64)}, opset=13)
+    with pytest.raises(ConvCalcError, match=r"Reshape_6 \(Reshape\): shape must be a constant"):
+        convcalc.plan(reshaped, (1, C, 4, 4))
 
 
 def test_batch_normalization_over_other_channels_is_refused() -> None:

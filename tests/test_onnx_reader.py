@@ -313,6 +313,24 @@ def test_a_fixed_input_size_is_kept(tmp_path: Any) -> None:
         convcalc.plan(path, (1, 3, 12, 12))
 
 
+def test_an_embedding_lookup_takes_its_indices_from_the_input(tmp_path: Any) -> None:
+    # an exported nn.Embedding is a Gather of the weight at the input's token ids: the ids' shape, then the width
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.Embedding(1000, 32), torch.nn.Linear(32, 4)).eval()
+    path = tmp_path / "embedding.onnx"
+    path.write_bytes(torch_to_onnx(net, (1, 40), axes={1: "L"}, integers=True))
+    plan = convcalc.plan(path)
+    session = _session(path.read_bytes())
+    for length in (1, 7, 40):
+        ids = np.zeros((1, length), np.int64)
+        expected = tuple(session.run(None, {"x": ids})[0].shape)
+        assert tuple(_subs(d, {"L": length}) for d in plan.output_shape) == expected == (1, length, 4)
+    assert plan.total_params == sum(p.numel() for p in net.parameters()) == 32_132
+    assert (plan.rows[0].kind, plan.rows[0].params) == ("Gather", 32_000)
+    assert plan.itemsize == 4  # the weights' float32, not the int64 ids'
+
+
 def test_the_cli_plans_onnx_files(tmp_path: Any, capsys: Any) -> None:
     from convcalc.cli import main
 

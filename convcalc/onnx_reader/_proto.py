@@ -114,8 +114,12 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
     for vi in graph.input:
         if vi.name in inits:
             continue
-        # bytes of an element of the input (a float16 model: 2), as ONNX Runtime holds it: the plan's itemsize
-        itemsize = _ELEMENT_BYTES.get(vi.type.tensor_type.elem_type, 4)
+        # bytes of an element of the input (a float16 model: 2), as ONNX Runtime holds it: the plan's itemsize;
+        # for integer inputs (token ids into an embedding) the weights' (the first floating initializer's)
+        elem_type = vi.type.tensor_type.elem_type
+        if elem_type not in _FLOAT_TYPES:
+            elem_type = next((t.data_type for t in graph.initializer if t.data_type in _FLOAT_TYPES), 1)
+        itemsize = _ELEMENT_BYTES.get(elem_type, 4)
         dims: list[Any] = []
         for d in vi.type.tensor_type.shape.dim:
             if d.HasField("dim_value"):

@@ -515,9 +515,9 @@ def _gather(call: _Call, args: list[Any]) -> Any:
     x, idx = args
     rank = len(x.shape)
     axis = _axis(call, call.node.attr("axis", 0), rank)
-    if not isinstance(idx, _K):
-        raise call.spec_error("Gather indices must be constant", indices="a computed tensor")
     dims = (*x.shape[:axis], *idx.shape, *x.shape[axis + 1 :])
+    if not isinstance(idx, _K):  # indices the input gives (an embedding's lookup): their values are the data's
+        return call.row(idx.shape, _T(dims))
     _gather_range(call, x, idx, axis)
     if isinstance(x, _K):
         a, i = _arr(x), _arr(idx)
