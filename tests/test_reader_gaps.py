@@ -1537,3 +1537,39 @@ def test_a_tensor_of_two_sizes_is_no_padding_amount() -> None:
     with pytest.raises(convcalc.SpecError) as caught:
         convcalc.plan(_TwoValuedPad(), (1, 2, *convcalc.symbols("H W")))
     assert "pad (pad): pad must be ints. Received: pad=(<a tensor of shape (2,)>, 0)" in str(caught.value)
+
+
+class _MadeInALoop(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.held = [torch.nn.Conv2d(3, 3, 1)]
+
+    def forward(self, x: Any) -> Any:
+        for _ in range(3):  # three layers, each made anew with weights of its own
+            x = torch.nn.Conv2d(3, 3, 3, padding=1)(x)
+        return self.held[0](self.held[0](x))  # one layer, called twice
+
+
+def test_each_layer_that_is_not_the_model_s_is_listed_once() -> None:
+    plan = convcalc.plan(_MadeInALoop(), (1, 3, 8, 8))
+    assert [(u.path, u.params) for u in plan.unowned] == [("conv2d", 84)] * 3 + [("held.0", 12)]
+    assert plan.total_params == 0
+
+
+class _ConstantIndex(torch.nn.Module):
+    def __init__(self, index: list[Any]) -> None:
+        super().__init__()
+        self.index = index
+
+    def forward(self, x: Any) -> Any:
+        return x[:, torch.tensor(self.index)]
+
+
+def test_a_constant_index_of_whole_numbers_picks_and_one_of_bools_is_not_taken_for_them() -> None:
+    picked = convcalc.plan(_ConstantIndex([0, 2]), (2, 4, 5))
+    assert picked.output_shape == tuple(_ConstantIndex([0, 2])(torch.zeros(2, 4, 5)).shape) == (2, 2, 5)
+    assert not picked.fallback_rows
+    mask = _ConstantIndex([True, False, True, True])
+    assert tuple(mask(torch.zeros(2, 4, 5)).shape) == (2, 3, 5)  # a mask selects: never 4 picks
+    with pytest.raises(convcalc.SpecError, match="a mask's count of True is data"):
+        convcalc.plan(mask, (2, 4, 5))

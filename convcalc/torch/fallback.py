@@ -237,6 +237,7 @@ class _Run:
         # modules held in a plain list, tuple or dict of one of the model's modules, which torch does not register:
         # named by where they are held ("blocks.0")
         self.held = {id(m): (_join(path, where), _join(path, at), kind) for at, kind, where, m in _plainly_held(root)}
+        self.unowned: set[int] = set()  # the modules not the model's already noted (each once, however often called)
         self.stack: list[Any] = []
         self.events: list[tuple[Any, ...]] = []
         self.leaf: dict[int, bool] = {}
@@ -440,9 +441,9 @@ def _unregistered(module: Any) -> str:
 
 
 def _not_owned(ctx: Any, module: Any, name: str, held_in: str | None, container: str | None) -> None:
-    """Note a module the forward calls whose parameters torch does not count as the model's (once)."""
+    """Note a module the forward calls whose parameters torch does not count as the model's."""
     tensors = list(module.parameters())
-    if tensors and all(u.path != name or u.kind != type(module).__name__ for u in ctx.unowned):
+    if tensors:
         trainable = sum(t.numel() for t in tensors if t.requires_grad)
         total = sum(t.numel() for t in tensors)
         ctx.unowned.append(Unowned(name, type(module).__name__, trainable, total - trainable, held_in, container))
@@ -644,7 +645,9 @@ def _replay_module(
     if name is None:
         parent = next((run.names[id(m)] for m in reversed(run.stack) if id(m) in run.names), run.path)
         name, *held = run.held.get(id(module), (_join(parent, type(module).__name__.lower()), None, None))
-        _not_owned(ctx, module, name, *held)
+        if id(module) not in run.unowned:
+            run.unowned.add(id(module))
+            _not_owned(ctx, module, name, *held)
     # a module made in forward: its tensors are not the model's
     with contextlib.nullcontext() if owned else ctx.made_as(_holding_nothing):
         torch = _torch()

@@ -10,6 +10,10 @@ from typing import Any
 
 from convcalc._errors import SpecError
 
+# torch's integer dtypes by name (``str(dtype)``): a tensor of whole numbers, which may index another or stand
+# for a size; a mask of bools is not one (as an index it selects, where whole numbers pick)
+INTEGER_DTYPES = frozenset(f"torch.{name}" for name in ("int8", "uint8", "int16", "int32", "int64", "long", "int"))
+
 
 def _torch() -> Any:
     try:

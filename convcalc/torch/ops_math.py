@@ -13,6 +13,7 @@ from typing import Any
 from convcalc._args import received
 from convcalc._errors import ShapeError
 from convcalc._types import Shape
+from convcalc.torch.nodes import INTEGER_DTYPES
 from convcalc.torch.ops_norm import FEATURE_DROPOUTS, dims_at_least, drops_channels, gelu_approximation
 from convcalc.torch.strides import contiguous, copied, is_contiguous, is_dense, iterated, viewed
 from convcalc.torch.values import (
@@ -118,9 +119,6 @@ def _new_of_sizes(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     return _made_of_sizes(call, rest, {k: v for k, v in kwargs.items() if k == "size"})
 
 
-_INTEGER_DTYPES = frozenset(f"torch.{name}" for name in ("int8", "uint8", "int16", "int32", "int64", "long", "int"))
-
-
 @_handles("arange")
 def _arange(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``torch.arange(end)`` / ``torch.arange(start, end, step)``: ``ceil((end - start) / step)`` values, for whole
@@ -141,7 +139,7 @@ def _arange(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         )
     count = (end - start + step - 1) // step
     dtype = kwargs.get("dtype")  # whole numbers give integers, where no other dtype is asked for
-    integral = dtype is None or str(dtype) in _INTEGER_DTYPES
+    integral = dtype is None or str(dtype) in INTEGER_DTYPES
     if _is_int(count):
         if count < 0:
             raise call.spec_error("end is before start", start=start, end=end, step=step)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from convcalc._errors import ShapeError, SpecError
-from convcalc.torch.nodes import ListValue, _torch
+from convcalc.torch.nodes import INTEGER_DTYPES, ListValue, _torch
 from convcalc.torch.ops_math import _attribute_transpose
 from convcalc.torch.values import (
     NeedsDataError,
@@ -119,7 +119,11 @@ def _tensor_of_sizes(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any])
             data=data,
         )
     values = tuple(v.values[0] if isinstance(v, _SizeTensor) else v for v in items)
-    return _SizeTensor((len(values),) if isinstance(data, (list, tuple)) else (), values)
+    shape = (len(values),) if isinstance(data, (list, tuple)) else ()
+    dtype = kwargs.get("dtype")
+    if dtype is not None and str(dtype) not in INTEGER_DTYPES:  # ``dtype=torch.float32``: values no size takes
+        return _Tensor(shape, None)
+    return _SizeTensor(shape, values)
 
 
 @_handles("size_number")

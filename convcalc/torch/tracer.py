@@ -17,7 +17,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from convcalc.torch.nodes import Decision, _torch
+from convcalc.torch.nodes import INTEGER_DTYPES, Decision, _torch
 
 # conditions on sizes one read of a forward may decide: a loop on a size taken one way each time stops here, and
 # the read is made again with the last condition taken the other way (the plan checks each on the real sizes)
@@ -464,7 +464,7 @@ def tensor_constant(shape: tuple[int, ...], values: tuple[int, ...] | None = Non
     (``torch.tensor([3])``, which may stand for a size); never called, only read."""
 
 
-# the most values a tensor made from numbers keeps (its values may be sizes: padding amounts, a view's size)
+# the most values a tensor made from whole numbers keeps (its values may be sizes: padding amounts, a view's size)
 _FEW = 16
 
 
@@ -480,8 +480,8 @@ def _inline_constants(graph: Any, clone: Any, module: Any) -> None:
         if isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter):
             if node.target not in made:
                 shape = tuple(int(d) for d in value.shape)
-                whole = len(shape) <= 1 and value.numel() <= _FEW and not value.is_floating_point()
-                values = tuple(int(v) for v in value.flatten().tolist()) if whole and not value.is_complex() else None
+                whole = len(shape) <= 1 and value.numel() <= _FEW and str(value.dtype) in INTEGER_DTYPES
+                values = tuple(int(v) for v in value.flatten().tolist()) if whole else None
                 with graph.inserting_before(node):
                     made[node.target] = graph.call_function(tensor_constant, (shape, values))
             node.replace_all_uses_with(made[node.target])
