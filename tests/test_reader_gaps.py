@@ -1573,3 +1573,22 @@ def test_a_constant_index_of_whole_numbers_picks_and_one_of_bools_is_not_taken_f
     assert tuple(mask(torch.zeros(2, 4, 5)).shape) == (2, 3, 5)  # a mask selects: never 4 picks
     with pytest.raises(convcalc.SpecError, match="a mask's count of True is data"):
         convcalc.plan(mask, (2, 4, 5))
+
+
+class _SizesAsNumbers(torch.nn.Module):
+    """A tensor made from a size, taken back as a number (``int()``, ``.item()``) and negated."""
+
+    def forward(self, x1: Any, x2: Any) -> Any:
+        d = torch.tensor([x2.size()[2] - x1.size()[2]])
+        e = torch.tensor([x2.size()[3] - x1.size()[3]])
+        return torch.nn.functional.pad(x1, [int(e) // 2, e.item() - e.item() // 2, -(-d // 2), d - d // 2])
+
+
+def test_a_tensor_made_from_a_size_gives_it_back_as_a_number() -> None:
+    H, W = convcalc.symbols("H W")
+    symbolic = convcalc.plan(_SizesAsNumbers(), [(1, 4, H, W), (1, 4, H + 3, W + 1)])
+    assert symbolic.output_shape == (1, 4, H + 4, W + 1)
+    for h, w in [(4, 5), (2, 9)]:
+        shapes = [(1, 4, h, w), (1, 4, h + 3, w + 1)]
+        expected = tuple(_SizesAsNumbers()(*(torch.zeros(s) for s in shapes)).shape)
+        assert convcalc.plan(_SizesAsNumbers(), shapes).output_shape == expected == (1, 4, h + 4, w + 1)

@@ -360,6 +360,8 @@ _OPERANDS = {
 def _neg(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``-x``, ``~mask`` (DETR's ``not_mask``), ``torch.logical_not``: the tensor's shape, or the number's value."""
     value: Any = args[0] if args else kwargs.get("input")
+    if isinstance(value, _SizeTensor) and call.kind == "neg":  # -torch.tensor([h - w]): the sizes negated
+        return _SizeTensor(value.shape, tuple(_size(-v) for v in value.values), value.const)
     if not isinstance(value, _Tensor):
         if call.kind == "neg":
             return -value

@@ -106,6 +106,19 @@ def _tensor_constant(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any])
     return _Tensor(tuple(shape), None, const=True) if values is None else _SizeTensor(tuple(shape), values, True)
 
 
+@_handles("item")
+def _item(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``d.item()`` of a tensor made from a size (``torch.tensor([x2.size(2) - x1.size(2)])``): that size; of
+    any other tensor, a value of the data."""
+    t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
+    if isinstance(t, _SizeTensor) and len(t.values) == 1:
+        return t.values[0]
+    raise NeedsDataError(
+        f"{call.where}: .item() gives a value of the tensor's data, which convcalc cannot know from sizes (it "
+        f"follows the values of tensors made from sizes). Received: value={_describe_value(t)}"
+    )
+
+
 @_handles("tensor")
 def _tensor_of_sizes(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``torch.tensor([x.size(2) - y.size(2)])``: a tensor of sizes, whose values the plan follows (a U-Net's
@@ -202,6 +215,8 @@ def _number_of(value: Any) -> Any:
 
     if type(value) in (int, float, bool):
         return value
+    if isinstance(value, _SizeTensor) and len(value.values) == 1:  # int(torch.tensor([h - w])): its one size
+        return _number_of(value.values[0])
     if isinstance(value, _Tensor):
         return _DATA
     from convcalc._backend import is_symbolic
