@@ -242,6 +242,10 @@ def test_conv2d_transpose_output_sizes_verified_with_keras(
     assert row.receptive_field is None
 
 
+TRANSPOSES = [(K.Conv1DTranspose, 1), (K.Conv2DTranspose, 2), (K.Conv3DTranspose, 3)]
+
+
+@pytest.mark.parametrize(("cls", "nd"), TRANSPOSES, ids=lambda v: getattr(v, "__name__", str(v)))
 @given(
     k=st.integers(1, 5),
     s=st.integers(1, 4),
@@ -250,8 +254,8 @@ def test_conv2d_transpose_output_sizes_verified_with_keras(
     padding=st.sampled_from(["valid", "same"]),
     op=st.one_of(st.none(), st.integers(0, 3)),
 )
-def test_conv2d_transpose_matches_torch_where_torch_can_express_it(
-    k: int, s: int, d: int, i: int, padding: str, op: Any
+def test_conv_transpose_matches_torch_where_torch_can_express_it(
+    cls: Any, nd: int, k: int, s: int, d: int, i: int, padding: str, op: Any
 ) -> None:
     assume(op is None or op < s)
     assume(s == 1 or d == 1)  # Keras rejects strides > 1 with dilation_rate > 1 (tested on its own)
@@ -262,15 +266,17 @@ def test_conv2d_transpose_matches_torch_where_torch_can_express_it(
         assume(op is not None)  # 'same' with op: crop dk // 2 on both sides (§8, tf-keras deconv_output_length)
         torch_pad, torch_op = dk // 2, op
     assume(torch_op < max(s, d))  # torch's own limit on output_padding
-    layer = K.Conv2DTranspose(2, k, strides=s, padding=padding, output_padding=op, dilation_rate=d, use_bias=False)
-    row = plan_row(layer, (1, i, i + 1, 3))
-    module = torch.nn.ConvTranspose2d(
-        3, 2, k, stride=s, padding=torch_pad, output_padding=torch_op, dilation=d, bias=False
-    )
+    layer = cls(2, k, strides=s, padding=padding, output_padding=op, dilation_rate=d, use_bias=False)
+    sizes = (i, i + 1, i + 2)[:nd]
+    row = plan_row(layer, (1, *sizes, 3))
+    transpose = (torch.nn.ConvTranspose1d, torch.nn.ConvTranspose2d, torch.nn.ConvTranspose3d)[nd - 1]
+    module = transpose(3, 2, k, stride=s, padding=torch_pad, output_padding=torch_op, dilation=d, bias=False)
     with torch.no_grad():
-        out = module(torch.zeros(1, 3, i, i + 1))
+        out = module(torch.zeros(1, 3, *sizes))
     assert row.output_shape == channels_last(out.shape)
     assert row.trainable == sum(p.numel() for p in module.parameters())
+    assert row.macs == math.prod(sizes) * k**nd * 3 * 2  # each input position meets every weight once
+    assert row.receptive_field is None
 
 
 def test_conv2d_transpose_same_without_output_padding_multiplies_by_the_stride() -> None:
@@ -348,6 +354,62 @@ def test_separable_conv2d_worked_example() -> None:
     # 3x3 separable, 32 -> 64 channels: 3*3*32 + 32*64 + 64 = 2400 (vs 18496 for a Conv2D)
     assert plan_row(K.SeparableConv2D(64, 3, padding="same"), (1, 16, 16, 32)).trainable == 2400
     assert plan_row(K.Conv2D(64, 3, padding="same"), (1, 16, 16, 32)).trainable == 18496
+
+
+@given(
+    k=st.integers(1, 5),
+    s=st.integers(1, 3),
+    d=st.integers(1, 3),
+    padding=st.sampled_from(["valid", "same"]),
+    dm=st.integers(1, 3),
+    filters=st.one_of(st.none(), st.integers(1, 4)),
+    use_bias=st.booleans(),
+    i=st.integers(1, 20),
+)
+def test_depthwise_and_separable_conv1d_are_grouped_torch_convs(
+    k: int, s: int, d: int, padding: str, dm: int, filters: Any, use_bias: bool, i: int
+) -> None:
+    # filters None: DepthwiseConv1D; else SeparableConv1D, the depthwise step then a pointwise one to `filters`
+    cin = 3
+    args = {"strides": s, "padding": padding, "depth_multiplier": dm, "dilation_rate": d, "use_bias": use_bias}
+    layer = (
+        K.DepthwiseConv1D(k, **args, name="c") if filters is None else K.SeparableConv1D(filters, k, **args, name="c")
+    )
+    dk = d * (k - 1) + 1
+    if padding == "valid" and i < dk:
+        with pytest.raises(ShapeError, match=rf"^c \({layer.kind}\): computed output size would be zero or negative"):
+            plan_row(layer, (1, i, cin))
+        return
+    row = plan_row(layer, (1, i, cin))
+    out = torch_conv(torch.zeros(1, cin, i), cin * dm, (k,), (s,), (d,), padding, groups=cin)
+    depthwise = k * cin * dm
+    cout, weights = cin * dm, depthwise
+    if filters is not None:
+        out = F.conv1d(out, torch.ones(filters, cin * dm, 1))
+        cout, weights = filters, depthwise + cin * dm * filters
+    assert row.output_shape == channels_last(out.shape)
+    assert row.trainable == weights + (cout if use_bias else 0)
+    assert row.macs == row.output_shape[1] * weights
+    with_bias = convcalc.plan(K.Sequential([layer]), (1, i, cin), macs="macs+bias").rows[0].macs
+    assert with_bias == row.macs + (row.output_shape[1] * cout if use_bias else 0)
+    (rf,) = row.receptive_field
+    assert (rf.size, rf.jump) == (dk, s)
+    assert_rf_is_torch(rf, one_hot_support(lambda x: torch_conv(x, 1, (k,), (s,), (d,), padding), i), i)
+
+
+def test_the_new_ranks_are_not_the_2d_classes() -> None:
+    # one rule per family, each rank its own class: a 1-D layer is no 2-D one (isinstance, repr, kind)
+    pairs = [
+        (K.DepthwiseConv1D(3), K.DepthwiseConv2D),
+        (K.SeparableConv1D(2, 3), K.SeparableConv2D),
+        (K.Conv1DTranspose(2, 3), K.Conv2DTranspose),
+        (K.Conv3DTranspose(2, 3), K.Conv2DTranspose),
+    ]
+    for layer, other in pairs:
+        assert not isinstance(layer, other)
+        assert not isinstance(other(2, 3) if other is not K.DepthwiseConv2D else other(3), type(layer))
+        assert repr(layer).startswith(f"{layer.kind}(")
+    assert not isinstance(K.Conv3DTranspose(2, 3), K.Conv1DTranspose)
 
 
 # --------------------------------------------------------------------------- #
@@ -694,6 +756,38 @@ ARGUMENT_ERRORS = [
     ),
     (lambda: K.Conv2DTranspose(4, 3, output_padding=-1), r"^output_padding must be at least 0\."),
     (lambda: K.Conv2DTranspose(4, 3, padding="causal"), r"^padding='causal' exists only for Conv1D\."),
+    (lambda: K.DepthwiseConv1D(3, depth_multiplier=0), r"^depth_multiplier must be at least 1\."),
+    (lambda: K.DepthwiseConv1D((3, 3)), r"^kernel_size must be an int or a tuple of 1 ints\."),
+    (lambda: K.DepthwiseConv1D(3, padding="causal"), r"^padding='causal' exists only for Conv1D\."),
+    (lambda: K.DepthwiseConv1D(3, strides=0), r"^strides must be at least 1\."),
+    (lambda: K.SeparableConv1D(0, 3), r"^filters must be at least 1\."),
+    (lambda: K.SeparableConv1D(4, 3, depth_multiplier=-1), r"^depth_multiplier must be at least 1\."),
+    (lambda: K.SeparableConv1D(4, 3, padding="causal"), r"^padding='causal' exists only for Conv1D\."),
+    (lambda: K.SeparableConv1D(4, 3, dilation_rate=0), r"^dilation_rate must be at least 1\."),
+    (
+        lambda: K.Conv1DTranspose(4, 3, strides=2, output_padding=2),
+        r"^output_padding=2 must be strictly less than strides=2 \(Keras\)\. Received: filters=4, kernel_size=3, "
+        r"strides=2, padding='valid', output_padding=2, data_format=None,",
+    ),
+    (lambda: K.Conv1DTranspose(4, 3, strides=2, dilation_rate=2), r"^`strides > 1` not supported"),
+    (lambda: K.Conv1DTranspose(4, 3, padding="causal"), r"^padding='causal' exists only for Conv1D\."),
+    (lambda: K.Conv1DTranspose(4, (3, 3)), r"^kernel_size must be an int or a tuple of 1 ints\."),
+    (lambda: K.Conv3DTranspose(0, 3), r"^filters must be at least 1\."),
+    (
+        lambda: K.Conv3DTranspose(4, 3, (1, 2, 1), "valid", None, (0, 1, 1)),
+        r"^output_padding=1 must be strictly less than strides=1 on axis 2 \(Keras\)",
+    ),
+    (lambda: K.Conv3DTranspose(4, 3, strides=(2, 1, 1), dilation_rate=(1, 1, 2)), r"^`strides > 1` not supported"),
+    (lambda: K.Conv3DTranspose(4, (3, 3)), r"^kernel_size must be an int or a tuple of 3 ints\."),
+    (lambda: K.Conv3DTranspose(4, 3, output_padding=(0, 0)), r"^output_padding must be an int or a tuple of 3 ints\."),
+    (
+        lambda: K.PReLU(shared_axes=1.0),
+        r"^shared_axes must be None, an axis or a list of axes \(integers\)\. Received: shared_axes=1\.0$",
+    ),
+    (lambda: K.PReLU(shared_axes=[1, "2"]), r"^shared_axes must be None, an axis or a list of axes"),
+    (lambda: K.PReLU(shared_axes=True), r"^shared_axes must be None, an axis or a list of axes"),
+    (lambda: K.PReLU(shared_axes="1"), r"^shared_axes must be None, an axis or a list of axes"),
+    (lambda: K.PReLU(shared_axes=[1], name=""), r"^name must be a non-empty string\."),
     (lambda: K.MaxPooling2D((2, 2, 2)), r"^pool_size must be an int or a tuple of 2 ints\."),
     (lambda: K.AveragePooling2D(2, strides=0), r"^strides must be at least 1\."),
     (lambda: K.MaxPooling2D(2, padding="causal"), r"^padding='causal' exists only for Conv1D\."),
@@ -740,6 +834,29 @@ def test_argument_errors(make: Any, message: str) -> None:
         (K.DepthwiseConv2D(3, name="c"), (1, 8, 3), r"^c \(DepthwiseConv2D\): expects a 4-D input"),
         (K.SeparableConv2D(2, 3, name="c"), (1, 8, 3), r"^c \(SeparableConv2D\): expects a 4-D input"),
         (K.Conv2DTranspose(2, 3, name="c"), (1, 8, 3), r"^c \(Conv2DTranspose\): expects a 4-D input"),
+        (K.DepthwiseConv1D(3, name="c"), (1, 8, 8, 3), r"^c \(DepthwiseConv1D\): expects a 3-D input"),
+        (K.SeparableConv1D(2, 3, name="c"), (1, 8, 8, 3), r"^c \(SeparableConv1D\): expects a 3-D input"),
+        (K.Conv1DTranspose(2, 3, name="c"), (1, 8, 8, 3), r"^c \(Conv1DTranspose\): expects a 3-D input"),
+        (K.Conv3DTranspose(2, 3, name="c"), (1, 8, 8, 3), r"^c \(Conv3DTranspose\): expects a 5-D input"),
+        (
+            K.DepthwiseConv1D(3, dilation_rate=3, name="c"),
+            (1, 6, 3),
+            r"^c \(DepthwiseConv1D\): computed output size would be zero or negative on spatial axis 0: the window "
+            r"spans 7 but the input is 6; the input must be at least 7 there, or use padding='same'\.",
+        ),
+        (
+            K.PReLU(shared_axes=[1, 4], name="c"),
+            (1, 8, 8, 3),
+            r"^c \(PReLU\): shared_axes=\[1, 4\] names axis 4, which alpha of a 4-D input cannot share: Keras sets "
+            r"alpha's axis i - 1 to 1, and alpha has the input's 3 axes after the batch, so the axes it takes are -2 "
+            r"to 3\. Received: input_shape=\(1, 8, 8, 3\), shared_axes=\[1, 4\]$",
+        ),
+        (
+            K.PReLU(shared_axes=-1, name="c"),
+            (1, 8),
+            r"^c \(PReLU\): shared_axes=-1 names axis -1, .* so the axes it takes are 0 to 1\.",
+        ),
+        (K.PReLU(shared_axes=1, name="c"), (4,), r"^c \(PReLU\): shared_axes=1 names axis 1, .* so it takes none\."),
         (K.MaxPooling2D(name="c"), (1, 8, 3), r"^c \(MaxPooling2D\): expects a 4-D input"),
         (K.GlobalAveragePooling2D(name="c"), (1, 8, 3), r"^c \(GlobalAveragePooling2D\): expects a 4-D input"),
         (K.ZeroPadding2D(name="c"), (1, 8, 3), r"^c \(ZeroPadding2D\): expects a 4-D input"),
@@ -795,6 +912,11 @@ def test_a_too_small_input_says_the_smallest_that_fits() -> None:
         lambda: K.DepthwiseConv2D(3, data_format="channels_first"),
         lambda: K.SeparableConv2D(2, 3, data_format="channels_first"),
         lambda: K.Conv2DTranspose(2, 3, data_format="channels_first"),
+        lambda: K.DepthwiseConv1D(3, data_format="channels_first"),
+        lambda: K.SeparableConv1D(2, 3, data_format="channels_first"),
+        lambda: K.Conv1DTranspose(2, 3, data_format="channels_first"),
+        lambda: K.Conv3DTranspose(2, 3, data_format="channels_first"),
+        lambda: K.Conv3DTranspose(2, 3, 1, "valid", "channels_first"),
         lambda: K.GlobalAveragePooling2D(data_format="channels_first"),
         lambda: K.ZeroPadding2D(1, data_format="channels_first"),
     ],

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -22,13 +23,16 @@ from typing import Any
 import pytest
 import sympy
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import convcalc
 from convcalc import ConvCalcError, ShapeError, SpecError
 from convcalc import keras as ks
+from convcalc.keras_reader import supported_layers
 from tests.strategies import keras_models
 
 keras = pytest.importorskip("keras")
+L = keras.layers
 
 EXAMPLES = 300 if os.environ.get("CI") else 40
 
@@ -441,3 +445,268 @@ def test_a_softmax_along_a_spatial_axis_ends_the_receptive_field(softmax: Any, k
         plan = convcalc.plan(source)
         assert plan.output_shape == (1, 6, 6, 2)
         assert plan.receptive_field == (conv_field if keeps else None)
+
+
+# --------------------------------------------------------------------------- #
+# DepthwiseConv1D, SeparableConv1D, Conv1DTranspose, Conv3DTranspose and PReLU, layer by layer against Keras
+# --------------------------------------------------------------------------- #
+
+#: the convolutions of each rank: Keras class -> its spatial axes
+NEW_CONVS = {"DepthwiseConv1D": 1, "SeparableConv1D": 1, "Conv1DTranspose": 1, "Conv3DTranspose": 3}
+
+
+@st.composite
+def new_conv_cases(draw: st.DrawFn) -> tuple[str, dict[str, Any], tuple[int, ...]]:
+    """A Keras class, its arguments (some Keras refuses: a stride with a dilation, an output_padding not below the
+    stride) and a per-sample input shape (some too small for a 'valid' window)."""
+    cls = draw(st.sampled_from(sorted(NEW_CONVS)))
+    nd = NEW_CONVS[cls]
+    per_axis = st.integers(1, 3) if nd == 1 else st.one_of(st.integers(1, 3), st.tuples(*[st.integers(1, 3)] * nd))
+    args: dict[str, Any] = {
+        "kernel_size": draw(per_axis),
+        "strides": draw(per_axis),
+        "padding": draw(st.sampled_from(["valid", "same"])),
+        "dilation_rate": draw(st.sampled_from([1, 2]) if draw(st.booleans()) else per_axis),
+        "use_bias": draw(st.booleans()),
+    }
+    if cls != "DepthwiseConv1D":
+        args["filters"] = draw(st.integers(1, 4))
+    if cls.endswith("Conv1D"):
+        args["depth_multiplier"] = draw(st.integers(1, 3))
+    else:
+        args["output_padding"] = draw(st.one_of(st.none(), st.integers(0, 2)))
+    shape = (*draw(st.tuples(*[st.integers(1, 9 if nd == 1 else 5)] * nd)), draw(st.integers(1, 3)))
+    return cls, args, shape
+
+
+def _each(value: Any, nd: int) -> tuple[int, ...]:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,) * nd
+
+
+def keras_or_refusal(make: Any, shape: tuple[Any, ...]) -> Any:
+    """A Keras layer built on a batch of 2 of ``shape`` and what it says of it (compute_output_shape, the shape of
+    a real call, count_params), or None where Keras refuses the layer or the input."""
+    try:
+        layer = make()
+        declared = tuple(layer.compute_output_shape((2, *shape)))
+        called = tuple(layer(keras.ops.ones((2, *shape))).shape)
+    except (ValueError, TypeError, IndexError, RuntimeError):
+        return None
+    return layer, declared, called, layer.count_params()
+
+
+@given(new_conv_cases())
+def test_the_1d_and_3d_convolutions_are_keras(case: tuple[str, dict[str, Any], tuple[int, ...]]) -> None:
+    cls, args, shape = case
+    nd = NEW_CONVS[cls]
+    built = keras_or_refusal(lambda: getattr(keras.layers, cls)(**args), shape)
+    if built is None:  # Keras refuses: convcalc refuses too, an input naming the layer, an argument the argument
+        with pytest.raises(ConvCalcError) as caught:
+            convcalc.plan(getattr(ks, cls)(**args, name="c"), (2, *shape))
+        said = str(caught.value).partition(" Received:")[0]
+        assert said.startswith(f"c ({cls}): ") if isinstance(caught.value, ShapeError) else any(a in said for a in args)
+        return
+    _, declared, called, count = built
+    row = convcalc.plan(getattr(ks, cls)(**args), (2, *shape)).rows[0]
+    assert row.output_shape == declared == called
+    assert (row.trainable, row.non_trainable) == (count, 0)
+    k, cin, out = _each(args["kernel_size"], nd), shape[-1], row.output_shape
+    if cls == "DepthwiseConv1D":  # by hand: per output position, every weight of its channel
+        assert row.macs == out[1] * k[0] * cin * args["depth_multiplier"]
+    elif cls == "SeparableConv1D":  # the depthwise step, then the pointwise one
+        dm = args["depth_multiplier"]
+        assert row.macs == out[1] * (k[0] * cin * dm + cin * dm * args["filters"])
+    else:  # a transposed convolution: every input position meets every weight once
+        assert row.macs == math.prod(shape[:-1]) * math.prod(k) * cin * args["filters"]
+    if cls.endswith("Transpose"):
+        assert row.receptive_field is None
+    else:
+        d, s = _each(args["dilation_rate"], 1), _each(args["strides"], 1)
+        (field,) = row.receptive_field
+        assert (field.size, field.jump) == (d[0] * (k[0] - 1) + 1, s[0])
+
+
+@given(
+    shape=st.lists(st.integers(1, 4), min_size=0, max_size=4).map(tuple),
+    shared=st.one_of(
+        st.none(),
+        st.integers(-4, 5),
+        st.lists(st.integers(-4, 5), max_size=3),
+        st.lists(st.integers(-4, 5), max_size=3).map(tuple),
+    ),
+)
+def test_prelu_is_keras(shape: tuple[int, ...], shared: Any) -> None:
+    built = keras_or_refusal(lambda: keras.layers.PReLU(shared_axes=shared), shape)
+    spec = ks.PReLU(shared_axes=shared, name="act")
+    if built is None:  # an axis alpha lacks
+        with pytest.raises(ShapeError, match=r"^act \(PReLU\): shared_axes=.* names axis"):
+            convcalc.plan(spec, (2, *shape))
+        return
+    layer, declared, called, count = built
+    row = convcalc.plan(spec, (2, *shape)).rows[0]
+    assert row.output_shape == declared == called == (2, *shape)
+    assert (row.trainable, row.non_trainable) == (count, 0) == (math.prod(layer.alpha.shape), 0)
+    assert row.macs == 0  # an activation: no multiply-accumulates, as torch's nn.PReLU
+    if len(shape) >= 2:  # spatial axes: the field passes through
+        assert row.receptive_field == (convcalc.ReceptiveField(1, 1, 0),) * (len(shape) - 1)
+
+
+def _new_layer_models() -> dict[str, Any]:
+    """Real models using each new layer: a 1-D one (and a frozen PReLU), a 3-D one (Conv3DTranspose given its
+    arguments by position, in its order), and one with PReLU between image convolutions."""
+    x = keras.Input((32, 6), name="seq")
+    y = keras.layers.Conv1D(8, 3, name="conv")(x)
+    y = keras.layers.DepthwiseConv1D(3, strides=2, padding="same", depth_multiplier=2, name="dw")(y)
+    y = keras.layers.PReLU(shared_axes=[1], name="act")(y)
+    y = keras.layers.SeparableConv1D(12, 5, dilation_rate=2, use_bias=False, name="sep")(y)
+    y = keras.layers.PReLU(name="frozen_act", trainable=False)(y)
+    y = keras.layers.Conv1DTranspose(4, 3, 2, "valid", 1, name="up")(y)
+    one = keras.Model(x, keras.layers.Dense(3, name="head")(keras.layers.GlobalAveragePooling1D(name="gap")(y)))
+    x = keras.Input((4, 6, 5, 2), name="volume")
+    y = keras.layers.Conv3D(4, 3, padding="same", name="conv")(x)
+    y = keras.layers.PReLU(shared_axes=[1, 2, 3], name="act")(y)
+    y = keras.layers.Conv3DTranspose(3, (2, 3, 1), (2, 1, 3), "same", None, (1, 0, 2), name="up")(y)
+    y = keras.layers.PReLU(name="act2")(y)
+    three = keras.Model(x, keras.layers.Dense(2, name="head")(keras.layers.GlobalAveragePooling3D(name="gap")(y)))
+    image = keras.Sequential(
+        [
+            keras.Input((None, None, 3), name="image"),
+            keras.layers.Conv2D(8, 3, name="conv"),
+            keras.layers.PReLU(shared_axes=[1, 2], name="act"),
+            keras.layers.DepthwiseConv2D(3, name="dw"),
+            keras.layers.Conv2DTranspose(4, 2, strides=2, name="up"),
+        ],
+        name="image_net",
+    )
+    return {"1-D": one, "3-D": three, "image": image}
+
+
+def _macs_by_hand(layer: Any, input_shape: tuple[Any, ...], output_shape: tuple[Any, ...]) -> int | None:
+    """The multiply-accumulates of a layer of these models, by hand (None for the layers the 2-D tests cover)."""
+    kind, cin = type(layer).__name__, input_shape[-1]
+    k = math.prod(getattr(layer, "kernel_size", ()))
+    if kind in ("DepthwiseConv1D", "DepthwiseConv2D"):
+        return math.prod(output_shape[1:-1]) * k * cin * layer.depth_multiplier
+    if kind == "SeparableConv1D":
+        dm = layer.depth_multiplier
+        return math.prod(output_shape[1:-1]) * (k * cin * dm + cin * dm * layer.filters)
+    if kind.endswith("Transpose"):
+        return math.prod(input_shape[1:-1]) * k * cin * layer.filters
+    return 0 if kind == "PReLU" else None
+
+
+@pytest.mark.parametrize("which", ["1-D", "3-D", "image"])
+@pytest.mark.parametrize("source", ["live", "file"])
+def test_models_with_the_new_layers_plan_as_keras_counts_them(which: str, source: str, tmp_path: Path) -> None:
+    model = _new_layer_models()[which]
+    path = tmp_path / "model.keras"
+    model.save(path)
+    plan = convcalc.plan(model if source == "live" else str(path))
+    if which == "image":  # free sizes: symbols; Keras' shapes at one size
+        plan = convcalc.plan(model if source == "live" else str(path), (1, 12, 10, 3))
+        shapes = [tuple(model.layers[0].compute_output_shape((1, 12, 10, 3)))]
+        for layer in model.layers[1:]:
+            shapes.append(tuple(layer.compute_output_shape(shapes[-1])))
+        assert [r.output_shape for r in plan.rows] == shapes
+        assert [(r.trainable, r.non_trainable) for r in plan.rows] == [
+            (weights(layer.trainable_weights), weights(layer.non_trainable_weights)) for layer in model.layers
+        ]
+    else:
+        assert [(r.name, r.output_shape, r.trainable, r.non_trainable) for r in plan.rows] == expected_rows(model)
+    assert (plan.total_params, plan.trainable_params) == _weights(model)
+    keras_layers = {layer.name: layer for layer in model.layers}
+    for row in plan.rows:
+        by_hand = _macs_by_hand(keras_layers[row.name], row.input_shape, row.output_shape)
+        assert by_hand is None or row.macs == by_hand, row.name
+
+
+def test_prelu_weights_fix_the_sizes_they_do_not_share() -> None:
+    # alpha built for (8, 8, 3): Keras runs other heights where they are shared, and refuses them where not
+    shared = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.PReLU(shared_axes=[1, 2], name="p")])
+    whole = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.PReLU(name="p")])
+    assert tuple(shared(keras.ops.ones((1, 9, 5, 3))).shape) == (1, 9, 5, 3)
+    assert convcalc.plan(shared, (1, 9, 5, 3)).output_shape == (1, 9, 5, 3)
+    with pytest.raises((ValueError, RuntimeError)):
+        whole(keras.ops.ones((1, 9, 8, 3)))
+    with pytest.raises(ShapeError) as caught:
+        convcalc.plan(whole, (1, 9, 8, 3))
+    assert str(caught.value).startswith(
+        "p (PReLU): its weights were built for input_shape=(None, 8, 8, 3), which fixes axis -3 at 8 (the shape of "
+        "alpha); the input has 9 there, which Keras refuses."
+    )
+    spec = ks.Sequential([ks.PReLU(shared_axes=[1, 2], name="p")], built={"p": (None, 8, 8, 3)})
+    assert convcalc.plan(spec, (1, 9, 5, 3)).total_params == 3
+    with pytest.raises(ShapeError, match=r"^p \(PReLU\): its weights were built for a 4-D input"):
+        convcalc.plan(spec, (1, 8, 3))
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "shape"),
+    [
+        (lambda: ks.Conv1DTranspose(4, 3, 2, "same", 1), lambda: L.Conv1DTranspose(4, 3, 2, "same", 1), (7, 2)),
+        (
+            lambda: ks.Conv3DTranspose(4, 3, 2, "same", None, 1, 1, "relu", False),
+            lambda: L.Conv3DTranspose(4, 3, 2, "same", None, 1, 1, "relu", False),
+            (3, 4, 2, 2),
+        ),
+        (lambda: ks.DepthwiseConv1D(3, 2, "same", 3), lambda: L.DepthwiseConv1D(3, 2, "same", 3), (9, 2)),
+        (
+            lambda: ks.SeparableConv1D(5, 3, 1, "valid", None, 2, 2),
+            lambda: L.SeparableConv1D(5, 3, 1, "valid", None, 2, 2),
+            (11, 2),
+        ),
+    ],
+)
+def test_arguments_by_position_follow_each_keras_class_own_order(ours: Any, theirs: Any, shape: Any) -> None:
+    # Conv3DTranspose takes data_format before output_padding, Conv1DTranspose after it
+    layer = theirs()
+    plan = convcalc.plan(ours(), (2, *shape))
+    assert plan.output_shape == tuple(layer(keras.ops.ones((2, *shape))).shape)
+    assert plan.total_params == layer.count_params()
+
+
+def test_automatic_names_are_keras_own() -> None:
+    for cls, args in [
+        ("DepthwiseConv1D", (3,)),
+        ("SeparableConv1D", (2, 3)),
+        ("Conv1DTranspose", (2, 3)),
+        ("Conv3DTranspose", (2, 3)),
+        ("PReLU", ()),
+    ]:
+        theirs, ours = getattr(keras.layers, cls)(*args).name, getattr(ks, cls)(*args).name
+        assert re.sub(r"_\d+$", "", ours) == re.sub(r"_\d+$", "", theirs), (ours, theirs)
+    assert {*NEW_CONVS, "PReLU"} <= set(supported_layers())
+
+
+REFUSED_CONFIGS = [
+    # (class, configuration Keras refuses, what convcalc's message says after "name (class): ")
+    ("Conv1DTranspose", {"filters": 2, "kernel_size": [3], "strides": [2], "output_padding": [2]}, "output_padding=2"),
+    ("Conv3DTranspose", {"filters": 2, "kernel_size": 3, "strides": [2, 1, 1], "dilation_rate": [1, 2, 1]}, "`strides"),
+    ("DepthwiseConv1D", {"kernel_size": [3], "depth_multiplier": 0}, "depth_multiplier must be at least 1"),
+    ("SeparableConv1D", {"filters": 2, "kernel_size": [3], "padding": "causal"}, "padding='causal' exists only"),
+    ("SeparableConv1D", {"filters": 0, "kernel_size": [3]}, "filters must be at least 1"),
+    ("PReLU", {"shared_axes": [1.5]}, "shared_axes must be None, an axis or a list of axes"),
+]
+
+
+@pytest.mark.parametrize(("cls", "config", "says"), REFUSED_CONFIGS, ids=lambda v: str(v)[:30])
+def test_a_saved_layer_keras_refuses_is_refused_naming_it(
+    cls: str, config: dict[str, Any], says: str, tmp_path: Path
+) -> None:
+    assert keras_or_refusal(lambda: getattr(keras.layers, cls)(**config), (8, 4)) is None  # Keras refuses it
+    saved = {
+        "class_name": "Sequential",
+        "config": {
+            "name": "net",
+            "layers": [
+                {"class_name": "InputLayer", "config": {"batch_shape": [None, 8, 4], "name": "x"}},
+                {"class_name": cls, "config": {"name": "bad", **config}},
+            ],
+        },
+    }
+    path = tmp_path / "refused.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps(saved))
+    with pytest.raises(SpecError) as caught:
+        convcalc.plan(str(path))
+    assert str(caught.value).startswith(f"bad ({cls}): {says}")

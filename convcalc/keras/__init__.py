@@ -8,6 +8,18 @@ stride; BatchNormalization has 2C trainable and 2C non-trainable weights.
 from __future__ import annotations
 
 from convcalc.keras._base import Input, Layer
+from convcalc.keras.conv import (
+    Conv1D,
+    Conv1DTranspose,
+    Conv2D,
+    Conv2DTranspose,
+    Conv3D,
+    Conv3DTranspose,
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+)
 from convcalc.keras.graph import (
     Add,
     Average,
@@ -37,12 +49,7 @@ from convcalc.keras.layers import (
     AveragePooling2D,
     AveragePooling3D,
     BatchNormalization,
-    Conv1D,
-    Conv2D,
-    Conv2DTranspose,
-    Conv3D,
     Dense,
-    DepthwiseConv2D,
     Dropout,
     Flatten,
     GlobalAveragePooling1D,
@@ -51,7 +58,7 @@ from convcalc.keras.layers import (
     MaxPooling1D,
     MaxPooling2D,
     MaxPooling3D,
-    SeparableConv2D,
+    PReLU,
     Sequential,
 )
 from convcalc.keras.more import (
@@ -137,6 +144,14 @@ __all__ += [
     "UpSampling3D",
     "ZeroPadding1D",
     "ZeroPadding3D",
+]
+
+__all__ += [
+    "Conv1DTranspose",
+    "Conv3DTranspose",
+    "DepthwiseConv1D",
+    "PReLU",
+    "SeparableConv1D",
 ]
 
 

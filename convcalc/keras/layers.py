@@ -1,4 +1,5 @@
-"""Convolutions, pooling, normalization, dense, shape-keeping and padding layers, and Sequential."""
+"""Pooling, batch normalization, Dense, Flatten, the shape-keeping layers (Dropout, Activation, PReLU), and
+Sequential; the convolutions are in :mod:`convcalc.keras.conv`."""
 
 from __future__ import annotations
 
@@ -12,311 +13,30 @@ from convcalc._plan import rf_update
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import product
 from convcalc._types import Shape
-from convcalc.formulas import (
-    keras_output_padding_rule,
-    keras_stride_dilation_check,
-    keras_transpose_count,
-    kernel_extent,
-)
 from convcalc.keras._base import (
     Input,
     Layer,
     _activation,
     _args,
     _auto_name,
-    _axis_label,
     _channels_last,
     _channels_last_only,
     _named,
     _padding,
-    _set_window,
     _window_axes,
     counted_once,
 )
 from convcalc.keras._built import advised, built_shapes, fit_built, keras_input
-from convcalc.params import (
-    _linear_count,
-    batchnorm_params,
-    conv_params,
-    conv_transpose_params,
-    separable_conv_params,
-)
 
-
-def _windowed_row(
-    layer: Any, flow: Flow, ctx: Context, path: str, cout: Any, weights: Any, trainable: Any, non_trainable: Any = 0
-) -> Flow:
-    """The row of a sliding-window layer (a convolution, depthwise or separable) of ``weights`` per output
-    position, bias excluded, and ``trainable`` and ``non_trainable`` parameters: its output sizes, MACs, bias
-    adds and receptive field."""
-    shape, rf = flow
-    outs, lefts = _window_axes(layer, shape, ctx, path, layer._k, layer._s, layer._d, layer._mode)
-    out_shape = (shape[0], *outs, cout)
-    positions = product(outs)
-    ext = tuple(kernel_extent(k, d) for k, d in zip(layer._k, layer._d, strict=True))
-    new_rf = rf_update(rf, ext, layer._s, lefts)
-    ctx.add_row(
-        path,
-        layer.kind,
-        shape,
-        out_shape,
-        trainable=trainable,
-        non_trainable=non_trainable,
-        macs=positions * weights,
-        bias_adds=positions * cout if layer.use_bias else 0,
-        receptive_field=new_rf,
-    )
-    return out_shape, new_rf
-
-
-def _lora_rank(rank: Any) -> None:
-    """Keras' ``lora_rank``: None (or 0) for none, else a positive rank."""
-    if rank is not None and rank != 0:
-        whole(rank, "lora_rank", minimum=1)
-
-
-@dataclass(frozen=True, slots=True)
-class _Conv(Layer):
-    filters: int
-    kernel_size: Any
-    strides: Any = 1
-    padding: str = "valid"
-    data_format: str | None = None
-    dilation_rate: Any = 1
-    groups: int = 1
-    activation: Any = None
-    use_bias: bool = True
-    _: KW_ONLY
-    name: str | None = None
-    input_shape: Shape | None = None
-    lora_rank: int | None = None
-    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _mode: PaddingMode = field(init=False, repr=False, compare=False)
-    _nd: ClassVar[int] = 2
-    _base: ClassVar[str] = "conv2d"
-
-    def __post_init__(self) -> None:
-        args = _args(self)
-        whole(self.filters, "filters", minimum=1)
-        g = whole(self.groups, "groups", minimum=1)
-        if self.filters % g:
-            raise SpecError(f"filters must be divisible by groups ({self.filters} % {g} != 0). {received(args)}")
-        _channels_last_only(self.data_format, args)
-        _set_window(self, args, self._nd, causal=self._nd == 1)
-        flag(self.use_bias, "use_bias", args)
-        _lora_rank(self.lora_rank)
-        _named(self)
-        _activation(self, self.activation)
-
-    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
-        return (-1,), "input channels", False
-
-    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        shape = flow[0]
-        _channels_last(self, shape, self._nd, path)
-        cin = shape[-1]
-        if type(cin) is int and cin % self.groups:
-            raise ShapeError(
-                f"{self._where(path)}: {cin} input channels are not divisible by groups={self.groups}. "
-                f"Received: input_shape={shape}"
-            )
-        kernel = conv_params(cin, self.filters, self._k, groups=self.groups, bias=False, ndim=self._nd)
-        bias = self.filters if self.use_bias else 0
-        if not self.lora_rank:
-            return _windowed_row(self, flow, ctx, path, self.filters, kernel, kernel + bias)
-        # LoRA: the kernel is frozen; a (*kernel_size, cin / groups, rank) and a (rank, filters) matrix train
-        adapters = (kernel // self.filters + self.filters) * self.lora_rank
-        return _windowed_row(self, flow, ctx, path, self.filters, kernel, bias + adapters, kernel)
-
-
-@dataclass(frozen=True, slots=True)
-class Conv1D(_Conv):
-    """``keras.layers.Conv1D`` spec (padding 'valid', 'same' or 'causal')."""
-
-    _nd: ClassVar[int] = 1
-    _base: ClassVar[str] = "conv1d"
-
-
-@dataclass(frozen=True, slots=True)
-class Conv2D(_Conv):
-    """``keras.layers.Conv2D`` spec.
-
-    >>> import convcalc
-    >>> convcalc.plan(Sequential([Input((28, 28, 1)), Conv2D(75, 3, padding="same")])).rows[0].params
-    750
-    """
-
-    _nd: ClassVar[int] = 2
-    _base: ClassVar[str] = "conv2d"
-
-
-@dataclass(frozen=True, slots=True)
-class Conv3D(_Conv):
-    """``keras.layers.Conv3D`` spec."""
-
-    _nd: ClassVar[int] = 3
-    _base: ClassVar[str] = "conv3d"
-
-
-@dataclass(frozen=True, slots=True)
-class DepthwiseConv2D(Layer):
-    """``keras.layers.DepthwiseConv2D`` spec: ``prod(k) * C * depth_multiplier`` (+ bias) weights."""
-
-    kernel_size: Any
-    strides: Any = 1
-    padding: str = "valid"
-    depth_multiplier: int = 1
-    data_format: str | None = None
-    dilation_rate: Any = 1
-    activation: Any = None
-    use_bias: bool = True
-    _: KW_ONLY
-    name: str | None = None
-    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _mode: PaddingMode = field(init=False, repr=False, compare=False)
-    _base: ClassVar[str] = "depthwise_conv2d"
-
-    def __post_init__(self) -> None:
-        args = _args(self)
-        _channels_last_only(self.data_format, args)
-        whole(self.depth_multiplier, "depth_multiplier", minimum=1)
-        _set_window(self, args, 2, strided_dilation=True)
-        _named(self)
-        _activation(self, self.activation)
-
-    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
-        return (-1,), "input channels", False
-
-    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        shape = flow[0]
-        _channels_last(self, shape, 2, path)
-        cout = shape[-1] * self.depth_multiplier
-        return _windowed_row(
-            self,
-            flow,
-            ctx,
-            path,
-            cout,
-            conv_params(shape[-1], cout, self._k, groups=shape[-1], bias=False),
-            conv_params(shape[-1], cout, self._k, groups=shape[-1], bias=self.use_bias),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SeparableConv2D(Layer):
-    """``keras.layers.SeparableConv2D`` spec: depthwise then pointwise."""
-
-    filters: int
-    kernel_size: Any
-    strides: Any = 1
-    padding: str = "valid"
-    data_format: str | None = None
-    dilation_rate: Any = 1
-    depth_multiplier: int = 1
-    activation: Any = None
-    use_bias: bool = True
-    _: KW_ONLY
-    name: str | None = None
-    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _mode: PaddingMode = field(init=False, repr=False, compare=False)
-    _base: ClassVar[str] = "separable_conv2d"
-
-    def __post_init__(self) -> None:
-        args = _args(self)
-        _channels_last_only(self.data_format, args)
-        whole(self.filters, "filters", minimum=1)
-        whole(self.depth_multiplier, "depth_multiplier", minimum=1)
-        _set_window(self, args, 2, strided_dilation=True)
-        _named(self)
-        _activation(self, self.activation)
-
-    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
-        return (-1,), "input channels", False
-
-    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        shape = flow[0]
-        _channels_last(self, shape, 2, path)
-        cin, multiplier = shape[-1], self.depth_multiplier
-        return _windowed_row(
-            self,
-            flow,
-            ctx,
-            path,
-            self.filters,
-            separable_conv_params(cin, self.filters, self._k, depth_multiplier=multiplier, bias=False),
-            separable_conv_params(cin, self.filters, self._k, depth_multiplier=multiplier, bias=self.use_bias),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Conv2DTranspose(Layer):
-    """``keras.layers.Conv2DTranspose`` spec (Keras' output-size rules)."""
-
-    filters: int
-    kernel_size: Any
-    strides: Any = 1
-    padding: str = "valid"
-    output_padding: Any = None
-    data_format: str | None = None
-    dilation_rate: Any = 1
-    activation: Any = None
-    use_bias: bool = True
-    _: KW_ONLY
-    name: str | None = None
-    _k: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _s: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _d: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _op: tuple[int, ...] | None = field(init=False, repr=False, compare=False)
-    _mode: PaddingMode = field(init=False, repr=False, compare=False)
-    _base: ClassVar[str] = "conv2d_transpose"
-
-    def __post_init__(self) -> None:
-        args = _args(self)
-        _channels_last_only(self.data_format, args)
-        whole(self.filters, "filters", minimum=1)
-        k = per_axis(self.kernel_size, "kernel_size", 2, args, minimum=1)
-        s = per_axis(self.strides, "strides", 2, args, minimum=1)
-        d = per_axis(self.dilation_rate, "dilation_rate", 2, args, minimum=1)
-        keras_stride_dilation_check(s, d, args)
-        op = (
-            None if self.output_padding is None else per_axis(self.output_padding, "output_padding", 2, args, minimum=0)
-        )
-        for j, (o, ss) in enumerate(zip(op or (), s, strict=False)):
-            keras_output_padding_rule(o, ss, args, _axis_label(j, self.output_padding, self.strides))
-        for name, value in (("_k", k), ("_s", s), ("_d", d), ("_op", op), ("_mode", _padding(self.padding, args))):
-            object.__setattr__(self, name, value)
-        _named(self)
-        _activation(self, self.activation)
-
-    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
-        return (-1,), "input channels", False
-
-    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
-        shape, _ = flow
-        _channels_last(self, shape, 2, path)
-        outs = []
-        for j, (i, k, s, d) in enumerate(zip(shape[1:-1], self._k, self._s, self._d, strict=True)):
-            op = None if self._op is None else self._op[j]
-            outs.append(keras_transpose_count(i, s, kernel_extent(k, d), op, self._mode))
-        cin = shape[-1]
-        out_shape = (shape[0], *outs, self.filters)
-        weights = conv_transpose_params(cin, self.filters, self._k, bias=False)
-        ctx.add_row(
-            path,
-            self.kind,
-            shape,
-            out_shape,
-            trainable=conv_transpose_params(cin, self.filters, self._k, bias=self.use_bias),
-            macs=product(shape[1:-1]) * weights,
-            bias_adds=product(outs) * self.filters if self.use_bias else 0,
-        )
-        return out_shape, None
+# the convolutions live in convcalc.keras.conv; these names stay importable from here, where they were
+from convcalc.keras.conv import Conv1D as Conv1D
+from convcalc.keras.conv import Conv2D as Conv2D
+from convcalc.keras.conv import Conv2DTranspose as Conv2DTranspose
+from convcalc.keras.conv import Conv3D as Conv3D
+from convcalc.keras.conv import DepthwiseConv2D as DepthwiseConv2D
+from convcalc.keras.conv import SeparableConv2D as SeparableConv2D
+from convcalc.keras.conv import _lora_rank
+from convcalc.params import _linear_count, batchnorm_params
 
 
 @dataclass(frozen=True, slots=True)
@@ -615,6 +335,67 @@ class Activation(Layer):
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         ctx.add_row(path, self.kind, flow[0], flow[0], receptive_field=flow[1])
+        return flow
+
+
+@dataclass(frozen=True, slots=True)
+class PReLU(Layer):
+    """``keras.layers.PReLU`` spec: ``x`` where positive, ``alpha * x`` elsewhere, with a trainable ``alpha`` the
+    shape of the input less its batch, of size 1 on each of ``shared_axes`` (one slope shared along it).
+
+    The shape and the receptive field are kept, and no MACs are counted (an activation, as torch's ``nn.PReLU``
+    is). Keras sets alpha's axis ``i - 1`` to 1 for each ``i`` of ``shared_axes`` as Python indexes a list: 1 is
+    the first axis after the batch, and 0 and negative axes count alpha's axes from its last (0 is the last);
+    any other axis is refused.
+
+    >>> import convcalc
+    >>> convcalc.plan(PReLU(shared_axes=[1, 2]), (1, 8, 8, 16)).rows[0].trainable
+    16
+    >>> convcalc.plan(PReLU(), (1, 8, 8, 16)).rows[0].trainable
+    1024
+    >>> convcalc.plan(PReLU(shared_axes=4, name="act"), (1, 8, 8, 16))
+    Traceback (most recent call last):
+    ...
+    convcalc.ShapeError: act (PReLU): shared_axes=4 names axis 4, which alpha of a 4-D input cannot share: Keras sets alpha's axis i - 1 to 1, and alpha has the input's 3 axes after the batch, so the axes it takes are -2 to 3. Received: input_shape=(1, 8, 8, 16), shared_axes=4
+    """
+
+    _: KW_ONLY
+    shared_axes: Any = None
+    name: str | None = None
+    _axes: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _base: ClassVar[str] = "p_re_lu"
+
+    def __post_init__(self) -> None:
+        value = self.shared_axes
+        items = () if value is None else tuple(value) if isinstance(value, (list, tuple)) else (value,)
+        try:
+            axes = tuple(whole(axis, "shared_axes") for axis in items)
+        except SpecError:
+            raise SpecError(
+                f"shared_axes must be None, an axis or a list of axes (integers). {received(_args(self))}"
+            ) from None
+        object.__setattr__(self, "_axes", axes)
+        _named(self)
+
+    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
+        # alpha fixes the rank and, as Keras' input spec says, every axis not named in shared_axes
+        return tuple(i - rank for i in range(1, rank) if i not in self._axes), "the shape of alpha", True
+
+    def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+        shape, rf = flow
+        alpha = list(shape[1:])
+        n = len(alpha)
+        for axis in self._axes:
+            if not -n <= axis - 1 < n:
+                takes = f"so the axes it takes are {1 - n} to {n}" if n else "so it takes none"
+                raise ShapeError(
+                    f"{self._where(path)}: shared_axes={self.shared_axes!r} names axis {axis}, which alpha of a "
+                    f"{len(shape)}-D input cannot share: Keras sets alpha's axis i - 1 to 1, and alpha has the input's "
+                    f"{n} axes after the batch, {takes}. Received: input_shape={shape}, "
+                    f"shared_axes={self.shared_axes!r}"
+                )
+            alpha[axis - 1] = 1
+        ctx.add_row(path, self.kind, shape, shape, trainable=product(alpha), receptive_field=rf)
         return flow
 
 
