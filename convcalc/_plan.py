@@ -295,7 +295,8 @@ class Plan:
     ``model.parameters()`` does; their MACs and activations are zero.
     ``unowned`` lists the modules holding parameters that the forward calls but
     torch does not register (held in a plain list or dict, or made in
-    ``forward``), with the tensors each holds: no total counts them, as
+    ``forward``), with the parameters each holds (not its buffers, nor a weight
+    it shares with one of the model's modules): no total counts them, as
     ``model.parameters()`` leaves them out (nor does an optimizer train them or
     ``.to()`` move them); their calls' rows count MACs and activations. See
     :class:`Unowned`.
@@ -355,6 +356,9 @@ class Plan:
     param_bytes: int | None = field(default=None, compare=False, repr=False)
     # modules holding parameters that the forward calls but torch does not register (see ``Unowned``)
     unowned: tuple[Unowned, ...] = field(default=(), compare=False, repr=False)
+    # the bytes of an element of the input itself where they differ from ``itemsize``'s and the reader knows them
+    # (an ONNX model taking int64 token ids), else None
+    input_itemsize: int | None = field(default=None, compare=False, repr=False)
 
     @property
     def input_shapes(self) -> Any:
@@ -599,11 +603,12 @@ class Plan:
 
     @property
     def input_bytes(self) -> Size:
-        """Bytes of the (first) input."""
+        """Bytes of the (first) input: at ``itemsize``, or at its own element size where the reader knows it (an
+        ONNX model's input)."""
         elements: Size = 1
         for d in self.input_shape:
             elements = elements * d
-        return elements * self.itemsize
+        return elements * (self.input_itemsize or self.itemsize)
 
     @property
     def params_bytes(self) -> Size:

@@ -499,6 +499,9 @@ def plan(
         )
     if type(strict) is not bool:
         raise SpecError(f"strict must be True or False. {received({'strict': strict})}")
+    # the bytes of the input's own elements, where the model knows them and no itemsize is asked for (an ONNX
+    # model taking int64 token ids: 8, where its activations take 4)
+    input_itemsize = getattr(model, "_input_itemsize", None) if itemsize is None else None
     if itemsize is None:
         itemsize = getattr(model, "_itemsize", 4)
     if type(itemsize) is not int or itemsize < 1:
@@ -604,6 +607,7 @@ def plan(
         output_field=output_field,
         param_bytes=getattr(model, "_param_bytes", None),
         unowned=tuple(ctx.unowned),
+        input_itemsize=input_itemsize,
     )
     if ctx.mac_convention is MacConvention.TORCHINFO and modules is not None:
         # which rows are torchinfo's module calls is known once the module tree is: counted here, as the

@@ -329,6 +329,9 @@ def test_an_embedding_lookup_takes_its_indices_from_the_input(tmp_path: Any) -> 
     assert plan.total_params == sum(p.numel() for p in net.parameters()) == 32_132
     assert (plan.rows[0].kind, plan.rows[0].params) == ("Gather", 32_000)
     assert plan.itemsize == 4  # the weights' float32, not the int64 ids'
+    assert _subs(plan.input_bytes, {"L": 40}) == 40 * 8  # the ids themselves: int64
+    # the outputs of the Gather, MatMul and bias Add, each holding weights, forward and backward: float32
+    assert _subs(plan.forward_backward_bytes, {"L": 40}) == 2 * (40 * 32 + 40 * 4 + 40 * 4) * 4
 
 
 def test_the_cli_plans_onnx_files(tmp_path: Any, capsys: Any) -> None:

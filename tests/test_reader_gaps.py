@@ -1552,27 +1552,31 @@ class _MadeInALoop(torch.nn.Module):
 
 def test_each_layer_that_is_not_the_model_s_is_listed_once() -> None:
     plan = convcalc.plan(_MadeInALoop(), (1, 3, 8, 8))
-    assert [(u.path, u.params) for u in plan.unowned] == [("conv2d", 84)] * 3 + [("held.0", 12)]
+    made = [("conv2d", 84), ("conv2d_1", 84), ("conv2d_2", 84)]  # each its own name, as its own row
+    assert [(u.path, u.params) for u in plan.unowned] == [*made, ("held.0", 12)]
+    assert [r.name for r in plan.rows] == ["conv2d", "conv2d_1", "conv2d_2", "held.0", "held.0"]
     assert plan.total_params == 0
 
 
 class _ConstantIndex(torch.nn.Module):
-    def __init__(self, index: list[Any]) -> None:
+    def __init__(self, index: list[Any], dtype: Any = None) -> None:
         super().__init__()
-        self.index = index
+        self.index, self.dtype = index, dtype
 
     def forward(self, x: Any) -> Any:
-        return x[:, torch.tensor(self.index)]
+        return x[:, torch.tensor(self.index, dtype=self.dtype)]
 
 
 def test_a_constant_index_of_whole_numbers_picks_and_one_of_bools_is_not_taken_for_them() -> None:
     picked = convcalc.plan(_ConstantIndex([0, 2]), (2, 4, 5))
     assert picked.output_shape == tuple(_ConstantIndex([0, 2])(torch.zeros(2, 4, 5)).shape) == (2, 2, 5)
     assert not picked.fallback_rows
-    mask = _ConstantIndex([True, False, True, True])
-    assert tuple(mask(torch.zeros(2, 4, 5)).shape) == (2, 3, 5)  # a mask selects: never 4 picks
-    with pytest.raises(convcalc.SpecError, match="a mask's count of True is data"):
-        convcalc.plan(mask, (2, 4, 5))
+    for mask in (_ConstantIndex([True, False, True, True]), _ConstantIndex([1, 0, 1, 1], torch.uint8)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch: indexing with dtype torch.uint8 is now deprecated
+            assert tuple(mask(torch.zeros(2, 4, 5)).shape) == (2, 3, 5)  # a mask selects: never 4 picks
+        with pytest.raises(convcalc.SpecError, match="a mask's count of True is data"):
+            convcalc.plan(mask, (2, 4, 5))
 
 
 class _SizesAsNumbers(torch.nn.Module):
@@ -1592,3 +1596,90 @@ def test_a_tensor_made_from_a_size_gives_it_back_as_a_number() -> None:
         shapes = [(1, 4, h, w), (1, 4, h + 3, w + 1)]
         expected = tuple(_SizesAsNumbers()(*(torch.zeros(s) for s in shapes)).shape)
         assert convcalc.plan(_SizesAsNumbers(), shapes).output_shape == expected == (1, 4, h + 4, w + 1)
+
+
+class _HeldBlocks(torch.nn.Module):
+    """A block held in a plain list beside a registered layer whose name a layer made in forward would take, and
+    an unregistered head tied to a registered layer's weight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv2d = torch.nn.Conv2d(3, 4, 1)
+        self.blocks = [torch.nn.Sequential(torch.nn.Conv2d(4, 4, 3), torch.nn.BatchNorm2d(4))]
+        self.linear = torch.nn.Linear(4, 4)
+        self.heads = [torch.nn.Linear(4, 4)]
+        self.heads[0].weight = self.linear.weight  # tied: the model's own weight
+
+    def forward(self, x: Any) -> Any:
+        y = self.blocks[0](self.conv2d(x)).mean((2, 3))
+        return self.heads[0](self.linear(y)) + torch.nn.Conv2d(3, 4, 1)(x).mean((2, 3))
+
+
+def test_layers_inside_a_held_block_are_named_by_it_and_match_torchinfo() -> None:
+    import torchinfo
+
+    from tests.torchinfo_text import their_text
+
+    model = _HeldBlocks().eval()
+    plan = convcalc.plan(model, (1, 3, 8, 8))
+    assert plan.total_params == sum(p.numel() for p in model.parameters()) == 16 + 20
+    rows = [(r.name, r.kind) for r in plan.rows if r.kind in ("Conv2d", "BatchNorm2d", "Linear")]
+    assert rows == [
+        ("conv2d", "Conv2d"),
+        ("blocks.0.0", "Conv2d"),
+        ("blocks.0.1", "BatchNorm2d"),
+        ("linear", "Linear"),
+        ("heads.0", "Linear"),
+        ("conv2d_1", "Conv2d"),  # made in forward: not the registered conv2d's name
+    ]
+    assert [(u.path, u.kind, u.params, u.held_in) for u in plan.unowned] == [
+        ("blocks.0", "Sequential", 148 + 8, "blocks"),
+        ("heads.0", "Linear", 4, "heads"),  # its bias: the weight is the model's linear.weight
+        ("conv2d_1", "Conv2d", 16, None),
+    ]
+    theirs = torchinfo.summary(model, (1, 3, 8, 8), verbose=0, device="cpu")
+    ours = convcalc.summary(model, input_size=(1, 3, 8, 8), verbose=0)
+    assert str(ours) == their_text(theirs)
+    assert (ours.total_mult_adds, ours.total_output_bytes) == (theirs.total_mult_adds, theirs.total_output_bytes)
+
+
+class _SizeTensorEdges(torch.nn.Module):
+    def __init__(self, form: str) -> None:
+        super().__init__()
+        self.form = form
+
+    def forward(self, x1: Any, x2: Any) -> Any:
+        d = torch.tensor([x2.size(2) - x1.size(2)])
+        if self.form == "clamp_":
+            d.clamp_(min=0)
+        elif self.form == "iadd":
+            e = d
+            e += 2
+        elif self.form == "narrow":
+            return x2.narrow(2, d, 1)  # torch: start must be an 0-dim integral Tensor
+        elif self.form == "slice":
+            return x2[:, :, : d - 1]
+        elif self.form == "index":
+            return x2[:, :, torch.tensor([x2.size(2) - 1, x1.size(2) + 3])]  # 6: past the axis of 5
+        elif self.form == "int8":
+            d = torch.tensor([100], dtype=torch.int8) + x1.size(2)  # wraps around in torch
+        return torch.nn.functional.pad(x1, [0, 0, 0, d])
+
+
+@pytest.mark.parametrize("form", ["clamp_", "iadd", "narrow", "slice", "index", "int8"])
+def test_tensors_made_from_sizes_are_followed_or_refused_never_stale(form: str) -> None:
+    # what torch gives, or that convcalc refuses: values changed in place, a (1,) tensor where torch takes 0-D
+    # only, an index past the axis, a width that wraps around
+    model, shapes = _SizeTensorEdges(form), [(1, 2, 3, 4), (1, 2, 5, 4)]
+    try:
+        expected: Any = tuple(model(*(torch.zeros(s) for s in shapes)).shape)
+    except (RuntimeError, IndexError):
+        expected = None
+    try:
+        planned: Any = convcalc.plan(model, shapes).output_shape
+    except convcalc.ConvCalcError:
+        planned = None
+    if form in ("slice", "index"):
+        assert planned == expected == ((1, 2, 1, 4) if form == "slice" else None)
+    else:
+        assert planned is None, (form, expected)

@@ -71,7 +71,10 @@ class OnnxGraph(Module):
     outputs: tuple[str, ...]
     nodes: tuple[_ONode, ...]
     initializers: tuple[_Init, ...] = field(repr=False, default=())
-    itemsize: int = 4  # bytes of an element of the graph input (2 for a float16 model)
+    # bytes of an element of the activations (2 for a float16 model): the input's where it is a float, else the
+    # weights' (the largest floating initializer's); and of the input's own elements (8 for int64 token ids)
+    itemsize: int = 4
+    input_itemsize: int = 4
 
     @property
     def kind(self) -> str:
@@ -79,8 +82,13 @@ class OnnxGraph(Module):
 
     @property
     def _itemsize(self) -> int:
-        """``plan()``'s bytes per element where none is given: the input's."""
+        """``plan()``'s bytes per element where none is given."""
         return self.itemsize
+
+    @property
+    def _input_itemsize(self) -> int:
+        """The bytes of an element of the input itself (``Plan.input_bytes``)."""
+        return self.input_itemsize
 
     def __hash__(self) -> int:
         return hash((self.name, self.opset, tuple(n.name for n in self.nodes)))

@@ -110,15 +110,19 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
                 values = None
         inits[t.name] = _Init(t.name, tuple(int(d) for d in t.dims), values, t.data_type in _FLOAT_TYPES)
     inputs = []
-    itemsize = 4
+    itemsize = input_itemsize = 4
     for vi in graph.input:
         if vi.name in inits:
             continue
-        # bytes of an element of the input (a float16 model: 2), as ONNX Runtime holds it: the plan's itemsize;
-        # for integer inputs (token ids into an embedding) the weights' (the first floating initializer's)
+        # bytes of an element of the input (a float16 model: 2), as ONNX Runtime holds it, and of the activations:
+        # the input's where it is a float, else (token ids into an embedding) the weights', the largest floating
+        # initializer's
         elem_type = vi.type.tensor_type.elem_type
+        input_itemsize = _ELEMENT_BYTES.get(elem_type, 4)
         if elem_type not in _FLOAT_TYPES:
-            elem_type = next((t.data_type for t in graph.initializer if t.data_type in _FLOAT_TYPES), 1)
+            floats = [t for t in graph.initializer if t.data_type in _FLOAT_TYPES]
+            weights = max(floats, key=lambda t: math.prod(t.dims), default=None)
+            elem_type = 1 if weights is None else weights.data_type
         itemsize = _ELEMENT_BYTES.get(elem_type, 4)
         dims: list[Any] = []
         for d in vi.type.tensor_type.shape.dim:
@@ -194,7 +198,14 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
     if not outputs:
         raise SpecError(f"the ONNX graph {graph.name!r} has no output. Received: outputs=0")
     return OnnxGraph(
-        graph.name or "onnx", int(opset), tuple(inputs), outputs, tuple(nodes), tuple(inits.values()), itemsize
+        graph.name or "onnx",
+        int(opset),
+        tuple(inputs),
+        outputs,
+        tuple(nodes),
+        tuple(inits.values()),
+        itemsize,
+        input_itemsize,
     )
 
 

@@ -234,10 +234,17 @@ class _Run:
         }
         for name, m in root.named_modules():
             self.names[id(m)] = _join(path, name) if name else path
-        # modules held in a plain list, tuple or dict of one of the model's modules, which torch does not register:
-        # named by where they are held ("blocks.0")
-        self.held = {id(m): (_join(path, where), _join(path, at), kind) for at, kind, where, m in _plainly_held(root)}
+        # modules held in a plain list, tuple or dict of one of the model's modules, which torch does not register,
+        # and the modules inside them: named by where they are held ("blocks.0", "blocks.0.conv"), with the
+        # container and the module held there
+        self.held: dict[int, tuple[str, str, str, Any]] = {}
+        for at, kind, where, top in _plainly_held(root):
+            for inner, m in top.named_modules():
+                name = _join(where, inner) if inner else where
+                self.held.setdefault(id(m), (_join(path, name), _join(path, at), kind, top))
+        self.given: dict[int, str] = {}  # the names of modules made in forward, each its own
         self.unowned: set[int] = set()  # the modules not the model's already noted (each once, however often called)
+        self.params = {id(p) for p in root.parameters()}  # the model's own: a tied weight is not "not the model's"
         self.stack: list[Any] = []
         self.events: list[tuple[Any, ...]] = []
         self.leaf: dict[int, bool] = {}
@@ -255,6 +262,29 @@ class _Run:
                 or (base is not None and base.__name__ not in _COMPOSITES)
             )
         return self.leaf[ident]
+
+    def not_the_models(self, module: Any, outer: list[Any]) -> tuple[str, Any, str, str | None, str | None]:
+        """A module the model does not register, called: its name, the outermost such module around it (the one
+        held in a plain container, or made in forward) and that one's name, the container and its type."""
+        held = self.held.get(id(module))
+        if held is not None:
+            name, at, kind, top = held
+            return name, top, self.held[id(top)][0], at, kind
+        top = next((m for m in outer if id(m) not in self.names and id(m) not in self.held), module)
+        top_name = self.given.get(id(top)) or self._fresh(top)
+        inner = next((n for n, m in top.named_modules() if m is module), "")
+        return (_join(top_name, inner) if inner else top_name), top, top_name, None, None
+
+    def _fresh(self, module: Any) -> str:
+        """A name for a module made in forward: its class's, numbered where another module has it."""
+        base = _join(self.path, type(module).__name__.lower())
+        taken = {*self.names.values(), *(h[0] for h in self.held.values()), *self.given.values()}
+        name, n = base, 0
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        self.given[id(module)] = name
+        return name
 
     def inside_leaf(self) -> bool:
         return any(self.is_leaf(m) for m in self.stack)
@@ -440,9 +470,10 @@ def _unregistered(module: Any) -> str:
     return ""
 
 
-def _not_owned(ctx: Any, module: Any, name: str, held_in: str | None, container: str | None) -> None:
-    """Note a module the forward calls whose parameters torch does not count as the model's."""
-    tensors = list(module.parameters())
+def _not_owned(ctx: Any, run: _Run, module: Any, name: str, held_in: str | None, container: str | None) -> None:
+    """Note a module the forward calls whose parameters torch does not count as the model's (a weight it shares
+    with one of the model's modules is the model's)."""
+    tensors = [t for t in module.parameters() if id(t) not in run.params]
     if tensors:
         trainable = sum(t.numel() for t in tensors if t.requires_grad)
         total = sum(t.numel() for t in tensors)
@@ -587,6 +618,7 @@ def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any], held: bool) -
     starts: list[int] = []
     slots: list[int] = []  # a container's place in the torchinfo layout, taken when it is entered
     counts: Counter[str] = Counter()
+    outer: list[Any] = []  # the containers entered, outermost first
     depth = 0
     for event in run.events:
         if event[0] == "enter":
@@ -595,6 +627,8 @@ def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any], held: bool) -
                 starts.append(len(ctx.rows))
                 own = held and run.names.get(id(module)) == run.path  # listed once, by its caller
                 slots.append(-1 if run.is_leaf(module) or own else ctx.open_group())
+                if not run.is_leaf(module):
+                    outer.append(module)
             if run.is_leaf(module) or depth:
                 depth += 1
             continue
@@ -604,8 +638,10 @@ def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any], held: bool) -
                 depth -= 1
                 if depth:
                     continue
-                _replay_module(run, module, args, output, ctx, known, event[4])
+                _replay_module(run, module, args, output, ctx, known, event[4], outer)
             else:
+                if outer and outer[-1] is module:
+                    outer.pop()
                 start = starts.pop() if starts else len(ctx.rows)
                 slot = slots.pop() if slots else -1
                 name = run.names.get(id(module))
@@ -637,17 +673,23 @@ def _own_tensors(module: Any, name: str, ctx: Any) -> None:
 
 
 def _replay_module(
-    run: _Run, module: Any, args: Any, output: Any, ctx: Any, known: dict[int, Any], kwargs: dict[str, Any]
+    run: _Run,
+    module: Any,
+    args: Any,
+    output: Any,
+    ctx: Any,
+    known: dict[int, Any],
+    kwargs: dict[str, Any],
+    outer: list[Any],
 ) -> None:
     """The rows of one call of a module torch ran."""
     name = run.names.get(id(module))
     owned = name is not None  # one of the model's modules, not one held in a plain list or made in forward
     if name is None:
-        parent = next((run.names[id(m)] for m in reversed(run.stack) if id(m) in run.names), run.path)
-        name, *held = run.held.get(id(module), (_join(parent, type(module).__name__.lower()), None, None))
-        if id(module) not in run.unowned:
-            run.unowned.add(id(module))
-            _not_owned(ctx, module, name, *held)
+        name, top, top_name, held_in, container = run.not_the_models(module, outer)
+        if id(top) not in run.unowned:
+            run.unowned.add(id(top))
+            _not_owned(ctx, run, top, top_name, held_in, container)
     # a module made in forward: its tensors are not the model's
     with contextlib.nullcontext() if owned else ctx.made_as(_holding_nothing):
         torch = _torch()

@@ -33,6 +33,7 @@ from convcalc.torch.values import (
     _Pair,
     _size,
     _sized_transpose,
+    _SizeTensor,
     _Tensor,
     _transposed,
     public_error,
@@ -259,6 +260,12 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
             called.add(node.target)
         else:
             call = _Call(ctx, _join(path, node.name), node.kind, _is_inplace(node), node.functional)
+            if call.inplace and args and isinstance(args[0], _SizeTensor):
+                raise call.spec_error(
+                    "convcalc follows the values of a tensor made from sizes, not a change of them in place; "
+                    "write the result to a name (d = d.clamp(min=0), d = d + 2)",
+                    input=args[0],
+                )
             if node.kind.startswith("math."):
                 env[node.name] = _math(call, node, args, kwargs)
             else:

@@ -10,9 +10,10 @@ from typing import Any
 
 from convcalc._errors import SpecError
 
-# torch's integer dtypes by name (``str(dtype)``): a tensor of whole numbers, which may index another or stand
-# for a size; a mask of bools is not one (as an index it selects, where whole numbers pick)
-INTEGER_DTYPES = frozenset(f"torch.{name}" for name in ("int8", "uint8", "int16", "int32", "int64", "long", "int"))
+# torch's dtypes of whole numbers that index another tensor by position (``str(dtype)``): such a tensor made
+# from numbers or sizes keeps its values, which cannot wrap around at these widths for any size. int8 and int16
+# do not index, uint8 indexes as a mask (as bool does), and both wrap around.
+INTEGER_DTYPES = frozenset({"torch.int32", "torch.int64", "torch.int", "torch.long"})
 
 
 def _torch() -> Any:

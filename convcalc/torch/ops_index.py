@@ -13,7 +13,16 @@ from convcalc._types import Shape
 from convcalc.torch.nodes import ListIndex
 from convcalc.torch.ops_math import _broadcast
 from convcalc.torch.strides import contiguous
-from convcalc.torch.values import _Call, _describe_value, _handles, _is_int, _size, _sliced_rf, _Tensor
+from convcalc.torch.values import (
+    _Call,
+    _describe_value,
+    _handles,
+    _is_int,
+    _size,
+    _SizeTensor,
+    _sliced_rf,
+    _Tensor,
+)
 
 
 @_handles("getitem")
@@ -26,7 +35,20 @@ def _getitem(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             return value[index]
         except (TypeError, IndexError, KeyError) as exc:
             raise call.spec_error(f"cannot index {_describe_value(value)} ({exc})", index=index) from None
-    return _slice_tensor(call, value, index if isinstance(index, tuple) else (index,))
+    items = index if isinstance(index, tuple) else (index,)
+    return _slice_tensor(call, value, tuple(_slice_of_sizes(item) for item in items))
+
+
+def _slice_of_sizes(item: Any) -> Any:
+    """A slice whose bounds are tensors of one size (``x[:, :torch.tensor(h - 2)]``) as the slice of those sizes,
+    as torch takes them; any other item as it is."""
+    if not isinstance(item, slice):
+        return item
+    bounds = [
+        b.values[0] if isinstance(b, _SizeTensor) and len(b.values) == 1 else b
+        for b in (item.start, item.stop, item.step)
+    ]
+    return slice(*bounds)
 
 
 @_handles("setitem")
@@ -121,7 +143,10 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
                 trailing_ok = False
         elif isinstance(item, _Tensor) and item.integral and _one_tensor(at, expanded):
             # table[index]: a module's index buffer (Swin's relative_position_index) picks along one axis, the
-            # index's shape in its place (torch checks the values, which a plan of shapes does not read)
+            # index's shape in its place (torch checks the values, which a plan of shapes does not read, except
+            # those of a tensor made from numbers or sizes)
+            if isinstance(item, _SizeTensor):
+                _indices_inside(call, tuple(v for v in item.values if _is_int(v)), t.shape, axis)
             shape.extend(item.shape)
             if axis >= rank - k:
                 trailing_ok = False

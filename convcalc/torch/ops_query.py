@@ -127,8 +127,8 @@ def _tensor_of_sizes(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any])
     items = data if isinstance(data, (list, tuple)) else (data,)
     if not all(_is_size(v) or (isinstance(v, _SizeTensor) and not v.shape) for v in items):
         raise call.spec_error(
-            "convcalc follows torch.tensor of sizes (or of a list of them) made in forward; a tensor of other "
-            "traced values depends on the data",
+            "convcalc follows torch.tensor of whole sizes made in forward (ints and the sizes of tensors, or a list "
+            "of them), whose values it keeps; not of other values (fractions, tensors' data)",
             data=data,
         )
     values = tuple(v.values[0] if isinstance(v, _SizeTensor) else v for v in items)

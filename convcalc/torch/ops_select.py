@@ -148,17 +148,18 @@ def _scatter(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     j = _index(call, bound["dim"], max(len(shape), 1), shape or (1,))
     if not any(_is_int(i) and i == 0 for i in index.shape):  # torch checks the sizes of an index that holds values
         # (a 0-D tensor counts as one dim of size 1)
-        ranked = [("the input", shape or (1,))] + (
-            [("the source", tuple(src.shape) or (1,))] if isinstance(src, _Tensor) else []
+        ranked = [("the input", "self", shape)] + (
+            [("the source", "src", tuple(src.shape))] if isinstance(src, _Tensor) else []
         )
-        for name, within in ranked:
-            if len(within) != max(len(index.shape), 1):
+        for name, torch_name, dims in ranked:
+            if max(len(dims), 1) != max(len(index.shape), 1):
                 raise call.shape_error(
-                    f"the index must have as many dims as {name} ({len(within)}), not {len(index.shape)} (torch: "
-                    f"Index tensor must have the same number of dimensions as {name.removeprefix('the ')} tensor)",
+                    f"the index must have as many dims as {name} ({len(dims)}), not {len(index.shape)} (torch: "
+                    f"Index tensor must have the same number of dimensions as {torch_name} tensor)",
                     shape,
                 )
-        for name, within in ranked:
+        ranked = [(name, torch_name, dims or (1,)) for name, torch_name, dims in ranked]
+        for name, _, within in ranked:
             for axis, (i, n) in enumerate(zip(tuple(index.shape) or (1,), within, strict=True)):
                 if name == "the input" and axis == j:
                     continue

@@ -452,6 +452,13 @@ def _narrow(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     bound = _bind(call, args, kwargs, ("input", "dim", "start", "length"), {})
     t = _tensor_arg(call, bound["input"])
     j = _index(call, bound["dim"], len(t.shape), t.shape)
+    if any(isinstance(v, _Tensor) and v.shape for v in (bound["start"], bound["length"])):
+        # torch: start must be an 0-dim integral Tensor
+        raise call.spec_error(
+            "start and length must be ints or 0-D integer tensors",
+            start=bound["start"],
+            length=bound["length"],
+        )
     start, length = _as_sizes(call, (bound["start"], bound["length"]), "start and length")
     size = t.shape[j]
 
