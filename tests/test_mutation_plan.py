@@ -608,3 +608,65 @@ def test_json_keeps_names_as_written() -> None:
     assert json.loads(text) == plan.to_dict()
     assert text.splitlines()[1].startswith('  "')
     assert "\n" not in plan.to_json(indent=None)
+
+
+class SpatialGate(nn.Module):
+    """A convolution's map gated by a one-channel map of the same size (CBAM's spatial attention, without its
+    sigmoid, whose gradient vanishes here): the gate broadcasts along the channels only, so every position keeps
+    one window, the union of the two."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+        self.gate = nn.Conv2d(1, 1, 3, padding=1, dilation=2)
+
+    def forward(self, x: Any) -> Any:
+        return self.conv(x) * self.gate(x)
+
+
+def test_a_gate_broadcast_along_the_channels_keeps_the_field() -> None:
+    model = SpatialGate()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(1.0)
+    x = torch.ones(1, 1, 9, 9, requires_grad=True)
+    y = model(x)
+    plan = convcalc.plan(model, (1, 1, 9, 9))
+    (rows, cols) = plan.receptive_field
+    for j in (2, 3, 4):  # inside the padding's reach, so that the window is whole: rows j - 1 to j + 3
+        (grad,) = torch.autograd.grad(y[0, 1, j, j], x, retain_graph=True)
+        read = torch.nonzero(grad[0, 0].sum(1)).flatten()
+        assert (int(read.min()), int(read.max()) + 1) == (
+            rows.start + j * rows.jump,
+            rows.start + j * rows.jump + rows.size,
+        )
+    assert (rows, cols) == (ReceptiveField(5, 1, -1),) * 2
+
+
+class Drifting(nn.Module):
+    """Two branches of one size whose windows move by different steps (1 and 2): no window is every position's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wide = nn.Conv2d(1, 1, 5)
+        self.strided = nn.Conv2d(1, 1, 3, stride=2, padding=2)
+
+    def forward(self, x: Any) -> Any:
+        return self.wide(x) + self.strided(x)
+
+
+def test_branches_whose_windows_drift_apart_have_no_field() -> None:
+    with torch.no_grad():
+        model = Drifting()
+        for p in model.parameters():
+            p.fill_(1.0)
+    x = torch.ones(1, 1, 10, 10, requires_grad=True)
+    y = model(x)
+    starts = []
+    for j in range(4):  # the first row each output row reads: 0, 0, 2, 3 (steps of 0, 2, 1: no single jump)
+        (grad,) = torch.autograd.grad(y[0, 0, j, 0], x, retain_graph=True)
+        starts.append(int(torch.nonzero(grad[0, 0].sum(1)).min()))
+    assert starts == [0, 0, 2, 3]
+    plan = convcalc.plan(model, (1, 1, 10, 10))
+    assert plan.rows[-1].receptive_field is None
+    assert plan.receptive_field is None
