@@ -1567,11 +1567,23 @@ class _ConstantIndex(torch.nn.Module):
         return x[:, torch.tensor(self.index, dtype=self.dtype)]
 
 
+class _CastMask(torch.nn.Module):
+    """Whole numbers cast to a mask (``.bool()``), and a uint8 buffer: both select, as bools do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("keep", torch.tensor([1, 0, 1, 1], dtype=torch.uint8))
+
+    def forward(self, x: Any) -> Any:
+        return x[:, torch.arange(x.size(1)).bool()] + x[:, self.keep]
+
+
 def test_a_constant_index_of_whole_numbers_picks_and_one_of_bools_is_not_taken_for_them() -> None:
     picked = convcalc.plan(_ConstantIndex([0, 2]), (2, 4, 5))
     assert picked.output_shape == tuple(_ConstantIndex([0, 2])(torch.zeros(2, 4, 5)).shape) == (2, 2, 5)
     assert not picked.fallback_rows
-    for mask in (_ConstantIndex([True, False, True, True]), _ConstantIndex([1, 0, 1, 1], torch.uint8)):
+    masks = (_ConstantIndex([True, False, True, True]), _ConstantIndex([1, 0, 1, 1], torch.uint8), _CastMask())
+    for mask in masks:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch: indexing with dtype torch.uint8 is now deprecated
             assert tuple(mask(torch.zeros(2, 4, 5)).shape) == (2, 3, 5)  # a mask selects: never 4 picks
@@ -1663,10 +1675,26 @@ class _SizeTensorEdges(torch.nn.Module):
             return x2[:, :, torch.tensor([x2.size(2) - 1, x1.size(2) + 3])]  # 6: past the axis of 5
         elif self.form == "int8":
             d = torch.tensor([100], dtype=torch.int8) + x1.size(2)  # wraps around in torch
+        elif self.form == "cast":
+            d = d.to(torch.int8) * 64  # wraps around in torch
+        elif self.form == "view":
+            e = d.view(-1)
+            e += 2
+        elif self.form == "element":
+            d[0] += 2
+        elif self.form == "function":
+            torch.clamp_(d, min=7)
+        elif self.form == "select":
+            return x2.index_select(2, torch.tensor([x2.size(2), 0]))  # past the axis
+        elif self.form == "nested":
+            return x2[:, :, torch.tensor([[0, x2.size(2) - 1], [1, 2]])]
         return torch.nn.functional.pad(x1, [0, 0, 0, d])
 
 
-@pytest.mark.parametrize("form", ["clamp_", "iadd", "narrow", "slice", "index", "int8"])
+@pytest.mark.parametrize(
+    "form",
+    ["clamp_", "iadd", "narrow", "slice", "index", "int8", "cast", "view", "element", "function", "select", "nested"],
+)
 def test_tensors_made_from_sizes_are_followed_or_refused_never_stale(form: str) -> None:
     # what torch gives, or that convcalc refuses: values changed in place, a (1,) tensor where torch takes 0-D
     # only, an index past the axis, a width that wraps around
@@ -1679,7 +1707,7 @@ def test_tensors_made_from_sizes_are_followed_or_refused_never_stale(form: str) 
         planned: Any = convcalc.plan(model, shapes).output_shape
     except convcalc.ConvCalcError:
         planned = None
-    if form in ("slice", "index"):
-        assert planned == expected == ((1, 2, 1, 4) if form == "slice" else None)
-    else:
+    if form in ("slice", "index", "select", "nested"):
+        assert planned == expected == {"slice": (1, 2, 1, 4), "nested": (1, 2, 2, 2, 4)}.get(form)
+    else:  # torch runs it; convcalc refuses rather than follow values it cannot know
         assert planned is None, (form, expected)

@@ -178,6 +178,51 @@ def _write(node: Node, env: dict[str, Any], same: dict[str, list[str]]) -> None:
             env[name] = env[node.name]
 
 
+#: operations whose result may be a view of their input (a write into it writes into the input)
+_VIEWS = frozenset(
+    {
+        "getitem",
+        "view",
+        "reshape",
+        "unsqueeze",
+        "squeeze",
+        "flatten",
+        "unflatten",
+        "expand",
+        "expand_as",
+        "t",
+        "transpose",
+        "permute",
+        "narrow",
+        "select",
+        "split",
+        "chunk",
+        "unbind",
+        "tensor_split",
+        "movedim",
+        "moveaxis",
+        "view_as",
+        "reshape_as",
+        "detach",
+        "contiguous",
+        "as_strided",
+        "swapaxes",
+        "swapdims",
+        "diagonal",
+        "real",
+        "imag",
+        "squeeze_",
+        "unsqueeze_",
+    }
+)
+
+
+def _inplace_function(node: Node) -> bool:
+    """``torch.clamp_(d, min=0)``, ``torch.relu_(x)``: a torch function that writes into its first argument."""
+    name = node.target.rpartition(":")[2]
+    return node.op == "call_function" and name.endswith("_") and not name.startswith("_")
+
+
 #: tensor methods that change the shape or strides of the tensor they are called on
 _RESHAPED_IN_PLACE = frozenset(
     {"squeeze_", "unsqueeze_", "t_", "transpose_", "swapaxes_", "swapdims_", "as_strided_", "resize_", "resize_as_"}
@@ -193,6 +238,7 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
     called: set[str] = set()
     read: set[str] = set()
     same: dict[str, list[str]] = {}  # the names of one tensor: ``y.squeeze_(-1)`` is ``y``, by the first name
+    sized: set[int] = set()  # views of a tensor made from sizes (``d.view(-1)``, ``d[0]``): writing them changes it
     for node in graph.nodes:
         if node.op == "placeholder":
             if node.target.startswith("**"):  # forward(self, x, **kwargs): the keywords no parameter took
@@ -260,16 +306,20 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
             called.add(node.target)
         else:
             call = _Call(ctx, _join(path, node.name), node.kind, _is_inplace(node), node.functional)
-            if call.inplace and args and isinstance(args[0], _SizeTensor):
+            written = args[0] if args and (call.inplace or node.kind == "setitem" or _inplace_function(node)) else None
+            if isinstance(written, _SizeTensor) or id(written) in sized:
                 raise call.spec_error(
-                    "convcalc follows the values of a tensor made from sizes, not a change of them in place; "
-                    "write the result to a name (d = d.clamp(min=0), d = d + 2)",
-                    input=args[0],
+                    "convcalc follows the values of a tensor made from sizes, not a change of them in place (or "
+                    "through a view of it); write the result to a name (d = d.clamp(min=0), d = d + 2)",
+                    input=written,
                 )
             if node.kind.startswith("math."):
                 env[node.name] = _math(call, node, args, kwargs)
             else:
                 env[node.name] = _settled(_HANDLERS[node.kind](call, args, kwargs), node.kind, args, kwargs)
+                if node.kind in _VIEWS and args and (isinstance(args[0], _SizeTensor) or id(args[0]) in sized):
+                    result = env[node.name]
+                    sized.update(id(v) for v in (result if isinstance(result, (tuple, list)) else (result,)))
                 # the tensor written into is the result from here on, where its shape changes: ``x.squeeze_(-1)``
                 # without ``x =``, ``torch.cat(..., out=buffer)``
                 if call.inplace or (kwargs and "out" in kwargs):

@@ -67,6 +67,16 @@ def _contiguous(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
 )
 def _passthrough(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     t = args[0] if args else kwargs.get("input")
+    cast = _cast_to(call.kind, args[1:], kwargs)
+    if isinstance(t, _Tensor) and t.integral and (cast is not _SAME or call.kind == "clone"):
+        # whole numbers that index by position stay so (values and all) only in int32 or int64: a cast to bool
+        # or uint8 makes a mask, to int8 or int16 a tensor that wraps around and indexes nothing, to a float a
+        # tensor of no size; a copy of a tensor of sizes is a tensor of its own
+        whole = cast is _SAME or cast in INTEGER_DTYPES
+        if isinstance(t, _SizeTensor) and whole:
+            return _SizeTensor(t.shape, t.values, t.const)
+        kept = t.strides if t.strides is not None and is_dense(t.shape, t.strides) else None
+        return _Tensor(t.shape, t.rf, t.const, kept, integral=whole)
     if not isinstance(t, _Tensor) or t.strides is None or call.kind == "detach" or is_dense(t.shape, t.strides):
         return t  # the tensor itself, a view of it, or a copy with its very strides (a dense one's)
     if call.kind == "clone":
@@ -74,6 +84,31 @@ def _passthrough(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     # a cast or a move returns the tensor itself where its dtype or device is already the one asked for (convcalc
     # does not follow dtypes), else a dense copy: the strides of a tensor with gaps (x[:, ::2]) are not known
     return _Tensor(t.shape, t.rf, t.const)
+
+
+# the dtype a cast asks for, by name; _SAME for a copy or a move that keeps the dtype, None where unknown
+_SAME = "same"
+_CASTS = {
+    "long": "torch.int64",
+    "int": "torch.int32",
+    "short": "torch.int16",
+    "bool": "torch.bool",
+    "byte": "torch.uint8",
+}
+
+
+def _cast_to(kind: str, rest: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    if kind in _CASTS:
+        return _CASTS[kind]
+    if kind in ("float", "double", "half", "bfloat16"):
+        return f"torch.{kind}"
+    if kind in ("to", "type"):
+        asked = [v for v in (*rest, kwargs.get("dtype")) if v is not None and "torch." in str(v)]
+        dtypes = [str(v) for v in asked if "float" in str(v) or "int" in str(v) or "bool" in str(v)]
+        return dtypes[0].replace("torch.long", "torch.int64") if dtypes else _SAME
+    if kind == "type_as":
+        return None
+    return _SAME
 
 
 @_handles("zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like")

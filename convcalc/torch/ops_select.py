@@ -12,6 +12,7 @@ import functools
 from typing import Any
 
 from convcalc._types import Shape
+from convcalc.torch.ops_index import _indices_inside
 from convcalc.torch.ops_math import _broadcast
 from convcalc.torch.ops_shape import _negated, _of_call_kind
 from convcalc.torch.values import (
@@ -26,6 +27,7 @@ from convcalc.torch.values import (
     _Pair,
     _prod,
     _size,
+    _SizeTensor,
     _sum,
     _Tensor,
     _tensor_arg,
@@ -92,6 +94,8 @@ def _index_select(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     if not shape:
         return call.row(shape, _Tensor(()))
     j = _index(call, bound["dim"], len(shape), shape)
+    if isinstance(index, _SizeTensor):  # values known (made from numbers or sizes): each must name an element
+        _indices_inside(call, tuple(v for v in index.values if _is_int(v)), shape, j)
     count = index.shape[0] if index.shape else 1
     return call.row(shape, _Tensor((*shape[:j], count, *shape[j + 1 :])))
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call
-from convcalc.torch.nodes import ListIndex, ListValue, Node, Ref, _Attr, _Dict, _join, _Slice, _torch
+from convcalc.torch.nodes import INTEGER_DTYPES, ListIndex, ListValue, Node, Ref, _Attr, _Dict, _join, _Slice, _torch
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.tracer import _SCRIPTED, shape_guard, size_number, tensor_constant, value_kind
 
@@ -719,9 +719,8 @@ def _attr_of(module: Any, target: str) -> _Attr:
     value = getattr(owner, name)
     shape = tuple(int(d) for d in value.shape) if isinstance(value, torch.Tensor) else ()
     dense = not isinstance(value, torch.Tensor) or bool(value.is_contiguous())
-    integral = isinstance(value, torch.Tensor) and not (
-        value.dtype.is_floating_point or value.dtype.is_complex or value.dtype == torch.bool
-    )
+    # whole numbers that index by position: int32 and int64 (uint8 indexes as a mask, int8 and int16 not at all)
+    integral = isinstance(value, torch.Tensor) and str(value.dtype) in INTEGER_DTYPES
     if isinstance(value, torch.nn.Parameter):
         return _Attr(target, shape, "parameter", bool(value.requires_grad), dense)
     if name in dict(owner.named_buffers(recurse=False)):

@@ -438,10 +438,13 @@ def _factories_recorded(tracer: Any) -> Iterator[None]:
 
     def recorded(original: Any) -> Any:
         @functools.wraps(original)
+        def traced(value: Any, depth: int = 4) -> bool:  # a traced value in it, at any depth of lists
+            if isinstance(value, proxy_type):
+                return True
+            return depth > 0 and isinstance(value, (tuple, list)) and any(traced(v, depth - 1) for v in value)
+
         def factory(*args: Any, **kwargs: Any) -> Any:
-            flat = [*args, *kwargs.values()]
-            flat += [v for a in flat if isinstance(a, (tuple, list)) for v in a]
-            if any(isinstance(v, proxy_type) for v in flat):
+            if traced([*args, *kwargs.values()]):
                 return tracer.create_proxy("call_function", original, args, kwargs)
             return original(*args, **kwargs)
 
