@@ -103,9 +103,11 @@ def _cast_to(kind: str, rest: tuple[Any, ...], kwargs: dict[str, Any]) -> str | 
     if kind in ("float", "double", "half", "bfloat16"):
         return f"torch.{kind}"
     if kind in ("to", "type"):
-        asked = [v for v in (*rest, kwargs.get("dtype")) if v is not None and "torch." in str(v)]
-        dtypes = [str(v) for v in asked if "float" in str(v) or "int" in str(v) or "bool" in str(v)]
-        return dtypes[0].replace("torch.long", "torch.int64") if dtypes else _SAME
+        given = (*rest, kwargs.get("dtype"), kwargs.get("other"))
+        if any(isinstance(v, _Tensor) for v in given):  # x.to(other): other's dtype, which convcalc does not follow
+            return None
+        dtypes = [str(v) for v in given if type(v).__name__ == "dtype"]
+        return dtypes[0] if dtypes else _SAME
     if kind == "type_as":
         return None
     return _SAME
