@@ -14,6 +14,7 @@ from convcalc.torch.nodes import ListIndex
 from convcalc.torch.ops_math import _broadcast
 from convcalc.torch.strides import contiguous
 from convcalc.torch.values import (
+    _as_index,
     _Call,
     _describe_value,
     _handles,
@@ -44,11 +45,7 @@ def _slice_of_sizes(item: Any) -> Any:
     as torch takes them; any other item as it is."""
     if not isinstance(item, slice):
         return item
-    bounds = [
-        b.values[0] if isinstance(b, _SizeTensor) and len(b.values) == 1 else b
-        for b in (item.start, item.stop, item.step)
-    ]
-    return slice(*bounds)
+    return slice(_as_index(item.start), _as_index(item.stop), _as_index(item.step))
 
 
 @_handles("setitem")

@@ -14,6 +14,7 @@ from convcalc.torch.ops_math import _attribute_transpose
 from convcalc.torch.values import (
     NeedsDataError,
     RetakeError,
+    _as_index,
     _Call,
     _describe_value,
     _handles,
@@ -111,8 +112,8 @@ def _item(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``d.item()`` of a tensor made from a size (``torch.tensor([x2.size(2) - x1.size(2)])``): that size; of
     any other tensor, a value of the data."""
     t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
-    if isinstance(t, _SizeTensor) and len(t.values) == 1:
-        return t.values[0]
+    if _as_index(t) is not t:
+        return _as_index(t)
     raise NeedsDataError(
         f"{call.where}: .item() gives a value of the tensor's data, which convcalc cannot know from sizes (it "
         f"follows the values of tensors made from sizes). Received: value={_describe_value(t)}"
@@ -131,7 +132,7 @@ def _tensor_of_sizes(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any])
             "of them), whose values it keeps; not of other values (fractions, tensors' data)",
             data=data,
         )
-    values = tuple(v.values[0] if isinstance(v, _SizeTensor) else v for v in items)
+    values = tuple(_as_index(v) for v in items)
     shape = (len(values),) if isinstance(data, (list, tuple)) else ()
     dtype = kwargs.get("dtype")
     if dtype is not None and str(dtype) not in INTEGER_DTYPES:  # ``dtype=torch.float32``: values no size takes
@@ -215,8 +216,8 @@ def _number_of(value: Any) -> Any:
 
     if type(value) in (int, float, bool):
         return value
-    if isinstance(value, _SizeTensor) and len(value.values) == 1:  # int(torch.tensor([h - w])): its one size
-        return _number_of(value.values[0])
+    if _as_index(value) is not value:  # int(torch.tensor([h - w])): its one size
+        return _number_of(_as_index(value))
     if isinstance(value, _Tensor):
         return _DATA
     from convcalc._backend import is_symbolic

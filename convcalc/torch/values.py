@@ -289,10 +289,16 @@ def _is_size(value: Any) -> bool:
     return isinstance(value, FloorForm) or is_symbolic(value)
 
 
+def _as_index(value: Any) -> Any:
+    """A tensor of one size value (``_SizeTensor``) as that value, as torch's ``__index__`` takes it where an int
+    is asked for; any other value as it is."""
+    return value.values[0] if isinstance(value, _SizeTensor) and len(value.values) == 1 else value
+
+
 def _as_sizes(call: _Call, sizes: tuple[Any, ...], name: str = "shape") -> tuple[Any, ...]:
     """The sizes given where torch takes ints, a tensor of one size value taken as that value (torch's
     ``__index__``); a SpecError where one is not a size."""
-    sizes = tuple(s.values[0] if isinstance(s, _SizeTensor) and len(s.values) == 1 else s for s in sizes)
+    sizes = tuple(_as_index(s) for s in sizes)
     if not all(_is_size(s) for s in sizes):
         raise call.spec_error(f"{name} must be ints", **{name: sizes})
     return sizes
