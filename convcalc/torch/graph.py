@@ -217,12 +217,6 @@ _VIEWS = frozenset(
 )
 
 
-def _inplace_function(node: Node) -> bool:
-    """``torch.clamp_(d, min=0)``, ``torch.relu_(x)``: a torch function that writes into its first argument."""
-    name = node.target.rpartition(":")[2]
-    return node.op == "call_function" and name.endswith("_") and not name.startswith("_")
-
-
 #: tensor methods that change the shape or strides of the tensor they are called on
 _RESHAPED_IN_PLACE = frozenset(
     {"squeeze_", "unsqueeze_", "t_", "transpose_", "swapaxes_", "swapdims_", "as_strided_", "resize_", "resize_as_"}
@@ -306,7 +300,7 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
             called.add(node.target)
         else:
             call = _Call(ctx, _join(path, node.name), node.kind, _is_inplace(node), node.functional)
-            written = args[0] if args and (call.inplace or node.kind == "setitem" or _inplace_function(node)) else None
+            written = args[0] if args and (call.inplace or node.kind == "setitem") else None
             if isinstance(written, _SizeTensor) or id(written) in sized:
                 raise call.spec_error(
                     "convcalc follows the values of a tensor made from sizes, not a change of them in place (or "

@@ -809,10 +809,11 @@ def _canonical(name: str) -> str:
 
 
 def _is_inplace(node: Node) -> bool:
-    """``x += y``, ``x.add_(y)``: the result is written into the first operand, so it keeps that shape."""
+    """``x += y``, ``x.add_(y)``, ``torch.clamp_(x, 0)``: the result is written into the first operand, so it
+    keeps that shape."""
     name = node.target.rpartition(":")[2]
-    if node.op == "call_method":
-        return name.endswith("_") and not name.startswith("_")
+    if node.op in ("call_method", "call_function") and name.endswith("_") and not name.startswith("_"):
+        return True
     return node.target.startswith("operator:i") and name in {"iadd", "isub", "imul", "itruediv", "ifloordiv"}
 
 
