@@ -63,6 +63,12 @@ def _windowed_row(
     return out_shape, new_rf
 
 
+def _fixes_input_channels(layer: Any, rank: int) -> tuple[tuple[int, ...], str, bool]:
+    """What a convolution's built weights fix (``Layer._weights_fix``): the input channels, the last axis; not
+    the rank."""
+    return (-1,), "input channels", False
+
+
 def _lora_rank(rank: Any) -> None:
     """Keras' ``lora_rank``: None (or 0) for none, else a positive rank."""
     if rank is not None and rank != 0:
@@ -109,8 +115,7 @@ class _Conv(Layer):
         _named(self)
         _activation(self, self.activation)
 
-    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
-        return (-1,), "input channels", False
+    _weights_fix = _fixes_input_channels
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = flow[0]
@@ -195,8 +200,7 @@ class _DepthwiseConv(Layer):
         _named(self)
         _activation(self, self.activation)
 
-    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
-        return (-1,), "input channels", False
+    _weights_fix = _fixes_input_channels
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = flow[0]
@@ -272,8 +276,7 @@ class _SeparableConv(Layer):
         _named(self)
         _activation(self, self.activation)
 
-    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
-        return (-1,), "input channels", False
+    _weights_fix = _fixes_input_channels
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = flow[0]
@@ -362,8 +365,7 @@ class _ConvTranspose(Layer):
         _named(self)
         _activation(self, self.activation)
 
-    def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
-        return (-1,), "input channels", False
+    _weights_fix = _fixes_input_channels
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape, _ = flow
