@@ -1655,6 +1655,43 @@ def test_layers_inside_a_held_block_are_named_by_it_and_match_torchinfo() -> Non
     assert (ours.total_mult_adds, ours.total_output_bytes) == (theirs.total_mult_adds, theirs.total_output_bytes)
 
 
+class _RowsOneByOne(torch.nn.Module):
+    """A block torch.fx cannot trace (it iterates over the tensor), holding in a plain list a head whose weight is
+    tied to a layer of the model outside the block."""
+
+    def __init__(self, head: Any) -> None:
+        super().__init__()
+        self.heads = [head]
+
+    def forward(self, x: Any) -> Any:
+        return torch.stack([self.heads[0](row) for row in x])
+
+
+class _TiedAcrossTheBlock(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+        head = torch.nn.Linear(4, 4)
+        head.weight = self.lin.weight
+        self.inner = _RowsOneByOne(head)
+
+    def forward(self, x: Any) -> Any:
+        return self.inner(self.lin(x))
+
+
+def test_a_held_layer_tied_to_a_weight_outside_the_block_torch_runs_counts_only_its_own() -> None:
+    model = _TiedAcrossTheBlock()
+    plan = convcalc.plan(model, (2, 4))
+    assert {r.source for r in plan.rows if r.name.startswith("inner")} == {"torch"}
+    assert plan.output_shape == tuple(model(torch.zeros(2, 4)).shape) == (2, 4)
+    assert plan.total_params == sum(p.numel() for p in model.parameters()) == 20
+    # its bias only: the weight is the model's lin.weight (all 20 were listed before)
+    held = model.inner.heads[0]
+    assert (
+        [(u.path, u.params) for u in plan.unowned] == [("inner.heads.0", held.bias.numel())] == [("inner.heads.0", 4)]
+    )
+
+
 class _SizeTensorEdges(torch.nn.Module):
     def __init__(self, form: str) -> None:
         super().__init__()

@@ -106,6 +106,9 @@ _MAC_FUNCTIONS = frozenset(
 # Meta copies by id of the module they were made from: (a weak reference to it, its stamp, its tensors, the copy,
 # the copy's tensors). A copy is reused only while the module's stamp, its tensors and the copy itself are unchanged.
 _META_COPIES: dict[int, tuple[Any, Any, tuple[Any, ...], Any, tuple[Any, ...]]] = {}
+# Each meta copy's tensors by id, and the id of the tensor each was made from (a tensor held in a plain list of
+# the copied module may be a weight of the model's outside it: tied, so the model's own).
+_ORIGINALS: weakref.WeakKeyDictionary[Any, dict[int, int]] = weakref.WeakKeyDictionary()
 
 
 def _meta_copy(module: Any) -> Any:
@@ -180,6 +183,7 @@ def _fresh_meta_copy(module: Any) -> Any:
         if id(held) not in memo:
             memo[id(held)] = torch.empty_like(held, device="meta")
     made = copy.deepcopy(module, memo)
+    _ORIGINALS[made] = {id(meta): ident for ident, meta in memo.items() if isinstance(meta, torch.Tensor)}
     for path, wrapper in module.named_modules():
         if _compiled(wrapper):  # a torch.compile wrapper copies as a new wrapper of its module: without its hooks
             copied = made.get_submodule(path)
@@ -226,7 +230,8 @@ class _Run:
     """What one meta-device pass saw: each call of a module convcalc has a rule for, and each tensor function
     called outside such a module, in the order they finished."""
 
-    def __init__(self, root: Any, path: str) -> None:
+    def __init__(self, root: Any, path: str, model: Any = None) -> None:
+        """``root``: the meta copy the run calls; ``model``: the whole model it is part of, where known."""
         self.root, self.path = root, path
         # the run's own module is named by its path ("a", not "a."); a module held twice by its first name
         self.names = {
@@ -244,7 +249,11 @@ class _Run:
                 self.held.setdefault(id(m), (_join(path, name), _join(path, at), kind, top))
         self.given: dict[int, str] = {}  # the names of modules made in forward, each its own
         self.unowned: set[int] = set()  # the modules not the model's already noted (each once, however often called)
-        self.params = {id(p) for p in root.parameters()}  # the model's own: a tied weight is not "not the model's"
+        # the model's own: a tied weight is not "not the model's", nor one tied to a layer outside the copy
+        self.params = {id(p) for p in root.parameters()}
+        if model is not None:
+            whole = {id(p) for p in model.parameters()}
+            self.params.update(m for m, t in _ORIGINALS.get(root, {}).items() if t in whole)
         self.stack: list[Any] = []
         self.events: list[tuple[Any, ...]] = []
         self.leaf: dict[int, bool] = {}
@@ -344,7 +353,9 @@ def _torch_call(
         raise scripted
     copy = _meta_copy(module)
     _run_uncompiled(copy)
-    run = _Run(copy, path)
+    book = getattr(ctx.owner, "__self__", None)
+    model = book.root if isinstance(book, _Book) else None
+    run = _Run(copy, path, model)
     known: dict[int, Any] = {}  # id of a meta tensor -> its receptive field
     alive: list[Any] = []
     longs: frozenset[int] = frozenset()  # the inputs, in order, taken as integers
@@ -384,7 +395,7 @@ def _torch_call(
     count = len(shapes)
     tries = [frozenset(), *(frozenset({j}) for j in range(count) if count > 1), frozenset(range(count))]
     for longs in tries:
-        run = _Run(copy, path)
+        run = _Run(copy, path, model)
         known.clear()
         alive.clear()
         pre = torch_module.register_module_forward_pre_hook(run.pre)
