@@ -777,6 +777,9 @@ def torchinfo_rows(plan: Plan, batch: Size) -> tuple[Row, ...]:
         j = at.get(id(call.row))
         if j is None:
             inside = [k for k, r in enumerate(plan.rows) if r.name.startswith(f"{call.path}.")]
+            layer, _, _ = call.path.rpartition(".parametrizations.")
+            if not inside and layer:  # a parametrization torch calls to read a layer's weight: the layer's row
+                inside = [k for k, r in enumerate(plan.rows) if r.name == layer]
             if not inside:
                 continue
             j = inside[-1]

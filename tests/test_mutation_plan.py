@@ -466,11 +466,32 @@ def test_symbolic_batch_shares_are_exact_quotients() -> None:
 
 
 def test_a_parametrization_with_a_weight_of_its_own_and_the_per_sample_count() -> None:
-    """What torchinfo counts for the parametrization's weight (720, at no row) is in total_mult_adds; the
-    rows of the plan's torchinfo convention count the module calls that have rows (none here holds a leaf
-    with weights but Shift, whose call is no row)."""
-    rows = convcalc.plan(parametrized_net(), (2, 3, 8, 8), macs="torchinfo").rows
-    assert [(r.name, r.macs) for r in rows] == [("0", 0), ("1.0", 0), ("1.1", 0)]
+    """What torchinfo counts for the parametrization's weight (720: Shift's 144 at each of the 5 rows of the
+    Linear's weight) is in total_mult_adds, and the rows of the plan's torchinfo convention put it on the
+    parametrized layer's row (the call is torch reading that layer's weight), per sample of the batch of 2."""
+    plan = convcalc.plan(parametrized_net(), (2, 3, 8, 8), macs="torchinfo")
+    assert [(r.name, r.macs) for r in plan.rows] == [("0", 0), ("1.0", 0), ("1.1", 360)]
+    assert plan.macs * 2 == convcalc.plan(parametrized_net(), (2, 3, 8, 8)).total_mult_adds == 720
+
+
+def test_a_parametrized_convolution_s_weight_counts_where_torchinfo_counts_it() -> None:
+    """A convolution whose weight a parametrization with a ``weight`` of its own computes: torchinfo counts
+    the parametrization (8 x 216) and not the convolution (its weight is no longer a parameter named weight)."""
+
+    class Scale(nn.Module):
+        def __init__(self, shape: tuple[int, ...]) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(shape))
+
+        def forward(self, w: Any) -> Any:
+            return w * self.weight
+
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU())
+    parametrize.register_parametrization(net[0], "weight", Scale((8, 3, 3, 3)))
+    plan = assert_as_torchinfo(net, (1, 3, 8, 8))
+    assert plan.total_mult_adds == 8 * 216
+    rows = convcalc.plan(net, (1, 3, 8, 8), macs="torchinfo").rows
+    assert [(r.name, r.macs) for r in rows] == [("0", 8 * 216), ("1", 0)]  # was 0: a call with no row
 
 
 # --------------------------------------------------------------------------- #
