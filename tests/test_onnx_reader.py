@@ -670,6 +670,37 @@ def test_weights_computed_from_initializers_count_at_the_layer_that_reads_them(o
     assert plan.macs == 8 * 27 * 36 + 288 * 5
 
 
+def test_a_weight_whose_shape_the_graph_reads_first_is_counted_at_its_layer() -> None:
+    # the output's sizes are put together from the input's batch and the weight's columns before the MatMul reads
+    # the weight: the Shape of the weight read none of its values, so the Concat of sizes did not count it (it did,
+    # and its 12 parameters were dropped with the shape arithmetic, which has no row)
+    one = numpy_helper.from_array(np.array([1], np.int64), "one")
+    zero = numpy_helper.from_array(np.array([0], np.int64), "zero")
+    two = numpy_helper.from_array(np.array([2], np.int64), "two")
+    weight = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3), "w")
+    nodes = [
+        helper.make_node("Shape", ["x"], ["sx"]),
+        helper.make_node("Shape", ["w"], ["sw"]),
+        helper.make_node("Slice", ["sx", "zero", "one"], ["batch"]),
+        helper.make_node("Slice", ["sw", "one", "two"], ["columns"]),
+        helper.make_node("Concat", ["batch", "columns"], ["sizes"], axis=0),
+        helper.make_node("MatMul", ["x", "w"], ["y"]),
+        helper.make_node("Reshape", ["y", "sizes"], ["z"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)],
+        [one, zero, two, weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    plan = convcalc.plan(model, (2, 4))
+    assert plan.output_shape == _ort_shape(_session(model.SerializeToString()), (2, 4)) == (2, 3)
+    assert [(r.name, r.params) for r in plan.rows if r.params] == [("MatMul_5", 12)]
+    assert plan.total_params == 12
+
+
 def test_a_float16_weight_cast_for_its_layer_is_counted() -> None:
     weight = numpy_helper.from_array(np.ones((8, 3, 3, 3), np.float16), "w16")
     ratio = numpy_helper.from_array(np.array(0.5, np.float32), "ratio")

@@ -148,18 +148,25 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
                 alias[node.output[0]] = source
                 continue
         kept.append(node)
-    # which initializers are parameters, and which node counts each first: a node of constants only (a Cast of
-    # a float16 weight, weight_norm's norm and scale, a Reshape of a weight) hands them on to its outputs, and the
-    # first node that reads the input's values through them counts them
+    # which initializers are parameters, and which node counts each first: a node that reads none of the input's
+    # values (a Cast of a float16 weight, weight_norm's norm and scale, a Reshape of a weight, a position embedding
+    # resized to sizes computed from the input's shape) hands the weights it reads on to its outputs, and the first
+    # node that reads the input's values and a weight (itself or through such nodes) counts it. A Shape reads a
+    # tensor's sizes, not its values: its output is neither the input's values nor a weight.
     derived: dict[str, frozenset[str]] = {name: frozenset({name}) for name in inits}
+    data = {name for name, _ in inputs}
     uses: dict[str, list[tuple[int, str]]] = {}
     for n, node in enumerate(kept):
-        names = [alias.get(raw, raw) for raw in node.input]
-        if all(name in derived for name in names if name):
-            held = frozenset().union(*(derived[name] for name in names if name))
-            for out in node.output:
-                derived[out] = held
+        if node.op_type in ("Shape", "Size"):
             continue
+        names = [alias.get(raw, raw) for raw in node.input]
+        if not any(name in data for name in names):
+            held = frozenset().union(*(derived[name] for name in names if name in derived))
+            if held:
+                for out in node.output:
+                    derived[out] = held
+            continue
+        data.update(node.output)
         for k, name in enumerate(names):
             if name in derived:
                 role = (
