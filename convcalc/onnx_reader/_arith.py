@@ -19,7 +19,7 @@ _UNARY = frozenset(
         "HardSwish", "Clip", "Exp", "Log", "Sqrt", "Neg", "Abs", "Erf", "Gelu", "Mish", "Softmax", "LogSoftmax",
         "Dropout", "Identity", "PRelu", "Reciprocal", "Sign", "Sin", "Cos", "Not", "IsNaN", "ThresholdedRelu",
         "Shrink", "InstanceNormalization", "LayerNormalization", "LRN", "Hardmax", "Round", "Floor", "Ceil",
-        "BatchNormalization", "Cast", "CastLike", "GroupNormalization",
+        "BatchNormalization", "Cast", "CastLike", "GroupNormalization", "Trilu",
     }
 )  # fmt: skip
 # the operators above with an ``axis`` attribute, which ONNX Runtime requires in [-rank, rank - 1]
@@ -43,6 +43,8 @@ def _unary(call: _Call, args: list[Any]) -> Any:
             return _on_values(call, x, args)
         return _K(x.shape, None)
     x = _tensor(call, x)
+    if call.node.op == "Trilu" and len(x.shape) < 2:  # (a causal mask's triu of a tensor the model made)
+        raise call.shape_error("Trilu needs an input of at least 2 dimensions", x.shape)
     if call.node.op in _AXIS_OPS and call.node.attr("axis") is not None:
         _axis(call, call.node.attr("axis"), len(x.shape))
     if call.node.op == "PRelu" and len(args) > 1 and args[1] is not None:

@@ -758,7 +758,8 @@ def _scaled(call: _Call, size: Any, scale: Any, axis: int, shape: Shape) -> Any:
 
 @_handles("Resize", "Upsample")
 def _resize(call: _Call, args: list[Any]) -> Any:
-    x = _tensor(call, args[0])
+    # a constant resized too (a ViT's position embedding interpolated to the input's grid): a constant out
+    x = args[0] if isinstance(args[0], _K) else _tensor(call, args[0])
     rank = len(x.shape)
     if call.node.op == "Upsample" or (call.opset < 11 and len(args) == 2):
         held = call.node.attr("scales")
@@ -805,6 +806,8 @@ def _resize(call: _Call, args: list[Any]) -> Any:
             dims[a] = _scaled(call, x.shape[a], s, a, x.shape)
     else:
         raise call.spec_error("Resize needs scales or sizes", inputs=len(args))
+    if isinstance(x, _K):
+        return _K(tuple(dims), None)
     return call.row(x.shape, _T(tuple(dims)))
 
 
