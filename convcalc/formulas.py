@@ -893,7 +893,8 @@ def _im2col_dims(
     spatial = tuple(input_shape[2:])
     axes = Axes({"kernel_size": kernel_size}, ndim=len(spatial))
     outs = conv_output_size(spatial, kernel_size, stride, padding, dilation)
-    kernel = math.prod(axes.values["kernel_size"])  # checked by conv_output_size above
+    # checked by conv_output_size above; as ints (a numpy uint8 kernel would wrap around in the product)
+    kernel = math.prod(integer(k, "kernel_size", minimum=1) for k in axes.values["kernel_size"])
     positions = math.prod(outs)
     return n, c * kernel, positions, form
 

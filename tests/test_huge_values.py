@@ -69,3 +69,29 @@ def test_a_100000_axis_kernel_is_counted_exactly() -> None:
     assert params.conv_params(3, 4, (5,) * 100000) == 12 * 5**100000 + 4
     with pytest.raises(ConvCalcError, match="kernel_size must be at least 1"):
         params.conv_params(3, 4, (5,) * 99999 + (0,))
+
+
+_NUMPY_INTS = ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64")
+
+
+@given(data=st.data())
+def test_numpy_integer_scalars_of_any_width_give_the_python_int_answer(data: st.DataObject) -> None:
+    # a uint8 kernel size multiplied in its own width wrapped around: im2col_memory((10, 3, 7, 7), np.uint8(3))
+    # gave 120 for 27000
+    import numpy as np
+
+    fn, count, switches = CALLS[data.draw(st.sampled_from(sorted(CALLS)), label="function")]
+    kwargs = data.draw(st.sampled_from(switches), label="kwargs")
+    values = [data.draw(st.integers(1, 127), label=f"arg{j}") for j in range(count)]
+    dtypes = [data.draw(st.sampled_from(_NUMPY_INTS), label=f"dtype{j}") for j in range(count)]
+    try:
+        expected = fn(*values, **kwargs)
+    except ConvCalcError as exc:
+        with pytest.raises(type(exc)):
+            fn(*(getattr(np, t)(v) for v, t in zip(values, dtypes, strict=True)), **kwargs)
+        return
+    got = fn(*(getattr(np, t)(v) for v, t in zip(values, dtypes, strict=True)), **kwargs)
+    assert got == expected
+    flat = got if isinstance(got, tuple) else (got,)
+    flat = tuple(x for item in flat for x in (item if isinstance(item, tuple) else (item,)))
+    assert all(int(x) == x for x in flat)
