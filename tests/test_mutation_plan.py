@@ -242,6 +242,17 @@ def test_a_hook_that_changes_the_output_is_what_torchinfo_shows() -> None:
     ]
 
 
+@pytest.mark.parametrize("leaf", [False, True])
+def test_a_pre_hook_that_pads_the_input_shows_the_padded_input(leaf: bool) -> None:
+    """A forward pre-hook that pads a block's input: the block's forward (and torchinfo's hooks, registered after
+    the user's) take the padded 9 x 9 input, which the table shows as the block's input (not the 8 x 8 given)."""
+    inner = nn.Conv2d(4, 4, 3) if leaf else nn.Sequential(nn.Conv2d(4, 4, 3))
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, 2, 1), inner)
+    net[1].register_forward_pre_hook(lambda module, args: (nn.functional.pad(args[0], (0, 1, 0, 1)),))
+    plan = assert_as_torchinfo(net, (1, 3, 15, 15))
+    assert [c[:4] for c in _calls(plan) if c[0] == "1"] == [("1", type(inner).__name__, (1, 4, 9, 9), (1, 4, 7, 7))]
+
+
 def test_a_hook_that_keeps_the_output_leaves_the_call_as_the_row() -> None:
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
     net[0].register_forward_hook(lambda module, args, out: out * 2)

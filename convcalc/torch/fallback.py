@@ -333,12 +333,14 @@ def _torch_call(
     kind: str,
     reason: str,
     held: bool = False,
+    called: list[Any] | None = None,
 ) -> Any:
     """Plan one call of ``module`` with torch's shape machinery: a meta copy runs on meta tensors of the shapes
     planned so far, and every module call and tensor function it makes is planned with convcalc's rules on the
     shapes torch gives there. Rows added here are marked ``source="torch"``. ``held``: the caller holds the
     module's place among the containers the torchinfo layout lists (a Graph, a TorchCall), so the run does not
-    list it again."""
+    list it again; ``called`` (a list) is given the shape of the first input the module's forward took, after its
+    forward pre-hooks (what torchinfo's hooks, registered after them, show as its input)."""
     torch = _torch()
     where = f"{path or '<model>'} ({kind})"
     shapes = [t.shape for t in _leaves(args) + _leaves(tuple(kwargs.values()))]
@@ -431,6 +433,8 @@ def _torch_call(
             post.remove()
     with ctx.made_as(_from_torch):
         _replay(run, ctx, path, known, held)
+    if called is not None:
+        called.extend(_shown_shape(e[2]) for e in run.events[-1:] if e[0] == "exit" and e[1] is copy)
     return _from_meta(output, known, where)
 
 

@@ -138,9 +138,10 @@ def _spec_types() -> _SpecTypes:
         def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
             start = len(ctx.rows)
             slot = ctx.open_group() if path else -1
+            called: list[Any] = []  # its input after its forward pre-hooks (F.pad in a hook)
             try:
                 flows = (_Tensor(tuple(flow[0]), flow[1]),)
-                out = _torch_call(self.torch_module, flows, {}, ctx, path, self.kind, self.reason, True)
+                out = _torch_call(self.torch_module, flows, {}, ctx, path, self.kind, self.reason, True, called)
             except ReaderSignalError as exc:
                 raise public_error(exc) from None
             if not isinstance(out, _Tensor):
@@ -149,7 +150,9 @@ def _spec_types() -> _SpecTypes:
                     f"a convcalc layer passes one tensor on. Received: module={self.kind}"
                 )
             if path:
-                ctx.close_group(slot, start, path, self.kind, out.shape, tuple(flow[0]))
+                ctx.close_group(
+                    slot, start, path, self.kind, out.shape, called[0] if called and called[0] else tuple(flow[0])
+                )
             result: Flow = _flow_of(out, ctx)
             return result
 
