@@ -715,9 +715,17 @@ class Plan:
         return out
 
     @checked_call
-    def to_json(self, indent: int | None = 2) -> str:
+    def to_json(self, indent: int | str | None = 2) -> str:
+        """The plan as JSON (``to_dict``), indented by ``indent`` spaces (0 to 100; a string: that string; None:
+        on one line), as ``json.dumps`` takes it."""
         import json
 
+        if not (indent is None or isinstance(indent, str) or (type(indent) is int and 0 <= indent <= 100)):
+            from convcalc._args import received
+
+            raise SpecError(
+                f"indent must be a number of spaces from 0 to 100, a string or None. {received({'indent': indent})}"
+            )
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
 
     @checked_call

@@ -838,10 +838,14 @@ def upsample_output_size(
                 raise SpecError(
                     f"a float scale_factor is applied in double precision, exact only for sizes below 2**53. {received(args)}"
                 )
-            out: Any = math.floor(float(i) * f)
+            product = float(i) * f
+            _fits_int64(product, args)
+            out: Any = math.floor(product)
         elif is_array(i):
             np = numpy()
-            out = np.floor(i.astype(np.float64) * f).astype(np.int64)
+            products = i.astype(np.float64) * f
+            _fits_int64(float(products.max(initial=0.0)), args)
+            out = np.floor(products).astype(np.int64)
         elif f.is_integer():  # nn.Upsample(scale_factor=2) keeps 2.0: the product of a whole factor is exact
             out = i * int(f)
         elif _dyadic(f):  # 0.5, 1.5, 0.25: p / 2**k, whose double product with a size is exact
@@ -862,6 +866,16 @@ def upsample_output_size(
         )
         outs.append(out)
     return axes.wrap(outs)
+
+
+def _fits_int64(product: float, args: dict[str, Any]) -> None:
+    """torch takes a float scale's output size as an int64 from the double product: a product of 2**63 or more
+    (or an infinite one) it refuses."""
+    if not product < 2.0**63:
+        raise SpecError(
+            f"the output size, the product of the size and scale_factor ({product:g}), is past the 2**63 - 1 "
+            f"that torch's sizes hold; torch refuses it too. {received(args)}"
+        )
 
 
 # --------------------------------------------------------------------------- #

@@ -50,6 +50,8 @@ class ParamCount(namedtuple("ParamCount", ["trainable", "non_trainable", "buffer
 
 def _kernel_volume(kernel_size: Sizes, ndim: Any) -> Size:
     dims = integer(ndim, "ndim", minimum=1)
+    if type(dims) is not int:  # an array of ranks: each kernel has one rank
+        raise SpecError(f"ndim must be one integer, the kernel's number of axes. {received({'ndim': ndim})}")
     axes = Axes({"kernel_size": kernel_size}, ndim=None if isinstance(kernel_size, (tuple, list)) else dims)
     return math.prod(integer(k, "kernel_size", minimum=1) for k in axes.values["kernel_size"])
 

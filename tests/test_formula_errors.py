@@ -555,3 +555,31 @@ def test_strict_message_names_padding_that_fits():
     with pytest.raises(ShapeError, match=r"padding=1 or 3 fits") as info:
         conv_output_size(64, 6, stride=4, strict=True)
     assert "Input sizes that fit: 62 or 66" in str(info.value)
+
+
+@pytest.mark.parametrize("size", [28, np.array([28, 3])])
+@pytest.mark.parametrize("factor", [1e308, 2e18])
+def test_a_float_scale_past_torch_s_int64_sizes_is_refused(size: object, factor: float) -> None:
+    # floor(28 * 1e308) raised OverflowError (an infinite product), and an array's product became a negative
+    # int64; torch: "value cannot be converted to type int64_t without overflow"
+    with pytest.raises(convcalc.SpecError, match=r"^the output size, the product of the size and scale_factor \("):
+        convcalc.upsample_output_size(size, scale_factor=factor)
+    with pytest.raises(convcalc.SpecError, match=r"^0 \(Upsample\): the output size, the product"):
+        convcalc.plan(convcalc.nn.Sequential(convcalc.nn.Upsample(scale_factor=factor)), (1, 3, 8, 8))
+
+
+@pytest.mark.parametrize("function", ["conv_params", "conv_transpose_params", "separable_conv_params"])
+def test_ndim_is_one_number_not_an_array(function: str) -> None:
+    with pytest.raises(convcalc.SpecError) as caught:
+        getattr(convcalc, function)(3, 4, 5, ndim=np.array([3, 5]))
+    assert str(caught.value) == (
+        "ndim must be one integer, the kernel's number of axes. Received: ndim=array(shape=(2,), dtype=int64)"
+    )
+
+
+@pytest.mark.parametrize("indent", [1.5, [2], 10**20, -1, True])
+def test_to_json_takes_the_indents_json_takes(indent: object) -> None:
+    plan = convcalc.plan(convcalc.nn.Conv2d(3, 8, 3), (1, 3, 8, 8))
+    with pytest.raises(convcalc.SpecError, match=r"^indent must be a number of spaces from 0 to 100, a string or"):
+        plan.to_json(indent=indent)  # type: ignore[arg-type]
+    assert plan.to_json(indent="\t").startswith('{\n\t"input_shape": [\n\t\t1,')
