@@ -11,6 +11,7 @@ calls, once its layer specs have checked their own arguments.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 
 from convcalc._args import Axes, exact_arrays, flag, integer, received, show
@@ -827,10 +828,12 @@ def upsample_output_size(
     outs = []
     for i_raw, f in zip(axes.values["size"], axes.values["scale_factor"], strict=True):
         i = integer(i_raw, "size", minimum=1, error=ShapeError, symbolic=True)
-        if type(f) is int or (conv is Convention.KERAS):
+        if (isinstance(f, numbers.Integral) and not isinstance(f, bool)) or conv is Convention.KERAS:  # np.int8 too
             factor = integer(f, "scale_factor", minimum=1)
             outs.append(i * factor)
             continue
+        if type(f) is not bool and isinstance(f, numbers.Real) and getattr(f, "ndim", 0) == 0:
+            f = float(f)  # a numpy float: as torch takes it
         if type(f) is not float or not math.isfinite(f) or f <= 0:
             raise SpecError(f"scale_factor must be a positive finite number. {received(args)}")
         if type(i) is int:

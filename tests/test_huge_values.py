@@ -92,6 +92,8 @@ def test_numpy_integer_scalars_of_any_width_give_the_python_int_answer(data: st.
         return
     got = fn(*(getattr(np, t)(v) for v, t in zip(values, dtypes, strict=True)), **kwargs)
     assert got == expected
-    flat = got if isinstance(got, tuple) else (got,)
-    flat = tuple(x for item in flat for x in (item if isinstance(item, tuple) else (item,)))
-    assert all(int(x) == x for x in flat)
+
+    def numbers(value: Any) -> list[Any]:
+        return [x for item in value for x in numbers(item)] if isinstance(value, (tuple, list)) else [value]
+
+    assert all(int(x) == x for x in numbers(got))
