@@ -211,3 +211,13 @@ def test_cli_argv_gives_an_exit_status(argv: list[str]) -> None:
     assert "internal error" not in text
     if status == 2 and text:
         assert text.startswith(("convcalc: error: ", "usage:")), text
+
+
+def test_a_numpy_filter_count_beside_a_huge_group_count_is_a_spec_error() -> None:
+    # np.int64(7) % 2**63 raised OverflowError inside the Keras convolutions' argument check
+    import numpy as np
+
+    with pytest.raises(
+        convcalc.SpecError, match=r"^filters must be divisible by groups \(7 % 9223372036854775808 != 0\)"
+    ):
+        convcalc.keras.Conv1D(np.int64(7), np.int64(7), groups=2**63)

@@ -104,10 +104,10 @@ class _Conv(Layer):
 
     def __post_init__(self) -> None:
         args = _args(self)
-        whole(self.filters, "filters", minimum=1)
+        f = whole(self.filters, "filters", minimum=1)
         g = whole(self.groups, "groups", minimum=1)
-        if self.filters % g:
-            raise SpecError(f"filters must be divisible by groups ({self.filters} % {g} != 0). {received(args)}")
+        if f % g:  # (as ints: a numpy filters count and a huge groups do not mix)
+            raise SpecError(f"filters must be divisible by groups ({f} % {g} != 0). {received(args)}")
         _channels_last_only(self.data_format, args)
         _set_window(self, args, self._nd, causal=self._nd == 1)
         flag(self.use_bias, "use_bias", args)
