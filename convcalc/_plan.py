@@ -751,7 +751,8 @@ class Plan:
 
     @checked_call
     def valid_sizes(self, symbol: Any = None) -> Any:
-        """Which values of an input symbol make every layer fit (see :class:`Solution`)."""
+        """Which values of an input symbol make every layer fit (see :class:`Solution`): of ``symbol``, by
+        default the first of :attr:`symbols` (a plan in H and W answers for H; ask ``valid_sizes(W)`` too)."""
         return late("convcalc._solve:solve_sizes")(self, symbol)
 
     @checked_call
