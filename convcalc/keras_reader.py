@@ -54,9 +54,11 @@ def from_keras(model: Any) -> Any:
 
     Raises:
         SpecError: the file cannot be read, the model is subclassed (no layer
-            graph in its configuration), has several inputs or outputs, or uses a
+            graph in its configuration), has several inputs or outputs, uses a
             layer convcalc does not know (the message names the layer, its class
-            and the supported classes).
+            and the supported classes), or its configuration is malformed (a key
+            missing or of the wrong type: the message names the layer, the key and
+            the value).
 
     >>> import json, os, tempfile, zipfile, convcalc
     >>> config = {"class_name": "Sequential", "config": {"name": "net", "layers": [
@@ -306,7 +308,13 @@ class _Reader:
             raise SpecError(f"{path or 'model'}: not a Keras model configuration. {received({'model': item})}")
         cls = item.get("class_name")
         config = item["config"]
+        if cls is not None and not isinstance(cls, str):
+            raise _wrong(item, "class_name", path or "model", "a string naming the model's class, such as 'Sequential'")
+        if config.get("name") is not None and not isinstance(config["name"], str):
+            raise _wrong(config, "name", f"{path or 'model'}{f' ({cls})' if cls else ''}", "a string")
         name = config.get("name") or path or "model"
+        if cls in ("Sequential", "Functional") and not isinstance(config.get("layers"), list):
+            raise _wrong(config, "layers", f"{name} ({cls})", "a list of layer configurations")
         if cls == "Sequential" or (isinstance(config.get("layers"), list) and "input_layers" not in config):
             _listed_once(live, name)
             return self._sequential(config, name, _live_layers(live))
@@ -318,7 +326,7 @@ class _Reader:
         )
 
     def _sequential(self, config: dict[str, Any], name: str, live: dict[str, Any]) -> Any:
-        items = [layer for layer in config["layers"] if isinstance(layer, dict)]
+        items = _layer_items(config["layers"], f"{name} (Sequential)")
         specs: list[Any] = []
         for item in items:
             if item.get("class_name") == "InputLayer":
@@ -341,13 +349,15 @@ class _Reader:
                 f"{name} (Functional): convcalc plans models with one input and one output; this one has "
                 f"{len(inputs)} and {len(outputs)}. {received({'inputs': inputs, 'outputs': outputs})}"
             )
-        for j, item in enumerate(config["layers"]):
-            if not isinstance(item, dict) or not isinstance(item.get("config"), dict):
-                raise SpecError(
-                    f"{name} (Functional): layers[{j}] is not a layer's configuration (a table with a `config` "
-                    f"table). {received({f'layers[{j}]': item})}"
-                )
-        items = {item["config"].get("name", item.get("name")): item for item in config["layers"]}
+        items: dict[str, dict[str, Any]] = {}
+        for j, item in enumerate(_layer_items(config["layers"], f"{name} (Functional)")):
+            where = f"{name} (Functional): layers[{j}] ({item['class_name']})"
+            lname = _layer_name(item)
+            if lname is None:  # the graph names the layers each call reads
+                raise _wrong(item["config"], "name", where, "a string, which the model's graph refers to")
+            if not isinstance(item.get("inbound_nodes") or [], list):
+                raise _wrong(item, "inbound_nodes", f"{lname} ({item['class_name']})", "a list of the layer's calls")
+            items[lname] = item
         layers: dict[str, Any] = {}
         # a tensor is (layer name, call index, output index); the k-th call of a layer is named name or name:k
         tensor_names: dict[tuple[str, int], str] = {}
@@ -540,7 +550,8 @@ def _not_quantized(config: dict[str, Any], name: str, cls: str) -> None:
     policy = config.get("dtype")
     kind = policy.get("class_name", "") if isinstance(policy, dict) else ""
     if "Quantized" in str(kind):
-        mode = (policy.get("config") or {}).get("mode") if isinstance(policy, dict) else None
+        inner = policy.get("config") if isinstance(policy, dict) else None
+        mode = inner.get("mode") if isinstance(inner, dict) else None
         raise SpecError(
             f"{name} ({cls}): a quantized layer ({mode or kind}) holds integer kernels and scales in "
             f"place of its weights; convcalc counts the float model: plan it before quantize(). "
@@ -574,7 +585,46 @@ def _built_shapes(items: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
 
 
 def _names(items: list[dict[str, Any]]) -> list[Any]:
-    return [item.get("config", {}).get("name") for item in items]
+    return [_layer_name(item) for item in items]
+
+
+def _wrong(table: dict[str, Any], key: str, where: str, want: str) -> SpecError:
+    """The error for a configuration whose ``key`` is not ``want``: the value it holds, or the keys it has."""
+    if key not in table:
+        return SpecError(f"{where}: the configuration has no {key} ({want}). {received({'keys': sorted(table)})}")
+    return SpecError(f"{where}: {key} must be {want}. {received({key: table[key]})}")
+
+
+def _layer_items(layers: list[Any], where: str) -> list[dict[str, Any]]:
+    """A model's ``layers``, each a table with a ``config`` table, its class named by a string and its name (in
+    ``config`` or beside it, where given) a string."""
+    for j, item in enumerate(layers):
+        if not isinstance(item, dict) or not isinstance(item.get("config"), dict):
+            raise SpecError(
+                f"{where}: layers[{j}] is not a layer's configuration (a table with a `config` table). "
+                f"{received({f'layers[{j}]': item})}"
+            )
+        cls = item.get("class_name")
+        for table in (item["config"], item):
+            if table.get("name") is not None and not isinstance(table["name"], str):
+                raise _wrong(table, "name", f"{where}: layers[{j}] ({cls})", "a string")
+        if not isinstance(cls, str):
+            lname = _layer_name(item)
+            raise _wrong(
+                item,
+                "class_name",
+                f"{where}: layers[{j}]{f' ({lname})' if lname else ''}",
+                "a string naming a Keras class, such as 'Conv2D'",
+            )
+    return layers
+
+
+def _layer_name(item: dict[str, Any]) -> str | None:
+    """A layer's name, from its ``config`` or beside it (a functional model's configuration has both)."""
+    config = item.get("config")
+    name = config.get("name") if isinstance(config, dict) else None
+    name = name or item.get("name")
+    return name if isinstance(name, str) and name else None
 
 
 def _refs(value: Any) -> list[tuple[str, int, int]]:
@@ -605,16 +655,20 @@ def _node_inputs(node: Any, model: str, layer: str) -> list[tuple[str, int, int]
     found: list[tuple[str, int, int]] = []
 
     def walk(value: Any) -> None:
-        if isinstance(value, dict):
-            history = (
-                value.get("config", {}).get("keras_history") if value.get("class_name") == "__keras_tensor__" else None
-            )
-            if isinstance(history, list) and len(history) == 3:
-                try:
-                    found.append(_ref(history))
-                except SpecError as exc:
-                    raise SpecError(f"{model}: a call of {layer}: {exc}") from None
-                return
+        if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+            config = value.get("config")
+            history = config.get("keras_history") if isinstance(config, dict) else None
+            if not (isinstance(history, list) and len(history) == 3):
+                shown = {"keras_history": history} if isinstance(config, dict) else {"config": config}
+                raise SpecError(
+                    f"{model}: a call of {layer}: a Keras tensor names the layer it comes from by its config's "
+                    f"keras_history, [layer name, call index, output index]. {received(shown)}"
+                )
+            try:
+                found.append(_ref(history))
+            except SpecError as exc:
+                raise SpecError(f"{model}: a call of {layer}: {exc}") from None
+        elif isinstance(value, dict):
             for v in value.values():
                 walk(v)
         elif isinstance(value, list):
