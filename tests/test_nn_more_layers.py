@@ -357,6 +357,25 @@ def test_norm_bias_counts_as_torch_counts(name: str, affine: bool, bias: bool, t
     assert _read(module) == (spec if affine else dataclasses.replace(spec, bias=True))
 
 
+@given(
+    name=st.sampled_from(sorted(NORMS)),
+    affine=st.booleans(),
+    track=st.booleans(),
+    features=st.integers(1, 5),
+    channels=st.integers(1, 5),
+)
+def test_a_norm_refuses_another_channel_count_exactly_when_torch_does(
+    name: str, affine: bool, track: bool, features: int, channels: int
+) -> None:
+    # torch checks the channels against what it holds per channel (weight, bias, running statistics): a batch
+    # norm without either takes any count (convcalc refused it)
+    shape = list(NORMS[name][0])
+    shape[shape.index(3)] = channels  # the channel axis (an unbatched instance norm's first)
+    spec = getattr(nn, name)(features, affine=affine, track_running_stats=track)
+    module = getattr(tnn, name)(features, affine=affine, track_running_stats=track)
+    _agrees(spec, module, tuple(shape))
+
+
 @given(affine=st.booleans(), bias=st.booleans(), groups=st.sampled_from([1, 2, 4]))
 def test_group_norm_bias_counts_as_torch_counts(affine: bool, bias: bool, groups: int) -> None:
     spec = nn.GroupNorm(groups, 4, affine=affine, bias=bias)
@@ -594,3 +613,44 @@ def test_a_torch_model_of_uninitialised_lazy_layers_plans_through_the_bridge() -
     module(torch.zeros(2, 3, 10))  # torch materialises them now
     assert plan.total_params == sum(p.numel() for p in module.parameters()) == 4 * 3 * 3 + 4 + 8
     assert [r.buffers for r in plan.rows] == [0, 9]
+
+
+@pytest.mark.parametrize(
+    ("name", "output_size", "shape"),
+    [
+        ("AdaptiveAvgPool1d", None, (1, 2, 5)),
+        ("AdaptiveMaxPool1d", (None,), (1, 2, 5)),
+        ("AdaptiveAvgPool2d", None, (1, 2, 5, 6)),
+        ("AdaptiveMaxPool3d", None, (1, 2, 5, 6, 7)),
+        ("AdaptiveAvgPool2d", (None, 3), (1, 2, 5, 6)),
+        ("AdaptiveMaxPool3d", (None, 3, None), (1, 2, 5, 6, 7)),
+    ],
+)
+def test_an_adaptive_pool_keeps_an_axis_with_none_where_torch_does(name: str, output_size: Any, shape: Any) -> None:
+    # None keeps an axis inside a tuple of a 2-D or 3-D pool; a 1-D pool and a bare None are torch TypeErrors
+    # (convcalc planned them, keeping every axis)
+    try:
+        expected = _torch_out(getattr(tnn, name)(output_size), shape)
+    except TypeError:
+        expected = None
+    if expected is None:
+        with pytest.raises(convcalc.SpecError, match=rf"^{name}'s output_size must be an int"):
+            getattr(nn, name)(output_size)
+    else:
+        assert convcalc.plan(getattr(nn, name)(output_size), shape).output_shape == expected
+
+
+@given(
+    size=st.integers(1, 40),
+    scale=st.sampled_from([0.5, 1.5, 1.7, 2.0, 2.5, 1 / 3]),
+    recompute=st.sampled_from([None, True, False]),
+)
+def test_upsample_recomputes_its_scale_as_torch_does_keeping_its_size(
+    size: int, scale: float, recompute: bool | None
+) -> None:
+    # recompute_scale_factor changes the scale torch interpolates with, not the output's size (it was refused)
+    spec = nn.Upsample(scale_factor=scale, mode="linear", recompute_scale_factor=recompute)
+    module = tnn.Upsample(scale_factor=scale, mode="linear", recompute_scale_factor=recompute)
+    _agrees(spec, module, (1, 2, size))
+    assert _read(module) == spec
+    assert spec.to_torch().recompute_scale_factor is recompute

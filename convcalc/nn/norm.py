@@ -70,7 +70,8 @@ class _BatchNormNd(Module):
             raise ShapeError(
                 f"{self._where(path)}: expects {want} input, got {len(shape)}-D {shape}. Received: input_shape={shape}"
             )
-        _channel_check(self, ctx, shape, self.num_features, "num_features", path)
+        if self.affine or self.track_running_stats:  # else torch holds nothing per channel, and takes any count
+            _channel_check(self, ctx, shape, self.num_features, "num_features", path)
         if self._batch_statistics or not self.track_running_stats:
             ctx.at_least(
                 product((shape[0], *shape[2:])),

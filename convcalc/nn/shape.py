@@ -511,17 +511,21 @@ class CircularPad3d(_PadNd):
 
 @dataclass(frozen=True, slots=True)
 class Upsample(Module):
-    """``torch.nn.Upsample`` spec: ``size`` or ``scale_factor`` (floor of the double product)."""
+    """``torch.nn.Upsample`` spec: ``size`` or ``scale_factor`` (floor of the double product).
+    ``recompute_scale_factor`` changes the scale torch interpolates with, not the output's size."""
 
     size: Any = None
     scale_factor: Any = None
     mode: str = "nearest"
     align_corners: bool | None = None
+    recompute_scale_factor: bool | None = None
 
     def __post_init__(self) -> None:
         args = _args(self)
         if (self.size is None) == (self.scale_factor is None):
             raise SpecError(f"give exactly one of size and scale_factor. {received(args)}")
+        if self.recompute_scale_factor is not None:
+            flag(self.recompute_scale_factor, "recompute_scale_factor", args)
         modes = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
         if self.mode not in modes:
             raise SpecError(f"mode must be one of {', '.join(map(repr, modes))}. {received(args)}")
