@@ -994,6 +994,27 @@ def test_verify_happy_path_on_a_convcalc_model() -> None:
     assert "ok" in text
 
 
+@pytest.mark.parametrize("torch_model", [False, True])
+def test_verify_compares_on_the_meta_device_an_input_no_memory_holds(torch_model: bool) -> None:
+    # 3 * 2**46 floats (768 TiB, past any address space): the CPU cannot allocate the input, which verify called a
+    # MISMATCH ("torch raises at <model>"); torch's shapes come from the meta device then
+    spec = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    model = spec.to_torch() if torch_model else spec
+    shape = (1, 3, 2**23, 2**23)
+    report = convcalc.verify(model, shape, device="cpu")
+    assert report.ok
+    assert report.error is None
+    assert report.device == "meta, as cpu cannot hold the tensors"
+    assert [(r.name, r.actual_shape, r.actual_params) for r in report.rows] == [
+        ("0", (1, 4, 2**23 - 2, 2**23 - 2), 112),
+        ("1", (1, 4, 2**23 - 2, 2**23 - 2), 0),
+    ]
+    too_small = convcalc.verify(model, (1, 3, 2, 2**46), device="cpu")  # both reject the kernel, on meta
+    assert too_small.agree
+    assert not too_small.ok
+    assert too_small.torch_layer == too_small.plan_layer == "0"
+
+
 class _Attention(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()

@@ -12,7 +12,7 @@ from convcalc._args import received
 from convcalc._errors import ConvCalcError, ShapeError, SpecError, checked_call
 from convcalc._types import Shape
 from convcalc.torch.build import to_torch
-from convcalc.torch.fallback import _compiled, _quiet_compiled
+from convcalc.torch.fallback import _compiled, _meta_copy, _quiet_compiled
 from convcalc.torch.graph import _spec_types
 from convcalc.torch.nodes import _torch
 from convcalc.torch.read import _read, _uncompiled
@@ -229,6 +229,14 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
             plan_error, plan_layer = str(exc), _rejecting_layer(exc)
         hooked: dict[str, list[tuple[int, ...] | None]] = {}
         outputs, params, error, torch_layer = _run_hooked(torch, module, shape, device, hooked)
+        if error is not None and _out_of_memory(error):
+            # the input or an activation does not fit the device: torch's shapes without the memory, on the meta
+            # device (the comparison is with torch's own shape rules all the same)
+            copy = _meta_copy(module)
+            copy.eval()
+            hooked.clear()
+            outputs, params, error, torch_layer = _run_hooked(torch, copy, shape, "meta", hooked)
+            device = f"meta, as {device} cannot hold the tensors"
     finally:
         module.train(was_training)
     from convcalc import nn
@@ -243,6 +251,14 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
     if raise_on_mismatch and not ok:
         raise ShapeError(_failure(report))
     return report
+
+
+def _out_of_memory(error: str) -> bool:
+    """Whether torch's error is the device running out of memory (not a shape it refuses)."""
+    return any(
+        words in error
+        for words in ("OutOfMemoryError", "can't allocate memory", "out of memory", "not enough memory")
+    )
 
 
 def _rejecting_layer(exc: ConvCalcError) -> str | None:
