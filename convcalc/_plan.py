@@ -757,7 +757,9 @@ class Plan:
 
     @checked_call
     def inputs_for(self, output: int, symbol: Any = None, axis: int | None = None) -> list[int]:
-        """The valid input sizes whose output size along the symbol's axis is ``output``.
+        """The valid input sizes whose output size along the symbol's axis is ``output``: along ``axis``, by
+        default the first output axis that depends on the symbol (a stride of (1, 2) on an H x H input gives
+        each axis its own answer: ask for each).
 
         Searched up to 10**12; an output that more than 10**6 sizes give is a SpecError (valid_sizes
         describes such a run).

@@ -319,6 +319,19 @@ def test_solve_spec_file() -> None:
     assert result.stdout.splitlines()[-1] == "no valid H gives output 21"
 
 
+def test_solve_answers_an_output_size_for_each_axis_of_its_own_size(tmp_path: Path) -> None:
+    """A stride of (1, 2) on an H x H input: H = 7 gives 5 rows and H = 11 or 12 gives 5 columns (torch: 7 gives
+    (5, 3)); solve printed 'H giving output 5: 7', the rows' answer alone, as if the output were 5 x 5."""
+    spec = tmp_path / "aniso.toml"
+    spec.write_text(
+        'input = [1, 3, 8, 8]\n[[layers]]\ntype = "Conv2d"\nargs = [3, 4, 3]\nkwargs = { stride = [1, 2] }\n'
+    )
+    lines = run("solve", str(spec), "--input", "1x3xHxH", "--output", "5").stdout.splitlines()
+    assert lines[-2:] == ["H giving output 5 on axis 2: 7", "H giving output 5 on axis 3: 11, 12"]
+    lines = ok("solve", str(spec), "--input", "1x3xHxH", "--output", "2").splitlines()
+    assert lines[-2:] == ["H giving output 2 on axis 2: 4", "H giving output 2 on axis 3: 5, 6"]
+
+
 def test_solve_prints_the_points_of_tied_symbols_once() -> None:
     """A Linear ties H and W to a finite set of points: printed once, each symbol's smallest value with the point
     it belongs to (it printed the whole set again for W, and 'smallest H: 4' alone, valid only with W >= 120)."""
