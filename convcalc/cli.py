@@ -519,19 +519,13 @@ def _cmd_solve(args: argparse.Namespace) -> int:
             first = next(p for p in solution.points if p[listed.index(symbol)] == solution.smallest)
             at = ", ".join(f"{name}={value}" for name, value in zip(listed, first, strict=True))
             print(f"smallest {symbol}: {solution.smallest}, with the others as listed (first: {at})")
-        if args.output is not None:
-            # each output axis of its own size (a stride of (1, 2) on a square input) answers apart
-            shape = result.output_shape
-            axes = [j for j, d in enumerate(shape) if symbol in getattr(d, "free_symbols", ())]
-            apart = len({shape[j] for j in axes}) > 1
-            for axis in axes if apart else [None]:
-                found = result.inputs_for(args.output, symbol, axis=axis)
-                on = f" on axis {axis}" if apart else ""
-                if found:
-                    print(f"{symbol} giving output {args.output}{on}: {', '.join(map(str, found))}")
-                else:
-                    print(f"no valid {symbol} gives output {args.output}{on}")
-                    status = 1
+        if args.output is not None:  # each axis of its own size (a stride of (1, 2) on H x H) answers apart
+            axes = [j for j, d in enumerate(result.output_shape) if symbol in getattr(d, "free_symbols", ())]
+            for axis in axes if len({result.output_shape[j] for j in axes}) > 1 else [None]:
+                found, on = result.inputs_for(args.output, symbol, axis=axis), f" on axis {axis}" * (axis is not None)
+                found_text = f"{symbol} giving output {args.output}{on}: {', '.join(map(str, found))}"
+                print(found_text if found else f"no valid {symbol} gives output {args.output}{on}")
+                status = status if found else 1
     return status
 
 
