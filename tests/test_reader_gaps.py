@@ -1748,3 +1748,55 @@ def test_tensors_made_from_sizes_are_followed_or_refused_never_stale(form: str) 
         assert planned == expected == {"slice": (1, 2, 1, 4), "nested": (1, 2, 2, 2, 4)}.get(form)
     else:  # torch runs it; convcalc refuses rather than follow values it cannot know
         assert planned is None, (form, expected)
+
+
+class _LoRA(torch.nn.Module):
+    """The 'LoRA from scratch' update registered with torch.nn.utils.parametrize: ``W + B @ A``."""
+
+    def __init__(self, shape: tuple[int, ...], rank: int = 2) -> None:
+        super().__init__()
+        self.lora_A = torch.nn.Parameter(torch.randn(rank, math.prod(shape[1:])))
+        self.lora_B = torch.nn.Parameter(torch.randn(shape[0], rank))
+
+    def forward(self, weight: Any) -> Any:
+        return weight + (self.lora_B @ self.lora_A).view(weight.shape)
+
+
+def _lora_net() -> Any:
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(288, 10))
+    torch.nn.utils.parametrize.register_parametrization(net[0], "weight", _LoRA((8, 3, 3, 3)))
+    torch.nn.utils.parametrize.register_parametrization(net[3], "weight", _LoRA((10, 288), rank=4))
+    net[3].parametrizations.weight.original.requires_grad_(False)  # the frozen base weight, as LoRA trains
+    return net
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_lora_update_registered_as_a_parametrization_counts_its_products(batch: int) -> None:
+    # B @ A runs each forward, as torch's FlopCounterMode counts it: convcalc counted the layers alone (240 of 720
+    # MACs for a rank-2 update of a Linear(12, 20)), where the same update written in forward was counted
+    import torchinfo
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from tests.torchinfo_text import their_text
+
+    net, shape = _lora_net(), (batch, 3, 8, 8)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        net(torch.randn(shape))
+    plan = convcalc.plan(net, shape, macs="flops")
+    assert (
+        plan.macs * batch
+        == counter.get_total_flops()
+        == 2 * batch * (8 * 27 * 36 + 288 * 10) + 2 * (8 * 2 * 27 + 10 * 4 * 288)
+    )
+    assert [r.name for r in plan.rows if r.kind == "matmul"] == [
+        "0.parametrizations.weight.0.matmul",
+        "3.parametrizations.weight.0.matmul",
+    ]
+    assert (plan.total_params, plan.trainable_params) == (4376, 1496)
+    assert plan.total_params == sum(p.numel() for p in net.parameters())
+    assert plan.trainable_params == sum(p.numel() for p in net.parameters() if p.requires_grad)
+    theirs = torchinfo.summary(net, shape, verbose=0, device="cpu", depth=10)
+    ours = convcalc.summary(net, input_size=shape, verbose=0, depth=10)
+    assert str(ours) == their_text(theirs)
+    assert ours.total_mult_adds == theirs.total_mult_adds

@@ -48,6 +48,7 @@ class _SpecTypes:
     Elementwise: Any
     Graph: Any
     TorchCall: Any
+    Parametrized: Any
 
 
 @functools.cache
@@ -156,13 +157,53 @@ def _spec_types() -> _SpecTypes:
             result: Flow = _flow_of(out, ctx)
             return result
 
-    for cls in (Graph, TorchCall):
+    @dataclass(frozen=True, eq=False)
+    class Parametrized(nn.Module):
+        """A layer planned by its rule whose tensors parametrizations of the user's compute (a LoRA update,
+        ``W + B @ A``): each parametrization's forward, read with torch.fx, is planned on its input's shape before
+        the layer, as torch computes the tensor when the layer's forward reads it (its products are work of the
+        call). Its rows hold no parameters: the layer's row holds the parametrizations' parameters, as
+        torchinfo's table and ``parameters()`` count them.
+
+        ``chains``: per parametrized tensor, its name, the Graph of each parametrization in turn and the shape
+        of the original tensor the first one takes."""
+
+        layer: Any
+        chains: tuple[tuple[str, tuple[Any, ...], tuple[int, ...]], ...]
+
+        @property
+        def kind(self) -> str:
+            kind: str = self.layer.kind
+            return kind
+
+        def children(self) -> Iterator[tuple[str, Any]]:
+            return iter(())
+
+        def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
+            from convcalc.torch.fallback import _holding_nothing
+
+            owner, ctx.owner = ctx.owner, None  # (no module's tensors: the layer's row counts them)
+            try:
+                with ctx.made_as(_holding_nothing):
+                    for name, steps, shape in self.chains:
+                        value: Any = _Tensor(shape)
+                        for j, step in enumerate(steps):
+                            value = _graph_call(step, (value,), {}, ctx, _join(path, f"parametrizations.{name}.{j}"))
+            except ReaderSignalError as exc:
+                raise public_error(exc) from None
+            finally:
+                ctx.owner = owner
+            result: Flow = self.layer._plan(flow, ctx, path)
+            return result
+
+    for cls in (Graph, TorchCall, Parametrized):
         cls.__module__ = __name__
         cls.__qualname__ = cls.__name__
     types = _SpecTypes()
     types.Elementwise = _elementwise_type()
     types.Graph = Graph
     types.TorchCall = TorchCall
+    types.Parametrized = Parametrized
     return types
 
 

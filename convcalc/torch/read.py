@@ -13,7 +13,7 @@ from convcalc._errors import ConvCalcError, SpecError, checked_call, reader_faul
 from convcalc._types import Slot
 from convcalc.torch.build import _torch_types
 from convcalc.torch.fallback import _compiled, _leaves, _torch_call
-from convcalc.torch.graph import _call_module, _graph_call, _spec_types
+from convcalc.torch.graph import _call_module, _graph_call, _multi_output, _spec_types
 from convcalc.torch.nodes import Decision, Node, Ref, _Attr, _Dict, _join, _torch
 from convcalc.torch.strides import contiguous
 from convcalc.torch.trace import (
@@ -579,8 +579,36 @@ class _Reader:
     def convert(self, module: Any, path: str) -> Any:
         key = id(module)
         if key not in self.done:
-            self.done[key] = self._convert(module, path)
+            spec = self._convert(module, path)
+            if id(module) in self.leaves or id(module) in self.ruled:
+                spec = self._with_parametrizations(module, spec, path)
+            self.done[key] = spec
         return self.done[key]
+
+    def _with_parametrizations(self, module: Any, spec: Any, path: str) -> Any:
+        """A layer planned whole whose tensors parametrizations of the user's with parameters of their own
+        compute (a LoRA update, ``W + B @ A``): planned with those parametrizations' work (see Parametrized).
+        torch's own (weight_norm, spectral_norm, orthogonal), one that holds no parameters and one whose forward
+        fx cannot read are left as they are, as is a layer that takes or gives several tensors."""
+        lists = _parametrizations(module)
+        if lists is None or _passes_several(spec) or isinstance(spec, _multi_output()):
+            return spec
+        chains = []
+        for name, plist in lists.items():
+            steps = list(plist)
+            originals = [t for k, t in plist.named_parameters(recurse=False) if k.startswith("original")]
+            if len(originals) != 1 or not any(
+                type(step).__module__ != "torch.nn.utils.parametrizations" and any(True for _ in step.parameters())
+                for step in steps
+            ):
+                continue
+            read = [
+                self._read_forward(step, _join(path, f"parametrizations.{name}.{j}"), ())
+                for j, step in enumerate(steps)
+            ]
+            if all(isinstance(r, _spec_types().Graph) for r in read):
+                chains.append((name, tuple(read), tuple(int(d) for d in originals[0].shape)))
+        return _spec_types().Parametrized(spec, tuple(chains)) if chains else spec
 
     def _convert(self, module: Any, path: str) -> Any:
         torch = _torch()
