@@ -15,6 +15,7 @@ Anything else is refused with a SpecError that names the layer, the constraint a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -179,9 +180,65 @@ def _refuse(c: Constraint, symbols: Any, why: str) -> SpecError:
     )
 
 
+def _settled(constraints: tuple[Constraint, ...]) -> list[Constraint]:
+    """The constraints with each ``Max``/``Min`` that the others decide replaced by the argument it takes on every
+    size they allow: a slice's clamp at 0 (``x[..., 1:-1]`` of ``H - 2`` rows stops at ``Max(0, H - 3)``) is
+    ``H - 3`` wherever the convolution before it fits (``H - 3 >= 0``). Their conjunction is unchanged."""
+    facts = [_fact(c) for c in constraints]
+    out = []
+    for j, c in enumerate(constraints):
+        if isinstance(c.form, FloorForm) or not hasattr(c.form, "has"):
+            out.append(c)
+            continue
+        form = _settle(c.form, [f for k, f in enumerate(facts) if k != j and f is not None])
+        out.append(c if form is c.form else dataclasses.replace(c, form=form))
+    return out
+
+
+def _fact(c: Constraint) -> Any:
+    """A constraint ``form >= value`` as the expression it says is at least 0; None for another kind."""
+    from convcalc._symbolic import to_sympy
+
+    return to_sympy(c.form) - c.value if c.kind == ">=" else None
+
+
+def _settle(expr: Any, facts: list[Any]) -> Any:
+    """``expr`` with each ``Max``/``Min`` whose largest (smallest) argument ``facts`` (expressions known to be at
+    least 0) decide replaced by that argument."""
+    import sympy
+
+    if not expr.has(sympy.Max, sympy.Min):
+        return expr
+
+    def at_least(a: Any, b: Any) -> bool:  # a >= b wherever the facts hold: a - b is a fact plus a constant >= 0
+        d = sympy.expand(a - b)
+        return any(_never_negative(sympy.expand(d - f)) for f in (0, *facts))
+
+    def pick(node: Any) -> Any:
+        wins = at_least if isinstance(node, sympy.Max) else (lambda a, b: at_least(b, a))
+        return next((a for a in node.args if all(a is b or wins(a, b) for b in node.args)), node)
+
+    settled = expr.replace(lambda n: isinstance(n, (sympy.Max, sympy.Min)), pick)
+    return expr if settled == expr else settled
+
+
+def _never_negative(gap: Any) -> bool:
+    """Whether a size difference is at least 0 for every size: a constant, or floors of one symbol whose
+    quasi-polynomial is a constant of 0 or more on each residue class (``floor((2L + 1)/4) - floor((L - 1)/2)``)."""
+    if gap.is_number:
+        return bool(gap >= 0)
+    if len(gap.free_symbols) != 1:
+        return False
+    try:
+        q = _quasi(gap, next(iter(gap.free_symbols)))
+    except _PeriodTooLongError:
+        return False
+    return q is not None and all(len(p) <= 1 and (not p or p[0] >= 0) for p in q.polys)
+
+
 def solve_sizes(plan: Plan, symbol: Any = None) -> Solution:
     x = _pick_symbol(plan, symbol)
-    relevant = [c for c in plan.constraints if x in _symbols_of(c)]
+    relevant = [c for c in _settled(plan.constraints) if x in _symbols_of(c)]
     coupled = [c for c in relevant if len(_symbols_of(c)) > 1]
     if coupled:
         return _solve_coupled(plan, x, coupled)
@@ -549,6 +606,8 @@ def inputs_for(plan: Plan, output: int, symbol: Any = None, axis: int | None = N
     if not dims:
         raise SpecError(f"the output shape {plan.output_shape} does not depend on {x}. Received: symbol={x}")
     expr = plan.output_shape[dims[0]]
+    if hasattr(expr, "has"):  # a slice's clamp the constraints decide (see _settled)
+        expr = _settle(expr, [f for f in map(_fact, plan.constraints) if f is not None])
     form = FloorForm.parse(expr)
     if form is None or form.slope_sign <= 0:
         return _inputs_by_quasi(expr, x, output, solution)

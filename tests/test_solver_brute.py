@@ -175,3 +175,64 @@ def test_inputs_for_after_a_transposed_conv() -> None:
     model = _model(net)
     expected = [h for h in range(1, 61) if (_runs(model, (1, 2, h)) or (0, 0, 0))[2] == 3]
     assert convcalc.plan(net, (1, 2, H)).inputs_for(3) == expected
+
+
+class _BorderCrop(torch.nn.Module):
+    """A convolution and a one-pixel border dropped with negative slice ends, as U-Net code crops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = torch.nn.Conv2d(1, 1, 3)
+
+    def forward(self, x: Any) -> Any:
+        return self.c(x)[:, :, 1:-1, 1:-1]
+
+
+def _torch_sizes(model: Any, shape: Any, sizes: range) -> dict[int, tuple[int, ...]]:
+    """The output shape torch gives for each size it runs."""
+    out = {}
+    for h in sizes:
+        runs = _runs(model, shape(h))
+        if runs is not None:
+            out[h] = runs
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "model", "shape"),
+    [
+        ("border crop", _BorderCrop(), lambda h: (1, 1, h, h)),
+        (
+            "ceil pool after a transposed convolution",
+            torch.nn.Sequential(
+                torch.nn.ConvTranspose1d(1, 1, 4, stride=2, padding=2),
+                torch.nn.MaxPool1d(2, stride=4, padding=1, ceil_mode=True),
+            ),
+            lambda h: (1, 1, h),
+        ),
+        (
+            "an upsample after such a pool",
+            torch.nn.Sequential(
+                torch.nn.Conv1d(1, 1, 2, stride=2, padding=4, padding_mode="replicate"),
+                torch.nn.ConvTranspose1d(1, 1, 4, stride=2, padding=1, output_padding=1),
+                torch.nn.MaxPool1d(1, stride=3, dilation=2, ceil_mode=True),
+                torch.nn.Conv1d(1, 1, 3, stride=2, dilation=3),
+                torch.nn.Upsample(scale_factor=1.5),
+            ),
+            lambda h: (1, 1, h),
+        ),
+    ],
+)
+def test_a_clamp_the_other_layers_decide_is_solved(name: str, model: Any, shape: Any) -> None:
+    # a slice's Max(0, H - 3) and a ceil pool's Min(floor((L - 1)/2), floor((2L + 1)/4)) were refused ("not built
+    # from integers, sums, products and floors"), though the layers before them decide which argument they take
+    x = convcalc.symbols("L")
+    plan = convcalc.plan(model.eval(), shape(x))
+    truth = _torch_sizes(model, shape, range(1, RANGE_1 + 1))
+    solution = plan.valid_sizes()
+    valid = {h for h in range(1, RANGE_1 + 1) if h in solution}
+    # every size torch runs to a non-empty output is valid, and none torch refuses (an empty crop, 1:-1 of one
+    # row, may be refused: convcalc takes a slice whose start passes its stop for a mistake)
+    assert {h for h, out in truth.items() if 0 not in out} <= valid <= set(truth)
+    for output in (1, 3, 4):
+        assert plan.inputs_for(output) == [h for h, out in truth.items() if out[-1] == output]
