@@ -188,7 +188,7 @@ class _BorderCrop(torch.nn.Module):
         return self.c(x)[:, :, 1:-1, 1:-1]
 
 
-def _torch_sizes(model: Any, shape: Any, sizes: range) -> dict[int, tuple[int, ...]]:
+def _torch_outputs(model: Any, shape: Any, sizes: range) -> dict[int, tuple[int, ...]]:
     """The output shape torch gives for each size it runs."""
     out = {}
     for h in sizes:
@@ -228,7 +228,7 @@ def test_a_clamp_the_other_layers_decide_is_solved(name: str, model: Any, shape:
     # from integers, sums, products and floors"), though the layers before them decide which argument they take
     x = convcalc.symbols("L")
     plan = convcalc.plan(model.eval(), shape(x))
-    truth = _torch_sizes(model, shape, range(1, RANGE_1 + 1))
+    truth = _torch_outputs(model, shape, range(1, RANGE_1 + 1))
     solution = plan.valid_sizes()
     valid = {h for h in range(1, RANGE_1 + 1) if h in solution}
     # every size torch runs to a non-empty output is valid, and none torch refuses (an empty crop, 1:-1 of one
