@@ -1651,3 +1651,22 @@ def test_a_symbolic_3d_average_pool_states_torch_s_input_at_least_the_kernel() -
         3,
         "avg_pool3d input at least the kernel",
     )
+
+
+def test_a_symbolic_feature_count_no_size_makes_in_features_is_told_as_such() -> None:
+    # the flattened sizes were joined without brackets ("1 x 2*floor((H - 3)/2) + 4 x ..."), and the fix said
+    # "use in_features=4*(floor(H/2 - 3/2) + 2)*...", which no Linear takes
+    net = nn.Sequential(
+        nn.Conv2d(1, 2, 3, stride=2),
+        nn.ConvTranspose2d(2, 1, 3, stride=2, output_padding=1),
+        nn.Flatten(),
+        nn.Linear(99, 3),
+    )
+    H, W = convcalc.symbols("H W")
+    with pytest.raises(convcalc.ShapeError) as caught:
+        convcalc.plan(net, (1, 1, H, W))
+    message = str(caught.value)
+    assert "(Flatten of 1 x (2*floor((H - 3)/2) + 4) x (2*floor((W - 3)/2) + 4) = " in message
+    assert (
+        ": no input size makes that 99: give in_features the count at the input size you use (a plan with " in message
+    )

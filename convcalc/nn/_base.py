@@ -14,7 +14,8 @@ from convcalc._types import Shape
 
 
 def _fmt(shape: Shape) -> str:
-    return " x ".join(str(d) for d in shape)
+    """``128 x 6 x 6``; a size that is an expression in brackets (``4 x (H - 2) x W``)."""
+    return " x ".join(str(d) if type(d) is int or str(d).isidentifier() else f"({d})" for d in shape)
 
 
 class Module(metaclass=CheckedCall):

@@ -227,7 +227,12 @@ def _linear_mismatch(layer: Linear, path: str, shape: Shape, ctx: Context) -> st
     got = shape[-1]
     head = f"{layer._where(path)}: Linear(in_features={layer.in_features}) receives {got} features"
     source = ctx.flatten_source
-    fix = f"use in_features={got}"
+    fix = (
+        f"use in_features={got}"
+        if type(got) is int
+        else f"no input size makes that {layer.in_features}: give in_features the count at the input size you "
+        f"use (a plan with numbers shows it)"
+    )
     # the last flatten of the plan explains the count only where it made it: a later Linear given another
     # Linear's features is not told of a Flatten whose product is something else
     if source is not None and len(shape) == 2 and source[2] == got:
