@@ -1800,3 +1800,33 @@ def test_a_lora_update_registered_as_a_parametrization_counts_its_products(batch
     ours = convcalc.summary(net, input_size=shape, verbose=0, depth=10)
     assert str(ours) == their_text(theirs)
     assert ours.total_mult_adds == theirs.total_mult_adds
+
+
+class _SkippedWhileZero(torch.nn.Module):
+    """A delta skipped while it is all zeros, as zero-initialised adapters are: its forward branches on values."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.delta = torch.nn.Parameter(torch.zeros(shape))
+
+    def forward(self, weight: Any) -> Any:
+        if self.delta.abs().max() == 0:
+            return weight
+        return weight + self.delta
+
+
+def test_a_parametrization_whose_forward_branches_on_values_leaves_the_layer_as_it_was() -> None:
+    # reading its forward is refused (a branch on values), which refused the whole model: the layer is planned
+    # as before, without that work (an elementwise add, 0 FLOPs for torch too)
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(288, 4))
+    torch.nn.utils.parametrize.register_parametrization(net[0], "weight", _SkippedWhileZero((8, 3, 3, 3)))
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        out = net(torch.zeros(2, 3, 8, 8))
+    plan = convcalc.plan(net, (2, 3, 8, 8), macs="flops")
+    assert plan.output_shape == tuple(out.shape) == (2, 4)
+    assert plan.total_params == sum(p.numel() for p in net.parameters()) == 1596
+    assert plan.macs * 2 == counter.get_total_flops() == 35712
+    assert [r.name for r in plan.rows] == ["0", "1", "2", "3"]

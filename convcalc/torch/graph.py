@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from convcalc._errors import SpecError
+from convcalc._errors import ConvCalcError, SpecError
 from convcalc.torch.fallback import _leaves, _torch_call, _TorchRejectsError
 from convcalc.torch.nodes import Node, Ref, _Attr, _join, _node_repr, _resolve_function, _substitute
 from convcalc.torch.ops import _HANDLERS
@@ -184,13 +184,19 @@ def _spec_types() -> _SpecTypes:
 
             owner, ctx.owner = ctx.owner, None  # (no module's tensors: the layer's row counts them)
             try:
-                with ctx.made_as(_holding_nothing):
-                    for name, steps, shape in self.chains:
-                        value: Any = _Tensor(shape)
-                        for j, step in enumerate(steps):
-                            value = _graph_call(step, (value,), {}, ctx, _join(path, f"parametrizations.{name}.{j}"))
-            except ReaderSignalError as exc:
-                raise public_error(exc) from None
+                for name, steps, shape in self.chains:
+                    state = (len(ctx.rows), len(ctx.groups), len(ctx.constraints))
+                    try:
+                        with ctx.made_as(_holding_nothing):
+                            value: Any = _Tensor(shape)
+                            for j, step in enumerate(steps):
+                                where = _join(path, f"parametrizations.{name}.{j}")
+                                value = _graph_call(step, (value,), {}, ctx, where)
+                    except (ConvCalcError, ReaderSignalError):
+                        # a forward neither convcalc nor torch's meta run follows (it branches on the weight's
+                        # values): torch checked the tensor's shape when the parametrization was registered, so the
+                        # layer is planned as it was, without that work
+                        del ctx.rows[state[0] :], ctx.groups[state[1] :], ctx.constraints[state[2] :]
             finally:
                 ctx.owner = owner
             result: Flow = self.layer._plan(flow, ctx, path)

@@ -589,7 +589,8 @@ class _Reader:
         """A layer planned whole whose tensors parametrizations of the user's with parameters of their own
         compute (a LoRA update, ``W + B @ A``): planned with those parametrizations' work (see Parametrized).
         torch's own (weight_norm, spectral_norm, orthogonal), one that holds no parameters and one whose forward
-        fx cannot read are left as they are, as is a layer that takes or gives several tensors."""
+        convcalc cannot follow are left as they are (the layer's own work is counted), as is a layer that takes or
+        gives several tensors (an LSTM) or whose forward reads a child's weight (MultiheadAttention's out_proj)."""
         lists = _parametrizations(module)
         if lists is None or _passes_several(spec) or isinstance(spec, _multi_output()):
             return spec
@@ -602,10 +603,13 @@ class _Reader:
                 for step in steps
             ):
                 continue
-            read = [
-                self._read_forward(step, _join(path, f"parametrizations.{name}.{j}"), ())
-                for j, step in enumerate(steps)
-            ]
+            try:
+                read = [
+                    self._read_forward(step, _join(path, f"parametrizations.{name}.{j}"), ())
+                    for j, step in enumerate(steps)
+                ]
+            except ConvCalcError:
+                continue
             if all(isinstance(r, _spec_types().Graph) for r in read):
                 chains.append((name, tuple(read), tuple(int(d) for d in originals[0].shape)))
         return _spec_types().Parametrized(spec, tuple(chains)) if chains else spec
