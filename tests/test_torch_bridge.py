@@ -1015,6 +1015,27 @@ def test_verify_compares_on_the_meta_device_an_input_no_memory_holds(torch_model
     assert too_small.torch_layer == too_small.plan_layer == "0"
 
 
+class _Budget(torch.nn.Module):
+    """A forward that refuses long inputs with a message of its own that speaks of memory."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = torch.nn.Conv1d(8, 8, 3)
+
+    def forward(self, x: Any) -> Any:
+        if x.device.type != "meta" and x.shape[-1] > 5:
+            raise RuntimeError("KV cache out of memory budget: sequences longer than 5 are refused")
+        return self.c(x)
+
+
+def test_verify_runs_on_meta_only_when_the_allocator_runs_out() -> None:
+    # a model's own error that says "out of memory" is torch refusing the input, not the device's memory
+    report = convcalc.verify(_Budget(), (2, 8, 7), device="cpu")
+    assert not report.ok
+    assert report.device == "cpu"
+    assert report.error == "RuntimeError: KV cache out of memory budget: sequences longer than 5 are refused"
+
+
 class _Attention(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()

@@ -254,10 +254,12 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
 
 
 def _out_of_memory(error: str) -> bool:
-    """Whether torch's error is the device running out of memory (not a shape it refuses)."""
-    return any(
-        words in error
-        for words in ("OutOfMemoryError", "can't allocate memory", "out of memory", "not enough memory")
+    """Whether torch's error is its allocator running out of memory (not a shape it refuses, nor a model's own
+    error that speaks of memory): torch's OutOfMemoryError (CUDA, MPS), or the CPU allocator's RuntimeError."""
+    return error.startswith("OutOfMemoryError: ") or (
+        error.startswith("RuntimeError: ")
+        and "DefaultCPUAllocator: " in error
+        and any(words in error for words in ("can't allocate memory", "not enough memory"))
     )
 
 
