@@ -701,6 +701,28 @@ def test_a_weight_whose_shape_the_graph_reads_first_is_counted_at_its_layer() ->
     assert plan.total_params == 12
 
 
+class _LearnedQueries(torch.nn.Module):
+    """A second output that is a weight expanded to the batch (a detector's learned queries)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries = torch.nn.Parameter(torch.randn(1, 5, 7))
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: Any) -> Any:
+        return self.conv(x), self.queries.expand(x.shape[0], -1, -1)
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_a_weight_an_output_returns_without_the_input_s_values_is_counted(dynamic: bool) -> None:
+    # no node reads the queries beside the input's values, so none counted them: 112 parameters of 147
+    module = _LearnedQueries().eval()
+    model = onnx.load_from_string(torch_to_onnx(module, (2, 3, 8, 8), axes={0: "B"} if dynamic else None))
+    plan = convcalc.plan(model, (2, 3, 8, 8))
+    assert plan.output_shapes == ((2, 4, 6, 6), (2, 5, 7))
+    assert plan.total_params == sum(p.numel() for p in module.parameters()) == 147
+
+
 def test_a_float16_weight_cast_for_its_layer_is_counted() -> None:
     weight = numpy_helper.from_array(np.ones((8, 3, 3, 3), np.float16), "w16")
     ratio = numpy_helper.from_array(np.array(0.5, np.float32), "ratio")

@@ -155,6 +155,7 @@ class OnnxGraph(Module):
                     f"Received: op_type={node.op}, opset={self.opset}"
                 )
             call = _Call(ctx, node, path, self.opset)
+            start = len(ctx.rows)
             try:
                 results = handler(call, values)
             except ConvCalcError:
@@ -164,6 +165,12 @@ class OnnxGraph(Module):
                 raise reader_fault(_where(node), "node", exc, "the model", tail) from exc
             if not isinstance(results, list):
                 results = [results]
+            if (node.trainable or node.buffers) and not any(r.name == call.name for r in ctx.rows[start:]):
+                # a node of constants that counts weights (learned queries expanded to the batch, an output of
+                # their own): its row holds them
+                made = results[0] if results and isinstance(results[0], (_T, _K)) else None
+                shape = tuple(made.shape) if made is not None else ()
+                ctx.add_row(call.name, node.op, (), shape, trainable=node.trainable, buffers=node.buffers)
             for out_name, value in zip(node.outputs, results, strict=False):
                 if out_name:
                     env[out_name] = value

@@ -176,6 +176,14 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
                 )
                 for source in sorted(derived[name]):
                     uses.setdefault(source, []).append((n, role))
+    # a weight no node reads beside the input's values and that a graph output carries (learned queries expanded to
+    # the batch, returned as they are): counted at the node that makes that output
+    producer = {out: n for n, node in enumerate(kept) for out in node.output}
+    for out in graph.output:
+        name = alias.get(out.name, out.name)
+        for source in sorted(derived.get(name, ())):
+            if source not in uses and name in producer:
+                uses[source] = [(producer[name], "param")]
     owner: dict[int, list[int]] = {}
     for name, use in uses.items():
         init = inits[name]
