@@ -828,6 +828,8 @@ def upsample_output_size(
     outs = []
     for i_raw, f in zip(axes.values["size"], axes.values["scale_factor"], strict=True):
         i = integer(i_raw, "size", minimum=1, error=ShapeError, symbolic=True)
+        if getattr(f, "shape", None) == ():  # a 0-d numpy array: the number it holds, as torch takes it
+            f = f.item()
         if (isinstance(f, numbers.Integral) and not isinstance(f, bool)) or conv is Convention.KERAS:  # np.int8 too
             factor = integer(f, "scale_factor", minimum=1)
             outs.append(i * factor)

@@ -585,7 +585,10 @@ def test_to_json_takes_the_indents_json_takes(indent: object) -> None:
     assert plan.to_json(indent="\t").startswith('{\n\t"input_shape": [\n\t\t1,')
 
 
-@pytest.mark.parametrize(("factor", "expected"), [(np.int8(2), 200), (np.float64(0.29), 28), (np.float32(0.29), 28)])
+@pytest.mark.parametrize(
+    ("factor", "expected"),
+    [(np.int8(2), 200), (np.float64(0.29), 28), (np.float32(0.29), 28), (np.array(1.5), 150), (np.array(2), 200)],
+)
 def test_a_numpy_scale_factor_is_taken_as_its_python_number(factor: object, expected: int) -> None:
     # a numpy scale was refused ("must be a positive finite number"); torch takes it as the number it holds
     assert convcalc.upsample_output_size(100, scale_factor=factor) == expected
