@@ -184,15 +184,24 @@ def _settled(constraints: tuple[Constraint, ...]) -> list[Constraint]:
     """The constraints with each ``Max``/``Min`` that the others decide replaced by the argument it takes on every
     size they allow: a slice's clamp at 0 (``x[..., 1:-1]`` of ``H - 2`` rows stops at ``Max(0, H - 3)``) is
     ``H - 3`` wherever the convolution before it fits (``H - 3 >= 0``). Their conjunction is unchanged."""
+    if not any(_clamped(c.form) for c in constraints):
+        return list(constraints)
     facts = [_fact(c) for c in constraints]
     out = []
     for j, c in enumerate(constraints):
-        if isinstance(c.form, FloorForm) or not hasattr(c.form, "has"):
+        if not _clamped(c.form):
             out.append(c)
             continue
         form = _settle(c.form, [f for k, f in enumerate(facts) if k != j and f is not None])
         out.append(c if form is c.form else dataclasses.replace(c, form=form))
     return out
+
+
+def _clamped(form: Any) -> bool:
+    """Whether a size holds a ``Max`` or ``Min`` (a FloorForm or a number holds neither)."""
+    import sympy
+
+    return not isinstance(form, FloorForm) and hasattr(form, "has") and bool(form.has(sympy.Max, sympy.Min))
 
 
 def _fact(c: Constraint) -> Any:
@@ -606,7 +615,7 @@ def inputs_for(plan: Plan, output: int, symbol: Any = None, axis: int | None = N
     if not dims:
         raise SpecError(f"the output shape {plan.output_shape} does not depend on {x}. Received: symbol={x}")
     expr = plan.output_shape[dims[0]]
-    if hasattr(expr, "has"):  # a slice's clamp the constraints decide (see _settled)
+    if _clamped(expr):  # a slice's clamp the constraints decide (see _settled)
         expr = _settle(expr, [f for f in map(_fact, plan.constraints) if f is not None])
     form = FloorForm.parse(expr)
     if form is None or form.slope_sign <= 0:
