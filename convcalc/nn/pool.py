@@ -290,8 +290,8 @@ class _AdaptivePoolNd(Module):
         if self.output_size is None or (nd == 1 and None in values):  # torch: TypeError
             kept = "" if nd == 1 else f" (None in a tuple keeps that axis: ({', '.join(['None'] * nd)}))"
             raise SpecError(
-                f"{self.kind}'s output_size must be {'an int' if nd == 1 else f'an int or a tuple of {nd}'}"
-                f"{kept}, as torch takes it. {received(args)}"
+                f"output_size must be {'an int' if nd == 1 else f'an int or a tuple of {nd}'}{kept}, as torch's "
+                f"{self.kind} takes it. {received(args)}"
             )
         object.__setattr__(self, "_out", tuple(_adaptive_size(v) for v in values))
 

@@ -523,7 +523,7 @@ class Upsample(Module):
     scale_factor: Any = None
     mode: str = "nearest"
     align_corners: bool | None = None
-    recompute_scale_factor: bool | None = None
+    recompute_scale_factor: bool | None = field(default=None, kw_only=True)  # (named where given, as in torch)
 
     def __post_init__(self) -> None:
         args = _args(self)
