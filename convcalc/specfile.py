@@ -783,6 +783,7 @@ class _Writer:
         from convcalc import keras, nn
 
         lines = list(head)
+        model = getattr(model, "_written_as", model)  # (a torch layer read with its parametrizations: the layer)
         kind = type(model).__name__
         if isinstance(model, (nn.Sequential, keras.Sequential)):
             if not top:

@@ -1830,3 +1830,16 @@ def test_a_parametrization_whose_forward_branches_on_values_leaves_the_layer_as_
     assert plan.total_params == sum(p.numel() for p in net.parameters()) == 1596
     assert plan.macs * 2 == counter.get_total_flops() == 35712
     assert [r.name for r in plan.rows] == ["0", "1", "2", "3"]
+
+
+def test_a_layer_read_with_its_parametrizations_is_built_and_written_as_the_layer() -> None:
+    # from_torch of a LoRA model built and dumped as its plain layers before the parametrizations were planned;
+    # the spec that plans them is written and built as the layer it wraps, as before
+    from convcalc.specfile import dump_spec, loads_spec
+
+    spec = convcalc.from_torch(_lora_net())
+    built = spec.to_torch()
+    assert [type(m).__name__ for m in built] == ["Conv2d", "ReLU", "Flatten", "Linear"]
+    assert sum(p.numel() for p in built.parameters()) == 8 * 27 + 8 + 2880 + 10
+    layers = loads_spec(dump_spec(spec))[0]
+    assert [type(m).__name__ for _, m in layers.children()] == ["Conv2d", "ReLU", "Flatten", "Linear"]

@@ -168,6 +168,8 @@ def _build(spec: Any, path: str) -> Any:
     from convcalc.nn._base import _is_default
 
     types = _spec_types()
+    if isinstance(spec, types.Parametrized):  # the layer, as torch holds it before its parametrizations
+        return _build(spec.layer, path)
     kind = type(spec).__name__
     where = f"{path or '<model>'} ({kind})"
     if isinstance(spec, nn.Sequential):

@@ -176,6 +176,11 @@ def _spec_types() -> _SpecTypes:
             kind: str = self.layer.kind
             return kind
 
+        @property
+        def _written_as(self) -> Any:
+            """What a spec file and ``to_torch`` write in its place: the layer (a parametrization is no layer)."""
+            return self.layer
+
         def children(self) -> Iterator[tuple[str, Any]]:
             return iter(())
 
