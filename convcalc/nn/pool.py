@@ -287,7 +287,7 @@ class _AdaptivePoolNd(Module):
         values = self.output_size if isinstance(self.output_size, (tuple, list)) else (self.output_size,) * nd
         if len(values) != nd:
             raise SpecError(f"output_size must be an int or a tuple of {nd}. {received(args)}")
-        if self.output_size is None or (nd == 1 and None in values):  # torch: TypeError
+        if self.output_size is None or (nd == 1 and any(v is None for v in values)):  # torch: TypeError
             kept = "" if nd == 1 else f" (None in a tuple keeps that axis: ({', '.join(['None'] * nd)}))"
             raise SpecError(
                 f"output_size must be {'an int' if nd == 1 else f'an int or a tuple of {nd}'}{kept}, as torch's "
