@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from convcalc._errors import ConvCalcError, SpecError
-from convcalc.torch.fallback import _leaves, _torch_call, _TorchRejectsError
+from convcalc.torch.fallback import _leaves, _multi_output, _torch_call, _TorchRejectsError
 from convcalc.torch.nodes import Node, Ref, _Attr, _join, _node_repr, _resolve_function, _substitute
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.strides import contiguous, is_contiguous
@@ -614,12 +614,6 @@ def _one_tensor_error(path: str, kind: str, args: tuple[Any, ...], kwargs: dict[
         f"{path or '<model>'} ({kind}): is called with {count} argument{'s' if count != 1 else ''} ({given or 'none'}); a "
         f"{kind} takes one tensor. Received: arguments=({given})"
     )
-
-
-def _multi_output() -> type:
-    from convcalc import nn
-
-    return nn._MultiOutput
 
 
 def _as_shapes(value: Any) -> Any:

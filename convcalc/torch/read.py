@@ -12,8 +12,8 @@ from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call, reader_fault
 from convcalc._types import Slot
 from convcalc.torch.build import _torch_types
-from convcalc.torch.fallback import _compiled, _leaves, _torch_call
-from convcalc.torch.graph import _call_module, _graph_call, _multi_output, _spec_types
+from convcalc.torch.fallback import _compiled, _leaves, _multi_output, _torch_call
+from convcalc.torch.graph import _call_module, _graph_call, _spec_types
 from convcalc.torch.nodes import Decision, Node, Ref, _Attr, _Dict, _join, _torch
 from convcalc.torch.strides import contiguous
 from convcalc.torch.trace import (
@@ -492,6 +492,11 @@ def _unsafe_parametrizations(module: Any) -> list[str]:
     ]
 
 
+def _originals(plist: Any) -> list[Any]:
+    """The tensors a ``ParametrizationList`` holds as given (``original``, or ``original0``, ``original1``...)."""
+    return [t for k, t in plist.named_parameters(recurse=False) if k.startswith("original")]
+
+
 def parametrized(module: Any) -> tuple[Any, ...]:
     """``Plan.parametrized``: each tensor of a module that parametrizations compute (``weight_norm``,
     ``spectral_norm``, ``orthogonal``, one of the user's), where the module is a layer convcalc plans whole
@@ -506,7 +511,7 @@ def parametrized(module: Any) -> tuple[Any, ...]:
             continue
         unsafe = _unsafe_parametrizations(child)
         for name, plist in lists.items():
-            originals = [t for k, t in plist.named_parameters(recurse=False) if k.startswith("original")]
+            originals = _originals(plist)
             steps = list(plist)
             if len(originals) == 1 and name not in unsafe:
                 shape = tuple(originals[0].shape)
@@ -597,7 +602,7 @@ class _Reader:
         chains = []
         for name, plist in lists.items():
             steps = list(plist)
-            originals = [t for k, t in plist.named_parameters(recurse=False) if k.startswith("original")]
+            originals = _originals(plist)
             if len(originals) != 1 or not any(
                 type(step).__module__ != "torch.nn.utils.parametrizations" and any(True for _ in step.parameters())
                 for step in steps
