@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -190,7 +190,7 @@ def _spec_types() -> _SpecTypes:
             owner, ctx.owner = ctx.owner, None  # (no module's tensors: the layer's row counts them)
             try:
                 for name, steps, shape in self.chains:
-                    state = (len(ctx.rows), len(ctx.groups), len(ctx.constraints))
+                    undo = _undoer(ctx)
                     try:
                         with ctx.made_as(_holding_nothing):
                             value: Any = _Tensor(shape)
@@ -201,7 +201,7 @@ def _spec_types() -> _SpecTypes:
                         # a forward neither convcalc nor torch's meta run follows (it branches on the weight's
                         # values): torch checked the tensor's shape when the parametrization was registered, so the
                         # layer is planned as it was, without that work
-                        del ctx.rows[state[0] :], ctx.groups[state[1] :], ctx.constraints[state[2] :]
+                        undo()
             finally:
                 ctx.owner = owner
             result: Flow = self.layer._plan(flow, ctx, path)
@@ -388,12 +388,8 @@ def _child_module(parent: Any, target: str) -> Any:
 _MAX_READS = 64
 
 
-def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any, path: str) -> Any:
-    """Plan a Graph with convcalc's rules; where they cannot follow the forward (a SpecError, not a misfit),
-    plan the module with torch's shape machinery instead, after undoing what the attempt planned. Its callers
-    hold the module's place among the containers the torchinfo layout lists."""
-    if graph.torch_module is None:
-        return _run_graph(graph, list(args), ctx, path, kwargs)
+def _undoer(ctx: Any) -> Callable[[], None]:
+    """A function that takes back what is planned from here on: rows, groups, constraints, tensors counted."""
     state = (len(ctx.rows), len(ctx.groups), len(ctx.constraints), set(ctx.counted))
 
     def undo() -> None:
@@ -401,6 +397,16 @@ def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: 
         ctx.counted.clear()
         ctx.counted.update(state[3])
 
+    return undo
+
+
+def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any, path: str) -> Any:
+    """Plan a Graph with convcalc's rules; where they cannot follow the forward (a SpecError, not a misfit),
+    plan the module with torch's shape machinery instead, after undoing what the attempt planned. Its callers
+    hold the module's place among the containers the torchinfo layout lists."""
+    if graph.torch_module is None:
+        return _run_graph(graph, list(args), ctx, path, kwargs)
+    undo = _undoer(ctx)
     types = _spec_types()
     try:
         # each read again decides one more condition, so this ends within the forward's count of conditions
