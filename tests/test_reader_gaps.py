@@ -1719,6 +1719,15 @@ class _SizeTensorEdges(torch.nn.Module):
             e += 2
         elif self.form == "element":
             d[0] += 2
+        elif self.form in ("swapaxes", "swapdims", "detach", "real", "narrowed"):  # views of d, written through
+            e = {
+                "swapaxes": lambda: d.swapaxes(0, 0),
+                "swapdims": lambda: d.swapdims(0, 0),
+                "detach": lambda: d.detach(),
+                "real": lambda: d.real,
+                "narrowed": lambda: d.narrow(0, 0, 1),
+            }[self.form]()
+            e.add_(2)
         elif self.form == "function":
             torch.clamp_(d, min=7)
         elif self.form == "select":
@@ -1730,7 +1739,10 @@ class _SizeTensorEdges(torch.nn.Module):
 
 @pytest.mark.parametrize(
     "form",
-    ["clamp_", "iadd", "narrow", "slice", "index", "int8", "cast", "view", "element", "function", "select", "nested"],
+    [
+        *("clamp_", "iadd", "narrow", "slice", "index", "int8", "cast", "view", "element", "function", "select"),
+        *("nested", "swapaxes", "swapdims", "detach", "real", "narrowed"),
+    ],
 )
 def test_tensors_made_from_sizes_are_followed_or_refused_never_stale(form: str) -> None:
     # what torch gives, or that convcalc refuses: values changed in place, a (1,) tensor where torch takes 0-D

@@ -233,10 +233,12 @@ def _write(node: Node, env: dict[str, Any], same: dict[str, list[str]]) -> None:
             env[name] = env[node.name]
 
 
-#: operations whose result may be a view of their input (a write into it writes into the input)
-_VIEWS = frozenset(
+#: operations whose result may be a view of their input (a write into it writes into the input); ``getattr``:
+#: ``d.real``, ``d.T``, ``d.mT``
+_ALIASING = frozenset(
     {
         "getitem",
+        "getattr",
         "view",
         "reshape",
         "unsqueeze",
@@ -366,7 +368,7 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
                 env[node.name] = _math(call, node, args, kwargs)
             else:
                 env[node.name] = _settled(_HANDLERS[node.kind](call, args, kwargs), node.kind, args, kwargs)
-                if node.kind in _VIEWS and args and (isinstance(args[0], _SizeTensor) or id(args[0]) in sized):
+                if node.kind in _ALIASING and args and (isinstance(args[0], _SizeTensor) or id(args[0]) in sized):
                     result = env[node.name]
                     sized.update(id(v) for v in (result if isinstance(result, (tuple, list)) else (result,)))
                 # the tensor written into is the result from here on, where its shape changes: ``x.squeeze_(-1)``
