@@ -141,6 +141,33 @@ def test_module_length(path: Path) -> None:
         assert lines <= LIMIT, f"{name} has {lines} lines; split it into modules of at most {LIMIT} lines"
 
 
+def _top_level_names(tree: ast.Module) -> list[tuple[str, int]]:
+    """The names a module binds at its top level by ``def``, ``class`` or an assignment, with their lines."""
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append((node.name, node.lineno))
+        elif isinstance(node, ast.Assign):
+            names += [(t.id, node.lineno) for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            names.append((node.target.id, node.lineno))
+    return names
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE.parent)))
+def test_each_top_level_name_is_bound_once(path: Path) -> None:
+    """A second ``_VIEWS = ...`` in a module silently replaces the first for every function that reads it."""
+    first: dict[str, int] = {}
+    for name, line in _top_level_names(ast.parse(path.read_text(encoding="utf-8"))):
+        assert name not in first, f"{path.name}: {name} is bound at line {first[name]} and again at line {line}"
+        first[name] = line
+
+
+def test_a_name_bound_twice_is_found() -> None:
+    tree = ast.parse("A = 1\ndef f(): pass\nA = frozenset()\n")
+    assert [n for n, _ in _top_level_names(tree)] == ["A", "f", "A"]
+
+
 _TARGET = re.compile(r"""["'](convcalc(?:\.\w+)+):(\w+(?:\.\w+)*)["']""")
 
 
