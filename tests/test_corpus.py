@@ -31,8 +31,6 @@ NEEDS_TORCH = {
     "ForwardFeatures",  # its forward replaced on the instance, which fx does not read
     "CausalEncoder",  # torch's transformer checks its mask's values to choose a kernel (the shapes are the same)
     "Seq2Seq",
-    "HRNetMini",  # HRNet's fusion assigns into the list of branches it is given (x[i] = ...): torch's machinery
-    "YoloV5Mini",  # YOLOv5's Detect does too, and caches its grids in lists of tensors
 }
 
 

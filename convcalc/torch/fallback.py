@@ -334,13 +334,15 @@ def _torch_call(
     reason: str,
     held: bool = False,
     called: list[Any] | None = None,
+    writes: dict[int, tuple[Any, Any]] | None = None,
 ) -> Any:
     """Plan one call of ``module`` with torch's shape machinery: a meta copy runs on meta tensors of the shapes
     planned so far, and every module call and tensor function it makes is planned with convcalc's rules on the
     shapes torch gives there. Rows added here are marked ``source="torch"``. ``held``: the caller holds the
     module's place among the containers the torchinfo layout lists (a Graph, a TorchCall), so the run does not
     list it again; ``called`` (a list) is given the shape of the first input the module's forward took, after its
-    forward pre-hooks (what torchinfo's hooks, registered after them, show as its input)."""
+    forward pre-hooks (what torchinfo's hooks, registered after them, show as its input); ``writes`` is told of
+    the lists given that the forward assigned into (``x[i] = self.m[i](x[i])``): the caller's list changes too."""
     torch = _torch()
     where = f"{path or '<model>'} ({kind})"
     shapes = [t.shape for t in _leaves(args) + _leaves(tuple(kwargs.values()))]
@@ -407,6 +409,7 @@ def _torch_call(
         hooks.move_to_end(post.id, last=False)
         try:
             m_args, m_kwargs = meta(args), meta(kwargs)
+            lists = _list_items(m_args, m_kwargs)
             run.active = True
             # tensors the forward makes (``torch.zeros(n, h)``, a mask) are made on the meta device too
             with torch.no_grad(), torch.device("meta"), Functions(), _NoCausalDetection(), _quiet_compiled():
@@ -433,9 +436,36 @@ def _torch_call(
             post.remove()
     with ctx.made_as(_from_torch):
         _replay(run, ctx, path, known, held)
+    if writes is not None:
+        _lists_written(args, kwargs, m_args, m_kwargs, lists, known, where, writes)
     if called is not None:
         called.extend(_shown_shape(e[2]) for e in run.events[-1:] if e[0] == "exit" and e[1] is copy)
     return _from_meta(output, known, where)
+
+
+def _list_items(m_args: Any, m_kwargs: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """What each list among the meta inputs holds before the run (a list the caller gave is one of them)."""
+    return [tuple(v) if isinstance(v, list) else () for v in (*m_args, *m_kwargs.values())]
+
+
+def _lists_written(
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    m_args: Any,
+    m_kwargs: dict[str, Any],
+    before: list[tuple[Any, ...]],
+    known: dict[int, Any],
+    where: str,
+    writes: dict[int, tuple[Any, Any]],
+) -> None:
+    """The lists given whose meta copies the forward changed, as they are now."""
+    given = (*args, *kwargs.values())
+    for value, meta_list, items in zip(given, (*m_args, *m_kwargs.values()), before, strict=True):
+        changed = isinstance(meta_list, list) and (
+            len(meta_list) != len(items) or any(a is not b for a, b in zip(meta_list, items, strict=False))
+        )
+        if type(value) is ListValue and changed:
+            writes[id(value)] = (value, ListValue(_from_meta(meta_list, known, where)))
 
 
 def _plain_containers(module: Any) -> Iterator[tuple[str, Any, list[tuple[str, Any]]]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from convcalc._errors import ConvCalcError, SpecError
 from convcalc.torch.fallback import _leaves, _multi_output, _torch_call, _TorchRejectsError
-from convcalc.torch.nodes import Node, Ref, _Attr, _join, _node_repr, _resolve_function, _substitute
+from convcalc.torch.nodes import ListValue, Node, Ref, _Attr, _join, _node_repr, _resolve_function, _substitute
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.strides import contiguous, is_contiguous
 from convcalc.torch.trace import _elementwise_type, _is_inplace
@@ -280,7 +280,16 @@ _RESHAPED_IN_PLACE = frozenset(
 )
 
 
-def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dict[str, Any] | None = None) -> Any:
+def _run_graph(
+    graph: Any,
+    inputs: list[Any],
+    ctx: Any,
+    path: str,
+    keywords: dict[str, Any] | None = None,
+    writes: dict[int, tuple[Any, Any]] | None = None,
+) -> Any:
+    """Plan the nodes of ``graph`` on ``inputs``; ``writes``, where given, is told of each list input the forward
+    assigned into (``x[i] = self.branches[i](x[i])``): the caller's list changes too, as in Python."""
     modules = dict(graph.modules)
     attrs = {a.target: a for a in graph.attrs}
     env: dict[str, Any] = {}
@@ -290,6 +299,7 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
     read: set[str] = set()
     same: dict[str, list[str]] = {}  # the names of one tensor: ``y.squeeze_(-1)`` is ``y``, by the first name
     sized: set[int] = set()  # views of a tensor made from sizes (``d.view(-1)``, ``d[0]``): writing them changes it
+    received: dict[str, Any] = {}  # the lists given as inputs, by name
     for node in graph.nodes:
         if node.op == "placeholder":
             if node.target.startswith("**"):  # forward(self, x, **kwargs): the keywords no parameter took
@@ -309,6 +319,8 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
                         graph.absent | {node.target} if left_out else graph.absent - {node.target},
                     )
                 env[node.name] = value
+                if type(value) is ListValue:
+                    received[node.name] = value
             elif node.args:
                 if node.args[0] is None and node.target not in graph.absent:
                     # fx traced it as a tensor, so ``if mask is not None:`` (here or in a function the forward
@@ -337,7 +349,15 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
         args = _substitute(node.args, env)
         kwargs = {k: _substitute(v, env) for k, v in node.kwargs}
         if node.op == "output":
+            if writes is not None:  # the lists given that hold other items now
+                writes.update({id(v): (v, env[k]) for k, v in received.items() if env[k] is not v})
             return args[0]
+        if node.kind == "setitem" and args and type(args[0]) is ListValue:
+            old = args[0]
+            new = _assigned(_Call(ctx, _join(path, node.name), node.kind, False, False), old, args[1], args[2])
+            _rebind(graph, env, node, old, new, args, kwargs, path)
+            env[node.name] = None
+            continue
         if node.op == "get_attr":
             attr = attrs[node.target]
             env[node.name] = _Tensor(
@@ -351,10 +371,21 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
                 read.add(attr.target)
                 _attr_row(ctx, _join(path, attr.target), attr)
         elif node.op == "call_module":
+            changed: dict[int, tuple[Any, Any]] = {}
             env[node.name] = _call_module(
-                modules[node.target], node, args, kwargs, ctx, path, node.target in called, graph.torch_module
+                modules[node.target],
+                node,
+                args,
+                kwargs,
+                ctx,
+                path,
+                node.target in called,
+                graph.torch_module,
+                changed,
             )
             called.add(node.target)
+            for old, new in changed.values():  # lists the child assigned into: changed here too
+                _rebind(graph, env, node, old, new, args, kwargs, path)
         else:
             call = _Call(ctx, _join(path, node.name), node.kind, _is_inplace(node), node.functional)
             written = args[0] if args and (call.inplace or node.kind == "setitem") else None
@@ -376,6 +407,76 @@ def _run_graph(graph: Any, inputs: list[Any], ctx: Any, path: str, keywords: dic
                 if call.inplace or (kwargs and "out" in kwargs):
                     _write(node, env, same)
     return None  # pragma: no cover - an fx graph always ends with an output node
+
+
+def _assigned(call: _Call, old: Any, index: Any, value: Any) -> Any:
+    """``x[index] = value`` for a list ``x``: the list that results (Python's IndexError as torch's run raises it)."""
+    if type(index) is not int:  # a slice, or a size known as an expression
+        raise call.spec_error("convcalc follows an assignment into a list at an index that is a number", index=index)
+    if not -len(old) <= index < len(old):
+        raise call.spec_error(f"list assignment index out of range (Python: IndexError) for {len(old)} items", index=index)
+    items = list(old)
+    items[index] = value
+    return ListValue(items)
+
+
+def _rebind(
+    graph: Any,
+    env: dict[str, Any],
+    node: Node,
+    old: Any,
+    new: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    path: str,
+) -> None:
+    """The list ``old``, assigned into at ``node`` (or by a module called there), is ``new`` from here on under each
+    of its names. Where the forward reaches it otherwise, what it sees cannot be told: a list held in another
+    container, or one written as a literal in the call (fx reads ``xs = [a, b]; self.stage(xs); xs[0]`` as ``a``)
+    whose items the forward uses again."""
+    where = f"{path or '<model>'} ({graph.torch_type})"
+    names = [name for name, value in env.items() if value is old]
+    held = [name for name, value in env.items() if value is not old and _holds(value, old)]
+    if held:
+        raise SpecError(
+            f"{where}: a list that {node.name} assigns into is also held inside {held[0]}, which convcalc does not "
+            f"follow; plan with numbers (torch's shape machinery follows it). Received: node={node.name}"
+        )
+    if names:
+        for name in names:
+            env[name] = new
+        return
+    literals = [raw for raw, value in zip(node.args, args, strict=False) if value is old]
+    literals += [raw for (key, raw) in node.kwargs if kwargs.get(key) is old]
+    reused = {ref.name for raw in literals for ref in _refs(raw)} & _used_after(graph, node)
+    if not literals or reused:
+        raise SpecError(
+            f"{where}: {node.name} assigns into a list the forward wrote out in the call, and the forward uses "
+            f"its items again ({', '.join(sorted(reused)) or 'inside another value'}), which torch.fx reads as "
+            f"they were before; name the list or plan with numbers. Received: node={node.name}"
+        )
+
+
+def _holds(value: Any, target: Any) -> bool:
+    if type(value) in (tuple, ListValue, _Pair):
+        return any(v is target or _holds(v, target) for v in value)
+    if isinstance(value, dict):
+        return any(v is target or _holds(v, target) for v in value.values())
+    return False
+
+
+def _refs(raw: Any) -> Iterator[Ref]:
+    if type(raw) is Ref:
+        yield raw
+    elif isinstance(raw, tuple):  # tuple and ListValue
+        for item in raw:
+            yield from _refs(item)
+
+
+def _used_after(graph: Any, node: Node) -> set[str]:
+    """The names the nodes after ``node`` read."""
+    after = graph.nodes[graph.nodes.index(node) + 1 :]
+    return {ref.name for later in after for ref in _refs((later.args, tuple(v for _, v in later.kwargs)))}
 
 
 def _child_module(parent: Any, target: str) -> Any:
@@ -402,12 +503,20 @@ def _undoer(ctx: Any) -> Callable[[], None]:
     return undo
 
 
-def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: Any, path: str) -> Any:
+def _graph_call(
+    graph: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    ctx: Any,
+    path: str,
+    writes: dict[int, tuple[Any, Any]] | None = None,
+) -> Any:
     """Plan a Graph with convcalc's rules; where they cannot follow the forward (a SpecError, not a misfit),
     plan the module with torch's shape machinery instead, after undoing what the attempt planned. Its callers
-    hold the module's place among the containers the torchinfo layout lists."""
+    hold the module's place among the containers the torchinfo layout lists; ``writes`` is told of the lists given
+    that the forward assigned into."""
     if graph.torch_module is None:
-        return _run_graph(graph, list(args), ctx, path, kwargs)
+        return _run_graph(graph, list(args), ctx, path, kwargs, writes)
     undo = _undoer(ctx)
     types = _spec_types()
     try:
@@ -415,7 +524,7 @@ def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: 
         # (a forward whose Python flow is not a function of the sizes could go on: it is cut off)
         for _ in range(_MAX_READS):
             try:
-                return _run_graph(graph, list(args), ctx, path, kwargs)
+                return _run_graph(graph, list(args), ctx, path, kwargs, writes)
             except RetakeError as retake:
                 if graph.reread is None or len(retake.decisions) >= _MAX_READS:
                     raise
@@ -423,7 +532,9 @@ def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: 
                 absent = graph.absent if retake.absent is None else retake.absent
                 graph = graph.reread(retake.decisions, absent)
                 if isinstance(graph, types.TorchCall):
-                    return _torch_call(graph.torch_module, args, kwargs, ctx, path, graph.kind, graph.reason, True)
+                    return _torch_call(
+                        graph.torch_module, args, kwargs, ctx, path, graph.kind, graph.reason, True, writes=writes
+                    )
         raise SpecError(
             f"{path or '<model>'} ({graph.kind}): its forward takes other branches each time it is read; plan it "
             f"with a registered rule. Received: reads={_MAX_READS}"
@@ -436,7 +547,7 @@ def _graph_call(graph: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ctx: 
         undo()
         reason = str(exc).split(": ", 1)[-1].split(". Received")[0]
         try:
-            return _torch_call(graph.torch_module, args, kwargs, ctx, path, graph.kind, reason, True)
+            return _torch_call(graph.torch_module, args, kwargs, ctx, path, graph.kind, reason, True, writes=writes)
         except _TorchRejectsError:
             if isinstance(exc, NeedsDataError):
                 raise  # torch's verdict on a branch on data, with how to describe the module
@@ -452,8 +563,10 @@ def _call_module(
     path: str,
     again: bool,
     parent: Any = None,
+    writes: dict[int, tuple[Any, Any]] | None = None,
 ) -> Any:
-    """The rows and the output of one call of a child module."""
+    """The rows and the output of one call of a child module; ``writes`` is told of the lists given that it
+    assigned into."""
     with _recalled_rows(ctx, again):
         types = _spec_types()
         child_path = _join(path, node.target)
@@ -467,16 +580,21 @@ def _call_module(
         tensors = [a for a in args if isinstance(a, _Tensor)]
         if isinstance(spec, types.Graph):
             slot = ctx.open_group()
-            out = _graph_call(spec, args, kwargs, ctx, child_path)
+            out = _graph_call(spec, args, kwargs, ctx, child_path, writes)
             _close_with_first(ctx, slot, start, child_path, spec.kind, out, args)
         elif isinstance(spec, _sequential()) and len(args) == 1 and not tensors and not kwargs:
             # a tuple or list through an nn.Sequential: each child is called with what the one before returned
             slot = ctx.open_group()
-            out = args[0]
+            out = given = args[0]
             for name, child in spec._items:
+                changed: dict[int, tuple[Any, Any]] = {}
                 out = _call_module(
-                    child, Node(name, "call_module", name), (out,), {}, ctx, child_path, again, torch_child
+                    child, Node(name, "call_module", name), (out,), {}, ctx, child_path, again, torch_child, changed
                 )
+                for old, new in changed.values():  # the list the caller gave, assigned into: the caller's changes
+                    given = new if given is old else given
+            if writes is not None and given is not args[0]:
+                writes[id(args[0])] = (args[0], given)
             _close_with_first(ctx, slot, start, child_path, spec.kind, out, args)
         elif isinstance(spec, _transposed()) and len(tensors) == 1 and _output_size_given(args, kwargs):
             # ``self.up(x, output_size=skip.size())``: the output padding that gives the size asked for
@@ -500,7 +618,7 @@ def _call_module(
                 "which its convcalc layer, taking one tensor, cannot follow"
             )
             try:
-                out = _torch_call(module, args, kwargs, ctx, child_path, spec.kind, reason)
+                out = _torch_call(module, args, kwargs, ctx, child_path, spec.kind, reason, writes=writes)
             except _TorchRejectsError:
                 if isinstance(spec, types.TorchCall):
                     raise
