@@ -313,6 +313,14 @@ class _Reader:
         if config.get("name") is not None and not isinstance(config["name"], str):
             raise _wrong(config, "name", f"{path or 'model'}{f' ({cls})' if cls else ''}", "a string")
         name = config.get("name") or path or "model"
+        _keras_own(
+            item,
+            name,
+            "a model",
+            "its call() may use its layers otherwise than Keras' Sequential and "
+            "Functional do, which convcalc reads from their configuration; build it as a Sequential or a "
+            "functional model",
+        )
         if cls in ("Sequential", "Functional") and not isinstance(config.get("layers"), list):
             raise _wrong(config, "layers", f"{name} ({cls})", "a list of layer configurations")
         if cls == "Sequential" or (isinstance(config.get("layers"), list) and "input_layers" not in config):
@@ -438,6 +446,13 @@ class _Reader:
 
     def _layer(self, item: dict[str, Any], cls: Any, config: dict[str, Any], lname: str, obj: Any) -> Any:
         _not_quantized(config, lname, str(cls))
+        _keras_own(
+            item,
+            lname,
+            "a layer",
+            "convcalc reads Keras' own layers from their configuration and cannot "
+            "see what this class holds or does; describe it with convcalc.keras layers",
+        )
         if str(item.get("module") or "").startswith(_OPS_MODULES):
             return _operation(item, str(cls), lname, _across(cls, config, lname))
         if cls in _MODELS or (isinstance(config.get("layers"), list)):
@@ -461,6 +476,20 @@ class _Reader:
         if (not trainable or self.frozen) and not isinstance(spec, (ks.Sequential, ks.Functional)):
             spec = ks.Frozen(spec)
         return spec
+
+
+def _keras_own(item: dict[str, Any], name: str, what: str, why: str) -> None:
+    """Refuse a class of the user's own that only shares a name with one of Keras' (a hand-written
+    ``LayerNormalization``, a ``keras.Sequential`` subclass with its own ``call``): Keras writes its module (not
+    ``keras...``) and the name it is registered under (``package>Name``) beside the class name."""
+    module, registered, cls = item.get("module"), item.get("registered_name"), item.get("class_name")
+    outside = isinstance(module, str) and module != "keras" and not module.startswith("keras.")
+    if outside or (isinstance(registered, str) and registered != cls):
+        owner = registered if isinstance(registered, str) and registered != cls else f"{module}.{cls}"
+        raise SpecError(
+            f"{name} ({cls}): {what} of the user's own class ({owner}), not one of Keras': {why}. "
+            f"{received({'module': module, 'registered_name': registered})}"
+        )
 
 
 def _across(cls: Any, config: dict[str, Any], name: str) -> tuple[int, ...]:

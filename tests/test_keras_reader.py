@@ -710,3 +710,72 @@ def test_a_saved_layer_keras_refuses_is_refused_naming_it(
     with pytest.raises(SpecError) as caught:
         convcalc.plan(str(path))
     assert str(caught.value).startswith(f"bad ({cls}): {says}")
+
+
+# --------------------------------------------------------------------------- #
+# Classes of the user's own that share a name with Keras' (live and saved)
+# --------------------------------------------------------------------------- #
+
+
+@keras.saving.register_keras_serializable(package="convcalc_tests")
+class LayerNormalization(keras.layers.Layer):
+    """A hand-written RMS norm under Keras' name: one scale vector, where Keras' LayerNormalization holds two."""
+
+    def build(self, shape: Any) -> None:
+        self.scale = self.add_weight(shape=(shape[-1],), initializer="ones", name="scale")
+
+    def call(self, x: Any) -> Any:
+        ops = keras.ops
+        return x * ops.rsqrt(ops.mean(ops.square(x), axis=-1, keepdims=True) + 1e-6) * self.scale
+
+
+class Dense(keras.layers.Layer):
+    """A bias-free dense under Keras' name, not registered (its module is this test module's)."""
+
+    def __init__(self, units: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, shape: Any) -> None:
+        self.w = self.add_weight(shape=(shape[-1], self.units), name="w")
+
+    def call(self, x: Any) -> Any:
+        return keras.ops.matmul(x, self.w)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="convcalc_tests")
+class Twice(keras.Sequential):
+    """A Sequential whose call runs its layers twice (a weight-shared refinement): its configuration lists the
+    layers as a Sequential's does."""
+
+    def call(self, x: Any, training: Any = None, mask: Any = None) -> Any:
+        return super().call(super().call(x, training=training), training=training)
+
+
+def _own_class_models() -> dict[str, Any]:
+    x = keras.Input((16, 32))
+    norm = keras.Model(x, LayerNormalization()(x))
+    x = keras.Input((16, 32))
+    dense = keras.Model(x, Dense(64)(x))
+    x = keras.Input((16, 16, 4))
+    twice = keras.Model(x, Twice([L.Conv2D(4, 3, padding="same")], name="refine")(x))
+    return {"norm": norm, "dense": dense, "twice": twice}
+
+
+@pytest.mark.parametrize("name", ["norm", "dense", "twice"])
+def test_a_class_of_the_user_s_own_under_a_keras_name_is_refused_not_read_as_keras(name: str, tmp_path: Path) -> None:
+    # read as Keras' own, the norm counted 64 parameters for its 32, the bias-free dense 2,112 for its 2,048, and
+    # Twice one pass of its convolution's MACs for two
+    model = _own_class_models()[name]
+    counted = model.count_params()
+    with pytest.raises(SpecError, match=r"of the user's own class \((convcalc_tests>|\S*test_keras_reader\.Dense)"):
+        convcalc.plan(model)
+    if name != "dense":  # an unregistered class is not saved in a way Keras loads back; the file is read alone
+        path = tmp_path / f"{name}.keras"
+        model.save(path)
+        with pytest.raises(SpecError, match="of the user's own class"):
+            convcalc.plan(str(path))
+    assert counted == {"norm": 32, "dense": 2048, "twice": 148}[name]
