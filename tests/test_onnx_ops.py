@@ -1056,3 +1056,79 @@ def test_a_reshape_to_a_computed_size_requires_it_not_0() -> None:
         assert _at(plan.output_shape, {H: h}) == want == convcalc.plan(model, (1, C, h, 6)).output_shape
     with pytest.raises(Exception):  # noqa: B017, PT011 (ONNX Runtime's own error class)
         _ort(model, (1, C, 1, 6))
+
+
+# --------------------------------------------------------------------------- #
+# Opsets before ONNX Runtime's kernels (below 7): the operator schemas' rules, checked with onnx's shape
+# inference (which implements them); and weights kept as integers and cast to floats
+# --------------------------------------------------------------------------- #
+
+
+def _inferred(model: Any) -> tuple[int, ...]:
+    out = onnx.shape_inference.infer_shapes(model, strict_mode=True).graph.output[0]
+    return tuple(d.dim_value for d in out.type.tensor_type.shape.dim)
+
+
+@pytest.mark.parametrize(
+    ("op", "b", "attrs"),
+    [
+        ("Add", (4,), {"broadcast": 1, "axis": 1}),  # the caffe2 bias add: B matched to A's channels
+        ("Mul", (4, 3), {"broadcast": 1, "axis": 1}),
+        ("Sub", (5,), {"broadcast": 1}),  # by default B matches A's last axes
+        ("Add", (3, 5), {"broadcast": 1}),
+        ("Div", (1,), {"broadcast": 1}),  # one element
+        ("Add", (4, 3, 5), {"broadcast": 1}),
+    ],
+)
+def test_binary_operators_before_opset_7_broadcast_as_their_schema_says(
+    op: str, b: tuple[int, ...], attrs: dict[str, int]
+) -> None:
+    # read with numpy's broadcasting, (1, 4, 3, 5) + (4,) at axis 1 was refused and (1, 4, 3, 1) + (4,) gave
+    # (1, 4, 3, 4)
+    for shape in ((1, 4, 3, 5), (2, 4, 3, 5)):
+        model = _graph([n(op, ["x", "b"], **attrs)], {"b": np.ones(b, F32)}, opset=6, dims=shape)
+        model.ir_version = 3
+        assert convcalc.plan(model, shape).output_shape == _inferred(model) == shape
+
+
+def test_a_legacy_broadcast_that_does_not_match_is_refused() -> None:
+    # the schema: B is a contiguous part of A's shape from axis (onnx's shape inference does not check it)
+    model = _graph([n("Add", ["x", "b"], broadcast=1, axis=2)], {"b": np.ones(4, F32)}, opset=6, dims=(1, 4, 3, 5))
+    with pytest.raises(ConvCalcError, match="from axis 2"):
+        convcalc.plan(model, (1, 4, 3, 5))
+    # without broadcast=1 the shapes are equal
+    same = _graph([n("Add", ["x", "b"])], {"b": np.ones((1, 4, 3, 5), F32)}, opset=6, dims=(1, 4, 3, 5))
+    assert convcalc.plan(same, (1, 4, 3, 5)).output_shape == (1, 4, 3, 5)
+    unmatched = _graph([n("Add", ["x", "b"])], {"b": np.ones(4, F32)}, opset=6, dims=(1, 4, 3, 5))
+    with pytest.raises(ConvCalcError, match="broadcast=0 before opset 7"):
+        convcalc.plan(unmatched, (1, 4, 3, 5))
+
+
+def test_concat_1_joins_on_axis_1_by_default() -> None:
+    # Concat-1's schema: "Which axis to concat on. Default value is 1." (onnx's shape inference infers nothing)
+    model = _graph([n("Concat", ["x", "x"])], {}, opset=3, dims=(1, 4, 3, 4))
+    model.ir_version = 3
+    assert convcalc.plan(model, (1, 4, 3, 4)).output_shape == (1, 8, 3, 4)
+
+
+def test_integer_weights_cast_to_floats_are_parameters() -> None:
+    # weight-only quantization: Cast(int8 W) * scale feeds the Conv; the int8 weights were not counted (16 of 232)
+    rng = np.random.default_rng(0)
+    inits = {
+        "wq": rng.integers(-100, 100, (8, C, 3, 3)).astype(np.int8),
+        "ws": np.full((8, 1, 1, 1), 0.02, F32),
+        "b": np.zeros(8, F32),
+        "idx": _i64(0, 2),  # an index, not a weight
+    }
+    nodes = [
+        helper.make_node("Cast", ["wq"], ["wf"], to=TensorProto.FLOAT),
+        n("Mul", ["wf", "ws"], ["wd"]),
+        n("Conv", ["x", "wd", "b"], ["c"], kernel_shape=[3, 3]),
+        n("Gather", ["c", "idx"], axis=1),
+    ]
+    model = _graph(nodes, inits, opset=13, dims=(1, C, 8, 8))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"x": np.zeros((1, C, 8, 8), F32)})
+    plan = convcalc.plan(model, (1, C, 8, 8))
+    assert plan.output_shape == out.shape == (1, 2, 6, 6)
+    assert plan.total_params == 8 * C * 9 + 8 + 8

@@ -389,11 +389,44 @@ def _power_of_2(n: int) -> bool:
     return n > 0 and not n & (n - 1)
 
 
+def _legacy_broadcast(call: _Call, a: Shape, b: Shape) -> tuple[Any, ...] | None:
+    """Before opset 7, Add, Sub, Mul, Div, Pow and the comparisons broadcast only with ``broadcast=1``, and then
+    ``B`` matches the part of ``A`` that starts at ``axis`` (by default its last axes), or is one element; the
+    result has ``A``'s shape. Without it the shapes are equal. None from opset 7 on (numpy's broadcasting)."""
+    if call.opset >= 7:
+        return None
+    if not call.node.attr("broadcast", 0):
+        for j, (x, y) in enumerate(zip(a, b, strict=False)):
+            call.equal(x, y, j, f"shapes {tuple(a)} and {tuple(b)} differ (broadcast=0 before opset 7)", b)
+        if len(a) != len(b):
+            raise call.shape_error(f"shapes {tuple(a)} and {tuple(b)} differ (broadcast=0 before opset 7)", b)
+        return tuple(a)
+    if all(type(d) is int and d == 1 for d in b):
+        return tuple(a)
+    axis = call.node.attr("axis", len(a) - len(b))
+    if type(axis) is not int or not 0 <= axis <= len(a) - len(b):
+        raise call.spec_error(
+            f"with broadcast=1, B of shape {tuple(b)} must match A of shape {tuple(a)} from an axis in "
+            f"0..{len(a) - len(b)}",
+            axis=axis,
+        )
+    for k, d in enumerate(b):
+        call.equal(a[axis + k], d, axis + k, f"B of shape {tuple(b)} does not match A {tuple(a)} from axis {axis}", b)
+    return tuple(a)
+
+
+def _operands_shape(call: _Call, present: list[Any]) -> tuple[Any, ...]:
+    legacy = _legacy_broadcast(call, *(a.shape for a in present)) if len(present) == 2 else None
+    return _broadcast(call, [a.shape for a in present]) if legacy is None else legacy
+
+
 @_handles(*_BINARY)
 def _binary(call: _Call, args: list[Any]) -> Any:
     present = [a for a in args if a is not None]
     if all(isinstance(a, _K) for a in present):
-        shape = _broadcast(call, [a.shape for a in present])
+        shape = _operands_shape(call, present)
+        if call.opset < 7 and len(present) == 2 and len(present[1].shape) not in (0, len(shape)):
+            return _K(shape, None)  # B matched from an axis: its values do not line up as numpy's would
         op = call.node.op
         fn = functools.partial(_div_in, call) if op == "Div" else _ARITH.get(op)
         fn = None if fn is None else _typed(call, fn)
@@ -417,7 +450,7 @@ def _binary(call: _Call, args: list[Any]) -> Any:
             return _elementwise(present, functools.partial(rule, call), shape)
         return _K(shape, None)
     tensors = [a for a in present if isinstance(a, _T)]
-    shape = _broadcast(call, [a.shape for a in present])
+    shape = _operands_shape(call, present)
     rf = _merge_rf([t.rf for t in tensors], [t.shape for t in tensors]) if len(shape) == len(tensors[0].shape) else None
     return call.row(tensors[0].shape, _T(shape, rf))
 

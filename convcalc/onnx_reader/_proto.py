@@ -152,10 +152,13 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
     # values (a Cast of a float16 weight, weight_norm's norm and scale, a Reshape of a weight, a position embedding
     # resized to sizes computed from the input's shape) hands the weights it reads on to its outputs, and the first
     # node that reads the input's values and a weight (itself or through such nodes) counts it. A Shape reads a
-    # tensor's sizes, not its values: its output is neither the input's values nor a weight.
+    # tensor's sizes, not its values: its output is neither the input's values nor a weight. An integer
+    # initializer is a weight where a Cast turns it into floats first (weight-only quantization: Cast(int8 W) *
+    # scale); otherwise it holds indices or sizes.
     derived: dict[str, frozenset[str]] = {name: frozenset({name}) for name in inits}
     data = {name for name, _ in inputs}
     uses: dict[str, list[tuple[int, str]]] = {}
+    floated: set[str] = set()  # integer initializers cast to floats before they meet the input's values
     for n, node in enumerate(kept):
         if node.op_type in ("Shape", "Size"):
             continue
@@ -165,6 +168,8 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
             if held:
                 for out in node.output:
                     derived[out] = held
+                if node.op_type == "Cast" and any(a.name == "to" and a.i in _FLOAT_TYPES for a in node.attribute):
+                    floated.update(held)
             continue
         data.update(node.output)
         for k, name in enumerate(names):
@@ -188,7 +193,7 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
     for name, use in uses.items():
         init = inits[name]
         roles = {r for _, r in use}
-        if roles == {"shape"} or not init.is_float:
+        if roles == {"shape"} or not (init.is_float or name in floated):
             continue
         first = next(n for n, r in use if r != "shape")
         slot = owner.setdefault(first, [0, 0])

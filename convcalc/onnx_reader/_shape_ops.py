@@ -223,7 +223,7 @@ def _unsqueeze(call: _Call, args: list[Any]) -> Any:
 def _concat(call: _Call, args: list[Any]) -> Any:
     present = [a for a in args if a is not None]
     rank = len(present[0].shape)
-    axis = _axis(call, call.node.attr("axis", 0), rank)
+    axis = _axis(call, call.node.attr("axis", 1 if call.opset < 4 else 0), rank)  # Concat-1: 1 by default
     for a in present[1:]:
         if len(a.shape) != rank:
             raise call.shape_error(f"Concat of tensors of rank {rank} and {len(a.shape)}", a.shape)
