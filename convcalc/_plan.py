@@ -368,7 +368,7 @@ class Plan:
     @property
     def output_shapes(self) -> Any:
         """Every output's shape, nested as the forward returns them: a tuple of shapes (one for a single
-        output), or a dict for a forward that returns a dict; ``output_shape`` is the first one. A value the
+        output), or a dict for a forward that returns a dict; ``output_shape`` is the first tensor's. A value the
         forward returns beside its tensors that holds none (``None``, a size) is None: it has no shape."""
         return (self.output_shape,) if self.outputs is None else self.outputs
 

@@ -582,9 +582,10 @@ def plan(
     name, modules, weight_names, parametrized = _module_tree(source, model)
     several = len(inputs) + len(keywords) > 1 or keywords
     if isinstance(outputs, tuple) and (
-        (outputs and not isinstance(outputs[0], (tuple, dict))) or (not outputs and out_shape == ())
+        (outputs and not any(o is None or isinstance(o, (tuple, dict)) for o in outputs))
+        or (not outputs and out_shape == ())
     ):
-        outputs = None  # one output (a 0-d one too): output_shape says it all
+        outputs = None  # one output (a 0-d one too): output_shape says it all (a None among outputs is no size)
     result = Plan(
         rows,
         tuple(to_sympy(d) for d in shape),

@@ -1855,3 +1855,35 @@ def test_a_layer_read_with_its_parametrizations_is_built_and_written_as_the_laye
     assert sum(p.numel() for p in built.parameters()) == 8 * 27 + 8 + 2880 + 10
     layers = loads_spec(dump_spec(spec))[0]
     assert [type(m).__name__ for _, m in layers.children()] == ["Conv2d", "ReLU", "Flatten", "Linear"]
+
+
+class _PolicyValue(torch.nn.Module):
+    """A PPO-style actor-critic: a distribution first (no tensor convcalc shapes), the value second; or None
+    first."""
+
+    def __init__(self, first: str) -> None:
+        super().__init__()
+        self.first = first
+        self.trunk = torch.nn.Sequential(torch.nn.Linear(8, 64), torch.nn.Tanh())
+        self.pi = torch.nn.Linear(64, 4)
+        self.v = torch.nn.Linear(64, 1)
+
+    def forward(self, obs: Any) -> Any:
+        h = self.trunk(obs)
+        if self.first == "none":
+            return None, self.v(h)
+        return torch.distributions.Categorical(logits=self.pi(h), validate_args=False), self.v(h)
+
+
+@pytest.mark.parametrize("first", ["none", "distribution"])
+def test_an_output_without_a_shape_first_keeps_its_place(first: str) -> None:
+    # the first output's None was taken for a single output: output_shapes gave ((3, 1),), the value's shape
+    # as if it were the only output
+    model = _PolicyValue(first)
+    out = model(torch.zeros(3, 8))
+    assert len(out) == 2
+    assert tuple(out[1].shape) == (3, 1)
+    plan = convcalc.plan(model, (3, 8))
+    assert plan.output_shapes == (None, (3, 1))
+    assert plan.output_shape == (3, 1)  # the first tensor's
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
