@@ -44,7 +44,9 @@ class Solution:
     ``start``, from which the periodic run holds (``start`` None: from ``smallest``); a
     finite set has no ``residues``. Where a layer ties several symbols (a Linear after
     Flatten fixes ``C*h(H)*w(W)``), ``symbol`` is the tuple of those symbols and
-    ``points`` the finite tuple of their valid values, one tuple per point.
+    ``points`` the finite tuple of their valid values, one tuple per point. ``largest``, where
+    given, bounds the set from above: a size past which a layer cannot be exact (an ONNX
+    ``Resize`` by a float32 scale: ``H <= 5592405`` for 1.5).
 
     >>> import convcalc
     >>> from convcalc import nn
@@ -67,6 +69,7 @@ class Solution:
     extra: tuple[int, ...] = ()
     start: int | None = None
     points: tuple[tuple[int, ...], ...] | None = None
+    largest: int | None = None
 
     @property
     def _from(self) -> int:
@@ -75,7 +78,7 @@ class Solution:
     def __contains__(self, value: object) -> bool:
         if self.points is not None:
             return isinstance(value, tuple) and value in self.points
-        if type(value) is not int:
+        if type(value) is not int or (self.largest is not None and value > self.largest):
             return False
         if value < self._from:
             return value in self.extra
@@ -85,6 +88,7 @@ class Solution:
         """The valid values up to ``limit`` (points: those with every value up to ``limit``)."""
         if self.points is not None:
             return [p for p in self.points if max(p) <= limit]
+        limit = limit if self.largest is None else min(limit, self.largest)
         periodic = [x for x in range(self._from, limit + 1) if x % self.modulus in self.residues]
         return [x for x in self.extra if x <= limit] + periodic
 
@@ -103,12 +107,16 @@ class Solution:
             parts.append(f"{self.symbol} in {{{', '.join(items)}}}")
         if self.residues:
             head = f"{self.symbol} >= {self._from}"
-            if self.modulus == 1:
+            if self.modulus == 1 and self.largest is not None:
+                run = f"{self._from} <= {self.symbol} <= {self.largest}"
+            elif self.modulus == 1:
                 run = head
             elif len(self.residues) == 1:
                 run = f"{head} and {self.symbol} ≡ {self.residues[0]} (mod {self.modulus})"
             else:
                 run = f"{head} and {self.symbol} mod {self.modulus} in {{{', '.join(map(str, self.residues))}}}"
+            if self.modulus != 1 and self.largest is not None:
+                run = f"{run} and {self.symbol} <= {self.largest}"
             parts.append(f"({run})" if self.extra else run)
         return " or ".join(parts)
 
@@ -256,6 +264,19 @@ def solve_sizes(plan: Plan, symbol: Any = None) -> Solution:
 
 def _solve_one(x: Any, relevant: list[Constraint]) -> Solution:
     """The exact valid set of one symbol under constraints that involve only that symbol."""
+    caps = [(c, _cap(c, x)) for c in relevant]
+    large = [(c, u) for c, u in caps if u is not None and u >= _MAX_WINDOW // 2]
+    if large:  # a bound from above too far to check up to: the set below it, bounded
+        largest = min(u for _, u in large)
+        rest = [c for c in relevant if all(c is not b for b, _ in large)]
+        solution = _solve_one(x, rest) if rest else Solution(x, 1, 1, (0,))
+        if not solution.residues:  # a finite set, well below the bound
+            return solution
+        if solution.smallest > largest:  # the smallest valid value (the first of extra, where there are any)
+            raise ShapeError(
+                f"no value of {x} satisfies every layer: {'; '.join(map(str, relevant))}. Received: symbol={x}"
+            )
+        return dataclasses.replace(solution, largest=largest)
     fast = all(isinstance(c.form, FloorForm) and c.kind != "==" and c.form.slope_sign > 0 for c in relevant)
     if not fast:
         return _solve_quasi(x, relevant)
@@ -271,6 +292,33 @@ def _solve_one(x: Any, relevant: list[Constraint]) -> Solution:
     smallest = next(v for v in range(start, start + period) if v % period in residues)
     period, residues = _reduce_period(period, residues)
     return Solution(x, smallest, period, tuple(residues))
+
+
+def _cap(c: Constraint, x: Any) -> int | None:
+    """The largest ``x`` a constraint that falls as ``x`` grows allows (``a - b*x >= v``, ``b > 0``, a floor of
+    such), or None for any other."""
+    import sympy
+
+    if c.kind != ">=":
+        return None
+    if isinstance(c.form, FloorForm):  # m * floor((a*x + b)/c) + e falling as x grows: the last x it holds at
+        if c.form.x != x or c.form.slope_sign >= 0 or c.holds(_SEARCH_LIMIT):
+            return None
+        low, high = 0, _SEARCH_LIMIT  # holds at low (or low is 0), fails at high
+        while high - low > 1:
+            mid = (low + high) // 2
+            low, high = (mid, high) if c.holds(mid) else (low, mid)
+        return low
+    if not hasattr(c.form, "free_symbols") or c.form.free_symbols != {x}:
+        return None
+    try:
+        poly = sympy.Poly(c.form, x)
+    except sympy.PolynomialError:
+        return None
+    coeffs = poly.all_coeffs()
+    if len(coeffs) != 2 or not all(getattr(k, "is_Integer", False) for k in coeffs) or coeffs[0] >= 0:
+        return None
+    return (int(coeffs[1]) - c.value) // -int(coeffs[0])
 
 
 def _reduce_period(period: int, residues: list[int]) -> tuple[int, list[int]]:

@@ -282,3 +282,39 @@ def test_values_start_at_the_smallest_valid_size() -> None:
     solution = Solution(H, 188, 16, (12,))
     assert solution.values(220) == [188, 204, 220]
     assert Solution(H, 5, 1, (0,)).values(6) == [5, 6]
+
+
+def test_a_solution_bounded_from_above() -> None:
+    import sympy
+
+    H = sympy.Symbol("H", integer=True, positive=True)
+    odd = Solution(H, 3, 2, (1,), largest=11)
+    assert str(odd) == "H >= 3 and H ≡ 1 (mod 2) and H <= 11"
+    assert odd.values(100) == [3, 5, 7, 9, 11]
+    assert 11 in odd
+    assert 13 not in odd
+    assert "x" not in odd
+    every = Solution(H, 3, 1, (0,), largest=5)
+    assert str(every) == "3 <= H <= 5"
+    assert every.values(4) == [3, 4]
+
+
+def test_a_bound_from_above_past_the_window_is_kept_apart() -> None:
+    import sympy
+
+    from convcalc._plan import Constraint
+    from convcalc._solve import _solve_one
+    from convcalc._symbolic import FloorForm
+
+    H = sympy.Symbol("H", integer=True, positive=True)
+    cap = Constraint("resize", 0, FloorForm.linear(H, -1, 3 * 10**6), ">=", 0, "size at most 3000000")
+    strided = Constraint("conv", 0, FloorForm.linear(H, 1, -3), "divides", 2, "stride 2 divides")
+    low = Constraint("conv", 0, FloorForm.linear(H, 1, -3), ">=", 0, "kernel fits")
+    solution = _solve_one(H, [cap, strided, low])
+    assert (solution.smallest, solution.modulus, solution.residues, solution.largest) == (3, 2, (1,), 3 * 10**6)
+    assert _solve_one(H, [cap]).largest == 3 * 10**6
+    beyond = Constraint("conv", 0, FloorForm.linear(H, 1, -4 * 10**6), ">=", 0, "kernel fits")
+    with pytest.raises(ShapeError, match="no value of H"):
+        _solve_one(H, [cap, beyond])
+    finite = Constraint("slice", 0, 10 - H, ">=", 0, "small")  # a sympy form, below the window: as before
+    assert _solve_one(H, [cap, finite, low]).values(20) == list(range(3, 11))

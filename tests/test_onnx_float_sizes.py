@@ -210,3 +210,41 @@ def test_an_exact_size_of_many_bits_holds_below_a_bound() -> None:
     """1.5 * H + 0.5 is exact in float32 while 3 * H + 1 has at most 24 binary digits: a constraint of the plan."""
     planned = convcalc.plan(_sized([("Mul", 1.5), ("Add", 0.5), ("Floor", None)], FLOAT))
     assert str(planned.output_shape[2]) == "H + floor(3*H/2 + 1/2)"
+
+
+@pytest.mark.parametrize("strided", [False, True])
+def test_the_valid_sizes_of_a_resize_by_a_fraction_are_bounded_where_float32_stays_exact(strided: bool) -> None:
+    # convcalc's closed form of 1.5 * H holds while float32 keeps the half (H <= 2**24 // 3); valid_sizes refused
+    # the whole question ("needs more than 2000000 sizes checked") where it is that bound and the other layers'
+    w = numpy_helper.from_array(np.ones((2, C, 3, 3), np.float32), "w")
+    sc = numpy_helper.from_array(np.array([1, 1, 1.5, 1.5], np.float32), "sc")
+    conv = helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], strides=[2, 2] if strided else [1, 1])
+    resize = helper.make_node("Resize", ["c", "", "sc"], ["y"], mode="nearest")
+    graph = helper.make_graph(
+        [conv, resize],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, C, "H", 9])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [w, sc],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    H = convcalc.symbols("H")
+    plan = convcalc.plan(model, (1, C, H, 9))
+    solution = plan.valid_sizes(H)
+    # the resize's input is the convolution's output, H - 2 (strided: floor((H - 3)/2) + 1), at most 2**24 // 3
+    bound = 2**24 // 3 + 2 if not strided else 2 * (2**24 // 3 - 1) + 3 + 1
+    assert bound in solution
+    assert bound + 1 not in solution
+    assert solution.largest == bound
+    assert str(solution) == f"3 <= H <= {bound}"
+    for h in range(1, 30):
+        try:
+            (out,) = session.run(None, {"x": np.zeros((1, C, h, 9), np.float32)})
+        except Exception:  # ONNX Runtime's own error: the size is refused
+            out = None
+        assert (h in solution) == (out is not None), h
+        if out is not None and out.shape[2] == (6 if strided else 15):
+            assert h in plan.inputs_for(out.shape[2], H, axis=2)
+    assert solution.values(12) == list(range(3, 13))
+    assert plan.inputs_for(6 if strided else 15, H, axis=2) == ([9, 10] if strided else [12])
