@@ -1132,3 +1132,41 @@ def test_integer_weights_cast_to_floats_are_parameters() -> None:
     plan = convcalc.plan(model, (1, C, 8, 8))
     assert plan.output_shape == out.shape == (1, 2, 6, 6)
     assert plan.total_params == 8 * C * 9 + 8 + 8
+
+
+@pytest.mark.parametrize(
+    ("stride", "kernel", "dilation", "output_padding"), [(2, 3, 1, 0), (3, 3, 1, 1), (4, 2, 1, 3), (1, 3, 2, 0)]
+)
+def test_conv_transpose_output_shape_as_far_as_onnx_runtime_takes_it(
+    stride: int, kernel: int, dilation: int, output_padding: int
+) -> None:
+    # ONNX Runtime takes an output_shape up to stride - 1 past the full output, whatever output_padding says;
+    # convcalc refused every one past the full output (H = 9, stride 2: 20 where 19 is full)
+    w = np.ones((C, 3, kernel, kernel), F32)
+    for target in (5, 12, 17, 20, 23):
+        node = n(
+            "ConvTranspose",
+            ["x", "w"],
+            strides=[stride, stride],
+            dilations=[dilation, dilation],
+            output_padding=[output_padding, 0],
+            output_shape=[target, 4],
+        )
+        model = _graph([node], {"w": w}, opset=11, dims=(1, C, "H", 2))
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        runs = []
+        for h in range(1, 13):
+            try:
+                (out,) = session.run(None, {"x": np.zeros((1, C, h, 2), F32)})
+            except Exception:  # ONNX Runtime refuses the size
+                out = None
+            try:
+                planned: Any = convcalc.plan(model, (1, C, h, 2)).output_shape
+            except ConvCalcError:
+                planned = None
+            assert planned == (None if out is None else out.shape), (target, h)
+            if out is not None:
+                runs.append(h)
+        H = convcalc.symbols("H")
+        solution = convcalc.plan(model, (1, C, H, 2)).valid_sizes(H)
+        assert solution.values(12) == runs, target

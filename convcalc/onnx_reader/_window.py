@@ -241,12 +241,15 @@ def _conv_transpose(call: _Call, args: list[Any]) -> Any:
         extent = kernel_extent(k, d)
         if output_shape:
             target = tuple(output_shape)[-nd:][j]
-            total = s * (i - 1) + o + extent - target
+            # ONNX Runtime takes an output_shape up to stride - 1 past the full output (output_padding aside): the
+            # excess is padded at the end, as output_padding would be
+            total = s * (i - 1) + extent + s - 1 - target
             call.at_least(
                 total,
                 0,
                 j,
-                f"output_shape {target} is larger than the full output on spatial axis {j}",
+                f"output_shape {target} is larger than the full output plus stride - 1 (the largest ONNX Runtime "
+                f"takes) on spatial axis {j}",
                 "output_shape fits",
                 x.shape,
             )
