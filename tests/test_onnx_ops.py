@@ -1170,3 +1170,61 @@ def test_conv_transpose_output_shape_as_far_as_onnx_runtime_takes_it(
         H = convcalc.symbols("H")
         solution = convcalc.plan(model, (1, C, H, 2)).valid_sizes(H)
         assert solution.values(12) == runs, target
+
+
+def _run_all(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return tuple(tuple(a.shape) for a in session.run(None, {"x": np.zeros(shape, F32)}))
+
+
+@pytest.mark.parametrize("axis", [-1, 1, 2])
+def test_layer_normalization_s_mean_and_inverse_deviation(axis: int) -> None:
+    # they were never set: a node or graph output reading them was "neither the graph input, an initializer nor an
+    # earlier node's output"
+    shape = (2, 5, 8)
+    scale = np.ones(shape[axis:] if axis > 0 else shape[-1:], F32)
+    nodes = [
+        n("LayerNormalization", ["x", "s"], ["y", "mean", "isd"], axis=axis),
+        n("Sub", ["y", "mean"], ["centred"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in ("centred", "mean", "isd")],
+        [numpy_helper.from_array(scale, "s")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    assert convcalc.plan(model, shape).output_shapes == _run_all(model, shape)
+
+
+def test_batch_normalization_s_running_statistics_in_training_mode() -> None:
+    shape = (2, C, 5, 5)
+    inits = {k: np.ones(C, F32) for k in ("s", "b", "m", "v")}
+    node = n("BatchNormalization", ["x", "s", "b", "m", "v"], ["y", "rm", "rv"], training_mode=1)
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in ("y", "rm", "rv")],
+        [numpy_helper.from_array(v, k) for k, v in inits.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)])
+    assert convcalc.plan(model, shape).output_shapes == _run_all(model, shape) == (shape, (C,), (C,))
+
+
+def test_an_input_without_a_shape_in_the_file_takes_the_one_given() -> None:
+    # it was read as rank 0, and every input shape refused ("the ONNX input 'x' has rank 0")
+    conv = n("Conv", ["x", "w"], kernel_shape=[3, 3])
+    graph = helper.make_graph(
+        [conv],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.ones((4, C, 3, 3), F32), "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    for shape in ((1, C, 8, 8), (2, C, 5, 9)):
+        assert convcalc.plan(model, shape).output_shapes == _run_all(model, shape)
+    with pytest.raises(convcalc.ShapeError, match="needs an input_shape"):
+        convcalc.plan(model)

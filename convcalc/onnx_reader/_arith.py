@@ -67,7 +67,16 @@ def _unary(call: _Call, args: list[Any]) -> Any:
         axis = ((1 if call.opset < 13 else -1) if axis is None else axis) % len(x.shape)
         rf = across_rf(rf, len(x.shape), tuple(range(axis, len(x.shape))) if call.opset < 13 else (axis,))
     out = call.row(x.shape, _T(x.shape, rf))
-    return [out, _T(x.shape)] if call.node.op == "Dropout" else out
+    if call.node.op == "Dropout":
+        return [out, _T(x.shape)]
+    if call.node.op == "LayerNormalization" and len(call.node.outputs) > 1:
+        # Mean and InvStdDev: the input's shape with the normalized axes (``axis`` on) kept as 1
+        axis = call.node.attr("axis", -1) % len(x.shape)
+        stats = _T((*x.shape[:axis], *(1,) * (len(x.shape) - axis)))
+        return [out, stats, stats]
+    if call.node.op == "BatchNormalization" and len(call.node.outputs) > 1 and len(x.shape) >= 2:
+        return [out, *(_T((x.shape[1],)) for _ in call.node.outputs[1:])]  # running (or saved) means and variances
+    return out
 
 
 def _rounded(v: Any, op: str) -> Any:

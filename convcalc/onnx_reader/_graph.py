@@ -67,7 +67,7 @@ class OnnxGraph(Module):
 
     name: str
     opset: int
-    inputs: tuple[tuple[str, tuple[Any, ...]], ...]
+    inputs: tuple[tuple[str, tuple[Any, ...] | None], ...]  # None: the file gives the input no shape
     outputs: tuple[str, ...]
     nodes: tuple[_ONode, ...]
     initializers: tuple[_Init, ...] = field(repr=False, default=())
@@ -94,10 +94,12 @@ class OnnxGraph(Module):
         return hash((self.name, self.opset, tuple(n.name for n in self.nodes)))
 
     @property
-    def _default_input_shape(self) -> tuple[Any, ...]:
+    def _default_input_shape(self) -> tuple[Any, ...] | None:
         from convcalc._symbolic import symbols
 
         name, dims = self.inputs[0]
+        if dims is None:  # the file gives the input no shape
+            return None
         out: list[Any] = []
         for j, d in enumerate(dims):
             if type(d) is int and d > 0:
@@ -126,6 +128,7 @@ class OnnxGraph(Module):
         for init in self.initializers:
             env[init.name] = _K(init.shape, init.values)
         input_name, dims = self.inputs[0]
+        dims = tuple(shape) if dims is None else dims  # no shape in the file: the one given
         if len(dims) != len(shape):
             raise ShapeError(
                 f"{path or '<model>'} ({self.name}): the ONNX input {input_name!r} has rank {len(dims)} "

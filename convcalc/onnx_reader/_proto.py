@@ -109,7 +109,7 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
             except Exception:  # external data or an unusual type: shape only
                 values = None
         inits[t.name] = _Init(t.name, tuple(int(d) for d in t.dims), values, t.data_type in _FLOAT_TYPES)
-    inputs = []
+    inputs: list[tuple[str, tuple[Any, ...] | None]] = []
     itemsize = input_itemsize = 4
     for vi in graph.input:
         if vi.name in inits:
@@ -124,6 +124,9 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
             weights = max(floats, key=lambda t: math.prod(t.dims), default=None)
             elem_type = 1 if weights is None else weights.data_type
         itemsize = _ELEMENT_BYTES.get(elem_type, 4)
+        if not vi.type.tensor_type.HasField("shape"):  # no shape in the file: any rank, given by input_shape
+            inputs.append((vi.name, None))
+            continue
         dims: list[Any] = []
         for d in vi.type.tensor_type.shape.dim:
             if d.HasField("dim_value"):
