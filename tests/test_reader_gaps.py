@@ -1887,3 +1887,25 @@ def test_an_output_without_a_shape_first_keeps_its_place(first: str) -> None:
     assert plan.output_shapes == (None, (3, 1))
     assert plan.output_shape == (3, 1)  # the first tensor's
     assert plan.total_params == sum(p.numel() for p in model.parameters())
+
+
+class _PackedText(torch.nn.Module):
+    """Token ids and their lengths, packed for an LSTM: the packing needs the lengths' values."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = torch.nn.Embedding(100, 16)
+        self.rnn = torch.nn.LSTM(16, 24, batch_first=True)
+
+    def forward(self, x: Any, lengths: Any) -> Any:
+        pack = torch.nn.utils.rnn.pack_padded_sequence
+        _, (h, _) = self.rnn(pack(self.emb(x), lengths, batch_first=True, enforce_sorted=False))
+        return h[-1]
+
+
+def test_a_refusal_after_integer_inputs_says_why_they_failed() -> None:
+    # it gave the first run's reason, float indices for the Embedding, where the caller passed int64 ids
+    x, lengths = torch.randint(1, 100, (3, 9)), torch.tensor([9, 4, 6])
+    assert tuple(_PackedText()(x, lengths).shape) == (3, 24)
+    with pytest.raises(convcalc.SpecError, match="with the inputs as integers, RuntimeError: 'lengths' argument"):
+        convcalc.summary(_PackedText(), input_data=[x, lengths], verbose=0)

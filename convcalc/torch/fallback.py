@@ -398,6 +398,7 @@ def _torch_call(
     # alone as those (an image beside token ids), then all
     count = len(shapes)
     tries = [frozenset(), *(frozenset({j}) for j in range(count) if count > 1), frozenset(range(count))]
+    asked = False  # the floats' refusal asked for integers (token ids into an embedding)
     for longs in tries:
         run = _Run(copy, path, model)
         known.clear()
@@ -419,12 +420,15 @@ def _torch_call(
             raise
         except Exception as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            if not longs:  # the floats' refusal says why, whichever later try fails too
+            if not longs:  # the floats' refusal says why, unless it asked for integers and those fail too
                 refusal = f"{type(exc).__name__}: {message.rstrip('. ')}"
-                if _asks_for_integers(message):
+                asked = _asks_for_integers(message)
+                if asked:
                     continue
             elif longs != tries[-1]:
                 continue
+            elif asked:  # every input as integers, as the floats' refusal asked: that run's refusal
+                refusal = f"with the inputs as integers, {type(exc).__name__}: {message.rstrip('. ')}"
             raise _TorchRejectsError(
                 f"{where}: {reason}, and torch cannot run it on meta tensors of these shapes either "
                 f"({refusal}). {_unregistered(module)}{_describe_with_nn(type(module))} "
