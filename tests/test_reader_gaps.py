@@ -1909,3 +1909,34 @@ def test_a_refusal_after_integer_inputs_says_why_they_failed() -> None:
     assert tuple(_PackedText()(x, lengths).shape) == (3, 24)
     with pytest.raises(convcalc.SpecError, match="with the inputs as integers, RuntimeError: 'lengths' argument"):
         convcalc.summary(_PackedText(), input_data=[x, lengths], verbose=0)
+
+
+class _Quantizable(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.quant = torch.ao.quantization.QuantStub()
+        self.dequant = torch.ao.quantization.DeQuantStub()
+        self.conv = torch.nn.Conv2d(3, 8, 3)
+        self.bn = torch.nn.BatchNorm2d(8)
+
+    def forward(self, x: Any) -> Any:
+        return self.dequant(self.bn(self.conv(self.quant(x))))
+
+
+def test_a_model_prepared_for_quantization_is_planned_as_its_layers() -> None:
+    # the observers' forward hooks sent each layer to torch's machinery, where an observer's min/max of a meta
+    # tensor failed: the model was refused
+    model = _Quantizable().eval()
+    model.qconfig = torch.ao.quantization.get_default_qconfig("fbgemm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.ao.quantization.prepare(model, inplace=True)
+    shape = (2, 3, 16, 16)
+    with torch.no_grad():
+        expected = tuple(model(torch.randn(shape)).shape)
+    plan = convcalc.plan(model, shape)
+    assert plan.output_shape == expected == (2, 8, 14, 14)
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
+    assert plan.buffers == sum(b.numel() for b in model.buffers())
+    assert not plan.fallback_rows
+    assert plan.macs == 8 * 3 * 9 * 14 * 14

@@ -393,10 +393,22 @@ def _forward_hooks(module: Any) -> str:
 
 
 def _keeps_shapes(hook: Any) -> bool:
-    """Whether a hook is one of torch's own that recompute a weight or infer a lazy shape, changing no shape."""
+    """Whether a hook is one of torch's own that recompute a weight, infer a lazy shape or observe a tensor for
+    quantization (``torch.ao.quantization.prepare``: the observer returns what it is given), changing no shape."""
     if getattr(hook, "__func__", None) is _torch().nn.modules.lazy.LazyModuleMixin._infer_parameters:
         return True
-    return isinstance(hook, _shape_keeping_hooks())
+    return isinstance(hook, _shape_keeping_hooks()) or any(hook is h for h in _observer_hooks())
+
+
+@functools.cache
+def _observer_hooks() -> tuple[Any, ...]:
+    """The hooks ``torch.ao.quantization.prepare`` registers (the module's name is shadowed by the function
+    ``torch.ao.quantization`` exports, hence importlib)."""
+    import importlib
+
+    quantize = importlib.import_module("torch.ao.quantization.quantize")
+    names = ("_observer_forward_hook", "_observer_forward_pre_hook")
+    return tuple(getattr(quantize, name) for name in names if hasattr(quantize, name))
 
 
 @functools.cache
