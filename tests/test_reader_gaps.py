@@ -1872,13 +1872,15 @@ class _PolicyValue(torch.nn.Module):
         h = self.trunk(obs)
         if self.first == "none":
             return None, self.v(h)
+        if self.first == "normal":  # made with torch's default checks of its arguments' values
+            return torch.distributions.Normal(self.pi(h), self.pi(h).exp()), self.v(h)
         return torch.distributions.Categorical(logits=self.pi(h), validate_args=False), self.v(h)
 
 
-@pytest.mark.parametrize("first", ["none", "distribution"])
+@pytest.mark.parametrize("first", ["none", "distribution", "normal"])
 def test_an_output_without_a_shape_first_keeps_its_place(first: str) -> None:
     # the first output's None was taken for a single output: output_shapes gave ((3, 1),), the value's shape
-    # as if it were the only output
+    # as if it were the only output; a Normal made with its default checks was refused (a meta tensor's values)
     model = _PolicyValue(first)
     out = model(torch.zeros(3, 8))
     assert len(out) == 2
@@ -1940,3 +1942,9 @@ def test_a_model_prepared_for_quantization_is_planned_as_its_layers() -> None:
     assert plan.buffers == sum(b.numel() for b in model.buffers())
     assert not plan.fallback_rows
     assert plan.macs == 8 * 3 * 9 * 14 * 14
+
+
+def test_the_meta_run_leaves_torch_s_default_argument_checks_as_they_were() -> None:
+    before = torch.distributions.Distribution._validate_args
+    convcalc.plan(_PolicyValue("normal"), (3, 8))
+    assert torch.distributions.Distribution._validate_args is before

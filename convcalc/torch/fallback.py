@@ -413,7 +413,14 @@ def _torch_call(
             lists = _list_items(m_args, m_kwargs)
             run.active = True
             # tensors the forward makes (``torch.zeros(n, h)``, a mask) are made on the meta device too
-            with torch.no_grad(), torch.device("meta"), Functions(), _NoCausalDetection(), _quiet_compiled():
+            with (
+                torch.no_grad(),
+                torch.device("meta"),
+                Functions(),
+                _NoCausalDetection(),
+                _NoArgumentChecks(),
+                _quiet_compiled(),
+            ):
                 output = copy(*m_args, **m_kwargs)
             break
         except ConvCalcError:
@@ -631,6 +638,28 @@ _COMPOSITES = frozenset(
         "TransformerDecoderLayer",
     }
 )
+
+
+class _NoArgumentChecks:
+    """torch.distributions checks a distribution's arguments by their values when it is made (``Normal(loc,
+    scale)``: every scale positive), which a meta tensor cannot answer; the check changes no shape, so during the
+    meta run distributions are made as ``validate_args=False`` makes them (one made with ``validate_args=True``
+    still checks). Under the same lock as :class:`_NoCausalDetection`."""
+
+    def __enter__(self) -> None:
+        from torch.distributions import Distribution
+
+        _NoCausalDetection._lock.acquire()
+        self.before = Distribution._validate_args
+        Distribution.set_default_validate_args(False)
+
+    def __exit__(self, *exc: object) -> None:
+        from torch.distributions import Distribution
+
+        try:
+            Distribution.set_default_validate_args(self.before)
+        finally:
+            _NoCausalDetection._lock.release()
 
 
 class _NoCausalDetection:
