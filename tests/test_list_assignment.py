@@ -255,3 +255,85 @@ def test_an_assignment_past_the_list_is_refused_as_python_refuses_it() -> None:
         BadIndex()(torch.zeros(1, 3, 4, 4))
     with pytest.raises(convcalc.ConvCalcError, match="index out of range"):
         convcalc.plan(BadIndex(), (1, 3, 4, 4))
+
+
+class Aliases(nn.Module):
+    """Lists and dicts that one name changes and another reads: by ``copy.copy``, ``+=``, one list given twice
+    to a module torch's machinery runs, a list inside a tuple or a dict argument, a dict assigned into."""
+
+    def __init__(self, form: str) -> None:
+        super().__init__()
+        self.form = form
+        self.levels = Levels()
+        self.conv = nn.Conv2d(4, 6, 1)
+        self.opaque = TwoLists()
+        self.nested = Nested()
+        self.keyed = Keyed()
+
+    def forward(self, x: Any) -> Any:
+        import copy
+
+        f = self.levels(x)
+        if self.form == "copy":  # a shallow copy: the assignment below leaves it as it was
+            kept = copy.copy(f)
+            f[0] = self.conv(f[0])
+            return kept[0]
+        if self.form == "iadd":  # += extends the list under each of its names
+            g = f
+            f += [self.conv(f[0])]
+            return g[-1]
+        if self.form == "twice":
+            return self.opaque(f, f)
+        if self.form in ("tuple", "dict"):
+            self.nested((f, 1) if self.form == "tuple" else {"f": f})
+            return f[0]
+        d = {"a": f[0], "b": f[1]}
+        out = self.keyed(d)
+        return d["a"] + out.mean()
+
+
+class TwoLists(nn.Module):
+    """Assigns through its first argument and reads its second (json of a size: torch's machinery runs it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 6, 1)
+
+    def forward(self, a: list[Any], b: list[Any]) -> Any:
+        import json
+
+        a[0] = self.conv(a[0])[..., : json.loads(json.dumps(a[0].shape[-1]))]
+        return b[0]
+
+
+class Nested(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 6, 1)
+
+    def forward(self, held: Any) -> Any:
+        inner = held[0] if isinstance(held, tuple) else held["f"]
+        inner[0] = self.conv(inner[0])
+        return inner[1]
+
+
+class Keyed(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 6, 1)
+
+    def forward(self, d: dict[str, Any]) -> Any:
+        d["a"] = self.conv(d["a"])
+        return d["b"]
+
+
+@pytest.mark.parametrize("form", ["copy", "iadd", "twice", "tuple", "dict", "keyed"])
+def test_other_names_of_a_list_or_dict_see_what_python_shows_them(form: str) -> None:
+    # each gave the other shape: the copy changed with the list, += and the callee's writes were not seen
+    model = Aliases(form)
+    with torch.no_grad():
+        expected = tuple(model(torch.zeros(1, 3, 8, 8)).shape)
+    assert expected == ((1, 4, 8, 8) if form == "copy" else (1, 6, 8, 8))
+    plan = convcalc.plan(model, (1, 3, 8, 8))
+    assert plan.output_shape == expected
+    assert plan.total_params == sum(p.numel() for p in model.parameters())

@@ -364,7 +364,17 @@ def _torch_call(
     alive: list[Any] = []
     longs: frozenset[int] = frozenset()  # the inputs, in order, taken as integers
 
+    made: dict[int, Any] = {}  # a list or dict given twice is one meta list (an assignment through one shows in both)
+
     def meta(value: Any) -> Any:
+        if isinstance(value, (ListValue, dict)) and id(value) in made:
+            return made[id(value)]
+        result = _meta(value)
+        if isinstance(value, (ListValue, dict)):
+            made[id(value)] = result
+        return result
+
+    def _meta(value: Any) -> Any:
         if isinstance(value, _Tensor):
             dtype = torch.long if len(alive) in longs else torch.float32
             tensor = torch.empty(value.shape, device="meta", dtype=dtype)
@@ -409,8 +419,9 @@ def _torch_call(
         hooks: Any = torch_module._global_forward_hooks  # an OrderedDict
         hooks.move_to_end(post.id, last=False)
         try:
+            made.clear()
             m_args, m_kwargs = meta(args), meta(kwargs)
-            lists = _list_items(m_args, m_kwargs)
+            lists = _containers(args, kwargs, m_args, m_kwargs)
             run.active = True
             # tensors the forward makes (``torch.zeros(n, h)``, a mask) are made on the meta device too
             with (
@@ -448,35 +459,46 @@ def _torch_call(
     with ctx.made_as(_from_torch):
         _replay(run, ctx, path, known, held)
     if writes is not None:
-        _lists_written(args, kwargs, m_args, m_kwargs, lists, known, where, writes)
+        _written(lists, known, where, writes)
     if called is not None:
         called.extend(_shown_shape(e[2]) for e in run.events[-1:] if e[0] == "exit" and e[1] is copy)
     return _from_meta(output, known, where)
 
 
-def _list_items(m_args: Any, m_kwargs: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """What each list among the meta inputs holds before the run (a list the caller gave is one of them)."""
-    return [tuple(v) if isinstance(v, list) else () for v in (*m_args, *m_kwargs.values())]
+def _containers(
+    args: tuple[Any, ...], kwargs: dict[str, Any], m_args: Any, m_kwargs: dict[str, Any]
+) -> list[tuple[Any, Any, Any]]:
+    """Each list and dict among the inputs (inside tuples, lists and dicts too), with its meta copy and what that
+    holds before the run: ``(given, meta copy, items)``."""
+    found: list[tuple[Any, Any, Any]] = []
+
+    def walk(given: Any, copy: Any) -> None:
+        if type(given) is ListValue and isinstance(copy, list):
+            found.append((given, copy, tuple(copy)))
+            for g, c in zip(given, copy, strict=False):
+                walk(g, c)
+        elif isinstance(given, dict) and isinstance(copy, dict):
+            found.append((given, copy, dict(copy)))
+            for key, g in given.items():
+                walk(g, copy.get(key))
+        elif isinstance(given, tuple) and isinstance(copy, (tuple, list)):
+            for g, c in zip(given, copy, strict=False):
+                walk(g, c)
+
+    walk((*args, *kwargs.values()), (*m_args, *m_kwargs.values()))
+    return found
 
 
-def _lists_written(
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    m_args: Any,
-    m_kwargs: dict[str, Any],
-    before: list[tuple[Any, ...]],
-    known: dict[int, Any],
-    where: str,
-    writes: dict[int, tuple[Any, Any]],
+def _written(
+    containers: list[tuple[Any, Any, Any]], known: dict[int, Any], where: str, writes: dict[int, tuple[Any, Any]]
 ) -> None:
-    """The lists given whose meta copies the forward changed, as they are now."""
-    given = (*args, *kwargs.values())
-    for value, meta_list, items in zip(given, (*m_args, *m_kwargs.values()), before, strict=True):
-        changed = isinstance(meta_list, list) and (
-            len(meta_list) != len(items) or any(a is not b for a, b in zip(meta_list, items, strict=False))
-        )
-        if type(value) is ListValue and changed:
-            writes[id(value)] = (value, ListValue(_from_meta(meta_list, known, where)))
+    """The lists and dicts given whose meta copies the forward changed, as they are now."""
+    for given, copy, before in containers:
+        if isinstance(copy, list):
+            if len(copy) != len(before) or any(a is not b for a, b in zip(copy, before, strict=False)):
+                writes[id(given)] = (given, ListValue(_from_meta(copy, known, where)))
+        elif copy.keys() != before.keys() or any(copy[k] is not before[k] for k in copy):
+            writes[id(given)] = (given, {k: _from_meta(v, known, where) for k, v in copy.items()})
 
 
 def _plain_containers(module: Any) -> Iterator[tuple[str, Any, list[tuple[str, Any]]]]:

@@ -16,7 +16,18 @@ from typing import Any
 
 from convcalc._errors import ConvCalcError, SpecError
 from convcalc.torch.fallback import _leaves, _multi_output, _torch_call, _TorchRejectsError
-from convcalc.torch.nodes import ListValue, Node, Ref, _Attr, _join, _node_repr, _resolve_function, _substitute
+from convcalc.torch.nodes import (
+    ListValue,
+    Node,
+    Ref,
+    _Attr,
+    _Dict,
+    _join,
+    _node_repr,
+    _resolve_function,
+    _Slice,
+    _substitute,
+)
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.strides import contiguous, is_contiguous
 from convcalc.torch.trace import _elementwise_type, _is_inplace
@@ -358,6 +369,15 @@ def _run_graph(
             _rebind(graph, env, node, old, new, args, kwargs, path)
             env[node.name] = None
             continue
+        if node.target == "operator:iadd" and args and type(args[0]) is ListValue:  # ``x += [t]`` extends x
+            if not isinstance(args[1], tuple):  # (a ListValue is a tuple)
+                raise _Call(ctx, _join(path, node.name), node.kind, True, False).spec_error(
+                    "convcalc follows a list extended by a list or a tuple", value=_describe_value(args[1])
+                )
+            new = ListValue((*args[0], *args[1]))
+            _rebind(graph, env, node, args[0], new, args, kwargs, path)
+            env[node.name] = new
+            continue
         if node.op == "get_attr":
             attr = attrs[node.target]
             env[node.name] = _Tensor(
@@ -414,7 +434,9 @@ def _assigned(call: _Call, old: Any, index: Any, value: Any) -> Any:
     if type(index) is not int:  # a slice, or a size known as an expression
         raise call.spec_error("convcalc follows an assignment into a list at an index that is a number", index=index)
     if not -len(old) <= index < len(old):
-        raise call.spec_error(f"list assignment index out of range (Python: IndexError) for {len(old)} items", index=index)
+        raise call.spec_error(
+            f"list assignment index out of range (Python: IndexError) for {len(old)} items", index=index
+        )
     items = list(old)
     items[index] = value
     return ListValue(items)
@@ -466,11 +488,20 @@ def _holds(value: Any, target: Any) -> bool:
 
 
 def _refs(raw: Any) -> Iterator[Ref]:
+    """The names a node's raw argument reads, inside tuples, lists, dicts and slices too."""
     if type(raw) is Ref:
         yield raw
     elif isinstance(raw, tuple):  # tuple and ListValue
         for item in raw:
             yield from _refs(item)
+    elif isinstance(raw, _Dict):
+        for _, item in raw.items:
+            yield from _refs(item)
+    elif isinstance(raw, dict):
+        for item in raw.values():
+            yield from _refs(item)
+    elif isinstance(raw, _Slice):
+        yield from _refs((raw.start, raw.stop, raw.step))
 
 
 def _used_after(graph: Any, node: Node) -> set[str]:

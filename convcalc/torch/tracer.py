@@ -106,6 +106,13 @@ def _tracer_type() -> Any:
             # no assignment; recorded as operator.setitem, which keeps a tensor's shape
             self.tracer.create_proxy("call_function", operator.setitem, (self, key, value), {})
 
+        def __copy__(self) -> Any:
+            # ``y = copy.copy(x)``: fx would hand back the proxy itself, so an assignment into the copy of a list
+            # would change the list too; torch's machinery runs such a forward instead
+            raise RuntimeError(
+                "the forward copies a traced value with copy.copy, which a traced forward cannot tell from it"
+            )
+
         def __setattr__(self, name: str, value: Any) -> None:
             # ``y.data = y.data.flatten(1)`` swaps the tensor's contents, shape too: fx would set a Python attribute
             # of the proxy and go on with the old tensor; torch's machinery runs such a forward instead
