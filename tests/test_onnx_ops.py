@@ -1228,3 +1228,45 @@ def test_an_input_without_a_shape_in_the_file_takes_the_one_given() -> None:
         assert convcalc.plan(model, shape).output_shapes == _run_all(model, shape)
     with pytest.raises(convcalc.ShapeError, match="needs an input_shape"):
         convcalc.plan(model)
+
+
+def test_integer_sizes_and_indices_a_weight_passes_through_before_a_cast_are_not_parameters() -> None:
+    # the Cast counted every initializer derived into it: a Reshape's int64 shape, a Gather's position ids
+    shaped = _graph(
+        [
+            n("Reshape", ["w", "shape"], ["wr"]),
+            helper.make_node("Cast", ["wr"], ["wc"], to=TensorProto.FLOAT),
+            n("Conv", ["x", "wc"]),
+        ],
+        {"w": np.ones(2 * C * 4, F32), "shape": _i64(2, C, 2, 2)},
+        opset=13,
+        dims=(1, C, 8, 8),
+    )
+    assert convcalc.plan(shaped, (1, C, 8, 8)).total_params == 2 * C * 4
+    positions = _graph(
+        [
+            n("Gather", ["emb", "pos"], ["pe"]),
+            helper.make_node("Cast", ["pe"], ["pc"], to=TensorProto.FLOAT),
+            n("Add", ["x", "pc"]),
+        ],
+        {"emb": np.ones((16, 8), F32), "pos": np.arange(8, dtype=np.int64).reshape(1, 8)},
+        opset=13,
+        dims=(1, 8, 8),
+    )
+    assert _run_all(positions, (1, 8, 8)) == ((1, 8, 8),)
+    assert convcalc.plan(positions, (1, 8, 8)).total_params == 128
+
+
+def test_variadic_operators_before_opset_8_take_inputs_of_one_shape() -> None:
+    ones = np.ones((1, 4, 3, 5), F32)
+    same = _graph([n("Sum", ["x", "a", "b"])], {"a": ones, "b": ones}, opset=6, dims=(1, 4, 3, 5))
+    assert convcalc.plan(same, (1, 4, 3, 5)).output_shape == (1, 4, 3, 5)
+    for opset in (6, 7):
+        wider = _graph([n("Max", ["x", "a", "b"])], {"a": ones, "b": np.ones(5, F32)}, opset=opset, dims=(1, 4, 3, 5))
+        with pytest.raises(ConvCalcError, match="Max before opset 8 takes inputs of one shape"):
+            convcalc.plan(wider, (1, 4, 3, 5))
+    later = _graph([n("Max", ["x", "a", "b"])], {"a": ones, "b": np.ones(5, F32)}, opset=8, dims=(1, 4, 3, 5))
+    assert convcalc.plan(later, (1, 4, 3, 5)).output_shape == (1, 4, 3, 5)
+    longer = _graph([n("Add", ["x", "b"], broadcast=1)], {"b": np.ones((2, 4, 5), F32)}, opset=6, dims=(4, 5))
+    with pytest.raises(ConvCalcError, match="it has more axes"):
+        convcalc.plan(longer, (4, 5))

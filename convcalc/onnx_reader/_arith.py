@@ -412,6 +412,10 @@ def _legacy_broadcast(call: _Call, a: Shape, b: Shape) -> tuple[Any, ...] | None
         return tuple(a)
     if all(type(d) is int and d == 1 for d in b):
         return tuple(a)
+    if len(b) > len(a):
+        raise call.shape_error(
+            f"with broadcast=1, B of shape {tuple(b)} must be part of A's shape {tuple(a)}: it has more axes", b
+        )
     axis = call.node.attr("axis", len(a) - len(b))
     if type(axis) is not int or not 0 <= axis <= len(a) - len(b):
         raise call.spec_error(
@@ -424,7 +428,19 @@ def _legacy_broadcast(call: _Call, a: Shape, b: Shape) -> tuple[Any, ...] | None
     return tuple(a)
 
 
+_VARIADIC = frozenset({"Sum", "Max", "Min", "Mean"})
+
+
 def _operands_shape(call: _Call, present: list[Any]) -> tuple[Any, ...]:
+    if call.node.op in _VARIADIC and call.opset < 8:  # before opset 8 they take inputs of one shape
+        first = present[0].shape
+        for a in present[1:]:
+            message = f"{call.node.op} before opset 8 takes inputs of one shape: {tuple(first)} and {tuple(a.shape)}"
+            if len(a.shape) != len(first):
+                raise call.shape_error(message, a.shape)
+            for j, (x, y) in enumerate(zip(first, a.shape, strict=True)):
+                call.equal(x, y, j, message, a.shape)
+        return tuple(first)
     legacy = _legacy_broadcast(call, *(a.shape for a in present)) if len(present) == 2 else None
     return _broadcast(call, [a.shape for a in present]) if legacy is None else legacy
 

@@ -162,17 +162,24 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
     data = {name for name, _ in inputs}
     uses: dict[str, list[tuple[int, str]]] = {}
     floated: set[str] = set()  # integer initializers cast to floats before they meet the input's values
+    # the initializers whose values a tensor holds (not the sizes or indices that shaped it: Reshape(W, shape))
+    values_of: dict[str, frozenset[str]] = {name: frozenset({name}) for name in inits}
     for n, node in enumerate(kept):
         if node.op_type in ("Shape", "Size"):
             continue
         names = [alias.get(raw, raw) for raw in node.input]
         if not any(name in data for name in names):
             held = frozenset().union(*(derived[name] for name in names if name in derived))
+            sizes = _SHAPE_INPUTS.get(node.op_type, ())
+            valued = frozenset().union(
+                *(values_of[name] for k, name in enumerate(names) if name in values_of and k not in sizes)
+            )
             if held:
                 for out in node.output:
                     derived[out] = held
+                    values_of[out] = valued
                 if node.op_type == "Cast" and any(a.name == "to" and a.i in _FLOAT_TYPES for a in node.attribute):
-                    floated.update(held)
+                    floated.update(valued)
             continue
         data.update(node.output)
         for k, name in enumerate(names):
