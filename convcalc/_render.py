@@ -395,7 +395,9 @@ def _branch(depth: int, ascii_only: bool = False) -> str:
 
 def _first_shape(shapes: Any) -> tuple[Any, ...]:
     """The first shape in a nest of shapes (a tuple of shapes, a dict of them, or one shape)."""
-    while isinstance(shapes, dict) or (isinstance(shapes, tuple) and shapes and isinstance(shapes[0], (tuple, dict))):
+    while isinstance(shapes, dict) or (
+        isinstance(shapes, tuple) and shapes and (shapes[0] is None or isinstance(shapes[0], (tuple, dict)))
+    ):
         shapes = next(iter(shapes.values())) if isinstance(shapes, dict) else shapes[0]
     return () if shapes is None else tuple(shapes)  # None: a value that holds no tensor (shown as torchinfo's --)
 
