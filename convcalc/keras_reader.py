@@ -479,15 +479,17 @@ class _Reader:
 
 
 def _keras_own(item: dict[str, Any], name: str, what: str, why: str) -> None:
-    """Refuse a class of the user's own that only shares a name with one of Keras' (a hand-written
+    """Refuse a class outside Keras (the user's own, or a library's) that may share a name with one of Keras' (a
+    hand-written
     ``LayerNormalization``, a ``keras.Sequential`` subclass with its own ``call``): Keras writes its module (not
     ``keras...``) and the name it is registered under (``package>Name``) beside the class name."""
     module, registered, cls = item.get("module"), item.get("registered_name"), item.get("class_name")
-    outside = isinstance(module, str) and module != "keras" and not module.startswith("keras.")
+    # (tf_keras, Keras 2 as TensorFlow ships it, writes its own layers under its own name)
+    outside = isinstance(module, str) and module.split(".")[0] not in ("keras", "tf_keras")
     if outside or (isinstance(registered, str) and registered != cls):
         owner = registered if isinstance(registered, str) and registered != cls else f"{module}.{cls}"
         raise SpecError(
-            f"{name} ({cls}): {what} of the user's own class ({owner}), not one of Keras': {why}. "
+            f"{name} ({cls}): {what} of a class that is not one of Keras' own ({owner}): {why}. "
             f"{received({'module': module, 'registered_name': registered})}"
         )
 
