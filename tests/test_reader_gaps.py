@@ -1889,6 +1889,11 @@ def test_an_output_without_a_shape_first_keeps_its_place(first: str) -> None:
     assert plan.output_shapes == (None, (3, 1))
     assert plan.output_shape == (3, 1)  # the first tensor's
     assert plan.total_params == sum(p.numel() for p in model.parameters())
+    if first == "none":  # torchinfo reads the first output, None, as no size: "--" and []
+        ours = convcalc.summary(model, input_size=(3, 8), verbose=0)
+        theirs = torchinfo.summary(model, input_size=(3, 8), verbose=0)
+        assert ours.summary_list[0].output_size == theirs.summary_list[0].output_size == []
+        assert str(ours).splitlines()[3].split()[1] == "--"
 
 
 class _PackedText(torch.nn.Module):
