@@ -17,7 +17,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import convcalc  # noqa: E402
-from convcalc.torch import fallback, read, trace  # noqa: E402
+from convcalc.torch import meta, read, trace  # noqa: E402
 from tests.corpus_models import CORPUS, OpaqueShapeConv  # noqa: E402
 from tests.torch_shapes import output_shapes  # noqa: E402
 
@@ -25,7 +25,7 @@ from tests.torch_shapes import output_shapes  # noqa: E402
 @contextmanager
 def _no_caches() -> Iterator[None]:
     """Empty the caches for the block, and put back what they held."""
-    tables = (trace._TRACED, trace._SPECS, fallback._META_COPIES, read._LAST_DECISIONS, read._LAST_ABSENT)
+    tables = (trace._TRACED, trace._SPECS, meta._META_COPIES, read._LAST_DECISIONS, read._LAST_ABSENT)
     held = [(table, dict(table)) for table in tables]
     for table, _ in held:
         table.clear()
@@ -226,12 +226,12 @@ def test_the_meta_copy_is_kept_while_nothing_changes() -> None:
     """The cache is used at all: a second plan of an unchanged module gets the same copy."""
     model = OpaqueShapeConv(4)
     convcalc.plan(model, (1, 4, 8, 8))
-    held = fallback._META_COPIES[id(model)][3]
+    held = meta._META_COPIES[id(model)][3]
     convcalc.plan(model, (1, 4, 8, 8))
-    assert fallback._META_COPIES[id(model)][3] is held
+    assert meta._META_COPIES[id(model)][3] is held
     model.eval()
     convcalc.plan(model, (1, 4, 8, 8))
-    assert fallback._META_COPIES[id(model)][3] is not held
+    assert meta._META_COPIES[id(model)][3] is not held
 
 
 def test_a_failed_trace_is_not_traced_again(monkeypatch: pytest.MonkeyPatch) -> None:

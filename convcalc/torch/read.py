@@ -12,8 +12,9 @@ from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call, reader_fault
 from convcalc._types import Slot
 from convcalc.torch.build import _torch_types
-from convcalc.torch.fallback import _compiled, _leaves, _multi_output, _torch_call
+from convcalc.torch.fallback import _leaves, _multi_output, _torch_call
 from convcalc.torch.graph import _call_module, _graph_call, _spec_types
+from convcalc.torch.meta import _compiled
 from convcalc.torch.nodes import Decision, Node, Ref, _Attr, _Dict, _join, _torch
 from convcalc.torch.strides import contiguous
 from convcalc.torch.trace import (

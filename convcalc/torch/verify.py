@@ -12,8 +12,8 @@ from convcalc._args import received
 from convcalc._errors import ConvCalcError, ShapeError, SpecError, checked_call
 from convcalc._types import Shape
 from convcalc.torch.build import to_torch
-from convcalc.torch.fallback import _compiled, _meta_copy, _quiet_compiled
 from convcalc.torch.graph import _spec_types
+from convcalc.torch.meta import _compiled, _meta_copy, _quiet_compiled
 from convcalc.torch.nodes import _torch
 from convcalc.torch.read import _read, _uncompiled
 

@@ -1,0 +1,255 @@
+"""The meta device for torch's shape machinery: a module's meta copy (kept while nothing it was made from has
+changed), the modules and tensors a model holds in plain containers, ``torch.compile`` wrappers, and torch's
+global state set for one run on meta tensors (checks that read values, which a meta tensor has none of).
+
+:mod:`convcalc.torch.fallback` runs forwards here; :mod:`convcalc.torch.verify` compares on the meta device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import warnings
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+from convcalc.torch.nodes import _torch
+from convcalc.torch.trace import _trace_key, _uninitialised
+
+# Meta copies by id of the module they were made from: (a weak reference to it, its stamp, its tensors, the copy,
+# the copy's tensors). A copy is reused only while the module's stamp, its tensors and the copy itself are unchanged.
+_META_COPIES: dict[int, tuple[Any, Any, tuple[Any, ...], Any, tuple[Any, ...]]] = {}
+
+
+# Each meta copy's tensors by id, and the id of the tensor each was made from (a tensor held in a plain list of
+# the copied module may be a weight of the model's outside it: tied, so the model's own).
+_ORIGINALS: weakref.WeakKeyDictionary[Any, dict[int, int]] = weakref.WeakKeyDictionary()
+
+
+def _meta_copy(module: Any) -> Any:
+    """A deep copy of ``module`` whose parameters and buffers are meta tensors (no data is copied or moved).
+
+    The copy is kept and handed out again while nothing it was made from has changed: the module's trace key
+    (its type and code, every plain attribute, each submodule's ``training`` flag, the parameters' and buffers'
+    names, shapes and ``requires_grad``, its children, recursively), the identity of every parameter and buffer,
+    and the forward hooks of every submodule; and while the copy still has the trace key and tensors it was made
+    with (a forward that sets its own attributes or children changes its copy: that copy is made again). A module
+    whose trace key is not plain data (an attribute that is a function, a dict, a tensor) is copied every time.
+    What no key holds (globals a forward reads) is not checked.
+    """
+    key = _trace_key(module)
+    if key is None:
+        return _fresh_meta_copy(module)
+    stamp = (key, _hooks_of(module))
+    tensors = _tensors_of(module)
+    held = _META_COPIES.get(id(module))
+    if (
+        held is not None
+        and held[0]() is module
+        and held[1] == stamp
+        and len(held[2]) == len(tensors)
+        and all(ref() is t for ref, t in zip(held[2], tensors, strict=True))
+        and _same(_tensors_of(held[3]), held[4])
+        and _trace_key(held[3]) == key
+    ):
+        return held[3]
+    copy = _fresh_meta_copy(module)
+    ident = id(module)
+    _META_COPIES[ident] = (
+        weakref.ref(module, lambda _: _META_COPIES.pop(ident, None)),
+        stamp,
+        tuple(weakref.ref(t) for t in tensors),
+        copy,
+        _tensors_of(copy),
+    )
+    return copy
+
+
+def _tensors_of(module: Any) -> tuple[Any, ...]:
+    return (*module.parameters(), *module.buffers())
+
+
+def _same(these: tuple[Any, ...], those: tuple[Any, ...]) -> bool:
+    return len(these) == len(those) and all(a is b for a, b in zip(these, those, strict=True))
+
+
+def _hooks_of(module: Any) -> tuple[Any, ...]:
+    return tuple(
+        (tuple(m._forward_hooks), tuple(m._forward_pre_hooks), tuple(m._backward_hooks)) for m in module.modules()
+    )
+
+
+def _fresh_meta_copy(module: Any) -> Any:
+    import copy
+
+    torch = _torch()
+    memo: dict[int, Any] = {}
+    # with the tensors of modules held in plain lists and dicts, which torch does not register: the copy runs
+    # as the model does on the CPU (they are listed as not the model's, see ``_not_owned``)
+    unregistered = [t for *_, m in _plainly_held(module) for t in _tensors_of(m)]
+    for tensor in (*module.parameters(), *module.buffers(), *unregistered):
+        if _uninitialised(tensor) or id(tensor) in memo:
+            continue
+        meta = torch.empty_like(tensor, device="meta")
+        if isinstance(tensor, torch.nn.Parameter):
+            meta = torch.nn.Parameter(meta, requires_grad=tensor.requires_grad)
+        memo[id(tensor)] = meta
+    for held in _held_tensors(module):  # cached in plain attributes (YOLOv5's grids in a list): meta too
+        if id(held) not in memo:
+            memo[id(held)] = torch.empty_like(held, device="meta")
+    made = copy.deepcopy(module, memo)
+    _ORIGINALS[made] = {id(meta): ident for ident, meta in memo.items() if isinstance(meta, torch.Tensor)}
+    for path, wrapper in module.named_modules():
+        if _compiled(wrapper):  # a torch.compile wrapper copies as a new wrapper of its module: without its hooks
+            copied = made.get_submodule(path)
+            for name in _WRAPPER_HOOKS:
+                if name in vars(wrapper):
+                    vars(copied)[name] = copy.deepcopy(vars(wrapper)[name], memo)
+    return made
+
+
+def _held_tensors(module: Any) -> Iterator[Any]:
+    """The tensors the modules hold in plain attributes, or in lists, tuples and dicts of them: not parameters
+    or buffers (a forward's cache, as YOLOv5's ``self.grid = [torch.empty(0)] * nl``)."""
+    torch = _torch()
+    internal = {"_parameters", "_buffers", "_modules"}
+
+    def inside(value: Any, depth: int) -> Iterator[Any]:
+        if isinstance(value, torch.Tensor):
+            if not isinstance(value, torch.nn.Parameter) and not _uninitialised(value):
+                yield value
+        elif depth and isinstance(value, (list, tuple)):
+            for item in value:
+                yield from inside(item, depth - 1)
+        elif depth and isinstance(value, dict):
+            for item in value.values():
+                yield from inside(item, depth - 1)
+
+    for sub in module.modules():
+        for name, value in vars(sub).items():
+            if name not in internal:
+                yield from inside(value, 3)
+
+
+#: the hook tables of a module, which a copy of a torch.compile wrapper does not carry over
+_WRAPPER_HOOKS = (
+    "_forward_hooks",
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks",
+    "_forward_pre_hooks_with_kwargs",
+)
+
+
+def _plain_containers(module: Any) -> Iterator[tuple[str, Any, list[tuple[str, Any]]]]:
+    """Each plain list, tuple or dict of modules (or of such lists, two deep) that ``module`` or one of its
+    modules holds, which torch does not register, as (where, the container, its modules by key: ``"0.1"`` in a
+    list of lists). A list of the model's own modules (kept to loop over them) is not one."""
+    torch = _torch()
+    registered = {id(m) for m in module.modules()}
+
+    def inside(value: Any, depth: int) -> Iterator[tuple[str, Any]]:
+        pairs = (
+            value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+        )
+        for key, item in pairs:
+            if isinstance(item, torch.nn.Module):
+                if id(item) not in registered:
+                    yield str(key), item
+            elif depth:
+                yield from ((f"{key}.{inner}", m) for inner, m in inside(item, depth - 1))
+
+    for name, owner in module.named_modules():
+        for attribute, value in vars(owner).items():
+            held = [] if attribute.startswith("_") else list(inside(value, 2))
+            if held:
+                yield (f"{name}.{attribute}" if name else attribute), value, held
+
+
+def _plainly_held(module: Any) -> Iterator[tuple[str, str, str, Any]]:
+    """Each module held in a plain container (see ``_plain_containers``): where the container is, its type, the
+    module's name by where it is held, the module."""
+    for where, value, held in _plain_containers(module):
+        for key, item in held:
+            yield where, type(value).__name__, f"{where}.{key}", item
+
+
+def _compiled(module: Any) -> bool:
+    """Whether ``module`` is the wrapper ``torch.compile`` makes of a module (dynamo's ``OptimizedModule``, which
+    holds the module it compiles as its child ``_orig_mod``)."""
+    cls = type(module)
+    children = module.__dict__.get("_modules") or {}
+    return (
+        cls.__name__ == "OptimizedModule"
+        and cls.__module__.startswith("torch._dynamo")
+        and children.get("_orig_mod") is not None
+    )
+
+
+def _run_uncompiled(copy: Any) -> None:
+    """Each ``torch.compile`` wrapper in a meta copy (``self.block = torch.compile(block)``) made to call the
+    module it wraps as it is: dynamo is never run (it cannot compile for meta tensors of planned shapes), and
+    the wrapper and its ``_orig_mod`` are still called as modules, so the run lists both as torch names them."""
+    for module in copy.modules():
+        if _compiled(module) and vars(module).get("forward") is not module._orig_mod.__call__:
+            module.forward = module._orig_mod.__call__
+
+
+@contextlib.contextmanager
+def _quiet_compiled() -> Iterator[None]:
+    """Silences the warning a ``torch.compile`` wrapper gives when global module hooks are set (the run's own,
+    which see its call and its module's, as meant)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Using `torch\.compile\(module\)` when there are global hooks")
+        yield
+
+
+class _NoArgumentChecks:
+    """torch.distributions checks a distribution's arguments by their values when it is made (``Normal(loc,
+    scale)``: every scale positive), which a meta tensor cannot answer; the check changes no shape, so during the
+    meta run distributions are made as ``validate_args=False`` makes them (one made with ``validate_args=True``
+    still checks). Under the same lock as :class:`_NoCausalDetection`."""
+
+    def __enter__(self) -> None:
+        from torch.distributions import Distribution
+
+        _NoCausalDetection._lock.acquire()
+        self.before = Distribution._validate_args
+        Distribution.set_default_validate_args(False)
+
+    def __exit__(self, *exc: object) -> None:
+        from torch.distributions import Distribution
+
+        try:
+            Distribution.set_default_validate_args(self.before)
+        finally:
+            _NoCausalDetection._lock.release()
+
+
+class _NoCausalDetection:
+    """torch's transformers ask whether a given mask is the causal one by comparing its values
+    (``_detect_is_causal_mask``), which a meta tensor cannot answer; the answer is only a hint for a faster
+    kernel with the same shapes, so during the meta run the mask is taken as not known to be causal (or as the
+    caller says). A lock keeps plans in other threads from seeing (or restoring) the function mid-run."""
+
+    _lock = threading.RLock()
+
+    def __enter__(self) -> None:
+        from torch.nn.modules import transformer
+
+        self._lock.acquire()
+        self.module, self.original = transformer, getattr(transformer, "_detect_is_causal_mask", None)
+        if self.original is not None:  # (a torch without the check has nothing to stand in for)
+            transformer._detect_is_causal_mask = self.hint
+
+    @staticmethod
+    def hint(mask: Any, is_causal: bool | None = None, size: int | None = None) -> bool:
+        return bool(is_causal)
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.original is not None:
+                self.module._detect_is_causal_mask = self.original
+        finally:
+            self._lock.release()
