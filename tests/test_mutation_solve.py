@@ -318,3 +318,25 @@ def test_a_bound_from_above_past_the_window_is_kept_apart() -> None:
         _solve_one(H, [cap, beyond])
     finite = Constraint("slice", 0, 10 - H, ">=", 0, "small")  # a sympy form, below the window: as before
     assert _solve_one(H, [cap, finite, low]).values(20) == list(range(3, 11))
+
+
+def test_the_cap_of_a_falling_constraint_in_each_form() -> None:
+    import sympy
+
+    from convcalc._plan import Constraint
+    from convcalc._solve import _cap
+    from convcalc._symbolic import FloorForm
+
+    H = sympy.Symbol("H", integer=True, positive=True)
+    W = sympy.Symbol("W", integer=True, positive=True)
+    assert _cap(Constraint("a", 0, 7 * 10**6 - 2 * H, ">=", 4, ""), H) == 3_499_998  # a sympy form
+    assert _cap(Constraint("a", 0, FloorForm.linear(H, -2, 7 * 10**6), ">=", 4, ""), H) == 3_499_998
+    assert _cap(Constraint("a", 0, FloorForm(H, -1, 1, 0, 2, 100), ">=", 0, ""), H) == 201  # 100 - floor(H/2)
+    assert _cap(Constraint("a", 0, FloorForm.linear(H, 1, -3), ">=", 0, ""), H) is None  # rising
+    assert _cap(Constraint("a", 0, 7 * 10**6 - 2 * H, "divides", 2, ""), H) is None
+    assert _cap(Constraint("a", 0, 7 * 10**6 - 2 * H, "==", 0, ""), H) is None
+    assert _cap(Constraint("a", 0, 7 * 10**6 - H * W, ">=", 0, ""), H) is None  # two symbols
+    assert _cap(Constraint("a", 0, 7 * 10**6 - H**2, ">=", 0, ""), H) is None  # not linear
+    assert _cap(Constraint("a", 0, sympy.Rational(7, 2) - H, ">=", 0, ""), H) is None  # not integers
+    assert _cap(Constraint("a", 0, 10**13 - H, ">=", 0, ""), H) == 10**13  # a sympy form: exact, however far
+    assert _cap(Constraint("a", 0, FloorForm.linear(H, -1, 10**13), ">=", 0, ""), H) is None  # past the search
