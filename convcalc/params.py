@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import namedtuple
 
@@ -58,16 +59,35 @@ def _kernel_volume(kernel_size: Sizes, ndim: Any) -> Size:
 
 def _groups(channels: dict[str, Size], groups: Size, args: dict[str, Any]) -> Size:
     g = integer(groups, "groups", minimum=1)
+    groups_divide(channels, g, args)
+    return g
+
+
+def groups_divide(channels: dict[str, Size], g: Size, args: dict[str, Any]) -> None:
+    """The grouping rule of every convolution (torch's, Keras', the formulas'): each channel count a multiple
+    of ``groups``; the message gives the remainder and, for numbers, the groups that would fit. The counts the
+    user gave (in ``args``) are checked (a lazy convolution's ``in_channels`` is the input's, later)."""
+    channels = {name: value for name, value in channels.items() if name in args}
     for name, value in channels.items():
         check(
             value % g == 0,
             lambda pick: (
-                f"{name} must be divisible by groups: {show(pick(value))} % {show(pick(g))} = {show(pick(value) % pick(g))}. "
-                f"{received(args)}"
+                f"{name} must be divisible by groups: {show(pick(value))} % {show(pick(g))} = "
+                f"{show(pick(value) % pick(g))}{_groups_that_fit(channels, pick)}. {received(args)}"
             ),
             SpecError,
         )
-    return g
+
+
+def _groups_that_fit(channels: dict[str, Size], pick: Any) -> str:
+    """``; groups that divide in_channels and out_channels: 1, 2`` where the counts are numbers (a few listed)."""
+    counts = [pick(v) for v in channels.values()]
+    if not all(type(c) is int and c > 0 for c in counts):
+        return ""
+    common = math.gcd(*counts)  # the largest; the smallest ones are looked for among the first 100,000
+    small = list(itertools.islice((d for d in range(1, min(common, 10**5) + 1) if common % d == 0), 12))
+    listed = ", ".join(map(str, small)) + ("" if small[-1] == common else f", ..., {common}")
+    return f"; groups that divide {' and '.join(channels)}: {listed}"
 
 
 def _grouped_conv_params(
@@ -105,7 +125,7 @@ def conv_params(
     >>> conv_params(6, 4, 3, groups=4)
     Traceback (most recent call last):
     ...
-    convcalc.SpecError: in_channels must be divisible by groups: 6 % 4 = 2. Received: in_channels=6, out_channels=4, kernel_size=3, groups=4
+    convcalc.SpecError: in_channels must be divisible by groups: 6 % 4 = 2; groups that divide in_channels and out_channels: 1, 2. Received: in_channels=6, out_channels=4, kernel_size=3, groups=4
     """
     return _grouped_conv_params(in_channels, out_channels, kernel_size, groups, bias, ndim)
 
@@ -127,7 +147,7 @@ def conv_transpose_params(
     >>> conv_transpose_params(3, 3, 2, groups=2)
     Traceback (most recent call last):
     ...
-    convcalc.SpecError: in_channels must be divisible by groups: 3 % 2 = 1. Received: in_channels=3, out_channels=3, kernel_size=2, groups=2
+    convcalc.SpecError: in_channels must be divisible by groups: 3 % 2 = 1; groups that divide in_channels and out_channels: 1, 3. Received: in_channels=3, out_channels=3, kernel_size=2, groups=2
     """
     # the weight is (in, out / groups, *kernel) here, (out, in / groups, *kernel) for a convolution:
     # the same count, since groups divides both

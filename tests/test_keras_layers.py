@@ -719,7 +719,7 @@ ARGUMENT_ERRORS = [
     (lambda: K.Conv2D(3, 3, groups=0), r"^groups must be at least 1\."),
     (
         lambda: K.Conv2D(10, 3, groups=3),
-        r"^filters must be divisible by groups \(10 % 3 != 0\)\. Received: "
+        r"^filters must be divisible by groups: 10 % 3 = 1; groups that divide filters: 1, 2, 5, 10\. Received: "
         r"filters=10, kernel_size=3,",
     ),
     (

@@ -153,7 +153,8 @@ ARGUMENT_ERRORS = [
     ),
     (
         lambda: nn.ConvTranspose2d(4, 3, 3, groups=2),
-        "out_channels must be divisible by groups (3 % 2 != 0). Received: in_channels=4, out_channels=3, "
+        "out_channels must be divisible by groups: 3 % 2 = 1; groups that divide in_channels and out_channels: 1. "
+        "Received: in_channels=4, out_channels=3, "
         "kernel_size=3, stride=1, padding=0, output_padding=0, groups=2, bias=True, dilation=1, padding_mode='zeros'",
     ),
     (lambda: nn.MaxPool2d(0), "kernel_size must be at least 1. Received: kernel_size=0"),

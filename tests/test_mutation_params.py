@@ -32,13 +32,15 @@ BAD = [
         conv_params,
         (6, 4, 3),
         {"groups": 4},
-        "in_channels must be divisible by groups: 6 % 4 = 2. Received: in_channels=6, out_channels=4, kernel_size=3, groups=4",
+        "in_channels must be divisible by groups: 6 % 4 = 2; groups that divide in_channels and out_channels: 1, 2. "
+        "Received: in_channels=6, out_channels=4, kernel_size=3, groups=4",
     ),
     (
         conv_params,
         (4, 6, 3),
         {"groups": 4},
-        "out_channels must be divisible by groups: 6 % 4 = 2. Received: in_channels=4, out_channels=6, kernel_size=3, groups=4",
+        "out_channels must be divisible by groups: 6 % 4 = 2; groups that divide in_channels and out_channels: 1, 2. "
+        "Received: in_channels=4, out_channels=6, kernel_size=3, groups=4",
     ),
     (conv_transpose_params, (0, 4, 3), {}, "in_channels must be at least 1. Received: in_channels=0"),
     (conv_transpose_params, (3, 0, 3), {}, "out_channels must be at least 1. Received: out_channels=0"),
@@ -50,7 +52,8 @@ BAD = [
         conv_transpose_params,
         (4, 6, 3),
         {"groups": 4},
-        "out_channels must be divisible by groups: 6 % 4 = 2. Received: in_channels=4, out_channels=6, kernel_size=3, groups=4",
+        "out_channels must be divisible by groups: 6 % 4 = 2; groups that divide in_channels and out_channels: 1, 2. "
+        "Received: in_channels=4, out_channels=6, kernel_size=3, groups=4",
     ),
     (separable_conv_params, (0, 4, 3), {}, "in_channels must be at least 1. Received: in_channels=0"),
     (separable_conv_params, (3, 0, 3), {}, "filters must be at least 1. Received: filters=0"),

@@ -183,7 +183,8 @@ ARGUMENT_ERRORS = [
     ),
     (
         lambda: nn.LazyConv1d(5, 3, groups=2),
-        "out_channels must be divisible by groups (5 % 2 != 0). Received: out_channels=5, kernel_size=3, stride=1, "
+        "out_channels must be divisible by groups: 5 % 2 = 1; groups that divide out_channels: 1, 5. Received: "
+        "out_channels=5, kernel_size=3, stride=1, "
         "padding=0, dilation=1, groups=2, bias=True, padding_mode='zeros'",
     ),
     (

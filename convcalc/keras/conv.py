@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, ClassVar
 
-from convcalc._args import flag, per_axis, received, whole
+from convcalc._args import flag, per_axis, whole
 from convcalc._enums import PaddingMode
-from convcalc._errors import ShapeError, SpecError
+from convcalc._errors import ShapeError
 from convcalc._plan import rf_update
 from convcalc._planner import Context, Flow
 from convcalc._symbolic import product
@@ -34,7 +34,7 @@ from convcalc.keras._base import (
     _set_window,
     _window_axes,
 )
-from convcalc.params import conv_params, conv_transpose_params, separable_conv_params
+from convcalc.params import conv_params, conv_transpose_params, groups_divide, separable_conv_params
 
 
 def _windowed_row(
@@ -106,8 +106,7 @@ class _Conv(Layer):
         args = _args(self)
         f = whole(self.filters, "filters", minimum=1)
         g = whole(self.groups, "groups", minimum=1)
-        if f % g:  # (as ints: a numpy filters count and a huge groups do not mix)
-            raise SpecError(f"filters must be divisible by groups ({f} % {g} != 0). {received(args)}")
+        groups_divide({"filters": int(f)}, int(g), args)  # (as ints: a numpy filters count and a huge groups)
         _channels_last_only(self.data_format, args)
         _set_window(self, args, self._nd, causal=self._nd == 1)
         flag(self.use_bias, "use_bias", args)

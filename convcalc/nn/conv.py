@@ -29,6 +29,7 @@ from convcalc.nn.shape import plan_padding
 from convcalc.params import (
     conv_params,
     conv_transpose_params,
+    groups_divide,
 )
 
 # --------------------------------------------------------------------------- #
@@ -81,14 +82,7 @@ class _ConvNd(Module):
         whole(self.in_channels, "in_channels", minimum=1)
         whole(self.out_channels, "out_channels", minimum=1)
         g = whole(self.groups, "groups", minimum=1)
-        if self.in_channels % g:
-            raise SpecError(
-                f"in_channels must be divisible by groups ({self.in_channels} % {g} != 0). {received(args)}"
-            )
-        if self.out_channels % g:
-            raise SpecError(
-                f"out_channels must be divisible by groups ({self.out_channels} % {g} != 0). {received(args)}"
-            )
+        groups_divide({"in_channels": self.in_channels, "out_channels": self.out_channels}, g, args)
         flag(self.bias, "bias", args)
         if self.padding_mode not in ("zeros", "reflect", "replicate", "circular"):
             raise SpecError(f"padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular'. {received(args)}")
@@ -296,7 +290,10 @@ class _LazyConvBase(_Lazy):
     _ndim: ClassVar[int] = 2
 
     def _stand_in(self) -> int:
-        groups: int = whole(_args(self)["groups"], "groups", minimum=1)  # (a field of every subclass)
+        args = _args(self)
+        groups: int = whole(args["groups"], "groups", minimum=1)  # (a field of every subclass)
+        out_channels = whole(args["out_channels"], "out_channels", minimum=1)
+        groups_divide({"out_channels": out_channels}, groups, args)  # the one count given
         return groups
 
     def _channel_axis(self, ctx: Context, shape: Shape, path: str) -> int:
@@ -388,14 +385,7 @@ class _ConvTransposeNd(Module):
         whole(self.in_channels, "in_channels", minimum=1)
         whole(self.out_channels, "out_channels", minimum=1)
         g = whole(self.groups, "groups", minimum=1)
-        if self.in_channels % g:
-            raise SpecError(
-                f"in_channels must be divisible by groups ({self.in_channels} % {g} != 0). {received(args)}"
-            )
-        if self.out_channels % g:
-            raise SpecError(
-                f"out_channels must be divisible by groups ({self.out_channels} % {g} != 0). {received(args)}"
-            )
+        groups_divide({"in_channels": self.in_channels, "out_channels": self.out_channels}, g, args)
         flag(self.bias, "bias", args)
         if self.padding_mode != "zeros":
             raise SpecError(f'Only "zeros" padding mode is supported for {self.kind}. {received(args)}')
