@@ -15,7 +15,7 @@ from convcalc.torch.build import _torch_types
 from convcalc.torch.fallback import _leaves, _multi_output, _torch_call
 from convcalc.torch.graph import _call_module, _graph_call, _spec_types
 from convcalc.torch.meta import _compiled
-from convcalc.torch.nodes import Decision, Node, Ref, _Attr, _Dict, _join, _torch
+from convcalc.torch.nodes import Decision, ListValue, Node, Ref, _Attr, _Dict, _join, _torch
 from convcalc.torch.strides import contiguous
 from convcalc.torch.trace import (
     _AS_CHAIN,
@@ -167,8 +167,8 @@ def _filled(template: Any, inputs: tuple[Any, ...], keywords: dict[str, Any]) ->
     if isinstance(template, Slot):
         key = template.key
         return _input_tensor(inputs[key] if isinstance(key, int) else keywords[key])
-    if isinstance(template, list):
-        return [_filled(v, inputs, keywords) for v in template]
+    if isinstance(template, list):  # a list the forward may assign into, as one it builds
+        return ListValue([_filled(v, inputs, keywords) for v in template])
     if type(template) is tuple:
         return tuple(_filled(v, inputs, keywords) for v in template)
     if isinstance(template, dict):
