@@ -1270,3 +1270,28 @@ def test_variadic_operators_before_opset_8_take_inputs_of_one_shape() -> None:
     longer = _graph([n("Add", ["x", "b"], broadcast=1)], {"b": np.ones((2, 4, 5), F32)}, opset=6, dims=(4, 5))
     with pytest.raises(ConvCalcError, match="it has more axes"):
         convcalc.plan(longer, (4, 5))
+
+
+def test_a_reshape_minus_one_over_a_size_with_a_constant_term_keeps_its_divisibility() -> None:
+    # floor((L - 3)/2) + 1 elements in parts of 3: the division's fraction was taken of a sum, whose denominator
+    # is 1, so no condition was kept and the size came out as a fraction (1/3 at L = 3)
+    nodes = [n("MaxPool", ["x"], ["p"], kernel_shape=[3], strides=[2]), n("Reshape", ["p", "shape"])]
+    model = _graph(nodes, {"shape": _i64(0, 0, -1, 3)}, opset=13, dims=(1, 2, "L"))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    L = convcalc.symbols("L")
+    plan = convcalc.plan(model, (1, 2, L))
+    solution = plan.valid_sizes(L)
+    for size in range(1, 41):
+        try:
+            (out,) = session.run(None, {"x": np.zeros((1, 2, size), F32)})
+        except Exception:  # ONNX Runtime's Reshape refuses the size
+            out = None
+        if out is not None and 0 in out.shape:  # an empty output, which convcalc refuses (docs/howto/onnx.md)
+            out = None
+        assert (size in solution) == (out is not None), size
+        if out is not None:
+            assert tuple(int(sympy_value(d, L, size)) for d in plan.output_shape) == out.shape
+
+
+def sympy_value(d: Any, symbol: Any, value: int) -> Any:
+    return d.subs(symbol, value) if hasattr(d, "subs") else d

@@ -89,7 +89,8 @@ def _exact_div(call: _Call, numel: Any, known: Any, old: tuple[Any, ...], sizes:
             return _prod(rest)
     sp = sympy()
     q = sp.cancel(to_sympy(numel) / to_sympy(known))
-    num, den = sp.fraction(q)
+    # over one denominator: cancel leaves a sum (``floor((L - 3)/2)/3 + 1/3``), whose fraction would be itself / 1
+    num, den = sp.fraction(sp.together(q))
     if den != 1:
         # ``H*W`` elements in parts of ``2*W``: whole where 2 divides H; parts of a symbolic size (``Min(6, W)``):
         # where the division leaves nothing over
