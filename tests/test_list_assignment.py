@@ -337,3 +337,90 @@ def test_other_names_of_a_list_or_dict_see_what_python_shows_them(form: str) -> 
     plan = convcalc.plan(model, (1, 3, 8, 8))
     assert plan.output_shape == expected
     assert plan.total_params == sum(p.numel() for p in model.parameters())
+
+
+class TwoLevels(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, 2, 1)
+        self.c2 = nn.Conv2d(8, 8, 3, 2, 1)
+
+    def forward(self, x: Any) -> Any:
+        a = self.c1(x)
+        return [a, self.c2(a)]
+
+
+class Refined(nn.Module):
+    """The caller assigns into the list its backbone returned (``copy.copy`` sends it to torch's machinery)."""
+
+    def __init__(self, through_torch: bool) -> None:
+        super().__init__()
+        self.through_torch = through_torch
+        self.backbone = TwoLevels()
+        self.conv = nn.Conv2d(8, 8, 3, 2, 1)
+
+    def forward(self, x: Any) -> Any:
+        import copy
+
+        feats = self.backbone(x)
+        if self.through_torch:
+            copy.copy(feats)
+        feats[0] = self.conv(feats[0])
+        return feats
+
+
+@pytest.mark.parametrize("through_torch", [False, True])
+def test_a_module_s_row_shows_what_it_returned_before_its_caller_changed_it(through_torch: bool) -> None:
+    # through torch's machinery the backbone's row read its list after the caller had assigned into it:
+    # (1, 8, 16, 16) where it returned, and torchinfo shows, (1, 8, 32, 32)
+    torchinfo = pytest.importorskip("torchinfo")
+    model = Refined(through_torch).eval()
+    theirs = torchinfo.summary(model, input_size=(1, 3, 64, 64), verbose=0)
+    ours = convcalc.summary(model, input_size=(1, 3, 64, 64), verbose=0)
+    rows = [[r.output_size for r in s.summary_list if r.class_name == "TwoLevels"] for s in (theirs, ours)]
+    assert rows[0] == rows[1] == [[1, 8, 32, 32]]
+    plan = convcalc.plan(model, (1, 3, 64, 64))
+    assert bool(plan.fallback_rows) == through_torch
+    assert plan.output_shapes == ((1, 8, 16, 16), (1, 8, 16, 16))
+
+
+class Body(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3, 2, 1)
+
+    def forward(self, x: Any) -> Any:
+        return {"res5": self.c(x)}
+
+
+class Membership(nn.Module):
+    """detectron2's FPN asks ``if self.top_block.in_feature in bottom_up_features`` of a dict; others ask
+    ``if 1 in x.shape[2:]`` of sizes."""
+
+    def __init__(self, of_sizes: bool) -> None:
+        super().__init__()
+        self.of_sizes = of_sizes
+        self.body = Body()
+        self.head = nn.Conv2d(4, 2, 1)
+
+    def forward(self, x: Any) -> Any:
+        if self.of_sizes:
+            return x if 1 in x.shape[2:] else self.body.c(x)
+        feats = self.body(x)
+        return self.head(feats["p5"] if "p5" in feats else feats["res5"])
+
+
+def test_membership_in_a_dict_goes_to_torch_s_machinery_and_in_sizes_is_read_by_rule() -> None:
+    # ``"p5" in feats`` was refused with symbols as "cannot index dict (0)": fx iterates what has no __contains__
+    dict_model = Membership(of_sizes=False)
+    assert tuple(dict_model(torch.zeros(1, 3, 32, 32)).shape) == (1, 2, 16, 16)
+    plan = convcalc.plan(dict_model, (1, 3, 32, 32))
+    assert plan.output_shape == (1, 2, 16, 16)
+    assert plan.fallback_rows
+    with pytest.raises(convcalc.SpecError, match=r"asks whether 'p5' is in a traced value"):
+        convcalc.plan(dict_model, (1, 3, "H", "W"))
+    sizes_model = Membership(of_sizes=True)
+    for shape in ((1, 3, 8, 8), (1, 3, 1, 8)):
+        planned = convcalc.plan(sizes_model, shape)
+        assert planned.output_shape == tuple(sizes_model(torch.zeros(shape)).shape)
+        assert not planned.fallback_rows

@@ -189,7 +189,19 @@ class _Run:
     def post(self, module: Any, args: Any, kwargs: Any, output: Any) -> None:
         if self.active and self.stack and self.stack[-1] is module:
             self.stack.pop()
-            self.events.append(("exit", module, args, output, kwargs or {}))
+            # as they are now: a list the module returns (or was given) may be assigned into by its caller later
+            self.events.append(("exit", module, _as_now(args), _as_now(output), _as_now(kwargs or {})))
+
+
+def _as_now(value: Any) -> Any:
+    """``value`` with its lists, plain tuples and dicts copied (the tensors in them as they are)."""
+    if isinstance(value, list):
+        return [_as_now(v) for v in value]
+    if type(value) is tuple:
+        return tuple(_as_now(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _as_now(v) for k, v in value.items()}
+    return value
 
 
 def _not_vmapped(args: Any, what: str, path: str) -> None:

@@ -106,6 +106,13 @@ def _tracer_type() -> Any:
             # no assignment; recorded as operator.setitem, which keeps a tensor's shape
             self.tracer.create_proxy("call_function", operator.setitem, (self, key, value), {})
 
+        def __contains__(self, item: Any) -> bool:
+            # ``if 0 in x.shape:``: the sizes one by one, as Python asks them; ``if "p6" in feats:`` of a dict a child
+            # returned would be asked of 0, 1, ... (a dict's items are not numbered): torch's machinery runs it
+            if _kind_guess(self.node) == KINDS.index("shape"):
+                return any(v == item for v in self)
+            raise RuntimeError(f"the forward asks whether {item!r} is in a traced value, which fx cannot answer")
+
         def __copy__(self) -> Any:
             # ``y = copy.copy(x)``: fx would hand back the proxy itself, so an assignment into the copy of a list
             # would change the list too; torch's machinery runs such a forward instead
