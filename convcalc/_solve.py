@@ -264,6 +264,8 @@ def solve_sizes(plan: Plan, symbol: Any = None) -> Solution:
 
 def _solve_one(x: Any, relevant: list[Constraint]) -> Solution:
     """The exact valid set of one symbol under constraints that involve only that symbol."""
+    if any(_clamped(c.form) for c in relevant):
+        return _solve_clamped(x, relevant)
     caps = [(c, _cap(c, x)) for c in relevant]
     large = [(c, u) for c, u in caps if u is not None and u >= _MAX_WINDOW // 2]
     if large:  # a bound from above too far to check up to: the set below it, bounded
@@ -292,6 +294,71 @@ def _solve_one(x: Any, relevant: list[Constraint]) -> Solution:
     smallest = next(v for v in range(start, start + period) if v % period in residues)
     period, residues = _reduce_period(period, residues)
     return Solution(x, smallest, period, tuple(residues))
+
+
+def _solve_clamped(x: Any, relevant: list[Constraint]) -> Solution:
+    """Constraints holding a ``Max`` or ``Min`` no other constraint decides (a crop ``x[..., 3:-4]`` of a length
+    ``L``: ``Max(0, L - 4) - Min(3, L)``): past the sizes where their arguments cross, each takes one argument for
+    good; the constraints with those are solved as any, and the sizes below are checked one by one."""
+    import sympy
+
+    from convcalc._symbolic import to_sympy
+
+    past = 1  # from here on every Max and Min takes the argument chosen for it
+    chosen: dict[Any, Any] = {}
+    for c in relevant:
+        for node in to_sympy(c.form).atoms(sympy.Max, sympy.Min):
+            pick, start = _for_good(node, x)
+            if pick is None:
+                raise _refuse(c, [x], f"which argument of {node} it takes does not settle as {x} grows")
+            chosen[node] = pick
+            past = max(past, start)
+    if past > _MAX_WINDOW:
+        raise _refuse(relevant[0], [x], f"deciding it needs more than {_MAX_WINDOW} sizes checked")
+    plain = [
+        dataclasses.replace(c, form=to_sympy(c.form).xreplace(chosen)) if _clamped(c.form) else c for c in relevant
+    ]
+    beyond = _solve_one(x, plain)
+    if beyond.largest is not None or beyond.points is not None:
+        raise _refuse(relevant[0], [x], "a Max or Min beside a bound from above")
+    start = max(past, beyond._from)
+    period = beyond.modulus
+    if start + period > _MAX_WINDOW:
+        raise _refuse(relevant[0], [x], f"deciding it needs more than {_MAX_WINDOW} sizes checked")
+    valid = [v for v in range(1, start) if all(c.holds(v) for c in relevant)]
+    valid += [v for v in range(start, start + period) if v in beyond]
+    return _as_solution(x, valid, start, period, relevant)
+
+
+def _for_good(node: Any, x: Any) -> tuple[Any, int]:
+    """The argument of a ``Max`` (``Min``) of one symbol that is the largest (smallest) for every size from some
+    size on, and that size; ``(None, 0)`` where none is (their differences are not floors and sums of ``x``, or
+    change sign with the residue of ``x``)."""
+    import sympy
+
+    for arg in node.args:
+        start, ok = 1, True
+        for other in node.args:
+            if other is arg:
+                continue
+            gap = sympy.expand(arg - other if isinstance(node, sympy.Max) else other - arg)
+            try:
+                q = _quasi(gap, x) if gap.free_symbols else None
+            except _PeriodTooLongError:
+                return None, 0
+            if q is None:
+                if gap.free_symbols or gap < 0:
+                    ok = False
+                    break
+                continue
+            check = _Check(Constraint("", 0, gap, ">=", 0, ""), q)
+            if not all(check.holds(v) for v in range(check.threshold, check.threshold + check.period)):
+                ok = False
+                break
+            start = max(start, check.threshold)
+        if ok:
+            return arg, start
+    return None, 0
 
 
 def _cap(c: Constraint, x: Any) -> int | None:

@@ -1952,3 +1952,41 @@ def test_the_meta_run_leaves_torch_s_default_argument_checks_as_they_were() -> N
     before = torch.distributions.Distribution._validate_args
     convcalc.plan(_PolicyValue("normal"), (3, 8))
     assert torch.distributions.Distribution._validate_args is before
+
+
+class _Crop(torch.nn.Module):
+    """Crops whose length is a Max or Min that only its own constraint decides (``x[..., 2:-3]``)."""
+
+    def __init__(self, form: str) -> None:
+        super().__init__()
+        self.form = form
+        self.conv = torch.nn.Conv1d(2, 2, 3)
+
+    def forward(self, x: Any) -> Any:
+        if self.form == "2:-3":
+            return x[..., 2:-3]
+        if self.form == "3:-4 pool":
+            return torch.nn.functional.max_pool1d(x[..., 3:-4], 2)
+        if self.form == "conv 1:-1":
+            return self.conv(x)[..., 1:-1]
+        return x[..., ::2][..., 1:-2]
+
+
+@pytest.mark.parametrize(("form", "smallest"), [("2:-3", 5), ("3:-4 pool", 9), ("conv 1:-1", 4), ("::2 then 1:-2", 5)])
+def test_valid_sizes_of_a_crop_its_own_constraint_decides(form: str, smallest: int) -> None:
+    # valid_sizes refused them: no other constraint decided the Max of the crop's clamp. Every size it gives runs
+    # in torch with the planned length; those it leaves out fail or give an empty tensor (docs/howto/symbolic.md)
+    model = _Crop(form)
+    L = convcalc.symbols("L")
+    plan = convcalc.plan(model, (1, 2, L))
+    solution = plan.valid_sizes(L)
+    assert solution.values(40) == list(range(smallest, 41))
+    for size in range(1, 41):
+        try:
+            out: Any = tuple(model(torch.zeros(1, 2, size)).shape)
+        except RuntimeError:
+            out = None
+        if size in solution:
+            assert out == tuple(int(sympy.sympify(d).subs(L, size)) for d in plan.output_shape), size
+        else:
+            assert out is None or 0 in out, size
