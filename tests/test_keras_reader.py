@@ -781,3 +781,26 @@ def test_a_class_of_the_user_s_own_under_a_keras_name_is_refused_not_read_as_ker
         with pytest.raises(SpecError, match="not one of Keras' own"):
             convcalc.plan(str(path))
     assert counted == {"norm": 32, "dense": 2048, "twice": 148}[name]
+
+
+def test_a_merge_of_sizes_never_equal_broadcasts_where_one_is_1() -> None:
+    # a stride-2 'valid' branch beside a 'same' pool: floor((H - 3)/2) + 1 never equals floor((H + 1)/2), and the
+    # symbolic plan said no size fits, where Keras adds them at H = 3 and 4 (a 1 beside a 2)
+    import numpy as np
+
+    x = keras.Input((None, None, 3))
+    a = L.Conv2D(4, 3, strides=2, padding="valid")(x)
+    b = L.Conv2D(4, 1)(L.AveragePooling2D(2, padding="same")(x))
+    model = keras.Model(x, L.Add()([a, b]))
+    H = sympy.Symbol("H", integer=True, positive=True)
+    plan = convcalc.plan(model, (1, "H", 4, 3))
+    solution = plan.valid_sizes("H")
+    for h in range(1, 13):
+        try:
+            out: Any = tuple(model(np.zeros((1, h, 4, 3), np.float32)).shape)
+        except Exception:  # Keras refuses the sizes
+            out = None
+        assert (h in solution) == (out is not None), h
+        if out is not None:
+            assert tuple(int(sympy.sympify(d).subs(H, h)) for d in plan.output_shape) == out
+            assert convcalc.plan(model, (1, h, 4, 3)).output_shape == out

@@ -565,17 +565,19 @@ def test_a_symbolic_mismatch_that_no_size_mends_is_refused_on_its_axis() -> None
     H, W = convcalc.symbols("H W")
     x = ks.Input((None, None, 3), name="x")
     grown = [(ks.ZeroPadding2D(((0, 1), (0, 0)), name="zp"), "x")]
-    for merge, what in (
-        (ks.Add(name="m"), "Inputs have incompatible shapes"),
-        (
-            ks.Concatenate(name="m"),
-            "A `Concatenate` layer requires inputs with matching shapes except for the concatenation axis",
-        ),
-    ):
-        model = ks.Functional(x, [*grown, (merge, ("x", "zp"))])
-        assert _message(lambda model=model: convcalc.plan(model, (1, H, W, 3))).startswith(
-            f"m ({merge.kind}): {what} on axis 1: H != H + 1."
-        )
+    model = ks.Functional(x, [*grown, (ks.Concatenate(name="m"), ("x", "zp"))])
+    assert _message(lambda: convcalc.plan(model, (1, H, W, 3))).startswith(
+        "m (Concatenate): A `Concatenate` layer requires inputs with matching shapes except for the concatenation "
+        "axis on axis 1: H != H + 1."
+    )
+    # an Add broadcasts a 1: H beside H + 1 is mended at H = 1 alone (Keras adds (1, 1, W, 3) to (1, 2, W, 3))
+    model = ks.Functional(x, [*grown, (ks.Add(name="m"), ("x", "zp"))])
+    assert [v for v in range(1, 20) if v in convcalc.plan(model, (1, H, W, 3)).valid_sizes(H)] == [1]
+    grown2 = [*grown, (ks.ZeroPadding2D(((0, 2), (0, 0)), name="zq"), "x")]
+    model = ks.Functional(x, [*grown2, (ks.Add(name="m"), ("zp", "zq"))])
+    assert _message(lambda: convcalc.plan(model, (1, H, W, 3))).startswith(
+        "m (Add): Inputs have incompatible shapes on axis 1: H + 1 != H + 2, and neither is 1"
+    )
     model = ks.Functional(
         x, [(ks.MaxPooling2D(1, strides=(1, 2), name="mp"), "x"), (ks.Concatenate(name="m"), ("x", "mp"))]
     )
@@ -638,9 +640,15 @@ def test_the_last_messages_and_reasons() -> None:
     ]
     x, add = ks.Input((None, None, 3), name="x"), ks.Add(name="m")
     model = ks.Functional(
-        x, [(ks.ZeroPadding2D(((0, 1), (0, 0)), name="zp"), "x"), (add, ("x", "x")), (add, ("x", "zp"))]
+        x,
+        [
+            (ks.ZeroPadding2D(((0, 1), (0, 0)), name="zp"), "x"),
+            (ks.ZeroPadding2D(((0, 2), (0, 0)), name="zq"), "x"),
+            (add, ("x", "x")),
+            (add, ("zp", "zq")),
+        ],
     )
     assert _message(lambda: convcalc.plan(model, (1, H, W, 3))) == (
-        "m:1 (Add): Inputs have incompatible shapes on axis 1: H != H + 1. Received: input_shapes=[(1, H, W, 3), "
-        "(1, H + 1, W, 3)]"
+        "m:1 (Add): Inputs have incompatible shapes on axis 1: H + 1 != H + 2, and neither is 1 (Keras broadcasts "
+        "a 1). Received: input_shapes=[(1, H + 1, W, 3), (1, H + 2, W, 3)]"
     )

@@ -408,8 +408,7 @@ class _Merging(Layer):
                 elif type(y) is int and y == 1:
                     merged.append(x)
                 else:
-                    _require_same(self, x, y, ctx, path, lead + j, shapes, "Inputs have incompatible shapes")
-                    merged.append(x)
+                    merged.append(_merged_size(self, x, y, ctx, path, lead + j, shapes))
             out = merged
         return (shapes[0][0], *out)
 
@@ -418,6 +417,35 @@ def merged_rf(flows: list[Flow], shapes: list[Shape]) -> Any:
     """The receptive field of Keras inputs combined element by element (channels last): their union, where they
     have one rank (a lower rank broadcasts along the leading axes, and no window follows it)."""
     return merge_rf([f[1] for f in flows], shapes, channels_last=True) if len({len(s) for s in shapes}) == 1 else None
+
+
+def _merged_size(layer: Layer, x: Any, y: Any, ctx: Context, path: str, axis: int, shapes: list[Shape]) -> Any:
+    """The size two merged inputs give on an axis: equal sizes; or, where two symbolic sizes are never equal (a
+    stride-2 'valid' branch beside a 'same' one), the one of them that is not 1 where the other is (Keras
+    broadcasts a 1): the sizes where neither is 1 are left out."""
+    try:
+        _require_same(layer, x, y, ctx, path, axis, shapes, "Inputs have incompatible shapes")
+        return x
+    except ShapeError:
+        if type(x) is int and type(y) is int:
+            raise
+    from sympy import Max
+
+    from convcalc._symbolic import to_sympy
+
+    a, b = to_sympy(x), to_sympy(y)
+    ctx.equals(
+        (a - 1) * (b - 1),
+        0,
+        path,
+        axis,
+        lambda: (
+            f"{layer._where(path)}: Inputs have incompatible shapes on axis {axis + 1}: {x} != {y}, and neither is 1 "
+            f"(Keras broadcasts a 1). Received: input_shapes={shapes}"
+        ),
+        "merged sizes broadcast",
+    )
+    return Max(a, b)
 
 
 def _require_same(
