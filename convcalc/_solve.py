@@ -305,27 +305,34 @@ def _solve_clamped(x: Any, relevant: list[Constraint]) -> Solution:
     from convcalc._symbolic import to_sympy
 
     past = 1  # from here on every Max and Min takes the argument chosen for it
-    chosen: dict[Any, Any] = {}
+    plain = []
     for c in relevant:
-        for node in to_sympy(c.form).atoms(sympy.Max, sympy.Min):
-            pick, start = _for_good(node, x)
-            if pick is None:
-                raise _refuse(c, [x], f"which argument of {node} it takes does not settle as {x} grows")
-            chosen[node] = pick
-            past = max(past, start)
+        form = to_sympy(c.form) if _clamped(c.form) else c.form
+        while _clamped(form):  # the innermost first: a crop of a crop holds a Max inside a Max
+            for node in form.atoms(sympy.Max, sympy.Min):
+                if node.args and not any(_clamped(a) for a in node.args):
+                    pick, start = _for_good(node, x)
+                    if pick is None:
+                        raise _refuse(c, [x], f"which argument of {node} it takes does not settle as {x} grows")
+                    form = form.xreplace({node: pick})
+                    past = max(past, start)
+                    break
+        plain.append(c if form is c.form else dataclasses.replace(c, form=form))
     if past > _MAX_WINDOW:
         raise _refuse(relevant[0], [x], f"deciding it needs more than {_MAX_WINDOW} sizes checked")
-    plain = [
-        dataclasses.replace(c, form=to_sympy(c.form).xreplace(chosen)) if _clamped(c.form) else c for c in relevant
-    ]
-    beyond = _solve_one(x, plain)
-    if beyond.largest is not None or beyond.points is not None:
+    try:
+        beyond: Solution | None = _solve_one(x, plain)
+    except ShapeError:  # no large size fits: the valid sizes, if any, are below ``past``
+        beyond = None
+    if beyond is not None and (beyond.largest is not None or beyond.points is not None):
         raise _refuse(relevant[0], [x], "a Max or Min beside a bound from above")
-    start = max(past, beyond._from)
-    period = beyond.modulus
+    start = past if beyond is None else max(past, beyond._from)
+    period = 1 if beyond is None else beyond.modulus
     if start + period > _MAX_WINDOW:
         raise _refuse(relevant[0], [x], f"deciding it needs more than {_MAX_WINDOW} sizes checked")
     valid = [v for v in range(1, start) if all(c.holds(v) for c in relevant)]
+    if beyond is None:  # a finite set below ``start`` (a ShapeError where it is empty)
+        return _as_solution(x, valid, start, 1, relevant)
     valid += [v for v in range(start, start + period) if v in beyond]
     return _as_solution(x, valid, start, period, relevant)
 

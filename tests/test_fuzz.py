@@ -222,3 +222,15 @@ def test_a_numpy_filter_count_beside_a_huge_group_count_is_a_spec_error() -> Non
         match=r"^filters must be divisible by groups: 7 % 9223372036854775808 = 7; groups that divide filters: 1, 7\.",
     ):
         convcalc.keras.Conv1D(np.int64(7), np.int64(7), groups=2**63)
+
+
+@pytest.mark.parametrize("make", ["Conv2d", "ConvTranspose2d", "LazyConv2d"])
+@pytest.mark.parametrize("groups", [10**30, 2**64 - 1])
+def test_a_numpy_channel_count_beside_a_huge_group_count_is_a_spec_error(make: str, groups: int) -> None:
+    # np.int64(6) % 10**30 raised OverflowError inside the torch convolutions' argument check
+    import numpy as np
+
+    layer = getattr(convcalc.nn, make)
+    args = (np.int64(6), 3) if make.startswith("Lazy") else (np.int64(6), np.int64(4), 3)
+    with pytest.raises(convcalc.SpecError, match=r"must be divisible by groups: 6 % \d+ = 6; groups that divide"):
+        layer(*args, groups=groups)

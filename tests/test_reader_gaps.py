@@ -1969,18 +1969,36 @@ class _Crop(torch.nn.Module):
             return torch.nn.functional.max_pool1d(x[..., 3:-4], 2)
         if self.form == "conv 1:-1":
             return self.conv(x)[..., 1:-1]
+        if self.form == "crop of a crop":
+            return x[..., 3:-4][..., 3:-4]
+        if self.form == "last 9, one U-Net level":  # valid for a few small sizes only
+            y = x[..., -9:]
+            return y + torch.nn.functional.interpolate(torch.nn.functional.max_pool1d(y, 2), scale_factor=2)
+        if self.form == ":5 + :6":
+            return x[..., :5] + x[..., :6]
         return x[..., ::2][..., 1:-2]
 
 
-@pytest.mark.parametrize(("form", "smallest"), [("2:-3", 5), ("3:-4 pool", 9), ("conv 1:-1", 4), ("::2 then 1:-2", 5)])
-def test_valid_sizes_of_a_crop_its_own_constraint_decides(form: str, smallest: int) -> None:
+@pytest.mark.parametrize(
+    ("form", "sizes"),
+    [
+        ("2:-3", range(5, 41)),
+        ("3:-4 pool", range(9, 41)),
+        ("conv 1:-1", range(4, 41)),
+        ("::2 then 1:-2", range(5, 41)),
+        ("crop of a crop", range(14, 41)),  # a Max inside a Max
+        ("last 9, one U-Net level", (2, 4, 6, 8)),  # no large size fits (said no size at all)
+        (":5 + :6", range(1, 6)),
+    ],
+)
+def test_valid_sizes_of_a_crop_its_own_constraint_decides(form: str, sizes: Any) -> None:
     # valid_sizes refused them: no other constraint decided the Max of the crop's clamp. Every size it gives runs
     # in torch with the planned length; those it leaves out fail or give an empty tensor (docs/howto/symbolic.md)
     model = _Crop(form)
     L = convcalc.symbols("L")
     plan = convcalc.plan(model, (1, 2, L))
     solution = plan.valid_sizes(L)
-    assert solution.values(40) == list(range(smallest, 41))
+    assert solution.values(40) == list(sizes)
     for size in range(1, 41):
         try:
             out: Any = tuple(model(torch.zeros(1, 2, size)).shape)

@@ -79,10 +79,10 @@ class _ConvNd(Module):
     def _check(self) -> None:
         args = _args(self)
         nd = self._ndim
-        whole(self.in_channels, "in_channels", minimum=1)
-        whole(self.out_channels, "out_channels", minimum=1)
-        g = whole(self.groups, "groups", minimum=1)
-        groups_divide({"in_channels": self.in_channels, "out_channels": self.out_channels}, g, args)
+        cin = int(whole(self.in_channels, "in_channels", minimum=1))  # (as ints: numpy counts and huge groups)
+        cout = int(whole(self.out_channels, "out_channels", minimum=1))
+        g = int(whole(self.groups, "groups", minimum=1))
+        groups_divide({"in_channels": cin, "out_channels": cout}, g, args)
         flag(self.bias, "bias", args)
         if self.padding_mode not in ("zeros", "reflect", "replicate", "circular"):
             raise SpecError(f"padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular'. {received(args)}")
@@ -292,8 +292,8 @@ class _LazyConvBase(_Lazy):
     def _stand_in(self) -> int:
         args = _args(self)
         groups: int = whole(args["groups"], "groups", minimum=1)  # (a field of every subclass)
-        out_channels = whole(args["out_channels"], "out_channels", minimum=1)
-        groups_divide({"out_channels": out_channels}, groups, args)  # the one count given
+        out_channels = int(whole(args["out_channels"], "out_channels", minimum=1))
+        groups_divide({"out_channels": out_channels}, int(groups), args)  # the one count given
         return groups
 
     def _channel_axis(self, ctx: Context, shape: Shape, path: str) -> int:
@@ -382,10 +382,10 @@ class _ConvTransposeNd(Module):
     def __post_init__(self) -> None:
         args = _args(self)
         nd = self._ndim
-        whole(self.in_channels, "in_channels", minimum=1)
-        whole(self.out_channels, "out_channels", minimum=1)
-        g = whole(self.groups, "groups", minimum=1)
-        groups_divide({"in_channels": self.in_channels, "out_channels": self.out_channels}, g, args)
+        cin = int(whole(self.in_channels, "in_channels", minimum=1))  # (as ints: numpy counts and huge groups)
+        cout = int(whole(self.out_channels, "out_channels", minimum=1))
+        g = int(whole(self.groups, "groups", minimum=1))
+        groups_divide({"in_channels": cin, "out_channels": cout}, g, args)
         flag(self.bias, "bias", args)
         if self.padding_mode != "zeros":
             raise SpecError(f'Only "zeros" padding mode is supported for {self.kind}. {received(args)}')
