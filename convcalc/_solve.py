@@ -24,7 +24,7 @@ from typing import Any
 
 from convcalc._errors import ShapeError, SpecError
 from convcalc._plan import Constraint, Plan
-from convcalc._symbolic import FloorForm
+from convcalc._symbolic import FloorForm, to_sympy
 
 __all__ = ["Solution", "inputs_for", "solve_sizes"]
 
@@ -300,24 +300,20 @@ def _solve_clamped(x: Any, relevant: list[Constraint]) -> Solution:
     """Constraints holding a ``Max`` or ``Min`` no other constraint decides (a crop ``x[..., 3:-4]`` of a length
     ``L``: ``Max(0, L - 4) - Min(3, L)``): past the sizes where their arguments cross, each takes one argument for
     good; the constraints with those are solved as any, and the sizes below are checked one by one."""
-    import sympy
 
     from convcalc._symbolic import to_sympy
 
     past = 1  # from here on every Max and Min takes the argument chosen for it
     plain = []
     for c in relevant:
-        form = to_sympy(c.form) if _clamped(c.form) else c.form
-        while _clamped(form):  # the innermost first: a crop of a crop holds a Max inside a Max
-            for node in form.atoms(sympy.Max, sympy.Min):
-                if node.args and not any(_clamped(a) for a in node.args):
-                    pick, start = _for_good(node, x)
-                    if pick is None:
-                        raise _refuse(c, [x], f"which argument of {node} it takes does not settle as {x} grows")
-                    form = form.xreplace({node: pick})
-                    past = max(past, start)
-                    break
-        plain.append(c if form is c.form else dataclasses.replace(c, form=form))
+        if not _clamped(c.form):
+            plain.append(c)
+            continue
+        form, start = _settled_for_good(to_sympy(c.form), x)
+        if form is None:
+            raise _refuse(c, [x], f"which argument of each Max and Min it takes does not settle as {x} grows")
+        past = max(past, start)
+        plain.append(dataclasses.replace(c, form=form))
     if past > _MAX_WINDOW:
         raise _refuse(relevant[0], [x], f"deciding it needs more than {_MAX_WINDOW} sizes checked")
     try:
@@ -335,6 +331,23 @@ def _solve_clamped(x: Any, relevant: list[Constraint]) -> Solution:
         return _as_solution(x, valid, start, 1, relevant)
     valid += [v for v in range(start, start + period) if v in beyond]
     return _as_solution(x, valid, start, period, relevant)
+
+
+def _settled_for_good(expr: Any, x: Any) -> tuple[Any, int]:
+    """``expr`` with each ``Max`` and ``Min`` (the innermost first: a crop of a crop holds a Max inside a Max)
+    replaced by the argument it takes for good, and the size from which that holds; ``(None, 0)`` where one does
+    not settle."""
+    import sympy
+
+    past = 1
+    while _clamped(expr):
+        node = next(n for n in expr.atoms(sympy.Max, sympy.Min) if not any(_clamped(a) for a in n.args))
+        pick, start = _for_good(node, x)
+        if pick is None:
+            return None, 0
+        expr = expr.xreplace({node: pick})
+        past = max(past, start)
+    return expr, past
 
 
 def _for_good(node: Any, x: Any) -> tuple[Any, int]:
@@ -737,8 +750,20 @@ def inputs_for(plan: Plan, output: int, symbol: Any = None, axis: int | None = N
     if not dims:
         raise SpecError(f"the output shape {plan.output_shape} does not depend on {x}. Received: symbol={x}")
     expr = plan.output_shape[dims[0]]
+    if not solution.residues:  # finitely many valid sizes: each is checked
+        return [v for v in solution.extra if int(to_sympy(expr).subs(x, v)) == output]
     if _clamped(expr):  # a slice's clamp the constraints decide (see _settled)
         expr = _settle(expr, [f for f in map(_fact, plan.constraints) if f is not None])
+    if _clamped(expr):  # a clamp that settles for good past some size: those below are checked one by one
+        plain, past = _settled_for_good(expr, x)
+        if plain is not None and past <= _MAX_LISTED:
+            below = [v for v in range(1, past) if v in solution and int(expr.subs(x, v)) == output]
+            return below + [v for v in _inputs_for_form(plain, x, output, solution) if v >= past]
+    return _inputs_for_form(expr, x, output, solution)
+
+
+def _inputs_for_form(expr: Any, x: Any, output: int, solution: Solution) -> list[int]:
+    """Every valid ``x`` whose size ``expr`` (no Max or Min in it) is ``output``."""
     form = FloorForm.parse(expr)
     if form is None or form.slope_sign <= 0:
         return _inputs_by_quasi(expr, x, output, solution)

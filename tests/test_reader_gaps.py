@@ -1999,6 +1999,11 @@ def test_valid_sizes_of_a_crop_its_own_constraint_decides(form: str, sizes: Any)
     plan = convcalc.plan(model, (1, 2, L))
     solution = plan.valid_sizes(L)
     assert solution.values(40) == list(sizes)
+    lengths = {v: int(sympy.sympify(plan.output_shape[-1]).subs(L, v)) for v in solution.values(40)}
+    for length in sorted(set(lengths.values()) - {0})[:6]:  # inputs_for refused a clamped output
+        wanted = [v for v, n in lengths.items() if n == length]
+        found = plan.inputs_for(length, L, axis=-1)
+        assert [v for v in found if v <= 40] == wanted, length
     for size in range(1, 41):
         try:
             out: Any = tuple(model(torch.zeros(1, 2, size)).shape)
