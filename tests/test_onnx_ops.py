@@ -1295,3 +1295,15 @@ def test_a_reshape_minus_one_over_a_size_with_a_constant_term_keeps_its_divisibi
 
 def sympy_value(d: Any, symbol: Any, value: int) -> Any:
     return d.subs(symbol, value) if hasattr(d, "subs") else d
+
+
+def test_a_mask_a_weight_passes_through_before_a_cast_is_no_parameter() -> None:
+    nodes = [
+        n("Where", ["mask", "w", "w"], ["m"]),
+        helper.make_node("Cast", ["m"], ["c"], to=TensorProto.FLOAT),
+        n("Add", ["x", "c"]),
+    ]
+    inits = {"w": np.ones((4, 8), F32), "mask": np.ones((4, 8), bool)}
+    model = _graph(nodes, inits, opset=13, dims=(1, 4, 8))
+    assert _run_all(model, (1, 4, 8)) == ((1, 4, 8),)
+    assert convcalc.plan(model, (1, 4, 8)).total_params == 32

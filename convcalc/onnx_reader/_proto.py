@@ -33,6 +33,19 @@ _SHAPE_INPUTS: dict[str, tuple[int, ...]] = {
     "ReduceProd": (1,),
 }
 _BUFFER_INPUTS: dict[str, tuple[int, ...]] = {"BatchNormalization": (3, 4)}
+# inputs that hold indices, a mask or a count, not values the output is made of (beside _SHAPE_INPUTS)
+_INDEX_INPUTS: dict[str, tuple[int, ...]] = {
+    "GatherElements": (1,),
+    "GatherND": (1,),
+    "ScatterElements": (1,),
+    "ScatterND": (1,),
+    "Trilu": (1,),
+    "Where": (0,),
+    "OneHot": (0, 1),
+    "TopK": (1,),
+    "Compress": (1,),
+    "Range": (0, 1, 2),
+}
 _FLOAT_TYPES = frozenset({1, 10, 11, 16})  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
 _SMALL = 4096  # initializers up to this many elements keep their values (shape arithmetic)
 
@@ -170,7 +183,7 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
         names = [alias.get(raw, raw) for raw in node.input]
         if not any(name in data for name in names):
             held = frozenset().union(*(derived[name] for name in names if name in derived))
-            sizes = _SHAPE_INPUTS.get(node.op_type, ())
+            sizes = (*_SHAPE_INPUTS.get(node.op_type, ()), *_INDEX_INPUTS.get(node.op_type, ()))
             valued = frozenset().union(
                 *(values_of[name] for k, name in enumerate(names) if name in values_of and k not in sizes)
             )
