@@ -214,8 +214,6 @@ def _clamped(form: Any) -> bool:
 
 def _fact(c: Constraint) -> Any:
     """A constraint ``form >= value`` as the expression it says is at least 0; None for another kind."""
-    from convcalc._symbolic import to_sympy
-
     return to_sympy(c.form) - c.value if c.kind == ">=" else None
 
 
@@ -300,9 +298,6 @@ def _solve_clamped(x: Any, relevant: list[Constraint]) -> Solution:
     """Constraints holding a ``Max`` or ``Min`` no other constraint decides (a crop ``x[..., 3:-4]`` of a length
     ``L``: ``Max(0, L - 4) - Min(3, L)``): past the sizes where their arguments cross, each takes one argument for
     good; the constraints with those are solved as any, and the sizes below are checked one by one."""
-
-    from convcalc._symbolic import to_sympy
-
     past = 1  # from here on every Max and Min takes the argument chosen for it
     plain = []
     for c in relevant:
@@ -750,7 +745,7 @@ def inputs_for(plan: Plan, output: int, symbol: Any = None, axis: int | None = N
     if not dims:
         raise SpecError(f"the output shape {plan.output_shape} does not depend on {x}. Received: symbol={x}")
     expr = plan.output_shape[dims[0]]
-    if not solution.residues:  # finitely many valid sizes: each is checked
+    if not solution.residues and to_sympy(expr).free_symbols == {x}:  # finitely many valid sizes: each checked
         return [v for v in solution.extra if int(to_sympy(expr).subs(x, v)) == output]
     if _clamped(expr):  # a slice's clamp the constraints decide (see _settled)
         expr = _settle(expr, [f for f in map(_fact, plan.constraints) if f is not None])
