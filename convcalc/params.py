@@ -86,7 +86,7 @@ def _groups_that_fit(channels: dict[str, Size], pick: Any) -> str:
         return ""
     common = math.gcd(*counts)  # the largest; the smallest ones are looked for among the first 100,000
     small = list(itertools.islice((d for d in range(1, min(common, 10**5) + 1) if common % d == 0), 12))
-    listed = ", ".join(map(str, small)) + ("" if small[-1] == common else f", ..., {common}")
+    listed = ", ".join(map(str, small)) + ("" if small[-1] == common else f", ..., {show(common)}")
     return f"; groups that divide {' and '.join(channels)}: {listed}"
 
 

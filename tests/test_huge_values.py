@@ -97,3 +97,12 @@ def test_numpy_integer_scalars_of_any_width_give_the_python_int_answer(data: st.
         return [x for item in value for x in numbers(item)] if isinstance(value, (tuple, list)) else [value]
 
     assert all(int(x) == x for x in numbers(got))
+
+
+def test_the_groups_that_fit_a_channel_count_of_thousands_of_digits_are_named_by_their_digits() -> None:
+    # the list of groups that fit printed the count whole: Python refuses an int of more than 4,300 digits as text
+    with pytest.raises(
+        convcalc.SpecError,
+        match=r"groups that divide in_channels and out_channels: 1, 2, 4, .*, \.\.\., a 4301-digit number\.",
+    ):
+        convcalc.conv_params(10**4300, 10**4300, 3, groups=3)
