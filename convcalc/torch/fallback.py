@@ -13,12 +13,11 @@ from convcalc._plan import Unowned
 from convcalc.torch.meta import (
     _ORIGINALS,
     _meta_copy,
-    _NoArgumentChecks,
-    _NoCausalDetection,
     _plain_containers,
     _plainly_held,
     _quiet_compiled,
     _run_uncompiled,
+    _value_checks_off,
 )
 from convcalc.torch.nodes import ListValue, _Attr, _join, _torch
 from convcalc.torch.ops import _HANDLERS
@@ -322,8 +321,7 @@ def _torch_call(
                 torch.no_grad(),
                 torch.device("meta"),
                 Functions(),
-                _NoCausalDetection(),
-                _NoArgumentChecks(),
+                _value_checks_off(),
                 _quiet_compiled(),
             ):
                 output = copy(*m_args, **m_kwargs)

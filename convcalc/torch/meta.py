@@ -205,51 +205,38 @@ def _quiet_compiled() -> Iterator[None]:
         yield
 
 
-class _NoArgumentChecks:
-    """torch.distributions checks a distribution's arguments by their values when it is made (``Normal(loc,
-    scale)``: every scale positive), which a meta tensor cannot answer; the check changes no shape, so during the
-    meta run distributions are made as ``validate_args=False`` makes them (one made with ``validate_args=True``
-    still checks). Under the same lock as :class:`_NoCausalDetection`."""
+# One lock for torch's state a meta run changes: plans in other threads neither see it nor restore it mid-run.
+_META_RUN = threading.RLock()
 
-    def __enter__(self) -> None:
-        from torch.distributions import Distribution
 
-        _NoCausalDetection._lock.acquire()
-        self.before = Distribution._validate_args
+@contextlib.contextmanager
+def _value_checks_off() -> Iterator[None]:
+    """torch's checks that read tensors' values, which a meta tensor has none of, taken as their answer for a run
+    on meta tensors; neither changes a shape, and both are put back after:
+
+    - torch's transformers ask whether a given mask is the causal one by comparing its values
+      (``_detect_is_causal_mask``), a hint for a faster kernel with the same shapes: the mask is taken as not
+      known to be causal (or as the caller says);
+    - torch.distributions checks a distribution's arguments when it is made (``Normal(loc, scale)``: every scale
+      positive): distributions are made as ``validate_args=False`` makes them (one made with
+      ``validate_args=True`` still checks).
+    """
+    from torch.distributions import Distribution
+    from torch.nn.modules import transformer
+
+    with _META_RUN:
+        detect = getattr(transformer, "_detect_is_causal_mask", None)  # (a torch without it has nothing to replace)
+        validate = Distribution._validate_args
+        if detect is not None:
+            transformer._detect_is_causal_mask = _causal_hint
         Distribution.set_default_validate_args(False)
-
-    def __exit__(self, *exc: object) -> None:
-        from torch.distributions import Distribution
-
         try:
-            Distribution.set_default_validate_args(self.before)
+            yield
         finally:
-            _NoCausalDetection._lock.release()
+            if detect is not None:
+                transformer._detect_is_causal_mask = detect
+            Distribution.set_default_validate_args(validate)
 
 
-class _NoCausalDetection:
-    """torch's transformers ask whether a given mask is the causal one by comparing its values
-    (``_detect_is_causal_mask``), which a meta tensor cannot answer; the answer is only a hint for a faster
-    kernel with the same shapes, so during the meta run the mask is taken as not known to be causal (or as the
-    caller says). A lock keeps plans in other threads from seeing (or restoring) the function mid-run."""
-
-    _lock = threading.RLock()
-
-    def __enter__(self) -> None:
-        from torch.nn.modules import transformer
-
-        self._lock.acquire()
-        self.module, self.original = transformer, getattr(transformer, "_detect_is_causal_mask", None)
-        if self.original is not None:  # (a torch without the check has nothing to stand in for)
-            transformer._detect_is_causal_mask = self.hint
-
-    @staticmethod
-    def hint(mask: Any, is_causal: bool | None = None, size: int | None = None) -> bool:
-        return bool(is_causal)
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            if self.original is not None:
-                self.module._detect_is_causal_mask = self.original
-        finally:
-            self._lock.release()
+def _causal_hint(mask: Any, is_causal: bool | None = None, size: int | None = None) -> bool:
+    return bool(is_causal)
