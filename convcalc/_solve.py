@@ -317,14 +317,15 @@ def _solve_clamped(x: Any, relevant: list[Constraint]) -> Solution:
         beyond = None
     if beyond is not None and (beyond.largest is not None or beyond.points is not None):
         raise _refuse(relevant[0], [x], "a Max or Min beside a bound from above")
-    start = past if beyond is None else max(past, beyond._from)
+    start = past if beyond is None else max(past, beyond._from)  # periodic from here
     period = 1 if beyond is None else beyond.modulus
     if start + period > _MAX_WINDOW:
         raise _refuse(relevant[0], [x], f"deciding it needs more than {_MAX_WINDOW} sizes checked")
-    valid = [v for v in range(1, start) if all(c.holds(v) for c in relevant)]
-    if beyond is None:  # a finite set below ``start`` (a ShapeError where it is empty)
-        return _as_solution(x, valid, start, 1, relevant)
-    valid += [v for v in range(start, start + period) if v in beyond]
+    # below ``past`` the constraints as they are (a size at a time, in sympy); from there the settled solution
+    valid = [v for v in range(1, past) if all(c.holds(v) for c in relevant)]
+    if beyond is None:  # a finite set below ``past`` (a ShapeError where it is empty)
+        return _as_solution(x, valid, past, 1, relevant)
+    valid += [v for v in range(past, start + period) if v in beyond]
     return _as_solution(x, valid, start, period, relevant)
 
 
