@@ -2,8 +2,8 @@
 
 Every builder returns a plain model to hand to :func:`convcalc.plan`; nothing is
 downloaded and no weights exist. The reference numbers each builder reproduces
-(exact parameter counts, multiply-accumulates, stage shapes) are in
-``shared/reference/published_numbers.md`` and are checked by ``tests/test_zoo.py``.
+(exact parameter counts, multiply-accumulates, stage shapes) are written into and checked by
+``tests/test_zoo.py``.
 
 Naming. Layers carry torchvision's module paths wherever torchvision has the
 network (``features.0``, ``avgpool``, ``classifier.1``, ``layer1.0.downsample.0``,

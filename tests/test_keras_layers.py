@@ -1,8 +1,7 @@
-"""convcalc.keras against the real thing: Keras 3's rules (reference §8, §11) and torch forward passes.
+"""convcalc.keras against the real thing: Keras 3's rules (values it gives, §-numbered) and torch forward passes.
 
-Keras is not installed here, so each rule is checked two ways: against the
-values verified with keras 3.15.1 in ``/work/shared/reference/semantics.md``
-(§8 conv-transpose sizes, §11 parameter counts) and against a real torch
+Each rule is checked two ways: against values verified with Keras 3.15.1
+(conv-transpose sizes, parameter counts), written into the tests, and against a real torch
 forward pass that pads the way TensorFlow documents 'SAME' (§9: ``out =
 ceil(i / s)``, the odd pixel at the end) and 'causal' (``dk - 1`` on the left).
 Receptive fields are read off torch too: with all-ones kernels, output ``j``
@@ -31,7 +30,7 @@ F = torch.nn.functional
 
 
 def tf_pads(i: int, k: int, s: int, d: int, mode: str) -> tuple[int, int]:
-    """(before, after) padding of one axis (semantics.md §8, §9)."""
+    """(before, after) padding of one axis (§8, §9)."""
     dk = d * (k - 1) + 1
     if mode == "valid":
         return 0, 0

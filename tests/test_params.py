@@ -1,8 +1,7 @@
 """Parameter counts of single layers, in torch's and Keras' sense.
 
-Rules from shared/reference/semantics.md section 11; published numbers from
-shared/reference/published_numbers.md (single layers, or sums of single layers
-that the reference states).
+Rules as torch and Keras 3 count; published numbers of single layers, or sums of
+single layers, from the papers and frameworks that state them, written into the tests.
 """
 
 from __future__ import annotations

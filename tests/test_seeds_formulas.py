@@ -1,4 +1,4 @@
-"""Every number in the seed posts (shared/seeds/000..004), through the public API.
+"""Every number in the five tutorial posts convcalc grew from (seeds 000..004), through the public API.
 
 Each test names the seed and the passage it checks. Where a seed contains a
 mistake (seed 004's ``Conv.forward``), the test writes the mistaken formula out

@@ -1,4 +1,4 @@
-"""The model zoo against published numbers (shared/reference/published_numbers.md) and against torch.
+"""The model zoo against published numbers (written into the tests) and against torch.
 
 Parameter counts are exact. MACs are exact where the reference gives the exact
 figure, and otherwise equal torchvision's ``_ops`` (GMACs rounded to 3
