@@ -1764,3 +1764,49 @@ def test_torchs_own_forms_and_vector_weights(
     plan = convcalc.plan(model, shape)
     assert plan.total_params == params_of(model)
     assert plan.macs == macs
+
+
+@pytest.mark.parametrize(
+    ("source", "weight", "message"),
+    [
+        (
+            "F.conv2d(x, m.w, groups=0)",
+            (4, 3, 3, 3),
+            "conv2d (conv2d): groups must be at least 1 (torch: non-positive groups is not supported). "
+            "Received: groups=0",
+        ),
+        (
+            "F.conv2d(x, m.w, None, 1, 0, 1, -2)",
+            (4, 3, 3, 3),
+            "conv2d (conv2d): groups must be at least 1 (torch: non-positive groups is not supported). "
+            "Received: groups=-2",
+        ),
+        ("F.conv2d(x, m.w, stride=0)", (4, 3, 3, 3), "conv2d (conv2d): stride must be at least 1. Received: stride=0"),
+        (
+            "F.conv_transpose2d(x, m.w, groups=0)",
+            (3, 4, 3, 3),
+            "conv_transpose2d (conv_transpose2d): groups must be at least 1 (torch: non-positive groups is not "
+            "supported). Received: groups=0",
+        ),
+        (
+            "F.conv_transpose2d(x, m.w, stride=0)",
+            (3, 4, 3, 3),
+            "conv_transpose2d (conv_transpose2d): stride must be at least 1. Received: stride=0",
+        ),
+        (
+            "F.conv_transpose2d(x, m.w, output_padding=2)",
+            (3, 4, 3, 3),
+            "conv_transpose2d (conv_transpose2d): output_padding=2 must be smaller than either stride=1 or "
+            "dilation=1: use output_padding <= 0. Received: in_channels=3, out_channels=4, kernel_size=(3, 3), "
+            "stride=1, padding=0, output_padding=2, groups=1, bias=False, dilation=1, padding_mode='zeros'",
+        ),
+    ],
+)
+def test_a_functional_convolutions_arguments_are_refused_by_the_call(source: str, weight: Shape, message: str) -> None:
+    """The layer rule's refusal of an argument torch refuses, named by the call (not the meta pass's "no rule for
+    conv_transpose2d called this way", nor ``in_channels=0`` for ``groups=0``)."""
+    model = Functional(source, w=weight)
+    assert torch_outcome(model, (1, 3, 5, 5)) is None
+    exc = refusal(model, (1, 3, 5, 5))
+    assert isinstance(exc, convcalc.SpecError)
+    assert str(exc) == message

@@ -711,6 +711,7 @@ def _replay_function(
 
     expected = _from_meta(out, {}, where)
     handler = _HANDLERS.get(kind)
+    misfit: SpecError | None = None
     if handler is not None:
         start = len(ctx.rows)
         try:
@@ -719,15 +720,18 @@ def _replay_function(
         except (RunRefusedError, ShapeError) as exc:
             # the rule's misfit stands where torch's meta kernel skips the check (softmax of dim=5 runs on meta)
             raise public_error(exc) if isinstance(exc, SpecError) else exc from None
-        except ConvCalcError:
+        except ConvCalcError as exc:
             del ctx.rows[start:]
             value = None
+            misfit = exc if isinstance(exc, SpecError) and not isinstance(exc, ReaderSignalError) else None
         if value is not None and _shapes_of(value) == _shapes_of(expected):
             for meta_t, planned in zip(_flat_tensors(out), _leaves((value,)), strict=False):
                 known[id(meta_t)] = planned.rf
             return
         del ctx.rows[start:]
     if kind in _MAC_FUNCTIONS:
+        if misfit is not None:  # the rule's own refusal of an argument (groups=0, stride=0) says more than ours
+            raise misfit
         raise SpecError(
             f"{where}: convcalc has no rule for {kind} called this way, so its multiply-accumulates would be "
             f"unknown; write it as a torch.nn layer or register a rule for the module. Received: op={raw}"

@@ -218,10 +218,11 @@ def _functional_layer(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]
     if linear:
         spec: Any = nn.Linear(w.shape[-1], w.shape[0], bias=isinstance(b, _Tensor))
     else:
-        groups = bound.get("groups", 1)
+        groups = _groups(call, bound)
         padding = bound.get("padding", 0)
-        layer = getattr(nn, "Conv" + call.kind[4:])
-        spec = layer(
+        spec = _built(
+            call,
+            getattr(nn, "Conv" + call.kind[4:]),
             w.shape[1] * groups,
             w.shape[0],
             tuple(w.shape[2:]),
@@ -260,10 +261,12 @@ def _functional_transposed(call: _Call, args: tuple[Any, ...], kwargs: dict[str,
     bound.update(kwargs)
     x, w, b = bound.get("input"), bound.get("weight"), bound.get("bias")
     x, w = _weighted_by_numbers(call, x, w)
-    groups = bound.get("groups", 1)
+    groups = _groups(call, bound)
     if _is_int(groups):
         _one_bias_each(call, b, w.shape[1] * groups, x.shape)
-    spec = getattr(nn, "ConvTranspose" + call.kind[len("conv_transpose") :])(
+    spec = _built(
+        call,
+        getattr(nn, "ConvTranspose" + call.kind[len("conv_transpose") :]),
         w.shape[0],
         w.shape[1] * groups if _is_int(groups) else w.shape[1],
         tuple(w.shape[2:]),
@@ -302,6 +305,24 @@ def _functional_bilinear(call: _Call, args: tuple[Any, ...], kwargs: dict[str, A
     _one_bias_each(call, b, w.shape[0], x1.shape)
     spec = nn.Bilinear(w.shape[1], w.shape[2], w.shape[0], bias=isinstance(b, _Tensor))
     return _as_layer(call, spec, x1, x2)
+
+
+def _groups(call: _Call, bound: dict[str, Any]) -> Any:
+    """A functional convolution's ``groups``, checked before the layer's rule reads ``weight.shape[1] * groups`` as
+    its in-channels (torch: non-positive groups is not supported)."""
+    groups = bound.get("groups", 1)
+    if _is_int(groups) and groups < 1:
+        raise call.spec_error("groups must be at least 1 (torch: non-positive groups is not supported)", groups=groups)
+    return groups
+
+
+def _built(call: _Call, layer: Any, *args: Any, **kwargs: Any) -> Any:
+    """The layer rule a functional call is planned by, its argument errors (which name no layer) named by the call,
+    as its shape errors are (``_as_layer``)."""
+    try:
+        return layer(*args, **kwargs)
+    except ConvCalcError as exc:
+        raise type(exc)(f"{call.where}: {exc}") from None
 
 
 def _one_bias_each(call: _Call, bias: Any, outputs: Any, shape: Any) -> None:
