@@ -220,7 +220,7 @@ def _functional_layer(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]
     else:
         groups = _groups(call, bound)
         padding = bound.get("padding", 0)
-        spec = _built(
+        spec = _made(
             call,
             getattr(nn, "Conv" + call.kind[4:]),
             w.shape[1] * groups,
@@ -264,7 +264,7 @@ def _functional_transposed(call: _Call, args: tuple[Any, ...], kwargs: dict[str,
     groups = _groups(call, bound)
     if _is_int(groups):
         _one_bias_each(call, b, w.shape[1] * groups, x.shape)
-    spec = _built(
+    spec = _made(
         call,
         getattr(nn, "ConvTranspose" + call.kind[len("conv_transpose") :]),
         w.shape[0],
@@ -314,15 +314,6 @@ def _groups(call: _Call, bound: dict[str, Any]) -> Any:
     if _is_int(groups) and groups < 1:
         raise call.spec_error("groups must be at least 1 (torch: non-positive groups is not supported)", groups=groups)
     return groups
-
-
-def _built(call: _Call, layer: Any, *args: Any, **kwargs: Any) -> Any:
-    """The layer rule a functional call is planned by, its argument errors (which name no layer) named by the call,
-    as its shape errors are (``_as_layer``)."""
-    try:
-        return layer(*args, **kwargs)
-    except ConvCalcError as exc:
-        raise type(exc)(f"{call.where}: {exc}") from None
 
 
 def _one_bias_each(call: _Call, bias: Any, outputs: Any, shape: Any) -> None:
