@@ -108,6 +108,34 @@ def test_an_elementwise_loss_broadcasts_or_wants_the_input_s_shape(
     agrees(model, shape)
 
 
+_LEGACY = [None, True, False]
+
+
+@given(
+    shape=st.lists(st.integers(1, 4), min_size=2, max_size=4).map(tuple),
+    size_average=st.sampled_from(_LEGACY),
+    reduce=st.sampled_from(_LEGACY),
+    reduction=reductions,
+    kind=st.sampled_from(["mse_loss", "l1_loss", "nll_loss", "cross_entropy", "binary_cross_entropy", "kl_div"]),
+    positional=st.booleans(),
+)
+def test_the_legacy_size_average_and_reduce_decide_the_reduction_where_given(
+    shape: Shape, size_average: bool | None, reduce: bool | None, reduction: str, kind: str, positional: bool
+) -> None:
+    """torch's deprecated ``size_average`` and ``reduce`` (``F.mse_loss(x, y, reduce=False)``: per element) take
+    the place of ``reduction`` where either is given, by keyword or by position."""
+    function = getattr(F, kind)
+    classes = kind in ("nll_loss", "cross_entropy")
+    target = (shape[0], *shape[2:]) if classes else shape
+    prepared = torch.sigmoid if kind == "binary_cross_entropy" else (lambda x: x)
+    if positional and kind in ("mse_loss", "l1_loss", "kl_div"):  # (input, target, size_average, reduce, ...)
+        model = Loss(lambda m, x: function(prepared(x), m.target, size_average, reduce, reduction), target, classes)
+    else:
+        legacy = {"size_average": size_average, "reduce": reduce, "reduction": reduction}
+        model = Loss(lambda m, x: function(prepared(x), m.target, **legacy), target, indices=classes)
+    agrees(model, shape)
+
+
 def test_a_reduction_torch_does_not_know_is_refused() -> None:
     model = Loss(lambda m, x: F.mse_loss(x, m.target, reduction="avg"), (2, 3), indices=False)
     assert torch_shape(model, (2, 3)) is None

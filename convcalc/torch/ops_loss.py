@@ -4,8 +4,11 @@ multiply-accumulates."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any
 
+from convcalc.torch.nodes import _torch
 from convcalc.torch.ops_math import _broadcast
 from convcalc.torch.values import _Call, _handles, _same, _Tensor, _tensor_arg
 
@@ -22,14 +25,14 @@ def _loss(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     of input and target, per element with ``reduction="none"``, else a 0-D tensor."""
     if not call.functional:  # torch's builtins of these names take the reduction as an int, and more arguments
         raise call.spec_error(f"convcalc follows F.{call.kind} as torch.nn.functional writes it", arguments=len(args))
-    x = _tensor_arg(call, args[0] if args else kwargs.get("input"))
-    t = _tensor_arg(call, args[1] if len(args) > 1 else kwargs.get("target"))
-    reduction = kwargs.get("reduction", "mean")
+    bound = _bound(call, args, kwargs)
+    x, t = _tensor_arg(call, bound.get("input")), _tensor_arg(call, bound.get("target"))
+    reduction = _reduction(bound)
     allowed = (*_REDUCTIONS, "batchmean") if call.kind == "kl_div" else _REDUCTIONS
     if reduction not in allowed:  # torch: ... is not a valid value for reduction
         raise call.spec_error(f"reduction must be one of {', '.join(allowed)}", reduction=reduction)
     if call.kind in ("cross_entropy", "nll_loss"):
-        shape = _per_class(call, x, t, kwargs.get("weight"))
+        shape = _per_class(call, x, t, bound.get("weight"))
     elif call.kind in _SAME_SIZE:  # torch: Target size (...) must be the same as input size (...)
         shape = tuple(x.shape)
         _fits(call, x, t, t.shape, shape, f"the target's shape {tuple(t.shape)} must be the input's")
@@ -38,6 +41,33 @@ def _loss(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if call.kind in _INTO_INPUT:  # torch: output with shape [...] doesn't match the broadcast shape [...]
             _fits(call, x, t, shape, x.shape, f"the target's shape {tuple(t.shape)} must broadcast to the input's")
     return call.row(x.shape, _Tensor(shape if reduction == "none" else ()))
+
+
+def _bound(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The call's arguments by name, as ``torch.nn.functional``'s function binds them (a weight or a legacy
+    ``reduce`` given by position too), its defaults filled in."""
+    try:
+        bound = _signature(call.kind).bind(*args, **kwargs)
+    except TypeError as exc:  # fx records what Python accepted, so only a call convcalc rebuilt differently
+        raise call.spec_error(f"takes the arguments of F.{call.kind} ({exc})", arguments=len(args)) from None
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+@functools.cache
+def _signature(kind: str) -> inspect.Signature:
+    return inspect.signature(getattr(_torch().nn.functional, kind))
+
+
+def _reduction(bound: dict[str, Any]) -> Any:
+    """The reduction torch applies: the legacy ``size_average`` and ``reduce``, where either is given, decide it
+    in place of ``reduction`` (torch's ``_Reduction.legacy_get_string``: ``reduce=False`` is per element)."""
+    size_average, reduce = bound.get("size_average"), bound.get("reduce")
+    if size_average is None and reduce is None:
+        return bound.get("reduction", "mean")
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    return "mean" if size_average and reduce else "sum" if reduce else "none"
 
 
 def _fits(call: _Call, x: _Tensor, t: _Tensor, have: Any, want: Any, rank_message: str) -> None:
