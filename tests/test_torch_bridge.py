@@ -661,6 +661,26 @@ class Stem(tnn.Module):
         return self.act(self.bn(self.conv(x)))
 
 
+class Decided(tnn.Module):
+    """A forward that asks numbers and conditions of sizes (``int()``, an assert, a branch, names unpacked): the
+    graph read from it, rebuilt by to_torch, checks them on the real sizes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = tnn.Conv2d(3, 8, 3, padding=1)
+        self.head = tnn.Linear(8, 4)
+
+    def forward(self, x: Any) -> Any:
+        assert x.shape[1] == 3, "three channels"
+        _n, _c, h, _w = x.shape
+        x = self.conv(x)
+        if h % 2 == 0:
+            x = x[:, :, : h // 2]
+        a, b = x.chunk(2, dim=1)
+        x = torch.cat([b, a], 1).view(int(x.size(0)), 8, -1).mean(-1)
+        return self.head(x)
+
+
 class DenseBlock(tnn.Module):
     """DenseNet-style: a ModuleList in a loop, torch.cat of a growing list, then a ModuleDict."""
 
@@ -822,6 +842,20 @@ def test_to_torch_of_from_torch_runs_and_plans_the_same(name: str) -> None:
     assert {n for n, _ in rebuilt.named_modules()} <= {n for n, _ in module.named_modules()}
     assert sum(p.numel() for p in rebuilt.parameters()) == sum(p.numel() for p in module.parameters())
     assert convcalc.verify(spec, shape, device="cpu").ok
+
+
+def test_to_torch_runs_the_decisions_a_forward_was_read_with() -> None:
+    """The graph holds the numbers and branches its forward was read with (a batch of 1, an even h): the rebuilt
+    module runs where the sizes give the same, and refuses elsewhere (it would compute with the numbers read)."""
+    module = Decided()
+    rebuilt = tb.to_torch(tb.from_torch(module))
+    with torch.no_grad():
+        assert rebuilt(torch.zeros(1, 3, 10, 9)).shape == module(torch.zeros(1, 3, 10, 9)).shape
+        assert convcalc.plan(rebuilt, (1, 3, 10, 9)) == convcalc.plan(module, (1, 3, 10, 9))
+        with pytest.raises(RuntimeError, match="takes the other branch"):
+            rebuilt(torch.zeros(1, 3, 9, 10))
+        with pytest.raises(RuntimeError, match="these sizes make it 2"):
+            rebuilt(torch.zeros(2, 3, 10, 9))
 
 
 def test_row_names_are_torch_paths() -> None:

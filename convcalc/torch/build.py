@@ -107,6 +107,8 @@ def _torch_types() -> _TorchTypes:
                     env[node.name] = self.get_submodule(node.target)(*args, **kwargs)
                 elif node.op == "call_method":
                     env[node.name] = getattr(args[0], node.target)(*args[1:], **kwargs)
+                elif node.kind in _DECISIONS:
+                    env[node.name] = _DECISIONS[node.kind](*args)
                 else:
                     env[node.name] = _resolve_function(node.target)(*args, **kwargs)
             return None
@@ -223,6 +225,36 @@ def _build_graph(spec: Any, path: str) -> Any:
         else:
             owner.register_buffer(name, value)
     return module
+
+
+def _number(value: Any, taken: Any, kind: str, *_: Any) -> Any:
+    """A number the forward asked of a size (``int(x.size(0))``, how many items ``a, b = x.split(4)`` unpacks),
+    which the graph holds as the number it was read with: other sizes that give another are refused."""
+    convert: Any = {"float": float, "index": operator.index, "round": round}.get(kind, int)
+    number = convert(value)
+    if number != taken:
+        raise RuntimeError(
+            f"the forward was read where a number it asks of a size is {taken}, and these sizes make it {number}; "
+            "plan the torch module itself"
+        )
+    return number
+
+
+def _guard(condition: Any, taken: bool, assertion: bool, module_type: str, before: Any, *message: Any) -> None:
+    """A condition on sizes the forward was read with: an assert that fails raises as Python's would; a branch
+    these sizes take the other way is one the rebuilt forward does not hold."""
+    holds = bool(condition)
+    if assertion and not holds:
+        raise AssertionError("".join(str(part) for part in message[0]) if message else "")
+    if holds is not taken:
+        raise RuntimeError(
+            f"{module_type}: at these sizes the forward takes the other branch of a condition it was read with "
+            f"({condition}); plan the torch module itself"
+        )
+
+
+#: the forward's decisions on sizes, run on the real sizes (``isinstance`` asked of a value gives nothing to use)
+_DECISIONS: dict[str, Any] = {"size_number": _number, "shape_guard": _guard, "value_kind": lambda *_: None}
 
 
 def _has_submodule(module: Any, target: str) -> bool:

@@ -87,6 +87,20 @@ def _tracer_type() -> Any:
             # ``len(x)``: the size of the first axis, a number like ``int(x.size(0))``
             return int(_number(self.tracer.create_proxy("call_function", len, (self,), {}), "int"))
 
+        def __iter__(self) -> Iterator[Any]:
+            # ``a, b = x.split(4, dim=-1)``: fx hands out as many items as the names unpacked, never asking how many
+            # the value holds (torch: too many values to unpack); here the count is a number asked like ``len()``,
+            # which the plan checks on the real sizes (another count makes Python's unpacking fail, as in torch)
+            frame = sys._getframe(1)
+            unpacked = _unpacked_at(frame)
+            if unpacked is None:
+                return self.tracer.iter(self)
+            tracer: Any = self.tracer  # the tracer made below, which has to_number
+            length = tracer.create_proxy("call_function", len, (self,), {})
+            count = int(tracer.to_number(length, "int", unpacked))
+            items: Any = self
+            return iter([items[i] for i in range(count)])
+
         def __hash__(self) -> int:
             # ``set(x.shape[-2:])``, ``cache[tuple(x.shape)]``: a traced value is equal to another by its sizes, not
             # by the proxy it is here (two proxies would be two keys); torch's machinery runs such a forward
@@ -215,6 +229,19 @@ def _tracer_type() -> Any:
             return super().create_arg(a)
 
     return ChildrenAsLeaves
+
+
+def _unpacked_at(frame: Any) -> int | None:
+    """How many names the instruction running in ``frame`` unpacks a value into (``UNPACK_SEQUENCE``), as fx's
+    own ``Proxy.__iter__`` finds it, or None for another use (a loop, ``*x``, ``b, *rest = ...``)."""
+    import dis
+    from bisect import bisect_left
+
+    instructions = list(dis.get_instructions(frame.f_code))
+    at = bisect_left(instructions, frame.f_lasti, key=lambda i: i.offset)
+    if at < len(instructions) and instructions[at].opname == "UNPACK_SEQUENCE":
+        return int(instructions[at].argval)
+    return None
 
 
 def _pieces_guess(value: Any) -> int:
