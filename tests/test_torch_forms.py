@@ -1433,6 +1433,43 @@ def test_pieces_unpacked_with_a_star(shape: tuple[int, ...]) -> None:
     check(Forward(lambda self, x: torch.stack([*x.unbind(1)], 1)), shape)
 
 
+@pytest.mark.parametrize("shape", [(1, 2, 4, 8), (1, 2, 4, 12), (1, 2, 4, 13), (1, 2, 4, 5), (1, 2, 4, 4)])
+def test_names_unpacked_from_pieces_must_be_as_many_as_the_pieces(shape: tuple[int, ...]) -> None:
+    """``a, b = x.split(4, dim=-1)`` at W = 12: torch raises (too many values to unpack); fx hands out two items
+    whatever the count, which the plan checks on the sizes."""
+    check(Forward(lambda self, x: (lambda a, b: a * b)(*_two(x.split(4, dim=-1)))), shape)
+    check(Forward(lambda self, x: _sum_of_three(x.unbind(1))), (*shape[:1], shape[3] % 4 + 1, *shape[2:3]))
+
+
+def _two(pieces: Any) -> tuple[Any, Any]:
+    a, b = pieces
+    return a, b
+
+
+def _sum_of_three(pieces: Any) -> Any:
+    q, k, v = pieces
+    return q + k + v
+
+
+@pytest.mark.parametrize(
+    ("function", "shape"),
+    [
+        (lambda self, x: x[:, :, :0].chunk(3, dim=2)[2], (2, 3, 8, 8)),  # an empty axis: `chunks` empty pieces
+        (lambda self, x: x.new_zeros(len(x[:, :, :0].chunk(3, dim=2))), (2, 3, 8, 8)),
+        (lambda self, x: x[:, :, :0].split(3, dim=2)[0], (2, 3, 8, 8)),  # one empty piece
+        (lambda self, x: x[:, :, :0].split(0, dim=2)[0], (2, 3, 8, 8)),
+        (lambda self, x: x[:, :, :0].split(3, dim=2)[1], (2, 3, 8, 8)),
+        (lambda self, x: x.split(0, dim=2)[0], (2, 3, 8, 8)),
+        (lambda self, x: x.expand(-1, 2, 3, 8, 8), (2, 3, 8, 8)),  # -1 for a new leading axis
+        (lambda self, x: x.expand(2, -1, 8, 8), (2, 3, 8, 8)),
+        (lambda self, x: x.expand(2, -2, 8, 8), (2, 3, 8, 8)),
+        (lambda self, x: x[:, :1].expand(-1, -1, 8, 8), (2, 3, 8, 8)),
+    ],
+)
+def test_pieces_and_expansions_at_the_edges(function: Any, shape: tuple[int, ...]) -> None:
+    check(Forward(function), shape)
+
+
 def test_a_layer_norm_of_a_symbolic_axis_asks_for_its_size() -> None:
     """A size that depends on the input must be normalized_shape's: an equality, exact where torch runs."""
     _sym_agrees(lambda self, x: self.ln(x), (2, 3, "H"), range(1, 12), ln=torch.nn.LayerNorm(6))

@@ -271,6 +271,15 @@ def _expand(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             )
         shape = tuple(_size(_prod((s, t.shape[j - lead] if j >= lead else 1))) for j, s in enumerate(sizes))
     else:
+        for j, s in enumerate(sizes):  # torch: -1 isn't allowed in a leading, non-existing dimension
+            if _is_int(s) and s < 0 and (j < lead or s != -1):
+                said = (
+                    f"-1 keeps an existing axis's size, but position {j} of {tuple(sizes)} is a new leading axis"
+                    if s == -1
+                    else f"sizes must be at least 0 (or -1 to keep an existing axis's size), not {s} at position "
+                    f"{j} of {tuple(sizes)}"
+                )
+                raise call.shape_error(said, t.shape)
         shape = tuple(t.shape[j - lead] if j >= lead and _is_int(s) and s == -1 else s for j, s in enumerate(sizes))
         _broadcast(call, [t.shape, shape])
         return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, _expanded_strides(t, shape)))
@@ -304,8 +313,9 @@ def _split(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if call.kind == "chunk":
             if not _is_int(how) or how < 1:
                 raise call.spec_error("chunks must be a positive int", chunks=how)
-            size = -(-n // how) if n else 0
-            pieces = [min(size, n - s) for s in range(0, n, size)] if size else [0]
+            size = -(-n // how)
+            # torch: an empty axis gives `chunks` empty pieces
+            pieces = [min(size, n - s) for s in range(0, n, size)] if size else [0] * how
         elif call.kind == "tensor_split" and isinstance(how, tuple):  # indices to split at, as slices clamp them
             if not all(_is_int(i) for i in how):
                 raise call.spec_error("tensor_split indices must be ints", indices=how)
@@ -318,6 +328,8 @@ def _split(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 raise call.spec_error("the number of sections must be at least 1", sections=how)
             base, extra = divmod(n, how)
             pieces = [base + (1 if i < extra else 0) for i in range(how)]
+        elif n == 0 and _is_int(how) and how >= 0:  # torch: an empty axis gives one empty piece (of any size)
+            pieces = [0]
         else:
             if not _is_int(how) or how < 1:
                 raise call.spec_error("split_size must be a positive int", split_size=how)
