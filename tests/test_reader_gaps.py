@@ -2013,3 +2013,26 @@ def test_valid_sizes_of_a_crop_its_own_constraint_decides(form: str, sizes: Any)
             assert out == tuple(int(sympy.sympify(d).subs(L, size)) for d in plan.output_shape), size
         else:
             assert out is None or 0 in out, size
+
+
+def test_a_layer_whose_forward_names_no_module_is_read() -> None:
+    """A class made by ``exec`` into a namespace without ``__name__`` (code generators, some notebook runners):
+    its ``forward.__module__`` is None, which the check for torch's own layers read as a string."""
+    import torch
+
+    namespace: dict[str, Any] = {"torch": torch}
+    exec(
+        "class LayerScale(torch.nn.Module):\n"
+        "    def __init__(self, dim):\n"
+        "        super().__init__()\n"
+        "        self.gamma = torch.nn.Parameter(1e-5 * torch.ones(dim))\n"
+        "    def forward(self, x):\n"
+        "        return x * self.gamma\n",
+        namespace,
+    )
+    assert namespace["LayerScale"].forward.__module__ is None
+    model = torch.nn.Sequential(torch.nn.Linear(8, 8), namespace["LayerScale"](8))
+    plan = convcalc.plan(model, (2, 8))
+    assert plan.output_shape == tuple(model(torch.zeros(2, 8)).shape)
+    assert plan.total_params == sum(p.numel() for p in model.parameters()) == 80
+    assert convcalc.summary(model, input_size=(2, 8), verbose=0).total_params == 80

@@ -478,7 +478,9 @@ def weight_names(module: Any) -> tuple[tuple[str, int, int, int, int], ...]:
                 inner += count
         # torch's own computation: a layer of torch.nn, or a subclass that keeps its forward
         forward = getattr(type(child), "forward", None)
-        own_layer = getattr(forward, "__module__", "").startswith("torch.nn.") and not isinstance(child, mixed)
+        own_layer = (getattr(forward, "__module__", None) or "").startswith("torch.nn.") and not isinstance(
+            child, mixed
+        )
         found.append((path, plain, inner, itemsize, itemsize if own_layer else 0))
     return tuple(found)
 
