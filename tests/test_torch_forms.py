@@ -1470,6 +1470,32 @@ def test_pieces_and_expansions_at_the_edges(function: Any, shape: tuple[int, ...
     check(Forward(function), shape)
 
 
+@pytest.mark.parametrize(
+    ("function", "shape"),
+    [
+        (lambda self, x: torch.mm(x[0], x[0]), (2, 3, 8, 8)),  # torch: self must be a matrix
+        (lambda self, x: torch.mm(x[0, 0], x[0, 0]), (2, 3, 8, 8)),
+        (lambda self, x: torch.bmm(x, x), (2, 3, 8, 8)),  # torch: batch1 must be a 3D tensor
+        (lambda self, x: torch.bmm(x[0], x[0]), (2, 3, 8, 8)),
+        (lambda self, x: torch.bmm(x[0, 0], x[0, 0]), (2, 3, 8, 8)),
+        (lambda self, x: x.prod((1, 2)), (2, 3, 8, 8)),  # torch: prod takes one dim
+        (lambda self, x: x.prod(1), (2, 3, 8, 8)),
+        (lambda self, x: x.argmax((1,)), (2, 3, 8, 8)),
+        (lambda self, x: x.max((1,))[0], (2, 3, 8, 8)),
+        (lambda self, x: x.sum((1, 2)), (2, 3, 8, 8)),
+        (lambda self, x: x.amax((1,)), (2, 3, 8, 8)),
+        (lambda self, x: x[..., :4] + torch.arange(x.shape[-1], step=2), (2, 3, 8, 8)),  # a step needs a start
+        (lambda self, x: x[..., :4] + torch.arange(end=x.shape[-1], step=2), (2, 3, 8, 8)),
+        (lambda self, x: x[..., :4] + torch.arange(0, x.shape[-1], step=2), (2, 3, 8, 8)),
+        (lambda self, x: x[..., :6] + torch.arange(2, end=x.shape[-1]), (2, 3, 8, 8)),
+        (lambda self, x: x + torch.arange(end=x.shape[-1]), (2, 3, 8, 8)),
+        (lambda self, x: x[..., :3] + torch.arange(start=2, end=x.shape[-1], step=2), (2, 3, 8, 8)),
+    ],
+)
+def test_products_reductions_and_ranges_take_torchs_arguments(function: Any, shape: tuple[int, ...]) -> None:
+    check(Forward(function), shape)
+
+
 def test_a_layer_norm_of_a_symbolic_axis_asks_for_its_size() -> None:
     """A size that depends on the input must be normalized_shape's: an equality, exact where torch runs."""
     _sym_agrees(lambda self, x: self.ln(x), (2, 3, "H"), range(1, 12), ln=torch.nn.LayerNorm(6))

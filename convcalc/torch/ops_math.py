@@ -160,13 +160,24 @@ def _new_of_sizes(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
 def _arange(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``torch.arange(end)`` / ``torch.arange(start, end, step)``: ``ceil((end - start) / step)`` values, for whole
     numbers (and sizes of traced tensors); no row, like a constant."""
-    values = list(args) + [kwargs[k] for k in ("start", "end", "step") if k in kwargs]
-    if len(values) == 1:
-        start, end, step = 0, values[0], 1
-    elif len(values) in (2, 3):
-        start, end, step = values[0], values[1], values[2] if len(values) == 3 else 1
-    else:
-        raise call.spec_error("takes end, or start, end and step", arguments=tuple(values))
+    given = {k: kwargs[k] for k in ("start", "end", "step") if k in kwargs}
+    # torch's overloads: arange(end), arange(start, end), arange(start, end, step) (a step only beside a start)
+    names = ("end",) if len(args) == 1 and not {"start", "end"} & set(given) else ("start", "end", "step")
+    bound = dict(zip(names, args, strict=False))
+    if (
+        len(args) > 3
+        or set(bound) & set(given)
+        or "end" not in {*bound, *given}
+        or ("step" in {*bound, *given} and "start" not in {*bound, *given})
+    ):
+        raise call.spec_error(
+            "takes end, or start and end, or start, end and step (torch: arange() received an invalid combination "
+            "of arguments)",
+            arguments=tuple(args),
+            keywords=tuple(given),
+        )
+    bound.update(given)
+    start, end, step = bound.get("start", 0), bound["end"], bound.get("step", 1)
     if not all(_is_size(v) for v in (start, end)) or not _is_int(step) or step < 1:
         raise call.spec_error(
             "convcalc follows arange of whole numbers (or sizes) with a positive int step",
@@ -652,6 +663,10 @@ def _not_empty(call: _Call, shape: Shape, j: int) -> None:
     call.require_at_least(shape[j], 1, j, message, f"{call.kind} over values")
 
 
+#: the reductions torch takes over one dim only (``x.sum((1, 2))`` runs, ``x.prod((1, 2))`` is a TypeError)
+_ONE_DIM = frozenset({"prod", "argmax", "argmin", "max", "min"})
+
+
 @_handles(
     "mean",
     "sum",
@@ -690,6 +705,8 @@ def _reduce(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             raise call.spec_error("needs dim", dim=dim)
         reduced = set(range(rank))
     else:
+        if isinstance(dim, tuple) and call.kind in _ONE_DIM:  # torch: prod() received an invalid combination
+            raise call.spec_error(f"{call.kind} takes one dim, as an int, not a tuple", dim=dim)
         dims = dim if isinstance(dim, tuple) else (dim,)
         reduced = {_index(call, d, rank, t.shape) for d in dims}
     if call.kind in _NEEDS_VALUES:  # torch: Expected reduction dim to have non-zero size

@@ -35,6 +35,11 @@ def _matmul(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     a = _tensor_arg(call, args[0] if args else kwargs.get("input"))
     b = _tensor_arg(call, args[1] if len(args) > 1 else kwargs.get("other", kwargs.get("mat2")))
     vectors = call.kind in ("matmul", "linalg_matmul")
+    rank = {"mm": 2, "bmm": 3}.get(call.kind)
+    if rank is not None and (len(a.shape) != rank or len(b.shape) != rank):  # torch: self must be a matrix
+        raise call.spec_error(
+            f"{call.kind} takes {rank}-D operands (torch.matmul broadcasts others)", shapes=(a.shape, b.shape)
+        )
     if vectors and (len(a.shape) == 1 or len(b.shape) == 1) and a.shape and b.shape:
         # a vector is a matrix of one row (on the left) or one column (on the right), dropped from the result
         inner = b.shape[-2] if len(b.shape) > 1 else b.shape[0]
