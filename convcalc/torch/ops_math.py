@@ -160,7 +160,7 @@ def _new_of_sizes(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
 def _arange(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``torch.arange(end)`` / ``torch.arange(start, end, step)``: ``ceil((end - start) / step)`` values, for whole
     numbers (and sizes of traced tensors); no row, like a constant."""
-    given = {k: kwargs[k] for k in ("start", "end", "step") if k in kwargs}
+    given: dict[str, Any] = {k: kwargs[k] for k in ("start", "end", "step") if k in kwargs}
     # torch's overloads: arange(end), arange(start, end), arange(start, end, step) (a step only beside a start)
     names = ("end",) if len(args) == 1 and not {"start", "end"} & set(given) else ("start", "end", "step")
     bound = dict(zip(names, args, strict=False))
