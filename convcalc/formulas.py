@@ -375,7 +375,11 @@ def _fitting_paddings(i: int, extent: int, s: int, least: int) -> list[int]:
     return [first] if step == s else [first, first + step]
 
 
-def _strict_check(i: Size, k: Size, s: Size, p: Size, d: Size, args: dict[str, Any], axis: str) -> None:
+def _strict_check(
+    i: Size, k: Size, s: Size, p: Size, d: Size, args: dict[str, Any], axis: str, pool: bool = False
+) -> None:
+    """``strict``: the stride steps over the padded input exactly. The message names the sizes that fit and the
+    paddings that do (for ``pool``, only those torch's pooling allows: at most half the kernel)."""
     if isinstance(i, FloorForm) or is_symbolic(i):
         return  # the planner records divisibility of symbolic sizes as a constraint
     extent = kernel_extent(k, d)
@@ -388,8 +392,11 @@ def _strict_check(i: Size, k: Size, s: Size, p: Size, d: Size, args: dict[str, A
         sizes = exact_sizes(ii, 2 * pp, ext, ss)
         fits = max(0, ceil_div(ext - ii, 2))  # the least padding with which the kernel fits
         pads = _fitting_paddings(ii, ext, ss, fits)
-        if pads:
-            pad_text = f"padding={show(pads[0])}" + (f" or {show(pads[1])}" if len(pads) > 1 else "") + " fits"
+        allowed = [q for q in pads if not pool or 2 * q <= kk]  # torch pooling pads at most half the kernel
+        if allowed:
+            pad_text = f"padding={show(allowed[0])}" + (f" or {show(allowed[1])}" if len(allowed) > 1 else "") + " fits"
+        elif pads:
+            pad_text = f"no padding fits within torch pooling's limit (padding <= {show(kk // 2)})"
         else:
             pad_text = "no symmetric padding fits (W - F is odd and 2P is even)"
         f_text = show(kk) if dd == 1 else show(ext)
@@ -521,7 +528,7 @@ def pool_output_size(
                 )
             outs.append(_torch_pool_axis(i, k, s, p, d, ceil_mode, args, axis))
         if strict and (mode is None or mode is PaddingMode.VALID):
-            _strict_check(i, k, s, p, d, args, axis)
+            _strict_check(i, k, s, p, d, args, axis, pool=conv is not Convention.KERAS)
     return axes.wrap(outs)
 
 

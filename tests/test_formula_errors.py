@@ -8,9 +8,13 @@ arguments received (``Received: name=value, ...``).
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import sympy
+from hypothesis import given
+from hypothesis import strategies as st
 
 import convcalc
 from convcalc import (
@@ -555,6 +559,33 @@ def test_strict_message_names_padding_that_fits():
     with pytest.raises(ShapeError, match=r"padding=1 or 3 fits") as info:
         conv_output_size(64, 6, stride=4, strict=True)
     assert "Input sizes that fit: 62 or 66" in str(info.value)
+
+
+@given(
+    size=st.integers(1, 40),
+    kernel=st.integers(1, 7),
+    stride=st.integers(2, 5),
+    padding=st.integers(0, 3),
+    pool=st.booleans(),
+)
+def test_every_padding_a_strict_message_suggests_fits(size: int, kernel: int, stride: int, padding: int, pool: bool):
+    """Each ``padding=q fits`` of a strict refusal is accepted with ``strict`` too, and by torch's layer (a pool's
+    at most half its kernel: ``convcalc pool 32 -k 3 --strict`` suggested ``-p 2``, which torch refuses)."""
+    import torch
+
+    rule = pool_output_size if pool else conv_output_size
+    try:
+        rule(size, kernel, stride, padding, strict=True)
+    except ConvCalcError as exc:
+        found = re.search(r"; padding=(\d+)(?: or (\d+))? fits", str(exc))
+        suggested = [int(q) for q in found.groups() if q is not None] if found else []
+    else:
+        return
+    for q in suggested:
+        out = rule(size, kernel, stride, q, strict=True)
+        layer = torch.nn.MaxPool1d(kernel, stride, q) if pool else torch.nn.Conv1d(1, 1, kernel, stride, q)
+        with torch.no_grad():
+            assert layer(torch.zeros(1, 1, size)).shape[-1] == out
 
 
 @pytest.mark.parametrize("size", [28, np.array([28, 3])])
