@@ -388,7 +388,7 @@ def _cmd_params(args: argparse.Namespace) -> int:
         ndim = 2 if args.ndim is None else args.ndim
         groups = args.groups
         count = (params.conv_params if layer == "conv" else params.conv_transpose_params)(
-            args.in_channels, args.out_channels, kernel, groups=groups, bias=args.bias, ndim=ndim
+            args.in_channels, args.out_channels, kernel, groups=groups, bias=args.bias, ndim=args.ndim
         )
         if args.steps:
             ks = kernel if isinstance(kernel, tuple) else (kernel,) * ndim

@@ -50,10 +50,18 @@ class ParamCount(namedtuple("ParamCount", ["trainable", "non_trainable", "buffer
 
 
 def _kernel_volume(kernel_size: Sizes, ndim: Any) -> Size:
-    dims = integer(ndim, "ndim", minimum=1)
+    """The kernel's number of elements: an int kernel over ``ndim`` axes (2 where not given), a tuple over its
+    own, which an ``ndim`` given must agree with."""
+    per_axis = isinstance(kernel_size, (tuple, list))
+    dims = integer(2 if ndim is None else ndim, "ndim", minimum=1)
     if type(dims) is not int:  # an array of ranks: each kernel has one rank
         raise SpecError(f"ndim must be one integer, the kernel's number of axes. {received({'ndim': ndim})}")
-    axes = Axes({"kernel_size": kernel_size}, ndim=None if isinstance(kernel_size, (tuple, list)) else dims)
+    if per_axis and ndim is not None and len(kernel_size) != dims:  # torch: a 2-D kernel in a Conv3d fails
+        raise SpecError(
+            f"kernel_size has {len(kernel_size)} axes but ndim={dims}: give a kernel of {dims} axes, or "
+            f"ndim={len(kernel_size)} (or leave ndim out). {received({'kernel_size': kernel_size, 'ndim': ndim})}"
+        )
+    axes = Axes({"kernel_size": kernel_size}, ndim=None if per_axis else dims)
     return math.prod(integer(k, "kernel_size", minimum=1) for k in axes.values["kernel_size"])
 
 
@@ -91,7 +99,7 @@ def _groups_that_fit(channels: dict[str, Size], pick: Any) -> str:
 
 
 def _grouped_conv_params(
-    in_channels: Size, out_channels: Size, kernel_size: Sizes, groups: Size, bias: bool, ndim: int
+    in_channels: Size, out_channels: Size, kernel_size: Sizes, groups: Size, bias: bool, ndim: int | None
 ) -> Size:
     args = {"in_channels": in_channels, "out_channels": out_channels, "kernel_size": kernel_size, "groups": groups}
     cin = integer(in_channels, "in_channels", minimum=1)
@@ -109,11 +117,12 @@ def conv_params(
     *,
     groups: Size = 1,
     bias: bool = True,
-    ndim: int = 2,
+    ndim: int | None = None,
 ) -> Size:
     """Parameters of a convolution: ``out * (in / groups) * prod(kernel) (+ out)``.
 
-    An int ``kernel_size`` is a square (cube, ...) kernel over ``ndim`` axes.
+    An int ``kernel_size`` is a square (cube, ...) kernel over ``ndim`` axes (2 where not given); a tuple has
+    its own number of axes, which ``ndim``, where given, must agree with.
     Depthwise convolution is ``groups=in_channels``.
 
     >>> conv_params(3, 4, 5, bias=False)
@@ -138,7 +147,7 @@ def conv_transpose_params(
     *,
     groups: Size = 1,
     bias: bool = True,
-    ndim: int = 2,
+    ndim: int | None = None,
 ) -> Size:
     """Parameters of a transposed convolution: ``in * (out / groups) * prod(kernel) (+ out)``.
 
@@ -162,7 +171,7 @@ def separable_conv_params(
     *,
     depth_multiplier: Size = 1,
     bias: bool = True,
-    ndim: int = 2,
+    ndim: int | None = None,
 ) -> Size:
     """Parameters of Keras ``SeparableConv``: depthwise ``prod(k) * in * dm``, pointwise
     ``in * dm * filters``, and ``filters`` biases.

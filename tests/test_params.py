@@ -7,9 +7,11 @@ single layers, from the papers and frameworks that state them, written into the 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
+import convcalc
 from convcalc import (
     ParamCount,
     batchnorm_params,
@@ -320,3 +322,19 @@ def test_resnet18_head_and_bn_conventions():
     assert batchnorm_params(26_560).buffers - 1 == 53_120
     # Keras counts the moving statistics as (non-trainable) parameters
     assert batchnorm_params(26_560, convention="keras").total == 2 * 53_120
+
+
+@pytest.mark.parametrize("count", [convcalc.conv_params, convcalc.conv_transpose_params])
+def test_a_kernel_of_other_axes_than_ndim_is_refused(count: Any) -> None:
+    """``conv_params(3, 4, (5, 5), ndim=3)`` gave the 2-D count (304), where a Conv3d would fail; without ndim the
+    tuple's axes decide, and an int kernel is square over ndim (2 where not given)."""
+    import torch
+
+    with pytest.raises(convcalc.SpecError, match=r"^kernel_size has 2 axes but ndim=3: give a kernel of 3 axes"):
+        count(3, 4, (5, 5), ndim=3)
+    layers = {1: (torch.nn.Conv1d, torch.nn.ConvTranspose1d), 3: (torch.nn.Conv3d, torch.nn.ConvTranspose3d)}
+    for ndim, (conv, transposed) in layers.items():
+        layer = (conv if count is convcalc.conv_params else transposed)(3, 4, 5)
+        real = sum(p.numel() for p in layer.parameters())
+        assert count(3, 4, (5,) * ndim) == count(3, 4, 5, ndim=ndim) == count(3, 4, (5,) * ndim, ndim=ndim) == real
+    assert count(3, 4, 5) == count(3, 4, (5, 5))
