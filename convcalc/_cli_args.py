@@ -298,7 +298,8 @@ def _model_options(p: argparse.ArgumentParser, *, strict: bool = True) -> None:
         help=f"a spec file, {files}zoo:NAME, PATH.py:NAME (a model in a Python file, or a callable returning one) "
         "or module.path:NAME",
     )
-    p.add_argument("--input", default=None, help="input shape, batch first: 1x3x224x224, or 1x3xHxW with symbols")
+    sizes = "1x3xHxW with symbols" if strict else "numbers only: verify runs the model"
+    p.add_argument("--input", default=None, help=f"input shape, batch first: 1x3x224x224, or {sizes}")
     if strict:
         p.add_argument("--strict", action="store_true", help="require every strided window to divide exactly")
         p.add_argument(

@@ -25,6 +25,7 @@ from convcalc._cli_args import (
     _any_int,
     _cli_spelling,
     _exercise_options,
+    _Given,
     _ints,
     _is_numeric,
     _model_options,
@@ -569,6 +570,12 @@ def _cmd_exercise(args: argparse.Namespace) -> int:
             _settings_of_sheet(args, exercises.sheet_settings(_read_sheet(args.sheet)))
         if args.index > 1000:
             raise SpecError(f"--index must be at most 1000 (a sheet's size). Received: --index {args.index}")
+        count = getattr(args, "given_count", None)
+        if count is not None and args.index > count:
+            raise SpecError(
+                f"--index {args.index} is not on a sheet of {count} exercises: give an index from 1 to {count}. "
+                f"Received: --index {args.index} --count {count}"
+            )
         items = exercises.generate(args.index, args.seed, kind=args.kind, difficulty=args.difficulty, lang=args.lang)
         feedback = exercises.check_answer(items[args.index - 1], args.answer)
         print(feedback.message)
@@ -590,8 +597,8 @@ def _read_sheet(path: str) -> str:
 
 
 def _settings_of_sheet(args: argparse.Namespace, settings: dict[str, Any]) -> None:
-    """Take the sheet's seed, kind, difficulty and language; an option given as well must agree with it."""
-    for key in ("seed", "kind", "difficulty", "lang"):
+    """Take the sheet's seed, kind, difficulty, language and count; an option given as well must agree with it."""
+    for key in ("seed", "kind", "difficulty", "lang", "count"):
         given = getattr(args, f"given_{key}", None)
         if given is not None and given != settings[key]:
             raise SpecError(
@@ -761,7 +768,7 @@ def _verify_options(p: _Parser) -> None:
 
 def _exercise_command_options(p: _Parser) -> None:
     _exercise_options(p, suppress=False)
-    p.add_argument("--count", type=_positive_int, default=5, help="how many exercises (default 5)")
+    p.add_argument("--count", type=_positive_int, default=5, action=_Given, help="how many exercises (default 5)")
     p.add_argument("--format", type=str.lower, choices=["md", "latex"], default="md")
     p.add_argument(
         "--answers",
@@ -776,6 +783,13 @@ def _exercise_command_options(p: _Parser) -> None:
         description="Mark an answer: exit status 0 when right, 1 when wrong.",
     )
     _exercise_options(c, suppress=True)
+    c.add_argument(
+        "--count",
+        type=_positive_int,
+        default=argparse.SUPPRESS,
+        action=_Given,
+        help="the sheet's number of exercises: INDEX must be on it",
+    )
     c.add_argument(
         "--sheet",
         default=None,

@@ -291,3 +291,17 @@ def test_check_reads_kind_seed_and_language_from_the_sheet(tmp_path: Path) -> No
     status, _, err = cli("exercise", "check", "--sheet", str(tmp_path / "none.md"), "--index", "1", "7")
     assert status == 2
     assert "cannot read the sheet" in err
+
+
+def test_check_takes_the_sheets_count_before_or_after_check() -> None:
+    """docs/cli.md: the sheet's options may come before or after ``check``; ``--count`` too (it was refused after
+    ``check``), and an index past the count given is refused rather than marked against an exercise not on it."""
+    first = cli("exercise", "--kind", "size", "--seed", "7", "--count", "3", "check", "--index", "2", "1")
+    after = cli("exercise", "check", "--kind", "size", "--seed", "7", "--count", "3", "--index", "2", "1")
+    assert first == after
+    assert first[0] in (0, 1)
+    for argv in (("--count", "3", "check"), ("check", "--count", "3")):
+        status, _, err = cli("exercise", "--seed", "7", *argv, "--index", "4", "1")
+        assert status == 2
+        assert "--index 4 is not on a sheet of 3 exercises: give an index from 1 to 3" in err
+    assert cli("exercise", "--seed", "7", "check", "--index", "4", "1")[0] in (0, 1)  # no count given: any index
