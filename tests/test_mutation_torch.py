@@ -101,7 +101,7 @@ def test_a_matrix_product_row_names_its_left_operand() -> None:
         (lambda s, x: x @ 2.0, "matmul (matmul): expects a tensor. Received: argument='float'"),
         (
             lambda s, x: torch.mm(x, s.v),
-            "mm (mm): convcalc follows matrix products of tensors with 2 or more dims. Received: shapes=((4, 8), (8,))",
+            "mm (mm): mm takes 2-D operands (torch.matmul broadcasts others). Received: shapes=((4, 8), (8,))",
         ),
         (
             lambda s, x: x.sum() @ x,
