@@ -460,7 +460,9 @@ def plan(
             textbook rule); symbolic plans record it as a constraint.
         macs: the MAC counting convention (``"macs"``, ``"macs+bias"``, ``"flops"``).
         itemsize: bytes per activation element: by default a torch model's parameters' (its first one's: 2
-            for a ``.half()`` model) and an ONNX model's input's, else 4 (float32).
+            for a ``.half()`` model) and an ONNX model's input's, else 4 (float32). Every row's
+            ``activation_bytes`` is counted at it: a cast in a forward (``x.half()``, ``x.long()``, a comparison's
+            bools) is not followed.
 
     Returns:
         A :class:`Plan`.

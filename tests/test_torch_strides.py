@@ -284,14 +284,70 @@ def test_the_layout_an_elementwise_operation_gives_a_permuted_tensor(function: A
         lambda x: x.contiguous(memory_format=torch.channels_last).view(x.shape[0], -1),
     ],
 )
-def test_a_channels_last_layout_is_not_taken_for_a_contiguous_one(function: Any) -> None:
-    """The plan does not follow memory formats: after one, a view is taken to succeed (never refused where torch
-    views it; the last form, which torch refuses, is planned)."""
+def test_a_memory_format_gives_torchs_layout(function: Any) -> None:
+    """``x.contiguous(memory_format=torch.channels_last)`` and its kin lay the tensor out channels-last: a view
+    torch refuses is refused, one it makes is planned."""
     model = Forward(lambda self, x: function(self.conv(x)))
     model.conv = torch.nn.Conv2d(3, 4, 1)
-    expected = torch_outcome(model, (2, 3, 5, 6))
-    plan = convcalc.plan(model, (2, 3, 5, 6))
-    assert expected is None or plan.output_shapes == expected
+    check(model, (2, 3, 5, 6))
+
+
+def _layer(name: str) -> torch.nn.Module:
+    """A torch layer taking (N, 8, H, W), built with small arguments."""
+    made: dict[str, Any] = {
+        "Conv2d": lambda: torch.nn.Conv2d(8, 8, 3, padding=1),
+        "Conv2d1x1": lambda: torch.nn.Conv2d(8, 4, 1),
+        "ConvTranspose2d": lambda: torch.nn.ConvTranspose2d(8, 4, 2, 2),
+        "BatchNorm2d": lambda: torch.nn.BatchNorm2d(8),
+        "GroupNorm": lambda: torch.nn.GroupNorm(2, 8),
+        "InstanceNorm2d": lambda: torch.nn.InstanceNorm2d(8),
+        "LayerNorm": lambda: torch.nn.LayerNorm(6),
+        "MaxPool2d": lambda: torch.nn.MaxPool2d(2),
+        "AvgPool2d": lambda: torch.nn.AvgPool2d(3, 1, 1),
+        "AdaptiveAvgPool2d": lambda: torch.nn.AdaptiveAvgPool2d(2),
+        "Upsample": lambda: torch.nn.Upsample(scale_factor=2),
+        "ReflectionPad2d": lambda: torch.nn.ReflectionPad2d(1),
+        "CircularPad2d": lambda: torch.nn.CircularPad2d(1),
+        "PixelShuffle": lambda: torch.nn.PixelShuffle(2),
+        "Softmax": lambda: torch.nn.Softmax(1),
+        "Softmax2d": lambda: torch.nn.Softmax2d(),
+        "ReLU": lambda: torch.nn.ReLU(),
+        "LogSigmoid": lambda: torch.nn.LogSigmoid(),
+        "Dropout": lambda: torch.nn.Dropout(0.5),
+        "Identity": lambda: torch.nn.Identity(),
+        "Flatten": lambda: torch.nn.Flatten(),
+        "Block": lambda: torch.nn.Sequential(
+            torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(), torch.nn.MaxPool2d(2)
+        ),
+        "NormBlock": lambda: torch.nn.Sequential(torch.nn.ReLU(), torch.nn.InstanceNorm2d(8), torch.nn.ReLU()),
+    }
+    return made[name]()
+
+
+_LAYERS = ["Conv2d", "Conv2d1x1", "ConvTranspose2d", "BatchNorm2d", "GroupNorm", "InstanceNorm2d", "LayerNorm",
+           "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample", "ReflectionPad2d", "CircularPad2d",
+           "PixelShuffle", "Softmax", "Softmax2d", "ReLU", "LogSigmoid", "Dropout", "Identity", "Flatten", "Block",
+           "NormBlock"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", _LAYERS)
+@pytest.mark.parametrize("laid", ["nhwc input", "channels-last weights", "channels_last input"])
+@pytest.mark.parametrize("train", [False, True])
+def test_a_layer_keeps_or_resets_a_channels_last_layout_as_torch_does(name: str, laid: str, train: bool) -> None:
+    """A channels-last tensor (an NHWC input permuted, a model made channels-last, ``x.contiguous(memory_format=
+    torch.channels_last)``) through a layer, then ``view(n, -1)``: torch refuses it where the layer kept the
+    layout (a convolution, a batch norm, a pool) and views it where the layer made the output contiguous (an
+    instance norm, a softmax, a layer norm): the plan agrees."""
+    prepare = {
+        "nhwc input": lambda x: x.permute(0, 3, 1, 2),
+        "channels_last input": lambda x: x.contiguous(memory_format=torch.channels_last),
+        "channels-last weights": lambda x: x,
+    }[laid]
+    model = Forward(lambda self, x: self.layer(prepare(x)).view(x.shape[0], -1), layer=_layer(name))
+    if laid == "channels-last weights":
+        model.to(memory_format=torch.channels_last)
+    shape = (2, 6, 6, 8) if laid == "nhwc input" else (2, 8, 6, 6)
+    check(model.train(train), shape)
 
 
 def test_channels_last_weights_give_a_layout_the_plan_does_not_take_for_contiguous() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from convcalc._errors import ConvCalcError, SpecError
 from convcalc.torch.fallback import _leaves, _multi_output, _torch_call, _TorchRejectsError
+from convcalc.torch.layout import functional_strides, memory_format_strides, module_strides
 from convcalc.torch.nodes import (
     ListValue,
     Node,
@@ -658,10 +659,7 @@ def _call_module(
             if len(args) != 1 or len(tensors) != 1 or kwargs:
                 raise _one_tensor_error(child_path, spec.kind, args, kwargs)
             shape, rf = spec._plan(_flow_of(tensors[0], ctx), ctx, child_path)
-            fresh = (
-                is_contiguous(tensors[0].shape, tensors[0].strides) and _makes_new(spec) and _dense_tensors(torch_child)
-            )
-            out = _Tensor(tuple(shape), rf, strides=contiguous(tuple(shape)) if fresh else None)
+            out = _Tensor(tuple(shape), rf, strides=module_strides(spec, torch_child, tensors[0], shape, _makes_new))
             if getattr(spec, "return_indices", False) is True:  # MaxPool2d(return_indices=True): (values, indices)
                 out = _Pair((out, _Tensor(tuple(shape), rf)))
         return out
@@ -701,12 +699,15 @@ def _settled(out: Any, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any])
     """An operation that makes a new tensor from contiguous tensors makes a contiguous one (torch's
     TensorIterator and kernels keep their inputs' layout); its strides are known from then on. One given a
     memory format (``x.to(memory_format=...)``, ``x.contiguous(memory_format=...)``) has strides not followed."""
-    if type(out) is _Tensor and "memory_format" in kwargs:  # channels_last and friends: a layout not followed
-        return out if out.strides is None else _Tensor(out.shape, out.rf, out.const)
+    if type(out) is _Tensor and "memory_format" in kwargs:  # channels_last, contiguous_format, preserve_format
+        strides = memory_format_strides(kwargs["memory_format"], args[0] if args else None, tuple(out.shape))
+        return _Tensor(out.shape, out.rf, out.const, strides, out.integral)
     if type(out) is _Tensor and out.strides is None and kind not in _VIEWS:
         tensors = [a for a in _leaves((args, kwargs)) if isinstance(a, _Tensor)]
         if all(is_contiguous(t.shape, t.strides) for t in tensors):
             out.strides = contiguous(tuple(out.shape))
+        else:  # a pool, a convolution, a join of channels-last tensors keeps their layout
+            out.strides = functional_strides(kind, tensors, tuple(out.shape))
     return out
 
 
@@ -726,15 +727,6 @@ def _makes_new(spec: Any) -> bool:
         "convcalc.nn.cells",
         containers.__name__,
     )
-
-
-def _dense_tensors(module: Any) -> bool:
-    """Whether a torch module's parameters are laid out contiguously: a convolution with channels-last weights
-    (``model.to(memory_format=torch.channels_last)``) gives a channels-last output from a contiguous input."""
-    from torch.nn.parameter import is_lazy
-
-    # (a lazy layer's parameters are made contiguous when the first forward gives their shape)
-    return module is None or all(is_lazy(p) or p.is_contiguous() for p in module.parameters())
 
 
 def _close_with_first(ctx: Any, slot: int, start: int, path: str, kind: str, out: Any, args: Any) -> None:

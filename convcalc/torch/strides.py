@@ -126,6 +126,26 @@ def _channels_last(shape: tuple[int, ...], strides: Strides) -> bool:
     return True
 
 
+def channels_last(shape: Shape) -> Strides | None:
+    """The strides of a 4-D tensor of ``shape`` laid out channels-last (torch.channels_last), or None where it is
+    not 4-D of ints.
+
+    >>> channels_last((2, 3, 4, 5))
+    (60, 1, 15, 3)
+    """
+    if len(shape) != 4 or not all(type(d) is int for d in shape):
+        return None
+    return _dense_in(list(_CHANNELS_LAST), tuple(shape))
+
+
+def is_channels_last(shape: Shape, strides: Strides) -> bool:
+    """A 4-D tensor laid out channels-last and not contiguous (one of both, as ``(n, c, 1, 1)``, is taken as
+    contiguous)."""
+    if len(shape) != 4 or not all(type(d) is int for d in shape):
+        return False
+    return _channels_last(tuple(shape), strides) and not is_contiguous(shape, strides)
+
+
 def _dense_in(order: list[int], shape: tuple[int, ...]) -> Strides:
     """Strides laid out densely with the axes of ``order`` from the fastest (first) to the slowest."""
     out = [0] * len(shape)
