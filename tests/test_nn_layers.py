@@ -246,3 +246,30 @@ def test_lazy_conv_needs_divisible_channels() -> None:
     assert convcalc.plan(nn.LazyConv2d(4, 3, groups=2), (1, 2, 5, 5)).rows[0].params == 4 * 1 * 9 + 4
     with pytest.raises(convcalc.ShapeError, match="3 input channels do not divide into groups=2"):
         convcalc.plan(nn.LazyConv2d(4, 3, groups=2), (1, 3, 5, 5))
+
+
+@pytest.mark.parametrize("ceil_mode", [False, True])
+@pytest.mark.parametrize(("k", "s", "p", "d"), [(3, 2, 1, 2), (3, 2, 0, 1), (5, 3, 2, 1), (4, 4, 1, 1), (2, 1, 0, 2)])
+def test_a_pool_too_small_names_the_least_input_torch_runs(k: int, s: int, p: int, d: int, ceil_mode: bool) -> None:
+    """The refusal's "must be at least N" is the least input torch's pool runs (with ceil_mode, a window that
+    starts inside the input may run past it: MaxPool2d(3, 2, 1, dilation=2, ceil_mode=True) runs at 2, where the
+    message said 3)."""
+    import torch
+
+    layer = torch.nn.MaxPool1d(k, s, p, d, ceil_mode=ceil_mode)
+    least = next(i for i in range(1, 40) if _runs(layer, i))
+    spec = nn.Sequential(nn.MaxPool1d(k, s, p, d, ceil_mode=ceil_mode))
+    assert convcalc.plan(spec, (1, 1, least)).output_shape == tuple(layer(torch.zeros(1, 1, least)).shape)
+    if least > 1:
+        with pytest.raises(convcalc.ShapeError, match=rf"must be at least {least} there"):
+            convcalc.plan(spec, (1, 1, least - 1))
+
+
+def _runs(layer: object, size: int) -> bool:
+    import torch
+
+    try:
+        layer(torch.zeros(1, 1, size))  # type: ignore[operator]
+    except RuntimeError:
+        return False
+    return True

@@ -165,10 +165,16 @@ class _ConvNd(Module):
         return out_shape, new_rf
 
 
-def _conv_too_small(layer: Module, path: str, shape: Shape, axis: int, i: Any, pl: int, pr: int, extent: int) -> str:
+def _conv_too_small(
+    layer: Module, path: str, shape: Shape, axis: int, i: Any, pl: int, pr: int, extent: int, stride: int = 0
+) -> str:
+    """The window does not fit the padded input. ``stride``: a pool's in ceil_mode, whose one window may run past
+    the input's end where it starts inside it (the least input is then ``extent - padding - stride + 1``)."""
+    least = max(1, extent - pl - pr - stride + 1) if stride else extent - pl - pr
+    ceil = " (ceil_mode keeps a window that starts inside the input and runs past it)" if stride else ""
     return (
         f"{layer._where(path)}: the kernel spans {extent} but the padded input is {i} + {pl + pr} = {i + pl + pr} "
-        f"on spatial axis {axis}; the input to this layer must be at least {extent - pl - pr} there. "
+        f"on spatial axis {axis}; the input to this layer must be at least {least} there{ceil}. "
         f"Received: input_shape={shape}"
     )
 

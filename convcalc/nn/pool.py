@@ -241,7 +241,7 @@ def _pool(
             1,
             path,
             j,
-            lambda: _conv_too_small(self, path, shape, j, i, p, p, extent),
+            lambda: _conv_too_small(self, path, shape, j, i, p, p, extent, s if ceil_mode else 0),
             f"window {extent} fits the padded input",
         )
         if ctx.strict and s > 1:
