@@ -652,3 +652,13 @@ def test_the_last_messages_and_reasons() -> None:
         "m:1 (Add): Inputs have incompatible shapes on axis 1: H + 1 != H + 2, and neither is 1 (Keras broadcasts "
         "a 1). Received: input_shapes=[(1, H + 1, W, 3), (1, H + 2, W, 3)]"
     )
+
+
+def test_conv3d_transpose_defaults_are_keras() -> None:
+    """``keras.layers.Conv3DTranspose(2, 3)`` on (1, 4, 4, 4, 3): strides 1 and 'valid' padding give (1, 6, 6, 6, 2)
+    and 164 parameters (Keras 3.x, written in); the activation is kept as given."""
+    plan = convcalc.plan(ks.Sequential([ks.Conv3DTranspose(2, 3)]), (1, 4, 4, 4, 3))
+    assert (plan.output_shape, plan.total_params) == ((1, 6, 6, 6, 2), 164)
+    layer = ks.Conv3DTranspose(2, 3, activation="relu")
+    assert "activation='relu'" in repr(layer)
+    assert layer.activation == "relu"

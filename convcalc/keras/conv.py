@@ -125,7 +125,7 @@ class _Conv(Layer):
                 f"{self._where(path)}: {cin} input channels are not divisible by groups={self.groups}. "
                 f"Received: input_shape={shape}"
             )
-        kernel = conv_params(cin, self.filters, self._k, groups=self.groups, bias=False, ndim=self._nd)
+        kernel = conv_params(cin, self.filters, self._k, groups=self.groups, bias=False)
         bias = self.filters if self.use_bias else 0
         if not self.lora_rank:
             return _windowed_row(self, flow, ctx, path, self.filters, kernel, kernel + bias)
@@ -212,8 +212,8 @@ class _DepthwiseConv(Layer):
             ctx,
             path,
             cout,
-            conv_params(cin, cout, self._k, groups=cin, bias=False, ndim=self._nd),
-            conv_params(cin, cout, self._k, groups=cin, bias=self.use_bias, ndim=self._nd),
+            conv_params(cin, cout, self._k, groups=cin, bias=False),
+            conv_params(cin, cout, self._k, groups=cin, bias=self.use_bias),
         )
 
 
@@ -280,15 +280,15 @@ class _SeparableConv(Layer):
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = flow[0]
         _channels_last(self, shape, self._nd, path)
-        cin, multiplier, nd = shape[-1], self.depth_multiplier, self._nd
+        cin, multiplier = shape[-1], self.depth_multiplier
         return _windowed_row(
             self,
             flow,
             ctx,
             path,
             self.filters,
-            separable_conv_params(cin, self.filters, self._k, depth_multiplier=multiplier, bias=False, ndim=nd),
-            separable_conv_params(cin, self.filters, self._k, depth_multiplier=multiplier, bias=self.use_bias, ndim=nd),
+            separable_conv_params(cin, self.filters, self._k, depth_multiplier=multiplier, bias=False),
+            separable_conv_params(cin, self.filters, self._k, depth_multiplier=multiplier, bias=self.use_bias),
         )
 
 
@@ -375,13 +375,13 @@ class _ConvTranspose(Layer):
             outs.append(keras_transpose_count(i, s, kernel_extent(k, d), op, self._mode))
         cin = shape[-1]
         out_shape = (shape[0], *outs, self.filters)
-        weights = conv_transpose_params(cin, self.filters, self._k, bias=False, ndim=self._nd)
+        weights = conv_transpose_params(cin, self.filters, self._k, bias=False)
         ctx.add_row(
             path,
             self.kind,
             shape,
             out_shape,
-            trainable=conv_transpose_params(cin, self.filters, self._k, bias=self.use_bias, ndim=self._nd),
+            trainable=conv_transpose_params(cin, self.filters, self._k, bias=self.use_bias),
             macs=product(shape[1:-1]) * weights,
             bias_adds=product(outs) * self.filters if self.use_bias else 0,
         )
