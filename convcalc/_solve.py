@@ -253,7 +253,15 @@ def _never_negative(gap: Any) -> bool:
 
 def solve_sizes(plan: Plan, symbol: Any = None) -> Solution:
     x = _pick_symbol(plan, symbol)
-    relevant = [c for c in _settled(plan.constraints) if x in _symbols_of(c)]
+    relevant = []
+    for given, c in zip(plan.constraints, _settled(plan.constraints), strict=True):
+        if x not in _symbols_of(given):
+            continue
+        if not _symbols_of(c):  # settled to a number by the others (a crop's Min decided): true or never true
+            if not c.holds(1):
+                raise ShapeError(f"no value of {x} satisfies every layer: {given}. Received: symbol={x}")
+            continue
+        relevant.append(c)
     coupled = [c for c in relevant if len(_symbols_of(c)) > 1]
     if coupled:
         return _solve_coupled(plan, x, coupled)

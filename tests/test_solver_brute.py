@@ -236,3 +236,20 @@ def test_a_clamp_the_other_layers_decide_is_solved(name: str, model: Any, shape:
     assert {h for h, out in truth.items() if 0 not in out} <= valid <= set(truth)
     for output in (1, 3, 4):
         assert plan.inputs_for(output) == [h for h, out in truth.items() if out[-1] == output]
+
+
+def test_a_crop_whose_clamps_settle_to_a_false_equality_has_no_valid_size() -> None:
+    """Two centre-cropping joins, the second summed with its input: the clamps of the crops, settled by the
+    other constraints, leave ``1 == 0`` (the cropped branch is always one shorter), which the solver dropped as
+    a constraint of no symbol and said H >= 4; torch runs no size."""
+    up = (nn.MaxPool1d(2), nn.ConvTranspose1d(1, 1, 2, stride=2))
+    net = nn.Sequential(
+        nn.Concat(nn.Identity(), nn.Sequential(up[0], nn.AvgPool1d(1), up[1]), crop=True),
+        nn.Conv1d(2, 1, 2),
+        nn.Add(
+            nn.Sequential(nn.Concat(nn.Identity(), nn.Sequential(*up), crop=True), nn.Conv1d(2, 1, 1)), nn.Identity()
+        ),
+    )
+    assert _torch_sizes(net, lambda h: (1, 1, h), range(1, 41)) == []
+    with pytest.raises(ShapeError, match=r"^no value of H satisfies every layer: 2 \(axis 0\)"):
+        convcalc.plan(net, (1, 1, H)).valid_sizes()
