@@ -282,6 +282,21 @@ def test_the_layout_an_elementwise_operation_gives_a_permuted_tensor(function: A
         lambda x: x.to(memory_format=torch.channels_last).permute(0, 2, 3, 1).view(x.shape[0], -1),
         lambda x: torch.empty_like(x, memory_format=torch.channels_last).permute(0, 2, 3, 1).view(x.shape[0], -1),
         lambda x: x.contiguous(memory_format=torch.channels_last).view(x.shape[0], -1),
+        lambda x: x[0].contiguous(memory_format=torch.channels_last),  # torch: required rank 4 tensor
+        # roll keeps a channels-last layout (not followed: only the view torch makes is checked)
+        lambda x: x.contiguous(memory_format=torch.channels_last).roll(1, 2).permute(0, 2, 3, 1).view(x.shape[0], -1),
+        # a global pool of a channels-last tensor is (n, c, 1, 1) of strides (c, 1, c, c): channels-last to torch
+        lambda x: (
+            torch.nn.functional.interpolate(
+                torch.nn.functional.adaptive_avg_pool2d(x.contiguous(memory_format=torch.channels_last), 1),
+                scale_factor=2,
+            )
+            .permute(0, 2, 3, 1)
+            .view(x.shape[0], -1)
+        ),
+        lambda x: torch.nn.functional.interpolate(
+            torch.nn.functional.adaptive_avg_pool2d(x.contiguous(memory_format=torch.channels_last), 1), scale_factor=2
+        ).view(x.shape[0], -1),
     ],
 )
 def test_a_memory_format_gives_torchs_layout(function: Any) -> None:
@@ -316,6 +331,11 @@ def _layer(name: str) -> torch.nn.Module:
         "Dropout": lambda: torch.nn.Dropout(0.5),
         "Identity": lambda: torch.nn.Identity(),
         "Flatten": lambda: torch.nn.Flatten(),
+        "Flatten2": lambda: torch.nn.Flatten(2),
+        "Unflatten": lambda: torch.nn.Unflatten(1, (2, 4)),
+        "CircularConv": lambda: torch.nn.Conv2d(8, 4, 3, padding=1, padding_mode="circular"),
+        "PoolThenUp": lambda: torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Upsample(scale_factor=2)),
+        "PoolThenConv": lambda: torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Conv2d(8, 4, 3, padding=1)),
         "Block": lambda: torch.nn.Sequential(
             torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(), torch.nn.MaxPool2d(2)
         ),
@@ -327,7 +347,7 @@ def _layer(name: str) -> torch.nn.Module:
 _LAYERS = ["Conv2d", "Conv2d1x1", "ConvTranspose2d", "BatchNorm2d", "GroupNorm", "InstanceNorm2d", "LayerNorm",
            "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample", "ReflectionPad2d", "CircularPad2d",
            "PixelShuffle", "Softmax", "Softmax2d", "ReLU", "LogSigmoid", "Dropout", "Identity", "Flatten", "Block",
-           "NormBlock"]  # fmt: skip
+           "NormBlock", "Flatten2", "Unflatten", "CircularConv", "PoolThenUp", "PoolThenConv"]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", _LAYERS)

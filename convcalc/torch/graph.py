@@ -28,6 +28,7 @@ from convcalc.torch.nodes import (
     _resolve_function,
     _Slice,
     _substitute,
+    child_module,
 )
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.strides import contiguous, is_contiguous
@@ -419,7 +420,7 @@ def _run_graph(
             if node.kind.startswith("math."):
                 env[node.name] = _math(call, node, args, kwargs)
             else:
-                env[node.name] = _settled(_HANDLERS[node.kind](call, args, kwargs), node.kind, args, kwargs)
+                env[node.name] = _settled(_HANDLERS[node.kind](call, args, kwargs), call, args, kwargs)
                 if node.kind in _ALIASING and args and (isinstance(args[0], _SizeTensor) or id(args[0]) in sized):
                     result = env[node.name]
                     sized.update(id(v) for v in (result if isinstance(result, (tuple, list)) else (result,)))
@@ -511,15 +512,6 @@ def _used_after(graph: Any, node: Node) -> set[str]:
     return {ref.name for later in after for ref in _refs((later.args, tuple(v for _, v in later.kwargs)))}
 
 
-def _child_module(parent: Any, target: str) -> Any:
-    if parent is None:
-        return None
-    try:
-        return parent.get_submodule(target)
-    except AttributeError:
-        return None
-
-
 _MAX_READS = 64
 
 
@@ -603,7 +595,7 @@ def _call_module(
         types = _spec_types()
         child_path = _join(path, node.target)
         start = len(ctx.rows)
-        torch_child = _child_module(parent, node.target)
+        torch_child = child_module(parent, node.target)
         if not args and len(kwargs) == 1 and torch_child is not None and not isinstance(spec, _multi_output()):
             # ``self.conv(input=x)``: the layer's input given by its parameter's name
             name = _input_name(torch_child.__class__)
@@ -695,19 +687,23 @@ _VIEWS = frozenset(
 )  # fmt: skip
 
 
-def _settled(out: Any, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _settled(out: Any, call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """An operation that makes a new tensor from contiguous tensors makes a contiguous one (torch's
     TensorIterator and kernels keep their inputs' layout); its strides are known from then on. One given a
-    memory format (``x.to(memory_format=...)``, ``x.contiguous(memory_format=...)``) has strides not followed."""
+    memory format (``x.to(memory_format=...)``, ``x.contiguous(memory_format=...)``) is laid out in it, and a
+    few functions keep a channels-last or permuted input's layout (``torch.layout``)."""
     if type(out) is _Tensor and "memory_format" in kwargs:  # channels_last, contiguous_format, preserve_format
-        strides = memory_format_strides(kwargs["memory_format"], args[0] if args else None, tuple(out.shape))
+        strides = memory_format_strides(call, kwargs["memory_format"], args[0] if args else None, tuple(out.shape))
         return _Tensor(out.shape, out.rf, out.const, strides, out.integral)
-    if type(out) is _Tensor and out.strides is None and kind not in _VIEWS:
+    if type(out) is _Tensor and out.strides is None and call.kind not in _VIEWS:
         tensors = [a for a in _leaves((args, kwargs)) if isinstance(a, _Tensor)]
-        if all(is_contiguous(t.shape, t.strides) for t in tensors):
+        # a pool, a convolution, a join of channels-last tensors keeps their layout (an (n, c, 1, 1) one too,
+        # which is also contiguous); other functions of contiguous tensors make a contiguous one
+        kept = functional_strides(call.kind, tensors, tuple(out.shape))
+        if kept is not None:
+            out.strides = kept
+        elif all(is_contiguous(t.shape, t.strides) for t in tensors):
             out.strides = contiguous(tuple(out.shape))
-        else:  # a pool, a convolution, a join of channels-last tensors keeps their layout
-            out.strides = functional_strides(kind, tensors, tuple(out.shape))
     return out
 
 

@@ -16,7 +16,16 @@ from collections.abc import Callable
 from typing import Any
 
 from convcalc._types import Shape
-from convcalc.torch.strides import Strides, channels_last, contiguous, copied, is_channels_last, is_contiguous
+from convcalc.torch.nodes import child_module
+from convcalc.torch.strides import (
+    Strides,
+    channels_last,
+    contiguous,
+    copied,
+    is_channels_last,
+    is_contiguous,
+    viewed,
+)
 
 #: the convolutions: a channels-last output where the input or the weight is channels-last
 _CONVOLUTIONS = frozenset({"Conv2d", "ConvTranspose2d", "LazyConv2d", "LazyConvTranspose2d"})
@@ -38,7 +47,7 @@ _KEEPS = frozenset(
 _MAKES_CONTIGUOUS = frozenset(
     {
         "InstanceNorm2d", "LazyInstanceNorm2d", "LayerNorm", "Softmax", "Softmax2d", "LogSoftmax", "Softmin",
-        "LogSigmoid", "RReLU", "CrossMapLRN2d", "CircularPad2d", "Linear", "Flatten",
+        "LogSigmoid", "RReLU", "CrossMapLRN2d", "CircularPad2d", "Linear",
     }
 )  # fmt: skip
 
@@ -53,6 +62,7 @@ _FUNCTIONS_KEEP = frozenset(
 _FUNCTIONS_CONV = frozenset({"conv2d", "conv_transpose2d"})
 #: joins that keep the layout their inputs share (torch.cat's output memory format)
 _JOINS = frozenset({"cat", "concat", "concatenate"})
+_KEEPING_FUNCTIONS = _FUNCTIONS_KEEP | _FUNCTIONS_CONV | _JOINS
 #: functions whose result keeps a dense input's very strides (torch's preserve_format), and those whose result
 #: is contiguous whatever the input's layout, measured on a transposed input
 _PRESERVES = frozenset(
@@ -60,8 +70,8 @@ _PRESERVES = frozenset(
 )
 _CONTIGUOUS = frozenset(
     {
-        "cumsum", "cumprod", "cummax", "cummin", "roll", "softmax", "log_softmax", "tril", "triu", "masked_fill",
-        "rot90", "layer_norm", "bernoulli", "new_zeros", "new_ones", "new_empty", "new_full",
+        "cumsum", "cumprod", "cummax", "cummin", "softmax", "log_softmax", "tril", "triu", "masked_fill",
+        "layer_norm", "bernoulli", "new_zeros", "new_ones", "new_empty", "new_full",
     }
 )  # fmt: skip
 
@@ -70,14 +80,20 @@ def module_strides(spec: Any, module: Any, x: Any, shape: Shape, makes_new: Call
     """The strides of what ``spec`` (a layer planned for the torch ``module``) returns for the tensor ``x``, or
     None where not known. ``makes_new``: whether the layer returns a new contiguous tensor for a contiguous
     input."""
-    if is_contiguous(x.shape, x.strides):
-        given = False
-    elif x.strides is not None and is_channels_last(x.shape, x.strides):
+    if type(spec).__name__ in ("Flatten", "Unflatten") and x.strides is not None and _ints(x.shape, shape):
+        return viewed(tuple(x.shape), x.strides, tuple(shape)) or contiguous(shape)  # a view where torch can
+    if x.strides is not None and is_channels_last(x.shape, x.strides):  # torch asks this first
         given = True
+    elif is_contiguous(x.shape, x.strides):
+        given = False
     else:
         return None
     laid = _layout_after(spec, module, given, makes_new)
     return _strides_of(laid, shape)
+
+
+def _ints(*shapes: Shape) -> bool:
+    return all(type(d) is int for shape in shapes for d in shape)
 
 
 def _strides_of(laid: bool | None, shape: Shape) -> Strides | None:
@@ -93,7 +109,7 @@ def _layout_after(spec: Any, module: Any, given: bool, makes_new: Callable[[Any]
     if isinstance(spec, containers.Sequential):
         laid: bool | None = given
         for name, child in spec._items:
-            sub = _submodule(module, name)
+            sub = child_module(module, name)
             if sub is None:
                 return None
             laid = _layout_after(child, sub, bool(laid), makes_new)
@@ -104,8 +120,8 @@ def _layout_after(spec: Any, module: Any, given: bool, makes_new: Callable[[Any]
     if weights is None:
         return None
     name = type(spec).__name__ if type(spec).__module__.startswith("convcalc.nn.") else ""
-    if name in _CONVOLUTIONS:
-        return given or weights
+    if name in _CONVOLUTIONS:  # circular padding pads into a new contiguous tensor: only the weight decides
+        return weights if getattr(spec, "padding_mode", "zeros") == "circular" else given or weights
     if weights:  # a channels-last parameter of another layer: not followed
         return None
     if not given:
@@ -115,15 +131,6 @@ def _layout_after(spec: Any, module: Any, given: bool, makes_new: Callable[[Any]
     if name in _MAKES_CONTIGUOUS:
         return False
     return None
-
-
-def _submodule(module: Any, name: str) -> Any:
-    if module is None:
-        return None
-    try:
-        return module.get_submodule(name)
-    except AttributeError:
-        return None
 
 
 def _weights_layout(module: Any) -> bool | None:
@@ -138,7 +145,10 @@ def _weights_layout(module: Any) -> bool | None:
     for p in module.parameters():
         if is_lazy(p):  # (made contiguous when the first forward gives its shape)
             continue
-        shape, strides = tuple(p.shape), tuple(p.stride())
+        try:
+            shape, strides = tuple(p.shape), tuple(p.stride())
+        except RuntimeError:  # a sparse or otherwise strideless parameter
+            return None
         if strides == contiguous(shape):
             continue
         if len(shape) == 4 and strides == channels_last(shape):
@@ -148,11 +158,17 @@ def _weights_layout(module: Any) -> bool | None:
     return laid
 
 
-def memory_format_strides(fmt: Any, x: Any, shape: Shape) -> Strides | None:
+def memory_format_strides(call: Any, fmt: Any, x: Any, shape: Shape) -> Strides | None:
     """The strides of ``x.contiguous(memory_format=fmt)`` / ``x.to(memory_format=fmt)``, of ``shape``."""
     import torch
 
     if fmt == torch.channels_last:
+        if len(shape) != 4:  # torch: required rank 4 tensor to use channels_last format
+            raise call.shape_error(
+                f"torch.channels_last lays out a 4-D tensor, not a {len(shape)}-D one (torch: required rank 4 "
+                "tensor to use channels_last format)",
+                shape,
+            )
         return channels_last(shape)
     if fmt == torch.contiguous_format:
         return contiguous(shape)
@@ -162,7 +178,7 @@ def memory_format_strides(fmt: Any, x: Any, shape: Shape) -> Strides | None:
 
 
 def functional_strides(kind: str, tensors: list[Any], shape: Shape) -> Strides | None:
-    """The strides of a function's result from inputs not all contiguous: a pool, an upsample, a norm of a
+    """The strides of a function's result where its inputs' layout decides them: a pool, an upsample, a norm of a
     channels-last input; a convolution of a channels-last input or weight; a join of channels-last tensors; a flip
     or ``zeros_like`` keeping the input's; a cumulative sum, a softmax, a mask's fill making a contiguous one.
     None otherwise (not known)."""
@@ -170,9 +186,9 @@ def functional_strides(kind: str, tensors: list[Any], shape: Shape) -> Strides |
         return contiguous(shape)
     if kind in _PRESERVES and tensors and tuple(tensors[0].shape) == tuple(shape):
         return copied(shape, tensors[0].strides)
-    laid = [t.strides is not None and is_channels_last(t.shape, t.strides) for t in tensors]
-    if not tensors or len(shape) != 4:
+    if not tensors or len(shape) != 4 or kind not in _KEEPING_FUNCTIONS:
         return None
+    laid = [t.strides is not None and is_channels_last(t.shape, t.strides) for t in tensors]
     if kind in _FUNCTIONS_CONV and any(laid[:2]):
         return channels_last(shape)
     if kind in _FUNCTIONS_KEEP and laid[0]:

@@ -130,6 +130,16 @@ def _node_repr(node: Node) -> str:
     return f"{node.name} = {node.target.rpartition(':')[2]}({', '.join(args)})"
 
 
+def child_module(parent: Any, target: str) -> Any:
+    """The submodule of ``parent`` at the dotted path ``target``, or None (no parent, or none there)."""
+    if parent is None:
+        return None
+    try:
+        return parent.get_submodule(target)
+    except AttributeError:
+        return None
+
+
 def _resolve_function(target: str) -> Any:
     import importlib
 

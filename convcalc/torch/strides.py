@@ -139,11 +139,23 @@ def channels_last(shape: Shape) -> Strides | None:
 
 
 def is_channels_last(shape: Shape, strides: Strides) -> bool:
-    """A 4-D tensor laid out channels-last and not contiguous (one of both, as ``(n, c, 1, 1)``, is taken as
-    contiguous)."""
-    if len(shape) != 4 or not all(type(d) is int for d in shape):
+    """Whether torch takes a 4-D tensor as channels-last (its ``suggest_memory_format``, from ATen's
+    ``is_channels_last_strides_2d``): by the strides themselves, so an ``(n, c, 1, 1)`` of strides ``(c, 1, c, c)``
+    (a global pool of a channels-last tensor) is, one of ``(c, 1, 1, 1)`` is not.
+
+    >>> is_channels_last((2, 3, 1, 1), (3, 1, 3, 3)), is_channels_last((2, 3, 1, 1), (3, 1, 1, 1))
+    (True, False)
+    """
+    if len(shape) != 4 or not all(type(d) is int for d in shape) or strides[1] == 0:
         return False
-    return _channels_last(tuple(shape), strides) and not is_contiguous(shape, strides)
+    least = 0
+    for j in _CHANNELS_LAST:
+        if shape[j] == 0 or strides[j] < least:
+            return False
+        if j == 0 and least == strides[1]:  # an (n, 1, 1, 1) of equal strides: torch falls back to contiguous
+            return False
+        least = strides[j] * (shape[j] if shape[j] > 1 else 1)
+    return True
 
 
 def _dense_in(order: list[int], shape: tuple[int, ...]) -> Strides:
@@ -175,7 +187,7 @@ def iterated(operands: list[tuple[tuple[Any, ...], Strides | None]], shape: Shap
         if all(is_contiguous(sizes, strides) for sizes, strides in known):
             return contiguous(shape)
         if rank == 4 and all(_channels_last(sizes, strides) for sizes, strides in known):  # (not 3-D's at rank 5)
-            return _dense_in(list(_CHANNELS_LAST), tuple(shape))
+            return channels_last(shape)
         if all(is_dense(sizes, strides) for sizes, strides in known) and len({st for _, st in known}) == 1:
             return known[0][1]
     return _ordered(known, tuple(shape))
