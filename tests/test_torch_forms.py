@@ -1441,6 +1441,11 @@ def test_names_unpacked_from_pieces_must_be_as_many_as_the_pieces(shape: tuple[i
     check(Forward(lambda self, x: _sum_of_three(x.unbind(1))), (*shape[:1], shape[3] % 4 + 1, *shape[2:3]))
 
 
+def test_names_unpacked_along_a_symbolic_axis_ask_for_as_many_items() -> None:
+    """``q, k, v = x`` of a symbolic first axis: a condition that it holds three items, exact where torch runs."""
+    _sym_agrees(lambda self, x: _sum_of_three(x), ("H", 2, 3), range(1, 7))
+
+
 def _two(pieces: Any) -> tuple[Any, Any]:
     a, b = pieces
     return a, b

@@ -146,13 +146,24 @@ def _size_number(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     from the sizes: where it differs, the forward is read again with it; it cannot be asked of symbols."""
     value, taken, kind, module_type, before = args
     module = f"{call.name.rpartition('.')[0] or '<model>'} ({module_type})"
-    asked = {"index": "operator.index"}.get(kind, kind)
+    asked = {"index": "operator.index", "unpack": "len"}.get(kind, kind)
     number = _number_of(value)
     if number is _DATA:
         raise NeedsDataError(
             f"{module}: its forward asks {asked}() of a tensor's values ({_describe_value(value)}), which convcalc "
             f"cannot know from sizes. Received: value={_describe_value(value)}"
         )
+    if number is None and kind == "unpack":  # a, b = x: as many items as names, a condition on the symbols
+        call.require_equal(
+            value,
+            taken,
+            0,
+            lambda: (
+                f"{module}: its forward unpacks a value of {value} items into {taken} names (torch: too many or not "
+                f"enough values to unpack). Received: value={value}"
+            ),
+        )
+        return None
     if number is None:
         from convcalc._symbolic import to_sympy
 
@@ -176,7 +187,13 @@ def _size_number(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     )
 
 
-_CONVERSIONS: dict[str, Callable[[Any], Any]] = {"int": int, "index": operator.index, "float": float, "round": round}
+_CONVERSIONS: dict[str, Callable[[Any], Any]] = {
+    "int": int,
+    "index": operator.index,
+    "float": float,
+    "round": round,
+    "unpack": int,  # how many items ``a, b = value`` unpacks
+}
 
 
 @_handles("value_kind")

@@ -97,7 +97,7 @@ def _tracer_type() -> Any:
                 return self.tracer.iter(self)
             tracer: Any = self.tracer  # the tracer made below, which has to_number
             length = tracer.create_proxy("call_function", len, (self,), {})
-            count = int(tracer.to_number(length, "int", unpacked))
+            count = int(tracer.to_number(length, "unpack", unpacked))
             items: Any = self
             return iter([items[i] for i in range(count)])
 
