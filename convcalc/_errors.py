@@ -50,13 +50,15 @@ class ShapeError(ConvCalcError):
             than the layer's own rule.
         advice: the sentence about the model's input that a model added to the message (``""`` for none);
             ``str(exc)`` without it is the layer's own message.
+        mismatch: whether sizes that must be equal differ (a concatenation or a sum of two branches, a view of
+            another number of elements), rather than one size that does not fit its layer.
 
     The planner reads ``layer`` and ``axis`` to add the smallest input that would fit to the message.
 
     >>> from convcalc import ShapeError
     >>> exc = ShapeError("0 (Conv2d): too small", layer="0", axis=1)
-    >>> (str(exc), exc.layer, exc.axis, exc.strict, exc.built, exc.advice)
-    ('0 (Conv2d): too small', '0', 1, False, False, '')
+    >>> (str(exc), exc.layer, exc.axis, exc.strict, exc.built, exc.advice, exc.mismatch)
+    ('0 (Conv2d): too small', '0', 1, False, False, '', False)
     >>> raise ShapeError("too small")
     Traceback (most recent call last):
     ...
@@ -68,6 +70,7 @@ class ShapeError(ConvCalcError):
     strict: bool
     built: bool
     advice: str
+    mismatch: bool
 
     def __init__(
         self,
@@ -78,6 +81,7 @@ class ShapeError(ConvCalcError):
         strict: bool = False,
         built: bool = False,
         advice: str = "",
+        mismatch: bool = False,
     ) -> None:
         super().__init__(message)
         self.layer = layer
@@ -85,6 +89,7 @@ class ShapeError(ConvCalcError):
         self.strict = strict
         self.built = built
         self.advice = advice
+        self.mismatch = mismatch
 
 
 class SpecError(ConvCalcError):

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from fractions import Fraction
 from typing import Any
 
+from convcalc import _hints as hints
 from convcalc._args import received
 from convcalc._conventions import MacConvention, called_kind, peer_extras
 from convcalc._enums import Convention
@@ -563,14 +564,21 @@ def plan(
                 read += f"; with the batch first: input_shape={batched}."
             except ConvCalcError:  # (1, 1, 572) for a 2-D U-Net: a size is missing, not the batch alone
                 read += "."
-        if exc.layer is None or exc.axis is None:
-            if not read:
-                raise
+        first = (1 if model._layout == "channels_last" else 2) - unbatched
+        spatial = range(first, first + len(shape) - 2 + unbatched)
+        if _hinting:
+            hint = read
+        elif exc.mismatch and len(shape) >= 4 and (exc.layer is None or exc.axis is None):
+            # sizes that disagree (a U-Net's cat of an odd input, an image model's residual sum): those that fit
+            hint = hints.fitting_inputs(_replanned(model, conv, strict), shape, spatial) + read
+        elif exc.layer is None or exc.axis is None:
             hint = read
         elif exc.strict:
-            hint = _strict_inputs(model, shape, conv, exc.axis, unbatched) + read
+            hint = hints.strict_inputs(_replanned(model, conv, True), shape, spatial, first + exc.axis) + read
         else:
-            hint = _smallest_input(model, shape, strict, exc.layer, exc.axis, unbatched) + read
+            hint = hints.smallest_input(_failure(model, strict), shape, first, exc.layer, exc.axis) + read
+        if not hint:
+            raise
         text = str(exc)
         head, sep, tail = text.rpartition(" Received:")
         raise ShapeError(f"{head}{hint}{sep}{tail}" if sep else f"{text}{hint}") from None
@@ -830,57 +838,30 @@ def _walk(model: Any, shape: Shape, ctx: Context) -> Flow:
     return tuple(out_shape), field
 
 
-_hinting = False  # set while _strict_inputs plans the model again, so that the inner plan gives no hint
+_hinting = False  # set while a hint plans the model again, so that the inner plan gives no hint
 
 
-def _strict_inputs(model: Any, shape: Shape, convention: Convention, axis: int, unbatched: bool) -> str:
-    """The network inputs nearest the failing one that divide evenly at every layer, as a sentence.
+def _replanned(model: Any, convention: Convention, strict: bool) -> Callable[[Shape], Any]:
+    """A plan of ``model`` at another input, for a hint: its inner plans give no hints of their own."""
 
-    The model is planned again with a symbol for the failing axis (and every spatial axis of the same
-    size, so that a square input stays square), and the solver says which sizes of it are valid.
-    Nothing is said when the solver cannot tell (a layer that fixes the size, such as a Linear after
-    a Flatten) or no size fits.
-    """
-    global _hinting
-    first = (1 if model._layout == "channels_last" else 2) - unbatched
-    index = first + axis
-    if _hinting or index >= len(shape) or type(shape[index]) is not int:
-        return ""
-    from convcalc._symbolic import symbols
+    def replan(trial: Shape) -> Any:
+        global _hinting
+        if _hinting:
+            raise ShapeError("a hint's own plan gives no hint")
+        _hinting = True
+        try:
+            return plan(model, trial, convention=convention.value, strict=strict)
+        finally:
+            _hinting = False
 
-    value, x = shape[index], symbols("x")
-    spatial = range(first, first + len(shape) - 2 + unbatched)
-    trial = tuple(x if j in spatial and d == value else d for j, d in enumerate(shape))
-    _hinting = True
-    try:
-        solution = plan(model, trial, convention=convention.value, strict=True).valid_sizes(x)
-    except ConvCalcError:
-        return ""
-    finally:
-        _hinting = False
-    step = solution.modulus
-    below = next((v for v in range(value - 1, max(solution.smallest, value - step) - 1, -1) if v in solution), None)
-    start = max(value + 1, solution.smallest)
-    above = next((v for v in range(start, start + step) if v in solution), None)
-    fits = " or ".join(str(v) for v in (below, above) if v is not None)
-    if not fits:
-        return ""
-    return f" Network inputs that fit every layer: use an input of {fits} instead of {value} on that axis."
+    return replan
 
 
-def _smallest_input(model: Any, shape: Shape, strict: bool, layer: str, axis: int, unbatched: bool) -> str:
-    """The smallest network input, grown from the failing one, that fits every layer, as a sentence: the smallest
-    size of the failing axis that gets past ``layer`` (and of another axis where the layer then fails on it:
-    LeNet-5 on 28 x 28 fails on both), then past each later layer that fails the same way (a U-Net's deeper
-    levels). Where growing the input stops helping (a layer that fails whatever the size), the input that gets
-    past the last layer it could is said instead.
-
-    Each trial plans with MACs and itemsize left at their defaults: they do not decide what fits.
-    """
-    first = (1 if model._layout == "channels_last" else 2) - unbatched
+def _failure(model: Any, strict: bool) -> Callable[[Shape], tuple[str | None, int | None, tuple[str, ...]] | None]:
+    """Where planning ``model`` at an input fails (the layer, its axis, the layers planned before it), or None.
+    Each trial plans with MACs and itemsize left at their defaults: they do not decide what fits."""
 
     def failure(trial: Shape) -> tuple[str | None, int | None, tuple[str, ...]] | None:
-        """Where planning ``trial`` fails (the layer, its axis, the layers planned before it), or None."""
         ctx = Context(strict, MacConvention.MACS, 4)
         try:
             _walk(model, trial, ctx)
@@ -888,59 +869,7 @@ def _smallest_input(model: Any, shape: Shape, strict: bool, layer: str, axis: in
             return exc.layer, exc.axis, tuple(r.name for r in ctx.rows)
         return None
 
-    def failing(trial: Shape, layer: str, axis: int) -> int | None:
-        """The axis on which planning ``trial`` fails at ``layer``, or None where the layer fits (a later layer may
-        still fail: then this one was planned); ``axis`` where an earlier layer fails (no answer at this size)."""
-        found = failure(trial)
-        if found is None:
-            return None
-        if found[0] == layer:
-            return found[1]  # (None: not a size this search can fix)
-        return None if layer in found[2] else axis
-
-    def smallest(trial: Shape, index: int, layer: str, axis: int) -> int | None:
-        def passes(size: int) -> bool:
-            return failing((*trial[:index], size, *trial[index + 1 :]), layer, axis) != axis
-
-        low: int = trial[index]
-        high = low * 2
-        while not passes(high):
-            low, high = high, high * 2
-            if high > 2**24:
-                return None
-        while low + 1 < high:
-            mid = (low + high) // 2
-            if passes(mid):
-                high = mid
-            else:
-                low = mid
-        return high
-
-    trial, passed = tuple(shape), ""
-    for _ in range(64):  # each round gets past one more layer: a bound on the layers a network fails at in turn
-        grown = False
-        while first + axis < len(trial) and type(trial[first + axis]) is int:
-            index = first + axis
-            size = smallest(trial, index, layer, axis)
-            if size is None:
-                break
-            trial, grown = (*trial[:index], size, *trial[index + 1 :]), True
-            after = failing(trial, layer, axis)
-            if after is None or after == axis:
-                break
-            axis = after
-        if not grown:
-            break
-        passed = layer or "this layer"
-        found = failure(trial)
-        if found is None:
-            return f" The smallest network input that fits every layer: input_shape={trial}."
-        if found[0] is None or found[1] is None or found[0] == layer:
-            break
-        layer, axis = found[0], found[1]
-    if not passed:
-        return ""
-    return f" A network input that gets past {passed}: input_shape={trial}."
+    return failure
 
 
 def _as_model(model: Any) -> Any:

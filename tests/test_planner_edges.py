@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import sympy
 
 import convcalc
-from convcalc import nn
+from convcalc import ShapeError, nn
 
 H = convcalc.symbols("H")
 
@@ -406,3 +408,56 @@ def test_an_unbatched_reading_that_a_size_does_not_fit_says_how_the_input_was_re
         "Received: input_shape=(1, 1, 572)"
     ) in str(refused.value)
     assert convcalc.plan(net, (1, 1, 572, 572)).output_shape == (1, 4, 568, 568)
+
+
+def _unet_level() -> Any:
+    """A U-Net level in torch (down by a pool, up by a transposed convolution, joined with the skip by cat):
+    torch runs it only at even sizes."""
+    import torch
+
+    class Level(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.e = torch.nn.Conv2d(1, 4, 3, padding=1)
+            self.pool = torch.nn.MaxPool2d(2)
+            self.up = torch.nn.ConvTranspose2d(4, 4, 2, stride=2)
+
+        def forward(self, x: Any) -> Any:
+            a = self.e(x)
+            return torch.cat([self.up(self.pool(a)), a], 1)
+
+    return Level()
+
+
+@pytest.mark.parametrize(
+    ("shape", "fits"),
+    [((1, 1, 65, 65), (64, 66)), ((1, 1, 64, 65), (64, 66)), ((1, 1, 65, 64), (64, 66)), ((1, 1, 3, 3), (2, 4))],
+)
+def test_sizes_that_disagree_name_the_nearest_inputs_that_fit(shape: tuple[int, ...], fits: tuple[int, int]) -> None:
+    """A U-Net's cat of an odd input: the refusal names the nearest sizes of the failing axis at which the
+    model fits (found by the solver), and torch runs each of them."""
+    import torch
+
+    model = _unet_level()
+    with pytest.raises(ShapeError) as info:
+        convcalc.plan(model, shape)
+    wrong = next(d for d in shape[2:] if d % 2)
+    assert f"Network inputs that fit every layer: use an input of {fits[0]} or {fits[1]} instead of {wrong}" in str(
+        info.value
+    )
+    for size in fits:
+        fixed = tuple(size if d == wrong else d for d in shape)
+        with torch.no_grad():
+            assert convcalc.plan(model, fixed).output_shape == tuple(model(torch.zeros(fixed)).shape)
+
+
+def test_a_mismatch_no_size_mends_gives_no_size_hint() -> None:
+    """Two axes wrong at once (the solver, given one symbol, still fails on the other) or channels that differ:
+    nothing is said of sizes."""
+    model = _unet_level()
+    with pytest.raises(ShapeError) as info:
+        convcalc.plan(model, (1, 1, 65, 67))
+    assert "Network inputs that fit" not in str(info.value)
+    with pytest.raises(ShapeError) as info:
+        convcalc.plan(model, (1, 2, 64, 64))
+    assert "Network inputs that fit" not in str(info.value)

@@ -1370,7 +1370,7 @@ _ATTENTION_REFUSED: list[tuple[str, Shape, str, str]] = [
         "x, x, x, x[0, 0, :, :3]",
         (2, 4, 5, 8),
         "ShapeError",
-        "scaled_dot_product_attention (scaled_dot_product_attention): the operands have shapes (2, 4, 5, 5) and (5, 3), which do not broadcast (axis 3: sizes must be equal or 1). Received: input_shape=(2, 4, 5, 5)",
+        "scaled_dot_product_attention (scaled_dot_product_attention): the operands have shapes (2, 4, 5, 5) and (5, 3), which do not broadcast (axis 3: sizes must be equal or 1). Network inputs that fit every layer: use an input of 3 instead of 5 on that axis. Received: input_shape=(2, 4, 5, 5)",
     ),
     (
         "x, x, x, x[:, :, :, :5].unsqueeze(0)",

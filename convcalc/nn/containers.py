@@ -267,7 +267,8 @@ class Concat(_Container):
             hint = " (or crop=True to centre-crop to the smallest)" if not self.crop else ""
             return ShapeError(
                 f"{self._where(path)}: branch {name} gives {_fmt(shape)} but branch 0 gives {_fmt(shapes[0])}; "
-                f"all dims except dim={self.dim} must match{hint}. Received: input_shape={flow[0]}"
+                f"all dims except dim={self.dim} must match{hint}. Received: input_shape={flow[0]}",
+                mismatch=True,
             )
 
         for (name, _), shape in zip(self._items[1:], shapes[1:], strict=True):

@@ -185,7 +185,7 @@ class _Call:
         if same is True:
             return
         if same is False:
-            raise ShapeError(message())
+            raise ShapeError(message(), mismatch=True)
         from convcalc._symbolic import to_sympy
 
         equals = getattr(self.ctx, "equals", None)
