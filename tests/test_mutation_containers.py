@@ -195,3 +195,26 @@ def test_a_container_takes_a_plain_dict_and_names_its_layers_by_their_keys() -> 
     assert net == nn.Sequential(OrderedDict([("a", nn.ReLU()), ("1", nn.Tanh())]))
     plan = convcalc.plan(_nested(net), (2, 3))
     assert [r.name for r in plan.rows] == ["block.layer.a", "block.layer.1"]
+
+
+def test_a_concat_of_symbolic_sizes_that_differ_in_form_is_a_condition() -> None:
+    """A U-Net level written with convcalc.nn (no crop): its branches are H and 2*floor(H/2) at a symbolic size,
+    equal for even H, where torch runs; it was refused as sizes that differ. A numeric odd size names the sizes
+    that fit."""
+    import torch
+
+    level = nn.Sequential(nn.Concat(nn.Identity(), nn.Sequential(nn.MaxPool2d(2), nn.ConvTranspose2d(3, 3, 2, 2))))
+    H = convcalc.symbols("H")
+    solution = convcalc.plan(level, (1, 3, H, H)).valid_sizes()
+    model = level.to_torch()
+    runs = []
+    for h in range(1, 25):
+        try:
+            with torch.no_grad():
+                model(torch.zeros(1, 3, h, h))
+        except RuntimeError:
+            continue
+        runs.append(h)
+    assert solution.values(24) == runs == list(range(2, 25, 2))
+    with pytest.raises(convcalc.ShapeError, match=r"use an input of 64 or 66 instead of 65 on that axis"):
+        convcalc.plan(level, (1, 3, 65, 65))

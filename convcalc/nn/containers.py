@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -243,8 +244,6 @@ class Concat(_Container):
         object.__setattr__(self, "crop", crop)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        import functools
-
         return (functools.partial(Concat, dim=self.dim, crop=self.crop), (OrderedDict(self._items),))
 
     def __eq__(self, other: object) -> bool:
@@ -277,8 +276,21 @@ class Concat(_Container):
         if self.crop:
             shapes = self._cropped(shapes, dim, ctx, path)
         for (name, _), shape in zip(self._items[1:], shapes[1:], strict=True):
-            if [d for j, d in enumerate(shape) if j != dim] != [d for j, d in enumerate(shapes[0]) if j != dim]:
-                raise mismatch(name, shape)
+            for j, (a, b) in enumerate(zip(shape, shapes[0], strict=True)):
+                if j == dim or a == b:
+                    continue
+                if j < 2 or (type(a) is int and type(b) is int):
+                    raise mismatch(name, shape)
+                # spatial sizes that differ in form (a U-Net level of a symbolic size): equal for some inputs only
+                text = str(mismatch(name, shape))
+                ctx.equals(
+                    to_sympy(a) - to_sympy(b),
+                    0,
+                    path,
+                    j - 2,
+                    functools.partial(str, text),
+                    f"branch {name} matches branch {self._items[0][0]}",
+                )
         total: Any = 0
         for shape in shapes:
             total = total + shape[dim]
