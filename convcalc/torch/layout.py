@@ -80,7 +80,7 @@ def module_strides(spec: Any, module: Any, x: Any, shape: Shape, makes_new: Call
     """The strides of what ``spec`` (a layer planned for the torch ``module``) returns for the tensor ``x``, or
     None where not known. ``makes_new``: whether the layer returns a new contiguous tensor for a contiguous
     input."""
-    if type(spec).__name__ in ("Flatten", "Unflatten") and x.strides is not None and _ints(x.shape, shape):
+    if _name(spec) in ("Flatten", "Unflatten") and x.strides is not None and _ints(x.shape, shape):
         return viewed(tuple(x.shape), x.strides, tuple(shape)) or contiguous(shape)  # a view where torch can
     if x.strides is not None and is_channels_last(x.shape, x.strides):  # torch asks this first
         given = True
@@ -90,6 +90,11 @@ def module_strides(spec: Any, module: Any, x: Any, shape: Shape, makes_new: Call
         return None
     laid = _layout_after(spec, module, given, makes_new)
     return _strides_of(laid, shape)
+
+
+def _name(spec: Any) -> str:
+    """The class of a ``convcalc.nn`` layer, which the tables name (another spec: ``""``)."""
+    return type(spec).__name__ if type(spec).__module__.startswith("convcalc.nn.") else ""
 
 
 def _ints(*shapes: Shape) -> bool:
@@ -119,7 +124,7 @@ def _layout_after(spec: Any, module: Any, given: bool, makes_new: Callable[[Any]
     weights = _weights_layout(module)
     if weights is None:
         return None
-    name = type(spec).__name__ if type(spec).__module__.startswith("convcalc.nn.") else ""
+    name = _name(spec)
     if name in _CONVOLUTIONS:  # circular padding pads into a new contiguous tensor: only the weight decides
         return weights if getattr(spec, "padding_mode", "zeros") == "circular" else given or weights
     if weights:  # a channels-last parameter of another layer: not followed
