@@ -123,10 +123,15 @@ def torch_same_rule(s: Any, args: dict[str, Any], axis: str, remedy: Callable[[P
     )
 
 
+def torch_pool_pads(k: Any, p: Any) -> Any:
+    """Whether torch's pooling takes ``padding=p`` beside ``kernel_size=k``: at most half the kernel."""
+    return 2 * p <= k
+
+
 def torch_pool_padding_rule(k: Any, p: Any, args: dict[str, Any], axis: str) -> None:
     """torch pooling pads at most half the kernel: ``2 * padding <= kernel_size``."""
     check(
-        2 * p <= k,
+        torch_pool_pads(k, p),
         lambda pick: (
             f"padding={show(pick(p))} is more than half of kernel_size={show(pick(k))}{axis}: torch allows padding <= "
             f"{show(pick(k) // 2)}. {received(args)}"
@@ -392,7 +397,7 @@ def _strict_check(
         sizes = exact_sizes(ii, 2 * pp, ext, ss)
         fits = max(0, ceil_div(ext - ii, 2))  # the least padding with which the kernel fits
         pads = _fitting_paddings(ii, ext, ss, fits)
-        allowed = [q for q in pads if not pool or 2 * q <= kk]  # torch pooling pads at most half the kernel
+        allowed = [q for q in pads if not pool or torch_pool_pads(kk, q)]
         if allowed:
             pad_text = f"padding={show(allowed[0])}" + (f" or {show(allowed[1])}" if len(allowed) > 1 else "") + " fits"
         elif pads:

@@ -150,7 +150,7 @@ class Add(_Container):
                             0,
                             path,
                             j - 2,
-                            lambda: _add_mismatch(self, path, name, shape, first_shape, flow[0]),
+                            functools.partial(_add_mismatch, self, path, name, shape, first_shape, flow[0]),
                             f"branch {name} matches branch {self._items[0][0]}",
                         )
         out_shape = first_shape
@@ -262,13 +262,15 @@ class Concat(_Container):
         rank = len(shapes[0])
         dim = _dim_index(self.dim, rank, "dim", self, path, shapes[0])
 
-        def mismatch(name: str, shape: Shape) -> ShapeError:
+        def said(name: str, shape: Shape) -> str:
             hint = " (or crop=True to centre-crop to the smallest)" if not self.crop else ""
-            return ShapeError(
+            return (
                 f"{self._where(path)}: branch {name} gives {_fmt(shape)} but branch 0 gives {_fmt(shapes[0])}; "
-                f"all dims except dim={self.dim} must match{hint}. Received: input_shape={flow[0]}",
-                mismatch=True,
+                f"all dims except dim={self.dim} must match{hint}. Received: input_shape={flow[0]}"
             )
+
+        def mismatch(name: str, shape: Shape) -> ShapeError:
+            return ShapeError(said(name, shape), mismatch=True)
 
         for (name, _), shape in zip(self._items[1:], shapes[1:], strict=True):
             if len(shape) != rank:  # (before a crop, which goes through the axes of the first)
@@ -282,13 +284,12 @@ class Concat(_Container):
                 if j < 2 or (type(a) is int and type(b) is int):
                     raise mismatch(name, shape)
                 # spatial sizes that differ in form (a U-Net level of a symbolic size): equal for some inputs only
-                text = str(mismatch(name, shape))
                 ctx.equals(
                     to_sympy(a) - to_sympy(b),
                     0,
                     path,
                     j - 2,
-                    functools.partial(str, text),
+                    functools.partial(said, name, shape),
                     f"branch {name} matches branch {self._items[0][0]}",
                 )
         total: Any = 0

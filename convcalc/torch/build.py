@@ -13,6 +13,7 @@ from convcalc._args import received
 from convcalc._errors import SpecError
 from convcalc.torch.graph import _spec_types
 from convcalc.torch.nodes import Node, _join, _resolve_function, _substitute, _torch
+from convcalc.torch.ops_query import _CONVERSIONS
 
 # --------------------------------------------------------------------------- #
 # torch modules defined here: AddBranches, ConcatBranches, TracedGraph
@@ -230,8 +231,7 @@ def _build_graph(spec: Any, path: str) -> Any:
 def _number(value: Any, taken: Any, kind: str, *_: Any) -> Any:
     """A number the forward asked of a size (``int(x.size(0))``, how many items ``a, b = x.split(4)`` unpacks),
     which the graph holds as the number it was read with: other sizes that give another are refused."""
-    convert: Any = {"float": float, "index": operator.index, "round": round}.get(kind, int)
-    number = convert(value)
+    number = _CONVERSIONS[kind](value)
     if number != taken:
         raise RuntimeError(
             f"the forward was read where a number it asks of a size is {taken}, and these sizes make it {number}; "

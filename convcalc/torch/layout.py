@@ -144,6 +144,7 @@ def _weights_layout(module: Any) -> bool | None:
     themselves, so a 1x1 kernel's counts too); None: another layout."""
     if module is None:
         return False
+    import torch
     from torch.nn.parameter import is_lazy
 
     laid = False
@@ -151,6 +152,8 @@ def _weights_layout(module: Any) -> bool | None:
         if is_lazy(p):  # (made contiguous when the first forward gives its shape)
             continue
         try:
+            if p.is_contiguous() and (p.dim() != 4 or not p.is_contiguous(memory_format=torch.channels_last)):
+                continue  # contiguous, and not also channels-last, which its strides would then tell apart
             shape, strides = tuple(p.shape), tuple(p.stride())
         except RuntimeError:  # a sparse or otherwise strideless parameter
             return None
