@@ -91,15 +91,8 @@ def _tracer_type() -> Any:
             # ``a, b = x.split(4, dim=-1)``: fx hands out as many items as the names unpacked, never asking how many
             # the value holds (torch: too many values to unpack); here the count is a number asked like ``len()``,
             # which the plan checks on the real sizes (another count makes Python's unpacking fail, as in torch)
-            frame = sys._getframe(1)
-            unpacked = _unpacked_at(frame)
-            if unpacked is None:
-                return self.tracer.iter(self)
-            tracer: Any = self.tracer  # the tracer made below, which has to_number
-            length = tracer.create_proxy("call_function", len, (self,), {})
-            count = int(tracer.to_number(length, "unpack", unpacked))
-            items: Any = self
-            return iter([items[i] for i in range(count)])
+            tracer: Any = self.tracer  # the tracer made below, whose iter takes the names unpacked
+            return tracer.iter(self, _unpacked_at(sys._getframe(1)))  # type: ignore[no-any-return]
 
         def __hash__(self) -> int:
             # ``set(x.shape[-2:])``, ``cache[tuple(x.shape)]``: a traced value is equal to another by its sizes, not
@@ -200,11 +193,14 @@ def _tracer_type() -> Any:
             made.append(taken)
             return taken
 
-        def iter(self, obj: Any) -> Any:
-            # ``b, *rest = x.shape``, ``x.view(*x.shape[:2], -1)``, ``for row in x:`` (fx itself unpacks only
-            # ``a, b = x.shape``): as many items as ``len()`` of the value, a number asked like ``len(x)``
+        def iter(self, obj: Any, unpacked: int | None = None) -> Any:
+            # ``b, *rest = x.shape``, ``x.view(*x.shape[:2], -1)``, ``for row in x:``, ``a, b = x.split(4)``
+            # (``unpacked`` names): as many items as ``len()`` of the value, a number asked like ``len(x)``
             length = self.create_proxy("call_function", len, (obj,), {})
-            count = int(self.to_number(length, "int", _pieces_guess(obj)))
+            if unpacked is None:
+                count = int(self.to_number(length, "int", _pieces_guess(obj)))
+            else:
+                count = int(self.to_number(length, "unpack", unpacked))
             return iter([obj[i] for i in range(count)])
 
         def call_module(self, m: Any, forward: Any, args: Any, kwargs: Any) -> Any:
