@@ -1501,6 +1501,37 @@ def test_products_reductions_and_ranges_take_torchs_arguments(function: Any, sha
     check(Forward(function), shape)
 
 
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda s: s.mean(0),
+        lambda s: s.sum(-1),
+        lambda s: s.sum((0,)),
+        lambda s: s.mean(0, keepdim=True),
+        lambda s: s.max(0)[1],
+        lambda s: s.argmax(-1),
+        lambda s: s.std(0),
+        lambda s: s.logsumexp(0),
+        lambda s: s.norm(dim=0),
+        lambda s: s.sum(1),  # torch: Dimension out of range (expected to be in range of [-1, 0])
+        lambda s: s.mean(-2),
+        lambda s: s.cumsum(0),
+        lambda s: s.flip(-1),
+        lambda s: s.roll(1, 0),  # torch rolls no 0-D tensor
+        lambda s: s.squeeze(0),
+        lambda s: s.squeeze(1),
+        lambda s: s.transpose(0, -1),
+        lambda s: s.transpose(0, 1),
+        lambda s: s.movedim(0, -1),
+        lambda s: s.sort(0)[0],
+        lambda s: s.sort(2)[0],
+    ],
+)
+def test_a_dim_of_a_0d_tensor_is_0_or_minus_1(function: Any) -> None:
+    """torch wraps a dim of a 0-D tensor as of a 1-D one: ``loss.mean(0)`` runs, ``loss.sum(1)`` does not."""
+    check(Forward(lambda self, x: function(x.sum())), (2, 3))
+
+
 def test_a_layer_norm_of_a_symbolic_axis_asks_for_its_size() -> None:
     """A size that depends on the input must be normalized_shape's: an equality, exact where torch runs."""
     _sym_agrees(lambda self, x: self.ln(x), (2, 3, "H"), range(1, 12), ln=torch.nn.LayerNorm(6))

@@ -28,6 +28,7 @@ from convcalc.torch.values import (
     _Pair,
     _prod,
     _same,
+    _scalar_dims,
     _size,
     _SizeTensor,
     _Tensor,
@@ -700,9 +701,9 @@ def _reduce(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     position = 2 if call.kind in ("std", "var") else 1  # std(input, dim, unbiased, keepdim)
     keepdim = kwargs.get("keepdim", rest[position] if len(rest) > position else False)
     rank = len(t.shape)
-    if dim is None or dim == ():
-        if dim is None and call.kind in ("logsumexp",):
-            raise call.spec_error("needs dim", dim=dim)
+    if dim is None and call.kind in ("logsumexp",):
+        raise call.spec_error("needs dim", dim=dim)
+    if dim is None or dim == () or _scalar_dims(call, dim, t.shape):
         reduced = set(range(rank))
     else:
         if isinstance(dim, tuple) and call.kind in _ONE_DIM:  # torch: prod() received an invalid combination

@@ -26,6 +26,7 @@ from convcalc.torch.values import (
     _is_size,
     _Pair,
     _prod,
+    _scalar_dims,
     _size,
     _SizeTensor,
     _sum,
@@ -75,7 +76,7 @@ def _sort(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     shape = tuple(t.shape)
     rest = [a for a in args[1:] if not isinstance(a, bool)]  # sort(input, dim, descending) or sort(stable=, ...)
     dim = kwargs.get("dim", rest[0] if rest else -1 if call.kind != "msort" else 0)
-    if shape:
+    if not _scalar_dims(call, dim, shape):
         _index(call, dim, len(shape), shape)
     out = call.row(shape, _Tensor(shape))
     if call.kind == "argsort":

@@ -27,6 +27,7 @@ from convcalc.torch.values import (
     _Opaque,
     _prod,
     _same,
+    _scalar_dims,
     _size,
     _sliced_rf,
     _sum,
@@ -155,7 +156,7 @@ def _squeeze(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
     dim = args[1] if len(args) > 1 else kwargs.get("dim")
     rank = len(t.shape)
-    if dim is None:
+    if dim is None or _scalar_dims(call, dim, t.shape):
         axes = list(range(rank))
     else:
         dims = dim if isinstance(dim, tuple) else (dim,)
@@ -201,6 +202,8 @@ def _permute(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if call.kind == "transpose" or (call.kind == "t" and rank == 2):
         d0 = args[1] if len(args) > 1 else kwargs.get("dim0", 0)
         d1 = args[2] if len(args) > 2 else kwargs.get("dim1", 1)
+        if _scalar_dims(call, (d0, d1), t.shape):
+            return _reordered(call, t, order)
         a, b = _index(call, d0, rank, t.shape), _index(call, d1, rank, t.shape)
         order[a], order[b] = order[b], order[a]
     elif call.kind == "permute":
@@ -224,10 +227,10 @@ def _moved(call: _Call, shape: Shape, source: Any, destination: Any) -> list[int
     rank = len(shape)
     if isinstance(source, (tuple, list)) != isinstance(destination, (tuple, list)):
         raise call.spec_error("takes two ints or two sequences of dims", source=source, destination=destination)
-    sources = [_index(call, d, rank, shape) for d in (source if isinstance(source, (tuple, list)) else [source])]
-    places = [
-        _index(call, d, rank, shape) for d in (destination if isinstance(destination, (tuple, list)) else [destination])
-    ]
+    given = [list(dims) if isinstance(dims, (tuple, list)) else [dims] for dims in (source, destination)]
+    if _scalar_dims(call, (*given[0], *given[1]), shape):
+        return []
+    sources, places = ([_index(call, d, rank, shape) for d in dims] for dims in given)
     if len(sources) != len(places):
         raise call.shape_error(
             f"source {list(source)} and destination {list(destination)} must name as many dims", shape
@@ -452,8 +455,9 @@ def _same_shape_along(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]
         dims = args[2] if len(args) > 2 else kwargs.get("dims", ())
     else:
         dims = args[1] if len(args) > 1 else kwargs.get("dim", ())
-    for d in dims if isinstance(dims, (tuple, list)) else (dims,):
-        _index(call, d, rank, t.shape)
+    if call.kind == "roll" or not _scalar_dims(call, dims, t.shape):  # torch rolls no 0-D tensor
+        for d in dims if isinstance(dims, (tuple, list)) else (dims,):
+            _index(call, d, rank, t.shape)
     # a flip or roll may reorder a spatial axis, a cumulative sum widens the field along it: the receptive
     # field is not followed through these
     return call.row(t.shape, _Tensor(t.shape, None, t.const))

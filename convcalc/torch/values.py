@@ -313,6 +313,21 @@ def _index(call: _Call, dim: Any, rank: int, shape: Shape, name: str = "dim") ->
     return j
 
 
+def _scalar_dims(call: _Call, dims: Any, shape: Shape) -> bool:
+    """Whether ``shape`` is 0-D, its ``dims`` (one or a sequence) checked as torch wraps them there: 0 and -1 name
+    the value itself (``loss.mean(0)``; torch: Dimension out of range (expected to be in range of [-1, 0]))."""
+    if shape:
+        return False
+    for d in dims if isinstance(dims, (tuple, list)) else (dims,):
+        if d is None:
+            continue
+        if not _is_int(d):
+            raise call.spec_error("dim must be an int", dim=d)
+        if d not in (0, -1):
+            raise call.shape_error(f"dim={d} is out of range for a 0-D input: use a dim of 0 or -1", shape)
+    return True
+
+
 def _bind(
     call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any], names: tuple[str, ...], defaults: dict[str, Any]
 ) -> dict[str, Any]:
