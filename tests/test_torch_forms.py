@@ -975,6 +975,21 @@ F = torch.nn.functional
 
 
 @pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: self.c(x) + self.c(x)[..., :1, :],  # (n, c, h, w) + (n, c, Min(1, h), w)
+        lambda self, x: self.c(x)[:, :, :1] * self.c(x),
+        lambda self, x: self.c(x) - self.c(x)[..., -1:],
+        lambda self, x: torch.cat([self.c(x)[:, :, :1].expand(-1, -1, 2, -1), self.c(x)], 2),
+    ],
+)
+def test_a_first_row_broadcasts_against_its_tensor(function: Any) -> None:
+    """``x + x[..., :1, :]`` runs at every size: ``Min(1, h)`` broadcasts as 1 wherever the axis has elements (it
+    was taken as an equality with h, which held at h = 1 only)."""
+    _sym_agrees(function, (1, 2, "H", "W"), range(1, 12), c=torch.nn.Conv2d(2, 2, 3, stride=2))
+
+
+@pytest.mark.parametrize(
     ("function", "shape"),
     [
         (lambda s, x: x.repeat(1, 1, 1, x.shape[2]), (1, 3, "H", "W")),

@@ -338,6 +338,8 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) 
         )
         return _size(to_sympy(size) + to_sympy(v))
 
+    if item.stop is None and step == 1 and _is_int(item.start) and item.start < 0:
+        return _clamped(-item.start, size, above=False)  # ``x[..., -1:]``: the last (at most) k, Min(k, h)
     start_from_end, stop_from_end = _from_end(item.start), _from_end(item.stop)
     start, stop = resolve(item.start, 0, start_from_end), resolve(item.stop, size, stop_from_end)
     # torch clamps a bound to the axis (``x[:, :, :100]`` of 60 steps is 60 long), the least or the greatest of the

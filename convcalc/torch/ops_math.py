@@ -616,7 +616,7 @@ def _broadcast(call: _Call, shapes: list[Shape], message: Callable[[], str] | No
     out = []
     for j in range(rank):
         dims = [s[len(s) - rank + j] for s in shapes if len(s) - rank + j >= 0]
-        wide = [d for d in dims if _same(d, 1) is not True]
+        wide = [d for d in dims if _same(d, 1) is not True and not _one_unless_empty(call, d, j, shapes)]
         if not wide:
             out.append(1)
             continue
@@ -625,6 +625,29 @@ def _broadcast(call: _Call, shapes: list[Shape], message: Callable[[], str] | No
             call.require_equal(first, d, j, message or functools.partial(_broadcast_message, call, shapes, j))
         out.append(first)
     return tuple(out)
+
+
+def _one_unless_empty(call: _Call, size: Any, axis: int, shapes: list[Shape]) -> bool:
+    """Whether ``size`` is the least of 1 and sizes of the input (``x[:, :1]`` of an axis that depends on it:
+    ``Min(1, h)``), which is 1, and broadcasts, wherever the axis has elements: that is recorded as a condition
+    (an empty axis there is not followed)."""
+    from convcalc._backend import sympy
+    from convcalc._symbolic import FloorForm, to_sympy
+
+    if type(size) is int or (isinstance(size, FloorForm) and size.is_constant):
+        return False
+    expr = to_sympy(size)
+    if not (isinstance(expr, sympy().Min) and 1 in expr.args):
+        return False
+
+    def message() -> str:
+        return (
+            f"{call.where}: axis {axis} has size {size}, which broadcasts as 1 only where it is not empty. "
+            f"Received: input_shape={tuple(shapes[0])}"
+        )
+
+    call.require_at_least(size, 1, axis, message, "broadcasts (size 1)")
+    return True
 
 
 def _broadcast_message(call: _Call, shapes: list[Shape], axis: int) -> str:
