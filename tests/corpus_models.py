@@ -2272,6 +2272,71 @@ class YoloV5Mini(nn.Module):
         return self.detect([h3, h4, p5])
 
 
+class AttentionPool2d(nn.Module):
+    """CLIP's ModifiedResNet head: attention of the mean token over the grid, through
+    ``F.multi_head_attention_forward`` with separate projections and an output projection to another width."""
+
+    def __init__(self, spacial_dim: int, embed_dim: int, num_heads: int, output_dim: int | None = None):
+        super().__init__()
+        self.positional_embedding = nn.Parameter(torch.randn(spacial_dim**2 + 1, embed_dim) / embed_dim**0.5)
+        self.k_proj = nn.Linear(embed_dim, embed_dim)
+        self.q_proj = nn.Linear(embed_dim, embed_dim)
+        self.v_proj = nn.Linear(embed_dim, embed_dim)
+        self.c_proj = nn.Linear(embed_dim, output_dim or embed_dim)
+        self.num_heads = num_heads
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(start_dim=2).permute(2, 0, 1)  # NCHW -> (HW)NC
+        x = torch.cat([x.mean(dim=0, keepdim=True), x], dim=0)  # (HW+1)NC
+        x = x + self.positional_embedding[:, None, :].to(x.dtype)
+        x, _ = F.multi_head_attention_forward(
+            query=x[:1],
+            key=x,
+            value=x,
+            embed_dim_to_check=x.shape[-1],
+            num_heads=self.num_heads,
+            q_proj_weight=self.q_proj.weight,
+            k_proj_weight=self.k_proj.weight,
+            v_proj_weight=self.v_proj.weight,
+            in_proj_weight=None,
+            in_proj_bias=torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias]),
+            bias_k=None,
+            bias_v=None,
+            add_zero_attn=False,
+            dropout_p=0,
+            out_proj_weight=self.c_proj.weight,
+            out_proj_bias=self.c_proj.bias,
+            use_separate_proj_weight=True,
+            training=self.training,
+            need_weights=False,
+        )
+        return x.squeeze(0)
+
+
+class ClipResNetPool(nn.Module):
+    """A CLIP ModifiedResNet in small: a three-convolution stem, an average pool, a bottleneck, the attention pool."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.conv3 = nn.Conv2d(8, 16, 3, padding=1, bias=False)
+        self.bn3 = nn.BatchNorm2d(16)
+        self.relu = nn.ReLU(inplace=True)
+        self.avgpool = nn.AvgPool2d(2)
+        self.layer = nn.Sequential(nn.Conv2d(16, 32, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True))
+        self.attnpool = AttentionPool2d(7, 32, 4, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.relu(self.bn2(self.conv2(x)))
+        x = self.relu(self.bn3(self.conv3(x)))
+        x = self.avgpool(x)
+        return self.attnpool(self.layer(x))
+
+
 CORPUS: list[tuple[str, Any, Any]] = [
     ("ShuffleNetTiny", ShuffleNetTiny, (2, 3, 16, 16)),
     ("ShuffleV2Block", lambda: ShuffleV2Block(8), (1, 8, 6, 6)),
@@ -2354,4 +2419,5 @@ CORPUS: list[tuple[str, Any, Any]] = [
     ("RNNModel", lambda: RNNModel().eval(), (6, 2)),
     ("CheckpointedHeads", lambda: CheckpointedHeads().eval(), (2, 3, 8, 8)),
     ("FrozenRetina", frozen_retina, (1, 3, 32, 32)),
+    ("ClipResNetPool", lambda: ClipResNetPool().eval(), (2, 3, 28, 28)),
 ]

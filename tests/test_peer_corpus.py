@@ -46,6 +46,8 @@ DEPARTURES: dict[str, dict[str, str]] = {
         "ConvNeXtTiny": "F.layer_norm(x, shape, weight, bias): its row does not say a weight is given (fvcore: 5)",
         "HRNetMini": "F.interpolate(mode='bilinear'): its row does not hold the mode (fvcore: 4 per output)",
         "FNO2d": "fvcore's matmul counts the first operand's elements times the last size, not a broadcast batch",
+        "ClipResNetPool": "F.multi_head_attention_forward: fvcore counts its projections (aten::linear) and not the "
+        "attention products (scaled_dot_product_attention)",
     },
     "ptflops": {
         "DynamicSameNet": _CONV_FUNCTIONAL,
@@ -58,6 +60,7 @@ DEPARTURES: dict[str, dict[str, str]] = {
         "CausalEncoder": _MHA_PTFLOPS,
         "Seq2Seq": _MHA_PTFLOPS,
         "DinoViT": _MHA_PTFLOPS,
+        "ClipResNetPool": "F.multi_head_attention_forward is not patched by ptflops: it counts none of it",
         "SwinTiny": _AT,
         "LoRAEncoder": _AT,
         "FNO2d": _AT + "; torch.einsum is not counted either",

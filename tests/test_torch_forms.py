@@ -974,6 +974,80 @@ def _sym_agrees(function: Any, shape: tuple[Any, ...], values: range, exact: boo
 F = torch.nn.functional
 
 
+class _AttentionForward(torch.nn.Module):
+    """``F.multi_head_attention_forward`` written out, with an nn.MultiheadAttention's weights (packed) or with three
+    Linears' (separate, ``out`` features from the output projection)."""
+
+    def __init__(self, separate: bool, options: dict[str, Any], out: int = 8, kdim: int = 8, **layer: Any) -> None:
+        super().__init__()
+        self.separate, self.options = separate, options
+        self.mha = torch.nn.MultiheadAttention(8, 2, **layer)
+        self.q, self.k, self.v = (torch.nn.Linear(d, 8) for d in (8, kdim, kdim))
+        self.o = torch.nn.Linear(8, out)
+
+    def forward(self, x: Any, y: Any) -> Any:
+        m = self.mha
+        if self.separate:
+            weights: dict[str, Any] = {
+                "in_proj_weight": None,
+                "in_proj_bias": torch.cat([self.q.bias, self.k.bias, self.v.bias]),
+                "q_proj_weight": self.q.weight,
+                "k_proj_weight": self.k.weight,
+                "v_proj_weight": self.v.weight,
+                "use_separate_proj_weight": True,
+                "out_proj_weight": self.o.weight,
+                "out_proj_bias": self.o.bias,
+            }
+        else:
+            weights = {"in_proj_weight": m.in_proj_weight, "in_proj_bias": m.in_proj_bias}
+            weights |= {"out_proj_weight": m.out_proj.weight, "out_proj_bias": m.out_proj.bias}
+        return F.multi_head_attention_forward(
+            x,
+            y,
+            y,
+            x.shape[-1],
+            2,
+            bias_k=m.bias_k,
+            bias_v=m.bias_v,
+            add_zero_attn=self.options.get("zero", False),
+            dropout_p=0.0,
+            training=False,
+            **weights,
+            **{k: v for k, v in self.options.items() if k != "zero"},
+        )
+
+
+@pytest.mark.parametrize(
+    ("separate", "options", "layer", "shapes"),
+    [
+        (False, {}, {}, [(5, 2, 8), (7, 2, 8)]),
+        (False, {"need_weights": False}, {}, [(5, 2, 8), (7, 2, 8)]),
+        (False, {"average_attn_weights": False}, {"add_bias_kv": True}, [(5, 2, 8), (7, 2, 8)]),
+        (False, {"zero": True}, {}, [(5, 8), (7, 8)]),  # unbatched
+        (True, {}, {"out": 3}, [(1, 2, 8), (9, 2, 8)]),  # CLIP's pool: one query, another output width
+        (True, {"need_weights": False}, {"out": 5, "kdim": 6}, [(4, 2, 8), (9, 2, 6)]),
+        (True, {}, {"kdim": 6}, [(4, 2, 8), (9, 2, 8)]),  # key features not the projection's: torch refuses
+        (False, {}, {}, [(5, 2, 8), (7, 3, 8)]),  # batch sizes differ
+        (False, {}, {}, [(5, 2, 6), (7, 2, 6)]),  # not embed_dim features
+    ],
+)
+def test_multi_head_attention_forward_is_multihead_attentions_rule(
+    separate: bool, options: dict[str, Any], layer: dict[str, Any], shapes: list[tuple[int, ...]]
+) -> None:
+    """CLIP's attention pool calls ``F.multi_head_attention_forward`` itself: nn.MultiheadAttention's rule on the
+    weights it is given, the weights counted once where the forward reads them (it had no rule)."""
+    sizes = {k: layer.pop(k) for k in ("out", "kdim") if k in layer}
+    model = _AttentionForward(separate, dict(options), **sizes, **layer).eval()
+    plan = check(model, shapes)
+    if plan is not None:
+        batch = shapes[0][1] if len(shapes[0]) == 3 else 1  # unbatched: the count is the whole call's
+        # without the weights, torch takes scaled_dot_product_attention, which FlopCounterMode does not count on
+        # the CPU: its two products, L x S' x E each, added here
+        attended = shapes[1][0] + layer.get("add_bias_kv", False) + options.get("zero", False)
+        products = 0 if options.get("need_weights", True) else 2 * batch * shapes[0][0] * attended * 8
+        assert plan.macs * batch == torch_macs(model, shapes) + products
+
+
 @pytest.mark.parametrize(
     "function",
     [

@@ -96,6 +96,8 @@ def output_shapes(value: Any) -> Any:
     """A forward's output as shapes: a tuple per tensor, nested in tuples and dicts as returned."""
     if isinstance(value, torch.Tensor):
         return tuple(value.shape)
+    if value is None:  # returned beside tensors (attention weights not asked for)
+        return None
     if isinstance(value, dict):
         return {k: output_shapes(v) for k, v in value.items()}
     return tuple(output_shapes(v) for v in value)

@@ -400,25 +400,31 @@ class MultiheadAttention(_MultiOutput):
         batch = (query[1 - seq_axis],) if batched else ()
         if not batched or not self.batch_first:
             ctx.samples(query, batch[0] if batch else 1)
-        out = _Shape(query)
+        o = self._out_features()
+        out = _Shape((*query[:-1], o))
         weights: Any = None
         if need_weights:
             heads = () if average else (self.num_heads,)
             weights = _Shape((*batch, *heads, length, attended))
-        params = e * (e + kdim + vdim) + e * e + ((4 * e) if self.bias else 0) + (2 * e if self.add_bias_kv else 0)
-        macs = length * e * e * 2 + source * (kdim + vdim) * e + 2 * length * attended * e
+        params = e * (e + kdim + vdim) + o * e + ((3 * e + o) if self.bias else 0) + (2 * e if self.add_bias_kv else 0)
+        macs = length * e * (e + o) + source * (kdim + vdim) * e + 2 * length * attended * e
         ctx.add_row(
             path,
             self.kind,
             query,
-            query,
+            out,
             trainable=params,
             macs=macs,
-            bias_adds=(2 * length * e + 2 * source * e) if self.bias else 0,
+            bias_adds=(length * (e + o) + 2 * source * e) if self.bias else 0,
             batch=batch[0] if batch else 1,
             peer_macs={"torchinfo": 0},  # torchinfo 1.8 reports no mult-adds for MultiheadAttention
         )
         return (out, weights)
+
+    def _out_features(self) -> int:
+        """The output projection's features: ``embed_dim`` (a functional call's own ``out_proj_weight`` may give
+        another number)."""
+        return self.embed_dim
 
     def _check_masks(
         self,

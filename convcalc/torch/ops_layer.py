@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 from convcalc._errors import ConvCalcError, said
@@ -179,6 +180,134 @@ def _sdpa(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return _Tensor(shape)
 
 
+#: ``F.multi_head_attention_forward``'s arguments, in torch's order, and their defaults
+_MHA_FORWARD = (
+    "query",
+    "key",
+    "value",
+    "embed_dim_to_check",
+    "num_heads",
+    "in_proj_weight",
+    "in_proj_bias",
+    "bias_k",
+    "bias_v",
+    "add_zero_attn",
+    "dropout_p",
+    "out_proj_weight",
+    "out_proj_bias",
+    "training",
+    "key_padding_mask",
+    "need_weights",
+    "attn_mask",
+    "use_separate_proj_weight",
+    "q_proj_weight",
+    "k_proj_weight",
+    "v_proj_weight",
+    "static_k",
+    "static_v",
+    "average_attn_weights",
+    "is_causal",
+)
+_MHA_FORWARD_DEFAULTS = dict.fromkeys(_MHA_FORWARD[13:]) | {
+    "training": True,
+    "need_weights": True,
+    "use_separate_proj_weight": False,
+    "average_attn_weights": True,
+    "is_causal": False,
+}
+
+
+@functools.cache
+def _projected_attention() -> type:
+    """``nn.MultiheadAttention``'s spec with the output projection's own features."""
+    from convcalc import nn
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class MultiheadAttentionForward(nn.MultiheadAttention):
+        out_features: int = 0
+
+        def _out_features(self) -> int:
+            return self.out_features
+
+    return MultiheadAttentionForward
+
+
+@_handles("multi_head_attention_forward")
+def _attention_forward(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``F.multi_head_attention_forward`` (CLIP's attention pool, a MultiheadAttention written out by hand):
+    ``nn.MultiheadAttention``'s rule on the weights' shapes, packed (``in_proj_weight`` of ``(3E, E)``) or separate
+    (``q_proj_weight`` ``(E, E)``, ``k_proj_weight`` ``(E, kdim)``, ``v_proj_weight`` ``(E, vdim)``); the weights
+    count where the forward reads them."""
+    from convcalc import nn
+
+    bound = _bind(call, args, kwargs, _MHA_FORWARD, _MHA_FORWARD_DEFAULTS)
+    query, key, value = (_tensor_arg(call, bound[n]) for n in ("query", "key", "value"))
+    e, heads = bound["embed_dim_to_check"], bound["num_heads"]
+    if not _is_int(e) or not _is_int(heads):
+        raise call.spec_error("embed_dim_to_check and num_heads must be ints", embed_dim_to_check=e, num_heads=heads)
+    if bound["static_k"] is not None or bound["static_v"] is not None:
+        raise call.spec_error("convcalc follows this call without static_k and static_v", static_k="given")
+    separate = bound["use_separate_proj_weight"] is True
+    names = ("q_proj_weight", "k_proj_weight", "v_proj_weight") if separate else ("in_proj_weight",)
+    weights = [bound[n] for n in names]
+    for name, w in zip(names, weights, strict=True):
+        if not isinstance(w, _Tensor) or len(w.shape) != 2 or not all(_is_int(d) for d in w.shape):
+            raise call.spec_error(f"{name} must be a 2-D weight whose shape is numbers", **{name: w})
+    if separate:
+        kdim, vdim = weights[1].shape[1], weights[2].shape[1]
+        wanted = [(e, e), (e, kdim), (e, vdim)]
+    else:
+        kdim = vdim = e
+        wanted = [(3 * e, e)]
+    out_weight = bound["out_proj_weight"]
+    # the output projection may give other features than embed_dim (CLIP's pool projects to its output width)
+    outs = out_weight.shape[0] if isinstance(out_weight, _Tensor) and len(out_weight.shape) == 2 else e
+    checked = [*zip(names, weights, wanted, strict=True), ("out_proj_weight", out_weight, (outs, e))]
+    for name, w, want in checked:
+        if not isinstance(w, _Tensor) or tuple(w.shape) != want or not _is_int(want[0]):
+            shape = tuple(w.shape) if isinstance(w, _Tensor) else w
+            raise call.shape_error(
+                f"{name} has shape {shape}; for embed_dim_to_check={e} it must be {want}", query.shape
+            )
+    if not separate and len(key.shape) == len(value.shape):  # torch: key shape ... does not match value shape
+        for j, (a, b) in enumerate(zip(key.shape, value.shape, strict=True)):
+            call.require_equal(
+                a,
+                b,
+                j,
+                said(
+                    f"{call.where}: the key has shape {tuple(key.shape)} but the value {tuple(value.shape)}; with "
+                    f"packed projection weights they must be equal. Received: input_shape={tuple(query.shape)}"
+                ),
+            )
+    biases = [isinstance(bound[n], _Tensor) for n in ("in_proj_bias", "out_proj_bias")]
+    paired = [isinstance(bound[n], _Tensor) for n in ("bias_k", "bias_v")]
+    if len(set(biases)) > 1 or len(set(paired)) > 1:  # torch asserts bias_k and bias_v together
+        raise call.spec_error(
+            "convcalc follows this call with both of in_proj_bias and out_proj_bias, and both of bias_k and bias_v, "
+            "or neither",
+            in_proj_bias=biases[0],
+            out_proj_bias=biases[1],
+        )
+    spec = _made(
+        call,
+        _projected_attention(),
+        e,
+        heads,
+        bias=biases[0],
+        add_bias_kv=paired[0],
+        add_zero_attn=bound["add_zero_attn"] is True,
+        kdim=kdim,
+        vdim=vdim,
+        out_features=outs,
+    )
+    masks = ("key_padding_mask", "attn_mask")
+    options = {n: nn._Shape(bound[n].shape) if isinstance(bound[n], _Tensor) else bound[n] for n in masks}
+    options |= {n: bound[n] for n in ("need_weights", "average_attn_weights", "is_causal")}
+    out, attn = _as_layer(call, spec, query, key, value, options=options, weights=(*weights, out_weight))
+    return _Pair((out, attn))
+
+
 _POOL_ARGS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "max_pool": (
         ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
@@ -348,7 +477,10 @@ def _as_layer(
         with call.ctx.made_as(as_call):
             if isinstance(spec, nn._MultiOutput):
                 shapes = tuple(nn._Shape(t.shape) for t in (x, *others))
-                return _Tensor(tuple(spec._outputs(shapes, dict(options or {}), call.ctx, call.name)))
+                got = spec._outputs(shapes, dict(options or {}), call.ctx, call.name)
+                if isinstance(got, nn._Shape):
+                    return _Tensor(tuple(got))
+                return tuple(None if g is None else _Tensor(tuple(g)) for g in got)
             shape, rf = spec._plan(_flow_of(x, call.ctx), call.ctx, call.name)
             return _Tensor(tuple(shape), rf if local else None)
     except ConvCalcError as exc:
