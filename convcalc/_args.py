@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping
 
 from convcalc._backend import is_array, is_symbolic, numpy
-from convcalc._errors import ConvCalcError, SpecError, call_error, refused_call
+from convcalc._errors import ConvCalcError, SpecError, call_error, digit_count, refused_call
 
 # typing is only for type checkers: not importing it keeps the numeric path's start-up short
 TYPE_CHECKING = False
@@ -33,11 +33,17 @@ def exact_arrays(fn: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
+            arrays = _arrays_given(args, kwargs)
+            if arrays:
+                _broadcastable(fn.__name__, arrays)
+                if _beyond_int64(arrays):
+                    raise OverflowError
             return fn(*args, **kwargs)
         except OverflowError:
             raise SpecError(
-                f"{fn.__name__}: an int of 2**40 or more cannot be combined with numpy arrays, which compute in "
-                f"int64; pass Python ints (or smaller values). Received: {', '.join(map(describe, args))}"
+                f"{fn.__name__}: an int of 2**40 or more, or numbers whose product reaches 2**62, cannot be "
+                f"combined with numpy arrays, which compute in int64; pass Python ints (or smaller values). "
+                f"Received: {', '.join(map(describe, args))}"
             ) from None
         except TypeError as exc:
             if refused_call(exc):
@@ -45,6 +51,54 @@ def exact_arrays(fn: Callable[P, R]) -> Callable[P, R]:
             raise
 
     return wrapper
+
+
+def _arrays_given(args: Any, kwargs: Any) -> list[Any]:
+    """Every number given (in tuples and lists too), where one of them is an integer numpy array; else []."""
+    values = [*args, *kwargs.values()][::-1]
+    flat: list[Any] = []
+    while values:  # in the order given
+        v = values.pop()
+        if isinstance(v, (tuple, list)):
+            values.extend(reversed(v))
+        else:
+            flat.append(v)
+    if not any(is_array(v) and getattr(v, "dtype", None) is not None and v.dtype.kind in "iu" for v in flat):
+        return []
+    return flat
+
+
+def _broadcastable(name: str, values: list[Any]) -> None:
+    """Arrays given together must broadcast (``np.array([10, 11, 12])`` with ``np.array([3, 4])`` is no pairing)."""
+    shapes = [tuple(v.shape) for v in values if is_array(v) and int(getattr(v, "ndim", 0)) > 0]
+    if len(set(shapes)) > 1:
+        np = numpy()
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            raise SpecError(
+                f"{name}: arrays of shapes {' and '.join(map(str, sorted(set(shapes))))} do not broadcast together; "
+                f"give arrays of one shape (or of shapes numpy broadcasts). Received: "
+                f"{', '.join(describe(v) for v in values if is_array(v))}"
+            ) from None
+
+
+def _beyond_int64(values: list[Any]) -> bool:
+    """Whether numbers given with numpy arrays may have a product that leaves int64 (each below 2**40, the product
+    of several is not: ``linear_params(np.array([2**39]), 2**39)``, an im2col of four such sizes), where a formula
+    would wrap around without a word: the bound is the product of every integer given, at least 2 each."""
+    bound = 1
+    for v in values:
+        if is_array(v) and getattr(v, "dtype", None) is not None and v.dtype.kind in "iu":
+            top = int(abs(v).max(initial=0)) if v.size else 0
+        elif isinstance(v, int) and not isinstance(v, bool):
+            top = abs(v)
+        else:
+            continue
+        bound *= max(top, 2)
+        if bound >= 2**62:
+            return True
+    return False
 
 
 # Python refuses to turn an int of more than 4300 digits into a string; messages name such ints by
@@ -61,11 +115,7 @@ def show(value: Any) -> str:
     'minus a 5001-digit number'
     """
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3 * _SHOWN_DIGITS:
-        magnitude = abs(value)
-        digits = int(magnitude.bit_length() * 0.30102999566398120)  # log10(2): at most one too small
-        if magnitude >= 10**digits:
-            digits += 1
-        return f"{'minus ' if value < 0 else ''}a {digits}-digit number"
+        return f"{'minus ' if value < 0 else ''}a {digit_count(value)}-digit number"
     if isinstance(value, (tuple, list)) and _huge(value):
         inner = ", ".join(show(v) for v in value)
         if isinstance(value, list):
@@ -266,7 +316,10 @@ def spread(value: Any, ndim: int) -> tuple[Any, ...]:
 def flag(value: Any, name: str, args: Mapping[str, Any] | None = None) -> bool:
     """``value`` when it is a bool; a SpecError naming ``args`` (or the flag alone) otherwise."""
     if type(value) is not bool:
-        raise SpecError(f"{name} must be True or False. {received({name: value} if args is None else args)}")
+        # a numpy or sympy value that prints as True (np.bool_, sympy's true) is named by its type
+        kind = f"{type(value).__module__}.{type(value).__qualname__}"
+        of = f" ({kind}, not a Python bool)" if str(value) in ("True", "False", "0", "1") else ""
+        raise SpecError(f"{name} must be True or False{of}. {received({name: value} if args is None else args)}")
     return value
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 
 # typing is only for type checkers: not importing it keeps the numeric path's start-up short
 TYPE_CHECKING = False
@@ -166,12 +167,77 @@ class CheckedCall(type):
         return signature.replace(parameters=list(signature.parameters.values())[1:])
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        np = sys.modules.get("numpy")  # numpy scalars only where numpy is in use (never imported here)
+        if np is not None:
+            args = tuple(_plain(a, np) for a in args)
+            kwargs = {k: _plain(v, np) for k, v in kwargs.items()}
+        _not_huge(cls, args, kwargs)
         try:
             return super().__call__(*args, **kwargs)
         except TypeError as exc:
             if refused_call(exc):
                 raise call_error(cls, kwargs, exc) from None
             raise
+
+
+#: The most bits an int a layer takes (or a plan's input size) may have: about 300 digits. A plan prints each of
+#: its numbers, and a product of a dozen such sizes stays below the 4300 digits Python turns into text.
+MAX_BITS = 1000
+
+
+def _not_huge(cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """A layer argument of more than :data:`MAX_BITS` bits is a SpecError that names it."""
+
+    def huge(v: Any) -> int | None:
+        if type(v) in (tuple, list):
+            return next((d for d in map(huge, v) if d is not None), None)
+        if type(v) is int and v.bit_length() > MAX_BITS:
+            return digit_count(v)
+        return None
+
+    found = [(j, d) for j, d in enumerate(map(huge, [*args, *kwargs.values()])) if d is not None]
+    if not found:
+        return
+    j, digits = found[0]
+    names = [*_parameter_names(cls)[: len(args)], *kwargs]
+    name = names[j] if j < len(names) else f"argument {j + 1}"
+    raise SpecError(
+        f"{cls.__name__}: {name} has {digits} digits, beyond any layer: a layer's numbers have at most about 300 "
+        f"digits here (a plan prints each of its counts); the formulas (conv_output_size, conv_params, ...) take "
+        f"ints of any size. Received: {name}=a {digits}-digit number"
+    )
+
+
+def digit_count(value: int) -> int:
+    """The number of decimal digits of an int, without turning it into text (Python refuses more than 4300)."""
+    magnitude = abs(value)
+    digits = int(magnitude.bit_length() * 0.30102999566398120)  # log10(2): at most one too small
+    return max(digits + int(magnitude >= 10**digits), 1)
+
+
+def _parameter_names(cls: Any) -> list[str]:
+    import inspect
+
+    try:
+        return list(inspect.signature(cls).parameters)
+    except (TypeError, ValueError):
+        return []
+
+
+def _plain(value: Any, np: Any) -> Any:
+    """A numpy scalar argument as the Python number it is (``np.int8(100)`` as 100, so a spec's counts are exact
+    Python ints, not int8 arithmetic that wraps), in tuples and lists too; any other value as it is."""
+    if isinstance(value, np.generic):
+        if isinstance(value, np.bool_):
+            return bool(value)
+        if isinstance(value, np.integer):
+            return int(value)
+        if isinstance(value, np.floating):
+            return float(value)
+        return value
+    if type(value) in (tuple, list):
+        return type(value)(_plain(v, np) for v in value)
+    return value
 
 
 def refused_call(exc: TypeError) -> bool:

@@ -14,7 +14,7 @@ from convcalc import _hints as hints
 from convcalc._args import received
 from convcalc._conventions import MacConvention, called_kind, peer_extras
 from convcalc._enums import Convention
-from convcalc._errors import ConvCalcError, ShapeError, SpecError, checked_call
+from convcalc._errors import MAX_BITS, ConvCalcError, ShapeError, SpecError, checked_call, digit_count
 from convcalc._plan import (
     Constraint,
     Group,
@@ -412,6 +412,12 @@ def _input_shape(input_shape: Any) -> tuple[Any, ...]:
         elif d is None and j == 0:  # Keras' model.input_shape, (None, 28, 28, 1): a batch of 1, as a file's
             d = 1
         v = integer(d, f"input_shape[{j}]", minimum=1, error=ShapeError, symbolic=True)
+        if type(v) is int and v.bit_length() > MAX_BITS:
+            raise ShapeError(
+                f"input_shape[{j}] has {digit_count(v)} digits: a plan's sizes have at most about 300 digits (it "
+                f"prints each of its counts); the formulas (conv_output_size, ...) take any size. "
+                f"Received: input_shape[{j}]=a {digit_count(v)}-digit number"
+            )
         if is_symbolic(v):
             raise ShapeError(
                 f"input_shape[{j}]={d} is not a size convcalc can follow exactly; use one symbol per axis "

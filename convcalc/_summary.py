@@ -97,6 +97,10 @@ def _in_mode(model: Any, mode: str) -> Iterator[None]:
             module.training = flag
 
 
+#: The widest column a summary draws (a column wider than a screen many times over is no table).
+_MAX_COL_WIDTH = 10_000
+
+
 @checked_call
 def summary(
     model: Any,
@@ -182,8 +186,8 @@ def summary(
     if type(verbose) not in (int, bool) or verbose not in (0, 1):  # torchinfo takes True and False as 1 and 0
         raise SpecError(f"verbose must be 0 (quiet) or 1 (print). {received({'verbose': verbose})}")
     verbose = int(verbose)
-    if type(col_width) is not int or col_width <= 0:
-        raise SpecError(f"col_width must be an int > 0. {received({'col_width': col_width})}")
+    if type(col_width) is not int or not 0 < col_width <= _MAX_COL_WIDTH:  # a column is a line's part of text
+        raise SpecError(f"col_width must be an int from 1 to {_MAX_COL_WIDTH}. {received({'col_width': col_width})}")
     if type(depth) is not int or depth < 0:
         raise SpecError(f"depth must be an int >= 0 (torchinfo's default is 3). {received({'depth': depth})}")
     if batch_dim is not None and (type(batch_dim) is not int or batch_dim < 0):

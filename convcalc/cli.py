@@ -37,6 +37,7 @@ from convcalc._cli_args import (
 from convcalc._cli_args import COMMON_OPTIONS as COMMON_OPTIONS
 from convcalc._cli_exercise import _exercise_command_options
 from convcalc._errors import ConvCalcError, SpecError
+from convcalc.params import MAX_NDIM
 
 # typing is only for type checkers: not importing it keeps the numeric path's start-up short
 TYPE_CHECKING = False
@@ -655,10 +656,9 @@ def _params_common(q: argparse.ArgumentParser, *, convention_help: str) -> None:
     )
 
 
-#: The most spatial axes `params --ndim` takes. torch and Keras convolve over 1 to 3 axes; the count
-#: grows as kernel**ndim, so an absurd --ndim (100000) asks for a number of tens of thousands of digits
-#: that no layer has: refused with the reason instead of printed.
-_MAX_NDIM = 16
+#: The most spatial axes `params --ndim` takes: the library's own bound (an absurd --ndim, 100000, asks for a
+#: number of tens of thousands of digits that no layer has: refused with the reason instead of printed).
+_MAX_NDIM = MAX_NDIM
 
 
 def _axis_count(text: str) -> int:

@@ -791,7 +791,6 @@ def adaptive_pool_windows(size: Sizes, output_size: Sizes) -> Any:
 # --------------------------------------------------------------------------- #
 
 
-@exact_arrays
 def _dyadic(f: float) -> bool:
     """A factor ``p / 2**k`` with a small ``p`` (0.5, 1.5, 0.25, 2.5): its product with a size below 2**40 is exact
     in double precision, so the floor of the rational product is torch's."""
@@ -800,6 +799,7 @@ def _dyadic(f: float) -> bool:
 
 
 @checked_call
+@exact_arrays
 def upsample_output_size(
     size: Sizes,
     *,

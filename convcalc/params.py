@@ -49,6 +49,12 @@ class ParamCount(namedtuple("ParamCount", ["trainable", "non_trainable", "buffer
         return self.trainable + self.non_trainable
 
 
+#: The most spatial axes a square kernel's ``ndim`` takes. torch and Keras convolve over 1 to 3 axes; the count
+#: grows as kernel**ndim, so an absurd ndim (10**18) asks for a kernel no layer has (and a tuple of as many sizes):
+#: refused with the reason.
+MAX_NDIM = 16
+
+
 def _kernel_volume(kernel_size: Sizes, ndim: Any) -> Size:
     """The kernel's number of elements: an int kernel over ``ndim`` axes (2 where not given), a tuple over its
     own, which an ``ndim`` given must agree with."""
@@ -56,6 +62,11 @@ def _kernel_volume(kernel_size: Sizes, ndim: Any) -> Size:
     dims = integer(2 if ndim is None else ndim, "ndim", minimum=1)
     if type(dims) is not int:  # an array of ranks: each kernel has one rank
         raise SpecError(f"ndim must be one integer, the kernel's number of axes. {received({'ndim': ndim})}")
+    if dims > MAX_NDIM and not per_axis:
+        raise SpecError(
+            f"ndim must be at most {MAX_NDIM}: it counts the spatial axes of a square kernel (torch and Keras "
+            f"convolve over 1 to 3); give a per-axis kernel_size tuple for anything else. {received({'ndim': ndim})}"
+        )
     if per_axis and ndim is not None and len(kernel_size) != dims:  # torch: a 2-D kernel in a Conv3d fails
         raise SpecError(
             f"kernel_size has {len(kernel_size)} axes but ndim={dims}: give a kernel of {dims} axes, or "

@@ -130,10 +130,18 @@ def load_spec(path: str | Path) -> tuple[Any, tuple[Any, ...] | None]:
     ...
     convcalc.SpecError: .../net.toml: layers[0].kwargs.stride: Conv2d: stride must be at least 1. Received: stride=0
     """
+    if not isinstance(path, (str, Path)):
+        raise SpecError(f"load_spec takes a path (a str or a pathlib.Path). Received: path={type(path).__name__}")
     source = str(path)
+    if "\0" in source:
+        raise SpecError(f"{source!r}: a path cannot hold a NUL character")
     p = Path(path)
     syntax = SUFFIXES.get(p.suffix.lower())
-    if p.is_dir():
+    try:
+        directory = p.is_dir()
+    except OSError as exc:  # a name longer than the system allows
+        raise SpecError(f"{source[:80]}...: cannot read the file: {exc.strerror or exc}") from None
+    if directory:
         raise SpecError(f"{source}: is a directory, not a spec file")
     if syntax is None:
         raise SpecError(
@@ -184,6 +192,8 @@ def _parse(text: str, syntax: str, source: str) -> Any:
             raise SpecError(f"{source}: {_toml_position(str(exc))}") from None
         except RecursionError:
             raise SpecError(f"{source}: the TOML nests too deeply") from None
+        except ValueError as exc:  # an int of more than 4300 digits (Python's limit on turning text into ints)
+            raise SpecError(f"{source}: TOML error: {_short(exc)}") from None
     if syntax == "json":
         try:
             return json.loads(text, object_pairs_hook=_no_duplicates)
@@ -232,7 +242,7 @@ def _parse_yaml(text: str, source: str) -> Any:
             f"(or pip install pyyaml); TOML and JSON spec files need nothing more"
         ) from None
     try:
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -240,6 +250,24 @@ def _parse_yaml(text: str, source: str) -> Any:
         raise SpecError(f"{source}: {where}YAML error: {problem}") from None
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         raise SpecError(f"{source}: YAML error: {_short(exc)}") from None
+    return _acyclic(data, source)
+
+
+def _acyclic(data: Any, source: str) -> Any:
+    """YAML's data, where no list or mapping holds itself (``args: &a [1, 8, *a]``: an alias inside its own anchor,
+    which no spec can mean); an alias used twice elsewhere is fine."""
+    stack: list[tuple[Any, frozenset[int]]] = [(data, frozenset())]
+    while stack:
+        value, above = stack.pop()
+        if not isinstance(value, (list, dict)):
+            continue
+        if id(value) in above:
+            raise SpecError(
+                f"{source}: YAML error: an alias is used inside its own anchor (a list or mapping that holds itself)"
+            )
+        inner = above | {id(value)}
+        stack.extend((v, inner) for v in (value.values() if isinstance(value, dict) else value))
+    return data
 
 
 def _short(exc: BaseException) -> str:

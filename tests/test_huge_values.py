@@ -106,3 +106,71 @@ def test_the_groups_that_fit_a_channel_count_of_thousands_of_digits_are_named_by
         match=r"groups that divide in_channels and out_channels: 1, 2, 4, .*, \.\.\., a 4301-digit number\.",
     ):
         convcalc.conv_params(10**4300, 10**4300, 3, groups=3)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda np: formulas.upsample_output_size(np.array([2**39]), scale_factor=2**40),
+        lambda np: formulas.upsample_output_size(np.array([3]), scale_factor=10**30),
+        lambda np: formulas.im2col_shape((2**39, 2**39, np.array([2**39]), 2**39), 1),
+        lambda np: formulas.im2col_memory((2**39, 2**39, np.array([2**39]), 2**39), 1),
+        lambda np: params.linear_params(np.array([2**39]), 2**39),
+        lambda np: params.layernorm_params((np.array([2**39]), 2**39, 2**39)),
+        lambda np: formulas.conv_transpose_output_size(np.array([2**39]), 3, stride=2**39),
+    ],
+)
+def test_arrays_whose_products_leave_int64_are_refused_not_wrapped(call: Any) -> None:
+    """Each value below 2**40, their product is not: int64 arithmetic wrapped around (linear_params gave 2**39 for
+    2**78 + 2**39, layernorm_params 0 for 2**118, a transposed size a false ShapeError)."""
+    import numpy as np
+
+    with pytest.raises(convcalc.SpecError, match="cannot be combined with numpy arrays"):
+        call(np)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda a, b: formulas.conv_output_size(a, b),
+        lambda a, b: formulas.pool_output_size(a, b),
+        lambda a, b: formulas.conv_transpose_output_size(a, b),
+        lambda a, b: formulas.same_padding(a, b),  # zipped the two to 2 answers for 3 sizes
+        lambda a, b: params.conv_params(a, b + 4, 3),
+        lambda a, b: params.linear_params(b, a),
+        lambda a, b: params.groupnorm_params(b, a),
+    ],
+)
+def test_arrays_that_do_not_broadcast_are_a_spec_error(call: Any) -> None:
+    import numpy as np
+
+    with pytest.raises(convcalc.SpecError, match=r"arrays of shapes \(2,\) and \(3,\) do not broadcast"):
+        call(np.array([10, 11, 12]), np.array([3, 4]))
+
+
+def test_numpy_scalars_given_to_layer_specs_count_as_python_ints() -> None:
+    """``nn.Linear(np.int8(100), np.int8(100))`` kept int8 arguments, and the plan multiplied in int8: 16 MACs
+    for 10,000, an activation of -112 bytes, an OverflowError at a batch of 1000."""
+    import numpy as np
+
+    plan = convcalc.plan(convcalc.nn.Linear(np.int8(100), np.int8(100)), (1000, 100))
+    assert (plan.macs, type(plan.macs), plan.rows[0].activation_bytes) == (10000, int, 400000)
+    wide = convcalc.plan(convcalc.nn.Linear(np.int32(100000), np.int32(100000)), (1, 100000))
+    assert wide.macs == 10**10
+    conv = convcalc.plan(convcalc.nn.Conv2d(3, np.int8(100), (np.int64(3), 3), bias=np.bool_(False)), (1, 3, 8, 8))
+    assert conv.macs == 100 * 27 * 36
+    keras = convcalc.plan(convcalc.keras.Sequential([convcalc.keras.Dense(np.int8(100))]), (1, 100))
+    assert keras.total_params == 10100
+
+
+def test_a_square_kernel_over_absurdly_many_axes_is_refused() -> None:
+    """``conv_params(4, 8, 3, ndim=10**18)`` built a tuple of 10**18 sizes (MemoryError); the CLI's bound holds."""
+    with pytest.raises(convcalc.SpecError, match="ndim must be at most 16"):
+        params.conv_params(4, 8, 3, ndim=10**18)
+    assert params.conv_params(4, 8, 3, ndim=16) == 32 * 3**16 + 8
+
+
+@pytest.mark.parametrize("dim", ["x", (1, "a"), 1.5])
+def test_a_softmax_dim_that_is_no_int_is_refused_when_built(dim: Any) -> None:
+    with pytest.raises(convcalc.SpecError, match="dim must be an integer"):
+        convcalc.nn.Softmax(dim)

@@ -8,6 +8,7 @@ import json
 import random
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -398,3 +399,24 @@ def test_structural_fuzz_fails_only_with_spec_errors() -> None:
             top[rng.choice(["input", "format", "framework", "name", "type"])] = rng.choice(values)
         with contextlib.suppress(SpecError):
             loads_spec(json.dumps(top), syntax="json")
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: load_spec(None), r"load_spec takes a path \(a str or a pathlib.Path\)"),
+        (lambda: load_spec(b"x.toml"), r"Received: path=bytes"),
+        (lambda: load_spec("a\x00b.toml"), "a path cannot hold a NUL character"),
+        (lambda: load_spec("a" * 5000 + ".toml"), "cannot read the file"),
+        (lambda: loads_spec("input = [1, 1, 1" + "0" * 5000 + ", 8]\n"), "TOML error: Exceeds the limit"),
+        (
+            lambda: loads_spec("layers: [{type: Conv2d, args: &a [1, 8, *a]}]\n", syntax="yaml"),
+            "an alias is used inside its own anchor",
+        ),
+    ],
+)
+def test_paths_and_texts_no_spec_can_be_are_spec_errors(call: Any, message: str) -> None:
+    """TypeError from pathlib, ValueError from tomllib, RecursionError from a YAML list holding itself escaped."""
+    pytest.importorskip("yaml")
+    with pytest.raises(convcalc.SpecError, match=message):
+        call()

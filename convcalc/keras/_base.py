@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import KW_ONLY, dataclass, fields, replace
 from typing import Any, ClassVar
 
-from convcalc._args import per_axis, received
+from convcalc._args import per_axis, received, whole
 from convcalc._enums import Convention, PaddingMode
 from convcalc._errors import CheckedCall, ShapeError, SpecError
 from convcalc._plan import Row
@@ -263,4 +263,6 @@ class Input(Layer):
     def __post_init__(self) -> None:
         if not isinstance(self.shape, (tuple, list)) or not self.shape:
             raise SpecError(f"shape must be a tuple such as (28, 28, 1). Received: shape={self.shape!r}")
+        if self.batch_size is not None:  # Keras: a batch of at least one sample (0 planned as 1 before)
+            whole(self.batch_size, "batch_size", minimum=1)
         _named(self)

@@ -102,6 +102,10 @@ class _AlongDim(_Elementwise):
 
     dim: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.dim is not None:
+            whole(self.dim, "dim")
+
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         shape = flow[0]
         dim, rank = self.dim, max(len(flow[0]), 1)  # (a 0-D input takes dim 0 or -1)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from convcalc._args import received
+from convcalc._args import flag, received
 from convcalc._errors import ConvCalcError, ShapeError, SpecError, checked_call
 from convcalc._types import Shape
 from convcalc.torch.build import to_torch
@@ -185,6 +185,7 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
     torch = _torch()
     from convcalc._planner import plan
 
+    flag(raise_on_mismatch, "raise_on_mismatch")
     is_torch = isinstance(model, torch.nn.Module)
     if not is_torch and (not hasattr(model, "_plan") or isinstance(model, type)):
         raise SpecError(f"verify() takes a convcalc.nn model or a torch.nn.Module. {received({'model': model})}")
