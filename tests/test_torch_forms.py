@@ -974,6 +974,120 @@ def _sym_agrees(function: Any, shape: tuple[Any, ...], values: range, exact: boo
 F = torch.nn.functional
 
 
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: x.view(x.size(0) / 2, -1),  # torch: view() takes ints, not a float
+        lambda self, x: x.reshape(x.size(0), x.size(1) * 1.0, -1),
+        lambda self, x: torch.zeros(x.size(0) / 1, 3),
+        lambda self, x: x[:, : x.size(1) / 2],
+    ],
+)
+@pytest.mark.parametrize("shape", [(4, 6, 2), ("N", 6, 2)])
+def test_a_true_division_of_sizes_is_a_float_which_no_shape_takes(function: Any, shape: tuple[Any, ...]) -> None:
+    """``x.view(n / 2, -1)`` is a TypeError in torch at every size: at a symbolic size, ``N/2`` was taken as a size."""
+    model = Forward(function)
+    assert torch_outcome(model, (4, 6, 2)) is None
+    with pytest.raises(convcalc.SpecError, match=r"must be ints|cannot follow|float"):
+        convcalc.plan(model, tuple(convcalc.symbols(d) if isinstance(d, str) else d for d in shape))
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: x[:, : math.ceil(x.size(1) / 2)],
+        lambda self, x: x[:, : math.floor(x.size(1) / 2.0)],
+        lambda self, x: x[:, :1] if x.size(1) / 2 > 0.25 else x,  # decided: H >= 1
+        lambda self, x: x * (x.size(1) / 2),  # a float scaling a tensor: its shape
+    ],
+)
+def test_a_true_division_of_sizes_rounded_or_compared_is_followed(function: Any) -> None:
+    _sym_agrees(function, (2, "H", "W"), range(1, 10))
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: x[:, :, : torch.div(x.shape[2], 2, rounding_mode="floor")],
+        lambda self, x: x[..., : torch.div(x.shape[-1], 2, rounding_mode="trunc") * 2],
+        lambda self, x: x[:, :, : torch.true_divide(x.shape[2], 2).long()],
+        lambda self, x: x.narrow(-1, 0, torch.div(x.shape[-1], 2, rounding_mode="floor")),
+        lambda self, x: F.pad(x, (0, torch.div(x.shape[-1], 2, rounding_mode="floor"))),
+        lambda self, x: x[..., : (torch.tensor(x.shape[-1]) / 2).int()],
+        lambda self, x: x[..., : torch.tensor(x.shape[-1]).div(2, rounding_mode="floor")],
+        lambda self, x: x[..., : torch.ceil(torch.tensor(x.shape[-1]) / 2).long()],
+        lambda self, x: x[..., : torch.floor(torch.tensor(x.shape[-2]) / 3).to(torch.int64)],
+    ],
+)
+def test_a_division_of_sizes_rounded_by_torch_is_a_size(function: Any) -> None:
+    """``torch.div(h, 2, rounding_mode="floor")`` was a true division (a slice to 3.5 rows, ``W/2`` symbolically);
+    a tensor of a size divided and cast back to an int (``(torch.tensor(w) / 2).int()``) was refused."""
+    _sym_agrees(function, (2, 3, "H", "W"), range(1, 10))
+    for size in (7, 8):
+        check(Forward(function), (2, 3, size, size + 1))
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: x[:, : x.size(1) // 0],
+        lambda self, x: x * (x.size(1) / 0),
+        lambda self, x: x[:, : x.size(1) % 0],
+    ],
+)
+@pytest.mark.parametrize("shape", [(2, 6, 4), (2, "C", 4)])
+def test_a_size_divided_by_zero_is_refused(function: Any, shape: tuple[Any, ...]) -> None:
+    """Python raises ZeroDivisionError; ``x * (C / 0)`` at a symbolic C was planned (a factor of sympy's zoo)."""
+    with pytest.raises(convcalc.SpecError, match="divides by zero"):
+        convcalc.plan(Forward(function), tuple(convcalc.symbols(d) if isinstance(d, str) else d for d in shape))
+
+
+@pytest.mark.parametrize(
+    ("groups", "channels", "shape"),
+    [(4, 4, (1, 4, 1, 1)), (4, 8, (1, 8, 1, 1)), (4, 4, (2, 4, 1, 1)), (4, 4, (1, 4, 1, 2)), (1, 1, (1, 1, 1))],
+)
+def test_a_group_norm_of_one_value_per_group_is_refused_in_eval_mode_too(
+    groups: int, channels: int, shape: tuple[int, ...]
+) -> None:
+    """torch's group_norm checks batch x channels per group x positions > 1 in every mode (FCOS's head at batch 1
+    once a level is 1x1); convcalc planned it."""
+    check(torch.nn.GroupNorm(groups, channels).eval(), shape)
+
+
+def test_a_group_norm_after_a_stride_holds_where_a_group_has_two_values() -> None:
+    _sym_agrees(
+        lambda self, x: self.gn(self.conv(x)),
+        (1, 3, "H", 1),
+        range(1, 12),
+        conv=torch.nn.Conv2d(3, 4, 3, stride=2, padding=1),
+        gn=torch.nn.GroupNorm(4, 4),
+    )
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 3, 8), (1, 3, 8, 8)])
+@pytest.mark.parametrize("align", [{"align_corners": True}, {}])
+def test_an_interpolation_to_no_rows_is_refused_whatever_the_mode(shape: tuple[int, ...], align: Any) -> None:
+    """``size=(h // 4, w // 4)`` at h = 3: torch refuses (Input and output sizes should be greater than 0); with
+    ``align_corners=True`` the plan took the meta kernel's answer, which does not check."""
+    check(
+        Forward(lambda self, x: F.interpolate(x, size=(x.shape[-2] // 4, x.shape[-1] // 4), mode="bilinear", **align)),
+        shape,
+    )
+
+
+def test_a_torch_multihead_attention_called_with_one_input_is_refused() -> None:
+    """torch's forward needs query, key and value: alone with one shape, or in an nn.Sequential (which passes one
+    input), torch raises TypeError; convcalc's own spec reads one input as self-attention."""
+    for model in (
+        torch.nn.MultiheadAttention(16, 4),
+        torch.nn.Sequential(torch.nn.LayerNorm(16), torch.nn.MultiheadAttention(16, 4)),
+    ):
+        assert torch_outcome(model, (5, 2, 16)) is None
+        with pytest.raises(convcalc.SpecError, match="is called without key and value"):
+            convcalc.plan(model, (5, 2, 16))
+    check(torch.nn.MultiheadAttention(16, 4), [(5, 2, 16)] * 3)
+
+
 class _AttentionForward(torch.nn.Module):
     """``F.multi_head_attention_forward`` written out, with an nn.MultiheadAttention's weights (packed) or with three
     Linears' (separate, ``out`` features from the output projection)."""

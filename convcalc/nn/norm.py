@@ -238,6 +238,20 @@ class GroupNorm(Module):
         if len(shape) < 2:
             raise ShapeError(f"{self._where(path)}: expects (N, C, *). Received: input_shape={shape}")
         _channel_check(self, ctx, shape, self.num_channels, "num_channels", path)
+        per_group = self.num_channels // self.num_groups
+        ctx.at_least(  # torch checks it in eval mode too (F.group_norm: _verify_batch_size)
+            product((shape[0], per_group, *shape[2:])),
+            2,
+            path,
+            0,
+            lambda: (
+                f"{self._where(path)}: expects more than 1 value per group: a batch of {shape[0]} with "
+                f"{per_group} channel(s) per group and {product(shape[2:]) if shape[2:] else 1} position(s) gives one "
+                f"(torch: ValueError: Expected more than 1 value per channel when training, in eval mode too); plan "
+                f"a batch of 2 or more, or larger sizes. Received: input_shape={shape}"
+            ),
+            "more than 1 value per group",
+        )
         params = groupnorm_params(self.num_groups, self.num_channels, affine=self.affine)
         ctx.add_row(
             path,

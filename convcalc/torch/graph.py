@@ -28,6 +28,7 @@ from convcalc.torch.nodes import (
     _resolve_function,
     _Slice,
     _substitute,
+    _torch,
     child_module,
 )
 from convcalc.torch.ops import _HANDLERS
@@ -44,6 +45,7 @@ from convcalc.torch.values import (
     _flow_of,
     _output_size_given,
     _Pair,
+    _real_value,
     _size,
     _sized_transpose,
     _SizeTensor,
@@ -627,6 +629,7 @@ def _call_module(
             shape, rf = sized._plan(_flow_of(tensors[0], ctx), ctx, child_path)
             out = _Tensor(tuple(shape), rf)
         elif isinstance(spec, _multi_output()):
+            _takes_its_inputs(torch_child, args, kwargs, child_path)
             options = {k: _as_shapes(v) for k, v in kwargs.items()}
             multi: Any = spec
             out = _as_tensors(multi._outputs(_as_shapes(args), options, ctx, child_path))
@@ -761,6 +764,21 @@ def _one_tensor_error(path: str, kind: str, args: tuple[Any, ...], kwargs: dict[
     )
 
 
+def _takes_its_inputs(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], path: str) -> None:
+    """A torch ``nn.MultiheadAttention`` called without its key and value (in an ``nn.Sequential``, which passes one
+    input) is a TypeError in torch: convcalc's own spec reads one input as self-attention, torch's module does not."""
+    if module is None or type(module).forward is not _torch().nn.MultiheadAttention.forward:
+        return
+    given = len(args) + sum(k in kwargs for k in ("query", "key", "value"))
+    if given < 3:
+        missing = [n for n in ("query", "key", "value")[len(args) :] if n not in kwargs]
+        raise SpecError(
+            f"{path or '<model>'} (MultiheadAttention): is called without {' and '.join(missing)}, which torch's "
+            f"forward needs (TypeError: missing required positional arguments; an nn.Sequential passes one input): "
+            f"call it as attn(x, x, x) for self-attention. Received: arguments={given}"
+        )
+
+
 def _as_shapes(value: Any) -> Any:
     """Tensors as ``convcalc.nn`` shapes, for a layer that takes several tensors or returns several."""
     from convcalc import nn
@@ -822,7 +840,7 @@ def _rounded(target: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     name = target.rpartition(":")[2]
     if name not in ("ceil", "floor") or kwargs or len(args) != 1:
         return None
-    (value,) = args
+    value = _real_value(args[0])
     if not (isinstance(value, FloorForm) or is_symbolic(value)):
         return None
     value = to_sympy(value)

@@ -14,11 +14,13 @@ from convcalc.torch.nodes import ListIndex
 from convcalc.torch.ops_math import _broadcast
 from convcalc.torch.strides import contiguous
 from convcalc.torch.values import (
+    NeedsDataError,
     _as_index,
     _Call,
     _describe_value,
     _handles,
     _is_int,
+    _Real,
     _size,
     _SizeTensor,
     _sliced_rf,
@@ -297,6 +299,18 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) 
     step = 1 if item.step is None else item.step
     if not _is_int(step) or step < 1:
         raise call.spec_error("slices need a positive int step", step=step)
+    for name, bound in (("start", item.start), ("stop", item.stop)):
+        if isinstance(bound, _Tensor):  # a tensor whose value the plan does not follow (``torch.ceil(t).long()``)
+            raise NeedsDataError(
+                f"{call.where}: a slice bound is a tensor's value, which convcalc follows only for tensors made "
+                f"from sizes by whole-number arithmetic. Received: {name}={_describe_value(bound)}"
+            )
+        if isinstance(bound, (float, _Real)):  # ``x[:, : h / 2]``: a float
+            raise call.spec_error(
+                "slice bounds must be ints or None, as Python's are (torch: slice indices must be integers); a "
+                "true division of sizes is a float: use // or int()",
+                **{name: bound},
+            )
     if type(size) is int and all(v is None or _is_int(v) for v in (item.start, item.stop)):
         return len(range(size)[slice(item.start, item.stop, step)])
 

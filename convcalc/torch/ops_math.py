@@ -27,6 +27,8 @@ from convcalc.torch.values import (
     _Opaque,
     _Pair,
     _prod,
+    _Real,
+    _real_value,
     _same,
     _scalar_dims,
     _size,
@@ -69,12 +71,19 @@ def _contiguous(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
 def _passthrough(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     t = args[0] if args else kwargs.get("input")
     cast = _cast_to(call.kind, args[1:], kwargs)
+    if isinstance(t, _Real) and cast in INTEGER_DTYPES:
+        # ``torch.true_divide(h, 2).long()``: the quotient rounded toward zero, a size where it is not negative
+        return _whole(_rounded_division(call, t.value, 1, "trunc"))
     if isinstance(t, _Tensor) and t.integral and (cast is not _SAME or call.kind == "clone"):
         # whole numbers that index by position stay so (values and all) only in int32 or int64: a cast to bool
         # or uint8 makes a mask, to int8 or int16 a tensor that wraps around and indexes nothing, to a float a
         # tensor of no size; a copy of a tensor of sizes is a tensor of its own
         whole = cast is _SAME or cast in INTEGER_DTYPES
-        if isinstance(t, _SizeTensor) and whole:
+        floats = isinstance(t, _SizeTensor) and any(isinstance(v, (float, _Real)) for v in t.values)
+        if isinstance(t, _SizeTensor) and floats and cast in INTEGER_DTYPES:  # ``(torch.tensor(w) / 2).int()``
+            values = tuple(_whole(_rounded_division(call, v, 1, "trunc")) for v in t.values)
+            return _SizeTensor(t.shape, values, t.const)
+        if isinstance(t, _SizeTensor) and (whole or (floats and cast is not None and "float" in str(cast))):
             return _SizeTensor(t.shape, t.values, t.const)
         kept = t.strides if t.strides is not None and is_dense(t.shape, t.strides) else None
         return _Tensor(t.shape, t.rf, t.const, kept, integral=whole)
@@ -286,6 +295,9 @@ _NEW_LAYOUT = frozenset({"local_response_norm", "logsigmoid", "log_sigmoid", "rr
 def _pointwise(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
     _refused_arguments(call, t.shape, args, kwargs)
+    if isinstance(t, _SizeTensor) and call.kind in ("floor", "ceil", "trunc") and len(args) == 1 and not kwargs:
+        # ``torch.ceil(torch.tensor(w) / 2)``: the values rounded, floats where they were (a cast makes them ints)
+        return _SizeTensor(t.shape, tuple(_rounded_value(call, v) for v in t.values), t.const)
     if call.kind in _OPERANDS and any(isinstance(v, _Tensor) for v in (*args[1:], *kwargs.values())):
         return _binary(call, args, kwargs)  # torch.clamp(x, min=t): bounds that are tensors broadcast with x
     strides = t.strides if call.inplace else None
@@ -480,14 +492,20 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     else:
         operands = list(args[:2]) + [kwargs[k] for k in ("input", "other") if k in kwargs]
     tensors = [v for v in operands if isinstance(v, _Tensor)]
-    if (
-        tensors
-        and call.kind in _SIZE_TENSOR_OPS
-        and len(operands) == 2
-        and all(isinstance(v, _SizeTensor) or (_is_size(v) and not isinstance(v, _Tensor)) for v in operands)
-    ):
+    rounding = kwargs.get("rounding_mode", args[2] if call.kind == "truediv" and len(args) > 2 else None)
+    of_sizes = len(operands) == 2 and all(
+        isinstance(v, _SizeTensor) or (_is_size(v) and not isinstance(v, _Tensor)) for v in operands
+    )
+    if call.kind == "truediv" and rounding is not None and (not tensors or of_sizes) and len(operands) == 2:
+        # ``torch.div(h, 2, rounding_mode="floor")`` of sizes (or of tensors of sizes): whole numbers, rounded as asked
+        if not tensors:
+            return _rounded_division(call, operands[0], operands[1], rounding)
+        return _size_tensor_arithmetic(call, operands[0], operands[1], rounding)
+    if tensors and call.kind in _SIZE_TENSOR_OPS and of_sizes:
         return _size_tensor_arithmetic(call, operands[0], operands[1])
     if not tensors:
+        if call.kind in _COMPARISONS:  # ``if h / w > 1.5``: the float's value compared
+            operands = [_real_value(v) for v in operands]
         if len(operands) != 2 or call.kind not in _SCALAR_OPS:
             raise call.spec_error("cannot follow this operation on non-tensors", arguments=tuple(operands))
         if call.kind in ("eq", "ne") and not all(type(v) in (int, bool, float) for v in operands):
@@ -514,12 +532,13 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
 
 # the arithmetic of tensors of sizes whose values the plan follows (``diff // 2``, ``diff - diff // 2``)
-_SIZE_TENSOR_OPS = frozenset({"add", "sub", "mul", "floordiv", "mod", "rsub", "maximum", "minimum"})
+_SIZE_TENSOR_OPS = frozenset({"add", "sub", "mul", "floordiv", "mod", "rsub", "maximum", "minimum", "truediv"})
 
 
-def _size_tensor_arithmetic(call: _Call, a: Any, b: Any) -> Any:
+def _size_tensor_arithmetic(call: _Call, a: Any, b: Any, rounding: Any = None) -> Any:
     """An operation of ``_SIZE_TENSOR_OPS`` on tensors of sizes (``_SizeTensor``) and sizes: value by value, with
-    torch's broadcasting of their shapes (at most one dim)."""
+    torch's broadcasting of their shapes (at most one dim). A true division gives floats (a cast back to an int
+    type rounds them toward zero), or whole numbers ``rounding`` as ``torch.div`` asks."""
     shapes = [v.shape for v in (a, b) if isinstance(v, _SizeTensor)]
     shape = _broadcast(call, shapes)
     count = shape[0] if shape else 1
@@ -529,17 +548,81 @@ def _size_tensor_arithmetic(call: _Call, a: Any, b: Any) -> Any:
             return (v,) * count
         return v.values if len(v.values) == count else v.values * count
 
-    values = tuple(_scalar_arithmetic(call, [x, y]) for x, y in zip(spread(a), spread(b), strict=True))
+    pairs = zip(spread(a), spread(b), strict=True)
+    if rounding is not None:
+        values = tuple(_rounded_division(call, x, y, rounding) for x, y in pairs)
+    else:
+        values = tuple(_scalar_arithmetic(call, [x, y]) for x, y in pairs)
     return _SizeTensor(shape, values, all(v.const for v in (a, b) if isinstance(v, _SizeTensor)))
 
 
+def _whole(value: Any) -> Any:
+    """A whole float as the int it is (a cast to an integer type); any other value as it is."""
+    return int(value) if type(value) is float else value
+
+
+def _rounded_value(call: _Call, value: Any) -> Any:
+    """``floor``, ``ceil`` or ``trunc`` (``call.kind``) of one value of a tensor of sizes: a float stays a float."""
+    from convcalc._backend import sympy
+    from convcalc._symbolic import to_sympy
+
+    if type(value) is int:
+        return value
+    if type(value) is float:
+        return float(
+            math.floor(value)
+            if call.kind == "floor"
+            else math.ceil(value)
+            if call.kind == "ceil"
+            else math.trunc(value)
+        )
+    if call.kind == "trunc":
+        return _Real(_rounded_division(call, value, 1, "trunc"))
+    rounded = (sympy().floor if call.kind == "floor" else sympy().ceiling)(to_sympy(_real_value(value)))
+    return _Real(rounded) if isinstance(value, _Real) else _size(rounded)
+
+
+def _rounded_division(call: _Call, a: Any, b: Any, rounding: Any) -> Any:
+    """``torch.div(a, b, rounding_mode=...)`` of numbers or sizes: ``"floor"`` is ``a // b``; ``"trunc"`` rounds
+    toward zero: ``a // b`` too where both are not negative (sizes), exact for ints of either sign."""
+    from convcalc._backend import decided
+    from convcalc._symbolic import to_sympy
+
+    if rounding not in ("floor", "trunc"):
+        raise call.spec_error('rounding_mode must be None, "floor" or "trunc"', rounding_mode=rounding)
+    a, b = _real_value(a), _real_value(b)
+    if rounding == "trunc" and type(a) in (int, float) and type(b) in (int, float) and b:
+        if _is_int(a) and _is_int(b):
+            whole = abs(a) // abs(b)
+            return whole if (a >= 0) == (b > 0) else -whole
+        return float(math.trunc(a / b))
+    if rounding == "trunc" and not all(type(v) in (int, float) or decided(to_sympy(v) >= 0) is True for v in (a, b)):
+        raise call.spec_error(
+            "rounds toward zero a quotient whose sign depends on the symbols; plan with numbers", arguments=(a, b)
+        )
+    return _scalar_arithmetic(_Call(call.ctx, call.name, "floordiv"), [a, b])
+
+
 def _scalar_arithmetic(call: _Call, operands: list[Any]) -> Any:
-    """An operation of two numbers or sizes, as Python does it (sympy's where a size is symbolic)."""
+    """An operation of two numbers or sizes, as Python does it (sympy's where a size is symbolic). A true
+    division of symbolic sizes, or arithmetic with one, is a float (:class:`_Real`), as in Python."""
+    real = call.kind == "truediv" or any(isinstance(v, (_Real, float)) for v in operands)
+    operands = [_real_value(v) for v in operands]
+    if call.kind in ("truediv", "floordiv", "mod") and type(operands[1]) in (int, float) and operands[1] == 0:
+        raise call.spec_error("divides by zero (Python: ZeroDivisionError)", divisor=operands[1])
     try:
         result = _SCALAR_OPS[call.kind](operands[0], operands[1])
     except TypeError:
         result = _sympy_arithmetic(call, operands)
+    if real and call.kind not in _COMPARISONS and not isinstance(result, (int, float)):
+        from convcalc._backend import is_symbolic
+
+        if is_symbolic(result):
+            return _Real(result)
     return _size(result)
+
+
+_COMPARISONS = frozenset({"gt", "lt", "ge", "le", "eq", "ne"})
 
 
 def _sympy_arithmetic(call: _Call, operands: list[Any]) -> Any:
@@ -548,6 +631,8 @@ def _sympy_arithmetic(call: _Call, operands: list[Any]) -> Any:
     from convcalc._backend import is_symbolic
     from convcalc._symbolic import FloorForm, to_sympy
 
+    # a whole float (``H * W / 7 / 7`` of numbers) as its int: the result is a float all the same (``real``)
+    operands = [int(v) if type(v) is float and v.is_integer() else v for v in operands]
     if call.kind in _SCALAR_OPS and all(type(v) is int or isinstance(v, FloorForm) or is_symbolic(v) for v in operands):
         try:
             return _SCALAR_OPS[call.kind](to_sympy(operands[0]), to_sympy(operands[1]))

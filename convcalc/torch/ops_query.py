@@ -23,6 +23,8 @@ from convcalc.torch.values import (
     _Opaque,
     _Pair,
     _prod,
+    _Real,
+    _real_value,
     _SizeTensor,
     _Tensor,
     _tensor_arg,
@@ -167,7 +169,7 @@ def _size_number(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     if number is None:
         from convcalc._symbolic import to_sympy
 
-        names = ", ".join(sorted(str(s) for s in getattr(to_sympy(value), "free_symbols", ())))
+        names = ", ".join(sorted(str(s) for s in getattr(to_sympy(_real_value(value)), "free_symbols", ())))
         raise SpecError(
             f"{module}: its forward asks {asked}() of a size that depends on the symbols ({value}), and Python "
             f"needs a number there; plan with a number for {names or 'each symbol'}, or, where the forward is "
@@ -209,7 +211,7 @@ def _value_kind(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
         kind = KINDS.index("list")
     elif _is_size(value):
         kind = 1
-    elif type(value) is float:
+    elif type(value) is float or isinstance(value, _Real):
         kind = 2
     elif isinstance(value, tuple) and all(_is_size(v) for v in value):
         kind = 3
@@ -233,6 +235,9 @@ def _number_of(value: Any) -> Any:
 
     if type(value) in (int, float, bool):
         return value
+    if isinstance(value, _Real):  # a true division of sizes: a float where it is a number
+        number = _number_of(value.value)
+        return float(number) if type(number) is int else number
     if _as_index(value) is not value:  # int(torch.tensor([h - w])): its one size
         return _number_of(_as_index(value))
     if isinstance(value, _Tensor):
@@ -258,6 +263,8 @@ def _decide(condition: Any) -> Any:
 
     if isinstance(condition, (bool, int)):
         return bool(condition)
+    if isinstance(condition, _Real):  # ``if h / w:``
+        condition = condition.value
     if isinstance(condition, Undecided):
         return None
     from convcalc._backend import decided, is_symbolic, sympy

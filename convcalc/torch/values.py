@@ -69,6 +69,27 @@ class _Opaque:
         self.what = what
 
 
+class _Real:
+    """A Python float that depends on the symbols: a true division of sizes (``h / 2``, ``B / (H * W / 49)``),
+    or arithmetic with one. It is no size (torch takes no float where it asks for ints: ``x.view(n / 2)`` is a
+    TypeError); ``math.ceil``, ``math.floor`` and comparisons take its value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    __repr__ = __str__
+
+
+def _real_value(value: Any) -> Any:
+    """The value of a :class:`_Real`, any other value as it is."""
+    return value.value if isinstance(value, _Real) else value
+
+
 class _Pair(tuple[Any, ...]):
     """``(values, indices)`` of ``torch.max(x, dim)`` and friends."""
 
