@@ -559,6 +559,19 @@ def test_split_by_num_outputs_gives_onnx_runtimes_parts_or_refuses_where_it_does
                 convcalc.plan(model, (1, C, 2, w))
         else:
             assert list(convcalc.plan(model, (1, C, 2, w)).output_shapes) == expected, (parts, w)
+    # at a symbolic W (it was refused: "only with explicit split sizes"): the same parts where the plan holds,
+    # and the plan holds where ONNX Runtime runs
+    W = convcalc.symbols("W")
+    symbolic = convcalc.plan(model)
+    valid = symbolic.valid_sizes()
+    for w in range(1, 10):
+        try:
+            expected = _ort_all(model, (1, C, 2, w))
+        except Exception:  # ONNX Runtime's own error types
+            expected = None
+        assert (w in valid) == (expected is not None), (parts, w)
+        if expected is not None:
+            assert [_at(shape, {W: w}) for shape in symbolic.output_shapes] == expected, (parts, w)
 
 
 def test_a_tile_with_a_repeat_per_axis_missing_is_refused() -> None:
@@ -1307,3 +1320,24 @@ def test_a_mask_a_weight_passes_through_before_a_cast_is_no_parameter() -> None:
     model = _graph(nodes, inits, opset=13, dims=(1, 4, 8))
     assert _run_all(model, (1, 4, 8)) == ((1, 4, 8),)
     assert convcalc.plan(model, (1, 4, 8)).total_params == 32
+
+
+def test_an_integer_division_of_a_negated_size_truncates_toward_zero() -> None:
+    """``Neg -> Div -> Neg`` of a size (torch's export of ``-(-h // 2)``): ONNX's Div truncates, so ``-H / 2`` is
+    ``-floor(H / 2)``; at a symbolic H it was refused as "ends must be a constant"."""
+    nodes = [
+        n("Shape", ["x"], ["s"]),
+        n("Gather", ["s", "i2"], ["h"], axis=0),
+        n("Neg", ["h"], ["nh"]),
+        n("Div", ["nh", "two"], ["q"]),
+        n("Neg", ["q"], ["e"]),
+        n("Unsqueeze", ["e", "zero"], ["ends"]),
+        n("Slice", ["x", "starts", "ends", "axes"], ["y"]),
+    ]
+    inits = {"i2": np.array(2, np.int64), "two": np.array(2, np.int64), "zero": _i64(0), "starts": _i64(0)}
+    inits["axes"] = _i64(2)
+    model = _graph(nodes, inits)
+    H, W = convcalc.symbols("H W")
+    symbolic = convcalc.plan(model)
+    for h in range(1, 12):
+        assert _at(symbolic.output_shape, {H: h, W: 5}) == _ort(model, (1, C, h, 5)) == (1, C, h // 2, 5)

@@ -271,6 +271,8 @@ def _div(a: Any, b: Any) -> Any:
 
         if decided(sympy().Ge(to_sympy(a), 0)) is True:
             return a // b
+        if decided(sympy().Le(to_sympy(a), 0)) is True:  # ``-H / 2`` (torch's export of ``-(-h // 2)``)
+            return -((-to_sympy(a)) // b)
     return None
 
 

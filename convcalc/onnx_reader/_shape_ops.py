@@ -460,10 +460,8 @@ def _split(call: _Call, args: list[Any]) -> Any:
             raise call.spec_error(
                 f"num_outputs must be the node's number of outputs, {len(call.node.outputs)}", num_outputs=n
             )
-        if type(size) is not int:
-            raise call.spec_error("convcalc splits a symbolic axis only with explicit split sizes", axis=axis)
         # ONNX Runtime: ceil(size / n) to each output but the last, which takes what remains (0 or more)
-        chunk = ceil_div(size, n)
+        chunk = ceil_div(size, n) if type(size) is int else (size + (n - 1)) // n
         call.at_least(
             size - (n - 1) * chunk,
             0,
