@@ -1088,6 +1088,37 @@ def test_a_torch_multihead_attention_called_with_one_input_is_refused() -> None:
     check(torch.nn.MultiheadAttention(16, 4), [(5, 2, 16)] * 3)
 
 
+class _Residual(torch.nn.Module):
+    """lucidrains' wrapper: ``forward(self, x, *args, **kwargs)`` hands everything on."""
+
+    def __init__(self, fn: Any) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(x, *args, **kwargs) + x
+
+
+class _PreNorm(torch.nn.Module):
+    def __init__(self, dim: int, fn: Any) -> None:
+        super().__init__()
+        self.fn, self.norm = fn, torch.nn.GroupNorm(1, dim)
+
+    def forward(self, x: Any, **kwargs: Any) -> Any:
+        return self.fn(self.norm(x), **kwargs)
+
+
+def test_a_forward_that_takes_keywords_it_hands_on_is_read_exactly() -> None:
+    """``**kwargs`` in a forward was traced as a value whose keys fx cannot give: every row came from torch's
+    machinery, and at symbolic sizes it was refused ("puts a traced value into a set or a dict key")."""
+    model = _Residual(_PreNorm(4, _Residual(torch.nn.Conv2d(4, 4, 3, padding=1))))
+    plan = check(model, (2, 4, 8, 8))
+    assert plan is not None
+    assert {r.source for r in plan.rows} == {"rule"}
+    H, W = convcalc.symbols("H W")
+    assert convcalc.plan(model, (2, 4, H, W)).output_shape == (2, 4, H, W)
+
+
 class _AttentionForward(torch.nn.Module):
     """``F.multi_head_attention_forward`` written out, with an nn.MultiheadAttention's weights (packed) or with three
     Linears' (separate, ``out`` features from the output projection)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import operator
 import sys
 import threading
@@ -151,6 +152,21 @@ def _tracer_type() -> Any:
             # code keeps for export) is not taken by torch, so not by the plan (trace() restores the flag after)
             made = super().create_args_for_root(root_fn, is_module, concrete_args)
             torch.fx._symbolic_trace._is_fx_tracing_flag = False
+            code = getattr(inspect.unwrap(root_fn), "__code__", None)
+            fn, args = made
+            if (
+                code is not None
+                and code.co_flags & inspect.CO_VARKEYWORDS
+                and args
+                and isinstance(args[-1], torch.fx.Proxy)
+            ):
+                # ``def forward(self, x, *args, **kwargs): return self.fn(x, *args, **kwargs)`` (lucidrains'
+                # Residual): the plan passes no keywords beyond the names the forward has, so ``**kwargs`` is an
+                # empty dict (a traced one is unpacked by asking for its keys, which a proxy cannot give)
+                placeholder = args[-1].node
+                if not placeholder.users:
+                    self.graph.erase_node(placeholder)
+                    made = (fn, [*args[:-1], {}])
             return made
 
         decisions: tuple[Decision, ...] = ()
