@@ -262,10 +262,79 @@ def solve_sizes(plan: Plan, symbol: Any = None) -> Solution:
                 raise ShapeError(f"no value of {x} satisfies every layer: {given}. Received: symbol={x}")
             continue
         relevant.append(c)
+    relevant = [part for c in relevant for part in (_per_symbol(c) or [c]) if x in _symbols_of(part)]
     coupled = [c for c in relevant if len(_symbols_of(c)) > 1]
     if coupled:
         return _solve_coupled(plan, x, coupled)
     return _solve_one(x, relevant)
+
+
+def _per_symbol(c: Constraint) -> list[Constraint] | None:
+    """``k1 * prod(a_s(s)) == k2 * prod(b_s(s))`` (a view's ``3*H*W == 12*floor(H/2)*floor(W/2)``, a window
+    partition's ``H*W == 49*floor(H/7)*floor(W/7)``) as one equality per symbol, ``a_s == r_s * b_s``, where for
+    each symbol ``a_s >= r_s * b_s >= 0`` at every size, ``a_s >= 1``, and the ratios ``r_s`` multiply to
+    ``k2 / k1``: a product of factors each at least its counterpart is equal only where each is. None where the
+    constraint has no such form."""
+    import sympy
+
+    if c.kind != "==" or len(_symbols_of(c)) < 2:
+        return None
+    terms = sympy.Add.make_args(sympy.sympify(c.form) - c.value)
+    if len(terms) != 2:
+        return None
+    sides = []
+    for term in terms:
+        k, rest = term.as_coeff_Mul()
+        factors: dict[Any, Any] = {}
+        for arg in sympy.Mul.make_args(rest):
+            own = arg.free_symbols
+            if len(own) != 1:
+                return None
+            (sym,) = own
+            factors[sym] = factors.get(sym, 1) * arg
+        sides.append((Fraction(int(k.p), int(k.q)) if k.is_Rational else None, factors))
+    (k1, a), (k2, b) = sides
+    if k1 is None or k2 is None or k1 * k2 >= 0:
+        return None
+    # prod(a) == target * prod(b), with a the side whose factors are the larger (tried both ways)
+    return _larger_each(c, a, b, -k2 / k1) or _larger_each(c, b, a, -k1 / k2)
+
+
+def _larger_each(c: Constraint, a: dict[Any, Any], b: dict[Any, Any], target: Fraction) -> list[Constraint] | None:
+    import sympy
+
+    ratio_product = Fraction(1)
+    parts = []
+    for sym in sorted(set(a) | set(b), key=str):
+        qa, qb = _quasi(a.get(sym, sympy.Integer(1)), sym), _quasi(b.get(sym, sympy.Integer(1)), sym)
+        if qa is None or qb is None:
+            return None
+        period = math.lcm(qa.period, qb.period)
+        pa, pb = qa.refined(period), qb.refined(period)
+        degree = len(pa[0])
+        if any(len(p) != degree for p in (*pa, *pb)) or not degree or any(p[-1] <= 0 for p in (*pa, *pb)):
+            return None
+        ratio = pa[0][-1] / pb[0][-1]
+        if any(p[-1] / q[-1] != ratio for p, q in zip(pa, pb, strict=True)):
+            return None
+        gaps = [_padd(p, _pmul(q, (-ratio,))) for p, q in zip(pa, pb, strict=True)]
+        # the gap a - r*b of lower degree: at least 0 for every size where its terms are; a itself at least 1
+        if any(len(g) > 1 for g in gaps) or any(g and g[0] < 0 for g in gaps):
+            return None
+        if any(
+            _value(p, v) < 1 or _value(q, v) < 0
+            for v in range(1, period + 1)
+            for p, q in [(pa[v % period], pb[v % period])]
+        ):
+            return None
+        ratio_product *= ratio
+        form = sympy.expand(a.get(sym, 1) - sympy.Rational(ratio.numerator, ratio.denominator) * b.get(sym, 1))
+        parts.append(Constraint(c.layer, c.axis, form * ratio.denominator, "==", 0, c.reason))
+    return parts if ratio_product == target else None
+
+
+def _value(p: _Poly, v: int) -> Fraction:
+    return sum((coefficient * v**j for j, coefficient in enumerate(p)), Fraction(0))
 
 
 def _solve_one(x: Any, relevant: list[Constraint]) -> Solution:

@@ -1119,6 +1119,27 @@ def test_a_forward_that_takes_keywords_it_hands_on_is_read_exactly() -> None:
     assert convcalc.plan(model, (2, 4, H, W)).output_shape == (2, 4, H, W)
 
 
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: x.view(x.shape[0], x.shape[1], x.shape[2] // 7, 7, x.shape[3] // 7, 7),  # Swin's windows
+        lambda self, x: x.reshape(1, 2, x.shape[2] // 2, 2, x.shape[3] // 3, 3).flatten(1),
+        lambda self, x: x.view(1, 2 * 4, x.shape[2] // 2, x.shape[3] // 2),  # a pixel unshuffle by hand
+    ],
+)
+def test_a_view_that_splits_two_symbolic_axes_holds_where_each_divides(function: Any) -> None:
+    """``x.view(B, C, H // 7, 7, W // 7, 7)`` at (1, 2, H, W) asks ``H*W == 49*floor(H/7)*floor(W/7)``, which holds
+    only where each factor is equal: valid_sizes was refused ("not a product of sizes of one symbol each")."""
+    H, W = convcalc.symbols("H W")
+    model = Forward(function)
+    plan = convcalc.plan(model, (1, 2, H, W))
+    heights, widths = plan.valid_sizes(H), plan.valid_sizes(W)
+    for h in range(1, 16):
+        for w in range(1, 16):
+            runs = torch_outcome(model, (1, 2, h, w)) is not None
+            assert (h in heights and w in widths) == runs, (h, w)
+
+
 class _AttentionForward(torch.nn.Module):
     """``F.multi_head_attention_forward`` written out, with an nn.MultiheadAttention's weights (packed) or with three
     Linears' (separate, ``out`` features from the output projection)."""

@@ -391,7 +391,8 @@ def _held(proxy: Any) -> Any:
 
 def _in_assert() -> bool:
     """Whether the bool asked of a proxy is an ``assert``'s: the user's frame (above the proxy's ``__bool__``
-    and the tracer's ``to_bool``) jumps on true past a ``LOAD_ASSERTION_ERROR``."""
+    and the tracer's ``to_bool``) jumps on true past a ``LOAD_ASSERTION_ERROR``, or on false to one (a part of
+    ``assert a and b``)."""
     import bisect
     import dis
     import inspect
@@ -407,6 +408,9 @@ def _in_assert() -> bool:
     if at + 1 >= len(instructions):
         return False
     jump, after = instructions[at], instructions[at + 1]
+    if "JUMP" in jump.opname and jump.opname.endswith("IF_FALSE") and jump.argval in offsets:
+        # ``assert a and b``: a false ``a`` jumps straight to the AssertionError, as a false ``b`` falls to it
+        return instructions[offsets.index(jump.argval)].opname == "LOAD_ASSERTION_ERROR"
     return "JUMP" in jump.opname and jump.opname.endswith("IF_TRUE") and after.opname == "LOAD_ASSERTION_ERROR"
 
 
