@@ -2337,6 +2337,28 @@ class ClipResNetPool(nn.Module):
         return self.attnpool(self.layer(x))
 
 
+def pixel_unshuffle(x: torch.Tensor, scale: int) -> torch.Tensor:
+    """Real-ESRGAN's (basicsr's arch_util) pixel unshuffle, with its assert of two conditions."""
+    b, c, hh, hw = x.size()
+    out_channel = c * (scale**2)
+    assert hh % scale == 0 and hw % scale == 0
+    h = hh // scale
+    w = hw // scale
+    x_view = x.view(b, c, h, scale, w, scale)
+    return x_view.permute(0, 1, 3, 5, 2, 4).reshape(b, out_channel, h, w)
+
+
+class UnshuffleInput(nn.Module):
+    """Real-ESRGAN x2's input: unshuffled by 2, then a first convolution."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv_first = nn.Conv2d(12, 8, 3, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv_first(pixel_unshuffle(x, scale=2))
+
+
 CORPUS: list[tuple[str, Any, Any]] = [
     ("ShuffleNetTiny", ShuffleNetTiny, (2, 3, 16, 16)),
     ("ShuffleV2Block", lambda: ShuffleV2Block(8), (1, 8, 6, 6)),
@@ -2420,4 +2442,5 @@ CORPUS: list[tuple[str, Any, Any]] = [
     ("CheckpointedHeads", lambda: CheckpointedHeads().eval(), (2, 3, 8, 8)),
     ("FrozenRetina", frozen_retina, (1, 3, 32, 32)),
     ("ClipResNetPool", lambda: ClipResNetPool().eval(), (2, 3, 28, 28)),
+    ("UnshuffleInput", UnshuffleInput, (1, 3, 8, 6)),
 ]

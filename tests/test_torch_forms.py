@@ -1140,6 +1140,22 @@ def test_a_view_that_splits_two_symbolic_axes_holds_where_each_divides(function:
             assert (h in heights and w in widths) == runs, (h, w)
 
 
+def test_an_assert_of_two_conditions_is_an_assert_of_each() -> None:
+    """The first condition of ``assert a and b`` jumps to the AssertionError when false: it was taken as a branch,
+    which a symbolic plan refuses."""
+    from tests.corpus_models import UnshuffleInput  # (a test module's asserts are rewritten by pytest)
+
+    H, W = convcalc.symbols("H W")
+    model = UnshuffleInput()
+    plan = convcalc.plan(model, (1, 3, H, W))
+    heights, widths = plan.valid_sizes(H), plan.valid_sizes(W)
+    for h in range(1, 9):
+        for w in range(1, 9):
+            assert (h in heights and w in widths) == (torch_outcome(model, (1, 3, h, w)) is not None), (h, w)
+    with pytest.raises(convcalc.ShapeError, match="an assert in its forward fails"):
+        convcalc.plan(model, (1, 3, 5, 6))
+
+
 class _AttentionForward(torch.nn.Module):
     """``F.multi_head_attention_forward`` written out, with an nn.MultiheadAttention's weights (packed) or with three
     Linears' (separate, ``out`` features from the output projection)."""
