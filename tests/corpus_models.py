@@ -2341,7 +2341,7 @@ def pixel_unshuffle(x: torch.Tensor, scale: int) -> torch.Tensor:
     """Real-ESRGAN's (basicsr's arch_util) pixel unshuffle, with its assert of two conditions."""
     b, c, hh, hw = x.size()
     out_channel = c * (scale**2)
-    assert hh % scale == 0 and hw % scale == 0
+    assert hh % scale == 0 and hw % scale == 0  # noqa: PT018 (as written there: the case under test)
     h = hh // scale
     w = hw // scale
     x_view = x.view(b, c, h, scale, w, scale)
