@@ -27,8 +27,10 @@ _ARRAY_LIMIT = 2**40
 
 
 def exact_arrays(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn numpy's overflow, when a Python int too large for int64 meets an array, into a SpecError; and a
-    call Python refuses before ``fn`` runs (see :func:`convcalc._errors.checked_call`) into one too."""
+    """Arrays computed exactly: where the numbers given with integer arrays could leave int64 (a value of 2**40
+    or more, or a product of them reaching 2**62), the arrays compute in Python ints (numpy's object arrays), as
+    the scalar path does; arrays that do not broadcast are a SpecError; numpy's overflow anywhere else too; and
+    a call Python refuses before ``fn`` runs (see :func:`convcalc._errors.checked_call`) is one."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -37,7 +39,8 @@ def exact_arrays(fn: Callable[P, R]) -> Callable[P, R]:
             if arrays:
                 _broadcastable(fn.__name__, arrays)
                 if _beyond_int64(arrays):
-                    raise OverflowError
+                    args = _as_python_ints(args)
+                    kwargs = _as_python_ints(kwargs)
             return fn(*args, **kwargs)
         except OverflowError:
             raise SpecError(
@@ -83,6 +86,17 @@ def _broadcastable(name: str, values: list[Any]) -> None:
             ) from None
 
 
+def _as_python_ints(value: Any) -> Any:
+    """Integer arrays (in tuples, lists and dicts too) as arrays of Python ints, which numpy computes exactly."""
+    if is_array(value) and value.dtype.kind in "iu" and value.ndim > 0:
+        return value.astype(object)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_as_python_ints(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _as_python_ints(v) for k, v in value.items()}
+    return value
+
+
 def _beyond_int64(values: list[Any]) -> bool:
     """Whether numbers given with numpy arrays may have a product that leaves int64 (each below 2**40, the product
     of several is not: ``linear_params(np.array([2**39]), 2**39)``, an im2col of four such sizes), where a formula
@@ -96,7 +110,7 @@ def _beyond_int64(values: list[Any]) -> bool:
         else:
             continue
         bound *= max(top, 2)
-        if bound >= 2**62:
+        if bound >= 2**62 or top >= _ARRAY_LIMIT:
             return True
     return False
 
@@ -135,9 +149,12 @@ def describe(value: Any) -> str:
     return repr(value)
 
 
-def _huge(value: Any) -> bool:
+def _huge(value: Any, seen: frozenset[int] = frozenset()) -> bool:
     if isinstance(value, (tuple, list)):
-        return any(_huge(v) for v in value)
+        if id(value) in seen or len(seen) > 64:  # a list that holds itself, or nesting deeper than any shape
+            return False
+        inner = seen | {id(value)}
+        return any(_huge(v, inner) for v in value)
     return isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3 * _SHOWN_DIGITS
 
 
@@ -200,6 +217,10 @@ def whole_or_size(value: Any, name: str, *, minimum: int) -> Any:
     return whole(value, name, minimum=minimum)
 
 
+def _python_ints(value: Any) -> bool:
+    return all(type(v) is int for v in value.flat)
+
+
 def _array_integer(value: Any, name: str) -> Any:
     error = SpecError
     np = numpy()
@@ -209,6 +230,8 @@ def _array_integer(value: Any, name: str) -> Any:
         isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu"
     ):
         return int(value)  # a numpy scalar is a plain number: exact as a Python int
+    if isinstance(value, np.ndarray) and value.dtype == object and value.ndim and _python_ints(value):
+        return value  # Python ints (see exact_arrays): exact at any size
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "iu":
         dtype = getattr(value, "dtype", type(value).__name__)
         raise error(f"{name} must be an integer array; got dtype {dtype}. {received({name: value})}")
@@ -318,7 +341,9 @@ def flag(value: Any, name: str, args: Mapping[str, Any] | None = None) -> bool:
     if type(value) is not bool:
         # a numpy or sympy value that prints as True (np.bool_, sympy's true) is named by its type
         kind = f"{type(value).__module__}.{type(value).__qualname__}"
-        of = f" ({kind}, not a Python bool)" if str(value) in ("True", "False", "0", "1") else ""
+        # a numpy or sympy value that prints as a bool is named by its type (``strict=np.bool_(True)``)
+        foreign = type(value).__module__ != "builtins" and str(value) in ("True", "False")
+        of = f" ({kind}, not a Python bool)" if foreign else ""
         raise SpecError(f"{name} must be True or False{of}. {received({name: value} if args is None else args)}")
     return value
 

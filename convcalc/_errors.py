@@ -168,10 +168,14 @@ class CheckedCall(type):
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         np = sys.modules.get("numpy")  # numpy scalars only where numpy is in use (never imported here)
-        if np is not None:
-            args = tuple(_plain(a, np) for a in args)
-            kwargs = {k: _plain(v, np) for k, v in kwargs.items()}
-        _not_huge(cls, args, kwargs)
+        try:
+            if np is not None:
+                seen: dict[int, Any] = {}
+                args = tuple(_plain(a, np, seen) for a in args)
+                kwargs = {k: _plain(v, np, seen) for k, v in kwargs.items()}
+            _not_huge(cls, args, kwargs)
+        except RecursionError:
+            raise SpecError(f"{cls.__name__}: its arguments nest too deeply (lists within lists)") from None
         try:
             return super().__call__(*args, **kwargs)
         except TypeError as exc:
@@ -188,8 +192,13 @@ MAX_BITS = 1000
 def _not_huge(cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """A layer argument of more than :data:`MAX_BITS` bits is a SpecError that names it."""
 
+    seen: set[int] = set()  # a list given twice (or holding itself) is looked at once
+
     def huge(v: Any) -> int | None:
         if type(v) in (tuple, list):
+            if id(v) in seen:
+                return None
+            seen.add(id(v))
             return next((d for d in map(huge, v) if d is not None), None)
         if type(v) is int and v.bit_length() > MAX_BITS:
             return digit_count(v)
@@ -224,9 +233,10 @@ def _parameter_names(cls: Any) -> list[str]:
         return []
 
 
-def _plain(value: Any, np: Any) -> Any:
+def _plain(value: Any, np: Any, seen: dict[int, Any] | None = None) -> Any:
     """A numpy scalar argument as the Python number it is (``np.int8(100)`` as 100, so a spec's counts are exact
-    Python ints, not int8 arithmetic that wraps), in tuples and lists too; any other value as it is."""
+    Python ints, not int8 arithmetic that wraps), in tuples and lists too (a new one only where an item changes;
+    one given twice, or holding itself, looked at once); any other value as it is."""
     if isinstance(value, np.generic):
         if isinstance(value, np.bool_):
             return bool(value)
@@ -236,7 +246,13 @@ def _plain(value: Any, np: Any) -> Any:
             return float(value)
         return value
     if type(value) in (tuple, list):
-        return type(value)(_plain(v, np) for v in value)
+        seen = {} if seen is None else seen
+        if id(value) not in seen:
+            seen[id(value)] = value
+            items = [_plain(v, np, seen) for v in value]
+            if any(a is not b for a, b in zip(items, value, strict=True)):
+                seen[id(value)] = type(value)(items)
+        return seen[id(value)]
     return value
 
 

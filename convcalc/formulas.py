@@ -860,6 +860,10 @@ def upsample_output_size(
             out: Any = math.floor(product)
         elif is_array(i):
             np = numpy()
+            if i.size and int(abs(i).max()) >= 2**53:  # (Python ints, exact_arrays' for sizes this large)
+                raise SpecError(
+                    f"a float scale_factor is applied in double precision, exact only for sizes below 2**53. {received(args)}"
+                )
             products = i.astype(np.float64) * f
             _fits_int64(float(products.max(initial=0.0)), args)
             out = np.floor(products).astype(np.int64)

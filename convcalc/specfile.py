@@ -65,6 +65,7 @@ import functools
 import inspect
 import json
 import math
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -130,8 +131,11 @@ def load_spec(path: str | Path) -> tuple[Any, tuple[Any, ...] | None]:
     ...
     convcalc.SpecError: .../net.toml: layers[0].kwargs.stride: Conv2d: stride must be at least 1. Received: stride=0
     """
-    if not isinstance(path, (str, Path)):
+    if not isinstance(path, (str, os.PathLike)):
         raise SpecError(f"load_spec takes a path (a str or a pathlib.Path). Received: path={type(path).__name__}")
+    path = os.fspath(path)
+    if not isinstance(path, str):  # a PathLike of bytes
+        raise SpecError(f"load_spec takes a path of text, not bytes. Received: path={path!r}")
     source = str(path)
     if "\0" in source:
         raise SpecError(f"{source!r}: a path cannot hold a NUL character")
@@ -256,17 +260,24 @@ def _parse_yaml(text: str, source: str) -> Any:
 def _acyclic(data: Any, source: str) -> Any:
     """YAML's data, where no list or mapping holds itself (``args: &a [1, 8, *a]``: an alias inside its own anchor,
     which no spec can mean); an alias used twice elsewhere is fine."""
-    stack: list[tuple[Any, frozenset[int]]] = [(data, frozenset())]
+    done: set[int] = set()  # checked whole: an alias used many times is walked once
+    path: set[int] = set()  # the lists and mappings that hold the one being walked
+    stack: list[tuple[Any, bool]] = [(data, True)]
     while stack:
-        value, above = stack.pop()
-        if not isinstance(value, (list, dict)):
+        value, entering = stack.pop()
+        if not entering:  # all it holds is checked
+            path.discard(id(value))
+            done.add(id(value))
             continue
-        if id(value) in above:
+        if not isinstance(value, (list, dict)) or id(value) in done:
+            continue
+        if id(value) in path:
             raise SpecError(
                 f"{source}: YAML error: an alias is used inside its own anchor (a list or mapping that holds itself)"
             )
-        inner = above | {id(value)}
-        stack.extend((v, inner) for v in (value.values() if isinstance(value, dict) else value))
+        path.add(id(value))
+        stack.append((value, False))
+        stack.extend((v, True) for v in (value.values() if isinstance(value, dict) else value))
     return data
 
 

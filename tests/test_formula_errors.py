@@ -437,10 +437,10 @@ CASES = [
         r"kernel_size must be at least 1; entry 1 is 0",
     ),
     case(
-        "array-too-large-for-int64",
-        lambda: conv_output_size(np.array([2**40]), 3),
+        "array-too-large-for-a-double",
+        lambda: upsample_output_size(np.array([2**53]), scale_factor=0.5),
         ConvCalcError,
-        r"2\*\*40 or more, beyond what int64 arrays compute exactly",
+        r"applied in double precision, exact only for sizes below 2\*\*53",
     ),
     # --- upsampling ------------------------------------------------------------------------
     case(

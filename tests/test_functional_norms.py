@@ -550,7 +550,7 @@ def test_a_size_is_not_a_tensor_to_normalise(kind: str) -> None:
     assert torch_outcome(model, (2, 4, 3)) is None
     with pytest.raises(convcalc.SpecError) as info:
         convcalc.plan(model, (2, 4, 3))
-    assert str(info.value) == f"{kind} ({kind}): expects a tensor. Received: argument='int'"
+    assert str(info.value) == f"{kind} ({kind}): expects a tensor. Received: argument='a size (4)'"
 
 
 # --------------------------------------------------------------------------- #

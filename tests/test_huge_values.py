@@ -111,22 +111,31 @@ def test_the_groups_that_fit_a_channel_count_of_thousands_of_digits_are_named_by
 @pytest.mark.parametrize(
     "call",
     [
-        lambda np: formulas.upsample_output_size(np.array([2**39]), scale_factor=2**40),
-        lambda np: formulas.upsample_output_size(np.array([3]), scale_factor=10**30),
-        lambda np: formulas.im2col_shape((2**39, 2**39, np.array([2**39]), 2**39), 1),
-        lambda np: formulas.im2col_memory((2**39, 2**39, np.array([2**39]), 2**39), 1),
-        lambda np: params.linear_params(np.array([2**39]), 2**39),
-        lambda np: params.layernorm_params((np.array([2**39]), 2**39, 2**39)),
-        lambda np: formulas.conv_transpose_output_size(np.array([2**39]), 3, stride=2**39),
+        lambda box: formulas.upsample_output_size(box(2**39), scale_factor=2**40),
+        lambda box: formulas.upsample_output_size(box(3), scale_factor=10**30),
+        lambda box: formulas.im2col_shape((2**39, 2**39, box(2**39), 2**39), 1)[0],
+        lambda box: formulas.im2col_memory((2**39, 2**39, box(2**39), 2**39), 1),
+        lambda box: params.linear_params(box(2**39), 2**39),
+        lambda box: params.layernorm_params((box(2**39), 2**39, 2**39)),
+        lambda box: formulas.conv_transpose_output_size(box(2**39), 3, stride=2**39),
+        lambda box: formulas.conv_output_size(box(10**30 + 5), 3),
     ],
 )
-def test_arrays_whose_products_leave_int64_are_refused_not_wrapped(call: Any) -> None:
+def test_arrays_whose_products_leave_int64_are_computed_exactly(call: Any) -> None:
     """Each value below 2**40, their product is not: int64 arithmetic wrapped around (linear_params gave 2**39 for
-    2**78 + 2**39, layernorm_params 0 for 2**118, a transposed size a false ShapeError)."""
+    2**78 + 2**39, layernorm_params 0 for 2**118, a transposed size a false ShapeError). Such arrays compute in
+    Python ints: each element is the scalar path's answer."""
     import numpy as np
 
-    with pytest.raises(convcalc.SpecError, match="cannot be combined with numpy arrays"):
-        call(np)
+    got = call(lambda v: np.array([v, 7]))
+    assert [int(v) for v in got] == [call(lambda v: v), call(lambda v: 7)]
+
+
+def test_ordinary_arrays_stay_int64() -> None:
+    import numpy as np
+
+    assert formulas.conv_output_size(np.arange(1, 10**6), 3, stride=2, padding=1).dtype == np.int64
+    assert params.conv_params(np.array([64, 2048]), 2048, (7, 7, 7)).dtype == np.int64
 
 
 @pytest.mark.parametrize(
@@ -174,3 +183,16 @@ def test_a_square_kernel_over_absurdly_many_axes_is_refused() -> None:
 def test_a_softmax_dim_that_is_no_int_is_refused_when_built(dim: Any) -> None:
     with pytest.raises(convcalc.SpecError, match="dim must be an integer"):
         convcalc.nn.Softmax(dim)
+
+
+def test_a_plan_of_many_large_sizes_is_refused_before_it_cannot_be_printed() -> None:
+    with pytest.raises(convcalc.ShapeError, match="16 sizes whose product has more than 4000 bits"):
+        convcalc.plan(convcalc.nn.ReLU(), (2**999,) * 16)
+    assert convcalc.plan(convcalc.nn.ReLU(), (2**999, 3)).to_json()
+
+
+def test_a_layer_argument_that_holds_itself_is_a_spec_error() -> None:
+    looped: list[Any] = [1]
+    looped.append(looped)
+    with pytest.raises(convcalc.SpecError, match="unflattened_size must be an integer"):
+        convcalc.nn.Unflatten(1, looped)

@@ -35,6 +35,7 @@ NOT_EXPORTED = {
 REFUSED = {
     ("CRNN", False): "LSTM",
     ("CRNN", True): "If",
+    ("ClipResNetPool", True): "If",
     ("RNNModel", False): "LSTM",
     ("RNNModel", True): "LSTM",
     ("FNO2d", False): "Einsum",

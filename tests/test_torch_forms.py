@@ -1017,6 +1017,8 @@ def test_a_true_division_of_sizes_rounded_or_compared_is_followed(function: Any)
         lambda self, x: x[..., : torch.tensor(x.shape[-1]).div(2, rounding_mode="floor")],
         lambda self, x: x[..., : torch.ceil(torch.tensor(x.shape[-1]) / 2).long()],
         lambda self, x: x[..., : torch.floor(torch.tensor(x.shape[-2]) / 3).to(torch.int64)],
+        lambda self, x: x[..., : torch.tensor(x.shape[-1] / 2).int()],  # a float tensor of a size, cast back
+        lambda self, x: F.interpolate(x, scale_factor=x.shape[-1] / x.shape[-1] * 2),  # a float 2.0, as Python has it
     ],
 )
 def test_a_division_of_sizes_rounded_by_torch_is_a_size(function: Any) -> None:
@@ -1033,6 +1035,7 @@ def test_a_division_of_sizes_rounded_by_torch_is_a_size(function: Any) -> None:
         lambda self, x: x[:, : x.size(1) // 0],
         lambda self, x: x * (x.size(1) / 0),
         lambda self, x: x[:, : x.size(1) % 0],
+        lambda self, x: x[:, : x.size(1) // (x.size(2) - x.size(2))],
     ],
 )
 @pytest.mark.parametrize("shape", [(2, 6, 4), (2, "C", 4)])
@@ -1154,6 +1157,16 @@ def test_an_assert_of_two_conditions_is_an_assert_of_each() -> None:
             assert (h in heights and w in widths) == (torch_outcome(model, (1, 3, h, w)) is not None), (h, w)
     with pytest.raises(convcalc.ShapeError, match="an assert in its forward fails"):
         convcalc.plan(model, (1, 3, 5, 6))
+
+
+def test_a_float_of_several_operations_on_sizes_is_rounded_with_numbers_only() -> None:
+    """``math.floor(h / 7 * 7)`` is 60 at h = 61 (Python's float arithmetic), which the exact quotient does not
+    give: with numbers the plan is Python's; with symbols it is refused (it was H)."""
+    model = Forward(lambda self, x: F.adaptive_avg_pool2d(x, (math.floor(x.shape[-2] / 7 * 7), 1)))
+    assert check(model, (1, 2, 61, 3)) is not None
+    assert convcalc.plan(model, (1, 2, 61, 3)).output_shape == (1, 2, 60, 1)
+    with pytest.raises(convcalc.SpecError, match="by more than one division"):
+        convcalc.plan(model, (1, 2, convcalc.symbols("H"), 3))
 
 
 class _AttentionForward(torch.nn.Module):
@@ -1796,6 +1809,11 @@ def test_products_reductions_and_ranges_take_torchs_arguments(function: Any, sha
         lambda s: s.movedim(0, -1),
         lambda s: s.sort(0)[0],
         lambda s: s.sort(2)[0],
+        lambda s: s.mean((0, -1)),  # torch: dim 0 appears multiple times in the list of dims
+        lambda s: s.flip((0, -1)),
+        lambda s: s.squeeze((0, -1)),
+        lambda s: s.movedim((0, -1), (0, -1)),
+        lambda s: s.movedim((0,), (0, -1)),
     ],
 )
 def test_a_dim_of_a_0d_tensor_is_0_or_minus_1(function: Any) -> None:

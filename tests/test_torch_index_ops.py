@@ -335,13 +335,13 @@ _REFUSED = [
         "x * x.size(0)[[0]]",
         (2, 3),
         "SpecError",
-        "getitem (getitem): cannot index int ('int' object is not subscriptable). Received: index=[0]",
+        "getitem (getitem): cannot index a size (2) ('int' object is not subscriptable). Received: index=[0]",
     ),
     (
         "x * x.size(1)[[0, 1]]",
         (2, 3),
         "SpecError",
-        "getitem (getitem): cannot index int ('int' object is not subscriptable). Received: index=[0, 1]",
+        "getitem (getitem): cannot index a size (3) ('int' object is not subscriptable). Received: index=[0, 1]",
     ),
 ]
 

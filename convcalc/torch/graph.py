@@ -42,10 +42,13 @@ from convcalc.torch.values import (
     _attr_row,
     _Call,
     _describe_value,
+    _exactly_rounded,
     _flow_of,
     _output_size_given,
     _Pair,
+    _Real,
     _real_value,
+    _rounds_exactly,
     _size,
     _sized_transpose,
     _SizeTensor,
@@ -770,8 +773,8 @@ def _takes_its_inputs(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     if module is None or type(module).forward is not _torch().nn.MultiheadAttention.forward:
         return
     given = len(args) + sum(k in kwargs for k in ("query", "key", "value"))
-    if given < 3:
-        missing = [n for n in ("query", "key", "value")[len(args) :] if n not in kwargs]
+    missing = [n for n in ("query", "key", "value")[len(args) :] if n not in kwargs and n != "query"]
+    if missing:  # (a query left out is the rule's own refusal: it names the query)
         raise SpecError(
             f"{path or '<model>'} (MultiheadAttention): is called without {' and '.join(missing)}, which torch's "
             f"forward needs (TypeError: missing required positional arguments; an nn.Sequential passes one input): "
@@ -822,6 +825,8 @@ def _math(call: _Call, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]
     try:
         return function(*args, **kwargs)
     except TypeError:
+        if args and isinstance(args[0], _Real):
+            _exactly_rounded(call, args[0])
         rounded = _rounded(node.target, args, kwargs)
         if rounded is None:
             raise call.spec_error(
@@ -838,8 +843,8 @@ def _rounded(target: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     from convcalc._symbolic import FloorForm, to_sympy
 
     name = target.rpartition(":")[2]
-    if name not in ("ceil", "floor") or kwargs or len(args) != 1:
-        return None
+    if name not in ("ceil", "floor") or kwargs or len(args) != 1 or not _rounds_exactly(args[0]):
+        return None  # (a float of more than one division of sizes rounds as Python's arithmetic made it)
     value = _real_value(args[0])
     if not (isinstance(value, FloorForm) or is_symbolic(value)):
         return None

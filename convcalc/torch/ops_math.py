@@ -19,6 +19,7 @@ from convcalc.torch.strides import contiguous, copied, is_contiguous, is_dense, 
 from convcalc.torch.values import (
     _Call,
     _describe_value,
+    _exactly_rounded,
     _handles,
     _index,
     _is_int,
@@ -73,17 +74,20 @@ def _passthrough(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     cast = _cast_to(call.kind, args[1:], kwargs)
     if isinstance(t, _Real) and cast in INTEGER_DTYPES:
         # ``torch.true_divide(h, 2).long()``: the quotient rounded toward zero, a size where it is not negative
+        _exactly_rounded(call, t)
         return _whole(_rounded_division(call, t.value, 1, "trunc"))
+    if isinstance(t, _SizeTensor) and not t.integral and cast in INTEGER_DTYPES:  # ``(torch.tensor(w) / 2).int()``
+        for v in t.values:
+            _exactly_rounded(call, v)
+        return _SizeTensor(t.shape, tuple(_whole(_rounded_division(call, v, 1, "trunc")) for v in t.values), t.const)
+    if isinstance(t, _SizeTensor) and not t.integral and (cast is _SAME or "float" in str(cast)):
+        return _SizeTensor(t.shape, t.values, t.const)  # floats kept: a copy, or a cast to another float type
     if isinstance(t, _Tensor) and t.integral and (cast is not _SAME or call.kind == "clone"):
         # whole numbers that index by position stay so (values and all) only in int32 or int64: a cast to bool
         # or uint8 makes a mask, to int8 or int16 a tensor that wraps around and indexes nothing, to a float a
         # tensor of no size; a copy of a tensor of sizes is a tensor of its own
         whole = cast is _SAME or cast in INTEGER_DTYPES
-        floats = isinstance(t, _SizeTensor) and any(isinstance(v, (float, _Real)) for v in t.values)
-        if isinstance(t, _SizeTensor) and floats and cast in INTEGER_DTYPES:  # ``(torch.tensor(w) / 2).int()``
-            values = tuple(_whole(_rounded_division(call, v, 1, "trunc")) for v in t.values)
-            return _SizeTensor(t.shape, values, t.const)
-        if isinstance(t, _SizeTensor) and (whole or (floats and cast is not None and "float" in str(cast))):
+        if isinstance(t, _SizeTensor) and whole:
             return _SizeTensor(t.shape, t.values, t.const)
         kept = t.strides if t.strides is not None and is_dense(t.shape, t.strides) else None
         return _Tensor(t.shape, t.rf, t.const, kept, integral=whole)
@@ -576,6 +580,7 @@ def _rounded_value(call: _Call, value: Any) -> Any:
             if call.kind == "ceil"
             else math.trunc(value)
         )
+    _exactly_rounded(call, value)
     if call.kind == "trunc":
         return _Real(_rounded_division(call, value, 1, "trunc"))
     rounded = (sympy().floor if call.kind == "floor" else sympy().ceiling)(to_sympy(_real_value(value)))
@@ -607,8 +612,11 @@ def _scalar_arithmetic(call: _Call, operands: list[Any]) -> Any:
     """An operation of two numbers or sizes, as Python does it (sympy's where a size is symbolic). A true
     division of symbolic sizes, or arithmetic with one, is a float (:class:`_Real`), as in Python."""
     real = call.kind == "truediv" or any(isinstance(v, (_Real, float)) for v in operands)
+    exact = call.kind == "truediv" and not any(
+        isinstance(v, _Real) or (type(v) is float and not v.is_integer()) for v in operands
+    )
     operands = [_real_value(v) for v in operands]
-    if call.kind in ("truediv", "floordiv", "mod") and type(operands[1]) in (int, float) and operands[1] == 0:
+    if call.kind in ("truediv", "floordiv", "mod") and _same(operands[1], 0) is True:  # ``h // (w - w)`` too
         raise call.spec_error("divides by zero (Python: ZeroDivisionError)", divisor=operands[1])
     try:
         result = _SCALAR_OPS[call.kind](operands[0], operands[1])
@@ -618,7 +626,8 @@ def _scalar_arithmetic(call: _Call, operands: list[Any]) -> Any:
         from convcalc._backend import is_symbolic
 
         if is_symbolic(result):
-            return _Real(result)
+            # a float: a number where no symbol is left (``h / h * 2`` is 2.0, as in Python)
+            return _Real(result, exact) if result.free_symbols else float(result)
     return _size(result)
 
 

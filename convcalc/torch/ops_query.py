@@ -128,6 +128,12 @@ def _tensor_of_sizes(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any])
     padding amounts); made from no input's data: no row, like a constant."""
     data = args[0] if args else kwargs.get("data")
     items = data if isinstance(data, (list, tuple)) else (data,)
+    if (
+        items
+        and all(isinstance(v, (_Real, float)) or _is_size(v) for v in items)
+        and any(isinstance(v, (_Real, float)) for v in items)
+    ):  # ``torch.tensor([h / 2, w / 2])``: a float tensor of those values (a cast back to an int type rounds them)
+        return _SizeTensor((len(items),) if isinstance(data, (list, tuple)) else (), tuple(items))
     if not all(_is_size(v) or (isinstance(v, _SizeTensor) and not v.shape) for v in items):
         raise call.spec_error(
             "convcalc follows torch.tensor of whole sizes made in forward (ints and the sizes of tensors, or a list "

@@ -203,7 +203,7 @@ def _permute(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if call.kind == "transpose" or (call.kind == "t" and rank == 2):
         d0 = args[1] if len(args) > 1 else kwargs.get("dim0", 0)
         d1 = args[2] if len(args) > 2 else kwargs.get("dim1", 1)
-        if _scalar_dims(call, (d0, d1), t.shape):
+        if _scalar_dims(call, (d0, d1), t.shape, distinct=False):
             return _reordered(call, t, order)
         a, b = _index(call, d0, rank, t.shape), _index(call, d1, rank, t.shape)
         order[a], order[b] = order[b], order[a]
@@ -229,7 +229,9 @@ def _moved(call: _Call, shape: Shape, source: Any, destination: Any) -> list[int
     if isinstance(source, (tuple, list)) != isinstance(destination, (tuple, list)):
         raise call.spec_error("takes two ints or two sequences of dims", source=source, destination=destination)
     given = [list(dims) if isinstance(dims, (tuple, list)) else [dims] for dims in (source, destination)]
-    if _scalar_dims(call, (*given[0], *given[1]), shape):
+    if _scalar_dims(call, given[0], shape) and _scalar_dims(call, given[1], shape):
+        if len(given[0]) != len(given[1]):
+            raise call.shape_error(f"source {given[0]} and destination {given[1]} must name as many dims", shape)
         return []
     sources, places = ([_index(call, d, rank, shape) for d in dims] for dims in given)
     if len(sources) != len(places):

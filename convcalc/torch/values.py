@@ -56,7 +56,8 @@ class _SizeTensor(_Tensor):
     __slots__ = ("values",)
 
     def __init__(self, shape: Shape, values: tuple[Any, ...], const: bool = False) -> None:
-        super().__init__(shape, None, const, integral=True)
+        # whole numbers index; floats (``torch.tensor(w) / 2``) do not, as in torch
+        super().__init__(shape, None, const, integral=not any(isinstance(v, (float, _Real)) for v in values))
         self.values = values  # row-major: one for a 0-D tensor
 
 
@@ -74,10 +75,13 @@ class _Real:
     or arithmetic with one. It is no size (torch takes no float where it asks for ints: ``x.view(n / 2)`` is a
     TypeError); ``math.ceil``, ``math.floor`` and comparisons take its value."""
 
-    __slots__ = ("value",)
+    __slots__ = ("exact", "value")
 
-    def __init__(self, value: Any) -> None:
-        self.value = value
+    def __init__(self, value: Any, exact: bool = True) -> None:
+        # ``exact``: one division of whole numbers, whose float Python rounds so that its floor and ceiling are
+        # the exact quotient's (for sizes below 2**52); arithmetic on it rounds again, by amounts that depend on
+        # the sizes (``h / 7 * 7`` is 60.99999999999999 at h = 61), which no closed form follows
+        self.value, self.exact = value, exact
 
     def __str__(self) -> str:
         return str(self.value)
@@ -88,6 +92,22 @@ class _Real:
 def _real_value(value: Any) -> Any:
     """The value of a :class:`_Real`, any other value as it is."""
     return value.value if isinstance(value, _Real) else value
+
+
+def _exactly_rounded(call: _Call, value: Any) -> None:
+    """A SpecError where rounding a float of sizes depends on Python's rounding of its arithmetic."""
+    if not _rounds_exactly(value):
+        raise call.spec_error(
+            "rounds a float computed from sizes by more than one division, whose rounding in Python depends on the "
+            "sizes (h / 7 * 7 is 60.99999999999999 at h = 61); plan with numbers, or round one division (h // 7 * 7)",
+            value=value,
+        )
+
+
+def _rounds_exactly(value: Any) -> bool:
+    """Whether rounding ``value`` (floor, ceiling, a cast to an int) gives the exact quotient's rounding: a number
+    or a size, or a float of one division of them (:class:`_Real`)."""
+    return not isinstance(value, _Real) or value.exact
 
 
 class _Pair(tuple[Any, ...]):
@@ -153,6 +173,10 @@ def _describe_value(value: Any) -> str:
         return f"a tensor of shape {value.shape}"
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)}"
+    if isinstance(value, _Real):
+        return f"a float ({value}, a true division of sizes)"
+    if type(value).__name__ == "FloorForm" or _is_int(value):
+        return f"a size ({value})"
     return value.what if isinstance(value, _Opaque) else type(value).__name__
 
 
@@ -334,11 +358,15 @@ def _index(call: _Call, dim: Any, rank: int, shape: Shape, name: str = "dim") ->
     return j
 
 
-def _scalar_dims(call: _Call, dims: Any, shape: Shape) -> bool:
+def _scalar_dims(call: _Call, dims: Any, shape: Shape, distinct: bool = True) -> bool:
     """Whether ``shape`` is 0-D, its ``dims`` (one or a sequence) checked as torch wraps them there: 0 and -1 name
-    the value itself (``loss.mean(0)``; torch: Dimension out of range (expected to be in range of [-1, 0]))."""
+    the value itself (``loss.mean(0)``; torch: Dimension out of range (expected to be in range of [-1, 0])), once
+    in a sequence where ``distinct`` (torch: dim 0 appears multiple times in the list of dims)."""
     if shape:
         return False
+    given = [d for d in (dims if isinstance(dims, (tuple, list)) else (dims,)) if d is not None]
+    if distinct and len(given) > 1 and all(d in (0, -1) for d in given if _is_int(d)):
+        raise call.shape_error(f"dim 0 appears multiple times in the list of dims {tuple(dims)}", shape)
     for d in dims if isinstance(dims, (tuple, list)) else (dims,):
         if d is None:
             continue
