@@ -9,7 +9,9 @@ floor after a transposed convolution, the difference of two branches before a cr
 quasi-polynomial: one polynomial per residue of ``x`` modulo a period. Past a bound on the
 roots of those polynomials each condition is periodic again, so checking every ``x`` up to
 that bound plus one period decides it exactly. A product of sizes of different symbols fixed
-by a Linear layer (``C*h(H)*w(W) == F``) has finitely many solutions, listed as points.
+by a Linear layer (``C*h(H)*w(W) == F``) has finitely many solutions, listed as points. An equality of two
+such products whose factors each bound their counterpart (a view that splits both axes into windows,
+``H*W == 49*floor(H/7)*floor(W/7)``) holds only where each pair is equal: one equality per symbol.
 Anything else is refused with a SpecError that names the layer, the constraint and the symbols.
 """
 
