@@ -60,10 +60,13 @@ def _arrays_given(args: Any, kwargs: Any) -> list[Any]:
     """Every number given (in tuples and lists too), where one of them is an integer numpy array; else []."""
     values = [*args, *kwargs.values()][::-1]
     flat: list[Any] = []
+    seen: set[int] = set()  # a list given twice, or holding itself, is read once
     while values:  # in the order given
         v = values.pop()
         if isinstance(v, (tuple, list)):
-            values.extend(reversed(v))
+            if id(v) not in seen:
+                seen.add(id(v))
+                values.extend(reversed(v))
         else:
             flat.append(v)
     if not any(is_array(v) and getattr(v, "dtype", None) is not None and v.dtype.kind in "iu" for v in flat):

@@ -196,3 +196,10 @@ def test_a_layer_argument_that_holds_itself_is_a_spec_error() -> None:
     looped.append(looped)
     with pytest.raises(convcalc.SpecError, match="unflattened_size must be an integer"):
         convcalc.nn.Unflatten(1, looped)
+
+
+def test_a_size_list_that_holds_itself_is_a_spec_error() -> None:
+    looped: list[Any] = [5]
+    looped.append(looped)
+    with pytest.raises(convcalc.SpecError, match="size must be an integer"):
+        formulas.conv_output_size(looped, 3)
