@@ -313,8 +313,8 @@ def _larger_each(c: Constraint, a: dict[Any, Any], b: dict[Any, Any], target: Fr
             return None
         period = math.lcm(qa.period, qb.period)
         pa, pb = qa.refined(period), qb.refined(period)
-        degree = len(pa[0])
-        if any(len(p) != degree for p in (*pa, *pb)) or not degree or any(p[-1] <= 0 for p in (*pa, *pb)):
+        # linear in the symbol on every residue, growing: its values at the first period bound all the rest
+        if any(len(p) != 2 or p[-1] <= 0 for p in (*pa, *pb)):
             return None
         ratio = pa[0][-1] / pb[0][-1]
         if any(p[-1] / q[-1] != ratio for p, q in zip(pa, pb, strict=True)):

@@ -1122,12 +1122,19 @@ def test_a_forward_that_takes_keywords_it_hands_on_is_read_exactly() -> None:
     assert convcalc.plan(model, (2, 4, H, W)).output_shape == (2, 4, H, W)
 
 
+def _SPLITS_NO_PRODUCT(self: Any, x: Any) -> Any:
+    return x.view(1, 2, x.shape[2] // 2 + 1, 2, -1)
+
+
 @pytest.mark.parametrize(
     "function",
     [
         lambda self, x: x.view(x.shape[0], x.shape[1], x.shape[2] // 7, 7, x.shape[3] // 7, 7),  # Swin's windows
         lambda self, x: x.reshape(1, 2, x.shape[2] // 2, 2, x.shape[3] // 3, 3).flatten(1),
         lambda self, x: x.view(1, 2 * 4, x.shape[2] // 2, x.shape[3] // 2),  # a pixel unshuffle by hand
+        lambda self, x: x.reshape(1, 2, x.shape[2] // 3, 3, x.shape[3] // 5, 5),
+        lambda self, x: x.view(1, 2 * 6, x.shape[2] // 3, x.shape[3] // 2),
+        _SPLITS_NO_PRODUCT,
     ],
 )
 def test_a_view_that_splits_two_symbolic_axes_holds_where_each_divides(function: Any) -> None:
@@ -1135,8 +1142,12 @@ def test_a_view_that_splits_two_symbolic_axes_holds_where_each_divides(function:
     only where each factor is equal: valid_sizes was refused ("not a product of sizes of one symbol each")."""
     H, W = convcalc.symbols("H W")
     model = Forward(function)
-    plan = convcalc.plan(model, (1, 2, H, W))
-    heights, widths = plan.valid_sizes(H), plan.valid_sizes(W)
+    try:
+        plan = convcalc.plan(model, (1, 2, H, W))
+        heights, widths = plan.valid_sizes(H), plan.valid_sizes(W)
+    except convcalc.SpecError:  # refused, the form the last has: never a set of sizes torch does not run
+        assert function is _SPLITS_NO_PRODUCT
+        return
     for h in range(1, 16):
         for w in range(1, 16):
             runs = torch_outcome(model, (1, 2, h, w)) is not None
