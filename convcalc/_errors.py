@@ -167,15 +167,16 @@ class CheckedCall(type):
         return signature.replace(parameters=list(signature.parameters.values())[1:])
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        np = sys.modules.get("numpy")  # numpy scalars only where numpy is in use (never imported here)
-        try:
-            if np is not None:
-                seen: dict[int, Any] = {}
-                args = tuple(_plain(a, np, seen) for a in args)
-                kwargs = {k: _plain(v, np, seen) for k, v in kwargs.items()}
-            _not_huge(cls, args, kwargs)
-        except RecursionError:
-            raise SpecError(f"{cls.__name__}: its arguments nest too deeply (lists within lists)") from None
+        if not _plain_arguments(args, kwargs):  # (most calls: ints, strings, flags and specs, looked at once)
+            np = sys.modules.get("numpy")  # numpy scalars only where numpy is in use (never imported here)
+            try:
+                if np is not None:
+                    seen: dict[int, Any] = {}
+                    args = tuple(_plain(a, np, seen) for a in args)
+                    kwargs = {k: _plain(v, np, seen) for k, v in kwargs.items()}
+                _not_huge(cls, args, kwargs)
+            except RecursionError:
+                raise SpecError(f"{cls.__name__}: its arguments nest too deeply (lists within lists)") from None
         try:
             return super().__call__(*args, **kwargs)
         except TypeError as exc:
@@ -187,6 +188,25 @@ class CheckedCall(type):
 #: The most bits an int a layer takes (or a plan's input size) may have: about 300 digits. A plan prints each of
 #: its numbers, and a product of a dozen such sizes stays below the 4300 digits Python turns into text.
 MAX_BITS = 1000
+
+
+_SIMPLE = frozenset({str, bool, float, type(None)})
+
+
+def _plain_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether every argument is a small int, a string, a bool, a float, None, or a flat tuple of small ints (a
+    kernel size): nothing to convert and nothing too large."""
+    for v in (*args, *kwargs.values()):
+        kind = type(v)
+        if kind is int:
+            if v.bit_length() > MAX_BITS:
+                return False
+        elif kind is tuple:
+            if not all(type(x) is int and x.bit_length() <= MAX_BITS for x in v):
+                return False
+        elif kind not in _SIMPLE and kind.__module__.partition(".")[0] != "convcalc":
+            return False
+    return True
 
 
 def _not_huge(cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
