@@ -804,12 +804,15 @@ def _shape_value(shape: Any) -> list[Any]:
         raise SpecError(f"input_shape must be a tuple such as (1, 3, 224, 224). Received: input_shape={shape!r}")
     out: list[Any] = []
     for d in shape:
-        if type(d) is int:
+        if type(d) is int and d >= 1:  # as the loader reads it back: a size of at least 1
             out.append(d)
-        elif getattr(d, "is_Symbol", False):
+        elif getattr(d, "is_Symbol", False) and str(d).isidentifier():
             out.append(str(d))
         else:
-            raise SpecError(f"input_shape entries must be ints or single symbols. Received: input_shape={shape!r}")
+            raise SpecError(
+                f"input_shape entries must be ints of at least 1 or symbols named like Python names (as a spec "
+                f"reads them back). Received: input_shape={shape!r}"
+            )
     return out
 
 
@@ -953,7 +956,12 @@ _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def _key(key: str) -> str:
-    return key if _BARE.match(key) else json.dumps(key, ensure_ascii=False)
+    return key if _BARE.match(key) else _toml_string(key)
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: JSON's escapes, and DEL escaped too (TOML allows no control character in it)."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _toml(value: Any) -> str:
@@ -968,7 +976,7 @@ def _toml(value: Any) -> str:
             return "inf" if value > 0 else "-inf"
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _toml_string(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     raise SpecError(f"cannot write {value!r} to TOML. Received: value={value!r}")  # pragma: no cover

@@ -438,3 +438,15 @@ def test_a_path_like_object_is_a_path(tmp_path: Path) -> None:
     spec.write_text('input = [1, 2]\n[[layers]]\ntype = "ReLU"\n')
     model, shape = load_spec(PurePosixPath(str(spec)))
     assert convcalc.plan(model, shape).output_shape == (1, 2)
+
+
+def test_what_dump_spec_writes_loads_back_or_is_refused() -> None:
+    """A layer named with a DEL character was written unescaped (not TOML); an input of 0, -1 or a symbol named
+    "a b" was written and then refused by the loader."""
+    import sympy
+
+    model = nn.Sequential(OrderedDict([("\x7f", nn.ReLU())]))
+    assert loads_spec(dump_spec(model, (1, 3)))[0] == model
+    for shape in [(0, 1, 8, 8), (1, -1), (1, 1, sympy.Symbol("a b"), 8)]:
+        with pytest.raises(SpecError, match="input_shape entries must be ints of at least 1"):
+            dump_spec(nn.Conv2d(1, 2, 3), shape)
