@@ -212,7 +212,7 @@ def test_zoo_models_round_trip() -> None:
 def test_dump_refuses_what_it_cannot_write() -> None:
     with pytest.raises(SpecError, match=r"dump_spec takes a convcalc\.nn or convcalc\.keras model"):
         dump_spec({"layers": []})
-    with pytest.raises(SpecError, match="input_shape entries must be ints or single symbols"):
+    with pytest.raises(SpecError, match="input_shape entries must be ints of at least 1 or symbols"):
         dump_spec(nn.ReLU(), (1, 2.5))
 
 
