@@ -792,13 +792,13 @@ def test_dump_spec_messages() -> None:
     )
     assert message(nn.ReLU(), 5) == "input_shape must be a tuple such as (1, 3, 224, 224). Received: input_shape=5"
     assert message(nn.ReLU(), (1, 2.5)) == (
-        "input_shape entries must be ints or single symbols. Received: input_shape=(1, 2.5)"
+        "input_shape entries must be ints of at least 1 or symbols named like Python names (as a spec reads them back). Received: input_shape=(1, 2.5)"
     )
     assert message(nn.ReLU(), (1, H + 1)) == (
-        "input_shape entries must be ints or single symbols. Received: input_shape=(1, H + 1)"
+        "input_shape entries must be ints of at least 1 or symbols named like Python names (as a spec reads them back). Received: input_shape=(1, H + 1)"
     )
     assert message(nn.ReLU(), (1, True)) == (
-        "input_shape entries must be ints or single symbols. Received: input_shape=(1, True)"
+        "input_shape entries must be ints of at least 1 or symbols named like Python names (as a spec reads them back). Received: input_shape=(1, True)"
     )
 
 
@@ -1102,7 +1102,10 @@ def test_dump_spec_refuses_what_is_not_a_single_symbol() -> None:
     indexed = sympy.IndexedBase("x")[1]  # sympy counts it among its symbols, but it is not a Symbol
     with pytest.raises(SpecError) as caught:
         dump_spec(nn.ReLU(), (1, indexed))
-    assert str(caught.value) == "input_shape entries must be ints or single symbols. Received: input_shape=(1, x[1])"
+    assert (
+        str(caught.value)
+        == "input_shape entries must be ints of at least 1 or symbols named like Python names (as a spec reads them back). Received: input_shape=(1, x[1])"
+    )
 
 
 def test_dump_spec_of_branches_in_branches() -> None:
