@@ -345,7 +345,9 @@ def _as_sizes(call: _Call, sizes: tuple[Any, ...], name: str = "shape") -> tuple
     ``__index__``); a SpecError where one is not a size."""
     sizes = tuple(_as_index(s) for s in sizes)
     if not all(_is_size(s) for s in sizes):
-        raise call.spec_error(f"{name} must be ints", **{name: sizes})
+        floats = any(isinstance(s, (_Real, float)) for s in sizes)
+        why = " (a true division of sizes is a float, as in Python: use // or int())" if floats else ""
+        raise call.spec_error(f"{name} must be ints{why}", **{name: sizes})
     return sizes
 
 
