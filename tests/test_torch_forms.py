@@ -1019,6 +1019,10 @@ def test_a_true_division_of_sizes_rounded_or_compared_is_followed(function: Any)
         lambda self, x: x[..., : torch.floor(torch.tensor(x.shape[-2]) / 3).to(torch.int64)],
         lambda self, x: x[..., : torch.tensor(x.shape[-1] / 2).int()],  # a float tensor of a size, cast back
         lambda self, x: F.interpolate(x, scale_factor=x.shape[-1] / x.shape[-1] * 2),  # a float 2.0, as Python has it
+        # torch's arithmetic of numbers is a 0-D tensor: .item(), torch.ceil of it, an isinstance
+        lambda self, x: x[..., : torch.div(x.shape[-1], 2, rounding_mode="floor").item()],
+        lambda self, x: x[..., : torch.ceil(torch.true_divide(x.shape[-1], 2)).long()],
+        lambda self, x: x * 2 if isinstance(torch.add(x.shape[-1], 1), torch.Tensor) else x[:1],
     ],
 )
 def test_a_division_of_sizes_rounded_by_torch_is_a_size(function: Any) -> None:

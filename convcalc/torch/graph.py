@@ -426,6 +426,8 @@ def _run_graph(
                 env[node.name] = _math(call, node, args, kwargs)
             else:
                 env[node.name] = _settled(_HANDLERS[node.kind](call, args, kwargs), call, args, kwargs)
+                if node.target.startswith("torch:") and node.kind in _TORCH_ARITHMETIC:
+                    env[node.name] = _as_tensor_of_numbers(env[node.name])
                 if node.kind in _ALIASING and args and (isinstance(args[0], _SizeTensor) or id(args[0]) in sized):
                     result = env[node.name]
                     sized.update(id(v) for v in (result if isinstance(result, (tuple, list)) else (result,)))
@@ -434,6 +436,19 @@ def _run_graph(
                 if call.inplace or (kwargs and "out" in kwargs):
                     _write(node, env, same)
     return None  # pragma: no cover - an fx graph always ends with an output node
+
+
+#: torch's arithmetic functions, which give a 0-D tensor of numbers (``torch.div(h, 2, rounding_mode="floor")``
+#: is ``tensor(3)``, where ``h // 2`` is the int 3)
+_TORCH_ARITHMETIC = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod", "rsub", "maximum", "minimum"})
+
+
+def _as_tensor_of_numbers(value: Any) -> Any:
+    """A number or a size that a torch function gave as a 0-D tensor: a tensor of that one value, which the plan
+    follows (``.item()``, an index, a cast); any other value as it is."""
+    if isinstance(value, (_Tensor, tuple, list, dict)) or value is None or isinstance(value, bool):
+        return value
+    return _SizeTensor((), (value,))
 
 
 def _assigned(call: _Call, old: Any, index: Any, value: Any) -> Any:
