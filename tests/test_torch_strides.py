@@ -297,6 +297,30 @@ def test_the_layout_an_elementwise_operation_gives_a_permuted_tensor(function: A
         lambda x: torch.nn.functional.interpolate(
             torch.nn.functional.adaptive_avg_pool2d(x.contiguous(memory_format=torch.channels_last), 1), scale_factor=2
         ).view(x.shape[0], -1),
+        # torch.contiguous_format lays a channels-last or permuted tensor out contiguously again
+        lambda x: (
+            x.contiguous(memory_format=torch.channels_last)
+            .contiguous(memory_format=torch.contiguous_format)
+            .view(x.shape[0], -1)
+        ),
+        lambda x: x.permute(0, 2, 3, 1).contiguous(memory_format=torch.contiguous_format).view(x.shape[0], -1),
+        lambda x: (
+            x.to(memory_format=torch.channels_last).to(memory_format=torch.contiguous_format).view(x.shape[0], -1)
+        ),
+        lambda x: (
+            torch.empty_like(x.contiguous(memory_format=torch.channels_last), memory_format=torch.contiguous_format)
+            .permute(0, 2, 3, 1)
+            .view(x.shape[0], -1)
+        ),
+        # torch.preserve_format keeps the input's strides (a permuted one's view fails, a channels-last one's permute views)
+        lambda x: x.permute(0, 2, 3, 1).clone(memory_format=torch.preserve_format).view(x.shape[0], -1),
+        lambda x: x.permute(0, 2, 3, 1).to(memory_format=torch.preserve_format).view(x.shape[0], -1),
+        lambda x: torch.empty_like(x.permute(0, 2, 3, 1), memory_format=torch.preserve_format).view(x.shape[0], -1),
+        lambda x: (
+            torch.empty_like(x.contiguous(memory_format=torch.channels_last), memory_format=torch.preserve_format)
+            .permute(0, 2, 3, 1)
+            .view(x.shape[0], -1)
+        ),
     ],
 )
 def test_a_memory_format_gives_torchs_layout(function: Any) -> None:
@@ -378,3 +402,45 @@ def test_channels_last_weights_give_a_layout_the_plan_does_not_take_for_contiguo
     model.to(memory_format=torch.channels_last)
     assert torch_outcome(model, (2, 3, 8, 8)) == ((2, 144),)
     assert convcalc.plan(model, (2, 3, 8, 8)).output_shape == (2, 144)
+
+
+def test_a_channels_last_layout_of_another_rank_is_refused_with_torchs_reason() -> None:
+    model = Forward(lambda self, x: x[0].contiguous(memory_format=torch.channels_last))
+    with pytest.raises(convcalc.ShapeError) as caught:
+        convcalc.plan(model, (2, 3, 5, 6))
+    assert str(caught.value) == (
+        "contiguous (contiguous): torch.channels_last lays out a 4-D tensor, not a 3-D one (torch: required rank 4 "
+        "tensor to use channels_last format). Received: input_shape=(3, 5, 6)"
+    )
+
+
+F = torch.nn.functional
+_CL = torch.channels_last
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda s, x: F.conv2d(x.contiguous(memory_format=_CL), s.w).permute(0, 2, 3, 1).view(2, -1),
+        lambda s, x: F.conv2d(x.contiguous(memory_format=_CL), s.w).view(2, -1),
+        # a (3, 4, 1, 1) weight is channels-last contiguous already: .contiguous() returns it, strides and all, and
+        # torch does not take it as channels-last; .to() lays it out anew, and torch does
+        lambda s, x: F.conv2d(x, s.w.contiguous(memory_format=_CL)).permute(0, 2, 3, 1).view(2, -1),
+        lambda s, x: F.conv2d(x, s.w.to(memory_format=_CL)).permute(0, 2, 3, 1).view(2, -1),
+        lambda s, x: F.conv2d(x, s.w3.contiguous(memory_format=_CL)).permute(0, 2, 3, 1).view(2, -1),
+        lambda s, x: F.conv2d(x, s.w3.contiguous(memory_format=_CL)).view(2, -1),
+        lambda s, x: torch.cat([x.contiguous(memory_format=_CL)] * 2, 1).permute(0, 2, 3, 1).view(2, -1),
+        lambda s, x: torch.cat([x.contiguous(memory_format=_CL), x], 1).view(2, -1),
+        lambda s, x: torch.cat([x.contiguous(memory_format=_CL)] * 2, 1).view(2, -1),
+        lambda s, x: x.permute(0, 2, 3, 1).flip(1).view(2, -1),
+        lambda s, x: torch.zeros_like(x.permute(0, 2, 3, 1)).view(2, -1),
+        lambda s, x: x.contiguous(memory_format=_CL).flip(2).permute(0, 2, 3, 1).view(2, -1),
+    ],
+)
+def test_convolutions_joins_and_copies_lay_out_as_torch_does(function: Any) -> None:
+    """A channels-last input or weight makes a channels-last convolution; a join of channels-last tensors is one;
+    flip and zeros_like keep a permuted tensor's strides: a view torch refuses is refused, one it makes planned."""
+    model = Forward(function)
+    model.w = torch.nn.Parameter(torch.zeros(3, 4, 1, 1))
+    model.w3 = torch.nn.Parameter(torch.zeros(3, 4, 3, 3))
+    check(model, (2, 4, 5, 6))

@@ -19,6 +19,7 @@ from convcalc._types import Shape
 from convcalc.torch.nodes import child_module
 from convcalc.torch.strides import (
     Strides,
+    _channels_last,
     channels_last,
     contiguous,
     copied,
@@ -167,9 +168,26 @@ def _weights_layout(module: Any) -> bool | None:
 
 
 def memory_format_strides(call: Any, fmt: Any, x: Any, shape: Shape) -> Strides | None:
-    """The strides of ``x.contiguous(memory_format=fmt)`` / ``x.to(memory_format=fmt)``, of ``shape``."""
+    """The strides of ``x.contiguous(memory_format=fmt)`` / ``x.to(memory_format=fmt)``, of ``shape``. torch returns
+    ``x`` itself, strides and all, where it is laid out so already: ``contiguous`` where it is contiguous in that
+    format (an axis of size 1 may have any stride: a (3, 4, 1, 1) weight of strides (4, 1, 1, 1) is channels-last
+    contiguous), ``to`` where its suggested format is that one."""
     import torch
 
+    held = getattr(x, "strides", None)
+    if held is not None and tuple(getattr(x, "shape", ())) == tuple(shape) and all(type(d) is int for d in shape):
+        if call.kind == "contiguous" and fmt in (torch.channels_last, torch.contiguous_format):
+            laid = _channels_last(shape, held) if fmt == torch.channels_last and len(shape) == 4 else None
+            if laid or (fmt == torch.contiguous_format and is_contiguous(shape, held)):
+                return tuple(held)
+        formats = (torch.channels_last, torch.contiguous_format)
+        if (
+            call.kind == "to"
+            and len(shape) == 4
+            and fmt in formats
+            and is_channels_last(shape, held) == (fmt == torch.channels_last)
+        ):
+            return tuple(held)
     if fmt == torch.channels_last:
         if len(shape) != 4:  # torch: required rank 4 tensor to use channels_last format
             raise call.shape_error(
