@@ -190,21 +190,23 @@ class CheckedCall(type):
 MAX_BITS = 1000
 
 
-_SIMPLE = frozenset({str, bool, float, type(None)})
-
-
 def _plain_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-    """Whether every argument is a small int, a string, a bool, a float, None, or a flat tuple of small ints (a
-    kernel size): nothing to convert and nothing too large."""
+    """Whether no argument needs a look inside: no int too large, no numpy number, no list or tuple holding one (or
+    holding lists), the common case (ints, strings, flags, kernel tuples, specs, a reader's nodes)."""
     for v in (*args, *kwargs.values()):
         kind = type(v)
         if kind is int:
             if v.bit_length() > MAX_BITS:
                 return False
-        elif kind is tuple:
-            if not all(type(x) is int and x.bit_length() <= MAX_BITS for x in v):
-                return False
-        elif kind not in _SIMPLE and kind.__module__.partition(".")[0] != "convcalc":
+        elif kind is tuple or kind is list:
+            for x in v:
+                inner = type(x)
+                if inner is int:
+                    if x.bit_length() > MAX_BITS:
+                        return False
+                elif inner is tuple or inner is list or inner.__module__ == "numpy":
+                    return False
+        elif kind.__module__ == "numpy":
             return False
     return True
 
