@@ -69,9 +69,12 @@ def _arrays_given(args: Any, kwargs: Any) -> list[Any]:
                 values.extend(reversed(v))
         else:
             flat.append(v)
-    if not any(is_array(v) and getattr(v, "dtype", None) is not None and v.dtype.kind in "iu" for v in flat):
-        return []
-    return flat
+    return flat if any(_int_array(v) for v in flat) else []
+
+
+def _int_array(value: Any) -> bool:
+    """Whether ``value`` is a numpy array (or scalar) of integers."""
+    return is_array(value) and getattr(value, "dtype", None) is not None and value.dtype.kind in "iu"
 
 
 def _broadcastable(name: str, values: list[Any]) -> None:
@@ -91,7 +94,7 @@ def _broadcastable(name: str, values: list[Any]) -> None:
 
 def _as_python_ints(value: Any) -> Any:
     """Integer arrays (in tuples, lists and dicts too) as arrays of Python ints, which numpy computes exactly."""
-    if is_array(value) and value.dtype.kind in "iu" and value.ndim > 0:
+    if _int_array(value) and value.ndim > 0:
         return value.astype(object)
     if isinstance(value, (tuple, list)):
         return type(value)(_as_python_ints(v) for v in value)
@@ -106,7 +109,7 @@ def _beyond_int64(values: list[Any]) -> bool:
     would wrap around without a word: the bound is the product of every integer given, at least 2 each."""
     bound = 1
     for v in values:
-        if is_array(v) and getattr(v, "dtype", None) is not None and v.dtype.kind in "iu":
+        if _int_array(v):
             top = int(abs(v).max(initial=0)) if v.size else 0
         elif isinstance(v, int) and not isinstance(v, bool):
             top = abs(v)
@@ -342,7 +345,6 @@ def spread(value: Any, ndim: int) -> tuple[Any, ...]:
 def flag(value: Any, name: str, args: Mapping[str, Any] | None = None) -> bool:
     """``value`` when it is a bool; a SpecError naming ``args`` (or the flag alone) otherwise."""
     if type(value) is not bool:
-        # a numpy or sympy value that prints as True (np.bool_, sympy's true) is named by its type
         kind = f"{type(value).__module__}.{type(value).__qualname__}"
         # a numpy or sympy value that prints as a bool is named by its type (``strict=np.bool_(True)``)
         foreign = type(value).__module__ != "builtins" and str(value) in ("True", "False")

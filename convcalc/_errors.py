@@ -255,7 +255,7 @@ def _parameter_names(cls: Any) -> list[str]:
         return []
 
 
-def _plain(value: Any, np: Any, seen: dict[int, Any] | None = None) -> Any:
+def _plain(value: Any, np: Any, seen: dict[int, Any]) -> Any:
     """A numpy scalar argument as the Python number it is (``np.int8(100)`` as 100, so a spec's counts are exact
     Python ints, not int8 arithmetic that wraps), in tuples and lists too (a new one only where an item changes;
     one given twice, or holding itself, looked at once); any other value as it is."""
@@ -268,7 +268,6 @@ def _plain(value: Any, np: Any, seen: dict[int, Any] | None = None) -> Any:
             return float(value)
         return value
     if type(value) in (tuple, list):
-        seen = {} if seen is None else seen
         if id(value) not in seen:
             seen[id(value)] = value
             items = [_plain(v, np, seen) for v in value]

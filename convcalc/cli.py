@@ -632,7 +632,7 @@ def _params_options(p: _Parser) -> None:
             "--ndim",
             type=_axis_count,
             default=None,
-            help=f"spatial axes of a square kernel (default 2, at most {_MAX_NDIM})",
+            help=f"spatial axes of a square kernel (default 2, at most {MAX_NDIM})",
         )
         q.add_argument("--no-bias", dest="bias", action="store_false")
         _params_common(q, convention_help="the same count under both (default torch)")
@@ -656,16 +656,11 @@ def _params_common(q: argparse.ArgumentParser, *, convention_help: str) -> None:
     )
 
 
-#: The most spatial axes `params --ndim` takes: the library's own bound (an absurd --ndim, 100000, asks for a
-#: number of tens of thousands of digits that no layer has: refused with the reason instead of printed).
-_MAX_NDIM = MAX_NDIM
-
-
 def _axis_count(text: str) -> int:
     value = _positive_int(text)
-    if value > _MAX_NDIM:
+    if value > MAX_NDIM:
         raise argparse.ArgumentTypeError(
-            f"must be at most {_MAX_NDIM}, not {text!r}: it counts the spatial axes of a square kernel "
+            f"must be at most {MAX_NDIM}, not {text!r}: it counts the spatial axes of a square kernel "
             "(torch and Keras convolve over 1 to 3); give a per-axis kernel with -k for anything else"
         )
     return value

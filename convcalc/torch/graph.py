@@ -46,9 +46,7 @@ from convcalc.torch.values import (
     _flow_of,
     _output_size_given,
     _Pair,
-    _Real,
     _real_value,
-    _rounds_exactly,
     _size,
     _sized_transpose,
     _SizeTensor,
@@ -840,9 +838,7 @@ def _math(call: _Call, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]
     try:
         return function(*args, **kwargs)
     except TypeError:
-        if args and isinstance(args[0], _Real):
-            _exactly_rounded(call, args[0])
-        rounded = _rounded(node.target, args, kwargs)
+        rounded = _rounded(call, node.target, args, kwargs)
         if rounded is None:
             raise call.spec_error(
                 "convcalc follows math functions of concrete numbers only (and math.ceil, math.floor of sizes)",
@@ -851,15 +847,17 @@ def _math(call: _Call, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]
         return rounded
 
 
-def _rounded(target: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _rounded(call: _Call, target: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``math.ceil(h / s)`` and ``math.floor`` of a symbolic size (the 'same' padding computed in a forward):
-    sympy's ceiling or floor, None for another function or argument."""
+    sympy's ceiling or floor, None for another function or argument; a SpecError for a float of more than one
+    division of sizes, which rounds as Python's arithmetic made it."""
     from convcalc._backend import is_symbolic, sympy
     from convcalc._symbolic import FloorForm, to_sympy
 
     name = target.rpartition(":")[2]
-    if name not in ("ceil", "floor") or kwargs or len(args) != 1 or not _rounds_exactly(args[0]):
-        return None  # (a float of more than one division of sizes rounds as Python's arithmetic made it)
+    if name not in ("ceil", "floor") or kwargs or len(args) != 1:
+        return None
+    _exactly_rounded(call, args[0])
     value = _real_value(args[0])
     if not (isinstance(value, FloorForm) or is_symbolic(value)):
         return None

@@ -9,7 +9,6 @@ import itertools
 from contextlib import AbstractContextManager
 from typing import Any
 
-from convcalc._errors import ShapeError
 from convcalc._plan import sliced_rf
 from convcalc._types import Shape
 from convcalc.torch.ops_math import _broadcast, _reordered, _view_strides
@@ -652,10 +651,10 @@ def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     for j, d in enumerate(t.shape[2:]):
         if type(d) is not int:
             call.require_at_least(d, 1, j, empty, "interpolated input not empty")
-    given = size if isinstance(size, (tuple, list)) else (size,)
-    if size is not None and any(type(v) is int and v < 1 for v in given):  # ``size=(h // 4, w // 4)`` of h = 3
-        # (a ShapeError of the input's sizes: torch's meta kernel of bilinear with align_corners runs it)
-        raise ShapeError(empty())
+    # ``size=(h // 4, w // 4)`` of h = 3: refused here, as torch's meta kernel of bilinear with align_corners runs it
+    for j, d in enumerate(() if size is None else size if isinstance(size, (tuple, list)) else (size,)):
+        if type(d) is int:
+            call.require_at_least(d, 1, j, empty, "interpolated size at least 1")
     if size is not None and not all(type(v) is int for v in (size if isinstance(size, tuple) else (size,))):
         sizes = size if isinstance(size, tuple) else (size,) * (rank - 2)
         sizes = _as_sizes(call, sizes)

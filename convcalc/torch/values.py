@@ -367,15 +367,13 @@ def _scalar_dims(call: _Call, dims: Any, shape: Shape, distinct: bool = True) ->
     if shape:
         return False
     given = [d for d in (dims if isinstance(dims, (tuple, list)) else (dims,)) if d is not None]
-    if distinct and len(given) > 1 and all(d in (0, -1) for d in given if _is_int(d)):
-        raise call.shape_error(f"dim 0 appears multiple times in the list of dims {tuple(dims)}", shape)
-    for d in dims if isinstance(dims, (tuple, list)) else (dims,):
-        if d is None:
-            continue
+    for d in given:
         if not _is_int(d):
             raise call.spec_error("dim must be an int", dim=d)
         if d not in (0, -1):
             raise call.shape_error(f"dim={d} is out of range for a 0-D input: use a dim of 0 or -1", shape)
+    if distinct and len(given) > 1:  # 0 and -1 are the same dim there
+        raise call.shape_error(f"dim 0 appears multiple times in the list of dims {tuple(dims)}", shape)
     return True
 
 
