@@ -52,7 +52,6 @@ class Context:
         "constraints",
         "counted",
         "declared",
-        "flatten_source",
         "groups",
         "input_rank",
         "itemsize",
@@ -79,8 +78,6 @@ class Context:
         self.input_rank = 0
         self.rows: list[Row] = []
         self.constraints: list[Constraint] = []
-        # the last flatten to (batch, features): its path, the sizes it merged and the features it made
-        self.flatten_source: tuple[str, Shape, Size] | None = None
         # containers (Sequential, a torch module's forward, Add, Concat) in the order they are entered: a slot is
         # taken on entry with open_group and filled with (first row, path, kind, output shape) on exit
         self.groups: list[tuple[int, str, str, Shape, Shape] | None] = []

@@ -195,11 +195,9 @@ def _readable(value: Any) -> str:
     """torchinfo's number format: ``(M): 12.34`` / ``(G): 4.09``."""
     if type(value) is not int:
         return f": {value}"
-    for limit, unit in ((1e12, "T"), (1e9, "G")):
-        if value >= limit:
-            return f" ({unit}): {value / limit:,.2f}"
-    scaled = value / 1e6
-    return f" (M): {int(scaled):,d}" if scaled.is_integer() else f" (M): {scaled:,.2f}"
+    limit, unit = (1e12, "T") if value >= 1e12 else (1e9, "G") if value >= 1e9 else (1e6, "M")
+    scaled = value / limit  # a whole number of its unit is shown without decimals, in every unit
+    return f" ({unit}): {int(scaled):,d}" if scaled.is_integer() else f" ({unit}): {scaled:,.2f}"
 
 
 class _Layer:

@@ -1039,3 +1039,45 @@ def test_a_subclass_of_a_torch_layer_outputs_in_its_weights_dtype() -> None:
     ours = convcalc.summary(model, input_size=(2, 4), verbose=0)
     theirs = torchinfo.summary(model, input_size=(2, 4), verbose=0)
     assert ours.total_output_bytes == theirs.total_output_bytes == 2 * (2 * 6 * 4 + 2 * 3 * 8)
+
+
+def test_a_whole_number_of_giga_or_tera_mult_adds_prints_as_torchinfo_prints_it() -> None:
+    """torchinfo drops the decimals of any whole number of its unit: 1,000,000,000 mult-adds is ``(G): 1``,
+    10**12 ``(T): 1``, as ``(M): 12`` is; compared with torchinfo's own number format around each unit's edges."""
+    from torchinfo.model_statistics import ModelStatistics, Units
+
+    from convcalc._render import _readable
+
+    module = nn.Linear(1000, 1000, bias=False)
+    ours = convcalc.summary(module, input_size=(1000, 1000), verbose=0)
+    theirs = torchinfo.summary(module, input_size=(1000, 1000), verbose=0, device="meta")
+    assert ours.total_mult_adds == theirs.total_mult_adds == 10**9
+    assert "Total mult-adds (G): 1" in str(ours).splitlines()
+    assert str(ours).splitlines()[-10:-5] == their_lines(theirs)[-10:-5]
+    for base in (10**6, 10**9, 10**12, 10**15):
+        for value in (0, 1, base - 1, base, base + 1, 7 * base, 7 * base + base // 100, 12_345 * base // 1000):
+            expected = ModelStatistics.format_output_num(value, Units.AUTO)
+            assert _readable(value) == expected.replace("Units.MEGABYTES", "M").replace("Units.GIGABYTES", "G").replace(
+                "Units.TERABYTES", "T"
+            ), value
+
+
+def test_a_sequence_first_layer_is_charged_its_first_size_as_torchinfo_does() -> None:
+    """torchinfo charges each call once per element of its output's first axis: a sequence-first LSTM and the
+    Linear after it by the length L, not the batch N. ``total_mult_adds`` follows it; the per-sample ``macs``
+    times N does not."""
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lstm = nn.LSTM(6, 4)
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x: Any) -> Any:
+            return self.fc(self.lstm(x)[0])
+
+    theirs = torchinfo.summary(Net(), input_size=(7, 2, 6), verbose=0, device="cpu")
+    plan = convcalc.plan(Net(), (7, 2, 6), macs="torchinfo")
+    assert plan.total_mult_adds == theirs.total_mult_adds == 2793
+    assert plan.macs * 2 != theirs.total_mult_adds
+    assert_same(Net(), OPTIONS[:2], input_size=(7, 2, 6))

@@ -1335,6 +1335,29 @@ def test_linear_after_view_says_what_to_use() -> None:
         convcalc.plan(Net(), (1, 1, 7, 7))
 
 
+def test_linear_after_torch_flatten_or_a_reshape_to_more_axes() -> None:
+    """The flatten a message names is read from the plan's rows: ``torch.flatten`` is one, a reshape that keeps
+    three axes is not (the count it made is no flatten's)."""
+
+    class Net(tnn.Module):
+        def __init__(self, flat: bool) -> None:
+            super().__init__()
+            self.conv = tnn.Conv2d(1, 8, 3)
+            self.fc = tnn.Linear(100, 10)
+            self.flat = flat
+
+        def forward(self, x: Any) -> Any:
+            x = self.conv(x)
+            return self.fc(torch.flatten(x, 1) if self.flat else x.reshape(x.size(0), 8, 25))
+
+    with pytest.raises(ShapeError) as info:
+        convcalc.plan(Net(True), (1, 1, 7, 7))
+    assert "receives 200 features (Flatten of 8 x 5 x 5 = 200): use in_features=200" in str(info.value)
+    with pytest.raises(ShapeError) as info:
+        convcalc.plan(Net(False), (1, 1, 7, 7))
+    assert "receives 25 features: use in_features=25" in str(info.value)
+
+
 def test_a_linear_after_a_linear_is_not_told_of_the_view_before() -> None:
     class Net(tnn.Module):
         def __init__(self) -> None:

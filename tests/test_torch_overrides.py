@@ -159,3 +159,81 @@ def test_a_stale_layer_torch_refuses_is_refused() -> None:
         convcalc.plan(nn.Sequential(conv, nn.Conv2d(8, 4, 1)), (2, 3, 10, 10))
     with pytest.raises(RuntimeError):
         nn.Sequential(conv, nn.Conv2d(8, 4, 1))(torch.zeros(2, 3, 10, 10))
+
+
+# --------------------------------------------------------------------------- #
+# a forward replaced on the instance: torch calls it, whatever the class
+# --------------------------------------------------------------------------- #
+
+
+def _stack() -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3)).eval()
+
+
+def test_a_layer_whose_forward_is_replaced_without_work_is_planned_as_torch_runs_it() -> None:
+    """``relu.forward = lambda x: F.max_pool2d(x, 2)``: the class's rule (a ReLU keeps the shape) would be wrong;
+    torch's shapes are taken, and the convolutions around keep their counts."""
+    model = _stack()
+    model[1].forward = lambda x: F.max_pool2d(x, 2)
+    plan = _agrees(model, (2, 3, 16, 16))
+    assert plan.output_shape == (2, 8, 5, 5)
+    assert plan.macs == 3 * 8 * 9 * 14 * 14 + 8 * 8 * 9 * 5 * 5
+    assert [r.source for r in plan.rows] == ["rule", "torch", "rule"]  # the pool's shapes are torch's
+
+
+def test_a_container_whose_forward_is_replaced_is_planned_as_torch_runs_it() -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = _stack()
+            self.head = nn.Conv2d(8, 2, 1)
+
+        def forward(self, x: Any) -> Any:
+            return self.head(self.body(x))
+
+    net = Net().eval()
+    net.body.forward = lambda x: net.body[0](x)  # only the first layer runs
+    # (the replacement calls the model's own first layer, not the copy torch's pass runs: the plan counts that
+    # convolution as a function of the model's weights, which torchinfo lists as the module's call)
+    plan = convcalc.plan(net, (2, 3, 16, 16))
+    assert plan.output_shape == tuple(net(torch.zeros(2, 3, 16, 16)).shape) == (2, 2, 14, 14)
+    assert plan.total_params == sum(p.numel() for p in net.parameters())
+    assert plan.macs == 3 * 8 * 9 * 14 * 14 + 8 * 2 * 14 * 14
+    root = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU())
+    root.forward = lambda x: root[0](x)[:, :4]
+    plan = convcalc.plan(root, (2, 3, 16, 16))
+    assert plan.output_shape == tuple(root(torch.zeros(2, 3, 16, 16)).shape) == (2, 4, 14, 14)
+    assert plan.macs == 3 * 8 * 9 * 14 * 14
+
+
+@pytest.mark.parametrize("where", ["child", "root"])
+def test_a_layer_with_weights_whose_forward_is_replaced_is_refused(where: str) -> None:
+    """A convolution whose forward is replaced computes what the replacement says (here with padding 1): neither
+    its rule nor its arguments tell its MACs, so no number is given."""
+    model: Any = _stack()
+    conv = model[0] if where == "child" else model
+    if where == "root":
+        model = conv = nn.Conv2d(3, 8, 3)
+    conv.forward = lambda x: F.conv2d(x, conv.weight, conv.bias, padding=1)
+    with pytest.raises(convcalc.SpecError) as info:
+        convcalc.plan(model, (2, 3, 16, 16))
+    assert "its forward is replaced on the instance" in str(info.value)
+    assert "Received: forward=<lambda>" in str(info.value)
+
+
+def test_a_forward_wrapped_with_functools_wraps_still_runs_the_class_rule() -> None:
+    """accelerate's hooks set ``module.forward`` to a wrapper of the class's forward (``functools.wraps``): the
+    rule stands, checked against the shapes torch gives."""
+    import functools
+
+    model = _stack()
+    for layer in model:
+        original = layer.forward
+
+        def wrapper(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            return _original(*args, **kwargs)
+
+        layer.forward = functools.update_wrapper(wrapper, original)
+    plan = _agrees(model, (2, 3, 16, 16))
+    assert plan.output_shape == (2, 8, 12, 12)
+    assert plan.macs == 3 * 8 * 9 * 14 * 14 + 8 * 8 * 9 * 12 * 12

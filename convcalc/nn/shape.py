@@ -75,7 +75,6 @@ class Flatten(Module):
                     ) from None
         out_shape = (*shape[:a], merged, *shape[b + 1 :])
         ctx.add_row(path, self.kind, shape, out_shape)
-        ctx.flatten_source = (path, tuple(shape[a : b + 1]), merged)
         return out_shape, None
 
 
@@ -223,10 +222,34 @@ def _linear_row(ctx: Context, path: str, kind: str, shape: Shape, fin: Any, fout
     return out_shape, None
 
 
+#: the kinds of row that merge axes: ``nn.Flatten``, ``torch.flatten``, and a view or reshape (to (batch, features)
+#: only: a view that keeps more axes is no flatten a message would name)
+_FLATTENS = frozenset({"Flatten", "flatten"})
+_VIEWS = frozenset({"view", "reshape"})
+
+
+def _last_flatten(rows: list[Any]) -> tuple[Shape, Any] | None:
+    """The sizes the plan's last flatten merged and the size it made, read from its row (the rows are the plan's
+    record: no spec leaves state for another), or None where no row so far flattens."""
+    for row in reversed(rows):
+        a, b = row.input_shape, row.output_shape
+        if row.kind in _VIEWS:
+            if len(b) == 2 and len(a) > 2 and a[0] == b[0]:
+                return tuple(a[1:]), b[1]
+        elif row.kind in _FLATTENS and b:
+            k = len(a) - len(b) + 1  # the number of axes merged into one
+            # the merged run starts where the axes before it and after it are the input's own (the latest such
+            # start: Flatten of (N, C) to (N, C) merged C alone)
+            for start in range(len(b) - 1, -1, -1):
+                if a[:start] == b[:start] and a[start + k :] == b[start + 1 :]:
+                    return tuple(a[start : start + k]), b[start]
+    return None
+
+
 def _linear_mismatch(layer: Linear, path: str, shape: Shape, ctx: Context) -> str:
     got = shape[-1]
     head = f"{layer._where(path)}: Linear(in_features={layer.in_features}) receives {got} features"
-    source = ctx.flatten_source
+    source = _last_flatten(ctx.rows)
     fix = (
         f"use in_features={got}"
         if type(got) is int
@@ -235,8 +258,8 @@ def _linear_mismatch(layer: Linear, path: str, shape: Shape, ctx: Context) -> st
     )
     # the last flatten of the plan explains the count only where it made it: a later Linear given another
     # Linear's features is not told of a Flatten whose product is something else
-    if source is not None and len(shape) == 2 and source[2] == got:
-        dims = source[1]
+    if source is not None and len(shape) == 2 and source[1] == got:
+        dims = source[0]
         head += f" (Flatten of {_fmt(dims)} = {got})"
         if len(dims) >= 2 and all(type(d) is int for d in dims) and layer.in_features % dims[0] == 0:
             per_channel = layer.in_features // dims[0]

@@ -16,6 +16,7 @@ from convcalc.torch.meta import (
     _plain_containers,
     _plainly_held,
     _quiet_compiled,
+    _replaced_forward,
     _run_uncompiled,
     _value_checks_off,
 )
@@ -577,7 +578,10 @@ def _replay_module(
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
         out_shape = tuple(int(d) for d in output.shape) if isinstance(output, torch.Tensor) else None
         spec = None
-        if _rule_for(cls) is not None:
+        replaced = _replaced_forward(module)  # torch ran what was set on the instance, not the class's rule
+        if replaced:
+            pass
+        elif _rule_for(cls) is not None:
             spec = _apply_rule(_rule_for(cls), module, where, cls)  # type: ignore[arg-type]
         elif not isinstance(module, torch.jit.ScriptModule):
             spec = _leaf_spec(module, where)
@@ -615,6 +619,13 @@ def _replay_module(
         else:
             macs_layers = [m for m in module.modules() if _mac_layer(m)]
             if macs_layers or cls.__name__ in ("LSTM", "GRU", "RNN", "MultiheadAttention", "Transformer"):
+                if replaced:
+                    raise SpecError(
+                        f"{where}: its forward is replaced on the instance, so neither convcalc's rule for "
+                        f"{cls.__name__} nor its arguments tell the work torch runs there, and convcalc cannot count "
+                        f"its multiply-accumulates. Plan the model with the class's forward, or make the replacement "
+                        f"a module of its own class. Received: forward={_describe_function(vars(module)['forward'])}"
+                    )
                 raise SpecError(
                     f"{where}: convcalc has no rule for this layer's multiply-accumulates as torch runs it here "
                     f"(a {'TorchScript module' if isinstance(module, torch.jit.ScriptModule) else 'layer'} holding "
@@ -627,6 +638,10 @@ def _replay_module(
             value = _from_meta(output, known, where)
             first = _leaves((value,))
             ctx.add_row(name, cls.__name__, in_shape, first[0].shape if first else ())
+
+
+def _describe_function(function: Any) -> str:
+    return str(getattr(function, "__name__", None) or type(function).__name__)
 
 
 def _holding_nothing(row: Any) -> Any:

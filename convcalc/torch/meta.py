@@ -187,6 +187,28 @@ def _compiled(module: Any) -> bool:
     )
 
 
+def _scripted(module: Any) -> bool:
+    """A TorchScript module, which keeps its compiled forward on the instance."""
+    return isinstance(module, _torch().jit.ScriptModule)
+
+
+def _replaced_forward(module: Any) -> bool:
+    """Whether torch calls a forward set on the instance that is not the class's own wrapped
+    (``conv.forward = lambda x: ...``): a wrapper made with ``functools.wraps`` around the class's forward
+    (accelerate's hooks) still runs it, and a compiled module's wrapper is dynamo's."""
+    forward = vars(module).get("forward")
+    if forward is None or _compiled(module) or _scripted(module):
+        return False
+    import inspect
+
+    try:
+        inner = inspect.unwrap(forward)
+    except ValueError:  # a chain of wrappers that loops
+        return True
+    # (bound to the module the user holds: a meta copy's wrapper still calls the original's forward)
+    return getattr(inner, "__func__", None) is not type(module).forward
+
+
 def _run_uncompiled(copy: Any) -> None:
     """Each ``torch.compile`` wrapper in a meta copy (``self.block = torch.compile(block)``) made to call the
     module it wraps as it is: dynamo is never run (it cannot compile for meta tensors of planned shapes), and

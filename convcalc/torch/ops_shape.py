@@ -55,8 +55,6 @@ def _reshape(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return t
     shape = _infer_shape(call, t.shape, sizes)
     strides = _view_strides(call, t, shape, copy=call.kind == "reshape")
-    if len(shape) == 2 and len(t.shape) > 2 and _same(shape[0], t.shape[0]) is True:
-        call.ctx.flatten_source = (call.name, tuple(t.shape[1:]), shape[1])
     return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral))
 
 
