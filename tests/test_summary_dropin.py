@@ -835,6 +835,28 @@ class _OwnParametrized(nn.Module):
         return self.lin(x @ self.w)
 
 
+class _Factors(nn.Module):
+    """A low-rank weight of two originals: its ``right_inverse`` gives the factors, its forward their product."""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        return a @ b
+
+    def right_inverse(self, weight: Any) -> Any:
+        u, s, v = torch.linalg.svd(weight, full_matrices=False)
+        return u[:, :2] * s[:2], v[:2]
+
+
+class _Rotate(nn.Module):
+    """A weight turned by a fixed matrix held as a buffer (no parameters of its own)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.register_buffer("r", torch.linalg.qr(torch.randn(n, n))[0])
+
+    def forward(self, weight: Any) -> Any:
+        return weight @ self.r
+
+
 class _NormedBlock(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -862,6 +884,9 @@ def _parametrized_nets() -> list[tuple[Any, tuple[int, ...]]]:
     frozen.parametrizations.weight.original.requires_grad_(False)
     own = _OwnParametrized()
     parametrize.register_parametrization(own, "w", _Symmetric())
+    factored, rotated = nn.Linear(16, 12), nn.Linear(16, 12)
+    parametrize.register_parametrization(factored, "weight", _Factors())
+    parametrize.register_parametrization(rotated, "weight", _Rotate(16))
     return [
         (nn.Sequential(weight_norm(nn.Conv2d(3, 8, 3)), nn.ReLU()), (2, 3, 8, 8)),
         (nn.Sequential(nn.Flatten(), frozen), (2, 3, 2, 2)),
@@ -870,10 +895,12 @@ def _parametrized_nets() -> list[tuple[Any, tuple[int, ...]]]:
         (_Twice(), (3, 4)),
         (nn.Sequential(_NormedBlock(), _NormedBlock()), (2, 3, 4, 4)),
         (own, (2, 4)),
+        (nn.Sequential(factored, nn.ReLU(), nn.Linear(12, 3)), (4, 16)),
+        (nn.Sequential(rotated, nn.ReLU(), nn.Linear(12, 3)), (4, 16)),
     ]
 
 
-@pytest.mark.parametrize("index", range(7))
+@pytest.mark.parametrize("index", range(9))
 def test_parametrized_layers_are_listed_with_their_parametrizations(index: int) -> None:
     """torchinfo lists a parametrized layer's ``ModuleDict``, each ``ParametrizationList`` and each
     parametrization they call, with the parameters each holds: the layer's own row showed all of them, and a
@@ -883,6 +910,21 @@ def test_parametrized_layers_are_listed_with_their_parametrizations(index: int) 
     net, shape = _parametrized_nets()[index]
     assert_same(net.eval(), input_size=shape)
     assert convcalc.plan(net, shape).total_params == sum(p.numel() for p in net.parameters())
+
+
+# (spectral_norm's power iteration, 1, and orthogonal's matrix exponential, 4: documented as not counted)
+@pytest.mark.parametrize("index", [0, 2, 3, 5, 6, 7, 8])
+def test_parametrized_layers_count_the_products_their_parametrizations_make(index: int) -> None:
+    """The products a parametrization of the user's computes are work of the layer's call, as torch's flop
+    counter counts them: a LoRA update with parameters of its own, a product of two originals, a product with a
+    buffer (the last two were left out)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net, shape = _parametrized_nets()[index]
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        net.eval()(torch.randn(shape))
+    assert convcalc.plan(net, shape, macs="flops").macs * shape[0] == counter.get_total_flops()
 
 
 def _mha_block() -> Any:

@@ -181,11 +181,11 @@ def _spec_types() -> _SpecTypes:
         call). Its rows hold no parameters: the layer's row holds the parametrizations' parameters, as
         torchinfo's table and ``parameters()`` count them.
 
-        ``chains``: per parametrized tensor, its name, the Graph of each parametrization in turn and the shape
-        of the original tensor the first one takes."""
+        ``chains``: per parametrized tensor, its name, the Graph of each parametrization in turn and the shapes
+        of the original tensors the first one takes (one, or several where its ``right_inverse`` gave several)."""
 
         layer: Any
-        chains: tuple[tuple[str, tuple[Any, ...], tuple[int, ...]], ...]
+        chains: tuple[tuple[str, tuple[Any, ...], tuple[tuple[int, ...], ...]], ...]
 
         @property
         def kind(self) -> str:
@@ -205,14 +205,14 @@ def _spec_types() -> _SpecTypes:
 
             owner, ctx.owner = ctx.owner, None  # (no module's tensors: the layer's row counts them)
             try:
-                for name, steps, shape in self.chains:
+                for name, steps, shapes in self.chains:
                     undo = _undoer(ctx)
                     try:
                         with ctx.made_as(_holding_nothing):
-                            value: Any = _Tensor(shape)
+                            values: tuple[Any, ...] = tuple(_Tensor(shape) for shape in shapes)
                             for j, step in enumerate(steps):
                                 where = _join(path, f"parametrizations.{name}.{j}")
-                                value = _graph_call(step, (value,), {}, ctx, where)
+                                values = (_graph_call(step, values, {}, ctx, where),)
                     except (ConvCalcError, ReaderSignalError):
                         # a forward neither convcalc nor torch's meta run follows (it branches on the weight's
                         # values): torch checked the tensor's shape when the parametrization was registered, so the

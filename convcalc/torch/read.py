@@ -532,6 +532,13 @@ def parametrized(module: Any) -> tuple[Any, ...]:
                 shape = tuple(originals[0].shape)
             elif len(originals) == 2 and all(type(p).__name__ == "_WeightNorm" for p in steps[:1]):
                 shape = tuple(originals[1].shape)  # weight_norm: g * v / |v|, of v's shape
+            elif len(originals) > 1 and name not in unsafe:
+                # a right_inverse that gave several originals (a low-rank A @ B): the shape torch checked the
+                # result against when it was registered, found by running the chain on meta tensors
+                found_shape = _meta_result_shape(steps, originals)
+                if found_shape is None:
+                    continue
+                shape = found_shape
             else:
                 continue
             where = f"{path}.parametrizations.{name}" if path else f"parametrizations.{name}"
@@ -553,6 +560,23 @@ def parametrized(module: Any) -> tuple[Any, ...]:
                 )
             )
     return tuple(found)
+
+
+def _meta_result_shape(steps: list[Any], originals: list[Any]) -> tuple[int, ...] | None:
+    """The shape of the tensor a chain of parametrizations computes from ``originals``, run on meta tensors of
+    their shapes (no data, the user's tensors untouched), or None where that run fails."""
+    torch = _torch()
+    from torch.func import functional_call
+
+    values: tuple[Any, ...] = tuple(torch.empty(t.shape, dtype=t.dtype, device="meta") for t in originals)
+    try:
+        for step in steps:
+            held = {**dict(step.named_parameters()), **dict(step.named_buffers())}
+            metas = {k: torch.empty(t.shape, dtype=t.dtype, device="meta") for k, t in held.items()}
+            values = (functional_call(step, metas, values),)
+        return tuple(int(d) for d in values[0].shape)
+    except Exception:  # a parametrization that needs data (it branches on values): left out, as before
+        return None
 
 
 def _pruning_mask(module: Any, name: str) -> Any:
@@ -606,11 +630,12 @@ class _Reader:
         return self.done[key]
 
     def _with_parametrizations(self, module: Any, spec: Any, path: str) -> Any:
-        """A layer planned whole whose tensors parametrizations of the user's with parameters of their own
-        compute (a LoRA update, ``W + B @ A``): planned with those parametrizations' work (see Parametrized).
-        torch's own (weight_norm, spectral_norm, orthogonal), one that holds no parameters and one whose forward
-        convcalc cannot follow are left as they are (the layer's own work is counted), as is a layer that takes or
-        gives several tensors (an LSTM) or whose forward reads a child's weight (MultiheadAttention's out_proj)."""
+        """A layer planned whole whose tensors parametrizations of the user's compute (a LoRA update,
+        ``W + B @ A``, a low-rank ``A @ B`` of two originals, a product with a buffer ``W @ R``): planned with
+        those parametrizations' work (see Parametrized). torch's own (weight_norm, spectral_norm, orthogonal) and
+        one whose forward convcalc cannot follow are left as they are (the layer's own work is counted), as is a
+        layer that takes or gives several tensors (an LSTM) or whose forward reads a child's weight
+        (MultiheadAttention's out_proj)."""
         lists = _parametrizations(module)
         if lists is None or _passes_several(spec) or isinstance(spec, _multi_output()):
             return spec
@@ -618,10 +643,7 @@ class _Reader:
         for name, plist in lists.items():
             steps = list(plist)
             originals = _originals(plist)
-            if len(originals) != 1 or not any(
-                type(step).__module__ != "torch.nn.utils.parametrizations" and any(True for _ in step.parameters())
-                for step in steps
-            ):
+            if not originals or all(type(step).__module__ == "torch.nn.utils.parametrizations" for step in steps):
                 continue
             try:
                 read = [
@@ -631,7 +653,7 @@ class _Reader:
             except ConvCalcError:
                 continue
             if all(isinstance(r, _spec_types().Graph) for r in read):
-                chains.append((name, tuple(read), tuple(int(d) for d in originals[0].shape)))
+                chains.append((name, tuple(read), tuple(tuple(int(d) for d in t.shape) for t in originals)))
         return _spec_types().Parametrized(spec, tuple(chains)) if chains else spec
 
     def _convert(self, module: Any, path: str) -> Any:
