@@ -758,6 +758,40 @@ def test_fold_and_unfold_give_torchs_shape(source: str, shape: Shape) -> None:
     assert (row.trainable, row.macs) == (0, 0)
 
 
+class _OverlapAdd(torch.nn.Module):
+    """Overlap-add with ``F.fold`` (Conv-TasNet's decoder): the output length computed from the frame count."""
+
+    def __init__(self, n: int = 8, window: int = 16) -> None:
+        super().__init__()
+        self.window = window
+        self.enc = torch.nn.Conv1d(1, n, window, stride=window // 2, bias=False)
+        self.basis = torch.nn.Linear(n, window, bias=False)
+
+    def forward(self, x: Any) -> Any:
+        frames = self.basis(F.relu(self.enc(x)).transpose(1, 2))
+        length = (frames.shape[1] - 1) * (self.window // 2) + self.window
+        out = F.fold(frames.transpose(1, 2), (1, length), kernel_size=(1, self.window), stride=(1, self.window // 2))
+        return out.squeeze(1).squeeze(1)
+
+
+def test_fold_to_the_size_its_blocks_came_from_is_planned_with_symbols() -> None:
+    """``F.fold`` whose output_size is computed from the blocks' count holds for every size: it failed inside
+    convcalc with symbols (and ``convcalc.nn.Fold`` let a sympy error out), where numbers planned."""
+    import sympy
+
+    model = _OverlapAdd().eval()
+    t_ = convcalc.symbols("T")
+    plan = convcalc.plan(model, (1, 1, t_))
+    for t in (16, 17, 23, 24, 200, 201):
+        with torch.no_grad():
+            expected = tuple(model(torch.zeros(1, 1, t)).shape)
+        sizes = tuple(int(sympy.sympify(to_sympy(d)).subs(to_sympy(t_), t)) for d in plan.output_shape)
+        assert sizes == expected, t
+    k = convcalc.symbols("K")
+    fold = convcalc.nn.Fold(output_size=(1, 8 * k + 8), kernel_size=(1, 16), stride=(1, 8))
+    assert convcalc.plan(fold, (1, 16, k)).output_shape == (1, 1, 1, 8 * k + 8)
+
+
 _OPAQUE_VIEW = "x.view(__import__('json').loads(__import__('json').dumps(list(x.shape))))"  # read by torch's pass
 
 # A negative padding: torch refuses it when it runs on data, though its meta kernel of unfold takes it

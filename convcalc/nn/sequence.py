@@ -819,7 +819,7 @@ class Fold(Module):
         length = shape[-1]
         if type(wanted) is not int:  # an output_size that depends on the input's sizes
             if _same_size(length, wanted):  # the Unfold's blocks of the sizes output_size was computed from
-                wanted = length
+                length = wanted = 0  # equal for every size: nothing to require
             else:  # a condition with a number on its right, as a constraint holds() can test
                 length, wanted = length - wanted, 0
         ctx.equals(
