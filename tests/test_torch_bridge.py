@@ -1186,6 +1186,32 @@ def test_verify_leaves_the_torch_module_as_it_was() -> None:
     assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float64"])
+def test_verify_feeds_the_input_in_the_models_dtype(dtype: str) -> None:
+    """A ``.half()`` or ``.double()`` model runs on an input of its own dtype: a float32 one made torch raise, and
+    verify reported a mismatch on a model that plans and runs."""
+    model = tnn.Sequential(tnn.Conv2d(3, 8, 3), tnn.ReLU(), tnn.Conv2d(8, 4, 1)).to(getattr(torch, dtype))
+    report = convcalc.verify(model, (2, 3, 10, 10), device="cpu")
+    assert report.ok, str(report)
+    assert report.error is None
+    assert [r.actual_shape for r in report.rows] == [(2, 8, 8, 8), (2, 8, 8, 8), (2, 4, 8, 8)]
+
+
+def test_verify_compares_a_module_that_returns_its_input() -> None:
+    """``QuantStub`` / ``DeQuantStub`` (before a model is prepared) return their input: the plan holds their calls
+    without an operation, and verify compared them as missing."""
+    from torch.ao.quantization import DeQuantStub, QuantStub
+
+    model = tnn.Sequential(QuantStub(), tnn.Conv2d(3, 8, 3), DeQuantStub()).eval()
+    report = convcalc.verify(model, (2, 3, 16, 16), device="cpu")
+    assert report.ok, str(report)
+    assert {r.name: (r.planned_shape, r.actual_shape, r.match) for r in report.rows} == {
+        "0": ((2, 3, 16, 16), (2, 3, 16, 16), True),
+        "1": ((2, 8, 14, 14), (2, 8, 14, 14), True),
+        "2": ((2, 8, 14, 14), (2, 8, 14, 14), True),
+    }
+
+
 def test_verify_rejects_symbolic_or_bad_input() -> None:
     H = convcalc.symbols("H")
     model, _ = ROUND_TRIPS["mnist"]

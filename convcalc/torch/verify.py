@@ -138,7 +138,8 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
 
     Builds the torch module (``to_torch`` for a ``convcalc.nn`` model; a torch
     module is used as it is, in eval mode, on a copy if it must move device),
-    runs it once on ``torch.randn(input_shape)`` under ``torch.no_grad()``,
+    runs it once on ``torch.randn(input_shape)`` (in the dtype of the model's first floating-point parameter)
+    under ``torch.no_grad()``,
     records each module's output shape, call by call, with forward hooks, and
     compares them and the parameters each call holds for the first time
     (``parameters()`` of the module, its parametrizations included) with the
@@ -370,7 +371,7 @@ def _run_hooked(
                 stack.enter_context(_quiet_compiled())
                 if stance is not None:
                     stack.enter_context(stance("force_eager"))
-            module(torch.randn(shape, device=device))
+            module(torch.randn(shape, device=device, dtype=_input_dtype(torch, module)))
     except Exception as exc:  # torch's own error is the finding
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         failed_in = running[-1] if running else ""
@@ -407,6 +408,15 @@ def _first_tensor(torch: Any, value: Any) -> Any:
             found = _first_tensor(torch, item)
             if found is not None:
                 return found
+    return None
+
+
+def _input_dtype(torch: Any, module: Any) -> Any:
+    """The dtype a model's input takes: its first floating-point parameter's (a ``.half()`` or ``.double()``
+    model computes in it, as ``plan`` sizes its bytes), else torch's default."""
+    for tensor in module.parameters():
+        if tensor.dtype.is_floating_point:
+            return tensor.dtype
     return None
 
 
@@ -468,6 +478,11 @@ def _compare(
         rows.append(VerifyRow(r.name, planned_shape, actual, r.params, actual_params, match))
     if planned is not None:
         layers = [n for n in planned_names if n in params and params[n][1]]
+        # a module without children whose forward was read and planned no operation (a QuantStub returns its
+        # input): the plan holds its call as a container's, with the output it returns
+        returns: dict[str, list[tuple[int, ...]]] = {}
+        for group in planned.groups:
+            returns.setdefault(group.path, []).append(tuple(group.output_shape))
         for name, calls in outputs.items():
             if name in planned_names:
                 for extra in calls[seen[name] :]:  # torch called it more often than planned
@@ -479,7 +494,14 @@ def _compare(
                 continue  # a traced leaf module: its operations have rows under its path
             if any(name.startswith(f"{n}.") for n in layers):
                 continue  # runs inside a planned layer (a parametrization computing its weight)
-            rows.append(VerifyRow(name, None, calls[0], None, sum(n for _, n in params[name][0]), False))
+            held = sum(n for _, n in params[name][0])
+            if name in returns and not held:
+                shapes = returns[name]
+                for k, actual in enumerate(calls):
+                    shape = shapes[k] if k < len(shapes) else None
+                    rows.append(VerifyRow(name, shape, actual, 0, 0, shape == actual))
+                continue
+            rows.append(VerifyRow(name, None, calls[0], None, held, False))
     return rows
 
 
