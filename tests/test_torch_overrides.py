@@ -237,3 +237,25 @@ def test_a_forward_wrapped_with_functools_wraps_still_runs_the_class_rule() -> N
     plan = _agrees(model, (2, 3, 16, 16))
     assert plan.output_shape == (2, 8, 12, 12)
     assert plan.macs == 3 * 8 * 9 * 14 * 14 + 8 * 8 * 9 * 12 * 12
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float16"])
+def test_a_model_of_another_dtype_is_run_by_torchs_machinery_in_its_dtype(dtype: str) -> None:
+    """The meta tensors torch's pass takes are of the dtype the module computes in: a ``.double()`` model with an
+    operation only torch's pass follows (``torch.rot90``) was refused with torch's dtype error, blamed on the
+    operation."""
+
+    class Rotated(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = nn.Conv2d(1, 2, 3, stride=2, padding=1)
+
+        def forward(self, x: Any) -> Any:
+            return self.c(torch.rot90(x, 1, (2, 3)))
+
+    model = Rotated().to(getattr(torch, dtype))
+    plan = convcalc.plan(model, (1, 1, 15, 16))
+    with torch.no_grad():
+        assert plan.output_shape == tuple(model(torch.zeros(1, 1, 15, 16, dtype=model.c.weight.dtype)).shape)
+    assert plan.itemsize == model.c.weight.element_size()
+    assert plan.macs == 1 * 2 * 9 * 8 * 8

@@ -257,6 +257,8 @@ def _torch_call(
     known: dict[int, Any] = {}  # id of a meta tensor -> its receptive field
     alive: list[Any] = []
     longs: frozenset[int] = frozenset()  # the inputs, in order, taken as integers
+    # a float input in the dtype the module computes in: its first floating-point parameter's (a .double() model)
+    floats = next((t.dtype for t in module.parameters() if t.dtype.is_floating_point), torch.float32)
 
     made: dict[int, Any] = {}  # a list or dict given twice is one meta list (an assignment through one shows in both)
 
@@ -270,7 +272,7 @@ def _torch_call(
 
     def _meta(value: Any) -> Any:
         if isinstance(value, _Tensor):
-            dtype = torch.long if len(alive) in longs else torch.float32
+            dtype = torch.long if len(alive) in longs else floats
             tensor = torch.empty(value.shape, device="meta", dtype=dtype)
             known[id(tensor)] = value.rf
             alive.append(tensor)
