@@ -52,11 +52,13 @@ def _listed(shape: Shape) -> str:
 def _rf(row: Row) -> str:
     if row.receptive_field is None:
         return ""
-    sizes = {(f.size, f.jump, f.start) for f in row.receptive_field}
-    if len(sizes) == 1:
-        f = row.receptive_field[0]
-        return f"{f.size}/{f.jump}/{-f.start}"
-    return " x ".join(str(f.size) for f in row.receptive_field)
+    # one size/jump/pad where every axis has the same, else one per axis (a 3 x 5 kernel, a stride of (2, 1))
+    fields = dict.fromkeys(f"{f.size}/{f.jump}/{-f.start}" for f in row.receptive_field)
+    return (
+        next(iter(fields))
+        if len(fields) == 1
+        else " x ".join(f"{f.size}/{f.jump}/{-f.start}" for f in row.receptive_field)
+    )
 
 
 def _mac_line(plan: Plan) -> str:

@@ -311,3 +311,15 @@ def test_html_view_escapes_names_and_kinds() -> None:
     assert not root.find_all("script")
     cells = root.find_all("tbody")[0].find_all("td")
     assert [cells[0].text(), cells[1].text()] == ["<script>alert(1)</script>", "A&B"]
+
+
+def test_the_receptive_field_column_shows_each_axis_where_they_differ() -> None:
+    """The column is size/jump/pad: where the axes differ each axis shows its own three (a stride of (2, 1) and a
+    left padding of 3 on one axis were dropped, the sizes alone shown)."""
+    net = nn.Sequential(nn.ZeroPad2d((3, 1, 0, 2)), nn.Conv2d(1, 2, (3, 5), stride=(2, 1)), nn.Conv2d(2, 2, 3))
+    lines = convcalc.plan(net, (1, 1, 32, 33)).summary().splitlines()
+    assert lines[2].endswith("1/1/0 x 1/1/3")
+    assert lines[3].endswith("3/2/0 x 5/1/3")
+    assert lines[4].endswith("7/2/0 x 7/1/3")
+    same = convcalc.plan(nn.Sequential(nn.Conv2d(1, 2, 3, stride=2, padding=1)), (1, 1, 8, 8)).summary()
+    assert same.splitlines()[2].endswith("3/2/1")
