@@ -778,10 +778,29 @@ def _hooked_nets() -> list[Any]:
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(2 * 6 * 6, 2))
     net[0].register_forward_hook(lambda module, args, out: out[:, :2])
     nets.append(net)
+    net = _FunctionalBeside()
+    net.head.register_forward_hook(lambda module, args, out: out.mean((2, 3)))
+    nets.append(net)
+    net = _FunctionalBeside()
+    net.head.register_forward_pre_hook(lambda module, args: (args[0][:, :, 1:, 1:],))
+    nets.append(net)
     return nets
 
 
-@pytest.mark.parametrize("index", range(4))
+class _FunctionalBeside(nn.Module):
+    """A hooked layer called in a forward read step by step (a function beside it): its call, with what it returns
+    after its hooks, was not listed, so the table showed the layer's own output and counted it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 3, padding=1)
+        self.head = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x: Any) -> Any:
+        return self.head(F.relu(self.a(x)))
+
+
+@pytest.mark.parametrize("index", range(6))
 def test_hooked_layers_are_counted_with_the_input_and_output_their_call_has(index: int) -> None:
     """A layer with hooks is run by torch's machinery; its call counted no mult-adds and no output bytes (the
     hooked Conv2d of the first net: 1,152,080 mult-adds for torchinfo's 4,377,680)."""

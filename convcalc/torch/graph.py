@@ -660,12 +660,28 @@ def _call_module(
                 else f"it is called with {len(args) + len(kwargs)} arguments ({_describe_value(args[0]) if args else 'keywords'}), "
                 "which its convcalc layer, taking one tensor, cannot follow"
             )
+            # a module torch runs is listed where it is called, with what its call returns after its hooks (a
+            # layer whose hook pools its output), as TorchCall._plan lists it inside a Sequential
+            slot = ctx.open_group() if isinstance(spec, types.TorchCall) else -1
+            called: list[Any] = []
             try:
-                out = _torch_call(module, args, kwargs, ctx, child_path, spec.kind, reason, writes=writes)
+                out = _torch_call(
+                    module, args, kwargs, ctx, child_path, spec.kind, reason, slot >= 0, called, writes=writes
+                )
             except _TorchRejectsError:
                 if isinstance(spec, types.TorchCall):
                     raise
                 raise _one_tensor_error(child_path, spec.kind, args, kwargs) from None
+            if slot >= 0:
+                _close_with_first(
+                    ctx,
+                    slot,
+                    start,
+                    child_path,
+                    spec.kind,
+                    out,
+                    (_Tensor(called[0]),) if called and called[0] else args,
+                )
         else:
             if len(args) != 1 or len(tensors) != 1 or kwargs:
                 raise _one_tensor_error(child_path, spec.kind, args, kwargs)
