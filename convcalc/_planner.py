@@ -385,6 +385,7 @@ def _input_shape(input_shape: Any) -> tuple[Any, ...]:
     if not dims:
         raise ShapeError(f"input_shape must not be empty. {received({'input_shape': input_shape})}")
     out: list[Any] = []
+    bits = 0  # the bits of the int sizes so far (their product has at most this many)
     for j, d in enumerate(dims):
         if is_array(d) and getattr(d, "ndim", 0) > 0:  # one network input per plan; arrays are for the formulas
             raise ShapeError(
@@ -415,12 +416,14 @@ def _input_shape(input_shape: Any) -> tuple[Any, ...]:
                 f"prints each of its counts); the formulas (conv_output_size, ...) take any size. "
                 f"Received: input_shape[{j}]=a {digit_count(v)}-digit number"
             )
-        if type(v) is int and sum(int(x.bit_length()) for x in out if type(x) is int) + v.bit_length() > 4 * MAX_BITS:
-            raise ShapeError(
-                f"input_shape holds {len(dims)} sizes whose product has more than {4 * MAX_BITS} bits: a plan prints "
-                f"each of its counts, and Python prints no int of more than 4300 digits. "
-                f"Received: input_shape of {len(dims)} axes"
-            )
+        if type(v) is int:
+            bits += v.bit_length()
+            if bits > 4 * MAX_BITS:
+                raise ShapeError(
+                    f"input_shape holds {len(dims)} sizes whose product has more than {4 * MAX_BITS} bits: a plan prints "
+                    f"each of its counts, and Python prints no int of more than 4300 digits. "
+                    f"Received: input_shape of {len(dims)} axes"
+                )
         if is_symbolic(v):
             raise ShapeError(
                 f"input_shape[{j}]={d} is not a size convcalc can follow exactly; use one symbol per axis "
