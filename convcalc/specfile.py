@@ -50,7 +50,7 @@ per file, so loading is deterministic.
 
 Loading never executes code: there is no ``eval`` and no pickle, layer types
 are looked up in the allow-list ``convcalc.nn.__all__`` /
-``convcalc.keras.__all__``, YAML is read with ``safe_load`` only, and the size of
+``convcalc.keras.__all__``, YAML is read with PyYAML's safe loader only, and the size of
 the file, its nesting and the number of layers are bounded. Every problem raises
 :class:`convcalc.SpecError` with the file, the position in it
 (``layers[3].kwargs.padding``, or ``line 4, column 9`` for a syntax error) and
@@ -106,7 +106,7 @@ def load_spec(path: str | Path) -> tuple[Any, tuple[Any, ...] | None]:
     """Read a spec file and build its model.
 
     The syntax follows the suffix: ``.toml``, ``.json``, ``.yaml`` / ``.yml`` (YAML
-    needs PyYAML, which the ``yaml`` extra installs; it is read with ``safe_load``).
+    needs PyYAML, which the ``yaml`` extra installs; it is read with its safe loader, ``1e-5`` as a float).
 
     Args:
         path: the spec file.
@@ -246,7 +246,7 @@ def _parse_yaml(text: str, source: str) -> Any:
             f"(or pip install pyyaml); TOML and JSON spec files need nothing more"
         ) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_yaml_loader(yaml))  # a SafeLoader, with YAML 1.2's floats
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -255,6 +255,16 @@ def _parse_yaml(text: str, source: str) -> Any:
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         raise SpecError(f"{source}: YAML error: {_short(exc)}") from None
     return _acyclic(data, source)
+
+
+@functools.cache
+def _yaml_loader(yaml: Any) -> Any:
+    """PyYAML's safe loader, reading ``1e-5`` as the float YAML 1.2 (and JSON, and Python) read, not a string
+    (YAML 1.1 wants a dot, ``1.0e-5``); ``eps: 1e-5`` is how people write it."""
+    loader: Any = type("Loader", (yaml.SafeLoader,), {})
+    number = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+    loader.add_implicit_resolver("tag:yaml.org,2002:float", number, list("-+0123456789"))
+    return loader
 
 
 def _acyclic(data: Any, source: str) -> Any:

@@ -450,3 +450,19 @@ def test_what_dump_spec_writes_loads_back_or_is_refused() -> None:
     for shape in [(0, 1, 8, 8), (1, -1), (1, 1, sympy.Symbol("a b"), 8)]:
         with pytest.raises(SpecError, match="input_shape entries must be ints of at least 1"):
             dump_spec(nn.Conv2d(1, 2, 3), shape)
+
+
+def test_yaml_reads_an_exponent_without_a_dot_as_a_number() -> None:
+    """``eps: 1e-5`` is a float, as in JSON and Python (YAML 1.1 read it as the string '1e-5', which a
+    BatchNorm2d took and torch could not run); a word that only starts like a number stays a string."""
+    text = (
+        "input: [2, 3, 8, 8]\nlayers:\n"
+        "  - {type: BatchNorm2d, args: [3], kwargs: {eps: 1e-5, momentum: 5E-2}}\n"
+        "  - {type: Dropout, kwargs: {p: 25e-2}}\n"
+        "  - {type: Upsample, kwargs: {scale_factor: 2e0}}\n"
+    )
+    model, shape = loads_spec(text, syntax="yaml")
+    assert (model[0].eps, model[0].momentum, model[1].p, model[2].scale_factor) == (1e-5, 0.05, 0.25, 2.0)
+    assert convcalc.plan(model, shape).output_shape == (2, 3, 16, 16)
+    with pytest.raises(SpecError, match="12e"):
+        loads_spec("input: [1, 3, 8, 8]\nlayers:\n  - {type: Dropout, kwargs: {p: 12e}}\n", syntax="yaml")
