@@ -26,10 +26,25 @@ from convcalc.params import (
 # --------------------------------------------------------------------------- #
 
 
+def _numbers(layer: Any) -> None:
+    """``eps`` and ``momentum`` are finite numbers (a momentum may be None, as an RMSNorm's eps: torch's
+    cumulative average, and the dtype's own eps): torch takes a string at construction and fails only when the
+    layer runs (``eps: "1e-5"`` in a file)."""
+    for name in ("eps", "momentum"):
+        if not hasattr(layer, name):
+            continue
+        value = getattr(layer, name)
+        if value is None and (name == "momentum" or type(layer).__dataclass_fields__[name].default is None):
+            continue
+        if type(value) not in (int, float) or not abs(value) < float("inf"):  # (NaN fails the test too)
+            raise SpecError(f"{name} must be a finite number. {received(_args(layer))}")
+
+
 def _norm_count(layer: _BatchNormNd | _InstanceNormNd) -> ParamCount:
     """Check a batch or instance norm's arguments and count its parameters and buffers (they depend on the
     arguments only: counted once, at construction)."""
     args = _args(layer)
+    _numbers(layer)
     c = whole(layer.num_features, "num_features", minimum=1)
     flag(layer.affine, "affine", args)
     flag(layer.track_running_stats, "track_running_stats", args)
@@ -226,6 +241,7 @@ class GroupNorm(Module):
 
     def __post_init__(self) -> None:
         args = _args(self)
+        _numbers(self)
         g = whole(self.num_groups, "num_groups", minimum=1)
         c = whole(self.num_channels, "num_channels", minimum=1)
         if c % g:
@@ -310,6 +326,7 @@ class LayerNorm(Module):
 
     def __post_init__(self) -> None:
         args = _args(self)
+        _numbers(self)
         object.__setattr__(self, "_shape", _normalized_dims(self))
         flag(self.elementwise_affine, "elementwise_affine", args)
         flag(self.bias, "bias", args)
@@ -337,6 +354,7 @@ class RMSNorm(Module):
     _shape: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        _numbers(self)
         object.__setattr__(self, "_shape", _normalized_dims(self))
         flag(self.elementwise_affine, "elementwise_affine", _args(self))
 
