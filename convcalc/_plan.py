@@ -217,6 +217,8 @@ class Group(NamedTuple):
     kind: str
     output_shape: Shape
     input_shape: Shape = ()
+    #: False where what torchinfo sizes the output by is no tensor (``return None, x``): no shape, no bytes
+    tensor: bool = True
 
 
 class Unowned(NamedTuple):
@@ -495,12 +497,12 @@ class Plan:
                     row = rows[j]
                     given = row.input_shape
                     if row.output_shape != group.output_shape:
-                        output_bytes = shape_numel(group.output_shape) * self.itemsize
+                        output_bytes = shape_numel(group.output_shape) * self.itemsize if group.tensor else 0
                         row = replace(row, output_shape=group.output_shape, activation_bytes=output_bytes)
                 elif leaf and path and tree is not None and path not in row_names:
                     # a module without children whose forward was read step by step (timm's Linear subclass
                     # calls F.linear): torchinfo lists it as one call, counted with its output
-                    output_bytes = shape_numel(group.output_shape) * self.itemsize
+                    output_bytes = shape_numel(group.output_shape) * self.itemsize if group.tensor else 0
                     row = Row(path, kind, given or (), group.output_shape, activation_bytes=output_bytes)
                 yield ModuleCall(path, kind, given, group.output_shape, row, leaf, True)
             if j == len(rows):

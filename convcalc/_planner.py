@@ -80,7 +80,7 @@ class Context:
         self.constraints: list[Constraint] = []
         # containers (Sequential, a torch module's forward, Add, Concat) in the order they are entered: a slot is
         # taken on entry with open_group and filled with (first row, path, kind, output shape) on exit
-        self.groups: list[tuple[int, str, str, Shape, Shape] | None] = []
+        self.groups: list[tuple[int, str, str, Shape, Shape, bool] | None] = []
         # Set by a reader whose layers hold real tensors (torch): owner(path) gives the row's name and the
         # tensors the layer at that path holds, as (key, numel, trainable, is_buffer), or None where the spec's
         # own counts stand; with ``described`` True the spec's counts stand but the tensors count as seen.
@@ -116,9 +116,12 @@ class Context:
         self.groups.append(None)
         return len(self.groups) - 1
 
-    def close_group(self, slot: int, start: int, path: str, kind: str, shape: Shape, called: Shape = ()) -> None:
-        """Fill a container's slot once its output shape is known (``called``: the input's, where known)."""
-        self.groups[slot] = (start, path, kind, tuple(shape), tuple(called))
+    def close_group(
+        self, slot: int, start: int, path: str, kind: str, shape: Shape, called: Shape = (), tensor: bool = True
+    ) -> None:
+        """Fill a container's slot once its output shape is known (``called``: the input's, where known;
+        ``tensor`` False where the output torchinfo shows is no tensor)."""
+        self.groups[slot] = (start, path, kind, tuple(shape), tuple(called), tensor)
 
     # -- checks on sizes ---------------------------------------------------- #
 

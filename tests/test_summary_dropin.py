@@ -1142,3 +1142,36 @@ def test_a_sequence_first_layer_is_charged_its_first_size_as_torchinfo_does() ->
     assert plan.total_mult_adds == theirs.total_mult_adds == 2793
     assert plan.macs * 2 != theirs.total_mult_adds
     assert_same(Net(), OPTIONS[:2], input_size=(7, 2, 6))
+
+
+class _NoneFirst(nn.Module):
+    """A leaf with a weight of its own that returns ``(None, x @ w)``: torchinfo sizes a tuple by its first item."""
+
+    def __init__(self, through_torch: bool) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(4, 4))
+        self.through_torch = through_torch
+
+    def forward(self, x: Any) -> Any:
+        if self.through_torch and type(x) is torch.Tensor:  # (read by torch's machinery)
+            return None, x @ self.w
+        return None, x @ self.w
+
+
+class _NoneFirstNet(nn.Module):
+    def __init__(self, through_torch: bool) -> None:
+        super().__init__()
+        self.a = _NoneFirst(through_torch)
+        self.b = nn.Linear(4, 2)
+
+    def forward(self, x: Any) -> Any:
+        return self.b(self.a(x)[1])
+
+
+@pytest.mark.parametrize("through_torch", [False, True])
+def test_a_call_whose_first_output_is_none_shows_no_shape_and_no_bytes(through_torch: bool) -> None:
+    """torchinfo shows ``--`` for ``return None, x`` and counts no output bytes for it: convcalc showed the
+    tensor's shape and counted its bytes (96 output bytes for torchinfo's 32)."""
+    net = _NoneFirstNet(through_torch).eval()
+    assert_same(net, OPTIONS[:2], input_size=(2, 4))
+    assert convcalc.summary(net, input_size=(2, 4), verbose=0).total_output_bytes == 32

@@ -434,12 +434,18 @@ def _shown_shape(value: Any) -> tuple[int, ...]:
     """The shape torchinfo shows for a module's inputs (the tuple of its arguments) or output: a tensor's, a
     dict's last value's, a list's or tuple's first item's, item by item (torchinfo's ``calculate_size``);
     ``()`` where that is no tensor (HRNet's fuse layer takes a list and returns one: its first tensor)."""
-    torch = _torch()
+    value = _shown_value(value)
+    return tuple(int(d) for d in value.shape) if isinstance(value, _torch().Tensor) else ()
+
+
+def _shown_value(value: Any) -> Any:
+    """What torchinfo sizes a module's inputs or output by: a dict's last value, a list's or tuple's first item,
+    item by item."""
     if isinstance(value, dict):
         value = list(value.values())[-1] if value else None
     while isinstance(value, (list, tuple, dict)) and value:
         value = next(iter(value.values())) if isinstance(value, dict) else value[0]
-    return tuple(int(d) for d in value.shape) if isinstance(value, torch.Tensor) else ()
+    return value
 
 
 def _leaves(value: Any) -> list[_Tensor]:
@@ -528,9 +534,11 @@ def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any], held: bool) -
                 slot = slots.pop() if slots else -1
                 name = run.names.get(id(module))
                 if name is not None:  # the run's own module too (""), whatever its forward returns
-                    shown = _shown_shape(output)
-                    if slot >= 0 and name and shown:
-                        ctx.close_group(slot, start, name, type(module).__name__, shown, _shown_shape(args))
+                    if slot >= 0 and name:
+                        # (what torchinfo sizes the output by may be no tensor, ``return None, x``: no shape)
+                        tensor = isinstance(_shown_value(output), _torch().Tensor)
+                        shown = _shown_shape(output)
+                        ctx.close_group(slot, start, name, type(module).__name__, shown, _shown_shape(args), tensor)
                     _own_tensors(module, name, ctx)
                 continue
             if starts:

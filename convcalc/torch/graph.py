@@ -764,9 +764,21 @@ def _close_with_first(ctx: Any, slot: int, start: int, path: str, kind: str, out
     """Close a module's group with the first tensor it returns and the first it was given: a module that
     returns a tuple or list of tensors is shown with its first, one that returns a dict with its last value's
     first, as torchinfo shows them."""
-    shown, called = _leaves(list(out.values())[-1:] if isinstance(out, dict) else out), _leaves((args,))
-    if shown:
-        ctx.close_group(slot, start, path, kind, shown[0].shape, called[0].shape if called else ())
+    shown, called = _torchinfo_first(out), _leaves((args,))
+    if shown is not None or _leaves(out):
+        # (a first item that is no tensor, ``return None, x``: torchinfo shows no shape and counts no bytes)
+        shape = shown.shape if shown is not None else ()
+        ctx.close_group(slot, start, path, kind, shape, called[0].shape if called else (), shown is not None)
+
+
+def _torchinfo_first(value: Any) -> _Tensor | None:
+    """The tensor torchinfo sizes a module's output by (its ``calculate_size``): a dict's last value, then a
+    tuple's or list's first item, item by item (a dict inside by its first value); None where that is no tensor."""
+    if isinstance(value, dict):
+        value = list(value.values())[-1] if value else None
+    while isinstance(value, (tuple, list, dict)) and value:  # (a ListValue and a _Pair are tuples)
+        value = next(iter(value.values())) if isinstance(value, dict) else value[0]
+    return value if isinstance(value, _Tensor) else None
 
 
 def _sequential() -> Any:
