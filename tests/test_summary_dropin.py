@@ -1147,21 +1147,25 @@ def test_a_sequence_first_layer_is_charged_its_first_size_as_torchinfo_does() ->
 class _NoneFirst(nn.Module):
     """A leaf with a weight of its own that returns ``(None, x @ w)``: torchinfo sizes a tuple by its first item."""
 
-    def __init__(self, through_torch: bool) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self.w = nn.Parameter(torch.ones(4, 4))
-        self.through_torch = through_torch
 
     def forward(self, x: Any) -> Any:
-        if self.through_torch and type(x) is torch.Tensor:  # (read by torch's machinery)
-            return None, x @ self.w
         return None, x @ self.w
+
+
+class _NoneFirstByTorch(_NoneFirst):
+    def forward(self, x: Any) -> Any:
+        if type(x) is torch.Tensor:  # (read by torch's machinery: fx's value is no Tensor)
+            return None, x @ self.w
+        return None, x
 
 
 class _NoneFirstNet(nn.Module):
     def __init__(self, through_torch: bool) -> None:
         super().__init__()
-        self.a = _NoneFirst(through_torch)
+        self.a = _NoneFirstByTorch() if through_torch else _NoneFirst()
         self.b = nn.Linear(4, 2)
 
     def forward(self, x: Any) -> Any:
@@ -1173,5 +1177,6 @@ def test_a_call_whose_first_output_is_none_shows_no_shape_and_no_bytes(through_t
     """torchinfo shows ``--`` for ``return None, x`` and counts no output bytes for it: convcalc showed the
     tensor's shape and counted its bytes (96 output bytes for torchinfo's 32)."""
     net = _NoneFirstNet(through_torch).eval()
+    assert {r.source for r in convcalc.plan(net, (2, 4)).rows[:2]} == {"torch" if through_torch else "rule"}
     assert_same(net, OPTIONS[:2], input_size=(2, 4))
     assert convcalc.summary(net, input_size=(2, 4), verbose=0).total_output_bytes == 32
