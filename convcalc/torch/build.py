@@ -165,6 +165,21 @@ def to_torch(model: Any) -> Any:
     return _build(model, "")
 
 
+def _one_tensor_in_sequence(spec: Any, path: str) -> None:
+    """A layer of a Sequential whose torch module returns several tensors (an LSTM's ``(output, (h, c))``) or
+    takes several (attention's query, key and value): convcalc's Sequential hands its first output on, where
+    torch's hands the tuple on whole (or calls it with one tensor), so no torch.nn.Sequential runs as planned."""
+    from convcalc.nn.sequence import _MultiOutput
+
+    kind = type(spec).__name__
+    if isinstance(spec, _MultiOutput) and kind not in ("GRUCell", "RNNCell"):
+        raise SpecError(
+            f"{path} ({kind}): torch's {kind} inside a torch.nn.Sequential would be called with one tensor and hand "
+            f"on all it returns, where convcalc's Sequential passes its first output on; build it in a module whose "
+            f"forward calls it (out, _ = self.rnn(x)). Received: layer={kind}"
+        )
+
+
 def _build(spec: Any, path: str) -> Any:
     torch = _torch()
     from convcalc import nn
@@ -176,6 +191,8 @@ def _build(spec: Any, path: str) -> Any:
     kind = type(spec).__name__
     where = f"{path or '<model>'} ({kind})"
     if isinstance(spec, nn.Sequential):
+        for name, m in spec.children():
+            _one_tensor_in_sequence(m, _join(path, name))
         return torch.nn.Sequential(OrderedDict((name, _build(m, _join(path, name))) for name, m in spec.children()))
     if isinstance(spec, nn.Add):
         return _torch_types().AddBranches(
