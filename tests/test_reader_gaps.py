@@ -2036,3 +2036,86 @@ def test_a_layer_whose_forward_names_no_module_is_read() -> None:
     assert plan.output_shape == tuple(model(torch.zeros(2, 8)).shape)
     assert plan.total_params == sum(p.numel() for p in model.parameters()) == 80
     assert convcalc.summary(model, input_size=(2, 8), verbose=0).total_params == 80
+
+
+# --------------------------------------------------------------------------- #
+# an input tested by identity or class (``if use_cache is True:``): a traced value answers ``is`` as the proxy
+# --------------------------------------------------------------------------- #
+
+
+class _IsTrue(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = torch.nn.Conv2d(3, 8, 3)
+
+    def forward(self, x: Any, use_cache: bool = True) -> Any:
+        if use_cache is True:
+            return self.c(x)
+        return x
+
+
+class _IsInstance(_IsTrue):
+    def forward(self, x: Any, flag: Any = True) -> Any:
+        return self.c(x) if isinstance(flag, bool) else x
+
+
+class _TypeIs(_IsTrue):
+    def forward(self, x: Any, *, k: Any = 1) -> Any:
+        return self.c(x) if type(k) is int and k == 1 else x
+
+
+class _Outer(torch.nn.Module):
+    def __init__(self, flag: bool) -> None:
+        super().__init__()
+        self.inner = _IsTrue()
+        self.flag = flag
+
+    def forward(self, x: Any) -> Any:
+        return self.inner(x, use_cache=self.flag)
+
+
+class _Present(torch.nn.Module):
+    """GPT-2's attention in transformers 2.x and 3.x: ``present`` made only ``if use_cache is True``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv = torch.nn.Linear(16, 48)
+
+    def forward(self, x: Any, layer_past: Any = None, use_cache: bool = True) -> Any:
+        q, k, v = self.qkv(x).split(16, dim=2)
+        present = torch.stack((k, v)) if use_cache is True else (None,)
+        return torch.softmax(q @ k.transpose(-1, -2), -1) @ v, present
+
+
+@pytest.mark.parametrize("make", [_IsTrue, _IsInstance, _TypeIs, lambda: _Outer(True), _Present])
+def test_an_input_tested_by_identity_is_read_at_its_default(make: Any) -> None:
+    """``use_cache is True`` of a traced value was False whatever it held: the branch of another value was planned
+    without an error (no convolution: 0 MACs for torch's 169,344 FLOPs; GPT-2's ``present`` missing)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = make().eval()
+    shape = (2, 5, 16) if make is _Present else (2, 3, 16, 16)
+    x = torch.randn(shape)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        out = model(x)
+    expected = tuple(tuple(o.shape) for o in out) if isinstance(out, tuple) else tuple(out.shape)
+    plan = convcalc.plan(model, shape, macs="flops")
+    assert (plan.output_shapes if isinstance(out, tuple) else plan.output_shape) == expected
+    assert plan.macs * 2 == counter.get_total_flops()
+
+
+def test_an_input_tested_by_identity_given_another_value_is_run_by_torch_or_refused() -> None:
+    """Given another value than its default, the forward read at the default does not hold: with numbers torch's
+    machinery runs it as it is, with symbols it is refused by name."""
+    plan = convcalc.plan(_Outer(False), (2, 3, 16, 16))
+    assert (plan.output_shape, plan.macs, plan.rows) == ((2, 3, 16, 16), 0, ())
+    assert [u.name for u in plan.uncalled] == ["inner.c"]
+    with pytest.raises(convcalc.SpecError) as info:
+        convcalc.plan(_Outer(False), (2, 3, "H", "W"))
+    assert str(info.value) == (
+        "inner (_IsTrue): its forward tests its input 'use_cache' with is, isinstance or type(), which convcalc reads "
+        "at its default True only; plan with numbers (torch's shape machinery runs the forward as it is), or write "
+        "the test as a comparison (use_cache == True). Received: use_cache=False"
+    )
+    assert convcalc.plan(_Outer(True), (2, 3, "H", "W")).output_shape[1] == 8

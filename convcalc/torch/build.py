@@ -271,7 +271,12 @@ def _guard(condition: Any, taken: bool, assertion: bool, module_type: str, befor
 
 
 #: the forward's decisions on sizes, run on the real sizes (``isinstance`` asked of a value gives nothing to use)
-_DECISIONS: dict[str, Any] = {"size_number": _number, "shape_guard": _guard, "value_kind": lambda *_: None}
+_DECISIONS: dict[str, Any] = {
+    "size_number": _number,
+    "shape_guard": _guard,
+    "value_kind": lambda *_: None,
+    "input_fixed": lambda *_: None,
+}
 
 
 def _has_submodule(module: Any, target: str) -> bool:

@@ -21,7 +21,7 @@ from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call
 from convcalc.torch.nodes import INTEGER_DTYPES, ListIndex, ListValue, Node, Ref, _Attr, _Dict, _join, _Slice, _torch
 from convcalc.torch.ops import _HANDLERS
-from convcalc.torch.tracer import _SCRIPTED, shape_guard, size_number, tensor_constant, value_kind
+from convcalc.torch.tracer import _SCRIPTED, input_fixed, shape_guard, size_number, tensor_constant, value_kind
 
 # --------------------------------------------------------------------------- #
 # Rules for module types from_torch cannot read by itself
@@ -842,6 +842,8 @@ def _node_of(fx_node: Any, where: str) -> Node:
         return Node(fx_node.name, op, "convcalc:size_number", args, kwargs, "size_number")
     if function is value_kind:
         return Node(fx_node.name, op, "convcalc:value_kind", args, kwargs, "value_kind")
+    if function is input_fixed:
+        return Node(fx_node.name, op, "convcalc:input_fixed", args, kwargs, "input_fixed")
     if function is tensor_constant:
         return Node(fx_node.name, op, "convcalc:tensor_constant", args, kwargs, "tensor_constant")
     if function is _torch()._assert:  # torch._assert(condition, message): an assert fx can record

@@ -286,6 +286,12 @@ def size_number(value: Any, taken: Any, kind: str, module_type: str, before: tup
     ``kind`` names the conversion) that the trace took as ``taken``; never called, only read."""
 
 
+def input_fixed(value: Any, name: str, default: Any, module_type: str) -> None:
+    """Marks, in a traced forward of a ``module_type``, an input ``name`` read as its default ``default`` (the
+    forward tests it with ``is``, ``isinstance`` or ``type()``, which no traced value answers); never called,
+    only read."""
+
+
 def value_kind(value: Any, taken: int, module_type: str, before: tuple[Decision, ...]) -> None:
     """Marks, in a traced forward of a ``module_type``, a traced value whose class ``isinstance`` asked, taken as
     ``KINDS[taken]``; never called, only read."""
@@ -433,13 +439,69 @@ def _trace(
     tracer.decisions = decisions
     tracer.made = [] if made is None else made
     clone = _shallow_clone(module)
+    fixed = {k: v for k, v in identity_tested(type(module).forward).items() if k not in absent}
     with warnings.catch_warnings(), _factories_recorded(tracer), _user_isinstance(), _wrapped_read(through):
         warnings.simplefilter("ignore")
-        graph = tracer.trace(clone, concrete_args=dict.fromkeys(sorted(absent)) or None)
+        graph = tracer.trace(clone, concrete_args={**dict.fromkeys(sorted(absent)), **fixed} or None)
     if absent:
         _unguard(graph, absent)
+    if fixed:
+        _mark_fixed(graph, fixed, type(module).__name__)
     _inline_constants(graph, clone, module)
     return graph
+
+
+def identity_tested(forward: Any) -> dict[str, Any]:
+    """The inputs of ``forward`` with a default of a plain value (a bool, a number, a string) that its code tests
+    by identity or class (``if use_cache is True:``, ``isinstance(flag, bool)``, ``type(k) is int``): a traced
+    value answers ``is`` and ``type()`` as the proxy it is, so the trace reads them as their defaults instead."""
+    import dis
+
+    try:
+        signature = inspect.signature(forward)
+        code = inspect.unwrap(forward).__code__
+    except (TypeError, ValueError, AttributeError):
+        return {}
+    plain = {name: p.default for name, p in signature.parameters.items() if type(p.default) in (bool, int, float, str)}
+    if not plain:
+        return {}
+    steps = list(dis.get_instructions(code))
+    found: dict[str, Any] = {}
+    for i, step in enumerate(steps):
+        if step.opname == "IS_OP":
+            near = steps[max(0, i - 4) : i]  # ``flag is True``, ``True is flag``, ``type(flag) is bool``
+        elif step.opname == "LOAD_GLOBAL" and step.argval in ("isinstance", "type"):
+            near = steps[i + 1 : i + 2]
+        else:
+            continue
+        for other in near:
+            if other.opname.startswith("LOAD_FAST") and other.argval in plain:
+                found[other.argval] = plain[other.argval]
+    return found
+
+
+def _mark_fixed(graph: Any, fixed: dict[str, Any], module_type: str) -> None:
+    """fx keeps an input read as a concrete value as a placeholder ``flag_1`` and ``torch._assert(flag_1 == value)``:
+    the placeholder takes its parameter's name again, and the check becomes a mark the plan tests the given value
+    with (a value other than the default is refused: the forward was read with the default)."""
+    torch = _torch()
+    for node in list(graph.nodes):
+        if node.op == "placeholder" and node.target.rpartition("_")[0] in fixed:
+            node.target = node.target.rpartition("_")[0]
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node.target is not torch._assert or not node.args:
+            continue
+        condition = node.args[0]
+        if getattr(condition, "op", None) != "call_function" or not condition.args:
+            continue
+        source = condition.args[0]
+        if getattr(source, "op", None) != "placeholder" or source.target not in fixed:
+            continue
+        with graph.inserting_before(node):
+            graph.call_function(input_fixed, (source, source.target, fixed[source.target], module_type))
+        graph.erase_node(node)
+        if not condition.users:
+            graph.erase_node(condition)
 
 
 @contextlib.contextmanager
