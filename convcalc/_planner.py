@@ -537,8 +537,8 @@ def plan(
         if not hasattr(model, "_plan_call") and not hasattr(model, "_outputs"):
             raise ShapeError(
                 f"this model takes one input: give input_shape as one tuple such as (1, 3, 224, 224); a list of "
-                f"shapes or a dict of shapes is for torch modules whose forward takes several inputs. "
-                f"{received({'input_shape': input_shape})}"
+                f"shapes or a dict of shapes is for torch modules whose forward takes several inputs (plan the torch "
+                f"module itself, not the model from_torch made of it). {received({'input_shape': input_shape})}"
             )
         if given is not None:
             if not hasattr(model, "bound"):

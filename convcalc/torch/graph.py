@@ -121,9 +121,9 @@ def _spec_types() -> _SpecTypes:
                 raise public_error(exc) from None
             if not isinstance(out, _Tensor):
                 raise SpecError(
-                    f"{self._where(path)}: forward returns {_describe_value(out)}, not one tensor; convcalc plans "
-                    f"one output (call .eval() if training mode adds outputs, or register a rule). "
-                    f"Received: module={self.torch_type}"
+                    f"{self._where(path)}: forward returns {_describe_value(out)}, not one tensor; a convcalc layer "
+                    f"passes one output on (plan the torch module itself, which follows every output; call .eval() "
+                    f"if training mode adds outputs, or register a rule). Received: module={self.torch_type}"
                 )
             if path:
                 ctx.close_group(slot, start, path, self.kind, out.shape, tuple(flow[0]))

@@ -52,8 +52,10 @@ def from_torch(module: Any) -> Any:
     ``transpose``, ``x * s``, ...) under the name of its fx node. Types with a
     rule from :func:`register` use the rule.
 
-    The spec counts each layer's parameters from its arguments. ``convcalc.plan``
-    of the torch module itself counts the module's own tensors: a module called
+    The spec counts each layer's parameters from its arguments (as a fresh model
+    built from it holds them), and plans the first output of a forward that returns
+    several. ``convcalc.plan`` of the torch module itself counts the module's own
+    tensors and follows every output: a module called
     twice gives two rows under its path (the second marked ``recursive``), a
     shared or tied tensor counts once, ``requires_grad`` decides trainable,
     weight_norm / spectral_norm parametrizations count as ``parameters()``
