@@ -50,6 +50,8 @@ def _load_model(ref: str) -> tuple[Any, tuple[Any, ...] | None]:
 
     if os.path.splitext(ref)[1].lower() in SUFFIXES:
         raise SpecError(f"no such spec file: {ref}")
+    if ref.lower().endswith(".onnx"):
+        raise SpecError(f"no such ONNX file: {ref}")
     raise SpecError(f"MODEL must be a spec file, zoo:NAME, PATH.py:NAME or module.path:NAME. Received: MODEL={ref!r}")
 
 

@@ -474,7 +474,7 @@ def _model_and_shape(args: argparse.Namespace) -> tuple[Any, tuple[Any, ...] | N
     from convcalc._cli_models import _load_model
 
     model, default = _load_model(args.model)
-    shape = _shape(args.input) if args.input else default
+    shape = _shape(args.input) if args.input is not None else default  # (an empty --input "" is refused there)
     return model, shape
 
 

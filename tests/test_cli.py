@@ -140,6 +140,9 @@ BAD = [
     (["plan", "tests/specs/broken/hostile_python_object.yaml"], "could not determine a constructor"),
     (["plan", "tests/specs/mnist.toml", "--input", "1x3x28x28"], "in_channels=1 but the input has 3 channels"),
     (["plan", "tests/specs/mnist.toml", "--input", "1x1x28xW!"], "'W!' is neither a number nor a symbol name"),
+    (["plan", "missing.onnx"], "no such ONNX file: missing.onnx"),
+    # an empty --input is no shape (it was taken as none given, and the file's own input planned)
+    (["plan", "tests/specs/mnist.toml", "--input", ""], "--input must be a number or numbers joined by x"),
     (
         ["plan", "tests/specs/mnist.toml", "--format", "json", "--style", "keras"],
         "--style applies to --format text only",
