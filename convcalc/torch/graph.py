@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from convcalc._errors import ConvCalcError, SpecError
-from convcalc.torch.fallback import _leaves, _multi_output, _torch_call, _TorchRejectsError
+from convcalc.torch.fallback import _leaves, _multi_output, _shown_value, _torch_call, _TorchRejectsError
 from convcalc.torch.layout import functional_strides, memory_format_strides, module_strides
 from convcalc.torch.nodes import (
     ListValue,
@@ -772,13 +772,9 @@ def _close_with_first(ctx: Any, slot: int, start: int, path: str, kind: str, out
 
 
 def _torchinfo_first(value: Any) -> _Tensor | None:
-    """The tensor torchinfo sizes a module's output by (its ``calculate_size``): a dict's last value, then a
-    tuple's or list's first item, item by item (a dict inside by its first value); None where that is no tensor."""
-    if isinstance(value, dict):
-        value = list(value.values())[-1] if value else None
-    while isinstance(value, (tuple, list, dict)) and value:  # (a ListValue and a _Pair are tuples)
-        value = next(iter(value.values())) if isinstance(value, dict) else value[0]
-    return value if isinstance(value, _Tensor) else None
+    """The tensor torchinfo sizes a module's output by (see ``_shown_value``), or None where that is no tensor."""
+    shown = _shown_value(value)
+    return shown if isinstance(shown, _Tensor) else None
 
 
 def _sequential() -> Any:
