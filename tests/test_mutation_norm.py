@@ -251,3 +251,19 @@ def test_a_momentum_or_an_rmsnorm_eps_of_none_is_torchs_default() -> None:
     assert nn.BatchNorm2d(3, momentum=None).momentum is None
     assert nn.RMSNorm(3).eps is None
     assert nn.BatchNorm2d(3, eps=0).eps == 0
+
+
+def test_a_group_of_several_channels_asks_nothing_of_symbolic_sizes() -> None:
+    """``GroupNorm(1, 64)`` (PoolFormer's norm) holds 64 values per group at any size: no condition on the sizes
+    is recorded (it tied H and W, which valid_sizes refused). One channel per group at a batch of 1 still needs
+    more than one position, and a training-mode batch norm at a batch of 1 too."""
+    h, w = convcalc.symbols("H W")
+    block = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.GroupNorm(1, 8))
+    plan = convcalc.plan(block, (1, 3, h, w))
+    assert [c.reason for c in plan.constraints if "group" in c.reason] == []
+    assert plan.valid_sizes("H") is not None
+    per_channel = convcalc.plan(nn.Sequential(nn.GroupNorm(4, 4)), (1, 4, h, w))
+    assert [c.reason for c in per_channel.constraints] == ["more than 1 value per group"]
+    with pytest.raises(convcalc.ShapeError, match="more than 1 value per group"):
+        convcalc.plan(nn.Sequential(nn.GroupNorm(4, 4)), (1, 4, 1, 1))
+    assert convcalc.plan(nn.Sequential(nn.GroupNorm(2, 4)), (1, 4, 1, 1)).output_shape == (1, 4, 1, 1)

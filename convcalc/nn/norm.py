@@ -26,6 +26,17 @@ from convcalc.params import (
 # --------------------------------------------------------------------------- #
 
 
+def _values_to_count(sizes: tuple[Any, ...]) -> Any:
+    """The number of values a normalisation takes its statistics over, which must be more than 1; None where the
+    sizes that are numbers make 2 or more already (every other size is at least 1 in a plan, which refuses an
+    empty output: ``GroupNorm(1, 64)`` at a symbolic size asks nothing of the sizes)."""
+    known = 1
+    for d in sizes:
+        if type(d) is int:
+            known *= d
+    return None if known >= 2 else product(sizes)
+
+
 def _numbers(layer: Any) -> None:
     """``eps`` and ``momentum`` are finite numbers (a momentum may be None, as an RMSNorm's eps: torch's
     cumulative average, and the dtype's own eps): torch takes a string at construction and fails only when the
@@ -87,9 +98,10 @@ class _BatchNormNd(Module):
             )
         if self.affine or self.track_running_stats:  # else torch holds nothing per channel, and takes any count
             _channel_check(self, ctx, shape, self.num_features, "num_features", path)
-        if self._batch_statistics or not self.track_running_stats:
+        values = _values_to_count((shape[0], *shape[2:]))
+        if (self._batch_statistics or not self.track_running_stats) and values is not None:
             ctx.at_least(
-                product((shape[0], *shape[2:])),
+                values,
                 2,
                 path,
                 0,
@@ -255,19 +267,21 @@ class GroupNorm(Module):
             raise ShapeError(f"{self._where(path)}: expects (N, C, *). Received: input_shape={shape}")
         _channel_check(self, ctx, shape, self.num_channels, "num_channels", path)
         per_group = self.num_channels // self.num_groups
-        ctx.at_least(  # torch checks it in eval mode too (F.group_norm: _verify_batch_size)
-            product((shape[0], per_group, *shape[2:])),
-            2,
-            path,
-            0,
-            lambda: (
-                f"{self._where(path)}: expects more than 1 value per group: a batch of {shape[0]} with "
-                f"{per_group} channel(s) per group and {product(shape[2:]) if shape[2:] else 1} position(s) gives one "
-                f"(torch: ValueError: Expected more than 1 value per channel when training, in eval mode too); plan "
-                f"a batch of 2 or more, or larger sizes. Received: input_shape={shape}"
-            ),
-            "more than 1 value per group",
-        )
+        values = _values_to_count((shape[0], per_group, *shape[2:]))
+        if values is not None:
+            ctx.at_least(  # torch checks it in eval mode too (F.group_norm: _verify_batch_size)
+                values,
+                2,
+                path,
+                0,
+                lambda: (
+                    f"{self._where(path)}: expects more than 1 value per group: a batch of {shape[0]} with "
+                    f"{per_group} channel(s) per group and {product(shape[2:]) if shape[2:] else 1} position(s) gives "
+                    f"one (torch: ValueError: Expected more than 1 value per channel when training, in eval mode too); "
+                    f"plan a batch of 2 or more, or larger sizes. Received: input_shape={shape}"
+                ),
+                "more than 1 value per group",
+            )
         params = groupnorm_params(self.num_groups, self.num_channels, affine=self.affine)
         ctx.add_row(
             path,
