@@ -2114,8 +2114,57 @@ def test_an_input_tested_by_identity_given_another_value_is_run_by_torch_or_refu
     with pytest.raises(convcalc.SpecError) as info:
         convcalc.plan(_Outer(False), (2, 3, "H", "W"))
     assert str(info.value) == (
-        "inner (_IsTrue): its forward tests its input 'use_cache' with is, isinstance or type(), which convcalc reads "
-        "at its default True only; plan with numbers (torch's shape machinery runs the forward as it is), or write "
-        "the test as a comparison (use_cache == True). Received: use_cache=False"
+        "inner (_IsTrue): its forward tests its input 'use_cache' with is (or a flag's class), which convcalc reads at "
+        "its default True only; plan with numbers (torch's shape machinery runs the forward as it is), or write the test as a "
+        "comparison (use_cache == True). Received: use_cache=False"
     )
     assert convcalc.plan(_Outer(True), (2, 3, "H", "W")).output_shape[1] == 8
+
+
+class _PoolFlag(torch.nn.Module):
+    """An input whose name begins another's (``pool`` and ``pool_bias``): the flag read at its default is the
+    one the caller gives."""
+
+    def forward(self, x: Any, pool_bias: Any = None, pool: bool = True) -> Any:
+        return torch.nn.functional.max_pool2d(x, 2) if pool is True else x
+
+
+class _PoolCaller(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.block = _PoolFlag()
+
+    def forward(self, x: Any) -> Any:
+        return self.block(self.c(x), pool=False)
+
+
+def test_an_input_read_at_its_default_is_told_from_one_whose_name_begins_it() -> None:
+    model = _PoolCaller().eval()
+    with torch.no_grad():
+        expected = tuple(model(torch.zeros(1, 3, 16, 16)).shape)
+    assert convcalc.plan(model, (1, 3, 16, 16)).output_shape == expected == (1, 8, 16, 16)
+    with pytest.raises(convcalc.SpecError, match="its input 'pool' with is"):
+        convcalc.plan(model, (1, 3, "H", "W"))
+
+
+def test_an_int_input_whose_class_is_asked_is_read_with_the_value_given() -> None:
+    """``isinstance(scale, int)`` normalising an argument is asked of the traced value, as before (only a flag's
+    class, or an identity test, reads the default)."""
+
+    class Up(torch.nn.Module):
+        def forward(self, x: Any, scale: Any = 2) -> Any:
+            if isinstance(scale, int):
+                scale = (scale, scale)
+            return torch.nn.functional.interpolate(x, scale_factor=scale)
+
+    class Caller(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.up = Up()
+
+        def forward(self, x: Any) -> Any:
+            return self.up(x, scale=3)
+
+    h = convcalc.symbols("H")
+    assert convcalc.plan(Caller(), (1, 4, h, h)).output_shape == (1, 4, 3 * h, 3 * h)

@@ -206,16 +206,16 @@ _CONVERSIONS: dict[str, Callable[[Any], Any]] = {
 
 @_handles("input_fixed")
 def _input_fixed(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """An input the forward was read with at its default (it tests it by identity or class): the value given
-    must be that default, else the forward would take another way than the one read."""
+    """An input the forward was read with at its default (it tests it by identity): the value given must be
+    that default, else the forward would take another way than the one read."""
     value, name, default, module_type = args
     if type(value) is type(default) and value == default:
         return None
     module = f"{call.name.rpartition('.')[0] or '<model>'} ({module_type})"
     raise SpecError(
-        f"{module}: its forward tests its input {name!r} with is, isinstance or type(), which convcalc reads at "
-        f"its default {default!r} only; plan with numbers (torch's shape machinery runs the forward as it is), or "
-        f"write the test as a comparison ({name} == {default!r}). Received: {name}={value!r}"
+        f"{module}: its forward tests its input {name!r} with is (or a flag's class), which convcalc reads at its default "
+        f"{default!r} only; plan with numbers (torch's shape machinery runs the forward as it is), or write the "
+        f"test as a comparison ({name} == {default!r}). Received: {name}={value!r}"
     )
 
 

@@ -453,8 +453,8 @@ def _trace(
 
 def identity_tested(forward: Any) -> dict[str, Any]:
     """The inputs of ``forward`` with a default of a plain value (a bool, a number, a string) that its code tests
-    by identity or class (``if use_cache is True:``, ``isinstance(flag, bool)``, ``type(k) is int``): a traced
-    value answers ``is`` and ``type()`` as the proxy it is, so the trace reads them as their defaults instead."""
+    by identity (``if use_cache is True:``, ``type(k) is int``), or a flag's class (``isinstance(flag, bool)``):
+    a traced value answers ``is`` as the proxy it is, so the trace reads them as their defaults instead."""
     import dis
 
     try:
@@ -468,10 +468,12 @@ def identity_tested(forward: Any) -> dict[str, Any]:
     steps = list(dis.get_instructions(code))
     found: dict[str, Any] = {}
     for i, step in enumerate(steps):
-        if step.opname == "IS_OP":
-            near = steps[max(0, i - 4) : i]  # ``flag is True``, ``True is flag``, ``type(flag) is bool``
+        if step.opname == "IS_OP":  # ``flag is True``, ``True is flag``, ``type(flag) is bool``
+            near = steps[max(0, i - 4) : i]
         elif step.opname == "LOAD_GLOBAL" and step.argval in ("isinstance", "type"):
-            near = steps[i + 1 : i + 2]
+            # ``isinstance(flag, bool)`` of a flag (a number's or a string's class is asked of the traced value,
+            # and read again where the value given is of another kind: see value_kind)
+            near = [s for s in steps[i + 1 : i + 2] if type(plain.get(s.argval)) is bool]
         else:
             continue
         for other in near:
@@ -486,19 +488,19 @@ def _mark_fixed(graph: Any, fixed: dict[str, Any], module_type: str) -> None:
     with (a value other than the default is refused: the forward was read with the default)."""
     torch = _torch()
     for node in list(graph.nodes):
-        if node.op == "placeholder" and node.target.rpartition("_")[0] in fixed:
-            node.target = node.target.rpartition("_")[0]
-    for node in list(graph.nodes):
-        if node.op != "call_function" or node.target is not torch._assert or not node.args:
+        if node.op != "call_function" or node.target is not torch._assert or len(node.args) < 2:
             continue
-        condition = node.args[0]
-        if getattr(condition, "op", None) != "call_function" or not condition.args:
+        condition, message = node.args[:2]
+        # (fx's message names the input: "use_cache has been specialized to have value True but got another value")
+        name = str(message).partition(" has been specialized")[0]
+        if name not in fixed or getattr(condition, "op", None) != "call_function" or not condition.args:
             continue
         source = condition.args[0]
-        if getattr(source, "op", None) != "placeholder" or source.target not in fixed:
+        if getattr(source, "op", None) != "placeholder":
             continue
+        source.target = name  # (fx named it use_cache_1)
         with graph.inserting_before(node):
-            graph.call_function(input_fixed, (source, source.target, fixed[source.target], module_type))
+            graph.call_function(input_fixed, (source, name, fixed[name], module_type))
         graph.erase_node(node)
         if not condition.users:
             graph.erase_node(condition)
