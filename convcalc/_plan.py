@@ -487,6 +487,8 @@ class Plan:
                 given = group.input_shape or (rows[j].input_shape if j < len(rows) else None)
                 leaf = path not in has_children
                 kind = tree.get(path, group.kind) if tree is not None else group.kind
+                # what torchinfo shows the call return: no shape where it sizes it by no tensor (``return None, x``)
+                shown = group.output_shape if group.tensor else ()
                 if kind == "ParametrizationList":
                     given = None  # torch reads a parametrized tensor by calling its list without arguments
                 row = None
@@ -496,15 +498,15 @@ class Plan:
                     # either: torchinfo's hooks run last)
                     row = rows[j]
                     given = row.input_shape
-                    if row.output_shape != group.output_shape:
-                        output_bytes = shape_numel(group.output_shape) * self.itemsize if group.tensor else 0
-                        row = replace(row, output_shape=group.output_shape, activation_bytes=output_bytes)
+                    if row.output_shape != shown or not group.tensor:
+                        output_bytes = shape_numel(shown) * self.itemsize if group.tensor else 0
+                        row = replace(row, output_shape=shown, activation_bytes=output_bytes)
                 elif leaf and path and tree is not None and path not in row_names:
                     # a module without children whose forward was read step by step (timm's Linear subclass
                     # calls F.linear): torchinfo lists it as one call, counted with its output
-                    output_bytes = shape_numel(group.output_shape) * self.itemsize if group.tensor else 0
-                    row = Row(path, kind, given or (), group.output_shape, activation_bytes=output_bytes)
-                yield ModuleCall(path, kind, given, group.output_shape, row, leaf, True)
+                    output_bytes = shape_numel(shown) * self.itemsize if group.tensor else 0
+                    row = Row(path, kind, given or (), shown, activation_bytes=output_bytes)
+                yield ModuleCall(path, kind, given, shown, row, leaf, True)
             if j == len(rows):
                 return
             r = rows[j]

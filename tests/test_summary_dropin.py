@@ -1180,3 +1180,31 @@ def test_a_call_whose_first_output_is_none_shows_no_shape_and_no_bytes(through_t
     assert {r.source for r in convcalc.plan(net, (2, 4)).rows[:2]} == {"torch" if through_torch else "rule"}
     assert_same(net, OPTIONS[:2], input_size=(2, 4))
     assert convcalc.summary(net, input_size=(2, 4), verbose=0).total_output_bytes == 32
+
+
+class _Tap(nn.Module):
+    """A module that records its input and returns nothing (a feature tap), called from a forward read step by
+    step: torchinfo lists the call, with no shape."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(3))
+
+    def forward(self, x: Any) -> None:
+        return None
+
+
+class _Tapped(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tap = _Tap()
+        self.c = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: Any) -> Any:
+        self.tap(x)
+        return self.c(F.relu(x))
+
+
+def test_a_call_that_returns_nothing_is_listed() -> None:
+    assert_same(_Tapped().eval(), OPTIONS[:2], input_size=(1, 3, 8, 8))
+    assert convcalc.verify(_Tapped(), (1, 3, 8, 8), device="cpu").ok

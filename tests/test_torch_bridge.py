@@ -426,14 +426,16 @@ def test_the_batch_norm_message_and_constraint() -> None:
         "input_shape=(1, 4)"
     )
     assert convcalc.plan(head.eval(), (1, 2, 2, 2)).output_shape == (1, 4)
-    # symbolic sizes: a constraint, in training mode only
+    # symbolic sizes: a constraint, in training mode only, where the numbers alone do not make two values (a
+    # width of 2 does, whatever N and H: every size is at least 1)
     N, H = convcalc.symbols("N H")
     net = tnn.Sequential(tnn.Conv2d(3, 4, 3, stride=2), tnn.BatchNorm2d(4))
-    plan = convcalc.plan(net, (N, 3, H, 5))
+    plan = convcalc.plan(net, (N, 3, H, 3))
     (constraint,) = [c for c in plan.constraints if c.reason == "more than 1 value per channel"]
     assert (constraint.layer, constraint.kind, constraint.value) == ("1", ">=", 2)
-    assert sympy.simplify(constraint.form - 2 * N * (sympy.floor((H - 3) / 2) + 1)) == 0
-    assert not [c for c in convcalc.plan(net.eval(), (N, 3, H, 5)).constraints if "value per channel" in c.reason]
+    assert sympy.simplify(constraint.form - N * (sympy.floor((H - 3) / 2) + 1)) == 0
+    assert not [c for c in convcalc.plan(net.eval(), (N, 3, H, 3)).constraints if "value per channel" in c.reason]
+    assert not [c for c in convcalc.plan(net, (N, 3, H, 5)).constraints if "value per channel" in c.reason]
     # a convcalc.nn batch norm without running statistics always normalises with the batch's
     with pytest.raises(convcalc.ShapeError, match="without running statistics"):
         convcalc.plan(convcalc.nn.BatchNorm2d(4, track_running_stats=False), (1, 4, 1, 1))
@@ -1572,3 +1574,14 @@ def test_an_unsafe_parametrization_of_a_tensor_a_forward_reads_is_followed() -> 
     model = Project()
     parametrize.register_parametrization(model, "w", _Doubled(), unsafe=True)
     assert convcalc.plan(model, (3, 5)).output_shape == tuple(model(torch.zeros(3, 5)).shape) == (3, 10)
+
+
+def test_to_torch_refuses_a_sequential_that_torch_would_run_otherwise() -> None:
+    """An LSTM before another layer hands torch's Sequential its whole tuple, attention takes three tensors: no
+    torch.nn.Sequential runs as the plan says. Last, an LSTM returns the tuple whose first output is the plan's."""
+    with pytest.raises(SpecError, match=r"^0 \(LSTM\): torch's LSTM inside a torch.nn.Sequential"):
+        convcalc.nn.Sequential(convcalc.nn.LSTM(8, 6), convcalc.nn.Linear(6, 2)).to_torch()
+    with pytest.raises(SpecError, match=r"^1 \(MultiheadAttention\): "):
+        convcalc.nn.Sequential(convcalc.nn.Linear(8, 8), convcalc.nn.MultiheadAttention(8, 2)).to_torch()
+    last = convcalc.nn.Sequential(convcalc.nn.Linear(4, 8), convcalc.nn.LSTM(8, 6, batch_first=True))
+    assert convcalc.verify(last, (2, 3, 4), device="cpu").ok

@@ -259,3 +259,54 @@ def test_a_model_of_another_dtype_is_run_by_torchs_machinery_in_its_dtype(dtype:
         assert plan.output_shape == tuple(model(torch.zeros(1, 1, 15, 16, dtype=model.c.weight.dtype)).shape)
     assert plan.itemsize == model.c.weight.element_size()
     assert plan.macs == 1 * 2 * 9 * 8 * 8
+
+
+def test_a_forward_replaced_by_a_function_of_the_models_own_layers_is_counted_by_them() -> None:
+    """``s.forward = lambda x: s[1](s[0](x) + x)``: the copy torch's pass runs calls the copy's layers (the
+    function read the user's own, as a global or a closure), so each is a call of the model's, with its counts
+    (rows named conv2d, add, conv2d_1, no output bytes)."""
+    s = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Conv2d(3, 5, 1))
+    s.forward = lambda x: s[1](s[0](x) + x)
+    plan = _agrees(s, (1, 3, 9, 9))
+    assert [r.name for r in plan.rows] == ["0", "add", "1"]
+    assert plan.forward_backward_bytes == 2 * 4 * (3 * 81 + 5 * 81)
+
+    def closure() -> nn.Module:
+        h = nn.Sequential(nn.Linear(4, 4), nn.ReLU())
+        h.forward = lambda x: h[1](h[0](x)) + x
+        return h
+
+    assert _agrees(closure(), (2, 4)).macs == 16
+
+
+def test_a_partial_of_the_class_forward_keeps_the_rule() -> None:
+    import functools
+
+    conv = nn.Conv2d(3, 4, 3, stride=2)
+    conv.forward = functools.partial(nn.Conv2d.forward, conv)
+    plan = _agrees(conv, (1, 3, 13, 13))
+    assert (plan.output_shape, plan.macs) == ((1, 4, 6, 6), 3888)
+    h = convcalc.symbols("H")
+    assert (
+        convcalc.plan(conv, (1, 3, h, h)).output_shape[2]
+        == convcalc.plan(nn.Conv2d(3, 4, 3, 2), (1, 3, h, h)).output_shape[2]
+    )
+
+
+def test_a_model_of_mixed_dtypes_is_run_by_torchs_pass_in_torchs_default() -> None:
+    """A bfloat16 norm applied after a cast, a float32 convolution that takes the input: the input is float32
+    (the dtype of the first parameter refused a model that runs)."""
+
+    class Mixed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = nn.LayerNorm(6).to(torch.bfloat16)
+            self.c = nn.Conv2d(1, 4, 3)
+
+        def forward(self, x: Any) -> Any:
+            y = self.c(torch.rot90(x, 1, (2, 3)))
+            return self.norm(y.to(torch.bfloat16))
+
+    model = Mixed()
+    assert convcalc.plan(model, (1, 1, 8, 8)).output_shape == (1, 4, 6, 6)
+    assert convcalc.verify(model, (1, 1, 8, 8), device="cpu").ok

@@ -165,14 +165,16 @@ def to_torch(model: Any) -> Any:
     return _build(model, "")
 
 
-def _one_tensor_in_sequence(spec: Any, path: str) -> None:
-    """A layer of a Sequential whose torch module returns several tensors (an LSTM's ``(output, (h, c))``) or
-    takes several (attention's query, key and value): convcalc's Sequential hands its first output on, where
-    torch's hands the tuple on whole (or calls it with one tensor), so no torch.nn.Sequential runs as planned."""
+def _one_tensor_in_sequence(spec: Any, path: str, last: bool) -> None:
+    """A layer of a Sequential whose torch module takes several tensors (attention's query, key and value), or
+    returns several (an LSTM's ``(output, (h, c))``) to a layer after it: convcalc's Sequential hands its first
+    output on, where torch's hands the tuple on whole (or calls it with one tensor), so no torch.nn.Sequential
+    runs as planned. (Last, it returns the tuple, whose first output is the plan's.)"""
     from convcalc.nn.sequence import _MultiOutput
 
     kind = type(spec).__name__
-    if isinstance(spec, _MultiOutput) and kind not in ("GRUCell", "RNNCell"):
+    takes_several = kind in ("MultiheadAttention", "Bilinear") or kind.startswith("MaxUnpool")
+    if isinstance(spec, _MultiOutput) and kind not in ("GRUCell", "RNNCell") and (takes_several or not last):
         raise SpecError(
             f"{path} ({kind}): torch's {kind} inside a torch.nn.Sequential would be called with one tensor and hand "
             f"on all it returns, where convcalc's Sequential passes its first output on; build it in a module whose "
@@ -191,8 +193,9 @@ def _build(spec: Any, path: str) -> Any:
     kind = type(spec).__name__
     where = f"{path or '<model>'} ({kind})"
     if isinstance(spec, nn.Sequential):
-        for name, m in spec.children():
-            _one_tensor_in_sequence(m, _join(path, name))
+        children = list(spec.children())
+        for j, (name, m) in enumerate(children):
+            _one_tensor_in_sequence(m, _join(path, name), last=j == len(children) - 1)
         return torch.nn.Sequential(OrderedDict((name, _build(m, _join(path, name))) for name, m in spec.children()))
     if isinstance(spec, nn.Add):
         return _torch_types().AddBranches(

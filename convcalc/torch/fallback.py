@@ -257,8 +257,9 @@ def _torch_call(
     known: dict[int, Any] = {}  # id of a meta tensor -> its receptive field
     alive: list[Any] = []
     longs: frozenset[int] = frozenset()  # the inputs, in order, taken as integers
-    # a float input in the dtype the module computes in: its first floating-point parameter's (a .double() model)
-    floats = next((t.dtype for t in module.parameters() if t.dtype.is_floating_point), torch.float32)
+    # a float input in the dtype the module computes in: its parameters' where they all have one (a .double()
+    # model), else torch's default (a model of mixed dtypes casts where it needs)
+    floats = _one_float_dtype(module) or torch.float32
 
     made: dict[int, Any] = {}  # a list or dict given twice is one meta list (an assignment through one shows in both)
 
@@ -438,6 +439,24 @@ def _shown_shape(value: Any) -> tuple[int, ...]:
     return tuple(int(d) for d in value.shape) if isinstance(value, _torch().Tensor) else ()
 
 
+def _one_float_dtype(module: Any) -> Any:
+    """The floating-point dtype every floating-point parameter of ``module`` has, or None (none, or several)."""
+    found = {t.dtype for t in module.parameters() if t.dtype.is_floating_point}
+    return found.pop() if len(found) == 1 else None
+
+
+def _first_shape(value: Any) -> tuple[int, ...]:
+    """The shape of the first tensor in a module's output (depth first), or ``()`` where it holds none."""
+    if isinstance(value, _torch().Tensor):
+        return tuple(int(d) for d in value.shape)
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    for item in items:
+        shape = _first_shape(item)
+        if shape or isinstance(item, _torch().Tensor):
+            return shape
+    return ()
+
+
 def _shown_value(value: Any) -> Any:
     """What torchinfo sizes a module's inputs or output by: a dict's last value, a list's or tuple's first item,
     item by item."""
@@ -535,9 +554,10 @@ def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any], held: bool) -
                 name = run.names.get(id(module))
                 if name is not None:  # the run's own module too (""), whatever its forward returns
                     if slot >= 0 and name:
-                        # (what torchinfo sizes the output by may be no tensor, ``return None, x``: no shape)
+                        # the first tensor it returns, where torchinfo sizes the call by no tensor (``return
+                        # None, x``) marked so: it shows no shape there and counts no bytes
                         tensor = isinstance(_shown_value(output), _torch().Tensor)
-                        shown = _shown_shape(output)
+                        shown = _shown_shape(output) if tensor else _first_shape(output)
                         ctx.close_group(slot, start, name, type(module).__name__, shown, _shown_shape(args), tensor)
                     _own_tensors(module, name, ctx)
                 continue

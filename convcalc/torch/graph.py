@@ -764,11 +764,11 @@ def _close_with_first(ctx: Any, slot: int, start: int, path: str, kind: str, out
     """Close a module's group with the first tensor it returns and the first it was given: a module that
     returns a tuple or list of tensors is shown with its first, one that returns a dict with its last value's
     first, as torchinfo shows them."""
-    shown, called = _torchinfo_first(out), _leaves((args,))
-    if shown is not None or _leaves(out):
-        # (a first item that is no tensor, ``return None, x``: torchinfo shows no shape and counts no bytes)
-        shape = shown.shape if shown is not None else ()
-        ctx.close_group(slot, start, path, kind, shape, called[0].shape if called else (), shown is not None)
+    shown, called, first = _torchinfo_first(out), _leaves((args,)), _leaves(out)
+    # the first tensor it returns; where torchinfo sizes the call by something else than a tensor (``return
+    # None, x``, or no tensor at all) it shows no shape and counts no bytes
+    shape = shown.shape if shown is not None else first[0].shape if first else ()
+    ctx.close_group(slot, start, path, kind, shape, called[0].shape if called else (), shown is not None)
 
 
 def _torchinfo_first(value: Any) -> _Tensor | None:

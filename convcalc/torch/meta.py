@@ -100,6 +100,9 @@ def _fresh_meta_copy(module: Any) -> Any:
             memo[id(held)] = torch.empty_like(held, device="meta")
     made = copy.deepcopy(module, memo)
     _ORIGINALS[made] = {id(meta): ident for ident, meta in memo.items() if isinstance(meta, torch.Tensor)}
+    for path, sub in module.named_modules():  # a forward set on an instance calls the copy's modules
+        if "forward" in vars(sub) and not _compiled(sub) and not _scripted(sub):
+            vars(made.get_submodule(path))["forward"] = _rebound(vars(sub)["forward"], memo)
     for path, wrapper in module.named_modules():
         if _compiled(wrapper):  # a torch.compile wrapper copies as a new wrapper of its module: without its hooks
             copied = made.get_submodule(path)
@@ -195,18 +198,75 @@ def _scripted(module: Any) -> bool:
 def _replaced_forward(module: Any) -> bool:
     """Whether torch calls a forward set on the instance that is not the class's own wrapped
     (``conv.forward = lambda x: ...``): a wrapper made with ``functools.wraps`` around the class's forward
-    (accelerate's hooks) still runs it, and a compiled module's wrapper is dynamo's."""
+    (accelerate's hooks) or a ``functools.partial`` of it still runs it, and a compiled module's wrapper is
+    dynamo's."""
     forward = vars(module).get("forward")
     if forward is None or _compiled(module) or _scripted(module):
         return False
+    import functools
     import inspect
 
     try:
         inner = inspect.unwrap(forward)
     except ValueError:  # a chain of wrappers that loops
         return True
+    if isinstance(inner, functools.partial):  # functools.partial(nn.Conv2d.forward, conv)
+        return inner.func is not type(module).forward
     # (bound to the module the user holds: a meta copy's wrapper still calls the original's forward)
     return getattr(inner, "__func__", None) is not type(module).forward
+
+
+def _rebound(function: Any, memo: dict[int, Any], depth: int = 0) -> Any:
+    """A function set as a forward on an instance, as its meta copy calls it: the modules, tensors and bound
+    methods it closes over or reads as globals (``s.forward = lambda x: s[1](s[0](x))``), or a partial was given,
+    swapped for their copies, so the copy's pass calls the copy's modules (``copy.deepcopy`` copies a function
+    as it is)."""
+    import functools
+    import types
+
+    def swap(value: Any) -> Any:
+        if id(value) in memo and value is not memo:
+            return memo[id(value)]
+        if isinstance(value, types.MethodType) and id(value.__self__) in memo:
+            return types.MethodType(_rebound(value.__func__, memo, depth + 1), memo[id(value.__self__)])
+        if isinstance(value, (types.FunctionType, functools.partial)):
+            return _rebound(value, memo, depth + 1)
+        return value
+
+    if depth > 8:
+        return function
+    if isinstance(function, functools.partial):
+        keywords = {k: swap(v) for k, v in function.keywords.items()}
+        return functools.partial(swap(function.func), *(swap(a) for a in function.args), **keywords)
+    if isinstance(function, types.MethodType):
+        return swap(function)
+    if not isinstance(function, types.FunctionType):
+        return function
+    names = [n for n in function.__code__.co_names if id(function.__globals__.get(n)) in memo]
+    if not (function.__closure__ or names or "__wrapped__" in vars(function)):
+        return function
+    # a global it reads (``s.forward = lambda x: s[1](s[0](x))`` at a script's top level): the copy's, in a
+    # copy of the globals
+    scope = {**function.__globals__, **{n: memo[id(function.__globals__[n])] for n in names}} if names else None
+    cells = None
+    if function.__closure__:
+        cells = tuple(
+            types.CellType(swap(cell.cell_contents)) if _filled(cell) else cell for cell in function.__closure__
+        )
+    made = types.FunctionType(
+        function.__code__, scope or function.__globals__, function.__name__, function.__defaults__, cells
+    )
+    made.__kwdefaults__ = function.__kwdefaults__
+    made.__dict__.update({k: swap(v) if k == "__wrapped__" else v for k, v in vars(function).items()})
+    return made
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - an empty cell (a name not yet bound) raises
+    except ValueError:
+        return False
+    return True
 
 
 def _run_uncompiled(copy: Any) -> None:

@@ -14,7 +14,7 @@ from convcalc._types import Slot
 from convcalc.torch.build import _torch_types
 from convcalc.torch.fallback import _leaves, _multi_output, _torch_call
 from convcalc.torch.graph import _call_module, _graph_call, _spec_types
-from convcalc.torch.meta import _compiled, _scripted
+from convcalc.torch.meta import _compiled, _replaced_forward
 from convcalc.torch.nodes import Decision, ListValue, Node, Ref, _Attr, _Dict, _join, _torch
 from convcalc.torch.strides import contiguous
 from convcalc.torch.trace import (
@@ -670,7 +670,7 @@ class _Reader:
             return self._fallback(module, f"it has {hooks}, which torch runs and convcalc cannot read")
         if _compiled(module):  # ``self.block = torch.compile(block)``
             return self._through_compiled(module, path)
-        if "forward" in vars(module) and not _scripted(module):
+        if _replaced_forward(module):
             # ``conv.forward = lambda x: F.conv2d(x, conv.weight, padding=1)``: torch calls that, for a layer
             # convcalc has a rule for, a Sequential or a class of the user's alike; its arguments say nothing of it
             return self._fallback(module, "its forward is replaced on the instance, which torch calls")

@@ -138,8 +138,8 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
 
     Builds the torch module (``to_torch`` for a ``convcalc.nn`` model; a torch
     module is used as it is, in eval mode, on a copy if it must move device),
-    runs it once on ``torch.randn(input_shape)`` (in the dtype of the model's first floating-point parameter)
-    under ``torch.no_grad()``,
+    runs it once on ``torch.randn(input_shape)`` (in the one floating-point dtype of the model's parameters,
+    where they have one) under ``torch.no_grad()``,
     records each module's output shape, call by call, with forward hooks, and
     compares them and the parameters each call holds for the first time
     (``parameters()`` of the module, its parametrizations included) with the
@@ -371,7 +371,7 @@ def _run_hooked(
                 stack.enter_context(_quiet_compiled())
                 if stance is not None:
                     stack.enter_context(stance("force_eager"))
-            module(torch.randn(shape, device=device, dtype=_input_dtype(torch, module)))
+            module(torch.randn(shape, device=device, dtype=_input_dtype(module)))
     except Exception as exc:  # torch's own error is the finding
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         failed_in = running[-1] if running else ""
@@ -411,13 +411,12 @@ def _first_tensor(torch: Any, value: Any) -> Any:
     return None
 
 
-def _input_dtype(torch: Any, module: Any) -> Any:
-    """The dtype a model's input takes: its first floating-point parameter's (a ``.half()`` or ``.double()``
-    model computes in it, as ``plan`` sizes its bytes), else torch's default."""
-    for tensor in module.parameters():
-        if tensor.dtype.is_floating_point:
-            return tensor.dtype
-    return None
+def _input_dtype(module: Any) -> Any:
+    """The dtype a model's input takes: its parameters' where they all have one floating-point dtype (a
+    ``.half()`` or ``.double()`` model computes in it, as ``plan`` sizes its bytes), else torch's default."""
+    from convcalc.torch.fallback import _one_float_dtype
+
+    return _one_float_dtype(module)
 
 
 def _compare(
