@@ -45,8 +45,10 @@ def generate(
         seed: any integer.
         kind: ``size``, ``padding``, ``params``, ``pool``, ``network``,
             ``receptive-field``, ``im2col`` or ``mixed`` (a random kind each time).
-        difficulty: 1 (square inputs, stride 1 or 2, exact) to 3 (non-square
-            inputs and kernels, dilation, strides up to 4, stated floors, deeper networks).
+        difficulty: 1 (square inputs, exact divisions; strides of 1 or 2, 4 for an
+            11 x 11 filter as AlexNet's first layer, and pools whose stride is their window)
+            to 3 (non-square inputs and kernels, dilation, strides up to 4, stated floors,
+            deeper networks).
         lang: ``"en"`` or ``"ko"``.
 
     Returns:
