@@ -324,6 +324,18 @@ def test_answer_formats(written: str) -> None:
     assert check_answer(_seed003(), written).correct
 
 
+def test_a_count_in_scientific_notation_is_read_as_the_number_it_writes() -> None:
+    """``4.64e3`` is 4640 (it was called "4.64 is not a whole number"), ``5e3`` is 5000 (it was read as 5 x 3)."""
+    ex = generate(1, 0, kind="params")[0]
+    assert ex.answer == "4640"
+    assert check_answer(ex, "4.64e3").correct
+    assert check_answer(ex, "4640e0").correct
+    wrong = check_answer(ex, "5e3")
+    assert not wrong.correct
+    assert "you wrote 5000" in wrong.message
+    assert "4.6405e3 is not a whole number" in check_answer(ex, "4.6405e3").message
+
+
 def test_network_answer_may_include_the_batch() -> None:
     ex = _build(
         "network",

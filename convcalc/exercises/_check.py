@@ -10,7 +10,7 @@ from convcalc.exercises._answers import _KIND_MISTAKES, _mistaken_answers
 from convcalc.exercises._types import MISTAKES, Exercise, Feedback
 from convcalc.exercises._words import _by
 
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 #: What an answer of each kind counts, to say why it must be a whole number: (English, Korean).
 _WHOLE_NUMBERS: dict[str, tuple[str, str]] = {
@@ -37,13 +37,26 @@ _KIND_HINTS: dict[tuple[str, str], tuple[str, str]] = {
 
 
 def _read(answer: str, expected: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """The integers of an answer (``6.0`` and ``6.00`` read as 6), and the numbers that are not whole."""
+    """The integers of an answer (``6.0`` and ``6.00`` read as 6, ``4.64e3`` as 4640), and the numbers that are
+    not whole."""
     text = answer
     if len(expected) == 1:
         text = re.sub(r"(?<=\d)[,_ ](?=\d{3}(?!\d))", "", text)  # 205,312 and 205 312 are one number
     values: list[int] = []
     fractions: list[str] = []
     for token in _NUMBER.findall(text):
+        if "e" in token.lower():  # 4.64e3: the number it writes, whole or not
+            mantissa, _, power = token.lower().partition("e")
+            whole, _, decimals = mantissa.partition(".")
+            shift = int(power[-6:]) if len(power.lstrip("+-")) <= 5 else (10**6 if power[0] != "-" else -(10**6))
+            digits = whole.lstrip("-") + decimals
+            point = len(whole.lstrip("-")) + shift  # where the decimal point falls in ``digits``
+            if digits[max(point, 0) :].strip("0"):
+                fractions.append(token)
+            else:
+                sign = "-" if whole.startswith("-") else ""
+                values.append(_whole(sign + (digits[:point] + "0" * (point - len(digits)) if point > 0 else "0")))
+            continue
         whole, _, decimals = token.partition(".")
         if decimals.strip("0"):
             fractions.append(token)
