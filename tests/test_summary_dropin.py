@@ -1208,3 +1208,30 @@ class _Tapped(nn.Module):
 def test_a_call_that_returns_nothing_is_listed() -> None:
     assert_same(_Tapped().eval(), OPTIONS[:2], input_size=(1, 3, 8, 8))
     assert convcalc.verify(_Tapped(), (1, 3, 8, 8), device="cpu").ok
+
+
+class _Gram(nn.Module):
+    def forward(self, weight: Any) -> Any:
+        return weight @ weight.T
+
+
+class _TiedParametrized(nn.Module):
+    """A forward that reads a parametrized layer's weight beside calling the layer (a tied output layer)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from torch.nn.utils import parametrize
+
+        self.l = nn.Linear(8, 8)
+        parametrize.register_parametrization(self.l, "weight", _Gram())
+
+    def forward(self, x: Any) -> Any:
+        return F.linear(self.l(x), self.l.weight)
+
+
+def test_a_parametrized_weight_read_beside_its_layer_is_counted_once() -> None:
+    """The original a parametrization computes the weight from was counted with the layer and again where the
+    forward read the weight (136 parameters for parameters()' 72)."""
+    net = _TiedParametrized().eval()
+    plan = convcalc.plan(net, (1, 8))
+    assert (plan.total_params, plan.trainable_params) == (72, 72) == (sum(p.numel() for p in net.parameters()),) * 2

@@ -151,6 +151,22 @@ _MISSING = object()
 _Tensors = tuple[tuple[Any, int, bool, bool], ...]
 
 
+def _held_at(module: Any, rest: list[str]) -> tuple[Any, bool]:
+    """The parameter or buffer at the dotted path ``rest`` inside ``module`` (``parametrizations.weight.original``)
+    and whether it is a buffer; (None, False) where none is."""
+    for part in rest[:-1]:
+        module = vars(module).get("_modules", {}).get(part)
+        if module is None:
+            return None, False
+    if not rest:
+        return None, False
+    tensor = module._parameters.get(rest[-1])
+    if tensor is not None and not _uninitialised(tensor):
+        return tensor, False
+    tensor = module._buffers.get(rest[-1])
+    return (tensor, True) if tensor is not None and not _uninitialised(tensor) else (None, False)
+
+
 class _Book:
     """Which torch module (and which tensors) each planned path is: the planner's ``Context.owner``."""
 
@@ -199,7 +215,13 @@ class _Book:
                 described = ident in self.ruled
             return (".".join([name, *rest]) if name else ".".join(rest)), tensors, described
         if ident in self.leaves:
-            return None
+            # a tensor of a layer read by a forward beside the layer's call (``F.linear(h, self.l.weight)``, the
+            # weight a parametrization of ``l`` computes from its original): counted once, with the layer's
+            tensor, is_buffer = _held_at(module, rest)
+            if tensor is None:
+                return None
+            joined = ".".join([name, *rest]) if name else ".".join(rest)
+            return joined, ((id(tensor), math.prod(tensor.shape), bool(tensor.requires_grad), is_buffer),), False
         if len(rest) == 1:  # a parameter or buffer the module's forward reads: a row of its own
             tensor = module._parameters.get(rest[0])
             if tensor is None:
