@@ -320,7 +320,7 @@ class Plan:
     >>> p.name, p.modules
     ('Sequential', (('', 'Sequential'), ('0', 'Sequential'), ('0.0', 'Conv2d'), ('0.1', 'ReLU'), ('1', 'Flatten')))
     >>> p.groups
-    (Group(start=0, path='0', kind='Sequential', output_shape=(1, 4, 3, 3), input_shape=(1, 1, 5, 5)),)
+    (Group(start=0, path='0', kind='Sequential', output_shape=(1, 4, 3, 3), input_shape=(1, 1, 5, 5), tensor=True),)
     >>> p.input_shapes, p.output_shapes, p.inputs, p.outputs
     (((1, 1, 5, 5),), ((1, 36),), None, None)
     >>> p.total_mult_adds, p.input_bytes, p.forward_backward_bytes, p.params_bytes, p.total_bytes
