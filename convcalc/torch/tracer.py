@@ -482,22 +482,35 @@ def identity_tested(forward: Any) -> dict[str, Any]:
     return found
 
 
+def _specialized(node: Any, check: Any) -> tuple[Any, str] | None:
+    """fx's check of an input traced as a concrete value, ``check`` (``torch._assert(flag_1 == True, ...)``,
+    ``_assert_is_none(mask_1, ...)``): the placeholder it checks and the input's name, which fx's message gives
+    ("use_cache has been specialized to have value True but got another value"; the placeholder is named
+    ``use_cache_1``, which a prefix cannot tell from ``use_cache_bias``); None for any other node."""
+    if node.op != "call_function" or node.target is not check or len(node.args) < 2:
+        return None
+    value, message = node.args[:2]
+    if check is not _torch()._assert:
+        source = value
+    elif getattr(value, "op", None) == "call_function" and value.args:  # torch._assert(flag_1 == True)
+        source = value.args[0]
+    else:
+        return None
+    if getattr(source, "op", None) != "placeholder":
+        return None
+    return source, str(message).partition(" has been specialized")[0]
+
+
 def _mark_fixed(graph: Any, fixed: dict[str, Any], module_type: str) -> None:
     """fx keeps an input read as a concrete value as a placeholder ``flag_1`` and ``torch._assert(flag_1 == value)``:
     the placeholder takes its parameter's name again, and the check becomes a mark the plan tests the given value
     with (a value other than the default is refused: the forward was read with the default)."""
-    torch = _torch()
     for node in list(graph.nodes):
-        if node.op != "call_function" or node.target is not torch._assert or len(node.args) < 2:
+        found = _specialized(node, _torch()._assert)
+        if found is None or found[1] not in fixed:
             continue
-        condition, message = node.args[:2]
-        # (fx's message names the input: "use_cache has been specialized to have value True but got another value")
-        name = str(message).partition(" has been specialized")[0]
-        if name not in fixed or getattr(condition, "op", None) != "call_function" or not condition.args:
-            continue
-        source = condition.args[0]
-        if getattr(source, "op", None) != "placeholder":
-            continue
+        source, name = found
+        condition = node.args[0]
         source.target = name  # (fx named it use_cache_1)
         with graph.inserting_before(node):
             graph.call_function(input_fixed, (source, name, fixed[name], module_type))
@@ -618,13 +631,13 @@ def _unguard(graph: Any, absent: frozenset[str]) -> None:
     import torch.fx._symbolic_trace as symbolic_trace
 
     for node in list(graph.nodes):
-        if node.op == "call_function" and node.target is symbolic_trace._assert_is_none:
-            graph.erase_node(node)
-    for node in graph.nodes:
-        if node.op == "placeholder" and node.target not in absent:
-            name = node.target.rpartition("_")[0]
-            if name in absent and not node.users:
-                node.target = name
+        found = _specialized(node, symbolic_trace._assert_is_none)
+        if found is None:
+            continue
+        graph.erase_node(node)
+        source, name = found
+        if name in absent and not source.users:
+            source.target = name
 
 
 def _scripted_functions(module: Any) -> tuple[Any, ...]:
