@@ -556,8 +556,9 @@ def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any], held: bool) -
                     if slot >= 0 and name:
                         # the first tensor it returns, where torchinfo sizes the call by no tensor (``return
                         # None, x``) marked so: it shows no shape there and counts no bytes
-                        tensor = isinstance(_shown_value(output), _torch().Tensor)
-                        shown = _shown_shape(output) if tensor else _first_shape(output)
+                        value = _shown_value(output)
+                        tensor = isinstance(value, _torch().Tensor)
+                        shown = tuple(int(d) for d in value.shape) if tensor else _first_shape(output)
                         ctx.close_group(slot, start, name, type(module).__name__, shown, _shown_shape(args), tensor)
                     _own_tensors(module, name, ctx)
                 continue
@@ -609,11 +610,9 @@ def _replay_module(
         out_shape = tuple(int(d) for d in output.shape) if isinstance(output, torch.Tensor) else None
         spec = None
         replaced = _replaced_forward(module)  # torch ran what was set on the instance, not the class's rule
-        if replaced:
-            pass
-        elif _rule_for(cls) is not None:
+        if not replaced and _rule_for(cls) is not None:
             spec = _apply_rule(_rule_for(cls), module, where, cls)  # type: ignore[arg-type]
-        elif not isinstance(module, torch.jit.ScriptModule):
+        elif not replaced and not isinstance(module, torch.jit.ScriptModule):
             spec = _leaf_spec(module, where)
         if isinstance(spec, _transposed()) and len(tensors) == 1 and _output_size_given(args, kwargs):
             # ``nn.ConvTranspose2d(...)(x, output_size=...)``: the output padding that gives the size asked for

@@ -214,25 +214,14 @@ class _Book:
             else:
                 described = ident in self.ruled
             return (".".join([name, *rest]) if name else ".".join(rest)), tensors, described
-        if ident in self.leaves:
-            # a tensor of a layer read by a forward beside the layer's call (``F.linear(h, self.l.weight)``, the
-            # weight a parametrization of ``l`` computes from its original): counted once, with the layer's
+        if ident in self.leaves or len(rest) == 1:
+            # a parameter or buffer a module's forward reads (a row of its own), or a tensor of a layer read by a
+            # forward beside the layer's call (``F.linear(h, self.l.weight)``, the weight a parametrization of ``l``
+            # computes from its original): counted once, with the layer's
             tensor, is_buffer = _held_at(module, rest)
-            if tensor is None:
-                return None
-            joined = ".".join([name, *rest]) if name else ".".join(rest)
-            return joined, ((id(tensor), math.prod(tensor.shape), bool(tensor.requires_grad), is_buffer),), False
-        if len(rest) == 1:  # a parameter or buffer the module's forward reads: a row of its own
-            tensor = module._parameters.get(rest[0])
-            if tensor is None:
-                tensor = module._buffers.get(rest[0])
-            if tensor is not None and not _uninitialised(tensor):
-                is_buffer = rest[0] in module._buffers
-                return (
-                    _join(name, rest[0]),
-                    ((id(tensor), math.prod(tensor.shape), tensor.requires_grad, is_buffer),),
-                    False,
-                )
+            if tensor is not None:
+                joined = ".".join([name, *rest]) if name else ".".join(rest)
+                return joined, ((id(tensor), math.prod(tensor.shape), bool(tensor.requires_grad), is_buffer),), False
         return None
 
     def tensors(self, module: Any) -> _Tensors | None:

@@ -12,6 +12,7 @@ from convcalc._args import flag, received
 from convcalc._errors import ConvCalcError, ShapeError, SpecError, checked_call
 from convcalc._types import Shape
 from convcalc.torch.build import to_torch
+from convcalc.torch.fallback import _one_float_dtype
 from convcalc.torch.graph import _spec_types
 from convcalc.torch.meta import _compiled, _meta_copy, _quiet_compiled
 from convcalc.torch.nodes import _torch
@@ -371,7 +372,8 @@ def _run_hooked(
                 stack.enter_context(_quiet_compiled())
                 if stance is not None:
                     stack.enter_context(stance("force_eager"))
-            module(torch.randn(shape, device=device, dtype=_input_dtype(module)))
+            # (in the one floating-point dtype of the model's parameters, as plan sizes its bytes; else torch's default)
+            module(torch.randn(shape, device=device, dtype=_one_float_dtype(module)))
     except Exception as exc:  # torch's own error is the finding
         error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         failed_in = running[-1] if running else ""
@@ -409,14 +411,6 @@ def _first_tensor(torch: Any, value: Any) -> Any:
             if found is not None:
                 return found
     return None
-
-
-def _input_dtype(module: Any) -> Any:
-    """The dtype a model's input takes: its parameters' where they all have one floating-point dtype (a
-    ``.half()`` or ``.double()`` model computes in it, as ``plan`` sizes its bytes), else torch's default."""
-    from convcalc.torch.fallback import _one_float_dtype
-
-    return _one_float_dtype(module)
 
 
 def _compare(
