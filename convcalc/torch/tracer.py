@@ -243,14 +243,22 @@ def _tracer_type() -> Any:
     return ChildrenAsLeaves
 
 
+@functools.lru_cache(maxsize=1024)
+def _instructions(code: Any) -> tuple[tuple[Any, ...], tuple[int, ...]]:
+    """A code object's instructions and their offsets, read once (a forward's code is read at each plan)."""
+    import dis
+
+    instructions = tuple(dis.get_instructions(code))
+    return instructions, tuple(i.offset for i in instructions)
+
+
 def _unpacked_at(frame: Any) -> int | None:
     """How many names the instruction running in ``frame`` unpacks a value into (``UNPACK_SEQUENCE``), as fx's
     own ``Proxy.__iter__`` finds it, or None for another use (a loop, ``*x``, ``b, *rest = ...``)."""
-    import dis
     from bisect import bisect_left
 
-    instructions = list(dis.get_instructions(frame.f_code))
-    at = bisect_left(instructions, frame.f_lasti, key=lambda i: i.offset)
+    instructions, offsets = _instructions(frame.f_code)
+    at = bisect_left(offsets, frame.f_lasti)
     if at < len(instructions) and instructions[at].opname == "UNPACK_SEQUENCE":
         return int(instructions[at].argval)
     return None
@@ -309,6 +317,7 @@ def _kind_classes() -> tuple[type, ...]:
 
 
 _builtin_isinstance = isinstance
+_proxy_class: Any = ()  # torch.fx.Proxy while a forward is traced (set with the patch: a global is read fastest)
 
 # arithmetic that keeps a size a size (``x.size(2) // 2 + 1``); ``/`` makes a float
 _SIZE_ARITHMETIC = frozenset({"add", "sub", "mul", "floordiv", "mod", "neg", "pow"})
@@ -348,7 +357,7 @@ def _traced_isinstance(obj: Any, classinfo: Any) -> bool:
     (``self.conv.weight``) is the Parameter or buffer it is. fx's, torch's and convcalc's own code see the proxy."""
     # every isinstance in the process comes here while a forward is traced: a plain value is answered before
     # any other call (torch is imported: a forward is being traced)
-    if not _builtin_isinstance(obj, sys.modules["torch"].fx.Proxy):
+    if not _builtin_isinstance(obj, _proxy_class):
         return _builtin_isinstance(obj, classinfo)
     caller = sys._getframe(1)
     while caller.f_back is not None and caller.f_code in _asking_for_caller():
@@ -374,6 +383,8 @@ def _asking_for_caller() -> frozenset[Any]:
 def _user_isinstance() -> Iterator[None]:
     import builtins
 
+    global _proxy_class
+    _proxy_class = _torch().fx.Proxy
     builtins.isinstance = _traced_isinstance
     try:
         yield
@@ -400,7 +411,6 @@ def _in_assert() -> bool:
     and the tracer's ``to_bool``) jumps on true past a ``LOAD_ASSERTION_ERROR``, or on false to one (a part of
     ``assert a and b``)."""
     import bisect
-    import dis
     import inspect
 
     frame = inspect.currentframe()
@@ -408,8 +418,7 @@ def _in_assert() -> bool:
         frame = frame.f_back if frame is not None else None
     if frame is None:  # pragma: no cover - CPython always has the caller's frame
         return False
-    instructions = list(dis.get_instructions(frame.f_code))
-    offsets = [i.offset for i in instructions]
+    instructions, offsets = _instructions(frame.f_code)
     at = bisect.bisect_left(offsets, frame.f_lasti)
     if at + 1 >= len(instructions):
         return False
@@ -455,8 +464,6 @@ def identity_tested(forward: Any) -> dict[str, Any]:
     """The inputs of ``forward`` with a default of a plain value (a bool, a number, a string) that its code tests
     by identity (``if use_cache is True:``, ``type(k) is int``), or a flag's class (``isinstance(flag, bool)``):
     a traced value answers ``is`` as the proxy it is, so the trace reads them as their defaults instead."""
-    import dis
-
     try:
         signature = inspect.signature(forward)
         code = inspect.unwrap(forward).__code__
@@ -465,7 +472,7 @@ def identity_tested(forward: Any) -> dict[str, Any]:
     plain = {name: p.default for name, p in signature.parameters.items() if type(p.default) in (bool, int, float, str)}
     if not plain:
         return {}
-    steps = list(dis.get_instructions(code))
+    steps, _ = _instructions(code)
     found: dict[str, Any] = {}
     for i, step in enumerate(steps):
         if step.opname == "IS_OP":  # ``flag is True``, ``True is flag``, ``type(flag) is bool``
