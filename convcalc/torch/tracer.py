@@ -9,6 +9,7 @@ and tensors made from numbers are nodes; TorchScript functions the forward calls
 from __future__ import annotations
 
 import contextlib
+import dis
 import functools
 import inspect
 import operator
@@ -244,7 +245,7 @@ def _tracer_type() -> Any:
 
 
 @functools.lru_cache(maxsize=1024)
-def _instructions(code: Any) -> tuple[tuple[Any, ...], tuple[int, ...]]:
+def _instructions(code: types.CodeType) -> tuple[tuple[dis.Instruction, ...], tuple[int, ...]]:
     """A code object's instructions and their offsets, read once (a forward's code is read at each plan)."""
     import dis
 
@@ -476,7 +477,7 @@ def identity_tested(forward: Any) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for i, step in enumerate(steps):
         if step.opname == "IS_OP":  # ``flag is True``, ``True is flag``, ``type(flag) is bool``
-            near = steps[max(0, i - 4) : i]
+            near = list(steps[max(0, i - 4) : i])
         elif step.opname == "LOAD_GLOBAL" and step.argval in ("isinstance", "type"):
             # ``isinstance(flag, bool)`` of a flag (a number's or a string's class is asked of the traced value,
             # and read again where the value given is of another kind: see value_kind)
