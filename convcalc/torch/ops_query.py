@@ -206,12 +206,19 @@ _CONVERSIONS: dict[str, Callable[[Any], Any]] = {
 
 @_handles("input_fixed")
 def _input_fixed(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """An input the forward was read with at its default (it tests it by identity): the value given must be
-    that default, else the forward would take another way than the one read."""
-    value, name, default, module_type = args
+    """An input the forward was read with at one value: a flag given the other value reads the forward again
+    with it; any other input that its forward tests by identity must be given at its default, else the forward
+    would take another way than the one read."""
+    value, name, default, module_type, before = args
     if type(value) is type(default) and value == default:
         return None
     module = f"{call.name.rpartition('.')[0] or '<model>'} ({module_type})"
+    if before is not None and type(value) is bool:  # a flag given the other value: read with it
+        raise RetakeError(
+            f"{module}: its forward was read with its input {name!r} at {default!r}; plan with numbers, or "
+            f"register a rule. Received: {name}={value!r}",
+            (*before, value),
+        )
     raise SpecError(
         f"{module}: its forward tests its input {name!r} with is (or a flag's class), which convcalc reads at its default "
         f"{default!r} only; plan with numbers (torch's shape machinery runs the forward as it is), or write the "
