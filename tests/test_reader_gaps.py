@@ -2195,6 +2195,49 @@ def test_a_flag_tested_by_identity_in_a_method_the_forward_calls_is_read_as_give
     assert convcalc.plan(model.one, (2, 8)).output_shape == (2, 8)
 
 
+class _Scaled(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = torch.nn.Linear(8, 8)
+
+    def forward(self, x: Any, scale: bool = False) -> Any:
+        return self.a(x) * 2 if scale else self.a(x)
+
+
+class _ScaledBy(torch.nn.Module):
+    """A flag given a value that is no bool: a condition of the sizes, a number."""
+
+    def __init__(self, given: Any) -> None:
+        super().__init__()
+        self.block = _Scaled()
+        self.given = given
+
+    def forward(self, x: Any) -> Any:
+        return self.block(x, self.given(x))
+
+
+@pytest.mark.parametrize("given", [lambda x: x.size(0) > 4, lambda x: 1, lambda x: 0, lambda x: x.shape[0] // 5])
+@pytest.mark.parametrize("batch", [2, 6])
+def test_a_flag_given_a_value_that_is_no_bool_is_traced(given: Any, batch: int) -> None:
+    """A flag is read at True or False; given a size's condition or a number, the forward is read again with it
+    traced, as the value it is (at numbers; a condition of the symbols is refused by name)."""
+    model = _ScaledBy(given).eval()
+    with torch.no_grad():
+        expected = tuple(model(torch.zeros(batch, 8)).shape)
+    plan = convcalc.plan(model, (batch, 8))
+    assert (plan.output_shape, plan.fallback_rows) == (expected, ())
+    assert [r.name for r in plan.rows] == ["block.a", *(["block.mul"] if given(torch.zeros(batch, 8)) else [])]
+
+
+def test_a_flag_given_a_condition_of_the_symbols_is_refused_by_name() -> None:
+    with pytest.raises(
+        convcalc.SpecError, match=r"block \(_Scaled\): its forward branches on a condition of the sizes"
+    ):
+        convcalc.plan(_ScaledBy(lambda x: x.size(0) > 4), ("N", 8))
+    plan = convcalc.plan(_ScaledBy(lambda x: 1), ("N", 8))
+    assert [r.name for r in plan.rows] == ["block.a", "block.mul"]
+
+
 class _PoolFlag(torch.nn.Module):
     """An input whose name begins another's (``pool`` and ``pool_bias``): the flag read at its default is the
     one the caller gives."""

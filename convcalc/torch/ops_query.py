@@ -207,22 +207,28 @@ _CONVERSIONS: dict[str, Callable[[Any], Any]] = {
 @_handles("input_fixed")
 def _input_fixed(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """An input the forward was read with at one value: a flag given the other value reads the forward again
-    with it; any other input that its forward tests by identity must be given at its default, else the forward
-    would take another way than the one read."""
-    value, name, default, module_type, before = args
-    if type(value) is type(default) and value == default:
+    with it, and one given a value that is no bool (a size's condition, a tensor) reads it again with the flag
+    traced, unless its forward tests it by identity; any other input that its forward tests by identity must be
+    given at its default, else the forward would take another way than the one read."""
+    from convcalc.torch.tracer import TRACED
+
+    value, name, taken, module_type, before, tested = args
+    if type(value) is type(taken) and value == taken:
         return None
     module = f"{call.name.rpartition('.')[0] or '<model>'} ({module_type})"
-    if before is not None and type(value) is bool:  # a flag given the other value: read with it
+    plain = type(value) in (bool, int, float, str) or type(value).__name__ == "Undecided"  # (a condition: N > 3)
+    given = repr(value) if plain else _describe_value(value)
+    if before is not None and (type(value) is bool or not tested):  # a flag given another value: read with it
         raise RetakeError(
-            f"{module}: its forward was read with its input {name!r} at {default!r}; plan with numbers, or "
-            f"register a rule. Received: {name}={value!r}",
-            (*before, value),
+            f"{module}: its forward was read with its input {name!r} at {taken!r}; plan with numbers, or "
+            f"register a rule. Received: {name}={given}",
+            (*before, value if type(value) is bool else TRACED),
         )
     raise SpecError(
-        f"{module}: its forward tests its input {name!r} with is (or a flag's class), which convcalc reads at its default "
-        f"{default!r} only; plan with numbers (torch's shape machinery runs the forward as it is), or write the "
-        f"test as a comparison ({name} == {default!r}). Received: {name}={value!r}"
+        f"{module}: its forward tests its input {name!r} with is (or a flag's class), which convcalc reads at "
+        f"{'True or False' if before is not None else f'its default {taken!r}'} only; plan with numbers (torch's "
+        f"shape machinery runs the forward as it is), or write the test as a comparison ({name} == {taken!r}). "
+        f"Received: {name}={given}"
     )
 
 

@@ -33,7 +33,7 @@ from convcalc.torch.trace import (
     _torch_base,
     _trace_key,
 )
-from convcalc.torch.tracer import _trace, flag_inputs, read_at_value
+from convcalc.torch.tracer import _trace, flag_inputs
 from convcalc.torch.values import ReaderSignalError, _describe_value, _flow_of, _Tensor, public_error
 
 
@@ -792,7 +792,7 @@ class _Reader:
                     # forward raised; read it again with that condition taken the other way (the plan checks
                     # every condition on the real sizes, so a wrong guess is never a wrong number)
                     if (
-                        len(made) <= max(len(decisions), len(flag_inputs(read_at_value(module, absent))))
+                        len(made) <= max(len(decisions), len(flag_inputs(module, absent)))
                         or type(made[-1]) is not bool
                         or isinstance(module, torch.nn.Sequential)
                     ):

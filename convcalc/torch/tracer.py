@@ -295,10 +295,12 @@ def size_number(value: Any, taken: Any, kind: str, module_type: str, before: tup
     ``kind`` names the conversion) that the trace took as ``taken``; never called, only read."""
 
 
-def input_fixed(value: Any, name: str, default: Any, module_type: str, before: tuple[Decision, ...] | None) -> None:
-    """Marks, in a traced forward of a ``module_type``, an input ``name`` read as the value ``default``: a flag
-    (``before``: the decisions taken before it), or a value its forward tests with ``is``, ``isinstance`` or
-    ``type()``, which no traced value answers (``before`` None); never called, only read."""
+def input_fixed(
+    value: Any, name: str, taken: Any, module_type: str, before: tuple[Decision, ...] | None, tested: bool
+) -> None:
+    """Marks, in a traced forward of a ``module_type``, an input ``name`` read as the value ``taken``: a flag
+    (``before``: the decisions taken before it; None for any other input), which its forward may test with ``is``,
+    ``isinstance`` or ``type()`` (``tested``), which no traced value answers; never called, only read."""
 
 
 def value_kind(value: Any, taken: int, module_type: str, before: tuple[Decision, ...]) -> None:
@@ -449,52 +451,60 @@ def _trace(
     tracer.decisions = decisions
     tracer.made = [] if made is None else made
     clone = _shallow_clone(module)
-    fixed = read_at_value(module, absent)
-    # a flag is read as the decisions say (its default beyond them), the first of the trace's decisions: a plan
-    # that gives it another value reads the forward again with that value
-    flags = flag_inputs(fixed)
-    for i, name in enumerate(flags):
-        fixed[name] = bool(decisions[i]) if i < len(decisions) else fixed[name]
-        tracer.made.append(fixed[name])
+    tested = identity_tested(type(module).forward, absent)
+    flags = flag_inputs(module, absent)
+    # the flags are the trace's first decisions: each is read at the value they give (its default beyond them),
+    # or traced where they say so (a caller gave it a value that is no bool: a size's condition, a tensor)
+    fixed = {name: value for name, value in tested.items() if type(value) is not bool}
+    taken = [decisions[i] if i < len(decisions) else default for i, default in enumerate(flags.values())]
+    tracer.made.extend(taken)
+    fixed.update((name, value) for name, value in zip(flags, taken, strict=True) if type(value) is bool)
     with warnings.catch_warnings(), _factories_recorded(tracer), _user_isinstance(), _wrapped_read(through):
         warnings.simplefilter("ignore")
         graph = tracer.trace(clone, concrete_args={**dict.fromkeys(sorted(absent)), **fixed} or None)
     if absent:
         _unguard(graph, absent)
     if fixed:
-        _mark_fixed(graph, fixed, flags, type(module).__name__)
+        _mark_fixed(graph, fixed, list(flags), taken, set(tested), type(module).__name__)
     _inline_constants(graph, clone, module)
     return graph
 
 
-def flag_inputs(fixed: dict[str, Any]) -> list[str]:
-    """The flags among the inputs a trace reads at a value (``fixed``), in the order of its first decisions."""
-    return [name for name, value in fixed.items() if type(value) is bool]
+#: a flag's decision that traces it (a caller gave it a value that is no bool)
+TRACED = 2
 
 
-def read_at_value(module: Any, absent: frozenset[str]) -> dict[str, Any]:
-    """The inputs of a module's forward that a trace reads at a value (see identity_tested), the ones not given
-    (``absent``) left out."""
-    return {k: v for k, v in identity_tested(type(module).forward).items() if k not in absent}
+def flag_inputs(module: Any, absent: frozenset[str] = frozenset()) -> dict[str, bool]:
+    """The inputs of a module's forward with a default of True or False, and the default, in the order of a
+    trace's first decisions: each is read at a value, for a function the forward hands it to may test it by
+    identity (``self._attn(x, use_cache)`` testing ``use_cache is True``), where a traced value would take the
+    other branch. The inputs not given (``absent``) are left out."""
+    try:
+        signature = inspect.signature(type(module).forward)
+    except (TypeError, ValueError):
+        return {}
+    return {n: p.default for n, p in signature.parameters.items() if type(p.default) is bool and n not in absent}
 
 
-def identity_tested(forward: Any) -> dict[str, Any]:
+def identity_tested(forward: Any, absent: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The inputs of ``forward`` with a default of a plain value (a bool, a number, a string) that its code tests
-    by identity (``if use_cache is True:``, ``type(k) is int``), or a flag's class (``isinstance(flag, bool)``),
-    and every flag (a default of True or False), which a function it calls may test so: a traced value answers
-    ``is`` as the proxy it is, so the trace reads them as their defaults instead."""
+    by identity (``if use_cache is True:``, ``type(k) is int``), or a flag's class (``isinstance(flag, bool)``):
+    a traced value answers ``is`` as the proxy it is, so the trace reads them at a value instead. The inputs not
+    given (``absent``) are left out."""
     try:
         signature = inspect.signature(forward)
         code = inspect.unwrap(forward).__code__
     except (TypeError, ValueError, AttributeError):
         return {}
-    plain = {name: p.default for name, p in signature.parameters.items() if type(p.default) in (bool, int, float, str)}
+    plain = {
+        name: p.default
+        for name, p in signature.parameters.items()
+        if type(p.default) in (bool, int, float, str) and name not in absent
+    }
     if not plain:
         return {}
-    # a flag is read at its default wherever it goes: a method the forward hands it to may test it by identity
-    # (``self._attn(x, use_cache)`` testing ``use_cache is True``), where the proxy would take the other branch
-    found: dict[str, Any] = {name: value for name, value in plain.items() if type(value) is bool}
     steps, _ = _instructions(code)
+    found: dict[str, Any] = {}
     for i, step in enumerate(steps):
         if step.opname == "IS_OP":  # ``flag is True``, ``True is flag``, ``type(flag) is bool``
             near = list(steps[max(0, i - 4) : i])
@@ -529,11 +539,14 @@ def _specialized(node: Any, check: Any) -> tuple[Any, str] | None:
     return source, str(message).partition(" has been specialized")[0]
 
 
-def _mark_fixed(graph: Any, fixed: dict[str, Any], flags: list[str], module_type: str) -> None:
+def _mark_fixed(
+    graph: Any, fixed: dict[str, Any], flags: list[str], taken: list[Any], tested: set[str], module_type: str
+) -> None:
     """fx keeps an input read as a concrete value as a placeholder ``flag_1`` and ``torch._assert(flag_1 == value)``:
     the placeholder takes its parameter's name again, and the check becomes a mark the plan tests the given value
-    with: another flag reads the forward again with it (``flags``, in the order of the trace's first decisions);
-    another value of any other input is refused (the forward was read with the default)."""
+    with. A flag (one of ``flags``, read as ``taken``, the trace's first decisions) given another value reads the
+    forward again with it; another value of an input its forward tests by identity (``tested``) that is no flag,
+    or that is no bool for a flag, is refused (the forward was read at the value)."""
     nodes = list(graph.nodes)
     # the marks go after every input: the plan binds the inputs given before it runs a node
     after = [node for node in nodes if node.op == "placeholder"][-1]
@@ -544,9 +557,10 @@ def _mark_fixed(graph: Any, fixed: dict[str, Any], flags: list[str], module_type
         source, name = found
         condition = node.args[0]
         source.target = name  # (fx named it use_cache_1)
-        before = tuple(fixed[flag] for flag in flags[: flags.index(name)]) if name in flags else None
+        before = tuple(taken[: flags.index(name)]) if name in flags else None
         with graph.inserting_after(after):
-            after = graph.call_function(input_fixed, (source, name, fixed[name], module_type, before))
+            mark = (source, name, fixed[name], module_type, before, name in tested)
+            after = graph.call_function(input_fixed, mark)
         graph.erase_node(node)
         if not condition.users:
             graph.erase_node(condition)
