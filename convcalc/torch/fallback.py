@@ -112,13 +112,16 @@ class _Run:
     """What one meta-device pass saw: each call of a module convcalc has a rule for, and each tensor function
     called outside such a module, in the order they finished."""
 
-    def __init__(self, root: Any, path: str, model: Any = None) -> None:
-        """``root``: the meta copy the run calls; ``model``: the whole model it is part of, where known."""
+    def __init__(self, root: Any, path: str, model: Any = None, whole_copy: Any = None) -> None:
+        """``root``: the meta copy the run calls; ``model``: the whole model it is part of, where known, and
+        ``whole_copy``: its meta copy, where ``root`` is inside it."""
         self.root, self.path = root, path
-        # the run's own module is named by its path ("a", not "a."); a module held twice by its first name
-        self.names = {
-            id(m): _join(path, name) if name else path for name, m in root.named_modules(remove_duplicate=False)
-        }
+        # the run's own module is named by its path ("a", not "a."); a module held twice by its first name; the
+        # whole model's others by theirs
+        self.names = {} if whole_copy is None else {id(m): name for name, m in whole_copy.named_modules()}
+        self.names.update(
+            (id(m), _join(path, name) if name else path) for name, m in root.named_modules(remove_duplicate=False)
+        )
         for name, m in root.named_modules():
             self.names[id(m)] = _join(path, name) if name else path
         # modules held in a plain list, tuple or dict of one of the model's modules, which torch does not register,
@@ -135,7 +138,8 @@ class _Run:
         self.params = {id(p) for p in root.parameters()}
         if model is not None:
             whole = {id(p) for p in model.parameters()}
-            self.params.update(m for m, t in _ORIGINALS.get(root, {}).items() if t in whole)
+            copied = _ORIGINALS.get(root if whole_copy is None else whole_copy, {})
+            self.params.update(m for m, t in copied.items() if t in whole)
         self.stack: list[Any] = []
         self.events: list[tuple[Any, ...]] = []
         self.leaf: dict[int, bool] = {}
@@ -147,7 +151,7 @@ class _Run:
             torch = _torch()
             cls = type(module)
             base = _torch_base(cls)
-            self.leaf[ident] = (
+            self.leaf[ident] = not _replaced_forward(module) and (
                 _rule_for(cls) is not None
                 or isinstance(module, torch.jit.ScriptModule)
                 or (base is not None and base.__name__ not in _COMPOSITES)
@@ -249,11 +253,19 @@ def _torch_call(
     scripted = _scripted_mac_error(module, where)
     if scripted is not None:
         raise scripted
-    copy = _meta_copy(module)
-    _run_uncompiled(copy)
     book = getattr(ctx.owner, "__self__", None)
     model = book.root if isinstance(book, _Book) else None
-    run = _Run(copy, path, model)
+    copy, whole = None, None
+    inside = None if model is None or model is module else _path_in(model, module)
+    if inside is not None:
+        # the copy inside the whole model's: a function its forward runs that reads another of the model's modules
+        # (a wrapper's ``owner.lora_b(...)``, a hook's adapter) reads that module's copy, called by its name
+        whole = _meta_copy(model)
+        copy = dict(whole.named_modules()).get(inside)
+        if type(copy) is not type(module):  # (a TorchScript module's copy is named otherwise)
+            copy, whole = None, None
+    copy = _meta_copy(module) if copy is None else copy
+    _run_uncompiled(copy)
     known: dict[int, Any] = {}  # id of a meta tensor -> its receptive field
     alive: list[Any] = []
     longs: frozenset[int] = frozenset()  # the inputs, in order, taken as integers
@@ -307,7 +319,7 @@ def _torch_call(
     tries = [frozenset(), *(frozenset({j}) for j in range(count) if count > 1), frozenset(range(count))]
     asked = False  # the floats' refusal asked for integers (token ids into an embedding)
     for longs in tries:
-        run = _Run(copy, path, model)
+        run = _Run(copy, path, model, whole)
         known.clear()
         alive.clear()
         pre = torch_module.register_module_forward_pre_hook(run.pre)
@@ -570,6 +582,11 @@ def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any], held: bool) -
         _replay_function(run, func, f_args, f_kwargs, out, ctx, known, counts)
 
 
+def _path_in(model: Any, module: Any) -> str | None:
+    """The name a model registers a module by, or None where it does not register it."""
+    return next((name for name, m in model.named_modules() if m is module), None)
+
+
 def _own_tensors(module: Any, name: str, ctx: Any) -> None:
     """Rows for the parameters and buffers a module holds itself and its forward uses (``F.conv2d(x, self.weight)``)."""
     for table, category in ((module._parameters, "parameter"), (module._buffers, "buffer")):
@@ -609,10 +626,10 @@ def _replay_module(
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
         out_shape = tuple(int(d) for d in output.shape) if isinstance(output, torch.Tensor) else None
         spec = None
-        replaced = _replaced_forward(module)  # torch ran what was set on the instance, not the class's rule
-        if not replaced and _rule_for(cls) is not None:
+        # (a leaf: a forward set on the instance is no leaf's, its calls are planned each by its own rule)
+        if _rule_for(cls) is not None:
             spec = _apply_rule(_rule_for(cls), module, where, cls)  # type: ignore[arg-type]
-        elif not replaced and not isinstance(module, torch.jit.ScriptModule):
+        elif not isinstance(module, torch.jit.ScriptModule):
             spec = _leaf_spec(module, where)
         if isinstance(spec, _transposed()) and len(tensors) == 1 and _output_size_given(args, kwargs):
             # ``nn.ConvTranspose2d(...)(x, output_size=...)``: the output padding that gives the size asked for
@@ -648,13 +665,6 @@ def _replay_module(
         else:
             macs_layers = [m for m in module.modules() if _mac_layer(m)]
             if macs_layers or cls.__name__ in ("LSTM", "GRU", "RNN", "MultiheadAttention", "Transformer"):
-                if replaced:
-                    raise SpecError(
-                        f"{where}: its forward is replaced on the instance, so neither convcalc's rule for "
-                        f"{cls.__name__} nor its arguments tell the work torch runs there, and convcalc cannot count "
-                        f"its multiply-accumulates. Plan the model with the class's forward, or make the replacement "
-                        f"a module of its own class. Received: forward={_describe_function(vars(module)['forward'])}"
-                    )
                 raise SpecError(
                     f"{where}: convcalc has no rule for this layer's multiply-accumulates as torch runs it here "
                     f"(a {'TorchScript module' if isinstance(module, torch.jit.ScriptModule) else 'layer'} holding "
@@ -667,10 +677,6 @@ def _replay_module(
             value = _from_meta(output, known, where)
             first = _leaves((value,))
             ctx.add_row(name, cls.__name__, in_shape, first[0].shape if first else ())
-
-
-def _describe_function(function: Any) -> str:
-    return str(getattr(function, "__name__", None) or type(function).__name__)
 
 
 def _holding_nothing(row: Any) -> Any:

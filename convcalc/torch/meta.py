@@ -196,24 +196,38 @@ def _scripted(module: Any) -> bool:
 
 
 def _replaced_forward(module: Any) -> bool:
-    """Whether torch calls a forward set on the instance that is not the class's own wrapped
-    (``conv.forward = lambda x: ...``): a wrapper made with ``functools.wraps`` around the class's forward
-    (accelerate's hooks) or a ``functools.partial`` of it still runs it, and a compiled module's wrapper is
-    dynamo's."""
+    """Whether torch calls a forward set on the instance that is not the class's own (``conv.forward = lambda x:
+    ...``, a wrapper made with ``functools.wraps`` around it, which may do anything around the call): a
+    ``functools.partial`` of the class's forward and accelerate's device hooks still run it alone, and a compiled
+    module's wrapper is dynamo's."""
     forward = vars(module).get("forward")
     if forward is None or _compiled(module) or _scripted(module):
         return False
     import functools
-    import inspect
 
-    try:
-        inner = inspect.unwrap(forward)
-    except ValueError:  # a chain of wrappers that loops
-        return True
-    if isinstance(inner, functools.partial):  # functools.partial(nn.Conv2d.forward, conv)
-        return inner.func is not type(module).forward
-    # (bound to the module the user holds: a meta copy's wrapper still calls the original's forward)
-    return getattr(inner, "__func__", None) is not type(module).forward
+    if _accelerate_hook(module, forward):
+        forward = module._old_forward
+    if isinstance(forward, functools.partial) and not forward.args[1:] and not forward.keywords:
+        # functools.partial(nn.Conv2d.forward, conv)
+        return forward.func is not type(module).forward
+    # (bound to the module the user holds: a meta copy's wrapper still calls the original's forward); a wrapper
+    # made with functools.wraps may do anything around the call (``orig(x) + lora(x)``, ``orig(x)[:, subset]``)
+    return getattr(forward, "__func__", None) is not type(module).forward
+
+
+def _accelerate_hook(module: Any, forward: Any) -> bool:
+    """Whether ``forward`` is the wrapper accelerate's ``add_hook_to_module`` sets with one of accelerate's own
+    hooks (a model dispatched over devices): the hook moves tensors between devices around the original
+    forward, kept in ``_old_forward``, which it calls once. (Code that copies the pattern with a hook of its
+    own, a sparse autoencoder added to the output, is run by torch's pass.)"""
+    import functools
+
+    return (
+        isinstance(forward, functools.partial)
+        and getattr(forward.func, "__module__", None) == "accelerate.hooks"
+        and type(getattr(module, "_hf_hook", None)).__module__ == "accelerate.hooks"
+        and "_old_forward" in vars(module)
+    )
 
 
 def _rebound(function: Any, memo: dict[int, Any], depth: int = 0) -> Any:
@@ -242,12 +256,14 @@ def _rebound(function: Any, memo: dict[int, Any], depth: int = 0) -> Any:
         return swap(function)
     if not isinstance(function, types.FunctionType):
         return function
-    names = [n for n in function.__code__.co_names if id(function.__globals__.get(n)) in memo]
-    if not (function.__closure__ or names or "__wrapped__" in vars(function)):
+    # a global it reads (``s.forward = lambda x: s[1](s[0](x))`` at a script's top level; ``orig = conv.forward``
+    # called by a wrapper): the copy's, in a copy of the globals
+    held = function.__globals__
+    swapped = {n: swap(held[n]) for n in function.__code__.co_names if n in held and n != function.__name__}
+    swapped = {n: v for n, v in swapped.items() if v is not held[n]}
+    if not (function.__closure__ or swapped or "__wrapped__" in vars(function)):
         return function
-    # a global it reads (``s.forward = lambda x: s[1](s[0](x))`` at a script's top level): the copy's, in a
-    # copy of the globals
-    scope = {**function.__globals__, **{n: memo[id(function.__globals__[n])] for n in names}} if names else None
+    scope = {**held, **swapped} if swapped else None
     cells = None
     if function.__closure__:
         cells = tuple(
