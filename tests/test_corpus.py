@@ -747,10 +747,27 @@ class _HoldsScriptedLayers(torch.nn.Module):
         return self.body(self.stem(x))
 
 
+class _ScriptedBackbone(torch.nn.Module):
+    """A backbone shipped as TorchScript inside a model of Python, whose output a reduction reads (the layout of
+    its output is asked of the compiled Sequential's children, which TorchScript gives only by name)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.back = torch.jit.script(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU()).eval())
+        self.head = torch.nn.Linear(8, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.back(x).mean((2, 3)))
+
+
 @pytest.mark.parametrize(
     ("make", "shape"),
-    [(lambda: torch.jit.script(_torch_layers()), (2, 3, 11, 11)), (_HoldsScriptedLayers, (1, 3, 9, 7))],
-    ids=["scripted-sequential", "scripted-children"],
+    [
+        (lambda: torch.jit.script(_torch_layers()), (2, 3, 11, 11)),
+        (_HoldsScriptedLayers, (1, 3, 9, 7)),
+        (_ScriptedBackbone, (2, 3, 10, 10)),
+    ],
+    ids=["scripted-sequential", "scripted-children", "scripted-backbone"],
 )
 def test_torch_layers_compiled_by_torchscript_are_read_as_the_layers(make: Any, shape: tuple[int, ...]) -> None:
     """TorchScript keeps a compiled torch layer's arguments and its type's name (``__torch__.torch.nn.modules.
@@ -787,6 +804,18 @@ def test_a_users_module_compiled_by_torchscript_is_still_refused() -> None:
     """A module of the user's, compiled, has no Python forward to read; its convolutions run out of sight."""
     with pytest.raises(convcalc.SpecError, match=r"calls aten::.*, whose multiply-accumulates convcalc cannot"):
         convcalc.plan(torch.jit.script(_HoldsScriptedLayers()), (1, 3, 9, 7))
+
+
+@pytest.mark.parametrize("where", ["root", "child"])
+def test_a_module_traced_by_torchscript_is_refused_by_name(where: str) -> None:
+    """``torch.jit.trace`` keeps no layer's arguments: refused by name, as a model or a backbone (its forward is a
+    descriptor that ``inspect.signature`` cannot read: an AttributeError escaped)."""
+    traced = torch.jit.trace(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU()), torch.zeros(1, 3, 10, 10))
+    model = traced if where == "root" else _ScriptedBackbone()
+    if where == "child":
+        model.back = traced
+    with pytest.raises(convcalc.SpecError, match=r"calls aten::_convolution, whose multiply-accumulates convcalc"):
+        convcalc.plan(model, (2, 3, 10, 10))
 
 
 # --- numbers asked of sizes: the edges ------------------------------------------------------------------------------

@@ -136,8 +136,14 @@ def child_module(parent: Any, target: str) -> Any:
         return None
     try:
         return parent.get_submodule(target)
-    except AttributeError:
-        return None
+    except (AttributeError, RuntimeError):  # (TorchScript refuses get_submodule: its children are read by name)
+        module = parent
+        for name in target.split(".") if target else ():
+            children = getattr(module, "_modules", {})
+            if name not in children:
+                return None
+            module = children[name]
+        return module
 
 
 def _resolve_function(target: str) -> Any:

@@ -481,7 +481,7 @@ def flag_inputs(module: Any, absent: frozenset[str] = frozenset()) -> dict[str, 
     other branch. The inputs not given (``absent``) are left out."""
     try:
         signature = inspect.signature(type(module).forward)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, AttributeError):  # (a traced TorchScript module's forward is a descriptor)
         return {}
     return {n: p.default for n, p in signature.parameters.items() if type(p.default) is bool and n not in absent}
 
