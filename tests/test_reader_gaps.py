@@ -2285,3 +2285,34 @@ def test_an_int_input_whose_class_is_asked_is_read_with_the_value_given() -> Non
 
     h = convcalc.symbols("H")
     assert convcalc.plan(Caller(), (1, 4, h, h)).output_shape == (1, 4, 3 * h, 3 * h)
+
+
+class _LoraLinear(torch.nn.Module):
+    """A LoRA wrapper set in place of a layer that another's forward reads the weight of."""
+
+    def __init__(self, base: Any) -> None:
+        super().__init__()
+        self.base = base
+        self.lora_a = torch.nn.Linear(base.in_features, 4, bias=False)
+        self.lora_b = torch.nn.Linear(4, base.out_features, bias=False)
+
+    def forward(self, x: Any) -> Any:
+        return self.base(x) + self.lora_b(self.lora_a(x))
+
+
+def test_a_forward_refused_again_is_refused_the_same_way() -> None:
+    """nn.TransformerEncoderLayer in eval reads ``linear1.weight`` on its fast path, which a LoRA wrapper set in
+    its place does not have: torch raises, convcalc refuses. The second plan, starting from the optional inputs and
+    decisions the first one remembered, went back and forth between its two retries until a RecursionError."""
+
+    def make() -> Any:
+        layer = torch.nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True)
+        layer.linear1 = _LoraLinear(layer.linear1)
+        return layer.eval()
+
+    model = make()
+    with pytest.raises(AttributeError), torch.no_grad():
+        model(torch.zeros(2, 6, 32))
+    for each in (model, model, make()):
+        with pytest.raises(convcalc.SpecError, match="'_LoraLinear' object has no attribute"):
+            convcalc.plan(each, (2, 6, 32))

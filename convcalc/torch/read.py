@@ -757,7 +757,7 @@ class _Reader:
             # TransformerEncoderLayer checks its masks' dtypes before anything else
             optional = _none_defaults(module.__class__)
             if optional:
-                again = self._read_forward(module, path, decisions, optional)
+                again = self._read_forward(module, path, decisions, optional, fresh)
                 if not isinstance(again, _spec_types().TorchCall):
                     return again
         if isinstance(found, str) and remembered:
