@@ -1214,11 +1214,24 @@ def test_verify_compares_a_module_that_returns_its_input() -> None:
     }
 
 
+def test_verify_takes_numpy_integers_as_plan_does() -> None:
+    import numpy as np
+
+    model, _ = ROUND_TRIPS["mnist"]
+    report = convcalc.verify(model, (np.int64(2), 1, np.int32(28), 28))
+    assert report.ok
+    assert report.rows[0].planned_shape == (2, 32, 28, 28)
+    assert all(type(d) is int for d in report.rows[0].planned_shape)
+
+
 def test_verify_rejects_symbolic_or_bad_input() -> None:
     H = convcalc.symbols("H")
     model, _ = ROUND_TRIPS["mnist"]
     with pytest.raises(ShapeError, match=r"input_shape must be positive ints.*Received: input_shape=\(1, 1, H, H\)"):
         convcalc.verify(model, (1, 1, H, H))
+    for bad in ((1, 1, 28.0, 28), (True, 1, 28, 28), (1, 1, 0, 28), (), "1, 1, 28, 28"):
+        with pytest.raises(ShapeError, match=r"input_shape must be positive ints"):
+            convcalc.verify(model, bad)
     with pytest.raises(SpecError, match=r"verify\(\) takes a convcalc.nn model or a torch.nn.Module"):
         convcalc.verify("resnet", (1, 3, 8, 8))
     with pytest.raises(SpecError, match=r"verify\(\) takes a convcalc.nn model or a torch.nn.Module"):

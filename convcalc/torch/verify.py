@@ -133,6 +133,20 @@ def _count(value: Any) -> str:
     return "-" if value is None else (f"{value:,}" if type(value) is int else str(value))
 
 
+def _positive_ints(shape: Any) -> tuple[int, ...] | None:
+    """A shape of positive integers (numpy's too, as plan takes them) as Python ints; None for anything else."""
+    import operator
+
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        return None
+    dims = []
+    for d in shape:
+        if isinstance(d, bool) or not hasattr(type(d), "__index__"):
+            return None
+        dims.append(operator.index(d))
+    return tuple(dims) if dims and all(d >= 1 for d in dims) else None
+
+
 @checked_call
 def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_mismatch: bool = False) -> VerifyReport:
     """Run one real forward pass and compare every layer with ``convcalc.plan``.
@@ -197,17 +211,12 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
             "convcalc.keras model has no torch module to run (plan it, and compare with Keras' own "
             f"model.summary()). {received({'model': type(model).__name__})}"
         )
-    if (
-        isinstance(input_shape, (str, bytes))
-        or not hasattr(input_shape, "__iter__")
-        or not all(type(d) is int and d >= 1 for d in input_shape)
-        or not tuple(input_shape)
-    ):
+    shape = _positive_ints(input_shape)
+    if shape is None:
         raise ShapeError(
             f"verify() runs torch, so input_shape must be positive ints such as (1, 3, 224, 224). "
             f"{received({'input_shape': input_shape})}"
         )
-    shape = tuple(input_shape)
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     built = _uncompiled(model) if is_torch else to_torch(model)  # a torch.compile wrapper runs its module
