@@ -1064,3 +1064,37 @@ def test_textcnn_pools_each_width_whole_and_states_each_condition_once() -> None
         assert (torch_shape is not None) == allowed, length
         if allowed:
             assert convcalc.plan(model, (2, length)).output_shape == torch_shape == (2, 2)
+
+
+class _PadToWindows(torch.nn.Module):
+    """timm's Swin (channels last) pads a map to a multiple of the window, splits it into windows and merges them
+    back with ``reshape(-1, Hp, W, C)``: the -1 is the batch at every size."""
+
+    def __init__(self, window: int = 4, stride: int = 4) -> None:
+        super().__init__()
+        self.window = window
+        self.embed = torch.nn.Conv2d(3, 8, stride, stride=stride)
+
+    def forward(self, x: Any) -> Any:
+        x = self.embed(x).permute(0, 2, 3, 1)
+        b, h, w, c = x.shape
+        x = torch.nn.functional.pad(x, (0, 0, 0, 0, 0, (self.window - h % self.window) % self.window))
+        hp = x.shape[1]
+        windows = x.view(b, hp // self.window, self.window, w, c).reshape(-1, self.window, w, c)
+        x = windows.view(-1, hp // self.window, self.window, w, c).reshape(-1, hp, w, c)
+        return x[:, :h]
+
+
+@pytest.mark.parametrize("stride", [1, 4])
+@pytest.mark.parametrize("scale", [1, 4])
+def test_a_size_padded_to_a_multiple_is_whole_at_every_size(stride: int, scale: int) -> None:
+    """``4*floor((H + Mod(-H, 4))/4)/(H + Mod(-H, 4))``, the -1 of a view after padding to a multiple of 4, is 1
+    at every H, which sympy does not cancel: the plan was refused as "a whole number for some input sizes only".
+    Each residue of the size is tried now."""
+    model = _PadToWindows(stride=stride)
+    h = convcalc.symbols("H")
+    plan = convcalc.plan(model, (2, 3, scale * h, 8))
+    for value in range(max(1, 4 // scale), 23):
+        with torch.no_grad():
+            expected = tuple(model(torch.zeros(2, 3, scale * value, 8)).shape)
+        assert _at(plan.output_shape, h, value) == expected

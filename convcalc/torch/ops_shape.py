@@ -96,7 +96,13 @@ def _exact_div(call: _Call, numel: Any, known: Any, old: tuple[Any, ...], sizes:
     quotient = sympy.factor(sympy.cancel(to_sympy(numel) / to_sympy(known)))
     if quotient.is_integer is False:
         raise call.shape_error(message, old)
-    if quotient.is_integer is None:  # whole for some input sizes only: for those where the known sizes divide
+    if quotient.is_integer is None:
+        # whole for every size, residue by residue (a size padded to a multiple of the window: the window's
+        # count times the window over the padded size, which sympy does not cancel), or for some sizes only:
+        # for those where the known sizes divide
+        whole = _whole_by_residue(quotient)
+        if whole is not None:
+            return _size(whole)
         divisor = sympy.sympify(to_sympy(known))
         if not divisor.is_Integer or int(divisor) < 1:
             raise call.spec_error(
@@ -114,6 +120,37 @@ def _exact_div(call: _Call, numel: Any, known: Any, old: tuple[Any, ...], sizes:
             f"{int(divisor)} divides the {numel} elements",
         )
     return _size(quotient)
+
+
+def _whole_by_residue(expr: Any) -> Any:
+    """``expr`` of one size, periodic in it through ``floor`` and ``Mod`` of a modulus m (m <= 64): where it is a
+    whole number at every residue of the size modulo m, the expression, the same one for every residue where
+    it is (``4*floor((H + Mod(-H, 4))/4)/(H + Mod(-H, 4))`` is 1); None otherwise."""
+    import math
+
+    import sympy
+
+    if len(expr.free_symbols) != 1:
+        return None
+    (size,) = expr.free_symbols
+    # each floor or Mod multiplies the period of what it holds by its modulus at most (floor(H/4) inside a Mod
+    # of 4 repeats every 16)
+    moduli = [int(m.args[1]) for m in expr.atoms(sympy.Mod) if m.args[1].is_Integer]
+    for f in expr.atoms(sympy.floor):
+        moduli.append(math.lcm(*(int(c.q) for c in f.args[0].atoms(sympy.Rational)), 1))
+    period = math.prod(moduli) if moduli else 0
+    if not 1 < period <= 64:
+        return None
+    k = sympy.Symbol("k", integer=True, nonnegative=True)
+    values = set()
+    for r in range(period):
+        value = sympy.cancel(expr.subs(size, period * k + r))
+        value = value if value.is_integer else sympy.cancel(sympy.simplify(value))
+        if not value.is_integer:
+            return None
+        values.add(value)
+    (value,) = values if len(values) == 1 and not next(iter(values)).free_symbols else (expr,)
+    return value
 
 
 @_handles("flatten")
