@@ -1098,3 +1098,37 @@ def test_a_size_padded_to_a_multiple_is_whole_at_every_size(stride: int, scale: 
         with torch.no_grad():
             expected = tuple(model(torch.zeros(2, 3, scale * value, 8)).shape)
         assert _at(plan.output_shape, h, value) == expected
+
+
+class _HalveWhileWide(torch.nn.Module):
+    """A loop on a size (``while x.shape[-1] > 4``) and a condition after it, with a flag read first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = torch.nn.Conv2d(4, 4, 3, 2, 1)
+
+    def forward(self, x: Any, scale: bool = True) -> Any:
+        while x.shape[-1] > 4:
+            x = self.down(x)
+        if x.ndim == 4 and scale:
+            x = x * 2
+        return x
+
+
+@pytest.mark.parametrize("width", [4, 5, 32, 33])
+def test_a_loop_on_a_size_then_a_condition_is_read_at_symbols(width: int) -> None:
+    """A loop read as going on stops, on the next read, at its first condition beyond those given (it was the last
+    one that was flipped: the loop ran 63 times, and the condition after it took the read past its 64 conditions,
+    so a symbolic plan was refused)."""
+    model = _HalveWhileWide()
+    n, h = convcalc.symbols("N H")
+    for shape in ((n, 4, 32, width), (2, 4, h, width)):
+        plan = convcalc.plan(model, shape)
+        symbol = n if shape[0] is n else h
+        for value in (1, 3, 16, 17):
+            concrete = tuple(value if d is symbol else d for d in shape)
+            with torch.no_grad():
+                expected = tuple(model(torch.zeros(concrete)).shape)
+            assert _at(plan.output_shape, symbol, value) == expected
+            if symbol is n:  # (MACs per sample: the same at every batch)
+                assert convcalc.plan(model, concrete).macs == plan.macs

@@ -33,7 +33,7 @@ from convcalc.torch.trace import (
     _torch_base,
     _trace_key,
 )
-from convcalc.torch.tracer import _trace, flag_inputs
+from convcalc.torch.tracer import EndlessReadError, _trace, flag_inputs
 from convcalc.torch.values import ReaderSignalError, _describe_value, _flow_of, _Tensor, public_error
 
 
@@ -791,13 +791,15 @@ class _Reader:
                     # ``if x.size(0) != y.size(0): raise ...``: the trace took the condition as true and the
                     # forward raised; read it again with that condition taken the other way (the plan checks
                     # every condition on the real sizes, so a wrong guess is never a wrong number)
-                    if (
-                        len(made) <= max(len(decisions), len(flag_inputs(module, absent)))
-                        or type(made[-1]) is not bool
-                        or isinstance(module, torch.nn.Sequential)
-                    ):
+                    taken = max(len(decisions), len(flag_inputs(module, absent)))
+                    # a loop on a size read as going on: it stops at its first condition beyond those given, and
+                    # the plan reads it again as the sizes decide each (the last one, flipped, would run 63 times)
+                    endless = isinstance(exc, EndlessReadError)
+                    at = next((j for j in range(taken, len(made)) if type(made[j]) is bool), -1) if endless else -1
+                    if len(made) <= taken or type(made[at]) is not bool or isinstance(module, torch.nn.Sequential):
                         break  # (a Sequential subclass that fx cannot trace is read as the chain it holds)
-                    decisions = (*made[:-1], not made[-1])
+                    at = at % len(made)
+                    decisions = (*made[:at], not made[at])
             if graph is not None or isinstance(module, torch.nn.Sequential):
                 break
         if graph is None:

@@ -26,6 +26,10 @@ from convcalc.torch.nodes import INTEGER_DTYPES, Decision, _torch
 _MAX_DECISIONS = 64
 
 
+class EndlessReadError(RuntimeError):
+    """A trace that took more than ``_MAX_DECISIONS`` conditions on sizes (a loop on a size, read as going on)."""
+
+
 @functools.cache
 def _tracer_type() -> Any:
     """A torch.fx tracer that reads one module's forward and keeps every submodule as a leaf."""
@@ -180,7 +184,7 @@ def _tracer_type() -> Any:
             # sizes take the other branch
             made = self.made
             if len(made) >= _MAX_DECISIONS:  # ``while x.size(-1) > 4:`` taken as True each time would never end
-                raise RuntimeError(
+                raise EndlessReadError(
                     f"the forward decides more than {_MAX_DECISIONS} conditions on sizes in one read (a loop on a size)"
                 )
             taken = self.decisions[len(made)] if len(made) < len(self.decisions) else True
