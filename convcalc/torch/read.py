@@ -18,7 +18,6 @@ from convcalc.torch.meta import _compiled, _replaced_forward
 from convcalc.torch.nodes import Decision, ListValue, Node, Ref, _Attr, _Dict, _join, _torch
 from convcalc.torch.strides import contiguous
 from convcalc.torch.trace import (
-    _AS_CHAIN,
     _TRACED,
     _apply_rule,
     _as_chain,
@@ -44,7 +43,8 @@ def from_torch(module: Any) -> Any:
     Layers with a ``convcalc.nn`` spec (``Conv2d``, ``BatchNorm2d``, ``Linear``,
     ...) map to it with the module's arguments; other shape-keeping torch layers
     (``ELU``, ``PReLU``, ...) to :class:`Elementwise`; ``nn.Sequential`` to
-    ``Sequential`` with the same names. Any other module's ``forward`` is read
+    ``Sequential`` with the same names (a subclass too, where its forward is
+    Sequential's; its own forward is read). Any other module's ``forward`` is read
     with ``torch.fx`` (its children are not entered): a plain chain of children
     becomes a ``Sequential``, anything else a :class:`Graph` that plans each
     child under its torch path and each tensor operation (``+``, ``torch.cat``,
@@ -721,7 +721,6 @@ class _Reader:
         """The module's forward read with fx, each condition on sizes taken as ``decisions`` says (true beyond),
         and the optional inputs named in ``absent`` left out (None; by default those its last read left out).
         ``fresh``: without the decisions the last read took (they led a forward into raising)."""
-        from convcalc import nn
 
         cls = type(module)
         if "forward" in vars(module):  # ``model.forward = model.forward_features``: torch calls that, fx the class's
@@ -764,18 +763,16 @@ class _Reader:
             # the decisions or optional inputs another plan's read took (a check that raised for its wrong input,
             # another mask given) may not be this plan's: read it from the start, as a first plan would
             return self._read_forward(module, path, (), frozenset(), fresh=True)
-        if found is _AS_CHAIN:  # a Sequential subclass whose forward fx cannot trace: read as the chain it holds
-            return nn.Sequential(OrderedDict(self._children(module, path)))
         if isinstance(found, str):
             return self._fallback(module, found)
-        nodes: tuple[Node, ...] = found  # type: ignore[assignment]
+        nodes: tuple[Node, ...] = found
         return self._from_nodes(module, nodes, path, absent)
 
     @staticmethod
     def _traced(
         module: Any, where: str, on_cuda: bool, decisions: tuple[Decision, ...], absent: frozenset[str]
-    ) -> tuple[Node, ...] | str | object:
-        """The module's forward as nodes, or why convcalc cannot read it (a string), or _AS_CHAIN."""
+    ) -> tuple[Node, ...] | str:
+        """The module's forward as nodes, or why convcalc cannot read it (a string)."""
         torch = _torch()
         graph, failure, given = None, None, decisions
         # into the functions a library wrapped for fx first; where that cannot be traced, with them wrapped
@@ -796,15 +793,15 @@ class _Reader:
                     # the plan reads it again as the sizes decide each (the last one, flipped, would run 63 times)
                     endless = isinstance(exc, EndlessReadError)
                     at = next((j for j in range(taken, len(made)) if type(made[j]) is bool), -1) if endless else -1
-                    if len(made) <= taken or type(made[at]) is not bool or isinstance(module, torch.nn.Sequential):
-                        break  # (a Sequential subclass that fx cannot trace is read as the chain it holds)
+                    if len(made) <= taken or type(made[at]) is not bool:
+                        break
                     at = at % len(made)
                     decisions = (*made[:at], not made[at])
-            if graph is not None or isinstance(module, torch.nn.Sequential):
+            if graph is not None:
                 break
         if graph is None:
-            if isinstance(module, torch.nn.Sequential):
-                return _AS_CHAIN
+            # a Sequential subclass too: its own forward is what torch runs (a concat around the chain, the chain
+            # applied twice, a fused conv and bn), never the chain it holds, which only Sequential.forward runs
             text = str(failure).strip()
             message = text.splitlines()[0] if text else ""
             return f"torch.fx cannot trace its forward ({type(failure).__name__}: {message.rstrip('. ')})"

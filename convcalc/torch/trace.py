@@ -310,9 +310,8 @@ def _uninitialised(tensor: Any) -> bool:
 
 # Traced forwards by _trace_key, across conversions (a key holds the code and everything plain the trace can read),
 # oldest first. A forward convcalc cannot read is kept too, so it is not traced again on every plan: the reason
-# (a string) goes to the fallback, and _AS_CHAIN marks a Sequential subclass read as the chain it holds.
-_TRACED: dict[tuple[Any, ...], tuple[Node, ...] | str | object] = {}
-_AS_CHAIN = object()
+# (a string) goes to the fallback.
+_TRACED: dict[tuple[Any, ...], tuple[Node, ...] | str] = {}
 _TRACED_MAX = 512
 
 
