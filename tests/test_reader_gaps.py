@@ -2316,3 +2316,123 @@ def test_a_forward_refused_again_is_refused_the_same_way() -> None:
     for each in (model, model, make()):
         with pytest.raises(convcalc.SpecError, match="'_LoraLinear' object has no attribute"):
             convcalc.plan(each, (2, 6, 32))
+
+
+# --------------------------------------------------------------------------- #
+# An nn.Sequential subclass is its chain only where torch runs Sequential.forward
+# --------------------------------------------------------------------------- #
+
+
+def _untraceable(size: Any) -> int:
+    """A step torch.fx cannot follow (json of a proxy), for forwards that must reach torch's machinery."""
+    return int(json.loads(json.dumps(size)))
+
+
+class _DenseChain(torch.nn.Sequential):
+    """Its input concatenated with the chain's output: 8 channels out of 4."""
+
+    def forward(self, x: Any) -> Any:
+        return torch.cat([x[:, : _untraceable(x.shape[1])], super().forward(x)], 1)
+
+
+class _TwiceChain(torch.nn.Sequential):
+    """The chain applied twice (shared weights): twice its MACs."""
+
+    def forward(self, x: Any) -> Any:
+        for _ in range(_untraceable(x.shape[1]) // 2):
+            x = super().forward(x)
+        return x
+
+
+class _PlainChain(torch.nn.Sequential):
+    """A subclass that only builds its chain: Sequential.forward runs it."""
+
+    def __init__(self) -> None:
+        super().__init__(torch.nn.Conv2d(4, 4, 3, padding=1), torch.nn.ReLU())
+
+
+class _NamedChain(_PlainChain):
+    forward = torch.nn.Sequential.forward  # (its forward is Sequential's own)
+
+
+def _flops(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int]:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        out = model(torch.randn(shape))
+    return tuple(out.shape), counter.get_total_flops()
+
+
+def test_a_sequential_subclass_with_its_own_forward_is_run_by_torch_not_read_as_its_chain() -> None:
+    # its forward fx cannot trace was read as the chain it holds: the concat was lost (a ShapeError on a model
+    # torch runs) and the second pass of the chain was not counted (9,216 MACs for 18,432), without an error
+    shape = (2, 4, 8, 8)
+    dense = torch.nn.Sequential(_DenseChain(torch.nn.Conv2d(4, 4, 3, padding=1), torch.nn.ReLU()), nn.Conv2d(8, 2, 1))
+    out, flops = _flops(dense, shape)
+    plan = assert_plan_is_torch(dense, shape)
+    assert plan.output_shape == out == (2, 2, 8, 8)
+    assert plan.macs * 2 * shape[0] == flops
+    assert [r.name for r in plan.rows] == ["0.__getitem__", "0.0", "0.1", "0.cat", "1"]
+    assert {r.name for r in plan.fallback_rows} == {"0.__getitem__", "0.0", "0.1", "0.cat"}
+    twice = _TwiceChain(torch.nn.Conv2d(4, 4, 3, padding=1), torch.nn.ReLU())
+    out, flops = _flops(twice, shape)
+    plan = assert_plan_is_torch(twice, shape)
+    assert plan.macs * 2 * shape[0] == flops
+    assert plan.macs == 2 * 4 * 4 * 9 * 8 * 8
+    # torch's machinery needs numbers: with symbols the subclass is refused by name, never read as its chain
+    for model, name in ((dense, r"0 \(_DenseChain\)"), (twice, r"<model> \(_TwiceChain\)")):
+        with pytest.raises(convcalc.SpecError, match=rf"^{name}: torch\.fx cannot trace its forward .*symbols"):
+            convcalc.plan(model, ("N", 4, 8, 8))
+
+
+@pytest.mark.parametrize("make", [_PlainChain, _NamedChain])
+def test_a_sequential_subclass_whose_forward_is_sequential_s_is_read_as_its_chain(make: Any) -> None:
+    model = torch.nn.Sequential(make(), torch.nn.Conv2d(4, 2, 1))
+    plan = assert_plan_is_torch(model, (2, 4, 8, 8))
+    assert ([r.name for r in plan.rows], plan.fallback_rows) == (["0.0", "0.1", "1"], ())
+    h = convcalc.symbols("H")
+    assert convcalc.plan(model, (2, 4, h, h)).output_shape == (2, 2, h, h)
+
+
+def _qat_fused(names: list[str], bias: bool) -> Any:
+    """``fuse_modules_qat`` + ``prepare_qat``: a ConvBn2d or ConvBnReLU2d, an nn.Conv2d and (through
+    _FusedModule) an nn.Sequential whose forward folds its ``bn`` into the conv's weight."""
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, bias=bias), nn.BatchNorm2d(8), nn.ReLU()).train()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = torch.ao.quantization.fuse_modules_qat(model, [names])
+        model.qconfig = torch.ao.quantization.get_default_qat_qconfig("fbgemm")
+        return torch.ao.quantization.prepare_qat(model)
+
+
+@pytest.mark.parametrize("names", [["0", "1"], ["0", "1", "2"]])
+@pytest.mark.parametrize(("train", "slow"), [(True, False), (True, True), (False, False)])
+def test_a_conv_fused_with_its_batchnorm_for_qat_is_planned_as_torch_runs_it(
+    names: list[str], train: bool, slow: bool
+) -> None:
+    # it was read as the chain of its children (its bn alone on the 3-channel input): a wrong ShapeError
+    shape = (2, 3, 10, 10)
+
+    def make() -> Any:
+        model = _qat_fused(names, bias=train)  # (a conv bias where it trains, none where it does not)
+        model[0]._enable_slow_path_for_better_numerical_stability = slow
+        model[0].weight.requires_grad_(False)  # a frozen conv weight: trainable 24, not 240
+        return model.train(train)
+
+    model = make()
+    assert type(model[0]).__name__ == ("ConvBn2d" if len(names) == 2 else "ConvBnReLU2d")
+    assert isinstance(model[0], nn.Sequential)
+    buffers = sum(b.numel() for b in model.buffers())  # (a real forward grows the per-channel observer's)
+    plan = convcalc.plan(model, shape)
+    out, flops = _flops(make(), shape)
+    assert plan.output_shape == out == (2, 8, 8, 8)
+    # in training the slow path runs a second conv, for the batch's statistics
+    assert plan.macs == 8 * 3 * 9 * 8 * 8 * (2 if train and slow else 1)
+    assert plan.macs * 2 * shape[0] == flops
+    info = torchinfo.summary(make(), input_size=shape, verbose=0)
+    assert (plan.total_params, plan.trainable_params) == (info.total_params, info.trainable_params)
+    assert plan.total_params == sum(p.numel() for p in model.parameters()) == 232 + 8 * train
+    assert plan.trainable_params == 16 + 8 * train
+    assert plan.buffers == buffers == sum(b.numel() for b in model.buffers())
+    with pytest.raises(convcalc.SpecError, match=r"^0 \(ConvBn(ReLU)?2d\): torch\.fx cannot trace .*symbols"):
+        convcalc.plan(model, ("N", 3, 10, 10))
