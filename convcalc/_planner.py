@@ -770,6 +770,15 @@ def _several_inputs(input_shape: Any) -> tuple[tuple[Any, ...] | None, dict[str,
 
     def template(value: Any, found: list[Any], key: str | None) -> Any:
         # one argument with a Slot for each shape in it (appended to ``found``); any other value stays itself
+        if hasattr(value, "shape") and hasattr(value, "dtype") and (value.shape or type(value).__name__ == "Tensor"):
+            # a tensor or an array given where a shape goes (a numpy scalar is a number): its values are never read
+            shape = tuple(int(d) for d in value.shape)
+            raise ShapeError(
+                f"input_shape{'' if key is None else f'[{key!r}]'} holds a {type(value).__name__}, where plan takes "
+                f"shapes (no values are read): give its shape {shape}, or pass the tensors to convcalc.summary("
+                f"model, input_data=...), which reads their shapes and dtypes. Received: {key or 'input'}="
+                f"<{type(value).__name__} of shape {shape}, dtype {value.dtype}>"
+            )
         if is_shape(value) and value:
             found.append(_input_shape(value))
             return Slot(len(found) - 1 if key is None else f"{key}.{len(found) - 1}")

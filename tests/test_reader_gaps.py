@@ -2436,3 +2436,38 @@ def test_a_conv_fused_with_its_batchnorm_for_qat_is_planned_as_torch_runs_it(
     assert plan.buffers == buffers == sum(b.numel() for b in model.buffers())
     with pytest.raises(convcalc.SpecError, match=r"^0 \(ConvBn(ReLU)?2d\): torch\.fx cannot trace .*symbols"):
         convcalc.plan(model, ("N", 3, 10, 10))
+
+
+class _WithLoss(torch.nn.Module):
+    """A training wrapper: ``forward(x, y)`` returns the logits and the loss against the targets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+        self.criterion = torch.nn.CrossEntropyLoss()
+
+    def forward(self, x: Any, y: Any) -> Any:
+        logits = self.model(x)
+        return logits, self.criterion(logits, y)
+
+
+def test_a_tensor_given_where_plan_takes_a_shape_is_refused_at_the_boundary() -> None:
+    """``plan(m, {"x": shape, "y": targets})``: the tensor went to the forward as a value and the loss refused it
+    with "expects a tensor. Received: argument='Tensor'"; it is refused where it is given, with its shape."""
+    import numpy as np
+
+    model = _WithLoss()
+    targets = torch.tensor([0, 3])
+    with pytest.raises(convcalc.ShapeError) as info:
+        convcalc.plan(model, {"x": (2, 3, 10, 10), "y": targets})
+    assert str(info.value) == (
+        "input_shape['y'] holds a Tensor, where plan takes shapes (no values are read): give its shape (2,), or pass "
+        "the tensors to convcalc.summary(model, input_data=...), which reads their shapes and dtypes. "
+        "Received: y=<Tensor of shape (2,), dtype torch.int64>"
+    )
+    with pytest.raises(convcalc.ShapeError, match=r"input_shape holds a ndarray, where plan takes shapes"):
+        convcalc.plan(model, [(2, 3, 10, 10), np.zeros(2)])
+    plan = convcalc.plan(model, {"x": (2, 3, 10, 10), "y": (2,)})
+    assert plan.output_shapes == tuple(tuple(t.shape) for t in model(torch.zeros(2, 3, 10, 10), targets))
+    summary = convcalc.summary(model, input_data=[torch.zeros(2, 3, 10, 10), targets], verbose=0)
+    assert summary.total_params == 224
