@@ -109,6 +109,14 @@ def _fresh_meta_copy(module: Any) -> Any:
             for name in _WRAPPER_HOOKS:
                 if name in vars(wrapper):
                     vars(copied)[name] = copy.deepcopy(vars(wrapper)[name], memo)
+    # a hook (``lambda mod, args: (model.adapter(args[0]),)``) calls the copy's modules, as a forward set on an
+    # instance does: the user's, on the CPU, would be run on the pass's meta tensors
+    for top in (made, *(m for *_, m in _plainly_held(made))):
+        for sub in top.modules():
+            for table in ("_forward_hooks", "_forward_pre_hooks"):
+                hooks = vars(sub).get(table)
+                for key, hook in list(hooks.items()) if hooks else ():
+                    hooks[key] = _rebound(hook, memo)
     return made
 
 
@@ -231,10 +239,10 @@ def _accelerate_hook(module: Any, forward: Any) -> bool:
 
 
 def _rebound(function: Any, memo: dict[int, Any], depth: int = 0) -> Any:
-    """A function set as a forward on an instance, as its meta copy calls it: the modules, tensors and bound
-    methods it closes over or reads as globals (``s.forward = lambda x: s[1](s[0](x))``), or a partial was given,
-    swapped for their copies, so the copy's pass calls the copy's modules (``copy.deepcopy`` copies a function
-    as it is)."""
+    """A function set as a forward on an instance, or a hook, as its meta copy calls it: the modules, tensors
+    and bound methods it closes over or reads as globals (``s.forward = lambda x: s[1](s[0](x))``), or a partial
+    was given, swapped for their copies, so the copy's pass calls the copy's modules (``copy.deepcopy`` copies a
+    function as it is)."""
     import functools
     import types
 
