@@ -811,6 +811,157 @@ def test_hooked_layers_are_counted_with_the_input_and_output_their_call_has(inde
     assert convcalc.plan(net, shape, macs="torchinfo").macs * 8 == ours.total_mult_adds
 
 
+class _Adapted(nn.Module):
+    """A body whose hooks call other modules of the model: an input adapter or LoRA path added by a hook."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 4))
+        self.adapter = nn.Linear(16, 16)  # with a bias: a CPU bias added to a meta tensor fails
+
+    def forward(self, x: Any) -> Any:
+        return self.net(x)
+
+
+def _hooks_calling_modules() -> dict[str, Any]:
+    """Hooks of each placement that call one of the model's own modules (closures over the model)."""
+    placed = {
+        "pre-hook on the model": lambda m: m.register_forward_pre_hook(lambda mod, a: (m.adapter(a[0]),)),
+        "pre-hook on a container": lambda m: m.net.register_forward_pre_hook(lambda mod, a: (m.adapter(a[0]),)),
+        "pre-hook on a leaf": lambda m: m.net[0].register_forward_pre_hook(lambda mod, a: (m.adapter(a[0]),)),
+        "keywords pre-hook on a leaf": lambda m: m.net[0].register_forward_pre_hook(
+            lambda mod, a, kw: ((m.adapter(a[0]),), kw), with_kwargs=True
+        ),
+        "pre-hook on the last leaf": lambda m: m.net[2].register_forward_pre_hook(lambda mod, a: (m.adapter(a[0]),)),
+        "post-hook on a leaf": lambda m: m.net[0].register_forward_hook(lambda mod, a, o: o + m.adapter(a[0])),
+        "post-hook on a container": lambda m: m.net.register_forward_hook(lambda mod, a, o: o + m.adapter(a[0])[:, :4]),
+        "pre- and post-hook on a leaf": lambda m: (
+            m.net[0].register_forward_pre_hook(lambda mod, a: (m.adapter(a[0]),)),
+            m.net[0].register_forward_hook(lambda mod, a, o: o + m.adapter(o)),
+        ),
+        "two pre-hooks on a leaf": lambda m: (
+            m.net[0].register_forward_pre_hook(lambda mod, a: (m.adapter(a[0]),)),
+            m.net[0].register_forward_pre_hook(lambda mod, a: (a[0] * 2,)),
+        ),
+        "a product in a pre-hook": lambda m: m.net[0].register_forward_pre_hook(lambda mod, a: (a[0] @ m.P,)),
+    }
+
+    def made(add: Any) -> Any:
+        model = _Adapted().eval()
+        model.P = nn.Parameter(torch.randn(16, 16))
+        add(model)
+        return model
+
+    return {name: made(add) for name, add in placed.items()}
+
+
+def _torch_macs(model: Any, x: Any) -> int:
+    """Multiply-accumulates per sample as torch's FlopCounterMode counts them (two FLOPs each)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        model(x)
+    flops = counter.get_total_flops()
+    assert flops % (2 * x.shape[0]) == 0
+    return flops // (2 * x.shape[0])
+
+
+@pytest.mark.parametrize("name", list(_hooks_calling_modules()))
+def test_modules_called_in_hooks_run_on_their_meta_copies_and_count(name: str) -> None:
+    """A hook that calls one of the model's modules (a closure over the user's model) ran it on the CPU inside
+    the meta pass: refused where the module has a bias ("Tensor on device cpu is not on the expected device
+    meta"); and what a layer's own pre-hooks call was taken as inside the layer, its work lost (a 1x1 adapter's
+    900 MACs of 25,700). torch's count of the work and torchinfo's rows (where its totals are right: it counts a
+    module called again under a second parent once more) are the plan's and the summary's."""
+    model = _hooks_calling_modules()[name]
+    x = torch.randn(3, 16)
+    with torch.no_grad():
+        out = model(x)
+    plan = convcalc.plan(model, (3, 16))
+    assert plan.output_shape == tuple(out.shape)
+    assert plan.macs == _torch_macs(model, x)
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
+    theirs = torchinfo.summary(model, input_data=x, verbose=0, device="cpu", col_names=ALL_COLUMNS)
+    ours = convcalc.summary(model, input_data=x, verbose=0, col_names=ALL_COLUMNS)
+    assert (ours.total_mult_adds, ours.total_output_bytes) == (theirs.total_mult_adds, theirs.total_output_bytes)
+    assert ours.total_params == plan.total_params
+    rows = list(theirs.summary_list)
+    if name == "pre-hook on the model":  # torchinfo lists the model after the adapter its own pre-hook calls
+        rows[:2] = rows[1::-1]
+    assert [(r.class_name, r.var_name, r.depth, r.depth_index, r.is_recursive) for r in ours.summary_list] == [
+        (r.class_name, r.var_name, r.depth, r.depth_index, r.is_recursive) for r in rows
+    ]
+    for a, b in zip(ours.summary_list, rows, strict=True):
+        assert a.output_size == b.output_size, a
+        if a.is_leaf_layer:
+            assert (a.macs, a.input_size) == (b.macs, b.input_size), a
+
+
+def test_a_conv_adapter_in_a_pre_hook_is_counted() -> None:
+    """A leaf's pre-hook calling an input adapter (a 1x1 convolution, trainable beside a frozen body): its
+    row and its 900 MACs per sample, listed before the layer as torchinfo lists it."""
+    model = _Body(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 4, 1)))
+    model.adapter = nn.Conv2d(3, 3, 1)
+    model.body.requires_grad_(False)
+    model.body[0].register_forward_pre_hook(lambda mod, args: (model.adapter(args[0]),))
+    x = torch.randn(2, 3, 10, 10)
+    plan = convcalc.plan(model, tuple(x.shape))
+    assert [(r.name, r.macs) for r in plan.rows if r.macs] == [("adapter", 900), ("body.0", 21600), ("body.2", 3200)]
+    assert plan.macs == _torch_macs(model, x) == 25700
+    theirs = torchinfo.summary(model, input_data=x, verbose=0, device="cpu")
+    ours = convcalc.summary(model, input_data=x, verbose=0)
+    # (a container's macs are 0 here: see docs/howto/torchinfo.md)
+    assert [(r.var_name, r.depth_index, r.is_leaf_layer and r.macs) for r in ours.summary_list] == [
+        (r.var_name, r.depth_index, r.is_leaf_layer and r.macs) for r in theirs.summary_list
+    ]
+    assert (ours.total_mult_adds, ours.total_output_bytes) == (theirs.total_mult_adds, theirs.total_output_bytes)
+
+
+class _Body(nn.Module):
+    def __init__(self, body: Any) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: Any) -> Any:
+        return self.body(x)
+
+
+class _MLP(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(16, 32)
+        self.fc2 = nn.Linear(32, 8)
+
+    def forward(self, x: Any) -> Any:
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+def _lora_nets() -> list[Any]:
+    """LoRA added by hooks calling registered modules: on a layer's output, on its input, and a container as
+    the adapter (a group the pre-hook's call opens before the layer's own)."""
+    post = _MLP().eval().requires_grad_(False)
+    post.lora_A, post.lora_B = nn.Linear(16, 4, bias=False), nn.Linear(4, 32, bias=False)
+    post.fc1.register_forward_hook(lambda mod, a, out: out + post.lora_B(post.lora_A(a[0])))
+    pre = _MLP().eval()
+    pre.lora = nn.Sequential(nn.Linear(16, 4, bias=False), nn.Linear(4, 16, bias=False))
+    pre.fc1.register_forward_pre_hook(lambda mod, a: (a[0] + pre.lora(a[0]),))
+    return [post, pre]
+
+
+@pytest.mark.parametrize("index", range(2))
+def test_lora_hooks_calling_modules_are_listed_as_torchinfo_lists_them(index: int) -> None:
+    """The modules a hook calls are rows of the summary where torchinfo's hooks see them: 3,232 mult-adds for
+    torchinfo's 4,000, and 1,280 forward/backward bytes for 2,432, where they were missing."""
+    model = _lora_nets()[index]
+    x = torch.randn(4, 16)
+    assert_same(model, input_data=x)
+    assert convcalc.plan(model, (4, 16)).macs == _torch_macs(model, x)
+    assert (
+        convcalc.plan(model, (4, 16), macs="torchinfo").macs * 4
+        == convcalc.summary(model, input_data=x, verbose=0).total_mult_adds
+    )
+
+
 class _LowRank(nn.Module):
     """A low-rank update of a weight (LoRA through ``register_parametrization``): parameters of its own."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 from collections import Counter
 from typing import Any
 
@@ -143,6 +144,8 @@ class _Run:
         self.stack: list[Any] = []
         self.events: list[tuple[Any, ...]] = []
         self.leaf: dict[int, bool] = {}
+        self.deferred: set[int] = set()  # modules entered by a pre-hook of their own, the last (see ``pre``)
+        self.entered: tuple[int, int] | None = None  # the plan's rows and groups when the root's forward started
         self.active = False
 
     def is_leaf(self, module: Any) -> bool:
@@ -184,7 +187,22 @@ class _Run:
     def inside_leaf(self) -> bool:
         return any(self.is_leaf(m) for m in self.stack)
 
+    def own_pre_hooks_first(self, modules: Any) -> list[Any]:
+        """Each of ``modules`` with forward pre-hooks of its own is entered only after them, when its forward
+        starts: torch runs the global pre-hook (``pre``) before a module's own, and what those call (an adapter,
+        ``args[0] @ P``) is no part of the module's call, but work of its own. The handles, to remove."""
+        handles = []
+        for module in modules:
+            if module._forward_pre_hooks and id(module) not in self.deferred:
+                self.deferred.add(id(module))
+                handles.append(module.register_forward_pre_hook(self.enter))
+        return handles
+
     def pre(self, module: Any, args: Any) -> None:
+        if id(module) not in self.deferred:
+            self.enter(module, args)
+
+    def enter(self, module: Any, args: Any) -> None:
         if self.active:
             _not_vmapped(args, type(module).__name__, self.path)
             self.events.append(("enter", module))
@@ -233,6 +251,7 @@ def _torch_call(
     held: bool = False,
     called: list[Any] | None = None,
     writes: dict[int, tuple[Any, Any]] | None = None,
+    place: list[int] | None = None,
 ) -> Any:
     """Plan one call of ``module`` with torch's shape machinery: a meta copy runs on meta tensors of the shapes
     planned so far, and every module call and tensor function it makes is planned with convcalc's rules on the
@@ -240,7 +259,9 @@ def _torch_call(
     module's place among the containers the torchinfo layout lists (a Graph, a TorchCall), so the run does not
     list it again; ``called`` (a list) is given the shape of the first input the module's forward took, after its
     forward pre-hooks (what torchinfo's hooks, registered after them, show as its input); ``writes`` is told of
-    the lists given that the forward assigned into (``x[i] = self.m[i](x[i])``): the caller's list changes too."""
+    the lists given that the forward assigned into (``x[i] = self.m[i](x[i])``): the caller's list changes too.
+    ``place``: the slot and first row of the caller's group for the module (``held``), moved after what the
+    module's own forward pre-hooks called: torchinfo's hooks, registered after them, list the module there."""
     torch = _torch()
     where = f"{path or '<model>'} ({kind})"
     shapes = [t.shape for t in _leaves(args) + _leaves(tuple(kwargs.values()))]
@@ -327,6 +348,9 @@ def _torch_call(
         # first of the global hooks: each module's own output, before a hook of the user's changes it
         hooks: Any = torch_module._global_forward_hooks  # an OrderedDict
         hooks.move_to_end(post.id, last=False)
+        # the modules a hook may call: the whole model's, where the run is inside it, and those held in plain lists
+        held_here = (m for *_, top in run.held.values() for m in top.modules())
+        own_hooks = run.own_pre_hooks_first(itertools.chain((copy if whole is None else whole).modules(), held_here))
         try:
             made.clear()
             m_args, m_kwargs = meta(args), meta(kwargs)
@@ -364,8 +388,17 @@ def _torch_call(
             run.active = False
             pre.remove()
             post.remove()
+            for handle in own_hooks:
+                handle.remove()
+    groups = len(ctx.groups)
     with ctx.made_as(_from_torch):
         _replay(run, ctx, path, known, held)
+    if held and place is not None and place[0] >= 0 and run.entered is not None:
+        rows, opened = run.entered
+        if opened > groups:  # containers its pre-hooks called: listed before it
+            ctx.groups.insert(opened - 1, ctx.groups.pop(place[0]))
+            place[0] = opened - 1
+        place[1] = rows
     if writes is not None:
         _written(lists, known, where, writes)
     if called is not None:
@@ -542,6 +575,8 @@ def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any], held: bool) -
     for event in run.events:
         if event[0] == "enter":
             module = event[1]
+            if module is run.root and run.entered is None:
+                run.entered = (len(ctx.rows), len(ctx.groups))
             if depth == 0:
                 starts.append(len(ctx.rows))
                 own = held and run.names.get(id(module)) == run.path  # listed once, by its caller

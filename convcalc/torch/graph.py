@@ -156,9 +156,12 @@ def _spec_types() -> _SpecTypes:
             start = len(ctx.rows)
             slot = ctx.open_group() if path else -1
             called: list[Any] = []  # its input after its forward pre-hooks (F.pad in a hook)
+            place = [slot, start]  # moved after the calls its forward pre-hooks make
             try:
                 flows = (_Tensor(tuple(flow[0]), flow[1]),)
-                out = _torch_call(self.torch_module, flows, {}, ctx, path, self.kind, self.reason, True, called)
+                out = _torch_call(
+                    self.torch_module, flows, {}, ctx, path, self.kind, self.reason, True, called, place=place
+                )
             except ReaderSignalError as exc:
                 raise public_error(exc) from None
             if not isinstance(out, _Tensor):
@@ -168,7 +171,12 @@ def _spec_types() -> _SpecTypes:
                 )
             if path:
                 ctx.close_group(
-                    slot, start, path, self.kind, out.shape, called[0] if called and called[0] else tuple(flow[0])
+                    place[0],
+                    place[1],
+                    path,
+                    self.kind,
+                    out.shape,
+                    called[0] if called and called[0] else tuple(flow[0]),
                 )
             result: Flow = _flow_of(out, ctx)
             return result
@@ -664,9 +672,10 @@ def _call_module(
             # layer whose hook pools its output), as TorchCall._plan lists it inside a Sequential
             slot = ctx.open_group() if isinstance(spec, types.TorchCall) else -1
             called: list[Any] = []
+            place = [slot, start]  # moved after the calls its forward pre-hooks make
             try:
                 out = _torch_call(
-                    module, args, kwargs, ctx, child_path, spec.kind, reason, slot >= 0, called, writes=writes
+                    module, args, kwargs, ctx, child_path, spec.kind, reason, slot >= 0, called, writes, place
                 )
             except _TorchRejectsError:
                 if isinstance(spec, types.TorchCall):
@@ -675,8 +684,8 @@ def _call_module(
             if slot >= 0:
                 _close_with_first(
                     ctx,
-                    slot,
-                    start,
+                    place[0],
+                    place[1],
                     child_path,
                     spec.kind,
                     out,
