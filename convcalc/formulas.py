@@ -812,7 +812,8 @@ def upsample_output_size(
     Exactly one of ``output_size`` and ``scale_factor`` is given. torch computes
     ``floor(size * scale_factor)`` in double precision, so convcalc does too for a
     float factor (``100 * 0.29`` gives 28, as in torch); an int factor is exact.
-    Keras takes integer factors only.
+    Keras takes integer factors only. ``output_size`` may be a symbolic size (one
+    computed from the input's), returned as it is.
 
     >>> upsample_output_size(7, scale_factor=2.5)
     17
@@ -835,7 +836,8 @@ def upsample_output_size(
         axes = Axes({"size": size, "output_size": output_size})
         for v in axes.values["size"]:
             integer(v, "size", minimum=1, error=ShapeError, symbolic=True)
-        return axes.wrap(integer(v, "output_size", minimum=1) for v in axes.values["output_size"])
+        # a size computed from the input's (``F.interpolate(x, size=skip.shape[2:])``) is a size too
+        return axes.wrap(integer(v, "output_size", minimum=1, symbolic=True) for v in axes.values["output_size"])
     axes = Axes({"size": size, "scale_factor": scale_factor})
     outs = []
     for i_raw, f in zip(axes.values["size"], axes.values["scale_factor"], strict=True):

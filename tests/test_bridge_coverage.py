@@ -362,10 +362,12 @@ def test_symbolic_interpolate_size_must_fit_the_mode() -> None:
     bad = Fn(lambda m, x: F.interpolate(x.flatten(2), size=x.shape[-2:], mode="bilinear"))
     with pytest.raises(
         ShapeError,
-        match=r"^interpolate \(interpolate\): size=\(H, 8\) does not fit a 3-D input in "
-        r"mode 'bilinear'",
+        match=r"^interpolate \(interpolate\): mode='bilinear' needs 4-D input, got 3-D\. "
+        r"Received: input_shape=\(1, 3, 8\*H\)$",
     ):
         convcalc.plan(bad, (1, 3, H, 8))
+    with pytest.raises(ShapeError, match=r"^interpolate \(interpolate\): mode='bilinear' needs 4-D input, got 3-D"):
+        convcalc.plan(bad, (1, 3, 5, 8))  # the message of a number
     torch_rejects(bad.fn, (1, 3, 5, 8))
     one = convcalc.plan(Fn(lambda m, x: F.interpolate(x.flatten(2), size=x.size(2))), (1, 3, H, 8))
     assert one.output_shape == (1, 3, H)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sympy
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
@@ -101,3 +102,82 @@ def test_functional_forms_are_symbolic_and_named() -> None:
         convcalc.plan(_Call(F.unfold, kernel_size=5), (1, 2, 3, 3))
     with pytest.raises(convcalc.SpecError, match=r"^max_unpool2d \(max_unpool2d\): kernel_size"):
         convcalc.plan(_Call2(F.max_unpool2d, kernel_size=0), [(1, 1, 2, 2), (1, 1, 2, 2)])
+
+
+# --- F.interpolate with sizes taken from the input, and the arguments torch refuses at every size ---------------
+
+
+class _Forward(torch.nn.Module):
+    def __init__(self, function: Any, **children: torch.nn.Module) -> None:
+        super().__init__()
+        self.function = function
+        for name, child in children.items():
+            self.add_module(name, child)
+
+    def forward(self, x: Any) -> Any:
+        return self.function(self, x)
+
+
+def _fpn(self: Any, x: Any) -> Any:
+    c1 = self.c1(x)
+    c2 = self.c2(c1)
+    return self.l1(c1) + F.interpolate(c2, size=c1.shape[-2:], mode="nearest")
+
+
+_FPN_LAYERS = {
+    "c1": torch.nn.Conv2d(3, 8, 3, 2, 1),
+    "c2": torch.nn.Conv2d(8, 8, 3, 2, 1),
+    "l1": torch.nn.Conv2d(8, 8, 1),
+}
+_SIZED = [
+    pytest.param(_fpn, "nearest", id="fpn size=c1.shape[-2:]"),
+    pytest.param(lambda s, x: F.interpolate(x, size=[2 * x.shape[2], x.shape[3] + 1]), "nearest", id="[2h, w+1]"),
+    pytest.param(lambda s, x: F.interpolate(x, size=list(x.shape[2:]), mode="bilinear"), "bilinear", id="list"),
+    pytest.param(lambda s, x: F.interpolate(x, size=x.shape[2] * 2), "nearest", id="one size"),
+    pytest.param(lambda s, x: F.interpolate(x, size=(2 * x.shape[2], 6), mode="bicubic"), "bicubic", id="(2h, 6)"),
+    pytest.param(lambda s, x: torch.nn.Upsample(size=(x.shape[2] // 2, x.shape[3]))(x), "nearest", id="Upsample"),
+]
+
+
+@pytest.mark.parametrize(("function", "mode"), _SIZED)
+@pytest.mark.parametrize("convention", [c.value for c in convcalc.MacConvention])
+def test_an_interpolation_to_the_input_s_sizes_counts_what_a_number_counts(
+    function: Any, mode: str, convention: str
+) -> None:
+    """``F.interpolate(c2, size=c1.shape[-2:])`` planned with symbols took a row of its own with no rule's MACs:
+    fvcore and ptflops counted 0 where a number counts the upsample's outputs. The symbolic plan, at each size,
+    is the plan of that size: its rows' kinds, shapes and MACs under every convention, and torch's shapes."""
+    module = _Forward(function, **(_FPN_LAYERS if function is _fpn else {})).eval()
+    H, W = convcalc.symbols("H W")
+    symbolic = convcalc.plan(module, (1, 3, H, W), macs=convention)
+    for h, w in ((4, 4), (8, 6), (17, 17), (9, 20)):
+        at = {H: h, W: w}
+        concrete = convcalc.plan(module, (1, 3, h, w), macs=convention)
+        with torch.no_grad():
+            assert concrete.output_shape == tuple(module(torch.zeros(1, 3, h, w)).shape)
+        assert [r.kind for r in symbolic.rows] == [r.kind for r in concrete.rows]
+        assert "interpolate" in [r.kind for r in concrete.rows] or "Upsample" in [r.kind for r in concrete.rows]
+        for s, c in zip(symbolic.rows, concrete.rows, strict=True):
+            assert tuple(int(sympy.sympify(d).subs(at)) for d in s.output_shape) == c.output_shape
+            assert int(sympy.sympify(s.macs).subs(at)) == c.macs, (s.name, convention)
+        assert int(sympy.sympify(symbolic.macs).subs(at)) == concrete.macs
+    if convention == "fvcore" and mode == "nearest":  # (fvcore counts a 4-D nearest upsample's outputs)
+        assert [r.macs for r in concrete.rows if r.kind in ("interpolate", "Upsample")] != [0]
+
+
+def test_an_fpn_interpolated_to_a_lateral_s_sizes_counts_as_fvcore_and_ptflops_do() -> None:
+    fvcore = pytest.importorskip("fvcore.nn")
+    ptflops = pytest.importorskip("ptflops")
+    module = _Forward(_fpn, **_FPN_LAYERS).eval()
+    H = convcalc.symbols("H")
+    fvcore_plan = convcalc.plan(module, (1, 3, H, H), macs="fvcore")
+    ptflops_plan = convcalc.plan(module, (1, 3, H, H), macs="ptflops")
+    for h in (9, 17):
+        counted = fvcore.FlopCountAnalysis(module, torch.zeros(1, 3, h, h))
+        counted.unsupported_ops_warnings(False)
+        counted.uncalled_modules_warnings(False)
+        assert int(fvcore_plan.macs.subs(H, h)) == counted.total()
+        theirs, _ = ptflops.get_model_complexity_info(
+            module, (3, h, h), as_strings=False, print_per_layer_stat=False, verbose=False, backend="pytorch"
+        )
+        assert int(ptflops_plan.macs.subs(H, h)) == theirs

@@ -575,7 +575,9 @@ class Upsample(Module):
             )
         try:
             if self.size is not None:
-                out = tuple(upsample_output_size(_sym(i), output_size=v) for i, v in zip(spatial, per, strict=True))
+                out = tuple(
+                    upsample_output_size(_sym(i), output_size=_sym(v)) for i, v in zip(spatial, per, strict=True)
+                )
             else:
                 out = tuple(upsample_output_size(_sym(i), scale_factor=v) for i, v in zip(spatial, per, strict=True))
         except (ShapeError, SpecError) as exc:

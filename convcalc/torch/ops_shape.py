@@ -9,6 +9,7 @@ import itertools
 from contextlib import AbstractContextManager
 from typing import Any
 
+from convcalc._errors import ConvCalcError
 from convcalc._plan import sliced_rf
 from convcalc._types import Shape
 from convcalc.torch.ops_math import _broadcast, _reordered, _view_strides
@@ -659,8 +660,10 @@ def _pad(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
 @_handles("interpolate", "upsample_nearest", "upsample_bilinear")
 def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``F.interpolate`` (and ``F.upsample``, ``F.upsample_nearest``, ``F.upsample_bilinear``): the Upsample rule,
+    sizes computed from symbolic input sizes (``size=skip.shape[2:]``) too, so that the row is the one a number
+    gives (an Upsample row renamed to the call's kind: the conventions count its output)."""
     from convcalc import nn
-    from convcalc.nn.shape import upsample_rank_error
 
     bound = _bind(
         call,
@@ -675,7 +678,13 @@ def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     size, scale = bound["size"], bound["scale_factor"]
     if (size is None) == (scale is None):
         raise call.spec_error("give exactly one of size and scale_factor", size=size, scale_factor=scale)
-    rank = len(t.shape)
+    if size is not None:  # ints, or sizes that depend on the input's; a tensor of one size value taken as that value
+        many = isinstance(size, (tuple, list))
+        sizes = tuple(_size(d) for d in _as_sizes(call, tuple(size) if many else (size,), "size"))
+        size = sizes if many else sizes[0]
+    spec = _made(
+        call, nn.Upsample, size=size, scale_factor=scale, mode=bound["mode"], align_corners=bound["align_corners"]
+    )
 
     def empty() -> str:  # torch: Input and output sizes should be greater than 0
         return (
@@ -687,22 +696,15 @@ def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         if type(d) is not int:
             call.require_at_least(d, 1, j, empty, "interpolated input not empty")
     # ``size=(h // 4, w // 4)`` of h = 3: refused here, as torch's meta kernel of bilinear with align_corners runs it
-    for j, d in enumerate(() if size is None else size if isinstance(size, (tuple, list)) else (size,)):
+    # (a size that depends on the input is required to be at least 1 by the Upsample rule)
+    for j, d in enumerate(() if size is None else size if isinstance(size, tuple) else (size,)):
         if type(d) is int:
             call.require_at_least(d, 1, j, empty, "interpolated size at least 1")
-    if size is not None and not all(type(v) is int for v in (size if isinstance(size, tuple) else (size,))):
-        sizes = size if isinstance(size, tuple) else (size,) * (rank - 2)
-        sizes = _as_sizes(call, sizes)
-        if upsample_rank_error(bound["mode"], rank) or len(sizes) != rank - 2:
-            raise call.shape_error(f"size={size} does not fit a {rank}-D input in mode {bound['mode']!r}", t.shape)
-        for j, d in enumerate(sizes):
-            call.require_at_least(d, 1, j, empty, "interpolated size at least 1")
-        return call.row(t.shape, _Tensor((t.shape[0], t.shape[1], *(_size(d) for d in sizes))))
-    spec = _made(
-        call, nn.Upsample, size=size, scale_factor=scale, mode=bound["mode"], align_corners=bound["align_corners"]
-    )
-    with _of_call_kind(call):
-        shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
+    try:
+        with _of_call_kind(call):
+            shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
+    except ConvCalcError as exc:  # named by the call, as the refusals above are (not by the rule's Upsample)
+        raise type(exc)(f"{call.where}: {str(exc).split(': ', 1)[-1]}") from None
     return _Tensor(tuple(shape))
 
 
