@@ -181,3 +181,99 @@ def test_an_fpn_interpolated_to_a_lateral_s_sizes_counts_as_fvcore_and_ptflops_d
             module, (3, h, h), as_strings=False, print_per_layer_stat=False, verbose=False, backend="pytorch"
         )
         assert int(ptflops_plan.macs.subs(H, h)) == theirs
+
+
+class _Skip(torch.nn.Module):
+    """A decoder's step: ``x`` interpolated to ``skip``'s sizes (or by a factor), with the arguments given."""
+
+    def __init__(self, by_size: bool, **args: Any) -> None:
+        super().__init__()
+        self.by_size, self.args = by_size, args
+
+    def forward(self, x: Any, skip: Any) -> Any:
+        if self.by_size:
+            up = F.interpolate(x, size=skip.shape[2:], **self.args)
+        else:
+            up = F.interpolate(x, scale_factor=2, **self.args)
+        return torch.cat([skip, up], 1)
+
+
+_REFUSED = [
+    pytest.param({"mode": "nearest", "align_corners": True}, "align_corners=True", id="nearest align_corners"),
+    pytest.param({"mode": "nearest", "align_corners": False}, "align_corners=False", id="nearest align False"),
+    pytest.param({"mode": "area", "align_corners": False}, "align_corners=False", id="area align_corners"),
+    pytest.param({"mode": "nearest-exact", "align_corners": True}, "align_corners=True", id="exact align"),
+    pytest.param({"mode": "nearest", "antialias": True}, "antialias=True", id="nearest antialias"),
+    pytest.param({"mode": "bilnear"}, "(did you mean 'bilinear'?). Received:", id="misspelt mode"),
+    pytest.param({"mode": "bilinear", "align_corners": 1}, "align_corners must be True or False", id="align 1"),
+]
+
+
+@pytest.mark.parametrize(("args", "named"), _REFUSED)
+@pytest.mark.parametrize("by_size", [True, False])
+def test_interpolation_arguments_torch_refuses_at_every_size_are_refused(
+    args: dict[str, Any], named: str, by_size: bool
+) -> None:
+    """``align_corners`` with a mode that does not interpolate, ``antialias`` with one torch does not antialias
+    and a mode torch does not know were planned (a misspelt one only with symbolic sizes), valid at every size."""
+    module = _Skip(by_size, **args)
+    x, skip = (1, 4, 4, 4), (1, 4, 8, 8)
+    assert _outcome_torch(module, [torch.zeros(x), torch.zeros(skip)]) is None
+    for shapes in ([x, skip], [(1, 4, "h", "w"), (1, 4, "H", "W")]):
+        with pytest.raises(convcalc.SpecError, match=r"^interpolate \(interpolate\): ") as info:
+            convcalc.plan(module, shapes)
+        assert named in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"mode": "bilinear", "antialias": True},
+        {"mode": "bicubic", "antialias": True, "align_corners": True},
+        {"mode": "bilinear", "align_corners": False},
+        {"mode": "nearest", "antialias": False, "align_corners": None},
+    ],
+)
+@pytest.mark.parametrize("by_size", [True, False])
+def test_interpolation_arguments_torch_takes_are_planned(args: dict[str, Any], by_size: bool) -> None:
+    module = _Skip(by_size, **args)
+    x, skip = (1, 4, 4, 4), (1, 4, 8, 8)
+    expected = _outcome_torch(module, [torch.zeros(x), torch.zeros(skip)])
+    assert expected == (1, 8, 8, 8)
+    assert convcalc.plan(module, [x, skip]).output_shape == expected
+    h, H = convcalc.symbols("h H")
+    big = H if by_size else 2 * h  # (a factor of 2 gives the skip's sizes where the skip is twice the input)
+    symbolic = convcalc.plan(module, [(1, 4, h, h), (1, 4, big, big)])
+    assert symbolic.output_shape == (1, 8, big, big)
+
+
+def test_antialias_on_an_input_of_another_rank_and_a_recomputed_scale_with_a_size_are_refused() -> None:
+    """torch antialiases 4-D inputs only, and refuses ``recompute_scale_factor=True`` beside an explicit size."""
+    for function, shape, named in (
+        (lambda x: F.interpolate(x, size=x.shape[-1] * 2, mode="linear", antialias=True), (1, 2, 5), "3-D"),
+        (lambda x: F.interpolate(x, size=(4, 4), recompute_scale_factor=True), (1, 2, 5, 5), "recompute_scale"),
+    ):
+        module = _Call(function)
+        assert _outcome_torch(module, [torch.zeros(shape)]) is None
+        for planned in (shape, (*shape[:2], *("H", "W")[: len(shape) - 2])):
+            with pytest.raises(convcalc.SpecError, match=r"^interpolate \(interpolate\): ") as info:
+                convcalc.plan(module, planned)
+            assert named in str(info.value)
+
+
+def test_an_upsample_module_torch_builds_but_refuses_to_run_is_refused() -> None:
+    """torch builds ``nn.Upsample(mode='nearest', align_corners=True)`` (or a misspelt mode) and refuses it in
+    forward; its plan is refused naming the layer, as is convcalc's own spec when it is made."""
+    for module in (
+        torch.nn.Upsample(scale_factor=2, mode="nearest", align_corners=True),
+        torch.nn.Upsample(scale_factor=2, mode="bilnear"),
+        torch.nn.Upsample(size=4, recompute_scale_factor=True),
+    ):
+        model = torch.nn.Sequential(torch.nn.Identity(), module)
+        assert _outcome_torch(model, [torch.zeros(1, 2, 5, 5)]) is None
+        for shape in ((1, 2, 5, 5), (1, 2, "H", "W")):
+            with pytest.raises(convcalc.SpecError, match=r"^1 \(Upsample\): "):
+                convcalc.plan(model, shape)
+    with pytest.raises(convcalc.SpecError, match=r"align_corners=True is taken by the interpolating modes") as info:
+        convcalc.nn.Upsample(scale_factor=2, align_corners=True)
+    assert "leave align_corners None" in str(info.value)

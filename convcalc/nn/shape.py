@@ -554,9 +554,12 @@ class Upsample(Module):
             raise SpecError(f"give exactly one of size and scale_factor. {received(args)}")
         if self.recompute_scale_factor is not None:
             flag(self.recompute_scale_factor, "recompute_scale_factor", args)
-        modes = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
-        if self.mode not in modes:
-            raise SpecError(f"mode must be one of {', '.join(map(repr, modes))}. {received(args)}")
+        upsample_arguments(self.mode, self.align_corners, args)
+        if self.recompute_scale_factor and self.size is not None:  # torch: ... is not meaningful with an explicit size
+            raise SpecError(
+                "recompute_scale_factor=True recomputes the scale from a scale_factor, and torch refuses it with an "
+                f"explicit size: leave it None or False, or give scale_factor. {received(args)}"
+            )
 
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         from convcalc.formulas import upsample_output_size
@@ -592,6 +595,41 @@ class Upsample(Module):
 
 
 _UPSAMPLE_RANKS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
+UPSAMPLE_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
+_ALIGNED_MODES = ("linear", "bilinear", "bicubic", "trilinear")  # the modes that take align_corners
+_ANTIALIASED_MODES = ("bilinear", "bicubic")  # of 4-D inputs
+
+
+def upsample_arguments(mode: Any, align_corners: Any, args: dict[str, Any]) -> None:
+    """Check the mode of torch's interpolation and its ``align_corners`` as torch does at every input size (in
+    ``F.interpolate``, which ``nn.Upsample`` calls): a SpecError naming ``args`` for a mode torch does not know (it
+    raises NotImplementedError) or ``align_corners`` given, even as False, with a mode that does not interpolate
+    (ValueError: align_corners option can only be set with the interpolating modes)."""
+    if not isinstance(mode, str) or mode not in UPSAMPLE_MODES:
+        import difflib
+
+        hint = difflib.get_close_matches(mode, UPSAMPLE_MODES, n=1) if isinstance(mode, str) else []
+        tip = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise SpecError(f"mode must be one of {', '.join(map(repr, UPSAMPLE_MODES))}{tip}. {received(args)}")
+    if align_corners is None:
+        return
+    if mode not in _ALIGNED_MODES:
+        raise SpecError(
+            f"align_corners={align_corners!r} is taken by the interpolating modes {', '.join(map(repr, _ALIGNED_MODES))} "
+            f"only; torch refuses it (even False) with mode={mode!r}: leave align_corners None. {received(args)}"
+        )
+    flag(align_corners, "align_corners", args)
+
+
+def upsample_antialias_error(mode: str, rank: int) -> str:
+    """What is wrong with ``antialias=True`` in ``F.interpolate`` in ``mode`` on an input of ``rank`` dims, or ``""``:
+    torch antialiases bilinear and bicubic interpolation of 4-D inputs only, and raises ValueError otherwise."""
+    if mode in _ANTIALIASED_MODES and rank == 4:
+        return ""
+    return (
+        f"antialias=True is taken by mode {' or '.join(map(repr, _ANTIALIASED_MODES))} of a 4-D input only; torch "
+        f"refuses it with mode={mode!r} on a {rank}-D input: use one of those modes, or antialias=False"
+    )
 
 
 def upsample_rank_error(mode: str, rank: int) -> str:

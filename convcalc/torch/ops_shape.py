@@ -664,13 +664,21 @@ def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     sizes computed from symbolic input sizes (``size=skip.shape[2:]``) too, so that the row is the one a number
     gives (an Upsample row renamed to the call's kind: the conventions count its output)."""
     from convcalc import nn
+    from convcalc.nn.shape import upsample_antialias_error
 
     bound = _bind(
         call,
         args,
         kwargs,
-        ("input", "size", "scale_factor", "mode", "align_corners"),
-        {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None},
+        ("input", "size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias"),
+        {
+            "size": None,
+            "scale_factor": None,
+            "mode": "nearest",
+            "align_corners": None,
+            "recompute_scale_factor": None,
+            "antialias": False,
+        },
     )
     if call.kind == "upsample_bilinear":
         bound["mode"], bound["align_corners"] = "bilinear", True
@@ -682,9 +690,21 @@ def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         many = isinstance(size, (tuple, list))
         sizes = tuple(_size(d) for d in _as_sizes(call, tuple(size) if many else (size,), "size"))
         size = sizes if many else sizes[0]
+    recompute = bound["recompute_scale_factor"]
     spec = _made(
-        call, nn.Upsample, size=size, scale_factor=scale, mode=bound["mode"], align_corners=bound["align_corners"]
+        call,
+        nn.Upsample,
+        size=size,
+        scale_factor=scale,
+        mode=bound["mode"],
+        align_corners=bound["align_corners"],
+        **({} if recompute is None else {"recompute_scale_factor": recompute}),
     )
+    rank = len(t.shape)
+    if bound["antialias"]:  # (torch tests its truth)
+        wrong = upsample_antialias_error(bound["mode"], rank)
+        if wrong:
+            raise call.spec_error(wrong, antialias=bound["antialias"], mode=bound["mode"], input_shape=tuple(t.shape))
 
     def empty() -> str:  # torch: Input and output sizes should be greater than 0
         return (
