@@ -277,3 +277,11 @@ def test_an_upsample_module_torch_builds_but_refuses_to_run_is_refused() -> None
     with pytest.raises(convcalc.SpecError, match=r"align_corners=True is taken by the interpolating modes") as info:
         convcalc.nn.Upsample(scale_factor=2, align_corners=True)
     assert "leave align_corners None" in str(info.value)
+
+
+def test_an_interpolation_to_a_size_below_1_at_every_input_size_is_refused_as_a_number_is() -> None:
+    module = _Call(lambda x: F.interpolate(x, size=-x.shape[-1], mode="linear"))
+    assert _outcome_torch(module, [torch.zeros(1, 3, 5)]) is None
+    for shape in ((1, 3, 5), (1, 3, "H")):
+        with pytest.raises(convcalc.ShapeError, match=r"^interpolate \(interpolate\): input and output sizes must be"):
+            convcalc.plan(module, shape)

@@ -715,10 +715,11 @@ def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     for j, d in enumerate(t.shape[2:]):
         if type(d) is not int:
             call.require_at_least(d, 1, j, empty, "interpolated input not empty")
-    # ``size=(h // 4, w // 4)`` of h = 3: refused here, as torch's meta kernel of bilinear with align_corners runs it
-    # (a size that depends on the input is required to be at least 1 by the Upsample rule)
+    # ``size=(h // 4, w // 4)`` of h = 3: refused here, as torch's meta kernel of bilinear with align_corners runs it;
+    # a size that depends on the input is required to be at least 1 by the Upsample rule, unless it is below 1 at
+    # every size (``size=-x.shape[-1]``), refused here as a number below 1 is
     for j, d in enumerate(() if size is None else size if isinstance(size, tuple) else (size,)):
-        if type(d) is int:
+        if type(d) is int or _never_positive(d):
             call.require_at_least(d, 1, j, empty, "interpolated size at least 1")
     try:
         with _of_call_kind(call):
@@ -726,6 +727,15 @@ def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     except ConvCalcError as exc:  # named by the call, as the refusals above are (not by the rule's Upsample)
         raise type(exc)(f"{call.where}: {str(exc).split(': ', 1)[-1]}") from None
     return _Tensor(tuple(shape))
+
+
+def _never_positive(size: Any) -> bool:
+    """Whether a size that depends on the input is below 1 at every input size."""
+    import sympy
+
+    from convcalc._symbolic import to_sympy
+
+    return bool(sympy.Ge(to_sympy(size), 1) == sympy.false)
 
 
 @_handles("pixel_shuffle", "pixel_unshuffle")
