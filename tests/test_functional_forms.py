@@ -1,5 +1,5 @@
 """The functional forms of the layers beside convolutions (``F.embedding``, ``F.fold``, ``F.unfold``,
-``F.max_unpool1d/2d/3d``) read from a forward, against torch running the same forward.
+``F.max_unpool1d/2d/3d``, ``F.interpolate``) read from a forward, against torch running the same forward.
 
 The strategies are the layer families' own (``tests/strategies.py``); the module wraps the call the way a model
 writes it, so the reader's handler, not the layer spec alone, is what is checked.
