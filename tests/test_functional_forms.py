@@ -285,3 +285,40 @@ def test_an_interpolation_to_a_size_below_1_at_every_input_size_is_refused_as_a_
     for shape in ((1, 3, 5), (1, 3, "H")):
         with pytest.raises(convcalc.ShapeError, match=r"^interpolate \(interpolate\): input and output sizes must be"):
             convcalc.plan(module, shape)
+
+
+class _GridByScale(torch.nn.Module):
+    """DINO's ViT interpolates its position grid by a factor computed from the input's size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.nn.Conv2d(3, 8, 8, 8)
+        self.pos = torch.nn.Parameter(torch.zeros(1, 16, 8))  # a 4 x 4 grid
+
+    def forward(self, x: Any) -> Any:
+        import math
+
+        w, h = x.shape[2:]
+        x = self.proj(x).flatten(2).transpose(1, 2)
+        n = self.pos.shape[1]
+        factor = ((w // 8 + 0.1) / math.sqrt(n), (h // 8 + 0.1) / math.sqrt(n))
+        grid = torch.nn.functional.interpolate(
+            self.pos.reshape(1, 4, 4, 8).permute(0, 3, 1, 2), scale_factor=factor, mode="bicubic"
+        )
+        return x + grid.permute(0, 2, 3, 1).reshape(1, -1, 8)
+
+
+def test_a_scale_factor_computed_from_the_sizes_is_followed_as_a_number_only() -> None:
+    """With numbers, the factor is the float torch computes; with symbols it is refused for what it is (it was
+    refused as no positive finite number: 0.25*floor(H/8) + 0.025 is one)."""
+    model = _GridByScale()
+    for shape in ((1, 3, 40, 56), (1, 3, 32, 32)):
+        with torch.no_grad():
+            assert convcalc.plan(model, shape).output_shape == tuple(model(torch.zeros(shape)).shape)
+    with pytest.raises(convcalc.SpecError) as info:
+        convcalc.plan(model, (1, 3, convcalc.symbols("H"), 56))
+    assert str(info.value) == (
+        "interpolate (interpolate): scale_factor is a float computed from the input's sizes, which convcalc follows "
+        "only as a number (torch multiplies and floors it, rounding as the sizes make it); plan with numbers, or "
+        "interpolate to a size. Received: scale_factor=(0.25*floor(H/8) + 0.025, 1.775)"
+    )

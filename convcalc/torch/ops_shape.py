@@ -27,6 +27,7 @@ from convcalc.torch.values import (
     _merge_rf,
     _Opaque,
     _prod,
+    _Real,
     _same,
     _scalar_dims,
     _size,
@@ -686,6 +687,19 @@ def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     size, scale = bound["size"], bound["scale_factor"]
     if (size is None) == (scale is None):
         raise call.spec_error("give exactly one of size and scale_factor", size=size, scale_factor=scale)
+    factors = tuple(
+        f.value if isinstance(f, _Real) else f for f in (scale if isinstance(scale, (tuple, list)) else (scale,))
+    )
+    if any(getattr(f, "free_symbols", None) for f in factors):  # a factor of the sizes (DINO's position grid)
+        shown = factors
+        raise call.spec_error(
+            "scale_factor is a float computed from the input's sizes, which convcalc follows only as a number "
+            "(torch multiplies and floors it, rounding as the sizes make it); plan with numbers, or interpolate "
+            "to a size",
+            scale_factor=shown if isinstance(scale, (tuple, list)) else shown[0],
+        )
+    if scale is not None:  # a float of sizes that are numbers: the float it is
+        scale = factors if isinstance(scale, (tuple, list)) else factors[0]
     if size is not None:  # ints, or sizes that depend on the input's; a tensor of one size value taken as that value
         many = isinstance(size, (tuple, list))
         sizes = tuple(_size(d) for d in _as_sizes(call, tuple(size) if many else (size,), "size"))
