@@ -208,8 +208,9 @@ class Group(NamedTuple):
     """A container the walk entered (a Sequential, a torch module's forward, an Add or a Concat).
 
     ``start`` is the index of the first row planned inside it (containers are listed before their layers),
-    ``path`` and ``kind`` name it, ``output_shape`` is the shape it returns; ``input_shape`` is the tensor it
-    was called with where the reader knows it (a torch module's forward read step by step), else ``()``.
+    ``path`` and ``kind`` name it, ``output_shape`` is the shape it returns; ``input_shape`` is the shape of the
+    first tensor it was given by position, ``()`` where it was given none (a torch module called with keywords
+    only, as torchinfo's hook sees it).
     """
 
     start: int
@@ -483,8 +484,9 @@ class Plan:
                 group = groups[g]
                 g += 1
                 path = group.path
-                # the container's first operation reads what it was called with, where the reader did not say
-                given = group.input_shape or (rows[j].input_shape if j < len(rows) else None)
+                # what it was called with (``()``: no tensor given by position, as torchinfo's hook sees a call
+                # made with keywords only)
+                given: Shape | None = group.input_shape
                 leaf = path not in has_children
                 kind = tree.get(path, group.kind) if tree is not None else group.kind
                 # what torchinfo shows the call return: no shape where it sizes it by no tensor (``return None, x``)

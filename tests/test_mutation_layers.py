@@ -1188,9 +1188,10 @@ def test_containers_close_their_groups_with_their_first_row_path_kind_and_shape(
     plan = convcalc.plan(model, (1, 3, 8, 8))
     assert [r.name for r in plan.rows] == ["stem", "res.0.0", "res.0.1", "res.1", "res", "cat.0", "cat.1", "cat"]
     assert plan.groups == (
-        Group(1, "res", "Add", (1, 4, 8, 8)),
-        Group(1, "res.0", "Sequential", (1, 4, 8, 8), (1, 4, 8, 8)),  # a Sequential keeps what it was called with
-        Group(5, "cat", "Concat", (1, 6, 8, 8)),
+        # each keeps what it was called with
+        Group(1, "res", "Add", (1, 4, 8, 8), (1, 4, 8, 8)),
+        Group(1, "res.0", "Sequential", (1, 4, 8, 8), (1, 4, 8, 8)),
+        Group(5, "cat", "Concat", (1, 6, 8, 8), (1, 4, 8, 8)),
     )
     # a container planned alone is the model: no group of its own
     assert convcalc.plan(model["res"], (1, 4, 8, 8)).groups == (

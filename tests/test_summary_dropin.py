@@ -1386,3 +1386,41 @@ def test_a_parametrized_weight_read_beside_its_layer_is_counted_once() -> None:
     net = _TiedParametrized().eval()
     plan = convcalc.plan(net, (1, 8))
     assert (plan.total_params, plan.trainable_params) == (72, 72) == (sum(p.numel() for p in net.parameters()),) * 2
+
+
+class _Gate(torch.nn.Module):
+    """Attention U-Net's gate, called with keywords only (``self.att(g=d, x=skip)``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w_g = torch.nn.Conv2d(4, 2, 1)
+        self.w_x = torch.nn.Conv2d(4, 2, 1)
+        self.psi = torch.nn.Conv2d(2, 1, 1)
+
+    def forward(self, g: Any, x: Any) -> Any:
+        return x * torch.sigmoid(self.psi(torch.relu(self.w_g(g) + self.w_x(x))))
+
+
+class _Gated(torch.nn.Module):
+    def __init__(self, keywords: bool) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.att = _Gate()
+        self.keywords = keywords
+
+    def forward(self, x: Any) -> Any:
+        y = self.conv(x)
+        return self.att(g=y, x=y) if self.keywords else self.att(y, x=y)
+
+
+@pytest.mark.parametrize("keywords", [True, False])
+def test_a_module_called_with_keywords_only_shows_no_input_size(keywords: bool) -> None:
+    """torchinfo's hook sees a call's positional arguments only: a module called with keywords only has no input
+    size (``--``); the table showed the first tensor its forward read."""
+    model = _Gated(keywords).eval()
+    columns = ("input_size", "output_size", "num_params")
+    theirs = torchinfo.summary(model, input_size=(1, 3, 8, 8), col_names=columns, verbose=0)
+    ours = convcalc.summary(model, input_size=(1, 3, 8, 8), col_names=columns, verbose=0)
+    assert str(ours) == their_text(theirs)
+    line = next(line for line in str(ours).splitlines() if line.startswith("├─_Gate"))
+    assert line.split()[2] == ("--" if keywords else "[1,")

@@ -157,7 +157,7 @@ class Add(_Container):
         rf = merge_rf([o[1] for o in outs])
         ctx.add_row(path, self.kind, flow[0], out_shape, receptive_field=rf)
         if path:
-            ctx.close_group(slot, start, path, self.kind, out_shape)
+            ctx.close_group(slot, start, path, self.kind, out_shape, tuple(flow[0]))
         return out_shape, rf
 
     def __repr__(self) -> str:
@@ -303,7 +303,7 @@ class Concat(_Container):
         rf = merge_rf(fields) if dim == rank - k - 1 and not self.crop else None
         ctx.add_row(path, self.kind, flow[0], out_shape, receptive_field=rf)
         if path:
-            ctx.close_group(slot, start, path, self.kind, out_shape)
+            ctx.close_group(slot, start, path, self.kind, out_shape, tuple(flow[0]))
         return out_shape, rf
 
     def _cropped(self, shapes: list[Shape], dim: int, ctx: Context, path: str) -> list[tuple[Any, ...]]:
