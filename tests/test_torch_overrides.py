@@ -337,8 +337,8 @@ def test_accelerates_hook_keeps_the_layers_rule() -> None:
 
 
 def test_a_forward_wrapped_with_functools_wraps_is_counted_as_torch_runs_it() -> None:
-    """A wrapper of the class's forward (``functools.wraps``) that only calls it: torch's pass runs it, and the
-    convolution it calls is counted by its rule, as the layer's would be."""
+    """A wrapper of the class's forward (``functools.wraps``) that only calls it: torch's pass runs it, and as it
+    makes the operations the class's forward makes, the layer is planned by its rule."""
     import functools
 
     model = _stack()
@@ -352,7 +352,8 @@ def test_a_forward_wrapped_with_functools_wraps_is_counted_as_torch_runs_it() ->
     plan = _agrees(model, (2, 3, 16, 16))
     assert plan.output_shape == (2, 8, 12, 12)
     assert plan.macs == 3 * 8 * 9 * 14 * 14 + 8 * 8 * 9 * 12 * 12
-    assert [r.name for r in plan.rows if r.macs] == ["0.conv2d", "2.conv2d"]
+    # (it makes the operations the class's forward makes: each layer is planned by its rule, in torch's pass)
+    assert [(r.name, r.source) for r in plan.rows if r.macs] == [("0", "torch"), ("2", "torch")]
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float16"])
@@ -426,3 +427,91 @@ def test_a_model_of_mixed_dtypes_is_run_by_torchs_pass_in_torchs_default() -> No
     model = Mixed()
     assert convcalc.plan(model, (1, 1, 8, 8)).output_shape == (1, 4, 6, 6)
     assert convcalc.verify(model, (1, 1, 8, 8), device="cpu").ok
+
+
+def _wrapped_by_chunks(layer: nn.Module) -> None:
+    global _ORIGINAL_FORWARD
+    import functools
+
+    _ORIGINAL_FORWARD = layer.forward
+    layer.forward = functools.wraps(_ORIGINAL_FORWARD)(_by_chunks)
+
+
+def _by_chunks(x: Any) -> Any:
+    return torch.cat([_ORIGINAL_FORWARD(part) for part in x.chunk(3)])
+
+
+_ORIGINAL_FORWARD: Any = None
+
+
+class _Recurrent(nn.Module):
+    def __init__(self, rnn: nn.Module) -> None:
+        super().__init__()
+        self.rnn = rnn
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x: Any) -> Any:
+        return self.head(self.rnn(x)[0])
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("wrap", ["default", "no_grad"])
+def test_a_recurrent_layer_behind_a_pass_through_wrapper_keeps_its_rule(kind: str, wrap: str) -> None:
+    """A wrapper that makes the operations the class's forward makes (a logging wrapper holding the original in a
+    default, ``torch.no_grad()(forward)``) keeps the layer's rule: torch's pass, which ran the wrapper, met
+    ``_VF.lstm`` and refused the layer (the default held the user's module, run on meta tensors)."""
+    import functools
+
+    rnn = getattr(nn, kind)(8, 16, batch_first=True)
+    original = rnn.forward
+    if wrap == "default":
+
+        @functools.wraps(original)
+        def logged(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            return _original(*args, **kwargs)
+
+        rnn.forward = logged
+    else:
+        rnn.forward = torch.no_grad()(original)
+    model = _Recurrent(rnn)
+    plan = _agrees(model, (2, 5, 8))
+    gates = {"LSTM": 4, "GRU": 3, "RNN": 1}[kind]
+    assert plan.macs == 5 * gates * (8 * 16 + 16 * 16) + 5 * 16 * 4
+    assert plan.rows[0].name == "rnn"
+
+
+def test_a_wrapper_reading_the_original_in_a_comprehension_runs_the_copys() -> None:
+    """A comprehension is code of its own: the global it reads (the original forward) is the copy's too; the
+    user's module ran on meta tensors and the layer was refused."""
+    layer = nn.Linear(8, 4)
+    _wrapped_by_chunks(layer)
+    model = _Wrapped(layer)
+    plan = _agrees(model, (3, 8))
+    assert plan.macs * 2 * 3 == _flops(model, (3, 8))
+
+
+class _CallsItself(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(8, 8)
+        self.b = nn.Linear(8, 4)
+
+    def forward(self, x: Any, inner: bool = False) -> Any:
+        if not inner:
+            return self.b(self(x, inner=True) * 2)
+        return self.a(x)
+
+
+@pytest.mark.parametrize("where", ["root", "child"])
+def test_a_forward_that_calls_its_own_module_is_run_by_torch(where: str) -> None:
+    """``self(x, inner=True)``: read as a call of the module, the forward was read again without end (a
+    RecursionError escaped plan); torch runs it, and its rows are named under the module."""
+    model: nn.Module = _CallsItself() if where == "root" else _Wrapped(_CallsItself())
+    plan = convcalc.plan(model, (3, 8))  # (torchinfo counts the module's parameters again at its second call)
+    assert plan.output_shape == tuple(model(torch.zeros(3, 8)).shape)
+    assert plan.total_params == sum(p.numel() for p in model.parameters()) == 108
+    assert plan.macs * 2 * 3 == _flops(model, (3, 8))
+    prefix = "" if where == "root" else "body."
+    assert [r.name for r in plan.rows if r.macs] == [f"{prefix}a", f"{prefix}b"]
+    with pytest.raises(convcalc.SpecError, match="its forward calls the module itself, which torch runs"):
+        convcalc.plan(model, ("N", 8))

@@ -148,18 +148,52 @@ class _Run:
         self.entered: tuple[int, int] | None = None  # the plan's rows and groups when the root's forward started
         self.active = False
 
-    def is_leaf(self, module: Any) -> bool:
+    def is_leaf(self, module: Any, args: Any = None) -> bool:
+        """Whether a call of ``module`` is planned by its rule (its calls inside are not followed). A forward set on
+        the instance is followed call by call, unless it runs exactly what the class's does on the ``args`` of its
+        first call (a wrapper that only calls it: ``torch.no_grad()(f)``, a pass-through)."""
         ident = id(module)
         if ident not in self.leaf:
             torch = _torch()
             cls = type(module)
             base = _torch_base(cls)
-            self.leaf[ident] = not _replaced_forward(module) and (
+            self.leaf[ident] = (
                 _rule_for(cls) is not None
                 or isinstance(module, torch.jit.ScriptModule)
                 or (base is not None and base.__name__ not in _COMPOSITES)
-            )
+            ) and (not _replaced_forward(module) or (args is not None and self._runs_the_class_forward(module, args)))
         return self.leaf[ident]
+
+    def _runs_the_class_forward(self, module: Any, args: Any) -> bool:
+        """Whether the forward set on ``module``'s instance makes the operations the class's forward makes, on the
+        same shapes, for ``args`` (both run on the meta tensors, out of the pass's sight)."""
+        from torch.utils._python_dispatch import TorchDispatchMode
+        from torch.utils._pytree import tree_leaves
+
+        torch = _torch()
+
+        class Operations(TorchDispatchMode):  # type: ignore[no-untyped-call]
+            def __init__(self) -> None:
+                super().__init__()  # type: ignore[no-untyped-call]
+                self.made: list[tuple[str, tuple[tuple[int, ...], ...]]] = []
+
+            def __torch_dispatch__(self, func: Any, types: Any, f_args: Any = (), f_kwargs: Any = None) -> Any:
+                out = func(*f_args, **(f_kwargs or {}))
+                shapes = tuple(tuple(t.shape) for t in tree_leaves(out) if isinstance(t, torch.Tensor))
+                self.made.append((str(func), shapes))
+                return out
+
+        active, self.active = self.active, False
+        try:
+            with Operations() as own:
+                module.forward(*args)
+            with Operations() as its:
+                type(module).forward(module, *args)
+        except Exception:  # (the user's forward may raise anything): followed call by call, as torch runs it
+            return False
+        finally:
+            self.active = active
+        return bool(own.made == its.made)
 
     def not_the_models(self, module: Any, outer: list[Any]) -> tuple[str, Any, str, str | None, str | None]:
         """A module the model does not register, called: its name, the outermost such module around it (the one
@@ -205,6 +239,7 @@ class _Run:
     def enter(self, module: Any, args: Any) -> None:
         if self.active:
             _not_vmapped(args, type(module).__name__, self.path)
+            self.is_leaf(module, args)  # (a forward set on the instance is tried on its first call's inputs)
             self.events.append(("enter", module))
             self.stack.append(module)
 
@@ -275,13 +310,16 @@ def _torch_call(
     if scripted is not None:
         raise scripted
     book = getattr(ctx.owner, "__self__", None)
-    model = book.root if isinstance(book, _Book) else None
+    book = book if isinstance(book, _Book) else None
+    model = None if book is None else book.root
     copy, whole = None, None
-    inside = None if model is None or model is module else _path_in(model, module)
-    if inside is not None:
+    inside = None if book is None or model is module else book.names.get(id(module))
+    if book is not None and inside is not None:
         # the copy inside the whole model's: a function its forward runs that reads another of the model's modules
         # (a wrapper's ``owner.lora_b(...)``, a hook's adapter) reads that module's copy, called by its name
-        whole = _meta_copy(model)
+        if book.meta_copy is None:
+            book.meta_copy = _meta_copy(model)
+        whole = book.meta_copy
         copy = dict(whole.named_modules()).get(inside)
         if type(copy) is not type(module):  # (a TorchScript module's copy is named otherwise)
             copy, whole = None, None
@@ -615,11 +653,6 @@ def _replay(run: _Run, ctx: Any, path: str, known: dict[int, Any], held: bool) -
             continue
         _, func, f_args, f_kwargs, out = event
         _replay_function(run, func, f_args, f_kwargs, out, ctx, known, counts)
-
-
-def _path_in(model: Any, module: Any) -> str | None:
-    """The name a model registers a module by, or None where it does not register it."""
-    return next((name for name, m in model.named_modules() if m is module), None)
 
 
 def _own_tensors(module: Any, name: str, ctx: Any) -> None:

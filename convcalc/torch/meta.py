@@ -267,9 +267,17 @@ def _rebound(function: Any, memo: dict[int, Any], depth: int = 0) -> Any:
     # a global it reads (``s.forward = lambda x: s[1](s[0](x))`` at a script's top level; ``orig = conv.forward``
     # called by a wrapper): the copy's, in a copy of the globals
     held = function.__globals__
-    swapped = {n: swap(held[n]) for n in function.__code__.co_names if n in held and n != function.__name__}
+    names = _names_read(function.__code__)  # (a comprehension's too: its code is a constant of the function's)
+    swapped = {n: swap(held[n]) for n in names if n in held and n != function.__name__}
     swapped = {n: v for n, v in swapped.items() if v is not held[n]}
-    if not (function.__closure__ or swapped or "__wrapped__" in vars(function)):
+    # (the original held in a default, the loop idiom ``def forward(x, _orig=orig)``: the copy's too)
+    defaults = tuple(swap(v) for v in function.__defaults__ or ())
+    kwdefaults = {k: swap(v) for k, v in (function.__kwdefaults__ or {}).items()}
+    given = function.__kwdefaults__ or {}
+    held_defaults = any(a is not b for a, b in zip(defaults, function.__defaults__ or (), strict=True)) or any(
+        v is not given[k] for k, v in kwdefaults.items()
+    )
+    if not (function.__closure__ or swapped or held_defaults or "__wrapped__" in vars(function)):
         return function
     scope = {**held, **swapped} if swapped else None
     cells = None
@@ -278,11 +286,22 @@ def _rebound(function: Any, memo: dict[int, Any], depth: int = 0) -> Any:
             types.CellType(swap(cell.cell_contents)) if _filled(cell) else cell for cell in function.__closure__
         )
     made = types.FunctionType(
-        function.__code__, scope or function.__globals__, function.__name__, function.__defaults__, cells
+        function.__code__, scope or function.__globals__, function.__name__, defaults or None, cells
     )
-    made.__kwdefaults__ = function.__kwdefaults__
+    made.__kwdefaults__ = kwdefaults or function.__kwdefaults__
     made.__dict__.update({k: swap(v) if k == "__wrapped__" else v for k, v in vars(function).items()})
     return made
+
+
+def _names_read(code: Any) -> set[str]:
+    """The global names ``code`` and the code objects it holds (comprehensions, lambdas, inner functions) read."""
+    import types
+
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names_read(const)
+    return names
 
 
 def _filled(cell: Any) -> bool:
