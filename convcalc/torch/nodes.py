@@ -30,7 +30,8 @@ Decision = bool | int | float
 
 
 def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
+    """``name`` under ``path``; the module itself where ``name`` is empty (a forward that calls its own module)."""
+    return f"{path}.{name}" if path and name else path or name
 
 
 # --------------------------------------------------------------------------- #

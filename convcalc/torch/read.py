@@ -618,14 +618,21 @@ class _Reader:
     def __init__(self, on_cuda: bool = False) -> None:
         self.on_cuda = on_cuda  # what ``x.is_cuda`` reads in a forward
         self.done: dict[int, Any] = {}
+        self.reading: set[int] = set()  # the modules being read (a forward that calls its own module)
         self.keys: dict[int, tuple[Any, ...] | None] = {}
         self.leaves: set[int] = set()  # modules read as one layer: a row per call holds their tensors
         self.ruled: set[int] = set()  # modules read by a registered rule: its layers count their own parameters
 
     def convert(self, module: Any, path: str) -> Any:
         key = id(module)
+        if key in self.reading:  # its forward calls the module itself (``self(x, inner=True)``): torch runs it
+            return self._fallback(module, "its forward calls the module itself, which torch runs")
         if key not in self.done:
-            spec = self._convert(module, path)
+            self.reading.add(key)
+            try:
+                spec = self._convert(module, path)
+            finally:
+                self.reading.discard(key)
             if id(module) in self.leaves or id(module) in self.ruled:
                 spec = self._with_parametrizations(module, spec, path)
             self.done[key] = spec
