@@ -469,7 +469,8 @@ def plan(
             starts with ``keras.Input``). Sizes may be symbols (or names: ``"H"``); a batch of ``None``
             (Keras' ``model.input_shape``) is planned as 1. A torch module's forward of several inputs takes a
             list of shapes (positional) or a dict (keyword inputs); inside them a list of shapes is one argument
-            that is a list of tensors, and any value that is not a shape is passed to forward as it is.
+            that is a list of tensors, ``()`` is a 0-d tensor (a timestep), a tensor or an array is taken as its
+            shape (its values are never read), and any other value is passed to forward as it is.
         convention: ``"torch"`` or ``"keras"``: the model's own (the default); a model's layers follow its
             framework's rules, so the other one is refused.
         strict: require every strided window to divide its input exactly (the
@@ -768,19 +769,20 @@ def _several_inputs(input_shape: Any) -> tuple[tuple[Any, ...] | None, dict[str,
     def is_shape(value: Any) -> bool:
         return isinstance(value, (list, tuple)) and not any(isinstance(d, (list, tuple, dict)) for d in value)
 
+    def tensor_shape(value: Any) -> tuple[Any, ...] | None:
+        # one input's shape: ``()`` among several inputs is a 0-d tensor's (a diffusion model's timestep); a tensor
+        # (or an array) is taken as its shape, as summary's input_data takes it (its values are never read)
+        if hasattr(value, "shape") and hasattr(value, "dtype") and (value.shape or type(value).__name__ == "Tensor"):
+            value = tuple(int(d) for d in value.shape)
+        if not is_shape(value):
+            return None
+        return _input_shape(value) if value else ()
+
     def template(value: Any, found: list[Any], key: str | None) -> Any:
         # one argument with a Slot for each shape in it (appended to ``found``); any other value stays itself
-        if hasattr(value, "shape") and hasattr(value, "dtype") and (value.shape or type(value).__name__ == "Tensor"):
-            # a tensor or an array given where a shape goes (a numpy scalar is a number): its values are never read
-            shape = tuple(int(d) for d in value.shape)
-            raise ShapeError(
-                f"input_shape{'' if key is None else f'[{key!r}]'} holds a {type(value).__name__}, where plan takes "
-                f"shapes (no values are read): give its shape {shape}, or pass the tensors to convcalc.summary("
-                f"model, input_data=...), which reads their shapes and dtypes. Received: {key or 'input'}="
-                f"<{type(value).__name__} of shape {shape}, dtype {value.dtype}>"
-            )
-        if is_shape(value) and value:
-            found.append(_input_shape(value))
+        shape = tensor_shape(value)
+        if shape is not None:
+            found.append(shape)
             return Slot(len(found) - 1 if key is None else f"{key}.{len(found) - 1}")
         if isinstance(value, (list, tuple)):
             items = [template(v, found, key) for v in value]
@@ -798,8 +800,9 @@ def _several_inputs(input_shape: Any) -> tuple[tuple[Any, ...] | None, dict[str,
         keywords: dict[str, Any] = {}
         given: dict[str, Any] = {}
         for key, value in input_shape.items():
-            if is_shape(value):
-                keywords[key], given[key] = _input_shape(value), Slot(key)
+            shape = tensor_shape(value)
+            if shape is not None:
+                keywords[key], given[key] = shape, Slot(key)
                 continue
             found: list[Any] = []
             given[key] = template(value, found, key)

@@ -2451,23 +2451,57 @@ class _WithLoss(torch.nn.Module):
         return logits, self.criterion(logits, y)
 
 
-def test_a_tensor_given_where_plan_takes_a_shape_is_refused_at_the_boundary() -> None:
+def test_a_tensor_given_to_plan_is_taken_as_its_shape() -> None:
     """``plan(m, {"x": shape, "y": targets})``: the tensor went to the forward as a value and the loss refused it
-    with "expects a tensor. Received: argument='Tensor'"; it is refused where it is given, with its shape."""
+    with "expects a tensor. Received: argument='Tensor'"; it is taken as its shape, as summary's input_data takes
+    it, and a 0-d one (a diffusion model's timestep) as the shape ``()``, which among several inputs is a 0-d
+    tensor's."""
     import numpy as np
 
     model = _WithLoss()
     targets = torch.tensor([0, 3])
-    with pytest.raises(convcalc.ShapeError) as info:
-        convcalc.plan(model, {"x": (2, 3, 10, 10), "y": targets})
-    assert str(info.value) == (
-        "input_shape['y'] holds a Tensor, where plan takes shapes (no values are read): give its shape (2,), or pass "
-        "the tensors to convcalc.summary(model, input_data=...), which reads their shapes and dtypes. "
-        "Received: y=<Tensor of shape (2,), dtype torch.int64>"
-    )
-    with pytest.raises(convcalc.ShapeError, match=r"input_shape holds a ndarray, where plan takes shapes"):
-        convcalc.plan(model, [(2, 3, 10, 10), np.zeros(2)])
-    plan = convcalc.plan(model, {"x": (2, 3, 10, 10), "y": (2,)})
-    assert plan.output_shapes == tuple(tuple(t.shape) for t in model(torch.zeros(2, 3, 10, 10), targets))
+    expected = tuple(tuple(t.shape) for t in model(torch.zeros(2, 3, 10, 10), targets))
+    for given in (
+        {"x": (2, 3, 10, 10), "y": targets},
+        {"x": (2, 3, 10, 10), "y": (2,)},
+        [(2, 3, 10, 10), np.zeros(2)],
+    ):
+        assert convcalc.plan(model, given).output_shapes == expected
+    with pytest.raises(convcalc.ShapeError, match=r"input_shape\[0\] is a Tensor of data, not a size"):
+        convcalc.plan(model, [torch.zeros(2, 3, 10, 10), targets])  # tensors alone: the shapes were meant
     summary = convcalc.summary(model, input_data=[torch.zeros(2, 3, 10, 10), targets], verbose=0)
     assert summary.total_params == 224
+
+
+class _Timestepped(torch.nn.Module):
+    """diffusers' UNet2DModel takes its timestep as a 0-d tensor (or a number), made a batch in forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.embed = torch.nn.Linear(1, 8)
+
+    def forward(self, sample: Any, timestep: Any) -> Any:
+        steps = timestep
+        if not torch.is_tensor(steps):
+            steps = torch.tensor([steps], dtype=torch.long)
+        elif len(steps.shape) == 0:
+            steps = steps[None]
+        steps = steps * torch.ones(sample.shape[0], dtype=steps.dtype)
+        return self.conv(sample) + self.embed(steps[:, None].float())[:, :, None, None]
+
+
+def test_a_0d_tensor_input_is_planned_as_one() -> None:
+    """A 0-d timestep was handed to the forward as the value ``()`` (plan of ``[shape, ()]``, and summary of a 0-d
+    tensor, which it takes as that shape): torch.tensor refused it."""
+    model = _Timestepped().eval()
+    x, t = torch.zeros(2, 3, 16, 16), torch.tensor(10)
+    with torch.no_grad():
+        expected = tuple(model(x, t).shape)
+    for given in ([(2, 3, 16, 16), ()], {"sample": (2, 3, 16, 16), "timestep": ()}, {"sample": x, "timestep": t}):
+        assert convcalc.plan(model, given).output_shape == expected
+    theirs = torchinfo.summary(model, input_data=[x, t], verbose=0)
+    ours = convcalc.summary(model, input_data=[x, t], verbose=0)
+    assert (ours.total_mult_adds, ours.total_params) == (theirs.total_mult_adds, theirs.total_params)
+    with pytest.raises(convcalc.ShapeError, match="input_shape must not be empty"):
+        convcalc.plan(model, ())
