@@ -176,6 +176,7 @@ class _Book:
         self.names = {id(m): name for name, m in root.named_modules()}  # a module's path: its first name
         self.found: dict[str, Any] = {}
         self.held: dict[int, _Tensors | None] = {}
+        self.meta_copy: Any = None  # the whole model's, made once per plan where torch's pass runs a part of it
 
     def owner(self, path: str) -> tuple[str, _Tensors, bool] | None:
         found = self.found.get(path, _MISSING)
