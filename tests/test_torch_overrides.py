@@ -515,3 +515,59 @@ def test_a_forward_that_calls_its_own_module_is_run_by_torch(where: str) -> None
     assert [r.name for r in plan.rows if r.macs] == [f"{prefix}a", f"{prefix}b"]
     with pytest.raises(convcalc.SpecError, match="its forward calls the module itself, which torch runs"):
         convcalc.plan(model, ("N", 8))
+
+
+class _Two(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(8, 4)
+        self.b = nn.Linear(8, 16)
+
+    def forward(self, x: Any) -> Any:
+        return self.a(x)
+
+
+@pytest.mark.parametrize("how", ["method", "partial"])
+def test_a_forward_set_to_another_layers_runs_that_layer(how: str) -> None:
+    """``net.a.forward = net.b.forward`` runs b: it was planned as a, (3, 4) where torch gives (3, 16)."""
+    import functools
+
+    model = _Two()
+    model.a.forward = model.b.forward if how == "method" else functools.partial(nn.Linear.forward, model.b)
+    plan = convcalc.plan(model, (3, 8))
+    assert plan.output_shape == tuple(model(torch.zeros(3, 8)).shape) == (3, 16)
+    assert plan.macs * 2 * 3 == _flops(model, (3, 8))
+
+
+class _Pick(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.wide = nn.Linear(8, 8)
+        self.narrow = nn.Linear(8, 4)
+
+    def forward(self, x: Any, k: Any = 3) -> Any:
+        return _pick(self, x, k)
+
+
+def _pick(module: nn.Module, x: Any, k: Any) -> Any:
+    return module.wide(x) if k is not None else module.narrow(x)
+
+
+class _PicksNone(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = _Pick()
+
+    def forward(self, x: Any) -> Any:
+        return self.head(x, None)
+
+
+def test_an_input_given_none_is_read_as_none() -> None:
+    """An input whose default is a number, given None, and tested ``is not None`` in a function the forward calls:
+    the traced value is not None, so the other branch was planned, (3, 8) where torch gives (3, 4)."""
+    model = _PicksNone()
+    for shape in ((3, 8), ("N", 8)):
+        plan = convcalc.plan(model, shape)
+        assert plan.rows[0].name == "head.narrow"
+    assert convcalc.plan(model, (3, 8)).output_shape == tuple(model(torch.zeros(3, 8)).shape) == (3, 4)
+    assert convcalc.plan(_Pick(), (3, 8)).output_shape == (3, 8)

@@ -334,7 +334,9 @@ def _run_graph(
                 supplied.clear()
             elif supplied or node.target in named:
                 value = supplied.pop(0) if supplied else named.pop(node.target)
-                left_out = value is None and bool(node.args) and node.args[0] is None  # given as its default None
+                # given None (its default, or in place of another): read as the None it is (``k is not None`` in a
+                # function the forward calls would take a traced value for something)
+                left_out = value is None
                 if left_out != (node.target in graph.absent):  # read the other way: read it again as it comes
                     raise RetakeError(
                         f"{path or '<model>'} ({graph.torch_type}): forward's input {node.target!r} is "

@@ -215,12 +215,12 @@ def _replaced_forward(module: Any) -> bool:
 
     if _accelerate_hook(module, forward):
         forward = module._old_forward
-    if isinstance(forward, functools.partial) and not forward.args[1:] and not forward.keywords:
-        # functools.partial(nn.Conv2d.forward, conv)
-        return forward.func is not type(module).forward
-    # (bound to the module the user holds: a meta copy's wrapper still calls the original's forward); a wrapper
-    # made with functools.wraps may do anything around the call (``orig(x) + lora(x)``, ``orig(x)[:, subset]``)
-    return getattr(forward, "__func__", None) is not type(module).forward
+    if isinstance(forward, functools.partial) and len(forward.args) == 1 and not forward.keywords:
+        # functools.partial(nn.Conv2d.forward, conv), of this module (another's runs the other's weights)
+        return forward.func is not type(module).forward or forward.args[0] is not module
+    # a wrapper made with functools.wraps may do anything around the call (``orig(x) + lora(x)``, ``orig(x)[:,
+    # subset]``); ``a.forward = b.forward`` runs b
+    return getattr(forward, "__func__", None) is not type(module).forward or forward.__self__ is not module
 
 
 def _accelerate_hook(module: Any, forward: Any) -> bool:
