@@ -358,6 +358,14 @@ def _run_graph(
                         (),
                         graph.absent | {node.target},
                     )
+                if node.args[0] is not None and node.target in graph.absent:
+                    # read as None (another plan gave it None), not given here: its default is no None
+                    raise RetakeError(
+                        f"{path or '<model>'} ({graph.torch_type}): forward's input {node.target!r} is its default "
+                        f"{node.args[0]!r}, but its forward was read with it as None",
+                        (),
+                        graph.absent - {node.target},
+                    )
                 env[node.name] = node.args[0]
             else:
                 raise SpecError(
