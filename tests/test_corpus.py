@@ -18,6 +18,7 @@ torch = pytest.importorskip("torch")
 
 import convcalc  # noqa: E402
 from tests.corpus_models import CORPUS  # noqa: E402
+from tests.outcomes import torch_outcome  # noqa: E402
 from tests.torch_shapes import output_shapes  # noqa: E402
 
 # The models read through a meta-device pass, each for a construct fx cannot trace and convcalc cannot decide
@@ -1132,3 +1133,39 @@ def test_a_loop_on_a_size_then_a_condition_is_read_at_symbols(width: int) -> Non
             assert _at(plan.output_shape, symbol, value) == expected
             if symbol is n:  # (MACs per sample: the same at every batch)
                 assert convcalc.plan(model, concrete).macs == plan.macs
+
+
+def _cropped_view(x: Any) -> Any:
+    h = x.shape[2]
+    x = torch.nn.functional.pad(x, (0, 0, 0, (4 - h % 4) % 4))
+    return x[:, :, : x.shape[2] - 4].reshape(2, 4, -1, 4 * ((h - 1) // 4), 5)
+
+
+def _floored_view(x: Any) -> Any:
+    h = x.shape[2]
+    return x[:, :, : h - h % 4].reshape(2, 4, -1, 4 * (h // 4))
+
+
+class _Viewed(torch.nn.Module):
+    def __init__(self, view: Any) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 1)
+        self.view = view
+
+    def forward(self, x: Any) -> Any:
+        return self.view(self.conv(x))
+
+
+@pytest.mark.parametrize("view", [_cropped_view, _floored_view])
+def test_a_view_whose_minus_one_stands_beside_a_size_of_0_leaves_those_sizes_out(view: Any) -> None:
+    """torch refuses a -1 beside a size of 0 ("the unspecified dimension size -1 can be any value"); the symbolic
+    plan gave a shape there and valid_sizes kept the sizes (0/0 cancelled)."""
+    model = _Viewed(view)
+    h = convcalc.symbols("H")
+    plan = convcalc.plan(model, (2, 3, h, 5))
+    valid = plan.valid_sizes(h)
+    for value in range(1, 21):
+        ran = torch_outcome(model, (2, 3, value, 5))
+        assert (value in valid) == (ran is not None), value
+        if ran is not None:
+            assert _at(plan.output_shape, h, value) == ran

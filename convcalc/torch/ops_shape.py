@@ -94,6 +94,11 @@ def _exact_div(call: _Call, numel: Any, known: Any, old: tuple[Any, ...], sizes:
 
     from convcalc._symbolic import to_sympy
 
+    # torch: "cannot reshape tensor of 0 elements into shape [-1, 0] because the unspecified dimension size -1 can
+    # be any value": the sizes beside -1 are at least 1 (a size of 0 for small inputs leaves them out)
+    call.require_at_least(
+        known, 1, 0, lambda: f"{call.where}: {message}. Received: input_shape={tuple(old)}", "the sizes beside -1 not 0"
+    )
     # factored, as Flatten gives it: 16*(floor(H/4) - 3)*(floor(W/4) - 3), a product the solver takes apart
     quotient = sympy.factor(sympy.cancel(to_sympy(numel) / to_sympy(known)))
     if quotient.is_integer is False:
@@ -127,7 +132,8 @@ def _exact_div(call: _Call, numel: Any, known: Any, old: tuple[Any, ...], sizes:
 def _whole_by_residue(expr: Any) -> Any:
     """``expr`` of one size, periodic in it through ``floor`` and ``Mod`` of a modulus m (m <= 64): where it is a
     whole number at every residue of the size modulo m, the expression, the same one for every residue where
-    it is (``4*floor((H + Mod(-H, 4))/4)/(H + Mod(-H, 4))`` is 1); None otherwise."""
+    it is (``4*floor((H + Mod(-H, 4))/4)/(H + Mod(-H, 4))`` is 1); None otherwise. (Where its divisor is 0, the
+    quotient of 0 by 0 cancelled, the plan requires it at least 1: see _exact_div.)"""
     import math
 
     import sympy
