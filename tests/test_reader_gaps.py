@@ -2505,3 +2505,28 @@ def test_a_0d_tensor_input_is_planned_as_one() -> None:
     assert (ours.total_mult_adds, ours.total_params) == (theirs.total_mult_adds, theirs.total_params)
     with pytest.raises(convcalc.ShapeError, match="input_shape must not be empty"):
         convcalc.plan(model, ())
+
+
+class _OptionalStep(torch.nn.Module):
+    """guided-diffusion's forward(x, timesteps=None, y=None), asserting on the one left out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Linear(1, 3)
+
+    def forward(self, x: Any, t: Any = None, y: Any = None) -> Any:
+        assert y is None
+        return x + self.embed(t[:, None])[:, :, None, None]
+
+
+def test_an_optional_input_given_by_position_is_read_given() -> None:
+    """Read with every optional input left out, the forward failed on the one given (``t[:, None]`` of None), and
+    with none left out on the assert of the other: refused with symbols, run by torch with numbers. It is read with
+    the first of them given."""
+    model = _OptionalStep()
+    for shape in ((2, 3, 5, 4), (2, 3, "H", 4)):
+        plan = convcalc.plan(model, [shape, (2,)])
+        assert (str(plan.output_shape), plan.fallback_rows) == (str(shape).replace("'", ""), ())
+    assert convcalc.plan(model, [(2, 3, 5, 4), (2,)]).output_shape == tuple(
+        model(torch.zeros(2, 3, 5, 4), torch.zeros(2)).shape
+    )

@@ -326,6 +326,18 @@ def _none_defaults(cls: Any) -> frozenset[str]:
     return frozenset(p.name for p in parameters if p.default is None and p.kind in kinds)
 
 
+def _none_defaults_in_order(cls: Any) -> list[str]:
+    """The optional inputs of a module class's forward (see _none_defaults), in the order of its signature."""
+    import inspect
+
+    try:
+        names = list(inspect.signature(cls.forward).parameters)
+    except Exception:  # (as _none_defaults)
+        return []
+    optional = _none_defaults(cls)
+    return [name for name in names if name in optional]
+
+
 def _none_defaults_of(module: Any) -> frozenset[str]:
     """The inputs of a module's forward (as torch calls it: a forward set on the instance too) whose default is
     None."""
@@ -766,6 +778,18 @@ class _Reader:
                 again = self._read_forward(module, path, decisions, optional, fresh)
                 if not isinstance(again, _spec_types().TorchCall):
                     return again
+        if isinstance(found, str) and absent and not fresh:
+            # read with every optional input left out, a forward that uses one given by position fails (``x +
+            # t[:, None]`` of an optional ``t``): read it with the first of them given, then the first two, ...
+            # (the plan reads it again as the inputs come)
+            ordered = [name for name in _none_defaults_in_order(module.__class__) if name in absent]
+            for j in range(1, len(ordered) + 1):
+                fewer = frozenset(ordered[j:])
+                read = self._traced(module, where, self.on_cuda, (), fewer)
+                if not isinstance(read, str):
+                    if inputs is not None:  # the next plan starts from it
+                        _remember(_LAST_ABSENT, inputs, fewer)
+                    return self._from_nodes(module, read, path, fewer)
         if isinstance(found, str) and remembered:
             # the decisions or optional inputs another plan's read took (a check that raised for its wrong input,
             # another mask given) may not be this plan's: read it from the start, as a first plan would
