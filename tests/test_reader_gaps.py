@@ -2530,3 +2530,47 @@ def test_an_optional_input_given_by_position_is_read_given() -> None:
     assert convcalc.plan(model, [(2, 3, 5, 4), (2,)]).output_shape == tuple(
         model(torch.zeros(2, 3, 5, 4), torch.zeros(2)).shape
     )
+
+
+class _ScaleShiftBlock(torch.nn.Module):
+    """guided-diffusion's ResBlock with use_scale_shift_norm: ``self.out_layers[0], self.out_layers[1:]``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_layers = torch.nn.Sequential(
+            torch.nn.GroupNorm(4, 16), torch.nn.SiLU(), torch.nn.Conv2d(16, 16, 3, padding=1)
+        )
+        self.emb_layers = torch.nn.Sequential(torch.nn.SiLU(), torch.nn.Linear(32, 32))
+        self.out_layers = torch.nn.Sequential(
+            torch.nn.GroupNorm(4, 16), torch.nn.SiLU(), torch.nn.Dropout(0.0), torch.nn.Conv2d(16, 16, 3, padding=1)
+        )
+
+    def forward(self, x: Any, emb: Any) -> Any:
+        h = self.in_layers(x)
+        scale, shift = torch.chunk(self.emb_layers(emb)[..., None, None], 2, dim=1)
+        norm, rest = self.out_layers[0], self.out_layers[1:]
+        return x + rest(norm(h) * (1 + scale) + shift)
+
+
+def test_a_slice_of_a_sequential_calls_its_layers_in_turn() -> None:
+    """``self.out_layers[1:]`` is a Sequential the model does not hold: fx refused it ("not installed as a
+    submodule"), so a symbolic plan was refused; its layers are the model's, each called in turn."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = _ScaleShiftBlock().eval()
+    x, emb = torch.zeros(2, 16, 8, 8), torch.zeros(2, 32)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        out = model(x, emb)
+    plan = convcalc.plan(model, [(2, 16, 8, 8), (2, 32)])
+    assert (plan.output_shape, plan.fallback_rows) == (tuple(out.shape), ())
+    assert plan.macs * 2 * 2 == counter.get_total_flops()
+    assert [r.name for r in plan.rows if r.name.startswith("out_layers")][1:] == [
+        "out_layers.1",
+        "out_layers.2",
+        "out_layers.3",
+    ]
+    assert str(convcalc.plan(model, [(2, 16, "H", "W"), (2, 32)]).output_shape) == "(2, 16, H, W)"
+    theirs = torchinfo.summary(model, input_data=[x, emb], verbose=0)
+    ours = convcalc.summary(model, input_data=[x, emb], verbose=0)
+    assert (ours.total_mult_adds, ours.total_params) == (theirs.total_mult_adds, theirs.total_params)

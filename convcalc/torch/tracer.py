@@ -233,8 +233,19 @@ def _tracer_type() -> Any:
             except NameError:
                 if next(m.parameters(), None) is None and next(m.buffers(), None) is None:
                     return forward(*args, **kwargs)
+                if type(m) is torch.nn.Sequential and all(self._installed(c) for c in m._modules.values()):
+                    # a slice of the model's Sequential (``self.out_layers[1:]``): its children are the model's, each
+                    # called in turn
+                    return forward(*args, **kwargs)
                 raise
             return super().call_module(m, forward, args, kwargs)
+
+        def _installed(self, m: Any) -> bool:
+            try:
+                self.path_of_module(m)
+            except NameError:
+                return False
+            return True
 
         def proxy(self, node: Any) -> Any:
             return InPlaceProxy(node, self)
