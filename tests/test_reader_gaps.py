@@ -22,6 +22,7 @@ import json
 import math
 import re
 import warnings
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -2574,3 +2575,50 @@ def test_a_slice_of_a_sequential_calls_its_layers_in_turn() -> None:
     theirs = torchinfo.summary(model, input_data=[x, emb], verbose=0)
     ours = convcalc.summary(model, input_data=[x, emb], verbose=0)
     assert (ours.total_mult_adds, ours.total_params) == (theirs.total_mult_adds, theirs.total_params)
+
+
+class _Levels(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = torch.nn.Conv2d(3, 8, 3, 2, 1)
+        self.c2 = torch.nn.Conv2d(8, 8, 3, 2, 1)
+
+    def forward(self, x: Any) -> Any:
+        a = self.c1(x)
+        return OrderedDict([("0", a), ("1", self.c2(a))])
+
+
+class _LevelsHead(torch.nn.Module):
+    """torchvision's detection models: ``list(self.backbone(images).values())``."""
+
+    def __init__(self, view: str) -> None:
+        super().__init__()
+        self.backbone = _Levels()
+        self.head = torch.nn.Conv2d(8, 4, 1)
+        self.view = view
+
+    def forward(self, images: Any) -> Any:
+        features = self.backbone(images)
+        if self.view == "values":
+            levels = list(features.values())
+        elif self.view == "items":
+            levels = [f for _, f in features.items()]
+        else:
+            levels = [features[k] for k in features.keys()]  # noqa: SIM118 - as the models write it
+        return torch.cat([self.head(f).flatten(2) for f in levels], 2)
+
+
+@pytest.mark.parametrize("view", ["values", "items", "keys"])
+def test_the_values_of_a_dict_a_module_returned_are_its_levels(view: str) -> None:
+    """``.values()``, ``.items()`` and ``.keys()`` of the dict a backbone returns were refused as tensor methods:
+    with symbols the plan was refused, with numbers it ran through torch's pass."""
+    model = _LevelsHead(view).eval()
+    h, w = convcalc.symbols("H W")
+    symbolic = convcalc.plan(model, (2, 3, h, w))
+    for size in ((32, 32), (17, 9)):
+        plan = convcalc.plan(model, (2, 3, *size))
+        assert not plan.fallback_rows
+        with torch.no_grad():
+            expected = tuple(model(torch.zeros(2, 3, *size)).shape)
+        assert plan.output_shape == expected
+        assert tuple(int(sympy.sympify(d).subs({h: size[0], w: size[1]})) for d in symbolic.output_shape) == expected

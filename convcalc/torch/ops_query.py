@@ -432,3 +432,15 @@ def _getattr(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return getattr(value, name)
     except AttributeError:
         raise call.spec_error(f"{_describe_value(value)} has no attribute {name!r}", attribute=name) from None
+
+
+@_handles("values", "keys", "items")
+def _dict_view(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``features.values()`` of a dict a module returned (torchvision's detection backbones return an
+    OrderedDict of levels): its values, keys or pairs, in order, as a tuple."""
+    value = args[0] if args else None
+    if not isinstance(value, dict) or len(args) != 1 or kwargs:
+        raise call.spec_error(f"{_describe_value(value)} has no method {call.kind}() convcalc follows", value=value)
+    if call.kind == "values":
+        return tuple(value.values())
+    return tuple(value) if call.kind == "keys" else tuple(value.items())
