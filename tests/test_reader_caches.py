@@ -243,6 +243,26 @@ def test_a_failed_trace_is_not_traced_again(monkeypatch: pytest.MonkeyPatch) -> 
     assert traced == []
 
 
+class _NeedsItsData(torch.nn.Module):
+    """A forward no read follows, with optional inputs: each read with fewer of them left out fails too."""
+
+    def forward(self, x: Any, mask: Any = None, bias: Any = None) -> Any:
+        return x[x > 0].sum() + x if mask is None else x
+
+
+def test_a_forward_failing_every_read_of_its_optional_inputs_is_not_traced_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The reads with the optional inputs given one by one are remembered as the first read is: a model torch's
+    pass runs was traced three more times at each plan."""
+    model = _NeedsItsData()
+    first = _outcome(model, (2, 3))
+    traced: list[Any] = []
+    monkeypatch.setattr(read, "_trace", lambda module, *rest: traced.append(module))
+    assert _outcome(model, (2, 3)) == first
+    assert traced == []
+
+
 def test_a_forward_read_again_for_other_sizes_plans_as_fresh() -> None:
     """A plan starts from the decisions the forward's last read took (int() of a size, a branch on sizes):
     whatever sizes came before, each plan is the fresh one."""

@@ -785,7 +785,12 @@ class _Reader:
             ordered = [name for name in _none_defaults_in_order(module.__class__) if name in absent]
             for j in range(1, len(ordered) + 1):
                 fewer = frozenset(ordered[j:])
-                read = self._traced(module, where, self.on_cuda, (), fewer)
+                known = None if inputs is None else (*inputs, fewer, ())
+                read = _TRACED.get(known) if known is not None else None
+                if read is None:
+                    read = self._traced(module, where, self.on_cuda, (), fewer)
+                    if known is not None:
+                        _remember(_TRACED, known, read)
                 if not isinstance(read, str):
                     if inputs is not None:  # the next plan starts from it
                         _remember(_LAST_ABSENT, inputs, fewer)
