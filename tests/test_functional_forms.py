@@ -17,6 +17,7 @@ from hypothesis import given, settings
 
 import convcalc
 from tests import strategies as cs
+from tests.test_torch_forms import Forward
 
 torch.set_num_threads(1)
 
@@ -107,17 +108,6 @@ def test_functional_forms_are_symbolic_and_named() -> None:
 # --- F.interpolate with sizes taken from the input, and the arguments torch refuses at every size ---------------
 
 
-class _Forward(torch.nn.Module):
-    def __init__(self, function: Any, **children: torch.nn.Module) -> None:
-        super().__init__()
-        self.function = function
-        for name, child in children.items():
-            self.add_module(name, child)
-
-    def forward(self, x: Any) -> Any:
-        return self.function(self, x)
-
-
 def _fpn(self: Any, x: Any) -> Any:
     c1 = self.c1(x)
     c2 = self.c2(c1)
@@ -147,7 +137,7 @@ def test_an_interpolation_to_the_input_s_sizes_counts_what_a_number_counts(
     """``F.interpolate(c2, size=c1.shape[-2:])`` planned with symbols took a row of its own with no rule's MACs:
     fvcore and ptflops counted 0 where a number counts the upsample's outputs. The symbolic plan, at each size,
     is the plan of that size: its rows' kinds, shapes and MACs under every convention, and torch's shapes."""
-    module = _Forward(function, **(_FPN_LAYERS if function is _fpn else {})).eval()
+    module = Forward(function, **(_FPN_LAYERS if function is _fpn else {})).eval()
     H, W = convcalc.symbols("H W")
     symbolic = convcalc.plan(module, (1, 3, H, W), macs=convention)
     for h, w in ((4, 4), (8, 6), (17, 17), (9, 20)):
@@ -168,7 +158,7 @@ def test_an_interpolation_to_the_input_s_sizes_counts_what_a_number_counts(
 def test_an_fpn_interpolated_to_a_lateral_s_sizes_counts_as_fvcore_and_ptflops_do() -> None:
     fvcore = pytest.importorskip("fvcore.nn")
     ptflops = pytest.importorskip("ptflops")
-    module = _Forward(_fpn, **_FPN_LAYERS).eval()
+    module = Forward(_fpn, **_FPN_LAYERS).eval()
     H = convcalc.symbols("H")
     fvcore_plan = convcalc.plan(module, (1, 3, H, H), macs="fvcore")
     ptflops_plan = convcalc.plan(module, (1, 3, H, H), macs="ptflops")
