@@ -262,8 +262,6 @@ def _tracer_type() -> Any:
 @functools.lru_cache(maxsize=1024)
 def _instructions(code: types.CodeType) -> tuple[tuple[dis.Instruction, ...], tuple[int, ...]]:
     """A code object's instructions and their offsets, read once (a forward's code is read at each plan)."""
-    import dis
-
     instructions = tuple(dis.get_instructions(code))
     return instructions, tuple(i.offset for i in instructions)
 
