@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from convcalc._args import flag, received
+from convcalc._args import flag, received, whole
 from convcalc._errors import ConvCalcError, ShapeError, SpecError, checked_call
 from convcalc._types import Shape
 from convcalc.torch.build import to_torch
@@ -135,16 +135,13 @@ def _count(value: Any) -> str:
 
 def _positive_ints(shape: Any) -> tuple[int, ...] | None:
     """A shape of positive integers (numpy's too, as plan takes them) as Python ints; None for anything else."""
-    import operator
-
     if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
         return None
-    dims = []
-    for d in shape:
-        if isinstance(d, bool) or not hasattr(type(d), "__index__"):
-            return None
-        dims.append(operator.index(d))
-    return tuple(dims) if dims and all(d >= 1 for d in dims) else None
+    try:
+        dims = tuple(whole(d, "input_shape", minimum=1) for d in shape)
+    except ConvCalcError:  # a bool, a float, a symbol, an array, a size below 1
+        return None
+    return dims or None
 
 
 @checked_call
