@@ -316,14 +316,7 @@ def _asks_type_of_value(cls: Any) -> bool:
 @functools.lru_cache(maxsize=256)
 def _none_defaults(cls: Any) -> frozenset[str]:
     """The parameters of a module class's forward whose default is None (optional inputs)."""
-    import inspect
-
-    try:
-        parameters = inspect.signature(cls.forward).parameters.values()
-    except Exception:  # a forward without a signature (TorchScript's raises AttributeError)
-        return frozenset()
-    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return frozenset(p.name for p in parameters if p.default is None and p.kind in kinds)
+    return frozenset(_none_defaults_in_order(cls))
 
 
 def _none_defaults_in_order(cls: Any) -> list[str]:
@@ -331,11 +324,11 @@ def _none_defaults_in_order(cls: Any) -> list[str]:
     import inspect
 
     try:
-        names = list(inspect.signature(cls.forward).parameters)
-    except Exception:  # (as _none_defaults)
+        parameters = inspect.signature(cls.forward).parameters.values()
+    except Exception:  # a forward without a signature (TorchScript's raises AttributeError)
         return []
-    optional = _none_defaults(cls)
-    return [name for name in names if name in optional]
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in parameters if p.default is None and p.kind in kinds]
 
 
 def _none_defaults_of(module: Any) -> frozenset[str]:
@@ -764,12 +757,7 @@ class _Reader:
             elif not fresh:
                 decisions = _LAST_DECISIONS.get(base, ())
                 remembered = remembered or bool(decisions)
-        key = None if base is None else (*base, decisions)
-        found = _TRACED.get(key) if key is not None else None
-        if found is None:
-            found = self._traced(module, where, self.on_cuda, decisions, absent)
-            if key is not None:
-                _remember(_TRACED, key, found)
+        found = self._traced_once(module, where, inputs, decisions, absent)
         if isinstance(found, str) and not absent:
             # a forward fx cannot trace with its optional inputs as tensors may trace with them left out (None):
             # TransformerEncoderLayer checks its masks' dtypes before anything else
@@ -785,12 +773,7 @@ class _Reader:
             ordered = [name for name in _none_defaults_in_order(module.__class__) if name in absent]
             for j in range(1, len(ordered) + 1):
                 fewer = frozenset(ordered[j:])
-                known = None if inputs is None else (*inputs, fewer, ())
-                read = _TRACED.get(known) if known is not None else None
-                if read is None:
-                    read = self._traced(module, where, self.on_cuda, (), fewer)
-                    if known is not None:
-                        _remember(_TRACED, known, read)
+                read = self._traced_once(module, where, inputs, (), fewer)
                 if not isinstance(read, str):
                     if inputs is not None:  # the next plan starts from it
                         _remember(_LAST_ABSENT, inputs, fewer)
@@ -803,6 +786,24 @@ class _Reader:
             return self._fallback(module, found)
         nodes: tuple[Node, ...] = found
         return self._from_nodes(module, nodes, path, absent)
+
+    def _traced_once(
+        self,
+        module: Any,
+        where: str,
+        inputs: tuple[Any, ...] | None,
+        decisions: tuple[Decision, ...],
+        absent: frozenset[str],
+    ) -> tuple[Node, ...] | str:
+        """``_traced``, kept across plans under the module's ``inputs`` (its trace key, code and device; None: not
+        kept), the decisions and the inputs left out."""
+        key = None if inputs is None else (*inputs, absent, decisions)
+        found = _TRACED.get(key) if key is not None else None
+        if found is None:
+            found = self._traced(module, where, self.on_cuda, decisions, absent)
+            if key is not None:
+                _remember(_TRACED, key, found)
+        return found
 
     @staticmethod
     def _traced(
@@ -825,13 +826,14 @@ class _Reader:
                     # forward raised; read it again with that condition taken the other way (the plan checks
                     # every condition on the real sizes, so a wrong guess is never a wrong number)
                     taken = max(len(decisions), len(flag_inputs(module, absent)))
-                    # a loop on a size read as going on: it stops at its first condition beyond those given, and
-                    # the plan reads it again as the sizes decide each (the last one, flipped, would run 63 times)
-                    endless = isinstance(exc, EndlessReadError)
-                    at = next((j for j in range(taken, len(made)) if type(made[j]) is bool), -1) if endless else -1
+                    at = len(made) - 1
+                    if isinstance(exc, EndlessReadError):
+                        # a loop on a size read as going on: it stops at its first condition beyond those given,
+                        # and the plan reads it again as the sizes decide each (the last one, flipped, would run
+                        # 63 times)
+                        at = next((j for j in range(taken, len(made)) if type(made[j]) is bool), at)
                     if len(made) <= taken or type(made[at]) is not bool:
                         break
-                    at = at % len(made)
                     decisions = (*made[:at], not made[at])
             if graph is not None:
                 break
