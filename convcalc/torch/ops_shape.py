@@ -693,19 +693,17 @@ def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     size, scale = bound["size"], bound["scale_factor"]
     if (size is None) == (scale is None):
         raise call.spec_error("give exactly one of size and scale_factor", size=size, scale_factor=scale)
-    factors = tuple(
-        f.value if isinstance(f, _Real) else f for f in (scale if isinstance(scale, (tuple, list)) else (scale,))
-    )
+    # a float of sizes (``_Real``) is the float it is where the sizes are numbers
+    per_axis = isinstance(scale, (tuple, list))
+    factors = tuple(f.value if isinstance(f, _Real) else f for f in (scale if per_axis else (scale,)))
+    scale = factors if per_axis else factors[0]
     if any(getattr(f, "free_symbols", None) for f in factors):  # a factor of the sizes (DINO's position grid)
-        shown = factors
         raise call.spec_error(
             "scale_factor is a float computed from the input's sizes, which convcalc follows only as a number "
             "(torch multiplies and floors it, rounding as the sizes make it); plan with numbers, or interpolate "
             "to a size",
-            scale_factor=shown if isinstance(scale, (tuple, list)) else shown[0],
+            scale_factor=scale,
         )
-    if scale is not None:  # a float of sizes that are numbers: the float it is
-        scale = factors if isinstance(scale, (tuple, list)) else factors[0]
     if size is not None:  # ints, or sizes that depend on the input's; a tensor of one size value taken as that value
         many = isinstance(size, (tuple, list))
         sizes = tuple(_size(d) for d in _as_sizes(call, tuple(size) if many else (size,), "size"))
