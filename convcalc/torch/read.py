@@ -812,6 +812,7 @@ class _Reader:
         """The module's forward as nodes, or why convcalc cannot read it (a string)."""
         torch = _torch()
         graph, failure, given = None, None, decisions
+        flags = len(flag_inputs(module, absent))  # the first decisions of every trace, never flipped here
         # into the functions a library wrapped for fx first; where that cannot be traced, with them wrapped
         for through in (True, False):
             decisions = given
@@ -825,7 +826,7 @@ class _Reader:
                     # ``if x.size(0) != y.size(0): raise ...``: the trace took the condition as true and the
                     # forward raised; read it again with that condition taken the other way (the plan checks
                     # every condition on the real sizes, so a wrong guess is never a wrong number)
-                    taken = max(len(decisions), len(flag_inputs(module, absent)))
+                    taken = max(len(decisions), flags)
                     at = len(made) - 1
                     if isinstance(exc, EndlessReadError):
                         # a loop on a size read as going on: it stops at its first condition beyond those given,
