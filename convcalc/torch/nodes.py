@@ -135,16 +135,14 @@ def child_module(parent: Any, target: str) -> Any:
     """The submodule of ``parent`` at the dotted path ``target``, or None (no parent, or none there)."""
     if parent is None:
         return None
-    try:
-        return parent.get_submodule(target)
-    except (AttributeError, RuntimeError):  # (TorchScript refuses get_submodule: its children are read by name)
-        module = parent
-        for name in target.split(".") if target else ():
-            children = getattr(module, "_modules", {})
-            if name not in children:
-                return None
-            module = children[name]
-        return module
+    # by the children each module registers (``get_submodule`` does the same, and TorchScript refuses it)
+    module = parent
+    for name in target.split(".") if target else ():
+        children = getattr(module, "_modules", {})
+        if name not in children or children[name] is None:  # (TorchScript's dict of children has no .get)
+            return None
+        module = children[name]
+    return module
 
 
 def _resolve_function(target: str) -> Any:
