@@ -21,7 +21,7 @@ from convcalc.torch.meta import (
     _run_uncompiled,
     _value_checks_off,
 )
-from convcalc.torch.nodes import ListValue, _Attr, _join, _torch
+from convcalc.torch.nodes import ListValue, _Attr, _join, _torch, child_module
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.trace import (
     _apply_rule,
@@ -320,7 +320,7 @@ def _torch_call(
         if book.meta_copy is None:
             book.meta_copy = _meta_copy(model)
         whole = book.meta_copy
-        copy = dict(whole.named_modules()).get(inside)
+        copy = child_module(whole, inside)
         if type(copy) is not type(module):  # (a TorchScript module's copy is named otherwise)
             copy, whole = None, None
     copy = _meta_copy(module) if copy is None else copy
