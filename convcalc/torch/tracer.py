@@ -227,20 +227,17 @@ def _tracer_type() -> Any:
         def call_module(self, m: Any, forward: Any, args: Any, kwargs: Any) -> Any:
             # a module made in forward (``nn.ReLU(inplace=True)(x)``) or held outside the module tree: with no
             # tensors of its own it is the functions its forward calls, traced in place; one with tensors is
-            # not part of the model, and fx's NameError sends the module to the fallback
-            try:
-                self.path_of_module(m)
-            except NameError:
-                if next(m.parameters(), None) is None and next(m.buffers(), None) is None:
-                    return forward(*args, **kwargs)
-                if type(m) is torch.nn.Sequential and all(self._installed(c) for c in m._modules.values()):
-                    # a slice of the model's Sequential (``self.out_layers[1:]``): its children are the model's, each
-                    # called in turn
-                    return forward(*args, **kwargs)
-                raise
+            # not part of the model, and fx's NameError (from fx's own call_module) sends the module to the
+            # fallback; a slice of the model's Sequential (``self.out_layers[1:]``) calls the model's children in turn
+            if not self._installed(m) and (
+                (next(m.parameters(), None) is None and next(m.buffers(), None) is None)
+                or (type(m) is torch.nn.Sequential and all(self._installed(c) for c in m._modules.values()))
+            ):
+                return forward(*args, **kwargs)
             return super().call_module(m, forward, args, kwargs)
 
         def _installed(self, m: Any) -> bool:
+            """Whether the model holds ``m`` (fx's ``path_of_module`` finds it)."""
             try:
                 self.path_of_module(m)
             except NameError:
