@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from convcalc._plan import (
     torchinfo_mult_adds,
     torchinfo_rows,
 )
+from convcalc._solve import holds_nowhere
 from convcalc._symbolic import FloorForm, Undecided
 from convcalc._types import Shape, Size
 
@@ -52,12 +54,14 @@ class Context:
         "constraints",
         "counted",
         "declared",
+        "flipped",
         "groups",
         "input_rank",
         "itemsize",
         "mac_convention",
         "owner",
         "rows",
+        "signs",
         "strict",
         "uncalled",
         "unowned",
@@ -92,6 +96,10 @@ class Context:
         self.unowned: list[Unowned] = []
         # how the rows added now are made, innermost last (see ``made_as``)
         self.amends: list[Callable[[Row], Row]] = []
+        # the bounds computed from sizes whose sign sympy cannot decide, by where they are: the sign each has for
+        # large sizes (True: negative, counted from the end), which the walk takes unless ``flipped`` names it
+        self.signs: dict[Any, bool] = {}
+        self.flipped: frozenset[Any] = frozenset()
 
     @contextlib.contextmanager
     def made_as(self, amend: Callable[[Row], Row]) -> Iterator[None]:
@@ -110,6 +118,14 @@ class Context:
         least the rank of the plan's input (not a batch folded into one axis), and only the first time."""
         if self.declared is None and len(shape) >= self.input_rank:
             self.declared = batch
+
+    def sign_taken(self, where: Any, negative_when_large: bool) -> bool:
+        """Whether a bound computed from sizes, whose sign sympy cannot decide, is taken as negative (counted
+        from the end): as it is for large sizes, unless the plan is made again with the other sign because no
+        size meets its conditions (a relative positional encoding's ``pe[:, c - T + 1 : c + T]``, whose start is
+        negative for large ``T`` only, is built for the small ones). The plan holds where it has the sign taken."""
+        self.signs[where] = negative_when_large
+        return negative_when_large != (where in self.flipped)
 
     def open_group(self) -> int:
         """Take the next container slot (containers are listed where they are entered, before their layers)."""
@@ -503,6 +519,51 @@ def plan(
     ...
     convcalc.ShapeError: 2 (Linear): Linear(in_features=100) receives 288 features (Flatten of 8 x 6 x 6 = 288): use in_features=288. Received: input_shape=(1, 288)
     """
+    signs: dict[Any, bool] = {}
+    try:
+        result = _plan_once(model, input_shape, convention, strict, macs, itemsize, frozenset(), signs)
+    except ShapeError as exc:
+        if not signs:
+            raise
+        failed: ShapeError | None = exc
+    else:
+        if not signs or not holds_nowhere(result):
+            return result
+        failed = None
+    # a bound whose sign sympy cannot decide was taken as it is for large sizes, and no size meets the plan's
+    # conditions (or one fails at every size): made again with the other sign, one bound and then more at a
+    # time; the first plan some size meets, else the first one's answer
+    keys = list(signs)
+    for count in range(1, len(keys) + 1):
+        for flipped in itertools.islice(itertools.combinations(keys, count), _FLIPS):
+            try:
+                again = _plan_once(model, input_shape, convention, strict, macs, itemsize, frozenset(flipped), {})
+            except ShapeError:
+                continue
+            if not holds_nowhere(again):
+                return again
+    if failed is not None:
+        raise failed
+    return result
+
+
+#: how many sets of bounds of each count a plan whose conditions no size meets is made again with, flipped
+_FLIPS = 8
+
+
+def _plan_once(
+    model: Any,
+    input_shape: Any,
+    convention: str | None,
+    strict: bool,
+    macs: str,
+    itemsize: int | None,
+    flipped: frozenset[Any],
+    signs: dict[Any, bool],
+) -> Plan:
+    """:func:`plan`, with the bounds ``flipped`` names taken with the other sign than they have for large sizes
+    (``Context.sign_taken``); ``signs`` receives the signs taken where sympy could not decide them, also where
+    the plan raises."""
     from convcalc._backend import is_symbolic  # noqa: F401 - keeps the import graph explicit
     from convcalc.params import ParamCount  # noqa: F401
 
@@ -526,6 +587,7 @@ def plan(
     if type(itemsize) is not int or itemsize < 1:
         raise SpecError(f"itemsize must be a positive int. {received({'itemsize': itemsize})}")
     ctx = Context(strict, MacConvention.parse(macs, "macs"), itemsize, model._layout == "channels_last")
+    ctx.flipped, ctx.signs = flipped, signs
     if input_shape is None:
         input_shape = getattr(model, "_default_input_shape", None)
         if input_shape is None:
@@ -557,6 +619,7 @@ def plan(
         if ctx.declared is not None and not _same(ctx.declared, ctx.batch):
             # the first axis is not the batch (an unbatched or sequence-first input): count per sample again
             again = Context(strict, ctx.mac_convention, itemsize)
+            again.flipped, again.signs = flipped, signs
             again.batch = again.declared = ctx.declared
             again.input_rank = ctx.input_rank
             ctx = again

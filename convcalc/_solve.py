@@ -271,6 +271,18 @@ def solve_sizes(plan: Plan, symbol: Any = None) -> Solution:
     return _solve_one(x, relevant)
 
 
+def holds_nowhere(plan: Plan) -> bool:
+    """Whether no size of some symbol meets the plan's conditions (False where that cannot be decided)."""
+    for symbol in plan.symbols:
+        try:
+            solve_sizes(plan, symbol)
+        except ShapeError:
+            return True
+        except SpecError:
+            continue
+    return False
+
+
 def _per_symbol(c: Constraint) -> list[Constraint] | None:
     """``k1 * prod(a_s(s)) == k2 * prod(b_s(s))`` (a view's ``3*H*W == 12*floor(H/2)*floor(W/2)``, a window
     partition's ``H*W == 49*floor(H/7)*floor(W/7)``) as one equality per symbol, ``a_s == r_s * b_s``, where for

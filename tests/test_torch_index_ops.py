@@ -664,6 +664,42 @@ def test_a_slice_that_is_always_empty_is_refused(source: str, shape: tuple[Any, 
     assert str(exc) == message
 
 
+class RelativePositions(torch.nn.Module):
+    """ESPnet's and WeNet's relative positional encoding: ``pe[:, c - T + 1 : c + T]`` of a buffer of ``2c + 1``
+    positions, whose start is negative for large ``T`` only; every length it is built for (``T <= c + 1``) has it
+    at or above 0. The positions' every other row is then set beside the input, as long as it."""
+
+    def __init__(self, center: int) -> None:
+        super().__init__()
+        self.register_buffer("pe", torch.zeros(1, 2 * center + 1, 4))
+        self.proj = torch.nn.Linear(4, 4)
+
+    def forward(self, x: Any) -> Any:
+        c = self.pe.size(1) // 2
+        positions = self.pe[:, c - x.size(1) + 1 : c + x.size(1)]
+        return torch.cat([self.proj(positions[:, ::2]), x], dim=-1)
+
+
+@pytest.mark.parametrize("center", [3, 15])
+def test_a_bound_negative_for_large_sizes_only_takes_the_sign_where_some_size_fits(center: int) -> None:
+    """The start taken as it is for large sizes left no size where the plan holds (a length of ``T - c`` set beside
+    one of ``T``), and the plan's shapes and MACs were negative at every size torch runs: the plan is made again
+    with the start counted from the front, exact at each of them."""
+    model = RelativePositions(center)
+    T = convcalc.symbols("T")
+    plan = convcalc.plan(model, (1, T, 4))
+    solution = plan.valid_sizes()
+    for t in range(1, center + 8):
+        expected = torch_outcome(model, (1, t, 4))
+        assert (t in solution) == (expected is not None), t
+        if expected is None:
+            continue
+        numeric = convcalc.plan(model, (1, t, 4))
+        assert tuple(_at(d, {"T": t}) for d in plan.output_shape) == expected == numeric.output_shape
+        assert [_at(r.macs, {"T": t}) for r in plan.rows] == [r.macs for r in numeric.rows], t
+    assert str(solution) == f"1 <= T <= {center + 1}"
+
+
 def test_a_symbolic_size_is_not_indexed_by_a_list() -> None:
     model = Indexing(form("x * x.size(2)[[0]]"))
     assert torch_outcome(model, (1, 3, 4, 4)) is None

@@ -285,8 +285,9 @@ def _symbolic_bound(call: _Call, size: Any, value: Any, step: int, what: str, ax
     negative = _decide(sp.Lt(v, 0))
     if negative is None:
         # a bound computed from sizes (a U-Net's centre crop, (H_a - H_b) // 2 : ... + H_b): the sign it has for
-        # large inputs, the plan holding where it has it (at or above 0 from the start, below it from the back)
-        negative = bool(at_large_sizes(v) < 0)
+        # large inputs (or the other, Context.sign_taken), the plan holding where it has it (at or above 0 from the
+        # start, below it from the back)
+        negative = call.ctx.sign_taken((call.path, axis, what), bool(at_large_sizes(v) < 0))
         sign = "negative (counted from the back)" if negative else "not negative (counted from the start)"
         call.at_least(
             -v if negative else v,

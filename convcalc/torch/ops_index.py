@@ -354,7 +354,8 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) 
 
     if item.stop is None and step == 1 and _is_int(item.start) and item.start < 0:
         return _clamped(-item.start, size, above=False)  # ``x[..., -1:]``: the last (at most) k, Min(k, h)
-    start_from_end, stop_from_end = _from_end(item.start), _from_end(item.stop)
+    start_from_end = _from_end(call, item.start, (call.name, axis, "start"))
+    stop_from_end = _from_end(call, item.stop, (call.name, axis, "stop"))
     start, stop = resolve(item.start, 0, start_from_end), resolve(item.stop, size, stop_from_end)
     # torch clamps a bound to the axis (``x[:, :, :100]`` of 60 steps is 60 long), the least or the greatest of the
     # two where sympy cannot tell which it is: a bound counted from the end is below the size where the plan
@@ -376,10 +377,11 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) 
     return length
 
 
-def _from_end(bound: Any) -> bool:
+def _from_end(call: _Call, bound: Any, where: tuple[str, int, str]) -> bool:
     """Whether a slice bound counts from the end of the axis: a negative one; of a symbolic one whose sign
     sympy cannot decide, whether it is negative for large sizes (``-(h // 3)``, but ``y.size(2)`` or
-    ``(a.size(2) - u.size(2)) // 2`` count from the start): the plan then holds where it has that sign."""
+    ``(a.size(2) - u.size(2)) // 2`` count from the start), unless the plan is made again with the other sign
+    (``Context.sign_taken``): the plan then holds where it has the sign taken."""
     if bound is None:
         return False
     if _is_int(bound):
@@ -391,7 +393,8 @@ def _from_end(bound: Any) -> bool:
     sign = decided(value >= 0)
     if sign is not None:
         return not sign
-    return bool(at_large_sizes(value) < 0)
+    negative: bool = call.ctx.sign_taken(where, bool(at_large_sizes(value) < 0))
+    return negative
 
 
 def _clamped(value: Any, bound: Any, above: bool) -> Any:
