@@ -340,6 +340,27 @@ def test_a_transposed_convolution_whose_group_does_not_divide_its_input_channels
     assert planned.macs == 5 * 5 * C * 3 * 9  # every input position meets one group's (3, 3, 3) weights
 
 
+@pytest.mark.parametrize("op", ["Conv", "ConvTranspose"])
+@pytest.mark.parametrize("bias", [(5,), (2,), (1, 4)])
+def test_a_convolution_bias_of_another_length_than_its_output_channels_is_refused(
+    op: str, bias: tuple[int, ...]
+) -> None:
+    """A bias of 5 values on 4 output channels was planned (and its 4 counted 5 parameters); ONNX Runtime refuses
+    it, as it does a bias of another rank."""
+    weights = {"w": np.ones((C, C, 3, 3), dtype=F32), "b": np.ones(bias, dtype=F32)}
+    model = _graph([n(op, ["x", "w", "b"])], weights)
+    with pytest.raises(Exception):  # noqa: B017, PT011 - ONNX Runtime's own error type
+        _ort(model, (1, C, 5, 5))
+    with pytest.raises(convcalc.SpecError) as caught:
+        convcalc.plan(model, (1, C, 5, 5))
+    assert str(caught.value) == (
+        f"{op}_0 ({op}): the bias B must hold one value per output channel, a shape of (4,), as ONNX Runtime "
+        f"requires. Received: B={bias}"
+    )
+    good = _graph([n(op, ["x", "w", "b"])], {**weights, "b": np.ones((C,), dtype=F32)})
+    assert convcalc.plan(good, (1, C, 5, 5)).output_shape == _ort(good, (1, C, 5, 5))
+
+
 # --------------------------------------------------------------------------- #
 # shape arithmetic on symbolic sizes, clamping, rounding: each against ONNX Runtime
 # --------------------------------------------------------------------------- #

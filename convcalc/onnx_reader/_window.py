@@ -179,8 +179,22 @@ def _conv(call: _Call, args: list[Any]) -> Any:
     out = _T((x.shape[0], cout, *spatial), rf)
     weights = conv_params(cin_g * groups, cout, kernel, groups=groups, bias=False)
     positions = _prod(spatial)
-    bias = len(args) > 2 and args[2] is not None
+    bias = _bias(call, args, cout)
     return call.row(x.shape, out, macs=positions * weights, bias_adds=positions * cout if bias else 0)
+
+
+def _bias(call: _Call, args: list[Any], channels: Any) -> bool:
+    """Whether a convolution has its bias ``B`` (its third input), which holds one value per output channel, as
+    ONNX Runtime requires of it."""
+    if len(args) < 3 or args[2] is None:
+        return False
+    shape = tuple(getattr(args[2], "shape", ()))
+    if len(shape) != 1 or (type(shape[0]) is int and type(channels) is int and shape[0] != channels):
+        raise call.spec_error(
+            f"the bias B must hold one value per output channel, a shape of ({channels},), as ONNX Runtime requires",
+            B=shape,
+        )
+    return True
 
 
 def _transpose_same(call: _Call, i: Any, s: int, extent: Any, o: int, axis: int) -> Any:
@@ -266,7 +280,7 @@ def _conv_transpose(call: _Call, args: list[Any]) -> Any:
             spatial.append(out)
     out_t = _T((x.shape[0], cout_g * groups, *spatial))
     weights = conv_transpose_params(cin, cout_g * groups, kernel, groups=groups, bias=False)
-    bias = len(args) > 2 and args[2] is not None
+    bias = _bias(call, args, cout_g * groups)
     return call.row(
         x.shape, out_t, macs=_prod(x.shape[2:]) * weights, bias_adds=_prod(spatial) * cout_g * groups if bias else 0
     )
