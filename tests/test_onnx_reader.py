@@ -304,6 +304,19 @@ def test_a_file_that_is_not_onnx_is_a_spec_error(tmp_path: Any) -> None:
         convcalc.from_onnx(42)
 
 
+def test_an_empty_onnx_file_is_said_to_be_empty(tmp_path: Any) -> None:
+    """An empty file parses as a ModelProto of nothing: the message said the model "has 0 inputs"."""
+    path = tmp_path / "empty.onnx"
+    path.write_bytes(b"")
+    for model in (str(path), onnx.ModelProto()):
+        with pytest.raises(SpecError) as caught:
+            convcalc.plan(model, (1, 3, 8, 8))
+        assert str(caught.value) == (
+            "the ONNX model holds no graph: no input and no node (an empty or truncated file, or a ModelProto never "
+            "filled); export the model again. Received: inputs=0, nodes=0"
+        )
+
+
 def test_a_fixed_input_size_is_kept(tmp_path: Any) -> None:
     net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
     path = tmp_path / "fixed.onnx"

@@ -149,6 +149,11 @@ def _read(onnx: Any, proto: Any) -> OnnxGraph:
             else:
                 dims.append(None)
         inputs.append((vi.name, tuple(dims)))
+    if not inputs and not graph.node:
+        raise SpecError(
+            "the ONNX model holds no graph: no input and no node (an empty or truncated file, or a ModelProto "
+            "never filled); export the model again. Received: inputs=0, nodes=0"
+        )
     if len(inputs) != 1:
         raise SpecError(
             f"convcalc plans ONNX models with one input; this one has {len(inputs)} "
