@@ -551,6 +551,12 @@ def _used_after(graph: Any, node: Node) -> set[str]:
 _MAX_READS = 64
 
 
+class _BranchesEachReadError(ReaderSignalError):
+    """A forward read again and again, each read taking other branches (one that raises on every branch it is
+    read with, a LoRA wrapper in place of a layer whose weight the forward reads): torch's verdict, where it
+    cannot run it either, says more than the count of reads."""
+
+
 def _undoer(ctx: Any) -> Callable[[], None]:
     """A function that takes back what is planned from here on: rows, groups, constraints, tensors counted."""
     state = (len(ctx.rows), len(ctx.groups), len(ctx.constraints), set(ctx.counted))
@@ -595,7 +601,7 @@ def _graph_call(
                     return _torch_call(
                         graph.torch_module, args, kwargs, ctx, path, graph.kind, graph.reason, True, writes=writes
                     )
-        raise SpecError(
+        raise _BranchesEachReadError(
             f"{path or '<model>'} ({graph.kind}): its forward takes other branches each time it is read; plan it "
             f"with a registered rule. Received: reads={_MAX_READS}"
         )
@@ -609,8 +615,8 @@ def _graph_call(
         try:
             return _torch_call(graph.torch_module, args, kwargs, ctx, path, graph.kind, reason, True, writes=writes)
         except _TorchRejectsError:
-            if isinstance(exc, NeedsDataError):
-                raise  # torch's verdict on a branch on data, with how to describe the module
+            if isinstance(exc, (NeedsDataError, _BranchesEachReadError)):
+                raise  # torch's verdict on a branch on data (or on every branch read), with how to describe it
             raise exc from None  # torch cannot run it either: the rule's own message names the operation
 
 
