@@ -30,8 +30,6 @@ NEEDS_TORCH = {
     "ScriptDepthNet",
     "StochasticBlock",
     "ForwardFeatures",  # its forward replaced on the instance, which fx does not read
-    "CausalEncoder",  # torch's transformer checks its mask's values to choose a kernel (the shapes are the same)
-    "Seq2Seq",
 }
 
 
@@ -1007,8 +1005,8 @@ def test_a_compiled_model_is_read_as_the_module_it_wraps() -> None:
 
 def test_what_one_plan_read_does_not_send_another_to_torchs_machinery() -> None:
     """A plan starts from the optional inputs the last read of the same forward left out: after a causal
-    encoder (its mask given, which fx cannot trace), an encoder given only a padding mask is still read exactly,
-    as it is in a fresh process."""
+    encoder (its mask given), an encoder given only a padding mask is still read exactly, as it is in a fresh
+    process."""
     from tests.corpus_models import CausalEncoder
 
     class Padded(torch.nn.Module):
@@ -1020,26 +1018,60 @@ def test_what_one_plan_read_does_not_send_another_to_torchs_machinery() -> None:
         def forward(self, x: Any, mask: Any) -> Any:
             return self.layer(x, src_key_padding_mask=mask)
 
-    assert convcalc.plan(CausalEncoder().eval(), (2, 7, 8)).fallback_rows
+    assert not convcalc.plan(CausalEncoder().eval(), (2, 7, 8)).fallback_rows
     plan = convcalc.plan(Padded().eval(), [(2, 6, 16), (2, 6)])
     assert not plan.fallback_rows
     assert plan.output_shape == (2, 6, 16)
 
 
-def test_the_causal_mask_check_is_torchs_own_again_after_a_plan() -> None:
-    """During torch's meta run of a transformer the mask's causality is taken from is_causal (a meta tensor has
-    no values to compare); torch's function is back in place after the plan, and the model runs as before."""
+@pytest.mark.parametrize("run", ["trace", "meta"])
+def test_the_causal_mask_check_is_torchs_own_again_after_a_plan(run: str) -> None:
+    """While a transformer is traced, or run by torch's meta pass, the mask's causality is taken from is_causal
+    (a traced or meta tensor has no values to compare); torch's function is back in place after the plan, and
+    the model runs as before."""
     from torch.nn.modules import transformer
 
     from tests.corpus_models import Seq2Seq
 
+    class Wrapped(torch.nn.Module):  # a forward replaced on the instance: torch's meta pass runs it
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = Seq2Seq().eval()
+            self.forward = self.inner.forward  # type: ignore[method-assign]
+
     original = transformer._detect_is_causal_mask
-    model = Seq2Seq().eval()
+    model = Seq2Seq().eval() if run == "trace" else Wrapped().eval()
     plan = convcalc.plan(model, [(2, 5, 16), (2, 9, 16)])
     assert transformer._detect_is_causal_mask is original
-    assert plan.fallback_rows
+    assert bool(plan.fallback_rows) == (run == "meta")
+    assert plan.output_shape == (2, 5, 11)
     mask = torch.nn.Transformer.generate_square_subsequent_mask(5)
     assert transformer._detect_is_causal_mask(mask, None, 5) is True
+
+
+@pytest.mark.parametrize("name", ["CausalEncoder", "Seq2Seq"])
+def test_a_transformer_given_a_mask_is_read_at_symbolic_lengths(name: str) -> None:
+    """torch's encoder and decoder layers ask ``F._none_or_dtype(src_mask)``, which refused a traced mask: a model
+    passing a causal mask was planned by torch's meta pass, with numbers only. Read now, every length of the
+    symbolic plan is the plan with numbers, and torch's output."""
+    import sympy
+
+    from tests import corpus_models
+
+    model = getattr(corpus_models, name)().eval()
+    S, T = convcalc.symbols("S T")
+    shapes = (lambda s, t: (2, s, 8)) if name == "CausalEncoder" else (lambda s, t: [(2, s, 16), (2, t, 16)])
+    symbolic = convcalc.plan(model, shapes(S, T))
+    for s, t in ((1, 1), (3, 7), (9, 2)):
+        numeric = convcalc.plan(model, shapes(s, t))
+        assert not numeric.fallback_rows
+        assert not symbolic.fallback_rows
+        inputs = shapes(s, t)
+        out = model(*(torch.zeros(x) for x in (inputs if isinstance(inputs, list) else [inputs])))
+        at = {S: s, T: t}
+        assert tuple(int(sympy.sympify(d).subs(at)) for d in symbolic.output_shape) == numeric.output_shape == out.shape
+        assert sympy.sympify(symbolic.macs).subs(at) == numeric.macs
+        assert symbolic.total_params == numeric.total_params == sum(p.numel() for p in model.parameters())
 
 
 def test_textcnn_pools_each_width_whole_and_states_each_condition_once() -> None:

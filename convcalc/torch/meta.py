@@ -16,6 +16,7 @@ from typing import Any
 
 from convcalc.torch.nodes import _torch
 from convcalc.torch.trace import _trace_key, _uninitialised
+from convcalc.torch.tracer import causal_mask_as_given
 
 # Meta copies by id of the module they were made from: (a weak reference to it, its stamp, its tensors, the copy,
 # the copy's tensors). A copy is reused only while the module's stamp, its tensors and the copy itself are unchanged.
@@ -341,27 +342,17 @@ def _value_checks_off() -> Iterator[None]:
 
     - torch's transformers ask whether a given mask is the causal one by comparing its values
       (``_detect_is_causal_mask``), a hint for a faster kernel with the same shapes: the mask is taken as not
-      known to be causal (or as the caller says);
+      known to be causal (or as the caller says), as a trace takes it (``causal_mask_as_given``);
     - torch.distributions checks a distribution's arguments when it is made (``Normal(loc, scale)``: every scale
       positive): distributions are made as ``validate_args=False`` makes them (one made with
       ``validate_args=True`` still checks).
     """
     from torch.distributions import Distribution
-    from torch.nn.modules import transformer
 
-    with _META_RUN:
-        detect = getattr(transformer, "_detect_is_causal_mask", None)  # (a torch without it has nothing to replace)
+    with _META_RUN, causal_mask_as_given():
         validate = Distribution._validate_args
-        if detect is not None:
-            transformer._detect_is_causal_mask = _causal_hint
         Distribution.set_default_validate_args(False)
         try:
             yield
         finally:
-            if detect is not None:
-                transformer._detect_is_causal_mask = detect
             Distribution.set_default_validate_args(validate)
-
-
-def _causal_hint(mask: Any, is_causal: bool | None = None, size: int | None = None) -> bool:
-    return bool(is_causal)

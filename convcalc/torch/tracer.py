@@ -375,6 +375,8 @@ def _traced_isinstance(obj: Any, classinfo: Any) -> bool:
     caller = sys._getframe(1)
     while caller.f_back is not None and caller.f_code in _asking_for_caller():
         caller = caller.f_back
+    if caller.f_code in _asking_of_a_tensor():
+        return issubclass(_torch().Tensor, classinfo)
     if caller.f_globals.get("__name__", "").split(".")[0] in ("torch", "convcalc"):
         return _builtin_isinstance(obj, classinfo)
     held = _held(obj)
@@ -390,6 +392,14 @@ def _traced_isinstance(obj: Any, classinfo: Any) -> bool:
 def _asking_for_caller() -> frozenset[Any]:
     """Code whose ``isinstance`` asks its caller's question: ``torch.is_tensor(x)``, and this function's own."""
     return frozenset({_torch().is_tensor.__code__, _traced_isinstance.__code__})
+
+
+@functools.cache
+def _asking_of_a_tensor() -> frozenset[Any]:
+    """torch's code that asks whether a value is a tensor only to read its dtype, which a traced tensor has:
+    ``F._none_or_dtype(src_mask)`` in ``TransformerEncoderLayer`` (and its decoder's), refused a proxy."""
+    functional = _torch().nn.functional
+    return frozenset(f.__code__ for f in (getattr(functional, "_none_or_dtype", None),) if f is not None)
 
 
 @contextlib.contextmanager
@@ -469,7 +479,13 @@ def _trace(
     taken = [decisions[i] if i < len(decisions) else default for i, default in enumerate(flags.values())]
     tracer.made.extend(taken)
     fixed.update((name, value) for name, value in zip(flags, taken, strict=True) if type(value) is bool)
-    with warnings.catch_warnings(), _factories_recorded(tracer), _user_isinstance(), _wrapped_read(through):
+    with (
+        warnings.catch_warnings(),
+        _factories_recorded(tracer),
+        causal_mask_as_given(),
+        _user_isinstance(),
+        _wrapped_read(through),
+    ):
         warnings.simplefilter("ignore")
         graph = tracer.trace(clone, concrete_args={**dict.fromkeys(sorted(absent)), **fixed} or None)
     if absent:
@@ -612,6 +628,28 @@ _SIZED_FUNCTIONS = (
 
 
 _PATCHING = threading.RLock()
+
+
+@contextlib.contextmanager
+def causal_mask_as_given() -> Iterator[None]:
+    """torch's transformers ask whether a given mask is the causal one by comparing its values
+    (``_detect_is_causal_mask``), a hint for a faster kernel with the same shapes: while a forward is traced or run
+    on meta tensors, the mask is taken as the caller says (not known to be causal where it says nothing)."""
+    from torch.nn.modules import transformer
+
+    with _PATCHING:
+        detect = getattr(transformer, "_detect_is_causal_mask", None)  # (a torch without it has nothing to replace)
+        if detect is not None:
+            transformer._detect_is_causal_mask = _causal_hint
+        try:
+            yield
+        finally:
+            if detect is not None:
+                transformer._detect_is_causal_mask = detect
+
+
+def _causal_hint(mask: Any, is_causal: bool | None = None, size: int | None = None) -> bool:
+    return bool(is_causal)
 
 
 @contextlib.contextmanager
