@@ -495,7 +495,8 @@ def plan(
         itemsize: bytes per activation element: by default a torch model's parameters' (its first one's: 2
             for a ``.half()`` model) and an ONNX model's input's, else 4 (float32). Every row's
             ``activation_bytes`` is counted at it: a cast in a forward (``x.half()``, ``x.long()``, a comparison's
-            bools) is not followed.
+            bools) is not followed. Where none is given, a layer's output in ``forward_backward_bytes`` is at its
+            weights' size (a ``.double()`` head); one given stands for every output.
 
     Returns:
         A :class:`Plan`.
@@ -582,6 +583,7 @@ def _plan_once(
     # the bytes of the input's own elements, where the model knows them and no itemsize is asked for (an ONNX
     # model taking int64 token ids: 8, where its activations take 4)
     input_itemsize = getattr(model, "_input_itemsize", None) if itemsize is None else None
+    asked = itemsize is not None
     if itemsize is None:
         itemsize = getattr(model, "_itemsize", 4)
     if type(itemsize) is not int or itemsize < 1:
@@ -669,6 +671,8 @@ def _plan_once(
         uncalled = tuple(_sympy_row(r) for r in uncalled)
         output_field = _sympy_field(output_field)
     name, modules, weight_names, parametrized = _module_tree(source, model)
+    if asked and weight_names is not None:  # an itemsize asked for is every activation's: no layer's own dtype
+        weight_names = tuple((*names[:4], 0) for names in weight_names)
     several = len(inputs) + len(keywords) > 1 or keywords
     if isinstance(outputs, tuple) and (
         (outputs and not any(o is None or isinstance(o, (tuple, dict)) for o in outputs))

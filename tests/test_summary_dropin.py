@@ -1231,6 +1231,22 @@ def test_a_model_in_another_dtype_is_planned_in_it(make: Any, shape: tuple[int, 
     assert plan.total_bytes + 64 == theirs.total_input + theirs.total_output_bytes + theirs.total_param_bytes
 
 
+@pytest.mark.parametrize("itemsize", [1, 2, 8])
+def test_an_itemsize_asked_for_counts_every_output_at_it(itemsize: int) -> None:
+    """``plan(float32 model, shape, itemsize=2)`` counted each row at 2 bytes but twice the outputs of the layers
+    holding weights at their weights' 4 (``forward_backward_bytes``), so ``total_bytes`` mixed the two; an itemsize
+    asked for now stands for every activation, as for the rows (and as a model cast to that dtype gives)."""
+    model = torch.nn.Sequential(torch.nn.Conv1d(1, 4, 3), torch.nn.ReLU(), torch.nn.Conv1d(4, 4, 3))
+    plan = convcalc.plan(model, (1, 1, 10), itemsize=itemsize)
+    rows = {r.name: r.activation_bytes for r in plan.rows}
+    assert rows == {"0": 32 * itemsize, "1": 32 * itemsize, "2": 24 * itemsize}
+    assert plan.forward_backward_bytes == 2 * (rows["0"] + rows["2"])
+    assert plan.total_bytes == plan.input_bytes + plan.forward_backward_bytes + plan.torchinfo_param_bytes
+    assert plan.input_bytes == 10 * itemsize
+    if itemsize == 8:  # the model cast to that dtype, its size taken from its weights, gives the same
+        assert convcalc.plan(model.double(), (1, 1, 10)).forward_backward_bytes == plan.forward_backward_bytes
+
+
 def test_parameters_of_several_dtypes_count_each_at_its_own_size() -> None:
     model = _HalfBodyFloatHead().eval()
     for itemsize in (None, 2, 4):  # the activations' size does not change the parameters'
