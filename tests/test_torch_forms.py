@@ -670,6 +670,42 @@ def test_torch_s_machinery_takes_token_ids_where_a_layer_asks_for_integers() -> 
     assert plan.total_params == sum(p.numel() for p in bag.parameters())
 
 
+class _Subsampling(torch.nn.Module):
+    """sooftware/conformer's Conv2dSubampling: the lengths of a batch of utterances, an int64 tensor, shifted
+    right by the convolutions' total stride."""
+
+    def __init__(self, through_json: bool = False) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, stride=2)
+        self.through_json = through_json
+
+    def forward(self, inputs: Any, input_lengths: Any) -> Any:
+        out = self.conv(inputs.unsqueeze(1))
+        if self.through_json:  # a size through json: the forward is not followed, torch's machinery runs it
+            out = out[..., : json.loads(json.dumps(out.shape[-1]))]
+        output_lengths = (input_lengths >> 2) << 1
+        output_lengths -= 1
+        return out, output_lengths
+
+
+@pytest.mark.parametrize("through_json", [False, True])
+def test_lengths_shifted_by_bits_are_read_or_run_as_integers(through_json: bool) -> None:
+    """``input_lengths >> 2`` was refused (no rule, and torch's machinery ran it on float tensors, which ``>>``
+    refuses: "Expected input tensor to have an integral dtype"): read now, and torch's machinery runs such a
+    forward with its inputs as integers."""
+    model = _Subsampling(through_json).eval()
+    x, lengths = torch.zeros(2, 20, 16), torch.tensor([20, 13])
+    out, shifted = model(x, lengths)
+    for inputs in ([(2, 20, 16), lengths], [(2, 20, 16), (2,)]):
+        plan = convcalc.plan(model, inputs)
+        assert plan.output_shapes == (tuple(out.shape), tuple(shifted.shape))
+        assert bool(plan.fallback_rows) == through_json
+    assert convcalc.summary(model, input_data=[x, lengths], verbose=0).total_params == 40
+    if not through_json:
+        T = convcalc.symbols("T")
+        assert convcalc.plan(model, [(2, T, 16), (2,)]).output_shapes[1] == (2,)
+
+
 @pytest.mark.parametrize("shape", [(4, 3, 5), (2, 3, 5), (1, 3, 5)])
 def test_a_list_index_picks_along_the_first_axis(shape: tuple[int, ...]) -> None:
     model = Forward(

@@ -511,7 +511,7 @@ def _from_torch(row: Any) -> Any:
 
 def _asks_for_integers(message: str) -> bool:
     """Whether torch refused float inputs where it takes indices (an embedding's token ids)."""
-    return "Long" in message or "long or int" in message or "integer" in message.lower()
+    return "Long" in message or "long or int" in message or "integ" in message.lower()  # integer, integral
 
 
 def _shown_shape(value: Any) -> tuple[int, ...]:

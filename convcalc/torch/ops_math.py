@@ -406,6 +406,8 @@ _SCALAR_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "and": operator.and_,
     "or": operator.or_,
     "xor": operator.xor,
+    "rshift": operator.rshift,
+    "lshift": operator.lshift,
 }
 
 
@@ -466,6 +468,10 @@ def _neg(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     "bitwise_and",
     "bitwise_or",
     "bitwise_xor",
+    "rshift",
+    "lshift",
+    "bitwise_right_shift",
+    "bitwise_left_shift",
     "masked_fill",
     "addcmul",
     "addcdiv",
