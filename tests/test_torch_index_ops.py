@@ -700,6 +700,48 @@ def test_a_bound_negative_for_large_sizes_only_takes_the_sign_where_some_size_fi
     assert str(solution) == f"1 <= T <= {center + 1}"
 
 
+class _GraphFeature(torch.nn.Module):
+    """DGCNN's ``get_graph_feature``: each point's ``k`` nearest neighbours, gathered with ``topk``'s indices
+    offset by an ``arange`` of the batch times the points (``scale`` 1.0 makes the offset a float tensor, which
+    torch refuses as an index)."""
+
+    def __init__(self, k: int = 4, scale: Any = 1) -> None:
+        super().__init__()
+        self.k, self.scale = k, scale
+
+    def forward(self, x: Any) -> Any:
+        batch_size, num_dims, num_points = x.shape
+        inner = -2 * torch.matmul(x.transpose(2, 1), x)
+        xx = torch.sum(x**2, dim=1, keepdim=True)
+        idx = (-xx - inner - xx.transpose(2, 1)).topk(k=self.k, dim=-1)[1]
+        idx_base = torch.arange(0, batch_size).view(-1, 1, 1) * num_points * self.scale
+        idx = (idx + idx_base).view(-1)
+        x = x.transpose(2, 1).contiguous()
+        feature = x.view(batch_size * num_points, -1)[idx, :].view(batch_size, num_points, self.k, num_dims)
+        x = x.view(batch_size, num_points, 1, num_dims).repeat(1, 1, self.k, 1)
+        return torch.cat((feature - x, x), dim=3).permute(0, 3, 1, 2).contiguous()
+
+
+def test_integer_arithmetic_of_indices_gives_an_index() -> None:
+    """``topk``'s indices plus an ``arange`` times a size were taken as a float tensor: DGCNN's neighbours were
+    gathered by torch's meta pass with numbers, and refused with symbols (a message saying the plan follows
+    integer tensors, of an integer tensor). Integers and integers give integers; a float among them does not."""
+    model = _GraphFeature()
+    T = convcalc.symbols("T")
+    symbolic = convcalc.plan(model, (2, 3, T))
+    for n in (4, 7, 10):
+        numeric = convcalc.plan(model, (2, 3, n))
+        assert not numeric.fallback_rows
+        assert numeric.output_shape == tuple(model(torch.zeros(2, 3, n)).shape) == (2, 6, n, 4)
+        assert tuple(_at(d, {"T": n}) for d in symbolic.output_shape) == numeric.output_shape
+    floats = _GraphFeature(scale=1.0)
+    with pytest.raises(IndexError):
+        floats(torch.zeros(2, 3, 5))
+    assert torch_outcome(floats, (2, 3, 5)) is None
+    with pytest.raises(convcalc.ConvCalcError):
+        convcalc.plan(floats, (2, 3, 5))
+
+
 def test_a_symbolic_size_is_not_indexed_by_a_list() -> None:
     model = Indexing(form("x * x.size(2)[[0]]"))
     assert torch_outcome(model, (1, 3, 4, 4)) is None

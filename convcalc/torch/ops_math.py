@@ -537,8 +537,19 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     else:
         laid = [(t.shape, t.strides) for t in tensors]
         strides = iterated(laid, shape, len(tensors) < len(operands)) if call.kind not in _NEW_LAYOUT else None
-    out = _Tensor(shape, rf, all(t.const for t in tensors), strides)
+    # integers and integers give integers (DGCNN's ``topk`` indices plus an ``arange`` times the points: an index)
+    integral = call.kind in _INTEGER_CLOSED and all(
+        v.integral if isinstance(v, _Tensor) else _is_size(v) for v in operands
+    )
+    out = _Tensor(shape, rf, all(t.const for t in tensors), strides, integral)
     return call.row(tensors[0].shape, out)
+
+
+# the point-wise operations that give integers of integers (true division and comparisons do not)
+_INTEGER_CLOSED = frozenset(
+    {"add", "sub", "mul", "floordiv", "mod", "rsub", "maximum", "minimum", "rshift", "lshift"}
+    | {"bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_right_shift", "bitwise_left_shift"}
+)
 
 
 # the arithmetic of tensors of sizes whose values the plan follows (``diff // 2``, ``diff - diff // 2``)
