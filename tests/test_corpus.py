@@ -26,9 +26,7 @@ from tests.torch_shapes import output_shapes  # noqa: E402
 # asserts, branches on sizes such as dynamic 'same' padding, modules made in forward, a tuple through a Sequential,
 # dict outputs, **kwargs) is read exactly.
 NEEDS_TORCH = {
-    "StochasticDepthNet",
     "ScriptDepthNet",
-    "StochasticBlock",
     "ForwardFeatures",  # its forward replaced on the instance, which fx does not read
 }
 
@@ -196,20 +194,22 @@ def test_fallback_part_keeps_exact_rows() -> None:
     assert plan.row("drop").source == "torch"  # a TorchScript module: torch runs it
 
 
-def test_a_torchscript_function_is_the_only_row_torch_gives() -> None:
-    """A scripted ``drop_path`` called in a forward: fx records the call, torch runs it on meta tensors, and
-    every other row is read exactly."""
-    from tests.corpus_models import StochasticDepthNet
+@pytest.mark.parametrize("training", [True, False])
+def test_a_torchscript_function_is_read_as_the_python_it_was_compiled_from(training: bool) -> None:
+    """A scripted ``drop_path`` called in a forward was recorded by fx as one call, which torch ran on meta tensors
+    (numbers only); torch keeps the Python function it compiled, whose steps are read by rule, with symbols too."""
+    from tests.corpus_models import StochasticDepthNet, drop_path
 
-    model = StochasticDepthNet().train()
+    model = StochasticDepthNet().train(training)
     plan = convcalc.plan(model, (2, 4, 8, 8))
     assert plan.output_shape == tuple(model(torch.zeros(2, 4, 8, 8)).shape)
-    assert [r.name for r in plan.rows if r.source == "torch"] == ["blocks.0.drop_path", "blocks.1.drop_path"]
-    assert plan.row("blocks.0.drop_path").kind == "drop_path"
+    assert not plan.fallback_rows
     assert (plan.total_params, plan.macs) == (306, 2 * 4 * 4 * 9 * 64 + 2 * 4 * 64)
     H = convcalc.symbols("H")
-    with pytest.raises(convcalc.SpecError, match=r"^blocks\.0\.drop_path \(TorchScript drop_path\): .*concrete sizes"):
-        convcalc.plan(model, (2, 4, H, H))
+    symbolic = convcalc.plan(model, (2, 4, H, H))
+    assert symbolic.output_shape == (2, 2, H, H)
+    assert symbolic.macs == 2 * 4 * 4 * 9 * H**2 + 2 * 4 * H**2
+    assert isinstance(drop_path, torch.jit.ScriptFunction)  # the model's own function, as it was
 
 
 @torch.jit.script
@@ -217,18 +217,30 @@ def scripted_matmul(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return x @ w
 
 
+_SCRIPTED_FROM_SOURCE = torch.jit.CompilationUnit(
+    "def scripted_matmul(x: Tensor, w: Tensor) -> Tensor:\n    return x @ w\n"
+).scripted_matmul
+
+
 class _ScriptedMatmul(torch.nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, from_source: bool = False) -> None:
         super().__init__()
         self.w = torch.nn.Parameter(torch.zeros(4, 3))
+        self.from_source = from_source
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.from_source:
+            return _SCRIPTED_FROM_SOURCE(x, self.w)
         return scripted_matmul(x, self.w)
 
 
-def test_a_torchscript_function_that_multiplies_is_refused_not_counted_as_zero() -> None:
+def test_a_torchscript_function_that_multiplies_is_counted_or_refused_not_counted_as_zero() -> None:
+    """Read from the Python it was compiled from, its product is counted by rule; one scripted from a string,
+    which only torch can run, is refused rather than counted as nothing."""
+    assert convcalc.plan(_ScriptedMatmul(), (2, 4)).macs == 4 * 3
+    assert convcalc.plan(_PythonHelperMatmul(), (2, 4)).macs == 4 * 3  # through a Python function it calls
     with pytest.raises(convcalc.SpecError, match=r"aten::matmul, whose multiply-accumulates convcalc cannot count"):
-        convcalc.plan(_ScriptedMatmul(), (2, 4))
+        convcalc.plan(_ScriptedMatmul(from_source=True), (2, 4))
 
 
 def test_several_inputs_are_for_torch_modules() -> None:
@@ -684,6 +696,10 @@ def test_torchs_own_hooks_are_read_exactly() -> None:
 
 
 def _helper_that_multiplies(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return _SCRIPTED_FROM_SOURCE(x, w)
+
+
+def _helper_of_python_scripted(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return scripted_matmul(x, w)
 
 
@@ -694,6 +710,11 @@ class _HelperMatmul(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _helper_that_multiplies(x, self.w)
+
+
+class _PythonHelperMatmul(_HelperMatmul):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _helper_of_python_scripted(x, self.w)
 
 
 class _ScriptedProjector(torch.nn.Module):

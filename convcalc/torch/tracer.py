@@ -483,6 +483,7 @@ def _trace(
         warnings.catch_warnings(),
         _factories_recorded(tracer),
         causal_mask_as_given(),
+        _python_of_scripted(module),
         _user_isinstance(),
         _wrapped_read(through),
     ):
@@ -736,24 +737,55 @@ def _unguard(graph: Any, absent: frozenset[str]) -> None:
 
 
 def _scripted_functions(module: Any) -> tuple[Any, ...]:
-    """The TorchScript functions the module's forward calls by a global name (a scripted ``drop_path``): fx
-    records each call as a node instead of passing a proxy into TorchScript, which refuses it."""
-    return tuple(_scripted_calls(getattr(type(module), "forward", None)))
+    """The TorchScript functions the module's forward calls by a global name that fx records as one node each
+    (it cannot pass a proxy into TorchScript): those compiled from a Python function torch keeps (a scripted
+    ``drop_path``) are read as that function instead (see ``_python_of_scripted``)."""
+    return tuple(f for _, _, f in _scripted_names(getattr(type(module), "forward", None)) if _python_of(f) is None)
+
+
+def _python_of(scripted: Any) -> Any:
+    """The Python function a TorchScript function was compiled from, which torch keeps for dynamo to inline; None
+    where it does not (a function scripted from a string, a torch older than it)."""
+    original = getattr(scripted, "_torchdynamo_inline", None)
+    return original if isinstance(original, types.FunctionType) else None
+
+
+@contextlib.contextmanager
+def _python_of_scripted(module: Any) -> Iterator[None]:
+    """While the module's forward is traced, each TorchScript function it names whose Python function torch kept is
+    that Python function, which fx traces into as into any other: the same steps, read by rule."""
+    swapped = [(g, name, f) for g, name, f in _scripted_names(getattr(type(module), "forward", None)) if _python_of(f)]
+    with _PATCHING:  # another thread's trace must neither see these nor save them as the module's own
+        for g, name, f in swapped:
+            g[name] = _python_of(f)
+        try:
+            yield
+        finally:
+            for g, name, f in reversed(swapped):
+                g[name] = f
 
 
 def _scripted_calls(function: Any, depth: int = 3) -> list[Any]:
     """The TorchScript functions a Python function names (``drop_path(x)``), and those of the Python functions
     it names, a few calls deep."""
+    return [f for _, _, f in _scripted_names(function, depth)]
+
+
+def _scripted_names(function: Any, depth: int = 3) -> list[tuple[dict[str, Any], str, Any]]:
+    """``_scripted_calls`` with the globals and the name each is found by; the Python function a TorchScript
+    one was compiled from is looked into too."""
     torch = _torch()
     if not isinstance(function, types.FunctionType):  # a class or builtin named in a forward has no code to read
         return []
-    found: list[Any] = []
+    found: list[tuple[dict[str, Any], str, Any]] = []
     for name in function.__code__.co_names:
         value = function.__globals__.get(name)
         if isinstance(value, torch.jit.ScriptFunction):
-            found.append(value)
+            found.append((function.__globals__, name, value))
+            if depth:
+                found += _scripted_names(_python_of(value), depth - 1)
         elif depth and value is not function:
-            found += _scripted_calls(value, depth - 1)
+            found += _scripted_names(value, depth - 1)
     return found
 
 
