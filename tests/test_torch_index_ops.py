@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -740,6 +741,74 @@ def test_integer_arithmetic_of_indices_gives_an_index() -> None:
     assert torch_outcome(floats, (2, 3, 5)) is None
     with pytest.raises(convcalc.ConvCalcError):
         convcalc.plan(floats, (2, 3, 5))
+
+
+class _Positions(torch.nn.Module):
+    """A table of 16 positions (or of 31 relative ones) indexed by an ``arange`` of the input's length, the ways
+    models write it."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+        self.pos = torch.nn.Embedding(16, 8)
+        self.table = torch.nn.Parameter(torch.zeros(16, 8))
+        self.rel = torch.nn.Parameter(torch.zeros(2 * 16 - 1))
+
+    def forward(self, x: Any) -> Any:
+        t = x.shape[1]
+        i = torch.arange(t, device=x.device)
+        if self.how == "module":  # GPT: x + self.pos(torch.arange(t))
+            return x + self.pos(i)
+        if self.how == "batched":  # BERT-style position ids, (1, T) expanded to the batch
+            return x + self.pos(i.unsqueeze(0).expand(x.shape[0], -1))
+        if self.how == "functional":
+            return x + F.embedding(i, self.table)
+        if self.how == "weight":
+            return x + self.pos.weight[i]
+        if self.how == "index_select":
+            return x + self.table.index_select(0, i)
+        if self.how == "relative":  # a relative position bias, rel[i - j + 15]
+            return (x @ x.transpose(1, 2) + self.rel[i[:, None] - i[None, :] + 15]).softmax(-1) @ x
+        if self.how == "shifted":  # the next position's features: out of range at every length
+            return x.gather(1, (i + 1)[None, :, None].expand(x.shape[0], -1, x.shape[2]))
+        if self.how == "one_hot":
+            return x[..., :1] * F.one_hot(i, num_classes=16).float()[None]
+        if self.how == "aligned":  # i - i is 0: its bounds, -(T - 1) to T - 1, are never met
+            return x + self.table[i - i]
+        if self.how == "sliced":  # the first half of 0 .. 2T - 1 indexes T positions: met only by a slice
+            return x[:, : t // 2] + x[0, torch.arange(2 * t)[: t // 2]]
+        raise AssertionError(self.how)
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "module",
+        "batched",
+        "functional",
+        "weight",
+        "index_select",
+        "relative",
+        "shifted",
+        "one_hot",
+        "aligned",
+        "sliced",
+    ],
+)
+def test_an_arange_of_a_size_indexes_only_what_the_table_holds(how: str) -> None:
+    """``self.pos(torch.arange(t))`` with a table of 16 positions was planned at every length, and valid_sizes
+    said T >= 1, where torch raises IndexError past 16: the values of an arange of sizes are bounded now, and
+    checked where they index. Brute force against torch at each length, with numbers and with a symbol."""
+    model = _Positions(how).eval()
+    T = convcalc.symbols("T")
+    try:
+        solution: Any = convcalc.plan(model, (2, T, 8)).valid_sizes()
+    except convcalc.ShapeError:  # out of range at every length (the next position's)
+        solution = ()
+    for t in range(1, 22):
+        expected = torch_outcome(model, (2, t, 8))
+        assert (t in solution) == (expected is not None), t
+        assert convcalc_outcome(model, (2, t, 8)) == expected, t
 
 
 def test_a_symbolic_size_is_not_indexed_by_a_list() -> None:

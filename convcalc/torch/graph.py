@@ -42,6 +42,7 @@ from convcalc.torch.values import (
     _attr_row,
     _Call,
     _describe_value,
+    _embedding,
     _exactly_rounded,
     _flow_of,
     _output_size_given,
@@ -53,6 +54,7 @@ from convcalc.torch.values import (
     _Tensor,
     _transposed,
     public_error,
+    require_inside,
 )
 
 # --------------------------------------------------------------------------- #
@@ -710,6 +712,9 @@ def _call_module(
         else:
             if len(args) != 1 or len(tensors) != 1 or kwargs:
                 raise _one_tensor_error(child_path, spec.kind, args, kwargs)
+            if isinstance(spec, _embedding()):  # ``self.pos(torch.arange(t))``: positions the table holds
+                table = _Call(ctx, child_path, spec.kind)
+                require_inside(table, tensors[0], spec.num_embeddings, 0, "the embedding table", negative=False)
             shape, rf = spec._plan(_flow_of(tensors[0], ctx), ctx, child_path)
             out = _Tensor(tuple(shape), rf, strides=module_strides(spec, torch_child, tensors[0], shape, _makes_new))
             if getattr(spec, "return_indices", False) is True:  # MaxPool2d(return_indices=True): (values, indices)
@@ -754,7 +759,7 @@ def _settled(out: Any, call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any
     few functions keep a channels-last or permuted input's layout (``torch.layout``)."""
     if type(out) is _Tensor and "memory_format" in kwargs:  # channels_last, contiguous_format, preserve_format
         strides = memory_format_strides(call, kwargs["memory_format"], args[0] if args else None, tuple(out.shape))
-        return _Tensor(out.shape, out.rf, out.const, strides, out.integral)
+        return _Tensor(out.shape, out.rf, out.const, strides, out.integral, out.span)
     if type(out) is _Tensor and out.strides is None and call.kind not in _VIEWS:
         tensors = [a for a in _leaves((args, kwargs)) if isinstance(a, _Tensor)]
         # a pool, a convolution, a join of channels-last tensors keeps their layout (an (n, c, 1, 1) one too,

@@ -25,6 +25,7 @@ from convcalc.torch.values import (
     _SizeTensor,
     _sliced_rf,
     _Tensor,
+    require_inside,
 )
 
 
@@ -146,6 +147,7 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
             # those of a tensor made from numbers or sizes)
             if isinstance(item, _SizeTensor):
                 _indices_inside(call, tuple(v for v in item.values if _is_int(v)), t.shape, axis)
+            require_inside(call, item, size, axis, f"axis {axis}")
             shape.extend(item.shape)
             if axis >= rank - k:
                 trailing_ok = False
@@ -158,7 +160,12 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
             )
         axis += 1
     rf = rf if trailing_ok else None
-    return call.row(t.shape, _Tensor(tuple(shape), rf, t.const, _sliced_strides(t, expanded, shape)))
+    strides = _sliced_strides(t, expanded, shape)
+    # some of its values: their bounds are met where every value is kept (``i[:, None]``), else not known
+    whole = all(
+        i is None or (isinstance(i, slice) and (i.start, i.stop, i.step or 1) == (None, None, 1)) for i in expanded
+    )
+    return call.row(t.shape, _Tensor(tuple(shape), rf, t.const, strides, t.integral, t.span if whole else None))
 
 
 def _is_advanced(item: Any) -> bool:
@@ -206,6 +213,7 @@ def _advanced(call: _Call, t: _Tensor, index: list[Any]) -> _Tensor:
         else:
             if isinstance(item, tuple):
                 _indices_inside(call, item, t.shape, axis)
+            require_inside(call, item, size, axis, f"axis {axis}")
             picks.append((len(item),) if isinstance(item, tuple) else item.shape)
             parts.append(None)
         axis += 1
@@ -219,7 +227,8 @@ def _advanced(call: _Call, t: _Tensor, index: list[Any]) -> _Tensor:
     else:
         shape = (*picked, *(part for part in parts if part is not None))
     out = tuple(shape)
-    return call.row(t.shape, _Tensor(out, None, t.const, contiguous(out) if all(type(d) is int for d in out) else None))
+    strides = contiguous(out) if all(type(d) is int for d in out) else None
+    return call.row(t.shape, _Tensor(out, None, t.const, strides, t.integral))  # (some of its values)
 
 
 def _indices_apart(call: _Call, shape: Shape, picks: list[Shape]) -> str:

@@ -23,6 +23,7 @@ from convcalc.torch.values import (
     _same,
     _Tensor,
     _tensor_arg,
+    require_inside,
 )
 
 # -- einsum and attention ------------------------------------------------------ #
@@ -522,6 +523,7 @@ def _embedding(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     if not isinstance(w, _Tensor) or len(w.shape) != 2 or not all(_is_int(d) for d in w.shape):
         raise call.spec_error("convcalc follows F.embedding with a 2-D weight of known shape", weight=w)
     spec = _made(call, nn.Embedding, w.shape[0], w.shape[1], padding_idx=bound["padding_idx"])
+    require_inside(call, ids, w.shape[0], 0, "the embedding table", negative=False)
     return _as_layer(call, spec, ids)
 
 

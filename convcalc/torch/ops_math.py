@@ -202,10 +202,12 @@ def _arange(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     count = (end - start + step - 1) // step
     dtype = kwargs.get("dtype")  # whole numbers give integers, where no other dtype is asked for
     integral = dtype is None or str(dtype) in INTEGER_DTYPES
+    # its values: from start to its last, which index a table (``self.pos(torch.arange(t))``)
+    span = (start, start + (count - 1) * step if _is_int(count) and _is_int(start) else _last(start, count, step))
     if _is_int(count):
         if count < 0:
             raise call.spec_error("end is before start", start=start, end=end, step=step)
-        return _Tensor((count,), None, const=True, integral=integral)
+        return _Tensor((count,), None, const=True, integral=integral, span=span if count else None)
     call.ctx.at_least(
         _size(count),
         0,
@@ -214,7 +216,14 @@ def _arange(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         lambda: f"{call.where}: end is before start. Received: start={start}, end={end}, step={step}",
         "arange not reversed",
     )
-    return _Tensor((_size(count),), None, const=True, integral=integral)
+    return _Tensor((_size(count),), None, const=True, integral=integral, span=span)
+
+
+def _last(start: Any, count: Any, step: int) -> Any:
+    """``start + (count - 1) * step`` of sizes."""
+    from convcalc._symbolic import to_sympy
+
+    return _size(to_sympy(start) + (to_sympy(count) - 1) * step)
 
 
 @_handles("triu", "tril")
@@ -541,8 +550,41 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     integral = call.kind in _INTEGER_CLOSED and all(
         v.integral if isinstance(v, _Tensor) else _is_size(v) for v in operands
     )
-    out = _Tensor(shape, rf, all(t.const for t in tensors), strides, integral)
+    span = _span_of(call.kind, operands) if integral and len(operands) == 2 else None
+    out = _Tensor(shape, rf, all(t.const for t in tensors), strides, integral, span)
     return call.row(tensors[0].shape, out)
+
+
+def _every_pair(operands: list[Any]) -> bool:
+    """Whether a point-wise operation meets every value of one operand with every value of the other (a number
+    and a tensor; ``i[:, None]`` and ``i[None, :]``), so that the bounds of its result are met too: two tensors
+    aligned on an axis (``i - i``) meet some pairs only."""
+    shapes = [v.shape for v in operands if isinstance(v, _Tensor)]
+    if len(shapes) < 2:
+        return True
+    a, b = (tuple(reversed(shape)) for shape in shapes)
+    return all(x == 1 or y == 1 for x, y in zip(a, b, strict=False))
+
+
+def _span_of(kind: str, operands: list[Any]) -> tuple[Any, Any] | None:
+    """The least and the greatest value of a sum, a difference or a product by a size of integer tensors whose
+    values the plan bounds (a relative position, ``i[:, None] - i[None, :] + 15``; an offset, ``arange(b) * n``),
+    or None."""
+    from convcalc._symbolic import to_sympy
+
+    spans = [v.span if isinstance(v, _Tensor) else (v, v) for v in operands]
+    if any(span is None for span in spans) or not _every_pair(operands):
+        return None
+    (a, b), (c, d) = ((to_sympy(x), to_sympy(y)) for x, y in spans)  # type: ignore[misc]
+    if kind == "add":
+        least, greatest = a + c, b + d
+    elif kind in ("sub", "rsub"):
+        least, greatest = (a - d, b - c) if kind == "sub" else (c - b, d - a)
+    elif kind == "mul" and any(not isinstance(v, _Tensor) and (not _is_int(v) or v >= 0) for v in operands):
+        least, greatest = (a * c, b * c) if not isinstance(operands[1], _Tensor) else (a * c, a * d)
+    else:
+        return None
+    return _size(least), _size(greatest)
 
 
 # the point-wise operations that give integers of integers (true division and comparisons do not)
@@ -896,7 +938,7 @@ def _reordered(call: _Call, t: _Tensor, order: list[int]) -> _Tensor:
     k = len(t.rf) if t.rf is not None else 0
     rf = t.rf if k and order[rank - k :] == list(range(rank - k, rank)) else None
     strides = tuple(t.strides[j] for j in order) if t.strides is not None else None
-    return call.row(t.shape, _Tensor(shape, rf, t.const, strides))
+    return call.row(t.shape, _Tensor(shape, rf, t.const, strides, t.integral, t.span))
 
 
 def _view_strides(call: _Call, t: _Tensor, shape: Shape, copy: bool) -> tuple[int, ...] | None:

@@ -32,6 +32,7 @@ from convcalc.torch.values import (
     _sum,
     _Tensor,
     _tensor_arg,
+    require_inside,
 )
 
 # -- selections ---------------------------------------------------------------- #
@@ -97,6 +98,7 @@ def _index_select(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     j = _index(call, bound["dim"], len(shape), shape)
     if isinstance(index, _SizeTensor):  # values known (made from numbers or sizes): each must name an element
         _indices_inside(call, tuple(v for v in index.values if _is_int(v)), shape, j)
+    require_inside(call, index, shape[j], j, f"axis {j}", negative=False)  # (torch takes no negative one here)
     count = index.shape[0] if index.shape else 1
     return call.row(shape, _Tensor((*shape[:j], count, *shape[j + 1 :])))
 
@@ -136,6 +138,8 @@ def _gather(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 functools.partial(_larger_index, call, index.shape, shape, axis),
                 "gather index within the input",
             )
+    if shape:
+        require_inside(call, index, shape[j], j, f"axis {j}", negative=False)
     return call.row(shape, _Tensor(tuple(index.shape)))
 
 
@@ -512,6 +516,7 @@ def _one_hot(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             f"convcalc cannot know from sizes. Received: num_classes={classes}"
         )
     call.require_at_least(classes, 0, 0, functools.partial(_negative, call, "num_classes", classes), "classes")
+    require_inside(call, t, classes, len(t.shape), "num_classes", negative=False)  # torch: Class values must be smaller
     return call.row(t.shape, _Tensor((*t.shape, _size(classes)), integral=True))
 
 

@@ -57,7 +57,7 @@ def _reshape(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return t
     shape = _infer_shape(call, t.shape, sizes)
     strides = _view_strides(call, t, shape, copy=call.kind == "reshape")
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral))
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span))
 
 
 def _infer_shape(call: _Call, old: tuple[Any, ...], sizes: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -174,7 +174,7 @@ def _flatten(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
     out = tuple(shape)
     strides = _view_strides(call, t, out, copy=True)
-    return _Tensor(out, _keep_tail(t.rf, t.shape, out), t.const, strides, t.integral)
+    return _Tensor(out, _keep_tail(t.rf, t.shape, out), t.const, strides, t.integral, t.span)
 
 
 def _of_call_kind(call: _Call) -> AbstractContextManager[None]:
@@ -191,7 +191,7 @@ def _unflatten(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     part = _infer_shape(call, (t.shape[j],), tuple(bound["sizes"]))
     shape = (*t.shape[:j], *part, *t.shape[j + 1 :])
     strides = _view_strides(call, t, shape, copy=False)
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral))
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span))
 
 
 @_handles("squeeze")
@@ -222,7 +222,7 @@ def _squeeze(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             )
     shape = tuple(d for j, d in enumerate(t.shape) if j not in drop)
     strides = tuple(s for j, s in enumerate(t.strides) if j not in drop) if t.strides is not None else None
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral))
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span))
 
 
 @_handles("unsqueeze")
@@ -232,7 +232,7 @@ def _unsqueeze(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     j = _index(call, bound["dim"], len(t.shape) + 1, t.shape)
     shape = (*t.shape[:j], 1, *t.shape[j:])
     strides = unsqueezed(t.shape, t.strides, j) if t.strides is not None else None
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral))
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span))
 
 
 @_handles("transpose", "permute", "t", "movedim")
@@ -302,7 +302,7 @@ def _expand(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         else:
             _broadcast(call, [t.shape, shape])
             strides = _expanded_strides(t, shape)
-        return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides))
+        return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span))
     sizes = _sizes_arg(tuple(args[1:])) if len(args) > 1 else tuple(kwargs.get("size", kwargs.get("sizes", ())))
     sizes = _as_sizes(call, sizes)
     lead = len(sizes) - len(t.shape)
@@ -330,8 +330,9 @@ def _expand(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 raise call.shape_error(said, t.shape)
         shape = tuple(t.shape[j - lead] if j >= lead and _is_int(s) and s == -1 else s for j, s in enumerate(sizes))
         _broadcast(call, [t.shape, shape])
-        return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, _expanded_strides(t, shape)))
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const))
+        strides = _expanded_strides(t, shape)
+        return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span))
+    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, None, t.integral, t.span))
 
 
 def _expanded_strides(t: _Tensor, shape: Shape) -> tuple[int, ...] | None:

@@ -28,7 +28,7 @@ class _Tensor:
     (parameters), which do not depend on the input.
     """
 
-    __slots__ = ("const", "integral", "rf", "shape", "strides")
+    __slots__ = ("const", "integral", "rf", "shape", "span", "strides")
 
     def __init__(
         self,
@@ -37,14 +37,47 @@ class _Tensor:
         const: bool = False,
         strides: tuple[int, ...] | None = None,
         integral: bool = False,
+        span: tuple[Any, Any] | None = None,
     ) -> None:
         self.shape, self.rf, self.const = shape, rf, const
         self.strides = strides  # torch's strides where certain (``convcalc.torch.strides``), else None
         # a module's tensor of integers (an index buffer) or a reshape of one: it may index another tensor
         self.integral = integral
+        # of a tensor of integers, the least and the greatest of its values where the plan knows them (an
+        # ``arange`` of a size, which a position table is indexed by): checked against the axis it indexes
+        self.span = span if integral else None
 
     def __repr__(self) -> str:  # in a message's "Received:" part
         return f"<a tensor of shape {tuple(self.shape)}>"
+
+
+def require_inside(call: Any, index: Any, size: Any, axis: int, what: str, negative: bool = True) -> None:
+    """The values of an integer tensor that indexes an axis of ``size``, where the plan knows between which they
+    lie (``self.pos(torch.arange(t))``), are inside it: from ``-size`` on (from 0 where ``negative`` is False: an
+    embedding's table) and below ``size``, as torch's IndexError requires; a constraint on symbolic sizes."""
+    span = getattr(index, "span", None)
+    if span is None:
+        return
+    from convcalc._symbolic import to_sympy
+
+    def gap(a: Any, b: Any) -> Any:  # a - b, of ints or sizes
+        return a - b if type(a) is int and type(b) is int else _size(to_sympy(a) - to_sympy(b))
+
+    least, greatest = span
+    low, high = gap(0, size) if negative else 0, gap(size, 1)
+    for room in (gap(high, greatest), gap(least, low)):
+        call.ctx.at_least(
+            room,
+            0,
+            call.name,
+            axis,
+            lambda: (
+                f"{call.where}: an index of {what} ranges over {least} to {greatest}, outside its {size} entries "
+                f"(torch: IndexError, index out of range; it takes {low} to {high}). Received: index values "
+                f"{least} to {greatest}, size={size}"
+            ),
+            "index inside the axis",
+        )
 
 
 class _SizeTensor(_Tensor):
@@ -450,6 +483,12 @@ def _transposed() -> Any:
     from convcalc.nn.conv import _ConvTransposeNd
 
     return _ConvTransposeNd
+
+
+def _embedding() -> Any:
+    from convcalc.nn import Embedding
+
+    return Embedding
 
 
 def _output_size_given(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
