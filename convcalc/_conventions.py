@@ -36,7 +36,7 @@ class MacConvention(_Vocabulary):
     ``fvcore``: fvcore's FlopCountAnalysis: ``macs`` plus, per element, 2 of a batch norm's output (1
     without ``affine``; eval mode), 5 of a group, layer or instance norm's input (4 without weights), 1 of a
     2-D adaptive average pool's input, 1 of a 2-D upsample's output and 4 of ``grid_sample``'s (activations,
-    other pools and additions are not counted). ``ptflops``: ptflops' default count at batch 1: ``macs`` plus
+    other pools, additions and ``scaled_dot_product_attention`` are not counted). ``ptflops``: ptflops' default count at batch 1: ``macs`` plus
     bias additions plus its module hooks and patched functionals: batch, group and instance norms 2 per
     element (1 without ``affine``), layer norms 1; ReLU, ELU, PReLU and GELU modules twice their outputs (the
     hook and the functional inside both fire), ReLU6, LeakyReLU, SiLU and Softmax modules and ``F.relu``,

@@ -147,6 +147,27 @@ def test_fvcore_convention_is_fvcores_total_over_the_batch(model: Any, shape: tu
     assert plan.macs >= convcalc.plan(net, (batch, *shape)).macs
 
 
+class _Attention(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv = torch.nn.Linear(16, 48)
+
+    def forward(self, x: Any) -> Any:
+        b, t, _ = x.shape
+        q, k, v = self.qkv(x).reshape(b, t, 3, 2, 8).permute(2, 0, 3, 1, 4)
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, t, 16)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_fvcore_convention_counts_no_scaled_dot_product_attention(batch: int) -> None:
+    """fvcore has no handler for ``aten::scaled_dot_product_attention``: it counts the projections only, where
+    ``"fvcore"`` counted the attention's products too (21,760 for fvcore's 15,360 at batch 2 and 10 tokens)."""
+    net = _Attention().eval()
+    plan = convcalc.plan(net, (batch, 10, 16), macs="fvcore")
+    assert plan.macs * batch == _fvcore_total(net, torch.zeros(batch, 10, 16)) == batch * 10 * 16 * 48
+    assert convcalc.plan(net, (batch, 10, 16)).macs == 10 * 16 * 48 + 2 * 10 * 10 * 2 * 8  # "macs" counts it
+
+
 @pytest.mark.parametrize("affine", [True, False])
 def test_peer_conventions_count_a_batch_norm_by_its_weights(affine: bool) -> None:
     """fvcore and ptflops count a batch norm 2 per element with weights, 1 without (``affine=False``)."""

@@ -176,8 +176,11 @@ def _sdpa(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     per_sample = _prod(batch[1:]) if len(batch) > 0 else 1
     macs = per_sample * length * source * (q.shape[-1] + v.shape[-1])
     shape = (*batch, length, v.shape[-1])
-    # 2-D inputs (L, E): one attention, the count the whole call's, not one per query
-    call.ctx.add_row(call.name, call.kind, tuple(q.shape), shape, macs=macs, batch=batch[0] if batch else 1)
+    # 2-D inputs (L, E): one attention, the count the whole call's, not one per query; fvcore has no handler for
+    # aten::scaled_dot_product_attention, which it counts as nothing
+    call.ctx.add_row(
+        call.name, call.kind, tuple(q.shape), shape, macs=macs, batch=batch[0] if batch else 1, peer_macs={"fvcore": 0}
+    )
     return _Tensor(shape)
 
 
