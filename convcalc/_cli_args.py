@@ -249,6 +249,8 @@ _CLI_SPELLING: dict[str, dict[str, str]] = {
 _VALUE = r"(?:'[^']*'|\([^()]*\)|-?\d+)"
 #: ``name=value`` in a message, the value one or several joined by " or " (``padding=1 or 2 fits``)
 _ASSIGNED = re.compile(rf"(?<![\w.])(\w+)=({_VALUE}(?: or {_VALUE})*)")
+#: ``name >= value`` (or ``<=``, ``<``, ``>``) in a message: a limit on an argument (``padding >= 1``)
+_LIMITED = re.compile(rf"(?<![\w.])(\w+) (>=|<=|<|>) ({_VALUE})")
 #: ``name=value`` in a message's ``Received:`` part, whatever the value
 _RECEIVED = re.compile(r"(\w+)=('[^']*'|\([^()]*\)|[^,\s]+)")
 
@@ -268,7 +270,7 @@ def _cli_spelling(message: str, command: str) -> str:
 
     A ``name=value`` that repeats what the command passed (as its ``Received:`` part lists it, or one axis of it)
     describes the input, and stays in the library's words, as the ``Received:`` part itself does; any other is a
-    value to use instead, and is written as the option.
+    value to use instead, and is written as the option, as a limit on one is (``padding >= 1``: ``-p >= 1``).
     """
     options = _CLI_SPELLING.get(command)
     if not options:
@@ -286,7 +288,10 @@ def _cli_spelling(message: str, command: str) -> str:
             return match[0]
         return f"{options[name]} " + " or ".join(_cli_value(v) for v in values)
 
-    return _ASSIGNED.sub(spell, body) + marker + given
+    def limit(match: re.Match[str]) -> str:  # ``padding >= 1`` as ``-p >= 1``
+        return f"{options[match[1]]} {match[2]} {_cli_value(match[3])}" if match[1] in options else match[0]
+
+    return _LIMITED.sub(limit, _ASSIGNED.sub(spell, body)) + marker + given
 
 
 def _model_options(p: argparse.ArgumentParser, *, strict: bool = True) -> None:

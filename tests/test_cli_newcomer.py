@@ -389,20 +389,21 @@ def test_layouts_without_a_count_column_are_as_the_library_renders_them(capsys: 
             "Keras pooling takes -p valid or same, not a number. Received: size=5, kernel_size=2, stride=None, "
             "padding=1, dilation=1, ceil_mode=False",
         ),
-        # what repeats the command's own values describes them, and stays as the Received part words it
+        # what repeats the command's own values describes them, and stays as the Received part words it; a limit
+        # to keep is written with the option
         (
             "size 4 -k 5",
-            "kernel_size=5 is larger than the padded input 4 + 2*0 = 4. An input of at least 5 fits, or padding >= 1. "
+            "kernel_size=5 is larger than the padded input 4 + 2*0 = 4. An input of at least 5 fits, or -p >= 1. "
             "Received: size=4, kernel_size=5, stride=1, padding=0, dilation=1",
         ),
         (
             "pool 8x8 -k 3 -p 1x2",
-            "padding=2 is more than half of kernel_size=3 on axis 1: torch allows padding <= 1. Received: size=(8, 8), "
+            "padding=2 is more than half of kernel_size=3 on axis 1: torch allows -p <= 1. Received: size=(8, 8), "
             "kernel_size=3, stride=None, padding=(1, 2), dilation=1, ceil_mode=False",
         ),
         (
             "tconv 4 -k 3 -s 2 --output-padding 2",
-            "output_padding=2 must be smaller than either stride=2 or dilation=1: use output_padding <= 1. Received: "
+            "output_padding=2 must be smaller than either stride=2 or dilation=1: use --output-padding <= 1. Received: "
             "size=4, kernel_size=3, stride=2, padding=0, output_padding=2, dilation=1",
         ),
     ],

@@ -363,7 +363,7 @@ def test_tconv_messages(capsys: Any) -> None:
         "output_padding must be a number or numbers joined by x, such as 32x64. Received: output_padding='x'"
     )
     assert _error(capsys, "tconv", "4", "-k", "3", "-s", "2", "--output-padding", "2") == (
-        "output_padding=2 must be smaller than either stride=2 or dilation=1: use output_padding <= 1. "
+        "output_padding=2 must be smaller than either stride=2 or dilation=1: use --output-padding <= 1. "
         "Received: size=4, kernel_size=3, stride=2, padding=0, output_padding=2, dilation=1"
     )
 
