@@ -44,6 +44,32 @@ def _shape(shape: Shape, *, keras: bool = False) -> str:
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")" if keras else "[" + ", ".join(dims) + "]"
 
 
+def _io_line(plan: Plan) -> str:
+    """The footer's inputs and outputs: each of several (a forward of two inputs, one returning a dict), as
+    ``input_shapes`` and ``output_shapes`` nest them, where the first alone would read as the only one."""
+    inputs = f"Input: {_shape(plan.input_shape)}" if plan.inputs is None else f"Inputs: {_tree(plan.inputs)}"
+    outputs = f"Output: {_shape(plan.output_shape)}" if plan.outputs is None else f"Outputs: {_tree(plan.outputs)}"
+    return f"{inputs}  {outputs}"
+
+
+def _tree(value: Any) -> str:
+    """Shapes nested in tuples and dicts: ``[2, 3], ([1, 4], [1, 4])``, ``seg [2, 5], logits [2, 7]``."""
+    if isinstance(value, dict):
+        return ", ".join(f"{name} {_tree(item)}" for name, item in value.items())
+    if value is None:
+        return "None"
+    if isinstance(value, tuple) and all(not isinstance(d, (tuple, dict)) and d is not None for d in value):
+        return _shape(value)
+    return ", ".join(
+        f"({_tree(item)})" if isinstance(item, (tuple, dict)) and _nested(item) else _tree(item) for item in value
+    )
+
+
+def _nested(value: Any) -> bool:
+    """Whether a tuple holds shapes (``((1, 4), (1, 4))``) rather than sizes."""
+    return isinstance(value, dict) or any(isinstance(item, (tuple, dict)) or item is None for item in value)
+
+
 def _listed(shape: Shape) -> str:
     """A shape in torchinfo's column: ``--`` where it has no axes (a 0-d tensor, or a value holding none)."""
     return _shape(shape) if len(shape) else "--"
@@ -128,7 +154,7 @@ def _table(plan: Plan) -> str:
     lines = _columns(header, body, {3, 4})
     rule = "-" * max(len(line) for line in lines)
     out = [lines[0], rule, *lines[1:], rule]
-    out.append(f"Input: {_shape(plan.input_shape)}  Output: {_shape(plan.output_shape)}")
+    out.append(_io_line(plan))
     out.append(
         f"Params: {_num(plan.total_params)} (trainable {_num(plan.trainable_params)}, "
         f"non-trainable {_num(plan.non_trainable_params)}); buffers: {_num(plan.buffers)}"

@@ -1222,3 +1222,26 @@ def test_a_view_whose_minus_one_stands_beside_a_size_of_0_leaves_those_sizes_out
         assert (value in valid) == (ran is not None), value
         if ran is not None:
             assert _at(plan.output_shape, h, value) == ran
+
+
+class _TwoInDictOut(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.seg, self.cls = torch.nn.Conv2d(3, 8, 3, 2, 1), torch.nn.Conv2d(8, 5, 1), torch.nn.Linear(8, 7)
+
+    def forward(self, x: Any, extra: Any) -> Any:
+        f = self.conv(x) + extra
+        return {"seg": self.seg(f), "logits": self.cls(f.mean((2, 3)))}
+
+
+def test_the_tables_footer_lists_every_input_and_output() -> None:
+    """The footer showed the first input and output only (``Input: [2, 3, 16, 16]  Output: [2, 5, 8, 8]``), so
+    a two-input model returning a dict read as one of each; each is listed now, as ``input_shapes`` and
+    ``output_shapes`` nest them, and a plan of one of each keeps its footer."""
+    plan = convcalc.plan(_TwoInDictOut(), [(2, 3, 16, 16), (2, 8, 8, 8)])
+    footer = plan.summary().splitlines()[-3]
+    assert footer == "Inputs: [2, 3, 16, 16], [2, 8, 8, 8]  Outputs: seg [2, 5, 8, 8], logits [2, 7]"
+    lstm = convcalc.plan(torch.nn.LSTM(8, 16, batch_first=True), (4, 10, 8))
+    assert lstm.summary().splitlines()[-3] == "Input: [4, 10, 8]  Outputs: [4, 10, 16], ([1, 4, 16], [1, 4, 16])"
+    single = convcalc.plan(torch.nn.Conv2d(3, 4, 3), (1, 3, 8, 8))
+    assert single.summary().splitlines()[-3] == "Input: [1, 3, 8, 8]  Output: [1, 4, 6, 6]"
