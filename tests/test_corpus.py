@@ -1245,3 +1245,25 @@ def test_the_tables_footer_lists_every_input_and_output() -> None:
     assert lstm.summary().splitlines()[-3] == "Input: [4, 10, 8]  Outputs: [4, 10, 16], ([1, 4, 16], [1, 4, 16])"
     single = convcalc.plan(torch.nn.Conv2d(3, 4, 3), (1, 3, 8, 8))
     assert single.summary().splitlines()[-3] == "Input: [1, 3, 8, 8]  Output: [1, 4, 6, 6]"
+
+
+class _KeywordCall(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.fc = torch.nn.Conv2d(3, 3, 3, padding=1), torch.nn.Linear(3, 2)
+
+    def forward(self, x: Any) -> Any:
+        return self.fc(torch.relu(self.conv(input=x)).mean((2, 3)))
+
+
+def test_a_layer_called_by_keyword_is_planned_by_its_rule_in_torchs_pass() -> None:
+    """``self.conv(input=x)`` in a model that torch's pass plans (a forward hook on it) was refused as a layer
+    whose multiply-accumulates convcalc has no rule for; it is the Conv2d rule's, as when the forward is read."""
+    read = convcalc.plan(_KeywordCall(), (2, 3, 8, 8))
+    hooked = _KeywordCall()
+    hooked.register_forward_hook(lambda module, args, out: None)
+    run = convcalc.plan(hooked, (2, 3, 8, 8))
+    assert run.fallback_rows
+    assert not read.fallback_rows
+    assert (run.output_shape, run.macs, run.total_params) == (read.output_shape, read.macs, read.total_params)
+    assert run.macs == 8 * 8 * 3 * 27 + 3 * 2

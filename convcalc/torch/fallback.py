@@ -21,7 +21,7 @@ from convcalc.torch.meta import (
     _run_uncompiled,
     _value_checks_off,
 )
-from convcalc.torch.nodes import ListValue, _Attr, _join, _torch, child_module
+from convcalc.torch.nodes import ListValue, _Attr, _input_name, _join, _torch, child_module
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.trace import (
     _apply_rule,
@@ -691,6 +691,8 @@ def _replay_module(
         torch = _torch()
         cls = type(module)
         where = f"{name} ({cls.__name__})"
+        if not args and len(kwargs) == 1 and next(iter(kwargs)) == _input_name(module.__class__):  # conv(input=x)
+            args, kwargs = tuple(kwargs.values()), {}
         tensors = [a for a in args if isinstance(a, torch.Tensor)]
         out_shape = tuple(int(d) for d in output.shape) if isinstance(output, torch.Tensor) else None
         spec = None

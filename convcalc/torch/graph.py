@@ -23,6 +23,7 @@ from convcalc.torch.nodes import (
     Ref,
     _Attr,
     _Dict,
+    _input_name,
     _join,
     _node_repr,
     _resolve_function,
@@ -811,18 +812,6 @@ def _sequential() -> Any:
     from convcalc import nn
 
     return nn.Sequential
-
-
-@functools.lru_cache(maxsize=256)
-def _input_name(cls: Any) -> str | None:
-    """The name of a torch layer's first input (``input`` for torch's layers), or None."""
-    import inspect
-
-    try:
-        parameters = list(inspect.signature(cls.forward).parameters)
-    except (TypeError, ValueError):  # pragma: no cover - a forward without a signature
-        return None
-    return parameters[1] if len(parameters) > 1 else None
 
 
 def _one_tensor_error(path: str, kind: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> SpecError:

@@ -5,6 +5,7 @@ Nothing here imports torch or another module of this package: it is the bottom o
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,3 +178,15 @@ def _substitute(value: Any, env: dict[str, Any]) -> Any:
     if isinstance(value, _Dict):
         return {k: _substitute(v, env) for k, v in value.items}
     return value
+
+
+@functools.lru_cache(maxsize=256)
+def _input_name(cls: Any) -> str | None:
+    """The name of a torch layer's first input (``input`` for torch's layers), or None."""
+    import inspect
+
+    try:
+        parameters = list(inspect.signature(cls.forward).parameters)
+    except (TypeError, ValueError):  # pragma: no cover - a forward without a signature
+        return None
+    return parameters[1] if len(parameters) > 1 else None
