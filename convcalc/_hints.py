@@ -2,6 +2,9 @@
 
 The planner hands in how to plan the model again (``replan``, a public plan at another input, whose own
 failures give no hint) or where planning an input fails (``failure``); nothing here imports the planner.
+:func:`for_error` picks the hint a ShapeError calls for. Each varies the one network input of a model; a plan of
+several inputs gets none (which of them reaches the failing layer, and whether the others must change with it,
+is not known).
 
 - :func:`strict_inputs`: a stride that does not divide evenly (``strict``): the sizes of that axis nearest the
   failing one that divide evenly at every layer;
@@ -16,11 +19,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from convcalc._errors import ConvCalcError
+from convcalc._errors import ConvCalcError, ShapeError
 from convcalc._types import Shape
 
 #: the most sizes a hint looks through on each side of the failing one
 _REACH = 4096
+
+
+def for_error(
+    exc: ShapeError,
+    shape: Shape,
+    first: int,
+    spatial: range,
+    strict: bool,
+    replanned: Callable[[bool], Callable[[Shape], Any]],
+    failure: Callable[[Shape], tuple[str | None, int | None, tuple[str, ...]] | None],
+) -> str:
+    """The sentence for ``exc``, a layer's refusal of the network input ``shape`` (of a model of one input), from
+    what the error says of itself: which of the hints below applies, or ``""``. ``replanned(strict)`` plans the
+    model again with ``strict`` as given; ``first`` is the index of the first spatial axis, ``spatial`` the range
+    of them."""
+    if exc.mismatch and len(shape) >= 4 and (exc.layer is None or exc.axis is None):
+        # sizes that disagree (a U-Net's cat of an odd input, an image model's residual sum): those that fit
+        return fitting_inputs(replanned(strict), shape, spatial)
+    if exc.layer is None or exc.axis is None:
+        return ""
+    if exc.strict:
+        return strict_inputs(replanned(True), shape, spatial, first + exc.axis)
+    return smallest_input(failure, shape, first, exc.layer, exc.axis)
 
 
 def strict_inputs(replan: Callable[[Shape], Any], shape: Shape, spatial: range, index: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import os
 import sys
@@ -647,17 +648,16 @@ def _plan_once(
                 read += "."
         first = (1 if model._layout == "channels_last" else 2) - unbatched
         spatial = range(first, first + len(shape) - 2 + unbatched)
-        if _hinting:
+        if _hinting or len(inputs) + len(keywords) > 1:
+            # a hint plans the model again at other sizes of one input; of several inputs, which one reaches the
+            # failing layer (and whether the others must grow with it, as in x + y) is not known: no hint
             hint = read
-        elif exc.mismatch and len(shape) >= 4 and (exc.layer is None or exc.axis is None):
-            # sizes that disagree (a U-Net's cat of an odd input, an image model's residual sum): those that fit
-            hint = hints.fitting_inputs(_replanned(model, conv, strict), shape, spatial) + read
-        elif exc.layer is None or exc.axis is None:
-            hint = read
-        elif exc.strict:
-            hint = hints.strict_inputs(_replanned(model, conv, True), shape, spatial, first + exc.axis) + read
         else:
-            hint = hints.smallest_input(_failure(model, strict), shape, first, exc.layer, exc.axis) + read
+            try:
+                replanned = functools.partial(_replanned, model, conv)
+                hint = hints.for_error(exc, shape, first, spatial, strict, replanned, _failure(model, strict)) + read
+            except ConvCalcError:  # a trial input the model refuses otherwise: the layer's own error stands
+                hint = read
         if not hint:
             raise
         text = str(exc)

@@ -461,3 +461,51 @@ def test_a_mismatch_no_size_mends_gives_no_size_hint() -> None:
     with pytest.raises(ShapeError) as info:
         convcalc.plan(model, (1, 2, 64, 64))
     assert "Network inputs that fit" not in str(info.value)
+
+
+_TOO_SMALL = (
+    "conv (Conv2d): the kernel spans 5 but the padded input is 3 + 0 = 3 on spatial axis 0; the input to this layer "
+    "must be at least 5 there. Received: input_shape=(1, 3, 3, 3)"
+)
+
+
+@pytest.mark.parametrize("given", [[(1, 3, 3, 3), (1, 3, 3, 3)], {"x": (1, 3, 3, 3), "y": (1, 3, 3, 3)}])
+def test_a_layer_of_a_forward_of_several_inputs_that_does_not_fit_says_so_itself(given: Any) -> None:
+    """The smallest-input hint plans the model again at other sizes of one input: for a forward of two inputs that
+    plan's refusal (an input the forward takes is not given) replaced the layer's error. Of several inputs, which
+    reaches the layer (and whether the others must grow with it, as in x + y) is not known: no hint."""
+    torch = pytest.importorskip("torch")
+
+    class Pair(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 5)
+
+        def forward(self, x: Any, y: Any) -> Any:
+            return self.conv(x + y)
+
+    with pytest.raises(ShapeError) as refused:
+        convcalc.plan(Pair(), given)
+    assert str(refused.value) == _TOO_SMALL
+    assert convcalc.plan(Pair(), [(1, 3, 5, 5), (1, 3, 5, 5)]).output_shape == (1, 4, 1, 1)
+
+
+@pytest.mark.parametrize("given", [(1, 3, 3, 3), [(1, 3, 3, 3)], {"x": (1, 3, 3, 3)}])
+def test_a_hint_whose_own_plan_is_refused_otherwise_leaves_the_layers_error(given: Any) -> None:
+    """Grown to 5 x 5, this forward takes a branch that views by a float size (a SpecError): that refusal of the
+    hint's trial input is no answer to the input given, whose layer's error stands without a hint."""
+    torch = pytest.importorskip("torch")
+
+    class Branchy(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 5)
+
+        def forward(self, x: Any) -> Any:
+            if x.shape[-1] > 4:
+                x = x.view(x.shape[0] / 2, -1)
+            return self.conv(x)
+
+    with pytest.raises(ShapeError) as refused:
+        convcalc.plan(Branchy(), given)
+    assert str(refused.value) == _TOO_SMALL
