@@ -874,7 +874,7 @@ def _run(args_list: list[str]) -> int:
     except _UsageError as exc:
         return _fail(f"{exc} (see convcalc --help)")
     except ConvCalcError as exc:
-        return _fail(_cli_spelling(str(exc), _command_path(args)))
+        return _fail(_cli_spelling(_one_input_only(exc, args), _command_path(args)))
     except SystemExit as exc:  # --help, --version, or a module imported for the model exiting: as Python does
         if exc.code is None or isinstance(exc.code, int):
             return int(exc.code or 0)
@@ -895,6 +895,21 @@ def _command_path(args: argparse.Namespace | None) -> str:
     """The command that ran, with its layer or figure: ``size``, ``params conv``, ``figure conv``."""
     names = (getattr(args, key, None) for key in ("command", "layer", "figure"))
     return " ".join(name for name in names if isinstance(name, str))
+
+
+def _one_input_only(exc: ConvCalcError, args: argparse.Namespace | None) -> str:
+    """The message of a forward given fewer inputs than it takes, in the command line's terms: --input gives a model
+    one input, so a forward of several is planned from Python (the library's message says how to give them there)."""
+    taken: tuple[str, tuple[str, ...]] | None = getattr(exc, "inputs_taken", None)  # (torch.graph.inputs_taken)
+    if taken is None:
+        return str(exc)
+    where, names = taken
+    given = getattr(args, "input", None)
+    return (
+        f"{where}: forward takes {len(names)} inputs ({', '.join(names)}), and the command "
+        f"line gives a model one input (--input); plan a forward of several inputs from Python, with one shape per "
+        f"input: convcalc.plan(model, [{', '.join(f'shape of {n}' for n in names)}]). Received: --input={given!r}"
+    )
 
 
 def _fail(message: str) -> int:

@@ -160,3 +160,29 @@ def test_params_refuses_a_kernel_whose_axes_contradict_ndim(capsys: Any) -> None
     assert _main(capsys, "params", "conv", "3", "64", "-k", "3", "--ndim", "3")[:2] == (0, "5248\n")
     assert _main(capsys, "params", "conv", "3", "64", "-k", "3x3x3")[:2] == (0, "5248\n")
     assert _main(capsys, "params", "conv", "3", "64", "-k", "3")[:2] == (0, "1792\n")
+
+
+@pytest.mark.parametrize("command", ["plan"])
+def test_a_forward_of_several_inputs_is_planned_from_python(capsys: Any, user_module: Path, command: str) -> None:
+    """--input gives a model one input: the library's advice (a list or a dict of shapes) is no option here."""
+    pytest.importorskip("torch")
+    _write(
+        user_module,
+        "two_input_net",
+        """
+        import torch
+
+
+        class TwoInput(torch.nn.Module):
+            def forward(self, image, tabular):
+                return image.flatten(1) + tabular
+        """,
+    )
+    device = ("--device", "cpu") if command == "verify" else ()
+    code, out, err = _main(capsys, command, "two_input_net:TwoInput", "--input", "4x12", *device)
+    assert (code, out) == (2, "")
+    assert err == (
+        "convcalc: error: <model> (TwoInput): forward takes 2 inputs (image, tabular), and the command line gives a "
+        "model one input (--input); plan a forward of several inputs from Python, with one shape per input: "
+        "convcalc.plan(model, [shape of image, shape of tabular]). Received: --input='4x12'\n"
+    )

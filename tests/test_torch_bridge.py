@@ -1473,13 +1473,66 @@ def test_from_torch_rejects_what_is_not_a_module() -> None:
         tb.from_torch(3)
 
 
-def test_forward_with_two_inputs_is_a_spec_error() -> None:
+class _TwoInput(tnn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.cnn = tnn.Sequential(tnn.Conv2d(3, 16, 5, stride=2), tnn.AdaptiveAvgPool2d(1), tnn.Flatten())
+        self.tab = tnn.Linear(12, 16)
+        self.head = tnn.Linear(32, 1)
+
+    def forward(self, image: Any, tabular: Any, scale: float = 1.0) -> Any:
+        return self.head(torch.cat([self.cnn(image), self.tab(tabular)], dim=1)) * scale
+
+
+_NOT_GIVEN = (
+    "<model> (_TwoInput): forward takes 2 inputs (image, tabular), and optionally scale, but is given 1: give one "
+    "shape per input, as a list in the forward's order, [shape of image, shape of tabular], or as a dict by name, "
+    "{'image': shape, 'tabular': shape}. Received: missing=tabular"
+)
+
+
+@pytest.mark.parametrize("given", [(4, 3, 33, 33), [(4, 3, 33, 33)], {"image": (4, 3, 33, 33)}])
+def test_a_forward_of_two_inputs_given_one_says_how_to_give_both(given: Any) -> None:
+    """It said a plan follows one input tensor, and to register a rule: a list or a dict of shapes gives both."""
+    with pytest.raises(SpecError) as refused:
+        convcalc.plan(_TwoInput(), given)
+    assert str(refused.value) == _NOT_GIVEN
+    with pytest.raises(SpecError) as refused:
+        convcalc.summary(_TwoInput(), input_size=(4, 3, 33, 33), verbose=0)
+    assert str(refused.value) == _NOT_GIVEN
+    assert convcalc.plan(_TwoInput(), [(4, 3, 33, 33), (4, 12)]).output_shape == (4, 1)
+    assert convcalc.plan(_TwoInput(), {"image": (4, 3, 33, 33), "tabular": (4, 12)}).output_shape == (4, 1)
+
+
+def test_a_misspelt_keyword_input_is_named_as_torch_names_it() -> None:
+    """torch: TypeError: forward() got an unexpected keyword argument 'img' (before any input it misses)."""
+    with pytest.raises(SpecError) as refused:
+        convcalc.plan(_TwoInput(), {"img": (4, 3, 33, 33), "tabular": (4, 12)})
+    assert str(refused.value) == (
+        "<model> (_TwoInput): forward() got an unexpected keyword argument 'img' (torch: TypeError); it takes 2 "
+        "inputs (image, tabular), and optionally scale: did you mean 'image'? Received: keywords=['img', 'tabular']"
+    )
+    with pytest.raises(TypeError, match="unexpected keyword argument 'img'"):
+        _TwoInput()(img=torch.zeros(4, 3, 33, 33), tabular=torch.zeros(4, 12))
+
+
+def test_a_child_called_with_fewer_inputs_than_its_forward_takes() -> None:
     class Two(tnn.Module):
         def forward(self, x: Any, y: Any) -> Any:
             return x + y
 
-    with pytest.raises(SpecError, match=r"forward takes an input 'y' that convcalc does not have"):
-        convcalc.plan(Two(), (1, 3, 4, 4))
+    class Caller(tnn.Module):
+        def __init__(self, count: int) -> None:
+            super().__init__()
+            self.count, self.two = count, Two()
+
+        def forward(self, x: Any) -> Any:
+            return self.two(*[x] * self.count)
+
+    for count, said in ((1, "its caller gives 1 (torch: TypeError, missing 'y'). Received: missing=y"),):
+        with pytest.raises(SpecError) as refused:
+            convcalc.plan(Caller(count), (1, 3))
+        assert str(refused.value) == f"two (Two): forward takes 2 inputs (x, y), but {said}"
 
 
 def test_graph_children_with_two_inputs_and_own_parameters() -> None:

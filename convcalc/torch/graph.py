@@ -327,6 +327,8 @@ def _run_graph(
     same: dict[str, list[str]] = {}  # the names of one tensor: ``y.squeeze_(-1)`` is ``y``, by the first name
     sized: set[int] = set()  # views of a tensor made from sizes (``d.view(-1)``, ``d[0]``): writing them changes it
     received: dict[str, Any] = {}  # the lists given as inputs, by name
+    _check_keywords(graph, named, path)
+    count = len(supplied) + len(named)
     for node in graph.nodes:
         if node.op == "placeholder":
             if node.target.startswith("**"):  # forward(self, x, **kwargs): the keywords no parameter took
@@ -371,16 +373,12 @@ def _run_graph(
                     )
                 env[node.name] = node.args[0]
             else:
-                raise SpecError(
-                    f"{path or '<model>'} ({graph.torch_type}): forward takes an input {node.name!r} that convcalc "
-                    f"does not have; a plan follows one input tensor (register a rule for this module). "
-                    f"Received: input={node.name}"
-                )
+                raise _not_given(graph, node.target, count, path)
             continue
-        if named:  # keywords no parameter of the forward takes: torch raises TypeError
+        if named:  # keywords of inputs given by position too: torch raises TypeError
             raise SpecError(
-                f"{path or '<model>'} ({graph.torch_type}): forward() takes no argument "
-                f"{', '.join(repr(k) for k in named)} (torch: TypeError, unexpected keyword argument). "
+                f"{path or '<model>'} ({graph.torch_type}): forward() got multiple values for "
+                f"{', '.join(repr(k) for k in named)}, by position and by name (torch: TypeError). "
                 f"Received: keywords={sorted(named)}"
             )
         args = _substitute(node.args, env)
@@ -806,6 +804,71 @@ def _torchinfo_first(value: Any) -> _Tensor | None:
     """The tensor torchinfo sizes a module's output by (see ``_shown_value``), or None where that is no tensor."""
     shown = _shown_value(value)
     return shown if isinstance(shown, _Tensor) else None
+
+
+def inputs_taken(exc: BaseException) -> tuple[str, tuple[str, ...]] | None:
+    """Where a plan gave a model's forward fewer inputs than it takes: the model, as its errors name it, and the
+    inputs the forward takes (for verify() and the command line, which give one input, to say so in their terms);
+    None for any other error."""
+    found: tuple[str, tuple[str, ...]] | None = getattr(exc, "inputs_taken", None)
+    return found
+
+
+def with_inputs_taken(error: SpecError, taken: tuple[str, tuple[str, ...]]) -> SpecError:
+    """``error``, which :func:`inputs_taken` reads ``taken`` from (a plain SpecError, as users catch it)."""
+    setattr(error, "inputs_taken", taken)  # noqa: B010 - an attribute SpecError does not declare
+    return error
+
+
+def _parameters(graph: Any) -> tuple[list[str], list[str]]:
+    """The inputs a forward takes: those it needs, and those with a default (``*args`` and ``**kwargs`` aside)."""
+    placeholders = [n for n in graph.nodes if n.op == "placeholder" and not n.target.startswith("*")]
+    return [n.target for n in placeholders if not n.args], [n.target for n in placeholders if n.args]
+
+
+def _inputs_text(graph: Any) -> str:
+    """``2 inputs (image, tabular)``, with the optional ones after them."""
+    needed, optional = _parameters(graph)
+    text = f"{len(needed)} input{'s' if len(needed) != 1 else ''} ({', '.join(needed)})" if needed else "no input"
+    return f"{text}, and optionally {', '.join(optional)}" if optional else text
+
+
+def _check_keywords(graph: Any, named: dict[str, Any], path: str) -> None:
+    """A keyword the forward takes no parameter of (a misspelt key of a dict of shapes) is torch's TypeError,
+    which Python raises before it looks for a missing input: named first, as torch names it."""
+    placeholders = [n.target for n in graph.nodes if n.op == "placeholder"]
+    if not named or any(t.startswith("**") for t in placeholders):
+        return
+    unknown = [k for k in named if k not in placeholders]
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], [t for t in placeholders if t not in named], n=1)
+        tip = f": did you mean {close[0]!r}?" if close else "."
+        raise SpecError(
+            f"{path or '<model>'} ({graph.torch_type}): forward() got an unexpected keyword argument "
+            f"{unknown[0]!r} (torch: TypeError); it takes {_inputs_text(graph)}{tip} Received: keywords={list(named)}"
+        )
+
+
+def _not_given(graph: Any, name: str, count: int, path: str) -> SpecError:
+    """The error of a forward's input that a plan does not give: at the model itself, how to give each input."""
+    where = f"{path or '<model>'} ({graph.torch_type})"
+    if path:  # a module called with fewer inputs than its forward takes: torch raises TypeError
+        return SpecError(
+            f"{where}: forward takes {_inputs_text(graph)}, but its caller gives {count} (torch: TypeError, "
+            f"missing {name!r}). Received: missing={name}"
+        )
+    needed = _parameters(graph)[0]
+    shown = needed if name in needed else [*needed, name]
+    return with_inputs_taken(
+        SpecError(
+            f"{where}: forward takes {_inputs_text(graph)}, but is given {count}: give one shape per input, as a "
+            f"list in the forward's order, [{', '.join(f'shape of {n}' for n in shown)}], or as a dict by name, "
+            f"{{{', '.join(f'{n!r}: shape' for n in shown)}}}. Received: missing={name}"
+        ),
+        (where, tuple(shown)),
+    )
 
 
 def _sequential() -> Any:
