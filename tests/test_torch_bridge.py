@@ -1516,7 +1516,29 @@ def test_a_misspelt_keyword_input_is_named_as_torch_names_it() -> None:
         _TwoInput()(img=torch.zeros(4, 3, 33, 33), tabular=torch.zeros(4, 12))
 
 
-def test_a_child_called_with_fewer_inputs_than_its_forward_takes() -> None:
+def test_more_inputs_than_a_forward_takes_are_refused_as_torch_refuses_them() -> None:
+    """A third shape for forward(image, tabular, scale=1.0) fills scale; a fourth was dropped, where torch raises."""
+    shapes = [(4, 3, 33, 33), (4, 12), (1,), (4, 7)]
+    with pytest.raises(SpecError) as refused:
+        convcalc.plan(_TwoInput(), shapes)
+    assert str(refused.value) == (
+        "<model> (_TwoInput): forward takes 2 inputs (image, tabular), and optionally scale, but is given 4 (torch: "
+        "TypeError, too many positional arguments); give one shape per input. Received: inputs=4"
+    )
+    with pytest.raises(TypeError, match="takes from 3 to 4 positional arguments but 5 were given"):
+        _TwoInput()(*[torch.zeros(s) for s in shapes])
+    assert convcalc.plan(_TwoInput(), shapes[:3]).output_shape == (4, 1)
+
+
+def test_a_forward_of_args_takes_any_number_of_inputs() -> None:
+    class Summed(tnn.Module):
+        def forward(self, *xs: Any) -> Any:
+            return sum(xs)
+
+    assert convcalc.plan(Summed(), [(2, 3)] * 3).output_shape == (2, 3)
+
+
+def test_a_child_called_with_fewer_or_more_inputs_than_its_forward_takes() -> None:
     class Two(tnn.Module):
         def forward(self, x: Any, y: Any) -> Any:
             return x + y
@@ -1529,10 +1551,36 @@ def test_a_child_called_with_fewer_inputs_than_its_forward_takes() -> None:
         def forward(self, x: Any) -> Any:
             return self.two(*[x] * self.count)
 
-    for count, said in ((1, "its caller gives 1 (torch: TypeError, missing 'y'). Received: missing=y"),):
+    for count, said in (
+        (1, "its caller gives 1 (torch: TypeError, missing 'y'). Received: missing=y"),
+        (3, "its caller gives 3 (torch: TypeError, too many positional arguments). Received: inputs=3"),
+    ):
         with pytest.raises(SpecError) as refused:
             convcalc.plan(Caller(count), (1, 3))
         assert str(refused.value) == f"two (Two): forward takes 2 inputs (x, y), but {said}"
+
+
+def test_an_input_given_by_position_and_by_name_is_refused_as_torch_refuses_it() -> None:
+    class Two(tnn.Module):
+        def forward(self, x: Any, y: Any = None) -> Any:
+            return x
+
+    class Caller(tnn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.two = Two()
+
+        def forward(self, x: Any) -> Any:
+            return self.two(x, x=x)
+
+    with pytest.raises(SpecError) as refused:
+        convcalc.plan(Caller(), (1, 3))
+    assert str(refused.value) == (
+        "two (Two): forward() got multiple values for 'x', by position and by name (torch: TypeError). "
+        "Received: keywords=['x']"
+    )
+    with pytest.raises(TypeError, match="got multiple values for argument 'x'"):
+        Caller()(torch.zeros(1, 3))
 
 
 def test_graph_children_with_two_inputs_and_own_parameters() -> None:

@@ -381,6 +381,13 @@ def _run_graph(
                 f"{', '.join(repr(k) for k in named)}, by position and by name (torch: TypeError). "
                 f"Received: keywords={sorted(named)}"
             )
+        if supplied and not any(n.op == "placeholder" and n.target.startswith("*") for n in graph.nodes):
+            # more inputs than the forward has parameters (and no *args to take the rest): torch raises TypeError
+            raise SpecError(
+                f"{path or '<model>'} ({graph.torch_type}): forward takes {_inputs_text(graph)}, but "
+                f"{'its caller gives' if path else 'is given'} {count} (torch: TypeError, too many positional "
+                f"arguments){'' if path else '; give one shape per input'}. Received: inputs={count}"
+            )
         args = _substitute(node.args, env)
         kwargs = {k: _substitute(v, env) for k, v in node.kwargs}
         if node.op == "output":
