@@ -162,7 +162,7 @@ def test_params_refuses_a_kernel_whose_axes_contradict_ndim(capsys: Any) -> None
     assert _main(capsys, "params", "conv", "3", "64", "-k", "3")[:2] == (0, "1792\n")
 
 
-@pytest.mark.parametrize("command", ["plan"])
+@pytest.mark.parametrize("command", ["plan", "verify"])
 def test_a_forward_of_several_inputs_is_planned_from_python(capsys: Any, user_module: Path, command: str) -> None:
     """--input gives a model one input: the library's advice (a list or a dict of shapes) is no option here."""
     pytest.importorskip("torch")

@@ -1224,6 +1224,17 @@ def test_verify_takes_numpy_integers_as_plan_does() -> None:
     assert all(type(d) is int for d in report.rows[0].planned_shape)
 
 
+def test_verify_of_a_forward_of_several_inputs_given_one_says_verify_runs_one() -> None:
+    """The plan's refusal said to give a list of shapes, which verify() does not take: it says so itself."""
+    with pytest.raises(SpecError) as refused:
+        convcalc.verify(_TwoInput(), (4, 3, 33, 33), device="cpu")
+    assert str(refused.value) == (
+        "<model> (_TwoInput): forward takes 2 inputs (image, tabular), and verify() runs the model on one input "
+        "tensor; plan it with one shape per input: convcalc.plan(model, [shape of image, shape of tabular]). "
+        "Received: input_shape=(4, 3, 33, 33)"
+    )
+
+
 def test_verify_rejects_symbolic_or_bad_input() -> None:
     H = convcalc.symbols("H")
     model, _ = ROUND_TRIPS["mnist"]
@@ -1232,6 +1243,15 @@ def test_verify_rejects_symbolic_or_bad_input() -> None:
     for bad in ((1, 1, 28.0, 28), (True, 1, 28, 28), (1, 1, 0, 28), (), "1, 1, 28, 28"):
         with pytest.raises(ShapeError, match=r"input_shape must be positive ints"):
             convcalc.verify(model, bad)
+    for several in ([(1, 1, 28, 28), (1, 1, 28, 28)], {"x": (1, 1, 28, 28)}, [(1, 1, 28, 28)]):
+        # it said input_shape must be positive ints, which each shape is: verify() takes one
+        with pytest.raises(ShapeError) as refused:
+            convcalc.verify(model, several)
+        assert str(refused.value) == (
+            "verify() runs the model on one input tensor, so input_shape is one shape such as (1, 3, 224, 224); a "
+            "forward of several inputs is planned with a list or a dict of shapes by convcalc.plan, and not "
+            f"verified. Received: input_shape={several!r}"
+        )
     with pytest.raises(SpecError, match=r"verify\(\) takes a convcalc.nn model or a torch.nn.Module"):
         convcalc.verify("resnet", (1, 3, 8, 8))
     with pytest.raises(SpecError, match=r"verify\(\) takes a convcalc.nn model or a torch.nn.Module"):

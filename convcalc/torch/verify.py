@@ -13,7 +13,7 @@ from convcalc._errors import ConvCalcError, ShapeError, SpecError, checked_call
 from convcalc._types import Shape
 from convcalc.torch.build import to_torch
 from convcalc.torch.fallback import _one_float_dtype
-from convcalc.torch.graph import _spec_types
+from convcalc.torch.graph import _spec_types, inputs_taken, with_inputs_taken
 from convcalc.torch.meta import _compiled, _meta_copy, _quiet_compiled
 from convcalc.torch.nodes import _torch
 from convcalc.torch.read import _read, _uncompiled
@@ -160,7 +160,8 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
 
     Args:
         model: a ``convcalc.nn`` model or a ``torch.nn.Module``.
-        input_shape: concrete sizes, batch first, such as ``(1, 3, 224, 224)``.
+        input_shape: concrete sizes, batch first, such as ``(1, 3, 224, 224)``: one input (a forward of several
+            inputs is planned with a list or a dict of shapes, and not verified).
         device: where to run; ``"cuda"`` when available, else ``"cpu"``.
         raise_on_mismatch: raise instead of returning a failed report.
 
@@ -170,7 +171,7 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
     Raises:
         ShapeError: with ``raise_on_mismatch``, naming the first layer that
             differs, or with torch's message when its forward pass fails.
-        SpecError: the model cannot be built or read.
+        SpecError: the model cannot be built or read, or its forward takes several inputs.
 
     >>> import convcalc
     >>> from convcalc import nn
@@ -208,6 +209,14 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
             "convcalc.keras model has no torch module to run (plan it, and compare with Keras' own "
             f"model.summary()). {received({'model': type(model).__name__})}"
         )
+    if isinstance(input_shape, dict) or (
+        isinstance(input_shape, (list, tuple)) and any(isinstance(d, (list, tuple, dict)) for d in input_shape)
+    ):
+        raise ShapeError(
+            "verify() runs the model on one input tensor, so input_shape is one shape such as (1, 3, 224, 224); a "
+            "forward of several inputs is planned with a list or a dict of shapes by convcalc.plan, and not "
+            f"verified. {received({'input_shape': input_shape})}"
+        )
     shape = _positive_ints(input_shape)
     if shape is None:
         raise ShapeError(
@@ -235,6 +244,15 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
         try:
             planned = plan(read if read is not None else model, shape)
         except ConvCalcError as exc:
+            taken = inputs_taken(exc)
+            if taken is not None:  # a forward of several inputs: verify gives it one, plan takes them all
+                where, names = taken
+                several = SpecError(  # marked below, for the command line to say it in its own terms
+                    f"{where}: forward takes {len(names)} inputs ({', '.join(names)}), and verify() runs the model on "
+                    f"one input tensor; plan it with one shape per input: convcalc.plan(model, "
+                    f"[{', '.join(f'shape of {n}' for n in names)}]). {received({'input_shape': shape})}"
+                )
+                raise with_inputs_taken(several, taken) from None
             plan_error, plan_layer = str(exc), _rejecting_layer(exc)
         hooked: dict[str, list[tuple[int, ...] | None]] = {}
         outputs, params, error, torch_layer = _run_hooked(torch, module, shape, device, hooked)
