@@ -1030,6 +1030,28 @@ def test_verify_happy_path_on_a_convcalc_model() -> None:
     assert "ok" in text
 
 
+class _TokenClassifier(torch.nn.Module):
+    def __init__(self, features: int = 8) -> None:
+        super().__init__()
+        self.emb, self.fc = torch.nn.Embedding(50, 8), torch.nn.Linear(features, 3)
+
+    def forward(self, ids: Any) -> Any:
+        return self.fc(self.emb(ids).mean(1))
+
+
+def test_verify_runs_a_model_of_token_ids_on_integers() -> None:
+    """verify ran every model on floats, which an Embedding refuses: a model of token ids was reported as a
+    mismatch ("torch raises at emb") where plan and torch agree; torch's request for integers is followed."""
+    report = convcalc.verify(_TokenClassifier(), (4, 20), device="cpu")
+    assert report.ok
+    assert report.error is None
+    assert [r.actual_shape for r in report.rows if r.actual_shape is not None] == [(4, 20, 8), (4, 3)]
+    wrong = convcalc.verify(_TokenClassifier(features=5), (4, 20), device="cpu")  # both refuse, at fc
+    assert not wrong.ok
+    assert wrong.error is not None
+    assert wrong.error.startswith("with integer inputs, RuntimeError: mat1 and mat2 shapes cannot be multiplied")
+
+
 @pytest.mark.parametrize("torch_model", [False, True])
 def test_verify_compares_on_the_meta_device_an_input_no_memory_holds(torch_model: bool) -> None:
     # 3 * 2**46 floats (768 TiB, past any address space): the CPU cannot allocate the input, which verify called a

@@ -12,7 +12,7 @@ from convcalc._args import flag, received, whole
 from convcalc._errors import ConvCalcError, ShapeError, SpecError, checked_call
 from convcalc._types import Shape
 from convcalc.torch.build import to_torch
-from convcalc.torch.fallback import _one_float_dtype
+from convcalc.torch.fallback import _asks_for_integers, _one_float_dtype
 from convcalc.torch.graph import _spec_types, inputs_taken, with_inputs_taken
 from convcalc.torch.meta import _compiled, _meta_copy, _quiet_compiled
 from convcalc.torch.nodes import _torch
@@ -151,7 +151,8 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
     Builds the torch module (``to_torch`` for a ``convcalc.nn`` model; a torch
     module is used as it is, in eval mode, on a copy if it must move device),
     runs it once on ``torch.randn(input_shape)`` (in the one floating-point dtype of the model's parameters,
-    where they have one) under ``torch.no_grad()``,
+    where they have one; on int64 zeros where torch asks for integers: an embedding's token ids) under
+    ``torch.no_grad()``,
     records each module's output shape, call by call, with forward hooks, and
     compares them and the parameters each call holds for the first time
     (``parameters()`` of the module, its parametrizations included) with the
@@ -389,18 +390,37 @@ def _run_hooked(
     compiled = any(_compiled(sub) for _, sub in named)
     stance = getattr(getattr(torch, "compiler", None), "set_stance", None)
     error = failed_in = None
+    # in the one floating-point dtype of the model's parameters, as plan sizes its bytes (else torch's default);
+    # where torch asks for integers (an embedding's token ids), zeros of int64, which index any table
+    inputs: tuple[Callable[[], Any], ...] = (
+        lambda: torch.randn(shape, device=device, dtype=_one_float_dtype(module)),
+        lambda: torch.zeros(shape, device=device, dtype=torch.long),
+    )
     try:
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(torch.no_grad())
-            if compiled:
-                stack.enter_context(_quiet_compiled())
-                if stance is not None:
-                    stack.enter_context(stance("force_eager"))
-            # (in the one floating-point dtype of the model's parameters, as plan sizes its bytes; else torch's default)
-            module(torch.randn(shape, device=device, dtype=_one_float_dtype(module)))
-    except Exception as exc:  # torch's own error is the finding
-        error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-        failed_in = running[-1] if running else ""
+        for make in inputs:
+            for recorded in (outputs, own, *(() if hooked is None else (hooked,))):
+                recorded.clear()
+            running.clear()
+            try:
+                with contextlib.ExitStack() as stack:
+                    stack.enter_context(torch.no_grad())
+                    if compiled:
+                        stack.enter_context(_quiet_compiled())
+                        if stance is not None:
+                            stack.enter_context(stance("force_eager"))
+                    module(make())
+                error = failed_in = None
+                break
+            except Exception as exc:  # torch's own error is the finding
+                message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                said = (
+                    f"{type(exc).__name__}: {message}"
+                    if error is None
+                    else f"with integer inputs, {type(exc).__name__}: {message}"
+                )
+                error, failed_in = said, running[-1] if running else ""
+                if not _asks_for_integers(message) or make is inputs[-1]:
+                    break
     finally:
         for handle in handles:
             handle.remove()
