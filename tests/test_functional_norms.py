@@ -84,6 +84,45 @@ def channel_tensors(channels: int) -> st.SearchStrategy[Shape | None]:
     return st.one_of(channel_sizes(channels).map(vector), others)
 
 
+_EMPTIED: dict[str, Callable[[], torch.nn.Module]] = {
+    "GroupNorm": lambda: torch.nn.GroupNorm(2, 4),
+    "GroupNorm of one channel per group": lambda: torch.nn.GroupNorm(4, 4),
+    "InstanceNorm1d": lambda: torch.nn.InstanceNorm1d(4),
+    "InstanceNorm1d tracking, in training": lambda: torch.nn.InstanceNorm1d(4, track_running_stats=True).train(),
+    "BatchNorm1d in training": lambda: torch.nn.BatchNorm1d(4).train(),
+    "F.group_norm": lambda: Holding(lambda m, x: F.group_norm(x, 4)),
+    "F.instance_norm": lambda: Holding(lambda m, x: F.instance_norm(x)),
+    "F.batch_norm in training": lambda: Holding(lambda m, x: F.batch_norm(x, None, None, training=True)),
+}
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+@pytest.mark.parametrize("name", sorted(_EMPTIED))
+def test_statistics_of_no_value_give_an_empty_output(name: str, batch: int) -> None:
+    """torch refuses statistics of exactly one value (``size_prods == 1``), not of none: a norm of an axis a
+    slice empties returns an empty tensor, with numbers and at the sizes a symbolic plan holds for."""
+    model = Holding(lambda m, x: m.norm(x[:, :, 2:]))
+    model.norm = _EMPTIED[name]()
+    for length in range(1, 7):
+        assert convcalc_outcome(model, (batch, 4, length)) == torch_outcome(model, (batch, 4, length)), length
+    assert torch_outcome(model, (batch, 4, 2)) == (batch, 4, 0)
+    valid = convcalc.plan(model, (batch, 4, "L")).valid_sizes()
+    for length in range(2, 9):  # (below 2 the slice's symbolic length is negative, and left out)
+        assert (length in valid) == (torch_outcome(model, (batch, 4, length)) is not None), (length, valid)
+
+
+def test_one_value_per_group_is_refused_with_its_count() -> None:
+    model = Holding(lambda m, x: m.norm(x[:, :, 2:]))
+    model.norm = torch.nn.GroupNorm(4, 4)
+    assert torch_outcome(model, (1, 4, 3)) is None
+    with pytest.raises(convcalc.ShapeError) as info:
+        convcalc.plan(model, (1, 4, 3))
+    assert str(info.value).startswith(
+        "norm (GroupNorm): expects more than 1 value per group, or none: a batch of 1 with 1 channel(s) per group "
+        "and 1 position(s) gives one"
+    )
+
+
 # --------------------------------------------------------------------------- #
 # F.layer_norm, F.rms_norm
 # --------------------------------------------------------------------------- #
@@ -776,7 +815,8 @@ _MESSAGES: list[tuple[str, Forward, dict[str, Shape | None], Shape, type[Excepti
         {},
         (1, 2),
         convcalc.ShapeError,
-        "group_norm (group_norm): expects more than 1 value per group (torch's check when it computes statistics). "
+        "group_norm (group_norm): expects more than 1 value per group, or none (torch's check when it computes "
+        "statistics). "
         f"{_RECEIVED}(1, 2)",
     ),
     (
@@ -844,7 +884,7 @@ _MESSAGES: list[tuple[str, Forward, dict[str, Shape | None], Shape, type[Excepti
         {},
         (1, 3, 1),
         convcalc.ShapeError,
-        "batch_norm (batch_norm): expects more than 1 value per channel (torch's check when it computes "
+        "batch_norm (batch_norm): expects more than 1 value per channel, or none (torch's check when it computes "
         f"statistics). {_RECEIVED}(1, 3, 1)",
     ),
     (
@@ -853,7 +893,7 @@ _MESSAGES: list[tuple[str, Forward, dict[str, Shape | None], Shape, type[Excepti
         {},
         (2, 3, 1, 1),
         convcalc.ShapeError,
-        "instance_norm (instance_norm): expects more than 1 spatial element (torch's check when it computes "
+        "instance_norm (instance_norm): expects more than 1 spatial element, or none (torch's check when it computes "
         f"statistics). {_RECEIVED}(2, 3, 1, 1)",
     ),
     (
@@ -1352,13 +1392,15 @@ _ELEMENTWISE_MESSAGES: list[tuple[str, dict[str, Any], Shape, str]] = [
         "InstanceNorm1d",
         {"num_features": 3},
         (2, 3, 1),
-        "<model> (InstanceNorm1d): expects more than 1 spatial element (torch's check when it computes statistics)",
+        "<model> (InstanceNorm1d): expects more than 1 spatial element, or none (torch's check when it computes "
+        "statistics)",
     ),
     (
         "InstanceNorm3d",
         {"num_features": 3},
         (3, 1, 1, 1),
-        "<model> (InstanceNorm3d): expects more than 1 spatial element (torch's check when it computes statistics)",
+        "<model> (InstanceNorm3d): expects more than 1 spatial element, or none (torch's check when it computes "
+        "statistics)",
     ),
 ]
 

@@ -200,7 +200,7 @@ def test_instance_norm_checks_channels_and_its_plane() -> None:
     with pytest.raises(convcalc.ShapeError) as info:
         convcalc.plan(_nested(nn.InstanceNorm2d(3)), (1, 3, 1, 1))
     assert str(info.value).startswith(
-        "block.norm (InstanceNorm2d): expects more than 1 spatial element (torch's check when it computes each "
+        "block.norm (InstanceNorm2d): expects more than 1 spatial element, or none (torch's check when it computes each "
         "sample's statistics)."
     )
     assert str(info.value).endswith("Received: input_shape=(1, 3, 1, 1)")

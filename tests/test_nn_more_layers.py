@@ -308,7 +308,7 @@ INPUT_ERRORS: list[tuple[nn.Module, Any, tuple[int, ...], str]] = [
         nn.InstanceNorm1d(3),
         tnn.InstanceNorm1d(3),
         (2, 3, 1),
-        "<model> (InstanceNorm1d): expects more than 1 spatial element (torch's check when it computes each sample's "
+        "<model> (InstanceNorm1d): expects more than 1 spatial element, or none (torch's check when it computes each sample's "
         "statistics). The smallest network input that fits every layer: input_shape=(2, 3, 2). Received: input_shape=(2, 3, 1)",
     ),
     (

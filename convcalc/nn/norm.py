@@ -27,14 +27,41 @@ from convcalc.params import (
 
 
 def _values_to_count(sizes: tuple[Any, ...]) -> Any:
-    """The number of values a normalisation takes its statistics over, which must be more than 1; None where the
-    sizes that are numbers make 2 or more already (every other size is at least 1 in a plan, which refuses an
-    empty output: ``GroupNorm(1, 64)`` at a symbolic size asks nothing of the sizes)."""
+    """The number of values a normalisation takes its statistics over, which must not be exactly 1; None where the
+    sizes that are numbers decide it already: a product of 2 or more, or of 0 (an empty input, whose statistics
+    torch never computes), is never 1 whatever the other sizes (``GroupNorm(1, 64)`` at a symbolic size asks
+    nothing of the sizes)."""
     known = 1
     for d in sizes:
         if type(d) is int:
             known *= d
-    return None if known >= 2 else product(sizes)
+    return None if known != 1 else product(sizes)
+
+
+def statistics_not_one(
+    ctx: Context, values: Any, path: str, axis: int, message: Callable[[], str], reason: str
+) -> None:
+    """Refuse statistics over exactly one value, as torch does in training (its ``_verify_batch_size`` and
+    ``_verify_spatial_size`` test ``size_prods == 1``): an empty input (no value) passes and gives an empty output,
+    which a requirement of 2 or more would refuse. For sizes that depend on the input, the condition recorded is
+    ``values >= 2`` where ``values`` is at least 1 at every size (a product of the input's sizes), else
+    ``(values - 1)**2 >= 1``, the same ``values != 1`` in the one form of condition that keeps 0."""
+    from convcalc._backend import decided
+    from convcalc._symbolic import FloorForm, to_sympy
+
+    if isinstance(values, FloorForm) and values.is_constant:
+        values = values.e
+    if type(values) is not int:
+        expr = to_sympy(values)
+        if not expr.is_number:
+            if decided(values >= 1) is True:
+                ctx.at_least(values, 2, path, axis, message, reason)
+            else:
+                ctx.at_least((expr - 1) ** 2, 1, path, axis, message, reason)
+            return
+        values = int(expr)
+    if values == 1:
+        raise ShapeError(message(), layer=path, axis=axis)
 
 
 def _numbers(layer: Any) -> None:
@@ -100,9 +127,9 @@ class _BatchNormNd(Module):
             _channel_check(self, ctx, shape, self.num_features, "num_features", path)
         values = _values_to_count((shape[0], *shape[2:]))
         if (self._batch_statistics or not self.track_running_stats) and values is not None:
-            ctx.at_least(
+            statistics_not_one(
+                ctx,
                 values,
-                2,
                 path,
                 0,
                 lambda: (
@@ -185,13 +212,13 @@ class _InstanceNormNd(Module):
         if self.affine or self.track_running_stats:  # torch checks the channels against its weights and statistics
             _channel_check(self, ctx, shape, self.num_features, "num_features", path, len(shape) - nd - 1)
         if self._batch_statistics or not self.track_running_stats:  # statistics of each sample's own plane
-            ctx.at_least(
+            statistics_not_one(
+                ctx,
                 product(shape[-nd:]),
-                2,
                 path,
                 nd - 1,
                 lambda: (
-                    f"{self._where(path)}: expects more than 1 spatial element (torch's check when it computes "
+                    f"{self._where(path)}: expects more than 1 spatial element, or none (torch's check when it computes "
                     f"each sample's statistics{' in training mode' if self._batch_statistics else ''}"
                     f"{': call .eval() on the model first' if self._batch_statistics else ''}). "
                     f"Received: input_shape={shape}"
@@ -269,13 +296,13 @@ class GroupNorm(Module):
         per_group = self.num_channels // self.num_groups
         values = _values_to_count((shape[0], per_group, *shape[2:]))
         if values is not None:
-            ctx.at_least(  # torch checks it in eval mode too (F.group_norm: _verify_batch_size)
+            statistics_not_one(  # torch checks it in eval mode too (F.group_norm: _verify_batch_size)
+                ctx,
                 values,
-                2,
                 path,
                 0,
                 lambda: (
-                    f"{self._where(path)}: expects more than 1 value per group: a batch of {shape[0]} with "
+                    f"{self._where(path)}: expects more than 1 value per group, or none: a batch of {shape[0]} with "
                     f"{per_group} channel(s) per group and {product(shape[2:]) if shape[2:] else 1} position(s) gives "
                     f"one (torch: ValueError: Expected more than 1 value per channel when training, in eval mode too); "
                     f"plan a batch of 2 or more, or larger sizes. Received: input_shape={shape}"

@@ -12,6 +12,7 @@ from convcalc._errors import ShapeError
 from convcalc._plan import across_rf
 from convcalc._types import Shape
 from convcalc.nn.elementwise import softmax_dim
+from convcalc.nn.norm import statistics_not_one
 from convcalc.torch.values import _bind, _Call, _describe_value, _handles, _is_int, _prod, _Tensor, _tensor_arg
 
 
@@ -72,14 +73,15 @@ def divides_channels(call: _Call, shape: Shape, groups: Any, name: str) -> None:
 
 
 def more_than_one(call: _Call, shape: Shape, axes: tuple[int, ...], what: str, groups: Any = 1) -> None:
-    """torch's statistics over ``axes``, split into ``groups``, need two values or more ("Expected more than 1 ...
-    when training")."""
-    call.require_at_least(
+    """torch's statistics over ``axes``, split into ``groups``, need two values or more, or none ("Expected more
+    than 1 ... when training" is raised for exactly one; an empty input gives an empty output)."""
+    statistics_not_one(
+        call.ctx,
         _prod(shape[j] for j in axes) // groups,
-        2,
+        call.name,
         axes[-1] if axes else 0,
         lambda: (
-            f"{call.where}: expects more than 1 {what} (torch's check when it computes statistics). "
+            f"{call.where}: expects more than 1 {what}, or none (torch's check when it computes statistics). "
             f"{_received(call, shape)}"
         ),
         f"more than 1 {what}",
