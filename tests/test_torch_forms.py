@@ -1326,6 +1326,9 @@ def test_a_first_row_broadcasts_against_its_tensor(function: Any) -> None:
         (lambda s, x: F.interpolate(x, size=(x.shape[2] // 2, x.shape[3])), (1, 3, "H", 4)),
         (lambda s, x: F.interpolate(x, size=x.shape[-1] - 3, mode="linear"), (1, 3, "H")),
         (lambda s, x: x[:, :, 2:].amax(2), (1, 3, "H", 4)),
+        (lambda s, x: x[:, :, 2:].median(2).values, (1, 3, "H", 4)),
+        (lambda s, x: x[:, :, 2:].nanmedian(2, keepdim=True)[1], (1, 3, "H", 4)),
+        (lambda s, x: x[..., 3:].mode().values, (1, 3, 4, "H")),
         (lambda s, x: F.adaptive_avg_pool2d(F.pad(x, (0, 0, -3, 0)), 2), (1, 3, "H", 4)),
         (lambda s, x: F.instance_norm(F.avg_pool2d(x, 2)), (1, 3, "H", "W")),
         (lambda s, x: F.layer_norm(x, [3, 8, 8]), (1, 3, "H", "W")),
@@ -1375,6 +1378,13 @@ def test_channel_and_statistics_checks_of_shape_keeping_layers(layer: torch.nn.M
         lambda s, x: x.narrow(3, -5, 2),
         lambda s, x: x[:, 3],
         lambda s, x: x.max(2)[0][:, :, :0].argmax(2),
+        # torch: Expected reduction dim to have non-zero size (its meta kernels of median and mode run it)
+        lambda s, x: x[:, :, :0].median(2).values,
+        lambda s, x: x[:, :, :0].median(3),
+        lambda s, x: x[:, :, :0].median(),  # of a whole empty tensor: nan
+        lambda s, x: torch.nanmedian(x[:, :, :0], -2, keepdim=True),
+        lambda s, x: x[..., :0].mode(),
+        lambda s, x: torch.mode(x[:, :, :0], 3, True).indices,
     ],
 )
 def test_functional_checks_against_the_input(function: Any) -> None:

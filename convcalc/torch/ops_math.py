@@ -826,8 +826,11 @@ def _broadcast_message(call: _Call, shapes: list[Shape], axis: int) -> str:
 
 # -- reductions ---------------------------------------------------------------- #
 
-# reductions torch refuses over an empty axis (a sum or a mean of nothing is 0 or nan)
-_NEEDS_VALUES = frozenset({"amax", "amin", "max", "min", "argmax", "argmin"})
+# reductions torch refuses over an empty axis (a sum or a mean of nothing is 0 or nan); median and nanmedian only
+# along a dim (of a whole empty tensor they give nan), mode always (its dim is -1 where none is given)
+_NEEDS_VALUES = frozenset({"amax", "amin", "max", "min", "argmax", "argmin", "median", "nanmedian", "mode"})
+# the reductions along a dim that give values and their indices (torch's namedtuple)
+_WITH_INDICES = frozenset({"max", "min", "median", "nanmedian", "mode"})
 
 
 def _not_empty(call: _Call, shape: Shape, j: int) -> None:
@@ -841,7 +844,7 @@ def _not_empty(call: _Call, shape: Shape, j: int) -> None:
 
 
 #: the reductions torch takes over one dim only (``x.sum((1, 2))`` runs, ``x.prod((1, 2))`` is a TypeError)
-_ONE_DIM = frozenset({"prod", "argmax", "argmin", "max", "min"})
+_ONE_DIM = frozenset({"prod", "argmax", "argmin", "max", "min", "median", "nanmedian", "mode"})
 
 
 @_handles(
@@ -862,6 +865,9 @@ _ONE_DIM = frozenset({"prod", "argmax", "argmin", "max", "min"})
     "norm",
     "nansum",
     "nanmean",
+    "median",
+    "nanmedian",
+    "mode",
 )
 def _reduce(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     first = args[0] if args else kwargs.get("input")
@@ -876,6 +882,8 @@ def _reduce(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     dim = kwargs.get("dim", kwargs.get("axis", rest[0] if rest else None))
     position = 2 if call.kind in ("std", "var") else 1  # std(input, dim, unbiased, keepdim)
     keepdim = kwargs.get("keepdim", rest[position] if len(rest) > position else False)
+    if dim is None and call.kind == "mode":  # mode(input, dim=-1, keepdim=False)
+        dim = -1
     rank = len(t.shape)
     if dim is None and call.kind in ("logsumexp",):
         raise call.spec_error("needs dim", dim=dim)
@@ -886,7 +894,8 @@ def _reduce(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             raise call.spec_error(f"{call.kind} takes one dim, as an int, not a tuple", dim=dim)
         dims = dim if isinstance(dim, tuple) else (dim,)
         reduced = {_index(call, d, rank, t.shape) for d in dims}
-    if call.kind in _NEEDS_VALUES:  # torch: Expected reduction dim to have non-zero size
+    # torch: Expected reduction dim to have non-zero size (its meta kernels of median and mode skip the check)
+    if call.kind in _NEEDS_VALUES and not (dim is None and call.kind in ("median", "nanmedian")):
         for j in sorted(reduced):
             _not_empty(call, t.shape, j)
     shape = tuple(1 if j in reduced else d for j, d in enumerate(t.shape) if keepdim or j not in reduced)
@@ -894,7 +903,7 @@ def _reduce(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     rf = t.rf if k and not any(j >= rank - k for j in reduced) else None
     positions = call.kind in ("argmax", "argmin")  # integers: the indices of the values
     out = call.row(t.shape, _Tensor(shape, rf, t.const, integral=positions))
-    if call.kind in ("max", "min") and dim is not None and dim != ():
+    if call.kind in _WITH_INDICES and dim is not None and dim != ():
         return _Pair((out, _Tensor(shape, rf, t.const, integral=True)))
     return out
 
