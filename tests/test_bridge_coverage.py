@@ -783,7 +783,7 @@ OPERATION_ERRORS: list[tuple[str, Any, tuple[int, ...], type[Exception], str, bo
         lambda m, x: F.pixel_unshuffle(x, 3),
         X4,
         ShapeError,
-        r"^pixel_unshuffle \(pixel_unshuffle\): size 8 is not divisible by downscale_factor=3\.",
+        r"^pixel_unshuffle \(pixel_unshuffle\): size 8 is not divisible by downscale_factor=3: use a size of 6 or 9\.",
         True,
     ),
     (

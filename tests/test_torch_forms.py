@@ -1340,6 +1340,36 @@ def test_torch_s_checks_on_sizes_hold_for_symbols(function: Any, shape: tuple[An
 
 
 @pytest.mark.parametrize(
+    "function",
+    [
+        lambda s, x: F.pixel_unshuffle(x[..., :-1, :], 2),
+        lambda s, x: s.unshuffle(x[:, :, 2:]),
+        lambda s, x: F.pixel_unshuffle(x[:, :0], 2),
+        lambda s, x: s.unshuffle(x[:0]),
+        lambda s, x: F.pixel_shuffle(x[..., :-1, :].repeat(1, 4, 1, 1), 2),
+    ],
+)
+@pytest.mark.parametrize("height", [1, 2, 3, 4, 5])
+def test_pixel_unshuffle_returns_an_empty_input_as_it_is(function: Any, height: int) -> None:
+    """torch checks the sizes, then returns an input holding no value unchanged (its channels not multiplied),
+    where its meta kernel gives the rearranged shape; pixel_shuffle rearranges an empty input."""
+    check(Forward(function, unshuffle=torch.nn.PixelUnshuffle(2)), (2, 3, height, 4))
+
+
+@pytest.mark.parametrize(
+    "function", [lambda s, x: F.pixel_unshuffle(x[..., :-1, :], 2), lambda s, x: s.unshuffle(x[:, :, 2:])]
+)
+def test_a_symbolic_pixel_unshuffle_holds_where_its_input_is_not_empty(function: Any) -> None:
+    model = Forward(function, unshuffle=torch.nn.PixelUnshuffle(2))
+    _sym_agrees(function, (1, 3, "H", 4), range(1, 12), exact=False, unshuffle=torch.nn.PixelUnshuffle(2))
+    valid = convcalc.plan(model, (1, 3, convcalc.symbols("H"), 4)).valid_sizes()
+    for h in range(1, 12):
+        out = torch_outcome(model, (1, 3, h, 4))
+        # the plan's shape, 12 channels, is torch's wherever the input holds values; an empty one torch returns
+        assert (h in valid) == (out is not None and out[0][1] == 12), (h, out, valid)
+
+
+@pytest.mark.parametrize(
     ("layer", "shape"),
     [
         (torch.nn.PReLU(4), (1, 3, 4, 4)),

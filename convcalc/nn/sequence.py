@@ -579,6 +579,23 @@ class PixelUnshuffle(Module):
                 said(f"{self._where(path)}: size {v} is not divisible by {r}. Received: input_shape={shape}"),
                 f"divisible by {r}",
             )
+        # torch checks the sizes, then returns an input that holds no value as it is (its channels not multiplied,
+        # its sizes not divided), where its meta kernel gives the rearranged shape
+        if any(type(d) is int and d == 0 for d in shape):
+            ctx.add_row(path, self.kind, shape, shape)
+            return shape, None
+        for j, d in enumerate(shape):  # a size that depends on the input: the plan holds where it is not 0
+            ctx.at_least(
+                d,
+                1,
+                path,
+                j - len(shape) + 2,  # the spatial axes 0 and 1, the channels -1
+                said(
+                    f"{self._where(path)}: an input with a size of 0 is returned unchanged by torch, its "
+                    f"{c} channels not multiplied by {r * r}. Received: input_shape={shape}"
+                ),
+                "unshuffled input not empty",
+            )
         out_shape = (*lead, c * r * r, h // r, w // r)
         ctx.add_row(path, self.kind, shape, out_shape)
         return out_shape, None

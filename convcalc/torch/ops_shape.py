@@ -782,20 +782,14 @@ def _pixel_shuffle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -
                 f"channels divisible by {r * r}",
             )
         shape = (*lead, _size(c // (r * r)), _size(h * r), _size(w * r))
-    else:
-        for axis, v in ((len(t.shape) - 2, h), (len(t.shape) - 1, w)):
-            if type(v) is int and v % r:
-                raise call.shape_error(f"size {v} is not divisible by downscale_factor={r}", t.shape)
-            call.ctx.divides(
-                v,
-                r,
-                call.name,
-                axis - 2,
-                lambda v=v: (
-                    call.where
-                    + (f": size {v} is not divisible by downscale_factor={r}. Received: input_shape={tuple(t.shape)}")
-                ),
-                f"divisible by {r}",
-            )
-        shape = (*lead, c * r * r, _size(h // r), _size(w // r))
+    else:  # the rule of nn.PixelUnshuffle, which keeps an empty input as it is
+        from convcalc import nn
+
+        spec = _made(call, nn.PixelUnshuffle, r)
+        try:
+            with _of_call_kind(call):
+                out, _ = spec._plan((t.shape, None), call.ctx, call.name)
+        except ConvCalcError as exc:  # named by the call, not by the rule's PixelUnshuffle
+            raise type(exc)(f"{call.where}: {str(exc).split(': ', 1)[-1]}") from None
+        return _Tensor(tuple(out))
     return call.row(t.shape, _Tensor(tuple(shape)))
