@@ -283,6 +283,54 @@ def test_max_unpool_matches_torch(config: cs.RearrangeConfig) -> None:
 # --------------------------------------------------------------------------- #
 
 
+class _Cropped(torch.nn.Module):
+    """A recurrent layer fed its input less the first two steps (an empty sequence for a length of 2)."""
+
+    def __init__(self, kind: str, batch_first: bool) -> None:
+        super().__init__()
+        self.rnn = getattr(torch.nn, kind)(4, 6, batch_first=batch_first)
+        self.axis = 1 if batch_first else 0
+
+    def forward(self, x: torch.Tensor) -> Any:
+        steps = x[:, 2:] if self.axis == 1 and x.dim() == 3 else x[2:]
+        return self.rnn(steps)[0]
+
+
+def _run(model: torch.nn.Module, shape: tuple[int, ...]) -> tuple[int, ...] | str:
+    """torch's output shape, or its message where it raises."""
+    try:
+        with torch.no_grad():
+            return tuple(model(torch.zeros(shape)).shape)
+    except RuntimeError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize("layout", ["batch_first", "sequence_first", "unbatched"])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_an_empty_sequence_is_refused_as_torch_refuses_it(kind: str, layout: str) -> None:
+    model = _Cropped(kind, layout == "batch_first").eval()
+    T = convcalc.symbols("T")
+
+    def shape(t: Any) -> tuple[Any, ...]:
+        return {"batch_first": (2, t, 4), "sequence_first": (t, 2, 4), "unbatched": (t, 4)}[layout]
+
+    valid = convcalc.plan(model, shape(T)).valid_sizes()
+    for t in range(2, 8):  # (below 2 the slice's symbolic length is negative, and left out)
+        expected = _run(model, shape(t))
+        runs = isinstance(expected, tuple)
+        assert (t in valid) == runs, (t, valid)
+        if runs:
+            assert convcalc.plan(model, shape(t)).output_shape == expected
+            continue
+        assert expected == "Expected sequence length to be larger than 0 in RNN"
+        with pytest.raises(
+            convcalc.ShapeError,
+            match=rf"^rnn \({kind}\): expects a sequence of 1 step or more, but its length is 0 \(torch: Expected "
+            r"sequence length to be larger than 0 in RNN\)\.",
+        ):
+            convcalc.plan(model, shape(t))
+
+
 def test_lstm_input_size_mismatch_says_what_fits() -> None:
     with pytest.raises(convcalc.ShapeError, match=r"\(LSTM\): input_size=12 .* use input_size=10"):
         convcalc.plan(nn.LSTM(12, 20), (5, 3, 10))

@@ -186,6 +186,17 @@ class _RNNBase(_MultiOutput):
             steps, batch = (shape[1], (shape[0],)) if self.batch_first else (shape[0], (shape[1],))
             if not self.batch_first:
                 ctx.samples(shape, shape[1])
+        ctx.at_least(  # (an empty batch runs, an empty sequence does not)
+            steps,
+            1,
+            path,
+            1 if self.batch_first and len(shape) == 3 else 0,
+            lambda: (
+                f"{self._where(path)}: expects a sequence of 1 step or more, but its length is {steps} (torch: "
+                f"Expected sequence length to be larger than 0 in RNN). Received: input_shape={shape}"
+            ),
+            "sequence not empty",
+        )
         out = _Shape((*shape[:-1], directions * self._out_size))
         h_n = _Shape((directions * self.num_layers, *batch, self._out_size))
         c_n = _Shape((directions * self.num_layers, *batch, self.hidden_size))
