@@ -20,7 +20,20 @@ if TYPE_CHECKING:
     P = ParamSpec("P")
     R = TypeVar("R")
 
-__all__ = ["Axes", "describe", "exact_arrays", "flag", "integer", "per_axis", "received", "show", "whole"]
+__all__ = [
+    "ALIGNED_MODES",
+    "UPSAMPLE_MODES",
+    "Axes",
+    "describe",
+    "exact_arrays",
+    "flag",
+    "integer",
+    "per_axis",
+    "received",
+    "show",
+    "upsample_arguments",
+    "whole",
+]
 
 # int64 arrays are exact only while intermediate sums stay far from 2**63.
 _ARRAY_LIMIT = 2**40
@@ -362,3 +375,30 @@ def per_axis(value: Any, name: str, ndim: int, args: Mapping[str, Any], *, minim
     else:
         items = (value,) * ndim
     return tuple(whole(v, name, minimum=minimum) for v in items)
+
+
+# torch's interpolation modes, and those of them that take align_corners
+UPSAMPLE_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
+ALIGNED_MODES = ("linear", "bilinear", "bicubic", "trilinear")  # the modes that take align_corners
+
+
+def upsample_arguments(mode: Any, align_corners: Any, args: Mapping[str, Any]) -> None:
+    """Check the mode of torch's interpolation and its ``align_corners`` as torch does at every input size (in
+    ``F.interpolate``, which ``nn.Upsample`` calls): a SpecError naming ``args`` for a mode torch does not know (it
+    raises NotImplementedError) or ``align_corners`` given, even as False, with a mode that does not interpolate
+    (ValueError: align_corners option can only be set with the interpolating modes). Kept with the argument
+    checks, for the layer and for the formula of its output size alike."""
+    if not isinstance(mode, str) or mode not in UPSAMPLE_MODES:
+        import difflib
+
+        hint = difflib.get_close_matches(mode, UPSAMPLE_MODES, n=1) if isinstance(mode, str) else []
+        tip = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise SpecError(f"mode must be one of {', '.join(map(repr, UPSAMPLE_MODES))}{tip}. {received(args)}")
+    if align_corners is None:
+        return
+    if mode not in ALIGNED_MODES:
+        raise SpecError(
+            f"align_corners={align_corners!r} is taken by the interpolating modes {', '.join(map(repr, ALIGNED_MODES))} "
+            f"only; torch refuses it (even False) with mode={mode!r}: leave align_corners None. {received(args)}"
+        )
+    flag(align_corners, "align_corners", args)

@@ -14,7 +14,7 @@ import math
 import numbers
 from collections.abc import Callable, Sequence
 
-from convcalc._args import Axes, exact_arrays, flag, integer, received, show
+from convcalc._args import Axes, exact_arrays, flag, integer, received, show, upsample_arguments
 from convcalc._backend import check, is_array, is_symbolic, numpy, smax, smin
 from convcalc._enums import Convention, PaddingMode, PoolKind, _Vocabulary
 from convcalc._errors import ShapeError, SpecError, checked_call
@@ -806,6 +806,7 @@ def upsample_output_size(
     output_size: Sizes = None,
     scale_factor: Any = None,
     convention: str = "torch",
+    mode: str = "nearest",
 ) -> Sizes:
     """Output size of ``nn.Upsample`` / ``F.interpolate`` (or Keras ``UpSampling``).
 
@@ -813,7 +814,8 @@ def upsample_output_size(
     ``floor(size * scale_factor)`` in double precision, so convcalc does too for a
     float factor (``100 * 0.29`` gives 28, as in torch); an int factor is exact.
     Keras takes integer factors only. ``output_size`` may be a symbolic size (one
-    computed from the input's), returned as it is.
+    computed from the input's), returned as it is. torch's ``mode="area"`` (an adaptive average
+    pool) gives an empty axis where the product floors to 0, which every other mode refuses.
 
     >>> upsample_output_size(7, scale_factor=2.5)
     17
@@ -828,6 +830,8 @@ def upsample_output_size(
     """
     conv = Convention.parse(convention, "convention")
     args = {"size": size, "output_size": output_size, "scale_factor": scale_factor}
+    upsample_arguments(mode, None, {**args, "mode": mode})
+    least = 0 if mode == "area" else 1  # the smallest output size torch gives
     if (output_size is None) == (scale_factor is None):
         raise SpecError(f"give exactly one of output_size and scale_factor. {received(args)}")
     if output_size is not None:
@@ -837,7 +841,7 @@ def upsample_output_size(
         for v in axes.values["size"]:
             integer(v, "size", minimum=1, error=ShapeError, symbolic=True)
         # a size computed from the input's (``F.interpolate(x, size=skip.shape[2:])``) is a size too
-        return axes.wrap(integer(v, "output_size", minimum=1, symbolic=True) for v in axes.values["output_size"])
+        return axes.wrap(integer(v, "output_size", minimum=least, symbolic=True) for v in axes.values["output_size"])
     axes = Axes({"size": size, "scale_factor": scale_factor})
     outs = []
     for i_raw, f in zip(axes.values["size"], axes.values["scale_factor"], strict=True):
@@ -882,7 +886,7 @@ def upsample_output_size(
                 f"{received(args)}"
             )
         check(
-            out >= 1,
+            out >= least,
             lambda pick: (
                 f"output size would be 0 (floor({show(pick(i))} * {f})); torch needs at least 1. {received(args)}"
             ),

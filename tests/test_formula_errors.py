@@ -468,6 +468,18 @@ CASES = [
         r"output_size must be at least 1",
     ),
     case(
+        "upsample-area-output-size-negative",
+        lambda: upsample_output_size(3, output_size=-1, mode="area"),
+        SpecError,
+        r"output_size must be at least 0",
+    ),
+    case(
+        "upsample-unknown-mode",
+        lambda: upsample_output_size(3, scale_factor=2, mode="cubic"),
+        SpecError,
+        r"mode must be one of 'nearest'.*\. Received: size=3, output_size=None, scale_factor=2, mode='cubic'$",
+    ),
+    case(
         "upsample-negative-factor",
         lambda: upsample_output_size(3, scale_factor=-2.0),
         SpecError,

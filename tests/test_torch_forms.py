@@ -1370,6 +1370,49 @@ def test_a_symbolic_pixel_unshuffle_holds_where_its_input_is_not_empty(function:
 
 
 @pytest.mark.parametrize(
+    "function",
+    [
+        lambda s, x: F.interpolate(x, scale_factor=0.5, mode="area"),
+        lambda s, x: F.interpolate(x, scale_factor=(0.25, 1.0), mode="area"),
+        lambda s, x: F.interpolate(x, size=(0, 3), mode="area"),
+        lambda s, x: s.area(x),
+        lambda s, x: F.interpolate(x, scale_factor=0.5),
+        lambda s, x: F.interpolate(x, scale_factor=0.5, mode="bilinear"),
+        lambda s, x: F.interpolate(x[:, :, 1:], scale_factor=2.0, mode="area"),
+        lambda s, x: F.interpolate(x[:, :, 1:], size=(4, 4), mode="area"),
+        lambda s, x: s.sized(x[:, :, 1:]),
+    ],
+)
+@pytest.mark.parametrize("height", [1, 2, 3, 4])
+def test_area_interpolation_gives_an_empty_axis(function: Any, height: int) -> None:
+    """Mode "area" is an adaptive average pool: an output size of 0 gives an empty axis, where the other modes
+    refuse it (Input and output sizes should be greater than 0); every mode refuses an empty input."""
+    children = {"area": torch.nn.Upsample(scale_factor=0.5, mode="area"), "sized": torch.nn.Upsample(size=(4, 4))}
+    check(Forward(function, **children), (2, 3, height, 6))
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda s, x: s.sized(x[..., :-1, :]),
+        lambda s, x: F.interpolate(x[..., :-1, :], size=(16, 16)),
+        lambda s, x: s.area(x[..., 1:, :]),
+        lambda s, x: F.interpolate(x[..., 1:, :], scale_factor=0.5, mode="area"),
+        lambda s, x: F.interpolate(x[..., 1:, :], scale_factor=0.5),
+    ],
+)
+def test_an_interpolated_input_must_not_be_empty_with_symbols(function: Any) -> None:
+    """nn.Upsample and F.interpolate plan through one rule: the input's sizes at least 1 in every mode, the output's
+    in every mode but "area"."""
+    children = {"area": torch.nn.Upsample(scale_factor=0.5, mode="area"), "sized": torch.nn.Upsample(size=(16, 16))}
+    _sym_agrees(function, (1, 3, "H", 8), range(1, 12), **children)
+    model = Forward(function, **children).eval()
+    valid = convcalc.plan(model, (1, 3, convcalc.symbols("H"), 8)).valid_sizes()
+    for h in range(1, 12):
+        assert (h in valid) == (torch_outcome(model, (1, 3, h, 8)) is not None), (h, valid)
+
+
+@pytest.mark.parametrize(
     ("layer", "shape"),
     [
         (torch.nn.PReLU(4), (1, 3, 4, 4)),

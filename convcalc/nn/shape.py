@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from convcalc._args import flag, received, whole
+from convcalc._args import flag, received, upsample_arguments, whole
 from convcalc._enums import PadMode
 from convcalc._errors import ShapeError, SpecError
 from convcalc._pad_rules import circular_copy_fails, pad_requirements
@@ -576,18 +576,36 @@ class Upsample(Module):
             raise ShapeError(
                 f"{self._where(path)}: {nd} spatial dims but {len(per)} values given. Received: input_shape={shape}"
             )
+        mode = self.mode
         try:
             if self.size is not None:
                 out = tuple(
-                    upsample_output_size(_sym(i), output_size=_sym(v)) for i, v in zip(spatial, per, strict=True)
+                    upsample_output_size(_sym(i), output_size=_sym(v), mode=mode)
+                    for i, v in zip(spatial, per, strict=True)
                 )
             else:
-                out = tuple(upsample_output_size(_sym(i), scale_factor=v) for i, v in zip(spatial, per, strict=True))
+                out = tuple(
+                    upsample_output_size(_sym(i), scale_factor=v, mode=mode) for i, v in zip(spatial, per, strict=True)
+                )
         except (ShapeError, SpecError) as exc:
             raise type(exc)(f"{self._where(path)}: {exc}") from None
+        for j, i in enumerate(spatial):  # torch interpolates no empty axis, in any mode (area's pool refuses one too)
+            ctx.at_least(
+                i,
+                1,
+                path,
+                j,
+                lambda: (
+                    f"{self._where(path)}: the input's spatial sizes must be at least 1 (torch: Input and output "
+                    f"sizes should be greater than 0). Received: input_shape={shape}"
+                ),
+                "interpolated input not empty",
+            )
         out = tuple(_unsym(v) for v in out)
         for j, v in enumerate(out):
-            if type(v) is not int:  # a fractional factor of a symbol: torch needs an output of 1 or more
+            # a fractional factor of a symbol: torch needs an output of 1 or more, but in mode "area", an adaptive
+            # average pool, which gives an empty axis
+            if type(v) is not int and mode != "area":
                 ctx.at_least(v, 1, path, j, _said_too_small(self, path, shape, j, v), "upsampled size at least 1")
         out_shape = (shape[0], shape[1], *out)
         ctx.add_row(path, self.kind, shape, out_shape)
@@ -595,30 +613,7 @@ class Upsample(Module):
 
 
 _UPSAMPLE_RANKS = {"linear": 3, "bilinear": 4, "bicubic": 4, "trilinear": 5}
-UPSAMPLE_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
-_ALIGNED_MODES = ("linear", "bilinear", "bicubic", "trilinear")  # the modes that take align_corners
 _ANTIALIASED_MODES = ("bilinear", "bicubic")  # of 4-D inputs
-
-
-def upsample_arguments(mode: Any, align_corners: Any, args: dict[str, Any]) -> None:
-    """Check the mode of torch's interpolation and its ``align_corners`` as torch does at every input size (in
-    ``F.interpolate``, which ``nn.Upsample`` calls): a SpecError naming ``args`` for a mode torch does not know (it
-    raises NotImplementedError) or ``align_corners`` given, even as False, with a mode that does not interpolate
-    (ValueError: align_corners option can only be set with the interpolating modes)."""
-    if not isinstance(mode, str) or mode not in UPSAMPLE_MODES:
-        import difflib
-
-        hint = difflib.get_close_matches(mode, UPSAMPLE_MODES, n=1) if isinstance(mode, str) else []
-        tip = f" (did you mean {hint[0]!r}?)" if hint else ""
-        raise SpecError(f"mode must be one of {', '.join(map(repr, UPSAMPLE_MODES))}{tip}. {received(args)}")
-    if align_corners is None:
-        return
-    if mode not in _ALIGNED_MODES:
-        raise SpecError(
-            f"align_corners={align_corners!r} is taken by the interpolating modes {', '.join(map(repr, _ALIGNED_MODES))} "
-            f"only; torch refuses it (even False) with mode={mode!r}: leave align_corners None. {received(args)}"
-        )
-    flag(align_corners, "align_corners", args)
 
 
 def upsample_antialias_error(mode: str, rank: int) -> str:

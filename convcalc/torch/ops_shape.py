@@ -731,15 +731,14 @@ def _interpolate(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
             f"Received: input_shape={tuple(t.shape)}"
         )
 
-    for j, d in enumerate(t.shape[2:]):
-        if type(d) is not int:
-            call.require_at_least(d, 1, j, empty, "interpolated input not empty")
     # ``size=(h // 4, w // 4)`` of h = 3: refused here, as torch's meta kernel of bilinear with align_corners runs it;
     # a size that depends on the input is required to be at least 1 by the Upsample rule, unless it is below 1 at
-    # every size (``size=-x.shape[-1]``), refused here as a number below 1 is
+    # every size (``size=-x.shape[-1]``), refused here as a number below 1 is. The rule requires the input's sizes
+    # to be at least 1; mode "area", an adaptive average pool, gives a size of 0 (which the rule takes).
+    least = 0 if bound["mode"] == "area" else 1
     for j, d in enumerate(() if size is None else size if isinstance(size, tuple) else (size,)):
         if type(d) is int or _never_positive(d):
-            call.require_at_least(d, 1, j, empty, "interpolated size at least 1")
+            call.require_at_least(d, least, j, empty, "interpolated size at least 1")
     try:
         with _of_call_kind(call):
             shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
