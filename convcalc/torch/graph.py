@@ -843,8 +843,10 @@ def _inputs_text(graph: Any) -> str:
 def _check_keywords(graph: Any, named: dict[str, Any], path: str) -> None:
     """A keyword the forward takes no parameter of (a misspelt key of a dict of shapes) is torch's TypeError,
     which Python raises before it looks for a missing input: named first, as torch names it."""
+    if not named:
+        return
     placeholders = [n.target for n in graph.nodes if n.op == "placeholder"]
-    if not named or any(t.startswith("**") for t in placeholders):
+    if any(t.startswith("**") for t in placeholders):
         return
     unknown = [k for k in named if k not in placeholders]
     if unknown:

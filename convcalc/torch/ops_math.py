@@ -570,6 +570,7 @@ def _span_of(kind: str, operands: list[Any]) -> tuple[Any, Any] | None:
     """The least and the greatest value of a sum, a difference or a product by a size of integer tensors whose
     values the plan bounds (a relative position, ``i[:, None] - i[None, :] + 15``; an offset, ``arange(b) * n``),
     or None."""
+    from convcalc._backend import decided
     from convcalc._symbolic import to_sympy
 
     spans = [v.span if isinstance(v, _Tensor) else (v, v) for v in operands]
@@ -580,7 +581,7 @@ def _span_of(kind: str, operands: list[Any]) -> tuple[Any, Any] | None:
         least, greatest = a + c, b + d
     elif kind in ("sub", "rsub"):
         least, greatest = (a - d, b - c) if kind == "sub" else (c - b, d - a)
-    elif kind == "mul" and any(not isinstance(v, _Tensor) and (not _is_int(v) or v >= 0) for v in operands):
+    elif kind == "mul" and any(not isinstance(v, _Tensor) and decided(to_sympy(v) >= 0) is True for v in operands):
         least, greatest = (a * c, b * c) if not isinstance(operands[1], _Tensor) else (a * c, a * d)
     else:
         return None
