@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import itertools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -533,24 +532,26 @@ def plan(
             return result
         failed = None
     # a bound whose sign sympy cannot decide was taken as it is for large sizes, and no size meets the plan's
-    # conditions (or one fails at every size): made again with the other sign, one bound and then more at a
-    # time; the first plan some size meets, else the first one's answer
+    # conditions (or one fails at every size): made again with the other sign of every such bound (one pattern,
+    # repeated in each block), then of each alone where there are few; the first plan some size meets, else the
+    # first one's answer. A retake's own refusal needs no hint of inputs that fit.
     keys = list(signs)
-    for count in range(1, len(keys) + 1):
-        for flipped in itertools.islice(itertools.combinations(keys, count), _FLIPS):
+    trials = [tuple(keys)] + ([(key,) for key in keys] if 1 < len(keys) <= 3 else [])
+    global _hinting
+    hinting, _hinting = _hinting, True
+    try:
+        for flipped in trials:
             try:
                 again = _plan_once(model, input_shape, convention, strict, macs, itemsize, frozenset(flipped), {})
             except ShapeError:
                 continue
             if not holds_nowhere(again):
                 return again
+    finally:
+        _hinting = hinting
     if failed is not None:
         raise failed
     return result
-
-
-#: how many sets of bounds of each count a plan whose conditions no size meets is made again with, flipped
-_FLIPS = 8
 
 
 def _plan_once(

@@ -777,6 +777,12 @@ class _Positions(torch.nn.Module):
             return x + self.table[i - i]
         if self.how == "sliced":  # the first half of 0 .. 2T - 1 indexes T positions: met only by a slice
             return x[:, : t // 2] + x[0, torch.arange(2 * t)[: t // 2]]
+        if self.how == "clamped":  # changed in place, through a view: no longer 0 .. T - 1
+            j = i.view(1, -1)
+            j.clamp_(max=15)
+            return x + self.pos(i)
+        if self.how == "alpha":  # torch.add(i, 20, alpha=0) is i
+            return x + self.pos(torch.add(i, 20, alpha=0))
         raise AssertionError(self.how)
 
 
@@ -793,6 +799,8 @@ class _Positions(torch.nn.Module):
         "one_hot",
         "aligned",
         "sliced",
+        "clamped",
+        "alpha",
     ],
 )
 def test_an_arange_of_a_size_indexes_only_what_the_table_holds(how: str) -> None:
@@ -807,6 +815,8 @@ def test_an_arange_of_a_size_indexes_only_what_the_table_holds(how: str) -> None
         solution = ()
     for t in range(1, 22):
         expected = torch_outcome(model, (2, t, 8))
+        if how == "alpha" and expected is None:  # its bounds are not followed (nor checked): planned as before
+            continue
         assert (t in solution) == (expected is not None), t
         assert convcalc_outcome(model, (2, t, 8)) == expected, t
 

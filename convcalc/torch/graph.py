@@ -446,6 +446,10 @@ def _run_graph(
                     "through a view of it); write the result to a name (d = d.clamp(min=0), d = d + 2)",
                     input=written,
                 )
+            if isinstance(written, _Tensor) and written.integral:
+                # a change in place (``p.clamp_(max=15)``, ``p[16:] = 0``) may change the values of the tensor and
+                # of its views, whose bounds (an ``arange``'s) no longer hold: forgotten, here and in its views
+                _forget_bounds(env, args)
             if node.kind.startswith("math."):
                 env[node.name] = _math(call, node, args, kwargs)
             else:
@@ -460,6 +464,14 @@ def _run_graph(
                 if call.inplace or (kwargs and "out" in kwargs):
                     _write(node, env, same)
     return None  # pragma: no cover - an fx graph always ends with an output node
+
+
+def _forget_bounds(env: dict[str, Any], args: tuple[Any, ...]) -> None:
+    """Drop the bounds of the values of every integer tensor a forward holds (and of those it is handed): a tensor
+    changed in place may be a view of any of them."""
+    for value in (*env.values(), *_leaves(args)):
+        if isinstance(value, _Tensor) and value.span is not None:
+            value.span = None
 
 
 #: torch's arithmetic functions, which give a 0-D tensor of numbers (``torch.div(h, 2, rounding_mode="floor")``

@@ -550,7 +550,8 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     integral = call.kind in _INTEGER_CLOSED and all(
         v.integral if isinstance(v, _Tensor) else _is_size(v) for v in operands
     )
-    span = _span_of(call.kind, operands) if integral and len(operands) == 2 else None
+    # (``torch.add(i, n, alpha=k)`` scales the second: its bounds are not followed)
+    span = _span_of(call.kind, operands) if integral and len(operands) == 2 and "alpha" not in kwargs else None
     out = _Tensor(shape, rf, all(t.const for t in tensors), strides, integral, span)
     return call.row(tensors[0].shape, out)
 
