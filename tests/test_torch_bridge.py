@@ -1573,6 +1573,30 @@ def test_more_inputs_than_a_forward_takes_are_refused_as_torch_refuses_them() ->
     assert convcalc.plan(_TwoInput(), shapes[:3]).output_shape == (4, 1)
 
 
+class _KeywordOnlyMask(tnn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = tnn.Linear(4, 2)
+
+    def forward(self, x: Any, *, mask: Any = None) -> Any:
+        return self.fc(x if mask is None else x * mask)
+
+
+def test_an_input_taken_by_name_only_is_not_filled_by_position() -> None:
+    """forward(x, *, mask) given two shapes was planned with the second as the mask, where torch raises TypeError;
+    given by name, it is the mask."""
+    with pytest.raises(SpecError) as refused:
+        convcalc.plan(_KeywordOnlyMask(), [(2, 4), (2, 4)])
+    assert str(refused.value) == (
+        "<model> (_KeywordOnlyMask): forward takes 1 input (x), and optionally mask, but is given 2 (torch: TypeError, "
+        "too many positional arguments); give one shape per input. Received: inputs=2"
+    )
+    with pytest.raises(TypeError, match="takes 2 positional arguments but 3 were given"):
+        _KeywordOnlyMask()(torch.zeros(2, 4), torch.zeros(2, 4))
+    assert convcalc.plan(_KeywordOnlyMask(), {"x": (2, 4), "mask": (2, 4)}).output_shape == (2, 2)
+    assert convcalc.plan(_KeywordOnlyMask(), (2, 4)).output_shape == (2, 2)
+
+
 def test_a_forward_of_args_takes_any_number_of_inputs() -> None:
     class Summed(tnn.Module):
         def forward(self, *xs: Any) -> Any:

@@ -31,6 +31,7 @@ from convcalc.torch.nodes import (
     _substitute,
     _torch,
     child_module,
+    keyword_only,
 )
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.strides import contiguous, is_contiguous
@@ -46,6 +47,7 @@ from convcalc.torch.values import (
     _embedding,
     _exactly_rounded,
     _flow_of,
+    _forget_bounds,
     _output_size_given,
     _Pair,
     _real_value,
@@ -327,7 +329,7 @@ def _run_graph(
     same: dict[str, list[str]] = {}  # the names of one tensor: ``y.squeeze_(-1)`` is ``y``, by the first name
     sized: set[int] = set()  # views of a tensor made from sizes (``d.view(-1)``, ``d[0]``): writing them changes it
     received: dict[str, Any] = {}  # the lists given as inputs, by name
-    _check_keywords(graph, named, path)
+    by_name = _check_keywords(graph, named, path)  # (the inputs it takes by name only)
     count = len(supplied) + len(named)
     for node in graph.nodes:
         if node.op == "placeholder":
@@ -337,8 +339,8 @@ def _run_graph(
             elif node.target.startswith("*"):  # forward(self, *args): the positional inputs left
                 env[node.name] = tuple(supplied)
                 supplied.clear()
-            elif supplied or node.target in named:
-                value = supplied.pop(0) if supplied else named.pop(node.target)
+            elif (supplied and node.target not in by_name) or node.target in named:
+                value = supplied.pop(0) if supplied and node.target not in by_name else named.pop(node.target)
                 # given None (its default, or in place of another): read as the None it is (``k is not None`` in a
                 # function the forward calls would take a traced value for something)
                 left_out = value is None
@@ -464,14 +466,6 @@ def _run_graph(
                 if call.inplace or (kwargs and "out" in kwargs):
                     _write(node, env, same)
     return None  # pragma: no cover - an fx graph always ends with an output node
-
-
-def _forget_bounds(env: dict[str, Any], args: tuple[Any, ...]) -> None:
-    """Drop the bounds of the values of every integer tensor a forward holds (and of those it is handed): a tensor
-    changed in place may be a view of any of them."""
-    for value in (*env.values(), *_leaves(args)):
-        if isinstance(value, _Tensor) and value.span is not None:
-            value.span = None
 
 
 #: torch's arithmetic functions, which give a 0-D tensor of numbers (``torch.div(h, 2, rounding_mode="floor")``
@@ -852,14 +846,14 @@ def _inputs_text(graph: Any) -> str:
     return f"{text}, and optionally {', '.join(optional)}" if optional else text
 
 
-def _check_keywords(graph: Any, named: dict[str, Any], path: str) -> None:
+def _check_keywords(graph: Any, named: dict[str, Any], path: str) -> frozenset[str]:
     """A keyword the forward takes no parameter of (a misspelt key of a dict of shapes) is torch's TypeError,
-    which Python raises before it looks for a missing input: named first, as torch names it."""
-    if not named:
-        return
-    placeholders = [n.target for n in graph.nodes if n.op == "placeholder"]
-    if any(t.startswith("**") for t in placeholders):
-        return
+    which Python raises before it looks for a missing input: named first, as torch names it. Returns the inputs
+    the forward takes by name only (``forward(x, *, mask)``), which no input given by position fills."""
+    only = keyword_only(graph.torch_module.__class__) if graph.torch_module is not None else frozenset()
+    placeholders = [n.target for n in graph.nodes if n.op == "placeholder"] if named else []
+    if not named or any(t.startswith("**") for t in placeholders):
+        return only
     unknown = [k for k in named if k not in placeholders]
     if unknown:
         import difflib
@@ -870,6 +864,7 @@ def _check_keywords(graph: Any, named: dict[str, Any], path: str) -> None:
             f"{path or '<model>'} ({graph.torch_type}): forward() got an unexpected keyword argument "
             f"{unknown[0]!r} (torch: TypeError); it takes {_inputs_text(graph)}{tip} Received: keywords={list(named)}"
         )
+    return only
 
 
 def _not_given(graph: Any, name: str, count: int, path: str) -> SpecError:

@@ -190,3 +190,16 @@ def _input_name(cls: Any) -> str | None:
     except (TypeError, ValueError):  # pragma: no cover - a forward without a signature
         return None
     return parameters[1] if len(parameters) > 1 else None
+
+
+@functools.lru_cache(maxsize=256)
+def keyword_only(cls: Any) -> frozenset[str]:
+    """The inputs a torch module's forward takes by name only (``forward(self, x, *, mask=None)``), which no input
+    given by position fills (torch raises TypeError for one too many)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(cls.forward).parameters.values()
+    except (TypeError, ValueError):  # pragma: no cover - a forward without a signature
+        return frozenset()
+    return frozenset(p.name for p in parameters if p.kind is p.KEYWORD_ONLY)

@@ -80,6 +80,20 @@ def require_inside(call: Any, index: Any, size: Any, axis: int, what: str, negat
         )
 
 
+def _forget_bounds(env: dict[str, Any], args: tuple[Any, ...]) -> None:
+    """Drop the bounds of the values of every integer tensor a forward holds (and of those it is handed, in
+    lists, tuples and dicts): a tensor changed in place may be a view of any of them."""
+    values = [*env.values(), *args]
+    while values:
+        value = values.pop()
+        if isinstance(value, _Tensor):
+            value.span = None
+        elif isinstance(value, (tuple, list)):
+            values.extend(value)
+        elif isinstance(value, dict):
+            values.extend(value.values())
+
+
 class _SizeTensor(_Tensor):
     """A tensor of at most one dim whose values are sizes, known where the plan knows the sizes: one made by
     ``torch.tensor([x.size(2) - y.size(2)])`` (a U-Net's padding amounts) or from a few whole numbers, and the
