@@ -83,9 +83,12 @@ def require_inside(call: Any, index: Any, size: Any, axis: int, what: str, negat
 def _forget_bounds(env: dict[str, Any], args: tuple[Any, ...]) -> None:
     """Drop the bounds of the values of every integer tensor a forward holds (and of those it is handed, in
     lists, tuples and dicts): a tensor changed in place may be a view of any of them."""
-    values = [*env.values(), *args]
+    values, seen = [*env.values(), *args], set()
     while values:
         value = values.pop()
+        if id(value) in seen:  # (a list that holds itself)
+            continue
+        seen.add(id(value))
         if isinstance(value, _Tensor):
             value.span = None
         elif isinstance(value, (tuple, list)):
