@@ -41,6 +41,7 @@ from convcalc.torch.values import (
     _Call,
     _describe_value,
     _handles,
+    _leaves,
     _Opaque,
     _output_size_given,
     _Pair,
@@ -548,16 +549,6 @@ def _shown_value(value: Any) -> Any:
     while isinstance(value, (list, tuple, dict)) and value:
         value = next(iter(value.values())) if isinstance(value, dict) else value[0]
     return value
-
-
-def _leaves(value: Any) -> list[_Tensor]:
-    if isinstance(value, _Tensor):
-        return [value]
-    if isinstance(value, (tuple, list)):
-        return [t for v in value for t in _leaves(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _leaves(v)]
-    return []
 
 
 def _holds_tensor(value: Any) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from convcalc._errors import ConvCalcError, SpecError
-from convcalc.torch.fallback import _leaves, _multi_output, _shown_value, _torch_call, _TorchRejectsError
+from convcalc.torch.fallback import _multi_output, _shown_value, _torch_call, _TorchRejectsError
 from convcalc.torch.layout import functional_strides, memory_format_strides, module_strides
 from convcalc.torch.nodes import (
     ListValue,
@@ -48,6 +48,7 @@ from convcalc.torch.values import (
     _exactly_rounded,
     _flow_of,
     _forget_bounds,
+    _leaves,
     _output_size_given,
     _Pair,
     _real_value,

@@ -203,7 +203,7 @@ def _arange(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     dtype = kwargs.get("dtype")  # whole numbers give integers, where no other dtype is asked for
     integral = dtype is None or str(dtype) in INTEGER_DTYPES
     # its values: from start to its last, which index a table (``self.pos(torch.arange(t))``)
-    span = (start, start + (count - 1) * step if _is_int(count) and _is_int(start) else _last(start, count, step))
+    span = (start, _last(start, count, step))
     if _is_int(count):
         if count < 0:
             raise call.spec_error("end is before start", start=start, end=end, step=step)

@@ -14,7 +14,7 @@ from typing import Any
 from convcalc._types import Shape
 from convcalc.torch.ops_index import _indices_inside
 from convcalc.torch.ops_math import _broadcast
-from convcalc.torch.ops_shape import _negated, _of_call_kind
+from convcalc.torch.ops_shape import _of_call_kind
 from convcalc.torch.values import (
     NeedsDataError,
     RunRefusedError,
@@ -24,6 +24,7 @@ from convcalc.torch.values import (
     _index,
     _is_int,
     _is_size,
+    _negated,
     _Pair,
     _prod,
     _scalar_dims,

@@ -25,6 +25,7 @@ from convcalc.torch.values import (
     _keep_tail,
     _made,
     _merge_rf,
+    _negated,
     _Opaque,
     _prod,
     _Real,
@@ -473,14 +474,6 @@ def _sections(call: _Call, t: _Tensor, j: int, how: tuple[Any, ...]) -> list[Any
 
 def _negative_split(call: _Call, size: Any, shape: Shape) -> str:
     return f"{call.where}: split size {size} is negative. Received: input_shape={shape}"
-
-
-def _negated(value: Any) -> Any:
-    if type(value) is int:
-        return -value
-    from convcalc._symbolic import to_sympy
-
-    return _size(-to_sympy(value))
 
 
 @_handles("flip", "fliplr", "flipud", "roll", "cumsum", "cumprod", "logcumsumexp")

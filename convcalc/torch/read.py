@@ -12,7 +12,7 @@ from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call, reader_fault
 from convcalc._types import Slot
 from convcalc.torch.build import _torch_types
-from convcalc.torch.fallback import _leaves, _multi_output, _torch_call
+from convcalc.torch.fallback import _multi_output, _torch_call
 from convcalc.torch.graph import _call_module, _graph_call, _spec_types
 from convcalc.torch.meta import _compiled, _replaced_forward
 from convcalc.torch.nodes import Decision, ListValue, Node, Ref, _Attr, _Dict, _join, _torch
@@ -33,7 +33,7 @@ from convcalc.torch.trace import (
     _trace_key,
 )
 from convcalc.torch.tracer import EndlessReadError, _trace, flag_inputs
-from convcalc.torch.values import ReaderSignalError, _describe_value, _flow_of, _Tensor, public_error
+from convcalc.torch.values import ReaderSignalError, _describe_value, _flow_of, _leaves, _Tensor, public_error
 
 
 @checked_call

@@ -58,14 +58,9 @@ def require_inside(call: Any, index: Any, size: Any, axis: int, what: str, negat
     span = getattr(index, "span", None)
     if span is None:
         return
-    from convcalc._symbolic import to_sympy
-
-    def gap(a: Any, b: Any) -> Any:  # a - b, of ints or sizes
-        return a - b if type(a) is int and type(b) is int else _size(to_sympy(a) - to_sympy(b))
-
     least, greatest = span
-    low, high = gap(0, size) if negative else 0, gap(size, 1)
-    for room in (gap(high, greatest), gap(least, low)):
+    low, high = _negated(size) if negative else 0, _sum((size, -1))
+    for room in (_sum((high, _negated(greatest))), _sum((least, _negated(low)))):
         call.ctx.at_least(
             room,
             0,
@@ -83,18 +78,19 @@ def require_inside(call: Any, index: Any, size: Any, axis: int, what: str, negat
 def _forget_bounds(env: dict[str, Any], args: tuple[Any, ...]) -> None:
     """Drop the bounds of the values of every integer tensor a forward holds (and of those it is handed, in
     lists, tuples and dicts): a tensor changed in place may be a view of any of them."""
-    values, seen = [*env.values(), *args], set()
-    while values:
-        value = values.pop()
-        if id(value) in seen:  # (a list that holds itself)
-            continue
-        seen.add(id(value))
-        if isinstance(value, _Tensor):
-            value.span = None
-        elif isinstance(value, (tuple, list)):
-            values.extend(value)
-        elif isinstance(value, dict):
-            values.extend(value.values())
+    for t in _leaves((tuple(env.values()), args)):
+        t.span = None
+
+
+def _leaves(value: Any) -> list[_Tensor]:
+    """The tensors in a value, in lists, tuples and dicts at any depth, in order."""
+    if isinstance(value, _Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in _leaves(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _leaves(v)]
+    return []
 
 
 class _SizeTensor(_Tensor):
@@ -368,6 +364,14 @@ def _sum(dims: Any) -> Any:
     for d in dims:
         total = total + d
     return _size(total) if type(total) is not int else total
+
+
+def _negated(value: Any) -> Any:
+    if type(value) is int:
+        return -value
+    from convcalc._symbolic import to_sympy
+
+    return _size(-to_sympy(value))
 
 
 def _is_int(value: Any) -> bool:
