@@ -9,7 +9,7 @@ from typing import Any
 
 from convcalc._errors import ConvCalcError, said
 from convcalc.torch.ops_math import _broadcast
-from convcalc.torch.ops_shape import _of_call_kind
+from convcalc.torch.ops_shape import _of_call_kind, pixel_factor
 from convcalc.torch.values import (
     RunRefusedError,
     _bind,
@@ -528,6 +528,16 @@ def _embedding(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     spec = _made(call, nn.Embedding, w.shape[0], w.shape[1], padding_idx=bound["padding_idx"])
     require_inside(call, ids, w.shape[0], 0, "the embedding table", negative=False)
     return _as_layer(call, spec, ids)
+
+
+@_handles("pixel_unshuffle")
+def _pixel_unshuffle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``F.pixel_unshuffle``: the rule of ``nn.PixelUnshuffle``, which keeps an input that holds no value as it is
+    (torch's kernel returns it unchanged)."""
+    from convcalc import nn
+
+    t, r = pixel_factor(call, args, kwargs)
+    return _as_layer(call, _made(call, nn.PixelUnshuffle, r), t)
 
 
 @_handles("fold", "unfold")

@@ -749,39 +749,34 @@ def _never_positive(size: Any) -> bool:
     return bool(sympy.Ge(to_sympy(size), 1) == sympy.false)
 
 
-@_handles("pixel_shuffle", "pixel_unshuffle")
-def _pixel_shuffle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def pixel_factor(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[_Tensor, int]:
+    """``F.pixel_shuffle`` / ``F.pixel_unshuffle``'s input and factor, as torch checks them."""
     t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
     r: Any = args[1] if len(args) > 1 else kwargs.get("upscale_factor", kwargs.get("downscale_factor"))
     if not _is_int(r) or r < 1:
         raise call.spec_error("the factor must be a positive int", factor=r)
     if len(t.shape) < 3:
         raise call.shape_error("needs at least 3 dims (C, H, W)", t.shape)
-    *lead, c, h, w = t.shape
-    if call.kind == "pixel_shuffle":
-        if type(c) is int and c % (r * r):
-            raise call.shape_error(f"{c} channels are not divisible by upscale_factor**2 = {r * r}", t.shape)
-        if type(c) is not int:  # channels that depend on the input: the condition, as for the spatial sizes below
-            call.ctx.divides(
-                c,
-                r * r,
-                call.name,
-                len(t.shape) - 3,
-                lambda: (
-                    call.where + f": {c} channels are not divisible by upscale_factor**2 = {r * r}. "
-                    f"Received: input_shape={tuple(t.shape)}"
-                ),
-                f"channels divisible by {r * r}",
-            )
-        shape = (*lead, _size(c // (r * r)), _size(h * r), _size(w * r))
-    else:  # the rule of nn.PixelUnshuffle, which keeps an empty input as it is
-        from convcalc import nn
+    return t, r
 
-        spec = _made(call, nn.PixelUnshuffle, r)
-        try:
-            with _of_call_kind(call):
-                out, _ = spec._plan((t.shape, None), call.ctx, call.name)
-        except ConvCalcError as exc:  # named by the call, not by the rule's PixelUnshuffle
-            raise type(exc)(f"{call.where}: {str(exc).split(': ', 1)[-1]}") from None
-        return _Tensor(tuple(out))
+
+@_handles("pixel_shuffle")
+def _pixel_shuffle(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    t, r = pixel_factor(call, args, kwargs)
+    *lead, c, h, w = t.shape
+    if type(c) is int and c % (r * r):
+        raise call.shape_error(f"{c} channels are not divisible by upscale_factor**2 = {r * r}", t.shape)
+    if type(c) is not int:  # channels that depend on the input: a condition
+        call.ctx.divides(
+            c,
+            r * r,
+            call.name,
+            len(t.shape) - 3,
+            lambda: (
+                call.where + f": {c} channels are not divisible by upscale_factor**2 = {r * r}. "
+                f"Received: input_shape={tuple(t.shape)}"
+            ),
+            f"channels divisible by {r * r}",
+        )
+    shape = (*lead, _size(c // (r * r)), _size(h * r), _size(w * r))
     return call.row(t.shape, _Tensor(tuple(shape)))
