@@ -22,10 +22,13 @@ __all__ = [
     "SpecError",
     "call_error",
     "checked_call",
+    "inputs_taken",
     "param_text",
     "reader_fault",
     "refused_call",
     "said",
+    "shapes_per_input",
+    "with_inputs_taken",
 ]
 
 
@@ -297,6 +300,25 @@ def no_attribute(module: str, name: str, names: Any) -> AttributeError:
 def said(text: str) -> Callable[[], str]:
     """A message made now, for a check that may fail later (the planner's checks take a message maker)."""
     return lambda: text
+
+
+def inputs_taken(exc: BaseException) -> tuple[str, tuple[str, ...]] | None:
+    """Where a plan gave a model's forward fewer inputs than it takes: the model, as its errors name it, and the
+    inputs the forward takes (for verify() and the command line, which give one input, to say so in their terms);
+    None for any other error."""
+    found: tuple[str, tuple[str, ...]] | None = getattr(exc, "inputs_taken", None)
+    return found
+
+
+def with_inputs_taken(error: SpecError, taken: tuple[str, tuple[str, ...]]) -> SpecError:
+    """``error``, which :func:`inputs_taken` reads ``taken`` from (a plain SpecError, as users catch it)."""
+    setattr(error, "inputs_taken", taken)  # noqa: B010 - an attribute SpecError does not declare
+    return error
+
+
+def shapes_per_input(names: Any) -> str:
+    """The list of shapes a forward of the inputs ``names`` is planned with: ``[shape of image, shape of tabular]``."""
+    return f"[{', '.join(f'shape of {n}' for n in names)}]"
 
 
 def reader_fault(where: str, what: str, exc: Exception, report: str, tail: str) -> SpecError:

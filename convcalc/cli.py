@@ -36,7 +36,7 @@ from convcalc._cli_args import (
 )
 from convcalc._cli_args import COMMON_OPTIONS as COMMON_OPTIONS
 from convcalc._cli_exercise import _exercise_command_options
-from convcalc._errors import ConvCalcError, SpecError
+from convcalc._errors import ConvCalcError, SpecError, inputs_taken, shapes_per_input
 from convcalc.params import MAX_NDIM
 
 # typing is only for type checkers: not importing it keeps the numeric path's start-up short
@@ -900,7 +900,7 @@ def _command_path(args: argparse.Namespace | None) -> str:
 def _one_input_only(exc: ConvCalcError, args: argparse.Namespace | None) -> str:
     """The message of a forward given fewer inputs than it takes, in the command line's terms: --input gives a model
     one input, so a forward of several is planned from Python (the library's message says how to give them there)."""
-    taken: tuple[str, tuple[str, ...]] | None = getattr(exc, "inputs_taken", None)  # (torch.graph.inputs_taken)
+    taken = inputs_taken(exc)
     if taken is None:
         return str(exc)
     where, names = taken
@@ -908,7 +908,7 @@ def _one_input_only(exc: ConvCalcError, args: argparse.Namespace | None) -> str:
     return (
         f"{where}: forward takes {len(names)} inputs ({', '.join(names)}), and the command "
         f"line gives a model one input (--input); plan a forward of several inputs from Python, with one shape per "
-        f"input: convcalc.plan(model, [{', '.join(f'shape of {n}' for n in names)}]). Received: --input={given!r}"
+        f"input: convcalc.plan(model, {shapes_per_input(names)}). Received: --input={given!r}"
     )
 
 

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from convcalc._errors import ConvCalcError, SpecError
+from convcalc._errors import ConvCalcError, SpecError, shapes_per_input, with_inputs_taken
 from convcalc.torch.fallback import _multi_output, _shown_value, _torch_call, _TorchRejectsError
 from convcalc.torch.layout import functional_strides, memory_format_strides, module_strides
 from convcalc.torch.nodes import (
@@ -820,20 +820,6 @@ def _torchinfo_first(value: Any) -> _Tensor | None:
     return shown if isinstance(shown, _Tensor) else None
 
 
-def inputs_taken(exc: BaseException) -> tuple[str, tuple[str, ...]] | None:
-    """Where a plan gave a model's forward fewer inputs than it takes: the model, as its errors name it, and the
-    inputs the forward takes (for verify() and the command line, which give one input, to say so in their terms);
-    None for any other error."""
-    found: tuple[str, tuple[str, ...]] | None = getattr(exc, "inputs_taken", None)
-    return found
-
-
-def with_inputs_taken(error: SpecError, taken: tuple[str, tuple[str, ...]]) -> SpecError:
-    """``error``, which :func:`inputs_taken` reads ``taken`` from (a plain SpecError, as users catch it)."""
-    setattr(error, "inputs_taken", taken)  # noqa: B010 - an attribute SpecError does not declare
-    return error
-
-
 def _parameters(graph: Any) -> tuple[list[str], list[str]]:
     """The inputs a forward takes: those it needs, and those with a default (``*args`` and ``**kwargs`` aside)."""
     placeholders = [n for n in graph.nodes if n.op == "placeholder" and not n.target.startswith("*")]
@@ -881,7 +867,7 @@ def _not_given(graph: Any, name: str, count: int, path: str) -> SpecError:
     return with_inputs_taken(
         SpecError(
             f"{where}: forward takes {_inputs_text(graph)}, but is given {count}: give one shape per input, as a "
-            f"list in the forward's order, [{', '.join(f'shape of {n}' for n in shown)}], or as a dict by name, "
+            f"list in the forward's order, {shapes_per_input(shown)}, or as a dict by name, "
             f"{{{', '.join(f'{n!r}: shape' for n in shown)}}}. Received: missing={name}"
         ),
         (where, tuple(shown)),

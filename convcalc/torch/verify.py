@@ -9,11 +9,19 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from convcalc._args import flag, received, whole
-from convcalc._errors import ConvCalcError, ShapeError, SpecError, checked_call
+from convcalc._errors import (
+    ConvCalcError,
+    ShapeError,
+    SpecError,
+    checked_call,
+    inputs_taken,
+    shapes_per_input,
+    with_inputs_taken,
+)
 from convcalc._types import Shape
 from convcalc.torch.build import to_torch
 from convcalc.torch.fallback import _asks_for_integers, _one_float_dtype
-from convcalc.torch.graph import _spec_types, inputs_taken, with_inputs_taken
+from convcalc.torch.graph import _spec_types
 from convcalc.torch.meta import _compiled, _meta_copy, _quiet_compiled
 from convcalc.torch.nodes import _torch
 from convcalc.torch.read import _read, _uncompiled
@@ -251,7 +259,7 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
                 several = SpecError(  # marked below, for the command line to say it in its own terms
                     f"{where}: forward takes {len(names)} inputs ({', '.join(names)}), and verify() runs the model on "
                     f"one input tensor; plan it with one shape per input: convcalc.plan(model, "
-                    f"[{', '.join(f'shape of {n}' for n in names)}]). {received({'input_shape': shape})}"
+                    f"{shapes_per_input(names)}). {received({'input_shape': shape})}"
                 )
                 raise with_inputs_taken(several, taken) from None
             plan_error, plan_layer = str(exc), _rejecting_layer(exc)
