@@ -96,9 +96,9 @@ class Context:
         self.unowned: list[Unowned] = []
         # how the rows added now are made, innermost last (see ``made_as``)
         self.amends: list[Callable[[Row], Row]] = []
-        # the bounds computed from sizes whose sign sympy cannot decide, by where they are: the sign each has for
-        # large sizes (True: negative, counted from the end), which the walk takes unless ``flipped`` names it
-        self.signs: dict[Any, bool] = {}
+        # where the bounds computed from sizes whose sign sympy cannot decide are, in the order met (the keys of a
+        # dict): each is taken with the sign it has for large sizes unless ``flipped`` names it
+        self.signs: dict[Any, None] = {}
         self.flipped: frozenset[Any] = frozenset()
 
     @contextlib.contextmanager
@@ -124,7 +124,7 @@ class Context:
         from the end): as it is for large sizes, unless the plan is made again with the other sign because no
         size meets its conditions (a relative positional encoding's ``pe[:, c - T + 1 : c + T]``, whose start is
         negative for large ``T`` only, is built for the small ones). The plan holds where it has the sign taken."""
-        self.signs[where] = negative_when_large
+        self.signs[where] = None
         return negative_when_large != (where in self.flipped)
 
     def open_group(self) -> int:
@@ -520,7 +520,7 @@ def plan(
     ...
     convcalc.ShapeError: 2 (Linear): Linear(in_features=100) receives 288 features (Flatten of 8 x 6 x 6 = 288): use in_features=288. Received: input_shape=(1, 288)
     """
-    signs: dict[Any, bool] = {}
+    signs: dict[Any, None] = {}
     try:
         result = _plan_once(model, input_shape, convention, strict, macs, itemsize, frozenset(), signs)
     except ShapeError as exc:
@@ -562,11 +562,11 @@ def _plan_once(
     macs: str,
     itemsize: int | None,
     flipped: frozenset[Any],
-    signs: dict[Any, bool],
+    signs: dict[Any, None],
 ) -> Plan:
     """:func:`plan`, with the bounds ``flipped`` names taken with the other sign than they have for large sizes
-    (``Context.sign_taken``); ``signs`` receives the signs taken where sympy could not decide them, also where
-    the plan raises."""
+    (``Context.sign_taken``); ``signs`` receives where sympy could not decide a bound's sign, also where the plan
+    raises."""
     from convcalc._backend import is_symbolic  # noqa: F401 - keeps the import graph explicit
     from convcalc.params import ParamCount  # noqa: F401
 
