@@ -466,7 +466,8 @@ def _trace(
     the functions a library wrapped for fx (see ``_wrapped_read``)."""
     import warnings
 
-    tracer = _tracer_type()(autowrap_functions=_scripted_functions(module))
+    scripted = _scripted_names(getattr(type(module), "forward", None))  # (fx records those torch cannot read as Python)
+    tracer = _tracer_type()(autowrap_functions=tuple(f for _, _, f in scripted if _python_of(f) is None))
     tracer.on_cuda = on_cuda
     tracer.decisions = decisions
     tracer.made = [] if made is None else made
@@ -483,7 +484,7 @@ def _trace(
         warnings.catch_warnings(),
         _factories_recorded(tracer),
         causal_mask_as_given(),
-        _python_of_scripted(module),
+        _python_of_scripted(scripted),
         _user_isinstance(),
         _wrapped_read(through),
     ):
@@ -736,13 +737,6 @@ def _unguard(graph: Any, absent: frozenset[str]) -> None:
             source.target = name
 
 
-def _scripted_functions(module: Any) -> tuple[Any, ...]:
-    """The TorchScript functions the module's forward calls by a global name that fx records as one node each
-    (it cannot pass a proxy into TorchScript): those compiled from a Python function torch keeps (a scripted
-    ``drop_path``) are read as that function instead (see ``_python_of_scripted``)."""
-    return tuple(f for _, _, f in _scripted_names(getattr(type(module), "forward", None)) if _python_of(f) is None)
-
-
 def _python_of(scripted: Any) -> Any:
     """The Python function a TorchScript function was compiled from, which torch keeps for dynamo to inline; None
     where it does not (a function scripted from a string, a torch older than it)."""
@@ -751,10 +745,11 @@ def _python_of(scripted: Any) -> Any:
 
 
 @contextlib.contextmanager
-def _python_of_scripted(module: Any) -> Iterator[None]:
-    """While the module's forward is traced, each TorchScript function it names whose Python function torch kept is
-    that Python function, which fx traces into as into any other: the same steps, read by rule."""
-    swapped = [(g, name, f) for g, name, f in _scripted_names(getattr(type(module), "forward", None)) if _python_of(f)]
+def _python_of_scripted(scripted: list[tuple[dict[str, Any], str, Any]]) -> Iterator[None]:
+    """While a forward is traced, each TorchScript function it names (``scripted``, as ``_scripted_names`` finds
+    them) whose Python function torch kept is that Python function, which fx traces into as into any other: the
+    same steps, read by rule. The others fx records as one node each (it cannot pass a proxy into TorchScript)."""
+    swapped = [(g, name, f) for g, name, f in scripted if _python_of(f)]
     with _PATCHING:  # another thread's trace must neither see these nor save them as the module's own
         for g, name, f in swapped:
             g[name] = _python_of(f)
