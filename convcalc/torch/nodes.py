@@ -181,25 +181,23 @@ def _substitute(value: Any, env: dict[str, Any]) -> Any:
 
 
 @functools.lru_cache(maxsize=256)
-def _input_name(cls: Any) -> str | None:
-    """The name of a torch layer's first input (``input`` for torch's layers), or None."""
+def _forward_parameters(cls: Any) -> tuple[Any, ...]:
+    """The parameters of a torch module class's forward, ``self`` first (none for a forward without a signature)."""
     import inspect
 
     try:
-        parameters = list(inspect.signature(cls.forward).parameters)
+        return tuple(inspect.signature(cls.forward).parameters.values())
     except (TypeError, ValueError):  # pragma: no cover - a forward without a signature
-        return None
-    return parameters[1] if len(parameters) > 1 else None
+        return ()
 
 
-@functools.lru_cache(maxsize=256)
+def _input_name(cls: Any) -> str | None:
+    """The name of a torch layer's first input (``input`` for torch's layers), or None."""
+    parameters = _forward_parameters(cls)
+    return parameters[1].name if len(parameters) > 1 else None
+
+
 def keyword_only(cls: Any) -> frozenset[str]:
     """The inputs a torch module's forward takes by name only (``forward(self, x, *, mask=None)``), which no input
     given by position fills (torch raises TypeError for one too many)."""
-    import inspect
-
-    try:
-        parameters = inspect.signature(cls.forward).parameters.values()
-    except (TypeError, ValueError):  # pragma: no cover - a forward without a signature
-        return frozenset()
-    return frozenset(p.name for p in parameters if p.kind is p.KEYWORD_ONLY)
+    return frozenset(p.name for p in _forward_parameters(cls) if p.kind is p.KEYWORD_ONLY)
