@@ -22,13 +22,10 @@ from tests.outcomes import torch_outcome  # noqa: E402
 from tests.torch_shapes import output_shapes  # noqa: E402
 
 # The models read through a meta-device pass, each for a construct fx cannot trace and convcalc cannot decide
-# from the known shapes: a TorchScript call, a forward replaced on the instance. Every other model (int() of a traced size, is_cuda checks, shape
+# from the known shapes: a TorchScript module. Every other model (int() of a traced size, is_cuda checks, shape
 # asserts, branches on sizes such as dynamic 'same' padding, modules made in forward, a tuple through a Sequential,
-# dict outputs, **kwargs) is read exactly.
-NEEDS_TORCH = {
-    "ScriptDepthNet",
-    "ForwardFeatures",  # its forward replaced on the instance, which fx does not read
-}
+# dict outputs, **kwargs, a forward set on the instance to another of its methods) is read exactly.
+NEEDS_TORCH = {"ScriptDepthNet"}
 
 
 def _zeros(inputs: Any) -> tuple[list[Any], dict[str, Any]]:

@@ -206,6 +206,54 @@ def test_a_container_whose_forward_is_replaced_is_planned_as_torch_runs_it() -> 
     assert plan.macs == 3 * 8 * 9 * 14 * 14
 
 
+class _Encoder(nn.Module):
+    """A classifier with a second method the instance may be told to run (``self.forward = self.encode``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.proj = nn.Parameter(torch.randn(5, 4))
+        self.head = nn.Linear(4, 2)
+
+    def encode(self, x: Any, scale: float = 2.0) -> Any:
+        return F.linear(self.conv(x).mean((2, 3)) * scale, self.proj)
+
+    def forward(self, x: Any) -> Any:
+        return self.head(self.conv(x).mean((2, 3)))
+
+
+@pytest.mark.parametrize("how", ["bound", "MethodType", "child"])
+def test_a_forward_set_to_another_method_of_the_module_is_read_as_its_forward(how: str) -> None:
+    """``model.forward = model.encode`` (timm's ``forward_features``, a feature extractor): torch runs that method,
+    which is read as the forward it is, exactly and with symbols, without changing the user's module."""
+    import types
+
+    encoder = _Encoder()
+    encoder.forward = types.MethodType(_Encoder.encode, encoder) if how == "MethodType" else encoder.encode
+    model: Any = nn.Sequential(encoder, nn.ReLU()) if how == "child" else encoder
+    for shape in [(2, 3, 8, 8), (1, 3, 5, 9)]:
+        plan = _agrees(model, shape)
+        h, w = shape[2] - 2, shape[3] - 2
+        assert plan.output_shape == (shape[0], 5)
+        assert plan.macs == 4 * 27 * h * w + 4 * 5
+        assert not plan.fallback_rows
+        assert plan.rows[0].name == ("0.conv" if how == "child" else "conv")
+    symbolic = convcalc.plan(model, ("B", 3, "H", "W"))
+    assert str(symbolic.output_shape) == "(B, 5)"
+    assert "forward" in vars(encoder)
+    assert type(encoder) is _Encoder
+    assert encoder.forward.__func__ is _Encoder.encode
+
+
+def test_a_forward_set_to_another_modules_method_is_run_by_torch() -> None:
+    """``model.forward = other.encode`` runs the other module's weights: torch's pass plans it."""
+    model, other = _Encoder(), _Encoder()
+    model.forward = other.encode
+    plan = convcalc.plan(model, (2, 3, 8, 8))
+    assert plan.output_shape == (2, 5)
+    assert plan.fallback_rows
+
+
 def _flops(model: Any, shape: tuple[int, ...]) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 

@@ -8,6 +8,7 @@ global state set for one run on meta tensors (checks that read values, which a m
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import warnings
 import weakref
@@ -212,7 +213,6 @@ def _replaced_forward(module: Any) -> bool:
     forward = vars(module).get("forward")
     if forward is None or _compiled(module) or _scripted(module):
         return False
-    import functools
 
     if _accelerate_hook(module, forward):
         forward = module._old_forward
@@ -224,13 +224,49 @@ def _replaced_forward(module: Any) -> bool:
     return getattr(forward, "__func__", None) is not type(module).forward or forward.__self__ is not module
 
 
+def as_method_forward(module: Any) -> Any:
+    """For a module whose forward is set on the instance to another method of its own class, bound to itself
+    (``self.forward = self.forward_features``, ``model.forward = model.encode``): a stand-in for it whose class's
+    forward is that method, which fx reads (fx reads a class's forward, never the instance's), holding the same
+    children, tensors and attributes; None for any other forward set on the instance (a lambda, a wrapper,
+    another module's method) and for a class of torch's own."""
+    import copy
+    import inspect
+
+    forward = vars(module).get("forward")
+    cls: Any = type(module)
+    function = getattr(forward, "__func__", None)
+    name = getattr(function, "__name__", None)
+    if (
+        function is None
+        or getattr(forward, "__self__", None) is not module
+        or not isinstance(name, str)
+        or inspect.getattr_static(cls, name, None) is not function
+        or cls.__module__.startswith("torch.")
+    ):
+        return None
+    stand_in = copy.copy(module)
+    del stand_in.__dict__["forward"]
+    stand_in.__class__ = _forwarding_class(cls, name)
+    return stand_in
+
+
+@functools.lru_cache(maxsize=64)
+def _forwarding_class(cls: Any, name: str) -> Any:
+    """``cls`` with its method ``name`` as its forward, under the class's own name (its rows and messages name
+    the user's class); one per class and method, so that reads are kept across plans as for any class."""
+    return type(cls)(
+        cls.__name__,
+        (cls,),
+        {"forward": getattr(cls, name), "__module__": cls.__module__, "__qualname__": cls.__qualname__},
+    )
+
+
 def _accelerate_hook(module: Any, forward: Any) -> bool:
     """Whether ``forward`` is the wrapper accelerate's ``add_hook_to_module`` sets with one of accelerate's own
     hooks (a model dispatched over devices): the hook moves tensors between devices around the original
     forward, kept in ``_old_forward``, which it calls once. (Code that copies the pattern with a hook of its
     own, a sparse autoencoder added to the output, is run by torch's pass.)"""
-    import functools
-
     return (
         isinstance(forward, functools.partial)
         and getattr(forward.func, "__module__", None) == "accelerate.hooks"
@@ -244,7 +280,6 @@ def _rebound(function: Any, memo: dict[int, Any], depth: int = 0) -> Any:
     and bound methods it closes over or reads as globals (``s.forward = lambda x: s[1](s[0](x))``), or a partial
     was given, swapped for their copies, so the copy's pass calls the copy's modules (``copy.deepcopy`` copies a
     function as it is)."""
-    import functools
     import types
 
     def swap(value: Any) -> Any:

@@ -14,7 +14,7 @@ from convcalc._types import Slot
 from convcalc.torch.build import _torch_types
 from convcalc.torch.fallback import _multi_output, _torch_call
 from convcalc.torch.graph import _call_module, _graph_call, _spec_types
-from convcalc.torch.meta import _compiled, _replaced_forward
+from convcalc.torch.meta import _compiled, _replaced_forward, as_method_forward
 from convcalc.torch.nodes import Decision, ListValue, Node, Ref, _Attr, _Dict, _join, _torch
 from convcalc.torch.strides import contiguous
 from convcalc.torch.trace import (
@@ -683,6 +683,9 @@ class _Reader:
         if _compiled(module):  # ``self.block = torch.compile(block)``
             return self._through_compiled(module, path)
         if _replaced_forward(module):
+            stand_in = as_method_forward(module)
+            if stand_in is not None:  # ``self.forward = self.forward_features``: that method, read as a forward
+                return self._read_forward(stand_in, path, ())
             # ``conv.forward = lambda x: F.conv2d(x, conv.weight, padding=1)``: torch calls that, for a layer
             # convcalc has a rule for, a Sequential or a class of the user's alike; its arguments say nothing of it
             return self._fallback(module, "its forward is replaced on the instance, which torch calls")
