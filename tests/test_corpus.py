@@ -240,6 +240,42 @@ def test_a_torchscript_function_that_multiplies_is_counted_or_refused_not_counte
         convcalc.plan(_ScriptedMatmul(from_source=True), (2, 4))
 
 
+@torch.jit.script
+def _scripted_head(x: torch.Tensor) -> torch.Tensor:
+    if torch.jit.is_scripting():  # TorchScript takes this branch; Python the other
+        return x[:, :2]
+    return x
+
+
+def _asks_through_a_helper(x: torch.Tensor) -> torch.Tensor:
+    return x[:, :1] if torch.jit.is_scripting() else x
+
+
+@torch.jit.script
+def _scripted_helper_caller(x: torch.Tensor) -> torch.Tensor:
+    return _asks_through_a_helper(x)
+
+
+class _AsksIfScripted(torch.nn.Module):
+    def __init__(self, through_helper: bool) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.through_helper = through_helper
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return _scripted_helper_caller(y) if self.through_helper else _scripted_head(y)
+
+
+@pytest.mark.parametrize("through_helper", [False, True])
+def test_a_torchscript_function_that_asks_if_it_is_scripted_is_run_as_torchscript(through_helper: bool) -> None:
+    """``torch.jit.is_scripting()`` is True in what TorchScript compiled and False in its Python: such a function
+    (or one calling a Python function that asks) is not read as its Python, whose shapes are not TorchScript's."""
+    model = _AsksIfScripted(through_helper)
+    plan = convcalc.plan(model, (1, 3, 8, 8))
+    assert plan.output_shape == tuple(model(torch.zeros(1, 3, 8, 8)).shape) == (1, 1 if through_helper else 2, 6, 6)
+
+
 def test_several_inputs_are_for_torch_modules() -> None:
     from convcalc import nn
 

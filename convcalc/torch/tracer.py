@@ -741,7 +741,24 @@ def _python_of(scripted: Any) -> Any:
     """The Python function a TorchScript function was compiled from, which torch keeps for dynamo to inline; None
     where it does not (a function scripted from a string, a torch older than it)."""
     original = getattr(scripted, "_torchdynamo_inline", None)
-    return original if isinstance(original, types.FunctionType) else None
+    if not isinstance(original, types.FunctionType) or asks_if_scripted(original):
+        return None
+    return original
+
+
+def asks_if_scripted(function: Any, depth: int = 3) -> bool:
+    """Whether a function, or a Python function it names (a few calls deep), asks ``torch.jit.is_scripting()``,
+    which TorchScript answers True and Python False: its Python is not what TorchScript compiled."""
+    if not isinstance(function, types.FunctionType):
+        return False
+    names = _names_in(function.__code__)
+    if "is_scripting" in names:
+        return True
+    return depth > 0 and any(
+        asks_if_scripted(function.__globals__.get(name), depth - 1)
+        for name in names
+        if function.__globals__.get(name) is not function
+    )
 
 
 @contextlib.contextmanager
@@ -758,6 +775,15 @@ def _python_of_scripted(scripted: list[tuple[dict[str, Any], str, Any]]) -> Iter
         finally:
             for g, name, f in reversed(swapped):
                 g[name] = f
+
+
+def _names_in(code: types.CodeType) -> set[str]:
+    """The global and attribute names a code object reads, its nested functions' and comprehensions' included."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names_in(const)
+    return names
 
 
 def _scripted_calls(function: Any, depth: int = 3) -> list[Any]:
