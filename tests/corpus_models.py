@@ -366,6 +366,34 @@ class ScriptDepthNet(nn.Module):
         return self.fc(x.mean((2, 3)))
 
 
+class ScriptedAskingDropPath(nn.Module):
+    """A drop path that skips its mask when compiled (``torch.jit.is_scripting()`` is True only there)."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or torch.jit.is_scripting():
+            return x
+        return x * (torch.rand_like(x[:, :1, :1, :1]) > self.p).float()
+
+
+class ScriptAskNet(nn.Module):
+    """ScriptDepthNet whose scripted block asks whether it is scripted: its Python is not what TorchScript runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.drop = torch.jit.script(ScriptedAskingDropPath(0.1))
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        x = x + self.drop(x)
+        return self.fc(x.mean((2, 3)))
+
+
 # --- EfficientNet's static same padding ---------------------------------------------------------------------------
 class Conv2dStaticSamePadding(nn.Conv2d):
     def __init__(
@@ -2376,6 +2404,7 @@ CORPUS: list[tuple[str, Any, Any]] = [
     ("MadeInForward", MadeInForward, (1, 3, 10, 10)),
     ("StochasticDepthNet", lambda: StochasticDepthNet().eval(), (1, 4, 6, 6)),
     ("ScriptDepthNet", lambda: ScriptDepthNet().eval(), (2, 3, 6, 6)),
+    ("ScriptAskNet", lambda: ScriptAskNet().eval(), (2, 3, 6, 6)),
     ("EfficientStem", EfficientStem, (2, 3, 16, 16)),
     ("StaticSameMix", StaticSameMix, (1, 3, 8, 8)),
     ("TupleSequential", TupleSequential, (1, 3, 5, 5)),

@@ -141,7 +141,7 @@ def test_corpus_benchmark_code_path(tmp_path: Path, capsys: pytest.CaptureFixtur
     from benchmarks import corpus
 
     out = tmp_path / "corpus.json"
-    models = ["LeNet", "UNetSmall", "IntViewNet", "ScriptDepthNet"]
+    models = ["LeNet", "UNetSmall", "IntViewNet", "ScriptAskNet"]
     assert corpus.main(["--quick", "--repeats", "1", "--json", str(out), "--models", *models]) == 0
     data = json.loads(out.read_text())
     assert set(data["models"]) == set(models)
@@ -149,11 +149,11 @@ def test_corpus_benchmark_code_path(tmp_path: Path, capsys: pytest.CaptureFixtur
         assert {"plan", "fallback", "fallback_rows", "rows"} <= set(entry), name
         assert "min_s" in entry["plan"], name
         assert "plan_over_meta" in entry or "meta_forward_error" in entry, name
-    assert data["models"]["ScriptDepthNet"]["fallback"] is True
+    assert data["models"]["ScriptAskNet"]["fallback"] is True
     assert data["models"]["LeNet"]["fallback"] is False
     summary = data["summary"]
     assert summary["slowest"] in models
-    assert "ScriptDepthNet" in summary["fallback_models"]
+    assert "ScriptAskNet" in summary["fallback_models"]
     assert set(data["flatness"]) == {"LeNet", "UNetSmall", "IntViewNet"}
     for row in data["flatness"].values():
         assert row["batches"] == [1, 64, 1024]

@@ -22,10 +22,11 @@ from tests.outcomes import torch_outcome  # noqa: E402
 from tests.torch_shapes import output_shapes  # noqa: E402
 
 # The models read through a meta-device pass, each for a construct fx cannot trace and convcalc cannot decide
-# from the known shapes: a TorchScript module. Every other model (int() of a traced size, is_cuda checks, shape
-# asserts, branches on sizes such as dynamic 'same' padding, modules made in forward, a tuple through a Sequential,
-# dict outputs, **kwargs, a forward set on the instance to another of its methods) is read exactly.
-NEEDS_TORCH = {"ScriptDepthNet"}
+# from the known shapes: a TorchScript module whose Python asks whether it is scripted. Every other model (int() of
+# a traced size, is_cuda checks, shape asserts, branches on sizes such as dynamic 'same' padding, modules made in
+# forward, a tuple through a Sequential, dict outputs, **kwargs, a forward set on the instance to another of its
+# methods, a TorchScript module read as the Python it was compiled from) is read exactly.
+NEEDS_TORCH = {"ScriptAskNet"}
 
 
 def _zeros(inputs: Any) -> tuple[list[Any], dict[str, Any]]:
@@ -184,11 +185,28 @@ def test_int_of_tensor_values_gives_torchs_verdict() -> None:
 
 
 def test_fallback_part_keeps_exact_rows() -> None:
+    from tests.corpus_models import ScriptAskNet
+
+    plan = convcalc.plan(ScriptAskNet(), (1, 3, 8, 8))
+    assert plan.row("conv").source == plan.row("fc").source == "rule"
+    assert plan.row("drop").source == "torch"  # TorchScript that asks if it is scripted: torch runs it
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_a_torchscript_module_is_read_as_the_python_it_was_compiled_from(training: bool) -> None:
+    """``torch.jit.script(block)`` of a module class of the user's keeps that class: its forward is read as the
+    Python TorchScript compiled, with the compiled module's tensors and attributes, exactly and with symbols."""
     from tests.corpus_models import ScriptDepthNet
 
-    plan = convcalc.plan(ScriptDepthNet(), (1, 3, 8, 8))
-    assert plan.row("conv").source == plan.row("fc").source == "rule"
-    assert plan.row("drop").source == "torch"  # a TorchScript module: torch runs it
+    model = ScriptDepthNet().train(training)
+    plan = convcalc.plan(model, (2, 3, 8, 8))
+    assert plan.output_shape == tuple(model(torch.zeros(2, 3, 8, 8)).shape)
+    assert not plan.fallback_rows
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
+    assert plan.macs == 3 * 4 * 9 * 36 + 4 * 3
+    H = convcalc.symbols("H")
+    assert convcalc.plan(model, (2, 3, H, H)).macs == 3 * 4 * 9 * (H - 2) ** 2 + 4 * 3
+    assert isinstance(model.drop, torch.jit.RecursiveScriptModule)  # the model's own module, as it was
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -768,7 +786,77 @@ class _HoldsScriptedProjector(torch.nn.Module):
         return self.proj(x)
 
 
-@pytest.mark.parametrize("model", [_HelperMatmul, _HoldsScriptedProjector])
+class _ResidualBlock(torch.nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(c, c, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.bn(self.conv(x))) + x
+
+
+class _LoopingBody(torch.nn.Module):
+    """Containers a forward iterates and indexes (a compiled ``ModuleList`` makes new Python objects for its
+    children each time it is iterated)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.ReLU())
+        self.blocks = torch.nn.ModuleList([_ResidualBlock(8) for _ in range(3)])
+        self.heads = torch.nn.ModuleDict({"a": torch.nn.Linear(8, 2), "b": torch.nn.Linear(8, 3)})
+        self.scale = 0.5
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for block in self.blocks:
+            x = block(x)
+        y = x.mean((2, 3)) * self.scale
+        return self.heads["a"](y) + self.heads["b"](y)[:, :2]
+
+
+class _HoldsLoopingBody(torch.nn.Module):
+    def __init__(self, scripted: bool) -> None:
+        super().__init__()
+        self.body = torch.jit.script(_LoopingBody()) if scripted else _LoopingBody()
+        self.fc = torch.nn.Linear(2, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.body(x))
+
+
+@pytest.mark.parametrize("how", ["child", "whole"])
+def test_a_compiled_module_that_loops_over_its_containers_is_read_as_its_python(how: str) -> None:
+    """A compiled module whose forward iterates a ``ModuleList`` and indexes a ``ModuleDict``, compiled as a child or
+    whole: planned as the same model in Python is, with torch's shapes, exactly and with symbols."""
+    python = _HoldsLoopingBody(scripted=False).eval()
+    model = (_HoldsLoopingBody(scripted=True) if how == "child" else torch.jit.script(python)).eval()
+    for shape in [(2, 3, 16, 16), (1, 3, 9, 13)]:
+        plan = convcalc.plan(model, shape)
+        with torch.no_grad():
+            assert plan.output_shape == tuple(model(torch.zeros(shape)).shape)
+        assert not plan.fallback_rows
+        assert plan.total_params == sum(p.numel() for p in model.parameters())
+        assert plan.macs == convcalc.plan(python, shape).macs
+    B, H, W = convcalc.symbols("B H W")
+    assert convcalc.plan(model, (B, 3, H, W)).macs == convcalc.plan(python, (B, 3, H, W)).macs
+
+
+class _ScriptedAskingProjector(_ScriptedProjector):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ self.w if torch.jit.is_scripting() else x
+
+
+class _HoldsScriptedAskingProjector(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.jit.script(_ScriptedAskingProjector())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x)
+
+
+@pytest.mark.parametrize("model", [_HelperMatmul, _HoldsScriptedAskingProjector])
 def test_torchscript_that_multiplies_out_of_sight_is_refused(model: Any) -> None:
     """Called through a Python helper or held as a scripted module, TorchScript hides its matrix products
     from torch's pass too: refused, never a plan with those MACs missing."""
@@ -853,10 +941,18 @@ def test_torch_layers_compiled_by_torchscript_are_read_as_the_layers(make: Any, 
     assert summary.total_params == plan.total_params
 
 
-def test_a_users_module_compiled_by_torchscript_is_still_refused() -> None:
-    """A module of the user's, compiled, has no Python forward to read; its convolutions run out of sight."""
-    with pytest.raises(convcalc.SpecError, match=r"calls aten::.*, whose multiply-accumulates convcalc cannot"):
-        convcalc.plan(torch.jit.script(_HoldsScriptedLayers()), (1, 3, 9, 7))
+@pytest.mark.parametrize(("make", "shape"), [(_HoldsScriptedLayers, (1, 3, 9, 7)), (_HoldsScriptedProjector, (2, 4))])
+def test_a_users_module_compiled_by_torchscript_is_read_with_its_products(make: Any, shape: tuple[int, ...]) -> None:
+    """A module of the user's, compiled whole or as a child, is read as its Python: the convolutions and matrix
+    products TorchScript runs out of torch's sight are counted by rule."""
+    model = torch.jit.script(make()) if make is _HoldsScriptedLayers else make()
+    plan = convcalc.plan(model, shape)
+    with torch.no_grad():
+        assert plan.output_shape == tuple(model(torch.zeros(shape)).shape)
+    assert not plan.fallback_rows
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
+    expected = 3 * 6 * 25 * 9 * 7 + 6 * 4 * 9 * 7 * 5 if make is _HoldsScriptedLayers else 4 * 3
+    assert plan.macs == expected
 
 
 @pytest.mark.parametrize("where", ["root", "child"])

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from convcalc.torch.nodes import _torch
-from convcalc.torch.trace import _trace_key, _uninitialised
-from convcalc.torch.tracer import causal_mask_as_given
+from convcalc.torch.trace import _code_of, _scripted_base, _trace_key, _uninitialised
+from convcalc.torch.tracer import asks_if_scripted, causal_mask_as_given
 
 # Meta copies by id of the module they were made from: (a weak reference to it, its stamp, its tensors, the copy,
 # the copy's tensors). A copy is reused only while the module's stamp, its tensors and the copy itself are unchanged.
@@ -249,6 +249,52 @@ def as_method_forward(module: Any) -> Any:
     del stand_in.__dict__["forward"]
     stand_in.__class__ = _forwarding_class(cls, name)
     return stand_in
+
+
+def as_python_module(module: Any) -> Any:
+    """For a module of the user's compiled with ``torch.jit.script``: a stand-in of the class it was compiled
+    from, holding the compiled module's children, tensors and attributes, whose forward is the Python TorchScript
+    compiled (read as any forward); None for a module traced by ``torch.jit.trace`` (its graph holds one path
+    through the Python, taken at the sizes it was traced with), a class of torch's own (read by its rule), a class
+    whose code asks ``torch.jit.is_scripting()`` (TorchScript answers it True, Python False), and one whose
+    parts TorchScript does not give back."""
+    torch = _torch()
+    if not isinstance(module, torch.jit.RecursiveScriptModule) or isinstance(module, torch.jit.TracedModule):
+        return None
+    concrete: Any = getattr(module, "_concrete_type", None)
+    cls: Any = getattr(concrete, "py_class", None)
+    if not isinstance(cls, type) or not issubclass(cls, torch.nn.Module) or cls.__module__.startswith("torch."):
+        return None
+    if any(asks_if_scripted(getattr(f, "__func__", f)) for f in _code_of(cls)):
+        return None
+    try:
+        stand_in: Any = object.__new__(cls)  # (its __init__ would build the module again)
+        torch.nn.Module.__init__(stand_in)
+        own = vars(stand_in)
+        own["_modules"] = {name: _plain_container(child) for name, child in module._modules.items()}
+        own["_parameters"] = dict(module._parameters.items())
+        own["_buffers"] = dict(module._buffers.items())
+        for name, (_, is_parameter) in concrete.get_attributes().items():
+            if not is_parameter and name not in own["_buffers"] and name not in own["_modules"]:
+                own[name] = getattr(module, name)
+        own.update(concrete.get_constants())
+    except Exception:  # a TorchScript that keeps its parts otherwise: torch runs it
+        return None
+    return stand_in
+
+
+def _plain_container(module: Any) -> Any:
+    """A TorchScript ``ModuleList``, ``ModuleDict`` or ``Sequential`` as torch's own, holding the same children
+    (a compiled one makes a new Python object for each child each time it is iterated, which fx cannot find
+    among the model's modules); any other module as it is."""
+    torch = _torch()
+    base = _scripted_base(module)
+    if base is None or base not in (torch.nn.ModuleList, torch.nn.ModuleDict, torch.nn.Sequential):
+        return module
+    plain = base()
+    vars(plain)["_modules"] = {name: _plain_container(child) for name, child in module._modules.items()}
+    plain.training = module.training
+    return plain
 
 
 @functools.lru_cache(maxsize=64)

@@ -14,7 +14,7 @@ from convcalc._types import Slot
 from convcalc.torch.build import _torch_types
 from convcalc.torch.fallback import _multi_output, _torch_call
 from convcalc.torch.graph import _call_module, _graph_call, _spec_types
-from convcalc.torch.meta import _compiled, _replaced_forward, as_method_forward
+from convcalc.torch.meta import _compiled, _replaced_forward, as_method_forward, as_python_module
 from convcalc.torch.nodes import Decision, ListValue, Node, Ref, _Attr, _Dict, _join, _torch
 from convcalc.torch.strides import contiguous
 from convcalc.torch.trace import (
@@ -723,6 +723,11 @@ class _Reader:
                 return self._fallback(module, f"a module inside it has {inner}, which torch runs")
             self.leaves.add(id(module))
             return spec
+        python = as_python_module(module)
+        if python is not None:  # ``torch.jit.script(block)``: the Python it was compiled from, read as a forward
+            spec = self._read_forward(python, path, ())
+            if not isinstance(spec, _spec_types().TorchCall):
+                return spec
         return self._read_forward(module, path, ())
 
     def _read_forward(

@@ -155,16 +155,22 @@ def _held_at(module: Any, rest: list[str]) -> tuple[Any, bool]:
     """The parameter or buffer at the dotted path ``rest`` inside ``module`` (``parametrizations.weight.original``)
     and whether it is a buffer; (None, False) where none is."""
     for part in rest[:-1]:
-        module = vars(module).get("_modules", {}).get(part)
+        module = _table(vars(module).get("_modules", {})).get(part)
         if module is None:
             return None, False
     if not rest:
         return None, False
-    tensor = module._parameters.get(rest[-1])
+    tensor = _table(module._parameters).get(rest[-1])
     if tensor is not None and not _uninitialised(tensor):
         return tensor, False
-    tensor = module._buffers.get(rest[-1])
+    tensor = _table(module._buffers).get(rest[-1])
     return (tensor, True) if tensor is not None and not _uninitialised(tensor) else (None, False)
+
+
+def _table(table: Any) -> Any:
+    """A module's table of children, parameters or buffers as a dict (a TorchScript module's is a wrapper with
+    ``items()`` only)."""
+    return table if isinstance(table, dict) else dict(table.items())
 
 
 class _Book:
