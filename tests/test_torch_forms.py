@@ -2180,6 +2180,57 @@ def test_a_fault_of_the_reader_is_a_convcalc_error(monkeypatch: pytest.MonkeyPat
     assert isinstance(caught.value.__cause__, AttributeError)
 
 
+def test_a_fault_of_the_reader_while_it_reads_a_forward_is_a_convcalc_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fault while a forward is read (before anything is planned) is a ``ConvCalcError`` too: a NameError
+    escaped ``plan`` from there."""
+    from convcalc.torch import read
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise NameError("name 'types' is not defined")
+
+    class Unread(torch.nn.Module):  # (a class of its own: no read of it is kept from another test)
+        def forward(self, x: Any) -> Any:
+            return x + 1
+
+    monkeypatch.setattr(read, "_node_of", broken)
+    with pytest.raises(convcalc.SpecError) as caught:
+        convcalc.plan(Unread(), (2, 3, 9, 9))
+    assert str(caught.value).startswith(
+        "<model> (Unread): convcalc failed while reading this model (NameError: name 'types' is not defined)"
+    )
+    assert isinstance(caught.value.__cause__, NameError)
+
+
+_NUMPY_NAMED: dict[str, Callable[[Any], Any]] = {
+    "mean-keepdims": lambda x: x.mean([2, 3], keepdims=True),
+    "sum-axis-keepdims": lambda x: torch.sum(x, axis=(2, 3), keepdims=True),
+    "amax": lambda x: x.amax(axis=1, keepdims=True),
+    "argmax": lambda x: x.argmax(axis=1, keepdims=True),
+    "std_mean": lambda x: torch.std_mean(x, axis=1, keepdims=True)[0],
+    "max-pair": lambda x: x.max(axis=1, keepdims=True).values,
+    "var": lambda x: torch.var(x, axis=1, keepdims=True),
+    "logsumexp": lambda x: torch.logsumexp(x, axis=1, keepdims=True),
+    "nanmedian": lambda x: torch.nanmedian(x, axis=1, keepdims=True)[0],
+    "any": lambda x: (x > 0).any(axis=1, keepdims=True),
+    "chunk": lambda x: torch.chunk(x, 2, axis=3)[0],
+    "unbind": lambda x: torch.unbind(x, axis=1)[0],
+    "tensor_split": lambda x: torch.tensor_split(x, 2, axis=1)[0],
+    "cat": lambda x: torch.cat([x, x], axis=1),
+    "both-names": lambda x: x.sum(dim=1, keepdim=True),
+    # functions torch writes in Python take their own names only: torch raises TypeError
+    "norm-keepdims": lambda x: x.norm(p=2, dim=1, keepdims=True),
+    "norm-axis": lambda x: torch.norm(x, axis=1),
+}
+
+
+@pytest.mark.parametrize("name", list(_NUMPY_NAMED))
+def test_numpy_names_of_native_arguments_are_torch_s(name: str) -> None:
+    """torch's argument parser takes numpy's ``axis`` and ``keepdims`` for ``dim`` and ``keepdim`` on its native
+    functions and methods (rosinality's StyleGAN2: ``stddev.mean([2, 3, 4], keepdims=True)``): the reduced axes
+    are kept, and the axis named is the one split or joined; convcalc dropped them, without an error."""
+    check(Forward(lambda m, x: _NUMPY_NAMED[name](x)), (2, 3, 4, 6))
+
+
 # --- torch._assert (torchvision's VisionTransformer) ---------------------------------------------------------------
 
 

@@ -849,6 +849,10 @@ def _not_empty(call: _Call, shape: Shape, j: int) -> None:
 _ONE_DIM = frozenset({"prod", "argmax", "argmin", "max", "min", "median", "nanmedian", "mode"})
 
 
+# the keyword arguments torch's reductions take (numpy's names become these before a handler sees them)
+_REDUCE_KEYWORDS = frozenset({"input", "dim", "keepdim", "dtype", "out", "p", "unbiased", "correction"})
+
+
 @_handles(
     "mean",
     "sum",
@@ -881,7 +885,13 @@ def _reduce(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     rest = list(args[1:])
     if call.kind == "norm":  # norm(input, p='fro', dim=None, keepdim=False)
         rest = rest[1:]
-    dim = kwargs.get("dim", kwargs.get("axis", rest[0] if rest else None))
+    unknown = sorted(set(kwargs) - _REDUCE_KEYWORDS)
+    if unknown:  # (numpy's axis and keepdims are torch's names on its native functions, not on torch.norm)
+        raise call.spec_error(
+            f"{call.kind}() takes no argument {unknown[0]!r}, as torch raises TypeError; write dim= and keepdim=",
+            **{unknown[0]: kwargs[unknown[0]]},
+        )
+    dim = kwargs.get("dim", rest[0] if rest else None)
     position = 2 if call.kind in ("std", "var") else 1  # std(input, dim, unbiased, keepdim)
     keepdim = kwargs.get("keepdim", rest[position] if len(rest) > position else False)
     if dim is None and call.kind == "mode":  # mode(input, dim=-1, keepdim=False)

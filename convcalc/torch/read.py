@@ -95,7 +95,19 @@ def from_torch(module: Any) -> Any:
     if not isinstance(module, torch.nn.Module):
         raise SpecError(f"from_torch() takes a torch.nn.Module. {received({'module': module})}")
     module = _uncompiled(module)
-    return _Reader(_on_cuda(module)).convert(module, "")
+    return _converted(_Reader(_on_cuda(module)), module)
+
+
+def _converted(reader: Any, module: Any) -> Any:
+    """The model read by ``reader``; a fault of the reader's own while it reads is still a ConvCalcError, with
+    what it met."""
+    try:
+        return reader.convert(module, "")
+    except ConvCalcError:
+        raise
+    except Exception as exc:
+        name = type(module).__name__
+        raise reader_fault(f"<model> ({name})", "model", exc, "the model's code", received({"model": name})) from exc
 
 
 def _uncompiled(module: Any) -> Any:
@@ -153,8 +165,7 @@ def _read(module: Any) -> _TorchModel:
     """The module read for planning: its spec, and what its layers hold (``convcalc.plan`` of a torch module)."""
     module = _uncompiled(module)
     reader = _Reader(_on_cuda(module))
-    spec = reader.convert(module, "")
-    return _TorchModel(spec, _Book(module, reader))
+    return _TorchModel(_converted(reader, module), _Book(module, reader))
 
 
 def _input_tensor(flow: Any) -> _Tensor:

@@ -834,6 +834,20 @@ def _is_inplace(node: Node) -> bool:
     return node.target.startswith("operator:i") and name in {"iadd", "isub", "imul", "itruediv", "ifloordiv"}
 
 
+# numpy's names torch's argument parser takes for two arguments of its native functions and methods
+# (``x.mean((2, 3), keepdims=True)``, ``torch.cat(xs, axis=1)``); a function of torch's written in Python
+# (``torch.norm``, ``Tensor.split``) takes its own names only
+_NUMPY_NAMES = {"axis": "dim", "keepdims": "keepdim"}
+
+
+def _numpy_names(kwargs: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
+    """A native call's keyword arguments with numpy's names as torch's (where torch's is not given too)."""
+    if not any(k in _NUMPY_NAMES for k, _ in kwargs):
+        return kwargs
+    given = {k for k, _ in kwargs}
+    return tuple((_NUMPY_NAMES[k] if _NUMPY_NAMES.get(k, k) not in given else k, v) for k, v in kwargs)
+
+
 def _node_of(fx_node: Any, where: str) -> Node:
     try:
         args = _freeze(fx_node.args)
@@ -847,6 +861,8 @@ def _node_of(fx_node: Any, where: str) -> Node:
         return Node(fx_node.name, op, str(fx_node.target), args, kwargs)
     if op == "call_method":
         target = str(fx_node.target)
+        if not isinstance(getattr(_torch().Tensor, target, None), FunctionType):  # torch's native method
+            kwargs = _numpy_names(kwargs)
         # ``x.unfold(dim, size, step)`` slides along one axis; ``F.unfold`` (im2col) shares only the name
         kind = "unfold_axis" if target == "unfold" else _canonical(target)
         if kind not in _HANDLERS:
@@ -873,6 +889,8 @@ def _node_of(fx_node: Any, where: str) -> Node:
         _SCRIPTED[key] = function
         return Node(fx_node.name, op, f"script:{key}", (key, *args), kwargs, "script_function")
     name = getattr(function, "__name__", "")
+    if isinstance(function, BuiltinFunctionType):
+        kwargs = _numpy_names(kwargs)
     for label, namespace in _namespaces():
         if name and getattr(namespace, name, None) is function:
             if label == "math":
