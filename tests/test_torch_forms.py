@@ -1008,6 +1008,25 @@ def _sym_agrees(function: Any, shape: tuple[Any, ...], values: range, exact: boo
             assert expected is None, f"{concrete}: torch runs ({expected}) where a condition fails: {plan.constraints}"
 
 
+_REMAINDERS = [
+    (lambda self, x: x[:, : torch.fmod(torch.tensor(-x.shape[1]), 3) + 4], True),  # C's: the dividend's sign
+    (lambda self, x: x[:, : torch.tensor(x.shape[1]).fmod(-3) + 3], True),
+    (lambda self, x: x[:, : torch.remainder(torch.tensor(-x.shape[1]), 3) + 1], True),  # Python's: the divisor's
+    (lambda self, x: x[:, : int(torch.tensor(x.shape[1] - 7).fmod(4)) + 4], False),  # (int() of symbols: refused)
+    (lambda self, x: x * torch.ones(3).fmod(2), True),  # a tensor's shape
+]
+
+
+@pytest.mark.parametrize(("function", "symbolic"), _REMAINDERS)
+def test_fmod_takes_the_dividends_sign(function: Any, symbolic: bool) -> None:
+    """``torch.fmod`` is C's remainder (``fmod(-4, 3)`` is -1), ``torch.remainder`` Python's (2): fmod was read as
+    Python's ``%``, a slice too long at every length but the multiples of 3, without an error."""
+    for size in range(1, 12):
+        check(Forward(function), (2, size, 3))
+    if symbolic:
+        _sym_agrees(function, (2, "H", 3), range(1, 12))
+
+
 F = torch.nn.functional
 
 

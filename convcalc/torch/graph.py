@@ -471,7 +471,7 @@ def _run_graph(
 
 #: torch's arithmetic functions, which give a 0-D tensor of numbers (``torch.div(h, 2, rounding_mode="floor")``
 #: is ``tensor(3)``, where ``h // 2`` is the int 3)
-_TORCH_ARITHMETIC = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod", "rsub", "maximum", "minimum"})
+_TORCH_ARITHMETIC = frozenset({"add", "sub", "mul", "truediv", "floordiv", "mod", "fmod", "rsub", "maximum", "minimum"})
 
 
 def _as_tensor_of_numbers(value: Any) -> Any:

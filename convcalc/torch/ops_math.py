@@ -401,6 +401,7 @@ _SCALAR_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "truediv": operator.truediv,
     "floordiv": operator.floordiv,
     "mod": operator.mod,
+    "fmod": lambda a, b: _fmod(a, b),
     "pow": operator.pow,
     "rsub": lambda a, b: b - a,
     "maximum": max,
@@ -418,6 +419,22 @@ _SCALAR_OPS: dict[str, Callable[[Any, Any], Any]] = {
     "rshift": operator.rshift,
     "lshift": operator.lshift,
 }
+
+
+def _fmod(a: Any, b: Any) -> Any:
+    """``torch.fmod``: C's remainder, which takes the dividend's sign (Python's ``%``, torch's ``remainder``,
+    the divisor's): ``fmod(-7, 3)`` is -1 where ``-7 % 3`` is 2."""
+    if isinstance(a, int) and isinstance(b, int):
+        rest = abs(a) % abs(b)
+        return rest if a >= 0 else -rest
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.fmod(a, b)
+    from convcalc._backend import sympy
+
+    sp = sympy()
+    if not (isinstance(a, (int, sp.Basic)) and isinstance(b, (int, sp.Basic))):
+        raise TypeError("fmod of sizes: as sympy expressions")  # (the caller takes them so)
+    return sp.sign(a) * sp.Mod(sp.Abs(a), sp.Abs(b))
 
 
 # the operands, by keyword, of point-wise operations of more tensors than two or other than (input, other):
@@ -455,6 +472,7 @@ def _neg(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     "truediv",
     "floordiv",
     "mod",
+    "fmod",
     "pow",
     "rsub",
     "maximum",
@@ -591,13 +609,13 @@ def _span_of(kind: str, operands: list[Any]) -> tuple[Any, Any] | None:
 
 # the point-wise operations that give integers of integers (true division and comparisons do not)
 _INTEGER_CLOSED = frozenset(
-    {"add", "sub", "mul", "floordiv", "mod", "rsub", "maximum", "minimum", "rshift", "lshift"}
+    {"add", "sub", "mul", "floordiv", "mod", "fmod", "rsub", "maximum", "minimum", "rshift", "lshift"}
     | {"bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_right_shift", "bitwise_left_shift"}
 )
 
 
 # the arithmetic of tensors of sizes whose values the plan follows (``diff // 2``, ``diff - diff // 2``)
-_SIZE_TENSOR_OPS = frozenset({"add", "sub", "mul", "floordiv", "mod", "rsub", "maximum", "minimum", "truediv"})
+_SIZE_TENSOR_OPS = frozenset({"add", "sub", "mul", "floordiv", "mod", "fmod", "rsub", "maximum", "minimum", "truediv"})
 
 
 def _size_tensor_arithmetic(call: _Call, a: Any, b: Any, rounding: Any = None) -> Any:
@@ -677,7 +695,7 @@ def _scalar_arithmetic(call: _Call, operands: list[Any]) -> Any:
         isinstance(v, _Real) or (type(v) is float and not v.is_integer()) for v in operands
     )
     operands = [_real_value(v) for v in operands]
-    if call.kind in ("truediv", "floordiv", "mod") and _same(operands[1], 0) is True:  # ``h // (w - w)`` too
+    if call.kind in ("truediv", "floordiv", "mod", "fmod") and _same(operands[1], 0) is True:  # ``h // (w - w)`` too
         raise call.spec_error("divides by zero (Python: ZeroDivisionError)", divisor=operands[1])
     try:
         result = _SCALAR_OPS[call.kind](operands[0], operands[1])

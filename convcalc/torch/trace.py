@@ -800,7 +800,6 @@ _ALIASES = {
     "clip": "clamp",
     "upsample": "interpolate",
     "remainder": "mod",
-    "fmod": "mod",
     "imod": "mod",
     "ndimension": "dim",
 }
