@@ -583,7 +583,7 @@ def test_int_of_numpy_prod_of_symbols_is_refused_as_int_of_math_prod() -> None:
 
 
 def test_numpy_prod_with_other_arguments_says_what_to_write() -> None:
-    from convcalc.torch.ops_math import _numpy_prod
+    from convcalc.torch.ops_reduce import _numpy_prod
     from convcalc.torch.values import _Call
 
     call = _Call(None, "prod", "prod")

@@ -15,6 +15,7 @@ from convcalc.torch import (
     ops_norm,
     ops_product,
     ops_query,
+    ops_reduce,
     ops_select,
     ops_shape,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "ops_norm",
     "ops_product",
     "ops_query",
+    "ops_reduce",
     "ops_select",
     "ops_shape",
 ]

@@ -332,7 +332,7 @@ def _glu(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 @_handles("std_mean", "var_mean")
 def _moments(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``torch.std_mean(x, dim, keepdim=...)``: the reduction's shape, twice."""
-    from convcalc.torch.ops_math import _reduce
+    from convcalc.torch.ops_reduce import _reduce
 
     with _of_call_kind(call):
         reduced = _reduce(_Call(call.ctx, call.name, "std" if call.kind == "std_mean" else "var"), args, kwargs)
