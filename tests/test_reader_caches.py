@@ -234,6 +234,20 @@ def test_the_meta_copy_is_kept_while_nothing_changes() -> None:
     assert meta._META_COPIES[id(model)][3] is not held
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float64])
+def test_a_model_cast_after_a_plan_is_run_by_torch_in_its_new_dtype(dtype: Any) -> None:
+    """``model.to(torch.bfloat16)`` keeps the Parameter objects and changes their dtype: the meta copy of the
+    float32 model was handed out again, and torch's pass refused the model's own input ("Input type
+    (c10::BFloat16) and bias type (float)")."""
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Conv2d(4, 4, 3))
+    net[2].register_forward_hook(lambda module, args, out: out * 2)
+    assert convcalc.plan(net, (1, 3, 10, 10)).output_shape == (1, 4, 6, 6)
+    net.to(dtype)
+    plan = convcalc.plan(net, (1, 3, 10, 10))
+    assert plan.output_shape == tuple(net(torch.zeros(1, 3, 10, 10, dtype=dtype)).shape)
+    assert plan.param_bytes == sum(p.numel() * p.element_size() for p in net.parameters())
+
+
 def test_a_failed_trace_is_not_traced_again(monkeypatch: pytest.MonkeyPatch) -> None:
     model = OpaqueShapeConv(4)
     first = _outcome(model, (1, 4, 8, 8))

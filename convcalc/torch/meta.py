@@ -34,7 +34,7 @@ def _meta_copy(module: Any) -> Any:
 
     The copy is kept and handed out again while nothing it was made from has changed: the module's trace key
     (its type and code, every plain attribute, each submodule's ``training`` flag, the parameters' and buffers'
-    names, shapes and ``requires_grad``, its children, recursively), the identity of every parameter and buffer,
+    names, shapes and ``requires_grad``, its children, recursively), the identity and dtype of every parameter and buffer,
     and the forward hooks of every submodule; and while the copy still has the trace key and tensors it was made
     with (a forward that sets its own attributes or children changes its copy: that copy is made again). A module
     whose trace key is not plain data (an attribute that is a function, a dict, a tensor) is copied every time.
@@ -43,8 +43,10 @@ def _meta_copy(module: Any) -> Any:
     key = _trace_key(module)
     if key is None:
         return _fresh_meta_copy(module)
-    stamp = (key, _hooks_of(module))
     tensors = _tensors_of(module)
+    # (``model.to(torch.bfloat16)`` keeps the Parameter objects and changes their dtype: a copy of another dtype
+    # would refuse the model's own input)
+    stamp = (key, _hooks_of(module), tuple(t.dtype for t in tensors))
     held = _META_COPIES.get(id(module))
     if (
         held is not None
