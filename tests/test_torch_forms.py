@@ -1008,6 +1008,23 @@ def _sym_agrees(function: Any, shape: tuple[Any, ...], values: range, exact: boo
             assert expected is None, f"{concrete}: torch runs ({expected}) where a condition fails: {plan.constraints}"
 
 
+_SIZES_TO_C_FUNCTIONS = [
+    lambda self, x: torch.topk(x.t(), x.shape[0] // 2, dim=1).values,  # expert-choice routing
+    lambda self, x: torch.topk(x, x.shape[0] - 2, dim=0).indices,
+    lambda self, x: torch.narrow(x, 0, 1, x.shape[0] // 2),
+    lambda self, x: torch.roll(x, x.shape[0] // 2, 0),
+    lambda self, x: torch.tril(x, x.shape[0] - 4),
+]
+
+
+@pytest.mark.parametrize("function", _SIZES_TO_C_FUNCTIONS)
+def test_a_size_given_to_a_c_function_of_torch_is_followed_with_symbols(function: Any) -> None:
+    """torch's argument parser asks a traced size for a number (``operator.index``) before fx records the call,
+    which refused ``torch.topk(x.t(), k)`` at symbolic sizes with a message that said to pass the size on as it is,
+    as the forward did: the size is followed, and the plan holds exactly where torch runs."""
+    _sym_agrees(function, ("H", 3), range(1, 12))
+
+
 _REMAINDERS = [
     (lambda self, x: x[:, : torch.fmod(torch.tensor(-x.shape[1]), 3) + 4], True),  # C's: the dividend's sign
     (lambda self, x: x[:, : torch.tensor(x.shape[1]).fmod(-3) + 3], True),

@@ -629,6 +629,12 @@ _SIZED_FUNCTIONS = (
 )
 
 
+# torch's functions written in C that take a size besides a tensor, which their argument parser asks a traced
+# size for as a number while fx passes the call on all the same (``torch.topk(gates.t(), capacity, dim=1)`` of
+# expert-choice routing): recorded as a node where a traced value is among their arguments, as fx records them
+_SIZED_TORCH_FUNCTIONS = ("topk", "kthvalue", "narrow", "narrow_copy", "select", "roll", "tril", "triu", "diagonal")
+
+
 _PATCHING = threading.RLock()
 
 
@@ -664,6 +670,7 @@ def _factories_recorded(tracer: Any) -> Iterator[None]:
     functional = torch.nn.functional
     patched = [
         *((torch, name) for name in (*_FACTORIES, "tensor")),  # ``torch.tensor([x.size(2) - y.size(2)])`` too
+        *((torch, name) for name in _SIZED_TORCH_FUNCTIONS),
         *((functional, name) for name in _SIZED_FUNCTIONS),
     ]
 
