@@ -1008,6 +1008,35 @@ def _sym_agrees(function: Any, shape: tuple[Any, ...], values: range, exact: boo
             assert expected is None, f"{concrete}: torch runs ({expected}) where a condition fails: {plan.constraints}"
 
 
+class _PackedTagger(torch.nn.Module):
+    """A sequence tagger that packs its padded batch, with lengths given or made from the sizes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = torch.nn.LSTM(4, 5, batch_first=True)
+        self.fc = torch.nn.Linear(5, 2)
+
+    def forward(self, x: Any, lengths: Any = None) -> Any:
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+        lengths = [x.shape[1]] * x.shape[0] if lengths is None else lengths
+        out, _ = self.rnn(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+        return self.fc(pad_packed_sequence(out, batch_first=True)[0])
+
+
+@pytest.mark.parametrize("inputs", [(3, 7, 4), [(3, 7, 4), (3,)]], ids=["lengths-of-sizes", "lengths-given"])
+def test_a_packed_sequence_is_refused_saying_why_and_what_to_plan(inputs: Any) -> None:
+    """torch runs a recurrent layer on a PackedSequence for as many steps as each sequence is long: refused, with
+    the reason and what to plan instead (the refusal said "input must be a tensor", or quoted torch.fx on
+    ``__cuda_array_interface__``)."""
+    model = _PackedTagger().eval()
+    lengths = [torch.tensor([7, 3, 5])] if isinstance(inputs, list) else []
+    shape = inputs[0] if isinstance(inputs, list) else inputs
+    assert tuple(model(torch.zeros(shape), *lengths).shape) == (3, 7, 2)
+    with pytest.raises(convcalc.SpecError, match=r"packs sequences \(pack_padded_sequence\).*plan the padded batch"):
+        convcalc.plan(model, inputs)
+
+
 _SIZES_TO_C_FUNCTIONS = [
     lambda self, x: torch.topk(x.t(), x.shape[0] // 2, dim=1).values,  # expert-choice routing
     lambda self, x: torch.topk(x, x.shape[0] - 2, dim=0).indices,

@@ -420,7 +420,8 @@ def _torch_call(
                 refusal = f"with the inputs as integers, {type(exc).__name__}: {message.rstrip('. ')}"
             raise _TorchRejectsError(
                 f"{where}: {reason}, and torch cannot run it on meta tensors of these shapes either "
-                f"({refusal}). {_unregistered(module)}{_describe_with_nn(type(module))} "
+                f"({refusal}). {_PACKED if _packs(module, message) else ''}{_unregistered(module)}"
+                f"{_describe_with_nn(type(module))} "
                 f"Received: input_shape={shapes[0] if len(shapes) == 1 else tuple(shapes)}, module={kind}"
             ) from None
         finally:
@@ -659,6 +660,25 @@ def _own_tensors(module: Any, name: str, ctx: Any) -> None:
             _attr_row(ctx, row, attr)
 
 
+# torch's refusal of ``pack_padded_sequence`` with lengths that are not values on the CPU, and what it means here
+_PACKED_LENGTHS = "'lengths' argument should be a 1D CPU int64 tensor"
+_PACKED = (
+    "The forward packs sequences (pack_padded_sequence): a recurrent layer then runs as many steps as each "
+    "sequence is long, values convcalc does not know from shapes; plan the padded batch, with the packing left "
+    "out (every sequence at its full length: the most work the layers can do). "
+)
+
+
+def _packs(module: Any, message: str) -> bool:
+    """Whether torch's refusal of a forward comes from packing sequences: its own message, or a forward that
+    names ``pack_padded_sequence`` or ``pack_sequence``."""
+    from convcalc.torch.tracer import _names_in
+
+    code = getattr(getattr(type(module), "forward", None), "__code__", None)
+    names = _names_in(code) if code is not None else set()
+    return _PACKED_LENGTHS in message or not names.isdisjoint({"pack_padded_sequence", "pack_sequence"})
+
+
 def _replay_module(
     run: _Run,
     module: Any,
@@ -692,6 +712,8 @@ def _replay_module(
             spec = _apply_rule(_rule_for(cls), module, where, cls)  # type: ignore[arg-type]
         elif not isinstance(module, torch.jit.ScriptModule):
             spec = _leaf_spec(module, where)
+        if any(isinstance(a, torch.nn.utils.rnn.PackedSequence) for a in (*args, *kwargs.values())):
+            raise SpecError(f"{where}: it is called with a PackedSequence. {_PACKED}Received: input=PackedSequence")
         if isinstance(spec, _transposed()) and len(tensors) == 1 and _output_size_given(args, kwargs):
             # ``nn.ConvTranspose2d(...)(x, output_size=...)``: the output padding that gives the size asked for
             size = args[1] if len(args) == 2 else kwargs["output_size"]
