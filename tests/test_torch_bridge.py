@@ -1247,15 +1247,34 @@ def test_verify_takes_numpy_integers_as_plan_does() -> None:
     assert all(type(d) is int for d in report.rows[0].planned_shape)
 
 
-def test_verify_of_a_forward_of_several_inputs_given_one_says_verify_runs_one() -> None:
-    """The plan's refusal said to give a list of shapes, which verify() does not take: it says so itself."""
+def test_verify_of_a_forward_of_several_inputs_given_one_says_how_to_give_them() -> None:
+    """The plan's refusal names the inputs; verify() says how to give it one shape for each."""
     with pytest.raises(SpecError) as refused:
         convcalc.verify(_TwoInput(), (4, 3, 33, 33), device="cpu")
     assert str(refused.value) == (
-        "<model> (_TwoInput): forward takes 2 inputs (image, tabular), and verify() runs the model on one input "
-        "tensor; plan it with one shape per input: convcalc.plan(model, [shape of image, shape of tabular]). "
-        "Received: input_shape=(4, 3, 33, 33)"
+        "<model> (_TwoInput): forward takes 2 inputs (image, tabular); give verify() one shape per input: "
+        "convcalc.verify(model, [shape of image, shape of tabular]). Received: input_shape=(4, 3, 33, 33)"
     )
+
+
+def test_verify_runs_a_forward_of_several_inputs_by_position_and_by_name() -> None:
+    """A list of shapes gives the forward its inputs by position, a dict by name, as ``plan`` takes them: torch
+    runs the model on one tensor per shape, and every call is compared (a translation model: its decoder reads
+    the encoder's memory)."""
+    from tests.corpus_models import Seq2Seq
+
+    for inputs in ([(2, 9, 16), (2, 5, 16)], {"target": (2, 9, 16), "memory": (2, 5, 16)}):
+        report = convcalc.verify(Seq2Seq().eval(), inputs, device="cpu")
+        assert report.ok, str(report)
+        assert report.input_shape == inputs
+        assert str(report).startswith(f"verify on cpu, input {inputs}: OK (")
+        assert sum(r.match is True for r in report.rows) > 10
+    report = convcalc.verify(_TwoInput(), [(4, 3, 33, 33), (4, 5)], device="cpu")
+    assert (report.ok, report.agree, report.plan_layer, report.torch_layer) == (False, True, "tab", "tab")
+    with pytest.raises(
+        ShapeError, match=r"input_shape\[1\] is \(4, 0\); Received: input_shape=\[\(4, 3, 33, 33\), \(4, 0\)\]"
+    ):
+        convcalc.verify(_TwoInput(), [(4, 3, 33, 33), (4, 0)], device="cpu")
 
 
 def test_verify_rejects_symbolic_or_bad_input() -> None:
@@ -1267,13 +1286,12 @@ def test_verify_rejects_symbolic_or_bad_input() -> None:
         with pytest.raises(ShapeError, match=r"input_shape must be positive ints"):
             convcalc.verify(model, bad)
     for several in ([(1, 1, 28, 28), (1, 1, 28, 28)], {"x": (1, 1, 28, 28)}, [(1, 1, 28, 28)]):
-        # it said input_shape must be positive ints, which each shape is: verify() takes one
+        # it said input_shape must be positive ints, which each shape is: a convcalc.nn model takes one
         with pytest.raises(ShapeError) as refused:
             convcalc.verify(model, several)
         assert str(refused.value) == (
-            "verify() runs the model on one input tensor, so input_shape is one shape such as (1, 3, 224, 224); a "
-            "forward of several inputs is planned with a list or a dict of shapes by convcalc.plan, and not "
-            f"verified. Received: input_shape={several!r}"
+            "verify() runs a convcalc.nn model on one input tensor, so input_shape is one shape such as "
+            f"(1, 3, 224, 224). Received: input_shape={several!r}"
         )
     with pytest.raises(SpecError, match=r"verify\(\) takes a convcalc.nn model or a torch.nn.Module"):
         convcalc.verify("resnet", (1, 3, 8, 8))

@@ -61,7 +61,7 @@ class VerifyReport:
 
     ok: bool
     rows: tuple[VerifyRow, ...]
-    input_shape: tuple[int, ...]
+    input_shape: Any  # one shape, or a list (by position) or a dict (by name) of the inputs' shapes
     device: str
     error: str | None = None
     plan_error: str | None = None
@@ -141,6 +141,37 @@ def _count(value: Any) -> str:
     return "-" if value is None else (f"{value:,}" if type(value) is int else str(value))
 
 
+def _verified_inputs(given: Any, is_torch: bool) -> Any:
+    """``input_shape`` as verify() runs it: one shape of positive ints, or for a torch module a list of such shapes
+    (its forward's inputs by position) or a dict of them (by name), each as a tuple of Python ints."""
+    if isinstance(given, dict) or (
+        isinstance(given, (list, tuple)) and any(isinstance(d, (list, tuple, dict)) for d in given)
+    ):
+        items = list(given.items()) if isinstance(given, dict) else list(enumerate(given))
+        if not is_torch:
+            raise ShapeError(
+                "verify() runs a convcalc.nn model on one input tensor, so input_shape is one shape such as "
+                f"(1, 3, 224, 224). {received({'input_shape': given})}"
+            )
+        shapes = {key: _positive_ints(shape) for key, shape in items}
+        bad = next((key for key, shape in shapes.items() if shape is None or not isinstance(key, (int, str))), None)
+        if bad is not None or not shapes:
+            at = f"input_shape[{bad!r}] is {dict(items)[bad]!r}; " if bad is not None else ""
+            raise ShapeError(
+                f"verify() runs torch, so each input's shape must be positive ints such as (1, 3, 224, 224): one "
+                f"shape, a list of them (by position) or a dict of them (by name); {at}"
+                f"{received({'input_shape': given})}"
+            )
+        return shapes if isinstance(given, dict) else list(shapes.values())
+    shape = _positive_ints(given)
+    if shape is None:
+        raise ShapeError(
+            f"verify() runs torch, so input_shape must be positive ints such as (1, 3, 224, 224) (or, for a forward "
+            f"of several inputs, a list or a dict of such shapes). {received({'input_shape': given})}"
+        )
+    return shape
+
+
 def _positive_ints(shape: Any) -> tuple[int, ...] | None:
     """A shape of positive integers (numpy's too, as plan takes them) as Python ints; None for anything else."""
     if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
@@ -159,7 +190,8 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
     Builds the torch module (``to_torch`` for a ``convcalc.nn`` model; a torch
     module is used as it is, in eval mode, on a copy if it must move device),
     runs it once on ``torch.randn(input_shape)`` (in the one floating-point dtype of the model's parameters,
-    where they have one; on int64 zeros where torch asks for integers: an embedding's token ids) under
+    where they have one; on int64 zeros where torch asks for integers: an embedding's token ids; one tensor for
+    each shape of a list or a dict) under
     ``torch.no_grad()``,
     records each module's output shape, call by call, with forward hooks, and
     compares them and the parameters each call holds for the first time
@@ -169,8 +201,8 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
 
     Args:
         model: a ``convcalc.nn`` model or a ``torch.nn.Module``.
-        input_shape: concrete sizes, batch first, such as ``(1, 3, 224, 224)``: one input (a forward of several
-            inputs is planned with a list or a dict of shapes, and not verified).
+        input_shape: concrete sizes, batch first, such as ``(1, 3, 224, 224)``; for a torch forward of several
+            inputs, a list of shapes (by position) or a dict of them (by name), as ``convcalc.plan`` takes them.
         device: where to run; ``"cuda"`` when available, else ``"cpu"``.
         raise_on_mismatch: raise instead of returning a failed report.
 
@@ -180,7 +212,7 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
     Raises:
         ShapeError: with ``raise_on_mismatch``, naming the first layer that
             differs, or with torch's message when its forward pass fails.
-        SpecError: the model cannot be built or read, or its forward takes several inputs.
+        SpecError: the model cannot be built or read, or its forward takes more inputs than it is given.
 
     >>> import convcalc
     >>> from convcalc import nn
@@ -218,20 +250,7 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
             "convcalc.keras model has no torch module to run (plan it, and compare with Keras' own "
             f"model.summary()). {received({'model': type(model).__name__})}"
         )
-    if isinstance(input_shape, dict) or (
-        isinstance(input_shape, (list, tuple)) and any(isinstance(d, (list, tuple, dict)) for d in input_shape)
-    ):
-        raise ShapeError(
-            "verify() runs the model on one input tensor, so input_shape is one shape such as (1, 3, 224, 224); a "
-            "forward of several inputs is planned with a list or a dict of shapes by convcalc.plan, and not "
-            f"verified. {received({'input_shape': input_shape})}"
-        )
-    shape = _positive_ints(input_shape)
-    if shape is None:
-        raise ShapeError(
-            f"verify() runs torch, so input_shape must be positive ints such as (1, 3, 224, 224). "
-            f"{received({'input_shape': input_shape})}"
-        )
+    shape = _verified_inputs(input_shape, is_torch)
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     built = _uncompiled(model) if is_torch else to_torch(model)  # a torch.compile wrapper runs its module
@@ -254,12 +273,11 @@ def verify(model: Any, input_shape: Any, *, device: str | None = None, raise_on_
             planned = plan(read if read is not None else model, shape)
         except ConvCalcError as exc:
             taken = inputs_taken(exc)
-            if taken is not None:  # a forward of several inputs: verify gives it one, plan takes them all
+            if taken is not None:  # a forward of several inputs given fewer: one shape for each, as plan takes them
                 where, names = taken
                 several = SpecError(  # marked below, for the command line to say it in its own terms
-                    f"{where}: forward takes {len(names)} inputs ({', '.join(names)}), and verify() runs the model on "
-                    f"one input tensor; plan it with one shape per input: convcalc.plan(model, "
-                    f"{shapes_per_input(names)}). {received({'input_shape': shape})}"
+                    f"{where}: forward takes {len(names)} inputs ({', '.join(names)}); give verify() one shape per "
+                    f"input: convcalc.verify(model, {shapes_per_input(names)}). {received({'input_shape': shape})}"
                 )
                 raise with_inputs_taken(several, taken) from None
             plan_error, plan_layer = str(exc), _rejecting_layer(exc)
@@ -337,7 +355,7 @@ def _module_on(module: Any, device: str) -> Any:
 def _run_hooked(
     torch: Any,
     module: Any,
-    shape: tuple[int, ...],
+    shape: Any,
     device: str,
     hooked: dict[str, list[tuple[int, ...] | None]] | None = None,
 ) -> tuple[
@@ -400,9 +418,16 @@ def _run_hooked(
     error = failed_in = None
     # in the one floating-point dtype of the model's parameters, as plan sizes its bytes (else torch's default);
     # where torch asks for integers (an embedding's token ids), zeros of int64, which index any table
-    inputs: tuple[Callable[[], Any], ...] = (
-        lambda: torch.randn(shape, device=device, dtype=_one_float_dtype(module)),
-        lambda: torch.zeros(shape, device=device, dtype=torch.long),
+    floats = _one_float_dtype(module)
+
+    def given_as(make: Callable[[tuple[int, ...]], Any]) -> Callable[[], tuple[list[Any], dict[str, Any]]]:
+        if isinstance(shape, dict):
+            return lambda: ([], {k: make(v) for k, v in shape.items()})
+        return lambda: ([make(s) for s in shape], {}) if isinstance(shape, list) else ([make(shape)], {})
+
+    inputs = (
+        given_as(lambda s: torch.randn(s, device=device, dtype=floats)),
+        given_as(lambda s: torch.zeros(s, device=device, dtype=torch.long)),
     )
     try:
         for make in inputs:
@@ -416,7 +441,8 @@ def _run_hooked(
                         stack.enter_context(_quiet_compiled())
                         if stance is not None:
                             stack.enter_context(stance("force_eager"))
-                    module(make())
+                    args, kwargs = make()
+                    module(*args, **kwargs)
                 error = failed_in = None
                 break
             except Exception as exc:  # torch's own error is the finding
