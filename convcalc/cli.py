@@ -154,6 +154,13 @@ def _window_options(p: argparse.ArgumentParser, *, pool: bool = False) -> None:
 
 def _window_args(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, Any]:
     size = _sizes(args.size, "size")
+    if isinstance(size, tuple) and len(size) > 3:  # ``size 1x3x32x32``: a tensor's shape, batch and channels first
+        spatial = "x".join(str(d) for d in size[2:])
+        raise SpecError(
+            f"{args.command} takes the sizes the window slides over (one to three axes, such as 32x32), not a whole "
+            f"tensor's shape; for an input of {args.size} (batch, channels, then the sizes) give {spatial}. "
+            f"Received: size={args.size}"
+        )
     kernel = _ints(args.kernel_size, "kernel_size")
     stride = None if args.stride is None else _ints(args.stride, "stride")
     if args.mode and args.padding is not None:

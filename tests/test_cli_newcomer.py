@@ -401,6 +401,18 @@ def test_layouts_without_a_count_column_are_as_the_library_renders_them(capsys: 
             "padding=2 is more than half of kernel_size=3 on axis 1: torch allows -p <= 1. Received: size=(8, 8), "
             "kernel_size=3, stride=None, padding=(1, 2), dilation=1, ceil_mode=False",
         ),
+        # a whole tensor's shape, as a model takes it, given where the sizes a window slides over are asked for
+        (
+            "size 1x3x32x32 -k 3",
+            "size takes the sizes the window slides over (one to three axes, such as 32x32), not a whole tensor's "
+            "shape; for an input of 1x3x32x32 (batch, channels, then the sizes) give 32x32. Received: size=1x3x32x32",
+        ),
+        (
+            "pool 2x3x8x16x16 -k 2",
+            "pool takes the sizes the window slides over (one to three axes, such as 32x32), not a whole tensor's "
+            "shape; for an input of 2x3x8x16x16 (batch, channels, then the sizes) give 8x16x16. Received: "
+            "size=2x3x8x16x16",
+        ),
         (
             "tconv 4 -k 3 -s 2 --output-padding 2",
             "output_padding=2 must be smaller than either stride=2 or dilation=1: use --output-padding <= 1. Received: "
