@@ -2296,6 +2296,63 @@ def test_numpy_names_of_native_arguments_are_torch_s(name: str) -> None:
     check(Forward(lambda m, x: _NUMPY_NAMED[name](x)), (2, 3, 4, 6))
 
 
+_Y = torch.zeros(3, 1)  # broadcast against the input (2, 1, 4): (2, 3, 4)
+
+_SPELLINGS: dict[str, Callable[[Any], Any]] = {
+    # numpy's names of input and other, which torch's parser takes where the operator has no such argument
+    "add-x2": lambda x: torch.add(x, x2=_Y),
+    "mul-method-x2": lambda x: x.mul(x2=_Y),
+    "add-a": lambda x: torch.add(a=_Y, other=x),
+    "where-x2": lambda x: torch.where(x > 0, x, x2=_Y),
+    "matmul-x1-x2": lambda x: torch.matmul(x1=x, x2=torch.zeros(4, 5)),
+    "cosine-similarity-own-names": lambda x: F.cosine_similarity(x1=x, x2=_Y, dim=-1),
+    # an operand or axis by its own name
+    "pow-exponent": lambda x: torch.pow(x, exponent=_Y),
+    "pow-method-exponent": lambda x: x.pow(exponent=_Y),
+    "swapaxes-axis": lambda x: torch.swapaxes(x, axis0=0, axis1=2),
+    "swapaxes-method-axis": lambda x: x.swapaxes(axis0=2, axis1=1),
+    "swapdims-dim": lambda x: torch.swapdims(x, dim0=0, dim1=2),
+    "repeat-repeats": lambda x: x.repeat(repeats=(1, 2, 3)),
+    "tensor-split-sections": lambda x: torch.tensor_split(x, sections=2, dim=2)[1],
+    "tensor-split-indices": lambda x: torch.tensor_split(x, indices=[1, 3], dim=2)[1],
+    # out= of a pair: each tensor given takes its part's shape
+    "max-out-pair": lambda x: _out_pair(lambda v, i: torch.max(x, 2, out=(v, i)))[0],
+    "topk-out-pair": lambda x: _out_pair(lambda v, i: torch.topk(x, 2, out=(v, i)))[1],
+    "sort-out-pair": lambda x: _out_pair(lambda v, i: torch.sort(x, 0, out=(v, i)))[0],
+    # refused by torch: planned by convcalc until now
+    "transpose-one-dim": lambda x: x.transpose(dim1=2),
+    "view-shape": lambda x: x.view(shape=(8,)),
+    "squeeze-dims": lambda x: x.squeeze(dims=1),
+    "split-axis": lambda x: x.split(2, axis=2)[0],
+    "roll-axis": lambda x: torch.roll(x, 1, axis=1),
+    "tril-k": lambda x: torch.tril(x[0], k=1),
+    "repeat-sizes": lambda x: x.repeat(sizes=(1, 2, 3)),
+    "sum-repeated-dim": lambda x: torch.sum(x, (1, -2)),
+    "std-mean-method": lambda x: x.std_mean(1),
+    "norm-keepdims": lambda x: x.norm(dim=1, keepdims=True),
+    # one item for every axis
+    "conv2d-stride-list": lambda x: F.conv2d(x[None], torch.ones(4, 2, 3, 3), stride=[2], padding=[1]),
+    "conv-module-stride-1-tuple": lambda x: torch.nn.Conv2d(2, 4, 3, stride=(2,), padding=(1,))(x[None]),
+    "pool-kernel-1-tuple": lambda x: torch.nn.MaxPool2d((2,))(x[None]),
+    "conv-kernel-1-tuple": lambda x: torch.nn.Conv2d(2, 4, (3,))(x[None]),  # torch: its weight is 3-D
+}
+
+
+def _out_pair(call: Callable[[Any, Any], Any]) -> tuple[Any, Any]:
+    values, indices = torch.zeros(7), torch.zeros(7, dtype=torch.long)
+    call(values, indices)
+    return values, indices
+
+
+@pytest.mark.parametrize("name", list(_SPELLINGS))
+@pytest.mark.parametrize("shape", [(2, 1, 4), (2, 3, 4)])
+def test_every_spelling_of_an_operation_is_read_as_torch_binds_it(name: str, shape: tuple[int, ...]) -> None:
+    """An argument by its other legal names (numpy's ``x2=``, pow's ``exponent=``, swapaxes' ``axis0=``, a
+    pair given to ``out=``) was passed over without an error, and a keyword torch refuses was planned: each is
+    bound as torch binds it now, or torch's own pass decides."""
+    check(Forward(lambda m, x: _SPELLINGS[name](x)), shape)
+
+
 # --- torch._assert (torchvision's VisionTransformer) ---------------------------------------------------------------
 
 

@@ -253,6 +253,15 @@ def _write(node: Node, env: dict[str, Any], same: dict[str, list[str]]) -> None:
     argument is the result; where that changes its shape (``y.squeeze_(-1)`` without ``y =``), every name of the
     tensor is the result from here on."""
     written = dict(node.kwargs).get("out") if node.op == "call_function" else node.args[0] if node.args else None
+    result = env[node.name]
+    if type(written) is tuple and isinstance(result, tuple) and len(written) == len(result):
+        # ``torch.max(x, 1, out=(values, indices))``: each tensor given is the result's part from here on
+        for ref, part in zip(written, result, strict=True):
+            if isinstance(ref, Ref):
+                first = next((k for k, names in same.items() if ref.name in names), ref.name)
+                for name in same.setdefault(first, [first]):
+                    env[name] = part
+        return
     if not isinstance(written, Ref):
         return
     first = next((k for k, names in same.items() if written.name in names), written.name)
@@ -260,7 +269,7 @@ def _write(node: Node, env: dict[str, Any], same: dict[str, list[str]]) -> None:
     names.append(node.name)
     if node.target in _RESHAPED_IN_PLACE or node.op == "call_function":
         for name in names:
-            env[name] = env[node.name]
+            env[name] = result
 
 
 #: operations whose result may be a view of their input (a write into it writes into the input); ``getattr``:

@@ -523,7 +523,8 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         names = _OPERANDS[call.kind]
         operands = [v for v in [*args[: len(names)], *(kwargs[k] for k in names if k in kwargs)] if v is not None]
     else:
-        operands = list(args[:2]) + [kwargs[k] for k in ("input", "other") if k in kwargs]
+        # (pow's second operand is its exponent)
+        operands = list(args[:2]) + [kwargs[k] for k in ("input", "other", "exponent") if k in kwargs]
     tensors = [v for v in operands if isinstance(v, _Tensor)]
     rounding = kwargs.get("rounding_mode", args[2] if call.kind == "truediv" and len(args) > 2 else None)
     of_sizes = len(operands) == 2 and all(

@@ -97,6 +97,8 @@ def _reduce(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             raise call.spec_error(f"{call.kind} takes one dim, as an int, not a tuple", dim=dim)
         dims = dim if isinstance(dim, tuple) else (dim,)
         reduced = {_index(call, d, rank, t.shape) for d in dims}
+        if len(reduced) < len(dims):  # torch: dim 1 appears multiple times in the list of dims
+            raise call.spec_error("names a dim more than once (torch: RuntimeError)", dim=dim)
     # torch: Expected reduction dim to have non-zero size (its meta kernels of median and mode skip the check)
     if call.kind in _NEEDS_VALUES and not (dim is None and call.kind in ("median", "nanmedian")):
         for j in sorted(reduced):

@@ -243,9 +243,14 @@ def _permute(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     order = list(range(rank))
     if call.kind == "t" and rank > 2:
         raise call.shape_error(f"t() expects a tensor with <= 2 dimensions, but the input is {rank}-D", t.shape)
+    d0: Any = 0
+    d1: Any = 1
+    if call.kind == "transpose":  # (swapaxes names them axis0 and axis1, transpose and swapdims dim0 and dim1)
+        d0 = args[1] if len(args) > 1 else kwargs.get("dim0", kwargs.get("axis0"))
+        d1 = args[2] if len(args) > 2 else kwargs.get("dim1", kwargs.get("axis1"))
+        if d0 is None or d1 is None:  # torch: TypeError, transpose() missing a required argument
+            raise call.spec_error("swaps two dims, and needs both (dim0 and dim1)", dims=(d0, d1))
     if call.kind == "transpose" or (call.kind == "t" and rank == 2):
-        d0 = args[1] if len(args) > 1 else kwargs.get("dim0", 0)
-        d1 = args[2] if len(args) > 2 else kwargs.get("dim1", 1)
         if _scalar_dims(call, (d0, d1), t.shape, distinct=False):
             return _reordered(call, t, order)
         a, b = _index(call, d0, rank, t.shape), _index(call, d1, rank, t.shape)
@@ -304,7 +309,8 @@ def _expand(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             _broadcast(call, [t.shape, shape])
             strides = _expanded_strides(t, shape)
         return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span))
-    sizes = _sizes_arg(tuple(args[1:])) if len(args) > 1 else tuple(kwargs.get("size", kwargs.get("sizes", ())))
+    # (expand's sizes are named size, repeat's repeats)
+    sizes = _sizes_arg(tuple(args[1:])) if len(args) > 1 else tuple(kwargs.get("size", kwargs.get("repeats", ())))
     sizes = _as_sizes(call, sizes)
     lead = len(sizes) - len(t.shape)
     if lead < 0:
@@ -448,7 +454,10 @@ def _pieces_arg(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """The count, size or sections of ``chunk`` / ``split`` / ``tensor_split``, by position or by name."""
     if len(args) > 1:
         return args[1]
-    return kwargs.get("chunks", kwargs.get("split_size_or_sections", kwargs.get("split_size")))
+    for name in ("chunks", "split_size_or_sections", "split_size", "sections", "indices", "tensor_indices_or_sections"):
+        if name in kwargs:  # (tensor_split's names: sections, indices, tensor_indices_or_sections)
+            return kwargs[name]
+    return None
 
 
 def _sections(call: _Call, t: _Tensor, j: int, how: tuple[Any, ...]) -> list[Any]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call
+from convcalc.torch.keywords import bound_keywords, is_method
 from convcalc.torch.nodes import INTEGER_DTYPES, ListIndex, ListValue, Node, Ref, _Attr, _Dict, _join, _Slice, _torch
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.tracer import _SCRIPTED, input_fixed, shape_guard, size_number, tensor_constant, value_kind
@@ -608,6 +609,9 @@ def _is_uninitialized(tensor: Any) -> bool:
     return isinstance(tensor, UninitializedTensorMixin)
 
 
+_WINDOW_ARGS = frozenset({"kernel_size", "stride", "padding", "dilation", "output_padding"})
+
+
 def _leaf_spec(module: Any, where: str) -> Any:
     from convcalc import nn
 
@@ -627,6 +631,15 @@ def _leaf_spec(module: Any, where: str) -> Any:
             value = getattr(module, f.name)
             if f.name == "bias" and not isinstance(value, bool):
                 value = value is not None
+            elif (
+                f.name in _WINDOW_ARGS
+                and isinstance(value, (tuple, list))
+                and len(value) == 1
+                and (f.name != "kernel_size" or "weight" not in module._parameters)
+            ):
+                # ``nn.Conv2d(3, 8, 3, stride=(2,))``, ``nn.MaxPool2d((3,))``: torch takes one item for every axis
+                # (not a convolution's kernel, whose weight it shapes: ``nn.Conv2d(3, 8, (3,))`` fails in torch)
+                value = value[0]
             kwargs[f.name] = value
         kwargs.update(_TORCH_ONLY_ARGS.get(name, lambda m: {})(module))
         # a spec is a function of its arguments: one made for the same plain arguments (types included, so
@@ -833,20 +846,6 @@ def _is_inplace(node: Node) -> bool:
     return node.target.startswith("operator:i") and name in {"iadd", "isub", "imul", "itruediv", "ifloordiv"}
 
 
-# numpy's names torch's argument parser takes for two arguments of its native functions and methods
-# (``x.mean((2, 3), keepdims=True)``, ``torch.cat(xs, axis=1)``); a function of torch's written in Python
-# (``torch.norm``, ``Tensor.split``) takes its own names only
-_NUMPY_NAMES = {"axis": "dim", "keepdims": "keepdim"}
-
-
-def _numpy_names(kwargs: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
-    """A native call's keyword arguments with numpy's names as torch's (where torch's is not given too)."""
-    if not any(k in _NUMPY_NAMES for k, _ in kwargs):
-        return kwargs
-    given = {k for k, _ in kwargs}
-    return tuple((_NUMPY_NAMES[k] if _NUMPY_NAMES.get(k, k) not in given else k, v) for k, v in kwargs)
-
-
 def _node_of(fx_node: Any, where: str) -> Node:
     try:
         args = _freeze(fx_node.args)
@@ -860,11 +859,10 @@ def _node_of(fx_node: Any, where: str) -> Node:
         return Node(fx_node.name, op, str(fx_node.target), args, kwargs)
     if op == "call_method":
         target = str(fx_node.target)
-        if not isinstance(getattr(_torch().Tensor, target, None), FunctionType):  # torch's native method
-            kwargs = _numpy_names(kwargs)
+        kwargs = bound_keywords(kwargs, target, getattr(_torch().Tensor, target, None), where, fx_node.name)
         # ``x.unfold(dim, size, step)`` slides along one axis; ``F.unfold`` (im2col) shares only the name
         kind = "unfold_axis" if target == "unfold" else _canonical(target)
-        if kind not in _HANDLERS:
+        if kind not in _HANDLERS or not is_method(target):
             raise _unsupported(where, f"the tensor method .{target}()", f"Tensor.{target}", fx_node)
         return Node(fx_node.name, op, target, args, kwargs, kind)
     function = fx_node.target
@@ -888,8 +886,8 @@ def _node_of(fx_node: Any, where: str) -> Node:
         _SCRIPTED[key] = function
         return Node(fx_node.name, op, f"script:{key}", (key, *args), kwargs, "script_function")
     name = getattr(function, "__name__", "")
-    if isinstance(function, BuiltinFunctionType):
-        kwargs = _numpy_names(kwargs)
+    if isinstance(function, (BuiltinFunctionType, FunctionType)):
+        kwargs = bound_keywords(kwargs, name, function, where, fx_node.name)
     for label, namespace in _namespaces():
         if name and getattr(namespace, name, None) is function:
             if label == "math":
