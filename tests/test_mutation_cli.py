@@ -1392,13 +1392,21 @@ def test_choices_are_read_in_any_case(capsys: Any, tmp_path: Path) -> None:
 
 
 def test_tconv_steps_of_four_axes_in_korean(capsys: Any) -> None:
-    assert _ok(capsys, "tconv", "4x5x6x7", "-k", "3", "--steps", "--lang", "ko") == _lines(
+    from convcalc.exercises import conv_transpose_steps
+
+    # four axes: the library's steps number them; the command line takes one to three (a tensor's shape is refused)
+    assert "\n".join(conv_transpose_steps((4, 5, 6, 7), 3, 1, 0, 0, 1, lang="ko")) + "\n" == _lines(
         "out = (W - 1)*S - 2P + D*(F - 1) + OP + 1",
         "축 0: (4 - 1)*1 - 2*0 + 1*(3 - 1) + 0 + 1 = 6",
         "축 1: (5 - 1)*1 - 2*0 + 1*(3 - 1) + 0 + 1 = 7",
         "축 2: (6 - 1)*1 - 2*0 + 1*(3 - 1) + 0 + 1 = 8",
         "축 3: (7 - 1)*1 - 2*0 + 1*(3 - 1) + 0 + 1 = 9",
         "out = 6x7x8x9",
+    )
+    # four axes are a tensor's shape (batch, channels, sizes), which the command line refuses with that advice
+    assert _error(capsys, "tconv", "4x5x6x7", "-k", "3") == (
+        "tconv takes the sizes the window slides over (one to three axes, such as 32x32), not a whole tensor's "
+        "shape; for an input of 4x5x6x7 (batch, channels, then the sizes) give 6x7. Received: size=4x5x6x7"
     )
 
 

@@ -26,6 +26,7 @@ ort.set_default_logger_severity(4)
 #: learns to, they join the others).
 NOT_EXPORTED = {
     ("ScriptDepthNet", False): "a TorchScript submodule",
+    ("ScriptAskNet", False): "a TorchScript submodule",
     ("SqueezeInPlaceHead", False): "an in-place squeeze_",
     ("CRNNGRU", False): "an LSTM given a state it cannot export",
     ("UnfoldPatches", True): "Unfold of an input of unknown size",
