@@ -13,6 +13,7 @@ from convcalc._errors import ConvCalcError, ShapeError, SpecError
 from convcalc._plan import Unowned
 from convcalc.torch.meta import (
     _ORIGINALS,
+    PACKED,
     _meta_copy,
     _plain_containers,
     _plainly_held,
@@ -20,8 +21,9 @@ from convcalc.torch.meta import (
     _replaced_forward,
     _run_uncompiled,
     _value_checks_off,
+    packs,
 )
-from convcalc.torch.nodes import ListValue, _Attr, _input_name, _join, _torch, child_module
+from convcalc.torch.nodes import ListValue, Outputs, _Attr, _input_name, _join, _torch, child_module, integer_leaves
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.trace import (
     _apply_rule,
@@ -376,7 +378,9 @@ def _torch_call(
     # a plan's inputs are taken as floats; where torch asks for integers (token ids into an embedding), each one
     # alone as those (an image beside token ids), then all
     count = len(shapes)
-    tries = [frozenset(), *(frozenset({j}) for j in range(count) if count > 1), frozenset(range(count))]
+    # (first, the inputs whose names say they are integers: ``input_ids`` beside ``pixel_values``, ``labels``)
+    named = integer_leaves(module, args, kwargs, lambda v: isinstance(v, _Tensor))
+    tries = list(dict.fromkeys([named, frozenset(), *(frozenset({j}) for j in range(count)), frozenset(range(count))]))
     asked = False  # the floats' refusal asked for integers (token ids into an embedding)
     for longs in tries:
         run = _Run(copy, path, model, whole)
@@ -409,10 +413,10 @@ def _torch_call(
             raise
         except Exception as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            if not longs:  # the floats' refusal says why, unless it asked for integers and those fail too
+            if longs is tries[0]:  # the first refusal says why, unless it asked for integers and those fail too
                 refusal = f"{type(exc).__name__}: {message.rstrip('. ')}"
                 asked = _asks_for_integers(message)
-                if asked:
+                if asked or (longs and len(tries) > 1):
                     continue
             elif longs != tries[-1]:
                 continue
@@ -420,7 +424,7 @@ def _torch_call(
                 refusal = f"with the inputs as integers, {type(exc).__name__}: {message.rstrip('. ')}"
             raise _TorchRejectsError(
                 f"{where}: {reason}, and torch cannot run it on meta tensors of these shapes either "
-                f"({refusal}). {_PACKED if _packs(module, message) else ''}{_unregistered(module)}"
+                f"({refusal}). {PACKED if packs(module, message) else ''}{_unregistered(module)}"
                 f"{_describe_with_nn(type(module))} "
                 f"Received: input_shape={shapes[0] if len(shapes) == 1 else tuple(shapes)}, module={kind}"
             ) from None
@@ -568,6 +572,10 @@ def _from_meta(value: Any, known: dict[int, Any], where: str) -> Any:
     if isinstance(value, (tuple, list)):
         items = tuple(_from_meta(v, known, where) for v in value)
         return _Pair(items) if type(value).__module__ == "torch.return_types" else items
+    if isinstance(value, dict) and dataclasses.is_dataclass(value):  # a ModelOutput: read as that class reads
+        outputs = Outputs((k, _from_meta(v, known, where)) for k, v in value.items())
+        outputs.fields = tuple(f.name for f in dataclasses.fields(value))
+        return outputs
     if isinstance(value, dict):
         return {k: _from_meta(v, known, where) for k, v in value.items()}
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -660,25 +668,6 @@ def _own_tensors(module: Any, name: str, ctx: Any) -> None:
             _attr_row(ctx, row, attr)
 
 
-# torch's refusal of ``pack_padded_sequence`` with lengths that are not values on the CPU, and what it means here
-_PACKED_LENGTHS = "'lengths' argument should be a 1D CPU int64 tensor"
-_PACKED = (
-    "The forward packs sequences (pack_padded_sequence): a recurrent layer then runs as many steps as each "
-    "sequence is long, values convcalc does not know from shapes; plan the padded batch, with the packing left "
-    "out (every sequence at its full length: the most work the layers can do). "
-)
-
-
-def _packs(module: Any, message: str) -> bool:
-    """Whether torch's refusal of a forward comes from packing sequences: its own message, or a forward that
-    names ``pack_padded_sequence`` or ``pack_sequence``."""
-    from convcalc.torch.tracer import _names_in
-
-    code = getattr(getattr(type(module), "forward", None), "__code__", None)
-    names = _names_in(code) if code is not None else set()
-    return _PACKED_LENGTHS in message or not names.isdisjoint({"pack_padded_sequence", "pack_sequence"})
-
-
 def _replay_module(
     run: _Run,
     module: Any,
@@ -713,7 +702,7 @@ def _replay_module(
         elif not isinstance(module, torch.jit.ScriptModule):
             spec = _leaf_spec(module, where)
         if any(isinstance(a, torch.nn.utils.rnn.PackedSequence) for a in (*args, *kwargs.values())):
-            raise SpecError(f"{where}: it is called with a PackedSequence. {_PACKED}Received: input=PackedSequence")
+            raise SpecError(f"{where}: it is called with a PackedSequence. {PACKED}Received: input=PackedSequence")
         if isinstance(spec, _transposed()) and len(tensors) == 1 and _output_size_given(args, kwargs):
             # ``nn.ConvTranspose2d(...)(x, output_size=...)``: the output padding that gives the size asked for
             size = args[1] if len(args) == 2 else kwargs["output_size"]

@@ -14,8 +14,9 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from convcalc._errors import ConvCalcError, SpecError, shapes_per_input, with_inputs_taken
+from convcalc._errors import ConvCalcError, SpecError
 from convcalc.torch.fallback import _multi_output, _shown_value, _torch_call, _TorchRejectsError
+from convcalc.torch.inputs import _check_keywords, _inputs_text, _not_given
 from convcalc.torch.layout import functional_strides, memory_format_strides, module_strides
 from convcalc.torch.nodes import (
     ListValue,
@@ -31,7 +32,6 @@ from convcalc.torch.nodes import (
     _substitute,
     _torch,
     child_module,
-    keyword_only,
 )
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.strides import contiguous, is_contiguous
@@ -827,60 +827,6 @@ def _torchinfo_first(value: Any) -> _Tensor | None:
     """The tensor torchinfo sizes a module's output by (see ``_shown_value``), or None where that is no tensor."""
     shown = _shown_value(value)
     return shown if isinstance(shown, _Tensor) else None
-
-
-def _parameters(graph: Any) -> tuple[list[str], list[str]]:
-    """The inputs a forward takes: those it needs, and those with a default (``*args`` and ``**kwargs`` aside)."""
-    placeholders = [n for n in graph.nodes if n.op == "placeholder" and not n.target.startswith("*")]
-    return [n.target for n in placeholders if not n.args], [n.target for n in placeholders if n.args]
-
-
-def _inputs_text(graph: Any) -> str:
-    """``2 inputs (image, tabular)``, with the optional ones after them."""
-    needed, optional = _parameters(graph)
-    text = f"{len(needed)} input{'s' if len(needed) != 1 else ''} ({', '.join(needed)})" if needed else "no input"
-    return f"{text}, and optionally {', '.join(optional)}" if optional else text
-
-
-def _check_keywords(graph: Any, named: dict[str, Any], path: str) -> frozenset[str]:
-    """A keyword the forward takes no parameter of (a misspelt key of a dict of shapes) is torch's TypeError,
-    which Python raises before it looks for a missing input: named first, as torch names it. Returns the inputs
-    the forward takes by name only (``forward(x, *, mask)``), which no input given by position fills."""
-    only = keyword_only(graph.torch_module.__class__) if graph.torch_module is not None else frozenset()
-    placeholders = [n.target for n in graph.nodes if n.op == "placeholder"] if named else []
-    if not named or any(t.startswith("**") for t in placeholders):
-        return only
-    unknown = [k for k in named if k not in placeholders]
-    if unknown:
-        import difflib
-
-        close = difflib.get_close_matches(unknown[0], [t for t in placeholders if t not in named], n=1)
-        tip = f": did you mean {close[0]!r}?" if close else "."
-        raise SpecError(
-            f"{path or '<model>'} ({graph.torch_type}): forward() got an unexpected keyword argument "
-            f"{unknown[0]!r} (torch: TypeError); it takes {_inputs_text(graph)}{tip} Received: keywords={list(named)}"
-        )
-    return only
-
-
-def _not_given(graph: Any, name: str, count: int, path: str) -> SpecError:
-    """The error of a forward's input that a plan does not give: at the model itself, how to give each input."""
-    where = f"{path or '<model>'} ({graph.torch_type})"
-    if path:  # a module called with fewer inputs than its forward takes: torch raises TypeError
-        return SpecError(
-            f"{where}: forward takes {_inputs_text(graph)}, but its caller gives {count} (torch: TypeError, "
-            f"missing {name!r}). Received: missing={name}"
-        )
-    needed = _parameters(graph)[0]
-    shown = needed if name in needed else [*needed, name]
-    return with_inputs_taken(
-        SpecError(
-            f"{where}: forward takes {_inputs_text(graph)}, but is given {count}: give one shape per input, as a "
-            f"list in the forward's order, {shapes_per_input(shown)}, or as a dict by name, "
-            f"{{{', '.join(f'{n!r}: shape' for n in shown)}}}. Received: missing={name}"
-        ),
-        (where, tuple(shown)),
-    )
 
 
 def _sequential() -> Any:

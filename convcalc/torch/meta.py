@@ -303,11 +303,9 @@ def _plain_container(module: Any) -> Any:
 def _forwarding_class(cls: Any, name: str) -> Any:
     """``cls`` with its method ``name`` as its forward, under the class's own name (its rows and messages name
     the user's class); one per class and method, so that reads are kept across plans as for any class."""
-    return type(cls)(
-        cls.__name__,
-        (cls,),
-        {"forward": getattr(cls, name), "__module__": cls.__module__, "__qualname__": cls.__qualname__},
-    )
+    made = type(cls)(cls.__name__, (cls,), {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+    made.forward = getattr(cls, name)  # (after the class is made: an ``__init_subclass__`` may wrap a forward)
+    return made
 
 
 def _accelerate_hook(module: Any, forward: Any) -> bool:
@@ -439,3 +437,22 @@ def _value_checks_off() -> Iterator[None]:
             yield
         finally:
             Distribution.set_default_validate_args(validate)
+
+
+# torch's refusal of ``pack_padded_sequence`` with lengths that are not values on the CPU, and what it means here
+_PACKED_LENGTHS = "'lengths' argument should be a 1D CPU int64 tensor"
+PACKED = (
+    "The forward packs sequences (pack_padded_sequence): a recurrent layer then runs as many steps as each "
+    "sequence is long, values convcalc does not know from shapes; plan the padded batch, with the packing left "
+    "out (every sequence at its full length: the most work the layers can do). "
+)
+
+
+def packs(module: Any, message: str) -> bool:
+    """Whether torch's refusal of a forward on meta tensors comes from packing sequences: its own message, or a
+    forward that names ``pack_padded_sequence`` or ``pack_sequence``."""
+    from convcalc.torch.tracer import _names_in
+
+    code = getattr(getattr(type(module), "forward", None), "__code__", None)
+    names = _names_in(code) if code is not None else set()
+    return _PACKED_LENGTHS in message or not names.isdisjoint({"pack_padded_sequence", "pack_sequence"})

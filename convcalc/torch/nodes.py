@@ -70,9 +70,35 @@ class ListValue(tuple[Any, ...]):
 
 @dataclass(frozen=True, slots=True)
 class _Dict:
-    """A dict built in a forward (``{"logits": x, "boxes": y}``), frozen as its ``(key, value)`` pairs."""
+    """A dict built in a forward (``{"logits": x, "boxes": y}``), frozen as its ``(key, value)`` pairs;
+    ``fields``: where it is a dataclass too (Hugging Face's ``ModelOutput``), the names of its fields."""
 
     items: tuple[tuple[Any, Any], ...]
+    fields: tuple[str, ...] | None = None
+
+
+class Outputs(dict):  # type: ignore[type-arg]
+    """A forward's outputs returned as a dataclass that is a dict (Hugging Face's ``ModelOutput``), read as that
+    class reads: by key, by position among the fields that hold a value (``outputs[0]``, ``outputs[2:]``: a field
+    traced as a value that turns out None is no place), and
+    by attribute, a field left out being None (``outputs.hidden_states``)."""
+
+    fields: tuple[str, ...] = ()
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, (int, slice)):
+            return self.to_tuple()[key]
+        return super().__getitem__(key)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self:
+            return super().__getitem__(name)
+        if name in self.fields:
+            return None
+        raise AttributeError(name)
+
+    def to_tuple(self) -> tuple[Any, ...]:
+        return tuple(v for v in self.values() if v is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +202,11 @@ def _substitute(value: Any, env: dict[str, Any]) -> Any:
         parts = (_substitute(v, env) for v in (value.start, value.stop, value.step))
         return slice(*parts)
     if isinstance(value, _Dict):
-        return {k: _substitute(v, env) for k, v in value.items}
+        if value.fields is None:
+            return {k: _substitute(v, env) for k, v in value.items}
+        outputs = Outputs((k, _substitute(v, env)) for k, v in value.items)
+        outputs.fields = value.fields
+        return outputs
     return value
 
 
@@ -187,8 +217,13 @@ def _forward_parameters(cls: Any) -> tuple[Any, ...]:
 
     try:
         return tuple(inspect.signature(cls.forward).parameters.values())
-    except (TypeError, ValueError):  # pragma: no cover - a forward without a signature
+    except (TypeError, ValueError, AttributeError):  # a forward without a signature (TorchScript's is a descriptor)
         return ()
+
+
+def takes_any_keyword(cls: Any) -> bool:
+    """Whether a torch module class's forward takes ``**kwargs`` (its wrapped forward's, through a wrapper)."""
+    return any(p.kind is p.VAR_KEYWORD for p in _forward_parameters(cls))
 
 
 def _input_name(cls: Any) -> str | None:
@@ -201,3 +236,32 @@ def keyword_only(cls: Any) -> frozenset[str]:
     """The inputs a torch module's forward takes by name only (``forward(self, x, *, mask=None)``), which no input
     given by position fills (torch raises TypeError for one too many)."""
     return frozenset(p.name for p in _forward_parameters(cls) if p.kind is p.KEYWORD_ONLY)
+
+
+def integer_input(name: Any) -> bool:
+    """Whether a forward's input is taken as integers by its name: token or position ids (``input_ids``,
+    ``position_ids``, Hugging Face's names), class labels (``labels``); any other input is a float tensor."""
+    return isinstance(name, str) and (name in ("ids", "label", "labels") or name.endswith(("_ids", "_labels")))
+
+
+def integer_leaves(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], is_tensor: Any) -> frozenset[int]:
+    """The places, among the tensors of a call's inputs in order (by position, then by name, into lists and
+    dicts), of those its forward's parameter names take as integers (see ``integer_input``)."""
+    cls: Any = type(module)
+    parameters = [p for p in _forward_parameters(cls)[1:] if p.kind <= p.POSITIONAL_OR_KEYWORD]
+    names = [parameters[j].name if j < len(parameters) else None for j in range(len(args))] + list(kwargs)
+    found: list[bool] = []
+
+    def walk(value: Any, integral: bool) -> None:
+        if is_tensor(value):
+            found.append(integral)
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                walk(item, integral)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item, integral)
+
+    for name, value in zip(names, [*args, *kwargs.values()], strict=True):
+        walk(value, integer_input(name))
+    return frozenset(j for j, integral in enumerate(found) if integral)

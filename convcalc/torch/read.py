@@ -15,7 +15,7 @@ from convcalc.torch.build import _torch_types
 from convcalc.torch.fallback import _multi_output, _torch_call
 from convcalc.torch.graph import _call_module, _graph_call, _spec_types
 from convcalc.torch.meta import _compiled, _replaced_forward, as_method_forward, as_python_module
-from convcalc.torch.nodes import Decision, ListValue, Node, Ref, _Attr, _Dict, _join, _torch
+from convcalc.torch.nodes import Decision, ListValue, Node, Outputs, Ref, _Attr, _Dict, _join, _torch
 from convcalc.torch.strides import contiguous
 from convcalc.torch.trace import (
     _TRACED,
@@ -382,6 +382,8 @@ def _shapes_tree(value: Any, name: str, inside: bool = False) -> Any:
         return tuple(value.shape)
     if inside and not _leaves((value,)):
         return None
+    if isinstance(value, Outputs) and _leaves((value,)):  # a ModelOutput holds the fields that have a value
+        return {k: _shapes_tree(v, name, True) for k, v in value.items() if v is not None}
     if isinstance(value, dict) and (inside or _leaves((value,))):
         return {k: _shapes_tree(v, name, True) for k, v in value.items()}
     if isinstance(value, (tuple, list)) and (inside or _leaves((value,))):

@@ -855,6 +855,9 @@ def _node_of(fx_node: Any, where: str) -> Node:
     except SpecError as exc:
         raise SpecError(f"{where}: {exc}") from None
     op = fx_node.op
+    fields = fx_node.meta.get("convcalc_fields") if op == "output" else None
+    if fields is not None and args and isinstance(args[0], _Dict):  # a ModelOutput returned (see the tracer)
+        args = (_Dict(args[0].items, fields), *args[1:])
     if op in ("placeholder", "output", "call_module", "get_attr"):
         return Node(fx_node.name, op, str(fx_node.target), args, kwargs)
     if op == "call_method":

@@ -9,6 +9,7 @@ and tensors made from numbers are nodes; TorchScript functions the forward calls
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import dis
 import functools
 import inspect
@@ -19,7 +20,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from convcalc.torch.nodes import INTEGER_DTYPES, Decision, _torch
+from convcalc.torch.nodes import INTEGER_DTYPES, Decision, _torch, integer_input
 
 # conditions on sizes one read of a forward may decide: a loop on a size taken one way each time stops here, and
 # the read is made again with the last condition taken the other way (the plan checks each on the real sizes)
@@ -74,9 +75,11 @@ def _tracer_type() -> Any:
 
         @property
         def dtype(self) -> Any:
-            # decided, not traced, as a plan reads it (the tensors a plan follows are float32):
-            # ``torch.finfo(x.dtype).min`` (a mask's fill) asks torch for a dtype, which a proxy is not
-            return torch.float32
+            # decided, not traced, as a plan reads it (the tensors a plan follows are float32, an input named as
+            # integers int64: ``labels.dtype == torch.long`` picks a classifier's loss): ``torch.finfo(x.dtype).min``
+            # (a mask's fill) asks torch for a dtype, which a proxy is not
+            node = self.node
+            return torch.int64 if node.op == "placeholder" and integer_input(node.target) else torch.float32
 
         # ``int(x.size(0))``, ``range(h)``, ``float(c)``, ``round(h / 2)``, ``len(x)``: a number asked of a traced size is
         # taken as ``decisions`` says and checked on the plan's sizes (the tracer's ``to_number``)
@@ -168,14 +171,17 @@ def _tracer_type() -> Any:
                 # ``def forward(self, x, *args, **kwargs): return self.fn(x, *args, **kwargs)`` (lucidrains'
                 # Residual): the plan passes no keywords beyond the names the forward has, so ``**kwargs`` is an
                 # empty dict (a traced one is unpacked by asking for its keys, which a proxy cannot give)
+                # (with the keywords a caller gives beyond those names, each an input of its own: see _trace)
                 placeholder = args[-1].node
                 if not placeholder.users:
                     self.graph.erase_node(placeholder)
-                    made = (fn, [*args[:-1], {}])
+                    extra = {name: self.create_proxy("placeholder", name, (), {}) for name in self.extra_keywords}
+                    made = (fn, [*args[:-1], extra])
             return made
 
         decisions: tuple[Decision, ...] = ()
         made: list[Decision]  # the decisions taken so far, in the order the forward asks (set per trace)
+        extra_keywords: tuple[str, ...] = ()  # given to ``**kwargs`` (set per trace)
 
         def to_bool(self, obj: Any) -> bool:
             # ``assert x.shape[1] == 3`` or ``if h % 2:`` on a traced value: the trace takes the assert as holding
@@ -251,7 +257,20 @@ def _tracer_type() -> Any:
             # ``y.type(torch.FloatTensor)``: fx takes no tensor type as an argument; torch takes its name as well
             if isinstance(a, type(torch.FloatTensor)):
                 return f"{a.__module__}.{a.__name__}"
-            return super().create_arg(a)
+            made = super().create_arg(a)
+            if isinstance(a, dict) and dataclasses.is_dataclass(a):
+                # a ModelOutput returned: fx keeps a plain dict, and the fields go on the output node (see
+                # create_node), for its caller reads ``outputs[0]`` and ``outputs.logits`` as that class does
+                self.fields_of = getattr(self, "fields_of", {})
+                self.fields_of[id(made)] = (made, tuple(f.name for f in dataclasses.fields(a)))
+            return made
+
+        def create_node(self, kind: str, target: Any, args: Any, kwargs: Any, *rest: Any, **more: Any) -> Any:
+            node = super().create_node(kind, target, args, kwargs, *rest, **more)
+            held = getattr(self, "fields_of", {}).get(id(args[0])) if kind == "output" and args else None
+            if held is not None and held[0] is args[0]:
+                node.meta["convcalc_fields"] = held[1]
+            return node
 
     return ChildrenAsLeaves
 
@@ -466,12 +485,21 @@ def _trace(
     the functions a library wrapped for fx (see ``_wrapped_read``)."""
     import warnings
 
+    # ``absent`` also names the keywords a caller gives a forward's ``**kwargs`` (``"**use_cache"``): each is read
+    # as an input of its own, the others left out
+    extra = tuple(sorted(name[2:] for name in absent if name.startswith("**")))
+    absent = frozenset(name for name in absent if not name.startswith("**"))
     scripted = _scripted_names(getattr(type(module), "forward", None))  # (fx records those torch cannot read as Python)
     tracer = _tracer_type()(autowrap_functions=tuple(f for _, _, f in scripted if _python_of(f) is None))
     tracer.on_cuda = on_cuda
     tracer.decisions = decisions
     tracer.made = [] if made is None else made
+    tracer.extra_keywords = extra
     clone = _shallow_clone(module)
+    cls: Any = type(module)
+    through_wrapper = _called_through_wrapper(cls)
+    if through_wrapper is not None:  # (the clone is convcalc's own: its class may change)
+        clone.__class__ = through_wrapper
     tested = identity_tested(type(module).forward, absent)
     flags = flag_inputs(module, absent)
     # the flags are the trace's first decisions: each is read at the value they give (its default beyond them),
@@ -821,6 +849,50 @@ def _scripted_names(function: Any, depth: int = 3) -> list[tuple[dict[str, Any],
 _SCRIPTED: dict[str, Any] = {}
 
 
+@functools.lru_cache(maxsize=256)
+def _called_through_wrapper(cls: Any) -> Any:
+    """For a class whose forward is a ``functools.wraps`` wrapper taking ``(self, *args, **kwargs)`` (Hugging
+    Face's ``merge_with_config_defaults``, ``can_return_tuple``) around a forward with keyword-only inputs or
+    ``**kwargs``: a subclass whose forward has the wrapped forward's own signature and calls the wrapper with
+    the inputs by name, and no other keywords. fx makes one input for each of the wrapped forward's parameters
+    and rewrites the function it calls to take them all by position: the wrapper's own code, so its ``kwargs``
+    took an input's place (``kwargs.get("debug_io")`` asked of a traced mask). None for any other class."""
+    forward: Any = getattr(cls, "forward", None)
+    try:
+        original = inspect.unwrap(forward)
+        parameters = list(inspect.signature(original).parameters.values())
+    except (TypeError, ValueError, AttributeError):
+        return None
+    code = getattr(original, "__code__", None)
+    varstuff = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
+    if original is forward or code is None or not (code.co_kwonlyargcount or code.co_flags & varstuff):
+        return None
+    kinds = inspect.Parameter
+    if any(p.kind is kinds.VAR_POSITIONAL for p in parameters) or not parameters:
+        return None
+    defaults = {p.name: p.default for p in parameters if p.default is not kinds.empty}
+    header, call, star = [], [], False
+    for p in parameters:
+        default = f"=__defaults[{p.name!r}]" if p.name in defaults else ""
+        if p.kind is kinds.VAR_KEYWORD:
+            header.append(f"**{p.name}")
+            call.append(f"**{p.name}")
+            continue
+        if p.kind is kinds.KEYWORD_ONLY and not star:
+            header.append("*")
+            star = True
+        header.append(f"{p.name}{default}")
+        call.append(p.name if p.kind is kinds.POSITIONAL_ONLY or p is parameters[0] else f"{p.name}={p.name}")
+    source = f"def forward({', '.join(header)}):\n    return __wrapper({', '.join(call)})\n"
+    namespace: dict[str, Any] = {"__defaults": defaults, "__wrapper": forward}
+    exec(compile(source, f"<forward of {cls.__qualname__} through its wrapper>", "exec"), namespace)
+    made = namespace["forward"]
+    made.__qualname__ = f"{cls.__qualname__}.forward"
+    made_class = type(cls)(cls.__name__, (cls,), {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
+    made_class.forward = made  # (after the class is made: an ``__init_subclass__`` may wrap a forward it is given)
+    return made_class
+
+
 def _shallow_clone(module: Any) -> Any:
     """The module with its own attribute, child, parameter and buffer tables but the same children and tensors:
     a forward that sets attributes on itself (``self.first = False``, ``self.extra = nn.Conv2d(...)``) changes
@@ -831,6 +903,16 @@ def _shallow_clone(module: Any) -> Any:
 
     clone = copy.copy(module)
     for name, value in module.__dict__.items():
-        if type(value) in (dict, list, set) or name in ("_modules", "_parameters", "_buffers"):
+        if type(value) in (dict, list, set) or name in ("_modules", "_parameters", "_buffers") or _settings(value):
             clone.__dict__[name] = copy.copy(value)
     return clone
+
+
+def _settings(value: Any) -> bool:
+    """An object of plain attributes a module holds (a Hugging Face config, which a forward may set:
+    ``self.config.problem_type = "multi_label_classification"`` when it is read with float labels): copied
+    with the clone, so that a trace leaves the user's own as it was."""
+    if isinstance(value, type) or callable(value) or not hasattr(value, "__dict__"):
+        return False
+    torch = _torch()
+    return not isinstance(value, (torch.nn.Module, torch.Tensor, types.ModuleType))

@@ -23,7 +23,7 @@ from convcalc.torch.build import to_torch
 from convcalc.torch.fallback import _asks_for_integers, _one_float_dtype
 from convcalc.torch.graph import _spec_types
 from convcalc.torch.meta import _compiled, _meta_copy, _quiet_compiled
-from convcalc.torch.nodes import _torch
+from convcalc.torch.nodes import _torch, integer_leaves
 from convcalc.torch.read import _read, _uncompiled
 
 # --------------------------------------------------------------------------- #
@@ -419,16 +419,25 @@ def _run_hooked(
     # in the one floating-point dtype of the model's parameters, as plan sizes its bytes (else torch's default);
     # where torch asks for integers (an embedding's token ids), zeros of int64, which index any table
     floats = _one_float_dtype(module)
+    shapes: Any = shape if isinstance(shape, (list, dict)) else [shape]
+    args = list(shapes) if isinstance(shapes, list) else []
+    keywords = shapes if isinstance(shapes, dict) else {}
+    # (first, the inputs whose names say they are integers, ``decoder_input_ids`` beside ``input_features``, as
+    # integers; where torch asks for integers, all of them)
+    integral = integer_leaves(module, tuple(args), keywords, lambda v: isinstance(v, tuple))
 
-    def given_as(make: Callable[[tuple[int, ...]], Any]) -> Callable[[], tuple[list[Any], dict[str, Any]]]:
-        if isinstance(shape, dict):
-            return lambda: ([], {k: make(v) for k, v in shape.items()})
-        return lambda: ([make(s) for s in shape], {}) if isinstance(shape, list) else ([make(shape)], {})
+    def given_as(ints: Callable[[int], bool]) -> Callable[[], tuple[list[Any], dict[str, Any]]]:
+        def make(j: int, size: tuple[int, ...]) -> Any:
+            if ints(j):
+                return torch.zeros(size, device=device, dtype=torch.long)
+            return torch.randn(size, device=device, dtype=floats)
 
-    inputs = (
-        given_as(lambda s: torch.randn(s, device=device, dtype=floats)),
-        given_as(lambda s: torch.zeros(s, device=device, dtype=torch.long)),
-    )
+        return lambda: (
+            [make(j, s) for j, s in enumerate(args)],
+            {k: make(len(args) + j, s) for j, (k, s) in enumerate(keywords.items())},
+        )
+
+    inputs = (given_as(lambda j: j in integral), given_as(lambda j: True))
     try:
         for make in inputs:
             for recorded in (outputs, own, *(() if hooked is None else (hooked,))):

@@ -1,0 +1,260 @@
+"""Model code written the way large libraries write it (Hugging Face's transformers, as of its version 5): a
+forward behind a ``functools.wraps`` wrapper that takes ``(self, *args, **kwargs)``, a class that wraps the
+forward of every subclass in ``__init_subclass__``, outputs returned as a dataclass that is a dict and read by
+position and by attribute, a config object the forward sets, ``**kwargs`` handed down with ``None`` values, and
+inputs whose names say they are integers. Each written here by hand, as those libraries write it, and checked
+against torch running the same code."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections import OrderedDict
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import convcalc  # noqa: E402
+from tests.torch_shapes import output_shapes  # noqa: E402
+
+nn = torch.nn
+
+
+class ModelOutput(OrderedDict):  # type: ignore[type-arg]
+    """transformers' ``ModelOutput``: a dataclass and an ordered dict of the fields that hold a value, read by key,
+    by attribute, and by position among those fields (``outputs[0]``, ``outputs[1:]``)."""
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, field.name)
+            if value is not None:
+                self[field.name] = value
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, (int, slice)):
+            return self.to_tuple()[key]
+        return super().__getitem__(key)
+
+    def to_tuple(self) -> tuple[Any, ...]:
+        return tuple(self[k] for k in self.keys())
+
+
+@dataclasses.dataclass
+class EncoderOutput(ModelOutput):
+    last_hidden_state: Any = None
+    pooler_output: Any = None
+    hidden_states: Any = None
+
+
+@dataclasses.dataclass
+class ClassifierOutput(ModelOutput):
+    loss: Any = None
+    logits: Any = None
+    attentions: Any = None
+
+
+class Config:
+    """A settings object a forward reads and sets (transformers' ``PretrainedConfig``)."""
+
+    def __init__(self, **settings: Any) -> None:
+        self.problem_type: str | None = None
+        self.use_cache = True
+        self.debug = False
+        self.__dict__.update(settings)
+
+
+def merged_with_config(func: Any) -> Any:
+    """transformers' ``merge_with_config_defaults``: ``(self, *args, **kwargs)`` around the forward, reading and
+    setting keywords, and the config."""
+
+    @functools.wraps(func)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("use_cache") is None:
+            kwargs["use_cache"] = self.config.use_cache
+        if kwargs.get("debug_io", False):  # (a traced kwargs took this branch, and wrote into the model)
+            for module in self.modules():
+                module.forward = module.forward
+        return func(self, *args, **kwargs)
+
+    return wrapper
+
+
+class CheckpointingLayer(nn.Module):
+    """transformers' ``GradientCheckpointingLayer``: every subclass's forward wrapped when the class is made."""
+
+    gradient_checkpointing = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        forward = cls.forward
+
+        @functools.wraps(forward)
+        def forward_with_checkpointing(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if self.gradient_checkpointing and self.training:
+                kwargs["use_cache"] = False
+            return forward(self, *args, **kwargs)
+
+        cls.forward = forward_with_checkpointing  # type: ignore[method-assign]
+
+
+class Layer(CheckpointingLayer):
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.attn = nn.Linear(d, d)
+        self.mlp = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Linear(2 * d, d))
+        self.norm = nn.LayerNorm(d)
+
+    def forward(self, hidden: Any, mask: Any = None, *, cache: Any = None, **kwargs: Any) -> Any:
+        scores = hidden @ self.attn(hidden).transpose(-1, -2)
+        if mask is not None:
+            scores = scores + mask[:, None, :]
+        hidden = hidden + scores.softmax(-1) @ hidden
+        return self.norm(hidden + self.mlp(hidden))
+
+
+class Encoder(nn.Module):
+    def __init__(self, d: int = 16, vocab: int = 50, positions: int = 24) -> None:
+        super().__init__()
+        self.config = Config()
+        self.words = nn.Embedding(vocab, d)
+        self.positions = nn.Embedding(positions, d)
+        self.layers = nn.ModuleList([Layer(d), Layer(d)])
+        self.pool = nn.Linear(d, d)
+
+    @merged_with_config
+    def forward(
+        self,
+        input_ids: Any = None,
+        attention_mask: Any = None,
+        position_ids: Any = None,
+        *,
+        output_hidden_states: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        if position_ids is None:
+            position_ids = torch.arange(input_ids.shape[1])[None]
+        hidden = self.words(input_ids) + self.positions(position_ids)
+        states = [hidden]
+        for layer in self.layers:
+            hidden = layer(hidden, attention_mask, position_ids=None, **kwargs)
+            states.append(hidden)
+        return EncoderOutput(
+            last_hidden_state=hidden,
+            pooler_output=self.pool(hidden[:, 0]).tanh(),
+            hidden_states=tuple(states) if output_hidden_states else None,
+        )
+
+
+class Classifier(nn.Module):
+    def __init__(self, labels: int = 3) -> None:
+        super().__init__()
+        self.config = Config()
+        self.encoder = Encoder()
+        self.head = nn.Linear(16, labels)
+
+    @merged_with_config
+    def forward(self, input_ids: Any = None, labels: Any = None, **kwargs: Any) -> Any:
+        outputs = self.encoder(input_ids, **kwargs)
+        logits = self.head(outputs[1])  # the pooled output, by position
+        loss = None
+        if labels is not None:
+            if labels.dtype in (torch.long, torch.int):  # transformers picks its loss by the labels' dtype
+                self.config.problem_type = "single_label_classification"
+                loss = nn.functional.cross_entropy(logits, labels)
+            else:
+                self.config.problem_type = "multi_label_classification"
+                loss = nn.functional.binary_cross_entropy_with_logits(logits, labels)
+        return ClassifierOutput(loss=loss, logits=logits, attentions=outputs.hidden_states)  # (a field left out)
+
+
+def _outputs(model: Any, shapes: dict[str, tuple[int, ...]]) -> Any:
+    inputs = {
+        k: torch.zeros(s, dtype=torch.long) if k.endswith("_ids") or k == "labels" else torch.zeros(s)
+        for k, s in shapes.items()
+    }
+    with torch.no_grad():
+        return output_shapes(model(**inputs))
+
+
+def _state(model: Any) -> Any:
+    return (
+        [name for name, m in model.named_modules() if "forward" in vars(m)],
+        [dict(vars(m.config)) for m in model.modules() if hasattr(m, "config")],
+    )
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [{"input_ids": (2, 7)}, {"input_ids": (2, 7), "labels": (2,)}, {"input_ids": (3, 5), "attention_mask": (3, 5)}],
+    ids=["ids", "labels", "mask"],
+)
+def test_a_library_style_model_is_read_exactly_and_left_as_it_was(shapes: dict[str, tuple[int, ...]]) -> None:
+    """A forward behind a ``(self, *args, **kwargs)`` wrapper was traced with the wrapper's own code rewritten by
+    fx (its ``kwargs`` took a traced input's place: the debug branch ran, and wrote a ``forward`` into every
+    module), a ModelOutput read by position was refused, and float labels took the other loss: read exactly now,
+    with torch's shapes and counts, and the model and its config as they were."""
+    model = Classifier().eval() if "labels" in shapes else Encoder().eval()
+    before = _state(model)
+    plan = convcalc.plan(model, shapes)
+    assert _state(model) == before
+    assert not plan.fallback_rows
+    expected = _outputs(model, shapes)
+    assert plan.output_shapes == (expected if isinstance(expected, dict) else expected[0])
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
+
+
+def test_a_library_style_model_is_read_with_symbols() -> None:
+    """The same model at a symbolic length: its position table bounds it, as torch's IndexError does."""
+    B, T = convcalc.symbols("B T")
+    plan = convcalc.plan(Encoder().eval(), {"input_ids": (B, T)})
+    assert plan.output_shapes["last_hidden_state"] == (B, T, 16)
+    assert str(plan.valid_sizes(T)) == "1 <= T <= 24"
+    for length in (24, 25):
+        runs = length <= 24
+        try:
+            _outputs(Encoder().eval(), {"input_ids": (2, length)})
+        except IndexError:
+            assert not runs
+        else:
+            assert runs
+
+
+def test_inputs_named_as_integers_are_integers_where_torch_runs_the_forward() -> None:
+    """A forward torch's pass runs (here: it converts its input with ``int()`` of a value) takes ``labels`` and
+    ``*_ids`` as integers: a gather of position ids given as floats was refused, and float labels took the
+    multi-label loss."""
+
+    class Indexed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.table = nn.Embedding(10, 4)
+
+        def forward(self, input_ids: Any, position_ids: Any) -> Any:
+            lengths = {input_ids.shape[1]}  # (a traced size in a set: fx cannot read it, torch's pass runs it)
+            gathered = torch.gather(input_ids, 1, position_ids)
+            return self.table(gathered).sum(1) * len(lengths)
+
+    model = Indexed().eval()
+    plan = convcalc.plan(model, {"input_ids": (2, 6), "position_ids": (2, 6)})
+    assert plan.fallback_rows
+    assert plan.output_shape == _outputs(model, {"input_ids": (2, 6), "position_ids": (2, 6)}) == (2, 4)
+
+
+def test_verify_gives_each_input_the_dtype_its_name_says() -> None:
+    """``input_features`` beside ``decoder_input_ids`` (a speech model's encoder and decoder): verify ran both as
+    floats, then both as integers, and reported torch's refusal of a long input to a convolution."""
+
+    class SpeechToText(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv1d(8, 16, 3, padding=1)
+            self.tokens = nn.Embedding(30, 16)
+
+        def forward(self, input_features: Any, decoder_input_ids: Any) -> Any:
+            memory = self.conv(input_features).mean(-1)
+            return self.tokens(decoder_input_ids) + memory[:, None]
+
+    report = convcalc.verify(SpeechToText(), {"input_features": (2, 8, 10), "decoder_input_ids": (2, 5)}, device="cpu")
+    assert report.ok, str(report)
