@@ -1040,6 +1040,11 @@ class _TokenClassifier(torch.nn.Module):
         return self.fc(self.emb(ids).mean(1))
 
 
+class _TokensClassifier(_TokenClassifier):
+    def forward(self, tokens: Any) -> Any:  # (a name that does not say integers)
+        return super().forward(tokens)
+
+
 def test_verify_runs_a_model_of_token_ids_on_integers() -> None:
     """verify ran every model on floats, which an Embedding refuses: a model of token ids was reported as a
     mismatch ("torch raises at emb") where plan and torch agree; torch's request for integers is followed."""
@@ -1050,7 +1055,11 @@ def test_verify_runs_a_model_of_token_ids_on_integers() -> None:
     wrong = convcalc.verify(_TokenClassifier(features=5), (4, 20), device="cpu")  # both refuse, at fc
     assert not wrong.ok
     assert wrong.error is not None
-    assert wrong.error.startswith("with integer inputs, RuntimeError: mat1 and mat2 shapes cannot be multiplied")
+    # (its input is named ids: integers from the first run on)
+    assert wrong.error.startswith("RuntimeError: mat1 and mat2 shapes cannot be multiplied")
+    renamed = convcalc.verify(_TokensClassifier(features=5), (4, 20), device="cpu")
+    assert renamed.error is not None
+    assert renamed.error.startswith("with integer inputs, RuntimeError: mat1 and mat2 shapes cannot be multiplied")
 
 
 @pytest.mark.parametrize("torch_model", [False, True])

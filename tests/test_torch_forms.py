@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import random
+import threading
 from collections.abc import Callable
 from fractions import Fraction
 from types import FunctionType
 from typing import Any
 
+import numpy as np
 import pytest
 import sympy
 import torch
@@ -2813,3 +2816,188 @@ def test_a_mask_filled_with_the_least_value_of_the_input_s_dtype() -> None:
     assert plan.output_shape == (2, T, T)
     assert not plan.fallback_rows
     assert convcalc.plan(Masked(), [(2, 5, 8), (2, 5)]).output_shape == torch_outcome(Masked(), [(2, 5, 8), (2, 5)])[0]
+
+
+# --- random draws in a forward: LayerDrop, a random count, a random index ------------------------------------------
+
+
+class _LayerDrop(torch.nn.Module):
+    """An encoder that skips each layer with probability ``layerdrop`` in training, as fairseq and Hugging Face
+    write it: ``draw(self)`` is one draw, compared with the probability."""
+
+    def __init__(self, draw: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.layers = torch.nn.ModuleList(torch.nn.Linear(16, 16) for _ in range(4))
+        self.layerdrop = 0.5
+        self.draw = draw
+
+    def forward(self, x: Any) -> Any:
+        for layer in self.layers:
+            dropout_probability = self.draw(self)
+            if self.training and dropout_probability < self.layerdrop:
+                continue
+            x = layer(x)
+        return x
+
+
+class _DropList(torch.nn.ModuleList):
+    """fairseq's LayerDropModuleList: iterated, it yields each layer unless a draw drops it (in training only)."""
+
+    def __iter__(self) -> Any:
+        dropout_probs = torch.empty(len(self)).uniform_()
+        for i, m in enumerate(super().__iter__()):
+            if not self.training or dropout_probs[i] > 0.5:
+                yield m
+
+
+class _FairseqEncoder(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = _DropList(torch.nn.Linear(16, 16) for _ in range(4))
+
+    def forward(self, x: Any) -> Any:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+_LAYERDROPS = [
+    lambda: _LayerDrop(lambda self: torch.rand([])),  # Hugging Face's wav2vec2, Whisper, BART
+    lambda: _LayerDrop(lambda self: torch.empty(1).uniform_()),
+    lambda: _LayerDrop(lambda self: random.uniform(0, 1)),  # older Hugging Face
+    lambda: _LayerDrop(lambda self: np.random.random()),  # older fairseq
+    _FairseqEncoder,
+]
+
+
+@pytest.mark.parametrize("make", _LAYERDROPS)
+@pytest.mark.parametrize("batch", [2, "B"])
+def test_layerdrop_in_training_is_refused_and_read_exactly_in_eval_mode(make: Any, batch: Any) -> None:
+    # in training, which layers run is a draw (torch counts 0 to 4 layers from call to call): no plan holds
+    model = make().train()
+    shape = (convcalc.symbols(batch) if isinstance(batch, str) else batch, 16)
+    with pytest.raises(convcalc.SpecError, match=r"draws random numbers .*model\.eval\(\)") as refused:
+        convcalc.plan(model, shape)
+    assert type(model).__name__ in str(refused.value)
+    # in eval mode no layer is skipped: every layer's work, as torch counts it
+    model.eval()
+    plan = convcalc.plan(model, shape)
+    assert plan.macs * 2 == torch_macs(model, [(2, 16)]) == 2 * 4 * 16 * 16
+    assert plan.output_shapes == (shape,)
+    assert torch_outcome(model, (2, 16)) == ((2, 16),)
+    assert not plan.fallback_rows
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: self.fc(x)[:, : torch.randint(1, 6, (1,)).item()],  # keep a random count of tokens
+        lambda self, x: self.fc(x)[:, : int(torch.randint(1, 6, ()))],
+        lambda self, x: self.fc(x)[:, : random.randint(1, 5)],
+        lambda self, x: self.fc(x).repeat_interleave(torch.randint(1, 3, (x.size(1),)), dim=1),
+        lambda self, x: self.fc(x) if torch.normal(0.0, 1.0, (1,)) > 0 else x,
+        # fx cannot trace json: torch's meta pass runs it, where the draw is made on the meta device
+        lambda self, x: self.fc(x) if torch.rand(1) < 0.5 + 0 * len(json.dumps(list(x.shape))) else x,
+        lambda self, x: self.fc(x) if torch.rand(1, device="cpu") < 0.5 + 0 * len(json.dumps(list(x.shape))) else x,
+        lambda self, x: self.fc(x)[:, : torch.randint(1, 6, ()) + 0 * len(json.dumps(list(x.shape)))],
+    ],
+)
+@pytest.mark.parametrize("symbolic", [False, True])
+def test_a_shape_or_a_branch_a_draw_decides_is_refused(function: Any, symbolic: bool) -> None:
+    model = Forward(function, fc=torch.nn.Linear(8, 8))
+    outcomes = {(torch_outcome(model, (2, 5, 8)), torch_macs(model, [(2, 5, 8)])) for _ in range(40)}
+    assert len(outcomes) > 1  # torch: one shape or count on one call, another on the next
+    shape = (2, convcalc.symbols("T") if symbolic else 5, 8)
+    with pytest.raises(convcalc.SpecError) as refused:
+        convcalc.plan(model, shape)
+    # with symbols, a forward fx cannot trace is refused before it runs (torch's meta pass needs numbers)
+    assert "draws random numbers" in str(refused.value) or (symbolic and "concrete sizes" in str(refused.value))
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: self.fc(x) * (torch.rand_like(x) < 0.5),  # a dropout mask: values only
+        lambda self, x: self.fc(x) * (torch.rand(x.shape) < 0.5),
+        lambda self, x: self.fc(x) * (torch.rand(2, 1, 8) < 0.5),
+        lambda self, x: self.fc(x) * x.new_empty(x.shape[0], 1, 1).bernoulli_(0.5),  # timm's drop_path
+        lambda self, x: self.fc(x) + torch.normal(x, 0.1) + torch.randn(8) + torch.normal(0.0, 1.0, (1, 8)),
+        lambda self, x: self.fc(x) * random.uniform(0.9, 1.1) * np.random.rand(),
+        lambda self, x: self.fc(x) * torch.empty(1).uniform_(0.9, 1.1),
+    ],
+)
+@pytest.mark.parametrize("length", [1, 5])
+def test_drawn_values_that_decide_nothing_are_planned_exactly(function: Any, length: int) -> None:
+    model = Forward(function, fc=torch.nn.Linear(8, 8))
+    plan = check(model, (2, length, 8))
+    assert plan is not None
+    assert not plan.fallback_rows
+    assert plan.macs * 2 == torch_macs(model, [(2, length, 8)])
+    T = convcalc.symbols("T")
+    assert convcalc.plan(model, (2, T, 8)).output_shape == (2, T, 8)
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: self.proj(x).index_select(2, torch.randint(0, 10, (3,))),
+        lambda self, x: self.proj(x)[:, :, torch.randint(-4, 3, (5,))],
+        lambda self, x: self.proj(x)[:, :, torch.randint(low=1, high=9, size=(2,))],
+        lambda self, x: self.proj(x)[:, :, torch.multinomial(torch.ones(12), 3)],  # 3 of 12 positions
+        lambda self, x: self.proj(x)[..., torch.ones(2, 7).multinomial(2, replacement=True)],
+        lambda self, x: self.proj(x)[..., torch.randperm(6)],
+        lambda self, x: self.proj(x)[..., torch.randperm(x.size(2))],
+        lambda self, x: self.proj(x)[..., torch.zeros(3, dtype=torch.long).random_(2, 7)],
+        lambda self, x: self.proj(x).gather(2, torch.randint_like(x, 0, 8, dtype=torch.long)),
+        # torch's meta pass (fx cannot trace json): the drawn index is checked there too
+        lambda self, x: self.proj(x)[:, :, torch.randint(0, 9 + 0 * len(json.dumps(list(x.shape))), (3,))],
+        lambda self, x: self.proj(x).index_select(2, torch.randint(0, 9 + 0 * len(json.dumps(list(x.shape))), (3,))),
+    ],
+)
+def test_an_index_drawn_at_random_is_checked_against_every_value_it_may_take(function: Any) -> None:
+    # torch raises IndexError on some calls where a drawn index may leave the axis: valid_sizes leaves those out
+    torch.manual_seed(0)
+    model = Forward(function, proj=torch.nn.Conv1d(2, 2, 1))
+    T = convcalc.symbols("T")
+    planned, refused = plan_or_refusal(model, (2, 2, T))
+    assert planned is not None or "concrete sizes" in str(refused)  # (torch's meta pass needs numbers)
+    valid = None if planned is None else planned.valid_sizes(T)
+    for t in range(1, 14):
+        fails = 0
+        for _ in range(60):
+            try:
+                model(torch.randn(2, 2, t))
+            except (IndexError, RuntimeError):
+                fails += 1
+        planned, refused = plan_or_refusal(model, (2, 2, t))
+        assert (planned is not None) == (fails == 0), (t, fails, refused)
+        if valid is not None:
+            assert (t in valid) == (fails == 0), (t, fails, valid)
+
+
+def test_python_s_random_in_a_forward_is_refused_and_another_thread_draws_as_it_would() -> None:
+    seen: list[Any] = []
+
+    def elsewhere() -> None:  # another thread's draws, while the plan reads the forward below
+        random.seed(7)
+        np.random.seed(7)
+        seen.append((random.random(), random.randint(1, 9), np.random.rand(), list(np.random.randint(0, 5, 3))))
+
+    class Augment(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(8, 8)
+
+        def forward(self, x: Any) -> Any:
+            other = threading.Thread(target=elsewhere)
+            other.start()
+            other.join()
+            order = [0, 1]
+            random.shuffle(order)  # Python's own draws decide the forward: refused
+            return self.fc(x) if order[0] else x
+
+    with pytest.raises(convcalc.SpecError, match=r"Augment\): its forward draws random numbers \(random\.shuffle"):
+        convcalc.plan(Augment(), (2, 8))
+    elsewhere()  # the same draws, with no plan running
+    assert len(seen) == 2
+    assert seen[0] == seen[1]

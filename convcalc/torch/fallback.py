@@ -11,6 +11,7 @@ from typing import Any
 
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
 from convcalc._plan import Unowned
+from convcalc.torch.draws import MetaDraws, python_draws_refused
 from convcalc.torch.meta import (
     _ORIGINALS,
     PACKED,
@@ -146,6 +147,7 @@ class _Run:
             self.params.update(m for m, t in copied.items() if t in whole)
         self.stack: list[Any] = []
         self.events: list[tuple[Any, ...]] = []
+        self.spans: dict[int, tuple[Any, Any]] = {}  # a tensor of whole numbers -> its least and greatest (a draw's)
         self.leaf: dict[int, bool] = {}
         self.deferred: set[int] = set()  # modules entered by a pre-hook of their own, the last (see ``pre``)
         self.entered: tuple[int, int] | None = None  # the plan's rows and groups when the root's forward started
@@ -366,7 +368,7 @@ def _torch_call(
 
     class Functions(TorchFunctionMode):
         def __torch_function__(self, func: Any, types: Any, f_args: Any = (), f_kwargs: Any = None) -> Any:
-            out = func(*f_args, **(f_kwargs or {}))
+            out = draws.call(func, f_args, f_kwargs or {})  # (torch's random draws, made on the meta device)
             if run.active and _holds_tensor(out):
                 _not_vmapped((out, *f_args), getattr(func, "__name__", str(func)), run.path)
                 if not run.inside_leaf():
@@ -384,6 +386,7 @@ def _torch_call(
     asked = False  # the floats' refusal asked for integers (token ids into an embedding)
     for longs in tries:
         run = _Run(copy, path, model, whole)
+        draws = MetaDraws(run, where)
         known.clear()
         alive.clear()
         pre = torch_module.register_module_forward_pre_hook(run.pre)
@@ -406,6 +409,7 @@ def _torch_call(
                 Functions(),
                 _value_checks_off(),
                 _quiet_compiled(),
+                python_draws_refused(where),
             ):
                 output = copy(*m_args, **m_kwargs)
             break
@@ -808,6 +812,8 @@ def _replay_function(
     raw = getattr(func, "__name__", "") or str(func)
     kind = _canonical(raw.strip("_") if raw.startswith("__") and raw not in ("__getitem__",) else raw)
     kind = {"getitem": "getitem", "get": "", "set": ""}.get(kind, kind)
+    if raw == "__getitem__" and any(id(t) in run.spans for t in _flat_tensors(tuple(f_args[1:]))):
+        kind = "getitem"  # ``x[:, torch.randint(0, 10, (3,))]``: the drawn index checked against the axis
     if not kind:
         return
     owner = run.names.get(id(run.stack[-1])) if run.stack else run.path
@@ -820,9 +826,9 @@ def _replay_function(
 
     def shaped(value: Any) -> Any:
         if isinstance(value, torch.Tensor):
-            return _Tensor(
-                tuple(int(d) for d in value.shape), known.get(id(value)), isinstance(value, torch.nn.Parameter)
-            )
+            span = run.spans.get(id(value))  # (``torch.randint(0, 10, (3,))``: an index checked against 0 to 9)
+            shape = tuple(int(d) for d in value.shape)
+            return _Tensor(shape, known.get(id(value)), isinstance(value, torch.nn.Parameter), None, bool(span), span)
         if isinstance(value, torch.Size):
             return tuple(int(d) for d in value)
         if isinstance(value, (tuple, list)):
@@ -849,6 +855,8 @@ def _replay_function(
         if value is not None and _shapes_of(value) == _shapes_of(expected):
             for meta_t, planned in zip(_flat_tensors(out), _leaves((value,)), strict=False):
                 known[id(meta_t)] = planned.rf
+                if planned.span is not None:
+                    run.spans[id(meta_t)] = planned.span
             return
         del ctx.rows[start:]
     if kind in _MAC_FUNCTIONS:

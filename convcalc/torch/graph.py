@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from convcalc._errors import ConvCalcError, SpecError
+from convcalc.torch.draws import drawn_decision
 from convcalc.torch.fallback import _multi_output, _shown_value, _torch_call, _TorchRejectsError
 from convcalc.torch.inputs import _check_keywords, _inputs_text, _not_given
 from convcalc.torch.layout import functional_strides, memory_format_strides, module_strides
@@ -23,12 +24,11 @@ from convcalc.torch.nodes import (
     Node,
     Ref,
     _Attr,
-    _Dict,
     _input_name,
     _join,
     _node_repr,
+    _refs,
     _resolve_function,
-    _Slice,
     _substitute,
     _torch,
     child_module,
@@ -465,7 +465,10 @@ def _run_graph(
             if node.kind.startswith("math."):
                 env[node.name] = _math(call, node, args, kwargs)
             else:
-                env[node.name] = _settled(_HANDLERS[node.kind](call, args, kwargs), call, args, kwargs)
+                try:
+                    env[node.name] = _settled(_HANDLERS[node.kind](call, args, kwargs), call, args, kwargs)
+                except NeedsDataError as exc:  # a decision on a drawn value (``torch.rand([]) < p``): refused
+                    raise drawn_decision(exc, graph, node, path) from None
                 if node.target.startswith("torch:") and node.kind in _TORCH_ARITHMETIC:
                     env[node.name] = _as_tensor_of_numbers(env[node.name])
                 if node.kind in _ALIASING and args and (isinstance(args[0], _SizeTensor) or id(args[0]) in sized):
@@ -547,23 +550,6 @@ def _holds(value: Any, target: Any) -> bool:
     if isinstance(value, dict):
         return any(v is target or _holds(v, target) for v in value.values())
     return False
-
-
-def _refs(raw: Any) -> Iterator[Ref]:
-    """The names a node's raw argument reads, inside tuples, lists, dicts and slices too."""
-    if type(raw) is Ref:
-        yield raw
-    elif isinstance(raw, tuple):  # tuple and ListValue
-        for item in raw:
-            yield from _refs(item)
-    elif isinstance(raw, _Dict):
-        for _, item in raw.items:
-            yield from _refs(item)
-    elif isinstance(raw, dict):
-        for item in raw.values():
-            yield from _refs(item)
-    elif isinstance(raw, _Slice):
-        yield from _refs((raw.start, raw.stop, raw.step))
 
 
 def _used_after(graph: Any, node: Node) -> set[str]:

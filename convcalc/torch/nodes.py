@@ -6,6 +6,7 @@ Nothing here imports torch or another module of this package: it is the bottom o
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,6 +209,23 @@ def _substitute(value: Any, env: dict[str, Any]) -> Any:
         outputs.fields = value.fields
         return outputs
     return value
+
+
+def _refs(raw: Any) -> Iterator[Ref]:
+    """The names a node's raw argument reads, inside tuples, lists, dicts and slices too."""
+    if type(raw) is Ref:
+        yield raw
+    elif isinstance(raw, tuple):  # tuple and ListValue
+        for item in raw:
+            yield from _refs(item)
+    elif isinstance(raw, _Dict):
+        for _, item in raw.items:
+            yield from _refs(item)
+    elif isinstance(raw, dict):
+        for item in raw.values():
+            yield from _refs(item)
+    elif isinstance(raw, _Slice):
+        yield from _refs((raw.start, raw.stop, raw.step))
 
 
 @functools.lru_cache(maxsize=256)

@@ -123,13 +123,15 @@ def _cast_to(kind: str, rest: tuple[Any, ...], kwargs: dict[str, Any]) -> str | 
     return _SAME
 
 
-@_handles("zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like")
+@_handles("zeros_like", "ones_like", "empty_like", "full_like")
 def _like(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``torch.zeros_like(x)``: a tensor of ``x``'s shape and dtype (or the ``dtype`` given), its values not ``x``'s."""
     t = _tensor_arg(call, args[0] if args else kwargs.get("input"))
-    return _Tensor(t.shape, None, const=True)
+    dtype = kwargs.get("dtype")
+    return _Tensor(t.shape, None, const=True, integral=t.integral if dtype is None else str(dtype) in INTEGER_DTYPES)
 
 
-@_handles("zeros", "ones", "empty", "rand", "randn", "full", "randint")
+@_handles("zeros", "ones", "empty", "full")  # (and the random draws: ops_random)
 def _made_of_sizes(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """``torch.zeros(n, h)``, ``torch.full((n, h), v)``, ``torch.randint(low, high, (n, h))``: a tensor of the
     sizes given (numbers or sizes of traced tensors), made from no input: no row, like a constant."""

@@ -537,8 +537,8 @@ def _bucketize(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
 
 @_handles("multinomial")
 def _multinomial(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """``torch.multinomial(probabilities, n)``: ``n`` indices drawn from each row of 1 or 2 dims; without
-    replacement no more than the row holds (torch checks that on data; its meta kernel does not)."""
+    """``torch.multinomial(probabilities, n)``: ``n`` indices drawn from each row of 1 or 2 dims, any of the row's;
+    without replacement no more than the row holds (torch checks that on data; its meta kernel does not)."""
     bound = _bind(call, args, kwargs, ("input", "num_samples", "replacement"), {"replacement": False})
     t, n = _tensor_arg(call, bound["input"]), bound["num_samples"]
     if len(t.shape) not in (1, 2):  # torch: prob_dist must be 1 or 2 dim
@@ -563,4 +563,5 @@ def _multinomial(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
             ),
             "samples within the row",
         )
-    return call.row(t.shape, _Tensor((*t.shape[:-1], _size(n)), integral=True))
+    # the drawn indices, each a category of the row (a category of weight 0 is never drawn: a wider bound)
+    return call.row(t.shape, _Tensor((*t.shape[:-1], _size(n)), integral=True, span=(0, _sum((t.shape[-1], -1)))))

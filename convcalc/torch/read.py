@@ -12,6 +12,7 @@ from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call, reader_fault
 from convcalc._types import Slot
 from convcalc.torch.build import _torch_types
+from convcalc.torch.draws import RandomDrawError, python_draws_refused
 from convcalc.torch.fallback import _multi_output, _torch_call
 from convcalc.torch.graph import _call_module, _graph_call, _spec_types
 from convcalc.torch.meta import _compiled, _replaced_forward, as_method_forward, as_python_module
@@ -103,6 +104,8 @@ def _converted(reader: Any, module: Any) -> Any:
     what it met."""
     try:
         return reader.convert(module, "")
+    except ReaderSignalError as exc:  # (a refusal found while reading: ``random.random()`` in a forward)
+        raise public_error(exc) from None
     except ConvCalcError:
         raise
     except Exception as exc:
@@ -840,7 +843,8 @@ class _Reader:
             for _ in range(_FLIPS):
                 made: list[Decision] = []
                 try:
-                    graph = _trace(module, on_cuda, decisions, absent, made, through)
+                    with python_draws_refused(where):
+                        graph = _trace(module, on_cuda, decisions, absent, made, through)
                     break
                 except Exception as exc:  # the user's forward may raise anything on proxies
                     failure = failure or exc
@@ -848,6 +852,8 @@ class _Reader:
                     # forward raised; read it again with that condition taken the other way (the plan checks
                     # every condition on the real sizes, so a wrong guess is never a wrong number)
                     taken = max(len(decisions), flags)
+                    if isinstance(exc, RandomDrawError) and len(made) <= taken:
+                        raise  # ``random.random()`` reached by no guess of the trace's: torch's run would reach it
                     at = len(made) - 1
                     if isinstance(exc, EndlessReadError):
                         # a loop on a size read as going on: it stops at its first condition beyond those given,

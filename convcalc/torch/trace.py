@@ -22,7 +22,15 @@ from convcalc._errors import ConvCalcError, SpecError, checked_call
 from convcalc.torch.keywords import bound_keywords, is_method
 from convcalc.torch.nodes import INTEGER_DTYPES, ListIndex, ListValue, Node, Ref, _Attr, _Dict, _join, _Slice, _torch
 from convcalc.torch.ops import _HANDLERS
-from convcalc.torch.tracer import _SCRIPTED, input_fixed, shape_guard, size_number, tensor_constant, value_kind
+from convcalc.torch.tracer import (
+    _SCRIPTED,
+    drawn_number,
+    input_fixed,
+    shape_guard,
+    size_number,
+    tensor_constant,
+    value_kind,
+)
 
 # --------------------------------------------------------------------------- #
 # Rules for module types from_torch cannot read by itself
@@ -877,8 +885,8 @@ def _node_of(fx_node: Any, where: str) -> Node:
         return Node(fx_node.name, op, "convcalc:value_kind", args, kwargs, "value_kind")
     if function is input_fixed:
         return Node(fx_node.name, op, "convcalc:input_fixed", args, kwargs, "input_fixed")
-    if function is tensor_constant:
-        return Node(fx_node.name, op, "convcalc:tensor_constant", args, kwargs, "tensor_constant")
+    if function in (tensor_constant, drawn_number):
+        return Node(fx_node.name, op, f"convcalc:{function.__name__}", args, kwargs, function.__name__)
     if function is _torch()._assert:  # torch._assert(condition, message): an assert fx can record
         condition, message = (*args, *dict(kwargs).values())[:2]
         module_type = where.rpartition("(")[2].rstrip(")")

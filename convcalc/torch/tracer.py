@@ -646,7 +646,18 @@ def _wrapped_read(through: bool) -> Iterator[None]:
 
 
 # torch functions that make a tensor from sizes: fx cannot pass them a traced size (``torch.zeros(x.size(0), 5)``)
-_FACTORIES = ("zeros", "ones", "empty", "full", "rand", "randn", "randint", "arange", "eye", "linspace", "logspace")
+_FACTORIES = ("zeros", "ones", "empty", "full", "arange", "eye", "linspace", "logspace")
+#: torch's functions that draw random numbers: recorded whatever their arguments (``torch.rand([])`` run while
+#: tracing would be one draw, kept as a constant, so ``if torch.rand([]) < p:`` would be decided by it)
+DRAWING_FUNCTIONS = (
+    "rand", "randn", "randint", "randperm", "multinomial", "normal", "bernoulli", "poisson",
+    "rand_like", "randn_like", "randint_like",
+)  # fmt: skip
+#: tensor methods that draw random numbers, into the tensor (``torch.empty(1).uniform_()``) or into a new one
+DRAWING_METHODS = (
+    "uniform_", "normal_", "bernoulli_", "random_", "exponential_", "geometric_", "cauchy_", "log_normal_",
+    "multinomial", "bernoulli",
+)  # fmt: skip
 # torch.nn.functional's functions written in C that take sizes: their argument parser asks a traced size for a
 # number before fx sees the call (``F.avg_pool2d(x, x.size()[2:])``, a global pool in CBAM and PSPNet code)
 _SIZED_FUNCTIONS = (
@@ -692,17 +703,19 @@ def _causal_hint(mask: Any, is_causal: bool | None = None, size: int | None = No
 def _factories_recorded(tracer: Any) -> Iterator[None]:
     """While tracing: a factory function, or a C function of torch.nn.functional that takes sizes, called with a
     traced size is recorded as a node, as fx records ``torch.cat``; called with numbers only, a factory makes its
-    tensor (which fx keeps as a constant) and a function goes through fx as usual."""
+    tensor (which fx keeps as a constant) and a function goes through fx as usual. A function or tensor method
+    that draws random numbers is recorded whatever its arguments: its values are unknown to the plan."""
     torch = _torch()
     proxy_type = torch.fx.Proxy
     functional = torch.nn.functional
+    thread = threading.get_ident()
     patched = [
-        *((torch, name) for name in (*_FACTORIES, "tensor")),  # ``torch.tensor([x.size(2) - y.size(2)])`` too
+        *((torch, name) for name in (*_FACTORIES, *DRAWING_FUNCTIONS, "tensor")),  # ``torch.tensor([h - w])`` too
         *((torch, name) for name in _SIZED_TORCH_FUNCTIONS),
         *((functional, name) for name in _SIZED_FUNCTIONS),
     ]
 
-    def recorded(original: Any) -> Any:
+    def recorded(original: Any, always: bool) -> Any:
         @functools.wraps(original)
         def traced(value: Any, depth: int = 4) -> bool:  # a traced value in it, at any depth of lists
             if isinstance(value, proxy_type):
@@ -710,21 +723,79 @@ def _factories_recorded(tracer: Any) -> Iterator[None]:
             return depth > 0 and isinstance(value, (tuple, list)) and any(traced(v, depth - 1) for v in value)
 
         def factory(*args: Any, **kwargs: Any) -> Any:
-            if traced([*args, *kwargs.values()]):
+            if traced([*args, *kwargs.values()]) or (always and _forward_draws(thread)):
+                # (a generator's draws are unknown to the plan as any other's: ``generator=g`` is no argument fx keeps)
+                kwargs = {k: v for k, v in kwargs.items() if k != "generator"}
                 return tracer.create_proxy("call_function", original, args, kwargs)
             return original(*args, **kwargs)
 
         return factory
 
+    def drawn_into(name: str, original: Any) -> Any:
+        @functools.wraps(original)
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            # of a tensor the forward made from numbers (a traced one is a proxy, whose methods fx records)
+            if not _forward_draws(thread):
+                return original(self, *args, **kwargs)
+            if name.endswith("_") and _discarded(sys._getframe(1)):
+                # ``m = torch.empty(1); m.uniform_()``: the forward goes on with ``m``, a tensor fx does not follow
+                raise RuntimeError(f"the forward draws random numbers into a tensor in place (.{name}())")
+            kwargs = {k: v for k, v in kwargs.items() if k != "generator"}
+            if name.endswith("_"):  # drawn into a tensor like it: its values before (a size's) are not the plan's
+                self = tracer.create_proxy("call_function", torch.empty_like, (self,), {"dtype": self.dtype})
+            return tracer.create_proxy("call_method", name, (self, *args), kwargs)
+
+        return method
+
     with _PATCHING:  # another thread's trace must neither see these nor save them as torch's own
+        outer = TRACERS.get(thread)
+        TRACERS[thread] = tracer
         originals = {key: getattr(*key) for key in patched}
         for (owner, name), original in originals.items():
-            setattr(owner, name, recorded(original))
+            setattr(owner, name, recorded(original, owner is torch and name in DRAWING_FUNCTIONS))
+        methods = {name: vars(torch.Tensor).get(name) for name in DRAWING_METHODS}  # (None: torch's C base class's)
+        for name in DRAWING_METHODS:
+            setattr(torch.Tensor, name, drawn_into(name, getattr(torch.Tensor, name)))
         try:
             yield
         finally:
             for (owner, name), original in originals.items():
                 setattr(owner, name, original)
+            for name, method in methods.items():
+                if method is None:
+                    delattr(torch.Tensor, name)
+                else:
+                    setattr(torch.Tensor, name, method)
+            if outer is None:
+                del TRACERS[thread]
+            else:
+                TRACERS[thread] = outer
+
+
+def _forward_draws(thread: int) -> bool:
+    """Whether a draw (asked of the caller's caller) is the traced forward's own: made in the tracing ``thread``,
+    by code other than torch's (a layer made in forward initialises its weight with torch's own draws)."""
+    caller = sys._getframe(2)
+    return threading.get_ident() == thread and caller.f_globals.get("__name__", "").split(".")[0] != "torch"
+
+
+def _discarded(frame: Any) -> bool:
+    """Whether the call running in ``frame`` is a statement whose value is dropped (``m.uniform_()``)."""
+    from bisect import bisect_right
+
+    instructions, offsets = _instructions(frame.f_code)
+    at = bisect_right(offsets, frame.f_lasti)  # the instruction after the call (``f_lasti`` may be in its caches)
+    return at < len(instructions) and instructions[at].opname == "POP_TOP"
+
+
+def drawn_number(draw: str) -> None:
+    """Marks, in a traced forward, a number drawn by Python's or numpy's random functions (``draw``: which, as
+    ``random.uniform``), its value unknown: a decision on it is refused, a use as a value (a scale) is followed;
+    never called, only read."""
+
+
+#: the tracer reading a forward in each thread now (Python's random functions record their draws in it)
+TRACERS: dict[int, Any] = {}
 
 
 def tensor_constant(shape: tuple[int, ...], values: tuple[int, ...] | None = None) -> None:
