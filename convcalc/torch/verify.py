@@ -420,11 +420,11 @@ def _run_hooked(
     # where torch asks for integers (an embedding's token ids), zeros of int64, which index any table
     floats = _one_float_dtype(module)
     shapes: Any = shape if isinstance(shape, (list, dict)) else [shape]
-    args = list(shapes) if isinstance(shapes, list) else []
-    keywords = shapes if isinstance(shapes, dict) else {}
+    positional = list(shapes) if isinstance(shapes, list) else []
+    by_name = shapes if isinstance(shapes, dict) else {}
     # (first, the inputs whose names say they are integers, ``decoder_input_ids`` beside ``input_features``, as
     # integers; where torch asks for integers, all of them)
-    integral = integer_leaves(module, tuple(args), keywords, lambda v: isinstance(v, tuple))
+    integral = integer_leaves(module, tuple(positional), by_name, lambda v: isinstance(v, tuple))
 
     def given_as(ints: Callable[[int], bool]) -> Callable[[], tuple[list[Any], dict[str, Any]]]:
         def make(j: int, size: tuple[int, ...]) -> Any:
@@ -433,8 +433,8 @@ def _run_hooked(
             return torch.randn(size, device=device, dtype=floats)
 
         return lambda: (
-            [make(j, s) for j, s in enumerate(args)],
-            {k: make(len(args) + j, s) for j, (k, s) in enumerate(keywords.items())},
+            [make(j, s) for j, s in enumerate(positional)],
+            {k: make(len(positional) + j, s) for j, (k, s) in enumerate(by_name.items())},
         )
 
     inputs = (given_as(lambda j: j in integral), given_as(lambda j: True))
