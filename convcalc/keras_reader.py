@@ -192,6 +192,31 @@ _SEPARABLE = (
     "use_bias",
 )
 _WINDOW = ("pool_size", "strides", "padding", "data_format")
+# (``activation`` and ``recurrent_activation`` change no shape or count: not read, so that any saved one plans)
+_RECURRENT = ("units", "use_bias", "return_sequences", "return_state", "go_backwards", "stateful", "unroll")
+_RECURRENT_CLASSES = {"LSTM": ks.LSTM, "GRU": ks.GRU, "SimpleRNN": ks.SimpleRNN}
+
+
+def _wrapped(item: Any, key: str) -> Any:
+    """The recurrent layer a ``Bidirectional`` configuration holds under ``key`` (``layer``, ``backward_layer``),
+    as a spec; a layer of another class is refused, naming it."""
+    cls = item.get("class_name") if isinstance(item, dict) else None
+    config = item.get("config") if isinstance(item, dict) else None
+    if cls not in _RECURRENT_CLASSES or not isinstance(config, dict):
+        raise SpecError(
+            f"{key} must be the configuration of an LSTM, GRU or SimpleRNN, which convcalc plans Bidirectional "
+            f"around. {received({key: cls if isinstance(cls, str) else item})}"
+        )
+    make, pick = _LAYERS[cls]
+    return make(**pick(config), name=config.get("name") if isinstance(config.get("name"), str) else None)
+
+
+def _bidirectional(config: dict[str, Any]) -> dict[str, Any]:
+    args = {"layer": _wrapped(config.get("layer"), "layer"), "merge_mode": config.get("merge_mode", "concat")}
+    if config.get("backward_layer") is not None:
+        args["backward_layer"] = _wrapped(config["backward_layer"], "backward_layer")
+    return args
+
 
 #: Keras class name -> (spec class, the configuration keys it takes)
 _LAYERS: dict[str, tuple[Callable[..., Any], Callable[[dict[str, Any]], dict[str, Any]]]] = {
@@ -253,6 +278,10 @@ _LAYERS: dict[str, tuple[Callable[..., Any], Callable[[dict[str, Any]], dict[str
     "ZeroPadding1D": (ks.ZeroPadding1D, _pick("padding", "data_format")),
     "ZeroPadding3D": (ks.ZeroPadding3D, _pick("padding", "data_format")),
     "Embedding": (ks.Embedding, _pick("input_dim", "output_dim", "mask_zero", "lora_rank")),
+    "LSTM": (ks.LSTM, _pick(*_RECURRENT)),
+    "GRU": (ks.GRU, _pick(*_RECURRENT, "reset_after")),
+    "SimpleRNN": (ks.SimpleRNN, _pick(*_RECURRENT)),
+    "Bidirectional": (ks.Bidirectional, _bidirectional),
 }
 
 #: Keras layers without weights that keep the shape
@@ -392,15 +421,10 @@ class _Reader:
                 sources = _node_inputs(node, name, lname)
                 if not all((s[0], s[1]) in tensor_names for s in sources):
                     continue
-                if any(s[2] != 0 for s in sources):
-                    raise SpecError(
-                        f"{lname}: reads output {max(s[2] for s in sources)} of a layer with several outputs; "
-                        f"convcalc follows one output per layer. Received: inputs={sources}"
-                    )
                 if lname not in layers:
                     layers[lname] = self.layer(items[lname], live)
                 layer = layers[lname]
-                args = tuple(tensor_names[(s[0], s[1])] for s in sources)
+                args = tuple(_output_name(tensor_names, layers, s, lname) for s in sources)
                 multi = ks.takes_list(layer)
                 calls.append((layer, args if multi else args[0]))
                 tensor_names[(lname, k)] = lname if k == 0 else f"{lname}:{k}"
@@ -414,7 +438,8 @@ class _Reader:
         # the model's outputs number a nested functional model's calls from 1, as Keras' get_config writes them
         # (its call 0 is its own graph's; a call's inputs number them from 0)
         nested = isinstance(items.get(outputs[0][0]), dict) and items[outputs[0][0]].get("class_name") == "Functional"
-        out = tensor_names.get((outputs[0][0], outputs[0][1] - nested))
+        head = (outputs[0][0], outputs[0][1] - nested, outputs[0][2])
+        out = _output_name(tensor_names, layers, head, name) if head[:2] in tensor_names else None
         if out is None or not calls:
             raise SpecError(f"{name} (Functional): the output {outputs[0][0]!r} is not computed from the input.")
         built = _built_shapes(list(items.values()))
@@ -648,6 +673,23 @@ def _layer_items(layers: list[Any], where: str) -> list[dict[str, Any]]:
                 "a string naming a Keras class, such as 'Conv2D'",
             )
     return layers
+
+
+def _output_name(
+    tensor_names: dict[tuple[str, int], str], layers: dict[str, Any], ref: tuple[str, int, int], reader: str
+) -> str:
+    """The name of one output of one call in the Functional spec: the call's name for output 0, ``name[k]`` for
+    output ``k`` of a layer of several (a recurrent layer's states with ``return_state``)."""
+    call = tensor_names[(ref[0], ref[1])]
+    layer = layers.get(ref[0])
+    count = 1 if layer is None else layer._output_count
+    if ref[2] >= count:
+        raise SpecError(
+            f"{reader}: reads output {ref[2]} of {ref[0]}, which convcalc plans with {count} output"
+            f"{'s' if count > 1 else ''}; convcalc follows the outputs of recurrent layers (return_state, "
+            f"Bidirectional with merge_mode=None) and the first of any other layer. Received: inputs={[list(ref)]}"
+        )
+    return call if ref[2] == 0 else f"{call}[{ref[2]}]"
 
 
 def _layer_name(item: dict[str, Any]) -> str | None:

@@ -199,8 +199,10 @@ def test_sequential_without_input_needs_an_input_shape() -> None:
 
 
 def test_unsupported_layer_is_named() -> None:
-    model = keras.Sequential([keras.Input((10, 3)), keras.layers.LSTM(4, name="rnn")])
-    with pytest.raises(SpecError, match=r"rnn \(LSTM\): convcalc cannot read this Keras layer\. Supported: .*Conv2D"):
+    model = keras.Sequential([keras.Input((10, 8, 3)), keras.layers.ConvLSTM1D(4, 3, name="rnn")])
+    with pytest.raises(
+        SpecError, match=r"rnn \(ConvLSTM1D\): convcalc cannot read this Keras layer\. Supported: .*Conv2D"
+    ):
         convcalc.plan(model)
 
 

@@ -2,7 +2,8 @@
 
 Channels last, batch first (``(None, 28, 28, 1)`` is written ``(1, 28, 28, 1)`` or
 given by ``Input``). ``'same'`` padding is ``ceil(size / strides)`` for any
-stride; BatchNormalization has 2C trainable and 2C non-trainable weights.
+stride; BatchNormalization has 2C trainable and 2C non-trainable weights. Recurrent layers (``LSTM``, ``GRU``,
+``SimpleRNN``, ``Bidirectional``) take ``(batch, timesteps, features)``.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ from convcalc.keras.more import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
+from convcalc.keras.recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 
 __all__ = [
     "Activation",
@@ -152,6 +154,13 @@ __all__ += [
     "DepthwiseConv1D",
     "PReLU",
     "SeparableConv1D",
+]
+
+__all__ += [
+    "GRU",
+    "LSTM",
+    "Bidirectional",
+    "SimpleRNN",
 ]
 
 

@@ -167,8 +167,17 @@ class Layer(metaclass=CheckedCall):
         are, and whether the rank itself is fixed. A layer without such weights fixes nothing."""
         return (), "", False
 
+    @property
+    def _output_count(self) -> int:
+        """How many tensors the layer returns (a recurrent layer with ``return_state`` returns its states too)."""
+        return 1
+
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         raise NotImplementedError  # pragma: no cover
+
+    def _plan_outputs(self, flow: Flow, ctx: Context, path: str) -> tuple[Flow, ...]:
+        """Every output of one call, the first as ``_plan`` gives it (a layer of one output: that one)."""
+        return (self._plan(flow, ctx, path),)
 
 
 def frozen(row: Row) -> Row:

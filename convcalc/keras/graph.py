@@ -344,9 +344,17 @@ class Frozen(Layer):
     def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
         return self.layer._weights_fix(rank)
 
+    @property
+    def _output_count(self) -> int:
+        return self.layer._output_count
+
     def _plan(self, flow: Flow, ctx: Context, path: str) -> Flow:
         with ctx.made_as(frozen):
             return self.layer._plan(flow, ctx, path)
+
+    def _plan_outputs(self, flow: Flow, ctx: Context, path: str) -> tuple[Flow, ...]:
+        with ctx.made_as(frozen):
+            return self.layer._plan_outputs(flow, ctx, path)
 
     def _plan_merge(self, flows: list[Flow], ctx: Context, path: str) -> Flow:
         with ctx.made_as(frozen):
@@ -581,7 +589,10 @@ class Functional(Layer):
     after its layer; a layer called again (shared weights) is named ``name:1``,
     ``name:2``, ... and its weights count once, at its first call. ``output`` names
     the call whose result the model returns (the last one by default); as in Keras,
-    calls it does not depend on are left out. ``built`` maps layer names to the input shapes their
+    calls it does not depend on are left out. A layer of several outputs (a recurrent layer with
+    ``return_state``, ``Bidirectional`` with ``merge_mode=None``) gives its first under its call's name and
+    its output ``j`` as ``name[j]`` (``"lstm[1]"``, LSTM's state ``h``), which later calls and ``output``
+    may read. ``built`` maps layer names to the input shapes their
     weights were built for, as in :class:`convcalc.keras.Sequential`; with it the model also checks its
     input against the ``Input``, as a Keras functional model does.
 
@@ -616,6 +627,7 @@ class Functional(Layer):
         if not isinstance(calls, (list, tuple)) or not calls:
             raise SpecError(f"Functional takes a non-empty list of (layer, inputs) calls. Received: calls={calls!r}")
         known = {input._name()}
+        owner = {input._name(): input._name()}  # what each name reads: the call it is an output of
         seen: dict[int, int] = {}
         out: list[tuple[str, Layer, tuple[str, ...], bool]] = []
         for j, call in enumerate(calls):
@@ -629,6 +641,7 @@ class Functional(Layer):
                 raise SpecError(f"calls[{j}]: inputs must be a name or a tuple of names. Received: inputs={inputs!r}")
             for n in names:
                 if n not in known:
+                    _no_such_output(n, known, out, j, layer)
                     raise SpecError(
                         f"call {j} ({layer._name()}) reads {n!r}, which is neither the Input nor an earlier call. "
                         f"Received: inputs={inputs!r}"
@@ -642,14 +655,18 @@ class Functional(Layer):
             if call_name in known:
                 raise SpecError(f"calls[{j}]: the name {call_name!r} is taken. Received: calls[{j}]={call!r}")
             known.add(call_name)
+            owner[call_name] = call_name
+            for k in range(1, layer._output_count):  # ``lstm[1]``: the layer's output 1 (the state h of LSTM)
+                known.add(f"{call_name}[{k}]")
+                owner[f"{call_name}[{k}]"] = call_name
             out.append((call_name, layer, names, times > 0))
         target = out[-1][0] if output is None else output
         if target not in known:
             raise SpecError(f"output must name a call. Received: output={output!r}")
-        needed = {target}  # as in Keras, the model holds only the calls its output depends on
+        needed = {owner[target]}  # as in Keras, the model holds only the calls its output depends on
         for call_name, _, names, _ in reversed(out):
             if call_name in needed:
-                needed.update(names)
+                needed.update(owner[n] for n in names)
         object.__setattr__(self, "input", input)
         object.__setattr__(self, "calls", tuple(c for c in out if c[0] in needed))
         object.__setattr__(self, "output", target)
@@ -690,5 +707,25 @@ class Functional(Layer):
                     source = values[names[0]]
                     if built is not None and layer._name() in built:
                         source = fit_built(layer, built[layer._name()], source, ctx, call_name)
-                    values[call_name] = layer._plan(source, ctx, call_name)
+                    flows = layer._plan_outputs(source, ctx, call_name)
+                    values[call_name] = flows[0]
+                    values.update((f"{call_name}[{k}]", f) for k, f in enumerate(flows[1:], 1))
         return values[self.output]
+
+
+def _no_such_output(
+    name: str, known: set[str], calls: list[tuple[str, Layer, tuple[str, ...], bool]], j: int, layer: Layer
+) -> None:
+    """Refuse ``name[k]`` where ``name`` is a call of fewer outputs, saying how many it has."""
+    import re
+
+    match = re.fullmatch(r"(.+)\[(\d+)\]", name)
+    if match is None or match.group(1) not in known:
+        return
+    source = next((c for c in calls if c[0] == match.group(1)), None)
+    count = source[1]._output_count if source is not None else 1
+    raise SpecError(
+        f"call {j} ({layer._name()}) reads output {match.group(2)} of {match.group(1)!r}, which returns "
+        f"{count} output{'s' if count > 1 else ''} (a recurrent layer returns its states too with return_state=True; "
+        f"Bidirectional returns both directions with merge_mode=None). Received: inputs={name!r}"
+    )

@@ -3,6 +3,7 @@ Sequential; the convolutions are in :mod:`convcalc.keras.conv`."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, ClassVar
 
@@ -399,13 +400,28 @@ class PReLU(Layer):
         return flow
 
 
+def _one_output(layer: Layer, after: Layer) -> None:
+    """Keras' Sequential passes all a layer returns to the next: a layer of several outputs (``return_state``,
+    ``Bidirectional(merge_mode=None)``) may only be the last, whose first output the plan gives."""
+    count = layer._output_count
+    if count > 1:
+        raise SpecError(
+            f"{after._name()} ({after.kind}): receives the {count} outputs of {layer._name()} ({layer.kind}), as "
+            f"Keras' Sequential passes on all a layer returns, and takes one tensor (Keras: Layer {after._name()!r} "
+            f"expects 1 input(s), but it received {count} input tensors); set return_state=False (for Bidirectional, "
+            f"a merge_mode other than None), or build a Functional model that reads the output it needs "
+            f"('{layer._name()}[1]' for the second). Received: layers={layer._name()!r}, {after._name()!r}"
+        )
+
+
 class Sequential(Layer):
     """``keras.Sequential([...])``: an optional ``Input`` first, then layers.
 
     ``built`` maps layer names to the input shapes their weights were built for (``None`` for a free
     size), as a model read from Keras has them: the model then refuses inputs those weights do not fit
     and makes Keras' checks of its input (see :func:`convcalc.from_keras`). A spec without it plans at
-    any size its layers fit.
+    any size its layers fit. A layer of several outputs (``return_state``) may only come last, as in Keras;
+    the plan's output is then its first.
 
     >>> import convcalc
     >>> model = Sequential([Input((28, 28, 1)), Conv2D(8, 3), Flatten(), Dense(10)])
@@ -442,6 +458,8 @@ class Sequential(Layer):
                     f"Sequential takes convcalc.keras layers (Input only first); item {j} is "
                     f"{type(layer).__name__}. Received: layers[{j}]={layer!r}"
                 )
+        for layer, after in itertools.pairwise(items):
+            _one_output(layer, after)
         names = [layer._name() for layer in items]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
