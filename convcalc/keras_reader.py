@@ -486,8 +486,7 @@ class _Reader:
             spec = _build(lambda: ks.Passthrough(cls, name=lname, across=_across(cls, config, lname)), lname, str(cls))
         elif cls in _LAYERS:
             make, pick = _LAYERS[cls]
-            args = pick(config)
-            spec = _build(lambda: make(**args, name=lname), lname, str(cls))
+            spec = _build(lambda: make(**pick(config), name=lname), lname, str(cls))
         else:
             raise SpecError(
                 f"{lname} ({cls}): convcalc cannot read this Keras layer. Supported: {', '.join(supported_layers())}. "

@@ -641,7 +641,7 @@ class Functional(Layer):
                 raise SpecError(f"calls[{j}]: inputs must be a name or a tuple of names. Received: inputs={inputs!r}")
             for n in names:
                 if n not in known:
-                    _no_such_output(n, known, out, j, layer)
+                    _no_such_output(n, known, out, f"call {j} ({layer._name()})", f"inputs={inputs!r}")
                     raise SpecError(
                         f"call {j} ({layer._name()}) reads {n!r}, which is neither the Input nor an earlier call. "
                         f"Received: inputs={inputs!r}"
@@ -662,6 +662,7 @@ class Functional(Layer):
             out.append((call_name, layer, names, times > 0))
         target = out[-1][0] if output is None else output
         if target not in known:
+            _no_such_output(target, known, out, "output", f"output={output!r}")
             raise SpecError(f"output must name a call. Received: output={output!r}")
         needed = {owner[target]}  # as in Keras, the model holds only the calls its output depends on
         for call_name, _, names, _ in reversed(out):
@@ -714,18 +715,18 @@ class Functional(Layer):
 
 
 def _no_such_output(
-    name: str, known: set[str], calls: list[tuple[str, Layer, tuple[str, ...], bool]], j: int, layer: Layer
+    name: str, known: set[str], calls: list[tuple[str, Layer, tuple[str, ...], bool]], who: str, given: str
 ) -> None:
     """Refuse ``name[k]`` where ``name`` is a call of fewer outputs, saying how many it has."""
     import re
 
-    match = re.fullmatch(r"(.+)\[(\d+)\]", name)
+    match = re.fullmatch(r"(.+)\[(\d+)\]", name) if isinstance(name, str) else None
     if match is None or match.group(1) not in known:
         return
     source = next((c for c in calls if c[0] == match.group(1)), None)
     count = source[1]._output_count if source is not None else 1
     raise SpecError(
-        f"call {j} ({layer._name()}) reads output {match.group(2)} of {match.group(1)!r}, which returns "
+        f"{who} reads output {match.group(2)} of {match.group(1)!r}, which returns "
         f"{count} output{'s' if count > 1 else ''} (a recurrent layer returns its states too with return_state=True; "
-        f"Bidirectional returns both directions with merge_mode=None). Received: inputs={name!r}"
+        f"Bidirectional returns both directions with merge_mode=None). Received: {given}"
     )

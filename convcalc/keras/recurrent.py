@@ -207,8 +207,8 @@ class Bidirectional(Layer):
     run the other way and share ``return_sequences``, ``return_state`` and ``stateful``, as Keras requires).
 
     The outputs merge by ``merge_mode``: ``"concat"`` (the default) puts the backward features after the forward
-    ones; ``"sum"``, ``"mul"`` and ``"ave"`` combine them element by element (equal units; no MACs counted, as
-    for the merge layers); ``None`` returns both, two outputs. ``return_state`` adds the forward layer's states,
+    ones; ``"sum"``, ``"mul"`` and ``"ave"`` combine them element by element (equal units, or 1 on one side,
+    which broadcasts; no MACs counted, as for the merge layers); ``None`` returns both, two outputs. ``return_state`` adds the forward layer's states,
     then the backward layer's. The weights and MACs are both layers' (one row). A backward layer of other units
     is planned as Keras runs it: ``"concat"`` gives the two sizes' sum (Keras' ``output_shape`` says twice the
     forward units there, which is not what its call returns).
@@ -266,11 +266,20 @@ class Bidirectional(Layer):
                     f"{where}: Forward layer and backward layer are expected to have the same value for attribute "
                     f"{arg!r}. Received: forward {arg}={getattr(self.layer, arg)}, backward {arg}={getattr(back, arg)}"
                 )
-        if self.merge_mode in ("sum", "mul", "ave") and self.layer.units != back.units:
+        if (
+            self.merge_mode in ("sum", "mul", "ave")
+            and self.layer.units != back.units
+            and 1
+            not in (
+                self.layer.units,
+                back.units,
+            )
+        ):
             raise SpecError(
                 f"{where}: merge_mode={self.merge_mode!r} combines the two directions element by element, which "
-                f"takes equal units (Keras fails when it runs them); use merge_mode='concat' or None, or equal "
-                f"units. Received: forward units={self.layer.units}, backward units={back.units}"
+                f"takes equal units, or 1 on one side (broadcast; Keras fails when it runs others); use "
+                f"merge_mode='concat' or None, or equal units. "
+                f"Received: forward units={self.layer.units}, backward units={back.units}"
             )
 
     @property
@@ -285,8 +294,8 @@ class Bidirectional(Layer):
     @property
     def _output_count(self) -> int:
         """Keras' outputs: the merged output (both, with ``merge_mode=None``), then each direction's states."""
-        states = self.layer._output_count - 1
-        return (2 if self.merge_mode is None else 1) + 2 * states
+        states = self.layer._output_count + self._backward._output_count - 2  # (a GRU's 1 and an LSTM's 2)
+        return (2 if self.merge_mode is None else 1) + states
 
     def _weights_fix(self, rank: int) -> tuple[tuple[int, ...], str, bool]:
         return (-1,), "input features", True
@@ -302,8 +311,8 @@ class Bidirectional(Layer):
             outs: tuple[Shape, ...] = (ahead[0], behind[0])
         elif self.merge_mode == "concat":
             outs = ((*ahead[0][:-1], forward.units + backward.units),)
-        else:
-            outs = (ahead[0],)
+        else:  # element by element: a size 1 broadcasts
+            outs = ((*ahead[0][:-1], max(forward.units, backward.units)),)
         shapes = (*outs, *ahead[1:], *behind[1:])
         weights, biases, macs, bias_adds = (a + b for a, b in zip(*costs, strict=True))
         ctx.add_row(path, self.kind, shape, shapes[0], trainable=weights + biases, macs=macs, bias_adds=bias_adds)
