@@ -208,10 +208,11 @@ class Bidirectional(Layer):
 
     The outputs merge by ``merge_mode``: ``"concat"`` (the default) puts the backward features after the forward
     ones; ``"sum"``, ``"mul"`` and ``"ave"`` combine them element by element (equal units, or 1 on one side,
-    which broadcasts; no MACs counted, as for the merge layers); ``None`` returns both, two outputs. ``return_state`` adds the forward layer's states,
-    then the backward layer's. The weights and MACs are both layers' (one row). A backward layer of other units
-    is planned as Keras runs it: ``"concat"`` gives the two sizes' sum (Keras' ``output_shape`` says twice the
-    forward units there, which is not what its call returns).
+    which broadcasts; no MACs counted, as for the merge layers); ``None`` returns both, two outputs.
+    ``return_state`` adds the forward layer's states, then the backward layer's. The weights and MACs are both
+    layers' (one row). A backward layer of other units is planned as Keras runs it: ``"concat"`` gives the two
+    sizes' sum (Keras' ``output_shape`` says twice the forward units there, which is not what its call
+    returns).
 
     >>> import convcalc
     >>> plan = convcalc.plan(Bidirectional(LSTM(5, return_sequences=True)), (1, 7, 3))
