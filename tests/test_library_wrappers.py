@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections import OrderedDict
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -258,3 +258,175 @@ def test_verify_gives_each_input_the_dtype_its_name_says() -> None:
 
     report = convcalc.verify(SpeechToText(), {"input_features": (2, 8, 10), "decoder_input_ids": (2, 5)}, device="cpu")
     assert report.ok, str(report)
+
+
+# --- what such code does beside: each against torch ------------------------------------------------------------------
+
+
+def _agrees(model: Any, inputs: Any) -> convcalc.Plan:
+    """The plan's output shapes are torch's for the same inputs (zeros; integers where the name says so)."""
+    model.eval()
+    expected = _outputs(model, inputs) if isinstance(inputs, dict) else output_shapes(model(torch.zeros(inputs)))
+    plan = convcalc.plan(model, inputs)
+    assert plan.output_shapes == (expected if isinstance(expected, dict) else (expected,))
+    return plan
+
+
+class _Takes(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(5, 5)
+
+    def forward(self, x: Any, **kwargs: Any) -> Any:
+        return self.proj(x).sum(dim=kwargs.get("dim", 1))  # a key given None is in kwargs: sum(dim=None)
+
+
+class _Gives(nn.Module):
+    def __init__(self, **keywords: Any) -> None:
+        super().__init__()
+        self.child, self.keywords = _Takes(), keywords
+
+    def forward(self, x: Any) -> Any:
+        return self.child(x, **self.keywords)
+
+
+@pytest.mark.parametrize("keywords", [{"dim": None}, {"dim": 2}, {}], ids=["None", "two", "none-given"])
+def test_a_keyword_given_to_kwargs_is_read_as_given(keywords: dict[str, Any]) -> None:
+    """A keyword handed to ``**kwargs`` with the value None is in ``kwargs`` all the same (``kwargs.get("dim", 1)``
+    is None): it was read as left out."""
+    _agrees(_Gives(**keywords), (2, 3, 5))
+
+
+class _Settings:
+    def __init__(self) -> None:
+        self.short = False
+
+
+class _Reads(nn.Module):
+    def __init__(self, settings: _Settings) -> None:
+        super().__init__()
+        self.settings, self.proj = settings, nn.Linear(5, 5)
+
+    def forward(self, x: Any) -> Any:
+        return self.proj(x)[:, :1] if self.settings.short else self.proj(x)
+
+
+class _Sets(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.settings = _Settings()
+        self.child = _Reads(self.settings)
+
+    def forward(self, x: Any) -> Any:
+        self.settings.short = True  # the child holds the same object, and reads it after
+        return self.child(x)
+
+
+def test_settings_a_forward_sets_are_seen_by_the_modules_sharing_them_and_put_back() -> None:
+    """A config the parent sets and a child holding the same object reads: the child sees the change (a copy per
+    module did not, and the children are read each on its own: torch's pass runs such a forward), and the user's
+    object is as it was after the plan."""
+    model = _Sets()
+    plan = convcalc.plan(model, (2, 3, 5))
+    assert not model.settings.short
+    assert plan.output_shape == tuple(model(torch.zeros(2, 3, 5)).shape) == (2, 1, 5)
+    assert plan.fallback_rows  # (torch's pass runs the two, in order, on copies)
+
+
+def test_a_module_holding_what_no_copy_can_be_made_of_is_read() -> None:
+    model = _Reads(_Settings())
+    with open(__file__) as log:
+        model.log = log  # type: ignore[assignment]
+        _agrees(model, (2, 3, 5))
+
+
+class _LabelsView(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x: Any, labels: Any) -> Any:
+        first = labels[:, :1].to(x.device)  # a view and a move keep the labels' dtype
+        y = self.head(x)
+        return y if first.dtype == torch.long else y[:, :1]
+
+
+def test_a_view_of_an_input_named_as_integers_is_integers() -> None:
+    _agrees(_LabelsView(), {"x": (2, 4), "labels": (2, 3)})
+
+
+def _add_batch(forward: Any) -> Any:
+    @functools.wraps(forward)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:  # a batch axis for inputs given by position only
+        return forward(self, *(a[None] for a in args), **kwargs)
+
+    return wrapper
+
+
+class _Batched(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+
+    @_add_batch
+    def forward(self, x: Any, *, scale: float = 1.0) -> Any:
+        return self.proj(x) * scale
+
+
+def test_a_wrapper_sees_the_inputs_as_torch_gives_them() -> None:
+    """The stand-in forward gave every input to the wrapper by name, so a wrapper of the positional ones never saw
+    it: torch gives ``(1, 3, 4)``, and the plan said ``(3, 4)``."""
+    _agrees(_Batched(), (3, 4))
+
+
+class _Registered(nn.Module):
+    registry: ClassVar[list[type]] = []
+
+    def __init_subclass__(cls, kind: str, **kwargs: Any) -> None:  # a required class keyword, and a registry
+        super().__init_subclass__(**kwargs)
+        _Registered.registry.append(cls)
+
+
+class _Features(_Registered, kind="features"):
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+        self.forward = self.features  # type: ignore[method-assign]
+
+    def features(self, x: Any) -> Any:
+        return self.proj(x)[:, :1]
+
+    def forward(self, x: Any) -> Any:  # type: ignore[no-redef]
+        return self.proj(x)
+
+
+def test_a_stand_in_class_runs_none_of_the_users_init_subclass() -> None:
+    """convcalc's stand-in of a class (a forward set to another method, a forward behind a wrapper) ran the
+    class's ``__init_subclass__``: a registry took the stand-in, and a required class keyword refused the model."""
+    registered = list(_Registered.registry)
+    _agrees(_Features(), (2, 3, 4))
+    assert _Registered.registry == registered
+
+
+def test_a_method_patched_on_the_class_after_a_plan_is_read_again() -> None:
+    model = _Features()
+    _agrees(model, (2, 3, 4))
+    original = _Features.features
+    try:
+        _Features.features = lambda self, x: self.proj(x)[:, :2]  # type: ignore[method-assign]
+        model.forward = model.features  # type: ignore[method-assign]
+        _agrees(model, (2, 3, 4))
+    finally:
+        _Features.features = original  # type: ignore[method-assign]
+
+
+class _OutIntoNumbers(nn.Module):
+    def forward(self, x: Any) -> Any:
+        values, indices = torch.zeros(7), torch.zeros(7, dtype=torch.long)
+        torch.max(x, 2, out=(values, indices))
+        return values * 2  # (fx computed this on the tensor of 7 while it traced)
+
+
+def test_out_into_a_tensor_made_from_numbers_is_run_by_torch() -> None:
+    plan = _agrees(_OutIntoNumbers(), (2, 3, 4))
+    assert plan.fallback_rows

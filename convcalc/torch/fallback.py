@@ -328,7 +328,13 @@ def _torch_call(
         copy = child_module(whole, inside)
         if type(copy) is not type(module):  # (a TorchScript module's copy is named otherwise)
             copy, whole = None, None
-    copy = _meta_copy(module) if copy is None else copy
+    try:
+        copy = _meta_copy(module) if copy is None else copy
+    except Exception as exc:  # an attribute no copy can be made of (an open file)
+        raise SpecError(
+            f"{where}: {reason}, and torch's pass runs it on a copy on the meta device, which Python cannot make "
+            f"({type(exc).__name__}: {exc}). Received: module={kind}"
+        ) from None
     _run_uncompiled(copy)
     known: dict[int, Any] = {}  # id of a meta tensor -> its receptive field
     alive: list[Any] = []

@@ -384,6 +384,12 @@ def _run_graph(
                         graph.absent - {node.target},
                     )
                 env[node.name] = node.args[0]
+            elif f"**{node.target}" in graph.absent:  # read as a keyword given to **kwargs, not given here
+                raise RetakeError(
+                    f"{path or '<model>'} ({graph.torch_type}): {node.target!r} is not given to its **kwargs",
+                    (),
+                    graph.absent - {f"**{node.target}"},
+                )
             else:
                 raise _not_given(graph, node.target, count, path)
             continue

@@ -33,18 +33,19 @@ def _check_keywords(graph: Any, named: dict[str, Any], path: str) -> frozenset[s
         return only
     unknown = [k for k in named if k not in placeholders]
     if unknown and graph.torch_module is not None and takes_any_keyword(graph.torch_module.__class__):
-        # ``forward(self, x, **kwargs)`` read with its ``kwargs`` empty: a keyword given None is as good as left
-        # out (Hugging Face hands ``position_ids=None`` down to a module that reads ``kwargs.get(...)``); one with
-        # a value is read by torch's pass, as the forward may use it
-        for key in [k for k in unknown if named[k] is None]:
+        # ``forward(self, x, **kwargs)``: each keyword it has no parameter of is read in ``kwargs``, one with a
+        # value as an input of its own, one given None as the None it is (``kw.get("dim", 1)`` sees it)
+        marks = {k: f"**{k}=None" if named[k] is None else f"**{k}" for k in unknown}
+        for key in [k for k in unknown if marks[k] in graph.absent]:  # read so: taken
             del named[key]
         unknown = [k for k in unknown if k in named]
-        if unknown:  # read again with these in its ``kwargs``, each as an input of its own
+        if unknown:
+            stale = {f"**{k}" for k in unknown} | {f"**{k}=None" for k in unknown}
             raise RetakeError(
                 f"{path or '<model>'} ({graph.torch_type}): its forward takes {unknown[0]!r} in **kwargs. "
                 f"Received: keywords={list(named)}",
                 (),
-                graph.absent | {f"**{k}" for k in unknown},
+                (graph.absent - stale) | {marks[k] for k in unknown},
             )
     if unknown:
         import difflib

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from convcalc.torch.nodes import _torch
+from convcalc.torch.standins import stand_in_class
 from convcalc.torch.trace import _code_of, _scripted_base, _trace_key, _uninitialised
 from convcalc.torch.tracer import asks_if_scripted, causal_mask_as_given
 
@@ -249,7 +250,7 @@ def as_method_forward(module: Any) -> Any:
         return None
     stand_in = copy.copy(module)
     del stand_in.__dict__["forward"]
-    stand_in.__class__ = _forwarding_class(cls, name)
+    stand_in.__class__ = _forwarding_class(cls, function)
     return stand_in
 
 
@@ -300,12 +301,11 @@ def _plain_container(module: Any) -> Any:
 
 
 @functools.lru_cache(maxsize=64)
-def _forwarding_class(cls: Any, name: str) -> Any:
-    """``cls`` with its method ``name`` as its forward, under the class's own name (its rows and messages name
-    the user's class); one per class and method, so that reads are kept across plans as for any class."""
-    made = type(cls)(cls.__name__, (cls,), {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
-    made.forward = getattr(cls, name)  # (after the class is made: an ``__init_subclass__`` may wrap a forward)
-    return made
+def _forwarding_class(cls: Any, function: Any) -> Any:
+    """``cls`` with its method ``function`` as its forward, under the class's own name (its rows and messages name
+    the user's class); one per class and function (a method patched on the class is another), so that reads are
+    kept across plans as for any class."""
+    return stand_in_class(cls, function)
 
 
 def _accelerate_hook(module: Any, forward: Any) -> bool:

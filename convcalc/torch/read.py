@@ -17,6 +17,7 @@ from convcalc.torch.fallback import _multi_output, _torch_call
 from convcalc.torch.graph import _call_module, _graph_call, _spec_types
 from convcalc.torch.meta import _compiled, _replaced_forward, as_method_forward, as_python_module
 from convcalc.torch.nodes import Decision, ListValue, Node, Outputs, Ref, _Attr, _Dict, _join, _torch
+from convcalc.torch.standins import SharedSettingsError
 from convcalc.torch.strides import contiguous
 from convcalc.torch.trace import (
     _TRACED,
@@ -855,6 +856,8 @@ class _Reader:
                     if isinstance(exc, RandomDrawError) and len(made) <= taken:
                         raise  # ``random.random()`` reached by no guess of the trace's: torch's run would reach it
                     at = len(made) - 1
+                    if isinstance(exc, SharedSettingsError):  # read no other way: torch's pass runs it
+                        break
                     if isinstance(exc, EndlessReadError):
                         # a loop on a size read as going on: it stops at its first condition beyond those given,
                         # and the plan reads it again as the sizes decide each (the last one, flipped, would run

@@ -20,7 +20,8 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from convcalc.torch.nodes import INTEGER_DTYPES, Decision, _torch, integer_input
+from convcalc.torch.nodes import INTEGER_DTYPES, Decision, _torch
+from convcalc.torch.standins import _called_through_wrapper, _integral_node, settings_kept
 
 # conditions on sizes one read of a forward may decide: a loop on a size taken one way each time stops here, and
 # the read is made again with the last condition taken the other way (the plan checks each on the real sizes)
@@ -78,8 +79,7 @@ def _tracer_type() -> Any:
             # decided, not traced, as a plan reads it (the tensors a plan follows are float32, an input named as
             # integers int64: ``labels.dtype == torch.long`` picks a classifier's loss): ``torch.finfo(x.dtype).min``
             # (a mask's fill) asks torch for a dtype, which a proxy is not
-            node = self.node
-            return torch.int64 if node.op == "placeholder" and integer_input(node.target) else torch.float32
+            return torch.int64 if _integral_node(self.node) else torch.float32
 
         # ``int(x.size(0))``, ``range(h)``, ``float(c)``, ``round(h / 2)``, ``len(x)``: a number asked of a traced size is
         # taken as ``decisions`` says and checked on the plan's sizes (the tracer's ``to_number``)
@@ -175,13 +175,17 @@ def _tracer_type() -> Any:
                 placeholder = args[-1].node
                 if not placeholder.users:
                     self.graph.erase_node(placeholder)
-                    extra = {name: self.create_proxy("placeholder", name, (), {}) for name in self.extra_keywords}
+                    extra: dict[str, Any] = {
+                        n: self.create_proxy("placeholder", n, (), {}) for n in self.extra_keywords
+                    }
+                    extra.update(dict.fromkeys(self.none_keywords))
                     made = (fn, [*args[:-1], extra])
             return made
 
         decisions: tuple[Decision, ...] = ()
         made: list[Decision]  # the decisions taken so far, in the order the forward asks (set per trace)
         extra_keywords: tuple[str, ...] = ()  # given to ``**kwargs`` (set per trace)
+        none_keywords: tuple[str, ...] = ()  # given None to ``**kwargs``: read as the None they are
 
         def to_bool(self, obj: Any) -> bool:
             # ``assert x.shape[1] == 3`` or ``if h % 2:`` on a traced value: the trace takes the assert as holding
@@ -487,17 +491,18 @@ def _trace(
 
     # ``absent`` also names the keywords a caller gives a forward's ``**kwargs`` (``"**use_cache"``): each is read
     # as an input of its own, the others left out
-    extra = tuple(sorted(name[2:] for name in absent if name.startswith("**")))
+    extra = sorted(name[2:] for name in absent if name.startswith("**"))  # (``"**mask=None"``: given None)
     absent = frozenset(name for name in absent if not name.startswith("**"))
     scripted = _scripted_names(getattr(type(module), "forward", None))  # (fx records those torch cannot read as Python)
     tracer = _tracer_type()(autowrap_functions=tuple(f for _, _, f in scripted if _python_of(f) is None))
     tracer.on_cuda = on_cuda
     tracer.decisions = decisions
     tracer.made = [] if made is None else made
-    tracer.extra_keywords = extra
+    tracer.extra_keywords = tuple(name for name in extra if not name.endswith("=None"))
+    tracer.none_keywords = tuple(name[: -len("=None")] for name in extra if name.endswith("=None"))
     clone = _shallow_clone(module)
     cls: Any = type(module)
-    through_wrapper = _called_through_wrapper(cls)
+    through_wrapper = _called_through_wrapper(cls, inspect.getattr_static(cls, "forward", None))
     if through_wrapper is not None:  # (the clone is convcalc's own: its class may change)
         clone.__class__ = through_wrapper
     tested = identity_tested(type(module).forward, absent)
@@ -510,6 +515,7 @@ def _trace(
     fixed.update((name, value) for name, value in zip(flags, taken, strict=True) if type(value) is bool)
     with (
         warnings.catch_warnings(),
+        settings_kept(module),
         _factories_recorded(tracer),
         causal_mask_as_given(),
         _python_of_scripted(scripted),
@@ -858,7 +864,10 @@ def asks_if_scripted(function: Any, depth: int = 3) -> bool:
     if not isinstance(function, types.FunctionType):
         return False
     names = _names_in(function.__code__)
-    if "is_scripting" in names:
+    torch = _torch()
+    asks = (torch.jit.is_scripting, torch._jit_internal.is_scripting)
+    # (``from torch.jit import is_scripting as scripted``: by the function a global name holds, too)
+    if "is_scripting" in names or any(function.__globals__.get(name) in asks for name in names):
         return True
     return depth > 0 and any(
         asks_if_scripted(function.__globals__.get(name), depth - 1)
@@ -920,50 +929,6 @@ def _scripted_names(function: Any, depth: int = 3) -> list[tuple[dict[str, Any],
 _SCRIPTED: dict[str, Any] = {}
 
 
-@functools.lru_cache(maxsize=256)
-def _called_through_wrapper(cls: Any) -> Any:
-    """For a class whose forward is a ``functools.wraps`` wrapper taking ``(self, *args, **kwargs)`` (Hugging
-    Face's ``merge_with_config_defaults``, ``can_return_tuple``) around a forward with keyword-only inputs or
-    ``**kwargs``: a subclass whose forward has the wrapped forward's own signature and calls the wrapper with
-    the inputs by name, and no other keywords. fx makes one input for each of the wrapped forward's parameters
-    and rewrites the function it calls to take them all by position: the wrapper's own code, so its ``kwargs``
-    took an input's place (``kwargs.get("debug_io")`` asked of a traced mask). None for any other class."""
-    forward: Any = getattr(cls, "forward", None)
-    try:
-        original = inspect.unwrap(forward)
-        parameters = list(inspect.signature(original).parameters.values())
-    except (TypeError, ValueError, AttributeError):
-        return None
-    code = getattr(original, "__code__", None)
-    varstuff = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
-    if original is forward or code is None or not (code.co_kwonlyargcount or code.co_flags & varstuff):
-        return None
-    kinds = inspect.Parameter
-    if any(p.kind is kinds.VAR_POSITIONAL for p in parameters) or not parameters:
-        return None
-    defaults = {p.name: p.default for p in parameters if p.default is not kinds.empty}
-    header, call, star = [], [], False
-    for p in parameters:
-        default = f"=__defaults[{p.name!r}]" if p.name in defaults else ""
-        if p.kind is kinds.VAR_KEYWORD:
-            header.append(f"**{p.name}")
-            call.append(f"**{p.name}")
-            continue
-        if p.kind is kinds.KEYWORD_ONLY and not star:
-            header.append("*")
-            star = True
-        header.append(f"{p.name}{default}")
-        call.append(p.name if p.kind is kinds.POSITIONAL_ONLY or p is parameters[0] else f"{p.name}={p.name}")
-    source = f"def forward({', '.join(header)}):\n    return __wrapper({', '.join(call)})\n"
-    namespace: dict[str, Any] = {"__defaults": defaults, "__wrapper": forward}
-    exec(compile(source, f"<forward of {cls.__qualname__} through its wrapper>", "exec"), namespace)
-    made = namespace["forward"]
-    made.__qualname__ = f"{cls.__qualname__}.forward"
-    made_class = type(cls)(cls.__name__, (cls,), {"__module__": cls.__module__, "__qualname__": cls.__qualname__})
-    made_class.forward = made  # (after the class is made: an ``__init_subclass__`` may wrap a forward it is given)
-    return made_class
-
-
 def _shallow_clone(module: Any) -> Any:
     """The module with its own attribute, child, parameter and buffer tables but the same children and tensors:
     a forward that sets attributes on itself (``self.first = False``, ``self.extra = nn.Conv2d(...)``) changes
@@ -974,16 +939,6 @@ def _shallow_clone(module: Any) -> Any:
 
     clone = copy.copy(module)
     for name, value in module.__dict__.items():
-        if type(value) in (dict, list, set) or name in ("_modules", "_parameters", "_buffers") or _settings(value):
+        if type(value) in (dict, list, set) or name in ("_modules", "_parameters", "_buffers"):
             clone.__dict__[name] = copy.copy(value)
     return clone
-
-
-def _settings(value: Any) -> bool:
-    """An object of plain attributes a module holds (a Hugging Face config, which a forward may set:
-    ``self.config.problem_type = "multi_label_classification"`` when it is read with float labels): copied
-    with the clone, so that a trace leaves the user's own as it was."""
-    if isinstance(value, type) or callable(value) or not hasattr(value, "__dict__"):
-        return False
-    torch = _torch()
-    return not isinstance(value, (torch.nn.Module, torch.Tensor, types.ModuleType))

@@ -1,0 +1,151 @@
+"""What convcalc puts around a trace of a user's module so that it reads the forward as torch runs it and leaves
+the model as it was: the classes it makes of a user's class (a forward behind a wrapper of ``(self, *args,
+**kwargs)``, without the user's ``__init_subclass__``), the settings objects put back after the trace, and which
+traced values hold integers (an input named as such, and its views).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import types
+from collections.abc import Iterator
+from typing import Any
+
+from convcalc.torch.nodes import _torch, integer_input
+
+# the methods that keep their input's dtype (a view, a copy, a move to a device) and those that make integers
+_KEEP_DTYPE = frozenset(
+    {"view", "reshape", "flatten", "squeeze", "unsqueeze", "contiguous", "clone", "expand", "permute", "transpose"}
+    | {"cpu", "cuda", "detach", "t", "repeat", "__getitem__"}
+)
+_TO_INTEGERS = frozenset({"long", "int"})
+
+
+def _integral_node(node: Any, depth: int = 8) -> bool:
+    """Whether a traced value holds integers: an input named as such (``labels``, ``input_ids``) and the views,
+    copies and moves of one (``labels[:, :1]``, ``labels.to(device)``), or a cast to integers; any other value is
+    taken as float32, as a plan takes its tensors."""
+    import operator
+
+    if node.op == "placeholder":
+        return integer_input(node.target)
+    if depth == 0 or not node.args or not hasattr(node.args[0], "op"):
+        return False
+    if node.op == "call_method" and node.target in _TO_INTEGERS:
+        return True
+    keeps = (node.op == "call_method" and node.target in _KEEP_DTYPE) or (
+        node.op == "call_function" and node.target is operator.getitem
+    )
+    if node.op == "call_method" and node.target == "to":  # ``.to(device)`` keeps it; ``.to(torch.float16)`` not
+        keeps = not any(isinstance(a, _torch().dtype) for a in (*node.args[1:], *node.kwargs.values()))
+    return keeps and _integral_node(node.args[0], depth - 1)
+
+
+def _settings(value: Any) -> bool:
+    """An object of plain attributes a module holds (a Hugging Face config, which a forward may set:
+    ``self.config.problem_type = "multi_label_classification"``)."""
+    if isinstance(value, type) or callable(value) or not hasattr(value, "__dict__"):
+        return False
+    torch = _torch()
+    return not isinstance(value, (torch.nn.Module, torch.Tensor, types.ModuleType))
+
+
+@contextlib.contextmanager
+def settings_kept(module: Any) -> Iterator[None]:
+    """The objects of plain attributes the module and its submodules hold, each put back as it was after the
+    block, which leaves the user's as it was. A forward that sets one another module holds too (a parent setting
+    a config its children read) is no forward a trace can follow, as its children are read each on its own:
+    ``SharedSettingsError`` after the block (torch's pass runs it, on copies, in order)."""
+    held: dict[int, tuple[Any, dict[str, Any]]] = {}
+    holders: dict[int, int] = {}
+    for sub in module.modules():
+        for value in vars(sub).values():
+            if _settings(value):
+                holders[id(value)] = holders.get(id(value), 0) + 1
+                if id(value) not in held:
+                    held[id(value)] = (value, dict(vars(value)))
+    changed = []
+    try:
+        yield
+    finally:
+        for ident, (value, saved) in held.items():
+            if vars(value) != saved:
+                vars(value).clear()
+                vars(value).update(saved)
+                changed.append(ident)
+    shared = [ident for ident in changed if holders[ident] > 1]
+    if shared:
+        raise SharedSettingsError(
+            f"the forward sets {type(held[shared[0]][0]).__name__} attributes that other modules of it hold too"
+        )
+
+
+class SharedSettingsError(Exception):
+    """A traced forward set attributes of an object other modules hold (see ``settings_kept``)."""
+
+
+class QuietSubclass:
+    """A first base of the stand-in classes convcalc makes of a user's class: its ``__init_subclass__`` does
+    nothing, so that making one runs none of the user's (a registry of subclasses, a forward wrapped, a required
+    class keyword)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        del kwargs
+
+
+def stand_in_class(cls: Any, forward: Any) -> Any:
+    """A subclass of ``cls`` under its own name, whose forward is ``forward``: made without the user's
+    ``__init_subclass__`` (see ``QuietSubclass``)."""
+    made = type(cls)(
+        cls.__name__, (QuietSubclass, cls), {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+    )
+    made.forward = forward
+    return made
+
+
+@functools.lru_cache(maxsize=256)
+def _called_through_wrapper(cls: Any, forward: Any) -> Any:
+    """For a class whose forward is a ``functools.wraps`` wrapper taking ``(self, *args, **kwargs)`` (Hugging
+    Face's ``merge_with_config_defaults``, ``can_return_tuple``) around a forward with keyword-only inputs or
+    ``**kwargs``: a subclass whose forward has the wrapped forward's own signature and calls the wrapper with
+    the inputs as the wrapped forward takes them, and no other keywords. fx makes one input for each of the wrapped forward's parameters
+    and rewrites the function it calls to take them all by position: the wrapper's own code, so its ``kwargs``
+    took an input's place (``kwargs.get("debug_io")`` asked of a traced mask). None for any other class.
+    ``forward``: the class's own (a key of the kept classes: a forward patched on the class is another)."""
+    try:
+        original = inspect.unwrap(forward)
+        parameters = list(inspect.signature(original).parameters.values())
+    except (TypeError, ValueError, AttributeError):
+        return None
+    code = getattr(original, "__code__", None)
+    own = getattr(forward, "__code__", None)
+    varstuff = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
+    if original is forward or code is None or not (code.co_kwonlyargcount or code.co_flags & varstuff):
+        return None
+    if own is None or not own.co_flags & varstuff:  # a wrapper with its own parameters: fx reads it as it is
+        return None
+    kinds = inspect.Parameter
+    if any(p.kind is kinds.VAR_POSITIONAL for p in parameters) or not parameters:
+        return None
+    defaults = {p.name: p.default for p in parameters if p.default is not kinds.empty}
+    header, call, star = [], [], False
+    for p in parameters:
+        default = f"=__defaults[{p.name!r}]" if p.name in defaults else ""
+        if p.kind is kinds.VAR_KEYWORD:
+            header.append(f"**{p.name}")
+            call.append(f"**{p.name}")
+            continue
+        if p.kind is kinds.KEYWORD_ONLY and not star:
+            header.append("*")
+            star = True
+        header.append(f"{p.name}{default}")
+        # (by position where the wrapped forward takes it so, as fx and torch's own call give it)
+        call.append(p.name if p.kind is not kinds.KEYWORD_ONLY else f"{p.name}={p.name}")
+    source = f"def forward({', '.join(header)}):\n    return __wrapper({', '.join(call)})\n"
+    namespace: dict[str, Any] = {"__defaults": defaults, "__wrapper": forward}
+    exec(compile(source, f"<forward of {cls.__qualname__} through its wrapper>", "exec"), namespace)
+    made = namespace["forward"]
+    made.__qualname__ = f"{cls.__qualname__}.forward"
+    return stand_in_class(cls, made)
