@@ -60,6 +60,7 @@ class Context:
         "itemsize",
         "mac_convention",
         "owner",
+        "rewritten",
         "rows",
         "signs",
         "strict",
@@ -100,6 +101,8 @@ class Context:
         # dict): each is taken with the sign it has for large sizes unless ``flipped`` names it
         self.signs: dict[Any, None] = {}
         self.flipped: frozenset[Any] = frozenset()
+        # a forward changed an integer tensor in place (``self.keep.add_(1)``): the model's values read are stale
+        self.rewritten = False
 
     @contextlib.contextmanager
     def made_as(self, amend: Callable[[Row], Row]) -> Iterator[None]:

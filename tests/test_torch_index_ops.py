@@ -821,6 +821,167 @@ def test_an_arange_of_a_size_indexes_only_what_the_table_holds(how: str) -> None
         assert convcalc_outcome(model, (2, t, 8)) == expected, t
 
 
+class _Held(torch.nn.Module):
+    """Integer tensors the model holds (buffers, an integer parameter) or its forward makes from numbers, indexing
+    the input's length or a table of 16 positions (HF's ``position_ids`` buffer of 32, longer than the table): their
+    values are the model's, known when it is planned."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+        self.pos = torch.nn.Embedding(16, 8)
+        self.kinds = torch.nn.Embedding(2, 8)
+        self.register_buffer("keep", torch.tensor([0, 5, 2]))
+        self.register_buffer("back", torch.tensor([-6, 0]))
+        self.register_buffer("grid", torch.tensor([[0, 5], [2, 1]]))
+        self.register_buffer("position_ids", torch.arange(32).expand((1, -1)))
+        self.register_buffer("down", torch.arange(31, -1, -1))  # 31 .. 0: a ramp that goes down
+        self.register_buffer("token_type_ids", torch.zeros(1, 32, dtype=torch.long))
+        self.register_buffer("small", torch.tensor([1, 2], dtype=torch.int32))
+        self.picks = torch.nn.Parameter(torch.tensor([0, 5, 2]), requires_grad=False)
+
+    def forward(self, x: Any) -> Any:
+        t = x.shape[1]
+        if self.how == "buffer":  # keypoints or frames kept as a buffer
+            return x[:, self.keep]
+        if self.how == "negative":  # counted from the end: the axis needs 6
+            return x[:, self.back]
+        if self.how == "grid":
+            return x[:, self.grid].flatten(1, 2)
+        if self.how == "parameter":  # an integer parameter (no gradient)
+            return x[:, self.picks]
+        if self.how == "made":  # made in the forward from a list
+            return x[:, torch.tensor([0, 5, 2])]
+        if self.how == "made_grid":
+            return x[:, torch.tensor([[0, 5], [2, 1]])].flatten(1, 2)
+        if self.how == "reshaped":
+            return x[:, self.grid.t().reshape(-1).long().contiguous()]
+        if self.how == "int32":
+            return x[:, self.small.long()] + x[:, self.small]
+        if self.how == "index_select":
+            return x.index_select(1, self.keep)
+        if self.how == "gather":
+            return x.gather(1, self.keep[None, :, None].expand(x.shape[0], -1, x.shape[2]))
+        if self.how == "sliced":  # 0 and 5
+            return x[:, self.keep[:2]]
+        if self.how == "stepped":  # 0 and 2
+            return x[:, self.keep[::2]]
+        if self.how == "listed":  # 0 and 2
+            return x[:, self.keep[[0, -1]]]
+        if self.how == "row":  # 2 and 1
+            return x[:, self.grid[1]]
+        if self.how == "shifted":  # 1 .. 6: the axis needs 7
+            return x[:, self.keep + 1]
+        if self.how == "clamped":  # changed in place before it is read again: 0, 0, 0
+            self.keep.clamp_(max=0)
+            return x[:, self.keep]
+        if self.how == "position_ids":  # HF: the first t of 32 positions, into a table of 16
+            return x + self.pos(self.position_ids[:, :t])
+        if self.how == "offset_ids":  # positions 2 .. t + 1
+            return x + self.pos(self.position_ids[:, 2 : t + 2])
+        if self.how == "narrowed":
+            return x + self.pos(self.position_ids.narrow(1, 0, t))
+        if self.how == "functional":
+            return x + F.embedding(self.position_ids[0, :t], self.pos.weight)
+        if self.how == "one_hot":
+            return x[..., :1] * F.one_hot(self.position_ids[0, :t], num_classes=16).float()[None]
+        if self.how == "descending":  # 31 - t + 1 .. 31 of 31 .. 0: refused past 16 entries, the last
+            return x + self.pos(self.down[-t:])
+        if self.how == "halved":  # the first t // 2 positions: empty at t = 1
+            return x[:, : t // 2] + self.pos(self.position_ids[0, : t // 2])
+        if self.how == "emptied":  # no element below length 4: torch reads no index value then
+            return x[: t // 4, self.keep]
+        if self.how == "viewed":
+            return x + self.pos(self.position_ids.view(32)[:t])
+        if self.how == "expanded":
+            return x + self.pos(self.position_ids.expand(x.shape[0], -1)[:, :t])
+        if self.how == "transposed":  # 0 and 2
+            return x[:, self.grid.t()[0]]
+        if self.how == "token_types":  # zeros: inside a table of 2 wherever the slice is
+            return x + self.kinds(self.token_type_ids[:, :t].expand(x.shape[0], t))
+        # a part taken by a size of a buffer that is no arange, or of a ramp reshaped first: bounds not known
+        if self.how == "keep_part":
+            return x[:, self.keep[: t // 2]]
+        if self.how == "grid_part":  # 0, 5 or 0, 5, 2, 1
+            return x[:, self.grid.reshape(-1)[: 2 * t]]
+        if self.how == "doubled":  # 0, 2 .. 2t - 2: arithmetic on a buffer keeps bounds, not values
+            return x + self.pos((self.position_ids * 2)[:, :t])
+        raise AssertionError(self.how)
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "buffer",
+        "negative",
+        "grid",
+        "parameter",
+        "made",
+        "made_grid",
+        "reshaped",
+        "int32",
+        "index_select",
+        "gather",
+        "sliced",
+        "stepped",
+        "listed",
+        "row",
+        "shifted",
+        "clamped",
+        "position_ids",
+        "offset_ids",
+        "narrowed",
+        "functional",
+        "one_hot",
+        "descending",
+        "halved",
+        "emptied",
+        "viewed",
+        "expanded",
+        "transposed",
+        "token_types",
+    ],
+)
+def test_an_integer_tensor_the_model_holds_indexes_only_inside_its_axis(how: str) -> None:
+    """``x[:, self.keep]`` of a buffer ``[0, 5, 2]`` was planned at length 3 and valid_sizes said T >= 1, and
+    HF's ``position_ids`` buffer of 32, sliced to the length, into a table of 16 gave 1 <= T <= 32, where torch
+    raises IndexError: the values of a model's integer tensors are its own, bounded where they are read, and the
+    parts taken of them by numbers, or of a ramp by sizes, too. Brute force against torch at each length, with
+    numbers and with a symbol."""
+    model = _Held(how).eval()
+    T = convcalc.symbols("T")
+    try:
+        solution: Any = convcalc.plan(model, (2, T, 8)).valid_sizes()
+    except convcalc.ShapeError:  # outside the axis at every length
+        solution = ()
+    for t in range(1, 41):
+        expected = torch_outcome(model, (2, t, 8))
+        assert (t in solution) == (expected is not None), t
+        assert convcalc_outcome(model, (2, t, 8)) == expected, t
+
+
+def test_the_position_ids_of_a_hugging_face_model_fit_its_table() -> None:
+    assert str(convcalc.plan(_Held("position_ids").eval(), (2, "T", 8)).valid_sizes()) == "1 <= T <= 16"
+
+
+@pytest.mark.parametrize("how", ["keep_part", "grid_part", "doubled"])
+def test_a_part_of_a_held_tensor_taken_by_a_size_is_checked_with_numbers(how: str) -> None:
+    """A part of a buffer that is no arange, taken by a size (``self.keep[: t // 2]``), has values convcalc does
+    not bound at every size: the whole buffer's would refuse lengths torch runs. It is planned with numbers (the
+    part's values computed), and a plan with a symbol is refused with a SpecError that says so. A part of a
+    tensor whose values convcalc does not hold (arithmetic on a buffer) is refused where its bounds do not fit,
+    never planned where torch raises."""
+    model = _Held(how).eval()
+    for t in range(1, 41):
+        expected = torch_outcome(model, (2, t, 8))
+        got = convcalc_outcome(model, (2, t, 8))
+        assert got == expected or (how == "doubled" and got is None), t
+    exc = refusal(model, (2, "T", 8))
+    assert isinstance(exc, convcalc.SpecError)
+    # (numbers do not help where the whole tensor's bounds, which hold no size, do not fit)
+    assert ("plan with numbers" in str(exc)) == (how != "doubled"), str(exc)
+
+
 def test_a_symbolic_size_is_not_indexed_by_a_list() -> None:
     model = Indexing(form("x * x.size(2)[[0]]"))
     assert torch_outcome(model, (1, 3, 4, 4)) is None

@@ -48,6 +48,7 @@ from convcalc.torch.values import (
     _exactly_rounded,
     _flow_of,
     _forget_bounds,
+    _Known,
     _leaves,
     _output_size_given,
     _Pair,
@@ -429,12 +430,17 @@ def _run_graph(
             continue
         if node.op == "get_attr":
             attr = attrs[node.target]
+            # an integer tensor's values as the model holds them, unless the forward changed one in place before
+            # (``self.keep.add_(1)``), which may be this one
+            held = attr.span is not None and not getattr(ctx, "rewritten", False)
             env[node.name] = _Tensor(
                 attr.shape,
                 None,
                 const=True,
                 strides=contiguous(attr.shape) if attr.contiguous else None,
                 integral=attr.integral,
+                span=attr.span if held else None,
+                known=_Known(attr.shape, attr.values, attr.ramp) if held else None,
             )
             if "." not in attr.target and attr.target not in read and attr.category != "constant":
                 read.add(attr.target)
@@ -464,10 +470,13 @@ def _run_graph(
                     "through a view of it); write the result to a name (d = d.clamp(min=0), d = d + 2)",
                     input=written,
                 )
-            if isinstance(written, _Tensor) and written.integral:
+            outs = _leaves(kwargs.get("out")) if kwargs else []  # ``torch.add(i, 1, out=self.keep)``
+            if (isinstance(written, _Tensor) and written.integral) or any(t.integral for t in outs):
                 # a change in place (``p.clamp_(max=15)``, ``p[16:] = 0``) may change the values of the tensor and
                 # of its views, whose bounds (an ``arange``'s) no longer hold: forgotten, here and in its views
                 _forget_bounds(env, args)
+                if hasattr(ctx, "rewritten"):  # and of the model's tensors read after (a module called again)
+                    ctx.rewritten = True
             if node.kind.startswith("math."):
                 env[node.name] = _math(call, node, args, kwargs)
             else:
@@ -773,7 +782,7 @@ def _settled(out: Any, call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any
     few functions keep a channels-last or permuted input's layout (``torch.layout``)."""
     if type(out) is _Tensor and "memory_format" in kwargs:  # channels_last, contiguous_format, preserve_format
         strides = memory_format_strides(call, kwargs["memory_format"], args[0] if args else None, tuple(out.shape))
-        return _Tensor(out.shape, out.rf, out.const, strides, out.integral, out.span)
+        return _Tensor(out.shape, out.rf, out.const, strides, out.integral, out.span, out.known)
     if type(out) is _Tensor and out.strides is None and call.kind not in _VIEWS:
         tensors = [a for a in _leaves((args, kwargs)) if isinstance(a, _Tensor)]
         # a pool, a convolution, a join of channels-last tensors keeps their layout (an (n, c, 1, 1) one too,

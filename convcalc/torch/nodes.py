@@ -132,6 +132,42 @@ class _Attr:
     trainable: bool
     contiguous: bool = True  # laid out contiguously (a buffer may be a transposed view)
     integral: bool = False  # holds integers (an index buffer), not floats or bools
+    # of integers: the least and the greatest of its values, the values themselves (row-major, up to ``_KEPT``) and
+    # where they are ``first + step * i`` along one axis, ``(axis, first, step)``: see ``integer_values``
+    span: tuple[int, int] | None = None
+    values: tuple[int, ...] | None = None
+    ramp: tuple[int, int, int] | None = None
+
+
+# the most values of a module's integer tensor the plan keeps, which a part of it taken by numbers is bounded by
+_KEPT = 1 << 14
+
+
+def integer_values(
+    tensor: Any,
+) -> tuple[tuple[int, int] | None, tuple[int, ...] | None, tuple[int, int, int] | None]:
+    """What the plan knows of the values of a tensor of integers (int32 or int64) the model holds (an index
+    buffer, HF's ``position_ids``) or a forward makes from numbers: its least and greatest value, its values
+    (row-major, where there are at most ``_KEPT``), and ``(axis, first, step)`` where each value is ``first +
+    step * i`` at position ``i`` of that axis, whatever its position on the others (``arange(32).expand(1, -1)``),
+    whose parts taken by sizes (``[:, :t]``) have bounds of their own. None for an empty tensor or one whose
+    values are not there (on the meta device)."""
+    torch = _torch()
+    if tensor.numel() == 0 or tensor.device.type == "meta" or str(tensor.dtype) not in INTEGER_DTYPES:
+        return None, None, None
+    data = tensor.detach().to("cpu", torch.int64)
+    span = (int(data.min()), int(data.max()))
+    values = tuple(int(v) for v in data.flatten().tolist()) if data.numel() <= _KEPT else None
+    ramp = None
+    for axis, size in enumerate(data.shape):
+        first = int(data.flatten()[0])
+        step = int(data.select(axis, 1).flatten()[0]) - first if size > 1 else 0
+        along = [1] * data.dim()
+        along[axis] = size
+        if torch.equal(data, (first + step * torch.arange(size)).view(along).expand(data.shape)):
+            ramp = (axis, first, step)
+            break
+    return span, values, ramp
 
 
 def _node_repr(node: Node) -> str:
@@ -283,3 +319,22 @@ def integer_leaves(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], i
     for name, value in zip(names, [*args, *kwargs.values()], strict=True):
         walk(value, integer_input(name))
     return frozenset(j for j, integral in enumerate(found) if integral)
+
+
+def _freeze(value: Any) -> Any:
+    """An fx node's argument as plain data: a node as a ``Ref``, lists, tuples, slices and dicts of them."""
+    import torch.fx
+
+    if isinstance(value, torch.fx.Node):
+        return Ref(value.name)
+    if isinstance(value, list):
+        return ListValue(_freeze(v) for v in value)
+    if isinstance(value, tuple):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, slice):
+        return _Slice(_freeze(value.start), _freeze(value.stop), _freeze(value.step))
+    if isinstance(value, dict):
+        if not all(isinstance(k, (str, int)) for k in value):
+            raise SpecError(f"convcalc cannot follow a dict with these keys. Received: argument={value!r}")
+        return _Dict(tuple((k, _freeze(v)) for k, v in value.items()))
+    return value

@@ -20,6 +20,8 @@ from convcalc.torch.values import (
     _describe_value,
     _handles,
     _is_int,
+    _Loose,
+    _part_span,
     _Real,
     _size,
     _SizeTensor,
@@ -97,7 +99,11 @@ def _pick_first_axis(call: _Call, value: Any, items: tuple[Any, ...]) -> Any:
         raise call.spec_error("convcalc follows a list index of ints on a tensor of 1 or more dims", index=list(items))
     _indices_inside(call, items, value.shape, 0)
     shape = (len(items), *value.shape[1:])
-    return call.row(value.shape, _Tensor(shape, None, value.const))
+    # of an integer tensor (``self.keep[[0, -1]]``): the bounds of the values it takes
+    size = value.shape[0]
+    picks: list[Any] = [[_size(size + i) if i < 0 else i for i in items], *((0, d, 1) for d in value.shape[1:])]
+    span = _part_span(value, picks) if value.integral else None
+    return call.row(value.shape, _Tensor(shape, None, value.const, integral=value.integral, span=span))
 
 
 def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
@@ -120,6 +126,8 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
     trailing_ok = True
     k = len(t.rf) if t.rf is not None else 0
     rf = t.rf
+    picks: list[Any] = []  # the positions taken on each axis of ``t``, for the bounds of the values taken
+    tensors: list[tuple[Any, Any, int]] = []  # the integer tensors that index, with their axes
     for at, item in enumerate(expanded):
         if item is None:
             shape.append(1)
@@ -129,16 +137,20 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
         size = t.shape[axis]
         if isinstance(item, slice):
             full = item.start is None and item.stop is None and item.step in (None, 1)
-            shape.append(size if full else _slice_length(call, size, item, axis, t.shape))
+            run = (0, size, 1) if full else _slice_run(call, size, item, axis, t.shape)
+            shape.append(run[1])
+            picks.append(run)
             if not full:
                 rf = _sliced_rf(rf, rank, axis, item, size)
         elif _is_int(item):  # torch: IndexError, index out of range for the axis
             _indices_inside(call, (item,), t.shape, axis)
+            picks.append((_size(size + item) if item < 0 else item, 1, 1))
             if axis >= rank - k:
                 trailing_ok = False
         elif _one_list(at, expanded):  # x[:, [0, 2]]: one list of ints picks along its axis, in place
             _indices_inside(call, item, t.shape, axis)
             shape.append(len(item))
+            picks.append([_size(size + i) if i < 0 else i for i in item])
             if axis >= rank - k:
                 trailing_ok = False
         elif isinstance(item, _Tensor) and item.integral and _one_tensor(at, expanded):
@@ -147,8 +159,9 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
             # those of a tensor made from numbers or sizes)
             if isinstance(item, _SizeTensor):
                 _indices_inside(call, tuple(v for v in item.values if _is_int(v)), t.shape, axis)
-            require_inside(call, item, size, axis, f"axis {axis}")
+            tensors.append((item, size, axis))
             shape.extend(item.shape)
+            picks.append(None)  # (positions that are data)
             if axis >= rank - k:
                 trailing_ok = False
         else:
@@ -159,13 +172,16 @@ def _slice_tensor(call: _Call, t: _Tensor, index: tuple[Any, ...]) -> _Tensor:
                 index=_describe_value(item),
             )
         axis += 1
+    _inside_unless_empty(call, tensors, shape)
     rf = rf if trailing_ok else None
     strides = _sliced_strides(t, expanded, shape)
-    # some of its values: their bounds are met where every value is kept (``i[:, None]``), else not known
+    # some of its values: their bounds are met where every value is kept (``i[:, None]``), else those of the part
     whole = all(
         i is None or (isinstance(i, slice) and (i.start, i.stop, i.step or 1) == (None, None, 1)) for i in expanded
     )
-    return call.row(t.shape, _Tensor(tuple(shape), rf, t.const, strides, t.integral, t.span if whole else None))
+    span = t.span if whole else _part_span(t, picks)
+    known = t.known if whole and None not in expanded else None  # (of its shape: no new axis)
+    return call.row(t.shape, _Tensor(tuple(shape), rf, t.const, strides, t.integral, span, known))
 
 
 def _is_advanced(item: Any) -> bool:
@@ -197,6 +213,7 @@ def _advanced(call: _Call, t: _Tensor, index: list[Any]) -> _Tensor:
     first. Lists of ints are checked against their axes; a tensor's values are data, which a plan does not read."""
     parts: list[Any] = []  # after the ints: a size, or the index (an advanced part)
     picks: list[Shape] = []
+    tensors: list[tuple[Any, Any, int]] = []
     axis = 0
     for item in index:
         if item is None:
@@ -213,7 +230,8 @@ def _advanced(call: _Call, t: _Tensor, index: list[Any]) -> _Tensor:
         else:
             if isinstance(item, tuple):
                 _indices_inside(call, item, t.shape, axis)
-            require_inside(call, item, size, axis, f"axis {axis}")
+            else:
+                tensors.append((item, size, axis))
             picks.append((len(item),) if isinstance(item, tuple) else item.shape)
             parts.append(None)
         axis += 1
@@ -227,8 +245,23 @@ def _advanced(call: _Call, t: _Tensor, index: list[Any]) -> _Tensor:
     else:
         shape = (*picked, *(part for part in parts if part is not None))
     out = tuple(shape)
+    _inside_unless_empty(call, tensors, out)
     strides = contiguous(out) if all(type(d) is int for d in out) else None
-    return call.row(t.shape, _Tensor(out, None, t.const, strides, t.integral))  # (some of its values)
+    # some of its values, within the bounds of all of them
+    return call.row(t.shape, _Tensor(out, None, t.const, strides, t.integral, _Loose(t.span) if t.span else None))
+
+
+def _inside_unless_empty(call: _Call, tensors: list[tuple[Any, Any, int]], shape: Any) -> None:
+    """``require_inside`` of each integer tensor that indexes an axis, unless the result has no element: torch
+    reads none of their values then (``x[1:, self.keep]`` of an axis of 1 is empty, whatever ``keep`` holds)."""
+    if any(type(d) is int and d == 0 for d in shape) or not tensors:
+        return
+    from convcalc._backend import decided
+    from convcalc._symbolic import to_sympy
+
+    unless = tuple(d for d in shape if type(d) is not int and decided(to_sympy(d) >= 1) is not True)
+    for index, size, axis in tensors:
+        require_inside(call, index, size, axis, f"axis {axis}", unless=unless)
 
 
 def _indices_apart(call: _Call, shape: Shape, picks: list[Shape]) -> str:
@@ -305,6 +338,12 @@ def _one_list(at: int, index: list[Any]) -> bool:
 
 
 def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) -> Any:
+    return _slice_run(call, size, item, axis, shape)[1]
+
+
+def _slice_run(call: _Call, size: Any, item: slice, axis: int, shape: Shape) -> tuple[Any, Any, int]:
+    """The positions a slice of an axis of ``size`` takes: its first, how many (a constraint where the slice
+    could be reversed) and the step between them."""
     step = 1 if item.step is None else item.step
     if not _is_int(step) or step < 1:
         raise call.spec_error("slices need a positive int step", step=step)
@@ -321,7 +360,8 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) 
                 **{name: bound},
             )
     if type(size) is int and all(v is None or _is_int(v) for v in (item.start, item.stop)):
-        return len(range(size)[slice(item.start, item.stop, step)])
+        taken = range(size)[slice(item.start, item.stop, step)]
+        return taken.start, len(taken), step
 
     def resolve(v: Any, default: Any, from_end: bool) -> Any:
         if v is None:
@@ -362,7 +402,10 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) 
         return _size(to_sympy(size) + to_sympy(v))
 
     if item.stop is None and step == 1 and _is_int(item.start) and item.start < 0:
-        return _clamped(-item.start, size, above=False)  # ``x[..., -1:]``: the last (at most) k, Min(k, h)
+        last = _clamped(-item.start, size, above=False)  # ``x[..., -1:]``: the last (at most) k, Min(k, h)
+        from convcalc._symbolic import to_sympy
+
+        return _size(to_sympy(size) - to_sympy(last)), last, 1
     start_from_end = _from_end(call, item.start, (call.name, axis, "start"))
     stop_from_end = _from_end(call, item.stop, (call.name, axis, "stop"))
     start, stop = resolve(item.start, 0, start_from_end), resolve(item.stop, size, stop_from_end)
@@ -383,7 +426,7 @@ def _slice_length(call: _Call, size: Any, item: slice, axis: int, shape: Shape) 
         lambda: call.where + f": the slice starts after it ends. Received: input_shape={shape}",
         "slice not reversed",
     )
-    return length
+    return start, length, step
 
 
 def _from_end(call: _Call, bound: Any, where: tuple[str, int, str]) -> bool:

@@ -21,12 +21,16 @@ from convcalc.torch.values import (
     _describe_value,
     _exactly_rounded,
     _handles,
+    _IfAny,
     _is_int,
     _is_size,
+    _Known,
+    _Loose,
     _merge_rf,
     _Opaque,
     _Real,
     _real_value,
+    _rearranged,
     _same,
     _size,
     _SizeTensor,
@@ -43,7 +47,7 @@ def _contiguous(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
     t = args[0] if args else kwargs.get("input")
     if not isinstance(t, _Tensor) or is_contiguous(t.shape, t.strides):
         return t
-    return _Tensor(t.shape, t.rf, t.const, strides=contiguous(tuple(t.shape)))
+    return _Tensor(t.shape, t.rf, t.const, contiguous(tuple(t.shape)), t.integral, t.span, t.known)
 
 
 @_handles(
@@ -86,14 +90,16 @@ def _passthrough(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         if isinstance(t, _SizeTensor) and whole:
             return _SizeTensor(t.shape, t.values, t.const)
         kept = t.strides if t.strides is not None and is_dense(t.shape, t.strides) else None
-        return _Tensor(t.shape, t.rf, t.const, kept, integral=whole)
+        # the same values (a copy; ``.long()`` of a module's index buffer), unless int32 wraps them around
+        span = t.span if whole and _fits(t.span, cast) else None
+        return _Tensor(t.shape, t.rf, t.const, kept, integral=whole, span=span, known=t.known)
     if not isinstance(t, _Tensor) or t.strides is None or call.kind == "detach" or is_dense(t.shape, t.strides):
         return t  # the tensor itself, a view of it, or a copy with its very strides (a dense one's)
     if call.kind == "clone":
         return _Tensor(t.shape, t.rf, t.const, copied(t.shape, t.strides))
     # a cast or a move returns the tensor itself where its dtype or device is already the one asked for (convcalc
     # does not follow dtypes), else a dense copy: the strides of a tensor with gaps (x[:, ::2]) are not known
-    return _Tensor(t.shape, t.rf, t.const)
+    return _Tensor(t.shape, t.rf, t.const, integral=t.integral, span=t.span, known=t.known)
 
 
 # the dtype a cast asks for, by name; _SAME for a copy or a move that keeps the dtype, None where unknown
@@ -205,7 +211,8 @@ def _arange(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if _is_int(count):
         if count < 0:
             raise call.spec_error("end is before start", start=start, end=end, step=step)
-        return _Tensor((count,), None, const=True, integral=integral, span=span if count else None)
+        known = _Known((count,), None, (0, start, step))
+        return _Tensor((count,), None, const=True, integral=integral, span=span if count else None, known=known)
     call.ctx.at_least(
         _size(count),
         0,
@@ -214,7 +221,20 @@ def _arange(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         lambda: f"{call.where}: end is before start. Received: start={start}, end={end}, step={step}",
         "arange not reversed",
     )
-    return _Tensor((_size(count),), None, const=True, integral=integral, span=span)
+    return _Tensor(
+        (_size(count),), None, const=True, integral=integral, span=span, known=_Known((count,), None, (0, start, step))
+    )
+
+
+def _fits(span: tuple[Any, Any] | None, cast: Any) -> bool:
+    """Whether integers between the ends of ``span`` keep their values cast to ``cast`` (int32 holds those
+    from -2**31 to 2**31 - 1; where the plan cannot tell, not)."""
+    if span is None or cast not in ("torch.int32", "torch.int"):
+        return True
+    from convcalc._backend import decided
+    from convcalc._symbolic import to_sympy
+
+    return all(decided(to_sympy(v) >= -(2**31)) is True and decided(to_sympy(v) < 2**31) is True for v in span)
 
 
 def _last(start: Any, count: Any, step: int) -> Any:
@@ -603,7 +623,9 @@ def _span_of(kind: str, operands: list[Any]) -> tuple[Any, Any] | None:
         least, greatest = (a * c, b * c) if not isinstance(operands[1], _Tensor) else (a * c, a * d)
     else:
         return None
-    return _size(least), _size(greatest)
+    # bounds that a part's values need not reach give bounds of the same kind
+    bounds = (_size(least), _size(greatest))
+    return _Loose(bounds) if any(isinstance(span, (_Loose, _IfAny)) for span in spans) else bounds
 
 
 # the point-wise operations that give integers of integers (true division and comparisons do not)
@@ -853,7 +875,10 @@ def _reordered(call: _Call, t: _Tensor, order: list[int]) -> _Tensor:
     k = len(t.rf) if t.rf is not None else 0
     rf = t.rf if k and order[rank - k :] == list(range(rank - k, rank)) else None
     strides = tuple(t.strides[j] for j in order) if t.strides is not None else None
-    return call.row(t.shape, _Tensor(shape, rf, t.const, strides, t.integral, t.span))
+    # (the values of an integer tensor, moved with their axes: ``self.grid.t()``)
+    back = [order.index(j) for j in range(rank)]
+    known = _rearranged(t.known, shape, lambda at: tuple(at[k] for k in back))
+    return call.row(t.shape, _Tensor(shape, rf, t.const, strides, t.integral, t.span, known))
 
 
 def _view_strides(call: _Call, t: _Tensor, shape: Shape, copy: bool) -> tuple[int, ...] | None:

@@ -20,6 +20,7 @@ from convcalc.torch.values import (
     _handles,
     _index,
     _is_size,
+    _Known,
     _Opaque,
     _Pair,
     _prod,
@@ -105,8 +106,15 @@ def _shape_guard(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
 def _tensor_constant(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     # a tensor the forward makes from numbers: its shape (and a few whole numbers' values), no row (like a
     # constant the module holds)
-    shape, values = args
-    return _Tensor(tuple(shape), None, const=True) if values is None else _SizeTensor(tuple(shape), values, True)
+    shape, values = args[:2]
+    if values is not None:
+        return _SizeTensor(tuple(shape), values, True)
+    known = args[2] if len(args) > 2 else None  # of integers: their bounds, values and ramp (``integer_values``)
+    if known is None:
+        return _Tensor(tuple(shape), None, const=True)
+    span, kept, ramp = known
+    facts = _Known(tuple(shape), kept, ramp) if span is not None else None
+    return _Tensor(tuple(shape), None, const=True, integral=True, span=span, known=facts)
 
 
 @_handles("item")

@@ -27,8 +27,11 @@ from convcalc.torch.values import (
     _merge_rf,
     _negated,
     _Opaque,
+    _part_span,
     _prod,
     _Real,
+    _rearranged,
+    _reshaped,
     _same,
     _scalar_dims,
     _size,
@@ -58,7 +61,12 @@ def _reshape(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return t
     shape = _infer_shape(call, t.shape, sizes)
     strides = _view_strides(call, t, shape, copy=call.kind == "reshape")
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span))
+    return call.row(
+        t.shape,
+        _Tensor(
+            shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span, _reshaped(t.known, shape)
+        ),
+    )
 
 
 def _infer_shape(call: _Call, old: tuple[Any, ...], sizes: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -175,7 +183,7 @@ def _flatten(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         shape, _ = spec._plan((t.shape, None), call.ctx, call.name)
     out = tuple(shape)
     strides = _view_strides(call, t, out, copy=True)
-    return _Tensor(out, _keep_tail(t.rf, t.shape, out), t.const, strides, t.integral, t.span)
+    return _Tensor(out, _keep_tail(t.rf, t.shape, out), t.const, strides, t.integral, t.span, _reshaped(t.known, out))
 
 
 def _of_call_kind(call: _Call) -> AbstractContextManager[None]:
@@ -192,7 +200,12 @@ def _unflatten(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     part = _infer_shape(call, (t.shape[j],), tuple(bound["sizes"]))
     shape = (*t.shape[:j], *part, *t.shape[j + 1 :])
     strides = _view_strides(call, t, shape, copy=False)
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span))
+    return call.row(
+        t.shape,
+        _Tensor(
+            shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span, _reshaped(t.known, shape)
+        ),
+    )
 
 
 @_handles("squeeze")
@@ -223,7 +236,12 @@ def _squeeze(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
             )
     shape = tuple(d for j, d in enumerate(t.shape) if j not in drop)
     strides = tuple(s for j, s in enumerate(t.strides) if j not in drop) if t.strides is not None else None
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span))
+    return call.row(
+        t.shape,
+        _Tensor(
+            shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span, _reshaped(t.known, shape)
+        ),
+    )
 
 
 @_handles("unsqueeze")
@@ -233,7 +251,12 @@ def _unsqueeze(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     j = _index(call, bound["dim"], len(t.shape) + 1, t.shape)
     shape = (*t.shape[:j], 1, *t.shape[j:])
     strides = unsqueezed(t.shape, t.strides, j) if t.strides is not None else None
-    return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span))
+    return call.row(
+        t.shape,
+        _Tensor(
+            shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span, _reshaped(t.known, shape)
+        ),
+    )
 
 
 @_handles("transpose", "permute", "t", "movedim")
@@ -338,7 +361,14 @@ def _expand(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         shape = tuple(t.shape[j - lead] if j >= lead and _is_int(s) and s == -1 else s for j, s in enumerate(sizes))
         _broadcast(call, [t.shape, shape])
         strides = _expanded_strides(t, shape)
-        return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span))
+        # (the values of an integer tensor, each where torch broadcasts it: ``position_ids.expand(b, -1)``)
+        old = tuple(t.shape)
+        known = _rearranged(
+            t.known, shape, lambda at: tuple(0 if d == 1 else i for i, d in zip(at[lead:], old, strict=True))
+        )
+        return call.row(
+            t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, strides, t.integral, t.span, known)
+        )
     return call.row(t.shape, _Tensor(shape, _keep_tail(t.rf, t.shape, shape), t.const, None, t.integral, t.span))
 
 
@@ -541,7 +571,12 @@ def _narrow(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         call.require_at_least(_sum((size, _negated(start), _negated(length))), 0, j, refused, "narrow inside the axis")
     shape = (*t.shape[:j], length, *t.shape[j + 1 :])
     rf = _sliced_rf(t.rf, len(t.shape), j, slice(start, None), size)
-    return call.row(t.shape, _Tensor(shape, rf, t.const, t.strides))  # a narrow view keeps the strides
+    # a part of an integer tensor (``self.position_ids.narrow(1, 0, t)``): the bounds of the values it takes
+    first = _sum((size, start)) if _is_int(start) and start < 0 else start
+    picks = [(0, d, 1) for d in t.shape]
+    picks[j] = (first, length, 1)
+    span = _part_span(t, picks) if t.integral else None
+    return call.row(t.shape, _Tensor(shape, rf, t.const, t.strides, t.integral, span))  # a view: the strides kept
 
 
 @_handles("unfold_axis")

@@ -20,7 +20,18 @@ from typing import Any
 from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call
 from convcalc.torch.keywords import bound_keywords, is_method
-from convcalc.torch.nodes import INTEGER_DTYPES, ListIndex, ListValue, Node, Ref, _Attr, _Dict, _join, _Slice, _torch
+from convcalc.torch.nodes import (
+    INTEGER_DTYPES,
+    ListIndex,
+    Node,
+    Ref,
+    _Attr,
+    _Dict,
+    _freeze,
+    _join,
+    _torch,
+    integer_values,
+)
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.tracer import (
     _SCRIPTED,
@@ -759,11 +770,13 @@ def _attr_of(module: Any, target: str) -> _Attr:
     dense = not isinstance(value, torch.Tensor) or bool(value.is_contiguous())
     # whole numbers that index by position: int32 and int64 (uint8 indexes as a mask, int8 and int16 not at all)
     integral = isinstance(value, torch.Tensor) and str(value.dtype) in INTEGER_DTYPES
+    # its values are the model's, there when it is planned: their bounds check it as an index
+    known = integer_values(value) if integral else (None, None, None)
     if isinstance(value, torch.nn.Parameter):
-        return _Attr(target, shape, "parameter", bool(value.requires_grad), dense)
+        return _Attr(target, shape, "parameter", bool(value.requires_grad), dense, integral, *known)
     if name in dict(owner.named_buffers(recurse=False)):
-        return _Attr(target, shape, "buffer", False, dense, integral)
-    return _Attr(target, shape, "constant", False, dense, integral)
+        return _Attr(target, shape, "buffer", False, dense, integral, *known)
+    return _Attr(target, shape, "constant", False, dense, integral, *known)
 
 
 def _as_chain(nodes: tuple[Node, ...]) -> list[str] | None:
@@ -971,24 +984,6 @@ def _unsupported(where: str, what: str, op: str, fx_node: Any) -> SpecError:
         f"torch.nn layer, or describe the module with convcalc.nn layers: convcalc.register({cls}, "
         f"lambda module: convcalc.nn.Sequential(...)). Received: op={op}"
     )
-
-
-def _freeze(value: Any) -> Any:
-    import torch.fx
-
-    if isinstance(value, torch.fx.Node):
-        return Ref(value.name)
-    if isinstance(value, list):
-        return ListValue(_freeze(v) for v in value)
-    if isinstance(value, tuple):
-        return tuple(_freeze(v) for v in value)
-    if isinstance(value, slice):
-        return _Slice(_freeze(value.start), _freeze(value.stop), _freeze(value.step))
-    if isinstance(value, dict):
-        if not all(isinstance(k, (str, int)) for k in value):
-            raise SpecError(f"convcalc cannot follow a dict with these keys. Received: argument={value!r}")
-        return _Dict(tuple((k, _freeze(v)) for k, v in value.items()))
-    return value
 
 
 def __getattr__(name: str) -> Any:

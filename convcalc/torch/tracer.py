@@ -20,7 +20,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from convcalc.torch.nodes import INTEGER_DTYPES, Decision, _torch
+from convcalc.torch.nodes import INTEGER_DTYPES, Decision, _torch, integer_values
 from convcalc.torch.standins import _called_through_wrapper, _integral_node, settings_kept
 
 # conditions on sizes one read of a forward may decide: a loop on a size taken one way each time stops here, and
@@ -804,10 +804,11 @@ def drawn_number(draw: str) -> None:
 TRACERS: dict[int, Any] = {}
 
 
-def tensor_constant(shape: tuple[int, ...], values: tuple[int, ...] | None = None) -> None:
+def tensor_constant(shape: tuple[int, ...], values: tuple[int, ...] | None = None, known: Any = None) -> None:
     """Marks, in a traced forward, a tensor the forward makes from numbers (``torch.ones(1)``, a mask built with
     ``torch.zeros(5, 7)``) of this shape, with its ``values`` where it is a few whole numbers in at most one dim
-    (``torch.tensor([3])``, which may stand for a size); never called, only read."""
+    (``torch.tensor([3])``, which may stand for a size), else, of other integers (``torch.tensor([[0, 5], [2,
+    1]])``), what ``integer_values`` knows of them; never called, only read."""
 
 
 # the most values a tensor made from whole numbers keeps (its values may be sizes: padding amounts, a view's size)
@@ -828,8 +829,10 @@ def _inline_constants(graph: Any, clone: Any, module: Any) -> None:
                 shape = tuple(int(d) for d in value.shape)
                 whole = len(shape) <= 1 and value.numel() <= _FEW and str(value.dtype) in INTEGER_DTYPES
                 values = tuple(int(v) for v in value.flatten().tolist()) if whole else None
+                integers = values is None and str(value.dtype) in INTEGER_DTYPES
+                known = integer_values(value) if integers else None
                 with graph.inserting_before(node):
-                    made[node.target] = graph.call_function(tensor_constant, (shape, values))
+                    made[node.target] = graph.call_function(tensor_constant, (shape, values, known))
             node.replace_all_uses_with(made[node.target])
             graph.erase_node(node)
 

@@ -5,6 +5,7 @@ the helpers on sizes the operation handlers share, and the table of handlers (``
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -28,7 +29,7 @@ class _Tensor:
     (parameters), which do not depend on the input.
     """
 
-    __slots__ = ("const", "integral", "rf", "shape", "span", "strides")
+    __slots__ = ("const", "integral", "known", "rf", "shape", "span", "strides")
 
     def __init__(
         self,
@@ -38,29 +39,76 @@ class _Tensor:
         strides: tuple[int, ...] | None = None,
         integral: bool = False,
         span: tuple[Any, Any] | None = None,
+        known: _Known | None = None,
     ) -> None:
         self.shape, self.rf, self.const = shape, rf, const
         self.strides = strides  # torch's strides where certain (``convcalc.torch.strides``), else None
         # a module's tensor of integers (an index buffer) or a reshape of one: it may index another tensor
         self.integral = integral
         # of a tensor of integers, the least and the greatest of its values where the plan knows them (an
-        # ``arange`` of a size, which a position table is indexed by): checked against the axis it indexes
+        # ``arange`` of a size, which a position table is indexed by; a module's index buffer): checked against
+        # the axis it indexes. A ``_Loose`` span bounds the values without saying that they reach its ends
         self.span = span if integral else None
+        # its values themselves, where the plan knows them (a module's integer buffer, an ``arange``): a part of
+        # it (``self.position_ids[:, :t]``) has bounds of its own
+        self.known = known if self.span is not None else None
 
     def __repr__(self) -> str:  # in a message's "Received:" part
         return f"<a tensor of shape {tuple(self.shape)}>"
 
 
-def require_inside(call: Any, index: Any, size: Any, axis: int, what: str, negative: bool = True) -> None:
+class _Loose(tuple[Any, ...]):
+    """Bounds of the values of an integer tensor that its values need not reach: those of a tensor a part of
+    which is taken where the part's own are not known (``buffer[:, :t]`` of a buffer that is no ``arange``). A
+    check against them is sure only where it holds at every size."""
+
+    __slots__ = ()
+
+
+class _IfAny(tuple[Any, ...]):
+    """Bounds of the values of a part that may be empty, as sizes: its ends where it takes values, 0 and -1 where
+    it takes none, which a check against an axis lets pass. Arithmetic on them (``part + 15``) gives ``_Loose``
+    bounds: the ends of an empty part moved are no longer inside every axis."""
+
+    __slots__ = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Known:
+    """The values of an integer tensor of ``shape`` that the plan knows: ``values`` row-major (numbers: a module's
+    buffer, up to ``_KEPT`` of them), and ``ramp`` where they are ``first + step * i`` along axis ``axis`` and the
+    same along the others (an ``arange``, HF's ``position_ids``, a buffer of one value): ``(axis, first, step)``."""
+
+    shape: tuple[Any, ...]
+    values: tuple[int, ...] | None = None
+    ramp: tuple[int, Any, int] | None = None
+
+
+def require_inside(
+    call: Any, index: Any, size: Any, axis: int, what: str, negative: bool = True, unless: tuple[Any, ...] = ()
+) -> None:
     """The values of an integer tensor that indexes an axis of ``size``, where the plan knows between which they
-    lie (``self.pos(torch.arange(t))``), are inside it: from ``-size`` on (from 0 where ``negative`` is False: an
-    embedding's table) and below ``size``, as torch's IndexError requires; a constraint on symbolic sizes."""
+    lie (``self.pos(torch.arange(t))``, a module's index buffer), are inside it: from ``-size`` on (from 0 where
+    ``negative`` is False: an embedding's table) and below ``size``, as torch's IndexError requires; a constraint
+    on symbolic sizes, which holds too where one of the sizes ``unless`` names is 0 (the result has no element:
+    torch reads no index then). Bounds a part's values need not reach (``_Loose``) decide it only where they fit
+    at every size: else the plan is refused, as its sizes are the part's values."""
     span = getattr(index, "span", None)
     if span is None:
         return
     least, greatest = span
     low, high = _negated(size) if negative else 0, _sum((size, -1))
-    for room in (_sum((high, _negated(greatest))), _sum((least, _negated(low)))):
+    rooms = (_sum((high, _negated(greatest))), _sum((least, _negated(low))))
+    if unless:
+        from convcalc._backend import smax
+        from convcalc._symbolic import to_sympy
+
+        empty = [-to_sympy(d) for d in unless]  # at least 0 where the size is 0
+        rooms = tuple(_size(smax(to_sympy(room), *empty)) for room in rooms)
+    if isinstance(span, _Loose):
+        _inside_loosely(call, rooms, what, (least, greatest), size)
+        return
+    for room in rooms:
         call.ctx.at_least(
             room,
             0,
@@ -75,11 +123,139 @@ def require_inside(call: Any, index: Any, size: Any, axis: int, what: str, negat
         )
 
 
+def _inside_loosely(call: Any, rooms: tuple[Any, Any], what: str, bounds: tuple[Any, Any], size: Any) -> None:
+    """``require_inside`` of bounds the values need not reach: passes where both rooms are at least 0 at every
+    size, else a SpecError (the values of the part decide, which the plan does not know)."""
+    from convcalc._backend import decided
+    from convcalc._symbolic import to_sympy
+
+    if all(decided(to_sympy(r) >= 0) is True for r in rooms):
+        return
+    least, greatest = bounds
+    numbers = all(type(v) is int for v in (least, greatest, size))
+    how = (
+        "take the part by slices, ints and lists of ints of the tensor the module holds or of an arange, before any "
+        "arithmetic on it (convcalc computes the values of those)"
+    )
+    message = (
+        f"indexes {what} ({size} entries) by a part of an integer tensor whose values lie between {least} and "
+        f"{greatest}, of which convcalc does not know the part's own (torch: IndexError where one is outside the "
+        f"axis); {how if numbers else 'plan with numbers, or ' + how}"
+    )
+    # (torch's shape machinery, which runs on no data, would not check it either: the refusal stands)
+    error = call.spec_error(message, index=f"values within {least} to {greatest}", size=size)
+    raise RunRefusedError(str(error))
+
+
+def _part_span(t: _Tensor, picks: list[Any]) -> tuple[Any, Any] | None:
+    """The least and the greatest value of the part of ``t`` taken at ``picks`` (per axis: a run ``(first,
+    count, step)`` of a slice or an int, a list of positions, or None for positions that are data), where the
+    plan knows ``t``'s values: computed from them where the positions are numbers, from a ramp's ends where its
+    axis is cut by sizes (``self.position_ids[:, :t]`` of an ``arange``: 0 to t - 1). Elsewhere the bounds of all
+    its values, which the part's need not reach (``_Loose``); None where it takes no value (an empty part)."""
+    from convcalc._backend import smin
+    from convcalc._symbolic import to_sympy
+
+    if t.span is None:
+        return None
+    loose = _Loose(t.span)
+    known = t.known
+    if known is None or any(p is None for p in picks):
+        return loose
+    taken = [_positions(p) for p in picks]  # numbers, or None
+    if any(p == () for p in taken):
+        return None  # nothing taken: no value indexes anything
+    numbers = [p for p in taken if p is not None]
+    if known.values is not None and len(numbers) == len(taken):
+        values = [known.values[_flat(at, known.shape)] for at in itertools.product(*numbers)]
+        return min(values), max(values)
+    if known.ramp is None:
+        return loose
+    axis, first, step = known.ramp
+    along, positions = picks[axis], taken[axis]
+    if positions is not None:
+        ends = (min(positions), max(positions))
+    elif isinstance(along, tuple):  # a run of sizes (``[:, :t]``)
+        begin, count, stride = along
+        ends = (begin, to_sympy(begin) + (to_sympy(count) - 1) * stride)
+    else:  # a list counted from the end of an axis of sizes
+        return loose
+    low, high = (to_sympy(first) + step * to_sympy(e) for e in ends)
+    low, high = (low, high) if step >= 0 else (high, low)
+    maybe = [p[1] for p in picks if isinstance(p, tuple) and not _some(p)]  # counts that may be 0
+    if not maybe:
+        return _size(low), _size(high)
+    # a part empty at some sizes (``arange(2 * t)[: t // 2]`` at t = 1): its ends where it takes values, 0 and -1
+    # (inside any axis) where it takes none
+    taking = math.prod(smin(to_sympy(count), 1) for count in maybe)
+    return _IfAny((_size(low * taking), _size(high * taking + taking - 1)))
+
+
+def _reshaped(known: _Known | None, shape: Shape) -> _Known | None:
+    """The values of a tensor of integers read in a new ``shape`` (a view, a reshape, a squeeze: the same values
+    in the same row-major order), where the plan holds them and the shape is numbers; with their ramp, if any."""
+    if known is None or known.values is None or not all(type(d) is int for d in shape):
+        return None
+    return _with_ramp(tuple(shape), known.values)
+
+
+def _rearranged(known: _Known | None, shape: Shape, source: Callable[[tuple[int, ...]], tuple[int, ...]]) -> Any:
+    """The values of a tensor of integers whose element at each position of ``shape`` is the one at ``source(at)``
+    of the tensor ``known`` describes (an expand, a permute), where the plan holds them (up to ``_KEPT``)."""
+    from convcalc.torch.nodes import _KEPT
+
+    if known is None or known.values is None or not all(type(d) is int for d in (*shape, *known.shape)):
+        return None
+    dims = tuple(shape)
+    if math.prod(dims) > _KEPT:
+        return None
+    old = known.values
+    return _with_ramp(dims, tuple(old[_flat(source(at), known.shape)] for at in itertools.product(*map(range, dims))))
+
+
+def _with_ramp(dims: tuple[int, ...], values: tuple[int, ...]) -> _Known:
+    """``_Known`` of these values in ``dims``, with the ramp they make along an axis, if any."""
+    for axis, size in enumerate(dims):
+        inner = math.prod(dims[axis + 1 :])
+        first = values[0] if values else 0
+        step = values[inner] - first if size > 1 else 0
+        if values and all(v == first + step * (k // inner % size) for k, v in enumerate(values)):
+            return _Known(dims, values, (axis, first, step))
+    return _Known(dims, values)
+
+
+def _positions(pick: Any) -> tuple[Any, ...] | None:
+    """The positions a pick takes where they are numbers, else None."""
+    if isinstance(pick, list):
+        return tuple(pick) if all(_is_int(p) for p in pick) else None
+    begin, count, step = pick
+    return tuple(range(begin, begin + count * step, step)) if _is_int(begin) and _is_int(count) else None
+
+
+def _some(pick: Any) -> bool:
+    """Whether a pick takes a position at every size: a list of them, or a run of at least one."""
+    if isinstance(pick, list):
+        return bool(pick)
+    from convcalc._backend import decided
+    from convcalc._symbolic import to_sympy
+
+    count = pick[1]
+    return count >= 1 if _is_int(count) else decided(to_sympy(count) >= 1) is True
+
+
+def _flat(at: tuple[int, ...], shape: Shape) -> int:
+    """The row-major position of the element at ``at`` of a tensor of ``shape``."""
+    flat = 0
+    for i, size in zip(at, shape, strict=True):
+        flat = flat * size + i
+    return flat
+
+
 def _forget_bounds(env: dict[str, Any], args: tuple[Any, ...]) -> None:
     """Drop the bounds of the values of every integer tensor a forward holds (and of those it is handed, in
     lists, tuples and dicts): a tensor changed in place may be a view of any of them."""
     for t in _leaves((tuple(env.values()), args)):
-        t.span = None
+        t.span = t.known = None
 
 
 def _leaves(value: Any) -> list[_Tensor]:
@@ -102,8 +278,12 @@ class _SizeTensor(_Tensor):
     __slots__ = ("values",)
 
     def __init__(self, shape: Shape, values: tuple[Any, ...], const: bool = False) -> None:
-        # whole numbers index; floats (``torch.tensor(w) / 2``) do not, as in torch
-        super().__init__(shape, None, const, integral=not any(isinstance(v, (float, _Real)) for v in values))
+        # whole numbers index; floats (``torch.tensor(w) / 2``) do not, as in torch; those of numbers only
+        # (``torch.tensor([0, 5, 2])``) have the bounds of their values
+        numbers = bool(values) and all(type(v) is int for v in values)
+        span, known = ((min(values), max(values)), _Known(tuple(shape), values)) if numbers else (None, None)
+        integral = not any(isinstance(v, (float, _Real)) for v in values)
+        super().__init__(shape, None, const, integral=integral, span=span, known=known)
         self.values = values  # row-major: one for a 0-D tensor
 
 
