@@ -418,15 +418,3 @@ def test_a_method_patched_on_the_class_after_a_plan_is_read_again() -> None:
         _agrees(model, (2, 3, 4))
     finally:
         _Features.features = original  # type: ignore[method-assign]
-
-
-class _OutIntoNumbers(nn.Module):
-    def forward(self, x: Any) -> Any:
-        values, indices = torch.zeros(7), torch.zeros(7, dtype=torch.long)
-        torch.max(x, 2, out=(values, indices))
-        return values * 2  # (fx computed this on the tensor of 7 while it traced)
-
-
-def test_out_into_a_tensor_made_from_numbers_is_run_by_torch() -> None:
-    plan = _agrees(_OutIntoNumbers(), (2, 3, 4))
-    assert plan.fallback_rows

@@ -71,8 +71,8 @@ def native_keywords(kwargs: tuple[tuple[str, Any], ...], name: str, method: bool
                 key = alias
         elif key not in names and alias is not None and alias in names and alias not in given:
             key = alias
-        if names is not None and key not in names and (key not in _BESIDE_SCHEMA or (method and key == "out")):
-            return key  # (a tensor method takes no out=: torch's TypeError)
+        if names is not None and key not in names and key not in _BESIDE_SCHEMA:
+            return key
         bound.append((key, value))
     return tuple(bound)
 

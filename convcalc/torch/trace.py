@@ -876,14 +876,6 @@ def _node_of(fx_node: Any, where: str) -> Node:
     except SpecError as exc:
         raise SpecError(f"{where}: {exc}") from None
     op = fx_node.op
-    written = fx_node.kwargs.get("out") if op in ("call_function", "call_method") else None
-    if any(getattr(n, "target", None) is tensor_constant for n in (written if type(written) is tuple else (written,))):
-        # ``v = torch.zeros(7); torch.max(x, 1, out=(v, i)); v * 2``: fx computed ``v * 2`` on the tensor while
-        # tracing, before the call wrote into it: torch's pass runs it
-        raise SpecError(
-            f"{where}: writes into a tensor the forward made from numbers (out=), which torch.fx reads as it was "
-            f"before the write (fx node {fx_node.name!r}). Received: node={fx_node.name}"
-        )
     fields = fx_node.meta.get("convcalc_fields") if op == "output" else None
     if fields is not None and args and isinstance(args[0], _Dict):  # a ModelOutput returned (see the tracer)
         args = (_Dict(args[0].items, fields), *args[1:])
