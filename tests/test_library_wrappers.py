@@ -379,6 +379,48 @@ def test_a_wrapper_sees_the_inputs_as_torch_gives_them() -> None:
     _agrees(_Batched(), (3, 4))
 
 
+def _returns_tuple(func: Any) -> Any:  # an inner wrapper of (self, *args, **kwargs), as transformers stacks them
+    @functools.wraps(func)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return func(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _config_defaults(func: Any) -> Any:
+    """transformers' ``merge_with_config_defaults``: finds ``use_cache`` among the positional inputs by the
+    function it wraps (an inner wrapper has none), else sets it by name."""
+
+    @functools.wraps(func)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        index = func.__code__.co_varnames.index("use_cache") - 1 if "use_cache" in func.__code__.co_varnames else None
+        if index is not None and len(args) > index:
+            args = (*args[:index], True, *args[index + 1 :])
+        else:
+            kwargs["use_cache"] = kwargs.get("use_cache") or True
+        return func(self, *args, **kwargs)
+
+    return wrapper
+
+
+class _Stacked(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+
+    @_config_defaults
+    @_returns_tuple
+    def forward(self, x: Any, mask: Any = None, use_cache: Any = None, **kwargs: Any) -> Any:
+        return self.proj(x) if use_cache else x
+
+
+def test_optional_inputs_reach_stacked_wrappers_by_name() -> None:
+    """An optional input given by position reached transformers' stacked wrappers twice (by position, and by the
+    name the outer wrapper sets): "got multiple values for argument 'use_cache'"."""
+    plan = _agrees(_Stacked(), (2, 4))
+    assert not plan.fallback_rows
+
+
 class _Registered(nn.Module):
     registry: ClassVar[list[type]] = []
 

@@ -141,8 +141,12 @@ def _called_through_wrapper(cls: Any, forward: Any) -> Any:
             header.append("*")
             star = True
         header.append(f"{p.name}{default}")
-        # (by position where the wrapped forward takes it so, as fx and torch's own call give it)
-        call.append(p.name if p.kind is not kinds.KEYWORD_ONLY else f"{p.name}={p.name}")
+        # (a required input by position, an optional one by name, as code calls a forward: a wrapper may add to
+        # the inputs it is given by position, and Hugging Face's merges an optional one it is given by name)
+        positional = p.kind is kinds.POSITIONAL_ONLY or (
+            p.kind is kinds.POSITIONAL_OR_KEYWORD and p.name not in defaults
+        )
+        call.append(p.name if positional else f"{p.name}={p.name}")
     source = f"def forward({', '.join(header)}):\n    return __wrapper({', '.join(call)})\n"
     namespace: dict[str, Any] = {"__defaults": defaults, "__wrapper": forward}
     exec(compile(source, f"<forward of {cls.__qualname__} through its wrapper>", "exec"), namespace)
