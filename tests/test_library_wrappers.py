@@ -340,6 +340,33 @@ def test_a_module_holding_what_no_copy_can_be_made_of_is_read() -> None:
         _agrees(model, (2, 3, 5))
 
 
+class _State:
+    def __init__(self) -> None:
+        self.last = torch.zeros(3)
+
+
+class _Remembers(nn.Module):
+    """A forward that keeps its last output on an object it holds (a tensor, compared with a traced one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state, self.proj = _State(), nn.Linear(3, 3)
+
+    def forward(self, x: Any) -> Any:
+        y = self.proj(x)
+        self.state.last = y.detach()
+        return y
+
+
+def test_an_object_a_forward_keeps_tensors_in_is_put_back() -> None:
+    model = _Remembers().eval()
+    kept = model.state.last
+    plan = convcalc.plan(model, (2, 3))
+    assert model.state.last is kept  # (torch's own run sets it, below)
+    assert plan.output_shape == tuple(model(torch.zeros(2, 3)).shape)
+    assert not plan.fallback_rows
+
+
 class _LabelsView(nn.Module):
     def __init__(self) -> None:
         super().__init__()

@@ -46,8 +46,8 @@ def _integral_node(node: Any, depth: int = 8) -> bool:
 def _settings(value: Any) -> bool:
     """An object of plain attributes a module holds (a Hugging Face config, which a forward may set:
     ``self.config.problem_type = "multi_label_classification"``)."""
-    if isinstance(value, type) or callable(value) or not hasattr(value, "__dict__"):
-        return False
+    if isinstance(value, (type, dict, list, tuple, set)) or callable(value) or not hasattr(value, "__dict__"):
+        return False  # (a module's tables of hooks are ordered dicts: convcalc's clone copies those)
     torch = _torch()
     return not isinstance(value, (torch.nn.Module, torch.Tensor, types.ModuleType))
 
@@ -71,9 +71,11 @@ def settings_kept(module: Any) -> Iterator[None]:
         yield
     finally:
         for ident, (value, saved) in held.items():
-            if vars(value) != saved:
-                vars(value).clear()
-                vars(value).update(saved)
+            now = vars(value)
+            # (by identity: an attribute may be a tensor, whose == is no bool)
+            if now.keys() != saved.keys() or any(now[k] is not v for k, v in saved.items()):
+                now.clear()
+                now.update(saved)
                 changed.append(ident)
     shared = [ident for ident in changed if holders[ident] > 1]
     if shared:
