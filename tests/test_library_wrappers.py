@@ -297,6 +297,15 @@ def test_a_keyword_given_to_kwargs_is_read_as_given(keywords: dict[str, Any]) ->
     _agrees(_Gives(**keywords), (2, 3, 5))
 
 
+def test_keywords_to_kwargs_given_otherwise_by_a_later_plan_are_read_again() -> None:
+    """A child read with ``dim=None`` in its ``kwargs`` and then given nothing (or a value): each plan as torch."""
+    child = _Takes().eval()
+    for keywords in ({"dim": None}, {}, {"dim": 2}, {"dim": None}):
+        model = _Gives(**keywords).eval()
+        model.child = child  # the same module, read under each call
+        _agrees(model, (2, 3, 5))
+
+
 class _Settings:
     def __init__(self) -> None:
         self.short = False

@@ -28,6 +28,15 @@ def _check_keywords(graph: Any, named: dict[str, Any], path: str) -> frozenset[s
     which Python raises before it looks for a missing input: named first, as torch names it. Returns the inputs
     the forward takes by name only (``forward(x, *, mask)``), which no input given by position fills."""
     only = keyword_only(graph.torch_module.__class__) if graph.torch_module is not None else frozenset()
+    # a keyword read as given None to **kwargs and not given so now (``kwargs.get("dim", 1)`` differs): read again
+    stale = [m for m in graph.absent if m.endswith("=None") and named.get(m[2 : -len("=None")], 0) is not None]
+    if stale:
+        raise RetakeError(
+            f"{path or '<model>'} ({graph.torch_type}): its **kwargs are given otherwise than it was read with. "
+            f"Received: keywords={list(named)}",
+            (),
+            graph.absent - set(stale),
+        )
     placeholders = [n.target for n in graph.nodes if n.op == "placeholder"] if named else []
     if not named or any(t.startswith("**") for t in placeholders):
         return only
@@ -40,12 +49,12 @@ def _check_keywords(graph: Any, named: dict[str, Any], path: str) -> frozenset[s
             del named[key]
         unknown = [k for k in unknown if k in named]
         if unknown:
-            stale = {f"**{k}" for k in unknown} | {f"**{k}=None" for k in unknown}
+            dropped = {f"**{k}" for k in unknown} | {f"**{k}=None" for k in unknown}
             raise RetakeError(
                 f"{path or '<model>'} ({graph.torch_type}): its forward takes {unknown[0]!r} in **kwargs. "
                 f"Received: keywords={list(named)}",
                 (),
-                (graph.absent - stale) | {marks[k] for k in unknown},
+                (graph.absent - dropped) | {marks[k] for k in unknown},
             )
     if unknown:
         import difflib
