@@ -583,9 +583,8 @@ def _from_meta(value: Any, known: dict[int, Any], where: str) -> Any:
         items = tuple(_from_meta(v, known, where) for v in value)
         return _Pair(items) if type(value).__module__ == "torch.return_types" else items
     if isinstance(value, dict) and dataclasses.is_dataclass(value):  # a ModelOutput: read as that class reads
-        outputs = Outputs((k, _from_meta(v, known, where)) for k, v in value.items())
-        outputs.fields = tuple(f.name for f in dataclasses.fields(value))
-        return outputs
+        fields = tuple(f.name for f in dataclasses.fields(value))
+        return Outputs.of(((k, _from_meta(v, known, where)) for k, v in value.items()), fields)
     if isinstance(value, dict):
         return {k: _from_meta(v, known, where) for k, v in value.items()}
     if value is None or isinstance(value, (bool, int, float, str)):

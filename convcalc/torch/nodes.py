@@ -86,6 +86,13 @@ class Outputs(dict):  # type: ignore[type-arg]
 
     fields: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, items: Any, fields: tuple[str, ...]) -> Outputs:
+        """The outputs of ``(key, value)`` pairs, of a class with these fields."""
+        made = cls(items)
+        made.fields = fields
+        return made
+
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, (int, slice)):
             return self.to_tuple()[key]
@@ -241,9 +248,7 @@ def _substitute(value: Any, env: dict[str, Any]) -> Any:
     if isinstance(value, _Dict):
         if value.fields is None:
             return {k: _substitute(v, env) for k, v in value.items}
-        outputs = Outputs((k, _substitute(v, env)) for k, v in value.items)
-        outputs.fields = value.fields
-        return outputs
+        return Outputs.of(((k, _substitute(v, env)) for k, v in value.items), value.fields)
     return value
 
 
@@ -338,3 +343,9 @@ def _freeze(value: Any) -> Any:
             raise SpecError(f"convcalc cannot follow a dict with these keys. Received: argument={value!r}")
         return _Dict(tuple((k, _freeze(v)) for k, v in value.items()))
     return value
+
+
+def one_for_all(value: Any) -> Any:
+    """A window argument of one item in a tuple or list (``stride=[2]``, ``nn.MaxPool2d((3,))``), which torch takes
+    for every axis, as that item; any other value as it is."""
+    return value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value

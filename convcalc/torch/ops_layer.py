@@ -8,6 +8,7 @@ import functools
 from typing import Any
 
 from convcalc._errors import ConvCalcError, said
+from convcalc.torch.nodes import one_for_all
 from convcalc.torch.ops_math import _broadcast
 from convcalc.torch.ops_shape import _of_call_kind, pixel_factor
 from convcalc.torch.values import (
@@ -359,19 +360,13 @@ def _functional_layer(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]
             w.shape[1] * groups,
             w.shape[0],
             tuple(w.shape[2:]),
-            stride=_one_for_all(bound.get("stride", 1)),
-            padding=_one_for_all(padding),
-            dilation=_one_for_all(bound.get("dilation", 1)),
+            stride=one_for_all(bound.get("stride", 1)),
+            padding=one_for_all(padding),
+            dilation=one_for_all(bound.get("dilation", 1)),
             groups=groups,
             bias=isinstance(b, _Tensor),
         )
     return _as_layer(call, spec, x, weights=(w, b))
-
-
-def _one_for_all(value: Any) -> Any:
-    """A convolution's stride, padding or dilation of one item in a list (``stride=[2]``), which torch takes for
-    every axis, as that item."""
-    return value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value
 
 
 def _linear_of_a_vector(call: _Call, x: _Tensor, w: _Tensor, b: Any) -> Any:
@@ -409,12 +404,12 @@ def _functional_transposed(call: _Call, args: tuple[Any, ...], kwargs: dict[str,
         w.shape[0],
         w.shape[1] * groups if _is_int(groups) else w.shape[1],
         tuple(w.shape[2:]),
-        stride=_one_for_all(bound.get("stride", 1)),
-        padding=_one_for_all(bound.get("padding", 0)),
-        output_padding=_one_for_all(bound.get("output_padding", 0)),
+        stride=one_for_all(bound.get("stride", 1)),
+        padding=one_for_all(bound.get("padding", 0)),
+        output_padding=one_for_all(bound.get("output_padding", 0)),
         groups=groups,
         bias=isinstance(b, _Tensor),
-        dilation=_one_for_all(bound.get("dilation", 1)),
+        dilation=one_for_all(bound.get("dilation", 1)),
     )
     return _as_layer(call, spec, x, weights=(w, b))
 

@@ -741,11 +741,12 @@ class _Reader:
             self.leaves.add(id(module))
             return spec
         python = as_python_module(module)
-        if python is not None:  # ``torch.jit.script(block)``: the Python it was compiled from, read as a forward
-            spec = self._read_forward(python, path, ())
-            if not isinstance(spec, _spec_types().TorchCall):
-                return spec
-        return self._read_forward(module, path, ())
+        if python is None:
+            return self._read_forward(module, path, ())
+        # ``torch.jit.script(block)``: the Python it was compiled from, read as a forward; where that cannot be
+        # read, torch runs the compiled module (not the stand-in), for the reason the read gave
+        spec = self._read_forward(python, path, ())
+        return self._fallback(module, spec.reason) if isinstance(spec, _spec_types().TorchCall) else spec
 
     def _read_forward(
         self,

@@ -31,6 +31,7 @@ from convcalc.torch.nodes import (
     _join,
     _torch,
     integer_values,
+    one_for_all,
 )
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.tracer import (
@@ -650,15 +651,10 @@ def _leaf_spec(module: Any, where: str) -> Any:
             value = getattr(module, f.name)
             if f.name == "bias" and not isinstance(value, bool):
                 value = value is not None
-            elif (
-                f.name in _WINDOW_ARGS
-                and isinstance(value, (tuple, list))
-                and len(value) == 1
-                and (f.name != "kernel_size" or "weight" not in module._parameters)
-            ):
+            elif f.name in _WINDOW_ARGS and (f.name != "kernel_size" or "weight" not in module._parameters):
                 # ``nn.Conv2d(3, 8, 3, stride=(2,))``, ``nn.MaxPool2d((3,))``: torch takes one item for every axis
                 # (not a convolution's kernel, whose weight it shapes: ``nn.Conv2d(3, 8, (3,))`` fails in torch)
-                value = value[0]
+                value = one_for_all(value)
             kwargs[f.name] = value
         kwargs.update(_TORCH_ONLY_ARGS.get(name, lambda m: {})(module))
         # a spec is a function of its arguments: one made for the same plain arguments (types included, so
