@@ -2356,6 +2356,33 @@ def test_every_spelling_of_an_operation_is_read_as_torch_binds_it(name: str, sha
     check(Forward(lambda m, x: _SPELLINGS[name](x)), shape)
 
 
+def _written(call: Callable[[Any], Any], use: Callable[[Any], Any], made: Any = None) -> Any:
+    buffer = torch.zeros(2, 3) if made is None else made
+    call(buffer)
+    return use(buffer)
+
+
+_WRITTEN_THEN_USED: dict[str, Callable[[Any], Any]] = {
+    # fx computed the use on the tensor as it was made (2 x 3), not as torch wrote it
+    "add-then-scaled": lambda x: _written(lambda v: torch.add(x, 1, out=v), lambda v: v * 2),
+    "cat-then-viewed": lambda x: _written(
+        lambda v: torch.cat([x, x], 1, out=v), lambda v: v.view(-1), made=torch.empty(0)
+    ),
+    "mul-then-shape": lambda x: _written(lambda v: torch.mul(x, x, out=v), lambda v: torch.zeros(v.shape)),
+    "max-pair-then-summed": lambda x: _out_pair(lambda v, i: torch.max(x, 2, out=(v, i)))[0].sum(0),
+    # a use beside a traced value is recorded, and reads the tensor as written
+    "add-then-added": lambda x: _written(lambda v: torch.add(x, 1, out=v), lambda v: x + v),
+}
+
+
+@pytest.mark.parametrize("name", list(_WRITTEN_THEN_USED))
+@pytest.mark.parametrize("shape", [(2, 3), (2, 1, 4)])
+def test_a_tensor_written_by_out_is_used_as_torch_wrote_it(name: str, shape: tuple[int, ...]) -> None:
+    """A tensor the forward made from numbers and gave a traced call as ``out=`` was used after as it was made:
+    ``v * 2`` of ``torch.add(x, 1, out=v)`` gave v's first shape (2, 3) where torch gives x's."""
+    check(Forward(lambda m, x: _WRITTEN_THEN_USED[name](x)), shape)
+
+
 # --- torch._assert (torchvision's VisionTransformer) ---------------------------------------------------------------
 
 

@@ -521,6 +521,7 @@ def _trace(
         _python_of_scripted(scripted),
         _user_isinstance(),
         _wrapped_read(through),
+        _written_out(),
     ):
         warnings.simplefilter("ignore")
         graph = tracer.trace(clone, concrete_args={**dict.fromkeys(sorted(absent)), **fixed} or None)
@@ -776,6 +777,35 @@ def _factories_recorded(tracer: Any) -> Iterator[None]:
                 del TRACERS[thread]
             else:
                 TRACERS[thread] = outer
+
+
+@contextlib.contextmanager
+def _written_out() -> Iterator[None]:
+    """While tracing: a tensor the forward holds as it is (made from numbers, or a buffer) and hands a traced call
+    as ``out=`` (``torch.add(x, 1, out=v)``) holds torch's result only in the graph; a later use with no traced
+    value (``v * 2``, ``v.shape``) fx computes on the tensor as it was, another shape or other values. Such a use
+    is refused (torch's pass runs the forward); uses beside a traced value are recorded, and read as written."""
+    from torch.overrides import TorchFunctionMode
+    from torch.utils._pytree import tree_leaves
+
+    torch = _torch()
+    written: dict[int, Any] = {}  # (kept alive: an id is the tensor's only while it lives)
+
+    class Writes(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            kwargs = kwargs or {}
+            leaves = tree_leaves((args, kwargs))
+            if any(isinstance(v, torch.fx.Proxy) for v in leaves):
+                written.update((id(t), t) for t in tree_leaves(kwargs.get("out")) if isinstance(t, torch.Tensor))
+            elif written and any(id(v) in written for v in leaves if isinstance(v, torch.Tensor)):
+                name = getattr(func, "__name__", str(func))
+                raise RuntimeError(
+                    f"{name} reads a tensor the forward made and wrote with out= of a traced call, as it was before"
+                )
+            return func(*args, **kwargs)
+
+    with Writes():
+        yield
 
 
 def _forward_draws(thread: int) -> bool:
