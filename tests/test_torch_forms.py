@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import random
 import threading
 from collections.abc import Callable
@@ -2381,6 +2382,104 @@ def test_a_tensor_written_by_out_is_used_as_torch_wrote_it(name: str, shape: tup
     """A tensor the forward made from numbers and gave a traced call as ``out=`` was used after as it was made:
     ``v * 2`` of ``torch.add(x, 1, out=v)`` gave v's first shape (2, 3) where torch gives x's."""
     check(Forward(lambda m, x: _WRITTEN_THEN_USED[name](x)), shape)
+
+
+def _and_into(x: Any, y: Any) -> Any:
+    x &= y
+    return x
+
+
+def _or_into(x: Any, y: Any) -> Any:
+    x |= y
+    return x
+
+
+def _xor_into(x: Any, y: Any) -> Any:
+    x ^= y
+    return x
+
+
+def _lshift_into(x: Any, y: Any) -> Any:
+    x <<= y
+    return x
+
+
+def _rshift_into(x: Any, y: Any) -> Any:
+    x >>= y
+    return x
+
+
+def _pow_into(x: Any, y: Any) -> Any:
+    x **= y
+    return x
+
+
+def _floordiv_into(x: Any, y: Any) -> Any:
+    x //= y
+    return x
+
+
+def _mod_into(x: Any, y: Any) -> Any:
+    x %= y
+    return x
+
+
+_BITS_INTO = {"&=": _and_into, "|=": _or_into, "^=": _xor_into, "<<=": _lshift_into, ">>=": _rshift_into}
+_NUMBERS_INTO = {"**=": _pow_into, "//=": _floordiv_into, "%=": _mod_into}
+
+
+@pytest.mark.parametrize("name", [*_BITS_INTO, *_NUMBERS_INTO])
+@pytest.mark.parametrize("into_part", [True, False])
+def test_every_augmented_assignment_writes_into_its_first_operand(name: str, into_part: bool) -> None:
+    """``m &= k`` (and ``^=``, ``<<=``, ``**=``, ``//=``, ``%=``) were read as ``m & k``, which broadcasts:
+    planned where torch refuses to write a (3, 4) result into a (4,) tensor."""
+    bits = name in _BITS_INTO
+    into = {**_BITS_INTO, **_NUMBERS_INTO}[name]
+
+    def function(self: Any, x: Any) -> Any:
+        whole = (x > 0).long() if bits else x + 2
+        part = (x[0] > 0).long() if bits else x[0] + 2
+        return into(part.clone(), whole) if into_part else into(whole.clone(), part)
+
+    check(Forward(function), (3, 4))
+
+
+@pytest.mark.parametrize("op", [operator.and_, operator.or_, operator.xor])
+def test_a_bitwise_operator_broadcasts_as_any_other(op: Callable[[Any, Any], Any]) -> None:
+    """``result = result & mask(...)`` (Hugging Face's ``and_masks``, from ``new_ones(())``) was read as written
+    into its first operand of shape (), and refused where torch broadcasts."""
+    model = Forward(lambda m, x: op(x.new_ones((), dtype=torch.bool), x > 0))
+    plan = check(model, (2, 3, 4))
+    assert plan is not None
+    assert not plan.fallback_rows
+
+
+class _SkippedMask(torch.nn.Module):
+    """Hugging Face's masks: a mask of no padding is dropped (``mask.all()``, a branch on values), except while
+    fx traces (``is_tracing(mask)``, an ``isinstance`` of ``torch.fx.Proxy``), where it is kept: the same shapes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(8, 8)
+
+    def forward(self, x: Any, attention_mask: Any) -> Any:
+        mask = attention_mask.bool()[:, None, None, :]
+        if not isinstance(mask, torch.fx.Proxy) and mask.all():
+            mask = None
+        q = self.proj(x)
+        return F.scaled_dot_product_attention(q, q, q, attn_mask=mask)
+
+
+def test_a_forward_that_asks_whether_fx_traces_it_is_told_so() -> None:
+    """convcalc answered ``isinstance(value, torch.fx.Proxy)`` by what the value will be (a tensor): the check
+    before a branch on the mask's values said no trace, and BERT given an ``attention_mask`` was refused."""
+    inputs = {"x": (2, 4, 16, 8), "attention_mask": (2, 16)}
+    model = _SkippedMask()
+    plan = convcalc.plan(model, inputs)
+    assert not plan.fallback_rows
+    for mask in (torch.ones(2, 16), torch.tensor([[1.0] * 10 + [0.0] * 6] * 2)):
+        assert plan.output_shape == tuple(model(torch.randn(2, 4, 16, 8), mask).shape)
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
 
 
 # --- torch._assert (torchvision's VisionTransformer) ---------------------------------------------------------------

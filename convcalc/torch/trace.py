@@ -817,6 +817,12 @@ _ALIASES = {
     "imul": "mul",
     "itruediv": "truediv",
     "ifloordiv": "floordiv",
+    "ipow": "pow",
+    "iand": "and",
+    "ior": "or",
+    "ixor": "xor",
+    "ilshift": "lshift",
+    "irshift": "rshift",
     "div": "truediv",
     "true_divide": "truediv",
     "divide": "truediv",
@@ -858,9 +864,29 @@ def _is_inplace(node: Node) -> bool:
     """``x += y``, ``x.add_(y)``, ``torch.clamp_(x, 0)``: the result is written into the first operand, so it
     keeps that shape."""
     name = node.target.rpartition(":")[2]
-    if node.op in ("call_method", "call_function") and name.endswith("_") and not name.startswith("_"):
-        return True
-    return node.target.startswith("operator:i") and name in {"iadd", "isub", "imul", "itruediv", "ifloordiv"}
+    if node.target.startswith("operator:"):  # (``operator.and_`` is ``x & y``, out of place)
+        return name in _IN_PLACE_OPERATORS
+    return node.op in ("call_method", "call_function") and name.endswith("_") and not name.startswith("_")
+
+
+_IN_PLACE_OPERATORS = frozenset(
+    "i" + name
+    for name in (
+        "add",
+        "sub",
+        "mul",
+        "truediv",
+        "floordiv",
+        "mod",
+        "pow",
+        "and",
+        "or",
+        "xor",
+        "lshift",
+        "rshift",
+        "matmul",
+    )
+)
 
 
 def _node_of(fx_node: Any, where: str) -> Node:

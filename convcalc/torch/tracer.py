@@ -40,19 +40,30 @@ def _tracer_type() -> Any:
     def in_place(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
         def method(self: Any, other: Any) -> Any:
             # named as fx names the out-of-place node (``add``, ``add_1``), so rows keep their names
-            return self.tracer.create_proxy("call_function", op, (self, other), {}, name=op.__name__[1:])
+            name = op.__name__[1:]
+            name = f"{name}_" if name in ("and", "or") else name  # (``x &= m``: as fx names ``operator.and_``)
+            return self.tracer.create_proxy("call_function", op, (self, other), {}, name=name)
 
         return method
 
     class InPlaceProxy(torch.fx.Proxy):
-        """A proxy that records ``x += y`` as ``operator.iadd`` (fx's own falls back to ``add``): an in-place
-        operation keeps its first operand's shape, so ``out += shortcut(x)`` fails in torch where ``out + ...``
-        would broadcast."""
+        """A proxy that records ``x += y`` as ``operator.iadd`` (fx's own falls back to ``add``), ``m &= k`` as
+        ``operator.iand``, and so on: an in-place operation keeps its first operand's shape, so ``out +=
+        shortcut(x)`` fails in torch where ``out + ...`` would broadcast."""
 
         __iadd__ = in_place(operator.iadd)
         __isub__ = in_place(operator.isub)
         __imul__ = in_place(operator.imul)
         __itruediv__ = in_place(operator.itruediv)
+        __ifloordiv__ = in_place(operator.ifloordiv)
+        __imod__ = in_place(operator.imod)
+        __ipow__ = in_place(operator.ipow)
+        __iand__ = in_place(operator.iand)
+        __ior__ = in_place(operator.ior)
+        __ixor__ = in_place(operator.ixor)
+        __ilshift__ = in_place(operator.ilshift)
+        __irshift__ = in_place(operator.irshift)
+        __imatmul__ = in_place(operator.imatmul)  # (torch refuses ``a @= b``)
 
         @property
         def is_cuda(self) -> bool:
@@ -400,7 +411,7 @@ def _traced_isinstance(obj: Any, classinfo: Any) -> bool:
         caller = caller.f_back
     if caller.f_code in _asking_of_a_tensor():
         return issubclass(_torch().Tensor, classinfo)
-    if caller.f_globals.get("__name__", "").split(".")[0] in ("torch", "convcalc"):
+    if caller.f_globals.get("__name__", "").split(".")[0] in ("torch", "convcalc") or _asks_if_proxy(classinfo):
         return _builtin_isinstance(obj, classinfo)
     held = _held(obj)
     if held is not None:
@@ -409,6 +420,14 @@ def _traced_isinstance(obj: Any, classinfo: Any) -> bool:
     if kind == len(KINDS) - 1:
         return _builtin_isinstance(obj, classinfo)
     return issubclass(_kind_classes()[kind], classinfo)
+
+
+def _asks_if_proxy(classinfo: Any) -> bool:
+    """Whether ``isinstance`` asks if a value is fx's traced value (Hugging Face's ``is_tracing(mask)`` before a
+    branch on the mask's values, ``mask.all()``): the answer is fx's own, as ``torch.fx.is_fx_tracing()``'s."""
+    if isinstance(classinfo, tuple):
+        return any(_asks_if_proxy(c) for c in classinfo)
+    return isinstance(classinfo, type) and issubclass(_proxy_class, classinfo) and classinfo is not object
 
 
 @functools.cache
