@@ -2424,15 +2424,20 @@ def _mod_into(x: Any, y: Any) -> Any:
     return x
 
 
+def _matmul_into(x: Any, y: Any) -> Any:
+    x @= y  # (a tensor has no ``__imatmul__``: Python runs ``x = x @ y``)
+    return x
+
+
 _BITS_INTO = {"&=": _and_into, "|=": _or_into, "^=": _xor_into, "<<=": _lshift_into, ">>=": _rshift_into}
-_NUMBERS_INTO = {"**=": _pow_into, "//=": _floordiv_into, "%=": _mod_into}
+_NUMBERS_INTO = {"**=": _pow_into, "//=": _floordiv_into, "%=": _mod_into, "@=": _matmul_into}
 
 
 @pytest.mark.parametrize("name", [*_BITS_INTO, *_NUMBERS_INTO])
 @pytest.mark.parametrize("into_part", [True, False])
 def test_every_augmented_assignment_writes_into_its_first_operand(name: str, into_part: bool) -> None:
     """``m &= k`` (and ``^=``, ``<<=``, ``**=``, ``//=``, ``%=``) were read as ``m & k``, which broadcasts:
-    planned where torch refuses to write a (3, 4) result into a (4,) tensor."""
+    planned where torch refuses to write a (3, 4) result into a (4,) tensor; ``a @= b`` is ``a = a @ b``."""
     bits = name in _BITS_INTO
     into = {**_BITS_INTO, **_NUMBERS_INTO}[name]
 

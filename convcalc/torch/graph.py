@@ -25,6 +25,7 @@ from convcalc.torch.nodes import (
     Ref,
     _Attr,
     _input_name,
+    _is_inplace,
     _join,
     _node_repr,
     _refs,
@@ -35,7 +36,7 @@ from convcalc.torch.nodes import (
 )
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.strides import contiguous, is_contiguous
-from convcalc.torch.trace import _elementwise_type, _is_inplace
+from convcalc.torch.trace import _elementwise_type
 from convcalc.torch.values import (
     NeedsDataError,
     ReaderSignalError,

@@ -349,3 +349,44 @@ def one_for_all(value: Any) -> Any:
     """A window argument of one item in a tuple or list (``stride=[2]``, ``nn.MaxPool2d((3,))``), which torch takes
     for every axis, as that item; any other value as it is."""
     return value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value
+
+
+# the augmented assignments fx records (``x += y``, ``m &= k``: see the tracer): each is its operation, in place
+_IN_PLACE_OPERATORS = frozenset(
+    f"i{n}" for n in ["add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and", "or", "xor", "lshift", "rshift"]
+)
+
+_ALIASES = {
+    "invert": "bitwise_not",  # ~mask
+    "div": "truediv",
+    "true_divide": "truediv",
+    "divide": "truediv",
+    "multiply": "mul",
+    "subtract": "sub",
+    "floor_divide": "floordiv",
+    "concat": "cat",
+    "concatenate": "cat",
+    "swapaxes": "transpose",
+    "swapdims": "transpose",
+    "clip": "clamp",
+    "upsample": "interpolate",
+    "remainder": "mod",
+    "ndimension": "dim",
+}
+
+
+def _canonical(name: str) -> str:
+    if name.endswith("_") and not name.startswith("_"):
+        name = name[:-1]  # in-place variants: relu_, add_, mul_
+    elif name in _IN_PLACE_OPERATORS or name == "imatmul":  # (``operator.imatmul`` of tensors: ``a @ b``)
+        name = name[1:]
+    return _ALIASES.get(name, name)
+
+
+def _is_inplace(node: Node) -> bool:
+    """``x += y``, ``x.add_(y)``, ``torch.clamp_(x, 0)``: the result is written into the first operand, so it
+    keeps that shape."""
+    name = node.target.rpartition(":")[2]
+    if node.target.startswith("operator:"):  # (``operator.and_`` is ``x & y``, out of place)
+        return name in _IN_PLACE_OPERATORS
+    return node.op in ("call_method", "call_function") and name.endswith("_") and not name.startswith("_")

@@ -33,6 +33,9 @@ from convcalc.torch.nodes import (
     integer_values,
     one_for_all,
 )
+from convcalc.torch.nodes import (
+    _canonical as _canonical,  # (read by torch's pass too)
+)
 from convcalc.torch.ops import _HANDLERS
 from convcalc.torch.tracer import (
     _SCRIPTED,
@@ -810,37 +813,6 @@ def _namespaces() -> list[tuple[str, Any]]:
     ]
 
 
-_ALIASES = {
-    "invert": "bitwise_not",  # ~mask
-    "iadd": "add",
-    "isub": "sub",
-    "imul": "mul",
-    "itruediv": "truediv",
-    "ifloordiv": "floordiv",
-    "ipow": "pow",
-    "iand": "and",
-    "ior": "or",
-    "ixor": "xor",
-    "ilshift": "lshift",
-    "irshift": "rshift",
-    "div": "truediv",
-    "true_divide": "truediv",
-    "divide": "truediv",
-    "multiply": "mul",
-    "subtract": "sub",
-    "floor_divide": "floordiv",
-    "concat": "cat",
-    "concatenate": "cat",
-    "swapaxes": "transpose",
-    "swapdims": "transpose",
-    "clip": "clamp",
-    "upsample": "interpolate",
-    "remainder": "mod",
-    "imod": "mod",
-    "ndimension": "dim",
-}
-
-
 # functions of torch's own namespaces that return (values, indices) where F's namesake returns the values only
 _PAIRS_OF = {
     "torch": frozenset({"adaptive_max_pool1d"}),
@@ -852,41 +824,6 @@ def is_functional(function: Any) -> bool:
     """Whether ``function`` is one of ``torch.nn.functional``'s own Python functions (``F.embedding``), which order
     and check their arguments apart from torch's builtin of the same name (``torch.embedding``)."""
     return isinstance(function, FunctionType) and getattr(function, "__module__", None) == "torch.nn.functional"
-
-
-def _canonical(name: str) -> str:
-    if name.endswith("_") and not name.startswith("_"):
-        name = name[:-1]  # in-place variants: relu_, add_, mul_
-    return _ALIASES.get(name, name)
-
-
-def _is_inplace(node: Node) -> bool:
-    """``x += y``, ``x.add_(y)``, ``torch.clamp_(x, 0)``: the result is written into the first operand, so it
-    keeps that shape."""
-    name = node.target.rpartition(":")[2]
-    if node.target.startswith("operator:"):  # (``operator.and_`` is ``x & y``, out of place)
-        return name in _IN_PLACE_OPERATORS
-    return node.op in ("call_method", "call_function") and name.endswith("_") and not name.startswith("_")
-
-
-_IN_PLACE_OPERATORS = frozenset(
-    "i" + name
-    for name in (
-        "add",
-        "sub",
-        "mul",
-        "truediv",
-        "floordiv",
-        "mod",
-        "pow",
-        "and",
-        "or",
-        "xor",
-        "lshift",
-        "rshift",
-        "matmul",
-    )
-)
 
 
 def _node_of(fx_node: Any, where: str) -> Node:

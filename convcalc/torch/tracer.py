@@ -48,7 +48,7 @@ def _tracer_type() -> Any:
 
     class InPlaceProxy(torch.fx.Proxy):
         """A proxy that records ``x += y`` as ``operator.iadd`` (fx's own falls back to ``add``), ``m &= k`` as
-        ``operator.iand``, and so on: an in-place operation keeps its first operand's shape, so ``out +=
+        ``operator.iand``, and so on (not ``a @= b``: a tensor has no ``__imatmul__``, so Python runs ``a = a @ b``): an in-place operation keeps its first operand's shape, so ``out +=
         shortcut(x)`` fails in torch where ``out + ...`` would broadcast."""
 
         __iadd__ = in_place(operator.iadd)
@@ -63,7 +63,6 @@ def _tracer_type() -> Any:
         __ixor__ = in_place(operator.ixor)
         __ilshift__ = in_place(operator.ilshift)
         __irshift__ = in_place(operator.irshift)
-        __imatmul__ = in_place(operator.imatmul)  # (torch refuses ``a @= b``)
 
         @property
         def is_cuda(self) -> bool:
