@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 from collections import OrderedDict
 from typing import Any, ClassVar
 
@@ -496,3 +497,40 @@ def test_a_method_patched_on_the_class_after_a_plan_is_read_again() -> None:
         _agrees(model, (2, 3, 4))
     finally:
         _Features.features = original  # type: ignore[method-assign]
+
+
+class _LoggingBlock(torch.nn.Module):
+    """diffusers' cross-attention blocks: a deprecation logged where an optional dict is given with a key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(4, 4)
+
+    def forward(self, x: Any, options: Any = None) -> Any:
+        if options is not None and options.get("scale", None) is not None:
+            logging.getLogger("tests.library").warning("Passing `scale` in `options` is deprecated.")
+        return self.proj(x)
+
+
+class _LoggingUNet(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = torch.nn.ModuleList([_LoggingBlock(), _LoggingBlock()])
+
+    def forward(self, x: Any, options: Any = None) -> Any:
+        for block in self.blocks:
+            x = block(x, options=options)
+        return x
+
+
+def test_a_read_logs_nothing_the_forward_would_not(caplog: pytest.LogCaptureFixture) -> None:
+    """A block read before its calls are known is traced with its optional inputs as traced values: a plan of
+    diffusers' UNet logged "Passing `scale` to `cross_attention_kwargs` is deprecated" two dozen times, never
+    asked for. The read's log records are dropped; the caller's logging works as before after it."""
+    model = _LoggingUNet()
+    with caplog.at_level(logging.WARNING):
+        plan = convcalc.plan(model, (2, 3, 4))
+        assert plan.output_shape == tuple(model(torch.randn(2, 3, 4)).shape)
+        assert caplog.records == []
+        logging.getLogger("tests.library").warning("after")
+    assert [r.getMessage() for r in caplog.records] == ["after"]

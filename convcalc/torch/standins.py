@@ -1,7 +1,7 @@
 """What convcalc puts around a trace of a user's module so that it reads the forward as torch runs it and leaves
 the model as it was: the classes it makes of a user's class (a forward behind a wrapper of ``(self, *args,
-**kwargs)``, without the user's ``__init_subclass__``), the settings objects put back after the trace, and which
-traced values hold integers (an input named as such, and its views).
+**kwargs)``, without the user's ``__init_subclass__``), the settings objects put back after the trace, the log
+records it drops, and which traced values hold integers (an input named as such, and its views).
 """
 
 from __future__ import annotations
@@ -95,6 +95,29 @@ class QuietSubclass:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         del kwargs
+
+
+@contextlib.contextmanager
+def logs_kept() -> Iterator[None]:
+    """While a forward is read, the records Python's ``logging`` is given in this thread are dropped, as its
+    warnings are: a read passes traced values where a call gives None (diffusers' blocks then log "Passing
+    `scale` to `cross_attention_kwargs` is deprecated" two dozen times for a plan of its UNet); other threads log
+    as before."""
+    import logging
+    import threading
+
+    thread = threading.get_ident()
+    handle = logging.Logger.handle
+
+    def quiet(self: logging.Logger, record: logging.LogRecord) -> None:
+        if record.thread != thread:
+            handle(self, record)
+
+    logging.Logger.handle = quiet  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        logging.Logger.handle = handle  # type: ignore[method-assign]
 
 
 def stand_in_class(cls: Any, forward: Any) -> Any:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from convcalc.torch.nodes import INTEGER_DTYPES, Decision, _torch, integer_values
-from convcalc.torch.standins import _called_through_wrapper, _integral_node, settings_kept
+from convcalc.torch.standins import _called_through_wrapper, _integral_node, logs_kept, settings_kept
 
 # conditions on sizes one read of a forward may decide: a loop on a size taken one way each time stops here, and
 # the read is made again with the last condition taken the other way (the plan checks each on the real sizes)
@@ -534,6 +534,7 @@ def _trace(
     with (
         warnings.catch_warnings(),
         settings_kept(module),
+        logs_kept(),
         _factories_recorded(tracer),
         causal_mask_as_given(),
         _python_of_scripted(scripted),
