@@ -186,16 +186,16 @@ class MetaDraws:
         given = list(_tensors_in((args, kwargs)))
         draw = next((self.drawn[id(t)][1] for t in given if id(t) in self.drawn), None)
         if draw is not None and name in _DECISIONS:
-            raise drawn_refusal(self._module(), draw, f"Received: function={name}")
+            raise drawn_refusal(self.module(), draw, f"Received: function={name}")
         if name in DRAWING_METHODS and name.endswith("_") and given and given[0].device.type != "meta":
             raise drawn_refusal(
-                self._module(), f"Tensor.{name}", f"Received: a tensor on the {given[0].device.type} device"
+                self.module(), f"Tensor.{name}", f"Received: a tensor on the {given[0].device.type} device"
             )
         try:
             out = func(*args, **kwargs)
         except Exception as exc:
             if draw is not None and "meta" in str(exc):  # a drawn value asked inside the call (``x[:, :k]``)
-                raise drawn_refusal(self._module(), draw, f"Received: function={name}") from None
+                raise drawn_refusal(self.module(), draw, f"Received: function={name}") from None
             raise
         if name in DRAWING_FUNCTIONS or name in DRAWING_METHODS:
             draw = f"torch.{name}" if name in DRAWING_FUNCTIONS else f"Tensor.{name}"
@@ -218,9 +218,9 @@ class MetaDraws:
                 continue
             if all(t.device.type == "meta" for t in _tensors_in(out)):
                 return out
-        raise drawn_refusal(self._module(), draw, "Received: a draw torch makes off the meta device")
+        raise drawn_refusal(self.module(), draw, "Received: a draw torch makes off the meta device")
 
-    def _module(self) -> str:
+    def module(self) -> str:
         """The module whose forward runs now: the innermost the run entered, else the one it plans."""
         stack = self.run.stack
         if not stack:

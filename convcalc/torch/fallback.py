@@ -26,6 +26,8 @@ from convcalc.torch.meta import (
 )
 from convcalc.torch.nodes import ListValue, Outputs, _Attr, _input_name, _join, _torch, child_module, integer_leaves
 from convcalc.torch.ops import _HANDLERS
+from convcalc.torch.scripted import _scripted_mac_error, _torchscript_mac_op
+from convcalc.torch.shadow import Shadow
 from convcalc.torch.trace import (
     _apply_rule,
     _Book,
@@ -357,6 +359,7 @@ def _torch_call(
         if isinstance(value, _Tensor):
             dtype = torch.long if len(alive) in longs else floats
             tensor = torch.empty(value.shape, device="meta", dtype=dtype)
+            shadow.given(tensor, value, model is None or model is module)  # (its values, where the reader knows them)
             known[id(tensor)] = value.rf
             alive.append(tensor)
             return tensor
@@ -375,6 +378,7 @@ def _torch_call(
     class Functions(TorchFunctionMode):
         def __torch_function__(self, func: Any, types: Any, f_args: Any = (), f_kwargs: Any = None) -> Any:
             out = draws.call(func, f_args, f_kwargs or {})  # (torch's random draws, made on the meta device)
+            shadow.seen(func, f_args, f_kwargs or {}, out)
             if run.active and _holds_tensor(out):
                 _not_vmapped((out, *f_args), getattr(func, "__name__", str(func)), run.path)
                 if not run.inside_leaf():
@@ -393,6 +397,8 @@ def _torch_call(
     for longs in tries:
         run = _Run(copy, path, model, whole)
         draws = MetaDraws(run, where)
+        shadow = Shadow(draws.module)  # the values of its small integer tensors, for torch's checks of indices
+        shadow.buffers(module, copy)
         known.clear()
         alive.clear()
         pre = torch_module.register_module_forward_pre_hook(run.pre)
@@ -413,6 +419,7 @@ def _torch_call(
                 torch.no_grad(),
                 torch.device("meta"),
                 Functions(),
+                shadow.mode(),
                 _value_checks_off(),
                 _quiet_compiled(),
                 python_draws_refused(where),
@@ -895,30 +902,6 @@ def _shapes_of(value: Any) -> Any:
     return None
 
 
-# TorchScript operations whose multiply-accumulates convcalc counts only through its layers' rules.
-_MAC_OPS = (
-    "aten::conv",
-    "aten::_convolution",
-    "aten::linear",
-    "aten::matmul",
-    "aten::mm",
-    "aten::bmm",
-    "aten::mv",
-    "aten::dot",
-    "aten::addmm",
-    "aten::addbmm",
-    "aten::baddbmm",
-    "aten::addmv",
-    "aten::einsum",
-    "aten::tensordot",
-    "aten::bilinear",
-    "aten::lstm",
-    "aten::gru",
-    "aten::rnn",
-    "aten::scaled_dot_product_attention",
-)
-
-
 @_handles("script_function")
 def _script_function(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """A TorchScript function called in a forward (a scripted ``drop_path``): fx cannot look inside it, so torch
@@ -966,32 +949,3 @@ def _script_function(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any])
         for t in _leaves((value,)):
             named.row(tensors[0].shape if tensors else (), t)
     return value
-
-
-def _torchscript_mac_op(scripted: Any) -> str | None:
-    """The first operation with multiply-accumulates in a TorchScript function's or module's forward graph."""
-    try:
-        graph = str(scripted.inlined_graph)
-    except Exception:  # a module with no forward graph (a scripted container)
-        return None
-    return next((op for op in _MAC_OPS if op in graph), None)
-
-
-def _scripted_mac_error(module: Any, where: str) -> SpecError | None:
-    """A module whose forward can call TorchScript that multiplies matrices: torch's pass cannot show convcalc
-    those operations, so their MACs would be missing from the plan."""
-    from convcalc.torch.tracer import _scripted_calls
-
-    torch = _torch()
-    for m in module.modules():
-        found = [(m, op) for m in (m,) if isinstance(m, torch.jit.ScriptModule) and (op := _torchscript_mac_op(m))]
-        forward = None if isinstance(m, torch.jit.ScriptModule) else type(m).forward
-        found += [(f, op) for f in _scripted_calls(forward) if (op := _torchscript_mac_op(f))]
-        if found:
-            script, op = found[0]
-            name = getattr(script, "original_name", None) or script.name
-            return SpecError(
-                f"{where}: it runs the TorchScript {name}, which calls {op}, whose multiply-accumulates convcalc "
-                f"cannot count inside TorchScript; register a rule for it. Received: torchscript={name}"
-            )
-    return None

@@ -114,13 +114,26 @@ def require_inside(
             0,
             call.name,
             axis,
-            lambda: (
-                f"{call.where}: an index of {what} ranges over {least} to {greatest}, outside its {size} entries "
-                f"(torch: IndexError, index out of range; it takes {low} to {high}). Received: index values "
-                f"{least} to {greatest}, size={size}"
-            ),
+            lambda: index_outside(call.where, what, least, greatest, size, low, high),
             "index inside the axis",
         )
+
+
+def index_outside(
+    where: str, what: str, least: Any, greatest: Any, size: Any, low: Any, high: Any, fits: str = ""
+) -> str:
+    """The refusal of an index whose values range over ``least`` to ``greatest`` into ``what`` (``where``: the
+    layer or module), which has ``size`` entries and takes ``low`` to ``high``; ``fits``: what would fit, where
+    known (``at most 64 positions``).
+
+    >>> index_outside("pos (Embedding)", "the embedding table", 0, 16, 16, 0, 15)
+    'pos (Embedding): an index of the embedding table ranges over 0 to 16, outside its 16 entries (torch: IndexError, index out of range; it takes 0 to 15). Received: index values 0 to 16, size=16'
+    """
+    return (
+        f"{where}: an index of {what} ranges over {least} to {greatest}, outside its {size} entries (torch: "
+        f"IndexError, index out of range; it takes {low} to {high}){'; ' + fits if fits else ''}. Received: index "
+        f"values {least} to {greatest}, size={size}"
+    )
 
 
 def _inside_loosely(call: Any, rooms: tuple[Any, Any], what: str, bounds: tuple[Any, Any], size: Any) -> None:
