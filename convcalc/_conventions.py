@@ -44,7 +44,8 @@ class MacConvention(_Vocabulary):
     pools once; an Upsample module twice its outputs, ``F.interpolate`` once. A row does not hold an
     upsample's mode (counted as nearest), whether a functional norm is given weights (counted without) or
     the training flag (eval mode), nor how an attention layer is called; ptflops also counts ``F.conv2d``,
-    ``F.linear``, ``torch.relu`` and ``a @ b`` as 0, which rows of the same kind do not say. Every
+    ``F.linear``, ``torch.relu`` and ``a @ b`` as 0, which rows of the same kind do not say, and
+    ``F.scaled_dot_product_attention`` as 0 (it does not patch it). Every
     convention is per sample (torchinfo's summary multiplies by the batch).
     """
 

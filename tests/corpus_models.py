@@ -2387,6 +2387,41 @@ class UnshuffleInput(nn.Module):
         return self.conv_first(pixel_unshuffle(x, scale=2))
 
 
+def _is_tracing(tensor: Any) -> bool:
+    return isinstance(tensor, torch.fx.Proxy)  # (Hugging Face's ``is_tracing``, among other checks)
+
+
+class MaskedTokenEncoder(nn.Module):
+    """Hugging Face's encoder style: features projected, position embeddings (a buffer of position ids, sliced), a
+    padding mask made as its mask functions make it (``keep = keep & f(...)`` from ``new_ones(())``, then ``&=``)
+    and dropped where it masks nothing (``mask.all()``, a branch on values, taken only where fx does not trace)."""
+
+    def __init__(self, features: int = 6, dim: int = 16, heads: int = 2, positions: int = 32) -> None:
+        super().__init__()
+        self.project = nn.Linear(features, dim)
+        self.positions = nn.Embedding(positions, dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.heads = heads
+        self.register_buffer("position_ids", torch.arange(positions)[None], persistent=False)
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        b, t, _ = hidden_states.shape
+        x = self.project(hidden_states) + self.positions(self.position_ids[:, :t])
+        mask = None
+        if attention_mask is not None:
+            q = torch.arange(t, device=x.device)
+            keep = q.new_ones((), dtype=torch.bool)
+            keep = keep & (q[None, :, None] >= 0)
+            padding = attention_mask.bool()[:, None, None, :]
+            keep = keep & padding
+            keep &= torch.ones_like(keep)
+            mask = None if not _is_tracing(padding) and bool(padding.all()) else keep
+        qkv = self.qkv(x).view(b, t, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=mask)
+        return self.out(y.transpose(1, 2).reshape(b, t, -1))
+
+
 CORPUS: list[tuple[str, Any, Any]] = [
     ("ShuffleNetTiny", ShuffleNetTiny, (2, 3, 16, 16)),
     ("ShuffleV2Block", lambda: ShuffleV2Block(8), (1, 8, 6, 6)),
@@ -2472,4 +2507,5 @@ CORPUS: list[tuple[str, Any, Any]] = [
     ("FrozenRetina", frozen_retina, (1, 3, 32, 32)),
     ("ClipResNetPool", lambda: ClipResNetPool().eval(), (2, 3, 28, 28)),
     ("UnshuffleInput", UnshuffleInput, (1, 3, 8, 6)),
+    ("MaskedTokenEncoder", MaskedTokenEncoder, {"hidden_states": (2, 12, 6), "attention_mask": (2, 12)}),
 ]

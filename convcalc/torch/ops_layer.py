@@ -178,9 +178,15 @@ def _sdpa(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     macs = per_sample * length * source * (q.shape[-1] + v.shape[-1])
     shape = (*batch, length, v.shape[-1])
     # 2-D inputs (L, E): one attention, the count the whole call's, not one per query; fvcore has no handler for
-    # aten::scaled_dot_product_attention, which it counts as nothing
+    # aten::scaled_dot_product_attention, and ptflops does not patch the function: neither counts it
     call.ctx.add_row(
-        call.name, call.kind, tuple(q.shape), shape, macs=macs, batch=batch[0] if batch else 1, peer_macs={"fvcore": 0}
+        call.name,
+        call.kind,
+        tuple(q.shape),
+        shape,
+        macs=macs,
+        batch=batch[0] if batch else 1,
+        peer_macs={"fvcore": 0, "ptflops": 0},
     )
     return _Tensor(shape)
 
