@@ -35,6 +35,7 @@ from convcalc.torch.nodes import (
     child_module,
 )
 from convcalc.torch.ops import _HANDLERS
+from convcalc.torch.rewrites import after_write
 from convcalc.torch.strides import contiguous, is_contiguous
 from convcalc.torch.trace import _elementwise_type
 from convcalc.torch.values import (
@@ -48,7 +49,6 @@ from convcalc.torch.values import (
     _embedding,
     _exactly_rounded,
     _flow_of,
-    _forget_bounds,
     _Known,
     _leaves,
     _output_size_given,
@@ -124,7 +124,9 @@ def _spec_types() -> _SpecTypes:
             start = len(ctx.rows)
             slot = ctx.open_group() if path else -1
             try:
-                out = _graph_call(self, (_Tensor(tuple(flow[0]), flow[1]),), {}, ctx, path)
+                given = _Tensor(tuple(flow[0]), flow[1])
+                given.free = not path  # the model's own input, its values any
+                out = _graph_call(self, (given,), {}, ctx, path)
             except ReaderSignalError as exc:
                 raise public_error(exc) from None
             if not isinstance(out, _Tensor):
@@ -472,12 +474,14 @@ def _run_graph(
                     input=written,
                 )
             outs = _leaves(kwargs.get("out")) if kwargs else []  # ``torch.add(i, 1, out=self.keep)``
-            if (isinstance(written, _Tensor) and written.integral) or any(t.integral for t in outs):
-                # a change in place (``p.clamp_(max=15)``, ``p[16:] = 0``) may change the values of the tensor and
-                # of its views, whose bounds (an ``arange``'s) no longer hold: forgotten, here and in its views
-                _forget_bounds(env, args)
-                if hasattr(ctx, "rewritten"):  # and of the model's tensors read after (a module called again)
-                    ctx.rewritten = True
+            if isinstance(written, _Tensor) or outs:  # the model's inputs here may be what it changes (a view)
+                for t in _leaves((tuple(env.values()), args)):
+                    t.free = False
+            targets = [t for t in ([written] if isinstance(written, _Tensor) else []) + outs if t.integral]
+            if targets and hasattr(ctx, "rewritten"):
+                # a change in place (``p.clamp_(max=15)``, ``p[16:] = 0``) may change the values of the model's
+                # tensors read after (a module called again): those are not known from then on
+                ctx.rewritten = True
             if node.kind.startswith("math."):
                 env[node.name] = _math(call, node, args, kwargs)
             else:
@@ -490,6 +494,8 @@ def _run_graph(
                 if node.kind in _ALIASING and args and (isinstance(args[0], _SizeTensor) or id(args[0]) in sized):
                     result = env[node.name]
                     sized.update(id(v) for v in (result if isinstance(result, (tuple, list)) else (result,)))
+                if targets:  # the bounds of the values written joined, here and in the tensors it may be a view of
+                    after_write(node.kind, env, args, kwargs, targets, env[node.name])
                 # the tensor written into is the result from here on, where its shape changes: ``x.squeeze_(-1)``
                 # without ``x =``, ``torch.cat(..., out=buffer)``
                 if call.inplace or (kwargs and "out" in kwargs):

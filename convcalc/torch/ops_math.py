@@ -15,6 +15,7 @@ from convcalc._errors import ShapeError
 from convcalc._types import Shape
 from convcalc.torch.nodes import INTEGER_DTYPES
 from convcalc.torch.ops_norm import FEATURE_DROPOUTS, dims_at_least, drops_channels, gelu_approximation
+from convcalc.torch.reached import arithmetic, as_integers, compared
 from convcalc.torch.strides import contiguous, copied, is_contiguous, is_dense, iterated, viewed
 from convcalc.torch.values import (
     _Call,
@@ -28,6 +29,7 @@ from convcalc.torch.values import (
     _Loose,
     _merge_rf,
     _Opaque,
+    _Reached,
     _Real,
     _real_value,
     _rearranged,
@@ -82,6 +84,12 @@ def _passthrough(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         return _SizeTensor(t.shape, tuple(_whole(_rounded_division(call, v, 1, "trunc")) for v in t.values), t.const)
     if isinstance(t, _SizeTensor) and not t.integral and (cast is _SAME or "float" in str(cast)):
         return _SizeTensor(t.shape, t.values, t.const)  # floats kept: a copy, or a cast to another float type
+    if cast is None and any(isinstance(v, _Tensor) and v.integral for v in (*args[1:2], *kwargs.values())):
+        cast = "torch.int32"  # ``x.type_as(ids)``: int32 or int64 (the narrower, for the values it keeps)
+    if isinstance(t, _Tensor) and t.mask is not None and cast in INTEGER_DTYPES:
+        # ``input_ids.ne(pad).int()``: 0 and 1, each for some input
+        kept = t.strides if t.strides is not None and is_dense(t.shape, t.strides) else None
+        return _Tensor(t.shape, t.rf, t.const, kept, integral=True, span=as_integers(t.mask))
     if isinstance(t, _Tensor) and t.integral and (cast is not _SAME or call.kind == "clone"):
         # whole numbers that index by position stay so (values and all) only in int32 or int64: a cast to bool
         # or uint8 makes a mask, to int8 or int16 a tensor that wraps around and indexes nothing, to a float a
@@ -92,6 +100,11 @@ def _passthrough(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         kept = t.strides if t.strides is not None and is_dense(t.shape, t.strides) else None
         # the same values (a copy; ``.long()`` of a module's index buffer), unless int32 wraps them around
         span = t.span if whole and _fits(t.span, cast) else None
+        if whole and span is None and isinstance(t.span, _Reached):
+            # bounds computed from the model's inputs are kept where int32 holds them: a condition on the sizes
+            # (dropped, the index they make would go unchecked)
+            _held_by_int32(call, t.span)
+            span = t.span
         return _Tensor(t.shape, t.rf, t.const, kept, integral=whole, span=span, known=t.known)
     if not isinstance(t, _Tensor) or t.strides is None or call.kind == "detach" or is_dense(t.shape, t.strides):
         return t  # the tensor itself, a view of it, or a copy with its very strides (a dense one's)
@@ -224,6 +237,29 @@ def _arange(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return _Tensor(
         (_size(count),), None, const=True, integral=integral, span=span, known=_Known((count,), None, (0, start, step))
     )
+
+
+def _held_by_int32(call: _Call, span: tuple[Any, Any]) -> None:
+    """The values between the ends of ``span`` are held by int32 (from -2**31 to 2**31 - 1): conditions on the
+    sizes, a ShapeError with numbers (they would wrap around)."""
+    least, greatest = span
+    for room in (_size(2**31 - 1 - _sympy_of(greatest)), _size(_sympy_of(least) + 2**31)):
+        call.require_at_least(
+            room,
+            0,
+            0,
+            lambda: (
+                f"{call.where}: values {least} to {greatest} cast to int32 wrap around past 2**31 - 1. "
+                f"Received: values {least} to {greatest}"
+            ),
+            "values held by int32",
+        )
+
+
+def _sympy_of(value: Any) -> Any:
+    from convcalc._symbolic import to_sympy
+
+    return to_sympy(value)
 
 
 def _fits(span: tuple[Any, Any] | None, cast: Any) -> bool:
@@ -588,8 +624,10 @@ def _binary(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         v.integral if isinstance(v, _Tensor) else _is_size(v) for v in operands
     )
     # (``torch.add(i, n, alpha=k)`` scales the second: its bounds are not followed)
-    span = _span_of(call.kind, operands) if integral and len(operands) == 2 and "alpha" not in kwargs else None
+    span = _span_of(call.kind, operands, shape) if integral and len(operands) == 2 and "alpha" not in kwargs else None
     out = _Tensor(shape, rf, all(t.const for t in tensors), strides, integral, span)
+    if call.kind in _COMPARISONS:  # ``input_ids.ne(pad)``: all False for some input, all True for another
+        out.mask = compared(call.kind, operands)
     return call.row(tensors[0].shape, out)
 
 
@@ -604,13 +642,15 @@ def _every_pair(operands: list[Any]) -> bool:
     return all(x == 1 or y == 1 for x, y in zip(a, b, strict=False))
 
 
-def _span_of(kind: str, operands: list[Any]) -> tuple[Any, Any] | None:
+def _span_of(kind: str, operands: list[Any], shape: Shape = ()) -> tuple[Any, Any] | None:
     """The least and the greatest value of a sum, a difference or a product by a size of integer tensors whose
     values the plan bounds (a relative position, ``i[:, None] - i[None, :] + 15``; an offset, ``arange(b) * n``),
-    or None."""
+    or None; of bounds computed from the model's inputs, as :func:`~convcalc.torch.reached.arithmetic` says."""
     from convcalc._backend import decided
     from convcalc._symbolic import to_sympy
 
+    if any(isinstance(v, _Tensor) and isinstance(v.span, _Reached) for v in operands):
+        return arithmetic(kind, operands, _every_pair(operands), tuple(shape))  # type: ignore[no-any-return]
     spans = [v.span if isinstance(v, _Tensor) else (v, v) for v in operands]
     if any(span is None for span in spans) or not _every_pair(operands):
         return None

@@ -13,6 +13,7 @@ from convcalc._errors import ConvCalcError
 from convcalc._plan import sliced_rf
 from convcalc._types import Shape
 from convcalc.torch.ops_math import _broadcast, _reordered, _view_strides
+from convcalc.torch.reached import as_integers, running_sum
 from convcalc.torch.strides import expanded, unsqueezed
 from convcalc.torch.values import (
     _as_sizes,
@@ -538,6 +539,12 @@ def _same_shape_along(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]
             _index(call, d, rank, t.shape)
     # a flip or roll may reorder a spatial axis, a cumulative sum widens the field along it: the receptive
     # field is not followed through these
+    if call.kind == "cumsum" and set(kwargs) <= {"dim", "input"} and len(args) <= 2:
+        # a running sum of integers (of a mask: ``input_ids.ne(pad).int().cumsum(1)``): the bounds of its values
+        span = t.span if t.integral else as_integers(t.mask) if t.mask is not None else None
+        span = running_sum(span, tuple(t.shape), int(dims)) if span is not None and _is_int(dims) else None
+        if span is not None:
+            return call.row(t.shape, _Tensor(t.shape, None, t.const, integral=True, span=span))
     return call.row(t.shape, _Tensor(t.shape, None, t.const))
 
 

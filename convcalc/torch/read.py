@@ -175,7 +175,9 @@ def _read(module: Any) -> _TorchModel:
 def _input_tensor(flow: Any) -> _Tensor:
     """An input of the model: a new tensor of this shape, laid out contiguously (as ``torch.zeros`` makes it)."""
     shape = tuple(flow[0])
-    return _Tensor(shape, flow[1], strides=contiguous(shape))
+    given = _Tensor(shape, flow[1], strides=contiguous(shape))
+    given.free = True  # (its values any)
+    return given
 
 
 def _filled(template: Any, inputs: tuple[Any, ...], keywords: dict[str, Any]) -> Any:

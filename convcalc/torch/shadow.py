@@ -27,7 +27,7 @@ from typing import Any
 
 from convcalc._errors import ShapeError
 from convcalc.torch.nodes import _KEPT, _torch
-from convcalc.torch.values import index_outside
+from convcalc.torch.values import index_outside, positions_inside
 
 #: the state of the inputs at which a tensor whose values are known is at its bounds: every state
 _ANY = "any"
@@ -307,8 +307,7 @@ def _fits(over: Any) -> str:
     count = wrong.index(True)
     if count == 0 or not all(wrong[count:]):
         return ""
-    many = f"{count} positions" if count > 1 else "1 position"
-    return f"the first {many} of its {len(wrong)} along its last axis {'are' if count > 1 else 'is'} inside: at most {many}"
+    return positions_inside(count, len(wrong), "its last axis")
 
 
 # --------------------------------------------------------------------------- #

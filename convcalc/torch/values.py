@@ -29,7 +29,7 @@ class _Tensor:
     (parameters), which do not depend on the input.
     """
 
-    __slots__ = ("const", "integral", "known", "rf", "shape", "span", "strides")
+    __slots__ = ("const", "free", "integral", "known", "mask", "rf", "shape", "span", "strides")
 
     def __init__(
         self,
@@ -52,6 +52,12 @@ class _Tensor:
         # its values themselves, where the plan knows them (a module's integer buffer, an ``arange``): a part of
         # it (``self.position_ids[:, :t]``) has bounds of its own
         self.known = known if self.span is not None else None
+        # one of the model's own inputs, its values any (``input_ids``): a comparison of it with a number is all
+        # False for some input and all True for another
+        self.free = False
+        # of a bool tensor such a comparison gives: the states of the inputs at which it is all False and all True
+        # (``_Reached``), which its cast to integers (``input_ids.ne(pad).int()``) takes as its bounds 0 and 1
+        self.mask: tuple[Any, Any] | None = None
 
     def __repr__(self) -> str:  # in a message's "Received:" part
         return f"<a tensor of shape {tuple(self.shape)}>"
@@ -73,6 +79,33 @@ class _IfAny(tuple[Any, ...]):
     __slots__ = ()
 
 
+#: the state of the model's inputs at which a bound of values that do not depend on them is reached: every state
+_ANY = "any"
+
+
+class _Reached(tuple[Any, ...]):
+    """Bounds of the values of an integer tensor computed from the model's own inputs (RoBERTa's positions,
+    ``input_ids.ne(pad).int().cumsum(1) * mask + pad``), each reached where the inputs are in a state: ``at``
+    holds, for the least and then the greatest, ``(state, uniform)``: the state (a comparison of an input with a
+    number, ``(input, "ne", 1)``, all True; or ``_ANY``) at which some element is at the bound, and whether every
+    element is then; ``(None, False)`` where no state is known to reach it (checked as a ``_Loose`` bound is).
+    ``grows``: where the greatest is reached at the last position along an axis and falls by a step per position
+    before it (a running sum): ``(shape, axis counted from the end, step)``, for what would fit."""
+
+    at: tuple[tuple[Any, bool], tuple[Any, bool]]
+    grows: tuple[tuple[Any, ...], int, Any] | None
+
+    def __new__(
+        cls,
+        bounds: tuple[Any, Any],
+        at: tuple[tuple[Any, bool], tuple[Any, bool]],
+        grows: tuple[tuple[Any, ...], int, Any] | None = None,
+    ) -> _Reached:
+        made = super().__new__(cls, bounds)
+        made.at, made.grows = at, grows
+        return made
+
+
 @dataclasses.dataclass(frozen=True)
 class _Known:
     """The values of an integer tensor of ``shape`` that the plan knows: ``values`` row-major (numbers: a module's
@@ -91,8 +124,9 @@ def require_inside(
     lie (``self.pos(torch.arange(t))``, a module's index buffer), are inside it: from ``-size`` on (from 0 where
     ``negative`` is False: an embedding's table) and below ``size``, as torch's IndexError requires; a constraint
     on symbolic sizes, which holds too where one of the sizes ``unless`` names is 0 (the result has no element:
-    torch reads no index then). Bounds a part's values need not reach (``_Loose``) decide it only where they fit
-    at every size: else the plan is refused, as its sizes are the part's values."""
+    torch reads no index then). Bounds the values need not reach (``_Loose``, an end of ``_Reached`` that no
+    state of the inputs is known to reach) decide it only where they fit at every size: else the plan is
+    refused, as its sizes are the values."""
     span = getattr(index, "span", None)
     if span is None:
         return
@@ -105,18 +139,53 @@ def require_inside(
 
         empty = [-to_sympy(d) for d in unless]  # at least 0 where the size is 0
         rooms = tuple(_size(smax(to_sympy(room), *empty)) for room in rooms)
-    if isinstance(span, _Loose):
-        _inside_loosely(call, rooms, what, (least, greatest), size)
-        return
-    for room in rooms:
-        call.ctx.at_least(
-            room,
-            0,
-            call.name,
-            axis,
-            lambda: index_outside(call.where, what, least, greatest, size, low, high),
-            "index inside the axis",
-        )
+    if isinstance(span, _Reached):  # (the greatest's room first)
+        reached = (span.at[1][0] is not None, span.at[0][0] is not None)
+    else:
+        reached = (not isinstance(span, _Loose),) * 2
+    fits = _what_fits(index, span, high)
+    for j, (room, sure) in enumerate(zip(rooms, reached, strict=True)):
+        if sure:
+            call.ctx.at_least(
+                room,
+                0,
+                call.name,
+                axis,
+                lambda fits=fits if j == 0 else "": index_outside(
+                    call.where, what, least, greatest, size, low, high, fits
+                ),
+                "index inside the axis",
+            )
+    loose = tuple(room for room, sure in zip(rooms, reached, strict=True) if not sure)
+    if loose:
+        _inside_loosely(call, loose, what, (least, greatest), size)
+
+
+def _what_fits(index: Any, span: Any, high: Any) -> str:
+    """What would fit where the greatest value of an index is reached at the last position along an axis and
+    falls by a step per position before it (``_Reached.grows``): how many positions are inside, where numbers."""
+    grows = getattr(span, "grows", None)
+    if grows is None or tuple(index.shape) != grows[0]:
+        return ""
+    shape, axis, step = grows
+    total, greatest = shape[axis], span[1]
+    if not all(type(v) is int for v in (total, step, greatest, high)) or step <= 0 or greatest <= high:
+        return ""
+    count = total - -(-(greatest - high) // step)
+    return positions_inside(count, total, "its last axis" if axis == -1 else f"axis {len(shape) + axis}")
+
+
+def positions_inside(count: int, total: int, along: str) -> str:
+    """What fits where the first ``count`` positions of ``total`` along an axis index inside the axis they
+    index, and the others do not (an ``arange(65)`` into 64 entries); empty where none or all do.
+
+    >>> positions_inside(64, 65, "its last axis")
+    'the first 64 positions of its 65 along its last axis are inside: at most 64 positions'
+    """
+    if not 0 < count < total:
+        return ""
+    many = f"{count} positions" if count > 1 else "1 position"
+    return f"the first {many} of its {total} along {along} {'are' if count > 1 else 'is'} inside: at most {many}"
 
 
 def index_outside(
@@ -136,9 +205,9 @@ def index_outside(
     )
 
 
-def _inside_loosely(call: Any, rooms: tuple[Any, Any], what: str, bounds: tuple[Any, Any], size: Any) -> None:
-    """``require_inside`` of bounds the values need not reach: passes where both rooms are at least 0 at every
-    size, else a SpecError (the values of the part decide, which the plan does not know)."""
+def _inside_loosely(call: Any, rooms: tuple[Any, ...], what: str, bounds: tuple[Any, Any], size: Any) -> None:
+    """``require_inside`` of bounds the values need not reach: passes where each room is at least 0 at every
+    size, else a SpecError (the values decide, which the plan does not know)."""
     from convcalc._backend import decided
     from convcalc._symbolic import to_sympy
 
@@ -148,12 +217,13 @@ def _inside_loosely(call: Any, rooms: tuple[Any, Any], what: str, bounds: tuple[
     numbers = all(type(v) is int for v in (least, greatest, size))
     how = (
         "take the part by slices, ints and lists of ints of the tensor the module holds or of an arange, before any "
-        "arithmetic on it (convcalc computes the values of those)"
+        "arithmetic on it or write into it (convcalc computes the values of those)"
     )
     message = (
-        f"indexes {what} ({size} entries) by a part of an integer tensor whose values lie between {least} and "
-        f"{greatest}, of which convcalc does not know the part's own (torch: IndexError where one is outside the "
-        f"axis); {how if numbers else 'plan with numbers, or ' + how}"
+        f"indexes {what} ({size} entries) by an integer tensor whose values lie between {least} and {greatest}, "
+        f"which convcalc does not know them to reach (a part of a tensor, one written in place, or values computed "
+        f"from the model's inputs; torch: IndexError where one is outside the axis); "
+        f"{how if numbers else 'plan with numbers, or ' + how}"
     )
     # (torch's shape machinery, which runs on no data, would not check it either: the refusal stands)
     error = call.spec_error(message, index=f"values within {least} to {greatest}", size=size)
@@ -262,13 +332,6 @@ def _flat(at: tuple[int, ...], shape: Shape) -> int:
     for i, size in zip(at, shape, strict=True):
         flat = flat * size + i
     return flat
-
-
-def _forget_bounds(env: dict[str, Any], args: tuple[Any, ...]) -> None:
-    """Drop the bounds of the values of every integer tensor a forward holds (and of those it is handed, in
-    lists, tuples and dicts): a tensor changed in place may be a view of any of them."""
-    for t in _leaves((tuple(env.values()), args)):
-        t.span = t.known = None
 
 
 def _leaves(value: Any) -> list[_Tensor]:
