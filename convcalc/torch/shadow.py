@@ -115,10 +115,32 @@ class Shadow:
                         return
                 if exact.shape == out.shape:
                     self.held[id(out)] = _Values(out, exact, exact, _ANY, _ANY)
+        elif getattr(func, "__name__", "") in ("__getitem__", "__setitem__") and len(args) > 1 and _is_meta(args[0]):
+            self._listed(args[0], args[1], out if func.__name__ == "__getitem__" else args[0])
         elif func is torch.nn.functional.one_hot and args:
             classes = args[1] if len(args) > 1 else kwargs.get("num_classes", -1)
             if isinstance(classes, int) and classes >= 0:  # (-1: as many as the greatest value, read on data)
                 self._inside(args[0], classes, False, "num_classes (one_hot)", empty=False)
+
+    def _listed(self, t: Any, index: Any, result: Any) -> None:
+        """``x[:, [0, 5]]``: a list of ints indexes the axis it stands at, as an index tensor torch makes inside
+        ``__getitem__`` (on the meta device, where the dispatcher sees no values): checked here, from its list.
+        torch reads no index where ``result`` (the part taken, or the tensor written) has no element."""
+        torch = _torch()
+        items = index if type(index) is tuple else (index,)
+        consumed = sum(_axes_taken(item) for item in items if item is not None and item is not Ellipsis)
+        axis = 0
+        for item in items:
+            if item is Ellipsis:
+                axis += t.dim() - consumed
+                continue
+            if isinstance(item, list) and _ints(item) and axis < t.dim():
+                with torch._C.DisableTorchFunction():
+                    values = torch.tensor(item, dtype=torch.long, device="cpu")
+                where = f"axis {axis} (x[index]{'' if result is not t else ' = value'})"
+                empty = isinstance(result, torch.Tensor) and result.numel() == 0
+                self._inside(values, int(t.shape[axis]), True, where, empty=empty, positions=False)
+            axis += 0 if item is None else _axes_taken(item)
 
     # ------------------------------------------------------------------ the dispatcher
 
@@ -264,10 +286,10 @@ class Shadow:
 
     # ------------------------------------------------------------------ the checks
 
-    def _inside(self, index: Any, size: int, negative: bool, what: str, empty: bool) -> None:
+    def _inside(self, index: Any, size: int, negative: bool, what: str, empty: bool, positions: bool = True) -> None:
         """Refuse where some input of these shapes gives ``index`` a value outside an axis of ``size``: from
         ``-size`` on where ``negative``, else from 0, and below ``size``. ``empty``: the operation reads no index
-        (torch checks none)."""
+        (torch checks none). ``positions``: say how many positions fit (of a tensor of positions, not a list)."""
         if empty:
             return
         found = self.interval(index)
@@ -280,7 +302,7 @@ class Shadow:
         under = low < bottom if low_at is not None else torch.zeros(low.shape, dtype=torch.bool)
         if bool(over.any()) or bool(under.any()):
             least, greatest = int(low.min()), int(high.max())
-            fits = "" if bool(under.any()) else _fits(over)
+            fits = "" if bool(under.any()) or not positions else _fits(over)
             raise ShapeError(index_outside(self.where(), what, least, greatest, size, bottom, top, fits))
 
 
@@ -290,6 +312,21 @@ class _UnknownError(Exception):
 
 def _is_meta(value: Any) -> bool:
     return isinstance(value, _torch().Tensor) and value.device.type == "meta"
+
+
+def _ints(items: list[Any]) -> bool:
+    """A list of ints, or of such lists (nested: a 2-D index), not empty: an index tensor (of bools: a mask)."""
+    return bool(items) and all(
+        (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, list) and _ints(v)) for v in items
+    )
+
+
+def _axes_taken(item: Any) -> int:
+    """How many axes an item of ``x[...]`` indexes: a bool mask as many as it has, anything else one."""
+    torch = _torch()
+    if isinstance(item, torch.Tensor) and item.dtype in (torch.bool, torch.uint8):
+        return int(item.dim())
+    return 1
 
 
 def _followed(tensor: Any) -> bool:
