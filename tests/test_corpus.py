@@ -608,7 +608,10 @@ def test_a_threshold_on_a_size_is_refused_without_residues() -> None:
         def forward(self, x: Any) -> Any:
             return x[..., :-1] if x.shape[-1] > 7 else x
 
-    with pytest.raises(convcalc.SpecError, match=r"\(L > 7\); plan with numbers\. Received"):
+    with pytest.raises(
+        convcalc.SpecError,
+        match=r"\(L > 7\), and convcalc cannot read both branches to one plan; plan with numbers\. Received",
+    ):
         convcalc.plan(Big(), (1, 2, convcalc.symbols("L")))
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from convcalc._errors import ConvCalcError, SpecError
+from convcalc.torch.branches import UndecidedError, both_ways
 from convcalc.torch.draws import drawn_decision
 from convcalc.torch.fallback import _multi_output, _shown_value, _torch_call, _TorchRejectsError
 from convcalc.torch.inputs import _check_keywords, _inputs_text, _not_given
@@ -601,6 +602,11 @@ def _undoer(ctx: Any) -> Callable[[], None]:
     return undo
 
 
+def _read_or_none(read: Any) -> Any:
+    """A forward read again, or None where the read goes to torch's pass (a TorchCall)."""
+    return None if isinstance(read, _spec_types().TorchCall) else read
+
+
 def _graph_call(
     graph: Any,
     args: tuple[Any, ...],
@@ -623,6 +629,17 @@ def _graph_call(
         for _ in range(_MAX_READS):
             try:
                 return _run_graph(graph, list(args), ctx, path, kwargs, writes)
+            except UndecidedError as undecided:
+                if graph.reread is None:
+                    raise
+                undo()
+                return both_ways(
+                    undecided,
+                    lambda decisions: _read_or_none(graph.reread(decisions, graph.absent)),
+                    lambda read: _graph_call(read, args, kwargs, ctx, path, writes),
+                    ctx,
+                    undo,
+                )
             except RetakeError as retake:
                 if graph.reread is None or len(retake.decisions) >= _MAX_READS:
                     raise

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from convcalc._errors import ShapeError, SpecError
+from convcalc.torch.branches import UndecidedError, assumed
 from convcalc.torch.nodes import INTEGER_DTYPES, ListValue, _torch
 from convcalc.torch.ops_math import _attribute_transpose
 from convcalc.torch.values import (
@@ -91,9 +92,19 @@ def _shape_guard(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
             f"so torch raises AssertionError{said}). Received: condition={shown}"
         )
     if holds is None:
-        raise SpecError(
+        stands_for = assumed(call.name, taken)  # read both ways: this branch's condition is an assumption
+        if stands_for is not None:
+            mark = len(call.ctx.constraints)
+            _assert_as_constraint(call, condition if taken else _negation(condition), module)
+            stands_for.extend(call.ctx.constraints[mark:])
+            return None
+        raise UndecidedError(
             f"{module}: its forward branches on a condition of the sizes that depends on the symbols "
-            f"({shown}); plan with numbers{_residue_hint(condition)}. Received: condition={shown}"
+            f"({shown}), and convcalc cannot read both branches to one plan; plan with numbers"
+            f"{_residue_hint(condition)}. "
+            f"Received: condition={shown}",
+            before,
+            call.name,
         )
     raise RetakeError(
         f"{module}: its forward branches on the sizes, and these sizes take the branch that convcalc's trace "
@@ -355,6 +366,16 @@ def _implied(call: _Call, condition: Any) -> bool | None:
     if not call.ctx.known_equal(condition.lhs - condition.rhs, 0):
         return None
     return isinstance(condition, sympy().Eq)
+
+
+def _negation(condition: Any) -> Any:
+    """The condition that holds where ``condition`` (a sympy relation, or an ``Undecided`` form) does not."""
+    from convcalc._backend import sympy
+    from convcalc._symbolic import _COMPARISONS, Undecided, to_sympy
+
+    if isinstance(condition, Undecided):
+        condition = _COMPARISONS[condition.op](to_sympy(condition.form), condition.value)
+    return sympy().Not(condition)
 
 
 def _assert_as_constraint(call: _Call, condition: Any, module: str) -> None:

@@ -91,7 +91,7 @@ def register(torch_type: type, rule: Callable[[Any], Any] | None = None) -> Any:
     >>> convcalc.plan(Halve(), (1, 3, 8, convcalc.symbols("W")))
     Traceback (most recent call last):
     ...
-    convcalc.SpecError: <model> (Halve): its forward branches on a condition of the sizes that depends on the symbols (W - 2*floor(W/2)); plan with numbers, or once per residue of W modulo 2 (W = 2*k - 1 and W = 2*k, with k = convcalc.symbols("k")). Received: condition=W - 2*floor(W/2)
+    convcalc.SpecError: <model> (Halve): its forward branches on a condition of the sizes that depends on the symbols (W - 2*floor(W/2)), and convcalc cannot read both branches to one plan; plan with numbers, or once per residue of W modulo 2 (W = 2*k - 1 and W = 2*k, with k = convcalc.symbols("k")). Received: condition=W - 2*floor(W/2)
     >>> k = convcalc.symbols("k")
     >>> [convcalc.plan(Halve(), (1, 3, 8, w)).output_shape for w in (2 * k - 1, 2 * k)]
     [(1, 3, 3, k - 1), (1, 3, 4, k)]
