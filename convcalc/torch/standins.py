@@ -120,6 +120,35 @@ def logs_kept() -> Iterator[None]:
         logging.Logger.handle = handle  # type: ignore[method-assign]
 
 
+@contextlib.contextmanager
+def written_out() -> Iterator[None]:
+    """While tracing: a tensor the forward holds as it is (made from numbers, or a buffer) and hands a traced call
+    as ``out=`` (``torch.add(x, 1, out=v)``) holds torch's result only in the graph; a later use with no traced
+    value (``v * 2``, ``v.shape``) fx computes on the tensor as it was, another shape or other values. Such a use
+    is refused (torch's pass runs the forward); uses beside a traced value are recorded, and read as written."""
+    from torch.overrides import TorchFunctionMode
+    from torch.utils._pytree import tree_leaves
+
+    torch = _torch()
+    written: dict[int, Any] = {}  # (kept alive: an id is the tensor's only while it lives)
+
+    class Writes(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            kwargs = kwargs or {}
+            leaves = tree_leaves((args, kwargs))
+            if any(isinstance(v, torch.fx.Proxy) for v in leaves):
+                written.update((id(t), t) for t in tree_leaves(kwargs.get("out")) if isinstance(t, torch.Tensor))
+            elif written and any(id(v) in written for v in leaves if isinstance(v, torch.Tensor)):
+                name = getattr(func, "__name__", str(func))
+                raise RuntimeError(
+                    f"{name} reads a tensor the forward made and wrote with out= of a traced call, as it was before"
+                )
+            return func(*args, **kwargs)
+
+    with Writes():
+        yield
+
+
 def stand_in_class(cls: Any, forward: Any) -> Any:
     """A subclass of ``cls`` under its own name, whose forward is ``forward``: made without the user's
     ``__init_subclass__`` (see ``QuietSubclass``)."""

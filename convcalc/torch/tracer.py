@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from convcalc.torch.nodes import INTEGER_DTYPES, Decision, _torch, integer_values
-from convcalc.torch.standins import _called_through_wrapper, _integral_node, logs_kept, settings_kept
+from convcalc.torch.standins import _called_through_wrapper, _integral_node, logs_kept, settings_kept, written_out
 
 # conditions on sizes one read of a forward may decide: a loop on a size taken one way each time stops here, and
 # the read is made again with the last condition taken the other way (the plan checks each on the real sizes)
@@ -431,8 +431,13 @@ def _asks_if_proxy(classinfo: Any) -> bool:
 
 @functools.cache
 def _asking_for_caller() -> frozenset[Any]:
-    """Code whose ``isinstance`` asks its caller's question: ``torch.is_tensor(x)``, and this function's own."""
-    return frozenset({_torch().is_tensor.__code__, _traced_isinstance.__code__})
+    """Code whose ``isinstance`` asks its caller's question: ``torch.is_tensor(x)``, ``torch.jit.isinstance(x,
+    torch.Tensor)`` (monai's ``UpCat``; of ``List[torch.Tensor]`` too), and this function's own."""
+    import torch._jit_internal as jit
+
+    torch = _torch()
+    asking = (torch.is_tensor, torch.jit.isinstance, jit._isinstance, jit.container_checker, _traced_isinstance)
+    return frozenset(f.__code__ for f in asking)
 
 
 @functools.cache
@@ -540,7 +545,7 @@ def _trace(
         _python_of_scripted(scripted),
         _user_isinstance(),
         _wrapped_read(through),
-        _written_out(),
+        written_out(),
     ):
         warnings.simplefilter("ignore")
         graph = tracer.trace(clone, concrete_args={**dict.fromkeys(sorted(absent)), **fixed} or None)
@@ -796,35 +801,6 @@ def _factories_recorded(tracer: Any) -> Iterator[None]:
                 del TRACERS[thread]
             else:
                 TRACERS[thread] = outer
-
-
-@contextlib.contextmanager
-def _written_out() -> Iterator[None]:
-    """While tracing: a tensor the forward holds as it is (made from numbers, or a buffer) and hands a traced call
-    as ``out=`` (``torch.add(x, 1, out=v)``) holds torch's result only in the graph; a later use with no traced
-    value (``v * 2``, ``v.shape``) fx computes on the tensor as it was, another shape or other values. Such a use
-    is refused (torch's pass runs the forward); uses beside a traced value are recorded, and read as written."""
-    from torch.overrides import TorchFunctionMode
-    from torch.utils._pytree import tree_leaves
-
-    torch = _torch()
-    written: dict[int, Any] = {}  # (kept alive: an id is the tensor's only while it lives)
-
-    class Writes(TorchFunctionMode):
-        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-            kwargs = kwargs or {}
-            leaves = tree_leaves((args, kwargs))
-            if any(isinstance(v, torch.fx.Proxy) for v in leaves):
-                written.update((id(t), t) for t in tree_leaves(kwargs.get("out")) if isinstance(t, torch.Tensor))
-            elif written and any(id(v) in written for v in leaves if isinstance(v, torch.Tensor)):
-                name = getattr(func, "__name__", str(func))
-                raise RuntimeError(
-                    f"{name} reads a tensor the forward made and wrote with out= of a traced call, as it was before"
-                )
-            return func(*args, **kwargs)
-
-    with Writes():
-        yield
 
 
 def _forward_draws(thread: int) -> bool:
