@@ -196,11 +196,11 @@ def index_outside(
     known (``at most 64 positions``).
 
     >>> index_outside("pos (Embedding)", "the embedding table", 0, 16, 16, 0, 15)
-    'pos (Embedding): an index of the embedding table ranges over 0 to 16, outside its 16 entries (torch: IndexError, index out of range; it takes 0 to 15). Received: index values 0 to 16, size=16'
+    'pos (Embedding): an index of the embedding table ranges over 0 to 16, outside its 16 entries (torch: index out of range; it takes 0 to 15). Received: index values 0 to 16, size=16'
     """
     return (
         f"{where}: an index of {what} ranges over {least} to {greatest}, outside its {size} entries (torch: "
-        f"IndexError, index out of range; it takes {low} to {high}){'; ' + fits if fits else ''}. Received: index "
+        f"index out of range; it takes {low} to {high}){'; ' + fits if fits else ''}. Received: index "
         f"values {least} to {greatest}, size={size}"
     )
 
@@ -222,7 +222,7 @@ def _inside_loosely(call: Any, rooms: tuple[Any, ...], what: str, bounds: tuple[
     message = (
         f"indexes {what} ({size} entries) by an integer tensor whose values lie between {least} and {greatest}, "
         f"which convcalc does not know them to reach (a part of a tensor, one written in place, or values computed "
-        f"from the model's inputs; torch: IndexError where one is outside the axis); "
+        f"from the model's inputs; torch raises where one is outside the axis); "
         f"{how if numbers else 'plan with numbers, or ' + how}"
     )
     # (torch's shape machinery, which runs on no data, would not check it either: the refusal stands)
