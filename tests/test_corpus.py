@@ -703,11 +703,12 @@ def test_observing_hooks_keep_the_numbers() -> None:
     seen: list[Any] = []
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Conv2d(4, 4, 3))
     plain = convcalc.plan(net, (1, 3, 9, 9))
-    handles = [m.register_forward_hook(lambda module, args, out: seen.append(out.device.type)) for m in net]
+    handles = [m.register_forward_hook(lambda module, args, out: seen.append((out, out.device.type))) for m in net]
     hooked = convcalc.plan(net, (1, 3, 9, 9))
     assert hooked.output_shape == plain.output_shape
     assert (hooked.total_params, hooked.macs) == (plain.total_params, plain.macs)
-    assert seen == ["meta"] * 3  # the hooks ran on the meta copy only, never on data
+    # the hooks ran on the meta copy only, never on data; asked, the tensors said the model's device, as on data
+    assert [(out.device.type, asked) for out, asked in seen] == [("meta", "cpu")] * 3
     for handle in handles:
         handle.remove()
     assert convcalc.plan(net, (1, 3, 9, 9)).to_dict() == plain.to_dict()

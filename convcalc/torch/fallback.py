@@ -11,6 +11,7 @@ from typing import Any
 
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
 from convcalc._plan import Unowned
+from convcalc.torch.devices import DeviceAnswers, model_device
 from convcalc.torch.draws import MetaDraws, python_draws_refused
 from convcalc.torch.meta import (
     _ORIGINALS,
@@ -375,14 +376,20 @@ def _torch_call(
 
     from torch.overrides import TorchFunctionMode
 
+    devices = DeviceAnswers(model_device(module if model is None else model))
+
     class Functions(TorchFunctionMode):
         def __torch_function__(self, func: Any, types: Any, f_args: Any = (), f_kwargs: Any = None) -> Any:
-            out = draws.call(func, f_args, f_kwargs or {})  # (torch's random draws, made on the meta device)
-            shadow.seen(func, f_args, f_kwargs or {}, out)
+            asked, answer = devices.answer(func, f_args)  # (``x.is_cuda``: the model's device, not the meta device)
+            if asked:
+                return answer
+            call, f_args, f_kwargs = devices.on_meta(func, f_args, f_kwargs or {})
+            out = draws.call(call, f_args, f_kwargs)  # (torch's random draws, made on the meta device)
+            shadow.seen(func, f_args, f_kwargs, out)
             if run.active and _holds_tensor(out):
                 _not_vmapped((out, *f_args), getattr(func, "__name__", str(func)), run.path)
                 if not run.inside_leaf():
-                    run.events.append(("function", func, f_args, f_kwargs or {}, out))
+                    run.events.append(("function", func, f_args, f_kwargs, out))
             return out
 
     from torch.nn.modules import module as torch_module

@@ -12,6 +12,7 @@ from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call, reader_fault
 from convcalc._types import Slot
 from convcalc.torch.build import _torch_types
+from convcalc.torch.devices import model_device
 from convcalc.torch.draws import RandomDrawError, python_draws_refused
 from convcalc.torch.fallback import _multi_output, _torch_call
 from convcalc.torch.graph import _call_module, _graph_call, _spec_types
@@ -159,10 +160,7 @@ def _passing_nodes(inner: Any, absent: frozenset[str]) -> tuple[Node, ...] | Non
 def _on_cuda(module: Any) -> bool:
     """Whether the module's first tensor is on a CUDA device: the device its input is taken to be on (as torch's
     own summaries place it), which decides ``x.is_cuda`` in a forward."""
-    first = next(module.parameters(), None)
-    if first is None:
-        first = next(module.buffers(), None)
-    return first is not None and bool(first.is_cuda)
+    return bool(model_device(module).type == "cuda")
 
 
 def _read(module: Any) -> _TorchModel:

@@ -1,0 +1,229 @@
+"""Device questions in torch's pass (``convcalc.torch.devices``): torch's pass runs a forward on meta tensors, but a
+forward that asks its tensors' device (``x.is_cuda``, ``x.device.type == "cpu"``: kornia's filters choose their CPU
+kernels so) is told the device the model's parameters are on (the CPU where it has none), and takes the branch
+torch takes there; the tensors it makes or moves with that device stay on the meta device. Each model here runs on
+the CPU for the real numbers: shapes, parameters, MACs (torch's FLOP counter, halved) and the layers it ran."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import convcalc
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+F = torch.nn.functional
+
+# the kinds that tell which branch a forward took
+BRANCHES = {"Conv2d", "conv2d", "Linear", "linear", "avg_pool2d", "max_pool2d", "sum"}
+
+
+class DeviceType(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+
+    def forward(self, x: Any) -> Any:
+        if x.device.type == "cpu":
+            return self.conv(x) + torch.zeros(1, 8, 1, 1, device=x.device)
+        return F.avg_pool2d(x, 3, 1, 1)
+
+
+class IsCuda(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: Any) -> Any:
+        if x.is_cuda:
+            return F.avg_pool2d(x, 2)
+        mask = torch.ones(x.shape[-1] - 2, device=x.device, dtype=x.dtype)
+        return self.conv(x) * mask
+
+
+class IsCpu(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 1)
+
+    def forward(self, x: Any) -> Any:
+        if not x.is_cpu:
+            return F.max_pool2d(x, 2)
+        bias = torch.arange(6, device="cpu").float().view(1, 6, 1, 1)
+        return self.conv(x) + bias.to(x.device)
+
+
+class IsMeta(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(3, 5)
+
+    def forward(self, x: Any) -> Any:
+        if x.is_meta:
+            return x.sum(-1)
+        pooled = x.mean((-1, -2)) + x.new_zeros(x.shape[1])
+        return self.head(pooled)
+
+
+class GetDevice(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1, groups=3)
+
+    def forward(self, x: Any) -> Any:
+        if x.get_device() >= 0:
+            return F.avg_pool2d(x, 2)
+        ramp = torch.linspace(0, 1, x.shape[-1], device="cpu" if x.get_device() < 0 else x.get_device())
+        return self.conv(x) * ramp.type_as(x)
+
+
+class StrDevice(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(4, 3, 3, 3))
+
+    def forward(self, x: Any) -> Any:
+        if str(x.device) != "cpu":
+            return F.avg_pool2d(x, 3)
+        return F.conv2d(x.cpu(), self.weight.to("cpu"))
+
+
+class DeviceEquals(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x: Any) -> Any:
+        if x.device == torch.device("cpu"):
+            kernel = torch.ones(3, 1, 3, 3).to(x.device) / 9
+            return F.conv2d(self.conv(x), kernel, padding=1, groups=3)
+        return F.avg_pool2d(self.conv(x), 3, 1, 1)
+
+
+class Blur(nn.Module):
+    """kornia's BoxBlur, as it chooses its kernel: two depthwise convolutions on the CPU, an average pool
+    elsewhere; no parameters, its kernel made on the input's device."""
+
+    def forward(self, x: Any) -> Any:
+        c = x.shape[1]
+        if x.device.type == "cpu":
+            row = torch.full((c, 1, 1, 3), 1 / 3, device=x.device, dtype=x.dtype)
+            col = torch.full((c, 1, 3, 1), 1 / 3, device=x.device, dtype=x.dtype)
+            x = F.pad(x, (1, 1, 1, 1), mode="reflect")
+            return F.conv2d(F.conv2d(x, row, groups=c), col, groups=c)
+        return F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), 3, 1)
+
+
+MODELS = [DeviceType, IsCuda, IsCpu, IsMeta, GetDevice, StrDevice, DeviceEquals, Blur]
+
+
+def _input_shape(model: Any, size: int = 12) -> tuple[int, ...]:
+    return (1, 3, size, size)
+
+
+def _real(model: Any, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int, set[str]]:
+    """The output shape, the MACs and the kinds (module classes and functions) the CPU forward ran."""
+    from torch.overrides import TorchFunctionMode
+    from torch.utils.flop_counter import FlopCounterMode
+
+    kinds: set[str] = set()
+    inside: list[Any] = []  # torch's layers whose forward runs now
+
+    class Names(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            if not inside:  # (a layer's own functions are its row's)
+                kinds.add(getattr(func, "__name__", ""))
+            return func(*args, **(kwargs or {}))
+
+    def entered(module: Any, args: Any) -> None:
+        inside.append(module)
+
+    def left(module: Any, args: Any, output: Any) -> None:
+        inside.pop()
+        kinds.add(type(module).__name__)
+
+    layers = [m for m in model.modules() if type(m).__module__.startswith("torch.nn.") and not any(m.children())]
+    handles = [m.register_forward_pre_hook(entered) for m in layers]
+    handles += [m.register_forward_hook(left) for m in layers]
+    counter = FlopCounterMode(display=False)
+    try:
+        with torch.no_grad(), counter, Names():
+            out = model(torch.randn(shape))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return tuple(out.shape), counter.get_total_flops() // 2, kinds
+
+
+def _check(model: Any, plan: Any, shape: tuple[int, ...]) -> None:
+    out, macs, kinds = _real(model, shape)
+    assert plan.output_shape == out
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
+    assert plan.macs == macs
+    assert {r.kind for r in plan.rows} & BRANCHES == kinds & BRANCHES
+    assert any(r.source == "torch" for r in plan.rows)
+
+
+@pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)
+def test_a_hooked_model_takes_the_cpu_branch(cls: Any) -> None:
+    model = cls().eval()
+    model.register_forward_hook(lambda m, i, o: None)  # a hook of the user's: the model runs in torch's pass
+    shape = _input_shape(model)
+    _check(model, convcalc.plan(model, shape), shape)
+
+
+@pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)
+def test_a_hooked_layer_inside_a_model_takes_the_cpu_branch(cls: Any) -> None:
+    model = nn.Sequential(nn.Identity(), cls()).eval()
+    model[1].register_forward_hook(lambda m, i, o: None)
+    shape = _input_shape(model)
+    _check(model, convcalc.plan(model, shape), shape)
+
+
+@pytest.mark.parametrize("cls", [DeviceType, IsCuda, Blur], ids=lambda c: c.__name__)
+def test_a_model_on_the_meta_device_is_planned_as_on_the_cpu(cls: Any) -> None:
+    torch.manual_seed(0)
+    model = cls().eval()
+    model.register_forward_hook(lambda m, i, o: None)
+    on_meta = cls().to("meta").eval()
+    on_meta.register_forward_hook(lambda m, i, o: None)
+    shape = _input_shape(model)
+    _check(model, convcalc.plan(on_meta, shape), shape)
+
+
+class Scratch(nn.Module):
+    """A scratch tensor made on the input's device and moved to the CPU: on the meta device it takes no memory."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: Any) -> Any:
+        scratch = torch.zeros(self.n, self.n, device=x.device).cpu().to("cpu")
+        return self.conv(x) + scratch[:1, :1].to(x.device)
+
+
+def test_tensors_made_on_the_asked_device_stay_on_the_meta_device() -> None:
+    small = Scratch(4).eval()
+    small.register_forward_hook(lambda m, i, o: None)
+    shape = _input_shape(small)
+    plan = convcalc.plan(small, shape)
+    _check(small, plan, shape)
+    huge = Scratch(1 << 20).eval()  # four TiB of float32 on the CPU
+    huge.register_forward_hook(lambda m, i, o: None)
+    assert convcalc.plan(huge, shape).macs == plan.macs
+
+
+@settings(max_examples=10, deadline=None)
+@given(size=st.integers(3, 24), batch=st.integers(1, 3))
+def test_the_cpu_branch_at_any_size(size: int, batch: int) -> None:
+    model = Blur()
+    model.register_forward_hook(lambda m, i, o: None)
+    plan = convcalc.plan(model, (batch, 3, size, size))
+    _check(model, convcalc.plan(model, (1, 3, size, size)), (1, 3, size, size))
+    assert plan.output_shape == (batch, 3, size, size)
