@@ -227,3 +227,42 @@ def test_the_cpu_branch_at_any_size(size: int, batch: int) -> None:
     plan = convcalc.plan(model, (batch, 3, size, size))
     _check(model, convcalc.plan(model, (1, 3, size, size)), (1, 3, size, size))
     assert plan.output_shape == (batch, 3, size, size)
+
+
+class Forward(nn.Module):
+    """A convolution, then the forward ``function(self, x)`` gives."""
+
+    def __init__(self, function: Any) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.function = function
+
+    def forward(self, x: Any) -> Any:
+        return self.function(self, x)
+
+
+def _under_the_device(self: Any, x: Any) -> Any:
+    with torch.device(x.device):
+        scale = torch.ones(1, 4, 1, 1)
+    return self.conv(x) * scale
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        _under_the_device,
+        lambda self, x: self.conv(x) if self.conv.weight.device.type == "cpu" else x,
+        lambda self, x: self.conv(x) if x.device == self.conv.weight.device else x,
+        lambda self, x: self.conv(x) if x.device.index is None else x,
+        lambda self, x: self.conv(x.to(device=x.device, dtype=torch.float32, non_blocking=True)),
+        lambda self, x: self.conv(x + torch.zeros_like(x, device="cpu")),
+        lambda self, x: self.conv(x) + x.new_tensor([0.5], device="cpu"),
+        lambda self, x: self.conv(torch.empty(x.shape, device=x.device).copy_(x)),
+        lambda self, x: self.conv(x) * torch.tensor([1.0, 2.0, 3.0, 4.0], device=x.device).view(1, 4, 1, 1),
+    ],
+)
+def test_the_forms_of_the_device(function: Any) -> None:
+    model = Forward(function).eval()
+    model.register_forward_hook(lambda m, i, o: None)
+    shape = _input_shape(model, 8)
+    _check(model, convcalc.plan(model, shape), shape)
