@@ -148,3 +148,108 @@ def test_a_plan_read_both_ways_leaves_no_assumption_behind() -> None:
     again = convcalc.plan(EncoderAttention(), (2, n, 8))
     assert first.constraints == again.constraints == ()
     assert convcalc.plan(torch.nn.Linear(8, 4), (2, n, 8)).constraints == ()
+
+
+class _Amount(torch.nn.Module):
+    """A size computed each way: ``w - 4`` above 4, ``w`` else, as a tensor of one value."""
+
+    def forward(self, x: Any) -> Any:
+        w = x.shape[-1]
+        return torch.tensor([w - 4]) if w > 4 else torch.tensor([w])
+
+
+class SizeEachWay(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.amount = _Amount()
+
+    def forward(self, x: Any) -> Any:
+        return x.new_zeros(1, self.amount(x).item())
+
+
+class FieldEachWay(torch.nn.Module):
+    """The same rows each way, but the output is the convolution's above 4 and the input below."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x: Any) -> Any:
+        y = self.conv(x)
+        return y if x.shape[-1] > 4 else x
+
+
+class _WritesThenBranches(torch.nn.Module):
+    def forward(self, x: Any, a: Any) -> Any:
+        a.add_(1)
+        return x.relu() if x.shape[-1] > 1 else F.relu(x)
+
+
+class WriteReadTwice(torch.nn.Module):
+    """A child that writes into its caller's integers, then branches on an undecided size: each read must write
+    once (the positions reach -1, which torch refuses at every size)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.child = _WritesThenBranches()
+        self.emb = torch.nn.Embedding(16, 4)
+
+    def forward(self, x: Any) -> Any:
+        a = torch.arange(x.shape[-1]) + 10
+        y = self.child(x, a)
+        return y.sum(-1, keepdim=True) + self.emb(a - 12).sum()
+
+
+class BufferAfterWrite(torch.nn.Module):
+    """A buffer of positions read before a write into another integer buffer, then an undecided branch: the
+    index past the table is refused at every size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("pos", torch.arange(16))
+        self.register_buffer("calls", torch.zeros((), dtype=torch.long))
+        self.emb = torch.nn.Embedding(16, 4)
+
+    def forward(self, x: Any) -> Any:
+        p = self.pos
+        self.calls.add_(1)
+        y = x.relu() if x.shape[1] > 4 else F.relu(x)
+        return y + self.emb(p + 1).sum()
+
+
+@pytest.mark.parametrize(
+    ("factory", "symbolic", "numeric"),
+    [
+        pytest.param(SizeEachWay, lambda n: (1, 3, n), (3, 8), id="size-tensor-each-way"),
+        pytest.param(FieldEachWay, lambda n: (1, 3, 8, n), (3, 8), id="receptive-field-each-way"),
+        pytest.param(WriteReadTwice, lambda n: (1, 3, n), (2, 8), id="write-then-branch"),
+        pytest.param(BufferAfterWrite, lambda n: (1, n, 4), (3, 8), id="buffer-after-write"),
+    ],
+)
+def test_plans_that_differ_in_what_they_know_are_not_taken_as_one(factory: Any, symbolic: Any, numeric: Any) -> None:
+    """Two reads compared equal where a size tensor's values, an output's receptive field, or what a write in
+    place left differed: a plan of ``W`` where torch gives ``W - 4``, a receptive field of 1 where the
+    convolution's is 3, an index past the table planned. The symbolic plan is refused now (or refused as torch
+    refuses); each numeric plan is torch's."""
+    model = factory().eval()
+    n = convcalc.symbols("n")
+    with pytest.raises(convcalc.ConvCalcError):
+        convcalc.plan(model, symbolic(n))
+    for size in numeric:
+        expected = _torch_outcome(model, symbolic(size))
+        try:
+            plan = convcalc.plan(model, symbolic(size))
+        except convcalc.ConvCalcError:
+            assert expected is None
+            continue
+        assert plan.output_shape == expected
+    if factory is FieldEachWay:
+        assert convcalc.plan(model, (1, 3, 8, 8)).receptive_field[0].size == 3
+
+
+def _torch_outcome(model: torch.nn.Module, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    try:
+        with torch.no_grad():
+            return tuple(model(torch.randn(*shape)).shape)
+    except (RuntimeError, IndexError):
+        return None

@@ -88,12 +88,23 @@ def both_ways(
 
 
 def _signature(value: Any) -> Any:
-    """What a plan's output is, to compare two plans' outputs: each tensor's shape and what is known of its values,
-    each number as it is."""
+    """What a plan's output is, to compare two plans' outputs: every field of each tensor (its shape, receptive
+    field, what is known of its values: a size tensor's sizes), each number as it is."""
     if isinstance(value, _Tensor):
-        return ("tensor", tuple(value.shape), value.integral, value.span, value.known, value.strides)
+        fields = [name for cls in type(value).__mro__ for name in getattr(cls, "__slots__", ())]
+        return (type(value).__name__, tuple((name, _plain(getattr(value, name, None))) for name in fields))
     if isinstance(value, (tuple, list, ListValue)):
         return (type(value).__name__, tuple(_signature(v) for v in value))
     if isinstance(value, dict):
-        return ("dict", tuple((k, _signature(v)) for k, v in value.items()))
+        return (type(value).__name__, tuple((k, _signature(v)) for k, v in value.items()))
     return ("value", type(value).__name__, str(value))
+
+
+def _plain(field: Any) -> Any:
+    """A tensor's field as a value to compare: a bound or a sympy expression by what it says (its kind and its
+    text), anything else as it is."""
+    if isinstance(field, tuple):
+        return (type(field).__name__, tuple(_plain(f) for f in field))
+    if isinstance(field, (int, float, str, bool)) or field is None:
+        return field
+    return (type(field).__name__, str(field), field) if hasattr(field, "free_symbols") else field

@@ -590,16 +590,37 @@ class _BranchesEachReadError(ReaderSignalError):
     cannot run it either, says more than the count of reads."""
 
 
-def _undoer(ctx: Any) -> Callable[[], None]:
-    """A function that takes back what is planned from here on: rows, groups, constraints, tensors counted."""
+def _undoer(ctx: Any, given: Any = ()) -> Callable[[], None]:
+    """A function that takes back what is planned from here on: rows, groups, constraints, tensors counted, what
+    the plan learned on the way (a write into the model's integers, a batch declared, modules met),
+    and what is known of the tensors ``given`` (the call's inputs, which a write in place in the forward changes)."""
     state = (len(ctx.rows), len(ctx.groups), len(ctx.constraints), set(ctx.counted))
+    learned = {name: getattr(ctx, name) for name in _LEARNED if hasattr(ctx, name)}
+    sizes = {name: len(getattr(ctx, name)) for name in ("uncalled", "unowned") if hasattr(ctx, name)}
+    tensors = [(t, [getattr(t, n, None) for n in _slots(t)]) for t in _leaves(given)]
 
     def undo() -> None:
         del ctx.rows[state[0] :], ctx.groups[state[1] :], ctx.constraints[state[2] :]
         ctx.counted.clear()
         ctx.counted.update(state[3])
+        for name, value in learned.items():
+            setattr(ctx, name, value)
+        for name, size in sizes.items():
+            del getattr(ctx, name)[size:]
+        for t, values in tensors:
+            for name, value in zip(_slots(t), values, strict=True):
+                setattr(t, name, value)
 
     return undo
+
+
+# what a plan learns of the model while it plans a forward, which a read taken back takes back too
+_LEARNED = ("rewritten", "declared")
+
+
+def _slots(t: Any) -> tuple[str, ...]:
+    """Every field of a tensor in flight (``_Tensor`` and its kinds keep theirs in slots)."""
+    return tuple(name for cls in type(t).__mro__ for name in getattr(cls, "__slots__", ()))
 
 
 def _read_or_none(read: Any) -> Any:
@@ -621,7 +642,7 @@ def _graph_call(
     that the forward assigned into."""
     if graph.torch_module is None:
         return _run_graph(graph, list(args), ctx, path, kwargs, writes)
-    undo = _undoer(ctx)
+    undo = _undoer(ctx, (args, kwargs))
     types = _spec_types()
     try:
         # each read again decides one more condition, so this ends within the forward's count of conditions
