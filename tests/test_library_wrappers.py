@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import threading
 from collections import OrderedDict
 from typing import Any, ClassVar
 
@@ -534,3 +535,41 @@ def test_a_read_logs_nothing_the_forward_would_not(caplog: pytest.LogCaptureFixt
         assert caplog.records == []
         logging.getLogger("tests.library").warning("after")
     assert [r.getMessage() for r in caplog.records] == ["after"]
+
+
+def test_reads_in_two_threads_leave_logging_as_it_was(caplog: pytest.LogCaptureFixture) -> None:
+    """Two reads whose times overlap (A starts, B starts, A ends, B ends) left A's quieting in place: thread A's
+    records were dropped after both plans. Each thread's records are dropped only while it reads."""
+    from convcalc.torch.standins import logs_kept
+
+    handle = logging.Logger.handle
+    log = logging.getLogger("tests.library.threads")
+    a_in, b_in, a_out, b_out = (threading.Event() for _ in range(4))
+    heard: list[str] = []
+
+    def a() -> None:
+        with logs_kept():
+            a_in.set()
+            b_in.wait(10)
+            log.warning("A while reading")  # dropped
+        a_out.set()
+        b_out.wait(10)
+        log.warning("A after both")
+
+    def b() -> None:
+        a_in.wait(10)
+        with logs_kept():
+            b_in.set()
+            a_out.wait(10)
+            log.warning("B while reading")  # dropped
+        b_out.set()
+
+    with caplog.at_level(logging.WARNING):
+        threads = [threading.Thread(target=f) for f in (a, b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        heard = [r.getMessage() for r in caplog.records]
+    assert heard == ["A after both"]
+    assert logging.Logger.handle is handle

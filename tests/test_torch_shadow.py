@@ -6,6 +6,7 @@ the CPU at the sizes on both sides of its limit."""
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 import convcalc
 from convcalc import ShapeError
+from tests.strategies import model_examples
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -121,7 +123,7 @@ def test_positions_by_arange_past_the_table_are_refused_where_torch_raises() -> 
         convcalc.plan(model, (2, 17))
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=model_examples(12), deadline=None)
 @given(positions=st.integers(2, 24), tokens=st.integers(1, 28))
 def test_arange_positions_refused_exactly_where_torch_raises(positions: int, tokens: int) -> None:
     model = Decoder(positions).eval()
@@ -149,7 +151,7 @@ def test_cumsum_positions_are_refused_where_a_sequence_without_padding_runs_past
         convcalc.plan(model, (2, fits + 1))
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=model_examples(12), deadline=None)
 @given(positions=st.integers(4, 24), padding_idx=st.integers(0, 3), tokens=st.integers(1, 26), seed=st.integers(0, 9))
 def test_cumsum_positions_refused_exactly_where_some_input_makes_torch_raise(
     positions: int, padding_idx: int, tokens: int, seed: int
@@ -319,3 +321,31 @@ def test_a_model_without_integer_tensors_is_planned_as_before() -> None:
     assert plan.output_shape == tuple(model(torch.zeros(2, 3, 10, 10)).shape)
     assert plan.total_params == sum(p.numel() for p in model.parameters())
     assert plan.macs == convcalc.plan(model.conv, (2, 3, 10, 10)).macs  # the convolution's, read exactly
+
+
+class _NestedListIndex(nn.Module):
+    """``x[[[0, 1], [5, j]]]``: a list of lists is torch's tuple of them (numpy's old rule), after an operation
+    with no rule (torch's pass)."""
+
+    def __init__(self, last: int) -> None:
+        super().__init__()
+        self.last = last
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.special.i0(x)[[[0, 1], [5, self.last]]]
+
+
+@pytest.mark.parametrize("last", [6, 9, 10, 16])
+def test_a_list_of_lists_indexes_as_the_tuple_torch_reads(last: int) -> None:
+    """Checked as one 2-D index of axis 0, ``x[[[0, 1], [5, 6]]]`` was refused where torch takes it as
+    ``x[[0, 1], [5, 6]]`` and runs."""
+    model = _NestedListIndex(last)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expected = tuple(model(torch.randn(2, 10)).shape)
+    except IndexError:
+        with pytest.raises(ShapeError, match="index of axis 1"):
+            convcalc.plan(model, (2, 10))
+        return
+    assert convcalc.plan(model, (2, 10)).output_shape == expected

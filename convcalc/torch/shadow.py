@@ -127,6 +127,8 @@ class Shadow:
         ``__getitem__`` (on the meta device, where the dispatcher sees no values): checked here, from its list.
         torch reads no index where ``result`` (the part taken, or the tensor written) has no element."""
         torch = _torch()
+        if isinstance(index, list) and not all(isinstance(v, int) and not isinstance(v, bool) for v in index):
+            index = tuple(index)  # torch reads a list of lists, slices or tensors as the tuple of them (numpy's rule)
         items = index if type(index) is tuple else (index,)
         consumed = sum(_axes_taken(item) for item in items if item is not None and item is not Ellipsis)
         axis = 0

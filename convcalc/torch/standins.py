@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import threading
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -102,22 +103,33 @@ def logs_kept() -> Iterator[None]:
     """While a forward is read, the records Python's ``logging`` is given in this thread are dropped, as its
     warnings are: a read passes traced values where a call gives None (diffusers' blocks then log "Passing
     `scale` to `cross_attention_kwargs` is deprecated" two dozen times for a plan of its UNet); other threads log
-    as before."""
+    as before. ``Logger.handle`` is wrapped while any thread reads, and put back when the last one is done."""
     import logging
-    import threading
 
-    thread = threading.get_ident()
-    handle = logging.Logger.handle
+    with _LOGS_LOCK:
+        if _LOGS["readers"] == 0:
+            _LOGS["handle"] = handle = logging.Logger.handle
 
-    def quiet(self: logging.Logger, record: logging.LogRecord) -> None:
-        if record.thread != thread:
-            handle(self, record)
+            def quiet(self: logging.Logger, record: logging.LogRecord) -> None:
+                if not getattr(_READING, "depth", 0):
+                    handle(self, record)
 
-    logging.Logger.handle = quiet  # type: ignore[method-assign]
+            logging.Logger.handle = quiet  # type: ignore[method-assign]
+        _LOGS["readers"] += 1
+    _READING.depth = getattr(_READING, "depth", 0) + 1
     try:
         yield
     finally:
-        logging.Logger.handle = handle  # type: ignore[method-assign]
+        _READING.depth -= 1
+        with _LOGS_LOCK:
+            _LOGS["readers"] -= 1
+            if _LOGS["readers"] == 0:
+                logging.Logger.handle = _LOGS.pop("handle")  # type: ignore[method-assign]
+
+
+_READING = threading.local()  # how many reads this thread is inside
+_LOGS_LOCK = threading.Lock()
+_LOGS: dict[str, Any] = {"readers": 0}  # the reads under way in every thread, and the handle they wrapped
 
 
 @contextlib.contextmanager

@@ -419,7 +419,7 @@ def _asks_if_proxy(classinfo: Any) -> bool:
     branch on the mask's values, ``mask.all()``): the answer is fx's own, as ``torch.fx.is_fx_tracing()``'s."""
     if isinstance(classinfo, tuple):
         return any(_asks_if_proxy(c) for c in classinfo)
-    return isinstance(classinfo, type) and issubclass(_proxy_class, classinfo) and classinfo is not object
+    return isinstance(classinfo, type) and issubclass(classinfo, _proxy_class)  # (not Callable: a Proxy's ABC)
 
 
 @functools.cache
