@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import assume
+from hypothesis import assume, settings
 from hypothesis import strategies as st
 
 MAX_SIZE = {1: 40, 2: 40, 3: 12}
@@ -34,6 +34,12 @@ DILATIONS = st.integers(1, 3)
 PADDINGS = st.integers(0, 4)
 
 PerAxis = int | tuple[int, ...]
+
+
+def model_examples(local: int) -> int:
+    """How many examples a property test takes that plans a model and runs its real forward on each: ``local``
+    under the quick profile, a fortieth of the profile's (50 in CI's) where that is more."""
+    return max(local, settings.default.max_examples // 40)
 
 
 def per_axis(elements: st.SearchStrategy[int], ndim: int) -> st.SearchStrategy[PerAxis]:

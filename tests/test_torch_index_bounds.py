@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import convcalc
 from convcalc import ConvCalcError, ShapeError, SpecError
+from tests.strategies import model_examples
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -74,7 +75,7 @@ def test_positions_past_the_table_are_refused_with_what_fits() -> None:
         convcalc.plan(model, (2, 63))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=model_examples(15), deadline=None)
 @given(table=st.integers(3, 24), padding_idx=st.integers(0, 2), tokens=st.integers(1, 26), seed=st.integers(0, 9))
 def test_positions_refused_exactly_where_some_input_makes_torch_raise(
     table: int, padding_idx: int, tokens: int, seed: int
@@ -94,7 +95,7 @@ def test_positions_refused_exactly_where_some_input_makes_torch_raise(
         assert plan.total_params == _params(model)
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=model_examples(8), deadline=None)
 @given(table=st.integers(3, 20), padding_idx=st.integers(0, 2))
 def test_positions_at_a_symbolic_length_hold_where_torch_runs(table: int, padding_idx: int) -> None:
     model = Positions(table, padding_idx).eval()
@@ -165,7 +166,7 @@ def test_a_write_into_an_arange_is_checked_with_its_values() -> None:
         convcalc.plan(model, (2, 5))
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=model_examples(20), deadline=None)
 @given(
     table=st.integers(2, 20),
     tokens=st.integers(1, 24),

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convcalc
+from tests.strategies import model_examples
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -219,7 +220,7 @@ def test_tensors_made_on_the_asked_device_stay_on_the_meta_device() -> None:
     assert convcalc.plan(huge, shape).macs == plan.macs
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=model_examples(10), deadline=None)
 @given(size=st.integers(3, 24), batch=st.integers(1, 3))
 def test_the_cpu_branch_at_any_size(size: int, batch: int) -> None:
     model = Blur()
