@@ -12,7 +12,6 @@ from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call, reader_fault
 from convcalc._types import Slot
 from convcalc.torch.build import _torch_types
-from convcalc.torch.counts import next_rank
 from convcalc.torch.devices import model_device
 from convcalc.torch.draws import RandomDrawError, python_draws_refused
 from convcalc.torch.fallback import _multi_output, _torch_call
@@ -845,10 +844,9 @@ class _Reader:
             decisions = given
             for _ in range(_FLIPS):
                 made: list[Decision] = []
-                ranks: list[int] = []
                 try:
                     with python_draws_refused(where):
-                        graph = _trace(module, on_cuda, decisions, absent, made, through, ranks)
+                        graph = _trace(module, on_cuda, decisions, absent, made, through)
                     break
                 except Exception as exc:  # the user's forward may raise anything on proxies
                     failure = failure or exc
@@ -866,14 +864,9 @@ class _Reader:
                         # and the plan reads it again as the sizes decide each (the last one, flipped, would run
                         # 63 times)
                         at = next((j for j in range(taken, len(made)) if type(made[j]) is bool), at)
-                    if len(made) > taken and type(made[at]) is bool:
-                        decisions = (*made[:at], not made[at])
-                        continue
-                    # ``if len(x.shape) != 4: raise ...`` on a rank guessed, not given: the next rank
-                    again = next_rank(made, ranks, max(len(given), flags))
-                    if again is None:
+                    if len(made) <= taken or type(made[at]) is not bool:
                         break
-                    decisions = again
+                    decisions = (*made[:at], not made[at])
             if graph is not None:
                 break
         if graph is None:

@@ -20,7 +20,6 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from convcalc.torch.counts import pieces_guess, take_rank
 from convcalc.torch.nodes import INTEGER_DTYPES, Decision, _torch, integer_values
 from convcalc.torch.standins import _called_through_wrapper, _integral_node, logs_kept, settings_kept, written_out
 
@@ -104,11 +103,8 @@ def _tracer_type() -> Any:
             return float(_number(self, "float"))
 
         def __len__(self) -> int:
-            # ``len(x)``: the size of the first axis, a number like ``int(x.size(0))``; ``len(x.shape)``: the rank
-            length = self.tracer.create_proxy("call_function", len, (self,), {})
-            if _kind_guess(self.node) == KINDS.index("shape"):
-                return int(take_rank(self.tracer, length, self.node))
-            return int(_number(length, "int"))
+            # ``len(x)``: the size of the first axis, a number like ``int(x.size(0))``
+            return int(_number(self.tracer.create_proxy("call_function", len, (self,), {}), "int"))
 
         def __iter__(self) -> Iterator[Any]:
             # ``a, b = x.split(4, dim=-1)``: fx hands out as many items as the names unpacked, never asking how many
@@ -198,8 +194,6 @@ def _tracer_type() -> Any:
 
         decisions: tuple[Decision, ...] = ()
         made: list[Decision]  # the decisions taken so far, in the order the forward asks (set per trace)
-        ranks: list[int]  # where in ``made`` a rank was taken (set per trace)
-        rank_at: dict[Any, int]  # where in ``made`` each traced tensor's rank was first taken (set per trace)
         extra_keywords: tuple[str, ...] = ()  # given to ``**kwargs`` (set per trace)
         none_keywords: tuple[str, ...] = ()  # given None to ``**kwargs``: read as the None they are
 
@@ -244,10 +238,8 @@ def _tracer_type() -> Any:
             # ``b, *rest = x.shape``, ``x.view(*x.shape[:2], -1)``, ``for row in x:``, ``a, b = x.split(4)``
             # (``unpacked`` names): as many items as ``len()`` of the value, a number asked like ``len(x)``
             length = self.create_proxy("call_function", len, (obj,), {})
-            if unpacked is None and _kind_guess(obj.node) == KINDS.index("shape"):  # ``*b, h, w = x.shape``
-                count = int(take_rank(self, length, obj.node))
-            elif unpacked is None:
-                count = int(self.to_number(length, "int", pieces_guess(obj)))
+            if unpacked is None:
+                count = int(self.to_number(length, "int", _pieces_guess(obj)))
             else:
                 count = int(self.to_number(length, "unpack", unpacked))
             return iter([obj[i] for i in range(count)])
@@ -314,6 +306,21 @@ def _unpacked_at(frame: Any) -> int | None:
     if at < len(instructions) and instructions[at].opname == "UNPACK_SEQUENCE":
         return int(instructions[at].argval)
     return None
+
+
+def _pieces_guess(value: Any) -> int:
+    """How many pieces ``x.chunk(c)``, ``x.tensor_split(c)`` or ``x.split([a, b])`` gives where the sizes allow
+    (the first guess of a trace that unpacks them: ``a, b = *x.chunk(2)`` would fail on one); 1 otherwise."""
+    node = getattr(value, "node", None)
+    name = getattr(node, "target", None)
+    name = name if isinstance(name, str) else getattr(name, "__name__", "")
+    if name in ("chunk", "tensor_split", "split") and node is not None and len(node.args) > 1:
+        pieces = node.args[1] if node.args else None
+        if isinstance(pieces, int) and name != "split" and pieces >= 1:
+            return pieces
+        if isinstance(pieces, (list, tuple)) and name != "chunk":
+            return len(pieces) + (name == "tensor_split")
+    return 1
 
 
 def _number(proxy: Any, kind: str) -> Any:
@@ -498,13 +505,11 @@ def _trace(
     absent: frozenset[str] = frozenset(),
     made: list[Decision] | None = None,
     through: bool = True,
-    ranks: list[int] | None = None,
 ) -> Any:
     """The module's forward as an fx graph; the inputs named in ``absent`` are traced as the None they are
     (``if mask is not None:``, in the forward or in any function it calls, takes the branch of no mask).
     ``made`` (a list) receives the decisions the trace took, in order, also when it raises. ``through``: into
-    the functions a library wrapped for fx (see ``_wrapped_read``). ``ranks`` (a list) receives where in ``made``
-    a rank was taken."""
+    the functions a library wrapped for fx (see ``_wrapped_read``)."""
     import warnings
 
     # ``absent`` also names the keywords a caller gives a forward's ``**kwargs`` (``"**use_cache"``): each is read
@@ -516,8 +521,6 @@ def _trace(
     tracer.on_cuda = on_cuda
     tracer.decisions = decisions
     tracer.made = [] if made is None else made
-    tracer.ranks = [] if ranks is None else ranks
-    tracer.rank_at = {}
     tracer.extra_keywords = tuple(name for name in extra if not name.endswith("=None"))
     tracer.none_keywords = tuple(name[: -len("=None")] for name in extra if name.endswith("=None"))
     clone = _shallow_clone(module)
