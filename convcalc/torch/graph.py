@@ -619,8 +619,15 @@ _LEARNED = ("rewritten", "declared")
 
 
 def _slots(t: Any) -> tuple[str, ...]:
-    """Every field of a tensor in flight (``_Tensor`` and its kinds keep theirs in slots)."""
-    return tuple(name for cls in type(t).__mro__ for name in getattr(cls, "__slots__", ()))
+    """Every field of a tensor in flight (``_Tensor`` and its kinds keep theirs in slots), found once per class."""
+    kind = type(t)
+    found = _SLOTS.get(kind)
+    if found is None:
+        found = _SLOTS[kind] = tuple(name for cls in kind.__mro__ for name in getattr(cls, "__slots__", ()))
+    return found
+
+
+_SLOTS: dict[Any, tuple[str, ...]] = {}
 
 
 def _read_or_none(read: Any) -> Any:
