@@ -20,7 +20,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from convcalc.torch.nodes import INTEGER_DTYPES, Decision, _torch, integer_values
+from convcalc.torch.nodes import _IN_PLACE_OPERATORS, INTEGER_DTYPES, Decision, _torch, integer_values
 from convcalc.torch.standins import _called_through_wrapper, _integral_node, logs_kept, settings_kept, written_out
 
 # conditions on sizes one read of a forward may decide: a loop on a size taken one way each time stops here, and
@@ -48,21 +48,9 @@ def _tracer_type() -> Any:
 
     class InPlaceProxy(torch.fx.Proxy):
         """A proxy that records ``x += y`` as ``operator.iadd`` (fx's own falls back to ``add``), ``m &= k`` as
-        ``operator.iand``, and so on (not ``a @= b``: a tensor has no ``__imatmul__``, so Python runs ``a = a @ b``): an in-place operation keeps its first operand's shape, so ``out +=
-        shortcut(x)`` fails in torch where ``out + ...`` would broadcast."""
-
-        __iadd__ = in_place(operator.iadd)
-        __isub__ = in_place(operator.isub)
-        __imul__ = in_place(operator.imul)
-        __itruediv__ = in_place(operator.itruediv)
-        __ifloordiv__ = in_place(operator.ifloordiv)
-        __imod__ = in_place(operator.imod)
-        __ipow__ = in_place(operator.ipow)
-        __iand__ = in_place(operator.iand)
-        __ior__ = in_place(operator.ior)
-        __ixor__ = in_place(operator.ixor)
-        __ilshift__ = in_place(operator.ilshift)
-        __irshift__ = in_place(operator.irshift)
+        ``operator.iand``, and so on for each of ``nodes._IN_PLACE_OPERATORS`` (not ``a @= b``: a tensor has no
+        ``__imatmul__``, so Python runs ``a = a @ b``): an in-place operation keeps its first operand's shape, so
+        ``out += shortcut(x)`` fails in torch where ``out + ...`` would broadcast."""
 
         @property
         def is_cuda(self) -> bool:
@@ -152,6 +140,9 @@ def _tracer_type() -> Any:
             if name == "data":
                 raise RuntimeError("the forward assigns a tensor's .data, which a traced forward cannot follow")
             super().__setattr__(name, value)
+
+    for name in sorted(_IN_PLACE_OPERATORS):  # ``__iadd__``, ``__iand__``, ...
+        setattr(InPlaceProxy, f"__{name}__", in_place(getattr(operator, name)))
 
     class InPlaceAttribute(torch.fx.proxy.Attribute, InPlaceProxy):
         """fx's attribute of a proxy (``x.shape``, ``x.view``) with this tracer's numbers and in-place operations."""
