@@ -368,23 +368,28 @@ def _implied(call: _Call, condition: Any) -> bool | None:
     return isinstance(condition, sympy().Eq)
 
 
-def _negation(condition: Any) -> Any:
-    """The condition that holds where ``condition`` (a sympy relation, or an ``Undecided`` form) does not."""
-    from convcalc._backend import sympy
+def _as_relation(condition: Any) -> Any:
+    """A condition of sizes as a sympy relation: an ``Undecided`` comparison of a floor form made one, any other
+    as it is."""
     from convcalc._symbolic import _COMPARISONS, Undecided, to_sympy
 
     if isinstance(condition, Undecided):
-        condition = _COMPARISONS[condition.op](to_sympy(condition.form), condition.value)
-    return sympy().Not(condition)
+        return _COMPARISONS[condition.op](to_sympy(condition.form), condition.value)
+    return condition
+
+
+def _negation(condition: Any) -> Any:
+    """The condition that holds where ``condition`` (a sympy relation, or an ``Undecided`` form) does not."""
+    from convcalc._backend import sympy
+
+    return sympy().Not(_as_relation(condition))
 
 
 def _assert_as_constraint(call: _Call, condition: Any, module: str) -> None:
     from convcalc._backend import sympy
-    from convcalc._symbolic import _COMPARISONS, Undecided, to_sympy
 
     sp = sympy()
-    if isinstance(condition, Undecided):
-        condition = _COMPARISONS[condition.op](to_sympy(condition.form), condition.value)
+    condition = _as_relation(condition)
     ctx = call.ctx
 
     def message() -> str:
