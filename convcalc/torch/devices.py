@@ -66,7 +66,7 @@ class DeviceAnswers:
         """``(True, answer)`` where ``func`` asks a meta tensor its device from outside torch, else
         ``(False, None)``."""
         ask = self.answers.get(func)
-        if ask is None or not args or not _on_meta(args[0]) or _asked_by_torch():
+        if ask is None or not args or not is_meta_tensor(args[0]) or _asked_by_torch():
             return False, None
         return True, ask(args[0])
 
@@ -75,12 +75,12 @@ class DeviceAnswers:
         device: ``device=``, ``Tensor.to``'s device; ``Tensor.cpu()`` and ``.cuda()`` of a meta tensor give the
         tensor itself (torch cannot copy a meta tensor off the meta device)."""
         torch = _torch()
-        if func in self.moves and args and _on_meta(args[0]):
+        if func in self.moves and args and is_meta_tensor(args[0]):
             return _same, args, kwargs
         device = kwargs.get("device")
         if device is not None and not _is_meta_device(device):
             kwargs = {**kwargs, "device": torch.device("meta")}
-        if func is torch.Tensor.to and len(args) > 1 and _on_meta(args[0]):
+        if func is torch.Tensor.to and len(args) > 1 and is_meta_tensor(args[0]):
             target = args[1]  # (``x.to(torch.half)`` gives a dtype there, ``x.to(y)`` a tensor: left as they are)
             if (isinstance(target, (str, torch.device)) or type(target) is int) and not _is_meta_device(target):
                 args = (args[0], torch.device("meta"), *args[2:])
@@ -92,7 +92,8 @@ def _same(tensor: Any, *args: Any, **kwargs: Any) -> Any:
     return tensor
 
 
-def _on_meta(value: Any) -> bool:
+def is_meta_tensor(value: Any) -> bool:
+    """Whether ``value`` is a tensor on the meta device (one of torch's pass)."""
     torch = _torch()
     return isinstance(value, torch.Tensor) and value.device.type == "meta"
 

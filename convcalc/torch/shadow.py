@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from convcalc._errors import ShapeError
+from convcalc.torch.devices import is_meta_tensor
 from convcalc.torch.nodes import _KEPT, _torch
 from convcalc.torch.values import index_outside, positions_inside
 
@@ -106,7 +107,7 @@ class Shadow:
         """A torch function the pass called: the values of a tensor made from Python's numbers; the check of
         ``one_hot``."""
         torch = _torch()
-        if func in (torch.tensor, torch.as_tensor) and _is_meta(out) and _followed(out) and args:
+        if func in (torch.tensor, torch.as_tensor) and is_meta_tensor(out) and _followed(out) and args:
             if not any(isinstance(t, torch.Tensor) for t in torch.utils._pytree.tree_leaves(args[0])):
                 with torch._C.DisableTorchFunction():
                     try:
@@ -115,7 +116,11 @@ class Shadow:
                         return
                 if exact.shape == out.shape:
                     self.held[id(out)] = _Values(out, exact, exact, _ANY, _ANY)
-        elif getattr(func, "__name__", "") in ("__getitem__", "__setitem__") and len(args) > 1 and _is_meta(args[0]):
+        elif (
+            getattr(func, "__name__", "") in ("__getitem__", "__setitem__")
+            and len(args) > 1
+            and is_meta_tensor(args[0])
+        ):
             self._listed(args[0], args[1], out if func.__name__ == "__getitem__" else args[0])
         elif func is torch.nn.functional.one_hot and args:
             classes = args[1] if len(args) > 1 else kwargs.get("num_classes", -1)
@@ -174,7 +179,7 @@ class Shadow:
             self._forget(written, bool(computed))
         if computed:
             self.held.update((id(tensor), values) for tensor, values in computed)
-        elif not single or role.writes or not _is_meta(out):
+        elif not single or role.writes or not is_meta_tensor(out):
             return
         elif role.keeps and self.input_of(args[0] if args else None) is not None:
             self.free[id(out)] = (out, self.free[id(args[0])][1])  # a view or a cast of an input: any values
@@ -203,7 +208,7 @@ class Shadow:
         outs = pytree.tree_leaves(out)
         if role.never or not outs or not all(isinstance(t, torch.Tensor) and _followed(t) for t in outs):
             return []
-        if not all(_is_meta(t) for t in outs):
+        if not all(is_meta_tensor(t) for t in outs):
             return []
 
         def value(v: Any) -> Any:
@@ -310,10 +315,6 @@ class Shadow:
 
 class _UnknownError(Exception):
     """A value the shadow does not know (internal: ends a computation on CPU copies)."""
-
-
-def _is_meta(value: Any) -> bool:
-    return isinstance(value, _torch().Tensor) and value.device.type == "meta"
 
 
 def _ints(items: list[Any]) -> bool:
