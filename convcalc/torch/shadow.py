@@ -28,6 +28,7 @@ from typing import Any
 from convcalc._errors import ShapeError
 from convcalc.torch.devices import is_meta_tensor
 from convcalc.torch.nodes import _KEPT, _torch
+from convcalc.torch.reached import _OPPOSITE
 from convcalc.torch.values import index_outside, positions_inside
 
 #: the state of the inputs at which a tensor whose values are known is at its bounds: every state
@@ -545,9 +546,6 @@ def _compared(op: str) -> Any:
         return zeros, torch.ones(out.shape, dtype=torch.long), no, yes
 
     return rule
-
-
-_OPPOSITE = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "le": "gt", "gt": "le"}
 
 
 def _cumsum(shadow: Shadow, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> Found:
