@@ -133,11 +133,18 @@ def _both(a: At, b: At, every_pair: bool) -> At:
     (state_a, even_a), (state_b, even_b) = a, b
     if state_a is None or state_b is None or not (even_a or even_b or every_pair):
         return _NOWHERE
-    if state_a == _ANY:
-        return (state_b, even_a and even_b)
-    if state_b == _ANY or state_a == state_b:
-        return (state_a, even_a and even_b)
-    return _NOWHERE
+    state = merged_state(state_a, state_b)
+    return _NOWHERE if state is None else (state, even_a and even_b)
+
+
+def merged_state(a: Any, b: Any) -> Any:
+    """The state of the inputs at which two values are both at a bound: the one state they share, or either's
+    where the other is at it in every state (``_ANY``); None where that is not known."""
+    if a == _ANY:
+        return b
+    if b == _ANY or a == b:
+        return a
+    return None
 
 
 def _kept_growth(x: Any, y: Any, scale: Any, shape: tuple[Any, ...]) -> Any:

@@ -28,11 +28,8 @@ from typing import Any
 from convcalc._errors import ShapeError
 from convcalc.torch.devices import is_meta_tensor
 from convcalc.torch.nodes import _KEPT, _torch
-from convcalc.torch.reached import _OPPOSITE
-from convcalc.torch.values import index_outside, positions_inside
-
-#: the state of the inputs at which a tensor whose values are known is at its bounds: every state
-_ANY = "any"
+from convcalc.torch.reached import _OPPOSITE, merged_state
+from convcalc.torch.values import _ANY, index_outside, positions_inside
 
 
 class _Values:
@@ -491,16 +488,6 @@ _CHECKS: dict[str, Any] = {
 Found = tuple[Any, Any, Any, Any] | None
 
 
-def _merged(a: Any, b: Any) -> Any:
-    """The state at which two tensors are both at a bound: the one state where they share it, or either where
-    the other is at it at every state; None where that is not known."""
-    if a == _ANY:
-        return b
-    if b == _ANY or a == b:
-        return a
-    return None
-
-
 def _rearranged(shadow: Shadow, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], out: Any) -> Found:
     """An operation that moves, repeats or takes a part of its first argument's elements (a view, a slice, an
     expand, a cast to another integer dtype): the same operation on each bound."""
@@ -573,8 +560,8 @@ def _summed(sign: int, reverse: bool = False) -> Any:
         return (
             a[0] + scale * low_b,
             a[1] + scale * high_b,
-            _merged(a[2], low_b_at),
-            _merged(a[3], high_b_at),
+            merged_state(a[2], low_b_at),
+            merged_state(a[3], high_b_at),
         )
 
     return rule
@@ -592,7 +579,7 @@ def _product(shadow: Shadow, func: Any, args: tuple[Any, ...], kwargs: dict[str,
                 return x[0] * c, x[1] * c, x[2], x[3]
             return x[1] * c, x[0] * c, x[3], x[2]
     if bool((a[0] >= 0).all()) and bool((b[0] >= 0).all()):
-        return a[0] * b[0], a[1] * b[1], _merged(a[2], b[2]), _merged(a[3], b[3])
+        return a[0] * b[0], a[1] * b[1], merged_state(a[2], b[2]), merged_state(a[3], b[3])
     return None
 
 
@@ -623,7 +610,7 @@ def _joined(shadow: Shadow, func: Any, args: tuple[Any, ...], kwargs: dict[str, 
     high = join([p[1] for p in parts], dim)  # type: ignore[index]
     low_at, high_at = _ANY, _ANY
     for p in parts:
-        low_at, high_at = _merged(low_at, p[2]), _merged(high_at, p[3])  # type: ignore[index]
+        low_at, high_at = merged_state(low_at, p[2]), merged_state(high_at, p[3])  # type: ignore[index]
     return low, high, low_at, high_at
 
 
