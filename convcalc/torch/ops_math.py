@@ -18,6 +18,7 @@ from convcalc.torch.ops_norm import FEATURE_DROPOUTS, dims_at_least, drops_chann
 from convcalc.torch.reached import arithmetic, as_integers, compared
 from convcalc.torch.strides import contiguous, copied, is_contiguous, is_dense, iterated, viewed
 from convcalc.torch.values import (
+    _argument,
     _Call,
     _describe_value,
     _exactly_rounded,
@@ -374,11 +375,6 @@ def _pointwise(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
 
 
 _DROPOUTS = frozenset({"dropout", "alpha_dropout", "dropout1d", *FEATURE_DROPOUTS})
-
-
-def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], position: int, name: str, default: Any = None) -> Any:
-    """The argument at ``position`` (the input's is 0) or named ``name``, else ``default``."""
-    return args[position] if len(args) > position else kwargs.get(name, default)
 
 
 def _numbers(*values: Any) -> bool:

@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from convcalc.torch.nodes import _KEPT, _torch
-from convcalc.torch.values import _is_int, _Known, _leaves, _Loose, _SizeTensor, _Tensor, _with_ramp
+from convcalc.torch.values import _argument, _is_int, _Known, _leaves, _Loose, _SizeTensor, _Tensor, _with_ramp
 
 #: in-place operations that write some elements of the tensor, and where their value is: (position, name)
 _PARTIAL = {
@@ -69,10 +69,6 @@ def _written(kind: str, t: _Tensor, args: tuple[Any, ...], kwargs: dict[str, Any
     if isinstance(result, _Tensor) and tuple(result.shape) == tuple(t.shape):
         return result.span, result.known  # (``p.add_(1)``: the bounds its rule computed from the old values)
     return None, None
-
-
-def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], at: int, name: str, default: Any = None) -> Any:
-    return args[at] if 0 <= at < len(args) else kwargs.get(name, default)
 
 
 def _span_of(value: Any) -> Any:

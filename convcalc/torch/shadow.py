@@ -29,7 +29,7 @@ from convcalc._errors import ShapeError
 from convcalc.torch.devices import is_meta_tensor
 from convcalc.torch.nodes import _KEPT, _torch
 from convcalc.torch.reached import _OPPOSITE, merged_state
-from convcalc.torch.values import _ANY, index_outside, positions_inside
+from convcalc.torch.values import _ANY, _argument, index_outside, positions_inside
 
 
 class _Values:
@@ -389,10 +389,6 @@ class _Role:
 @functools.lru_cache(maxsize=1024)
 def _role(func: Any) -> _Role:
     return _Role(func)
-
-
-def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], i: int, name: str, default: Any = None) -> Any:
-    return args[i] if i < len(args) else kwargs.get(name, default)
 
 
 def _axis(tensor: Any, dim: int) -> int:

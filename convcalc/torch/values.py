@@ -334,6 +334,11 @@ def _flat(at: tuple[int, ...], shape: Shape) -> int:
     return flat
 
 
+def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], position: int, name: str, default: Any = None) -> Any:
+    """The argument of a call at ``position`` (the input's is 0) or named ``name``, else ``default``."""
+    return args[position] if len(args) > position else kwargs.get(name, default)
+
+
 def _leaves(value: Any) -> list[_Tensor]:
     """The tensors in a value, in lists, tuples and dicts at any depth, in order."""
     if isinstance(value, _Tensor):
