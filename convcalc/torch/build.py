@@ -260,12 +260,15 @@ def _number(value: Any, taken: Any, kind: str, *_: Any) -> Any:
     return number
 
 
-def _guard(condition: Any, taken: bool, assertion: bool, module_type: str, before: Any, *message: Any) -> None:
-    """A condition on sizes the forward was read with: an assert that fails raises as Python's would; a branch
-    these sizes take the other way is one the rebuilt forward does not hold."""
+def _guard(condition: Any, taken: bool, assertion: bool | str, module_type: str, before: Any, *message: Any) -> None:
+    """A condition on sizes the forward was read with: an assert that fails raises as Python's would, and so does
+    a branch into a ``raise`` (``assertion``: what it raises); a branch these sizes take the other way is one the
+    rebuilt forward does not hold."""
     holds = bool(condition)
-    if assertion and not holds:
+    if assertion is True and not holds:
         raise AssertionError("".join(str(part) for part in message[0]) if message else "")
+    if assertion and holds is not taken:
+        raise RuntimeError(f"{module_type}: its forward raises {assertion} at these sizes ({condition})")
     if holds is not taken:
         raise RuntimeError(
             f"{module_type}: at these sizes the forward takes the other branch of a condition it was read with "

@@ -16,6 +16,7 @@ from typing import Any
 
 from convcalc._errors import ConvCalcError, SpecError
 from convcalc.torch.branches import UndecidedError, both_ways
+from convcalc.torch.bytecode import raises_caught
 from convcalc.torch.draws import drawn_decision
 from convcalc.torch.fallback import _multi_output, _shown_value, _torch_call, _TorchRejectsError
 from convcalc.torch.inputs import _check_keywords, _inputs_text, _not_given
@@ -451,17 +452,18 @@ def _run_graph(
                 _attr_row(ctx, _join(path, attr.target), attr)
         elif node.op == "call_module":
             changed: dict[int, tuple[Any, Any]] = {}
-            env[node.name] = _call_module(
-                modules[node.target],
-                node,
-                args,
-                kwargs,
-                ctx,
-                path,
-                node.target in called,
-                graph.torch_module,
-                changed,
-            )
+            with raises_caught(node.caught):
+                env[node.name] = _call_module(
+                    modules[node.target],
+                    node,
+                    args,
+                    kwargs,
+                    ctx,
+                    path,
+                    node.target in called,
+                    graph.torch_module,
+                    changed,
+                )
             called.add(node.target)
             for old, new in changed.values():  # lists the child assigned into: changed here too
                 _rebind(graph, env, node, old, new, args, kwargs, path)

@@ -129,6 +129,7 @@ class Node:
     kwargs: tuple[tuple[str, Any], ...] = ()
     kind: str = ""
     functional: bool = False
+    caught: bool = False  # a child's call inside a ``try`` or a ``with`` of its caller's (see ``bytecode.CAUGHT``)
 
 
 @dataclass(frozen=True, slots=True)

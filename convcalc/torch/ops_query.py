@@ -10,6 +10,7 @@ from typing import Any
 
 from convcalc._errors import ShapeError, SpecError
 from convcalc.torch.branches import UndecidedError, assumed
+from convcalc.torch.bytecode import CAUGHT
 from convcalc.torch.nodes import INTEGER_DTYPES, ListValue, _torch
 from convcalc.torch.ops_math import _attribute_transpose
 from convcalc.torch.values import (
@@ -69,6 +70,8 @@ def _shape_guard(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     branch these sizes do not take, or one that depends on the symbols, is a SpecError (torch's machinery plans
     a module with concrete sizes instead)."""
     condition, taken, assertion, module_type, before, *message = args  # torch._assert's node gives its message
+    if isinstance(assertion, str) and CAUGHT.get():  # a ``raise`` its caller may catch: a plain branch
+        assertion = False
     module = f"{call.name.rpartition('.')[0] or '<model>'} ({module_type})"
     holds = _decide(condition)
     if holds is None:
@@ -82,14 +85,20 @@ def _shape_guard(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
             f"sizes. Received: condition={shown}"
         )
     if assertion and holds is None:
-        _assert_as_constraint(call, condition, module)
+        _assert_as_constraint(call, condition if taken else _negation(condition), module, assertion)
         return None
-    if assertion:
+    if assertion is True:
         text = "".join(str(part) for part in message[0]) if message else ""
         said = f": {text}" if text else ""
         raise ShapeError(
             f"{module}: an assert in its forward fails for these input sizes (a condition on sizes is False, "
             f"so torch raises AssertionError{said}). Received: condition={shown}"
+        )
+    if assertion:  # ``if h != 224: raise ValueError(...)``: these sizes take the branch that raises
+        line = f" at {message[0]}" if message else ""
+        raise ShapeError(
+            f"{module}: its forward raises {assertion} for these input sizes: they take the branch that raises"
+            f"{line}. Received: condition={shown}"
         )
     if holds is None:
         stands_for = assumed(call.name, taken)  # read both ways: this branch's condition is an assumption
@@ -385,21 +394,29 @@ def _negation(condition: Any) -> Any:
     return sympy().Not(_as_relation(condition))
 
 
-def _assert_as_constraint(call: _Call, condition: Any, module: str) -> None:
+def _raised(raised: bool | str) -> str:
+    """The name of what a forward raises, without its message (``ValueError``, of ``ValueError("...")``)."""
+    return str(raised).partition("(")[0]
+
+
+def _assert_as_constraint(call: _Call, condition: Any, module: str, assertion: bool | str = True) -> None:
+    """A condition of symbolic sizes the forward asserts (``assertion`` True), or whose other way raises
+    (``assertion``: what it raises), kept as the plan's constraint."""
     from convcalc._backend import sympy
 
     sp = sympy()
     condition = _as_relation(condition)
     ctx = call.ctx
+    fails = "an assert in its forward fails" if assertion is True else f"its forward raises {_raised(assertion)}"
 
     def message() -> str:
-        return f"{module}: an assert in its forward fails for these input sizes. Received: condition={condition}"
+        return f"{module}: {fails} for these input sizes. Received: condition={condition}"
 
     if isinstance(condition, sp.And):  # ``assert y.shape == x.shape``: each axis's equality, a condition each
         for part in condition.args:
-            _assert_as_constraint(call, part, module)
+            _assert_as_constraint(call, part, module, assertion)
         return
-    reason = f"assert {condition}"
+    reason = f"assert {condition}" if assertion is True else f"{condition} (else {_raised(assertion)})"
     if isinstance(condition, sp.Eq) and hasattr(ctx, "equals"):
         ctx.equals(condition.lhs - condition.rhs, 0, module, 0, message, reason)
         return
@@ -409,8 +426,11 @@ def _assert_as_constraint(call: _Call, condition: Any, module: str) -> None:
         gap = lhs - rhs if isinstance(condition, (sp.GreaterThan, sp.StrictGreaterThan)) else rhs - lhs
         ctx.at_least(gap, bounds[type(condition)], module, 0, message, reason)
         return
+    said = (
+        "an assert in its forward" if assertion is True else f"a condition its forward raises {_raised(assertion)} on"
+    )
     raise SpecError(
-        f"{module}: an assert in its forward holds for some symbolic sizes only, in a form convcalc cannot keep "
+        f"{module}: {said} holds for some symbolic sizes only, in a form convcalc cannot keep "
         f"as a constraint; plan with numbers. Received: condition={condition}"
     )
 

@@ -12,6 +12,7 @@ from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call, reader_fault
 from convcalc._types import Slot
 from convcalc.torch.build import _torch_types
+from convcalc.torch.bytecode import raised_in_forward
 from convcalc.torch.devices import model_device
 from convcalc.torch.draws import RandomDrawError, python_draws_refused
 from convcalc.torch.fallback import _multi_output, _torch_call
@@ -35,7 +36,7 @@ from convcalc.torch.trace import (
     _torch_base,
     _trace_key,
 )
-from convcalc.torch.tracer import EndlessReadError, _trace, flag_inputs
+from convcalc.torch.tracer import EndlessReadError, _trace, flag_inputs, next_rank
 from convcalc.torch.values import ReaderSignalError, _describe_value, _flow_of, _leaves, _Tensor, public_error
 
 
@@ -844,9 +845,10 @@ class _Reader:
             decisions = given
             for _ in range(_FLIPS):
                 made: list[Decision] = []
+                ranks: list[int] = []
                 try:
                     with python_draws_refused(where):
-                        graph = _trace(module, on_cuda, decisions, absent, made, through)
+                        graph = _trace(module, on_cuda, decisions, absent, made, through, ranks)
                     break
                 except Exception as exc:  # the user's forward may raise anything on proxies
                     failure = failure or exc
@@ -864,6 +866,12 @@ class _Reader:
                         # and the plan reads it again as the sizes decide each (the last one, flipped, would run
                         # 63 times)
                         at = next((j for j in range(taken, len(made)) if type(made[j]) is bool), at)
+                    following = next_rank(made[at]) if at in ranks and raised_in_forward(exc) else None
+                    if following is not None and at >= max(len(given), flags):
+                        # ``if len(x.shape) != 4: raise ...`` (kornia's shape checks): the rank guessed is what
+                        # the forward raised on; read it with the next (the plan checks the rank taken)
+                        decisions = (*made[:at], following)
+                        continue
                     if len(made) <= taken or type(made[at]) is not bool:
                         break
                     decisions = (*made[:at], not made[at])

@@ -839,7 +839,8 @@ def _node_of(fx_node: Any, where: str) -> Node:
     if fields is not None and args and isinstance(args[0], _Dict):  # a ModelOutput returned (see the tracer)
         args = (_Dict(args[0].items, fields), *args[1:])
     if op in ("placeholder", "output", "call_module", "get_attr"):
-        return Node(fx_node.name, op, str(fx_node.target), args, kwargs)
+        caught = bool(fx_node.meta.get("convcalc_caught"))
+        return Node(fx_node.name, op, str(fx_node.target), args, kwargs, caught=caught)
     if op == "call_method":
         target = str(fx_node.target)
         kwargs = bound_keywords(kwargs, target, getattr(_torch().Tensor, target, None), where, fx_node.name)

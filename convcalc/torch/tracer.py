@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import dis
 import functools
 import inspect
 import operator
@@ -20,8 +19,15 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from convcalc.torch.bytecode import discarded, in_assert, in_handler, instructions, raising_branch, unpacked_at
 from convcalc.torch.nodes import _IN_PLACE_OPERATORS, INTEGER_DTYPES, Decision, _torch, integer_values
-from convcalc.torch.standins import _called_through_wrapper, _integral_node, logs_kept, settings_kept, written_out
+from convcalc.torch.standins import (
+    _called_through_wrapper,
+    _integral_node,
+    logs_kept,
+    settings_kept,
+    written_out,
+)
 
 # conditions on sizes one read of a forward may decide: a loop on a size taken one way each time stops here, and
 # the read is made again with the last condition taken the other way (the plan checks each on the real sizes)
@@ -91,15 +97,20 @@ def _tracer_type() -> Any:
             return float(_number(self, "float"))
 
         def __len__(self) -> int:
-            # ``len(x)``: the size of the first axis, a number like ``int(x.size(0))``
-            return int(_number(self.tracer.create_proxy("call_function", len, (self,), {}), "int"))
+            # ``len(x)``: the size of the first axis, a number like ``int(x.size(0))``; ``len(x.shape)``: the rank,
+            # which a forward may check and raise on (see ``next_rank``)
+            length = self.tracer.create_proxy("call_function", len, (self,), {})
+            tracer: Any = self.tracer  # the tracer made below, which keeps the decisions and the ranks guessed
+            if _kind_guess(self.node) == KINDS.index("shape"):
+                tracer.ranks.append(len(tracer.made))
+            return int(_number(length, "int"))
 
         def __iter__(self) -> Iterator[Any]:
             # ``a, b = x.split(4, dim=-1)``: fx hands out as many items as the names unpacked, never asking how many
             # the value holds (torch: too many values to unpack); here the count is a number asked like ``len()``,
             # which the plan checks on the real sizes (another count makes Python's unpacking fail, as in torch)
             tracer: Any = self.tracer  # the tracer made below, whose iter takes the names unpacked
-            return tracer.iter(self, _unpacked_at(sys._getframe(1)))  # type: ignore[no-any-return]
+            return tracer.iter(self, unpacked_at(sys._getframe(1)))  # type: ignore[no-any-return]
 
         def __hash__(self) -> int:
             # ``set(x.shape[-2:])``, ``cache[tuple(x.shape)]``: a traced value is equal to another by its sizes, not
@@ -184,6 +195,8 @@ def _tracer_type() -> Any:
             return made
 
         decisions: tuple[Decision, ...] = ()
+        root_frame: Any = None  # the frame that started the trace (set per trace)
+        ranks: list[int]  # where in ``made`` the trace guessed a tensor's rank (set per trace)
         made: list[Decision]  # the decisions taken so far, in the order the forward asks (set per trace)
         extra_keywords: tuple[str, ...] = ()  # given to ``**kwargs`` (set per trace)
         none_keywords: tuple[str, ...] = ()  # given None to ``**kwargs``: read as the None they are
@@ -199,7 +212,16 @@ def _tracer_type() -> Any:
                     f"the forward decides more than {_MAX_DECISIONS} conditions on sizes in one read (a loop on a size)"
                 )
             taken = self.decisions[len(made)] if len(made) < len(self.decisions) else True
-            args = (obj, bool(taken), _in_assert(), type(self.root).__name__, tuple(made))
+            caller = sys._getframe(2)  # the user's frame, above the proxy's ``__bool__``
+            assertion: bool | str = in_assert(caller)
+            raising = None if assertion else raising_branch(caller, self.root_frame)
+            if raising is not None and len(made) >= len(self.decisions):
+                taken = not raising[0]
+            args: tuple[Any, ...] = (obj, bool(taken), assertion, type(self.root).__name__, tuple(made))
+            if raising is not None:
+                # ``if h != 224: raise ValueError(...)``: an assert of the way that does not raise, which the plan
+                # checks on the sizes as torch raises (named by its line); the trace goes on past it
+                args = (obj, bool(taken), raising[1], *args[3:], _source_line(caller))
             self.create_proxy("call_function", shape_guard, args, {}, name="guard")
             made.append(bool(taken))
             return bool(taken)
@@ -245,7 +267,10 @@ def _tracer_type() -> Any:
                 or (type(m) is torch.nn.Sequential and all(self._installed(c) for c in m._modules.values()))
             ):
                 return forward(*args, **kwargs)
-            return super().call_module(m, forward, args, kwargs)
+            out = super().call_module(m, forward, args, kwargs)
+            if in_handler(sys._getframe(1), sys._getframe(1).f_lasti, self.root_frame) and hasattr(out, "node"):
+                out.node.meta["convcalc_caught"] = True  # (a ``raise`` in it may be caught here: see ``CAUGHT``)
+            return out
 
         def _installed(self, m: Any) -> bool:
             """Whether the model holds ``m`` (fx's ``path_of_module`` finds it)."""
@@ -280,25 +305,6 @@ def _tracer_type() -> Any:
     return ChildrenAsLeaves
 
 
-@functools.lru_cache(maxsize=1024)
-def _instructions(code: types.CodeType) -> tuple[tuple[dis.Instruction, ...], tuple[int, ...]]:
-    """A code object's instructions and their offsets, read once (a forward's code is read at each plan)."""
-    instructions = tuple(dis.get_instructions(code))
-    return instructions, tuple(i.offset for i in instructions)
-
-
-def _unpacked_at(frame: Any) -> int | None:
-    """How many names the instruction running in ``frame`` unpacks a value into (``UNPACK_SEQUENCE``), as fx's
-    own ``Proxy.__iter__`` finds it, or None for another use (a loop, ``*x``, ``b, *rest = ...``)."""
-    from bisect import bisect_left
-
-    instructions, offsets = _instructions(frame.f_code)
-    at = bisect_left(offsets, frame.f_lasti)
-    if at < len(instructions) and instructions[at].opname == "UNPACK_SEQUENCE":
-        return int(instructions[at].argval)
-    return None
-
-
 def _pieces_guess(value: Any) -> int:
     """How many pieces ``x.chunk(c)``, ``x.tensor_split(c)`` or ``x.split([a, b])`` gives where the sizes allow
     (the first guess of a trace that unpacks them: ``a, b = *x.chunk(2)`` would fail on one); 1 otherwise."""
@@ -314,14 +320,39 @@ def _pieces_guess(value: Any) -> int:
     return 1
 
 
+def _source_line(frame: Any) -> str:
+    """The line of the user's code ``frame`` runs, with its file's name and number (to name it in a message)."""
+    import linecache
+    import os
+
+    code = frame.f_code
+    text = linecache.getline(code.co_filename, frame.f_lineno).strip()
+    return f"`{text}` ({os.path.basename(code.co_filename)}, line {frame.f_lineno})" if text else code.co_name
+
+
+#: the ranks ``len(x.shape)`` is taken as, in the order a read tries them where the forward raises on one (a check
+#: of the rank, kornia's ``KORNIA_CHECK_SHAPE``): the first is a guess the plan checks, then images, sequences, ...
+RANKS = (1, 4, 3, 2, 5, 6, 0, 7, 8)
+
+
+def next_rank(rank: Decision) -> int | None:
+    """The rank a read takes ``len(x.shape)`` as after the forward raised with ``rank``; None after the last."""
+    at = RANKS.index(rank) if rank in RANKS else len(RANKS)
+    return RANKS[at + 1] if at + 1 < len(RANKS) else None
+
+
 def _number(proxy: Any, kind: str) -> Any:
     tracer: Any = proxy.tracer  # the tracer made by _tracer_type, which has to_number
     return tracer.to_number(proxy, kind)
 
 
-def shape_guard(condition: Any, taken: bool, assertion: bool, module_type: str, before: tuple[Decision, ...]) -> None:
+def shape_guard(
+    condition: Any, taken: bool, assertion: bool | str, module_type: str, before: tuple[Decision, ...]
+) -> None:
     """Marks, in a traced forward of a ``module_type``, a condition on sizes that the trace took as ``taken`` (an
-    ``assert`` when ``assertion``) after taking the conditions before it as ``before``; never called, only read."""
+    ``assert`` when ``assertion`` is True; the way that does not raise, ``assertion`` naming what the other way
+    raises, for ``if h != 224: raise ValueError(...)``) after taking the conditions before it as ``before``;
+    never called, only read."""
 
 
 def size_number(value: Any, taken: Any, kind: str, module_type: str, before: tuple[Decision, ...]) -> None:
@@ -466,29 +497,6 @@ def _held(proxy: Any) -> Any:
     return tensors.get(name)
 
 
-def _in_assert() -> bool:
-    """Whether the bool asked of a proxy is an ``assert``'s: the user's frame (above the proxy's ``__bool__``
-    and the tracer's ``to_bool``) jumps on true past a ``LOAD_ASSERTION_ERROR``, or on false to one (a part of
-    ``assert a and b``)."""
-    import bisect
-    import inspect
-
-    frame = inspect.currentframe()
-    for _ in range(3):
-        frame = frame.f_back if frame is not None else None
-    if frame is None:  # pragma: no cover - CPython always has the caller's frame
-        return False
-    instructions, offsets = _instructions(frame.f_code)
-    at = bisect.bisect_left(offsets, frame.f_lasti)
-    if at + 1 >= len(instructions):
-        return False
-    jump, after = instructions[at], instructions[at + 1]
-    if "JUMP" in jump.opname and jump.opname.endswith("IF_FALSE") and jump.argval in offsets:
-        # ``assert a and b``: a false ``a`` jumps straight to the AssertionError, as a false ``b`` falls to it
-        return instructions[offsets.index(jump.argval)].opname == "LOAD_ASSERTION_ERROR"
-    return "JUMP" in jump.opname and jump.opname.endswith("IF_TRUE") and after.opname == "LOAD_ASSERTION_ERROR"
-
-
 def _trace(
     module: Any,
     on_cuda: bool = False,
@@ -496,6 +504,7 @@ def _trace(
     absent: frozenset[str] = frozenset(),
     made: list[Decision] | None = None,
     through: bool = True,
+    ranks: list[int] | None = None,
 ) -> Any:
     """The module's forward as an fx graph; the inputs named in ``absent`` are traced as the None they are
     (``if mask is not None:``, in the forward or in any function it calls, takes the branch of no mask).
@@ -512,6 +521,7 @@ def _trace(
     tracer.on_cuda = on_cuda
     tracer.decisions = decisions
     tracer.made = [] if made is None else made
+    tracer.ranks = [] if ranks is None else ranks  # (receives where ranks were guessed, also when it raises)
     tracer.extra_keywords = tuple(name for name in extra if not name.endswith("=None"))
     tracer.none_keywords = tuple(name[: -len("=None")] for name in extra if name.endswith("=None"))
     clone = _shallow_clone(module)
@@ -539,6 +549,7 @@ def _trace(
         written_out(),
     ):
         warnings.simplefilter("ignore")
+        tracer.root_frame = sys._getframe()  # (the frames between it and a condition's are the forward's)
         graph = tracer.trace(clone, concrete_args={**dict.fromkeys(sorted(absent)), **fixed} or None)
     if absent:
         _unguard(graph, absent)
@@ -581,7 +592,7 @@ def identity_tested(forward: Any, absent: frozenset[str] = frozenset()) -> dict[
     }
     if not plain:
         return {}
-    steps, _ = _instructions(code)
+    steps, _ = instructions(code)
     found: dict[str, Any] = {}
     for i, step in enumerate(steps):
         if step.opname == "IS_OP":  # ``flag is True``, ``True is flag``, ``type(flag) is bool``
@@ -759,7 +770,7 @@ def _factories_recorded(tracer: Any) -> Iterator[None]:
             # of a tensor the forward made from numbers (a traced one is a proxy, whose methods fx records)
             if not _forward_draws(thread):
                 return original(self, *args, **kwargs)
-            if name.endswith("_") and _discarded(sys._getframe(1)):
+            if name.endswith("_") and discarded(sys._getframe(1)):
                 # ``m = torch.empty(1); m.uniform_()``: the forward goes on with ``m``, a tensor fx does not follow
                 raise RuntimeError(f"the forward draws random numbers into a tensor in place (.{name}())")
             kwargs = {k: v for k, v in kwargs.items() if k != "generator"}
@@ -799,15 +810,6 @@ def _forward_draws(thread: int) -> bool:
     by code other than torch's (a layer made in forward initialises its weight with torch's own draws)."""
     caller = sys._getframe(2)
     return threading.get_ident() == thread and caller.f_globals.get("__name__", "").split(".")[0] != "torch"
-
-
-def _discarded(frame: Any) -> bool:
-    """Whether the call running in ``frame`` is a statement whose value is dropped (``m.uniform_()``)."""
-    from bisect import bisect_right
-
-    instructions, offsets = _instructions(frame.f_code)
-    at = bisect_right(offsets, frame.f_lasti)  # the instruction after the call (``f_lasti`` may be in its caches)
-    return at < len(instructions) and instructions[at].opname == "POP_TOP"
 
 
 def drawn_number(draw: str) -> None:

@@ -1,0 +1,167 @@
+"""What the user's code does next where a traced value is asked a question, read from its bytecode.
+
+A traced value cannot say how the code that asks about it goes on; the instruction the user's frame runs can:
+``a, b = x.split(4)`` unpacks two names, ``assert h == w`` jumps past an AssertionError, ``if h != 224: raise
+ValueError(...)`` falls into a ``raise`` on one branch, ``m.uniform_()`` drops its value.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import contextvars
+import dis
+import functools
+import sys
+import types
+from collections.abc import Iterator
+from typing import Any
+
+
+@functools.lru_cache(maxsize=1024)
+def instructions(code: types.CodeType) -> tuple[tuple[dis.Instruction, ...], tuple[int, ...]]:
+    """A code object's instructions and their offsets, read once (a forward's code is read at each plan)."""
+    found = tuple(dis.get_instructions(code))
+    return found, tuple(i.offset for i in found)
+
+
+def unpacked_at(frame: Any) -> int | None:
+    """How many names the instruction running in ``frame`` unpacks a value into (``UNPACK_SEQUENCE``), as fx's
+    own ``Proxy.__iter__`` finds it, or None for another use (a loop, ``*x``, ``b, *rest = ...``)."""
+    steps, offsets = instructions(frame.f_code)
+    at = bisect.bisect_left(offsets, frame.f_lasti)
+    if at < len(steps) and steps[at].opname == "UNPACK_SEQUENCE":
+        return int(steps[at].argval)
+    return None
+
+
+def discarded(frame: Any) -> bool:
+    """Whether the call running in ``frame`` is a statement whose value is dropped (``m.uniform_()``)."""
+    steps, offsets = instructions(frame.f_code)
+    at = bisect.bisect_right(
+        offsets, frame.f_lasti
+    )  # the instruction after the call (``f_lasti`` may be in its caches)
+    return at < len(steps) and steps[at].opname == "POP_TOP"
+
+
+def in_assert(frame: Any) -> bool:
+    """Whether the bool asked of a proxy in the user's ``frame`` is an ``assert``'s: the frame jumps on true past
+    a ``LOAD_ASSERTION_ERROR``, or on false to one (a part of ``assert a and b``)."""
+    steps, offsets = instructions(frame.f_code)
+    at = bisect.bisect_left(offsets, frame.f_lasti)
+    if at + 1 >= len(steps):
+        return False
+    jump, after = steps[at], steps[at + 1]
+    if "JUMP" in jump.opname and jump.opname.endswith("IF_FALSE") and jump.argval in offsets:
+        # ``assert a and b``: a false ``a`` jumps straight to the AssertionError, as a false ``b`` falls to it
+        return steps[offsets.index(jump.argval)].opname == "LOAD_ASSERTION_ERROR"
+    return "JUMP" in jump.opname and jump.opname.endswith("IF_TRUE") and after.opname == "LOAD_ASSERTION_ERROR"
+
+
+# instructions after which a branch's code may not reach its ``raise``, or may leave it (a jump, a return, a loop)
+_LEAVING = ("JUMP", "RETURN", "FOR_ITER", "YIELD", "SEND", "RERAISE", "BEFORE_WITH", "SETUP", "PUSH_EXC_INFO")
+
+
+def raising_branch(frame: Any, root: Any) -> tuple[bool, str] | None:
+    """Which way of the condition asked in the user's ``frame`` falls straight into a ``raise`` (``if h != 224:
+    raise ValueError(...)``: True; ``if not h > 3: raise ...``: False), with the name of what it raises; None where
+    neither does, or where the ``raise`` may be caught: by a ``try`` or a ``with`` around it in this frame or in any
+    frame between it and ``root`` (the frame that started the trace). Taking the other way and checking the
+    condition on the real sizes is then what torch does: the sizes for which the condition goes the raising way
+    are the ones torch raises for."""
+    steps, offsets = instructions(frame.f_code)
+    at = bisect.bisect_left(offsets, frame.f_lasti)
+    if at + 1 >= len(steps) or "JUMP" not in steps[at].opname or steps[at].argval not in offsets:
+        return None
+    jump = steps[at]
+    on_true = jump.opname.endswith("IF_TRUE")
+    if not on_true and not jump.opname.endswith("IF_FALSE"):
+        return None
+    for way, start in ((on_true, offsets.index(jump.argval)), (not on_true, at + 1)):
+        raised = _straight_to_raise(steps, start)
+        if raised is not None and _uncaught(frame, steps[start:], root):
+            return way, raised
+    return None
+
+
+def _straight_to_raise(steps: tuple[dis.Instruction, ...], start: int) -> str | None:
+    """What the code from ``steps[start]`` raises (``ValueError("expected 3 channels, got {…}")``: its name and its
+    message's text, a formatted value as ``{…}``), where it reaches a ``raise`` with no jump, return or loop before
+    it (a message built, a constructor called: no decision); None otherwise."""
+    name = None
+    text: list[str] = []
+    for step in steps[start:]:
+        if step.opname == "RAISE_VARARGS":
+            said = f'("{"".join(text)}")' if any(part != "{…}" for part in text) else ""
+            return f"{name}{said}" if name else "an exception"
+        if any(word in step.opname for word in _LEAVING):
+            return None
+        if name is None and step.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_ATTR", "LOAD_METHOD"):
+            name = str(step.argval).removeprefix("NULL + ")
+        elif step.opname == "LOAD_CONST" and isinstance(step.argval, str):
+            text.append(step.argval)
+        elif step.opname == "FORMAT_VALUE":
+            text.append("{…}")
+    return None
+
+
+def _uncaught(frame: Any, branch: tuple[dis.Instruction, ...], root: Any) -> bool:
+    """Whether an exception raised in ``branch`` (instructions of ``frame``) leaves every frame of the user's code
+    up to ``root`` (whether the module's caller catches it is known when it is planned: ``CAUGHT``)."""
+    raising = next(step.offset for step in branch if step.opname == "RAISE_VARARGS")
+    return not in_handler(frame, raising, root)
+
+
+def in_handler(frame: Any, offset: int, root: Any) -> bool:
+    """Whether a handler (a ``try``, a ``with``) of the user's code covers the instruction at ``offset`` in
+    ``frame``, or the call running in one of its callers up to ``root``; True where ``root`` is not among the
+    callers. torch's frames between them (a module's call, fx's own) clean up and raise again, and are not
+    asked."""
+    where: Any = frame
+    while where is not None and where is not root:
+        own = where.f_globals.get("__name__", "").split(".")[0] in ("torch", "convcalc")
+        if not own and any(start <= offset < end for start, end in _handlers(where.f_code)):
+            return True
+        where = where.f_back
+        offset = where.f_lasti if where is not None else 0
+    return where is not root
+
+
+#: while a child module that its caller calls inside a ``try`` or a ``with`` is read or planned (and the modules it
+#: calls): a ``raise`` may be caught there, so a branch into one is a plain branch
+CAUGHT: contextvars.ContextVar[bool] = contextvars.ContextVar("convcalc_caught", default=False)
+
+
+@contextlib.contextmanager
+def raises_caught(caught: bool) -> Iterator[None]:
+    """Plans a child module's call, ``caught`` saying whether its caller calls it inside a ``try`` or a ``with``."""
+    if not caught or CAUGHT.get():
+        yield
+        return
+    token = CAUGHT.set(True)
+    try:
+        yield
+    finally:
+        CAUGHT.reset(token)
+
+
+@functools.lru_cache(maxsize=1024)
+def _handlers(code: types.CodeType) -> tuple[tuple[int, int], ...]:
+    """The spans of ``code``'s instructions an exception handler covers (``try`` bodies, ``with`` blocks)."""
+    entries = getattr(dis.Bytecode(code), "exception_entries", None)  # (CPython 3.11 and later)
+    if entries is None:  # pragma: no cover - a Python that does not list them: any raise may be caught
+        return ((0, sys.maxsize),)
+    return tuple((entry.start, entry.end) for entry in entries)
+
+
+def raised_in_forward(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by a ``raise`` statement of the user's code (not torch's, fx's or convcalc's):
+    a check of the forward's own, which the values it was traced with failed."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None or tb.tb_frame.f_globals.get("__name__", "").split(".")[0] in ("torch", "convcalc"):
+        return False
+    steps, offsets = instructions(tb.tb_frame.f_code)
+    at = bisect.bisect_left(offsets, tb.tb_lasti)
+    return at < len(steps) and steps[at].opname == "RAISE_VARARGS"

@@ -1,0 +1,225 @@
+"""A forward that checks its input's sizes and raises (``if h != 224: raise ValueError(...)``), and one that checks
+its rank (``if len(x.shape) != 4: raise ...``).
+
+Hugging Face's ViT raises where the image is not the model's size; CLIP's text model where the sequence is longer
+than its table; kornia's ``KORNIA_CHECK_SHAPE`` where the rank is not 4. The branch into a ``raise`` is read as
+an assert of the other way (``convcalc/torch/bytecode.py``): with numbers, a size that takes it is refused with
+the line that raises; with symbols, it is the plan's constraint, so ``valid_sizes`` gives the sizes torch runs. A
+``raise`` that a ``try`` or a ``with`` may catch is a plain branch, read as before. Every plan is compared with
+the real forward.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+import convcalc  # noqa: E402
+
+
+class PatchEmbedding(nn.Module):
+    """ViT's embeddings: a class token and a table of positions for one image size only."""
+
+    def __init__(self, image_size: int = 16, patch: int = 4) -> None:
+        super().__init__()
+        self.image_size = (image_size, image_size)
+        self.proj = nn.Conv2d(3, 8, patch, patch)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, 8))
+        self.positions = nn.Parameter(torch.zeros(1, (image_size // patch) ** 2 + 1, 8))
+
+    def forward(self, pixel_values: Any) -> Any:
+        batch, _, height, width = pixel_values.shape
+        if height != self.image_size[0] or width != self.image_size[1]:
+            raise ValueError(
+                f"Input image size ({height}*{width}) doesn't match model ({self.image_size[0]}*{self.image_size[1]})."
+            )
+        tokens = self.proj(pixel_values).flatten(2).transpose(1, 2)
+        tokens = torch.cat([self.cls_token.expand(batch, -1, -1), tokens], dim=1)
+        return tokens + self.positions
+
+
+class TokenTable(nn.Module):
+    """CLIP's text embeddings: a sequence longer than the table raises before the lookup."""
+
+    def __init__(self, positions: int = 12) -> None:
+        super().__init__()
+        self.tokens = nn.Embedding(50, 8)
+        self.positions = nn.Embedding(positions, 8)
+
+    def forward(self, input_ids: Any) -> Any:
+        length = input_ids.shape[-1]
+        if length > self.positions.num_embeddings:
+            raise ValueError(f"Sequence length must be less than {self.positions.num_embeddings}, got {length}")
+        where = torch.arange(length).unsqueeze(0)
+        return self.tokens(input_ids) + self.positions(where)
+
+
+def check_shape(x: Any, shape: list[str]) -> None:
+    """kornia's ``KORNIA_CHECK_SHAPE``: the rank first, then each numbered size."""
+    if len(x.shape) != len(shape):
+        raise TypeError(f"{x} shape must be [{shape}]. Got {x.shape}")
+    for i in range(len(shape)):
+        if shape[i].isnumeric() and x.shape[i] != int(shape[i]):
+            raise TypeError(f"{x} shape must be [{shape}]. Got {x.shape}")
+
+
+class CheckedBlur(nn.Module):
+    """A filter that checks its input as kornia's do, then needs an even width."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1, groups=3, bias=False)
+
+    def forward(self, x: Any) -> Any:
+        check_shape(x, ["B", "3", "H", "W"])
+        if not x.shape[-1] % 2 == 0:
+            raise RuntimeError("the width must be even")
+        return self.conv(x)
+
+
+class CaughtRaise(nn.Module):
+    """A ``raise`` the forward catches itself: a branch to another layer, not a failure."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.small = nn.Conv2d(3, 4, 3)
+        self.large = nn.Conv2d(3, 6, 1)
+
+    def forward(self, x: Any) -> Any:
+        try:
+            if x.shape[-1] > 8:
+                raise ValueError("too large for the small path")
+            return self.small(x)
+        except ValueError:
+            return self.large(x)
+
+
+class SuppressedRaise(nn.Module):
+    """A ``raise`` inside ``contextlib.suppress``: the forward goes on past it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: Any) -> Any:
+        y = self.conv(x)
+        with contextlib.suppress(ValueError):
+            if x.shape[-1] > 8:
+                raise ValueError("wide")
+            y = y[..., :2]
+        return y
+
+
+class _Strict(nn.Module):
+    def forward(self, x: Any) -> Any:
+        if x.shape[-1] > 8:
+            raise ValueError("too wide")
+        return x[..., :2]
+
+
+class CaughtByCaller(nn.Module):
+    """A child raises; its caller catches it and takes another layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.strict = _Strict()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: Any) -> Any:
+        try:
+            return self.strict(x)
+        except ValueError:
+            return self.conv(x)
+
+
+def _torch_shape(model: nn.Module, x: Any) -> tuple[int, ...] | None:
+    try:
+        with torch.no_grad():
+            return tuple(model(x).shape)
+    except (RuntimeError, ValueError, TypeError, IndexError):
+        return None
+
+
+def _planned(model: nn.Module, shape: Any) -> tuple[int, ...] | None:
+    try:
+        plan = convcalc.plan(model, shape)
+    except convcalc.ShapeError:
+        return None
+    assert plan.total_params == sum(p.numel() for p in model.parameters())
+    return tuple(plan.output_shape)
+
+
+@pytest.mark.parametrize(
+    ("model", "shapes"),
+    [
+        pytest.param(PatchEmbedding(), [(2, 3, h, w) for h in (12, 15, 16, 17, 20) for w in (16, 20)], id="vit"),
+        pytest.param(CheckedBlur(), [(1, c, 5, w) for c in (1, 3) for w in (4, 5, 6, 7)], id="checked-blur"),
+        pytest.param(CaughtRaise(), [(1, 3, 9, w) for w in range(3, 12)], id="caught"),
+        pytest.param(SuppressedRaise(), [(1, 3, 9, w) for w in range(3, 12)], id="suppressed"),
+        pytest.param(CaughtByCaller(), [(1, 3, 9, w) for w in range(3, 12)], id="caught-by-caller"),
+    ],
+)
+def test_each_size_is_planned_where_torch_runs_and_refused_where_it_raises(model: nn.Module, shapes: Any) -> None:
+    model.eval()
+    for shape in shapes:
+        assert _planned(model, shape) == _torch_shape(model, torch.randn(*shape)), shape
+
+
+def test_token_table_is_planned_up_to_its_length_and_refused_past_it() -> None:
+    model = TokenTable().eval()
+    for length in range(1, 16):
+        expected = _torch_shape(model, torch.randint(0, 50, (2, length)))
+        assert _planned(model, {"input_ids": (2, length)}) == expected, length
+
+
+def test_the_refusal_names_what_the_forward_raises_and_the_line() -> None:
+    with pytest.raises(convcalc.ShapeError) as caught:
+        convcalc.plan(PatchEmbedding(), (1, 3, 20, 16))
+    message = str(caught.value)
+    assert message.startswith(
+        "<model> (PatchEmbedding): its forward raises ValueError(\"Input image size ({…}*{…}) doesn't match model "
+        '({…}*{…}).") for these input sizes: they take the branch that raises at '
+    )
+    assert "`if height != self.image_size[0] or width != self.image_size[1]:` (test_torch_raises.py, line" in message
+    with pytest.raises(
+        convcalc.ShapeError,
+        match=r"raises RuntimeError\(\"the width must be even\"\) for these input sizes.*`if not x\.shape",
+    ):
+        convcalc.plan(CheckedBlur(), (1, 3, 5, 5))
+
+
+def test_a_symbolic_plan_keeps_the_sizes_that_do_not_raise_as_its_constraints() -> None:
+    """ViT at symbolic H and W: the plan holds at 16 x 16 only, as torch runs (it was refused, each way of the
+    condition raising in the other's plan)."""
+    model = PatchEmbedding().eval()
+    height, width = convcalc.symbols("H W")
+    plan = convcalc.plan(model, (2, 3, height, width))
+    assert not plan.fallback_rows
+    assert {c.reason for c in plan.constraints} >= {"Eq(H, 16) (else ValueError)", "Eq(W, 16) (else ValueError)"}
+    for h in range(1, 25):
+        for w in (15, 16, 17):
+            runs = _torch_shape(model, torch.randn(2, 3, h, w)) is not None
+            assert all(c.holds({"H": h, "W": w}) for c in plan.constraints) is runs, (h, w)
+
+
+def test_a_symbolic_length_is_valid_up_to_the_table() -> None:
+    model = TokenTable().eval()
+    length = convcalc.symbols("L")
+    plan = convcalc.plan(model, {"input_ids": (2, length)})
+    for n in range(1, 20):
+        runs = _torch_shape(model, torch.randint(0, 50, (2, n))) is not None
+        assert all(c.holds({"L": n}) for c in plan.constraints) is runs, n
+
+
+def test_a_rank_check_is_read_with_the_rank_it_passes() -> None:
+    """``len(x.shape) != 4`` was read with the rank guessed as 1, which raised: the module went to torch's pass.
+    The read tries the next ranks, and the plan checks the one taken: a 4-D input is read by rule."""
+    plan = convcalc.plan(CheckedBlur(), (1, 3, 5, 6))
+    assert {row.source for row in plan.rows} == {"rule"}
+    with pytest.raises(convcalc.ConvCalcError):
+        convcalc.plan(CheckedBlur(), (3, 5, 6))  # torch raises TypeError on the rank
