@@ -2654,6 +2654,27 @@ def test_a_forward_that_caches_into_its_module_leaves_it_as_it_was() -> None:
     assert model[1].seen == ["cpu"] * 3
 
 
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: self.conv.to(x)(x),  # julius' ``ResampleFrac(...).to(x)``, in Demucs
+        lambda self, x: self.conv.to(x.device, x.dtype)(x),
+        lambda self, x: self.conv.float()(x),
+        lambda self, x: self.conv.requires_grad_(False)(x),
+    ],
+)
+def test_a_forward_that_moves_or_freezes_a_child_leaves_the_model_as_it_was(function: Any) -> None:
+    """``self.conv.to(x)`` while tracing set traced values in place of the user's parameters: the plan failed
+    with a RuntimeError that no ConvCalcError wraps, and the model itself no longer ran."""
+    model = Forward(function, conv=torch.nn.Conv1d(2, 3, 3))
+    held = dict(model.named_parameters())
+    plan = convcalc.plan(model, (1, 2, 10))
+    assert dict(model.named_parameters()) == held
+    assert all(type(p) is torch.nn.Parameter and p.requires_grad for p in held.values())
+    assert convcalc.plan(model, (1, 2, 10)).trainable_params == plan.trainable_params == 21
+    assert plan.output_shapes == torch_outcome(model, (1, 2, 10))  # (torch's own forward may freeze it)
+
+
 # --- the attention mask of scaled_dot_product_attention (timm's CoAtNet relative position bias) --------------------
 
 

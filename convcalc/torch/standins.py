@@ -85,6 +85,27 @@ def settings_kept(module: Any) -> Iterator[None]:
         )
 
 
+@contextlib.contextmanager
+def modules_kept(module: Any) -> Iterator[None]:
+    """The module's submodules, each with its parameters, buffers and children put back as they were after the
+    block (and each parameter's ``requires_grad``), which leaves the user's model as it was: a forward that moves
+    a child (``self.conv.to(x)(x)``, julius' ``ResampleFrac(...).to(x)``) or casts it would set traced values in
+    its place."""
+    held = [(sub, dict(sub._parameters), dict(sub._buffers), dict(sub._modules)) for sub in module.modules()]
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    try:
+        yield
+    finally:
+        for sub, parameters, buffers, children in held:
+            for now, saved in ((sub._parameters, parameters), (sub._buffers, buffers), (sub._modules, children)):
+                if now.keys() != saved.keys() or any(now[k] is not v for k, v in saved.items()):
+                    now.clear()
+                    now.update(saved)
+        for p, flag in flags:
+            if p.requires_grad is not flag:
+                p.requires_grad_(flag)
+
+
 class SharedSettingsError(Exception):
     """A traced forward set attributes of an object other modules hold (see ``settings_kept``)."""
 

@@ -25,6 +25,7 @@ from convcalc.torch.standins import (
     _called_through_wrapper,
     _integral_node,
     logs_kept,
+    modules_kept,
     settings_kept,
     written_out,
 )
@@ -540,6 +541,7 @@ def _trace(
     with (
         warnings.catch_warnings(),
         settings_kept(module),
+        modules_kept(module),
         logs_kept(),
         _factories_recorded(tracer),
         causal_mask_as_given(),
