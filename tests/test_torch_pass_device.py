@@ -267,3 +267,78 @@ def test_the_forms_of_the_device(function: Any) -> None:
     model.register_forward_hook(lambda m, i, o: None)
     shape = _input_shape(model, 8)
     _check(model, convcalc.plan(model, shape), shape)
+
+
+class _MovedTo(nn.Module):
+    """A forward that puts a tensor on a device of its own choosing (PyramidNet's shortcut makes its zeros with
+    ``.cuda()``), read by rule or, with a hook on its layer, by torch's pass."""
+
+    def __init__(self, move: Any, hooked: bool) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.move = move
+        if hooked:
+            self.conv.register_forward_hook(lambda module, args, out: out * 1)
+
+    def forward(self, x: Any) -> Any:
+        return self.move(self.conv(x))
+
+
+@pytest.mark.parametrize("hooked", [False, True], ids=["rule", "torch-pass"])
+@pytest.mark.parametrize(
+    "move",
+    [
+        lambda y: y.cuda().relu(),
+        lambda y: y.to("cuda") * 2,
+        lambda y: y.to(0),
+        lambda y: torch.zeros(y.size(0), 2, device="cuda"),
+        lambda y: y.to("cpu").to(y) + y.cpu(),  # (the CPU is always there)
+    ],
+)
+def test_a_tensor_moved_to_a_device_torch_does_not_have_is_refused_as_torch_raises(move: Any, hooked: bool) -> None:
+    """Planned at 4 x 5 where torch had no CUDA and raised; the plan is made or refused as torch runs here."""
+    model = _MovedTo(move, hooked)
+    try:
+        with torch.no_grad():
+            expected = tuple(model(torch.zeros(2, 3, 4, 5)).shape)
+    except (AssertionError, RuntimeError):
+        with pytest.raises(convcalc.ConvCalcError, match=r"torch has no cuda device here"):
+            convcalc.plan(model, (2, 3, 4, 5))
+    else:
+        assert convcalc.plan(model, (2, 3, 4, 5)).output_shape == expected
+
+
+class NumpyPositions(nn.Module):
+    """A sinusoidal table computed in forward with numpy from the input's sizes (text-to-speech and transformer
+    repositories' ``position_encoding``), made a tensor on the CPU and added to the input."""
+
+    def __init__(self, make: Any) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+        self.make = make
+
+    def forward(self, x: Any) -> Any:
+        import numpy as np
+
+        length, width = x.size(1), x.size(2)
+        angles = np.arange(length)[:, None] / np.power(10000, 2 * (np.arange(width)[None, :] // 2) / width)
+        return self.fc(x + self.make(np.sin(angles)))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda table: torch.from_numpy(table).float(),
+        lambda table: torch.tensor(table, dtype=torch.float32),
+        lambda table: torch.FloatTensor(table),
+    ],
+)
+def test_a_table_made_from_data_on_the_cpu_joins_the_pass(make: Any) -> None:
+    """``torch.from_numpy(table)`` beside the pass's meta tensors: torch refused to add them (a tensor on the CPU
+    is not on the meta device) and the plan was refused, where the model runs on the CPU."""
+    model = NumpyPositions(make)
+    for shape in ((2, 5, 8), (1, 3, 8)):
+        plan = convcalc.plan(model, shape)
+        with torch.no_grad():
+            assert plan.output_shape == tuple(model(torch.zeros(shape)).shape)
+        assert plan.total_params == 36

@@ -9,7 +9,7 @@ made on the meta device still: no memory, and no tensor off the meta device to m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from convcalc.torch.nodes import _torch
@@ -36,6 +36,25 @@ def model_device(module: Any) -> Any:
     if first is None or first.device.type == "meta":
         return torch.device("cpu")
     return first.device
+
+
+def unreachable(device: Any) -> str | None:
+    """Why torch cannot put a tensor on ``device`` on this machine (``.cuda()`` where torch has no CUDA: it raises
+    "Torch not compiled with CUDA enabled", or finds no driver), or None where it can, or ``device`` names none.
+
+    >>> unreachable("cpu") is None
+    True
+    """
+    torch = _torch()
+    try:
+        kind = torch.device(device).type if not isinstance(device, int) else "cuda"
+    except (RuntimeError, TypeError):
+        return None
+    backend = getattr(torch, kind, None) if kind not in ("cpu", "meta") else None
+    available = getattr(backend, "is_available", None)
+    if available is None or available():
+        return None
+    return f"torch has no {kind} device here (torch.{kind}.is_available() is False)"
 
 
 class DeviceAnswers:
@@ -75,8 +94,16 @@ class DeviceAnswers:
         device: ``device=``, ``Tensor.to``'s device; ``Tensor.cpu()`` and ``.cuda()`` of a meta tensor give the
         tensor itself (torch cannot copy a meta tensor off the meta device)."""
         torch = _torch()
+        if func is torch.Tensor.cuda or func is torch.Tensor.to or "device" in kwargs:
+            # ``torch.zeros(n).cuda()`` in a model on the CPU, where torch has no CUDA: it raises, so does the pass
+            target = "cuda" if func is torch.Tensor.cuda else kwargs.get("device", args[1] if len(args) > 1 else None)
+            why = None if target is None or isinstance(target, torch.Tensor) else unreachable(target)
+            if why is not None and not _asked_by_torch():
+                raise RuntimeError(f"the forward moves a tensor to {target}, where {why}, and torch raises")
         if func in self.moves and args and is_meta_tensor(args[0]):
             return _same, args, kwargs
+        if self.device.type == "cpu":
+            args, kwargs = _made_on_cpu_to_meta(args, kwargs)
         device = kwargs.get("device")
         if device is not None and not _is_meta_device(device):
             kwargs = {**kwargs, "device": torch.device("meta")}
@@ -85,6 +112,32 @@ class DeviceAnswers:
             if (isinstance(target, (str, torch.device)) or type(target) is int) and not _is_meta_device(target):
                 args = (args[0], torch.device("meta"), *args[2:])
         return func, args, kwargs
+
+
+def _made_on_cpu_to_meta(args: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The arguments of a call that joins a tensor the forward made on the CPU from data (``torch.from_numpy(pe)``,
+    a position table computed with numpy) with the pass's meta tensors, that tensor moved to the meta device; as
+    they are otherwise. On the CPU, where the model runs, both are on one device."""
+    torch = _torch()
+    tensor = torch.Tensor
+
+    def leaves(values: Any) -> Iterator[Any]:
+        for v in values:
+            if isinstance(v, (list, tuple)):
+                yield from v
+            else:
+                yield v
+
+    found = [v for v in leaves((*args, *kwargs.values())) if isinstance(v, tensor)]
+    if not any(v.device.type == "meta" for v in found) or not any(v.device.type == "cpu" and v.dim() for v in found):
+        return args, kwargs
+
+    def moved(v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            return type(v)(moved(w) for w in v) if type(v) in (list, tuple) else v
+        return v.to("meta") if isinstance(v, tensor) and v.device.type == "cpu" and v.dim() else v
+
+    return tuple(moved(v) for v in args), {k: moved(v) for k, v in kwargs.items()}
 
 
 def _same(tensor: Any, *args: Any, **kwargs: Any) -> Any:
@@ -109,9 +162,14 @@ def _is_meta_device(device: Any) -> bool:
 
 def _asked_by_torch() -> bool:
     """Whether the question comes from torch's own code, or the pass's (its hooks), not the model's: the frame
-    three up (above this one, ``answer`` and the pass's ``__torch_function__``, which torch calls for it)."""
+    that called the pass's ``__torch_function__``, above this module's frames (found by walking up, not by a fixed
+    depth: a wrapper of a function of this module adds frames)."""
     import sys
 
-    frame = sys._getframe(3)
-    name = frame.f_globals.get("__name__", "")
+    frame: Any = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
+    if frame is not None and frame.f_code.co_name == "__torch_function__":
+        frame = frame.f_back
+    name = frame.f_globals.get("__name__", "") if frame is not None else ""
     return bool(name in ("torch", "convcalc") or name.startswith(("torch.", "convcalc.")))

@@ -13,11 +13,13 @@ from typing import Any
 from convcalc._args import received
 from convcalc._errors import ShapeError
 from convcalc._types import Shape
+from convcalc.torch.devices import unreachable
 from convcalc.torch.nodes import INTEGER_DTYPES
 from convcalc.torch.ops_norm import FEATURE_DROPOUTS, dims_at_least, drops_channels, gelu_approximation
 from convcalc.torch.reached import arithmetic, as_integers, compared
 from convcalc.torch.strides import contiguous, copied, is_contiguous, is_dense, iterated, viewed
 from convcalc.torch.values import (
+    RunRefusedError,
     _argument,
     _Call,
     _describe_value,
@@ -74,6 +76,13 @@ def _contiguous(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
 )
 def _passthrough(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     t = args[0] if args else kwargs.get("input")
+    if call.kind in ("cuda", "to"):  # ``torch.zeros(...).cuda()`` in a model on the CPU, where torch has no CUDA
+        target = "cuda" if call.kind == "cuda" else kwargs.get("device", args[1] if len(args) > 1 else None)
+        why = None if target is None or isinstance(target, (_Tensor, _Real)) else unreachable(target)
+        if why is not None:
+            raise RunRefusedError(
+                str(call.spec_error(f"moves a tensor to {target}, where {why}, and torch raises", device=target))
+            )
     cast = _cast_to(call.kind, args[1:], kwargs)
     if isinstance(t, _Real) and cast in INTEGER_DTYPES:
         # ``torch.true_divide(h, 2).long()``: the quotient rounded toward zero, a size where it is not negative

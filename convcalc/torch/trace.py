@@ -19,6 +19,7 @@ from typing import Any
 
 from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call
+from convcalc.torch.devices import unreachable
 from convcalc.torch.keywords import bound_keywords, is_method
 from convcalc.torch.nodes import (
     INTEGER_DTYPES,
@@ -835,6 +836,10 @@ def _node_of(fx_node: Any, where: str) -> Node:
     except SpecError as exc:
         raise SpecError(f"{where}: {exc}") from None
     op = fx_node.op
+    device = fx_node.kwargs.get("device")  # ``torch.zeros(n, device="cuda")`` where torch has no CUDA: it raises
+    why = unreachable(device) if isinstance(device, (str, int, _torch().device)) else None
+    if why is not None:
+        raise SpecError(f"{where}: {fx_node.name} makes a tensor on {device!r}, where {why}")
     fields = fx_node.meta.get("convcalc_fields") if op == "output" else None
     if fields is not None and args and isinstance(args[0], _Dict):  # a ModelOutput returned (see the tracer)
         args = (_Dict(args[0].items, fields), *args[1:])
