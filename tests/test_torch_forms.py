@@ -1106,6 +1106,10 @@ def test_a_true_division_of_sizes_is_a_float_which_no_shape_takes(function: Any,
         lambda self, x: x[:, : math.floor(x.size(1) / 2.0)],
         lambda self, x: x[:, :1] if x.size(1) / 2 > 0.25 else x,  # decided: H >= 1
         lambda self, x: x * (x.size(1) / 2),  # a float scaling a tensor: its shape
+        # encodec's SConv1d: ``math.ceil((length - k + pad) / stride + 1)``, a whole number added to one division
+        lambda self, x: F.pad(x, (0, 0, 0, (math.ceil((x.size(1) - 7 + 6) / 2 + 1) - 1) * 2 + 1 - x.size(1))),
+        lambda self, x: x[:, : math.floor(1 + x.size(1) / 3 - x.size(2))],
+        lambda self, x: x[:, : math.ceil(x.size(1) - x.size(2) / 4)],
     ],
 )
 def test_a_true_division_of_sizes_rounded_or_compared_is_followed(function: Any) -> None:
@@ -1289,6 +1293,10 @@ def test_a_float_of_several_operations_on_sizes_is_rounded_with_numbers_only() -
     assert convcalc.plan(model, (1, 2, 61, 3)).output_shape == (1, 2, 60, 1)
     with pytest.raises(convcalc.SpecError, match="by more than one division"):
         convcalc.plan(model, (1, 2, convcalc.symbols("H"), 3))
+    for rounded in (lambda h: math.floor(h / 3 + 0.5), lambda h: math.floor(h / 3 + 1 / 3), lambda h: h / 3 + 1):
+        half = Forward(lambda self, x, rounded=rounded: x[:, :, : rounded(x.shape[-2])])
+        with pytest.raises(convcalc.SpecError, match=r"by more than one division|must be ints|float"):
+            convcalc.plan(half, (1, 2, convcalc.symbols("H"), 3))
 
 
 class _AttentionForward(torch.nn.Module):

@@ -760,6 +760,10 @@ def _scalar_arithmetic(call: _Call, operands: list[Any]) -> Any:
     exact = call.kind == "truediv" and not any(
         isinstance(v, _Real) or (type(v) is float and not v.is_integer()) for v in operands
     )
+    if call.kind in ("add", "sub", "rsub") and sum(isinstance(v, _Real) for v in operands) == 1:
+        # ``(n - k) / s + 1`` (encodec's frames): a whole number added to one division rounds to the float nearest
+        # the exact sum, whose fraction (k/s, or none) is too far from a whole number to round across it
+        exact = all(v.exact if isinstance(v, _Real) else _is_size(v) and type(v) is not float for v in operands)
     operands = [_real_value(v) for v in operands]
     if call.kind in ("truediv", "floordiv", "mod", "fmod") and _same(operands[1], 0) is True:  # ``h // (w - w)`` too
         raise call.spec_error("divides by zero (Python: ZeroDivisionError)", divisor=operands[1])
