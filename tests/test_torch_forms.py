@@ -3168,3 +3168,42 @@ def test_python_s_random_in_a_forward_is_refused_and_another_thread_draws_as_it_
     elsewhere()  # the same draws, with no plan running
     assert len(seen) == 2
     assert seen[0] == seen[1]
+
+
+# --- a shape unpacked with a starred name, and torch.autograd.Variable (code of PyTorch before 0.4) ---------------
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        # lucidrains' stylegan2 UpBlock: ``*_, h, w = x.shape`` read one item of a rank guessed as 1
+        lambda self, x: _starred_resize(self, x),
+        lambda self, x: self.conv(x).view(*_leading(x), -1),
+        # PyramidNet's shortcut: ``Variable(torch.zeros(...))`` of a traced size was a TypeError of torch's class
+        lambda self, x: torch.cat((x, torch.autograd.Variable(torch.zeros(x.size(0), 2, x.size(2), x.size(3)))), 1),
+        lambda self, x: torch.autograd.Variable(x, requires_grad=False) * 2,
+    ],
+)
+def test_starred_unpacking_and_variables_are_read_by_rule_with_numbers_and_symbols(function: Any) -> None:
+    model = Forward(function, conv=torch.nn.Conv2d(2, 2, 3, 2, 1)).eval()
+    for shape in ((1, 2, 6, 7), (2, 2, 5, 4)):
+        plan = check(model, shape)
+        assert plan is not None
+        assert not plan.fallback_rows
+    H, W = convcalc.symbols("H W")
+    symbolic = convcalc.plan(model, (2, 2, H, W))
+    assert not symbolic.fallback_rows
+    for h, w in ((6, 7), (5, 4), (9, 9)):
+        sizes = {H: h, W: w}
+        shape = tuple(int(sympy.sympify(d).subs(sizes)) for d in symbolic.output_shape)
+        assert shape == torch_outcome(model, (2, 2, h, w))[0]
+
+
+def _starred_resize(self: Any, x: Any) -> Any:
+    *_, h, w = x.shape
+    return F.interpolate(self.conv(x), size=(h, w))
+
+
+def _leading(x: Any) -> Any:
+    b, *rest, _h, _w = x.shape
+    return (b, *rest)

@@ -223,3 +223,107 @@ def test_a_rank_check_is_read_with_the_rank_it_passes() -> None:
     assert {row.source for row in plan.rows} == {"rule"}
     with pytest.raises(convcalc.ConvCalcError):
         convcalc.plan(CheckedBlur(), (3, 5, 6))  # torch raises TypeError on the rank
+
+
+class ShortInput(nn.Module):
+    """WaveNet's length check: ``int(x.size(2))`` against the receptive field, then its own exception."""
+
+    class TooShortError(Exception):
+        pass
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(2, 2, 2, dilation=4)
+
+    def forward(self, x: Any) -> Any:
+        length = int(x.size(2))
+        if length - 4 < 1:
+            raise ShortInput.TooShortError(f"input {length} is shorter than the receptive field")
+        return self.conv(x)
+
+
+def test_a_length_taken_with_int_and_checked_is_read_by_rule() -> None:
+    """``int(x.size(2))`` was read as 1, the check raised, and every length went to torch's pass; a symbolic
+    length was refused for an input of 1 that no one gave. A length torch runs is read by rule now, one it
+    raises for is refused, and a symbolic one is refused for its ``int()``."""
+    model = ShortInput().eval()
+    for length in range(1, 12):
+        expected = _torch_shape(model, torch.randn(1, 2, length)) if length >= 5 else None
+        if expected is None:
+            with pytest.raises(convcalc.ConvCalcError, match=f"input {length} is shorter"):
+                convcalc.plan(model, (1, 2, length))
+            continue
+        plan = convcalc.plan(model, (1, 2, length))
+        assert plan.output_shape == expected
+        assert not plan.fallback_rows
+    with pytest.raises(convcalc.SpecError, match=r"asks int\(\) of a size that depends on the symbols"):
+        convcalc.plan(model, (1, 2, convcalc.symbols("L")))
+
+
+class PaddedToStride(nn.Module):
+    """segmentation_models_pytorch's ``check_input_shape``: the message that names the size to pad to is built
+    with a conditional expression inside the branch that raises."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.output_stride = 4
+        self.conv = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+
+    def forward(self, x: Any) -> Any:
+        h, w = x.shape[-2:]
+        stride = self.output_stride
+        if h % stride != 0 or w % stride != 0:
+            new_h = (h // stride + 1) * stride if h % stride != 0 else h
+            new_w = (w // stride + 1) * stride if w % stride != 0 else w
+            raise RuntimeError(f"Wrong input shape height={h}, width={w}. Pad to {new_h}, {new_w}.")
+        return self.conv(x)
+
+
+def test_a_message_built_with_a_condition_still_marks_the_branch_that_raises() -> None:
+    """Every segmentation_models_pytorch model went to torch's pass with numbers and was refused with symbols, the
+    trace blaming the model's own message; the check is now the plan's constraint, as a plain one is."""
+    model = PaddedToStride().eval()
+    for h in range(1, 11):
+        expected = _torch_shape(model, torch.randn(1, 3, h, 8))
+        assert _planned(model, (1, 3, h, 8)) == expected, h
+        if expected is not None:
+            assert not convcalc.plan(model, (1, 3, h, 8)).fallback_rows
+    height, width = convcalc.symbols("H W")
+    plan = convcalc.plan(model, (1, 3, height, width))
+    for h in range(1, 13):
+        runs = _torch_shape(model, torch.randn(1, 3, h, 8)) is not None
+        assert all(c.holds({"H": h, "W": 8}) for c in plan.constraints) is runs, h
+    with pytest.raises(convcalc.ShapeError, match=r'raises RuntimeError\("Wrong input shape height=\{…\}, width'):
+        convcalc.plan(model, (1, 3, 6, 8))
+
+
+class Decoder(nn.Module):
+    """segmentation_models_pytorch's ``UnetDecoder``: the features' sizes read in a comprehension over the list."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList([nn.Conv2d(4, 4, 3, padding=1), nn.Conv2d(8, 4, 3, padding=1)])
+
+    def forward(self, features: Any) -> Any:
+        if not isinstance(features, list):
+            raise TypeError("features must be a list")
+        sizes = [feature.shape[2:] for feature in features]
+        x = self.blocks[0](features[-1])
+        x = torch.nn.functional.interpolate(x, size=sizes[-2])
+        return self.blocks[1](torch.cat([x, features[-2]], 1))
+
+
+def test_a_list_input_iterated_and_checked_is_read_by_rule() -> None:
+    """``[f.shape[2:] for f in features]`` read a list of one (its length guessed) and ``sizes[-2]`` failed; a
+    check that the input is a list raised where it was read as a tensor: both went to torch's pass, and were
+    refused with symbols."""
+    model = Decoder().eval()
+    for h in (4, 6):
+        shapes = [(1, 4, 2 * h, 2 * h), (1, 4, h, h), (1, 4, h // 2, h // 2)]
+        plan = convcalc.plan(model, {"features": shapes})
+        with torch.no_grad():
+            assert plan.output_shape == tuple(model([torch.randn(*s) for s in shapes]).shape)
+        assert not plan.fallback_rows
+    height = convcalc.symbols("H")
+    plan = convcalc.plan(model, {"features": [(1, 4, 8, 8), (1, 4, height, height), (1, 4, 3, 3)]})
+    assert plan.output_shape == (1, 4, height, height)

@@ -35,6 +35,17 @@ def unpacked_at(frame: Any) -> int | None:
     return None
 
 
+def starred_at(frame: Any) -> int:
+    """The fewest items the instruction running in ``frame`` unpacks a value into with a starred name (``*_, h, w =
+    x.shape``: 2), or 0 for another use."""
+    steps, offsets = instructions(frame.f_code)
+    at = bisect.bisect_left(offsets, frame.f_lasti)
+    if at < len(steps) and steps[at].opname == "UNPACK_EX":
+        counts = int(steps[at].arg or 0)  # the names before the star, and (in the next byte) after it
+        return (counts & 0xFF) + (counts >> 8)
+    return 0
+
+
 def discarded(frame: Any) -> bool:
     """Whether the call running in ``frame`` is a statement whose value is dropped (``m.uniform_()``)."""
     steps, offsets = instructions(frame.f_code)
@@ -59,7 +70,7 @@ def in_assert(frame: Any) -> bool:
 
 
 # instructions after which a branch's code may not reach its ``raise``, or may leave it (a jump, a return, a loop)
-_LEAVING = ("JUMP", "RETURN", "FOR_ITER", "YIELD", "SEND", "RERAISE", "BEFORE_WITH", "SETUP", "PUSH_EXC_INFO")
+_LEAVING = ("RETURN", "FOR_ITER", "YIELD", "SEND", "RERAISE", "BEFORE_WITH", "SETUP", "PUSH_EXC_INFO")
 
 
 def raising_branch(frame: Any, root: Any) -> tuple[bool, str] | None:
@@ -86,23 +97,54 @@ def raising_branch(frame: Any, root: Any) -> tuple[bool, str] | None:
 
 def _straight_to_raise(steps: tuple[dis.Instruction, ...], start: int) -> str | None:
     """What the code from ``steps[start]`` raises (``ValueError("expected 3 channels, got {…}")``: its name and its
-    message's text, a formatted value as ``{…}``), where it reaches a ``raise`` with no jump, return or loop before
-    it (a message built, a constructor called: no decision); None otherwise."""
-    name = None
+    message's text, a formatted value as ``{…}``), where every way through it reaches a ``raise``: no return, loop,
+    backward jump or handler on the way, only forward jumps (``new_h = ... if h % 8 else h``, a message built
+    either way, as segmentation_models_pytorch's shape check does); None otherwise."""
+    at = {step.offset: j for j, step in enumerate(steps)}
+    ends: list[int] = []
+    waiting, seen = [start], set[int]()
+    while waiting:
+        j = waiting.pop()
+        while j < len(steps) and j not in seen and len(seen) < _FARTHEST:
+            seen.add(j)
+            step = steps[j]
+            if step.opname == "RAISE_VARARGS":
+                ends.append(j)
+                break
+            if "JUMP" in step.opname:
+                target = at.get(step.argval, -1)
+                if target <= j:  # (a loop, or a jump out of the code read)
+                    return None
+                waiting.append(target)
+                if "IF" not in step.opname and "JUMP_IF" not in step.opname:
+                    break  # (an unconditional jump: this way goes on at the target)
+            elif any(word in step.opname for word in _LEAVING):
+                return None
+            j += 1
+        else:
+            if j >= len(steps) or len(seen) >= _FARTHEST:
+                return None
+    if not ends:
+        return None
+    name: str | None = None
     text: list[str] = []
-    for step in steps[start:]:
-        if step.opname == "RAISE_VARARGS":
-            said = f'("{"".join(text)}")' if any(part != "{…}" for part in text) else ""
-            return f"{name}{said}" if name else "an exception"
-        if any(word in step.opname for word in _LEAVING):
-            return None
-        if name is None and step.opname in ("LOAD_GLOBAL", "LOAD_NAME", "LOAD_ATTR", "LOAD_METHOD"):
+    for step in steps[start : max(ends)]:
+        if step.opname.startswith("STORE_") or step.opname == "POP_TOP":
+            name, text = None, []  # (a statement before the ``raise``: ``new_h = ...``)
+        elif step.opname in ("LOAD_GLOBAL", "LOAD_NAME") and name is None:
             name = str(step.argval).removeprefix("NULL + ")
+        elif step.opname in ("LOAD_ATTR", "LOAD_METHOD") and name is not None and not text:
+            name = f"{name}.{step.argval}"  # (``raise errors.ShapeError(...)``)
         elif step.opname == "LOAD_CONST" and isinstance(step.argval, str):
             text.append(step.argval)
         elif step.opname == "FORMAT_VALUE":
             text.append("{…}")
-    return None
+    said = f'("{"".join(text)}")' if any(part != "{…}" for part in text) else ""
+    return f"{name}{said}" if name else "an exception"
+
+
+# the most instructions read on the ways into a ``raise``
+_FARTHEST = 400
 
 
 def _uncaught(frame: Any, branch: tuple[dis.Instruction, ...], root: Any) -> bool:
@@ -156,7 +198,8 @@ def _handlers(code: types.CodeType) -> tuple[tuple[int, int], ...]:
 
 def raised_in_forward(exc: BaseException) -> bool:
     """Whether ``exc`` was raised by a ``raise`` statement of the user's code (not torch's, fx's or convcalc's):
-    a check of the forward's own, which the values it was traced with failed."""
+    a check of the forward's own, which the values it was traced with failed; or by its ``[i]`` of a list too
+    short (``[f * 2 for f in features][1]``, the list's length guessed)."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
@@ -164,4 +207,6 @@ def raised_in_forward(exc: BaseException) -> bool:
         return False
     steps, offsets = instructions(tb.tb_frame.f_code)
     at = bisect.bisect_left(offsets, tb.tb_lasti)
+    if at < len(steps) and steps[at].opname == "BINARY_SUBSCR":
+        return isinstance(exc, IndexError)
     return at < len(steps) and steps[at].opname == "RAISE_VARARGS"

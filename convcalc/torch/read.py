@@ -36,7 +36,7 @@ from convcalc.torch.trace import (
     _torch_base,
     _trace_key,
 )
-from convcalc.torch.tracer import EndlessReadError, _trace, flag_inputs, next_rank
+from convcalc.torch.tracer import EndlessReadError, _trace, flag_inputs, next_guess
 from convcalc.torch.values import ReaderSignalError, _describe_value, _flow_of, _leaves, _Tensor, public_error
 
 
@@ -845,10 +845,10 @@ class _Reader:
             decisions = given
             for _ in range(_FLIPS):
                 made: list[Decision] = []
-                ranks: list[int] = []
+                guesses: dict[int, tuple[int, ...]] = {}
                 try:
                     with python_draws_refused(where):
-                        graph = _trace(module, on_cuda, decisions, absent, made, through, ranks)
+                        graph = _trace(module, on_cuda, decisions, absent, made, through, guesses)
                     break
                 except Exception as exc:  # the user's forward may raise anything on proxies
                     failure = failure or exc
@@ -866,10 +866,11 @@ class _Reader:
                         # and the plan reads it again as the sizes decide each (the last one, flipped, would run
                         # 63 times)
                         at = next((j for j in range(taken, len(made)) if type(made[j]) is bool), at)
-                    following = next_rank(made[at]) if at in ranks and raised_in_forward(exc) else None
+                    following = next_guess(made[at], guesses.get(at, ())) if raised_in_forward(exc) else None
                     if following is not None and at >= max(len(given), flags):
-                        # ``if len(x.shape) != 4: raise ...`` (kornia's shape checks): the rank guessed is what
-                        # the forward raised on; read it with the next (the plan checks the rank taken)
+                        # ``if len(x.shape) != 4: raise ...`` (kornia's shape checks), ``if int(x.size(2)) < 5:
+                        # raise ...``, ``if not isinstance(frames, list): raise ...``: the rank, size or kind guessed
+                        # is what the forward raised on; read it with the next (the plan checks the one taken)
                         decisions = (*made[:at], following)
                         continue
                     if len(made) <= taken or type(made[at]) is not bool:

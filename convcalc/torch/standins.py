@@ -91,7 +91,9 @@ def modules_kept(module: Any) -> Iterator[None]:
     block (and each parameter's ``requires_grad``), which leaves the user's model as it was: a forward that moves
     a child (``self.conv.to(x)(x)``, julius' ``ResampleFrac(...).to(x)``) or casts it would set traced values in
     its place."""
-    held = [(sub, dict(sub._parameters), dict(sub._buffers), dict(sub._modules)) for sub in module.modules()]
+    script = _torch().jit.ScriptModule  # (whose tables torch keeps in C++: it moves no child while fx traces)
+    subs = [sub for sub in module.modules() if not isinstance(sub, script)]
+    held = [(sub, dict(sub._parameters), dict(sub._buffers), dict(sub._modules)) for sub in subs]
     flags = [(p, p.requires_grad) for p in module.parameters()]
     try:
         yield
@@ -104,6 +106,42 @@ def modules_kept(module: Any) -> Iterator[None]:
         for p, flag in flags:
             if p.requires_grad is not flag:
                 p.requires_grad_(flag)
+
+
+@contextlib.contextmanager
+def variables_as_tensors() -> Iterator[None]:
+    """While tracing: ``torch.autograd.Variable(t)`` of a traced value is the value, as ``Variable`` of a tensor
+    returns a tensor (code of PyTorch before 0.4: PyramidNet's ``Variable(torch.zeros(n, c, h, w))``); torch's
+    class refuses a proxy. Other calls, and other threads' (which hold no proxy), are torch's. The class is
+    changed while any thread traces, and put back when the last one is done."""
+    torch = _torch()
+    variable: Any = torch.autograd.Variable
+    with _LOGS_LOCK:
+        if _VARIABLES["readers"] == 0:
+            _VARIABLES["new"] = vars(variable).get("__new__")  # (None: its base's, torch's own)
+            made = variable.__new__
+            proxy = torch.fx.Proxy
+
+            def new(cls: Any, *args: Any, **kwargs: Any) -> Any:
+                data = args[0] if args else kwargs.get("data")
+                return data if isinstance(data, proxy) else made(cls, *args, **kwargs)
+
+            variable.__new__ = new
+        _VARIABLES["readers"] += 1
+    try:
+        yield
+    finally:
+        with _LOGS_LOCK:
+            _VARIABLES["readers"] -= 1
+            if _VARIABLES["readers"] == 0:
+                own = _VARIABLES.pop("new")
+                if own is None:
+                    del variable.__new__
+                else:
+                    variable.__new__ = own
+
+
+_VARIABLES: dict[str, Any] = {"readers": 0}  # the traces under way in every thread, and the class's own __new__
 
 
 class SharedSettingsError(Exception):

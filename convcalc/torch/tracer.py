@@ -19,7 +19,15 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from convcalc.torch.bytecode import discarded, in_assert, in_handler, instructions, raising_branch, unpacked_at
+from convcalc.torch.bytecode import (
+    discarded,
+    in_assert,
+    in_handler,
+    instructions,
+    raising_branch,
+    starred_at,
+    unpacked_at,
+)
 from convcalc.torch.nodes import _IN_PLACE_OPERATORS, INTEGER_DTYPES, Decision, _torch, integer_values
 from convcalc.torch.standins import (
     _called_through_wrapper,
@@ -27,6 +35,7 @@ from convcalc.torch.standins import (
     logs_kept,
     modules_kept,
     settings_kept,
+    variables_as_tensors,
     written_out,
 )
 
@@ -99,11 +108,11 @@ def _tracer_type() -> Any:
 
         def __len__(self) -> int:
             # ``len(x)``: the size of the first axis, a number like ``int(x.size(0))``; ``len(x.shape)``: the rank,
-            # which a forward may check and raise on (see ``next_rank``)
+            # which a forward may check and raise on (see ``next_guess``)
             length = self.tracer.create_proxy("call_function", len, (self,), {})
-            tracer: Any = self.tracer  # the tracer made below, which keeps the decisions and the ranks guessed
+            tracer: Any = self.tracer  # the tracer made below, which keeps the decisions and the guesses
             if _kind_guess(self.node) == KINDS.index("shape"):
-                tracer.ranks.append(len(tracer.made))
+                tracer.guesses[len(tracer.made)] = RANKS
             return int(_number(length, "int"))
 
         def __iter__(self) -> Iterator[Any]:
@@ -111,7 +120,7 @@ def _tracer_type() -> Any:
             # the value holds (torch: too many values to unpack); here the count is a number asked like ``len()``,
             # which the plan checks on the real sizes (another count makes Python's unpacking fail, as in torch)
             tracer: Any = self.tracer  # the tracer made below, whose iter takes the names unpacked
-            return tracer.iter(self, unpacked_at(sys._getframe(1)))  # type: ignore[no-any-return]
+            return tracer.iter(self, unpacked_at(sys._getframe(1)), starred_at(sys._getframe(1)))  # type: ignore[no-any-return]
 
         def __hash__(self) -> int:
             # ``set(x.shape[-2:])``, ``cache[tuple(x.shape)]``: a traced value is equal to another by its sizes, not
@@ -197,7 +206,7 @@ def _tracer_type() -> Any:
 
         decisions: tuple[Decision, ...] = ()
         root_frame: Any = None  # the frame that started the trace (set per trace)
-        ranks: list[int]  # where in ``made`` the trace guessed a tensor's rank (set per trace)
+        guesses: dict[int, tuple[int, ...]]  # where in ``made`` a number was guessed, and what to try (per trace)
         made: list[Decision]  # the decisions taken so far, in the order the forward asks (set per trace)
         extra_keywords: tuple[str, ...] = ()  # given to ``**kwargs`` (set per trace)
         none_keywords: tuple[str, ...] = ()  # given None to ``**kwargs``: read as the None they are
@@ -233,6 +242,8 @@ def _tracer_type() -> Any:
             made = self.made
             taken = self.decisions[len(made)] if len(made) < len(self.decisions) else guess
             taken = float(taken) if kind == "float" else int(taken)
+            if kind in ("int", "index"):
+                self.guesses.setdefault(len(made), SIZES)
             args = (obj, taken, kind, type(self.root).__name__, tuple(made))
             self.create_proxy("call_function", size_number, args, {}, name="number")
             made.append(taken)
@@ -243,17 +254,19 @@ def _tracer_type() -> Any:
             # the plan looks at the value and reads the forward again where it is another kind
             made = self.made
             taken = int(self.decisions[len(made)]) if len(made) < len(self.decisions) else _kind_guess(obj.node)
+            self.guesses[len(made)] = (taken, *(k for k in _KIND_TRIES if k != taken))
             args = (obj, taken, type(self.root).__name__, tuple(made))
             self.create_proxy("call_function", value_kind, args, {}, name="kind")
             made.append(taken)
             return taken
 
-        def iter(self, obj: Any, unpacked: int | None = None) -> Any:
+        def iter(self, obj: Any, unpacked: int | None = None, fewest: int = 0) -> Any:
             # ``b, *rest = x.shape``, ``x.view(*x.shape[:2], -1)``, ``for row in x:``, ``a, b = x.split(4)``
-            # (``unpacked`` names): as many items as ``len()`` of the value, a number asked like ``len(x)``
+            # (``unpacked`` names): as many items as ``len()`` of the value, a number asked like ``len(x)``;
+            # ``*_, h, w = x.shape`` takes at least ``fewest``
             length = self.create_proxy("call_function", len, (obj,), {})
             if unpacked is None:
-                count = int(self.to_number(length, "int", _pieces_guess(obj)))
+                count = int(self.to_number(length, "int", max(_pieces_guess(obj), fewest)))
             else:
                 count = int(self.to_number(length, "unpack", unpacked))
             return iter([obj[i] for i in range(count)])
@@ -334,12 +347,20 @@ def _source_line(frame: Any) -> str:
 #: the ranks ``len(x.shape)`` is taken as, in the order a read tries them where the forward raises on one (a check
 #: of the rank, kornia's ``KORNIA_CHECK_SHAPE``): the first is a guess the plan checks, then images, sequences, ...
 RANKS = (1, 4, 3, 2, 5, 6, 0, 7, 8)
+#: the same for a number asked of a size (``int(x.size(2))`` checked against a receptive field, a list's length)
+SIZES = (1, 64, 1024, 65536)
+#: the kinds ``isinstance`` may find a value to be, after the first guess (``if not isinstance(frames, list):
+#: raise ...``): a tensor, a list, a tuple, a dict, a size, a float, a shape
+_KIND_TRIES = (0, 5, 4, 6, 1, 2, 3)
 
 
-def next_rank(rank: Decision) -> int | None:
-    """The rank a read takes ``len(x.shape)`` as after the forward raised with ``rank``; None after the last."""
-    at = RANKS.index(rank) if rank in RANKS else len(RANKS)
-    return RANKS[at + 1] if at + 1 < len(RANKS) else None
+def next_guess(taken: Decision, tried: tuple[int, ...]) -> int | None:
+    """The number a read takes a rank, a size or a kind as after the forward raised with ``taken`` (``tried``: in
+    order, the numbers to try there); None after the last, or where no number was guessed."""
+    if type(taken) is not int or taken not in tried:
+        return None
+    at = tried.index(taken)
+    return tried[at + 1] if at + 1 < len(tried) else None
 
 
 def _number(proxy: Any, kind: str) -> Any:
@@ -505,7 +526,7 @@ def _trace(
     absent: frozenset[str] = frozenset(),
     made: list[Decision] | None = None,
     through: bool = True,
-    ranks: list[int] | None = None,
+    guesses: dict[int, tuple[int, ...]] | None = None,
 ) -> Any:
     """The module's forward as an fx graph; the inputs named in ``absent`` are traced as the None they are
     (``if mask is not None:``, in the forward or in any function it calls, takes the branch of no mask).
@@ -522,7 +543,7 @@ def _trace(
     tracer.on_cuda = on_cuda
     tracer.decisions = decisions
     tracer.made = [] if made is None else made
-    tracer.ranks = [] if ranks is None else ranks  # (receives where ranks were guessed, also when it raises)
+    tracer.guesses = {} if guesses is None else guesses  # (receives the numbers guessed, also when it raises)
     tracer.extra_keywords = tuple(name for name in extra if not name.endswith("=None"))
     tracer.none_keywords = tuple(name[: -len("=None")] for name in extra if name.endswith("=None"))
     clone = _shallow_clone(module)
@@ -542,6 +563,7 @@ def _trace(
         warnings.catch_warnings(),
         settings_kept(module),
         modules_kept(module),
+        variables_as_tensors(),
         logs_kept(),
         _factories_recorded(tracer),
         causal_mask_as_given(),
