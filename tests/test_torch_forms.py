@@ -3207,3 +3207,39 @@ def _starred_resize(self: Any, x: Any) -> Any:
 def _leading(x: Any) -> Any:
     b, *rest, _h, _w = x.shape
     return (b, *rest)
+
+
+class _DropConnectBlock(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x: Any, drop_connect_rate: Any = None) -> Any:
+        if drop_connect_rate:
+            x = x * (1 - drop_connect_rate)
+        return self.conv(x) + x if drop_connect_rate is not None else self.conv(x)
+
+
+class _DropConnectNet(torch.nn.Module):
+    """EfficientNet-PyTorch's ``extract_features``: each block given a Python float, 0.0 for the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = torch.nn.ModuleList([_DropConnectBlock() for _ in range(3)])
+
+    def forward(self, x: Any) -> Any:
+        for i, block in enumerate(self.blocks):
+            rate = 0.2 * float(i) / len(self.blocks)
+            x = block(x, drop_connect_rate=rate if i < 2 else None)
+        return x
+
+
+def test_a_number_a_parent_hands_its_child_decides_the_child_s_branch() -> None:
+    """``if drop_connect_rate:`` of a float the parent gives: the plan took it for a tensor's values, refused it
+    with symbols ("branches on a tensor's values (float)") and sent the block to torch's pass with numbers."""
+    model = _DropConnectNet().eval()
+    plan = check(model, (1, 3, 8, 8))
+    assert plan is not None
+    assert not plan.fallback_rows
+    H = convcalc.symbols("H")
+    assert convcalc.plan(model, (1, 3, H, 8)).output_shape == (1, 3, H, 8)

@@ -323,7 +323,7 @@ def _decide(condition: Any) -> Any:
     """True or False where decided, None where it depends on the symbols, _DATA where it needs tensor values."""
     from convcalc._symbolic import FloorForm, Undecided, to_sympy
 
-    if isinstance(condition, (bool, int)):
+    if isinstance(condition, (bool, int, float, str)) or condition is None:  # (``if drop_rate:`` of a float given)
         return bool(condition)
     if isinstance(condition, _Real):  # ``if h / w:``
         condition = condition.value
