@@ -3243,3 +3243,26 @@ def test_a_number_a_parent_hands_its_child_decides_the_child_s_branch() -> None:
     assert not plan.fallback_rows
     H = convcalc.symbols("H")
     assert convcalc.plan(model, (1, 3, H, 8)).output_shape == (1, 3, H, 8)
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        # julius' ``resample_frac``: ``torch.as_tensor`` of a float of sizes, floored and sliced by
+        lambda self, x: x[..., : torch.floor(torch.as_tensor(2 * x.shape[-1] / 1)).long() // 3],
+        lambda self, x: x[..., : torch.as_tensor(x.shape[-1] // 2)],
+        lambda self, x: torch.as_tensor(x) * 2,
+        lambda self, x: torch.as_tensor(x, dtype=torch.float64).sum(-1),
+    ],
+)
+def test_as_tensor_is_read_as_torch_tensor_of_sizes_or_the_tensor_itself(function: Any) -> None:
+    model = Forward(function)
+    for shape in ((1, 2, 10), (2, 3, 7)):
+        plan = check(model, shape)
+        assert plan is not None
+        assert not plan.fallback_rows
+    L = convcalc.symbols("L")
+    symbolic = convcalc.plan(model, (1, 2, L))
+    for length in (5, 9, 12):
+        shape = tuple(int(sympy.sympify(d).subs({L: length})) for d in symbolic.output_shape)
+        assert shape == torch_outcome(model, (1, 2, length))[0]

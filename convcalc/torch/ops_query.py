@@ -176,6 +176,17 @@ def _tensor_of_sizes(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any])
     return _SizeTensor(shape, values)
 
 
+@_handles("as_tensor")
+def _as_tensor(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``torch.as_tensor(2 * h / 3)`` (julius' resampling): as ``torch.tensor`` of those values; of a tensor, that
+    tensor (a copy where a dtype or a device is asked)."""
+    data = args[0] if args else kwargs.get("data")
+    if isinstance(data, _Tensor):
+        asked = len(args) > 1 or kwargs.get("dtype") is not None or kwargs.get("device") is not None
+        return _Tensor(tuple(data.shape), data.rf, data.const) if asked else data
+    return _tensor_of_sizes(call, args, kwargs)
+
+
 @_handles("size_number")
 def _size_number(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """A number asked of a size (``int(x.size(0))``, ``range(h)``) that the trace took as ``taken``, computed

@@ -767,7 +767,7 @@ def _factories_recorded(tracer: Any) -> Iterator[None]:
     functional = torch.nn.functional
     thread = threading.get_ident()
     patched = [
-        *((torch, name) for name in (*_FACTORIES, *DRAWING_FUNCTIONS, "tensor")),  # ``torch.tensor([h - w])`` too
+        *((torch, name) for name in (*_FACTORIES, *DRAWING_FUNCTIONS, "tensor", "as_tensor")),  # ``torch.tensor([h])``
         *((torch, name) for name in _SIZED_TORCH_FUNCTIONS),
         *((functional, name) for name in _SIZED_FUNCTIONS),
     ]
