@@ -3266,3 +3266,14 @@ def test_as_tensor_is_read_as_torch_tensor_of_sizes_or_the_tensor_itself(functio
     for length in (5, 9, 12):
         shape = tuple(int(sympy.sympify(d).subs({L: length})) for d in symbolic.output_shape)
         assert shape == torch_outcome(model, (1, 2, length))[0]
+
+
+def test_a_child_moved_to_the_input_s_device_is_read_by_rule_with_symbols() -> None:
+    """``self.conv.to(x)(x)`` (julius' resampler in Demucs): torch refused the traced value as a device, and the
+    plan with symbols was refused; a move changes no shape, and the child is read as it is."""
+    model = Forward(lambda self, x: self.conv.to(x)(x), conv=torch.nn.Conv1d(2, 3, 3))
+    L = convcalc.symbols("L")
+    plan = convcalc.plan(model, (1, 2, L))
+    assert plan.output_shape == (1, 3, L - 2)
+    assert not plan.fallback_rows
+    assert type(model.conv.weight) is torch.nn.Parameter

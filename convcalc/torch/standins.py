@@ -111,14 +111,18 @@ def modules_kept(module: Any) -> Iterator[None]:
 @contextlib.contextmanager
 def variables_as_tensors() -> Iterator[None]:
     """While tracing: ``torch.autograd.Variable(t)`` of a traced value is the value, as ``Variable`` of a tensor
-    returns a tensor (code of PyTorch before 0.4: PyramidNet's ``Variable(torch.zeros(n, c, h, w))``); torch's
-    class refuses a proxy. Other calls, and other threads' (which hold no proxy), are torch's. The class is
-    changed while any thread traces, and put back when the last one is done."""
+    returns a tensor (code of PyTorch before 0.4: PyramidNet's ``Variable(torch.zeros(n, c, h, w))``), and a
+    module moved to a traced tensor's device and dtype (``self.conv.to(x)(x)``, julius' resampler) is the module
+    as it is, which computes the same shapes; torch refuses a proxy in both. Other calls, and other threads'
+    (which hold no proxy), are torch's. Both are changed while any thread traces, and put back when the last one
+    is done."""
     torch = _torch()
     variable: Any = torch.autograd.Variable
+    module: Any = torch.nn.Module
     with _LOGS_LOCK:
         if _VARIABLES["readers"] == 0:
             _VARIABLES["new"] = vars(variable).get("__new__")  # (None: its base's, torch's own)
+            _VARIABLES["to"] = to = module.to
             made = variable.__new__
             proxy = torch.fx.Proxy
 
@@ -126,7 +130,13 @@ def variables_as_tensors() -> Iterator[None]:
                 data = args[0] if args else kwargs.get("data")
                 return data if isinstance(data, proxy) else made(cls, *args, **kwargs)
 
+            def moved(self: Any, *args: Any, **kwargs: Any) -> Any:
+                if any(isinstance(v, proxy) for v in (*args, *kwargs.values())):
+                    return self
+                return to(self, *args, **kwargs)
+
             variable.__new__ = new
+            module.to = functools.wraps(to)(moved)
         _VARIABLES["readers"] += 1
     try:
         yield
@@ -134,6 +144,7 @@ def variables_as_tensors() -> Iterator[None]:
         with _LOGS_LOCK:
             _VARIABLES["readers"] -= 1
             if _VARIABLES["readers"] == 0:
+                module.to = _VARIABLES.pop("to")
                 own = _VARIABLES.pop("new")
                 if own is None:
                     del variable.__new__
@@ -141,7 +152,7 @@ def variables_as_tensors() -> Iterator[None]:
                     variable.__new__ = own
 
 
-_VARIABLES: dict[str, Any] = {"readers": 0}  # the traces under way in every thread, and the class's own __new__
+_VARIABLES: dict[str, Any] = {"readers": 0}  # the traces under way in every thread, and what they changed
 
 
 class SharedSettingsError(Exception):
