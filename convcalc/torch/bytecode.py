@@ -196,17 +196,48 @@ def _handlers(code: types.CodeType) -> tuple[tuple[int, int], ...]:
     return tuple((entry.start, entry.end) for entry in entries)
 
 
-def raised_in_forward(exc: BaseException) -> bool:
-    """Whether ``exc`` was raised by a ``raise`` statement of the user's code (not torch's, fx's or convcalc's):
-    a check of the forward's own, which the values it was traced with failed; or by its ``[i]`` of a list too
-    short (``[f * 2 for f in features][1]``, the list's length guessed)."""
+def raise_site(exc: BaseException) -> tuple[types.CodeType, int, bool] | None:
+    """Where ``exc`` was raised by the user's code (not torch's, fx's or convcalc's), as its code and the offset
+    of the instruction: a ``raise`` statement (a check of the forward's own, which the values it was traced with
+    failed), or its ``[i]`` of a list too short (``[f * 2 for f in features][1]``, the list's length guessed);
+    None for any other failure. The last item says whether it is a ``raise``."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     if tb is None or tb.tb_frame.f_globals.get("__name__", "").split(".")[0] in ("torch", "convcalc"):
-        return False
-    steps, offsets = instructions(tb.tb_frame.f_code)
+        return None
+    code = tb.tb_frame.f_code
+    steps, offsets = instructions(code)
     at = bisect.bisect_left(offsets, tb.tb_lasti)
-    if at < len(steps) and steps[at].opname == "BINARY_SUBSCR":
-        return isinstance(exc, IndexError)
-    return at < len(steps) and steps[at].opname == "RAISE_VARARGS"
+    if at >= len(steps):
+        return None
+    statement = steps[at].opname == "RAISE_VARARGS"
+    if not statement and not (steps[at].opname == "BINARY_SUBSCR" and isinstance(exc, IndexError)):
+        return None
+    return code, steps[at].offset, statement
+
+
+def asked_by_user() -> tuple[types.CodeType, int] | None:
+    """The code and the instruction of the user's frame that asks a question of a traced value (the first frame,
+    going up, that is neither torch's nor convcalc's)."""
+    frame: Any = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in ("torch", "convcalc"):
+        frame = frame.f_back
+    return None if frame is None else (frame.f_code, frame.f_lasti)
+
+
+def in_raise_statement(site: tuple[types.CodeType, int, bool] | None, asked: tuple[types.CodeType, int] | None) -> bool:
+    """Whether the question ``asked`` was asked in the straight run of code that ends at the raise ``site`` (``raise
+    Error(f"{int(x.size(2))} is too short")``: the size asked again for the message), not before the condition
+    that led there."""
+    if site is None or not site[2]:
+        return False
+    code, offset, _ = site
+    if asked is None or asked[0] is not code or asked[1] > offset:
+        return False
+    steps, offsets = instructions(code)
+    at = bisect.bisect_left(offsets, offset)
+    start = at
+    while start > 0 and "JUMP" not in steps[start - 1].opname and not steps[start].is_jump_target:
+        start -= 1
+    return steps[start].offset <= asked[1]

@@ -12,7 +12,7 @@ from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call, reader_fault
 from convcalc._types import Slot
 from convcalc.torch.build import _torch_types
-from convcalc.torch.bytecode import raised_in_forward
+from convcalc.torch.bytecode import in_raise_statement, raise_site
 from convcalc.torch.devices import model_device
 from convcalc.torch.draws import RandomDrawError, python_draws_refused
 from convcalc.torch.fallback import _multi_output, _torch_call
@@ -845,7 +845,7 @@ class _Reader:
             decisions = given
             for _ in range(_FLIPS):
                 made: list[Decision] = []
-                guesses: dict[int, tuple[int, ...]] = {}
+                guesses: dict[int, tuple[tuple[int, ...], Any]] = {}
                 try:
                     with python_draws_refused(where):
                         graph = _trace(module, on_cuda, decisions, absent, made, through, guesses)
@@ -866,12 +866,24 @@ class _Reader:
                         # and the plan reads it again as the sizes decide each (the last one, flipped, would run
                         # 63 times)
                         at = next((j for j in range(taken, len(made)) if type(made[j]) is bool), at)
-                    following = next_guess(made[at], guesses.get(at, ())) if raised_in_forward(exc) else None
-                    if following is not None and at >= max(len(given), flags):
-                        # ``if len(x.shape) != 4: raise ...`` (kornia's shape checks), ``if int(x.size(2)) < 5:
-                        # raise ...``, ``if not isinstance(frames, list): raise ...``: the rank, size or kind guessed
-                        # is what the forward raised on; read it with the next (the plan checks the one taken)
-                        decisions = (*made[:at], following)
+                    # ``if len(x.shape) != 4: raise ...`` (kornia's shape checks), ``if int(x.size(2)) < 5: raise
+                    # ...``, ``if not isinstance(frames, list): raise ...``: a rank, size or kind guessed is what the
+                    # forward raised on; the last that has a next guess is read with it (the plan checks the one
+                    # taken; one asked again for the raise's message is no cause)
+                    site = raise_site(exc)
+                    guessed = range(len(made) - 1, max(len(given), flags) - 1, -1) if site is not None else range(0)
+                    j, following = next(
+                        (
+                            (j, g)
+                            for j in guessed
+                            if j in guesses
+                            and not in_raise_statement(site, guesses[j][1])
+                            and (g := next_guess(made[j], guesses[j][0])) is not None
+                        ),
+                        (0, None),
+                    )
+                    if following is not None:
+                        decisions = (*made[:j], following)
                         continue
                     if len(made) <= taken or type(made[at]) is not bool:
                         break

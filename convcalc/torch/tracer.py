@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from convcalc.torch.bytecode import (
+    asked_by_user,
     discarded,
     in_assert,
     in_handler,
@@ -112,7 +113,7 @@ def _tracer_type() -> Any:
             length = self.tracer.create_proxy("call_function", len, (self,), {})
             tracer: Any = self.tracer  # the tracer made below, which keeps the decisions and the guesses
             if _kind_guess(self.node) == KINDS.index("shape"):
-                tracer.guesses[len(tracer.made)] = RANKS
+                tracer.guesses[len(tracer.made)] = (RANKS, asked_by_user())
             return int(_number(length, "int"))
 
         def __iter__(self) -> Iterator[Any]:
@@ -206,7 +207,8 @@ def _tracer_type() -> Any:
 
         decisions: tuple[Decision, ...] = ()
         root_frame: Any = None  # the frame that started the trace (set per trace)
-        guesses: dict[int, tuple[int, ...]]  # where in ``made`` a number was guessed, and what to try (per trace)
+        # where in ``made`` a number was guessed: what to try there, and where the user's code asked (per trace)
+        guesses: dict[int, tuple[tuple[int, ...], Any]]
         made: list[Decision]  # the decisions taken so far, in the order the forward asks (set per trace)
         extra_keywords: tuple[str, ...] = ()  # given to ``**kwargs`` (set per trace)
         none_keywords: tuple[str, ...] = ()  # given None to ``**kwargs``: read as the None they are
@@ -243,7 +245,7 @@ def _tracer_type() -> Any:
             taken = self.decisions[len(made)] if len(made) < len(self.decisions) else guess
             taken = float(taken) if kind == "float" else int(taken)
             if kind in ("int", "index"):
-                self.guesses.setdefault(len(made), SIZES)
+                self.guesses.setdefault(len(made), (SIZES, asked_by_user()))
             args = (obj, taken, kind, type(self.root).__name__, tuple(made))
             self.create_proxy("call_function", size_number, args, {}, name="number")
             made.append(taken)
@@ -253,8 +255,9 @@ def _tracer_type() -> Any:
             # what a traced value is, asked by ``isinstance``: taken as ``decisions`` says (a tensor beyond them);
             # the plan looks at the value and reads the forward again where it is another kind
             made = self.made
-            taken = int(self.decisions[len(made)]) if len(made) < len(self.decisions) else _kind_guess(obj.node)
-            self.guesses[len(made)] = (taken, *(k for k in _KIND_TRIES if k != taken))
+            first = _kind_guess(obj.node)
+            taken = int(self.decisions[len(made)]) if len(made) < len(self.decisions) else first
+            self.guesses[len(made)] = ((first, *(k for k in _KIND_TRIES if k != first)), asked_by_user())
             args = (obj, taken, type(self.root).__name__, tuple(made))
             self.create_proxy("call_function", value_kind, args, {}, name="kind")
             made.append(taken)
@@ -526,7 +529,7 @@ def _trace(
     absent: frozenset[str] = frozenset(),
     made: list[Decision] | None = None,
     through: bool = True,
-    guesses: dict[int, tuple[int, ...]] | None = None,
+    guesses: dict[int, tuple[tuple[int, ...], Any]] | None = None,
 ) -> Any:
     """The module's forward as an fx graph; the inputs named in ``absent`` are traced as the None they are
     (``if mask is not None:``, in the forward or in any function it calls, takes the branch of no mask).
