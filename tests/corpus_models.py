@@ -2422,6 +2422,122 @@ class MaskedTokenEncoder(nn.Module):
         return self.out(y.transpose(1, 2).reshape(b, t, -1))
 
 
+class CheckedPatchEmbed(nn.Module):
+    """Hugging Face's ViT embeddings: the image must be the model's size (a ``raise`` otherwise, its message built
+    from the sizes), then patches, a class token and a table of positions for that size."""
+
+    def __init__(self, image_size: int = 16, patch: int = 4, dim: int = 8) -> None:
+        super().__init__()
+        self.image_size = (image_size, image_size)
+        self.projection = nn.Conv2d(3, dim, patch, patch)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.position_embeddings = nn.Parameter(torch.zeros(1, (image_size // patch) ** 2 + 1, dim))
+        self.head = nn.Linear(dim, 5)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        batch_size, _channels, height, width = pixel_values.shape
+        if height != self.image_size[0] or width != self.image_size[1]:
+            raise ValueError(
+                f"Input image size ({height}*{width}) doesn't match model ({self.image_size[0]}*{self.image_size[1]})."
+            )
+        embeddings = self.projection(pixel_values).flatten(2).transpose(1, 2)
+        embeddings = torch.cat((self.cls_token.expand(batch_size, -1, -1), embeddings), dim=1)
+        embeddings = embeddings + self.position_embeddings
+        return self.head(embeddings[:, 0])
+
+
+class StrideCheckedSegmenter(nn.Module):
+    """segmentation_models_pytorch's style: ``check_input_shape`` (a message that names the size to pad to, built
+    with conditional expressions inside the branch that raises), an encoder returning its stages as a list, and a
+    decoder that reads their sizes in a comprehension before upsampling to each."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stages = nn.ModuleList([nn.Conv2d(3, 4, 3, 1, 1), nn.Conv2d(4, 8, 3, 2, 1), nn.Conv2d(8, 8, 3, 2, 1)])
+        self.fuse = nn.ModuleList([nn.Conv2d(16, 8, 3, 1, 1), nn.Conv2d(12, 4, 3, 1, 1)])
+        self.segmentation_head = nn.Conv2d(4, 2, 1)
+        self.output_stride = 4
+
+    def check_input_shape(self, x: torch.Tensor) -> None:
+        h, w = x.shape[-2:]
+        output_stride = self.output_stride
+        if h % output_stride != 0 or w % output_stride != 0:
+            new_h = (h // output_stride + 1) * output_stride if h % output_stride != 0 else h
+            new_w = (w // output_stride + 1) * output_stride if w % output_stride != 0 else w
+            raise RuntimeError(
+                f"Wrong input shape height={h}, width={w}. Expected image height and width divisible by "
+                f"{output_stride}. Consider pad your images to shape ({new_h}, {new_w})."
+            )
+
+    def decode(self, features: list[torch.Tensor]) -> torch.Tensor:
+        spatial_shapes = [feature.shape[2:] for feature in features]
+        x = features[-1]
+        for i, block in enumerate(self.fuse):
+            skip = features[-i - 2]
+            x = F.interpolate(x, size=spatial_shapes[-i - 2], mode="nearest")
+            x = block(torch.cat([x, skip], dim=1))
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input_shape(x)
+        features = []
+        for stage in self.stages:
+            x = F.relu(stage(x))
+            features.append(x)
+        return self.segmentation_head(self.decode(features))
+
+
+class PyramidShortcut(nn.Module):
+    """PyramidNet's block (written for PyTorch before 0.4): the shortcut padded with zeros made as a ``Variable``
+    to the widened channels, its sizes unpacked with a starred name."""
+
+    def __init__(self, inplanes: int = 4, planes: int = 6) -> None:
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(inplanes)
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, 2, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = nn.AvgPool2d(2, 2, ceil_mode=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv1(self.bn1(x)))
+        shortcut = self.downsample(x)
+        *_, featuremap_h, featuremap_w = out.shape
+        batch_size, residual_channel = out.size()[:2]
+        shortcut_channel = shortcut.size()[1]
+        if residual_channel != shortcut_channel:
+            padding = torch.autograd.Variable(
+                torch.zeros(batch_size, residual_channel - shortcut_channel, featuremap_h, featuremap_w)
+            )
+            out = out + torch.cat((shortcut, padding), 1)
+        else:
+            out = out + shortcut
+        return out
+
+
+class WaveNetLength(nn.Module):
+    """golbin's WaveNet: the input's length taken with ``int()`` and checked against the receptive field before
+    the dilated stack (its own exception otherwise)."""
+
+    class InputSizeError(Exception):
+        pass
+
+    def __init__(self, channels: int = 4, layers: int = 3) -> None:
+        super().__init__()
+        self.dilations = [2**i for i in range(layers)]
+        self.causal = nn.Conv1d(2, channels, 2, bias=False)
+        self.stack = nn.ModuleList(nn.Conv1d(channels, channels, 2, dilation=d, bias=False) for d in self.dilations)
+        self.receptive_fields = sum(self.dilations) + 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        output_size = int(x.size(2)) - self.receptive_fields
+        if output_size < 1:
+            raise WaveNetLength.InputSizeError(f"{int(x.size(2))} is shorter than {self.receptive_fields}")
+        x = self.causal(x)
+        for conv in self.stack:
+            x = torch.tanh(conv(x))
+        return x[:, :, -output_size:]
+
+
 CORPUS: list[tuple[str, Any, Any]] = [
     ("ShuffleNetTiny", ShuffleNetTiny, (2, 3, 16, 16)),
     ("ShuffleV2Block", lambda: ShuffleV2Block(8), (1, 8, 6, 6)),
@@ -2508,4 +2624,8 @@ CORPUS: list[tuple[str, Any, Any]] = [
     ("ClipResNetPool", lambda: ClipResNetPool().eval(), (2, 3, 28, 28)),
     ("UnshuffleInput", UnshuffleInput, (1, 3, 8, 6)),
     ("MaskedTokenEncoder", MaskedTokenEncoder, {"hidden_states": (2, 12, 6), "attention_mask": (2, 12)}),
+    ("CheckedPatchEmbed", CheckedPatchEmbed, (2, 3, 16, 16)),
+    ("StrideCheckedSegmenter", StrideCheckedSegmenter, (1, 3, 12, 8)),
+    ("PyramidShortcut", lambda: PyramidShortcut().eval(), (2, 4, 7, 6)),
+    ("WaveNetLength", WaveNetLength, (2, 2, 20)),
 ]
