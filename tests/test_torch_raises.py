@@ -327,3 +327,29 @@ def test_a_list_input_iterated_and_checked_is_read_by_rule() -> None:
     height = convcalc.symbols("H")
     plan = convcalc.plan(model, {"features": [(1, 4, 8, 8), (1, 4, height, height), (1, 4, 3, 3)]})
     assert plan.output_shape == (1, 4, height, height)
+
+
+class FramePair(nn.Module):
+    """compressai's ``ScaleSpaceFlow``: the input must be a list, and the message counts what it got."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(6, 4, 3, padding=1)
+
+    def forward(self, frames: Any) -> Any:
+        if not isinstance(frames, list):
+            raise RuntimeError(f"Invalid number of frames: {len(frames)}.")
+        return self.conv(torch.cat(frames, 1))
+
+
+def test_a_number_asked_again_for_the_message_is_not_what_is_read_again() -> None:
+    """The length asked for the message was the last guess before the raise, and was re-guessed in vain: the
+    check is read with the kind that passes it."""
+    model = FramePair().eval()
+    shapes = [(1, 3, 8, 8), (1, 3, 8, 8)]
+    plan = convcalc.plan(model, {"frames": shapes})
+    with torch.no_grad():
+        assert plan.output_shape == tuple(model([torch.zeros(s) for s in shapes]).shape)
+    assert not plan.fallback_rows
+    height = convcalc.symbols("H")
+    assert convcalc.plan(model, {"frames": [(1, 3, height, 8)] * 2}).output_shape == (1, 4, height, 8)
