@@ -59,13 +59,23 @@ class TokenTable(nn.Module):
         return self.tokens(input_ids) + self.positions(where)
 
 
-def check_shape(x: Any, shape: list[str]) -> None:
-    """kornia's ``KORNIA_CHECK_SHAPE``: the rank first, then each numbered size."""
+def check_shape(x: Any, shape: list[str], msg: Any = None, raises: bool = True) -> bool:
+    """kornia's ``KORNIA_CHECK_SHAPE``: the rank first (the message asks it again, and lists the sizes), then each
+    numbered size."""
     if len(x.shape) != len(shape):
-        raise TypeError(f"{x} shape must be [{shape}]. Got {x.shape}")
+        if raises:
+            expected_dims = len(shape)
+            actual_dims = len(x.shape)
+            error_msg = f"Shape dimension mismatch: expected {expected_dims} dimensions, got {actual_dims}.\n"
+            error_msg += f"  Actual shape: {list(x.shape)}"
+            if msg is not None:
+                error_msg += f"\n  {msg}"
+            raise TypeError(error_msg)
+        return False
     for i in range(len(shape)):
         if shape[i].isnumeric() and x.shape[i] != int(shape[i]):
             raise TypeError(f"{x} shape must be [{shape}]. Got {x.shape}")
+    return True
 
 
 class CheckedBlur(nn.Module):

@@ -227,17 +227,30 @@ def asked_by_user() -> tuple[types.CodeType, int] | None:
 
 
 def in_raise_statement(site: tuple[types.CodeType, int, bool] | None, asked: tuple[types.CodeType, int] | None) -> bool:
-    """Whether the question ``asked`` was asked in the straight run of code that ends at the raise ``site`` (``raise
-    Error(f"{int(x.size(2))} is too short")``: the size asked again for the message), not before the condition
-    that led there."""
+    """Whether the question ``asked`` was asked on the way into the raise ``site`` after the last point where the
+    code could still go elsewhere (kornia's ``actual_dims = len(x.shape)`` and ``f"{int(x.size(2))} is too
+    short"``: a size asked again for the message), not in the condition that led there."""
     if site is None or not site[2]:
         return False
     code, offset, _ = site
     if asked is None or asked[0] is not code or asked[1] > offset:
         return False
-    steps, offsets = instructions(code)
-    at = bisect.bisect_left(offsets, offset)
-    start = at
-    while start > 0 and "JUMP" not in steps[start - 1].opname and not steps[start].is_jump_target:
-        start -= 1
-    return steps[start].offset <= asked[1]
+    steps, _ = instructions(code)
+    at = {step.offset: j for j, step in enumerate(steps)}
+    region = {at[offset]}
+    j = at[offset] - 1
+    while j >= 0 and all(k in region for k in _next_steps(steps, j, at)):
+        region.add(j)
+        j -= 1
+    return steps[j + 1].offset <= asked[1]
+
+
+def _next_steps(steps: tuple[dis.Instruction, ...], j: int, at: dict[int, int]) -> list[int]:
+    """The instructions that may run after ``steps[j]`` (none after a return or a raise: not in a way in)."""
+    step = steps[j]
+    if step.opname.startswith(("RETURN", "RAISE", "RERAISE")):
+        return [-1]
+    if "JUMP" in step.opname:
+        target = at.get(step.argval, -1)
+        return [j + 1, target] if "IF" in step.opname else [target]
+    return [j + 1]
