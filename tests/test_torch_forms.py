@@ -3277,3 +3277,40 @@ def test_a_child_moved_to_the_input_s_device_is_read_by_rule_with_symbols() -> N
     assert plan.output_shape == (1, 3, L - 2)
     assert not plan.fallback_rows
     assert type(model.conv.weight) is torch.nn.Parameter
+
+
+class _Embedded(torch.nn.Module):
+    """pytorch-tcn's ``TemporalBlock.forward(x, embeddings)``: no default, given None, and a branch for a given
+    one that checks its shape first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv1d(3, 4, 3)
+
+    def forward(self, x: Any, embeddings: Any) -> Any:
+        if embeddings is not None:
+            if embeddings.shape[1] != 4:
+                raise ValueError("embeddings must have 4 channels")
+            return self.conv(x) + embeddings
+        return self.conv(x)
+
+
+@pytest.mark.parametrize("embeddings", [None, (1, 4, 1), (1, 5, 1)])
+def test_an_input_with_no_default_given_none_is_read_as_none(embeddings: Any) -> None:
+    """A read with the input as a tensor raised (a shape no plan gave), and the module went to torch's pass with
+    numbers and was refused with symbols: it is read as the None it is given, and as a tensor where one comes."""
+    model = _Embedded().eval()
+    inputs = {"x": (1, 3, 9), "embeddings": embeddings}
+    given = {k: None if v is None else torch.zeros(v) for k, v in inputs.items()}
+    try:
+        with torch.no_grad():
+            expected = tuple(model(**given).shape)
+    except ValueError:
+        with pytest.raises(convcalc.ConvCalcError):
+            convcalc.plan(model, inputs)
+        return
+    plan = convcalc.plan(model, inputs)
+    assert plan.output_shape == expected
+    assert not plan.fallback_rows
+    L = convcalc.symbols("L")
+    assert convcalc.plan(model, {"x": (1, 3, L), "embeddings": None}).output_shape == (1, 4, L - 2)

@@ -336,15 +336,19 @@ def _none_defaults(cls: Any) -> frozenset[str]:
 
 
 def _none_defaults_in_order(cls: Any) -> list[str]:
-    """The optional inputs of a module class's forward (see _none_defaults), in the order of its signature."""
+    """The inputs of a module class's forward that a caller may give as None, in the order of its signature: those
+    whose default is None, then those with no default after the first (pytorch-tcn's ``forward(x, embeddings)``
+    called with ``embeddings=None``), read as None where a read with them as tensors fails."""
     import inspect
 
     try:
-        parameters = inspect.signature(cls.forward).parameters.values()
+        parameters = list(inspect.signature(cls.forward).parameters.values())
     except Exception:  # a forward without a signature (TorchScript's raises AttributeError)
         return []
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return [p.name for p in parameters if p.default is None and p.kind in kinds]
+    named = [p for p in parameters if p.kind in kinds and p.name != "self"]
+    required = [p.name for p in named[1:] if p.default is inspect.Parameter.empty]
+    return [p.name for p in named if p.default is None] + required
 
 
 def _none_defaults_of(module: Any) -> frozenset[str]:
