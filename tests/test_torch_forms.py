@@ -3314,3 +3314,20 @@ def test_an_input_with_no_default_given_none_is_read_as_none(embeddings: Any) ->
     assert not plan.fallback_rows
     L = convcalc.symbols("L")
     assert convcalc.plan(model, {"x": (1, 3, L), "embeddings": None}).output_shape == (1, 4, L - 2)
+
+
+class _CausalConv1d(torch.nn.Conv1d):
+    """pytorch-tcn's ``TemporalConv1d``: a Conv1d subclass that pads on the left, then runs Conv1d's forward."""
+
+    def forward(self, x: Any) -> Any:
+        return super().forward(F.pad(x, (self.kernel_size[0] - 1, 0)))
+
+
+def test_a_layer_subclass_under_weight_norm_is_read_with_symbols() -> None:
+    """The parametrized class refuses to be copied ("only supported through state_dict()"), and the read that
+    copies a module to trace it failed: refused with symbols, torch's pass with numbers."""
+    model = torch.nn.utils.parametrizations.weight_norm(_CausalConv1d(3, 4, 3))
+    plan = check(model, (1, 3, 20))
+    assert plan is not None
+    L = convcalc.symbols("L")
+    assert convcalc.plan(model, (1, 3, L)).output_shape == (1, 4, L)

@@ -985,7 +985,11 @@ def _shallow_clone(module: Any) -> Any:
     otherwise leave a traced value in the user's module, which the next trace would read."""
     import copy
 
-    clone = copy.copy(module)
+    try:
+        clone = copy.copy(module)
+    except RuntimeError:  # a parametrized module refuses to be copied ("only supported through state_dict()")
+        clone = object.__new__(type(module))
+        clone.__dict__.update(module.__dict__)
     for name, value in module.__dict__.items():
         if type(value) in (dict, list, set) or name in ("_modules", "_parameters", "_buffers"):
             clone.__dict__[name] = copy.copy(value)
