@@ -112,9 +112,12 @@ def _tracer_type() -> Any:
             # which a forward may check and raise on (see ``next_guess``)
             length = self.tracer.create_proxy("call_function", len, (self,), {})
             tracer: Any = self.tracer  # the tracer made below, which keeps the decisions and the guesses
-            if _kind_guess(self.node) == KINDS.index("shape"):
-                tracer.guesses[len(tracer.made)] = (RANKS, asked_by_user())
-            return int(_number(length, "int"))
+            if _kind_guess(self.node) != KINDS.index("shape"):
+                return int(_number(length, "int"))
+            first = tracer.guesses.get("rank", 1)  # (the last rank taken: kornia checks each tensor's in turn)
+            tracer.guesses[len(tracer.made)] = ((first, *(r for r in RANKS if r != first)), asked_by_user())
+            tracer.guesses["rank"] = rank = int(tracer.to_number(length, "int", first))
+            return rank
 
         def __iter__(self) -> Iterator[Any]:
             # ``a, b = x.split(4, dim=-1)``: fx hands out as many items as the names unpacked, never asking how many
@@ -208,7 +211,7 @@ def _tracer_type() -> Any:
         decisions: tuple[Decision, ...] = ()
         root_frame: Any = None  # the frame that started the trace (set per trace)
         # where in ``made`` a number was guessed: what to try there, and where the user's code asked (per trace)
-        guesses: dict[int, tuple[tuple[int, ...], Any]]
+        guesses: dict[Any, Any]
         made: list[Decision]  # the decisions taken so far, in the order the forward asks (set per trace)
         extra_keywords: tuple[str, ...] = ()  # given to ``**kwargs`` (set per trace)
         none_keywords: tuple[str, ...] = ()  # given None to ``**kwargs``: read as the None they are
@@ -529,7 +532,7 @@ def _trace(
     absent: frozenset[str] = frozenset(),
     made: list[Decision] | None = None,
     through: bool = True,
-    guesses: dict[int, tuple[tuple[int, ...], Any]] | None = None,
+    guesses: dict[Any, Any] | None = None,
 ) -> Any:
     """The module's forward as an fx graph; the inputs named in ``absent`` are traced as the None they are
     (``if mask is not None:``, in the forward or in any function it calls, takes the branch of no mask).
