@@ -342,3 +342,50 @@ def test_a_table_made_from_data_on_the_cpu_joins_the_pass(make: Any) -> None:
         with torch.no_grad():
             assert plan.output_shape == tuple(model(torch.zeros(shape)).shape)
         assert plan.total_params == 36
+
+
+class _Hooked(nn.Module):
+    """A model sent to torch's pass by a hook on its layer, then ``then`` applied to the layer's output."""
+
+    def __init__(self, then: Any) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.conv.register_forward_hook(lambda module, args, out: out * 1)
+        self.then = then
+
+    def forward(self, x: Any) -> Any:
+        return self.then(self.conv(x))
+
+
+def _moved_if_possible(y: Any) -> Any:
+    try:  # noqa: SIM105  (as people write it)
+        y = y.cuda()
+    except (AssertionError, RuntimeError):
+        pass
+    return y
+
+
+@pytest.mark.parametrize(
+    "then",
+    [
+        lambda y: y[:, torch.from_numpy(__import__("numpy").array([True, False, True, True]))],
+        lambda y: torch.repeat_interleave(y, torch.from_numpy(__import__("numpy").array([1, 2, 3, 4])), dim=1),
+        lambda y: y[:, torch.from_numpy(__import__("numpy").array([0, 5]))],  # torch: index out of range
+        _moved_if_possible,
+    ],
+    ids=["bool-mask", "repeat-counts", "index-out-of-range", "cuda-in-try"],
+)
+def test_tensors_made_on_the_cpu_keep_their_values_and_a_caught_move_is_caught(then: Any) -> None:
+    """A mask or counts made on the CPU from data were moved to the meta device before every call, and their
+    values lost (refused where torch runs); ``.cuda()`` inside a ``try`` was refused although torch's ``except``
+    takes it. The tensor is moved only for a call torch refuses across devices, and the move is refused in the
+    pass by raising where torch raises, inside the forward's ``try``."""
+    model = _Hooked(then).eval()
+    try:
+        with torch.no_grad():
+            expected = tuple(model(torch.randn(2, 3, 4, 5)).shape)
+    except (IndexError, RuntimeError):
+        with pytest.raises(convcalc.ConvCalcError):
+            convcalc.plan(model, (2, 3, 4, 5))
+        return
+    assert convcalc.plan(model, (2, 3, 4, 5)).output_shape == expected

@@ -363,3 +363,112 @@ def test_a_number_asked_again_for_the_message_is_not_what_is_read_again() -> Non
     assert not plan.fallback_rows
     height = convcalc.symbols("H")
     assert convcalc.plan(model, {"frames": [(1, 3, height, 8)] * 2}).output_shape == (1, 4, height, 8)
+
+
+class _Windows:
+    """An iterator of windows whose ``__next__`` ends the iteration on a size: Python's ``for``, ``zip`` and
+    ``next(it, default)`` catch the ``StopIteration``."""
+
+    def __init__(self, x: Any, n: int) -> None:
+        self.x, self.n, self.i = x, n, 0
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        if self.i >= self.x.shape[-1] // self.n:
+            raise StopIteration
+        self.i += 1
+        return self.x[..., (self.i - 1) * self.n : self.i * self.n]
+
+
+class Windowed(nn.Module):
+    def __init__(self, form: str) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(2, 3, 2)
+        self.form = form
+
+    def forward(self, x: Any) -> Any:
+        if self.form == "zip":
+            outs = [self.conv(w) for _, w in zip(range(3), _Windows(x, 2), strict=False)]
+            return torch.cat([*outs, x[:, :1, :1].expand(-1, 3, 1)], -1)
+        first = next(_Windows(x, 4), None)
+        return x if first is None else first
+
+
+class _Strict(nn.Module):
+    def forward(self, x: Any) -> Any:
+        if x.shape[-1] > 8:
+            raise ValueError("too wide")
+        return x[..., :2]
+
+
+class SequenceCaught(nn.Module):
+    """A ``raise`` inside an ``nn.Sequential`` the caller calls in a ``try``: a forward of one child call was read
+    as a chain, which did not know that."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seq = nn.Sequential(nn.Conv2d(3, 3, 3), _Strict(), nn.Conv2d(3, 3, 1))
+
+    def forward(self, x: Any) -> Any:
+        try:
+            return self.seq(x)
+        except ValueError:
+            return x
+
+
+class BothInputs(nn.Module):
+    """Hugging Face's check before any condition on sizes: ``if input_ids is not None and inputs_embeds is not
+    None: raise``, which the first read, with every optional input as a tensor, raises on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(10, 4)
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, input_ids: Any = None, inputs_embeds: Any = None) -> Any:
+        if input_ids is not None and inputs_embeds is not None:
+            raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
+        if inputs_embeds is None:
+            inputs_embeds = self.emb(input_ids)
+        return self.fc(inputs_embeds)
+
+
+@pytest.mark.parametrize(
+    ("model", "shapes"),
+    [
+        pytest.param(Windowed("zip"), [(1, 2, n) for n in range(2, 10)], id="stop-iteration-in-zip"),
+        pytest.param(Windowed("next"), [(1, 2, n) for n in range(2, 10)], id="stop-iteration-in-next"),
+        pytest.param(SequenceCaught(), [(1, 3, 8, w) for w in (6, 9, 12)], id="caught-around-a-sequential"),
+    ],
+)
+def test_a_raise_python_or_the_caller_catches_is_a_plain_branch(model: nn.Module, shapes: Any) -> None:
+    """A ``StopIteration`` that Python's iteration catches, and a child's ``raise`` its caller catches around an
+    ``nn.Sequential``, were read as raises torch makes: refused where torch runs, and valid sizes too few."""
+    model.eval()
+    for shape in shapes:
+        assert _planned(model, shape) == _torch_shape(model, torch.randn(*shape)), shape
+
+
+def test_a_check_that_raises_before_any_condition_is_read_again_with_the_inputs_as_given() -> None:
+    model = BothInputs().eval()
+    plan = convcalc.plan(model, {"input_ids": (1, 5)})
+    with torch.no_grad():
+        assert plan.output_shape == tuple(model(torch.zeros(1, 5, dtype=torch.long)).shape)
+    assert not plan.fallback_rows
+
+
+def test_a_large_whole_number_added_to_a_division_is_no_exact_rounding() -> None:
+    """``math.ceil(L / 3 + 2**60) - 2**60`` is 0 in Python's floats at every L below 2**8; read as exact, the
+    plan gave ``ceiling(L/3)``."""
+    import math
+
+    class Huge(nn.Module):
+        def forward(self, x: Any) -> Any:
+            return x[..., : math.ceil(x.shape[-1] / 3 + 2**60) - 2**60 + 4]
+
+    for length in (3, 9):
+        assert _planned(Huge(), (1, 2, length)) == _torch_shape(Huge(), torch.randn(1, 2, length))
+    with pytest.raises(convcalc.SpecError, match="by more than one division"):
+        convcalc.plan(Huge(), (1, 2, convcalc.symbols("L")))

@@ -90,9 +90,18 @@ def raising_branch(frame: Any, root: Any) -> tuple[bool, str] | None:
         return None
     for way, start in ((on_true, offsets.index(jump.argval)), (not on_true, at + 1)):
         raised = _straight_to_raise(steps, start)
-        if raised is not None and _uncaught(frame, steps[start:], root):
+        if (
+            raised is not None
+            and raised.partition("(")[0] not in _CAUGHT_BY_PYTHON
+            and _uncaught(frame, steps[start:], root)
+        ):
             return way, raised
     return None
+
+
+#: what Python's own machinery catches: the end of an iteration (``for``, ``zip``, ``next(it, default)``), a missing
+#: attribute (``getattr(obj, name, default)``, ``hasattr``)
+_CAUGHT_BY_PYTHON = frozenset({"StopIteration", "StopAsyncIteration", "GeneratorExit", "AttributeError"})
 
 
 def _straight_to_raise(steps: tuple[dis.Instruction, ...], start: int) -> str | None:
@@ -164,6 +173,9 @@ def in_handler(frame: Any, offset: int, root: Any) -> bool:
         own = where.f_globals.get("__name__", "").split(".")[0] in ("torch", "convcalc")
         if not own and any(start <= offset < end for start, end in _handlers(where.f_code)):
             return True
+        name = where.f_code.co_name
+        if not own and name.startswith("__") and name.endswith("__") and name != "__call__":
+            return True  # a special method Python calls itself (``__next__``, ``__getitem__``) may be caught by it
         where = where.f_back
         offset = where.f_lasti if where is not None else 0
     return where is not root
@@ -254,3 +266,13 @@ def _next_steps(steps: tuple[dis.Instruction, ...], j: int, at: dict[int, int]) 
         target = at.get(step.argval, -1)
         return [j + 1, target] if "IF" in step.opname else [target]
     return [j + 1]
+
+
+def source_line(frame: Any) -> str:
+    """The line of the user's code ``frame`` runs, with its file's name and number (to name it in a message)."""
+    import linecache
+    import os
+
+    code = frame.f_code
+    text = linecache.getline(code.co_filename, frame.f_lineno).strip()
+    return f"`{text}` ({os.path.basename(code.co_filename)}, line {frame.f_lineno})" if text else code.co_name

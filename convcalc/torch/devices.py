@@ -102,8 +102,6 @@ class DeviceAnswers:
                 raise RuntimeError(f"the forward moves a tensor to {target}, where {why}, and torch raises")
         if func in self.moves and args and is_meta_tensor(args[0]):
             return _same, args, kwargs
-        if self.device.type == "cpu":
-            args, kwargs = _made_on_cpu_to_meta(args, kwargs)
         device = kwargs.get("device")
         if device is not None and not _is_meta_device(device):
             kwargs = {**kwargs, "device": torch.device("meta")}
@@ -114,10 +112,11 @@ class DeviceAnswers:
         return func, args, kwargs
 
 
-def _made_on_cpu_to_meta(args: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """The arguments of a call that joins a tensor the forward made on the CPU from data (``torch.from_numpy(pe)``,
-    a position table computed with numpy) with the pass's meta tensors, that tensor moved to the meta device; as
-    they are otherwise. On the CPU, where the model runs, both are on one device."""
+def made_on_cpu_to_meta(args: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]] | None:
+    """The arguments of a call that torch refused for joining a tensor the forward made on the CPU from data
+    (``torch.from_numpy(pe)``, a position table computed with numpy) with the pass's meta tensors, that tensor
+    moved to the meta device; None where no such tensor is there. (On the CPU, where such a model runs, both are
+    on one device; a call torch takes with them as they are, an index or counts on the CPU, keeps their values.)"""
     torch = _torch()
     tensor = torch.Tensor
 
@@ -130,7 +129,7 @@ def _made_on_cpu_to_meta(args: Any, kwargs: dict[str, Any]) -> tuple[Any, dict[s
 
     found = [v for v in leaves((*args, *kwargs.values())) if isinstance(v, tensor)]
     if not any(v.device.type == "meta" for v in found) or not any(v.device.type == "cpu" and v.dim() for v in found):
-        return args, kwargs
+        return None
 
     def moved(v: Any) -> Any:
         if isinstance(v, (list, tuple)):

@@ -11,7 +11,7 @@ from typing import Any
 
 from convcalc._errors import ConvCalcError, ShapeError, SpecError
 from convcalc._plan import Unowned
-from convcalc.torch.devices import DeviceAnswers, model_device
+from convcalc.torch.devices import DeviceAnswers, made_on_cpu_to_meta, model_device
 from convcalc.torch.draws import MetaDraws, python_draws_refused
 from convcalc.torch.meta import (
     _ORIGINALS,
@@ -384,7 +384,14 @@ def _torch_call(
             if asked:
                 return answer
             call, f_args, f_kwargs = devices.on_meta(func, f_args, f_kwargs or {})
-            out = draws.call(call, f_args, f_kwargs)  # (torch's random draws, made on the meta device)
+            try:
+                out = draws.call(call, f_args, f_kwargs)  # (torch's random draws, made on the meta device)
+            except RuntimeError:  # ``x + torch.from_numpy(table)``: a CPU tensor beside meta ones, on a CPU model
+                moved = made_on_cpu_to_meta(f_args, f_kwargs) if devices.device.type == "cpu" else None
+                if moved is None:
+                    raise
+                f_args, f_kwargs = moved
+                out = draws.call(call, f_args, f_kwargs)
             shadow.seen(func, f_args, f_kwargs, out)
             if run.active and _holds_tensor(out):
                 _not_vmapped((out, *f_args), getattr(func, "__name__", str(func)), run.path)

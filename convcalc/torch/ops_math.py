@@ -13,13 +13,11 @@ from typing import Any
 from convcalc._args import received
 from convcalc._errors import ShapeError
 from convcalc._types import Shape
-from convcalc.torch.devices import unreachable
 from convcalc.torch.nodes import INTEGER_DTYPES
 from convcalc.torch.ops_norm import FEATURE_DROPOUTS, dims_at_least, drops_channels, gelu_approximation
 from convcalc.torch.reached import arithmetic, as_integers, compared
 from convcalc.torch.strides import contiguous, copied, is_contiguous, is_dense, iterated, viewed
 from convcalc.torch.values import (
-    RunRefusedError,
     _argument,
     _Call,
     _describe_value,
@@ -76,13 +74,6 @@ def _contiguous(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> A
 )
 def _passthrough(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     t = args[0] if args else kwargs.get("input")
-    if call.kind in ("cuda", "to"):  # ``torch.zeros(...).cuda()`` in a model on the CPU, where torch has no CUDA
-        target = "cuda" if call.kind == "cuda" else kwargs.get("device", args[1] if len(args) > 1 else None)
-        why = None if target is None or isinstance(target, (_Tensor, _Real)) else unreachable(target)
-        if why is not None:
-            raise RunRefusedError(
-                str(call.spec_error(f"moves a tensor to {target}, where {why}, and torch raises", device=target))
-            )
     cast = _cast_to(call.kind, args[1:], kwargs)
     if isinstance(t, _Real) and cast in INTEGER_DTYPES:
         # ``torch.true_divide(h, 2).long()``: the quotient rounded toward zero, a size where it is not negative
@@ -763,7 +754,10 @@ def _scalar_arithmetic(call: _Call, operands: list[Any]) -> Any:
     if call.kind in ("add", "sub", "rsub") and sum(isinstance(v, _Real) for v in operands) == 1:
         # ``(n - k) / s + 1`` (encodec's frames): a whole number added to one division rounds to the float nearest
         # the exact sum, whose fraction (k/s, or none) is too far from a whole number to round across it
-        exact = all(v.exact if isinstance(v, _Real) else _is_size(v) and type(v) is not float for v in operands)
+        exact = all(
+            v.exact if isinstance(v, _Real) else _is_size(v) and (type(v) is not int or abs(v) < 2**31)
+            for v in operands
+        )
     operands = [_real_value(v) for v in operands]
     if call.kind in ("truediv", "floordiv", "mod", "fmod") and _same(operands[1], 0) is True:  # ``h // (w - w)`` too
         raise call.spec_error("divides by zero (Python: ZeroDivisionError)", divisor=operands[1])

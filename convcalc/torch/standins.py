@@ -289,3 +289,22 @@ def _called_through_wrapper(cls: Any, forward: Any) -> Any:
     made = namespace["forward"]
     made.__qualname__ = f"{cls.__qualname__}.forward"
     return stand_in_class(cls, made)
+
+
+def shallow_clone(module: Any) -> Any:
+    """The module with its own attribute, child, parameter and buffer tables but the same children and tensors:
+    a forward that sets attributes on itself (``self.first = False``, ``self.extra = nn.Conv2d(...)``) changes
+    the clone when traced, never the user's module. Its plain dicts, lists and sets are copies too: a forward
+    that caches into one (timm's EfficientFormer: ``self.attention_bias_cache[str(x.device)] = ...``) would
+    otherwise leave a traced value in the user's module, which the next trace would read."""
+    import copy
+
+    try:
+        clone = copy.copy(module)
+    except RuntimeError:  # a parametrized module refuses to be copied ("only supported through state_dict()")
+        clone = object.__new__(type(module))
+        clone.__dict__.update(module.__dict__)
+    for name, value in module.__dict__.items():
+        if type(value) in (dict, list, set) or name in ("_modules", "_parameters", "_buffers"):
+            clone.__dict__[name] = copy.copy(value)
+    return clone

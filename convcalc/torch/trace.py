@@ -789,8 +789,8 @@ def _as_chain(nodes: tuple[Node, ...]) -> list[str] | None:
     for node in nodes[1:]:
         if node.op == "output":
             return chain if node.args == (Ref(previous),) and chain else None
-        if node.op != "call_module" or "." in node.target or node.target in chain:
-            return None
+        if node.op != "call_module" or "." in node.target or node.target in chain or node.caught:
+            return None  # (a call inside a ``try``: planned as a graph, which knows a ``raise`` there may be caught)
         if node.args != (Ref(previous),) or node.kwargs:
             return None
         chain.append(node.target)
@@ -836,10 +836,14 @@ def _node_of(fx_node: Any, where: str) -> Node:
     except SpecError as exc:
         raise SpecError(f"{where}: {exc}") from None
     op = fx_node.op
-    device = fx_node.kwargs.get("device")  # ``torch.zeros(n, device="cuda")`` where torch has no CUDA: it raises
+    # ``torch.zeros(n, device="cuda")``, ``y.cuda()``, ``y.to("cuda")`` where torch has no CUDA: torch raises (inside
+    # a ``try``, torch's pass runs the forward as torch does, into its ``except``)
+    device = fx_node.kwargs.get("device")
+    if op == "call_method" and fx_node.target in ("cuda", "to") and device is None:
+        device = "cuda" if fx_node.target == "cuda" else (fx_node.args[1] if len(fx_node.args) > 1 else None)
     why = unreachable(device) if isinstance(device, (str, int, _torch().device)) else None
     if why is not None:
-        raise SpecError(f"{where}: {fx_node.name} makes a tensor on {device!r}, where {why}")
+        raise SpecError(f"{where}: {fx_node.name} puts a tensor on {device!r}, where {why}")
     fields = fx_node.meta.get("convcalc_fields") if op == "output" else None
     if fields is not None and args and isinstance(args[0], _Dict):  # a ModelOutput returned (see the tracer)
         args = (_Dict(args[0].items, fields), *args[1:])

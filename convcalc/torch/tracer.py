@@ -26,6 +26,7 @@ from convcalc.torch.bytecode import (
     in_handler,
     instructions,
     raising_branch,
+    source_line,
     starred_at,
     unpacked_at,
 )
@@ -36,6 +37,7 @@ from convcalc.torch.standins import (
     logs_kept,
     modules_kept,
     settings_kept,
+    shallow_clone,
     variables_as_tensors,
     written_out,
 )
@@ -236,7 +238,7 @@ def _tracer_type() -> Any:
             if raising is not None:
                 # ``if h != 224: raise ValueError(...)``: an assert of the way that does not raise, which the plan
                 # checks on the sizes as torch raises (named by its line); the trace goes on past it
-                args = (obj, bool(taken), raising[1], *args[3:], _source_line(caller))
+                args = (obj, bool(taken), raising[1], *args[3:], source_line(caller))
             self.create_proxy("call_function", shape_guard, args, {}, name="guard")
             made.append(bool(taken))
             return bool(taken)
@@ -340,21 +342,11 @@ def _pieces_guess(value: Any) -> int:
     return 1
 
 
-def _source_line(frame: Any) -> str:
-    """The line of the user's code ``frame`` runs, with its file's name and number (to name it in a message)."""
-    import linecache
-    import os
-
-    code = frame.f_code
-    text = linecache.getline(code.co_filename, frame.f_lineno).strip()
-    return f"`{text}` ({os.path.basename(code.co_filename)}, line {frame.f_lineno})" if text else code.co_name
-
-
 #: the ranks ``len(x.shape)`` is taken as, in the order a read tries them where the forward raises on one (a check
 #: of the rank, kornia's ``KORNIA_CHECK_SHAPE``): the first is a guess the plan checks, then images, sequences, ...
 RANKS = (1, 4, 3, 2, 5, 6, 0, 7, 8)
 #: the same for a number asked of a size (``int(x.size(2))`` checked against a receptive field, a list's length)
-SIZES = (1, 64, 1024, 65536)
+SIZES = (1, 64, 1024)
 #: the kinds ``isinstance`` may find a value to be, after the first guess (``if not isinstance(frames, list):
 #: raise ...``): a tensor, a list, a tuple, a dict, a size, a float, a shape
 _KIND_TRIES = (0, 5, 4, 6, 1, 2, 3)
@@ -552,7 +544,7 @@ def _trace(
     tracer.guesses = {} if guesses is None else guesses  # (receives the numbers guessed, also when it raises)
     tracer.extra_keywords = tuple(name for name in extra if not name.endswith("=None"))
     tracer.none_keywords = tuple(name[: -len("=None")] for name in extra if name.endswith("=None"))
-    clone = _shallow_clone(module)
+    clone = shallow_clone(module)
     cls: Any = type(module)
     through_wrapper = _called_through_wrapper(cls, inspect.getattr_static(cls, "forward", None))
     if through_wrapper is not None:  # (the clone is convcalc's own: its class may change)
@@ -978,22 +970,3 @@ def _scripted_names(function: Any, depth: int = 3) -> list[tuple[dict[str, Any],
 
 # TorchScript functions a traced forward calls, by the name their nodes give (kept alive with their graphs).
 _SCRIPTED: dict[str, Any] = {}
-
-
-def _shallow_clone(module: Any) -> Any:
-    """The module with its own attribute, child, parameter and buffer tables but the same children and tensors:
-    a forward that sets attributes on itself (``self.first = False``, ``self.extra = nn.Conv2d(...)``) changes
-    the clone when traced, never the user's module. Its plain dicts, lists and sets are copies too: a forward
-    that caches into one (timm's EfficientFormer: ``self.attention_bias_cache[str(x.device)] = ...``) would
-    otherwise leave a traced value in the user's module, which the next trace would read."""
-    import copy
-
-    try:
-        clone = copy.copy(module)
-    except RuntimeError:  # a parametrized module refuses to be copied ("only supported through state_dict()")
-        clone = object.__new__(type(module))
-        clone.__dict__.update(module.__dict__)
-    for name, value in module.__dict__.items():
-        if type(value) in (dict, list, set) or name in ("_modules", "_parameters", "_buffers"):
-            clone.__dict__[name] = copy.copy(value)
-    return clone
