@@ -3331,3 +3331,22 @@ def test_a_layer_subclass_under_weight_norm_is_read_with_symbols() -> None:
     assert plan is not None
     L = convcalc.symbols("L")
     assert convcalc.plan(model, (1, 3, L)).output_shape == (1, 4, L)
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        lambda self, x: torch.as_tensor(x.transpose(1, 2), dtype=torch.float64).view(-1),  # torch: not viewable
+        lambda self, x: torch.as_tensor(x.transpose(1, 2), device="cpu").view(-1),
+        lambda self, x: self.conv.to((x > 0).long())(x),  # torch: a module moves to floats only
+        lambda self, x: self.conv.to(x > 0)(x),
+        lambda self, x: self.conv.to(x, dtype=torch.long)(x),
+    ],
+)
+def test_as_tensor_and_module_moves_keep_what_torch_checks(function: Any) -> None:
+    """``torch.as_tensor(t, dtype=...)`` made a new tensor without ``t``'s strides (a view planned where torch
+    refuses it), and ``module.to(<integers or bools>)`` returned the module (planned where torch raises)."""
+    model = Forward(function, conv=torch.nn.Conv1d(3, 3, 1))
+    assert torch_outcome(model, (2, 3, 4)) is None
+    with pytest.raises(convcalc.ConvCalcError):
+        convcalc.plan(model, (2, 3, 4))

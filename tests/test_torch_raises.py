@@ -151,7 +151,7 @@ def _torch_shape(model: nn.Module, x: Any) -> tuple[int, ...] | None:
     try:
         with torch.no_grad():
             return tuple(model(x).shape)
-    except (RuntimeError, ValueError, TypeError, IndexError):
+    except (RuntimeError, ValueError, TypeError, IndexError, AttributeError):
         return None
 
 
@@ -472,3 +472,36 @@ def test_a_large_whole_number_added_to_a_division_is_no_exact_rounding() -> None
         assert _planned(Huge(), (1, 2, length)) == _torch_shape(Huge(), torch.randn(1, 2, length))
     with pytest.raises(convcalc.SpecError, match="by more than one division"):
         convcalc.plan(Huge(), (1, 2, convcalc.symbols("L")))
+
+
+class _Grid:
+    """A helper class built in forward, whose ``__init__`` checks a size (a raise no protocol catches)."""
+
+    def __init__(self, h: Any, p: int) -> None:
+        if h % p != 0:
+            raise ValueError("the height must be a multiple of the patch")
+        self.rows = h // p
+
+
+class GridPatches(nn.Module):
+    def __init__(self, error: type = ValueError) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 4, 4)
+        self.error = error
+
+    def forward(self, x: Any) -> Any:
+        if self.error is AttributeError and x.shape[2] % 4 != 0:
+            raise AttributeError("the height must be a multiple of 4")
+        _Grid(x.shape[2], 4)
+        return self.conv(x)
+
+
+@pytest.mark.parametrize("error", [ValueError, AttributeError])
+def test_a_raise_in_a_helper_s_init_or_of_an_attribute_error_is_a_constraint(error: type) -> None:
+    """A raise in ``__init__`` was taken as one Python may catch (any special method), and an AttributeError as
+    one ``getattr`` may catch wherever it is raised: refused with symbols, where torch runs H = 4k."""
+    model = GridPatches(error).eval()
+    plan = convcalc.plan(model, (1, 3, convcalc.symbols("H"), 4))
+    for h in range(1, 21):
+        runs = _torch_shape(model, torch.randn(1, 3, h, 4)) is not None
+        assert all(c.holds({"H": h}) for c in plan.constraints) is runs, h

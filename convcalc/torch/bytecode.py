@@ -99,9 +99,12 @@ def raising_branch(frame: Any, root: Any) -> tuple[bool, str] | None:
     return None
 
 
-#: what Python's own machinery catches: the end of an iteration (``for``, ``zip``, ``next(it, default)``), a missing
-#: attribute (``getattr(obj, name, default)``, ``hasattr``)
-_CAUGHT_BY_PYTHON = frozenset({"StopIteration", "StopAsyncIteration", "GeneratorExit", "AttributeError"})
+#: what Python's own machinery catches wherever it is raised: the end of an iteration (``for``, ``zip``,
+#: ``next(it, default)``)
+_CAUGHT_BY_PYTHON = frozenset({"StopIteration", "StopAsyncIteration", "GeneratorExit"})
+#: the special methods Python calls and catches from: an iterator's, an old-style sequence's (IndexError ends a
+#: ``for``), an attribute's (``getattr(obj, name, default)``, ``hasattr``)
+_CAUGHT_AROUND = frozenset({"__next__", "__anext__", "__getitem__", "__getattr__", "__getattribute__", "__get__"})
 
 
 def _straight_to_raise(steps: tuple[dis.Instruction, ...], start: int) -> str | None:
@@ -173,9 +176,8 @@ def in_handler(frame: Any, offset: int, root: Any) -> bool:
         own = where.f_globals.get("__name__", "").split(".")[0] in ("torch", "convcalc")
         if not own and any(start <= offset < end for start, end in _handlers(where.f_code)):
             return True
-        name = where.f_code.co_name
-        if not own and name.startswith("__") and name.endswith("__") and name != "__call__":
-            return True  # a special method Python calls itself (``__next__``, ``__getitem__``) may be caught by it
+        if not own and where.f_code.co_name in _CAUGHT_AROUND:
+            return True  # Python's own iteration or ``getattr(obj, name, default)`` may catch what it raises
         where = where.f_back
         offset = where.f_lasti if where is not None else 0
     return where is not root
@@ -276,3 +278,27 @@ def source_line(frame: Any) -> str:
     code = frame.f_code
     text = linecache.getline(code.co_filename, frame.f_lineno).strip()
     return f"`{text}` ({os.path.basename(code.co_filename)}, line {frame.f_lineno})" if text else code.co_name
+
+
+def tested_against_none(code: types.CodeType | None) -> frozenset[str]:
+    """The local names ``code`` tests against None (``if embeddings is not None:``, ``None is mask``)."""
+    if code is None:
+        return frozenset()
+    steps, _ = instructions(code)
+    found = set()
+    for j, step in enumerate(steps[:-1]):
+        after = steps[j + 1]
+        if step.opname == "LOAD_FAST" and after.opname.endswith(("_IF_NONE", "_IF_NOT_NONE")):
+            found.add(str(step.argval))
+        elif step.opname == "LOAD_FAST" and j + 2 < len(steps) and steps[j + 2].opname == "IS_OP":
+            if after.opname == "LOAD_CONST" and after.argval is None:
+                found.add(str(step.argval))
+        elif (
+            step.opname == "LOAD_CONST"
+            and step.argval is None
+            and after.opname == "LOAD_FAST"
+            and j + 2 < len(steps)
+            and steps[j + 2].opname == "IS_OP"
+        ):
+            found.add(str(after.argval))
+    return frozenset(found)

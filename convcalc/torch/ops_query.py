@@ -14,6 +14,7 @@ from convcalc.torch.bytecode import CAUGHT
 from convcalc.torch.nodes import INTEGER_DTYPES, ListValue, _torch
 from convcalc.torch.ops_math import _attribute_transpose
 from convcalc.torch.values import (
+    _HANDLERS,
     NeedsDataError,
     RetakeError,
     _as_index,
@@ -182,8 +183,12 @@ def _as_tensor(call: _Call, args: tuple[Any, ...], kwargs: dict[str, Any]) -> An
     tensor (a copy where a dtype or a device is asked)."""
     data = args[0] if args else kwargs.get("data")
     if isinstance(data, _Tensor):
-        asked = len(args) > 1 or kwargs.get("dtype") is not None or kwargs.get("device") is not None
-        return _Tensor(tuple(data.shape), data.rf, data.const) if asked else data
+        dtype = args[1] if len(args) > 1 else kwargs.get("dtype")
+        device = kwargs.get("device")
+        if dtype is None and device is None:
+            return data
+        moved = {"device": device} if device is not None else {}  # (as ``data.to(dtype, device=...)``: its strides)
+        return _HANDLERS["to"](_Call(call.ctx, call.name, "to"), (data, *([dtype] if dtype is not None else [])), moved)
     return _tensor_of_sizes(call, args, kwargs)
 
 

@@ -12,7 +12,7 @@ from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call, reader_fault
 from convcalc._types import Slot
 from convcalc.torch.build import _torch_types
-from convcalc.torch.bytecode import in_raise_statement, raise_site
+from convcalc.torch.bytecode import in_raise_statement, raise_site, tested_against_none
 from convcalc.torch.devices import model_device
 from convcalc.torch.draws import RandomDrawError, python_draws_refused
 from convcalc.torch.fallback import _multi_output, _torch_call
@@ -337,8 +337,9 @@ def _none_defaults(cls: Any) -> frozenset[str]:
 
 def _none_defaults_in_order(cls: Any) -> list[str]:
     """The inputs of a module class's forward that a caller may give as None, in the order of its signature: those
-    whose default is None, then those with no default after the first (pytorch-tcn's ``forward(x, embeddings)``
-    called with ``embeddings=None``), read as None where a read with them as tensors fails."""
+    whose default is None, then those with no default after the first that it tests against None (pytorch-tcn's
+    ``forward(x, embeddings)`` called with ``embeddings=None``), read as None where a read with them as tensors
+    fails."""
     import inspect
 
     try:
@@ -346,8 +347,9 @@ def _none_defaults_in_order(cls: Any) -> list[str]:
     except Exception:  # a forward without a signature (TorchScript's raises AttributeError)
         return []
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    named = [p for p in parameters if p.kind in kinds and p.name != "self"]
-    required = [p.name for p in named[1:] if p.default is inspect.Parameter.empty]
+    named = [p for p in parameters[1:] if p.kind in kinds]  # (the first is the module itself)
+    tested = tested_against_none(getattr(cls.forward, "__code__", None))
+    required = [p.name for p in named[1:] if p.default is inspect.Parameter.empty and p.name in tested]
     return [p.name for p in named if p.default is None] + required
 
 

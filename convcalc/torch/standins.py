@@ -44,6 +44,20 @@ def _integral_node(node: Any, depth: int = 8) -> bool:
     return keeps and _integral_node(node.args[0], depth - 1)
 
 
+# comparisons and logical operations, which make a bool tensor (by their method's or function's name)
+_TO_BOOLS = frozenset(
+    {"eq", "ne", "lt", "le", "gt", "ge", "bool", "isnan", "isinf", "isfinite", "and_", "or_", "xor", "invert"}
+    | {"logical_and", "logical_or", "logical_not", "logical_xor"}
+)
+
+
+def _boolean_node(node: Any) -> bool:
+    """Whether a traced value is a comparison's or a logical operation's: a bool tensor."""
+    target = node.target
+    name = target if isinstance(target, str) else getattr(target, "__name__", "")
+    return node.op in ("call_method", "call_function") and name in _TO_BOOLS
+
+
 def _settings(value: Any) -> bool:
     """An object of plain attributes a module holds (a Hugging Face config, which a forward may set:
     ``self.config.problem_type = "multi_label_classification"``)."""
@@ -131,7 +145,15 @@ def variables_as_tensors() -> Iterator[None]:
                 return data if isinstance(data, proxy) else made(cls, *args, **kwargs)
 
             def moved(self: Any, *args: Any, **kwargs: Any) -> Any:
-                if any(isinstance(v, proxy) for v in (*args, *kwargs.values())):
+                given = (*args, *kwargs.values())
+                traced = [v for v in given if isinstance(v, proxy)]
+                dtypes = [v for v in given if isinstance(v, torch.dtype)]
+                # (torch moves a module to floats only: ``.to(ids)`` of integers raises, so does the call here)
+                if (
+                    traced
+                    and not any(_integral_node(v.node) or _boolean_node(v.node) for v in traced)
+                    and all(d.is_floating_point or d.is_complex for d in dtypes)
+                ):
                     return self
                 return to(self, *args, **kwargs)
 
