@@ -77,7 +77,8 @@ def raising_branch(frame: Any, root: Any) -> tuple[bool, str] | None:
     """Which way of the condition asked in the user's ``frame`` falls straight into a ``raise`` (``if h != 224:
     raise ValueError(...)``: True; ``if not h > 3: raise ...``: False), with the name of what it raises; None where
     neither does, or where the ``raise`` may be caught: by a ``try`` or a ``with`` around it in this frame or in any
-    frame between it and ``root`` (the frame that started the trace). Taking the other way and checking the
+    frame between it and ``root`` (the frame that started the trace; whether the module's caller catches it is
+    known when it is planned: ``CAUGHT``). Taking the other way and checking the
     condition on the real sizes is then what torch does: the sizes for which the condition goes the raising way
     are the ones torch raises for."""
     steps, offsets = instructions(frame.f_code)
@@ -89,13 +90,11 @@ def raising_branch(frame: Any, root: Any) -> tuple[bool, str] | None:
     if not on_true and not jump.opname.endswith("IF_FALSE"):
         return None
     for way, start in ((on_true, offsets.index(jump.argval)), (not on_true, at + 1)):
-        raised = _straight_to_raise(steps, start)
-        if (
-            raised is not None
-            and raised.partition("(")[0] not in _CAUGHT_BY_PYTHON
-            and _uncaught(frame, steps[start:], root)
-        ):
-            return way, raised
+        found = _straight_to_raise(steps, start)
+        if found is None or found[0].partition("(")[0] in _CAUGHT_BY_PYTHON:
+            continue
+        if not any(in_handler(frame, offset, root) for offset in found[1]):  # (each ``raise`` it may reach)
+            return way, found[0]
     return None
 
 
@@ -107,11 +106,12 @@ _CAUGHT_BY_PYTHON = frozenset({"StopIteration", "StopAsyncIteration", "Generator
 _CAUGHT_AROUND = frozenset({"__next__", "__anext__", "__getitem__", "__getattr__", "__getattribute__", "__get__"})
 
 
-def _straight_to_raise(steps: tuple[dis.Instruction, ...], start: int) -> str | None:
+def _straight_to_raise(steps: tuple[dis.Instruction, ...], start: int) -> tuple[str, list[int]] | None:
     """What the code from ``steps[start]`` raises (``ValueError("expected 3 channels, got {…}")``: its name and its
-    message's text, a formatted value as ``{…}``), where every way through it reaches a ``raise``: no return, loop,
-    backward jump or handler on the way, only forward jumps (``new_h = ... if h % 8 else h``, a message built
-    either way, as segmentation_models_pytorch's shape check does); None otherwise."""
+    message's text, a formatted value as ``{…}``), and the offsets of the ``raise`` statements it reaches, where
+    every way through it reaches one: no return, loop, backward jump or ``with`` on the way, only forward jumps
+    (``new_h = ... if h % 8 else h``, a message built either way, as segmentation_models_pytorch's shape check
+    does); None otherwise."""
     at = {step.offset: j for j, step in enumerate(steps)}
     ends: list[int] = []
     waiting, seen = [start], set[int]()
@@ -152,18 +152,11 @@ def _straight_to_raise(steps: tuple[dis.Instruction, ...], start: int) -> str | 
         elif step.opname == "FORMAT_VALUE":
             text.append("{…}")
     said = f'("{"".join(text)}")' if any(part != "{…}" for part in text) else ""
-    return f"{name}{said}" if name else "an exception"
+    return (f"{name}{said}" if name else "an exception"), [steps[j].offset for j in ends]
 
 
 # the most instructions read on the ways into a ``raise``
 _FARTHEST = 400
-
-
-def _uncaught(frame: Any, branch: tuple[dis.Instruction, ...], root: Any) -> bool:
-    """Whether an exception raised in ``branch`` (instructions of ``frame``) leaves every frame of the user's code
-    up to ``root`` (whether the module's caller catches it is known when it is planned: ``CAUGHT``)."""
-    raising = next(step.offset for step in branch if step.opname == "RAISE_VARARGS")
-    return not in_handler(frame, raising, root)
 
 
 def in_handler(frame: Any, offset: int, root: Any) -> bool:
