@@ -18,6 +18,11 @@ from collections.abc import Iterator
 from typing import Any
 
 
+def library_frame(frame: Any) -> bool:
+    """Whether ``frame`` runs torch's code or convcalc's, not the user's."""
+    return frame.f_globals.get("__name__", "").split(".")[0] in ("torch", "convcalc")
+
+
 @functools.lru_cache(maxsize=1024)
 def instructions(code: types.CodeType) -> tuple[tuple[dis.Instruction, ...], tuple[int, ...]]:
     """A code object's instructions and their offsets, read once (a forward's code is read at each plan)."""
@@ -166,7 +171,7 @@ def in_handler(frame: Any, offset: int, root: Any) -> bool:
     asked."""
     where: Any = frame
     while where is not None and where is not root:
-        own = where.f_globals.get("__name__", "").split(".")[0] in ("torch", "convcalc")
+        own = library_frame(where)
         if not own and any(start <= offset < end for start, end in _handlers(where.f_code)):
             return True
         if not own and where.f_code.co_name in _CAUGHT_AROUND:
@@ -211,7 +216,7 @@ def raise_site(exc: BaseException) -> tuple[types.CodeType, int, bool] | None:
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
-    if tb is None or tb.tb_frame.f_globals.get("__name__", "").split(".")[0] in ("torch", "convcalc"):
+    if tb is None or library_frame(tb.tb_frame):
         return None
     code = tb.tb_frame.f_code
     steps, offsets = instructions(code)
@@ -228,7 +233,7 @@ def asked_by_user() -> tuple[types.CodeType, int] | None:
     """The code and the instruction of the user's frame that asks a question of a traced value (the first frame,
     going up, that is neither torch's nor convcalc's)."""
     frame: Any = sys._getframe(1)
-    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in ("torch", "convcalc"):
+    while frame is not None and library_frame(frame):
         frame = frame.f_back
     return None if frame is None else (frame.f_code, frame.f_lasti)
 

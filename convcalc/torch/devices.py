@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from convcalc.torch.bytecode import library_frame
 from convcalc.torch.nodes import _torch
 
 # the ``Tensor.is_<type>`` getters a forward may ask, by the device type each asks of
@@ -170,5 +171,4 @@ def _asked_by_torch() -> bool:
         frame = frame.f_back
     if frame is not None and frame.f_code.co_name == "__torch_function__":
         frame = frame.f_back
-    name = frame.f_globals.get("__name__", "") if frame is not None else ""
-    return bool(name in ("torch", "convcalc") or name.startswith(("torch.", "convcalc.")))
+    return frame is not None and library_frame(frame)

@@ -25,6 +25,7 @@ from convcalc.torch.bytecode import (
     in_assert,
     in_handler,
     instructions,
+    library_frame,
     raising_branch,
     source_line,
     starred_at,
@@ -452,7 +453,7 @@ def _traced_isinstance(obj: Any, classinfo: Any) -> bool:
         caller = caller.f_back
     if caller.f_code in _asking_of_a_tensor():
         return issubclass(_torch().Tensor, classinfo)
-    if caller.f_globals.get("__name__", "").split(".")[0] in ("torch", "convcalc") or _asks_if_proxy(classinfo):
+    if library_frame(caller) or _asks_if_proxy(classinfo):
         return _builtin_isinstance(obj, classinfo)
     held = _held(obj)
     if held is not None:
