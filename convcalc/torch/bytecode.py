@@ -30,11 +30,22 @@ def instructions(code: types.CodeType) -> tuple[tuple[dis.Instruction, ...], tup
     return found, tuple(i.offset for i in found)
 
 
+@functools.lru_cache(maxsize=1024)
+def _positions(code: types.CodeType) -> dict[int, int]:
+    """Where each instruction of ``code`` is among its instructions, by its offset (a jump's target)."""
+    return {step.offset: j for j, step in enumerate(instructions(code)[0])}
+
+
+def _running(code: types.CodeType, lasti: int) -> tuple[tuple[dis.Instruction, ...], int]:
+    """``code``'s instructions, and where the one at ``lasti`` (a frame's, a traceback's) is among them."""
+    steps, offsets = instructions(code)
+    return steps, bisect.bisect_left(offsets, lasti)
+
+
 def unpacked_at(frame: Any) -> int | None:
     """How many names the instruction running in ``frame`` unpacks a value into (``UNPACK_SEQUENCE``), as fx's
     own ``Proxy.__iter__`` finds it, or None for another use (a loop, ``*x``, ``b, *rest = ...``)."""
-    steps, offsets = instructions(frame.f_code)
-    at = bisect.bisect_left(offsets, frame.f_lasti)
+    steps, at = _running(frame.f_code, frame.f_lasti)
     if at < len(steps) and steps[at].opname == "UNPACK_SEQUENCE":
         return int(steps[at].argval)
     return None
@@ -43,8 +54,7 @@ def unpacked_at(frame: Any) -> int | None:
 def starred_at(frame: Any) -> int:
     """The fewest items the instruction running in ``frame`` unpacks a value into with a starred name (``*_, h, w =
     x.shape``: 2), or 0 for another use."""
-    steps, offsets = instructions(frame.f_code)
-    at = bisect.bisect_left(offsets, frame.f_lasti)
+    steps, at = _running(frame.f_code, frame.f_lasti)
     if at < len(steps) and steps[at].opname == "UNPACK_EX":
         counts = int(steps[at].arg or 0)  # the names before the star, and (in the next byte) after it
         return (counts & 0xFF) + (counts >> 8)
@@ -63,14 +73,14 @@ def discarded(frame: Any) -> bool:
 def in_assert(frame: Any) -> bool:
     """Whether the bool asked of a proxy in the user's ``frame`` is an ``assert``'s: the frame jumps on true past
     a ``LOAD_ASSERTION_ERROR``, or on false to one (a part of ``assert a and b``)."""
-    steps, offsets = instructions(frame.f_code)
-    at = bisect.bisect_left(offsets, frame.f_lasti)
+    steps, at = _running(frame.f_code, frame.f_lasti)
     if at + 1 >= len(steps):
         return False
     jump, after = steps[at], steps[at + 1]
-    if "JUMP" in jump.opname and jump.opname.endswith("IF_FALSE") and jump.argval in offsets:
+    target = _positions(frame.f_code).get(jump.argval) if "JUMP" in jump.opname else None
+    if target is not None and jump.opname.endswith("IF_FALSE"):
         # ``assert a and b``: a false ``a`` jumps straight to the AssertionError, as a false ``b`` falls to it
-        return steps[offsets.index(jump.argval)].opname == "LOAD_ASSERTION_ERROR"
+        return steps[target].opname == "LOAD_ASSERTION_ERROR"
     return "JUMP" in jump.opname and jump.opname.endswith("IF_TRUE") and after.opname == "LOAD_ASSERTION_ERROR"
 
 
@@ -86,16 +96,18 @@ def raising_branch(frame: Any, root: Any) -> tuple[bool, str] | None:
     known when it is planned: ``CAUGHT``). Taking the other way and checking the
     condition on the real sizes is then what torch does: the sizes for which the condition goes the raising way
     are the ones torch raises for."""
-    steps, offsets = instructions(frame.f_code)
-    at = bisect.bisect_left(offsets, frame.f_lasti)
-    if at + 1 >= len(steps) or "JUMP" not in steps[at].opname or steps[at].argval not in offsets:
+    steps, at = _running(frame.f_code, frame.f_lasti)
+    if at + 1 >= len(steps) or "JUMP" not in steps[at].opname:
         return None
     jump = steps[at]
+    target = _positions(frame.f_code).get(jump.argval)
+    if target is None:
+        return None
     on_true = jump.opname.endswith("IF_TRUE")
     if not on_true and not jump.opname.endswith("IF_FALSE"):
         return None
-    for way, start in ((on_true, offsets.index(jump.argval)), (not on_true, at + 1)):
-        found = _straight_to_raise(steps, start)
+    for way, start in ((on_true, target), (not on_true, at + 1)):
+        found = _straight_to_raise(frame.f_code, start)
         if found is None or found[0].partition("(")[0] in _CAUGHT_BY_PYTHON:
             continue
         if not any(in_handler(frame, offset, root) for offset in found[1]):  # (each ``raise`` it may reach)
@@ -111,13 +123,13 @@ _CAUGHT_BY_PYTHON = frozenset({"StopIteration", "StopAsyncIteration", "Generator
 _CAUGHT_AROUND = frozenset({"__next__", "__anext__", "__getitem__", "__getattr__", "__getattribute__", "__get__"})
 
 
-def _straight_to_raise(steps: tuple[dis.Instruction, ...], start: int) -> tuple[str, list[int]] | None:
+def _straight_to_raise(code: types.CodeType, start: int) -> tuple[str, list[int]] | None:
     """What the code from ``steps[start]`` raises (``ValueError("expected 3 channels, got {…}")``: its name and its
     message's text, a formatted value as ``{…}``), and the offsets of the ``raise`` statements it reaches, where
     every way through it reaches one: no return, loop, backward jump or ``with`` on the way, only forward jumps
     (``new_h = ... if h % 8 else h``, a message built either way, as segmentation_models_pytorch's shape check
     does); None otherwise."""
-    at = {step.offset: j for j, step in enumerate(steps)}
+    steps, at = instructions(code)[0], _positions(code)
     ends: list[int] = []
     waiting, seen = [start], set[int]()
     while waiting:
@@ -219,8 +231,7 @@ def raise_site(exc: BaseException) -> tuple[types.CodeType, int, bool] | None:
     if tb is None or library_frame(tb.tb_frame):
         return None
     code = tb.tb_frame.f_code
-    steps, offsets = instructions(code)
-    at = bisect.bisect_left(offsets, tb.tb_lasti)
+    steps, at = _running(code, tb.tb_lasti)
     if at >= len(steps):
         return None
     statement = steps[at].opname == "RAISE_VARARGS"
@@ -247,8 +258,7 @@ def in_raise_statement(site: tuple[types.CodeType, int, bool] | None, asked: tup
     code, offset, _ = site
     if asked is None or asked[0] is not code or asked[1] > offset:
         return False
-    steps, _ = instructions(code)
-    at = {step.offset: j for j, step in enumerate(steps)}
+    steps, at = instructions(code)[0], _positions(code)
     region = {at[offset]}
     j = at[offset] - 1
     while j >= 0 and all(k in region for k in _next_steps(steps, j, at)):
