@@ -851,7 +851,7 @@ class _Reader:
             decisions = given
             for _ in range(_FLIPS):
                 made: list[Decision] = []
-                guesses: dict[Any, Any] = {}  # (by position in ``made``; "rank": the last rank taken)
+                guesses: dict[int, tuple[tuple[int, ...], Any]] = {}
                 try:
                     with python_draws_refused(where):
                         graph = _trace(module, on_cuda, decisions, absent, made, through, guesses)

@@ -117,9 +117,9 @@ def _tracer_type() -> Any:
             tracer: Any = self.tracer  # the tracer made below, which keeps the decisions and the guesses
             if _kind_guess(self.node) != KINDS.index("shape"):
                 return int(_number(length, "int"))
-            first = tracer.guesses.get("rank", 1)  # (the last rank taken: kornia checks each tensor's in turn)
+            first = tracer.last_rank  # (kornia checks each tensor's rank in turn)
             tracer.guesses[len(tracer.made)] = ((first, *(r for r in RANKS if r != first)), asked_by_user())
-            tracer.guesses["rank"] = rank = int(tracer.to_number(length, "int", first))
+            rank = tracer.last_rank = int(tracer.to_number(length, "int", first))
             return rank
 
         def __iter__(self) -> Iterator[Any]:
@@ -214,7 +214,8 @@ def _tracer_type() -> Any:
         decisions: tuple[Decision, ...] = ()
         root_frame: Any = None  # the frame that started the trace (set per trace)
         # where in ``made`` a number was guessed: what to try there, and where the user's code asked (per trace)
-        guesses: dict[Any, Any]
+        guesses: dict[int, tuple[tuple[int, ...], Any]]
+        last_rank = 1  # the last rank the trace took, the first guess of the next (set per trace)
         made: list[Decision]  # the decisions taken so far, in the order the forward asks (set per trace)
         extra_keywords: tuple[str, ...] = ()  # given to ``**kwargs`` (set per trace)
         none_keywords: tuple[str, ...] = ()  # given None to ``**kwargs``: read as the None they are
@@ -525,7 +526,7 @@ def _trace(
     absent: frozenset[str] = frozenset(),
     made: list[Decision] | None = None,
     through: bool = True,
-    guesses: dict[Any, Any] | None = None,
+    guesses: dict[int, tuple[tuple[int, ...], Any]] | None = None,
 ) -> Any:
     """The module's forward as an fx graph; the inputs named in ``absent`` are traced as the None they are
     (``if mask is not None:``, in the forward or in any function it calls, takes the branch of no mask).
@@ -543,6 +544,7 @@ def _trace(
     tracer.decisions = decisions
     tracer.made = [] if made is None else made
     tracer.guesses = {} if guesses is None else guesses  # (receives the numbers guessed, also when it raises)
+    tracer.last_rank = 1  # (a rank is first guessed as 1 in each trace)
     tracer.extra_keywords = tuple(name for name in extra if not name.endswith("=None"))
     tracer.none_keywords = tuple(name[: -len("=None")] for name in extra if name.endswith("=None"))
     clone = shallow_clone(module)
