@@ -58,6 +58,14 @@ def unreachable(device: Any) -> str | None:
     return f"torch has no {kind} device here (torch.{kind}.is_available() is False)"
 
 
+def asked_device(method: str | None, args: Any, kwargs: Any) -> Any:
+    """The device a call puts a tensor on: its ``device=``, else ``"cuda"`` for ``.cuda()`` and ``.to``'s second
+    argument for ``.to(...)`` (``method``: which of them, or None for another call); None where it names none."""
+    if "device" in kwargs or method not in ("cuda", "to"):
+        return kwargs.get("device")
+    return "cuda" if method == "cuda" else (args[1] if len(args) > 1 else None)
+
+
 class DeviceAnswers:
     """The answers to a forward's device questions, for torch's ``__torch_function__``, and its device arguments
     moved to the meta device. Torch's own code (its modules' fast paths, which check the device their kernels
@@ -95,12 +103,12 @@ class DeviceAnswers:
         device: ``device=``, ``Tensor.to``'s device; ``Tensor.cpu()`` and ``.cuda()`` of a meta tensor give the
         tensor itself (torch cannot copy a meta tensor off the meta device)."""
         torch = _torch()
-        if func is torch.Tensor.cuda or func is torch.Tensor.to or "device" in kwargs:
-            # ``torch.zeros(n).cuda()`` in a model on the CPU, where torch has no CUDA: it raises, so does the pass
-            target = "cuda" if func is torch.Tensor.cuda else kwargs.get("device", args[1] if len(args) > 1 else None)
-            why = None if target is None or isinstance(target, torch.Tensor) else unreachable(target)
-            if why is not None and not _asked_by_torch():
-                raise RuntimeError(f"the forward moves a tensor to {target}, where {why}, and torch raises")
+        # ``torch.zeros(n).cuda()`` in a model on the CPU, where torch has no CUDA: it raises, so does the pass
+        method = "cuda" if func is torch.Tensor.cuda else "to" if func is torch.Tensor.to else None
+        target = asked_device(method, args, kwargs)
+        why = None if target is None or isinstance(target, torch.Tensor) else unreachable(target)
+        if why is not None and not _asked_by_torch():
+            raise RuntimeError(f"the forward moves a tensor to {target}, where {why}, and torch raises")
         if func in self.moves and args and is_meta_tensor(args[0]):
             return _same, args, kwargs
         device = kwargs.get("device")

@@ -19,7 +19,7 @@ from typing import Any
 
 from convcalc._args import received
 from convcalc._errors import ConvCalcError, SpecError, checked_call
-from convcalc.torch.devices import unreachable
+from convcalc.torch.devices import asked_device, unreachable
 from convcalc.torch.keywords import bound_keywords, is_method
 from convcalc.torch.nodes import (
     INTEGER_DTYPES,
@@ -838,9 +838,7 @@ def _node_of(fx_node: Any, where: str) -> Node:
     op = fx_node.op
     # ``torch.zeros(n, device="cuda")``, ``y.cuda()``, ``y.to("cuda")`` where torch has no CUDA: torch raises (inside
     # a ``try``, torch's pass runs the forward as torch does, into its ``except``)
-    device = fx_node.kwargs.get("device")
-    if op == "call_method" and fx_node.target in ("cuda", "to") and device is None:
-        device = "cuda" if fx_node.target == "cuda" else (fx_node.args[1] if len(fx_node.args) > 1 else None)
+    device = asked_device(fx_node.target if op == "call_method" else None, fx_node.args, fx_node.kwargs)
     why = unreachable(device) if isinstance(device, (str, int, _torch().device)) else None
     if why is not None:
         raise SpecError(f"{where}: {fx_node.name} puts a tensor on {device!r}, where {why}")
